@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+// Switchyard: a small core (script engine, module loader, MI) plus plugins loaded with dlopen.
+// Plugins depend only on the C ABI header target (and optionally the Swift plugin kit) — never on the core.
+import PackageDescription
+
+let package = Package(
+    name: "Switchyard",
+    products: [
+        .executable(name: "switchyard", targets: ["switchyard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // The published C ABI: header only (plus an empty .c so SwiftPM can build it). libc only.
+        .target(name: "SwitchyardABI", path: "Sources/SwitchyardABI"),
+        // Transport-agnostic Management Interface: JSON values, JSON-RPC 2.0 dispatch, command registry, statistics.
+        .target(name: "SwitchyardMI", path: "Sources/SwitchyardMI"),
+        // The core: config parser, script engine, module loader, host table, runtime.
+        .target(
+            name: "SwitchyardCore",
+            dependencies: [
+                "SwitchyardABI", "SwitchyardMI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/SwitchyardCore"
+        ),
+        .executableTarget(
+            name: "switchyard",
+            dependencies: [
+                "SwitchyardCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/switchyard"
+        ),
+        // Thin Swift conveniences over the C tables for plugins written in Swift. No global state.
+        .target(name: "SwitchyardPluginKit", dependencies: ["SwitchyardABI"], path: "Sources/SwitchyardPluginKit"),
+        .executableTarget(
+            name: "switchyard-bench",
+            dependencies: ["SwitchyardCore"],
+            path: "Benchmarks/switchyard-bench"
+        ),
+        .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
+        .testTarget(
+            name: "SwitchyardCoreTests",
+            dependencies: ["SwitchyardCore"],
+            path: "Tests/SwitchyardCoreTests",
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

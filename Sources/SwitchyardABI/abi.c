@@ -1,0 +1,2 @@
+/* The ABI target is header-only; SwiftPM needs one source file to build a C target. */
+#include "switchyard.h"

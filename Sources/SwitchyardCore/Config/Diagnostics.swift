@@ -1,0 +1,51 @@
+/// A startup error (or warning) tied to a place in the configuration.
+public struct Diagnostic: Sendable, Error, CustomStringConvertible {
+    public enum Severity: String, Sendable { case error, warning, note }
+    public let location: SourceLocation?
+    public let severity: Severity
+    public let message: String
+
+    public init(_ location: SourceLocation?, _ message: String, severity: Severity = .error) {
+        self.location = location
+        self.message = message
+        self.severity = severity
+    }
+
+    /// `file:line:col: error: message`, then the line and a caret under the column.
+    public var description: String {
+        guard let loc = location else { return "\(severity.rawValue): \(message)" }
+        let text = loc.lineText
+        var caret = ""
+        // Keep tabs so the caret lines up under the same character.
+        for ch in text.prefix(max(0, loc.column - 1)) { caret.append(ch == "\t" ? "\t" : " ") }
+        return "\(loc): \(severity.rawValue): \(message)\n    \(text)\n    \(caret)^"
+    }
+}
+
+/// Collects every diagnostic of a run, so an operator sees all errors of a file at once.
+public final class DiagnosticBag: @unchecked Sendable {
+    // Only used on the startup thread.
+    public private(set) var items: [Diagnostic] = []
+
+    public init() {}
+
+    public func error(_ loc: SourceLocation?, _ message: String) {
+        items.append(Diagnostic(loc, message))
+    }
+
+    public func warning(_ loc: SourceLocation?, _ message: String) {
+        items.append(Diagnostic(loc, message, severity: .warning))
+    }
+
+    public func append(_ d: Diagnostic) { items.append(d) }
+
+    public var hasErrors: Bool { items.contains { $0.severity == .error } }
+    public var errors: [Diagnostic] { items.filter { $0.severity == .error } }
+}
+
+/// Thrown when startup must stop; carries every collected error.
+public struct ConfigErrors: Error, CustomStringConvertible, Sendable {
+    public let diagnostics: [Diagnostic]
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}

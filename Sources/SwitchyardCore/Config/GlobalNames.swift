@@ -1,0 +1,39 @@
+/// Global parameter names OpenSIPS 3.6 knows (spec §2.3), plus the 2.x `children` alias we accept.
+/// Anything else at top level is "unknown global parameter".
+enum GlobalNames {
+    static let known: Set<String> = {
+        let words = """
+        debug_mode udp_workers children chroot workdir wdir disable_core_dump open_files_limit
+        enable_asserts abort_on_assert log_level log_prefix log_stdout log_stderror
+        stderror_enabled syslog_enabled log_event_enabled stderror_level_filter
+        syslog_level_filter log_event_level_filter stderror_log_format syslog_log_format
+        log_json_buf_size log_msg_buf_size log_facility syslog_facility
+        log_name syslog_name listen socket mem-group alias auto_aliases
+        tag dns rev_dns dns_try_ipv6 dns_try_naptr dns_retr_time dns_retr_no dns_servers_no
+        dns_use_search_list maxbuffer check_via shm_hash_split_percentage
+        shm_secondary_hash_size mem_warming mem_warming_enabled mem_warming_pattern_file
+        mem_warming_percentage restart_persistency_cache_file restart_persistency_size
+        memlog mem_log memdump mem_dump shm_memlog_size exec_msg_threshold execmsgthreshold
+        exec_dns_threshold execdnsthreshold tcp_threshold tcpthreshold event_shm_threshold
+        event_pkg_threshold query_buffer_size query_flush_time sip_warning server_signature
+        server_header user_agent_header mhomed poll_method tcp_workers tcp_accept_aliases
+        tcp_connect_timeout tcp_connection_lifetime tcp_socket_backlog tcp_max_connections
+        tcp_no_new_conn_bflag tcp_no_new_conn_rplflag tcp_keepalive tcp_keepcount tcp_keepidle
+        tcp_keepinterval tcp_max_msg_time tcp_parallel_read_on_workers advertised_address
+        advertised_port mcast_loopback mcast_ttl tos disable_dns_failover disable_dns_blacklist
+        dst_blacklist max_while_loops disable_stateless_fwd db_version_table db_default_url
+        db_max_async_connections disable_503_translation auto_scaling_profile
+        auto_scaling_cycle timer_workers mpath xlog_buf_size xlog_force_color xlog_print_level
+        xlog_level pv_print_buf_size event_queue_size
+        """
+        return Set(words.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+    }()
+
+    /// Globals whose value is a socket-like spec, kept raw for the SIP transports.
+    static let rawValued: Set<String> = ["socket", "listen", "alias"]
+
+    /// Globals Switchyard acts on; the rest are accepted (OpenSIPS knows them) and stored.
+    static let used: Set<String> = ["log_level", "udp_workers", "children", "mpath", "socket", "listen",
+                                    "max_while_loops", "xlog_level", "xlog_print_level", "event_queue_size",
+                                    "enable_asserts", "alias"]
+}

@@ -1,0 +1,329 @@
+import Foundation
+
+/// Turns configuration text into tokens. `include_file`/`import_file` lines are expanded here,
+/// recursively, with each token keeping the file and line it really came from.
+public struct Lexer {
+    public static let maxIncludeDepth = 50
+
+    /// Words that lex as numbers everywhere (spec §2.2).
+    static let booleanWords: [String: Int] = [
+        "yes": 1, "true": 1, "on": 1, "enable": 1,
+        "no": 0, "false": 0, "off": 0, "disable": 0,
+    ]
+
+    static let multiCharOps: [String] = [
+        ":=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
+        "==", "!=", "<=", ">=", "=~", "!~", "&&", "||", "<<", ">>",
+    ]
+
+    /// Tokenizes a file from disk.
+    public static func tokenize(path: String, diagnostics: DiagnosticBag) -> [Token] {
+        var stack: [String] = []
+        var out: [Token] = []
+        lexFile(path: path, includedFrom: nil, stack: &stack, out: &out, diagnostics: diagnostics)
+        out.append(Token(kind: .eof, location: out.last?.location ?? SourceLocation(file: SourceFile(path: path, text: ""), line: 1, column: 1), endLine: 0))
+        return out
+    }
+
+    /// Tokenizes text given in memory (tests, `-` for stdin).
+    public static func tokenize(text: String, path: String, diagnostics: DiagnosticBag) -> [Token] {
+        var stack: [String] = [path]
+        var out: [Token] = []
+        let file = SourceFile(path: path, text: text)
+        lexText(file, baseDir: FileManager.default.currentDirectoryPath, stack: &stack, out: &out, diagnostics: diagnostics)
+        out.append(Token(kind: .eof, location: SourceLocation(file: file, line: max(1, file.text.split(separator: "\n", omittingEmptySubsequences: false).count), column: 1), endLine: 0))
+        return out
+    }
+
+    static func lexFile(path: String, includedFrom: SourceLocation?, stack: inout [String], out: inout [Token], diagnostics: DiagnosticBag) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            diagnostics.error(includedFrom, "cannot read config file '\(path)'")
+            return
+        }
+        if data.contains(0) {
+            diagnostics.error(includedFrom, "config file '\(path)' contains a NUL byte")
+            return
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            diagnostics.error(includedFrom, "config file '\(path)' is not valid UTF-8")
+            return
+        }
+        stack.append(path)
+        defer { stack.removeLast() }
+        let dir = (path as NSString).deletingLastPathComponent
+        lexText(SourceFile(path: path, text: text), baseDir: dir.isEmpty ? "." : dir, stack: &stack, out: &out, diagnostics: diagnostics)
+    }
+
+    static func lexText(_ file: SourceFile, baseDir: String, stack: inout [String], out: inout [Token], diagnostics: DiagnosticBag) {
+        var scanner = Scanner(file: file, diagnostics: diagnostics)
+        while let tok = scanner.next() {
+            // include_file "x" is recognised only as the first word of a physical line (spec §2.1).
+            if case .identifier(let word) = tok.kind, word == "include_file" || word == "import_file", scanner.tokenStartsLine {
+                let pathTok = scanner.next()
+                guard let pathTok, case .string(let incPath, _) = pathTok.kind else {
+                    diagnostics.error(tok.location, "\(word) needs a quoted file name")
+                    continue
+                }
+                scanner.skipRestOfLine()
+                guard stack.count < maxIncludeDepth else {
+                    diagnostics.error(tok.location, "\(word): include depth exceeds \(maxIncludeDepth) (recursive include?)")
+                    continue
+                }
+                let fm = FileManager.default
+                var resolved = incPath
+                if !incPath.hasPrefix("/") && !fm.fileExists(atPath: incPath) {
+                    resolved = (baseDir as NSString).appendingPathComponent(incPath)
+                }
+                if stack.contains(resolved) {
+                    diagnostics.error(tok.location, "\(word): '\(incPath)' includes itself")
+                    continue
+                }
+                lexFile(path: resolved, includedFrom: tok.location, stack: &stack, out: &out, diagnostics: diagnostics)
+                continue
+            }
+            out.append(tok)
+        }
+    }
+}
+
+/// Character-level scanner over one file.
+struct Scanner {
+    let file: SourceFile
+    let diagnostics: DiagnosticBag
+    let bytes: [UInt8]
+    var pos = 0
+    var line = 1
+    var lineStart = 0
+    /// True when the last returned token was the first token on its line.
+    private(set) var tokenStartsLine = false
+    private var lastTokenLine = 0
+
+    init(file: SourceFile, diagnostics: DiagnosticBag) {
+        self.file = file
+        self.diagnostics = diagnostics
+        self.bytes = Array(file.text.utf8)
+    }
+
+    var location: SourceLocation { SourceLocation(file: file, line: line, column: column(of: pos)) }
+
+    func column(of offset: Int) -> Int {
+        // Columns count characters, not bytes, so carets line up with what an editor shows.
+        var col = 1
+        var i = lineStart
+        while i < offset {
+            let b = bytes[i]
+            if b & 0xC0 != 0x80 { col += 1 }
+            i += 1
+        }
+        return col
+    }
+
+    func peek(_ k: Int = 0) -> UInt8? { pos + k < bytes.count ? bytes[pos + k] : nil }
+
+    mutating func advance() {
+        if bytes[pos] == UInt8(ascii: "\n") {
+            line += 1
+            lineStart = pos + 1
+        }
+        pos += 1
+    }
+
+    mutating func skipRestOfLine() {
+        while let c = peek(), c != UInt8(ascii: "\n") { advance() }
+    }
+
+    mutating func skipTrivia() {
+        while let c = peek() {
+            switch c {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"):
+                advance()
+            case UInt8(ascii: "#"):
+                skipRestOfLine()
+            case UInt8(ascii: "\\") where peek(1) == UInt8(ascii: "\n"):
+                advance(); advance()
+            case UInt8(ascii: "/") where peek(1) == UInt8(ascii: "*"):
+                let start = location
+                advance(); advance()
+                var depth = 1  // /* */ comments nest (spec §2.2)
+                while depth > 0 {
+                    guard let d = peek() else {
+                        diagnostics.error(start, "unterminated /* comment")
+                        return
+                    }
+                    if d == UInt8(ascii: "/"), peek(1) == UInt8(ascii: "*") { depth += 1; advance(); advance() }
+                    else if d == UInt8(ascii: "*"), peek(1) == UInt8(ascii: "/") { depth -= 1; advance(); advance() }
+                    else { advance() }
+                }
+            default:
+                return
+            }
+        }
+    }
+
+    static func isIdentStart(_ c: UInt8) -> Bool {
+        (c >= 97 && c <= 122) || (c >= 65 && c <= 90)
+    }
+    static func isIdentChar(_ c: UInt8) -> Bool {
+        isIdentStart(c) || (c >= 48 && c <= 57) || c == UInt8(ascii: "_")
+    }
+    static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+
+    mutating func next() -> Token? {
+        skipTrivia()
+        guard let c = peek() else { return nil }
+        let loc = location
+        tokenStartsLine = loc.line != lastTokenLine
+        lastTokenLine = loc.line
+        func make(_ k: TokenKind) -> Token { Token(kind: k, location: loc, endLine: line) }
+
+        if Scanner.isIdentStart(c) {
+            let start = pos
+            while let d = peek(), Scanner.isIdentChar(d) { advance() }
+            let word = String(decoding: bytes[start..<pos], as: UTF8.self)
+            if let n = Lexer.booleanWords[word] { return make(.number(n)) }
+            return make(.identifier(word))
+        }
+        if Scanner.isDigit(c) {
+            return make(lexNumber(loc))
+        }
+        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
+            return make(lexString(quote: c, loc))
+        }
+        if c == UInt8(ascii: "$") {
+            return make(.pvar(lexPVar(loc)))
+        }
+        for op in Lexer.multiCharOps {
+            let u = Array(op.utf8)
+            if peek() == u[0], peek(1) == u[1] {
+                advance(); advance()
+                return make(.punct(op))
+            }
+        }
+        advance()
+        return make(.punct(String(UnicodeScalar(c))))
+    }
+
+    mutating func lexNumber(_ loc: SourceLocation) -> TokenKind {
+        let start = pos
+        // Dotted words (IPv4 addresses) are their own token.
+        var i = pos
+        var sawDot = false
+        while i < bytes.count, Scanner.isDigit(bytes[i]) || (bytes[i] == UInt8(ascii: ".") && i + 1 < bytes.count && Scanner.isDigit(bytes[i + 1])) {
+            if bytes[i] == UInt8(ascii: ".") { sawDot = true }
+            i += 1
+        }
+        if sawDot {
+            while pos < i { advance() }
+            return .dotted(String(decoding: bytes[start..<pos], as: UTF8.self))
+        }
+        if peek() == UInt8(ascii: "0"), let x = peek(1), x == UInt8(ascii: "x") || x == UInt8(ascii: "X") {
+            advance(); advance()
+            let hs = pos
+            while let d = peek(), Scanner.isDigit(d) || (d | 0x20 >= 97 && d | 0x20 <= 102) { advance() }
+            let digits = String(decoding: bytes[hs..<pos], as: UTF8.self)
+            guard let v = Int(digits, radix: 16) else {
+                diagnostics.error(loc, "malformed hexadecimal number")
+                return .number(0)
+            }
+            return .number(v)
+        }
+        while let d = peek(), Scanner.isDigit(d) { advance() }
+        let text = String(decoding: bytes[start..<pos], as: UTF8.self)
+        if let d = peek(), Scanner.isIdentStart(d) {
+            diagnostics.error(loc, "malformed number '\(text)\(UnicodeScalar(d))...'")
+        }
+        // A leading 0 means octal, as in C and OpenSIPS (010 is 8).
+        if text.count > 1, text.hasPrefix("0") {
+            guard let v = Int(text.dropFirst(), radix: 8) else {
+                diagnostics.error(loc, "malformed octal number '\(text)'")
+                return .number(0)
+            }
+            return .number(v)
+        }
+        guard let v = Int(text) else {
+            diagnostics.error(loc, "number '\(text)' is too large")
+            return .number(0)
+        }
+        return .number(v)
+    }
+
+    mutating func lexString(quote: UInt8, _ loc: SourceLocation) -> TokenKind {
+        advance()
+        var out: [UInt8] = []
+        let single = quote == UInt8(ascii: "'")
+        while true {
+            guard let c = peek() else {
+                diagnostics.error(loc, "unterminated string")
+                break
+            }
+            if c == quote { advance(); break }
+            if c == UInt8(ascii: "\\") && !single {
+                guard let e = peek(1) else { advance(); continue }
+                switch e {
+                case UInt8(ascii: "n"): out.append(10); advance(); advance()
+                case UInt8(ascii: "r"): out.append(13); advance(); advance()
+                case UInt8(ascii: "t"): out.append(9); advance(); advance()
+                case UInt8(ascii: "a"): out.append(7); advance(); advance()
+                case UInt8(ascii: "\""): out.append(34); advance(); advance()
+                case UInt8(ascii: "\\"): out.append(92); advance(); advance()
+                case UInt8(ascii: "\n"): advance(); advance()  // line continuation
+                case UInt8(ascii: "x"):
+                    var digits: [UInt8] = []
+                    var k = 2
+                    while digits.count < 2, let h = peek(k), Scanner.isDigit(h) || (h | 0x20 >= 97 && h | 0x20 <= 102) { digits.append(h); k += 1 }
+                    if digits.isEmpty { out.append(92); advance() }
+                    else {
+                        out.append(UInt8(String(decoding: digits, as: UTF8.self), radix: 16)!)
+                        for _ in 0..<k { advance() }
+                    }
+                case 48...55:
+                    // Octal needs two or three digits: a lone \1 stays literal (regex back-references).
+                    var digits: [UInt8] = []
+                    var k = 1
+                    while digits.count < 3, let o = peek(k), o >= 48 && o <= 55 { digits.append(o); k += 1 }
+                    if digits.count >= 2, let v = Int(String(decoding: digits, as: UTF8.self), radix: 8), v < 256 {
+                        out.append(UInt8(v))
+                        for _ in 0..<k { advance() }
+                    } else {
+                        out.append(92); advance()
+                    }
+                default:
+                    out.append(92); advance()  // unknown escapes are kept verbatim ("\." stays \.)
+                }
+                continue
+            }
+            out.append(c)
+            advance()
+        }
+        return .string(String(decoding: out, as: UTF8.self), singleQuoted: single)
+    }
+
+    /// `$name`, `$name(inner)`, `$(long form...)`, `$$`. Parentheses nest.
+    mutating func lexPVar(_ loc: SourceLocation) -> String {
+        let start = pos
+        advance()  // $
+        if peek() == UInt8(ascii: "(") {
+            var depth = 0
+            while let c = peek() {
+                if c == UInt8(ascii: "(") { depth += 1 }
+                if c == UInt8(ascii: ")") { depth -= 1; if depth == 0 { advance(); break } }
+                if c == UInt8(ascii: "\n") { break }
+                advance()
+            }
+            if depth != 0 { diagnostics.error(loc, "unbalanced parentheses in pseudo-variable") }
+        } else {
+            while let c = peek(), Scanner.isIdentChar(c) || c == UInt8(ascii: ".") { advance() }
+            if peek() == UInt8(ascii: "(") {
+                var depth = 0
+                while let c = peek() {
+                    if c == UInt8(ascii: "(") { depth += 1 }
+                    if c == UInt8(ascii: ")") { depth -= 1; if depth == 0 { advance(); break } }
+                    if c == UInt8(ascii: "\n") { break }
+                    advance()
+                }
+                if depth != 0 { diagnostics.error(loc, "unbalanced parentheses in pseudo-variable") }
+            }
+        }
+        return String(decoding: bytes[start..<pos], as: UTF8.self)
+    }
+}

@@ -1,0 +1,787 @@
+/// Recursive-descent parser for the OpenSIPS 3.x script language (with the 2.4 forms the
+/// FreeSWITCH article uses). It recovers at statement boundaries so one run reports every error.
+public struct Parser {
+    var tokens: [Token]
+    var pos = 0
+    let diagnostics: DiagnosticBag
+    /// Depth of switch/while/for bodies, where `break` is allowed.
+    var breakableDepth = 0
+
+    struct Bail: Error {}
+
+    public init(tokens: [Token], diagnostics: DiagnosticBag) {
+        self.tokens = tokens
+        self.diagnostics = diagnostics
+    }
+
+    public static func parse(path: String, diagnostics: DiagnosticBag) -> ScriptAST {
+        var p = Parser(tokens: Lexer.tokenize(path: path, diagnostics: diagnostics), diagnostics: diagnostics)
+        return p.parseFile()
+    }
+
+    public static func parse(text: String, path: String = "<string>", diagnostics: DiagnosticBag) -> ScriptAST {
+        var p = Parser(tokens: Lexer.tokenize(text: text, path: path, diagnostics: diagnostics), diagnostics: diagnostics)
+        return p.parseFile()
+    }
+
+    // MARK: token helpers
+
+    var current: Token { tokens[pos] }
+    var atEOF: Bool { if case .eof = current.kind { return true } else { return false } }
+    func peekToken(_ k: Int = 1) -> Token { tokens[min(pos + k, tokens.count - 1)] }
+
+    @discardableResult
+    mutating func advance() -> Token {
+        let t = tokens[pos]
+        if pos < tokens.count - 1 { pos += 1 }
+        return t
+    }
+
+    mutating func accept(_ p: String) -> Bool {
+        if current.isPunct(p) { advance(); return true }
+        return false
+    }
+
+    mutating func expect(_ p: String, _ what: String? = nil) throws {
+        guard current.isPunct(p) else {
+            fail(current.location, "expected '\(p)'\(what.map { " \($0)" } ?? "") but found \(describe(current))")
+            throw Bail()
+        }
+        advance()
+    }
+
+    func describe(_ t: Token) -> String {
+        switch t.kind {
+        case .eof: return "end of file"
+        case .identifier(let s): return "'\(s)'"
+        case .string(let s, _): return "string \"\(s)\""
+        case .number(let n): return "number \(n)"
+        case .pvar(let s): return "'\(s)'"
+        case .dotted(let s): return "'\(s)'"
+        case .punct(let p): return "'\(p)'"
+        }
+    }
+
+    func fail(_ loc: SourceLocation, _ message: String) {
+        diagnostics.error(loc, message)
+    }
+
+    // MARK: file level
+
+    mutating func parseFile() -> ScriptAST {
+        var ast = ScriptAST()
+        while !atEOF {
+            let start = pos
+            do {
+                try parseTopLevel(&ast)
+            } catch {
+                recoverTopLevel(from: start)
+            }
+        }
+        return ast
+    }
+
+    /// Skips to the next plausible top-level item after an error.
+    mutating func recoverTopLevel(from start: Int) {
+        if pos == start { advance() }
+        var depth = 0
+        while !atEOF {
+            let t = current
+            if t.isPunct("{") { depth += 1 }
+            if t.isPunct("}") {
+                depth -= 1
+                advance()
+                if depth <= 0 { return }
+                continue
+            }
+            if depth <= 0, let id = t.identifier, Parser.topLevelStarters.contains(id) || GlobalNames.known.contains(id),
+               t.location.column == 1 || peekToken().isPunct("=") || peekToken().isPunct("[") || peekToken().isPunct("{") {
+                return
+            }
+            advance()
+        }
+    }
+
+    static let topLevelStarters: Set<String> = [
+        "loadmodule", "modparam", "route", "failure_route", "onreply_route", "branch_route", "error_route",
+        "local_route", "startup_route", "timer_route", "event_route",
+    ]
+
+    mutating func parseTopLevel(_ ast: inout ScriptAST) throws {
+        let tok = current
+        guard let word = tok.identifier else {
+            if tok.isPunct(";") { advance(); return }
+            fail(tok.location, "unexpected \(describe(tok)) at top level (expected a global parameter, loadmodule, modparam or a route block)")
+            throw Bail()
+        }
+        switch word {
+        case "loadmodule":
+            advance()
+            guard case .string(let name, _) = current.kind else {
+                fail(current.location, "loadmodule needs a quoted module name")
+                throw Bail()
+            }
+            advance()
+            ast.modules.append(LoadModuleDecl(name: name, location: tok.location))
+            _ = accept(";")
+        case "modparam":
+            advance()
+            ast.modparams.append(try parseModparam(tok.location))
+        case "route", "failure_route", "onreply_route", "branch_route", "error_route", "local_route",
+             "startup_route", "timer_route", "event_route":
+            advance()
+            ast.routes.append(try parseRoute(keyword: word, tok.location))
+        default:
+            advance()
+            guard current.isPunct("=") else {
+                fail(tok.location, "unexpected '\(word)' at top level (expected a global parameter, loadmodule, modparam or a route block)")
+                throw Bail()
+            }
+            advance()
+            let g = try parseGlobal(name: word, tok.location)
+            if !GlobalNames.known.contains(word) {
+                fail(tok.location, "unknown global parameter '\(word)'")
+            } else {
+                ast.globals.append(g)
+            }
+        }
+    }
+
+    mutating func parseGlobal(name: String, _ loc: SourceLocation) throws -> GlobalSetting {
+        if GlobalNames.rawValued.contains(name) {
+            // socket = udp:127.0.0.1:5060 [as ...] [use_workers N] ... : keep the line's text as written.
+            let line = current.location.line
+            let file = current.location.file
+            guard !atEOF else { fail(loc, "\(name) needs a value"); throw Bail() }
+            var parts: [String] = []
+            var lastEnd: (Int, Int)? = nil
+            while !atEOF, current.location.line == line, current.location.file == file, !current.isPunct(";") {
+                let t = advance()
+                var piece: String
+                switch t.kind {
+                case .string(let s, _): piece = s
+                default: piece = t.text
+                }
+                if let last = lastEnd, last.0 == t.location.line, t.location.column > last.1, !parts.isEmpty {
+                    // Words separated by blanks stay separated; adjacent tokens (udp : 1.2.3.4) join.
+                    let gap = t.location.column - last.1
+                    if gap > 0 { piece = " " + piece }
+                }
+                parts.append(piece)
+                lastEnd = (t.location.line, t.location.column + t.text.count)
+            }
+            _ = accept(";")
+            return GlobalSetting(name: name, value: .raw(parts.joined()), location: loc)
+        }
+        let t = current
+        switch t.kind {
+        case .number(let n):
+            advance(); _ = accept(";")
+            return GlobalSetting(name: name, value: .int(n), location: loc)
+        case .punct("-"):
+            advance()
+            guard case .number(let n) = current.kind else {
+                fail(current.location, "expected a number after '-'")
+                throw Bail()
+            }
+            advance(); _ = accept(";")
+            return GlobalSetting(name: name, value: .int(-n), location: loc)
+        case .string(var s, _):
+            advance()
+            // mpath = "/a" : "/b" (4.0 form) — keep as a colon-separated list.
+            while current.isPunct(":"), case .string(let more, _) = peekToken().kind {
+                advance(); advance()
+                s += ":" + more
+            }
+            _ = accept(";")
+            return GlobalSetting(name: name, value: .string(s), location: loc)
+        case .identifier(let id):
+            advance(); _ = accept(";")
+            return GlobalSetting(name: name, value: .identifier(id), location: loc)
+        case .dotted(let d):
+            advance(); _ = accept(";")
+            return GlobalSetting(name: name, value: .string(d), location: loc)
+        default:
+            fail(t.location, "bad value for global parameter '\(name)': \(describe(t))")
+            throw Bail()
+        }
+    }
+
+    mutating func parseModparam(_ loc: SourceLocation) throws -> ModParamDecl {
+        try expect("(", "after modparam")
+        guard case .string(let module, _) = current.kind else {
+            fail(current.location, "modparam: expected the module name as a quoted string")
+            throw Bail()
+        }
+        advance()
+        try expect(",")
+        guard case .string(let param, _) = current.kind else {
+            fail(current.location, "modparam: expected the parameter name as a quoted string")
+            throw Bail()
+        }
+        advance()
+        try expect(",")
+        let valueLoc = current.location
+        let value: LiteralValue
+        switch current.kind {
+        case .string(var s, _):
+            advance()
+            while case .string(let more, _) = current.kind { s += more; advance() }  // adjacent literals concatenate
+            value = .string(s)
+        case .number(let n):
+            advance()
+            value = .int(n)
+        case .punct("-"):
+            advance()
+            guard case .number(let n) = current.kind else {
+                fail(current.location, "modparam: expected a number after '-'")
+                throw Bail()
+            }
+            advance()
+            value = .int(-n)
+        default:
+            fail(current.location, "modparam: expected a string or an integer value, found \(describe(current))")
+            throw Bail()
+        }
+        try expect(")", "to close modparam")
+        _ = accept(";")
+        return ModParamDecl(module: module, param: param, value: value, location: loc, valueLocation: valueLoc)
+    }
+
+    /// A route name: identifier, number, or quoted string.
+    mutating func parseRouteName() throws -> String {
+        let t = current
+        switch t.kind {
+        case .identifier(let s): advance(); return s
+        case .number(let n): advance(); return String(n)
+        case .string(let s, _): advance(); return s
+        default:
+            fail(t.location, "expected a route name, found \(describe(t))")
+            throw Bail()
+        }
+    }
+
+    mutating func parseRoute(keyword: String, _ loc: SourceLocation) throws -> RouteDecl {
+        let kind: RouteKind
+        switch keyword {
+        case "route": kind = .request
+        case "failure_route": kind = .failure
+        case "onreply_route": kind = .onreply
+        case "branch_route": kind = .branch
+        case "error_route": kind = .error
+        case "local_route": kind = .local
+        case "startup_route": kind = .startup
+        case "timer_route": kind = .timer
+        default: kind = .event
+        }
+        var name: String? = nil
+        var interval: Int? = nil
+        var mode: String? = nil
+        if accept("[") {
+            name = try parseRouteName()
+            if accept(",") {
+                if kind == .timer {
+                    guard case .number(let n) = current.kind else {
+                        fail(current.location, "timer_route needs an interval in seconds: timer_route[name, seconds]")
+                        throw Bail()
+                    }
+                    advance()
+                    if n <= 0 { fail(current.location, "timer_route interval must be positive") }
+                    interval = n
+                } else if kind == .event {
+                    guard let m = current.identifier, m == "sync" || m == "async" else {
+                        fail(current.location, "event_route mode must be 'sync' or 'async'")
+                        throw Bail()
+                    }
+                    advance()
+                    mode = m
+                } else {
+                    fail(current.location, "unexpected ',' in \(keyword) name")
+                    throw Bail()
+                }
+            }
+            try expect("]", "after the route name")
+        }
+        if kind == .request, name == "0" { name = nil }
+        switch kind {
+        case .timer:
+            if name == nil || interval == nil { fail(loc, "timer_route needs a name and an interval: timer_route[name, seconds]") }
+        case .event:
+            if name == nil { fail(loc, "event_route needs an event name: event_route[E_NAME]") }
+        case .failure, .branch:
+            if name == nil { fail(loc, "\(keyword) needs a name: \(keyword)[name]") }
+        case .startup, .local, .error:
+            if name != nil { fail(loc, "\(keyword) takes no name") }
+        default: break
+        }
+        let body = try parseBlock()
+        return RouteDecl(kind: kind, name: name, body: body, location: loc, timerInterval: interval, eventMode: mode)
+    }
+
+    // MARK: statements
+
+    mutating func parseBlock() throws -> [Stmt] {
+        try expect("{", "to open a block")
+        var stmts: [Stmt] = []
+        while !current.isPunct("}") {
+            if atEOF {
+                fail(current.location, "missing '}' (block not closed before end of file)")
+                throw Bail()
+            }
+            let start = pos
+            do {
+                let s = try parseStatement()
+                stmts.append(s)
+            } catch {
+                recoverStatement(from: start)
+            }
+        }
+        advance()
+        return stmts
+    }
+
+    /// Skip to the end of the broken statement: past the next ';' at this nesting, or to a '}' that closes it.
+    mutating func recoverStatement(from start: Int) {
+        if pos == start { advance() }
+        var depth = 0
+        while !atEOF {
+            let t = current
+            if t.isPunct("(") || t.isPunct("{") || t.isPunct("[") { depth += 1 }
+            if t.isPunct(")") || t.isPunct("]") { depth = max(0, depth - 1) }
+            if t.isPunct("}") {
+                if depth == 0 { return }
+                depth -= 1
+                if depth == 0 { advance(); return }
+            }
+            if t.isPunct(";") && depth == 0 { advance(); return }
+            advance()
+        }
+    }
+
+    mutating func parseStatement() throws -> Stmt {
+        let tok = current
+        let loc = tok.location
+        switch tok.kind {
+        case .punct(";"):
+            advance()
+            return .empty
+        case .punct("{"):
+            let body = try parseBlock()
+            _ = accept(";")
+            return .block(body, loc)
+        case .pvar(let pv):
+            advance()
+            guard let op = assignOp(current) else {
+                fail(current.location, "expected an assignment operator after '\(pv)', found \(describe(current))")
+                throw Bail()
+            }
+            advance()
+            let value = try parseExpr()
+            try endStatement()
+            return .assign(AssignStmt(target: pv, targetLocation: loc, op: op, value: value, location: loc))
+        case .identifier(let word):
+            switch word {
+            case "if": return try parseIf()
+            case "switch": return try parseSwitch()
+            case "while":
+                advance()
+                try expect("(", "after while")
+                let cond = try parseCondition()
+                try expect(")", "to close the while condition")
+                breakableDepth += 1
+                defer { breakableDepth -= 1 }
+                let body = try parseStatement()
+                return .whileLoop(cond, body, loc)
+            case "for": return try parseFor()
+            case "return": return try parseReturn()
+            case "exit", "drop":
+                advance()
+                if accept("(") { try expect(")", "after \(word)(") }
+                try endStatement()
+                return word == "exit" ? .exit(loc) : .drop(loc)
+            case "break":
+                advance()
+                if breakableDepth == 0 { fail(loc, "'break' outside a switch, while or for") }
+                try endStatement()
+                return .breakStmt(loc)
+            case "else":
+                fail(loc, "'else' without a matching 'if'")
+                throw Bail()
+            case "case", "default":
+                fail(loc, "'\(word)' outside a switch")
+                throw Bail()
+            default:
+                let call = try parseCall()
+                try endStatement()
+                return .call(call)
+            }
+        default:
+            fail(loc, "unexpected \(describe(tok)) (expected a statement)")
+            throw Bail()
+        }
+    }
+
+    mutating func endStatement() throws {
+        if accept(";") { return }
+        // OpenSIPS accepts a missing ';' right before a closing brace.
+        if current.isPunct("}") { return }
+        fail(current.location, "expected ';' but found \(describe(current))")
+        throw Bail()
+    }
+
+    func assignOp(_ t: Token) -> AssignOp? {
+        guard case .punct(let p) = t.kind else { return nil }
+        return AssignOp(rawValue: p)
+    }
+
+    mutating func parseIf() throws -> Stmt {
+        let loc = advance().location
+        try expect("(", "after if")
+        let cond = try parseCondition()
+        try expect(")", "to close the if condition")
+        let thenS = try parseStatement()
+        var elseS: Stmt? = nil
+        if current.isIdent("else") {
+            advance()
+            elseS = try parseStatement()
+        }
+        return .ifElse(cond, thenS, elseS, loc)
+    }
+
+    mutating func parseSwitch() throws -> Stmt {
+        let loc = advance().location
+        try expect("(", "after switch")
+        let subjLoc = current.location
+        guard case .pvar(let subject) = current.kind else {
+            fail(current.location, "switch needs a variable to test, found \(describe(current))")
+            throw Bail()
+        }
+        advance()
+        try expect(")", "after the switch variable")
+        try expect("{", "to open the switch body")
+        var cases: [SwitchCase] = []
+        breakableDepth += 1
+        defer { breakableDepth -= 1 }
+        var sawDefault = false
+        while !current.isPunct("}") {
+            if atEOF { fail(current.location, "missing '}' to close switch"); throw Bail() }
+            let cloc = current.location
+            let label: SwitchLabel
+            if current.isIdent("case") {
+                advance()
+                switch current.kind {
+                case .number(let n): advance(); label = .int(n)
+                case .punct("-"):
+                    advance()
+                    guard case .number(let n) = current.kind else { fail(current.location, "case label must be an integer or a string"); throw Bail() }
+                    advance(); label = .int(-n)
+                case .string(let s, _): advance(); label = .string(s)
+                default:
+                    fail(current.location, "case label must be an integer or a string, found \(describe(current))")
+                    throw Bail()
+                }
+                if sawDefault { fail(cloc, "'case' after 'default' (default must come last)") }
+            } else if current.isIdent("default") {
+                advance()
+                if sawDefault { fail(cloc, "duplicate 'default' in switch") }
+                sawDefault = true
+                label = .defaultLabel
+            } else {
+                fail(current.location, "expected 'case' or 'default' in switch, found \(describe(current))")
+                throw Bail()
+            }
+            try expect(":", "after the case label")
+            var body: [Stmt] = []
+            while !current.isIdent("case") && !current.isIdent("default") && !current.isPunct("}") {
+                if atEOF { fail(current.location, "missing '}' to close switch"); throw Bail() }
+                let start = pos
+                do { body.append(try parseStatement()) } catch { recoverStatement(from: start) }
+            }
+            cases.append(SwitchCase(label: label, body: body, location: cloc))
+        }
+        advance()
+        if !cases.contains(where: { if case .defaultLabel = $0.label { return false } else { return true } }) {
+            fail(loc, "switch needs at least one 'case'")
+        }
+        return .switchStmt(subject, subjLoc, cases, loc)
+    }
+
+    mutating func parseFor() throws -> Stmt {
+        let loc = advance().location
+        // Both "for ($it in $coll[*])" and the "for each" spelling some users write.
+        if current.isIdent("each") { advance() }
+        try expect("(", "after for")
+        let itLoc = current.location
+        guard case .pvar(let it) = current.kind else {
+            fail(current.location, "for needs an iterator variable: for ($var(it) in $(avp(x)[*]))")
+            throw Bail()
+        }
+        advance()
+        guard current.isIdent("in") else {
+            fail(current.location, "expected 'in' in for loop, found \(describe(current))")
+            throw Bail()
+        }
+        advance()
+        let collLoc = current.location
+        guard case .pvar(let coll) = current.kind else {
+            fail(current.location, "for needs a collection variable with [*]")
+            throw Bail()
+        }
+        advance()
+        try expect(")", "to close the for header")
+        breakableDepth += 1
+        defer { breakableDepth -= 1 }
+        let body = try parseStatement()
+        return .forEach(it, itLoc, coll, collLoc, body, loc)
+    }
+
+    mutating func parseReturn() throws -> Stmt {
+        let loc = advance().location
+        var values: [Expr?] = []
+        if accept("(") {
+            if !current.isPunct(")") {
+                while true {
+                    if current.isPunct(",") { values.append(nil) }  // return(, v1): default code
+                    else { values.append(try parseExpr()) }
+                    if accept(",") {
+                        if values.isEmpty { values.append(nil) }
+                        continue
+                    }
+                    break
+                }
+            }
+            try expect(")", "to close return(")
+        } else if !current.isPunct(";") && !current.isPunct("}") {
+            values.append(try parseExpr())
+        }
+        try endStatement()
+        return .returnStmt(values, loc)
+    }
+
+    // MARK: calls
+
+    mutating func parseCall() throws -> CallExpr {
+        let tok = advance()
+        guard let name = tok.identifier else { throw Bail() }
+        guard accept("(") else {
+            fail(tok.location, "command calls need '()': write \(name)()")
+            throw Bail()
+        }
+        var args: [CallArg] = []
+        let concatStrings = name == "xlog" || name == "xdbg" || name == "log"
+        if accept(")") { return CallExpr(name: name, args: args, location: tok.location) }
+        while true {
+            let t = current
+            if t.isPunct(",") || t.isPunct(")") {
+                args.append(.omitted(t.location))
+            } else {
+                switch t.kind {
+                case .string(var s, _):
+                    advance()
+                    if concatStrings { while case .string(let more, _) = current.kind { s += more; advance() } }
+                    args.append(.string(s, t.location))
+                case .number(let n): advance(); args.append(.int(n, t.location))
+                case .punct("-"):
+                    advance()
+                    guard case .number(let n) = current.kind else {
+                        fail(current.location, "expected a number after '-' in arguments of \(name)()")
+                        throw Bail()
+                    }
+                    advance(); args.append(.int(-n, t.location))
+                case .pvar(let p): advance(); args.append(.pv(p, t.location))
+                case .identifier(let id):
+                    advance()
+                    if id == "NULL" || id == "null" { args.append(.null(t.location)) }
+                    else { args.append(.identifier(id, t.location)) }
+                case .dotted(let d):
+                    fail(t.location, "'\(d)' must be quoted in a function argument: \"\(d)\"")
+                    advance()
+                    args.append(.string(d, t.location))
+                default:
+                    fail(t.location, "unexpected \(describe(t)) in arguments of \(name)()")
+                    throw Bail()
+                }
+            }
+            if accept(",") { continue }
+            try expect(")", "to close the arguments of \(name)()")
+            break
+        }
+        return CallExpr(name: name, args: args, location: tok.location)
+    }
+
+    // MARK: conditions (spec §2.6: && and || share one level, left-associative)
+
+    mutating func parseCondition() throws -> Expr {
+        var left = try parseCondUnary()
+        while true {
+            let loc = current.location
+            if current.isPunct("&&") || current.isIdent("and") {
+                advance()
+                left = .and(left, try parseCondUnary(), loc)
+            } else if current.isPunct("||") || current.isIdent("or") {
+                advance()
+                left = .or(left, try parseCondUnary(), loc)
+            } else {
+                return left
+            }
+        }
+    }
+
+    mutating func parseCondUnary() throws -> Expr {
+        let loc = current.location
+        if current.isPunct("!") || current.isIdent("not") {
+            advance()
+            return .not(try parseCondUnary(), loc)
+        }
+        return try parseCondPrimary()
+    }
+
+    func compareOp(_ t: Token) -> CompareOp? {
+        guard case .punct(let p) = t.kind else { return nil }
+        return CompareOp(rawValue: p)
+    }
+
+    mutating func parseCondPrimary() throws -> Expr {
+        let t = current
+        let loc = t.location
+        switch t.kind {
+        case .punct("("):
+            advance()
+            let e = try parseCondition()
+            try expect(")", "to close the parenthesis")
+            return e
+        case .punct("["):
+            advance()
+            let e = try parseExpr()
+            try expect("]", "to close the [ ] test")
+            return .test(e, loc)
+        case .punct("{"):
+            return .block(try parseBlock(), loc)
+        case .pvar(let pv):
+            advance()
+            if let op = compareOp(current) {
+                let opLoc = advance().location
+                return .compare(op, .pv(pv, loc), try parseCompareRHS(), opLoc)
+            }
+            if let aop = assignOp(current) {
+                advance()
+                let v = try parseExpr()
+                return .assign(AssignStmt(target: pv, targetLocation: loc, op: aop, value: v, location: loc))
+            }
+            return .pv(pv, loc)
+        case .number(let n):
+            advance()
+            if compareOp(current) != nil {
+                fail(loc, "the left side of a comparison must be a variable (OpenSIPS syntax): write $x == \(n)")
+                throw Bail()
+            }
+            return .int(n, loc)
+        case .string(let s, _):
+            advance()
+            if compareOp(current) != nil {
+                fail(loc, "the left side of a comparison must be a variable (OpenSIPS syntax)")
+                throw Bail()
+            }
+            fail(loc, "a string \"\(s)\" is not a condition")
+            throw Bail()
+        case .identifier(let id):
+            if id == "NULL" || id == "null" {
+                fail(loc, "NULL is not a condition")
+                throw Bail()
+            }
+            return .call(try parseCall())
+        default:
+            fail(loc, "unexpected \(describe(t)) in condition")
+            throw Bail()
+        }
+    }
+
+    mutating func parseCompareRHS() throws -> Expr {
+        let t = current
+        switch t.kind {
+        case .pvar(let p): advance(); return .pv(p, t.location)
+        case .string(let s, _): advance(); return .string(s, t.location)
+        case .number(let n): advance(); return .int(n, t.location)
+        case .dotted(let d): advance(); return .string(d, t.location)
+        case .punct("-"):
+            advance()
+            guard case .number(let n) = current.kind else {
+                fail(current.location, "expected a number after '-'")
+                throw Bail()
+            }
+            advance()
+            return .int(-n, t.location)
+        case .identifier(let id) where id == "NULL" || id == "null":
+            advance()
+            return .null(t.location)
+        case .punct("("), .punct("["):
+            return try parseExprAtom()
+        default:
+            fail(t.location, "expected a variable, string, number or NULL after the comparison operator, found \(describe(t))")
+            throw Bail()
+        }
+    }
+
+    // MARK: expressions (spec §2.7: + - * / % one level; bitwise one level lower)
+
+    mutating func parseExpr() throws -> Expr {
+        var left = try parseArith()
+        while case .punct(let p) = current.kind, let op = BinaryOp(rawValue: p), op.isBitwise {
+            let loc = advance().location
+            left = .binary(op, left, try parseArith(), loc)
+        }
+        return left
+    }
+
+    mutating func parseArith() throws -> Expr {
+        var left = try parseExprUnary()
+        while case .punct(let p) = current.kind, let op = BinaryOp(rawValue: p), !op.isBitwise {
+            let loc = advance().location
+            left = .binary(op, left, try parseExprUnary(), loc)
+        }
+        return left
+    }
+
+    mutating func parseExprUnary() throws -> Expr {
+        let loc = current.location
+        if accept("~") { return .bitNot(try parseExprUnary(), loc) }
+        if current.isPunct("-"), case .number(let n) = peekToken().kind {
+            advance(); advance()
+            return .int(-n, loc)
+        }
+        return try parseExprAtom()
+    }
+
+    mutating func parseExprAtom() throws -> Expr {
+        let t = current
+        let loc = t.location
+        switch t.kind {
+        case .number(let n): advance(); return .int(n, loc)
+        case .string(let s, _): advance(); return .string(s, loc)
+        case .dotted(let d): advance(); return .string(d, loc)
+        case .pvar(let p):
+            advance()
+            return .pv(p, loc)
+        case .punct("("):
+            advance()
+            var e = try parseExpr()
+            if let op = compareOp(current) {
+                advance()
+                e = .compare(op, e, try parseCompareRHS(), loc)
+            }
+            try expect(")", "to close the parenthesis")
+            return e
+        case .punct("["):
+            advance()
+            let e = try parseExpr()
+            try expect("]")
+            return e
+        case .identifier(let id):
+            if id == "NULL" || id == "null" { advance(); return .null(loc) }
+            return .call(try parseCall())
+        default:
+            fail(loc, "unexpected \(describe(t)) in expression")
+            throw Bail()
+        }
+    }
+}

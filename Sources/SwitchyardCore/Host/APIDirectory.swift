@@ -1,0 +1,36 @@
+import SwitchyardABI
+import Synchronization
+
+/// Named, versioned tables modules publish for each other (e.g. "freeswitch" v1, "db:sqlite").
+public final class APIDirectory: Sendable {
+    public struct BindError: Error, Sendable { public let message: String }
+
+    // Pointers to plugins' static tables, valid while the plugin stays loaded.
+    private let tables = Mutex<[String: UInt]>([:])
+
+    public init() {}
+
+    func publish(name: String, table: UnsafeRawPointer) -> Bool {
+        tables.withLock { t in
+            if t[name] != nil { return false }
+            t[name] = UInt(bitPattern: table)
+            return true
+        }
+    }
+
+    func bind(name: String, major: UInt32, minSize: UInt32) -> Result<UnsafeRawPointer, BindError> {
+        guard let bits = tables.withLock({ $0[name] }), let p = UnsafeRawPointer(bitPattern: bits) else {
+            return .failure(BindError(message: "no module publishes an API named '\(name)'"))
+        }
+        let h = p.load(as: sy_table_header.self)
+        if h.abi_major != major {
+            return .failure(BindError(message: "API '\(name)' is version \(h.abi_major).\(h.abi_minor), major \(major) was asked for"))
+        }
+        if h.struct_size < minSize {
+            return .failure(BindError(message: "API '\(name)' table is \(h.struct_size) bytes, at least \(minSize) needed"))
+        }
+        return .success(p)
+    }
+
+    public var names: [String] { tables.withLock { Array($0.keys).sorted() } }
+}

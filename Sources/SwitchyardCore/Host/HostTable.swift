@@ -1,0 +1,200 @@
+import Foundation
+import SwitchyardABI
+
+/// The sy_host_api table handed to every plugin's entry function. Its C callbacks reach the
+/// core through HostBridge (see there why that one reference is process-wide).
+enum HostTable {
+    /// Built once; plugins may keep the pointer for the life of the process.
+    nonisolated(unsafe) static let shared: UnsafePointer<sy_host_api> = {
+        let p = UnsafeMutablePointer<sy_host_api>.allocate(capacity: 1)
+        p.initialize(to: make())
+        return UnsafePointer(p)
+    }()
+
+    static func writeError(_ err: UnsafeMutablePointer<CChar>?, _ len: Int, _ message: String) {
+        guard let err, len > 0 else { return }
+        let bytes = Array(message.utf8.prefix(len - 1))
+        for (i, b) in bytes.enumerated() { err[i] = CChar(bitPattern: b) }
+        err[bytes.count] = 0
+    }
+
+    static func context(_ p: OpaquePointer?) -> ScriptContext? {
+        p.map { Unmanaged<ScriptContext>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+    }
+
+    static func cString(_ p: UnsafePointer<CChar>?) -> String? { p.map { String(cString: $0) } }
+
+    static func make() -> sy_host_api {
+        var h = sy_host_api()
+        h.header = sy_table_header(abi_major: UInt32(SY_ABI_MAJOR), abi_minor: UInt32(SY_ABI_MINOR),
+                                   struct_size: UInt32(MemoryLayout<sy_host_api>.size), reserved: 0)
+
+        h.log = { level, module, msg, len in
+            guard let s = HostBridge.services, s.log.enabled(Int(level)) else { return }
+            let text = msg.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) } ?? ""
+            s.log.write(Int(level), module: HostTable.cString(module) ?? "plugin", text)
+        }
+
+        h.var_parse = { spec, len, err, errlen in
+            guard let s = HostBridge.services, let spec else {
+                HostTable.writeError(err, errlen, "the core is not running")
+                return nil
+            }
+            let text = String(decoding: UnsafeRawBufferPointer(start: spec, count: len), as: UTF8.self)
+            do {
+                let pv = try s.engine.resolvePV(text)
+                return OpaquePointer(s.engine.varHandles.handle(for: pv))
+            } catch {
+                HostTable.writeError(err, errlen, (error as? PVResolveError)?.message ?? "\(error)")
+                return nil
+            }
+        }
+
+        h.var_get = { ctxp, varp, out in
+            guard let ctx = HostTable.context(ctxp), let varp, let out else { return -1 }
+            let pv = VarHandleStore.pv(from: UnsafeRawPointer(varp))
+            let v = pv.get(ctx)
+            var cv = sy_value()
+            switch v {
+            case .null: cv.type = Int32(SY_VAL_NULL.rawValue)
+            case .int(let i):
+                cv.type = Int32(SY_VAL_INT.rawValue)
+                cv.i = Int64(i)
+            case .str(let s):
+                // Kept in the context until the next host call on it (documented lifetime).
+                ctx.cStringKeeper = ContiguousArray(s.utf8CString)
+                cv.type = Int32(SY_VAL_STR.rawValue)
+                cv.s = ctx.cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+            }
+            out.pointee = cv
+            return 0
+        }
+
+        h.var_set = { ctxp, varp, value in
+            guard let ctx = HostTable.context(ctxp), let varp else { return -1 }
+            let pv = VarHandleStore.pv(from: UnsafeRawPointer(varp))
+            let v = value.map { ABIReader.value($0.pointee) } ?? .null
+            return pv.set(ctx, .assign, v) ? 0 : -1
+        }
+
+        h.event_raise = { name, params, n in
+            guard let s = HostBridge.services, let name else { return -1 }
+            var list: [(name: String, value: Value)] = []
+            if let params {
+                for i in 0..<Int(n) {
+                    list.append((name: ABIReader.str(params[i].name), value: ABIReader.value(params[i].value)))
+                }
+            }
+            return Int32(s.raiseEvent(String(cString: name), list))
+        }
+
+        h.timer_add = { name, interval, cb, user in
+            guard let s = HostBridge.services, let cb, interval > 0 else { return nil }
+            let userBits = UInt(bitPattern: user)
+            let id = s.addTimer(name: HostTable.cString(name) ?? "plugin", intervalMS: interval) {
+                cb(UnsafeMutableRawPointer(bitPattern: userBits))
+            }
+            return OpaquePointer(bitPattern: id)
+        }
+
+        h.timer_remove = { t in
+            guard let s = HostBridge.services, let t else { return }
+            s.removeTimer(Int(bitPattern: UnsafeRawPointer(t)))
+        }
+
+        h.stat_register = { module, name, flags in
+            guard let s = HostBridge.services, let module, let name else { return nil }
+            let cell = s.statRegister(module: String(cString: module), name: String(cString: name), flags: flags)
+            return OpaquePointer(Unmanaged.passUnretained(cell).toOpaque())
+        }
+
+        h.stat_update = { stat, delta in
+            guard let stat else { return }
+            Unmanaged<StatCell>.fromOpaque(UnsafeRawPointer(stat)).takeUnretainedValue().add(delta)
+        }
+
+        h.stat_get = { stat in
+            guard let stat else { return 0 }
+            return Unmanaged<StatCell>.fromOpaque(UnsafeRawPointer(stat)).takeUnretainedValue().value
+        }
+
+        h.mi_register = { module, cmd, size in
+            guard let s = HostBridge.services, let module, let cmd else { return -1 }
+            guard Int(size) >= MemoryLayout<sy_mi_export>.size else { return -1 }
+            let export = ABIReader.copy(sy_mi_export.self, from: UnsafeRawPointer(cmd), available: Int(size))
+            return s.miRegister(module: String(cString: module), export: export) ? 0 : -1
+        }
+
+        h.mi_param_str = { call, name, out in
+            guard let call, let name, let out else { return -1 }
+            return MICallBox.from(call).paramString(String(cString: name), out)
+        }
+
+        h.mi_param_int = { call, name, out in
+            guard let call, let name, let out else { return -1 }
+            return MICallBox.from(call).paramInt(String(cString: name), out)
+        }
+
+        h.mi_param_json = { call, name, out in
+            guard let call, let name, let out else { return -1 }
+            return MICallBox.from(call).paramJSON(String(cString: name), out)
+        }
+
+        h.mi_reply_json = { call, json, len in
+            guard let call else { return }
+            let text = json.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) } ?? ""
+            MICallBox.from(call).replyJSON(text)
+        }
+
+        h.mi_reply_error = { call, code, message, data in
+            guard let call else { return }
+            MICallBox.from(call).replyError(Int(code), HostTable.cString(message) ?? "Error", HostTable.cString(data))
+        }
+
+        h.api_publish = { name, table in
+            guard let s = HostBridge.services, let name, let table else { return -1 }
+            return s.apiPublish(name: String(cString: name), table: table) ? 0 : -1
+        }
+
+        h.api_bind = { name, major, minSize, err, errlen in
+            guard let s = HostBridge.services, let name else {
+                HostTable.writeError(err, errlen, "the core is not running")
+                return nil
+            }
+            switch s.apiBind(name: String(cString: name), major: major, minSize: minSize) {
+            case .success(let p): return p
+            case .failure(let e):
+                HostTable.writeError(err, errlen, e.message)
+                return nil
+            }
+        }
+
+        h.db_bind = { url, major, minSize, err, errlen in
+            guard let s = HostBridge.services, let url else {
+                HostTable.writeError(err, errlen, "the core is not running")
+                return nil
+            }
+            let u = String(cString: url)
+            guard let colon = u.firstIndex(of: ":"), colon != u.startIndex else {
+                HostTable.writeError(err, errlen, "bad database URL '\(u)': expected scheme://...")
+                return nil
+            }
+            let scheme = String(u[..<colon]).lowercased()
+            switch s.apiBind(name: "db:" + scheme, major: major, minSize: minSize) {
+            case .success(let p): return p
+            case .failure:
+                HostTable.writeError(err, errlen, "no database driver for scheme '\(scheme)' (loadmodule \"db_\(scheme).so\"?)")
+                return nil
+            }
+        }
+
+        h.ctx_route_type = { ctxp in
+            HostTable.context(ctxp).map { $0.routeType.rawValue } ?? 0
+        }
+
+        h.log_enabled = { level in
+            HostBridge.services.map { $0.log.enabled(Int(level)) ? 1 : 0 } ?? 0
+        }
+        return h
+    }
+}

@@ -1,0 +1,104 @@
+import SwitchyardABI
+
+/// One MI request as a plugin handler sees it (`sy_mi_call`): named parameter lookup and
+/// exactly one reply. Strings handed to C stay alive until the handler returns.
+final class MICallBox {
+    enum Param {
+        case string(String)
+        case int(Int64)
+        case double(Double)
+        case bool(Bool)
+        case null
+        /// Arrays and objects, as compact JSON text.
+        case json(String)
+    }
+
+    enum Reply {
+        case json(String)
+        case error(code: Int, message: String, data: String?)
+    }
+
+    let lookup: (String) -> Param?
+    private(set) var reply: Reply?
+    private var keep: [ContiguousArray<CChar>] = []
+
+    init(lookup: @escaping (String) -> Param?) {
+        self.lookup = lookup
+    }
+
+    static func from(_ p: OpaquePointer) -> MICallBox {
+        Unmanaged<MICallBox>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+    }
+
+    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    private func hand(_ s: String, _ out: UnsafeMutablePointer<sy_str>) {
+        let c = ContiguousArray(s.utf8CString)
+        keep.append(c)
+        out.pointee = keep[keep.count - 1].withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+    }
+
+    func paramString(_ name: String, _ out: UnsafeMutablePointer<sy_str>) -> Int32 {
+        guard let p = lookup(name) else { return -1 }
+        switch p {
+        case .string(let s): hand(s, out)
+        case .int(let i): hand(String(i), out)
+        case .double(let d): hand(String(d), out)
+        case .bool(let b): hand(b ? "true" : "false", out)
+        case .null, .json: return -2
+        }
+        return 0
+    }
+
+    func paramInt(_ name: String, _ out: UnsafeMutablePointer<Int64>) -> Int32 {
+        guard let p = lookup(name) else { return -1 }
+        switch p {
+        case .int(let i): out.pointee = i
+        case .string(let s):
+            guard let i = Int64(s.trimmingCharacters(in: .whitespaces)) else { return -2 }
+            out.pointee = i
+        case .double(let d) where d == d.rounded(): out.pointee = Int64(d)
+        default: return -2
+        }
+        return 0
+    }
+
+    func paramJSON(_ name: String, _ out: UnsafeMutablePointer<sy_str>) -> Int32 {
+        guard let p = lookup(name) else { return -1 }
+        switch p {
+        case .json(let t): hand(t, out)
+        case .string(let s): hand(MICallBox.quote(s), out)
+        case .int(let i): hand(String(i), out)
+        case .double(let d): hand(String(d), out)
+        case .bool(let b): hand(b ? "true" : "false", out)
+        case .null: hand("null", out)
+        }
+        return 0
+    }
+
+    func replyJSON(_ text: String) {
+        if reply == nil { reply = .json(text) }
+    }
+
+    func replyError(_ code: Int, _ message: String, _ data: String?) {
+        if reply == nil { reply = .error(code: code, message: message, data: data) }
+    }
+
+    static func quote(_ s: String) -> String {
+        var o = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": o += "\\\""
+            case "\\": o += "\\\\"
+            case "\n": o += "\\n"
+            case "\r": o += "\\r"
+            case "\t": o += "\\t"
+            default:
+                if u.value < 0x20 { o += String(format: "\\u%04x", u.value) } else { o.unicodeScalars.append(u) }
+            }
+        }
+        return o + "\""
+    }
+}
+
+import Foundation

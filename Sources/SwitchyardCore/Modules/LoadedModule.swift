@@ -1,0 +1,60 @@
+import SwitchyardABI
+
+/// A plugin after its exports were read and checked: plain Swift copies of its declarations.
+public final class LoadedModule: @unchecked Sendable {
+    // Written during startup on the main thread; read-only afterwards.
+    public let name: String
+    public let version: String
+    public let description: String
+    public let path: String
+    public let abiMinor: UInt32
+    public let aliases: [String]
+    let handle: UnsafeMutableRawPointer
+    let exports: sy_module_exports
+    let location: SourceLocation?
+
+    let deps: [sy_dep_export]
+    let params: [sy_param_export]
+    let funcs: [sy_func_export]
+    let pvars: [sy_pv_export]
+    let miCommands: [sy_mi_export]
+    public let events: [String]
+
+    var paramsSet: Set<String> = []
+    var initialized = false
+
+    init(path: String, handle: UnsafeMutableRawPointer, exports: sy_module_exports, location: SourceLocation?) throws(ABIReader.ListError) {
+        self.path = path
+        self.handle = handle
+        self.exports = exports
+        self.location = location
+        self.name = ABIReader.string(exports.name) ?? ""
+        self.version = ABIReader.string(exports.version) ?? "?"
+        self.description = ABIReader.string(exports.description) ?? ""
+        self.abiMinor = exports.header.abi_minor
+        var aliases: [String] = []
+        if exports.header.abi_minor >= 1, var p = exports.aliases {
+            var n = 0
+            while let s = p.pointee, n < 64 {
+                aliases.append(String(cString: s))
+                p += 1
+                n += 1
+            }
+        }
+        self.aliases = aliases
+        deps = try ABIReader.items(exports.deps, as: sy_dep_export.self, minimumItemSize: MemoryLayout<sy_dep_export>.size, what: "deps")
+        params = try ABIReader.items(exports.params, as: sy_param_export.self, minimumItemSize: MemoryLayout<sy_param_export>.size, what: "params")
+        funcs = try ABIReader.items(exports.funcs, as: sy_func_export.self, minimumItemSize: MemoryLayout<sy_func_export>.size, what: "funcs")
+        pvars = try ABIReader.items(exports.pvars, as: sy_pv_export.self, minimumItemSize: MemoryLayout<sy_pv_export>.size, what: "pvars")
+        miCommands = try ABIReader.items(exports.mi_cmds, as: sy_mi_export.self, minimumItemSize: MemoryLayout<sy_mi_export>.size, what: "mi_cmds")
+        events = try ABIReader.items(exports.events, as: sy_event_export.self, minimumItemSize: MemoryLayout<sy_event_export>.size, what: "events")
+            .compactMap { ABIReader.string($0.name) }
+    }
+
+    public var abiVersion: String { "\(exports.header.abi_major).\(abiMinor)" }
+
+    /// Whether `name` (from loadmodule or modparam) designates this module.
+    func answers(to n: String) -> Bool {
+        n.lowercased() == name.lowercased() || aliases.contains { $0.lowercased() == n.lowercased() }
+    }
+}

@@ -1,0 +1,61 @@
+import SwitchyardABI
+
+/// A pseudo-variable class exported by a plugin: its C callbacks behind the PVAccessor interface.
+final class PluginPVAccessor: PVAccessor, @unchecked Sendable {
+    // Immutable after startup. `param` belongs to the plugin (from its parse callback).
+    let export: sy_pv_export
+    let param: UnsafeMutableRawPointer?
+
+    init(export: sy_pv_export, param: UnsafeMutableRawPointer?) {
+        self.export = export
+        self.param = param
+    }
+
+    override var writable: Bool { export.set != nil }
+
+    override func get(_ ctx: ScriptContext) -> Value {
+        guard let get = export.get else { return .null }
+        var out = sy_value()
+        let ctxPtr = OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
+        guard get(ctxPtr, param, &out, export.user) >= 0 else { return .null }
+        return ABIReader.value(out)  // copied at once: the plugin's string is only valid until its next call
+    }
+
+    override func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
+        guard let set = export.set else { return false }
+        let ctxPtr = OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
+        let cop = UInt32(op == .colon ? SY_ASSIGN_COLON.rawValue : SY_ASSIGN.rawValue)
+        return ABIReader.withCValue(value) { set(ctxPtr, param, cop, $0, export.user) } >= 0
+    }
+
+    static func pvClass(_ e: sy_pv_export, module: String) -> PVClass? {
+        guard let cname = e.name else { return nil }
+        let name = String(cString: cname)
+        let needsInner = e.flags & UInt32(SY_PV_NEEDS_NAME.rawValue) != 0
+        let exportBits = PVExportBox(e)
+        return PVClass(name: name, needsInner: needsInner) { inner, _ throws(PVResolveError) in
+            let e = exportBits.export
+            var param: UnsafeMutableRawPointer? = nil
+            if let parse = e.parse {
+                var err = [CChar](repeating: 0, count: 512)
+                let text = inner ?? ""
+                let rc: Int32 = text.withCString { p in
+                    parse(sy_str(s: p, len: text.utf8.count), &param, &err, err.count, e.user)
+                }
+                if rc != 0 {
+                    let reason = String(cString: err)
+                    throw PVResolveError("$\(name)(\(text)): \(reason.isEmpty ? "refused by module \(module)" : reason)")
+                }
+            } else if inner != nil {
+                throw PVResolveError("$\(name) takes no (...) part")
+            }
+            return PluginPVAccessor(export: e, param: param)
+        }
+    }
+}
+
+/// Carries a C export struct (plain data and function pointers) into @Sendable closures.
+final class PVExportBox: @unchecked Sendable {
+    let export: sy_pv_export
+    init(_ e: sy_pv_export) { export = e }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Synchronization
+
+/// An event on its way to `event_route[name]`: name and deep-copied parameters.
+public struct ScriptEvent: Sendable {
+    public let name: String
+    public let params: [(name: String, value: Value)]
+}
+
+/// Work a script worker runs.
+public enum WorkerJob: Sendable {
+    case event(RouteBox, ScriptEvent)
+    /// Arbitrary work that must run on a script worker (tests, benchmarks, SIP later).
+    case task(@Sendable (ScriptContext) -> Void)
+}
+
+/// Routes raised events to the worker queue. Raising never blocks and never crashes: a full
+/// queue drops the event, counts it, and logs at most once a second.
+public final class EventBus: Sendable {
+    let queue: JobQueue<WorkerJob>
+    let routes: [String: RouteBox]
+    let log: CoreLog
+    public let raised = Atomic<Int>(0)
+    public let dropped = Atomic<Int>(0)
+    private let lastDropLog = Atomic<Int>(0)
+
+    init(queue: JobQueue<WorkerJob>, routes: [String: RouteBox], log: CoreLog) {
+        self.queue = queue
+        self.routes = routes
+        self.log = log
+    }
+
+    /// 0 queued, 1 nobody listens, -1 queue full (dropped).
+    public func raise(_ name: String, _ params: [(name: String, value: Value)]) -> Int {
+        guard let route = routes[name] else { return 1 }
+        raised.add(1, ordering: .relaxed)
+        if queue.offer(.event(route, ScriptEvent(name: name, params: params))) { return 0 }
+        let total = dropped.add(1, ordering: .relaxed).newValue
+        let now = Int(Date().timeIntervalSince1970)
+        let last = lastDropLog.load(ordering: .relaxed)
+        if now != last, lastDropLog.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged {
+            log.error("event queue full (\(queue.capacity)): dropped event \(name) (\(total) dropped so far)")
+        }
+        return -1
+    }
+
+    public func isSubscribed(_ name: String) -> Bool { routes[name] != nil }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import SwitchyardABI
+import SwitchyardMI
+
+/// One running Switchyard: config, modules, script engine, workers, timers and MI.
+public final class Server: HostServices, @unchecked Sendable {
+    // Startup state is mutated on the controlling thread only; the serving parts are thread-safe.
+    public static let version = "0.1.0"
+    public static var abiVersion: String { "\(SY_ABI_MAJOR).\(SY_ABI_MINOR)" }
+
+    public let log: CoreLog
+    public let engine: ScriptEngine
+    public let diagnostics = DiagnosticBag()
+    public private(set) var config = ServerConfig()
+    public let modules: ModuleRegistry
+    public let apis = APIDirectory()
+    public let stats = StatsRegistry()
+    public let mi: MICore
+    let timers = TimerService()
+    public private(set) var queue: JobQueue<WorkerJob>?
+    public private(set) var bus: EventBus?
+    public private(set) var pool: WorkerPool?
+    private var timerWorkers: [WorkerState] = []
+    public private(set) var isStartingUp = true
+    private var stopped = false
+    private let stopSignal = DispatchSemaphore(value: 0)
+    public let configPath: String
+
+    public init(configPath: String, logSink: LogSink = .stderr) {
+        self.configPath = configPath
+        log = CoreLog(sink: logSink)
+        engine = ScriptEngine(log: log)
+        modules = ModuleRegistry(diagnostics: diagnostics, log: log)
+        mi = MICore(stats: stats)
+    }
+
+    // MARK: startup
+
+    /// Parses, loads modules, applies modparams, orders and (unless checkOnly) initialises modules,
+    /// then resolves the whole script. Throws every error found.
+    public func prepare(ast: ScriptAST, checkOnly: Bool = false, logLevelOverride: Int? = nil, workersOverride: Int? = nil) throws(ConfigErrors) {
+        config.apply(ast.globals, diagnostics: diagnostics)
+        if let l = logLevelOverride { config.logLevel = l }
+        if let w = workersOverride { config.workers = w }
+        log.level = config.logLevel
+        log.xlogLevel = max(config.xlogLevel, LogLevels.notice)
+        if let l = logLevelOverride { log.xlogLevel = max(log.xlogLevel, l) }
+        engine.maxWhileLoops = config.maxWhileLoops
+        try failIfErrors()
+
+        HostBridge.install(self)
+        registerCoreStats()
+        let searchPath = config.mpath + [ModuleLoader.executableDirectory]
+        let loader = ModuleLoader(searchPath: searchPath, host: HostTable.shared)
+        modules.load(ast.modules, loader: loader, engine: engine)
+        for mp in ast.modparams { modules.apply(mp) }
+        modules.solveDependencies()
+        try failIfErrors()
+
+        if !checkOnly {
+            let ok = modules.initAll { m in
+                for cmd in m.miCommands { _ = self.miRegister(module: m.name, export: cmd) }
+            }
+            if !ok { try failIfErrors() }
+        }
+
+        var resolver = Resolver(engine: engine, diagnostics: diagnostics, varHandles: engine.varHandles)
+        resolver.resolve(routes: ast.routes)
+        checkRouteUse(ast)
+        try failIfErrors()
+        mi.installCoreCommands(server: self)
+    }
+
+    func failIfErrors() throws(ConfigErrors) {
+        if diagnostics.hasErrors { throw ConfigErrors(diagnostics.errors) }
+    }
+
+    /// A main route with no SIP transport never runs: say so (this is still a valid deployment).
+    func checkRouteUse(_ ast: ScriptAST) {
+        let hasTransport = !config.sockets.isEmpty || modules.modules.contains { $0.name.hasPrefix("proto_") }
+        if !hasTransport, let main = engine.mainRoute {
+            log.notice("no SIP transport loaded: the main route at \(main.location) will not run (serving events, timers and MI only)")
+        }
+    }
+
+    func registerCoreStats() {
+        _ = stats.registerFunction(group: "core", name: "events_raised") { [weak self] in Int64(self?.bus?.raised.load(ordering: .relaxed) ?? 0) }
+        _ = stats.registerFunction(group: "core", name: "events_dropped") { [weak self] in Int64(self?.bus?.dropped.load(ordering: .relaxed) ?? 0) }
+        _ = stats.registerFunction(group: "core", name: "event_queue_depth") { [weak self] in Int64(self?.queue?.depth ?? 0) }
+        _ = stats.registerFunction(group: "load", name: "processes_number") { [weak self] in Int64((self?.config.workers ?? 0) + 2) }
+    }
+
+    /// Runs startup_route, starts workers and timers. Returns when every worker is ready.
+    public func start() throws(ConfigErrors) {
+        let q = JobQueue<WorkerJob>(capacity: config.eventQueueSize)
+        queue = q
+        let b = EventBus(queue: q, routes: engine.eventRoutes, log: log)
+        bus = b
+        engine.eventSink = { name, params in b.raise(name, params) }
+        let p = WorkerPool(engine: engine, queue: q, count: config.workers) { [modules] rank in modules.childInit(rank: rank) }
+        pool = p
+
+        // startup_route runs once, before serving, with the first worker's variables.
+        if let startup = engine.startupRoute {
+            let ctx = engine.makeContext(worker: p.states[0], routeType: .startup)
+            engine.run(startup, ctx)
+        }
+
+        let readyGroup = DispatchGroup()
+        readyGroup.enter()
+        let okBox = Counter()
+        p.start { ok in
+            if !ok { okBox.increment() }
+            readyGroup.leave()
+        }
+        readyGroup.wait()
+        if okBox.value > 0 {
+            diagnostics.error(nil, "a module failed to initialise a worker (child_init)")
+            throw ConfigErrors(diagnostics.errors)
+        }
+
+        for (i, t) in engine.timerRoutes.enumerated() {
+            let state = engine.makeWorkerState(rank: -(i + 1))
+            timerWorkers.append(state)
+            let ctx = engine.makeContext(worker: state, routeType: .timer)
+            let engine = self.engine
+            let route = t.route
+            timers.add(name: "timer_route[\(route.name ?? "")]", interval: TimeInterval(t.seconds)) {
+                // Timer routes run on the one timer thread, so this context is never shared.
+                ctx.reset(routeType: .timer)
+                engine.run(route, ctx)
+            }
+        }
+        timers.start()
+        isStartingUp = false
+        let transports = config.sockets.isEmpty ? "no SIP transport (events, timers and MI only)" : "sockets: \(config.sockets.joined(separator: ", "))"
+        log.notice("Switchyard \(Server.version) ready: \(config.workers) workers, \(modules.modules.count) modules, \(engine.eventRoutes.count) event routes, \(engine.timerRoutes.count) timer routes; \(transports)")
+    }
+
+    /// Stops serving: workers drain the queue, timers stop, modules are destroyed.
+    public func stop() {
+        guard !stopped else { return }
+        stopped = true
+        log.notice("shutting down")
+        timers.stop()
+        queue?.close()
+        _ = pool?.join(timeout: 10)
+        modules.destroyAll()
+        HostBridge.install(nil)
+        stopSignal.signal()
+    }
+
+    /// Asks the server to stop (signals, MI kill); the thread in waitForStop does the work.
+    public func requestStop() { stopSignal.signal() }
+
+    /// Blocks until requestStop() is called.
+    public func waitForStop() { stopSignal.wait() }
+
+    // MARK: HostServices
+
+    func raiseEvent(_ name: String, _ params: [(name: String, value: Value)]) -> Int {
+        guard let bus else {
+            log.warning("event \(name) raised before the server started; dropped")
+            return -1
+        }
+        return bus.raise(name, params)
+    }
+
+    func addTimer(name: String, intervalMS: UInt32, action: @escaping @Sendable () -> Void) -> Int {
+        timers.add(name: name, interval: TimeInterval(intervalMS) / 1000, action: action)
+    }
+
+    func removeTimer(_ id: Int) { timers.remove(id) }
+
+    func statRegister(module: String, name: String, flags: UInt32) -> StatCell {
+        stats.registerCounter(group: module, name: name, noReset: flags & UInt32(SY_STAT_NO_RESET.rawValue) != 0)
+    }
+
+    func miRegister(module: String, export: sy_mi_export) -> Bool {
+        mi.registerPlugin(module: module, export: export, log: log)
+    }
+
+    func apiPublish(name: String, table: UnsafeRawPointer) -> Bool {
+        let ok = apis.publish(name: name, table: table)
+        if !ok { log.error("API '\(name)' is already published by another module") }
+        return ok
+    }
+
+    func apiBind(name: String, major: UInt32, minSize: UInt32) -> Result<UnsafeRawPointer, APIDirectory.BindError> {
+        apis.bind(name: name, major: major, minSize: minSize)
+    }
+
+    // MARK: helpers for embedding and tests
+
+    /// Runs a closure on a script worker and waits for it (tests, benchmarks).
+    public func runOnWorker(_ body: @escaping @Sendable (ScriptContext) -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        _ = queue?.offer(.task { ctx in body(ctx); done.signal() })
+        done.wait()
+    }
+}

@@ -1,0 +1,59 @@
+/// Global parameters the core acts on, read from the script's `name = value` lines.
+public struct ServerConfig: Sendable {
+    public var logLevel = LogLevels.notice
+    public var xlogLevel = LogLevels.notice
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    public var mpath: [String] = []
+    public var maxWhileLoops = 10000
+    public var eventQueueSize = 65536
+    /// socket=/listen= lines as written, for the SIP transport modules.
+    public var sockets: [String] = []
+    public var aliases: [String] = []
+    /// Every global as written (the others are accepted and kept).
+    public var all: [String: GlobalValue] = [:]
+
+    public init() {}
+
+    /// Applies the globals; wrong value types are reported with their location.
+    mutating func apply(_ globals: [GlobalSetting], diagnostics: DiagnosticBag) {
+        for g in globals {
+            all[g.name] = g.value
+            func int() -> Int? {
+                if case .int(let n) = g.value { return n }
+                diagnostics.error(g.location, "global parameter '\(g.name)' needs an integer value")
+                return nil
+            }
+            switch g.name {
+            case "log_level":
+                if let n = int() { logLevel = n }
+            case "xlog_level":
+                if let n = int() { xlogLevel = n }
+            case "udp_workers", "children":
+                if let n = int() {
+                    if n < 1 { diagnostics.error(g.location, "\(g.name) must be at least 1") } else { workers = n }
+                }
+            case "max_while_loops":
+                if let n = int() { maxWhileLoops = n }
+            case "event_queue_size":
+                if let n = int() {
+                    if n < 1 { diagnostics.error(g.location, "event_queue_size must be at least 1") } else { eventQueueSize = n }
+                }
+            case "mpath":
+                if case .string(let s) = g.value {
+                    // Repeated mpath lines accumulate (3.5+); "a" : "b" lists too (4.0+).
+                    mpath += s.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+                } else {
+                    diagnostics.error(g.location, "mpath needs a quoted directory")
+                }
+            case "socket", "listen":
+                if case .raw(let s) = g.value { sockets.append(s) }
+            case "alias":
+                if case .raw(let s) = g.value { aliases.append(s) }
+            default:
+                break
+            }
+        }
+    }
+}
+
+import Foundation

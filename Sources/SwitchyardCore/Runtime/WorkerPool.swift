@@ -1,0 +1,68 @@
+import Foundation
+
+/// N script workers, each a thread with its own variable storage and a reused context,
+/// pulling jobs from the shared queue.
+public final class WorkerPool: @unchecked Sendable {
+    // `threads` is written only by start/join on the controlling thread.
+    let engine: ScriptEngine
+    let queue: JobQueue<WorkerJob>
+    public let states: [WorkerState]
+    private var threads: [Thread] = []
+    private let finished = DispatchGroup()
+    /// Per-worker init hooks (module child_init) run on the worker thread before serving.
+    let childInit: @Sendable (Int) -> Bool
+
+    init(engine: ScriptEngine, queue: JobQueue<WorkerJob>, count: Int, childInit: @escaping @Sendable (Int) -> Bool) {
+        self.engine = engine
+        self.queue = queue
+        self.states = (1...max(1, count)).map { engine.makeWorkerState(rank: $0) }
+        self.childInit = childInit
+    }
+
+    /// Starts the threads; `ready` is called once every worker finished its init (false = a failure).
+    func start(ready: @escaping @Sendable (Bool) -> Void) {
+        let initGroup = DispatchGroup()
+        let failures = Counter()
+        for state in states {
+            initGroup.enter()
+            finished.enter()
+            let t = Thread { [engine, queue, childInit, finished] in
+                let ok = childInit(state.rank)
+                if !ok { failures.increment() }
+                initGroup.leave()
+                let ctx = engine.makeContext(worker: state, routeType: .event)
+                while let job = queue.take() {
+                    switch job {
+                    case .event(let route, let ev):
+                        ctx.reset(routeType: .event)
+                        ctx.eventName = ev.name
+                        ctx.eventParams = ev.params
+                        engine.run(route, ctx)
+                    case .task(let body):
+                        ctx.reset(routeType: .request)
+                        body(ctx)
+                    }
+                }
+                finished.leave()
+            }
+            t.name = "worker-\(state.rank)"
+            t.stackSize = 8 << 20  // deep scripts and recursion limit 100 need room
+            threads.append(t)
+            t.start()
+        }
+        initGroup.notify(queue: .global()) { ready(failures.value == 0) }
+    }
+
+    /// Waits until every worker has drained the (closed) queue.
+    func join(timeout: TimeInterval) -> Bool {
+        finished.wait(timeout: .now() + timeout) == .success
+    }
+}
+
+/// A tiny thread-safe counter.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func increment() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}

@@ -1,0 +1,122 @@
+import SwitchyardABI
+
+/// A resolved call: to a script function (core or plugin), with arguments fixed up at startup.
+class CallNode: @unchecked Sendable {
+    let location: SourceLocation
+    init(_ location: SourceLocation) { self.location = location }
+    func invoke(_ ctx: ScriptContext) -> Int { 1 }
+}
+
+/// One argument after fixup.
+enum ResolvedArg: @unchecked Sendable {
+    case omitted
+    case int(Int)
+    case string(String)
+    case format(FormatString)
+    case pv(ResolvedPV, wantInt: Bool)
+    case output(ResolvedPV)
+}
+
+final class FunctionCallNode: CallNode, @unchecked Sendable {
+    let def: FunctionDef
+    let args: [ResolvedArg]
+    /// sy_var handles for output parameters, made once at startup.
+    let varHandles: [UnsafeMutableRawPointer?]
+
+    init(def: FunctionDef, args: [ResolvedArg], varHandles: [UnsafeMutableRawPointer?], _ loc: SourceLocation) {
+        self.def = def
+        self.args = args
+        self.varHandles = varHandles
+        super.init(loc)
+    }
+
+    /// Evaluates the arguments; nil when a variable has no value of the required type.
+    func evaluate(_ ctx: ScriptContext) -> [ArgValue]? {
+        var out: [ArgValue] = []
+        out.reserveCapacity(args.count)
+        for a in args {
+            switch a {
+            case .omitted: out.append(.omitted)
+            case .int(let i): out.append(.value(.int(i)))
+            case .string(let s): out.append(.value(.str(s)))
+            case .format(let f): out.append(.value(.str(f.render(ctx))))
+            case .pv(let pv, let wantInt):
+                let v = pv.get(ctx)
+                if wantInt {
+                    guard let i = v.intForm else {
+                        ctx.engine.log.error("\(location): \(def.name)(): \(pv.text) has no integer value (\(v.printed))")
+                        return nil
+                    }
+                    out.append(.value(.int(i)))
+                } else {
+                    guard let s = v.stringForm else {
+                        ctx.engine.log.error("\(location): \(def.name)(): \(pv.text) is NULL")
+                        return nil
+                    }
+                    out.append(.value(.str(s)))
+                }
+            case .output(let pv): out.append(.variable(pv))
+            }
+        }
+        return out
+    }
+
+    override func invoke(_ ctx: ScriptContext) -> Int {
+        guard let values = evaluate(ctx) else { return -1 }
+        switch def.impl {
+        case .core(let f):
+            return f(ctx, values)
+        case .plugin(let handler, let user):
+            return PluginCall.invoke(handler: handler, user: user, ctx: ctx, values: values, varHandles: varHandles)
+        }
+    }
+}
+
+/// Crossing the C boundary: builds sy_arg values whose strings live for the call only.
+enum PluginCall {
+    static func invoke(handler: sy_func_handler, user: UnsafeMutableRawPointer?, ctx: ScriptContext,
+                       values: [ArgValue], varHandles: [UnsafeMutableRawPointer?]) -> Int {
+        // All string bytes go into one buffer so one pinning covers every argument.
+        var bytes: [UInt8] = []
+        var ranges: [(Int, Int)] = []
+        for v in values {
+            if case .value(.str(let s)) = v {
+                let start = bytes.count
+                bytes.append(contentsOf: s.utf8)
+                ranges.append((start, bytes.count - start))
+                bytes.append(0)
+            } else {
+                ranges.append((0, 0))
+            }
+        }
+        let ctxPtr = OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
+        return bytes.withUnsafeBufferPointer { buf -> Int in
+            withUnsafeTemporaryAllocation(of: sy_arg.self, capacity: max(1, values.count)) { argv -> Int in
+                for (i, v) in values.enumerated() {
+                    var a = sy_arg()
+                    switch v {
+                    case .omitted:
+                        a.present = 0
+                    case .value(.int(let n)):
+                        a.present = 1
+                        a.value.type = Int32(SY_VAL_INT.rawValue)
+                        a.value.i = Int64(n)
+                    case .value(.str):
+                        a.present = 1
+                        a.value.type = Int32(SY_VAL_STR.rawValue)
+                        let (off, len) = ranges[i]
+                        a.value.s = sy_str(s: buf.baseAddress.map { UnsafeRawPointer($0 + off).assumingMemoryBound(to: CChar.self) }, len: len)
+                    case .value(.null):
+                        a.present = 1
+                    case .variable:
+                        a.present = 1
+                        a.var = varHandles[i].map { OpaquePointer($0) }
+                    }
+                    argv[i] = a
+                }
+                let r = handler(ctxPtr, argv.baseAddress, UInt32(values.count), user)
+                return Int(r)
+            }
+        }
+    }
+}

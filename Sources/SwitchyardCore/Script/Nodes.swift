@@ -1,0 +1,242 @@
+/// The resolved, executable form of a script: a tree of nodes built once at startup.
+/// Nodes are immutable and shared by all workers; all mutable state lives in ScriptContext.
+
+class StmtNode: @unchecked Sendable {
+    let location: SourceLocation
+    init(_ location: SourceLocation) { self.location = location }
+    /// Runs the statement; returns its action code and may change ctx.flow.
+    func exec(_ ctx: ScriptContext) -> Int { 1 }
+}
+
+final class BlockNode: StmtNode, @unchecked Sendable {
+    let stmts: [StmtNode]
+    init(_ stmts: [StmtNode], _ loc: SourceLocation) {
+        self.stmts = stmts
+        super.init(loc)
+    }
+    override func exec(_ ctx: ScriptContext) -> Int {
+        var last = 1
+        for s in stmts {
+            last = s.exec(ctx)
+            if ctx.flow != .normal { break }
+        }
+        return last
+    }
+}
+
+/// A function or route call used as a statement: its code is $rc, and 0 stops the script.
+final class CallStmtNode: StmtNode, @unchecked Sendable {
+    let call: CallNode
+    init(_ call: CallNode) {
+        self.call = call
+        super.init(call.location)
+    }
+    override func exec(_ ctx: ScriptContext) -> Int {
+        let r = call.invoke(ctx)
+        ctx.rc = r
+        if r == 0, ctx.flow == .normal { ctx.flow = .exitScript }
+        return r
+    }
+}
+
+final class AssignNode: StmtNode, @unchecked Sendable {
+    let target: ResolvedPV
+    let op: AssignOp
+    let value: ExprNode
+    init(target: ResolvedPV, op: AssignOp, value: ExprNode, _ loc: SourceLocation) {
+        self.target = target
+        self.op = op
+        self.value = value
+        super.init(loc)
+    }
+
+    override func exec(_ ctx: ScriptContext) -> Int {
+        let r = assign(ctx)
+        ctx.rc = r
+        return r
+    }
+
+    func assign(_ ctx: ScriptContext) -> Int {
+        guard let v = value.eval(ctx) else { return -1 }
+        if let bop = op.binary {
+            let cur = target.get(ctx)
+            if cur.isNull || v.isNull {
+                ctx.engine.log.error("\(location): '\(op.rawValue)' with a NULL operand on \(target.text)")
+                return -1
+            }
+            guard let r = Arith.apply(bop, cur, v, ctx, location) else { return -1 }
+            return target.set(ctx, .colon, r) ? 1 : -1
+        }
+        return target.set(ctx, op, v) ? 1 : -1
+    }
+}
+
+final class IfNode: StmtNode, @unchecked Sendable {
+    let cond: ExprNode
+    let thenS: StmtNode
+    let elseS: StmtNode?
+    init(cond: ExprNode, thenS: StmtNode, elseS: StmtNode?, _ loc: SourceLocation) {
+        self.cond = cond
+        self.thenS = thenS
+        self.elseS = elseS
+        super.init(loc)
+    }
+    override func exec(_ ctx: ScriptContext) -> Int {
+        let ok = cond.test(ctx)
+        if ctx.flow != .normal { return 0 }
+        if ok { return thenS.exec(ctx) }
+        if let e = elseS { return e.exec(ctx) }
+        // No branch ran: the if's value is the condition's.
+        return ctx.rc
+    }
+}
+
+final class SwitchNode: StmtNode, @unchecked Sendable {
+    enum Label { case int(Int), string(String), defaultLabel }
+    let subject: ResolvedPV
+    let labels: [Label]
+    let bodies: [BlockNode]
+    init(subject: ResolvedPV, labels: [Label], bodies: [BlockNode], _ loc: SourceLocation) {
+        self.subject = subject
+        self.labels = labels
+        self.bodies = bodies
+        super.init(loc)
+    }
+    override func exec(_ ctx: ScriptContext) -> Int {
+        let v = subject.get(ctx)
+        var start: Int? = nil
+        var defaultIndex: Int? = nil
+        for (i, l) in labels.enumerated() {
+            switch l {
+            case .int(let n):
+                // Only int-typed values match int cases: "1" from a string does not match case 1.
+                if case .int(let x) = v, x == n { start = i }
+            case .string(let s):
+                if let vs = v.stringForm, vs.caseInsensitiveEquals(s) { start = i }
+            case .defaultLabel:
+                defaultIndex = i
+            }
+            if start != nil { break }
+        }
+        guard let from = start ?? defaultIndex else { return ctx.rc }
+        var last = 1
+        for i in from..<bodies.count {
+            last = bodies[i].exec(ctx)
+            if ctx.flow != .normal { break }
+        }
+        if ctx.flow == .breakLoop { ctx.flow = .normal }
+        return last
+    }
+}
+
+final class WhileNode: StmtNode, @unchecked Sendable {
+    let cond: ExprNode
+    let body: StmtNode
+    init(cond: ExprNode, body: StmtNode, _ loc: SourceLocation) {
+        self.cond = cond
+        self.body = body
+        super.init(loc)
+    }
+    override func exec(_ ctx: ScriptContext) -> Int {
+        var last = 1
+        var n = 0
+        let max = ctx.engine.maxWhileLoops
+        while true {
+            let ok = cond.test(ctx)
+            if ctx.flow != .normal { return 0 }
+            if !ok { break }
+            n += 1
+            if n > max {
+                ctx.engine.log.error("\(location): while loop exceeded max_while_loops (\(max)); loop ended")
+                break
+            }
+            last = body.exec(ctx)
+            if ctx.flow == .breakLoop { ctx.flow = .normal; break }
+            if ctx.flow != .normal { break }
+        }
+        return last
+    }
+}
+
+final class ForEachNode: StmtNode, @unchecked Sendable {
+    let iterator: ResolvedPV
+    let collection: ResolvedPV
+    let body: StmtNode
+    init(iterator: ResolvedPV, collection: ResolvedPV, body: StmtNode, _ loc: SourceLocation) {
+        self.iterator = iterator
+        self.collection = collection
+        self.body = body
+        super.init(loc)
+    }
+    override func exec(_ ctx: ScriptContext) -> Int {
+        var last = 1
+        for v in collection.values(ctx) {
+            iterator.set(ctx, .colon, v)
+            last = body.exec(ctx)
+            if ctx.flow == .breakLoop { ctx.flow = .normal; break }
+            if ctx.flow != .normal { break }
+        }
+        return last
+    }
+}
+
+final class ReturnNode: StmtNode, @unchecked Sendable {
+    let code: ExprNode?
+    let values: [ExprNode]
+    init(code: ExprNode?, values: [ExprNode], _ loc: SourceLocation) {
+        self.code = code
+        self.values = values
+        super.init(loc)
+    }
+    override func exec(_ ctx: ScriptContext) -> Int {
+        var r = 1
+        if let code {
+            switch code.eval(ctx) {
+            case .int(let i)?: r = i
+            case .null?, nil: r = -1
+            case .str?: r = 1
+            }
+        }
+        if !values.isEmpty {
+            ctx.returnValues = values.map { $0.eval(ctx) ?? .null }
+        }
+        ctx.rc = r
+        ctx.returnCode = r
+        // return(0) ends the whole script, not just this route (spec §2.10).
+        ctx.flow = r == 0 ? .exitScript : .returnRoute
+        return r
+    }
+}
+
+final class ExitNode: StmtNode, @unchecked Sendable {
+    let drop: Bool
+    init(drop: Bool, _ loc: SourceLocation) {
+        self.drop = drop
+        super.init(loc)
+    }
+    override func exec(_ ctx: ScriptContext) -> Int {
+        if drop { ctx.dropped = true }
+        ctx.rc = 0
+        ctx.flow = .exitScript
+        return 0
+    }
+}
+
+final class BreakNode: StmtNode, @unchecked Sendable {
+    override func exec(_ ctx: ScriptContext) -> Int {
+        ctx.flow = .breakLoop
+        return ctx.rc
+    }
+}
+
+extension String {
+    /// ASCII case-insensitive equality, as OpenSIPS's strncasecmp comparisons.
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        let a = self.utf8, b = other.utf8
+        guard a.count == b.count else { return false }
+        for (x, y) in zip(a, b) where x != y {
+            if Arith.lower(x) != Arith.lower(y) { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,500 @@
+import SwitchyardABI
+
+/// Startup "fixup": turns the AST's routes into executable nodes. Every function name, arity,
+/// argument type, pseudo-variable, route name and flag is checked here, once; every error is
+/// collected with its location.
+public struct Resolver {
+    let engine: ScriptEngine
+    let diagnostics: DiagnosticBag
+    /// Kind of the enclosing top-level route (named routes are checked as request routes).
+    var kind: RouteKind = .request
+    /// Opaque sy_var handles made for plugin output parameters; kept alive with the engine.
+    var varHandles: VarHandleStore
+
+    public init(engine: ScriptEngine, diagnostics: DiagnosticBag, varHandles: VarHandleStore) {
+        self.engine = engine
+        self.diagnostics = diagnostics
+        self.varHandles = varHandles
+    }
+
+    func error(_ loc: SourceLocation, _ msg: String) { diagnostics.error(loc, msg) }
+
+    /// Declares every route first (so calls can go forward), then resolves the bodies.
+    public mutating func resolve(routes: [RouteDecl]) {
+        var boxes: [(RouteDecl, RouteBox)] = []
+        for r in routes {
+            let box = RouteBox(kind: r.kind, name: r.name, location: r.location)
+            func dup(_ what: String) { error(r.location, "\(what) is defined more than once") }
+            switch r.kind {
+            case .request:
+                if let n = r.name {
+                    if engine.namedRoutes[n] != nil { dup("route[\(n)]") } else { engine.namedRoutes[n] = box }
+                } else {
+                    if engine.mainRoute != nil { dup("the main route") } else { engine.mainRoute = box }
+                }
+            case .startup:
+                if engine.startupRoute != nil { dup("startup_route") } else { engine.startupRoute = box }
+            case .error:
+                if engine.errorRoute != nil { dup("error_route") } else { engine.errorRoute = box }
+            case .local:
+                if engine.localRoute != nil { dup("local_route") } else { engine.localRoute = box }
+            case .onreply:
+                let n = r.name ?? ""
+                if engine.onreplyRoutes[n] != nil { dup("onreply_route[\(n)]") } else { engine.onreplyRoutes[n] = box }
+            case .failure:
+                let n = r.name ?? ""
+                if engine.failureRoutes[n] != nil { dup("failure_route[\(n)]") } else { engine.failureRoutes[n] = box }
+            case .branch:
+                let n = r.name ?? ""
+                if engine.branchRoutes[n] != nil { dup("branch_route[\(n)]") } else { engine.branchRoutes[n] = box }
+            case .event:
+                let n = r.name ?? ""
+                if engine.eventRoutes[n] != nil { dup("event_route[\(n)]") } else { engine.eventRoutes[n] = box }
+            case .timer:
+                if engine.timerRoutes.contains(where: { $0.route.name == r.name }) { dup("timer_route[\(r.name ?? "")]") }
+                else { engine.timerRoutes.append((box, r.timerInterval ?? 1)) }
+            }
+            boxes.append((r, box))
+        }
+        for (decl, box) in boxes {
+            kind = decl.kind
+            box.body = BlockNode(decl.body.compactMap { stmt($0) }, decl.location)
+        }
+    }
+
+    // MARK: statements
+
+    mutating func block(_ s: Stmt, _ loc: SourceLocation) -> BlockNode {
+        if case .block(let list, let l) = s { return BlockNode(list.compactMap { stmt($0) }, l) }
+        return BlockNode([stmt(s)].compactMap { $0 }, loc)
+    }
+
+    mutating func stmt(_ s: Stmt) -> StmtNode? {
+        switch s {
+        case .empty:
+            return nil
+        case .call(let c):
+            return call(c).map { CallStmtNode($0) }
+        case .assign(let a):
+            return assign(a)
+        case .block(let list, let loc):
+            return BlockNode(list.compactMap { stmt($0) }, loc)
+        case .ifElse(let cond, let thenS, let elseS, let loc):
+            guard let c = expr(cond) else { return nil }
+            let t = block(thenS, loc)
+            let e = elseS.map { stmt($0) ?? BlockNode([], loc) }
+            return IfNode(cond: c, thenS: t, elseS: e, loc)
+        case .switchStmt(let subject, let subjLoc, let cases, let loc):
+            guard let pv = pv(subject, subjLoc) else { return nil }
+            var labels: [SwitchNode.Label] = []
+            var bodies: [BlockNode] = []
+            for c in cases {
+                switch c.label {
+                case .int(let n): labels.append(.int(n))
+                case .string(let s): labels.append(.string(s))
+                case .defaultLabel: labels.append(.defaultLabel)
+                }
+                bodies.append(BlockNode(c.body.compactMap { stmt($0) }, c.location))
+            }
+            return SwitchNode(subject: pv, labels: labels, bodies: bodies, loc)
+        case .whileLoop(let cond, let body, let loc):
+            guard let c = expr(cond) else { return nil }
+            return WhileNode(cond: c, body: block(body, loc), loc)
+        case .forEach(let it, let itLoc, let coll, let collLoc, let body, let loc):
+            guard let i = pv(it, itLoc), let c = pv(coll, collLoc) else { return nil }
+            if !i.writable { error(itLoc, "for: the iterator \(it) cannot be assigned") }
+            if !c.isAllIndex { error(collLoc, "for: the collection must use the [*] index, e.g. $(avp(x)[*])") }
+            return ForEachNode(iterator: i, collection: c, body: block(body, loc), loc)
+        case .returnStmt(let values, let loc):
+            var code: ExprNode? = nil
+            var rest: [ExprNode] = []
+            for (i, v) in values.enumerated() {
+                if i == 0 { code = v.flatMap { expr($0) } }
+                else if let v, let e = expr(v) { rest.append(e) }
+                else { rest.append(LiteralNode(.null, loc)) }
+            }
+            return ReturnNode(code: code, values: rest, loc)
+        case .exit(let loc):
+            return ExitNode(drop: false, loc)
+        case .drop(let loc):
+            return ExitNode(drop: true, loc)
+        case .breakStmt(let loc):
+            return BreakNode(loc)
+        }
+    }
+
+    mutating func assign(_ a: AssignStmt) -> AssignNode? {
+        guard let target = pv(a.target, a.targetLocation) else { _ = expr(a.value); return nil }
+        guard target.writable else {
+            error(a.targetLocation, "\(a.target) cannot be assigned (read-only or transformed)")
+            return nil
+        }
+        guard let v = expr(a.value) else { return nil }
+        return AssignNode(target: target, op: a.op, value: v, a.location)
+    }
+
+    func pv(_ text: String, _ loc: SourceLocation) -> ResolvedPV? {
+        do {
+            return try engine.resolvePV(text)
+        } catch {
+            self.error(loc, error.message)
+            return nil
+        }
+    }
+
+    // MARK: expressions
+
+    mutating func expr(_ e: Expr) -> ExprNode? {
+        switch e {
+        case .int(let n, let loc): return LiteralNode(.int(n), loc)
+        case .string(let s, let loc): return LiteralNode(.str(s), loc)  // not interpolated (spec §8 item 5)
+        case .null(let loc): return LiteralNode(.null, loc)
+        case .pv(let p, let loc): return pv(p, loc).map { PVNode($0, loc) }
+        case .binary(let op, let l, let r, let loc):
+            let a = expr(l), b = expr(r)
+            guard let a, let b else { return nil }
+            return BinaryNode(op, a, b, loc)
+        case .bitNot(let x, let loc):
+            return expr(x).map { BitNotNode($0, loc) }
+        case .compare(let op, let l, let r, let loc):
+            let a = expr(l), b = expr(r)
+            guard let a, let b else { return nil }
+            let kind: CompareNode.RHSKind
+            switch r {
+            case .string: kind = .stringLiteral
+            case .int: kind = .intLiteral
+            case .null: kind = .null
+            default: kind = .variable
+            }
+            var regex: POSIXRegex? = nil
+            if op == .match || op == .notMatch, case .string(let pattern, let ploc) = r {
+                do { regex = try POSIXRegex(pattern) } catch {
+                    self.error(ploc, "bad regular expression \"\(pattern)\": \((error as? POSIXRegex.CompileError)?.message ?? "\(error)")")
+                    return nil
+                }
+            }
+            return CompareNode(op, a, b, rhsKind: kind, regex: regex, loc)
+        case .not(let x, let loc): return expr(x).map { NotNode($0, loc) }
+        case .and(let l, let r, let loc), .or(let l, let r, let loc):
+            let isAnd: Bool
+            if case .and = e { isAnd = true } else { isAnd = false }
+            let a = expr(l), b = expr(r)
+            guard let a, let b else { return nil }
+            return LogicNode(isAnd: isAnd, a, b, loc)
+        case .call(let c): return call(c).map { CallExprNode($0) }
+        case .assign(let a): return assign(a).map { ActionExprNode($0) }
+        case .test(let x, let loc): return expr(x).map { TestNode($0, loc) }
+        case .block(let list, let loc): return ActionExprNode(BlockNode(list.compactMap { stmt($0) }, loc))
+        }
+    }
+
+    // MARK: calls
+
+    mutating func call(_ c: CallExpr) -> CallNode? {
+        switch c.name {
+        case "route": return routeCall(c)
+        case "xlog", "xdbg": return xlog(c)
+        case "log": return plainLog(c)
+        case "fetch_event_params": return fetchEventParams(c)
+        case "setflag", "resetflag", "isflagset", "isflag": return flag(c)
+        case "raise_event": return raiseEvent(c)
+        default: return functionCall(c)
+        }
+    }
+
+    func staticString(_ a: CallArg, _ what: String) -> String? {
+        switch a {
+        case .string(let s, _): return s
+        case .int(let n, _): return String(n)
+        default:
+            error(a.location, "\(what) must be a quoted string")
+            return nil
+        }
+    }
+
+    mutating func routeCall(_ c: CallExpr) -> CallNode? {
+        guard let first = c.args.first else {
+            error(c.location, "route() needs a route name")
+            return nil
+        }
+        if c.args.count > 9 { error(c.location, "route(): at most 8 arguments") }
+        let target: RouteCallNode.Target
+        switch first {
+        case .identifier(let n, let loc), .string(let n, let loc) where !n.contains("$"):
+            guard let box = engine.namedRoutes[n] else {
+                error(loc, "route(\(n)): no route[\(n)] is defined")
+                return nil
+            }
+            target = .fixed(box)
+        case .int(let n, let loc):
+            guard let box = engine.namedRoutes[String(n)] else {
+                error(loc, "route(\(n)): no route[\(n)] is defined")
+                return nil
+            }
+            target = .fixed(box)
+        case .string(let s, let loc):
+            guard let f = format(s, loc) else { return nil }
+            target = .dynamic(FormatExprNode(f, loc))
+        case .pv(let p, let loc):
+            guard let r = pv(p, loc) else { return nil }
+            target = .dynamic(PVNode(r, loc))
+        default:
+            error(first.location, "route(): bad route name")
+            return nil
+        }
+        var args: [ExprNode] = []
+        for a in c.args.dropFirst() {
+            switch a {
+            case .int(let n, let loc): args.append(LiteralNode(.int(n), loc))
+            case .string(let s, let loc): args.append(LiteralNode(.str(s), loc))  // passed literally, not interpolated
+            case .null(let loc): args.append(LiteralNode(.null, loc))
+            case .pv(let p, let loc):
+                if let r = pv(p, loc) { args.append(PVNode(r, loc)) }
+            case .identifier(let id, let loc): error(loc, "route(): unquoted word '\(id)' as an argument (quote strings)")
+            case .omitted(let loc): error(loc, "route(): an argument is missing")
+            }
+        }
+        return RouteCallNode(target: target, args: args, c.location)
+    }
+
+    func format(_ s: String, _ loc: SourceLocation) -> FormatString? {
+        do { return try FormatString.parse(s, engine: engine) } catch {
+            self.error(loc, error.message)
+            return nil
+        }
+    }
+
+    mutating func xlog(_ c: CallExpr) -> CallNode? {
+        let isDbg = c.name == "xdbg"
+        guard c.args.count == 1 || (c.args.count == 2 && !isDbg) else {
+            error(c.location, isDbg ? "xdbg() takes one argument: xdbg(\"format\")" : "xlog() takes one or two arguments: xlog([level,] \"format\")")
+            return nil
+        }
+        guard case .string(let fmt, let floc) = c.args.last! else {
+            error(c.args.last!.location, "\(c.name)(): the format must be a quoted string")
+            return nil
+        }
+        guard let f = format(fmt, floc) else { return nil }
+        var level = XlogNode.Level.fixed(isDbg ? LogLevels.debug : LogLevels.notice)
+        if c.args.count == 2 {
+            switch c.args[0] {
+            case .string(let s, let loc):
+                guard let l = LogLevels.parseXlogLevel(s) else {
+                    error(loc, "xlog(): unknown log level \"\(s)\" (use L_ALERT, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO or L_DBG)")
+                    return nil
+                }
+                level = .fixed(l)
+            case .pv(let p, let loc):
+                guard let r = pv(p, loc) else { return nil }
+                level = .dynamic(r)
+            case .int(let n, _):
+                level = .fixed(n)
+            default:
+                error(c.args[0].location, "xlog(): bad log level")
+                return nil
+            }
+        }
+        return XlogNode(level: level, format: f, c.location)
+    }
+
+    func plainLog(_ c: CallExpr) -> CallNode? {
+        var level = LogLevels.debug
+        guard let last = c.args.last, case .string(let text, _) = last, c.args.count <= 2 else {
+            error(c.location, "log() takes a message string and an optional level: log([level,] \"text\")")
+            return nil
+        }
+        if c.args.count == 2 {
+            guard case .int(let l, _) = c.args[0] else {
+                error(c.args[0].location, "log(): the level must be a number")
+                return nil
+            }
+            level = l
+        }
+        return PlainLogNode(level: level, text: text, c.location)
+    }
+
+    func fetchEventParams(_ c: CallExpr) -> CallNode? {
+        guard c.args.count == 1, case .string(let spec, let loc) = c.args[0] else {
+            error(c.location, "fetch_event_params() takes one string: \"name=$avp(x);$avp(y)\"")
+            return nil
+        }
+        if kind != .event {
+            error(c.location, "fetch_event_params() can only be used in an event_route")
+        }
+        var items: [FetchEventParamsNode.Item] = []
+        for part in spec.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+            if let eq = part.firstIndex(of: "="), !part.hasPrefix("$") {
+                let name = String(part[..<eq])
+                guard let r = pv(String(part[part.index(after: eq)...]), loc) else { continue }
+                if !r.writable { error(loc, "fetch_event_params(): \(r.text) cannot be assigned") }
+                items.append(.named(name, r))
+            } else {
+                guard let r = pv(part, loc) else { continue }
+                if !r.writable { error(loc, "fetch_event_params(): \(r.text) cannot be assigned") }
+                items.append(.positional(r))
+            }
+        }
+        return FetchEventParamsNode(items: items, c.location)
+    }
+
+    func flag(_ c: CallExpr) -> CallNode? {
+        guard c.args.count == 1 else {
+            error(c.location, "\(c.name)() takes one flag name: \(c.name)(\"NAME\")")
+            return nil
+        }
+        guard case .string(let name, let loc) = c.args[0] else {
+            error(c.args[0].location, "\(c.name)(): flags are quoted names in 3.x: \(c.name)(\"NAME\")")
+            return nil
+        }
+        let slot = engine.flagSlots.slot(name)
+        if slot >= 64 {
+            error(loc, "too many flags (at most 64 names)")
+            return nil
+        }
+        let op: FlagNode.Op = c.name == "setflag" ? .set : (c.name == "resetflag" ? .reset : .test)
+        return FlagNode(op: op, slot: slot, c.location)
+    }
+
+    func raiseEvent(_ c: CallExpr) -> CallNode? {
+        guard (1...3).contains(c.args.count), case .string(let name, let loc) = c.args[0] else {
+            error(c.location, "raise_event() takes an event name and up to two AVPs: raise_event(\"E_NAME\"[, $avp(names)][, $avp(values)])")
+            return nil
+        }
+        guard let f = format(name, loc) else { return nil }
+        func avp(_ a: CallArg) -> ResolvedPV? {
+            switch a {
+            case .omitted: return nil
+            case .pv(let p, let l): return pv(p, l)
+            default:
+                error(a.location, "raise_event(): expected an AVP")
+                return nil
+            }
+        }
+        if c.args.count == 2 { return RaiseEventNode(name: f, names: nil, values: avp(c.args[1]), c.location) }
+        if c.args.count == 3 { return RaiseEventNode(name: f, names: avp(c.args[1]), values: avp(c.args[2]), c.location) }
+        return RaiseEventNode(name: f, names: nil, values: nil, c.location)
+    }
+
+    mutating func functionCall(_ c: CallExpr) -> CallNode? {
+        guard let def = engine.function(named: c.name) else {
+            error(c.location, "unknown function '\(c.name)' (missing loadmodule?)")
+            return nil
+        }
+        if def.routeMask & kind.rawValue == 0 {
+            error(c.location, "function '\(c.name)' cannot be used in \(kind.keyword)")
+        }
+        var args = c.args
+        // f() with no arguments parses as zero args; a single omitted arg means the same.
+        if args.count == 1, case .omitted = args[0], def.params.isEmpty { args = [] }
+        if args.count > def.params.count {
+            error(c.location, "too many arguments for \(c.name)(): at most \(def.params.count)")
+            return nil
+        }
+        if args.count < def.minArgs {
+            error(c.location, "too few arguments for \(c.name)(): needs at least \(def.minArgs)")
+            return nil
+        }
+        var resolved: [ResolvedArg] = []
+        var handles: [UnsafeMutableRawPointer?] = []
+        var ok = true
+        for (i, spec) in def.params.enumerated() {
+            let a: CallArg = i < args.count ? args[i] : .omitted(c.location)
+            let r = fixArg(a, spec: spec, fn: c.name, position: i + 1)
+            if let r {
+                resolved.append(r)
+                if case .output(let pv) = r { handles.append(varHandles.handle(for: pv)) } else { handles.append(nil) }
+            } else {
+                ok = false
+            }
+        }
+        return ok ? FunctionCallNode(def: def, args: resolved, varHandles: handles, c.location) : nil
+    }
+
+    func fixArg(_ a: CallArg, spec: UInt32, fn: String, position: Int) -> ResolvedArg? {
+        let isInt = spec & ParamFlag.int != 0
+        let isStr = spec & ParamFlag.str != 0
+        let isVar = spec & ParamFlag.variable != 0
+        let optional = spec & ParamFlag.opt != 0
+        let staticOnly = spec & ParamFlag.staticOnly != 0
+        let noExpand = spec & ParamFlag.noExpand != 0
+        let what = "\(fn)(): parameter \(position)"
+        switch a {
+        case .omitted(let loc), .null(let loc):
+            if !optional {
+                error(loc, "\(what) is mandatory and cannot be omitted")
+                return nil
+            }
+            return .omitted
+        case .identifier(let id, let loc):
+            error(loc, "\(what): unquoted word '\(id)' (strings must be quoted)")
+            return nil
+        case .pv(let p, let loc):
+            guard let r = pv(p, loc) else { return nil }
+            if isVar {
+                if !r.writable { error(loc, "\(what): \(p) cannot be written (an output variable is needed)") }
+                return .output(r)
+            }
+            if staticOnly {
+                error(loc, "\(what) must be a literal, not a variable")
+                return nil
+            }
+            return .pv(r, wantInt: isInt && !isStr)
+        case .int(let n, let loc):
+            if isVar {
+                error(loc, "\(what) must be a variable (it receives output)")
+                return nil
+            }
+            if isInt { return .int(n) }
+            return .string(String(n))
+        case .string(let s, let loc):
+            if isVar {
+                error(loc, "\(what) must be a variable (it receives output), not a string")
+                return nil
+            }
+            if isInt && !isStr {
+                // 2.x configs quote numbers ("0"); we accept a quoted integer (OpenSIPS 3.x refuses it).
+                if let n = Int(s.trimmingCharacters(in: .whitespaces)) { return .int(n) }
+                error(loc, "\(what) expects an integer or a variable, got \"\(s)\"")
+                return nil
+            }
+            if noExpand || staticOnly || !s.contains("$") { return .string(s) }
+            guard let f = format(s, loc) else { return nil }
+            if let t = f.staticText { return .string(t) }
+            return .format(f)
+        }
+    }
+}
+
+/// A format string evaluated as an expression (dynamic route names).
+final class FormatExprNode: ExprNode, @unchecked Sendable {
+    let format: FormatString
+    init(_ format: FormatString, _ loc: SourceLocation) {
+        self.format = format
+        super.init(loc)
+    }
+    override func eval(_ ctx: ScriptContext) -> Value? { .str(format.render(ctx)) }
+}
+
+/// Owns the opaque `sy_var` handles given to plugins: one retained ResolvedPV per handle.
+public final class VarHandleStore: @unchecked Sendable {
+    // Appended on the startup thread only; the handles stay valid until the store is freed.
+    private var handles: [UnsafeMutableRawPointer] = []
+
+    public init() {}
+
+    func handle(for pv: ResolvedPV) -> UnsafeMutableRawPointer {
+        let h = Unmanaged.passRetained(pv).toOpaque()
+        handles.append(h)
+        return h
+    }
+
+    public static func pv(from handle: UnsafeRawPointer) -> ResolvedPV {
+        Unmanaged<ResolvedPV>.fromOpaque(handle).takeUnretainedValue()
+    }
+
+    deinit {
+        for h in handles { Unmanaged<ResolvedPV>.fromOpaque(h).release() }
+    }
+}
+
+import Foundation

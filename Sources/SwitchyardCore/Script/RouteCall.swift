@@ -1,0 +1,69 @@
+/// A route as the interpreter holds it; the body is filled after every route is known,
+/// so routes can call each other in any order.
+public final class RouteBox: @unchecked Sendable {
+    // Written once at startup, then read-only.
+    public let kind: RouteKind
+    public let name: String?
+    public let location: SourceLocation
+    var body: BlockNode
+
+    init(kind: RouteKind, name: String?, location: SourceLocation) {
+        self.kind = kind
+        self.name = name
+        self.location = location
+        self.body = BlockNode([], location)
+    }
+}
+
+/// `route(name, args...)`: arguments are evaluated once, by value (3.x); literals are not interpolated.
+final class RouteCallNode: CallNode, @unchecked Sendable {
+    enum Target {
+        case fixed(RouteBox)
+        case dynamic(ExprNode)
+    }
+    static let maxDepth = 100
+    let target: Target
+    let args: [ExprNode]
+
+    init(target: Target, args: [ExprNode], _ loc: SourceLocation) {
+        self.target = target
+        self.args = args
+        super.init(loc)
+    }
+
+    override func invoke(_ ctx: ScriptContext) -> Int {
+        let box: RouteBox
+        switch target {
+        case .fixed(let b): box = b
+        case .dynamic(let e):
+            guard let name = e.eval(ctx)?.stringForm, let b = ctx.engine.namedRoutes[name] else {
+                ctx.engine.log.error("\(location): route(): no route named \(e.eval(ctx)?.printed ?? "<null>")")
+                return -1
+            }
+            box = b
+        }
+        guard ctx.depth < RouteCallNode.maxDepth else {
+            ctx.engine.log.error("\(location): route(\(box.name ?? "")): too many nested routes (limit \(RouteCallNode.maxDepth))")
+            return -1
+        }
+        let values = args.map { $0.eval(ctx) ?? .null }
+        ctx.frames.append(values)
+        ctx.depth += 1
+        ctx.returnValues.removeAll(keepingCapacity: true)
+        let r = box.body.exec(ctx)
+        ctx.depth -= 1
+        ctx.frames.removeLast()
+        switch ctx.flow {
+        case .returnRoute:
+            ctx.flow = .normal
+            return ctx.returnCode
+        case .exitScript:
+            return 0
+        case .breakLoop:
+            ctx.flow = .normal
+            return r
+        case .normal:
+            return r
+        }
+    }
+}

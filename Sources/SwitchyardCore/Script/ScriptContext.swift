@@ -1,0 +1,87 @@
+/// Per-worker storage that persists across runs ($var, like OpenSIPS's per-process variables).
+public final class WorkerState: @unchecked Sendable {
+    // Confined to the worker's own thread.
+    public let rank: Int
+    public var vars: [Value]
+
+    public init(rank: Int, varCount: Int) {
+        self.rank = rank
+        self.vars = Array(repeating: .null, count: varCount)
+    }
+
+    @inline(__always)
+    func ensureVar(_ slot: Int) {
+        if slot >= vars.count { vars.append(contentsOf: repeatElement(.null, count: slot - vars.count + 1)) }
+    }
+}
+
+/// How a statement ended: go on, or unwind to a loop, the calling route, or the top.
+public enum Flow: Sendable {
+    case normal
+    case breakLoop
+    case returnRoute
+    case exitScript
+}
+
+/// The context one route run executes in: one message or event, on one worker thread.
+/// It is the `sy_ctx` plugins receive. Never shared across threads.
+public final class ScriptContext: @unchecked Sendable {
+    public let worker: WorkerState
+    public let engine: ScriptEngine
+    public var routeType: RouteKind
+    public var rc: Int = 1
+    var flow: Flow = .normal
+    var returnCode: Int = 1
+    public var returnValues: [Value] = []
+    /// Argument frames of route(name, args...) calls; the last one is current.
+    var frames: [[Value]] = []
+    /// Event parameters (name, value) when running an event_route.
+    public var eventName: String?
+    public var eventParams: [(name: String, value: Value)] = []
+    /// $avp stacks by slot; the newest value is the LAST element.
+    var avps: [[Value]] = []
+    var touchedAVPs: [Int] = []
+    public var flags: UInt64 = 0
+    public var message = ScriptMessage()
+    public var dropped = false
+    var depth = 0
+    /// Keeps strings handed to C plugins alive until the next host call on this context.
+    var cStringKeeper: ContiguousArray<CChar> = []
+
+    init(worker: WorkerState, engine: ScriptEngine, routeType: RouteKind) {
+        self.worker = worker
+        self.engine = engine
+        self.routeType = routeType
+    }
+
+    /// Clears per-run state so the context can serve the next message or event.
+    func reset(routeType: RouteKind) {
+        self.routeType = routeType
+        rc = 1
+        flow = .normal
+        returnCode = 1
+        returnValues.removeAll(keepingCapacity: true)
+        frames.removeAll(keepingCapacity: true)
+        eventName = nil
+        eventParams.removeAll(keepingCapacity: true)
+        for s in touchedAVPs { avps[s].removeAll(keepingCapacity: true) }
+        touchedAVPs.removeAll(keepingCapacity: true)
+        flags = 0
+        message = ScriptMessage()
+        dropped = false
+        depth = 0
+    }
+
+    @inline(__always)
+    func avpStack(_ slot: Int) -> [Value] {
+        slot < avps.count ? avps[slot] : []
+    }
+
+    func withAVP<R>(_ slot: Int, _ body: (inout [Value]) -> R) -> R {
+        if slot >= avps.count { avps.append(contentsOf: repeatElement([], count: slot - avps.count + 1)) }
+        if avps[slot].isEmpty { touchedAVPs.append(slot) }
+        return body(&avps[slot])
+    }
+
+    var currentParams: [Value] { frames.last ?? [] }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import SwitchyardABI
+
+/// The script engine: registries of pseudo-variables, transformations and functions (filled by
+/// the core and by loaded modules), and the resolved routes. Built at startup, then read-only
+/// except for the per-context state the interpreter keeps in ScriptContext.
+public final class ScriptEngine: @unchecked Sendable {
+    // Mutated only on the startup thread before workers start; read-only afterwards.
+    public let log: CoreLog
+    public let varSlots = SlotTable()
+    public let avpSlots = SlotTable()
+    public let flagSlots = SlotTable()
+    /// Opaque `sy_var` handles given to plugins (output parameters, host var_parse).
+    public let varHandles = VarHandleStore()
+    public let startTime = Date()
+    public var maxWhileLoops = 10000
+
+    private(set) var pvClasses: [String: PVClass] = [:]
+    private(set) var transformClasses: [String: TransformClass] = [:]
+    /// Core functions are registered first and cannot be shadowed by a module.
+    private(set) var functions: [String: FunctionDef] = [:]
+
+    public internal(set) var namedRoutes: [String: RouteBox] = [:]
+    public internal(set) var mainRoute: RouteBox?
+    public internal(set) var startupRoute: RouteBox?
+    public internal(set) var errorRoute: RouteBox?
+    public internal(set) var localRoute: RouteBox?
+    public internal(set) var onreplyRoutes: [String: RouteBox] = [:]
+    public internal(set) var failureRoutes: [String: RouteBox] = [:]
+    public internal(set) var branchRoutes: [String: RouteBox] = [:]
+    public internal(set) var eventRoutes: [String: RouteBox] = [:]
+    public internal(set) var timerRoutes: [(route: RouteBox, seconds: Int)] = []
+
+    /// Where raise_event sends events; set by the runtime. Returns <0 when the queue is full.
+    public var eventSink: (@Sendable (String, [(name: String, value: Value)]) -> Int)?
+
+    public init(log: CoreLog) {
+        self.log = log
+        for c in CorePVs.classes() { pvClasses[c.name] = c }
+        for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv] {
+            transformClasses[t.name] = t
+        }
+    }
+
+    // MARK: registration (startup)
+
+    public func register(pvClass: PVClass) throws(PVResolveError) {
+        if pvClasses[pvClass.name] != nil { throw PVResolveError("pseudo-variable $\(pvClass.name) is already defined") }
+        pvClasses[pvClass.name] = pvClass
+    }
+
+    public func register(function: FunctionDef) throws(PVResolveError) {
+        if let existing = functions[function.name] {
+            throw PVResolveError("function \(function.name)() of module \(function.module) is already exported by \(existing.module)")
+        }
+        functions[function.name] = function
+    }
+
+    public func function(named name: String) -> FunctionDef? { functions[name] }
+    public var functionNames: [String] { Array(functions.keys) }
+
+    // MARK: pseudo-variables
+
+    public func resolvePV(_ text: String) throws(PVResolveError) -> ResolvedPV {
+        let syntax: PVSyntax
+        do { syntax = try PVSyntaxParser.parse(text) } catch { throw PVResolveError(error.message) }
+        return try resolvePV(syntax, text: text)
+    }
+
+    func resolvePV(_ syntax: PVSyntax, text: String) throws(PVResolveError) -> ResolvedPV {
+        guard let cls = pvClasses[syntax.name] else {
+            throw PVResolveError("unknown pseudo-variable \(text) (maybe a loadmodule statement is missing?)")
+        }
+        if cls.needsInner && (syntax.inner == nil || syntax.inner!.isEmpty) {
+            throw PVResolveError("pseudo-variable $\(syntax.name) needs a name: $\(syntax.name)(...)")
+        }
+        let accessor = try cls.make(syntax.inner, self)
+        var index: ResolvedPV.Index? = nil
+        if let idx = syntax.index {
+            guard accessor.supportsIndex else { throw PVResolveError("pseudo-variable $\(syntax.name) does not take an index") }
+            switch idx {
+            case .int(let n): index = .fixed(.int(n))
+            case .all: index = .fixed(.all)
+            case .append: index = .fixed(.append)
+            case .pv(let p): index = .dynamic(try resolvePV(p))
+            }
+        }
+        var transforms: [Transform] = []
+        for t in syntax.transforms {
+            guard let tc = transformClasses[t.cls] else {
+                throw PVResolveError("unknown transformation class '\(t.cls)' in {\(t.cls).\(t.op)}")
+            }
+            var params: [TParam] = []
+            for p in t.params {
+                switch p {
+                case .literal(let s): params.append(.literal(s))
+                case .pv(let s): params.append(.pv(try resolvePV(s)))
+                }
+            }
+            transforms.append(try tc.make(t.op, params))
+        }
+        return ResolvedPV(text: text, accessor: accessor, index: index, transforms: transforms)
+    }
+
+    // MARK: running
+
+    /// Runs a top-level route on a prepared context; returns its code.
+    @discardableResult
+    public func run(_ route: RouteBox, _ ctx: ScriptContext) -> Int {
+        ctx.flow = .normal
+        var r = route.body.exec(ctx)
+        if ctx.flow == .returnRoute { r = ctx.returnCode }
+        if ctx.flow == .exitScript { r = 0 }
+        ctx.flow = .normal
+        return r
+    }
+
+    /// Makes a context for a worker (one per worker, reused for every run).
+    public func makeContext(worker: WorkerState, routeType: RouteKind) -> ScriptContext {
+        ScriptContext(worker: worker, engine: self, routeType: routeType)
+    }
+
+    public func makeWorkerState(rank: Int) -> WorkerState {
+        WorkerState(rank: rank, varCount: varSlots.count)
+    }
+
+    func raiseEvent(_ name: String, _ params: [(name: String, value: Value)]) -> Int {
+        guard let sink = eventSink else {
+            log.error("raise_event(\(name)): the event system is not running")
+            return -1
+        }
+        return sink(name, params)
+    }
+}

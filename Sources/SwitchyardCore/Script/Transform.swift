@@ -1,0 +1,49 @@
+/// One resolved transformation `{class.op,params}` applied to a value.
+public final class Transform: @unchecked Sendable {
+    // Immutable after startup.
+    let name: String
+    let body: @Sendable (Value, ScriptContext) -> Value
+
+    init(name: String, _ body: @escaping @Sendable (Value, ScriptContext) -> Value) {
+        self.name = name
+        self.body = body
+    }
+
+    @inline(__always)
+    func apply(_ v: Value, _ ctx: ScriptContext) -> Value { body(v, ctx) }
+}
+
+/// A transformation parameter: a literal or a variable read at call time.
+enum TParam: Sendable {
+    case literal(String)
+    case pv(ResolvedPV)
+
+    func string(_ ctx: ScriptContext) -> String {
+        switch self {
+        case .literal(let s): return s
+        case .pv(let p): return p.get(ctx).stringForm ?? ""
+        }
+    }
+
+    func int(_ ctx: ScriptContext) -> Int? {
+        switch self {
+        case .literal(let s): return Int(s.trimmingCharacters(in: .whitespaces))
+        case .pv(let p):
+            let v = p.get(ctx)
+            return v.intForm ?? v.stringForm.flatMap { Int($0) }
+        }
+    }
+
+    var literalInt: Int? {
+        if case .literal(let s) = self { return Int(s.trimmingCharacters(in: .whitespaces)) }
+        return nil
+    }
+}
+
+/// A transformation class (`s`, `uri`, `param`, `csv`): builds a Transform from op + params.
+public struct TransformClass: Sendable {
+    public let name: String
+    let make: @Sendable (_ op: String, _ params: [TParam]) throws(PVResolveError) -> Transform
+}
+
+import Foundation

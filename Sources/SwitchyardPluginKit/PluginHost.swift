@@ -1,0 +1,235 @@
+// PluginHost: Swift methods over the host table (sy_host_api) the core hands to the entry function.
+import SwitchyardABI
+
+/// The host table plus the module name used for logs and statistics.
+///
+/// The table is owned by the core, immutable, and valid until the server stops, so a `PluginHost` may be copied into
+/// any `@Sendable` closure. Thread rules are the header's: logging, events and statistics from any thread; variables on
+/// the calling context's thread; `varParse`, `apiPublish`, `apiBind`, `dbBind` at startup (entry function or init).
+public struct PluginHost: @unchecked Sendable {
+    /// The C table.
+    public let raw: UnsafePointer<sy_host_api>
+    /// Module name passed with every log line and used as the statistics group.
+    public let module: String
+
+    /// Wraps the table given to the entry function. Returns nil when `raw` is NULL or the core speaks another ABI major
+    /// — the entry function should then return NULL (refuse to load).
+    public init?(_ raw: UnsafePointer<sy_host_api>?, module: String) {
+        guard let raw, raw.pointee.header.abi_major == UInt32(SY_ABI_MAJOR) else { return nil }
+        self.raw = raw
+        self.module = module
+    }
+
+    /// The ABI version the core was built with.
+    public var abiVersion: (major: UInt32, minor: UInt32) {
+        (raw.pointee.header.abi_major, raw.pointee.header.abi_minor)
+    }
+
+    /// True when the core's table is long enough to contain `field` and sets it: the check to make before using a host
+    /// function newer than the oldest core the plugin supports, e.g. `host.provides(\.log_enabled)`.
+    public func provides<F>(_ field: KeyPath<sy_host_api, F?>) -> Bool {
+        guard let offset = MemoryLayout<sy_host_api>.offset(of: field) else { return false }
+        guard offset + MemoryLayout<F?>.size <= Int(raw.pointee.header.struct_size) else { return false }
+        return raw.pointee[keyPath: field] != nil
+    }
+
+    // MARK: Logging (any thread)
+
+    /// True if a message at `level` would be written (always true on a core older than ABI 1.1).
+    public func logEnabled(_ level: LogLevel) -> Bool {
+        guard provides(\.log_enabled), let f = raw.pointee.log_enabled else { return true }
+        return f(level.rawValue) != 0
+    }
+
+    /// Logs one line (no trailing newline). The message is built only if the level is enabled.
+    public func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
+        guard let f = raw.pointee.log, logEnabled(level) else { return }
+        var text = message()
+        text.withUTF8 { bytes in
+            module.withCString { mod in
+                f(level.rawValue, mod, UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self), bytes.count)
+            }
+        }
+    }
+
+    // MARK: Variables
+
+    /// Resolves a variable spec such as `"$var(x)"` once (startup).
+    public func varParse(_ spec: String) throws(PluginError) -> SYVar {
+        guard let f = raw.pointee.var_parse else { throw PluginError("the core offers no var_parse") }
+        var err = [CChar](repeating: 0, count: 256)
+        var copy = spec
+        let v: OpaquePointer? = copy.withUTF8 { bytes in
+            err.withUnsafeMutableBufferPointer { e in
+                f(UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self), bytes.count,
+                  e.baseAddress, e.count)
+            }
+        }
+        guard let v else { throw PluginError(readError(err)) }
+        return SYVar(v)
+    }
+
+    /// Reads a variable on the calling context; nil on error. (The context's thread.)
+    public func varGet(_ ctx: SYContext, _ variable: SYVar) -> SYValue? {
+        guard let f = raw.pointee.var_get else { return nil }
+        var out = sy_value()
+        guard f(ctx.raw, variable.raw, &out) >= 0 else { return nil }
+        return SYValue(out)
+    }
+
+    /// Assigns a variable (operator `=`; `.null` assigns NULL). The core copies the value. Returns false if the
+    /// variable is not writable or refuses the type. (The context's thread.)
+    @discardableResult
+    public func varSet(_ ctx: SYContext, _ variable: SYVar, _ value: SYValue) -> Bool {
+        guard let f = raw.pointee.var_set else { return false }
+        return value.withCValue { f(ctx.raw, variable.raw, $0) } >= 0
+    }
+
+    // MARK: Events (any thread)
+
+    /// Result of `raiseEvent`.
+    public enum EventResult: Sendable, Equatable {
+        /// Queued for `event_route[name]`.
+        case queued
+        /// Nobody listens.
+        case noListener
+        /// The queue was full (the drop is counted by the core) or the call failed.
+        case dropped(Int32)
+    }
+
+    /// Queues an event for `event_route[name]`; parameters are read there as `$param(name)`. Never blocks.
+    @discardableResult
+    public func raiseEvent(_ name: String, _ params: [(String, SYValue)] = []) -> EventResult {
+        guard let f = raw.pointee.event_raise else { return .dropped(-1) }
+        // All parameter bytes go into one buffer so that a single borrow covers every sy_str.
+        var bytes: [UInt8] = []
+        var spans: [(name: Range<Int>, value: Range<Int>?)] = []
+        for (n, v) in params {
+            let ns = bytes.count
+            bytes.append(contentsOf: n.utf8)
+            let nameRange = ns..<bytes.count
+            if case .string(let s) = v {
+                let vs = bytes.count
+                bytes.append(contentsOf: s.utf8)
+                spans.append((nameRange, vs..<bytes.count))
+            } else {
+                spans.append((nameRange, nil))
+            }
+        }
+        let rc: Int32 = bytes.withUnsafeBufferPointer { buf in
+            let base = UnsafeRawPointer(buf.baseAddress)?.assumingMemoryBound(to: CChar.self)
+            func str(_ r: Range<Int>) -> sy_str { sy_str(s: base.map { $0 + r.lowerBound }, len: r.count) }
+            var cparams: [sy_event_param] = []
+            cparams.reserveCapacity(params.count)
+            for (i, (_, v)) in params.enumerated() {
+                var p = sy_event_param()
+                p.name = str(spans[i].name)
+                switch v {
+                case .null: p.value.type = Int32(SY_VAL_NULL.rawValue)
+                case .int(let n): p.value.type = Int32(SY_VAL_INT.rawValue); p.value.i = n
+                case .string: p.value.type = Int32(SY_VAL_STR.rawValue); p.value.s = str(spans[i].value!)
+                }
+                cparams.append(p)
+            }
+            return name.withCString { cname in
+                cparams.withUnsafeBufferPointer { f(cname, $0.baseAddress, UInt32($0.count)) }
+            }
+        }
+        switch rc {
+        case 0: return .queued
+        case 1: return .noListener
+        default: return .dropped(rc)
+        }
+    }
+
+    // MARK: Timers
+
+    /// Runs `callback` on the core's timer thread every `intervalMs` (keep it short). The callback is retained for the
+    /// life of the process (a timer removed with `timerRemove` leaks its small box: the core gives no "callback
+    /// finished" signal after which freeing would be safe).
+    public func timerAdd(_ name: String, intervalMs: UInt32, _ callback: @escaping @Sendable () -> Void) -> SYTimer? {
+        guard let f = raw.pointee.timer_add else { return nil }
+        let box = Unmanaged.passRetained(TimerBox(callback)).toOpaque()
+        let t = name.withCString { f($0, intervalMs, { user in
+            Unmanaged<TimerBox>.fromOpaque(user!).takeUnretainedValue().callback()
+        }, box) }
+        guard let t else {
+            Unmanaged<TimerBox>.fromOpaque(box).release()
+            return nil
+        }
+        return SYTimer(t)
+    }
+
+    /// Stops a timer.
+    public func timerRemove(_ timer: SYTimer) {
+        raw.pointee.timer_remove?(timer.raw)
+    }
+
+    // MARK: Statistics (any thread)
+
+    /// Registers (or finds) the counter `<module>:<name>`.
+    public func statRegister(_ name: String, flags: StatFlags = []) -> SYStat? {
+        guard let f = raw.pointee.stat_register else { return nil }
+        let s = module.withCString { m in name.withCString { n in f(m, n, flags.rawValue) } }
+        return s.map(SYStat.init)
+    }
+
+    /// Adds `delta` to a counter.
+    public func statUpdate(_ stat: SYStat, _ delta: Int64 = 1) {
+        raw.pointee.stat_update?(stat.raw, delta)
+    }
+
+    /// Reads a counter.
+    public func statGet(_ stat: SYStat) -> Int64 {
+        raw.pointee.stat_get?(stat.raw) ?? 0
+    }
+
+    // MARK: Cross-module APIs (startup)
+
+    /// Publishes `table` (static storage, forever; it must start with a `sy_table_header`) under `name`.
+    @discardableResult
+    public func apiPublish(_ name: String, _ table: UnsafeRawPointer) -> Bool {
+        guard let f = raw.pointee.api_publish else { return false }
+        return name.withCString { f($0, table) } == 0
+    }
+
+    /// Binds the API table published as `name`, checking its major and that it is at least `minSize` bytes.
+    public func apiBind(_ name: String, major: UInt32, minSize: UInt32) throws(PluginError) -> UnsafeRawPointer {
+        guard let f = raw.pointee.api_bind else { throw PluginError("the core offers no api_bind") }
+        var err = [CChar](repeating: 0, count: 256)
+        let t = err.withUnsafeMutableBufferPointer { e in
+            name.withCString { f($0, major, minSize, e.baseAddress, e.count) }
+        }
+        guard let t else { throw PluginError(readError(err)) }
+        return t
+    }
+
+    /// Binds an API table whose C type is `T` (its full size is required).
+    public func apiBind<T>(_ name: String, major: UInt32, as type: T.Type) throws(PluginError) -> UnsafePointer<T> {
+        try apiBind(name, major: major, minSize: UInt32(MemoryLayout<T>.stride)).assumingMemoryBound(to: T.self)
+    }
+
+    /// Finds the DB driver API for `url`'s scheme (the table published as `db:<scheme>`).
+    public func dbBind(_ url: String, major: UInt32, minSize: UInt32) throws(PluginError) -> UnsafeRawPointer {
+        guard let f = raw.pointee.db_bind else { throw PluginError("the core offers no db_bind") }
+        var err = [CChar](repeating: 0, count: 256)
+        let t = err.withUnsafeMutableBufferPointer { e in
+            url.withCString { f($0, major, minSize, e.baseAddress, e.count) }
+        }
+        guard let t else { throw PluginError(readError(err)) }
+        return t
+    }
+
+    // MARK: Context (ABI 1.1)
+
+    /// The route kind a context is running, or nil on a core older than ABI 1.1. (The context's thread.)
+    public func routeType(_ ctx: SYContext) -> RouteMask? {
+        guard provides(\.ctx_route_type), let f = raw.pointee.ctx_route_type else { return nil }
+        return RouteMask(rawValue: f(ctx.raw))
+    }
+}
+
+final class TimerBox: Sendable {
+    let callback: @Sendable () -> Void
+    init(_ callback: @escaping @Sendable () -> Void) { self.callback = callback }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import SwitchyardCore
+import SwitchyardABI
+
+/// The `switchyard` command, in the spirit of OpenSIPS's options (spec §6).
+@main
+struct SwitchyardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchyard",
+        abstract: "A modular SIP/FreeSWITCH signalling server that runs OpenSIPS-style scripts."
+    )
+
+    @Option(name: .short, help: "Configuration file ('-' reads standard input).")
+    var f: String = "modules.conf"
+
+    @Flag(name: .short, help: "Check the configuration fully (parse, load modules, modparams, fixups) and exit 0/1.")
+    var c = false
+
+    @Flag(name: .customLong("syntax-only"), help: "Parse the file without loading modules; list each construct Switchyard does not support.")
+    var syntaxOnly = false
+
+    @Flag(name: .customShort("V"), help: "Print version and ABI version, then exit.")
+    var version = false
+
+    @Flag(name: .customShort("D"), help: "Debug mode: stay in the foreground, log level DBG.")
+    var debugMode = false
+
+    @Flag(name: .customShort("F"), help: "Stay in the foreground (Switchyard never daemonizes; accepted for OpenSIPS compatibility).")
+    var foreground = false
+
+    @Option(name: .short, help: "Log level: a number (-3..4) or ERR, WARN, NOTICE, INFO, DBG.")
+    var l: String?
+
+    @Option(name: .short, help: "Number of script workers (overrides udp_workers).")
+    var n: Int?
+
+    mutating func run() throws {
+        setvbuf(stderr, nil, _IOLBF, 0)
+        setvbuf(stdout, nil, _IOLBF, 0)
+        if version {
+            print("version: switchyard \(Server.version) (\(Self.arch)/linux)")
+            print("abi: \(Server.abiVersion) (plugins built for \(SY_ABI_MAJOR).0 to \(Server.abiVersion) load)")
+            return
+        }
+        var level: Int? = nil
+        if let l {
+            guard let v = LogLevels.parse(l) else { throw ValidationError("unknown log level '\(l)'") }
+            level = v
+        }
+        if debugMode { level = level ?? LogLevels.debug }
+
+        let path = f
+        let diagnostics = DiagnosticBag()
+        let ast: ScriptAST
+        if path == "-" {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            ast = Parser.parse(text: String(decoding: data, as: UTF8.self), path: "<stdin>", diagnostics: diagnostics)
+        } else {
+            ast = Parser.parse(path: path, diagnostics: diagnostics)
+        }
+        if syntaxOnly {
+            let report = SyntaxReport.make(ast: ast, diagnostics: diagnostics)
+            print(report.text)
+            throw ExitCode(report.ok ? 0 : 1)
+        }
+        if diagnostics.hasErrors {
+            Self.report(diagnostics.errors)
+            throw ExitCode(1)
+        }
+
+        let server = Server(configPath: path)
+        do {
+            try server.prepare(ast: ast, checkOnly: c, logLevelOverride: level, workersOverride: n)
+        } catch {
+            Self.report(error.diagnostics)
+            throw ExitCode(1)
+        }
+        if c {
+            FileHandle.standardError.write(Data("config file ok, exiting...\n".utf8))
+            return
+        }
+        SignalWatcher.install { server.requestStop() }
+        do {
+            try server.start()
+        } catch {
+            Self.report(error.diagnostics)
+            server.stop()
+            throw ExitCode(1)
+        }
+        server.waitForStop()
+        server.stop()
+    }
+
+    static func report(_ diags: [Diagnostic]) {
+        var text = diags.map(\.description).joined(separator: "\n")
+        text += "\n\(diags.count) error\(diags.count == 1 ? "" : "s"); not starting\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static var arch: String {
+        #if arch(x86_64)
+        return "x86_64"
+        #elseif arch(arm64)
+        return "aarch64"
+        #else
+        return "unknown"
+        #endif
+    }
+}
+
+/// SIGTERM/SIGINT ask the server to stop cleanly; SIGHUP/SIGUSR1/SIGUSR2/SIGPIPE are ignored.
+enum SignalWatcher {
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []  // kept alive for the process; set once at startup
+
+    static func install(_ onStop: @escaping @Sendable () -> Void) {
+        for s in [SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE] { signal(s, SIG_IGN) }
+        for s in [SIGTERM, SIGINT] {
+            signal(s, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
+            src.setEventHandler(handler: onStop)
+            src.resume()
+            sources.append(src)
+        }
+    }
+}
