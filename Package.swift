@@ -7,6 +7,11 @@ let package = Package(
     name: "Switchyard",
     products: [
         .executable(name: "switchyard", targets: ["switchyard"]),
+        // For third-party plugins: the C header, and the optional Swift conveniences over it.
+        .library(name: "SwitchyardABI", targets: ["SwitchyardABI"]),
+        .library(name: "SwitchyardPluginKit", targets: ["SwitchyardPluginKit"]),
+        // Modules: each its own dynamic library, loaded by `loadmodule`, never linked into the core.
+        .library(name: "statistics", type: .dynamic, targets: ["statistics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,6 +41,7 @@ let package = Package(
         ),
         // Thin Swift conveniences over the C tables for plugins written in Swift. No global state.
         .target(name: "SwitchyardPluginKit", dependencies: ["SwitchyardABI"], path: "Sources/SwitchyardPluginKit"),
+        .target(name: "statistics", dependencies: ["SwitchyardPluginKit"], path: "Plugins/statistics"),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore"],

@@ -55,8 +55,10 @@ static sy_stat *g_stat_calls;
  * Small helpers
  * ------------------------------------------------------------------------------------------- */
 
-/* True when the host table (as the running core built it) is long enough to contain `field`:
- * the way to use a host function added in a later minor than the oldest core you support. */
+/* True when the host table (as the running core built it) is long enough to contain `field` and
+ * sets it. Belt and braces: a core refuses a plugin built for a newer minor than its own, so any
+ * core that accepts example.so (built for 1.1) has log_enabled; the check shows how to read a
+ * host table defensively and costs one comparison. */
 #define HOST_HAS(field) \
     (offsetof(sy_host_api, field) + sizeof(g_host->field) <= g_host->header.struct_size && \
      g_host->field != NULL)

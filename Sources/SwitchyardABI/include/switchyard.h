@@ -307,7 +307,8 @@ typedef struct sy_module_exports {
     sy_list events;          /**< sy_event_export items. */
     /** After every modparam is applied and dependencies are initialised. Return exactly 0. */
     int (*init)(void *user);
-    /** Once per script worker (rank 1..N) before it serves; <0 fails startup. May be NULL. */
+    /** Once per script worker (rank 1..N), on that worker's own thread, before it serves;
+     *  <0 fails startup. May be NULL. */
     int (*child_init)(int rank, void *user);
     /** At shutdown, in reverse dependency order, only if init() succeeded. May be NULL. */
     void (*destroy)(void *user);
@@ -351,7 +352,8 @@ typedef struct sy_host_api {
     int (*event_raise)(const char *name, const sy_event_param *params, uint32_t nparams);
 
     /* Timers (startup / any thread). cb runs on the core's timer thread every interval_ms;
-     * keep it short. Returns NULL on bad arguments. */
+     * keep it short. Returns NULL on bad arguments. After timer_remove returns, cb is not started
+     * again, but a run already under way may still finish: free `user` only in destroy(). */
     sy_timer *(*timer_add)(const char *name, uint32_t interval_ms, void (*cb)(void *user), void *user);
     void (*timer_remove)(sy_timer *timer);
 
@@ -375,10 +377,11 @@ typedef struct sy_host_api {
     /** Answer with an error; data may be NULL. Strings are copied. */
     void (*mi_reply_error)(sy_mi_call *call, int code, const char *message, const char *data);
 
-    /* Cross-module APIs (startup). api_publish makes `table` (size bytes, static storage, starting
-     * with a sy_table_header whose major is `major`) bindable by name. api_bind returns it when the
-     * name exists, the major matches and the table is at least min_size bytes; else NULL with a
-     * reason in err. Bind from init(): dependencies are initialised first. */
+    /* Cross-module APIs (startup). api_publish makes `table` (static storage, starting with a
+     * sy_table_header that carries its version and size) bindable by name; returns 0, or -1 if the
+     * name is taken. api_bind returns it when the name exists, its header's major equals `major`
+     * and its struct_size is at least min_size; else NULL with a reason in err. Bind from init():
+     * dependencies are initialised first. */
     int (*api_publish)(const char *name, const void *table);
     const void *(*api_bind)(const char *name, uint32_t major, uint32_t min_size, char *err, size_t errlen);
 
@@ -406,6 +409,9 @@ typedef const sy_module_exports *(*sy_entry_fn)(const sy_host_api *host);
 #else
 #define SY_EXPORT
 #endif
+/** The entry function's prototype, with C linkage so C++ plugins export the unmangled name. */
+SY_EXPORT const sy_module_exports *switchyard_plugin_entry(const sy_host_api *host);
+
 #define SY_PLUGIN_ENTRY(host_param) \
     SY_EXPORT const sy_module_exports *switchyard_plugin_entry(const sy_host_api *host_param)
 

@@ -27,7 +27,7 @@ enum HostTable {
     static func make() -> sy_host_api {
         var h = sy_host_api()
         h.header = sy_table_header(abi_major: UInt32(SY_ABI_MAJOR), abi_minor: UInt32(SY_ABI_MINOR),
-                                   struct_size: UInt32(MemoryLayout<sy_host_api>.size), reserved: 0)
+                                   struct_size: UInt32(MemoryLayout<sy_host_api>.stride), reserved: 0)
 
         h.log = { level, module, msg, len in
             guard let s = HostBridge.services, s.log.enabled(Int(level)) else { return }

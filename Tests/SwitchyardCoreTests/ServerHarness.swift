@@ -1,0 +1,96 @@
+import Foundation
+import XCTest
+@testable import SwitchyardCore
+
+/// Paths of the repository, found from this file's location.
+enum Repo {
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var header: String { root.appendingPathComponent("Sources/SwitchyardABI/include").path }
+    static var fixtures: URL { root.appendingPathComponent("Tests/SwitchyardCoreTests/Fixtures") }
+}
+
+/// Compiles C plugin fixtures with the system C compiler, as a third party would.
+enum PluginBuilder {
+    static let outDir: URL = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("sy-plugins-\(getpid())")
+        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    /// Builds Fixtures/plugins/<name>.c into <outDir>/<name>.so (once per test process).
+    @discardableResult
+    static func build(_ name: String) throws -> String {
+        let out = outDir.appendingPathComponent("\(name).so").path
+        if FileManager.default.fileExists(atPath: out) { return out }
+        let src = Repo.fixtures.appendingPathComponent("plugins/\(name).c").path
+        try run("/usr/bin/env", ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", Repo.header, "-o", out, src])
+        return out
+    }
+
+    static func run(_ exe: String, _ args: [String], cwd: String? = nil) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let errPipe = Pipe()
+        p.standardError = errPipe
+        p.standardOutput = errPipe
+        try p.run()
+        let out = errPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            throw NSError(domain: "build", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "\(args.joined(separator: " ")): \(String(decoding: out, as: UTF8.self))"])
+        }
+    }
+}
+
+/// A whole Server on a config written to a temporary file, with its log captured.
+final class ServerHarness {
+    let collector = LogCollector()
+    let server: Server
+    let path: String
+    private(set) var started = false
+
+    init(_ config: String) {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("sy-\(UUID().uuidString).cfg").path
+        FileManager.default.createFile(atPath: path, contents: Data(config.utf8))
+        server = Server(configPath: path, logSink: .collector(collector))
+    }
+
+    /// Parses and prepares; returns the errors (empty on success).
+    func prepare(checkOnly: Bool = false, workers: Int? = 2) -> [Diagnostic] {
+        let diags = DiagnosticBag()
+        let ast = Parser.parse(path: path, diagnostics: diags)
+        if diags.hasErrors { return diags.errors }
+        do {
+            try server.prepare(ast: ast, checkOnly: checkOnly, workersOverride: workers)
+            return []
+        } catch {
+            return error.diagnostics
+        }
+    }
+
+    func start() throws {
+        try server.start()
+        started = true
+    }
+
+    func stop() {
+        server.stop()
+    }
+
+    var messages: [String] { collector.messages }
+
+    /// Waits until a log line containing `text` appears.
+    @discardableResult
+    func waitFor(_ text: String, timeout: TimeInterval = 5) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if messages.contains(where: { $0.contains(text) }) { return true }
+            usleep(5_000)
+        }
+        return false
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
