@@ -41,7 +41,7 @@ let package = Package(
         ),
         // Thin Swift conveniences over the C tables for plugins written in Swift. No global state.
         .target(name: "SwitchyardPluginKit", dependencies: ["SwitchyardABI"], path: "Sources/SwitchyardPluginKit"),
-        .target(name: "statistics", dependencies: ["SwitchyardPluginKit"], path: "Plugins/statistics"),
+        .target(name: "statistics", dependencies: ["SwitchyardPluginKit"], path: "Plugins/statistics", exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore"],

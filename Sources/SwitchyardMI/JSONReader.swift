@@ -251,9 +251,9 @@ struct JSONReader {
         let first = try readHex4()
         var code = UInt32(first)
         if (0xD800...0xDBFF).contains(first) {
-            guard pos + 1 < buf.count else { throw truncated("truncated surrogate pair") }
-            guard buf[pos] == UInt8(ascii: "\\"), buf[pos + 1] == UInt8(ascii: "u") else {
-                throw syntax("unpaired high surrogate", at: escapeStart)
+            for (offset, expected) in [UInt8(ascii: "\\"), UInt8(ascii: "u")].enumerated() {
+                guard pos + offset < buf.count else { throw truncated("truncated surrogate pair") }
+                guard buf[pos + offset] == expected else { throw syntax("unpaired high surrogate", at: escapeStart) }
             }
             pos += 2
             let second = try readHex4()

@@ -41,6 +41,22 @@ public final class StatsRegistry: Sendable {
         try add(Stat(group: group, name: name, flags: flags, function: read))
     }
 
+    /// Get-or-create a counter, for dynamic stats (script `update_stat()`, a plugin registering
+    /// the same name again). nil when the name is invalid or belongs to a function stat.
+    public func counter(group: String, name: String, flags: Stat.Flags = []) -> Stat? {
+        let stat: Stat
+        do {
+            stat = try register(group: group, name: name, flags: flags)
+        } catch .duplicate {
+            // Registered before, possibly by another thread a moment ago.
+            guard let existing = self.stat(group: group, name: name) else { return nil }
+            stat = existing
+        } catch {
+            return nil
+        }
+        return stat.flags.contains(.isFunction) ? nil : stat
+    }
+
     private func add(_ stat: Stat) throws(StatsError) -> Stat {
         for part in [stat.group, stat.name] where part.isEmpty || part.contains(":") {
             throw StatsError.invalidName(stat.qualifiedName)

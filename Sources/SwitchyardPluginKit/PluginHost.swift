@@ -167,10 +167,12 @@ public struct PluginHost: @unchecked Sendable {
 
     // MARK: Statistics (any thread)
 
-    /// Registers (or finds) the counter `<module>:<name>`.
-    public func statRegister(_ name: String, flags: StatFlags = []) -> SYStat? {
+    /// Registers (or finds) the counter `<group>:<name>`; `group` defaults to the module name. Returns nil when the
+    /// core refuses it (an empty name or group, one containing ':', or a name taken by a function statistic).
+    /// A counter found again keeps the flags it was first registered with.
+    public func statRegister(_ name: String, group: String? = nil, flags: StatFlags = []) -> SYStat? {
         guard let f = raw.pointee.stat_register else { return nil }
-        let s = module.withCString { m in name.withCString { n in f(m, n, flags.rawValue) } }
+        let s = (group ?? module).withCString { g in name.withCString { n in f(g, n, flags.rawValue) } }
         return s.map(SYStat.init)
     }
 

@@ -36,8 +36,6 @@ struct SwitchyardCommand: ParsableCommand {
     var n: Int?
 
     mutating func run() throws {
-        setvbuf(stderr, nil, _IOLBF, 0)
-        setvbuf(stdout, nil, _IOLBF, 0)
         if version {
             print("version: switchyard \(Server.version) (\(Self.arch)/linux)")
             print("abi: \(Server.abiVersion) (plugins built for \(SY_ABI_MAJOR).0 to \(Server.abiVersion) load)")
@@ -64,14 +62,9 @@ struct SwitchyardCommand: ParsableCommand {
             print(report.text)
             throw ExitCode(report.ok ? 0 : 1)
         }
-        if diagnostics.hasErrors {
-            Self.report(diagnostics.errors)
-            throw ExitCode(1)
-        }
-
         let server = Server(configPath: path)
         do {
-            try server.prepare(ast: ast, checkOnly: c, logLevelOverride: level, workersOverride: n)
+            try server.prepare(ast: ast, checkOnly: c, logLevelOverride: level, workersOverride: n, parseErrors: diagnostics.errors)
         } catch {
             Self.report(error.diagnostics)
             throw ExitCode(1)

@@ -53,7 +53,7 @@ final class ServerHarness {
 
     init(_ config: String) {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("sy-\(UUID().uuidString).cfg").path
-        FileManager.default.createFile(atPath: path, contents: Data(config.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(config.utf8))
         server = Server(configPath: path, logSink: .collector(collector))
     }
 

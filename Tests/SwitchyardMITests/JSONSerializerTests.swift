@@ -52,6 +52,6 @@ final class JSONSerializerTests: XCTestCase {
         XCTAssertNil(o["k3"])
         XCTAssertEqual(o["k4"], 4)
         XCTAssertEqual(o.count, 20)
-        XCTAssertNotEqual(JSONObject(["a": 1, "b": 2]), JSONObject(["b": 2, "a": 1]))
+        XCTAssertNotEqual(["a": 1, "b": 2] as JSONObject, ["b": 2, "a": 1] as JSONObject)
     }
 }

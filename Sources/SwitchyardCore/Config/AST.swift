@@ -116,10 +116,13 @@ public enum CallArg: Sendable {
     case pv(String, SourceLocation)
     case identifier(String, SourceLocation)
     case null(SourceLocation)
+    /// Only as the first argument of async()/launch(): the function to run.
+    case call(CallExpr)
 
     public var location: SourceLocation {
         switch self {
         case .omitted(let l), .int(_, let l), .string(_, let l), .pv(_, let l), .identifier(_, let l), .null(let l): return l
+        case .call(let c): return c.location
         }
     }
 }

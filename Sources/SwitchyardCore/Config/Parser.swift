@@ -589,6 +589,8 @@ public struct Parser {
                     }
                     advance(); args.append(.int(-n, t.location))
                 case .pvar(let p): advance(); args.append(.pv(p, t.location))
+                case .identifier where (name == "async" || name == "launch") && args.isEmpty && peekToken().isPunct("("):
+                    args.append(.call(try parseCall()))
                 case .identifier(let id):
                     advance()
                     if id == "NULL" || id == "null" { args.append(.null(t.location)) }

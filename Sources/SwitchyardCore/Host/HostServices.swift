@@ -1,4 +1,3 @@
-@_exported import Stub
 import SwitchyardABI
 
 /// What the host table's C callbacks need from the running core. The Server implements it.
@@ -8,7 +7,7 @@ protocol HostServices: AnyObject, Sendable {
     func raiseEvent(_ name: String, _ params: [(name: String, value: Value)]) -> Int
     func addTimer(name: String, intervalMS: UInt32, action: @escaping @Sendable () -> Void) -> Int
     func removeTimer(_ id: Int)
-    func statRegister(module: String, name: String, flags: UInt32) -> StatCell
+    func statRegister(module: String, name: String, flags: UInt32) -> StatCell?
     func miRegister(module: String, export: sy_mi_export) -> Bool
     func apiPublish(name: String, table: UnsafeRawPointer) -> Bool
     func apiBind(name: String, major: UInt32, minSize: UInt32) -> Result<UnsafeRawPointer, APIDirectory.BindError>

@@ -104,13 +104,14 @@ enum HostTable {
 
         h.stat_register = { module, name, flags in
             guard let s = HostBridge.services, let module, let name else { return nil }
-            let cell = s.statRegister(module: String(cString: module), name: String(cString: name), flags: flags)
+            guard let cell = s.statRegister(module: String(cString: module), name: String(cString: name), flags: flags) else { return nil }
+            // The registry keeps the Stat alive for the life of the server.
             return OpaquePointer(Unmanaged.passUnretained(cell).toOpaque())
         }
 
         h.stat_update = { stat, delta in
             guard let stat else { return }
-            Unmanaged<StatCell>.fromOpaque(UnsafeRawPointer(stat)).takeUnretainedValue().add(delta)
+            Unmanaged<StatCell>.fromOpaque(UnsafeRawPointer(stat)).takeUnretainedValue().update(delta)
         }
 
         h.stat_get = { stat in

@@ -35,6 +35,12 @@ enum ABIReader {
         }
     }
 
+    /// A NUL-terminated message a plugin wrote into a buffer we gave it.
+    static func text(_ buf: [CChar]) -> String {
+        let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     static func string(_ p: UnsafePointer<CChar>?) -> String? {
         p.map { String(cString: $0) }
     }

@@ -65,7 +65,7 @@ public struct ModuleLoader {
             guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for f in files.sorted() where f.hasSuffix(".so") {
                 let path = "\(dir)/\(f)"
-                guard let h = dlopen(path, RTLD_LAZY | RTLD_LOCAL) else { continue }
+                guard let h = dlopen(path, RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE) else { continue }
                 let isPlugin = dlsym(h, SY_ENTRY_SYMBOL) != nil
                 dlclose(h)
                 guard isPlugin, let m = try? open(path: path, requested: name, location: location) else { continue }
@@ -77,7 +77,9 @@ public struct ModuleLoader {
     }
 
     func open(path: String, requested: String, location: SourceLocation?) throws(LoadError) -> LoadedModule {
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+        // RTLD_NODELETE: a refused plugin is dlclose()d, and unmapping a Swift library would leave
+        // its protocol conformances registered with the Swift runtime pointing at freed memory.
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
             throw LoadError(message: "\(path): cannot load: \(reason)")
         }

@@ -108,7 +108,7 @@ public final class ModuleRegistry: @unchecked Sendable {
         let value: Value = { if case .int(let i) = mp.value { return .int(i) }; if case .string(let s) = mp.value { return .str(s) }; return .null }()
         let rc = ABIReader.withCValue(value) { setter($0, p.user, &err, err.count) }
         if rc != 0 {
-            let reason = String(cString: err)
+            let reason = ABIReader.text(err)
             diagnostics.error(mp.valueLocation, "module \(m.name), parameter '\(mp.param)': \(reason.isEmpty ? "value refused" : reason)")
         }
     }

@@ -43,7 +43,7 @@ final class PluginPVAccessor: PVAccessor, @unchecked Sendable {
                     parse(sy_str(s: p, len: text.utf8.count), &param, &err, err.count, e.user)
                 }
                 if rc != 0 {
-                    let reason = String(cString: err)
+                    let reason = ABIReader.text(err)
                     throw PVResolveError("$\(name)(\(text)): \(reason.isEmpty ? "refused by module \(module)" : reason)")
                 }
             } else if inner != nil {

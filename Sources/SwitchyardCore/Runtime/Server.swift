@@ -36,9 +36,12 @@ public final class Server: HostServices, @unchecked Sendable {
 
     // MARK: startup
 
-    /// Parses, loads modules, applies modparams, orders and (unless checkOnly) initialises modules,
-    /// then resolves the whole script. Throws every error found.
-    public func prepare(ast: ScriptAST, checkOnly: Bool = false, logLevelOverride: Int? = nil, workersOverride: Int? = nil) throws(ConfigErrors) {
+    /// Loads modules, applies modparams, orders and (unless checkOnly) initialises modules, then
+    /// resolves the whole script. Every error is collected (with the parser's, if given) and thrown
+    /// together, so an operator sees all of a file's problems at once.
+    public func prepare(ast: ScriptAST, checkOnly: Bool = false, logLevelOverride: Int? = nil, workersOverride: Int? = nil,
+                        parseErrors: [Diagnostic] = []) throws(ConfigErrors) {
+        for d in parseErrors { diagnostics.append(d) }
         config.apply(ast.globals, diagnostics: diagnostics)
         if let l = logLevelOverride { config.logLevel = l }
         if let w = workersOverride { config.workers = w }
@@ -46,18 +49,19 @@ public final class Server: HostServices, @unchecked Sendable {
         log.xlogLevel = max(config.xlogLevel, LogLevels.notice)
         if let l = logLevelOverride { log.xlogLevel = max(log.xlogLevel, l) }
         engine.maxWhileLoops = config.maxWhileLoops
-        try failIfErrors()
 
         HostBridge.install(self)
         registerCoreStats()
+        let before = diagnostics.errors.count
         let searchPath = config.mpath + [ModuleLoader.executableDirectory]
         let loader = ModuleLoader(searchPath: searchPath, host: HostTable.shared)
         modules.load(ast.modules, loader: loader, engine: engine)
         for mp in ast.modparams { modules.apply(mp) }
         modules.solveDependencies()
-        try failIfErrors()
+        // Without its modules the script would only add "unknown function" noise: stop here.
+        if diagnostics.errors.count > before { try failIfErrors() }
 
-        if !checkOnly {
+        if !checkOnly && !diagnostics.hasErrors {
             let ok = modules.initAll { m in
                 for cmd in m.miCommands { _ = self.miRegister(module: m.name, export: cmd) }
             }
@@ -66,8 +70,8 @@ public final class Server: HostServices, @unchecked Sendable {
 
         var resolver = Resolver(engine: engine, diagnostics: diagnostics, varHandles: engine.varHandles)
         resolver.resolve(routes: ast.routes)
-        checkRouteUse(ast)
         try failIfErrors()
+        checkRouteUse(ast)
         mi.installCoreCommands(server: self)
     }
 
@@ -84,10 +88,13 @@ public final class Server: HostServices, @unchecked Sendable {
     }
 
     func registerCoreStats() {
-        _ = stats.registerFunction(group: "core", name: "events_raised") { [weak self] in Int64(self?.bus?.raised.load(ordering: .relaxed) ?? 0) }
-        _ = stats.registerFunction(group: "core", name: "events_dropped") { [weak self] in Int64(self?.bus?.dropped.load(ordering: .relaxed) ?? 0) }
-        _ = stats.registerFunction(group: "core", name: "event_queue_depth") { [weak self] in Int64(self?.queue?.depth ?? 0) }
-        _ = stats.registerFunction(group: "load", name: "processes_number") { [weak self] in Int64((self?.config.workers ?? 0) + 2) }
+        func fn(_ group: String, _ name: String, _ read: @escaping @Sendable () -> Int64) {
+            _ = try? stats.register(group: group, name: name, flags: [.isFunction], read: read)
+        }
+        fn("core", "events_raised") { [weak self] in Int64(self?.bus?.raised.load(ordering: .relaxed) ?? 0) }
+        fn("core", "events_dropped") { [weak self] in Int64(self?.bus?.dropped.load(ordering: .relaxed) ?? 0) }
+        fn("core", "event_queue_depth") { [weak self] in Int64(self?.queue?.depth ?? 0) }
+        fn("load", "processes_number") { [weak self] in Int64((self?.config.workers ?? 0) + 2) }
     }
 
     /// Runs startup_route, starts workers and timers. Returns when every worker is ready.
@@ -172,8 +179,8 @@ public final class Server: HostServices, @unchecked Sendable {
 
     func removeTimer(_ id: Int) { timers.remove(id) }
 
-    func statRegister(module: String, name: String, flags: UInt32) -> StatCell {
-        stats.registerCounter(group: module, name: name, noReset: flags & UInt32(SY_STAT_NO_RESET.rawValue) != 0)
+    func statRegister(module: String, name: String, flags: UInt32) -> StatCell? {
+        stats.counter(group: module, name: name, flags: flags & UInt32(SY_STAT_NO_RESET.rawValue) != 0 ? [.noReset] : [])
     }
 
     func miRegister(module: String, export: sy_mi_export) -> Bool {

@@ -8,6 +8,15 @@ public final class WorkerPool: @unchecked Sendable {
     let queue: JobQueue<WorkerJob>
     public let states: [WorkerState]
     private var threads: [Thread] = []
+    private let tidLock = NSLock()
+    private var tids: [Int] = []
+
+    /// Kernel thread ids of the workers (what MI `ps` shows as PID).
+    public var threadIDs: [Int] {
+        tidLock.lock()
+        defer { tidLock.unlock() }
+        return tids
+    }
     private let finished = DispatchGroup()
     /// Per-worker init hooks (module child_init) run on the worker thread before serving.
     let childInit: @Sendable (Int) -> Bool
@@ -26,7 +35,10 @@ public final class WorkerPool: @unchecked Sendable {
         for state in states {
             initGroup.enter()
             finished.enter()
-            let t = Thread { [engine, queue, childInit, finished] in
+            let t = Thread { [engine, queue, childInit, finished, self] in
+                self.tidLock.lock()
+                self.tids.append(WorkerPool.currentThreadID())
+                self.tidLock.unlock()
                 let ok = childInit(state.rank)
                 if !ok { failures.increment() }
                 initGroup.leave()
@@ -56,6 +68,14 @@ public final class WorkerPool: @unchecked Sendable {
     /// Waits until every worker has drained the (closed) queue.
     func join(timeout: TimeInterval) -> Bool {
         finished.wait(timeout: .now() + timeout) == .success
+    }
+}
+
+extension WorkerPool {
+    /// The kernel id of the calling thread (from /proc/thread-self, which reads "pid/task/tid").
+    static func currentThreadID() -> Int {
+        let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? ""
+        return Int(link.split(separator: "/").last ?? "") ?? Int(getpid())
     }
 }
 

@@ -229,6 +229,6 @@ public func ctimeString(_ date: Date) -> String {
     var t = time_t(date.timeIntervalSince1970)
     var buf = [CChar](repeating: 0, count: 32)
     ctime_r(&t, &buf)
-    let s = String(cString: buf)
+    let s = ABIReader.text(buf)
     return s.hasSuffix("\n") ? String(s.dropLast()) : s
 }

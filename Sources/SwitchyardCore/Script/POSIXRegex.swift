@@ -16,7 +16,7 @@ final class POSIXRegex: @unchecked Sendable {
         if rc != 0 {
             var buf = [CChar](repeating: 0, count: 256)
             regerror(rc, &re, &buf, buf.count)
-            throw CompileError(message: String(cString: buf))
+            throw CompileError(message: ABIReader.text(buf))
         }
     }
 

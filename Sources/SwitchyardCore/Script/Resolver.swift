@@ -198,6 +198,9 @@ public struct Resolver {
         case "fetch_event_params": return fetchEventParams(c)
         case "setflag", "resetflag", "isflagset", "isflag": return flag(c)
         case "raise_event": return raiseEvent(c)
+        case "async", "launch":
+            error(c.location, "\(c.name)() is not supported yet (it needs the transaction module's async engine)")
+            return nil
         default: return functionCall(c)
         }
     }
@@ -220,7 +223,13 @@ public struct Resolver {
         if c.args.count > 9 { error(c.location, "route(): at most 8 arguments") }
         let target: RouteCallNode.Target
         switch first {
-        case .identifier(let n, let loc), .string(let n, let loc) where !n.contains("$"):
+        case .identifier(let n, let loc):
+            guard let box = engine.namedRoutes[n] else {
+                error(loc, "route(\(n)): no route[\(n)] is defined")
+                return nil
+            }
+            target = .fixed(box)
+        case .string(let n, let loc) where !n.contains("$"):
             guard let box = engine.namedRoutes[n] else {
                 error(loc, "route(\(n)): no route[\(n)] is defined")
                 return nil
@@ -252,6 +261,7 @@ public struct Resolver {
                 if let r = pv(p, loc) { args.append(PVNode(r, loc)) }
             case .identifier(let id, let loc): error(loc, "route(): unquoted word '\(id)' as an argument (quote strings)")
             case .omitted(let loc): error(loc, "route(): an argument is missing")
+            case .call(let inner): error(inner.location, "route(): a function call cannot be an argument")
             }
         }
         return RouteCallNode(target: target, args: args, c.location)
@@ -427,6 +437,9 @@ public struct Resolver {
             return .omitted
         case .identifier(let id, let loc):
             error(loc, "\(what): unquoted word '\(id)' (strings must be quoted)")
+            return nil
+        case .call(let inner):
+            error(inner.location, "\(what): a function call cannot be an argument")
             return nil
         case .pv(let p, let loc):
             guard let r = pv(p, loc) else { return nil }

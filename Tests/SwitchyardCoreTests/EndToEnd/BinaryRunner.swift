@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// Starts the real `switchyard` executable of this build and reads its log as it is written.
-final class BinaryRunner {
+final class BinaryRunner: @unchecked Sendable {  // buffer guarded by lock
     static var buildDirectory: URL {
         // The test bundle sits next to the executables and plugins of the same build.
         var url = Bundle(for: BinaryRunner.self).bundleURL
@@ -78,6 +78,6 @@ final class BinaryRunner {
 
 func writeTemp(_ text: String, ext: String = "cfg") -> String {
     let p = FileManager.default.temporaryDirectory.appendingPathComponent("sy-\(UUID().uuidString).\(ext)").path
-    FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+    _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
     return p
 }

@@ -23,7 +23,7 @@ final class LoaderTests: XCTestCase {
 
     func testTextFileNamedSo() throws {
         let p = PluginBuilder.outDir.appendingPathComponent("x.so").path
-        FileManager.default.createFile(atPath: p, contents: Data("just text, not ELF\n".utf8))
+        _ = FileManager.default.createFile(atPath: p, contents: Data("just text, not ELF\n".utf8))
         assertRefused("loadmodule \"x.so\"", ["x.so", "cannot load", ":2:1:"])
     }
 

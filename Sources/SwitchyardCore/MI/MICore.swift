@@ -1,0 +1,130 @@
+import Foundation
+import SwitchyardABI
+import SwitchyardMI
+
+/// Statistics counters as the host table hands them to plugins.
+typealias StatCell = Stat
+
+/// The server's Management Interface: the command registry and JSON-RPC dispatcher of
+/// SwitchyardMI, the core commands wired to this server, and plugins' commands behind the C ABI.
+public final class MICore: Sendable {
+    public let registry = MIRegistry()
+    public let dispatcher: MIDispatcher
+    let stats: StatsRegistry
+
+    init(stats: StatsRegistry) {
+        self.stats = stats
+        dispatcher = MIDispatcher(registry: registry)
+    }
+
+    /// Handles one JSON-RPC request text; nil for a notification (no reply).
+    public func handle(_ request: String) -> String? { dispatcher.handle(request) }
+
+    func installCoreCommands(server: Server) {
+        let log = server.log
+        let hooks = MICoreHooks(
+            serverVersion: "Switchyard (\(Server.version) (\(MICore.arch)/linux))",
+            startTime: server.engine.startTime,
+            processes: { [weak server] in
+                guard let server else { return [] }
+                var list = [MIProcessInfo(id: 0, pid: Int(getpid()), type: "attendant", logLevel: log.level)]
+                for (i, tid) in (server.pool?.threadIDs ?? []).enumerated() {
+                    list.append(MIProcessInfo(id: i + 1, pid: tid, type: "script worker \(i + 1)", logLevel: log.level))
+                }
+                list.append(MIProcessInfo(id: list.count, pid: Int(getpid()), type: "timer", logLevel: log.level))
+                return list
+            },
+            setLogLevel: { [weak server] level, pid in
+                // One log level serves every worker thread; a known worker id or the main pid is accepted.
+                if let pid, pid != Int(getpid()), !(server?.pool?.threadIDs.contains(pid) ?? false) { return false }
+                log.level = level
+                return true
+            },
+            kill: { [weak server] in
+                // Reply first, then stop: the reply must reach the client.
+                guard let server else { return }
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { server.requestStop() }
+            },
+            modules: { [weak server] in
+                (server?.modules.modules ?? []).map { MIModuleInfo(name: $0.name, version: $0.version, abi: $0.abiVersion, path: $0.path) }
+            }
+        )
+        do {
+            try registry.registerCoreCommands(hooks: hooks, stats: stats)
+        } catch {
+            log.error("MI: cannot register the core commands: \(error)")
+        }
+    }
+
+    static var arch: String {
+        #if arch(x86_64)
+        return "x86_64"
+        #elseif arch(arm64)
+        return "aarch64"
+        #else
+        return "unknown"
+        #endif
+    }
+
+    /// Registers a plugin's MI command: its recipes, and a handler that crosses the C boundary.
+    func registerPlugin(module: String, export: sy_mi_export, log: CoreLog) -> Bool {
+        guard let cname = export.name, let handler = export.handler else {
+            log.error("module \(module): an MI command without a name or handler")
+            return false
+        }
+        let name = String(cString: cname)
+        var recipes: [[String]] = []
+        if let r = export.recipes, export.nrecipes > 0 {
+            for i in 0..<Int(export.nrecipes) {
+                var names: [String] = []
+                withUnsafeBytes(of: r[i].params) { raw in
+                    for p in raw.bindMemory(to: UnsafePointer<CChar>?.self) {
+                        guard let p else { break }
+                        names.append(String(cString: p))
+                    }
+                }
+                recipes.append(names)
+            }
+        } else {
+            recipes = [[]]
+        }
+        let flags: MICommand.Flags = export.flags & UInt32(SY_MI_NAMED_PARAMS_ONLY.rawValue) != 0 ? [.namedParamsOnly] : []
+        let user = UInt(bitPattern: export.user)
+        let help = export.help.map { String(cString: $0) } ?? ""
+        do {
+            try registry.register(module: module, name: name, help: help, flags: flags, recipes: recipes) { params in
+                MICore.callPlugin(handler: handler, user: UnsafeMutableRawPointer(bitPattern: user), params: params)
+            }
+            return true
+        } catch {
+            log.error("module \(module): MI command '\(name)': \(error)")
+            return false
+        }
+    }
+
+    static func callPlugin(handler: sy_mi_handler, user: UnsafeMutableRawPointer?, params: MIRequestParams) -> MIResult {
+        let box = MICallBox { name in
+            guard let v = params.json(name) else { return nil }
+            switch v {
+            case .null: return .null
+            case .bool(let b): return .bool(b)
+            case .int(let i): return .int(i)
+            case .double(let d): return .double(d)
+            case .string(let s): return .string(s)
+            case .array, .object: return .json(JSONSerializer.serialize(v, style: .compact))
+            }
+        }
+        let rc = withExtendedLifetime(box) { handler(box.pointer, user) }
+        switch box.reply {
+        case .json(let text)?:
+            guard let value = try? JSONParser().parse(text) else {
+                return .error(code: -32000, message: "Server error", data: .string("module reply is not valid JSON"))
+            }
+            return .result(value)
+        case .error(let code, let message, let data)?:
+            return .error(code: code, message: message, data: data.map { .string($0) })
+        case nil:
+            return rc < 0 ? .serverError : .result("OK")
+        }
+    }
+}
