@@ -55,7 +55,7 @@ public final class ScriptContext: @unchecked Sendable {
     }
 
     /// Clears per-run state so the context can serve the next message or event.
-    func reset(routeType: RouteKind) {
+    public func reset(routeType: RouteKind) {
         self.routeType = routeType
         rc = 1
         flow = .normal
