@@ -108,7 +108,9 @@ public final class CoreLog: Sendable {
 
     /// A script xlog line: `Nov 23 07:17:21 [pid] text` (filtered by xlog_level).
     public func xlog(_ level: Int, _ text: String) {
-        logger.log(level: LogLevels.swiftLevel(level), "\(stamp()) [\(pid)] \(text)")
+        // Scripts end xlog formats with "\n" by habit; the line break is ours to add.
+        let body = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        logger.log(level: LogLevels.swiftLevel(level), "\(stamp()) [\(pid)] \(body)")
     }
 
     public func error(_ s: String, module: String = "core") { write(LogLevels.error, module: module, s) }
