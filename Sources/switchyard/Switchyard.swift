@@ -37,7 +37,7 @@ struct SwitchyardCommand: ParsableCommand {
 
     mutating func run() throws {
         if version {
-            print("version: switchyard \(Server.version) (\(Self.arch)/linux)")
+            print("version: switchyard \(Server.version) (\(Server.arch)/linux)")
             print("abi: \(Server.abiVersion) (plugins built for \(SY_ABI_MAJOR).0 to \(Server.abiVersion) load)")
             return
         }
@@ -91,15 +91,6 @@ struct SwitchyardCommand: ParsableCommand {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
-    static var arch: String {
-        #if arch(x86_64)
-        return "x86_64"
-        #elseif arch(arm64)
-        return "aarch64"
-        #else
-        return "unknown"
-        #endif
-    }
 }
 
 /// SIGTERM/SIGINT ask the server to stop cleanly; SIGHUP/SIGUSR1/SIGUSR2/SIGPIPE are ignored.

@@ -23,7 +23,7 @@ public final class MICore: Sendable {
     func installCoreCommands(server: Server) {
         let log = server.log
         let hooks = MICoreHooks(
-            serverVersion: "Switchyard (\(Server.version) (\(MICore.arch)/linux))",
+            serverVersion: "Switchyard (\(Server.version) (\(Server.arch)/linux))",
             startTime: server.engine.startTime,
             processes: { [weak server] in
                 guard let server else { return [] }
@@ -54,16 +54,6 @@ public final class MICore: Sendable {
         } catch {
             log.error("MI: cannot register the core commands: \(error)")
         }
-    }
-
-    static var arch: String {
-        #if arch(x86_64)
-        return "x86_64"
-        #elseif arch(arm64)
-        return "aarch64"
-        #else
-        return "unknown"
-        #endif
     }
 
     /// Registers a plugin's MI command: its recipes, and a handler that crosses the C boundary.

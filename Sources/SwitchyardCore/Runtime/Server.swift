@@ -7,6 +7,15 @@ public final class Server: HostServices, @unchecked Sendable {
     // Startup state is mutated on the controlling thread only; the serving parts are thread-safe.
     public static let version = "0.1.0"
     public static var abiVersion: String { "\(SY_ABI_MAJOR).\(SY_ABI_MINOR)" }
+    public static var arch: String {
+        #if arch(x86_64)
+        return "x86_64"
+        #elseif arch(arm64)
+        return "aarch64"
+        #else
+        return "unknown"
+        #endif
+    }
 
     public let log: CoreLog
     public let engine: ScriptEngine
