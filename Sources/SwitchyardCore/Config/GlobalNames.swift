@@ -29,8 +29,33 @@ enum GlobalNames {
         return Set(words.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
     }()
 
-    /// Globals whose value is a socket-like spec, kept raw for the SIP transports.
-    static let rawValued: Set<String> = ["socket", "listen", "alias"]
+    /// Globals whose value is a socket-like spec (or `mem-group = "name": "mod" ...`), kept raw.
+    static let rawValued: Set<String> = ["socket", "listen", "alias", "mem-group"]
+
+    /// Globals of older versions that 3.x refuses, with what to write instead (spec §2.3, §8 item 22).
+    static let removed: [String: String] = [
+        "debug": "removed in 3.0: use log_level",
+        "fork": "removed in 3.0: OpenSIPS always forks its workers",
+        "disable_tcp": "removed in 3.0: TCP is enabled by loading proto_tcp.so and adding a tcp: socket",
+        "disable_tls": "removed in 3.0: TLS is enabled by loading proto_tls.so and adding a tls: socket",
+        "tcp_children": "renamed to tcp_workers in 3.0",
+        "port": "removed in 3.0: give the port in the socket definition (socket = udp:IP:PORT)",
+        "fifo": "removed: load mi_fifo.so and set modparam(\"mi_fifo\", \"fifo_name\", ...)",
+        "fifo_mode": "removed: use modparam(\"mi_fifo\", \"fifo_mode\", ...)",
+        "unix_sock": "removed: load mi_datagram.so and set its socket_name modparam",
+        "sip_warning_level": "removed: use sip_warning",
+    ]
+
+    /// Why `name` is not a global parameter, when we can tell ("did you mean ...").
+    static func hint(forUnknown name: String) -> String? {
+        if let h = removed[name] { return h }
+        if name.hasPrefix("tls_") { return "removed in 3.0: TLS settings are modparams of tls_mgm.so" }
+        let lower = name.lowercased().replacingOccurrences(of: "-", with: "_")
+        if let k = known.first(where: { $0.lowercased().replacingOccurrences(of: "-", with: "_") == lower }) {
+            return "did you mean '\(k)'? (names are case-sensitive)"
+        }
+        return nil
+    }
 
     /// Globals Switchyard acts on; the rest are accepted (OpenSIPS knows them) and stored.
     static let used: Set<String> = ["log_level", "udp_workers", "children", "mpath", "socket", "listen",

@@ -20,8 +20,8 @@ public struct Lexer {
     public static func tokenize(path: String, diagnostics: DiagnosticBag) -> [Token] {
         var stack: [String] = []
         var out: [Token] = []
-        lexFile(path: path, includedFrom: nil, stack: &stack, out: &out, diagnostics: diagnostics)
-        out.append(Token(kind: .eof, location: out.last?.location ?? SourceLocation(file: SourceFile(path: path, text: ""), line: 1, column: 1), endLine: 0))
+        let main = lexFile(path: path, includedFrom: nil, stack: &stack, out: &out, diagnostics: diagnostics)
+        out.append(Token(kind: .eof, location: endOfFile(main ?? SourceFile(path: path, text: "")), endLine: 0))
         return out
     }
 
@@ -29,29 +29,50 @@ public struct Lexer {
     public static func tokenize(text: String, path: String, diagnostics: DiagnosticBag) -> [Token] {
         var stack: [String] = [path]
         var out: [Token] = []
-        let file = SourceFile(path: path, text: text)
+        let file = SourceFile(path: path, text: normalizedLineEnds(text))
         lexText(file, baseDir: FileManager.default.currentDirectoryPath, stack: &stack, out: &out, diagnostics: diagnostics)
-        out.append(Token(kind: .eof, location: SourceLocation(file: file, line: max(1, file.text.split(separator: "\n", omittingEmptySubsequences: false).count), column: 1), endLine: 0))
+        out.append(Token(kind: .eof, location: endOfFile(file), endLine: 0))
         return out
     }
 
-    static func lexFile(path: String, includedFrom: SourceLocation?, stack: inout [String], out: inout [Token], diagnostics: DiagnosticBag) {
+    /// CRLF files are read as LF files, so lines and carets come out right (a Swift `Character`
+    /// "\r\n" is not equal to "\n", which would otherwise glue every line of the file together).
+    static func normalizedLineEnds(_ text: String) -> String {
+        text.contains("\r\n") ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
+    }
+
+    /// Where "end of file" errors point: just past the last non-blank character of the main file,
+    /// the same whether the file was read from disk or given as text.
+    static func endOfFile(_ file: SourceFile) -> SourceLocation {
+        let lines = file.text.split(separator: "\n", omittingEmptySubsequences: false)
+        for (i, line) in lines.enumerated().reversed() {
+            let scalars = Array(line.unicodeScalars)
+            guard let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" && $0 != "\r" }) else { continue }
+            return SourceLocation(file: file, line: i + 1, column: last + 2)
+        }
+        return SourceLocation(file: file, line: 1, column: 1)
+    }
+
+    @discardableResult
+    static func lexFile(path: String, includedFrom: SourceLocation?, stack: inout [String], out: inout [Token], diagnostics: DiagnosticBag) -> SourceFile? {
         guard let data = FileManager.default.contents(atPath: path) else {
             diagnostics.error(includedFrom, "cannot read config file '\(path)'")
-            return
+            return nil
         }
         if data.contains(0) {
             diagnostics.error(includedFrom, "config file '\(path)' contains a NUL byte")
-            return
+            return nil
         }
         guard let text = String(data: data, encoding: .utf8) else {
             diagnostics.error(includedFrom, "config file '\(path)' is not valid UTF-8")
-            return
+            return nil
         }
         stack.append(path)
         defer { stack.removeLast() }
         let dir = (path as NSString).deletingLastPathComponent
-        lexText(SourceFile(path: path, text: text), baseDir: dir.isEmpty ? "." : dir, stack: &stack, out: &out, diagnostics: diagnostics)
+        let file = SourceFile(path: path, text: normalizedLineEnds(text))
+        lexText(file, baseDir: dir.isEmpty ? "." : dir, stack: &stack, out: &out, diagnostics: diagnostics)
+        return file
     }
 
     static func lexText(_ file: SourceFile, baseDir: String, stack: inout [String], out: inout [Token], diagnostics: DiagnosticBag) {
@@ -59,11 +80,17 @@ public struct Lexer {
         while let tok = scanner.next() {
             // include_file "x" is recognised only as the first word of a physical line (spec §2.1).
             if case .identifier(let word) = tok.kind, word == "include_file" || word == "import_file", scanner.tokenStartsLine {
-                let pathTok = scanner.next()
+                // Look at the next token without taking it: if it is not the file name, it may
+                // start the next line's item and must still be lexed normally.
+                var probe = scanner
+                let pathTok = probe.next()
                 guard let pathTok, case .string(let incPath, _) = pathTok.kind else {
-                    diagnostics.error(tok.location, "\(word) needs a quoted file name")
+                    diagnostics.error(tok.location, "\(word) needs a quoted file name: \(word) \"file.cfg\"")
+                    // The whole line is the directive: skip what is left of it.
+                    if let pathTok, pathTok.location.line == tok.location.line { scanner.skipRestOfLine() }
                     continue
                 }
+                scanner = probe
                 scanner.skipRestOfLine()
                 guard stack.count < maxIncludeDepth else {
                     diagnostics.error(tok.location, "\(word): include depth exceeds \(maxIncludeDepth) (recursive include?)")
@@ -141,13 +168,18 @@ struct Scanner {
                 skipRestOfLine()
             case UInt8(ascii: "\\") where peek(1) == UInt8(ascii: "\n"):
                 advance(); advance()
+            case UInt8(ascii: "/") where peek(1) == UInt8(ascii: "/"):
+                // Not a comment in any OpenSIPS version (spec §2.2, §8 item 1). Say so once, then
+                // skip the line as the author meant, instead of a cascade of errors about '/'.
+                diagnostics.error(location, "'//' is not a comment in OpenSIPS scripts: use '#' or '/* ... */'")
+                skipRestOfLine()
             case UInt8(ascii: "/") where peek(1) == UInt8(ascii: "*"):
                 let start = location
                 advance(); advance()
                 var depth = 1  // /* */ comments nest (spec §2.2)
                 while depth > 0 {
                     guard let d = peek() else {
-                        diagnostics.error(start, "unterminated /* comment")
+                        diagnostics.error(start, "unterminated /* comment (comments nest: every '/*' needs its own '*/')")
                         return
                     }
                     if d == UInt8(ascii: "/"), peek(1) == UInt8(ascii: "*") { depth += 1; advance(); advance() }
@@ -221,16 +253,26 @@ struct Scanner {
             let hs = pos
             while let d = peek(), Scanner.isDigit(d) || (d | 0x20 >= 97 && d | 0x20 <= 102) { advance() }
             let digits = String(decoding: bytes[hs..<pos], as: UTF8.self)
+            // Letters glued to the number belong to the same (bad) word: "0xZZ" is one error, not two.
+            let glued = pos
+            while let d = peek(), Scanner.isIdentChar(d) { advance() }
+            let word = String(decoding: bytes[start..<pos], as: UTF8.self)
+            guard glued == pos, !digits.isEmpty else {
+                diagnostics.error(loc, "malformed hexadecimal number '\(word)'")
+                return .number(0)
+            }
             guard let v = Int(digits, radix: 16) else {
-                diagnostics.error(loc, "malformed hexadecimal number")
+                diagnostics.error(loc, "number '\(word)' is too large")
                 return .number(0)
             }
             return .number(v)
         }
         while let d = peek(), Scanner.isDigit(d) { advance() }
         let text = String(decoding: bytes[start..<pos], as: UTF8.self)
-        if let d = peek(), Scanner.isIdentStart(d) {
-            diagnostics.error(loc, "malformed number '\(text)\(UnicodeScalar(d))...'")
+        if let d = peek(), Scanner.isIdentChar(d) {
+            while let d = peek(), Scanner.isIdentChar(d) { advance() }
+            diagnostics.error(loc, "malformed number '\(String(decoding: bytes[start..<pos], as: UTF8.self))'")
+            return .number(0)
         }
         // A leading 0 means octal, as in C and OpenSIPS (010 is 8).
         if text.count > 1, text.hasPrefix("0") {
@@ -253,7 +295,7 @@ struct Scanner {
         let single = quote == UInt8(ascii: "'")
         while true {
             guard let c = peek() else {
-                diagnostics.error(loc, "unterminated string")
+                diagnostics.error(loc, "unterminated string: no closing \(single ? "'" : "\"") before the end of the file")
                 break
             }
             if c == quote { advance(); break }
@@ -302,28 +344,28 @@ struct Scanner {
     mutating func lexPVar(_ loc: SourceLocation) -> String {
         let start = pos
         advance()  // $
-        if peek() == UInt8(ascii: "(") {
-            var depth = 0
-            while let c = peek() {
-                if c == UInt8(ascii: "(") { depth += 1 }
-                if c == UInt8(ascii: ")") { depth -= 1; if depth == 0 { advance(); break } }
-                if c == UInt8(ascii: "\n") { break }
-                advance()
-            }
-            if depth != 0 { diagnostics.error(loc, "unbalanced parentheses in pseudo-variable") }
-        } else {
+        if peek() != UInt8(ascii: "(") {
             while let c = peek(), Scanner.isIdentChar(c) || c == UInt8(ascii: ".") { advance() }
-            if peek() == UInt8(ascii: "(") {
-                var depth = 0
-                while let c = peek() {
-                    if c == UInt8(ascii: "(") { depth += 1 }
-                    if c == UInt8(ascii: ")") { depth -= 1; if depth == 0 { advance(); break } }
-                    if c == UInt8(ascii: "\n") { break }
-                    advance()
-                }
-                if depth != 0 { diagnostics.error(loc, "unbalanced parentheses in pseudo-variable") }
-            }
         }
-        return String(decoding: bytes[start..<pos], as: UTF8.self)
+        guard peek() == UInt8(ascii: "(") else { return String(decoding: bytes[start..<pos], as: UTF8.self) }
+        var depth = 0
+        var firstSemicolon: Int? = nil
+        while let c = peek() {
+            if c == UInt8(ascii: "(") { depth += 1 }
+            if c == UInt8(ascii: ")") { depth -= 1; if depth == 0 { advance(); break } }
+            if c == UInt8(ascii: "\n") { break }
+            if c == UInt8(ascii: ";"), firstSemicolon == nil { firstSemicolon = pos }
+            advance()
+        }
+        if depth == 0 { return String(decoding: bytes[start..<pos], as: UTF8.self) }
+        // Unbalanced: the variable most likely ends at the statement's ';' (same line, so the line
+        // bookkeeping is unchanged). Report it once, and hand the parser the repaired name so the
+        // rest of the statement parses and the resolver does not report it a second time.
+        if let s = firstSemicolon { pos = s }
+        var text = String(decoding: bytes[start..<pos], as: UTF8.self)
+        while let last = text.last, last == " " || last == "\t" || last == "\r" { text.removeLast() }
+        diagnostics.error(loc, "unbalanced parentheses in pseudo-variable '\(text)': a ')' is missing")
+        let missing = text.filter { $0 == "(" }.count - text.filter { $0 == ")" }.count
+        return text + String(repeating: ")", count: max(0, missing))
     }
 }

@@ -160,13 +160,15 @@ final class URIPartPV: PVAccessor, @unchecked Sendable {
     }
 }
 
-/// `$log_level`: read or change the global log level at run time.
+/// `$log_level` / `$xlog_level`: read or change a log threshold at run time.
 final class LogLevelPV: PVAccessor, @unchecked Sendable {
+    let xlog: Bool
+    init(xlog: Bool) { self.xlog = xlog }
     override var writable: Bool { true }
-    override func get(_ ctx: ScriptContext) -> Value { .int(ctx.engine.log.level) }
+    override func get(_ ctx: ScriptContext) -> Value { .int(xlog ? ctx.engine.log.xlogLevel : ctx.engine.log.level) }
     override func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
         guard let l = value.intForm else { return false }
-        ctx.engine.log.level = l
+        if xlog { ctx.engine.log.xlogLevel = l } else { ctx.engine.log.level = l }
         return true
     }
 }
@@ -210,7 +212,8 @@ enum CorePVs {
         for (names, part) in [(["ru", "ruri"], URIPartPV.Part.whole), (["rU"], .user), (["rd"], .host), (["rp"], .port), (["du", "duri"], .destination)] {
             for n in names { named(n) { _, _ in URIPartPV(part: part) } }
         }
-        named("log_level") { _, _ in LogLevelPV() }
+        named("log_level") { _, _ in LogLevelPV(xlog: false) }
+        named("xlog_level") { _, _ in LogLevelPV(xlog: true) }
         return list
     }
 }

@@ -264,22 +264,26 @@ enum Arith {
                 ctx.engine.log.error("\(loc): operator '\(op.rawValue)' mixes an integer and a string")
                 return nil
             }
+            // Script integers are C ints in OpenSIPS: results wrap at 32 bits as they do there.
+            let a = Int32(truncatingIfNeeded: x), b = Int32(truncatingIfNeeded: y)
+            let r: Int32
             switch op {
-            case .add: return .int(x &+ y)
-            case .sub: return .int(x &- y)
-            case .mul: return .int(x &* y)
+            case .add: r = a &+ b
+            case .sub: r = a &- b
+            case .mul: r = a &* b
             case .div, .mod:
-                if y == 0 {
+                if b == 0 {
                     ctx.engine.log.error("\(loc): division by zero")
                     return .int(0)
                 }
-                return .int(op == .div ? x / y : x % y)
-            case .band: return .int(x & y)
-            case .bor: return .int(x | y)
-            case .bxor: return .int(x ^ y)
-            case .shl: return .int(y >= 0 && y < 64 ? x << y : 0)
-            case .shr: return .int(y >= 0 && y < 64 ? x >> y : 0)
+                if a == Int32.min && b == -1 { r = op == .div ? Int32.min : 0 } else { r = op == .div ? a / b : a % b }
+            case .band: r = a & b
+            case .bor: r = a | b
+            case .bxor: r = a ^ b
+            case .shl: r = b >= 0 && b < 32 ? a << b : 0
+            case .shr: r = b >= 0 && b < 32 ? a >> b : 0
             }
+            return .int(Int(r))
         case .null:
             // An unset variable reads as NULL; `$var(n) = $var(n) + 1` must still count from 0.
             switch b {

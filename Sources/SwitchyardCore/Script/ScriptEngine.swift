@@ -40,6 +40,7 @@ public final class ScriptEngine: @unchecked Sendable {
         for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv] {
             transformClasses[t.name] = t
         }
+        for f in CoreFunctions.all() { functions[f.name] = f }
     }
 
     // MARK: registration (startup)

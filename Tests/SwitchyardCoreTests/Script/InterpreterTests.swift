@@ -331,3 +331,50 @@ final class InterpreterTests: XCTestCase {
         XCTAssertEqual(h.v("$var(p)"), .int(Int(getpid())))
     }
 }
+
+/// Core functions with ordinary fixups, and integer semantics.
+final class CoreFunctionTests: XCTestCase {
+    func testRequestURIEditing() {
+        let h = ScriptHarness("""
+        route {
+            seturi("sip:0040721@gw.example.com:5080;transport=udp");
+            strip(2); prefix("+"); xlog("$ru");
+            strip_tail(1); sethost("10.0.0.1"); setport("5062"); xlog("$ru");
+            setuser("bob"); sethostport("h.example.net:5070"); xlog("$rU@$rd:$rp");
+            if (!isdsturiset()) xlog("no dst");
+            setdsturi("sip:proxy.example.com"); if (isdsturiset()) xlog("dst $du");
+            resetdsturi(); xlog("dst=$du");
+            pv_printf($var(p), "user=$rU"); xlog("$var(p)");
+        }
+        """)
+        h.run()
+        XCTAssertEqual(h.output, [
+            "sip:+40721@gw.example.com:5080;transport=udp",
+            "sip:+4072@10.0.0.1:5062;transport=udp",
+            "bob@h.example.net:5070",
+            "no dst", "dst sip:proxy.example.com", "dst=<null>", "user=bob",
+        ])
+    }
+
+    func testEditingWithoutRequestURIFails() {
+        let h = ScriptHarness("route { if (strip(1)) xlog(\"ok\"); else xlog(\"no ruri\"); }")
+        h.run()
+        XCTAssertEqual(h.output, ["no ruri"])
+    }
+
+    func testIntegersWrapAt32Bits() {
+        let h = ScriptHarness("route { $var(a) = 2147483647 + 1; $var(b) = 65536 * 65536; $var(c) = -7 / 2; $var(d) = -7 % 3; }")
+        h.run()
+        XCTAssertEqual(h.v("$var(a)"), .int(-2147483648))
+        XCTAssertEqual(h.v("$var(b)"), .int(0))
+        XCTAssertEqual(h.v("$var(c)"), .int(-3))
+        XCTAssertEqual(h.v("$var(d)"), .int(-1))
+    }
+
+    func testLogLevelVariables() {
+        let h = ScriptHarness("route { $log_level = 1; $xlog_level = 3; xlog(\"L_INFO\", \"$log_level $xlog_level\"); }")
+        h.run()
+        XCTAssertEqual(h.output, ["1 3"])
+        XCTAssertEqual(h.engine.log.level, 1)
+    }
+}
