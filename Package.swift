@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "SwitchyardPluginKit", targets: ["SwitchyardPluginKit"]),
         // Modules: each its own dynamic library, loaded by `loadmodule`, never linked into the core.
         .library(name: "statistics", type: .dynamic, targets: ["statistics"]),
+        .library(name: "json", type: .dynamic, targets: ["json"]),
+        .library(name: "cache_local", type: .dynamic, targets: ["cache_local"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,8 +22,10 @@ let package = Package(
     targets: [
         // The published C ABI: header only (plus an empty .c so SwiftPM can build it). libc only.
         .target(name: "SwitchyardABI", path: "Sources/SwitchyardABI"),
-        // Transport-agnostic Management Interface: JSON values, JSON-RPC 2.0 dispatch, command registry, statistics.
-        .target(name: "SwitchyardMI", path: "Sources/SwitchyardMI"),
+        // JSON values, a non-recursive parser and a serializer; no global state (plugins may link it).
+        .target(name: "SwitchyardJSON", path: "Sources/SwitchyardJSON"),
+        // Transport-agnostic Management Interface: JSON-RPC 2.0 dispatch, command registry, statistics.
+        .target(name: "SwitchyardMI", dependencies: ["SwitchyardJSON"], path: "Sources/SwitchyardMI"),
         // The core: config parser, script engine, module loader, host table, runtime.
         .target(
             name: "SwitchyardCore",
@@ -42,6 +46,8 @@ let package = Package(
         // Thin Swift conveniences over the C tables for plugins written in Swift. No global state.
         .target(name: "SwitchyardPluginKit", dependencies: ["SwitchyardABI"], path: "Sources/SwitchyardPluginKit"),
         .target(name: "statistics", dependencies: ["SwitchyardPluginKit"], path: "Plugins/statistics", exclude: ["README.md"]),
+        .target(name: "json", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/json", exclude: ["README.md"]),
+        .target(name: "cache_local", dependencies: ["SwitchyardPluginKit"], path: "Plugins/cache_local", exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore"],

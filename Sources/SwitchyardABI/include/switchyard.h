@@ -25,6 +25,8 @@
  *   1.0  initial table layout.
  *   1.1  appended sy_module_exports.aliases; appended sy_host_api.ctx_route_type and
  *        sy_host_api.log_enabled.
+ *   1.2  appended sy_pv_export.count and sy_pv_export.get_index (indexes and `for` loops over a
+ *        module's pseudo-variable); appended sy_host_api.ctx_worker.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -43,7 +45,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 1
+#define SY_ABI_MINOR 2
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -264,6 +266,14 @@ typedef struct sy_pv_export {
     sy_pv_set_fn set;        /**< NULL: read-only. */
     void (*free_param)(void *param, void *user); /**< NULL: nothing to free. */
     void *user;              /**< Passed to every callback. */
+    /* --- 1.2 --- */
+    /** How many values `$(cls(...)[*])` has (array items, object keys ...). NULL: the class takes
+     *  no index. With it, `$(cls(...)[n])` reads get_index(n) and `for ($it in $(cls(...)[*]))`
+     *  walks 0..count-1. (The calling context's thread.) */
+    int64_t (*count)(sy_ctx *ctx, void *param, void *user);
+    /** The n-th value (0-based; the core maps negative indexes from the end before calling).
+     *  Same string lifetime rule as get. Return 0, or <0 when out of range (read as NULL). */
+    int (*get_index)(sy_ctx *ctx, void *param, int64_t index, sy_value *out, void *user);
 } sy_pv_export;
 
 /** An MI handler. Read params with host->mi_param_*; answer with host->mi_reply_json or
@@ -394,6 +404,12 @@ typedef struct sy_host_api {
     uint32_t (*ctx_route_type)(sy_ctx *ctx);
     /** Non-zero if a message at `level` would be written (skip costly formatting otherwise). */
     int (*log_enabled)(int level);
+
+    /* --- 1.2 --- */
+    /** The worker a context runs on: 1..N for script workers (as child_init's rank), a negative
+     *  number for the timer thread. Per-worker state (OpenSIPS's per-process data) keys on it.
+     *  (The context's thread.) */
+    int (*ctx_worker)(sy_ctx *ctx);
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -50,11 +50,32 @@ enum GlobalNames {
     static func hint(forUnknown name: String) -> String? {
         if let h = removed[name] { return h }
         if name.hasPrefix("tls_") { return "removed in 3.0: TLS settings are modparams of tls_mgm.so" }
-        let lower = name.lowercased().replacingOccurrences(of: "-", with: "_")
-        if let k = known.first(where: { $0.lowercased().replacingOccurrences(of: "-", with: "_") == lower }) {
+        if let k = known.first(where: { $0.lowercased() == name.lowercased() }) {
             return "did you mean '\(k)'? (names are case-sensitive)"
         }
+        // A typo: the closest known name within a small edit distance.
+        let limit = name.count <= 4 ? 1 : 2
+        let close = known.map { ($0, editDistance($0, name, limit: limit)) }
+            .filter { $0.1 <= limit }
+            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+        if let best = close.first { return "did you mean '\(best.0)'?" }
         return nil
+    }
+
+    /// Levenshtein distance, giving up (returning limit + 1) once it must exceed `limit`.
+    static func editDistance(_ a: String, _ b: String, limit: Int) -> Int {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        if abs(x.count - y.count) > limit { return limit + 1 }
+        var prev = Array(0...y.count)
+        for i in 1...max(1, x.count) where !x.isEmpty {
+            var cur = [i] + Array(repeating: 0, count: y.count)
+            for j in 1...max(1, y.count) where !y.isEmpty {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            }
+            if cur.min()! > limit { return limit + 1 }
+            prev = cur
+        }
+        return prev[y.count]
     }
 
     /// Globals Switchyard acts on; the rest are accepted (OpenSIPS knows them) and stored.

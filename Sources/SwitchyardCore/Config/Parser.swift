@@ -6,12 +6,20 @@ public struct Parser {
     let diagnostics: DiagnosticBag
     /// Depth of switch/while/for bodies, where `break` is allowed.
     var breakableDepth = 0
+    /// Set once a block turns out not to be closed (end of file, or a route header inside a route):
+    /// every enclosing block then ends where it is, so parsing resumes at the top level.
+    var unwinding = false
+    /// Only the first error at end of file is worth showing; the others follow from it.
+    var reportedAtEOF = false
 
     struct Bail: Error {}
 
     public init(tokens: [Token], diagnostics: DiagnosticBag) {
         self.tokens = tokens
         self.diagnostics = diagnostics
+        // When the lexer already reported that the file ended inside a string or a comment,
+        // "found end of file" errors would only repeat it.
+        reportedAtEOF = diagnostics.errors.contains { $0.message.hasPrefix("unterminated ") }
     }
 
     public static func parse(path: String, diagnostics: DiagnosticBag) -> ScriptAST {
@@ -62,8 +70,42 @@ public struct Parser {
         }
     }
 
-    func fail(_ loc: SourceLocation, _ message: String) {
+    mutating func fail(_ loc: SourceLocation, _ message: String) {
+        if unwinding { return }
+        if case .eof = tokens[tokens.count - 1].kind, loc == tokens[tokens.count - 1].location {
+            if reportedAtEOF { return }
+            reportedAtEOF = true
+        }
         diagnostics.error(loc, message)
+    }
+
+    /// `route[...] {` / `failure_route {`...: a route header, which can only start a top-level item.
+    func isRouteHeader(_ k: Int = 0) -> Bool {
+        guard let id = peekToken(k).identifier, Parser.routeKeywords.contains(id) else { return false }
+        let next = peekToken(k + 1)
+        return next.isPunct("[") || next.isPunct("{")
+    }
+
+    /// True when the block opened at `open` must end here without its '}': the parser is unwinding,
+    /// or it reached the end of the file or a route header (reported once, then unwinding).
+    mutating func cannotClose(_ open: SourceLocation) -> Bool {
+        if unwinding { return true }
+        if atEOF || isRouteHeader() {
+            reportUnclosed(open)
+            return true
+        }
+        return false
+    }
+
+    /// The block opened at `open` cannot be closed: report it once and unwind to the top level.
+    mutating func reportUnclosed(_ open: SourceLocation) {
+        let at = open.file == current.location.file ? "line \(open.line)" : "\(open.file.path):\(open.line)"
+        if atEOF {
+            fail(current.location, "missing '}' at end of file: the '{' at \(at) is never closed")
+        } else {
+            fail(current.location, "missing '}' before this \(current.identifier ?? "route") block: the '{' at \(at) is never closed")
+        }
+        unwinding = true
     }
 
     // MARK: file level
@@ -71,10 +113,12 @@ public struct Parser {
     mutating func parseFile() -> ScriptAST {
         var ast = ScriptAST()
         while !atEOF {
+            unwinding = false
             let start = pos
             do {
                 try parseTopLevel(&ast)
             } catch {
+                unwinding = false
                 recoverTopLevel(from: start)
             }
         }
@@ -98,21 +142,44 @@ public struct Parser {
                t.location.column == 1 || peekToken().isPunct("=") || peekToken().isPunct("[") || peekToken().isPunct("{") {
                 return
             }
+            // Top-level items start lines: any line that starts like an item (`word =`, `word {`,
+            // `word(`, `$var`) is where the next error, if any, belongs.
+            if depth <= 0, startsLine(pos), t.identifier != nil || { if case .pvar = t.kind { return true } else { return false } }() {
+                let n = peekToken()
+                if t.identifier == nil || n.isPunct("=") || n.isPunct("[") || n.isPunct("{") || n.isPunct("(") { return }
+            }
             advance()
         }
     }
 
-    static let topLevelStarters: Set<String> = [
-        "loadmodule", "modparam", "route", "failure_route", "onreply_route", "branch_route", "error_route",
+    /// True when tokens[i] is the first token of its line.
+    func startsLine(_ i: Int) -> Bool {
+        guard i > 0 else { return true }
+        let a = tokens[i - 1].location, b = tokens[i].location
+        return a.file != b.file || a.line < b.line
+    }
+
+    static let routeKeywords: Set<String> = [
+        "route", "failure_route", "onreply_route", "branch_route", "error_route",
         "local_route", "startup_route", "timer_route", "event_route",
     ]
+    static let topLevelStarters: Set<String> = routeKeywords.union(["loadmodule", "modparam"])
 
     mutating func parseTopLevel(_ ast: inout ScriptAST) throws {
         let tok = current
-        guard let word = tok.identifier else {
+        guard var word = tok.identifier else {
             if tok.isPunct(";") { advance(); return }
+            if case .pvar = tok.kind {
+                fail(tok.location, "unexpected \(describe(tok)) at top level: statements must be inside a route block")
+                throw Bail()
+            }
             fail(tok.location, "unexpected \(describe(tok)) at top level (expected a global parameter, loadmodule, modparam or a route block)")
             throw Bail()
+        }
+        // `mem-group` is the one global whose name is not an identifier.
+        if word == "mem", peekToken().isPunct("-"), peekToken(2).isIdent("group") {
+            advance(); advance()
+            word = "mem-group"
         }
         switch word {
         case "loadmodule":
@@ -131,16 +198,27 @@ public struct Parser {
              "startup_route", "timer_route", "event_route":
             advance()
             ast.routes.append(try parseRoute(keyword: word, tok.location))
+        case "include_file", "import_file":
+            try skipMisplacedInclude(word)
         default:
             advance()
             guard current.isPunct("=") else {
-                fail(tok.location, "unexpected '\(word)' at top level (expected a global parameter, loadmodule, modparam or a route block)")
+                if GlobalNames.known.contains(word) {
+                    fail(current.location, "global parameter '\(word)' needs a value: \(word) = ...")
+                } else if current.isPunct("{") || current.isPunct("[") {
+                    fail(tok.location, "'\(word)' is not a route kind (expected route, failure_route, onreply_route, branch_route, error_route, local_route, startup_route, timer_route or event_route)")
+                } else if current.isPunct("(") {
+                    fail(tok.location, "unexpected '\(word)(...)' at top level: statements must be inside a route block")
+                } else {
+                    fail(tok.location, "unexpected '\(word)' at top level (expected a global parameter, loadmodule, modparam or a route block)")
+                }
                 throw Bail()
             }
             advance()
             let g = try parseGlobal(name: word, tok.location)
             if !GlobalNames.known.contains(word) {
-                fail(tok.location, "unknown global parameter '\(word)'")
+                let hint = GlobalNames.hint(forUnknown: word).map { " (\($0))" } ?? ""
+                fail(tok.location, "unknown global parameter '\(word)'\(hint)")
             } else {
                 ast.globals.append(g)
             }
@@ -279,14 +357,15 @@ public struct Parser {
         var mode: String? = nil
         if accept("[") {
             name = try parseRouteName()
+            let commaLoc = current.location
             if accept(",") {
                 if kind == .timer {
                     guard case .number(let n) = current.kind else {
                         fail(current.location, "timer_route needs an interval in seconds: timer_route[name, seconds]")
                         throw Bail()
                     }
-                    advance()
-                    if n <= 0 { fail(current.location, "timer_route interval must be positive") }
+                    let nloc = advance().location
+                    if n <= 0 { fail(nloc, "timer_route interval must be positive, got \(n)") }
                     interval = n
                 } else if kind == .event {
                     guard let m = current.identifier, m == "sync" || m == "async" else {
@@ -296,7 +375,7 @@ public struct Parser {
                     advance()
                     mode = m
                 } else {
-                    fail(current.location, "unexpected ',' in \(keyword) name")
+                    fail(commaLoc, "unexpected ',' in \(keyword) name (only timer_route and event_route take a second value)")
                     throw Bail()
                 }
             }
@@ -321,13 +400,11 @@ public struct Parser {
     // MARK: statements
 
     mutating func parseBlock() throws -> [Stmt] {
+        let open = current.location
         try expect("{", "to open a block")
         var stmts: [Stmt] = []
         while !current.isPunct("}") {
-            if atEOF {
-                fail(current.location, "missing '}' (block not closed before end of file)")
-                throw Bail()
-            }
+            if cannotClose(open) { return stmts }
             let start = pos
             do {
                 let s = try parseStatement()
@@ -342,10 +419,13 @@ public struct Parser {
 
     /// Skip to the end of the broken statement: past the next ';' at this nesting, or to a '}' that closes it.
     mutating func recoverStatement(from start: Int) {
+        if unwinding { return }
         if pos == start { advance() }
         var depth = 0
         while !atEOF {
             let t = current
+            // A route header is never part of a statement: the enclosing block lacks its '}'.
+            if depth == 0, isRouteHeader() { return }
             if t.isPunct("(") || t.isPunct("{") || t.isPunct("[") { depth += 1 }
             if t.isPunct(")") || t.isPunct("]") { depth = max(0, depth - 1) }
             if t.isPunct("}") {
@@ -396,7 +476,13 @@ public struct Parser {
             case "return": return try parseReturn()
             case "exit", "drop":
                 advance()
-                if accept("(") { try expect(")", "after \(word)(") }
+                if accept("(") {
+                    guard current.isPunct(")") else {
+                        fail(current.location, "\(word) takes no arguments, found \(describe(current))")
+                        throw Bail()
+                    }
+                    advance()
+                }
                 try endStatement()
                 return word == "exit" ? .exit(loc) : .drop(loc)
             case "break":
@@ -409,7 +495,20 @@ public struct Parser {
                 throw Bail()
             case "case", "default":
                 fail(loc, "'\(word)' outside a switch")
-                throw Bail()
+                // Skip the label only: what follows it is ordinary statements.
+                advance()
+                if word == "case" {
+                    _ = accept("-")
+                    switch current.kind {
+                    case .number, .string, .pvar, .identifier: advance()
+                    default: break
+                    }
+                }
+                _ = accept(":")
+                return .empty
+            case "include_file", "import_file":
+                try skipMisplacedInclude(word)
+                return .empty
             default:
                 let call = try parseCall()
                 try endStatement()
@@ -419,6 +518,14 @@ public struct Parser {
             fail(loc, "unexpected \(describe(tok)) (expected a statement)")
             throw Bail()
         }
+    }
+
+    /// `include_file` is only recognised as the first word of a line (spec §2.1, §8 item 15).
+    mutating func skipMisplacedInclude(_ word: String) throws {
+        fail(current.location, "\(word) must be the first word on its line (it is handled before parsing, line by line)")
+        advance()
+        if case .string = current.kind { advance() }
+        _ = accept(";")
     }
 
     mutating func endStatement() throws {
@@ -452,33 +559,42 @@ public struct Parser {
         let loc = advance().location
         try expect("(", "after switch")
         let subjLoc = current.location
-        guard case .pvar(let subject) = current.kind else {
+        var subject: String? = nil
+        if case .pvar(let pv) = current.kind {
+            subject = pv
+            advance()
+        } else {
+            // Reported, then the body is still checked.
             fail(current.location, "switch needs a variable to test, found \(describe(current))")
-            throw Bail()
+            while !atEOF && !current.isPunct(")") && !current.isPunct("{") { advance() }
         }
-        advance()
         try expect(")", "after the switch variable")
+        let open = current.location
         try expect("{", "to open the switch body")
         var cases: [SwitchCase] = []
         breakableDepth += 1
         defer { breakableDepth -= 1 }
         var sawDefault = false
+        var sawCase = false
         while !current.isPunct("}") {
-            if atEOF { fail(current.location, "missing '}' to close switch"); throw Bail() }
+            if cannotClose(open) { break }
             let cloc = current.location
-            let label: SwitchLabel
+            var label: SwitchLabel? = nil
             if current.isIdent("case") {
                 advance()
+                sawCase = true
                 switch current.kind {
                 case .number(let n): advance(); label = .int(n)
-                case .punct("-"):
+                case .punct("-") where { if case .number = peekToken().kind { return true } else { return false } }():
                     advance()
-                    guard case .number(let n) = current.kind else { fail(current.location, "case label must be an integer or a string"); throw Bail() }
-                    advance(); label = .int(-n)
+                    if case .number(let n) = current.kind { label = .int(-n) }
+                    advance()
                 case .string(let s, _): advance(); label = .string(s)
                 default:
                     fail(current.location, "case label must be an integer or a string, found \(describe(current))")
-                    throw Bail()
+                    // Skip the bad label, up to its ':' on the same line.
+                    let line = current.location.line
+                    while !atEOF, current.location.line == line, !current.isPunct(":"), !current.isPunct("}") { advance() }
                 }
                 if sawDefault { fail(cloc, "'case' after 'default' (default must come last)") }
             } else if current.isIdent("default") {
@@ -487,23 +603,28 @@ public struct Parser {
                 sawDefault = true
                 label = .defaultLabel
             } else {
+                // A statement before the first label: report it and skip it.
                 fail(current.location, "expected 'case' or 'default' in switch, found \(describe(current))")
-                throw Bail()
+                recoverStatement(from: pos)
+                continue
             }
-            try expect(":", "after the case label")
+            if !accept(":") {
+                fail(current.location, "expected ':' after the case label but found \(describe(current))")
+            }
             var body: [Stmt] = []
             while !current.isIdent("case") && !current.isIdent("default") && !current.isPunct("}") {
-                if atEOF { fail(current.location, "missing '}' to close switch"); throw Bail() }
+                if cannotClose(open) { break }
                 let start = pos
                 do { body.append(try parseStatement()) } catch { recoverStatement(from: start) }
             }
-            cases.append(SwitchCase(label: label, body: body, location: cloc))
+            if let label { cases.append(SwitchCase(label: label, body: body, location: cloc)) }
         }
+        if unwinding { return subject.map { .switchStmt($0, subjLoc, cases, loc) } ?? .empty }
         advance()
-        if !cases.contains(where: { if case .defaultLabel = $0.label { return false } else { return true } }) {
+        if !sawCase {
             fail(loc, "switch needs at least one 'case'")
         }
-        return .switchStmt(subject, subjLoc, cases, loc)
+        return subject.map { .switchStmt($0, subjLoc, cases, loc) } ?? .empty
     }
 
     mutating func parseFor() throws -> Stmt {
@@ -661,9 +782,12 @@ public struct Parser {
             return .block(try parseBlock(), loc)
         case .pvar(let pv):
             advance()
+            try refuseArithmetic(after: pv)
             if let op = compareOp(current) {
                 let opLoc = advance().location
-                return .compare(op, .pv(pv, loc), try parseCompareRHS(), opLoc)
+                let rhs = try parseCompareRHS()
+                try refuseArithmetic(after: nil)
+                return .compare(op, .pv(pv, loc), rhs, opLoc)
             }
             if let aop = assignOp(current) {
                 advance()
@@ -673,22 +797,37 @@ public struct Parser {
             return .pv(pv, loc)
         case .number(let n):
             advance()
-            if compareOp(current) != nil {
-                fail(loc, "the left side of a comparison must be a variable (OpenSIPS syntax): write $x == \(n)")
+            if let op = compareOp(current) {
+                fail(loc, "the left side of a comparison must be a variable (OpenSIPS syntax): write $x \(op.rawValue) \(n)")
                 throw Bail()
             }
             return .int(n, loc)
         case .string(let s, _):
             advance()
-            if compareOp(current) != nil {
-                fail(loc, "the left side of a comparison must be a variable (OpenSIPS syntax)")
+            if let op = compareOp(current) {
+                fail(loc, "the left side of a comparison must be a variable (OpenSIPS syntax): write $x \(op.rawValue) \"\(s)\"")
                 throw Bail()
             }
             fail(loc, "a string \"\(s)\" is not a condition")
             throw Bail()
         case .identifier(let id):
             if id == "NULL" || id == "null" {
-                fail(loc, "NULL is not a condition")
+                advance()
+                if let op = compareOp(current) {
+                    fail(loc, "the left side of a comparison must be a variable (OpenSIPS syntax): write $x \(op.rawValue) NULL")
+                } else {
+                    fail(loc, "NULL is not a condition")
+                }
+                throw Bail()
+            }
+            // `method == "INVITE"`, `src_ip == ...`, `msg:len > 10`: 1.x/2.x keywords.
+            let isLegacy = compareOp(peekToken()) != nil
+                || (peekToken().isPunct(":") && peekToken(2).identifier != nil && compareOp(peekToken(3)) != nil)
+            if isLegacy {
+                var word = id
+                if peekToken().isPunct(":"), let rest = peekToken(2).identifier { word += ":" + rest }
+                let pv = Parser.legacyKeywordPVs[word].map { " (in 3.x '\(word)' is \($0))" } ?? ""
+                fail(loc, "'\(word)' is not a variable: the left side of a comparison must be a pseudo-variable\(pv)")
                 throw Bail()
             }
             return .call(try parseCall())
@@ -696,6 +835,21 @@ public struct Parser {
             fail(loc, "unexpected \(describe(t)) in condition")
             throw Bail()
         }
+    }
+
+    /// 1.x/2.x condition keywords and the pseudo-variables that replaced them.
+    static let legacyKeywordPVs: [String: String] = [
+        "method": "$rm", "uri": "$ru", "status": "$rs", "src_ip": "$si", "src_port": "$sp",
+        "dst_ip": "$Ri", "dst_port": "$Rp", "proto": "$pr", "af": "$af", "from_uri": "$fu",
+        "to_uri": "$tu", "msg:len": "$ml",
+    ]
+
+    /// Conditions compare a variable with a value; arithmetic there needs the `[ ]` test operator.
+    mutating func refuseArithmetic(after pv: String?) throws {
+        guard case .punct(let p) = current.kind, BinaryOp(rawValue: p) != nil else { return }
+        let example = pv.map { "[\($0) \(p) ...]" } ?? "[ ... ]"
+        fail(current.location, "unexpected '\(p)' in a condition: arithmetic there needs the test operator, e.g. \(example)")
+        throw Bail()
     }
 
     mutating func parseCompareRHS() throws -> Expr {
@@ -747,7 +901,14 @@ public struct Parser {
     mutating func parseExprUnary() throws -> Expr {
         let loc = current.location
         if accept("~") { return .bitNot(try parseExprUnary(), loc) }
-        if current.isPunct("-"), case .number(let n) = peekToken().kind {
+        if current.isPunct("-") {
+            guard case .number(let n) = peekToken().kind else {
+                let next = peekToken()
+                var shown = next.text
+                if case .pvar(let p) = next.kind { shown = p }
+                fail(loc, "unary minus only applies to numbers: write 0 - \(shown)")
+                throw Bail()
+            }
             advance(); advance()
             return .int(-n, loc)
         }
@@ -782,7 +943,7 @@ public struct Parser {
             if id == "NULL" || id == "null" { advance(); return .null(loc) }
             return .call(try parseCall())
         default:
-            fail(loc, "unexpected \(describe(t)) in expression")
+            fail(loc, "expected a value (number, string, variable, NULL or function call) but found \(describe(t))")
             throw Bail()
         }
     }

@@ -193,6 +193,10 @@ enum HostTable {
             HostTable.context(ctxp).map { $0.routeType.rawValue } ?? 0
         }
 
+        h.ctx_worker = { ctxp in
+            HostTable.context(ctxp).map { Int32($0.worker.rank) } ?? 0
+        }
+
         h.log_enabled = { level in
             HostBridge.services.map { $0.log.enabled(Int(level)) ? 1 : 0 } ?? 0
         }

@@ -8,6 +8,7 @@ enum ABIReader {
 
     /// Bytes a plugin's exports table must have for the minor it declares.
     static func requiredExportsSize(minor: UInt32) -> Int {
+        // 1.1 appended `aliases`; 1.2 grew list items only (covered by each list's item_size).
         minor >= 1 ? MemoryLayout<sy_module_exports>.size : exportsSizeV1_0
     }
 

@@ -45,7 +45,7 @@ public final class LoadedModule: @unchecked Sendable {
         deps = try ABIReader.items(exports.deps, as: sy_dep_export.self, minimumItemSize: MemoryLayout<sy_dep_export>.size, what: "deps")
         params = try ABIReader.items(exports.params, as: sy_param_export.self, minimumItemSize: MemoryLayout<sy_param_export>.size, what: "params")
         funcs = try ABIReader.items(exports.funcs, as: sy_func_export.self, minimumItemSize: MemoryLayout<sy_func_export>.size, what: "funcs")
-        pvars = try ABIReader.items(exports.pvars, as: sy_pv_export.self, minimumItemSize: MemoryLayout<sy_pv_export>.size, what: "pvars")
+        pvars = try ABIReader.items(exports.pvars, as: sy_pv_export.self, minimumItemSize: MemoryLayout<sy_pv_export>.offset(of: \sy_pv_export.count)!, what: "pvars")
         miCommands = try ABIReader.items(exports.mi_cmds, as: sy_mi_export.self, minimumItemSize: MemoryLayout<sy_mi_export>.size, what: "mi_cmds")
         events = try ABIReader.items(exports.events, as: sy_event_export.self, minimumItemSize: MemoryLayout<sy_event_export>.size, what: "events")
             .compactMap { ABIReader.string($0.name) }

@@ -12,6 +12,29 @@ final class PluginPVAccessor: PVAccessor, @unchecked Sendable {
     }
 
     override var writable: Bool { export.set != nil }
+    override var supportsIndex: Bool { export.count != nil && export.get_index != nil }
+
+    func count(_ ctx: ScriptContext) -> Int {
+        guard let count = export.count else { return 0 }
+        let ctxPtr = OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
+        return max(0, Int(count(ctxPtr, param, export.user)))
+    }
+
+    override func get(_ ctx: ScriptContext, index: Int) -> Value {
+        guard let getIndex = export.get_index else { return .null }
+        let n = count(ctx)
+        let i = index < 0 ? n + index : index
+        guard i >= 0, i < n else { return .null }
+        var out = sy_value()
+        let ctxPtr = OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
+        guard getIndex(ctxPtr, param, Int64(i), &out, export.user) >= 0 else { return .null }
+        return ABIReader.value(out)
+    }
+
+    override func all(_ ctx: ScriptContext) -> [Value] {
+        guard supportsIndex else { return super.all(ctx) }
+        return (0..<count(ctx)).map { get(ctx, index: $0) }
+    }
 
     override func get(_ ctx: ScriptContext) -> Value {
         guard let get = export.get else { return .null }

@@ -1,0 +1,1 @@
+// The cache_local module is being written.

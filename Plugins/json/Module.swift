@@ -1,0 +1,1 @@
+// The json module is being written.
