@@ -51,7 +51,7 @@ enum GlobalNames {
         if let h = removed[name] { return h }
         if name.hasPrefix("tls_") { return "removed in 3.0: TLS settings are modparams of tls_mgm.so" }
         if let k = known.first(where: { $0.lowercased() == name.lowercased() }) {
-            return "did you mean '\(k)'? (names are case-sensitive)"
+            return "did you mean '\(k)'? names are case-sensitive"
         }
         // A typo: the closest known name within a small edit distance.
         let limit = name.count <= 4 ? 1 : 2

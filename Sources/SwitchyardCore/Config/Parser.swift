@@ -152,6 +152,11 @@ public struct Parser {
         }
     }
 
+    /// After a `}`, a statement at top level usually means one '}' too many above it.
+    var strayBraceHint: String {
+        pos > 0 && tokens[pos - 1].isPunct("}") ? " (is there a '}' too many above?)" : ""
+    }
+
     /// True when tokens[i] is the first token of its line.
     func startsLine(_ i: Int) -> Bool {
         guard i > 0 else { return true }
@@ -167,10 +172,11 @@ public struct Parser {
 
     mutating func parseTopLevel(_ ast: inout ScriptAST) throws {
         let tok = current
+        let afterBrace = strayBraceHint
         guard var word = tok.identifier else {
             if tok.isPunct(";") { advance(); return }
             if case .pvar = tok.kind {
-                fail(tok.location, "unexpected \(describe(tok)) at top level: statements must be inside a route block")
+                fail(tok.location, "unexpected \(describe(tok)) at top level: statements must be inside a route block\(afterBrace)")
                 throw Bail()
             }
             fail(tok.location, "unexpected \(describe(tok)) at top level (expected a global parameter, loadmodule, modparam or a route block)")
@@ -204,11 +210,11 @@ public struct Parser {
             advance()
             guard current.isPunct("=") else {
                 if GlobalNames.known.contains(word) {
-                    fail(current.location, "global parameter '\(word)' needs a value: \(word) = ...")
+                    fail(tok.location, "global parameter '\(word)' needs a value: \(word) = ...")
                 } else if current.isPunct("{") || current.isPunct("[") {
                     fail(tok.location, "'\(word)' is not a route kind (expected route, failure_route, onreply_route, branch_route, error_route, local_route, startup_route, timer_route or event_route)")
                 } else if current.isPunct("(") {
-                    fail(tok.location, "unexpected '\(word)(...)' at top level: statements must be inside a route block")
+                    fail(tok.location, "unexpected '\(word)(...)' at top level: statements must be inside a route block\(afterBrace)")
                 } else {
                     fail(tok.location, "unexpected '\(word)' at top level (expected a global parameter, loadmodule, modparam or a route block)")
                 }
@@ -786,7 +792,10 @@ public struct Parser {
             if let op = compareOp(current) {
                 let opLoc = advance().location
                 let rhs = try parseCompareRHS()
-                try refuseArithmetic(after: nil)
+                if case .punct(let p) = current.kind, BinaryOp(rawValue: p) != nil {
+                    fail(current.location, "unexpected '\(p)' after the value compared with: the right side of a comparison is a single value (compute it into a variable first)")
+                    throw Bail()
+                }
                 return .compare(op, .pv(pv, loc), rhs, opLoc)
             }
             if let aop = assignOp(current) {
@@ -845,10 +854,9 @@ public struct Parser {
     ]
 
     /// Conditions compare a variable with a value; arithmetic there needs the `[ ]` test operator.
-    mutating func refuseArithmetic(after pv: String?) throws {
+    mutating func refuseArithmetic(after pv: String) throws {
         guard case .punct(let p) = current.kind, BinaryOp(rawValue: p) != nil else { return }
-        let example = pv.map { "[\($0) \(p) ...]" } ?? "[ ... ]"
-        fail(current.location, "unexpected '\(p)' in a condition: arithmetic there needs the test operator, e.g. \(example)")
+        fail(current.location, "unexpected '\(p)' in a condition: the left side of a comparison is a variable; arithmetic needs the test operator, e.g. [\(pv) \(p) ...]")
         throw Bail()
     }
 
