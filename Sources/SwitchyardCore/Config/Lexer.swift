@@ -108,6 +108,18 @@ public struct Lexer {
                 lexFile(path: resolved, includedFrom: tok.location, stack: &stack, out: &out, diagnostics: diagnostics)
                 continue
             }
+            // `socket = ...` / `listen = ...` / `alias = ...`: the value is a socket spec, not script
+            // tokens (IPv6 groups such as 0db8 or 2a02 are not numbers). Hand it over as written.
+            if case .identifier(let word) = tok.kind, word == "socket" || word == "listen" || word == "alias", scanner.tokenStartsLine {
+                var probe = scanner
+                if let eq = probe.next(), eq.isPunct("="), eq.location.line == tok.location.line {
+                    scanner = probe
+                    out.append(tok)
+                    out.append(eq)
+                    if let raw = scanner.rawValue() { out.append(raw) }
+                    continue
+                }
+            }
             out.append(tok)
         }
     }
@@ -153,6 +165,25 @@ struct Scanner {
             lineStart = pos + 1
         }
         pos += 1
+    }
+
+    /// The rest of the line up to a comment or ';' (outside quotes), as one string token with the
+    /// double quotes removed (`udp:"host":5060` is `udp:host:5060`); nil when there is nothing.
+    mutating func rawValue() -> Token? {
+        while let c = peek(), c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") { advance() }
+        let loc = location
+        let start = pos
+        var quoted = false
+        while let c = peek(), c != UInt8(ascii: "\n") {
+            if c == UInt8(ascii: "\"") { quoted.toggle() }
+            if !quoted, c == UInt8(ascii: "#") || c == UInt8(ascii: ";") || (c == UInt8(ascii: "/") && (peek(1) == UInt8(ascii: "*") || peek(1) == UInt8(ascii: "/"))) { break }
+            advance()
+        }
+        var text = String(decoding: bytes[start..<pos], as: UTF8.self)
+        while let last = text.last, last == " " || last == "\t" || last == "\r" { text.removeLast() }
+        guard !text.isEmpty else { return nil }
+        text.removeAll { $0 == "\"" }
+        return Token(kind: .string(text, singleQuoted: false), location: loc, endLine: line)
     }
 
     mutating func skipRestOfLine() {

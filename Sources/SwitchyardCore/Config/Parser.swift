@@ -234,9 +234,13 @@ public struct Parser {
     mutating func parseGlobal(name: String, _ loc: SourceLocation) throws -> GlobalSetting {
         if GlobalNames.rawValued.contains(name) {
             // socket = udp:127.0.0.1:5060 [as ...] [use_workers N] ... : keep the line's text as written.
-            let line = current.location.line
-            let file = current.location.file
-            guard !atEOF else { fail(loc, "\(name) needs a value"); throw Bail() }
+            // (The lexer hands over such a line as one string; tokens are joined back otherwise.)
+            let line = loc.line
+            let file = loc.file
+            guard !atEOF, current.location.line == line, current.location.file == file, !current.isPunct(";") else {
+                fail(loc, "\(name) needs a value, e.g. \(name) = udp:127.0.0.1:5060")
+                throw Bail()
+            }
             var parts: [String] = []
             var lastEnd: (Int, Int)? = nil
             while !atEOF, current.location.line == line, current.location.file == file, !current.isPunct(";") {
@@ -286,7 +290,11 @@ public struct Parser {
             advance(); _ = accept(";")
             return GlobalSetting(name: name, value: .string(d), location: loc)
         default:
-            fail(t.location, "bad value for global parameter '\(name)': \(describe(t))")
+            if t.isPunct(";") || atEOF || t.location.line != loc.line {
+                fail(loc, "global parameter '\(name)' needs a value: \(name) = ...")
+            } else {
+                fail(t.location, "bad value for global parameter '\(name)': \(describe(t))")
+            }
             throw Bail()
         }
     }

@@ -54,6 +54,7 @@ public final class MICore: Sendable {
         } catch {
             log.error("MI: cannot register the core commands: \(error)")
         }
+        if let dir = server.engine.cacheDirectory { installCacheCommands(directory: dir) }
     }
 
     /// Registers a plugin's MI command: its recipes, and a handler that crosses the C boundary.

@@ -78,6 +78,8 @@ public final class Server: HostServices, @unchecked Sendable {
             if !ok { try failIfErrors() }
         }
 
+        let apis = self.apis
+        engine.cacheDirectory = CacheDirectory { name, major, size in apis.bind(name: name, major: major, minSize: size) }
         var resolver = Resolver(engine: engine, diagnostics: diagnostics, varHandles: engine.varHandles)
         resolver.resolve(routes: ast.routes)
         try failIfErrors()

@@ -198,6 +198,7 @@ public struct Resolver {
         case "fetch_event_params": return fetchEventParams(c)
         case "setflag", "resetflag", "isflagset", "isflag": return flag(c)
         case "raise_event": return raiseEvent(c)
+        case _ where Resolver.cacheFunctions.contains(c.name): return cacheCall(c)
         case "async", "launch":
             error(c.location, "\(c.name)() is not supported yet (it needs the transaction module's async engine)")
             return nil

@@ -31,6 +31,9 @@ public final class ScriptEngine: @unchecked Sendable {
     public internal(set) var eventRoutes: [String: RouteBox] = [:]
     public internal(set) var timerRoutes: [(route: RouteBox, seconds: Int)] = []
 
+    /// Cache backends by id, for the cache_* functions; set by the server before fixups.
+    public var cacheDirectory: CacheDirectory?
+
     /// Where raise_event sends events; set by the runtime. Returns <0 when the queue is full.
     public var eventSink: (@Sendable (String, [(name: String, value: Value)]) -> Int)?
 

@@ -205,7 +205,11 @@ final class ParserGoldenTests: XCTestCase {
         XCTAssertEqual(value("udp_workers"), [.int(4)])
         XCTAssertEqual(value("children"), [.int(2)])
         XCTAssertEqual(value("mpath"), [.string("/usr/lib/x86_64-linux-gnu/opensips/modules/")])
-        XCTAssertEqual(value("socket"), [.raw("udp:127.0.0.1:5060"), .raw("udp:127.0.0.1:5070 as 192.0.2.10:5060 use_workers 2")])
+        XCTAssertEqual(value("socket"), [
+            .raw("udp:127.0.0.1:5060"), .raw("udp:127.0.0.1:5070 as 192.0.2.10:5060 use_workers 2"),
+            .raw("udp:[2a02:0db8::1]:5060"), .raw("tls:192.0.2.1:5061 as sip.example.com:5061"),
+        ])
+        XCTAssertEqual(value("alias"), [.raw("sip.example.com:5060")])
         XCTAssertEqual(value("listen"), [.raw("tcp:10.0.0.1:5060")])
         XCTAssertEqual(value("syslog_facility"), [.identifier("LOG_LOCAL0")])
         XCTAssertEqual(value("enable_asserts"), [.int(1)])

@@ -1,0 +1,4 @@
+/* Umbrella header for Swift (the SwitchyardABI module): every public header of the ABI.
+ * C plugins include the header they need directly. */
+#include "switchyard.h"
+#include "switchyard_cachedb.h"
