@@ -130,6 +130,15 @@ enum StringTransforms {
                 if s.lowercased().hasPrefix("0x") { s = String(s.dropFirst(2)) }
                 return Int(s, radix: 16).map { .int($0) } ?? .null
             }
+        case "md5", "sha1", "sha256":
+            return Transform(name: op) { v, _ in
+                guard let s = str(v) else { return .null }
+                let bytes = Array(s.utf8)
+                let d = op == "md5" ? Digests.md5(bytes) : (op == "sha1" ? Digests.sha1(bytes) : Digests.sha256(bytes))
+                return .str(Digests.hex(d))
+            }
+        case "crc32":
+            return Transform(name: op) { v, _ in str(v).map { .str(String(Digests.crc32(Array($0.utf8)), radix: 16)) } ?? .null }
         case "b64encode":
             return Transform(name: op) { v, _ in str(v).map { .str(Data($0.utf8).base64EncodedString()) } ?? .null }
         case "b64decode":

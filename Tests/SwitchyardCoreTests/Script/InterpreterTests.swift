@@ -377,4 +377,22 @@ final class CoreFunctionTests: XCTestCase {
         XCTAssertEqual(h.output, ["1 3"])
         XCTAssertEqual(h.engine.log.level, 1)
     }
+
+    func testDigestTransformations() {
+        let h = ScriptHarness("""
+        route { $var(s) = "abc"; $var(e) = "";
+          xlog("$(var(s){s.md5}) $(var(e){s.md5})");
+          xlog("$(var(s){s.sha1})");
+          xlog("$(var(s){s.sha256})");
+          xlog("$(var(s){s.crc32})");
+        }
+        """)
+        h.run()
+        XCTAssertEqual(h.output, [
+            "900150983cd24fb0d6963f7d28e17f72 d41d8cd98f00b204e9800998ecf8427e",
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "352441c2",
+        ])
+    }
 }
