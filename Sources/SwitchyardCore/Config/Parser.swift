@@ -19,7 +19,8 @@ public struct Parser {
         self.diagnostics = diagnostics
         // When the lexer already reported that the file ended inside a string or a comment,
         // "found end of file" errors would only repeat it.
-        reportedAtEOF = diagnostics.errors.contains { $0.message.hasPrefix("unterminated ") }
+        let mainFile = tokens.last?.location.file
+        reportedAtEOF = diagnostics.errors.contains { $0.message.hasPrefix("unterminated ") && $0.location?.file == mainFile }
     }
 
     public static func parse(path: String, diagnostics: DiagnosticBag) -> ScriptAST {
@@ -178,6 +179,11 @@ public struct Parser {
             if case .pvar = tok.kind {
                 fail(tok.location, "unexpected \(describe(tok)) at top level: statements must be inside a route block\(afterBrace)")
                 throw Bail()
+            }
+            if tok.isPunct("}") {
+                fail(tok.location, "unexpected '}' at top level: there is no block to close (one '}' too many above?)")
+                advance()
+                return
             }
             fail(tok.location, "unexpected \(describe(tok)) at top level (expected a global parameter, loadmodule, modparam or a route block)")
             throw Bail()
