@@ -86,7 +86,16 @@ struct SwitchyardCommand: ParsableCommand {
     }
 
     static func report(_ diags: [Diagnostic]) {
-        var text = diags.map(\.description).joined(separator: "\n")
+        // In file order, then line order: the lexer, parser and resolver each add their own.
+        var fileOrder: [String: Int] = [:]
+        for d in diags { if let p = d.location?.file.path, fileOrder[p] == nil { fileOrder[p] = fileOrder.count } }
+        let sorted = diags.enumerated().sorted { a, b in
+            let la = a.element.location, lb = b.element.location
+            let ka = (fileOrder[la?.file.path ?? ""] ?? Int.max, la?.line ?? Int.max, la?.column ?? 0, a.offset)
+            let kb = (fileOrder[lb?.file.path ?? ""] ?? Int.max, lb?.line ?? Int.max, lb?.column ?? 0, b.offset)
+            return ka < kb
+        }.map(\.element)
+        var text = sorted.map(\.description).joined(separator: "\n")
         text += "\n\(diags.count) error\(diags.count == 1 ? "" : "s"); not starting\n"
         FileHandle.standardError.write(Data(text.utf8))
     }

@@ -24,7 +24,13 @@ public struct Resolver {
         var boxes: [(RouteDecl, RouteBox)] = []
         for r in routes {
             let box = RouteBox(kind: r.kind, name: r.name, location: r.location)
-            func dup(_ what: String) { error(r.location, "\(what) is defined more than once") }
+            let first = firstDefinition(of: r, among: boxes.map(\.1))
+            func dup(_ what: String) {
+                let whereFirst = first.map { f in
+                    f.location.file == r.location.file ? " (first at line \(f.location.line))" : " (first at \(f.location))"
+                }
+                error(r.location, "\(what) is defined more than once" + (whereFirst ?? ""))
+            }
             switch r.kind {
             case .request:
                 if let n = r.name {
@@ -60,6 +66,11 @@ public struct Resolver {
             kind = decl.kind
             box.body = BlockNode(decl.body.compactMap { stmt($0) }, decl.location)
         }
+    }
+
+    /// The earlier route with the same kind and name, for "defined more than once" messages.
+    func firstDefinition(of r: RouteDecl, among boxes: [RouteBox]) -> RouteBox? {
+        boxes.first { $0.kind == r.kind && $0.name == r.name }
     }
 
     // MARK: statements
