@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "statistics", type: .dynamic, targets: ["statistics"]),
         .library(name: "json", type: .dynamic, targets: ["json"]),
         .library(name: "cache_local", type: .dynamic, targets: ["cache_local"]),
+        .library(name: "db_sqlite", type: .dynamic, targets: ["db_sqlite"]),
+        .library(name: "drouting", type: .dynamic, targets: ["drouting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +50,10 @@ let package = Package(
         .target(name: "statistics", dependencies: ["SwitchyardPluginKit"], path: "Plugins/statistics", exclude: ["README.md"]),
         .target(name: "json", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/json", exclude: ["README.md"]),
         .target(name: "cache_local", dependencies: ["SwitchyardPluginKit"], path: "Plugins/cache_local", exclude: ["README.md"]),
+        // The system libsqlite3 (Debian: libsqlite3-dev), linked only into the driver plugin.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "db_sqlite", dependencies: ["SwitchyardPluginKit", "CSQLite"], path: "Plugins/db_sqlite", exclude: ["README.md"]),
+        .target(name: "drouting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/drouting", exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore"],

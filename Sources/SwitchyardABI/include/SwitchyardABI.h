@@ -2,3 +2,4 @@
  * C plugins include the header they need directly. */
 #include "switchyard.h"
 #include "switchyard_cachedb.h"
+#include "switchyard_db.h"

@@ -1,0 +1,1 @@
+// db_sqlite is being written.

@@ -1,0 +1,1 @@
+// drouting is being written.
