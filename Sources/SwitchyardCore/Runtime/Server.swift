@@ -55,9 +55,8 @@ public final class Server: HostServices, @unchecked Sendable {
         if let l = logLevelOverride { config.logLevel = l }
         if let w = workersOverride { config.workers = w }
         log.level = config.logLevel
-        // xlog has its own threshold (xlog_level, default NOTICE), as in OpenSIPS 3.x; -l/-D raise both.
+        // xlog has its own threshold (xlog_level, default NOTICE), as in OpenSIPS 3.x: -l/-D leave it alone.
         log.xlogLevel = config.xlogLevel
-        if let l = logLevelOverride { log.xlogLevel = max(log.xlogLevel, l) }
         engine.maxWhileLoops = config.maxWhileLoops
 
         HostBridge.install(self)
