@@ -53,10 +53,10 @@ let package = Package(
         // The system libsqlite3 (Debian: libsqlite3-dev), linked only into the driver plugin.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "db_sqlite", dependencies: ["SwitchyardPluginKit", "CSQLite"], path: "Plugins/db_sqlite", exclude: ["README.md"]),
-        .target(name: "drouting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/drouting", exclude: ["README.md"]),
+        .target(name: "drouting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/drouting", exclude: ["README.md", "schema"]),
         .executableTarget(
             name: "switchyard-bench",
-            dependencies: ["SwitchyardCore"],
+            dependencies: ["SwitchyardCore", "SwitchyardJSON"],
             path: "Benchmarks/switchyard-bench"
         ),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),

@@ -1,8 +1,9 @@
 import Foundation
 import SwitchyardCore
+import Synchronization
 
 /// Benchmarks for the core (prints figures; never a timed unit test).
-///   switchyard-bench [all|script|calls|startup] [iterations]
+///   switchyard-bench [all|script|calls|startup|cache|json] [iterations]
 /// Build with `swift build -c release` and run `.build/release/switchyard-bench`.
 @main
 struct Bench {
@@ -15,6 +16,9 @@ struct Bench {
         if what == "all" || what == "script" { try scriptThroughput(iterations: iterations, workers: workers) }
         if what == "all" || what == "calls" { try callCost(iterations: iterations) }
         if what == "all" || what == "startup" { try startupTime() }
+        if what == "drouting" { try droutingBench(rules: args.dropFirst().first.flatMap { Int($0) } ?? 1_000_000, workers: workers) }
+        if what == "all" || what == "cache" { try cacheThroughput(keys: iterations, workers: workers) }
+        if what == "all" || what == "json" { try jsonThroughput(iterations: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
     }
 
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

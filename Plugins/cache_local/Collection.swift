@@ -100,8 +100,9 @@ final class Collection: Sendable {
                 return outOfMemory("store", key, value)
             }
             let h = Self.hash(key)
+            let k = Bytes(key)
             let (rc, garbage) = shard(h).table.withLock { t -> (Int32, Entry?) in
-                if let i = t.find(h, key) { return (CacheResult.ok, t.replace(at: i, with: fresh)) }
+                if let i = t.find(h, k) { return (CacheResult.ok, t.replace(at: i, with: fresh)) }
                 t.insertNew(h, fresh)
                 return (CacheResult.ok, nil)
             }
@@ -119,8 +120,9 @@ final class Collection: Sendable {
                 return outOfMemory("insert", key, value)
             }
             let h = Self.hash(key)
+            let k = Bytes(key)
             let (rc, garbage) = shard(h).table.withLock { t -> (Int32, Entry?) in
-                if let i = t.find(h, key) {
+                if let i = t.find(h, k) {
                     guard t.entry(at: i).isExpired(Ticks.now) else { return (CacheResult.exists, fresh) }
                     return (CacheResult.ok, t.replace(at: i, with: fresh))
                 }
@@ -138,9 +140,10 @@ final class Collection: Sendable {
         timed("fetch", key) {
             guard !key.isEmpty else { return refuseEmptyKey("fetch") }
             let h = Self.hash(key)
+            let k = Bytes(key)
             return withUnsafeTemporaryAllocation(byteCount: 256, alignment: 16) { stack -> Int32 in
                 let (length, heap, garbage) = shard(h).table.withLock { t -> (Int, Entry?, Entry?) in
-                    guard let i = t.find(h, key) else { return (-1, nil, nil) }
+                    guard let i = t.find(h, k) else { return (-1, nil, nil) }
                     let e = t.entry(at: i)
                     if e.isExpired(Ticks.now) { return (-1, nil, t.remove(at: i)) }
                     let v = e.value
@@ -172,8 +175,9 @@ final class Collection: Sendable {
         timed("remove", key) {
             guard !key.isEmpty else { return refuseEmptyKey("remove") }
             let h = Self.hash(key)
+            let k = Bytes(key)
             let garbage = shard(h).table.withLock { t -> Entry? in
-                guard let i = t.find(h, key) else { return nil }
+                guard let i = t.find(h, k) else { return nil }
                 return t.remove(at: i)
             }
             garbage?.free()
@@ -188,9 +192,10 @@ final class Collection: Sendable {
         let (rc, value): (Int32, Int32) = timed("add", key) {
             guard !key.isEmpty else { return (refuseEmptyKey("add"), 0) }
             let h = Self.hash(key)
+            let k = Bytes(key)
             let (rc, value, garbage) = shard(h).table.withLock { t -> (Int32, Int32, Entry?) in
                 var garbage: Entry? = nil
-                if let i = t.find(h, key) {
+                if let i = t.find(h, k) {
                     let e = t.entry(at: i)
                     if !e.isExpired(Ticks.now) {
                         guard let old = CounterText.parse(e.value) else { return (CacheResult.notInt, 0, nil) }
@@ -221,8 +226,9 @@ final class Collection: Sendable {
         let (rc, value): (Int32, Int32) = timed("counter_fetch", key) {
             guard !key.isEmpty else { return (refuseEmptyKey("counter_fetch"), 0) }
             let h = Self.hash(key)
+            let k = Bytes(key)
             let (rc, value, garbage) = shard(h).table.withLock { t -> (Int32, Int32, Entry?) in
-                guard let i = t.find(h, key) else { return (CacheResult.notFound, 0, nil) }
+                guard let i = t.find(h, k) else { return (CacheResult.notFound, 0, nil) }
                 let e = t.entry(at: i)
                 if e.isExpired(Ticks.now) { return (CacheResult.notFound, 0, t.remove(at: i)) }
                 guard let n = CounterText.parse(e.value) else { return (CacheResult.notInt, 0, nil) }
@@ -241,14 +247,10 @@ final class Collection: Sendable {
     @discardableResult
     func removeMatching(_ glob: String) -> Int {
         let start = thresholdMicros > 0 ? Ticks.nanos() : 0
+        let matcher = GlobMatcher(glob)
         var removed = 0
-        var keyBuffer = KeyBuffer()
-        glob.withCString { pattern in
-            for s in shards {
-                removed += s.table.withLock { t in
-                    t.removeAll { e in keyBuffer.withCString(e.key) { fnmatch(pattern, $0, 0) == 0 } }
-                }
-            }
+        for s in shards {
+            removed += s.table.withLock { t in t.removeAll { matcher.matches($0.key) } }
         }
         reportSlow("remove_chunk", glob, since: start)
         return removed
@@ -257,25 +259,26 @@ final class Collection: Sendable {
     /// Copies of the keys and values matching the glob, skipping expired entries not yet swept.
     func entriesMatching(_ glob: String) -> [(key: [UInt8], value: [UInt8])] {
         let start = thresholdMicros > 0 ? Ticks.nanos() : 0
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        var keyBuffer = KeyBuffer()
+        let matcher = GlobMatcher(glob)
         let now = Ticks.now()
-        glob.withCString { pattern in
-            for s in shards {
-                let found = s.table.withLock { t -> [(key: [UInt8], value: [UInt8])] in
-                    var found: [(key: [UInt8], value: [UInt8])] = []
-                    t.forEach { e in
-                        guard !e.isExpired({ now }),
-                              keyBuffer.withCString(e.key, { fnmatch(pattern, $0, 0) == 0 }) else { return }
-                        found.append((Array(e.key), Array(e.value)))
-                    }
-                    return found
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        for s in shards {
+            let found = s.table.withLock { t -> [Match] in
+                var found: [Match] = []
+                t.forEach { e in
+                    if !e.isExpired({ now }) && matcher.matches(e.key) { found.append(Match(key: Array(e.key), value: Array(e.value))) }
                 }
-                out.append(contentsOf: found)
+                return found
             }
+            out.append(contentsOf: found.map { ($0.key, $0.value) })
         }
         reportSlow("fetch_chunk", glob, since: start)
         return out
+    }
+
+    private struct Match: Sendable {
+        let key: [UInt8]
+        let value: [UInt8]
     }
 
     /// Deletes the expired entries (the cleaner timer); returns how many.
@@ -366,28 +369,26 @@ enum CounterText {
                 end -= 1
                 buf[end] = UInt8(ascii: "-")
             }
-            return body(UnsafeRawBufferPointer(rebasing: UnsafeBufferPointer(rebasing: buf[end...])))
+            return body(UnsafeRawBufferPointer(start: buf.baseAddress! + end, count: buf.count - end))
         }
     }
 }
 
-/// A growable NUL-terminated copy of a key, for fnmatch (a key with a NUL byte matches up to it, as in OpenSIPS).
-struct KeyBuffer: ~Copyable {
-    private var storage = UnsafeMutablePointer<CChar>.allocate(capacity: 64)
-    private var capacity = 64
+/// fnmatch(3) of keys against one glob (no flags). A key is copied NUL-terminated first, so a key with a NUL byte
+/// matches up to it, as in OpenSIPS. Made per call and used by the calling thread only (the `Sendable` conformance
+/// only lets it be used under a shard's lock).
+final class GlobMatcher: @unchecked Sendable {
+    private let pattern: [CChar]
+    private var key: [CChar] = []
 
-    init() {}
+    init(_ glob: String) {
+        pattern = Array(glob.utf8CString)
+    }
 
-    deinit { storage.deallocate() }
-
-    mutating func withCString<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafePointer<CChar>) -> R) -> R {
-        if key.count + 1 > capacity {
-            storage.deallocate()
-            capacity = key.count + 1
-            storage = .allocate(capacity: capacity)
-        }
-        if key.count > 0 { UnsafeMutableRawPointer(storage).copyMemory(from: key.baseAddress!, byteCount: key.count) }
-        storage[key.count] = 0
-        return body(storage)
+    func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        key.removeAll(keepingCapacity: true)
+        key.append(contentsOf: bytes.lazy.map { CChar(bitPattern: $0) })
+        key.append(0)
+        return fnmatch(pattern, key, 0) == 0
     }
 }

@@ -85,6 +85,15 @@ struct Entry: @unchecked Sendable { // a raw pointer handed between a lock's ins
 
 @inline(__always) private func releaseBlock(_ p: UnsafeMutableRawPointer) { free(p) }
 
+/// A borrowed byte string (a key, a glob) handed into a shard's lock: `Sendable` so that using it under the lock does
+/// not tie the table's region to the caller's; the bytes are only read, during the call that lent them.
+struct Bytes: @unchecked Sendable {
+    let buffer: UnsafeRawBufferPointer
+    init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
+    @inline(__always) var count: Int { buffer.count }
+    @inline(__always) var isEmpty: Bool { buffer.isEmpty }
+}
+
 /// A slot of the table: the key's full hash (compared before touching the entry) and the entry, nil when empty.
 struct Slot {
     var hash: UInt64
@@ -113,12 +122,12 @@ struct EntryTable: ~Copyable {
     @inline(__always) private func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash) & (capacity - 1) }
 
     /// The slot holding `key`, or nil.
-    func find(_ hash: UInt64, _ key: UnsafeRawBufferPointer) -> Int? {
+    func find(_ hash: UInt64, _ key: Bytes) -> Int? {
         guard let slots, count > 0 else { return nil }
         let mask = capacity - 1
         var i = home(hash)
         while let e = slots[i].entry {
-            if slots[i].hash == hash && e.keyEquals(key) { return i }
+            if slots[i].hash == hash && e.keyEquals(key.buffer) { return i }
             i = (i + 1) & mask
         }
         return nil

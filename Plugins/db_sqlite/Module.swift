@@ -1,1 +1,74 @@
-// db_sqlite is being written.
+// The `db_sqlite` module: the SQLite driver of the DB API (switchyard_db.h), published as "db:sqlite" so a module
+// given `sqlite:///path/file.db` (host->db_bind) gets it.
+//
+//   modparam("db_sqlite", "busy_timeout", 5000)     ms a call waits for a locked database before SY_DB_E_BUSY
+//   modparam("db_sqlite", "max_connections", 16)    SQLite handles per connect() (concurrent calls on it)
+//
+//   sqlite:///abs/path.db   sqlite://relative/path.db (to the working directory)   sqlite://:memory:
+//
+// No script functions, pseudo-variables or MI commands (no raw SQL over MI). See README.md next to this file.
+//
+// Files: DriverAPI.swift (the C table), SQLiteConnection.swift (pool, statements, transactions), Handle.swift (one
+// sqlite3 handle and its statement cache), SQLText.swift (SQL of select/insert/update/delete), DatabaseURL.swift,
+// DBError.swift (SQLite result codes → sy_db_error_code).
+import CSQLite
+import SwitchyardABI
+import SwitchyardPluginKit
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: SQLiteModule.name) else { return nil } // another ABI major: refuse
+    return SQLiteModule(host: host).build().pointer // allocated once, never freed
+}
+
+final class SQLiteModule: Sendable {
+    static let name = "db_sqlite"
+    static let version = "1.0.0"
+    /// The name host->db_bind looks up for sqlite:// URLs.
+    static let apiName = "db:" + DatabaseURL.scheme
+
+    let host: PluginHost
+
+    init(host: PluginHost) {
+        self.host = host
+        driver.reset(host: host)
+    }
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
+                                     description: "SQLite driver for the DB API (sqlite:// URLs)")
+
+        // modparam("db_sqlite", "busy_timeout", 5000)
+        m.param("busy_timeout", .int) { value in
+            guard let ms = value.intValue, ms >= 0, ms <= Int64(Int32.max) else {
+                throw PluginError("expected a number of milliseconds >= 0")
+            }
+            driver.busyTimeoutMs.store(Int32(ms), ordering: .relaxed)
+        }
+        // modparam("db_sqlite", "max_connections", 16)
+        m.param("max_connections", .int) { value in
+            guard let n = value.intValue, n >= 1, n <= 1024 else { throw PluginError("expected a number from 1 to 1024") }
+            driver.maxConnections.store(Int32(n), ordering: .relaxed)
+        }
+
+        m.onInit { [host] in
+            guard sqlite3_libversion_number() >= 3_029_000 else {
+                throw PluginError("libsqlite3 \(String(cString: sqlite3_libversion())) is too old: 3.29 or newer is needed")
+            }
+            guard sqlite3_threadsafe() != 0 else {
+                throw PluginError("libsqlite3 was built without thread support (SQLITE_THREADSAFE=0)")
+            }
+            guard host.apiPublish(Self.apiName, UnsafeRawPointer(driverAPI.pointer)) else {
+                throw PluginError("cannot publish the '\(Self.apiName)' API (another SQLite driver loaded?)")
+            }
+            host.log(.info, "SQLite \(String(cString: sqlite3_libversion())), busy_timeout "
+                     + "\(driver.busyTimeoutMs.load(ordering: .relaxed)) ms, max_connections "
+                     + "\(driver.maxConnections.load(ordering: .relaxed))")
+        }
+        m.onDestroy {
+            let open = driver.open.load(ordering: .relaxed)
+            if open > 0 { driver.log(.dbg, "\(open) connection(s) still open at shutdown") }
+        }
+        return m.build()
+    }
+}

@@ -1,1 +1,545 @@
-// drouting is being written.
+// The OpenSIPS `drouting` (dynamic routing) module as a Switchyard plugin.
+//
+//   modparam("drouting", "db_url", "sqlite:///etc/switchyard/dr.db")        + table/column/AVP names, see README.md
+//   do_routing([group], [flags], [gw_whitelist], [rule_attrs], [gw_attrs], [carrier_attrs], [partition])
+//   use_next_gw / next_routing, route_to_gw, route_to_carrier, goes_to_gw, dr_is_gw, is_from_gw, dr_disable
+//   MI: dr_reload, dr_reload_status, dr_gw_status, dr_carrier_status, dr_number_routing
+//
+// Data: loaded at init into an immutable Snapshot (digit trie per group) and swapped whole on dr_reload; readers copy
+// the reference under a short lock, so they never see half a reload, and a failed reload keeps the old snapshot.
+// No global state: everything hangs off DroutingModule, reached through the kit's retained boxes.
+import Foundation
+import SwitchyardABI
+import SwitchyardPluginKit
+import Synchronization
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: DroutingModule.name) else { return nil }
+    return DroutingModule(host: host).build().pointer
+}
+
+/// An AVP-like variable: `one` reads/pushes/pops the newest value, `all` (`$(avp(x)[*])`) clears every value.
+struct QueueVar: Sendable {
+    let one: SYVar
+    let all: SYVar?
+}
+
+/// Everything resolved at init.
+final class Runtime: Sendable {
+    let cfg: DRConfig
+    let db: DBConnection?
+    let ru: SYVar
+    let rU: SYVar
+    let du: SYVar?
+    let fu: SYVar?
+    let ruri: QueueVar, gwID: QueueVar, gwSock: QueueVar, carrierID: QueueVar, priprefix: QueueVar
+    let ruleID: QueueVar?, rulePrefix: QueueVar?
+    let ruleAttrs: QueueVar, fallback: QueueVar
+    let rng: RandomSource
+
+    init(cfg: DRConfig, db: DBConnection?, host: PluginHost) throws {
+        self.cfg = cfg
+        self.db = db
+        func queue(_ spec: String) throws -> QueueVar {
+            let one = try host.varParse(spec)
+            var all: SYVar? = nil
+            if spec.hasPrefix("$avp("), spec.hasSuffix(")") {
+                all = try? host.varParse("$(" + spec.dropFirst()  + "[*])")
+            }
+            return QueueVar(one: one, all: all)
+        }
+        ru = try host.varParse("$ru")
+        rU = try host.varParse("$rU")
+        du = try? host.varParse("$du")
+        fu = try? host.varParse("$fu")
+        ruri = try queue(cfg.ruriAVP)
+        gwID = try queue(cfg.gwIdAVP)
+        gwSock = try queue(cfg.gwSockAVP)
+        carrierID = try queue(cfg.carrierIdAVP ?? "$avp(___dr_carrier_id__)")
+        priprefix = try queue(cfg.gwPriprefixAVP ?? "$avp(___dr_priprefix__)")
+        ruleID = try cfg.ruleIdAVP.map(queue)
+        rulePrefix = try cfg.rulePrefixAVP.map(queue)
+        ruleAttrs = try queue("$avp(___dr_rule_attrs__)")
+        fallback = try queue("$avp(___dr_fallback__)")
+        rng = RandomSource(seed: cfg.randomSeed)
+    }
+
+    func now() -> Int64 { cfg.fixedTime != 0 ? cfg.fixedTime : Int64(time(nil)) }
+}
+
+final class DroutingModule: Sendable {
+    static let name = "drouting"
+    static let version = "1.0.0"
+
+    let host: PluginHost
+    let config = Mutex(DRConfig())
+    /// The runtime (after init) and the published snapshot, swapped together under one short lock.
+    let published = Mutex<(Runtime?, Snapshot)>((nil, Snapshot.empty))
+    let reloading = Atomic<Bool>(false)
+    let reloadLock = Mutex(())
+    let lastReload = Mutex<Int64>(0)
+
+    init(host: PluginHost) { self.host = host }
+
+    var current: (Runtime?, Snapshot) { published.withLock { $0 } }
+
+    // MARK: - Exports
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
+                                     description: "dynamic routing: prefix/time based rules, gateways and carriers")
+        m.dependencyOnAnyDatabase()
+        declareParams(&m)
+
+        let opt = FunctionParam.optional
+        // do_routing([group], [flags], [gw_whitelist], [rule_attrs_pvar], [gw_attrs_pvar], [carrier_attrs_pvar], [partition])
+        m.function("do_routing", params: [[.int, opt], [.str, opt], [.str, opt], [.var, opt], [.var, opt], [.var, opt],
+                                          [.str, opt]]) { [self] call in doRouting(call) }
+        // use_next_gw([rule_attrs_pvar], [gw_attrs_pvar], [carrier_attrs_pvar], [partition]); next_routing (2.4 alias)
+        for name in ["use_next_gw", "next_routing"] {
+            m.function(name, params: [[.var, opt], [.var, opt], [.var, opt], [.str, opt]]) { [self] call in useNextGW(call) }
+        }
+        // route_to_gw(gw_ids, [gw_attrs_pvar], [carrier_attrs_pvar], [partition])
+        m.function("route_to_gw", params: [.str, [.var, opt], [.var, opt], [.str, opt]]) { [self] call in routeToGW(call) }
+        // route_to_carrier(carrier_ids, [gw_attrs_pvar], [carrier_attrs_pvar], [partition])
+        m.function("route_to_carrier", params: [.str, [.var, opt], [.var, opt], [.str, opt]]) { [self] call in
+            routeToCarrier(call)
+        }
+        // goes_to_gw([type], [flags], [gw_attrs_pvar], [carrier_attrs_pvar], [partition])
+        m.function("goes_to_gw", params: [[.int, opt], [.str, opt], [.var, opt], [.var, opt], [.str, opt]]) { [self] call in
+            goesToGW(call)
+        }
+        // dr_is_gw(uri, [type], [flags], [gw_attrs_pvar], [carrier_attrs_pvar], [partition])
+        m.function("dr_is_gw", params: [.str, [.int, opt], [.str, opt], [.var, opt], [.var, opt], [.str, opt]]) { [self] call in
+            drIsGW(call)
+        }
+        // is_from_gw([type], [flags], [gw_attrs_pvar], [carrier_attrs_pvar], [partition]): needs a message source.
+        m.function("is_from_gw", params: [[.int, opt], [.str, opt], [.var, opt], [.var, opt], [.str, opt]]) { [self] _ in
+            host.log(.dbg, "is_from_gw: no message source address yet (arrives with SIP): no match")
+            return -1
+        }
+        // dr_disable([partition])
+        m.function("dr_disable", params: [[.str, opt]]) { [self] call in drDisable(call) }
+
+        declareMI(&m)
+        m.event("E_DROUTING_STATUS")
+        m.onInit { [self] in try initialize() }
+        return m.build()
+    }
+
+    private func declareParams(_ m: inout ModuleExportsBuilder) {
+        func str(_ name: String, _ set: @escaping @Sendable (inout DRConfig, String) -> Void) {
+            m.param(name, .str) { [self] v in
+                guard let s = v.stringValue else { throw PluginError("expected a string") }
+                config.withLock { set(&$0, s) }
+            }
+        }
+        func int(_ name: String, _ set: @escaping @Sendable (inout DRConfig, Int64) throws -> Void) {
+            m.param(name, .int) { [self] v in
+                guard let i = v.intValue else { throw PluginError("expected an integer") }
+                try config.withLock { try set(&$0, i) }
+            }
+        }
+        func avp(_ name: String, _ set: @escaping @Sendable (inout DRConfig, String) -> Void) {
+            str(name) { c, s in set(&c, s.trimmingCharacters(in: .whitespaces)) }
+        }
+        str("db_url") { $0.dbURL = $1 }
+        str("drd_table") { $0.drdTable = $1 }
+        str("drr_table") { $0.drrTable = $1 }
+        str("drg_table") { $0.drgTable = $1 }
+        str("drc_table") { $0.drcTable = $1 }
+        int("use_domain") { $0.useDomain = $1 != 0 }
+        str("drg_user_col") { $0.drgUserCol = $1 }
+        str("drg_domain_col") { $0.drgDomainCol = $1 }
+        str("drg_grpid_col") { $0.drgGrpidCol = $1 }
+        avp("ruri_avp") { $0.ruriAVP = $1 }
+        avp("gw_id_avp") { $0.gwIdAVP = $1 }
+        avp("gw_sock_avp") { $0.gwSockAVP = $1 }
+        avp("gw_priprefix_avp") { $0.gwPriprefixAVP = $1 }
+        avp("rule_id_avp") { $0.ruleIdAVP = $1 }
+        avp("rule_prefix_avp") { $0.rulePrefixAVP = $1 }
+        avp("carrier_id_avp") { $0.carrierIdAVP = $1 }
+        int("default_group") { $0.defaultGroup = $1 }
+        int("force_dns") { $0.forceDNS = $1 != 0 }
+        int("persistent_state") { $0.persistentState = $1 != 0 }
+        int("no_concurrent_reload") { $0.noConcurrentReload = $1 != 0 }
+        str("extra_prefix_chars") { $0.extraPrefixChars = $1 }
+        str("extra_id_chars") { $0.extraIdChars = $1 }
+        int("use_partitions") { _, v in if v != 0 { throw PluginError("partitions are not supported yet (use_partitions=0)") } }
+        // Switchyard additions (tests, benchmarks).
+        int("fixed_time") { $0.fixedTime = $1 }
+        int("random_seed") { $0.randomSeed = UInt64(bitPattern: $1) }
+        // Accepted now, used once SIP (probing, blacklists, clustering) arrives.
+        for name in ["probing_interval", "status_replication_cluster", "cluster_id", "enable_restart_persistency"] {
+            m.param(name, .int) { _ in }
+        }
+        for name in ["probing_method", "probing_from", "probing_reply_codes", "probing_socket", "cluster_sharing_tag",
+                     "cluster_probing_mode", "gw_socket_filter_mode", "db_partitions_url", "db_partitions_table",
+                     "partition_id_pvar"] {
+            m.param(name, .str) { _ in }
+        }
+        m.param("define_blacklist", [.str, .repeatable]) { _ in }
+    }
+
+    // MARK: - Init and reload
+
+    private func initialize() throws {
+        let cfg = config.withLock { $0 }
+        guard !cfg.dbURL.isEmpty else { throw PluginError("db_url is mandatory") }
+        let db = try DBConnection(host: host, url: cfg.dbURL)
+        let rt = try Runtime(cfg: cfg, db: db, host: host)
+        let start = DispatchTime.now()
+        let result = try Loader.load(db, cfg, previous: nil, inheritState: false) { [host] in host.log(.warn, $0) }
+        published.withLock { $0 = (rt, result.snapshot) }
+        lastReload.withLock { $0 = Int64(time(nil)) }
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+        host.log(.notice, "loaded \(result.snapshot.gateways.count) gateways, \(result.snapshot.carriers.count) carriers, \(result.snapshot.rules.count) rules (\(result.skipped.count) rows skipped) in \(String(format: "%.1f", ms)) ms")
+    }
+
+    /// Loads everything again and swaps it in; on error the old data stays and the error names the problem.
+    func reload(inheritState: Bool) -> Result<LoadResult, LoadError> {
+        guard let rt = current.0, let db = rt.db else { return .failure(LoadError("module not initialised")) }
+        if rt.cfg.noConcurrentReload {
+            guard reloading.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+                return .failure(LoadError("Reload already in progress"))
+            }
+        }
+        defer { if rt.cfg.noConcurrentReload { reloading.store(false, ordering: .releasing) } }
+        return reloadLock.withLock { _ in
+            let old = current.1
+            do {
+                let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState) { [host] in host.log(.warn, $0) }
+                published.withLock { $0.1 = r.snapshot }
+                lastReload.withLock { $0 = Int64(time(nil)) }
+                return .success(r)
+            } catch let e as LoadError {
+                host.log(.err, "dr_reload failed, keeping the old data: \(e)")
+                return .failure(e)
+            } catch {
+                host.log(.err, "dr_reload failed, keeping the old data: \(error)")
+                return .failure(LoadError("\(error)"))
+            }
+        }
+    }
+
+    // MARK: - Helpers over AVP queues
+
+    private func clear(_ q: QueueVar, _ ctx: SYContext) {
+        if let all = q.all { host.varSet(ctx, all, .null); return }
+        host.varSet(ctx, q.one, .null)
+    }
+
+    private func pushReversed(_ q: QueueVar, _ values: [SYValue], _ ctx: SYContext) {
+        for v in values.reversed() { host.varSet(ctx, q.one, v) }
+    }
+
+    private func head(_ q: QueueVar, _ ctx: SYContext) -> SYValue { host.varGet(ctx, q.one) ?? .null }
+
+    private func pop(_ q: QueueVar, _ ctx: SYContext) { host.varSet(ctx, q.one, .null) }
+
+    private func clearAll(_ rt: Runtime, _ ctx: SYContext) {
+        for q in [rt.ruri, rt.gwID, rt.gwSock, rt.carrierID, rt.priprefix, rt.ruleAttrs, rt.fallback] { clear(q, ctx) }
+        if let q = rt.ruleID { clear(q, ctx) }
+        if let q = rt.rulePrefix { clear(q, ctx) }
+    }
+
+    private func parseFlags(_ s: String) -> Set<Character> { Set(s) }
+
+    private func whitelist(_ text: String, _ rt: Runtime) -> Whitelist? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if t.isEmpty { return nil }
+        do {
+            var wl = Whitelist()
+            for e in try parseGWList(t, idChars: rt.cfg.extraIdChars) {
+                if e.isCarrier { wl.carriers.insert(e.id) } else { wl.gws.insert(e.id) }
+            }
+            return wl
+        } catch {
+            host.log(.err, "invalid gw_whitelist '\(text)' ignored: \(error)")
+            return nil
+        }
+    }
+
+    /// Sets the current destination and queues the rest (gw ids, carrier ids, pri_prefixes for all; R-URIs and
+    /// sockets for candidates 2..n), newest first so `$avp(gw_id)` reads the current gateway.
+    private func publish(_ cands: [Candidate], uri: URIParts, snap: Snapshot, rt: Runtime, ctx: SYContext) -> Bool {
+        guard let first = cands.first else { return false }
+        let gws = cands.map { snap.gateways[Int($0.gw)] }
+        let uris = gws.map { uri.rewritten(for: $0) }
+        guard host.varSet(ctx, rt.ru, .string(uris[0])) else {
+            host.log(.err, "cannot set the R-URI to \(uris[0])")
+            return false
+        }
+        _ = first
+        pushReversed(rt.gwID, gws.map { .string($0.id) }, ctx)
+        pushReversed(rt.carrierID, cands.map { .string($0.carrier >= 0 ? snap.carriers[Int($0.carrier)].id : "") }, ctx)
+        pushReversed(rt.priprefix, gws.map { .string($0.priPrefix) }, ctx)
+        pushReversed(rt.ruri, uris.dropFirst().map { .string($0) }, ctx)
+        pushReversed(rt.gwSock, gws.dropFirst().map { .string($0.socket) }, ctx)
+        return true
+    }
+
+    private func setAttrOutputs(_ call: FunctionCall, gwArg: Int, crArg: Int, cand: Candidate?, snap: Snapshot) {
+        if call.isPresent(gwArg) {
+            call.set(gwArg, .string(cand.map { snap.gateways[Int($0.gw)].attrs } ?? ""))
+        }
+        if call.isPresent(crArg) {
+            let c = cand.flatMap { $0.carrier >= 0 ? snap.carriers[Int($0.carrier)].attrs : nil } ?? ""
+            call.set(crArg, .string(c))
+        }
+    }
+
+    private func groupFromDB(_ rt: Runtime, _ ctx: SYContext) -> Int64? {
+        guard let db = rt.db, let fu = rt.fu, case .string(let from)? = host.varGet(ctx, fu), let uri = URIParts(from) else {
+            return nil
+        }
+        var conds: [(String, DBValue)] = [(rt.cfg.drgUserCol, .text(uri.user))]
+        if rt.cfg.useDomain { conds.append((rt.cfg.drgDomainCol, .text(uri.hostAndPort.host))) }
+        do {
+            let rows = try db.select(rt.cfg.drgTable, [rt.cfg.drgGrpidCol], where: conds)
+            return rows.first?.first?.int
+        } catch {
+            host.log(.err, "dr_groups lookup failed: \(error)")
+            return nil
+        }
+    }
+
+    // MARK: - do_routing
+
+    struct FallbackState {
+        var group: UInt32, flags: String, level: Int, pos: Int, whitelist: String, origRURI: String
+        var text: String { "\(group)\u{1}\(flags)\u{1}\(level)\u{1}\(pos)\u{1}\(whitelist)\u{1}\(origRURI)" }
+        init(group: UInt32, flags: String, level: Int, pos: Int, whitelist: String, origRURI: String) {
+            self.group = group; self.flags = flags; self.level = level; self.pos = pos
+            self.whitelist = whitelist; self.origRURI = origRURI
+        }
+        init?(_ text: String) {
+            let f = text.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 6, let g = UInt32(f[0]), let l = Int(f[2]), let p = Int(f[3]) else { return nil }
+            self.init(group: g, flags: f[1], level: l, pos: p, whitelist: f[4], origRURI: f[5])
+        }
+    }
+
+    func doRouting(_ call: FunctionCall) -> Int32 {
+        let (rtOpt, snap) = current
+        guard let rt = rtOpt else { return -1 }
+        let ctx = call.context
+        var group: Int64
+        if call.isPresent(0) {
+            switch call.value(0) {
+            case .int(let i): group = i
+            case .string(let s):
+                guard let i = Int64(s.trimmingCharacters(in: .whitespaces)) else {
+                    host.log(.err, "do_routing: group '\(s)' is not an integer"); return -1
+                }
+                group = i
+            case .null:
+                host.log(.err, "do_routing: the group is NULL"); return -1
+            }
+        } else if let g = groupFromDB(rt, ctx) ?? rt.cfg.defaultGroup {
+            group = g
+        } else {
+            host.log(.err, "do_routing: no group given, the caller is not in \(rt.cfg.drgTable) and no default_group is set")
+            return -1
+        }
+        guard let g32 = UInt32(exactly: group) else { return -1 }
+        let flags = call.string(1)
+        let fset = parseFlags(flags)
+        guard case .string(let ruText)? = host.varGet(ctx, rt.ru), let uri = URIParts(ruText) else {
+            host.log(.err, "do_routing: no usable R-URI")
+            return -1
+        }
+        let now = rt.now()
+        guard var match = snap.lookup(number: uri.user, group: g32, now: now, strict: fset.contains("L")) else {
+            return -1
+        }
+        let wlText = call.string(2)
+        var rule = snap.rules[Int(match.rule)]
+        if !rule.routeID.isEmpty {
+            host.log(.dbg, "rule \(rule.id): routeid '\(rule.routeID)' is not run (no script route API yet)")
+        }
+        if fset.contains("C") {
+            let prefix = match.level < 0 ? "" : String(uri.user.utf8.prefix(match.level))!
+            if let q = rt.rulePrefix { clear(q, ctx); host.varSet(ctx, q.one, .string(prefix)) }
+            if let q = rt.ruleID { clear(q, ctx); host.varSet(ctx, q.one, .int(rule.id)) }
+            if call.isPresent(3) { call.set(3, .string(rule.attrs)) }
+            return 1
+        }
+        clearAll(rt, ctx)
+        let wl = whitelist(wlText, rt)
+        var cands: [Candidate]
+        while true {
+            cands = Routing.candidates(rule.items, weighted: fset.contains("W") || rule.weightSort, whitelist: wl,
+                                       snap: snap, rng: rt.rng)
+            if !cands.isEmpty { break }
+            guard fset.contains("F"), let next = snap.lookup(number: uri.user, group: g32, now: now,
+                                                            strict: fset.contains("L"), after: match) else { return -1 }
+            match = next
+            rule = snap.rules[Int(match.rule)]
+        }
+        guard publish(cands, uri: uri, snap: snap, rt: rt, ctx: ctx) else { return -1 }
+        setRuleOutputs(rt, ctx, rule: rule, match: match, user: uri.user)
+        if call.isPresent(3) { call.set(3, .string(rule.attrs)) }
+        setAttrOutputs(call, gwArg: 4, crArg: 5, cand: cands.first, snap: snap)
+        if fset.contains("F") {
+            let st = FallbackState(group: g32, flags: flags, level: match.level, pos: match.pos, whitelist: wlText,
+                                   origRURI: ruText)
+            host.varSet(ctx, rt.fallback.one, .string(st.text))
+        }
+        return 1
+    }
+
+    private func setRuleOutputs(_ rt: Runtime, _ ctx: SYContext, rule: Rule, match: Snapshot.Match, user: String) {
+        let prefix = match.level < 0 ? "" : String(user.utf8.prefix(match.level))!
+        if let q = rt.rulePrefix { clear(q, ctx); host.varSet(ctx, q.one, .string(prefix)) }
+        if let q = rt.ruleID { clear(q, ctx); host.varSet(ctx, q.one, .int(rule.id)) }
+        clear(rt.ruleAttrs, ctx)
+        host.varSet(ctx, rt.ruleAttrs.one, .string(rule.attrs))
+    }
+
+    // MARK: - use_next_gw
+
+    func useNextGW(_ call: FunctionCall) -> Int32 {
+        let (rtOpt, snap) = current
+        guard let rt = rtOpt else { return -1 }
+        let ctx = call.context
+        if head(rt.gwID, ctx).isNull {
+            host.log(.warn, "use_next_gw: no gateway id found - have you done do_routing?")
+            return -1
+        }
+        pop(rt.gwID, ctx); pop(rt.carrierID, ctx); pop(rt.priprefix, ctx)
+        while true {
+            guard case .string(let id) = head(rt.gwID, ctx) else { break }
+            let next = head(rt.ruri, ctx)
+            pop(rt.ruri, ctx); pop(rt.gwSock, ctx)
+            if let gi = snap.gwIndex[id], snap.gateways[Int(gi)].state.isDisabled {
+                pop(rt.gwID, ctx); pop(rt.carrierID, ctx); pop(rt.priprefix, ctx)
+                continue
+            }
+            guard case .string(let uri) = next, host.varSet(ctx, rt.ru, .string(uri)) else { return -1 }
+            if call.isPresent(0) { call.set(0, head(rt.ruleAttrs, ctx)) }
+            let cr = head(rt.carrierID, ctx).stringValue.flatMap { snap.carrierIndex[$0] } ?? -1
+            setAttrOutputs(call, gwArg: 1, crArg: 2, cand: snap.gwIndex[id].map { Candidate(gw: $0, carrier: cr) }, snap: snap)
+            return 1
+        }
+        // Out of gateways: rule fallback.
+        guard case .string(let fbText) = head(rt.fallback, ctx), let st = FallbackState(fbText),
+              let uri = URIParts(st.origRURI) else { return -1 }
+        let fset = parseFlags(st.flags)
+        let now = rt.now()
+        var after = Snapshot.Match(rule: -1, level: st.level, pos: st.pos)
+        let wl = whitelist(st.whitelist, rt)
+        while let m = snap.lookup(number: uri.user, group: st.group, now: now, strict: fset.contains("L"), after: after) {
+            after = m
+            let rule = snap.rules[Int(m.rule)]
+            let cands = Routing.candidates(rule.items, weighted: fset.contains("W") || rule.weightSort, whitelist: wl,
+                                           snap: snap, rng: rt.rng)
+            if cands.isEmpty { continue }
+            clearAll(rt, ctx)
+            guard publish(cands, uri: uri, snap: snap, rt: rt, ctx: ctx) else { return -1 }
+            setRuleOutputs(rt, ctx, rule: rule, match: m, user: uri.user)
+            var next = st
+            next.level = m.level; next.pos = m.pos
+            host.varSet(ctx, rt.fallback.one, .string(next.text))
+            if call.isPresent(0) { call.set(0, .string(rule.attrs)) }
+            setAttrOutputs(call, gwArg: 1, crArg: 2, cand: cands.first, snap: snap)
+            return 1
+        }
+        clear(rt.fallback, ctx)
+        return -1
+    }
+
+    // MARK: - route_to_gw / route_to_carrier
+
+    func routeToGW(_ call: FunctionCall) -> Int32 {
+        let (rtOpt, snap) = current
+        guard let rt = rtOpt else { return -1 }
+        let ctx = call.context
+        var cands: [Candidate] = []
+        for part in call.string(0).split(separator: ",", omittingEmptySubsequences: false) {
+            let id = part.trimmingCharacters(in: .whitespaces)
+            if id.isEmpty { host.log(.err, "route_to_gw: empty gateway id in '\(call.string(0))'"); return -1 }
+            guard let gi = snap.gwIndex[id] else { host.log(.err, "route_to_gw: unknown gateway '\(id)'"); continue }
+            if snap.gateways[Int(gi)].state.isDisabled { continue }
+            cands.append(Candidate(gw: gi, carrier: -1))
+        }
+        guard case .string(let ruText)? = host.varGet(ctx, rt.ru), let uri = URIParts(ruText) else { return -1 }
+        guard publish(cands, uri: uri, snap: snap, rt: rt, ctx: ctx) else { return -1 }
+        setAttrOutputs(call, gwArg: 1, crArg: 2, cand: cands.first, snap: snap)
+        return 1
+    }
+
+    func routeToCarrier(_ call: FunctionCall) -> Int32 {
+        let (rtOpt, snap) = current
+        guard let rt = rtOpt else { return -1 }
+        let ctx = call.context
+        clearAll(rt, ctx)
+        var cands: [Candidate] = []
+        for part in call.string(0).split(separator: ",") {
+            let id = part.trimmingCharacters(in: .whitespaces)
+            guard let ci = snap.carrierIndex[id] else { host.log(.err, "route_to_carrier: unknown carrier '\(id)'"); continue }
+            if snap.carriers[Int(ci)].state.isDisabled { continue }
+            cands += Routing.carrierGateways(Int(ci), snap: snap, rng: rt.rng)
+        }
+        guard case .string(let ruText)? = host.varGet(ctx, rt.ru), let uri = URIParts(ruText) else { return -1 }
+        guard publish(cands, uri: uri, snap: snap, rt: rt, ctx: ctx) else { return -1 }
+        setAttrOutputs(call, gwArg: 1, crArg: 2, cand: cands.first, snap: snap)
+        return 1
+    }
+
+    // MARK: - goes_to_gw / dr_is_gw
+
+    private func gwCheck(_ call: FunctionCall, uriText: String?, typeArg: Int, flagsArg: Int, gwAttrs: Int, crAttrs: Int) -> Int32 {
+        let (rtOpt, snap) = current
+        guard let rt = rtOpt, let uriText, let uri = URIParts(uriText) else { return -1 }
+        let ctx = call.context
+        let fset = parseFlags(call.string(flagsArg))
+        let type = call.isPresent(typeArg) ? Int(call.value(typeArg).intValue ?? Int64(call.string(typeArg)) ?? -1) : nil
+        let hp = uri.hostAndPort
+        guard let gi = Routing.matchGateway(host: hp.host, port: hp.port, type: type, ignorePort: fset.contains("n"),
+                                            snap: snap) else { return -1 }
+        let gw = snap.gateways[gi]
+        let firstCarrier = snap.carriers.firstIndex { $0.gws.contains { !$0.isCarrier && Int($0.index) == gi } }
+        if fset.contains("s") || fset.contains("p"), case .string(let ru)? = host.varGet(ctx, rt.ru), var r = URIParts(ru) {
+            var user = Substring(r.user)
+            if fset.contains("s") { user = user.dropFirst(min(gw.strip, user.count)) }
+            r.user = (fset.contains("p") ? gw.priPrefix : "") + user
+            host.varSet(ctx, rt.rU, .string(r.user))
+        }
+        if fset.contains("p") { host.varSet(ctx, rt.priprefix.one, .string(gw.priPrefix)) }
+        if fset.contains("i") { host.varSet(ctx, rt.gwID.one, .string(gw.id)) }
+        if fset.contains("c") { host.varSet(ctx, rt.carrierID.one, .string(firstCarrier.map { snap.carriers[$0].id } ?? "")) }
+        setAttrOutputs(call, gwArg: gwAttrs, crArg: crAttrs,
+                       cand: Candidate(gw: Int32(gi), carrier: Int32(firstCarrier ?? -1)), snap: snap)
+        return 1
+    }
+
+    func goesToGW(_ call: FunctionCall) -> Int32 {
+        guard let rt = current.0 else { return -1 }
+        var target: String? = nil
+        if let du = rt.du, case .string(let d)? = host.varGet(call.context, du), !d.isEmpty { target = d }
+        if target == nil, case .string(let r)? = host.varGet(call.context, rt.ru) { target = r }
+        return gwCheck(call, uriText: target, typeArg: 0, flagsArg: 1, gwAttrs: 2, crAttrs: 3)
+    }
+
+    func drIsGW(_ call: FunctionCall) -> Int32 {
+        gwCheck(call, uriText: call.string(0), typeArg: 1, flagsArg: 2, gwAttrs: 3, crAttrs: 4)
+    }
+
+    func drDisable(_ call: FunctionCall) -> Int32 {
+        let (rtOpt, snap) = current
+        guard let rt = rtOpt, case .string(let id) = head(rt.gwID, call.context) else { return -1 }
+        if let gi = snap.gwIndex[id] { setGWState(snap.gateways[Int(gi)], enabled: false, byMI: false) }
+        return 1
+    }
+
+    func setGWState(_ gw: Gateway, enabled: Bool, byMI: Bool) {
+        let bits: UInt8 = enabled ? 0 : (byMI ? StateCell.disabled | StateCell.byMI : StateCell.disabled)
+        let old = gw.state.bits.exchange(bits, ordering: .relaxed)
+        if old != bits {
+            host.raiseEvent("E_DROUTING_STATUS", [("partition", .string("Default")), ("gwid", .string(gw.id)),
+                                                 ("address", .string(gw.ipStr)), ("status", .string(gw.stateName.lowercased()))])
+        }
+    }
+}

@@ -23,6 +23,34 @@ public struct JSONObject: Sendable, Equatable {
         for (key, value) in pairs { self[key] = value }
     }
 
+    /// Members in document order; a repeated key keeps its first position and its last value (the
+    /// parser's rule, the same as assigning the pairs one by one, without a lookup per pair).
+    init(keys: ArraySlice<String>, values: ArraySlice<JSONValue>) {
+        let n = keys.count
+        members.reserveCapacity(n)
+        if n <= Self.indexThreshold {
+            outer: for (key, value) in zip(keys, values) {
+                for i in members.indices where members[i].key == key {
+                    members[i].value = value
+                    continue outer
+                }
+                members.append(Member(key: key, value: value))
+            }
+        } else {
+            var built = [String: Int](minimumCapacity: n)
+            for (key, value) in zip(keys, values) {
+                // One hash per new key: insert first, undo for a repeated key (rare).
+                if let at = built.updateValue(members.count, forKey: key) {
+                    built[key] = at
+                    members[at].value = value
+                } else {
+                    members.append(Member(key: key, value: value))
+                }
+            }
+            index = built
+        }
+    }
+
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }
     public var keys: [String] { members.map(\.key) }

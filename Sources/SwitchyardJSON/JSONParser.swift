@@ -15,7 +15,7 @@ public struct JSONParser: Sendable {
     // MARK: Whole-document parsing (only whitespace may follow the value)
 
     public func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        var reader = JSONReader(buffer: buffer, maxDepth: maxDepth)
+        var reader = JSONReader(buffer: buffer, maxDepth: maxDepth, builder: ValueTreeBuilder())
         let value = try reader.readValue()
         reader.skipWhitespace()
         if reader.pos != buffer.count {
@@ -43,7 +43,7 @@ public struct JSONParser: Sendable {
     /// the number of bytes consumed up to the value's last byte. Trailing bytes are not examined,
     /// except that a number running into the end of the buffer is taken as complete.
     public func parsePrefix(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> (value: JSONValue, consumed: Int) {
-        var reader = JSONReader(buffer: buffer, maxDepth: maxDepth)
+        var reader = JSONReader(buffer: buffer, maxDepth: maxDepth, builder: ValueTreeBuilder())
         let value = try reader.readValue()
         return (value, reader.pos)
     }

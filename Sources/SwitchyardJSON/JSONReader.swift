@@ -1,11 +1,45 @@
+/// What `JSONReader` builds values with: `JSONValue` trees (`ValueTreeBuilder`) or `JSONNode`
+/// trees (`NodeTreeBuilder`). The reader is generic so each tree is built directly, with no
+/// intermediate copy; both builders live in this module, so the reader is specialised for each.
+protocol JSONTreeBuilder {
+    associatedtype Node
+    func null() -> Node
+    func bool(_ value: Bool) -> Node
+    func int(_ value: Int64) -> Node
+    /// A number that is not an `Int64` literal; `text` is the literal as written.
+    func double(_ value: Double, text: String) -> Node
+    func string(_ value: String) -> Node
+    func emptyArray() -> Node
+    func emptyObject() -> Node
+    func array(_ items: ArraySlice<Node>) -> Node
+    /// Members in document order; a repeated key keeps its first position and its last value.
+    func object(keys: ArraySlice<String>, values: ArraySlice<Node>) -> Node
+}
+
+struct ValueTreeBuilder: JSONTreeBuilder {
+    func null() -> JSONValue { .null }
+    func bool(_ value: Bool) -> JSONValue { .bool(value) }
+    func int(_ value: Int64) -> JSONValue { .int(value) }
+    func double(_ value: Double, text: String) -> JSONValue { .double(value) }
+    func string(_ value: String) -> JSONValue { .string(value) }
+    func emptyArray() -> JSONValue { .array([]) }
+    func emptyObject() -> JSONValue { .object(JSONObject()) }
+    func array(_ items: ArraySlice<JSONValue>) -> JSONValue { .array(Array(items)) }
+    func object(keys: ArraySlice<String>, values: ArraySlice<JSONValue>) -> JSONValue {
+        .object(JSONObject(keys: keys, values: values))
+    }
+}
+
 /// The byte-level state machine behind `JSONParser`.
 ///
 /// Open containers live on explicit stacks: `frames` (one per open `[`/`{`), and the pending
 /// `values`/`keys` of all open containers in one flat array each, so closing a container is one
 /// slice copy and appending never copies a container that is still being built.
-struct JSONReader {
+struct JSONReader<Builder: JSONTreeBuilder> {
+    typealias Node = Builder.Node
     private let buf: UnsafeBufferPointer<UInt8>
     private let maxDepth: Int
+    private let builder: Builder
     private(set) var pos = 0
 
     private struct Frame {
@@ -14,9 +48,10 @@ struct JSONReader {
         let keyStart: Int
     }
 
-    init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, builder: Builder) {
         self.buf = buffer
         self.maxDepth = maxDepth
+        self.builder = builder
     }
 
     // MARK: Errors
@@ -41,15 +76,15 @@ struct JSONReader {
     }
 
     /// Reads one complete value (skipping leading whitespace); `pos` ends just after it.
-    mutating func readValue() throws(JSONParseError) -> JSONValue {
+    mutating func readValue() throws(JSONParseError) -> Node {
         var frames: [Frame] = []
-        var values: [JSONValue] = []
+        var values: [Node] = []
         var keys: [String] = []
 
         nextValue: while true {
             skipWhitespace()
             guard pos < buf.count else { throw truncated("expected a JSON value") }
-            var current: JSONValue
+            var current: Node
             switch buf[pos] {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 let isObject = buf[pos] == UInt8(ascii: "{")
@@ -61,23 +96,23 @@ struct JSONReader {
                 guard pos < buf.count else { throw truncated(isObject ? "unterminated object" : "unterminated array") }
                 if buf[pos] == UInt8(ascii: isObject ? "}" : "]") {
                     pos += 1
-                    current = isObject ? .object(JSONObject()) : .array([])
+                    current = isObject ? builder.emptyObject() : builder.emptyArray()
                 } else {
                     frames.append(Frame(isObject: isObject, valueStart: values.count, keyStart: keys.count))
                     if isObject { keys.append(try readKey()) }
                     continue nextValue
                 }
             case UInt8(ascii: "\""):
-                current = .string(try readString())
+                current = builder.string(try readString())
             case UInt8(ascii: "t"):
                 try expectLiteral("true")
-                current = .bool(true)
+                current = builder.bool(true)
             case UInt8(ascii: "f"):
                 try expectLiteral("false")
-                current = .bool(false)
+                current = builder.bool(false)
             case UInt8(ascii: "n"):
                 try expectLiteral("null")
-                current = .null
+                current = builder.null()
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 current = try readNumber()
             default:
@@ -96,14 +131,10 @@ struct JSONReader {
                     continue nextValue
                 }
                 if frame.isObject && c == UInt8(ascii: "}") {
-                    var object = JSONObject()
-                    for i in 0..<(keys.count - frame.keyStart) {
-                        object[keys[frame.keyStart + i]] = values[frame.valueStart + i]
-                    }
+                    current = builder.object(keys: keys[frame.keyStart...], values: values[frame.valueStart...])
                     keys.removeSubrange(frame.keyStart...)
-                    current = .object(object)
                 } else if !frame.isObject && c == UInt8(ascii: "]") {
-                    current = .array(Array(values[frame.valueStart...]))
+                    current = builder.array(values[frame.valueStart...])
                 } else {
                     throw syntax(frame.isObject ? "expected ',' or '}'" : "expected ',' or ']'")
                 }
@@ -147,7 +178,7 @@ struct JSONReader {
         while pos < buf.count && Self.isDigit(buf[pos]) { pos += 1 }
     }
 
-    private mutating func readNumber() throws(JSONParseError) -> JSONValue {
+    private mutating func readNumber() throws(JSONParseError) -> Node {
         let start = pos
         let negative = buf[pos] == UInt8(ascii: "-")
         if negative { pos += 1 }
@@ -172,11 +203,11 @@ struct JSONReader {
             try readDigits()
         }
         if isInteger, let value = integerValue(from: negative ? start + 1 : start, to: integerEnd, negative: negative) {
-            return .int(value)
+            return builder.int(value)
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<pos]), as: UTF8.self)
         guard let d = Double(text), d.isFinite else { throw syntax("number out of range", at: start) }
-        return .double(d)
+        return builder.double(d, text: text)
     }
 
     /// Accumulates toward the sign so that Int64.min parses; nil on overflow.
@@ -196,10 +227,12 @@ struct JSONReader {
         pos += 1  // opening quote
         let start = pos
         // Fast path: no escapes, the bytes are the string.
+        var high: UInt8 = 0  // any byte >= 0x80 sets the top bit: UTF-8 to validate
         while pos < buf.count {
             let b = buf[pos]
+            high |= b
             if b == UInt8(ascii: "\"") {
-                let s = try makeString(UnsafeBufferPointer(rebasing: buf[start..<pos]), at: start)
+                let s = try makeString(UnsafeBufferPointer(rebasing: buf[start..<pos]), at: start, ascii: high < 0x80)
                 pos += 1
                 return s
             }
@@ -216,11 +249,12 @@ struct JSONReader {
             if b == UInt8(ascii: "\"") {
                 pos += 1
                 return try bytes.withUnsafeBufferPointer { b in
-                    Result { () throws(JSONParseError) in try makeString(b, at: start) }
+                    Result { () throws(JSONParseError) in try makeString(b, at: start, ascii: high < 0x80) }
                 }.get()
             }
             if b < 0x20 { throw syntax("unescaped control character in string") }
             guard b == UInt8(ascii: "\\") else {
+                high |= b
                 bytes.append(b)
                 pos += 1
                 continue
@@ -284,7 +318,10 @@ struct JSONReader {
         return value
     }
 
-    private func makeString(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONParseError) -> String {
+    private func makeString(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int, ascii: Bool) throws(JSONParseError) -> String {
+        // Raw ASCII (plus what escapes encoded, always valid) is valid UTF-8: skip the validation, which is costly
+        // (String(validating:) is generic and not specialised for us).
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
         guard let s = String(validating: bytes, as: UTF8.self) else {
             throw syntax("invalid UTF-8 in string", at: offset)
         }

@@ -71,6 +71,9 @@ public struct FunctionCall {
 
     /// The route kind this call runs in (nil on a core older than ABI 1.1).
     public var routeType: RouteMask? { host.routeType(context) }
+
+    /// The worker this call runs on (1...N, negative for the timer thread; nil on a core older than ABI 1.2).
+    public var worker: Int32? { host.worker(context) }
 }
 
 // MARK: - MI

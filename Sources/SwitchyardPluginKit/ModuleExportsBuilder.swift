@@ -70,21 +70,37 @@ public struct ModuleExportsBuilder {
 
     /// A pseudo-variable class used as `$name(inner)`: `parse` turns the inner text into a parameter once at startup
     /// (throw to fail startup with file:line:col), `get`/`set` use it at run time on worker threads.
+    ///
+    /// With `count` and `getIndex` (ABI 1.2; give both or neither) the class also takes an index:
+    /// `$(name(inner)[n])` reads `getIndex(n)` and `for ($it in $(name(inner)[*]))` walks `0..<count`. The core maps a
+    /// negative `n` from the end (calling `count` first), so `getIndex` sees `0 <= n`; return nil when out of range
+    /// (read as NULL). Both run on the calling context's thread, like `get`.
     public mutating func pseudoVariable<P: Sendable>(
         _ name: String,
         parse: @escaping @Sendable (String) throws -> P,
         get: @escaping @Sendable (SYContext, P) -> SYValue,
         set: (@Sendable (SYContext, P, AssignOp, SYValue) -> Bool)? = nil,
+        count: (@Sendable (SYContext, P) -> Int64)? = nil,
+        getIndex: (@Sendable (SYContext, P, Int64) -> SYValue?)? = nil,
         nameRequired: Bool = true
     ) {
+        precondition((count == nil) == (getIndex == nil), "\(name): give both count and getIndex, or neither")
         var erasedSet: (@Sendable (SYContext, (any Sendable)?, AssignOp, SYValue) -> Bool)? = nil
         if let set {
             erasedSet = { ctx, p, op, v in set(ctx, p as! P, op, v) }
         }
+        var erasedCount: (@Sendable (SYContext, (any Sendable)?) -> Int64)? = nil
+        var erasedGetIndex: (@Sendable (SYContext, (any Sendable)?, Int64) -> SYValue?)? = nil
+        if let count, let getIndex {
+            erasedCount = { ctx, p in count(ctx, p as! P) }
+            erasedGetIndex = { ctx, p, i in getIndex(ctx, p as! P, i) }
+        }
         pvars.append(PVDecl(name: name, nameRequired: nameRequired,
                             parse: { try parse($0) },
                             get: { ctx, p in get(ctx, p as! P) },
-                            set: erasedSet))
+                            set: erasedSet,
+                            count: erasedCount,
+                            getIndex: erasedGetIndex))
     }
 
     /// A pseudo-variable class with no `(...)` part: `$name`.
@@ -97,7 +113,8 @@ public struct ModuleExportsBuilder {
         if let set {
             erasedSet = { ctx, _, op, v in set(ctx, op, v) }
         }
-        pvars.append(PVDecl(name: name, nameRequired: false, parse: nil, get: { ctx, _ in get(ctx) }, set: erasedSet))
+        pvars.append(PVDecl(name: name, nameRequired: false, parse: nil, get: { ctx, _ in get(ctx) }, set: erasedSet,
+                            count: nil, getIndex: nil))
     }
 
     /// An MI command. `recipes` lists the accepted parameter-name sets (`[[]]` = no parameters; at most
@@ -212,6 +229,24 @@ public struct ModuleExportsBuilder {
                     return box.decl.set!(SYContext(ctx), p, AssignOp(rawValue: op), SYValue(copying: value)) ? 0 : -1
                 }
             }
+            if pv.count != nil && pv.getIndex != nil {
+                item.count = { ctx, param, user in
+                    let box = Unmanaged<PVBox>.fromOpaque(user!).takeUnretainedValue()
+                    guard let ctx else { return 0 }
+                    let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue().value }
+                    return box.decl.count!(SYContext(ctx), p)
+                }
+                item.get_index = { ctx, param, index, out, user in
+                    let box = Unmanaged<PVBox>.fromOpaque(user!).takeUnretainedValue()
+                    guard let ctx, let out else { return -1 }
+                    let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue().value }
+                    guard let value = box.decl.getIndex!(SYContext(ctx), p, index) else {
+                        out.pointee = sy_value()
+                        return -1
+                    }
+                    return value.write(to: out) { box.scratch.buffer($0) } ? 0 : -1
+                }
+            }
             return item
         })
 
@@ -318,6 +353,8 @@ struct PVDecl: Sendable {
     let parse: (@Sendable (String) throws -> any Sendable)?
     let get: @Sendable (SYContext, (any Sendable)?) -> SYValue
     let set: (@Sendable (SYContext, (any Sendable)?, AssignOp, SYValue) -> Bool)?
+    let count: (@Sendable (SYContext, (any Sendable)?) -> Int64)?
+    let getIndex: (@Sendable (SYContext, (any Sendable)?, Int64) -> SYValue?)?
 }
 
 private struct MIDecl {

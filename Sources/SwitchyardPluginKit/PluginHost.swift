@@ -229,6 +229,16 @@ public struct PluginHost: @unchecked Sendable {
         guard provides(\.ctx_route_type), let f = raw.pointee.ctx_route_type else { return nil }
         return RouteMask(rawValue: f(ctx.raw))
     }
+
+    // MARK: Context (ABI 1.2)
+
+    /// The worker a context runs on: 1...N for script workers (as `onChildInit`'s rank), negative for the timer
+    /// thread — the key for per-worker state (OpenSIPS's per-process data). Nil on a core older than ABI 1.2.
+    /// (The context's thread.)
+    public func worker(_ ctx: SYContext) -> Int32? {
+        guard provides(\.ctx_worker), let f = raw.pointee.ctx_worker else { return nil }
+        return f(ctx.raw)
+    }
 }
 
 final class TimerBox: Sendable {

@@ -15,9 +15,11 @@
  *     table and column names, which the driver quotes as identifiers.
  *   - A connection may be used from any thread at once (script workers, MI, timers): the driver
  *     serialises or pools internally, and handles "database busy" with a bounded wait.
- *   - Rows are streamed to a callback: values (and their strings) are valid during the callback
- *     only. Returning non-zero from the callback stops the query early (not an error).
- *   - Errors: functions return a negative enum sy_db_error_code and fill *err (may be NULL).
+ *   - Rows are streamed to a callback, called on the calling thread before the function returns:
+ *     values (and their strings) are valid during the callback only. Returning non-zero from the
+ *     callback stops the query early (not an error; that row counts as delivered).
+ *   - Errors: functions return a negative enum sy_db_error_code and fill *err (may be NULL); on
+ *     success they set err->code to SY_DB_OK.
  *
  * Version history:
  *   1.0  initial table.
@@ -102,17 +104,18 @@ typedef struct sy_db_api {
     /** Closes a connection; no call may be in flight on it. */
     void (*close)(sy_db_conn *c);
 
-    /** SELECT columns FROM table [WHERE conds] [ORDER BY order_by]; order_by is a column name
-     *  (optionally followed by " DESC") or empty. Returns the number of rows delivered, or <0. */
+    /** SELECT columns FROM table [WHERE conds] [ORDER BY order_by]; ncolumns == 0 selects every
+     *  column (SELECT *, in the table's order). order_by is a column name (optionally followed by
+     *  " ASC" or " DESC") or empty. Returns the number of rows delivered, or <0. */
     int64_t (*select)(sy_db_conn *c, sy_str table, const sy_str *columns, uint32_t ncolumns,
                       const sy_db_cond *where, uint32_t nwhere, sy_str order_by,
                       sy_db_row_fn row, void *arg, sy_db_error *err);
 
-    /** INSERT INTO table (columns) VALUES (values). Returns rows affected (1), or <0. */
+    /** INSERT INTO table (columns) VALUES (values); n >= 1. Returns rows affected (1), or <0. */
     int64_t (*insert)(sy_db_conn *c, sy_str table, const sy_str *columns, const sy_db_value *values,
                       uint32_t n, sy_db_error *err);
 
-    /** UPDATE table SET columns = values [WHERE conds]. Returns rows affected, or <0. */
+    /** UPDATE table SET columns = values [WHERE conds]; n >= 1. Returns rows affected, or <0. */
     int64_t (*update)(sy_db_conn *c, sy_str table, const sy_db_cond *where, uint32_t nwhere,
                       const sy_str *columns, const sy_db_value *values, uint32_t n, sy_db_error *err);
 
@@ -120,12 +123,19 @@ typedef struct sy_db_api {
     int64_t (*remove)(sy_db_conn *c, sy_str table, const sy_db_cond *where, uint32_t nwhere, sy_db_error *err);
 
     /** Any SQL with `?` placeholders bound to params. Rows (if any) go to row (may be NULL).
-     *  Returns rows delivered for a query, rows affected otherwise, or <0. */
+     *  Returns rows delivered for a query, rows affected otherwise, or <0. One statement; with
+     *  nparams == 0 a driver may also run a script of `;`-separated statements (a schema file),
+     *  returning the sum. Open transactions with transaction(), not with BEGIN here. */
     int64_t (*raw_query)(sy_db_conn *c, sy_str sql, const sy_db_value *params, uint32_t nparams,
                          sy_db_row_fn row, void *arg, sy_db_error *err);
 
     /** Runs fn(arg, c) inside one transaction: committed if fn returns 0, rolled back otherwise
-     *  (then the return is SY_DB_E_OTHER unless fn returned a negative code). */
+     *  (then the return is SY_DB_E_OTHER unless fn returned a negative code). Returns 0 when
+     *  committed; a BEGIN or COMMIT that fails (e.g. SY_DB_E_BUSY) returns its code, rolled back.
+     *  fn runs on the calling thread, synchronously. Every call fn makes on c from that thread is
+     *  part of the transaction (a pooling driver pins one connection to the thread until the end);
+     *  calls other threads make on c are not (their writes wait for the commit, within the busy
+     *  bound). transaction() called from inside fn nests: a savepoint, undone alone if its fn fails. */
     int (*transaction)(sy_db_conn *c, int (*fn)(void *arg, sy_db_conn *c), void *arg, sy_db_error *err);
 } sy_db_api;
 

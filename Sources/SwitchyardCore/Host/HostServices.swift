@@ -13,6 +13,10 @@ protocol HostServices: AnyObject, Sendable {
     func apiBind(name: String, major: UInt32, minSize: UInt32) -> Result<UnsafeRawPointer, APIDirectory.BindError>
     /// True while modules may still register (startup).
     var isStartingUp: Bool { get }
+    /// The plugin file whose entry function is running (nil after it returns): what it publishes is its own.
+    func pluginLoading(_ path: String?)
+    /// A plugin that was opened but is not kept (refused, or only probed for an alias): drop what it published.
+    func pluginDiscarded(_ path: String)
 }
 
 /// The one process-wide link from the C host table to the running core.

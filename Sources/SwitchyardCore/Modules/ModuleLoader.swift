@@ -50,6 +50,8 @@ public struct ModuleLoader {
         return try open(path: path, requested: name, location: location)
     }
 
+    func discard(_ path: String) { HostBridge.services?.pluginDiscarded(path) }
+
     func isRegularFile(_ p: String) -> Bool {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: p, isDirectory: &isDir) && !isDir.boolValue
@@ -70,6 +72,7 @@ public struct ModuleLoader {
                 dlclose(h)
                 guard isPlugin, let m = try? open(path: path, requested: name, location: location) else { continue }
                 if m.aliases.contains(where: { $0.lowercased() == base.lowercased() }) { return m }
+                discard(path)  // only probed: what its entry published is not ours to keep
                 dlclose(m.handle)
             }
         }
@@ -88,7 +91,11 @@ public struct ModuleLoader {
             throw LoadError(message: "\(path): not a Switchyard plugin (no \(SY_ENTRY_SYMBOL) symbol)")
         }
         let entry = unsafeBitCast(sym, to: sy_entry_fn.self)
-        guard let exportsPtr = entry(host) else {
+        HostBridge.services?.pluginLoading(path)
+        let exportsResult = entry(host)
+        HostBridge.services?.pluginLoading(nil)
+        guard let exportsPtr = exportsResult else {
+            discard(path)
             dlclose(handle)
             throw LoadError(message: "\(path): the plugin refused to load (its entry function returned NULL; host ABI is \(SY_ABI_MAJOR).\(SY_ABI_MINOR))")
         }
@@ -96,26 +103,31 @@ public struct ModuleLoader {
         let header = raw.load(as: sy_table_header.self)
         let core = "\(SY_ABI_MAJOR).\(SY_ABI_MINOR)"
         if header.abi_major != UInt32(SY_ABI_MAJOR) {
+            discard(path)
             dlclose(handle)
             throw LoadError(message: "\(path): built for ABI \(header.abi_major).\(header.abi_minor), but this core speaks ABI \(core) (major version differs; rebuild the plugin)")
         }
         if header.abi_minor > UInt32(SY_ABI_MINOR) {
+            discard(path)
             dlclose(handle)
             throw LoadError(message: "\(path): built for ABI \(header.abi_major).\(header.abi_minor), newer than this core's ABI \(core) (upgrade Switchyard or rebuild the plugin against this header)")
         }
         let required = ABIReader.requiredExportsSize(minor: header.abi_minor)
         if Int(header.struct_size) < required {
+            discard(path)
             dlclose(handle)
             throw LoadError(message: "\(path): exports table is \(header.struct_size) bytes, but ABI \(header.abi_major).\(header.abi_minor) requires at least \(required) (truncated table)")
         }
         let exports = ABIReader.copy(sy_module_exports.self, from: raw, available: Int(header.struct_size))
         guard exports.name != nil else {
+            discard(path)
             dlclose(handle)
             throw LoadError(message: "\(path): exports table has no module name")
         }
         do {
             return try LoadedModule(path: path, handle: handle, exports: exports, location: location)
         } catch {
+            discard(path)
             dlclose(handle)
             throw LoadError(message: "\(path): \(error.message)")
         }

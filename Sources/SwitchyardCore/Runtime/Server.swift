@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SwitchyardABI
 import SwitchyardMI
 
@@ -198,8 +199,18 @@ public final class Server: HostServices, @unchecked Sendable {
         mi.registerPlugin(module: module, export: export, log: log)
     }
 
+    private let loadingPlugin = Mutex<String?>(nil)
+
+    func pluginLoading(_ path: String?) { loadingPlugin.withLock { $0 = path } }
+
+    func pluginDiscarded(_ path: String) {
+        // dlopen hands back the same library for a file already loaded: never drop a kept module's tables.
+        if modules.modules.contains(where: { $0.path == path }) { return }
+        apis.removeAll(owner: path)
+    }
+
     func apiPublish(name: String, table: UnsafeRawPointer) -> Bool {
-        let ok = apis.publish(name: name, table: table)
+        let ok = apis.publish(name: name, table: table, owner: loadingPlugin.withLock { $0 })
         if !ok { log.error("API '\(name)' is already published by another module") }
         return ok
     }

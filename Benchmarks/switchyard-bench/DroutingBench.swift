@@ -1,0 +1,144 @@
+import Foundation
+import SwitchyardCore
+import Synchronization
+
+/// `switchyard-bench drouting [rules]`: the drouting plugin over db_sqlite on a generated SQLite file — rules with
+/// 4–12 digit prefixes over 10 groups and 1,000 gateways: startup load time, dr_reload time, RSS per rule, do_routing
+/// lookups per second on one worker and on all, and p99 lookup latency while reloads run.
+extension Bench {
+    static func rssBytes() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let f = s.split(separator: " ")
+        return f.count > 1 ? (Int(f[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+
+    static func droutingBench(rules: Int, workers: Int) throws {
+        let db = FileManager.default.temporaryDirectory.appendingPathComponent("bench-dr-\(getpid()).db").path
+        defer { try? FileManager.default.removeItem(atPath: db) }
+        let schema = try String(contentsOf: repo.appendingPathComponent("Plugins/drouting/schema/sqlite.sql"), encoding: .utf8)
+        let sql = schema + """
+
+        BEGIN;
+        WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < 999)
+          INSERT INTO dr_gateways (gwid, address, strip, pri_prefix)
+          SELECT 'gw' || x, '10.' || (x / 256) || '.' || (x % 256) || '.1:5060', x % 3, CASE WHEN x % 2 = 0 THEN '00' ELSE NULL END FROM c;
+        WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < \(rules))
+          INSERT INTO dr_rules (groupid, prefix, priority, gwlist)
+          SELECT x % 10, substr(printf('%012d', (x * 2654435761) % 1000000000000), 1, 4 + x % 9), x % 3,
+                 'gw' || (x % 1000) || ',gw' || ((x * 7) % 1000) FROM c;
+        COMMIT;
+        """
+        let gen = DispatchTime.now()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sqlite3", db]
+        let pipe = Pipe()
+        p.standardInput = pipe
+        try p.run()
+        pipe.fileHandleForWriting.write(Data(sql.utf8))
+        try pipe.fileHandleForWriting.close()
+        p.waitUntilExit()
+        print(String(format: "drouting: generated %d rules / 1000 gateways in %.1f s", rules,
+                     Double(DispatchTime.now().uptimeNanoseconds - gen.uptimeNanoseconds) / 1e9))
+
+        let config = """
+        mpath = "\(buildDir.path)"
+        loadmodule "db_sqlite.so"
+        loadmodule "drouting.so"
+        modparam("drouting", "db_url", "sqlite://\(db)")
+        route[dr] {
+            $var(i) = $var(i) + 1;
+            $var(n) = 100000000000 + ($var(i) * 7919 * 104729) % 900000000000;
+            $ru = "sip:" + $var(n) + "@example.com;user=phone";
+            $var(g) = $var(i) % 10;
+            do_routing($var(g));
+        }
+        route[base] {
+            $var(i) = $var(i) + 1;
+            $var(n) = 100000000000 + ($var(i) * 7919 * 104729) % 900000000000;
+            $ru = "sip:" + $var(n) + "@example.com;user=phone";
+        }
+        """
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-dr-\(getpid()).cfg").path
+        _ = FileManager.default.createFile(atPath: path, contents: Data(config.utf8))
+        let diags = DiagnosticBag()
+        let ast = Parser.parse(path: path, diagnostics: diags)
+        let logs = LogCollector()
+        let s = Server(configPath: path, logSink: .collector(logs))
+        let rss0 = rssBytes()
+        let t0 = DispatchTime.now()
+        do {
+            try s.prepare(ast: ast, workersOverride: workers, parseErrors: diags.errors)
+            try s.start()
+        } catch {
+            print(error.description)
+            print(logs.messages.joined(separator: "\n"))
+            throw error
+        }
+        defer { s.stop() }
+        let startMs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6
+        let rss1 = rssBytes()
+        let loaded = logs.messages.first { $0.contains("drouting: loaded") } ?? "(no load line)"
+        print("drouting: \(loaded)")
+        print(String(format: "drouting: server start incl. load %.0f ms; RSS +%.1f MB = %.0f bytes per rule", startMs,
+                     Double(rss1 - rss0) / 1e6, Double(rss1 - rss0) / Double(rules)))
+
+        @Sendable func reload() -> Double {
+            let r0 = DispatchTime.now()
+            let reply = s.mi.handle(#"{"jsonrpc":"2.0","method":"dr_reload","id":1}"#) ?? ""
+            if !reply.contains("OK") { print("dr_reload: \(reply)") }
+            return Double(DispatchTime.now().uptimeNanoseconds - r0.uptimeNanoseconds) / 1e6
+        }
+        let reloads = (0..<3).map { _ in reload() }
+        print(String(format: "drouting: dr_reload %.0f / %.0f / %.0f ms; RSS after reloads +%.1f MB", reloads[0], reloads[1],
+                     reloads[2], Double(rssBytes() - rss0) / 1e6))
+
+        let n = 1_000_000
+        _ = runOnAllWorkers(s, route: "dr", total: 20_000, workers: workers)
+        for w in Set([1, workers]).sorted() {
+            let tb = runOnAllWorkers(s, route: "base", total: n, workers: w)
+            let td = runOnAllWorkers(s, route: "dr", total: n, workers: w)
+            print(String(format: "drouting: %d worker(s): %.2f M do_routing/s (route incl. $ru build: %.0f ns/run; without do_routing %.0f ns/run → do_routing ≈ %.0f ns)",
+                         w, Double(n) / td / 1e6, td / Double(n) * 1e9 * Double(w), tb / Double(n) * 1e9 * Double(w),
+                         (td - tb) / Double(n) * 1e9 * Double(w)))
+        }
+
+        // p99 while reloads run: per-run latency on every worker, with dr_reload looping on another thread.
+        guard let box = s.engine.namedRoutes["dr"] else { return }
+        final class Shared: Sendable {
+            let stop = Atomic(false)
+            let reloads = Atomic(0)
+            let lat = Mutex<[UInt64]>([])
+        }
+        let sh = Shared()
+        let reloader = Thread {
+            while !sh.stop.load(ordering: .relaxed) { _ = reload(); sh.reloads.add(1, ordering: .relaxed) }
+        }
+        reloader.start()
+        let group = DispatchGroup()
+        let per = 200_000
+        for _ in 0..<workers {
+            group.enter()
+            _ = s.queue!.offer(.task { ctx in
+                var local: [UInt64] = []
+                local.reserveCapacity(per)
+                for _ in 0..<per {
+                    let a = DispatchTime.now().uptimeNanoseconds
+                    ctx.reset(routeType: .request)
+                    s.engine.run(box, ctx)
+                    local.append(DispatchTime.now().uptimeNanoseconds - a)
+                }
+                sh.lat.withLock { $0 += local }
+                group.leave()
+            })
+        }
+        group.wait()
+        sh.stop.store(true, ordering: .relaxed)
+        while sh.reloads.load(ordering: .relaxed) == 0 { usleep(10_000) }
+        var all = sh.lat.withLock { $0 }
+        all.sort()
+        func pct(_ q: Double) -> Double { Double(all[min(all.count - 1, Int(Double(all.count) * q))]) / 1000 }
+        print(String(format: "drouting: during %d reloads, %d workers: route run p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs",
+                     sh.reloads.load(ordering: .relaxed), workers, pct(0.5), pct(0.99), pct(0.999), Double(all.last ?? 0) / 1000))
+    }
+}

@@ -1,0 +1,358 @@
+// Loading dr_gateways, dr_carriers and dr_rules into a Snapshot. Bad rows are skipped with a log line; a missing table,
+// a wrong table version or a DB error fails the whole load (the caller keeps the old snapshot).
+import Foundation
+
+/// Module parameters (set by modparam before init, then read-only).
+struct DRConfig: Sendable {
+    var dbURL = ""
+    var drdTable = "dr_gateways"
+    var drrTable = "dr_rules"
+    var drgTable = "dr_groups"
+    var drcTable = "dr_carriers"
+    var useDomain = true
+    var drgUserCol = "username"
+    var drgDomainCol = "domain"
+    var drgGrpidCol = "groupid"
+    var ruriAVP = "$avp(___dr_ruri__)"
+    var gwIdAVP = "$avp(___dr_gw_id__)"
+    var gwSockAVP = "$avp(___dr_sock__)"
+    var gwPriprefixAVP: String? = nil
+    var ruleIdAVP: String? = nil
+    var rulePrefixAVP: String? = nil
+    var carrierIdAVP: String? = nil
+    var defaultGroup: Int64? = nil
+    var forceDNS = true
+    var persistentState = true
+    var noConcurrentReload = false
+    var extraPrefixChars = ""
+    var extraIdChars = "_-."
+    /// Switchyard: a fixed "now" (Unix seconds) for timerec checks; 0 = the real clock (tests, benchmarks).
+    var fixedTime: Int64 = 0
+    /// Switchyard: seed for the weighted ordering (0 = random).
+    var randomSeed: UInt64 = 0
+}
+
+struct LoadResult {
+    var snapshot: Snapshot
+    var skipped: [String]
+}
+
+struct LoadError: Error, CustomStringConvertible {
+    let description: String
+    init(_ s: String) { description = s }
+}
+
+enum Loader {
+    /// Table versions this module understands (2.4 / 3.1+).
+    static let versions: [String: Set<Int64>] = [
+        "dr_gateways": [6], "dr_rules": [3, 4], "dr_carriers": [2, 3], "dr_groups": [2],
+    ]
+
+    static func tableVersions(_ db: DBConnection) throws -> [String: Int64] {
+        let rows = try db.select("version", ["table_name", "table_version"])
+        var out: [String: Int64] = [:]
+        for r in rows { if let n = r[0].string, let v = r[1].int { out[n] = v } }
+        return out
+    }
+
+    static func load(_ db: DBConnection, _ cfg: DRConfig, previous: Snapshot?, inheritState: Bool,
+                     log: (String) -> Void) throws -> LoadResult {
+        var skipped: [String] = []
+        func skip(_ s: String) { skipped.append(s); log(s) }
+        let versions: [String: Int64]
+        do { versions = try tableVersions(db) } catch { throw LoadError("cannot read the version table: \(error)") }
+        func version(_ table: String, _ canonical: String) throws -> Int64 {
+            guard let v = versions[table] else { throw LoadError("table \(table) has no row in the version table") }
+            guard versions_ok(canonical, v) else {
+                throw LoadError("table \(table) has version \(v), expected \(Loader.versions[canonical]!.sorted().map(String.init).joined(separator: " or "))")
+            }
+            return v
+        }
+        func versions_ok(_ c: String, _ v: Int64) -> Bool { Loader.versions[c]?.contains(v) ?? true }
+        _ = try version(cfg.drdTable, "dr_gateways")
+        let rulesV = try version(cfg.drrTable, "dr_rules")
+        let carriersV = try version(cfg.drcTable, "dr_carriers")
+        let modernCarriers = carriersV >= 3
+
+        // --- gateways
+        let gwRows: [[DBValue]]
+        do {
+            gwRows = try db.select(cfg.drdTable, ["gwid", "type", "address", "strip", "pri_prefix", "attrs", "probe_mode",
+                                                   "state", "socket", "description"], orderBy: "id")
+        } catch { throw LoadError("cannot load \(cfg.drdTable): \(error)") }
+        var gateways: [Gateway] = []
+        gateways.reserveCapacity(gwRows.count)
+        var gwIndex: [String: Int32] = [:]
+        for r in gwRows {
+            let id = r[0].string ?? ""
+            guard validID(id, cfg.extraIdChars) else { skip("\(cfg.drdTable): bad gwid '\(id)', gateway skipped"); continue }
+            guard gwIndex[id] == nil else { skip("\(cfg.drdTable): duplicate gwid '\(id)', row skipped"); continue }
+            let address = (r[2].string ?? "").trimmingCharacters(in: .whitespaces)
+            guard let parsed = parseGWAddress(address) else {
+                skip("\(cfg.drdTable): gateway '\(id)' has a bad address '\(address)', skipped"); continue
+            }
+            let probe = Int(r[6].int ?? 0)
+            guard (0...2).contains(probe) else { skip("\(cfg.drdTable): gateway '\(id)' has bad probe_mode \(probe), skipped"); continue }
+            let dbState = Int(r[7].int ?? 0)
+            guard (0...2).contains(dbState) else { skip("\(cfg.drdTable): gateway '\(id)' has bad state \(dbState), skipped"); continue }
+            var ips: [String] = []
+            if let ip = normalizeIP(parsed.host) {
+                ips = [ip]
+            } else {
+                ips = resolve(parsed.host)
+                if ips.isEmpty && cfg.forceDNS {
+                    skip("\(cfg.drdTable): cannot resolve host '\(parsed.host)' of gateway '\(id)' (force_dns=1), skipped")
+                    continue
+                }
+            }
+            let seed: UInt8 = !cfg.persistentState ? 0 : dbState == 1 ? (StateCell.disabled | StateCell.byMI)
+                : dbState == 2 ? StateCell.disabled : 0
+            var cell = StateCell(seed)
+            if inheritState, let prev = previous, let pi = prev.gwIndex[id] { cell = prev.gateways[Int(pi)].state }
+            gwIndex[id] = Int32(gateways.count)
+            gateways.append(Gateway(id: id, type: Int(r[1].int ?? 0), address: address, ipStr: parsed.ipStr,
+                                    strip: max(0, Int(r[3].int ?? 0)), priPrefix: r[4].string ?? "", attrs: r[5].string ?? "",
+                                    probeMode: probe, socket: r[8].string ?? "", description: r[9].string ?? "",
+                                    ips: ips, port: parsed.port ?? (parsed.tls ? 5061 : 5060), state: cell))
+        }
+
+        // --- carriers
+        let crCols = ["carrierid", "gwlist", "flags", "state", "attrs", "description"] + (modernCarriers ? ["sort_alg"] : [])
+        let crRows: [[DBValue]]
+        do { crRows = try db.select(cfg.drcTable, crCols, orderBy: "id") } catch { throw LoadError("cannot load \(cfg.drcTable): \(error)") }
+        var carriers: [Carrier] = []
+        var crIndex: [String: Int32] = [:]
+        for r in crRows {
+            let id = r[0].string ?? ""
+            guard validID(id, cfg.extraIdChars) else { skip("\(cfg.drcTable): bad carrierid '\(id)', skipped"); continue }
+            guard crIndex[id] == nil else { skip("\(cfg.drcTable): duplicate carrierid '\(id)', row skipped"); continue }
+            let list: [GWListEntry]
+            do { list = try parseGWList(r[1].string ?? "", idChars: cfg.extraIdChars) } catch {
+                skip("\(cfg.drcTable): carrier '\(id)': bad gwlist: \(error), skipped"); continue
+            }
+            if list.contains(where: \.isCarrier) { skip("\(cfg.drcTable): carrier '\(id)' references a carrier, skipped"); continue }
+            var items: [ListItem] = []
+            for e in list {
+                if let gi = gwIndex[e.id] { items.append(ListItem(isCarrier: false, index: gi, weight: e.weight)) }
+                else { log("\(cfg.drcTable): carrier '\(id)': unknown gateway '\(e.id)' dropped from its list") }
+            }
+            let flags = r[2].int ?? 0
+            let firstOnly = modernCarriers ? flags & 1 != 0 : flags & 2 != 0
+            let weight = modernCarriers ? (r[6].string == "W") : flags & 1 != 0
+            let disabledFlag = modernCarriers ? flags & 2 != 0 : flags & 4 != 0
+            let dbState = r[3].int ?? 0
+            var cell = StateCell((disabledFlag || (cfg.persistentState && dbState != 0)) ? StateCell.disabled : 0)
+            if inheritState, let prev = previous, let pi = prev.carrierIndex[id] { cell = prev.carriers[Int(pi)].state }
+            crIndex[id] = Int32(carriers.count)
+            carriers.append(Carrier(id: id, gws: items, firstOnly: firstOnly, weightSort: weight, attrs: r[4].string ?? "",
+                                    description: r[5].string ?? "", state: cell))
+        }
+
+        // --- rules
+        let ruleCols = ["ruleid", "groupid", "prefix", "timerec", "priority", "routeid", "gwlist", "attrs"]
+            + (rulesV >= 4 ? ["sort_alg"] : [])
+        let ruleRows: [[DBValue]]
+        do { ruleRows = try db.select(cfg.drrTable, ruleCols, orderBy: "ruleid") } catch { throw LoadError("cannot load \(cfg.drrTable): \(error)") }
+        let alphabet = PrefixTrie.makeAlphabet(extra: cfg.extraPrefixChars)
+        var rules: [Rule] = []
+        rules.reserveCapacity(ruleRows.count)
+        var entries: [(prefix: [UInt8], group: UInt32, rule: Int32, priority: Int)] = []
+        entries.reserveCapacity(ruleRows.count)
+        var defaults: [UInt32: [Int32]] = [:]
+        var timerecCache: [String: TimeRec] = [:]
+        for r in ruleRows {
+            let rid = r[0].int ?? 0
+            let groupText = r[1].string ?? ""
+            var groups: [UInt32] = []
+            var badGroup = false
+            for g in groupText.split(whereSeparator: { $0 == "," || $0 == "|" }) {
+                let t = g.trimmingCharacters(in: .whitespaces)
+                if t.isEmpty { continue }
+                guard let v = UInt32(t) else { badGroup = true; break }
+                if !groups.contains(v) { groups.append(v) }
+            }
+            if badGroup || groups.isEmpty { skip("\(cfg.drrTable): rule \(rid): bad groupid '\(groupText)', skipped"); continue }
+            let prefix = (r[2].string ?? "").trimmingCharacters(in: .whitespaces)
+            let pbytes = Array(prefix.utf8)
+            if pbytes.contains(where: { alphabet[Int($0)] < 0 }) {
+                skip("\(cfg.drrTable): rule \(rid): prefix '\(prefix)' has a character that is not a digit\(cfg.extraPrefixChars.isEmpty ? "" : " or one of extra_prefix_chars"), skipped")
+                continue
+            }
+            var timerec: TimeRec? = nil
+            let tr = (r[3].string ?? "").trimmingCharacters(in: .whitespaces)
+            if !tr.isEmpty {
+                if let cached = timerecCache[tr] { timerec = cached } else {
+                    do { timerec = try TimeRec.parse(tr); timerecCache[tr] = timerec } catch {
+                        skip("\(cfg.drrTable): rule \(rid): bad timerec '\(tr)': \(error), skipped"); continue
+                    }
+                }
+            }
+            let list: [GWListEntry]
+            do { list = try parseGWList(r[6].string ?? "", idChars: cfg.extraIdChars) } catch {
+                skip("\(cfg.drrTable): rule \(rid): bad gwlist: \(error), skipped"); continue
+            }
+            var items: [ListItem] = []
+            items.reserveCapacity(list.count)
+            for e in list {
+                if e.isCarrier {
+                    if let ci = crIndex[e.id] { items.append(ListItem(isCarrier: true, index: ci, weight: e.weight)) }
+                    else { log("\(cfg.drrTable): rule \(rid): unknown carrier '\(e.id)' dropped from its list") }
+                } else if let gi = gwIndex[e.id] {
+                    items.append(ListItem(isCarrier: false, index: gi, weight: e.weight))
+                } else {
+                    log("\(cfg.drrTable): rule \(rid): unknown gateway '\(e.id)' dropped from its list")
+                }
+            }
+            let idx = Int32(rules.count)
+            let priority = Int(r[4].int ?? 0)
+            rules.append(Rule(id: rid, groups: groups, prefix: prefix, timerec: timerec, priority: priority,
+                              routeID: r[5].string ?? "", items: items, rawItems: list.map { ($0.isCarrier, $0.id) },
+                              weightSort: rulesV >= 4 && r[8].string == "W", attrs: r[7].string ?? ""))
+            for g in groups {
+                if pbytes.isEmpty { defaults[g, default: []].append(idx) }
+                else { entries.append((pbytes, g, idx, priority)) }
+            }
+        }
+        // Priority order (stable: load order among equals).
+        let ordered = entries.indices.sorted { a, b in
+            entries[a].priority != entries[b].priority ? entries[a].priority > entries[b].priority : a < b
+        }.map { (prefix: entries[$0].prefix, group: entries[$0].group, rule: entries[$0].rule) }
+        entries = []
+        for (g, list) in defaults {
+            defaults[g] = list.enumerated().sorted { a, b in
+                let pa = rules[Int(a.element)].priority, pb = rules[Int(b.element)].priority
+                return pa != pb ? pa > pb : a.offset < b.offset
+            }.map(\.element)
+        }
+        let trie = PrefixTrie.build(alphabet: alphabet, entries: ordered)
+        let snap = Snapshot(gateways: gateways, carriers: carriers, rules: rules, trie: trie, defaults: defaults,
+                            loadedAt: Int64(Date().timeIntervalSince1970))
+        return LoadResult(snapshot: snap, skipped: skipped)
+    }
+
+    static func validID(_ id: String, _ extra: String) -> Bool {
+        !id.isEmpty && id.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || extra.unicodeScalars.contains($0) }
+    }
+
+    /// `[sip:|sips:][user@]host[:port][;params]` → the hostport text kept for the R-URI, the host and port.
+    static func parseGWAddress(_ address: String) -> (ipStr: String, host: String, port: Int?, tls: Bool)? {
+        var s = Substring(address)
+        var tls = false
+        let lower = s.lowercased()
+        if lower.hasPrefix("sips:") { s = s.dropFirst(5); tls = true } else if lower.hasPrefix("sip:") { s = s.dropFirst(4) }
+        if let at = s.firstIndex(of: "@") { s = s[s.index(after: at)...] }
+        let ipStr = String(s)
+        var hostport = s
+        if let semi = hostport.firstIndex(of: ";") { hostport = hostport[..<semi] }
+        if hostport.lowercased().contains("transport=tls") { tls = true }
+        var host = hostport, port: Int? = nil
+        if hostport.hasPrefix("[") {
+            guard let close = hostport.firstIndex(of: "]") else { return nil }
+            host = hostport[hostport.index(after: hostport.startIndex)..<close]
+            let rest = hostport[hostport.index(after: close)...]
+            if rest.hasPrefix(":") { guard let p = Int(rest.dropFirst()) else { return nil }; port = p }
+        } else if let colon = hostport.lastIndex(of: ":") {
+            host = hostport[..<colon]
+            guard let p = Int(hostport[hostport.index(after: colon)...]) else { return nil }
+            port = p
+        }
+        if host.isEmpty { return nil }
+        return (ipStr, String(host), port, tls)
+    }
+
+    /// The canonical text of an IP literal, or nil if `host` is not one.
+    static func normalizeIP(_ host: String) -> String? {
+        var h = host
+        if h.hasPrefix("[") && h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        var a4 = in_addr()
+        if inet_pton(AF_INET, h, &a4) == 1 { return ipText(AF_INET, &a4) }
+        var a6 = in6_addr()
+        if inet_pton(AF_INET6, h, &a6) == 1 { return ipText(AF_INET6, &a6) }
+        return nil
+    }
+
+    private static func ipText(_ family: Int32, _ addr: UnsafeRawPointer) -> String {
+        var buf = [CChar](repeating: 0, count: 64)
+        inet_ntop(family, addr, &buf, 64)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// DNS (A/AAAA) for a gateway hostname, at most 32 addresses.
+    static func resolve(_ host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        var res: UnsafeMutablePointer<addrinfo>? = nil
+        guard getaddrinfo(host, nil, &hints, &res) == 0 else { return [] }
+        defer { freeaddrinfo(res) }
+        var out: [String] = []
+        var p = res
+        while let a = p, out.count < 32 {
+            if a.pointee.ai_family == AF_INET {
+                var sin = UnsafeRawPointer(a.pointee.ai_addr).load(as: sockaddr_in.self)
+                let t = ipText(AF_INET, &sin.sin_addr)
+                if !out.contains(t) { out.append(t) }
+            } else if a.pointee.ai_family == AF_INET6 {
+                var sin6 = UnsafeRawPointer(a.pointee.ai_addr).load(as: sockaddr_in6.self)
+                let t = ipText(AF_INET6, &sin6.sin6_addr)
+                if !out.contains(t) { out.append(t) }
+            }
+            p = a.pointee.ai_next
+        }
+        return out
+    }
+}
+
+struct GWListEntry: Sendable {
+    var isCarrier: Bool
+    var id: String
+    var weight: Int
+}
+
+/// gwlist syntax: `item (sep item)*`, sep `,` or `|`, item `[#]id[=weight]`, blanks allowed around tokens. `;` and any
+/// other character are errors. An empty list is fine.
+func parseGWList(_ text: String, idChars: String) throws(PluginErrorText) -> [GWListEntry] {
+    var out: [GWListEntry] = []
+    let chars = Array(text.utf8)
+    var i = 0
+    func blank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+    func skipBlanks() { while i < chars.count && blank(chars[i]) { i += 1 } }
+    let extra = Set(idChars.utf8)
+    func idChar(_ c: UInt8) -> Bool {
+        (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || extra.contains(c)
+    }
+    skipBlanks()
+    if i == chars.count { return [] }
+    while true {
+        skipBlanks()
+        var carrier = false
+        if i < chars.count && chars[i] == UInt8(ascii: "#") { carrier = true; i += 1; skipBlanks() }
+        let s = i
+        while i < chars.count && idChar(chars[i]) { i += 1 }
+        if s == i {
+            let what = i < chars.count ? "'\(Character(UnicodeScalar(chars[i])))'" : "end of list"
+            throw PluginErrorText("expected an id at \(i + 1), found \(what)")
+        }
+        let id = String(decoding: chars[s..<i], as: UTF8.self)
+        skipBlanks()
+        var weight = 0
+        if i < chars.count && chars[i] == UInt8(ascii: "=") {
+            i += 1
+            skipBlanks()
+            let ws = i
+            if i < chars.count && (chars[i] == UInt8(ascii: "-") || chars[i] == UInt8(ascii: "+")) { i += 1 }
+            while i < chars.count && chars[i] >= 48 && chars[i] <= 57 { i += 1 }
+            guard let w = Int(String(decoding: chars[ws..<i], as: UTF8.self)) else {
+                throw PluginErrorText("bad weight for '\(id)'")
+            }
+            weight = max(0, w)
+            skipBlanks()
+        }
+        out.append(GWListEntry(isCarrier: carrier, id: id, weight: weight))
+        if i == chars.count { break }
+        guard chars[i] == UInt8(ascii: ",") || chars[i] == UInt8(ascii: "|") else {
+            throw PluginErrorText("unexpected '\(Character(UnicodeScalar(chars[i])))' at \(i + 1) (separators are ',' and '|')")
+        }
+        i += 1
+    }
+    return out
+}

@@ -1,0 +1,308 @@
+/// A mutable JSON document whose containers are shared objects (reference semantics), the model
+/// json-c gives OpenSIPS's `$json` variables.
+///
+/// Scalars are plain values; arrays and objects are classes, so one container can sit in several
+/// places at once (OpenSIPS's `json_link`): a change made through one place shows in all of them,
+/// while replacing the container in one place (assigning the slot) leaves the others alone.
+///
+/// Differences from `JSONValue`, which stays the immutable, `Sendable` model used by MI:
+/// - a non-integer number keeps the text it was parsed from (`1.50` prints as `1.50`, as json-c
+///   does), next to its `Double` value;
+/// - it is not `Sendable`: a tree belongs to one thread (a script worker) at a time.
+///
+/// Nothing here prevents a cycle (a container inside itself); callers that link containers must
+/// check with `depth(reaching:)` first — serialising a cycle would never end.
+public enum JSONNode {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    /// A number that is not an `Int64` literal, with the text it was written as.
+    case double(Double, text: String)
+    case string(String)
+    case array(JSONArrayNode)
+    case object(JSONObjectNode)
+}
+
+/// A JSON array node: shared, mutable.
+public final class JSONArrayNode {
+    public var items: [JSONNode]
+
+    public init(_ items: [JSONNode] = []) {
+        self.items = items
+    }
+
+    public var count: Int { items.count }
+}
+
+/// A JSON object node: shared, mutable, members in insertion order. Setting an existing key replaces
+/// its value in place (json-c's `json_object_object_add`); a parsed document with a repeated key keeps
+/// the first position and the last value.
+public final class JSONObjectNode {
+    public struct Member {
+        public let key: String
+        public var value: JSONNode
+    }
+
+    /// Small objects are searched linearly; past this size a hash index is kept.
+    private static let indexThreshold = 12
+
+    public private(set) var members: [Member] = []
+    private var index: [String: Int]? = nil
+
+    public init() {}
+
+    /// Members in order; a repeated key keeps its first position and its last value.
+    init(keys: ArraySlice<String>, values: ArraySlice<JSONNode>) {
+        let n = keys.count
+        members.reserveCapacity(n)
+        if n <= Self.indexThreshold {
+            outer: for (key, value) in zip(keys, values) {
+                for i in members.indices where members[i].key == key {
+                    members[i].value = value
+                    continue outer
+                }
+                members.append(Member(key: key, value: value))
+            }
+        } else {
+            var built = [String: Int](minimumCapacity: n)
+            for (key, value) in zip(keys, values) {
+                // One hash per new key: insert first, undo for a repeated key (rare).
+                if let at = built.updateValue(members.count, forKey: key) {
+                    built[key] = at
+                    members[at].value = value
+                } else {
+                    members.append(Member(key: key, value: value))
+                }
+            }
+            index = built
+        }
+    }
+
+    public var count: Int { members.count }
+    public var isEmpty: Bool { members.isEmpty }
+    public var keys: [String] { members.map(\.key) }
+
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return members.firstIndex { $0.key == key }
+    }
+
+    public func contains(_ key: String) -> Bool { position(of: key) != nil }
+
+    /// Member lookup; assigning nil removes the member (the ones after it move up).
+    public subscript(key: String) -> JSONNode? {
+        get { position(of: key).map { members[$0].value } }
+        set {
+            if let newValue {
+                if let at = position(of: key) {
+                    members[at].value = newValue
+                } else {
+                    members.append(Member(key: key, value: newValue))
+                    if index != nil {
+                        index![key] = members.count - 1
+                    } else if members.count > Self.indexThreshold {
+                        rebuildIndex()
+                    }
+                }
+            } else if let at = position(of: key) {
+                members.remove(at: at)
+                if index != nil { rebuildIndex() }
+            }
+        }
+    }
+
+    private func rebuildIndex() {
+        var built = [String: Int](minimumCapacity: members.count)
+        for (i, m) in members.enumerated() { built[m.key] = i }
+        index = built
+    }
+}
+
+struct NodeTreeBuilder: JSONTreeBuilder {
+    func null() -> JSONNode { .null }
+    func bool(_ value: Bool) -> JSONNode { .bool(value) }
+    func int(_ value: Int64) -> JSONNode { .int(value) }
+    func double(_ value: Double, text: String) -> JSONNode { .double(value, text: text) }
+    func string(_ value: String) -> JSONNode { .string(value) }
+    func emptyArray() -> JSONNode { .array(JSONArrayNode()) }
+    func emptyObject() -> JSONNode { .object(JSONObjectNode()) }
+    func array(_ items: ArraySlice<JSONNode>) -> JSONNode { .array(JSONArrayNode(Array(items))) }
+    func object(keys: ArraySlice<String>, values: ArraySlice<JSONNode>) -> JSONNode {
+        .object(JSONObjectNode(keys: keys, values: values))
+    }
+}
+
+// MARK: - Parsing
+
+extension JSONParser {
+    /// Parses a complete JSON text into a `JSONNode` tree (same grammar, limits and errors as `parse`).
+    public func parseNode(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONNode {
+        var reader = JSONReader(buffer: buffer, maxDepth: maxDepth, builder: NodeTreeBuilder())
+        let node = try reader.readValue()
+        reader.skipWhitespace()
+        if reader.pos != buffer.count {
+            throw JSONParseError(kind: .syntax, message: "unexpected data after the JSON value", offset: reader.pos)
+        }
+        return node
+    }
+
+    public func parseNode(_ buffer: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONNode {
+        try parseNode(buffer.bindMemory(to: UInt8.self))
+    }
+
+    public func parseNode(_ text: String) throws(JSONParseError) -> JSONNode {
+        var text = text
+        return try text.withUTF8 { buf in
+            Result { () throws(JSONParseError) in try parseNode(buf) }
+        }.get()
+    }
+}
+
+// MARK: - Accessors and structure
+
+extension JSONNode {
+    public var isNull: Bool { if case .null = self { return true } else { return false } }
+
+    /// The array or object object, nil for a scalar.
+    public var container: AnyObject? {
+        switch self {
+        case .array(let a): return a
+        case .object(let o): return o
+        default: return nil
+        }
+    }
+
+    /// Object member lookup; nil when not an object or the key is absent.
+    public subscript(key: String) -> JSONNode? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+
+    /// Array element lookup; nil when not an array or out of range.
+    public subscript(index: Int) -> JSONNode? {
+        guard case .array(let a) = self, a.items.indices.contains(index) else { return nil }
+        return a.items[index]
+    }
+
+    /// Walks every container reachable from this node once (iteratively, so any depth is safe) and
+    /// returns the nesting depth — 0 for a scalar, 1 for a container holding only scalars — and
+    /// whether `target` (a container object) is this node or inside it. Linking a container `c`
+    /// into a container `p` makes a cycle exactly when `c.depth(reaching: p).reaches`.
+    /// A cycle already present is reported as `reaches == true` (and not walked forever).
+    public func depth(reaching target: AnyObject? = nil) -> (depth: Int, reaches: Bool) {
+        guard let root = container else { return (0, false) }
+        var reaches = target.map { $0 === root } ?? false
+
+        struct Frame {
+            let id: ObjectIdentifier
+            let children: [JSONNode]
+            var next = 0
+            var deepest = 0
+        }
+        func children(_ node: JSONNode) -> [JSONNode] {
+            switch node {
+            case .array(let a): return a.items
+            case .object(let o): return o.members.map(\.value)
+            default: return []
+            }
+        }
+
+        var done: [ObjectIdentifier: Int] = [:]  // container → its depth
+        var open: Set<ObjectIdentifier> = [ObjectIdentifier(root)]
+        var stack = [Frame(id: ObjectIdentifier(root), children: children(self))]
+        var result = 1
+        while !stack.isEmpty {
+            let top = stack.count - 1
+            if stack[top].next < stack[top].children.count {
+                let child = stack[top].children[stack[top].next]
+                stack[top].next += 1
+                guard let c = child.container else { continue }
+                if let target, c === target { reaches = true }
+                let id = ObjectIdentifier(c)
+                if let d = done[id] {
+                    stack[top].deepest = max(stack[top].deepest, d)
+                } else if open.contains(id) {
+                    reaches = true  // a cycle: do not follow it
+                } else {
+                    open.insert(id)
+                    stack.append(Frame(id: id, children: children(child)))
+                }
+            } else {
+                let frame = stack.removeLast()
+                let d = frame.deepest + 1
+                done[frame.id] = d
+                open.remove(frame.id)
+                if stack.isEmpty {
+                    result = d
+                } else {
+                    stack[stack.count - 1].deepest = max(stack[stack.count - 1].deepest, d)
+                }
+            }
+        }
+        return (result, reaches)
+    }
+}
+
+// MARK: - Copies
+
+extension JSONNode {
+    /// Fresh trees with the content of `roots`, sharing nothing with them. A container reached several times (linked)
+    /// is copied once, so the copies keep the same sharing among themselves. The trees must have no cycle.
+    public static func copies(of roots: [JSONNode]) -> [JSONNode] {
+        var made: [ObjectIdentifier: JSONNode] = [:]
+        func copy(_ node: JSONNode) -> JSONNode {
+            guard let c = node.container else { return node }
+            if let done = made[ObjectIdentifier(c)] { return done }
+            let result: JSONNode
+            switch node {
+            case .array(let a):
+                result = .array(JSONArrayNode(a.items.map(copy)))
+            case .object(let o):
+                let fresh = JSONObjectNode()
+                for m in o.members { fresh[m.key] = copy(m.value) }
+                result = .object(fresh)
+            default:
+                result = node
+            }
+            made[ObjectIdentifier(c)] = result
+            return result
+        }
+        return roots.map(copy)
+    }
+}
+
+// MARK: - Conversions
+
+extension JSONNode {
+    /// A fresh tree with the content of `value` (nothing shared).
+    public init(_ value: JSONValue) {
+        switch value {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(i)
+        case .double(let d): self = .double(d, text: d.isFinite ? d.description : "null")
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .array(JSONArrayNode(items.map(JSONNode.init)))
+        case .object(let object):
+            let node = JSONObjectNode()
+            for m in object.members { node[m.key] = JSONNode(m.value) }
+            self = .object(node)
+        }
+    }
+
+    /// An immutable copy (a container reached twice is copied twice). The tree must have no cycle.
+    public var value: JSONValue {
+        switch self {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .double(let d, _): return .double(d)
+        case .string(let s): return .string(s)
+        case .array(let a): return .array(a.items.map(\.value))
+        case .object(let o):
+            var object = JSONObject()
+            for m in o.members { object[m.key] = m.value.value }
+            return .object(object)
+        }
+    }
+}

@@ -1,0 +1,608 @@
+import Foundation
+import XCTest
+import SwitchyardABI
+@testable import SwitchyardCore
+
+/// The `db_sqlite` driver (Plugins/db_sqlite, libdb_sqlite.so of this build): loaded into a server, its sy_db_api table
+/// bound as "db:sqlite" exactly as a module binds it, and every function called through the C pointers on real SQLite
+/// files in a temporary directory.
+final class DBSQLiteModuleTests: XCTestCase {
+    private var dir: URL!
+
+    override func setUp() {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-dbsqlite-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    private func harness(busyTimeout: Int = 300, extra: String = "") -> ServerHarness {
+        ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        loadmodule "db_sqlite.so"
+        modparam("db_sqlite", "busy_timeout", \(busyTimeout))
+        \(extra)
+        """)
+    }
+
+    private func start(_ h: ServerHarness, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [], file: file, line: line)
+        try h.start()
+    }
+
+    private func bind(_ h: ServerHarness) throws -> DBAPI {
+        let raw = try h.server.apiBind(name: "db:sqlite", major: UInt32(SY_DB_MAJOR),
+                                       minSize: UInt32(MemoryLayout<sy_db_api>.stride)).get()
+        let api = raw.assumingMemoryBound(to: sy_db_api.self)
+        XCTAssertEqual(api.pointee.header.abi_major, UInt32(SY_DB_MAJOR))
+        XCTAssertEqual(api.pointee.header.abi_minor, UInt32(SY_DB_MINOR))
+        XCTAssertEqual(api.pointee.header.struct_size, UInt32(MemoryLayout<sy_db_api>.stride))
+        return DBAPI(api: api)
+    }
+
+    private func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    private func connect(_ api: DBAPI, _ name: String = "test.db", file: StaticString = #filePath,
+                         line: UInt = #line) throws -> DBConn {
+        let (c, err) = api.connect("sqlite://" + path(name))
+        return try XCTUnwrap(c, err.message, file: file, line: line)
+    }
+
+    private static let OK = Int64(SY_DB_OK.rawValue), E_CONNECT = Int64(SY_DB_E_CONNECT.rawValue)
+    private static let E_NO_TABLE = Int64(SY_DB_E_NO_TABLE.rawValue), E_BUSY = Int64(SY_DB_E_BUSY.rawValue)
+    private static let E_CONSTRAINT = Int64(SY_DB_E_CONSTRAINT.rawValue), E_BAD_ARG = Int64(SY_DB_E_BAD_ARG.rawValue)
+    private static let E_OTHER = Int64(SY_DB_E_OTHER.rawValue)
+
+    // MARK: -
+
+    func testPublishedAndFoundByDbBind() throws {
+        let h = harness()
+        try start(h)
+        defer { h.stop() }
+        let api = try bind(h)
+        XCTAssertTrue(h.server.apis.names.contains("db:sqlite"))
+        var err = [CChar](repeating: 0, count: 256)
+        let viaURL = "SQLite:///x.db".withCString { url in
+            HostTable.shared.pointee.db_bind!(url, UInt32(SY_DB_MAJOR), UInt32(MemoryLayout<sy_db_api>.stride), &err, 256)
+        }
+        XCTAssertNotNil(viaURL, String(cString: err))
+        XCTAssertEqual(viaURL.map(UnsafeRawPointer.init), UnsafeRawPointer(api.api))
+    }
+
+    func testModparamsAreChecked() {
+        let h = ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        loadmodule "db_sqlite.so"
+        modparam("db_sqlite", "busy_timeout", -1)
+        modparam("db_sqlite", "max_connections", 0)
+        """)
+        let errors = h.prepare().map(\.description).joined(separator: "\n")
+        XCTAssertTrue(errors.contains("busy_timeout"), errors)
+        XCTAssertTrue(errors.contains("max_connections"), errors)
+    }
+
+    func testCreateInsertSelectUpdateRemove() throws {
+        let h = harness()
+        try start(h)
+        defer { h.stop() }
+        let db = try connect(try bind(h))
+        defer { db.close() }
+
+        // A schema script: several statements in one raw_query without parameters.
+        let schema = db.raw(#"""
+            CREATE TABLE gw (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, weight REAL,
+                             prefix TEXT, attrs BLOB, "odd ""col""" INTEGER DEFAULT 7);
+            CREATE INDEX gw_prefix ON gw (prefix); -- comment
+            """#)
+        XCTAssertEqual(schema.rc, 0, schema.message)
+        XCTAssertEqual(schema.code, Self.OK)
+
+        let blob: [UInt8] = [0x00, 0xFF, 0x27, 0x00, 0x22]
+        let evil = "x'); DROP TABLE gw; --"
+        XCTAssertEqual(db.insert("gw", [("name", .text("a")), ("weight", .double(1.5)), ("prefix", .text("49")),
+                                        ("attrs", .blob(blob))]).rc, 1)
+        XCTAssertEqual(db.insert("gw", [("name", .text("b")), ("weight", .double(-0.25)), ("prefix", .null),
+                                        ("attrs", .blob([]))]).rc, 1)
+        XCTAssertEqual(db.insert("gw", [("name", .text(evil)), ("weight", .int(3)), ("prefix", .text("")),
+                                        ("odd \"col\"", .int(9))]).rc, 1)
+        XCTAssertEqual(db.insert("gw", [("name", .text("ünï ✓")), ("weight", .null), ("prefix", .text("4930"))]).rc, 1)
+
+        // All columns in table order, ordered by name descending.
+        let all = db.select("gw", [], orderBy: "name DESC")
+        XCTAssertEqual(all.rc, 4, all.message)
+        XCTAssertEqual(all.rows.map { $0.count }, [6, 6, 6, 6])
+        XCTAssertEqual(all.rows.map { $0[1] }, [.text("ünï ✓"), .text(evil), .text("b"), .text("a")])
+
+        // Value types come back as stored: double, NULL, blob with NUL bytes, empty blob, empty text, int.
+        let a = db.select("gw", ["weight", "prefix", "attrs", "odd \"col\""], where: [("name", .eq, .text("a"))])
+        XCTAssertEqual(a.rows, [[.double(1.5), .text("49"), .blob(blob), .int(7)]])
+        let b = db.select("gw", ["weight", "prefix", "attrs"], where: [("name", .eq, .text("b"))])
+        XCTAssertEqual(b.rows, [[.double(-0.25), .null, .blob([])]])
+
+        // The injection attempt is a plain value: stored verbatim, the table is still there.
+        let e = db.select("gw", ["name", "prefix", "odd \"col\""], where: [("name", .eq, .text(evil))])
+        XCTAssertEqual(e.rows, [[.text(evil), .text(""), .int(9)]])
+        XCTAssertEqual(db.raw("SELECT count(*) FROM gw").rows, [[.int(4)]])
+
+        // NULL conditions: EQ NULL is IS NULL, NE NULL is IS NOT NULL; ranges and AND.
+        XCTAssertEqual(db.select("gw", ["name"], where: [("prefix", .eq, .null)]).rows, [[.text("b")]])
+        XCTAssertEqual(db.select("gw", ["name"], where: [("prefix", .ne, .null)], orderBy: "id").rows.count, 3)
+        XCTAssertEqual(db.select("gw", ["name"], where: [("weight", .ge, .int(1)), ("weight", .lt, .double(3))]).rows,
+                       [[.text("a")]])
+        XCTAssertEqual(db.select("gw", ["name"], where: [("weight", .gt, .int(0))], orderBy: "weight ASC").rows,
+                       [[.text("a")], [.text(evil)]])
+        XCTAssertEqual(db.select("gw", ["name"], where: [("weight", .le, .int(0))]).rows, [[.text("b")]])
+        XCTAssertEqual(db.select("gw", ["name"], where: [("weight", .lt, .null)]).code, Self.E_BAD_ARG)
+
+        // The callback stops early: not an error, the rows delivered so far are counted.
+        let first = db.select("gw", ["name"], orderBy: "id", stopAfter: 1)
+        XCTAssertEqual(first.rc, 1)
+        XCTAssertEqual(first.rows, [[.text("a")]])
+        XCTAssertEqual(first.code, Self.OK)
+
+        // update / remove return the rows affected.
+        let up = db.update("gw", where: [("prefix", .ne, .null)], set: [("weight", .int(10)), ("attrs", .null)])
+        XCTAssertEqual(up.rc, 3, up.message)
+        XCTAssertEqual(db.update("gw", where: [("name", .eq, .text("nobody"))], set: [("weight", .int(1))]).rc, 0)
+        XCTAssertEqual(db.remove("gw", where: [("weight", .eq, .int(10)), ("prefix", .eq, .text("49"))]).rc, 1)
+        XCTAssertEqual(db.remove("gw", where: [("name", .eq, .text("nobody"))]).rc, 0)
+        XCTAssertEqual(db.raw("SELECT count(*) FROM gw").rows, [[.int(3)]])
+
+        // raw_query with parameters; DDL reports 0 rows affected, DML its count.
+        let r = db.raw("SELECT name FROM gw WHERE weight = ? AND name <> ? ORDER BY name", [.int(10), .text(evil)])
+        XCTAssertEqual(r.rows, [[.text("ünï ✓")]])
+        XCTAssertEqual(db.raw("UPDATE gw SET weight = ? WHERE weight = ?", [.double(2), .int(10)]).rc, 2)
+        XCTAssertEqual(db.raw("CREATE TABLE other (x)").rc, 0)
+        XCTAssertEqual(db.raw("DELETE FROM gw").rc, 3)
+        XCTAssertEqual(db.remove("gw", where: []).rc, 0)
+    }
+
+    func testErrors() throws {
+        let h = harness()
+        try start(h)
+        defer { h.stop() }
+        let db = try connect(try bind(h))
+        defer { db.close() }
+        XCTAssertEqual(db.raw("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)").code, Self.OK)
+
+        let missing = db.select("nosuch", ["a"])
+        XCTAssertEqual(missing.rc, Self.E_NO_TABLE)
+        XCTAssertEqual(missing.code, Self.E_NO_TABLE)
+        XCTAssertTrue(missing.message.contains("no such table: nosuch"), missing.message)
+        XCTAssertEqual(db.insert("nosuch", [("a", .int(1))]).code, Self.E_NO_TABLE)
+        XCTAssertEqual(db.select("t", ["nocol"]).code, Self.E_NO_TABLE)
+        let noColumn = db.insert("t", [("k", .text("a")), ("nocol", .int(1))])
+        XCTAssertEqual(noColumn.code, Self.E_NO_TABLE, noColumn.message)
+        XCTAssertEqual(db.raw("SELECT * FROM nosuch WHERE a = ?", [.int(1)]).code, Self.E_NO_TABLE)
+
+        XCTAssertEqual(db.insert("t", [("k", .text("a")), ("v", .int(1))]).rc, 1)
+        let dup = db.insert("t", [("k", .text("a")), ("v", .int(2))])
+        XCTAssertEqual(dup.code, Self.E_CONSTRAINT)
+        XCTAssertTrue(dup.message.contains("UNIQUE constraint failed: t.k"), dup.message)
+        XCTAssertEqual(db.insert("t", [("k", .text("b")), ("v", .null)]).code, Self.E_CONSTRAINT)
+
+        XCTAssertEqual(db.raw("SELECT ?, ?", [.int(1)]).code, Self.E_BAD_ARG)
+        XCTAssertEqual(db.raw("SELECT 1; SELECT ?", [.int(1)]).code, Self.E_BAD_ARG)
+        XCTAssertEqual(db.raw("").code, Self.E_BAD_ARG)
+        XCTAssertEqual(db.raw("SELEC 1").code, Self.E_OTHER)
+        XCTAssertTrue(db.raw("SELEC 1").message.contains("syntax error"))
+        XCTAssertEqual(db.select("", ["a"]).code, Self.E_BAD_ARG)
+        XCTAssertEqual(db.select("t", [""]).code, Self.E_BAD_ARG)
+        XCTAssertEqual(db.insert("t", []).code, Self.E_BAD_ARG)
+        XCTAssertEqual(db.update("t", where: [], set: []).code, Self.E_BAD_ARG)
+        XCTAssertEqual(db.select("t", ["k"], orderBy: "v DESC").code, Self.OK)
+        XCTAssertEqual(db.insert("t", [("k", .text("c")), ("v", .raw(99))]).code, Self.E_BAD_ARG)
+
+        // A successful call clears the error.
+        let ok = db.select("t", ["k"])
+        XCTAssertEqual(ok.code, Self.OK)
+        XCTAssertEqual(ok.message, "")
+    }
+
+    func testURLForms() throws {
+        let h = harness()
+        try start(h)
+        defer { h.stop() }
+        let api = try bind(h)
+
+        // Absolute, in directories that do not exist yet.
+        let nested = path("a/b/c/nested.db")
+        let (c1, e1) = api.connect("sqlite://" + nested)
+        XCTAssertNotNil(c1, e1.message)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: nested))
+        c1?.close()
+
+        // Relative to the working directory (climbing to the temporary directory), percent-decoded.
+        let cwd = FileManager.default.currentDirectoryPath
+        let up = String(repeating: "../", count: cwd.split(separator: "/").count)
+        let (c2, e2) = api.connect("sqlite://" + up + dir.path.dropFirst() + "/rel%20ative.db")
+        XCTAssertNotNil(c2, e2.message)
+        XCTAssertEqual(c2?.raw("CREATE TABLE r (x)").code, Self.OK)
+        c2?.close()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("rel ative.db")))
+
+        // :memory: — private to the connection, one handle shared by all threads.
+        let (m, em) = api.connect("sqlite://:memory:")
+        let mem = try XCTUnwrap(m, em.message)
+        XCTAssertEqual(mem.raw("CREATE TABLE m (x INTEGER)").code, Self.OK)
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            for j in 0..<25 { XCTAssertEqual(mem.insert("m", [("x", .int(Int64(i * 100 + j)))]).rc, 1) }
+        }
+        XCTAssertEqual(mem.raw("SELECT count(*) FROM m").rows, [[.int(100)]])
+        mem.close()
+
+        // Errors: bad URLs, a path that cannot be a file, a file that is not a database.
+        for bad in ["sqlite://", "mysql://x/y", "sqlite:/x.db", "sqlite:///x.db?mode=ro", "sqlite:///x%zz"] {
+            let (c, e) = api.connect(bad)
+            XCTAssertNil(c, bad)
+            XCTAssertEqual(Int64(e.code), Self.E_BAD_ARG, bad + ": " + e.message)
+        }
+        let (d, ed) = api.connect("sqlite://" + dir.path)
+        XCTAssertNil(d)
+        XCTAssertEqual(Int64(ed.code), Self.E_CONNECT, ed.message)
+        FileManager.default.createFile(atPath: path("junk.db"), contents: Data(repeating: 0x41, count: 4096))
+        let (j, ej) = api.connect("sqlite://" + path("junk.db"))
+        XCTAssertNil(j)
+        XCTAssertEqual(Int64(ej.code), Self.E_CONNECT, ej.message)
+        XCTAssertTrue(ej.message.contains("junk.db"), ej.message)
+    }
+
+    func testLockedDatabaseIsWaitedForThenBusy() throws {
+        let sqlite3 = "/usr/bin/sqlite3"
+        guard FileManager.default.isExecutableFile(atPath: sqlite3) else { throw XCTSkip("no sqlite3 CLI") }
+        let h = harness(busyTimeout: 300)
+        try start(h)
+        defer { h.stop() }
+        let db = try connect(try bind(h))
+        defer { db.close() }
+        XCTAssertEqual(db.raw("CREATE TABLE t (x INTEGER)").code, Self.OK)
+        XCTAssertEqual(db.insert("t", [("x", .int(1))]).rc, 1)
+
+        // Another process holds the write lock for longer than busy_timeout.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: sqlite3)
+        holder.arguments = [path("test.db")]
+        let input = Pipe(), output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        holder.standardError = output
+        try holder.run()
+        input.fileHandleForWriting.write(Data("BEGIN EXCLUSIVE;\nINSERT INTO t VALUES (100);\nSELECT 'locked';\n".utf8))
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("locked") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        XCTAssertTrue(String(decoding: seen, as: UTF8.self).contains("locked"))
+
+        let started = Date()
+        let busy = db.insert("t", [("x", .int(2))])
+        let waited = Date().timeIntervalSince(started)
+        XCTAssertEqual(busy.code, Self.E_BUSY, busy.message)
+        XCTAssertTrue(busy.message.contains("locked"), busy.message)
+        XCTAssertGreaterThanOrEqual(waited, 0.25, "busy_timeout was not waited for")
+        XCTAssertLessThan(waited, 3)
+        let tx = db.transaction { _ in 0 }
+        XCTAssertEqual(tx.code, Self.E_BUSY, tx.message)
+        // WAL: readers are not blocked by the writer, and do not see its uncommitted row.
+        XCTAssertEqual(db.raw("SELECT x FROM t").rows, [[.int(1)]])
+
+        // The lock goes away while a writer waits: the write succeeds.
+        let release = DispatchQueue.global()
+        release.asyncAfter(deadline: .now() + 0.1) {
+            input.fileHandleForWriting.write(Data("COMMIT;\n.quit\n".utf8))
+        }
+        let late = db.insert("t", [("x", .int(3))])
+        XCTAssertEqual(late.rc, 1, late.message)
+        holder.waitUntilExit()
+        XCTAssertEqual(db.select("t", ["x"], orderBy: "x").rows, [[.int(1)], [.int(3)], [.int(100)]])
+    }
+
+    func testTransactions() throws {
+        let h = harness(busyTimeout: 2000)
+        try start(h)
+        defer { h.stop() }
+        let api = try bind(h)
+        let db = try connect(api)
+        defer { db.close() }
+        XCTAssertEqual(db.raw("CREATE TABLE t (x INTEGER UNIQUE)").code, Self.OK)
+
+        // Commit: the calls fn makes on its connection are part of the transaction.
+        let commit = db.transaction { c in
+            XCTAssertEqual(c.insert("t", [("x", .int(1))]).rc, 1)
+            XCTAssertEqual(db.insert("t", [("x", .int(2))]).rc, 1) // the outer handle too, same thread
+            return 0
+        }
+        XCTAssertEqual(commit.code, Self.OK, commit.message)
+        XCTAssertEqual(commit.rc, 0)
+        XCTAssertEqual(db.select("t", ["x"], orderBy: "x").rows, [[.int(1)], [.int(2)]])
+
+        // Rollback: fn fails → nothing stays; a positive return becomes SY_DB_E_OTHER, a negative code is kept.
+        let rollback = db.transaction { c in
+            XCTAssertEqual(c.insert("t", [("x", .int(3))]).rc, 1)
+            XCTAssertEqual(c.select("t", ["x"]).rows.count, 3) // sees its own write
+            return 1
+        }
+        XCTAssertEqual(rollback.rc, Self.E_OTHER)
+        XCTAssertTrue(rollback.message.contains("rolled back"), rollback.message)
+        let failed = db.transaction { c in
+            XCTAssertEqual(c.insert("t", [("x", .int(4))]).rc, 1)
+            return Int32(c.insert("t", [("x", .int(1))]).rc) // constraint
+        }
+        XCTAssertEqual(failed.rc, Self.E_CONSTRAINT)
+        XCTAssertEqual(db.select("t", ["x"], orderBy: "x").rows, [[.int(1)], [.int(2)]])
+
+        // Nested: a savepoint; its failure undoes only its own work.
+        let nested = db.transaction { c in
+            XCTAssertEqual(c.insert("t", [("x", .int(5))]).rc, 1)
+            let inner = c.transaction { c2 in
+                XCTAssertEqual(c2.insert("t", [("x", .int(6))]).rc, 1)
+                return -1
+            }
+            XCTAssertEqual(inner.rc, -1)
+            let inner2 = c.transaction { c2 in Int32(c2.insert("t", [("x", .int(7))]).rc - 1) }
+            XCTAssertEqual(inner2.rc, 0)
+            return 0
+        }
+        XCTAssertEqual(nested.rc, 0, nested.message)
+        XCTAssertEqual(db.select("t", ["x"], orderBy: "x").rows, [[.int(1)], [.int(2)], [.int(5)], [.int(7)]])
+
+        // Another thread's writes wait for the commit; its reads do not see uncommitted rows.
+        let other = try connect(api)
+        defer { other.close() }
+        let inside = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        let otherInsert = LockedBox<DBResult?>(nil)
+        let tx = db.transaction { c in
+            XCTAssertEqual(c.insert("t", [("x", .int(8))]).rc, 1)
+            DispatchQueue.global().async {
+                XCTAssertEqual(other.raw("SELECT count(*) FROM t WHERE x = 8").rows, [[.int(0)]])
+                XCTAssertEqual(db.raw("SELECT count(*) FROM t WHERE x = 8").rows, [[.int(0)]]) // not pinned there
+                inside.signal()
+                otherInsert.set(db.insert("t", [("x", .int(9))]))
+                done.signal()
+            }
+            inside.wait()
+            usleep(100_000) // the other thread is now waiting for the write lock
+            return 0
+        }
+        XCTAssertEqual(tx.rc, 0, tx.message)
+        done.wait()
+        XCTAssertEqual(otherInsert.get()?.rc, 1, otherInsert.get()?.message ?? "")
+        XCTAssertEqual(db.raw("SELECT count(*) FROM t").rows, [[.int(6)]])
+
+        // A transaction left open through raw_query does not leak into the next caller.
+        XCTAssertEqual(db.raw("BEGIN").code, Self.OK)
+        XCTAssertEqual(db.insert("t", [("x", .int(10))]).rc, 1)
+        XCTAssertEqual(db.raw("SELECT count(*) FROM t").rows, [[.int(7)]])
+    }
+
+    func testConcurrentInsertsFromEightThreads() throws {
+        let h = harness(busyTimeout: 10_000)
+        try start(h)
+        defer { h.stop() }
+        let db = try connect(try bind(h))
+        defer { db.close() }
+        XCTAssertEqual(db.raw("CREATE TABLE t (thread INTEGER, n INTEGER, label TEXT, PRIMARY KEY (thread, n))").code,
+                       Self.OK)
+        let failures = LockedBox<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { t in
+            for n in 0..<150 {
+                let r: DBResult
+                if n % 3 == 0 {
+                    r = db.transaction { c in
+                        Int32(c.insert("t", [("thread", .int(Int64(t))), ("n", .int(Int64(n))),
+                                             ("label", .text("tx \(t)/\(n)"))]).rc - 1)
+                    }
+                } else {
+                    r = db.insert("t", [("thread", .int(Int64(t))), ("n", .int(Int64(n))), ("label", .text("\(t)/\(n)"))])
+                }
+                if r.code != Self.OK { failures.update { $0.append(r.message) } }
+                if n % 10 == 0 {
+                    let s = db.select("t", ["n"], where: [("thread", .eq, .int(Int64(t)))])
+                    if s.rc != Int64(n + 1) { failures.update { $0.append("thread \(t) sees \(s.rc) rows after \(n + 1)") } }
+                }
+            }
+        }
+        XCTAssertEqual(failures.get(), [])
+        XCTAssertEqual(db.raw("SELECT count(*), count(DISTINCT thread) FROM t").rows, [[.int(1200), .int(8)]])
+        XCTAssertEqual(db.raw("PRAGMA journal_mode").rows, [[.text("wal")]])
+    }
+}
+
+// MARK: - Calling the C table from Swift
+
+/// A value as the tests write and read it (`.raw(type)` sends an invalid type).
+private enum DBValue: Equatable {
+    case null, int(Int64), double(Double), text(String), blob([UInt8]), raw(Int32)
+
+    init(_ v: sy_db_value) {
+        switch v.type {
+        case Int32(SY_DB_NULL.rawValue): self = .null
+        case Int32(SY_DB_INT.rawValue): self = .int(v.i)
+        case Int32(SY_DB_DOUBLE.rawValue): self = .double(v.d)
+        case Int32(SY_DB_STR.rawValue): self = .text(String(decoding: Self.bytes(v.s), as: UTF8.self))
+        case Int32(SY_DB_BLOB.rawValue): self = .blob(Self.bytes(v.s))
+        default: self = .raw(v.type)
+        }
+    }
+
+    static func bytes(_ s: sy_str) -> [UInt8] {
+        guard let p = s.s, s.len > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: s.len))
+    }
+}
+
+private enum DBOp: Int32 {
+    case eq = 0, ne, lt, gt, le, ge
+}
+
+/// The result of one call: return value, rows delivered to the callback, *err.
+private struct DBResult {
+    var rc: Int64
+    var rows: [[DBValue]] = []
+    var code: Int64
+    var message: String
+}
+
+/// C memory for one call's arguments (sy_str and sy_db_value point into it); freed after the call.
+private final class CArena {
+    private var blocks: [UnsafeMutableRawPointer] = []
+
+    func str(_ bytes: [UInt8]) -> sy_str {
+        guard !bytes.isEmpty else { return sy_str(s: nil, len: 0) } // an empty string with a NULL pointer
+        let p = malloc(bytes.count)!
+        p.copyMemory(from: bytes, byteCount: bytes.count)
+        blocks.append(p)
+        return sy_str(s: p.assumingMemoryBound(to: CChar.self), len: bytes.count)
+    }
+
+    func str(_ s: String) -> sy_str { str(Array(s.utf8)) }
+
+    func value(_ v: DBValue) -> sy_db_value {
+        var out = sy_db_value()
+        switch v {
+        case .null: out.type = Int32(SY_DB_NULL.rawValue)
+        case .int(let i): out.type = Int32(SY_DB_INT.rawValue); out.i = i
+        case .double(let d): out.type = Int32(SY_DB_DOUBLE.rawValue); out.d = d
+        case .text(let s): out.type = Int32(SY_DB_STR.rawValue); out.s = str(s)
+        case .blob(let b): out.type = Int32(SY_DB_BLOB.rawValue); out.s = str(b)
+        case .raw(let t): out.type = t
+        }
+        return out
+    }
+
+    func array<T>(_ items: [T]) -> UnsafePointer<T>? {
+        guard !items.isEmpty else { return nil }
+        let p = UnsafeMutablePointer<T>.allocate(capacity: items.count)
+        p.initialize(from: items, count: items.count)
+        blocks.append(UnsafeMutableRawPointer(p))
+        return UnsafePointer(p)
+    }
+
+    deinit { for b in blocks { free(b) } }
+}
+
+/// Collects the rows a call delivers (and stops after `stopAfter` if set).
+private final class RowSink {
+    var rows: [[DBValue]] = []
+    let stopAfter: Int?
+    init(stopAfter: Int?) { self.stopAfter = stopAfter }
+
+    static let callback: sy_db_row_fn = { arg, values, n in
+        let sink = Unmanaged<RowSink>.fromOpaque(arg!).takeUnretainedValue()
+        sink.rows.append((0..<Int(n)).map { DBValue(values![$0]) })
+        if let s = sink.stopAfter, sink.rows.count >= s { return 1 }
+        return 0
+    }
+}
+
+private final class TxBody {
+    let api: UnsafePointer<sy_db_api>
+    let body: (DBConn) -> Int32
+    init(api: UnsafePointer<sy_db_api>, body: @escaping (DBConn) -> Int32) {
+        self.api = api
+        self.body = body
+    }
+
+    static let callback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> Int32 = { arg, c in
+        let box = Unmanaged<TxBody>.fromOpaque(arg!).takeUnretainedValue()
+        return box.body(DBConn(api: box.api, c: c!))
+    }
+}
+
+private struct DBAPI: @unchecked Sendable {
+    let api: UnsafePointer<sy_db_api>
+
+    func connect(_ url: String) -> (DBConn?, DBResult) {
+        var err = sy_db_error()
+        err.code = 42
+        let c = url.withCString { api.pointee.connect!($0, &err) }
+        let r = DBResult(rc: c == nil ? -1 : 0, code: Int64(err.code), message: err.text)
+        return (c.map { DBConn(api: api, c: $0) }, r)
+    }
+}
+
+/// One sy_db_conn with Swift wrappers over the table's functions.
+private struct DBConn: @unchecked Sendable {
+    let api: UnsafePointer<sy_db_api>
+    let c: OpaquePointer
+
+    func close() { api.pointee.close!(c) }
+
+    private func call(stopAfter: Int? = nil, _ body: (CArena, sy_db_row_fn, UnsafeMutableRawPointer,
+                                                     UnsafeMutablePointer<sy_db_error>) -> Int64) -> DBResult {
+        let arena = CArena()
+        let sink = RowSink(stopAfter: stopAfter)
+        var err = sy_db_error()
+        err.code = 42 // must be overwritten, also on success
+        let rc = withExtendedLifetime(sink) {
+            body(arena, RowSink.callback, Unmanaged.passUnretained(sink).toOpaque(), &err)
+        }
+        return DBResult(rc: rc, rows: sink.rows, code: Int64(err.code), message: err.text)
+    }
+
+    private static func conds(_ a: CArena, _ w: [(String, DBOp, DBValue)]) -> UnsafePointer<sy_db_cond>? {
+        a.array(w.map { sy_db_cond(column: a.str($0.0), op: $0.1.rawValue, reserved: 0, value: a.value($0.2)) })
+    }
+
+    func raw(_ sql: String, _ params: [DBValue] = [], stopAfter: Int? = nil) -> DBResult {
+        call(stopAfter: stopAfter) { a, fn, arg, err in
+            api.pointee.raw_query!(c, a.str(sql), a.array(params.map(a.value)), UInt32(params.count), fn, arg, err)
+        }
+    }
+
+    func select(_ table: String, _ columns: [String], where w: [(String, DBOp, DBValue)] = [], orderBy: String = "",
+                stopAfter: Int? = nil) -> DBResult {
+        call(stopAfter: stopAfter) { a, fn, arg, err in
+            api.pointee.select!(c, a.str(table), a.array(columns.map(a.str)), UInt32(columns.count),
+                                Self.conds(a, w), UInt32(w.count), a.str(orderBy), fn, arg, err)
+        }
+    }
+
+    func insert(_ table: String, _ values: [(String, DBValue)]) -> DBResult {
+        call { a, _, _, err in
+            api.pointee.insert!(c, a.str(table), a.array(values.map { a.str($0.0) }), a.array(values.map { a.value($0.1) }),
+                                UInt32(values.count), err)
+        }
+    }
+
+    func update(_ table: String, where w: [(String, DBOp, DBValue)], set values: [(String, DBValue)]) -> DBResult {
+        call { a, _, _, err in
+            api.pointee.update!(c, a.str(table), Self.conds(a, w), UInt32(w.count), a.array(values.map { a.str($0.0) }),
+                                a.array(values.map { a.value($0.1) }), UInt32(values.count), err)
+        }
+    }
+
+    func remove(_ table: String, where w: [(String, DBOp, DBValue)]) -> DBResult {
+        call { a, _, _, err in api.pointee.remove!(c, a.str(table), Self.conds(a, w), UInt32(w.count), err) }
+    }
+
+    func transaction(_ body: @escaping (DBConn) -> Int32) -> DBResult {
+        let box = TxBody(api: api, body: body)
+        return call { _, _, _, err in
+            withExtendedLifetime(box) {
+                Int64(api.pointee.transaction!(c, TxBody.callback, Unmanaged.passUnretained(box).toOpaque(), err))
+            }
+        }
+    }
+}
+
+private extension sy_db_error {
+    var text: String {
+        var copy = message
+        return withUnsafeBytes(of: &copy) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}
+
+/// A value shared between test threads.
+private final class LockedBox<T>: @unchecked Sendable {
+    private var value: T
+    private let lock = NSLock()
+    init(_ value: T) { self.value = value }
+    func get() -> T { lock.lock(); defer { lock.unlock() }; return value }
+    func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
+    func update(_ f: (inout T) -> Void) { lock.lock(); f(&value); lock.unlock() }
+}

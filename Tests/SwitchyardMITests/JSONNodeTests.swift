@@ -1,0 +1,78 @@
+import XCTest
+@testable import SwitchyardMI
+
+/// SwitchyardJSON's shared-container tree (used by the json plugin): parsing, json-c output styles, sharing, cycles.
+final class JSONNodeTests: XCTestCase {
+    func testParsesLikeTheValueParserAndKeepsNumberText() throws {
+        let text = #"{"a":1,"b":[true,false,null,1.50,-2e3,"x\/y"],"c":{},"d":[],"a":2}"#
+        let node = try JSONParser().parseNode(text)
+        XCTAssertEqual(node.value, try JSONValue(parsing: text))
+        XCTAssertEqual(node.text(.plain), #"{"a":2,"b":[true,false,null,1.50,-2e3,"x\/y"],"c":{},"d":[]}"#)
+        XCTAssertEqual(node.text(.plain, escapeSlash: false), #"{"a":2,"b":[true,false,null,1.50,-2e3,"x/y"],"c":{},"d":[]}"#)
+    }
+
+    func testJSONCStyles() throws {
+        let node = try JSONParser().parseNode(#"{"a":1,"b":[1,2],"c":{},"d":[],"e":{"f":"\t\u0001é"}}"#)
+        XCTAssertEqual(node.text(.spaced), #"{ "a": 1, "b": [ 1, 2 ], "c": { }, "d": [ ], "e": { "f": "\t\u0001é" } }"#)
+        XCTAssertEqual(node.text(.pretty), """
+        {
+          "a":1,
+          "b":[
+            1,
+            2
+          ],
+          "c":{
+          },
+          "d":[
+          ],
+          "e":{
+            "f":"\\t\\u0001é"
+          }
+        }
+        """)
+        XCTAssertEqual(try JSONParser().parseNode("{}").text(.pretty), "{\n}")
+        XCTAssertEqual(try JSONParser().parseNode("[]").text(.spaced), "[ ]")
+        XCTAssertEqual(try JSONParser().parseNode(#""s""#).text(.spaced), #""s""#)
+    }
+
+    func testLargeObjectsKeepOrderAndReplaceInPlace() throws {
+        let keys = (0..<40).map { "k\($0)" }
+        let text = "{" + keys.map { "\"\($0)\":1" }.joined(separator: ",") + ",\"k3\":2}"
+        guard case .object(let o) = try JSONParser().parseNode(text) else { return XCTFail("not an object") }
+        XCTAssertEqual(o.keys, keys)
+        XCTAssertEqual(o["k3"]?.value, .int(2))
+        o["k0"] = nil
+        o["new"] = .string("n")
+        o["k39"] = .int(9)
+        XCTAssertEqual(o.keys.first, "k1")
+        XCTAssertEqual(o.keys.last, "new")
+        XCTAssertEqual(o["k39"]?.value, .int(9))
+        XCTAssertNil(o["k0"])
+    }
+
+    func testSharedContainersAndCycleDetection() throws {
+        let root = try JSONParser().parseNode(#"{"in":{"deep":[]}}"#)
+        guard let inner = root["in"], let deep = inner["deep"], case .object(let rootObject) = root,
+              case .array(let deepArray) = deep else { return XCTFail("shape") }
+        // Share `inner` in a second place: a change through one shows in both.
+        rootObject["again"] = inner
+        deepArray.items.append(.int(1))
+        XCTAssertEqual(root.text(.plain), #"{"in":{"deep":[1]},"again":{"deep":[1]}}"#)
+        XCTAssertEqual(root.depth().depth, 3)
+        XCTAssertFalse(root.depth(reaching: JSONArrayNode()).reaches)
+        XCTAssertTrue(root.depth(reaching: deep.container).reaches)
+        XCTAssertTrue(inner.depth(reaching: inner.container).reaches, "a container reaches itself")
+        XCTAssertFalse(inner.depth(reaching: root.container).reaches, "inner does not hold root")
+        XCTAssertEqual(JSONNode.int(1).depth().depth, 0)
+    }
+
+    func testDepthLimitAndHostileInput() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        XCTAssertThrowsError(try JSONParser().parseNode(deep)) { error in
+            XCTAssertEqual((error as? JSONParseError)?.kind, .tooDeep)
+        }
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "nul", "\"\\x\"", "1 2", "[1e999]"] {
+            XCTAssertThrowsError(try JSONParser().parseNode(bad), bad)
+        }
+    }
+}
