@@ -96,15 +96,15 @@ final class SQLiteConnection: @unchecked Sendable {
         // to a string literal: identifiers are double-quoted here.
         _ = sy_sqlite3_db_config_int(db, SQLITE_DBCONFIG_DQS_DML, 0)
         do {
-            // Reads the file header: a file that is not a database fails here, at connect time.
             try execute("PRAGMA foreign_keys = ON", on: handle)
             if first, case .file = url {
-                // WAL: readers never block the writer nor each other; persistent in the file once set.
+                // WAL: readers never block the writer nor each other; persistent in the file once set. Reading the
+                // mode reads the file header, so a file that is not a database fails here, at connect time.
                 try execute("PRAGMA journal_mode = WAL", on: handle)
             }
         } catch {
-            if error.code == SY_DB_E_BUSY.rawValue && !first { return handle } // locked: the file is fine
             if error.code == SY_DB_E_BUSY.rawValue {
+                // Locked by another process beyond busy_timeout: the file is a database; WAL can wait for later.
                 driver.log(.warn, "\(url.display): could not switch to WAL journaling now (\(error.message))")
                 return handle
             }

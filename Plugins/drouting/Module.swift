@@ -207,11 +207,13 @@ final class DroutingModule: Sendable {
         }
         defer { if rt.cfg.noConcurrentReload { reloading.store(false, ordering: .releasing) } }
         return reloadLock.withLock { _ in
-            let old = current.1
+            var old = current.1
             do {
                 let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState) { [host] in host.log(.warn, $0) }
                 published.withLock { $0.1 = r.snapshot }
                 lastReload.withLock { $0 = Int64(time(nil)) }
+                // Free the old data here, not on a worker: wait (bounded) until in-flight lookups dropped it.
+                for _ in 0..<2000 where !isKnownUniquelyReferenced(&old) { usleep(500) }
                 return .success(r)
             } catch let e as LoadError {
                 host.log(.err, "dr_reload failed, keeping the old data: \(e)")

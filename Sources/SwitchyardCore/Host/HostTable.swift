@@ -183,8 +183,10 @@ enum HostTable {
             let scheme = String(u[..<colon]).lowercased()
             switch s.apiBind(name: "db:" + scheme, major: major, minSize: minSize) {
             case .success(let p): return p
-            case .failure:
-                HostTable.writeError(err, errlen, "no database driver for scheme '\(scheme)' (loadmodule \"db_\(scheme).so\"?)")
+            case .failure(let e):
+                // No driver at all is the usual mistake; a version or size mismatch says so itself.
+                let missing = e.message.hasPrefix("no module publishes")
+                HostTable.writeError(err, errlen, missing ? "no database driver for scheme '\(scheme)' (loadmodule \"db_\(scheme).so\"?)" : e.message)
                 return nil
             }
         }

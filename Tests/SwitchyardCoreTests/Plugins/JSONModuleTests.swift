@@ -206,6 +206,9 @@ final class JSONModuleTests: XCTestCase {
             $var(k) = "x/y[0]";
             $json(dot/$var(k)) = 2;
             xlog("Q22 $json_compact(dot) read=$json(dot/$var(k))");
+            $var(k) = "B.C";
+            $json(dot/$(var(k){s.tolower})) = 3;
+            xlog("Q22b $json_compact(dot)");
 
             # Variables in paths, evaluated at each use.
             $json(v) := "{\"list\":[10,20,30],\"5\":\"five\"}";
@@ -280,6 +283,7 @@ final class JSONModuleTests: XCTestCase {
         XCTAssertEqual(line(h, "Q21d "), "Q21d [\n  1,\n  2\n]", out)
         XCTAssertEqual(line(h, "Q21e "), "Q21e [1.50,1e3,-0.0,12345678901234567890,-7] first=1.50", out)
         XCTAssertEqual(line(h, "Q22 "), #"Q22 {"b.c":1,"x\/y[0]":2} read=2"#, out)
+        XCTAssertEqual(line(h, "Q22b "), #"Q22b {"b.c":3,"x\/y[0]":2}"#, out)
         XCTAssertEqual(line(h, "V1 "), "V1 20", out)
         XCTAssertEqual(line(h, "V2 "), "V2 30", out)
         XCTAssertEqual(line(h, "V3 "), "V3 <null>", "an index variable must hold an int\n" + out)
@@ -387,6 +391,11 @@ final class JSONModuleTests: XCTestCase {
             xlog("K4 leg=$json_compact(leg) doc=$json_compact(doc)");
             json_link($json(num), $json(doc/first/id));
             xlog("K5 rc=$rc num=$json(num)");
+            json_link($json_compact(lc), $json_pretty(doc/calls));
+            $json(leg2) := "{}";
+            json_link($json(lc[]), $json(leg2));
+            $json(leg2/id) = "C";
+            xlog("K5b rc=$rc $json_compact(doc/calls)");
 
             # Errors: a missing source, a NULL, a document never set, a plain variable.
             json_link($json(x), $json(doc/nope));
@@ -430,6 +439,7 @@ final class JSONModuleTests: XCTestCase {
                        #"K4 leg={"id":"B"} doc={"calls":[{"id":"A","state":"up"}],"first":{"id":"A","state":"up"}}"#,
                        "re-assigning the name only drops its reference\n" + out)
         XCTAssertEqual(line(h, "K5 "), "K5 rc=1 num=A", out)
+        XCTAssertEqual(line(h, "K5b "), #"K5b rc=1 [{"id":"A","state":"up"},{"id":"C"}]"#, out)
         XCTAssertEqual(line(h, "K6 "), "K6 rc=-1", out)
         XCTAssertEqual(line(h, "K7 "), "K7 rc=-1", out)
         XCTAssertEqual(line(h, "K8 "), "K8 rc=-1", out)
