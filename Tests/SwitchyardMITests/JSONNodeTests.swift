@@ -66,6 +66,21 @@ final class JSONNodeTests: XCTestCase {
         XCTAssertEqual(JSONNode.int(1).depth().depth, 0)
     }
 
+    func testCopiesShareNothingWithTheOriginalButKeepTheirLinks() throws {
+        let shared = try JSONParser().parseNode(#"{"x":1}"#)
+        let a = try JSONParser().parseNode(#"{"k":null}"#)
+        guard case .object(let ao) = a, case .object(let so) = shared else { return XCTFail("shape") }
+        ao["k"] = shared
+        let copies = JSONNode.copies(of: [a, shared, .int(3)])
+        guard case .object(let ca)? = copies.first, case .object(let cs) = copies[1] else { return XCTFail("shape") }
+        cs["y"] = .int(2)
+        XCTAssertEqual(copies[0].text(), #"{"k":{"x":1,"y":2}}"#, "the link between the copies holds")
+        XCTAssertEqual(a.text(), #"{"k":{"x":1}}"#, "the original is untouched")
+        XCTAssertFalse(ca === ao)
+        XCTAssertFalse(cs === so)
+        XCTAssertEqual(copies[2].text(), "3")
+    }
+
     func testDepthLimitAndHostileInput() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         XCTAssertThrowsError(try JSONParser().parseNode(deep)) { error in
