@@ -27,6 +27,7 @@
  *        sy_host_api.log_enabled.
  *   1.2  appended sy_pv_export.count and sy_pv_export.get_index (indexes and `for` loops over a
  *        module's pseudo-variable); appended sy_host_api.ctx_worker.
+ *   1.3  appended sy_host_api.mi_dispatch (MI transport modules hand requests to the core).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -45,7 +46,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 2
+#define SY_ABI_MINOR 3
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -410,6 +411,15 @@ typedef struct sy_host_api {
      *  number for the timer thread. Per-worker state (OpenSIPS's per-process data) keys on it.
      *  (The context's thread.) */
     int (*ctx_worker)(sy_ctx *ctx);
+
+    /* --- 1.3 --- */
+    /** For MI transport modules (mi_fifo, mi_http, mi_datagram): runs one JSON-RPC 2.0 request
+     *  (request_len bytes, copied) through the core's MI and calls reply(arg, json, len) once with
+     *  the single-line response before returning — or never, for a notification that needs no
+     *  answer. json is valid during the reply call only. Returns 1 if reply was called, 0 if not.
+     *  (Any thread; commands may run concurrently.) */
+    int (*mi_dispatch)(const char *request, size_t request_len,
+                       void (*reply)(void *arg, const char *json, size_t json_len), void *arg);
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -17,6 +17,8 @@ protocol HostServices: AnyObject, Sendable {
     func pluginLoading(_ path: String?)
     /// A plugin that was opened but is not kept (refused, or only probed for an alias): drop what it published.
     func pluginDiscarded(_ path: String)
+    /// One JSON-RPC request through the MI dispatcher; nil for a notification.
+    func miDispatch(_ request: [UInt8]) -> String?
 }
 
 /// The one process-wide link from the C host table to the running core.

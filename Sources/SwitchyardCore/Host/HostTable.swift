@@ -199,6 +199,16 @@ enum HostTable {
             HostTable.context(ctxp).map { Int32($0.worker.rank) } ?? 0
         }
 
+        h.mi_dispatch = { request, len, reply, arg in
+            guard let s = HostBridge.services, let request, let reply else { return 0 }
+            let bytes = Array(UnsafeRawBufferPointer(start: request, count: len))
+            guard var answer = s.miDispatch(bytes) else { return 0 }
+            answer.withUTF8 { buf in
+                buf.withMemoryRebound(to: CChar.self) { reply(arg, $0.baseAddress, $0.count) }
+            }
+            return 1
+        }
+
         h.log_enabled = { level in
             HostBridge.services.map { $0.log.enabled(Int(level)) ? 1 : 0 } ?? 0
         }

@@ -203,6 +203,8 @@ public final class Server: HostServices, @unchecked Sendable {
 
     func pluginLoading(_ path: String?) { loadingPlugin.withLock { $0 = path } }
 
+    func miDispatch(_ request: [UInt8]) -> String? { mi.dispatcher.handle(request) }
+
     func pluginDiscarded(_ path: String) {
         // dlopen hands back the same library for a file already loaded: never drop a kept module's tables.
         if modules.modules.contains(where: { $0.path == path }) { return }
