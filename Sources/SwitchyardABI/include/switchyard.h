@@ -27,7 +27,9 @@
  *        sy_host_api.log_enabled.
  *   1.2  appended sy_pv_export.count and sy_pv_export.get_index (indexes and `for` loops over a
  *        module's pseudo-variable); appended sy_host_api.ctx_worker.
- *   1.3  appended sy_host_api.mi_dispatch (MI transport modules hand requests to the core).
+ *   1.3  appended sy_host_api.mi_dispatch (MI transport modules hand requests to the core),
+ *        sy_host_api.route_find and sy_host_api.route_run (modules run script routes, e.g.
+ *        drouting's per-rule route).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -113,6 +115,8 @@ typedef struct sy_mi_call sy_mi_call;
 typedef struct sy_stat sy_stat;
 /** Opaque: a registered timer. Owned by the core; valid until timer_remove or server stop. */
 typedef struct sy_timer sy_timer;
+/** Opaque: a script route found by name (ABI 1.3). Owned by the core; valid until the server stops. */
+typedef struct sy_route sy_route;
 
 /* ---------------------------------------------------------------------------------------------
  * Constants
@@ -420,6 +424,12 @@ typedef struct sy_host_api {
      *  (Any thread; commands may run concurrently.) */
     int (*mi_dispatch)(const char *request, size_t request_len,
                        void (*reply)(void *arg, const char *json, size_t json_len), void *arg);
+    /** A script route[name] by name, resolved once (startup, or a data reload — never per call).
+     *  NULL if the script has no such route. The handle is owned by the core. (Any thread.) */
+    const sy_route *(*route_find)(const char *name);
+    /** Runs a route found with route_find on the caller's context, as route(name) would, and
+     *  returns its code (0 if it ended the script with exit/drop). (The context's thread.) */
+    int (*route_run)(sy_ctx *ctx, const sy_route *route);
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -209,6 +209,18 @@ enum HostTable {
             return 1
         }
 
+        h.route_find = { name in
+            guard let s = HostBridge.services, let name, let box = s.engine.namedRoutes[String(cString: name)] else { return nil }
+            // Routes live as long as the engine; the handle is the RouteBox itself.
+            return OpaquePointer(Unmanaged.passUnretained(box).toOpaque())
+        }
+
+        h.route_run = { ctxp, route in
+            guard let ctx = HostTable.context(ctxp), let route else { return -1 }
+            let box = Unmanaged<RouteBox>.fromOpaque(UnsafeRawPointer(route)).takeUnretainedValue()
+            return Int32(RouteCallNode.run(box, args: [], ctx: ctx, location: box.location))
+        }
+
         h.log_enabled = { level in
             HostBridge.services.map { $0.log.enabled(Int(level)) ? 1 : 0 } ?? 0
         }

@@ -71,6 +71,9 @@ public final class Server: HostServices, @unchecked Sendable {
         // Without its modules the script would only add "unknown function" noise: stop here.
         if diagnostics.errors.count > before { try failIfErrors() }
 
+        // Routes are known by name before module init (a module may look one up), resolved after.
+        var resolver = Resolver(engine: engine, diagnostics: diagnostics, varHandles: engine.varHandles)
+        resolver.declare(routes: ast.routes)
         if !checkOnly && !diagnostics.hasErrors {
             let ok = modules.initAll { m in
                 for cmd in m.miCommands { _ = self.miRegister(module: m.name, export: cmd) }
@@ -80,8 +83,7 @@ public final class Server: HostServices, @unchecked Sendable {
 
         let apis = self.apis
         engine.cacheDirectory = CacheDirectory { name, major, size in apis.bind(name: name, major: major, minSize: size) }
-        var resolver = Resolver(engine: engine, diagnostics: diagnostics, varHandles: engine.varHandles)
-        resolver.resolve(routes: ast.routes)
+        resolver.resolveBodies()
         try failIfErrors()
         checkRouteUse(ast)
         mi.installCoreCommands(server: self)

@@ -19,8 +19,17 @@ public struct Resolver {
 
     func error(_ loc: SourceLocation, _ msg: String) { diagnostics.error(loc, msg) }
 
+    /// Routes declared but not yet resolved.
+    var pending: [(RouteDecl, RouteBox)] = []
+
     /// Declares every route first (so calls can go forward), then resolves the bodies.
     public mutating func resolve(routes: [RouteDecl]) {
+        declare(routes: routes)
+        resolveBodies()
+    }
+
+    /// Makes every route known by name (modules may look routes up in their init).
+    public mutating func declare(routes: [RouteDecl]) {
         var boxes: [(RouteDecl, RouteBox)] = []
         for r in routes {
             let box = RouteBox(kind: r.kind, name: r.name, location: r.location)
@@ -62,7 +71,12 @@ public struct Resolver {
             }
             boxes.append((r, box))
         }
-        for (decl, box) in boxes {
+        pending = boxes
+    }
+
+    /// Resolves the bodies of the declared routes: every call, variable and argument.
+    public mutating func resolveBodies() {
+        for (decl, box) in pending {
             kind = decl.kind
             box.body = BlockNode(decl.body.compactMap { stmt($0) }, decl.location)
         }

@@ -42,11 +42,15 @@ final class RouteCallNode: CallNode, @unchecked Sendable {
             }
             box = b
         }
+        return RouteCallNode.run(box, args: args.map { $0.eval(ctx) ?? .null }, ctx: ctx, location: location)
+    }
+
+    /// Runs a named route with argument values on a context (also for modules, through the host table).
+    static func run(_ box: RouteBox, args values: [Value], ctx: ScriptContext, location: SourceLocation) -> Int {
         guard ctx.depth < RouteCallNode.maxDepth else {
             ctx.engine.log.error("\(location): route(\(box.name ?? "")): too many nested routes (limit \(RouteCallNode.maxDepth))")
             return -1
         }
-        let values = args.map { $0.eval(ctx) ?? .null }
         ctx.frames.append(values)
         ctx.depth += 1
         ctx.returnValues.removeAll(keepingCapacity: true)

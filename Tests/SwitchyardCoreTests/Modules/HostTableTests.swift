@@ -17,18 +17,23 @@ final class HostTableTests: XCTestCase {
         loadmodule "api_consumer.so"
         loadmodule "api_provider"
         modparam("api_consumer", "bind_major", 1)  # set explicitly: the .so stays loaded between tests
+        route[consumer_hook] { xlog("in the hook for $var(who)"); return(5); }
         event_route[E_CONSUMER_TICK] {
             if ($param(ticks) == 3) {
                 $var(who) = "Alice";
                 greet($var(out));
                 xlog("tick 3: $var(out)");
+                $var(code) = consumer_hook();
+                xlog("hook returned $var(code)");
             }
         }
         """)
         XCTAssertEqual(h.prepare().map(\.description), [])
         try h.start()
         defer { h.stop() }
-        XCTAssertTrue(h.waitFor("tick 3: greetings, Alice"), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.waitFor("hook returned 5"), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains("tick 3: greetings, Alice"))
+        XCTAssertTrue(h.messages.contains("in the hook for Alice"), "a module ran a script route (route_find/route_run)")
         XCTAssertTrue(h.messages.contains { $0.hasSuffix("bound greeter v1") })
         let reply = h.server.mi.dispatcher.response(toText: #"{"jsonrpc":"2.0","method":"consumer_ticks","id":1}"#)
         XCTAssertGreaterThanOrEqual(reply?["result"]?["ticks"]?.intValue ?? 0, 3)

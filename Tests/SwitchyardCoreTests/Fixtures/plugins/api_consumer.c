@@ -17,6 +17,7 @@ static const greeter_api *greeter; /* global: bound in init, read-only after */
 static sy_var *who_var;            /* global: resolved in init, read-only after */
 static sy_stat *ticks;             /* global: registered in init */
 static long long bind_major = 1;   /* global: modparam storage, startup only */
+static const sy_route *hook;       /* global: route[consumer_hook] found in init, read-only after */
 
 static void say(int level, const char *text) { host->log(level, "api_consumer", text, strlen(text)); }
 
@@ -36,6 +37,12 @@ static int greet_fn(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user)
     if (greeter->greet(name, out, sizeof out) != 0) return -1;
     sy_value v = { SY_VAL_STR, 0, 0, { out, strlen(out) } };
     return host->var_set(ctx, args[0].var, &v) == 0 ? 1 : -1;
+}
+
+/* consumer_hook(): runs the script's route[consumer_hook] (found once in init) and returns its code. */
+static int hook_fn(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user) {
+    (void)args; (void)nargs; (void)user;
+    return hook ? host->route_run(ctx, hook) : -1;
 }
 
 static void on_tick(void *user) {
@@ -72,6 +79,7 @@ static int consumer_init(void *user) {
     if (!ticks) return -1;
     if (host->mi_register("api_consumer", &ticks_cmd, sizeof ticks_cmd) != 0) return -1;
     if (!host->timer_add("consumer-tick", 50, on_tick, NULL)) return -1;
+    hook = host->route_find("consumer_hook");
     say(SY_L_NOTICE, "bound greeter v1");
     return 0;
 }
@@ -80,6 +88,7 @@ static const sy_dep_export deps[] = { { "api_provider", SY_DEP_MODULE | SY_DEP_H
 static const sy_param_export params[] = { { "bind_major", SY_MP_INT, 0, set_major, NULL } };
 static const sy_func_export funcs[] = {
     { "greet", greet_fn, 1, SY_ROUTE_ALL, { SY_P_VAR, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+    { "consumer_hook", hook_fn, 0, SY_ROUTE_ALL, { 0, 0, 0, 0, 0, 0, 0, 0 }, NULL },
 };
 static const sy_event_export events[] = { { "E_CONSUMER_TICK" } };
 
