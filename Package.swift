@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "cache_local", type: .dynamic, targets: ["cache_local"]),
         .library(name: "db_sqlite", type: .dynamic, targets: ["db_sqlite"]),
         .library(name: "drouting", type: .dynamic, targets: ["drouting"]),
+        .library(name: "mi_fifo", type: .dynamic, targets: ["mi_fifo"]),
+        .library(name: "mi_datagram", type: .dynamic, targets: ["mi_datagram"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,6 +56,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "db_sqlite", dependencies: ["SwitchyardPluginKit", "CSQLite"], path: "Plugins/db_sqlite", exclude: ["README.md"]),
         .target(name: "drouting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/drouting", exclude: ["README.md", "schema"]),
+        .target(name: "mi_fifo", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_fifo", exclude: ["README.md"]),
+        .target(name: "mi_datagram", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_datagram", exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore", "SwitchyardJSON"],

@@ -241,6 +241,35 @@ public struct PluginHost: @unchecked Sendable {
     }
 }
 
+extension PluginHost {
+    // MARK: MI transports (ABI 1.3)
+
+    /// True when the core offers `mi_dispatch` (ABI 1.3+): a transport module should refuse to start otherwise.
+    public var providesMIDispatch: Bool { provides(\.mi_dispatch) }
+
+    /// Runs one JSON-RPC 2.0 request text through the core's MI (any thread; commands may run concurrently) and
+    /// returns the single-line response bytes, or nil when there is none: a notification, or a core older than
+    /// ABI 1.3 (check `providesMIDispatch` at init).
+    public func miDispatch(_ request: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard provides(\.mi_dispatch), let f = raw.pointee.mi_dispatch else { return nil }
+        var out: [UInt8]? = nil
+        let rc = withUnsafeMutablePointer(to: &out) { slot in
+            f(request.baseAddress?.assumingMemoryBound(to: CChar.self), request.count, { arg, json, len in
+                guard let arg else { return }
+                let slot = arg.assumingMemoryBound(to: [UInt8]?.self)
+                slot.pointee = json.map { Array(UnsafeRawBufferPointer(start: $0, count: len)) } ?? []
+            }, slot)
+        }
+        return rc == 1 ? out : nil
+    }
+
+    /// `miDispatch` over any byte collection (copied into contiguous storage if needed).
+    public func miDispatch(_ request: some Collection<UInt8>) -> [UInt8]? {
+        if let r = request.withContiguousStorageIfAvailable({ miDispatch(UnsafeRawBufferPointer($0)) }) { return r }
+        return Array(request).withUnsafeBytes { miDispatch($0) }
+    }
+}
+
 final class TimerBox: Sendable {
     let callback: @Sendable () -> Void
     init(_ callback: @escaping @Sendable () -> Void) { self.callback = callback }

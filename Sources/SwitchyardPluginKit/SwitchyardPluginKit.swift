@@ -6,7 +6,9 @@
 //
 // Contents:
 //   SYValue               null | int | string, with copies to/from sy_value (C views only inside a closure)
-//   PluginHost            the host table with Swift methods (log, varGet/varSet, raiseEvent, stats, timers, APIs)
+//   PluginHost            the host table with Swift methods (log, varGet/varSet, raiseEvent, stats, timers, APIs,
+//                         miDispatch for MI transport modules)
+//   PluginThread, WorkQueue  plain POSIX threads a module owns (start in init, join in destroy) and a job queue
 //   ModuleExportsBuilder  declare params/functions/pvars/MI/events/hooks with @Sendable closures → sy_module_exports
 //   FunctionCall          what a script-function handler receives
 //   MIRequest / MIReply   what an MI handler receives and answers

@@ -23,7 +23,9 @@ public final class MICore: Sendable {
     func installCoreCommands(server: Server) {
         let log = server.log
         let hooks = MICoreHooks(
-            serverVersion: "Switchyard (\(Server.version) (\(Server.arch)/linux))",
+            // opensips-cli (diagnose) requires "OpenSIPS (<d>.<d>.<d>" first: we answer as the MI dialect we
+            // speak (3.6), then say who we are.
+            serverVersion: "OpenSIPS (\(Server.openSIPSDialect) (\(Server.arch)/linux)) Switchyard \(Server.version)",
             startTime: server.engine.startTime,
             processes: { [weak server] in
                 guard let server else { return [] }
