@@ -16,6 +16,10 @@ let package = Package(
         .library(name: "cache_local", type: .dynamic, targets: ["cache_local"]),
         .library(name: "db_sqlite", type: .dynamic, targets: ["db_sqlite"]),
         .library(name: "drouting", type: .dynamic, targets: ["drouting"]),
+        .library(name: "freeswitch", type: .dynamic, targets: ["freeswitch"]),
+        .library(name: "freeswitch_scripting", type: .dynamic, targets: ["freeswitch_scripting"]),
+        .library(name: "mi_http", type: .dynamic, targets: ["mi_http"]),
+        .executable(name: "esl-simulator", targets: ["esl-simulator"]),
         .library(name: "mi_fifo", type: .dynamic, targets: ["mi_fifo"]),
         .library(name: "mi_datagram", type: .dynamic, targets: ["mi_datagram"]),
     ],
@@ -56,6 +60,12 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "db_sqlite", dependencies: ["SwitchyardPluginKit", "CSQLite"], path: "Plugins/db_sqlite", exclude: ["README.md"]),
         .target(name: "drouting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/drouting", exclude: ["README.md", "schema"]),
+        // FreeSWITCH Event Socket: a stateless frame codec shared by the connection manager and the simulator.
+        .target(name: "SwitchyardESL", path: "Sources/SwitchyardESL"),
+        .executableTarget(name: "esl-simulator", dependencies: ["SwitchyardESL"], path: "Sources/esl-simulator"),
+        .target(name: "freeswitch", dependencies: ["SwitchyardPluginKit", "SwitchyardESL"], path: "Plugins/freeswitch", exclude: ["README.md"]),
+        .target(name: "freeswitch_scripting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/freeswitch_scripting", exclude: ["README.md", "schema"]),
+        .target(name: "mi_http", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_http", exclude: ["README.md"]),
         .target(name: "mi_fifo", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_fifo", exclude: ["README.md"]),
         .target(name: "mi_datagram", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_datagram", exclude: ["README.md"]),
         .executableTarget(

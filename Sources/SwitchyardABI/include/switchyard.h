@@ -29,7 +29,7 @@
  *        module's pseudo-variable); appended sy_host_api.ctx_worker.
  *   1.3  appended sy_host_api.mi_dispatch (MI transport modules hand requests to the core),
  *        sy_host_api.route_find and sy_host_api.route_run (modules run script routes, e.g.
- *        drouting's per-rule route).
+ *        drouting's per-rule route), sy_host_api.event_raise_wait (backpressure instead of drops).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -430,6 +430,12 @@ typedef struct sy_host_api {
     /** Runs a route found with route_find on the caller's context, as route(name) would, and
      *  returns its code (0 if it ended the script with exit/drop). (The context's thread.) */
     int (*route_run)(sy_ctx *ctx, const sy_route *route);
+    /** Like event_raise, but when the event queue is full it waits (up to timeout_ms; 0 = as long as
+     *  it takes) for room instead of dropping: an I/O thread that calls it stops reading its socket
+     *  while the workers catch up, so TCP backpressure reaches the sender and nothing is lost.
+     *  Returns 0 queued, 1 nobody listens, <0 timed out or shutting down. Never call it from a
+     *  script worker (it could wait for itself). (Any other thread.) */
+    int (*event_raise_wait)(const char *name, const sy_event_param *params, uint32_t nparams, uint32_t timeout_ms);
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -88,6 +88,17 @@ enum HostTable {
             return Int32(s.raiseEvent(String(cString: name), list))
         }
 
+        h.event_raise_wait = { name, params, n, timeout in
+            guard let s = HostBridge.services, let name else { return -1 }
+            var list: [(name: String, value: Value)] = []
+            if let params {
+                for i in 0..<Int(n) {
+                    list.append((name: ABIReader.str(params[i].name), value: ABIReader.value(params[i].value)))
+                }
+            }
+            return Int32(s.raiseEventWaiting(String(cString: name), list, timeoutMS: timeout))
+        }
+
         h.timer_add = { name, interval, cb, user in
             guard let s = HostBridge.services, let cb, interval > 0 else { return nil }
             let userBits = UInt(bitPattern: user)

@@ -44,5 +44,13 @@ public final class EventBus: Sendable {
         return -1
     }
 
+    /// Like raise, but waits for room when the queue is full (backpressure for I/O threads):
+    /// 0 queued, 1 nobody listens, -1 timed out or closed.
+    public func raiseWaiting(_ name: String, _ params: [(name: String, value: Value)], timeout: TimeInterval?) -> Int {
+        guard let route = routes[name] else { return 1 }
+        raised.add(1, ordering: .relaxed)
+        return queue.put(.event(route, ScriptEvent(name: name, params: params)), timeout: timeout) ? 0 : -1
+    }
+
     public func isSubscribed(_ name: String) -> Bool { routes[name] != nil }
 }

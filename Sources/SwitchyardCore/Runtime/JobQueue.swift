@@ -11,6 +11,8 @@ public final class JobQueue<Job>: @unchecked Sendable {
     private var closed = false
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
+    /// Signalled when a job is taken, for producers waiting in put().
+    private var notFull = pthread_cond_t()
 
     public let capacity: Int
 
@@ -19,11 +21,13 @@ public final class JobQueue<Job>: @unchecked Sendable {
         ring = Array(repeating: nil, count: self.capacity)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
+        pthread_cond_init(&notFull, nil)
     }
 
     deinit {
         pthread_mutex_destroy(&mutex)
         pthread_cond_destroy(&cond)
+        pthread_cond_destroy(&notFull)
     }
 
     /// Adds a job; false when the queue is full or closed.
@@ -31,6 +35,32 @@ public final class JobQueue<Job>: @unchecked Sendable {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         guard !closed, count < capacity else { return false }
+        ring[(head + count) % capacity] = job
+        count += 1
+        pthread_cond_signal(&cond)
+        return true
+    }
+
+    /// Adds a job, waiting up to `timeout` seconds (nil: forever) for room; false on timeout or close.
+    public func put(_ job: Job, timeout: TimeInterval?) -> Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        while !closed && count >= capacity {
+            if let deadline {
+                let remaining = deadline.timeIntervalSinceNow
+                if remaining <= 0 { return false }
+                var ts = timespec()
+                clock_gettime(CLOCK_REALTIME, &ts)
+                let ns = Int(remaining * 1e9) + ts.tv_nsec
+                ts.tv_sec += ns / 1_000_000_000
+                ts.tv_nsec = ns % 1_000_000_000
+                pthread_cond_timedwait(&notFull, &mutex, &ts)
+            } else {
+                pthread_cond_wait(&notFull, &mutex)
+            }
+        }
+        guard !closed else { return false }
         ring[(head + count) % capacity] = job
         count += 1
         pthread_cond_signal(&cond)
@@ -47,6 +77,7 @@ public final class JobQueue<Job>: @unchecked Sendable {
         ring[head] = nil
         head = (head + 1) % capacity
         count -= 1
+        pthread_cond_signal(&notFull)
         return job
     }
 
@@ -61,6 +92,7 @@ public final class JobQueue<Job>: @unchecked Sendable {
         pthread_mutex_lock(&mutex)
         closed = true
         pthread_cond_broadcast(&cond)
+        pthread_cond_broadcast(&notFull)
         pthread_mutex_unlock(&mutex)
     }
 }

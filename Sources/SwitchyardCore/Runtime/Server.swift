@@ -189,6 +189,11 @@ public final class Server: HostServices, @unchecked Sendable {
         return bus.raise(name, params)
     }
 
+    func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)], timeoutMS: UInt32) -> Int {
+        guard let bus else { return -1 }
+        return bus.raiseWaiting(name, params, timeout: timeoutMS == 0 ? nil : TimeInterval(timeoutMS) / 1000)
+    }
+
     func addTimer(name: String, intervalMS: UInt32, action: @escaping @Sendable () -> Void) -> Int {
         timers.add(name: name, interval: TimeInterval(intervalMS) / 1000, action: action)
     }

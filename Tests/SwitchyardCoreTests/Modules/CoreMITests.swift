@@ -64,4 +64,17 @@ final class CoreMITests: XCTestCase {
         XCTAssertEqual(h.messages.filter { $0.contains("event queue full") }.count, 1, "logged at most once a second")
         h.stop()
     }
+
+    func testWaitingRaiseAppliesBackpressureInsteadOfDropping() throws {
+        let h = ServerHarness("event_queue_size = 2\nmax_while_loops = 1000000\nevent_route[E_SLOW] { $var(i) = 0; while ($var(i) < 20000) { $var(i) = $var(i) + 1; } xlog(\"done $param(n)\"); }\n")
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        try h.start()
+        for n in 0..<20 {
+            XCTAssertEqual(h.server.raiseEventWaiting("E_SLOW", [(name: "n", value: .int(n))], timeoutMS: 0), 0)
+        }
+        XCTAssertTrue(h.waitFor("done 19", timeout: 20))
+        h.stop()
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+        XCTAssertEqual(h.messages.filter { $0.hasPrefix("done ") }.count, 20, "every event ran, in order of raising")
+    }
 }

@@ -1,0 +1,1 @@
+// freeswitch is being written.

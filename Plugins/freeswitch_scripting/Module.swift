@@ -1,0 +1,1 @@
+// freeswitch_scripting is being written.

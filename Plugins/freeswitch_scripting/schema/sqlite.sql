@@ -1,0 +1,1 @@
+-- freeswitch table: being written

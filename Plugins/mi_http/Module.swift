@@ -1,0 +1,1 @@
+// mi_http is being written.

@@ -1,0 +1,1 @@
+// The ESL codec is being written.

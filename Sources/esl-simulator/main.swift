@@ -1,0 +1,1 @@
+print("esl-simulator: being written")
