@@ -1,1 +1,0 @@
-// mi_http is being written.
