@@ -46,17 +46,28 @@ extension Bench {
         loadmodule "db_sqlite.so"
         loadmodule "drouting.so"
         modparam("drouting", "db_url", "sqlite://\(db)")
-        route[dr] {
+        route[num] {
+            # Script integers are 32-bit (OpenSIPS): a 12-digit number is built from two 6-digit halves, as text.
             $var(i) = $var(i) + 1;
-            $var(n) = 100000000000 + ($var(i) * 7919 * 104729) % 900000000000;
-            $ru = "sip:" + $var(n) + "@example.com;user=phone";
+            $var(a) = (($var(i) * 7919) & 2147483647) % 900000 + 100000;
+            $var(b) = (($var(i) * 104729) & 2147483647) % 1000000;
+            $ru = "sip:" + $(var(a){s.fill.left,0,6}) + $(var(b){s.fill.left,0,6}) + "@example.com;user=phone";
+        }
+        route[dr] {
+            route(num);
             $var(g) = $var(i) % 10;
             do_routing($var(g));
         }
         route[base] {
-            $var(i) = $var(i) + 1;
-            $var(n) = 100000000000 + ($var(i) * 7919 * 104729) % 900000000000;
-            $ru = "sip:" + $var(n) + "@example.com;user=phone";
+            route(num);
+            $var(g) = $var(i) % 10;
+        }
+        route[chk] {
+            route(num);
+            $var(g) = $var(i) % 10;
+            $var(in) = $ru;
+            do_routing($var(g));
+            xlog("drouting-check rc=$rc in=$var(in) ru=$ru gw=$avp(___dr_gw_id__) next=$avp(___dr_ruri__)");
         }
         """
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-dr-\(getpid()).cfg").path
@@ -94,7 +105,15 @@ extension Bench {
                      reloads[2], Double(rssBytes() - rss0) / 1e6))
 
         let n = 1_000_000
+        // Sanity: the route really routes (a broken $ru would only measure the error path), and logs nothing per call.
+        _ = runOnAllWorkers(s, route: "chk", total: 3, workers: 1)
+        usleep(50_000)
+        for line in logs.messages where line.contains("drouting-check") { print("drouting: \(line)") }
+        let logLines = logs.messages.count
         _ = runOnAllWorkers(s, route: "dr", total: 20_000, workers: workers)
+        if logs.messages.count != logLines {
+            print("drouting: WARNING: \(logs.messages.count - logLines) log lines during 20000 do_routing runs, e.g. \(logs.messages.last ?? "")")
+        }
         for w in Set([1, workers]).sorted() {
             let tb = runOnAllWorkers(s, route: "base", total: n, workers: w)
             let td = runOnAllWorkers(s, route: "dr", total: n, workers: w)

@@ -67,6 +67,40 @@ final class DBConnection: @unchecked Sendable {
         return String(url[..<colon]) + ":***" + String(url[at...])
     }
 
+    /// SELECT columns FROM table [ORDER BY]: streams each row to `body` (values valid during the call only), with
+    /// no intermediate copy of the result. An error thrown by `body` stops the select and is rethrown.
+    func selectEach(_ table: String, _ columns: [String], orderBy: String = "",
+                    _ body: (UnsafeBufferPointer<sy_db_value>) throws -> Void) throws {
+        guard let sel = api.pointee.select else { throw DBError(code: -6, description: "driver has no select") }
+        typealias Body = (UnsafeBufferPointer<sy_db_value>) throws -> Void
+        final class Sink { var error: Error? }
+        let sink = Sink()
+        var err = sy_db_error()
+        let cstrs = ([table, orderBy] + columns).map { Array($0.utf8CString) }
+        let rc: Int64 = withoutActuallyEscaping(body) { (body: @escaping Body) -> Int64 in
+            struct Ctx { let body: Body; let sink: Sink }
+            var ctx = Ctx(body: body, sink: sink)
+            return withCStrs(cstrs) { ptrs in
+                func str(_ i: Int) -> sy_str { sy_str(s: ptrs[i], len: cstrs[i].count - 1) }
+                let cols = (0..<columns.count).map { str(2 + $0) }
+                return withUnsafeMutablePointer(to: &ctx) { ctxp in
+                    cols.withUnsafeBufferPointer { cb in
+                        sel(conn, str(0), cb.baseAddress, UInt32(cb.count), nil, 0, str(1), { arg, row, n in
+                            let c = arg!.assumingMemoryBound(to: Ctx.self)
+                            do { try c.pointee.body(UnsafeBufferPointer(start: row, count: Int(n))) } catch {
+                                c.pointee.sink.error = error
+                                return 1
+                            }
+                            return 0
+                        }, UnsafeMutableRawPointer(ctxp), &err)
+                    }
+                }
+            }
+        }
+        if let e = sink.error { throw e }
+        if rc < 0 { throw DBError(code: err.code, description: "\(table): \(DBConnection.message(&err))") }
+    }
+
     /// SELECT columns FROM table [WHERE column = value ...]; rows as arrays in column order.
     func select(_ table: String, _ columns: [String], where conds: [(String, DBValue)] = [],
                 orderBy: String = "") throws -> [[DBValue]] {
@@ -131,4 +165,61 @@ private func withCStrs<R>(_ arrays: [[CChar]], _ body: ([UnsafePointer<CChar>]) 
         }
     }
     return go(0)
+}
+
+/// Reading driver values in place.
+extension sy_db_value {
+    var isNull: Bool { type != Int32(SY_DB_INT.rawValue) && type != Int32(SY_DB_DOUBLE.rawValue)
+        && type != Int32(SY_DB_STR.rawValue) && type != Int32(SY_DB_BLOB.rawValue) }
+    /// The bytes of a string value (empty for others).
+    var bytes: UnsafeRawBufferPointer {
+        type == Int32(SY_DB_STR.rawValue) || type == Int32(SY_DB_BLOB.rawValue) ? s.bytes : UnsafeRawBufferPointer(start: nil, count: 0)
+    }
+    /// As DBValue.string: numbers printed, NULL → nil.
+    var string: String? {
+        switch type {
+        case Int32(SY_DB_INT.rawValue): return String(i)
+        case Int32(SY_DB_DOUBLE.rawValue): return String(d)
+        case Int32(SY_DB_STR.rawValue), Int32(SY_DB_BLOB.rawValue): return s.string
+        default: return nil
+        }
+    }
+    /// As DBValue.int.
+    var int: Int64? {
+        switch type {
+        case Int32(SY_DB_INT.rawValue): return i
+        case Int32(SY_DB_DOUBLE.rawValue): return Int64(d)
+        case Int32(SY_DB_STR.rawValue), Int32(SY_DB_BLOB.rawValue): return parseInt(trim(s.bytes))
+        default: return nil
+        }
+    }
+}
+
+@inline(__always) func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 }
+
+/// The bytes without leading/trailing spaces and tabs.
+func trim(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    var lo = 0, hi = b.count
+    while lo < hi && isBlank(b[lo]) { lo += 1 }
+    while hi > lo && isBlank(b[hi - 1]) { hi -= 1 }
+    return UnsafeRawBufferPointer(rebasing: b[lo..<hi])
+}
+
+/// A decimal integer with an optional sign (the whole text), as Int64(String).
+func parseInt(_ b: UnsafeRawBufferPointer) -> Int64? {
+    guard !b.isEmpty else { return nil }
+    var i = 0, neg = false
+    if b[0] == UInt8(ascii: "-") || b[0] == UInt8(ascii: "+") { neg = b[0] == UInt8(ascii: "-"); i = 1 }
+    guard i < b.count else { return nil }
+    var v: Int64 = 0
+    while i < b.count {
+        let d = b[i] &- 48
+        guard d < 10 else { return nil }
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (a, o2) = neg ? m.subtractingReportingOverflow(Int64(d)) : m.addingReportingOverflow(Int64(d))
+        if o1 || o2 { return nil }
+        v = a
+        i += 1
+    }
+    return v
 }

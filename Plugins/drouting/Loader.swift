@@ -1,6 +1,7 @@
 // Loading dr_gateways, dr_carriers and dr_rules into a Snapshot. Bad rows are skipped with a log line; a missing table,
 // a wrong table version or a DB error fails the whole load (the caller keeps the old snapshot).
 import Foundation
+import SwitchyardABI
 
 /// Module parameters (set by modparam before init, then read-only).
 struct DRConfig: Sendable {
@@ -56,6 +57,7 @@ enum Loader {
     }
 
     static func load(_ db: DBConnection, _ cfg: DRConfig, previous: Snapshot?, inheritState: Bool,
+                     findRoute: (String) -> OpaquePointer? = { _ in nil },
                      log: (String) -> Void) throws -> LoadResult {
         var skipped: [String] = []
         func skip(_ s: String) { skipped.append(s); log(s) }
@@ -148,85 +150,151 @@ enum Loader {
                                     description: r[5].string ?? "", state: cell))
         }
 
-        // --- rules
+        // --- rules: streamed from the driver straight into the column arrays and trie entries (no row copies).
         let ruleCols = ["ruleid", "groupid", "prefix", "timerec", "priority", "routeid", "gwlist", "attrs"]
             + (rulesV >= 4 ? ["sort_alg"] : [])
-        let ruleRows: [[DBValue]]
-        do { ruleRows = try db.select(cfg.drrTable, ruleCols, orderBy: "ruleid") } catch { throw LoadError("cannot load \(cfg.drrTable): \(error)") }
         let alphabet = PrefixTrie.makeAlphabet(extra: cfg.extraPrefixChars)
-        var rules: [Rule] = []
-        rules.reserveCapacity(ruleRows.count)
-        var entries: [(prefix: [UInt8], group: UInt32, rule: Int32, priority: Int)] = []
-        entries.reserveCapacity(ruleRows.count)
-        var defaults: [UInt32: [Int32]] = [:]
-        var timerecCache: [String: TimeRec] = [:]
-        for r in ruleRows {
-            let rid = r[0].int ?? 0
-            let groupText = r[1].string ?? ""
-            var groups: [UInt32] = []
-            var badGroup = false
-            for g in groupText.split(whereSeparator: { $0 == "," || $0 == "|" }) {
-                let t = g.trimmingCharacters(in: .whitespaces)
-                if t.isEmpty { continue }
-                guard let v = UInt32(t) else { badGroup = true; break }
-                if !groups.contains(v) { groups.append(v) }
-            }
-            if badGroup || groups.isEmpty { skip("\(cfg.drrTable): rule \(rid): bad groupid '\(groupText)', skipped"); continue }
-            let prefix = (r[2].string ?? "").trimmingCharacters(in: .whitespaces)
-            let pbytes = Array(prefix.utf8)
-            if pbytes.contains(where: { alphabet[Int($0)] < 0 }) {
-                skip("\(cfg.drrTable): rule \(rid): prefix '\(prefix)' has a character that is not a digit\(cfg.extraPrefixChars.isEmpty ? "" : " or one of extra_prefix_chars"), skipped")
-                continue
-            }
-            var timerec: TimeRec? = nil
-            let tr = (r[3].string ?? "").trimmingCharacters(in: .whitespaces)
-            if !tr.isEmpty {
-                if let cached = timerecCache[tr] { timerec = cached } else {
-                    do { timerec = try TimeRec.parse(tr); timerecCache[tr] = timerec } catch {
-                        skip("\(cfg.drrTable): rule \(rid): bad timerec '\(tr)': \(error), skipped"); continue
+        let (keyBits, keyChars) = PrefixTrie.keyLayout(alphabet)
+        var rules = RuleTable()
+        var arena = ArenaBuilder()
+        var strs: [StrRef] = [.empty]
+        var strIndex: [String: Int32] = ["": 0]
+        var entries: [TrieEntry] = []
+        var prefixBytes: [UInt8] = []
+        var defaults: [UInt32: [(rule: Int32, priority: Int64)]] = [:]
+        var timerecIndex: [String: Int32] = [:]
+        var listIndex: [String: Int32] = [:]
+        var routeIndex: [String: Int32] = [:]
+        var routeUsers: [Int32: (first: Int64, count: Int)] = [:]
+        var groups: [UInt32] = []
+        func text(_ v: sy_db_value) -> String { String(decoding: trim(v.bytes), as: UTF8.self) }
+        do {
+            try db.selectEach(cfg.drrTable, ruleCols, orderBy: "ruleid") { r in
+                let rid = r[0].int ?? 0
+                // groupid: a ',' / '|' list of integers.
+                groups.removeAll(keepingCapacity: true)
+                var badGroup = false
+                let gb = r[1].bytes
+                var i = 0
+                while i <= gb.count {
+                    var j = i
+                    while j < gb.count && gb[j] != UInt8(ascii: ",") && gb[j] != UInt8(ascii: "|") { j += 1 }
+                    let t = trim(UnsafeRawBufferPointer(rebasing: gb[i..<j]))
+                    if !t.isEmpty {
+                        guard let v = parseInt(t), let g = UInt32(exactly: v), t[0] != UInt8(ascii: "-") else { badGroup = true; break }
+                        if !groups.contains(g) { groups.append(g) }
+                    }
+                    i = j + 1
+                }
+                if badGroup || groups.isEmpty {
+                    skip("\(cfg.drrTable): rule \(rid): bad groupid '\(r[1].string ?? "")', skipped"); return
+                }
+                let pb = trim(r[2].bytes)
+                if pb.contains(where: { alphabet[Int($0)] < 0 }) {
+                    skip("\(cfg.drrTable): rule \(rid): prefix '\(text(r[2]))' has a character that is not a digit\(cfg.extraPrefixChars.isEmpty ? "" : " or one of extra_prefix_chars"), skipped")
+                    return
+                }
+                var tri: Int32 = -1
+                let trb = trim(r[3].bytes)
+                if !trb.isEmpty {
+                    let tr = String(decoding: trb, as: UTF8.self)
+                    if let k = timerecIndex[tr] { tri = k } else {
+                        do {
+                            let rec = try TimeRec.parse(tr)
+                            tri = Int32(rules.timerecs.count)
+                            rules.timerecs.append(rec)
+                            timerecIndex[tr] = tri
+                        } catch {
+                            skip("\(cfg.drrTable): rule \(rid): bad timerec '\(tr)': \(error), skipped"); return
+                        }
+                    }
+                }
+                // gwlist: parsed once per distinct text, shared by every rule that has it.
+                let listText = r[6].string ?? ""
+                let li: Int32
+                if let k = listIndex[listText] { li = k } else {
+                    let list: [GWListEntry]
+                    do { list = try parseGWList(listText, idChars: cfg.extraIdChars) } catch {
+                        skip("\(cfg.drrTable): rule \(rid): bad gwlist: \(error), skipped"); return
+                    }
+                    var items: [ListItem] = []
+                    items.reserveCapacity(list.count)
+                    var maxC = 0
+                    for e in list {
+                        if e.isCarrier {
+                            if let ci = crIndex[e.id] {
+                                items.append(ListItem(isCarrier: true, index: ci, weight: e.weight))
+                                maxC += carriers[Int(ci)].gws.count
+                            } else { log("\(cfg.drrTable): rule \(rid): unknown carrier '\(e.id)' dropped from its list") }
+                        } else if let gi = gwIndex[e.id] {
+                            items.append(ListItem(isCarrier: false, index: gi, weight: e.weight))
+                            maxC += 1
+                        } else {
+                            log("\(cfg.drrTable): rule \(rid): unknown gateway '\(e.id)' dropped from its list")
+                        }
+                    }
+                    li = Int32(rules.lists.count)
+                    rules.lists.append(RuleList(items: items, rawItems: list.map { ($0.isCarrier, $0.id) }, maxCandidates: maxC))
+                    listIndex[listText] = li
+                }
+                var ai: Int32 = 0
+                if let a = r[7].string, !a.isEmpty {
+                    if let k = strIndex[a] { ai = k } else {
+                        ai = Int32(strs.count); strs.append(arena.add(a)); strIndex[a] = ai
+                    }
+                }
+                var ri: Int32 = -1
+                if let name = r[5].string, !name.isEmpty {
+                    if let k = routeIndex[name] { ri = k } else {
+                        ri = Int32(rules.routeNames.count)
+                        rules.routeNames.append(name)
+                        rules.routeHandles.append(OpaquePointerBox(raw: findRoute(name)))
+                        routeIndex[name] = ri
+                    }
+                    if rules.routeHandles[Int(ri)].raw == nil {
+                        routeUsers[ri, default: (rid, 0)].count += 1
+                        ri = -1
+                    }
+                }
+                let idx = Int32(rules.count)
+                let priority = r[4].int ?? 0
+                rules.ids.append(rid)
+                rules.timerec.append(tri)
+                rules.route.append(ri)
+                rules.list.append(li)
+                rules.attrs.append(ai)
+                rules.weightSort.append(rulesV >= 4 && r[8].type == Int32(SY_DB_STR.rawValue) && r[8].bytes.count == 1
+                                        && r[8].bytes[0] == UInt8(ascii: "W"))
+                if pb.isEmpty {
+                    for g in groups { defaults[g, default: []].append((idx, priority)) }
+                } else {
+                    let start = UInt32(prefixBytes.count)
+                    prefixBytes.append(contentsOf: pb)
+                    let key = prefixBytes.withUnsafeBufferPointer {
+                        PrefixTrie.packKey(UnsafeBufferPointer(rebasing: $0[Int(start)...]), alphabet: alphabet,
+                                           bits: keyBits, chars: keyChars)
+                    }
+                    for g in groups {
+                        entries.append(TrieEntry(key: key, prefixStart: start, prefixLen: UInt16(pb.count), group: g,
+                                                 rule: idx, priority: priority))
                     }
                 }
             }
-            let list: [GWListEntry]
-            do { list = try parseGWList(r[6].string ?? "", idChars: cfg.extraIdChars) } catch {
-                skip("\(cfg.drrTable): rule \(rid): bad gwlist: \(error), skipped"); continue
-            }
-            var items: [ListItem] = []
-            items.reserveCapacity(list.count)
-            for e in list {
-                if e.isCarrier {
-                    if let ci = crIndex[e.id] { items.append(ListItem(isCarrier: true, index: ci, weight: e.weight)) }
-                    else { log("\(cfg.drrTable): rule \(rid): unknown carrier '\(e.id)' dropped from its list") }
-                } else if let gi = gwIndex[e.id] {
-                    items.append(ListItem(isCarrier: false, index: gi, weight: e.weight))
-                } else {
-                    log("\(cfg.drrTable): rule \(rid): unknown gateway '\(e.id)' dropped from its list")
-                }
-            }
-            let idx = Int32(rules.count)
-            let priority = Int(r[4].int ?? 0)
-            rules.append(Rule(id: rid, groups: groups, prefix: prefix, timerec: timerec, priority: priority,
-                              routeID: r[5].string ?? "", items: items, rawItems: list.map { ($0.isCarrier, $0.id) },
-                              weightSort: rulesV >= 4 && r[8].string == "W", attrs: r[7].string ?? ""))
-            for g in groups {
-                if pbytes.isEmpty { defaults[g, default: []].append(idx) }
-                else { entries.append((pbytes, g, idx, priority)) }
-            }
+        } catch let e as LoadError { throw e } catch { throw LoadError("cannot load \(cfg.drrTable): \(error)") }
+        for (ri, u) in routeUsers.sorted(by: { $0.key < $1.key }) {
+            log("\(cfg.drrTable): route '\(rules.routeNames[Int(ri)])' of rule \(u.first)\(u.count > 1 ? " (and \(u.count - 1) more rules)" : "") does not exist: ignored")
         }
-        // Priority order (stable: load order among equals).
-        let ordered = entries.indices.sorted { a, b in
-            entries[a].priority != entries[b].priority ? entries[a].priority > entries[b].priority : a < b
-        }.map { (prefix: entries[$0].prefix, group: entries[$0].group, rule: entries[$0].rule) }
-        entries = []
+        // Prefix-less rules: priority order (stable: load order among equals).
+        var defaultLists: [UInt32: [Int32]] = [:]
         for (g, list) in defaults {
-            defaults[g] = list.enumerated().sorted { a, b in
-                let pa = rules[Int(a.element)].priority, pb = rules[Int(b.element)].priority
-                return pa != pb ? pa > pb : a.offset < b.offset
-            }.map(\.element)
+            defaultLists[g] = list.enumerated().sorted { a, b in
+                a.element.priority != b.element.priority ? a.element.priority > b.element.priority : a.offset < b.offset
+            }.map(\.element.rule)
         }
-        let trie = PrefixTrie.build(alphabet: alphabet, entries: ordered)
-        let snap = Snapshot(gateways: gateways, carriers: carriers, rules: rules, trie: trie, defaults: defaults,
-                            loadedAt: Int64(Date().timeIntervalSince1970))
+        let trie = PrefixTrie.build(alphabet: alphabet, entries: &entries, prefixBytes: prefixBytes)
+        entries = []
+        let snap = Snapshot(gateways: gateways, carriers: carriers, rules: rules, trie: trie, defaults: defaultLists,
+                            arena: arena, strs: strs, loadedAt: Int64(Date().timeIntervalSince1970))
         return LoadResult(snapshot: snap, skipped: skipped)
     }
 

@@ -113,7 +113,7 @@ extension DroutingModule {
         }
         let now = rtOpt?.now() ?? Int64(time(nil))
         guard let m = snap.lookup(number: number, group: group, now: now, strict: false) else { return .string("No match") }
-        let rule = snap.rules[Int(m.rule)]
+        let rule = snap.rule(m.rule)
         let prefix = m.level < 0 ? "" : String(number.utf8.prefix(m.level))!
         let list = rule.rawItems.map { jsonObject([($0.isCarrier ? "CARRIER" : "GATEWAY", $0.id)]) }
         var out = "{" + MIReply.quote("Matched Prefix") + ": " + MIReply.quote(prefix) + ", "

@@ -37,9 +37,11 @@ final class Runtime: Sendable {
     let ruleID: QueueVar?, rulePrefix: QueueVar?
     let ruleAttrs: QueueVar, fallback: QueueVar
     let rng: RandomSource
+    let raw: RawHost
 
     init(cfg: DRConfig, db: DBConnection?, host: PluginHost) throws {
         self.cfg = cfg
+        raw = RawHost(host)
         self.db = db
         func queue(_ spec: String) throws -> QueueVar {
             let one = try host.varParse(spec)
@@ -190,7 +192,9 @@ final class DroutingModule: Sendable {
         let db = try DBConnection(host: host, url: cfg.dbURL)
         let rt = try Runtime(cfg: cfg, db: db, host: host)
         let start = DispatchTime.now()
-        let result = try Loader.load(db, cfg, previous: nil, inheritState: false) { [host] in host.log(.warn, $0) }
+        let result = try Loader.load(db, cfg, previous: nil, inheritState: false, findRoute: rt.raw.findRoute) { [host] in
+            host.log(.warn, $0)
+        }
         published.withLock { $0 = (rt, result.snapshot) }
         lastReload.withLock { $0 = Int64(time(nil)) }
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
@@ -209,7 +213,9 @@ final class DroutingModule: Sendable {
         return reloadLock.withLock { _ in
             var old = current.1
             do {
-                let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState) { [host] in host.log(.warn, $0) }
+                let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState, findRoute: rt.raw.findRoute) { [host] in
+                    host.log(.warn, $0)
+                }
                 published.withLock { $0.1 = r.snapshot }
                 lastReload.withLock { $0 = Int64(time(nil)) }
                 // Free the old data here, not on a worker: wait (bounded) until in-flight lookups dropped it.
@@ -227,7 +233,7 @@ final class DroutingModule: Sendable {
 
     // MARK: - Helpers over AVP queues
 
-    private func clear(_ q: QueueVar, _ ctx: SYContext) {
+    func clear(_ q: QueueVar, _ ctx: SYContext) {
         if let all = q.all { host.varSet(ctx, all, .null); return }
         host.varSet(ctx, q.one, .null)
     }
@@ -240,15 +246,17 @@ final class DroutingModule: Sendable {
 
     private func pop(_ q: QueueVar, _ ctx: SYContext) { host.varSet(ctx, q.one, .null) }
 
-    private func clearAll(_ rt: Runtime, _ ctx: SYContext) {
-        for q in [rt.ruri, rt.gwID, rt.gwSock, rt.carrierID, rt.priprefix, rt.ruleAttrs, rt.fallback] { clear(q, ctx) }
-        if let q = rt.ruleID { clear(q, ctx) }
-        if let q = rt.rulePrefix { clear(q, ctx) }
+    func clearAll(_ rt: Runtime, _ ctx: SYContext) {
+        let h = rt.raw
+        h.clear(ctx, rt.ruri); h.clear(ctx, rt.gwID); h.clear(ctx, rt.gwSock); h.clear(ctx, rt.carrierID)
+        h.clear(ctx, rt.priprefix); h.clear(ctx, rt.ruleAttrs); h.clear(ctx, rt.fallback)
+        if let q = rt.ruleID { h.clear(ctx, q) }
+        if let q = rt.rulePrefix { h.clear(ctx, q) }
     }
 
     private func parseFlags(_ s: String) -> Set<Character> { Set(s) }
 
-    private func whitelist(_ text: String, _ rt: Runtime) -> Whitelist? {
+    func whitelist(_ text: String, _ rt: Runtime) -> Whitelist? {
         let t = text.trimmingCharacters(in: .whitespaces)
         if t.isEmpty { return nil }
         do {
@@ -292,7 +300,7 @@ final class DroutingModule: Sendable {
         }
     }
 
-    private func groupFromDB(_ rt: Runtime, _ ctx: SYContext) -> Int64? {
+    func groupFromDB(_ rt: Runtime, _ ctx: SYContext) -> Int64? {
         guard let db = rt.db, let fu = rt.fu, case .string(let from)? = host.varGet(ctx, fu), let uri = URIParts(from) else {
             return nil
         }
@@ -323,76 +331,7 @@ final class DroutingModule: Sendable {
         }
     }
 
-    func doRouting(_ call: FunctionCall) -> Int32 {
-        let (rtOpt, snap) = current
-        guard let rt = rtOpt else { return -1 }
-        let ctx = call.context
-        var group: Int64
-        if call.isPresent(0) {
-            switch call.value(0) {
-            case .int(let i): group = i
-            case .string(let s):
-                guard let i = Int64(s.trimmingCharacters(in: .whitespaces)) else {
-                    host.log(.err, "do_routing: group '\(s)' is not an integer"); return -1
-                }
-                group = i
-            case .null:
-                host.log(.err, "do_routing: the group is NULL"); return -1
-            }
-        } else if let g = groupFromDB(rt, ctx) ?? rt.cfg.defaultGroup {
-            group = g
-        } else {
-            host.log(.err, "do_routing: no group given, the caller is not in \(rt.cfg.drgTable) and no default_group is set")
-            return -1
-        }
-        guard let g32 = UInt32(exactly: group) else { return -1 }
-        let flags = call.string(1)
-        let fset = parseFlags(flags)
-        guard case .string(let ruText)? = host.varGet(ctx, rt.ru), let uri = URIParts(ruText) else {
-            host.log(.err, "do_routing: no usable R-URI")
-            return -1
-        }
-        let now = rt.now()
-        guard var match = snap.lookup(number: uri.user, group: g32, now: now, strict: fset.contains("L")) else {
-            return -1
-        }
-        let wlText = call.string(2)
-        var rule = snap.rules[Int(match.rule)]
-        if !rule.routeID.isEmpty {
-            host.log(.dbg, "rule \(rule.id): routeid '\(rule.routeID)' is not run (no script route API yet)")
-        }
-        if fset.contains("C") {
-            let prefix = match.level < 0 ? "" : String(uri.user.utf8.prefix(match.level))!
-            if let q = rt.rulePrefix { clear(q, ctx); host.varSet(ctx, q.one, .string(prefix)) }
-            if let q = rt.ruleID { clear(q, ctx); host.varSet(ctx, q.one, .int(rule.id)) }
-            if call.isPresent(3) { call.set(3, .string(rule.attrs)) }
-            return 1
-        }
-        clearAll(rt, ctx)
-        let wl = whitelist(wlText, rt)
-        var cands: [Candidate]
-        while true {
-            cands = Routing.candidates(rule.items, weighted: fset.contains("W") || rule.weightSort, whitelist: wl,
-                                       snap: snap, rng: rt.rng)
-            if !cands.isEmpty { break }
-            guard fset.contains("F"), let next = snap.lookup(number: uri.user, group: g32, now: now,
-                                                            strict: fset.contains("L"), after: match) else { return -1 }
-            match = next
-            rule = snap.rules[Int(match.rule)]
-        }
-        guard publish(cands, uri: uri, snap: snap, rt: rt, ctx: ctx) else { return -1 }
-        setRuleOutputs(rt, ctx, rule: rule, match: match, user: uri.user)
-        if call.isPresent(3) { call.set(3, .string(rule.attrs)) }
-        setAttrOutputs(call, gwArg: 4, crArg: 5, cand: cands.first, snap: snap)
-        if fset.contains("F") {
-            let st = FallbackState(group: g32, flags: flags, level: match.level, pos: match.pos, whitelist: wlText,
-                                   origRURI: ruText)
-            host.varSet(ctx, rt.fallback.one, .string(st.text))
-        }
-        return 1
-    }
-
-    private func setRuleOutputs(_ rt: Runtime, _ ctx: SYContext, rule: Rule, match: Snapshot.Match, user: String) {
+    private func setRuleOutputs(_ rt: Runtime, _ ctx: SYContext, rule: RuleView, match: Snapshot.Match, user: String) {
         let prefix = match.level < 0 ? "" : String(user.utf8.prefix(match.level))!
         if let q = rt.rulePrefix { clear(q, ctx); host.varSet(ctx, q.one, .string(prefix)) }
         if let q = rt.ruleID { clear(q, ctx); host.varSet(ctx, q.one, .int(rule.id)) }
@@ -434,7 +373,7 @@ final class DroutingModule: Sendable {
         let wl = whitelist(st.whitelist, rt)
         while let m = snap.lookup(number: uri.user, group: st.group, now: now, strict: fset.contains("L"), after: after) {
             after = m
-            let rule = snap.rules[Int(m.rule)]
+            let rule = snap.rule(m.rule)
             let cands = Routing.candidates(rule.items, weighted: fset.contains("W") || rule.weightSort, whitelist: wl,
                                            snap: snap, rng: rt.rng)
             if cands.isEmpty { continue }

@@ -12,6 +12,27 @@ final class StateCell: Sendable {
     var isDisabled: Bool { bits.load(ordering: .relaxed) & StateCell.disabled != 0 }
 }
 
+/// A string in a snapshot's byte arena (hot-path strings are handed to the host as `sy_str` without conversion).
+struct StrRef: Sendable {
+    var start: UInt32
+    var len: UInt32
+    static let empty = StrRef(start: 0, len: 0)
+}
+
+/// Interns strings into one byte arena: each distinct text is stored once.
+struct ArenaBuilder {
+    var bytes: [UInt8] = [0] // never empty: a base address exists even for empty strings
+    var index: [String: StrRef] = [:]
+    mutating func add(_ s: String) -> StrRef {
+        if s.isEmpty { return .empty }
+        if let r = index[s] { return r }
+        let r = StrRef(start: UInt32(bytes.count), len: UInt32(s.utf8.count))
+        bytes.append(contentsOf: s.utf8)
+        index[s] = r
+        return r
+    }
+}
+
 struct Gateway: Sendable {
     var id: String
     var type: Int
@@ -28,6 +49,8 @@ struct Gateway: Sendable {
     var ips: [String]
     var port: Int
     var state: StateCell
+    /// Arena copies of the strings do_routing hands to the host.
+    var hID = StrRef.empty, hIP = StrRef.empty, hPri = StrRef.empty, hSock = StrRef.empty, hAttrs = StrRef.empty
 
     /// MI/event state name.
     var stateName: String {
@@ -52,22 +75,58 @@ struct Carrier: Sendable {
     var attrs: String
     var description: String
     var state: StateCell
+    var hID = StrRef.empty, hAttrs = StrRef.empty
 }
 
-struct Rule: Sendable {
-    var id: Int64
-    var groups: [UInt32]
-    var prefix: String
-    var timerec: TimeRec?
-    var priority: Int
-    var routeID: String
+/// A rule's destination list, shared by every rule with the same gwlist text.
+struct RuleList: Sendable {
     var items: [ListItem]
     /// The gwlist as written (ids, for dr_number_routing).
     var rawItems: [(isCarrier: Bool, id: String)]
-    var weightSort: Bool
-    var attrs: String
+    /// Upper bound of the candidates the list expands to (carriers counted with all their gateways).
+    var maxCandidates: Int
+}
 
-    func valid(at t: Int64) -> Bool { timerec?.matches(t) ?? true }
+/// The rules, column-wise (about 21 bytes a rule); texts, lists, timerecs and routes are shared.
+struct RuleTable: Sendable {
+    var ids: [Int64] = []
+    /// Index in `timerecs`, -1 = always valid.
+    var timerec: [Int32] = []
+    /// Index in `routes`, -1 = no routeid (or a route that does not exist).
+    var route: [Int32] = []
+    var list: [Int32] = []
+    /// Index in the snapshot's `strs`.
+    var attrs: [Int32] = []
+    var weightSort: [Bool] = []
+    var timerecs: [TimeRec] = []
+    var lists: [RuleList] = []
+    var routeNames: [String] = []
+    var routeHandles: [OpaquePointerBox] = []
+    var count: Int { ids.count }
+
+    @inline(__always)
+    func valid(_ r: Int, at t: Int64) -> Bool {
+        let tr = Int(timerec[r])
+        return tr < 0 || timerecs[tr].matches(t)
+    }
+}
+
+/// A sendable wrapper for a core route handle (owned by the core, valid until the server stops).
+struct OpaquePointerBox: @unchecked Sendable {
+    let raw: OpaquePointer?
+}
+
+/// One rule's fields (a view assembled on demand).
+struct RuleView {
+    var id: Int64
+    var attrs: String
+    var hAttrs: StrRef
+    var list: RuleList
+    var weightSort: Bool
+    var routeName: String
+    var route: OpaquePointer?
+    var items: [ListItem] { list.items }
+    var rawItems: [(isCarrier: Bool, id: String)] { list.rawItems }
 }
 
 /// A compact digit trie: node 0 is the root (the empty prefix; prefix-less rules are kept apart). Children of a node
@@ -77,14 +136,15 @@ struct PrefixTrie: Sendable {
     var alphabet: [Int8]
     var childBase: [Int32] = [0]
     var childMask: [UInt64] = [0]
-    /// Per node: entries [entStart, entStart+entCount) in entGroup/entRules.
+    /// Per node: entries [entStart, entStart+entCount) in entGroup/entRuleStart.
     var entStart: [Int32] = [0]
     var entCount: [UInt16] = [0]
     var entGroup: [UInt32] = []
-    /// Per entry: rules [ruleStart, ruleStart+ruleCount) in ruleRefs, best first.
-    var entRuleStart: [Int32] = []
-    var entRuleCount: [Int32] = []
+    /// Per entry: rules [entRuleStart[e], entRuleStart[e+1]) in ruleRefs, best first (one sentinel at the end).
+    var entRuleStart: [Int32] = [0]
     var ruleRefs: [Int32] = []
+    /// The deepest node level (longest prefix).
+    var maxDepth = 0
 
     var nodeCount: Int { childMask.count }
 
@@ -96,32 +156,35 @@ struct PrefixTrie: Sendable {
         return Int(childBase[node]) + (m & (bit &- 1)).nonzeroBitCount
     }
 
-    /// The rules of `group` at `node`, best first.
+    /// The rules of `group` at `node`, best first, as a range of `ruleRefs`.
     @inline(__always)
-    func rules(_ node: Int, group: UInt32) -> ArraySlice<Int32>? {
+    func rules(_ node: Int, group: UInt32) -> Range<Int>? {
         let s = Int(entStart[node]), n = Int(entCount[node])
-        for e in s..<(s + n) where entGroup[e] == group {
-            let rs = Int(entRuleStart[e])
-            return ruleRefs[rs..<(rs + Int(entRuleCount[e]))]
+        var e = s
+        while e < s + n {
+            if entGroup[e] == group { return Int(entRuleStart[e])..<Int(entRuleStart[e + 1]) }
+            e += 1
         }
         return nil
     }
 
-    /// The downward walk: the node path for `number` (path[d] = node of the first d characters), or nil when a
-    /// character looked at is not allowed (OpenSIPS: the prefix search fails and only prefix-less rules apply).
-    func walk(_ number: UnsafeRawBufferPointer) -> [Int]? {
-        var path = [0]
-        path.reserveCapacity(min(number.count + 1, 16))
-        var node = 0
+    /// The downward walk into `path` (path[d] = node of the first d characters; capacity maxDepth+1): the deepest
+    /// level reached, or -1 when a character looked at is not allowed (OpenSIPS: the prefix search fails and only
+    /// prefix-less rules apply). No allocation.
+    @inline(__always)
+    func walk(_ number: UnsafeRawBufferPointer, into path: UnsafeMutablePointer<Int32>) -> Int {
+        path[0] = 0
+        var node = 0, depth = 0
         for c in number {
             if childMask[node] == 0 { break } // nothing deeper: the rest is never looked at
             let idx = alphabet[Int(c)]
-            if idx < 0 { return nil }
+            if idx < 0 { return -1 }
             guard let next = child(node, Int(idx)) else { break }
             node = next
-            path.append(node)
+            depth += 1
+            path[depth] = Int32(node)
         }
-        return path
+        return depth
     }
 }
 
@@ -131,19 +194,36 @@ final class Snapshot: Sendable {
     let gwIndex: [String: Int32]
     let carriers: [Carrier]
     let carrierIndex: [String: Int32]
-    let rules: [Rule]
+    let rules: RuleTable
     let trie: PrefixTrie
     /// group → prefix-less rules, best first.
     let defaults: [UInt32: [Int32]]
+    /// Interned strings (gateway/carrier/rule texts handed to the host) and their bytes.
+    let arena: [UInt8]
+    let strs: [StrRef]
+    /// The longest pri_prefix + hostport of a gateway (rewrite buffer size).
+    let maxGatewayText: Int
     let loadedAt: Int64
 
-    init(gateways: [Gateway], carriers: [Carrier], rules: [Rule], trie: PrefixTrie, defaults: [UInt32: [Int32]],
-         loadedAt: Int64) {
-        self.gateways = gateways
-        self.carriers = carriers
+    init(gateways: [Gateway], carriers: [Carrier], rules: RuleTable, trie: PrefixTrie, defaults: [UInt32: [Int32]],
+         arena: ArenaBuilder, strs: [StrRef], loadedAt: Int64) {
+        var arena = arena
+        var gws = gateways
+        for i in gws.indices {
+            gws[i].hID = arena.add(gws[i].id); gws[i].hIP = arena.add(gws[i].ipStr)
+            gws[i].hPri = arena.add(gws[i].priPrefix); gws[i].hSock = arena.add(gws[i].socket)
+            gws[i].hAttrs = arena.add(gws[i].attrs)
+        }
+        var crs = carriers
+        for i in crs.indices { crs[i].hID = arena.add(crs[i].id); crs[i].hAttrs = arena.add(crs[i].attrs) }
+        maxGatewayText = gws.reduce(0) { max($0, Int($1.hPri.len + $1.hIP.len)) }
+        self.gateways = gws
+        self.carriers = crs
         self.rules = rules
         self.trie = trie
         self.defaults = defaults
+        self.arena = arena.bytes
+        self.strs = strs
         self.loadedAt = loadedAt
         var gi: [String: Int32] = [:]
         for (i, g) in gateways.enumerated() { gi[g.id] = Int32(i) }
@@ -153,9 +233,23 @@ final class Snapshot: Sendable {
         carrierIndex = ci
     }
 
-    static let empty = Snapshot(gateways: [], carriers: [], rules: [],
+    static let empty = Snapshot(gateways: [], carriers: [], rules: RuleTable(),
                                 trie: PrefixTrie(alphabet: PrefixTrie.makeAlphabet(extra: "")), defaults: [:],
-                                loadedAt: 0)
+                                arena: ArenaBuilder(), strs: [.empty], loadedAt: 0)
+
+    /// The text of an arena string.
+    func string(_ r: StrRef) -> String {
+        arena.withUnsafeBufferPointer { String(decoding: $0[Int(r.start)..<Int(r.start + r.len)], as: UTF8.self) }
+    }
+
+    func rule(_ i: Int32) -> RuleView {
+        let r = Int(i)
+        let route = Int(rules.route[r])
+        let a = strs[Int(rules.attrs[r])]
+        return RuleView(id: rules.ids[r], attrs: string(a), hAttrs: a, list: rules.lists[Int(rules.list[r])],
+                        weightSort: rules.weightSort[r], routeName: route < 0 ? "" : rules.routeNames[route],
+                        route: route < 0 ? nil : rules.routeHandles[route].raw)
+    }
 
     /// Where a rule was found: `level` = matched prefix length (-1 for the prefix-less list), `pos` = index in that
     /// node's (or the prefix-less) list for the group.
@@ -165,14 +259,18 @@ final class Snapshot: Sendable {
         var pos: Int
     }
 
-    /// Finds the rule for `number` in `group` at time `now`. With `after`, continues the search after that match
-    /// (rule fallback): the rest of its list, then shorter prefixes, then the prefix-less rules.
     func lookup(number: String, group: UInt32, now: Int64, strict: Bool, after: Match? = nil) -> Match? {
         var num = number
-        return num.withUTF8 { bytes -> Match? in
-            let raw = UnsafeRawBufferPointer(bytes)
-            if let path = trie.walk(raw) {
-                let deepest = path.count - 1
+        return num.withUTF8 { lookup(UnsafeRawBufferPointer($0), group: group, now: now, strict: strict, after: after) }
+    }
+
+    /// Finds the rule for `number` in `group` at time `now`. With `after`, continues the search after that match
+    /// (rule fallback): the rest of its list, then shorter prefixes, then the prefix-less rules. No allocation.
+    func lookup(_ raw: UnsafeRawBufferPointer, group: UInt32, now: Int64, strict: Bool, after: Match? = nil) -> Match? {
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: trie.maxDepth + 1) { pathBuf -> Match? in
+            let path = pathBuf.baseAddress!
+            let deepest = trie.walk(raw, into: path)
+            if deepest >= 0 {
                 var startLevel = deepest, startPos = 0
                 if let a = after {
                     if a.level < 0 { return nextDefault(group: group, now: now, from: a.pos + 1) }
@@ -182,11 +280,11 @@ final class Snapshot: Sendable {
                 if strict && startLevel != raw.count { return nil }
                 var level = startLevel
                 while level >= 1 {
-                    if let list = trie.rules(path[level], group: group) {
+                    if let list = trie.rules(Int(path[level]), group: group) {
                         var i = level == startLevel ? startPos : 0
                         while i < list.count {
-                            let r = list[list.startIndex + i]
-                            if rules[Int(r)].valid(at: now) { return Match(rule: r, level: level, pos: i) }
+                            let r = trie.ruleRefs[list.lowerBound + i]
+                            if rules.valid(Int(r), at: now) { return Match(rule: r, level: level, pos: i) }
                             i += 1
                         }
                     }
@@ -205,11 +303,22 @@ final class Snapshot: Sendable {
         guard let list = defaults[group] else { return nil }
         var i = from
         while i < list.count {
-            if rules[Int(list[i])].valid(at: now) { return Match(rule: list[i], level: -1, pos: i) }
+            if rules.valid(Int(list[i]), at: now) { return Match(rule: list[i], level: -1, pos: i) }
             i += 1
         }
         return nil
     }
+}
+
+/// One (prefix, group, rule) placement while building: sorted by prefix (alphabet order, shorter first), group,
+/// priority (highest first), then load order. `key` packs the first characters of the prefix for integer compares.
+struct TrieEntry {
+    var key: UInt64
+    var prefixStart: UInt32
+    var prefixLen: UInt16
+    var group: UInt32
+    var rule: Int32
+    var priority: Int64
 }
 
 extension PrefixTrie {
@@ -221,77 +330,117 @@ extension PrefixTrie {
         return a
     }
 
-    /// Builds the trie from (prefix bytes, group, rule) entries; rules of one (prefix, group) keep the given order.
-    /// `entries` must already be ordered by priority (best first), then load order.
-    static func build(alphabet: [Int8], entries: [(prefix: [UInt8], group: UInt32, rule: Int32)]) -> PrefixTrie {
+    static func alphabetSize(_ alphabet: [Int8]) -> Int { Int(alphabet.max() ?? -1) + 1 }
+
+    /// Bits per packed character (alphabet index + 1, 0 = end of prefix) and how many fit in the 64-bit key.
+    static func keyLayout(_ alphabet: [Int8]) -> (bits: Int, chars: Int) {
+        let n = alphabetSize(alphabet) + 1
+        let bits = n <= 16 ? 4 : (n <= 32 ? 5 : 7)
+        return (bits, 64 / bits)
+    }
+
+    static func packKey(_ p: UnsafeBufferPointer<UInt8>, alphabet: [Int8], bits: Int, chars: Int) -> UInt64 {
+        var k: UInt64 = 0
+        for i in 0..<chars {
+            k <<= UInt64(bits)
+            if i < p.count { k |= UInt64(Int(alphabet[Int(p[i])]) + 1) }
+        }
+        return k
+    }
+
+    /// Builds the trie from entries (prefixes in `prefixBytes`); sorts them in place.
+    static func build(alphabet: [Int8], entries: inout [TrieEntry], prefixBytes: [UInt8]) -> PrefixTrie {
         var t = PrefixTrie(alphabet: alphabet)
-        // Sort by (prefix, group) keeping the priority order inside each key (stable: index tie-break).
-        let order = entries.indices.sorted { a, b in
-            let pa = entries[a].prefix, pb = entries[b].prefix
-            if pa != pb { return pa.lexicographicallyPrecedes(pb) }
-            if entries[a].group != entries[b].group { return entries[a].group < entries[b].group }
-            return a < b
-        }
-        // Unique prefixes with their entry ranges (in `order`).
-        var prefixes: [[UInt8]] = []
-        var ranges: [Range<Int>] = []
-        var i = 0
-        while i < order.count {
-            let p = entries[order[i]].prefix
-            var j = i + 1
-            while j < order.count && entries[order[j]].prefix == p { j += 1 }
-            prefixes.append(p)
-            ranges.append(i..<j)
-            i = j
-        }
-        t.entStart.reserveCapacity(prefixes.count * 2)
-        // Attach entries to a node.
-        func attach(_ node: Int, _ range: Range<Int>) {
-            t.entStart[node] = Int32(t.entGroup.count)
-            var k = range.lowerBound
-            var groups = 0
-            while k < range.upperBound {
-                let g = entries[order[k]].group
-                var m = k
-                t.entGroup.append(g)
-                t.entRuleStart.append(Int32(t.ruleRefs.count))
-                while m < range.upperBound && entries[order[m]].group == g {
-                    t.ruleRefs.append(entries[order[m]].rule)
-                    m += 1
+        let (_, chars) = keyLayout(alphabet)
+        prefixBytes.withUnsafeBufferPointer { pb in
+            func prefixLess(_ a: TrieEntry, _ b: TrieEntry) -> Int {
+                if a.key != b.key { return a.key < b.key ? -1 : 1 }
+                if a.prefixLen <= chars && b.prefixLen <= chars { return 0 }
+                var i = chars
+                while true {
+                    let ea = i >= Int(a.prefixLen), eb = i >= Int(b.prefixLen)
+                    if ea || eb { return ea && eb ? 0 : (ea ? -1 : 1) }
+                    let ca = alphabet[Int(pb[Int(a.prefixStart) + i])], cb = alphabet[Int(pb[Int(b.prefixStart) + i])]
+                    if ca != cb { return ca < cb ? -1 : 1 }
+                    i += 1
                 }
-                t.entRuleCount.append(Int32(m - k))
-                groups += 1
-                k = m
             }
-            t.entCount[node] = UInt16(min(groups, Int(UInt16.max)))
+            entries.sort { a, b in
+                let c = prefixLess(a, b)
+                if c != 0 { return c < 0 }
+                if a.group != b.group { return a.group < b.group }
+                if a.priority != b.priority { return a.priority > b.priority }
+                return a.rule < b.rule
+            }
+            // Unique prefixes: their first entry index (in sorted order) and an end sentinel.
+            var starts: [Int32] = []
+            starts.reserveCapacity(entries.count / 2 + 1)
+            var i = 0
+            while i < entries.count {
+                starts.append(Int32(i))
+                var j = i + 1
+                while j < entries.count && prefixLess(entries[i], entries[j]) == 0 { j += 1 }
+                i = j
+            }
+            let nPrefixes = starts.count
+            starts.append(Int32(entries.count))
+            t.ruleRefs.reserveCapacity(entries.count)
+            t.entGroup.reserveCapacity(entries.count)
+            t.entRuleStart.reserveCapacity(entries.count + 1)
+            for e in entries { t.ruleRefs.append(e.rule) }
+            @inline(__always) func byte(_ p: Int, _ d: Int) -> UInt8 {
+                pb[Int(entries[Int(starts[p])].prefixStart) + d]
+            }
+            @inline(__always) func plen(_ p: Int) -> Int { Int(entries[Int(starts[p])].prefixLen) }
+            func attach(_ node: Int, _ p: Int) {
+                t.entStart[node] = Int32(t.entGroup.count)
+                var k = Int(starts[p])
+                let end = Int(starts[p + 1])
+                var groups = 0
+                while k < end {
+                    let g = entries[k].group
+                    var m = k
+                    t.entGroup.append(g)
+                    while m < end && entries[m].group == g { m += 1 }
+                    t.entRuleStart.append(Int32(m))
+                    groups += 1
+                    k = m
+                }
+                t.entCount[node] = UInt16(min(groups, Int(UInt16.max)))
+            }
+            // Depth-first over the sorted unique prefixes [lo, hi), which share their first `depth` characters.
+            // The children ranges of a node go to a per-depth scratch area (no allocation per node).
+            var scratch: [Int32] = []
+            func buildNode(_ node: Int, depth: Int, _ lo: Int, _ hi: Int) {
+                var lo = lo
+                if depth > t.maxDepth { t.maxDepth = depth }
+                if lo < hi && plen(lo) == depth { attach(node, lo); lo += 1 }
+                guard lo < hi else { return }
+                let base0 = scratch.count
+                var mask: UInt64 = 0
+                var k = lo
+                while k < hi {
+                    let c = byte(k, depth)
+                    var m = k + 1
+                    while m < hi && byte(m, depth) == c { m += 1 }
+                    mask |= UInt64(1) << UInt64(alphabet[Int(c)])
+                    scratch.append(Int32(k)); scratch.append(Int32(m))
+                    k = m
+                }
+                let n = (scratch.count - base0) / 2
+                let base = t.childMask.count
+                t.childBase[node] = Int32(base)
+                t.childMask[node] = mask
+                for _ in 0..<n {
+                    t.childBase.append(0); t.childMask.append(0); t.entStart.append(0); t.entCount.append(0)
+                }
+                for c in 0..<n {
+                    buildNode(base + c, depth: depth + 1, Int(scratch[base0 + 2 * c]), Int(scratch[base0 + 2 * c + 1]))
+                }
+                scratch.removeLast(scratch.count - base0)
+            }
+            buildNode(0, depth: 0, 0, nPrefixes)
         }
-        // Recursive build over the sorted unique prefixes: [lo, hi) all share the first `depth` bytes.
-        func buildNode(_ node: Int, depth: Int, _ lo: Int, _ hi: Int) {
-            var lo = lo
-            if lo < hi && prefixes[lo].count == depth { attach(node, ranges[lo]); lo += 1 }
-            guard lo < hi else { return }
-            // Group children by the byte at `depth`.
-            var groups: [(idx: Int, lo: Int, hi: Int)] = []
-            var k = lo
-            while k < hi {
-                let c = prefixes[k][depth]
-                var m = k + 1
-                while m < hi && prefixes[m][depth] == c { m += 1 }
-                groups.append((Int(alphabet[Int(c)]), k, m))
-                k = m
-            }
-            groups.sort { $0.idx < $1.idx } // alphabet order may differ from byte order for extra chars
-            let base = t.childMask.count
-            t.childBase[node] = Int32(base)
-            var mask: UInt64 = 0
-            for g in groups { mask |= UInt64(1) << UInt64(g.idx) }
-            t.childMask[node] = mask
-            for _ in groups {
-                t.childBase.append(0); t.childMask.append(0); t.entStart.append(0); t.entCount.append(0)
-            }
-            for (n, g) in groups.enumerated() { buildNode(base + n, depth: depth + 1, g.lo, g.hi) }
-        }
-        buildNode(0, depth: 0, 0, prefixes.count)
         return t
     }
 }

@@ -263,6 +263,41 @@ final class DroutingModuleTests: XCTestCase {
 
     // MARK: - weights
 
+    /// Spec §1.3 step 6 / §6 item 5: a matched rule's `routeid` route runs (with C too); names are resolved at load,
+    /// unknown ones are logged and ignored; a drop in the route fails do_routing.
+    func testRuleRouteID() throws {
+        let db = try database(Self.fixture + """
+
+        INSERT INTO dr_rules (ruleid, groupid, prefix, priority, routeid, gwlist) VALUES
+          (11, '0', '5011', 0, 'mark', 'gw1'), (12, '0', '5022', 0, 'dropper', 'gw1'), (13, '0', '5033', 0, 'missing', 'gw1');
+        """)
+        let h = harness(db: db, time: Self.monday, body: """
+        route[mark] { $var(mark) = $var(mark) + 1; xlog("RT in mark ru=$ru"); }
+        route[dropper] { xlog("RT3 in dropper"); drop; }
+        startup_route {
+            $var(mark) = 0;
+            $ru = "sip:5011@x"; do_routing(0); xlog("RT1 rc=$rc mark=$var(mark) ru=$ru");
+            $ru = "sip:5011@x"; do_routing(0, "C"); xlog("RT2 rc=$rc mark=$var(mark) ru=$ru rid=$avp(rid)");
+            $ru = "sip:5033@x"; do_routing(0); xlog("RT4 rc=$rc ru=$ru");
+            $ru = "sip:4099@x"; do_routing(0); xlog("RT5 rc=$rc mark=$var(mark)");
+            $ru = "sip:5022@x"; do_routing(0); xlog("RT3 after drop");
+        }
+        """)
+        try start(h)
+        defer { h.stop() }
+        let out = log(h)
+        for line in ["RT in mark ru=sip:5011@x", "RT1 rc=1 mark=1 ru=sip:5011@10.0.0.1", "RT2 rc=1 mark=2 ru=sip:5011@x rid=11",
+                     "RT4 rc=1 ru=sip:5033@10.0.0.1", "RT5 rc=1 mark=2", "RT3 in dropper"] {
+            XCTAssertTrue(h.messages.contains(line), "missing '\(line)' in:\n" + out)
+        }
+        // The drop ends the script too (the core's route_run), and do_routing returned -1 without routing.
+        XCTAssertFalse(out.contains("RT3 after drop"), out)
+        XCTAssertTrue(out.contains("route 'missing' of rule 13 does not exist: ignored"), out)
+        // Names are resolved again on reload.
+        XCTAssertEqual(mi(h, "dr_reload")?["result"]?.stringValue, "OK")
+        XCTAssertEqual(h.messages.filter { $0.contains("route 'missing' of rule 13 does not exist") }.count, 2, out)
+    }
+
     func testWeightedOrderingDistribution() throws {
         let h = harness(db: try database(), time: Self.monday, body: """
         startup_route {
