@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "drouting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/drouting", exclude: ["README.md", "schema"]),
         // FreeSWITCH Event Socket: a stateless frame codec shared by the connection manager and the simulator.
         .target(name: "SwitchyardESL", path: "Sources/SwitchyardESL"),
-        .executableTarget(name: "esl-simulator", dependencies: ["SwitchyardESL"], path: "Sources/esl-simulator"),
+        .executableTarget(name: "esl-simulator", dependencies: ["SwitchyardESL"], path: "Sources/esl-simulator", exclude: ["README.md"]),
         .target(name: "freeswitch", dependencies: ["SwitchyardPluginKit", "SwitchyardESL"], path: "Plugins/freeswitch", exclude: ["README.md"]),
         .target(name: "freeswitch_scripting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/freeswitch_scripting", exclude: ["README.md", "schema"]),
         .target(name: "mi_http", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_http", exclude: ["README.md"]),
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         .testTarget(
             name: "SwitchyardCoreTests",
-            dependencies: ["SwitchyardCore"],
+            dependencies: ["SwitchyardCore", "SwitchyardESL"],
             path: "Tests/SwitchyardCoreTests",
             resources: [.copy("Fixtures")]
         ),

@@ -1,1 +1,312 @@
-// freeswitch is being written.
+// The OpenSIPS `freeswitch` module as a Switchyard plugin: the FreeSWITCH Event Socket (ESL) connection manager.
+//
+// It has no script functions: it publishes the C API "freeswitch" v1 (switchyard_freeswitch.h) that other modules
+// (freeswitch_scripting; later dispatcher/load_balancer) bind. One connection per box (host, port), shared and
+// reference-counted; each box has its own I/O thread (non-blocking connect, auth, subscriptions re-sent after every
+// reconnect, pipelined commands, heartbeat watchdog, backoff). See README.md next to this file.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SwitchyardABI
+import SwitchyardESL
+import SwitchyardPluginKit
+import Synchronization
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: FSManager.name) else { return nil } // another ABI major: refuse
+    let manager = FSManager(host: host)
+    theManager.withLock { $0 = manager }
+    return manager.build().pointer // allocated once, never freed
+}
+
+/// The C API table has no `user` argument: its functions reach the one manager of this plugin through this slot.
+let theManager = Mutex<FSManager?>(nil)
+
+struct FSConfig: Sendable {
+    var heartbeatIntervalS: Int64 = 1 // accepted for OpenSIPS compatibility (stats_update_interval hint only)
+    var connectTimeoutMs: Int64 = 5000
+    var cmdTimeoutMs: Int64 = 5000
+    var pollingItvUs: Int64 = 1000    // accepted, unused: replies are delivered as they arrive
+    var idleReapMs: Int64 = 3_600_000 // a box used only for commands is closed after this long unused
+}
+
+final class FSManager: @unchecked Sendable { // `config` frozen at init; registry behind its Mutex
+    static let name = "freeswitch"
+    static let version = "1.0.0"
+
+    let host: PluginHost
+    private let pendingConfig = Mutex(FSConfig())
+    /// Frozen copy read by the boxes (set in init, before any box exists).
+    private(set) var config = FSConfig()
+    private let registry = Mutex<[BoxKey: Box]>([:])
+    private let threads = Mutex<[PluginThread]>([])
+    private let stopping = Atomic<Bool>(false)
+
+    init(host: PluginHost) { self.host = host }
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
+                                     description: "FreeSWITCH Event Socket connection manager (API \"freeswitch\")")
+        func positive(_ name: String, _ apply: @escaping @Sendable (inout FSConfig, Int64) -> Void) {
+            m.param(name, .int) { [self] v in
+                guard let i = v.intValue, i >= 0 else { throw PluginError("must be a non-negative integer") }
+                pendingConfig.withLock { apply(&$0, i) }
+            }
+        }
+        positive("event_heartbeat_interval") { c, v in c.heartbeatIntervalS = max(1, v) }
+        positive("esl_connect_timeout") { c, v in c.connectTimeoutMs = max(1, v) }
+        positive("esl_cmd_timeout") { c, v in c.cmdTimeoutMs = max(1, v) }
+        positive("esl_cmd_polling_itv") { c, v in c.pollingItvUs = v }
+        m.onInit { [self] in
+            config = pendingConfig.withLock { $0 }
+            guard host.apiPublish(SY_FS_API_NAME, UnsafeRawPointer(FSManager.table)) else {
+                throw PluginError("cannot publish the \"freeswitch\" API (name taken)")
+            }
+        }
+        m.onDestroy { [self] in shutdown() }
+        return m.build()
+    }
+
+    // MARK: Boxes
+
+    enum GetError: Error { case message(String) }
+
+    /// Finds or creates the box of `urlText`, ref++.
+    func getBox(_ urlText: String) throws(GetError) -> Box {
+        let url: FSURL
+        do { url = try FSURL.parse(urlText) } catch { throw .message("bad ESL URL: \(error.description)") }
+        let (box, created) = try registry.withLock { reg throws(GetError) -> (Box, Bool) in
+            var found = reg[BoxKey(host: url.host, port: url.port)]
+            if found == nil && url.explicitPort == 0 && url.password == nil {
+                // A bare host (e.g. an event's sender): any open box of that host.
+                found = reg.values.filter { $0.key.host == url.host }.sorted { $0.key.port < $1.key.port }.first
+            }
+            if let b = found {
+                b.state.withLock { s in
+                    s.refs += 1
+                    s.lastUse = nowMs()
+                    if let pw = url.password, !pw.isEmpty { s.password = pw; s.user = url.user } // used at the next (re)connect
+                }
+                return (b, false)
+            }
+            guard !stopping.load(ordering: .acquiring) else { throw .message("shutting down") }
+            guard let pw = url.password, !pw.isEmpty else {
+                throw .message("no connection to \(url) and no password in the URL to open one")
+            }
+            let b = Box(key: BoxKey(host: url.host, port: url.port), user: url.user, password: pw, manager: self)
+            b.state.withLock { $0.refs = 1 }
+            reg[b.key] = b
+            return (b, true)
+        }
+        if created {
+            host.log(.info, "\(box.label): new FreeSWITCH box, connecting")
+            if let t = PluginThread.start(name: "fs \(box.label)", { box.run() }) {
+                threads.withLock { $0.append(t) }
+            } else {
+                host.log(.err, "\(box.label): cannot start its I/O thread")
+            }
+        }
+        return box
+    }
+
+    func getBoxResult(_ urlText: String) -> Result<Box, GetError> {
+        do { return .success(try getBox(urlText)) } catch { return .failure(error) }
+    }
+
+    func putBox(_ box: Box) {
+        let zero = box.state.withLock { s -> Bool in
+            s.refs = max(0, s.refs - 1)
+            s.lastUse = nowMs()
+            return s.refs == 0
+        }
+        if zero { box.wake() }
+    }
+
+    /// Called by a box's own thread: removes it from the registry when nobody needs it any more.
+    func maybeReap(_ box: Box) -> Bool {
+        let idle = config.idleReapMs
+        let reaped = registry.withLock { reg -> Bool in
+            let gone = box.state.withLock { s -> Bool in
+                guard s.refs == 0, s.subs.isEmpty else { return false }
+                if s.commandsRun && nowMs() - s.lastUse < idle { return false }
+                s.stop = true
+                return true
+            }
+            if gone, reg[box.key] === box { reg[box.key] = nil }
+            return gone
+        }
+        if reaped { host.log(.info, "\(box.label): no longer used, closing") }
+        return reaped
+    }
+
+    func allBoxes() -> [Box] { registry.withLock { Array($0.values) } }
+
+    func shutdown() {
+        stopping.store(true, ordering: .releasing)
+        for b in allBoxes() {
+            b.state.withLock { $0.stop = true }
+            b.wake()
+        }
+        let ts = threads.withLock { t -> [PluginThread] in defer { t = [] }; return t }
+        for t in ts { t.join() }
+    }
+
+    // MARK: Commands
+
+    /// Runs a command and blocks for its outcome.
+    func commandSync(_ box: Box, _ text: String, timeoutMs: Int64) -> FSResult {
+        guard let bytes = encodeCommand(text) else {
+            return FSResult(status: Int32(SY_FS_ERR.rawValue), kind: 0, text: "-ERR empty or malformed command", jobUUID: "")
+        }
+        let waiter = Waiter()
+        let p = Pending(bytes: bytes, deadline: 0, timeoutMs: timeoutMs) { r in waiter.set(r) }
+        let connecting = box.state.withLock { $0.phase == .connecting }
+        guard box.submit(p) else { return waiter.wait(untilMs: nil)! }
+        let total = timeoutMs + (connecting ? config.connectTimeoutMs : 0) + 100
+        if let r = waiter.wait(untilMs: nowMs() + total) { return r }
+        p.finish(.unreachable("no reply from \(box.label) within esl_cmd_timeout"))
+        return waiter.wait(untilMs: nil)!
+    }
+
+    // MARK: The C table
+
+    nonisolated(unsafe) static let table: UnsafeMutablePointer<sy_freeswitch_api> = {
+        let t = UnsafeMutablePointer<sy_freeswitch_api>.allocate(capacity: 1)
+        t.initialize(to: sy_freeswitch_api())
+        t.pointee.header = sy_table_header(abi_major: UInt32(SY_FS_MAJOR), abi_minor: UInt32(SY_FS_MINOR),
+                                           struct_size: UInt32(MemoryLayout<sy_freeswitch_api>.size), reserved: 0)
+        t.pointee.get_box = { url, len, err, errlen in
+            guard let m = theManager.withLock({ $0 }) else { return nil }
+            let text = url.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) } ?? ""
+            switch m.getBoxResult(text) {
+            case .success(let b): return b.pointer
+            case .failure(let e):
+                if case .message(let msg) = e { copyError(msg, err, errlen) }
+                return nil
+            }
+        }
+        t.pointee.put_box = { box in
+            guard let b = Box.from(box) else { return }
+            b.manager.putBox(b)
+        }
+        t.pointee.box_id = { box, hostOut, portOut in
+            guard let b = Box.from(box) else { return }
+            hostOut?.pointee = sy_str(s: UnsafePointer(b.cHost), len: b.cHostLen)
+            portOut?.pointee = b.key.port
+        }
+        t.pointee.subscribe = { box, events, n, cb, user in
+            guard let b = Box.from(box), let cb, let events, n > 0 else { return nil }
+            let keys = (0..<Int(n)).compactMap { subscriptionKey(events[$0].string) }
+            guard !keys.isEmpty else { return nil }
+            let sub = b.subscribe(keys, cb: cb, user: user)
+            return OpaquePointer(Unmanaged.passRetained(sub).toOpaque())
+        }
+        t.pointee.unsubscribe = { sub in
+            guard let sub else { return }
+            let s = Unmanaged<Subscription>.fromOpaque(UnsafeRawPointer(sub)).takeRetainedValue()
+            s.box.unsubscribe(s)
+        }
+        t.pointee.command = { box, cmd, len, timeout, done, arg in
+            guard let b = Box.from(box) else { return Int32(SY_FS_UNREACHABLE.rawValue) }
+            let text = cmd.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) } ?? ""
+            let r = b.manager.commandSync(b, text, timeoutMs: timeout == 0 ? b.manager.config.cmdTimeoutMs : Int64(timeout))
+            if let done { deliver(r, done, arg) }
+            return r.status
+        }
+        t.pointee.command_async = { box, cmd, len, timeout, done, arg in
+            guard let b = Box.from(box) else { return Int32(SY_FS_UNREACHABLE.rawValue) }
+            let text = cmd.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) } ?? ""
+            let argBits = UInt(bitPattern: arg)
+            guard let bytes = encodeCommand(text) else {
+                let r = FSResult(status: Int32(SY_FS_ERR.rawValue), kind: 0, text: "-ERR empty or malformed command", jobUUID: "")
+                if let done { deliver(r, done, arg) }
+                return r.status
+            }
+            let p = Pending(bytes: bytes, deadline: 0,
+                            timeoutMs: timeout == 0 ? b.manager.config.cmdTimeoutMs : Int64(timeout)) { r in
+                if let done { deliver(r, done, UnsafeMutableRawPointer(bitPattern: argBits)) }
+            }
+            return b.submit(p) ? 0 : Int32(SY_FS_UNREACHABLE.rawValue)
+        }
+        t.pointee.stats = { box, out in
+            guard let b = Box.from(box), let out else { return 0 }
+            let (st, connected) = b.state.withLock { ($0.stats, $0.phase == .connected) }
+            out.pointee = sy_fs_stats(valid: st.valid ? 1 : 0, connected: connected ? 1 : 0, idle_cpu: st.idleCPU,
+                                      sessions: st.sessions, max_sessions: st.maxSessions,
+                                      sessions_per_sec: st.sessionsPerSec, heartbeat_ms: st.heartbeatMs,
+                                      updated_ms: st.updatedWallMs)
+            return out.pointee.valid
+        }
+        return t
+    }()
+}
+
+extension Box {
+    static func from(_ p: OpaquePointer?) -> Box? {
+        guard let p else { return nil }
+        return Unmanaged<Box>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+    }
+}
+
+private func deliver(_ r: FSResult, _ done: sy_fs_reply_fn, _ arg: UnsafeMutableRawPointer?) {
+    sy_str.with(r.text) { text in
+        sy_str.with(r.jobUUID) { job in
+            var c = sy_fs_reply(status: r.status, kind: r.kind, text: text, job_uuid: job)
+            done(arg, &c)
+        }
+    }
+}
+
+private func copyError(_ msg: String, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int) {
+    guard let buf, cap > 0 else { return }
+    let bytes = Array(msg.utf8.prefix(cap - 1))
+    for (i, b) in bytes.enumerated() { buf[i] = CChar(bitPattern: b) }
+    buf[bytes.count] = 0
+}
+
+/// A one-shot result slot a thread can wait on (pthread mutex + condition).
+final class Waiter: @unchecked Sendable { // all state behind `mutex`
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var result: FSResult?
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond); pthread_mutex_destroy(mutex)
+        cond.deallocate(); mutex.deallocate()
+    }
+
+    func set(_ r: FSResult) {
+        pthread_mutex_lock(mutex)
+        result = r
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The result, waiting until `untilMs` (monotonic; nil = forever); nil on timeout.
+    func wait(untilMs: Int64?) -> FSResult? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while result == nil {
+            if let until = untilMs {
+                if nowMs() >= until { return nil }
+                var ts = timespec(tv_sec: Int(until / 1000), tv_nsec: Int((until % 1000) * 1_000_000))
+                _ = pthread_cond_timedwait(cond, mutex, &ts)
+            } else {
+                pthread_cond_wait(cond, mutex)
+            }
+        }
+        return result
+    }
+}

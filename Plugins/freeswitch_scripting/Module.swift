@@ -1,1 +1,399 @@
-// freeswitch_scripting is being written.
+// The OpenSIPS `freeswitch_scripting` module as a Switchyard plugin: FreeSWITCH events into event_route[E_FREESWITCH],
+// ESL commands from the script (freeswitch_esl), subscriptions from modparams, a DB table and MI.
+//
+// It owns no socket: it binds the "freeswitch" API (switchyard_freeswitch.h) published by the `freeswitch` module.
+// Its pool — box → subscribed events — is replaced atomically by fs_reload. See README.md next to this file.
+import Foundation
+import SwitchyardABI
+import SwitchyardPluginKit
+import Synchronization
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: ScriptingModule.name) else { return nil } // another ABI major: refuse
+    return ScriptingModule(host: host).build().pointer // allocated once, never freed
+}
+
+struct FSSConfig: Sendable {
+    var dbURL = ""
+    var table = "freeswitch"
+    var colUser = "username"
+    var colPassword = "password"
+    var colIP = "ip"
+    var colPort = "port"
+    var colEvents = "events_csv"
+    var subscribeURLs: [String] = []
+}
+
+/// One box of the pool: the reference we hold and the events subscribed, in order.
+struct PoolEntry: @unchecked Sendable { // raw pointers owned by the freeswitch module, used under its rules
+    let box: OpaquePointer
+    let label: String // host:port
+    var events: [(name: String, sub: OpaquePointer)]
+}
+
+final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in init; pool behind its Mutex
+    static let name = "freeswitch_scripting"
+    static let version = "1.0.0"
+    static let event = "E_FREESWITCH"
+
+    let host: PluginHost
+    private let pendingConfig = Mutex(FSSConfig())
+    private(set) var config = FSSConfig()
+    private(set) var api: UnsafePointer<sy_freeswitch_api>? = nil
+    private var db: DBConnection? = nil
+    /// Ordered pool: boxes in the order they were first added.
+    private let pool = Mutex<[PoolEntry]>([])
+    /// Serialises whole subscribe/unsubscribe/reload operations (the pool lock itself is short).
+    private let opLock = Mutex(())
+
+    init(host: PluginHost) { self.host = host }
+
+    var userPointer: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
+                                     description: "FreeSWITCH events to event_route[E_FREESWITCH] and ESL commands from the script")
+        m.dependency(on: "freeswitch", .hard)
+        m.dependencyOnAnyDatabase(.soft)
+        func str(_ name: String, _ apply: @escaping @Sendable (inout FSSConfig, String) -> Void) {
+            m.param(name, .str) { [self] v in
+                guard let s = v.stringValue, !s.isEmpty else { throw PluginError("must be a non-empty string") }
+                pendingConfig.withLock { apply(&$0, s) }
+            }
+        }
+        str("db_url") { $0.dbURL = $1 }
+        str("db_table") { $0.table = $1 }
+        str("db_col_username") { $0.colUser = $1 }
+        str("db_col_password") { $0.colPassword = $1 }
+        str("db_col_ip") { $0.colIP = $1 }
+        str("db_col_port") { $0.colPort = $1 }
+        str("db_col_events") { $0.colEvents = $1 }
+        m.param("fs_subscribe", [.str, .repeatable]) { [self] v in
+            guard let s = v.stringValue, !s.isEmpty else { throw PluginError("must be an ESL URL") }
+            pendingConfig.withLock { $0.subscribeURLs.append(s) }
+        }
+        m.event(Self.event)
+
+        // freeswitch_esl(command, fs_url[, $output])
+        m.function("freeswitch_esl", params: [.str, .str, [.var, .optional]]) { [self] call in
+            esl(call)
+        }
+
+        let urlRecipe = [["freeswitch_url", "events"]]
+        for (flat, qualified, help) in [("fs_subscribe", "freeswitch_scripting:subscribe", "subscribe a FreeSWITCH box to events"),
+                                        ("fs_unsubscribe", "freeswitch_scripting:unsubscribe", "unsubscribe events of a FreeSWITCH box")] {
+            let on = flat == "fs_subscribe"
+            for name in [flat, qualified] {
+                m.miCommand(name, help: help, recipes: urlRecipe, namedParamsOnly: true) { [self] req in
+                    miSubscribe(req, on: on)
+                }
+            }
+        }
+        for name in ["fs_list", "freeswitch_scripting:list"] {
+            m.miCommand(name, help: "list the FreeSWITCH boxes and their subscribed events") { [self] _ in miList() }
+        }
+        for name in ["fs_reload", "freeswitch_scripting:reload"] {
+            m.miCommand(name, help: "reload the subscriptions from the database") { [self] _ in miReload() }
+        }
+        m.onInit { [self] in try start() }
+        m.onDestroy { [self] in stop() }
+        return m.build()
+    }
+
+    // MARK: Lifecycle
+
+    func start() throws {
+        config = pendingConfig.withLock { $0 }
+        api = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), as: sy_freeswitch_api.self)
+        if !config.dbURL.isEmpty {
+            do { db = try DBConnection(host: host, url: config.dbURL) } catch {
+                throw PluginError("db_url: \(error)")
+            }
+            switch loadDB() {
+            case .success(let rows): install(rows, replacing: false)
+            case .failure(let e): host.log(.err, "cannot load table \(config.table): \(e.description)") // as OpenSIPS: logged only
+            }
+        }
+        for url in config.subscribeURLs {
+            let events = Self.urlEvents(url)
+            if events.isEmpty { host.log(.warn, "fs_subscribe \(Self.redact(url)): no events after '?'") }
+            if case .failure(let e) = subscribe(url, events) {
+                throw PluginError("fs_subscribe \(Self.redact(url)): \(e.description)")
+            }
+        }
+    }
+
+    func stop() {
+        guard let api else { return }
+        let entries = pool.withLock { p -> [PoolEntry] in defer { p = [] }; return p }
+        for e in entries {
+            for ev in e.events { api.pointee.unsubscribe?(ev.sub) }
+            api.pointee.put_box?(e.box)
+        }
+    }
+
+    // MARK: Events
+
+    /// Raised on the box's I/O thread: waits for room in the event queue (backpressure) rather than dropping.
+    func raise(sender: sy_str, name: sy_str, body: sy_str) {
+        func param(_ n: StaticString, _ v: sy_str) -> sy_event_param {
+            var p = sy_event_param()
+            p.name = sy_str(s: UnsafeRawPointer(n.utf8Start).assumingMemoryBound(to: CChar.self), len: n.utf8CodeUnitCount)
+            p.value.type = Int32(SY_VAL_STR.rawValue)
+            p.value.s = v
+            return p
+        }
+        let params = [param("name", name), param("sender", sender), param("body", body)]
+        let rc: Int32 = params.withUnsafeBufferPointer { buf in
+            Self.event.withCString { ev in
+                if host.provides(\.event_raise_wait), let f = host.raw.pointee.event_raise_wait {
+                    return f(ev, buf.baseAddress, 3, 0)
+                }
+                return host.raw.pointee.event_raise?(ev, buf.baseAddress, 3) ?? -1
+            }
+        }
+        if rc < 0 { host.log(.warn, "E_FREESWITCH \(name.string) from \(sender.string) not queued (\(rc))") }
+    }
+
+    static let onEvent: sy_fs_event_fn = { user, _, host, name, _, body in
+        guard let user else { return }
+        Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(sender: host, name: name, body: body)
+    }
+
+    // MARK: Pool operations
+
+    struct OpError: Error, CustomStringConvertible { let description: String }
+
+    /// Normalised event name for comparisons ("dtmf" = "DTMF"; CUSTOM subclasses kept as written).
+    static func norm(_ e: String) -> String {
+        let t = e.trimmingCharacters(in: .whitespaces)
+        let w = t.split(separator: " ", omittingEmptySubsequences: true)
+        if w.count >= 2, w[0].uppercased() == "CUSTOM" { return "CUSTOM " + w[1...].joined(separator: " ") }
+        return t.uppercased()
+    }
+
+    static func urlEvents(_ url: String) -> [String] {
+        guard let q = url.firstIndex(of: "?") else { return [] }
+        return url[url.index(after: q)...].split(separator: ",").compactMap {
+            let n = $0.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            return n.isEmpty ? nil : n
+        }
+    }
+
+    /// `fs://user:pw@host` → `host` (for logs: never the password).
+    static func redact(_ url: String) -> String {
+        var s = Substring(url)
+        if let r = s.range(of: "://") { s = s[r.upperBound...] }
+        if let at = s.lastIndex(of: "@") { s = s[s.index(after: at)...] }
+        if let q = s.firstIndex(of: "?") { s = s[..<q] }
+        return String(s)
+    }
+
+    private func getBox(_ url: String) -> Result<(OpaquePointer, String), OpError> {
+        guard let api, let get = api.pointee.get_box else { return .failure(OpError(description: "no freeswitch API")) }
+        var err = [CChar](repeating: 0, count: 256)
+        let box = url.withCString { u in err.withUnsafeMutableBufferPointer { get(u, strlen(u), $0.baseAddress, $0.count) } }
+        guard let box else {
+            return .failure(OpError(description: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
+        }
+        var h = sy_str()
+        var port: UInt16 = 0
+        api.pointee.box_id?(box, &h, &port)
+        return .success((box, "\(h.string):\(port)"))
+    }
+
+    /// Adds `events` to the box of `url` (creating it: the URL then needs a password).
+    func subscribe(_ url: String, _ events: [String]) -> Result<Void, OpError> {
+        opLock.withLock { _ in
+            guard let api else { return .failure(OpError(description: "no freeswitch API")) }
+            let (box, label): (OpaquePointer, String)
+            switch getBox(url) { case .success(let v): (box, label) = v; case .failure(let e): return .failure(e) }
+            let user = userPointer
+            pool.withLock { p in
+                var entry: PoolEntry
+                let idx = p.firstIndex(where: { $0.label == label })
+                if let idx { entry = p[idx]; api.pointee.put_box?(box) } else { entry = PoolEntry(box: box, label: label, events: []) }
+                for ev in events {
+                    let n = Self.norm(ev)
+                    guard !n.isEmpty, !entry.events.contains(where: { $0.name == n }) else { continue }
+                    let sub = sy_str.with(n) { s in withUnsafePointer(to: s) { api.pointee.subscribe?(entry.box, $0, 1, Self.onEvent, user) } }
+                    if let sub { entry.events.append((n, sub)) }
+                }
+                if entry.events.isEmpty && idx == nil {
+                    api.pointee.put_box?(entry.box) // nothing subscribed: do not keep the box
+                } else if let idx { p[idx] = entry } else { p.append(entry) }
+            }
+            return .success(())
+        }
+    }
+
+    /// Removes `events` from the box of `url`; the box is released when its last event goes. Unknown box: nothing.
+    func unsubscribe(_ url: String, _ events: [String]) {
+        opLock.withLock { _ in
+            guard let api else { return }
+            guard case .success(let (box, label)) = getBox(url) else { return }
+            api.pointee.put_box?(box)
+            let names = Set(events.map(Self.norm))
+            var subs: [OpaquePointer] = []
+            var release: OpaquePointer? = nil
+            pool.withLock { p in
+                guard let idx = p.firstIndex(where: { $0.label == label }) else { return }
+                subs = p[idx].events.filter { names.contains($0.name) }.map(\.sub)
+                p[idx].events.removeAll { names.contains($0.name) }
+                if p[idx].events.isEmpty { release = p[idx].box; p.remove(at: idx) }
+            }
+            for s in subs { api.pointee.unsubscribe?(s) }
+            if let release { api.pointee.put_box?(release) }
+        }
+    }
+
+    // MARK: DB
+
+    struct Row { var user: String?; var password: String; var ip: String; var port: Int64; var events: [String] }
+
+    func loadDB() -> Result<[Row], OpError> {
+        guard let db else { return .failure(OpError(description: "no db_url")) }
+        let c = config
+        do {
+            if let v = try? db.select("version", ["table_version"], where: [("table_name", .text(c.table))]).first?.first?.int,
+               v != 1 {
+                return .failure(OpError(description: "table \(c.table) has version \(v), expected 1"))
+            }
+            let rows = try db.select(c.table, [c.colUser, c.colPassword, c.colIP, c.colPort, c.colEvents])
+            var out: [Row] = []
+            for (i, r) in rows.enumerated() {
+                let ip = (r[2].string ?? "").trimmingCharacters(in: .whitespaces)
+                let pw = r[1].string ?? ""
+                let events = (r[4].string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                let port = r[3].int ?? 8021
+                guard !ip.isEmpty else { host.log(.err, "\(c.table): row \(i + 1) has no \(c.colIP), skipped"); continue }
+                guard !pw.isEmpty else { host.log(.err, "\(c.table): row \(i + 1) (\(ip)) has no \(c.colPassword), skipped"); continue }
+                guard !events.isEmpty else { host.log(.err, "\(c.table): row \(i + 1) (\(ip)) has no events, skipped"); continue }
+                guard (0...65535).contains(port) else { host.log(.err, "\(c.table): row \(i + 1) (\(ip)) has bad port \(port), skipped"); continue }
+                let user = r[0].string.flatMap { $0.isEmpty ? nil : $0 }
+                out.append(Row(user: user, password: pw, ip: ip, port: port == 0 ? 8021 : port, events: events))
+            }
+            return .success(out)
+        } catch {
+            return .failure(OpError(description: "\(error)"))
+        }
+    }
+
+    /// Builds a pool from rows (subscribing first), swaps it in, then releases the previous pool (if replacing).
+    func install(_ rows: [Row], replacing: Bool) {
+        opLock.withLock { _ in
+            guard let api else { return }
+            var fresh: [PoolEntry] = []
+            let user = userPointer
+            for r in rows {
+                let url = "fs://\(r.user ?? ""):\(r.password)@\(r.ip):\(r.port)"
+                let (box, label): (OpaquePointer, String)
+                switch getBox(url) {
+                case .success(let v): (box, label) = v
+                case .failure(let e): host.log(.err, "\(config.table): \(r.ip):\(r.port): \(e.description), skipped"); continue
+                }
+                var entry: PoolEntry
+                let idx = fresh.firstIndex(where: { $0.label == label })
+                if let idx { entry = fresh[idx]; api.pointee.put_box?(box) } else { entry = PoolEntry(box: box, label: label, events: []) }
+                for ev in r.events {
+                    let n = Self.norm(ev)
+                    guard !entry.events.contains(where: { $0.name == n }) else { continue }
+                    if let sub = sy_str.with(n, { s in withUnsafePointer(to: s) { api.pointee.subscribe?(entry.box, $0, 1, Self.onEvent, user) } }) {
+                        entry.events.append((n, sub))
+                    }
+                }
+                if let idx { fresh[idx] = entry } else { fresh.append(entry) }
+            }
+            let old = pool.withLock { p -> [PoolEntry] in
+                let o = replacing ? p : []
+                p = replacing ? fresh : p + fresh
+                return o
+            }
+            for e in old {
+                for ev in e.events { api.pointee.unsubscribe?(ev.sub) }
+                api.pointee.put_box?(e.box)
+            }
+            host.log(.info, "\(fresh.count) FreeSWITCH box(es) loaded from \(config.table)")
+        }
+    }
+
+    // MARK: Script function
+
+    final class ReplySlot { var status: Int32 = -2; var kind: Int32 = 0; var text = "" }
+
+    func esl(_ call: FunctionCall) -> Int32 {
+        guard let api, let command = api.pointee.command else { return -2 }
+        let cmd = call.string(0)
+        let url = call.string(1)
+        let (box, label): (OpaquePointer, String)
+        switch getBox(url) {
+        case .success(let v): (box, label) = v
+        case .failure(let e):
+            host.log(.err, "freeswitch_esl: \(e.description)")
+            return -2
+        }
+        defer { api.pointee.put_box?(box) }
+        let slot = ReplySlot()
+        var copy = cmd
+        let rc = copy.withUTF8 { b in
+            command(box, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), b.count, 0, { arg, r in
+                guard let arg, let r else { return }
+                let s = Unmanaged<ReplySlot>.fromOpaque(arg).takeUnretainedValue()
+                s.status = r.pointee.status; s.kind = r.pointee.kind; s.text = r.pointee.text.string
+            }, Unmanaged.passUnretained(slot).toOpaque())
+        }
+        withExtendedLifetime(slot) {}
+        if rc == Int32(SY_FS_UNREACHABLE.rawValue) {
+            host.log(.warn, "freeswitch_esl: \(label): \(slot.text.isEmpty ? "unreachable" : slot.text)")
+            return -2
+        }
+        if call.isPresent(2) && !call.set(2, .string(slot.text)) { host.log(.err, "freeswitch_esl: cannot write the output variable") }
+        return rc == Int32(SY_FS_OK.rawValue) ? 1 : -1
+    }
+
+    // MARK: MI
+
+    func miSubscribe(_ req: MIRequest, on: Bool) -> MIReply {
+        guard let url = req.string("freeswitch_url").value, !url.isEmpty,
+              let evJSON = req.json("events").value, let events = Self.parseStringArray(evJSON) else {
+            return .error(code: -32602, message: "Invalid params")
+        }
+        if on {
+            if case .failure(let e) = subscribe(url, events) { return .error(code: 500, message: "Internal Error", data: e.description) }
+        } else {
+            unsubscribe(url, events)
+        }
+        return .ok
+    }
+
+    func miList() -> MIReply {
+        let entries = pool.withLock { $0 }
+        let socks = entries.map { e in
+            "{\"if\": \(MIReply.quote(e.label)), \"Events\": [" + e.events.map { MIReply.quote($0.name) }.joined(separator: ", ") + "]}"
+        }
+        return .json("{\"Sockets\": [" + socks.joined(separator: ", ") + "]}")
+    }
+
+    func miReload() -> MIReply {
+        guard db != nil else { return .error(code: 400, message: "No db_url configured") }
+        switch loadDB() {
+        case .success(let rows):
+            install(rows, replacing: true)
+            return .ok
+        case .failure(let e):
+            host.log(.err, "fs_reload: \(e.description); keeping the current subscriptions")
+            return .error(code: 500, message: "Internal Error", data: e.description)
+        }
+    }
+
+    /// A JSON array of strings (what MI clients send for `events`); a single string is taken as one item.
+    static func parseStringArray(_ json: String) -> [String]? {
+        guard let data = json.data(using: .utf8), let v = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { return nil }
+        if let s = v as? String { return [s] }
+        guard let a = v as? [Any] else { return nil }
+        var out: [String] = []
+        for x in a { guard let s = x as? String else { return nil }; out.append(s) }
+        return out
+    }
+}

@@ -3,3 +3,4 @@
 #include "switchyard.h"
 #include "switchyard_cachedb.h"
 #include "switchyard_db.h"
+#include "switchyard_freeswitch.h"

@@ -1,0 +1,636 @@
+// One FreeSWITCH box: one TCP connection, owned by one I/O thread (connect, auth, read, write, timeouts, reconnect).
+// Other threads only touch the shared state under `state`'s lock and wake the I/O thread through a pipe.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SwitchyardABI
+import SwitchyardESL
+import SwitchyardPluginKit
+import Synchronization
+
+/// Monotonic milliseconds.
+func nowMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+/// Wall-clock milliseconds since the epoch.
+func wallMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+struct BoxKey: Hashable, Sendable {
+    let host: String
+    let port: UInt16
+}
+
+/// A command's outcome on the Swift side (C view built at delivery).
+struct FSResult: Sendable {
+    var status: Int32
+    var kind: Int32
+    var text: String
+    var jobUUID: String
+
+    static func unreachable(_ why: String = "") -> FSResult {
+        FSResult(status: Int32(SY_FS_UNREACHABLE.rawValue), kind: Int32(SY_FS_REPLY_NONE.rawValue), text: why, jobUUID: "")
+    }
+
+    static func from(_ frame: ESLFrame) -> FSResult {
+        if frame.contentType == .apiResponse {
+            let body = frame.bodyString
+            return FSResult(status: body.hasPrefix("-ERR") ? Int32(SY_FS_ERR.rawValue) : Int32(SY_FS_OK.rawValue),
+                            kind: Int32(SY_FS_REPLY_API.rawValue), text: body, jobUUID: "")
+        }
+        let text = frame.replyText ?? ""
+        return FSResult(status: text.hasPrefix("-ERR") ? Int32(SY_FS_ERR.rawValue) : Int32(SY_FS_OK.rawValue),
+                        kind: Int32(SY_FS_REPLY_COMMAND.rawValue), text: text, jobUUID: frame.jobUUID ?? "")
+    }
+}
+
+/// One command sent or waiting to be sent. `finish` delivers the outcome exactly once (a reply, a timeout, a loss).
+final class Pending: @unchecked Sendable { // deadline/bytes written before the Pending is shared, then only by the box thread
+    let bytes: [UInt8]
+    var deadline: Int64
+    let timeoutMs: Int64
+    private let done: @Sendable (FSResult) -> Void
+    private let finished = Atomic<Bool>(false)
+
+    init(bytes: [UInt8], deadline: Int64, timeoutMs: Int64, done: @escaping @Sendable (FSResult) -> Void) {
+        self.bytes = bytes
+        self.deadline = deadline
+        self.timeoutMs = timeoutMs
+        self.done = done
+    }
+
+    var isFinished: Bool { finished.load(ordering: .acquiring) }
+
+    /// Delivers `r` unless an outcome was already delivered; true if this call delivered it.
+    @discardableResult
+    func finish(_ r: FSResult) -> Bool {
+        guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        done(r)
+        return true
+    }
+}
+
+/// One subscription (the C `sy_fs_sub`).
+final class Subscription: @unchecked Sendable { // immutable after init except the atomics
+    let box: Box
+    let keys: [String]
+    let cb: sy_fs_event_fn
+    let user: UnsafeMutableRawPointer?
+    let dead = Atomic<Bool>(false)
+    let running = Atomic<Int>(0)
+
+    init(box: Box, keys: [String], cb: sy_fs_event_fn, user: UnsafeMutableRawPointer?) {
+        self.box = box
+        self.keys = keys
+        self.cb = cb
+        self.user = user
+    }
+
+    var cbBits: UInt { UInt(bitPattern: unsafeBitCast(cb, to: UnsafeRawPointer.self)) }
+
+    func matches(name: String, subclass: String) -> Bool {
+        for k in keys {
+            if k == "ALL" { return true }
+            if name == "CUSTOM" { if k == "CUSTOM " + subclass { return true } } else if k == name { return true }
+        }
+        return false
+    }
+}
+
+/// Normalised subscription key: "DTMF", "ALL", "CUSTOM sofia::register". Nil for an empty name.
+func subscriptionKey(_ raw: String) -> String? {
+    let t = raw.trimmingCharacters(in: " \t")
+    guard !t.isEmpty else { return nil }
+    let words = t.split(whereSeparator: { $0 == " " || $0 == "\t" })
+    if words.count >= 2, words[0].uppercased() == "CUSTOM" {
+        return "CUSTOM " + words[1...].joined(separator: " ")
+    }
+    return t.uppercased()
+}
+
+func subscribeBytes(_ key: String, on: Bool) -> [UInt8] {
+    if key.hasPrefix("CUSTOM ") {
+        let sub = String(key.dropFirst(7))
+        return on ? ESLEncoder.event(.json, names: [], customSubclasses: [sub]) : ESLEncoder.nixevent(names: [], customSubclasses: [sub])
+    }
+    return on ? ESLEncoder.event(.json, names: [key]) : ESLEncoder.nixevent(names: [key])
+}
+
+/// Encodes a caller's command text: first line the command, then optional `Name: value` header lines.
+func encodeCommand(_ text: String) -> [UInt8]? {
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { l -> Substring in
+        l.hasSuffix("\r") ? l.dropLast() : l
+    }
+    guard let first = lines.first, !String(first).trimmingCharacters(in: " \t").isEmpty else { return nil }
+    lines.removeFirst()
+    var headers: [ESLHeader] = []
+    for l in lines {
+        guard let colon = l.firstIndex(of: ":") else { return nil }
+        headers.append(ESLHeader(String(l[..<colon]), String(l[l.index(after: colon)...]).trimmingCharacters(in: " \t")))
+    }
+    return ESLEncoder.command(String(first), headers: headers)
+}
+
+final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` immutable
+    enum Phase: Sendable { case connecting, connected, down }
+
+    struct Stats: Sendable {
+        var valid = false
+        var idleCPU = 0.0
+        var sessions: Int64 = 0
+        var maxSessions: Int64 = 0
+        var sessionsPerSec: Int64 = 0
+        var heartbeatMs: Int64 = 0
+        var updatedWallMs: Int64 = 0
+        var lastHeartbeatMono: Int64 = 0
+    }
+
+    struct State: @unchecked Sendable { // Pending/Subscription are thread-safe classes
+        var refs = 0
+        var user: String?
+        var password: String
+        var phase = Phase.connecting
+        var failures = 0
+        var nextAttempt: Int64 = 0
+        var subs: [Subscription] = []
+        var wire: [String: Int] = ["HEARTBEAT": 1] // the module always listens for HEARTBEAT (liveness, stats)
+        var outbuf: [UInt8] = []
+        var inflight: [Pending] = []
+        var unsent: [Pending] = []
+        var stats = Stats()
+        var commandsRun = false
+        var lastUse = nowMs()
+        var stop = false
+    }
+
+    let key: BoxKey
+    let manager: FSManager
+    let state: Mutex<State>
+    /// The host string as a stable C buffer (box_id).
+    let cHost: UnsafeMutablePointer<CChar>
+    let cHostLen: Int
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    var label: String { "\(key.host):\(key.port)" }
+
+    init(key: BoxKey, user: String?, password: String, manager: FSManager) {
+        self.key = key
+        self.manager = manager
+        state = Mutex(State(user: user, password: password))
+        let utf8 = Array(key.host.utf8CString)
+        cHost = .allocate(capacity: utf8.count)
+        cHost.initialize(from: utf8, count: utf8.count)
+        cHostLen = utf8.count - 1
+        var fds: [Int32] = [-1, -1]
+        _ = pipe(&fds)
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+        _ = fcntl(wakeRead, F_SETFL, fcntl(wakeRead, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(wakeWrite, F_SETFL, fcntl(wakeWrite, F_GETFL) | O_NONBLOCK)
+    }
+
+    deinit {
+        close(wakeRead)
+        close(wakeWrite)
+        cHost.deallocate()
+    }
+
+    var pointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    func wake() {
+        var b: UInt8 = 1
+        _ = write(wakeWrite, &b, 1)
+    }
+
+    private func drainWake() {
+        var buf = [UInt8](repeating: 0, count: 64)
+        while read(wakeRead, &buf, 64) > 0 {}
+    }
+
+    // MARK: API (any thread)
+
+    func subscribe(_ keys: [String], cb: sy_fs_event_fn, user: UnsafeMutableRawPointer?) -> Subscription {
+        let sub = Subscription(box: self, keys: keys, cb: cb, user: user)
+        let woke = state.withLock { s -> Bool in
+            s.subs.append(sub)
+            var sent = false
+            for k in Set(keys) {
+                s.wire[k, default: 0] += 1
+                if s.wire[k] == 1 && s.phase == .connected { enqueueInternal(&s, k, on: true); sent = true }
+            }
+            return sent
+        }
+        if woke { wake() }
+        return sub
+    }
+
+    func unsubscribe(_ sub: Subscription) {
+        sub.dead.store(true, ordering: .releasing)
+        state.withLock { s in
+            guard let i = s.subs.firstIndex(where: { $0 === sub }) else { return }
+            s.subs.remove(at: i)
+            for k in Set(sub.keys) {
+                guard let n = s.wire[k] else { continue }
+                if n <= 1 {
+                    s.wire[k] = nil
+                    if s.phase == .connected { enqueueInternal(&s, k, on: false) }
+                } else {
+                    s.wire[k] = n - 1
+                }
+            }
+            s.lastUse = nowMs()
+        }
+        wake() // sends the nixevent; a box left without subscribers may be reaped
+        // When this returns the callback is not running for `sub` (bounded wait: never from inside the callback).
+        let end = nowMs() + 10_000
+        while sub.running.load(ordering: .acquiring) > 0 && nowMs() < end { usleep(1000) }
+    }
+
+    private func enqueueInternal(_ s: inout State, _ key: String, on: Bool) {
+        let label = self.label
+        let host = manager.host
+        let bytes = subscribeBytes(key, on: on)
+        let p = Pending(bytes: bytes, deadline: nowMs() + manager.config.cmdTimeoutMs, timeoutMs: manager.config.cmdTimeoutMs) { r in
+            if r.status != Int32(SY_FS_OK.rawValue) {
+                host.log(.warn, "\(label): '\(on ? "event json" : "nixevent") \(key)' failed: \(r.text.isEmpty ? "no reply" : r.text)")
+            }
+        }
+        s.inflight.append(p)
+        s.outbuf.append(contentsOf: bytes)
+    }
+
+    /// Queues a command (sent at once when connected, after the connection when connecting; refused when down).
+    /// Returns false (after finishing `p` with unreachable) when the box is known to be down.
+    func submit(_ p: Pending) -> Bool {
+        let outcome = state.withLock { s -> Int in
+            s.commandsRun = true
+            s.lastUse = nowMs()
+            if s.stop { return 0 }
+            switch s.phase {
+            case .connected:
+                p.deadline = nowMs() + p.timeoutMs
+                s.inflight.append(p)
+                s.outbuf.append(contentsOf: p.bytes)
+                return 1
+            case .connecting:
+                p.deadline = nowMs() + manager.config.connectTimeoutMs
+                s.unsent.append(p)
+                return 1
+            case .down:
+                return 0
+            }
+        }
+        if outcome == 0 {
+            p.finish(.unreachable("\(label) is not connected"))
+            return false
+        }
+        wake()
+        return true
+    }
+
+    func stats() -> Stats { state.withLock { $0.stats } }
+    var isConnected: Bool { state.withLock { $0.phase == .connected } }
+
+    // MARK: I/O thread
+
+    func run() {
+        var backoffIndex = 0
+        while true {
+            if state.withLock({ $0.stop }) { break }
+            if manager.maybeReap(self) { break }
+            let (phase, next) = state.withLock { ($0.phase, $0.nextAttempt) }
+            if phase == .down {
+                expireUnsent()
+                let wait = next - nowMs()
+                if wait > 0 { waitWake(Int32(min(wait, 250))); continue }
+                state.withLock { $0.phase = .connecting }
+            }
+            let result = connectAndAuth()
+            switch result {
+            case .failure(let why):
+                let delay = Self.backoff[min(backoffIndex, Self.backoff.count - 1)]
+                backoffIndex += 1
+                let (failures, dropped) = state.withLock { s -> (Int, [Pending]) in
+                    s.failures += 1
+                    s.phase = .down
+                    s.nextAttempt = nowMs() + delay
+                    let u = s.unsent
+                    s.unsent = []
+                    return (s.failures, u)
+                }
+                for p in dropped { p.finish(.unreachable("cannot connect to \(label)")) }
+                if failures == 1 || failures % 20 == 0 {
+                    manager.host.log(.warn, "\(label): cannot connect (\(why)); retrying with backoff (attempt \(failures))")
+                }
+            case .success(let conn):
+                backoffIndex = 0
+                let why = serve(conn)
+                close(conn.fd)
+                let lost = state.withLock { s -> [Pending] in
+                    let l = s.inflight + s.unsent
+                    s.inflight = []
+                    s.unsent = []
+                    s.outbuf = []
+                    s.phase = .down
+                    s.nextAttempt = nowMs() // first reconnect attempt at once
+                    s.stats.valid = false
+                    s.stats.heartbeatMs = 0
+                    s.stats.lastHeartbeatMono = 0
+                    return l
+                }
+                for p in lost { p.finish(.unreachable("connection to \(label) lost")) }
+                if state.withLock({ $0.stop }) { break }
+                manager.host.log(.warn, "\(label): connection lost (\(why)); reconnecting")
+            }
+        }
+        let lost = state.withLock { s -> [Pending] in
+            let l = s.inflight + s.unsent
+            s.inflight = []; s.unsent = []; s.phase = .down; s.stats.valid = false
+            return l
+        }
+        for p in lost { p.finish(.unreachable("\(label) closed")) }
+    }
+
+    static let backoff: [Int64] = [500, 1000, 2000, 5000, 10_000, 30_000]
+
+    private func waitWake(_ ms: Int32) {
+        var p = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
+        _ = poll(&p, 1, ms)
+        drainWake()
+    }
+
+    private func expireUnsent() {
+        let now = nowMs()
+        let expired = state.withLock { s -> [Pending] in
+            let e = s.unsent.filter { $0.deadline <= now }
+            s.unsent.removeAll { $0.deadline <= now }
+            return e
+        }
+        for p in expired { p.finish(.unreachable("no connection to \(label) within esl_connect_timeout")) }
+    }
+
+    struct Conn {
+        let fd: Int32
+        var parser: ESLParser
+    }
+
+    enum ConnectResult { case success(Conn), failure(String) }
+
+    /// Resolves, connects (non-blocking, bounded by esl_connect_timeout), waits for auth/request, authenticates.
+    private func connectAndAuth() -> ConnectResult {
+        let deadline = nowMs() + manager.config.connectTimeoutMs
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var res: UnsafeMutablePointer<addrinfo>? = nil
+        let rc = getaddrinfo(key.host, String(key.port), &hints, &res)
+        guard rc == 0, let first = res else { return .failure("cannot resolve \(key.host)") }
+        defer { freeaddrinfo(res) }
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        var lastErr = "no address"
+        while let a = ai {
+            ai = a.pointee.ai_next
+            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
+            if fd < 0 { lastErr = "socket: \(String(cString: strerror(errno)))"; continue }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            var one: Int32 = 1
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(4))
+            _ = setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(4))
+            var idle: Int32 = 10, intvl: Int32 = 5, cnt: Int32 = 3
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, socklen_t(4))
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &intvl, socklen_t(4))
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &cnt, socklen_t(4))
+            if connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+                lastErr = String(cString: strerror(errno)); close(fd); continue
+            }
+            guard waitFD(fd, events: Int16(POLLOUT), deadline: deadline) else {
+                lastErr = state.withLock({ $0.stop }) ? "stopping" : "connect timeout"; close(fd); continue
+            }
+            var soErr: Int32 = 0
+            var len = socklen_t(4)
+            _ = getsockopt(fd, SOL_SOCKET, SO_ERROR, &soErr, &len)
+            if soErr != 0 { lastErr = String(cString: strerror(soErr)); close(fd); continue }
+            var conn = Conn(fd: fd, parser: ESLParser())
+            switch handshake(&conn, deadline: deadline) {
+            case nil: return .success(conn)
+            case let why?: close(fd); return .failure(why)
+            }
+        }
+        return .failure(lastErr)
+    }
+
+    /// Waits until fd is ready for `events` (or the wake pipe / stop); false on deadline or stop.
+    private func waitFD(_ fd: Int32, events: Int16, deadline: Int64) -> Bool {
+        while true {
+            if state.withLock({ $0.stop }) { return false }
+            let left = deadline - nowMs()
+            if left <= 0 { return false }
+            var p = pollfd(fd: fd, events: events, revents: 0)
+            let n = poll(&p, 1, Int32(min(left, 200)))
+            if n > 0 { return true }
+            if n < 0 && errno != EINTR { return false }
+        }
+    }
+
+    private func readFrame(_ conn: inout Conn, deadline: Int64) -> Result<ESLFrame, Failure> {
+        while true {
+            do {
+                if let f = try conn.parser.next() { return .success(f) }
+            } catch { return .failure(Failure("\(error)")) }
+            guard waitFD(conn.fd, events: Int16(POLLIN), deadline: deadline) else { return .failure(Failure("timeout waiting for FreeSWITCH")) }
+            var buf = [UInt8](repeating: 0, count: 16384)
+            let n = recv(conn.fd, &buf, buf.count, 0)
+            if n == 0 { return .failure(Failure("closed by FreeSWITCH")) }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                return .failure(Failure(String(cString: strerror(errno))))
+            }
+            conn.parser.append(buf[0..<n])
+        }
+    }
+
+    struct Failure: Error { let text: String; init(_ t: String) { text = t } }
+
+    private func sendAll(_ fd: Int32, _ bytes: [UInt8], deadline: Int64) -> Bool {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { off += n; continue }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) {
+                guard waitFD(fd, events: Int16(POLLOUT), deadline: deadline) else { return false }
+                continue
+            }
+            return false
+        }
+        return true
+    }
+
+    /// nil on success, else the reason (never containing the password).
+    private func handshake(_ conn: inout Conn, deadline: Int64) -> String? {
+        switch readFrame(&conn, deadline: deadline) {
+        case .failure(let f): return f.text
+        case .success(let f):
+            if f.contentType == .rudeRejection { return "rejected by FreeSWITCH's ACL" }
+            guard f.contentType == .authRequest else { return "unexpected greeting '\(f.contentTypeString ?? "")'" }
+        }
+        let (user, password) = state.withLock { ($0.user, $0.password) }
+        let bytes = user.map { ESLEncoder.command("userauth \($0):\(password)") } ?? ESLEncoder.auth(password: password)
+        guard sendAll(conn.fd, bytes, deadline: deadline) else { return "cannot send auth" }
+        switch readFrame(&conn, deadline: deadline) {
+        case .failure(let f): return f.text
+        case .success(let f):
+            guard f.contentType == .commandReply else { return "unexpected auth reply" }
+            guard (f.replyText ?? "").lowercased() == "+ok accepted" else {
+                return "authentication refused (\(user == nil ? "auth" : "userauth \(user!)")): \(f.replyText ?? "")"
+            }
+        }
+        // Connected: subscribe everything (HEARTBEAT first), then send the commands that waited for the connection.
+        let n = state.withLock { s -> Int in
+            s.phase = .connected
+            s.failures = 0
+            s.stats = Stats()
+            let keys = s.wire.keys.sorted { a, b in a == "HEARTBEAT" ? true : b == "HEARTBEAT" ? false : a < b }
+            for k in keys { enqueueInternal(&s, k, on: true) }
+            let now = nowMs()
+            for p in s.unsent where !p.isFinished {
+                p.deadline = now + p.timeoutMs
+                s.inflight.append(p)
+                s.outbuf.append(contentsOf: p.bytes)
+            }
+            s.unsent = []
+            return keys.count
+        }
+        manager.host.log(.notice, "\(label): connected and authenticated, \(n) event subscription(s) sent")
+        return nil
+    }
+
+    /// Serves a connected socket until it fails; returns the reason.
+    private func serve(_ c: Conn) -> String {
+        var conn = c
+        var wbuf: [UInt8] = []
+        var lastRx = nowMs()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if state.withLock({ $0.stop }) { return "stopping" }
+            if manager.maybeReap(self) { return "no longer used" }
+            let more = state.withLock { s -> [UInt8] in let o = s.outbuf; s.outbuf = []; return o }
+            wbuf.append(contentsOf: more)
+            if !wbuf.isEmpty {
+                let n = wbuf.withUnsafeBytes { send(conn.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n > 0 { wbuf.removeFirst(n) } else if n < 0 && errno != EAGAIN && errno != EINTR {
+                    return "send: \(String(cString: strerror(errno)))"
+                }
+            }
+            var fds = [pollfd(fd: conn.fd, events: Int16(POLLIN) | (wbuf.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
+                       pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            let pr = poll(&fds, 2, 200)
+            if pr < 0 && errno != EINTR { return "poll: \(String(cString: strerror(errno)))" }
+            if fds[1].revents != 0 { drainWake() }
+            if fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                let n = recv(conn.fd, &buf, buf.count, 0)
+                if n == 0 { return "closed by FreeSWITCH" }
+                if n < 0 && errno != EAGAIN && errno != EINTR { return "recv: \(String(cString: strerror(errno)))" }
+                if n > 0 {
+                    lastRx = nowMs()
+                    conn.parser.append(buf[0..<n])
+                    while true {
+                        let frame: ESLFrame?
+                        do { frame = try conn.parser.next() } catch { return "protocol error: \(error)" }
+                        guard let frame else { break }
+                        if let why = handle(frame) { return why }
+                    }
+                }
+            }
+            // Timeouts of commands in flight (they keep their place: replies are matched in order).
+            let now = nowMs()
+            let expired = state.withLock { s -> [Pending] in s.inflight.filter { !$0.isFinished && $0.deadline <= now } }
+            for p in expired { p.finish(.unreachable("no reply from \(label) within esl_cmd_timeout")) }
+            // Liveness: nothing received for 3× the heartbeat period the box has shown (at least 3 s).
+            let hb = state.withLock { $0.stats.heartbeatMs }
+            if hb > 0 {
+                let limit = max(3 * hb, 3000)
+                if now - lastRx > limit { return "nothing received for \(limit) ms (heartbeat every \(hb) ms)" }
+            }
+        }
+    }
+
+    /// Handles one frame; returns a reason to drop the connection, or nil.
+    private func handle(_ frame: ESLFrame) -> String? {
+        switch frame.contentType {
+        case .commandReply, .apiResponse:
+            let p = state.withLock { s -> Pending? in s.inflight.isEmpty ? nil : s.inflight.removeFirst() }
+            if let p { p.finish(.from(frame)) } else { manager.host.log(.dbg, "\(label): reply with no command in flight, ignored") }
+        case .eventJSON, .eventPlain:
+            dispatch(frame)
+        case .disconnectNotice, .rudeRejection:
+            if frame.endsConnection { return "disconnect notice: \(frame.bodyString.split(separator: "\n").first ?? "")" }
+        default:
+            break
+        }
+        return nil
+    }
+
+    private func dispatch(_ frame: ESLFrame) {
+        let event: ESLEvent
+        do {
+            guard let e = try frame.event() else { return }
+            event = e
+        } catch {
+            manager.host.log(.warn, "\(label): undecodable event ignored (\(error))")
+            return
+        }
+        let name = (event.name ?? "").uppercased()
+        let subclass = event.subclass ?? ""
+        if name == "HEARTBEAT" {
+            let idle = event["Idle-CPU"].flatMap { Double($0.trimmingCharacters(in: " ")) }
+            let sess = event["Session-Count"].flatMap { Int64($0.trimmingCharacters(in: " ")) }
+            let maxS = event["Max-Sessions"].flatMap { Int64($0.trimmingCharacters(in: " ")) }
+            let sps = event["Session-Per-Sec"].flatMap { Int64($0.trimmingCharacters(in: " ")) }
+            state.withLock { s in
+                let now = nowMs()
+                if s.stats.lastHeartbeatMono > 0 { s.stats.heartbeatMs = now - s.stats.lastHeartbeatMono }
+                s.stats.lastHeartbeatMono = now
+                if let idle, let sess, let maxS {
+                    s.stats.idleCPU = idle; s.stats.sessions = sess; s.stats.maxSessions = maxS
+                    s.stats.sessionsPerSec = sps ?? 0
+                    s.stats.valid = true
+                    s.stats.updatedWallMs = wallMs()
+                } else {
+                    manager.host.log(.warn, "\(label): HEARTBEAT without Idle-CPU/Session-Count/Max-Sessions, stats unchanged")
+                }
+            }
+        }
+        // Matching subscribers, each (cb, user) once.
+        let targets = state.withLock { s -> [Subscription] in
+            var out: [Subscription] = []
+            for sub in s.subs where sub.matches(name: name, subclass: subclass) {
+                if !out.contains(where: { $0.cbBits == sub.cbBits && $0.user == sub.user }) { out.append(sub) }
+            }
+            return out
+        }
+        guard !targets.isEmpty else { return }
+        let rawName = event.name ?? ""
+        let body = frame.contentType == .eventJSON ? frame.bodyString : String(decoding: event.jsonPayload(), as: UTF8.self)
+        for sub in targets {
+            sub.running.wrappingAdd(1, ordering: .acquiringAndReleasing)
+            if !sub.dead.load(ordering: .acquiring) {
+                sy_str.with(key.host) { h in
+                    sy_str.with(rawName) { n in
+                        sy_str.with(subclass) { sc in
+                            sy_str.with(body) { b in sub.cb(sub.user, pointer, h, n, sc, b) }
+                        }
+                    }
+                }
+            }
+            sub.running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+/*
+ * switchyard_freeswitch.h — the FreeSWITCH Event Socket (ESL) connection API of the `freeswitch` module.
+ *
+ * The `freeswitch` module owns every ESL connection of the server and publishes one table of this
+ * type with host->api_publish under the name "freeswitch". Consumers (freeswitch_scripting; later
+ * dispatcher / load_balancer for FreeSWITCH-fed weights) declare a hard dependency on the module and
+ * bind it from init() with
+ *     host->api_bind("freeswitch", SY_FS_MAJOR, <size they need>, err, errlen).
+ * It is OpenSIPS's `struct fs_binds` (get_evs_by_url, put_evs, evs_sub, evs_unsub, fs_esl, stats)
+ * in C-ABI form.
+ *
+ * The table follows the ABI rules of switchyard.h: it starts with a sy_table_header (major
+ * SY_FS_MAJOR, minor SY_FS_MINOR, struct_size) and only grows at the end.
+ *
+ * Model:
+ *   - A *box* is one FreeSWITCH, identified by (host string as written, port): one TCP connection per
+ *     box, shared by every consumer and reference-counted (get_box / put_box). The module connects
+ *     in the background, per box (one dead box never delays another), re-authenticates and
+ *     re-subscribes every event after each reconnect, with backoff between failed attempts.
+ *   - URLs: [fs://][[user]:password@]host[:port][/...][?EV1,EV2...]; port absent or 0 = 8021. The
+ *     `?events` part is ignored by this API. A password is needed only to create a box; a URL that
+ *     names a known box without credentials (or a bare host, e.g. an event's sender) reuses it.
+ *     With a user the module authenticates with `userauth user:password` (FreeSWITCH wants
+ *     user@domain: a URL cannot express it, a DB row can), else with `auth password`.
+ *   - The password never appears in any log line; boxes are shown as host:port.
+ *   - Every function may be called from any thread at once (script workers, MI, timers), except
+ *     where noted. Strings passed in are copied; strings passed out are valid during the callback
+ *     only (copy them).
+ *
+ * Version history:
+ *   1.0  initial table.
+ */
+#ifndef SWITCHYARD_FREESWITCH_H
+#define SWITCHYARD_FREESWITCH_H
+
+#include "switchyard.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SY_FS_MAJOR 1
+#define SY_FS_MINOR 0
+
+/** Name the table is published under. */
+#define SY_FS_API_NAME "freeswitch"
+
+/** Opaque: one FreeSWITCH box (connection). Owned by the module; valid while the caller holds a
+ *  reference taken with get_box (until its put_box). */
+typedef struct sy_fs_box sy_fs_box;
+/** Opaque: one event subscription. Valid until unsubscribe. */
+typedef struct sy_fs_sub sy_fs_sub;
+
+/** Result codes of commands. */
+enum sy_fs_status {
+    SY_FS_OK = 1,           /**< Reply received; not an error. */
+    SY_FS_ERR = -1,         /**< Reply received and it is `-ERR ...` (Reply-Text, or the api body). */
+    SY_FS_UNREACHABLE = -2  /**< Not connected (and could not connect in time), connection lost
+                                 before the reply, or no reply within the command timeout. */
+};
+
+/** Kinds of replies. */
+enum sy_fs_reply_kind {
+    SY_FS_REPLY_NONE = 0,    /**< No reply (status SY_FS_UNREACHABLE). */
+    SY_FS_REPLY_COMMAND = 1, /**< command/reply (everything but `api`): text = Reply-Text. */
+    SY_FS_REPLY_API = 2      /**< api/response (`api ...`): text = the response body. */
+};
+
+/** A command's outcome. Strings valid during the callback only. */
+typedef struct sy_fs_reply {
+    int32_t status;   /**< enum sy_fs_status. */
+    int32_t kind;     /**< enum sy_fs_reply_kind. */
+    sy_str text;      /**< Reply-Text for command/reply; the body for api/response; empty otherwise. */
+    sy_str job_uuid;  /**< bgapi: the Job-UUID the reply carries; empty otherwise. */
+} sy_fs_reply;
+
+/** Receives a command's outcome (exactly once per command). */
+typedef void (*sy_fs_reply_fn)(void *arg, const sy_fs_reply *reply);
+
+/** Receives one event of a subscription: `host` is the box's host string as written in its URL
+ *  (no port; e.g. "127.0.0.1"), `name` the Event-Name (CUSTOM events: "CUSTOM"), `subclass` the
+ *  Event-Subclass (empty unless CUSTOM), `body` the JSON text exactly as FreeSWITCH sent it.
+ *  Called on the box's I/O thread, one event at a time per box, in arrival order. It may block
+ *  (e.g. host->event_raise_wait): the box then stops reading and TCP pushes back on FreeSWITCH —
+ *  but replies to commands on that box wait too, so it must not wait for a command of the same box.
+ *  A consumer subscribed several times (same cb and user) to names matching one event gets it once. */
+typedef void (*sy_fs_event_fn)(void *user, sy_fs_box *box, sy_str host, sy_str name, sy_str subclass,
+                               sy_str body);
+
+/** HEARTBEAT statistics of a box. */
+typedef struct sy_fs_stats {
+    int32_t valid;          /**< 1 after a HEARTBEAT on the current connection; 0 before the first
+                                 one and again as soon as the connection is lost. */
+    int32_t connected;      /**< 1 while authenticated and usable. */
+    double idle_cpu;        /**< Idle-CPU (percent idle). */
+    int64_t sessions;       /**< Session-Count. */
+    int64_t max_sessions;   /**< Max-Sessions. */
+    int64_t sessions_per_sec; /**< Session-Per-Sec (remaining budget of the current second). */
+    int64_t heartbeat_ms;   /**< HEARTBEAT period the box has shown (0 = not known yet). */
+    int64_t updated_ms;     /**< Wall-clock time of the last HEARTBEAT, ms since the epoch (0 = none). */
+} sy_fs_stats;
+
+typedef struct sy_freeswitch_api {
+    sy_table_header header; /**< SY_FS_HEADER. */
+
+    /** Finds or creates the box of `url` and takes a reference (ref++). A new box starts connecting
+     *  at once, in the background. NULL (with a one-line reason in err, never containing the password)
+     *  if the URL is malformed, or names no known box and has no password. */
+    sy_fs_box *(*get_box)(const char *url, size_t url_len, char *err, size_t errlen);
+    /** Drops a reference. A box nobody references, with no subscription, is closed (at once if no
+     *  command was ever run on it, else after being idle for a while). */
+    void (*put_box)(sy_fs_box *box);
+    /** The box's identity: host as written and port. host->s valid while the reference is held. */
+    void (*box_id)(sy_fs_box *box, sy_str *host, uint16_t *port);
+
+    /** Subscribes to events (names such as "DTMF", "CHANNEL_ANSWER", "ALL", or "CUSTOM <subclass>";
+     *  names match case-insensitively, subclasses exactly). The box sends `event json <NAME>` when a
+     *  name gains its first subscriber, and again after every reconnect. CUSTOM events are matched by
+     *  Event-Subclass; ALL receives everything. NULL on bad arguments. Does not take a box reference:
+     *  hold one until unsubscribe. */
+    sy_fs_sub *(*subscribe)(sy_fs_box *box, const sy_str *events, uint32_t nevents,
+                            sy_fs_event_fn cb, void *user);
+    /** Ends a subscription (`nixevent` once a name has no subscriber left). When it returns, cb is not
+     *  running and will not be called again for it — so never call it from inside that cb. */
+    void (*unsubscribe)(sy_fs_sub *sub);
+
+    /** Runs one ESL command (e.g. "api status", "bgapi originate ..."; extra header lines allowed after
+     *  the first line, as "bgapi x\nJob-UUID: y") and blocks until its reply or `timeout_ms`
+     *  (0 = the module's esl_cmd_timeout). If the box is not connected yet (first use), it first waits
+     *  up to esl_connect_timeout for the connection; a box known to be down fails at once. Commands
+     *  from many threads are pipelined on the one connection, replies matched in order. done(arg, r) is
+     *  called once, on the calling thread, before it returns. Returns the status. */
+    int (*command)(sy_fs_box *box, const char *cmd, size_t cmd_len, uint32_t timeout_ms,
+                   sy_fs_reply_fn done, void *arg);
+    /** Same, without blocking: done(arg, r) is called later on the box's I/O thread (or at once, on
+     *  the calling thread, for a box known to be down or a bad command). Returns 0 if queued, or the
+     *  status already delivered. */
+    int (*command_async)(sy_fs_box *box, const char *cmd, size_t cmd_len, uint32_t timeout_ms,
+                         sy_fs_reply_fn done, void *arg);
+
+    /** Copies the box's HEARTBEAT statistics (no subscription needed: the module always listens for
+     *  HEARTBEAT itself, for liveness). Returns out->valid. */
+    int (*stats)(sy_fs_box *box, sy_fs_stats *out);
+} sy_freeswitch_api;
+
+/** Initialiser for the table's header. */
+#define SY_FS_HEADER { SY_FS_MAJOR, SY_FS_MINOR, (uint32_t)sizeof(sy_freeswitch_api), 0 }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWITCHYARD_FREESWITCH_H */

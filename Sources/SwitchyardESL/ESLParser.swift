@@ -1,0 +1,219 @@
+/// Byte buffer + header-block/body splitter shared by both parsers.
+struct ESLFramer: Sendable {
+    var buffer: [UInt8] = []
+    var start = 0            // first unconsumed byte
+    var scanFrom = 0         // where to resume searching for the end of the header block
+    var pendingHeaderEnd: Int? = nil   // header block [start, end) found; body follows at bodyStart
+    var pendingBodyStart = 0
+    var pendingLength = 0
+    var failed: ESLError? = nil
+    let maxBody: Int
+    let maxHeader: Int
+
+    init(maxBody: Int, maxHeader: Int) {
+        self.maxBody = maxBody
+        self.maxHeader = maxHeader
+    }
+
+    var bufferedCount: Int { buffer.count - start }
+
+    mutating func append<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        if start > 0 && start >= buffer.count / 2 {
+            buffer.removeSubrange(0..<start)
+            scanFrom -= start
+            if let e = pendingHeaderEnd { pendingHeaderEnd = e - start; pendingBodyStart -= start }
+            start = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Skips leading blank lines (LF or CRLF) before a message.
+    mutating func skipLeadingNewlines() {
+        while start < buffer.count {
+            if buffer[start] == 0x0A { start += 1; continue }
+            if buffer[start] == 0x0D && start + 1 < buffer.count && buffer[start + 1] == 0x0A { start += 2; continue }
+            break
+        }
+        if scanFrom < start { scanFrom = start }
+    }
+
+    /// Finds the end of the header block: returns (end of header text, start of the next part) or nil.
+    mutating func findHeaderEnd() throws -> (Int, Int)? {
+        var i = max(scanFrom, start)
+        let n = buffer.count
+        while i < n {
+            if buffer[i] == 0x0A {
+                if i + 1 < n && buffer[i + 1] == 0x0A { return (i, i + 2) }
+                if i + 2 < n && buffer[i + 1] == 0x0D && buffer[i + 2] == 0x0A { return (i, i + 3) }
+                if i + 1 >= n || (i + 2 >= n && buffer[i + 1] == 0x0D) { break }  // need more bytes
+            }
+            i += 1
+        }
+        scanFrom = i
+        if n - start > maxHeader { throw ESLError.headerBlockTooLarge(maxHeader) }
+        return nil
+    }
+
+    /// Splits the header text into lines (LF, trailing CR stripped).
+    func lines(_ from: Int, _ to: Int) -> [ArraySlice<UInt8>] {
+        var out: [ArraySlice<UInt8>] = []
+        var ls = from
+        var i = from
+        while i <= to {
+            if i == to || buffer[i] == 0x0A {
+                var le = i
+                if le > ls && buffer[le - 1] == 0x0D { le -= 1 }
+                out.append(buffer[ls..<le])
+                ls = i + 1
+            }
+            i += 1
+        }
+        return out
+    }
+}
+
+/// Splits `Name: value` (first colon; spaces/tabs after it skipped).
+func splitHeaderLine(_ line: ArraySlice<UInt8>, urlDecode: Bool) throws -> ESLHeader {
+    guard let colon = line.firstIndex(of: 0x3A), colon > line.startIndex else {
+        throw ESLError.malformedHeader(String(decoding: line.prefix(200), as: UTF8.self))
+    }
+    var vs = colon + 1
+    while vs < line.endIndex && (line[vs] == 0x20 || line[vs] == 0x09) { vs += 1 }
+    let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
+    let raw = line[vs..<line.endIndex]
+    let value = urlDecode ? ESLURL.decode(raw) : String(decoding: raw, as: UTF8.self)
+    return ESLHeader(name, value)
+}
+
+func parseContentLength(_ v: String, max: Int) throws -> Int {
+    let t = v.trimmingSpaces()
+    guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { throw ESLError.invalidContentLength(v) }
+    guard t.utf8.count <= 10, let n = Int(t) else { throw ESLError.bodyTooLarge(Int.max) }
+    if n > max { throw ESLError.bodyTooLarge(n) }
+    return n
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\r" || f == "\n" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// Incremental parser for server → client frames. Feed arbitrary chunks; take out complete frames.
+/// After a thrown error the parser stays failed (the connection should be dropped).
+public struct ESLParser: Sendable {
+    public static let maxBodyBytes = 16 * 1024 * 1024
+    public static let defaultMaxHeaderBytes = 1024 * 1024
+
+    var f: ESLFramer
+    var pendingHeaders: [ESLHeader] = []
+
+    public init(maxBodyBytes: Int = ESLParser.maxBodyBytes, maxHeaderBytes: Int = ESLParser.defaultMaxHeaderBytes) {
+        f = ESLFramer(maxBody: maxBodyBytes, maxHeader: maxHeaderBytes)
+    }
+
+    /// Bytes received but not yet returned as a frame.
+    public var bufferedByteCount: Int { f.bufferedCount }
+
+    /// Appends bytes and returns every frame completed by them (possibly none).
+    public mutating func feed<S: Sequence>(_ bytes: S) throws -> [ESLFrame] where S.Element == UInt8 {
+        append(bytes)
+        var out: [ESLFrame] = []
+        while let fr = try next() { out.append(fr) }
+        return out
+    }
+
+    public mutating func append<S: Sequence>(_ bytes: S) where S.Element == UInt8 { f.append(bytes) }
+
+    /// The next complete frame in the buffer, or nil if more bytes are needed.
+    public mutating func next() throws -> ESLFrame? {
+        if let e = f.failed { throw e }
+        do { return try nextUnchecked() } catch let e as ESLError { f.failed = e; throw e }
+    }
+
+    mutating func nextUnchecked() throws -> ESLFrame? {
+        if f.pendingHeaderEnd == nil {
+            f.skipLeadingNewlines()
+            guard f.start < f.buffer.count, let (end, next) = try f.findHeaderEnd() else { return nil }
+            var headers: [ESLHeader] = []
+            var length = 0
+            for line in f.lines(f.start, end) {
+                let h = try splitHeaderLine(line, urlDecode: true)
+                if h.name.caseInsensitiveEquals("Content-Length") { length = try parseContentLength(h.value, max: f.maxBody) }
+                headers.append(h)
+            }
+            f.pendingHeaderEnd = end
+            f.pendingBodyStart = next
+            f.pendingLength = length
+            pendingHeaders = headers
+        }
+        let bs = f.pendingBodyStart
+        guard f.buffer.count - bs >= f.pendingLength else { return nil }
+        let body = Array(f.buffer[bs..<(bs + f.pendingLength)])
+        f.start = bs + f.pendingLength
+        f.scanFrom = f.start
+        f.pendingHeaderEnd = nil
+        let frame = ESLFrame(headers: pendingHeaders, body: body)
+        pendingHeaders = []
+        return frame
+    }
+}
+
+/// Incremental parser for client → server commands (used by a server such as the simulator).
+/// The first line is the command; following `Name: value` lines are raw (not URL-decoded) headers;
+/// a `Content-Length` header announces a body. Leading blank lines are skipped; CRLF is tolerated.
+public struct ESLCommandParser: Sendable {
+    var f: ESLFramer
+    var pending: ESLCommand? = nil
+
+    public init(maxBodyBytes: Int = ESLParser.maxBodyBytes, maxHeaderBytes: Int = 10 * 1024 * 1024) {
+        f = ESLFramer(maxBody: maxBodyBytes, maxHeader: maxHeaderBytes)
+    }
+
+    public var bufferedByteCount: Int { f.bufferedCount }
+
+    public mutating func feed<S: Sequence>(_ bytes: S) throws -> [ESLCommand] where S.Element == UInt8 {
+        f.append(bytes)
+        var out: [ESLCommand] = []
+        while let c = try next() { out.append(c) }
+        return out
+    }
+
+    public mutating func append<S: Sequence>(_ bytes: S) where S.Element == UInt8 { f.append(bytes) }
+
+    public mutating func next() throws -> ESLCommand? {
+        if let e = f.failed { throw e }
+        do { return try nextUnchecked() } catch let e as ESLError { f.failed = e; throw e }
+    }
+
+    mutating func nextUnchecked() throws -> ESLCommand? {
+        if pending == nil {
+            f.skipLeadingNewlines()
+            guard f.start < f.buffer.count, let (end, next) = try f.findHeaderEnd() else { return nil }
+            let lines = f.lines(f.start, end)
+            var cmd = ESLCommand(line: String(decoding: lines.first ?? [], as: UTF8.self))
+            var length = 0
+            for line in lines.dropFirst() where !line.isEmpty {
+                let h = try splitHeaderLine(line, urlDecode: false)
+                if h.name.caseInsensitiveEquals("Content-Length") { length = try parseContentLength(h.value, max: f.maxBody) }
+                cmd.headers.append(h)
+            }
+            f.pendingHeaderEnd = end
+            f.pendingBodyStart = next
+            f.pendingLength = length
+            pending = cmd
+        }
+        let bs = f.pendingBodyStart
+        guard f.buffer.count - bs >= f.pendingLength else { return nil }
+        var cmd = pending!
+        cmd.body = Array(f.buffer[bs..<(bs + f.pendingLength)])
+        f.start = bs + f.pendingLength
+        f.scanFrom = f.start
+        f.pendingHeaderEnd = nil
+        pending = nil
+        return cmd
+    }
+}

@@ -1,1 +1,0 @@
-// The ESL codec is being written.

@@ -1,0 +1,176 @@
+import Foundation
+import XCTest
+import SwitchyardMI
+@testable import SwitchyardCore
+
+/// `freeswitch` + `freeswitch_scripting` against the real `esl-simulator` executable over TCP on loopback.
+final class FreeSwitchModuleTests: XCTestCase {
+    static let password = "S3cr3t-ClueCon"
+
+    /// The esl-simulator, driven through its stdin control channel.
+    final class Simulator: @unchecked Sendable { // buffer guarded by lock
+        let process = Process()
+        let input = Pipe()
+        let output = Pipe()
+        private let lock = NSLock()
+        private var buffer = ""
+        private(set) var port = 0
+
+        init(port: Int = 0, heartbeat: Double = 0.5) throws {
+            process.executableURL = BinaryRunner.buildDirectory.appendingPathComponent("esl-simulator")
+            process.arguments = ["--port", String(port), "--password", FreeSwitchModuleTests.password,
+                                 "--heartbeat", String(heartbeat)]
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = output
+            output.fileHandleForReading.readabilityHandler = { [weak self] h in
+                let d = h.availableData
+                guard let self, !d.isEmpty else { return }
+                self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
+            }
+            try process.run()
+            let end = Date().addingTimeInterval(10)
+            while Date() < end {
+                if let r = text.range(of: #"listening on [^:]+:(\d+)"#, options: .regularExpression) {
+                    let s = String(text[r])
+                    self.port = Int(s.split(separator: ":").last!)!
+                    return
+                }
+                usleep(10_000)
+            }
+            throw NSError(domain: "esl-simulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "did not start: \(text)"])
+        }
+
+        var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
+
+        func send(_ line: String) {
+            input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        }
+
+        /// Waits until the simulator's output contains `s`.
+        @discardableResult
+        func waitFor(_ s: String, timeout: TimeInterval = 5) -> Bool {
+            let end = Date().addingTimeInterval(timeout)
+            while Date() < end { if text.contains(s) { return true }; usleep(10_000) }
+            return false
+        }
+
+        func kill() {
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+
+        deinit { kill() }
+    }
+
+    private func mi(_ h: ServerHarness, _ method: String, _ params: String = "{}") -> JSONValue? {
+        h.server.mi.dispatcher.response(toText: #"{"jsonrpc":"2.0","method":"\#(method)","params":\#(params),"id":1}"#)
+    }
+
+    private func log(_ h: ServerHarness) -> String { h.messages.joined(separator: "\n") }
+
+    private func harness(port: Int, extra: String = "") -> ServerHarness {
+        ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        loadmodule "json.so"
+        loadmodule "freeswitch.so"
+        loadmodule "freeswitch_scripting.so"
+        modparam("freeswitch", "esl_connect_timeout", 2000)
+        modparam("freeswitch", "esl_cmd_timeout", 2000)
+        modparam("freeswitch", "esl_cmd_polling_itv", 1000)
+        modparam("freeswitch_scripting", "fs_subscribe", "fs://:\(Self.password)@127.0.0.1:\(port)/?DTMF,CHANNEL_ANSWER")
+        \(extra)
+        event_route[E_FREESWITCH] {
+            $json(ev) := $param(body);
+            xlog("FSEV name=$param(name) sender=$param(sender) digit=$json(ev/DTMF-Digit) bodylen=$(param(body){s.len})");
+            if ($param(name) == "DTMF") {
+                $var(rc) = freeswitch_esl("api echo from-event", $param(sender), $var(out));
+                xlog("FSREUSE rc=$var(rc) out=$var(out)");
+            }
+        }
+        event_route[E_FSTEST] {
+            $var(out) = "unset";
+            $var(rc) = freeswitch_esl($param(cmd), $param(url), $var(out));
+            xlog("FSCMD $param(case) rc=$var(rc) out=$var(out)");
+        }
+        """)
+    }
+
+    private func command(_ h: ServerHarness, _ name: String, _ cmd: String, _ url: String,
+                         file: StaticString = #filePath, line: UInt = #line) -> String? {
+        XCTAssertEqual(h.server.raiseEvent("E_FSTEST", [("case", .str(name)), ("cmd", .str(cmd)), ("url", .str(url))]), 0,
+                       file: file, line: line)
+        guard h.waitFor("FSCMD \(name) ", timeout: 10) else {
+            XCTFail("no FSCMD \(name) in:\n" + log(h), file: file, line: line)
+            return nil
+        }
+        return h.messages.last { $0.contains("FSCMD \(name) ") }.map { String($0[$0.range(of: "FSCMD \(name) ")!.upperBound...]) }
+    }
+
+    func testEventsCommandsReuseAndMI() throws {
+        let sim = try Simulator()
+        let h = harness(port: sim.port)
+        XCTAssertEqual(h.prepare().map(\.description), [], log(h))
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), log(h))
+        usleep(300_000) // subscriptions sent right after auth
+
+        // A DTMF event reaches event_route[E_FREESWITCH] with name/sender/body; $json parses the body.
+        sim.send("event DTMF DTMF-Digit=7 DTMF-Duration=2000")
+        XCTAssertTrue(h.waitFor("FSEV name=DTMF sender=127.0.0.1 digit=7", timeout: 10), log(h))
+        // The event's sender (a bare host) reuses the open connection.
+        XCTAssertTrue(h.waitFor("FSREUSE rc=1 out=from-event", timeout: 10), log(h))
+
+        // api: body; bgapi: Reply-Text with the Job-UUID; -ERR: -1; unreachable: -2.
+        let url = "fs://:\(Self.password)@127.0.0.1:\(sim.port)"
+        XCTAssertEqual(command(h, "api", "api echo hello", url), "rc=1 out=hello")
+        let bg = command(h, "bgapi", "bgapi status", "127.0.0.1") ?? ""
+        XCTAssertTrue(bg.hasPrefix("rc=1 out=+OK Job-UUID: "), bg)
+        let err = command(h, "err", "api no_such_command", url) ?? ""
+        XCTAssertTrue(err.hasPrefix("rc=-1 out=-ERR no_such_command"), err)
+        XCTAssertEqual(command(h, "dead", "api status", "fs://:x@127.0.0.1:1"), "rc=-2 out=unset")
+        XCTAssertEqual(command(h, "unknown", "api status", "10.255.255.1"), "rc=-2 out=unset")
+
+        // MI fs_list (and the 4.0 name).
+        let list = mi(h, "fs_list")?.description ?? ""
+        XCTAssertTrue(list.contains("127.0.0.1:\(sim.port)") && list.contains("DTMF") && list.contains("CHANNEL_ANSWER"), list)
+        XCTAssertEqual(mi(h, "freeswitch_scripting:list")?.description, list)
+        // MI subscribe adds an event; unsubscribe removes it.
+        let sub = mi(h, "fs_subscribe", #"{"freeswitch_url":"127.0.0.1:\#(sim.port)","events":["HEARTBEAT"]}"#)?.description ?? ""
+        XCTAssertTrue(sub.contains("OK"), sub)
+        XCTAssertTrue((mi(h, "fs_list")?.description ?? "").contains("HEARTBEAT"))
+        XCTAssertTrue(h.waitFor("FSEV name=HEARTBEAT sender=127.0.0.1", timeout: 10), log(h))
+        _ = mi(h, "fs_unsubscribe", #"{"freeswitch_url":"127.0.0.1:\#(sim.port)","events":["HEARTBEAT"]}"#)
+        XCTAssertFalse((mi(h, "fs_list")?.description ?? "").contains("HEARTBEAT"))
+
+        // The password is in no log line.
+        XCTAssertFalse(h.messages.contains { $0.contains(Self.password) }, log(h))
+    }
+
+    func testReconnectResubscribes() throws {
+        var sim = try Simulator()
+        let port = sim.port
+        let h = harness(port: port)
+        XCTAssertEqual(h.prepare().map(\.description), [], log(h))
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), log(h))
+        usleep(300_000)
+        sim.send("event DTMF DTMF-Digit=1")
+        XCTAssertTrue(h.waitFor("digit=1", timeout: 10), log(h))
+
+        sim.kill()
+        XCTAssertTrue(h.waitFor("connection lost", timeout: 10), log(h))
+        XCTAssertEqual(command(h, "down", "api status", "127.0.0.1"), "rc=-2 out=unset")
+        sim = try Simulator(port: port)
+        let end = Date().addingTimeInterval(15)
+        while Date() < end && h.messages.filter({ $0.contains("connected and authenticated") }).count < 2 { usleep(20_000) }
+        XCTAssertEqual(h.messages.filter { $0.contains("connected and authenticated") }.count, 2, log(h))
+        usleep(300_000)
+        sim.send("event DTMF DTMF-Digit=9")
+        XCTAssertTrue(h.waitFor("digit=9", timeout: 10), log(h))
+        XCTAssertFalse(h.messages.contains { $0.contains(Self.password) }, log(h))
+        sim.kill()
+    }
+}
