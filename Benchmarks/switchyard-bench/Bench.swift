@@ -3,7 +3,7 @@ import SwitchyardCore
 import Synchronization
 
 /// Benchmarks for the core (prints figures; never a timed unit test).
-///   switchyard-bench [all|script|calls|startup|cache|json|mi|drouting] [iterations]
+///   switchyard-bench [all|script|calls|startup|cache|json|mi|drouting|dtmf] [iterations]
 /// Build with `swift build -c release` and run `.build/release/switchyard-bench`.
 @main
 struct Bench {
@@ -19,6 +19,7 @@ struct Bench {
         if what == "drouting" { try droutingBench(rules: args.dropFirst().first.flatMap { Int($0) } ?? 1_000_000, workers: workers) }
         if what == "all" || what == "cache" { try cacheThroughput(keys: iterations, workers: workers) }
         if what == "all" || what == "json" { try jsonThroughput(iterations: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
+        if what == "dtmf" { try dtmfBench(events: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
         if what == "mi" { try miThroughput(requests: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
     }
 

@@ -81,6 +81,13 @@ enum DatabaseURL: Equatable, Sendable {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// `path` made absolute against the working directory (and normalized); nil without a working directory.
+    static func absolute(_ path: String) -> String? {
+        if path.hasPrefix("/") { return normalize(path) }
+        guard let cwd = currentDirectory() else { return nil }
+        return normalize(cwd.hasSuffix("/") ? cwd + path : cwd + "/" + path)
+    }
+
     static func currentDirectory() -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buf, buf.count) != nil else { return nil }

@@ -15,6 +15,8 @@ final class DriverSettings: Sendable {
     let busyTimeoutMs = Atomic<Int32>(DriverSettings.defaultBusyTimeoutMs)
     let maxConnections = Atomic<Int32>(DriverSettings.defaultMaxConnections)
     let host = Mutex<PluginHost?>(nil)
+    /// `init_sql` files (absolute paths, in modparam order), run on a database file that connect() creates.
+    let initSQL = Mutex<[String]>([])
     /// Connections open now (connect() minus close()).
     let open = Atomic<Int>(0)
 
@@ -22,6 +24,7 @@ final class DriverSettings: Sendable {
     func reset(host: PluginHost) {
         busyTimeoutMs.store(Self.defaultBusyTimeoutMs, ordering: .relaxed)
         maxConnections.store(Self.defaultMaxConnections, ordering: .relaxed)
+        initSQL.withLock { $0 = [] }
         self.host.withLock { $0 = host }
     }
 
@@ -83,7 +86,8 @@ private func dbConnect(_ url: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer
         let parsed = try DatabaseURL.parse(String(cString: url))
         let conn = try SQLiteConnection(url: parsed,
                                         busyTimeoutMs: driver.busyTimeoutMs.load(ordering: .relaxed),
-                                        maxHandles: Int(driver.maxConnections.load(ordering: .relaxed)))
+                                        maxHandles: Int(driver.maxConnections.load(ordering: .relaxed)),
+                                        initSQL: driver.initSQL.withLock { $0 })
         driver.open.add(1, ordering: .relaxed)
         driver.log(.dbg, "connected to \(parsed.display)")
         DBError.clear(err)

@@ -3,6 +3,7 @@
 //
 //   modparam("db_sqlite", "busy_timeout", 5000)     ms a call waits for a locked database before SY_DB_E_BUSY
 //   modparam("db_sqlite", "max_connections", 16)    SQLite handles per connect() (concurrent calls on it)
+//   modparam("db_sqlite", "init_sql", "schema.sql") SQL file(s) run on a database file that connect() creates
 //
 //   sqlite:///abs/path.db   sqlite://relative/path.db (to the working directory)   sqlite://:memory:
 //
@@ -11,6 +12,13 @@
 // Files: DriverAPI.swift (the C table), SQLiteConnection.swift (pool, statements, transactions), Handle.swift (one
 // sqlite3 handle and its statement cache), SQLText.swift (SQL of select/insert/update/delete), DatabaseURL.swift,
 // DBError.swift (SQLite result codes → sy_db_error_code).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CSQLite
 import SwitchyardABI
 import SwitchyardPluginKit
@@ -49,6 +57,16 @@ final class SQLiteModule: Sendable {
         m.param("max_connections", .int) { value in
             guard let n = value.intValue, n >= 1, n <= 1024 else { throw PluginError("expected a number from 1 to 1024") }
             driver.maxConnections.store(Int32(n), ordering: .relaxed)
+        }
+
+        // modparam("db_sqlite", "init_sql", "schema.sql")   repeatable: run on every database file connect creates
+        m.param("init_sql", [.str, .repeatable]) { value in
+            guard let path = value.stringValue, !path.isEmpty else { throw PluginError("expected the path of an SQL file") }
+            guard let abs = DatabaseURL.absolute(path) else { throw PluginError("cannot resolve '\(path)': no working directory") }
+            guard access(abs, R_OK) == 0 else {
+                throw PluginError("cannot read '\(abs)': \(String(cString: strerror(errno)))")
+            }
+            driver.initSQL.withLock { $0.append(abs) }
         }
 
         m.onInit { [host] in

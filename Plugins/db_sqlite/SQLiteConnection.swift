@@ -41,8 +41,8 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Opens the database (creating the file, and its directory, when missing) with one handle, switching a file
-    /// database to WAL journaling.
-    init(url: DatabaseURL, busyTimeoutMs: Int32, maxHandles: Int) throws(DBError) {
+    /// database to WAL journaling. When the file did not exist, the `initSQL` files are run on it (see runInitSQL).
+    init(url: DatabaseURL, busyTimeoutMs: Int32, maxHandles: Int, initSQL: [String] = []) throws(DBError) {
         self.url = url
         self.busyTimeoutMs = max(0, busyTimeoutMs)
         self.maxHandles = url == .memory ? 1 : max(1, maxHandles)
@@ -57,10 +57,61 @@ final class SQLiteConnection: @unchecked Sendable {
         pthread_cond_init(available, &attr)
         pthread_condattr_destroy(&attr)
 
-        if case .file(let path) = url { try DatabaseURL.makeParentDirectory(of: path) }
+        var created = false
+        if case .file(let path) = url {
+            try DatabaseURL.makeParentDirectory(of: path)
+            var st = stat()
+            created = stat(path, &st) != 0 && errno == ENOENT
+        }
         let first = try openHandle(first: true)
+        if created, !initSQL.isEmpty, case .file(let path) = url {
+            do {
+                try Self.runInitSQL(initSQL, on: first, path: path)
+            } catch {
+                // Leave no half-provisioned file behind (the failed transaction was rolled back; unlinking an open
+                // file is fine): the next start creates and provisions it again.
+                for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+                throw error
+            }
+        }
         idle.append(first)
         opened = 1
+    }
+
+    /// Runs each `init_sql` file (in order) on a freshly created database. The files may hold any SQL, their own
+    /// transactions included; on a failure the caller deletes the new file, which is the rollback.
+    private static func runInitSQL(_ files: [String], on handle: Handle, path: String) throws(DBError) {
+        for file in files {
+            guard let sql = readTextFile(file) else {
+                let reason = String(cString: strerror(errno))
+                throw DBError(SY_DB_E_CONNECT, "init_sql: cannot read \(file): \(reason)")
+            }
+            var msg: UnsafeMutablePointer<CChar>? = nil
+            let rc = sqlite3_exec(handle.db, sql, nil, nil, &msg)
+            if rc != SQLITE_OK {
+                let text = msg.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+                sqlite3_free(msg)
+                throw DBError(SY_DB_E_CONNECT, "init_sql \(file) failed on new database \(path): \(text)")
+            }
+        }
+        driver.log(.notice, "created database \(path) and ran init_sql \(files.joined(separator: ", "))")
+    }
+
+    /// The whole file as text; nil (errno set) when it cannot be read.
+    static func readTextFile(_ path: String) -> String? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
+            if n < buf.count {
+                if ferror(f) != 0 { return nil }
+                break
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     deinit {

@@ -42,7 +42,7 @@ public final class ScriptContext: @unchecked Sendable {
     var avps: [[Value]] = []
     var touchedAVPs: [Int] = []
     public var flags: UInt64 = 0
-    public var message = ScriptMessage()
+    public var message = ScriptMessage.dummy
     public var dropped = false
     var depth = 0
     /// Keeps strings handed to C plugins alive until the next host call on this context.
@@ -67,7 +67,7 @@ public final class ScriptContext: @unchecked Sendable {
         for s in touchedAVPs { avps[s].removeAll(keepingCapacity: true) }
         touchedAVPs.removeAll(keepingCapacity: true)
         flags = 0
-        message = ScriptMessage()
+        message = ScriptMessage.dummy
         dropped = false
         depth = 0
     }

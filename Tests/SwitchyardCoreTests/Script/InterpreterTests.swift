@@ -247,7 +247,7 @@ final class InterpreterTests: XCTestCase {
         route { $rU = "1000"; xlog("$rU|$ru"); $ru = "sip:alice@example.com:5070;transport=tcp"; $rU = "bob"; xlog("$rU $rd $rp $ru"); }
         """)
         h.run()
-        XCTAssertEqual(h.output, ["1000|sip:1000", "bob example.com 5070 sip:bob@example.com:5070;transport=tcp"])
+        XCTAssertEqual(h.output, ["1000|sip:1000@dummy.com", "bob example.com 5070 sip:bob@example.com:5070;transport=tcp"])
     }
 
     func testTransformations() {
@@ -356,10 +356,11 @@ final class CoreFunctionTests: XCTestCase {
         ])
     }
 
-    func testEditingWithoutRequestURIFails() {
-        let h = ScriptHarness("route { if (strip(1)) xlog(\"ok\"); else xlog(\"no ruri\"); }")
+    func testDummyRequestURIOutsideSIP() {
+        // Like OpenSIPS's dummy request: sip:user@dummy.com.
+        let h = ScriptHarness("route { xlog(\"$ru $rU $rd\"); if (strip(1)) xlog(\"$ru\"); }")
         h.run()
-        XCTAssertEqual(h.output, ["no ruri"])
+        XCTAssertEqual(h.output, ["sip:user@dummy.com user dummy.com", "sip:ser@dummy.com"])
     }
 
     func testIntegersWrapAt32Bits() {

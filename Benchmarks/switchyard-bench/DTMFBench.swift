@@ -1,0 +1,208 @@
+import Foundation
+
+/// `switchyard-bench dtmf [events]`: the DTMF-transfer scenario end to end, two processes on loopback — the real
+/// `switchyard` on Examples/dtmf-transfer/modules.conf (port, database and log level rewritten) and the real
+/// `esl-simulator`.
+///
+/// * Throughput and losses: the simulator's `flood <n>` pushes n DTMF events for n distinct calls as fast as TCP takes
+///   them (backpressure, no drops); we count the `bgapi uuid_transfer` commands that come back (the simulator's
+///   `stats` command counter) until all n arrived or nothing moved for 5 s. events/s = n / (first event to last command).
+/// * Latency at 1,000 events/s: one `flood 1` every millisecond, each timed from the control command to the moment
+///   the simulator's command counter shows its transfer (polled; includes one control round trip, ~30-60 µs).
+///
+/// The flood's calls have destinations `flood<i>`, which no digit prefix matches: the benchmark's database gets one
+/// extra prefix-less rule in group 0 so they take the same path as a call to 1000 (do_routing check, cache_insert,
+/// freeswitch_esl). Everything else is the shipped scenario.
+extension Bench {
+    static func dtmfBench(events: Int) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-bench-dtmf-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        // The simulator first: its port goes into the config.
+        let sim = try BenchProcess(buildDir.appendingPathComponent("esl-simulator").path,
+                                   ["--port", "0", "--control-port", "0", "--no-stdin", "--heartbeat", "1"])
+        defer { sim.stop() }
+        guard sim.waitFor("listening on", timeout: 10),
+              let line = sim.output.split(separator: "\n").first(where: { $0.contains("listening on") }) else {
+            throw BenchError("esl-simulator did not start: \(sim.output)")
+        }
+        let ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+        guard ports.count >= 2 else { throw BenchError("cannot read the simulator's ports: \(line)") }
+        let control = try ControlChannel(port: ports[1])
+
+        let extra = dir.appendingPathComponent("catch-all.sql").path
+        try "INSERT INTO dr_rules (groupid, prefix, priority, gwlist, description) VALUES ('0', '', 0, 'freeswitch', 'bench: flood<i> destinations');\n"
+            .write(toFile: extra, atomically: true, encoding: .utf8)
+        var cfg = try String(contentsOf: repo.appendingPathComponent("Examples/dtmf-transfer/modules.conf"), encoding: .utf8)
+        for (from, to) in [
+            ("sqlite://switchyard.db", "sqlite://" + dir.appendingPathComponent("bench.db").path),
+            ("fs://:ClueCon@127.0.0.1:8021?", "fs://:ClueCon@127.0.0.1:\(ports[0])?"),
+            ("\"Plugins/drouting/schema/sqlite.sql\"", "\"\(repo.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path)\""),
+            ("\"Examples/dtmf-transfer/provision.sql\"", "\"\(repo.appendingPathComponent("Examples/dtmf-transfer/provision.sql").path)\")\n"
+                + "modparam(\"db_sqlite\", \"init_sql\", \"\(extra)\""),
+            ("xlog_level = 2 ", "xlog_level = -1 "),  // no log line per transfer
+        ] {
+            guard cfg.contains(from) else { throw BenchError("the example config no longer contains \(from)") }
+            cfg = cfg.replacingOccurrences(of: from, with: to)
+        }
+        let cfgPath = dir.appendingPathComponent("modules.conf").path
+        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
+        let sy = try BenchProcess(buildDir.appendingPathComponent("switchyard").path, ["-f", cfgPath], cwd: dir.path)
+        defer { sy.stop() }
+        guard sy.waitFor(" ready: ", timeout: 20) else { throw BenchError("switchyard did not start: \(sy.output)") }
+
+        func commandCount() throws -> Int {
+            let r = try control.request("stats")
+            guard let f = r.split(separator: " ").first(where: { $0.hasPrefix("commands=") }), let n = Int(f.dropFirst(9)) else {
+                throw BenchError("bad stats reply: \(r)")
+            }
+            return n
+        }
+        // auth + 4 subscriptions
+        let deadline = Date().addingTimeInterval(20)
+        while try commandCount() < 5 {
+            guard Date() < deadline else { throw BenchError("no subscriptions: \(sy.output)") }
+            usleep(10_000)
+        }
+        usleep(200_000)
+        print("dtmf: switchyard subscribed to the simulator on port \(ports[0]); warming up")
+
+        // Warm-up (first connections of the SQLite pool, page faults), then the flood.
+        var base = try commandCount()
+        _ = try control.request("flood 2000")
+        let warm = Date().addingTimeInterval(10)
+        while try commandCount() < base + 2000, Date() < warm { usleep(1000) }
+        usleep(300_000)
+        base = try commandCount()
+
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let floodReply = try control.request("flood \(events)")  // returns once every event is written (TCP backpressure)
+        let tSent = DispatchTime.now().uptimeNanoseconds
+        var got = 0
+        var tLast = tSent
+        var lastChange = Date()
+        while got < events {
+            let n = try commandCount() - base
+            if n != got { got = n; tLast = DispatchTime.now().uptimeNanoseconds; lastChange = Date() }
+            if Date().timeIntervalSince(lastChange) > 5 { break }
+            usleep(2000)
+        }
+        let secs = Double(tLast - t0) / 1e9
+        print(String(format: "dtmf: %d DTMF events for distinct calls flooded (%@), %d uuid_transfer commands back, %d lost; "
+                     + "%.0f events/s through the whole scenario (%.2f s; the flood itself took %.2f s); switchyard %d workers",
+                     events, floodReply.trimmingCharacters(in: .whitespacesAndNewlines), got, events - got, Double(got) / secs, secs,
+                     Double(tSent - t0) / 1e9, 2))
+
+        // Latency, paced at 1,000 events/s.
+        var samples: [Double] = []
+        let n = min(5000, max(1000, events / 20))
+        base = try commandCount()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for i in 0..<n {
+            let slot = start + UInt64(i) * 1_000_000
+            while DispatchTime.now().uptimeNanoseconds < slot { usleep(50) }
+            let a = DispatchTime.now().uptimeNanoseconds
+            _ = try control.request("flood 1")
+            let until = Date().addingTimeInterval(5)
+            while try commandCount() < base + i + 1 {
+                guard Date() < until else { throw BenchError("event \(i) never came back") }
+            }
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - a) / 1000)
+        }
+        samples.sort()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        print(String(format: "dtmf: latency event sent -> uuid_transfer received, %d events at %.0f events/s: p50 %.0f µs, p99 %.0f µs, max %.0f µs",
+                     n, Double(n) / elapsed, samples[n / 2], samples[n * 99 / 100], samples[n - 1]))
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A child process whose output is collected.
+final class BenchProcess: @unchecked Sendable { // buffer guarded by lock
+    let process = Process()
+    private let pipe = Pipe()
+    private let lock = NSLock()
+    private var buffer = ""
+
+    init(_ exe: String, _ args: [String], cwd: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = args
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self, !d.isEmpty else { return }
+            self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    var output: String { lock.lock(); defer { lock.unlock() }; return buffer }
+
+    func waitFor(_ s: String, timeout: TimeInterval) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end { if output.contains(s) { return true }; usleep(10_000) }
+        return false
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.interrupt()
+        let end = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < end { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
+/// One persistent connection to the simulator's control port; one-line replies.
+final class ControlChannel {
+    let fd: Int32
+    private var pending: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw BenchError("cannot connect to the control port \(port)") }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        // A stalled pipeline (flood blocked on TCP backpressure that never clears) is reported, not waited out.
+        var tv = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends one command and returns its (first) reply line.
+    func request(_ line: String) throws -> String {
+        let bytes = Array((line + "\n").utf8)
+        let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == bytes.count else { throw BenchError("control channel closed") }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if let nl = pending.firstIndex(of: 0x0A) {
+                let s = String(decoding: pending[..<nl], as: UTF8.self)
+                pending.removeSubrange(...nl)
+                return s
+            }
+            let n = recv(fd, &buf, buf.count, 0)
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw BenchError("no reply to '\(line)' within 60 s: the simulator is blocked writing events Switchyard does not read (stalled)")
+            }
+            guard n > 0 else { throw BenchError("control channel closed") }
+            pending += buf[..<n]
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The DTMF-transfer scenario end to end: the real `switchyard` binary on Examples/dtmf-transfer/modules.conf (paths
+/// and port rewritten) against the real `esl-simulator`, which places the calls, presses the digits and records
+/// every ESL command it receives. The simulator is then killed and restarted on the same port mid-run.
+final class DTMFTransferTests: XCTestCase {
+    /// The repository root (this file is Tests/SwitchyardCoreTests/EndToEnd/DTMFTransferTests.swift).
+    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// One esl-simulator process, driven over its control port (one TCP connection per control command).
+    final class Sim: @unchecked Sendable { // buffer guarded by lock
+        let process = Process()
+        private let pipe = Pipe()
+        private let lock = NSLock()
+        private var buffer = ""
+        private(set) var port = 0
+        private(set) var controlPort = 0
+
+        init(port: Int) throws {
+            process.executableURL = BinaryRunner.buildDirectory.appendingPathComponent("esl-simulator")
+            process.arguments = ["--port", String(port), "--control-port", "0", "--no-stdin", "--heartbeat", "1"]
+            process.standardOutput = pipe
+            process.standardError = pipe
+            pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+                let d = h.availableData
+                guard let self, !d.isEmpty else { return }
+                self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
+            }
+            try process.run()
+            let end = Date().addingTimeInterval(10)
+            while Date() < end {
+                // esl-simulator: listening on 127.0.0.1:<port> control 127.0.0.1:<cport>
+                if let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }) {
+                    let ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+                    if ports.count >= 2 { self.port = ports[0]; self.controlPort = ports[1]; return }
+                }
+                usleep(10_000)
+            }
+            kill()
+            throw NSError(domain: "esl-simulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "did not start: \(text)"])
+        }
+
+        var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
+
+        /// Sends one control line, returns the reply lines (`commands`/`calls`: all n+1 of them).
+        func control(_ line: String) throws -> [String] {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(controlPort).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { throw NSError(domain: "connect to control port \(controlPort)", code: Int(errno)) }
+            var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var text = ""
+            var buf = [UInt8](repeating: 0, count: 65536)
+            let multi = ["commands", "calls"].contains(line.split(separator: " ").first.map(String.init) ?? "")
+            let end = Date().addingTimeInterval(10)
+            while Date() < end {
+                let n = recv(fd, &buf, buf.count, 0)
+                if n > 0 { text += String(decoding: buf[0..<n], as: UTF8.self) } else if n == 0 { break }
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                guard lines.count > 1, let first = lines.first else { continue }
+                if multi, first.hasPrefix("+OK "), let count = Int(first.dropFirst(4)) {
+                    if lines.count - 1 >= count + 1 { return Array(lines[0...count]) }
+                    continue
+                }
+                return [first]
+            }
+            throw NSError(domain: "no control reply to '\(line)': \(text)", code: 2)
+        }
+
+        /// Places a call (CHANNEL_CREATE, CHANNEL_ANSWER, one DTMF per digit); returns its UUID.
+        func call(_ dest: String, _ digits: String) throws -> String {
+            let r = try control("call \(dest) \(digits)")
+            guard let first = r.first, first.hasPrefix("+OK ") else { throw NSError(domain: "call failed: \(r)", code: 3) }
+            return String(first.dropFirst(4))
+        }
+
+        /// The ESL commands received so far, without the connection id.
+        func commands() throws -> [String] {
+            try control("commands").dropFirst().map { line in
+                guard let sp = line.firstIndex(of: " ") else { return line }
+                return String(line[line.index(after: sp)...])
+            }
+        }
+
+        var transfers: [String] { ((try? commands()) ?? []).filter { $0.hasPrefix("bgapi ") } }
+
+        func kill() {
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+
+        deinit { kill() }
+    }
+
+    private func waitUntil(_ what: String, timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if cond() { return true }
+            usleep(20_000)
+        }
+        XCTFail("timed out waiting for \(what)")
+        return false
+    }
+
+    /// The subscription part of a command record: the auth line and the `event json` lines.
+    private func assertSubscribed(_ cmds: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(cmds.first, "auth ClueCon", file: file, line: line)
+        XCTAssertEqual(Set(cmds.filter { $0.hasPrefix("event ") }),
+                       ["event json DTMF", "event json CHANNEL_STATE", "event json CHANNEL_ANSWER", "event json HEARTBEAT"],
+                       file: file, line: line)
+    }
+
+    private func subscribed(_ sim: Sim) -> Bool {
+        ((try? sim.commands()) ?? []).filter { $0.hasPrefix("event json ") }.count >= 4
+    }
+
+    func testDTMFTransferScenarioAgainstSimulatorWithRestart() throws {
+        let root = Self.repoRoot
+        let example = root.appendingPathComponent("Examples/dtmf-transfer/modules.conf")
+        guard FileManager.default.fileExists(atPath: example.path),
+              FileManager.default.fileExists(atPath: BinaryRunner.buildDirectory.appendingPathComponent("esl-simulator").path) else {
+            throw XCTSkip("needs the repository sources and a built esl-simulator")
+        }
+
+        var sim = try Sim(port: 0)
+        let port = sim.port
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-dtmf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("data/dtmf.db").path  // a missing directory too: created on first run
+
+        // The example as shipped, pointed at the simulator's port and a fresh database (which db_sqlite creates and
+        // provisions through init_sql on first run).
+        var cfg = try String(contentsOf: example, encoding: .utf8)
+        for (from, to) in [
+            ("sqlite://switchyard.db", "sqlite://" + db),
+            ("fs://:ClueCon@127.0.0.1:8021?", "fs://:ClueCon@127.0.0.1:\(port)?"),
+            ("\"Plugins/drouting/schema/sqlite.sql\"", "\"\(root.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path)\""),
+            ("\"Examples/dtmf-transfer/provision.sql\"", "\"\(root.appendingPathComponent("Examples/dtmf-transfer/provision.sql").path)\""),
+        ] {
+            XCTAssertTrue(cfg.contains(from), "the example config no longer contains \(from)")
+            cfg = cfg.replacingOccurrences(of: from, with: to)
+        }
+        let cfgPath = dir.appendingPathComponent("modules.conf").path
+        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
+
+        let sy = BinaryRunner(args: ["-f", cfgPath], cwd: dir.path)
+        try sy.start()
+        defer {
+            if sy.process.isRunning { sy.process.interrupt() }
+            _ = sy.wait(timeout: 10)
+        }
+        XCTAssertTrue(sy.waitFor("ready", timeout: 20), sy.output)
+        XCTAssertTrue(sy.output.contains("created database \(db)"), sy.output)
+        guard waitUntil("the subscriptions", timeout: 20, { subscribed(sim) }) else { return XCTFail(sy.output) }
+
+        // 1000 is a support number (drouting prefix, group 0): 1 -> 1001, 2 -> 1002, anything else -> 1001.
+        let c1 = try sim.call("1000", "1")
+        let c2 = try sim.call("1000", "2")
+        let c3 = try sim.call("1000", "9")
+        let c4 = try sim.call("1000", "34")   // two digits at once: one transfer (both digits mean 1001)
+        let c5 = try sim.call("1000", "1")
+        guard waitUntil("the first five transfers", timeout: 10, { sim.transfers.count >= 5 }) else { return XCTFail(sy.output) }
+        // A second digit on an already transferred call, and a call to a number that is not a support number.
+        XCTAssertEqual(try sim.control("dtmf \(c5) 2"), ["+OK"])
+        _ = try sim.call("2000", "1")
+        // A last call: once it is transferred, the events before it have been handled too (then a margin).
+        let c7 = try sim.call("1000", "2")
+        guard waitUntil("the sentinel transfer", timeout: 10, { sim.transfers.count >= 6 }) else { return XCTFail(sy.output) }
+        usleep(500_000)
+
+        var cmds = try sim.commands()
+        assertSubscribed(cmds)
+        XCTAssertEqual(cmds.filter { !$0.hasPrefix("auth ") && !$0.hasPrefix("event ") && !$0.hasPrefix("bgapi ") }, [],
+                       "unexpected commands")
+        XCTAssertEqual(cmds.filter { $0.hasPrefix("bgapi ") }.sorted(), [
+            "bgapi uuid_transfer \(c1) -aleg 1001",
+            "bgapi uuid_transfer \(c2) -aleg 1002",
+            "bgapi uuid_transfer \(c3) -aleg 1001",
+            "bgapi uuid_transfer \(c4) -aleg 1001",
+            "bgapi uuid_transfer \(c5) -aleg 1001",
+            "bgapi uuid_transfer \(c7) -aleg 1002",
+        ].sorted(), sy.output)
+
+        // FreeSWITCH dies: Switchyard notices, keeps retrying, and re-subscribes when it is back on the same port.
+        sim.kill()
+        XCTAssertTrue(sy.waitFor("connection lost", timeout: 10), sy.output)
+        sim = try Sim(port: port)
+        XCTAssertEqual(sim.port, port)
+        guard waitUntil("the re-subscriptions", timeout: 30, { subscribed(sim) }) else { return XCTFail(sy.output) }
+
+        let d1 = try sim.call("1000", "2")
+        let d2 = try sim.call("1000", "1")
+        _ = try sim.call("2000", "2")
+        let d4 = try sim.call("1000", "7")
+        guard waitUntil("the transfers after the restart", timeout: 10, { sim.transfers.count >= 3 }) else { return XCTFail(sy.output) }
+        XCTAssertEqual(try sim.control("dtmf \(d1) 1"), ["+OK"])  // already transferred
+        usleep(500_000)
+
+        cmds = try sim.commands()
+        assertSubscribed(cmds)
+        XCTAssertEqual(cmds.filter { $0.hasPrefix("bgapi ") }.sorted(), [
+            "bgapi uuid_transfer \(d1) -aleg 1002",
+            "bgapi uuid_transfer \(d2) -aleg 1001",
+            "bgapi uuid_transfer \(d4) -aleg 1001",
+        ].sorted(), sy.output)
+        XCTAssertFalse(sy.output.contains("ERROR"), sy.output)
+        sim.kill()
+    }
+}
