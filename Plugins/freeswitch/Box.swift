@@ -1,4 +1,7 @@
-// One FreeSWITCH box: one TCP connection, owned by one I/O thread (connect, auth, read, write, timeouts, reconnect).
+// One FreeSWITCH box: one TCP connection, owned by one I/O thread (connect, auth, read, write, timeouts, reconnect),
+// plus one delivery thread that runs the subscribers' event callbacks (which may block).
+// The I/O thread only reads, parses and matches replies; events go to the box's EventQueue. It never stops reading
+// while a command is in flight (its reply may sit behind events), so a blocked callback cannot deadlock a command.
 // Other threads only touch the shared state under `state`'s lock and wake the I/O thread through a pipe.
 #if canImport(Glibc)
 import Glibc
@@ -139,6 +142,105 @@ func encodeCommand(_ text: String) -> [UInt8]? {
     return ESLEncoder.command(String(first), headers: headers)
 }
 
+/// One event waiting for the delivery thread.
+struct QueuedEvent: @unchecked Sendable { // Subscription is thread-safe
+    let targets: [Subscription]
+    let name: String
+    let subclass: String
+    let body: String
+    var cost: Int { body.utf8.count + name.utf8.count + subclass.utf8.count + 64 }
+}
+
+/// A box's event buffer between its I/O thread (producer) and its delivery thread (consumer), with the
+/// backpressure levels. All state behind `mutex`; the consumer waits on `cond`.
+final class EventQueue: @unchecked Sendable {
+    static let highCount = 10_000, lowCount = 5_000
+    static let highBytes = 64 << 20, lowBytes = 32 << 20
+
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var items: [QueuedEvent] = []
+    private var count = 0 // queued + taken but not yet delivered
+    private var bytes = 0
+    private var closed = false
+    private var readerPaused = false
+    private var readerWoken = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond); pthread_mutex_destroy(mutex)
+        cond.deallocate(); mutex.deallocate()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    /// I/O thread: appends one event (never refused, never dropped).
+    func push(_ e: QueuedEvent) {
+        locked {
+            items.append(e)
+            count += 1
+            bytes += e.cost
+            pthread_cond_signal(cond)
+        }
+    }
+
+    /// Delivery thread: every queued event, in order, waiting for one; nil once closed.
+    func take() -> [QueuedEvent]? {
+        locked {
+            while items.isEmpty && !closed { pthread_cond_wait(cond, mutex) }
+            if closed { return nil }
+            defer { items = [] }
+            return items
+        }
+    }
+
+    var isClosed: Bool { locked { closed } }
+
+    /// Delivery thread: one event delivered. True when the paused reader must be woken (below the low-water mark).
+    func delivered(_ cost: Int) -> Bool {
+        locked {
+            count -= 1
+            bytes -= cost
+            guard readerPaused, !readerWoken, count <= Self.lowCount, bytes <= Self.lowBytes else { return false }
+            readerWoken = true
+            return true
+        }
+    }
+
+    /// I/O thread: whether to read the socket now. Reads always while commands are in flight; otherwise pauses
+    /// above the high-water mark until the buffer drains below the low-water mark.
+    func mayRead(commandsInFlight: Bool) -> Bool {
+        locked {
+            if commandsInFlight {
+                readerPaused = false
+            } else if readerPaused {
+                if count <= Self.lowCount && bytes <= Self.lowBytes { readerPaused = false }
+            } else if count >= Self.highCount || bytes >= Self.highBytes {
+                readerPaused = true
+                readerWoken = false
+            }
+            return !readerPaused
+        }
+    }
+
+    /// Stops the delivery thread (the events still queued are discarded: the box is closing).
+    func close() {
+        locked {
+            closed = true
+            items = []
+            pthread_cond_broadcast(cond)
+        }
+    }
+}
+
 final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` immutable
     enum Phase: Sendable { case connecting, connected, down }
 
@@ -179,6 +281,11 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
     let cHostLen: Int
     private let wakeRead: Int32
     private let wakeWrite: Int32
+    let events = EventQueue()
+    /// The delivery thread's pthread id once started (unsubscribe from inside a callback must not wait for itself).
+    private let deliveryThread = Mutex<pthread_t?>(nil)
+    /// Set by the I/O thread while it is not reading (backpressure); a HEARTBEAT period measured across it is skipped.
+    private var pausedSinceHeartbeat = false // I/O thread only
     var label: String { "\(key.host):\(key.port)" }
 
     init(key: BoxKey, user: String?, password: String, manager: FSManager) {
@@ -249,7 +356,8 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             s.lastUse = nowMs()
         }
         wake() // sends the nixevent; a box left without subscribers may be reaped
-        // When this returns the callback is not running for `sub` (bounded wait: never from inside the callback).
+        // When this returns the callback is not running for `sub` (no wait from inside a callback: it is running there).
+        if let t = deliveryThread.withLock({ $0 }), pthread_equal(t, pthread_self()) != 0 { return }
         let end = nowMs() + 10_000
         while sub.running.load(ordering: .acquiring) > 0 && nowMs() < end { usleep(1000) }
     }
@@ -302,6 +410,15 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
     // MARK: I/O thread
 
     func run() {
+        let delivery = PluginThread.start(name: "fs ev \(label)") { [self] in
+            deliveryThread.withLock { $0 = pthread_self() }
+            deliver()
+        }
+        if delivery == nil { manager.host.log(.err, "\(label): cannot start its event delivery thread") }
+        defer {
+            events.close() // wakes the delivery thread (between callbacks) so it ends
+            delivery?.join()
+        }
         var backoffIndex = 0
         while true {
             if state.withLock({ $0.stop }) { break }
@@ -529,12 +646,17 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
                     return "send: \(String(cString: strerror(errno)))"
                 }
             }
-            var fds = [pollfd(fd: conn.fd, events: Int16(POLLIN) | (wbuf.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
+            // Backpressure: stop reading while too many events wait for delivery, unless a command is in flight
+            // (its reply may be behind those events). Resumed by the delivery thread or submit() via the wake pipe.
+            let inFlight = state.withLock { !$0.inflight.isEmpty }
+            let reading = events.mayRead(commandsInFlight: inFlight)
+            if !reading { lastRx = nowMs(); pausedSinceHeartbeat = true } // not reading on purpose: no liveness verdict
+            var fds = [pollfd(fd: conn.fd, events: (reading ? Int16(POLLIN) : 0) | (wbuf.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
                        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             let pr = poll(&fds, 2, 200)
             if pr < 0 && errno != EINTR { return "poll: \(String(cString: strerror(errno)))" }
             if fds[1].revents != 0 { drainWake() }
-            if fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+            if reading && fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 let n = recv(conn.fd, &buf, buf.count, 0)
                 if n == 0 { return "closed by FreeSWITCH" }
                 if n < 0 && errno != EAGAIN && errno != EINTR { return "recv: \(String(cString: strerror(errno)))" }
@@ -596,7 +718,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             let sps = event["Session-Per-Sec"].flatMap { Int64($0.trimmingCharacters(in: " ")) }
             state.withLock { s in
                 let now = nowMs()
-                if s.stats.lastHeartbeatMono > 0 { s.stats.heartbeatMs = now - s.stats.lastHeartbeatMono }
+                if s.stats.lastHeartbeatMono > 0 && !pausedSinceHeartbeat { s.stats.heartbeatMs = now - s.stats.lastHeartbeatMono }
                 s.stats.lastHeartbeatMono = now
                 if let idle, let sess, let maxS {
                     s.stats.idleCPU = idle; s.stats.sessions = sess; s.stats.maxSessions = maxS
@@ -607,6 +729,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
                     manager.host.log(.warn, "\(label): HEARTBEAT without Idle-CPU/Session-Count/Max-Sessions, stats unchanged")
                 }
             }
+            pausedSinceHeartbeat = false
         }
         // Matching subscribers, each (cb, user) once.
         let targets = state.withLock { s -> [Subscription] in
@@ -617,20 +740,32 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             return out
         }
         guard !targets.isEmpty else { return }
-        let rawName = event.name ?? ""
         let body = frame.contentType == .eventJSON ? frame.bodyString : String(decoding: event.jsonPayload(), as: UTF8.self)
-        for sub in targets {
-            sub.running.wrappingAdd(1, ordering: .acquiringAndReleasing)
-            if !sub.dead.load(ordering: .acquiring) {
-                sy_str.with(key.host) { h in
-                    sy_str.with(rawName) { n in
-                        sy_str.with(subclass) { sc in
-                            sy_str.with(body) { b in sub.cb(sub.user, pointer, h, n, sc, b) }
+        events.push(QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body))
+    }
+
+    // MARK: Delivery thread
+
+    /// Runs the subscribers' callbacks, one event at a time, in arrival order, until the box closes.
+    private func deliver() {
+        while let batch = events.take() {
+            for e in batch {
+                if events.isClosed { return }
+                for sub in e.targets {
+                    sub.running.wrappingAdd(1, ordering: .acquiringAndReleasing)
+                    if !sub.dead.load(ordering: .acquiring) {
+                        sy_str.with(key.host) { h in
+                            sy_str.with(e.name) { n in
+                                sy_str.with(e.subclass) { sc in
+                                    sy_str.with(e.body) { b in sub.cb(sub.user, pointer, h, n, sc, b) }
+                                }
+                            }
                         }
                     }
+                    sub.running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
                 }
+                if events.delivered(e.cost) { wake() }
             }
-            sub.running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
         }
     }
 }

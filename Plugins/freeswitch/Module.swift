@@ -3,7 +3,8 @@
 // It has no script functions: it publishes the C API "freeswitch" v1 (switchyard_freeswitch.h) that other modules
 // (freeswitch_scripting; later dispatcher/load_balancer) bind. One connection per box (host, port), shared and
 // reference-counted; each box has its own I/O thread (non-blocking connect, auth, subscriptions re-sent after every
-// reconnect, pipelined commands, heartbeat watchdog, backoff). See README.md next to this file.
+// reconnect, pipelined commands, heartbeat watchdog, backoff) and its own event delivery thread (callbacks may block
+// without holding command replies back). See README.md next to this file.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
