@@ -146,7 +146,19 @@ struct Bench {
             .map { String($0.dropFirst(3).dropLast(3)) }
             .filter { $0 != "SwitchyardPluginKit" }
             .sorted()
-        let config = plugins.map { "loadmodule \"\($0).so\"" }.joined(separator: "\n") + "\nevent_route[E_X] { xlog(\"x\"); }\n"
+        // The modparams each module needs to start (a drouting DB provisioned on first connect, own MI endpoints).
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("bench-startup-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let schema = repo.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path
+        let needs: [String: [String]] = [
+            "db_sqlite": ["modparam(\"db_sqlite\", \"init_sql\", \"\(schema)\")"],
+            "drouting": ["modparam(\"drouting\", \"db_url\", \"sqlite://\(tmp)/dr.db\")"],
+            "mi_fifo": ["modparam(\"mi_fifo\", \"fifo_name\", \"\(tmp)/fifo\")", "modparam(\"mi_fifo\", \"reply_dir\", \"\(tmp)/\")"],
+            "mi_datagram": ["modparam(\"mi_datagram\", \"socket_name\", \"\(tmp)/mi.sock\")"],
+            "mi_http": ["modparam(\"mi_http\", \"port\", \(20000 + Int(getpid()) % 20000))"],
+        ]
+        let config = plugins.map { "loadmodule \"\($0).so\"" }.joined(separator: "\n") + "\n"
+            + plugins.flatMap { needs[$0] ?? [] }.joined(separator: "\n") + "\nevent_route[E_X] { xlog(\"x\"); }\n"
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-startup-\(getpid()).cfg").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(config.utf8))
         var samples: [Double] = []
@@ -164,6 +176,11 @@ struct Bench {
                 let d = pipe.fileHandleForReading.availableData
                 if d.isEmpty { break }
                 buf.append(d)
+            }
+            guard String(decoding: buf, as: UTF8.self).contains(" ready: ") else {
+                print("startup: the server did not start:\n\(String(decoding: buf, as: UTF8.self))")
+                p.terminate()
+                return
             }
             samples.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6)
             p.terminate()
