@@ -2,6 +2,7 @@
 // a wrong table version or a DB error fails the whole load (the caller keeps the old snapshot).
 import Foundation
 import SwitchyardABI
+import SwitchyardPluginKit
 
 /// Module parameters (set by modparam before init, then read-only).
 struct DRConfig: Sendable {

@@ -1,16 +1,16 @@
-// A small Swift wrapper over the SQL driver API (switchyard_db.h), as drouting's: bind by URL, connect, SELECT rows.
+// A small Swift wrapper over the SQL driver API (switchyard_db.h) for plugins: bind by URL, connect, SELECT rows.
+// No global state: a connection belongs to the module that opened it.
 import Foundation
 import SwitchyardABI
-import SwitchyardPluginKit
 
 /// One column value copied out of a driver row.
-enum DBValue: Sendable {
+public enum DBValue: Sendable {
     case null
     case int(Int64)
     case double(Double)
     case text(String)
 
-    var string: String? {
+    public var string: String? {
         switch self {
         case .null: return nil
         case .int(let i): return String(i)
@@ -19,7 +19,7 @@ enum DBValue: Sendable {
         }
     }
 
-    var int: Int64? {
+    public var int: Int64? {
         switch self {
         case .int(let i): return i
         case .double(let d): return Int64(d)
@@ -29,18 +29,23 @@ enum DBValue: Sendable {
     }
 }
 
-struct DBError: Error, CustomStringConvertible {
-    let code: Int32
-    let description: String
+public struct DBError: Error, CustomStringConvertible {
+    public let code: Int32
+    public let description: String
+
+    public init(code: Int32, description: String) {
+        self.code = code
+        self.description = description
+    }
 }
 
 /// A connection on a bound driver. The driver makes a connection usable from any thread.
-final class DBConnection: @unchecked Sendable {
-    let api: UnsafePointer<sy_db_api>
-    let conn: OpaquePointer
+public final class DBConnection: @unchecked Sendable {
+    public let api: UnsafePointer<sy_db_api>
+    public let conn: OpaquePointer
 
     /// Binds the driver for `url`'s scheme and connects.
-    init(host: PluginHost, url: String) throws {
+    public init(host: PluginHost, url: String) throws {
         let raw = try host.dbBind(url, major: UInt32(SY_DB_MAJOR), minSize: UInt32(MemoryLayout<sy_db_api>.stride))
         api = raw.assumingMemoryBound(to: sy_db_api.self)
         guard let connect = api.pointee.connect else { throw DBError(code: -6, description: "driver has no connect") }
@@ -53,13 +58,13 @@ final class DBConnection: @unchecked Sendable {
 
     deinit { api.pointee.close?(conn) }
 
-    static func message(_ err: inout sy_db_error) -> String {
+    public static func message(_ err: inout sy_db_error) -> String {
         withUnsafeBytes(of: &err.message) { b in
             String(decoding: b.prefix { $0 != 0 }, as: UTF8.self)
         }
     }
 
-    static func redact(_ url: String) -> String {
+    public static func redact(_ url: String) -> String {
         // scheme://user:pass@host → scheme://user:***@host
         guard let at = url.lastIndex(of: "@"), let schemeEnd = url.range(of: "://") else { return url }
         let cred = url[schemeEnd.upperBound..<at]
@@ -69,7 +74,7 @@ final class DBConnection: @unchecked Sendable {
 
     /// SELECT columns FROM table [ORDER BY]: streams each row to `body` (values valid during the call only), with
     /// no intermediate copy of the result. An error thrown by `body` stops the select and is rethrown.
-    func selectEach(_ table: String, _ columns: [String], orderBy: String = "",
+    public func selectEach(_ table: String, _ columns: [String], orderBy: String = "",
                     _ body: (UnsafeBufferPointer<sy_db_value>) throws -> Void) throws {
         guard let sel = api.pointee.select else { throw DBError(code: -6, description: "driver has no select") }
         typealias Body = (UnsafeBufferPointer<sy_db_value>) throws -> Void
@@ -102,7 +107,7 @@ final class DBConnection: @unchecked Sendable {
     }
 
     /// SELECT columns FROM table [WHERE column = value ...]; rows as arrays in column order.
-    func select(_ table: String, _ columns: [String], where conds: [(String, DBValue)] = [],
+    public func select(_ table: String, _ columns: [String], where conds: [(String, DBValue)] = [],
                 orderBy: String = "") throws -> [[DBValue]] {
         guard let sel = api.pointee.select else { throw DBError(code: -6, description: "driver has no select") }
         final class Sink { var rows: [[DBValue]] = [] }
@@ -169,14 +174,14 @@ private func withCStrs<R>(_ arrays: [[CChar]], _ body: ([UnsafePointer<CChar>]) 
 
 /// Reading driver values in place.
 extension sy_db_value {
-    var isNull: Bool { type != Int32(SY_DB_INT.rawValue) && type != Int32(SY_DB_DOUBLE.rawValue)
+    public var isNull: Bool { type != Int32(SY_DB_INT.rawValue) && type != Int32(SY_DB_DOUBLE.rawValue)
         && type != Int32(SY_DB_STR.rawValue) && type != Int32(SY_DB_BLOB.rawValue) }
     /// The bytes of a string value (empty for others).
-    var bytes: UnsafeRawBufferPointer {
+    public var bytes: UnsafeRawBufferPointer {
         type == Int32(SY_DB_STR.rawValue) || type == Int32(SY_DB_BLOB.rawValue) ? s.bytes : UnsafeRawBufferPointer(start: nil, count: 0)
     }
     /// As DBValue.string: numbers printed, NULL → nil.
-    var string: String? {
+    public var string: String? {
         switch type {
         case Int32(SY_DB_INT.rawValue): return String(i)
         case Int32(SY_DB_DOUBLE.rawValue): return String(d)
@@ -185,7 +190,7 @@ extension sy_db_value {
         }
     }
     /// As DBValue.int.
-    var int: Int64? {
+    public var int: Int64? {
         switch type {
         case Int32(SY_DB_INT.rawValue): return i
         case Int32(SY_DB_DOUBLE.rawValue): return Int64(d)
@@ -195,10 +200,10 @@ extension sy_db_value {
     }
 }
 
-@inline(__always) func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 }
+@inline(__always) public func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 }
 
 /// The bytes without leading/trailing spaces and tabs.
-func trim(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+public func trim(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
     var lo = 0, hi = b.count
     while lo < hi && isBlank(b[lo]) { lo += 1 }
     while hi > lo && isBlank(b[hi - 1]) { hi -= 1 }
@@ -206,7 +211,7 @@ func trim(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
 }
 
 /// A decimal integer with an optional sign (the whole text), as Int64(String).
-func parseInt(_ b: UnsafeRawBufferPointer) -> Int64? {
+public func parseInt(_ b: UnsafeRawBufferPointer) -> Int64? {
     guard !b.isEmpty else { return nil }
     var i = 0, neg = false
     if b[0] == UInt8(ascii: "-") || b[0] == UInt8(ascii: "+") { neg = b[0] == UInt8(ascii: "-"); i = 1 }
