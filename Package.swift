@@ -22,6 +22,11 @@ let package = Package(
         .executable(name: "esl-simulator", targets: ["esl-simulator"]),
         .library(name: "mi_fifo", type: .dynamic, targets: ["mi_fifo"]),
         .library(name: "mi_datagram", type: .dynamic, targets: ["mi_datagram"]),
+        .library(name: "proto_udp", type: .dynamic, targets: ["proto_udp"]),
+        .library(name: "proto_tcp", type: .dynamic, targets: ["proto_tcp"]),
+        .library(name: "sl", type: .dynamic, targets: ["sl"]),
+        .library(name: "maxfwd", type: .dynamic, targets: ["maxfwd"]),
+        .library(name: "rr", type: .dynamic, targets: ["rr"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,11 +39,13 @@ let package = Package(
         .target(name: "SwitchyardJSON", path: "Sources/SwitchyardJSON"),
         // Transport-agnostic Management Interface: JSON-RPC 2.0 dispatch, command registry, statistics.
         .target(name: "SwitchyardMI", dependencies: ["SwitchyardJSON"], path: "Sources/SwitchyardMI"),
+        // The SIP message parser: stateless, no Foundation (it is also the fuzz target, see Fuzz/).
+        .target(name: "SwitchyardSIP", path: "Sources/SwitchyardSIP"),
         // The core: config parser, script engine, module loader, host table, runtime.
         .target(
             name: "SwitchyardCore",
             dependencies: [
-                "SwitchyardABI", "SwitchyardMI",
+                "SwitchyardABI", "SwitchyardMI", "SwitchyardSIP",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/SwitchyardCore"
@@ -68,11 +75,20 @@ let package = Package(
         .target(name: "mi_http", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_http", exclude: ["README.md"]),
         .target(name: "mi_fifo", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_fifo", exclude: ["README.md"]),
         .target(name: "mi_datagram", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_datagram", exclude: ["README.md"]),
+        // SIP transports and stateless SIP helpers. Transports own sockets; the core does the SIP work.
+        .target(name: "proto_udp", dependencies: ["SwitchyardPluginKit"], path: "Plugins/proto_udp", exclude: ["README.md"]),
+        .target(name: "CEpoll", path: "Sources/CEpoll"),
+        .target(name: "proto_tcp", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP", "CEpoll"], path: "Plugins/proto_tcp", exclude: ["README.md"]),
+        .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"]),
+        .target(name: "maxfwd", dependencies: ["SwitchyardPluginKit"], path: "Plugins/maxfwd", exclude: ["README.md"]),
+        .target(name: "rr", dependencies: ["SwitchyardPluginKit"], path: "Plugins/rr", exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore", "SwitchyardJSON"],
             path: "Benchmarks/switchyard-bench"
         ),
+        .testTarget(name: "SwitchyardSIPTests", dependencies: ["SwitchyardSIP"], path: "Tests/SwitchyardSIPTests",
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         .testTarget(
             name: "SwitchyardCoreTests",

@@ -387,6 +387,7 @@ static const sy_module_exports example_exports = {
     .destroy = example_destroy,
     .user = NULL,
     .aliases = NULL,
+    .protos = SY_LIST_EMPTY, /* 1.4: no SIP transport */
 };
 
 /* The one exported symbol. Main thread, right after dlopen. */

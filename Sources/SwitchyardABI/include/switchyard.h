@@ -30,12 +30,17 @@
  *   1.3  appended sy_host_api.mi_dispatch (MI transport modules hand requests to the core),
  *        sy_host_api.route_find and sy_host_api.route_run (modules run script routes, e.g.
  *        drouting's per-rule route), sy_host_api.event_raise_wait (backpressure instead of drops).
+ *   1.4  SIP: appended sy_module_exports.protos (sy_proto_export: transports such as proto_udp) and
+ *        sy_host_api.sip_receive, sip_reply, sip_header_get, sip_header_set, sip_header_add,
+ *        sip_request (stateless replies, header edits and probes for modules such as sl, maxfwd,
+ *        rr and drouting). <sys/socket.h> is now included for struct sockaddr.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,7 +53,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 3
+#define SY_ABI_MINOR 4
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -117,6 +122,9 @@ typedef struct sy_stat sy_stat;
 typedef struct sy_timer sy_timer;
 /** Opaque: a script route found by name (ABI 1.3). Owned by the core; valid until the server stops. */
 typedef struct sy_route sy_route;
+/** Opaque: a core SIP worker (ABI 1.4): a thread the core started to serve one listener, with its
+ *  own script variables. Owned by the core; valid during the serve() call it was passed to. */
+typedef struct sy_sip_worker sy_sip_worker;
 
 /* ---------------------------------------------------------------------------------------------
  * Constants
@@ -308,6 +316,33 @@ typedef struct sy_event_export {
     const char *name; /**< Static storage. */
 } sy_event_export;
 
+/** A SIP transport (ABI 1.4): what a proto_* module (proto_udp, proto_tcp...) gives the core.
+ *  The core owns the SIP work (parsing, routing, Via handling); the module owns the sockets.
+ *  `socket = <name>:host:port` lines are matched to the transport by `name`. */
+enum sy_proto_flags {
+    SY_PROTO_STREAM = 1   /**< Stream transport (TCP-like): replies go back on the same connection. */
+};
+
+typedef struct sy_proto_export {
+    const char *name;      /**< Transport name as in `socket=` ("udp", "tcp"). Static storage. */
+    uint16_t default_port; /**< Port when the socket line gives none (5060). */
+    uint32_t flags;        /**< sy_proto_flags. */
+    /** Open a listener on addr (startup, before init()). Return an opaque listener, or NULL with a
+     *  reason in err. The core calls it once per socket line. */
+    void *(*listen)(const struct sockaddr *addr, socklen_t addr_len, char *err, size_t errlen, void *user);
+    /** Serve a listener: the core calls it on each of the `workers` threads it starts for the socket
+     *  (after every module's child init), each with its own worker. Read messages and hand each one
+     *  to host->sip_receive(w, ...); return only after stop() was called. */
+    void (*serve)(void *listener, sy_sip_worker *w, void *user);
+    /** Send one whole message (any thread). conn: a connection id from sip_receive for stream
+     *  transports (0 = find or open one to dst). Returns 0, or <0 if it could not be sent. */
+    int (*send)(void *listener, uint64_t conn, const struct sockaddr *dst, socklen_t dst_len,
+                const char *buf, size_t len, void *user);
+    /** Make every serve() call of this listener return soon (shutdown). */
+    void (*stop)(void *listener, void *user);
+    void *user;            /**< Passed to the four functions above. */
+} sy_proto_export;
+
 /** The exports table a plugin's entry function returns. Static storage, valid until unload. */
 typedef struct sy_module_exports {
     sy_table_header header; /**< SY_HEADER(sy_module_exports). */
@@ -332,6 +367,9 @@ typedef struct sy_module_exports {
     /** NULL-terminated list of other names `loadmodule` accepts for this module
      *  (e.g. "cachedb_local" for cache_local). May be NULL. Static storage. */
     const char *const *aliases;
+    /* --- 1.4 --- */
+    /** sy_proto_export items: the SIP transports this module provides (most modules: empty). */
+    sy_list protos;
 } sy_module_exports;
 
 /* ---------------------------------------------------------------------------------------------
@@ -436,6 +474,36 @@ typedef struct sy_host_api {
      *  Returns 0 queued, 1 nobody listens, <0 timed out or shutting down. Never call it from a
      *  script worker (it could wait for itself). (Any other thread.) */
     int (*event_raise_wait)(const char *name, const sy_event_param *params, uint32_t nparams, uint32_t timeout_ms);
+
+    /* --- 1.4: SIP --- */
+    /** For transport modules, from serve(): one received message (buf copied, len bytes) from src,
+     *  on connection conn (stream transports; 0 for datagrams). The core parses it and runs the
+     *  script (request route, or reply relay) on the calling thread before returning.
+     *  Returns 0 handled, <0 rejected (unparseable; already answered with 400 or logged). */
+    int (*sip_receive)(sy_sip_worker *w, uint64_t conn, const struct sockaddr *src, socklen_t src_len,
+                       const char *buf, size_t len);
+    /** Stateless reply to the request a context routes (sl_send_reply): status line, the request's
+     *  Via/From/To/Call-ID/CSeq, a To tag when it has none and code > 100, extra_hdrs (whole lines,
+     *  each ending CRLF, may be empty). Sent where RFC 3261 18.2.2 / RFC 3581 say.
+     *  Returns 1 sent, -1 no request on this context, -2 could not send. (The context's thread.) */
+    int (*sip_reply)(sy_ctx *ctx, int code, sy_str reason, sy_str extra_hdrs);
+    /** Body of the index-th header called name (case-insensitive, compact forms match) of the
+     *  context's message, unfolded; out->s valid until the next host call on ctx.
+     *  Returns 0, -1 no such header, -2 no SIP message. (The context's thread.) */
+    int (*sip_header_get)(sy_ctx *ctx, sy_str name, uint32_t index, sy_str *out);
+    /** Replaces the body of the first header called name in what is sent on (forward/relay);
+     *  adds the header at the end if there is none; value.s == NULL removes the first such header
+     *  instead. Returns 0, -1 nothing to remove, -2 no SIP message. (The context's thread.) */
+    int (*sip_header_set)(sy_ctx *ctx, sy_str name, sy_str value);
+    /** Adds a whole header line ("Name: value", no CRLF) to what is sent on: first after the
+     *  request line if at_top, else last. Returns 0, -2 no SIP message. */
+    int (*sip_header_add)(sy_ctx *ctx, sy_str line, int at_top);
+    /** Sends a new stateless request from the core (e.g. an OPTIONS probe) to ruri, or to dst_uri
+     *  if not empty, with extra_hdrs (whole lines ending CRLF). done(arg, code) is called exactly
+     *  once, on a core thread: with the final reply's code, or 408 when none came in timeout_ms,
+     *  or 477 if it could not be sent. Returns 0 queued, <0 bad arguments. (Any thread.) */
+    int (*sip_request)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, uint32_t timeout_ms,
+                       void (*done)(void *arg, int code), void *arg);
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -235,6 +235,7 @@ enum HostTable {
         h.log_enabled = { level in
             HostBridge.services.map { $0.log.enabled(Int(level)) ? 1 : 0 } ?? 0
         }
+        installSIP(&h)
         return h
     }
 }

@@ -7,9 +7,12 @@ enum ABIReader {
     static let exportsSizeV1_0 = MemoryLayout<sy_module_exports>.offset(of: \sy_module_exports.aliases)!
 
     /// Bytes a plugin's exports table must have for the minor it declares.
+    /// Size of sy_module_exports up to 1.3 (before `protos` was appended in 1.4).
+    static let exportsSizeV1_1 = MemoryLayout<sy_module_exports>.offset(of: \sy_module_exports.protos)!
+
     static func requiredExportsSize(minor: UInt32) -> Int {
-        // 1.1 appended `aliases`; 1.2 grew list items only (covered by each list's item_size).
-        minor >= 1 ? MemoryLayout<sy_module_exports>.size : exportsSizeV1_0
+        // 1.1 appended `aliases`; 1.2 and 1.3 grew list items and the host table only; 1.4 appended `protos`.
+        minor >= 4 ? MemoryLayout<sy_module_exports>.size : minor >= 1 ? exportsSizeV1_1 : exportsSizeV1_0
     }
 
     /// Copies `available` bytes of a C struct into a zeroed Swift value of type T.

@@ -18,6 +18,8 @@ public final class LoadedModule: @unchecked Sendable {
     let funcs: [sy_func_export]
     let pvars: [sy_pv_export]
     let miCommands: [sy_mi_export]
+    /// SIP transports (ABI 1.4).
+    let protos: [sy_proto_export]
     public let events: [String]
 
     var paramsSet: Set<String> = []
@@ -47,6 +49,9 @@ public final class LoadedModule: @unchecked Sendable {
         funcs = try ABIReader.items(exports.funcs, as: sy_func_export.self, minimumItemSize: MemoryLayout<sy_func_export>.size, what: "funcs")
         pvars = try ABIReader.items(exports.pvars, as: sy_pv_export.self, minimumItemSize: MemoryLayout<sy_pv_export>.offset(of: \sy_pv_export.count)!, what: "pvars")
         miCommands = try ABIReader.items(exports.mi_cmds, as: sy_mi_export.self, minimumItemSize: MemoryLayout<sy_mi_export>.size, what: "mi_cmds")
+        protos = exports.header.abi_minor >= 4
+            ? try ABIReader.items(exports.protos, as: sy_proto_export.self, minimumItemSize: MemoryLayout<sy_proto_export>.size, what: "protos")
+            : []
         events = try ABIReader.items(exports.events, as: sy_event_export.self, minimumItemSize: MemoryLayout<sy_event_export>.size, what: "events")
             .compactMap { ABIReader.string($0.name) }
     }

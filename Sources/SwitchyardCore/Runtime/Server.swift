@@ -83,12 +83,42 @@ public final class Server: HostServices, @unchecked Sendable {
             if !ok { try failIfErrors() }
         }
 
+        openSIP(checkOnly: checkOnly)
+
         let apis = self.apis
         engine.cacheDirectory = CacheDirectory { name, major, size in apis.bind(name: name, major: major, minSize: size) }
         resolver.resolveBodies()
         try failIfErrors()
         checkRouteUse(ast)
         mi.installCoreCommands(server: self)
+    }
+
+    /// Opens the socket= lines through the transport modules (checked but not bound with -c).
+    func openSIP(checkOnly: Bool) {
+        guard !config.socketLines.isEmpty else { return }
+        let sip = SIPCore(engine: engine, log: log)
+        if config.serverSignature {
+            sip.serverHeader = config.serverHeader ?? "Server: Switchyard (\(Server.version) (\(Server.arch)/linux))"
+        }
+        if checkOnly {
+            for line in config.socketLines {
+                do throws(SIPConfigError) { _ = try SocketSpec.parse(line.text) } catch { diagnostics.error(line.location, error.message) }
+            }
+            return
+        }
+        sip.open(config.socketLines, modules: modules.modules, defaultWorkers: config.workers, diagnostics: diagnostics)
+        engine.sip = sip
+        let c = sip.counters
+        func fn(_ name: String, _ read: @escaping @Sendable () -> Int) {
+            _ = try? stats.register(group: "core", name: name, flags: [.isFunction]) { Int64(read()) }
+        }
+        fn("rcv_requests") { c.requests.load(ordering: .relaxed) }
+        fn("rcv_replies") { c.replies.load(ordering: .relaxed) }
+        fn("fwd_requests") { c.forwarded.load(ordering: .relaxed) }
+        fn("fwd_replies") { c.relayedReplies.load(ordering: .relaxed) }
+        fn("drop_replies") { c.dropped.load(ordering: .relaxed) }
+        fn("bad_msg_hdr") { c.bad.load(ordering: .relaxed) }
+        fn("sent_replies") { c.sentReplies.load(ordering: .relaxed) }
     }
 
     func failIfErrors() throws(ConfigErrors) {
@@ -142,6 +172,14 @@ public final class Server: HostServices, @unchecked Sendable {
             throw ConfigErrors(diagnostics.errors)
         }
 
+        if let sip = engine.sip {
+            let ok = sip.start(firstRank: p.states.count + 1) { [modules] rank in modules.childInit(rank: rank) }
+            if !ok {
+                diagnostics.error(nil, "a module failed to initialise a SIP worker (child_init)")
+                throw ConfigErrors(diagnostics.errors)
+            }
+        }
+
         for (i, t) in engine.timerRoutes.enumerated() {
             let state = engine.makeWorkerState(rank: -(i + 1))
             timerWorkers.append(state)
@@ -156,7 +194,7 @@ public final class Server: HostServices, @unchecked Sendable {
         }
         timers.start()
         isStartingUp = false
-        let transports = config.sockets.isEmpty ? "no SIP transport (events, timers and MI only)" : "sockets: \(config.sockets.joined(separator: ", "))"
+        let transports = engine.sip.map { "listening on \($0.socketNames.joined(separator: ", "))" } ?? "no SIP transport (events, timers and MI only)"
         log.notice("Switchyard \(Server.version) ready: \(config.workers) workers, \(modules.modules.count) modules, \(engine.eventRoutes.count) event routes, \(engine.timerRoutes.count) timer routes; \(transports)")
     }
 
@@ -166,6 +204,7 @@ public final class Server: HostServices, @unchecked Sendable {
         stopped = true
         log.notice("shutting down")
         timers.stop()
+        engine.sip?.stop()
         queue?.close()
         _ = pool?.join(timeout: 10)
         modules.destroyAll()

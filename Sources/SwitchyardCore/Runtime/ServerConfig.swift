@@ -8,6 +8,11 @@ public struct ServerConfig: Sendable {
     public var eventQueueSize = 65536
     /// socket=/listen= lines as written, for the SIP transport modules.
     public var sockets: [String] = []
+    /// The same lines with where they were written, for error messages.
+    public var socketLines: [(text: String, location: SourceLocation?)] = []
+    /// `server_header` / `server_signature`: the Server: line of locally made replies (nil = none).
+    public var serverHeader: String? = nil
+    public var serverSignature = true
     public var aliases: [String] = []
     /// Every global as written (the others are accepted and kept).
     public var all: [String: GlobalValue] = [:]
@@ -38,6 +43,10 @@ public struct ServerConfig: Sendable {
                 if let n = int() {
                     if n < 1 { diagnostics.error(g.location, "event_queue_size must be at least 1") } else { eventQueueSize = n }
                 }
+            case "server_header":
+                if case .string(let s) = g.value { serverHeader = s } else { diagnostics.error(g.location, "server_header needs a quoted string") }
+            case "server_signature":
+                if let n = int() { serverSignature = n != 0 }
             case "mpath":
                 if case .string(let s) = g.value {
                     // Repeated mpath lines accumulate (3.5+); "a" : "b" lists too (4.0+).
@@ -46,7 +55,10 @@ public struct ServerConfig: Sendable {
                     diagnostics.error(g.location, "mpath needs a quoted directory")
                 }
             case "socket", "listen":
-                if case .raw(let s) = g.value { sockets.append(s) }
+                if case .raw(let s) = g.value {
+                    sockets.append(s)
+                    socketLines.append((s, g.location))
+                }
             case "alias":
                 if case .raw(let s) = g.value { aliases.append(s) }
             default:

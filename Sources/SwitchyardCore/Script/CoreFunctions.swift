@@ -17,6 +17,14 @@ enum CoreFunctions {
         }
         let str = ParamFlag.str, int = ParamFlag.int
         return [
+            // forward([dest]): stateless relay to dest, else $du, else the request-URI.
+            def("forward", [str | ParamFlag.opt]) { ctx, a in
+                guard let sip = ctx.engine.sip else {
+                    ctx.engine.log.error("forward(): no SIP transport is loaded")
+                    return -1
+                }
+                return sip.forward(ctx, dest: a.first?.value.stringForm)
+            },
             def("seturi", [str]) { ctx, a in
                 guard let u = a[0].value.stringForm.flatMap({ SIPURI($0) }) else { return -1 }
                 ctx.message.requestURI = u

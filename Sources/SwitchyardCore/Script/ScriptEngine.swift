@@ -31,6 +31,9 @@ public final class ScriptEngine: @unchecked Sendable {
     public internal(set) var eventRoutes: [String: RouteBox] = [:]
     public internal(set) var timerRoutes: [(route: RouteBox, seconds: Int)] = []
 
+    /// The SIP layer (sockets, forwarding); nil until the server opens it.
+    public internal(set) var sip: SIPCore?
+
     /// Cache backends by id, for the cache_* functions; set by the server before fixups.
     public var cacheDirectory: CacheDirectory?
 
@@ -39,7 +42,7 @@ public final class ScriptEngine: @unchecked Sendable {
 
     public init(log: CoreLog) {
         self.log = log
-        for c in CorePVs.classes() { pvClasses[c.name] = c }
+        for c in CorePVs.classes() + MessagePVs.classes() { pvClasses[c.name] = c }
         for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv] {
             transformClasses[t.name] = t
         }

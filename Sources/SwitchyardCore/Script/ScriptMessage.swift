@@ -1,16 +1,52 @@
+import SwitchyardSIP
+
 /// The message a route runs on. Event, timer and startup routes get OpenSIPS's dummy request,
-/// whose request-URI can be changed, as the FreeSWITCH article does with $rU.
-public struct ScriptMessage: Sendable {
+/// whose request-URI can be changed, as the FreeSWITCH article does with $rU. SIP routes get the
+/// parsed message, where it came from, and the changes the script made to what is sent on.
+public struct ScriptMessage: @unchecked Sendable {
+    // `sip` is confined to the worker that runs the route (see SIPMessage).
     /// The current (possibly rewritten) request-URI; nil when there is none.
-    public var requestURI: SIPURI?
+    public var requestURI: SIPURI? { didSet { requestURIChanged = true } }
     /// The destination URI ($du), nil when unset.
     public var destinationURI: String?
+    /// True once the script or a module rewrote the request-URI (the request line is then rebuilt).
+    public private(set) var requestURIChanged = false
+    /// The received SIP message; nil on the dummy message.
+    public var sip: SIPMessage?
+    /// Where it came from: socket, connection and source address.
+    var origin: SIPOrigin?
+    /// Header changes applied to what forward()/relay sends.
+    var edits = HeaderEdits()
+    /// Set when something answered or forwarded the request (else it is discarded after the route).
+    var handled = false
 
     public init(requestURI: SIPURI? = nil) {
         self.requestURI = requestURI
+        self.requestURIChanged = false
     }
 
     /// OpenSIPS runs startup, timer and event routes on a static dummy request whose R-URI is
     /// `sip:user@dummy.com`; scripts rely on it (e.g. setting `$rU` before `do_routing`).
     public static let dummy = ScriptMessage(requestURI: SIPURI("sip:user@dummy.com"))
+
+    /// A received SIP message as the route's message.
+    init(sip: SIPMessage, origin: SIPOrigin) {
+        self.sip = sip
+        self.origin = origin
+        if let text = sip.requestURIText { self.requestURI = SIPURI(text) }
+        self.requestURIChanged = false
+    }
+}
+
+/// Header changes a script made (maxfwd, record_route, modules through the host table).
+struct HeaderEdits {
+    /// New bodies by field index of the received message.
+    var replaced: [Int: String] = [:]
+    /// Field indexes not sent on.
+    var removed: Set<Int> = []
+    /// Whole lines (no CRLF) to send first after the first line / last before the empty line.
+    var top: [String] = []
+    var bottom: [String] = []
+
+    var isEmpty: Bool { replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty }
 }

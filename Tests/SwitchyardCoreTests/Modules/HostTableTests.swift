@@ -52,7 +52,7 @@ final class HostTableTests: XCTestCase {
         """)
         let errs = h.prepare().map(\.description).joined(separator: "\n")
         XCTAssertTrue(errs.contains("module api_consumer: init failed"), errs)
-        XCTAssertTrue(h.messages.contains { $0.contains("cannot bind greeter: API 'greeter' is version 1.3, major 2 was asked for") }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.contains("cannot bind greeter: API 'greeter' is version 1.") && $0.contains(", major 2 was asked for") }, h.messages.joined(separator: "\n"))
     }
 
     func testLoadmoduleBothSpellingsFindSwiftPMPlugins() throws {

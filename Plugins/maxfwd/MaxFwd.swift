@@ -1,0 +1,82 @@
+// The OpenSIPS `maxfwd` module as a Switchyard plugin: Max-Forwards checking (RFC 3261 16.3 / 16.6).
+//
+//   modparam("maxfwd", "max_limit", 70)
+//   mf_process_maxfwd_header(max_value)   is_maxfwd_lt(limit)
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardABI
+import SwitchyardPluginKit
+import Synchronization
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: "maxfwd") else { return nil }
+    guard host.provides(\.sip_header_get) else {
+        host.log(.err, "this core has no SIP support (needs ABI 1.4)")
+        return nil
+    }
+    return MaxFwdModule(host: host).build().pointer // allocated once, never freed
+}
+
+final class MaxFwdModule: Sendable {
+    let host: PluginHost
+    let maxLimit = Atomic<Int>(70)
+    init(host: PluginHost) { self.host = host }
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: "maxfwd", version: "1.0.0", description: "Max-Forwards processing")
+        m.param("max_limit", .int) { [self] v in
+            guard let n = v.intValue, (0...255).contains(n) else { throw PluginError("max_limit must be 0..255") }
+            maxLimit.store(Int(n), ordering: .relaxed)
+        }
+        m.function("mf_process_maxfwd_header", params: [.int], routes: [.request, .failure, .branch]) { [self] call in
+            process(call)
+        }
+        m.function("is_maxfwd_lt", params: [.int], routes: [.request, .failure, .branch]) { [self] call in
+            let limit = Int(call.int(0))
+            guard let v = current(call.context) else { return -2 }
+            return v < limit ? 1 : -1
+        }
+        return m.build()
+    }
+
+    /// The received Max-Forwards value; nil if absent or unreadable.
+    func current(_ ctx: SYContext) -> Int? {
+        guard let text = host.sipHeader(ctx, "Max-Forwards") else { return nil }
+        return Int(text.trimmingWhitespace())
+    }
+
+    /// 2: header added; 1: decremented; -1: it was 0 (answer 483); -2: error.
+    func process(_ call: FunctionCall) -> Int32 {
+        let ctx = call.context
+        let given = Int(call.int(0))
+        guard (0...255).contains(given) else {
+            host.log(.err, "mf_process_maxfwd_header: invalid value \(given) (0..255)")
+            return -2
+        }
+        guard let text = host.sipHeader(ctx, "Max-Forwards") else {
+            guard host.sipHasMessage(ctx) else { return -2 }
+            host.sipHeaderSet(ctx, "Max-Forwards", String(given))
+            return 2
+        }
+        guard var v = Int(text.trimmingWhitespace()), v >= 0 else {
+            host.log(.err, "mf_process_maxfwd_header: bad Max-Forwards value '\(text)'")
+            return -2
+        }
+        if v == 0 { return -1 }
+        let limit = maxLimit.load(ordering: .relaxed)
+        if v > limit { v = limit }
+        host.sipHeaderSet(ctx, "Max-Forwards", String(v - 1))
+        return 1
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,101 @@
+// The OpenSIPS `proto_udp` module as a Switchyard plugin: SIP over UDP. It owns the sockets; every datagram goes to
+// the core (host sip_receive) on the worker thread that read it, as OpenSIPS's UDP worker processes do.
+//
+//   socket = udp:127.0.0.1:5060        (udp_workers / `use_workers N` threads read each socket)
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardABI
+import SwitchyardPluginKit
+import Synchronization
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: "proto_udp") else { return nil }
+    guard host.provides(\.sip_receive) else {
+        host.log(.err, "this core has no SIP support (needs ABI 1.4)")
+        return nil
+    }
+    return ProtoUDPModule(host: host).build().pointer // allocated once, never freed
+}
+
+final class ProtoUDPModule: Sendable {
+    let host: PluginHost
+    init(host: PluginHost) { self.host = host }
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: "proto_udp", version: "1.0.0", description: "SIP over UDP")
+        m.transport("udp", defaultPort: 5060) { [host] sa, len in try UDPListener(host: host, address: sa, length: len) }
+        return m.build()
+    }
+}
+
+/// One bound UDP socket, read by several worker threads at once (the kernel hands each datagram to one reader).
+final class UDPListener: SIPListener {
+    let host: PluginHost
+    let fd: Int32
+    let stopping = Atomic<Bool>(false)
+    static let maxDatagram = 65535
+
+    init(host: PluginHost, address: UnsafePointer<sockaddr>, length: socklen_t) throws {
+        self.host = host
+        let family = Int32(address.pointee.sa_family)
+        let s = socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+        guard s >= 0 else { throw PluginError("socket(): \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        // Room for bursts: a full receive buffer is where UDP loses calls under load.
+        var size: Int32 = 4 << 20
+        setsockopt(s, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(s, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        // Readers wake up now and then to notice shutdown.
+        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        guard bind(s, address, length) == 0 else {
+            let e = String(cString: strerror(errno))
+            close(s)
+            throw PluginError("bind(): \(e)")
+        }
+        fd = s
+    }
+
+    func serve(worker: OpaquePointer) {
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: UDPListener.maxDatagram, alignment: 16)
+        defer { buf.deallocate() }
+        var from = sockaddr_storage()
+        while !stopping.load(ordering: .relaxed) {
+            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = withUnsafeMutablePointer(to: &from) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buf.baseAddress, buf.count, 0, $0, &fromLen) }
+            }
+            if n < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
+                if stopping.load(ordering: .relaxed) { break }
+                host.log(.err, "recvfrom: \(String(cString: strerror(errno)))")
+                usleep(10_000)
+                continue
+            }
+            // Keep-alives (a bare CRLF) and runts are not SIP messages.
+            if n <= 4 { continue }
+            withUnsafePointer(to: &from) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    _ = host.sipReceive(worker: worker, conn: 0, source: sa, sourceLength: fromLen,
+                                        bytes: UnsafeRawBufferPointer(start: buf.baseAddress, count: n))
+                }
+            }
+        }
+    }
+
+    func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = sendto(fd, bytes.baseAddress, bytes.count, 0, address, length)
+        if n < 0 {
+            host.log(.err, "sendto: \(String(cString: strerror(errno)))")
+            return false
+        }
+        return true
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+    }
+}

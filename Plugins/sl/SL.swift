@@ -1,0 +1,81 @@
+// The OpenSIPS `sl` module as a Switchyard plugin: stateless replies. The core builds and sends the reply
+// (host sip_reply: Via/From/To/Call-ID/CSeq copied, To tag added, sent per RFC 3261 18.2.2 / RFC 3581).
+//
+//   sl_send_reply(code, reason)   sl_reply_error()
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardABI
+import SwitchyardPluginKit
+import Synchronization
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: "sl") else { return nil }
+    guard host.provides(\.sip_reply) else {
+        host.log(.err, "this core has no SIP support (needs ABI 1.4)")
+        return nil
+    }
+    return SLModule(host: host).build().pointer // allocated once, never freed
+}
+
+/// The module's statistics, registered at init.
+struct SLStats: Sendable {
+    let byClass: [SYStat]   // 1xx..6xx
+    let sent: SYStat
+    let sentErr: SYStat
+}
+
+final class SLModule: Sendable {
+    let host: PluginHost
+    let stats = Mutex<SLStats?>(nil)
+    init(host: PluginHost) { self.host = host }
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: "sl", version: "1.0.0", description: "stateless replies")
+        let routes: RouteMask = [.request, .error, .failure]
+        m.function("sl_send_reply", params: [.int, .str], routes: routes) { [self] call in
+            send(call, code: Int(call.int(0)), reason: call.string(1))
+        }
+        // OpenSIPS answers the error a failed parse left behind; without one, 500.
+        m.function("sl_reply_error", params: [], routes: routes) { [self] call in
+            send(call, code: 500, reason: "Server Internal Error")
+        }
+        m.onInit { [self] in
+            guard let s = host.statRegister("sent_replies"), let e = host.statRegister("sent_err_replies") else {
+                throw PluginError("cannot register statistics")
+            }
+            var classes: [SYStat] = []
+            for c in 1...6 {
+                guard let st = host.statRegister("\(c)xx_replies") else { throw PluginError("cannot register statistics") }
+                classes.append(st)
+            }
+            stats.withLock { $0 = SLStats(byClass: classes, sent: s, sentErr: e) }
+        }
+        return m.build()
+    }
+
+    func send(_ call: FunctionCall, code: Int, reason: String) -> Int32 {
+        guard (100...699).contains(code) else {
+            host.log(.err, "sl_send_reply: invalid code \(code)")
+            return -1
+        }
+        let rc = host.sipReply(call.context, code: code, reason: reason)
+        if let s = stats.withLock({ $0 }) {
+            if rc == 1 {
+                host.statUpdate(s.sent)
+                host.statUpdate(s.byClass[code / 100 - 1])
+                if code >= 300 { host.statUpdate(s.sentErr) }
+            }
+        }
+        switch rc {
+        case 1: return 1
+        case -1:
+            host.log(.dbg, "sl_send_reply: no request to answer here (ACK, or not a SIP route)")
+            return -1
+        default:
+            host.log(.err, "sl_send_reply: the reply could not be sent")
+            return -1
+        }
+    }
+}

@@ -1,0 +1,1 @@
+/* Empty: CEpoll is header only; SwiftPM needs one source file. */

@@ -1,0 +1,80 @@
+import SwitchyardABI
+
+/// The SIP entries of the host table (ABI 1.4): transports hand messages in, modules answer and
+/// edit the message a route runs on, drouting sends probes.
+extension HostTable {
+    static func text(_ s: sy_str) -> String {
+        guard let p = s.s, s.len > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)
+    }
+
+    static func installSIP(_ h: inout sy_host_api) {
+        h.sip_receive = { wp, conn, src, srcLen, buf, len in
+            guard let wp, let src, let buf, let sip = HostBridge.services?.engine.sip else { return -1 }
+            let w = SIPWorker.from(wp)
+            let bytes = Array(UnsafeRawBufferPointer(start: buf, count: len))
+            return sip.receive(w, conn: conn, source: SocketAddress(src, srcLen), bytes: bytes)
+        }
+
+        h.sip_reply = { ctxp, code, reason, extra in
+            guard let ctx = HostTable.context(ctxp), let sip = ctx.engine.sip else { return -1 }
+            let r = sip.reply(ctx, code: Int(code), reason: HostTable.text(reason), extraHeaders: HostTable.text(extra))
+            return Int32(r)
+        }
+
+        h.sip_header_get = { ctxp, name, index, out in
+            guard let ctx = HostTable.context(ctxp), let out else { return -2 }
+            guard let msg = ctx.message.sip else { return -2 }
+            let n = HostTable.text(name)
+            let fields = msg.fields(named: n)
+            // The value as changed by the script, if it was.
+            var values: [String] = []
+            for f in fields {
+                guard let i = msg.fields.firstIndex(where: { $0.line == f.line }) else { continue }
+                if ctx.message.edits.removed.contains(i) { continue }
+                values.append(ctx.message.edits.replaced[i] ?? msg.value(of: f))
+            }
+            guard Int(index) < values.count else { return -1 }
+            ctx.cStringKeeper = ContiguousArray(values[Int(index)].utf8CString)
+            out.pointee = ctx.cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+            return 0
+        }
+
+        h.sip_header_set = { ctxp, name, value in
+            guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
+            let n = HostTable.text(name), v = HostTable.text(value)
+            if value.s == nil {
+                // Remove the first header of that name still present.
+                for (i, f) in msg.fields.enumerated() where !ctx.message.edits.removed.contains(i) {
+                    if msg.fields(named: n).contains(where: { $0.line == f.line }) {
+                        ctx.message.edits.removed.insert(i)
+                        return 0
+                    }
+                }
+                return -1
+            }
+            if let f = msg.fields(named: n).first, let i = msg.fields.firstIndex(where: { $0.line == f.line }) {
+                ctx.message.edits.replaced[i] = v
+            } else {
+                ctx.message.edits.bottom.append("\(n): \(v)")
+            }
+            return 0
+        }
+
+        h.sip_header_add = { ctxp, line, atTop in
+            guard let ctx = HostTable.context(ctxp), ctx.message.sip != nil else { return -2 }
+            let l = HostTable.text(line)
+            if atTop != 0 { ctx.message.edits.top.append(l) } else { ctx.message.edits.bottom.append(l) }
+            return 0
+        }
+
+        h.sip_request = { method, ruri, dst, extra, timeout, done, arg in
+            guard let sip = HostBridge.services?.engine.sip, let done else { return -1 }
+            let argBits = UInt(bitPattern: arg)
+            return Int32(sip.local.send(method: HostTable.text(method), ruri: HostTable.text(ruri), dst: HostTable.text(dst),
+                                        extraHeaders: HostTable.text(extra), timeoutMS: timeout) { code in
+                done(UnsafeMutableRawPointer(bitPattern: argBits), Int32(code))
+            })
+        }
+    }
+}

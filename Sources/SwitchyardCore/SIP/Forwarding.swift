@@ -1,0 +1,97 @@
+import SwitchyardSIP
+
+/// forward(): stateless relay of the request a route runs on (RFC 3261 16.11).
+extension SIPCore {
+    /// Sends the context's request to `dest` (`[proto:]host[:port]` or a SIP URI), else to $du,
+    /// else to the request-URI. Returns 1 sent, -1 on failure (logged).
+    func forward(_ ctx: ScriptContext, dest: String?) -> Int {
+        guard let msg = ctx.message.sip, let origin = ctx.message.origin else {
+            log.error("forward(): no SIP message to forward in \(ctx.routeType.keyword)")
+            return -1
+        }
+        if !msg.isRequest {
+            // forward() in onreply_route: the reply is relayed by Via anyway.
+            guard let vias = try? msg.vias(), !vias.isEmpty else { return -1 }
+            relay(msg, vias: vias, edits: ctx.message.edits)
+            ctx.message.handled = true
+            return 1
+        }
+        guard let (host, port, proto) = target(ctx, dest: dest) else { return -1 }
+        guard let dst = NameResolver.lookup(host, port: port) else {
+            log.error("forward(): cannot resolve \(host)")
+            return -1
+        }
+        guard let socket = socket(proto: proto, family: dst.family, prefer: origin.socket) else {
+            log.error("forward(): no \(proto) socket to send to \(dst.text)")
+            return -1
+        }
+        guard let topVia = (try? msg.vias())?.first else {
+            log.error("forward(): request without a usable Via")
+            return -1
+        }
+        let via = "SIP/2.0/\(socket.viaTransport) \(socket.viaHost):\(socket.viaPort);branch=\(branch(msg, topVia))"
+        let topText = MessageWriter.viaWithSource(msg, topVia, origin.source)
+        let newRURI = ctx.message.requestURIChanged ? ctx.message.requestURI?.text : nil
+        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, via: via, topVia: topVia, topViaText: topText,
+                                                 edits: ctx.message.edits)
+        guard socket.send(conn: 0, to: dst, out) else {
+            log.error("forward(): sending to \(proto):\(dst.text) failed")
+            return -1
+        }
+        counters.forwarded.add(1, ordering: .relaxed)
+        ctx.message.handled = true
+        return 1
+    }
+
+    /// Host, port and transport to send to.
+    func target(_ ctx: ScriptContext, dest: String?) -> (String, Int, String)? {
+        var uriText: String? = nil
+        if let d = dest, !d.isEmpty {
+            if d.lowercased().hasPrefix("sip:") || d.lowercased().hasPrefix("sips:") {
+                uriText = d
+            } else {
+                do {
+                    let spec = try SocketSpec.parseAddress(d, protoAllowed: true)
+                    return (spec.host, spec.port ?? 5060, spec.proto)
+                } catch {
+                    log.error("forward(\"\(d)\"): \(error.message)")
+                    return nil
+                }
+            }
+        } else if let du = ctx.message.destinationURI, !du.isEmpty {
+            uriText = du
+        }
+        let uri: SIPURI
+        if let t = uriText {
+            guard let u = SIPURI(t) else { log.error("forward(): bad destination URI '\(t)'"); return nil }
+            uri = u
+        } else {
+            guard let u = ctx.message.requestURI else { log.error("forward(): no request-URI"); return nil }
+            uri = u
+        }
+        guard !uri.host.isEmpty else { log.error("forward(): URI '\(uri.text)' has no host"); return nil }
+        let secure = uri.scheme.lowercased() == "sips"
+        let proto = uri.param("transport")?.lowercased() ?? (secure ? "tls" : "udp")
+        let port = Int(uri.port) ?? (secure ? 5061 : 5060)
+        let host = uri.host.hasPrefix("[") ? String(uri.host.dropFirst().dropLast()) : uri.host
+        return (uri.param("maddr") ?? host, port, proto)
+    }
+
+    /// A stateless branch: the same for a retransmission (and for the CANCEL of an INVITE), derived
+    /// from the received branch when it is RFC 3261's, else from the transaction's identifying headers.
+    func branch(_ msg: SIPMessage, _ top: SIPVia) -> String {
+        var h: UInt64 = 0xcbf29ce484222325 ^ secret
+        @inline(__always) func mix(_ s: String) {
+            for c in s.utf8 { h = (h ^ UInt64(c)) &* 0x100000001b3 }
+            h = (h ^ 0xff) &* 0x100000001b3
+        }
+        if let b = top.branch, b.hasPrefix("z9hG4bK") {
+            mix(b)
+            if msg.methodIs("ACK") { mix("ACK") }  // ACK to a 2xx is its own transaction
+        } else {
+            mix(msg.callID ?? ""); mix(msg.fromTag ?? ""); mix(String(msg.cseqNumber ?? 0))
+            mix(msg.requestURIText ?? ""); mix(top.host)
+        }
+        return "z9hG4bKsy" + String(h, radix: 16)
+    }
+}

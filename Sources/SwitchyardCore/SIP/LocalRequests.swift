@@ -1,0 +1,95 @@
+import Foundation
+import Synchronization
+import SwitchyardSIP
+
+/// Requests the core sends on its own (drouting's OPTIONS probes): each waits for its final reply,
+/// matched by the branch of our Via, or times out with 408.
+final class LocalRequests: @unchecked Sendable {
+    // The pending table is behind a mutex; the timer thread is started and stopped on the controlling thread.
+    typealias Done = @Sendable (Int) -> Void
+    struct Pending { let done: Done; let deadline: UInt64 }
+
+    private let log: CoreLog
+    private let pending = Mutex<[String: Pending]>([:])
+    private let sequence = Atomic<Int>(0)
+    private let running = Atomic<Bool>(false)
+    private var thread: Thread?
+    private weak var core: SIPCore?
+    static let branchPrefix = "z9hG4bKsyl"
+
+    init(log: CoreLog) { self.log = log }
+
+    func isLocalBranch(_ b: String) -> Bool { b.hasPrefix(LocalRequests.branchPrefix) }
+
+    func start(core: SIPCore) {
+        self.core = core
+        running.store(true, ordering: .relaxed)
+        let t = Thread { [weak self] in
+            while let self, self.running.load(ordering: .relaxed) {
+                usleep(100_000)
+                self.expire()
+            }
+        }
+        t.name = "sip-local-requests"
+        thread = t
+        t.start()
+    }
+
+    func stop() {
+        running.store(false, ordering: .relaxed)
+        let left = pending.withLock { p -> [Pending] in
+            let v = Array(p.values)
+            p.removeAll()
+            return v
+        }
+        for p in left { p.done(408) }
+    }
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    private func expire() {
+        let t = LocalRequests.now()
+        let late = pending.withLock { p -> [Pending] in
+            let keys = p.filter { $0.value.deadline <= t }.map(\.key)
+            return keys.compactMap { p.removeValue(forKey: $0) }
+        }
+        for p in late { p.done(408) }
+    }
+
+    func replyArrived(branch: String, code: Int) {
+        guard code >= 200 else { return }
+        if let p = pending.withLock({ $0.removeValue(forKey: branch) }) { p.done(code) }
+    }
+
+    /// Builds and sends a request; `done` is called once (reply code, 408 on timeout, 477 if unsent).
+    func send(method: String, ruri: String, dst: String, extraHeaders: String, timeoutMS: UInt32, done: @escaping Done) -> Int {
+        guard let core, let uri = SIPURI(ruri), !method.isEmpty else { return -1 }
+        let target = SIPURI(dst.isEmpty ? ruri : dst) ?? uri
+        let proto = target.param("transport")?.lowercased() ?? "udp"
+        let port = Int(target.port) ?? 5060
+        let host = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
+        guard let addr = NameResolver.lookup(host, port: port),
+              let socket = core.socket(proto: proto, family: addr.family, prefer: nil) else {
+            done(477)
+            return 0
+        }
+        let n = sequence.add(1, ordering: .relaxed).newValue
+        let branch = LocalRequests.branchPrefix + String(n, radix: 16) + String(core.secret & 0xffffff, radix: 16)
+        let me = "\(socket.viaHost):\(socket.viaPort)"
+        var text = "\(method) \(ruri) SIP/2.0\r\n"
+        text += "Via: SIP/2.0/\(socket.viaTransport) \(me);branch=\(branch)\r\n"
+        text += "From: <sip:switchyard@\(me)>;tag=\(String(core.secret &+ UInt64(n), radix: 16))\r\n"
+        text += "To: <\(ruri)>\r\n"
+        text += "Call-ID: \(branch)@\(socket.viaHost)\r\n"
+        text += "CSeq: 1 \(method)\r\n"
+        text += "Max-Forwards: 70\r\n"
+        text += extraHeaders
+        text += "Content-Length: 0\r\n\r\n"
+        let deadline = LocalRequests.now() + UInt64(max(timeoutMS, 100)) * 1_000_000
+        pending.withLock { $0[branch] = Pending(done: done, deadline: deadline) }
+        if !socket.send(conn: 0, to: addr, Array(text.utf8)) {
+            if let p = pending.withLock({ $0.removeValue(forKey: branch) }) { p.done(477) }
+        }
+        return 0
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import SwitchyardSIP
+
+/// `$hdr(name)`: a header body by name; `$(hdr(name)[n])` the n-th one, `[*]` all of them.
+final class HeaderPV: PVAccessor, @unchecked Sendable {
+    let name: String
+    init(name: String) { self.name = name }
+    override var supportsIndex: Bool { true }
+    override func get(_ ctx: ScriptContext) -> Value {
+        ctx.message.sip?.header(name).map { .str($0) } ?? .null
+    }
+    override func get(_ ctx: ScriptContext, index: Int) -> Value {
+        guard let all = ctx.message.sip?.headers(name) else { return .null }
+        let i = index >= 0 ? index : all.count + index
+        return i >= 0 && i < all.count ? .str(all[i]) : .null
+    }
+    override func all(_ ctx: ScriptContext) -> [Value] {
+        (ctx.message.sip?.headers(name) ?? []).map { .str($0) }
+    }
+}
+
+/// The read-only pseudo-variables of a received message ($fu, $ci, $si, ...). On the dummy
+/// message of event/timer/startup routes they are NULL.
+enum MessagePVs {
+    static func classes() -> [PVClass] {
+        var list: [PVClass] = []
+        func msgPV(_ names: [String], _ getter: @escaping @Sendable (SIPMessage, ScriptContext) -> Value) {
+            for n in names {
+                list.append(PVClass(name: n, needsInner: false) { _, _ in
+                    ComputedPV { ctx in ctx.message.sip.map { getter($0, ctx) } ?? .null }
+                })
+            }
+        }
+        @Sendable func str(_ s: String?) -> Value { s.map { .str($0) } ?? .null }
+        @Sendable func uriPart(_ uri: String?, _ part: (SIPURI) -> String) -> Value {
+            guard let t = uri, let u = SIPURI(t) else { return .null }
+            let s = part(u)
+            return s.isEmpty ? .null : .str(s)
+        }
+        msgPV(["fu", "from.uri"]) { m, _ in str(m.fromURI) }
+        msgPV(["fU"]) { m, _ in uriPart(m.fromURI) { $0.user } }
+        msgPV(["fd"]) { m, _ in uriPart(m.fromURI) { $0.host } }
+        msgPV(["fn"]) { m, _ in str(m.from.flatMap { $0.display.isEmpty ? nil : $0.display }) }
+        msgPV(["ft"]) { m, _ in str(m.fromTag) }
+        msgPV(["tu", "to.uri"]) { m, _ in str(m.toURI) }
+        msgPV(["tU"]) { m, _ in uriPart(m.toURI) { $0.user } }
+        msgPV(["td"]) { m, _ in uriPart(m.toURI) { $0.host } }
+        msgPV(["tn"]) { m, _ in str(m.to.flatMap { $0.display.isEmpty ? nil : $0.display }) }
+        msgPV(["tt"]) { m, _ in str(m.toTag) }
+        msgPV(["ci"]) { m, _ in str(m.callID) }
+        msgPV(["cs"]) { m, _ in m.cseqNumber.map { .int($0) } ?? .null }
+        msgPV(["rm"]) { m, _ in str(m.isRequest ? m.method : m.cseqMethod) }
+        msgPV(["rs"]) { m, _ in m.statusCode.map { .int($0) } ?? .null }
+        msgPV(["rr"]) { m, _ in str(m.reason) }
+        msgPV(["ua"]) { m, _ in str(m.field(.userAgent).map { m.value(of: $0) }) }
+        msgPV(["ct"]) { m, _ in str(m.field(.contact).map { m.value(of: $0) }) }
+        msgPV(["cT"]) { m, _ in str(m.field(.contentType).map { m.value(of: $0) }) }
+        msgPV(["cl"]) { m, _ in .int(m.contentLength ?? m.bodyRange.count) }
+        msgPV(["ml"]) { m, _ in .int(m.length) }
+        msgPV(["mb"]) { m, _ in .str(String(decoding: m.bytes, as: UTF8.self)) }
+        msgPV(["rb"]) { m, _ in m.bodyRange.isEmpty ? .null : .str(String(decoding: m.body, as: UTF8.self)) }
+        msgPV(["ou"]) { m, _ in str(m.requestURIText) }
+        msgPV(["oU"]) { m, _ in uriPart(m.requestURIText) { $0.user } }
+        msgPV(["od"]) { m, _ in uriPart(m.requestURIText) { $0.host } }
+        msgPV(["op"]) { m, _ in uriPart(m.requestURIText) { $0.port } }
+        msgPV(["si", "src_ip"]) { _, ctx in str(ctx.message.origin?.source.ip) }
+        msgPV(["sp", "src_port"]) { _, ctx in ctx.message.origin.map { .int($0.source.port) } ?? .null }
+        msgPV(["Ri"]) { _, ctx in str(ctx.message.origin?.socket.address.ip) }
+        msgPV(["Rp"]) { _, ctx in ctx.message.origin.map { .int($0.socket.address.port) } ?? .null }
+        msgPV(["pr", "proto"]) { _, ctx in str(ctx.message.origin?.socket.proto.name) }
+        msgPV(["rP"]) { _, ctx in
+            guard let u = ctx.message.requestURI else { return .null }
+            return .str(u.param("transport") ?? "udp")
+        }
+        list.append(PVClass(name: "hdr", needsInner: true) { inner, _ in HeaderPV(name: inner!.trimmingCharacters(in: .whitespaces)) })
+        list.append(PVClass(name: "hdrcnt", needsInner: true) { inner, _ in
+            let name = inner!.trimmingCharacters(in: .whitespaces)
+            return ComputedPV { ctx in .int(ctx.message.sip?.fields(named: name).count ?? 0) }
+        })
+        return list
+    }
+}

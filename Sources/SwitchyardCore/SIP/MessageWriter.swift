@@ -1,0 +1,143 @@
+import SwitchyardSIP
+
+/// Builds the bytes the core sends: a request forwarded with our Via on top and the script's header
+/// changes, a reply relayed without our Via, a stateless reply made from a request.
+enum MessageWriter {
+    static let crlf: [UInt8] = [13, 10]
+
+    /// The received top Via rewritten with `received=` / `rport=` (RFC 3261 18.2.1, RFC 3581),
+    /// or nil when it needs no change (the common case: the sender put its own address there).
+    static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress) -> String? {
+        var host = via.host
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let needReceived = host != source.ip
+        let rportFlag: Bool = { if case .some(.none) = via.rport { return true }; return false }()
+        guard needReceived || rportFlag else { return nil }
+        // sent-protocol and sent-by as written, then the parameters, rport filled and received set.
+        let value = msg.bytes[via.range]
+        let semi = value.firstIndex(of: UInt8(ascii: ";")) ?? value.endIndex
+        var out = String(decoding: msg.bytes[via.range.lowerBound..<semi], as: UTF8.self)
+        while out.last == " " || out.last == "\t" { out.removeLast() }
+        for p in via.params {
+            let n = p.name.lowercased()
+            if n == "received" { continue }
+            if n == "rport" && p.value == nil { out += ";rport=\(source.port)"; continue }
+            out += ";" + p.name
+            if let v = p.value { out += "=" + v }
+        }
+        if needReceived { out += ";received=\(source.ip)" }
+        return out
+    }
+
+    /// A request as forwarded: new request line if the R-URI changed, our Via first, edits applied.
+    static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, via: String, topVia: SIPVia?,
+                                 topViaText: String?, edits: HeaderEdits) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(msg.bytes.count + via.utf8.count + 64)
+        let b = msg.bytes
+        if let ruri = newRURI {
+            out.append(text: msg.method ?? "")
+            out.append(32)
+            out.append(text: ruri)
+            out.append(text: " SIP/2.0\r\n")
+        } else {
+            out.append(contentsOf: b[msg.methodRange.lowerBound..<msg.headersStart])
+        }
+        out.append(text: "Via: ")
+        out.append(text: via)
+        out.append(contentsOf: crlf)
+        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText)
+        return out
+    }
+
+    /// Header lines with edits, the empty line and the body.
+    static func appendHeaders(_ out: inout [UInt8], _ msg: SIPMessage, edits: HeaderEdits, topVia: SIPVia?, topViaText: String?,
+                              dropTopVia: Bool = false) {
+        let b = msg.bytes
+        for line in edits.top { out.append(text: line); out.append(contentsOf: crlf) }
+        var seenVia = false
+        for (i, f) in msg.fields.enumerated() {
+            if edits.removed.contains(i) { continue }
+            if let v = edits.replaced[i] {
+                out.append(contentsOf: b[f.name])
+                out.append(text: ": ")
+                out.append(text: v)
+                out.append(contentsOf: crlf)
+                continue
+            }
+            if f.kind == .via && !seenVia {
+                seenVia = true
+                if let via = topVia, dropTopVia {
+                    if via.isLastInField { continue }
+                    // Keep the other values of the field: everything after the first comma.
+                    var j = via.range.upperBound
+                    while j < f.value.upperBound, b[j] != UInt8(ascii: ",") { j += 1 }
+                    j += 1
+                    while j < f.value.upperBound, b[j] == 32 || b[j] == 9 || b[j] == 13 || b[j] == 10 { j += 1 }
+                    out.append(contentsOf: b[f.name])
+                    out.append(text: ": ")
+                    out.append(contentsOf: b[j..<f.value.upperBound])
+                    out.append(contentsOf: crlf)
+                    continue
+                }
+                if let via = topVia, let text = topViaText {
+                    out.append(contentsOf: b[f.line.lowerBound..<via.range.lowerBound])
+                    out.append(text: text)
+                    out.append(contentsOf: b[via.range.upperBound..<f.line.upperBound])
+                    continue
+                }
+            }
+            out.append(contentsOf: b[f.line])
+        }
+        for line in edits.bottom { out.append(text: line); out.append(contentsOf: crlf) }
+        out.append(contentsOf: crlf)
+        out.append(contentsOf: b[msg.bodyRange])
+    }
+
+    /// A reply relayed upstream: the same message without its top Via value.
+    static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(msg.bytes.count)
+        out.append(contentsOf: msg.bytes[0..<msg.headersStart].drop { $0 == 13 || $0 == 10 })
+        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: nil, dropTopVia: true)
+        return out
+    }
+
+    /// A stateless reply to a request (sl_send_reply, 400s, 483s).
+    static func statelessReply(to msg: SIPMessage, code: Int, reason: String, topVia: SIPVia?, topViaText: String?,
+                               toTag: String?, extraHeaders: String, server: String?) -> [UInt8] {
+        let b = msg.bytes
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out.append(text: "SIP/2.0 \(code) \(reason)\r\n")
+        var seenVia = false
+        for f in msg.fields {
+            switch f.kind {
+            case .via:
+                if !seenVia, let via = topVia, let text = topViaText {
+                    out.append(contentsOf: b[f.line.lowerBound..<via.range.lowerBound])
+                    out.append(text: text)
+                    out.append(contentsOf: b[via.range.upperBound..<f.line.upperBound])
+                } else {
+                    out.append(contentsOf: b[f.line])
+                }
+                seenVia = true
+            case .to:
+                if let tag = toTag {
+                    out.append(contentsOf: b[f.line.lowerBound..<f.value.upperBound])
+                    out.append(text: ";tag=\(tag)\r\n")
+                } else {
+                    out.append(contentsOf: b[f.line])
+                }
+            case .from, .callID, .cseq:
+                out.append(contentsOf: b[f.line])
+            default:
+                break
+            }
+        }
+        out.append(text: extraHeaders)
+        if let server { out.append(text: server); out.append(contentsOf: crlf) }
+        out.append(text: "Content-Length: 0\r\n\r\n")
+        return out
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Synchronization
+import SwitchyardABI
+import SwitchyardSIP
+
+/// The SIP side of the core: the listening sockets (opened through transport modules), their
+/// worker threads, and what happens to each received message — the request route, or the
+/// stateless relay of a reply by its Via.
+public final class SIPCore: @unchecked Sendable {
+    // Sockets and workers are set up on the startup thread; afterwards they are read-only.
+    let engine: ScriptEngine
+    let log: CoreLog
+    private(set) var sockets: [SIPSocket] = []
+    private var workers: [SIPWorker] = []
+    private var threads: [Thread] = []
+    private let finished = DispatchGroup()
+    /// Makes our stateless branches unguessable and stable for retransmissions.
+    let secret = UInt64.random(in: 1...UInt64.max)
+    /// `Server:` header line of locally generated replies (server_header / server_signature).
+    var serverHeader: String?
+    let local: LocalRequests
+    let counters = SIPCounters()
+
+    init(engine: ScriptEngine, log: CoreLog) {
+        self.engine = engine
+        self.log = log
+        self.local = LocalRequests(log: log)
+    }
+
+    public var socketNames: [String] { sockets.map(\.name) }
+    public var hasSockets: Bool { !sockets.isEmpty }
+
+    // MARK: startup
+
+    /// Opens every `socket=` line through its transport module. Errors name the line.
+    func open(_ lines: [(text: String, location: SourceLocation?)], modules: [LoadedModule], defaultWorkers: Int,
+              diagnostics: DiagnosticBag) {
+        var protos: [String: SIPProto] = [:]
+        for m in modules {
+            for p in m.protos {
+                guard let n = p.name.map({ String(cString: $0).lowercased() }) else { continue }
+                protos[n] = SIPProto(name: n, module: m.name, export: p)
+            }
+        }
+        for line in lines {
+            do throws(SIPConfigError) {
+                let spec = try SocketSpec.parse(line.text)
+                guard let proto = protos[spec.proto] else {
+                    throw SIPConfigError("socket '\(line.text)': no transport module for '\(spec.proto)' (loadmodule \"proto_\(spec.proto).so\"?)")
+                }
+                let addr = try spec.bindAddress(defaultPort: proto.defaultPort)
+                guard let listen = proto.export.listen else { throw SIPConfigError("module \(proto.module) exports no listen()") }
+                var err = [CChar](repeating: 0, count: 256)
+                let l = addr.withSockaddr { sa, len in listen(sa, len, &err, err.count, proto.export.user) }
+                guard let listener = l else {
+                    throw SIPConfigError("cannot listen on \(spec.proto):\(addr.text): \(ABIReader.text(err))")
+                }
+                sockets.append(SIPSocket(proto: proto, spec: spec, address: addr, listener: listener,
+                                         workers: spec.workers ?? defaultWorkers))
+            } catch {
+                diagnostics.error(line.location, error.message)
+            }
+        }
+    }
+
+    /// Starts each socket's worker threads; ranks continue after the script workers'.
+    func start(firstRank: Int, childInit: @escaping @Sendable (Int) -> Bool) -> Bool {
+        var rank = firstRank
+        let ready = DispatchGroup()
+        let failures = Counter()
+        for socket in sockets {
+            for _ in 0..<socket.workers {
+                let w = SIPWorker(socket: socket, engine: engine, rank: rank)
+                rank += 1
+                workers.append(w)
+                ready.enter()
+                finished.enter()
+                let t = Thread { [finished] in
+                    if !childInit(w.rank) { failures.increment() }
+                    ready.leave()
+                    if let serve = socket.proto.export.serve {
+                        serve(socket.listener, w.handle, socket.proto.export.user)
+                    }
+                    finished.leave()
+                }
+                t.name = "sip-\(socket.proto.name)-\(w.rank)"
+                t.stackSize = 8 << 20
+                threads.append(t)
+                t.start()
+            }
+        }
+        ready.wait()
+        local.start(core: self)
+        return failures.value == 0
+    }
+
+    func stop() {
+        local.stop()
+        for s in sockets { s.proto.export.stop?(s.listener, s.proto.export.user) }
+        _ = finished.wait(timeout: .now() + 5)
+    }
+
+    // MARK: sockets
+
+    /// The socket to send on for a transport and address family, preferring the one a message came in on.
+    func socket(proto: String, family: Int32, prefer: SIPSocket?) -> SIPSocket? {
+        if let p = prefer, p.proto.name == proto, p.address.family == family || p.address.isAny { return p }
+        return sockets.first { $0.proto.name == proto && ($0.address.family == family || $0.address.isAny) }
+            ?? sockets.first { $0.proto.name == proto }
+    }
+
+    func isLocal(host: String, port: Int?) -> Bool {
+        sockets.contains { $0.matches(host: host, port: port) }
+    }
+
+    // MARK: receiving
+
+    /// One message from a transport, on a SIP worker thread.
+    func receive(_ w: SIPWorker, conn: UInt64, source: SocketAddress, bytes: [UInt8]) -> Int32 {
+        let msg: SIPMessage
+        do {
+            msg = try SIPMessage.parse(bytes)
+            // Every Via is needed to route the message or its replies: a bad one makes the message bad.
+            _ = try msg.vias()
+        } catch {
+            counters.bad.add(1, ordering: .relaxed)
+            log.write(LogLevels.info, module: "core", "bad SIP message from \(source.text): \(error.reason)")
+            BadRequest.answer(bytes, reason: error.reason, origin: SIPOrigin(socket: w.socket, conn: conn, source: source), core: self)
+            return -1
+        }
+        let origin = SIPOrigin(socket: w.socket, conn: conn, source: source)
+        if msg.isRequest {
+            counters.requests.add(1, ordering: .relaxed)
+            guard msg.isVersion2 else {
+                _ = reply(to: msg, origin: origin, code: 505, reason: "Version Not Supported", extraHeaders: "")
+                return -1
+            }
+            handleRequest(msg, origin: origin, worker: w)
+        } else {
+            counters.replies.add(1, ordering: .relaxed)
+            handleReply(msg, origin: origin, worker: w)
+        }
+        return 0
+    }
+
+    func handleRequest(_ msg: SIPMessage, origin: SIPOrigin, worker w: SIPWorker) {
+        guard let route = engine.mainRoute else { return }
+        let ctx = w.ctx
+        ctx.reset(routeType: .request)
+        ctx.message = ScriptMessage(sip: msg, origin: origin)
+        engine.run(route, ctx)
+        ctx.message = ScriptMessage.dummy
+    }
+
+    func handleReply(_ msg: SIPMessage, origin: SIPOrigin, worker w: SIPWorker) {
+        guard let vias = try? msg.vias(), let top = vias.first else { return }
+        if let branch = top.branch, local.isLocalBranch(branch) {
+            local.replyArrived(branch: branch, code: msg.statusCode ?? 0)
+            return
+        }
+        let ctx = w.ctx
+        if let route = engine.onreplyRoutes[""] ?? engine.onreplyRoutes["0"] {
+            ctx.reset(routeType: .onreply)
+            ctx.message = ScriptMessage(sip: msg, origin: origin)
+            engine.run(route, ctx)
+            let drop = ctx.dropped && (msg.statusCode ?? 0) < 200
+            let edits = ctx.message.edits
+            ctx.message = ScriptMessage.dummy
+            if drop { return }
+            relay(msg, vias: vias, edits: edits)
+        } else {
+            relay(msg, vias: vias, edits: HeaderEdits())
+        }
+    }
+
+    /// Sends a reply on to the next Via (RFC 3261 16.7 step 3 / 18.2.2), if the top Via is ours.
+    func relay(_ msg: SIPMessage, vias: [SIPVia], edits: HeaderEdits) {
+        let top = vias[0]
+        guard isLocal(host: top.host, port: top.port) else {
+            log.write(LogLevels.debug, module: "core", "reply \(msg.statusCode ?? 0) whose top Via \(top.host) is not ours: dropped")
+            return
+        }
+        guard vias.count > 1 else { return }  // a reply to our own request that nobody waits for
+        let next = vias[1]
+        guard let (dst, proto) = replyDestination(next) else {
+            log.warning("cannot resolve the Via \(next.host) of a reply: dropped")
+            counters.dropped.add(1, ordering: .relaxed)
+            return
+        }
+        guard let socket = socket(proto: proto, family: dst.family, prefer: nil) else {
+            log.warning("no \(proto) socket to relay a reply to \(dst.text): dropped")
+            counters.dropped.add(1, ordering: .relaxed)
+            return
+        }
+        let out = MessageWriter.relayedReply(msg, topVia: top, edits: edits)
+        if socket.send(conn: 0, to: dst, out) { counters.relayedReplies.add(1, ordering: .relaxed) }
+    }
+
+    /// Where a reply goes for a Via: received= or the sent-by host; rport= or the sent-by port (RFC 3581).
+    func replyDestination(_ via: SIPVia) -> (SocketAddress, String)? {
+        let host = via.received ?? via.host
+        var port = via.port ?? 5060
+        if case .some(.some(let rp)) = via.rport, let n = Int(rp) { port = n }
+        guard let dst = NameResolver.lookup(host, port: port) else { return nil }
+        return (dst, via.transport.lowercased())
+    }
+}
+
+/// Counters shown as core statistics.
+final class SIPCounters: Sendable {
+    let requests = Atomic<Int>(0)
+    let replies = Atomic<Int>(0)
+    let bad = Atomic<Int>(0)
+    let forwarded = Atomic<Int>(0)
+    let relayedReplies = Atomic<Int>(0)
+    let sentReplies = Atomic<Int>(0)
+    let dropped = Atomic<Int>(0)
+}

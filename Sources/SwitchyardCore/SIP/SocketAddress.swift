@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An IPv4/IPv6 address and port as the kernel wants it (sockaddr_storage), with the text forms the
+/// script sees ($si, Via received=) made only when asked for.
+public struct SocketAddress: @unchecked Sendable, Equatable {
+    public var storage = sockaddr_storage()
+    public var length: socklen_t = 0
+
+    public init() {}
+
+    /// From a numeric IP (IPv6 with or without brackets) and a port; nil if `ip` is not numeric.
+    public init?(ip: String, port: Int) {
+        var host = ip
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        var a4 = in_addr()
+        if inet_pton(AF_INET, host, &a4) == 1 {
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+            sa.sin_addr = a4
+            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sa) { dst.copyMemory(from: $0) } }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            return
+        }
+        var a6 = in6_addr()
+        if inet_pton(AF_INET6, host, &a6) == 1 {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+            sa.sin6_addr = a6
+            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sa) { dst.copyMemory(from: $0) } }
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            return
+        }
+        return nil
+    }
+
+    /// Copies a kernel address.
+    public init(_ sa: UnsafePointer<sockaddr>, _ len: socklen_t) {
+        let n = min(Int(len), MemoryLayout<sockaddr_storage>.size)
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: sa, count: n)) }
+        length = socklen_t(n)
+    }
+
+    public var family: Int32 { Int32(storage.ss_family) }
+
+    public var port: Int {
+        withUnsafeBytes(of: storage) { raw in
+            switch Int32(storage.ss_family) {
+            case AF_INET: return Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
+            case AF_INET6: return Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
+            default: return 0
+            }
+        }
+    }
+
+    /// The numeric IP text (IPv6 without brackets).
+    public var ip: String {
+        var buf = [CChar](repeating: 0, count: 64)
+        withUnsafeBytes(of: storage) { raw in
+            switch Int32(storage.ss_family) {
+            case AF_INET:
+                var a = raw.load(as: sockaddr_in.self).sin_addr
+                _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+            case AF_INET6:
+                var a = raw.load(as: sockaddr_in6.self).sin6_addr
+                _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
+            default: break
+            }
+        }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// IP as it goes into a URI or Via (IPv6 in brackets).
+    public var uriHost: String { family == AF_INET6 ? "[\(ip)]" : ip }
+
+    public var text: String { "\(uriHost):\(port)" }
+
+    /// True for 0.0.0.0 / ::.
+    public var isAny: Bool {
+        withUnsafeBytes(of: storage) { raw in
+            switch Int32(storage.ss_family) {
+            case AF_INET: return raw.load(as: sockaddr_in.self).sin_addr.s_addr == 0
+            case AF_INET6:
+                let a = raw.load(as: sockaddr_in6.self).sin6_addr
+                return withUnsafeBytes(of: a) { $0.allSatisfy { $0 == 0 } }
+            default: return false
+            }
+        }
+    }
+
+    public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        withUnsafeBytes(of: storage) { raw in body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length) }
+    }
+
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        a.length == b.length && withUnsafeBytes(of: a.storage) { x in
+            withUnsafeBytes(of: b.storage) { y in memcmp(x.baseAddress!, y.baseAddress!, Int(a.length)) == 0 }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+// SIP conveniences (ABI 1.4): transports for proto_* modules, and the host's SIP message functions.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardABI
+
+/// A listening socket of a transport module. The core calls `serve` on each worker thread it starts for the
+/// socket (return only after `stop`), `send` from any thread.
+public protocol SIPListener: AnyObject, Sendable {
+    /// Reads messages until `stop()`, handing each to `host.sipReceive(worker:...)`.
+    func serve(worker: OpaquePointer)
+    /// Sends one whole message; `conn` is a connection id from `sipReceive` (streams), 0 = any / new.
+    func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool
+    func stop()
+}
+
+/// What `ModuleExportsBuilder.transport` declares.
+struct ProtoDecl {
+    let name: String
+    let defaultPort: UInt16
+    let stream: Bool
+    let listen: @Sendable (UnsafePointer<sockaddr>, socklen_t) throws -> any SIPListener
+}
+
+final class ProtoBox: Sendable {
+    let listen: @Sendable (UnsafePointer<sockaddr>, socklen_t) throws -> any SIPListener
+    init(_ listen: @escaping @Sendable (UnsafePointer<sockaddr>, socklen_t) throws -> any SIPListener) { self.listen = listen }
+}
+
+/// Keeps a listener alive behind the `void *` the core holds.
+final class ListenerBox: Sendable {
+    let listener: any SIPListener
+    init(_ l: any SIPListener) { listener = l }
+    static func from(_ p: UnsafeMutableRawPointer) -> any SIPListener {
+        Unmanaged<ListenerBox>.fromOpaque(p).takeUnretainedValue().listener
+    }
+}
+
+extension ProtoDecl {
+    func export() -> sy_proto_export {
+        var e = sy_proto_export()
+        e.name = CMemory.string(name)
+        e.default_port = defaultPort
+        e.flags = stream ? UInt32(SY_PROTO_STREAM.rawValue) : 0
+        e.user = CMemory.retain(ProtoBox(listen))
+        e.listen = { sa, len, err, errlen, user in
+            let box = Unmanaged<ProtoBox>.fromOpaque(user!).takeUnretainedValue()
+            do {
+                let l = try box.listen(sa!, len)
+                return Unmanaged.passRetained(ListenerBox(l)).toOpaque()  // lives as long as the server
+            } catch {
+                let text = Array("\(error)".utf8.prefix(max(0, errlen - 1)))
+                if let err, errlen > 0 {
+                    for (i, c) in text.enumerated() { err[i] = CChar(bitPattern: c) }
+                    err[text.count] = 0
+                }
+                return nil
+            }
+        }
+        e.serve = { l, w, _ in
+            guard let l, let w else { return }
+            ListenerBox.from(l).serve(worker: w)
+        }
+        e.send = { l, conn, dst, dstLen, buf, len, _ in
+            guard let l, let dst, let buf else { return -1 }
+            return ListenerBox.from(l).send(conn: conn, to: dst, length: dstLen, bytes: UnsafeRawBufferPointer(start: buf, count: len)) ? 0 : -1
+        }
+        e.stop = { l, _ in
+            guard let l else { return }
+            ListenerBox.from(l).stop()
+        }
+        return e
+    }
+}
+
+extension ModuleExportsBuilder {
+    /// A SIP transport (`socket = name:host:port`). `listen` opens a socket at startup (throw to refuse with a reason).
+    public mutating func transport(_ name: String, defaultPort: UInt16 = 5060, stream: Bool = false,
+                                   listen: @escaping @Sendable (UnsafePointer<sockaddr>, socklen_t) throws -> any SIPListener) {
+        protoDecls.append(ProtoDecl(name: name, defaultPort: defaultPort, stream: stream, listen: listen))
+    }
+}
+
+extension PluginHost {
+    /// Hands one received message to the core (from `serve`, on the worker's thread). False if it was rejected.
+    @discardableResult
+    public func sipReceive(worker: OpaquePointer, conn: UInt64, source: UnsafePointer<sockaddr>, sourceLength: socklen_t,
+                           bytes: UnsafeRawBufferPointer) -> Bool {
+        guard provides(\.sip_receive), let f = raw.pointee.sip_receive else { return false }
+        return f(worker, conn, source, sourceLength, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count) == 0
+    }
+
+    /// Stateless reply to the context's request. 1 sent, -1 no request, -2 not sent.
+    public func sipReply(_ ctx: SYContext, code: Int, reason: String, extraHeaders: String = "") -> Int32 {
+        guard provides(\.sip_reply), let f = raw.pointee.sip_reply else { return -1 }
+        var r = reason, x = extraHeaders
+        return r.withUTF8 { rb in
+            x.withUTF8 { xb in
+                f(ctx.raw, Int32(code), SYStr.make(rb), SYStr.make(xb))
+            }
+        }
+    }
+
+    /// The index-th header called `name` of the context's message (as changed so far); nil if absent.
+    public func sipHeader(_ ctx: SYContext, _ name: String, index: Int = 0) -> String? {
+        guard provides(\.sip_header_get), let f = raw.pointee.sip_header_get else { return nil }
+        var n = name
+        var out = sy_str()
+        let rc = n.withUTF8 { f(ctx.raw, SYStr.make($0), UInt32(index), &out) }
+        guard rc == 0 else { return nil }
+        return SYStr.string(out)
+    }
+
+    /// True when the context runs on a received SIP message.
+    public func sipHasMessage(_ ctx: SYContext) -> Bool {
+        guard provides(\.sip_header_get), let f = raw.pointee.sip_header_get else { return false }
+        var n = "Call-ID"
+        var out = sy_str()
+        return n.withUTF8 { f(ctx.raw, SYStr.make($0), 0, &out) } != -2
+    }
+
+    /// Replaces (or adds) a header in what is sent on.
+    @discardableResult
+    public func sipHeaderSet(_ ctx: SYContext, _ name: String, _ value: String) -> Bool {
+        guard provides(\.sip_header_set), let f = raw.pointee.sip_header_set else { return false }
+        var n = name, v = value
+        return n.withUTF8 { nb in v.withUTF8 { vb in f(ctx.raw, SYStr.make(nb), SYStr.make(vb)) } } == 0
+    }
+
+    /// Removes the first header called `name` from what is sent on; false if there was none.
+    @discardableResult
+    public func sipHeaderRemove(_ ctx: SYContext, _ name: String) -> Bool {
+        guard provides(\.sip_header_set), let f = raw.pointee.sip_header_set else { return false }
+        var n = name
+        return n.withUTF8 { nb in f(ctx.raw, SYStr.make(nb), sy_str(s: nil, len: 0)) } == 0
+    }
+
+    /// Adds a whole header line ("Name: value") first or last in what is sent on.
+    @discardableResult
+    public func sipHeaderAdd(_ ctx: SYContext, _ line: String, atTop: Bool) -> Bool {
+        guard provides(\.sip_header_add), let f = raw.pointee.sip_header_add else { return false }
+        var l = line
+        return l.withUTF8 { f(ctx.raw, SYStr.make($0), atTop ? 1 : 0) } == 0
+    }
+
+    /// Sends a stateless request from the core; `done` gets the final code (408 timeout, 477 not sent) on a core thread.
+    @discardableResult
+    public func sipRequest(method: String, ruri: String, destination: String = "", extraHeaders: String = "",
+                           timeoutMS: UInt32, done: @escaping @Sendable (Int) -> Void) -> Bool {
+        guard provides(\.sip_request), let f = raw.pointee.sip_request else { return false }
+        final class DoneBox: Sendable {
+            let done: @Sendable (Int) -> Void
+            init(_ d: @escaping @Sendable (Int) -> Void) { done = d }
+        }
+        let arg = Unmanaged.passRetained(DoneBox(done)).toOpaque()
+        var m = method, r = ruri, d = destination, x = extraHeaders
+        let rc = m.withUTF8 { mb in r.withUTF8 { rb in d.withUTF8 { db in x.withUTF8 { xb in
+            f(SYStr.make(mb), SYStr.make(rb), SYStr.make(db), SYStr.make(xb), timeoutMS, { arg, code in
+                let box = Unmanaged<DoneBox>.fromOpaque(arg!).takeRetainedValue()
+                box.done(Int(code))
+            }, arg)
+        } } } }
+        if rc != 0 { Unmanaged<DoneBox>.fromOpaque(arg).release() }
+        return rc == 0
+    }
+}
+
+/// sy_str helpers.
+enum SYStr {
+    static func make(_ b: UnsafeBufferPointer<UInt8>) -> sy_str {
+        sy_str(s: b.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, len: b.count)
+    }
+    static func string(_ s: sy_str) -> String {
+        guard let p = s.s, s.len > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)
+    }
+}

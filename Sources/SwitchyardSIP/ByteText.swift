@@ -1,0 +1,66 @@
+/// Small byte-level helpers shared by the parsers (no Foundation: this target is also the fuzz target).
+enum Byte {
+    static let cr: UInt8 = 13, lf: UInt8 = 10, sp: UInt8 = 32, ht: UInt8 = 9
+    static let colon = UInt8(ascii: ":"), semi = UInt8(ascii: ";"), comma = UInt8(ascii: ",")
+    static let quote = UInt8(ascii: "\""), lt = UInt8(ascii: "<"), gt = UInt8(ascii: ">")
+    static let eq = UInt8(ascii: "="), backslash = UInt8(ascii: "\\"), slash = UInt8(ascii: "/")
+
+    @inline(__always) static func isWS(_ c: UInt8) -> Bool { c == sp || c == ht }
+    @inline(__always) static func isLWS(_ c: UInt8) -> Bool { c == sp || c == ht || c == cr || c == lf }
+
+    /// RFC 3261 `token` characters.
+    @inline(__always) static func isToken(_ c: UInt8) -> Bool {
+        switch c {
+        case 48...57, 65...90, 97...122: return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "%"), UInt8(ascii: "*"),
+             UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"):
+            return true
+        default: return false
+        }
+    }
+
+    /// Text of a byte range with folding (CR/LF followed by whitespace) collapsed to one space.
+    static func unfolded(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> String {
+        var hasBreak = false
+        for i in r where b[i] == cr || b[i] == lf { hasBreak = true; break }
+        if !hasBreak { return String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(r.count)
+        var i = r.lowerBound
+        while i < r.upperBound {
+            let c = b[i]
+            if c == cr || c == lf {
+                // Drop the line break and the whitespace around it, keep one space.
+                while let last = out.last, isWS(last) { out.removeLast() }
+                while i < r.upperBound, isLWS(b[i]) { i += 1 }
+                out.append(sp)
+                continue
+            }
+            out.append(c)
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func trim(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int> {
+        var lo = r.lowerBound, hi = r.upperBound
+        while lo < hi, isLWS(b[lo]) { lo += 1 }
+        while hi > lo, isLWS(b[hi - 1]) { hi -= 1 }
+        return lo..<hi
+    }
+
+    static func equalsIgnoringCase(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ lit: StaticString) -> Bool {
+        guard r.count == lit.utf8CodeUnitCount else { return false }
+        let p = lit.utf8Start
+        for i in 0..<r.count where (b[r.lowerBound + i] | 0x20) != (p[i] | 0x20) { return false }
+        return true
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends the UTF-8 bytes of a string.
+    @inlinable public mutating func append(text: String) {
+        var s = text
+        s.withUTF8 { append(contentsOf: $0) }
+    }
+}

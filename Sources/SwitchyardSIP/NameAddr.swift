@@ -1,0 +1,66 @@
+/// A From/To/Contact style value: `"Display" <uri>;params` or `uri;params`.
+public struct NameAddr: Sendable, Equatable {
+    public var display: String
+    public var uri: String
+    /// Header parameters after the URI (`tag=...`), without the leading ';'.
+    public var params: String
+
+    public func param(_ name: String) -> String? {
+        for p in params.split(separator: ";") {
+            let kv = p.split(separator: "=", maxSplits: 1)
+            guard let k = kv.first else { continue }
+            if k.trimmingWS().lowercased() == name { return kv.count > 1 ? String(kv[1].trimmingWS()) : "" }
+        }
+        return nil
+    }
+
+    public static func parse(_ text: String) -> NameAddr? {
+        let u = Array(text.utf8)
+        var i = 0
+        func s(_ r: Range<Int>) -> String { String(decoding: u[r], as: UTF8.self) }
+        while i < u.count, Byte.isLWS(u[i]) { i += 1 }
+        var display = ""
+        // Quoted display name (may contain '<', ';', ',').
+        if i < u.count, u[i] == Byte.quote {
+            let ds = i + 1
+            i += 1
+            while i < u.count, u[i] != Byte.quote { if u[i] == Byte.backslash { i += 1 }; i += 1 }
+            guard i < u.count else { return nil }
+            display = s(ds..<i)
+            i += 1
+        }
+        if let lt = u[i...].firstIndex(of: Byte.lt) {
+            if display.isEmpty {
+                // An unquoted display name is tokens and whitespace only (RFC 4475 3.1.2.15).
+                for c in u[i..<lt] where !(Byte.isToken(c) || Byte.isLWS(c)) { return nil }
+                display = s(i..<lt).trimmingWS()
+            } else {
+                for c in u[i..<lt] where !Byte.isLWS(c) { return nil }
+            }
+            guard let gt = u[lt...].firstIndex(of: Byte.gt) else { return nil }
+            // No whitespace inside <...> (RFC 4475 3.1.2.14).
+            for c in u[(lt + 1)..<gt] where Byte.isLWS(c) { return nil }
+            let uri = s((lt + 1)..<gt)
+            var rest = gt + 1
+            while rest < u.count, Byte.isLWS(u[rest]) { rest += 1 }
+            var params = ""
+            if rest < u.count, u[rest] == Byte.semi { params = s((rest + 1)..<u.count) }
+            return NameAddr(display: display, uri: uri.trimmingWS(), params: params)
+        }
+        guard display.isEmpty else { return nil }
+        // addr-spec form: parameters after ';' belong to the header.
+        let semi = u[i...].firstIndex(of: Byte.semi) ?? u.count
+        let uri = s(i..<semi).trimmingWS()
+        guard !uri.isEmpty else { return nil }
+        return NameAddr(display: "", uri: uri, params: semi < u.count ? s((semi + 1)..<u.count) : "")
+    }
+}
+
+extension StringProtocol {
+    func trimmingWS() -> String {
+        var u = Substring(self)
+        while let f = u.first, f == " " || f == "\t" { u = u.dropFirst() }
+        while let l = u.last, l == " " || l == "\t" { u = u.dropLast() }
+        return String(u)
+    }
+}

@@ -1,0 +1,183 @@
+/// A parsed SIP message. `parse` finds the first line, splits the header fields (names recognised,
+/// bodies kept as ranges) and the body by Content-Length; the bodies of From, To, Via, CSeq... are
+/// parsed only when first asked for, and cached.
+///
+/// A message is owned by one worker thread at a time (the lazy caches are not synchronised).
+public final class SIPMessage: @unchecked Sendable {
+    public let bytes: [UInt8]
+    public let isRequest: Bool
+    /// Request: method, request-URI. Reply: status code and reason range.
+    public let methodRange: Range<Int>
+    let uriRange: Range<Int>
+    let versionRange: Range<Int>
+    public let statusCode: Int?
+    let reasonRange: Range<Int>
+    /// Where the header block starts (after the first line) and ends (the empty line included).
+    public let headersStart: Int
+    public let headersEnd: Int
+    public let fields: [HeaderField]
+    public let bodyRange: Range<Int>
+
+    private var fromCache: NameAddr??
+    private var toCache: NameAddr??
+    private var viaCache: [SIPVia]?
+
+    init(bytes: [UInt8], isRequest: Bool, methodRange: Range<Int>, uriRange: Range<Int>, versionRange: Range<Int>, statusCode: Int?,
+         reasonRange: Range<Int>, headersStart: Int, headersEnd: Int, fields: [HeaderField], bodyRange: Range<Int>) {
+        self.bytes = bytes
+        self.isRequest = isRequest
+        self.methodRange = methodRange
+        self.uriRange = uriRange
+        self.versionRange = versionRange
+        self.statusCode = statusCode
+        self.reasonRange = reasonRange
+        self.headersStart = headersStart
+        self.headersEnd = headersEnd
+        self.fields = fields
+        self.bodyRange = bodyRange
+    }
+
+    /// Parses a whole message (a datagram, or one framed message from a stream).
+    public static func parse(_ bytes: [UInt8]) throws(SIPParseError) -> SIPMessage {
+        try SIPParser.parse(bytes)
+    }
+
+    // MARK: text access
+
+    @inline(__always)
+    public func text(_ r: Range<Int>) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[r]), as: UTF8.self) }
+    }
+
+    public var method: String? { isRequest ? text(methodRange) : nil }
+    public var requestURIText: String? { isRequest ? text(uriRange) : nil }
+    public var reason: String? { isRequest ? nil : text(reasonRange) }
+    /// "SIP/2.0" (a request may carry another version, which a server answers with 505).
+    public var version: String { text(versionRange) }
+    public var isVersion2: Bool {
+        versionRange.count == 7 && bytes.withUnsafeBufferPointer { Byte.equalsIgnoringCase($0, versionRange, "SIP/2.0") }
+    }
+    public var body: [UInt8] { Array(bytes[bodyRange]) }
+    public var length: Int { bytes.count }
+
+    /// True when the method (of a request) or the CSeq method (of a reply) is `m` (case-sensitive, as RFC 3261).
+    public func methodIs(_ m: StaticString) -> Bool {
+        let r = isRequest ? methodRange : (cseqMethodRange ?? 0..<0)
+        guard r.count == m.utf8CodeUnitCount else { return false }
+        let p = m.utf8Start
+        for i in 0..<r.count where bytes[r.lowerBound + i] != p[i] { return false }
+        return true
+    }
+
+    /// The unfolded body text of a field.
+    public func value(of f: HeaderField) -> String {
+        bytes.withUnsafeBufferPointer { Byte.unfolded($0, f.value) }
+    }
+
+    public func name(of f: HeaderField) -> String { text(f.name) }
+
+    /// The first field of a kind.
+    public func field(_ kind: HeaderKind) -> HeaderField? {
+        for f in fields where f.kind == kind { return f }
+        return nil
+    }
+
+    /// Fields with this name (compact forms included), in order.
+    public func fields(named name: String) -> [HeaderField] {
+        let kind = HeaderKind.named(name)
+        if kind != .other { return fields.filter { $0.kind == kind } }
+        // The name as asked, and its other form (compact <-> full) for the headers the core does not classify.
+        let lower = name.lowercased()
+        let names = [Array(lower.utf8)] + (HeaderKind.otherForms[lower].map { [Array($0.utf8)] } ?? [])
+        return fields.filter { f in
+            guard f.kind == .other else { return false }
+            return names.contains { want in
+                guard f.name.count == want.count else { return false }
+                for i in 0..<want.count {
+                    var c = bytes[f.name.lowerBound + i]
+                    if c >= 65 && c <= 90 { c += 32 }
+                    if c != want[i] { return false }
+                }
+                return true
+            }
+        }
+    }
+
+    /// First header body with this name, unfolded and trimmed; nil if absent.
+    public func header(_ name: String) -> String? {
+        fields(named: name).first.map { value(of: $0) }
+    }
+
+    /// Every header body with this name, in order (not split at commas).
+    public func headers(_ name: String) -> [String] {
+        fields(named: name).map { value(of: $0) }
+    }
+
+    // MARK: common headers
+
+    public var callID: String? { field(.callID).map { value(of: $0) } }
+
+    var cseqMethodRange: Range<Int>? {
+        guard let f = field(.cseq) else { return nil }
+        return bytes.withUnsafeBufferPointer { b -> Range<Int>? in
+            var i = f.value.lowerBound
+            while i < f.value.upperBound, !Byte.isLWS(b[i]) { i += 1 }
+            while i < f.value.upperBound, Byte.isLWS(b[i]) { i += 1 }
+            var j = i
+            while j < f.value.upperBound, !Byte.isLWS(b[j]) { j += 1 }
+            return i < j ? i..<j : nil
+        }
+    }
+
+    public var cseqNumber: Int? {
+        guard let f = field(.cseq) else { return nil }
+        var n = 0, digits = 0
+        var i = f.value.lowerBound
+        while i < f.value.upperBound, bytes[i] >= 48, bytes[i] <= 57, digits < 10 {
+            n = n * 10 + Int(bytes[i] - 48); digits += 1; i += 1
+        }
+        return digits > 0 ? n : nil
+    }
+
+    public var cseqMethod: String? { cseqMethodRange.map { text($0) } }
+
+    public var contentLength: Int? {
+        guard let f = field(.contentLength) else { return nil }
+        return SIPParser.parseDecimal(bytes, f.value)
+    }
+
+    /// From, parsed on first use; nil if absent or malformed.
+    public var from: NameAddr? {
+        if let c = fromCache { return c }
+        let v = field(.from).flatMap { NameAddr.parse(value(of: $0)) }
+        fromCache = .some(v)
+        return v
+    }
+
+    public var to: NameAddr? {
+        if let c = toCache { return c }
+        let v = field(.to).flatMap { NameAddr.parse(value(of: $0)) }
+        toCache = .some(v)
+        return v
+    }
+
+    public var fromURI: String? { from?.uri }
+    public var toURI: String? { to?.uri }
+    public var fromTag: String? { from?.param("tag") }
+    public var toTag: String? { to?.param("tag") }
+
+    /// Every Via value in order (all Via fields, split at commas), parsed on first use.
+    public func vias() throws(SIPParseError) -> [SIPVia] {
+        if let c = viaCache { return c }
+        var out: [SIPVia] = []
+        for f in fields where f.kind == .via {
+            try bytes.withUnsafeBufferPointer { (b) throws(SIPParseError) in
+                out += try SIPVia.parseAll(b, f.value)
+            }
+        }
+        viaCache = out
+        return out
+    }
+
+    public func topVia() throws(SIPParseError) -> SIPVia? { try vias().first }
+}

@@ -1,0 +1,235 @@
+/// Splits a message into first line, header fields and body. Strict where RFC 3261 must be (first
+/// line, header names, Content-Length), tolerant where real peers differ (bare LF line ends,
+/// whitespace before the colon, leading CRLF keep-alives).
+enum SIPParser {
+    /// Largest Content-Length taken seriously (a SIP message over UDP is at most 64 KiB).
+    static let maxBody = 1 << 20
+
+    static func parse(_ bytes: [UInt8]) throws(SIPParseError) -> SIPMessage {
+        try bytes.withUnsafeBufferPointer { (b) throws(SIPParseError) -> SIPMessage in try parse(bytes, b) }
+    }
+
+    /// End of the line starting at `i`: (index of the first line-ending byte, index after the ending).
+    @inline(__always)
+    static func lineEnd(_ b: UnsafeBufferPointer<UInt8>, from i: Int) -> (end: Int, next: Int)? {
+        var j = i
+        while j < b.count {
+            if b[j] == Byte.lf { return (j > i && b[j - 1] == Byte.cr ? j - 1 : j, j + 1) }
+            j += 1
+        }
+        return nil
+    }
+
+    static func parse(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>) throws(SIPParseError) -> SIPMessage {
+        var i = 0
+        while i < b.count, b[i] == Byte.cr || b[i] == Byte.lf { i += 1 }
+        guard i < b.count else { throw SIPParseError("empty message") }
+        guard let (firstEnd, afterFirst) = lineEnd(b, from: i) else { throw SIPParseError("no end of the first line") }
+
+        // First line.
+        var isRequest = true
+        var methodRange = 0..<0, uriRange = 0..<0, reasonRange = 0..<0, versionRange = i..<(i + 7)
+        var status: Int? = nil
+        let first = i..<firstEnd
+        if first.count >= 8, Byte.equalsIgnoringCase(b, i..<(i + 8), "SIP/2.0 ") {
+            isRequest = false
+            var j = i + 8
+            while j < firstEnd, b[j] == Byte.sp { j += 1 }
+            var code = 0, digits = 0
+            while j < firstEnd, b[j] >= 48, b[j] <= 57 { code = code * 10 + Int(b[j] - 48); digits += 1; j += 1 }
+            guard digits == 3, (100...699).contains(code) else { throw SIPParseError("bad status code in the status line") }
+            guard j == firstEnd || b[j] == Byte.sp else { throw SIPParseError("bad status line") }
+            while j < firstEnd, b[j] == Byte.sp { j += 1 }
+            status = code
+            reasonRange = j..<firstEnd
+        } else {
+            var j = i
+            while j < firstEnd, Byte.isToken(b[j]) { j += 1 }
+            guard j > i, j < firstEnd, b[j] == Byte.sp else { throw SIPParseError("bad method in the request line") }
+            methodRange = i..<j
+            j += 1
+            let uStart = j
+            while j < firstEnd, b[j] != Byte.sp, b[j] != Byte.ht { j += 1 }
+            guard j > uStart, j < firstEnd else { throw SIPParseError("bad request-URI in the request line") }
+            uriRange = uStart..<j
+            // The URI needs a scheme: letters then ':'.
+            var k = uStart
+            while k < j, Byte.isToken(b[k]), b[k] != Byte.colon { k += 1 }
+            guard k > uStart, k < j, b[k] == Byte.colon else { throw SIPParseError("request-URI without a scheme") }
+            j += 1
+            // SIP/<digits>.<digits>: another version than 2.0 parses (the core answers 505).
+            guard firstEnd - j >= 7, Byte.equalsIgnoringCase(b, j..<(j + 4), "SIP/") else {
+                throw SIPParseError("bad SIP version in the request line")
+            }
+            var k2 = j + 4, dots = 0, digits = 0
+            while k2 < firstEnd {
+                if b[k2] == UInt8(ascii: ".") { dots += 1 } else if b[k2] >= 48 && b[k2] <= 57 { digits += 1 } else { break }
+                k2 += 1
+            }
+            guard k2 == firstEnd, dots == 1, digits >= 2 else { throw SIPParseError("bad SIP version in the request line") }
+            versionRange = j..<firstEnd
+        }
+        _ = first
+
+        // Header fields.
+        var fields: [HeaderField] = []
+        fields.reserveCapacity(16)
+        i = afterFirst
+        let headersStart = i
+        var headersEnd = -1
+        var contentLength: Int? = nil
+        while i < b.count {
+            guard let (end, next) = lineEnd(b, from: i) else {
+                throw SIPParseError("headers not terminated by an empty line")
+            }
+            if end == i { headersEnd = next; break }   // empty line
+            if Byte.isWS(b[i]) { throw SIPParseError("continuation line without a header") }
+            // name
+            var j = i
+            while j < end, Byte.isToken(b[j]) { j += 1 }
+            let nameRange = i..<j
+            guard !nameRange.isEmpty else { throw SIPParseError("bad header name") }
+            while j < end, Byte.isWS(b[j]) { j += 1 }
+            guard j < end, b[j] == Byte.colon else { throw SIPParseError("header line without a colon") }
+            j += 1
+            // value, with continuation lines
+            var lineNext = next
+            var valueEnd = end
+            while lineNext < b.count, Byte.isWS(b[lineNext]) {
+                guard let (e2, n2) = lineEnd(b, from: lineNext) else { throw SIPParseError("headers not terminated by an empty line") }
+                valueEnd = e2
+                lineNext = n2
+            }
+            let value = Byte.trim(b, j..<valueEnd)
+            let kind = HeaderKind.classify(b, nameRange)
+            if kind == .contentLength {
+                guard let n = parseDecimal(bytes, value), n <= maxBody else { throw SIPParseError("bad Content-Length") }
+                if let old = contentLength, old != n { throw SIPParseError("conflicting Content-Length headers") }
+                contentLength = n
+            }
+            switch kind {
+            case .from, .to, .callID, .cseq, .maxForwards:
+                // RFC 3261 allows one of each (RFC 4475 3.3.8 asks for a 400).
+                if fields.contains(where: { $0.kind == kind }) { throw SIPParseError("more than one \(kind) header") }
+            default: break
+            }
+            fields.append(HeaderField(kind: kind, name: nameRange, value: value, line: i..<lineNext))
+            i = lineNext
+        }
+        if headersEnd < 0 {
+            // Tolerate a datagram whose header block ends at the end of the buffer without the empty line.
+            guard i >= b.count, contentLength == nil || contentLength == 0 else {
+                throw SIPParseError("headers not terminated by an empty line")
+            }
+            headersEnd = b.count
+        }
+
+        // Body: exactly Content-Length bytes; without it, the rest of the datagram.
+        var bodyRange = headersEnd..<b.count
+        if let n = contentLength {
+            guard headersEnd + n <= b.count else { throw SIPParseError("body shorter than Content-Length") }
+            bodyRange = headersEnd..<(headersEnd + n)
+        }
+
+        if isRequest {
+            for need in [HeaderKind.via, .from, .to, .callID, .cseq] where !fields.contains(where: { $0.kind == need }) {
+                throw SIPParseError("missing mandatory header \(need)")
+            }
+        } else {
+            guard fields.contains(where: { $0.kind == .via }) else { throw SIPParseError("reply without Via") }
+        }
+        // CSeq: a number then a method token.
+        if let f = fields.first(where: { $0.kind == .cseq }) {
+            var j = f.value.lowerBound, digits = 0
+            while j < f.value.upperBound, b[j] >= 48, b[j] <= 57 { j += 1; digits += 1 }
+            guard digits > 0, digits <= 10 else { throw SIPParseError("bad CSeq number") }
+            var k = j
+            while k < f.value.upperBound, Byte.isLWS(b[k]) { k += 1 }
+            guard k > j, k < f.value.upperBound else { throw SIPParseError("bad CSeq method") }
+            var m = k
+            while m < f.value.upperBound, Byte.isToken(b[m]) { m += 1 }
+            guard m == f.value.upperBound else { throw SIPParseError("bad CSeq method") }
+            if isRequest && knownMethod(b, methodRange) {
+                // RFC 3261 8.2: the CSeq method must match the request method (ACK/CANCEL included).
+                // An unknown method is left to the script (501), as RFC 4475 3.1.2.18 prefers.
+                guard m - k == methodRange.count, memcmpEqual(b, k, methodRange.lowerBound, methodRange.count) else {
+                    throw SIPParseError("CSeq method does not match the request method")
+                }
+            }
+        }
+        let msg = SIPMessage(bytes: bytes, isRequest: isRequest, methodRange: methodRange, uriRange: uriRange,
+                             versionRange: versionRange, statusCode: status, reasonRange: reasonRange,
+                             headersStart: headersStart, headersEnd: headersEnd, fields: fields, bodyRange: bodyRange)
+        // From and To carry the dialog identifiers: a malformed one makes the message unusable.
+        if msg.field(.from) != nil && msg.from == nil { throw SIPParseError("bad From header") }
+        if msg.field(.to) != nil && msg.to == nil { throw SIPParseError("bad To header") }
+        return msg
+    }
+
+    static let knownMethods: [[UInt8]] = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "PRACK",
+                                          "SUBSCRIBE", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PUBLISH"].map { Array($0.utf8) }
+
+    static func knownMethod(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        knownMethods.contains { m in m.count == r.count && m.indices.allSatisfy { b[r.lowerBound + $0] == m[$0] } }
+    }
+
+    @inline(__always)
+    static func memcmpEqual(_ b: UnsafeBufferPointer<UInt8>, _ x: Int, _ y: Int, _ n: Int) -> Bool {
+        for i in 0..<n where b[x + i] != b[y + i] { return false }
+        return true
+    }
+
+    /// A non-negative decimal integer filling the range (at most 9 digits).
+    static func parseDecimal(_ bytes: [UInt8], _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, r.count <= 9 else { return nil }
+        var n = 0
+        for i in r {
+            let c = bytes[i]
+            guard c >= 48, c <= 57 else { return nil }
+            n = n * 10 + Int(c - 48)
+        }
+        return n
+    }
+}
+
+/// Finds where one message ends in a stream buffer (TCP): the header block, then Content-Length
+/// bytes (required on streams). Returns the message length, nil if more bytes are needed, or
+/// throws when the stream cannot be framed (no Content-Length, header block too large).
+public enum SIPFraming {
+    public static func messageLength(_ b: UnsafeBufferPointer<UInt8>, maxHeaders: Int = 65536) throws(SIPParseError) -> Int? {
+        var i = 0
+        while i < b.count, b[i] == Byte.cr || b[i] == Byte.lf { i += 1 }
+        let start = i
+        var lineStart = i
+        var contentLength: Int? = nil
+        while i < b.count {
+            if b[i] == Byte.lf {
+                var end = i
+                if end > lineStart, b[end - 1] == Byte.cr { end -= 1 }
+                if end == lineStart {
+                    guard let n = contentLength else { throw SIPParseError("no Content-Length on a stream") }
+                    return i + 1 + n <= b.count ? i + 1 + n : nil
+                }
+                // "Content-Length:" or "l:" at the start of a line.
+                var j = lineStart
+                while j < end, Byte.isToken(b[j]) { j += 1 }
+                let name = lineStart..<j
+                if Byte.equalsIgnoringCase(b, name, "content-length") || Byte.equalsIgnoringCase(b, name, "l") {
+                    while j < end, Byte.isWS(b[j]) { j += 1 }
+                    if j < end, b[j] == Byte.colon {
+                        j += 1
+                        while j < end, Byte.isWS(b[j]) { j += 1 }
+                        var n = 0, digits = 0
+                        while j < end, b[j] >= 48, b[j] <= 57, digits < 9 { n = n * 10 + Int(b[j] - 48); j += 1; digits += 1 }
+                        if digits == 0 { throw SIPParseError("bad Content-Length") }
+                        contentLength = n
+                    }
+                }
+                lineStart = i + 1
+            }
+            i += 1
+            if i - start > maxHeaders { throw SIPParseError("header block too large") }
+        }
+        return nil
+    }
+}
