@@ -52,7 +52,7 @@ public enum HeaderKind: UInt8, Sendable {
 
     /// The kind for a name written in a script or by a module ("Via", "v", "X-Foo").
     public static func named(_ name: String) -> HeaderKind {
-        var bytes = Array(name.utf8)
-        return bytes.withUnsafeMutableBufferPointer { classify(UnsafeBufferPointer($0), 0..<$0.count) }
+        var n = name
+        return n.withUTF8 { classify($0, 0..<$0.count) }
     }
 }

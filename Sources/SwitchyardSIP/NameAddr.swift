@@ -14,6 +14,41 @@ public struct NameAddr: Sendable, Equatable {
         return nil
     }
 
+    /// The checks of `parse`, on bytes and without building anything (run on every message).
+    static func isValid(_ u: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        var i = r.lowerBound
+        let end = r.upperBound
+        while i < end, Byte.isLWS(u[i]) { i += 1 }
+        var quoted = false
+        if i < end, u[i] == Byte.quote {
+            i += 1
+            while i < end, u[i] != Byte.quote { if u[i] == Byte.backslash { i += 1 }; i += 1 }
+            guard i < end else { return false }
+            i += 1
+            quoted = true
+        }
+        var lt = i
+        while lt < end, u[lt] != Byte.lt { lt += 1 }
+        if lt < end {
+            for k in i..<lt {
+                let c = u[k]
+                if quoted ? !Byte.isLWS(c) : !(Byte.isToken(c) || Byte.isLWS(c)) { return false }
+            }
+            var gt = lt + 1
+            while gt < end, u[gt] != Byte.gt {
+                if Byte.isLWS(u[gt]) { return false }
+                gt += 1
+            }
+            return gt < end
+        }
+        guard !quoted else { return false }
+        var semi = i
+        while semi < end, u[semi] != Byte.semi { semi += 1 }
+        var k = i
+        while k < semi, Byte.isLWS(u[k]) { k += 1 }
+        return k < semi
+    }
+
     public static func parse(_ text: String) -> NameAddr? {
         let u = Array(text.utf8)
         var i = 0

@@ -84,12 +84,18 @@ public final class SIPMessage: @unchecked Sendable {
 
     /// Fields with this name (compact forms included), in order.
     public func fields(named name: String) -> [HeaderField] {
+        fieldIndexes(named: name).map { fields[$0] }
+    }
+
+    /// Indexes into `fields` of the headers with this name (compact forms included), in order.
+    public func fieldIndexes(named name: String) -> [Int] {
         let kind = HeaderKind.named(name)
-        if kind != .other { return fields.filter { $0.kind == kind } }
+        if kind != .other { return fields.indices.filter { fields[$0].kind == kind } }
         // The name as asked, and its other form (compact <-> full) for the headers the core does not classify.
         let lower = name.lowercased()
         let names = [Array(lower.utf8)] + (HeaderKind.otherForms[lower].map { [Array($0.utf8)] } ?? [])
-        return fields.filter { f in
+        return fields.indices.filter { idx in
+            let f = fields[idx]
             guard f.kind == .other else { return false }
             return names.contains { want in
                 guard f.name.count == want.count else { return false }
@@ -172,7 +178,7 @@ public final class SIPMessage: @unchecked Sendable {
         var out: [SIPVia] = []
         for f in fields where f.kind == .via {
             try bytes.withUnsafeBufferPointer { (b) throws(SIPParseError) in
-                out += try SIPVia.parseAll(b, f.value)
+                out += try SIPVia.parseAll(bytes, b, f.value)
             }
         }
         viaCache = out

@@ -161,8 +161,9 @@ enum SIPParser {
                              versionRange: versionRange, statusCode: status, reasonRange: reasonRange,
                              headersStart: headersStart, headersEnd: headersEnd, fields: fields, bodyRange: bodyRange)
         // From and To carry the dialog identifiers: a malformed one makes the message unusable.
-        if msg.field(.from) != nil && msg.from == nil { throw SIPParseError("bad From header") }
-        if msg.field(.to) != nil && msg.to == nil { throw SIPParseError("bad To header") }
+        for f in fields where f.kind == .from || f.kind == .to {
+            guard NameAddr.isValid(b, f.value) else { throw SIPParseError("bad \(f.kind == .from ? "From" : "To") header") }
+        }
         return msg
     }
 

@@ -1,31 +1,59 @@
-/// One Via value: `SIP/2.0/UDP host[:port];branch=...;received=...;rport`.
-public struct SIPVia: Sendable, Equatable {
-    public var transport: String
-    public var host: String
-    public var port: Int?
-    /// Parameters in order; a flag parameter has a nil value.
-    public var params: [(name: String, value: String?)]
+/// One Via value: `SIP/2.0/UDP host[:port];branch=...;received=...;rport`. Parsing records byte
+/// ranges only; the text of a part is made when asked for (most relays need only a few parts).
+public struct SIPVia: Sendable {
+    let bytes: [UInt8]
+    let transportRange: Range<Int>
+    let hostRange: Range<Int>
+    let paramRanges: [(name: Range<Int>, value: Range<Int>?)]
+    public let port: Int?
     /// The value's bytes in the message (for editing it in place).
-    public var range: Range<Int>
-    /// Where the next value starts (after the comma), or nil if this is the field's last value.
-    public var isLastInField: Bool
+    public let range: Range<Int>
+    /// True when no other Via value follows in the same header field.
+    public internal(set) var isLastInField: Bool
 
-    public static func == (a: SIPVia, b: SIPVia) -> Bool {
-        a.transport == b.transport && a.host == b.host && a.port == b.port && a.range == b.range
+    @inline(__always) func text(_ r: Range<Int>) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[r]), as: UTF8.self) }
     }
 
-    public func param(_ name: String) -> String?? {
-        for p in params where p.name.lowercased() == name { return .some(p.value) }
-        return .none
+    /// "UDP", "TCP"... upper-cased.
+    public var transport: String { text(transportRange).uppercased() }
+    /// The sent-by host as written (IPv6 with brackets).
+    public var host: String { text(hostRange) }
+    public var params: [(name: String, value: String?)] { paramRanges.map { (text($0.name), $0.value.map { text($0) }) } }
+
+    /// A parameter: absent → nil; a flag parameter → .some(nil).
+    public func param(_ name: StaticString) -> String?? {
+        bytes.withUnsafeBufferPointer { b -> String?? in
+            for p in paramRanges where Byte.equalsIgnoringCase(b, p.name, name) {
+                return .some(p.value.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) })
+            }
+            return .none
+        }
     }
 
     public var branch: String? { param("branch") ?? nil }
     public var received: String? { param("received") ?? nil }
     /// rport: absent → nil; present without value → .some(nil).
     public var rport: String?? { param("rport") }
+    public var hasRport: Bool {
+        bytes.withUnsafeBufferPointer { b in paramRanges.contains { Byte.equalsIgnoringCase(b, $0.name, "rport") } }
+    }
 
-    /// Splits a Via field's body into values (commas outside quotes) and parses each.
-    static func parseAll(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> [SIPVia] {
+    /// True when the sent-by host is exactly `h` (ASCII case-insensitive).
+    public func hostIs(_ h: [UInt8]) -> Bool {
+        guard hostRange.count == h.count else { return false }
+        for i in 0..<h.count {
+            var c = bytes[hostRange.lowerBound + i]
+            if c >= 65 && c <= 90 { c += 32 }
+            var d = h[i]
+            if d >= 65 && d <= 90 { d += 32 }
+            if c != d { return false }
+        }
+        return true
+    }
+
+    /// Splits a Via field's body into values (commas outside quotes and comments) and parses each.
+    static func parseAll(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> [SIPVia] {
         var out: [SIPVia] = []
         var start = r.lowerBound
         var i = r.lowerBound
@@ -40,7 +68,7 @@ public struct SIPVia: Sendable, Equatable {
             if atEnd || (c == Byte.comma && !inQuote && depth == 0) {
                 let v = Byte.trim(b, start..<i)
                 guard !v.isEmpty else { throw SIPParseError("empty Via value") }
-                var via = try parseOne(b, v)
+                var via = try parseOne(bytes, b, v)
                 via.isLastInField = atEnd
                 out.append(via)
                 start = i + 1
@@ -50,7 +78,7 @@ public struct SIPVia: Sendable, Equatable {
         return out
     }
 
-    static func parseOne(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> SIPVia {
+    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> SIPVia {
         var i = r.lowerBound
         let end = r.upperBound
         func skipWS() { while i < end, Byte.isLWS(b[i]) { i += 1 } }
@@ -59,7 +87,6 @@ public struct SIPVia: Sendable, Equatable {
             while i < end, Byte.isToken(b[i]) { i += 1 }
             return s..<i
         }
-        func text(_ x: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[x]), as: UTF8.self) }
         // sent-protocol: name / version / transport, LWS allowed around the slashes
         let name = token(); skipWS()
         guard !name.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
@@ -72,16 +99,14 @@ public struct SIPVia: Sendable, Equatable {
         skipWS()
         // sent-by: host[:port]
         let hs = i
-        var host: String
         if i < end, b[i] == UInt8(ascii: "[") {
             while i < end, b[i] != UInt8(ascii: "]") { i += 1 }
             guard i < end else { throw SIPParseError("bad IPv6 reference in Via") }
             i += 1
-            host = text(hs..<i)
         } else {
             while i < end, Byte.isToken(b[i]) { i += 1 }
-            host = text(hs..<i)
         }
+        let host = hs..<i
         guard !host.isEmpty else { throw SIPParseError("Via without a host") }
         skipWS()
         var port: Int? = nil
@@ -93,35 +118,33 @@ public struct SIPVia: Sendable, Equatable {
             port = n
         }
         skipWS()
-        var params: [(String, String?)] = []
+        var params: [(name: Range<Int>, value: Range<Int>?)] = []
         while i < end, b[i] == Byte.semi {
             i += 1; skipWS()
             let pn = token()
             guard !pn.isEmpty else { throw SIPParseError("bad Via parameter") }
             skipWS()
-            var pv: String? = nil
+            var pv: Range<Int>? = nil
             if i < end, b[i] == Byte.eq {
                 i += 1; skipWS()
+                let s = i
                 if i < end, b[i] == Byte.quote {
-                    let s = i
                     i += 1
                     while i < end, b[i] != Byte.quote { if b[i] == Byte.backslash { i += 1 }; i += 1 }
                     guard i < end else { throw SIPParseError("unterminated quoted string in Via") }
                     i += 1
-                    pv = text(s..<i)
                 } else {
-                    let s = i
                     while i < end, Byte.isToken(b[i]) || b[i] == Byte.colon || b[i] == UInt8(ascii: "[") || b[i] == UInt8(ascii: "]") { i += 1 }
-                    pv = text(s..<i)
                 }
+                pv = s..<i
             }
-            params.append((text(pn), pv))
+            params.append((pn, pv))
             skipWS()
         }
         // A trailing comment "( ... )" is allowed by RFC 2543 peers; anything else is an error.
         if i < end, b[i] == UInt8(ascii: "(") { i = end }
         guard i == end else { throw SIPParseError("bad Via value") }
-        return SIPVia(transport: text(transport).uppercased(), host: host, port: port, params: params,
+        return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramRanges: params, port: port,
                       range: r, isLastInField: true)
     }
 }

@@ -26,16 +26,18 @@ extension HostTable {
             guard let ctx = HostTable.context(ctxp), let out else { return -2 }
             guard let msg = ctx.message.sip else { return -2 }
             let n = HostTable.text(name)
-            let fields = msg.fields(named: n)
             // The value as changed by the script, if it was.
-            var values: [String] = []
-            for f in fields {
-                guard let i = msg.fields.firstIndex(where: { $0.line == f.line }) else { continue }
-                if ctx.message.edits.removed.contains(i) { continue }
-                values.append(ctx.message.edits.replaced[i] ?? msg.value(of: f))
+            var seen = 0
+            var found: String? = nil
+            for i in msg.fieldIndexes(named: n) where !ctx.message.edits.removed.contains(i) {
+                if seen == Int(index) {
+                    found = ctx.message.edits.replaced[i] ?? msg.value(of: msg.fields[i])
+                    break
+                }
+                seen += 1
             }
-            guard Int(index) < values.count else { return -1 }
-            ctx.cStringKeeper = ContiguousArray(values[Int(index)].utf8CString)
+            guard let value = found else { return -1 }
+            ctx.cStringKeeper = ContiguousArray(value.utf8CString)
             out.pointee = ctx.cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
             return 0
         }
@@ -45,15 +47,13 @@ extension HostTable {
             let n = HostTable.text(name), v = HostTable.text(value)
             if value.s == nil {
                 // Remove the first header of that name still present.
-                for (i, f) in msg.fields.enumerated() where !ctx.message.edits.removed.contains(i) {
-                    if msg.fields(named: n).contains(where: { $0.line == f.line }) {
-                        ctx.message.edits.removed.insert(i)
-                        return 0
-                    }
+                for i in msg.fieldIndexes(named: n) where !ctx.message.edits.removed.contains(i) {
+                    ctx.message.edits.removed.insert(i)
+                    return 0
                 }
                 return -1
             }
-            if let f = msg.fields(named: n).first, let i = msg.fields.firstIndex(where: { $0.line == f.line }) {
+            if let i = msg.fieldIndexes(named: n).first(where: { !ctx.message.edits.removed.contains($0) }) {
                 ctx.message.edits.replaced[i] = v
             } else {
                 ctx.message.edits.bottom.append("\(n): \(v)")

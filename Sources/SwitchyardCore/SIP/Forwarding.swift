@@ -29,7 +29,7 @@ extension SIPCore {
             log.error("forward(): request without a usable Via")
             return -1
         }
-        let via = "SIP/2.0/\(socket.viaTransport) \(socket.viaHost):\(socket.viaPort);branch=\(branch(msg, topVia))"
+        let via = socket.viaPrefix + branch(msg, topVia)
         let topText = MessageWriter.viaWithSource(msg, topVia, origin.source)
         let newRURI = ctx.message.requestURIChanged ? ctx.message.requestURI?.text : nil
         let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, via: via, topVia: topVia, topViaText: topText,

@@ -8,10 +8,8 @@ enum MessageWriter {
     /// The received top Via rewritten with `received=` / `rport=` (RFC 3261 18.2.1, RFC 3581),
     /// or nil when it needs no change (the common case: the sender put its own address there).
     static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress) -> String? {
-        var host = via.host
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        let needReceived = host != source.ip
-        let rportFlag: Bool = { if case .some(.none) = via.rport { return true }; return false }()
+        let needReceived = !source.hasIP(via.host)
+        let rportFlag: Bool = via.hasRport && { if case .some(.none) = via.rport { return true }; return false }()
         guard needReceived || rportFlag else { return nil }
         // sent-protocol and sent-by as written, then the parameters, rport filled and received set.
         let value = msg.bytes[via.range]

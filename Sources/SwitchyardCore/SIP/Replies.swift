@@ -36,8 +36,7 @@ extension SIPCore {
             return origin.socket.send(conn: origin.conn, to: origin.source, reply)
         }
         var dst = origin.source
-        let rportRequested: Bool = { if case .some = via.rport { return true }; return false }()
-        if !rportRequested, let a = SocketAddress(ip: origin.source.ip, port: via.port ?? 5060) { dst = a }
+        if !via.hasRport, let a = SocketAddress(ip: origin.source.ip, port: via.port ?? 5060) { dst = a }
         return origin.socket.send(conn: 0, to: dst, reply)
     }
 

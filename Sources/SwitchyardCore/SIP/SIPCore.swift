@@ -176,7 +176,7 @@ public final class SIPCore: @unchecked Sendable {
     /// Sends a reply on to the next Via (RFC 3261 16.7 step 3 / 18.2.2), if the top Via is ours.
     func relay(_ msg: SIPMessage, vias: [SIPVia], edits: HeaderEdits) {
         let top = vias[0]
-        guard isLocal(host: top.host, port: top.port) else {
+        guard sockets.contains(where: { $0.matches(top) }) else {
             log.write(LogLevels.debug, module: "core", "reply \(msg.statusCode ?? 0) whose top Via \(top.host) is not ours: dropped")
             return
         }
@@ -200,7 +200,7 @@ public final class SIPCore: @unchecked Sendable {
     func replyDestination(_ via: SIPVia) -> (SocketAddress, String)? {
         let host = via.received ?? via.host
         var port = via.port ?? 5060
-        if case .some(.some(let rp)) = via.rport, let n = Int(rp) { port = n }
+        if via.hasRport, case .some(.some(let rp)) = via.rport, let n = Int(rp) { port = n }
         guard let dst = NameResolver.lookup(host, port: port) else { return nil }
         return (dst, via.transport.lowercased())
     }

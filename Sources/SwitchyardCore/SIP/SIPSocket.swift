@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SwitchyardABI
+import SwitchyardSIP
 
 /// A SIP transport a module exports (`proto_udp` → "udp").
 struct SIPProto: @unchecked Sendable {
@@ -28,6 +29,10 @@ final class SIPSocket: @unchecked Sendable {
     let viaTransport: String
     /// `udp:127.0.0.1:5060` as OpenSIPS prints sockets.
     let name: String
+    /// "SIP/2.0/UDP host:port;branch=" — our Via up to the branch value.
+    let viaPrefix: String
+    /// Host texts (lower-cased bytes) a Via or URI may use to name this socket.
+    let localNames: [[UInt8]]
 
     init(proto: SIPProto, spec: SocketSpec, address: SocketAddress, listener: UnsafeMutableRawPointer, workers: Int) {
         self.proto = proto
@@ -42,6 +47,10 @@ final class SIPSocket: @unchecked Sendable {
         viaPort = spec.advertisedPort ?? address.port
         viaTransport = proto.name.uppercased()
         name = "\(proto.name):\(address.text)"
+        viaPrefix = "SIP/2.0/\(viaTransport) \(viaHost):\(viaPort);branch="
+        var names = [viaHost, address.uriHost, address.ip]
+        if address.isAny { names += ["127.0.0.1", SIPSocket.primaryIPv4()].compactMap { $0 } }
+        localNames = names.map { Array($0.lowercased().utf8) }
     }
 
     /// Sends one message; false if the transport refused it.
@@ -58,9 +67,15 @@ final class SIPSocket: @unchecked Sendable {
     func matches(host: String, port: Int?) -> Bool {
         let p = port ?? 5060
         guard p == viaPort || p == address.port else { return false }
-        let h = host.lowercased()
-        return h == viaHost.lowercased() || h == address.uriHost || h == address.ip
-            || (address.isAny && (h == "127.0.0.1" || h == SIPSocket.primaryIPv4()))
+        let h = Array(host.lowercased().utf8)
+        return localNames.contains(h)
+    }
+
+    /// True if a Via's sent-by names this socket (no string is made).
+    func matches(_ via: SIPVia) -> Bool {
+        let p = via.port ?? 5060
+        guard p == viaPort || p == address.port else { return false }
+        return localNames.contains { via.hostIs($0) }
     }
 
     /// The first non-loopback IPv4 address of the machine (for sockets bound to `*`).

@@ -91,6 +91,25 @@ public struct SocketAddress: @unchecked Sendable, Equatable {
         }
     }
 
+    /// True when `text` (an IP, IPv6 with or without brackets) is this address's IP. No formatting:
+    /// this runs for every request (does the sender's Via need `received=`?).
+    public func hasIP(_ text: String) -> Bool {
+        guard let other = SocketAddress(ip: text, port: 0), other.family == family else { return false }
+        return withUnsafeBytes(of: storage) { a in
+            withUnsafeBytes(of: other.storage) { b in
+                switch family {
+                case AF_INET:
+                    return a.load(fromByteOffset: MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_addr)!, as: UInt32.self)
+                        == b.load(fromByteOffset: MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_addr)!, as: UInt32.self)
+                case AF_INET6:
+                    let off = MemoryLayout<sockaddr_in6>.offset(of: \sockaddr_in6.sin6_addr)!
+                    return memcmp(a.baseAddress! + off, b.baseAddress! + off, 16) == 0
+                default: return false
+                }
+            }
+        }
+    }
+
     public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
         withUnsafeBytes(of: storage) { raw in body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length) }
     }

@@ -5,8 +5,24 @@ import SwitchyardSIP
 /// parsed message, where it came from, and the changes the script made to what is sent on.
 public struct ScriptMessage: @unchecked Sendable {
     // `sip` is confined to the worker that runs the route (see SIPMessage).
-    /// The current (possibly rewritten) request-URI; nil when there is none.
-    public var requestURI: SIPURI? { didSet { requestURIChanged = true } }
+    /// The current (possibly rewritten) request-URI; nil when there is none. A received request's
+    /// URI is parsed on first use (a script that only sets $du never pays for it).
+    public var requestURI: SIPURI? {
+        mutating get {
+            if requestURIPending {
+                requestURIPending = false
+                storedRequestURI = sip?.requestURIText.flatMap { SIPURI($0) }
+            }
+            return storedRequestURI
+        }
+        set {
+            storedRequestURI = newValue
+            requestURIPending = false
+            requestURIChanged = true
+        }
+    }
+    private var storedRequestURI: SIPURI?
+    private var requestURIPending = false
     /// The destination URI ($du), nil when unset.
     public var destinationURI: String?
     /// True once the script or a module rewrote the request-URI (the request line is then rebuilt).
@@ -21,8 +37,7 @@ public struct ScriptMessage: @unchecked Sendable {
     var handled = false
 
     public init(requestURI: SIPURI? = nil) {
-        self.requestURI = requestURI
-        self.requestURIChanged = false
+        self.storedRequestURI = requestURI
     }
 
     /// OpenSIPS runs startup, timer and event routes on a static dummy request whose R-URI is
@@ -33,8 +48,7 @@ public struct ScriptMessage: @unchecked Sendable {
     init(sip: SIPMessage, origin: SIPOrigin) {
         self.sip = sip
         self.origin = origin
-        if let text = sip.requestURIText { self.requestURI = SIPURI(text) }
-        self.requestURIChanged = false
+        self.requestURIPending = sip.isRequest
     }
 }
 
