@@ -13,7 +13,9 @@ struct FifoReplyWriter: Sendable {
     let host: PluginHost
     let replyDir: String
     /// Waits before each retry of an open that failed with ENXIO (OpenSIPS: 4 × 80 ms; short ones first here).
-    static let retryDelaysUs: [UInt32] = [1_000, 5_000, 20_000, 80_000, 80_000, 80_000, 80_000]
+    /// The client opens its reply FIFO right after writing the request, so the first retries come quickly (the reply
+    /// is usually ready before the client has opened it); the total wait stays about a third of a second.
+    static let retryDelaysUs: [UInt32] = [10, 20, 50, 100, 200, 500, 1_000, 5_000, 20_000, 80_000, 80_000, 80_000, 80_000]
     /// A reader that stops reading mid-reply gets this long in total.
     static let writeTimeoutMs = 5_000
 

@@ -36,7 +36,7 @@ enum SIPParser {
             var j = i + 8
             while j < firstEnd, b[j] == Byte.sp { j += 1 }
             var code = 0, digits = 0
-            while j < firstEnd, b[j] >= 48, b[j] <= 57 { code = code * 10 + Int(b[j] - 48); digits += 1; j += 1 }
+            while j < firstEnd, b[j] >= 48, b[j] <= 57, digits < 4 { code = code * 10 + Int(b[j] - 48); digits += 1; j += 1 }
             guard digits == 3, (100...699).contains(code) else { throw SIPParseError("bad status code in the status line") }
             guard j == firstEnd || b[j] == Byte.sp else { throw SIPParseError("bad status line") }
             while j < firstEnd, b[j] == Byte.sp { j += 1 }

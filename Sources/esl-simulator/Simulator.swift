@@ -100,6 +100,7 @@ final class Simulator: @unchecked Sendable {
     private var generation = 0   // bumped on restart/stop so old accept/heartbeat threads exit
     private var running = false
     private let startMicros = nowMicros()
+    private let backgroundJobs = BackgroundJobs()
     private var sessionsSinceStartup = 0
     // stats
     private var accepted = 0
@@ -260,7 +261,7 @@ final class Simulator: @unchecked Sendable {
             let job = cmd["Job-UUID"] ?? randomUUID()
             let (name, arg) = splitCommand(cmd.argument)
             sendFrame(c, ESLEncoder.bgapiReply(jobUUID: job))
-            spawnThread { [self] in
+            backgroundJobs.add { [self] in
                 let out = runAPI(name, arg)
                 var h = [ESLHeader("Job-UUID", job), ESLHeader("Job-Command", name)]
                 if !arg.isEmpty { h.append(ESLHeader("Job-Command-Arg", arg)) }

@@ -1,0 +1,73 @@
+// libFuzzer entry point for the SwitchyardSIP message parser. Built together with the parser sources
+// (see Fuzz/run.sh), so it is one module with them: no `import SwitchyardSIP`.
+//
+// What it checks: parse() must never trap, leak into ASan errors, or hang on any input; when it
+// succeeds every accessor must be callable; and a few invariants that hold for any parse result.
+
+private let probeNames = [
+    "Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq", "Contact", "m", "Content-Length", "l",
+    "Content-Type", "c", "Supported", "k", "Subject", "s", "Content-Encoding", "e", "Event", "o",
+    "Route", "Record-Route", "Max-Forwards", "Expires", "Require", "User-Agent", "X-Unknown", "", ":",
+]
+
+@inline(never)
+private func fail(_ what: String) -> Never {
+    fatalError("SIP parser invariant violated: \(what)")
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let m = try? SIPMessage.parse(bytes) else { return 0 }
+
+    // First line.
+    if m.isRequest {
+        guard let method = m.method, !method.isEmpty else { fail("request without a method") }
+        guard m.requestURIText != nil else { fail("request without a request-URI") }
+        if m.statusCode != nil || m.reason != nil { fail("request with a status code or reason") }
+    } else {
+        guard let code = m.statusCode else { fail("reply without a status code") }
+        if !(100...699).contains(code) { fail("status code \(code) out of range") }
+        if m.method != nil || m.requestURIText != nil { fail("reply with a method or request-URI") }
+        _ = m.reason
+    }
+
+    // Body: never longer than the input.
+    let body = m.body
+    if body.count > size { fail("body longer than the input") }
+
+    // Common headers.
+    _ = m.callID
+    if let n = m.cseqNumber, n < 0 { fail("negative CSeq number") }
+    _ = m.cseqMethod
+    _ = m.fromURI; _ = m.toURI; _ = m.fromTag; _ = m.toTag
+
+    // Generic header access, including names built from the input itself.
+    for name in probeNames {
+        let first = m.header(name)
+        let all = m.headers(name)
+        if (first == nil) != all.isEmpty { fail("header(\(name)) and headers(\(name)) disagree") }
+        if let f = first, f != all[0] { fail("header(\(name)) is not headers(\(name))[0]") }
+    }
+    if size > 0 {
+        let k = Int(bytes[0]) % 24
+        let name = String(decoding: bytes.prefix(1 + k), as: UTF8.self)
+        _ = m.header(name); _ = m.headers(name)
+    }
+
+    // Via, parsed lazily; may throw but must not trap. Asking twice gives the same answer.
+    let v1 = try? m.topVia()
+    let v2 = try? m.topVia()
+    let a = v1 ?? nil, b = v2 ?? nil
+    if (a == nil) != (b == nil) || a?.host != b?.host || a?.port != b?.port || a?.branch != b?.branch {
+        fail("topVia() not stable")
+    }
+    if let via = v1 ?? nil {
+        _ = (via.transport, via.host, via.port, via.branch, via.params.count)
+        if let p = via.port, !(0...65535).contains(p) { fail("Via port \(p) out of range") }
+    }
+    if let all = try? m.vias() {
+        for via in all { _ = (via.transport, via.host, via.port, via.branch, via.received, via.rport) }
+    }
+    return 0
+}
