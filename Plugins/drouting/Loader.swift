@@ -28,6 +28,13 @@ struct DRConfig: Sendable {
     var noConcurrentReload = false
     var extraPrefixChars = ""
     var extraIdChars = "_-."
+    /// Probing (spec §1.10): seconds between rounds (0 = off), method, From URI, extra success codes (200 always),
+    /// and (Switchyard) the reply timeout in ms (0 = min(interval/2, 2 s)).
+    var probingInterval: Int64 = 30
+    var probingMethod = "OPTIONS"
+    var probingFrom = "sip:prober@localhost"
+    var probingReplyCodes: [Int] = []
+    var probingTimeoutMS: Int64 = 0
     /// Switchyard: a fixed "now" (Unix seconds) for timerec checks; 0 = the real clock (tests, benchmarks).
     var fixedTime: Int64 = 0
     /// Switchyard: seed for the weighted ordering (0 = random).
@@ -116,7 +123,8 @@ enum Loader {
             gateways.append(Gateway(id: id, type: Int(r[1].int ?? 0), address: address, ipStr: parsed.ipStr,
                                     strip: max(0, Int(r[3].int ?? 0)), priPrefix: r[4].string ?? "", attrs: r[5].string ?? "",
                                     probeMode: probe, socket: r[8].string ?? "", description: r[9].string ?? "",
-                                    ips: ips, port: parsed.port ?? (parsed.tls ? 5061 : 5060), state: cell))
+                                    ips: ips, port: parsed.port ?? (parsed.tls ? 5061 : 5060), state: cell,
+                                    proto: transport(of: parsed.ipStr, tls: parsed.tls)))
         }
 
         // --- carriers
@@ -327,6 +335,17 @@ enum Loader {
         }
         if host.isEmpty { return nil }
         return (ipStr, String(host), port, tls)
+    }
+
+    /// The `transport=` parameter of a hostport[;params] text (lowercased), else `tls` for sips/TLS, else `udp`.
+    static func transport(of text: String, tls: Bool) -> String {
+        for p in text.split(separator: ";", omittingEmptySubsequences: false).dropFirst() {
+            let kv = p.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "transport" {
+                return kv[1].trimmingCharacters(in: .whitespaces).lowercased()
+            }
+        }
+        return tls ? "tls" : "udp"
     }
 
     /// The canonical text of an IP literal, or nil if `host` is not one.

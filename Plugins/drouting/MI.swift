@@ -33,6 +33,18 @@ extension DroutingModule {
                     namedParamsOnly: true) { [self] req in
             carrierStatus(req)
         }
+        m.miCommand("dr_enable_probing", help: "show (no parameter) or switch (status 0/1) gateway probing",
+                    recipes: [[], ["status"]]) { [self] req in
+            switch req.int("status") {
+            case .absent:
+                return .object([("Status", .int(probingOn.load(ordering: .relaxed) ? 1 : 0))])
+            case .value(let v):
+                probingOn.store(v != 0, ordering: .relaxed)
+                return .ok
+            case .badType:
+                return .error(code: 400, message: "Bad status value")
+            }
+        }
         m.miCommand("dr_number_routing", help: "which rule a number hits (time-aware)",
                     recipes: [["number"], ["group_id", "number"], [part, "number"], [part, "group_id", "number"]],
                     namedParamsOnly: true) { [self] req in

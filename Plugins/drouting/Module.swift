@@ -3,7 +3,8 @@
 //   modparam("drouting", "db_url", "sqlite:///etc/switchyard/dr.db")        + table/column/AVP names, see README.md
 //   do_routing([group], [flags], [gw_whitelist], [rule_attrs], [gw_attrs], [carrier_attrs], [partition])
 //   use_next_gw / next_routing, route_to_gw, route_to_carrier, goes_to_gw, dr_is_gw, is_from_gw, dr_disable
-//   MI: dr_reload, dr_reload_status, dr_gw_status, dr_carrier_status, dr_number_routing
+//   MI: dr_reload, dr_reload_status, dr_gw_status, dr_carrier_status, dr_number_routing, dr_enable_probing
+//   Gateway probing (probing_interval, probe_mode): Probing.swift
 //
 // Data: loaded at init into an immutable Snapshot (digit trie per group) and swapped whole on dr_reload; readers copy
 // the reference under a short lock, so they never see half a reload, and a failed reload keeps the old snapshot.
@@ -33,6 +34,8 @@ final class Runtime: Sendable {
     let rU: SYVar
     let du: SYVar?
     let fu: SYVar?
+    /// The message's source IP/port and transport (NULL on the dummy message of startup/timer/event routes).
+    let si: SYVar?, sp: SYVar?, proto: SYVar?
     let ruri: QueueVar, gwID: QueueVar, gwSock: QueueVar, carrierID: QueueVar, priprefix: QueueVar
     let ruleID: QueueVar?, rulePrefix: QueueVar?
     let ruleAttrs: QueueVar, fallback: QueueVar
@@ -55,6 +58,9 @@ final class Runtime: Sendable {
         rU = try host.varParse("$rU")
         du = try? host.varParse("$du")
         fu = try? host.varParse("$fu")
+        si = try? host.varParse("$si")
+        sp = try? host.varParse("$sp")
+        proto = try? host.varParse("$proto")
         ruri = try queue(cfg.ruriAVP)
         gwID = try queue(cfg.gwIdAVP)
         gwSock = try queue(cfg.gwSockAVP)
@@ -81,6 +87,12 @@ final class DroutingModule: Sendable {
     let reloading = Atomic<Bool>(false)
     let reloadLock = Mutex(())
     let lastReload = Mutex<Int64>(0)
+    /// Probing (Probing.swift): the timer, the dr_enable_probing switch, "cannot send probes" logged once.
+    let probeTimer = Mutex<SYTimer?>(nil)
+    let probingOn = Atomic<Bool>(true)
+    let probeSendWarned = Atomic<Bool>(false)
+    let probeQueue = DispatchQueue(label: "drouting-probing")
+    let roundQueued = Atomic<Bool>(false)
 
     init(host: PluginHost) { self.host = host }
 
@@ -117,9 +129,8 @@ final class DroutingModule: Sendable {
             drIsGW(call)
         }
         // is_from_gw([type], [flags], [gw_attrs_pvar], [carrier_attrs_pvar], [partition]): needs a message source.
-        m.function("is_from_gw", params: [[.int, opt], [.str, opt], [.var, opt], [.var, opt], [.str, opt]]) { [self] _ in
-            host.log(.dbg, "is_from_gw: no message source address yet (arrives with SIP): no match")
-            return -1
+        m.function("is_from_gw", params: [[.int, opt], [.str, opt], [.var, opt], [.var, opt], [.str, opt]]) { [self] call in
+            isFromGW(call)
         }
         // dr_disable([partition])
         m.function("dr_disable", params: [[.str, opt]]) { [self] call in drDisable(call) }
@@ -127,6 +138,7 @@ final class DroutingModule: Sendable {
         declareMI(&m)
         m.event("E_DROUTING_STATUS")
         m.onInit { [self] in try initialize() }
+        m.onDestroy { [self] in stopProbing() }
         return m.build()
     }
 
@@ -172,11 +184,32 @@ final class DroutingModule: Sendable {
         // Switchyard additions (tests, benchmarks).
         int("fixed_time") { $0.fixedTime = $1 }
         int("random_seed") { $0.randomSeed = UInt64(bitPattern: $1) }
-        // Accepted now, used once SIP (probing, blacklists, clustering) arrives.
-        for name in ["probing_interval", "status_replication_cluster", "cluster_id", "enable_restart_persistency"] {
+        int("probing_interval") { c, v in
+            guard v >= 0 else { throw PluginError("probing_interval must be >= 0") }
+            c.probingInterval = v
+        }
+        str("probing_method") { $0.probingMethod = $1.trimmingCharacters(in: .whitespaces) }
+        str("probing_from") { $0.probingFrom = $1.trimmingCharacters(in: .whitespaces) }
+        m.param("probing_reply_codes", .str) { [self] v in
+            guard let s = v.stringValue else { throw PluginError("expected a string") }
+            var codes: [Int] = []
+            for part in s.split(separator: ",") {
+                let t = part.trimmingCharacters(in: .whitespaces)
+                guard let c = Int(t), (100...699).contains(c) else { throw PluginError("bad reply code '\(t)' in probing_reply_codes") }
+                codes.append(c)
+            }
+            config.withLock { $0.probingReplyCodes = codes }
+        }
+        // Switchyard addition: how long a probe waits for its final reply (ms, 0 = min(interval/2, 2 s)).
+        int("probing_timeout") { c, v in
+            guard v >= 0 && v <= 600_000 else { throw PluginError("probing_timeout must be 0..600000 ms") }
+            c.probingTimeoutMS = v
+        }
+        // Accepted and ignored (clustering, blacklists, sockets: not implemented).
+        for name in ["status_replication_cluster", "cluster_id", "enable_restart_persistency"] {
             m.param(name, .int) { _ in }
         }
-        for name in ["probing_method", "probing_from", "probing_reply_codes", "probing_socket", "cluster_sharing_tag",
+        for name in ["probing_socket", "cluster_sharing_tag",
                      "cluster_probing_mode", "gw_socket_filter_mode", "db_partitions_url", "db_partitions_table",
                      "partition_id_pvar"] {
             m.param(name, .str) { _ in }
@@ -197,6 +230,7 @@ final class DroutingModule: Sendable {
         }
         published.withLock { $0 = (rt, result.snapshot) }
         lastReload.withLock { $0 = Int64(time(nil)) }
+        try startProbing(cfg)
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         host.log(.notice, "loaded \(result.snapshot.gateways.count) gateways, \(result.snapshot.carriers.count) carriers, \(result.snapshot.rules.count) rules (\(result.skipped.count) rows skipped) in \(String(format: "%.1f", ms)) ms")
     }
@@ -431,22 +465,47 @@ final class DroutingModule: Sendable {
 
     // MARK: - goes_to_gw / dr_is_gw
 
+    /// `goes_to_gw` / `dr_is_gw` on a URI: its host (resolved if a name) and port; `r` compares its transport.
     private func gwCheck(_ call: FunctionCall, uriText: String?, typeArg: Int, flagsArg: Int, gwAttrs: Int, crAttrs: Int) -> Int32 {
+        guard let uriText, let uri = URIParts(uriText) else { return -1 }
+        let hp = uri.hostAndPort
+        let ips = Routing.addresses(hp.host)
+        if ips.isEmpty { return -1 }
+        let tls = uriText.lowercased().hasPrefix("sips:")
+        let proto = Loader.transport(of: ";" + uri.params, tls: tls)
+        return gwMatch(call, ips: ips, port: hp.port, proto: proto, typeArg: typeArg, flagsArg: flagsArg,
+                       gwAttrs: gwAttrs, crAttrs: crAttrs)
+    }
+
+    /// `is_from_gw`: the message's source IP and port ($si/$sp) and transport ($proto); -1 without a message.
+    func isFromGW(_ call: FunctionCall) -> Int32 {
+        guard let rt = current.0, let siVar = rt.si, case .string(let src)? = host.varGet(call.context, siVar),
+              !src.isEmpty else { return -1 }
+        var port = 0
+        if let sp = rt.sp, let v = host.varGet(call.context, sp) { port = Int(v.intValue ?? v.stringValue.flatMap { Int64($0) } ?? 0) }
+        var proto: String? = nil
+        if let pv = rt.proto, case .string(let p)? = host.varGet(call.context, pv) { proto = p.lowercased() }
+        return gwMatch(call, ips: [Loader.normalizeIP(src) ?? src], port: port, proto: proto ?? "udp", typeArg: 0,
+                       flagsArg: 1, gwAttrs: 2, crAttrs: 3)
+    }
+
+    /// The common part of is_from_gw / goes_to_gw / dr_is_gw: find the gateway, then apply the s/p/i/c flags and
+    /// fill the attrs variables.
+    private func gwMatch(_ call: FunctionCall, ips: [String], port: Int, proto: String, typeArg: Int, flagsArg: Int,
+                         gwAttrs: Int, crAttrs: Int) -> Int32 {
         let (rtOpt, snap) = current
-        guard let rt = rtOpt, let uriText, let uri = URIParts(uriText) else { return -1 }
+        guard let rt = rtOpt else { return -1 }
         let ctx = call.context
         let fset = parseFlags(call.string(flagsArg))
         let type = call.isPresent(typeArg) ? Int(call.value(typeArg).intValue ?? Int64(call.string(typeArg)) ?? -1) : nil
-        let hp = uri.hostAndPort
-        guard let gi = Routing.matchGateway(host: hp.host, port: hp.port, type: type, ignorePort: fset.contains("n"),
-                                            snap: snap) else { return -1 }
+        guard let gi = Routing.matchGateway(ips: ips, port: port, proto: fset.contains("r") ? proto : nil, type: type,
+                                            ignorePort: fset.contains("n"), snap: snap) else { return -1 }
         let gw = snap.gateways[gi]
         let firstCarrier = snap.carriers.firstIndex { $0.gws.contains { !$0.isCarrier && Int($0.index) == gi } }
-        if fset.contains("s") || fset.contains("p"), case .string(let ru)? = host.varGet(ctx, rt.ru), var r = URIParts(ru) {
+        if fset.contains("s") || fset.contains("p"), case .string(let ru)? = host.varGet(ctx, rt.ru), let r = URIParts(ru) {
             var user = Substring(r.user)
             if fset.contains("s") { user = user.dropFirst(min(gw.strip, user.count)) }
-            r.user = (fset.contains("p") ? gw.priPrefix : "") + user
-            host.varSet(ctx, rt.rU, .string(r.user))
+            host.varSet(ctx, rt.rU, .string((fset.contains("p") ? gw.priPrefix : "") + user))
         }
         if fset.contains("p") { host.varSet(ctx, rt.priprefix.one, .string(gw.priPrefix)) }
         if fset.contains("i") { host.varSet(ctx, rt.gwID.one, .string(gw.id)) }
@@ -475,12 +534,22 @@ final class DroutingModule: Sendable {
         return 1
     }
 
+    /// MI (`byMI`: DSBL+NOEN on disable, both cleared on enable) and dr_disable (adds DSBL, keeps NOEN).
     func setGWState(_ gw: Gateway, enabled: Bool, byMI: Bool) {
-        let bits: UInt8 = enabled ? 0 : (byMI ? StateCell.disabled | StateCell.byMI : StateCell.disabled)
-        let old = gw.state.bits.exchange(bits, ordering: .relaxed)
-        if old != bits {
-            host.raiseEvent("E_DROUTING_STATUS", [("partition", .string("Default")), ("gwid", .string(gw.id)),
-                                                 ("address", .string(gw.ipStr)), ("status", .string(gw.stateName.lowercased()))])
+        changeGWState(gw) { b in
+            if enabled { return 0 }
+            return byMI ? (StateCell.disabled | StateCell.byMI) : (b | StateCell.disabled)
         }
+    }
+
+    /// Applies a state change atomically and raises E_DROUTING_STATUS when the state really changed.
+    @discardableResult
+    func changeGWState(_ gw: Gateway, _ change: (UInt8) -> UInt8) -> Bool {
+        guard let new = gw.state.update(change) else { return false }
+        let status = Gateway.eventStatus(new, probeMode: gw.probeMode)
+        host.log(.info, "gateway \(gw.id) (\(gw.ipStr)) is now \(status)")
+        host.raiseEvent("E_DROUTING_STATUS", [("partition", .string("Default")), ("gwid", .string(gw.id)),
+                                             ("address", .string(gw.ipStr)), ("status", .string(status))])
+        return true
     }
 }

@@ -164,16 +164,30 @@ enum Routing {
         return out
     }
 
-    /// Gateways whose addresses match host:port (`port` 0 or a gateway port 0 match any; `ignorePort` too).
-    static func matchGateway(host: String, port: Int, type: Int?, ignorePort: Bool, snap: Snapshot) -> Int? {
-        let ips: [String]
-        if let ip = Loader.normalizeIP(host) { ips = [ip] } else { ips = Loader.resolve(host) }
-        if ips.isEmpty { return nil }
-        for (i, gw) in snap.gateways.enumerated() {
-            if let t = type, t != -1, gw.type != t { continue }
-            guard gw.ips.contains(where: ips.contains) else { continue }
-            if ignorePort || port == 0 || gw.port == 0 || gw.port == port { return i }
+    /// The addresses to check for a host: itself if it is an IP literal (normalised), else its A/AAAA records.
+    static func addresses(_ host: String) -> [String] {
+        if let ip = Loader.normalizeIP(host) { return [ip] }
+        return Loader.resolve(host)
+    }
+
+    /// The first gateway (load order) having one of `ips` whose port matches (spec §1.7 is_from_gw: the gateway's
+    /// port 0, the checked port 0, or equal ports; `ignorePort` = flag `n`), of `type` (nil or -1 = any), and with
+    /// transport `proto` when given (flag `r`).
+    static func matchGateway(ips: [String], port: Int, proto: String?, type: Int?, ignorePort: Bool,
+                             snap: Snapshot) -> Int? {
+        var best: Int32 = -1
+        for ip in ips {
+            guard let list = snap.byIP[ip] else { continue }
+            for gi in list {
+                if best >= 0 && gi >= best { break }
+                let gw = snap.gateways[Int(gi)]
+                if let t = type, t != -1, gw.type != t { continue }
+                guard ignorePort || port == 0 || gw.port == 0 || gw.port == port else { continue }
+                if let p = proto, gw.proto != p { continue }
+                best = gi
+                break
+            }
         }
-        return nil
+        return best >= 0 ? Int(best) : nil
     }
 }

@@ -3,13 +3,29 @@
 // reload hands over to the new snapshot (OpenSIPS's inherited state).
 import Synchronization
 
-/// Runtime state of a gateway or carrier, shared across reloads by id.
+/// Runtime state of a gateway or carrier, shared across reloads by id. Every change goes through `update` (one atomic
+/// compare-and-swap loop), so routing workers, MI, dr_disable and probe replies (core threads) never lose a change.
 final class StateCell: Sendable {
     static let disabled: UInt8 = 1 // DSBL
     static let byMI: UInt8 = 2     // NOEN: disabled by MI / DB state 1, never re-enabled by probing
     let bits: Atomic<UInt8>
+    /// A probe of this gateway is waiting for its reply (no second one is sent meanwhile).
+    let probing = Atomic<Bool>(false)
     init(_ bits: UInt8) { self.bits = Atomic(bits) }
     var isDisabled: Bool { bits.load(ordering: .relaxed) & StateCell.disabled != 0 }
+
+    /// Applies `change` atomically; returns the new bits if they differ from the old ones, nil when nothing changed.
+    @discardableResult
+    func update(_ change: (UInt8) -> UInt8) -> UInt8? {
+        var old = bits.load(ordering: .relaxed)
+        while true {
+            let new = change(old)
+            if new == old { return nil }
+            let (done, current) = bits.compareExchange(expected: old, desired: new, ordering: .relaxed)
+            if done { return new }
+            old = current
+        }
+    }
 }
 
 /// A string in a snapshot's byte arena (hot-path strings are handed to the host as `sy_str` without conversion).
@@ -49,15 +65,25 @@ struct Gateway: Sendable {
     var ips: [String]
     var port: Int
     var state: StateCell
+    /// The transport for the `r` flag: the address's `transport=` parameter, else `tls` for sips, else `udp`.
+    var proto = "udp"
     /// Arena copies of the strings do_routing hands to the host.
     var hID = StrRef.empty, hIP = StrRef.empty, hPri = StrRef.empty, hSock = StrRef.empty, hAttrs = StrRef.empty
 
-    /// MI/event state name.
-    var stateName: String {
-        let b = state.bits.load(ordering: .relaxed)
+    /// MI state name (spec §1.10).
+    var stateName: String { Gateway.stateName(state.bits.load(ordering: .relaxed), probeMode: probeMode) }
+
+    static func stateName(_ b: UInt8, probeMode: Int) -> String {
         if b & StateCell.disabled == 0 { return "Active" }
         if b & StateCell.byMI != 0 { return "Disabled MI" }
         return probeMode == 1 ? "Probing" : "Inactive"
+    }
+
+    /// E_DROUTING_STATUS `status` (spec §1.10): `active`, `disabled MI`, `probing`, `inactive`.
+    static func eventStatus(_ b: UInt8, probeMode: Int) -> String {
+        if b & StateCell.disabled == 0 { return "active" }
+        if b & StateCell.byMI != 0 { return "disabled MI" }
+        return probeMode == 1 ? "probing" : "inactive"
     }
 }
 
@@ -194,6 +220,8 @@ final class Snapshot: Sendable {
     let gwIndex: [String: Int32]
     let carriers: [Carrier]
     let carrierIndex: [String: Int32]
+    /// Resolved gateway IP (normalised text) → gateways having it, in load order (is_from_gw and friends).
+    let byIP: [String: [Int32]]
     let rules: RuleTable
     let trie: PrefixTrie
     /// group → prefix-less rules, best first.
@@ -226,8 +254,13 @@ final class Snapshot: Sendable {
         self.strs = strs
         self.loadedAt = loadedAt
         var gi: [String: Int32] = [:]
-        for (i, g) in gateways.enumerated() { gi[g.id] = Int32(i) }
+        var ipIdx: [String: [Int32]] = [:]
+        for (i, g) in gateways.enumerated() {
+            gi[g.id] = Int32(i)
+            for ip in g.ips where ipIdx[ip]?.last != Int32(i) { ipIdx[ip, default: []].append(Int32(i)) }
+        }
         gwIndex = gi
+        byIP = ipIdx
         var ci: [String: Int32] = [:]
         for (i, c) in carriers.enumerated() { ci[c.id] = Int32(i) }
         carrierIndex = ci

@@ -143,7 +143,8 @@ extension PluginHost {
         return l.withUTF8 { f(ctx.raw, SYStr.make($0), atTop ? 1 : 0) } == 0
     }
 
-    /// Sends a stateless request from the core; `done` gets the final code (408 timeout, 477 not sent) on a core thread.
+    /// Sends a stateless request from the core; `done` gets the final code (408 timeout, 477 not sent, 0 the server
+    /// stopped first) on a core thread. False (and `done` is never called) if it was not queued.
     @discardableResult
     public func sipRequest(method: String, ruri: String, destination: String = "", extraHeaders: String = "",
                            timeoutMS: UInt32, done: @escaping @Sendable (Int) -> Void) -> Bool {

@@ -499,9 +499,11 @@ typedef struct sy_host_api {
      *  request line if at_top, else last. Returns 0, -2 no SIP message. */
     int (*sip_header_add)(sy_ctx *ctx, sy_str line, int at_top);
     /** Sends a new stateless request from the core (e.g. an OPTIONS probe) to ruri, or to dst_uri
-     *  if not empty, with extra_hdrs (whole lines ending CRLF). done(arg, code) is called exactly
-     *  once, on a core thread: with the final reply's code, or 408 when none came in timeout_ms,
-     *  or 477 if it could not be sent. Returns 0 queued, <0 bad arguments. (Any thread.) */
+     *  if not empty, with extra_hdrs (whole lines ending CRLF; a From line there replaces the
+     *  core's and gets a tag if it has none). done(arg, code) is called exactly once, on a core
+     *  thread: with the final reply's code, 408 when none came in timeout_ms, 477 if it could not
+     *  be sent, or 0 if the server stopped first. Returns 0 queued (done will be called), -1 no
+     *  SIP transport is loaded, -2 bad arguments. (Any thread.) */
     int (*sip_request)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, uint32_t timeout_ms,
                        void (*done)(void *arg, int code), void *arg);
 } sy_host_api;

@@ -69,7 +69,8 @@ extension HostTable {
         }
 
         h.sip_request = { method, ruri, dst, extra, timeout, done, arg in
-            guard let sip = HostBridge.services?.engine.sip, let done else { return -1 }
+            guard let done else { return -2 }
+            guard let sip = HostBridge.services?.engine.sip else { return -1 }
             let argBits = UInt(bitPattern: arg)
             return Int32(sip.local.send(method: HostTable.text(method), ruri: HostTable.text(ruri), dst: HostTable.text(dst),
                                         extraHeaders: HostTable.text(extra), timeoutMS: timeout) { code in

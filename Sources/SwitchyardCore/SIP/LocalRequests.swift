@@ -42,7 +42,7 @@ final class LocalRequests: @unchecked Sendable {
             p.removeAll()
             return v
         }
-        for p in left { p.done(408) }
+        for p in left { p.done(0) }  // the server stops: no verdict on the peer
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -61,9 +61,22 @@ final class LocalRequests: @unchecked Sendable {
         if let p = pending.withLock({ $0.removeValue(forKey: branch) }) { p.done(code) }
     }
 
-    /// Builds and sends a request; `done` is called once (reply code, 408 on timeout, 477 if unsent).
+    /// Removes and returns a `From:` (or `f:`) line from CRLF-separated header lines.
+    static func takeFrom(_ headers: inout String) -> String? {
+        var lines = headers.components(separatedBy: "\r\n")
+        guard let i = lines.firstIndex(where: { l in
+            let name = l.prefix { $0 != ":" }.trimmingCharacters(in: .whitespaces).lowercased()
+            return l.contains(":") && (name == "from" || name == "f")
+        }) else { return nil }
+        let from = lines.remove(at: i)
+        headers = lines.joined(separator: "\r\n")
+        return from
+    }
+
+    /// Builds and sends a request; `done` is called once (reply code, 408 on timeout, 477 if unsent, 0 at shutdown).
+    /// Returns 0 queued, -2 bad arguments.
     func send(method: String, ruri: String, dst: String, extraHeaders: String, timeoutMS: UInt32, done: @escaping Done) -> Int {
-        guard let core, let uri = SIPURI(ruri), !method.isEmpty else { return -1 }
+        guard let core, let uri = SIPURI(ruri), !method.isEmpty, !method.contains(" ") else { return -2 }
         let target = SIPURI(dst.isEmpty ? ruri : dst) ?? uri
         let proto = target.param("transport")?.lowercased() ?? "udp"
         let port = Int(target.port) ?? 5060
@@ -78,12 +91,19 @@ final class LocalRequests: @unchecked Sendable {
         let me = "\(socket.viaHost):\(socket.viaPort)"
         var text = "\(method) \(ruri) SIP/2.0\r\n"
         text += "Via: SIP/2.0/\(socket.viaTransport) \(me);branch=\(branch)\r\n"
-        text += "From: <sip:switchyard@\(me)>;tag=\(String(core.secret &+ UInt64(n), radix: 16))\r\n"
+        let tag = String(core.secret &+ UInt64(n), radix: 16)
+        // A From line in extraHeaders (drouting's probing_from) replaces ours; it gets a tag if it has none.
+        var extra = extraHeaders
+        if let from = LocalRequests.takeFrom(&extra) {
+            text += from.lowercased().contains(";tag=") ? "\(from)\r\n" : "\(from);tag=\(tag)\r\n"
+        } else {
+            text += "From: <sip:switchyard@\(me)>;tag=\(tag)\r\n"
+        }
         text += "To: <\(ruri)>\r\n"
         text += "Call-ID: \(branch)@\(socket.viaHost)\r\n"
         text += "CSeq: 1 \(method)\r\n"
         text += "Max-Forwards: 70\r\n"
-        text += extraHeaders
+        text += extra
         text += "Content-Length: 0\r\n\r\n"
         let deadline = LocalRequests.now() + UInt64(max(timeoutMS, 100)) * 1_000_000
         pending.withLock { $0[branch] = Pending(done: done, deadline: deadline) }

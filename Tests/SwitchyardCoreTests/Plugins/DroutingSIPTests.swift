@@ -1,0 +1,439 @@
+import Foundation
+import XCTest
+import Synchronization
+import SwitchyardMI
+@testable import SwitchyardCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// drouting on real SIP traffic, in-process (ServerHarness with `socket = udp:127.0.0.1:port` + proto_udp):
+/// is_from_gw by source IP, port and transport (spec §1.7, D18, §6 item 12), goes_to_gw on a real message, and gateway
+/// probing (spec §1.10/§1.11): OPTIONS to tiny UDP responders, state changes on 200 / reply codes / >= 400 / timeout,
+/// MI-disabled gateways never probed, E_DROUTING_STATUS, dr_gw_status and dr_enable_probing.
+final class DroutingSIPTests: XCTestCase {
+    static let schema = Repo.root.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path
+
+    private var files: [String] = []
+    private var cleanups: [() -> Void] = []
+
+    override func tearDown() {
+        for c in cleanups.reversed() { c() }
+        cleanups = []
+        for f in files { try? FileManager.default.removeItem(atPath: f) }
+        files = []
+    }
+
+    // MARK: - helpers
+
+    private func database(_ sql: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("drsip-\(UUID().uuidString).db").path
+        files.append(path)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sqlite3", path]
+        let inPipe = Pipe(), errPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardError = errPipe
+        try p.run()
+        inPipe.fileHandleForWriting.write(Data(((try String(contentsOfFile: Self.schema, encoding: .utf8)) + "\n" + sql).utf8))
+        try inPipe.fileHandleForWriting.close()
+        p.waitUntilExit()
+        let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if p.terminationStatus != 0 { throw NSError(domain: "sqlite3", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: err]) }
+        return path
+    }
+
+    private func harness(db: String, port: Int, params: [String] = [], body: String) -> ServerHarness {
+        ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(port)
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "drouting.so"
+        modparam("drouting", "db_url", "sqlite://\(db)")
+        modparam("drouting", "gw_id_avp", "$avp(gwid)")
+        modparam("drouting", "carrier_id_avp", "$avp(crid)")
+        \(params.map { "modparam(\"drouting\", \($0))" }.joined(separator: "\n"))
+        \(body)
+        """)
+    }
+
+    private func start(_ h: ServerHarness, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [], h.messages.joined(separator: "\n"), file: file, line: line)
+        try h.start()
+        cleanups.append { h.stop() }
+    }
+
+    private func mi(_ h: ServerHarness, _ method: String, _ params: String = "{}") -> JSONValue? {
+        h.server.mi.dispatcher.response(toText: #"{"jsonrpc":"2.0","method":"\#(method)","params":\#(params),"id":1}"#)
+    }
+
+    private func gwState(_ h: ServerHarness, _ id: String) -> String? {
+        mi(h, "dr_gw_status", #"{"gw_id":"\#(id)"}"#)?["result"]?["State"]?.stringValue
+    }
+
+    /// Polls until `gw` has `state` (MI dr_gw_status).
+    private func waitState(_ h: ServerHarness, _ gw: String, _ state: String, timeout: TimeInterval = 8,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        let end = Date().addingTimeInterval(timeout)
+        var last: String? = nil
+        while Date() < end {
+            last = gwState(h, gw)
+            if last == state { return }
+            usleep(50_000)
+        }
+        XCTFail("gateway \(gw) is \(last ?? "nil"), expected \(state)\n" + h.messages.joined(separator: "\n"), file: file, line: line)
+    }
+
+    static func loopback(port: Int) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return addr
+    }
+
+    /// A UDP socket on 127.0.0.1 (port 0 = ephemeral).
+    final class UDP: @unchecked Sendable {
+        let fd: Int32
+        let port: Int
+        init(port: Int = 0) throws {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
+            var addr = DroutingSIPTests.loopback(port: port)
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { close(fd); throw NSError(domain: "bind", code: Int(errno)) }
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
+            self.fd = fd
+            self.port = Int(UInt16(bigEndian: addr.sin_port))
+            var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+        deinit { close(fd) }
+
+        func send(_ text: String, to port: Int) {
+            var addr = DroutingSIPTests.loopback(port: port)
+            send(text, to: &addr)
+        }
+
+        func send(_ text: String, to addr: inout sockaddr_in) {
+            let bytes = Array(text.utf8)
+            _ = withUnsafePointer(to: &addr) { a in
+                a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
+        }
+
+        /// One datagram and its source, or nil after the 100 ms receive timeout.
+        func receive() -> (String, sockaddr_in)? {
+            var buf = [UInt8](repeating: 0, count: 65536)
+            var from = sockaddr_in()
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let n = withUnsafeMutablePointer(to: &from) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buf, buf.count, 0, $0, &len) }
+            }
+            guard n > 0 else { return nil }
+            return (String(decoding: buf[0..<n], as: UTF8.self), from)
+        }
+    }
+
+    /// A free UDP port on 127.0.0.1 (bound and released).
+    static func freePort() throws -> Int { try UDP().port }
+
+    /// Sends one SIP request from `client` to the server and returns the reply's status line (nil if none came).
+    private func request(_ client: UDP, server: Int, user: String, method: String = "OPTIONS") -> String? {
+        let branch = "z9hG4bK" + UUID().uuidString.prefix(8)
+        let callID = UUID().uuidString
+        let msg = """
+        \(method) sip:\(user)@127.0.0.1:\(server) SIP/2.0\r
+        Via: SIP/2.0/UDP 127.0.0.1:\(client.port);branch=\(branch)\r
+        Max-Forwards: 70\r
+        From: <sip:tester@127.0.0.1>;tag=t1\r
+        To: <sip:\(user)@127.0.0.1>\r
+        Call-ID: \(callID)\r
+        CSeq: 1 \(method)\r
+        Content-Length: 0\r
+        \r
+
+        """
+        client.send(msg, to: server)
+        let end = Date().addingTimeInterval(3)
+        while Date() < end {
+            guard let (text, _) = client.receive() else { continue }
+            guard text.contains(callID) else { continue }
+            return text.components(separatedBy: "\r\n").first
+        }
+        return nil
+    }
+
+    /// A tiny UDP "gateway": answers every request with `code` (0 = silence), counts what it received.
+    final class Responder: @unchecked Sendable {
+        let udp: UDP
+        let code = Atomic<Int>(200)
+        let received = Atomic<Int>(0)
+        let firstLines = Mutex<[String]>([])
+        let fromLines = Mutex<[String]>([])
+        let running = Atomic<Bool>(true)
+        let done = DispatchSemaphore(value: 0)
+        var port: Int { udp.port }
+
+        init(answer: Int) throws {
+            udp = try UDP()
+            code.store(answer, ordering: .relaxed)
+            let t = Thread { [self] in
+                while running.load(ordering: .relaxed) {
+                    guard let (text, from) = udp.receive() else { continue }
+                    let lines = text.components(separatedBy: "\r\n")
+                    guard let first = lines.first, !first.hasPrefix("SIP/2.0") else { continue }
+                    received.add(1, ordering: .relaxed)
+                    firstLines.withLock { $0.append(first) }
+                    if let f = lines.first(where: { $0.lowercased().hasPrefix("from:") }) { fromLines.withLock { $0.append(f) } }
+                    let c = code.load(ordering: .relaxed)
+                    if c == 0 { continue }
+                    var reply = "SIP/2.0 \(c) Probe Answer\r\n"
+                    for l in lines {
+                        let lower = l.lowercased()
+                        if lower.hasPrefix("via:") || lower.hasPrefix("from:") || lower.hasPrefix("call-id:")
+                            || lower.hasPrefix("cseq:") { reply += l + "\r\n" }
+                        if lower.hasPrefix("to:") { reply += l + ";tag=gw\r\n" }
+                    }
+                    reply += "Content-Length: 0\r\n\r\n"
+                    var to = from
+                    udp.send(reply, to: &to)
+                }
+                done.signal()
+            }
+            t.start()
+        }
+
+        func stop() {
+            if running.exchange(false, ordering: .relaxed) { done.wait() }
+        }
+    }
+
+    private func responder(_ code: Int) throws -> Responder {
+        let r = try Responder(answer: code)
+        cleanups.append { r.stop() }
+        return r
+    }
+
+    // MARK: - is_from_gw / goes_to_gw
+
+    /// is_from_gw by source IP and port: a gateway 127.0.0.1:<client port> matches only that source port; a
+    /// gateway 127.0.0.1 without a port has port 5060, so it matches only with `n` (D18); `r` checks the transport;
+    /// s/p/i/c flags and attrs; goes_to_gw on $du; -1 on the dummy message of startup/timer routes.
+    func testIsFromGWBySourceIPAndPort() throws {
+        let client = try UDP()
+        let other = try UDP()
+        let serverPort = try Self.freePort()
+        let db = try database("""
+        INSERT INTO dr_gateways (gwid, type, address, strip, pri_prefix, state, probe_mode, attrs) VALUES
+          ('gwA', 1, '127.0.0.1:\(client.port)', 2, '99', 0, 0, 'a=A'),
+          ('gwB', 2, '127.0.0.1', 0, NULL, 0, 0, 'b=B'),
+          ('gwT', 3, 'sip:127.0.0.1:\(client.port);transport=tcp', 0, NULL, 0, 0, NULL),
+          ('gwU', 4, 'sip:127.0.0.1:\(client.port);transport=udp', 0, NULL, 0, 0, NULL),
+          ('gwX', 5, '10.9.9.9:\(client.port)', 0, NULL, 0, 0, NULL);
+        INSERT INTO dr_carriers (carrierid, gwlist, flags, state, attrs) VALUES ('cr1', 'gwA', 0, 0, 'c=1');
+        """)
+        let h = harness(db: db, port: serverPort, params: [#""probing_interval", 0"#], body: """
+        startup_route { is_from_gw(); xlog("SR rc=$rc"); }
+        timer_route[t1, 1] { is_from_gw(-1, "n"); xlog("TR rc=$rc"); }
+        route {
+            $var(ga) = ""; $var(ca) = "";
+            if ($rU == "a") { is_from_gw(1, , $var(ga), $var(ca)); $var(rc) = $rc; }
+            else if ($rU == "any") { is_from_gw(); $var(rc) = $rc; }
+            else if ($rU == "anyn") { is_from_gw(-1, "n"); $var(rc) = $rc; }
+            else if ($rU == "b") { is_from_gw(2, , $var(ga)); $var(rc) = $rc; }
+            else if ($rU == "bn") { is_from_gw(2, "n", $var(ga)); $var(rc) = $rc; }
+            else if ($rU == "t") { is_from_gw(3); $var(rc) = $rc; }
+            else if ($rU == "tr") { is_from_gw(3, "r"); $var(rc) = $rc; }
+            else if ($rU == "ur") { is_from_gw(4, "r"); $var(rc) = $rc; }
+            else if ($rU == "x") { is_from_gw(5, "n"); $var(rc) = $rc; }
+            else if ($rU == "42123") { is_from_gw(1, "spic"); $var(rc) = $rc; $var(ga) = $avp(gwid); $var(ca) = $avp(crid); }
+            else if ($rU == "du") { $du = "sip:127.0.0.1:\(client.port)"; goes_to_gw(1, , $var(ga)); $var(rc) = $rc; }
+            else if ($rU == "isgw") { dr_is_gw("sip:x@127.0.0.1:\(client.port);transport=tcp", 3, "r"); $var(rc) = $rc; }
+            if ($var(rc) == 1) { sl_send_reply(200, "GW $rU [$var(ga)] [$var(ca)]"); }
+            else { sl_send_reply(403, "Not GW $var(rc)"); }
+            exit;
+        }
+        """)
+        try start(h)
+
+        // From the gateway's own port.
+        XCTAssertEqual(request(client, server: serverPort, user: "a"), "SIP/2.0 200 GW a [a=A] [c=1]")
+        XCTAssertEqual(request(client, server: serverPort, user: "any"), "SIP/2.0 200 GW any [] []")
+        // D18: gwB has no port in its address (5060 implied): no match from another port, a match with "n".
+        XCTAssertEqual(request(client, server: serverPort, user: "b"), "SIP/2.0 403 Not GW -1")
+        XCTAssertEqual(request(client, server: serverPort, user: "bn"), "SIP/2.0 200 GW bn [b=B] []")
+        // Transport: gwT is tcp; without r the transport is not looked at.
+        XCTAssertEqual(request(client, server: serverPort, user: "t"), "SIP/2.0 200 GW t [] []")
+        XCTAssertEqual(request(client, server: serverPort, user: "tr"), "SIP/2.0 403 Not GW -1")
+        XCTAssertEqual(request(client, server: serverPort, user: "ur"), "SIP/2.0 200 GW ur [] []")
+        // Another IP never matches, with or without "n".
+        XCTAssertEqual(request(client, server: serverPort, user: "x"), "SIP/2.0 403 Not GW -1")
+        // s, p, i, c: strip 2 then prefix "99"; gw id and carrier id pushed.
+        XCTAssertEqual(request(client, server: serverPort, user: "42123"), "SIP/2.0 200 GW 99123 [gwA] [cr1]")
+        // goes_to_gw on $du, dr_is_gw with r on a tcp URI.
+        XCTAssertEqual(request(client, server: serverPort, user: "du"), "SIP/2.0 200 GW du [a=A] []")
+        XCTAssertEqual(request(client, server: serverPort, user: "isgw"), "SIP/2.0 200 GW isgw [] []")
+
+        // From another source port: only the port-less gateway with "n" matches.
+        XCTAssertEqual(request(other, server: serverPort, user: "a"), "SIP/2.0 403 Not GW -1")
+        XCTAssertEqual(request(other, server: serverPort, user: "any"), "SIP/2.0 403 Not GW -1")
+        XCTAssertEqual(request(other, server: serverPort, user: "bn"), "SIP/2.0 200 GW bn [b=B] []")
+        XCTAssertEqual(request(other, server: serverPort, user: "anyn"), "SIP/2.0 200 GW anyn [] []")
+
+        // No message in startup and timer routes: -1 (not an error).
+        XCTAssertTrue(h.waitFor("TR rc=-1", timeout: 3), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains("SR rc=-1"), h.messages.joined(separator: "\n"))
+    }
+
+    // MARK: - probing
+
+    /// Spec §1.10: probe_mode 2 gateways are always probed, probe_mode 1 only while disabled, MI-disabled and
+    /// probe_mode 0 never; 200 or a probing_reply_codes code re-enables, >= 400 or no reply (408) disables;
+    /// E_DROUTING_STATUS on every change; dr_gw_status and dr_enable_probing.
+    func testProbing() throws {
+        let up = try responder(200)        // gw_up: probe_mode 2, enabled
+        let probing = try responder(200)   // gw_pr: probe_mode 1, DB state 2 -> Probing, then Active, then no probes
+        let miGW = try responder(200)      // gw_mi: probe_mode 2, DB state 1 (MI-disabled): never probed
+        let code = try responder(486)      // gw_code: probe_mode 1, disabled; 486 is in probing_reply_codes
+        let bad = try responder(503)       // gw_bad: probe_mode 2, enabled; 503 disables it
+        let never = try responder(200)     // gw_none: probe_mode 0, disabled: never probed
+        let serverPort = try Self.freePort()
+        let db = try database("""
+        INSERT INTO dr_gateways (gwid, type, address, state, probe_mode) VALUES
+          ('gw_up', 1, '127.0.0.1:\(up.port)', 0, 2),
+          ('gw_pr', 1, '127.0.0.1:\(probing.port)', 2, 1),
+          ('gw_mi', 1, '127.0.0.1:\(miGW.port)', 1, 2),
+          ('gw_code', 1, '127.0.0.1:\(code.port)', 2, 1),
+          ('gw_bad', 1, '127.0.0.1:\(bad.port)', 0, 2),
+          ('gw_none', 1, '127.0.0.1:\(never.port)', 2, 0);
+        """)
+        let h = harness(db: db, port: serverPort, params: [#""probing_interval", 1"#, #""probing_reply_codes", "486, 480""#,
+                                                                   #""probing_from", "sip:checker@probe.example""#],
+                        body: """
+        event_route[E_DROUTING_STATUS] {
+            xlog("DRS $param(gwid) $param(status) $param(address) $param(partition)");
+        }
+        route { sl_send_reply(404, "Nothing here"); exit; }
+        """)
+        try start(h)
+        XCTAssertEqual(gwState(h, "gw_up"), "Active")
+        XCTAssertEqual(gwState(h, "gw_pr"), "Probing")
+        XCTAssertEqual(gwState(h, "gw_mi"), "Disabled MI")
+        XCTAssertEqual(gwState(h, "gw_none"), "Inactive")
+        XCTAssertEqual(mi(h, "dr_enable_probing")?["result"]?["Status"]?.intValue, 1)
+
+        waitState(h, "gw_pr", "Active")
+        waitState(h, "gw_code", "Active")
+        waitState(h, "gw_bad", "Inactive")
+        XCTAssertTrue(h.waitFor("DRS gw_pr active 127.0.0.1:\(probing.port) Default"), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.waitFor("DRS gw_code active"), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.waitFor("DRS gw_bad inactive"), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(up.firstLines.withLock { $0.first }, "OPTIONS sip:127.0.0.1:\(up.port) SIP/2.0")
+        let from = up.fromLines.withLock { $0.first } ?? ""
+        XCTAssertTrue(from.hasPrefix("From: <sip:checker@probe.example>;tag="), from)
+
+        // gw_up keeps being probed and stays Active; gw_pr (probe_mode 1, now enabled) is not probed any more.
+        let prCount = probing.received.load(ordering: .relaxed)
+        let upCount = up.received.load(ordering: .relaxed)
+        sleep(2)
+        XCTAssertEqual(probing.received.load(ordering: .relaxed), prCount)
+        XCTAssertGreaterThan(up.received.load(ordering: .relaxed), upCount)
+        XCTAssertEqual(gwState(h, "gw_up"), "Active")
+        // Never probed: MI-disabled and probe_mode 0.
+        XCTAssertEqual(miGW.received.load(ordering: .relaxed), 0)
+        XCTAssertEqual(never.received.load(ordering: .relaxed), 0)
+        XCTAssertEqual(gwState(h, "gw_mi"), "Disabled MI")
+        XCTAssertEqual(gwState(h, "gw_none"), "Inactive")
+
+        // gw_up stops answering: the local 408 disables it; it answers again: re-enabled.
+        up.code.store(0, ordering: .relaxed)
+        waitState(h, "gw_up", "Inactive")
+        XCTAssertTrue(h.waitFor("DRS gw_up inactive 127.0.0.1:\(up.port) Default"), h.messages.joined(separator: "\n"))
+        up.code.store(200, ordering: .relaxed)
+        waitState(h, "gw_up", "Active")
+        XCTAssertTrue(h.waitFor("DRS gw_up active"), h.messages.joined(separator: "\n"))
+
+        // MI-disabled: never probed, even though it answers; enabled again by MI only.
+        XCTAssertEqual(mi(h, "dr_gw_status", #"{"gw_id":"gw_up","status":0}"#)?["result"]?.stringValue, "OK")
+        XCTAssertEqual(gwState(h, "gw_up"), "Disabled MI")
+        XCTAssertTrue(h.waitFor("DRS gw_up disabled MI"), h.messages.joined(separator: "\n"))
+        usleep(1_500_000) // a probe in flight when MI disabled it may still arrive
+        let frozen = up.received.load(ordering: .relaxed)
+        sleep(2)
+        XCTAssertEqual(up.received.load(ordering: .relaxed), frozen)
+        XCTAssertEqual(gwState(h, "gw_up"), "Disabled MI")
+        XCTAssertEqual(mi(h, "dr_gw_status", #"{"gw_id":"gw_up","status":1}"#)?["result"]?.stringValue, "OK")
+        XCTAssertEqual(gwState(h, "gw_up"), "Active")
+
+        // dr_enable_probing 0 stops every probe; 1 resumes.
+        XCTAssertEqual(mi(h, "dr_enable_probing", #"{"status":0}"#)?["result"]?.stringValue, "OK")
+        XCTAssertEqual(mi(h, "dr_enable_probing")?["result"]?["Status"]?.intValue, 0)
+        usleep(1_500_000)
+        let paused = (up.received.load(ordering: .relaxed), bad.received.load(ordering: .relaxed))
+        sleep(2)
+        XCTAssertEqual(up.received.load(ordering: .relaxed), paused.0)
+        XCTAssertEqual(bad.received.load(ordering: .relaxed), paused.1)
+        XCTAssertEqual(mi(h, "dr_enable_probing", #"{"status":1}"#)?["result"]?.stringValue, "OK")
+        let resumeEnd = Date().addingTimeInterval(5)
+        while up.received.load(ordering: .relaxed) == paused.0 && Date() < resumeEnd { usleep(50_000) }
+        XCTAssertGreaterThan(up.received.load(ordering: .relaxed), paused.0)
+
+        // A reload keeps the runtime state (gw_bad stays Inactive, gw_pr Active) and probing goes on.
+        XCTAssertEqual(mi(h, "dr_reload")?["result"]?.stringValue, "OK")
+        XCTAssertEqual(gwState(h, "gw_bad"), "Inactive")
+        XCTAssertEqual(gwState(h, "gw_pr"), "Active")
+        bad.code.store(200, ordering: .relaxed)
+        waitState(h, "gw_bad", "Active")
+
+        // The list form.
+        let list = mi(h, "dr_gw_status")?["result"]?["Gateways"]
+        XCTAssertEqual(list?[0]?["ID"]?.stringValue, "gw_up")
+        XCTAssertEqual(list?[2]?["State"]?.stringValue, "Disabled MI")
+    }
+
+    /// Without probing (probing_interval 0) nothing is sent and dr_disable'd gateways stay down.
+    func testProbingIntervalZeroSendsNothing() throws {
+        let r = try responder(200)
+        let serverPort = try Self.freePort()
+        let db = try database("""
+        INSERT INTO dr_gateways (gwid, type, address, state, probe_mode) VALUES ('g1', 1, '127.0.0.1:\(r.port)', 2, 2);
+        """)
+        let h = harness(db: db, port: serverPort, params: [#""probing_interval", 0"#], body: "route { exit; }")
+        try start(h)
+        sleep(2)
+        XCTAssertEqual(r.received.load(ordering: .relaxed), 0)
+        XCTAssertEqual(gwState(h, "g1"), "Inactive")
+    }
+
+    /// Without any SIP transport probes cannot be sent: one warning, and the gateways keep their state.
+    func testProbingWithoutSIPTransportChangesNothing() throws {
+        let db = try database("""
+        INSERT INTO dr_gateways (gwid, type, address, state, probe_mode) VALUES
+          ('g1', 1, '127.0.0.1:5999', 0, 2), ('g2', 1, '127.0.0.1:5998', 2, 1);
+        """)
+        let h = ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        loadmodule "db_sqlite.so"
+        loadmodule "drouting.so"
+        modparam("drouting", "db_url", "sqlite://\(db)")
+        modparam("drouting", "probing_interval", 1)
+        """)
+        try start(h)
+        XCTAssertTrue(h.waitFor("cannot send OPTIONS probes", timeout: 4), h.messages.joined(separator: "\n"))
+        sleep(1)
+        XCTAssertEqual(gwState(h, "g1"), "Active")
+        XCTAssertEqual(gwState(h, "g2"), "Probing")
+        XCTAssertEqual(h.messages.filter { $0.contains("cannot send OPTIONS probes") }.count, 1)
+    }
+}
