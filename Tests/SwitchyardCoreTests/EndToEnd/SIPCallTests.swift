@@ -1,0 +1,525 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real SIP calls through the real `switchyard` binary: sipp UAC -> switchyard (stateless) -> sipp UAS, with the
+/// scenarios of Tests/SIP (uac.xml, uas.xml, uac_404.xml, uac_483.xml). Routing by a static `$du` + `forward()`
+/// and by drouting (SQLite); malformed datagrams; Max-Forwards exhaustion. Skipped when `sipp` is not on PATH
+/// (Debian/Ubuntu package `sip-tester`).
+final class SIPCallTests: XCTestCase {
+    /// The repository root (this file is Tests/SwitchyardCoreTests/EndToEnd/SIPCallTests.swift).
+    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func scenario(_ name: String) -> String {
+        repoRoot.appendingPathComponent("Tests/SIP").appendingPathComponent(name).path
+    }
+
+    // MARK: - environment
+
+    /// The first executable `name` on PATH.
+    static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let p = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    private var sipp = ""
+    private var workDir = ""
+    private var cleanups: [() -> Void] = []
+    private var usedPorts: Set<Int> = []
+
+    /// A free UDP port not handed out before in this test.
+    func newPort() -> Int {
+        let p = Self.freeUDPPort(avoid: usedPorts)
+        usedPorts.insert(p)
+        return p
+    }
+
+    override func setUpWithError() throws {
+        guard let s = Self.which("sipp") else {
+            throw XCTSkip("sipp is not on PATH (Debian/Ubuntu: apt-get install sip-tester): SIP call tests skipped")
+        }
+        sipp = s
+        workDir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-sip-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        for c in cleanups.reversed() { c() }
+        cleanups = []
+        if !workDir.isEmpty { try? FileManager.default.removeItem(atPath: workDir) }
+    }
+
+    struct SetupError: Error, CustomStringConvertible {
+        let description: String
+        init(_ d: String) { description = d }
+    }
+
+    // MARK: - UDP helpers
+
+    /// A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), not in `avoid`.
+    static func freeUDPPort(avoid: Set<Int> = []) -> Int {
+        for _ in 0..<50 {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var addr = loopback(port: 0)
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { continue }
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
+            let port = Int(UInt16(bigEndian: addr.sin_port))
+            if port > 0 && !avoid.contains(port) { return port }
+        }
+        return 0
+    }
+
+    static func loopback(port: Int) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return addr
+    }
+
+    /// True when something is bound to UDP 127.0.0.1:port (our own bind fails with EADDRINUSE).
+    static func udpPortInUse(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = loopback(port: port)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return rc != 0 && errno == EADDRINUSE
+    }
+
+    static func waitForUDPPort(_ port: Int, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if udpPortInUse(port) { return true }
+            if !alive() { return false }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// An unconnected UDP socket bound to 127.0.0.1 (an ephemeral port unless given).
+    final class UDPClient {
+        private(set) var fd: Int32
+        init(port: Int = 0) throws {
+            fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
+            var addr = SIPCallTests.loopback(port: port)
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { close(fd); throw NSError(domain: "bind", code: Int(errno)) }
+        }
+        deinit { closeSocket() }
+        func closeSocket() { if fd >= 0 { close(fd); fd = -1 } }
+
+        var localPort: Int {
+            var addr = sockaddr_in()
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
+            return Int(UInt16(bigEndian: addr.sin_port))
+        }
+
+        @discardableResult
+        func send(_ bytes: [UInt8], to port: Int) -> Bool {
+            var addr = SIPCallTests.loopback(port: port)
+            let n = withUnsafePointer(to: &addr) { a in
+                a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
+            return n == bytes.count
+        }
+
+        /// Datagrams received until `timeout` passes without one (or `until` matches one).
+        func receive(timeout: TimeInterval, until: ((String) -> Bool)? = nil) -> [String] {
+            var out: [String] = []
+            var buf = [UInt8](repeating: 0, count: 65536)
+            let end = Date().addingTimeInterval(timeout)
+            while Date() < end {
+                var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                let n = recv(fd, &buf, buf.count, 0)
+                if n > 0 {
+                    let s = String(decoding: buf[0..<n], as: UTF8.self)
+                    out.append(s)
+                    if let until, until(s) { break }
+                }
+            }
+            return out
+        }
+    }
+
+    // MARK: - processes
+
+    /// A sipp process, output in files of the work directory (sipp writes a lot; no pipe to fill up).
+    final class Sipp {
+        let process = Process()
+        let name: String
+        let dir: String
+        var screenPath: String { "\(dir)/\(name).out" }
+        var errorPath: String { "\(dir)/\(name)_err.log" }
+        var statPath: String { "\(dir)/\(name).csv" }
+
+        init(sipp: String, name: String, dir: String, args: [String]) throws {
+            self.name = name
+            self.dir = dir
+            process.executableURL = URL(fileURLWithPath: sipp)
+            process.currentDirectoryURL = URL(fileURLWithPath: dir)
+            process.arguments = args + ["-nostdin", "-trace_err", "-error_file", "\(dir)/\(name)_err.log",
+                                        "-trace_stat", "-stf", "\(dir)/\(name).csv", "-fd", "1"]
+            _ = FileManager.default.createFile(atPath: screenPath, contents: nil)
+            let out = FileHandle(forWritingAtPath: screenPath)
+            process.standardOutput = out
+            process.standardError = out
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func stop() {
+            if process.isRunning { process.terminate() }
+            let end = Date().addingTimeInterval(3)
+            while process.isRunning && Date() < end { usleep(10_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                let end = Date().addingTimeInterval(3)  // bounded: never hang a test run on a lost child
+                while process.isRunning && Date() < end { usleep(10_000) }
+            }
+        }
+
+        /// Waits for exit; nil on timeout (then killed).
+        func wait(timeout: TimeInterval) -> Int32? {
+            let end = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < end { usleep(20_000) }
+            if process.isRunning { stop(); return nil }
+            return process.terminationStatus
+        }
+
+        /// The last cumulative value of a column of the -trace_stat file ("SuccessfulCall(C)", "FailedCall(C)").
+        func stat(_ column: String) -> Int? {
+            guard let text = try? String(contentsOfFile: statPath, encoding: .utf8) else { return nil }
+            let lines = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            guard lines.count >= 2 else { return nil }
+            let header = lines[0].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+            let last = lines[lines.count - 1].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+            guard let i = header.firstIndex(of: column), i < last.count else { return nil }
+            return Int(last[i].trimmingCharacters(in: .whitespaces))
+        }
+
+        /// Screen output (final statistics) and error log, for failure messages.
+        var report: String {
+            let screen = (try? String(contentsOfFile: screenPath, encoding: .utf8)) ?? ""
+            let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+            return "--- sipp \(name) (\(process.arguments?.joined(separator: " ") ?? "")) screen (tail):\n"
+                + String(screen.suffix(2500)) + "\n--- sipp \(name) errors (head):\n" + String(errors.prefix(4000))
+        }
+    }
+
+    /// Starts switchyard on `config` and waits until it serves UDP on `port`.
+    func startSwitchyard(_ config: String, port: Int) throws -> BinaryRunner {
+        let cfg = "\(workDir)/switchyard.cfg"
+        try config.write(toFile: cfg, atomically: true, encoding: .utf8)
+        let sy = BinaryRunner(args: ["-f", cfg], cwd: workDir)
+        try sy.start()
+        cleanups.append {
+            if sy.process.isRunning {
+                sy.process.terminate()
+                _ = sy.wait(timeout: 5)
+            }
+        }
+        let up = Self.waitForUDPPort(port, timeout: 15) { sy.process.isRunning }
+        guard up else { throw SetupError("switchyard did not bind udp:127.0.0.1:\(port):\n\(sy.output)") }
+        // Every worker up (the socket is bound before the workers start reading).
+        _ = sy.waitFor("ready", timeout: 5)
+        return sy
+    }
+
+    /// Starts a sipp UAS (uas.xml) on `port` and waits until it is bound.
+    func startUAS(port: Int) throws -> Sipp {
+        let uas = try Sipp(sipp: sipp, name: "uas-\(port)", dir: workDir,
+                           args: ["-sf", Self.scenario("uas.xml"), "-i", "127.0.0.1", "-p", String(port)])
+        cleanups.append { uas.stop() }
+        guard Self.waitForUDPPort(port, timeout: 10, while: { uas.process.isRunning }) else {
+            throw SetupError("sipp UAS did not start on \(port):\n\(uas.report)")
+        }
+        return uas
+    }
+
+    /// Runs a sipp UAC scenario to completion: `calls` calls to `number` through 127.0.0.1:`target`.
+    func runUAC(_ scenario: String, number: String, target: Int, calls: Int, rate: Int = 50,
+                timeout: TimeInterval = 30) throws -> (status: Int32?, uac: Sipp) {
+        let local = newPort()
+        let uac = try Sipp(sipp: sipp, name: "uac-\(number)-\(local)", dir: workDir, args: [
+            "-sf", Self.scenario(scenario), "-s", number, "-i", "127.0.0.1", "-p", String(local),
+            "127.0.0.1:\(target)", "-m", String(calls), "-r", String(rate), "-rp", "1000",
+            "-recv_timeout", "5000", "-timeout", "\(Int(timeout))s",
+        ])
+        cleanups.append { uac.stop() }
+        let status = uac.wait(timeout: timeout + 10)
+        return (status, uac)
+    }
+
+    /// Asserts that a finished UAC run had `calls` successful calls and no failed one.
+    func assertAllSuccessful(_ run: (status: Int32?, uac: Sipp), calls: Int, _ sy: BinaryRunner,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        let context = "\(run.uac.report)\n--- switchyard:\n\(String(sy.output.suffix(4000)))"
+        XCTAssertEqual(run.status, 0, "sipp UAC exit status (0: all calls successful)\n\(context)", file: file, line: line)
+        XCTAssertEqual(run.uac.stat("SuccessfulCall(C)"), calls, context, file: file, line: line)
+        XCTAssertEqual(run.uac.stat("FailedCall(C)"), 0, context, file: file, line: line)
+        XCTAssertTrue(sy.process.isRunning, "switchyard exited\n\(context)", file: file, line: line)
+    }
+
+    /// The static forwarding config: Max-Forwards check, then `$du` + `forward()` to the UAS.
+    static func staticConfig(proxyPort: Int, uasPort: Int) -> String {
+        """
+        log_level = 2
+        udp_workers = 2
+        socket = udp:127.0.0.1:\(proxyPort)
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "maxfwd.so"
+        route {
+            if (!mf_process_maxfwd_header(10)) {
+                sl_send_reply(483, "Too Many Hops");
+                exit;
+            }
+            $du = "sip:127.0.0.1:\(uasPort)";
+            forward();
+        }
+        """
+    }
+
+    // MARK: - tests
+
+    /// (i) 20 INVITE/200/ACK/BYE/200 calls relayed statelessly by `$du` + `forward()`.
+    func testCallsThroughStaticForward() throws {
+        let uasPort = newPort()
+        let proxyPort = newPort()
+        let sy = try startSwitchyard(Self.staticConfig(proxyPort: proxyPort, uasPort: uasPort), port: proxyPort)
+        let uas = try startUAS(port: uasPort)
+        let run = try runUAC("uac.xml", number: "1000", target: proxyPort, calls: 20)
+        assertAllSuccessful(run, calls: 20, sy)
+        XCTAssertTrue(uas.process.isRunning, uas.report)
+    }
+
+    /// (ii) drouting picks the gateway: numbers starting with 1 reach the UAS, others get 404 from the script.
+    func testCallsRoutedByDrouting() throws {
+        let uasPort = newPort()
+        let proxyPort = newPort()
+        let db = "\(workDir)/dr.db"  // does not exist: db_sqlite creates it and runs the init_sql files
+        let provision = "\(workDir)/provision.sql"
+        try """
+        INSERT INTO dr_gateways (gwid, type, address, strip, probe_mode, state) VALUES ('uas', 0, '127.0.0.1:\(uasPort)', 0, 0, 0);
+        INSERT INTO dr_rules (groupid, prefix, priority, gwlist, sort_alg) VALUES ('0', '1', 0, 'uas', 'N');
+
+        """.write(toFile: provision, atomically: true, encoding: .utf8)
+        let schema = Self.repoRoot.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path
+        let sy = try startSwitchyard("""
+        log_level = 2
+        udp_workers = 2
+        socket = udp:127.0.0.1:\(proxyPort)
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "maxfwd.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "drouting.so"
+        modparam("db_sqlite", "init_sql", "\(schema)")
+        modparam("db_sqlite", "init_sql", "\(provision)")
+        modparam("drouting", "db_url", "sqlite://\(db)")
+        route {
+            if (!mf_process_maxfwd_header(10)) {
+                sl_send_reply(483, "Too Many Hops");
+                exit;
+            }
+            if (!do_routing(0)) {
+                sl_send_reply(404, "Not Found");
+                exit;
+            }
+            forward();
+        }
+        """, port: proxyPort)
+        _ = try startUAS(port: uasPort)
+
+        // 1000 matches prefix "1": do_routing rewrites the R-URI to sip:1000@127.0.0.1:<uas>, forward() follows it.
+        let ok = try runUAC("uac.xml", number: "1000", target: proxyPort, calls: 20)
+        assertAllSuccessful(ok, calls: 20, sy)
+
+        // 2000 matches no rule: the script answers 404 (the UAC ACKs it; the ACK must not upset the server).
+        let rejected = try runUAC("uac_404.xml", number: "2000", target: proxyPort, calls: 3, rate: 10)
+        assertAllSuccessful(rejected, calls: 3, sy)
+
+        // And routing still works afterwards.
+        let again = try runUAC("uac.xml", number: "1234", target: proxyPort, calls: 5)
+        assertAllSuccessful(again, calls: 5, sy)
+    }
+
+    /// (iii) Malformed datagrams (garbage, missing headers, wrong Content-Length, ...) do not kill the server,
+    /// and a normal call goes through afterwards.
+    func testMalformedDatagramsDoNotKillTheServer() throws {
+        let uasPort = newPort()
+        let proxyPort = newPort()
+        let sy = try startSwitchyard(Self.staticConfig(proxyPort: proxyPort, uasPort: uasPort), port: proxyPort)
+        // A plain socket on the UAS port absorbs whatever the proxy relays (sipp would try to answer it).
+        let catcher = try UDPClient(port: uasPort)
+        let client = try UDPClient()
+        let messages = Self.malformedMessages(proxyPort: proxyPort)
+        var sent = 0
+        for (name, bytes) in messages {
+            if client.send(bytes, to: proxyPort) { sent += 1 } else { XCTFail("could not send '\(name)' (\(bytes.count) bytes)") }
+            usleep(2_000)
+        }
+        XCTAssertEqual(sent, messages.count)
+        _ = client.receive(timeout: 1)  // whatever comes back (400s, nothing): the server just has to live
+        let relayed = catcher.receive(timeout: 0.2)
+        catcher.closeSocket()
+        XCTAssertTrue(sy.process.isRunning, "switchyard died on malformed input:\n\(sy.output)")
+        for r in relayed {
+            // Anything relayed must at least carry the proxy's Via on top.
+            let lines = r.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            let firstVia = lines.first { $0.lowercased().hasPrefix("via:") || $0.lowercased().hasPrefix("v:") }
+            XCTAssertTrue(firstVia?.contains("127.0.0.1:\(proxyPort)") ?? false, "relayed without the proxy's Via on top:\n\(r.prefix(600))")
+        }
+
+        let uas = try startUAS(port: uasPort)
+        let run = try runUAC("uac.xml", number: "1000", target: proxyPort, calls: 5)
+        assertAllSuccessful(run, calls: 5, sy)
+        XCTAssertTrue(uas.process.isRunning, uas.report)
+    }
+
+    /// (iv) Max-Forwards: 0 gets 483 from `sl_send_reply` and is not forwarded.
+    func testMaxForwardsZeroGets483() throws {
+        let uasPort = newPort()
+        let proxyPort = newPort()
+        let sy = try startSwitchyard(Self.staticConfig(proxyPort: proxyPort, uasPort: uasPort), port: proxyPort)
+
+        // Raw: an OPTIONS with Max-Forwards: 0; the 483 comes back to the sender's port with its Via, Call-ID, CSeq.
+        // Nothing listens on the UAS port here: a forwarded request would simply be lost.
+        let client = try UDPClient()
+        let callID = "mf0-\(UUID().uuidString)@test"
+        let branch = "z9hG4bK-mf0-\(UInt32.random(in: 1...UInt32.max))"
+        let request = """
+        OPTIONS sip:1000@127.0.0.1:\(proxyPort) SIP/2.0\r
+        Via: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=\(branch)\r
+        From: <sip:test@127.0.0.1:\(client.localPort)>;tag=mf0\r
+        To: <sip:1000@127.0.0.1:\(proxyPort)>\r
+        Call-ID: \(callID)\r
+        CSeq: 7 OPTIONS\r
+        Max-Forwards: 0\r
+        Content-Length: 0\r
+        \r
+
+        """
+        XCTAssertTrue(client.send(Array(request.utf8), to: proxyPort))
+        let replies = client.receive(timeout: 5) { $0.hasPrefix("SIP/2.0 483") }
+        let reply = replies.first { $0.hasPrefix("SIP/2.0 ") } ?? ""
+        XCTAssertTrue(reply.hasPrefix("SIP/2.0 483 Too Many Hops\r\n"), "got \(replies)\n--- switchyard:\n\(sy.output)")
+        XCTAssertTrue(reply.contains(branch), reply)
+        XCTAssertTrue(reply.contains(callID), reply)
+        XCTAssertTrue(reply.range(of: "CSeq: *7 OPTIONS", options: [.regularExpression, .caseInsensitive]) != nil, reply)
+
+        // The same through sipp, as an INVITE (483, then the ACK for it).
+        let run = try runUAC("uac_483.xml", number: "1000", target: proxyPort, calls: 1, rate: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+
+        // The same proxy still relays an ordinary call (Max-Forwards: 70).
+        _ = try startUAS(port: uasPort)
+        let ok = try runUAC("uac.xml", number: "1000", target: proxyPort, calls: 2)
+        assertAllSuccessful(ok, calls: 2, sy)
+    }
+
+    // MARK: - malformed input
+
+    /// Garbage, truncated and contradictory SIP (the same set as Tests/SIP/send_malformed.py).
+    static func malformedMessages(proxyPort: Int) -> [(String, [UInt8])] {
+        let me = "127.0.0.1:\(proxyPort)"
+        let base = [
+            "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-x",
+            "From: <sip:bad@127.0.0.1>;tag=bad",
+            "To: <sip:1000@\(me)>",
+            "Call-ID: malformed@test",
+            "CSeq: 1 OPTIONS",
+            "Max-Forwards: 70",
+        ]
+        func without(_ name: String) -> [String] { base.filter { !$0.hasPrefix(name + ":") } }
+        func req(_ method: String = "OPTIONS", ruri: String? = nil, headers: [String]? = nil, body: String = "",
+                 contentLength: String? = nil) -> [UInt8] {
+            let lines = ["\(method) \(ruri ?? "sip:1000@\(me)") SIP/2.0"] + (headers ?? base)
+                + ["Content-Length: \(contentLength ?? String(body.utf8.count))"]
+            return Array((lines.joined(separator: "\r\n") + "\r\n\r\n" + body).utf8)
+        }
+        func reply(_ status: String, _ headers: [String]) -> [UInt8] {
+            Array(("SIP/2.0 \(status)\r\n" + headers.joined(separator: "\r\n") + "\r\nContent-Length: 0\r\n\r\n").utf8)
+        }
+        var m: [(String, [UInt8])] = []
+        var rng = SystemRandomNumberGenerator()
+        m.append(("random bytes", (0..<512).map { _ in UInt8.random(in: 0...255, using: &rng) }))
+        m.append(("text garbage", Array("hello world\r\n\r\n".utf8)))
+        m.append(("single NUL", [0]))
+        m.append(("CRLF keepalive", Array("\r\n\r\n".utf8)))
+        m.append(("request line only", Array("INVITE sip:1000@127.0.0.1 SIP/2.0\r\n\r\n".utf8)))
+        m.append(("request line, no CRLF", Array("INVITE sip:1000@127.0.0.1 SIP/2.0".utf8)))
+        m.append(("method only", Array("INVITE\r\n\r\n".utf8)))
+        m.append(("bad SIP version", Array(("INVITE sip:1000@127.0.0.1 SIP/9.9\r\n" + base.joined(separator: "\r\n") + "\r\n\r\n").utf8)))
+        m.append(("bad request URI", req(ruri: "not a uri")))
+        m.append(("empty request URI", req(ruri: "")))
+        for h in ["Via", "From", "To", "Call-ID", "CSeq", "Max-Forwards"] {
+            m.append(("missing \(h)", req(headers: without(h))))
+            m.append(("missing \(h) (INVITE)", req("INVITE", headers: without(h).map { $0 == "CSeq: 1 OPTIONS" ? "CSeq: 1 INVITE" : $0 })))
+        }
+        m.append(("Content-Length larger than body", req(body: "v=0\r\n", contentLength: "5000")))
+        m.append(("Content-Length smaller than body", req(body: "v=0\r\no=x\r\n", contentLength: "2")))
+        m.append(("Content-Length negative", req(body: "abc", contentLength: "-1")))
+        m.append(("Content-Length not a number", req(body: "abc", contentLength: "abc")))
+        m.append(("Content-Length huge", req(body: "abc", contentLength: "99999999999999999999999")))
+        m.append(("body without Content-Length",
+                  Array(("OPTIONS sip:1000@\(me) SIP/2.0\r\n" + base.joined(separator: "\r\n") + "\r\n\r\nbody").utf8)))
+        m.append(("Max-Forwards not a number", req(headers: without("Max-Forwards") + ["Max-Forwards: abc"])))
+        m.append(("Max-Forwards negative", req(headers: without("Max-Forwards") + ["Max-Forwards: -5"])))
+        m.append(("Max-Forwards huge", req(headers: without("Max-Forwards") + ["Max-Forwards: 99999999999999999999"])))
+        m.append(("CSeq garbage", req(headers: without("CSeq") + ["CSeq: x y z"])))
+        m.append(("CSeq method mismatch", req(headers: without("CSeq") + ["CSeq: 1 BYE"])))
+        m.append(("Via without host", req(headers: without("Via") + ["Via: SIP/2.0/UDP"])))
+        m.append(("Via garbage", req(headers: without("Via") + ["Via: ;;;::::@@@"])))
+        m.append(("Via port out of range", req(headers: without("Via") + ["Via: SIP/2.0/UDP 127.0.0.1:99999;branch=z9hG4bK-p"])))
+        m.append(("Via port 0", req(headers: without("Via") + ["Via: SIP/2.0/UDP 127.0.0.1:0;branch=z9hG4bK-p"])))
+        m.append(("Via unknown transport", req(headers: without("Via") + ["Via: SIP/2.0/FOO 127.0.0.1:9;branch=z9hG4bK-p"])))
+        m.append(("header without colon", req(headers: base + ["ThisIsNotAHeader"])))
+        m.append(("header with empty name", req(headers: base + [": value"])))
+        m.append(("folded header", req(headers: base + ["Subject: first", " continued"])))
+        m.append(("NUL bytes inside", req(headers: base + ["Subject: a\u{0}b\u{0}c"])))
+        var invalidUTF8 = req(headers: base + ["Subject: x"])
+        if let i = invalidUTF8.firstIndex(of: UInt8(ascii: "x")) { invalidUTF8.replaceSubrange(i...i, with: [0xFF, 0xFE, 0xC0]) }
+        m.append(("invalid UTF-8", invalidUTF8))
+        m.append(("very long header", req(headers: base + ["X-Long: " + String(repeating: "a", count: 60000)])))
+        m.append(("1000 Via headers",
+                  req(headers: (0..<1000).map { "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-\($0)" } + base.dropFirst())))
+        m.append(("LF-only line ends", Array(String(decoding: req(), as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n").utf8)))
+        m.append(("truncated mid-header", Array(req().prefix(60))))
+        m.append(("status line garbage", Array("SIP/2.0 abc Whatever\r\n\r\n".utf8)))
+        m.append(("reply without Via", reply("200 OK", without("Via"))))
+        m.append(("reply with status 0", reply("0 Zero", base)))
+        m.append(("reply with status 9999", reply("9999 Big", base)))
+        m.append(("reply whose Vias all name the server",
+                  reply("200 OK", (0..<5).map { "Via: SIP/2.0/UDP \(me);branch=z9hG4bK-loop\($0)" } + base.dropFirst())))
+        m.append(("reply with one foreign Via", reply("200 OK", base)))
+        m.append(("ACK without anything", Array("ACK sip:1000@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n".utf8)))
+        return m
+    }
+}
