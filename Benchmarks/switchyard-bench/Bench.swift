@@ -20,6 +20,7 @@ struct Bench {
         if what == "all" || what == "cache" { try cacheThroughput(keys: iterations, workers: workers) }
         if what == "all" || what == "json" { try jsonThroughput(iterations: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
         if what == "dtmf" { try dtmfBench(events: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
+        if what == "esl" { try eslBench(calls: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
         if what == "mi" { try miThroughput(requests: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
     }
 

@@ -46,6 +46,15 @@ extension Bench {
             guard cfg.contains(from) else { throw BenchError("the example config no longer contains \(from)") }
             cfg = cfg.replacingOccurrences(of: from, with: to)
         }
+        // mi_http on a free port, for the MI-burst latency run.
+        let miPort = MIBurst.freePort()
+        cfg += "\nloadmodule \"mi_http.so\"\nmodparam(\"mi_http\", \"port\", \(miPort))\n"
+        // The worker count as the example sets it (udp_workers = N), or SY_BENCH_WORKERS to try another.
+        if let w = ProcessInfo.processInfo.environment["SY_BENCH_WORKERS"], let n = Int(w) {
+            cfg = cfg.replacingOccurrences(of: #"(?m)^udp_workers\s*=\s*\d+"#, with: "udp_workers = \(n)", options: .regularExpression)
+        }
+        let workers = cfg.range(of: #"(?m)^udp_workers\s*=\s*\d+"#, options: .regularExpression)
+            .flatMap { Int(cfg[$0].split(separator: "=").last!.trimmingCharacters(in: .whitespaces)) } ?? 0
         let cfgPath = dir.appendingPathComponent("modules.conf").path
         try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
         let sy = try BenchProcess(buildDir.appendingPathComponent("switchyard").path, ["-f", cfgPath], cwd: dir.path)
@@ -92,28 +101,40 @@ extension Bench {
         print(String(format: "dtmf: %d DTMF events for distinct calls flooded (%@), %d uuid_transfer commands back, %d lost; "
                      + "%.0f events/s through the whole scenario (%.2f s; the flood itself took %.2f s); switchyard %d workers",
                      events, floodReply.trimmingCharacters(in: .whitespacesAndNewlines), got, events - got, Double(got) / secs, secs,
-                     Double(tSent - t0) / 1e9, 2))
+                     Double(tSent - t0) / 1e9, workers))
 
-        // Latency, paced at 1,000 events/s.
-        var samples: [Double] = []
-        let n = min(5000, max(1000, events / 20))
-        base = try commandCount()
-        let start = DispatchTime.now().uptimeNanoseconds
-        for i in 0..<n {
-            let slot = start + UInt64(i) * 1_000_000
-            while DispatchTime.now().uptimeNanoseconds < slot { usleep(50) }
-            let a = DispatchTime.now().uptimeNanoseconds
-            _ = try control.request("flood 1")
-            let until = Date().addingTimeInterval(5)
-            while try commandCount() < base + i + 1 {
-                guard Date() < until else { throw BenchError("event \(i) never came back") }
+        // Latency, paced at 1,000 events/s: alone, then while MI clients hammer mi_http.
+        func latency(_ label: String) throws {
+            var samples: [Double] = []
+            let n = min(5000, max(1000, events / 20))
+            base = try commandCount()
+            let start = DispatchTime.now().uptimeNanoseconds
+            for i in 0..<n {
+                let slot = start + UInt64(i) * 1_000_000
+                while DispatchTime.now().uptimeNanoseconds < slot { usleep(50) }
+                let a = DispatchTime.now().uptimeNanoseconds
+                _ = try control.request("flood 1")
+                let until = Date().addingTimeInterval(5)
+                while try commandCount() < base + i + 1 {
+                    guard Date() < until else { throw BenchError("event \(i) never came back") }
+                }
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - a) / 1000)
             }
-            samples.append(Double(DispatchTime.now().uptimeNanoseconds - a) / 1000)
+            samples.sort()
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            print(String(format: "dtmf: latency event sent -> uuid_transfer received, %d events at %.0f events/s%@: p50 %.0f µs, p99 %.0f µs, max %.0f µs",
+                         n, Double(n) / elapsed, label, samples[n / 2], samples[n * 99 / 100], samples[n - 1]))
         }
-        samples.sort()
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        print(String(format: "dtmf: latency event sent -> uuid_transfer received, %d events at %.0f events/s: p50 %.0f µs, p99 %.0f µs, max %.0f µs",
-                     n, Double(n) / elapsed, samples[n / 2], samples[n * 99 / 100], samples[n - 1]))
+        try latency("")
+        let burst = MIBurst(port: miPort)
+        burst.start(threads: 2)
+        let burstStart = Date()
+        try latency(" with an MI burst (2 mi_http clients, get_statistics all, new connection per request)")
+        burst.stop()
+        let secs2 = Date().timeIntervalSince(burstStart)
+        print(String(format: "dtmf: the MI burst got %d answers meanwhile (%.0f req/s), %d failed",
+                     burst.served.load(ordering: .relaxed), Double(burst.served.load(ordering: .relaxed)) / secs2,
+                     burst.failed.load(ordering: .relaxed)))
     }
 }
 

@@ -204,6 +204,9 @@ final class EventQueue: @unchecked Sendable {
 
     var isClosed: Bool { locked { closed } }
 
+    /// True while the I/O thread holds back reading (it must be woken to read a command's reply).
+    var readerIsPaused: Bool { locked { readerPaused } }
+
     /// Delivery thread: one event delivered. True when the paused reader must be woken (below the low-water mark).
     func delivered(_ cost: Int) -> Bool {
         locked {
@@ -264,7 +267,11 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         var nextAttempt: Int64 = 0
         var subs: [Subscription] = []
         var wire: [String: Int] = ["HEARTBEAT": 1] // the module always listens for HEARTBEAT (liveness, stats)
+        /// Bytes not yet written to the socket. Every unsent byte lives here (the I/O thread sends from it under the
+        /// lock), so a command written directly by a worker (when this is empty) can never overtake earlier bytes.
         var outbuf: [UInt8] = []
+        /// The connected socket (-1 otherwise), for that direct write.
+        var fd: Int32 = -1
         var inflight: [Pending] = []
         var unsent: [Pending] = []
         var stats = Stats()
@@ -386,6 +393,14 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             case .connected:
                 p.deadline = nowMs() + p.timeoutMs
                 s.inflight.append(p)
+                // Write it now from this thread when nothing is queued before it: one thread hop (and a wake-up of
+                // the I/O thread) less per command. What the socket does not take goes to outbuf for the I/O thread.
+                if s.outbuf.isEmpty && s.fd >= 0 {
+                    let n = p.bytes.withUnsafeBytes { send(s.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                    if n == p.bytes.count { return 2 }
+                    s.outbuf.append(contentsOf: n > 0 ? p.bytes[n...] : p.bytes[...])
+                    return 1
+                }
                 s.outbuf.append(contentsOf: p.bytes)
                 return 1
             case .connecting:
@@ -400,7 +415,8 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             p.finish(.unreachable("\(label) is not connected"))
             return false
         }
-        wake()
+        // A paused reader resumes only when it sees the command in flight: wake it then too.
+        if outcome == 1 || events.readerIsPaused { wake() }
         return true
     }
 
@@ -450,6 +466,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             case .success(let conn):
                 backoffIndex = 0
                 let why = serve(conn)
+                state.withLock { $0.fd = -1 }  // before close: no worker writes to a reused descriptor
                 close(conn.fd)
                 let lost = state.withLock { s -> [Pending] in
                     let l = s.inflight + s.unsent
@@ -612,6 +629,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         // Connected: subscribe everything (HEARTBEAT first), then send the commands that waited for the connection.
         let n = state.withLock { s -> Int in
             s.phase = .connected
+            s.fd = conn.fd
             s.failures = 0
             s.stats = Stats()
             let keys = s.wire.keys.sorted { a, b in a == "HEARTBEAT" ? true : b == "HEARTBEAT" ? false : a < b }
@@ -632,26 +650,25 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
     /// Serves a connected socket until it fails; returns the reason.
     private func serve(_ c: Conn) -> String {
         var conn = c
-        var wbuf: [UInt8] = []
         var lastRx = nowMs()
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             if state.withLock({ $0.stop }) { return "stopping" }
             if manager.maybeReap(self) { return "no longer used" }
-            let more = state.withLock { s -> [UInt8] in let o = s.outbuf; s.outbuf = []; return o }
-            wbuf.append(contentsOf: more)
-            if !wbuf.isEmpty {
-                let n = wbuf.withUnsafeBytes { send(conn.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if n > 0 { wbuf.removeFirst(n) } else if n < 0 && errno != EAGAIN && errno != EINTR {
-                    return "send: \(String(cString: strerror(errno)))"
-                }
+            // Unsent bytes are written from outbuf under the lock (workers may write directly when it is empty).
+            let (sendError, pendingOut) = state.withLock { s -> (Int32, Bool) in
+                guard !s.outbuf.isEmpty else { return (0, false) }
+                let n = s.outbuf.withUnsafeBytes { send(conn.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                if n > 0 { s.outbuf.removeFirst(n) } else if n < 0 && errno != EAGAIN && errno != EINTR { return (errno, true) }
+                return (0, !s.outbuf.isEmpty)
             }
+            if sendError != 0 { return "send: \(String(cString: strerror(sendError)))" }
             // Backpressure: stop reading while too many events wait for delivery, unless a command is in flight
             // (its reply may be behind those events). Resumed by the delivery thread or submit() via the wake pipe.
             let inFlight = state.withLock { !$0.inflight.isEmpty }
             let reading = events.mayRead(commandsInFlight: inFlight)
             if !reading { lastRx = nowMs(); pausedSinceHeartbeat = true } // not reading on purpose: no liveness verdict
-            var fds = [pollfd(fd: conn.fd, events: (reading ? Int16(POLLIN) : 0) | (wbuf.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
+            var fds = [pollfd(fd: conn.fd, events: (reading ? Int16(POLLIN) : 0) | (pendingOut ? Int16(POLLOUT) : 0), revents: 0),
                        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             let pr = poll(&fds, 2, 200)
             if pr < 0 && errno != EINTR { return "poll: \(String(cString: strerror(errno)))" }
@@ -701,6 +718,16 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
     }
 
     private func dispatch(_ frame: ESLFrame) {
+        // JSON events that are not HEARTBEAT: the name and subclass are read by a scan, the body is passed on as it
+        // is (the subscriber parses it anyway); the I/O thread is the one serial stage of every event, so a full
+        // decode here would bound the whole box's throughput.
+        if frame.contentType == .eventJSON, let fast = Self.scanNames(frame.body), fast.name.uppercased() != "HEARTBEAT" {
+            let name = fast.name.uppercased()
+            let targets = matchingSubscribers(name: name, subclass: fast.subclass)
+            guard !targets.isEmpty else { return }
+            events.push(QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: frame.bodyString))
+            return
+        }
         let event: ESLEvent
         do {
             guard let e = try frame.event() else { return }
@@ -731,17 +758,56 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             }
             pausedSinceHeartbeat = false
         }
-        // Matching subscribers, each (cb, user) once.
-        let targets = state.withLock { s -> [Subscription] in
+        let targets = matchingSubscribers(name: name, subclass: subclass)
+        guard !targets.isEmpty else { return }
+        let body = frame.contentType == .eventJSON ? frame.bodyString : String(decoding: event.jsonPayload(), as: UTF8.self)
+        events.push(QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body))
+    }
+
+    /// Matching subscribers, each (cb, user) once.
+    private func matchingSubscribers(name: String, subclass: String) -> [Subscription] {
+        state.withLock { s -> [Subscription] in
             var out: [Subscription] = []
             for sub in s.subs where sub.matches(name: name, subclass: subclass) {
                 if !out.contains(where: { $0.cbBits == sub.cbBits && $0.user == sub.user }) { out.append(sub) }
             }
             return out
         }
-        guard !targets.isEmpty else { return }
-        let body = frame.contentType == .eventJSON ? frame.bodyString : String(decoding: event.jsonPayload(), as: UTF8.self)
-        events.push(QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body))
+    }
+
+    /// `"Event-Name":"X"` and `"Event-Subclass":"Y"` of a JSON event body, found by a byte scan; nil when the name is
+    /// missing or written with escapes (the caller then decodes the whole event).
+    static func scanNames(_ body: [UInt8]) -> (name: String, subclass: String)? {
+        func value(of key: StaticString) -> String?? {
+            let k = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+            guard body.count > k.count else { return .none }
+            var i = 0
+            let last = body.count - k.count
+            while i <= last {
+                if body[i] == k[0] {
+                    var j = 1
+                    while j < k.count && body[i + j] == k[j] { j += 1 }
+                    if j == k.count {
+                        var e = i + k.count
+                        let start = e
+                        while e < body.count && body[e] != UInt8(ascii: "\"") {
+                            if body[e] == UInt8(ascii: "\\") { return .some(nil) }  // escaped: let the decoder do it
+                            e += 1
+                        }
+                        guard e < body.count else { return .some(nil) }
+                        return .some(String(decoding: body[start..<e], as: UTF8.self))
+                    }
+                }
+                i += 1
+            }
+            return .none
+        }
+        guard case .some(.some(let name)) = value(of: "\"Event-Name\":\""), !name.isEmpty else { return nil }
+        switch value(of: "\"Event-Subclass\":\"") {
+        case .none: return (name, "")
+        case .some(.some(let sub)): return (name, sub)
+        case .some(.none): return nil
+        }
     }
 
     // MARK: Delivery thread
