@@ -44,7 +44,7 @@ final class MaxFwdModule: Sendable {
     /// The received Max-Forwards value; nil if absent or unreadable.
     func current(_ ctx: SYContext) -> Int? {
         guard let text = host.sipHeader(ctx, "Max-Forwards") else { return nil }
-        return Int(text.trimmingWhitespace())
+        return Int(text.trimmingSpaces())
     }
 
     /// 2: header added; 1: decremented; -1: it was 0 (answer 483); -2: error.
@@ -60,7 +60,7 @@ final class MaxFwdModule: Sendable {
             host.sipHeaderSet(ctx, "Max-Forwards", String(given))
             return 2
         }
-        guard var v = Int(text.trimmingWhitespace()), v >= 0 else {
+        guard var v = Int(text.trimmingSpaces()), v >= 0 else {
             host.log(.err, "mf_process_maxfwd_header: bad Max-Forwards value '\(text)'")
             return -2
         }
@@ -69,14 +69,5 @@ final class MaxFwdModule: Sendable {
         if v > limit { v = limit }
         host.sipHeaderSet(ctx, "Max-Forwards", String(v - 1))
         return 1
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -97,13 +97,13 @@ final class RRModule: Sendable {
             if !inQuote && c == "<" { inAngle = true }
             if !inQuote && c == ">" { inAngle = false }
             if c == "," && !inAngle && !inQuote {
-                out.append(cur.trimmingWhitespace())
+                out.append(cur.trimmingSpaces())
                 cur = ""
             } else {
                 cur.append(c)
             }
         }
-        if !cur.trimmingWhitespace().isEmpty { out.append(cur.trimmingWhitespace()) }
+        if !cur.trimmingSpaces().isEmpty { out.append(cur.trimmingSpaces()) }
         return out
     }
 
@@ -128,14 +128,5 @@ final class RRModule: Sendable {
             p = Int64(hostPort[hostPort.index(after: c)...]) ?? 5060
         }
         return host == ip && p == port
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }

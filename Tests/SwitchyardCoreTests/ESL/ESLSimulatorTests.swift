@@ -6,67 +6,6 @@ import Glibc
 #endif
 
 /// Runs the real `esl-simulator` executable of this build.
-final class SimulatorProcess: @unchecked Sendable {
-    let runner: Process = Process()
-    private let pipe = Pipe()
-    private let lock = NSLock()
-    private var buffer = ""
-    var port = 0
-    var controlPort = 0
-
-    init(_ extra: [String] = []) throws {
-        runner.executableURL = BinaryRunner.buildDirectory.appendingPathComponent("esl-simulator")
-        runner.arguments = ["--port", "0", "--control-port", "0", "--no-stdin"] + extra
-        runner.standardOutput = pipe
-        runner.standardError = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
-        }
-        try runner.run()
-        let end = Date().addingTimeInterval(10)
-        while Date() < end {
-            lock.lock(); let out = buffer; lock.unlock()
-            if let line = out.split(separator: "\n").first(where: { $0.contains("listening on") }) {
-                let ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-                port = ports[0]; controlPort = ports[1]
-                return
-            }
-            usleep(10_000)
-        }
-        throw NSError(domain: "esl-simulator did not start: \(buffer)", code: 1)
-    }
-
-    /// Sends one control line; returns the reply lines (for `commands`/`calls`, the count line plus n lines).
-    func control(_ line: String) throws -> [String] {
-        let c = try TCPClient(port: controlPort)
-        defer { c.close() }
-        c.send(Array((line + "\n").utf8))
-        var text = ""
-        let end = Date().addingTimeInterval(10)
-        while Date() < end {
-            if let d = c.read(timeout: 0.2) { text += String(decoding: d, as: UTF8.self) }
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            guard lines.count > 1, let first = lines.first else { continue }
-            if first.hasPrefix("+OK "), ["commands", "calls"].contains(line.split(separator: " ").first ?? ""),
-               let n = Int(first.dropFirst(4)) {
-                if lines.count - 1 >= n + 1 { return Array(lines[0...n]) }
-                continue
-            }
-            return [first]
-        }
-        throw NSError(domain: "no control reply to \(line): \(text)", code: 2)
-    }
-
-    func stop() {
-        _ = try? control("quit")
-        let end = Date().addingTimeInterval(5)
-        while runner.isRunning && Date() < end { usleep(10_000) }
-        if runner.isRunning { kill(runner.processIdentifier, SIGKILL) }
-    }
-}
-
 /// A blocking TCP client over POSIX sockets.
 final class TCPClient: @unchecked Sendable {
     let fd: Int32

@@ -12,100 +12,7 @@ final class DTMFTransferTests: XCTestCase {
     static let repoRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// One esl-simulator process, driven over its control port (one TCP connection per control command).
-    final class Sim: @unchecked Sendable { // buffer guarded by lock
-        let process = Process()
-        private let pipe = Pipe()
-        private let lock = NSLock()
-        private var buffer = ""
-        private(set) var port = 0
-        private(set) var controlPort = 0
-
-        init(port: Int) throws {
-            process.executableURL = BinaryRunner.buildDirectory.appendingPathComponent("esl-simulator")
-            process.arguments = ["--port", String(port), "--control-port", "0", "--no-stdin", "--heartbeat", "1"]
-            process.standardOutput = pipe
-            process.standardError = pipe
-            pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-                let d = h.availableData
-                guard let self, !d.isEmpty else { return }
-                self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
-            }
-            try process.run()
-            let end = Date().addingTimeInterval(10)
-            while Date() < end {
-                // esl-simulator: listening on 127.0.0.1:<port> control 127.0.0.1:<cport>
-                if let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }) {
-                    let ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-                    if ports.count >= 2 { self.port = ports[0]; self.controlPort = ports[1]; return }
-                }
-                usleep(10_000)
-            }
-            kill()
-            throw NSError(domain: "esl-simulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "did not start: \(text)"])
-        }
-
-        var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
-
-        /// Sends one control line, returns the reply lines (`commands`/`calls`: all n+1 of them).
-        func control(_ line: String) throws -> [String] {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(controlPort).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard rc == 0 else { throw NSError(domain: "connect to control port \(controlPort)", code: Int(errno)) }
-            var tv = timeval(tv_sec: 0, tv_usec: 200_000)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            let bytes = Array((line + "\n").utf8)
-            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            var text = ""
-            var buf = [UInt8](repeating: 0, count: 65536)
-            let multi = ["commands", "calls"].contains(line.split(separator: " ").first.map(String.init) ?? "")
-            let end = Date().addingTimeInterval(10)
-            while Date() < end {
-                let n = recv(fd, &buf, buf.count, 0)
-                if n > 0 { text += String(decoding: buf[0..<n], as: UTF8.self) } else if n == 0 { break }
-                let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                guard lines.count > 1, let first = lines.first else { continue }
-                if multi, first.hasPrefix("+OK "), let count = Int(first.dropFirst(4)) {
-                    if lines.count - 1 >= count + 1 { return Array(lines[0...count]) }
-                    continue
-                }
-                return [first]
-            }
-            throw NSError(domain: "no control reply to '\(line)': \(text)", code: 2)
-        }
-
-        /// Places a call (CHANNEL_CREATE, CHANNEL_ANSWER, one DTMF per digit); returns its UUID.
-        func call(_ dest: String, _ digits: String) throws -> String {
-            let r = try control("call \(dest) \(digits)")
-            guard let first = r.first, first.hasPrefix("+OK ") else { throw NSError(domain: "call failed: \(r)", code: 3) }
-            return String(first.dropFirst(4))
-        }
-
-        /// The ESL commands received so far, without the connection id.
-        func commands() throws -> [String] {
-            try control("commands").dropFirst().map { line in
-                guard let sp = line.firstIndex(of: " ") else { return line }
-                return String(line[line.index(after: sp)...])
-            }
-        }
-
-        var transfers: [String] { ((try? commands()) ?? []).filter { $0.hasPrefix("bgapi ") } }
-
-        func kill() {
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-
-        deinit { kill() }
-    }
+    typealias Sim = SimulatorProcess
 
     private func waitUntil(_ what: String, timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
         let end = Date().addingTimeInterval(timeout)
@@ -222,4 +129,23 @@ final class DTMFTransferTests: XCTestCase {
         XCTAssertFalse(sy.output.contains("ERROR"), sy.output)
         sim.kill()
     }
+}
+
+extension SimulatorProcess {
+    /// The DTMF test's simulator: a fixed ESL port, heartbeat every second.
+    convenience init(port: Int) throws {
+        try self.init(arguments: ["--port", String(port), "--heartbeat", "1"])
+    }
+
+    /// Places a call (CHANNEL_CREATE, CHANNEL_ANSWER, one DTMF per digit); returns its UUID.
+    func call(_ dest: String, _ digits: String) throws -> String {
+        let r = try control("call \(dest) \(digits)")
+        guard let first = r.first, first.hasPrefix("+OK ") else { throw NSError(domain: "call failed: \(r)", code: 3) }
+        return String(first.dropFirst(4))
+    }
+
+    /// The ESL commands received so far, without the connection id.
+    func commands() throws -> [String] { try commandLines().map(\.line) }
+
+    var transfers: [String] { ((try? commands()) ?? []).filter { $0.hasPrefix("bgapi ") } }
 }

@@ -11,106 +11,7 @@ import Glibc
 /// logs and MI. Real `esl-simulator` processes on loopback (driven over their control ports), a real SQLite file
 /// (written with the `sqlite3` CLI while the server runs), the server in-process.
 final class FreeSwitchPoolTests: XCTestCase {
-    /// One esl-simulator process driven over its control port (one TCP connection per control command).
-    final class Sim: @unchecked Sendable { // buffer guarded by lock
-        let process = Process()
-        private let pipe = Pipe()
-        private let lock = NSLock()
-        private var buffer = ""
-        private(set) var port = 0
-        private(set) var controlPort = 0
-
-        init(password: String, heartbeat: Double) throws {
-            process.executableURL = BinaryRunner.buildDirectory.appendingPathComponent("esl-simulator")
-            process.arguments = ["--port", "0", "--control-port", "0", "--no-stdin", "--password", password,
-                                 "--heartbeat", String(heartbeat)]
-            process.standardOutput = pipe
-            process.standardError = pipe
-            pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-                let d = h.availableData
-                guard let self, !d.isEmpty else { return }
-                self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
-            }
-            try process.run()
-            let end = Date().addingTimeInterval(10)
-            while Date() < end {
-                if let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }) {
-                    let ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-                    if ports.count >= 2 { port = ports[0]; controlPort = ports[1]; return }
-                }
-                usleep(10_000)
-            }
-            kill()
-            throw NSError(domain: "esl-simulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "did not start: \(text)"])
-        }
-
-        var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
-
-        /// Sends one control line, returns the reply lines (`commands`/`calls`: all n+1 of them).
-        func control(_ line: String) throws -> [String] {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(controlPort).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard rc == 0 else { throw NSError(domain: "connect to control port \(controlPort)", code: Int(errno)) }
-            var tv = timeval(tv_sec: 0, tv_usec: 200_000)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            let bytes = Array((line + "\n").utf8)
-            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            var text = ""
-            var buf = [UInt8](repeating: 0, count: 65536)
-            let multi = ["commands", "calls"].contains(line.split(separator: " ").first.map(String.init) ?? "")
-            let end = Date().addingTimeInterval(10)
-            while Date() < end {
-                let n = recv(fd, &buf, buf.count, 0)
-                if n > 0 { text += String(decoding: buf[0..<n], as: UTF8.self) } else if n == 0 { break }
-                let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                guard lines.count > 1, let first = lines.first else { continue }
-                if multi, first.hasPrefix("+OK "), let count = Int(first.dropFirst(4)) {
-                    if lines.count - 1 >= count + 1 { return Array(lines[0...count]) }
-                    continue
-                }
-                return [first]
-            }
-            throw NSError(domain: "no control reply to '\(line)': \(text)", code: 2)
-        }
-
-        /// `stats` as a dictionary (port, running, connections, accepted, authed, commands, events_sent...).
-        func stats() -> [String: Int] {
-            guard let line = try? control("stats").first, line.hasPrefix("+OK ") else { return [:] }
-            var out: [String: Int] = [:]
-            for kv in line.dropFirst(4).split(separator: " ") {
-                let p = kv.split(separator: "=", maxSplits: 1)
-                if p.count == 2, let v = Int(p[1]) { out[String(p[0])] = v }
-            }
-            return out
-        }
-
-        /// The ESL commands received so far as (connection id, line).
-        func commands() -> [(conn: String, line: String)] {
-            ((try? control("commands")) ?? []).dropFirst().compactMap { l in
-                guard let sp = l.firstIndex(of: " ") else { return nil }
-                return (String(l[..<sp]), String(l[l.index(after: sp)...]))
-            }
-        }
-
-        func fire(_ event: String) {
-            XCTAssertEqual(try? control("event " + event), ["+OK"])
-        }
-
-        func kill() {
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-
-        deinit { kill() }
-    }
+    typealias Sim = SimulatorProcess
 
     private var dir: URL!
 
@@ -166,7 +67,7 @@ final class FreeSwitchPoolTests: XCTestCase {
 
     /// The box is connected, authenticated and has received `event json <E>` for every one of `events`.
     private func subscribed(_ sim: Sim, _ events: [String]) -> Bool {
-        let lines = Set(sim.commands().map(\.line))
+        let lines = Set(sim.poolCommands().map(\.line))
         return events.allSatisfy { lines.contains("event json \($0)") } && sim.stats()["authed"] == 1
     }
 
@@ -235,7 +136,7 @@ final class FreeSwitchPoolTests: XCTestCase {
             UPDATE freeswitch SET events_csv = 'DTMF,CHANNEL_ANSWER,CHANNEL_HANGUP' WHERE port = \(a.port);
             INSERT INTO freeswitch (username, password, ip, port, events_csv) VALUES (NULL, '\(pw)', '127.0.0.1', \(c.port), 'DTMF');
             """)
-        let aConnBefore = Set(a.commands().map(\.conn))
+        let aConnBefore = Set(a.poolCommands().map(\.conn))
         XCTAssertEqual(aConnBefore.count, 1)
         let reload = mi(h, "fs_reload")
         XCTAssertTrue(reload.contains("\"OK\""), reload)
@@ -244,12 +145,12 @@ final class FreeSwitchPoolTests: XCTestCase {
         guard waitUntil("box C subscribed after fs_reload", timeout: 10, { subscribed(c, ["HEARTBEAT", "DTMF"]) }) else { return XCTFail(log(h)) }
         XCTAssertTrue(waitUntil("box B's connection closed", timeout: 10, { b.stats()["connections"] == 0 }), "\(b.stats())\n" + log(h))
         XCTAssertTrue(waitUntil("A subscribed to CHANNEL_HANGUP", timeout: 10, {
-            a.commands().contains { $0.line == "event json CHANNEL_HANGUP" }
+            a.poolCommands().contains { $0.line == "event json CHANNEL_HANGUP" }
         }), log(h))
         var aStats = a.stats()
         XCTAssertEqual(aStats["accepted"], 1, "box A was reconnected by the reload: \(aStats)")
         XCTAssertEqual(aStats["connections"], 1, "\(aStats)")
-        let aCmds = a.commands()
+        let aCmds = a.poolCommands()
         XCTAssertEqual(Set(aCmds.map(\.conn)), aConnBefore, "A's commands came on another connection: \(aCmds)")
         XCTAssertEqual(aCmds.filter { $0.line.hasPrefix("auth") }.count, 1, "\(aCmds)")
         XCTAssertEqual(aCmds.filter { $0.line.hasPrefix("nixevent") }.map(\.line), [], "unchanged events were nixed on A")
@@ -286,7 +187,7 @@ final class FreeSwitchPoolTests: XCTestCase {
         XCTAssertEqual(c.stats()["accepted"], 1)
         XCTAssertEqual(c.stats()["connections"], 1)
         XCTAssertEqual(b.stats()["connections"], 0)
-        XCTAssertEqual(a.commands().filter { $0.line.hasPrefix("nixevent") }.map(\.line), [])
+        XCTAssertEqual(a.poolCommands().filter { $0.line.hasPrefix("nixevent") }.map(\.line), [])
         // Nothing from B after the reload, each other event exactly once.
         XCTAssertEqual(count(h, "box=B seq=3"), 0, log(h))
         XCTAssertEqual(count(h, "box=B seq=2"), 0, log(h))
@@ -358,7 +259,7 @@ final class FreeSwitchPoolTests: XCTestCase {
         }
         // Reconnected and re-subscribed on the new connection.
         XCTAssertTrue(waitUntil("re-subscription", timeout: 5, {
-            dead.commands().filter { $0.line == "event json DTMF" }.count == 2 && dead.stats()["authed"] == 1
+            dead.poolCommands().filter { $0.line == "event json DTMF" }.count == 2 && dead.stats()["authed"] == 1
         }), log(h))
         dead.fire("DTMF DTMF-Digit=1")
         XCTAssertTrue(h.waitFor("FSEV DTMF", timeout: 5), log(h))
@@ -455,7 +356,7 @@ final class FreeSwitchPoolTests: XCTestCase {
         XCTAssertEqual(count(h, "PIPEMIX"), 0, log(h))
         XCTAssertEqual(count(h, "PIPELOST"), 0, log(h))
         // Every command reached the box once, on the one connection.
-        let cmds = sim.commands()
+        let cmds = sim.poolCommands()
         XCTAssertEqual(cmds.filter { $0.line.hasPrefix("api ") }.count, workers * perWorker)
         XCTAssertEqual(Set(cmds.map(\.conn)).count, 1)
         XCTAssertEqual(sim.stats()["accepted"], 1)
@@ -540,7 +441,22 @@ final class FreeSwitchPoolTests: XCTestCase {
         }
         XCTAssertTrue(list.contains("127.0.0.1:\(s1.port)") && list.contains("127.0.0.1:\(s2.port)") && list.contains("127.0.0.1:\(s4.port)"), list)
         // The simulators did get the passwords (the secrets were really used).
-        XCTAssertTrue(s1.commands().contains { $0.line == "auth \(pw)" })
-        XCTAssertTrue(s3.commands().contains { $0.line == "userauth 1000@default:\(wrongPw)" }, "\(s3.commands())")
+        XCTAssertTrue(s1.poolCommands().contains { $0.line == "auth \(pw)" })
+        XCTAssertTrue(s3.poolCommands().contains { $0.line == "userauth 1000@default:\(wrongPw)" }, "\(s3.poolCommands())")
     }
+}
+
+extension SimulatorProcess {
+    convenience init(password: String, heartbeat: Double) throws {
+        try self.init(arguments: ["--port", "0", "--password", password, "--heartbeat", String(heartbeat)])
+    }
+
+    func fire(_ event: String) {
+        XCTAssertEqual(try? control("event " + event), ["+OK"])
+    }
+}
+
+extension SimulatorProcess {
+    /// The ESL commands received so far as (connection id, line); empty if the simulator does not answer.
+    func poolCommands() -> [(conn: String, line: String)] { (try? commandLines()) ?? [] }
 }
