@@ -70,7 +70,7 @@ struct SwitchyardCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if c {
-            FileHandle.standardError.write(Data("config file ok, exiting...\n".utf8))
+            FileHandle.standardError.write(Data((server.checkReport + "config file ok, exiting...\n").utf8))
             return
         }
         SignalWatcher.install { server.requestStop() }

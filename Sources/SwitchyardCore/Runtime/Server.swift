@@ -37,6 +37,8 @@ public final class Server: HostServices, @unchecked Sendable {
     private var stopped = false
     private let stopSignal = DispatchSemaphore(value: 0)
     public let configPath: String
+    /// What `-c` prints before "config file ok" (the listeners, as OpenSIPS lists them); empty without sockets.
+    public private(set) var checkReport = ""
 
     public init(configPath: String, logSink: LogSink = .stderr) {
         self.configPath = configPath
@@ -101,9 +103,23 @@ public final class Server: HostServices, @unchecked Sendable {
             sip.serverHeader = config.serverHeader ?? "Server: Switchyard (\(Server.version) (\(Server.arch)/linux))"
         }
         if checkOnly {
+            // Checked as OpenSIPS's -c does: syntax, transport module, address; nothing is bound.
+            let protos = Set(modules.modules.flatMap { $0.protos.compactMap { $0.name.map { String(cString: $0).lowercased() } } })
+            var listening: [String] = []
             for line in config.socketLines {
-                do throws(SIPConfigError) { _ = try SocketSpec.parse(line.text) } catch { diagnostics.error(line.location, error.message) }
+                do throws(SIPConfigError) {
+                    let spec = try SocketSpec.parse(line.text)
+                    guard protos.contains(spec.proto) else {
+                        throw SIPConfigError("socket '\(line.text)': no transport module for '\(spec.proto)' (loadmodule \"proto_\(spec.proto).so\"?)")
+                    }
+                    let addr = try spec.bindAddress(defaultPort: 5060)
+                    listening.append("             \(spec.proto): \(spec.host) [\(addr.ip)]:\(addr.port)")
+                } catch {
+                    diagnostics.error(line.location, error.message)
+                }
             }
+            checkReport = "Listening on\n" + listening.map { $0 + "\n" }.joined()
+                + "Aliases:\n" + config.aliases.map { "             \($0)\n" }.joined()
             return
         }
         sip.open(config.socketLines, modules: modules.modules, defaultWorkers: config.workers, diagnostics: diagnostics)
