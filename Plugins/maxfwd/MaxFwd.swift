@@ -35,7 +35,8 @@ final class MaxFwdModule: Sendable {
         }
         m.function("is_maxfwd_lt", params: [.int], routes: [.request, .failure, .branch]) { [self] call in
             let limit = Int(call.int(0))
-            guard let v = current(call.context) else { return -2 }
+            guard let text = host.sipHeader(call.context, "Max-Forwards") else { return -2 }
+            guard let v = Int(text.trimmingSpaces()) else { return -3 }
             return v < limit ? 1 : -1
         }
         return m.build()
@@ -66,7 +67,7 @@ final class MaxFwdModule: Sendable {
         }
         if v == 0 { return -1 }
         let limit = maxLimit.load(ordering: .relaxed)
-        if v > limit { v = limit }
+        if v > limit { v = limit + 1 }  // as OpenSIPS: the value sent on is then max_limit
         host.sipHeaderSet(ctx, "Max-Forwards", String(v - 1))
         return 1
     }

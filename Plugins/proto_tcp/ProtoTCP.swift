@@ -68,6 +68,10 @@ final class TCPConnection: @unchecked Sendable {
         self.peer = peer
         self.peerLength = peerLength
     }
+
+    /// The descriptor is closed only when nobody holds the connection any more: a reader or writer that still has it
+    /// can never reach another connection that reused the number.
+    deinit { close(fd) }
 }
 
 final class TCPListener: SIPListener, @unchecked Sendable {
@@ -120,10 +124,12 @@ final class TCPListener: SIPListener, @unchecked Sendable {
         return c
     }
 
+    /// Forgets a connection: no new lookup finds it, epoll stops watching it, the peer sees it closed. The
+    /// descriptor itself is closed when the last thread using the connection lets go of it (TCPConnection.deinit).
     func drop(_ c: TCPConnection) {
         guard conns.withLock({ $0.removeValue(forKey: c.id) }) != nil else { return }
         epoll_ctl(epollFD, EPOLL_CTL_DEL, c.fd, nil)
-        close(c.fd)
+        shutdown(c.fd, Int32(SHUT_RDWR))
     }
 
     func serve(worker: OpaquePointer) {
@@ -161,17 +167,26 @@ final class TCPListener: SIPListener, @unchecked Sendable {
             let fd = withUnsafeMutablePointer(to: &peer) { p in
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &len) }
             }
-            if fd < 0 { return }
+            if fd < 0 {
+                // Out of descriptors: the listening socket stays readable, so pause instead of spinning on it.
+                if errno == EMFILE || errno == ENFILE {
+                    host.log(.err, "accept: \(String(cString: strerror(errno)))")
+                    usleep(100_000)
+                }
+                return
+            }
             _ = add(fd: fd, peer: peer, length: len)
         }
     }
 
     /// Reads what is there and hands every complete message to the core. False: close the connection.
     func readAndDispatch(_ c: TCPConnection, worker: OpaquePointer) -> Bool {
+        c.lastUse.store(TCPListener.now(), ordering: .relaxed)  // not idle while being read (the sweep skips it)
         var chunk = [UInt8](repeating: 0, count: 65536)
+        var peerClosed = false
         while true {
             let n = read(c.fd, &chunk, chunk.count)
-            if n == 0 { return false }
+            if n == 0 { peerClosed = true; break }  // dispatch what came before the close first
             if n < 0 {
                 if errno == EAGAIN || errno == EWOULDBLOCK { break }
                 if errno == EINTR { continue }
@@ -204,7 +219,7 @@ final class TCPListener: SIPListener, @unchecked Sendable {
             }
             c.buffer.removeFirst(len)
         }
-        return true
+        return !peerClosed
     }
 
     func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool {

@@ -21,7 +21,7 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
 
 /// Variables resolved at init.
 struct RRVars: Sendable {
-    let ri: SYVar, rp: SYVar, proto: SYVar, du: SYVar
+    let ri: SYVar, rp: SYVar, proto: SYVar, du: SYVar, viaHost: SYVar, viaPort: SYVar, toTag: SYVar
 }
 
 final class RRModule: Sendable {
@@ -38,25 +38,31 @@ final class RRModule: Sendable {
         m.function("loose_route", params: [], routes: [.request]) { [self] call in looseRoute(call) }
         m.onInit { [self] in
             let v = RRVars(ri: try host.varParse("$Ri"), rp: try host.varParse("$Rp"), proto: try host.varParse("$proto"),
-                           du: try host.varParse("$du"))
+                           du: try host.varParse("$du"), viaHost: try host.varParse("$socket_in(via_host)"),
+                           viaPort: try host.varParse("$socket_in(via_port)"), toTag: try host.varParse("$tt"))
             vars.withLock { $0 = v }
         }
         return m.build()
     }
 
-    func local(_ ctx: SYContext) -> (ip: String, port: Int64, proto: String)? {
+    /// The receiving socket: its IP and port, the host and port it advertises (Via/Record-Route), its transport.
+    func local(_ ctx: SYContext) -> (ip: String, port: Int64, viaHost: String, viaPort: Int64, proto: String)? {
         guard let v = vars.withLock({ $0 }),
               case .some(.string(let ip)) = host.varGet(ctx, v.ri),
               case .some(.int(let port)) = host.varGet(ctx, v.rp) else { return nil }
         var proto = "udp"
         if case .some(.string(let p)) = host.varGet(ctx, v.proto) { proto = p }
-        return (ip, port, proto)
+        var viaHost = ip, viaPort = port
+        if case .some(.string(let h)) = host.varGet(ctx, v.viaHost) { viaHost = h }
+        if case .some(.int(let p)) = host.varGet(ctx, v.viaPort) { viaPort = p }
+        return (ip, port, viaHost, viaPort, proto)
     }
 
     func recordRoute(_ call: FunctionCall) -> Int32 {
         guard let me = local(call.context) else { return -1 }
-        let host6 = me.ip.contains(":") ? "[\(me.ip)]" : me.ip
-        var uri = "sip:\(host6):\(me.port)"
+        // The advertised address (never 0.0.0.0 for a `*` socket).
+        let host6 = me.viaHost.contains(":") && !me.viaHost.hasPrefix("[") ? "[\(me.viaHost)]" : me.viaHost
+        var uri = "sip:\(host6):\(me.viaPort)"
         if me.proto != "udp" { uri += ";transport=\(me.proto)" }
         uri += ";lr"
         let params = call.isPresent(0) ? call.string(0) : ""
@@ -72,16 +78,20 @@ final class RRModule: Sendable {
         guard let top = routes.first else { return -1 }
         guard let me = local(ctx), let vars = vars.withLock({ $0 }) else { return -1 }
         var remaining = routes
-        if RRModule.isMe(top, ip: me.ip, port: me.port) {
+        // The next Route header, read before this one is edited (a removed header no longer counts in indexes).
+        let following = host.sipHeader(ctx, "Route", index: 1).flatMap { RRModule.splitRoutes($0).first }
+        if RRModule.isMe(top, ip: me.ip, port: me.port) || RRModule.isMe(top, ip: me.viaHost, port: me.viaPort) {
             remaining.removeFirst()
             if remaining.isEmpty {
                 host.sipHeaderRemove(ctx, "Route")
             } else {
                 host.sipHeaderSet(ctx, "Route", remaining.joined(separator: ", "))
             }
+            // A dialog-creating request whose only Route was us ("preloaded"): not routed by Record-Route (OpenSIPS).
+            if remaining.isEmpty && following == nil, case .some(.null) = host.varGet(ctx, vars.toTag) { return -1 }
         }
         // The next hop: the next Route (in this header or the following one), else the request-URI.
-        let next = remaining.first ?? host.sipHeader(ctx, "Route", index: 1).flatMap { RRModule.splitRoutes($0).first }
+        let next = remaining.first ?? following
         if let n = next, let uri = RRModule.uri(of: n) {
             _ = host.varSet(ctx, vars.du, .string(uri))
         }
@@ -112,8 +122,9 @@ final class RRModule: Sendable {
         return String(route[route.index(after: lt)..<gt])
     }
 
-    static func isMe(_ route: String, ip: String, port: Int64) -> Bool {
+    static func isMe(_ route: String, ip rawIP: String, port: Int64) -> Bool {
         guard let u = uri(of: route) else { return false }
+        let ip = rawIP.hasPrefix("[") && rawIP.hasSuffix("]") ? String(rawIP.dropFirst().dropLast()) : rawIP
         var rest = Substring(u)
         if let c = rest.firstIndex(of: ":") { rest = rest[rest.index(after: c)...] }
         if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
@@ -127,6 +138,6 @@ final class RRModule: Sendable {
             host = String(hostPort[..<c])
             p = Int64(hostPort[hostPort.index(after: c)...]) ?? 5060
         }
-        return host == ip && p == port
+        return host.lowercased() == ip.lowercased() && p == port
     }
 }

@@ -493,10 +493,12 @@ typedef struct sy_host_api {
     int (*sip_header_get)(sy_ctx *ctx, sy_str name, uint32_t index, sy_str *out);
     /** Replaces the body of the first header called name in what is sent on (forward/relay);
      *  adds the header at the end if there is none; value.s == NULL removes the first such header
-     *  instead. Returns 0, -1 nothing to remove, -2 no SIP message. (The context's thread.) */
+     *  instead. Line breaks in value become spaces. Returns 0, -1 nothing to remove, -2 no SIP
+     *  message, -3 refused (not a header name, or Via, which the core owns). (The context's thread.) */
     int (*sip_header_set)(sy_ctx *ctx, sy_str name, sy_str value);
     /** Adds a whole header line ("Name: value", no CRLF) to what is sent on: first after the
-     *  request line if at_top, else last. Returns 0, -2 no SIP message. */
+     *  request line if at_top, else last. Returns 0, -2 no SIP message, -3 refused (no "Name:",
+     *  or a Via). (The context's thread.) */
     int (*sip_header_add)(sy_ctx *ctx, sy_str line, int at_top);
     /** Sends a new stateless request from the core (e.g. an OPTIONS probe) to ruri, or to dst_uri
      *  if not empty, with extra_hdrs (whole lines ending CRLF; a From line there replaces the

@@ -1,4 +1,6 @@
+import Foundation
 import SwitchyardABI
+import SwitchyardSIP
 
 /// The SIP entries of the host table (ABI 1.4): transports hand messages in, modules answer and
 /// edit the message a route runs on, drouting sends probes.
@@ -6,6 +8,20 @@ extension HostTable {
     static func text(_ s: sy_str) -> String {
         guard let p = s.s, s.len > 0 else { return "" }
         return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)
+    }
+
+    /// A header value or line as one line: CR and LF would end the header block early.
+    static func oneLine(_ s: String) -> String {
+        var t = s
+        while t.hasSuffix("\r\n") || t.hasSuffix("\n") || t.hasSuffix("\r") { t.removeLast() }
+        return t.contains(where: { $0 == "\r" || $0 == "\n" }) ? t.replacingOccurrences(of: "\r\n", with: " ")
+            .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ") : t
+    }
+
+    static func isHeaderName(_ n: String) -> Bool {
+        !n.isEmpty && n.utf8.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || "-.!%*_+`'~".utf8.contains(c)
+        }
     }
 
     static func installSIP(_ h: inout sy_host_api) {
@@ -44,7 +60,9 @@ extension HostTable {
 
         h.sip_header_set = { ctxp, name, value in
             guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
-            let n = HostTable.text(name), v = HostTable.text(value)
+            let n = HostTable.text(name), v = HostTable.oneLine(HostTable.text(value))
+            // Via belongs to the core (forwarding and relaying depend on it); a name must be a header name.
+            guard !n.isEmpty, HostTable.isHeaderName(n), HeaderKind.named(n) != .via else { return -3 }
             if value.s == nil {
                 // Remove the first header of that name still present.
                 for i in msg.fieldIndexes(named: n) where !ctx.message.edits.removed.contains(i) {
@@ -63,7 +81,9 @@ extension HostTable {
 
         h.sip_header_add = { ctxp, line, atTop in
             guard let ctx = HostTable.context(ctxp), ctx.message.sip != nil else { return -2 }
-            let l = HostTable.text(line)
+            let l = HostTable.oneLine(HostTable.text(line))
+            guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
+                  HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
             if atTop != 0 { ctx.message.edits.top.append(l) } else { ctx.message.edits.bottom.append(l) }
             return 0
         }

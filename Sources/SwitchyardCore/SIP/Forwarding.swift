@@ -73,6 +73,7 @@ extension SIPCore {
         let secure = uri.scheme.lowercased() == "sips"
         let proto = uri.param("transport")?.lowercased() ?? (secure ? "tls" : "udp")
         let port = Int(uri.port) ?? (secure ? 5061 : 5060)
+        guard (1...65535).contains(port) else { log.error("forward(): bad port in '\(uri.text)'"); return nil }
         let host = uri.host.hasPrefix("[") ? String(uri.host.dropFirst().dropLast()) : uri.host
         return (uri.param("maddr") ?? host, port, proto)
     }
@@ -86,8 +87,9 @@ extension SIPCore {
             h = (h ^ 0xff) &* 0x100000001b3
         }
         if let b = top.branch, b.hasPrefix("z9hG4bK") {
+            // The ACK of a non-2xx reply keeps the INVITE's branch (RFC 3261 17.1.1.3), so it gets the INVITE's
+            // outgoing branch too; the ACK of a 2xx arrives with a branch of its own.
             mix(b)
-            if msg.methodIs("ACK") { mix("ACK") }  // ACK to a 2xx is its own transaction
         } else {
             mix(msg.callID ?? ""); mix(msg.fromTag ?? ""); mix(String(msg.cseqNumber ?? 0))
             mix(msg.requestURIText ?? ""); mix(top.host)

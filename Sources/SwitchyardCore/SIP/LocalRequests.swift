@@ -80,6 +80,7 @@ final class LocalRequests: @unchecked Sendable {
         let target = SIPURI(dst.isEmpty ? ruri : dst) ?? uri
         let proto = target.param("transport")?.lowercased() ?? "udp"
         let port = Int(target.port) ?? 5060
+        guard (1...65535).contains(port) else { return -2 }
         let host = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
         guard let addr = NameResolver.lookup(host, port: port),
               let socket = core.socket(proto: proto, family: addr.family, prefer: nil) else {

@@ -72,6 +72,25 @@ enum MessagePVs {
             guard let u = ctx.message.requestURI else { return .null }
             return .str(u.param("transport") ?? "udp")
         }
+        // $socket_in(field): the socket the message came in on (OpenSIPS fields, plus via_host/via_port: the address
+        // this socket puts in Via and Record-Route — the advertised one, or for `*` a real address).
+        list.append(PVClass(name: "socket_in", needsInner: true) { inner, _ throws(PVResolveError) in
+            let field = inner!.trimmingCharacters(in: .whitespaces).lowercased()
+            let get: @Sendable (SIPSocket) -> Value
+            switch field {
+            case "ip": get = { .str($0.address.ip) }
+            case "port": get = { .int($0.address.port) }
+            case "proto": get = { .str($0.proto.name) }
+            case "name": get = { .str($0.name) }
+            case "af": get = { .str($0.address.family == AF_INET6 ? "INET6" : "INET") }
+            case "advertised_ip": get = { s in s.spec.advertisedHost.map { .str($0) } ?? .null }
+            case "advertised_port": get = { s in s.spec.advertisedPort.map { .int($0) } ?? .null }
+            case "via_host": get = { .str($0.viaHost) }
+            case "via_port": get = { .int($0.viaPort) }
+            default: throw PVResolveError("$socket_in(\(field)): unknown field (ip, port, proto, name, af, advertised_ip, advertised_port, via_host, via_port)")
+            }
+            return ComputedPV { ctx in ctx.message.origin.map { get($0.socket) } ?? .null }
+        })
         list.append(PVClass(name: "hdr", needsInner: true) { inner, _ in HeaderPV(name: inner!.trimmingCharacters(in: .whitespaces)) })
         list.append(PVClass(name: "hdrcnt", needsInner: true) { inner, _ in
             let name = inner!.trimmingCharacters(in: .whitespaces)

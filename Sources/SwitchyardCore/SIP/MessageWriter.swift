@@ -8,18 +8,20 @@ enum MessageWriter {
     /// The received top Via rewritten with `received=` / `rport=` (RFC 3261 18.2.1, RFC 3581),
     /// or nil when it needs no change (the common case: the sender put its own address there).
     static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress) -> String? {
-        let needReceived = !source.hasIP(via.host)
-        let rportFlag: Bool = via.hasRport && { if case .some(.none) = via.rport { return true }; return false }()
-        guard needReceived || rportFlag else { return nil }
+        // RFC 3581 4: with rport, received= is added even when the address matches, and rport gets the source port.
+        let rport = via.hasRport
+        let needReceived = rport || !source.hasIP(via.host)
+        guard needReceived else { return nil }
         // sent-protocol and sent-by as written, then the parameters, rport filled and received set.
         let value = msg.bytes[via.range]
-        let semi = value.firstIndex(of: UInt8(ascii: ";")) ?? value.endIndex
+        var semi = value.firstIndex(of: UInt8(ascii: ";")) ?? value.endIndex
+        if let paren = value.firstIndex(of: UInt8(ascii: "(")), paren < semi { semi = paren }  // drop a trailing comment
         var out = String(decoding: msg.bytes[via.range.lowerBound..<semi], as: UTF8.self)
         while out.last == " " || out.last == "\t" { out.removeLast() }
         for p in via.params {
             let n = p.name.lowercased()
             if n == "received" { continue }
-            if n == "rport" && p.value == nil { out += ";rport=\(source.port)"; continue }
+            if n == "rport" { out += ";rport=\(source.port)"; continue }
             out += ";" + p.name
             if let v = p.value { out += "=" + v }
         }
@@ -53,18 +55,18 @@ enum MessageWriter {
                               dropTopVia: Bool = false) {
         let b = msg.bytes
         for line in edits.top { out.append(text: line); out.append(contentsOf: crlf) }
-        var seenVia = false
+        // The top Via is the first Via field; header edits never target Via (the host table refuses them).
+        let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
         for (i, f) in msg.fields.enumerated() {
-            if edits.removed.contains(i) { continue }
-            if let v = edits.replaced[i] {
+            if edits.removed.contains(i) && i != topViaIndex { continue }
+            if i != topViaIndex, let v = edits.replaced[i] {
                 out.append(contentsOf: b[f.name])
                 out.append(text: ": ")
                 out.append(text: v)
                 out.append(contentsOf: crlf)
                 continue
             }
-            if f.kind == .via && !seenVia {
-                seenVia = true
+            if i == topViaIndex {
                 if let via = topVia, dropTopVia {
                     if via.isLastInField { continue }
                     // Keep the other values of the field: everything after the first comma.
@@ -88,6 +90,8 @@ enum MessageWriter {
             out.append(contentsOf: b[f.line])
         }
         for line in edits.bottom { out.append(text: line); out.append(contentsOf: crlf) }
+        // A datagram may come without Content-Length; a stream hop needs it (RFC 3261 18.3), so it is always sent.
+        if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
         out.append(contentsOf: crlf)
         out.append(contentsOf: b[msg.bodyRange])
     }
@@ -129,6 +133,8 @@ enum MessageWriter {
                 }
             case .from, .callID, .cseq:
                 out.append(contentsOf: b[f.line])
+            case .recordRoute where (180..<300).contains(code):
+                out.append(contentsOf: b[f.line])  // RFC 3261 12.1.1, as OpenSIPS does
             default:
                 break
             }

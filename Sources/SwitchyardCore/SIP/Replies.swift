@@ -7,9 +7,8 @@ extension SIPCore {
     /// Answers the context's request. 1 sent, -1 no request, -2 not sent.
     func reply(_ ctx: ScriptContext, code: Int, reason: String, extraHeaders: String = "") -> Int {
         guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin else { return -1 }
-        var extra = ""
-        for e in ctx.message.edits.bottom where !e.isEmpty { extra += e + "\r\n" }
-        let r = reply(to: msg, origin: origin, code: code, reason: reason, extraHeaders: extra + extraHeaders)
+        // Headers the script added to the request (e.g. Max-Forwards) are not the reply's.
+        let r = reply(to: msg, origin: origin, code: code, reason: reason, extraHeaders: extraHeaders)
         if r == 1 { ctx.message.handled = true }
         return r
     }
@@ -20,7 +19,7 @@ extension SIPCore {
         if msg.methodIs("ACK") { return -1 }  // ACKs get no reply
         guard let top = (try? msg.vias())?.first else { return -2 }
         var toTag: String? = nil
-        if code > 100 && msg.toTag == nil { toTag = localTag(msg) }
+        if code >= 180 && msg.toTag == nil { toTag = localTag(msg) }  // as OpenSIPS: no tag on 100-179
         let out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
                                                topViaText: MessageWriter.viaWithSource(msg, top, origin.source),
                                                toTag: toTag, extraHeaders: extraHeaders, server: serverHeader)

@@ -165,8 +165,9 @@ public final class SIPCore: @unchecked Sendable {
             engine.run(route, ctx)
             let drop = ctx.dropped && (msg.statusCode ?? 0) < 200
             let edits = ctx.message.edits
+            let relayedByScript = ctx.message.handled  // forward() in the route already sent it
             ctx.message = ScriptMessage.dummy
-            if drop { return }
+            if drop || relayedByScript { return }
             relay(msg, vias: vias, edits: edits)
         } else {
             relay(msg, vias: vias, edits: HeaderEdits())
@@ -199,8 +200,10 @@ public final class SIPCore: @unchecked Sendable {
     /// Where a reply goes for a Via: received= or the sent-by host; rport= or the sent-by port (RFC 3581).
     func replyDestination(_ via: SIPVia) -> (SocketAddress, String)? {
         let host = via.received ?? via.host
-        var port = via.port ?? 5060
-        if via.hasRport, case .some(.some(let rp)) = via.rport, let n = Int(rp) { port = n }
+        let secure = via.transport.uppercased() == "TLS"
+        var port = via.port ?? (secure ? 5061 : 5060)
+        if via.hasRport, case .some(.some(let rp)) = via.rport, let n = Int(rp), (1...65535).contains(n) { port = n }
+        guard (1...65535).contains(port) else { return nil }
         guard let dst = NameResolver.lookup(host, port: port) else { return nil }
         return (dst, via.transport.lowercased())
     }
