@@ -55,12 +55,40 @@ public struct ScriptMessage: @unchecked Sendable {
 /// Header changes a script made (maxfwd, record_route, modules through the host table).
 struct HeaderEdits {
     /// New bodies by field index of the received message.
-    var replaced: [Int: String] = [:]
+    var replaced = SmallIntMap()
     /// Field indexes not sent on.
-    var removed: Set<Int> = []
+    var removed = SmallIntSet()
     /// Whole lines (no CRLF) to send first after the first line / last before the empty line.
     var top: [String] = []
     var bottom: [String] = []
 
     var isEmpty: Bool { replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty }
+}
+
+/// A handful of field indexes: a plain array (no hashing, no allocation while empty) — checked for every header of
+/// every forwarded message.
+struct SmallIntSet {
+    private(set) var items: [Int] = []
+    var isEmpty: Bool { items.isEmpty }
+    func contains(_ i: Int) -> Bool { items.contains(i) }
+    mutating func insert(_ i: Int) { if !items.contains(i) { items.append(i) } }
+}
+
+/// Field index → new value, for the few headers a script rewrites.
+struct SmallIntMap {
+    private(set) var items: [(key: Int, value: String)] = []
+    var isEmpty: Bool { items.isEmpty }
+    subscript(_ i: Int) -> String? {
+        get {
+            for e in items where e.key == i { return e.value }
+            return nil
+        }
+        set {
+            if let at = items.firstIndex(where: { $0.key == i }) {
+                if let v = newValue { items[at].value = v } else { items.remove(at: at) }
+            } else if let v = newValue {
+                items.append((i, v))
+            }
+        }
+    }
 }
