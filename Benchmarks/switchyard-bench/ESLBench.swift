@@ -111,18 +111,9 @@ extension Bench {
 
     /// `api status` round trips from a minimal blocking ESL client on its own connection (µs, sorted).
     static func rawClientLatency(port: Int, n: Int) throws -> [Double] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = loopbackTCP(port: port)
+        guard fd >= 0 else { throw BenchError("cannot connect to the simulator") }
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw BenchError("cannot connect to the simulator") }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(4))
         var pending: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         /// One frame: headers up to the blank line, then Content-Length bytes of body.

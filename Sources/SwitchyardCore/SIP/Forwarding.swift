@@ -17,7 +17,7 @@ extension SIPCore {
             return 1
         }
         guard let (host, port, proto) = target(ctx, dest: dest) else { return -1 }
-        guard let dst = NameResolver.lookup(host, port: port) else {
+        guard let dst = names.lookup(host, port: port) else {
             log.error("forward(): cannot resolve \(host)")
             return -1
         }

@@ -82,7 +82,7 @@ final class LocalRequests: @unchecked Sendable {
         let port = Int(target.port) ?? 5060
         guard (1...65535).contains(port) else { return -2 }
         let host = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
-        guard let addr = NameResolver.lookup(host, port: port),
+        guard let addr = core.names.lookup(host, port: port),
               let socket = core.socket(proto: proto, family: addr.family, prefer: nil) else {
             done(477)
             return 0

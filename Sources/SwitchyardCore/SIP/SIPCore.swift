@@ -19,6 +19,8 @@ public final class SIPCore: @unchecked Sendable {
     /// `Server:` header line of locally generated replies (server_header / server_signature).
     var serverHeader: String?
     let local: LocalRequests
+    /// Destination names resolved for forward(), reply relaying and probes.
+    let names = NameCache()
     let counters = SIPCounters()
 
     init(engine: ScriptEngine, log: CoreLog) {
@@ -107,10 +109,6 @@ public final class SIPCore: @unchecked Sendable {
         if let p = prefer, p.proto.name == proto, p.address.family == family || p.address.isAny { return p }
         return sockets.first { $0.proto.name == proto && ($0.address.family == family || $0.address.isAny) }
             ?? sockets.first { $0.proto.name == proto }
-    }
-
-    func isLocal(host: String, port: Int?) -> Bool {
-        sockets.contains { $0.matches(host: host, port: port) }
     }
 
     // MARK: receiving
@@ -204,7 +202,7 @@ public final class SIPCore: @unchecked Sendable {
         var port = via.port ?? (secure ? 5061 : 5060)
         if via.hasRport, case .some(.some(let rp)) = via.rport, let n = Int(rp), (1...65535).contains(n) { port = n }
         guard (1...65535).contains(port) else { return nil }
-        guard let dst = NameResolver.lookup(host, port: port) else { return nil }
+        guard let dst = names.lookup(host, port: port) else { return nil }
         return (dst, via.transport.lowercased())
     }
 }

@@ -63,14 +63,6 @@ final class SIPSocket: @unchecked Sendable {
         }
     }
 
-    /// True if host:port (from a Via or a URI) names this socket.
-    func matches(host: String, port: Int?) -> Bool {
-        let p = port ?? 5060
-        guard p == viaPort || p == address.port else { return false }
-        let h = Array(host.lowercased().utf8)
-        return localNames.contains(h)
-    }
-
     /// True if a Via's sent-by names this socket (no string is made).
     func matches(_ via: SIPVia) -> Bool {
         let p = via.port ?? 5060

@@ -14,27 +14,26 @@ public struct SocketAddress: @unchecked Sendable, Equatable {
     public init?(ip: String, port: Int) {
         var host = ip
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        var a4 = in_addr()
-        if inet_pton(AF_INET, host, &a4) == 1 {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
-            sa.sin_addr = a4
-            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sa) { dst.copyMemory(from: $0) } }
-            length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            return
+        let netPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+        var sa4 = sockaddr_in()
+        var sa6 = sockaddr_in6()
+        if inet_pton(AF_INET, host, &sa4.sin_addr) == 1 {
+            sa4.sin_family = sa_family_t(AF_INET)
+            sa4.sin_port = netPort
+            store(sa4)
+        } else if inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1 {
+            sa6.sin6_family = sa_family_t(AF_INET6)
+            sa6.sin6_port = netPort
+            store(sa6)
+        } else {
+            return nil
         }
-        var a6 = in6_addr()
-        if inet_pton(AF_INET6, host, &a6) == 1 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
-            sa.sin6_addr = a6
-            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sa) { dst.copyMemory(from: $0) } }
-            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-            return
-        }
-        return nil
+    }
+
+    /// Puts a sockaddr_in / sockaddr_in6 into the storage.
+    private mutating func store<T>(_ sa: T) {
+        withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sa) { dst.copyMemory(from: $0) } }
+        length = socklen_t(MemoryLayout<T>.size)
     }
 
     /// Copies a kernel address.

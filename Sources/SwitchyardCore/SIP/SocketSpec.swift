@@ -89,26 +89,3 @@ struct SIPConfigError: Error {
     let message: String
     init(_ m: String) { message = m }
 }
-
-/// Name lookups for SIP destinations (A/AAAA through the system resolver; no SRV/NAPTR).
-enum NameResolver {
-    static func lookup(_ host: String, port: Int) -> SocketAddress? {
-        if let a = SocketAddress(ip: host, port: port) { return a }
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-        var res: UnsafeMutablePointer<addrinfo>? = nil
-        guard getaddrinfo(host, String(port), &hints, &res) == 0, let first = res else { return nil }
-        defer { freeaddrinfo(res) }
-        var p: UnsafeMutablePointer<addrinfo>? = first
-        // Prefer IPv4, as most SIP peers listen there.
-        while let cur = p {
-            if cur.pointee.ai_family == AF_INET, let sa = cur.pointee.ai_addr {
-                return SocketAddress(sa, cur.pointee.ai_addrlen)
-            }
-            p = cur.pointee.ai_next
-        }
-        guard let sa = first.pointee.ai_addr else { return nil }
-        return SocketAddress(sa, first.pointee.ai_addrlen)
-    }
-}
