@@ -222,7 +222,10 @@ public enum SIPFraming {
                         while j < end, Byte.isWS(b[j]) { j += 1 }
                         var n = 0, digits = 0
                         while j < end, b[j] >= 48, b[j] <= 57, digits < 9 { n = n * 10 + Int(b[j] - 48); j += 1; digits += 1 }
-                        if digits == 0 { throw SIPParseError("bad Content-Length") }
+                        // Same limits as the parser's: a value it would refuse must not frame the stream either.
+                        if digits == 0 || (j < end && b[j] >= 48 && b[j] <= 57) || n > SIPParser.maxBody {
+                            throw SIPParseError("bad Content-Length")
+                        }
                         contentLength = n
                     }
                 }

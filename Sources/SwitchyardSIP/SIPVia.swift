@@ -62,6 +62,7 @@ public struct SIPVia: Sendable {
         while i <= r.upperBound {
             let atEnd = i == r.upperBound
             let c: UInt8 = atEnd ? 0 : b[i]
+            if !atEnd && inQuote && c == Byte.backslash { i = min(i + 2, r.upperBound); continue }  // quoted-pair: skip the escaped byte
             if !atEnd && c == Byte.quote { inQuote.toggle() }
             if !atEnd && !inQuote && c == UInt8(ascii: "(") { depth += 1 }
             if !atEnd && !inQuote && c == UInt8(ascii: ")") && depth > 0 { depth -= 1 }

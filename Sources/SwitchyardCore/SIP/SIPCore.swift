@@ -67,6 +67,7 @@ public final class SIPCore: @unchecked Sendable {
 
     /// Starts each socket's worker threads; ranks continue after the script workers'.
     func start(firstRank: Int, childInit: @escaping @Sendable (Int) -> Bool) -> Bool {
+        local.start(core: self)  // before any worker can receive a reply to a local request
         var rank = firstRank
         let ready = DispatchGroup()
         let failures = Counter()
@@ -92,7 +93,6 @@ public final class SIPCore: @unchecked Sendable {
             }
         }
         ready.wait()
-        local.start(core: self)
         return failures.value == 0
     }
 
