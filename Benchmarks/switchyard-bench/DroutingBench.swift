@@ -4,7 +4,8 @@ import Synchronization
 
 /// `switchyard-bench drouting [rules]`: the drouting plugin over db_sqlite on a generated SQLite file — rules with
 /// 4–12 digit prefixes over 10 groups and 1,000 gateways: startup load time, dr_reload time, RSS per rule, do_routing
-/// lookups per second on one worker and on all, and p99 lookup latency while reloads run.
+/// lookups per second on one worker and on all (full and check-only "C"), and p99 lookup latency while reloads run.
+/// `SY_BENCH_ONLY=dr|drc|base` instead runs just that route 5,000,000 times on one worker (for `perf record`).
 extension Bench {
     static func rssBytes() -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
@@ -57,6 +58,11 @@ extension Bench {
             route(num);
             $var(g) = $var(i) % 10;
             do_routing($var(g));
+        }
+        route[drc] {
+            route(num);
+            $var(g) = $var(i) % 10;
+            do_routing($var(g), "C");
         }
         route[base] {
             route(num);
@@ -114,12 +120,18 @@ extension Bench {
         if logs.messages.count != logLines {
             print("drouting: WARNING: \(logs.messages.count - logLines) log lines during 20000 do_routing runs, e.g. \(logs.messages.last ?? "")")
         }
+        if let only = ProcessInfo.processInfo.environment["SY_BENCH_ONLY"] {
+            let t = runOnAllWorkers(s, route: only, total: 5_000_000, workers: 1)
+            print("only \(only): \(t / 5e6 * 1e9) ns/run"); return
+        }
         for w in Set([1, workers]).sorted() {
             let tb = runOnAllWorkers(s, route: "base", total: n, workers: w)
-            let td = runOnAllWorkers(s, route: "dr", total: n, workers: w)
-            print(String(format: "drouting: %d worker(s): %.2f M do_routing/s (route incl. $ru build: %.0f ns/run; without do_routing %.0f ns/run → do_routing ≈ %.0f ns)",
-                         w, Double(n) / td / 1e6, td / Double(n) * 1e9 * Double(w), tb / Double(n) * 1e9 * Double(w),
-                         (td - tb) / Double(n) * 1e9 * Double(w)))
+            for (route, label) in [("dr", "do_routing(g)"), ("drc", "do_routing(g, \"C\")")] {
+                let td = runOnAllWorkers(s, route: route, total: n, workers: w)
+                print(String(format: "drouting: %d worker(s) %@: %.2f M routes/s (route incl. $ru build: %.0f ns/run; without do_routing %.0f ns/run → do_routing ≈ %.0f ns)",
+                             w, label, Double(n) / td / 1e6, td / Double(n) * 1e9 * Double(w), tb / Double(n) * 1e9 * Double(w),
+                             (td - tb) / Double(n) * 1e9 * Double(w)))
+            }
         }
 
         // p99 while reloads run: per-run latency on every worker, with dr_reload looping on another thread.

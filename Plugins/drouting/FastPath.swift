@@ -87,7 +87,7 @@ struct RawURI {
 
     /// OpenSIPS build_ruri() into `out` (capacity rewriteBase + pri + ip): "sip:" + pri_prefix + user[strip:] +
     /// [":" password] + ["@"] + gw hostport(+params) + [";" params] + ["?" headers]. Returns the length.
-    func rewrite(into out: UnsafeMutableRawPointer, gw: Gateway, arena: UnsafeRawBufferPointer) -> Int {
+    func rewrite(into out: UnsafeMutableRawPointer, gw: GatewayHot, arena: UnsafeRawBufferPointer) -> Int {
         var n = 0
         @inline(__always) func put(_ b: UnsafeRawBufferPointer) {
             if let base = b.baseAddress, b.count > 0 { (out + n).copyMemory(from: base, byteCount: b.count); n += b.count }
@@ -146,6 +146,17 @@ struct RawHost: @unchecked Sendable {
 
     @inline(__always)
     func clear(_ ctx: SYContext, _ q: QueueVar) { setNull(ctx, q.all ?? q.one) }
+
+    /// Replaces a whole AVP stack by one value: one host call through `$(avp(x)[*])` when it resolved.
+    @inline(__always)
+    func replace(_ ctx: SYContext, _ q: QueueVar, _ b: UnsafeRawBufferPointer) {
+        if let all = q.all { setBytes(ctx, all, b) } else { setNull(ctx, q.one); setBytes(ctx, q.one, b) }
+    }
+
+    @inline(__always)
+    func replace(_ ctx: SYContext, _ q: QueueVar, _ i: Int64) {
+        if let all = q.all { setInt(ctx, all, i) } else { setNull(ctx, q.one); setInt(ctx, q.one, i) }
+    }
 
     func findRoute(_ name: String) -> OpaquePointer? {
         guard hasRouteRun, let f = raw.pointee.route_find else { return nil }
@@ -214,43 +225,49 @@ extension DroutingModule {
         guard var match = snap.lookup(uri.userBytes, group: group, now: now, strict: strict) else { return -1 }
         // The rule's route (spec §1.3 step 6): runs on a match, with C too; a drop in it fails do_routing.
         @inline(__always) func runRuleRoute(_ r: Int32) -> Bool {
-            let ri = Int(snap.rules.route[Int(r)])
+            let ri = Int(snap.rules.row(Int(r)).route)
             guard ri >= 0, let handle = snap.rules.routeHandles[ri].raw else { return true }
             return h.runRoute(ctx, handle) != 0
         }
         guard runRuleRoute(match.rule) else { return -1 }
         if flags.contains(.check) {
-            let r = Int(match.rule)
+            let row = snap.rules.row(Int(match.rule))
             let pfx = match.level < 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
                 : UnsafeRawBufferPointer(rebasing: uri.userBytes[0..<match.level])
-            if let q = rt.rulePrefix { h.clear(ctx, q); h.setBytes(ctx, q.one, pfx) }
-            if let q = rt.ruleID { h.clear(ctx, q); h.setInt(ctx, q.one, snap.rules.ids[r]) }
+            if let q = rt.rulePrefix { h.replace(ctx, q, pfx) }
+            if let q = rt.ruleID { h.replace(ctx, q, row.id) }
             if call.isPresent(3), let v = call.variable(3) {
-                _ = snap.arena.withUnsafeBytes { h.setBytes(ctx, v, snap.bytes($0, snap.strs[Int(snap.rules.attrs[r])])) }
+                _ = snap.arena.withUnsafeBytes { h.setBytes(ctx, v, snap.bytes($0, snap.strs[Int(row.attrs)])) }
             }
             return 1
         }
-        clearAll(rt, ctx)
+        // The AVPs are cleared as OpenSIPS does before it routes; a success replaces each of them whole instead (one
+        // host call per AVP rather than a clear and a set), so the clear is only paid on the way to a failure.
+        var cleared = false
+        @inline(__always) func fail() -> Int32 {
+            if !cleared { clearAll(rt, ctx); cleared = true }
+            return -1
+        }
         let wl: Whitelist? = call.withBytes(2) { trim($0).isEmpty } ? nil : whitelist(call.string(2), rt)
         return snap.arena.withUnsafeBytes { arena -> Int32 in
             while true {
-                let r = Int(match.rule)
-                let list = snap.rules.lists[Int(snap.rules.list[r])]
-                let weighted = flags.contains(.weight) || snap.rules.weightSort[r]
+                let row = snap.rules.row(Int(match.rule))
+                let list = snap.rules.lists[Int(row.list)]
+                let weighted = flags.contains(.weight) || row.weightSort
                 let rc = withUnsafeTemporaryAllocation(of: Candidate.self, capacity: max(list.maxCandidates, 1)) { cands -> Int32? in
                     let n = Routing.expand(list.items, weighted: weighted, whitelist: wl, snap: snap, rng: rt.rng, into: cands)
                     if n == 0 { return nil }
                     guard publish(UnsafeBufferPointer(rebasing: cands[0..<n]), uri: uri, snap: snap, arena: arena, rt: rt,
-                                  ctx: ctx) else { return -1 }
+                                  ctx: ctx) else { return fail() }
                     // Rule outputs.
                     let pfx = match.level < 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
                         : UnsafeRawBufferPointer(rebasing: uri.userBytes[0..<match.level])
-                    if let q = rt.rulePrefix { h.setBytes(ctx, q.one, pfx) }
-                    if let q = rt.ruleID { h.setInt(ctx, q.one, snap.rules.ids[r]) }
-                    let attrs = snap.bytes(arena, snap.strs[Int(snap.rules.attrs[r])])
-                    h.setBytes(ctx, rt.ruleAttrs.one, attrs)
+                    if let q = rt.rulePrefix { h.replace(ctx, q, pfx) }
+                    if let q = rt.ruleID { h.replace(ctx, q, row.id) }
+                    let attrs = snap.bytes(arena, snap.strs[Int(row.attrs)])
+                    h.replace(ctx, rt.ruleAttrs, attrs)
                     if let v = call.variable(3) { h.setBytes(ctx, v, attrs) }
-                    if let v = call.variable(4) { h.setBytes(ctx, v, snap.bytes(arena, snap.gateways[Int(cands[0].gw)].hAttrs)) }
+                    if let v = call.variable(4) { h.setBytes(ctx, v, snap.bytes(arena, snap.gwHot[Int(cands[0].gw)].hAttrs)) }
                     if let v = call.variable(5) {
                         let c = cands[0].carrier
                         h.setBytes(ctx, v, c >= 0 ? snap.bytes(arena, snap.carriers[Int(c)].hAttrs) : UnsafeRawBufferPointer(start: nil, count: 0))
@@ -258,13 +275,19 @@ extension DroutingModule {
                     return 1
                 }
                 if let rc {
-                    if rc == 1 && flags.contains(.fallback) {
+                    guard rc == 1 else { return fail() }
+                    if flags.contains(.fallback) {
                         let st = FallbackState(group: group, flags: flagText(flags), level: match.level, pos: match.pos,
                                                whitelist: call.string(2), origRURI: String(decoding: uri.bytes, as: UTF8.self))
-                        host.varSet(ctx, rt.fallback.one, .string(st.text))
+                        if rt.fallback.all == nil { h.clear(ctx, rt.fallback) }
+                        host.varSet(ctx, rt.fallback.all ?? rt.fallback.one, .string(st.text))
+                    } else if !cleared {
+                        h.clear(ctx, rt.fallback)
                     }
                     return rc
                 }
+                // No usable gateway in this rule: the next rule's route sees the AVPs cleared, as in OpenSIPS.
+                if !cleared { clearAll(rt, ctx); cleared = true }
                 guard flags.contains(.fallback),
                       let next = snap.lookup(uri.userBytes, group: group, now: now, strict: strict, after: match) else { return -1 }
                 match = next
@@ -285,26 +308,44 @@ extension DroutingModule {
         let n = cands.count
         return withUnsafeTemporaryAllocation(byteCount: uri.rewriteBase + snap.maxGatewayText, alignment: 1) { out in
             let o = out.baseAddress!
-            let len0 = uri.rewrite(into: o, gw: snap.gateways[Int(cands[0].gw)], arena: arena)
+            let gws = snap.gwHot
+            let len0 = uri.rewrite(into: o, gw: gws[Int(cands[0].gw)], arena: arena)
             guard h.setBytes(ctx, rt.ru, o, len0) else {
                 host.log(.err, "cannot set the R-URI to \(String(decoding: UnsafeRawBufferPointer(start: o, count: len0), as: UTF8.self))")
                 return false
             }
+            // Pushed last candidate first, so index 0 is the first; the first push replaces the whole stack.
+            let none = UnsafeRawBufferPointer(start: arena.baseAddress, count: 0)
             var i = n - 1
             while i >= 0 {
-                let gw = snap.gateways[Int(cands[i].gw)]
-                h.setBytes(ctx, rt.gwID.one, snap.bytes(arena, gw.hID))
+                let gw = gws[Int(cands[i].gw)]
                 let c = cands[i].carrier
-                h.setBytes(ctx, rt.carrierID.one, c >= 0 ? snap.bytes(arena, snap.carriers[Int(c)].hID) : UnsafeRawBufferPointer(start: arena.baseAddress, count: 0))
-                h.setBytes(ctx, rt.priprefix.one, gw.hPri.len > 0 ? snap.bytes(arena, gw.hPri) : UnsafeRawBufferPointer(start: arena.baseAddress, count: 0))
+                let cid = c >= 0 ? snap.bytes(arena, snap.carriers[Int(c)].hID) : none
+                let pri = gw.hPri.len > 0 ? snap.bytes(arena, gw.hPri) : none
+                if i == n - 1 {
+                    h.replace(ctx, rt.gwID, snap.bytes(arena, gw.hID))
+                    h.replace(ctx, rt.carrierID, cid)
+                    h.replace(ctx, rt.priprefix, pri)
+                } else {
+                    h.setBytes(ctx, rt.gwID.one, snap.bytes(arena, gw.hID))
+                    h.setBytes(ctx, rt.carrierID.one, cid)
+                    h.setBytes(ctx, rt.priprefix.one, pri)
+                }
                 i -= 1
             }
+            if n == 1 { h.clear(ctx, rt.ruri); h.clear(ctx, rt.gwSock) }
             i = n - 1
             while i >= 1 {
-                let gw = snap.gateways[Int(cands[i].gw)]
+                let gw = gws[Int(cands[i].gw)]
                 let len = uri.rewrite(into: o, gw: gw, arena: arena)
-                h.setBytes(ctx, rt.ruri.one, o, len)
-                h.setBytes(ctx, rt.gwSock.one, snap.bytes(arena, gw.hSock))
+                let raw = UnsafeRawBufferPointer(start: o, count: len)
+                if i == n - 1 {
+                    h.replace(ctx, rt.ruri, raw)
+                    h.replace(ctx, rt.gwSock, snap.bytes(arena, gw.hSock))
+                } else {
+                    h.setBytes(ctx, rt.ruri.one, raw)
+                    h.setBytes(ctx, rt.gwSock.one, snap.bytes(arena, gw.hSock))
+                }
                 i -= 1
             }
             return true
@@ -327,12 +368,12 @@ extension Routing {
                     return
                 }
                 for g in cr.gws {
-                    if snap.gateways[Int(g.index)].state.isDisabled { continue }
+                    if snap.gwHot[Int(g.index)].isDisabled { continue }
                     out[n] = Candidate(gw: g.index, carrier: item.index); n += 1
                     if cr.firstOnly { break }
                 }
             } else {
-                if snap.gateways[Int(item.index)].state.isDisabled { return }
+                if snap.gwHot[Int(item.index)].isDisabled { return }
                 if let wl = whitelist, !wl.gws.contains(snap.gateways[Int(item.index)].id) { return }
                 out[n] = Candidate(gw: item.index, carrier: -1); n += 1
             }

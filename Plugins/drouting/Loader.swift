@@ -265,15 +265,11 @@ enum Loader {
                         ri = -1
                     }
                 }
-                let idx = Int32(rules.count)
+                let idx = Int32(rules.rows.count)
                 let priority = r[4].int ?? 0
-                rules.ids.append(rid)
-                rules.timerec.append(tri)
-                rules.route.append(ri)
-                rules.list.append(li)
-                rules.attrs.append(ai)
-                rules.weightSort.append(rulesV >= 4 && r[8].type == Int32(SY_DB_STR.rawValue) && r[8].bytes.count == 1
-                                        && r[8].bytes[0] == UInt8(ascii: "W"))
+                rules.rows.append(RuleRow(id: rid, timerec: tri, route: ri, list: li, attrs: ai,
+                                          weightSort: rulesV >= 4 && r[8].type == Int32(SY_DB_STR.rawValue)
+                                            && r[8].bytes.count == 1 && r[8].bytes[0] == UInt8(ascii: "W")))
                 if pb.isEmpty {
                     for g in groups { defaults[g, default: []].append((idx, priority)) }
                 } else {
@@ -302,6 +298,7 @@ enum Loader {
         }
         let trie = PrefixTrie.build(alphabet: alphabet, entries: &entries, prefixBytes: prefixBytes)
         entries = []
+        rules.freeze()
         let snap = Snapshot(gateways: gateways, carriers: carriers, rules: rules, trie: trie, defaults: defaultLists,
                             arena: arena, strs: strs, loadedAt: Int64(Date().timeIntervalSince1970))
         return LoadResult(snapshot: snap, skipped: skipped)

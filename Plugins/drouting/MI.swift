@@ -103,7 +103,7 @@ extension DroutingModule {
         switch status(req) {
         case .failure(let e): return e.reply
         case .success(let st?):
-            c.state.bits.store(st == 1 ? 0 : StateCell.disabled | StateCell.byMI, ordering: .relaxed)
+            c.state.update { _ in st == 1 ? 0 : StateCell.disabled | StateCell.byMI }
             return .ok
         case .success(nil):
             var f: [(String, String)] = []

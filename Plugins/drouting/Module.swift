@@ -89,6 +89,8 @@ final class DroutingModule: Sendable {
     let lastReload = Mutex<Int64>(0)
     /// Probing (Probing.swift): the timer, the dr_enable_probing switch, "cannot send probes" logged once.
     let probeTimer = Mutex<SYTimer?>(nil)
+    /// persistent_state write-back (PersistentState.swift).
+    let stateTimer = Mutex<SYTimer?>(nil)
     let probingOn = Atomic<Bool>(true)
     let probeSendWarned = Atomic<Bool>(false)
     let probeQueue = DispatchQueue(label: "drouting-probing")
@@ -138,7 +140,10 @@ final class DroutingModule: Sendable {
         declareMI(&m)
         m.event("E_DROUTING_STATUS")
         m.onInit { [self] in try initialize() }
-        m.onDestroy { [self] in stopProbing() }
+        m.onDestroy { [self] in
+            stopProbing()
+            stopStateFlusher()
+        }
         return m.build()
     }
 
@@ -231,6 +236,7 @@ final class DroutingModule: Sendable {
         published.withLock { $0 = (rt, result.snapshot) }
         lastReload.withLock { $0 = Int64(time(nil)) }
         try startProbing(cfg)
+        try startStateFlusher(cfg)
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         host.log(.notice, "loaded \(result.snapshot.gateways.count) gateways, \(result.snapshot.carriers.count) carriers, \(result.snapshot.rules.count) rules (\(result.skipped.count) rows skipped) in \(String(format: "%.1f", ms)) ms")
     }

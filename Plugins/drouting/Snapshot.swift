@@ -11,6 +11,8 @@ final class StateCell: Sendable {
     let bits: Atomic<UInt8>
     /// A probe of this gateway is waiting for its reply (no second one is sent meanwhile).
     let probing = Atomic<Bool>(false)
+    /// Changed since the state was last written back to the DB (`persistent_state`).
+    let dirty = Atomic<Bool>(false)
     init(_ bits: UInt8) { self.bits = Atomic(bits) }
     var isDisabled: Bool { bits.load(ordering: .relaxed) & StateCell.disabled != 0 }
 
@@ -22,7 +24,7 @@ final class StateCell: Sendable {
             let new = change(old)
             if new == old { return nil }
             let (done, current) = bits.compareExchange(expected: old, desired: new, ordering: .relaxed)
-            if done { return new }
+            if done { dirty.store(true, ordering: .releasing); return new }
             old = current
         }
     }
@@ -87,6 +89,18 @@ struct Gateway: Sendable {
     }
 }
 
+/// What do_routing reads of a gateway, without the reference-counted fields of `Gateway` (copying one is free and
+/// touches no shared counter; the state cell is borrowed, never retained, on the hot path).
+struct GatewayHot: @unchecked Sendable {
+    var hID: StrRef, hIP: StrRef, hPri: StrRef, hSock: StrRef, hAttrs: StrRef
+    var strip: Int
+    /// Owned by the snapshot's `gateways`, which outlives every use of this value.
+    var state: Unmanaged<StateCell>
+
+    @inline(__always)
+    var isDisabled: Bool { state._withUnsafeGuaranteedRef { $0.isDisabled } }
+}
+
 struct ListItem: Sendable {
     var isCarrier: Bool
     var index: Int32
@@ -113,26 +127,50 @@ struct RuleList: Sendable {
     var maxCandidates: Int
 }
 
-/// The rules, column-wise (about 21 bytes a rule); texts, lists, timerecs and routes are shared.
-struct RuleTable: Sendable {
-    var ids: [Int64] = []
+/// One rule, 24 bytes: everything a lookup reads about a rule sits in one cache line (texts, lists, timerecs and
+/// routes are shared and referenced by index).
+struct RuleRow: Sendable {
+    var id: Int64
     /// Index in `timerecs`, -1 = always valid.
-    var timerec: [Int32] = []
+    var timerec: Int32
     /// Index in `routes`, -1 = no routeid (or a route that does not exist).
-    var route: [Int32] = []
-    var list: [Int32] = []
+    var route: Int32
+    /// Index in `lists`; the sign bit says the rule sorts its list by weight ("W" in sort_alg).
+    var listAndSort: Int32
     /// Index in the snapshot's `strs`.
-    var attrs: [Int32] = []
-    var weightSort: [Bool] = []
+    var attrs: Int32
+
+    init(id: Int64, timerec: Int32, route: Int32, list: Int32, attrs: Int32, weightSort: Bool) {
+        self.id = id
+        self.timerec = timerec
+        self.route = route
+        self.listAndSort = weightSort ? ~list : list
+        self.attrs = attrs
+    }
+
+    var list: Int32 { listAndSort < 0 ? ~listAndSort : listAndSort }
+    var weightSort: Bool { listAndSort < 0 }
+}
+
+/// The rules; texts, lists, timerecs and routes are shared.
+struct RuleTable: Sendable {
+    /// Filled while loading; `freeze()` moves them to `frozenRows`, which lookups read.
+    var rows: [RuleRow] = []
+    private(set) var frozenRows = FrozenArray<RuleRow>([])
     var timerecs: [TimeRec] = []
     var lists: [RuleList] = []
     var routeNames: [String] = []
     var routeHandles: [OpaquePointerBox] = []
-    var count: Int { ids.count }
+    var count: Int { frozenRows.count }
+
+    mutating func freeze() { frozenRows = FrozenArray(rows); rows = [] }
+
+    @inline(__always)
+    func row(_ r: Int) -> RuleRow { frozenRows[r] }
 
     @inline(__always)
     func valid(_ r: Int, at t: Int64) -> Bool {
-        let tr = Int(timerec[r])
+        let tr = Int(frozenRows[r].timerec)
         return tr < 0 || timerecs[tr].matches(t)
     }
 }
@@ -156,42 +194,72 @@ struct RuleView {
 }
 
 /// A compact digit trie: node 0 is the root (the empty prefix; prefix-less rules are kept apart). Children of a node
-/// are contiguous from `childBase`, present ones marked in `childMask` (bit = alphabet index).
+/// are contiguous from `Node.base`, present ones marked in `Node.mask` (bit = alphabet index).
 struct PrefixTrie: Sendable {
+    /// One node, 16 bytes, so the downward walk costs one cache line per level (fields interleaved on purpose).
+    struct Node: Sendable {
+        /// Present children (bit = alphabet index); they are contiguous from `base`.
+        var mask: UInt64 = 0
+        var base: Int32 = 0
+        /// First of this node's group entries in `entries`, or -1 when no rule has exactly this prefix.
+        var entStart: Int32 = -1
+    }
+
+    /// The rules of one group at one node: ruleRefs[ruleStart..<end]. `endAndLast` is the end, bit-inverted on the
+    /// node's last entry (the node stays 16 bytes without a count).
+    struct GroupEntry: Sendable {
+        var group: UInt32
+        var ruleStart: Int32
+        var endAndLast: Int32
+        /// ruleRefs[ruleStart], the best rule, kept here to save a cache miss on the usual lookup.
+        var first: Int32
+        var end: Int32 { endAndLast < 0 ? ~endAndLast : endAndLast }
+        var isLast: Bool { endAndLast < 0 }
+    }
+
     /// byte → alphabet index, or -1 for a character that is not allowed in prefixes.
     var alphabet: [Int8]
-    var childBase: [Int32] = [0]
-    var childMask: [UInt64] = [0]
-    /// Per node: entries [entStart, entStart+entCount) in entGroup/entRuleStart.
-    var entStart: [Int32] = [0]
-    var entCount: [UInt16] = [0]
-    var entGroup: [UInt32] = []
-    /// Per entry: rules [entRuleStart[e], entRuleStart[e+1]) in ruleRefs, best first (one sentinel at the end).
-    var entRuleStart: [Int32] = [0]
+    var nodes: [Node] = [Node()]
+    var entries: [GroupEntry] = []
+    /// Rule indexes, best first per (prefix, group).
     var ruleRefs: [Int32] = []
     /// The deepest node level (longest prefix).
     var maxDepth = 0
+    /// Lookup copies of `nodes`, `entries` and `ruleRefs`, made by `freeze()` once the trie is built.
+    private(set) var fNodes = FrozenArray<Node>([Node()])
+    private(set) var fEntries = FrozenArray<GroupEntry>([])
+    private(set) var fRuleRefs = FrozenArray<Int32>([])
 
-    var nodeCount: Int { childMask.count }
+    var nodeCount: Int { nodes.count }
 
-    @inline(__always)
-    func child(_ node: Int, _ idx: Int) -> Int? {
-        let m = childMask[node]
-        let bit = UInt64(1) << UInt64(idx)
-        guard m & bit != 0 else { return nil }
-        return Int(childBase[node]) + (m & (bit &- 1)).nonzeroBitCount
+    /// Moves the built tables to their lookup copies (the build arrays are released).
+    mutating func freeze() {
+        fNodes = FrozenArray(nodes); nodes = []
+        fEntries = FrozenArray(entries); entries = []
+        fRuleRefs = FrozenArray(ruleRefs); ruleRefs = []
     }
 
-    /// The rules of `group` at `node`, best first, as a range of `ruleRefs`.
     @inline(__always)
-    func rules(_ node: Int, group: UInt32) -> Range<Int>? {
-        let s = Int(entStart[node]), n = Int(entCount[node])
-        var e = s
-        while e < s + n {
-            if entGroup[e] == group { return Int(entRuleStart[e])..<Int(entRuleStart[e + 1]) }
+    func ruleRef(_ i: Int) -> Int32 { fRuleRefs[i] }
+
+    @inline(__always)
+    func child(_ node: Node, _ idx: Int) -> Int? {
+        let bit = UInt64(1) << UInt64(idx)
+        guard node.mask & bit != 0 else { return nil }
+        return Int(node.base) + (node.mask & (bit &- 1)).nonzeroBitCount
+    }
+
+    /// The entry of `group` at `node` (its rules, best first, are ruleRefs[ruleStart..<end]).
+    @inline(__always)
+    func entry(_ node: Int, group: UInt32) -> GroupEntry? {
+        var e = Int(fNodes[node].entStart)
+        guard e >= 0 else { return nil }
+        while true {
+            let g = fEntries[e]
+            if g.group == group { return g }
+            if g.isLast { return nil }
             e += 1
         }
-        return nil
     }
 
     /// The downward walk into `path` (path[d] = node of the first d characters; capacity maxDepth+1): the deepest
@@ -200,23 +268,28 @@ struct PrefixTrie: Sendable {
     @inline(__always)
     func walk(_ number: UnsafeRawBufferPointer, into path: UnsafeMutablePointer<Int32>) -> Int {
         path[0] = 0
-        var node = 0, depth = 0
-        for c in number {
-            if childMask[node] == 0 { break } // nothing deeper: the rest is never looked at
-            let idx = alphabet[Int(c)]
-            if idx < 0 { return -1 }
-            guard let next = child(node, Int(idx)) else { break }
-            node = next
-            depth += 1
-            path[depth] = Int32(node)
+        let nb = fNodes.base
+        return alphabet.withUnsafeBufferPointer { ab in
+            var node = nb[0], depth = 0
+            for c in number {
+                if node.mask == 0 { break } // nothing deeper: the rest is never looked at
+                let idx = ab[Int(c)]
+                if idx < 0 { return -1 }
+                guard let next = child(node, Int(idx)) else { break }
+                node = nb[next]
+                depth += 1
+                path[depth] = Int32(next)
+            }
+            return depth
         }
-        return depth
     }
 }
 
 /// Immutable routing data published to the workers.
 final class Snapshot: Sendable {
     let gateways: [Gateway]
+    /// `gateways`' hot fields, same indexes.
+    let gwHot: [GatewayHot]
     let gwIndex: [String: Int32]
     let carriers: [Carrier]
     let carrierIndex: [String: Int32]
@@ -246,6 +319,10 @@ final class Snapshot: Sendable {
         for i in crs.indices { crs[i].hID = arena.add(crs[i].id); crs[i].hAttrs = arena.add(crs[i].attrs) }
         maxGatewayText = gws.reduce(0) { max($0, Int($1.hPri.len + $1.hIP.len)) }
         self.gateways = gws
+        gwHot = gws.map {
+            GatewayHot(hID: $0.hID, hIP: $0.hIP, hPri: $0.hPri, hSock: $0.hSock, hAttrs: $0.hAttrs, strip: $0.strip,
+                       state: Unmanaged.passUnretained($0.state))
+        }
         self.carriers = crs
         self.rules = rules
         self.trie = trie
@@ -277,10 +354,11 @@ final class Snapshot: Sendable {
 
     func rule(_ i: Int32) -> RuleView {
         let r = Int(i)
-        let route = Int(rules.route[r])
-        let a = strs[Int(rules.attrs[r])]
-        return RuleView(id: rules.ids[r], attrs: string(a), hAttrs: a, list: rules.lists[Int(rules.list[r])],
-                        weightSort: rules.weightSort[r], routeName: route < 0 ? "" : rules.routeNames[route],
+        let row = rules.row(r)
+        let route = Int(row.route)
+        let a = strs[Int(row.attrs)]
+        return RuleView(id: row.id, attrs: string(a), hAttrs: a, list: rules.lists[Int(row.list)],
+                        weightSort: row.weightSort, routeName: route < 0 ? "" : rules.routeNames[route],
                         route: route < 0 ? nil : rules.routeHandles[route].raw)
     }
 
@@ -313,10 +391,11 @@ final class Snapshot: Sendable {
                 if strict && startLevel != raw.count { return nil }
                 var level = startLevel
                 while level >= 1 {
-                    if let list = trie.rules(Int(path[level]), group: group) {
+                    if let ent = trie.entry(Int(path[level]), group: group) {
                         var i = level == startLevel ? startPos : 0
-                        while i < list.count {
-                            let r = trie.ruleRefs[list.lowerBound + i]
+                        let count = Int(ent.end - ent.ruleStart)
+                        while i < count {
+                            let r = i == 0 ? ent.first : trie.ruleRef(Int(ent.ruleStart) + i)
                             if rules.valid(Int(r), at: now) { return Match(rule: r, level: level, pos: i) }
                             i += 1
                         }
@@ -418,28 +497,23 @@ extension PrefixTrie {
             let nPrefixes = starts.count
             starts.append(Int32(entries.count))
             t.ruleRefs.reserveCapacity(entries.count)
-            t.entGroup.reserveCapacity(entries.count)
-            t.entRuleStart.reserveCapacity(entries.count + 1)
             for e in entries { t.ruleRefs.append(e.rule) }
             @inline(__always) func byte(_ p: Int, _ d: Int) -> UInt8 {
                 pb[Int(entries[Int(starts[p])].prefixStart) + d]
             }
             @inline(__always) func plen(_ p: Int) -> Int { Int(entries[Int(starts[p])].prefixLen) }
             func attach(_ node: Int, _ p: Int) {
-                t.entStart[node] = Int32(t.entGroup.count)
+                t.nodes[node].entStart = Int32(t.entries.count)
                 var k = Int(starts[p])
                 let end = Int(starts[p + 1])
-                var groups = 0
                 while k < end {
                     let g = entries[k].group
                     var m = k
-                    t.entGroup.append(g)
                     while m < end && entries[m].group == g { m += 1 }
-                    t.entRuleStart.append(Int32(m))
-                    groups += 1
+                    t.entries.append(GroupEntry(group: g, ruleStart: Int32(k), endAndLast: m == end ? ~Int32(m) : Int32(m),
+                                                first: entries[k].rule))
                     k = m
                 }
-                t.entCount[node] = UInt16(min(groups, Int(UInt16.max)))
             }
             // Depth-first over the sorted unique prefixes [lo, hi), which share their first `depth` characters.
             // The children ranges of a node go to a per-depth scratch area (no allocation per node).
@@ -461,12 +535,10 @@ extension PrefixTrie {
                     k = m
                 }
                 let n = (scratch.count - base0) / 2
-                let base = t.childMask.count
-                t.childBase[node] = Int32(base)
-                t.childMask[node] = mask
-                for _ in 0..<n {
-                    t.childBase.append(0); t.childMask.append(0); t.entStart.append(0); t.entCount.append(0)
-                }
+                let base = t.nodes.count
+                t.nodes[node].base = Int32(base)
+                t.nodes[node].mask = mask
+                t.nodes.append(contentsOf: repeatElement(Node(), count: n))
                 for c in 0..<n {
                     buildNode(base + c, depth: depth + 1, Int(scratch[base0 + 2 * c]), Int(scratch[base0 + 2 * c + 1]))
                 }
@@ -474,6 +546,7 @@ extension PrefixTrie {
             }
             buildNode(0, depth: 0, 0, nPrefixes)
         }
+        t.freeze()
         return t
     }
 }

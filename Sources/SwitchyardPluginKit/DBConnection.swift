@@ -158,6 +158,50 @@ public final class DBConnection: @unchecked Sendable {
         if rc < 0 { throw DBError(code: err.code, description: "\(table): \(DBConnection.message(&err))") }
         return sink.rows
     }
+
+    /// UPDATE table SET column = value, ... [WHERE column = value AND ...]; returns the rows affected. Every value is
+    /// bound as a parameter by the driver.
+    @discardableResult
+    public func update(_ table: String, set values: [(String, DBValue)], where conds: [(String, DBValue)] = []) throws -> Int64 {
+        guard let upd = api.pointee.update else { throw DBError(code: -6, description: "driver has no update") }
+        guard !values.isEmpty else { return 0 }
+        var err = sy_db_error()
+        // Every text (names and values) as one C string kept alive for the call.
+        let texts = [table] + values.map(\.0) + conds.map(\.0) + values.map { $0.1.string ?? "" } + conds.map { $0.1.string ?? "" }
+        let cstrs = texts.map { Array($0.utf8CString) }
+        let nv = values.count, nc = conds.count
+        let rc: Int64 = withCStrs(cstrs) { ptrs in
+            func str(_ i: Int) -> sy_str { sy_str(s: ptrs[i], len: cstrs[i].count - 1) }
+            func value(_ v: DBValue, text: Int) -> sy_db_value {
+                var out = sy_db_value()
+                switch v {
+                case .null: out.type = Int32(SY_DB_NULL.rawValue)
+                case .int(let n): out.type = Int32(SY_DB_INT.rawValue); out.i = n
+                case .double(let d): out.type = Int32(SY_DB_DOUBLE.rawValue); out.d = d
+                case .text: out.type = Int32(SY_DB_STR.rawValue); out.s = str(text)
+                }
+                return out
+            }
+            let cols = (0..<nv).map { str(1 + $0) }
+            let vals = values.enumerated().map { value($0.element.1, text: 1 + nv + nc + $0.offset) }
+            let where_ = conds.enumerated().map { i, c -> sy_db_cond in
+                var cond = sy_db_cond()
+                cond.column = str(1 + nv + i)
+                cond.op = Int32(SY_DB_OP_EQ.rawValue)
+                cond.value = value(c.1, text: 1 + nv + nc + nv + i)
+                return cond
+            }
+            return cols.withUnsafeBufferPointer { cb in
+                vals.withUnsafeBufferPointer { vb in
+                    where_.withUnsafeBufferPointer { wb in
+                        upd(conn, str(0), wb.baseAddress, UInt32(wb.count), cb.baseAddress, vb.baseAddress, UInt32(nv), &err)
+                    }
+                }
+            }
+        }
+        if rc < 0 { throw DBError(code: err.code, description: "\(table): \(DBConnection.message(&err))") }
+        return rc
+    }
 }
 
 private func withCStrs<R>(_ arrays: [[CChar]], _ body: ([UnsafePointer<CChar>]) -> R) -> R {

@@ -62,9 +62,8 @@ enum HostTable {
                 cv.i = Int64(i)
             case .str(let s):
                 // Kept in the context until the next host call on it (documented lifetime).
-                ctx.cStringKeeper = ContiguousArray(s.utf8CString)
                 cv.type = Int32(SY_VAL_STR.rawValue)
-                cv.s = ctx.cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+                cv.s = ctx.keepCString(s)
             }
             out.pointee = cv
             return 0

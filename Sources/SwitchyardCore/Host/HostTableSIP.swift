@@ -53,8 +53,7 @@ extension HostTable {
                 seen += 1
             }
             guard let value = found else { return -1 }
-            ctx.cStringKeeper = ContiguousArray(value.utf8CString)
-            out.pointee = ctx.cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+            out.pointee = ctx.keepCString(value)
             return 0
         }
 

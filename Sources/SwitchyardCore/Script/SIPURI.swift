@@ -2,17 +2,25 @@
 /// (`sip:user:password@host:port;params?headers`). Enough for $ru/$rU/$rd/$rp and `uri.*`;
 /// the SIP message parser brings full RFC 3261 handling.
 public struct SIPURI: Sendable, Equatable {
-    public var scheme: String = "sip"
-    public var user: String = ""
-    public var password: String? = nil
-    public var host: String = ""
-    public var port: String = ""
+    public var scheme: String = "sip" { didSet { parsedText = nil } }
+    public var user: String = "" { didSet { parsedText = nil } }
+    public var password: String? = nil { didSet { parsedText = nil } }
+    public var host: String = "" { didSet { parsedText = nil } }
+    public var port: String = "" { didSet { parsedText = nil } }
     /// Everything after the first ';' up to '?', without the leading ';'.
-    public var params: String = ""
+    public var params: String = "" { didSet { parsedText = nil } }
     /// Everything after '?', without the '?'.
-    public var headers: String = ""
+    public var headers: String = "" { didSet { parsedText = nil } }
+    /// The text this URI was parsed from, until a part changes: reading `$ru` hands it back as it came (as OpenSIPS
+    /// does) without reassembling seven strings on every read.
+    private var parsedText: String? = nil
 
     public init() {}
+
+    public static func == (a: SIPURI, b: SIPURI) -> Bool {
+        a.scheme == b.scheme && a.user == b.user && a.password == b.password && a.host == b.host && a.port == b.port
+            && a.params == b.params && a.headers == b.headers
+    }
 
     /// Parses leniently; returns nil when there is no scheme. Works on UTF-8 bytes: setting `$ru`
     /// happens on every routed call, and Character-by-Character parsing cost microseconds.
@@ -20,6 +28,7 @@ public struct SIPURI: Sendable, Equatable {
         var t = text
         guard let parsed = t.withUTF8({ SIPURI.parse($0) }) else { return nil }
         self = parsed
+        parsedText = text
     }
 
     static func parse(_ b: UnsafeBufferPointer<UInt8>) -> SIPURI? {
@@ -67,6 +76,7 @@ public struct SIPURI: Sendable, Equatable {
     }
 
     public var text: String {
+        if let t = parsedText { return t }
         var s = scheme + ":"
         if !user.isEmpty || password != nil {
             s += user

@@ -1,3 +1,4 @@
+import SwitchyardABI
 /// Per-worker storage that persists across runs ($var, like OpenSIPS's per-process variables).
 public final class WorkerState: @unchecked Sendable {
     // Confined to the worker's own thread.
@@ -48,6 +49,18 @@ public final class ScriptContext: @unchecked Sendable {
     /// Keeps strings handed to C plugins alive until the next host call on this context.
     var cStringKeeper: ContiguousArray<CChar> = []
 
+    /// Copies `s` NUL-terminated into `cStringKeeper`, reusing its storage (no allocation per host call once it has
+    /// grown), and returns it as the ABI string (len without the NUL).
+    func keepCString(_ s: String) -> sy_str {
+        var s = s
+        cStringKeeper.removeAll(keepingCapacity: true)
+        s.withUTF8 { u in
+            cStringKeeper.append(contentsOf: UnsafeRawBufferPointer(u).bindMemory(to: CChar.self))
+        }
+        cStringKeeper.append(0)
+        return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+    }
+
     init(worker: WorkerState, engine: ScriptEngine, routeType: RouteKind) {
         self.worker = worker
         self.engine = engine
@@ -79,8 +92,11 @@ public final class ScriptContext: @unchecked Sendable {
 
     func withAVP<R>(_ slot: Int, _ body: (inout [Value]) -> R) -> R {
         if slot >= avps.count { avps.append(contentsOf: repeatElement([], count: slot - avps.count + 1)) }
-        if avps[slot].isEmpty { touchedAVPs.append(slot) }
-        return body(&avps[slot])
+        // Recorded for reset() only when the stack turns non-empty: clearing an empty AVP is common and costs nothing.
+        let wasEmpty = avps[slot].isEmpty
+        let r = body(&avps[slot])
+        if wasEmpty && !avps[slot].isEmpty { touchedAVPs.append(slot) }
+        return r
     }
 
     var currentParams: [Value] { frames.last ?? [] }

@@ -27,7 +27,7 @@ enum TParam: Sendable {
 
     func int(_ ctx: ScriptContext) -> Int? {
         switch self {
-        case .literal(let s): return Int(s.trimmingCharacters(in: .whitespaces))
+        case .literal(let s): return Int(s) ?? Int(s.trimmingCharacters(in: .whitespaces)) // trimming is slow: only when needed
         case .pv(let p):
             let v = p.get(ctx)
             return v.intForm ?? v.stringForm.flatMap { Int($0) }
@@ -35,7 +35,7 @@ enum TParam: Sendable {
     }
 
     var literalInt: Int? {
-        if case .literal(let s) = self { return Int(s.trimmingCharacters(in: .whitespaces)) }
+        if case .literal(let s) = self { return Int(s) ?? Int(s.trimmingCharacters(in: .whitespaces)) }
         return nil
     }
 }

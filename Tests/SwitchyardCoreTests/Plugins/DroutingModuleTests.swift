@@ -446,4 +446,51 @@ final class DroutingModuleTests: XCTestCase {
             h.stop()
         }
     }
+
+    /// `sqlite3 -list` output of a query, one line per row.
+    private func query(_ path: String, _ sql: String) throws -> [String] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sqlite3", path, sql]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// persistent_state: state changes are written back to the tables (on the 30 s timer and when the server stops),
+    /// and the next start begins from them; with persistent_state 0 nothing is written.
+    func testPersistentStateWrittenBackAndReadOnRestart() throws {
+        let db = try database()
+        let h = harness(db: db, time: Self.monday)
+        try start(h)
+        XCTAssertEqual(mi(h, "dr_gw_status", #"{"gw_id":"gw2","status":0}"#)?["result"]?.stringValue, "OK")
+        XCTAssertEqual(mi(h, "dr_gw_status", #"{"gw_id":"gw3","status":1}"#)?["result"]?.stringValue, "OK")
+        XCTAssertEqual(mi(h, "dr_carrier_status", #"{"carrier_id":"cr1","status":0}"#)?["result"]?.stringValue, "OK")
+        // Not yet written (the timer runs every 30 s): the DB still has the loaded states.
+        XCTAssertEqual(try query(db, "SELECT gwid, state FROM dr_gateways ORDER BY gwid"),
+                       ["gw1|0", "gw2|0", "gw3|2", "gw4|0", "gw5|0"])
+        h.stop()
+        XCTAssertEqual(try query(db, "SELECT gwid, state FROM dr_gateways ORDER BY gwid"),
+                       ["gw1|0", "gw2|1", "gw3|0", "gw4|0", "gw5|0"], log(h))
+        XCTAssertEqual(try query(db, "SELECT carrierid, state FROM dr_carriers ORDER BY carrierid"), ["cr1|1", "cr2|0"])
+
+        // A restart starts from the written states.
+        let h2 = harness(db: db, time: Self.monday)
+        try start(h2)
+        XCTAssertEqual(mi(h2, "dr_gw_status", #"{"gw_id":"gw2"}"#)?["result"]?["State"]?.stringValue, "Disabled MI")
+        XCTAssertEqual(mi(h2, "dr_gw_status", #"{"gw_id":"gw3"}"#)?["result"]?["State"]?.stringValue, "Active")
+        h2.stop()
+
+        // persistent_state 0: neither read nor written.
+        let h3 = harness(db: db, time: Self.monday, extra: [#"modparam("drouting", "persistent_state", 0)"#])
+        try start(h3)
+        XCTAssertEqual(mi(h3, "dr_gw_status", #"{"gw_id":"gw2"}"#)?["result"]?["State"]?.stringValue, "Active")
+        XCTAssertEqual(mi(h3, "dr_gw_status", #"{"gw_id":"gw1","status":0}"#)?["result"]?.stringValue, "OK")
+        h3.stop()
+        XCTAssertEqual(try query(db, "SELECT gwid, state FROM dr_gateways ORDER BY gwid"),
+                       ["gw1|0", "gw2|1", "gw3|0", "gw4|0", "gw5|0"])
+    }
 }
