@@ -129,6 +129,14 @@ func subscribeBytes(_ key: String, on: Bool) -> [UInt8] {
 
 /// Encodes a caller's command text: first line the command, then optional `Name: value` header lines.
 func encodeCommand(_ text: String) -> [UInt8]? {
+    // The usual case (one line, e.g. "bgapi uuid_transfer ..."): no splitting.
+    if !text.utf8.contains(UInt8(ascii: "\n")) {
+        var end = text.utf8.endIndex
+        if text.utf8.last == UInt8(ascii: "\r") { end = text.utf8.index(before: end) }
+        let line = Substring(text.utf8[..<end])
+        guard line.utf8.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else { return nil }
+        return ESLEncoder.command(String(line), headers: [])
+    }
     var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { l -> Substring in
         l.hasSuffix("\r") ? l.dropLast() : l
     }
@@ -182,13 +190,14 @@ final class EventQueue: @unchecked Sendable {
         return body()
     }
 
-    /// I/O thread: appends one event (never refused, never dropped).
-    func push(_ e: QueuedEvent) {
+    /// I/O thread: appends events (never refused, never dropped).
+    func push(_ es: [QueuedEvent]) {
         locked {
-            items.append(e)
-            count += 1
-            bytes += e.cost
-            pthread_cond_signal(cond)
+            let wasEmpty = items.isEmpty
+            items.append(contentsOf: es)
+            count += es.count
+            for e in es { bytes += e.cost }
+            if wasEmpty { pthread_cond_signal(cond) } // the consumer only waits on an empty queue
         }
     }
 
@@ -259,7 +268,6 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
     }
 
     struct State: @unchecked Sendable { // Pending/Subscription are thread-safe classes
-        var refs = 0
         var user: String?
         var password: String
         var phase = Phase.connecting
@@ -267,32 +275,43 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         var nextAttempt: Int64 = 0
         var subs: [Subscription] = []
         var wire: [String: Int] = ["HEARTBEAT": 1] // the module always listens for HEARTBEAT (liveness, stats)
-        /// Bytes not yet written to the socket. Every unsent byte lives here (the I/O thread sends from it under the
-        /// lock), so a command written directly by a worker (when this is empty) can never overtake earlier bytes.
+        /// Bytes not yet written to the socket, in the order of `inflight`. Appended under the lock; written only by
+        /// the holder of `flushMutex` (see flush()), outside the lock, so the wire order is the append order.
         var outbuf: [UInt8] = []
-        /// The connected socket (-1 otherwise), for that direct write.
+        /// The connected socket (-1 otherwise), read by flush() under the lock.
         var fd: Int32 = -1
         var inflight: [Pending] = []
         var unsent: [Pending] = []
         var stats = Stats()
-        var commandsRun = false
-        var lastUse = nowMs()
         var stop = false
     }
 
     let key: BoxKey
     let manager: FSManager
     let state: Mutex<State>
+    /// Users holding the box (get/put), when it was last used, whether commands were run: atomics, not `state`,
+    /// because every freeswitch_esl call touches them and the state lock is the I/O thread's.
+    let refs = Atomic<Int>(0)
+    let lastUse = Atomic<Int64>(nowMs())
+    let commandsRun = Atomic<Bool>(false)
     /// The host string as a stable C buffer (box_id).
     let cHost: UnsafeMutablePointer<CChar>
     let cHostLen: Int
     private let wakeRead: Int32
     private let wakeWrite: Int32
+    /// Held by whichever thread (a worker after queueing its command, or the I/O thread) is writing outbuf to the
+    /// socket; the others leave their bytes to it. A plain pthread mutex: it is only ever try-locked, or locked by the
+    /// I/O thread to retire the descriptor.
+    private let flushMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let events = EventQueue()
     /// The delivery thread's pthread id once started (unsubscribe from inside a callback must not wait for itself).
     private let deliveryThread = Mutex<pthread_t?>(nil)
     /// Set by the I/O thread while it is not reading (backpressure); a HEARTBEAT period measured across it is skipped.
     private var pausedSinceHeartbeat = false // I/O thread only
+    /// Bumped (under `state`) whenever the subscription list changes; the I/O thread's match cache follows it.
+    private let subsVersion = Atomic<Int>(0)
+    private var subCache: [String: [Subscription]] = [:] // I/O thread only
+    private var subCacheVersion = -1 // I/O thread only
     var label: String { "\(key.host):\(key.port)" }
 
     init(key: BoxKey, user: String?, password: String, manager: FSManager) {
@@ -309,9 +328,12 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         wakeWrite = fds[1]
         _ = fcntl(wakeRead, F_SETFL, fcntl(wakeRead, F_GETFL) | O_NONBLOCK)
         _ = fcntl(wakeWrite, F_SETFL, fcntl(wakeWrite, F_GETFL) | O_NONBLOCK)
+        pthread_mutex_init(flushMutex, nil)
     }
 
     deinit {
+        pthread_mutex_destroy(flushMutex)
+        flushMutex.deallocate()
         close(wakeRead)
         close(wakeWrite)
         cHost.deallocate()
@@ -335,6 +357,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         let sub = Subscription(box: self, keys: keys, cb: cb, user: user)
         let woke = state.withLock { s -> Bool in
             s.subs.append(sub)
+            subsVersion.add(1, ordering: .releasing)
             var sent = false
             for k in Set(keys) {
                 s.wire[k, default: 0] += 1
@@ -351,6 +374,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         state.withLock { s in
             guard let i = s.subs.firstIndex(where: { $0 === sub }) else { return }
             s.subs.remove(at: i)
+            subsVersion.add(1, ordering: .releasing)
             for k in Set(sub.keys) {
                 guard let n = s.wire[k] else { continue }
                 if n <= 1 {
@@ -360,8 +384,8 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
                     s.wire[k] = n - 1
                 }
             }
-            s.lastUse = nowMs()
         }
+        lastUse.store(nowMs(), ordering: .relaxed)
         wake() // sends the nixevent; a box left without subscribers may be reaped
         // When this returns the callback is not running for `sub` (no wait from inside a callback: it is running there).
         if let t = deliveryThread.withLock({ $0 }), pthread_equal(t, pthread_self()) != 0 { return }
@@ -385,24 +409,16 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
     /// Queues a command (sent at once when connected, after the connection when connecting; refused when down).
     /// Returns false (after finishing `p` with unreachable) when the box is known to be down.
     func submit(_ p: Pending) -> Bool {
+        commandsRun.store(true, ordering: .relaxed)
+        lastUse.store(nowMs(), ordering: .relaxed)
         let outcome = state.withLock { s -> Int in
-            s.commandsRun = true
-            s.lastUse = nowMs()
             if s.stop { return 0 }
             switch s.phase {
             case .connected:
                 p.deadline = nowMs() + p.timeoutMs
                 s.inflight.append(p)
-                // Write it now from this thread when nothing is queued before it: one thread hop (and a wake-up of
-                // the I/O thread) less per command. What the socket does not take goes to outbuf for the I/O thread.
-                if s.outbuf.isEmpty && s.fd >= 0 {
-                    let n = p.bytes.withUnsafeBytes { send(s.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-                    if n == p.bytes.count { return 2 }
-                    s.outbuf.append(contentsOf: n > 0 ? p.bytes[n...] : p.bytes[...])
-                    return 1
-                }
                 s.outbuf.append(contentsOf: p.bytes)
-                return 1
+                return 2
             case .connecting:
                 p.deadline = nowMs() + manager.config.connectTimeoutMs
                 s.unsent.append(p)
@@ -415,9 +431,45 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             p.finish(.unreachable("\(label) is not connected"))
             return false
         }
-        // A paused reader resumes only when it sees the command in flight: wake it then too.
-        if outcome == 1 || events.readerIsPaused { wake() }
+        // Written from this thread: one thread hop (and a wake-up of the I/O thread) less per command. What the
+        // socket does not take now is left to the I/O thread (woken for it). A paused reader resumes only when it
+        // sees the command in flight: wake it then too.
+        let pending = outcome == 2 ? flush().pending : true
+        if pending || events.readerIsPaused { wake() }
         return true
+    }
+
+    /// Writes outbuf to the socket without holding the state lock during send(). Only the holder of flushMutex takes
+    /// bytes out of outbuf (everyone else appends), so bytes leave in append order; a thread that finds the mutex
+    /// taken leaves its bytes to the holder, which looks again after unlocking. Returns the errno of a failed send
+    /// (0 if none) and whether bytes are still waiting for the socket to take them (the I/O thread polls for that).
+    @discardableResult
+    func flush() -> (err: Int32, pending: Bool) {
+        while true {
+            // Taken: its holder sends our bytes too, and wakes the I/O thread if the socket is full.
+            guard pthread_mutex_trylock(flushMutex) == 0 else { return (0, false) }
+            var chunk: [UInt8] = []
+            let fd = state.withLock { s -> Int32 in
+                if s.fd >= 0 { swap(&chunk, &s.outbuf) }
+                return s.fd
+            }
+            if chunk.isEmpty {
+                pthread_mutex_unlock(flushMutex)
+                // Bytes appended while we held the mutex (their writer's try-lock failed) are ours to send.
+                if fd >= 0 && state.withLock({ !$0.outbuf.isEmpty }) { continue }
+                return (0, false)
+            }
+            let n = chunk.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            let err: Int32 = n < 0 && errno != EAGAIN && errno != EINTR ? errno : 0
+            let sent = max(n, 0)
+            if sent < chunk.count {
+                // Back in front of whatever was appended meanwhile; the I/O thread waits for POLLOUT.
+                state.withLock { s in s.outbuf.insert(contentsOf: chunk[sent...], at: 0) }
+                pthread_mutex_unlock(flushMutex)
+                return (err, true)
+            }
+            pthread_mutex_unlock(flushMutex)
+        }
     }
 
     func stats() -> Stats { state.withLock { $0.stats } }
@@ -466,7 +518,10 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             case .success(let conn):
                 backoffIndex = 0
                 let why = serve(conn)
-                state.withLock { $0.fd = -1 }  // before close: no worker writes to a reused descriptor
+                // Before close, under the flush mutex: no flush() is writing to a descriptor number that may be reused.
+                pthread_mutex_lock(flushMutex)
+                state.withLock { $0.fd = -1 }
+                pthread_mutex_unlock(flushMutex)
                 close(conn.fd)
                 let lost = state.withLock { s -> [Pending] in
                     let l = s.inflight + s.unsent
@@ -648,52 +703,56 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
     }
 
     /// Serves a connected socket until it fails; returns the reason.
+    /// One pass of the loop takes the state lock once for its bookkeeping (stop, unsent bytes, commands in flight,
+    /// heartbeat period); the reaper and the command timeouts are looked at every `housekeepingMs` only.
     private func serve(_ c: Conn) -> String {
         var conn = c
         var lastRx = nowMs()
+        var lastHousekeeping = nowMs()
         var buf = [UInt8](repeating: 0, count: 65536)
+        var batch: [QueuedEvent] = []
         while true {
-            if state.withLock({ $0.stop }) { return "stopping" }
-            if manager.maybeReap(self) { return "no longer used" }
-            // Unsent bytes are written from outbuf under the lock (workers may write directly when it is empty).
-            let (sendError, pendingOut) = state.withLock { s -> (Int32, Bool) in
-                guard !s.outbuf.isEmpty else { return (0, false) }
-                let n = s.outbuf.withUnsafeBytes { send(conn.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-                if n > 0 { s.outbuf.removeFirst(n) } else if n < 0 && errno != EAGAIN && errno != EINTR { return (errno, true) }
-                return (0, !s.outbuf.isEmpty)
-            }
+            let (sendError, pendingOut) = flush()
             if sendError != 0 { return "send: \(String(cString: strerror(sendError)))" }
+            let (stop, inFlight, hb) = state.withLock { s in (s.stop, !s.inflight.isEmpty, s.stats.heartbeatMs) }
+            if stop { return "stopping" }
             // Backpressure: stop reading while too many events wait for delivery, unless a command is in flight
             // (its reply may be behind those events). Resumed by the delivery thread or submit() via the wake pipe.
-            let inFlight = state.withLock { !$0.inflight.isEmpty }
             let reading = events.mayRead(commandsInFlight: inFlight)
             if !reading { lastRx = nowMs(); pausedSinceHeartbeat = true } // not reading on purpose: no liveness verdict
-            var fds = [pollfd(fd: conn.fd, events: (reading ? Int16(POLLIN) : 0) | (pendingOut ? Int16(POLLOUT) : 0), revents: 0),
-                       pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            let pr = poll(&fds, 2, 200)
+            var fds = (pollfd(fd: conn.fd, events: (reading ? Int16(POLLIN) : 0) | (pendingOut ? Int16(POLLOUT) : 0), revents: 0),
+                       pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            let pr = withUnsafeMutableBytes(of: &fds) { poll($0.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, 200) }
             if pr < 0 && errno != EINTR { return "poll: \(String(cString: strerror(errno)))" }
-            if fds[1].revents != 0 { drainWake() }
-            if reading && fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+            if fds.1.revents != 0 { drainWake() }
+            if reading && fds.0.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 let n = recv(conn.fd, &buf, buf.count, 0)
                 if n == 0 { return "closed by FreeSWITCH" }
                 if n < 0 && errno != EAGAIN && errno != EINTR { return "recv: \(String(cString: strerror(errno)))" }
                 if n > 0 {
                     lastRx = nowMs()
                     conn.parser.append(buf[0..<n])
+                    var failure: String? = nil
                     while true {
                         let frame: ESLFrame?
-                        do { frame = try conn.parser.next() } catch { return "protocol error: \(error)" }
+                        do { frame = try conn.parser.next() } catch { failure = "protocol error: \(error)"; break }
                         guard let frame else { break }
-                        if let why = handle(frame) { return why }
+                        if let why = handle(frame, into: &batch) { failure = why; break }
                     }
+                    // The events of one read go to the delivery thread together: one lock and one wake-up.
+                    if !batch.isEmpty { events.push(batch); batch.removeAll(keepingCapacity: true) }
+                    if let failure { return failure }
                 }
             }
-            // Timeouts of commands in flight (they keep their place: replies are matched in order).
             let now = nowMs()
-            let expired = state.withLock { s -> [Pending] in s.inflight.filter { !$0.isFinished && $0.deadline <= now } }
-            for p in expired { p.finish(.unreachable("no reply from \(label) within esl_cmd_timeout")) }
+            if pr == 0 || now - lastHousekeeping >= Self.housekeepingMs {
+                lastHousekeeping = now
+                if refs.load(ordering: .relaxed) == 0 && manager.maybeReap(self) { return "no longer used" }
+                // Timeouts of commands in flight (they keep their place: replies are matched in order).
+                let expired = state.withLock { s -> [Pending] in s.inflight.filter { !$0.isFinished && $0.deadline <= now } }
+                for p in expired { p.finish(.unreachable("no reply from \(label) within esl_cmd_timeout")) }
+            }
             // Liveness: nothing received for 3× the heartbeat period the box has shown (at least 3 s).
-            let hb = state.withLock { $0.stats.heartbeatMs }
             if hb > 0 {
                 let limit = max(3 * hb, 3000)
                 if now - lastRx > limit { return "nothing received for \(limit) ms (heartbeat every \(hb) ms)" }
@@ -701,14 +760,17 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         }
     }
 
+    /// How often the serve loop looks at command timeouts and whether the box is still needed (ms).
+    static let housekeepingMs: Int64 = 20
+
     /// Handles one frame; returns a reason to drop the connection, or nil.
-    private func handle(_ frame: ESLFrame) -> String? {
+    private func handle(_ frame: ESLFrame, into batch: inout [QueuedEvent]) -> String? {
         switch frame.contentType {
         case .commandReply, .apiResponse:
             let p = state.withLock { s -> Pending? in s.inflight.isEmpty ? nil : s.inflight.removeFirst() }
             if let p { p.finish(.from(frame)) } else { manager.host.log(.dbg, "\(label): reply with no command in flight, ignored") }
         case .eventJSON, .eventPlain:
-            dispatch(frame)
+            if let e = dispatch(frame) { batch.append(e) }
         case .disconnectNotice, .rudeRejection:
             if frame.endsConnection { return "disconnect notice: \(frame.bodyString.split(separator: "\n").first ?? "")" }
         default:
@@ -717,24 +779,24 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         return nil
     }
 
-    private func dispatch(_ frame: ESLFrame) {
+    /// The queued form of an event for its subscribers (nil when nobody wants it); HEARTBEAT also updates the stats.
+    private func dispatch(_ frame: ESLFrame) -> QueuedEvent? {
         // JSON events that are not HEARTBEAT: the name and subclass are read by a scan, the body is passed on as it
         // is (the subscriber parses it anyway); the I/O thread is the one serial stage of every event, so a full
         // decode here would bound the whole box's throughput.
         if frame.contentType == .eventJSON, let fast = Self.scanNames(frame.body), fast.name.uppercased() != "HEARTBEAT" {
             let name = fast.name.uppercased()
             let targets = matchingSubscribers(name: name, subclass: fast.subclass)
-            guard !targets.isEmpty else { return }
-            events.push(QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: frame.bodyString))
-            return
+            guard !targets.isEmpty else { return nil }
+            return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: frame.bodyString)
         }
         let event: ESLEvent
         do {
-            guard let e = try frame.event() else { return }
+            guard let e = try frame.event() else { return nil }
             event = e
         } catch {
             manager.host.log(.warn, "\(label): undecodable event ignored (\(error))")
-            return
+            return nil
         }
         let name = (event.name ?? "").uppercased()
         let subclass = event.subclass ?? ""
@@ -759,20 +821,28 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             pausedSinceHeartbeat = false
         }
         let targets = matchingSubscribers(name: name, subclass: subclass)
-        guard !targets.isEmpty else { return }
+        guard !targets.isEmpty else { return nil }
         let body = frame.contentType == .eventJSON ? frame.bodyString : String(decoding: event.jsonPayload(), as: UTF8.self)
-        events.push(QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body))
+        return QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body)
     }
 
-    /// Matching subscribers, each (cb, user) once.
+    /// Matching subscribers, each (cb, user) once. Cached per event name on the I/O thread until a subscription
+    /// changes (`subsVersion`): the state lock is not taken per event. A cached subscriber that was removed since
+    /// is skipped at delivery (`dead`).
     private func matchingSubscribers(name: String, subclass: String) -> [Subscription] {
-        state.withLock { s -> [Subscription] in
+        let v = subsVersion.load(ordering: .acquiring)
+        if v != subCacheVersion { subCache.removeAll(keepingCapacity: true); subCacheVersion = v }
+        let key = subclass.isEmpty ? name : name + "\u{0}" + subclass
+        if let hit = subCache[key] { return hit }
+        let out = state.withLock { s -> [Subscription] in
             var out: [Subscription] = []
             for sub in s.subs where sub.matches(name: name, subclass: subclass) {
                 if !out.contains(where: { $0.cbBits == sub.cbBits && $0.user == sub.user }) { out.append(sub) }
             }
             return out
         }
+        if subCache.count < 1024 { subCache[key] = out }
+        return out
     }
 
     /// `"Event-Name":"X"` and `"Event-Subclass":"Y"` of a JSON event body, found by a byte scan; nil when the name is

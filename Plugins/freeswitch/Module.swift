@@ -86,10 +86,10 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
                 found = reg.values.filter { $0.key.host == url.host }.sorted { $0.key.port < $1.key.port }.first
             }
             if let b = found {
-                b.state.withLock { s in
-                    s.refs += 1
-                    s.lastUse = nowMs()
-                    if let pw = url.password, !pw.isEmpty { s.password = pw; s.user = url.user } // used at the next (re)connect
+                b.refs.add(1, ordering: .relaxed)
+                b.lastUse.store(nowMs(), ordering: .relaxed)
+                if let pw = url.password, !pw.isEmpty {
+                    b.state.withLock { s in s.password = pw; s.user = url.user } // used at the next (re)connect
                 }
                 return (b, false)
             }
@@ -98,7 +98,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
                 throw .message("no connection to \(url) and no password in the URL to open one")
             }
             let b = Box(key: BoxKey(host: url.host, port: url.port), user: url.user, password: pw, manager: self)
-            b.state.withLock { $0.refs = 1 }
+            b.refs.store(1, ordering: .relaxed)
             reg[b.key] = b
             return (b, true)
         }
@@ -118,21 +118,26 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
     }
 
     func putBox(_ box: Box) {
-        let zero = box.state.withLock { s -> Bool in
-            s.refs = max(0, s.refs - 1)
-            s.lastUse = nowMs()
-            return s.refs == 0
+        box.lastUse.store(nowMs(), ordering: .relaxed)
+        // Never below 0 (a put without a get must not hide a later user from the reaper).
+        var n = box.refs.load(ordering: .relaxed)
+        while n > 0 {
+            let (done, cur) = box.refs.compareExchange(expected: n, desired: n - 1, ordering: .relaxed)
+            if done { break }
+            n = cur
         }
-        if zero { box.wake() }
+        if n == 1 { box.wake() }
     }
 
     /// Called by a box's own thread: removes it from the registry when nobody needs it any more.
     func maybeReap(_ box: Box) -> Bool {
         let idle = config.idleReapMs
         let reaped = registry.withLock { reg -> Bool in
+            // refs only grows under the registry lock (getBox), so 0 here stays 0 until we return.
+            guard box.refs.load(ordering: .relaxed) == 0 else { return false }
+            if box.commandsRun.load(ordering: .relaxed) && nowMs() - box.lastUse.load(ordering: .relaxed) < idle { return false }
             let gone = box.state.withLock { s -> Bool in
-                guard s.refs == 0, s.subs.isEmpty else { return false }
-                if s.commandsRun && nowMs() - s.lastUse < idle { return false }
+                guard s.subs.isEmpty else { return false }
                 s.stop = true
                 return true
             }

@@ -191,16 +191,32 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
     }
 
     private func getBox(_ url: String) -> Result<(OpaquePointer, String), OpError> {
+        getBoxOnly(url).map { ($0, label(of: $0)) }
+    }
+
+    /// The box of `url` (ref++), without building its label (freeswitch_esl runs this per call).
+    private func getBoxOnly(_ url: String) -> Result<OpaquePointer, OpError> {
         guard let api, let get = api.pointee.get_box else { return .failure(OpError(description: "no freeswitch API")) }
-        var err = [CChar](repeating: 0, count: 256)
-        let box = url.withCString { u in err.withUnsafeMutableBufferPointer { get(u, strlen(u), $0.baseAddress, $0.count) } }
-        guard let box else {
-            return .failure(OpError(description: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
+        var url = url
+        return url.withUTF8 { u in
+            withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { err -> Result<OpaquePointer, OpError> in
+                err[0] = 0
+                let box = get(UnsafeRawPointer(u.baseAddress)?.assumingMemoryBound(to: CChar.self), u.count, err.baseAddress, err.count)
+                guard let box else {
+                    let msg = String(decoding: UnsafeRawBufferPointer(start: err.baseAddress, count: strlen(err.baseAddress!)), as: UTF8.self)
+                    return .failure(OpError(description: msg))
+                }
+                return .success(box)
+            }
         }
+    }
+
+    /// "host:port" of a box, for logs.
+    private func label(of box: OpaquePointer) -> String {
         var h = sy_str()
         var port: UInt16 = 0
-        api.pointee.box_id?(box, &h, &port)
-        return .success((box, "\(h.string):\(port)"))
+        api?.pointee.box_id?(box, &h, &port)
+        return "\(h.string):\(port)"
     }
 
     /// Adds `events` to the box of `url` (creating it: the URL then needs a password).
@@ -326,9 +342,9 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
         guard let api, let command = api.pointee.command else { return -2 }
         let cmd = call.string(0)
         let url = call.string(1)
-        let (box, label): (OpaquePointer, String)
-        switch getBox(url) {
-        case .success(let v): (box, label) = v
+        let box: OpaquePointer
+        switch getBoxOnly(url) {
+        case .success(let b): box = b
         case .failure(let e):
             host.log(.err, "freeswitch_esl: \(e.description)")
             return -2
@@ -345,7 +361,7 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
         }
         withExtendedLifetime(slot) {}
         if rc == Int32(SY_FS_UNREACHABLE.rawValue) {
-            host.log(.warn, "freeswitch_esl: \(label): \(slot.text.isEmpty ? "unreachable" : slot.text)")
+            host.log(.warn, "freeswitch_esl: \(label(of: box)): \(slot.text.isEmpty ? "unreachable" : slot.text)")
             return -2
         }
         if call.isPresent(2) && !call.set(2, .string(slot.text)) { host.log(.err, "freeswitch_esl: cannot write the output variable") }

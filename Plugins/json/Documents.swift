@@ -81,7 +81,19 @@ final class DocumentStore: Sendable {
 
     private let state = Mutex(State())
 
+    /// Lock-free lookup for the usual ranks: every `$json` access asks for its worker's table, and a shared lock
+    /// taken that often by every worker was the hottest contention of the event scenario. Filled once per rank.
+    private final class FastSlot: Sendable { let docs = AtomicLazyReference<WorkerDocuments>() }
+    private static let fastRanks = 256
+    private let fast: [FastSlot] = (0..<DocumentStore.fastRanks).map { _ in FastSlot() }
+
     func documents(forWorker key: Int) -> WorkerDocuments {
+        guard key >= 0 && key < Self.fastRanks else { return slowDocuments(forWorker: key) }
+        if let d = fast[key].docs.load() { return d }
+        return fast[key].docs.storeIfNil(slowDocuments(forWorker: key))
+    }
+
+    private func slowDocuments(forWorker key: Int) -> WorkerDocuments {
         state.withLock { state in
             if let docs = state.workers[key] { return docs }
             let docs = WorkerDocuments()

@@ -36,6 +36,8 @@ final class StatisticsModule: Sendable {
 
     let host: PluginHost
     let table = StatTable()
+    /// Per script-worker caches of resolved names (see workerCache), by worker rank.
+    let caches: [NameCacheSlot] = (0..<256).map { _ in NameCacheSlot() }
     let iterators = StatIterators()
 
     init(host: PluginHost) {
@@ -95,14 +97,32 @@ final class StatisticsModule: Sendable {
     func updateStat(_ call: FunctionCall) -> Int32 {
         let delta = call.int(1)
         if delta == 0 { return 1 } // OpenSIPS: "update with 0 value makes no sense"
-        switch table.obtain(call.string(0), host: host) {
+        let name = call.string(0)
+        let cache = workerCache(call)
+        if let e = cache?.entries[name] {
+            host.statUpdate(e.stat, delta)
+            return 1
+        }
+        switch table.obtain(name, host: host) {
         case .success(let entry):
+            if let cache, cache.entries.count < 4096 { cache.entries[name] = entry }
             host.statUpdate(entry.stat, delta)
             return 1
         case .failure(let error):
             host.log(.err, "update_stat: \(error)")
             return -1
         }
+    }
+
+    /// This worker's name → entry cache, or nil off the script workers. A name, once it resolves, always resolves to
+    /// the same entry (entries are never removed or re-pointed), so the cache needs no invalidation; being the
+    /// worker's own, it needs no lock either — the shared table's lock, taken twice per event by every worker, was
+    /// a contention point of the event scenario.
+    private func workerCache(_ call: FunctionCall) -> NameCache? {
+        guard let w = call.worker, w >= 0, Int(w) < caches.count else { return nil }
+        let slot = caches[Int(w)]
+        if let c = slot.cache.load() { return c }
+        return slot.cache.storeIfNil(NameCache())
     }
 
     /// 1 on success (a `/no_reset` statistic is left alone, still 1); -1 for an undeclared group or an invalid name.
@@ -246,4 +266,13 @@ final class StatIterators: Sendable {
         UInt(pthread_self())
         #endif
     }
+}
+
+/// A worker's own resolved statistic names: used only from that worker's thread.
+final class NameCache: @unchecked Sendable {
+    var entries: [String: StatEntry] = [:]
+}
+
+final class NameCacheSlot: Sendable {
+    let cache = AtomicLazyReference<NameCache>()
 }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -124,17 +125,32 @@ func nowMicros() -> Int64 {
     return Int64(tv.tv_sec) * 1_000_000 + Int64(tv.tv_usec)
 }
 
+/// Version-4 style UUIDs from a SplitMix64 stream seeded once from the system generator: the flood makes one per
+/// event, and 16 getrandom() calls per UUID were a tenth of the simulator's CPU. Unique, not cryptographic.
+private let uuidCounter = Atomic<UInt64>(UInt64.random(in: 0...UInt64.max))
+
+private func splitMix() -> UInt64 {
+    var z = uuidCounter.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
 func randomUUID() -> String {
-    var b = (0..<16).map { _ in UInt8.random(in: 0...255) }
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    let hx = Array("0123456789abcdef")
-    var s = ""
-    for (i, x) in b.enumerated() {
-        if i == 4 || i == 6 || i == 8 || i == 10 { s.append("-") }
-        s.append(hx[Int(x >> 4)]); s.append(hx[Int(x & 15)])
+    let a = splitMix(), b = splitMix()
+    var bytes = [UInt8](repeating: 0, count: 16)
+    for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: a >> (8 * UInt64(i))); bytes[8 + i] = UInt8(truncatingIfNeeded: b >> (8 * UInt64(i))) }
+    bytes[6] = (bytes[6] & 0x0F) | 0x40
+    bytes[8] = (bytes[8] & 0x3F) | 0x80
+    let hex: StaticString = "0123456789abcdef"
+    return String(unsafeUninitializedCapacity: 36) { out in
+        var n = 0
+        for (i, x) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out[n] = UInt8(ascii: "-"); n += 1 }
+            out[n] = hex.utf8Start[Int(x >> 4)]; out[n + 1] = hex.utf8Start[Int(x & 15)]; n += 2
+        }
+        return n
     }
-    return s
 }
 
 /// Unbuffered write to stdout (fd 1) or stderr (fd 2).

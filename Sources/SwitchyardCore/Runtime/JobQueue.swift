@@ -11,13 +11,17 @@ public final class JobQueue<Job>: @unchecked Sendable {
     private var closed = false
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
-    /// Signalled when a job is taken, for producers waiting in put().
+    /// Signalled for producers waiting in put() once the queue has drained to `lowWater`: a producer woken per
+    /// taken job would hand over one job per wake-up (two context switches per event under load).
     private var notFull = pthread_cond_t()
+    private var producersWaiting = 0
+    private let lowWater: Int
 
     public let capacity: Int
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
+        lowWater = self.capacity / 2
         ring = Array(repeating: nil, count: self.capacity)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
@@ -47,6 +51,8 @@ public final class JobQueue<Job>: @unchecked Sendable {
         defer { pthread_mutex_unlock(&mutex) }
         let deadline = timeout.map { Date().addingTimeInterval($0) }
         while !closed && count >= capacity {
+            producersWaiting += 1
+            defer { producersWaiting -= 1 }
             if let deadline {
                 let remaining = deadline.timeIntervalSinceNow
                 if remaining <= 0 { return false }
@@ -77,7 +83,7 @@ public final class JobQueue<Job>: @unchecked Sendable {
         ring[head] = nil
         head = (head + 1) % capacity
         count -= 1
-        pthread_cond_signal(&notFull)
+        if producersWaiting > 0 && count <= lowWater { pthread_cond_broadcast(&notFull) }
         return job
     }
 
