@@ -22,6 +22,13 @@ struct FSURL: Sendable, Equatable, CustomStringConvertible {
     /// first, which makes `user@domain` for userauth impossible); the first `:` inside it splits user and password
     /// (`fs://1000@default:pw@fs1` = user `1000@default`); `user@host` (no colon) is a user without password.
     static func parse(_ text: String) throws(ParseError) -> FSURL {
+        // A bare host (an event's `sender`, what freeswitch_esl usually gets): nothing to split.
+        if !text.isEmpty && !text.utf8.contains(where: { c in
+            c == UInt8(ascii: ":") || c == UInt8(ascii: "@") || c == UInt8(ascii: "?") || c == UInt8(ascii: "/")
+                || c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") || c == UInt8(ascii: "\n")
+        }) {
+            return FSURL(user: nil, password: nil, host: text, explicitPort: 0, events: [])
+        }
         var s = Substring(text.trimmingCharacters(in: " \t\r\n"))
         if let r = s.firstRange("://") { s = s[r.upperBound...] }
         var events: [String] = []

@@ -76,22 +76,14 @@ final class FunctionCallNode: CallNode, @unchecked Sendable {
 enum PluginCall {
     static func invoke(handler: sy_func_handler, user: UnsafeMutableRawPointer?, ctx: ScriptContext,
                        values: [ArgValue], varHandles: [UnsafeMutableRawPointer?]) -> Int {
-        // All string bytes go into one buffer so one pinning covers every argument.
-        var bytes: [UInt8] = []
-        var ranges: [(Int, Int)] = []
-        for v in values {
-            if case .value(.str(let s)) = v {
-                let start = bytes.count
-                bytes.append(contentsOf: s.utf8)
-                ranges.append((start, bytes.count - start))
-                bytes.append(0)
-            } else {
-                ranges.append((0, 0))
-            }
-        }
+        // Every string's bytes (NUL-terminated) go into one stack buffer, the sy_arg array into another: no heap
+        // allocation per call (this runs for every module function call of every route).
+        var total = 0
+        for v in values { if case .value(.str(let s)) = v { total += s.utf8.count + 1 } }
         let ctxPtr = OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
-        return bytes.withUnsafeBufferPointer { buf -> Int in
+        return withUnsafeTemporaryAllocation(byteCount: max(1, total), alignment: 1) { buf -> Int in
             withUnsafeTemporaryAllocation(of: sy_arg.self, capacity: max(1, values.count)) { argv -> Int in
+                var off = 0
                 for (i, v) in values.enumerated() {
                     var a = sy_arg()
                     switch v {
@@ -101,11 +93,18 @@ enum PluginCall {
                         a.present = 1
                         a.value.type = Int32(SY_VAL_INT.rawValue)
                         a.value.i = Int64(n)
-                    case .value(.str):
+                    case .value(.str(let str)):
                         a.present = 1
                         a.value.type = Int32(SY_VAL_STR.rawValue)
-                        let (off, len) = ranges[i]
-                        a.value.s = sy_str(s: buf.baseAddress.map { UnsafeRawPointer($0 + off).assumingMemoryBound(to: CChar.self) }, len: len)
+                        var text = str
+                        let start = buf.baseAddress! + off
+                        let len = text.withUTF8 { u -> Int in
+                            if let b = u.baseAddress, u.count > 0 { start.copyMemory(from: b, byteCount: u.count) }
+                            return u.count
+                        }
+                        start.storeBytes(of: 0, toByteOffset: len, as: UInt8.self)
+                        a.value.s = sy_str(s: start.assumingMemoryBound(to: CChar.self), len: len)
+                        off += len + 1
                     case .value(.null):
                         a.present = 1
                     case .variable:
