@@ -37,6 +37,12 @@ final class Connection: @unchecked Sendable {
     var filters: [(String, String)] = []
     var logging = false
     var closed = false
+    /// While the serve thread handles the commands of one read, their replies collect here and leave in one write
+    /// (and background jobs start after it, so a BACKGROUND_JOB never overtakes its bgapi reply). Serve thread only.
+    var corked = false
+    var corkBuffer: [UInt8] = []
+    var corkedFrames = 0
+    var afterUncork: [@Sendable () -> Void] = []
 
     init(id: Int, fd: Int32) {
         self.id = id
@@ -195,8 +201,31 @@ final class Simulator: @unchecked Sendable {
 
     // MARK: ESL connection
 
+    /// A reply on the serve thread (corked: written with the others of the same read).
     private func sendFrame(_ c: Connection, _ bytes: [UInt8]) {
+        if c.corked {
+            c.corkBuffer.append(contentsOf: bytes)
+            c.corkedFrames += 1
+            return
+        }
         if c.send(bytes) { lock.with { framesSent += 1 } }
+    }
+
+    /// Runs `job` once the replies of the current read are written (at once when not corked).
+    private func afterReplies(_ c: Connection, _ job: @escaping @Sendable () -> Void) {
+        if c.corked { c.afterUncork.append(job) } else { job() }
+    }
+
+    private func uncork(_ c: Connection) {
+        c.corked = false
+        if !c.corkBuffer.isEmpty {
+            let n = c.corkedFrames
+            if c.send(c.corkBuffer) { lock.with { framesSent += n } }
+            c.corkBuffer.removeAll(keepingCapacity: true)
+            c.corkedFrames = 0
+        }
+        for job in c.afterUncork { job() }
+        c.afterUncork.removeAll()
     }
 
     private func serve(_ c: Connection) {
@@ -205,9 +234,11 @@ final class Simulator: @unchecked Sendable {
         outer: while let chunk = Sock.read(c.fd) {
             let cmds: [ESLCommand]
             do { cmds = try parser.feed(chunk) } catch { break }
+            c.corked = cmds.count > 1
             for cmd in cmds {
-                if !handle(c, cmd) { break outer }
+                if !handle(c, cmd) { uncork(c); break outer }
             }
+            uncork(c)
         }
         closeConnection(c)
         close(c.fd)
@@ -261,12 +292,12 @@ final class Simulator: @unchecked Sendable {
             let job = cmd["Job-UUID"] ?? randomUUID()
             let (name, arg) = splitCommand(cmd.argument)
             sendFrame(c, ESLEncoder.bgapiReply(jobUUID: job))
-            backgroundJobs.add { [self] in
+            afterReplies(c) { [self] in backgroundJobs.add { [self] in
                 let out = runAPI(name, arg)
                 var h = [ESLHeader("Job-UUID", job), ESLHeader("Job-Command", name)]
                 if !arg.isEmpty { h.append(ESLHeader("Job-Command-Arg", arg)) }
                 fire("BACKGROUND_JOB", h, body: out, file: "mod_event_socket.c", function: "api_exec", line: 1572)
-            }
+            } }
         case "event":
             sendFrame(c, ESLEncoder.commandReply(subscribe(c, cmd.arguments, add: true)))
         case "nixevent":
