@@ -325,11 +325,11 @@ extension DroutingModule {
                 if i == n - 1 {
                     h.replace(ctx, rt.gwID, snap.bytes(arena, gw.hID))
                     h.replace(ctx, rt.carrierID, cid)
-                    h.replace(ctx, rt.priprefix, pri)
+                    if let q = rt.priprefix { h.replace(ctx, q, pri) }
                 } else {
                     h.setBytes(ctx, rt.gwID.one, snap.bytes(arena, gw.hID))
                     h.setBytes(ctx, rt.carrierID.one, cid)
-                    h.setBytes(ctx, rt.priprefix.one, pri)
+                    if let q = rt.priprefix { h.setBytes(ctx, q.one, pri) }
                 }
                 i -= 1
             }

@@ -36,7 +36,9 @@ final class Runtime: Sendable {
     let fu: SYVar?
     /// The message's source IP/port and transport (NULL on the dummy message of startup/timer/event routes).
     let si: SYVar?, sp: SYVar?, proto: SYVar?
-    let ruri: QueueVar, gwID: QueueVar, gwSock: QueueVar, carrierID: QueueVar, priprefix: QueueVar
+    let ruri: QueueVar, gwID: QueueVar, gwSock: QueueVar, carrierID: QueueVar
+    /// Only when gw_priprefix_avp is set (nothing reads it otherwise, as in OpenSIPS).
+    let priprefix: QueueVar?
     let ruleID: QueueVar?, rulePrefix: QueueVar?
     let ruleAttrs: QueueVar, fallback: QueueVar
     let rng: RandomSource
@@ -65,7 +67,7 @@ final class Runtime: Sendable {
         gwID = try queue(cfg.gwIdAVP)
         gwSock = try queue(cfg.gwSockAVP)
         carrierID = try queue(cfg.carrierIdAVP ?? "$avp(___dr_carrier_id__)")
-        priprefix = try queue(cfg.gwPriprefixAVP ?? "$avp(___dr_priprefix__)")
+        priprefix = try cfg.gwPriprefixAVP.map(queue)
         ruleID = try cfg.ruleIdAVP.map(queue)
         rulePrefix = try cfg.rulePrefixAVP.map(queue)
         ruleAttrs = try queue("$avp(___dr_rule_attrs__)")
@@ -289,7 +291,8 @@ final class DroutingModule: Sendable {
     func clearAll(_ rt: Runtime, _ ctx: SYContext) {
         let h = rt.raw
         h.clear(ctx, rt.ruri); h.clear(ctx, rt.gwID); h.clear(ctx, rt.gwSock); h.clear(ctx, rt.carrierID)
-        h.clear(ctx, rt.priprefix); h.clear(ctx, rt.ruleAttrs); h.clear(ctx, rt.fallback)
+        if let q = rt.priprefix { h.clear(ctx, q) }
+        h.clear(ctx, rt.ruleAttrs); h.clear(ctx, rt.fallback)
         if let q = rt.ruleID { h.clear(ctx, q) }
         if let q = rt.rulePrefix { h.clear(ctx, q) }
     }
@@ -324,7 +327,7 @@ final class DroutingModule: Sendable {
         _ = first
         pushReversed(rt.gwID, gws.map { .string($0.id) }, ctx)
         pushReversed(rt.carrierID, cands.map { .string($0.carrier >= 0 ? snap.carriers[Int($0.carrier)].id : "") }, ctx)
-        pushReversed(rt.priprefix, gws.map { .string($0.priPrefix) }, ctx)
+        if let q = rt.priprefix { pushReversed(q, gws.map { .string($0.priPrefix) }, ctx) }
         pushReversed(rt.ruri, uris.dropFirst().map { .string($0) }, ctx)
         pushReversed(rt.gwSock, gws.dropFirst().map { .string($0.socket) }, ctx)
         return true
@@ -389,13 +392,13 @@ final class DroutingModule: Sendable {
             host.log(.warn, "use_next_gw: no gateway id found - have you done do_routing?")
             return -1
         }
-        pop(rt.gwID, ctx); pop(rt.carrierID, ctx); pop(rt.priprefix, ctx)
+        pop(rt.gwID, ctx); pop(rt.carrierID, ctx); if let q = rt.priprefix { pop(q, ctx) }
         while true {
             guard case .string(let id) = head(rt.gwID, ctx) else { break }
             let next = head(rt.ruri, ctx)
             pop(rt.ruri, ctx); pop(rt.gwSock, ctx)
             if let gi = snap.gwIndex[id], snap.gateways[Int(gi)].state.isDisabled {
-                pop(rt.gwID, ctx); pop(rt.carrierID, ctx); pop(rt.priprefix, ctx)
+                pop(rt.gwID, ctx); pop(rt.carrierID, ctx); if let q = rt.priprefix { pop(q, ctx) }
                 continue
             }
             guard case .string(let uri) = next, host.varSet(ctx, rt.ru, .string(uri)) else { return -1 }
@@ -513,7 +516,7 @@ final class DroutingModule: Sendable {
             if fset.contains("s") { user = user.dropFirst(min(gw.strip, user.count)) }
             host.varSet(ctx, rt.rU, .string((fset.contains("p") ? gw.priPrefix : "") + user))
         }
-        if fset.contains("p") { host.varSet(ctx, rt.priprefix.one, .string(gw.priPrefix)) }
+        if fset.contains("p"), let q = rt.priprefix { host.varSet(ctx, q.one, .string(gw.priPrefix)) }
         if fset.contains("i") { host.varSet(ctx, rt.gwID.one, .string(gw.id)) }
         if fset.contains("c") { host.varSet(ctx, rt.carrierID.one, .string(firstCarrier.map { snap.carriers[$0].id } ?? "")) }
         setAttrOutputs(call, gwArg: gwAttrs, crArg: crAttrs,
