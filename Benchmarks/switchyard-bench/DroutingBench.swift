@@ -5,7 +5,8 @@ import Synchronization
 /// `switchyard-bench drouting [rules]`: the drouting plugin over db_sqlite on a generated SQLite file — rules with
 /// 4–12 digit prefixes over 10 groups and 1,000 gateways: startup load time, dr_reload time, RSS per rule, do_routing
 /// lookups per second on one worker and on all (full and check-only "C"), and p99 lookup latency while reloads run.
-/// `SY_BENCH_ONLY=dr|drc|base` instead runs just that route 5,000,000 times on one worker (for `perf record`).
+/// `SY_BENCH_ONLY=dr|drc|base` instead runs just that route 5,000,000 times on one worker (`SY_BENCH_ONLY_WORKERS=n`
+/// for more), for `perf record`.
 extension Bench {
     static func rssBytes() -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
@@ -58,6 +59,23 @@ extension Bench {
             route(num);
             $var(g) = $var(i) % 10;
             do_routing($var(g));
+        }
+        route[numhot] {
+            # The same numbers, 1,000 distinct ones (a busy day's destinations): the touched rules stay in cache.
+            $var(i) = $var(i) + 1;
+            $var(h) = $var(i) % 1000;
+            $var(a) = (($var(h) * 7919) & 2147483647) % 900000 + 100000;
+            $var(b) = (($var(h) * 104729) & 2147483647) % 1000000;
+            $ru = "sip:" + $(var(a){s.fill.left,0,6}) + $(var(b){s.fill.left,0,6}) + "@example.com;user=phone";
+        }
+        route[drh] {
+            route(numhot);
+            $var(g) = $var(h) % 10;
+            do_routing($var(g), "C");
+        }
+        route[basehot] {
+            route(numhot);
+            $var(g) = $var(h) % 10;
         }
         route[drc] {
             route(num);
@@ -121,12 +139,14 @@ extension Bench {
             print("drouting: WARNING: \(logs.messages.count - logLines) log lines during 20000 do_routing runs, e.g. \(logs.messages.last ?? "")")
         }
         if let only = ProcessInfo.processInfo.environment["SY_BENCH_ONLY"] {
-            let t = runOnAllWorkers(s, route: only, total: 5_000_000, workers: 1)
-            print("only \(only): \(t / 5e6 * 1e9) ns/run"); return
+            let w = ProcessInfo.processInfo.environment["SY_BENCH_ONLY_WORKERS"].flatMap { Int($0) } ?? 1
+            let t = runOnAllWorkers(s, route: only, total: 5_000_000, workers: w)
+            print("only \(only) on \(w) worker(s): \(t / 5e6 * 1e9 * Double(w)) ns/run"); return
         }
         for w in Set([1, workers]).sorted() {
-            let tb = runOnAllWorkers(s, route: "base", total: n, workers: w)
-            for (route, label) in [("dr", "do_routing(g)"), ("drc", "do_routing(g, \"C\")")] {
+            for (route, label) in [("dr", "do_routing(g)"), ("drc", "do_routing(g, \"C\")"),
+                                   ("drh", "do_routing(g, \"C\") on 1,000 distinct numbers")] {
+                let tb = runOnAllWorkers(s, route: route == "drh" ? "basehot" : "base", total: n, workers: w)
                 let td = runOnAllWorkers(s, route: route, total: n, workers: w)
                 print(String(format: "drouting: %d worker(s) %@: %.2f M routes/s (route incl. $ru build: %.0f ns/run; without do_routing %.0f ns/run → do_routing ≈ %.0f ns)",
                              w, label, Double(n) / td / 1e6, td / Double(n) * 1e9 * Double(w), tb / Double(n) * 1e9 * Double(w),

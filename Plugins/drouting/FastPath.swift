@@ -177,8 +177,17 @@ extension Snapshot {
 
 extension DroutingModule {
     func doRouting(_ call: FunctionCall) -> Int32 {
+        let rank = call.worker.map { Int($0) } ?? -1
+        if let rc = readSide.read(rank: rank, { p -> Int32 in
+            guard let p else { return -1 }
+            return doRouting(call, rt: p.rt, snap: p.snap)
+        }) { return rc }
         let (rtOpt, snap) = current
         guard let rt = rtOpt else { return -1 }
+        return doRouting(call, rt: rt, snap: snap)
+    }
+
+    private func doRouting(_ call: FunctionCall, rt: Runtime, snap: Snapshot) -> Int32 {
         let ctx = call.context
         var group: Int64
         if call.isPresent(0) {

@@ -101,6 +101,14 @@ final class DroutingModule: Sendable {
     init(host: PluginHost) { self.host = host }
 
     var current: (Runtime?, Snapshot) { published.withLock { $0 } }
+    /// do_routing's lock-free view of `published` (ReadSide.swift); every change of `published` is mirrored there.
+    let readSide = ReadSide()
+
+    /// Sets the published data (both views).
+    func publish(_ rt: Runtime, _ snap: Snapshot) {
+        published.withLock { $0 = (rt, snap) }
+        readSide.publish(Published(rt: rt, snap: snap)) { [host] in host.log(.warn, $0) }
+    }
 
     // MARK: - Exports
 
@@ -235,7 +243,7 @@ final class DroutingModule: Sendable {
         let result = try Loader.load(db, cfg, previous: nil, inheritState: false, findRoute: rt.raw.findRoute) { [host] in
             host.log(.warn, $0)
         }
-        published.withLock { $0 = (rt, result.snapshot) }
+        publish(rt, result.snapshot)
         lastReload.withLock { $0 = Int64(time(nil)) }
         try startProbing(cfg)
         try startStateFlusher(cfg)
@@ -258,7 +266,7 @@ final class DroutingModule: Sendable {
                 let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState, findRoute: rt.raw.findRoute) { [host] in
                     host.log(.warn, $0)
                 }
-                published.withLock { $0.1 = r.snapshot }
+                publish(rt, r.snapshot)
                 lastReload.withLock { $0 = Int64(time(nil)) }
                 // Free the old data here, not on a worker: wait (bounded) until in-flight lookups dropped it.
                 for _ in 0..<2000 where !isKnownUniquelyReferenced(&old) { usleep(500) }

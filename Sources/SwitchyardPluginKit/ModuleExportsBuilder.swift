@@ -184,11 +184,13 @@ public struct ModuleExportsBuilder {
             }
             item.user = CMemory.retain(FuncBox(host: host, handler: f.handler))
             item.handler = { ctx, args, nargs, user in
-                let box = Unmanaged<FuncBox>.fromOpaque(user!).takeUnretainedValue()
                 guard let ctx else { return -1 }
-                let call = FunctionCall(context: SYContext(ctx), host: box.host,
-                                        arguments: UnsafeBufferPointer(start: args, count: Int(nargs)))
-                return box.handler(call)
+                // Borrowed, not retained: the box lives as long as the module, and a retain per call is an atomic
+                // write to an object every worker shares.
+                return Unmanaged<FuncBox>.fromOpaque(user!)._withUnsafeGuaranteedRef { box in
+                    box.handler(FunctionCall(context: SYContext(ctx), host: box.host,
+                                             arguments: UnsafeBufferPointer(start: args, count: Int(nargs))))
+                }
             }
             return item
         })

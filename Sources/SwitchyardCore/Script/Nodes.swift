@@ -10,15 +10,28 @@ class StmtNode: @unchecked Sendable {
 
 final class BlockNode: StmtNode, @unchecked Sendable {
     let stmts: [StmtNode]
+    /// The same statements, unretained, for exec: iterating `stmts` retains and releases every node, and those
+    /// atomic counts on nodes shared by all workers made the cores fight over their cache lines. `stmts` keeps them
+    /// alive for as long as this block exists.
+    private let raw: UnsafeMutableBufferPointer<Unmanaged<StmtNode>>
+
     init(_ stmts: [StmtNode], _ loc: SourceLocation) {
         self.stmts = stmts
+        raw = .allocate(capacity: max(1, stmts.count))
+        for (i, s) in stmts.enumerated() { raw[i] = Unmanaged.passUnretained(s) }
         super.init(loc)
     }
+
+    deinit { raw.deallocate() }
+
     override func exec(_ ctx: ScriptContext) -> Int {
         var last = 1
-        for s in stmts {
-            last = s.exec(ctx)
+        var i = 0
+        let n = stmts.count
+        while i < n {
+            last = raw[i]._withUnsafeGuaranteedRef { $0.exec(ctx) }
             if ctx.flow != .normal { break }
+            i += 1
         }
         return last
     }
