@@ -323,6 +323,10 @@ extension DroutingModule {
                 host.log(.err, "cannot set the R-URI to \(String(decoding: UnsafeRawBufferPointer(start: o, count: len0), as: UTF8.self))")
                 return false
             }
+            if gws[Int(cands[0].gw)].hSock.len > 0 {
+                let gw = snap.gateways[Int(cands[0].gw)]
+                forceSocket(gw.socket, gwID: gw.id, state: gw.state, rt: rt, ctx: ctx)
+            }
             // Pushed last candidate first, so index 0 is the first; the first push replaces the whole stack.
             let none = UnsafeRawBufferPointer(start: arena.baseAddress, count: 0)
             var i = n - 1

@@ -118,7 +118,10 @@ enum Loader {
             let seed: UInt8 = !cfg.persistentState ? 0 : dbState == 1 ? (StateCell.disabled | StateCell.byMI)
                 : dbState == 2 ? StateCell.disabled : 0
             var cell = StateCell(seed)
-            if inheritState, let prev = previous, let pi = prev.gwIndex[id] { cell = prev.gateways[Int(pi)].state }
+            if inheritState, let prev = previous, let pi = prev.gwIndex[id] {
+                cell = prev.gateways[Int(pi)].state
+                cell.socketRefused.store(false, ordering: .relaxed) // the socket column may have been fixed
+            }
             gwIndex[id] = Int32(gateways.count)
             gateways.append(Gateway(id: id, type: Int(r[1].int ?? 0), address: address, ipStr: parsed.ipStr,
                                     strip: max(0, Int(r[3].int ?? 0)), priPrefix: r[4].string ?? "", attrs: r[5].string ?? "",

@@ -36,6 +36,8 @@ final class Runtime: Sendable {
     let fu: SYVar?
     /// The message's source IP/port and transport (NULL on the dummy message of startup/timer/event routes).
     let si: SYVar?, sp: SYVar?, proto: SYVar?
+    /// The forced send socket: set to the chosen gateway's `socket` (as OpenSIPS forces it).
+    let fs: SYVar?
     let ruri: QueueVar, gwID: QueueVar, gwSock: QueueVar, carrierID: QueueVar
     /// Only when gw_priprefix_avp is set (nothing reads it otherwise, as in OpenSIPS).
     let priprefix: QueueVar?
@@ -63,6 +65,7 @@ final class Runtime: Sendable {
         si = try? host.varParse("$si")
         sp = try? host.varParse("$sp")
         proto = try? host.varParse("$proto")
+        fs = try? host.varParse("$fs")
         ruri = try queue(cfg.ruriAVP)
         gwID = try queue(cfg.gwIdAVP)
         gwSock = try queue(cfg.gwSockAVP)
@@ -333,12 +336,27 @@ final class DroutingModule: Sendable {
             return false
         }
         _ = first
+        forceSocket(of: gws[0], rt: rt, ctx: ctx)
         pushReversed(rt.gwID, gws.map { .string($0.id) }, ctx)
         pushReversed(rt.carrierID, cands.map { .string($0.carrier >= 0 ? snap.carriers[Int($0.carrier)].id : "") }, ctx)
         if let q = rt.priprefix { pushReversed(q, gws.map { .string($0.priPrefix) }, ctx) }
         pushReversed(rt.ruri, uris.dropFirst().map { .string($0) }, ctx)
         pushReversed(rt.gwSock, gws.dropFirst().map { .string($0.socket) }, ctx)
         return true
+    }
+
+    /// Sends the request from the gateway's `socket` when it has one (OpenSIPS sets the forced send socket). A socket
+    /// that is not ours is logged once per gateway and load, and the destination then picks the socket.
+    func forceSocket(of gw: Gateway, rt: Runtime, ctx: SYContext) {
+        guard !gw.socket.isEmpty else { return }
+        forceSocket(gw.socket, gwID: gw.id, state: gw.state, rt: rt, ctx: ctx)
+    }
+
+    func forceSocket(_ socket: String, gwID: String, state: StateCell, rt: Runtime, ctx: SYContext) {
+        guard let fs = rt.fs, !state.socketRefused.load(ordering: .relaxed) else { return }
+        if !host.varSet(ctx, fs, .string(socket)), !state.socketRefused.exchange(true, ordering: .relaxed) {
+            host.log(.err, "gateway \(gwID): socket <\(socket)> is not a listening socket; requests to it leave by the socket the destination picks")
+        }
     }
 
     private func setAttrOutputs(_ call: FunctionCall, gwArg: Int, crArg: Int, cand: Candidate?, snap: Snapshot) {
@@ -404,12 +422,16 @@ final class DroutingModule: Sendable {
         while true {
             guard case .string(let id) = head(rt.gwID, ctx) else { break }
             let next = head(rt.ruri, ctx)
+            let sock = head(rt.gwSock, ctx)
             pop(rt.ruri, ctx); pop(rt.gwSock, ctx)
             if let gi = snap.gwIndex[id], snap.gateways[Int(gi)].state.isDisabled {
                 pop(rt.gwID, ctx); pop(rt.carrierID, ctx); if let q = rt.priprefix { pop(q, ctx) }
                 continue
             }
             guard case .string(let uri) = next, host.varSet(ctx, rt.ru, .string(uri)) else { return -1 }
+            if case .string(let s) = sock, !s.isEmpty, let gi = snap.gwIndex[id] {
+                forceSocket(s, gwID: id, state: snap.gateways[Int(gi)].state, rt: rt, ctx: ctx)
+            }
             if call.isPresent(0) { call.set(0, head(rt.ruleAttrs, ctx)) }
             let cr = head(rt.carrierID, ctx).stringValue.flatMap { snap.carrierIndex[$0] } ?? -1
             setAttrOutputs(call, gwArg: 1, crArg: 2, cand: snap.gwIndex[id].map { Candidate(gw: $0, carrier: cr) }, snap: snap)

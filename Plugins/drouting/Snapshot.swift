@@ -13,6 +13,8 @@ final class StateCell: Sendable {
     let probing = Atomic<Bool>(false)
     /// Changed since the state was last written back to the DB (`persistent_state`).
     let dirty = Atomic<Bool>(false)
+    /// The gateway's `socket` is not one of our listening sockets: logged once, then not used (reset by a reload).
+    let socketRefused = Atomic<Bool>(false)
     init(_ bits: UInt8) { self.bits = Atomic(bits) }
     var isDisabled: Bool { bits.load(ordering: .relaxed) & StateCell.disabled != 0 }
 

@@ -21,7 +21,13 @@ extension SIPCore {
             log.error("forward(): cannot resolve \(host)")
             return -1
         }
-        guard let socket = socket(proto: proto, family: dst.family, prefer: origin.socket) else {
+        var forced = ctx.message.forcedSocket
+        if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) {
+            // OpenSIPS: a forced socket of another protocol or address family is not used.
+            log.write(LogLevels.warn, module: "core", "forward(): forced socket \(f.name) cannot send \(proto) to \(dst.text), ignored")
+            forced = nil
+        }
+        guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else {
             log.error("forward(): no \(proto) socket to send to \(dst.text)")
             return -1
         }

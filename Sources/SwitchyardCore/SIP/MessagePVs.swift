@@ -19,6 +19,25 @@ final class HeaderPV: PVAccessor, @unchecked Sendable {
     }
 }
 
+/// `$fs`: the forced send socket as `proto:ip:port` (NULL when none); writable with a listening socket's
+/// `[proto:]host[:port]`, or NULL to let forward() choose again.
+final class ForcedSocketPV: PVAccessor, @unchecked Sendable {
+    override var writable: Bool { true }
+    override func get(_ ctx: ScriptContext) -> Value { ctx.message.forcedSocket.map { .str($0.name) } ?? .null }
+    override func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
+        guard case .str(let text) = value, !text.isEmpty else {
+            ctx.message.forcedSocket = nil
+            return true
+        }
+        guard let socket = ctx.engine.sip?.findSocket(text) else {
+            ctx.engine.log.error("$fs: <\(text)> is not a listening socket")
+            return false
+        }
+        ctx.message.forcedSocket = socket
+        return true
+    }
+}
+
 /// The read-only pseudo-variables of a received message ($fu, $ci, $si, ...). On the dummy
 /// message of event/timer/startup routes they are NULL.
 enum MessagePVs {
@@ -91,6 +110,7 @@ enum MessagePVs {
             }
             return ComputedPV { ctx in ctx.message.origin.map { get($0.socket) } ?? .null }
         })
+        list.append(PVClass(name: "fs", needsInner: false) { _, _ in ForcedSocketPV() })
         list.append(PVClass(name: "hdr", needsInner: true) { inner, _ in HeaderPV(name: inner!.trimmingCharacters(in: .whitespaces)) })
         list.append(PVClass(name: "hdrcnt", needsInner: true) { inner, _ in
             let name = inner!.trimmingCharacters(in: .whitespaces)

@@ -105,6 +105,20 @@ public final class SIPCore: @unchecked Sendable {
     // MARK: sockets
 
     /// The socket to send on for a transport and address family, preferring the one a message came in on.
+    /// The listening socket named by `[proto:]host[:port]` (OpenSIPS's force_send_socket syntax): the host is the
+    /// bound IP, the advertised host, or the configured name; no proto means udp, no port any port.
+    func findSocket(_ text: String) -> SIPSocket? {
+        guard let spec = try? SocketSpec.parseAddress(text.trimmingCharacters(in: .whitespaces), protoAllowed: true) else {
+            return nil
+        }
+        let host = spec.host.lowercased()
+        return sockets.first { s in
+            s.proto.name == spec.proto && (spec.port == nil || spec.port == s.address.port || spec.port == s.viaPort)
+                && (host == s.address.ip.lowercased() || host == s.spec.host.lowercased()
+                    || host == s.viaHost.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
+        }
+    }
+
     func socket(proto: String, family: Int32, prefer: SIPSocket?) -> SIPSocket? {
         if let p = prefer, p.proto.name == proto, p.address.family == family || p.address.isAny { return p }
         return sockets.first { $0.proto.name == proto && ($0.address.family == family || $0.address.isAny) }

@@ -25,6 +25,16 @@ enum CoreFunctions {
                 }
                 return sip.forward(ctx, dest: a.first?.value.stringForm)
             },
+            // force_send_socket([proto:]host[:port]): forward() sends from this listening socket.
+            def("force_send_socket", [str]) { ctx, a in
+                let text = a[0].value.stringForm ?? ""
+                guard let sip = ctx.engine.sip, let socket = sip.findSocket(text) else {
+                    ctx.engine.log.error("force_send_socket: <\(text)> is not a listening socket")
+                    return -1
+                }
+                ctx.message.forcedSocket = socket
+                return 1
+            },
             def("seturi", [str]) { ctx, a in
                 guard let u = a[0].value.stringForm.flatMap({ SIPURI($0) }) else { return -1 }
                 ctx.message.requestURI = u

@@ -31,6 +31,9 @@ public struct ScriptMessage: @unchecked Sendable {
     public var sip: SIPMessage?
     /// Where it came from: socket, connection and source address.
     var origin: SIPOrigin?
+    /// The socket forward() sends from (`force_send_socket()`, `$fs`, drouting's gateway socket); nil: chosen by
+    /// the destination.
+    var forcedSocket: SIPSocket?
     /// Header changes applied to what forward()/relay sends.
     var edits = HeaderEdits()
     /// Set when something answered or forwarded the request (else it is discarded after the route).

@@ -436,4 +436,102 @@ final class DroutingSIPTests: XCTestCase {
         XCTAssertEqual(gwState(h, "g2"), "Probing")
         XCTAssertEqual(h.messages.filter { $0.contains("cannot send OPTIONS probes") }.count, 1)
     }
+
+    // MARK: - gateway sockets
+
+    /// The first request a bare UDP "gateway" receives: its text and the port it came from.
+    private func receiveRequest(_ gw: UDP, timeout: TimeInterval = 3) -> (String, Int)? {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            guard let (text, from) = gw.receive() else { continue }
+            return (text, Int(UInt16(bigEndian: from.sin_port)))
+        }
+        return nil
+    }
+
+    /// dr_gateways.socket: a request routed to a gateway leaves by that gateway's socket (OpenSIPS forces the send
+    /// socket), a gateway without one by the socket the request came in on, and a socket that is not ours is logged
+    /// once and not used. force_send_socket() and $fs do the same from the script.
+    func testGatewaySocketIsTheSendSocket() throws {
+        let gw1 = try UDP(), gw2 = try UDP(), gw3 = try UDP()
+        let portA = try Self.freePort(), portB = try Self.freePort()
+        let db = try database("""
+        INSERT INTO dr_gateways (gwid, address, socket) VALUES
+          ('gw1', '127.0.0.1:\(gw1.port)', 'udp:127.0.0.1:\(portB)'),
+          ('gw2', '127.0.0.1:\(gw2.port)', NULL),
+          ('gw3', '127.0.0.1:\(gw3.port)', 'udp:127.0.0.1:1');
+        INSERT INTO dr_rules (groupid, prefix, gwlist) VALUES ('0', '1', 'gw1'), ('0', '2', 'gw2'), ('0', '3', 'gw3');
+        """)
+        let h = ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(portA)
+        socket = udp:127.0.0.1:\(portB)
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "drouting.so"
+        modparam("drouting", "db_url", "sqlite://\(db)")
+        modparam("drouting", "probing_interval", 0)
+        route {
+            if ($rU =~ "^4") {
+                if (!force_send_socket("udp:127.0.0.1:\(portB)")) { sl_send_reply(500, "no socket"); exit; }
+                xlog("forced fs=$fs");
+                $du = "sip:127.0.0.1:\(gw2.port)";
+                forward();
+                exit;
+            }
+            if ($rU =~ "^5") {
+                $fs = "udp:127.0.0.1:1";
+                xlog("bad fs=$fs");
+                $du = "sip:127.0.0.1:\(gw2.port)";
+                forward();
+                exit;
+            }
+            if (do_routing(0)) { forward(); exit; }
+            sl_send_reply(404, "Not Found");
+        }
+        """)
+        try start(h)
+        let client = try UDP()
+        func send(_ user: String) {
+            client.send("""
+            OPTIONS sip:\(user)@127.0.0.1:\(portA) SIP/2.0\r
+            Via: SIP/2.0/UDP 127.0.0.1:\(client.port);branch=z9hG4bK\(UUID().uuidString.prefix(8))\r
+            Max-Forwards: 70\r
+            From: <sip:tester@127.0.0.1>;tag=t1\r
+            To: <sip:\(user)@127.0.0.1>\r
+            Call-ID: \(UUID().uuidString)\r
+            CSeq: 1 OPTIONS\r
+            Content-Length: 0\r
+            \r
+
+            """, to: portA)
+        }
+        let log = { h.messages.joined(separator: "\n") }
+
+        send("100")
+        let r1 = try XCTUnwrap(receiveRequest(gw1), log())
+        XCTAssertEqual(r1.1, portB, "gw1 has socket B: " + r1.0)
+        XCTAssertTrue(r1.0.contains("Via: SIP/2.0/UDP 127.0.0.1:\(portB);branch="), r1.0)
+
+        send("200")
+        let r2 = try XCTUnwrap(receiveRequest(gw2), log())
+        XCTAssertEqual(r2.1, portA, "gw2 has no socket: the incoming one")
+
+        send("300"); send("301")
+        XCTAssertEqual(try XCTUnwrap(receiveRequest(gw3), log()).1, portA)
+        XCTAssertEqual(try XCTUnwrap(receiveRequest(gw3), log()).1, portA)
+        XCTAssertEqual(h.messages.filter { $0.contains("gateway gw3: socket <udp:127.0.0.1:1> is not a listening socket") }.count, 1,
+                       log())
+
+        send("400")
+        let r4 = try XCTUnwrap(receiveRequest(gw2), log())
+        XCTAssertEqual(r4.1, portB, "force_send_socket(B)")
+        XCTAssertTrue(h.waitFor("forced fs=udp:127.0.0.1:\(portB)"), log())
+
+        send("500")
+        let r5 = try XCTUnwrap(receiveRequest(gw2), log())
+        XCTAssertEqual(r5.1, portA, "a bad $fs leaves the choice to the destination")
+        XCTAssertTrue(h.waitFor("bad fs=<null>"), log())
+    }
 }
