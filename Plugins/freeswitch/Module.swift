@@ -122,7 +122,8 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
         // Never below 0 (a put without a get must not hide a later user from the reaper).
         var n = box.refs.load(ordering: .relaxed)
         while n > 0 {
-            let (done, cur) = box.refs.compareExchange(expected: n, desired: n - 1, ordering: .relaxed)
+            // Releasing: a reaper that sees the 0 also sees the lastUse stored above.
+            let (done, cur) = box.refs.compareExchange(expected: n, desired: n - 1, ordering: .releasing)
             if done { break }
             n = cur
         }
@@ -134,7 +135,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
         let idle = config.idleReapMs
         let reaped = registry.withLock { reg -> Bool in
             // refs only grows under the registry lock (getBox), so 0 here stays 0 until we return.
-            guard box.refs.load(ordering: .relaxed) == 0 else { return false }
+            guard box.refs.load(ordering: .acquiring) == 0 else { return false }
             if box.commandsRun.load(ordering: .relaxed) && nowMs() - box.lastUse.load(ordering: .relaxed) < idle { return false }
             let gone = box.state.withLock { s -> Bool in
                 guard s.subs.isEmpty else { return false }

@@ -234,7 +234,9 @@ final class Simulator: @unchecked Sendable {
         outer: while let chunk = Sock.read(c.fd) {
             let cmds: [ESLCommand]
             do { cmds = try parser.feed(chunk) } catch { break }
-            c.corked = cmds.count > 1
+            // Commands that fire events at once (api: originate, uuid_kill, ...; sendevent) are not corked: their
+            // events must not overtake the replies of the commands before them.
+            c.corked = cmds.count > 1 && !cmds.contains { $0.verb == "api" || $0.verb == "sendevent" }
             for cmd in cmds {
                 if !handle(c, cmd) { uncork(c); break outer }
             }

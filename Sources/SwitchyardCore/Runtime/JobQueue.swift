@@ -53,18 +53,20 @@ public final class JobQueue<Job>: @unchecked Sendable {
         while !closed && count >= capacity {
             producersWaiting += 1
             defer { producersWaiting -= 1 }
+            // Woken at low water, or after at most 1 ms to look again: offer() may keep the queue above low water
+            // (other producers), and a waiting producer must still get the slots that free up meanwhile.
+            var remaining = 0.001
             if let deadline {
-                let remaining = deadline.timeIntervalSinceNow
-                if remaining <= 0 { return false }
-                var ts = timespec()
-                clock_gettime(CLOCK_REALTIME, &ts)
-                let ns = Int(remaining * 1e9) + ts.tv_nsec
-                ts.tv_sec += ns / 1_000_000_000
-                ts.tv_nsec = ns % 1_000_000_000
-                pthread_cond_timedwait(&notFull, &mutex, &ts)
-            } else {
-                pthread_cond_wait(&notFull, &mutex)
+                let left = deadline.timeIntervalSinceNow
+                if left <= 0 { return false }
+                remaining = min(remaining, left)
             }
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            let ns = Int(remaining * 1e9) + ts.tv_nsec
+            ts.tv_sec += ns / 1_000_000_000
+            ts.tv_nsec = ns % 1_000_000_000
+            pthread_cond_timedwait(&notFull, &mutex, &ts)
         }
         guard !closed else { return false }
         ring[(head + count) % capacity] = job
