@@ -35,6 +35,8 @@ struct DRConfig: Sendable {
     var probingFrom = "sip:prober@localhost"
     var probingReplyCodes: [Int] = []
     var probingTimeoutMS: Int64 = 0
+    /// Where probes leave from when the gateway has no `socket` ("" = the core's choice).
+    var probingSocket = ""
     /// Switchyard: a fixed "now" (Unix seconds) for timerec checks; 0 = the real clock (tests, benchmarks).
     var fixedTime: Int64 = 0
     /// Switchyard: seed for the weighted ordering (0 = random).
@@ -121,6 +123,7 @@ enum Loader {
             if inheritState, let prev = previous, let pi = prev.gwIndex[id] {
                 cell = prev.gateways[Int(pi)].state
                 cell.socketRefused.store(false, ordering: .relaxed) // the socket column may have been fixed
+                cell.probeSocketRefused.store(false, ordering: .relaxed)
             }
             gwIndex[id] = Int32(gateways.count)
             gateways.append(Gateway(id: id, type: Int(r[1].int ?? 0), address: address, ipStr: parsed.ipStr,

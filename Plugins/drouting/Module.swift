@@ -223,11 +223,12 @@ final class DroutingModule: Sendable {
             guard v >= 0 && v <= 600_000 else { throw PluginError("probing_timeout must be 0..600000 ms") }
             c.probingTimeoutMS = v
         }
-        // Accepted and ignored (clustering, blacklists, sockets: not implemented).
+        // Accepted and ignored (clustering, blacklists, partitions: not implemented).
         for name in ["status_replication_cluster", "cluster_id", "enable_restart_persistency"] {
             m.param(name, .int) { _ in }
         }
-        for name in ["probing_socket", "cluster_sharing_tag",
+        str("probing_socket") { $0.probingSocket = $1.trimmingCharacters(in: .whitespaces) }
+        for name in ["cluster_sharing_tag",
                      "cluster_probing_mode", "gw_socket_filter_mode", "db_partitions_url", "db_partitions_table",
                      "partition_id_pvar"] {
             m.param(name, .str) { _ in }

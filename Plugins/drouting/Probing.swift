@@ -59,8 +59,7 @@ extension DroutingModule {
                 continue
             }
             let ruri = "sip:" + gw.ipStr
-            let sent = host.sipRequest(method: cfg.probingMethod, ruri: ruri, extraHeaders: "From: <\(cfg.probingFrom)>\r\n",
-                                       timeoutMS: timeout) { [self] code in
+            let onReply: @Sendable (Int) -> Void = { [self] code in
                 gw.state.probing.store(false, ordering: .releasing)
                 // 0: the server stopped before an answer; that says nothing about the gateway.
                 if code == 0 {
@@ -68,6 +67,25 @@ extension DroutingModule {
                     return
                 }
                 probeReply(gw, code: code, cfg: cfg)
+            }
+            let headers = "From: <\(cfg.probingFrom)>\r\n"
+            // From the gateway's own socket, else probing_socket, else the core's choice.
+            let from = gw.state.probeSocketRefused.load(ordering: .relaxed) ? "" : (gw.socket.isEmpty ? cfg.probingSocket : gw.socket)
+            var sent: Bool
+            if from.isEmpty {
+                sent = host.sipRequest(method: cfg.probingMethod, ruri: ruri, extraHeaders: headers, timeoutMS: timeout, done: onReply)
+            } else {
+                let rc = host.sipRequest(method: cfg.probingMethod, ruri: ruri, extraHeaders: headers, socket: from,
+                                         timeoutMS: timeout, done: onReply)
+                if rc == -3 {
+                    if !gw.state.probeSocketRefused.exchange(true, ordering: .relaxed) {
+                        host.log(.err, "gateway \(gw.id): cannot probe from socket <\(from)> (not a listening socket for it); probing from the core's choice")
+                    }
+                    sent = host.sipRequest(method: cfg.probingMethod, ruri: ruri, extraHeaders: headers, timeoutMS: timeout,
+                                           done: onReply)
+                } else {
+                    sent = rc == 0
+                }
             }
             if !sent {
                 gw.state.probing.store(false, ordering: .releasing)

@@ -15,6 +15,8 @@ final class StateCell: Sendable {
     let dirty = Atomic<Bool>(false)
     /// The gateway's `socket` is not one of our listening sockets: logged once, then not used (reset by a reload).
     let socketRefused = Atomic<Bool>(false)
+    /// Probes cannot leave from the gateway's socket / probing_socket: logged once (reset by a reload).
+    let probeSocketRefused = Atomic<Bool>(false)
     init(_ bits: UInt8) { self.bits = Atomic(bits) }
     var isDisabled: Bool { bits.load(ordering: .relaxed) & StateCell.disabled != 0 }
 

@@ -164,6 +164,28 @@ extension PluginHost {
         if rc != 0 { Unmanaged<DoneBox>.fromOpaque(arg).release() }
         return rc == 0
     }
+
+    /// `sipRequest` sent from the listening socket `socket` (`[proto:]host[:port]`; ABI 1.5). Returns the core's
+    /// code: 0 queued (`done` will be called), -1 no SIP transport, -2 bad arguments, -3 not a listening socket of
+    /// the request's transport. On a core older than 1.5 the socket cannot be chosen: -3.
+    public func sipRequest(method: String, ruri: String, destination: String = "", extraHeaders: String = "",
+                           socket: String, timeoutMS: UInt32, done: @escaping @Sendable (Int) -> Void) -> Int32 {
+        guard provides(\.sip_request_from), let f = raw.pointee.sip_request_from else { return -3 }
+        final class DoneBox: Sendable {
+            let done: @Sendable (Int) -> Void
+            init(_ d: @escaping @Sendable (Int) -> Void) { done = d }
+        }
+        let arg = Unmanaged.passRetained(DoneBox(done)).toOpaque()
+        var m = method, r = ruri, d = destination, x = extraHeaders, so = socket
+        let rc = m.withUTF8 { mb in r.withUTF8 { rb in d.withUTF8 { db in x.withUTF8 { xb in so.withUTF8 { sb in
+            f(SYStr.make(mb), SYStr.make(rb), SYStr.make(db), SYStr.make(xb), SYStr.make(sb), timeoutMS, { arg, code in
+                let box = Unmanaged<DoneBox>.fromOpaque(arg!).takeRetainedValue()
+                box.done(Int(code))
+            }, arg)
+        } } } } }
+        if rc != 0 { Unmanaged<DoneBox>.fromOpaque(arg).release() }
+        return rc
+    }
 }
 
 /// sy_str helpers.

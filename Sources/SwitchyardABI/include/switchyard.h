@@ -34,6 +34,8 @@
  *        sy_host_api.sip_receive, sip_reply, sip_header_get, sip_header_set, sip_header_add,
  *        sip_request (stateless replies, header edits and probes for modules such as sl, maxfwd,
  *        rr and drouting). <sys/socket.h> is now included for struct sockaddr.
+ *   1.5  appended sy_host_api.sip_request_from (a stateless request sent from a given listening
+ *        socket: drouting probes a gateway from its `socket` column).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -53,7 +55,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 4
+#define SY_ABI_MINOR 5
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -508,6 +510,14 @@ typedef struct sy_host_api {
      *  SIP transport is loaded, -2 bad arguments. (Any thread.) */
     int (*sip_request)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, uint32_t timeout_ms,
                        void (*done)(void *arg, int code), void *arg);
+
+    /* --- 1.5 --- */
+    /** As sip_request, sent from the listening socket `socket` ("[proto:]host[:port]" of one of the
+     *  core's socket= lines, proto udp when omitted); an empty socket chooses as sip_request does.
+     *  Returns -3 (done not called) when `socket` is not a listening socket of the request's
+     *  transport; otherwise as sip_request. (Any thread.) */
+    int (*sip_request_from)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
+                            uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

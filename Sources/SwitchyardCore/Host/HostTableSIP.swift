@@ -96,5 +96,16 @@ extension HostTable {
                 done(UnsafeMutableRawPointer(bitPattern: argBits), Int32(code))
             })
         }
+
+        h.sip_request_from = { method, ruri, dst, extra, socket, timeout, done, arg in
+            guard let done else { return -2 }
+            guard let sip = HostBridge.services?.engine.sip else { return -1 }
+            let argBits = UInt(bitPattern: arg)
+            return Int32(sip.local.send(method: HostTable.text(method), ruri: HostTable.text(ruri), dst: HostTable.text(dst),
+                                        extraHeaders: HostTable.text(extra), from: HostTable.text(socket),
+                                        timeoutMS: timeout) { code in
+                done(UnsafeMutableRawPointer(bitPattern: argBits), Int32(code))
+            })
+        }
     }
 }

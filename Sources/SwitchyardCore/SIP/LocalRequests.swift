@@ -75,15 +75,23 @@ final class LocalRequests: @unchecked Sendable {
 
     /// Builds and sends a request; `done` is called once (reply code, 408 on timeout, 477 if unsent, 0 at shutdown).
     /// Returns 0 queued, -2 bad arguments.
-    func send(method: String, ruri: String, dst: String, extraHeaders: String, timeoutMS: UInt32, done: @escaping Done) -> Int {
+    /// With `from` (`[proto:]host[:port]`), the request leaves by that listening socket; -3 when it is not one of
+    /// ours for the request's transport.
+    func send(method: String, ruri: String, dst: String, extraHeaders: String, from: String = "", timeoutMS: UInt32,
+              done: @escaping Done) -> Int {
         guard let core, let uri = SIPURI(ruri), !method.isEmpty, !method.contains(" ") else { return -2 }
         let target = SIPURI(dst.isEmpty ? ruri : dst) ?? uri
         let proto = target.param("transport")?.lowercased() ?? "udp"
         let port = Int(target.port) ?? 5060
         guard (1...65535).contains(port) else { return -2 }
+        var forced: SIPSocket? = nil
+        if !from.isEmpty {
+            guard let s = core.findSocket(from), s.proto.name == proto else { return -3 }
+            forced = s
+        }
         let host = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
         guard let addr = core.names.lookup(host, port: port),
-              let socket = core.socket(proto: proto, family: addr.family, prefer: nil) else {
+              let socket = forced ?? core.socket(proto: proto, family: addr.family, prefer: nil) else {
             done(477)
             return 0
         }

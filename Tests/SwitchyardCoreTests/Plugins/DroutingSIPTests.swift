@@ -534,4 +534,35 @@ final class DroutingSIPTests: XCTestCase {
         XCTAssertEqual(r5.1, portA, "a bad $fs leaves the choice to the destination")
         XCTAssertTrue(h.waitFor("bad fs=<null>"), log())
     }
+
+    /// Probes leave from the gateway's `socket`, else from `probing_socket`, else from the core's choice.
+    func testProbesLeaveFromTheGatewaySocketOrProbingSocket() throws {
+        let gw1 = try UDP(), gw2 = try UDP()
+        let portA = try Self.freePort(), portB = try Self.freePort()
+        let db = try database("""
+        INSERT INTO dr_gateways (gwid, address, probe_mode, socket) VALUES
+          ('gw1', '127.0.0.1:\(gw1.port)', 2, 'udp:127.0.0.1:\(portB)'),
+          ('gw2', '127.0.0.1:\(gw2.port)', 2, NULL);
+        """)
+        let h = ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(portA)
+        socket = udp:127.0.0.1:\(portB)
+        loadmodule "proto_udp.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "drouting.so"
+        modparam("drouting", "db_url", "sqlite://\(db)")
+        modparam("drouting", "probing_interval", 1)
+        modparam("drouting", "probing_socket", "udp:127.0.0.1:\(portA)")
+        route { exit; }
+        """)
+        try start(h)
+        let log = { h.messages.joined(separator: "\n") }
+        let p1 = try XCTUnwrap(receiveRequest(gw1, timeout: 5), log())
+        XCTAssertTrue(p1.0.hasPrefix("OPTIONS sip:127.0.0.1:\(gw1.port) SIP/2.0"), p1.0)
+        XCTAssertEqual(p1.1, portB, "gw1 is probed from its socket")
+        XCTAssertTrue(p1.0.contains("Via: SIP/2.0/UDP 127.0.0.1:\(portB);branch="), p1.0)
+        let p2 = try XCTUnwrap(receiveRequest(gw2, timeout: 5), log())
+        XCTAssertEqual(p2.1, portA, "gw2 has no socket: probing_socket")
+    }
 }
