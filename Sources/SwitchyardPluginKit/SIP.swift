@@ -149,10 +149,6 @@ extension PluginHost {
     public func sipRequest(method: String, ruri: String, destination: String = "", extraHeaders: String = "",
                            timeoutMS: UInt32, done: @escaping @Sendable (Int) -> Void) -> Bool {
         guard provides(\.sip_request), let f = raw.pointee.sip_request else { return false }
-        final class DoneBox: Sendable {
-            let done: @Sendable (Int) -> Void
-            init(_ d: @escaping @Sendable (Int) -> Void) { done = d }
-        }
         let arg = Unmanaged.passRetained(DoneBox(done)).toOpaque()
         var m = method, r = ruri, d = destination, x = extraHeaders
         let rc = m.withUTF8 { mb in r.withUTF8 { rb in d.withUTF8 { db in x.withUTF8 { xb in
@@ -171,10 +167,6 @@ extension PluginHost {
     public func sipRequest(method: String, ruri: String, destination: String = "", extraHeaders: String = "",
                            socket: String, timeoutMS: UInt32, done: @escaping @Sendable (Int) -> Void) -> Int32 {
         guard provides(\.sip_request_from), let f = raw.pointee.sip_request_from else { return -3 }
-        final class DoneBox: Sendable {
-            let done: @Sendable (Int) -> Void
-            init(_ d: @escaping @Sendable (Int) -> Void) { done = d }
-        }
         let arg = Unmanaged.passRetained(DoneBox(done)).toOpaque()
         var m = method, r = ruri, d = destination, x = extraHeaders, so = socket
         let rc = m.withUTF8 { mb in r.withUTF8 { rb in d.withUTF8 { db in x.withUTF8 { xb in so.withUTF8 { sb in
@@ -186,6 +178,12 @@ extension PluginHost {
         if rc != 0 { Unmanaged<DoneBox>.fromOpaque(arg).release() }
         return rc
     }
+}
+
+/// A request's completion, kept alive (retained) until the core calls `done` once.
+private final class DoneBox: Sendable {
+    let done: @Sendable (Int) -> Void
+    init(_ d: @escaping @Sendable (Int) -> Void) { done = d }
 }
 
 /// sy_str helpers.
