@@ -90,4 +90,26 @@ final class JSONNodeTests: XCTestCase {
             XCTAssertThrowsError(try JSONParser().parseNode(bad), bad)
         }
     }
+
+    /// Objects past the linear-search size use the hash index: repeated keys, lookups, growth on insert, removal.
+    func testLargeObjectIndex() throws {
+        var text = "{"
+        for i in 0..<40 { text += "\"Key-Number-\(i)\":\(i)," }
+        text += "\"Key-Number-7\":700,\"é-ünïcode-kéy\":\"x\"}"
+        let node = try JSONParser().parseNode(text)
+        guard case .object(let o) = node else { return XCTFail("not an object") }
+        XCTAssertEqual(o.count, 41, "a repeated key keeps its first position")
+        XCTAssertEqual(o["Key-Number-7"]?.value, .int(700), "and its last value")
+        XCTAssertEqual(o.keys[7], "Key-Number-7")
+        XCTAssertEqual(o["é-ünïcode-kéy"]?.value, .string("x"))
+        for i in 0..<40 where i != 7 { XCTAssertEqual(o["Key-Number-\(i)"]?.value, .int(Int64(i))) }
+        XCTAssertNil(o["Key-Number-40"])
+        for i in 40..<200 { o["Key-Number-\(i)"] = .int(Int64(i)) } // grows the index several times
+        for i in 0..<200 where i != 7 { XCTAssertEqual(o["Key-Number-\(i)"]?.value, .int(Int64(i)), "key \(i)") }
+        for i in stride(from: 0, to: 200, by: 3) { o["Key-Number-\(i)"] = nil }
+        for i in 0..<200 {
+            XCTAssertEqual(o.contains("Key-Number-\(i)"), i % 3 != 0, "key \(i)")
+        }
+        XCTAssertEqual(o.count, 200 - 67 + 1)
+    }
 }
