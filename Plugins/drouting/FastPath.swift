@@ -329,6 +329,11 @@ extension DroutingModule {
             }
             // Pushed last candidate first, so index 0 is the first; the first push replaces the whole stack.
             let none = UnsafeRawBufferPointer(start: arena.baseAddress, count: 0)
+            // The internal carrier queue (carrier_id_avp unset) only serves use_next_gw's carrier attributes: with no
+            // carrier among the candidates, an empty queue says the same as n empty ids, in one host call.
+            var pushCarriers = rt.cfg.carrierIdAVP != nil
+            if !pushCarriers { for k in 0..<n where cands[k].carrier >= 0 { pushCarriers = true; break } }
+            if !pushCarriers { h.clear(ctx, rt.carrierID) }
             var i = n - 1
             while i >= 0 {
                 let gw = gws[Int(cands[i].gw)]
@@ -337,11 +342,11 @@ extension DroutingModule {
                 let pri = gw.hPri.len > 0 ? snap.bytes(arena, gw.hPri) : none
                 if i == n - 1 {
                     h.replace(ctx, rt.gwID, snap.bytes(arena, gw.hID))
-                    h.replace(ctx, rt.carrierID, cid)
+                    if pushCarriers { h.replace(ctx, rt.carrierID, cid) }
                     if let q = rt.priprefix { h.replace(ctx, q, pri) }
                 } else {
                     h.setBytes(ctx, rt.gwID.one, snap.bytes(arena, gw.hID))
-                    h.setBytes(ctx, rt.carrierID.one, cid)
+                    if pushCarriers { h.setBytes(ctx, rt.carrierID.one, cid) }
                     if let q = rt.priprefix { h.setBytes(ctx, q.one, pri) }
                 }
                 i -= 1
