@@ -98,6 +98,8 @@ final class DroutingModule: Sendable {
     let stateTimer = Mutex<SYTimer?>(nil)
     let probingOn = Atomic<Bool>(true)
     let probeSendWarned = Atomic<Bool>(false)
+    /// probing_socket could not be used (logged once per load).
+    let probingSocketWarned = Atomic<Bool>(false)
     let probeQueue = DispatchQueue(label: "drouting-probing")
     let roundQueued = Atomic<Bool>(false)
 
@@ -109,6 +111,7 @@ final class DroutingModule: Sendable {
 
     /// Sets the published data (both views).
     func publish(_ rt: Runtime, _ snap: Snapshot) {
+        probingSocketWarned.store(false, ordering: .relaxed)
         published.withLock { $0 = (rt, snap) }
         readSide.publish(Published(rt: rt, snap: snap)) { [host] in host.log(.warn, $0) }
     }

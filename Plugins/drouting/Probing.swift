@@ -77,9 +77,14 @@ extension DroutingModule {
             } else {
                 let rc = host.sipRequest(method: cfg.probingMethod, ruri: ruri, extraHeaders: headers, socket: from,
                                          timeoutMS: timeout, done: onReply)
-                if rc == -3 {
-                    if !gw.state.probeSocketRefused.exchange(true, ordering: .relaxed) {
-                        host.log(.err, "gateway \(gw.id): cannot probe from socket <\(from)> (not a listening socket for it); probing from the core's choice")
+                if rc == -3 || rc == -4 {
+                    // The gateway's own socket: once per gateway and load; probing_socket: once per load.
+                    let first = gw.socket.isEmpty ? !probingSocketWarned.exchange(true, ordering: .relaxed)
+                        : !gw.state.probeSocketRefused.exchange(true, ordering: .relaxed)
+                    if gw.socket.isEmpty { gw.state.probeSocketRefused.store(true, ordering: .relaxed) }
+                    if first {
+                        host.log(.err, rc == -4 ? "probes cannot choose their socket (the core is older than ABI 1.5); probing from the core's choice"
+                                 : "gateway \(gw.id): cannot probe from socket <\(from)> (not a listening socket that reaches it); probing from the core's choice")
                     }
                     sent = host.sipRequest(method: cfg.probingMethod, ruri: ruri, extraHeaders: headers, timeoutMS: timeout,
                                            done: onReply)

@@ -57,7 +57,7 @@ public final class JSONObjectNode {
         members.reserveCapacity(n)
         if n <= Self.indexThreshold {
             outer: for (key, value) in zip(keys, values) {
-                for i in members.indices where members[i].key == key {
+                for i in members.indices where KeyIndex.same(members[i].key, key) {
                     members[i].value = value
                     continue outer
                 }
@@ -84,7 +84,7 @@ public final class JSONObjectNode {
 
     private func position(of key: String) -> Int? {
         if let index { return index.find(key, hash: KeyIndex.hash(key), in: members) }
-        return members.firstIndex { $0.key == key }
+        return members.firstIndex { KeyIndex.same($0.key, key) }
     }
 
     public func contains(_ key: String) -> Bool { position(of: key) != nil }
@@ -119,7 +119,7 @@ public final class JSONObjectNode {
         index = built
     }
 
-    /// Open addressing over member positions with an FNV-1a hash of the key's bytes. FreeSWITCH events are objects
+    /// Open addressing over member positions with a seeded FNV-1a hash of the key's bytes. FreeSWITCH events are objects
     /// of ~90 keys parsed for a few lookups each: Swift's seeded SipHash made building the index a fifth of the
     /// parse; this costs a byte loop per key.
     struct KeyIndex {
@@ -134,8 +134,19 @@ public final class JSONObjectNode {
             mask = size - 1
         }
 
+        /// Keys are equal when their bytes are (as json-c compares them; Swift's == would also merge Unicode
+        /// canonical equivalents, which the hash cannot see).
+        @inline(__always)
+        static func same(_ a: String, _ b: String) -> Bool {
+            a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
+        }
+
+        /// Per-process seed: keys come from outside (SIP headers copied into FreeSWITCH variables), and a fixed
+        /// hash would let someone choose keys that all collide.
+        private static let seed = UInt64.random(in: 0...UInt64.max)
+
         static func hash(_ key: String) -> Int {
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
             let done: Bool? = key.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
                 for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
                 return true
@@ -143,7 +154,9 @@ public final class JSONObjectNode {
             if done == nil {
                 for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
             }
-            return Int(truncatingIfNeeded: h ^ (h >> 29))
+            // murmur3's finaliser: every input bit reaches the low bits the table uses.
+            h ^= h >> 33; h &*= 0xff51_afd7_ed55_8ccd; h ^= h >> 33; h &*= 0xc4ce_b9fe_1a85_ec53; h ^= h >> 33
+            return Int(truncatingIfNeeded: h)
         }
 
         func needsGrowth(for count: Int) -> Bool { count * 2 > slots.count }
@@ -153,7 +166,7 @@ public final class JSONObjectNode {
             while true {
                 let s = Int(slots[i])
                 if s == 0 { return nil }
-                if members[s - 1].key == key { return s - 1 }
+                if KeyIndex.same(members[s - 1].key, key) { return s - 1 }
                 i = (i + 1) & mask
             }
         }

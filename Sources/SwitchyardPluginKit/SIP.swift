@@ -163,10 +163,10 @@ extension PluginHost {
 
     /// `sipRequest` sent from the listening socket `socket` (`[proto:]host[:port]`; ABI 1.5). Returns the core's
     /// code: 0 queued (`done` will be called), -1 no SIP transport, -2 bad arguments, -3 not a listening socket of
-    /// the request's transport. On a core older than 1.5 the socket cannot be chosen: -3.
+    /// the request's transport, -4 the core is older than ABI 1.5 (no socket choice).
     public func sipRequest(method: String, ruri: String, destination: String = "", extraHeaders: String = "",
                            socket: String, timeoutMS: UInt32, done: @escaping @Sendable (Int) -> Void) -> Int32 {
-        guard provides(\.sip_request_from), let f = raw.pointee.sip_request_from else { return -3 }
+        guard provides(\.sip_request_from), let f = raw.pointee.sip_request_from else { return -4 }
         let arg = Unmanaged.passRetained(DoneBox(done)).toOpaque()
         var m = method, r = ruri, d = destination, x = extraHeaders, so = socket
         let rc = m.withUTF8 { mb in r.withUTF8 { rb in d.withUTF8 { db in x.withUTF8 { xb in so.withUTF8 { sb in

@@ -112,4 +112,18 @@ final class JSONNodeTests: XCTestCase {
         }
         XCTAssertEqual(o.count, 200 - 67 + 1)
     }
+
+    /// Keys are compared by their bytes (as json-c does), in small and in indexed objects alike: a composed and a
+    /// decomposed "café" are two keys.
+    func testKeysAreComparedByBytes() throws {
+        for filler in [0, 20] {
+            var text = "{\"caf\u{e9}\":1,\"cafe\u{301}\":2"
+            for i in 0..<filler { text += ",\"k\(i)\":\(i)" }
+            text += "}"
+            guard case .object(let o) = try JSONParser().parseNode(text) else { return XCTFail("not an object") }
+            XCTAssertEqual(o.count, 2 + filler)
+            XCTAssertEqual(o["caf\u{e9}"]?.value, .int(1), "filler \(filler)")
+            XCTAssertEqual(o["cafe\u{301}"]?.value, .int(2), "filler \(filler)")
+        }
+    }
 }

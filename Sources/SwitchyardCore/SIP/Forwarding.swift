@@ -23,8 +23,10 @@ extension SIPCore {
         }
         var forced = ctx.message.forcedSocket
         if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) {
-            // OpenSIPS: a forced socket of another protocol or address family is not used.
-            log.write(LogLevels.warn, module: "core", "forward(): forced socket \(f.name) cannot send \(proto) to \(dst.text), ignored")
+            // OpenSIPS: a forced socket of another protocol or address family is not used (warned once per socket).
+            if !f.mismatchWarned.exchange(true, ordering: .relaxed) {
+                log.write(LogLevels.warn, module: "core", "forward(): forced socket \(f.name) cannot send \(proto) to \(dst.text), ignored (logged once for this socket)")
+            }
             forced = nil
         }
         guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else {

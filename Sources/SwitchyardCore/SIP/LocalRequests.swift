@@ -90,8 +90,13 @@ final class LocalRequests: @unchecked Sendable {
             forced = s
         }
         let host = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
-        guard let addr = core.names.lookup(host, port: port),
-              let socket = forced ?? core.socket(proto: proto, family: addr.family, prefer: nil) else {
+        guard let addr = core.names.lookup(host, port: port) else {
+            done(477)
+            return 0
+        }
+        // A socket of the other address family cannot reach the target: refused, so the caller can choose again.
+        if let f = forced, f.address.family != addr.family && !f.address.isAny { return -3 }
+        guard let socket = forced ?? core.socket(proto: proto, family: addr.family, prefer: nil) else {
             done(477)
             return 0
         }

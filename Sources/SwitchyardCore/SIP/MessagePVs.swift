@@ -25,9 +25,13 @@ final class ForcedSocketPV: PVAccessor, @unchecked Sendable {
     override var writable: Bool { true }
     override func get(_ ctx: ScriptContext) -> Value { ctx.message.forcedSocket.map { .str($0.name) } ?? .null }
     override func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
-        guard case .str(let text) = value, !text.isEmpty else {
+        if value.isNull {
             ctx.message.forcedSocket = nil
             return true
+        }
+        guard case .str(let text) = value else {
+            ctx.engine.log.error("$fs: a socket is written as \"[proto:]host[:port]\", got \(value.printed)")
+            return false
         }
         guard let socket = ctx.engine.sip?.findSocket(text) else {
             ctx.engine.log.error("$fs: <\(text)> is not a listening socket")

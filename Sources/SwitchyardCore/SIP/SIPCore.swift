@@ -22,6 +22,9 @@ public final class SIPCore: @unchecked Sendable {
     /// Destination names resolved for forward(), reply relaying and probes.
     let names = NameCache()
     let counters = SIPCounters()
+    /// findSocket answers by text (a miss cached too).
+    struct SocketName: @unchecked Sendable { let socket: SIPSocket? } // SIPSocket is read-only after start
+    private let socketsByText = Mutex<[String: SocketName]>([:])
 
     init(engine: ScriptEngine, log: CoreLog) {
         self.engine = engine
@@ -104,21 +107,30 @@ public final class SIPCore: @unchecked Sendable {
 
     // MARK: sockets
 
-    /// The socket to send on for a transport and address family, preferring the one a message came in on.
     /// The listening socket named by `[proto:]host[:port]` (OpenSIPS's force_send_socket syntax): the host is the
-    /// bound IP, the advertised host, or the configured name; no proto means udp, no port any port.
+    /// bound IP, the advertised host, or the configured name; no proto matches any transport, no port any port.
+    /// Sockets never change after start, so answers are cached (drouting asks for a gateway's socket per request).
     func findSocket(_ text: String) -> SIPSocket? {
-        guard let spec = try? SocketSpec.parseAddress(text.trimmingCharacters(in: .whitespaces), protoAllowed: true) else {
-            return nil
-        }
+        if let hit = socketsByText.withLock({ $0[text] }) { return hit.socket }
+        let found = lookupSocket(text)
+        socketsByText.withLock { if $0.count < 4096 { $0[text] = SocketName(socket: found) } }
+        return found
+    }
+
+    private func lookupSocket(_ text: String) -> SIPSocket? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard let spec = try? SocketSpec.parseAddress(t, protoAllowed: true) else { return nil }
+        let explicitProto = t.firstIndex(of: ":").map { SocketSpec.knownProtos.contains(t[..<$0].lowercased()) } ?? false
         let host = spec.host.lowercased()
         return sockets.first { s in
-            s.proto.name == spec.proto && (spec.port == nil || spec.port == s.address.port || spec.port == s.viaPort)
+            (!explicitProto || s.proto.name == spec.proto)
+                && (spec.port == nil || spec.port == s.address.port || spec.port == s.viaPort)
                 && (host == s.address.ip.lowercased() || host == s.spec.host.lowercased()
                     || host == s.viaHost.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
         }
     }
 
+    /// The socket to send on for a transport and address family, preferring the one a message came in on.
     func socket(proto: String, family: Int32, prefer: SIPSocket?) -> SIPSocket? {
         if let p = prefer, p.proto.name == proto, p.address.family == family || p.address.isAny { return p }
         return sockets.first { $0.proto.name == proto && ($0.address.family == family || $0.address.isAny) }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,6 +34,8 @@ final class SIPSocket: @unchecked Sendable {
     let viaPrefix: String
     /// Host texts (lower-cased bytes) a Via or URI may use to name this socket.
     let localNames: [[UInt8]]
+    /// forward() was asked to send from this socket to a transport or family it cannot reach (warned once).
+    let mismatchWarned = Atomic<Bool>(false)
 
     init(proto: SIPProto, spec: SocketSpec, address: SocketAddress, listener: UnsafeMutableRawPointer, workers: Int) {
         self.proto = proto

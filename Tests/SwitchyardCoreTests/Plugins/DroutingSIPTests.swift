@@ -474,7 +474,7 @@ final class DroutingSIPTests: XCTestCase {
         modparam("drouting", "probing_interval", 0)
         route {
             if ($rU =~ "^4") {
-                if (!force_send_socket("udp:127.0.0.1:\(portB)")) { sl_send_reply(500, "no socket"); exit; }
+                if (!force_send_socket("127.0.0.1:\(portB)")) { sl_send_reply(500, "no socket"); exit; }
                 xlog("forced fs=$fs");
                 $du = "sip:127.0.0.1:\(gw2.port)";
                 forward();
@@ -482,6 +482,7 @@ final class DroutingSIPTests: XCTestCase {
             }
             if ($rU =~ "^5") {
                 $fs = "udp:127.0.0.1:1";
+                $fs = 5;
                 xlog("bad fs=$fs");
                 $du = "sip:127.0.0.1:\(gw2.port)";
                 forward();
@@ -533,6 +534,7 @@ final class DroutingSIPTests: XCTestCase {
         let r5 = try XCTUnwrap(receiveRequest(gw2), log())
         XCTAssertEqual(r5.1, portA, "a bad $fs leaves the choice to the destination")
         XCTAssertTrue(h.waitFor("bad fs=<null>"), log())
+        XCTAssertTrue(h.messages.contains { $0.contains("$fs: a socket is written as") }, log())
     }
 
     /// Probes leave from the gateway's `socket`, else from `probing_socket`, else from the core's choice.
