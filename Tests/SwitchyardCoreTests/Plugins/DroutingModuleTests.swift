@@ -55,20 +55,7 @@ final class DroutingModuleTests: XCTestCase {
         return path
     }
 
-    private func sqlite(_ path: String, _ sql: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", path]
-        let inPipe = Pipe(), errPipe = Pipe()
-        p.standardInput = inPipe
-        p.standardError = errPipe
-        try p.run()
-        inPipe.fileHandleForWriting.write(Data(sql.utf8))
-        try inPipe.fileHandleForWriting.close()
-        p.waitUntilExit()
-        let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if p.terminationStatus != 0 { throw NSError(domain: "sqlite3", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: err]) }
-    }
+    private func sqlite(_ path: String, _ sql: String) throws { try SQLiteCLI.run(path, sql) }
 
     static let route = """
     event_route[E_DR] {
@@ -447,18 +434,8 @@ final class DroutingModuleTests: XCTestCase {
         }
     }
 
-    /// `sqlite3 -list` output of a query, one line per row.
-    private func query(_ path: String, _ sql: String) throws -> [String] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", path, sql]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-    }
+    /// `sqlite3` output of a query, one `a|b` line per row.
+    private func query(_ path: String, _ sql: String) throws -> [String] { try SQLiteCLI.run(path, sql) }
 
     /// persistent_state: state changes are written back to the tables (on the 30 s timer and when the server stops),
     /// and the next start begins from them; with persistent_state 0 nothing is written.

@@ -29,25 +29,19 @@ final class DroutingSIPTests: XCTestCase {
     private func database(_ sql: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("drsip-\(UUID().uuidString).db").path
         files.append(path)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", path]
-        let inPipe = Pipe(), errPipe = Pipe()
-        p.standardInput = inPipe
-        p.standardError = errPipe
-        try p.run()
-        inPipe.fileHandleForWriting.write(Data(((try String(contentsOfFile: Self.schema, encoding: .utf8)) + "\n" + sql).utf8))
-        try inPipe.fileHandleForWriting.close()
-        p.waitUntilExit()
-        let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if p.terminationStatus != 0 { throw NSError(domain: "sqlite3", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: err]) }
+        try SQLiteCLI.run(path, (try String(contentsOfFile: Self.schema, encoding: .utf8)) + "\n" + sql)
         return path
     }
 
     private func harness(db: String, port: Int, params: [String] = [], body: String) -> ServerHarness {
+        harness(db: db, ports: [port], params: params, body: body)
+    }
+
+    /// One `socket = udp:127.0.0.1:port` line per port.
+    private func harness(db: String, ports: [Int], params: [String] = [], body: String) -> ServerHarness {
         ServerHarness("""
         mpath = "\(BinaryRunner.buildDirectory.path)"
-        socket = udp:127.0.0.1:\(port)
+        \(ports.map { "socket = udp:127.0.0.1:\($0)" }.joined(separator: "\n"))
         loadmodule "proto_udp.so"
         loadmodule "sl.so"
         loadmodule "db_sqlite.so"
@@ -462,16 +456,7 @@ final class DroutingSIPTests: XCTestCase {
           ('gw3', '127.0.0.1:\(gw3.port)', 'udp:127.0.0.1:1');
         INSERT INTO dr_rules (groupid, prefix, gwlist) VALUES ('0', '1', 'gw1'), ('0', '2', 'gw2'), ('0', '3', 'gw3');
         """)
-        let h = ServerHarness("""
-        mpath = "\(BinaryRunner.buildDirectory.path)"
-        socket = udp:127.0.0.1:\(portA)
-        socket = udp:127.0.0.1:\(portB)
-        loadmodule "proto_udp.so"
-        loadmodule "sl.so"
-        loadmodule "db_sqlite.so"
-        loadmodule "drouting.so"
-        modparam("drouting", "db_url", "sqlite://\(db)")
-        modparam("drouting", "probing_interval", 0)
+        let h = harness(db: db, ports: [portA, portB], params: [#""probing_interval", 0"#], body: """
         route {
             if ($rU =~ "^4") {
                 if (!force_send_socket("127.0.0.1:\(portB)")) { sl_send_reply(500, "no socket"); exit; }
@@ -546,18 +531,9 @@ final class DroutingSIPTests: XCTestCase {
           ('gw1', '127.0.0.1:\(gw1.port)', 2, 'udp:127.0.0.1:\(portB)'),
           ('gw2', '127.0.0.1:\(gw2.port)', 2, NULL);
         """)
-        let h = ServerHarness("""
-        mpath = "\(BinaryRunner.buildDirectory.path)"
-        socket = udp:127.0.0.1:\(portA)
-        socket = udp:127.0.0.1:\(portB)
-        loadmodule "proto_udp.so"
-        loadmodule "db_sqlite.so"
-        loadmodule "drouting.so"
-        modparam("drouting", "db_url", "sqlite://\(db)")
-        modparam("drouting", "probing_interval", 1)
-        modparam("drouting", "probing_socket", "udp:127.0.0.1:\(portA)")
-        route { exit; }
-        """)
+        let h = harness(db: db, ports: [portA, portB],
+                        params: [#""probing_interval", 1"#, "\"probing_socket\", \"udp:127.0.0.1:\(portA)\""],
+                        body: "route { exit; }")
         try start(h)
         let log = { h.messages.joined(separator: "\n") }
         let p1 = try XCTUnwrap(receiveRequest(gw1, timeout: 5), log())

@@ -37,19 +37,7 @@ final class FreeSwitchPoolTests: XCTestCase {
 
     /// Runs SQL on the SQLite file with the sqlite3 CLI (a second process writing while the server reads).
     private func sql(_ db: String, _ statements: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", db]
-        let input = Pipe(), out = Pipe()
-        p.standardInput = input
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        input.fileHandleForWriting.write(Data(statements.utf8))
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "sqlite3: \(text)", file: file, line: line)
+        do { try SQLiteCLI.run(db, statements) } catch { XCTFail("sqlite3: \(error)", file: file, line: line) }
     }
 
     private func waitUntil(_ what: String, timeout: TimeInterval, file: StaticString = #filePath, line: UInt = #line,
