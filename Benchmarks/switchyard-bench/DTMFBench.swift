@@ -20,16 +20,9 @@ extension Bench {
         defer { try? FileManager.default.removeItem(at: dir) }
 
         // The simulator first: its port goes into the config.
-        let sim = try BenchProcess(buildDir.appendingPathComponent("esl-simulator").path,
-                                   ["--port", "0", "--control-port", "0", "--no-stdin", "--heartbeat", "1"])
+        let (sim, eslPort, controlPort) = try startSimulator()
         defer { sim.stop() }
-        guard sim.waitFor("listening on", timeout: 10),
-              let line = sim.output.split(separator: "\n").first(where: { $0.contains("listening on") }) else {
-            throw BenchError("esl-simulator did not start: \(sim.output)")
-        }
-        let ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-        guard ports.count >= 2 else { throw BenchError("cannot read the simulator's ports: \(line)") }
-        let control = try ControlChannel(port: ports[1])
+        let control = try ControlChannel(port: controlPort)
 
         let extra = dir.appendingPathComponent("catch-all.sql").path
         try "INSERT INTO dr_rules (groupid, prefix, priority, gwlist, description) VALUES ('0', '', 0, 'freeswitch', 'bench: flood<i> destinations');\n"
@@ -37,7 +30,7 @@ extension Bench {
         var cfg = try String(contentsOf: repo.appendingPathComponent("Examples/dtmf-transfer/modules.conf"), encoding: .utf8)
         for (from, to) in [
             ("sqlite://switchyard.db", "sqlite://" + dir.appendingPathComponent("bench.db").path),
-            ("fs://:ClueCon@127.0.0.1:8021?", "fs://:ClueCon@127.0.0.1:\(ports[0])?"),
+            ("fs://:ClueCon@127.0.0.1:8021?", "fs://:ClueCon@127.0.0.1:\(eslPort)?"),
             ("\"Plugins/drouting/schema/sqlite.sql\"", "\"\(repo.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path)\""),
             ("\"Examples/dtmf-transfer/provision.sql\"", "\"\(repo.appendingPathComponent("Examples/dtmf-transfer/provision.sql").path)\")\n"
                 + "modparam(\"db_sqlite\", \"init_sql\", \"\(extra)\""),
@@ -75,7 +68,7 @@ extension Bench {
             usleep(10_000)
         }
         usleep(200_000)
-        print("dtmf: switchyard subscribed to the simulator on port \(ports[0]); warming up")
+        print("dtmf: switchyard subscribed to the simulator on port \(eslPort); warming up")
 
         // Warm-up (first connections of the SQLite pool, page faults), then the flood.
         var base = try commandCount()

@@ -24,16 +24,26 @@ import Glibc
 /// For scale, the same `api status` round trip is also measured from a bare ESL client on its own socket (this
 /// process, one thread, blocking reads): the floor set by the simulator and loopback TCP.
 extension Bench {
-    static func eslBench(calls: Int) throws {
+    /// The esl-simulator on free ports, heartbeat every second: the process, its ESL port and its control port.
+    static func startSimulator() throws -> (BenchProcess, esl: Int, control: Int) {
         let sim = try BenchProcess(buildDir.appendingPathComponent("esl-simulator").path,
                                    ["--port", "0", "--control-port", "0", "--no-stdin", "--heartbeat", "1"])
-        defer { sim.stop() }
         guard sim.waitFor("listening on", timeout: 10),
               let line = sim.output.split(separator: "\n").first(where: { $0.contains("listening on") }) else {
+            sim.stop()
             throw BenchError("esl-simulator did not start: \(sim.output)")
         }
         let ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-        guard let port = ports.first else { throw BenchError("cannot read the simulator's port: \(line)") }
+        guard ports.count >= 2 else {
+            sim.stop()
+            throw BenchError("cannot read the simulator's ports: \(line)")
+        }
+        return (sim, ports[0], ports[1])
+    }
+
+    static func eslBench(calls: Int) throws {
+        let (sim, port, _) = try startSimulator()
+        defer { sim.stop() }
 
         let maxWorkers = 4
         let config = """
