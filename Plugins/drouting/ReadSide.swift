@@ -4,6 +4,7 @@
 // cache line), loads the current data unretained, and clears its slot when done; dr_reload swaps the data, then
 // waits until no slot still holds an older epoch before it drops the old data (on its own thread: freeing a
 // million rules takes milliseconds no worker should wait for). Ranks outside the slots use the mutex path.
+import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -59,12 +60,12 @@ final class ReadSide: Sendable {
         let e = epoch.add(1, ordering: .sequentiallyConsistent).newValue
         guard let oldPtr = UnsafeRawPointer(bitPattern: old) else { return }
         // Grace period: every reader that announced an older epoch may hold the old data.
-        let deadline = nowMs() + 30_000
+        let deadline = DispatchTime.now() + .seconds(30)
         for slot in readers {
             while true {
                 let a = slot.active.load(ordering: .sequentiallyConsistent)
                 if a == 0 || a >= e { break }
-                if nowMs() > deadline {
+                if DispatchTime.now() > deadline {
                     log("a do_routing call has run for 30 s across a reload: the old routing data is kept in memory")
                     return // leaked on purpose: freeing it under a reader would be unsafe
                 }
@@ -73,10 +74,4 @@ final class ReadSide: Sendable {
         }
         Unmanaged<Published>.fromOpaque(oldPtr).release()
     }
-}
-
-private func nowMs() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
