@@ -39,12 +39,13 @@
  *   1.5  appended sy_host_api.sip_request_from (a stateless request sent from a given listening
  *        socket: drouting probes a gateway from its `socket` column).
  *   1.6  plugin authoring: SY_UNUSED, SY_CSTR, the param flag SY_P_NULLABLE; appended
- *        sy_host_api.atomic_add (a C99 atomic counter) and the MI reply builder mi_add_object,
- *        mi_add_array, mi_end, mi_add_str, mi_add_int, mi_add_bool, mi_add_null. Documented what
- *        was already so: the core checks the major itself (a one-line entry function), an int
- *        variable reaches a SY_P_STR parameter as its decimal string, a NULL variable skips the
- *        handler, strings may hold NUL bytes, omitted exports fields are absent, a statistic's
- *        group is the module's name. The core now accepts a quoted integer for a SY_MP_INT modparam.
+ *        sy_host_api.atomic_add and atomic_swap (a C99 atomic counter) and the MI reply builder
+ *        mi_add_object, mi_add_array, mi_end, mi_add_str, mi_add_int, mi_add_bool, mi_add_null.
+ *        Documented what was already so: the core checks the major itself (a one-line entry
+ *        function), an int variable reaches a SY_P_STR parameter as its decimal string, a NULL
+ *        variable skips the handler, strings may hold NUL bytes, omitted exports fields are
+ *        absent, a statistic's group is the module's name. The core now accepts a quoted integer
+ *        for a SY_MP_INT modparam.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -580,6 +581,9 @@ typedef struct sy_host_api {
      *  returns are fine). A counter that must also be visible over MI is better a statistic
      *  (stat_update is atomic too). (Any thread.) */
     int64_t (*atomic_add)(int64_t *cell, int64_t delta);
+    /** Stores value into *cell atomically and returns what was there before (a counter reset:
+     *  atomic_swap(&c, 0)). Same rules for cell as atomic_add. (Any thread.) */
+    int64_t (*atomic_swap)(int64_t *cell, int64_t value);
 
     /* The MI reply builder (the MI handler's thread, during the handler). It answers the call
      * with a value built piece by piece: no JSON text, no escaping. Each function adds one value

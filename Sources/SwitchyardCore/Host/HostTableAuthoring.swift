@@ -15,6 +15,12 @@ extension HostTable {
             return atomic.pointee.wrappingAdd(delta, ordering: .sequentiallyConsistent).newValue
         }
 
+        h.atomic_swap = { cell, value in
+            guard let cell else { return 0 }
+            let atomic = UnsafeMutableRawPointer(cell).assumingMemoryBound(to: Atomic<Int64>.self)
+            return atomic.pointee.exchange(value, ordering: .sequentiallyConsistent)
+        }
+
         h.mi_add_object = { call, key in
             guard let call else { return -1 }
             let k = HostTable.cString(key)

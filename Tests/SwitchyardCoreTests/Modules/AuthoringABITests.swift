@@ -76,6 +76,8 @@ final class AuthoringABITests: XCTestCase {
             usleep(5_000)
         }
         XCTAssertEqual(after, before + Int64(n), "four workers added 1 each time, none lost")
+        XCTAssertEqual(mi(h, "abi16_count", #"{"reset":1}"#).flatMap { Self.result($0)?.intValue }, after, "atomic_swap returns the old value")
+        XCTAssertEqual(mi(h, "abi16_count").flatMap { Self.result($0)?.intValue }, 0)
     }
 
     func testMIReplyBuilder() throws {

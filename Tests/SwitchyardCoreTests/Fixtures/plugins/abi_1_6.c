@@ -6,7 +6,8 @@
  *   MI abi16_build mode=...                   "tree": a nested reply built with mi_add_*; "misuse": logs the
  *                                             return codes of misused builder calls; "error": builds, then
  *                                             mi_reply_error replaces it; "json": builds, then mi_reply_json
- *   MI abi16_count                            the counter (atomic_add(&c, 0)) as a bare integer
+ *   MI abi16_count [reset]                    the counter (atomic_add(&c, 0)) as a bare integer; with reset,
+ *                                             atomic_swap(&c, 0) and the value it had
  * The entry function is the one-line 1.6 form: no major check (the core does it). */
 #include <stdio.h>
 #include <string.h>
@@ -92,7 +93,10 @@ static int mi_build(sy_mi_call *call, void *user) {
 }
 
 static int mi_count(sy_mi_call *call, void *user) {
+    sy_str reset;
     SY_UNUSED(user);
+    if (h->mi_param_str(call, "reset", &reset) == 0)
+        return h->mi_add_int(call, NULL, h->atomic_swap(&counter, 0));   /* the value before the reset */
     return h->mi_add_int(call, NULL, h->atomic_add(&counter, 0));
 }
 
@@ -111,10 +115,10 @@ static const sy_func_export funcs[] = {
     { .name = "abi16_count", .handler = w_count },
 };
 static const sy_mi_recipe build_recipes[] = { { .params = { NULL } }, { .params = { "mode", NULL } } };
-static const sy_mi_recipe count_recipes[] = { { .params = { NULL } } };
+static const sy_mi_recipe count_recipes[] = { { .params = { NULL } }, { .params = { "reset", NULL } } };
 static const sy_mi_export mi[] = {
     { .name = "abi16_build", .help = "builder", .nrecipes = 2, .recipes = build_recipes, .handler = mi_build },
-    { .name = "abi16_count", .help = "counter", .nrecipes = 1, .recipes = count_recipes, .handler = mi_count },
+    { .name = "abi16_count", .help = "counter", .nrecipes = 2, .recipes = count_recipes, .handler = mi_count },
 };
 static const sy_module_exports exports = {
     .header = SY_HEADER(sy_module_exports), .name = "abi16", .version = "1.6.0",
