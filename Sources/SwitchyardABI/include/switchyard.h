@@ -87,12 +87,12 @@ typedef struct sy_table_header {
 
 /** A string slice: s points at len bytes. Owner: see each use.
  *  The bytes MAY contain NUL bytes (a script string can hold "\0" from an event parameter, a DB
- *  value, an MI string): len is the length, never strlen(s). The core reads exactly len bytes of a
- *  string a plugin passes (embedded NULs kept; bytes that are not UTF-8 become U+FFFD), and
- *  every string the core passes to a plugin
- *  (arguments, modparam values, var_get, mi_param_str/json, the inner of a pv parse) is also
- *  followed by a NUL byte at s[len], so text without embedded NULs may be used as a C string.
- *  A plugin that cannot take a NUL byte checks memchr(s, 0, len) and refuses the value. */
+ *  value, an MI string): len is the length, never strlen(s). The core reads exactly len bytes
+ *  of a string a plugin passes (embedded NULs kept; bytes that are not UTF-8 become U+FFFD).
+ *  Every string the core passes to a plugin (arguments, modparam values, var_get, pv set values,
+ *  mi_param_str/json, sip_header_get, the inner of a pv parse) is also followed by a NUL byte at
+ *  s[len], so text without embedded NULs may be used as a C string. A plugin that cannot take a
+ *  NUL byte checks memchr(s, 0, len) and refuses the value. */
 typedef struct sy_str {
     const char *s; /**< First byte (may be NULL when len == 0). */
     size_t len;    /**< Number of bytes. */
@@ -190,7 +190,8 @@ enum sy_param_flags {
                               at run time: see sy_func_handler). */
     SY_P_STR = 2,        /**< String: a literal (with $var interpolation) or a variable. A variable
                               (or literal) holding an int arrives converted to its decimal string
-                              ("-12"); value.type is always SY_VAL_STR. With SY_P_INT | SY_P_STR,
+                              ("-12"): value.type is SY_VAL_STR (SY_VAL_NULL only when omitted,
+                              or NULL under SY_P_NULLABLE). With SY_P_INT | SY_P_STR,
                               a variable arrives as its string form, a number literal as an int. */
     SY_P_VAR = 4,        /**< A writable variable (output parameter); the handler gets a sy_var. */
     SY_P_OPT = 16,       /**< May be omitted: f(a, , c) or fewer arguments. */
