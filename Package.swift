@@ -93,6 +93,9 @@ let package = Package(
         .testTarget(name: "SwitchyardSIPTests", dependencies: ["SwitchyardSIP"], path: "Tests/SwitchyardSIPTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
+        // Writing a plugin from outside: the C example built against installed headers, a Swift plugin package
+        // built in a temporary folder; both run in the real switchyard binary (no dependency on the core).
+        .testTarget(name: "PluginAuthoringTests", path: "Tests/PluginAuthoringTests"),
         .testTarget(
             name: "SwitchyardCoreTests",
             dependencies: ["SwitchyardCore", "SwitchyardESL"],

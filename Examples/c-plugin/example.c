@@ -1,9 +1,14 @@
 /*
  * example.c — a small, complete Switchyard plugin in plain C.
  *
- * Built by `make` into example.so against the installed header only (switchyard.h); it links
- * nothing but libc and never calls a core symbol: everything it needs comes through the host
- * table handed to switchyard_plugin_entry().
+ * Built by `make` into example.so against the installed header only (switchyard.h), as C99; it
+ * links nothing but libc and never calls a core symbol: everything it needs comes through the
+ * host table handed to switchyard_plugin_entry().
+ *
+ * ABI: it is built for the minor of the header it is compiled against (SY_HEADER records it) —
+ * 1.6 with this repository's header — and it uses 1.6 host functions (atomic_add, atomic_swap and
+ * the MI reply builder), so it needs a core of ABI 1.6 or later. Compiled against an older header
+ * it would not build: every host function it names must exist in the header.
  *
  * Exports (see README.md):
  *   modparam  greeting    STR  (default "hello")
@@ -15,7 +20,6 @@
  *   statistic example:calls
  */
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,8 +48,9 @@ static char *g_greeting;
 static size_t g_greeting_len;
 static int64_t g_max_repeat = 3;
 
-/* Global because every worker thread increments the same counter concurrently: a C11 atomic. */
-static atomic_uint_least64_t g_calls;
+/* Global because every worker thread increments the same counter concurrently: touched only
+ * through g_host->atomic_add / atomic_swap (C99 has no atomics; the host provides them). */
+static int64_t g_calls;
 
 /* Global because the statistic handle is registered once in init() and used by every call.
  * Written in init() (before workers start), read-only afterwards. */
@@ -57,8 +62,8 @@ static sy_stat *g_stat_calls;
 
 /* True when the host table (as the running core built it) is long enough to contain `field` and
  * sets it. Belt and braces: a core refuses a plugin built for a newer minor than its own, so any
- * core that accepts example.so (built for 1.1) has log_enabled; the check shows how to read a
- * host table defensively and costs one comparison. */
+ * core that accepts example.so (built for 1.6) has log_enabled (1.1); the check shows how to read
+ * a host table defensively and costs one comparison. */
 #define HOST_HAS(field) \
     (offsetof(sy_host_api, field) + sizeof(g_host->field) <= g_host->header.struct_size && \
      g_host->field != NULL)
@@ -104,7 +109,7 @@ static int str_eq(sy_str a, const char *lit)
 
 static int set_greeting(const sy_value *value, void *user, char *err, size_t errlen)
 {
-    (void)user;
+    SY_UNUSED(user);
     if (value->type != SY_VAL_STR) {
         snprintf(err, errlen, "must be a string");
         return -1;
@@ -126,7 +131,7 @@ static int set_greeting(const sy_value *value, void *user, char *err, size_t err
 
 static int set_max_repeat(const sy_value *value, void *user, char *err, size_t errlen)
 {
-    (void)user;
+    SY_UNUSED(user);
     if (value->type != SY_VAL_INT) {
         snprintf(err, errlen, "must be an integer");
         return -1;
@@ -148,11 +153,10 @@ static int set_max_repeat(const sy_value *value, void *user, char *err, size_t e
 
 static int w_example_repeat(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user)
 {
-    (void)user;
-    if (nargs < 3)
-        return -1; /* cannot happen: the core checks arity against the declaration */
+    SY_UNUSED(nargs); /* always 3: the declared count (an omitted optional argument has present == 0) */
+    SY_UNUSED(user);
 
-    atomic_fetch_add_explicit(&g_calls, 1, memory_order_relaxed);
+    g_host->atomic_add(&g_calls, 1);
     g_host->stat_update(g_stat_calls, 1);
 
     sy_str text = args[0].value.s;  /* owned by the core, valid during this call */
@@ -204,7 +208,7 @@ enum { EX_PV_GREETING = 1, EX_PV_CALLS = 2 };
 /* Startup: parse the "(...)" once; an unknown name fails startup with file:line:col. */
 static int pv_example_parse(sy_str inner, void **param_out, char *err, size_t errlen, void *user)
 {
-    (void)user;
+    SY_UNUSED(user);
     if (str_eq(inner, "greeting")) {
         *param_out = (void *)(uintptr_t)EX_PV_GREETING;
         return 0;
@@ -221,8 +225,8 @@ static int pv_example_parse(sy_str inner, void **param_out, char *err, size_t er
 /* Any worker thread. The greeting string lives until destroy(), so it may be handed out. */
 static int pv_example_get(sy_ctx *ctx, void *param, sy_value *out, void *user)
 {
-    (void)ctx;
-    (void)user;
+    SY_UNUSED(ctx);
+    SY_UNUSED(user);
     switch ((uintptr_t)param) {
     case EX_PV_GREETING:
         out->type = SY_VAL_STR;
@@ -230,7 +234,7 @@ static int pv_example_get(sy_ctx *ctx, void *param, sy_value *out, void *user)
         return 0;
     case EX_PV_CALLS:
         out->type = SY_VAL_INT;
-        out->i = (int64_t)atomic_load_explicit(&g_calls, memory_order_relaxed);
+        out->i = g_host->atomic_add(&g_calls, 0); /* adding 0 reads it */
         return 0;
     default:
         return -1;
@@ -241,62 +245,22 @@ static int pv_example_get(sy_ctx *ctx, void *param, sy_value *out, void *user)
  * MI command example_status
  * ------------------------------------------------------------------------------------------- */
 
-/* Writes s as a JSON string literal (with quotes) into dst; returns the bytes written.
- * dst must hold 6 * len + 2 bytes. */
-static size_t json_quote(char *dst, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *p = dst;
-    *p++ = '"';
-    for (size_t k = 0; k < len; k++) {
-        unsigned char c = (unsigned char)s[k];
-        if (c == '"' || c == '\\') {
-            *p++ = '\\';
-            *p++ = (char)c;
-        } else if (c < 0x20) {
-            *p++ = '\\';
-            *p++ = 'u';
-            *p++ = '0';
-            *p++ = '0';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 15];
-        } else {
-            *p++ = (char)c;
-        }
-    }
-    *p++ = '"';
-    return (size_t)(p - dst);
-}
-
-/* MI transport threads, concurrently. Answers exactly once. */
+/* MI transport threads, concurrently. Answers exactly once: with the host's reply builder
+ * (ABI 1.6), which escapes the greeting itself — no JSON text is written here. */
 static int mi_example_status(sy_mi_call *call, void *user)
 {
-    (void)user;
+    SY_UNUSED(user);
     sy_str raw;
     if (g_host->mi_param_json(call, "reset", &raw) == 0) {
-        atomic_store_explicit(&g_calls, 0, memory_order_relaxed);
-        static const char ok[] = "\"OK\"";
-        g_host->mi_reply_json(call, ok, sizeof ok - 1);
-        return 0;
+        g_host->atomic_swap(&g_calls, 0);
+        return g_host->mi_add_str(call, NULL, "OK", SY_CSTR);
     }
-
     size_t glen;
     const char *g = greeting(&glen);
-    size_t cap = 6 * glen + 64;
-    char *json = malloc(cap);
-    if (json == NULL) {
-        g_host->mi_reply_error(call, 500, "Internal error", "out of memory");
-        return 0;
-    }
-    size_t n = 0;
-    memcpy(json, "{\"greeting\": ", 13);
-    n += 13;
-    n += json_quote(json + n, g, glen);
-    n += (size_t)snprintf(json + n, cap - n, ", \"calls\": %llu}",
-                          (unsigned long long)atomic_load_explicit(&g_calls, memory_order_relaxed));
-    g_host->mi_reply_json(call, json, n);
-    free(json);
-    return 0;
+    g_host->mi_add_object(call, NULL);                 /* {"greeting": "...", "calls": N} */
+    g_host->mi_add_str(call, "greeting", g, glen);
+    g_host->mi_add_int(call, "calls", g_host->atomic_add(&g_calls, 0));
+    return 0;                                          /* the object is closed on return */
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -305,7 +269,7 @@ static int mi_example_status(sy_mi_call *call, void *user)
 
 static int example_init(void *user)
 {
-    (void)user;
+    SY_UNUSED(user);
     g_stat_calls = g_host->stat_register(MOD_NAME, "calls", 0);
     if (g_stat_calls == NULL) {
         ex_log(SY_L_ERR, "cannot register statistic %s:calls", MOD_NAME);
@@ -320,7 +284,7 @@ static int example_init(void *user)
 
 static void example_destroy(void *user)
 {
-    (void)user;
+    SY_UNUSED(user);
     free(g_greeting);
     g_greeting = NULL;
     g_greeting_len = 0;
@@ -376,25 +340,19 @@ static const sy_module_exports example_exports = {
     .name = MOD_NAME,
     .version = "1.0.0",
     .description = "Example plugin: repeats strings, counts calls",
-    .deps = SY_LIST_EMPTY,
     .params = SY_LIST(example_params),
     .funcs = SY_LIST(example_funcs),
     .pvars = SY_LIST(example_pvars),
     .mi_cmds = SY_LIST(example_mi),
-    .events = SY_LIST_EMPTY,
     .init = example_init,
-    .child_init = NULL,
     .destroy = example_destroy,
-    .user = NULL,
-    .aliases = NULL,
-    .protos = SY_LIST_EMPTY, /* 1.4: no SIP transport */
+    /* Omitted fields are zero, which means absent: no deps, events, child_init, aliases, protos. */
 };
 
-/* The one exported symbol. Main thread, right after dlopen. */
+/* The one exported symbol. Main thread, right after dlopen. Only stores the host table: the core
+ * checks the ABI major of example_exports itself and refuses another major with a precise message. */
 SY_PLUGIN_ENTRY(host)
 {
-    if (host == NULL || host->header.abi_major != SY_ABI_MAJOR)
-        return NULL; /* a core of another major: refuse, the core reports it */
     g_host = host;
     return &example_exports;
 }

@@ -27,6 +27,19 @@ enum PluginBuilder {
         return out
     }
 
+    /// `nm -D --undefined-only` of a shared object: the symbol names it needs from outside.
+    static func undefinedSymbols(_ path: String) throws -> [String] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["nm", "-D", "--undefined-only", path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return text.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+    }
+
     static func run(_ exe: String, _ args: [String], cwd: String? = nil) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)

@@ -3,6 +3,8 @@
  *
  * This header is the whole contract between the Switchyard core and a plugin (a module
  * loaded with `loadmodule`). It depends on libc only and compiles as C99, C11 and C++.
+ * C99 is the baseline: nothing a plugin needs requires C11 (thread-safe counters go through the
+ * host: stat_update, or atomic_add from 1.6). Build with `cc -std=c99 -shared -fPIC`.
  *
  * How a plugin is loaded:
  *   1. The core dlopen()s the file and looks up ONE symbol, SY_ENTRY_SYMBOL.
@@ -36,6 +38,14 @@
  *        rr and drouting). <sys/socket.h> is now included for struct sockaddr.
  *   1.5  appended sy_host_api.sip_request_from (a stateless request sent from a given listening
  *        socket: drouting probes a gateway from its `socket` column).
+ *   1.6  plugin authoring: SY_UNUSED, SY_CSTR, the param flag SY_P_NULLABLE; appended
+ *        sy_host_api.atomic_add and atomic_swap (a C99 atomic counter) and the MI reply builder
+ *        mi_add_object, mi_add_array, mi_end, mi_add_str, mi_add_int, mi_add_bool, mi_add_null.
+ *        Documented what was already so: the core checks the major itself (a one-line entry
+ *        function), an int variable reaches a SY_P_STR parameter as its decimal string, a NULL
+ *        variable skips the handler, strings may hold NUL bytes, omitted exports fields are
+ *        absent, a statistic's group is the module's name. The core now accepts a quoted integer
+ *        for a SY_MP_INT modparam.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -55,7 +65,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 5
+#define SY_ABI_MINOR 6
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -75,7 +85,14 @@ typedef struct sy_table_header {
  * Basic types
  * ------------------------------------------------------------------------------------------- */
 
-/** A string slice: s points at len bytes, NOT necessarily NUL-terminated. Owner: see each use. */
+/** A string slice: s points at len bytes. Owner: see each use.
+ *  The bytes MAY contain NUL bytes (a script string can hold "\0" from an event parameter, a DB
+ *  value, an MI string): len is the length, never strlen(s). The core reads exactly len bytes
+ *  of a string a plugin passes (embedded NULs kept; bytes that are not UTF-8 become U+FFFD).
+ *  Every string the core passes to a plugin (arguments, modparam values, var_get, pv set values,
+ *  mi_param_str/json, sip_header_get, the inner of a pv parse) is also followed by a NUL byte at
+ *  s[len], so text without embedded NULs may be used as a C string. A plugin that cannot take a
+ *  NUL byte checks memchr(s, 0, len) and refuses the value. */
 typedef struct sy_str {
     const char *s; /**< First byte (may be NULL when len == 0). */
     size_t len;    /**< Number of bytes. */
@@ -95,6 +112,15 @@ typedef struct sy_value {
     int64_t i;        /**< Value when type == SY_VAL_INT. */
     sy_str s;         /**< Value when type == SY_VAL_STR; ownership is stated where a value crosses. */
 } sy_value;
+
+/** Silences -Wunused-parameter for a callback argument the plugin does not need (C99):
+ *    static int w_f(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user)
+ *    { SY_UNUSED(nargs); SY_UNUSED(user); ... }   (1.6; a macro, nothing crosses the ABI) */
+#define SY_UNUSED(x) ((void)(x))
+
+/** Length argument meaning "s is NUL-terminated: up to the NUL". Accepted only by the host
+ *  functions that say so (the 1.6 MI builder's mi_add_str). (1.6; a constant.) */
+#define SY_CSTR ((size_t)-1)
 
 /** A list of items in a table: items points at count elements, each item_size bytes apart.
  *  item_size lets an item struct grow in a later minor: the core reads only what the plugin built.
@@ -159,17 +185,30 @@ enum sy_log_level {
 
 /** Script-function parameter flags (bit values as OpenSIPS's CMD_PARAM_*). */
 enum sy_param_flags {
-    SY_P_INT = 1,        /**< Integer: a number literal or a variable with an int value. */
-    SY_P_STR = 2,        /**< String: a literal (with $var interpolation) or a variable. */
+    SY_P_INT = 1,        /**< Integer: a number literal, a quoted integer literal ("5"), or a
+                              variable with an int value (a variable holding a string is refused
+                              at run time: see sy_func_handler). */
+    SY_P_STR = 2,        /**< String: a literal (with $var interpolation) or a variable. A variable
+                              (or literal) holding an int arrives converted to its decimal string
+                              ("-12"): value.type is SY_VAL_STR (SY_VAL_NULL only when omitted,
+                              or NULL under SY_P_NULLABLE). With SY_P_INT | SY_P_STR,
+                              a variable arrives as its string form, a number literal as an int. */
     SY_P_VAR = 4,        /**< A writable variable (output parameter); the handler gets a sy_var. */
     SY_P_OPT = 16,       /**< May be omitted: f(a, , c) or fewer arguments. */
     SY_P_NO_EXPAND = 64, /**< With SY_P_STR: a literal is taken as is, `$` not interpolated. */
-    SY_P_STATIC = 128    /**< Only a plain literal is accepted (no variable, no interpolation). */
+    SY_P_STATIC = 128,   /**< Only a plain literal is accepted (no variable, no interpolation). */
+    /* --- 1.6 --- */
+    SY_P_NULLABLE = 256  /**< With SY_P_INT/SY_P_STR: a variable that is NULL (unset) does not skip
+                              the handler (see sy_func_handler): the handler is called with
+                              present = 1 and value.type == SY_VAL_NULL. Ignored by older cores,
+                              which refuse a 1.6 plugin anyway. */
 };
 
 /** Module parameter types (modparam values). */
 enum sy_modparam_type {
-    SY_MP_INT = 1,       /**< modparam("m", "p", 10). */
+    SY_MP_INT = 1,       /**< modparam("m", "p", 10); a quoted integer, modparam("m", "p", "10"),
+                              is accepted too (2.x configs quote integers) and arrives as
+                              SY_VAL_INT; any other string is refused before the setter runs. */
     SY_MP_STR = 2,       /**< modparam("m", "p", "text"). */
     SY_MP_REPEATABLE = 4 /**< The setter is called once per modparam line (list-style params).
                               Without it, a second modparam line for the param is refused. */
@@ -245,9 +284,17 @@ typedef struct sy_arg {
     sy_var *var;
 } sy_arg;
 
-/** A script function handler. args has nargs elements (== the declared parameter count).
- *  Return >0 for success/true, <0 for failure/false, 0 to stop the whole script (like exit).
- *  Called from any script worker thread, concurrently: it must be thread-safe. */
+/** A script function handler. args has nargs elements; nargs ALWAYS equals the declared nparams
+ *  (omitted optional arguments are there with present == 0), so most handlers ignore it:
+ *  SY_UNUSED(nargs). Return >0 for success/true, <0 for failure/false, 0 to stop the whole
+ *  script (like exit). The return code becomes $rc / $retcode.
+ *  Arguments that are variables are read just before the call. When one is NULL (unset), or an
+ *  SY_P_INT argument's variable holds a string, the core does NOT call the handler: it logs one
+ *  error line ("file:line:col: f(): $var(x) is NULL") and the call returns -1 ($rc = -1, false).
+ *  A parameter declared SY_P_NULLABLE (1.6) receives a NULL variable instead (present = 1,
+ *  value.type == SY_VAL_NULL). Arity, types and route kinds are checked at startup, never here.
+ *  Called from any script worker thread, concurrently: it must be thread-safe. Shared counters
+ *  in C99: host->atomic_add (1.6) or a statistic (host->stat_update); C11 atomics also work. */
 typedef int (*sy_func_handler)(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user);
 
 /** One script function. */
@@ -255,7 +302,8 @@ typedef struct sy_func_export {
     const char *name;        /**< Function name as called from the script. Static storage. */
     sy_func_handler handler; /**< The implementation. */
     uint32_t nparams;        /**< Number of entries used in params (<= SY_MAX_FUNC_PARAMS). */
-    uint32_t route_mask;     /**< enum sy_route_kind bits where the call is allowed. */
+    uint32_t route_mask;     /**< enum sy_route_kind bits where the call is allowed; 0 (omitted)
+                                  means anywhere, as SY_ROUTE_ALL. */
     uint32_t params[SY_MAX_FUNC_PARAMS]; /**< enum sy_param_flags per parameter, in order. */
     void *user;              /**< Passed to handler. */
 } sy_func_export;
@@ -345,7 +393,11 @@ typedef struct sy_proto_export {
     void *user;            /**< Passed to the four functions above. */
 } sy_proto_export;
 
-/** The exports table a plugin's entry function returns. Static storage, valid until unload. */
+/** The exports table a plugin's entry function returns. Static storage, valid until unload.
+ *  Fields a plugin leaves out of its initialiser are zero, and zero means ABSENT: an omitted
+ *  list (deps, params, funcs, pvars, mi_cmds, events, protos) is empty, an omitted hook or
+ *  aliases is NULL. Only .header and .name are required; writing `.deps = SY_LIST_EMPTY` is
+ *  never needed. */
 typedef struct sy_module_exports {
     sy_table_header header; /**< SY_HEADER(sy_module_exports). */
     const char *name;        /**< Module name used by modparam, deps and MI. Static storage. */
@@ -413,7 +465,10 @@ typedef struct sy_host_api {
     void (*timer_remove)(sy_timer *timer);
 
     /* Statistics (startup / any thread). Registered under group `module`, visible over MI
-     * as "module:name". stat_register returns the existing counter for a repeated name. */
+     * as "module:name". stat_register returns the existing counter for a repeated name.
+     * `module` should be the registering module's own name (its exports .name), as OpenSIPS
+     * groups statistics by module: get_statistics "e164:" then lists the module's counters.
+     * stat_update is atomic: a statistic is also a C99 thread-safe counter. */
     sy_stat *(*stat_register)(const char *module, const char *name, uint32_t flags);
     void (*stat_update)(sy_stat *stat, int64_t delta);
     int64_t (*stat_get)(sy_stat *stat);
@@ -427,7 +482,8 @@ typedef struct sy_host_api {
     int (*mi_param_int)(sy_mi_call *call, const char *name, int64_t *out);
     /** The raw JSON text of a param (arrays, objects). 0 / -1 absent. */
     int (*mi_param_json)(sy_mi_call *call, const char *name, sy_str *out);
-    /** Answer with a JSON text (copied; must be valid JSON: a parse failure answers -32000). */
+    /** Answer with a JSON text (copied; must be valid JSON: a parse failure answers -32000).
+     *  Since 1.6, the builder below (mi_add_object ...) answers without writing JSON by hand. */
     void (*mi_reply_json)(sy_mi_call *call, const char *json, size_t json_len);
     /** Answer with an error; data may be NULL. Strings are copied. */
     void (*mi_reply_error)(sy_mi_call *call, int code, const char *message, const char *data);
@@ -518,12 +574,63 @@ typedef struct sy_host_api {
      *  transport; otherwise as sip_request. (Any thread.) */
     int (*sip_request_from)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
                             uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
+
+    /* --- 1.6 --- */
+    /** A thread-safe counter in C99: adds delta to *cell atomically (sequentially consistent) and
+     *  returns the new value; delta 0 reads it. cell is plugin memory (a static int64_t), 8-byte
+     *  aligned, touched only through atomic_add once workers run (plain writes before init()
+     *  returns are fine). A counter that must also be visible over MI is better a statistic
+     *  (stat_update is atomic too). (Any thread.) */
+    int64_t (*atomic_add)(int64_t *cell, int64_t delta);
+    /** Stores value into *cell atomically and returns what was there before (a counter reset:
+     *  atomic_swap(&c, 0)). Same rules for cell as atomic_add. (Any thread.) */
+    int64_t (*atomic_swap)(int64_t *cell, int64_t value);
+
+    /* The MI reply builder (the MI handler's thread, during the handler). It answers the call
+     * with a value built piece by piece: no JSON text, no escaping. Each function adds one value
+     * where the builder stands: as the reply itself when nothing was added yet, as the next item
+     * of an open array, or as member `key` of an open object. `key` is a C string, copied; it must
+     * be NULL at the top level and inside an array, and non-NULL inside an object (a repeated key
+     * replaces the earlier value). When the handler returns, containers still open are closed
+     * and the built value is the answer (return 0). Every function returns 0, or -1 when misused
+     * (a missing or unexpected key, a second top-level value, a call after mi_reply_json or
+     * mi_reply_error): the misused call adds nothing. mi_reply_error at any point replaces what
+     * was built; mi_reply_json after the first mi_add_* is ignored. Example:
+     *   h->mi_add_object(call, NULL);                         {
+     *   h->mi_add_str(call, "cc", "44", SY_CSTR);               "cc": "44",
+     *   h->mi_add_int(call, "calls", 3);                        "calls": 3,
+     *   h->mi_add_array(call, "tags");                          "tags": [
+     *   h->mi_add_bool(call, NULL, 1);                            true
+     *   h->mi_end(call);                                        ] }                         */
+    /** Opens an object: the following values are its members, until mi_end. */
+    int (*mi_add_object)(sy_mi_call *call, const char *key);
+    /** Opens an array: the following values are its items, until mi_end. */
+    int (*mi_add_array)(sy_mi_call *call, const char *key);
+    /** Closes the innermost open object or array. -1 if none is open. */
+    int (*mi_end)(sy_mi_call *call);
+    /** A string of len bytes (copied; len SY_CSTR: s is NUL-terminated). Quotes, backslashes and
+     *  control characters (NUL included) are escaped in the JSON answer; bytes that are not
+     *  UTF-8 become U+FFFD. s NULL adds JSON null. */
+    int (*mi_add_str)(sy_mi_call *call, const char *key, const char *s, size_t len);
+    /** An integer (JSON number). */
+    int (*mi_add_int)(sy_mi_call *call, const char *key, int64_t value);
+    /** true (value != 0) or false. */
+    int (*mi_add_bool)(sy_mi_call *call, const char *key, int value);
+    /** JSON null. */
+    int (*mi_add_null)(sy_mi_call *call, const char *key);
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,
  *  right after dlopen. Keep `host` (the SQLite-extension pattern: a plugin may store it in a
- *  static). Return the exports table, or NULL to refuse (e.g. host->header.abi_major differs);
- *  the core then reports the plugin refused to load. */
+ *  static) and return the exports table; do nothing else here (call no host function), so
+ *  the entry is one line:
+ *    SY_PLUGIN_ENTRY(host) { g_host = host; return &exports; }
+ *  The core checks the major itself: it reads the returned table's sy_table_header before
+ *  anything else and refuses another major with "built for ABI 2.0, but this core speaks ABI
+ *  1.6 (major version differs; rebuild the plugin)" (every future core keeps sy_table_header and
+ *  this check). Checking host->header.abi_major in the entry is therefore not needed.
+ *  Return NULL only to refuse for a reason of the plugin's own (the core then reports "the plugin
+ *  refused to load"; log the reason with host->log first, after checking the major). */
 typedef const sy_module_exports *(*sy_entry_fn)(const sy_host_api *host);
 
 /** Declare the entry function in a plugin source file:

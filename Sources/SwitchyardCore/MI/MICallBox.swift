@@ -1,4 +1,5 @@
 import SwitchyardABI
+import SwitchyardMI
 
 /// One MI request as a plugin handler sees it (`sy_mi_call`): named parameter lookup and
 /// exactly one reply. Strings handed to C stay alive until the handler returns.
@@ -77,11 +78,28 @@ final class MICallBox {
     }
 
     func replyJSON(_ text: String) {
-        if reply == nil { reply = .json(text) }
+        // The first answer wins; once the builder (1.6) started, it is the answer.
+        if reply == nil && !builder.started { reply = .json(text) }
     }
 
     func replyError(_ code: Int, _ message: String, _ data: String?) {
+        // An error replaces anything built so far (a handler may fail half-way through a reply).
         if reply == nil { reply = .error(code: code, message: message, data: data) }
+    }
+
+    // MARK: the reply builder (ABI 1.6 mi_add_*)
+
+    private(set) var builder = MIReplyBuilder()
+
+    /// Runs one builder step; -1 when the call already answered with mi_reply_json/error or the step is misused.
+    func build(_ step: (inout MIReplyBuilder) -> Bool) -> Int32 {
+        guard reply == nil else { return -1 }
+        return step(&builder) ? 0 : -1
+    }
+
+    /// The built answer, if the handler used the builder (open containers closed).
+    func builtReply() -> JSONValue? {
+        builder.started ? builder.finish() : nil
     }
 
     static func quote(_ s: String) -> String {

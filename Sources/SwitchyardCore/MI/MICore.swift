@@ -117,6 +117,7 @@ public final class MICore: Sendable {
         case .error(let code, let message, let data)?:
             return .error(code: code, message: message, data: data.map { .string($0) })
         case nil:
+            if let built = box.builtReply() { return .result(built) }
             return rc < 0 ? .serverError : .result("OK")
         }
     }

@@ -88,13 +88,22 @@ public final class ModuleRegistry: @unchecked Sendable {
             diagnostics.error(mp.location, "module \(m.name) has no parameter '\(mp.param)'\(known.isEmpty ? "" : " (it has: \(known.joined(separator: ", ")))")")
             return
         }
+        var value: Value = { if case .int(let i) = mp.value { return .int(i) }; if case .string(let s) = mp.value { return .str(s) }; return .null }()
         let isInt: Bool
-        if case .int = mp.value { isInt = true } else { isInt = false }
+        if case .int = value { isInt = true } else { isInt = false }
         let wanted = UInt32(isInt ? SY_MP_INT.rawValue : SY_MP_STR.rawValue)
         // The same name may be exported twice with two types: the first whose type fits wins.
-        guard let p = named.first(where: { $0.type & wanted != 0 }) else {
-            let expected = named[0].type & UInt32(SY_MP_INT.rawValue) != 0 ? "an integer" : "a string"
-            diagnostics.error(mp.valueLocation, "module \(m.name), parameter '\(mp.param)': expected \(expected), got \(isInt ? "an integer" : "a string") (no int/string conversion)")
+        var fitting = named.first(where: { $0.type & wanted != 0 })
+        // 2.x configs quote integers: a string that is an integer goes to an integer-only parameter as one.
+        if fitting == nil, case .str(let s) = value, let n = Int(s.trimmingCharacters(in: .whitespaces)) {
+            fitting = named.first(where: { $0.type & UInt32(SY_MP_INT.rawValue) != 0 })
+            if fitting != nil { value = .int(n) }
+        }
+        guard let p = fitting else {
+            let expectsInt = named[0].type & UInt32(SY_MP_INT.rawValue) != 0
+            let got: String
+            if case .str(let s) = value { got = "the string \"\(s.prefix(40))\", which is not an integer" } else { got = "an integer (quote it to pass a string)" }
+            diagnostics.error(mp.valueLocation, "module \(m.name), parameter '\(mp.param)': expected \(expectsInt ? "an integer" : "a string"), got \(got)")
             return
         }
         let repeatable = p.type & UInt32(SY_MP_REPEATABLE.rawValue) != 0
@@ -105,7 +114,6 @@ public final class ModuleRegistry: @unchecked Sendable {
         m.paramsSet.insert(mp.param)
         guard let setter = p.set else { return }
         var err = [CChar](repeating: 0, count: 512)
-        let value: Value = { if case .int(let i) = mp.value { return .int(i) }; if case .string(let s) = mp.value { return .str(s) }; return .null }()
         let rc = ABIReader.withCValue(value) { setter($0, p.user, &err, err.count) }
         if rc != 0 {
             let reason = ABIReader.text(err)

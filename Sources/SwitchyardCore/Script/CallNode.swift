@@ -30,11 +30,12 @@ final class FunctionCallNode: CallNode, @unchecked Sendable {
         super.init(loc)
     }
 
-    /// Evaluates the arguments; nil when a variable has no value of the required type.
+    /// Evaluates the arguments; nil when a variable has no value of the required type (the handler is
+    /// then skipped and the call returns -1), except a NULL for a parameter declared SY_P_NULLABLE.
     func evaluate(_ ctx: ScriptContext) -> [ArgValue]? {
         var out: [ArgValue] = []
         out.reserveCapacity(args.count)
-        for a in args {
+        for (i, a) in args.enumerated() {
             switch a {
             case .omitted: out.append(.omitted)
             case .int(let i): out.append(.value(.int(i)))
@@ -42,6 +43,10 @@ final class FunctionCallNode: CallNode, @unchecked Sendable {
             case .format(let f): out.append(.value(.str(f.render(ctx))))
             case .pv(let pv, let wantInt):
                 let v = pv.get(ctx)
+                if case .null = v, i < def.params.count, def.params[i] & ParamFlag.nullable != 0 {
+                    out.append(.value(.null))
+                    continue
+                }
                 if wantInt {
                     guard let i = v.intForm else {
                         ctx.engine.log.error("\(location): \(def.name)(): \(pv.text) has no integer value (\(v.printed))")

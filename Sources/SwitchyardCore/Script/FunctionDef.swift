@@ -48,4 +48,6 @@ public enum ParamFlag {
     public static let opt = UInt32(SY_P_OPT.rawValue)
     public static let noExpand = UInt32(SY_P_NO_EXPAND.rawValue)
     public static let staticOnly = UInt32(SY_P_STATIC.rawValue)
+    /// ABI 1.6: a NULL variable reaches the handler instead of skipping it.
+    public static let nullable = UInt32(SY_P_NULLABLE.rawValue)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SwitchyardABI
 
 /// The real `switchyard` binary: startup_route, timer_route, event_route fed by raise_event,
 /// config errors, -c, --syntax-only, -V, clean shutdown on SIGTERM.
@@ -84,6 +85,6 @@ final class BinaryTests: XCTestCase {
         let (status, out) = try BinaryRunner.run(["-V"])
         XCTAssertEqual(status, 0)
         XCTAssertTrue(out.contains("version: switchyard"), out)
-        XCTAssertTrue(out.contains("abi: 1.5"), out)
+        XCTAssertTrue(out.contains("abi: \(SY_ABI_MAJOR).\(SY_ABI_MINOR)"), out)
     }
 }

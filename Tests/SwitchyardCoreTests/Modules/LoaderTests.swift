@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SwitchyardABI
 @testable import SwitchyardCore
 
 /// The loader against good plugins and deliberately bad files.
@@ -34,12 +35,13 @@ final class LoaderTests: XCTestCase {
 
     func testWrongMajor() throws {
         try PluginBuilder.build("wrong_major")
-        assertRefused("loadmodule \"wrong_major.so\"", ["wrong_major.so", "ABI 2.5", "speaks ABI 1.5", "major version differs"])
+        let core = "\(SY_ABI_MAJOR).\(SY_ABI_MINOR)"
+        assertRefused("loadmodule \"wrong_major.so\"", ["wrong_major.so", "ABI 2.\(SY_ABI_MINOR)", "speaks ABI \(core)", "major version differs; rebuild the plugin"])
     }
 
     func testNewerMinor() throws {
         try PluginBuilder.build("newer_minor")
-        assertRefused("loadmodule \"newer_minor.so\"", ["newer_minor.so", "ABI 1.6", "newer than this core's ABI 1.5"])
+        assertRefused("loadmodule \"newer_minor.so\"", ["newer_minor.so", "ABI 1.\(SY_ABI_MINOR + 1)", "newer than this core's ABI 1.\(SY_ABI_MINOR)"])
     }
 
     func testTruncatedTable() throws {
@@ -78,7 +80,9 @@ final class LoaderTests: XCTestCase {
         try PluginBuilder.build("good")
         assertRefused("loadmodule \"good.so\"\nmodparam(\"nope\", \"level\", 1)", ["no module 'nope' is loaded", ":3:1:"])
         assertRefused("loadmodule \"good.so\"\nmodparam(\"good\", \"colour\", 1)", ["module good has no parameter 'colour'", "level, name"])
-        assertRefused("loadmodule \"good.so\"\nmodparam(\"good\", \"level\", \"high\")", ["module good, parameter 'level': expected an integer, got a string"])
+        assertRefused("loadmodule \"good.so\"\nmodparam(\"good\", \"level\", \"high\")", ["module good, parameter 'level': expected an integer, got the string \"high\", which is not an integer"])
+        assertRefused("loadmodule \"good.so\"\nmodparam(\"good\", \"name\", 5)", ["module good, parameter 'name': expected a string, got an integer (quote it to pass a string)"])
+        XCTAssertEqual(errors("loadmodule \"good.so\"\nmodparam(\"good\", \"level\", \"3\")"), [], "a quoted integer (2.x configs)")
         assertRefused("loadmodule \"good.so\"\nmodparam(\"good\", \"level\", 1)\nmodparam(\"good\", \"level\", 2)", ["set more than once"])
         XCTAssertEqual(errors("loadmodule \"good.so\"\nmodparam(\"good\", \"name\", \"a\")\nmodparam(\"g.*\", \"name\", \"b\")"), [], "repeatable params and regex module names")
     }
@@ -120,6 +124,30 @@ final class LoaderTests: XCTestCase {
         XCTAssertTrue(h.messages.contains("said: hello from 1.0"), h.messages.joined(separator: "\n"))
         XCTAssertTrue(h.messages.contains { $0.hasSuffix("init x=7") })
         XCTAssertEqual(h.server.modules.module(named: "older_minor")?.abiVersion, "1.0")
+    }
+
+    /// A plugin built against the frozen 1.5 header (unchanged, with the 1.5 docs' major check in its entry) still
+    /// compiles, needs no core symbol, loads and behaves: modparam, script function, statistic, hand-written MI JSON.
+    func testABI15PluginLoadsAndWorks() throws {
+        let so = try PluginBuilder.build("abi_1_5")
+        XCTAssertEqual(try PluginBuilder.undefinedSymbols(so).filter { !$0.contains("@GLIBC") && !$0.hasPrefix("_ITM_") && $0 != "__gmon_start__" }, [],
+                       "a 1.5 plugin needs libc only")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_5.so"
+        modparam("abi15", "greeting", "good day")
+        event_route[E_GREET] { abi15_greet("$param(who)", $var(out)); xlog("greeted: $var(out)"); }
+        """)
+        XCTAssertEqual(h.prepare().map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertEqual(h.server.modules.module(named: "abi15")?.abiVersion, "1.5")
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("init on a core of ABI \(SY_ABI_MAJOR).\(SY_ABI_MINOR)") }, h.messages.joined(separator: "\n"))
+        let before = h.server.stats.stat(group: "abi15", name: "calls")?.value ?? -1
+        XCTAssertEqual(h.server.raiseEvent("E_GREET", [(name: "who", value: .str("Bob"))]), 0)
+        XCTAssertTrue(h.waitFor("greeted: good day, Bob"), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(h.server.mi.handle(#"{"jsonrpc":"2.0","method":"abi15_status","id":1}"#),
+                       #"{"jsonrpc":"2.0","result":{"greeting":"good day","calls":\#(before + 1)},"id":1}"#)
     }
 
     func testGoodPluginEndToEnd() throws {
