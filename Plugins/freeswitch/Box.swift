@@ -754,7 +754,8 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             let now = nowMs()
             if pr == 0 || now - lastHousekeeping >= Self.housekeepingMs {
                 lastHousekeeping = now
-                if refs.load(ordering: .relaxed) == 0 && manager.maybeReap(self) { return "no longer used" }
+                // Reaped: `stop` is now set, and the next pass flushes the last unsubscriptions and waits for their replies.
+                if refs.load(ordering: .relaxed) == 0 && manager.maybeReap(self) { continue }
                 // Timeouts of commands in flight (they keep their place: replies are matched in order).
                 let expired = state.withLock { s -> [Pending] in s.inflight.filter { !$0.isFinished && $0.deadline <= now } }
                 for p in expired { p.finish(.unreachable("no reply from \(label) within esl_cmd_timeout")) }
