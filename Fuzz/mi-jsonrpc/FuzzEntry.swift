@@ -10,7 +10,7 @@ private func fail(_ what: String) -> Never {
 private let dispatcher: MIDispatcher = {
     let registry = MIRegistry()
     func reg(_ name: String, recipes: [[String]], flags: MICommand.Flags = [], _ body: @escaping MICommand.Handler) {
-        try? registry.register(module: "fuzz", name: name, flags: flags, recipes: recipes, body)
+        try? registry.register(module: "fuzz", name: name, flags: flags, recipes: recipes, handler: body)
     }
     reg("echo", recipes: [[], ["a"], ["a", "b"]]) { p in
         var out: JSONObject = [:]
