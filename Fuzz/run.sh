@@ -27,6 +27,7 @@ case "$target" in
     json) cp Fuzz/json/seeds/* "$corpus"/; extra=(-max_len=4096) ;;
     config) cp Tests/SwitchyardCoreTests/Fixtures/parser/*.cfg "$corpus"/; extra=(-max_len=8192) ;;
     mi-jsonrpc) cp Fuzz/json/seeds/rpc.json "$corpus"/; extra=(-max_len=4096) ;;
+    mi-fifo) cp Fuzz/mi-fifo/seeds/* "$corpus"/; extra=(-max_len=8192) ;;
 esac
 
 # Let a Swift runtime trap (overflow, bounds) reach libFuzzer's deadly-signal handler, which prints the symbolised
