@@ -116,7 +116,7 @@ enum SIPParser {
                 contentLength = n
             }
             if kind == .maxForwards {
-                guard let n = parseDecimal(bytes, value, maxDigits: 9), n <= 255 else { throw SIPParseError("bad Max-Forwards") }
+                guard let n = parseDecimal(bytes, value), n <= 255 else { throw SIPParseError("bad Max-Forwards") }
             }
             switch kind {
             case .from, .to, .callID, .cseq, .maxForwards, .contentLength:
@@ -135,7 +135,7 @@ enum SIPParser {
             headersEnd = b.count
         }
 
-        // A NUL byte is allowed in the header block only escaped in a quoted string (RFC 4475 3.1.1.2).
+        // A NUL byte is allowed in the header block only as an escaped character of a quoted string.
         if unescapedNUL(b, headersStart..<headersEnd) != nil { throw SIPParseError("NUL byte in a header") }
 
         // Body: exactly Content-Length bytes; without it, the rest of the datagram.
@@ -221,9 +221,9 @@ enum SIPParser {
         return c != Byte.colon && c != Byte.semi && c != UInt8(ascii: "?") && c != UInt8(ascii: "@")
     }
 
-    /// A non-negative decimal integer filling the range (at most `maxDigits` digits).
-    static func parseDecimal(_ bytes: [UInt8], _ r: Range<Int>, maxDigits: Int = 9) -> Int? {
-        guard !r.isEmpty, r.count <= maxDigits else { return nil }
+    /// A non-negative decimal integer filling the range (at most 9 digits).
+    static func parseDecimal(_ bytes: [UInt8], _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, r.count <= 9 else { return nil }
         var n = 0
         for i in r {
             let c = bytes[i]

@@ -49,8 +49,8 @@ extension SIPCore {
     }
 }
 
-/// 400 Bad Request for a datagram that looks like a request but does not parse (RFC 4475 asks a
-/// server to answer where it can): the Via/From/To/Call-ID/CSeq lines are copied as found.
+/// 400 Bad Request for a datagram that looks like a request but does not parse (a server answers where it can):
+/// the Via/From/To/Call-ID/CSeq lines are copied as found.
 /// Works on bytes: a Swift String would see "\r\n" as one Character and find no line at all.
 enum BadRequest {
     static let copiedNames: Set<String> = ["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"]
