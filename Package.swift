@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "SwitchyardESL", path: "Sources/SwitchyardESL"),
         .executableTarget(name: "esl-simulator", dependencies: ["SwitchyardESL"], path: "Sources/esl-simulator", exclude: ["README.md"]),
         .target(name: "freeswitch", dependencies: ["SwitchyardPluginKit", "SwitchyardESL"], path: "Plugins/freeswitch", exclude: ["README.md"]),
-        .target(name: "freeswitch_scripting", dependencies: ["SwitchyardPluginKit"], path: "Plugins/freeswitch_scripting", exclude: ["README.md", "schema"]),
+        .target(name: "freeswitch_scripting", dependencies: ["SwitchyardPluginKit", "SwitchyardESL"], path: "Plugins/freeswitch_scripting", exclude: ["README.md", "schema"]),
         .target(name: "mi_http", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_http", exclude: ["README.md"]),
         .target(name: "mi_fifo", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_fifo", exclude: ["README.md"]),
         .target(name: "mi_datagram", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_datagram", exclude: ["README.md"]),

@@ -1,38 +1,42 @@
 #!/usr/bin/env bash
-# Builds the SIP parser fuzzer (libFuzzer + AddressSanitizer) and runs it for a while.
-#   Fuzz/run.sh [seconds] [extra libFuzzer flags...]      (default: 60 seconds)
-# Seeds: the RFC 4475 fixtures (copied to a temporary corpus directory, which grows as the
-# fuzzer finds new coverage). Crash reproducers go to .build/fuzz-artifacts/.
-# Reproduce one:  .build/fuzz-sip-parser .build/fuzz-artifacts/crash-<sha1>
+# Runs one fuzz target for a while, from its prebuilt binary (built by Fuzz/build.sh only when missing or stale).
+#   Fuzz/run.sh [target] [seconds] [extra libFuzzer flags...]   (default: sip-parser, 60 seconds)
+#   Fuzz/run.sh 300                                              (the SIP parser for 5 minutes, as before)
+# Seeds are copied to a temporary corpus directory, which grows as the fuzzer finds new coverage. Crash
+# reproducers go to .build/fuzz-artifacts/<target>/. Reproduce one:
+#   SWIFT_BACKTRACE=enable=no .build/fuzz-<target> .build/fuzz-artifacts/<target>/crash-<sha1>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+target=sip-parser
+if [ $# -gt 0 ] && ! [[ "$1" =~ ^[0-9]+$ ]] && [[ "$1" != -* ]]; then target="$1"; shift; fi
 secs="${1:-60}"
 shift || true
 
-bin=.build/fuzz-sip-parser
-artifacts=.build/fuzz-artifacts
-mkdir -p .build "$artifacts"
+Fuzz/build.sh "$target"
+bin=".build/fuzz-$target"
+artifacts=".build/fuzz-artifacts/$target"
+mkdir -p "$artifacts"
 
-# The machine is shared: every compiler run is serialised on this lock.
-flock /tmp/swiftbuild.lock swiftc -sanitize=fuzzer,address -parse-as-library -O -g \
-    -module-name SIPFuzz \
-    Sources/SwitchyardSIP/*.swift Fuzz/sip-parser/FuzzEntry.swift -o "$bin" \
-    > .build/fuzz-build.log 2>&1 || { cat .build/fuzz-build.log; exit 1; }
-
-corpus="$(mktemp -d /tmp/sip-fuzz-corpus.XXXXXX)"
+corpus="$(mktemp -d "/tmp/fuzz-$target-corpus.XXXXXX")"
 trap 'rm -rf "$corpus"' EXIT
-cp Tests/SwitchyardSIPTests/Fixtures/rfc4475/*.sip "$corpus"/
+extra=()
+case "$target" in
+    sip-parser) cp Tests/SwitchyardSIPTests/Fixtures/rfc4475/*.sip "$corpus"/; extra=(-dict=Fuzz/sip-parser/sip.dict -max_len=8192) ;;
+    esl) cp Tests/SwitchyardCoreTests/Fixtures/esl-frames/*.txt "$corpus"/; extra=(-max_len=16384) ;;
+    json) cp Fuzz/json/seeds/* "$corpus"/; extra=(-max_len=4096) ;;
+    config) cp Tests/SwitchyardCoreTests/Fixtures/parser/*.cfg "$corpus"/; extra=(-max_len=8192) ;;
+    mi-jsonrpc) cp Fuzz/json/seeds/rpc.json "$corpus"/; extra=(-max_len=4096) ;;
+    mi-fifo) cp Fuzz/mi-fifo/seeds/* "$corpus"/; extra=(-max_len=8192) ;;
+esac
 
-# Let a Swift runtime trap (overflow, bounds) reach libFuzzer's deadly-signal handler, which prints
-# the symbolised stack and writes the reproducer; Swift's own backtracer fights with ASan.
+# Let a Swift runtime trap (overflow, bounds) reach libFuzzer's deadly-signal handler, which prints the symbolised
+# stack and writes the reproducer; Swift's own backtracer fights with ASan.
 export SWIFT_BACKTRACE=enable=no
 
-echo "fuzzing for ${secs}s; corpus $corpus; artifacts $artifacts/"
-"$bin" "$corpus" \
-    -dict=Fuzz/sip-parser/sip.dict \
+echo "fuzzing $target for ${secs}s; corpus $corpus; artifacts $artifacts/"
+"$bin" "$corpus" "${extra[@]}" \
     -max_total_time="$secs" \
-    -max_len=8192 \
     -timeout=5 \
     -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/" \

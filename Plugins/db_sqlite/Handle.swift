@@ -13,6 +13,8 @@ final class Handle: @unchecked Sendable {
     /// (a row callback querying inside a transaction) prepares its own copy instead of resetting one in use.
     private var cache: [String: OpaquePointer] = [:]
     static let cacheLimit = 64
+    /// The pool's file generation this handle was opened in (see SQLiteConnection.followFileLocked).
+    var generation = 0
 
     init(db: OpaquePointer) {
         self.db = db

@@ -19,6 +19,11 @@ import SwitchyardABI
 /// A transaction pins its handle to the calling thread: every call that thread makes on this connection until the
 /// transaction ends runs on that handle, i.e. inside the transaction; calls from other threads do not.
 ///
+/// The file is checked before every call that takes a handle: when the path names another file than the one the
+/// handles were opened on (replaced by `mv`, or deleted and created again), the old handles are closed and new ones
+/// opened on the file that is there now; when the path names no file, the call fails and says so. A reload therefore
+/// always reads the current file, or fails.
+///
 /// `:memory:` has a single handle (each SQLite connection would otherwise see its own empty database), so its callers
 /// take turns.
 final class SQLiteConnection: @unchecked Sendable {
@@ -30,6 +35,9 @@ final class SQLiteConnection: @unchecked Sendable {
     private var idle: [Handle] = []
     private var opened = 0
     private var pins: [UInt: Pin] = [:]
+    /// (device, inode) of the file the handles are open on; handles of an older `generation` are closed when given back.
+    private var fileIdentity: FileIdentity?
+    private var generation = 0
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let available: UnsafeMutablePointer<pthread_cond_t>
 
@@ -76,6 +84,34 @@ final class SQLiteConnection: @unchecked Sendable {
         }
         idle.append(first)
         opened = 1
+        if case .file(let path) = url { fileIdentity = FileIdentity(path: path) }
+    }
+
+    /// Which file a path names right now.
+    struct FileIdentity: Equatable {
+        let device: UInt64
+        let inode: UInt64
+        init?(path: String) {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+        }
+    }
+
+    /// Before taking a handle (the mutex held): the handles follow the file the path names now.
+    private func followFileLocked() throws(DBError) {
+        guard case .file(let path) = url else { return }
+        guard let now = FileIdentity(path: path) else {
+            throw DBError(SY_DB_E_CONNECT, "database file \(path) is missing: \(String(cString: strerror(errno)))")
+        }
+        guard now != fileIdentity else { return }
+        let hadOne = fileIdentity != nil
+        fileIdentity = now
+        generation += 1
+        opened -= idle.count
+        idle.removeAll() // closes them; handles in use are closed when given back
+        if hadOne { driver.log(.notice, "\(path) was replaced: reopening it") }
     }
 
     /// Runs each `init_sql` file (in order) on a freshly created database. The files may hold any SQL, their own
@@ -175,15 +211,24 @@ final class SQLiteConnection: @unchecked Sendable {
         var deadline = timespec()
         var haveDeadline = false
         while true {
+            do { try followFileLocked() } catch {
+                pthread_mutex_unlock(mutex)
+                throw error
+            }
             if let h = idle.popLast() {
                 pthread_mutex_unlock(mutex)
                 return (h, false)
             }
             if opened < maxHandles {
                 opened += 1
+                let gen = generation
+                // The first handle on a file checks that it is a database (and sets WAL), as at connect time.
+                let first = opened == 1
                 pthread_mutex_unlock(mutex)
                 do {
-                    return (try openHandle(first: false), false)
+                    let h = try openHandle(first: first)
+                    h.generation = gen
+                    return (h, false)
                 } catch {
                     pthread_mutex_lock(mutex)
                     opened -= 1
@@ -212,7 +257,7 @@ final class SQLiteConnection: @unchecked Sendable {
             try? execute("ROLLBACK", on: handle)
         }
         pthread_mutex_lock(mutex)
-        idle.append(handle)
+        if handle.generation == generation { idle.append(handle) } else { opened -= 1 } // of a replaced file: closed
         pthread_cond_signal(available)
         pthread_mutex_unlock(mutex)
     }

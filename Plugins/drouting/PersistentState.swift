@@ -20,7 +20,7 @@ extension DroutingModule {
 
     func stopStateFlusher() {
         if let t = stateTimer.withLock({ t -> SYTimer? in defer { t = nil }; return t }) { host.timerRemove(t) }
-        probeQueue.sync { flushState() }
+        probeQueue.sync { _ = flushState() }
     }
 
     /// DB state of a gateway (spec §1.10 table).

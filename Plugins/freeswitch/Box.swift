@@ -271,7 +271,6 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         var user: String?
         var password: String
         var phase = Phase.connecting
-        var failures = 0
         var nextAttempt: Int64 = 0
         var subs: [Subscription] = []
         var wire: [String: Int] = ["HEARTBEAT": 1] // the module always listens for HEARTBEAT (liveness, stats)
@@ -398,7 +397,11 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         let host = manager.host
         let bytes = subscribeBytes(key, on: on)
         let p = Pending(bytes: bytes, deadline: nowMs() + manager.config.cmdTimeoutMs, timeoutMs: manager.config.cmdTimeoutMs) { r in
-            if r.status != Int32(SY_FS_OK.rawValue) {
+            // A subscription change lost with its connection needs no warning: the box forgets a connection's
+            // subscriptions when it closes, and every connection subscribes afresh.
+            if r.status == Int32(SY_FS_UNREACHABLE.rawValue) {
+                host.log(.dbg, "\(label): '\(on ? "event json" : "nixevent") \(key)' not answered: \(r.text)")
+            } else if r.status != Int32(SY_FS_OK.rawValue) {
                 host.log(.warn, "\(label): '\(on ? "event json" : "nixevent") \(key)' failed: \(r.text.isEmpty ? "no reply" : r.text)")
             }
         }
@@ -487,7 +490,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             events.close() // wakes the delivery thread (between callbacks) so it ends
             delivery?.join()
         }
-        var backoffIndex = 0
+        var policy = ReconnectPolicy()
         while true {
             if state.withLock({ $0.stop }) { break }
             if manager.maybeReap(self) { break }
@@ -501,23 +504,22 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             let result = connectAndAuth()
             switch result {
             case .failure(let why):
-                let delay = Self.backoff[min(backoffIndex, Self.backoff.count - 1)]
-                backoffIndex += 1
-                let (failures, dropped) = state.withLock { s -> (Int, [Pending]) in
-                    s.failures += 1
+                let next = policy.failed(cause: why, connectedForMs: nil)
+                let dropped = state.withLock { s -> [Pending] in
                     s.phase = .down
-                    s.nextAttempt = nowMs() + delay
+                    s.nextAttempt = nowMs() + next.delayMs
                     let u = s.unsent
                     s.unsent = []
-                    return (s.failures, u)
+                    return u
                 }
                 for p in dropped { p.finish(.unreachable("cannot connect to \(label)")) }
-                if failures == 1 || failures % 20 == 0 {
-                    manager.host.log(.warn, "\(label): cannot connect (\(why)); retrying with backoff (attempt \(failures))")
+                if next.log {
+                    manager.host.log(.warn, "\(label): cannot connect (\(ReconnectPolicy.loggable(why))); retrying in \(next.delayMs) ms (attempt \(next.attempt))")
                 }
             case .success(let conn):
-                backoffIndex = 0
+                let connectedAt = nowMs()
                 let why = serve(conn)
+                let next = policy.failed(cause: why, connectedForMs: nowMs() - connectedAt)
                 // Before close, under the flush mutex: no flush() is writing to a descriptor number that may be reused.
                 pthread_mutex_lock(flushMutex)
                 state.withLock { $0.fd = -1 }
@@ -529,7 +531,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
                     s.unsent = []
                     s.outbuf = []
                     s.phase = .down
-                    s.nextAttempt = nowMs() // first reconnect attempt at once
+                    s.nextAttempt = nowMs() + next.delayMs // at once after a healthy connection
                     s.stats.valid = false
                     s.stats.heartbeatMs = 0
                     s.stats.lastHeartbeatMono = 0
@@ -537,7 +539,10 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
                 }
                 for p in lost { p.finish(.unreachable("connection to \(label) lost")) }
                 if state.withLock({ $0.stop }) { break }
-                manager.host.log(.warn, "\(label): connection lost (\(why)); reconnecting")
+                if next.log {
+                    let when = next.delayMs == 0 ? "" : " in \(next.delayMs) ms (attempt \(next.attempt))"
+                    manager.host.log(.warn, "\(label): connection lost (\(ReconnectPolicy.loggable(why))); reconnecting\(when)")
+                }
             }
         }
         let lost = state.withLock { s -> [Pending] in
@@ -547,8 +552,6 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         }
         for p in lost { p.finish(.unreachable("\(label) closed")) }
     }
-
-    static let backoff: [Int64] = [500, 1000, 2000, 5000, 10_000, 30_000]
 
     private func waitWake(_ ms: Int32) {
         var p = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
@@ -685,7 +688,6 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         let n = state.withLock { s -> Int in
             s.phase = .connected
             s.fd = conn.fd
-            s.failures = 0
             s.stats = Stats()
             let keys = s.wire.keys.sorted { a, b in a == "HEARTBEAT" ? true : b == "HEARTBEAT" ? false : a < b }
             for k in keys { enqueueInternal(&s, k, on: true) }
@@ -711,11 +713,16 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
         var lastHousekeeping = nowMs()
         var buf = [UInt8](repeating: 0, count: 65536)
         var batch: [QueuedEvent] = []
+        var stopDeadline: Int64 = 0
         while true {
             let (sendError, pendingOut) = flush()
             if sendError != 0 { return "send: \(String(cString: strerror(sendError)))" }
             let (stop, inFlight, hb) = state.withLock { s in (s.stop, !s.inflight.isEmpty, s.stats.heartbeatMs) }
-            if stop { return "stopping" }
+            if stop {
+                // Shutting down: commands already sent (the last unsubscriptions) get a moment for their replies.
+                if !inFlight { return "stopping" }
+                if stopDeadline == 0 { stopDeadline = nowMs() + Self.stopGraceMs } else if nowMs() >= stopDeadline { return "stopping" }
+            }
             // Backpressure: stop reading while too many events wait for delivery, unless a command is in flight
             // (its reply may be behind those events). Resumed by the delivery thread or submit() via the wake pipe.
             let reading = events.mayRead(commandsInFlight: inFlight)
@@ -747,7 +754,8 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             let now = nowMs()
             if pr == 0 || now - lastHousekeeping >= Self.housekeepingMs {
                 lastHousekeeping = now
-                if refs.load(ordering: .relaxed) == 0 && manager.maybeReap(self) { return "no longer used" }
+                // Reaped: `stop` is now set, and the next pass flushes the last unsubscriptions and waits for their replies.
+                if refs.load(ordering: .relaxed) == 0 && manager.maybeReap(self) { continue }
                 // Timeouts of commands in flight (they keep their place: replies are matched in order).
                 let expired = state.withLock { s -> [Pending] in s.inflight.filter { !$0.isFinished && $0.deadline <= now } }
                 for p in expired { p.finish(.unreachable("no reply from \(label) within esl_cmd_timeout")) }
@@ -759,6 +767,9 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             }
         }
     }
+
+    /// How long a stopping connection waits for the replies to commands in flight (ms).
+    static let stopGraceMs: Int64 = 1000
 
     /// How often the serve loop looks at command timeouts and whether the box is still needed (ms).
     static let housekeepingMs: Int64 = 20

@@ -5,6 +5,7 @@
 // Its pool — box → subscribed events — is replaced atomically by fs_reload. See README.md next to this file.
 import Foundation
 import SwitchyardABI
+import SwitchyardESL
 import SwitchyardPluginKit
 import Synchronization
 
@@ -71,6 +72,8 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
         str("db_col_events") { $0.colEvents = $1 }
         m.param("fs_subscribe", [.str, .repeatable]) { [self] v in
             guard let s = v.stringValue, !s.isEmpty else { throw PluginError("must be an ESL URL") }
+            // Checked here, not only at startup, so `-c` refuses the URL startup would refuse.
+            do { _ = try ESLBoxURL.parse(s) } catch { throw PluginError("\(Self.redact(s)): \(error)") }
             pendingConfig.withLock { $0.subscribeURLs.append(s) }
         }
         m.event(Self.event)

@@ -13,6 +13,9 @@ enum FifoFrame: Equatable {
     case badReplyName(String)
     /// Text that is not a request (no leading `:`, an unterminated reply name): dropped without an answer.
     case garbage(String)
+    /// A request cut short by another writer's request written into the FIFO meanwhile (`bytes` of it were read):
+    /// answered with an error to `replyName`; the other request is framed on its own.
+    case interrupted(replyName: String, bytes: Int)
 }
 
 struct FifoFramer {
@@ -65,8 +68,10 @@ struct FifoFramer {
         if start > 0 { pending.removeFirst(start) }
 
         guard pending[0] == UInt8(ascii: ":") else {
-            let text = String(decoding: pending.prefix(64), as: UTF8.self)
-            pending.removeAll(keepingCapacity: true)
+            // Up to the next request, which may be another writer's (e.g. after the rest of an interrupted one).
+            let cut = nextRequestStart(from: 1) ?? pending.count
+            let text = String(decoding: pending.prefix(min(cut, 64)), as: UTF8.self)
+            pending.removeFirst(cut)
             return .garbage("request does not start with ':' (\(text))")
         }
         let nameEnd = pending[1...].prefix(Self.maxNameLength + 1).firstIndex(of: UInt8(ascii: ":"))
@@ -101,14 +106,41 @@ struct FifoFramer {
         case .failure(let error) where error.kind == .unexpectedEnd && !idle:
             return pending.count > limit ? takeTooLarge(name, jsonStart: jsonStart) : nil
         case .failure(let error):
-            // Invalid text: the bad request runs to the first newline at or after the error (or to the end).
+            // Invalid text: the bad request runs to the first newline at or after the error (or to the end)...
             let errorAt = min(pending.count, jsonStart + error.offset)
             let end = pending[errorAt...].firstIndex(of: 0x0A).map { $0 + 1 } ?? pending.count
+            // ...unless another request starts before that: a writer's request written while this one was only
+            // partly written. The partial one is reported; the other is served.
+            if let other = nextRequestStart(from: jsonStart), other < end {
+                pending.removeFirst(other)
+                return Self.validReplyName(name) ? .interrupted(replyName: name, bytes: other) : .badReplyName(name)
+            }
             if end > limit { return takeTooLarge(name, upTo: end) }
             let json = Array(pending[jsonStart..<end])
             pending.removeFirst(end)
             return frame(name, json)
         }
+    }
+
+    /// Where a request seems to start at or after `from`: `:`, a reply name of letters, digits, `_` or `-` (possibly
+    /// empty), `:`, optional whitespace, then `{` or `[`.
+    func nextRequestStart(from: Int) -> Int? {
+        var i = from
+        while i < pending.count {
+            defer { i += 1 }
+            guard pending[i] == UInt8(ascii: ":") else { continue }
+            var j = i + 1
+            while j < pending.count, j - i <= Self.maxNameLength, Self.isNameByte(pending[j]) { j += 1 }
+            guard j < pending.count, pending[j] == UInt8(ascii: ":") else { continue }
+            var k = j + 1
+            while k < pending.count, Self.isSpace(pending[k]) { k += 1 }
+            if k < pending.count, pending[k] == UInt8(ascii: "{") || pending[k] == UInt8(ascii: "[") { return i }
+        }
+        return nil
+    }
+
+    static func isNameByte(_ b: UInt8) -> Bool {
+        (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
     }
 
     private func frame(_ name: String, _ json: [UInt8]) -> FifoFrame {

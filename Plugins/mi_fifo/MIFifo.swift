@@ -169,6 +169,7 @@ final class MIFifoModule: Sendable {
         var buffer = [UInt8](repeating: 0, count: 65536)
         var lastData = monotonicNs()
         var lastCheck = lastData
+        var reopenError = ""
         defer { fifo.shutdown() }
         while !stopping.load(ordering: .acquiring) {
             var pfd = pollfd(fd: fifo.readFD, events: Int16(POLLIN), revents: 0)
@@ -184,6 +185,7 @@ final class MIFifoModule: Sendable {
             } else if r == 0 {
                 framer.idleTick()
                 if framer.hasPartial, now - lastData >= Self.partialTimeoutNs {
+                    host.log(.err, "incomplete request in \(fifo.path): no byte for \(Self.partialTimeoutNs / 1_000_000) ms, answered with a parse error")
                     drain(&framer, queue: queue, idle: true)
                     framer.reset()
                 }
@@ -192,10 +194,16 @@ final class MIFifoModule: Sendable {
             if r < 0 && errno != EINTR || now - lastCheck >= 1_000_000_000 {
                 lastCheck = now
                 if !fifo.isIntact() {
-                    host.log(.warn, "FIFO \(fifo.path) vanished or was replaced: re-creating it")
+                    // Each new reason is logged once (a FIFO taken by another instance is not fought over every second).
+                    if reopenError.isEmpty { host.log(.warn, "FIFO \(fifo.path) vanished or was replaced: re-creating it") }
                     framer.reset()
-                    do { try fifo.reopen() } catch {
-                        host.log(.err, "cannot re-create FIFO \(fifo.path): \(error)")
+                    do {
+                        try fifo.reopen()
+                        reopenError = ""
+                    } catch {
+                        let text = "\(error)"
+                        if text != reopenError { host.log(.err, "cannot re-create FIFO \(fifo.path): \(text)") }
+                        reopenError = text
                         usleep(500_000)
                     }
                 }
@@ -218,6 +226,10 @@ final class MIFifoModule: Sendable {
                 host.log(.err, "invalid reply FIFO name '\(name)' (no '/', '\\\\' or '.' allowed): request dropped")
             case .garbage(let why):
                 host.log(.err, "malformed FIFO input dropped: \(why)")
+            case .interrupted(let name, let bytes):
+                host.log(.err, "request for reply FIFO '\(name)' interrupted after \(bytes) bytes by another writer's request: answered with an error")
+                let reply = #"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error","data":"Incomplete request (interrupted by another writer)"},"id":null}"#
+                if !name.isEmpty { queue.put(.reply(replyName: name, json: Array(reply.utf8))) }
             }
         }
     }

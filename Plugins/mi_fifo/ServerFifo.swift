@@ -26,9 +26,15 @@ final class ServerFifo: @unchecked Sendable {
     }
 
     /// Deletes whatever is at `path`, creates the FIFO with `mode` (umask ignored), chowns it, opens both ends.
+    /// A FIFO that another live process reads (a second instance started on the same fifo_name) is left alone:
+    /// taking it over would make the two re-create it in turn forever.
     func open() throws {
         var st = stat()
         if lstat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFIFO, let reader = Self.liveReader(of: path) {
+                let who = reader > 0 ? "process \(reader)\(Self.commandName(reader).map { " (\($0))" } ?? "")" : "another process"
+                throw PluginError("FIFO \(path) is in use: \(who) is reading it. Is another instance running? Stop it, or give this one another fifo_name")
+            }
             guard unlink(path) == 0 else { throw PluginError("cannot remove old \(path): \(errorText())") }
         }
         guard mkfifo(path, mode) == 0 else { throw PluginError("cannot create FIFO \(path): \(errorText())") }
@@ -48,6 +54,42 @@ final class ServerFifo: @unchecked Sendable {
         guard fstat(readFD, &st) == 0 else { let e = errorText(); close(); throw PluginError("fstat \(path): \(e)") }
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
+    }
+
+    /// Whether a live process reads the FIFO at `path`: nil when none does; else its pid, or 0 when it cannot be named.
+    /// Opening the write end without blocking succeeds only when a reader has it open; the reader is named by looking
+    /// for a descriptor on the same file among the processes' open files.
+    static func liveReader(of path: String) -> Int32? {
+        let fd = Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil } // ENXIO: nobody reads it
+        var st = stat()
+        let ok = fstat(fd, &st) == 0
+        Glibc.close(fd)
+        guard ok else { return 0 }
+        let me = getpid()
+        guard let proc = opendir("/proc") else { return 0 }
+        defer { closedir(proc) }
+        while let e = readdir(proc) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(name), pid != me, let fds = opendir("/proc/\(name)/fd") else { continue }
+            defer { closedir(fds) }
+            while let f = readdir(fds) {
+                let fdName = withUnsafeBytes(of: f.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                var fst = stat()
+                if Int(fdName) != nil, stat("/proc/\(name)/fd/\(fdName)", &fst) == 0,
+                   fst.st_dev == st.st_dev, fst.st_ino == st.st_ino {
+                    return pid
+                }
+            }
+        }
+        return 0
+    }
+
+    /// The command name of a process (from /proc), if readable.
+    static func commandName(_ pid: Int32) -> String? {
+        guard let text = ProcFile.read("/proc/\(pid)/comm") else { return nil }
+        let t = text.split(separator: "\n").first.map(String.init) ?? ""
+        return t.isEmpty ? nil : t
     }
 
     /// True while `path` is still the FIFO this object opened.
@@ -76,3 +118,15 @@ final class ServerFifo: @unchecked Sendable {
 }
 
 func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+
+/// Small whole-file reads (no Foundation in this plugin).
+enum ProcFile {
+    static func read(_ path: String) -> String? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+    }
+}

@@ -82,7 +82,7 @@ public final class DBConnection: @unchecked Sendable {
         let sink = Sink()
         var err = sy_db_error()
         let cstrs = ([table, orderBy] + columns).map { Array($0.utf8CString) }
-        let rc: Int64 = try withoutActuallyEscaping(body) { (body: @escaping Body) -> Int64 in
+        let rc: Int64 = withoutActuallyEscaping(body) { (body: @escaping Body) -> Int64 in
             struct Ctx { let body: Body; let sink: Sink }
             var ctx = Ctx(body: body, sink: sink)
             return withCStrs(cstrs) { ptrs in

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Splits a message into first line, header fields and body. Strict where RFC 3261 must be (first
 /// line, header names, Content-Length), tolerant where real peers differ (bare LF line ends,
 /// whitespace before the colon, leading CRLF keep-alives).
@@ -56,6 +62,9 @@ enum SIPParser {
             var k = uStart
             while k < j, Byte.isToken(b[k]), b[k] != Byte.colon { k += 1 }
             guard k > uStart, k < j, b[k] == Byte.colon else { throw SIPParseError("request-URI without a scheme") }
+            if Byte.equalsIgnoringCase(b, uStart..<k, "sip") || Byte.equalsIgnoringCase(b, uStart..<k, "sips") {
+                guard sipURIHasUserAndHost(b, (k + 1)..<j) else { throw SIPParseError("bad SIP request-URI") }
+            }
             j += 1
             // SIP/<digits>.<digits>: another version than 2.0 parses (the core answers 505).
             guard firstEnd - j >= 7, Byte.equalsIgnoringCase(b, j..<(j + 4), "SIP/") else {
@@ -104,11 +113,13 @@ enum SIPParser {
             let kind = HeaderKind.classify(b, nameRange)
             if kind == .contentLength {
                 guard let n = parseDecimal(bytes, value), n <= maxBody else { throw SIPParseError("bad Content-Length") }
-                if let old = contentLength, old != n { throw SIPParseError("conflicting Content-Length headers") }
                 contentLength = n
             }
+            if kind == .maxForwards {
+                guard let n = parseDecimal(bytes, value), n <= 255 else { throw SIPParseError("bad Max-Forwards") }
+            }
             switch kind {
-            case .from, .to, .callID, .cseq, .maxForwards:
+            case .from, .to, .callID, .cseq, .maxForwards, .contentLength:
                 // RFC 3261 allows one of each (RFC 4475 3.3.8 asks for a 400).
                 if fields.contains(where: { $0.kind == kind }) { throw SIPParseError("more than one \(kind) header") }
             default: break
@@ -123,6 +134,9 @@ enum SIPParser {
             }
             headersEnd = b.count
         }
+
+        // A NUL byte is allowed in the header block only as an escaped character of a quoted string.
+        if unescapedNUL(b, headersStart..<headersEnd) != nil { throw SIPParseError("NUL byte in a header") }
 
         // Body: exactly Content-Length bytes; without it, the rest of the datagram.
         var bodyRange = headersEnd..<b.count
@@ -178,6 +192,33 @@ enum SIPParser {
     static func memcmpEqual(_ b: UnsafeBufferPointer<UInt8>, _ x: Int, _ y: Int, _ n: Int) -> Bool {
         for i in 0..<n where b[x + i] != b[y + i] { return false }
         return true
+    }
+
+    /// The index of the first NUL byte in `r` not escaped by a backslash, if any.
+    static func unescapedNUL(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, let base = b.baseAddress else { return nil }
+        var i = r.lowerBound
+        while i < r.upperBound {
+            guard let p = memchr(base + i, 0, r.upperBound - i) else { return nil }
+            let at = base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+            if at == 0 || b[at - 1] != Byte.backslash { return at }
+            i = at + 1
+        }
+        return nil
+    }
+
+    /// A sip:/sips: request-URI names a host, and a user when it has a userinfo part ("sip:@host" does not).
+    static func sipURIHasUserAndHost(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        var at = -1
+        for i in r {
+            if b[i] == UInt8(ascii: "?") { break }
+            if b[i] == UInt8(ascii: "@") { at = i; break }
+        }
+        if at == r.lowerBound { return false }
+        let hostStart = at >= 0 ? at + 1 : r.lowerBound
+        guard hostStart < r.upperBound else { return false }
+        let c = b[hostStart]
+        return c != Byte.colon && c != Byte.semi && c != UInt8(ascii: "?") && c != UInt8(ascii: "@")
     }
 
     /// A non-negative decimal integer filling the range (at most 9 digits).

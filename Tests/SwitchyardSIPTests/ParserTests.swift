@@ -282,6 +282,40 @@ final class ParserTests: XCTestCase {
         assertRejected(msg(invite + ["Content-Length: 1", "l: 2"], body: "xy"), "two different Content-Length values")
     }
 
+    func testDuplicateContentLengthIsRejectedEvenWithTheSameValue() {
+        assertRejected(msg(invite + ["Content-Length: 1", "l: 1"], body: "x"), "two Content-Length headers")
+    }
+
+    func testMaxForwardsMustBeDigitsUpTo255() throws {
+        for v in ["abc", "-5", "1.5", "", "256", "99999999999999999999"] {
+            assertRejected(msg(invite.filter { !$0.hasPrefix("Max-Forwards") } + ["Max-Forwards: \(v)", "Content-Length: 0"]),
+                           "Max-Forwards: \(v)")
+        }
+        for v in ["0", "0068", "255"] {
+            _ = try parse(msg(invite.filter { !$0.hasPrefix("Max-Forwards") } + ["Max-Forwards: \(v)", "Content-Length: 0"]))
+        }
+    }
+
+    func testNULInAHeaderIsRejectedUnlessEscapedInQuotes() throws {
+        assertRejected(msg(invite + ["Subject: a\u{0}b", "Content-Length: 0"]), "NUL in Subject")
+        assertRejected(msg(invite + ["X\u{0}: b", "Content-Length: 0"]), "NUL in a header name")
+        _ = try parse(msg(invite + ["Subject: \"a\\\u{0}b\"", "Content-Length: 0"]))
+        _ = try parse(msg(invite + ["Content-Length: 3"], body: "a\u{0}b"))  // the body may carry anything
+    }
+
+    func testSIPRequestURIWithoutUserOrHostIsRejected() throws {
+        for uri in ["sip:@example.com", "sip:", "sips:@", "sip:;lr", "sip:bob@"] {
+            var lines = invite
+            lines[0] = "INVITE \(uri) SIP/2.0"
+            assertRejected(msg(lines + ["Content-Length: 0"]), uri)
+        }
+        for uri in ["sip:example.com", "sip:bob@example.com;transport=udp", "sip:[::1]:5060", "tel:+1555"] {
+            var lines = invite
+            lines[0] = "INVITE \(uri) SIP/2.0"
+            _ = try parse(msg(lines + ["Content-Length: 0"]))
+        }
+    }
+
     // MARK: replies
 
     func testReplyStatusLine() throws {

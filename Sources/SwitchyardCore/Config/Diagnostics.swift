@@ -13,11 +13,13 @@ public struct Diagnostic: Sendable, Error, CustomStringConvertible {
 
     /// `file:line:col: error: message`, then the line and a caret under the column.
     public var description: String {
+        // No password of a URL is ever shown, in the message or the quoted line.
+        let message = PasswordMask.mask(self.message).text
         guard let loc = location else { return "\(severity.rawValue): \(message)" }
-        let text = loc.lineText
+        let (text, column) = PasswordMask.mask(loc.lineText)
         var caret = ""
         // Keep tabs so the caret lines up under the same character.
-        for ch in text.prefix(max(0, loc.column - 1)) { caret.append(ch == "\t" ? "\t" : " ") }
+        for ch in text.prefix(max(0, column(loc.column) - 1)) { caret.append(ch == "\t" ? "\t" : " ") }
         return "\(loc): \(severity.rawValue): \(message)\n    \(text)\n    \(caret)^"
     }
 }

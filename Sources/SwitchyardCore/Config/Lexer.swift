@@ -183,7 +183,7 @@ struct Scanner {
         while let last = text.last, last == " " || last == "\t" || last == "\r" { text.removeLast() }
         guard !text.isEmpty else { return nil }
         text.removeAll { $0 == "\"" }
-        return Token(kind: .string(text, singleQuoted: false), location: loc, endLine: line)
+        return Token(kind: .string(text, singleQuoted: false), location: loc, endLine: line, endColumn: location.column)
     }
 
     mutating func skipRestOfLine() {
@@ -237,7 +237,7 @@ struct Scanner {
         let loc = location
         tokenStartsLine = loc.line != lastTokenLine
         lastTokenLine = loc.line
-        func make(_ k: TokenKind) -> Token { Token(kind: k, location: loc, endLine: line) }
+        func make(_ k: TokenKind) -> Token { Token(kind: k, location: loc, endLine: line, endColumn: location.column) }
 
         if Scanner.isIdentStart(c) {
             let start = pos

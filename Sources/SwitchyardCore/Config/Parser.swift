@@ -552,6 +552,13 @@ public struct Parser {
         if accept(";") { return }
         // OpenSIPS accepts a missing ';' right before a closing brace.
         if current.isPunct("}") { return }
+        // A ';' missing at the end of a line is reported where it belongs: right after that line's last token.
+        if pos > 0, case let prev = tokens[pos - 1], prev.endColumn > 0,
+           prev.location.file == current.location.file, prev.endLine < current.location.line {
+            fail(SourceLocation(file: prev.location.file, line: prev.endLine, column: prev.endColumn),
+                 "expected ';' at the end of the line (the next line starts with \(describe(current)))")
+            throw Bail()
+        }
         fail(current.location, "expected ';' but found \(describe(current))")
         throw Bail()
     }

@@ -17,6 +17,8 @@ public struct Token: Sendable {
     public let location: SourceLocation
     /// Byte offset just past the token in its file (used to take raw text such as socket specs).
     public let endLine: Int
+    /// Column just past the token on `endLine` (0 when unknown): where "expected ';'" after it points.
+    public var endColumn: Int = 0
 
     public var text: String {
         switch kind {

@@ -49,31 +49,53 @@ extension SIPCore {
     }
 }
 
-/// 400 Bad Request for a datagram that looks like a request but does not parse (RFC 4475 asks a
-/// server to answer where it can): the Via/From/To/Call-ID/CSeq lines are copied as found.
+/// 400 Bad Request for a datagram that looks like a request but does not parse (a server answers where it can):
+/// the Via/From/To/Call-ID/CSeq lines are copied as found.
+/// Works on bytes: a Swift String would see "\r\n" as one Character and find no line at all.
 enum BadRequest {
-    static func answer(_ bytes: [UInt8], reason: String, origin: SIPOrigin, core: SIPCore) {
-        guard bytes.count > 8 else { return }
-        let text = String(decoding: bytes.prefix(8192), as: UTF8.self)
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+    static let copiedNames: Set<String> = ["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"]
+
+    /// The reply to send, or nil when the datagram names nowhere to answer (no Via) or is not a request.
+    static func reply(to bytes: [UInt8], reason: String, server: String?) -> [UInt8]? {
+        guard bytes.count > 8 else { return nil }
+        let head = bytes.prefix(8192)
+        var lines: [ArraySlice<UInt8>] = []
+        var start = head.startIndex
+        for i in head.indices where head[i] == 10 {
+            var end = i
+            if end > start, head[end - 1] == 13 { end -= 1 }
+            lines.append(head[start..<end])
+            start = i + 1
         }
-        guard let first = lines.first(where: { !$0.isEmpty }), !first.uppercased().hasPrefix("SIP/"),
-              !first.hasPrefix("ACK ") else { return }
-        var copied: [String] = []
+        if start < head.endIndex { lines.append(head[start...]) }
+        guard let firstIndex = lines.firstIndex(where: { !$0.isEmpty }) else { return nil }
+        let first = lines[firstIndex]
+        if first.count >= 4, String(decoding: first.prefix(4), as: UTF8.self).uppercased() == "SIP/" { return nil }
+        if first.starts(with: Array("ACK ".utf8)) { return nil }  // an ACK gets no reply
+        var copied: [ArraySlice<UInt8>] = []
         var hasVia = false
-        for l in lines.dropFirst() {
+        for l in lines[(firstIndex + 1)...] {
             if l.isEmpty { break }
-            guard let colon = l.firstIndex(of: ":") else { continue }
-            let name = l[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            if ["via", "v"].contains(name) { hasVia = true }
-            if ["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"].contains(name) { copied.append(l) }
+            guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let name = String(decoding: l[..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+            guard copiedNames.contains(name) else { continue }
+            if name == "via" || name == "v" { hasVia = true }
+            copied.append(l)
         }
-        guard hasVia else { return }
-        var out = "SIP/2.0 400 Bad Request\r\n"
-        for l in copied { out += l + "\r\n" }
-        if let s = core.serverHeader { out += s + "\r\n" }
-        out += "Warning: 399 switchyard \"\(reason.replacingOccurrences(of: "\"", with: "'"))\"\r\nContent-Length: 0\r\n\r\n"
-        _ = origin.socket.send(conn: origin.conn, to: origin.source, Array(out.utf8))
+        guard hasVia else { return nil }
+        var out = Array("SIP/2.0 400 Bad Request\r\n".utf8)
+        for l in copied {
+            out.append(contentsOf: l.filter { $0 != 0 })  // a NUL is never sent back
+            out.append(contentsOf: [13, 10])
+        }
+        if let s = server { out.append(contentsOf: Array((s + "\r\n").utf8)) }
+        let warning = reason.replacingOccurrences(of: "\"", with: "'")
+        out.append(contentsOf: Array("Warning: 399 switchyard \"\(warning)\"\r\nContent-Length: 0\r\n\r\n".utf8))
+        return out
+    }
+
+    static func answer(_ bytes: [UInt8], reason: String, origin: SIPOrigin, core: SIPCore) {
+        guard let out = reply(to: bytes, reason: reason, server: core.serverHeader) else { return }
+        _ = origin.socket.send(conn: origin.conn, to: origin.source, out)
     }
 }

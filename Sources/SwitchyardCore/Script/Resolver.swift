@@ -411,9 +411,29 @@ public struct Resolver {
         return RaiseEventNode(name: f, names: nil, values: nil, c.location)
     }
 
+    /// The functions the resolver handles itself (not in the engine's table).
+    static let builtinFunctionNames: [String] = ["route", "xlog", "xdbg", "log", "fetch_event_params", "setflag",
+                                                 "resetflag", "isflagset", "isflag", "raise_event"]
+
+    /// The known function closest to `name` (same letters in another case, or a small edit distance), if any.
+    static func nearestFunction(_ name: String, among registered: [String]) -> String? {
+        let all = registered + builtinFunctionNames + Array(cacheFunctions)
+        if let k = all.first(where: { $0.lowercased() == name.lowercased() }) { return k }
+        let limit = name.count <= 4 ? 1 : 2
+        return all.map { ($0, GlobalNames.editDistance($0, name, limit: limit)) }
+            .filter { $0.1 <= limit }
+            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+            .first?.0
+    }
+
     mutating func functionCall(_ c: CallExpr) -> CallNode? {
         guard let def = engine.function(named: c.name) else {
-            error(c.location, "unknown function '\(c.name)' (missing loadmodule?)")
+            // A near miss of a known function is a typo, not a missing module.
+            if let near = Resolver.nearestFunction(c.name, among: engine.functionNames) {
+                error(c.location, "unknown function '\(c.name)': did you mean '\(near)'?")
+            } else {
+                error(c.location, "unknown function '\(c.name)' (missing loadmodule?)")
+            }
             return nil
         }
         if def.routeMask & kind.rawValue == 0 {

@@ -66,6 +66,29 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(s2, 1)
     }
 
+    /// `-c` refuses the fs_subscribe URL startup would refuse, and the quoted config line hides the URL's password.
+    func testCheckOnlyValidatesSubscribeURLsAndMasksPasswords() throws {
+        let secret = "Sup3rS3cret"
+        func config(_ url: String) -> String {
+            """
+            loadmodule "json.so"
+            loadmodule "freeswitch.so"
+            loadmodule "freeswitch_scripting.so"
+            modparam("freeswitch_scripting", "fs_subscribe", "\(url)")
+            event_route[E_FREESWITCH] { xlog("ev"); }
+            """
+        }
+        let bad = writeTemp(config("fs://:\(secret)@127.0.0.1:99999?DTMF"))
+        let (status, out) = try BinaryRunner.run(["-c", "-f", bad])
+        XCTAssertEqual(status, 1, out)
+        XCTAssertTrue(out.contains("bad port '99999'"), out)
+        XCTAssertTrue(out.contains("fs://:***@127.0.0.1:99999?DTMF"), "the line is quoted, masked:\n\(out)")
+        XCTAssertFalse(out.contains(secret), out)
+        let good = writeTemp(config("fs://:\(secret)@127.0.0.1:8021?DTMF"))
+        let (s2, o2) = try BinaryRunner.run(["-c", "-f", good])
+        XCTAssertEqual(s2, 0, o2)
+    }
+
     func testSyntaxOnlyListsUnsupported() throws {
         let cfg = writeTemp("""
         tcp_workers = 4

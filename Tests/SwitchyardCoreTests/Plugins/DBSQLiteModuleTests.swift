@@ -67,7 +67,7 @@ final class DBSQLiteModuleTests: XCTestCase {
         let viaURL = "SQLite:///x.db".withCString { url in
             HostTable.shared.pointee.db_bind!(url, UInt32(SY_DB_MAJOR), UInt32(MemoryLayout<sy_db_api>.stride), &err, 256)
         }
-        XCTAssertNotNil(viaURL, String(cString: err))
+        XCTAssertNotNil(viaURL, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         XCTAssertEqual(viaURL.map(UnsafeRawPointer.init), UnsafeRawPointer(api.api))
     }
 
@@ -242,7 +242,7 @@ final class DBSQLiteModuleTests: XCTestCase {
         let (d, ed) = api.connect("sqlite://" + dir.path)
         XCTAssertNil(d)
         XCTAssertEqual(Int64(ed.code), Self.E_CONNECT, ed.message)
-        FileManager.default.createFile(atPath: path("junk.db"), contents: Data(repeating: 0x41, count: 4096))
+        _ = FileManager.default.createFile(atPath: path("junk.db"), contents: Data(repeating: 0x41, count: 4096))
         let (j, ej) = api.connect("sqlite://" + path("junk.db"))
         XCTAssertNil(j)
         XCTAssertEqual(Int64(ej.code), Self.E_CONNECT, ej.message)

@@ -376,6 +376,49 @@ final class DroutingModuleTests: XCTestCase {
         XCTAssertTrue(r2?["error"]?["data"]?.stringValue?.contains("version 9") == true, "\(String(describing: r2))")
     }
 
+    /// dr_reload reads the file the path names now: replaced by `mv`, deleted (the reload fails and says so), junk (fails),
+    /// repaired, deleted and created again.
+    func testReloadReadsTheFileThatIsThereNow() throws {
+        let db = try database()
+        let h = harness(db: db, time: Self.monday)
+        try start(h)
+        defer { h.stop() }
+        func gw1(_ name: String) -> String {
+            route(h, name, ru: "sip:4000@x", group: 0).first ?? ""
+        }
+        func replacement(_ address: String) throws -> String {
+            try database(Self.fixture.replacingOccurrences(of: "'gw1', 1, '10.0.0.1'", with: "'gw1', 1, '\(address)'"))
+        }
+        func reload() -> JSONValue? { mi(h, "dr_reload") }
+        XCTAssertTrue(gw1("A").contains("ru=sip:4000@10.0.0.1"), gw1("A0"))
+
+        // mv new.db routes.db
+        XCTAssertEqual(rename(try replacement("10.0.0.99"), db), 0)
+        XCTAssertEqual(reload()?["result"]?.stringValue, "OK", log(h))
+        XCTAssertTrue(gw1("B").contains("ru=sip:4000@10.0.0.99"), log(h))
+
+        // Deleted: the reload fails and names the file; the old rules stay.
+        for suffix in ["", "-wal", "-shm"] { unlink(db + suffix) }
+        let gone = reload()
+        XCTAssertEqual(gone?["error"]?["code"]?.intValue, 500, "\(String(describing: gone))")
+        XCTAssertTrue(gone?["error"]?["data"]?.stringValue?.contains(db) == true, "\(String(describing: gone))")
+        XCTAssertTrue(gw1("C").contains("ru=sip:4000@10.0.0.99"), log(h))
+
+        // Junk in its place: fails; repaired by another mv: picked up.
+        XCTAssertTrue(FileManager.default.createFile(atPath: db, contents: Data(repeating: 0x41, count: 8192)))
+        XCTAssertEqual(reload()?["error"]?["code"]?.intValue, 500, log(h))
+        XCTAssertEqual(rename(try replacement("10.0.0.77"), db), 0)
+        XCTAssertEqual(reload()?["result"]?.stringValue, "OK", log(h))
+        XCTAssertTrue(gw1("D").contains("ru=sip:4000@10.0.0.77"), log(h))
+
+        // Deleted and created again at the same path with the sqlite3 CLI.
+        for suffix in ["", "-wal", "-shm"] { unlink(db + suffix) }
+        try sqlite(db, (try String(contentsOfFile: Self.schema, encoding: .utf8)) + "\n"
+                   + Self.fixture.replacingOccurrences(of: "'gw1', 1, '10.0.0.1'", with: "'gw1', 1, '10.0.0.55'"))
+        XCTAssertEqual(reload()?["result"]?.stringValue, "OK", log(h))
+        XCTAssertTrue(gw1("E").contains("ru=sip:4000@10.0.0.55"), log(h))
+    }
+
     func testStartupFailsWithoutDBURLOrTables() throws {
         let h = ServerHarness("""
         mpath = "\(BinaryRunner.buildDirectory.path)"

@@ -173,4 +173,54 @@ final class FreeSwitchModuleTests: XCTestCase {
         XCTAssertFalse(h.messages.contains { $0.contains(Self.password) }, log(h))
         sim.kill()
     }
+
+    /// A box that accepts the password and then sends a bad frame is not reconnected in a storm: every failure backs
+    /// off (a successful auth does not reset it); the cause is logged once, capped; a new cause (the password now
+    /// refused) is logged at the next attempt, not at the 20th.
+    func testBadFrameAfterAuthBacksOffAndNewCausesAreLogged() throws {
+        let garbage = "Content-Length: " + String(repeating: "9x\u{1}", count: 2000) + "\n\n"
+        let box = try FakeESLBox(port: 27100, mode: .acceptThenBadFrame(garbage))
+        defer { box.stop() }
+        let h = harness(port: box.port)
+        XCTAssertEqual(h.prepare().map(\.description), [], log(h))
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connection lost (", timeout: 10), log(h))
+        let first = box.arrivals.first ?? Date()
+        // Over the next 4 s: attempts at about +0.5, +1.5, +3.5 s (500, 1000, 2000 ms), never a storm.
+        while Date() < first.addingTimeInterval(4) { usleep(50_000) }
+        let inWindow = box.arrivals.filter { $0 < first.addingTimeInterval(4) }.count
+        XCTAssertGreaterThanOrEqual(inWindow, 2, "it reconnects at all")
+        XCTAssertLessThanOrEqual(inWindow, 5, "connections in 4 s: \(inWindow)\n" + log(h))
+        let lost = h.messages.filter { $0.contains("connection lost (") }
+        XCTAssertEqual(lost.count, 1, "the same cause is logged once:\n" + lost.joined(separator: "\n"))
+        XCTAssertTrue(lost.allSatisfy { $0.count < 600 && !$0.contains("\u{1}") }, "garbage is capped:\n" + lost.joined(separator: "\n"))
+
+        // The password is now refused: that new cause is logged at the very next attempt.
+        let before = box.arrivals.count
+        box.mode = .refuse
+        // The next attempt comes after the current backoff step (at most 30 s).
+        XCTAssertTrue(h.waitFor("cannot connect (authentication refused", timeout: 35), log(h))
+        XCTAssertLessThanOrEqual(box.arrivals.count, before + 1, "logged at the first refused attempt")
+        XCTAssertFalse(h.messages.contains { $0.contains(Self.password) }, log(h))
+    }
+
+    /// Shutting down while connected: the unsubscriptions reach the box and are answered; no "failed" warning.
+    func testShutdownWhileConnectedWarnsNothing() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0.5"])
+        defer { sim.stop() }
+        let h = harness(port: sim.port)
+        XCTAssertEqual(h.prepare().map(\.description), [], log(h))
+        try h.start()
+        let end = Date().addingTimeInterval(10)
+        func lines() -> [String] { ((try? sim.commandLines()) ?? []).map(\.line) }
+        while Date() < end && !(lines().contains("event json DTMF") && lines().contains("event json CHANNEL_ANSWER")) {
+            usleep(20_000)
+        }
+        XCTAssertTrue(lines().contains("event json DTMF"), log(h))
+        h.stop()
+        XCTAssertTrue(lines().contains("nixevent DTMF"), "\(lines())")
+        XCTAssertTrue(lines().contains("nixevent CHANNEL_ANSWER"), "\(lines())")
+        XCTAssertFalse(h.messages.contains { $0.contains("failed") || $0.contains("not answered") }, log(h))
+    }
 }

@@ -225,6 +225,60 @@ final class MITransportTests: XCTestCase {
         XCTAssertTrue(Self.readReply(r2, timeout: 5)?.contains("WD") ?? false)
     }
 
+    /// A writer stalls half-way through its request; another writer's complete request is answered at once, the
+    /// partial one gets an error (logged); a partial request on its own times out with a parse error (logged).
+    func testFifoRequestInterleavedWithAPartialOneIsServed() throws {
+        let dir = tempDir()
+        let h = try server(dir)
+        unlink("\(dir)/slow"); XCTAssertEqual(mkfifo("\(dir)/slow", 0o666), 0)
+        let slowReply = open("\(dir)/slow", O_RDONLY | O_NONBLOCK)
+        defer { close(slowReply) }
+        let slow = open("\(dir)/fifo", O_WRONLY)
+        defer { close(slow) }
+        _ = ":slow:{\"jsonrpc\":\"2.0\",\"meth".withCString { write(slow, $0, strlen($0)) }
+        let other = raw(dir, #"{"jsonrpc":"2.0","method":"version","id":5}"#)
+        XCTAssertTrue(other?.contains("Server") ?? false, "\(String(describing: other))\n" + h.messages.joined(separator: "\n"))
+        let partial = Self.readReply(slowReply, timeout: 5) ?? ""
+        XCTAssertTrue(partial.contains("-32700") && partial.contains("interrupted"), partial)
+        XCTAssertTrue(h.waitFor("reply FIFO 'slow' interrupted"), h.messages.joined(separator: "\n"))
+        // The rest of the slow request arrives: dropped as garbage, and the FIFO still serves.
+        _ = "od\":\"version\",\"id\":1}".withCString { write(slow, $0, strlen($0)) }
+        XCTAssertTrue(raw(dir, #"{"jsonrpc":"2.0","method":"version","id":6}"#)?.contains("Server") ?? false)
+
+        // A partial request alone: no byte for 0.5 s, then a parse error, logged.
+        let lone = Self.fifoRequest(dir: dir, body: Array(#"{"jsonrpc":"2.0","method""#.utf8), name: "lone")
+        XCTAssertTrue(lone?.contains("-32700") ?? false, "\(String(describing: lone))")
+        XCTAssertTrue(h.waitFor("incomplete request in \(dir)/fifo"), h.messages.joined(separator: "\n"))
+    }
+
+    /// A second instance on the same FIFO refuses to start, naming the FIFO and the running process; the first one
+    /// keeps its FIFO and keeps serving.
+    func testSecondInstanceOnTheSameFifoRefusesToStart() throws {
+        let dir = tempDir()
+        let cfg = writeTemp("""
+        loadmodule "mi_fifo.so"
+        modparam("mi_fifo", "fifo_name", "\(dir)/fifo")
+        modparam("mi_fifo", "reply_dir", "\(dir)/")
+        """)
+        let first = BinaryRunner(args: ["-f", cfg])
+        try first.start()
+        defer { if first.process.isRunning { first.process.terminate(); _ = first.wait(timeout: 5) } }
+        XCTAssertTrue(first.waitFor("ready", timeout: 10), first.output)
+        var st1 = stat()
+        XCTAssertEqual(stat("\(dir)/fifo", &st1), 0)
+
+        let (status, out) = try BinaryRunner.run(["-f", cfg], timeout: 10)
+        XCTAssertNotEqual(status, 0, out)
+        XCTAssertTrue(out.contains("FIFO \(dir)/fifo is in use"), out)
+        XCTAssertTrue(out.contains("process \(first.process.processIdentifier)"), out)
+
+        var st2 = stat()
+        XCTAssertEqual(stat("\(dir)/fifo", &st2), 0)
+        XCTAssertEqual(st1.st_ino, st2.st_ino, "the running instance's FIFO was replaced")
+        XCTAssertTrue(raw(dir, #"{"jsonrpc":"2.0","method":"version","id":1}"#)?.contains("Server") ?? false)
+        XCTAssertFalse(first.output.contains("re-creating"), first.output)
+    }
+
     func testFifoClientNeverOpeningItsReplyDoesNotBlock() throws {
         let dir = tempDir()
         let h = try server(dir)

@@ -1,0 +1,52 @@
+/// Hides the password of every `scheme://user:password@host` URL in a text (a config line quoted in a diagnostic, a
+/// message naming a URL): the password becomes `***`.
+enum PasswordMask {
+    /// The masked text, and where a column of the original (1-based) lands in it.
+    static func mask(_ text: String) -> (text: String, column: (Int) -> Int) {
+        let chars = Array(text)
+        var out: [Character] = []
+        out.reserveCapacity(chars.count)
+        // (original index where a password started, its length): columns after it move by 3 - length.
+        var cuts: [(start: Int, length: Int)] = []
+        var i = 0
+        while i < chars.count {
+            if let (userStart, colon, at) = passwordSpan(chars, schemeEndAt: i) {
+                out.append(contentsOf: chars[i..<userStart])
+                out.append(contentsOf: chars[userStart...colon])
+                out.append(contentsOf: "***")
+                cuts.append((colon + 1, at - colon - 1))
+                out.append("@")
+                i = at + 1
+                continue
+            }
+            out.append(chars[i])
+            i += 1
+        }
+        let shifted: (Int) -> Int = { column in
+            var c = column
+            for cut in cuts where column - 1 >= cut.start {
+                // Inside the password: the caret goes under the mask's start; after it: moved by the difference.
+                c += column - 1 < cut.start + cut.length ? -(column - 1 - cut.start) : 3 - cut.length
+            }
+            return c
+        }
+        return (String(out), shifted)
+    }
+
+    /// When `i` is just past a "://" , the userinfo's span: (index after "://", index of the ':' before the password,
+    /// index of the '@'); nil when there is no password there.
+    private static func passwordSpan(_ c: [Character], schemeEndAt i: Int) -> (Int, Int, Int)? {
+        guard i >= 3, c[i - 1] == "/", c[i - 2] == "/", c[i - 3] == ":" else { return nil }
+        var colon = -1, at = -1
+        var j = i
+        while j < c.count {
+            let ch = c[j]
+            if ch == "/" || ch == "?" || ch == "\"" || ch == "'" || ch == " " || ch == "\t" || ch == ")" || ch == "," { break }
+            if ch == ":" && colon < 0 { colon = j }
+            if ch == "@" { at = j }  // the last '@' ends the userinfo
+            j += 1
+        }
+        guard colon >= 0, at > colon else { return nil }
+        return (i, colon, at)
+    }
+}

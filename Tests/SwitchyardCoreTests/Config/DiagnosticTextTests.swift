@@ -1,0 +1,27 @@
+import XCTest
+@testable import SwitchyardCore
+
+/// A diagnostic never prints a URL's password, in its message or in the quoted line, and its caret still points at
+/// the same token.
+final class DiagnosticTextTests: XCTestCase {
+    func testPasswordsAreMasked() {
+        XCTAssertEqual(PasswordMask.mask("fs://:ClueCon@127.0.0.1:8021?DTMF").text, "fs://:***@127.0.0.1:8021?DTMF")
+        XCTAssertEqual(PasswordMask.mask(#"db_url = "mysql://user:s3cr3t@db/opensips""#).text, #"db_url = "mysql://user:***@db/opensips""#)
+        XCTAssertEqual(PasswordMask.mask("fs://1000@default:pw@fs1").text, "fs://1000@default:***@fs1")
+        for clear in ["sqlite:///tmp/x.db", "fs://127.0.0.1:8021", "sip:alice@example.com", "fs://user@host"] {
+            XCTAssertEqual(PasswordMask.mask(clear).text, clear)
+        }
+    }
+
+    func testCaretFollowsTheMask() {
+        let text = #"modparam("freeswitch_scripting", "fs_subscribe", "fs://:LongPassword@host:99999") x"#
+        let file = SourceFile(path: "t.cfg", text: text)
+        let col = Array(text).firstIndex(of: "x")! + 1
+        let d = Diagnostic(SourceLocation(file: file, line: 1, column: col), "error at x, url fs://:LongPassword@host")
+        XCTAssertFalse(d.description.contains("LongPassword"), d.description)
+        let lines = d.description.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(lines.count, 3, d.description)
+        let quoted = Array(lines[1]), caret = Array(lines[2])
+        XCTAssertEqual(quoted[caret.count - 1], "x", "the caret is under the same token:\n\(d.description)")
+    }
+}
