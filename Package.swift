@@ -115,8 +115,9 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         // The server backends, each against a private server .ci/servers.sh starts (URLs in SY_TEST_* variables).
-        .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore"], path: "Tests/db_mysqlTests"),
-        .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore"], path: "Tests/db_postgresTests"),
-        .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore"], path: "Tests/cachedb_redisTests"),
+        .target(name: "BackendTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/BackendTestSupport"),
+        .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_mysqlTests"),
+        .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_postgresTests"),
+        .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/cachedb_redisTests"),
     ]
 )

@@ -52,10 +52,11 @@ start_mysql() {
   if [ -f "$DIR/mysql/mysqld.pid" ] && kill -0 "$(cat "$DIR/mysql/mysqld.pid")" 2>/dev/null; then return 0; fi
   as_user mysql mariadbd --no-defaults --datadir="$DIR/mysql/data" --socket="$DIR/mysql/mysqld.sock" \
     --port="$MY_PORT" --bind-address=127.0.0.1 --pid-file="$DIR/mysql/mysqld.pid" --log-error="$DIR/mysql.log" \
-    --skip-name-resolve --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 >/dev/null 2>&1 &
+    --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 >/dev/null 2>&1 &
   wait_for MariaDB 60 mysql_admin -e "SELECT 1"
   mysql_admin <<SQL
-CREATE DATABASE IF NOT EXISTS $DB_NAME;
+CREATE DATABASE IF NOT EXISTS $DB_NAME CHARACTER SET utf8mb4;
+ALTER DATABASE $DB_NAME CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS '$USER_NAME'@'%' IDENTIFIED BY '$USER_PASS';
 CREATE USER IF NOT EXISTS '$USER_NAME'@'localhost' IDENTIFIED BY '$USER_PASS';
 GRANT ALL ON *.* TO '$USER_NAME'@'%';

@@ -37,7 +37,7 @@ final class MySQLSession: SQLSession {
         guard ok != nil else {
             let msg = String(cString: mysql_error(m))
             mysql_close(m)
-            throw SQLError(.connect, "cannot connect to \(url.masked): \(msg)")
+            throw SQLError(.connect, msg)
         }
         db = m
     }

@@ -88,7 +88,8 @@ private func postgresConnect(_ url: UnsafePointer<CChar>?, _ err: UnsafeMutableP
         SQLError.clear(err)
         return SQLDriverTable.handle(conn)
     } catch {
-        settings.log(.err, error.message)
+        let shown = url.map { SQLURL.maskPassword(String(cString: $0)) } ?? "(none)"
+        settings.log(.err, error.kind == .connect ? "cannot connect to \(shown): \(error.message)" : error.message)
         error.write(to: err)
         return nil
     }

@@ -40,7 +40,7 @@ final class PGSession: SQLSession {
         guard PQstatus(c) == CONNECTION_OK else {
             let msg = String(cString: PQerrorMessage(c)).split(separator: "\n").joined(separator: " ")
             PQfinish(c)
-            throw SQLError(.connect, "cannot connect to \(url.masked): \(msg)")
+            throw SQLError(.connect, msg)
         }
         pg = c
     }

@@ -19,10 +19,9 @@ public enum SQLDialect: Sendable {
     /// The placeholder of the n-th parameter (1-based).
     public func placeholder(_ n: Int) -> String { self == .mysql ? "?" : "$\(n)" }
 
-    /// A raw query's `?` placeholders in this dialect's form. `?` inside '...' strings, "..." or `...` identifiers
+    /// A raw query's `?` placeholders in this dialect's form (MySQL keeps `?`, but the count still skips quoted ones). `?` inside '...' strings, "..." or `...` identifiers
     /// and -- or /* */ comments is left alone. Returns the text and the number of placeholders seen.
     public func placeholders(in sql: String) -> (String, Int) {
-        if self == .mysql { return (sql, sql.utf8.filter { $0 == UInt8(ascii: "?") }.count) }
         var out = ""
         var n = 0
         var quote: Character?
@@ -47,7 +46,7 @@ public enum SQLDialect: Sendable {
                 continue
             } else if c == "?" {
                 n += 1
-                out += "$\(n)"
+                out += placeholder(n)
             } else {
                 out.append(c)
             }
