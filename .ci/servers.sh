@@ -14,6 +14,13 @@
 # Debian packages create. Passwords are real (no --skip-grant-tables): the wrong-password tests need them.
 set -euo pipefail
 
+# The servers outlive this script: they must not inherit its open files (a caller's lock file, e.g. a build lock
+# taken with flock, would stay held as long as the servers run). Close every descriptor above stderr.
+for fd in /proc/$$/fd/*; do
+  n=${fd##*/}
+  if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null || true; fi
+done
+
 DIR=${SY_SERVERS_DIR:-/tmp/switchyard-servers}
 MY_PORT=${SY_MYSQL_PORT:-26306}
 PG_PORT=${SY_POSTGRES_PORT:-26432}
