@@ -25,6 +25,9 @@ final class PGSession: SQLSession {
         var kv: [(String, String)] = [("sslmode", "disable"), ("client_encoding", "UTF8")]
         if options.connectTimeout > 0 { kv.append(("connect_timeout", String(options.connectTimeout))) }
         if options.statementTimeoutMs > 0 { kv.append(("options", "-c statement_timeout=\(options.statementTimeoutMs)")) }
+        // A server host that vanishes without closing the connection (no RST) is noticed by TCP keepalives within
+        // about 11 s, rather than never (libpq has no read timeout of its own).
+        kv += [("keepalives", "1"), ("keepalives_idle", "5"), ("keepalives_interval", "2"), ("keepalives_count", "3")]
         kv += url.paramPairs
         // A unix(/dir) host names the socket directory (libpq wants the directory, not the socket file).
         if let socket = url.socket { kv.append(("host", socket)) } else if !url.host.isEmpty { kv.append(("host", url.host)) }

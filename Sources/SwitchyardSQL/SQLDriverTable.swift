@@ -137,11 +137,20 @@ private func isScript(_ text: String) -> Bool {
 private func dbTransaction(_ c: OpaquePointer?,
                            _ fn: (@convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> Int32)?,
                            _ arg: UnsafeMutableRawPointer?, _ err: UnsafeMutablePointer<sy_db_error>?) -> Int32 {
-    Int32(guarded(err) { () throws(SQLError) -> Int64 in
+    do throws(SQLError) {
         let conn = try connection(c)
         guard let fn else { throw SQLError(.badArg, "transaction: NULL function") }
         let rc = try conn.transaction { fn(arg, c) }
-        if rc != 0 { throw SQLError(.other, "transaction rolled back (the function returned \(rc))") }
-        return 0
-    })
+        if rc == 0 {
+            SQLError.clear(err)
+            return 0
+        }
+        // Rolled back: the function's own negative code, else SY_DB_E_OTHER.
+        SQLError(.other, "transaction rolled back (the function returned \(rc))").write(to: err)
+        if rc < 0 { err?.pointee.code = rc }
+        return rc < 0 ? rc : SY_DB_E_OTHER.rawValue
+    } catch {
+        error.write(to: err)
+        return error.code
+    }
 }
