@@ -46,7 +46,7 @@ extension Bench {
         for x in 1...rules {
             let first = (x - 1) % 1000 == 0
             data += first ? "INSERT INTO dr_rules (groupid, prefix, priority, gwlist) VALUES " : ", "
-            let digits = String(format: "%012d", (x &* 2654435761) % 1_000_000_000_000)
+            let digits = String(format: "%012ld", (x &* 2654435761) % 1_000_000_000_000)
             data += "('\(x % 10)', '\(digits.prefix(4 + x % 9))', \(x % 3), 'gw\(x % 1000),gw\((x * 7) % 1000)')"
             if x % 1000 == 0 || x == rules { data += ";\n" }
         }
