@@ -5,7 +5,7 @@ import SwitchyardCore
 ///
 /// * `switchyard-bench dr-backends [rules]`: the same generated drouting rules (4–12 digit prefixes, 10 groups, 1,000
 ///   gateways) in SQLite, MariaDB and PostgreSQL; drouting's startup load time (its own "loaded ... in N ms" line)
-///   and three dr_reload times (MI, in process) per driver.
+///   and three dr_reload times (MI, in process) per driver (SY_BENCH_RELOADS=n for another count).
 /// * `switchyard-bench redis [calls]`: cache_fetch and cache_insert through the script against Redis, each call timed
 ///   on its worker: p50/p99 from 1 worker and from 8 workers at once.
 extension Bench {
@@ -86,15 +86,15 @@ extension Bench {
             }
             let loaded = logs.messages.first { $0.contains("drouting: loaded") } ?? "(no load line)"
             var reloads: [Double] = []
-            for _ in 0..<3 {
+            let count = ProcessInfo.processInfo.environment["SY_BENCH_RELOADS"].flatMap { Int($0) } ?? 3
+            for _ in 0..<max(count, 1) {
                 let t = DispatchTime.now()
                 let reply = s.mi.handle(#"{"jsonrpc":"2.0","method":"dr_reload","id":1}"#) ?? ""
                 if !reply.contains("OK") { print("dr_reload: \(reply)") }
                 reloads.append(Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e6)
             }
-            print(String(format: "dr-backends: %@: startup %@; dr_reload %.0f / %.0f / %.0f ms", driver,
-                         String(loaded[(loaded.range(of: "loaded")?.lowerBound ?? loaded.startIndex)...]),
-                         reloads[0], reloads[1], reloads[2]))
+            print("dr-backends: \(driver): startup \(loaded[(loaded.range(of: "loaded")?.lowerBound ?? loaded.startIndex)...]); "
+                  + "dr_reload " + reloads.map { String(format: "%.0f", $0) }.joined(separator: " / ") + " ms")
             s.stop()
         }
         try? cli(myCLI, sql: "DROP DATABASE IF EXISTS \(db);")
