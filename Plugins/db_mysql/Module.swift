@@ -7,6 +7,7 @@
 //   modparam("db_mysql", "exec_query_threshold", 0)    µs: log calls slower than this
 //   modparam("db_mysql", "ps_max_col_size", 1024)      accepted for OpenSIPS configs; values are never truncated
 //   modparam("db_mysql", "use_tls", 0)                 TLS is not supported (1 stops startup)
+//   event_route[E_MYSQL_CONNECTION]                    $param(url) (password masked), $param(status) connected|disconnected
 //
 // Files: MySQLSession.swift (one libmariadb connection and its prepared statements), Settings.swift (modparams);
 // pooling, reconnection, SQL text and the C table are SwitchyardSQL's. See README.md next to this file.
@@ -25,6 +26,7 @@ final class MySQLModule: Sendable {
     static let name = "db_mysql"
     static let version = "1.0.0"
     static let apiName = "db:mysql"
+    static let connectionEvent = "E_MYSQL_CONNECTION"
 
     let host: PluginHost
 
@@ -61,6 +63,7 @@ final class MySQLModule: Sendable {
             guard let n = v.intValue else { throw PluginError("expected 0 or 1") }
             if n != 0 { throw PluginError("TLS connections are not supported by this build of db_mysql") }
         }
+        m.event(Self.connectionEvent)
         m.onInit { [host] in
             guard mysql_server_init(0, nil, nil) == 0 else { throw PluginError("mysql_library_init failed") }
             guard host.apiPublish(Self.apiName, UnsafeRawPointer(mysqlAPI)) else {

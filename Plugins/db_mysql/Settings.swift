@@ -26,9 +26,16 @@ final class MySQLSettings: Sendable {
     }
 
     var driverSettings: SQLDriverSettings {
-        SQLDriverSettings(maxAttempts: attempts, slowQueryMicros: slowMicros.load(ordering: .relaxed)) { level, text in
-            settings.log(level, text)
-        }
+        SQLDriverSettings(maxAttempts: attempts, slowQueryMicros: slowMicros.load(ordering: .relaxed),
+                          log: { level, text in settings.log(level, text) },
+                          onStatus: { url, isUp in settings.raiseConnectionEvent(url, isUp) })
+    }
+
+    /// E_MYSQL_CONNECTION(url, status): the URL with its password masked, "connected" or "disconnected".
+    func raiseConnectionEvent(_ url: SQLURL, _ isUp: Bool) {
+        guard let h = host.withLock({ $0 }) else { return }
+        h.raiseEvent(MySQLModule.connectionEvent, [("url", .string(url.masked)),
+                                                   ("status", .string(isUp ? "connected" : "disconnected"))])
     }
 
     func log(_ level: LogLevel, _ message: @autoclosure () -> String) {

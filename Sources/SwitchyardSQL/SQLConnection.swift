@@ -20,11 +20,16 @@ public struct SQLDriverSettings: Sendable {
     /// Calls slower than this (µs) are logged as slow; 0 = off.
     public var slowQueryMicros: Int64
     public var log: @Sendable (LogLevel, String) -> Void
+    /// Called when a connection's state flips: false when a call finds the server gone, true when a call works
+    /// again (db_mysql raises E_MYSQL_CONNECTION with it).
+    public var onStatus: (@Sendable (SQLURL, Bool) -> Void)?
 
-    public init(maxAttempts: Int, slowQueryMicros: Int64, log: @escaping @Sendable (LogLevel, String) -> Void) {
+    public init(maxAttempts: Int, slowQueryMicros: Int64, log: @escaping @Sendable (LogLevel, String) -> Void,
+                onStatus: (@Sendable (SQLURL, Bool) -> Void)? = nil) {
         self.maxAttempts = maxAttempts
         self.slowQueryMicros = slowQueryMicros
         self.log = log
+        self.onStatus = onStatus
     }
 }
 
@@ -44,6 +49,8 @@ public final class SQLConnection: Sendable {
     /// Sessions open now (idle + in use), for the log.
     let sessionCount = Atomic<Int>(0)
     let inFlight = Atomic<Int>(0)
+    /// The server answered the last call (per connection, so several URLs never mix their states).
+    private let up = Atomic<Bool>(true)
 
     /// Connects once (so a wrong password or an unreachable server fails here, at startup) and keeps that session.
     public init(url: SQLURL, dialect: SQLDialect, settings: SQLDriverSettings,
@@ -76,6 +83,12 @@ public final class SQLConnection: Sendable {
     }
 
     private func release(_ s: PooledSession) { idle.withLock { $0.append(s) } }
+
+    private func status(_ isUp: Bool) {
+        guard up.exchange(isUp, ordering: .relaxed) != isUp else { return }
+        settings.log(isUp ? .notice : .err, "\(url.masked): \(isUp ? "connected again" : "disconnected")")
+        settings.onStatus?(url, isUp)
+    }
 
     private func discard(_ s: PooledSession) {
         s.session.close()
@@ -110,15 +123,18 @@ public final class SQLConnection: Sendable {
             let s: PooledSession
             do { s = try acquire() } catch {
                 settings.log(.err, "\(url.masked): cannot connect: \(error.message)")
+                status(false)
                 throw error
             }
             do {
                 let n = try body(s.session)
                 release(s)
+                status(true)
                 return n
             } catch {
-                guard error.lost else { release(s); throw error }
+                guard error.lost else { release(s); status(true); throw error }
                 discard(s)
+                status(false)
                 if attempt < settings.maxAttempts {
                     settings.log(.warn, "\(url.masked): connection lost (\(error.message)); reconnecting")
                     continue

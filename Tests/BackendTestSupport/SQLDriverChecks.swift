@@ -150,4 +150,14 @@ public struct SQLDriverChecks {
         try TestServers.control("startone", serverName)
         XCTAssertTrue(TestServers.waitUntil(20) { db.raw("SELECT 4").rows == [[.int(4)]] })
     }
+
+    /// A query that runs past the driver's timeout fails (it does not hang the worker), and the next call works.
+    public func queryTimeout(slowSQL: String, expect: String) throws {
+        let db = try connect()
+        defer { db.close() }
+        let slow = db.raw(slowSQL)
+        XCTAssertNotEqual(slow.code, Self.OK, "the slow query was not cut short")
+        XCTAssertTrue(slow.message.contains(expect), slow.message)
+        XCTAssertEqual(db.raw("SELECT 5").rows, [[.int(5)]])
+    }
 }

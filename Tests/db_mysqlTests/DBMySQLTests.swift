@@ -10,9 +10,9 @@ final class DBMySQLTests: XCTestCase {
             + "prefix VARCHAR(64), attrs BLOB, flag BOOLEAN)"
     }
 
-    private func withDriver(_ body: (SQLDriverChecks) throws -> Void) throws {
+    private func withDriver(timeout: Int = 2, _ body: (SQLDriverChecks) throws -> Void) throws {
         let url = try TestServers.mysqlURL()
-        let s = try InProcessServer("loadmodule \"db_mysql.so\"\nmodparam(\"db_mysql\", \"timeout_interval\", 2)\n")
+        let s = try InProcessServer("loadmodule \"db_mysql.so\"\nmodparam(\"db_mysql\", \"timeout_interval\", \(timeout))\n")
         defer { s.stop() }
         try body(SQLDriverChecks(api: try s.db("mysql"), url: url, createTable: Self.createTable,
                                  sessionIdSQL: "SELECT CONNECTION_ID()", serverName: "mysql"))
@@ -59,5 +59,36 @@ final class DBMySQLTests: XCTestCase {
             XCTAssertFalse(out.contains("cannot connect"), "\(url): \(out)")
             XCTAssertNotNil(status, out)
         }
+    }
+
+    func testQueryTimeoutCutsASlowQuery() throws {
+        try withDriver(timeout: 1) { try $0.queryTimeout(slowSQL: "SELECT SLEEP(4)", expect: "Lost connection") }
+    }
+
+    /// E_MYSQL_CONNECTION: "disconnected" when a call finds the server gone, "connected" when calls work again; the
+    /// URL has its password masked.
+    func testConnectionEventsOnAnOutage() throws {
+        let url = try TestServers.mysqlURL()
+        let s = try InProcessServer("""
+            loadmodule "db_mysql.so"
+            modparam("db_mysql", "timeout_interval", 2)
+            event_route[E_MYSQL_CONNECTION] { xlog("L_NOTICE", "MYSQLEV $param(status) $param(url)\\n"); }
+            """)
+        defer { s.stop() }
+        let (c, err) = try s.db("mysql").connect(url)
+        let db = try XCTUnwrap(c, err.message)
+        defer { db.close() }
+        XCTAssertEqual(db.raw("SELECT 1").rows, [[.int(1)]])
+        try TestServers.control("stopone", "mysql")
+        XCTAssertEqual(db.raw("SELECT 2").code, SQLDriverChecks.E_CONNECT)
+        try TestServers.control("startone", "mysql")
+        XCTAssertTrue(TestServers.waitUntil(20) { db.raw("SELECT 3").rows == [[.int(3)]] })
+        let masked = SQLCLI.maskedForm(url)
+        XCTAssertTrue(TestServers.waitUntil(5) {
+            let events = s.collector.messages.filter { $0.contains("MYSQLEV") }
+            return events.contains { $0.contains("MYSQLEV disconnected \(masked)") }
+                && events.contains { $0.contains("MYSQLEV connected \(masked)") }
+        }, s.collector.messages.joined(separator: "\n"))
+        XCTAssertFalse(s.collector.messages.contains { $0.contains(ServerURL(url).password) })
     }
 }

@@ -9,10 +9,11 @@ import XCTest
 final class InProcessServer {
     let server: Server
     let path: String
+    let collector = LogCollector()
 
     init(_ config: String) throws {
         path = writeTemp("mpath = \"\(BinaryRunner.buildDirectory.path)\"\n" + config)
-        server = Server(configPath: path, logSink: .collector(LogCollector()))
+        server = Server(configPath: path, logSink: .collector(collector))
         let diags = DiagnosticBag()
         let ast = Parser.parse(path: path, diagnostics: diags)
         XCTAssertEqual(diags.errors.map(\.description), [])

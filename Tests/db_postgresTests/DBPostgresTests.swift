@@ -10,9 +10,9 @@ final class DBPostgresTests: XCTestCase {
             + "prefix VARCHAR(64), attrs BYTEA, flag BOOLEAN)"
     }
 
-    private func withDriver(_ body: (SQLDriverChecks) throws -> Void) throws {
+    private func withDriver(_ extra: String = "", _ body: (SQLDriverChecks) throws -> Void) throws {
         let url = try TestServers.postgresURL()
-        let s = try InProcessServer("loadmodule \"db_postgres.so\"\nmodparam(\"db_postgres\", \"timeout\", 2)\n")
+        let s = try InProcessServer("loadmodule \"db_postgres.so\"\nmodparam(\"db_postgres\", \"timeout\", 2)\n\(extra)\n")
         defer { s.stop() }
         try body(SQLDriverChecks(api: try s.db("postgres"), url: url, createTable: Self.createTable,
                                  sessionIdSQL: "SELECT pg_backend_pid()", serverName: "postgres"))
@@ -59,5 +59,9 @@ final class DBPostgresTests: XCTestCase {
             XCTAssertFalse(out.contains("cannot connect"), "\(url): \(out)")
             XCTAssertNotNil(status, out)
         }
+    }
+
+    func testQueryTimeoutCutsASlowQuery() throws {
+        try withDriver("modparam(\"db_postgres\", \"query_timeout\", 300)") { try $0.queryTimeout(slowSQL: "SELECT pg_sleep(3)", expect: "statement timeout") }
     }
 }
