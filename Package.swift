@@ -27,6 +27,9 @@ let package = Package(
         .library(name: "sl", type: .dynamic, targets: ["sl"]),
         .library(name: "maxfwd", type: .dynamic, targets: ["maxfwd"]),
         .library(name: "rr", type: .dynamic, targets: ["rr"]),
+        .library(name: "db_mysql", type: .dynamic, targets: ["db_mysql"]),
+        .library(name: "db_postgres", type: .dynamic, targets: ["db_postgres"]),
+        .library(name: "cachedb_redis", type: .dynamic, targets: ["cachedb_redis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,6 +88,18 @@ let package = Package(
         .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"]),
         .target(name: "maxfwd", dependencies: ["SwitchyardPluginKit"], path: "Plugins/maxfwd", exclude: ["README.md"]),
         .target(name: "rr", dependencies: ["SwitchyardPluginKit"], path: "Plugins/rr", exclude: ["README.md"]),
+        // Server database drivers: the client libraries (Debian: libmariadb-dev, libpq-dev, libhiredis-dev), each linked
+        // only into its plugin; SwitchyardSQL is what the two SQL drivers share (URLs, SQL text, pooling, the C table).
+        .systemLibrary(name: "CMariaDB", path: "Sources/CMariaDB", providers: [.apt(["libmariadb-dev"])]),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .target(name: "SwitchyardSQL", dependencies: ["SwitchyardPluginKit"], path: "Sources/SwitchyardSQL"),
+        .target(name: "db_mysql", dependencies: ["SwitchyardPluginKit", "SwitchyardSQL", "CMariaDB"], path: "Plugins/db_mysql",
+                exclude: ["README.md"]),
+        .target(name: "db_postgres", dependencies: ["SwitchyardPluginKit", "SwitchyardSQL", "CPostgres"], path: "Plugins/db_postgres",
+                exclude: ["README.md"]),
+        .target(name: "cachedb_redis", dependencies: ["SwitchyardPluginKit", "CHiredis"], path: "Plugins/cachedb_redis",
+                exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore", "SwitchyardJSON"],
@@ -102,5 +117,10 @@ let package = Package(
             path: "Tests/SwitchyardCoreTests",
             resources: [.copy("Fixtures")]
         ),
+        // The server backends, each against a private server .ci/servers.sh starts (URLs in SY_TEST_* variables).
+        .target(name: "BackendTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/BackendTestSupport"),
+        .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_mysqlTests"),
+        .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_postgresTests"),
+        .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/cachedb_redisTests"),
     ]
 )

@@ -39,6 +39,15 @@ extension Bench {
             guard cfg.contains(from) else { throw BenchError("the example config no longer contains \(from)") }
             cfg = cfg.replacingOccurrences(of: from, with: to)
         }
+        // SY_BENCH_REDIS_URL: the same scenario with the transfer marks in Redis (cachedb_redis) instead of cachedb_local.
+        if let redis = ProcessInfo.processInfo.environment["SY_BENCH_REDIS_URL"], !redis.isEmpty {
+            for (from, to) in [("loadmodule \"cachedb_local.so\"", "loadmodule \"cachedb_redis.so\"\nmodparam(\"cachedb_redis\", \"cachedb_url\", \"\(redis)\")"),
+                               ("cache_insert(\"local\"", "cache_insert(\"redis\""), ("cache_remove(\"local\"", "cache_remove(\"redis\"")] {
+                guard cfg.contains(from) else { throw BenchError("the example config no longer contains \(from)") }
+                cfg = cfg.replacingOccurrences(of: from, with: to)
+            }
+            print("dtmf: transfer marks in Redis (\(redis))")
+        }
         // mi_http on a free port, for the MI-burst latency run.
         let miPort = MIBurst.freePort()
         cfg += "\nloadmodule \"mi_http.so\"\nmodparam(\"mi_http\", \"port\", \(miPort))\n"

@@ -19,6 +19,7 @@
  *
  * Version history:
  *   1.0  initial table.
+ *   1.1  raw_query appended (cache_raw_query: a backend-native command, e.g. for Redis).
  */
 #ifndef SWITCHYARD_CACHEDB_H
 #define SWITCHYARD_CACHEDB_H
@@ -30,7 +31,7 @@ extern "C" {
 #endif
 
 #define SY_CACHEDB_MAJOR 1
-#define SY_CACHEDB_MINOR 0
+#define SY_CACHEDB_MINOR 1
 
 /** Result codes of the cachedb functions. */
 enum sy_cachedb_result {
@@ -76,6 +77,16 @@ typedef struct sy_cachedb_api {
 
     /** Read an integer value: OK with *value set, NOT_FOUND, or NOT_INT. */
     int (*counter_fetch)(sy_cachedb_conn *c, sy_str key, int64_t *value);
+
+    /* ---- 1.1 ---- (a caller checks header.struct_size covers it, and that it is not NULL) */
+
+    /** A backend-native command, e.g. "HSET h f v" for Redis: the text is split into words at blanks, single or
+     *  double quotes grouping a word (quotes not sent). The reply goes to sink, once per value: a string or integer
+     *  reply once, an array reply once per string/integer/nil element (a nil element with value NULL, len 0;
+     *  nested arrays skipped); a status reply ("OK") calls it zero times. Returns SY_CACHEDB_OK,
+     *  SY_CACHEDB_NOT_FOUND for a nil reply, or SY_CACHEDB_ERROR (error reply, or the backend cannot reach its
+     *  server; a log line says why). NULL in a backend without native commands (cache_local). */
+    int (*raw_query)(sy_cachedb_conn *c, sy_str query, sy_cachedb_sink sink, void *sink_arg);
 } sy_cachedb_api;
 
 /** Initialiser for the table's header. */

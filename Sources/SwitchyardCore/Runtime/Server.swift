@@ -91,6 +91,10 @@ public final class Server: HostServices, @unchecked Sendable {
         engine.cacheDirectory = CacheDirectory { name, major, size in apis.bind(name: name, major: major, minSize: size) }
         resolver.resolveBodies()
         try failIfErrors()
+        // Notices of the resolver (2.x forms taken in their 3.x meaning): one log line each, with the place.
+        for d in diagnostics.items where d.severity == .warning {
+            log.notice("\(d.location.map { "\($0): " } ?? "")\(d.message)")
+        }
         checkRouteUse(ast)
         mi.installCoreCommands(server: self)
     }

@@ -71,6 +71,27 @@ public final class CacheBackend: @unchecked Sendable {
     }
 
     final class FetchBox { var value: String? }
+
+    /// The backend table has raw_query (cachedb API 1.1) and sets it.
+    var hasRawQuery: Bool {
+        api.pointee.header.struct_size >= UInt32(MemoryLayout<sy_cachedb_api>.offset(of: \.raw_query)! + MemoryLayout<UnsafeRawPointer>.size)
+            && api.pointee.raw_query != nil
+    }
+
+    /// A backend-native command: the code and the reply's values in order (nil for a nil element).
+    public func rawQuery(_ query: String) -> (Int32, [String?]) {
+        guard hasRawQuery, let f = api.pointee.raw_query else { return (-1, []) }
+        final class Box { var values: [String?] = [] }
+        let box = Box()
+        let rc = CacheBackend.with(query, "") { q, _ in
+            f(conn, q, { arg, value, len in
+                guard let arg else { return }
+                let box = Unmanaged<Box>.fromOpaque(arg).takeUnretainedValue()
+                box.values.append(value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) })
+            }, Unmanaged.passUnretained(box).toOpaque())
+        }
+        return (rc, box.values)
+    }
 }
 
 /// Binds cache ids to backends through the API directory ("cachedb:<engine>"), once per id.
@@ -98,7 +119,7 @@ public final class CacheDirectory: Sendable {
         }
         guard !engineName.isEmpty else { return .failure(Failure(message: "bad cache id '\(id)': expected engine[:group]")) }
         let apiPtr: UnsafeRawPointer
-        switch bind("cachedb:\(engineName)", UInt32(SY_CACHEDB_MAJOR), UInt32(MemoryLayout<sy_cachedb_api>.size)) {
+        switch bind("cachedb:\(engineName)", UInt32(SY_CACHEDB_MAJOR), UInt32(MemoryLayout<sy_cachedb_api>.offset(of: \.raw_query)!) /* 1.0 tables are enough */) {
         case .success(let p): apiPtr = p
         case .failure:
             return .failure(Failure(message: "no cache backend '\(engineName)' is loaded (e.g. loadmodule \"cachedb_\(engineName).so\")"))

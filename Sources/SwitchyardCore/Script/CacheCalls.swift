@@ -3,7 +3,7 @@ import SwitchyardABI
 /// The core cache functions (OpenSIPS's cache_* over any cachedb backend, plus Switchyard's
 /// atomic cache_insert). The cache id is bound at startup when it is a literal.
 final class CacheCallNode: CallNode, @unchecked Sendable {
-    enum Op: String { case store, insert, fetch, remove, add, sub, counterFetch }
+    enum Op: String { case store, insert, fetch, remove, add, sub, counterFetch, rawQuery }
     enum Target { case fixed(CacheBackend), dynamic(FormatString) }
 
     let op: Op
@@ -62,7 +62,7 @@ final class CacheCallNode: CallNode, @unchecked Sendable {
         }
         let k = key.render(ctx)
         guard !k.isEmpty else {
-            ctx.engine.log.error("\(location): \(name)(): empty key")
+            ctx.engine.log.error("\(location): \(name)(): empty \(op == .rawQuery ? "query" : "key")")
             return -1
         }
         switch op {
@@ -89,6 +89,14 @@ final class CacheCallNode: CallNode, @unchecked Sendable {
             guard rc == 0 else { return -1 }
             if let output { _ = output.set(ctx, .assign, .int(n)) }
             return 1
+        case .rawQuery:
+            let (rc, values) = backend.rawQuery(k)
+            if rc == Int32(SY_CACHEDB_NOT_FOUND.rawValue) { return -2 }
+            guard rc == 0 else { return -1 }
+            if let output {
+                for v in values { _ = output.set(ctx, .assign, v.map { .str($0) } ?? .null) }
+            }
+            return 1
         case .counterFetch:
             let (rc, n) = backend.counterFetch(k)
             if rc == 0, let output { return output.set(ctx, .assign, .int(n)) ? 1 : -1 }
@@ -107,7 +115,7 @@ extension Resolver {
 
     /// cache_store(id, key, value[, expire]), cache_insert(...same), cache_fetch(id, key, $out),
     /// cache_remove(id, key), cache_add/cache_sub(id, key, incr, expire[, $newval]),
-    /// cache_counter_fetch(id, key, $out); cache_raw_query is refused (no backend supports it).
+    /// cache_counter_fetch(id, key, $out), cache_raw_query(id, query[, $avp(out)]) (backends with raw queries only).
     func cacheCall(_ c: CallExpr) -> CallNode? {
         let str = ParamFlag.str, int = ParamFlag.int, opt = ParamFlag.opt, out = ParamFlag.variable
         let spec: (CacheCallNode.Op, [UInt32])
@@ -119,8 +127,9 @@ extension Resolver {
         case "cache_add": spec = (.add, [str, str, int, int, out | opt])
         case "cache_sub": spec = (.sub, [str, str, int, int, out | opt])
         case "cache_counter_fetch": spec = (.counterFetch, [str, str, out])
+        case "cache_raw_query": spec = (.rawQuery, [str, str, out | opt])
         default:
-            error(c.location, "\(c.name)(): raw queries are not supported by any cache backend")
+            error(c.location, "\(c.name)(): unknown cache function")
             return nil
         }
         let (op, params) = spec
@@ -177,7 +186,11 @@ extension Resolver {
         switch op {
         case .store, .insert:
             return CacheCallNode(op: op, name: c.name, target: target, key: key, value: arg(2), expire: arg(3), output: nil, c.location)
-        case .fetch, .counterFetch:
+        case .fetch, .counterFetch, .rawQuery:
+            if op == .rawQuery, case .fixed(let b) = target, !b.hasRawQuery {
+                error(c.args[0].location, "\(c.name)(): the cache backend of '\(b.id)' has no raw queries")
+                return nil
+            }
             return CacheCallNode(op: op, name: c.name, target: target, key: key, value: nil, expire: nil, output: outputPV(2), c.location)
         case .remove:
             return CacheCallNode(op: op, name: c.name, target: target, key: key, value: nil, expire: nil, output: nil, c.location)

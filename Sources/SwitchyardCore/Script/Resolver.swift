@@ -507,6 +507,15 @@ public struct Resolver {
             return .string(String(n))
         case .string(let s, let loc):
             if isVar {
+                // OpenSIPS 2.4 wrote output variables quoted ("$var(out)"): one variable alone in the quotes is taken
+                // as that variable, with a notice naming the 3.x form.
+                let t = s.trimmingCharacters(in: .whitespaces)
+                if t.hasPrefix("$"), let f = format(t, loc), f.parts.count == 1, case .pv(let r) = f.parts[0] {
+                    if !r.writable { error(loc, "\(what): \(t) cannot be written (an output variable is needed)") }
+                    diagnostics.warning(loc, "\(what): the quoted variable \"\(t)\" is taken as \(t) (OpenSIPS 2.4 form; "
+                                        + "3.x writes it unquoted)")
+                    return .output(r)
+                }
                 error(loc, "\(what) must be a variable (it receives output), not a string")
                 return nil
             }

@@ -1,0 +1,186 @@
+// Commands: the sy_cachedb_api table published as "cachedb:redis" — each cache operation as Redis commands.
+//
+//   store   SET key value [EX expire]            (one command: the value and its expiry are set together)
+//   insert  SET key value NX [EX expire]         (atomic insert-if-absent across every proxy sharing the Redis)
+//   fetch   GET key                              remove  DEL key
+//   add     INCRBY in a script: a missing key is created with the delta and gets `expire`; an existing key keeps
+//           its expiry (the API's semantics, the same as cache_local: script code only changes the backend name)
+//   counter_fetch  GET key, parsed as an integer
+//   raw_query      the text split into words, sent as is
+import SwitchyardABI
+import SwitchyardPluginKit
+
+/// GLOBAL (C table): built once, immutable, never freed.
+nonisolated(unsafe) let redisAPI: UnsafePointer<sy_cachedb_api> = {
+    var api = sy_cachedb_api()
+    api.header = sy_table_header(abi_major: UInt32(SY_CACHEDB_MAJOR), abi_minor: UInt32(SY_CACHEDB_MINOR),
+                                 struct_size: UInt32(MemoryLayout<sy_cachedb_api>.stride), reserved: 0)
+    api.open = { group, err, errlen in redisOpen(group, err, errlen) }
+    api.store = { c, key, value, expire in
+        var argv = [bytes("SET"), key.array, value.array]
+        if expire > 0 { argv += [bytes("EX"), bytes(String(expire))] }
+        return status(run(c, argv)) { r in r == .status("OK") ? SY_CACHEDB_OK : SY_CACHEDB_ERROR }
+    }
+    api.insert = { c, key, value, expire in
+        var argv = [bytes("SET"), key.array, value.array, bytes("NX")]
+        if expire > 0 { argv += [bytes("EX"), bytes(String(expire))] }
+        return status(run(c, argv)) { r in
+            switch r {
+            case .status("OK"): return SY_CACHEDB_OK
+            case .nil_: return SY_CACHEDB_EXISTS
+            default: return SY_CACHEDB_ERROR
+            }
+        }
+    }
+    api.fetch = { c, key, sink, arg in
+        status(run(c, [bytes("GET"), key.array])) { r in
+            switch r {
+            case .string(let v):
+                v.withUnsafeBufferPointer { b in
+                    sink?(arg, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), b.count)
+                }
+                return SY_CACHEDB_OK
+            case .integer(let n):
+                let t = Array(String(n).utf8)
+                t.withUnsafeBufferPointer { b in
+                    sink?(arg, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), b.count)
+                }
+                return SY_CACHEDB_OK
+            case .nil_: return SY_CACHEDB_NOT_FOUND
+            default: return SY_CACHEDB_ERROR
+            }
+        }
+    }
+    api.remove = { c, key in
+        status(run(c, [bytes("DEL"), key.array])) { r in
+            if case .integer = r { return SY_CACHEDB_OK }
+            return SY_CACHEDB_ERROR
+        }
+    }
+    api.add = { c, key, delta, expire, newValue in
+        status(run(c, [bytes("EVAL"), bytes(addScript), bytes("1"), key.array, bytes(String(delta)), bytes(String(expire))])) { r in
+            switch r {
+            case .integer(let n):
+                newValue?.pointee = n
+                return SY_CACHEDB_OK
+            case .error(let e) where e.contains("not an integer"): return SY_CACHEDB_NOT_INT
+            default: return SY_CACHEDB_ERROR
+            }
+        }
+    }
+    api.counter_fetch = { c, key, value in
+        status(run(c, [bytes("GET"), key.array])) { r in
+            switch r {
+            case .string(let v):
+                guard let n = Int64(String(decoding: v, as: UTF8.self)) else {
+                    return v.isEmpty ? SY_CACHEDB_NOT_FOUND : SY_CACHEDB_NOT_INT
+                }
+                value?.pointee = n
+                return SY_CACHEDB_OK
+            case .nil_: return SY_CACHEDB_NOT_FOUND
+            default: return SY_CACHEDB_ERROR
+            }
+        }
+    }
+    api.raw_query = { c, query, sink, arg in
+        guard let words = splitWords(query.array) else {
+            activeModule.withLock { $0 }?.host.log(.err, "cache_raw_query: unbalanced quote in the query")
+            return SY_CACHEDB_ERROR.rawValue
+        }
+        guard !words.isEmpty else { return SY_CACHEDB_ERROR.rawValue }
+        return status(run(c, words)) { r in
+            func emit(_ v: RedisReply) {
+                switch v {
+                case .string(let s):
+                    s.withUnsafeBufferPointer { b in
+                        sink?(arg, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), b.count)
+                    }
+                case .integer(let n):
+                    Array(String(n).utf8).withUnsafeBufferPointer { b in
+                        sink?(arg, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), b.count)
+                    }
+                case .nil_: sink?(arg, nil, 0)
+                default: break
+                }
+            }
+            switch r {
+            case .string, .integer: emit(r); return SY_CACHEDB_OK
+            case .array(let items): items.forEach(emit); return SY_CACHEDB_OK
+            case .status: return SY_CACHEDB_OK
+            case .nil_: return SY_CACHEDB_NOT_FOUND
+            case .error(let e):
+                activeModule.withLock { $0 }?.host.log(.err, "cache_raw_query: Redis answered: \(e)")
+                return SY_CACHEDB_ERROR
+            }
+        }
+    }
+    let p = UnsafeMutablePointer<sy_cachedb_api>.allocate(capacity: 1)
+    p.initialize(to: api)
+    return UnsafePointer(p)
+}()
+
+/// INCRBY that gives a new key the expiry and leaves an existing key's alone, atomically (Redis runs a script whole).
+private let addScript = """
+local existed = redis.call('EXISTS', KEYS[1])
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if existed == 0 and tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return v
+"""
+
+private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+extension sy_str {
+    var array: [UInt8] {
+        guard len > 0, let s else { return [] }
+        return Array(UnsafeRawBufferPointer(start: s, count: len))
+    }
+}
+
+/// The pool behind a connection handle (a retained RedisPool, never released: handles live until the server stops).
+private func run(_ c: OpaquePointer?, _ argv: [[UInt8]]) -> RedisReply? {
+    guard let c else { return nil }
+    return Unmanaged<RedisPool>.fromOpaque(UnsafeRawPointer(c)).takeUnretainedValue().run(argv)
+}
+
+private func status(_ reply: RedisReply?, _ map: (RedisReply) -> sy_cachedb_result) -> Int32 {
+    guard let reply else { return SY_CACHEDB_ERROR.rawValue }
+    return map(reply).rawValue
+}
+
+private func redisOpen(_ group: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int) -> OpaquePointer? {
+    func fail(_ text: String) -> OpaquePointer? {
+        if let err, errlen > 0 {
+            let b = Array(text.utf8.prefix(errlen - 1))
+            for (i, c) in b.enumerated() { err[i] = CChar(bitPattern: c) }
+            err[b.count] = 0
+        }
+        return nil
+    }
+    guard let module = activeModule.withLock({ $0 }) else { return fail("cachedb_redis is not loaded") }
+    switch module.open(group: group.map { String(cString: $0) }) {
+    case .success(let pool): return OpaquePointer(Unmanaged.passRetained(pool).toOpaque())
+    case .failure(let e): return fail(e.message)
+    }
+}
+
+/// Words of a raw query: split at blanks; '...' or "..." group a word (quotes not sent). nil on an unclosed quote.
+func splitWords(_ text: [UInt8]) -> [[UInt8]]? {
+    var words: [[UInt8]] = []
+    var i = 0
+    while i < text.count {
+        while i < text.count, text[i] == 32 || text[i] == 9 || text[i] == 10 || text[i] == 13 { i += 1 }
+        guard i < text.count else { break }
+        var word: [UInt8] = []
+        if text[i] == UInt8(ascii: "'") || text[i] == UInt8(ascii: "\"") {
+            let q = text[i]
+            i += 1
+            guard let end = text[i...].firstIndex(of: q) else { return nil }
+            word = Array(text[i..<end])
+            i = end + 1
+        } else {
+            while i < text.count, !(text[i] == 32 || text[i] == 9 || text[i] == 10 || text[i] == 13) { word.append(text[i]); i += 1 }
+        }
+        words.append(word)
+    }
+    return words
+}

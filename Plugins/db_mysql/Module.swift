@@ -1,0 +1,101 @@
+// The `db_mysql` module: the MariaDB/MySQL driver of the DB API (switchyard_db.h), through the system libmariadb,
+// published as "db:mysql" so a module given `mysql://user:pass@host[:port]/database` (host->db_bind) gets it.
+//
+//   modparam("db_mysql", "timeout_interval", 2)        s: connect, read and write timeout of every query
+//   modparam("db_mysql", "max_db_queries", 2)          attempts of a call whose connection was lost
+//   modparam("db_mysql", "max_db_retries", 3)          reconnects allowed per call (0: never reconnect)
+//   modparam("db_mysql", "exec_query_threshold", 0)    µs: log calls slower than this
+//   modparam("db_mysql", "ps_max_col_size", 1024)      accepted for OpenSIPS configs; values are never truncated
+//   modparam("db_mysql", "use_tls", 0)                 TLS is not supported (1 stops startup)
+//   event_route[E_MYSQL_CONNECTION]                    $param(url) (password masked), $param(status) connected|disconnected
+//
+// Files: MySQLSession.swift (one libmariadb connection and its prepared statements), Settings.swift (modparams);
+// pooling, reconnection, SQL text and the C table are SwitchyardSQL's. See README.md next to this file.
+import CMariaDB
+import SwitchyardABI
+import SwitchyardPluginKit
+import SwitchyardSQL
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: MySQLModule.name) else { return nil } // another ABI major: refuse
+    return MySQLModule(host: host).build().pointer // allocated once, never freed
+}
+
+final class MySQLModule: Sendable {
+    static let name = "db_mysql"
+    static let version = "1.0.0"
+    static let apiName = "db:mysql"
+    static let connectionEvent = "E_MYSQL_CONNECTION"
+
+    let host: PluginHost
+
+    init(host: PluginHost) {
+        self.host = host
+        settings.reset(host: host)
+    }
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
+                                     description: "MariaDB/MySQL driver for the DB API (mysql:// URLs)")
+        m.param("timeout_interval", .int) { v in
+            guard let n = v.intValue, n >= 1, n <= 3600 else { throw PluginError("expected seconds from 1 to 3600") }
+            settings.timeoutSeconds.store(Int32(n), ordering: .relaxed)
+        }
+        m.param("max_db_queries", .int) { [host] v in
+            guard let n = v.intValue else { throw PluginError("expected a number") }
+            if n < 1 { host.log(.warn, "max_db_queries \(n) < 1: using 2") }
+            settings.maxQueries.store(n < 1 ? 2 : Int32(min(n, 100)), ordering: .relaxed)
+        }
+        m.param("max_db_retries", .int) { [host] v in
+            guard let n = v.intValue else { throw PluginError("expected a number") }
+            if n < 0 { host.log(.warn, "max_db_retries \(n) < 0: using 3") }
+            settings.maxRetries.store(n < 0 ? 3 : Int32(min(n, 100)), ordering: .relaxed)
+        }
+        m.param("exec_query_threshold", .int) { v in
+            guard let n = v.intValue, n >= 0 else { throw PluginError("expected microseconds >= 0") }
+            settings.slowMicros.store(n, ordering: .relaxed)
+        }
+        m.param("ps_max_col_size", .int) { v in
+            guard v.intValue != nil else { throw PluginError("expected a number of bytes") }
+        }
+        m.param("use_tls", .int) { v in
+            guard let n = v.intValue else { throw PluginError("expected 0 or 1") }
+            if n != 0 { throw PluginError("TLS connections are not supported by this build of db_mysql") }
+        }
+        m.event(Self.connectionEvent)
+        m.onInit { [host] in
+            guard mysql_server_init(0, nil, nil) == 0 else { throw PluginError("mysql_library_init failed") }
+            guard host.apiPublish(Self.apiName, UnsafeRawPointer(mysqlAPI)) else {
+                throw PluginError("cannot publish the '\(Self.apiName)' API (another MySQL driver loaded?)")
+            }
+            host.log(.info, "libmariadb \(String(cString: mysql_get_client_info())), timeout_interval "
+                     + "\(settings.timeoutSeconds.load(ordering: .relaxed)) s, max_db_queries \(settings.attempts)")
+        }
+        return m.build()
+    }
+}
+
+/// GLOBAL (C table): published as "db:mysql", built once, never freed.
+nonisolated(unsafe) let mysqlAPI: UnsafePointer<sy_db_api> = SQLDriverTable.make(connect: mysqlConnect)
+
+private func mysqlConnect(_ url: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer? {
+    do throws(SQLError) {
+        guard let url else { throw SQLError(.badArg, "NULL database URL") }
+        let parsed = try SQLURL.parse(String(cString: url))
+        guard parsed.scheme == "mysql" else { throw SQLError(.badArg, "\(parsed.masked): not a mysql:// URL") }
+        for (k, _) in parsed.paramPairs { settings.log(.warn, "\(parsed.masked): unknown URL parameter '\(k)' ignored") }
+        let options = MySQLSession.Options(timeoutSeconds: UInt32(settings.timeoutSeconds.load(ordering: .relaxed)))
+        let conn = try SQLConnection(url: parsed, dialect: .mysql, settings: settings.driverSettings) { () throws(SQLError) -> SQLSession in
+            try MySQLSession(url: parsed, options: options)
+        }
+        settings.log(.dbg, "connected to \(parsed.masked)")
+        SQLError.clear(err)
+        return SQLDriverTable.handle(conn)
+    } catch {
+        let shown = url.map { SQLURL.maskPassword(String(cString: $0)) } ?? "(none)"
+        settings.log(.err, error.kind == .connect ? "cannot connect to \(shown): \(error.message)" : error.message)
+        error.write(to: err)
+        return nil
+    }
+}

@@ -1,0 +1,96 @@
+// The `db_postgres` module: the PostgreSQL driver of the DB API (switchyard_db.h), through the system libpq,
+// published as "db:postgres" so a module given `postgres://user:pass@host[:port]/database` (host->db_bind) gets it.
+//
+//   modparam("db_postgres", "timeout", 5)              s: libpq connect_timeout (0: none)
+//   modparam("db_postgres", "query_timeout", 10000)    ms: the server's statement_timeout per session (0: none)
+//   modparam("db_postgres", "max_db_queries", 2)       attempts of a call whose connection was lost
+//   modparam("db_postgres", "exec_query_threshold", 0) µs: log calls slower than this
+//   modparam("db_postgres", "use_tls", 0)              TLS is not supported (1 stops startup)
+//
+// Files: PGSession.swift (one libpq connection and its prepared statements), Settings.swift (modparams); pooling,
+// reconnection, SQL text and the C table are SwitchyardSQL's. See README.md next to this file.
+import CPostgres
+import SwitchyardABI
+import SwitchyardPluginKit
+import SwitchyardSQL
+
+@_cdecl("switchyard_plugin_entry")
+public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
+    guard let host = PluginHost(raw, module: PostgresModule.name) else { return nil } // another ABI major: refuse
+    return PostgresModule(host: host).build().pointer // allocated once, never freed
+}
+
+final class PostgresModule: Sendable {
+    static let name = "db_postgres"
+    static let version = "1.0.0"
+    static let apiName = "db:postgres"
+
+    let host: PluginHost
+
+    init(host: PluginHost) {
+        self.host = host
+        settings.reset(host: host)
+    }
+
+    func build() -> ModuleExports {
+        var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
+                                     description: "PostgreSQL driver for the DB API (postgres:// URLs)")
+        m.param("timeout", .int) { v in
+            guard let n = v.intValue, n <= 3600 else { throw PluginError("expected seconds up to 3600") }
+            settings.connectTimeout.store(Int32(max(n, 0)), ordering: .relaxed)
+        }
+        m.param("query_timeout", .int) { v in
+            guard let n = v.intValue, n >= 0, n <= Int64(Int32.max) else { throw PluginError("expected milliseconds >= 0") }
+            settings.statementTimeoutMs.store(Int32(n), ordering: .relaxed)
+        }
+        m.param("max_db_queries", .int) { [host] v in
+            guard let n = v.intValue else { throw PluginError("expected a number") }
+            if n < 1 { host.log(.warn, "max_db_queries \(n) < 1: using 2") }
+            settings.maxQueries.store(n < 1 ? 2 : Int32(min(n, 100)), ordering: .relaxed)
+        }
+        m.param("exec_query_threshold", .int) { v in
+            guard let n = v.intValue, n >= 0 else { throw PluginError("expected microseconds >= 0") }
+            settings.slowMicros.store(n, ordering: .relaxed)
+        }
+        m.param("use_tls", .int) { v in
+            guard let n = v.intValue else { throw PluginError("expected 0 or 1") }
+            if n != 0 { throw PluginError("TLS connections are not supported by this build of db_postgres") }
+        }
+        m.onInit { [host] in
+            guard PQisthreadsafe() != 0 else { throw PluginError("libpq was built without thread safety") }
+            guard host.apiPublish(Self.apiName, UnsafeRawPointer(postgresAPI)) else {
+                throw PluginError("cannot publish the '\(Self.apiName)' API (another PostgreSQL driver loaded?)")
+            }
+            host.log(.info, "libpq \(PQlibVersion()), timeout \(settings.connectTimeout.load(ordering: .relaxed)) s, "
+                     + "query_timeout \(settings.statementTimeoutMs.load(ordering: .relaxed)) ms, max_db_queries "
+                     + "\(settings.maxQueries.load(ordering: .relaxed))")
+        }
+        return m.build()
+    }
+}
+
+/// GLOBAL (C table): published as "db:postgres", built once, never freed.
+nonisolated(unsafe) let postgresAPI: UnsafePointer<sy_db_api> = SQLDriverTable.make(connect: postgresConnect)
+
+private func postgresConnect(_ url: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer? {
+    do throws(SQLError) {
+        guard let url else { throw SQLError(.badArg, "NULL database URL") }
+        let parsed = try SQLURL.parse(String(cString: url))
+        guard ["postgres", "postgresql"].contains(parsed.scheme) else {
+            throw SQLError(.badArg, "\(parsed.masked): not a postgres:// URL")
+        }
+        let options = PGSession.Options(connectTimeout: settings.connectTimeout.load(ordering: .relaxed),
+                                        statementTimeoutMs: settings.statementTimeoutMs.load(ordering: .relaxed))
+        let conn = try SQLConnection(url: parsed, dialect: .postgres, settings: settings.driverSettings) { () throws(SQLError) -> SQLSession in
+            try PGSession(url: parsed, options: options)
+        }
+        settings.log(.dbg, "connected to \(parsed.masked)")
+        SQLError.clear(err)
+        return SQLDriverTable.handle(conn)
+    } catch {
+        let shown = url.map { SQLURL.maskPassword(String(cString: $0)) } ?? "(none)"
+        settings.log(.err, error.kind == .connect ? "cannot connect to \(shown): \(error.message)" : error.message)
+        error.write(to: err)
+        return nil
+    }
+}

@@ -1,0 +1,156 @@
+// SQLDriverTable: the sy_db_api table (switchyard_db.h) of a server driver. Every function but connect() works on the
+// SQLConnection behind the handle, so db_mysql and db_postgres share them; each driver brings its own connect().
+import SwitchyardABI
+
+public typealias SQLConnectFn = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer?
+
+public enum SQLDriverTable {
+    /// The table, allocated once and never freed (api_publish keeps the pointer).
+    public static func make(connect: SQLConnectFn) -> UnsafePointer<sy_db_api> {
+        let p = UnsafeMutablePointer<sy_db_api>.allocate(capacity: 1)
+        var api = sy_db_api()
+        api.header = sy_table_header(abi_major: UInt32(SY_DB_MAJOR), abi_minor: UInt32(SY_DB_MINOR),
+                                     struct_size: UInt32(MemoryLayout<sy_db_api>.stride), reserved: 0)
+        api.connect = connect
+        api.close = dbClose
+        api.select = dbSelect
+        api.insert = dbInsert
+        api.update = dbUpdate
+        api.remove = dbRemove
+        api.raw_query = dbRawQuery
+        api.transaction = dbTransaction
+        p.initialize(to: api)
+        return UnsafePointer(p)
+    }
+
+    /// The handle connect() returns for `conn` (retained until close()).
+    public static func handle(_ conn: SQLConnection) -> OpaquePointer {
+        OpaquePointer(Unmanaged.passRetained(conn).toOpaque())
+    }
+}
+
+private func connection(_ c: OpaquePointer?) throws(SQLError) -> SQLConnection {
+    guard let c else { throw SQLError(.badArg, "NULL connection") }
+    return Unmanaged<SQLConnection>.fromOpaque(UnsafeRawPointer(c)).takeUnretainedValue()
+}
+
+private func guarded(_ err: UnsafeMutablePointer<sy_db_error>?, _ body: () throws(SQLError) -> Int64) -> Int64 {
+    do {
+        let n = try body()
+        SQLError.clear(err)
+        return n
+    } catch {
+        error.write(to: err)
+        return Int64(error.code)
+    }
+}
+
+private func dbClose(_ c: OpaquePointer?) {
+    guard let c else { return }
+    let u = Unmanaged<SQLConnection>.fromOpaque(UnsafeRawPointer(c))
+    let conn = u.takeUnretainedValue()
+    if conn.inFlight.load(ordering: .relaxed) > 0 {
+        conn.settings.log(.err, "close(\(conn.url.masked)) with calls in flight: the connection is leaked, not closed")
+        return
+    }
+    conn.closeAll()
+    u.release()
+}
+
+private func execute(_ conn: SQLConnection, _ st: SQLStatement, _ row: sy_db_row_fn?,
+                     _ arg: UnsafeMutableRawPointer?) throws(SQLError) -> Int64 {
+    try conn.run(st.text) { (s) throws(SQLError) -> Int64 in try s.execute(st.text, st.params, row: row, arg: arg) }
+}
+
+private func dbSelect(_ c: OpaquePointer?, _ table: sy_str, _ columns: UnsafePointer<sy_str>?, _ ncolumns: UInt32,
+                      _ conds: UnsafePointer<sy_db_cond>?, _ nconds: UInt32, _ orderBy: sy_str,
+                      _ row: sy_db_row_fn?, _ arg: UnsafeMutableRawPointer?,
+                      _ err: UnsafeMutablePointer<sy_db_error>?) -> Int64 {
+    guarded(err) { () throws(SQLError) -> Int64 in
+        let conn = try connection(c)
+        let st = try SQLBuilder.select(conn.dialect, table: table, columns: columns, ncolumns: ncolumns,
+                                       where: conds, nwhere: nconds, orderBy: orderBy)
+        return try execute(conn, st, row, arg)
+    }
+}
+
+private func dbInsert(_ c: OpaquePointer?, _ table: sy_str, _ columns: UnsafePointer<sy_str>?,
+                      _ values: UnsafePointer<sy_db_value>?, _ n: UInt32,
+                      _ err: UnsafeMutablePointer<sy_db_error>?) -> Int64 {
+    guarded(err) { () throws(SQLError) -> Int64 in
+        let conn = try connection(c)
+        return try execute(conn, try SQLBuilder.insert(conn.dialect, table: table, columns: columns, values: values, n: n),
+                           nil, nil)
+    }
+}
+
+private func dbUpdate(_ c: OpaquePointer?, _ table: sy_str, _ conds: UnsafePointer<sy_db_cond>?, _ nconds: UInt32,
+                      _ columns: UnsafePointer<sy_str>?, _ values: UnsafePointer<sy_db_value>?, _ n: UInt32,
+                      _ err: UnsafeMutablePointer<sy_db_error>?) -> Int64 {
+    guarded(err) { () throws(SQLError) -> Int64 in
+        let conn = try connection(c)
+        return try execute(conn, try SQLBuilder.update(conn.dialect, table: table, where: conds, nwhere: nconds,
+                                                       columns: columns, values: values, n: n), nil, nil)
+    }
+}
+
+private func dbRemove(_ c: OpaquePointer?, _ table: sy_str, _ conds: UnsafePointer<sy_db_cond>?, _ nconds: UInt32,
+                      _ err: UnsafeMutablePointer<sy_db_error>?) -> Int64 {
+    guarded(err) { () throws(SQLError) -> Int64 in
+        let conn = try connection(c)
+        return try execute(conn, try SQLBuilder.delete(conn.dialect, table: table, where: conds, nwhere: nconds), nil, nil)
+    }
+}
+
+private func dbRawQuery(_ c: OpaquePointer?, _ sql: sy_str, _ params: UnsafePointer<sy_db_value>?, _ nparams: UInt32,
+                        _ row: sy_db_row_fn?, _ arg: UnsafeMutableRawPointer?,
+                        _ err: UnsafeMutablePointer<sy_db_error>?) -> Int64 {
+    guarded(err) { () throws(SQLError) -> Int64 in
+        let conn = try connection(c)
+        guard nparams == 0 || params != nil else { throw SQLError(.badArg, "raw_query: NULL parameters with \(nparams) given") }
+        guard sql.len > 0, let base = sql.s,
+              let text = String(validating: UnsafeRawBufferPointer(start: base, count: sql.len), as: UTF8.self) else {
+            throw SQLError(.badArg, "raw_query: empty or invalid SQL text")
+        }
+        let (converted, marks) = conn.dialect.placeholders(in: text)
+        if nparams == 0 && isScript(text) {
+            return try conn.run(text) { (s) throws(SQLError) -> Int64 in try s.executeScript(text) }
+        }
+        guard marks == Int(nparams) else {
+            throw SQLError(.badArg, "raw_query: \(marks) placeholder(s) but \(nparams) parameter(s)")
+        }
+        let values = (0..<Int(nparams)).map { params![$0] }
+        return try execute(conn, SQLStatement(text: converted, params: values), row, arg)
+    }
+}
+
+/// More than one statement: a `;` followed by more than blanks and comments.
+private func isScript(_ text: String) -> Bool {
+    guard let semi = text.firstIndex(of: ";") else { return false }
+    let after = text[text.index(after: semi)...]
+    return after.split(separator: "\n").contains { line in
+        let t = line.drop { $0 == " " || $0 == "\t" || $0 == "\r" }
+        return !t.isEmpty && !t.hasPrefix("--") && t != ";"
+    }
+}
+
+private func dbTransaction(_ c: OpaquePointer?,
+                           _ fn: (@convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> Int32)?,
+                           _ arg: UnsafeMutableRawPointer?, _ err: UnsafeMutablePointer<sy_db_error>?) -> Int32 {
+    do throws(SQLError) {
+        let conn = try connection(c)
+        guard let fn else { throw SQLError(.badArg, "transaction: NULL function") }
+        let rc = try conn.transaction { fn(arg, c) }
+        if rc == 0 {
+            SQLError.clear(err)
+            return 0
+        }
+        // Rolled back: the function's own negative code, else SY_DB_E_OTHER.
+        SQLError(.other, "transaction rolled back (the function returned \(rc))").write(to: err)
+        if rc < 0 { err?.pointee.code = rc }
+        return rc < 0 ? rc : SY_DB_E_OTHER.rawValue
+    } catch {
+        error.write(to: err)
+        return error.code
+    }
+}

@@ -1,0 +1,139 @@
+// SQLURL: an OpenSIPS SQL database URL, scheme://[user[:password]@]host[:port]/database[?params].
+//
+// As OpenSIPS parses it: the database part is mandatory; the password runs from the first ':' of the credentials to
+// the first '@' (so it may hold '/' and ':' but not a raw '@': write %40); every part is percent-decoded; an IPv6
+// host is written in brackets; a Unix socket is written as the host `unix(/path/to/socket)`; `?params` is kept for
+// the driver. `masked` is the form every message shows: the password is never logged.
+
+/// A parsed SQL URL.
+public struct SQLURL: Equatable, Sendable {
+    public var scheme: String
+    public var user: String?
+    public var password: String?
+    /// The host as written (brackets of an IPv6 address removed); empty when the URL has none.
+    public var host: String
+    public var port: Int?
+    /// The socket path of a `unix(/path)` host.
+    public var socket: String?
+    public var database: String
+    /// The raw text after `?` (`a=b&c=d`), empty when absent.
+    public var params: String
+
+    /// The URL as messages show it: the password replaced by `***`.
+    public var masked: String {
+        var out = scheme + "://"
+        if let user {
+            out += user
+            if password != nil { out += ":***" }
+            out += "@"
+        }
+        if let socket { out += "unix(\(socket))" } else { out += host.contains(":") ? "[\(host)]" : host }
+        if let port { out += ":\(port)" }
+        out += "/" + database
+        if !params.isEmpty { out += "?" + params }
+        return out
+    }
+
+    /// `params` as key/value pairs (`a=b&c=d`); a pair without `=` has an empty value.
+    public var paramPairs: [(String, String)] {
+        params.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            if let eq = pair.firstIndex(of: "=") {
+                return (String(pair[..<eq]), SQLURL.percentDecode(String(pair[pair.index(after: eq)...])) ?? "")
+            }
+            return (String(pair), "")
+        }
+    }
+
+    /// Parses `text`; the error message names the URL with its password masked.
+    public static func parse(_ text: String) throws(SQLError) -> SQLURL {
+        func bad(_ why: String) -> SQLError {
+            SQLError(.badArg, "bad database URL '\(maskPassword(text))': \(why)")
+        }
+        guard let sep = text.range(of: "://") else { throw bad("expected scheme://[user[:password]@]host[:port]/database") }
+        let scheme = text[..<sep.lowerBound].lowercased()
+        guard !scheme.isEmpty else { throw bad("no scheme") }
+        var rest = Substring(text[sep.upperBound...])
+        var params = ""
+        if let q = rest.firstIndex(of: "?") {
+            params = String(rest[rest.index(after: q)...])
+            rest = rest[..<q]
+        }
+        var user: String?, password: String?
+        if let at = rest.firstIndex(of: "@") {
+            let creds = rest[..<at]
+            if let colon = creds.firstIndex(of: ":") {
+                user = try decode(creds[..<colon], "user", bad)
+                password = try decode(creds[creds.index(after: colon)...], "password", bad)
+            } else {
+                user = try decode(creds, "user", bad)
+            }
+            rest = rest[rest.index(after: at)...]
+        }
+        var host = "", socket: String?, port: Int?
+        if rest.hasPrefix("unix(") {
+            guard let close = rest.firstIndex(of: ")") else { throw bad("unix( without )") }
+            socket = try decode(rest[rest.index(rest.startIndex, offsetBy: 5)..<close], "socket", bad)
+            host = "localhost"
+            rest = rest[rest.index(after: close)...]
+        } else if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { throw bad("[ without ] around the IPv6 address") }
+            host = String(rest[rest.index(after: rest.startIndex)..<close])
+            rest = rest[rest.index(after: close)...]
+        } else {
+            let end = rest.firstIndex { $0 == ":" || $0 == "/" } ?? rest.endIndex
+            host = try decode(rest[..<end], "host", bad)
+            rest = rest[end...]
+        }
+        if rest.hasPrefix(":") {
+            let end = rest.firstIndex(of: "/") ?? rest.endIndex
+            guard let p = Int(rest[rest.index(after: rest.startIndex)..<end]), p > 0, p < 65536 else {
+                throw bad("the port is not a number from 1 to 65535")
+            }
+            port = p
+            rest = rest[end...]
+        }
+        guard rest.hasPrefix("/"), rest.count > 1 else { throw bad("no /database at the end") }
+        let database = try decode(rest.dropFirst(), "database", bad)
+        return SQLURL(scheme: scheme, user: user, password: password, host: host, port: port, socket: socket,
+                      database: database, params: params)
+    }
+
+    private static func decode(_ s: Substring, _ what: String, _ bad: (String) -> SQLError) throws(SQLError) -> String {
+        guard let d = percentDecode(String(s)) else { throw bad("bad %-escape in the \(what)") }
+        return d
+    }
+
+    /// `%XX` → byte; nil on a malformed escape, a NUL byte or a result that is not UTF-8.
+    public static func percentDecode(_ s: String) -> String? {
+        guard s.contains("%") else { return s }
+        var out: [UInt8] = []
+        var it = s.utf8.makeIterator()
+        while let b = it.next() {
+            guard b == UInt8(ascii: "%") else { out.append(b); continue }
+            guard let h = it.next().flatMap(hex), let l = it.next().flatMap(hex) else { return nil }
+            out.append(h << 4 | l)
+        }
+        if out.contains(0) { return nil }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// Any URL-like text with the password part (between the credentials' ':' and '@') replaced by `***`, for
+    /// messages about a URL that did not parse.
+    public static func maskPassword(_ text: String) -> String {
+        guard let sep = text.range(of: "://") else { return text }
+        let rest = text[sep.upperBound...]
+        guard let at = rest.firstIndex(of: "@") else { return text }
+        let creds = rest[..<at]
+        guard let colon = creds.firstIndex(of: ":") else { return text }
+        return String(text[..<colon]) + ":***" + String(text[at...])
+    }
+}

@@ -1,0 +1,84 @@
+// The real `switchyard` executable of this build, started with a config (copied from the core tests).
+import Foundation
+
+
+/// Starts the real `switchyard` executable of this build and reads its log as it is written.
+public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by lock
+    public static var buildDirectory: URL {
+        // The test bundle (this process) sits next to the executables and plugins of the same build.
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: exe)
+        repeat { url.deleteLastPathComponent() } while url.pathComponents.contains(where: { $0.hasSuffix(".xctest") })
+        return url
+    }
+
+    public static var executable: String { buildDirectory.appendingPathComponent("switchyard").path }
+
+    public let process = Process()
+    private let pipe = Pipe()
+    private let lock = NSLock()
+    private var buffer = ""
+
+    public init(args: [String], cwd: String? = nil, env: [String: String] = [:]) {
+        process.executableURL = URL(fileURLWithPath: BinaryRunner.executable)
+        process.arguments = args
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        if !env.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self, !d.isEmpty else { return }
+            self.lock.lock()
+            self.buffer += String(decoding: d, as: UTF8.self)
+            self.lock.unlock()
+        }
+    }
+
+    public func start() throws { try process.run() }
+
+    public var output: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return buffer
+    }
+
+    public var lines: [String] { output.split(separator: "\n").map(String.init) }
+
+    @discardableResult
+    public func waitFor(_ text: String, timeout: TimeInterval = 10) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if output.contains(text) { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// Waits for exit; returns the status (or nil on timeout, after killing it).
+    public func wait(timeout: TimeInterval = 10) -> Int32? {
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { usleep(10_000) }
+        if process.isRunning {
+            process.interrupt()
+            kill(process.processIdentifier, SIGKILL)
+            return nil
+        }
+        usleep(50_000)  // let the last output arrive
+        return process.terminationStatus
+    }
+
+    /// Runs to completion and returns (status, output).
+    public static func run(_ args: [String], cwd: String? = nil, env: [String: String] = [:], timeout: TimeInterval = 20) throws -> (Int32?, String) {
+        let r = BinaryRunner(args: args, cwd: cwd, env: env)
+        try r.start()
+        let s = r.wait(timeout: timeout)
+        return (s, r.output)
+    }
+}
+
+public func writeTemp(_ text: String, ext: String = "cfg") -> String {
+    let p = FileManager.default.temporaryDirectory.appendingPathComponent("sy-\(UUID().uuidString).\(ext)").path
+    _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+    return p
+}

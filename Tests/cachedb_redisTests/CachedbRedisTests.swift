@@ -1,0 +1,206 @@
+// cachedb_redis against the private Redis of .ci/servers.sh (SY_TEST_REDIS_URL): the cachedb API through the C table,
+// the script's cache functions, groups, an atomic insert across connections, a Redis restart; redis-cli checks what
+// reached the server.
+import BackendTestSupport
+import Foundation
+import SwitchyardABI
+import XCTest
+
+final class CachedbRedisTests: XCTestCase {
+    /// host:port of the test Redis.
+    private func endpoint() throws -> (String, Int) {
+        let u = try TestServers.redisURL()
+        let hp = u.components(separatedBy: "://")[1].trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let parts = hp.split(separator: ":")
+        return (String(parts[0]), Int(parts[1]) ?? 6379)
+    }
+
+    private func redisCLI(_ args: [String], db: Int = 0) throws -> String {
+        let (h, p) = try endpoint()
+        let (status, out) = try TestServers.run("redis-cli", ["-h", h, "-p", String(p), "-n", String(db)] + args)
+        XCTAssertEqual(status, 0, out)
+        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func server(_ extra: String = "") throws -> InProcessServer {
+        let (h, p) = try endpoint()
+        return try InProcessServer("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://\(h):\(p)/")
+            modparam("cachedb_redis", "cachedb_url", "redis:one://\(h):\(p)/1")
+            modparam("cachedb_redis", "cachedb_url", "redis:two://\(h):\(p)/2")
+            modparam("cachedb_redis", "connect_timeout", 1000)
+            modparam("cachedb_redis", "query_timeout", 1000)
+            \(extra)
+            """)
+    }
+
+    private func key(_ name: String) -> String { "sytest:\(name):\(UUID().uuidString.prefix(8))" }
+
+    func testOperationsMapToRedisCommands() throws {
+        let s = try server()
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let OK = SY_CACHEDB_OK.rawValue
+        let k = key("store")
+        XCTAssertEqual(r.store(k, "v a l"), OK)
+        XCTAssertEqual(try redisCLI(["GET", k]), "v a l")
+        XCTAssertEqual(try redisCLI(["TTL", k]), "-1")                 // expire 0: persistent
+        XCTAssertEqual(r.store(k, "x", expire: 100), OK)
+        XCTAssertGreaterThan(Int(try redisCLI(["TTL", k])) ?? 0, 90)   // TTL as a Redis expiry
+        XCTAssertEqual(r.fetch(k).1, "x")
+        XCTAssertEqual(r.fetch(key("missing")).0, SY_CACHEDB_NOT_FOUND.rawValue)
+        XCTAssertEqual(r.remove(k), OK)
+        XCTAssertEqual(r.remove(k), OK)                                  // missing: still OK
+        XCTAssertEqual(try redisCLI(["EXISTS", k]), "0")
+
+        // add/sub: a new key gets the expiry, an existing one keeps its own; non-integers are NOT_INT.
+        let c = key("counter")
+        XCTAssertEqual(r.add(c, 5, expire: 50).1, 5)
+        XCTAssertEqual(r.add(c, -2, expire: 500).1, 3)
+        XCTAssertLessThanOrEqual(Int(try redisCLI(["TTL", c])) ?? 0, 50)
+        XCTAssertEqual(r.counter(c).1, 3)
+        XCTAssertEqual(r.store(c, "abc"), OK)
+        XCTAssertEqual(r.add(c, 1).0, SY_CACHEDB_NOT_INT.rawValue)
+        XCTAssertEqual(r.counter(c).0, SY_CACHEDB_NOT_INT.rawValue)
+        XCTAssertEqual(r.counter(key("none")).0, SY_CACHEDB_NOT_FOUND.rawValue)
+
+        // insert = SET NX: only the first succeeds.
+        let i = key("insert")
+        XCTAssertEqual(r.insert(i, "first", expire: 60), OK)
+        XCTAssertEqual(r.insert(i, "second", expire: 60), SY_CACHEDB_EXISTS.rawValue)
+        XCTAssertEqual(r.fetch(i).1, "first")
+
+        // raw queries: arrays, integers, status replies, nil, errors.
+        let h = key("hash")
+        XCTAssertEqual(r.raw("HSET \(h) f1 \"a b\" f2 2").1, ["2"])
+        XCTAssertEqual(r.raw("HMGET \(h) f1 f2 nope").1, ["a b", "2", nil])
+        XCTAssertEqual(r.raw("SET \(h)x 1").0, OK)
+        XCTAssertEqual(r.raw("GET \(h)-none").0, SY_CACHEDB_NOT_FOUND.rawValue)
+        XCTAssertEqual(r.raw("HGET \(h)x f").0, SY_CACHEDB_ERROR.rawValue)   // WRONGTYPE
+        _ = try redisCLI(["DEL", c, i, h, h + "x"])
+    }
+
+    func testGroupsAreSeparateDatabases() throws {
+        let s = try server()
+        defer { s.stop() }
+        let k = key("group")
+        XCTAssertEqual(try s.cache("one").store(k, "in-1"), SY_CACHEDB_OK.rawValue)
+        XCTAssertEqual(try s.cache("two").store(k, "in-2"), SY_CACHEDB_OK.rawValue)
+        XCTAssertEqual(try redisCLI(["GET", k], db: 1), "in-1")
+        XCTAssertEqual(try redisCLI(["GET", k], db: 2), "in-2")
+        XCTAssertEqual(try redisCLI(["EXISTS", k], db: 0), "0")
+        XCTAssertThrowsError(try s.cache("three"))
+        _ = try redisCLI(["DEL", k], db: 1)
+        _ = try redisCLI(["DEL", k], db: 2)
+    }
+
+    /// Eight threads race cache insert on the same 500 keys: exactly one wins each.
+    func testInsertIsAtomicAcrossConnections() throws {
+        let s = try server()
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let prefix = key("race")
+        let wins = LockedBox<[Int]>(Array(repeating: 0, count: 500))
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for i in 0..<500 where r.insert("\(prefix):\(i)", "x", expire: 60) == SY_CACHEDB_OK.rawValue {
+                wins.update { $0[i] += 1 }
+            }
+        }
+        XCTAssertEqual(wins.get(), Array(repeating: 1, count: 500))
+    }
+
+    /// Redis restarts (losing its data: no persistence): the calls of the outage fail, then everything works again
+    /// without restarting Switchyard.
+    func testRedisRestartCostsOnlyTheOutage() throws {
+        let s = try server()
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let k = key("restart")
+        XCTAssertEqual(r.store(k, "1"), SY_CACHEDB_OK.rawValue)
+        try TestServers.control("restart", "redis")
+        XCTAssertEqual(r.store(k, "2"), SY_CACHEDB_OK.rawValue)     // the dead connection is replaced on the spot
+        XCTAssertEqual(r.fetch(k).1, "2")
+        try TestServers.control("stopone", "redis")
+        XCTAssertEqual(r.store(k, "3"), SY_CACHEDB_ERROR.rawValue)
+        try TestServers.control("startone", "redis")
+        XCTAssertTrue(TestServers.waitUntil(20) { r.store(k, "4") == SY_CACHEDB_OK.rawValue })
+        XCTAssertEqual(try redisCLI(["GET", k]), "4")
+        _ = try redisCLI(["DEL", k])
+    }
+
+    /// The script's functions with OpenSIPS's return codes, "redis" and "redis:GROUP" ids, the 2.4 quoted output.
+    func testScriptCacheFunctions() throws {
+        let (h, p) = try endpoint()
+        let k = key("script")
+        let cfg = writeTemp("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://\(h):\(p)/")
+            modparam("cachedb_redis", "cachedb_url", "redis:g1://\(h):\(p)/1")
+            startup_route {
+                cache_store("redis", "\(k)", "hello", 120);
+                cache_fetch("redis", "\(k)", $var(v));
+                xlog("L_NOTICE", "R fetch $var(v)\\n");
+                cache_fetch("redis", "\(k)-none", $var(v));
+                xlog("L_NOTICE", "R missing $rc\\n");
+                cache_insert("redis", "\(k)-i", "a", 60);
+                xlog("L_NOTICE", "R insert1 $rc\\n");
+                cache_insert("redis", "\(k)-i", "b", 60);
+                xlog("L_NOTICE", "R insert2 $rc\\n");
+                cache_add("redis", "\(k)-n", 7, 0, $var(n));
+                cache_sub("redis", "\(k)-n", 2, 0, $var(n));
+                xlog("L_NOTICE", "R counter $var(n)\\n");
+                cache_counter_fetch("redis", "\(k)-n", $var(c));
+                xlog("L_NOTICE", "R counter_fetch $var(c)\\n");
+                cache_store("redis:g1", "\(k)", "in-group", 0);
+                cache_raw_query("redis", "RPUSH \(k)-l a b", "$avp(r)");
+                cache_raw_query("redis", "LRANGE \(k)-l 0 -1", "$avp(l)");
+                xlog("L_NOTICE", "R raw $(avp(l)[0]) $(avp(l)[1])\\n");
+                cache_remove("redis", "\(k)");
+                cache_fetch("redis", "\(k)", $var(v));
+                xlog("L_NOTICE", "R removed $rc\\n");
+            }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: cfg) }
+        let sy = BinaryRunner(args: ["-f", cfg])
+        try sy.start()
+        defer { sy.process.interrupt(); _ = sy.wait(timeout: 10) }
+        XCTAssertTrue(sy.waitFor("R removed", timeout: 20), sy.output)
+        let lines = sy.lines.compactMap { l in l.range(of: "R ").map { String(l[$0.lowerBound...]) } }.filter { $0.hasPrefix("R ") }
+        XCTAssertEqual(lines, ["R fetch hello", "R missing -2", "R insert1 1", "R insert2 -2", "R counter 5",
+                               "R counter_fetch 5", "R raw b a", "R removed -2"], sy.output)
+        XCTAssertEqual(try redisCLI(["GET", k], db: 1), "in-group")
+        _ = try redisCLI(["DEL", k, k + "-i", k + "-n", k + "-l"])
+        _ = try redisCLI(["DEL", k], db: 1)
+    }
+
+    /// A comma-separated host list fails over: the first host is down, the second answers.
+    func testFailoverListUsesTheNextHost() throws {
+        let (h, p) = try endpoint()
+        let s = try InProcessServer("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis:fo://127.0.0.1:26997,\(h):\(p)/")
+            modparam("cachedb_redis", "connect_timeout", 500)
+            """)
+        defer { s.stop() }
+        let k = key("failover")
+        XCTAssertEqual(try s.cache("fo").store(k, "ok"), SY_CACHEDB_OK.rawValue)
+        XCTAssertEqual(try redisCLI(["GET", k]), "ok")
+        _ = try redisCLI(["DEL", k])
+    }
+
+    /// shutdown_on_error=1: a Redis that cannot be reached stops startup, naming the URL with its password masked.
+    func testShutdownOnErrorStopsStartup() throws {
+        _ = try TestServers.redisURL()
+        let cfg = writeTemp("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://:Secret77@127.0.0.1:26997/")
+            modparam("cachedb_redis", "shutdown_on_error", 1)
+            """)
+        defer { try? FileManager.default.removeItem(atPath: cfg) }
+        let (status, out) = try BinaryRunner.run(["-f", cfg], timeout: 30)
+        XCTAssertEqual(status, 1, out)
+        XCTAssertTrue(out.contains("cannot connect to redis://:***@127.0.0.1:26997/"), out)
+        XCTAssertFalse(out.contains("Secret77"), out)
+    }
+}

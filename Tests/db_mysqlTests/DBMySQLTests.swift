@@ -1,0 +1,94 @@
+// db_mysql against the private MariaDB of .ci/servers.sh (SY_TEST_MYSQL_URL): the DB API through the C table,
+// drouting and freeswitch_scripting on the shipped MySQL schemas, startup errors, Unix sockets, a server restart.
+import BackendTestSupport
+import Foundation
+import XCTest
+
+final class DBMySQLTests: XCTestCase {
+    static func createTable(_ t: String) -> String {
+        "CREATE TABLE \(t) (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(64) NOT NULL UNIQUE, weight DOUBLE, "
+            + "prefix VARCHAR(64), attrs BLOB, flag BOOLEAN)"
+    }
+
+    private func withDriver(timeout: Int = 2, _ body: (SQLDriverChecks) throws -> Void) throws {
+        let url = try TestServers.mysqlURL()
+        let s = try InProcessServer("loadmodule \"db_mysql.so\"\nmodparam(\"db_mysql\", \"timeout_interval\", \(timeout))\n")
+        defer { s.stop() }
+        try body(SQLDriverChecks(api: try s.db("mysql"), url: url, createTable: Self.createTable,
+                                 sessionIdSQL: "SELECT CONNECTION_ID()", serverName: "mysql"))
+    }
+
+    private var scenarios: ScenarioChecks {
+        get throws { ScenarioChecks(cli: SQLCLI(.mysql, url: try TestServers.mysqlURL()), module: "db_mysql", schema: "mysql") }
+    }
+
+    func testSelectInsertUpdateDeleteRawWithEveryType() throws { try withDriver { try $0.crud() } }
+    func testTransactions() throws { try withDriver { try $0.transactions() } }
+    func testOneSessionPerWorkerThread() throws { try withDriver { try $0.sessionPerWorker() } }
+    func testServerRestartCostsOnlyTheOutage() throws { try withDriver { try $0.reconnectAfterRestart() } }
+
+    func testDroutingFromMySQLSchema() throws { try scenarios.drouting() }
+    func testFreeswitchTableFromMySQLSchema() throws { try scenarios.freeswitchTable() }
+
+    func testWrongPasswordStopsStartupWithMaskedURL() throws {
+        let u = ServerURL(try TestServers.mysqlURL())
+        let url = "mysql://\(u.user):Wr0ngSecret@\(u.host):\(u.port)/\(u.database)"
+        try scenarios.startupFails(url: url, password: "Wr0ngSecret", expect: "Access denied")
+    }
+
+    func testUnreachableServerStopsStartup() throws {
+        _ = try TestServers.mysqlURL()
+        try scenarios.startupFails(url: "mysql://u:Secret99@127.0.0.1:26999/db", password: "Secret99", expect: "Can't connect")
+    }
+
+    /// `localhost` is libmariadb's Unix socket (MYSQL_UNIX_PORT names it), and unix(/path) names one in the URL.
+    func testLocalhostAndUnixFormUseTheSocket() throws {
+        let u = ServerURL(try TestServers.mysqlURL())
+        let socket = try TestServers.env("SY_TEST_MYSQL_SOCKET", server: "MariaDB")
+        for (url, env) in [("mysql://\(u.user):\(u.password)@localhost/\(u.database)", ["MYSQL_UNIX_PORT": socket]),
+                           ("mysql://\(u.user):\(u.password)@unix(\(socket))/\(u.database)", [:])] {
+            let cfg = writeTemp("""
+                loadmodule "db_mysql.so"
+                loadmodule "drouting.so"
+                modparam("drouting", "db_url", "\(url)")
+                """)
+            defer { try? FileManager.default.removeItem(atPath: cfg) }
+            // -c runs init: drouting connects and loads; an empty database lacks the tables, so accept either "ok"
+            // or a missing-table error, but never a connection error.
+            let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], env: env, timeout: 30)
+            XCTAssertFalse(out.contains("cannot connect"), "\(url): \(out)")
+            XCTAssertNotNil(status, out)
+        }
+    }
+
+    func testQueryTimeoutCutsASlowQuery() throws {
+        try withDriver(timeout: 1) { try $0.queryTimeout(slowSQL: "SELECT SLEEP(4)", expect: "Lost connection") }
+    }
+
+    /// E_MYSQL_CONNECTION: "disconnected" when a call finds the server gone, "connected" when calls work again; the
+    /// URL has its password masked.
+    func testConnectionEventsOnAnOutage() throws {
+        let url = try TestServers.mysqlURL()
+        let s = try InProcessServer("""
+            loadmodule "db_mysql.so"
+            modparam("db_mysql", "timeout_interval", 2)
+            event_route[E_MYSQL_CONNECTION] { xlog("L_NOTICE", "MYSQLEV $param(status) $param(url)\\n"); }
+            """)
+        defer { s.stop() }
+        let (c, err) = try s.db("mysql").connect(url)
+        let db = try XCTUnwrap(c, err.message)
+        defer { db.close() }
+        XCTAssertEqual(db.raw("SELECT 1").rows, [[.int(1)]])
+        try TestServers.control("stopone", "mysql")
+        XCTAssertEqual(db.raw("SELECT 2").code, SQLDriverChecks.E_CONNECT)
+        try TestServers.control("startone", "mysql")
+        XCTAssertTrue(TestServers.waitUntil(20) { db.raw("SELECT 3").rows == [[.int(3)]] })
+        let masked = SQLCLI.maskedForm(url)
+        XCTAssertTrue(TestServers.waitUntil(5) {
+            let events = s.collector.messages.filter { $0.contains("MYSQLEV") }
+            return events.contains { $0.contains("MYSQLEV disconnected \(masked)") }
+                && events.contains { $0.contains("MYSQLEV connected \(masked)") }
+        }, s.collector.messages.joined(separator: "\n"))
+        XCTAssertFalse(s.collector.messages.contains { $0.contains(ServerURL(url).password) })
+    }
+}
