@@ -111,8 +111,8 @@ final class HTTPDTests: XCTestCase {
         m.send(HTTPClient.post(#"{"jsonrpc":"2.0","method":"httpd_list_root_path","id":1}"#))
         let r = m.response()
         XCTAssertEqual(r?.status, 200)
-        XCTAssertTrue(r?.body.contains(#""http_root": "mi""#) ?? false, r?.body ?? "")
-        XCTAssertTrue(r?.body.contains(#""module": "mi_http""#) ?? false, r?.body ?? "")
+        XCTAssertTrue(r?.body.contains(#""http_root":"mi""#) ?? false, r?.body ?? "")
+        XCTAssertTrue(r?.body.contains(#""module":"mi_http""#) ?? false, r?.body ?? "")
     }
 
     func testPortTakenFailsStartup() throws {
