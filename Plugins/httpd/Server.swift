@@ -88,6 +88,7 @@ final class HTTPDServer: Sendable {
         }
         guard let root = req.root else { return SY_MHD_NO }
         if req.tooLarge {
+            host.log(.warn, "\(String(cString: method)) \(String(cString: url)): body larger than \(root.maxBody) bytes refused (413)")
             return queueError(connection, 413, "request body larger than \(root.maxBody) bytes")
         }
         root.handler(root.user, req.opaque)
@@ -112,6 +113,7 @@ final class HTTPDServer: Sendable {
         }
         if let cl = MHD_lookup_connection_value(connection, SY_MHD_HEADER_KIND, "Content-Length"),
            let length = UInt64(String(cString: cl)), length > root.maxBody {
+            host.log(.warn, "\(String(cString: method)) \(path): Content-Length \(length) over the limit of \(root.maxBody) refused (413)")
             return queueError(connection, 413, "request body of \(length) bytes exceeds the limit of \(root.maxBody)")
         }
         let req = HTTPRequest(server: self, connection: connection, method: method, path: url, root: root, reserve: config.postBufSize)

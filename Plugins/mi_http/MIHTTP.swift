@@ -70,11 +70,13 @@ final class MIHTTPModule: Sendable {
         guard let t = http.withLock({ $0 }) else { return }
         let method = t.method(req)
         guard method == "POST" else {
+            host.log(.info, "\(method) /\(root.withLock { $0 }): only POST is served (405)")
             t.header(req, "Allow", "POST")
             t.text(req, 405, "only POST is allowed")
             return
         }
         guard let body = t.api.pointee.body?(req), body.len > 0, let base = body.s else {
+            host.log(.info, "POST /\(root.withLock { $0 }) without a body (400)")
             t.text(req, 400, "empty body: expected one JSON-RPC request")
             return
         }

@@ -1,4 +1,5 @@
 import SwitchyardABI
+import Synchronization
 
 /// Startup "fixup": turns the AST's routes into executable nodes. Every function name, arity,
 /// argument type, pseudo-variable, route name and flag is checked here, once; every error is
@@ -519,15 +520,16 @@ final class FormatExprNode: ExprNode, @unchecked Sendable {
 }
 
 /// Owns the opaque `sy_var` handles given to plugins: one retained ResolvedPV per handle.
-public final class VarHandleStore: @unchecked Sendable {
-    // Appended on the startup thread only; the handles stay valid until the store is freed.
-    private var handles: [UnsafeMutableRawPointer] = []
+public final class VarHandleStore: Sendable {
+    // Appended at startup and by reload_routes (on an MI thread): the addresses of retained ResolvedPVs, valid until
+    // the store is freed.
+    private let handles = Mutex<[UInt]>([])
 
     public init() {}
 
     func handle(for pv: ResolvedPV) -> UnsafeMutableRawPointer {
         let h = Unmanaged.passRetained(pv).toOpaque()
-        handles.append(h)
+        handles.withLock { $0.append(UInt(bitPattern: h)) }
         return h
     }
 
@@ -536,7 +538,9 @@ public final class VarHandleStore: @unchecked Sendable {
     }
 
     deinit {
-        for h in handles { Unmanaged<ResolvedPV>.fromOpaque(h).release() }
+        for h in handles.withLock({ $0 }) {
+            if let p = UnsafeRawPointer(bitPattern: h) { Unmanaged<ResolvedPV>.fromOpaque(p).release() }
+        }
     }
 }
 
