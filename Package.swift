@@ -18,7 +18,9 @@ let package = Package(
         .library(name: "drouting", type: .dynamic, targets: ["drouting"]),
         .library(name: "freeswitch", type: .dynamic, targets: ["freeswitch"]),
         .library(name: "freeswitch_scripting", type: .dynamic, targets: ["freeswitch_scripting"]),
+        .library(name: "httpd", type: .dynamic, targets: ["httpd"]),
         .library(name: "mi_http", type: .dynamic, targets: ["mi_http"]),
+        .library(name: "prometheus", type: .dynamic, targets: ["prometheus"]),
         .executable(name: "esl-simulator", targets: ["esl-simulator"]),
         .library(name: "mi_fifo", type: .dynamic, targets: ["mi_fifo"]),
         .library(name: "mi_datagram", type: .dynamic, targets: ["mi_datagram"]),
@@ -78,7 +80,11 @@ let package = Package(
         .executableTarget(name: "esl-simulator", dependencies: ["SwitchyardESL"], path: "Sources/esl-simulator", exclude: ["README.md"]),
         .target(name: "freeswitch", dependencies: ["SwitchyardPluginKit", "SwitchyardESL"], path: "Plugins/freeswitch", exclude: ["README.md"]),
         .target(name: "freeswitch_scripting", dependencies: ["SwitchyardPluginKit", "SwitchyardESL"], path: "Plugins/freeswitch_scripting", exclude: ["README.md", "schema"]),
-        .target(name: "mi_http", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_http", exclude: ["README.md"]),
+        // The system libmicrohttpd (Debian: libmicrohttpd-dev), linked only into the httpd plugin.
+        .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", providers: [.apt(["libmicrohttpd-dev"])]),
+        .target(name: "httpd", dependencies: ["SwitchyardPluginKit", "CMicroHTTPD"], path: "Plugins/httpd", exclude: ["README.md"]),
+        .target(name: "mi_http", dependencies: ["SwitchyardPluginKit"], path: "Plugins/mi_http", exclude: ["README.md"]),
+        .target(name: "prometheus", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/prometheus", exclude: ["README.md"]),
         .target(name: "mi_fifo", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_fifo", exclude: ["README.md"]),
         .target(name: "mi_datagram", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_datagram", exclude: ["README.md"]),
         // SIP transports and stateless SIP helpers. Transports own sockets; the core does the SIP work.
@@ -107,6 +113,8 @@ let package = Package(
         ),
         .testTarget(name: "SwitchyardSIPTests", dependencies: ["SwitchyardSIP"], path: "Tests/SwitchyardSIPTests",
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "httpdTests", dependencies: ["SwitchyardCore"], path: "Tests/httpdTests"),
+        .testTarget(name: "prometheusTests", dependencies: ["SwitchyardCore"], path: "Tests/prometheusTests"),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         // Writing a plugin from outside: the C example built against installed headers, a Swift plugin package
         // built in a temporary folder; both run in the real switchyard binary (no dependency on the core).

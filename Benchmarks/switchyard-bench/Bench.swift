@@ -158,7 +158,7 @@ struct Bench {
             "drouting": ["modparam(\"drouting\", \"db_url\", \"sqlite://\(tmp)/dr.db\")"],
             "mi_fifo": ["modparam(\"mi_fifo\", \"fifo_name\", \"\(tmp)/fifo\")", "modparam(\"mi_fifo\", \"reply_dir\", \"\(tmp)/\")"],
             "mi_datagram": ["modparam(\"mi_datagram\", \"socket_name\", \"\(tmp)/mi.sock\")"],
-            "mi_http": ["modparam(\"mi_http\", \"port\", \(20000 + Int(getpid()) % 20000))"],
+            "httpd": ["modparam(\"httpd\", \"port\", \(20000 + Int(getpid()) % 20000))"],
         ]
         let config = plugins.map { "loadmodule \"\($0).so\"" }.joined(separator: "\n") + "\n"
             + plugins.flatMap { needs[$0] ?? [] }.joined(separator: "\n") + "\nevent_route[E_X] { xlog(\"x\"); }\n"

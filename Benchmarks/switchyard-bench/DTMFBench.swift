@@ -50,7 +50,7 @@ extension Bench {
         }
         // mi_http on a free port, for the MI-burst latency run.
         let miPort = MIBurst.freePort()
-        cfg += "\nloadmodule \"mi_http.so\"\nmodparam(\"mi_http\", \"port\", \(miPort))\n"
+        cfg += "\nloadmodule \"httpd.so\"\nloadmodule \"mi_http.so\"\nmodparam(\"httpd\", \"port\", \(miPort))\n"
         // The worker count as the example sets it (udp_workers = N), or SY_BENCH_WORKERS to try another.
         if let w = ProcessInfo.processInfo.environment["SY_BENCH_WORKERS"], let n = Int(w) {
             cfg = cfg.replacingOccurrences(of: #"(?m)^udp_workers\s*=\s*\d+"#, with: "udp_workers = \(n)", options: .regularExpression)

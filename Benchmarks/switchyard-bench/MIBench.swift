@@ -18,8 +18,9 @@ extension Bench {
         modparam("mi_fifo", "fifo_name", "\(dir)/fifo")
         modparam("mi_fifo", "reply_dir", "\(dir)/")
         modparam("mi_datagram", "socket_name", "\(dir)/mi.sock")
+        loadmodule "httpd.so"
         loadmodule "mi_http.so"
-        modparam("mi_http", "port", \(httpPort))
+        modparam("httpd", "port", \(httpPort))
         """, workers: 1)
         defer { s.stop() }
         let request = Array(#"{"jsonrpc":"2.0","method":"version","id":"1"}"#.utf8)

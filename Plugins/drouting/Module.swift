@@ -94,6 +94,9 @@ final class DroutingModule: Sendable {
     let lastReload = Mutex<Int64>(0)
     /// Probing (Probing.swift): the timer, the dr_enable_probing switch, "cannot send probes" logged once.
     let probeTimer = Mutex<SYTimer?>(nil)
+    /// Gateway states as statistics (Metrics.swift); built lazily so `host` is set.
+    var gatewayMetrics: GatewayMetrics { metricsBox.withLock { b in b ?? { let m = GatewayMetrics(host: host); b = m; return m }() } }
+    private let metricsBox = Mutex<GatewayMetrics?>(nil)
     /// persistent_state write-back (PersistentState.swift).
     let stateTimer = Mutex<SYTimer?>(nil)
     let probingOn = Atomic<Bool>(true)
@@ -157,6 +160,7 @@ final class DroutingModule: Sendable {
         m.event("E_DROUTING_STATUS")
         m.onInit { [self] in try initialize() }
         m.onDestroy { [self] in
+            gatewayMetrics.stop()
             stopProbing()
             stopStateFlusher()
         }
@@ -254,6 +258,7 @@ final class DroutingModule: Sendable {
         lastReload.withLock { $0 = Int64(time(nil)) }
         try startProbing(cfg)
         try startStateFlusher(cfg)
+        gatewayMetrics.start { [self] in current.1 }
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         host.log(.notice, "loaded \(result.snapshot.gateways.count) gateways, \(result.snapshot.carriers.count) carriers, \(result.snapshot.rules.count) rules (\(result.skipped.count) rows skipped) in \(String(format: "%.1f", ms)) ms")
     }

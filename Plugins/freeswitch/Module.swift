@@ -45,8 +45,13 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
     private let registry = Mutex<[BoxKey: Box]>([:])
     private let threads = Mutex<[PluginThread]>([])
     private let stopping = Atomic<Bool>(false)
+    /// Per-box figures as statistics (Metrics.swift).
+    private let metrics: BoxMetrics
 
-    init(host: PluginHost) { self.host = host }
+    init(host: PluginHost) {
+        self.host = host
+        metrics = BoxMetrics(host: host)
+    }
 
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
@@ -66,6 +71,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
             guard host.apiPublish(SY_FS_API_NAME, UnsafeRawPointer(FSManager.table)) else {
                 throw PluginError("cannot publish the \"freeswitch\" API (name taken)")
             }
+            metrics.start { [self] in allBoxes() }
         }
         m.onDestroy { [self] in shutdown() }
         return m.build()
@@ -152,6 +158,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
     func allBoxes() -> [Box] { registry.withLock { Array($0.values) } }
 
     func shutdown() {
+        metrics.stop()
         stopping.store(true, ordering: .releasing)
         for b in allBoxes() {
             b.state.withLock { $0.stop = true }

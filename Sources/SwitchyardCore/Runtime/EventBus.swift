@@ -15,16 +15,18 @@ public enum WorkerJob: Sendable {
 }
 
 /// Routes raised events to the worker queue. Raising never blocks and never crashes: a full
-/// queue drops the event, counts it, and logs at most once a second.
+/// queue drops the event, counts it, and logs at most once a second. The event_route is taken from the route set in
+/// force when the event is raised (one atomic load; reload_routes swaps the set), and the event runs it even if a
+/// reload happens while it waits in the queue.
 public final class EventBus: Sendable {
     let queue: JobQueue<WorkerJob>
-    let routes: [String: RouteBox]
+    let routes: RouteTable
     let log: CoreLog
     public let raised = Atomic<Int>(0)
     public let dropped = Atomic<Int>(0)
     private let lastDropLog = Atomic<Int>(0)
 
-    init(queue: JobQueue<WorkerJob>, routes: [String: RouteBox], log: CoreLog) {
+    init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog) {
         self.queue = queue
         self.routes = routes
         self.log = log
@@ -32,7 +34,7 @@ public final class EventBus: Sendable {
 
     /// 0 queued, 1 nobody listens, -1 queue full (dropped).
     public func raise(_ name: String, _ params: [(name: String, value: Value)]) -> Int {
-        guard let route = routes[name] else { return 1 }
+        guard let route = routes.current.events[name] else { return 1 }
         raised.add(1, ordering: .relaxed)
         if queue.offer(.event(route, ScriptEvent(name: name, params: params))) { return 0 }
         let total = dropped.add(1, ordering: .relaxed).newValue
@@ -47,10 +49,10 @@ public final class EventBus: Sendable {
     /// Like raise, but waits for room when the queue is full (backpressure for I/O threads):
     /// 0 queued, 1 nobody listens, -1 timed out or closed.
     public func raiseWaiting(_ name: String, _ params: [(name: String, value: Value)], timeout: TimeInterval?) -> Int {
-        guard let route = routes[name] else { return 1 }
+        guard let route = routes.current.events[name] else { return 1 }
         raised.add(1, ordering: .relaxed)
         return queue.put(.event(route, ScriptEvent(name: name, params: params)), timeout: timeout) ? 0 : -1
     }
 
-    public func isSubscribed(_ name: String) -> Bool { routes[name] != nil }
+    public func isSubscribed(_ name: String) -> Bool { routes.current.events[name] != nil }
 }

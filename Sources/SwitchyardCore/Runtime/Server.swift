@@ -37,6 +37,10 @@ public final class Server: HostServices, @unchecked Sendable {
     private var stopped = false
     private let stopSignal = DispatchSemaphore(value: 0)
     public let configPath: String
+    /// The script as parsed at startup: reload_routes compares its loadmodule and modparam lines with the file's.
+    public internal(set) var startupAST: ScriptAST?
+    /// One reload_routes at a time.
+    let reloading = Mutex(false)
     /// What `-c` prints before "config file ok" (the listeners, as OpenSIPS lists them); empty without sockets.
     public private(set) var checkReport = ""
 
@@ -78,6 +82,8 @@ public final class Server: HostServices, @unchecked Sendable {
         // Routes are known by name before module init (a module may look one up), resolved after.
         var resolver = Resolver(engine: engine, diagnostics: diagnostics, varHandles: engine.varHandles)
         resolver.declare(routes: ast.routes)
+        engine.routeTable.install(resolver.routes) // modules may look routes up in init; bodies are filled in place
+        startupAST = ast
         if !checkOnly && !diagnostics.hasErrors {
             let ok = modules.initAll { m in
                 for cmd in m.miCommands { _ = self.miRegister(module: m.name, export: cmd) }
@@ -97,6 +103,7 @@ public final class Server: HostServices, @unchecked Sendable {
         }
         checkRouteUse(ast)
         mi.installCoreCommands(server: self)
+        registerReloadRoutesCommand()
     }
 
     /// Opens the socket= lines through the transport modules (checked but not bound with -c).
@@ -160,6 +167,8 @@ public final class Server: HostServices, @unchecked Sendable {
         fn("core", "events_raised") { [weak self] in Int64(self?.bus?.raised.load(ordering: .relaxed) ?? 0) }
         fn("core", "events_dropped") { [weak self] in Int64(self?.bus?.dropped.load(ordering: .relaxed) ?? 0) }
         fn("core", "event_queue_depth") { [weak self] in Int64(self?.queue?.depth ?? 0) }
+        let rate = EventRate()
+        fn("core", "events_per_sec") { [weak self] in rate.read(raised: self?.bus?.raised.load(ordering: .relaxed) ?? 0) }
         fn("load", "processes_number") { [weak self] in Int64((self?.config.workers ?? 0) + 2) }
     }
 
@@ -167,7 +176,7 @@ public final class Server: HostServices, @unchecked Sendable {
     public func start() throws(ConfigErrors) {
         let q = JobQueue<WorkerJob>(capacity: config.eventQueueSize)
         queue = q
-        let b = EventBus(queue: q, routes: engine.eventRoutes, log: log)
+        let b = EventBus(queue: q, routes: engine.routeTable, log: log)
         bus = b
         engine.eventSink = { name, params in b.raise(name, params) }
         let p = WorkerPool(engine: engine, queue: q, count: config.workers) { [modules] rank in modules.childInit(rank: rank) }
@@ -205,11 +214,13 @@ public final class Server: HostServices, @unchecked Sendable {
             timerWorkers.append(state)
             let ctx = engine.makeContext(worker: state, routeType: .timer)
             let engine = self.engine
-            let route = t.route
-            timers.add(name: "timer_route[\(route.name ?? "")]", interval: TimeInterval(t.seconds)) {
-                // Timer routes run on the one timer thread, so this context is never shared.
+            timers.add(name: "timer_route[\(t.route.name ?? "")]", interval: TimeInterval(t.seconds)) {
+                // Timer routes run on the one timer thread, so this context is never shared. The route is taken from
+                // the set in force at each run (reload_routes keeps the timer routes' names and intervals).
+                let timers = engine.routes.timers
+                guard i < timers.count else { return }
                 ctx.reset(routeType: .timer)
-                engine.run(route, ctx)
+                engine.run(timers[i].route, ctx)
             }
         }
         timers.start()

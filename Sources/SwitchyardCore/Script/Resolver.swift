@@ -1,4 +1,5 @@
 import SwitchyardABI
+import Synchronization
 
 /// Startup "fixup": turns the AST's routes into executable nodes. Every function name, arity,
 /// argument type, pseudo-variable, route name and flag is checked here, once; every error is
@@ -21,17 +22,21 @@ public struct Resolver {
 
     /// Routes declared but not yet resolved.
     var pending: [(RouteDecl, RouteBox)] = []
+    /// The set `declare` fills; the caller installs it in the engine (startup) or swaps it in (reload_routes).
+    public let routes = RouteSet()
 
     /// Declares every route first (so calls can go forward), then resolves the bodies.
-    public mutating func resolve(routes: [RouteDecl]) {
-        declare(routes: routes)
+    /// The set is installed in the engine before the bodies are resolved (as at startup).
+    public mutating func resolve(routes decls: [RouteDecl]) {
+        declare(routes: decls)
+        engine.routeTable.install(routes)
         resolveBodies()
     }
 
     /// Makes every route known by name (modules may look routes up in their init).
-    public mutating func declare(routes: [RouteDecl]) {
+    public mutating func declare(routes decls: [RouteDecl]) {
         var boxes: [(RouteDecl, RouteBox)] = []
-        for r in routes {
+        for r in decls {
             let box = RouteBox(kind: r.kind, name: r.name, location: r.location)
             let first = firstDefinition(of: r, among: boxes.map(\.1))
             func dup(_ what: String) {
@@ -43,31 +48,31 @@ public struct Resolver {
             switch r.kind {
             case .request:
                 if let n = r.name {
-                    if engine.namedRoutes[n] != nil { dup("route[\(n)]") } else { engine.namedRoutes[n] = box }
+                    if routes.named[n] != nil { dup("route[\(n)]") } else { routes.named[n] = box }
                 } else {
-                    if engine.mainRoute != nil { dup("the main route") } else { engine.mainRoute = box }
+                    if routes.main != nil { dup("the main route") } else { routes.main = box }
                 }
             case .startup:
-                if engine.startupRoute != nil { dup("startup_route") } else { engine.startupRoute = box }
+                if routes.startup != nil { dup("startup_route") } else { routes.startup = box }
             case .error:
-                if engine.errorRoute != nil { dup("error_route") } else { engine.errorRoute = box }
+                if routes.error != nil { dup("error_route") } else { routes.error = box }
             case .local:
-                if engine.localRoute != nil { dup("local_route") } else { engine.localRoute = box }
+                if routes.local != nil { dup("local_route") } else { routes.local = box }
             case .onreply:
                 let n = r.name ?? ""
-                if engine.onreplyRoutes[n] != nil { dup("onreply_route[\(n)]") } else { engine.onreplyRoutes[n] = box }
+                if routes.onreply[n] != nil { dup("onreply_route[\(n)]") } else { routes.onreply[n] = box }
             case .failure:
                 let n = r.name ?? ""
-                if engine.failureRoutes[n] != nil { dup("failure_route[\(n)]") } else { engine.failureRoutes[n] = box }
+                if routes.failure[n] != nil { dup("failure_route[\(n)]") } else { routes.failure[n] = box }
             case .branch:
                 let n = r.name ?? ""
-                if engine.branchRoutes[n] != nil { dup("branch_route[\(n)]") } else { engine.branchRoutes[n] = box }
+                if routes.branch[n] != nil { dup("branch_route[\(n)]") } else { routes.branch[n] = box }
             case .event:
                 let n = r.name ?? ""
-                if engine.eventRoutes[n] != nil { dup("event_route[\(n)]") } else { engine.eventRoutes[n] = box }
+                if routes.events[n] != nil { dup("event_route[\(n)]") } else { routes.events[n] = box }
             case .timer:
-                if engine.timerRoutes.contains(where: { $0.route.name == r.name }) { dup("timer_route[\(r.name ?? "")]") }
-                else { engine.timerRoutes.append((box, r.timerInterval ?? 1)) }
+                if routes.timers.contains(where: { $0.route.name == r.name }) { dup("timer_route[\(r.name ?? "")]") }
+                else { routes.timers.append((box, r.timerInterval ?? 1)) }
             }
             boxes.append((r, box))
         }
@@ -250,19 +255,19 @@ public struct Resolver {
         let target: RouteCallNode.Target
         switch first {
         case .identifier(let n, let loc):
-            guard let box = engine.namedRoutes[n] else {
+            guard let box = routes.named[n] else {
                 error(loc, "route(\(n)): no route[\(n)] is defined")
                 return nil
             }
             target = .fixed(box)
         case .string(let n, let loc) where !n.contains("$"):
-            guard let box = engine.namedRoutes[n] else {
+            guard let box = routes.named[n] else {
                 error(loc, "route(\(n)): no route[\(n)] is defined")
                 return nil
             }
             target = .fixed(box)
         case .int(let n, let loc):
-            guard let box = engine.namedRoutes[String(n)] else {
+            guard let box = routes.named[String(n)] else {
                 error(loc, "route(\(n)): no route[\(n)] is defined")
                 return nil
             }
@@ -544,15 +549,16 @@ final class FormatExprNode: ExprNode, @unchecked Sendable {
 }
 
 /// Owns the opaque `sy_var` handles given to plugins: one retained ResolvedPV per handle.
-public final class VarHandleStore: @unchecked Sendable {
-    // Appended on the startup thread only; the handles stay valid until the store is freed.
-    private var handles: [UnsafeMutableRawPointer] = []
+public final class VarHandleStore: Sendable {
+    // Appended at startup and by reload_routes (on an MI thread): the addresses of retained ResolvedPVs, valid until
+    // the store is freed.
+    private let handles = Mutex<[UInt]>([])
 
     public init() {}
 
     func handle(for pv: ResolvedPV) -> UnsafeMutableRawPointer {
         let h = Unmanaged.passRetained(pv).toOpaque()
-        handles.append(h)
+        handles.withLock { $0.append(UInt(bitPattern: h)) }
         return h
     }
 
@@ -561,7 +567,9 @@ public final class VarHandleStore: @unchecked Sendable {
     }
 
     deinit {
-        for h in handles { Unmanaged<ResolvedPV>.fromOpaque(h).release() }
+        for h in handles.withLock({ $0 }) {
+            if let p = UnsafeRawPointer(bitPattern: h) { Unmanaged<ResolvedPV>.fromOpaque(p).release() }
+        }
     }
 }
 

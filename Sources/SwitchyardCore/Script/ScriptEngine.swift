@@ -20,16 +20,19 @@ public final class ScriptEngine: @unchecked Sendable {
     /// Core functions are registered first and cannot be shadowed by a module.
     private(set) var functions: [String: FunctionDef] = [:]
 
-    public internal(set) var namedRoutes: [String: RouteBox] = [:]
-    public internal(set) var mainRoute: RouteBox?
-    public internal(set) var startupRoute: RouteBox?
-    public internal(set) var errorRoute: RouteBox?
-    public internal(set) var localRoute: RouteBox?
-    public internal(set) var onreplyRoutes: [String: RouteBox] = [:]
-    public internal(set) var failureRoutes: [String: RouteBox] = [:]
-    public internal(set) var branchRoutes: [String: RouteBox] = [:]
-    public internal(set) var eventRoutes: [String: RouteBox] = [:]
-    public internal(set) var timerRoutes: [(route: RouteBox, seconds: Int)] = []
+    /// The resolved routes in force (`reload_routes` swaps them); the accessors below read the current set.
+    public let routeTable = RouteTable(RouteSet())
+    public var routes: RouteSet { routeTable.current }
+    public var namedRoutes: [String: RouteBox] { routes.named }
+    public var mainRoute: RouteBox? { routes.main }
+    public var startupRoute: RouteBox? { routes.startup }
+    public var errorRoute: RouteBox? { routes.error }
+    public var localRoute: RouteBox? { routes.local }
+    public var onreplyRoutes: [String: RouteBox] { routes.onreply }
+    public var failureRoutes: [String: RouteBox] { routes.failure }
+    public var branchRoutes: [String: RouteBox] { routes.branch }
+    public var eventRoutes: [String: RouteBox] { routes.events }
+    public var timerRoutes: [(route: RouteBox, seconds: Int)] { routes.timers }
 
     /// The SIP layer (sockets, forwarding); nil until the server opens it.
     public internal(set) var sip: SIPCore?

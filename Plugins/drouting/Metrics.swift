@@ -1,0 +1,51 @@
+// Gateway states as statistics (group "drouting"), refreshed every second, so get_statistics and the prometheus
+// module show them: "gw_active@<gwid>" (1 active, 0 inactive, probing or disabled), and the totals
+// "gateways_active" / "gateways_inactive". prometheus' `labels` rule "drouting: /^(.*)@(.*)$/\1:gwid=\"\2\"/"
+// turns the id into a label.
+import SwitchyardPluginKit
+import Synchronization
+
+final class GatewayMetrics: Sendable {
+    private let host: PluginHost
+    /// Gauges by statistic name, registered when a gateway first shows up (the core has no unregister: a gateway
+    /// removed by a reload keeps its last value).
+    private let gauges = Mutex<[String: SYStat]>([:])
+    private let timer = Mutex<SYTimer?>(nil)
+
+    init(host: PluginHost) { self.host = host }
+
+    func start(snapshot: @escaping @Sendable () -> Snapshot) {
+        let t = host.timerAdd("drouting-metrics", intervalMs: 1000) { [self] in refresh(snapshot()) }
+        if t == nil { host.log(.warn, "cannot start the gateway statistics timer: gateway states are not published") }
+        timer.withLock { $0 = t }
+        refresh(snapshot())
+    }
+
+    func stop() {
+        if let t = timer.withLock({ t -> SYTimer? in defer { t = nil }; return t }) { host.timerRemove(t) }
+    }
+
+    func refresh(_ snap: Snapshot) {
+        var active: Int64 = 0
+        for gw in snap.gateways {
+            let on = !gw.state.isDisabled
+            if on { active += 1 }
+            set("gw_active@" + gw.id.map { $0 == ":" ? "_" : $0 }.map(String.init).joined(), on ? 1 : 0)
+        }
+        set("gateways_active", active)
+        set("gateways_inactive", Int64(snap.gateways.count) - active)
+    }
+
+    /// Sets a non-resettable counter (a gauge for prometheus) to `value`; only the timer thread writes them.
+    private func set(_ name: String, _ value: Int64) {
+        let stat = gauges.withLock { g -> SYStat? in
+            if let s = g[name] { return s }
+            let s = host.statRegister(name, flags: .noReset)
+            g[name] = s
+            return s
+        }
+        guard let stat else { return }
+        let delta = value - host.statGet(stat)
+        if delta != 0 { host.statUpdate(stat, delta) }
+    }
+}

@@ -1,0 +1,167 @@
+// The HTTP server: one libmicrohttpd daemon with its own threads (internal polling threads, each with an epoll set),
+// so a slow or silent connection costs a file descriptor and a timer, never a thread: other clients are served
+// while it waits, and libmicrohttpd closes it after conn_timeout seconds.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CMicroHTTPD
+import SwitchyardABI
+import SwitchyardPluginKit
+import Synchronization
+
+final class HTTPDServer: Sendable {
+    let host: PluginHost
+    let config: HTTPDConfig
+    let roots = Mutex(HTTPRootTable())
+    /// The daemon and its logger; set once in start, cleared in stop.
+    private let daemon = Mutex<DaemonBox?>(nil)
+
+    struct DaemonBox: @unchecked Sendable { // the daemon pointer is only passed to MHD_stop_daemon, once
+        let daemon: OpaquePointer
+        let logger: UnsafeMutablePointer<sy_mhd_logger>
+    }
+
+    init(host: PluginHost, config: HTTPDConfig) {
+        self.host = host
+        self.config = config
+    }
+
+    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    static func from(_ p: OpaquePointer?) -> HTTPDServer? {
+        guard let p else { return nil }
+        return Unmanaged<HTTPDServer>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+    }
+
+    func start() throws(PluginError) {
+        guard case (var storage, let family)? = config.socketAddress() else { throw PluginError("'\(config.ip)' is not an IP address") }
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_USE_ERROR_LOG.rawValue
+        if family == AF_INET6 { flags |= MHD_USE_IPv6.rawValue }
+        let logger = UnsafeMutablePointer<sy_mhd_logger>.allocate(capacity: 1)
+        logger.initialize(to: sy_mhd_logger(fn: { cls, line in
+            guard let server = HTTPDServer.from(OpaquePointer(cls)), let line else { return }
+            server.host.log(.err, "libmicrohttpd: \(String(cString: line).trimmingTrailingNewlines)")
+        }, cls: UnsafeMutableRawPointer(handle)))
+        let cls = UnsafeMutableRawPointer(handle)
+        let d = withUnsafePointer(to: &storage) { sa in
+            sa.withMemoryRebound(to: sockaddr.self, capacity: 1) { sap in
+                sy_mhd_start(UInt32(flags), sap, accessHandler, cls, completedHandler, cls,
+                             UInt32(config.threads), UInt32(config.connTimeout), UInt32(config.maxConnections),
+                             config.receiveBufSize, logger)
+            }
+        }
+        guard let d else {
+            logger.deallocate()
+            throw PluginError("cannot listen on \(config.endpoint) (address in use, or not an address of this machine)")
+        }
+        daemon.withLock { $0 = DaemonBox(daemon: d, logger: logger) }
+        host.log(.info, "listening on http://\(config.endpoint) with \(config.threads) thread(s), idle connections closed after \(config.connTimeout) s")
+    }
+
+    func stop() {
+        guard let box = daemon.withLock({ d -> DaemonBox? in defer { d = nil }; return d }) else { return }
+        MHD_stop_daemon(box.daemon) // joins every libmicrohttpd thread; no handler runs after this
+        box.logger.deallocate()
+    }
+
+    // MARK: The request path
+
+    /// libmicrohttpd calls this once when the head is in, then once per body chunk, then once with no data.
+    func access(_ connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
+                upload: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
+                state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        guard let raw = state.pointee else { return begin(connection, url: url, method: method, state: state) }
+        let req = Unmanaged<HTTPRequest>.fromOpaque(raw).takeUnretainedValue()
+        if uploadSize.pointee > 0 {
+            let limit = req.root?.maxBody ?? 0
+            if !req.tooLarge, UInt64(req.body.count + uploadSize.pointee) > limit {
+                req.tooLarge = true
+                req.body = []
+            }
+            if !req.tooLarge, let upload {
+                req.body.append(contentsOf: UnsafeRawBufferPointer(start: upload, count: uploadSize.pointee))
+            }
+            uploadSize.pointee = 0
+            return SY_MHD_YES
+        }
+        guard let root = req.root else { return SY_MHD_NO }
+        if req.tooLarge {
+            host.log(.warn, "\(String(cString: method)) \(String(cString: url)): body larger than \(root.maxBody) bytes refused (413)")
+            return queueError(connection, 413, "request body larger than \(root.maxBody) bytes")
+        }
+        root.handler(root.user, req.opaque)
+        if !req.answered {
+            host.log(.err, "the handler of /\(root.root) (module \(root.module)) gave no answer to \(String(cString: method)) \(String(cString: url))")
+            return queueError(connection, 500, "no answer from module \(root.module)")
+        }
+        return queueAnswer(connection, status: req.status, contentType: req.contentType, body: req.answerBody, headers: req.headers)
+    }
+
+    /// The first call: the head is complete. Errors that need no body are answered now.
+    private func begin(_ connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
+                       state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        let head = headSize(connection, url: url, method: method)
+        if head > HTTPDConfig.maxHead {
+            host.log(.warn, "request head of \(head) bytes refused (431): the limit is \(HTTPDConfig.maxHead)")
+            return queueError(connection, 431, "request head larger than \(HTTPDConfig.maxHead) bytes")
+        }
+        let path = Substring(String(cString: url))
+        guard let root = roots.withLock({ $0.find(path) }) else {
+            return queueError(connection, 404, "nothing is served at \(path)")
+        }
+        if let cl = MHD_lookup_connection_value(connection, SY_MHD_HEADER_KIND, "Content-Length"),
+           let length = UInt64(String(cString: cl)), length > root.maxBody {
+            host.log(.warn, "\(String(cString: method)) \(path): Content-Length \(length) over the limit of \(root.maxBody) refused (413)")
+            return queueError(connection, 413, "request body of \(length) bytes exceeds the limit of \(root.maxBody)")
+        }
+        let req = HTTPRequest(server: self, connection: connection, method: method, path: url, root: root, reserve: config.postBufSize)
+        state.pointee = Unmanaged.passRetained(req).toOpaque() // released in completedHandler
+        return SY_MHD_YES
+    }
+
+    /// Bytes of the request line and header lines, as they came on the wire (give or take whitespace).
+    private func headSize(_ connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>) -> Int {
+        var total = strlen(method) + strlen(url) + 12 // " " + " HTTP/1.1\r\n"
+        _ = withUnsafeMutablePointer(to: &total) { t in
+            MHD_get_connection_values(connection, SY_MHD_HEADER_KIND, { cls, kind, key, value in
+                let t = cls!.assumingMemoryBound(to: Int.self)
+                t.pointee += (key.map { strlen($0) } ?? 0) + (value.map { strlen($0) } ?? 0) + 4 // ": " + CRLF
+                return SY_MHD_YES
+            }, t)
+        }
+        // Arguments of the query string are counted too: they were part of the request line.
+        _ = withUnsafeMutablePointer(to: &total) { t in
+            MHD_get_connection_values(connection, SY_MHD_GET_ARGUMENT_KIND, { cls, kind, key, value in
+                let t = cls!.assumingMemoryBound(to: Int.self)
+                t.pointee += (key.map { strlen($0) } ?? 0) + (value.map { strlen($0) } ?? 0) + 2 // "?" or "&", "="
+                return SY_MHD_YES
+            }, t)
+        }
+        return total
+    }
+}
+
+/// libmicrohttpd's access handler: cls is the HTTPDServer.
+private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, upload, uploadSize, state in
+    guard let server = HTTPDServer.from(OpaquePointer(cls)), let connection, let url, let method, let uploadSize, let state else {
+        return SY_MHD_NO
+    }
+    return server.access(connection, url: url, method: method, upload: upload, uploadSize: uploadSize, state: state)
+}
+
+/// Called once per request that got a state, whatever its fate (answered, timed out, reset): releases it.
+private let completedHandler: MHD_RequestCompletedCallback = { _, _, state, _ in
+    guard let state, let raw = state.pointee else { return }
+    Unmanaged<HTTPRequest>.fromOpaque(raw).release()
+    state.pointee = nil
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var s = Substring(self)
+        while s.hasSuffix("\n") || s.hasSuffix("\r") { s = s.dropLast() }
+        return String(s)
+    }
+}
