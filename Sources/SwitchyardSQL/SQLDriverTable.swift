@@ -1,13 +1,13 @@
 // SQLDriverTable: the sy_db_api table (switchyard_db.h) of a server driver. Every function but connect() works on the
 // SQLConnection behind the handle, so db_mysql and db_postgres share them; each driver brings its own connect().
 import SwitchyardABI
+import SwitchyardPluginKit
 
 public typealias SQLConnectFn = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer?
 
 public enum SQLDriverTable {
     /// The table, allocated once and never freed (api_publish keeps the pointer).
     public static func make(connect: SQLConnectFn) -> UnsafePointer<sy_db_api> {
-        let p = UnsafeMutablePointer<sy_db_api>.allocate(capacity: 1)
         var api = sy_db_api()
         api.header = sy_table_header(abi_major: UInt32(SY_DB_MAJOR), abi_minor: UInt32(SY_DB_MINOR),
                                      struct_size: UInt32(MemoryLayout<sy_db_api>.stride), reserved: 0)
@@ -19,8 +19,9 @@ public enum SQLDriverTable {
         api.remove = dbRemove
         api.raw_query = dbRawQuery
         api.transaction = dbTransaction
-        p.initialize(to: api)
-        return UnsafePointer(p)
+        // Not allocate/initialize: a shorter sy_db_api of an older plugin in the process would cut the copy (CTable).
+        return CTable.keep(&api, size: MemoryLayout<sy_db_api>.stride, alignment: MemoryLayout<sy_db_api>.alignment)
+            .assumingMemoryBound(to: sy_db_api.self)
     }
 
     /// The handle connect() returns for `conn` (retained until close()).
