@@ -81,6 +81,9 @@ public struct SQLDriverChecks {
         XCTAssertEqual(r.rows, [[.text("ünï ✓")]], r.message)
         XCTAssertEqual(db.raw("SELECT count(*) FROM \(t) WHERE name = '?' OR name = ?", [.text("b")]).rows, [[.int(1)]])
         XCTAssertEqual(db.raw("UPDATE \(t) SET weight = ? WHERE weight = ?", [.double(2), .int(10)]).rc, 2)
+        // A ';' inside a string literal or a comment, or a trailing one, leaves one statement whose rows come back.
+        XCTAssertEqual(db.raw("SELECT 'a;b' /* ; SELECT 2 */ -- ; x\n ;").rows, [[.text("a;b")]])
+        XCTAssertEqual(db.raw("SELECT count(*) FROM \(t) WHERE name <> 'x;y'").rows, [[.int(3)]])
 
         // Errors: a missing table, a bad operator, a placeholder count mismatch.
         XCTAssertEqual(db.select("no_such_table_x", ["a"]).code, Self.E_NO_TABLE)
