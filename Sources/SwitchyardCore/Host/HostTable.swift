@@ -235,6 +235,7 @@ enum HostTable {
             HostBridge.services.map { $0.log.enabled(Int(level)) ? 1 : 0 } ?? 0
         }
         installSIP(&h)
+        installTransactions(&h)
         return h
     }
 }

@@ -84,6 +84,6 @@ final class BinaryTests: XCTestCase {
         let (status, out) = try BinaryRunner.run(["-V"])
         XCTAssertEqual(status, 0)
         XCTAssertTrue(out.contains("version: switchyard"), out)
-        XCTAssertTrue(out.contains("abi: 1.5"), out)
+        XCTAssertTrue(out.contains("abi: 1.7"), out)
     }
 }

@@ -34,12 +34,12 @@ final class LoaderTests: XCTestCase {
 
     func testWrongMajor() throws {
         try PluginBuilder.build("wrong_major")
-        assertRefused("loadmodule \"wrong_major.so\"", ["wrong_major.so", "ABI 2.5", "speaks ABI 1.5", "major version differs"])
+        assertRefused("loadmodule \"wrong_major.so\"", ["wrong_major.so", "ABI 2.7", "speaks ABI 1.7", "major version differs"])
     }
 
     func testNewerMinor() throws {
         try PluginBuilder.build("newer_minor")
-        assertRefused("loadmodule \"newer_minor.so\"", ["newer_minor.so", "ABI 1.6", "newer than this core's ABI 1.5"])
+        assertRefused("loadmodule \"newer_minor.so\"", ["newer_minor.so", "ABI 1.8", "newer than this core's ABI 1.7"])
     }
 
     func testTruncatedTable() throws {
