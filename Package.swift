@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "sl", type: .dynamic, targets: ["sl"]),
         .library(name: "maxfwd", type: .dynamic, targets: ["maxfwd"]),
         .library(name: "rr", type: .dynamic, targets: ["rr"]),
+        .library(name: "tm", type: .dynamic, targets: ["tm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,6 +86,8 @@ let package = Package(
         .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"]),
         .target(name: "maxfwd", dependencies: ["SwitchyardPluginKit"], path: "Plugins/maxfwd", exclude: ["README.md"]),
         .target(name: "rr", dependencies: ["SwitchyardPluginKit"], path: "Plugins/rr", exclude: ["README.md"]),
+        // Transactions: links the (stateless) SIP parser to build CANCEL/ACK from the branch requests it keeps.
+        .target(name: "tm", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP"], path: "Plugins/tm", exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore", "SwitchyardJSON"],

@@ -4,3 +4,4 @@
 #include "switchyard_cachedb.h"
 #include "switchyard_db.h"
 #include "switchyard_freeswitch.h"
+#include "switchyard_tm.h"

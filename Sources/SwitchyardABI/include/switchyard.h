@@ -600,6 +600,7 @@ typedef struct sy_host_api {
      *  Via/From/To/Call-ID/CSeq (Record-Route for 18x/2xx), to_tag added to To when given and the
      *  request has none, extra_hdrs (whole lines ending CRLF), body (Content-Length set).
      *  *out_target is where RFC 3261 18.2.2 / RFC 3581 send it. Bytes as sip_build_request.
+     *  code 0 builds nothing (out_bytes empty) and only fills *out_target.
      *  Returns 0, -1 no request on ctx or bad code. (The context's thread.) */
     int (*sip_build_reply)(sy_ctx *ctx, int code, sy_str reason, sy_str to_tag, sy_str extra_hdrs,
                            sy_str body, sy_str *out_bytes, sy_sip_target *out_target);
@@ -627,7 +628,8 @@ typedef struct sy_host_api {
     /** A route by kind (SY_ROUTE_FAILURE, SY_ROUTE_ONREPLY, SY_ROUTE_BRANCH, SY_ROUTE_REQUEST) and
      *  name; NULL if the script has none. Run it with route_run. (Any thread, read-only data.) */
     const sy_route *(*route_find_kind)(uint32_t route_kind, const char *name);
-    /** 1 if `drop` ran on the context since its message was set, else 0. (The context's thread.) */
+    /** 1 if `drop` ran on the context since its message was set or since the last call, else 0;
+     *  clears it (a branch route's drop discards that branch only). (The context's thread.) */
     int (*ctx_dropped)(sy_ctx *ctx);
     /** Sets the context's one transaction slot: ptr, released with release(ptr) (may be NULL) when
      *  the context moves to its next message, is closed, or the slot is set again. Returns 0.

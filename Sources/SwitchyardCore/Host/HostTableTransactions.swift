@@ -89,6 +89,15 @@ extension HostTable {
 
         h.sip_build_reply = { ctxp, code, reason, toTag, extra, body, out, target in
             guard let ctx = HostTable.context(ctxp), let out, let target, let sip = ctx.engine.sip else { return -1 }
+            if code == 0 {
+                // Only where replies to this request go.
+                guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin,
+                      let top = (try? msg.vias())?.first else { return -1 }
+                let (conn, dst) = sip.replyTarget(top, origin: origin)
+                out.pointee = sy_str(s: nil, len: 0)
+                HostTable.fill(target, socket: origin.socket, conn: conn, dst: dst)
+                return 0
+            }
             let bodyBytes = body.s.map { Array(UnsafeRawBufferPointer(start: $0, count: body.len)) } ?? []
             guard let (bytes, socket, conn, dst) = sip.buildReply(ctx, code: Int(code), reason: HostTable.text(reason),
                                                                    toTag: HostTable.optText(toTag),
@@ -162,7 +171,11 @@ extension HostTable {
             return box.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) }
         }
 
-        h.ctx_dropped = { ctxp in HostTable.context(ctxp).map { $0.dropped ? 1 : 0 } ?? 0 }
+        h.ctx_dropped = { ctxp in
+            guard let ctx = HostTable.context(ctxp), ctx.dropped else { return 0 }
+            ctx.dropped = false
+            return 1
+        }
 
         h.ctx_slot_set = { ctxp, ptr, release in
             guard let ctx = HostTable.context(ctxp) else { return -1 }
