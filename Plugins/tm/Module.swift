@@ -103,7 +103,7 @@ final class TMModule: @unchecked Sendable {
         TMModule.hooks.pointee.user = Unmanaged.passUnretained(engine).toOpaque()
         let rc = host.raw.pointee.sip_hooks_register!(TMModule.hooks)
         if rc == -1 { throw PluginError("another module already handles SIP transactions") }
-        if rc != 0 { host.log(.notice, "no SIP socket: transactions are not used") }
+        if rc != 0 { throw PluginError("the core refused the SIP hooks (\(rc))") }
         guard host.apiPublish(SY_TM_API_NAME, UnsafeRawPointer(TMAPI.table)) else {
             throw PluginError("cannot publish the tm API")
         }

@@ -60,9 +60,9 @@ extension HostTable {
     static func installTransactions(_ h: inout sy_host_api) {
         h.sip_hooks_register = { hooks in
             guard let hooks, hooks.pointee.header.abi_major == UInt32(SY_ABI_MAJOR) else { return -2 }
-            guard let sip = HostBridge.services?.engine.sip else { return -3 }
-            if sip.hooks != nil { return -1 }
-            sip.hooks = ABIReader.copy(sy_sip_hooks.self, from: UnsafeRawPointer(hooks),
+            guard let engine = HostBridge.services?.engine else { return -3 }
+            if engine.sipHooks != nil { return -1 }
+            engine.sipHooks = ABIReader.copy(sy_sip_hooks.self, from: UnsafeRawPointer(hooks),
                                        available: Int(hooks.pointee.header.struct_size))
             return 0
         }

@@ -23,7 +23,7 @@ public final class SIPCore: @unchecked Sendable {
     let names = NameCache()
     let counters = SIPCounters()
     /// The transaction layer's hooks (ABI 1.7), registered by one module at startup; read-only afterwards.
-    var hooks: sy_sip_hooks?
+    var hooks: sy_sip_hooks? { engine.sipHooks }
     /// findSocket answers by text (a miss cached too).
     struct SocketName: @unchecked Sendable { let socket: SIPSocket? } // SIPSocket is read-only after start
     private let socketsByText = Mutex<[String: SocketName]>([:])

@@ -31,6 +31,9 @@ public final class ScriptEngine: @unchecked Sendable {
     public internal(set) var eventRoutes: [String: RouteBox] = [:]
     public internal(set) var timerRoutes: [(route: RouteBox, seconds: Int)] = []
 
+    /// The transaction layer's SIP hooks (ABI 1.7 sip_hooks_register), set by one module's init; read-only afterwards.
+    var sipHooks: sy_sip_hooks?
+
     /// The SIP layer (sockets, forwarding); nil until the server opens it.
     public internal(set) var sip: SIPCore?
 
