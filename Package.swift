@@ -102,5 +102,7 @@ let package = Package(
             path: "Tests/SwitchyardCoreTests",
             resources: [.copy("Fixtures")]
         ),
+        // tm end to end: the switchyard binary with tm.so between sipp callers and callees (scenarios in Tests/SIP/tm).
+        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore"], path: "Tests/tmTests"),
     ]
 )
