@@ -72,8 +72,9 @@ final class Cell {
     /// The request kept by the core (for failure routes and replies built later); freed with the cell.
     var snapshot: OpaquePointer?
     let upstream: sy_sip_target
-    /// To tag of the replies this module generates (deterministic per request).
-    let localTag: String
+    /// To tag of the replies this module generates (deterministic per request; made when first needed).
+    lazy var localTag: String = TagMaker.tag(viaHost: viaHost, viaPort: viaPort, viaBranch: viaBranch, callID: callID,
+                                             cseq: cseq, fromTag: fromTag)
 
     /// Last status sent upstream (0 none) and those bytes (re-sent to request retransmissions).
     var uasStatus = 0
@@ -132,7 +133,6 @@ final class Cell {
         toURI = info.toURI
         self.snapshot = snapshot
         self.upstream = upstream
-        localTag = TagMaker.tag(info)
         self.frTimeout = frTimeout
         self.frInvTimeout = frInvTimeout
     }
@@ -267,10 +267,10 @@ enum TagMaker {
     }
 
     /// 4 hex digits, a dash, 32 hex digits (37 characters, as OpenSIPS's TM tags).
-    static func tag(_ k: MessageKeys) -> String {
+    static func tag(viaHost: String, viaPort: Int32, viaBranch: String, callID: String, cseq: Int64, fromTag: String) -> String {
         let a = fnv(["Switchyard-TM/tags"], seed: 0) & 0xffff
-        let b = fnv([k.viaHost, String(k.viaPort), k.viaBranch, k.callID, k.fromTag], seed: 1)
-        let c = fnv([k.viaBranch, k.callID, String(k.cseq), k.fromTag], seed: 2)
+        let b = fnv([viaHost, String(viaPort), viaBranch, callID, fromTag], seed: 1)
+        let c = fnv([viaBranch, callID, String(cseq), fromTag], seed: 2)
         return hex(a, width: 4) + "-" + hex(b, width: 16) + hex(c, width: 16)
     }
 }

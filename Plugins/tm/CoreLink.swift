@@ -27,6 +27,16 @@ struct CoreLink: @unchecked Sendable {
         return Array(UnsafeRawBufferPointer(start: p, count: s.len))
     }
 
+    /// Byte equality of a C slice and a string (no string is made).
+    static func equals(_ s: sy_str, _ t: String) -> Bool {
+        var t = t
+        return t.withUTF8 { u in
+            guard u.count == s.len else { return false }
+            guard let p = s.s, s.len > 0 else { return true }
+            return memcmp(p, u.baseAddress!, s.len) == 0
+        }
+    }
+
     static func text(_ s: sy_str) -> String {
         guard let p = s.s, s.len > 0 else { return "" }
         return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)

@@ -20,19 +20,18 @@ extension TM {
     func replyIn(_ ctx: SYContext, _ info: sy_sip_info) -> Int32 {
         guard let (h, label, bi) = TM.parseBranch(info.via_branch) else { return 0 }
         let code = Int(info.status)
-        let cseqMethod = CoreLink.text(info.cseq_method)
         table.lock(h)
         defer { table.unlock(h) }
         guard let cell = table.bucket(h).first(where: { $0.label == label }), bi < cell.branches.count else { return 0 }
         let br = cell.branches[bi]
         stat(stats?.receivedReplies)
-        if cseqMethod == "CANCEL" {
+        if CoreLink.equals(info.cseq_method, "CANCEL") {
             guard cell.isInvite, br.cancel == .sent else { return 0 }
             br.cancelRetrAt = 0
             br.cancelAnswered = true
             return 1
         }
-        guard cseqMethod == cell.method else { return 0 }
+        guard CoreLink.equals(info.cseq_method, cell.method) else { return 0 }
         fire(cell.callbacks, TMCB.responseIn, cell, code: code, ctx: ctx)
         // Any reply stops INVITE retransmissions; a provisional one slows non-INVITE ones to T2.
         if cell.isInvite || code >= 200 { br.retrAt = 0 } else if br.retrAt > 0 { br.retrInterval = Int64(cfg.t2) }

@@ -70,11 +70,13 @@ final class TM: @unchecked Sendable {
     /// Before the script: retransmissions get the last reply again; ACKs of our negative (or local 2xx) replies end
     /// here. Returns 1 when the request was consumed.
     func requestIn(_ ctx: SYContext, _ info: sy_sip_info) -> Int32 {
-        let k = MessageKeys(info)
-        guard !k.callID.isEmpty, k.cseq >= 0 else { return 0 }
-        let b = TransactionTable.hash(callID: k.callID, cseq: k.cseq)
+        guard let cid = info.call_id.s, info.call_id.len > 0, info.cseq >= 0 else { return 0 }
+        let b = TransactionTable.hash(callIDBytes: UnsafeRawBufferPointer(start: cid, count: info.call_id.len), cseq: info.cseq)
         table.lock(b)
         defer { table.unlock(b) }
+        // Most requests start a transaction: an empty bucket answers without reading anything else.
+        if table.isEmpty(b) { return 0 }
+        let k = MessageKeys(info)
         if k.method == "ACK" {
             if let c = match(k, bucket: b, method: "ACK"), c.uasStatus >= 300 {
                 absorbAck(c)

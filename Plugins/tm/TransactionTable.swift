@@ -31,9 +31,11 @@ final class TransactionTable: @unchecked Sendable {
     }
 
     /// The bucket of a Call-ID and CSeq number.
-    static func hash(callID: String, cseq: Int64) -> Int {
+    static func hash(callID: String, cseq: Int64) -> Int { hash(callIDBytes: callID.utf8, cseq: cseq) }
+
+    static func hash<S: Sequence>(callIDBytes: S, cseq: Int64) -> Int where S.Element == UInt8 {
         var h: UInt32 = 2166136261
-        for c in callID.utf8 { h = (h ^ UInt32(c)) &* 16777619 }
+        for c in callIDBytes { h = (h ^ UInt32(c)) &* 16777619 }
         var n = cseq
         repeat { h = (h ^ UInt32(truncatingIfNeeded: 48 + n % 10)) &* 16777619; n /= 10 } while n > 0
         return Int(h & UInt32(TransactionTable.size - 1))
@@ -47,6 +49,9 @@ final class TransactionTable: @unchecked Sendable {
         defer { unlock(i) }
         return body()
     }
+
+    /// True when a bucket holds no cell (lock held).
+    func isEmpty(_ i: Int) -> Bool { cells[i].isEmpty }
 
     /// Cells of a bucket (lock held).
     func bucket(_ i: Int) -> [Cell] { cells[i] }

@@ -428,7 +428,7 @@ typedef struct sy_sip_info {
     sy_str via_host;        /**< sent-by host of the top Via. */
     int32_t via_port;       /**< sent-by port of the top Via (0 when not written). */
     int32_t reserved;       /**< 0. */
-    sy_str via_transport;   /**< Transport token of the top Via ("UDP"). */
+    sy_str via_transport;   /**< Transport token of the top Via as written ("UDP"). */
     sy_str via_value;       /**< Whole top Via value (pre-RFC 3261 matching). */
     sy_str reason;          /**< Reply reason phrase; empty for a request. */
 } sy_sip_info;

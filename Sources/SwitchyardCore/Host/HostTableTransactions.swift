@@ -14,16 +14,14 @@ extension HostTable {
         return body(&info)
     }
 
-    /// The C view of the context's message fields, their bytes laid end to end in `buf`.
+    /// The C view of the context's message fields: the message copied once into `buf`, the fields ranges of it.
     static func info(_ ctx: ScriptContext, into buf: CBuffer) -> sy_sip_info {
         var info = sy_sip_info()
         guard let msg = ctx.message.sip else { return info }
-        let f = SIPCore.infoFields(msg)
+        let f = SIPCore.infoRanges(msg)
         buf.clear()
-        var at: [(Int, Int)] = []
-        at.reserveCapacity(f.strings.count)
-        for s in f.strings { let st = buf.append(s.utf8); at.append((st, buf.count - st)) }
-        func str(_ i: Int) -> sy_str { buf.str(at[i].0, at[i].1) }
+        buf.append(msg.bytes)
+        func str(_ i: Int) -> sy_str { buf.str(f.r[i].lowerBound, f.r[i].count) }
         info.is_request = f.isRequest ? 1 : 0
         info.status = f.status
         info.cseq = f.cseq

@@ -64,28 +64,83 @@ extension SIPCore {
         return (0, dst)
     }
 
-    /// The identifying fields of a message, as UTF-8 bytes laid end to end in `keep` (one buffer per context,
-    /// reused): the C view is made from it by the host table.
-    static func infoFields(_ msg: SIPMessage) -> InfoFields {
-        var f = InfoFields()
+    /// The identifying fields of a message as byte ranges of `msg.bytes` (no string is made: this runs for every
+    /// message the transaction layer sees).
+    static func infoRanges(_ msg: SIPMessage) -> InfoRanges {
+        var f = InfoRanges()
         f.isRequest = msg.isRequest
         f.status = Int32(msg.statusCode ?? 0)
         f.cseq = Int64(msg.cseqNumber ?? -1)
-        let via = (try? msg.vias())?.first
-        f.viaPort = Int32(via?.port ?? 0)
-        f.strings = [msg.method ?? "", msg.requestURIText ?? "", msg.callID ?? "", msg.cseqMethod ?? "",
-                     msg.fromTag ?? "", msg.toTag ?? "", msg.field(.from).map { msg.value(of: $0) } ?? "",
-                     msg.toURI ?? "", via?.branch ?? "", via?.host ?? "", via?.transport ?? "",
-                     via.map { msg.text($0.range) } ?? "", msg.reason ?? ""]
+        if msg.isRequest {
+            f.r[0] = msg.methodRange
+            f.r[1] = msg.uriRange
+        } else {
+            f.r[12] = msg.reasonRange
+        }
+        if let c = msg.field(.callID) { f.r[2] = trimmed(msg.bytes, c.value) }
+        if let m = msg.cseqMethodRange { f.r[3] = m }
+        if let from = msg.field(.from) {
+            f.r[6] = trimmed(msg.bytes, from.value)
+            f.r[4] = tagRange(msg.bytes, from.value) ?? 0..<0
+        }
+        if let to = msg.field(.to) {
+            f.r[5] = tagRange(msg.bytes, to.value) ?? 0..<0
+            f.r[7] = uriRange(msg.bytes, to.value)
+        }
+        if let via = (try? msg.vias())?.first {
+            f.viaPort = Int32(via.port ?? 0)
+            f.r[8] = via.paramRange("branch") ?? 0..<0
+            f.r[9] = via.hostRange
+            f.r[10] = via.transportRange
+            f.r[11] = via.range
+        }
         return f
     }
 
-    struct InfoFields {
+    struct InfoRanges {
         var isRequest = false
         var status: Int32 = 0
         var cseq: Int64 = -1
         var viaPort: Int32 = 0
-        var strings: [String] = []
+        /// method, ruri, call-id, cseq method, from tag, to tag, from, to uri, via branch, via host, via transport,
+        /// via value, reason.
+        var r = [Range<Int>](repeating: 0..<0, count: 13)
+    }
+
+    static func trimmed(_ b: [UInt8], _ r: Range<Int>) -> Range<Int> {
+        var lo = r.lowerBound, hi = r.upperBound
+        while lo < hi, b[lo] == 32 || b[lo] == 9 { lo += 1 }
+        while hi > lo, b[hi - 1] == 32 || b[hi - 1] == 9 || b[hi - 1] == 13 || b[hi - 1] == 10 { hi -= 1 }
+        return lo..<hi
+    }
+
+    /// The value of `;tag=` after the URI of a From/To value (outside quotes and angle brackets).
+    static func tagRange(_ b: [UInt8], _ r: Range<Int>) -> Range<Int>? {
+        var i = r.lowerBound
+        var inQuote = false, inAngle = false
+        while i < r.upperBound {
+            let c = b[i]
+            if c == 34 { inQuote.toggle() } else if !inQuote && c == 60 { inAngle = true } else if !inQuote && c == 62 { inAngle = false }
+            if !inQuote && !inAngle && c == 59 {  // ';'
+                var j = i + 1
+                while j < r.upperBound, b[j] == 32 { j += 1 }
+                if j + 4 <= r.upperBound, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 {
+                    var k = j + 4
+                    while k < r.upperBound, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
+                    return (j + 4)..<k
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The URI of a name-addr value: inside <...>, else up to the first ';'.
+    static func uriRange(_ b: [UInt8], _ r: Range<Int>) -> Range<Int> {
+        if let lt = b[r].firstIndex(of: 60), let gt = b[lt..<r.upperBound].firstIndex(of: 62) { return (lt + 1)..<gt }
+        let t = trimmed(b, r)
+        let semi = b[t].firstIndex(of: 59) ?? t.upperBound
+        return t.lowerBound..<semi
     }
 }
 
