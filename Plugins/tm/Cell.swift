@@ -203,15 +203,18 @@ struct MessageKeys {
         cseqMethod = CoreLink.text(i.cseq_method)
         fromTag = CoreLink.text(i.from_tag)
         toTag = CoreLink.text(i.to_tag)
-        from = CoreLink.text(i.from)
-        toURI = CoreLink.text(i.to_uri)
         viaBranch = CoreLink.text(i.via_branch)
         viaHost = CoreLink.text(i.via_host)
         viaPort = i.via_port
         viaTransport = CoreLink.text(i.via_transport)
-        viaValue = CoreLink.text(i.via_value)
         status = Int(i.status)
         reason = CoreLink.text(i.reason)
+        // Only RFC 2543 matching (no magic cookie) compares these whole headers: not copied otherwise.
+        if !isRFC3261 {
+            from = CoreLink.text(i.from)
+            toURI = CoreLink.text(i.to_uri)
+            viaValue = CoreLink.text(i.via_value)
+        }
     }
 
     var isRFC3261: Bool { viaBranch.hasPrefix("z9hG4bK") && viaBranch.utf8.count > 7 }

@@ -46,12 +46,12 @@ extension TM {
             return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477)
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
-        let k = MessageKeys(info)
-        if tx.cell == nil && k.method == "ACK" {
+        if tx.cell == nil && CoreLink.equals(info.method, "ACK") {
             // The ACK of a negative reply ended before the script; this one is end to end (or matches nothing).
             return forwardStateless(ctx)
         }
-        if tx.cell == nil && k.method == "CANCEL", let r = relayCancel(ctx, tx: tx, k, passReason: flags.passReason) {
+        if tx.cell == nil && CoreLink.equals(info.method, "CANCEL"),
+           let r = relayCancel(ctx, tx: tx, MessageKeys(info), passReason: flags.passReason) {
             return r
         }
         var created = false

@@ -200,7 +200,8 @@ final class TM: @unchecked Sendable {
                 + RevHex.encode(UInt32(idx))
             let result = core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
             let uriText: String = {
-                if case .string(let s)? = host.varGet(ctx, ruVar) { return i == 0 || cell.onBranch != nil ? s : d.0 }
+                if i > 0 && cell.onBranch == nil { return d.0 }
+                if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
                 return d.0
             }()
             if let r = restore { putBack(ctx, r) }
@@ -310,7 +311,14 @@ final class TM: @unchecked Sendable {
 
     /// The cell has its answer: it stays WAIT seconds to absorb late messages, then goes.
     func goWait(_ cell: Cell) {
-        for b in cell.branches { b.retrAt = 0; b.frAt = 0 }
+        // Only the last reply (for retransmitted requests) and the matching keys are needed from now on.
+        for b in cell.branches {
+            b.retrAt = 0
+            b.frAt = 0
+            b.finalReply = nil
+            if b.finalCode != 0 { b.request = [] }  // a pending one may still need its CANCEL built
+        }
+        if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
         cell.replyRetrAt = 0
         cell.replyFRAt = 0
         if cell.waitAt == 0 { cell.waitAt = nowMS() + Int64(cfg.wtTimer) * 1000 }
