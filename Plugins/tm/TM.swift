@@ -316,7 +316,8 @@ final class TM: @unchecked Sendable {
             b.retrAt = 0
             b.frAt = 0
             b.finalReply = nil
-            if b.finalCode != 0 { b.request = [] }  // a pending one may still need its CANCEL built
+            // A pending branch may still need its CANCEL, a negative one the ACK of a retransmitted (or late) final.
+            if (200..<300).contains(b.finalCode) || (!cell.isInvite && b.finalCode != 0) { b.request = [] }
         }
         if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
         cell.replyRetrAt = 0

@@ -55,7 +55,9 @@ final class MITests: TMTestCase {
         uac.send(RawSIP.request("INVITE", ruri: ruri, localPort: caller, branch: "z9hG4bK-mi-1", callID: "mi-1@test"), to: proxy)
         XCTAssertTrue(sy.waitFor("for mi-1@test"), sy.output)
         let line = try XCTUnwrap(sy.lines.first { $0.contains("for mi-1@test") })
-        let id = String(line[line.range(of: "[")!.upperBound..<line.range(of: "]")!.lowerBound])
+        let open = try XCTUnwrap(line.range(of: "transaction ["))
+        let close = try XCTUnwrap(line[open.upperBound...].range(of: "]"))
+        let id = String(line[open.upperBound..<close.lowerBound])
         let (rc, out) = try cli(cfg, ["t_reply", "code=486", "reason=Busy Here", "trans_id=\(id)", "to_tag=."])
         XCTAssertEqual(rc, 0, out)
         var seen: [String] = []
