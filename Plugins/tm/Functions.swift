@@ -59,7 +59,8 @@ extension TM {
         if let c = tx.cell {
             cell = c
         } else {
-            switch newTransaction(ctx, tx: tx) {
+            // The fields just read are still valid: no host call on ctx since.
+            switch newTransaction(ctx, tx: tx, info: info) {
             case .created(let c): cell = c; created = true
             case .retransmission: return 1
             case .failed(let e): return e

@@ -7,12 +7,37 @@ extension TM {
     static func parseBranch(_ s: sy_str) -> (Int, UInt32, Int)? {
         guard let p = s.s, s.len > 9 else { return nil }
         let b = UnsafeRawBufferPointer(start: p, count: s.len)
-        let cookie: [UInt8] = Array("z9hG4bK".utf8)
-        for i in 0..<7 where b[i] != cookie[i] { return nil }
-        let rest = b[7...]
-        let parts = rest.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3, let h = RevHex.decode(parts[0]), let l = RevHex.decode(parts[1]),
-              let br = RevHex.decode(parts[2]), h < TransactionTable.size, br < maxBranches else { return nil }
+        // "z9hG4bK"
+        guard b[0] == 122, b[1] == 57, b[2] == 104, b[3] == 71, b[4] == 52, b[5] == 98, b[6] == 75 else { return nil }
+        // Three reversed-hex numbers separated by dots, read in place.
+        var parts: (UInt32, UInt32, UInt32) = (0, 0, 0)
+        var part = 0, shift: UInt32 = 0, digits = 0
+        for i in 7..<b.count {
+            let c = b[i]
+            if c == 46 {  // '.'
+                guard digits > 0, part < 2 else { return nil }
+                part += 1; shift = 0; digits = 0
+                continue
+            }
+            let d: UInt32
+            switch c {
+            case 48...57: d = UInt32(c - 48)
+            case 97...102: d = UInt32(c - 87)
+            case 65...70: d = UInt32(c - 55)
+            default: return nil
+            }
+            guard shift < 32 else { return nil }
+            switch part {
+            case 0: parts.0 |= d << shift
+            case 1: parts.1 |= d << shift
+            default: parts.2 |= d << shift
+            }
+            shift += 4
+            digits += 1
+        }
+        guard part == 2, digits > 0 else { return nil }
+        let (h, l, br) = parts
+        guard h < TransactionTable.size, br < maxBranches else { return nil }
         return (Int(h), l, Int(br))
     }
 

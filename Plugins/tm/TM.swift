@@ -104,9 +104,9 @@ final class TM: @unchecked Sendable {
     enum NewTran { case created(Cell), retransmission, failed(Int32) }
 
     /// t_newtran: the cell of the context's request, made now (and the 100 Trying sent for an INVITE).
-    func newTransaction(_ ctx: SYContext, tx: TxnContext) -> NewTran {
+    func newTransaction(_ ctx: SYContext, tx: TxnContext, info known: sy_sip_info? = nil) -> NewTran {
         if let c = tx.cell { return .created(c) }
-        guard let info = core.info(ctx), info.is_request == 1 else { return .failed(-2) }
+        guard let info = known ?? core.info(ctx), info.is_request == 1 else { return .failed(-2) }
         let k = MessageKeys(info)
         guard !k.callID.isEmpty, k.cseq >= 0, !k.viaHost.isEmpty else {
             host.log(.err, "t_newtran: too few headers (Call-ID, CSeq or Via missing)")
