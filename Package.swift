@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "db_mysql", type: .dynamic, targets: ["db_mysql"]),
         .library(name: "db_postgres", type: .dynamic, targets: ["db_postgres"]),
         .library(name: "cachedb_redis", type: .dynamic, targets: ["cachedb_redis"]),
+        .library(name: "tm", type: .dynamic, targets: ["tm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -106,6 +107,8 @@ let package = Package(
                 exclude: ["README.md"]),
         .target(name: "cachedb_redis", dependencies: ["SwitchyardPluginKit", "CHiredis"], path: "Plugins/cachedb_redis",
                 exclude: ["README.md"]),
+        // Transactions: links the (stateless) SIP parser to build CANCEL/ACK from the branch requests it keeps.
+        .target(name: "tm", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP"], path: "Plugins/tm", exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore", "SwitchyardJSON"],
@@ -130,5 +133,7 @@ let package = Package(
         .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_mysqlTests"),
         .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_postgresTests"),
         .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/cachedb_redisTests"),
+        // tm end to end: the switchyard binary with tm.so between sipp callers and callees (scenarios in Tests/SIP/tm).
+        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore"], path: "Tests/tmTests"),
     ]
 )

@@ -236,6 +236,7 @@ enum HostTable {
         }
         installSIP(&h)
         installAuthoring(&h)
+        installTransactions(&h)
         return h
     }
 }
