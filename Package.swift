@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "sl", type: .dynamic, targets: ["sl"]),
         .library(name: "maxfwd", type: .dynamic, targets: ["maxfwd"]),
         .library(name: "rr", type: .dynamic, targets: ["rr"]),
+        .library(name: "dispatcher", type: .dynamic, targets: ["dispatcher"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,6 +86,10 @@ let package = Package(
         .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"]),
         .target(name: "maxfwd", dependencies: ["SwitchyardPluginKit"], path: "Plugins/maxfwd", exclude: ["README.md"]),
         .target(name: "rr", dependencies: ["SwitchyardPluginKit"], path: "Plugins/rr", exclude: ["README.md"]),
+        // dispatcher: its selection rules are a small pure library (no ABI) that the plugin links and the tests call.
+        .target(name: "DispatcherSelection", path: "Plugins/dispatcher/Selection"),
+        .target(name: "dispatcher", dependencies: ["SwitchyardPluginKit", "DispatcherSelection"], path: "Plugins/dispatcher",
+                exclude: ["README.md", "schema", "Selection"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore", "SwitchyardJSON"],
@@ -92,6 +97,8 @@ let package = Package(
         ),
         .testTarget(name: "SwitchyardSIPTests", dependencies: ["SwitchyardSIP"], path: "Tests/SwitchyardSIPTests",
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "DispatcherSelection"],
+                    path: "Tests/dispatcherTests"),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         .testTarget(
             name: "SwitchyardCoreTests",
