@@ -39,7 +39,7 @@ enum Repo {
 }
 
 /// A whole Server on a config written to a temporary file, with its log captured.
-final class Harness {
+final class Harness: @unchecked Sendable { // immutable fields; the server, its MI and the log collector are thread-safe
     let collector = LogCollector()
     let server: Server
     let path: String
