@@ -41,8 +41,8 @@ extension DispatcherModule {
         guard inFlight.begin(d) else { return }
         let method = part.cfg.pingMethod ?? cfg.pingMethod
         let from = part.cfg.pingFrom ?? cfg.pingFrom
-        var headers = "From: <\(from)>\r\n"
-        if cfg.pingMaxfwd >= 0 { headers += "Max-Forwards: \(cfg.pingMaxfwd)\r\n" }
+        // ds_ping_maxfwd is accepted but not applied: the core's stateless probe always carries Max-Forwards: 70.
+        let headers = "From: <\(from)>\r\n"
         let socket = !d.socket.isEmpty ? d.socket : (part.cfg.pingSock ?? cfg.probingSock)
         let done: @Sendable (Int) -> Void = { [self] code in
             inFlight.end(d)
