@@ -3,7 +3,7 @@ import SwitchyardCore
 import Synchronization
 
 /// Benchmarks for the core (prints figures; never a timed unit test).
-///   switchyard-bench [all|script|calls|startup|cache|json|mi|drouting|dtmf] [iterations]
+///   switchyard-bench [all|script|calls|startup|cache|json|mi|drouting|dtmf|dispatcher] [iterations]
 /// Build with `swift build -c release` and run `.build/release/switchyard-bench`.
 @main
 struct Bench {
@@ -21,6 +21,7 @@ struct Bench {
         if what == "all" || what == "json" { try jsonThroughput(iterations: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
         if what == "dtmf" { try dtmfBench(events: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
         if what == "esl" { try eslBench(calls: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
+        if what == "dispatcher" { try dispatcherBench(runs: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
         if what == "mi" { try miThroughput(requests: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
     }
 
