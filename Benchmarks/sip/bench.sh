@@ -26,6 +26,9 @@ SCEN="$ROOT/Tests/SIP"
 SWITCHYARD="${SWITCHYARD:-$ROOT/.build/release/switchyard}"
 KAMAILIO="${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}"
 SIPP="${SIPP:-$(command -v sipp || echo /usr/bin/sipp)}"
+# The proxies' configs (Benchmarks/sip/dispatcher.sh points them at its dispatcher variants).
+KAM_CFG_SRC="${KAM_CFG_SRC:-$HERE/kamailio.cfg}"
+SY_CFG_SRC="${SY_CFG_SRC:-$HERE/switchyard.cfg}"
 
 UAC_PORT=5601
 UAS_PORT=5090
@@ -241,7 +244,7 @@ fi
 
 kam_cfg() {
     sed -e "s/127\.0\.0\.1:5080/127.0.0.1:$KAM_PORT/" -e "s/127\.0\.0\.1:5090/127.0.0.1:$UAS_PORT/" \
-        "$HERE/kamailio.cfg" >"$WORK/kamailio.cfg"
+        "$KAM_CFG_SRC" >"$WORK/kamailio.cfg"
     mkdir -p "$WORK/kamrun"
 }
 run_kamailio() {  # label extra-args...
@@ -276,7 +279,7 @@ if has switchyard; then
     else
         echo "(c) Switchyard ($SWITCHYARD)" >&2
         sed -e "s/127\.0\.0\.1:5070/127.0.0.1:$SY_PORT/" -e "s/127\.0\.0\.1:5090/127.0.0.1:$UAS_PORT/" \
-            "$HERE/switchyard.cfg" >"$WORK/switchyard.cfg"
+            "$SY_CFG_SRC" >"$WORK/switchyard.cfg"
         pid=$(start_proxy switchyard $SY_PORT "$SWITCHYARD" -f "$WORK/switchyard.cfg")
         if [ "$pid" = 0 ]; then ROWS+=("$(printf '%-22s %14s' switchyard "did not start")")
         else
