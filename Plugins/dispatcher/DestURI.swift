@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import SwitchyardPluginKit
 
 struct DestURI: Sendable, Equatable {
     var scheme: String      // "sip" / "sips"

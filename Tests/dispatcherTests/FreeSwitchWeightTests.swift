@@ -149,6 +149,11 @@ final class FreeSwitchWeightTests: XCTestCase {
         }
         print("heartbeat -> weight in use (ms), refresh period 1 s: \(latencies) median \(latencies.sorted()[2])")
 
+        // ds_reload: new destination objects, the same connection (no second one), weight refreshed at once.
+        XCTAssertEqual(h.mi("ds_reload")?["result"]?.stringValue, "OK")
+        XCTAssertEqual(weights(h).first, 70)
+        XCTAssertEqual(sim.control("stats").map { $0.contains(" accepted=1 ") }, true, sim.control("stats") ?? "")
+
         // The box goes away: the weight stays at its last value (OpenSIPS), traffic keeps flowing to it.
         sim.kill()
         XCTAssertTrue(waitUntil(5) { h.log.contains("lost") }, h.log)
