@@ -214,8 +214,9 @@ extension DispatcherModule {
         return String(rest.prefix { $0 != "," && $0 != " " })
     }
 
-    /// Sets $du (or the host:port of $ru) and the send socket; false if the core refused.
-    func apply(_ uri: String, socket: String, domain: Bool, rt: Runtime, ctx: SYContext) -> Bool {
+    /// Sets $du (or the host:port of $ru) and the send socket (a destination without one leaves a socket the script
+    /// forced in place, as OpenSIPS; `clearSocket` clears it instead); false if the core refused.
+    func apply(_ uri: String, socket: String, domain: Bool, rt: Runtime, ctx: SYContext, clearSocket: Bool = false) -> Bool {
         if domain {
             guard case .string(let ru)? = host.varGet(ctx, rt.ru), let dest = DestURI.parse(uri),
                   let newRU = Self.replaceHostPort(ru, with: dest.hostPort),
@@ -225,7 +226,7 @@ extension DispatcherModule {
         }
         if let fs = rt.fs {
             if socket.isEmpty {
-                host.varSet(ctx, fs, .null)
+                if clearSocket { host.varSet(ctx, fs, .null) }
             } else if !host.varSet(ctx, fs, .string(socket)) {
                 warnOnce("sock" + socket, "socket <\(socket)> is not a listening socket: requests leave by the socket the destination picks")
             }
@@ -256,7 +257,8 @@ extension DispatcherModule {
         if let a = part.scriptAttrs { pop(ctx, a) }
         guard case .string(let uri) = head(ctx, part.dst), !uri.isEmpty else { return -1 }
         let sock = head(ctx, part.sock).stringValue ?? ""
-        return apply(uri, socket: sock, domain: domain, rt: rt, ctx: ctx) ? 1 : -1
+        // The previous entry's socket must not stick to the next destination.
+        return apply(uri, socket: sock, domain: domain, rt: rt, ctx: ctx, clearSocket: true) ? 1 : -1
     }
 
     // MARK: - ds_mark_dst
