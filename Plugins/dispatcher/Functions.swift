@@ -129,6 +129,7 @@ extension DispatcherModule {
             if let sortedOrder {
                 order = Array(sortedOrder.prefix(max(1, maxRes)))
                 if let di = defaultIndex, di != c { order.append(di) }
+                if order.isEmpty { order = [c] } // only the default was usable
             } else {
                 order = DSPick.failoverOrder(chosen: c, limit: limit, maxRes: max(1, maxRes), defaultIndex: defaultIndex) { dests[$0].isActive }
             }

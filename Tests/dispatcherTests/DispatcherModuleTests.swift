@@ -226,6 +226,31 @@ final class DispatcherModuleTests: XCTestCase {
         XCTAssertEqual(h.mi("ds_list", #"{"partition":"trunks"}"#)?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]?[0]?["state"]?.stringValue, "Inactive")
     }
 
+    func testSocketColumnBecomesTheSendSocket() throws {
+        let gw = try Responder(answer: 200)
+        cleanups.append { gw.stop() }
+        let p1 = Ports.udp(), p2 = Ports.udp()
+        let db = try SQLiteCLI.database(
+            "INSERT INTO dispatcher (setid, destination, socket) VALUES (1, 'sip:127.0.0.1:\(gw.port)', 'udp:127.0.0.1:\(p2)');")
+        let h = Harness("""
+        mpath = "\(Repo.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(p1)
+        socket = udp:127.0.0.1:\(p2)
+        loadmodule "proto_udp.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "dispatcher.so"
+        modparam("dispatcher", "db_url", "sqlite://\(db)")
+        route { ds_select_dst(1, 0); forward(); }
+        """)
+        XCTAssertEqual(h.prepare(), [], h.log)
+        try h.start()
+        cleanups.append { h.stop() }
+        let c = try UDPSocket()
+        // The reply comes back through the proxy (relayed by Via).
+        XCTAssertEqual(c.request(server: p1, method: "MESSAGE"), "SIP/2.0 200 Answer")
+        XCTAssertEqual(gw.sourcePorts.withLock { $0 }, [p2], "sent from the destination's socket, not the receiving one")
+    }
+
     func testBadPartitionAndMissingDefaultAreStartupErrors() throws {
         let db = try SQLiteCLI.database(Self.fixture)
         for (param, text) in [("\"partition\", \"p1: colour = red\"", "colour"), ("\"ds_probing_mode\", 3", "ds_probing_mode")] {

@@ -212,6 +212,8 @@ final class Responder: @unchecked Sendable { // state in atomics / mutex
     let code = Atomic<Int>(200)
     let received = Atomic<Int>(0)
     let methods = Mutex<[String]>([])
+    /// Source ports of the requests received.
+    let sourcePorts = Mutex<[Int]>([])
     private let running = Atomic<Bool>(true)
     private let stopped = DispatchSemaphore(value: 0)
     var port: Int { udp.port }
@@ -226,6 +228,7 @@ final class Responder: @unchecked Sendable { // state in atomics / mutex
                 guard let first = lines.first, !first.hasPrefix("SIP/2.0") else { continue }
                 received.add(1, ordering: .relaxed)
                 methods.withLock { $0.append(String(first.prefix { $0 != " " })) }
+                sourcePorts.withLock { $0.append(Int(UInt16(bigEndian: from.sin_port))) }
                 let c = code.load(ordering: .relaxed)
                 if c == 0 { continue }
                 var reply = "SIP/2.0 \(c) Answer\r\n"
