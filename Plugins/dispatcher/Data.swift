@@ -13,7 +13,7 @@ enum DSFlag {
 
 /// A FreeSWITCH box bound for a destination's weight: one reference (get_box) and one watch, both released when the
 /// destination is dropped (a reload that removes the row, or replaces it).
-final class FSRef: @unchecked Sendable { // immutable; the C handles are thread-safe per the freeswitch API
+final class FSRef: @unchecked Sendable { // immutable once bound (`watch` is set before it is shared); the C handles are thread-safe per the freeswitch API
     let api: UnsafePointer<sy_freeswitch_api>
     let box: OpaquePointer
     let label: String

@@ -39,10 +39,7 @@ final class DispatcherModuleTests: XCTestCase {
         }
         \(extra)
         """)
-        let errs = h.prepare()
-        XCTAssertEqual(errs, [], h.log)
-        guard errs.isEmpty else { throw NSError(domain: "prepare", code: 1) }
-        try h.start()
+        try h.prepareAndStart()
         cleanups.append { h.stop() }
         return h
     }
@@ -242,8 +239,7 @@ final class DispatcherModuleTests: XCTestCase {
         modparam("dispatcher", "db_url", "sqlite://\(db)")
         route { ds_select_dst(1, 0); forward(); }
         """)
-        XCTAssertEqual(h.prepare(), [], h.log)
-        try h.start()
+        try h.prepareAndStart()
         cleanups.append { h.stop() }
         let c = try UDPSocket()
         // The reply comes back through the proxy (relayed by Via).

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SwitchyardJSON
+import Synchronization
 @testable import SwitchyardCore
 
 /// Probing takes a silent destination out and brings it back (OPTIONS to tiny UDP destinations, E_DISPATCHER_STATUS
@@ -32,10 +33,7 @@ final class ProbingAndReloadTests: XCTestCase {
             xlog("L_NOTICE", "EVENT $param(address) $param(status) $param(reason)\\n");
         }
         """)
-        let errs = h.prepare()
-        XCTAssertEqual(errs, [], h.log)
-        guard errs.isEmpty else { throw NSError(domain: "prepare", code: 1) }
-        try h.start()
+        try h.prepareAndStart()
         cleanups.append { h.stop() }
         return h
     }
@@ -80,7 +78,7 @@ final class ProbingAndReloadTests: XCTestCase {
         let h = try server(db, port: Ports.udp(), params: ["\"ds_ping_interval\", 1", "\"ds_ping_timeout\", 300"])
         XCTAssertEqual(states(h), ["Active", "Probing", "Inactive"]) // persistent_state read at start
         XCTAssertTrue(waitUntil(5) { self.states(h) == ["Active", "Active", "Inactive"] }, "\(states(h))")
-        usleep(1_200_000)
+        usleep(1_200_000) // one more probe round: nothing may reach the active or the inactive destination
         XCTAssertEqual(a.received.load(ordering: .relaxed), 0)
         XCTAssertEqual(c.received.load(ordering: .relaxed), 0)
         XCTAssertGreaterThanOrEqual(b.received.load(ordering: .relaxed), 1)
@@ -128,9 +126,8 @@ final class ProbingAndReloadTests: XCTestCase {
     }
 }
 
-final class ReloadCounter: @unchecked Sendable { // guarded by lock
-    private let lock = NSLock()
-    private var n = 0
-    func add() { lock.lock(); n += 1; lock.unlock() }
-    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+final class ReloadCounter: Sendable {
+    private let n = Atomic<Int>(0)
+    func add() { n.add(1, ordering: .relaxed) }
+    var value: Int { n.load(ordering: .relaxed) }
 }

@@ -60,6 +60,14 @@ final class Harness: @unchecked Sendable { // immutable fields; the server, its 
     }
 
     func start() throws { try server.start() }
+
+    /// Prepares (failing the test with every diagnostic and the log if the config is refused) and starts.
+    func prepareAndStart(file: StaticString = #filePath, line: UInt = #line) throws {
+        let errs = prepare()
+        XCTAssertEqual(errs, [], log, file: file, line: line)
+        guard errs.isEmpty else { throw NSError(domain: "prepare", code: 1) }
+        try start()
+    }
     func stop() { server.stop() }
     var messages: [String] { collector.messages }
     var log: String { messages.joined(separator: "\n") }
