@@ -61,6 +61,17 @@ struct DestURI: Sendable, Equatable {
 
     var hostPort: String { port.map { "\(host):\($0)" } ?? host }
 
+    /// `text` with the password of its userinfo replaced by `***` (for log lines: never a password in a log).
+    static func redacted(_ text: String) -> String {
+        guard let at = text.lastIndex(of: "@") else { return text }
+        let head = text[..<at]
+        let lower = head.lowercased()
+        let start = lower.hasPrefix("sips:") ? head.index(head.startIndex, offsetBy: 5)
+            : lower.hasPrefix("sip:") ? head.index(head.startIndex, offsetBy: 4) : head.startIndex
+        guard let colon = head[start...].firstIndex(of: ":") else { return text }
+        return String(text[...colon]) + "***" + String(text[at...])
+    }
+
     /// What selection writes into $du: the URI as written unless it has a user, password or headers, which are
     /// dropped (scheme:host[:port][;params]).
     func dstURI(written: String) -> String {

@@ -44,7 +44,7 @@ extension DispatcherModule {
                     }
                     let old = d.weight.exchange(new, ordering: .relaxed)
                     if old != new {
-                        host.log(.dbg, "set \(set.id) <\(d.uri)>: weight \(old) -> \(new) (\(ref.label): idle \(s.idle_cpu)%, \(s.sessions)/\(s.max_sessions) sessions)")
+                        host.log(.dbg, "set \(set.id) <\(DestURI.redacted(d.uri))>: weight \(old) -> \(new) (\(ref.label): idle \(s.idle_cpu)%, \(s.sessions)/\(s.max_sessions) sessions)")
                     }
                 }
             }

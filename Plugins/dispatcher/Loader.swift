@@ -73,13 +73,13 @@ enum Loader {
             let uri = (r[1].string ?? "").trimmingSpaces()
             guard !uri.isEmpty else { host.log(.err, "\(table): set \(setID): empty destination: skipped"); discarded += 1; continue }
             guard let parsed = DestURI.parse(uri) else {
-                host.log(.err, "\(table): set \(setID): bad destination URI <\(uri)>: skipped"); discarded += 1; continue
+                host.log(.err, "\(table): set \(setID): bad destination URI <\(DestURI.redacted(uri))>: skipped"); discarded += 1; continue
             }
             var weight = 1
             var fsURL: String? = nil
             switch r[3] {
             case .int(let i):
-                guard i >= 0 else { throw LoadError("\(table): set \(setID) <\(uri)>: negative weight \(i)") }
+                guard i >= 0 else { throw LoadError("\(table): set \(setID) <\(DestURI.redacted(uri))>: negative weight \(i)") }
                 weight = Int(min(i, 65535))
             case .text(let t):
                 let w = t.trimmingSpaces()
@@ -89,7 +89,7 @@ enum Loader {
                     weight = 1
                 } else {
                     guard let i = Int(w), i >= 0 else {
-                        throw LoadError("\(table): set \(setID) <\(uri)>: weight '\(w)' is neither a non-negative integer nor an fs:// URL")
+                        throw LoadError("\(table): set \(setID) <\(DestURI.redacted(uri))>: weight '\(w)' is neither a non-negative integer nor an fs:// URL")
                     }
                     weight = min(i, 65535)
                 }
@@ -98,7 +98,7 @@ enum Loader {
             }
             var probeMode = Int(r[7].int ?? 0)
             if probeMode != 0 && probeMode != 1 {
-                host.log(.warn, "\(table): set \(setID) <\(uri)>: probe_mode \(probeMode) unknown, 0 used"); probeMode = 0
+                host.log(.warn, "\(table): set \(setID) <\(DestURI.redacted(uri))>: probe_mode \(probeMode) unknown, 0 used"); probeMode = 0
             }
             var state: UInt8 = 0
             if part.persistent, r.count > 8 {
@@ -106,7 +106,7 @@ enum Loader {
                 case 0: state = 0
                 case 1: state = DSFlag.inactive
                 case 2: state = DSFlag.probing
-                case let s: host.log(.warn, "\(table): set \(setID) <\(uri)>: state \(s) unknown, loaded as active")
+                case let s: host.log(.warn, "\(table): set \(setID) <\(DestURI.redacted(uri))>: state \(s) unknown, loaded as active")
                 }
             }
             let socket = (r[2].string ?? "").trimmingSpaces()
@@ -127,7 +127,7 @@ enum Loader {
         for row in good {
             let addrs = row.parsed.resolve()
             guard !addrs.isEmpty else {
-                host.log(.err, "\(table): set \(row.setID): host of <\(row.uri)> does not resolve: skipped")
+                host.log(.err, "\(table): set \(row.setID): host of <\(DestURI.redacted(row.uri))> does not resolve: skipped")
                 discarded += 1
                 continue
             }
@@ -141,7 +141,7 @@ enum Loader {
                         weight = maxFS
                         fsSets.insert(row.setID)
                     case .failure(let e):
-                        host.log(.err, "\(table): set \(row.setID) <\(row.uri)>: cannot use its FreeSWITCH box (\(e)): static weight 1")
+                        host.log(.err, "\(table): set \(row.setID) <\(DestURI.redacted(row.uri))>: cannot use its FreeSWITCH box (\(e)): static weight 1")
                     }
                 }
             }
@@ -168,7 +168,7 @@ enum Loader {
             let hasFS = fsSets.contains(id)
             if hasFS {
                 for d in ordered where d.fs == nil && d.weight.load(ordering: .relaxed) > maxFS {
-                    host.log(.warn, "set \(id) <\(d.uri)>: static weight \(d.weight.load(ordering: .relaxed)) truncated to max_freeswitch_weight \(maxFS) (the set has FreeSWITCH destinations)")
+                    host.log(.warn, "set \(id) <\(DestURI.redacted(d.uri))>: static weight \(d.weight.load(ordering: .relaxed)) truncated to max_freeswitch_weight \(maxFS) (the set has FreeSWITCH destinations)")
                     d.weight.store(maxFS, ordering: .relaxed)
                 }
             }

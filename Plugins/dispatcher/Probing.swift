@@ -70,7 +70,7 @@ extension DispatcherModule {
     }
 
     func probeReply(_ d: Destination, part: Partition, code: Int, cfg: DSConfig) {
-        host.log(.dbg, "probe of set \(d.setID) <\(d.uri)>: \(code)")
+        host.log(.dbg, "probe of set \(d.setID) <\(DestURI.redacted(d.uri))>: \(code)")
         if code == 200 || cfg.optionsReplyCodes.contains(code) {
             d.failures.store(0, ordering: .relaxed)
             changeState(d, part: part, to: .active, reason: "200 OK probing reply", thresholded: false)

@@ -44,7 +44,7 @@ extension DispatcherModule {
         d.dirty.store(true, ordering: .relaxed)
         // Status "inactive" when a bit was set (probing included), "active" when cleared.
         let status = new & ~cur != 0 ? "inactive" : "active"
-        host.log(.info, "set \(d.setID) <\(d.uri)> is now \(d.stateName.lowercased()) (\(reason))")
+        host.log(.notice, "set \(d.setID) <\(DestURI.redacted(d.uri))> is now \(d.stateName.lowercased()) (\(reason))")
         var params: [(String, SYValue)] = []
         if !part.isDefault { params.append(("partition", .string(part.cfg.name))) }
         params += [("group", .int(Int64(d.setID))), ("address", .string(d.uri)), ("status", .string(status)),
@@ -67,7 +67,7 @@ extension DispatcherModule {
                         written += 1
                     } catch {
                         d.dirty.store(true, ordering: .relaxed) // retried next round
-                        host.log(.err, "cannot write the state of set \(d.setID) <\(d.uri)> back to \(p.cfg.table): \(error)")
+                        host.log(.err, "cannot write the state of set \(d.setID) <\(DestURI.redacted(d.uri))> back to \(p.cfg.table): \(error)")
                     }
                 }
             }

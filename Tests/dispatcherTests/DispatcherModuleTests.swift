@@ -223,6 +223,17 @@ final class DispatcherModuleTests: XCTestCase {
         XCTAssertEqual(h.mi("ds_list", #"{"partition":"trunks"}"#)?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]?[0]?["state"]?.stringValue, "Inactive")
     }
 
+    func testNoPasswordInAnyLogLine() throws {
+        let db = try SQLiteCLI.database("""
+            INSERT INTO dispatcher (setid, destination) VALUES (1, 'sip:bob:secret@10.0.0.7'), (1, 'sip:eve:secret@bad host');
+            """)
+        let h = try server(db: db, port: Ports.udp(), route: "sl_send_reply(200, \"OK\");")
+        XCTAssertEqual(h.mi("ds_set_state", #"{"state":"i","group":"1","address":"sip:bob:secret@10.0.0.7"}"#)?["result"]?.stringValue, "OK")
+        XCTAssertTrue(waitUntil(5) { h.log.contains("sip:bob:***@10.0.0.7> is now inactive") }, h.log)
+        XCTAssertTrue(h.log.contains("sip:eve:***@bad host"), h.log) // the skipped row
+        XCTAssertFalse(h.log.contains("secret"), h.log)
+    }
+
     func testSocketColumnBecomesTheSendSocket() throws {
         let gw = try Responder(answer: 200)
         cleanups.append { gw.stop() }
