@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "SwitchyardSIPTests", dependencies: ["SwitchyardSIP"], path: "Tests/SwitchyardSIPTests",
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "DispatcherSelection"],
+        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "SwitchyardJSON", "DispatcherSelection"],
                     path: "Tests/dispatcherTests"),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         .testTarget(
