@@ -248,7 +248,10 @@ final class DispatcherModule: Sendable {
         var binder: FSBinder? = nil
         if cfg.fetchFreeswitchStats {
             let minSize = UInt32(MemoryLayout<sy_freeswitch_api>.offset(of: \sy_freeswitch_api.stats)! + MemoryLayout<OpaquePointer>.size)
-            let raw = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), minSize: minSize)
+            let raw: UnsafeRawPointer
+            do { raw = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), minSize: minSize) } catch {
+                throw PluginError("fetch_freeswitch_stats needs loadmodule \"freeswitch.so\" (\(error))")
+            }
             let api = raw.assumingMemoryBound(to: sy_freeswitch_api.self)
             // The 1.1 entries (watch, stats_interval_ms) only when the table is long enough.
             let full = api.pointee.header.struct_size >= UInt32(MemoryLayout<sy_freeswitch_api>.size)
