@@ -234,6 +234,30 @@ final class DispatcherModuleTests: XCTestCase {
         XCTAssertFalse(h.log.contains("secret"), h.log)
     }
 
+    /// Failover with ds_next_dst on real requests, without tm: the first destination cannot be reached from our
+    /// sockets (IPv6 while we only listen on IPv4), forward() fails, ds_next_dst() moves to the next box.
+    func testFailoverWithNextDstWhenForwardFails() throws {
+        let gw = try Responder(answer: 200)
+        cleanups.append { gw.stop() }
+        let db = try SQLiteCLI.database("""
+            INSERT INTO dispatcher (setid, destination, priority) VALUES (1, 'sip:[::1]:5999', 10), (1, 'sip:127.0.0.1:\(gw.port)', 0);
+            """)
+        let port = Ports.udp()
+        let h = try server(db: db, port: port, route: """
+            ds_select_dst(1, 8, "f");
+            if (!forward()) {
+                xlog("L_NOTICE", "forward to $du failed, next\\n");
+                ds_mark_dst("p");
+                if (!ds_next_dst()) { sl_send_reply(503, "No destination left"); exit; }
+                forward();
+            }
+            """)
+        let c = try UDPSocket()
+        XCTAssertEqual(c.request(server: port, method: "MESSAGE"), "SIP/2.0 200 Answer", h.log)
+        XCTAssertEqual(gw.received.load(ordering: .relaxed), 1)
+        XCTAssertTrue(h.log.contains("forward to sip:[::1]:5999 failed, next"), h.log)
+    }
+
     func testSocketColumnBecomesTheSendSocket() throws {
         let gw = try Responder(answer: 200)
         cleanups.append { gw.stop() }
