@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "db_postgres", type: .dynamic, targets: ["db_postgres"]),
         .library(name: "cachedb_redis", type: .dynamic, targets: ["cachedb_redis"]),
         .library(name: "tm", type: .dynamic, targets: ["tm"]),
+        .library(name: "dispatcher", type: .dynamic, targets: ["dispatcher"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -109,6 +110,10 @@ let package = Package(
                 exclude: ["README.md"]),
         // Transactions: links the (stateless) SIP parser to build CANCEL/ACK from the branch requests it keeps.
         .target(name: "tm", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP"], path: "Plugins/tm", exclude: ["README.md"]),
+        // dispatcher: its selection rules are a small pure library (no ABI) that the plugin links and the tests call.
+        .target(name: "DispatcherSelection", path: "Plugins/dispatcher/Selection"),
+        .target(name: "dispatcher", dependencies: ["SwitchyardPluginKit", "DispatcherSelection"], path: "Plugins/dispatcher",
+                exclude: ["README.md", "schema", "Selection"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore", "SwitchyardJSON"],
@@ -118,6 +123,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "httpdTests", dependencies: ["SwitchyardCore"], path: "Tests/httpdTests"),
         .testTarget(name: "prometheusTests", dependencies: ["SwitchyardCore"], path: "Tests/prometheusTests"),
+        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "SwitchyardJSON", "DispatcherSelection"],
+                    path: "Tests/dispatcherTests"),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         // Writing a plugin from outside: the C example built against installed headers, a Swift plugin package
         // built in a temporary folder; both run in the real switchyard binary (no dependency on the core).

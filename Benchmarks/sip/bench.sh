@@ -28,6 +28,9 @@ SCEN="$ROOT/Tests/SIP"
 SWITCHYARD="${SWITCHYARD:-$ROOT/.build/release/switchyard}"
 KAMAILIO="${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}"
 SIPP="${SIPP:-$(command -v sipp || echo /usr/bin/sipp)}"
+# The proxies' configs (Benchmarks/sip/dispatcher.sh points them at its dispatcher variants).
+KAM_CFG_SRC="${KAM_CFG_SRC:-}"
+SY_CFG_SRC="${SY_CFG_SRC:-}"
 
 UAC_PORT=5601
 UAS_PORT=5090
@@ -60,6 +63,9 @@ KAM_CFG=kamailio.cfg
 SY_CFG=switchyard.cfg
 MODE="Stateless forwarding"
 if [ $STATEFUL = 1 ]; then KAM_CFG=kamailio-tm.cfg; SY_CFG=switchyard-tm.cfg; MODE="Stateful relay (tm t_relay)"; fi
+# KAM_CFG_SRC / SY_CFG_SRC (environment) replace the configs, e.g. for the dispatcher comparison.
+KAM_CFG_SRC="${KAM_CFG_SRC:-$HERE/$KAM_CFG}"
+SY_CFG_SRC="${SY_CFG_SRC:-$HERE/$SY_CFG}"
 [ -x "$SIPP" ] || { echo "sipp not found (apt-get install sip-tester)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/sy-sipbench.XXXXXX)
 CLK_TCK=$(getconf CLK_TCK)
@@ -257,7 +263,7 @@ fi
 
 kam_cfg() {
     sed -e "s/127\.0\.0\.1:5080/127.0.0.1:$KAM_PORT/" -e "s/127\.0\.0\.1:5090/127.0.0.1:$UAS_PORT/" \
-        "$HERE/$KAM_CFG" >"$WORK/kamailio.cfg"
+        "$KAM_CFG_SRC" >"$WORK/kamailio.cfg"
     mkdir -p "$WORK/kamrun"
 }
 run_kamailio() {  # label extra-args...
@@ -292,7 +298,7 @@ if has switchyard; then
     else
         echo "(c) Switchyard ($SWITCHYARD)" >&2
         sed -e "s/127\.0\.0\.1:5070/127.0.0.1:$SY_PORT/" -e "s/127\.0\.0\.1:5090/127.0.0.1:$UAS_PORT/" \
-            "$HERE/$SY_CFG" >"$WORK/switchyard.cfg"
+            "$SY_CFG_SRC" >"$WORK/switchyard.cfg"
         pid=$(start_proxy switchyard $SY_PORT "$SWITCHYARD" -f "$WORK/switchyard.cfg")
         if [ "$pid" = 0 ]; then ROWS+=("$(printf '%-22s %14s' switchyard "did not start")")
         else
