@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CUDPBatch
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -59,40 +60,70 @@ final class UDPListener: SIPListener {
         fd = s
     }
 
+    /// Datagrams taken per receive call, and the most replies/forwards one batch of them sends with one call.
+    static let batch = 32
+
+    /// Reads the socket in batches (one recvmmsg takes every datagram already queued, up to `batch`), hands each to
+    /// the core, and sends what the core sent while handling them with one sendmmsg at the end of the batch: under
+    /// load one system call moves many messages instead of one, and the thread sleeps once per batch.
     func serve(worker: OpaquePointer) {
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: UDPListener.maxDatagram, alignment: 16)
+        let slot = UDPListener.maxDatagram + 1
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: slot * UDPListener.batch, alignment: 16)
         defer { buf.deallocate() }
-        var from = sockaddr_storage()
+        let from = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: UDPListener.batch)
+        defer { from.deallocate() }
+        var fromLens = [socklen_t](repeating: 0, count: UDPListener.batch)
+        var lens = [Int32](repeating: 0, count: UDPListener.batch)
+        let outgoing = SendBatch(capacity: UDPListener.batch)
+        pthread_setspecific(sendKey.key, Unmanaged.passUnretained(outgoing).toOpaque())
+        defer { pthread_setspecific(sendKey.key, nil) }
+        let base = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
         while !stopping.load(ordering: .relaxed) {
-            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let n = withUnsafeMutablePointer(to: &from) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buf.baseAddress, buf.count, 0, $0, &fromLen) }
-            }
+            let n = cudp_recv_batch(fd, base, slot, Int32(UDPListener.batch), from, &fromLens, &lens)
             if n < 0 {
                 if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
                 if stopping.load(ordering: .relaxed) { break }
-                host.log(.err, "recvfrom: \(String(cString: strerror(errno)))")
+                host.log(.err, "recvmmsg: \(String(cString: strerror(errno)))")
                 usleep(10_000)
                 continue
             }
-            // Keep-alives (a bare CRLF) and runts are not SIP messages.
-            if n <= 4 { continue }
-            withUnsafePointer(to: &from) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    _ = host.sipReceive(worker: worker, conn: 0, source: sa, sourceLength: fromLen,
-                                        bytes: UnsafeRawBufferPointer(start: buf.baseAddress, count: n))
+            outgoing.open = true
+            for i in 0..<Int(n) {
+                let len = Int(lens[i])
+                // Keep-alives (a bare CRLF) and runts are not SIP messages; a cut datagram (-1) is not one either.
+                if len <= 4 { continue }
+                (from + i).withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    _ = host.sipReceive(worker: worker, conn: 0, source: sa, sourceLength: fromLens[i],
+                                        bytes: UnsafeRawBufferPointer(start: base + i * slot, count: len))
                 }
             }
+            outgoing.open = false
+            flush(outgoing)
         }
     }
 
+    /// Per-thread pointer to the serving thread's `SendBatch`: a send made while that thread handles a batch joins it.
+    let sendKey = ThreadKey()
+
     func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool {
+        if let p = pthread_getspecific(sendKey.key) {
+            let batch = Unmanaged<SendBatch>.fromOpaque(p).takeUnretainedValue()
+            if batch.open {
+                if batch.isFull(adding: bytes.count) { flush(batch) }
+                if batch.add(to: address, length: length, bytes: bytes) { return true }
+            }
+        }
         let n = sendto(fd, bytes.baseAddress, bytes.count, 0, address, length)
         if n < 0 {
             host.log(.err, "sendto: \(String(cString: strerror(errno)))")
             return false
         }
         return true
+    }
+
+    private func flush(_ batch: SendBatch) {
+        guard batch.count > 0 else { return }
+        batch.send(fd) { err in host.log(.err, "sendmmsg: \(String(cString: strerror(err)))") }
     }
 
     func stop() {
