@@ -62,10 +62,24 @@ final class UDPListener: SIPListener {
 
     /// Datagrams taken per receive call, and the most replies/forwards one batch of them sends with one call.
     static let batch = 32
+    /// How often a standing-by worker checks that the first worker still makes progress.
+    static let standbyCheckNanoseconds = 10_000_000
+
+    /// serve() calls so far: the first worker reads the socket; the others stand by (see serve).
+    let servers = Atomic<Int>(0)
+    /// Posted by the first worker when it finds a full batch queued: one standing-by worker joins in.
+    let backlog = Semaphore()
+    /// Batches the first worker has handled: a standing-by worker that sees no change over 10 ms takes over what waits.
+    let batches = Atomic<Int>(0)
 
     /// Reads the socket in batches (one recvmmsg takes every datagram already queued, up to `batch`), hands each to
     /// the core, and sends what the core sent while handling them with one sendmmsg at the end of the batch: under
-    /// load one system call moves many messages instead of one, and the thread sleeps once per batch.
+    /// load one system call moves many messages instead of one.
+    ///
+    /// One worker blocks on the socket; the others stand by and join only when it falls behind (it found a full
+    /// batch queued), or when it has handled nothing for 10 ms (stuck in a long route, or idle: then there is nothing). Two
+    /// threads blocked on one socket each wake for every other datagram, and those wake-ups cost more than the
+    /// messages themselves when one thread could keep up alone.
     func serve(worker: OpaquePointer) {
         let slot = UDPListener.maxDatagram + 1
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: slot * UDPListener.batch, alignment: 16)
@@ -78,14 +92,15 @@ final class UDPListener: SIPListener {
         pthread_setspecific(sendKey.key, Unmanaged.passUnretained(outgoing).toOpaque())
         defer { pthread_setspecific(sendKey.key, nil) }
         let base = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        while !stopping.load(ordering: .relaxed) {
-            let n = cudp_recv_batch(fd, base, slot, Int32(UDPListener.batch), from, &fromLens, &lens)
+
+        /// One batch read and handled; its size, 0 when none was queued (or on a timeout or error).
+        func serveBatch(wait: Bool) -> Int {
+            let n = cudp_recv_batch(fd, base, slot, Int32(UDPListener.batch), wait ? 1 : 0, from, &fromLens, &lens)
             if n < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
-                if stopping.load(ordering: .relaxed) { break }
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || stopping.load(ordering: .relaxed) { return 0 }
                 host.log(.err, "recvmmsg: \(String(cString: strerror(errno)))")
                 usleep(10_000)
-                continue
+                return 0
             }
             outgoing.open = true
             for i in 0..<Int(n) {
@@ -99,6 +114,25 @@ final class UDPListener: SIPListener {
             }
             outgoing.open = false
             flush(outgoing)
+            return Int(n)
+        }
+
+        if servers.wrappingAdd(1, ordering: .relaxed).oldValue == 0 {
+            while !stopping.load(ordering: .relaxed) {
+                let n = serveBatch(wait: true)
+                batches.add(1, ordering: .relaxed)
+                if n == UDPListener.batch { backlog.post() }
+            }
+        } else {
+            var seen = -1
+            while !stopping.load(ordering: .relaxed) {
+                let posted = backlog.wait(nanoseconds: UDPListener.standbyCheckNanoseconds)
+                let now = batches.load(ordering: .relaxed)
+                if posted || now == seen {
+                    while !stopping.load(ordering: .relaxed) && serveBatch(wait: false) > 0 {}
+                }
+                seen = now
+            }
         }
     }
 

@@ -1,4 +1,5 @@
-// Messages a UDP worker sends while it handles one received batch, sent together with one sendmmsg.
+// Messages a UDP worker sends while it handles one received batch, sent together with one sendmmsg; the semaphore
+// standing-by workers wait on.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,5 +73,29 @@ final class SendBatch {
         for i in 0..<n where errors[i] != 0 { failed(errors[i]) }
         count = 0
         used = 0
+    }
+}
+
+/// A POSIX semaphore. @unchecked Sendable: sem_t is made to be shared between threads (sem_post/sem_timedwait are
+/// thread-safe), and its storage is allocated once here and never moves or changes owner.
+final class Semaphore: @unchecked Sendable {
+    private let sem = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+
+    init() { sem_init(sem, 0, 0) }
+
+    deinit {
+        sem_destroy(sem)
+        sem.deallocate()
+    }
+
+    func post() { sem_post(sem) }
+
+    /// Until posted (true) or `nanoseconds` have passed (false).
+    func wait(nanoseconds: Int) -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_nsec += nanoseconds
+        while deadline.tv_nsec >= 1_000_000_000 { deadline.tv_sec += 1; deadline.tv_nsec -= 1_000_000_000 }
+        return sem_timedwait(sem, &deadline) == 0
     }
 }

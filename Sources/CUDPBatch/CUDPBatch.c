@@ -5,7 +5,7 @@
 #include <sys/uio.h>
 #include "cudpbatch.h"
 
-int cudp_recv_batch(int fd, unsigned char *buf, size_t slot, int n,
+int cudp_recv_batch(int fd, unsigned char *buf, size_t slot, int n, int wait,
                     struct sockaddr_storage *addrs, socklen_t *addrlens, int *lens) {
     struct mmsghdr msgs[CUDP_BATCH_MAX];
     struct iovec iov[CUDP_BATCH_MAX];
@@ -20,7 +20,7 @@ int cudp_recv_batch(int fd, unsigned char *buf, size_t slot, int n,
         msgs[i].msg_hdr.msg_name = &addrs[i];
         msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
     }
-    int got = recvmmsg(fd, msgs, (unsigned int)n, MSG_WAITFORONE, NULL);
+    int got = recvmmsg(fd, msgs, (unsigned int)n, wait ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
     if (got < 0) return -1;
     for (int i = 0; i < got; i++) {
         addrlens[i] = msgs[i].msg_hdr.msg_namelen;

@@ -8,11 +8,12 @@
 /* The most datagrams one call moves. */
 #define CUDP_BATCH_MAX 64
 
-/* Receives up to n (<= CUDP_BATCH_MAX) datagrams with one recvmmsg, blocking until the first one (or the socket's
- * receive timeout) and then taking only what is already queued. Datagram i lands at buf + i * slot, its length in
+/* Receives up to n (<= CUDP_BATCH_MAX) datagrams with one recvmmsg: with wait set, blocking until the first one (or the
+ * socket's receive timeout), without it not blocking at all (-1 with EAGAIN when none is queued); then taking only what
+ * is already queued. Datagram i lands at buf + i * slot, its length in
  * lens[i] (a datagram longer than slot is cut: lens[i] = -1), its source in addrs[i] / addrlens[i].
  * Returns how many datagrams were received, or -1 with errno set. */
-int cudp_recv_batch(int fd, unsigned char *buf, size_t slot, int n,
+int cudp_recv_batch(int fd, unsigned char *buf, size_t slot, int n, int wait,
                     struct sockaddr_storage *addrs, socklen_t *addrlens, int *lens);
 
 /* Sends n (<= CUDP_BATCH_MAX) datagrams with as few sendmmsg calls as possible: datagram i is bufs[i] (lens[i] bytes)
