@@ -22,6 +22,8 @@ struct JSONScanner {
     mutating func scanDocument() -> Bool {
         // Offsets are kept in 31 bits; a larger text is left to JSONReader.
         guard buf.count < Int(Self.escapedKey), let base = buf.baseAddress else { return false }
+        // A member takes at least 6 bytes ("k":1,) and 4 entries: room for what the text can hold, bounded.
+        if buf.count > 1, buf[0] == UInt8(ascii: "{") { table.reserveCapacity(min(buf.count / 6 * 4 + 4, 4096)) }
         guard scanValue(base) else { return false }
         skipWhitespace()
         return pos == buf.count
