@@ -90,7 +90,8 @@ let package = Package(
         .target(name: "mi_fifo", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_fifo", exclude: ["README.md"]),
         .target(name: "mi_datagram", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_datagram", exclude: ["README.md"]),
         // SIP transports and stateless SIP helpers. Transports own sockets; the core does the SIP work.
-        .target(name: "proto_udp", dependencies: ["SwitchyardPluginKit"], path: "Plugins/proto_udp", exclude: ["README.md"]),
+        .target(name: "proto_udp", dependencies: ["SwitchyardPluginKit", "CUDPBatch"], path: "Plugins/proto_udp", exclude: ["README.md"]),
+        .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
         .target(name: "CEpoll", path: "Sources/CEpoll"),
         .target(name: "proto_tcp", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP", "CEpoll"], path: "Plugins/proto_tcp", exclude: ["README.md"]),
         .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"]),

@@ -19,7 +19,8 @@
 #
 # A step passes when every call was created and succeeded (sipp stat file: OutgoingCall == SuccessfulCall ==
 # calls, FailedCall == 0) and sipp kept up with the rate (wall time <= DURATION * 1.15 + 3 s).
-# Ports (127.0.0.1): UAC 5601, UAS 5090, Switchyard 5070, Kamailio 5080.
+# Ports (127.0.0.1): UAC 5601, UAS 5090, Switchyard 5070, Kamailio 5080 (environment UAC_PORT, UAS_PORT, SY_PORT,
+# KAM_PORT override them, for a machine where those are taken).
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,10 +33,10 @@ SIPP="${SIPP:-$(command -v sipp || echo /usr/bin/sipp)}"
 KAM_CFG_SRC="${KAM_CFG_SRC:-}"
 SY_CFG_SRC="${SY_CFG_SRC:-}"
 
-UAC_PORT=5601
-UAS_PORT=5090
-SY_PORT=5070
-KAM_PORT=5080
+UAC_PORT=${UAC_PORT:-5601}
+UAS_PORT=${UAS_PORT:-5090}
+SY_PORT=${SY_PORT:-5070}
+KAM_PORT=${KAM_PORT:-5080}
 
 DURATION=20
 RATES="1000 2000 4000 6000 8000 10000"
