@@ -32,6 +32,8 @@ let package = Package(
         .library(name: "db_mysql", type: .dynamic, targets: ["db_mysql"]),
         .library(name: "db_postgres", type: .dynamic, targets: ["db_postgres"]),
         .library(name: "cachedb_redis", type: .dynamic, targets: ["cachedb_redis"]),
+        .library(name: "tm", type: .dynamic, targets: ["tm"]),
+        .library(name: "dispatcher", type: .dynamic, targets: ["dispatcher"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -88,7 +90,8 @@ let package = Package(
         .target(name: "mi_fifo", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_fifo", exclude: ["README.md"]),
         .target(name: "mi_datagram", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_datagram", exclude: ["README.md"]),
         // SIP transports and stateless SIP helpers. Transports own sockets; the core does the SIP work.
-        .target(name: "proto_udp", dependencies: ["SwitchyardPluginKit"], path: "Plugins/proto_udp", exclude: ["README.md"]),
+        .target(name: "proto_udp", dependencies: ["SwitchyardPluginKit", "CUDPBatch"], path: "Plugins/proto_udp", exclude: ["README.md"]),
+        .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
         .target(name: "CEpoll", path: "Sources/CEpoll"),
         .target(name: "proto_tcp", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP", "CEpoll"], path: "Plugins/proto_tcp", exclude: ["README.md"]),
         .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"]),
@@ -106,6 +109,12 @@ let package = Package(
                 exclude: ["README.md"]),
         .target(name: "cachedb_redis", dependencies: ["SwitchyardPluginKit", "CHiredis"], path: "Plugins/cachedb_redis",
                 exclude: ["README.md"]),
+        // Transactions: links the (stateless) SIP parser to build CANCEL/ACK from the branch requests it keeps.
+        .target(name: "tm", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP"], path: "Plugins/tm", exclude: ["README.md"]),
+        // dispatcher: its selection rules are a small pure library (no ABI) that the plugin links and the tests call.
+        .target(name: "DispatcherSelection", path: "Plugins/dispatcher/Selection"),
+        .target(name: "dispatcher", dependencies: ["SwitchyardPluginKit", "DispatcherSelection"], path: "Plugins/dispatcher",
+                exclude: ["README.md", "schema", "Selection"]),
         .executableTarget(
             name: "switchyard-bench",
             dependencies: ["SwitchyardCore", "SwitchyardJSON"],
@@ -115,6 +124,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "httpdTests", dependencies: ["SwitchyardCore"], path: "Tests/httpdTests"),
         .testTarget(name: "prometheusTests", dependencies: ["SwitchyardCore"], path: "Tests/prometheusTests"),
+        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "SwitchyardJSON", "DispatcherSelection"],
+                    path: "Tests/dispatcherTests"),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         // Writing a plugin from outside: the C example built against installed headers, a Swift plugin package
         // built in a temporary folder; both run in the real switchyard binary (no dependency on the core).
@@ -130,5 +141,7 @@ let package = Package(
         .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_mysqlTests"),
         .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_postgresTests"),
         .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/cachedb_redisTests"),
+        // tm end to end: the switchyard binary with tm.so between sipp callers and callees (scenarios in Tests/SIP/tm).
+        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore"], path: "Tests/tmTests"),
     ]
 )

@@ -7,7 +7,9 @@
 # (utime+stime of the proxy's whole process tree from /proc/<pid>/stat, delta over the step / successful calls).
 #
 # Usage: Benchmarks/sip/bench.sh [--quick] [--only ceiling,kamailio-fm,kamailio,switchyard] [--duration S]
-#                                [--rates "1000 2000 ..."] [--max-rate N] [--keep]
+#                                [--rates "1000 2000 ..."] [--max-rate N] [--keep] [--stateful]
+#   --stateful  the proxies relay with tm's t_relay() (kamailio-tm.cfg, switchyard-tm.cfg) instead of forward();
+#               also prints Switchyard's memory per in-flight transaction (RSS growth / tm:inuse_transactions)
 #   --rates     the rates stepped through (default 1000 2000 4000 6000 8000 10000); when all pass, the search
 #               goes on x1.5 up to --max-rate (default 40000), then bisects twice between last pass and first failure
 #   --quick     5 s steps at 1000 4000 8000 (12000) cps and one refinement (a few minutes instead of 15-25)
@@ -17,7 +19,8 @@
 #
 # A step passes when every call was created and succeeded (sipp stat file: OutgoingCall == SuccessfulCall ==
 # calls, FailedCall == 0) and sipp kept up with the rate (wall time <= DURATION * 1.15 + 3 s).
-# Ports (127.0.0.1): UAC 5601, UAS 5090, Switchyard 5070, Kamailio 5080.
+# Ports (127.0.0.1): UAC 5601, UAS 5090, Switchyard 5070, Kamailio 5080 (environment UAC_PORT, UAS_PORT, SY_PORT,
+# KAM_PORT override them, for a machine where those are taken).
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,11 +29,14 @@ SCEN="$ROOT/Tests/SIP"
 SWITCHYARD="${SWITCHYARD:-$ROOT/.build/release/switchyard}"
 KAMAILIO="${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}"
 SIPP="${SIPP:-$(command -v sipp || echo /usr/bin/sipp)}"
+# The proxies' configs (Benchmarks/sip/dispatcher.sh points them at its dispatcher variants).
+KAM_CFG_SRC="${KAM_CFG_SRC:-}"
+SY_CFG_SRC="${SY_CFG_SRC:-}"
 
-UAC_PORT=5601
-UAS_PORT=5090
-SY_PORT=5070
-KAM_PORT=5080
+UAC_PORT=${UAC_PORT:-5601}
+UAS_PORT=${UAS_PORT:-5090}
+SY_PORT=${SY_PORT:-5070}
+KAM_PORT=${KAM_PORT:-5080}
 
 DURATION=20
 RATES="1000 2000 4000 6000 8000 10000"
@@ -38,6 +44,7 @@ REFINE=2
 MAX_RATE=40000
 ONLY="ceiling,kamailio-fm,kamailio,switchyard"
 KEEP=0
+STATEFUL=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) DURATION=5; RATES="1000 4000 8000"; REFINE=1; MAX_RATE=12000 ;;
@@ -46,12 +53,20 @@ while [ $# -gt 0 ]; do
         --duration) DURATION="$2"; shift ;;
         --rates) RATES="$2"; shift ;;
         --keep) KEEP=1 ;;
+        --stateful) STATEFUL=1 ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 
+KAM_CFG=kamailio.cfg
+SY_CFG=switchyard.cfg
+MODE="Stateless forwarding"
+if [ $STATEFUL = 1 ]; then KAM_CFG=kamailio-tm.cfg; SY_CFG=switchyard-tm.cfg; MODE="Stateful relay (tm t_relay)"; fi
+# KAM_CFG_SRC / SY_CFG_SRC (environment) replace the configs, e.g. for the dispatcher comparison.
+KAM_CFG_SRC="${KAM_CFG_SRC:-$HERE/$KAM_CFG}"
+SY_CFG_SRC="${SY_CFG_SRC:-$HERE/$SY_CFG}"
 [ -x "$SIPP" ] || { echo "sipp not found (apt-get install sip-tester)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/sy-sipbench.XXXXXX)
 CLK_TCK=$(getconf CLK_TCK)
@@ -141,6 +156,14 @@ run_step() {
         -trace_stat -stf "$dir/uac.csv" -fd 1 -trace_err -error_file "$dir/uac_err.log" >"$dir/uac.out" 2>&1)
     t1=$(date +%s.%N)
     [ "$proxy" != 0 ] && { c1=$(cpu_ticks "$proxy"); ticks=$((c1 - c0)); }
+    # Stateful Switchyard: RSS now, while the last wt_timer (5 s) of calls still sit in WAIT (2 cells per call).
+    if [ $STATEFUL = 1 ] && [ "$tag" = switchyard ] && [ "$proxy" != 0 ]; then
+        local rss
+        rss=$(awk '/VmRSS/ {print $2}' "/proc/$proxy/status" 2>/dev/null)
+        [ -n "$rss" ] && [ -n "${SY_RSS0:-}" ] &&
+            echo "  memory: RSS $rss kB (idle $SY_RSS0 kB), ~$((rate * 5 * 2)) transactions in flight:" \
+                 "$(( (rss - SY_RSS0) * 1024 / (rate * 10) )) bytes per transaction" >&2
+    fi
     kill_tree $uas
     local stats
     stats=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
@@ -229,7 +252,7 @@ start_proxy() {  # label port cmd...: starts, waits for the port; echoes the pid
 
 # ---- main ----
 ROWS=()
-echo "SIP stateless forwarding benchmark: $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), ${DURATION}s steps, rates: $RATES (+$REFINE refinements)" >&2
+echo "SIP benchmark ($MODE): $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), ${DURATION}s steps, rates: $RATES (+$REFINE refinements)" >&2
 echo "sipp: $("$SIPP" -v 2>&1 | grep -o 'SIPp v[^ -]*' | head -1)  work dir: $WORK" >&2
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 has() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -241,7 +264,7 @@ fi
 
 kam_cfg() {
     sed -e "s/127\.0\.0\.1:5080/127.0.0.1:$KAM_PORT/" -e "s/127\.0\.0\.1:5090/127.0.0.1:$UAS_PORT/" \
-        "$HERE/kamailio.cfg" >"$WORK/kamailio.cfg"
+        "$KAM_CFG_SRC" >"$WORK/kamailio.cfg"
     mkdir -p "$WORK/kamrun"
 }
 run_kamailio() {  # label extra-args...
@@ -276,10 +299,11 @@ if has switchyard; then
     else
         echo "(c) Switchyard ($SWITCHYARD)" >&2
         sed -e "s/127\.0\.0\.1:5070/127.0.0.1:$SY_PORT/" -e "s/127\.0\.0\.1:5090/127.0.0.1:$UAS_PORT/" \
-            "$HERE/switchyard.cfg" >"$WORK/switchyard.cfg"
+            "$SY_CFG_SRC" >"$WORK/switchyard.cfg"
         pid=$(start_proxy switchyard $SY_PORT "$SWITCHYARD" -f "$WORK/switchyard.cfg")
         if [ "$pid" = 0 ]; then ROWS+=("$(printf '%-22s %14s' switchyard "did not start")")
         else
+            SY_RSS0=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null)
             search "switchyard" $SY_PORT "$pid"
             kill -0 "$pid" 2>/dev/null || { echo "  switchyard exited; log tail:" >&2; tail -20 "$WORK/switchyard.log" >&2; }
             kill_tree "$pid"
@@ -288,7 +312,7 @@ if has switchyard; then
 fi
 
 echo
-echo "Stateless forwarding, sipp uac.xml/uas.xml (INVITE/200/ACK/BYE/200), ${DURATION}s per step, $(nproc) cores"
+echo "$MODE, sipp uac.xml/uas.xml (INVITE/200/ACK/BYE/200), ${DURATION}s per step, $(nproc) cores"
 printf '%-22s %14s %18s %22s\n' "target" "max cps (0 fail)" "proxy CPU us/call" "us/call @$(set -- $RATES; echo $1) cps"
 printf '%-22s %14s %18s %22s\n' "------" "----------------" "-----------------" "--------------------"
 for row in "${ROWS[@]}"; do echo "$row"; done

@@ -3,7 +3,7 @@ import SwitchyardCore
 import Synchronization
 
 /// Benchmarks for the core (prints figures; never a timed unit test).
-///   switchyard-bench [all|script|calls|startup|cache|json|mi|drouting|dtmf|dr-backends|redis] [iterations]
+///   switchyard-bench [all|script|calls|startup|cache|json|mi|drouting|dtmf|dr-backends|redis|dispatcher] [iterations]
 /// Build with `swift build -c release` and run `.build/release/switchyard-bench`.
 @main
 struct Bench {
@@ -23,6 +23,7 @@ struct Bench {
         if what == "esl" { try eslBench(calls: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
         if what == "dr-backends" { try droutingBackendsBench(rules: args.dropFirst().first.flatMap { Int($0) } ?? 100_000) }
         if what == "redis" { try redisBench(calls: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
+        if what == "dispatcher" { try dispatcherBench(runs: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
         if what == "mi" { try miThroughput(requests: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
     }
 

@@ -303,6 +303,8 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
     /// I/O thread to retire the descriptor.
     private let flushMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let events = EventQueue()
+    /// API 1.1 watches (Watchers.swift), told of UP / HEARTBEAT / DOWN.
+    let watchers = BoxWatchers()
     /// The delivery thread's pthread id once started (unsubscribe from inside a callback must not wait for itself).
     private let deliveryThread = Mutex<pthread_t?>(nil)
     /// Set by the I/O thread while it is not reading (backpressure); a HEARTBEAT period measured across it is skipped.
@@ -513,6 +515,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
                     return u
                 }
                 for p in dropped { p.finish(.unreachable("cannot connect to \(label)")) }
+                watchers.notify(self, SY_FS_WATCH_DOWN)
                 if next.log {
                     manager.host.log(.warn, "\(label): cannot connect (\(ReconnectPolicy.loggable(why))); retrying in \(next.delayMs) ms (attempt \(next.attempt))")
                 }
@@ -538,6 +541,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
                     return l
                 }
                 for p in lost { p.finish(.unreachable("connection to \(label) lost")) }
+                watchers.notify(self, SY_FS_WATCH_DOWN)
                 if state.withLock({ $0.stop }) { break }
                 if next.log {
                     let when = next.delayMs == 0 ? "" : " in \(next.delayMs) ms (attempt \(next.attempt))"
@@ -701,6 +705,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
             return keys.count
         }
         manager.host.log(.notice, "\(label): connected and authenticated, \(n) event subscription(s) sent")
+        watchers.notify(self, SY_FS_WATCH_UP)
         return nil
     }
 
@@ -830,6 +835,7 @@ final class Box: @unchecked Sendable { // shared state behind `state`; `cHost` i
                 }
             }
             pausedSinceHeartbeat = false
+            watchers.notify(self, SY_FS_WATCH_HEARTBEAT)
         }
         let targets = matchingSubscribers(name: name, subclass: subclass)
         guard !targets.isEmpty else { return nil }

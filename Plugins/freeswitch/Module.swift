@@ -251,13 +251,10 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
         }
         t.pointee.stats = { box, out in
             guard let b = Box.from(box), let out else { return 0 }
-            let (st, connected) = b.state.withLock { ($0.stats, $0.phase == .connected) }
-            out.pointee = sy_fs_stats(valid: st.valid ? 1 : 0, connected: connected ? 1 : 0, idle_cpu: st.idleCPU,
-                                      sessions: st.sessions, max_sessions: st.maxSessions,
-                                      sessions_per_sec: st.sessionsPerSec, heartbeat_ms: st.heartbeatMs,
-                                      updated_ms: st.updatedWallMs)
+            out.pointee = b.cStats()
             return out.pointee.valid
         }
+        installWatchAPI(t) // 1.1: Watchers.swift
         return t
     }()
 }

@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CUDPBatch
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -59,40 +60,104 @@ final class UDPListener: SIPListener {
         fd = s
     }
 
+    /// Datagrams taken per receive call, and the most replies/forwards one batch of them sends with one call.
+    static let batch = 32
+    /// How often a standing-by worker checks that the first worker still makes progress.
+    static let standbyCheckNanoseconds = 10_000_000
+
+    /// serve() calls so far: the first worker reads the socket; the others stand by (see serve).
+    let servers = Atomic<Int>(0)
+    /// Posted by the first worker when it finds a full batch queued: one standing-by worker joins in.
+    let backlog = Semaphore()
+    /// Batches the first worker has handled: a standing-by worker that sees no change over 10 ms takes over what waits.
+    let batches = Atomic<Int>(0)
+
+    /// Reads the socket in batches (one recvmmsg takes every datagram already queued, up to `batch`), hands each to
+    /// the core, and sends what the core sent while handling them with one sendmmsg at the end of the batch: under
+    /// load one system call moves many messages instead of one.
+    ///
+    /// One worker blocks on the socket; the others stand by and join only when it falls behind (it found a full
+    /// batch queued), or when it has handled nothing for 10 ms (stuck in a long route, or idle: then there is nothing). Two
+    /// threads blocked on one socket each wake for every other datagram, and those wake-ups cost more than the
+    /// messages themselves when one thread could keep up alone.
     func serve(worker: OpaquePointer) {
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: UDPListener.maxDatagram, alignment: 16)
+        let slot = UDPListener.maxDatagram + 1
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: slot * UDPListener.batch, alignment: 16)
         defer { buf.deallocate() }
-        var from = sockaddr_storage()
-        while !stopping.load(ordering: .relaxed) {
-            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let n = withUnsafeMutablePointer(to: &from) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buf.baseAddress, buf.count, 0, $0, &fromLen) }
-            }
+        let from = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: UDPListener.batch)
+        defer { from.deallocate() }
+        var fromLens = [socklen_t](repeating: 0, count: UDPListener.batch)
+        var lens = [Int32](repeating: 0, count: UDPListener.batch)
+        let outgoing = SendBatch(capacity: UDPListener.batch)
+        pthread_setspecific(sendKey.key, Unmanaged.passUnretained(outgoing).toOpaque())
+        defer { pthread_setspecific(sendKey.key, nil) }
+        let base = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+
+        /// One batch read and handled; its size, 0 when none was queued (or on a timeout or error).
+        func serveBatch(wait: Bool) -> Int {
+            let n = cudp_recv_batch(fd, base, slot, Int32(UDPListener.batch), wait ? 1 : 0, from, &fromLens, &lens)
             if n < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
-                if stopping.load(ordering: .relaxed) { break }
-                host.log(.err, "recvfrom: \(String(cString: strerror(errno)))")
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || stopping.load(ordering: .relaxed) { return 0 }
+                host.log(.err, "recvmmsg: \(String(cString: strerror(errno)))")
                 usleep(10_000)
-                continue
+                return 0
             }
-            // Keep-alives (a bare CRLF) and runts are not SIP messages.
-            if n <= 4 { continue }
-            withUnsafePointer(to: &from) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    _ = host.sipReceive(worker: worker, conn: 0, source: sa, sourceLength: fromLen,
-                                        bytes: UnsafeRawBufferPointer(start: buf.baseAddress, count: n))
+            outgoing.open = true
+            for i in 0..<Int(n) {
+                let len = Int(lens[i])
+                // Keep-alives (a bare CRLF) and runts are not SIP messages; a cut datagram (-1) is not one either.
+                if len <= 4 { continue }
+                (from + i).withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    _ = host.sipReceive(worker: worker, conn: 0, source: sa, sourceLength: fromLens[i],
+                                        bytes: UnsafeRawBufferPointer(start: base + i * slot, count: len))
                 }
+            }
+            outgoing.open = false
+            flush(outgoing)
+            return Int(n)
+        }
+
+        if servers.wrappingAdd(1, ordering: .relaxed).oldValue == 0 {
+            while !stopping.load(ordering: .relaxed) {
+                let n = serveBatch(wait: true)
+                batches.add(1, ordering: .relaxed)
+                if n == UDPListener.batch { backlog.post() }
+            }
+        } else {
+            var seen = -1
+            while !stopping.load(ordering: .relaxed) {
+                let posted = backlog.wait(nanoseconds: UDPListener.standbyCheckNanoseconds)
+                let now = batches.load(ordering: .relaxed)
+                if posted || now == seen {
+                    while !stopping.load(ordering: .relaxed) && serveBatch(wait: false) > 0 {}
+                }
+                seen = now
             }
         }
     }
 
+    /// Per-thread pointer to the serving thread's `SendBatch`: a send made while that thread handles a batch joins it.
+    let sendKey = ThreadKey()
+
     func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool {
+        if let p = pthread_getspecific(sendKey.key) {
+            let batch = Unmanaged<SendBatch>.fromOpaque(p).takeUnretainedValue()
+            if batch.open {
+                if batch.isFull(adding: bytes.count) { flush(batch) }
+                if batch.add(to: address, length: length, bytes: bytes) { return true }
+            }
+        }
         let n = sendto(fd, bytes.baseAddress, bytes.count, 0, address, length)
         if n < 0 {
             host.log(.err, "sendto: \(String(cString: strerror(errno)))")
             return false
         }
         return true
+    }
+
+    private func flush(_ batch: SendBatch) {
+        guard batch.count > 0 else { return }
+        batch.send(fd) { err in host.log(.err, "sendmmsg: \(String(cString: strerror(err)))") }
     }
 
     func stop() {

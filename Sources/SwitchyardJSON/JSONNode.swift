@@ -46,76 +46,129 @@ public final class JSONObjectNode {
     /// Small objects are searched linearly; past this size a hash index is kept.
     private static let indexThreshold = 12
 
-    public private(set) var members: [Member] = []
+    /// The members once decoded; while `lazy` is set they are still text and this is empty.
+    private var storage: [Member] = []
     private var index: KeyIndex? = nil
+    /// A parsed object not decoded yet: lookups decode one member from the text; anything else decodes them all.
+    private var lazy: JSONLazyMembers? = nil
+    /// Lookups answered from the text; past `lazyLookups` the object is decoded (and indexed) once and for all.
+    private var lookupsFromText = 0
+    private static let lazyLookups = 8
 
     public init() {}
 
+    init(lazy: JSONLazyMembers) {
+        self.lazy = lazy
+    }
+
     /// Members in order; a repeated key keeps its first position and its last value.
     init(keys: ArraySlice<String>, values: ArraySlice<JSONNode>) {
+        fill(keys: keys, values: values)
+    }
+
+    private func fill(keys: ArraySlice<String>, values: ArraySlice<JSONNode>) {
         let n = keys.count
-        members.reserveCapacity(n)
+        storage.reserveCapacity(n)
         if n <= Self.indexThreshold {
             outer: for (key, value) in zip(keys, values) {
-                for i in members.indices where KeyIndex.same(members[i].key, key) {
-                    members[i].value = value
+                for i in storage.indices where KeyIndex.same(storage[i].key, key) {
+                    storage[i].value = value
                     continue outer
                 }
-                members.append(Member(key: key, value: value))
+                storage.append(Member(key: key, value: value))
             }
         } else {
             var built = KeyIndex(capacity: n)
             for (key, value) in zip(keys, values) {
                 let h = KeyIndex.hash(key)
-                if let at = built.find(key, hash: h, in: members) {
-                    members[at].value = value // a repeated key (rare)
+                if let at = built.find(key, hash: h, in: storage) {
+                    storage[at].value = value // a repeated key (rare)
                 } else {
-                    built.insert(members.count, hash: h)
-                    members.append(Member(key: key, value: value))
+                    built.insert(storage.count, hash: h)
+                    storage.append(Member(key: key, value: value))
                 }
             }
             index = built
         }
     }
 
-    public var count: Int { members.count }
-    public var isEmpty: Bool { members.isEmpty }
+    /// Decodes every member still held as text.
+    @inline(__always)
+    private func decode() {
+        if lazy != nil { decodeNow() }
+    }
+
+    private func decodeNow() {
+        guard let text = lazy else { return }
+        lazy = nil
+        let (keys, values) = text.decodeAll()
+        fill(keys: keys[...], values: values[...])
+    }
+
+    /// Members in order (a repeated key keeps its first position and its last value).
+    public var members: [Member] {
+        decode()
+        return storage
+    }
+
+    public var count: Int { decode(); return storage.count }
+    public var isEmpty: Bool { decode(); return storage.isEmpty }
     public var keys: [String] { members.map(\.key) }
 
     private func position(of key: String) -> Int? {
-        if let index { return index.find(key, hash: KeyIndex.hash(key), in: members) }
-        return members.firstIndex { KeyIndex.same($0.key, key) }
+        if let index { return index.find(key, hash: KeyIndex.hash(key), in: storage) }
+        return storage.firstIndex { KeyIndex.same($0.key, key) }
     }
 
-    public func contains(_ key: String) -> Bool { position(of: key) != nil }
+    public func contains(_ key: String) -> Bool {
+        if let text = lazy, lookupsFromText < Self.lazyLookups {
+            lookupsFromText += 1
+            return text.find(key) != nil
+        }
+        decode()
+        return position(of: key) != nil
+    }
 
     /// Member lookup; assigning nil removes the member (the ones after it move up).
     public subscript(key: String) -> JSONNode? {
-        get { position(of: key).map { members[$0].value } }
+        get {
+            if let text = lazy {
+                if lookupsFromText < Self.lazyLookups {
+                    lookupsFromText += 1
+                    guard let i = text.find(key) else { return nil }
+                    // A scalar is a value: decoding it again on each read is invisible. A container is shared by
+                    // reference, so it must be the same object on every read: decode the members once.
+                    if !text.isContainer(i) { return text.value(i) }
+                }
+                decodeNow()
+            }
+            return position(of: key).map { storage[$0].value }
+        }
         set {
+            decode()
             if let newValue {
                 if let at = position(of: key) {
-                    members[at].value = newValue
+                    storage[at].value = newValue
                 } else {
-                    members.append(Member(key: key, value: newValue))
+                    storage.append(Member(key: key, value: newValue))
                     if index != nil {
-                        if index!.needsGrowth(for: members.count) { rebuildIndex() } else {
-                            index!.insert(members.count - 1, hash: KeyIndex.hash(key))
+                        if index!.needsGrowth(for: storage.count) { rebuildIndex() } else {
+                            index!.insert(storage.count - 1, hash: KeyIndex.hash(key))
                         }
-                    } else if members.count > Self.indexThreshold {
+                    } else if storage.count > Self.indexThreshold {
                         rebuildIndex()
                     }
                 }
             } else if let at = position(of: key) {
-                members.remove(at: at)
+                storage.remove(at: at)
                 if index != nil { rebuildIndex() }
             }
         }
     }
 
     private func rebuildIndex() {
-        var built = KeyIndex(capacity: members.count)
-        for (i, m) in members.enumerated() { built.insert(i, hash: KeyIndex.hash(m.key)) }
+        var built = KeyIndex(capacity: storage.count)
+        for (i, m) in storage.enumerated() { built.insert(i, hash: KeyIndex.hash(m.key)) }
         index = built
     }
 
@@ -197,7 +250,22 @@ struct NodeTreeBuilder: JSONTreeBuilder {
 
 extension JSONParser {
     /// Parses a complete JSON text into a `JSONNode` tree (same grammar, limits and errors as `parse`).
+    ///
+    /// A non-empty object is kept as its text after one validating pass: its members are decoded when first read
+    /// (one by one for the first few lookups, all at once for anything else), so reading a few fields of a large
+    /// document costs little more than that pass. What it holds, and every error, are the same as a full parse's.
     public func parseNode(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONNode {
+        var scanner = JSONScanner(buffer: buffer, maxDepth: maxDepth)
+        if scanner.scanDocument(), !scanner.table.isEmpty {
+            let source = JSONSource(copying: buffer)
+            return .object(JSONObjectNode(lazy: JSONLazyMembers(source: source, base: UnsafeBufferPointer(source.bytes),
+                                                                scanner.table, maxDepth)))
+        }
+        return try parseNodeFully(buffer)
+    }
+
+    /// The whole tree decoded now (errors are reported from here, with their offsets).
+    func parseNodeFully(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONNode {
         var reader = JSONReader(buffer: buffer, maxDepth: maxDepth, builder: NodeTreeBuilder())
         let node = try reader.readValue()
         reader.skipWhitespace()

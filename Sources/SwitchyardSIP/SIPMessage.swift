@@ -8,10 +8,10 @@ public final class SIPMessage: @unchecked Sendable {
     public let isRequest: Bool
     /// Request: method, request-URI. Reply: status code and reason range.
     public let methodRange: Range<Int>
-    let uriRange: Range<Int>
+    public let uriRange: Range<Int>
     let versionRange: Range<Int>
     public let statusCode: Int?
-    let reasonRange: Range<Int>
+    public let reasonRange: Range<Int>
     /// Where the header block starts (after the first line) and ends (the empty line included).
     public let headersStart: Int
     public let headersEnd: Int
@@ -123,7 +123,7 @@ public final class SIPMessage: @unchecked Sendable {
 
     public var callID: String? { field(.callID).map { value(of: $0) } }
 
-    var cseqMethodRange: Range<Int>? {
+    public var cseqMethodRange: Range<Int>? {
         guard let f = field(.cseq) else { return nil }
         return bytes.withUnsafeBufferPointer { b -> Range<Int>? in
             var i = f.value.lowerBound

@@ -2,8 +2,8 @@
 /// ranges only; the text of a part is made when asked for (most relays need only a few parts).
 public struct SIPVia: Sendable {
     let bytes: [UInt8]
-    let transportRange: Range<Int>
-    let hostRange: Range<Int>
+    public let transportRange: Range<Int>
+    public let hostRange: Range<Int>
     let paramRanges: [(name: Range<Int>, value: Range<Int>?)]
     public let port: Int?
     /// The value's bytes in the message (for editing it in place).
@@ -32,6 +32,14 @@ public struct SIPVia: Sendable {
     }
 
     public var branch: String? { param("branch") ?? nil }
+
+    /// Where a parameter's value lies in the message (nil: absent or without value).
+    public func paramRange(_ name: StaticString) -> Range<Int>? {
+        bytes.withUnsafeBufferPointer { b -> Range<Int>? in
+            for p in paramRanges where Byte.equalsIgnoringCase(b, p.name, name) { return p.value }
+            return nil
+        }
+    }
     public var received: String? { param("received") ?? nil }
     /// rport: absent → nil; present without value → .some(nil).
     public var rport: String?? { param("rport") }

@@ -126,4 +126,67 @@ final class JSONNodeTests: XCTestCase {
             XCTAssertEqual(o["cafe\u{301}"]?.value, .int(2), "filler \(filler)")
         }
     }
+
+    /// A parsed object is kept as text and decoded on demand: it must accept exactly what the full parser accepts
+    /// (same error, same offset) and hold the same values, whatever is read first.
+    func testLazyObjectsAcceptExactlyWhatTheParserAccepts() throws {
+        let pieces = ["1", "-0", "0.5", "1e400", "1e-400", "-", "01", "1.", "1.e5", "+1", "9223372036854775807",
+                      "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+                      String(repeating: "9", count: 400), "true", "tru", "nul1", "null", "false",
+                      #""a\"b\\c\/d\b\f\n\r\t""#, #""\u0041\u00e9\u20AC""#, #""\ud83d\ude00""#, #""\ud83d""#,
+                      #""\ude00""#, #""\ud83d\u0041""#, #""\x""#, #""\u12G4""#, "\"a\nb\"", "\"h\u{e9}llo \u{1F600}\"",
+                      "[1,]", "[1 2]", "{}", "[]", #"{"a":{"b":[1,{"c":"d"}]}}"#, #"{"a":1,}"#, "{a:1}", "[\"abc",
+                      "\"abc", "\"0123456789abcdef\"", "\"0123456789\tabcdef\""]
+        var texts: [[UInt8]] = []
+        for p in pieces {
+            texts.append(Array(p.utf8))
+            texts.append(Array(#"{"k":\#(p)}"#.utf8))
+            texts.append(Array(#" { "x" : [ ] , "k\u0041" : \#(p) , "y":{"z":\#(p)} } "#.utf8))
+        }
+        for bad: [UInt8] in [[0xC3, 0x28], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF],
+                             [0xC3], [0xF0, 0x9F, 0x98], [0xC3, 0xA9], [0xF0, 0x9F, 0x98, 0x80]] {
+            texts.append(Array(#"{"k":"abcdefgh"#.utf8) + bad + Array(#"xyz"}"#.utf8))
+            texts.append(Array(#"{"k\n"#.utf8) + bad + Array(#"":1}"#.utf8))
+        }
+        texts.append(Array((String(repeating: #"{"a":"#, count: 512) + "1" + String(repeating: "}", count: 512)).utf8))
+        texts.append(Array((String(repeating: #"{"a":"#, count: 513) + "1" + String(repeating: "}", count: 513)).utf8))
+        for text in texts {
+            let label = String(decoding: text, as: UTF8.self)
+            let full = Result { () throws(JSONParseError) in try JSONParser().parse(text) }
+            let lazy = text.withUnsafeBufferPointer { b in Result { () throws(JSONParseError) in try JSONParser().parseNode(b) } }
+            switch (full, lazy) {
+            case (.success(let v), .success(let n)):
+                if case .object(let o) = n, case .object(let vo) = v {
+                    for m in vo.members { XCTAssertEqual(o[m.key]?.value, m.value, label) }  // read from the text
+                }
+                XCTAssertEqual(n.value, v, label)
+            case (.failure(let a), .failure(let b)):
+                XCTAssertEqual(a.kind, b.kind, label)
+                XCTAssertEqual(a.offset, b.offset, label)
+            default:
+                XCTFail("parse and parseNode disagree on \(label): \(full) / \(lazy)")
+            }
+        }
+    }
+
+    func testLazyObjectReadsWritesAndSharing() throws {
+        let text = #"{"a":1,"o":{"p":"q"},"l":[1],"a":"two","e\u0301":3,"s":"x\ny"}"#
+        guard case .object(let o) = try JSONParser().parseNode(text) else { return XCTFail("not an object") }
+        XCTAssertEqual(o["a"]?.value, "two")               // the last of a repeated key
+        XCTAssertEqual(o["e\u{301}"]?.value, 3)            // an escaped key
+        XCTAssertEqual(o["s"]?.value, "x\ny")
+        XCTAssertNil(o["missing"])
+        XCTAssertTrue(o.contains("l"))
+        // A container read twice is the same object: a change through one read shows in the other.
+        guard case .object(let inner)? = o["o"], case .object(let again)? = o["o"] else { return XCTFail("no object") }
+        XCTAssertTrue(inner === again)
+        inner["r"] = .int(5)
+        XCTAssertEqual(o.members.map(\.key), ["a", "o", "l", "e\u{301}", "s"])
+        XCTAssertEqual(JSONNode.object(o).text(.plain), #"{"a":"two","o":{"p":"q","r":5},"l":[1],"e"# + "\u{301}" + #"":3,"s":"x\ny"}"#)
+        // Many reads: the object is then decoded once and for all, with the same answers.
+        guard case .object(let big) = try JSONParser().parseNode(#"{"x":1,"y":{"z":2}}"#) else { return XCTFail("") }
+        for _ in 0..<20 { XCTAssertEqual(big["x"]?.value, 1) }
+        big["x"] = .int(7)
+        XCTAssertEqual(JSONNode.object(big).text(.plain), #"{"x":7,"y":{"z":2}}"#)
+    }
 }

@@ -5,3 +5,4 @@
 #include "switchyard_db.h"
 #include "switchyard_freeswitch.h"
 #include "switchyard_httpd.h"
+#include "switchyard_tm.h"

@@ -46,6 +46,11 @@
  *        variable skips the handler, strings may hold NUL bytes, omitted exports fields are
  *        absent, a statistic's group is the module's name. The core now accepts a quoted integer
  *        for a SY_MP_INT modparam.
+ *   1.7  transactions: appended sy_host_api.sip_hooks_register, sip_info, sip_build_request,
+ *        sip_build_reply, sip_build_relayed, sip_send, sip_snapshot, sip_snapshot_free, sip_ctx_open,
+ *        sip_ctx_close, route_find_kind, ctx_dropped, ctx_slot_set, ctx_slot_get, sip_branch_get,
+ *        sip_branches_clear (the transaction layer, tm, builds and sends what the stateless core
+ *        forward() does, keeps requests for failure routes, and sees every message first).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -65,7 +70,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 6
+#define SY_ABI_MINOR 7
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -438,6 +443,62 @@ typedef struct sy_event_param {
     sy_value value; /**< SY_VAL_INT or SY_VAL_STR (or NULL). */
 } sy_event_param;
 
+/* --- 1.7: transactions --- */
+
+/** Opaque: one of the core's listening sockets (ABI 1.7). Owned by the core; valid until the
+ *  server stops. */
+typedef struct sy_sip_socket sy_sip_socket;
+/** Opaque: a request kept beyond its route (ABI 1.7): the parsed message, where it came from, its
+ *  AVPs and flags. Owned by whoever got it from sip_snapshot, until sip_snapshot_free. */
+typedef struct sy_sip_snapshot sy_sip_snapshot;
+
+/** Where a message goes and from which socket (ABI 1.7). Plain data: copy it freely. */
+typedef struct sy_sip_target {
+    const sy_sip_socket *socket;  /**< Listening socket to send from. */
+    uint64_t conn;                /**< Stream connection id (as sip_receive got it); 0 = find or open one. */
+    struct sockaddr_storage dst;  /**< Destination address. */
+    socklen_t dst_len;            /**< Bytes of dst in use. */
+    int32_t reliable;             /**< 1 when the socket's transport is a stream (no retransmissions). */
+} sy_sip_target;
+
+/** The identifying fields of a SIP message, as the core parsed them (ABI 1.7). Every sy_str points
+ *  into the message and is valid only during the call that handed it out; an absent field has
+ *  len 0. */
+typedef struct sy_sip_info {
+    int32_t is_request;     /**< 1 request, 0 reply. */
+    int32_t status;         /**< Reply status code; 0 for a request. */
+    sy_str method;          /**< Request method (request line); empty for a reply. */
+    sy_str ruri;            /**< Request-URI as received; empty for a reply. */
+    sy_str call_id;         /**< Call-ID body. */
+    int64_t cseq;           /**< CSeq number (-1 when missing or bad). */
+    sy_str cseq_method;     /**< CSeq method. */
+    sy_str from_tag;        /**< From tag parameter. */
+    sy_str to_tag;          /**< To tag parameter. */
+    sy_str from;            /**< Whole From body (pre-RFC 3261 matching). */
+    sy_str to_uri;          /**< URI of the To header (pre-RFC 3261 matching). */
+    sy_str via_branch;      /**< branch parameter of the top Via. */
+    sy_str via_host;        /**< sent-by host of the top Via. */
+    int32_t via_port;       /**< sent-by port of the top Via (0 when not written). */
+    int32_t reserved;       /**< 0. */
+    sy_str via_transport;   /**< Transport token of the top Via as written ("UDP"). */
+    sy_str via_value;       /**< Whole top Via value (pre-RFC 3261 matching). */
+    sy_str reason;          /**< Reply reason phrase; empty for a request. */
+} sy_sip_info;
+
+/** Hooks one module (the transaction layer) registers with sip_hooks_register (ABI 1.7). Both run
+ *  on the SIP worker that received the message, on a context already holding it, before anything
+ *  else is done with it. Static storage. */
+typedef struct sy_sip_hooks {
+    sy_table_header header; /**< SY_HEADER(sy_sip_hooks). */
+    /** A request, before the main route. Return 1 if it was consumed (a retransmission answered,
+     *  an ACK absorbed): the script does not run. 0: the script runs as usual. */
+    int (*request_in)(sy_ctx *ctx, const sy_sip_info *info, void *user);
+    /** A reply, after the global onreply_route (unless that dropped a 1xx) and before the stateless
+     *  relay by Via. Return 1 if it was consumed (matched a transaction); 0: relayed statelessly. */
+    int (*reply_in)(sy_ctx *ctx, const sy_sip_info *info, void *user);
+    void *user;             /**< Passed to both hooks. */
+} sy_sip_hooks;
+
 typedef struct sy_host_api {
     sy_table_header header; /**< The core's version; check header.abi_major == SY_ABI_MAJOR. */
 
@@ -618,6 +679,70 @@ typedef struct sy_host_api {
     int (*mi_add_bool)(sy_mi_call *call, const char *key, int value);
     /** JSON null. */
     int (*mi_add_null)(sy_mi_call *call, const char *key);
+    /* --- 1.7: transactions --- */
+    /** Registers the SIP hooks (startup; one module only). Returns 0, -1 if another module already
+     *  did, -2 bad table (NULL or a different major). */
+    int (*sip_hooks_register)(const sy_sip_hooks *hooks);
+    /** The identifying fields of the context's SIP message into *out (pointers valid until the
+     *  next host call on ctx). Returns 0, -2 no SIP message. (The context's thread.) */
+    int (*sip_info)(sy_ctx *ctx, sy_sip_info *out);
+    /** Builds the forwarded form of the context's request as forward() would send it, without
+     *  sending: request line with ruri (empty: the context's current $ru), our Via on top with
+     *  branch (empty: the core's stateless branch), the script's header edits (Record-Route ...).
+     *  The next hop is dst_uri (empty: $du, else the request-URI), resolved; the socket is the
+     *  forced one ($fs) when usable, else one of the hop's transport. *out_bytes is valid until the
+     *  next host call on ctx (copy it); *out_target says where to send. Returns 0, -1 no request
+     *  on ctx, -2 bad URI, -4 unresolvable destination, -6 no socket for the transport.
+     *  (The context's thread.) */
+    int (*sip_build_request)(sy_ctx *ctx, sy_str ruri, sy_str dst_uri, sy_str branch,
+                             sy_str *out_bytes, sy_sip_target *out_target);
+    /** Builds a reply to the context's request without sending it: status line, the request's
+     *  Via/From/To/Call-ID/CSeq (Record-Route for 18x/2xx), to_tag added to To when given and the
+     *  request has none, extra_hdrs (whole lines ending CRLF), body (Content-Length set).
+     *  *out_target is where RFC 3261 18.2.2 / RFC 3581 send it. Bytes as sip_build_request.
+     *  code 0 builds nothing (out_bytes empty) and only fills *out_target.
+     *  Returns 0, -1 no request on ctx or bad code. (The context's thread.) */
+    int (*sip_build_reply)(sy_ctx *ctx, int code, sy_str reason, sy_str to_tag, sy_str extra_hdrs,
+                           sy_str body, sy_str *out_bytes, sy_sip_target *out_target);
+    /** Builds the context's reply as relayed upstream: without its top Via, with the script's
+     *  header edits. Bytes as sip_build_request. Returns 0, -1 no reply on ctx.
+     *  (The context's thread.) */
+    int (*sip_build_relayed)(sy_ctx *ctx, sy_str *out_bytes);
+    /** Sends len bytes as one message to a target (any thread). Returns 0, <0 not sent. */
+    int (*sip_send)(const sy_sip_target *target, const char *buf, size_t len);
+    /** Keeps the context's request beyond the route: the parsed message as received, where it came
+     *  from, its AVPs and message flags. NULL if ctx holds no SIP request. The caller owns it.
+     *  (The context's thread.) */
+    sy_sip_snapshot *(*sip_snapshot)(sy_ctx *ctx);
+    /** Frees a snapshot (any thread). NULL is ignored. */
+    void (*sip_snapshot_free)(sy_sip_snapshot *snap);
+    /** A new context of route kind route_kind (enum sy_route_kind) on a snapshot: the request as
+     *  received ($ru its request-URI, $du unset, no header edits), the snapshot's AVPs and flags.
+     *  Its per-worker variables are parent's when parent is given (same thread), else fresh ones.
+     *  Close it with sip_ctx_close on the same thread. NULL on bad arguments. (Any thread.) */
+    sy_ctx *(*sip_ctx_open)(const sy_sip_snapshot *snap, uint32_t route_kind, sy_ctx *parent);
+    /** Closes a context from sip_ctx_open.
+     *  With save_to, the context's AVPs and flags are first stored into that snapshot (the next
+     *  failure route sees what this one left). (The context's thread.) */
+    void (*sip_ctx_close)(sy_ctx *ctx, sy_sip_snapshot *save_to);
+    /** A route by kind (SY_ROUTE_FAILURE, SY_ROUTE_ONREPLY, SY_ROUTE_BRANCH, SY_ROUTE_REQUEST) and
+     *  name; NULL if the script has none. Run it with route_run. (Any thread, read-only data.) */
+    const sy_route *(*route_find_kind)(uint32_t route_kind, const char *name);
+    /** 1 if `drop` ran on the context since its message was set or since the last call, else 0;
+     *  clears it (a branch route's drop discards that branch only). (The context's thread.) */
+    int (*ctx_dropped)(sy_ctx *ctx);
+    /** Sets the context's one transaction slot: ptr, released with release(ptr) (may be NULL) when
+     *  the context moves to its next message, is closed, or the slot is set again. Returns 0.
+     *  (The context's thread.) */
+    int (*ctx_slot_set)(sy_ctx *ctx, void *ptr, void (*release)(void *ptr));
+    /** The context's transaction slot, NULL when unset. (The context's thread.) */
+    void *(*ctx_slot_get)(sy_ctx *ctx);
+    /** The index-th branch added with append_branch() on the context: its URI and destination
+     *  URI (empty when unset); valid until the next host call on ctx. Returns 0, -1 no such branch.
+     *  (The context's thread.) */
+    int (*sip_branch_get)(sy_ctx *ctx, uint32_t index, sy_str *uri, sy_str *dst_uri);
+    /** Forgets the context's appended branches (a relay consumed them). (The context's thread.) */
+    void (*sip_branches_clear)(sy_ctx *ctx);
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

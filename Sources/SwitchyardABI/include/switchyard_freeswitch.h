@@ -29,6 +29,9 @@
  *
  * Version history:
  *   1.0  initial table.
+ *   1.1  appended watch / unwatch (told when a box comes, goes and sends a HEARTBEAT, with its figures) and
+ *        stats_interval_ms (the period at which consumers should refresh what they derive from the figures:
+ *        the module's event_heartbeat_interval). Consumers built for 1.0 keep binding (they ask for less).
  */
 #ifndef SWITCHYARD_FREESWITCH_H
 #define SWITCHYARD_FREESWITCH_H
@@ -40,7 +43,7 @@ extern "C" {
 #endif
 
 #define SY_FS_MAJOR 1
-#define SY_FS_MINOR 0
+#define SY_FS_MINOR 1
 
 /** Name the table is published under. */
 #define SY_FS_API_NAME "freeswitch"
@@ -103,6 +106,19 @@ typedef struct sy_fs_stats {
     int64_t updated_ms;     /**< Wall-clock time of the last HEARTBEAT, ms since the epoch (0 = none). */
 } sy_fs_stats;
 
+/** What a watch callback is told (1.1). */
+enum sy_fs_watch_kind {
+    SY_FS_WATCH_UP = 1,        /**< Connected and authenticated (stats->connected == 1, stats->valid == 0). */
+    SY_FS_WATCH_HEARTBEAT = 2, /**< A HEARTBEAT updated the figures (stats->valid == 1). */
+    SY_FS_WATCH_DOWN = 3       /**< Connection lost or refused (stats->connected == 0, stats->valid == 0). */
+};
+
+/** Opaque: one watch (1.1). Valid until unwatch. */
+typedef struct sy_fs_watch sy_fs_watch;
+
+/** Receives a box's comings, goings and heartbeats (1.1). stats is valid during the call only. */
+typedef void (*sy_fs_watch_fn)(void *user, sy_fs_box *box, int32_t kind, const sy_fs_stats *stats);
+
 typedef struct sy_freeswitch_api {
     sy_table_header header; /**< SY_FS_HEADER. */
 
@@ -144,6 +160,21 @@ typedef struct sy_freeswitch_api {
     /** Copies the box's HEARTBEAT statistics (no subscription needed: the module always listens for
      *  HEARTBEAT itself, for liveness). Returns out->valid. */
     int (*stats)(sy_fs_box *box, sy_fs_stats *out);
+
+    /* --- 1.1 --- (bind with min_size >= offsetof(sy_freeswitch_api, stats_interval_ms) + its size) */
+    /** Starts watching a box: cb(user, box, kind, stats) is called with SY_FS_WATCH_UP when the box is connected and
+     *  authenticated, SY_FS_WATCH_HEARTBEAT after each HEARTBEAT has updated its figures, SY_FS_WATCH_DOWN when the
+     *  connection is lost (or could not be made); `stats` is a copy of the box's figures at that moment (valid during
+     *  the call only). If the box is already connected, one SY_FS_WATCH_UP call is made from inside watch() before it
+     *  returns. Called on the box's I/O thread: cb must be short and must not block, run a command, or call
+     *  watch/unwatch/put_box. Does not take a box reference: hold one until unwatch. NULL on bad arguments. */
+    sy_fs_watch *(*watch)(sy_fs_box *box, sy_fs_watch_fn cb, void *user);
+    /** Ends a watch. When it returns, cb is not running for it and will not be called again (so never call it from
+     *  inside that cb). NULL is ignored. */
+    void (*unwatch)(sy_fs_watch *watch);
+    /** The period (ms) at which a consumer should recompute what it derives from the figures (OpenSIPS's
+     *  stats_update_interval: the module's event_heartbeat_interval, default 1000). */
+    uint32_t (*stats_interval_ms)(void);
 } sy_freeswitch_api;
 
 /** Initialiser for the table's header. */

@@ -241,6 +241,7 @@ enum HostTable {
         }
         installSIP(&h)
         installAuthoring(&h)
+        installTransactions(&h)
         return h
     }
 }

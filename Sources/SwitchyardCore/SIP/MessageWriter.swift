@@ -57,9 +57,16 @@ enum MessageWriter {
         for line in edits.top { out.append(text: line); out.append(contentsOf: crlf) }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
+        // Unchanged lines that follow each other in the received message are copied as one run.
+        var run = 0..<0
+        func flush(_ out: inout [UInt8]) {
+            if !run.isEmpty { out.append(contentsOf: b[run]) }
+            run = 0..<0
+        }
         for (i, f) in msg.fields.enumerated() {
-            if edits.removed.contains(i) && i != topViaIndex { continue }
+            if edits.removed.contains(i) && i != topViaIndex { flush(&out); continue }
             if i != topViaIndex, let v = edits.replaced[i] {
+                flush(&out)
                 out.append(contentsOf: b[f.name])
                 out.append(text: ": ")
                 out.append(text: v)
@@ -67,6 +74,7 @@ enum MessageWriter {
                 continue
             }
             if i == topViaIndex {
+                flush(&out)
                 if let via = topVia, dropTopVia {
                     if via.isLastInField { continue }
                     // Keep the other values of the field: everything after the first comma.
@@ -87,8 +95,14 @@ enum MessageWriter {
                     continue
                 }
             }
-            out.append(contentsOf: b[f.line])
+            if run.upperBound == f.line.lowerBound && !run.isEmpty {
+                run = run.lowerBound..<f.line.upperBound
+            } else {
+                flush(&out)
+                run = f.line
+            }
         }
+        flush(&out)
         for line in edits.bottom { out.append(text: line); out.append(contentsOf: crlf) }
         // A datagram may come without Content-Length; a stream hop needs it (RFC 3261 18.3), so it is always sent.
         if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }

@@ -22,6 +22,8 @@ public final class SIPCore: @unchecked Sendable {
     /// Destination names resolved for forward(), reply relaying and probes.
     let names = NameCache()
     let counters = SIPCounters()
+    /// The transaction layer's hooks (ABI 1.7), registered by one module at startup; read-only afterwards.
+    var hooks: sy_sip_hooks? { engine.sipHooks }
     /// findSocket answers by text (a miss cached too).
     struct SocketName: @unchecked Sendable { let socket: SIPSocket? } // SIPSocket is read-only after start
     private let socketsByText = Mutex<[String: SocketName]>([:])
@@ -168,12 +170,17 @@ public final class SIPCore: @unchecked Sendable {
     }
 
     func handleRequest(_ msg: SIPMessage, origin: SIPOrigin, worker w: SIPWorker) {
-        guard let route = engine.mainRoute else { return }
         let ctx = w.ctx
         ctx.reset(routeType: .request)
         ctx.message = ScriptMessage(sip: msg, origin: origin)
-        engine.run(route, ctx)
-        ctx.message = ScriptMessage.dummy
+        // The transaction layer sees the request first: a retransmission or an absorbed ACK ends here.
+        if let h = hooks, let hook = h.request_in,
+           HostTable.withInfo(ctx, { hook(HostTable.handle(ctx), $0, h.user) }) == 1 {
+            ctx.reset(routeType: .request)
+            return
+        }
+        if let route = engine.mainRoute { engine.run(route, ctx) }
+        ctx.reset(routeType: .request)
     }
 
     func handleReply(_ msg: SIPMessage, origin: SIPOrigin, worker w: SIPWorker) {
@@ -188,14 +195,26 @@ public final class SIPCore: @unchecked Sendable {
             ctx.message = ScriptMessage(sip: msg, origin: origin)
             engine.run(route, ctx)
             let drop = ctx.dropped && (msg.statusCode ?? 0) < 200
-            let edits = ctx.message.edits
             let relayedByScript = ctx.message.handled  // forward() in the route already sent it
-            ctx.message = ScriptMessage.dummy
-            if drop || relayedByScript { return }
-            relay(msg, vias: vias, edits: edits)
+            if drop || relayedByScript { ctx.reset(routeType: .onreply); return }
+        } else if hooks != nil {
+            ctx.reset(routeType: .onreply)
+            ctx.message = ScriptMessage(sip: msg, origin: origin)
         } else {
             relay(msg, vias: vias, edits: HeaderEdits())
+            return
         }
+        // The transaction layer takes the replies of its transactions; the others are relayed by Via.
+        if let h = hooks, let hook = h.reply_in {
+            ctx.dropped = false
+            if HostTable.withInfo(ctx, { hook(HostTable.handle(ctx), $0, h.user) }) == 1 {
+                ctx.reset(routeType: .onreply)
+                return
+            }
+        }
+        let edits = ctx.message.edits
+        ctx.reset(routeType: .onreply)
+        relay(msg, vias: vias, edits: edits)
     }
 
     /// Sends a reply on to the next Via (RFC 3261 16.7 step 3 / 18.2.2), if the top Via is ours.

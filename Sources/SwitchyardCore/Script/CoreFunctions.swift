@@ -82,6 +82,17 @@ enum CoreFunctions {
                 ctx.message.destinationURI = nil
                 return 1
             },
+            // append_branch([uri]): a further branch for tm's parallel forking; without a URI the current $ru/$du.
+            def("append_branch", [str | ParamFlag.opt]) { ctx, a in
+                if let s = a[0].value.stringForm, !s.isEmpty {
+                    guard SIPURI(s) != nil else { return -1 }
+                    ctx.message.branches.append((s, nil))
+                } else {
+                    guard let u = ctx.message.requestURI?.text else { return -1 }
+                    ctx.message.branches.append((u, ctx.message.destinationURI))
+                }
+                return 1
+            },
             def("isdsturiset", []) { ctx, _ in ctx.message.destinationURI == nil ? -1 : 1 },
             // pv_printf($pv, "format"): the format is printed into the variable.
             def("pv_printf", [ParamFlag.variable, str]) { ctx, a in

@@ -46,6 +46,13 @@ public final class ScriptContext: @unchecked Sendable {
     public var message = ScriptMessage.dummy
     public var dropped = false
     var depth = 0
+    /// The transaction layer's per-message slot (host ctx_slot_set): a pointer and how to release it.
+    var slot: UnsafeMutableRawPointer?
+    var slotRelease: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    /// Bytes handed to plugins by the sip_build_* entries, kept until the next host call on this context.
+    let bytesKeeper = CBuffer()
+    /// The message fields handed to the transaction hooks (kept apart: the hook calls the host on this context).
+    let hookInfo = CBuffer()
     /// Keeps strings handed to C plugins alive until the next host call on this context.
     var cStringKeeper: ContiguousArray<CChar> = []
 
@@ -83,6 +90,16 @@ public final class ScriptContext: @unchecked Sendable {
         message = ScriptMessage.dummy
         dropped = false
         depth = 0
+        releaseSlot()
+    }
+
+    /// Releases the transaction slot (a new message, or the context is closed).
+    func releaseSlot() {
+        guard let p = slot else { return }
+        slot = nil
+        let r = slotRelease
+        slotRelease = nil
+        r?(p)
     }
 
     @inline(__always)
@@ -100,4 +117,46 @@ public final class ScriptContext: @unchecked Sendable {
     }
 
     var currentParams: [Value] { frames.last ?? [] }
+}
+
+/// A growable C byte buffer whose address stays put between growths: what the host table hands plugins as
+/// `sy_str` (valid until the next call that refills it).
+final class CBuffer {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init() {
+        capacity = 1024
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Forgets the content (the memory is reused).
+    func clear() { count = 0 }
+
+    /// Appends bytes and returns where they start.
+    @discardableResult
+    func append<C: Collection>(_ bytes: C) -> Int where C.Element == UInt8 {
+        let start = count
+        let n = bytes.count
+        if count + n > capacity {
+            var c = capacity
+            while c < count + n { c *= 2 }
+            let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+            nb.update(from: base, count: count)
+            base.deallocate()
+            base = nb
+            capacity = c
+        }
+        _ = UnsafeMutableBufferPointer(start: base + count, count: n).initialize(fromContentsOf: bytes)
+        count += n
+        return start
+    }
+
+    /// A C string slice of the buffer.
+    func str(_ start: Int, _ len: Int) -> sy_str {
+        len == 0 ? sy_str(s: nil, len: 0) : sy_str(s: UnsafeRawPointer(base + start).assumingMemoryBound(to: CChar.self), len: len)
+    }
 }

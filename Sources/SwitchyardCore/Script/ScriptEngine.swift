@@ -34,6 +34,9 @@ public final class ScriptEngine: @unchecked Sendable {
     public var eventRoutes: [String: RouteBox] { routes.events }
     public var timerRoutes: [(route: RouteBox, seconds: Int)] { routes.timers }
 
+    /// The transaction layer's SIP hooks (ABI 1.7 sip_hooks_register), set by one module's init; read-only afterwards.
+    var sipHooks: sy_sip_hooks?
+
     /// The SIP layer (sockets, forwarding); nil until the server opens it.
     public internal(set) var sip: SIPCore?
 

@@ -38,6 +38,8 @@ public struct ScriptMessage: @unchecked Sendable {
     var edits = HeaderEdits()
     /// Set when something answered or forwarded the request (else it is discarded after the route).
     var handled = false
+    /// Branches added with append_branch(): request-URI and destination URI of each (parallel forking by tm).
+    var branches: [(uri: String, dst: String?)] = []
 
     public init(requestURI: SIPURI? = nil) {
         self.storedRequestURI = requestURI

@@ -1,0 +1,82 @@
+// Probing: every ds_ping_interval seconds (timer ds-pinger) a ds_ping_method request (OPTIONS) goes to each
+// destination that is not inactive and is either probing, or has probe_mode 1, or every one with ds_probing_mode 1.
+// Sent through the core's stateless sip_request (from the destination's socket, else the partition's ping_sock, else
+// ds_probing_sock). A 200 or an options_reply_codes code makes it active (failure counter reset); any other final
+// code (a local 408 timeout, 477 not sent) counts a failure when ds_probing_mode is 1 or the destination has
+// probe_mode 1, and ds_probing_threshold failures put it in probing. One probe per destination in flight.
+import Synchronization
+import DispatcherSelection
+import SwitchyardPluginKit
+
+/// Destinations with a probe in flight (by identity).
+final class InFlight: Sendable {
+    private let ids = Mutex<Set<ObjectIdentifier>>([])
+    func begin(_ d: Destination) -> Bool { ids.withLock { $0.insert(ObjectIdentifier(d)).inserted } }
+    func end(_ d: Destination) { _ = ids.withLock { $0.remove(ObjectIdentifier(d)) } }
+}
+
+extension DispatcherModule {
+    func probeTimeout(_ cfg: DSConfig) -> UInt32 {
+        if cfg.pingTimeoutMs > 0 { return UInt32(cfg.pingTimeoutMs) }
+        return UInt32(max(100, min(cfg.pingInterval * 500, 5000)))
+    }
+
+    func probeRound() {
+        guard let rt else { return }
+        let cfg = rt.cfg
+        for p in rt.parts {
+            for set in p.data.sets {
+                if let list = cfg.probingList, !list.contains(set.id) { continue }
+                for d in set.dests {
+                    let f = d.flags.load(ordering: .relaxed)
+                    if f & DSFlag.inactive != 0 { continue }
+                    guard cfg.probingMode == 1 || f & DSFlag.probing != 0 || d.probeMode == 1 else { continue }
+                    probe(d, part: p, cfg: cfg)
+                }
+            }
+        }
+    }
+
+    private func probe(_ d: Destination, part: Partition, cfg: DSConfig) {
+        guard inFlight.begin(d) else { return }
+        let method = part.cfg.pingMethod ?? cfg.pingMethod
+        let from = part.cfg.pingFrom ?? cfg.pingFrom
+        // ds_ping_maxfwd is accepted but not applied: the core's stateless probe always carries Max-Forwards: 70.
+        let headers = "From: <\(from)>\r\n"
+        let socket = !d.socket.isEmpty ? d.socket : (part.cfg.pingSock ?? cfg.probingSock)
+        let done: @Sendable (Int) -> Void = { [self] code in
+            inFlight.end(d)
+            if code == 0 { return } // the server stopped first: says nothing about the destination
+            probeReply(d, part: part, code: code, cfg: cfg)
+        }
+        let timeout = probeTimeout(cfg)
+        var rc: Int32
+        if socket.isEmpty {
+            rc = host.sipRequest(method: method, ruri: d.uri, extraHeaders: headers, timeoutMS: timeout, done: done) ? 0 : -1
+        } else {
+            rc = host.sipRequest(method: method, ruri: d.uri, extraHeaders: headers, socket: socket, timeoutMS: timeout, done: done)
+            if rc == -3 || rc == -4 {
+                warnOnce("probesock" + socket, "cannot probe from socket <\(socket)>: probing from the core's choice")
+                rc = host.sipRequest(method: method, ruri: d.uri, extraHeaders: headers, timeoutMS: timeout, done: done) ? 0 : -1
+            }
+        }
+        if rc != 0 {
+            inFlight.end(d)
+            warnOnce("probesend", "cannot send \(method) probes (no SIP transport loaded?)")
+            if cfg.probingMode == 1 || d.probeMode == 1 {
+                changeState(d, part: part, to: .probing, reason: "failed to send probe", thresholded: true)
+            }
+        }
+    }
+
+    func probeReply(_ d: Destination, part: Partition, code: Int, cfg: DSConfig) {
+        host.log(.dbg, "probe of set \(d.setID) <\(DestURI.redacted(d.uri))>: \(code)")
+        if code == 200 || cfg.optionsReplyCodes.contains(code) {
+            d.failures.store(0, ordering: .relaxed)
+            changeState(d, part: part, to: .active, reason: "200 OK probing reply", thresholded: false)
+        } else if code >= 200, cfg.probingMode == 1 || d.probeMode == 1 {
+            changeState(d, part: part, to: .probing, reason: code == 477 ? "failed to send probe" : "negative probing reply",
+                        thresholded: true)
+        }
+    }
+}

@@ -1,0 +1,279 @@
+// A transaction ("cell"): the server side of one received request and the client sides (branches) it relays to.
+import SwitchyardABI
+
+/// Cells and branches are plain data guarded by the lock of the cell's hash bucket (see TransactionTable): every
+/// read or write below happens with that lock held, on whatever thread holds it.
+let maxBranches = 12
+
+/// One outgoing request of a transaction.
+final class Branch {
+    let index: Int
+    var uri: String
+    var dst: String
+    /// The request as sent (retransmitted as is; CANCEL and ACK are built from it).
+    var request: [UInt8]
+    var target: sy_sip_target
+    var reliable: Bool { target.reliable != 0 }
+    /// Last status received (0: none yet) and the final one (0: still pending).
+    var lastCode = 0
+    var finalCode = 0
+    /// The final reply as it would be relayed upstream; nil for a timeout generated here.
+    var finalReply: [UInt8]?
+    var finalReason = ""
+    var localFinal = false
+    var receivedAny = false
+    /// Request retransmission: next time (ms, 0 = off) and current interval.
+    var retrAt: Int64 = 0
+    var retrInterval: Int64 = 0
+    var retrCount = 0
+    /// Final-response timer (ms, 0 = off) and whether it is the INVITE one (fr_inv).
+    var frAt: Int64 = 0
+    var frIsInv = false
+    /// CANCEL of this branch: none, owed (sent at the first provisional reply), sent.
+    enum CancelState { case none, pending, sent }
+    var cancel = CancelState.none
+    var cancelReason = ""
+    var cancelBytes: [UInt8] = []
+    var cancelRetrAt: Int64 = 0
+    var cancelInterval: Int64 = 0
+    var cancelAnswered = false
+    /// Per-branch reply route (t_on_reply in a branch route).
+    var onReply: OpaquePointer?
+
+    init(index: Int, uri: String, dst: String, request: [UInt8], target: sy_sip_target) {
+        self.index = index
+        self.uri = uri
+        self.dst = dst
+        self.request = request
+        self.target = target
+    }
+}
+
+final class Cell {
+    let hashIndex: Int
+    let label: UInt32
+    let method: String
+    let isInvite: Bool
+    let isCancel: Bool
+    /// Locally originated (t_uac): no upstream.
+    let isLocal: Bool
+    // Matching keys of the received request.
+    let viaBranch: String
+    let viaHost: String
+    let viaPort: Int32
+    let viaTransport: String
+    let callID: String
+    let cseq: Int64
+    let fromTag: String
+    let ruri: String
+    let viaValue: String
+    let from: String
+    let toURI: String
+    /// The request kept by the core (for failure routes and replies built later); freed with the cell.
+    var snapshot: OpaquePointer?
+    let upstream: sy_sip_target
+    /// To tag of the replies this module generates (deterministic per request; made when first needed).
+    lazy var localTag: String = TagMaker.tag(viaHost: viaHost, viaPort: viaPort, viaBranch: viaBranch, callID: callID,
+                                             cseq: cseq, fromTag: fromTag)
+
+    /// Last status sent upstream (0 none) and those bytes (re-sent to request retransmissions).
+    var uasStatus = 0
+    var lastReply: [UInt8] = []
+    var lastReplyLocal = false
+    var branches: [Branch] = []
+    /// First branch of the current set (branches since the last relay).
+    var firstBranch = 0
+    var onFailure: OpaquePointer?
+    var onReply: OpaquePointer?
+    var onBranch: OpaquePointer?
+    var frTimeout: Int64
+    var frInvTimeout: Int64
+    var wasCancelled = false
+    var noNewBranches = false
+    var cancelReason: String?
+    var addHeaders = ""
+    var flags: UInt64 = 0
+    /// Upstream reply retransmission (INVITE final waiting for its ACK): next time, interval, give-up time.
+    var replyRetrAt: Int64 = 0
+    var replyInterval: Int64 = 0
+    var replyFRAt: Int64 = 0
+    /// Set when the cell waits to be removed (absorbing late messages).
+    var waitAt: Int64 = 0
+    var removed = false
+    var statCounted = false
+    /// The earliest time the timer thread will look at this cell (0: not scheduled).
+    var scheduledAt: Int64 = 0
+    /// Index of the branch whose reply (or timeout) completed the current set.
+    var lastCompletedBranch = -1
+    /// A failure route is running on this cell (its replies are the route's to make).
+    var inFailureRoute = false
+    /// Callbacks other modules registered on this cell (the tm API).
+    var callbacks: [Callback] = []
+    /// For a locally originated request: who is told the outcome.
+    var uacDone: ((Int, String) -> Void)?
+
+    init(hashIndex: Int, label: UInt32, info: MessageKeys, snapshot: OpaquePointer?, upstream: sy_sip_target,
+         isLocal: Bool, frTimeout: Int64, frInvTimeout: Int64) {
+        self.hashIndex = hashIndex
+        self.label = label
+        method = info.method
+        isInvite = info.method == "INVITE"
+        isCancel = info.method == "CANCEL"
+        self.isLocal = isLocal
+        viaBranch = info.viaBranch
+        viaHost = info.viaHost
+        viaPort = info.viaPort
+        viaTransport = info.viaTransport
+        callID = info.callID
+        cseq = info.cseq
+        fromTag = info.fromTag
+        ruri = info.ruri
+        viaValue = info.viaValue
+        from = info.from
+        toURI = info.toURI
+        self.snapshot = snapshot
+        self.upstream = upstream
+        self.frTimeout = frTimeout
+        self.frInvTimeout = frInvTimeout
+    }
+
+    var currentSet: ArraySlice<Branch> { branches[firstBranch...] }
+    var completed: Bool { uasStatus >= 200 }
+
+    /// `$T_id`: label then hash index, both in reversed hex.
+    var id: String { RevHex.encode(UInt32(label)) + "." + RevHex.encode(UInt32(hashIndex)) }
+
+    /// The next time something is due on this cell (0: nothing).
+    func nextDeadline() -> Int64 {
+        var t: Int64 = 0
+        @inline(__always) func consider(_ v: Int64) { if v > 0 && (t == 0 || v < t) { t = v } }
+        for b in branches {
+            consider(b.retrAt); consider(b.frAt); consider(b.cancelRetrAt)
+        }
+        consider(replyRetrAt); consider(replyFRAt); consider(waitAt)
+        return t
+    }
+}
+
+/// A callback another module registered (switchyard_tm.h).
+struct Callback {
+    let types: UInt32
+    let fn: sy_tm_cb
+    let param: UnsafeMutableRawPointer?
+}
+
+/// The TMCB_* kinds of switchyard_tm.h.
+enum TMCB {
+    static let requestIn = UInt32(SY_TMCB_REQUEST_IN.rawValue)
+    static let responseIn = UInt32(SY_TMCB_RESPONSE_IN.rawValue)
+    static let onFailure = UInt32(SY_TMCB_ON_FAILURE.rawValue)
+    static let responseOut = UInt32(SY_TMCB_RESPONSE_OUT.rawValue)
+    static let localCompleted = UInt32(SY_TMCB_LOCAL_COMPLETED.rawValue)
+    static let cancelled = UInt32(SY_TMCB_TRANS_CANCELLED.rawValue)
+    static let deleted = UInt32(SY_TMCB_TRANS_DELETED.rawValue)
+    static let perCell = responseIn | onFailure | responseOut | cancelled | deleted
+}
+
+/// The identifying fields of a request, copied out of the core's view.
+struct MessageKeys {
+    var method = ""
+    var ruri = ""
+    var callID = ""
+    var cseq: Int64 = -1
+    var cseqMethod = ""
+    var fromTag = ""
+    var toTag = ""
+    var from = ""
+    var toURI = ""
+    var viaBranch = ""
+    var viaHost = ""
+    var viaPort: Int32 = 0
+    var viaTransport = ""
+    var viaValue = ""
+    var status = 0
+    var reason = ""
+
+    init() {}
+
+    init(_ i: sy_sip_info) {
+        method = CoreLink.text(i.method)
+        ruri = CoreLink.text(i.ruri)
+        callID = CoreLink.text(i.call_id)
+        cseq = i.cseq
+        cseqMethod = CoreLink.text(i.cseq_method)
+        fromTag = CoreLink.text(i.from_tag)
+        toTag = CoreLink.text(i.to_tag)
+        viaBranch = CoreLink.text(i.via_branch)
+        viaHost = CoreLink.text(i.via_host)
+        viaPort = i.via_port
+        viaTransport = CoreLink.text(i.via_transport)
+        status = Int(i.status)
+        reason = CoreLink.text(i.reason)
+        // Only RFC 2543 matching (no magic cookie) compares these whole headers: not copied otherwise.
+        if !isRFC3261 {
+            from = CoreLink.text(i.from)
+            toURI = CoreLink.text(i.to_uri)
+            viaValue = CoreLink.text(i.via_value)
+        }
+    }
+
+    var isRFC3261: Bool { viaBranch.hasPrefix("z9hG4bK") && viaBranch.utf8.count > 7 }
+}
+
+/// Hexadecimal with the least significant nibble first (OpenSIPS's branch and $T_id encoding).
+enum RevHex {
+    static let digits = Array("0123456789abcdef".utf8)
+
+    static func encode(_ v: UInt32) -> String {
+        if v == 0 { return "0" }
+        var n = v
+        var out: [UInt8] = []
+        while n > 0 { out.append(digits[Int(n & 15)]); n >>= 4 }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func decode<S: Sequence>(_ s: S) -> UInt32? where S.Element == UInt8 {
+        var v: UInt32 = 0
+        var shift: UInt32 = 0
+        var any = false
+        for c in s {
+            let d: UInt32
+            switch c {
+            case 48...57: d = UInt32(c - 48)
+            case 97...102: d = UInt32(c - 87)
+            case 65...70: d = UInt32(c - 55)
+            default: return nil
+            }
+            guard shift < 32 else { return nil }
+            v |= d << shift
+            shift += 4
+            any = true
+        }
+        return any ? v : nil
+    }
+}
+
+/// The To tag of replies this module makes: the same for every retransmission of a request.
+enum TagMaker {
+    static func fnv(_ parts: [String], seed: UInt64) -> UInt64 {
+        var h: UInt64 = 0xcbf29ce484222325 ^ seed
+        for p in parts {
+            for c in p.utf8 { h = (h ^ UInt64(c)) &* 0x100000001b3 }
+            h = (h ^ 0xff) &* 0x100000001b3
+        }
+        return h
+    }
+
+    static func hex(_ v: UInt64, width: Int) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
+    /// 4 hex digits, a dash, 32 hex digits (37 characters, as OpenSIPS's TM tags).
+    static func tag(viaHost: String, viaPort: Int32, viaBranch: String, callID: String, cseq: Int64, fromTag: String) -> String {
+        let a = fnv(["Switchyard-TM/tags"], seed: 0) & 0xffff
+        let b = fnv([viaHost, String(viaPort), viaBranch, callID, fromTag], seed: 1)
+        let c = fnv([viaBranch, callID, String(cseq), fromTag], seed: 2)
+        return hex(a, width: 4) + "-" + hex(b, width: 16) + hex(c, width: 16)
+    }
+}

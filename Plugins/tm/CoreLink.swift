@@ -1,0 +1,135 @@
+// The core's transaction entries (ABI 1.7) as Swift calls: build without sending, send, snapshots, contexts.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardABI
+import SwitchyardPluginKit
+
+/// A request or reply the core built: bytes copied out of the context, and where they go.
+struct Built {
+    var bytes: [UInt8]
+    var target: sy_sip_target
+}
+
+/// The host table's 1.7 entries, checked once at load.
+struct CoreLink: @unchecked Sendable {
+    // Function pointers of the core's table: immutable, valid until the server stops.
+    let host: PluginHost
+    var api: sy_host_api { host.raw.pointee }
+
+    init?(host: PluginHost) {
+        guard host.provides(\.sip_branches_clear) else { return nil }
+        self.host = host
+    }
+
+    static func copy(_ s: sy_str) -> [UInt8] {
+        guard let p = s.s, s.len > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: s.len))
+    }
+
+    /// Byte equality of a C slice and a string (no string is made).
+    static func equals(_ s: sy_str, _ t: String) -> Bool {
+        var t = t
+        return t.withUTF8 { u in
+            guard u.count == s.len else { return false }
+            guard let p = s.s, s.len > 0 else { return true }
+            return memcmp(p, u.baseAddress!, s.len) == 0
+        }
+    }
+
+    static func text(_ s: sy_str) -> String {
+        guard let p = s.s, s.len > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)
+    }
+
+    func withStr<R>(_ s: String, _ body: (sy_str) -> R) -> R {
+        var t = s
+        return t.withUTF8 { b in body(sy_str(s: b.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, len: b.count)) }
+    }
+
+    func info(_ ctx: SYContext) -> sy_sip_info? {
+        var out = sy_sip_info()
+        return api.sip_info!(ctx.raw, &out) == 0 ? out : nil
+    }
+
+    /// The forwarded request for one branch; the error code of the core on failure.
+    func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: String) -> Result<Built, BuildFailure> {
+        var out = sy_str()
+        var t = sy_sip_target()
+        let rc = withStr(ruri) { r in withStr(dst) { d in withStr(branch) { b in api.sip_build_request!(ctx.raw, r, d, b, &out, &t) } } }
+        guard rc == 0 else { return .failure(BuildFailure(code: rc)) }
+        return .success(Built(bytes: CoreLink.copy(out), target: t))
+    }
+
+    struct BuildFailure: Error { let code: Int32 }
+
+    func buildReply(_ ctx: SYContext, code: Int, reason: String, toTag: String, extra: String = "", body: String = "") -> Built? {
+        var out = sy_str()
+        var t = sy_sip_target()
+        let rc = withStr(reason) { r in withStr(toTag) { tt in withStr(extra) { x in withStr(body) { b in
+            api.sip_build_reply!(ctx.raw, Int32(code), r, tt, x, b, &out, &t)
+        } } } }
+        guard rc == 0 else { return nil }
+        return Built(bytes: CoreLink.copy(out), target: t)
+    }
+
+    /// Where replies to the context's request go.
+    func replyTarget(_ ctx: SYContext) -> sy_sip_target? {
+        var out = sy_str()
+        var t = sy_sip_target()
+        return api.sip_build_reply!(ctx.raw, 0, sy_str(), sy_str(), sy_str(), sy_str(), &out, &t) == 0 ? t : nil
+    }
+
+    func buildRelayed(_ ctx: SYContext) -> [UInt8]? {
+        var out = sy_str()
+        return api.sip_build_relayed!(ctx.raw, &out) == 0 ? CoreLink.copy(out) : nil
+    }
+
+    @discardableResult
+    func send(_ target: sy_sip_target, _ bytes: [UInt8]) -> Bool {
+        var t = target
+        return bytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { api.sip_send!(&t, $0.baseAddress, $0.count) == 0 }
+        }
+    }
+
+    func snapshot(_ ctx: SYContext) -> OpaquePointer? { api.sip_snapshot!(ctx.raw) }
+    func snapshotFree(_ s: OpaquePointer) { api.sip_snapshot_free!(s) }
+
+    func open(_ snap: OpaquePointer, kind: RouteMask, parent: SYContext?) -> SYContext? {
+        api.sip_ctx_open!(snap, kind.rawValue, parent?.raw).map { SYContext($0) }
+    }
+
+    func close(_ ctx: SYContext, saveTo: OpaquePointer?) { api.sip_ctx_close!(ctx.raw, saveTo) }
+
+    func route(_ kind: RouteMask, _ name: String) -> OpaquePointer? {
+        name.withCString { api.route_find_kind!(kind.rawValue, $0) }
+    }
+
+    /// Runs a route on a context; returns its code (0 when it ended with exit/drop).
+    @discardableResult
+    func run(_ ctx: SYContext, _ route: OpaquePointer) -> Int32 { api.route_run!(ctx.raw, route) }
+
+    func dropped(_ ctx: SYContext) -> Bool { api.ctx_dropped!(ctx.raw) == 1 }
+
+    func slot(_ ctx: SYContext) -> UnsafeMutableRawPointer? { api.ctx_slot_get!(ctx.raw) }
+
+    func setSlot(_ ctx: SYContext, _ p: UnsafeMutableRawPointer?, release: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) {
+        _ = api.ctx_slot_set!(ctx.raw, p, release)
+    }
+
+    /// The branches added with append_branch() (uri, destination).
+    func branches(_ ctx: SYContext) -> [(String, String)] {
+        var out: [(String, String)] = []
+        var i: UInt32 = 0
+        while true {
+            var u = sy_str(), d = sy_str()
+            guard api.sip_branch_get!(ctx.raw, i, &u, &d) == 0 else { break }
+            out.append((CoreLink.text(u), CoreLink.text(d)))
+            i += 1
+        }
+        return out
+    }
+
+    func clearBranches(_ ctx: SYContext) { api.sip_branches_clear!(ctx.raw) }
+}

@@ -1,0 +1,276 @@
+// Script functions of tm: t_relay, t_newtran, t_reply, t_check_trans, t_check_status, t_on_*, CANCEL handling.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardABI
+import SwitchyardPluginKit
+
+struct RelayFlags {
+    var noAuto477 = false
+    var noDNSFailover = false
+    var passReason = false
+    var allowNoCancel = false
+
+    /// Comma-separated names; nil names an unknown flag.
+    init?(_ text: String) {
+        for raw in text.split(separator: ",") {
+            switch raw.trimmingCharacters(in: .whitespaces) {
+            case "no-auto-477": noAuto477 = true
+            case "no-dns-failover": noDNSFailover = true
+            case "pass-reason-hdr": passReason = true
+            case "allow-no-cancel": allowNoCancel = true
+            case "": continue
+            default: return nil
+            }
+        }
+    }
+}
+
+extension TM {
+    func tRelay(_ call: FunctionCall) -> Int32 {
+        let ctx = call.context
+        let tx = txn(ctx)
+        guard let flags = RelayFlags(call.isPresent(0) ? call.string(0) : "") else {
+            host.log(.err, "t_relay: unknown flag in '\(call.string(0))' (no-auto-477, no-dns-failover, pass-reason-hdr, allow-no-cancel)")
+            return -2
+        }
+        if call.isPresent(1), !call.string(1).isEmpty {
+            // The outbound proxy is the next hop of every branch unless $du is set.
+            if host.varGet(ctx, duVar)?.isNull ?? true {
+                let p = call.string(1)
+                _ = host.varSet(ctx, duVar, .string(p.lowercased().hasPrefix("sip") ? p : TM.proxyURI(p)))
+            }
+        }
+        if tx.kind == .failure {
+            guard let cell = tx.cell else { return -1 }
+            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477)
+        }
+        guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
+        if tx.cell == nil && CoreLink.equals(info.method, "ACK") {
+            // The ACK of a negative reply ended before the script; this one is end to end (or matches nothing).
+            return forwardStateless(ctx)
+        }
+        if tx.cell == nil && CoreLink.equals(info.method, "CANCEL"),
+           let r = relayCancel(ctx, tx: tx, MessageKeys(info), passReason: flags.passReason) {
+            return r
+        }
+        var created = false
+        let cell: Cell
+        if let c = tx.cell {
+            cell = c
+        } else {
+            // The fields just read are still valid: no host call on ctx since.
+            switch newTransaction(ctx, tx: tx, info: info) {
+            case .created(let c): cell = c; created = true
+            case .retransmission: return 1
+            case .failed(let e): return e
+            }
+        }
+        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: flags.noAuto477)
+    }
+
+    /// `[proto:]host[:port]` as a SIP URI.
+    static func proxyURI(_ p: String) -> String {
+        var proto = "", rest = p
+        if let c = p.firstIndex(of: ":"), ["udp", "tcp", "tls"].contains(p[..<c].lowercased()) {
+            proto = p[..<c].lowercased()
+            rest = String(p[p.index(after: c)...])
+        }
+        return "sip:" + rest + (proto.isEmpty || proto == "udp" ? "" : ";transport=" + proto)
+    }
+
+    /// A CANCEL from upstream whose INVITE is ours: answered 200 here, CANCELs sent to the branches that rang.
+    /// nil when no INVITE matches (it is then relayed like any request).
+    func relayCancel(_ ctx: SYContext, tx: TxnContext, _ k: MessageKeys, passReason: Bool) -> Int32? {
+        let b = TransactionTable.hash(callID: k.callID, cseq: k.cseq)
+        table.lock(b)
+        defer { table.unlock(b) }
+        guard let inv = match(k, bucket: b, method: "CANCEL", cancelLookup: true), inv.isInvite else { return nil }
+        switch newTransaction(ctx, tx: tx) {
+        case .retransmission: return 1
+        case .failed(let e): return e
+        case .created(let cc): localReply(cc, ctx: ctx, code: 200, reason: "canceling")
+        }
+        inv.wasCancelled = true
+        fire(inv.callbacks, TMCB.cancelled, inv, code: 0, ctx: ctx)
+        var reason = TM.originatorCancel
+        if let r = tx.cancelReason { reason = r } else if passReason, let r = host.sipHeader(ctx, "Reason") { reason = "Reason: \(r)\r\n" }
+        inv.cancelReason = reason
+        for br in inv.currentSet where br.finalCode == 0 { sendCancel(inv, br, reason: reason) }
+        return 1
+    }
+
+    func tNewtran(_ call: FunctionCall) -> Int32 {
+        let tx = txn(call.context)
+        if tx.cell != nil { return -10 }
+        guard let info = core.info(call.context) else { return -2 }
+        if CoreLink.text(info.method) == "ACK" { return 1 }
+        switch newTransaction(call.context, tx: tx) {
+        case .created: return 1
+        case .retransmission: return 0
+        case .failed(let e): return e
+        }
+    }
+
+    func tReply(_ call: FunctionCall, code: Int, reason: String, body: String = "") -> Int32 {
+        guard (100...699).contains(code) else {
+            host.log(.err, "t_reply: bad code \(code) (100..699)")
+            return -1
+        }
+        let ctx = call.context
+        let tx = txn(ctx)
+        let cell: Cell
+        if let c = tx.cell {
+            cell = c
+        } else {
+            guard tx.kind == .request, let info = core.info(ctx) else { return -1 }
+            if CoreLink.text(info.method) == "ACK" { return 0 }
+            switch newTransaction(ctx, tx: tx) {
+            case .created(let c): cell = c
+            case .retransmission: return 0
+            case .failed(let e): return e
+            }
+        }
+        if table.withBucket(cell.hashIndex, { cell.completed }) {
+            host.log(.err, "t_reply: a final reply was already sent for this transaction")
+            return -1
+        }
+        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body) ? 1 : -1
+    }
+
+    func tCheckTrans(_ call: FunctionCall) -> Int32 {
+        let ctx = call.context
+        let tx = txn(ctx)
+        if tx.kind == .branch { return tx.cell != nil ? 1 : -1 }
+        guard let info = core.info(ctx) else { return -1 }
+        let k = MessageKeys(info)
+        guard !k.callID.isEmpty, k.cseq >= 0 else { return 0 }
+        let b = TransactionTable.hash(callID: k.callID, cseq: k.cseq)
+        return table.withBucket(b) { () -> Int32 in
+            if k.method == "CANCEL" { return match(k, bucket: b, method: "CANCEL", cancelLookup: true) != nil ? 1 : -1 }
+            if tx.cell != nil { return 1 }
+            if let c = match(k, bucket: b, method: k.method) {
+                if k.method == "ACK" { return c.uasStatus >= 300 ? 1 : -2 }
+                if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
+                return 0
+            }
+            if k.method == "ACK", matchLocal2xx(k, bucket: b) != nil { return 1 }
+            return -1
+        }
+    }
+
+    /// The status t_check_status and $T_reply_code see in each route.
+    func statusCode(_ tx: TxnContext) -> Int {
+        switch tx.kind {
+        case .reply, .failure: return tx.replyCode
+        case .branch: return 0
+        case .request: return tx.cell.map { c in table.withBucket(c.hashIndex) { c.uasStatus } } ?? 0
+        }
+    }
+
+    func tCheckStatus(_ call: FunctionCall) -> Int32 {
+        let tx = txn(call.context)
+        if tx.kind == .branch { return -1 }
+        var re = regex_t()
+        guard regcomp(&re, call.string(0), REG_EXTENDED | REG_NOSUB) == 0 else {
+            host.log(.err, "t_check_status: bad regular expression '\(call.string(0))'")
+            return -1
+        }
+        defer { regfree(&re) }
+        return regexec(&re, String(statusCode(tx)), 0, nil, 0) == 0 ? 1 : -1
+    }
+
+    enum Arm { case failure, reply, branch }
+
+    func tOn(_ call: FunctionCall, _ what: Arm) -> Int32 {
+        let name = call.string(0)
+        let kind: RouteMask = what == .failure ? .failure : what == .reply ? .onReply : .branch
+        guard let route = core.route(kind, name) else {
+            host.log(.err, "t_on_\(what == .failure ? "failure" : what == .reply ? "reply" : "branch"): no \(what == .failure ? "failure_route" : what == .reply ? "onreply_route" : "branch_route")[\(name)] in the script")
+            return -1
+        }
+        let tx = txn(call.context)
+        switch (what, tx.kind) {
+        case (.reply, .branch): tx.branchOnReply = route
+        case (_, .reply):
+            if let c = tx.cell {
+                table.withBucket(c.hashIndex) {
+                    switch what {
+                    case .failure: c.onFailure = route
+                    case .reply: c.onReply = route
+                    case .branch: c.onBranch = route
+                    }
+                }
+            }
+        default:
+            switch what {
+            case .failure: tx.onFailure = route
+            case .reply: tx.onReply = route
+            case .branch: tx.onBranch = route
+            }
+        }
+        return 1
+    }
+
+    func tWasCancelled(_ call: FunctionCall) -> Int32 {
+        guard let c = txn(call.context).cell else { return -1 }
+        return table.withBucket(c.hashIndex) { c.wasCancelled } ? 1 : -1
+    }
+
+    func tLocalReplied(_ call: FunctionCall) -> Int32 {
+        let tx = txn(call.context)
+        guard let c = tx.cell else { return -1 }
+        let mode = (call.isPresent(0) ? call.string(0) : "all").lowercased()
+        return table.withBucket(c.hashIndex) { () -> Int32 in
+            if "all".hasPrefix(mode) || mode.hasPrefix("all") {
+                return c.currentSet.contains(where: { $0.receivedAny }) ? -1 : 1
+            }
+            if mode.hasPrefix("last") {
+                if tx.kind == .failure { return (pick(c)?.localFinal ?? false) ? 1 : -1 }
+                return c.lastReplyLocal ? 1 : -1
+            }
+            if mode.hasPrefix("branch") {
+                guard tx.kind == .failure, let w = pick(c) else { return -1 }
+                return w.receivedAny ? -1 : 1
+            }
+            host.log(.err, "t_local_replied: unknown mode '\(mode)' (all, last, branch)")
+            return -1
+        }
+    }
+
+    func tCancelBranch(_ call: FunctionCall) -> Int32 {
+        let tx = txn(call.context)
+        guard let c = tx.cell, c.isInvite, tx.branchIndex >= 0 else { return -1 }
+        let flags = call.isPresent(0) ? call.string(0) : ""
+        return table.withBucket(c.hashIndex) { () -> Int32 in
+            let current = c.branches[tx.branchIndex]
+            if flags.contains("a") {
+                for b in c.currentSet where b.finalCode == 0 && !(b === current && tx.replyCode >= 200) {
+                    b.receivedAny = b.receivedAny || b === current
+                    sendCancel(c, b, reason: "")
+                }
+            } else if flags.contains("o") {
+                for b in c.currentSet where b.finalCode == 0 && b !== current { sendCancel(c, b, reason: "") }
+            } else if tx.replyCode < 200 {
+                sendCancel(c, current, reason: "")
+            }
+            return 1
+        }
+    }
+
+    func tAddHdrs(_ call: FunctionCall) -> Int32 {
+        guard let c = txn(call.context).cell else { return -1 }
+        var h = call.string(0)
+        if !h.isEmpty && !h.hasSuffix("\r\n") { h += "\r\n" }
+        table.withBucket(c.hashIndex) { c.addHeaders = h }
+        return 1
+    }
+
+    func tAddCancelReason(_ call: FunctionCall) -> Int32 {
+        var r = call.string(0)
+        guard !r.isEmpty else { return -1 }
+        if !r.hasSuffix("\r\n") { r += "\r\n" }
+        txn(call.context).cancelReason = r
+        return 1
+    }
+}

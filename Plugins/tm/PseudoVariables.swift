@@ -1,0 +1,72 @@
+// $T_* pseudo-variables.
+import SwitchyardPluginKit
+
+extension TMModule {
+    func declarePVs(_ m: inout ModuleExportsBuilder) {
+        func pv(_ name: String, _ get: @escaping @Sendable (TM, SYContext) -> SYValue,
+                set: (@Sendable (TM, SYContext, SYValue) -> Bool)? = nil) {
+            var setter: (@Sendable (SYContext, AssignOp, SYValue) -> Bool)? = nil
+            if let set { setter = { [self] ctx, _, v in tm.map { set($0, ctx, v) } ?? false } }
+            m.pseudoVariable(name, get: { [self] ctx in tm.map { get($0, ctx) } ?? .null }, set: setter)
+        }
+        pv("T_reply_code") { tm, ctx in
+            guard let tx = tm.existingTxn(ctx) else { return .int(0) }
+            return .int(Int64(tm.statusCode(tx)))
+        }
+        pv("T_reply_reason") { tm, ctx in
+            guard let tx = tm.existingTxn(ctx), tx.kind == .reply || tx.kind == .failure else { return .null }
+            return .string(tx.replyReason)
+        }
+        pv("T_branch_idx") { tm, ctx in
+            guard let tx = tm.existingTxn(ctx), tx.branchIndex >= 0 else { return .null }
+            return .int(Int64(tx.branchIndex))
+        }
+        pv("T_ruri") { tm, ctx in
+            guard let tx = tm.existingTxn(ctx), let c = tx.cell, tx.branchIndex >= 0 else { return tm.host.varGet(ctx, tm.ruVar) ?? .null }
+            return tm.table.withBucket(c.hashIndex) { tx.branchIndex < c.branches.count ? .string(c.branches[tx.branchIndex].uri) : .null }
+        }
+        pv("T_id") { tm, ctx in
+            guard let c = tm.existingTxn(ctx)?.cell else { return .null }
+            return .string(c.id)
+        }
+        pv("T_fr_timeout", { tm, ctx in
+            let tx = tm.existingTxn(ctx)
+            if let c = tx?.cell { return .int(tm.table.withBucket(c.hashIndex) { c.frTimeout } / 1000) }
+            return .int((tx?.frTimeout ?? Int64(tm.cfg.frTimeout) * 1000) / 1000)
+        }, set: { tm, ctx, v in tm.setTimer(ctx, v, inv: false) })
+        pv("T_fr_inv_timeout", { tm, ctx in
+            let tx = tm.existingTxn(ctx)
+            if let c = tx?.cell { return .int(tm.table.withBucket(c.hashIndex) { c.frInvTimeout } / 1000) }
+            return .int((tx?.frInvTimeout ?? Int64(tm.cfg.frInvTimeout) * 1000) / 1000)
+        }, set: { tm, ctx, v in tm.setTimer(ctx, v, inv: true) })
+        pv("T_branch_last_reply_code") { tm, ctx in
+            guard let tx = tm.existingTxn(ctx), let c = tx.cell, tx.branchIndex >= 0 else { return .null }
+            return tm.table.withBucket(c.hashIndex) { tx.branchIndex < c.branches.count ? .int(Int64(c.branches[tx.branchIndex].lastCode)) : .null }
+        }
+    }
+}
+
+extension TM {
+    /// $T_fr_timeout / $T_fr_inv_timeout = seconds (NULL: back to the modparam). Before the cell exists the value waits
+    /// in the context; with a cell it applies to branches sent (or provisional replies received) later.
+    func setTimer(_ ctx: SYContext, _ v: SYValue, inv: Bool) -> Bool {
+        let tx = txn(ctx)
+        let ms: Int64
+        switch v {
+        case .null: ms = Int64(inv ? cfg.frInvTimeout : cfg.frTimeout) * 1000
+        case .int(let s) where s > 0: ms = s * 1000
+        case .string(let t) where Int64(t).map({ $0 > 0 }) ?? false: ms = Int64(t)! * 1000  // checked just above
+        default:
+            host.log(.err, "$T_fr\(inv ? "_inv" : "")_timeout: not a positive integer")
+            return false
+        }
+        if let c = tx.cell {
+            table.withBucket(c.hashIndex) { if inv { c.frInvTimeout = ms } else { c.frTimeout = ms } }
+        } else if inv {
+            tx.frInvTimeout = ms
+        } else {
+            tx.frTimeout = ms
+        }
+        return true
+    }
+}

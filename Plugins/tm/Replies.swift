@@ -1,0 +1,312 @@
+// Replies from downstream: matching to a branch, reply routes, the relay decision, best final reply, failure routes.
+import SwitchyardABI
+import SwitchyardPluginKit
+
+extension TM {
+    /// The (hash, label, branch) our branch parameter carries: z9hG4bK + revhex.revhex.revhex.
+    static func parseBranch(_ s: sy_str) -> (Int, UInt32, Int)? {
+        guard let p = s.s, s.len > 9 else { return nil }
+        let b = UnsafeRawBufferPointer(start: p, count: s.len)
+        // "z9hG4bK"
+        guard b[0] == 122, b[1] == 57, b[2] == 104, b[3] == 71, b[4] == 52, b[5] == 98, b[6] == 75 else { return nil }
+        // Three reversed-hex numbers separated by dots, read in place.
+        var parts: (UInt32, UInt32, UInt32) = (0, 0, 0)
+        var part = 0, shift: UInt32 = 0, digits = 0
+        for i in 7..<b.count {
+            let c = b[i]
+            if c == 46 {  // '.'
+                guard digits > 0, part < 2 else { return nil }
+                part += 1; shift = 0; digits = 0
+                continue
+            }
+            let d: UInt32
+            switch c {
+            case 48...57: d = UInt32(c - 48)
+            case 97...102: d = UInt32(c - 87)
+            case 65...70: d = UInt32(c - 55)
+            default: return nil
+            }
+            guard shift < 32 else { return nil }
+            switch part {
+            case 0: parts.0 |= d << shift
+            case 1: parts.1 |= d << shift
+            default: parts.2 |= d << shift
+            }
+            shift += 4
+            digits += 1
+        }
+        guard part == 2, digits > 0 else { return nil }
+        let (h, l, br) = parts
+        guard h < TransactionTable.size, br < maxBranches else { return nil }
+        return (Int(h), l, Int(br))
+    }
+
+    /// A reply from downstream. Returns 1 when it belongs to a transaction (handled here), 0 to relay it statelessly.
+    func replyIn(_ ctx: SYContext, _ info: sy_sip_info) -> Int32 {
+        guard let (h, label, bi) = TM.parseBranch(info.via_branch) else { return 0 }
+        let code = Int(info.status)
+        table.lock(h)
+        defer { table.unlock(h) }
+        guard let cell = table.bucket(h).first(where: { $0.label == label }), bi < cell.branches.count else { return 0 }
+        let br = cell.branches[bi]
+        stat(stats?.receivedReplies)
+        if CoreLink.equals(info.cseq_method, "CANCEL") {
+            guard cell.isInvite, br.cancel == .sent else { return 0 }
+            br.cancelRetrAt = 0
+            br.cancelAnswered = true
+            return 1
+        }
+        guard CoreLink.equals(info.cseq_method, cell.method) else { return 0 }
+        fire(cell.callbacks, TMCB.responseIn, cell, code: code, ctx: ctx)
+        // Any reply stops INVITE retransmissions; a provisional one slows non-INVITE ones to T2.
+        if cell.isInvite || code >= 200 { br.retrAt = 0 } else if br.retrAt > 0 { br.retrInterval = Int64(cfg.t2) }
+        if cell.isInvite && code >= 300 { sendAck(cell, br, toLine: host.sipHeader(ctx, "To")) }
+        br.receivedAny = true
+        if br.finalCode >= 200 {
+            // A retransmitted final: only 2xx of an INVITE go on (the ACK is end to end).
+            if cell.isInvite && code < 300 && code >= 200, let bytes = core.buildRelayed(ctx) {
+                core.send(cell.upstream, bytes)
+                stat(stats?.relayedReplies)
+            }
+            return 1
+        }
+        if cell.completed {
+            // After the final went upstream only further 2xx of an INVITE are relayed.
+            if cell.isInvite && (200..<300).contains(code), let bytes = core.buildRelayed(ctx) {
+                br.finalCode = code
+                br.frAt = 0
+                core.send(cell.upstream, bytes)
+                stat(stats?.relayedReplies)
+            } else if code >= 200 {
+                br.finalCode = code
+                br.frAt = 0
+            }
+            reschedule(cell)
+            return 1
+        }
+        // Reply routes: the branch's, then the transaction's.
+        let routes = [br.onReply, cell.onReply].compactMap { $0 }
+        if !routes.isEmpty {
+            let tx = txn(ctx)
+            tx.cell = cell
+            tx.kind = .reply
+            tx.branchIndex = bi
+            tx.replyCode = code
+            tx.replyReason = CoreLink.text(info.reason)
+            _ = core.dropped(ctx)
+            for r in routes { core.run(ctx, r) }
+            if code < 200 && core.dropped(ctx) {
+                provisionalTimers(cell, br, code: code)
+                return 1
+            }
+        }
+        br.lastCode = code
+        if code < 200 {
+            if br.cancel == .pending || (cell.wasCancelled && br.cancel == .none) {
+                br.receivedAny = true
+                br.cancel = .none
+                sendCancel(cell, br, reason: br.cancelReason.isEmpty ? TM.originatorCancel : br.cancelReason)
+            }
+            provisionalTimers(cell, br, code: code)
+            if code > 100, let bytes = core.buildRelayed(ctx) {
+                core.send(cell.upstream, bytes)
+                stat(stats?.relayedReplies)
+                cell.lastReply = bytes
+                cell.lastReplyLocal = false
+                cell.uasStatus = code
+            }
+            reschedule(cell)
+            return 1
+        }
+        br.frAt = 0
+        br.finalCode = code
+        br.finalReason = CoreLink.text(info.reason)
+        br.finalReply = core.buildRelayed(ctx)
+        br.localFinal = false
+        cell.lastCompletedBranch = bi
+        if code < 300 {
+            if let bytes = br.finalReply {
+                core.send(cell.upstream, bytes)
+                stat(stats?.relayedReplies)
+                cell.lastReply = bytes
+            }
+            cell.lastReplyLocal = false
+            cell.uasStatus = code
+            finalSent(cell, code: code, local: false)
+            return 1
+        }
+        if code >= 600 && !cfg.disable6xxBlock {
+            cell.noNewBranches = true
+            for b in cell.branches where b.finalCode == 0 { sendCancel(cell, b, reason: "") }
+        } else if cell.currentSet.contains(where: { $0.finalCode == 0 }) {
+            reschedule(cell)
+            return 1
+        }
+        completeNegative(cell, parent: ctx)
+        return 1
+    }
+
+    static let originatorCancel = "Reason: SIP;cause=487;text=\"ORIGINATOR_CANCEL\"\r\n"
+
+    /// fr_inv replaces fr on an INVITE branch at a provisional reply (every one, or only a better one).
+    func provisionalTimers(_ cell: Cell, _ br: Branch, code: Int) {
+        guard cell.isInvite else { return }
+        if cfg.restartFrOnEachReply || !br.frIsInv || code > br.lastCode {
+            br.frAt = nowMS() + cell.frInvTimeout
+            br.frIsInv = true
+        }
+    }
+
+    /// OpenSIPS's branch priority: lower wins.
+    static func priority(_ code: Int, cancelled: Bool) -> Int {
+        if code == 487 && cancelled { return 0 }
+        switch code {
+        case 600..<700: return code - 300
+        case 300..<400: return code + 100
+        case 401: return 500
+        case 407: return 501
+        case 415: return 502
+        case 420: return 503
+        case 484: return 504
+        case 408: return 800
+        case 503: return 801
+        default: return code + 200
+        }
+    }
+
+    /// The branch whose final reply goes upstream: the best of the current set.
+    func pick(_ cell: Cell) -> Branch? {
+        var best: Branch? = nil
+        var bestPrio = Int.max
+        for b in cell.currentSet where b.finalCode >= 300 {
+            let p = TM.priority(b.finalCode, cancelled: cell.wasCancelled)
+            if p < bestPrio { best = b; bestPrio = p }
+        }
+        return best
+    }
+
+    /// Every branch of the current set ended negatively: the failure route may fork again or answer; else the
+    /// best reply goes upstream. Bucket lock held.
+    func completeNegative(_ cell: Cell, parent: SYContext?) {
+        guard let winner = pick(cell) else { return }
+        fire(cell.callbacks, TMCB.onFailure, cell, code: winner.finalCode, ctx: nil)
+        if let route = cell.onFailure, let snap = cell.snapshot, !cell.isLocal {
+            cell.onFailure = nil  // one-shot: re-armed with t_on_failure inside the route
+            if let fctx = core.open(snap, kind: .failure, parent: parent) {
+                let tx = txn(fctx)
+                tx.cell = cell
+                tx.kind = .failure
+                tx.branchIndex = cell.lastCompletedBranch
+                tx.replyCode = winner.finalCode
+                tx.replyReason = winner.localFinal ? "Request Timeout" : winner.finalReason
+                let before = cell.branches.count
+                cell.inFailureRoute = true
+                core.run(fctx, route)
+                cell.inFailureRoute = false
+                core.close(fctx, saveTo: snap)
+                if cell.completed { return }
+                if cell.branches.count > before && cell.currentSet.contains(where: { $0.finalCode == 0 }) { return }
+                if cell.branches.count > before, let w2 = pick(cell) {
+                    relayFinal(cell, w2)  // the new branches failed at once
+                    return
+                }
+            }
+        }
+        relayFinal(cell, winner)
+    }
+
+    /// Sends a branch's final reply upstream (a 408 built here for a timeout).
+    func relayFinal(_ cell: Cell, _ b: Branch) {
+        if cell.isLocal {
+            cell.uasStatus = b.finalCode
+            cell.uacDone?(b.finalCode, b.finalReason)
+            cell.uacDone = nil
+            goWait(cell)
+            return
+        }
+        if let bytes = b.finalReply {
+            core.send(cell.upstream, bytes)
+            stat(stats?.relayedReplies)
+            cell.lastReply = bytes
+            cell.lastReplyLocal = false
+            cell.uasStatus = b.finalCode
+            finalSent(cell, code: b.finalCode, local: false)
+        } else {
+            localReply(cell, ctx: nil, code: b.finalCode, reason: b.finalCode == 408 ? "Request Timeout" : b.finalReason)
+        }
+    }
+
+    // MARK: timers
+
+    /// A visit of the timer thread: retransmissions, final-response timeouts, the end of WAIT.
+    func timerFired(_ cell: Cell, at: Int64) {
+        table.lock(cell.hashIndex)
+        defer { table.unlock(cell.hashIndex) }
+        guard !cell.removed, cell.scheduledAt == at else { return }
+        cell.scheduledAt = 0
+        let now = nowMS()
+        if cell.waitAt > 0 && cell.waitAt <= now {
+            table.remove(cell)
+            stat(stats?.inuse, -1)
+            fire(cell.callbacks, TMCB.deleted, cell, code: cell.uasStatus, ctx: nil)
+            cell.callbacks = []
+            cell.branches = []
+            if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
+            return
+        }
+        for b in cell.branches {
+            if b.retrAt > 0 && b.retrAt <= now {
+                core.send(b.target, b.request)
+                b.retrCount += 1
+                switch b.retrCount {
+                case 1: stat(stats?.retrReqT1_1)
+                case 2: stat(stats?.retrReqT1_2)
+                case 3: stat(stats?.retrReqT1_3)
+                default: stat(stats?.retrReqT2)
+                }
+                b.retrInterval = min(b.retrInterval * 2, Int64(cfg.t2))
+                b.retrAt = now + b.retrInterval
+            }
+            if b.cancelRetrAt > 0 && b.cancelRetrAt <= now {
+                core.send(b.target, b.cancelBytes)
+                b.cancelInterval = min(b.cancelInterval * 2, Int64(cfg.t2))
+                b.cancelRetrAt = now + b.cancelInterval
+            }
+        }
+        if cell.replyRetrAt > 0 && cell.replyRetrAt <= now {
+            core.send(cell.upstream, cell.lastReply)
+            stat(stats?.retrRplT2)
+            cell.replyInterval = min(cell.replyInterval * 2, Int64(cfg.t2))
+            cell.replyRetrAt = now + cell.replyInterval
+        }
+        if cell.replyFRAt > 0 && cell.replyFRAt <= now {
+            cell.replyFRAt = 0
+            cell.replyRetrAt = 0
+            goWait(cell)
+        }
+        for b in cell.branches where b.frAt > 0 && b.frAt <= now && b.finalCode == 0 {
+            timeout(cell, b)
+        }
+        if cell.waitAt > 0 && cell.waitAt <= now {
+            // Reached during this visit: come back at once.
+            cell.scheduledAt = 0
+        }
+        reschedule(cell)
+    }
+
+    /// No final reply on a branch in time: CANCEL it if it rang, and fake a 408 on it.
+    func timeout(_ cell: Cell, _ b: Branch) {
+        b.retrAt = 0
+        b.frAt = 0
+        stat(b.frIsInv ? stats?.timeoutFRInv : stats?.timeoutFR)
+        if cell.isInvite && b.receivedAny { sendCancel(cell, b, reason: "Reason: SIP;cause=480;text=\"NO_ANSWER\"\r\n") }
+        b.finalCode = 408
+        b.localFinal = true
+        b.finalReply = nil
+        b.finalReason = "Request Timeout"
+        cell.lastCompletedBranch = b.index
+        if cell.completed { return }
+        if cell.currentSet.contains(where: { $0.finalCode == 0 }) { return }
+        completeNegative(cell, parent: nil)
+    }
+}

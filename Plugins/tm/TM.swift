@@ -1,0 +1,396 @@
+// The transaction engine: creating cells, matching requests, relaying branches, sending local replies.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardABI
+import SwitchyardPluginKit
+import SwitchyardSIP
+
+final class TM: @unchecked Sendable {
+    // Immutable after init() except the table and cells, which are guarded by their bucket locks (TransactionTable).
+    let host: PluginHost
+    let core: CoreLink
+    let cfg: TMConfig
+    let table = TransactionTable()
+    var wheel: TimerWheel!
+    let stats: TMStats?
+    let ruVar: SYVar
+    let duVar: SYVar
+    /// Callbacks on every new transaction (TMCB_REQUEST_IN), registered at startup.
+    var globalCallbacks: [Callback] = []
+
+    init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?) throws(PluginError) {
+        self.host = host
+        self.core = core
+        self.cfg = cfg
+        self.stats = stats
+        ruVar = try host.varParse("$ru")
+        duVar = try host.varParse("$du")
+        wheel = TimerWheel { [unowned self] cell, at in self.timerFired(cell, at: at) }
+    }
+
+    @inline(__always) func stat(_ s: SYStat?, _ d: Int64 = 1) { if let s { host.statUpdate(s, d) } }
+
+    static func keys(_ i: sy_sip_info) -> MessageKeys { MessageKeys(i) }
+
+    // MARK: matching (bucket lock held)
+
+    /// The cell a received request belongs to (a retransmission, or the INVITE an ACK/CANCEL refers to).
+    func match(_ k: MessageKeys, bucket: Int, method: String, cancelLookup: Bool = false) -> Cell? {
+        let isAck = method == "ACK"
+        for c in table.bucket(bucket) where !c.isLocal && !c.removed {
+            if isAck { guard c.isInvite else { continue } }
+            else if cancelLookup { guard !c.isCancel else { continue } }
+            else { guard c.method == method else { continue } }
+            if k.isRFC3261 {
+                guard c.viaBranch == k.viaBranch, c.viaPort == k.viaPort,
+                      c.viaHost.lowercased() == k.viaHost.lowercased(), c.viaTransport == k.viaTransport else { continue }
+                return c
+            }
+            // RFC 2543 fallback: the identifying headers byte by byte.
+            guard c.callID == k.callID, c.cseq == k.cseq, c.from == k.from, c.toURI == k.toURI else { continue }
+            if isAck && c.uasStatus < 300 { continue }
+            if cfg.ruriMatching && c.ruri != k.ruri { continue }
+            if cfg.via1Matching && c.viaValue != k.viaValue { continue }
+            return c
+        }
+        return nil
+    }
+
+    /// An INVITE answered here with a 2xx that an ACK confirms (matched by dialog: Call-ID, CSeq, tags).
+    func matchLocal2xx(_ k: MessageKeys, bucket: Int) -> Cell? {
+        table.bucket(bucket).first { c in
+            c.isInvite && !c.removed && c.lastReplyLocal && (200..<300).contains(c.uasStatus) && c.callID == k.callID
+                && c.cseq == k.cseq && c.fromTag == k.fromTag && k.toTag == c.localTag
+        }
+    }
+
+    // MARK: the request hook
+
+    /// Before the script: retransmissions get the last reply again; ACKs of our negative (or local 2xx) replies end
+    /// here. Returns 1 when the request was consumed.
+    func requestIn(_ ctx: SYContext, _ info: sy_sip_info) -> Int32 {
+        guard let cid = info.call_id.s, info.call_id.len > 0, info.cseq >= 0 else { return 0 }
+        let b = TransactionTable.hash(callIDBytes: UnsafeRawBufferPointer(start: cid, count: info.call_id.len), cseq: info.cseq)
+        table.lock(b)
+        defer { table.unlock(b) }
+        // Most requests start a transaction: an empty bucket answers without reading anything else.
+        if table.isEmpty(b) { return 0 }
+        let k = MessageKeys(info)
+        if k.method == "ACK" {
+            if let c = match(k, bucket: b, method: "ACK"), c.uasStatus >= 300 {
+                absorbAck(c)
+                return 1
+            }
+            if let c = matchLocal2xx(k, bucket: b) {
+                absorbAck(c)
+                return 1
+            }
+            return 0
+        }
+        guard let c = match(k, bucket: b, method: k.method) else { return 0 }
+        if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
+        return 1
+    }
+
+    func absorbAck(_ c: Cell) {
+        c.replyRetrAt = 0
+        c.replyFRAt = 0
+        goWait(c)
+    }
+
+    // MARK: creating a transaction
+
+    enum NewTran { case created(Cell), retransmission, failed(Int32) }
+
+    /// t_newtran: the cell of the context's request, made now (and the 100 Trying sent for an INVITE).
+    func newTransaction(_ ctx: SYContext, tx: TxnContext, info known: sy_sip_info? = nil) -> NewTran {
+        if let c = tx.cell { return .created(c) }
+        guard let info = known ?? core.info(ctx), info.is_request == 1 else { return .failed(-2) }
+        let k = MessageKeys(info)
+        guard !k.callID.isEmpty, k.cseq >= 0, !k.viaHost.isEmpty else {
+            host.log(.err, "t_newtran: too few headers (Call-ID, CSeq or Via missing)")
+            return .failed(-2)
+        }
+        let b = TransactionTable.hash(callID: k.callID, cseq: k.cseq)
+        table.lock(b)
+        defer { table.unlock(b) }
+        if let c = match(k, bucket: b, method: k.method) {
+            if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
+            return .retransmission
+        }
+        guard let upstream = core.replyTarget(ctx) else { return .failed(-2) }
+        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: k, snapshot: core.snapshot(ctx), upstream: upstream,
+                        isLocal: false,
+                        frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
+                        frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
+        cell.onFailure = tx.onFailure
+        cell.onReply = tx.onReply
+        cell.onBranch = tx.onBranch
+        table.insert(cell)
+        tx.cell = cell
+        stat(stats?.uas)
+        stat(stats?.inuse)
+        fire(globalCallbacks, TMCB.requestIn, cell, code: 0, ctx: ctx)
+        if cell.isInvite && cfg.auto100Trying, let r = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") {
+            core.send(upstream, r.bytes)
+            cell.lastReply = r.bytes
+            cell.uasStatus = 100
+            cell.lastReplyLocal = true
+        }
+        return .created(cell)
+    }
+
+    // MARK: relaying
+
+    /// Sends the context's request (and its appended branches) as new branches of the cell. t_relay's codes.
+    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool) -> Int32 {
+        table.lock(cell.hashIndex)
+        defer { table.unlock(cell.hashIndex) }
+        if cell.isInvite && cell.wasCancelled {
+            if !cell.completed { _ = localReply(cell, ctx: ctx, code: 487, reason: "Request Terminated") }
+            return -3
+        }
+        if cell.noNewBranches || cell.completed { return -3 }
+        // Armed in this route after the cell was made (t_on_* after t_newtran, or in a failure route).
+        if let f = tx.onFailure { cell.onFailure = f; tx.onFailure = nil }
+        if let r = tx.onReply { cell.onReply = r; tx.onReply = nil }
+        if let br = tx.onBranch { cell.onBranch = br; tx.onBranch = nil }
+        var dests: [(String, String)] = [("", "")]
+        dests += core.branches(ctx)
+        core.clearBranches(ctx)
+        cell.firstBranch = cell.branches.count
+        var sent = 0
+        var lastErr: Int32 = -1
+        let now = nowMS()
+        for (i, d) in dests.enumerated() {
+            guard cell.branches.count < maxBranches else {
+                host.log(.err, "t_relay: maximum number of branches (\(maxBranches)) exceeded")
+                lastErr = -1
+                break
+            }
+            let idx = cell.branches.count
+            var ruri = d.0, dst = d.1
+            if i > 0 && dst.isEmpty { dst = ruri }
+            var branchReply: OpaquePointer? = nil
+            var restore: (SYValue?, SYValue?)? = nil
+            if let route = cell.onBranch {
+                if i > 0 {
+                    restore = (host.varGet(ctx, ruVar), host.varGet(ctx, duVar))
+                    _ = host.varSet(ctx, ruVar, .string(ruri))
+                    _ = host.varSet(ctx, duVar, dst.isEmpty ? .null : .string(dst))
+                }
+                ruri = ""; dst = ""
+                _ = core.dropped(ctx)
+                let saved = (tx.kind, tx.branchIndex)
+                tx.kind = .branch
+                tx.branchIndex = idx
+                tx.branchOnReply = nil
+                core.run(ctx, route)
+                tx.kind = saved.0
+                tx.branchIndex = saved.1
+                branchReply = tx.branchOnReply
+                if core.dropped(ctx) {
+                    if let r = restore { putBack(ctx, r) }
+                    host.log(.dbg, "t_relay: branch \(idx) dropped in branch_route")
+                    continue
+                }
+            }
+            let branchID = "z9hG4bK" + RevHex.encode(UInt32(cell.hashIndex)) + "." + RevHex.encode(cell.label) + "."
+                + RevHex.encode(UInt32(idx))
+            let result = core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
+            let uriText: String = {
+                if i > 0 && cell.onBranch == nil { return d.0 }
+                if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
+                return d.0
+            }()
+            if let r = restore { putBack(ctx, r) }
+            switch result {
+            case .failure(let e):
+                lastErr = e.code
+                host.log(.err, "t_relay: branch \(idx) to \(d.1.isEmpty ? uriText : d.1) could not be built (\(e.code))")
+            case .success(let built):
+                let br = Branch(index: idx, uri: uriText, dst: d.1, request: built.bytes, target: built.target)
+                br.onReply = branchReply
+                guard core.send(built.target, built.bytes) else {
+                    lastErr = -6
+                    host.log(.err, "t_relay: sending branch \(idx) failed")
+                    continue
+                }
+                cell.branches.append(br)
+                if !br.reliable {
+                    br.retrInterval = Int64(cfg.t1)
+                    br.retrAt = now + br.retrInterval
+                }
+                br.frAt = now + cell.frTimeout
+                sent += 1
+            }
+        }
+        if sent == 0 {
+            if created && !noAuto477 && !cell.completed {
+                let (code, reason) = TM.errorReply(lastErr)
+                if localReply(cell, ctx: ctx, code: code, reason: reason) { return 1 }
+            }
+            return lastErr
+        }
+        reschedule(cell)
+        return 1
+    }
+
+    private func putBack(_ ctx: SYContext, _ r: (SYValue?, SYValue?)) {
+        _ = host.varSet(ctx, ruVar, r.0 ?? .null)
+        _ = host.varSet(ctx, duVar, r.1 ?? .null)
+    }
+
+    /// The automatic reply when no branch could be sent (OpenSIPS's error table, "(n/TM)").
+    static func errorReply(_ code: Int32) -> (Int, String) {
+        switch code {
+        case -2: return (400, "Bad Request (1/TM)")
+        case -4: return (476, "Unresolvable destination (476/TM)")
+        case -5: return (473, "Filtered destination (473/TM)")
+        case -6: return (477, "Send failed (477/TM)")
+        default: return (500, "Server error occurred (1/TM)")
+        }
+    }
+
+    /// A stateless forward of an ACK for which no transaction exists (the end-to-end ACK of a 2xx).
+    func forwardStateless(_ ctx: SYContext) -> Int32 {
+        switch core.buildRequest(ctx, ruri: "", dst: "", branch: "") {
+        case .failure(let e): return e.code
+        case .success(let b): return core.send(b.target, b.bytes) ? 1 : -6
+        }
+    }
+
+    // MARK: local replies
+
+    /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
+    @discardableResult
+    func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
+                    toTag: String? = nil) -> Bool {
+        table.lock(cell.hashIndex)
+        defer { table.unlock(cell.hashIndex) }
+        if cell.completed && code >= 200 { return false }
+        var built: Built?
+        if let ctx {
+            built = core.buildReply(ctx, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
+        } else if let snap = cell.snapshot, let c = core.open(snap, kind: .failure, parent: nil) {
+            built = core.buildReply(c, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
+            core.close(c, saveTo: nil)
+        }
+        guard let r = built else { return false }
+        core.send(cell.upstream, r.bytes)
+        stat(stats?.localReplies)
+        cell.lastReply = r.bytes
+        cell.lastReplyLocal = true
+        cell.uasStatus = code
+        if code >= 200 { finalSent(cell, code: code, local: true) }
+        return true
+    }
+
+    /// After a final reply went upstream: cancel what is pending, then retransmit until the ACK, or wait.
+    func finalSent(_ cell: Cell, code: Int, local: Bool) {
+        let reason = code == 200 ? "Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n" : ""
+        if cell.isInvite {
+            for b in cell.branches where b.finalCode == 0 { sendCancel(cell, b, reason: reason) }
+        }
+        fire(cell.callbacks, TMCB.responseOut, cell, code: code, ctx: nil)
+        let now = nowMS()
+        if cell.isInvite && (code >= 300 || local) {
+            // Until the ACK: negative finals over UDP (never 401/407), local 2xx on every transport.
+            if code == 401 || code == 407 { goWait(cell); return }
+            if code < 300 || cell.upstream.reliable == 0 {
+                cell.replyInterval = Int64(cfg.t1)
+                cell.replyRetrAt = now + cell.replyInterval
+            }
+            cell.replyFRAt = now + cell.frTimeout
+            reschedule(cell)
+        } else {
+            goWait(cell)
+        }
+    }
+
+    /// The cell has its answer: it stays WAIT seconds to absorb late messages, then goes.
+    func goWait(_ cell: Cell) {
+        // Only the last reply (for retransmitted requests) and the matching keys are needed from now on.
+        for b in cell.branches {
+            b.retrAt = 0
+            b.frAt = 0
+            b.finalReply = nil
+            // A pending branch may still need its CANCEL, a negative one the ACK of a retransmitted (or late) final.
+            if (200..<300).contains(b.finalCode) || (!cell.isInvite && b.finalCode != 0) { b.request = [] }
+        }
+        if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
+        cell.replyRetrAt = 0
+        cell.replyFRAt = 0
+        if cell.waitAt == 0 { cell.waitAt = nowMS() + Int64(cfg.wtTimer) * 1000 }
+        if !cell.statCounted {
+            cell.statCounted = true
+            let cls = cell.uasStatus / 100
+            if (2...6).contains(cls) { stat(stats?.byClass[cls - 2]) }
+        }
+        reschedule(cell)
+    }
+
+    func reschedule(_ cell: Cell) {
+        let d = cell.nextDeadline()
+        if d > 0 && (cell.scheduledAt == 0 || d < cell.scheduledAt) {
+            cell.scheduledAt = d
+            wheel.schedule(cell, at: d)
+        }
+    }
+
+    // MARK: CANCEL and ACK built here
+
+    /// A CANCEL for a branch (sent now if the branch ever answered, else owed until its first provisional reply).
+    func sendCancel(_ cell: Cell, _ b: Branch, reason: String) {
+        guard b.cancel != .sent, b.finalCode == 0 else { return }
+        b.cancelReason = reason
+        guard b.receivedAny else { b.cancel = .pending; return }
+        guard let bytes = TM.build(from: b.request, method: "CANCEL", to: nil, extra: reason + cell.addHeaders) else { return }
+        b.cancelBytes = bytes
+        b.cancel = .sent
+        core.send(b.target, bytes)
+        if !b.reliable {
+            b.cancelInterval = Int64(cfg.t1)
+            b.cancelRetrAt = nowMS() + b.cancelInterval
+        }
+    }
+
+    /// The hop-by-hop ACK of a negative final reply on a branch.
+    func sendAck(_ cell: Cell, _ b: Branch, toLine: String?) {
+        guard let bytes = TM.build(from: b.request, method: "ACK", to: toLine, extra: cell.addHeaders) else { return }
+        core.send(b.target, bytes)
+    }
+
+    /// CANCEL/ACK from the request a branch sent: its request line and Via, From, Call-ID, CSeq number, Route set.
+    static func build(from request: [UInt8], method: String, to: String?, extra: String) -> [UInt8]? {
+        guard let msg = try? SIPMessage.parse(request), let ruri = msg.requestURIText,
+              let via = (try? msg.vias())?.first, let n = msg.cseqNumber else { return nil }
+        var out = "\(method) \(ruri) SIP/2.0\r\nVia: \(msg.text(via.range))\r\n"
+        for f in msg.fields {
+            switch f.kind {
+            case .route, .from, .callID: out += msg.text(f.line.lowerBound..<f.value.upperBound) + "\r\n"
+            case .to: out += to.map { "To: \($0)\r\n" } ?? msg.text(f.line.lowerBound..<f.value.upperBound) + "\r\n"
+            default: break
+            }
+        }
+        out += "CSeq: \(n) \(method)\r\nMax-Forwards: 70\r\n" + extra + "Content-Length: 0\r\n\r\n"
+        return Array(out.utf8)
+    }
+
+    // MARK: callbacks of other modules
+
+    func fire(_ list: [Callback], _ type: UInt32, _ cell: Cell, code: Int, ctx: SYContext?) {
+        guard !list.isEmpty else { return }
+        var p = sy_tm_cb_params()
+        p.hash_index = UInt32(cell.hashIndex)
+        p.label = cell.label
+        p.code = Int32(code)
+        p.is_local = cell.isLocal ? 1 : 0
+        p.ctx = ctx?.raw
+        for cb in list where cb.types & type != 0 {
+            p.type = type
+            withUnsafePointer(to: &p) { pp in cb.fn(pp, cb.param) }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import SwitchyardPluginKit
+
+// What tm keeps per script context (OpenSIPS's per-process "current transaction" globals): the cell the message
+// belongs to, routes armed before the cell exists, and the branch/reply a branch, reply or failure route runs for.
+
+final class TxnContext {
+    // Confined to the thread of the context that holds it (the core's per-context slot).
+    /// The transaction of the message (kept alive while the context works on it; released with the slot).
+    var cell: Cell?
+    var onFailure: OpaquePointer?
+    var onReply: OpaquePointer?
+    var onBranch: OpaquePointer?
+    var frTimeout: Int64?
+    var frInvTimeout: Int64?
+    /// -1 outside branch, reply and failure routes.
+    var branchIndex = -1
+    var replyCode = 0
+    var replyReason = ""
+    enum Kind { case request, branch, reply, failure }
+    var kind = Kind.request
+    var cancelReason: String?
+    /// Route a branch route armed for its own branch only (t_on_reply in a branch route).
+    var branchOnReply: OpaquePointer?
+
+    static let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { p in
+        guard let p else { return }
+        Unmanaged<TxnContext>.fromOpaque(p).release()
+    }
+}
+
+extension TM {
+    /// The context's transaction state, made on first use.
+    func txn(_ ctx: SYContext) -> TxnContext {
+        if let p = core.slot(ctx) { return Unmanaged<TxnContext>.fromOpaque(p).takeUnretainedValue() }
+        let t = TxnContext()
+        core.setSlot(ctx, Unmanaged.passRetained(t).toOpaque(), release: TxnContext.release)
+        return t
+    }
+
+    func existingTxn(_ ctx: SYContext) -> TxnContext? {
+        core.slot(ctx).map { Unmanaged<TxnContext>.fromOpaque($0).takeUnretainedValue() }
+    }
+}

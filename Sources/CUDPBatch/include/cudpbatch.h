@@ -1,0 +1,24 @@
+/* Batched UDP receive and send for the proto_udp plugin: recvmmsg/sendmmsg are GNU extensions the Glibc module map
+ * does not show to Swift, and their mmsghdr/iovec arrays are easier to lay out in C. */
+#ifndef SWITCHYARD_CUDPBATCH_H
+#define SWITCHYARD_CUDPBATCH_H
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* The most datagrams one call moves. */
+#define CUDP_BATCH_MAX 64
+
+/* Receives up to n (<= CUDP_BATCH_MAX) datagrams with one recvmmsg: with wait set, blocking until the first one (or the
+ * socket's receive timeout), without it not blocking at all (-1 with EAGAIN when none is queued); then taking only what
+ * is already queued. Datagram i lands at buf + i * slot, its length in
+ * lens[i] (a datagram longer than slot is cut: lens[i] = -1), its source in addrs[i] / addrlens[i].
+ * Returns how many datagrams were received, or -1 with errno set. */
+int cudp_recv_batch(int fd, unsigned char *buf, size_t slot, int n, int wait,
+                    struct sockaddr_storage *addrs, socklen_t *addrlens, int *lens);
+
+/* Sends n (<= CUDP_BATCH_MAX) datagrams with as few sendmmsg calls as possible: datagram i is bufs[i] (lens[i] bytes)
+ * to addrs[i] (addrlens[i] bytes). A datagram the kernel refuses is skipped (errors[i] = its errno, 0 when sent).
+ * Returns how many were sent. */
+int cudp_send_batch(int fd, const unsigned char *const *bufs, const size_t *lens,
+                    const struct sockaddr_storage *addrs, const socklen_t *addrlens, int n, int *errors);
+#endif

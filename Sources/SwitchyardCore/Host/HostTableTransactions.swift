@@ -1,0 +1,205 @@
+import Foundation
+import SwitchyardABI
+import SwitchyardSIP
+
+/// The transaction entries of the host table (ABI 1.7): what tm needs to be stateful on top of the stateless core.
+extension HostTable {
+    static func handle(_ ctx: ScriptContext) -> OpaquePointer {
+        OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
+    }
+
+    /// Calls body with the C view of the context's message fields (kept in the context's hook buffer).
+    static func withInfo<R>(_ ctx: ScriptContext, _ body: (UnsafePointer<sy_sip_info>) -> R) -> R {
+        var info = info(ctx, into: ctx.hookInfo)
+        return body(&info)
+    }
+
+    /// The C view of the context's message fields: the message copied once into `buf`, the fields ranges of it.
+    static func info(_ ctx: ScriptContext, into buf: CBuffer) -> sy_sip_info {
+        var info = sy_sip_info()
+        guard let msg = ctx.message.sip else { return info }
+        let f = SIPCore.infoRanges(msg)
+        buf.clear()
+        buf.append(msg.bytes)
+        func str(_ i: Int) -> sy_str { buf.str(f.r[i].lowerBound, f.r[i].count) }
+        info.is_request = f.isRequest ? 1 : 0
+        info.status = f.status
+        info.cseq = f.cseq
+        info.via_port = f.viaPort
+        info.method = str(0); info.ruri = str(1); info.call_id = str(2); info.cseq_method = str(3)
+        info.from_tag = str(4); info.to_tag = str(5); info.from = str(6); info.to_uri = str(7)
+        info.via_branch = str(8); info.via_host = str(9); info.via_transport = str(10); info.via_value = str(11)
+        info.reason = str(12)
+        return info
+    }
+
+    /// Hands bytes to a plugin: kept in the context until the next host call on it.
+    static func keepBytes(_ ctx: ScriptContext, _ bytes: [UInt8], _ out: UnsafeMutablePointer<sy_str>) {
+        ctx.bytesKeeper.clear()
+        ctx.bytesKeeper.append(bytes)
+        out.pointee = ctx.bytesKeeper.str(0, bytes.count)
+    }
+
+    static func fill(_ t: UnsafeMutablePointer<sy_sip_target>, socket: SIPSocket, conn: UInt64, dst: SocketAddress) {
+        var v = sy_sip_target()
+        v.socket = OpaquePointer(Unmanaged.passUnretained(socket).toOpaque())
+        v.conn = conn
+        v.dst = dst.storage
+        v.dst_len = socklen_t(dst.family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        v.reliable = socket.proto.isStream ? 1 : 0
+        t.pointee = v
+    }
+
+    static func optText(_ s: sy_str) -> String? {
+        let t = text(s)
+        return t.isEmpty ? nil : t
+    }
+
+    static func installTransactions(_ h: inout sy_host_api) {
+        h.sip_hooks_register = { hooks in
+            guard let hooks, hooks.pointee.header.abi_major == UInt32(SY_ABI_MAJOR) else { return -2 }
+            guard let engine = HostBridge.services?.engine else { return -3 }
+            if engine.sipHooks != nil { return -1 }
+            engine.sipHooks = ABIReader.copy(sy_sip_hooks.self, from: UnsafeRawPointer(hooks),
+                                       available: Int(hooks.pointee.header.struct_size))
+            return 0
+        }
+
+        h.sip_info = { ctxp, out in
+            guard let ctx = HostTable.context(ctxp), let out, ctx.message.sip != nil else { return -2 }
+            // The fields stay in the context's byte buffer until the next host call.
+            out.pointee = HostTable.info(ctx, into: ctx.bytesKeeper)
+            return 0
+        }
+
+        h.sip_build_request = { ctxp, ruri, dst, branch, out, target in
+            guard let ctx = HostTable.context(ctxp), let out, let target, let sip = ctx.engine.sip else { return -1 }
+            switch sip.buildRequest(ctx, ruri: HostTable.optText(ruri), dest: HostTable.optText(dst),
+                                    branch: HostTable.optText(branch)) {
+            case .failure(let e): return e.code
+            case .success(let (bytes, socket, addr)):
+                HostTable.keepBytes(ctx, bytes, out)
+                HostTable.fill(target, socket: socket, conn: 0, dst: addr)
+                sip.counters.forwarded.add(1, ordering: .relaxed)
+                return 0
+            }
+        }
+
+        h.sip_build_reply = { ctxp, code, reason, toTag, extra, body, out, target in
+            guard let ctx = HostTable.context(ctxp), let out, let target, let sip = ctx.engine.sip else { return -1 }
+            if code == 0 {
+                // Only where replies to this request go.
+                guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin,
+                      let top = (try? msg.vias())?.first else { return -1 }
+                let (conn, dst) = sip.replyTarget(top, origin: origin)
+                out.pointee = sy_str(s: nil, len: 0)
+                HostTable.fill(target, socket: origin.socket, conn: conn, dst: dst)
+                return 0
+            }
+            let bodyBytes = body.s.map { Array(UnsafeRawBufferPointer(start: $0, count: body.len)) } ?? []
+            guard let (bytes, socket, conn, dst) = sip.buildReply(ctx, code: Int(code), reason: HostTable.text(reason),
+                                                                   toTag: HostTable.optText(toTag),
+                                                                   extraHeaders: HostTable.text(extra), body: bodyBytes)
+            else { return -1 }
+            HostTable.keepBytes(ctx, bytes, out)
+            HostTable.fill(target, socket: socket, conn: conn, dst: dst)
+            return 0
+        }
+
+        h.sip_build_relayed = { ctxp, out in
+            guard let ctx = HostTable.context(ctxp), let out, let msg = ctx.message.sip, !msg.isRequest,
+                  let top = (try? msg.vias())?.first else { return -1 }
+            HostTable.keepBytes(ctx, MessageWriter.relayedReply(msg, topVia: top, edits: ctx.message.edits), out)
+            return 0
+        }
+
+        h.sip_send = { target, buf, len in
+            guard let target, let buf, let sp = target.pointee.socket else { return -1 }
+            let socket = Unmanaged<SIPSocket>.fromOpaque(UnsafeRawPointer(sp)).takeUnretainedValue()
+            guard let send = socket.proto.export.send else { return -1 }
+            var storage = target.pointee.dst
+            return withUnsafePointer(to: &storage) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    send(socket.listener, target.pointee.conn, sa, target.pointee.dst_len, buf, len, socket.proto.export.user) == 0 ? 0 : -1
+                }
+            }
+        }
+
+        h.sip_snapshot = { ctxp in
+            guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin
+            else { return nil }
+            let snap = RequestSnapshot(message: msg, origin: origin, ctx: ctx)
+            return OpaquePointer(Unmanaged.passRetained(snap).toOpaque())
+        }
+
+        h.sip_snapshot_free = { sp in
+            guard let sp else { return }
+            Unmanaged<RequestSnapshot>.fromOpaque(UnsafeRawPointer(sp)).release()
+        }
+
+        h.sip_ctx_open = { sp, kind, parent in
+            guard let sp, let engine = HostBridge.services?.engine, let k = RouteKind(rawValue: kind) else { return nil }
+            let snap = Unmanaged<RequestSnapshot>.fromOpaque(UnsafeRawPointer(sp)).takeUnretainedValue()
+            let worker = HostTable.context(parent)?.worker ?? engine.makeWorkerState(rank: -100)
+            let ctx = snap.open(kind: k, engine: engine, worker: worker)
+            return OpaquePointer(Unmanaged.passRetained(ctx).toOpaque())
+        }
+
+        h.sip_ctx_close = { ctxp, saveTo in
+            guard let ctxp else { return }
+            let ctx = Unmanaged<ScriptContext>.fromOpaque(UnsafeRawPointer(ctxp)).takeRetainedValue()
+            if let saveTo {
+                Unmanaged<RequestSnapshot>.fromOpaque(UnsafeRawPointer(saveTo)).takeUnretainedValue().save(from: ctx)
+            }
+            ctx.releaseSlot()
+        }
+
+        h.route_find_kind = { kind, name in
+            guard let engine = HostBridge.services?.engine, let name else { return nil }
+            let n = String(cString: name)
+            let box: RouteBox?
+            switch RouteKind(rawValue: kind) {
+            case .failure?: box = engine.failureRoutes[n]
+            case .onreply?: box = engine.onreplyRoutes[n]
+            case .branch?: box = engine.branchRoutes[n]
+            case .request?: box = engine.namedRoutes[n]
+            default: box = nil
+            }
+            // Routes live as long as the engine; the handle is the RouteBox itself.
+            return box.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) }
+        }
+
+        h.ctx_dropped = { ctxp in
+            guard let ctx = HostTable.context(ctxp), ctx.dropped else { return 0 }
+            ctx.dropped = false
+            return 1
+        }
+
+        h.ctx_slot_set = { ctxp, ptr, release in
+            guard let ctx = HostTable.context(ctxp) else { return -1 }
+            ctx.releaseSlot()
+            ctx.slot = ptr
+            ctx.slotRelease = release
+            return 0
+        }
+
+        h.ctx_slot_get = { ctxp in HostTable.context(ctxp)?.slot }
+
+        h.sip_branch_get = { ctxp, index, uri, dst in
+            guard let ctx = HostTable.context(ctxp), Int(index) < ctx.message.branches.count else { return -1 }
+            let b = ctx.message.branches[Int(index)]
+            // Both strings in one kept buffer.
+            let k = ctx.bytesKeeper
+            k.clear()
+            let u = k.append(b.uri.utf8)
+            let d = k.append((b.dst ?? "").utf8)
+            uri?.pointee = k.str(u, d - u)
+            dst?.pointee = k.str(d, k.count - d)
+            return 0
+        }
+
+        h.sip_branches_clear = { ctxp in
+            HostTable.context(ctxp)?.message.branches.removeAll()
+        }
+    }
+}

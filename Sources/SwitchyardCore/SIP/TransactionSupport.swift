@@ -1,0 +1,180 @@
+import SwitchyardABI
+import SwitchyardSIP
+
+/// What the core offers a transaction layer (tm, ABI 1.7): the identifying fields of a message, the bytes forward()
+/// and the stateless replies would send (built, not sent), and requests kept beyond their route.
+extension SIPCore {
+    /// The forwarded form of the context's request: (bytes, socket, destination) or an error code of the ABI
+    /// (-1 no request, -2 bad URI, -4 unresolvable, -6 no socket).
+    func buildRequest(_ ctx: ScriptContext, ruri: String?, dest: String?, branch: String?)
+        -> Result<([UInt8], SIPSocket, SocketAddress), BuildError> {
+        guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin else { return .failure(.init(code: -1)) }
+        var uriText: String? = dest
+        if uriText == nil || uriText!.isEmpty { uriText = ctx.message.destinationURI }
+        if uriText == nil || uriText!.isEmpty { uriText = ruri ?? ctx.message.requestURI?.text }
+        guard let t = uriText, let (host, port, proto) = target(ctx, dest: t) else { return .failure(.init(code: -2)) }
+        guard let dst = names.lookup(host, port: port) else { return .failure(.init(code: -4)) }
+        var forced = ctx.message.forcedSocket
+        if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) { forced = nil }
+        guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else {
+            return .failure(.init(code: -6))
+        }
+        guard let topVia = (try? msg.vias())?.first else { return .failure(.init(code: -1)) }
+        let b = (branch?.isEmpty ?? true) ? self.branch(msg, topVia) : branch!
+        let via = socket.viaPrefix + b
+        let topText = MessageWriter.viaWithSource(msg, topVia, origin.source)
+        var newRURI: String? = ruri
+        if newRURI == nil, ctx.message.requestURIChanged { newRURI = ctx.message.requestURI?.text }
+        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, via: via, topVia: topVia, topViaText: topText,
+                                                 edits: ctx.message.edits)
+        return .success((out, socket, dst))
+    }
+
+    struct BuildError: Error { let code: Int32 }
+
+    /// A reply to the context's request and where it goes (the stateless reply's bytes, not sent).
+    func buildReply(_ ctx: ScriptContext, code: Int, reason: String, toTag: String?, extraHeaders: String, body: [UInt8])
+        -> ([UInt8], SIPSocket, UInt64, SocketAddress)? {
+        guard (100...699).contains(code), let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin,
+              let top = (try? msg.vias())?.first else { return nil }
+        var tag = toTag
+        if msg.toTag != nil || code < 180 { tag = nil } else if tag == nil || tag!.isEmpty { tag = localTag(msg) }
+        let extra = extraHeaders
+        var out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
+                                               topViaText: MessageWriter.viaWithSource(msg, top, origin.source),
+                                               toTag: tag, extraHeaders: extra, server: serverHeader)
+        if !body.isEmpty {
+            // statelessReply ends with "Content-Length: 0\r\n\r\n": replace it with the body's length and the body.
+            let tail = Array("Content-Length: 0\r\n\r\n".utf8)
+            if out.count >= tail.count, Array(out.suffix(tail.count)) == tail {
+                out.removeLast(tail.count)
+                out.append(contentsOf: Array("Content-Length: \(body.count)\r\n\r\n".utf8))
+                out.append(contentsOf: body)
+            }
+        }
+        let (conn, dst) = replyTarget(top, origin: origin)
+        return (out, origin.socket, conn, dst)
+    }
+
+    /// Where a reply to a request goes: the same connection on streams; else the source address at rport or the Via port.
+    func replyTarget(_ via: SIPVia, origin: SIPOrigin) -> (UInt64, SocketAddress) {
+        if origin.socket.proto.isStream { return (origin.conn, origin.source) }
+        var dst = origin.source
+        if !via.hasRport, let a = SocketAddress(ip: origin.source.ip, port: via.port ?? 5060) { dst = a }
+        return (0, dst)
+    }
+
+    /// The identifying fields of a message as byte ranges of `msg.bytes` (no string is made: this runs for every
+    /// message the transaction layer sees).
+    static func infoRanges(_ msg: SIPMessage) -> InfoRanges {
+        var f = InfoRanges()
+        f.isRequest = msg.isRequest
+        f.status = Int32(msg.statusCode ?? 0)
+        f.cseq = Int64(msg.cseqNumber ?? -1)
+        if msg.isRequest {
+            f.r[0] = msg.methodRange
+            f.r[1] = msg.uriRange
+        } else {
+            f.r[12] = msg.reasonRange
+        }
+        if let c = msg.field(.callID) { f.r[2] = trimmed(msg.bytes, c.value) }
+        if let m = msg.cseqMethodRange { f.r[3] = m }
+        if let from = msg.field(.from) {
+            f.r[6] = trimmed(msg.bytes, from.value)
+            f.r[4] = tagRange(msg.bytes, from.value) ?? 0..<0
+        }
+        if let to = msg.field(.to) {
+            f.r[5] = tagRange(msg.bytes, to.value) ?? 0..<0
+            f.r[7] = uriRange(msg.bytes, to.value)
+        }
+        if let via = (try? msg.vias())?.first {
+            f.viaPort = Int32(via.port ?? 0)
+            f.r[8] = via.paramRange("branch") ?? 0..<0
+            f.r[9] = via.hostRange
+            f.r[10] = via.transportRange
+            f.r[11] = via.range
+        }
+        return f
+    }
+
+    struct InfoRanges {
+        var isRequest = false
+        var status: Int32 = 0
+        var cseq: Int64 = -1
+        var viaPort: Int32 = 0
+        /// method, ruri, call-id, cseq method, from tag, to tag, from, to uri, via branch, via host, via transport,
+        /// via value, reason.
+        var r = [Range<Int>](repeating: 0..<0, count: 13)
+    }
+
+    static func trimmed(_ b: [UInt8], _ r: Range<Int>) -> Range<Int> {
+        var lo = r.lowerBound, hi = r.upperBound
+        while lo < hi, b[lo] == 32 || b[lo] == 9 { lo += 1 }
+        while hi > lo, b[hi - 1] == 32 || b[hi - 1] == 9 || b[hi - 1] == 13 || b[hi - 1] == 10 { hi -= 1 }
+        return lo..<hi
+    }
+
+    /// The value of `;tag=` after the URI of a From/To value (outside quotes and angle brackets).
+    static func tagRange(_ b: [UInt8], _ r: Range<Int>) -> Range<Int>? {
+        var i = r.lowerBound
+        var inQuote = false, inAngle = false
+        while i < r.upperBound {
+            let c = b[i]
+            if c == 34 { inQuote.toggle() } else if !inQuote && c == 60 { inAngle = true } else if !inQuote && c == 62 { inAngle = false }
+            if !inQuote && !inAngle && c == 59 {  // ';'
+                var j = i + 1
+                while j < r.upperBound, b[j] == 32 { j += 1 }
+                if j + 4 <= r.upperBound, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 {
+                    var k = j + 4
+                    while k < r.upperBound, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
+                    return (j + 4)..<k
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The URI of a name-addr value: inside <...>, else up to the first ';'.
+    static func uriRange(_ b: [UInt8], _ r: Range<Int>) -> Range<Int> {
+        if let lt = b[r].firstIndex(of: 60), let gt = b[lt..<r.upperBound].firstIndex(of: 62) { return (lt + 1)..<gt }
+        let t = trimmed(b, r)
+        let semi = b[t].firstIndex(of: 59) ?? t.upperBound
+        return t.lowerBound..<semi
+    }
+}
+
+/// A request kept beyond its route for the transaction layer: the parsed message, its origin, AVPs and flags.
+final class RequestSnapshot: @unchecked Sendable {
+    // Read by the thread that opens a context on it; written (saveFrom) by the same module under its own lock.
+    let message: SIPMessage
+    let origin: SIPOrigin
+    var avps: [[Value]]
+    var touched: [Int]
+    var flags: UInt64
+
+    init(message: SIPMessage, origin: SIPOrigin, ctx: ScriptContext) {
+        self.message = message
+        self.origin = origin
+        self.avps = ctx.avps
+        self.touched = ctx.touchedAVPs
+        self.flags = ctx.flags
+    }
+
+    /// A new context of a route kind on the kept request: $ru as received, no $du, no edits; AVPs and flags copied.
+    func open(kind: RouteKind, engine: ScriptEngine, worker: WorkerState) -> ScriptContext {
+        let ctx = engine.makeContext(worker: worker, routeType: kind)
+        ctx.message = ScriptMessage(sip: message, origin: origin)
+        ctx.avps = avps
+        ctx.touchedAVPs = touched
+        ctx.flags = flags
+        return ctx
+    }
+
+    /// What a route left in the AVPs and flags (the next failure route starts from it).
+    func save(from ctx: ScriptContext) {
+        avps = ctx.avps
+        touched = ctx.touchedAVPs
+        flags = ctx.flags
+    }
+}

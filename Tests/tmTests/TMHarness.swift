@@ -1,0 +1,314 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the tm tests share: the repository's sipp scenarios, sipp processes with their message traces, the switchyard
+/// binary on a config, and a raw UDP endpoint for the side of a call sipp cannot play (retransmitting on purpose).
+class TMTestCase: XCTestCase {
+    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func scenario(_ name: String) -> String {
+        let tm = repoRoot.appendingPathComponent("Tests/SIP/tm").appendingPathComponent(name).path
+        if FileManager.default.fileExists(atPath: tm) { return tm }
+        return repoRoot.appendingPathComponent("Tests/SIP").appendingPathComponent(name).path
+    }
+
+    static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+            return "\(dir)/\(name)"
+        }
+        return nil
+    }
+
+    var sipp = ""
+    var workDir = ""
+    var cleanups: [() -> Void] = []
+
+    override func setUpWithError() throws {
+        guard let s = Self.which("sipp") else { throw XCTSkip("sipp is not on PATH (apt-get install sip-tester)") }
+        sipp = s
+        workDir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-tm-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        for c in cleanups.reversed() { c() }
+        cleanups = []
+        if !workDir.isEmpty { try? FileManager.default.removeItem(atPath: workDir) }
+    }
+
+    struct SetupError: Error, CustomStringConvertible {
+        let description: String
+        init(_ d: String) { description = d }
+    }
+
+    // MARK: ports
+
+    static func loopback(port: Int) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return addr
+    }
+
+    /// True when something is bound to 127.0.0.1:port (UDP, or TCP when `tcp`).
+    static func portInUse(_ port: Int, tcp: Bool = false) -> Bool {
+        let fd = socket(AF_INET, Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = loopback(port: port)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return rc != 0 && errno == EADDRINUSE
+    }
+
+    static func waitForPort(_ port: Int, tcp: Bool = false, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if portInUse(port, tcp: tcp) { return true }
+            if !alive() { return false }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Polls `cond` until it holds or `timeout` passes.
+    @discardableResult
+    func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if cond() { return true }
+            usleep(20_000)
+        }
+        return cond()
+    }
+
+    // MARK: processes
+
+    /// A sipp process; screen, errors, statistics and the message trace go to files of the work directory.
+    final class Sipp {
+        let process = Process()
+        let name: String
+        let dir: String
+        var screenPath: String { "\(dir)/\(name).out" }
+        var errorPath: String { "\(dir)/\(name)_err.log" }
+        var statPath: String { "\(dir)/\(name).csv" }
+        var tracePath: String { "\(dir)/\(name)_msg.log" }
+
+        init(sipp: String, name: String, dir: String, args: [String]) throws {
+            self.name = name
+            self.dir = dir
+            process.executableURL = URL(fileURLWithPath: sipp)
+            process.currentDirectoryURL = URL(fileURLWithPath: dir)
+            process.arguments = args + ["-nostdin", "-trace_err", "-error_file", errorPath, "-trace_stat", "-stf", statPath,
+                                        "-fd", "1", "-trace_msg", "-message_file", tracePath]
+            _ = FileManager.default.createFile(atPath: screenPath, contents: nil)
+            let out = FileHandle(forWritingAtPath: screenPath)
+            process.standardOutput = out
+            process.standardError = out
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func stop() {
+            if process.isRunning { process.terminate() }
+            let end = Date().addingTimeInterval(3)
+            while process.isRunning && Date() < end { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+
+        func wait(timeout: TimeInterval) -> Int32? {
+            let end = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < end { usleep(20_000) }
+            if process.isRunning { stop(); return nil }
+            return process.terminationStatus
+        }
+
+        func stat(_ column: String) -> Int? {
+            guard let text = try? String(contentsOfFile: statPath, encoding: .utf8) else { return nil }
+            let lines = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            guard lines.count >= 2 else { return nil }
+            let header = lines[0].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+            let last = lines[lines.count - 1].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+            guard let i = header.firstIndex(of: column), i < last.count else { return nil }
+            return Int(last[i].trimmingCharacters(in: .whitespaces))
+        }
+
+        /// The trace: every message sent and received.
+        var trace: String { (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? "" }
+
+        /// How many received messages start with `firstLine` (e.g. "INVITE ", "CANCEL ", "SIP/2.0 503").
+        func received(_ firstLine: String) -> Int {
+            trace.components(separatedBy: "message received").dropFirst().filter { block in
+                let lines = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+                return lines.first(where: { !$0.isEmpty && !$0.hasPrefix("[") && !$0.hasSuffix(":") && !$0.hasPrefix("bytes") })?
+                    .hasPrefix(firstLine) ?? false
+            }.count
+        }
+
+        var report: String {
+            let screen = (try? String(contentsOfFile: screenPath, encoding: .utf8)) ?? ""
+            let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+            return "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- errors (head):\n"
+                + String(errors.prefix(3000)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
+        }
+    }
+
+    /// switchyard on a config (module path = the build directory); waits until it serves `port`.
+    func startSwitchyard(_ config: String, port: Int, tcp: Bool = false) throws -> BinaryRunner {
+        let cfg = "\(workDir)/switchyard.cfg"
+        try config.write(toFile: cfg, atomically: true, encoding: .utf8)
+        let sy = BinaryRunner(args: ["-f", cfg], cwd: workDir)
+        try sy.start()
+        cleanups.append {
+            if sy.process.isRunning {
+                sy.process.terminate()
+                _ = sy.wait(timeout: 5)
+            }
+        }
+        guard Self.waitForPort(port, tcp: tcp, timeout: 15, while: { sy.process.isRunning }) else {
+            throw SetupError("switchyard did not listen on 127.0.0.1:\(port):\n\(sy.output)")
+        }
+        _ = sy.waitFor("ready", timeout: 5)
+        return sy
+    }
+
+    func startUAS(_ scenario: String, port: Int, tcp: Bool = false) throws -> Sipp {
+        var args = ["-sf", Self.scenario(scenario), "-i", "127.0.0.1", "-p", String(port)]
+        if tcp { args += ["-t", "t1"] }
+        let uas = try Sipp(sipp: sipp, name: "uas-\(port)", dir: workDir, args: args)
+        cleanups.append { uas.stop() }
+        guard Self.waitForPort(port, tcp: tcp, timeout: 10, while: { uas.process.isRunning }) else {
+            throw SetupError("sipp UAS did not start on \(port):\n\(uas.report)")
+        }
+        return uas
+    }
+
+    /// Runs a sipp UAC scenario to its end.
+    func runUAC(_ scenario: String, number: String = "1000", local: Int, target: Int, calls: Int, tcp: Bool = false,
+                timeout: TimeInterval = 30) throws -> (status: Int32?, uac: Sipp) {
+        var args = ["-sf", Self.scenario(scenario), "-s", number, "-i", "127.0.0.1", "-p", String(local),
+                    "127.0.0.1:\(target)", "-m", String(calls), "-r", "20", "-rp", "1000",
+                    "-recv_timeout", "\(Int(timeout * 1000))", "-timeout", "\(Int(timeout))s"]
+        if tcp { args += ["-t", "t1"] }
+        let uac = try Sipp(sipp: sipp, name: "uac-\(local)", dir: workDir, args: args)
+        cleanups.append { uac.stop() }
+        let status = uac.wait(timeout: timeout + 10)
+        return (status, uac)
+    }
+
+    func assertAllSuccessful(_ run: (status: Int32?, uac: Sipp), calls: Int, _ sy: BinaryRunner,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        let context = "\(run.uac.report)\n--- switchyard:\n\(String(sy.output.suffix(3000)))"
+        XCTAssertEqual(run.status, 0, "sipp UAC exit status\n\(context)", file: file, line: line)
+        XCTAssertEqual(run.uac.stat("SuccessfulCall(C)"), calls, context, file: file, line: line)
+        XCTAssertEqual(run.uac.stat("FailedCall(C)"), 0, context, file: file, line: line)
+        XCTAssertTrue(sy.process.isRunning, "switchyard exited\n\(context)", file: file, line: line)
+    }
+
+    /// A UAS run ends with SIGTERM; its calls completed when its trace shows the last message of each.
+    func uasCompleted(_ uas: Sipp, lastReceived: String, calls: Int, timeout: TimeInterval = 10) -> Bool {
+        waitUntil(timeout) { uas.received(lastReceived) >= calls }
+    }
+
+    /// The head of a config: one socket, the module path of this build, tm.
+    static func config(port: Int, proto: String = "udp", extra: String = "") -> String {
+        """
+        log_level = 3
+        udp_workers = 2
+        socket = \(proto):127.0.0.1:\(port)
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        loadmodule "proto_\(proto).so"
+        loadmodule "tm.so"
+        \(extra)
+        """
+    }
+}
+
+/// A plain UDP endpoint on 127.0.0.1 playing the caller or the callee by hand.
+final class RawSIP {
+    private(set) var fd: Int32
+    let port: Int
+
+    init(port: Int) throws {
+        self.port = port
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
+        var addr = TMTestCase.loopback(port: port)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw NSError(domain: "bind", code: Int(errno)) }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    func send(_ text: String, to port: Int) {
+        var addr = TMTestCase.loopback(port: port)
+        let bytes = Array(text.utf8)
+        _ = withUnsafePointer(to: &addr) { a in
+            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+    }
+
+    /// The next datagram, or nil after `timeout`.
+    func receive(timeout: TimeInterval) -> String? {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            var tv = timeval(tv_sec: 0, tv_usec: 50_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let n = recv(fd, &buf, buf.count, 0)
+            if n > 0 { return String(decoding: buf[0..<n], as: UTF8.self) }
+        }
+        return nil
+    }
+
+    /// Datagrams until one starts with `prefix` (returned last), or nil after `timeout`.
+    func receive(startingWith prefix: String, timeout: TimeInterval, seen: inout [String]) -> String? {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            guard let m = receive(timeout: end.timeIntervalSinceNow) else { return nil }
+            seen.append(m)
+            if m.hasPrefix(prefix) { return m }
+        }
+        return nil
+    }
+
+    /// Everything received during `duration`.
+    func drain(_ duration: TimeInterval) -> [String] {
+        var out: [String] = []
+        let end = Date().addingTimeInterval(duration)
+        while Date() < end { if let m = receive(timeout: end.timeIntervalSinceNow) { out.append(m) } }
+        return out
+    }
+
+    static func header(_ msg: String, _ name: String) -> String? {
+        for l in msg.components(separatedBy: "\r\n") where l.lowercased().hasPrefix(name.lowercased() + ":") {
+            return String(l.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+
+    /// A request as a UAC sends it (`branch` fixed, so that sending it twice is a retransmission).
+    static func request(_ method: String, ruri: String, localPort: Int, branch: String, callID: String, cseq: Int = 1,
+                        cseqMethod: String? = nil, to: String? = nil, body: String = "") -> String {
+        "\(method) \(ruri) SIP/2.0\r\n"
+            + "Via: SIP/2.0/UDP 127.0.0.1:\(localPort);branch=\(branch)\r\n"
+            + "From: <sip:caller@127.0.0.1:\(localPort)>;tag=raw\(callID.hashValue & 0xffff)\r\n"
+            + "To: \(to ?? "<\(ruri)>")\r\n"
+            + "Call-ID: \(callID)\r\n"
+            + "CSeq: \(cseq) \(cseqMethod ?? method)\r\n"
+            + "Contact: <sip:caller@127.0.0.1:\(localPort)>\r\n"
+            + "Max-Forwards: 70\r\n"
+            + (body.isEmpty ? "" : "Content-Type: text/plain\r\n")
+            + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+    }
+}
