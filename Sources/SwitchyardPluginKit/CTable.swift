@@ -13,4 +13,11 @@ public enum CTable {
         p.copyMemory(from: table, byteCount: size)
         return UnsafeRawPointer(p)
     }
+
+    /// `size` zeroed bytes that live for the rest of the process, for a table filled in place.
+    public static func zeroed(size: Int, alignment: Int) -> UnsafeMutableRawPointer {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: alignment)
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        return p
+    }
 }
