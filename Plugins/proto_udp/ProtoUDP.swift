@@ -35,13 +35,15 @@ final class ProtoUDPModule: Sendable {
 final class UDPListener: SIPListener {
     let host: PluginHost
     let fd: Int32
+    /// The socket's address family: a destination of another family cannot be sent to from it.
+    let family: sa_family_t
     let stopping = Atomic<Bool>(false)
     static let maxDatagram = 65535
 
     init(host: PluginHost, address: UnsafePointer<sockaddr>, length: socklen_t) throws {
         self.host = host
-        let family = Int32(address.pointee.sa_family)
-        let s = socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+        family = address.pointee.sa_family
+        let s = socket(Int32(family), Int32(SOCK_DGRAM.rawValue), 0)
         guard s >= 0 else { throw PluginError("socket(): \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -140,7 +142,9 @@ final class UDPListener: SIPListener {
     let sendKey = ThreadKey()
 
     func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool {
-        if let p = pthread_getspecific(sendKey.key) {
+        // A destination this socket cannot reach (another address family) fails now, through sendto, so the
+        // caller's forward() fails and the script can fail over; a batched send would only fail later, unseen.
+        if address.pointee.sa_family == family, let p = pthread_getspecific(sendKey.key) {
             let batch = Unmanaged<SendBatch>.fromOpaque(p).takeUnretainedValue()
             if batch.open {
                 if batch.isFull(adding: bytes.count) { flush(batch) }
