@@ -35,13 +35,16 @@ final class ProtoUDPModule: Sendable {
 final class UDPListener: SIPListener {
     let host: PluginHost
     let fd: Int32
+    /// The socket's address family: a datagram for another family is sent at once (and refused by the kernel), never
+    /// batched, so forward() still reports the failure to the script (ds_next_dst, use_next_gw failover).
+    let family: sa_family_t
     let stopping = Atomic<Bool>(false)
     static let maxDatagram = 65535
 
     init(host: PluginHost, address: UnsafePointer<sockaddr>, length: socklen_t) throws {
         self.host = host
-        let family = Int32(address.pointee.sa_family)
-        let s = socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+        family = address.pointee.sa_family
+        let s = socket(Int32(family), Int32(SOCK_DGRAM.rawValue), 0)
         guard s >= 0 else { throw PluginError("socket(): \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -142,7 +145,7 @@ final class UDPListener: SIPListener {
     func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool {
         if let p = pthread_getspecific(sendKey.key) {
             let batch = Unmanaged<SendBatch>.fromOpaque(p).takeUnretainedValue()
-            if batch.open {
+            if batch.open, address.pointee.sa_family == family {
                 if batch.isFull(adding: bytes.count) { flush(batch) }
                 if batch.add(to: address, length: length, bytes: bytes) { return true }
             }
