@@ -42,7 +42,7 @@ final class TMFailoverTests: XCTestCase {
     /// sipp caller sends ACK and BYE to the proxy) go to the first active box, which is the one that answered once
     /// the failed box is in probing.
     private func proxy(db: String, port: Int, algorithm: Int, params: [String] = [], tmParams: [String] = [],
-                       extra: String = "") throws -> Harness {
+                       extra: String = "", select: String = "$rm == \"INVITE\"") throws -> Harness {
         let h = Harness("""
         mpath = "\(Repo.buildDirectory.path)"
         socket = udp:127.0.0.1:\(port)
@@ -56,7 +56,7 @@ final class TMFailoverTests: XCTestCase {
         modparam("dispatcher", "ds_probing_threshold", 1)
         \(params.map { "modparam(\"dispatcher\", \($0))" }.joined(separator: "\n"))
         route {
-            if ($rm == "INVITE") {
+            if (\(select)) {
                 if (!ds_select_dst(1, \(algorithm), "f")) { t_reply(503, "No destination"); exit; }
                 xlog("L_NOTICE", "first choice $du\\n");
                 t_on_failure("next");
@@ -162,6 +162,98 @@ final class TMFailoverTests: XCTestCase {
         XCTAssertTrue(h.log.contains("failure 408 from sip:127.0.0.1:\(silent.port), marking it"), h.log)
         XCTAssertTrue(h.log.contains("next destination sip:127.0.0.1:\(gw2)"), h.log)
         XCTAssertEqual(state(h, "sip:127.0.0.1:\(silent.port)"), "Probing", "\(dests(h))")
+    }
+
+    /// A FreeSWITCH-weighted set behind tm: two boxes whose weights come from their esl-simulator heartbeats (90 and
+    /// 30), picked with alg 6 (random, weighted); box 1 answers 503. Every call ends on box 2 with a 200, the caller
+    /// sees no 503, box 1 gets exactly one INVITE (then it is in probing) and the rest of each call (ACK, BYE) follows
+    /// the box that answered, remembered in cache_local by the request route and again by the failure route.
+    func testFreeSwitchWeightedSetFailsOverWithTM() throws {
+        let sims = try [90.0, 30.0].map { idle in
+            let s = try Simulator(["--idle-cpu", String(idle), "--max-sessions", "100", "--session-count", "0", "--heartbeat", "0.3"])
+            cleanups.append { s.kill() }
+            return s
+        }
+        let (gw1, gw2, port) = (Self.port(), Self.port(), Self.port())
+        let db = try SQLiteCLI.database("""
+            INSERT INTO dispatcher (setid, destination, weight) VALUES
+              (1, 'sip:127.0.0.1:\(gw1)', 'fs://:ClueCon@127.0.0.1:\(sims[0].port)'),
+              (1, 'sip:127.0.0.1:\(gw2)', 'fs://:ClueCon@127.0.0.1:\(sims[1].port)');
+            """)
+        let h = Harness("""
+        mpath = "\(Repo.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(port)
+        loadmodule "proto_udp.so"
+        loadmodule "tm.so"
+        loadmodule "cache_local.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "freeswitch.so"
+        loadmodule "dispatcher.so"
+        modparam("dispatcher", "db_url", "sqlite://\(db)")
+        modparam("dispatcher", "fetch_freeswitch_stats", 1)
+        modparam("dispatcher", "ds_probing_threshold", 1)
+        modparam("dispatcher", "random_seed", 20261206)
+        route {
+            if ($rm == "INVITE") {
+                if (!ds_select_dst(1, 6, "f")) { t_reply(503, "No box"); exit; }
+                cache_store("local", "call_$ci", "$du", 120);
+                t_on_failure("next_box");
+                t_relay();
+                exit;
+            }
+            if (!cache_fetch("local", "call_$ci", $var(box))) { t_reply(481, "Call/Transaction Does Not Exist"); exit; }
+            $du = $var(box);
+            t_relay();
+        }
+        failure_route[next_box] {
+            if (t_was_cancelled()) exit;
+            if (t_check_status("5[0-9][0-9]") || t_local_replied("all")) {
+                ds_mark_dst("p");
+                if (ds_next_dst()) {
+                    xlog("L_NOTICE", "box failed, next box $du\\n");
+                    cache_store("local", "call_$ci", "$du", 120);
+                    t_on_failure("next_box");
+                    t_relay();
+                    exit;
+                }
+            }
+        }
+        """)
+        try h.prepareAndStart()
+        cleanups.append { h.stop() }
+        let full = { h.mi("ds_list", #"{"full":1}"#)?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"] }
+        XCTAssertTrue(waitUntil(10) { full().map { d in (0..<2).compactMap { d[$0]?["weight"]?.intValue } == [90, 30] } ?? false },
+                      "\(String(describing: full()))\n\(h.log)")
+        let bad = try uas(TMFailoverTests.scenario("uas_503.xml"), port: gw1)
+        let good = try uas(Repo.sip("uas.xml"), port: gw2)
+        let (status, caller) = try uac(proxy: port, calls: 8)
+        let context = "\(caller.report)\n--- proxy:\n\(h.log.suffix(4000))"
+        XCTAssertEqual(status, 0, context)
+        XCTAssertEqual(caller.stat("SuccessfulCall(C)"), 8, context)
+        XCTAssertEqual(caller.received("SIP/2.0 503"), 0, context)
+        XCTAssertEqual(bad.received("INVITE "), 1, bad.report)
+        XCTAssertTrue(waitUntil(5) { good.received("BYE ") == 8 }, good.report)
+        XCTAssertEqual(good.received("INVITE "), 8, good.report)
+        XCTAssertTrue(h.log.contains("box failed, next box sip:127.0.0.1:\(gw2)"), h.log)
+        XCTAssertEqual(state(h, "sip:127.0.0.1:\(gw1)"), "Probing", "\(dests(h))")
+    }
+
+    /// The socket column reaches t_relay: ds_select_dst sets $du and $fs, tm sends from that socket (the proxy listens
+    /// on two), and after ds_next_dst the next entry's socket is used.
+    func testTRelayHonoursTheDestinationsSocket() throws {
+        let a = try Responder(answer: 503, port: Self.port()), b = try Responder(answer: 200, port: Self.port())
+        cleanups.append { a.stop(); b.stop() }
+        let (port, port2) = (Self.port(), Self.port())
+        let db = try SQLiteCLI.database("""
+            INSERT INTO dispatcher (setid, destination, socket, priority) VALUES
+              (1, 'sip:127.0.0.1:\(a.port)', 'udp:127.0.0.1:\(port2)', 10), (1, 'sip:127.0.0.1:\(b.port)', 'udp:127.0.0.1:\(port)', 0);
+            """)
+        let h = try proxy(db: db, port: port, algorithm: 8, extra: "socket = udp:127.0.0.1:\(port2)",
+                          select: "$rm == \"OPTIONS\"")
+        let c = try UDPSocket()
+        XCTAssertEqual(c.request(server: port, method: "OPTIONS"), "SIP/2.0 200 Answer", h.log)
+        XCTAssertEqual(a.sourcePorts.withLock { $0 }, [port2], h.log)
+        XCTAssertEqual(b.sourcePorts.withLock { $0 }, [port], h.log)
     }
 
     static func scenario(_ name: String) -> String { Repo.root.appendingPathComponent("Tests/SIP/tm/\(name)").path }
