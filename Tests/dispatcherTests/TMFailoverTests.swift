@@ -140,6 +140,32 @@ final class TMFailoverTests: XCTestCase {
         XCTAssertEqual(state(h, "sip:127.0.0.1:\(gw2)"), "Active", "\(dests(h))")
     }
 
+    /// Two failure rounds: boxes 1 and 2 answer 503, box 3 200. What ds_next_dst consumed in the first failure route
+    /// is still consumed in the second (tm keeps the AVPs between rounds), so the list walks 1 → 2 → 3, and both
+    /// failed boxes are marked.
+    func testTwoFailureRoundsWalkTheWholeList() throws {
+        let (gw1, gw2, gw3, port) = (Self.port(), Self.port(), Self.port(), Self.port())
+        let db = try SQLiteCLI.database("""
+            INSERT INTO dispatcher (setid, destination, weight, priority) VALUES
+              (1, 'sip:127.0.0.1:\(gw1)', '1', 10), (1, 'sip:127.0.0.1:\(gw2)', '1', 5), (1, 'sip:127.0.0.1:\(gw3)', '1', 0);
+            """)
+        let h = try proxy(db: db, port: port, algorithm: 8)
+        let bad1 = try uas(TMFailoverTests.scenario("uas_503.xml"), port: gw1)
+        let bad2 = try uas(TMFailoverTests.scenario("uas_503.xml"), port: gw2)
+        let good = try uas(Repo.sip("uas.xml"), port: gw3)
+        let (status, caller) = try uac(proxy: port, calls: 2)
+        let context = "\(caller.report)\n--- proxy:\n\(h.log.suffix(4000))"
+        XCTAssertEqual(status, 0, context)
+        XCTAssertEqual(caller.stat("SuccessfulCall(C)"), 2, context)
+        XCTAssertEqual(caller.received("SIP/2.0 503"), 0, context)
+        XCTAssertEqual(bad1.received("INVITE "), 1, bad1.report)
+        XCTAssertEqual(bad2.received("INVITE "), 1, bad2.report)
+        XCTAssertTrue(waitUntil(5) { good.received("BYE ") == 2 }, good.report)
+        XCTAssertTrue(h.log.contains("failure 503 from sip:127.0.0.1:\(gw2), marking it"), h.log)
+        XCTAssertTrue(h.log.contains("next destination sip:127.0.0.1:\(gw3)"), h.log)
+        XCTAssertEqual([gw1, gw2, gw3].map { state(h, "sip:127.0.0.1:\($0)") }, ["Probing", "Probing", "Active"], "\(dests(h))")
+    }
+
     /// The first box (alg 8: the highest priority) never answers: tm's fr_timeout makes a local 408, which
     /// `t_local_replied("all")` recognises; the call fails over to the second box; the caller sees no 408.
     func testFailoverOnTimeoutWithDsNextDst() throws {
