@@ -118,8 +118,10 @@ final class DispatcherModule: Sendable {
     let warned = Mutex<Set<String>>([])
     /// Destinations with a probe in flight (Probing.swift).
     let inFlight = InFlight()
+    /// Destination states as statistics (Metrics.swift).
+    let metrics: DestinationMetrics
 
-    init(host: PluginHost) { self.host = host }
+    init(host: PluginHost) { self.host = host; metrics = DestinationMetrics(host: host) }
 
     var rt: Runtime? { runtime.withLock { $0 } }
 
@@ -303,6 +305,7 @@ final class DispatcherModule: Sendable {
             ts.append(t)
             host.log(.info, "FreeSWITCH-driven weights refreshed every \(ms) ms")
         }
+        if let t = startMetrics(rt) { ts.append(t) }
         timers.withLock { $0 = ts }
     }
 

@@ -35,7 +35,8 @@ final class ProtoUDPModule: Sendable {
 final class UDPListener: SIPListener {
     let host: PluginHost
     let fd: Int32
-    /// The socket's address family: a destination of another family cannot be sent to from it.
+    /// The socket's address family: a datagram for another family is sent at once (and refused by the kernel), never
+    /// batched, so forward() still reports the failure to the script (ds_next_dst, use_next_gw failover).
     let family: sa_family_t
     let stopping = Atomic<Bool>(false)
     static let maxDatagram = 65535
@@ -142,11 +143,9 @@ final class UDPListener: SIPListener {
     let sendKey = ThreadKey()
 
     func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool {
-        // A destination this socket cannot reach (another address family) fails now, through sendto, so the
-        // caller's forward() fails and the script can fail over; a batched send would only fail later, unseen.
-        if address.pointee.sa_family == family, let p = pthread_getspecific(sendKey.key) {
+        if let p = pthread_getspecific(sendKey.key) {
             let batch = Unmanaged<SendBatch>.fromOpaque(p).takeUnretainedValue()
-            if batch.open {
+            if batch.open, address.pointee.sa_family == family {
                 if batch.isFull(adding: bytes.count) { flush(batch) }
                 if batch.add(to: address, length: length, bytes: bytes) { return true }
             }

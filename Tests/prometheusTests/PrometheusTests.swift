@@ -152,6 +152,44 @@ final class PrometheusTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("opensips_events_per_sec ") }, body)
     }
 
+    /// dispatcher destination states (one destination loaded inactive) as labelled gauges, with the dispatcher
+    /// README's `labels` rules.
+    func testDispatcherStates() throws {
+        let port = 34100
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-prom-ds-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let schema = HTTPDRepo.root.appendingPathComponent("Plugins/dispatcher/schema/sqlite.sql").path
+        let seed = "\(dir)/seed.sql"
+        try (try String(contentsOfFile: schema, encoding: .utf8)
+             + "\nINSERT INTO dispatcher (setid, destination, state) VALUES (4, 'sip:10.0.0.1', 0), (4, 'sip:10.0.0.2:5070', 1);\n")
+            .write(toFile: seed, atomically: true, encoding: .utf8)
+        let h = try server(port: port, """
+        loadmodule "db_sqlite.so"
+        loadmodule "dispatcher.so"
+        modparam("db_sqlite", "init_sql", "\(seed)")
+        modparam("dispatcher", "db_url", "sqlite://\(dir)/ds.db")
+        modparam("prometheus", "statistics", "dispatcher:")
+        modparam("prometheus", "labels", "dispatcher: /^([^@]*)@([0-9]+)_(.*)$/\\\\1:set=\\"\\\\2\\",dst=\\"\\\\3\\"/")
+        modparam("prometheus", "labels", "dispatcher: /^([^@]*)@([0-9]+)$/\\\\1:set=\\"\\\\2\\"/")
+        event_route[E_NOBODY] { xlog("x"); }
+        """)
+        _ = h
+        var body = ""
+        let deadline = Date().addingTimeInterval(10)
+        repeat { // the figures are refreshed every second
+            body = get(port)?.body ?? ""
+            if body.contains(#"opensips_dst_active{set="4",dst="10.0.0.2_5070"} 0"#) { break }
+            usleep(200_000)
+        } while Date() < deadline
+        let lines = body.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("# TYPE opensips_dst_active gauge"), body)
+        XCTAssertTrue(lines.contains(#"opensips_dst_active{set="4",dst="10.0.0.1"} 1"#), body)
+        XCTAssertTrue(lines.contains(#"opensips_dst_active{set="4",dst="10.0.0.2_5070"} 0"#), body)
+        XCTAssertTrue(lines.contains(#"opensips_set_inactive{set="4"} 1"#), body)
+        XCTAssertTrue(lines.contains("opensips_destinations_active 1"), body)
+    }
+
     // MARK: - A real Prometheus
 
     func testRealPrometheusScrapesSwitchyard() throws {
