@@ -8,10 +8,16 @@
 #   .ci/servers.sh env              print the `export` lines the tests read (eval "$(.ci/servers.sh env)")
 #
 # Nothing touches the system's own instances: every server has its own data folder under $SY_SERVERS_DIR (default
-# /tmp/switchyard-servers), listens on 127.0.0.1 only (ports 26306, 26432, 26379 unless SY_MYSQL_PORT,
-# SY_POSTGRES_PORT, SY_REDIS_PORT say otherwise) and on a Unix socket in that folder. PostgreSQL refuses to run as
-# root and MariaDB wants an unprivileged user, so when run as root they run as the `postgres` / `mysql` accounts the
-# Debian packages create. Passwords are real (no --skip-grant-tables): the wrong-password tests need them.
+# /tmp/switchyard-servers), listens on 127.0.0.1 only and on a Unix socket in that folder. Ports: SY_MYSQL_PORT,
+# SY_POSTGRES_PORT, SY_REDIS_PORT when set (a port someone already listens on is refused with a message), else the
+# ports this folder's servers got the first time (kept in $SY_SERVERS_DIR/ports so restarts keep their URLs), else
+# free ports the kernel hands out. Readiness is checked over the private Unix sockets, never over TCP (a TCP port
+# could belong to someone else's server).
+#
+# Runs as root or as an ordinary user. As root, PostgreSQL and MariaDB (which refuse or dislike root) run as the
+# `postgres` / `mysql` accounts the Debian packages create; as another user they run as that user, whose OS name
+# is then the servers' admin account (socket/peer authentication). Passwords are real (no --skip-grant-tables):
+# the wrong-password tests need them.
 set -euo pipefail
 
 # The servers outlive this script: they must not inherit its open files (a caller's lock file, e.g. a build lock
@@ -22,9 +28,20 @@ for fd in /proc/$$/fd/*; do
 done
 
 DIR=${SY_SERVERS_DIR:-/tmp/switchyard-servers}
-MY_PORT=${SY_MYSQL_PORT:-26306}
-PG_PORT=${SY_POSTGRES_PORT:-26432}
-RD_PORT=${SY_REDIS_PORT:-26379}
+# The ports this folder's servers were given before (so `restart NAME` and `env` keep the same URLs).
+MY_PORT='' PG_PORT='' RD_PORT=''
+# shellcheck disable=SC1091
+if [ -f "$DIR/ports" ]; then . "$DIR/ports"
+elif [ -f "$DIR/env" ]; then # a folder started by an older version of this script: its env file has the ports
+  MY_PORT=$(sed -n "s|^export SY_TEST_MYSQL_URL='.*:\([0-9]*\)/.*|\1|p" "$DIR/env")
+  PG_PORT=$(sed -n "s|^export SY_TEST_POSTGRES_URL='.*:\([0-9]*\)/.*|\1|p" "$DIR/env")
+  RD_PORT=$(sed -n "s|^export SY_TEST_REDIS_URL='.*:\([0-9]*\)/.*|\1|p" "$DIR/env")
+fi
+MY_PORT=${SY_MYSQL_PORT:-$MY_PORT}
+PG_PORT=${SY_POSTGRES_PORT:-$PG_PORT}
+RD_PORT=${SY_REDIS_PORT:-$RD_PORT}
+# Admin accounts: OS root maps to MariaDB's root and PostgreSQL's postgres; another user is its own admin.
+if [ "$(id -u)" -eq 0 ]; then MY_ADMIN=root PG_ADMIN=postgres; else MY_ADMIN=$(id -un) PG_ADMIN=$(id -un); fi
 USER_NAME=switchyard
 USER_PASS=sy-test-pw
 DB_NAME=switchyard_test
@@ -35,6 +52,35 @@ as_user() { # as_user ACCOUNT CMD...: run as an unprivileged account when we are
   if [ "$(id -u)" -eq 0 ]; then runuser -u "$who" -- "$@"; else "$@"; fi
 }
 
+port_taken() { # port_taken PORT: something listens on 127.0.0.1:PORT
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+free_port() { # a port nobody is bound to, as the kernel hands it out (without python3: one nobody listens on)
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    return
+  fi
+  local p
+  while :; do p=$((20000 + RANDOM % 30000)); port_taken "$p" || { echo "$p"; return; }; done
+}
+
+check_port() { # check_port NAME PORT: refuse a port someone else listens on (our own running server is fine)
+  if port_taken "$2"; then
+    echo "servers.sh: port $2 for $1 is already taken by another process: set SY_${1}_PORT to a free port," \
+         "or use another SY_SERVERS_DIR (or stop the stale server)" >&2
+    return 1
+  fi
+}
+
+choose_ports() { # give each server a port (kept in $DIR/ports) before anything starts
+  mkdir -p "$DIR"
+  [ -n "$MY_PORT" ] || MY_PORT=$(free_port)
+  [ -n "$PG_PORT" ] || PG_PORT=$(free_port)
+  [ -n "$RD_PORT" ] || RD_PORT=$(free_port)
+  printf 'MY_PORT=%s\nPG_PORT=%s\nRD_PORT=%s\n' "$MY_PORT" "$PG_PORT" "$RD_PORT" >"$DIR/ports"
+}
+
 wait_for() { # wait_for WHAT SECONDS CMD...: poll until CMD succeeds
   local what=$1 secs=$2; shift 2
   local i
@@ -42,23 +88,25 @@ wait_for() { # wait_for WHAT SECONDS CMD...: poll until CMD succeeds
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
-  echo "servers.sh: $what did not come up within ${secs}s (see $DIR/*.log)" >&2
+  echo "servers.sh: $what did not come up within ${secs}s (see the logs under $DIR)" >&2
   return 1
 }
 
-mysql_admin() { mariadb --no-defaults --protocol=socket -S "$DIR/mysql/mysqld.sock" -uroot "$@"; }
+mysql_admin() { mariadb --no-defaults --protocol=socket -S "$DIR/mysql/mysqld.sock" -u"$MY_ADMIN" "$@"; }
 
 start_mysql() {
   command -v mariadbd >/dev/null || { echo "servers.sh: mariadb-server is not installed" >&2; return 1; }
   mkdir -p "$DIR/mysql"
-  [ "$(id -u)" -eq 0 ] && chown mysql: "$DIR/mysql"
+  if [ "$(id -u)" -eq 0 ]; then chown mysql: "$DIR/mysql"; fi
   if [ ! -d "$DIR/mysql/data/mysql" ]; then
     as_user mysql mariadb-install-db --no-defaults --datadir="$DIR/mysql/data" --auth-root-authentication-method=socket \
-      --skip-test-db >"$DIR/mysql-install.log" 2>&1
+      --auth-root-socket-user="$MY_ADMIN" --skip-test-db >"$DIR/mysql-install.log" 2>&1
   fi
   if [ -f "$DIR/mysql/mysqld.pid" ] && kill -0 "$(cat "$DIR/mysql/mysqld.pid")" 2>/dev/null; then return 0; fi
+  check_port MYSQL "$MY_PORT"
+  # The error log in the server's own folder: the server runs as `mysql` and could not write beside it.
   as_user mysql mariadbd --no-defaults --datadir="$DIR/mysql/data" --socket="$DIR/mysql/mysqld.sock" \
-    --port="$MY_PORT" --bind-address=127.0.0.1 --pid-file="$DIR/mysql/mysqld.pid" --log-error="$DIR/mysql.log" \
+    --port="$MY_PORT" --bind-address=127.0.0.1 --pid-file="$DIR/mysql/mysqld.pid" --log-error="$DIR/mysql/mysqld.log" \
     --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 >/dev/null 2>&1 &
   wait_for MariaDB 60 mysql_admin -e "SELECT 1"
   mysql_admin <<SQL
@@ -84,20 +132,21 @@ stop_mysql() {
 start_postgres() {
   [ -n "$PG_BIN" ] || { echo "servers.sh: postgresql is not installed" >&2; return 1; }
   mkdir -p "$DIR/pg"
-  [ "$(id -u)" -eq 0 ] && chown postgres: "$DIR/pg"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$DIR/pg"; fi
   if [ ! -f "$DIR/pg/data/PG_VERSION" ]; then
     printf '%s\n' "$USER_PASS" >"$DIR/pg/pw"
-    [ "$(id -u)" -eq 0 ] && chown postgres: "$DIR/pg/pw"
-    as_user postgres "$PG_BIN/initdb" -D "$DIR/pg/data" -U postgres --pwfile="$DIR/pg/pw" \
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$DIR/pg/pw"; fi
+    as_user postgres "$PG_BIN/initdb" -D "$DIR/pg/data" -U "$PG_ADMIN" --pwfile="$DIR/pg/pw" \
       --auth-local=peer --auth-host=scram-sha-256 >"$DIR/pg-install.log" 2>&1
     # Unix-socket logins of the test user need its password too (the wrong-password test uses both paths).
     sed -i '0,/^local/s//local   all   switchyard   scram-sha-256\nlocal/' "$DIR/pg/data/pg_hba.conf"
   fi
   if as_user postgres "$PG_BIN/pg_ctl" -D "$DIR/pg/data" status >/dev/null 2>&1; then return 0; fi
+  check_port POSTGRES "$PG_PORT"
   as_user postgres "$PG_BIN/pg_ctl" -D "$DIR/pg/data" -l "$DIR/pg/postgres.log" -w -t 60 \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DIR/pg -c fsync=off -c max_connections=200" \
     start >/dev/null
-  local psql=("$PG_BIN/psql" -h "$DIR/pg" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt)
+  local psql=("$PG_BIN/psql" -h "$DIR/pg" -p "$PG_PORT" -U "$PG_ADMIN" -d postgres -v ON_ERROR_STOP=1 -qAt)
   if [ -z "$(as_user postgres "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$USER_NAME'")" ]; then
     as_user postgres "${psql[@]}" -c "CREATE ROLE $USER_NAME LOGIN CREATEDB PASSWORD '$USER_PASS'"
   fi
@@ -115,11 +164,14 @@ start_redis() {
   command -v redis-server >/dev/null || { echo "servers.sh: redis-server is not installed" >&2; return 1; }
   mkdir -p "$DIR/redis"
   if [ -f "$DIR/redis/redis.pid" ] && kill -0 "$(cat "$DIR/redis/redis.pid")" 2>/dev/null; then return 0; fi
+  check_port REDIS "$RD_PORT"
   redis-server --port "$RD_PORT" --bind 127.0.0.1 --dir "$DIR/redis" --daemonize yes \
-    --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis.log" --save "" --appendonly no \
+    --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/redis.log" --save "" --appendonly no \
     --unixsocket "$DIR/redis/redis.sock" >/dev/null
-  wait_for Redis 30 redis-cli -p "$RD_PORT" ping
+  wait_for Redis 30 redis_ping
 }
+
+redis_ping() { [ "$(redis-cli -s "$DIR/redis/redis.sock" ping 2>/dev/null)" = PONG ]; }
 
 stop_redis() {
   local pidf="$DIR/redis/redis.pid"
@@ -154,14 +206,18 @@ one() { # one ACTION NAME
 case "${1:-}" in
   start)
     mkdir -p "$DIR"; chmod 755 "$DIR"
+    choose_ports
     start_mysql; start_postgres; start_redis
     print_env >"$DIR/env"
     echo "servers.sh: MariaDB :$MY_PORT, PostgreSQL :$PG_PORT, Redis :$RD_PORT in $DIR (env: $DIR/env)"
     ;;
   stop) stop_redis; stop_postgres; stop_mysql ;;
-  restart) one stop "${2:-}"; one start "${2:-}" ;;
+  restart) choose_ports; one stop "${2:-}"; one start "${2:-}" ;;
   stopone) one stop "${2:-}" ;;
-  startone) one start "${2:-}" ;;
-  env) print_env ;;
+  startone) choose_ports; one start "${2:-}" ;;
+  env)
+    [ -n "$MY_PORT" ] && [ -n "$PG_PORT" ] && [ -n "$RD_PORT" ] \
+      || { echo "servers.sh: no servers in $DIR yet (run: $0 start)" >&2; exit 1; }
+    print_env ;;
   *) echo "usage: $0 start|stop|env|restart NAME|stopone NAME|startone NAME" >&2; exit 2 ;;
 esac

@@ -80,9 +80,9 @@ private nonisolated(unsafe) let cachedbAPI: UnsafePointer<sy_cachedb_api> = {
             return rc
         }
     }
-    let table = UnsafeMutablePointer<sy_cachedb_api>.allocate(capacity: 1)
-    table.initialize(to: api)
-    return UnsafePointer(table)
+    // Not allocate/initialize: a shorter sy_cachedb_api of an older plugin in the process would cut the copy (CTable).
+    return CTable.keep(&api, size: MemoryLayout<sy_cachedb_api>.stride, alignment: MemoryLayout<sy_cachedb_api>.alignment)
+        .assumingMemoryBound(to: sy_cachedb_api.self)
 }()
 
 /// A connection is the collection object itself (kept alive by the module's topology for the life of the process).

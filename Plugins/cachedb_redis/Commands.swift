@@ -114,9 +114,9 @@ nonisolated(unsafe) let redisAPI: UnsafePointer<sy_cachedb_api> = {
             }
         }
     }
-    let p = UnsafeMutablePointer<sy_cachedb_api>.allocate(capacity: 1)
-    p.initialize(to: api)
-    return UnsafePointer(p)
+    // Not allocate/initialize: a shorter sy_cachedb_api of an older plugin in the process would cut the copy (CTable).
+    return CTable.keep(&api, size: MemoryLayout<sy_cachedb_api>.stride, alignment: MemoryLayout<sy_cachedb_api>.alignment)
+        .assumingMemoryBound(to: sy_cachedb_api.self)
 }()
 
 /// INCRBY that gives a new key the expiry and leaves an existing key's alone, atomically (Redis runs a script whole).

@@ -76,15 +76,18 @@ final class RedisPool: Sendable {
             if timeouts.queryMs > 0 { redisSetTimeout(ctx, Self.timeval(ms: timeouts.queryMs)) }
             let link = RedisLink(ctx)
             if let pw = url.password {
-                if case .error(let e)? = Self.command(link, ["AUTH", pw].map { Array($0.utf8) }) {
-                    reasons.append("\(ep.text): AUTH failed: \(e)")
-                    continue
+                // Only an OK status is success: an error reply or no reply at all (a dead link, a timeout) is not.
+                switch Self.command(link, ["AUTH", pw].map { Array($0.utf8) }) {
+                case .status("OK")?: break
+                case .error(let e)?: reasons.append("\(ep.text): AUTH failed: \(e)"); continue
+                default: reasons.append("\(ep.text): AUTH failed: no reply"); continue
                 }
             }
             if url.database != 0 {
-                if case .error(let e)? = Self.command(link, ["SELECT", String(url.database)].map { Array($0.utf8) }) {
-                    reasons.append("\(ep.text): SELECT \(url.database) failed: \(e)")
-                    continue
+                switch Self.command(link, ["SELECT", String(url.database)].map { Array($0.utf8) }) {
+                case .status("OK")?: break
+                case .error(let e)?: reasons.append("\(ep.text): SELECT \(url.database) failed: \(e)"); continue
+                default: reasons.append("\(ep.text): SELECT \(url.database) failed: no reply"); continue
                 }
             }
             if i != start {

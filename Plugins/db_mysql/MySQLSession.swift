@@ -17,8 +17,15 @@ final class MySQLSession: SQLSession {
     }
 
     private var db: UnsafeMutablePointer<MYSQL>?
+    /// Prepared statements by SQL text, at most maxStatements (each one counts against the server's
+    /// max_prepared_stmt_count, shared by every proxy using the server), the least recently used evicted first.
     private var statements: [String: UnsafeMutablePointer<MYSQL_STMT>] = [:]
-    private static let maxStatements = 256
+    /// The cached texts, least recently used first.
+    private var recent: [String] = []
+    /// Statements whose execution or row delivery is in progress: a row callback may query again on this session
+    /// (inside a transaction), and must neither reuse nor evict a statement still being fetched.
+    private var busy: Set<UnsafeMutablePointer<MYSQL_STMT>> = []
+    private static let maxStatements = 32
 
     /// Connects to `url`: a wrong password or an unreachable server throws SQLError(.connect) naming the URL masked.
     init(url: SQLURL, options: Options) throws(SQLError) {
@@ -45,6 +52,7 @@ final class MySQLSession: SQLSession {
     func close() {
         for (_, st) in statements { mysql_stmt_close(st) }
         statements = [:]
+        recent = []
         if let db { mysql_close(db) }
         db = nil
     }
@@ -63,8 +71,15 @@ final class MySQLSession: SQLSession {
         return SQLError(kind, "\(text) (\(sql.prefix(120)))", lost: lostCodes.contains(code))
     }
 
-    private func statement(_ sql: String) throws(SQLError) -> UnsafeMutablePointer<MYSQL_STMT> {
-        if let st = statements[sql] { return st }
+    /// A prepared statement for `sql` and whether it is the cached one (else the caller closes it after use): the
+    /// cached one when it is free; a fresh one, cached when there is room, otherwise (`cache` false: a statement
+    /// without parameters, run once, e.g. a raw query, is never cached).
+    private func statement(_ sql: String, cache: Bool) throws(SQLError) -> (UnsafeMutablePointer<MYSQL_STMT>, Bool) {
+        if cache, let st = statements[sql], !busy.contains(st) {
+            if let i = recent.firstIndex(of: sql) { recent.remove(at: i) }
+            recent.append(sql)
+            return (st, true)
+        }
         guard let db else { throw SQLError(.connect, "connection closed", lost: true) }
         guard let st = mysql_stmt_init(db) else { throw SQLError(.other, "mysql_stmt_init failed") }
         let rc = sql.withCString { mysql_stmt_prepare(st, $0, UInt(strlen($0))) }
@@ -77,22 +92,28 @@ final class MySQLSession: SQLSession {
         // truncated.
         var on: my_bool = 1
         mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &on)
-        if statements.count >= Self.maxStatements {
-            for (_, old) in statements { mysql_stmt_close(old) }
-            statements = [:]
+        guard cache, statements[sql] == nil else { return (st, false) }
+        while statements.count >= Self.maxStatements {
+            // The least recently used statement not being fetched; none free: this one is not cached.
+            guard let i = recent.firstIndex(where: { statements[$0].map { !busy.contains($0) } ?? true }) else { return (st, false) }
+            let old = recent.remove(at: i)
+            if let o = statements.removeValue(forKey: old) { mysql_stmt_close(o) }
         }
         statements[sql] = st
-        return st
+        recent.append(sql)
+        return (st, true)
     }
 
     func execute(_ sql: String, _ params: [sy_db_value], row: sy_db_row_fn?,
                  arg: UnsafeMutableRawPointer?) throws(SQLError) -> Int64 {
-        let st = try statement(sql)
-        func fail() -> SQLError {
-            let e = error(mysql_stmt_errno(st), String(cString: mysql_stmt_error(st)), sql)
-            if e.lost { statements.removeValue(forKey: sql) }
-            return e
+        let (st, cached) = try statement(sql, cache: !params.isEmpty)
+        busy.insert(st)
+        defer {
+            busy.remove(st)
+            if !cached { mysql_stmt_close(st) }
         }
+        // A lost connection keeps its statements in the cache: close() closes them with the session.
+        func fail() -> SQLError { error(mysql_stmt_errno(st), String(cString: mysql_stmt_error(st)), sql) }
         let expected = Int(mysql_stmt_param_count(st))
         guard expected == params.count else {
             throw SQLError(.badArg, "\(expected) placeholder(s) but \(params.count) parameter(s) (\(sql.prefix(120)))")
@@ -182,10 +203,20 @@ final class MySQLSession: SQLSession {
         }
         var values = [sy_db_value](repeating: sy_db_value(), count: ncols)
         var delivered: Int64 = 0
+        var truncationLogged = false
         while true {
             let rc = mysql_stmt_fetch(st)
             if rc == MYSQL_NO_DATA { break }
             if rc == 1 { throw error(mysql_stmt_errno(st), String(cString: mysql_stmt_error(st)), sql) }
+            if rc == MYSQL_DATA_TRUNCATED {
+                // The buffers are sized from the stored result's longest values, so this should not happen; if it
+                // does, the value's reported length is its full length: only the buffer's bytes are there.
+                for i in 0..<ncols where lengths[i] > binds[i].buffer_length { lengths[i] = binds[i].buffer_length }
+                if !truncationLogged {
+                    truncationLogged = true
+                    settings.log(.warn, "a value longer than its buffer was truncated (\(sql.prefix(120)))")
+                }
+            }
             for i in 0..<ncols {
                 var v = sy_db_value()
                 if nulls[i] != 0 {

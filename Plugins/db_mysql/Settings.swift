@@ -25,10 +25,13 @@ final class MySQLSettings: Sendable {
         maxRetries.load(ordering: .relaxed) == 0 ? 1 : Int(maxQueries.load(ordering: .relaxed))
     }
 
+    /// max_db_retries: reconnect attempts after a call found its connection lost, before its next attempt.
     var driverSettings: SQLDriverSettings {
-        SQLDriverSettings(maxAttempts: attempts, slowQueryMicros: slowMicros.load(ordering: .relaxed),
-                          log: { level, text in settings.log(level, text) },
-                          onStatus: { url, isUp in settings.raiseConnectionEvent(url, isUp) })
+        var s = SQLDriverSettings(maxAttempts: attempts, slowQueryMicros: slowMicros.load(ordering: .relaxed),
+                                  log: { level, text in settings.log(level, text) },
+                                  onStatus: { url, isUp in settings.raiseConnectionEvent(url, isUp) })
+        s.reconnects = max(1, Int(maxRetries.load(ordering: .relaxed)))
+        return s
     }
 
     /// E_MYSQL_CONNECTION(url, status): the URL with its password masked, "connected" or "disconnected".

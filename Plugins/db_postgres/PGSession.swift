@@ -14,7 +14,11 @@ final class PGSession: SQLSession {
     }
 
     private var pg: OpaquePointer?
+    /// Prepared statements by SQL text, at most maxStatements, the least recently used deallocated first.
     private var statements: [String: String] = [:]
+    /// The cached texts, least recently used first.
+    private var recent: [String] = []
+    private static let maxStatements = 32
     private var nextName = 0
     private let masked: String
 
@@ -52,6 +56,7 @@ final class PGSession: SQLSession {
         if let pg { PQfinish(pg) }
         pg = nil
         statements = [:]
+        recent = []
     }
 
     deinit { close() }
@@ -69,16 +74,22 @@ final class PGSession: SQLSession {
         else if state.hasPrefix("22") || state == "42804" || state == "42883" { kind = .badArg }
         else { kind = .other }
         let oneLine = text.split(separator: "\n").first.map(String.init) ?? text
-        if lost { statements = [:] }
+        if lost { statements = [:]; recent = [] }
         return SQLError(kind, "\(oneLine) (\(sql.prefix(120)))", lost: lost)
     }
 
     private func prepared(_ sql: String, _ n: Int) throws(SQLError) -> String {
-        if let name = statements[sql] { return name }
+        if let name = statements[sql] {
+            if let i = recent.firstIndex(of: sql) { recent.remove(at: i) }
+            recent.append(sql)
+            return name
+        }
         guard let pg else { throw SQLError(.connect, "connection closed", lost: true) }
-        if statements.count >= 256 { // forget the oldest batch: DEALLOCATE ALL keeps the server side small too
-            PQclear(PQexec(pg, "DEALLOCATE ALL"))
-            statements = [:]
+        // A result is complete in memory before its rows are delivered, so a statement may be deallocated even
+        // while a row callback of its result runs.
+        while statements.count >= Self.maxStatements, !recent.isEmpty {
+            let old = recent.removeFirst()
+            if let name = statements.removeValue(forKey: old) { PQclear(PQexec(pg, "DEALLOCATE \(name)")) }
         }
         nextName += 1
         let name = "sy\(nextName)"
@@ -87,12 +98,14 @@ final class PGSession: SQLSession {
         defer { PQclear(res) }
         guard PQresultStatus(res) == PGRES_COMMAND_OK else { throw error(res, sql) }
         statements[sql] = name
+        recent.append(sql)
         return name
     }
 
     func execute(_ sql: String, _ params: [sy_db_value], row: sy_db_row_fn?,
                  arg: UnsafeMutableRawPointer?) throws(SQLError) -> Int64 {
-        let name = try prepared(sql, params.count)
+        // A statement without parameters (a raw query, run once) is not prepared: the unnamed statement, no cache.
+        let name = params.isEmpty ? nil : try prepared(sql, params.count)
         guard let pg else { throw SQLError(.connect, "connection closed", lost: true) }
         // Values in text format (numbers printed, strings copied NUL-terminated); blobs in binary format.
         var owned: [UnsafeMutablePointer<CChar>?] = []
@@ -118,7 +131,8 @@ final class PGSession: SQLSession {
             }
         }
         let values = owned.map { UnsafePointer($0) }
-        let res = PQexecPrepared(pg, name, Int32(params.count), values, lengths, formats, 0)
+        let res = name.map { PQexecPrepared(pg, $0, Int32(params.count), values, lengths, formats, 0) }
+            ?? PQexecParams(pg, sql, 0, nil, nil, nil, nil, 0)
         defer { PQclear(res) }
         switch PQresultStatus(res) {
         case PGRES_TUPLES_OK: return deliver(res, row: row, arg: arg)

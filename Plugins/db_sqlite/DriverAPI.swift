@@ -38,10 +38,9 @@ let driver = DriverSettings()
 
 /// The published table: allocated once per process (static storage, as api_publish requires).
 final class DriverAPITable: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<sy_db_api>
+    let pointer: UnsafePointer<sy_db_api>
 
     init() {
-        pointer = .allocate(capacity: 1)
         var api = sy_db_api()
         api.header = sy_table_header(abi_major: UInt32(SY_DB_MAJOR), abi_minor: UInt32(SY_DB_MINOR),
                                      struct_size: UInt32(MemoryLayout<sy_db_api>.stride), reserved: 0)
@@ -53,7 +52,9 @@ final class DriverAPITable: @unchecked Sendable {
         api.remove = dbRemove
         api.raw_query = dbRawQuery
         api.transaction = dbTransaction
-        pointer.initialize(to: api)
+        // Not allocate/initialize: a shorter sy_db_api of an older plugin in the process would cut the copy (CTable).
+        pointer = CTable.keep(&api, size: MemoryLayout<sy_db_api>.stride, alignment: MemoryLayout<sy_db_api>.alignment)
+            .assumingMemoryBound(to: sy_db_api.self)
     }
 }
 

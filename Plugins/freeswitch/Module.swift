@@ -188,8 +188,10 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
     // MARK: The C table
 
     nonisolated(unsafe) static let table: UnsafeMutablePointer<sy_freeswitch_api> = {
-        let t = UnsafeMutablePointer<sy_freeswitch_api>.allocate(capacity: 1)
-        t.initialize(to: sy_freeswitch_api())
+        // Raw memory of the compile-time size, zeroed (not allocate/initialize: a shorter sy_freeswitch_api of an
+        // older plugin in the process would make those generic calls short, see CTable).
+        let t = CTable.zeroed(size: MemoryLayout<sy_freeswitch_api>.stride, alignment: MemoryLayout<sy_freeswitch_api>.alignment)
+            .assumingMemoryBound(to: sy_freeswitch_api.self)
         t.pointee.header = sy_table_header(abi_major: UInt32(SY_FS_MAJOR), abi_minor: UInt32(SY_FS_MINOR),
                                            struct_size: UInt32(MemoryLayout<sy_freeswitch_api>.size), reserved: 0)
         t.pointee.get_box = { url, len, err, errlen in

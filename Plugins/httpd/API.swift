@@ -7,6 +7,7 @@ import Musl
 #endif
 import CMicroHTTPD
 import SwitchyardABI
+import SwitchyardPluginKit
 
 /// Allocates the published table for `server` (static storage: it lives as long as the process).
 func makeHTTPDTable(for server: HTTPDServer) -> UnsafePointer<sy_httpd_api> {
@@ -75,7 +76,7 @@ func makeHTTPDTable(for server: HTTPDServer) -> UnsafePointer<sy_httpd_api> {
         r.answerBody = body.map { Array(UnsafeRawBufferPointer(start: $0, count: len)) } ?? []
         return 0
     }
-    let p = UnsafeMutablePointer<sy_httpd_api>.allocate(capacity: 1)
-    p.initialize(to: api)
-    return UnsafePointer(p)
+    // Not allocate/initialize: a shorter sy_httpd_api of an older plugin in the process would cut the copy (CTable).
+    return CTable.keep(&api, size: MemoryLayout<sy_httpd_api>.stride, alignment: MemoryLayout<sy_httpd_api>.alignment)
+        .assumingMemoryBound(to: sy_httpd_api.self)
 }

@@ -17,6 +17,28 @@ final class HTTPDServer: Sendable {
     let roots = Mutex(HTTPRootTable())
     /// The daemon and its logger; set once in start, cleared in stop.
     private let daemon = Mutex<DaemonBox?>(nil)
+    /// Refused requests (413/431) are logged at most once a second: (the second of the last line, lines skipped since).
+    private let refusals = Mutex<(second: Int, skipped: Int)>((-1, 0))
+
+    /// One warning for a refused request, unless one was logged this second (a flood of them is counted instead).
+    func logRefusal(_ text: @autoclosure () -> String) {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let second = Int(now.tv_sec)
+        let skipped: Int? = refusals.withLock { r in
+            if r.second == second { r.skipped += 1; return nil }
+            defer { r = (second, 0) }
+            return r.skipped
+        }
+        guard let skipped else { return }
+        host.log(.warn, text() + (skipped > 0 ? " (\(skipped) more refused request(s) not logged)" : ""))
+    }
+
+    /// A request's path as logs show it: no query string (it may carry credentials), at most 100 characters.
+    static func shown(_ url: UnsafePointer<CChar>) -> String {
+        let path = String(cString: url).prefix { $0 != "?" }
+        return path.count > 100 ? path.prefix(100) + "..." : String(path)
+    }
 
     struct DaemonBox: @unchecked Sendable { // the daemon pointer is only passed to MHD_stop_daemon, once
         let daemon: OpaquePointer
@@ -88,7 +110,7 @@ final class HTTPDServer: Sendable {
         }
         guard let root = req.root else { return SY_MHD_NO }
         if req.tooLarge {
-            host.log(.warn, "\(String(cString: method)) \(String(cString: url)): body larger than \(root.maxBody) bytes refused (413)")
+            logRefusal("\(String(cString: method)) \(Self.shown(url)): body larger than \(root.maxBody) bytes refused (413)")
             return queueError(connection, 413, "request body larger than \(root.maxBody) bytes")
         }
         root.handler(root.user, req.opaque)
@@ -104,7 +126,7 @@ final class HTTPDServer: Sendable {
                        state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         let head = headSize(connection, url: url, method: method)
         if head > HTTPDConfig.maxHead {
-            host.log(.warn, "request head of \(head) bytes refused (431): the limit is \(HTTPDConfig.maxHead)")
+            logRefusal("request head of \(head) bytes refused (431): the limit is \(HTTPDConfig.maxHead)")
             return queueError(connection, 431, "request head larger than \(HTTPDConfig.maxHead) bytes")
         }
         let path = Substring(String(cString: url))
@@ -113,7 +135,7 @@ final class HTTPDServer: Sendable {
         }
         if let cl = MHD_lookup_connection_value(connection, SY_MHD_HEADER_KIND, "Content-Length"),
            let length = UInt64(String(cString: cl)), length > root.maxBody {
-            host.log(.warn, "\(String(cString: method)) \(path): Content-Length \(length) over the limit of \(root.maxBody) refused (413)")
+            logRefusal("\(String(cString: method)) \(Self.shown(url)): Content-Length \(length) over the limit of \(root.maxBody) refused (413)")
             return queueError(connection, 413, "request body of \(length) bytes exceeds the limit of \(root.maxBody)")
         }
         let req = HTTPRequest(server: self, connection: connection, method: method, path: url, root: root, reserve: config.postBufSize)

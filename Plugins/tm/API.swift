@@ -5,8 +5,10 @@ import SwitchyardPluginKit
 enum TMAPI {
     /// Built once; the functions reach the engine through `theTM` (the C table carries no handle).
     nonisolated(unsafe) static let table: UnsafeMutablePointer<sy_tm_api> = {
-        let t = UnsafeMutablePointer<sy_tm_api>.allocate(capacity: 1)
-        t.initialize(to: sy_tm_api())
+        // Raw zeroed memory of the compile-time size, not allocate/initialize: a shorter sy_tm_api of an older
+        // plugin in the process would make those generic calls short (see CTable).
+        let t = CTable.zeroed(size: MemoryLayout<sy_tm_api>.stride, alignment: MemoryLayout<sy_tm_api>.alignment)
+            .assumingMemoryBound(to: sy_tm_api.self)
         t.pointee.header = sy_table_header(abi_major: UInt32(SY_TM_MAJOR), abi_minor: UInt32(SY_TM_MINOR),
                                            struct_size: UInt32(MemoryLayout<sy_tm_api>.size), reserved: 0)
         t.pointee.t_uac = { method, ruri, dst, extra, socket, timeout, done, arg in

@@ -112,8 +112,9 @@ final class TMModule: @unchecked Sendable {
 
     /// The SIP hooks handed to the core; `user` is the engine (set in init, alive until the process ends).
     nonisolated(unsafe) static let hooks: UnsafeMutablePointer<sy_sip_hooks> = {
-        let h = UnsafeMutablePointer<sy_sip_hooks>.allocate(capacity: 1)
-        h.initialize(to: sy_sip_hooks())
+        // Raw zeroed memory of the compile-time size (see CTable).
+        let h = CTable.zeroed(size: MemoryLayout<sy_sip_hooks>.stride, alignment: MemoryLayout<sy_sip_hooks>.alignment)
+            .assumingMemoryBound(to: sy_sip_hooks.self)
         h.pointee.header = sy_table_header(abi_major: UInt32(SY_ABI_MAJOR), abi_minor: UInt32(SY_ABI_MINOR),
                                            struct_size: UInt32(MemoryLayout<sy_sip_hooks>.size), reserved: 0)
         h.pointee.request_in = { ctx, info, user in

@@ -17,6 +17,9 @@ import Synchronization
 /// Settings a driver applies to every connection, and its log.
 public struct SQLDriverSettings: Sendable {
     public var maxAttempts: Int
+    /// Connection attempts after a call found its connection lost, before the call's next attempt gives up
+    /// (db_mysql's max_db_retries); at least 1.
+    public var reconnects: Int = 1
     /// Calls slower than this (µs) are logged as slow; 0 = off.
     public var slowQueryMicros: Int64
     public var log: @Sendable (LogLevel, String) -> Void
@@ -82,6 +85,18 @@ public final class SQLConnection: Sendable {
         }
     }
 
+    /// acquire(), with up to `tries` connection attempts (reconnecting after a lost connection).
+    private func acquire(tries: Int) throws(SQLError) -> PooledSession {
+        var left = tries
+        while true {
+            do { return try acquire() } catch {
+                left -= 1
+                if left <= 0 { throw error }
+                settings.log(.warn, "\(url.masked): reconnect failed (\(error.message)); \(left) more attempt(s)")
+            }
+        }
+    }
+
     private func release(_ s: PooledSession) { idle.withLock { $0.append(s) } }
 
     private func status(_ isUp: Bool) {
@@ -121,7 +136,7 @@ public final class SQLConnection: Sendable {
         while true {
             attempt += 1
             let s: PooledSession
-            do { s = try acquire() } catch {
+            do { s = try acquire(tries: attempt > 1 ? max(1, settings.reconnects) : 1) } catch {
                 settings.log(.err, "\(url.masked): cannot connect: \(error.message)")
                 status(false)
                 throw error

@@ -1,13 +1,13 @@
 // SQLDriverTable: the sy_db_api table (switchyard_db.h) of a server driver. Every function but connect() works on the
 // SQLConnection behind the handle, so db_mysql and db_postgres share them; each driver brings its own connect().
 import SwitchyardABI
+import SwitchyardPluginKit
 
 public typealias SQLConnectFn = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer?
 
 public enum SQLDriverTable {
     /// The table, allocated once and never freed (api_publish keeps the pointer).
     public static func make(connect: SQLConnectFn) -> UnsafePointer<sy_db_api> {
-        let p = UnsafeMutablePointer<sy_db_api>.allocate(capacity: 1)
         var api = sy_db_api()
         api.header = sy_table_header(abi_major: UInt32(SY_DB_MAJOR), abi_minor: UInt32(SY_DB_MINOR),
                                      struct_size: UInt32(MemoryLayout<sy_db_api>.stride), reserved: 0)
@@ -19,8 +19,9 @@ public enum SQLDriverTable {
         api.remove = dbRemove
         api.raw_query = dbRawQuery
         api.transaction = dbTransaction
-        p.initialize(to: api)
-        return UnsafePointer(p)
+        // Not allocate/initialize: a shorter sy_db_api of an older plugin in the process would cut the copy (CTable).
+        return CTable.keep(&api, size: MemoryLayout<sy_db_api>.stride, alignment: MemoryLayout<sy_db_api>.alignment)
+            .assumingMemoryBound(to: sy_db_api.self)
     }
 
     /// The handle connect() returns for `conn` (retained until close()).
@@ -124,14 +125,63 @@ private func dbRawQuery(_ c: OpaquePointer?, _ sql: sy_str, _ params: UnsafePoin
     }
 }
 
-/// More than one statement: a `;` followed by more than blanks and comments.
-private func isScript(_ text: String) -> Bool {
-    guard let semi = text.firstIndex(of: ";") else { return false }
-    let after = text[text.index(after: semi)...]
-    return after.split(separator: "\n").contains { line in
-        let t = line.drop { $0 == " " || $0 == "\t" || $0 == "\r" }
-        return !t.isEmpty && !t.hasPrefix("--") && t != ";"
+/// More than one statement: a top-level `;` (not inside a quoted string, identifier or comment) followed by more
+/// than blanks, comments and further `;`. A `;` inside 'text', "text", `name`, $tag$text$tag$, -- or # comments
+/// or /* comments */ is part of the one statement (whose rows the caller wants).
+func isScript(_ text: String) -> Bool {
+    let b = Array(text.utf8)
+    var i = 0
+    var sawTopLevelSemicolon = false
+    /// Index just past the quoted run starting at b[i] (quote q); a doubled quote or a backslash escapes one.
+    func skipQuoted(_ i: Int, _ q: UInt8) -> Int {
+        var j = i + 1
+        while j < b.count {
+            if b[j] == UInt8(ascii: "\\") && q != UInt8(ascii: "`") { j += 2; continue }
+            if b[j] == q {
+                if j + 1 < b.count && b[j + 1] == q { j += 2; continue }
+                return j + 1
+            }
+            j += 1
+        }
+        return b.count
     }
+    while i < b.count {
+        let c = b[i]
+        switch c {
+        case UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "`"):
+            if sawTopLevelSemicolon { return true }
+            i = skipQuoted(i, c)
+        case UInt8(ascii: "-") where i + 1 < b.count && b[i + 1] == UInt8(ascii: "-"), UInt8(ascii: "#"):
+            while i < b.count && b[i] != UInt8(ascii: "\n") { i += 1 }
+        case UInt8(ascii: "/") where i + 1 < b.count && b[i + 1] == UInt8(ascii: "*"):
+            i += 2
+            while i + 1 < b.count && !(b[i] == UInt8(ascii: "*") && b[i + 1] == UInt8(ascii: "/")) { i += 1 }
+            i += 2
+        case UInt8(ascii: "$"):
+            if sawTopLevelSemicolon { return true }
+            // A PostgreSQL dollar quote $tag$ ... $tag$ (tag of letters, digits, '_'); a lone $1 is a parameter.
+            var j = i + 1
+            while j < b.count && (b[j] == UInt8(ascii: "_") || (b[j] | 0x20 >= UInt8(ascii: "a") && b[j] | 0x20 <= UInt8(ascii: "z"))
+                                  || (b[j] >= UInt8(ascii: "0") && b[j] <= UInt8(ascii: "9") && j > i + 1)) { j += 1 }
+            if j < b.count && b[j] == UInt8(ascii: "$") {
+                let tag = b[i...j]
+                var k = j + 1
+                while k + tag.count <= b.count && !b[k..<(k + tag.count)].elementsEqual(tag) { k += 1 }
+                i = min(b.count, k + tag.count)
+            } else {
+                i += 1
+            }
+        case UInt8(ascii: ";"):
+            sawTopLevelSemicolon = true
+            i += 1
+        case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"):
+            i += 1
+        default:
+            if sawTopLevelSemicolon { return true }
+            i += 1
+        }
+    }
+    return false
 }
 
 private func dbTransaction(_ c: OpaquePointer?,

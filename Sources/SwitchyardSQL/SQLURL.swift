@@ -30,8 +30,16 @@ public struct SQLURL: Equatable, Sendable {
         if let socket { out += "unix(\(socket))" } else { out += host.contains(":") ? "[\(host)]" : host }
         if let port { out += ":\(port)" }
         out += "/" + database
-        if !params.isEmpty { out += "?" + params }
+        if !params.isEmpty { out += "?" + SQLURL.maskedParams(params) }
         return out
+    }
+
+    /// `a=b&password=x` with the value of every password-like key (password, sslpassword, ...) replaced by `***`.
+    static func maskedParams(_ params: String) -> String {
+        params.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+            guard let eq = pair.firstIndex(of: "="), pair[..<eq].lowercased().contains("password") else { return String(pair) }
+            return pair[...eq] + "***"
+        }.joined(separator: "&")
     }
 
     /// `params` as key/value pairs (`a=b&c=d`); a pair without `=` has an empty value.
@@ -130,10 +138,13 @@ public struct SQLURL: Equatable, Sendable {
     /// messages about a URL that did not parse.
     public static func maskPassword(_ text: String) -> String {
         guard let sep = text.range(of: "://") else { return text }
-        let rest = text[sep.upperBound...]
-        guard let at = rest.firstIndex(of: "@") else { return text }
+        var out = text
+        if let q = out.lastIndex(of: "?") { out = out[..<q] + "?" + maskedParams(String(out[out.index(after: q)...])) }
+        let rest = out[sep.upperBound...]
+        // The last '@': a password with a raw '@' (a bad URL, the reason this is called) is still hidden whole.
+        guard let at = rest.lastIndex(of: "@") else { return out }
         let creds = rest[..<at]
-        guard let colon = creds.firstIndex(of: ":") else { return text }
-        return String(text[..<colon]) + ":***" + String(text[at...])
+        guard let colon = creds.firstIndex(of: ":") else { return out }
+        return String(out[..<colon]) + ":***" + String(out[at...])
     }
 }

@@ -80,11 +80,14 @@ public final class CArena {
 public final class RowSink {
     public var rows: [[DBValue]] = []
     public let stopAfter: Int?
+    /// Called with each row as it arrives (e.g. to query again from inside the row callback).
+    public var each: (([DBValue]) -> Void)?
     public init(stopAfter: Int?) { self.stopAfter = stopAfter }
 
     public static let callback: sy_db_row_fn = { arg, values, n in
         let sink = Unmanaged<RowSink>.fromOpaque(arg!).takeUnretainedValue()
         sink.rows.append((0..<Int(n)).map { DBValue(values![$0]) })
+        sink.each?(sink.rows[sink.rows.count - 1])
         if let s = sink.stopAfter, sink.rows.count >= s { return 1 }
         return 0
     }
@@ -124,10 +127,11 @@ public struct DBConn: @unchecked Sendable {
 
     public func close() { api.pointee.close!(c) }
 
-    func call(stopAfter: Int? = nil, _ body: (CArena, sy_db_row_fn, UnsafeMutableRawPointer,
-                                                     UnsafeMutablePointer<sy_db_error>) -> Int64) -> DBResult {
+    func call(stopAfter: Int? = nil, each: (([DBValue]) -> Void)? = nil,
+              _ body: (CArena, sy_db_row_fn, UnsafeMutableRawPointer, UnsafeMutablePointer<sy_db_error>) -> Int64) -> DBResult {
         let arena = CArena()
         let sink = RowSink(stopAfter: stopAfter)
+        sink.each = each
         var err = sy_db_error()
         err.code = 42 // must be overwritten, also on success
         let rc = withExtendedLifetime(sink) {
@@ -140,8 +144,9 @@ public struct DBConn: @unchecked Sendable {
         a.array(w.map { sy_db_cond(column: a.str($0.0), op: $0.1.rawValue, reserved: 0, value: a.value($0.2)) })
     }
 
-    public func raw(_ sql: String, _ params: [DBValue] = [], stopAfter: Int? = nil) -> DBResult {
-        call(stopAfter: stopAfter) { a, fn, arg, err in
+    public func raw(_ sql: String, _ params: [DBValue] = [], stopAfter: Int? = nil,
+                    each: (([DBValue]) -> Void)? = nil) -> DBResult {
+        call(stopAfter: stopAfter, each: each) { a, fn, arg, err in
             api.pointee.raw_query!(c, a.str(sql), a.array(params.map(a.value)), UInt32(params.count), fn, arg, err)
         }
     }

@@ -81,6 +81,9 @@ public struct SQLDriverChecks {
         XCTAssertEqual(r.rows, [[.text("ünï ✓")]], r.message)
         XCTAssertEqual(db.raw("SELECT count(*) FROM \(t) WHERE name = '?' OR name = ?", [.text("b")]).rows, [[.int(1)]])
         XCTAssertEqual(db.raw("UPDATE \(t) SET weight = ? WHERE weight = ?", [.double(2), .int(10)]).rc, 2)
+        // A ';' inside a string literal or a comment, or a trailing one, leaves one statement whose rows come back.
+        XCTAssertEqual(db.raw("SELECT 'a;b' /* ; SELECT 2 */ -- ; x\n ;").rows, [[.text("a;b")]])
+        XCTAssertEqual(db.raw("SELECT count(*) FROM \(t) WHERE name <> 'x;y'").rows, [[.int(3)]])
 
         // Errors: a missing table, a bad operator, a placeholder count mismatch.
         XCTAssertEqual(db.select("no_such_table_x", ["a"]).code, Self.E_NO_TABLE)
@@ -111,6 +114,20 @@ public struct SQLDriverChecks {
         }
         XCTAssertNotEqual(rolled.rc, 0)
         XCTAssertEqual(db.select(t, ["name"], orderBy: "name").rows, [[.text("kept")]])
+
+        // A row callback that runs the same query again on the transaction's session: the statement being
+        // fetched is not reused, both results arrive whole.
+        _ = db.insert(t, [("name", .text("more"))])
+        let sql = "SELECT name FROM \(t) WHERE name <> ? ORDER BY name"
+        var inner: [[[DBValue]]] = []
+        var outer = DBResult(rc: 0, rows: [], code: 0, message: "")
+        let nested = db.transaction { c in
+            outer = c.raw(sql, [.text("x")], each: { _ in inner.append(c.raw(sql, [.text("x")]).rows) })
+            return 0
+        }
+        XCTAssertEqual(nested.rc, 0, nested.message)
+        XCTAssertEqual(outer.rows, [[.text("kept")], [.text("more")]], outer.message)
+        XCTAssertEqual(inner, [[[.text("kept")], [.text("more")]], [[.text("kept")], [.text("more")]]])
     }
 
     /// Eight threads querying at once each get a session of their own, and never more sessions than threads.

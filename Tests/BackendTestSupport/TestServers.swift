@@ -45,6 +45,23 @@ public enum TestServers {
         return (status, out)
     }
 
+    /// A loopback TCP port nobody listens on: one the kernel hands out, bound and closed again (a fixed "closed"
+    /// port could be someone's server on a shared machine).
+    public static func closedPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return 1 }
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        a.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &a) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return ok ? Int(UInt16(bigEndian: a.sin_port)) : 1
+    }
+
     /// Polls `cond` until it holds or `timeout` passes.
     public static func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
         let end = Date().addingTimeInterval(timeout)

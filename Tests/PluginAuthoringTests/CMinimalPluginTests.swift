@@ -55,9 +55,10 @@ final class CMinimalPluginTests: XCTestCase {
         udp_workers = 2
         mpath = "\(folder)"
         mpath = "\(Repo.buildDirectory)"
+        loadmodule "httpd.so"
+        modparam("httpd", "ip", "127.0.0.1")
+        modparam("httpd", "port", \(port))
         loadmodule "mi_http.so"
-        modparam("mi_http", "ip", "127.0.0.1")
-        modparam("mi_http", "port", \(port))
         loadmodule "e164.so"
         modparam("e164", "default_cc", "44")   # quoted, as 2.x configs write integers
         startup_route {

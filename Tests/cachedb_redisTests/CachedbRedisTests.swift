@@ -177,9 +177,10 @@ final class CachedbRedisTests: XCTestCase {
     /// A comma-separated host list fails over: the first host is down, the second answers.
     func testFailoverListUsesTheNextHost() throws {
         let (h, p) = try endpoint()
+        let down = TestServers.closedPort()
         let s = try InProcessServer("""
             loadmodule "cachedb_redis.so"
-            modparam("cachedb_redis", "cachedb_url", "redis:fo://127.0.0.1:26997,\(h):\(p)/")
+            modparam("cachedb_redis", "cachedb_url", "redis:fo://127.0.0.1:\(down),\(h):\(p)/")
             modparam("cachedb_redis", "connect_timeout", 500)
             """)
         defer { s.stop() }
@@ -192,15 +193,16 @@ final class CachedbRedisTests: XCTestCase {
     /// shutdown_on_error=1: a Redis that cannot be reached stops startup, naming the URL with its password masked.
     func testShutdownOnErrorStopsStartup() throws {
         _ = try TestServers.redisURL()
+        let down = TestServers.closedPort()
         let cfg = writeTemp("""
             loadmodule "cachedb_redis.so"
-            modparam("cachedb_redis", "cachedb_url", "redis://:Secret77@127.0.0.1:26997/")
+            modparam("cachedb_redis", "cachedb_url", "redis://:Secret77@127.0.0.1:\(down)/")
             modparam("cachedb_redis", "shutdown_on_error", 1)
             """)
         defer { try? FileManager.default.removeItem(atPath: cfg) }
         let (status, out) = try BinaryRunner.run(["-f", cfg], timeout: 30)
         XCTAssertEqual(status, 1, out)
-        XCTAssertTrue(out.contains("cannot connect to redis://:***@127.0.0.1:26997/"), out)
+        XCTAssertTrue(out.contains("cannot connect to redis://:***@127.0.0.1:\(down)/"), out)
         XCTAssertFalse(out.contains("Secret77"), out)
     }
 }

@@ -38,7 +38,7 @@ final class DBMySQLTests: XCTestCase {
 
     func testUnreachableServerStopsStartup() throws {
         _ = try TestServers.mysqlURL()
-        try scenarios.startupFails(url: "mysql://u:Secret99@127.0.0.1:26999/db", password: "Secret99", expect: "Can't connect")
+        try scenarios.startupFails(url: "mysql://u:Secret99@127.0.0.1:\(TestServers.closedPort())/db", password: "Secret99", expect: "Can't connect")
     }
 
     /// `localhost` is libmariadb's Unix socket (MYSQL_UNIX_PORT names it), and unix(/path) names one in the URL.

@@ -40,7 +40,7 @@ final class DBPostgresTests: XCTestCase {
 
     func testUnreachableServerStopsStartup() throws {
         _ = try TestServers.postgresURL()
-        try scenarios.startupFails(url: "postgres://u:Secret99@127.0.0.1:26998/db", password: "Secret99", expect: "Connection refused")
+        try scenarios.startupFails(url: "postgres://u:Secret99@127.0.0.1:\(TestServers.closedPort())/db", password: "Secret99", expect: "Connection refused")
     }
 
     /// An empty host is libpq's Unix socket (PGHOST names its directory), and unix(/dir) names one in the URL.

@@ -39,9 +39,12 @@ enum PasswordMask {
         guard i >= 3, c[i - 1] == "/", c[i - 2] == "/", c[i - 3] == ":" else { return nil }
         var colon = -1, at = -1
         var j = i
+        // A password may hold '/', ',', ')' or '?' (OpenSIPS ends it at the first '@' only): the credentials run to the
+        // last '@' before the URL's end, which only whitespace or a quote marks in a text. Masking too much beats
+        // showing a password.
         while j < c.count {
             let ch = c[j]
-            if ch == "/" || ch == "?" || ch == "\"" || ch == "'" || ch == " " || ch == "\t" || ch == ")" || ch == "," { break }
+            if ch == "\"" || ch == "'" || ch.isWhitespace { break }
             if ch == ":" && colon < 0 { colon = j }
             if ch == "@" { at = j }  // the last '@' ends the userinfo
             j += 1

@@ -6,9 +6,14 @@ import SwitchyardABI
 enum HostTable {
     /// Built once; plugins may keep the pointer for the life of the process.
     nonisolated(unsafe) static let shared: UnsafePointer<sy_host_api> = {
-        let p = UnsafeMutablePointer<sy_host_api>.allocate(capacity: 1)
-        p.initialize(to: make())
-        return UnsafePointer(p)
+        // Raw memory of the compile-time size: UnsafeMutablePointer<sy_host_api>.allocate/initialize would take the
+        // size from the process's one metadata record of the C type, which a plugin built against an older
+        // (shorter) header may have registered first.
+        var table = make()
+        let size = MemoryLayout<sy_host_api>.stride
+        let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<sy_host_api>.alignment)
+        p.copyMemory(from: &table, byteCount: size)
+        return UnsafePointer(p.assumingMemoryBound(to: sy_host_api.self))
     }()
 
     static func writeError(_ err: UnsafeMutablePointer<CChar>?, _ len: Int, _ message: String) {

@@ -102,7 +102,8 @@ public final class ModuleRegistry: @unchecked Sendable {
         guard let p = fitting else {
             let expectsInt = named[0].type & UInt32(SY_MP_INT.rawValue) != 0
             let got: String
-            if case .str(let s) = value { got = "the string \"\(s.prefix(40))\", which is not an integer" } else { got = "an integer (quote it to pass a string)" }
+            // Masked before the cut: a cut could drop the '@' that ends a password and leave it unmasked.
+            if case .str(let s) = value { got = "the string \"\(PasswordMask.mask(s).text.prefix(40))\", which is not an integer" } else { got = "an integer (quote it to pass a string)" }
             diagnostics.error(mp.valueLocation, "module \(m.name), parameter '\(mp.param)': expected \(expectsInt ? "an integer" : "a string"), got \(got)")
             return
         }

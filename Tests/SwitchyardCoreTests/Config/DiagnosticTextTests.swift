@@ -8,6 +8,9 @@ final class DiagnosticTextTests: XCTestCase {
         XCTAssertEqual(PasswordMask.mask("fs://:ClueCon@127.0.0.1:8021?DTMF").text, "fs://:***@127.0.0.1:8021?DTMF")
         XCTAssertEqual(PasswordMask.mask(#"db_url = "mysql://user:s3cr3t@db/opensips""#).text, #"db_url = "mysql://user:***@db/opensips""#)
         XCTAssertEqual(PasswordMask.mask("fs://1000@default:pw@fs1").text, "fs://1000@default:***@fs1")
+        // A password holding '/', ',', ')', '?' or '@': the credentials end at the last '@' before a blank or quote.
+        XCTAssertEqual(PasswordMask.mask("mysql://u:ab/cd@h/db").text, "mysql://u:***@h/db")
+        XCTAssertEqual(PasswordMask.mask(#"x("mysql://u:a,b)c?d@e@h/db", 1)"#).text, #"x("mysql://u:***@h/db", 1)"#)
         for clear in ["sqlite:///tmp/x.db", "fs://127.0.0.1:8021", "sip:alice@example.com", "fs://user@host"] {
             XCTAssertEqual(PasswordMask.mask(clear).text, clear)
         }
