@@ -23,7 +23,7 @@ enum TMAPI {
         t.pointee.register_callback = { ctx, types, fn, param in
             guard let tm = theTM.withLock({ $0 }), let fn else { return -2 }
             guard let ctx else {
-                guard types == TMCB.requestIn else { return -2 }
+                guard types == TMCB.requestIn, !tm.serving.load(ordering: .acquiring) else { return -2 }
                 tm.globalCallbacks.append(Callback(types: types, fn: fn, param: param))
                 return 0
             }

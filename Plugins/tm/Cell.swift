@@ -97,6 +97,8 @@ final class Cell {
     var replyRetrAt: Int64 = 0
     var replyInterval: Int64 = 0
     var replyFRAt: Int64 = 0
+    /// Deadline of a transaction that has no branch and no final reply yet (0 once it has either).
+    var orphanAt: Int64 = 0
     /// Set when the cell waits to be removed (absorbing late messages).
     var waitAt: Int64 = 0
     var removed = false
@@ -150,7 +152,7 @@ final class Cell {
         for b in branches {
             consider(b.retrAt); consider(b.frAt); consider(b.cancelRetrAt)
         }
-        consider(replyRetrAt); consider(replyFRAt); consider(waitAt)
+        consider(replyRetrAt); consider(replyFRAt); consider(waitAt); consider(orphanAt)
         return t
     }
 }

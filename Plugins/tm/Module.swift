@@ -44,6 +44,7 @@ final class TMModule: @unchecked Sendable {
         declarePVs(&m)
         declareMI(&m)
         m.onInit { [self] in try start() }
+        m.onChildInit { [self] _ in tm?.serving.store(true, ordering: .releasing) }
         m.onDestroy { [self] in tm?.wheel.stop() }
         return m.build()
     }

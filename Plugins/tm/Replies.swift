@@ -203,7 +203,9 @@ extension TM {
                 cell.inFailureRoute = true
                 core.run(fctx, route)
                 cell.inFailureRoute = false
-                core.close(fctx, saveTo: snap)
+                // A reply sent by the route may have ended the transaction (goWait frees the snapshot): save the
+                // route's AVPs and flags only into a snapshot the cell still holds.
+                core.close(fctx, saveTo: cell.snapshot)
                 if cell.completed { return }
                 if cell.branches.count > before && cell.currentSet.contains(where: { $0.finalCode == 0 }) { return }
                 if cell.branches.count > before, let w2 = pick(cell) {
@@ -251,6 +253,7 @@ extension TM {
             fire(cell.callbacks, TMCB.deleted, cell, code: cell.uasStatus, ctx: nil)
             cell.callbacks = []
             cell.branches = []
+            cell.firstBranch = 0
             if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
             return
         }
@@ -278,6 +281,15 @@ extension TM {
             stat(stats?.retrRplT2)
             cell.replyInterval = min(cell.replyInterval * 2, Int64(cfg.t2))
             cell.replyRetrAt = now + cell.replyInterval
+        }
+        if cell.orphanAt > 0 && cell.orphanAt <= now {
+            cell.orphanAt = 0
+            // Created (t_newtran) but never relayed nor answered by the script: release it as OpenSIPS does at the
+            // end of such a script, so it cannot stay in the table (and answer retransmissions) for ever.
+            if cell.branches.isEmpty && !cell.completed && cell.waitAt == 0 {
+                host.log(.warn, "transaction \(cell.id) (\(cell.method)) was neither relayed nor answered; released")
+                goWait(cell)
+            }
         }
         if cell.replyFRAt > 0 && cell.replyFRAt <= now {
             cell.replyFRAt = 0

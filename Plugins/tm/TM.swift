@@ -5,6 +5,7 @@ import Glibc
 import SwitchyardABI
 import SwitchyardPluginKit
 import SwitchyardSIP
+import Synchronization
 
 final class TM: @unchecked Sendable {
     // Immutable after init() except the table and cells, which are guarded by their bucket locks (TransactionTable).
@@ -16,8 +17,10 @@ final class TM: @unchecked Sendable {
     let stats: TMStats?
     let ruVar: SYVar
     let duVar: SYVar
-    /// Callbacks on every new transaction (TMCB_REQUEST_IN), registered at startup.
+    /// Callbacks on every new transaction (TMCB_REQUEST_IN), registered at startup: workers read the array without
+    /// a lock, so registration is refused once they run (`serving`).
     var globalCallbacks: [Callback] = []
+    let serving = Atomic<Bool>(false)
 
     init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?) throws(PluginError) {
         self.host = host
@@ -47,7 +50,9 @@ final class TM: @unchecked Sendable {
                       c.viaHost.lowercased() == k.viaHost.lowercased(), c.viaTransport == k.viaTransport else { continue }
                 return c
             }
-            // RFC 2543 fallback: the identifying headers byte by byte.
+            // RFC 2543 fallback: the identifying headers byte by byte, only against transactions of such requests
+            // (a cookie transaction keeps no From/To to compare, so an empty one must not match it).
+            if c.viaBranch.hasPrefix("z9hG4bK") { continue }
             guard c.callID == k.callID, c.cseq == k.cseq, c.from == k.from, c.toURI == k.toURI else { continue }
             if isAck && c.uasStatus < 300 { continue }
             if cfg.ruriMatching && c.ruri != k.ruri { continue }
@@ -129,6 +134,8 @@ final class TM: @unchecked Sendable {
         cell.onBranch = tx.onBranch
         table.insert(cell)
         tx.cell = cell
+        cell.orphanAt = nowMS() + max(cell.frTimeout, 1000)
+        reschedule(cell)
         stat(stats?.uas)
         stat(stats?.inuse)
         fire(globalCallbacks, TMCB.requestIn, cell, code: 0, ctx: ctx)

@@ -186,4 +186,13 @@ public final class SIPMessage: @unchecked Sendable {
     }
 
     public func topVia() throws(SIPParseError) -> SIPVia? { try vias().first }
+
+    /// Fills every parse-on-first-use cache now. After it, reads never write, so the message may be read from several
+    /// threads at once (a request kept by a transaction while its worker still routes it). A Via list that does not
+    /// parse is never cached, so its reads never write either.
+    public func fillCaches() {
+        _ = from
+        _ = to
+        _ = try? vias()
+    }
 }

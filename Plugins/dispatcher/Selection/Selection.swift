@@ -118,7 +118,7 @@ public enum DSPick {
         for i in 0..<limit { total += max(0, at(i).weight) }
         var cand: Int
         if total > 0 {
-            let r = Int(hash % UInt32(truncatingIfNeeded: total))
+            let r = Int(UInt64(hash) % UInt64(total))
             var run = 0
             cand = limit - 1
             for i in 0..<limit {
@@ -133,7 +133,7 @@ public enum DSPick {
         for i in 0..<limit where at(i).active { activeTotal += max(0, at(i).weight); activeCount += 1 }
         guard activeCount > 0 else { return nil }
         if activeTotal > 0 {
-            let r = Int(hash % UInt32(truncatingIfNeeded: activeTotal))
+            let r = Int(UInt64(hash) % UInt64(activeTotal))
             var run = 0
             for i in 0..<limit where at(i).active {
                 run += max(0, at(i).weight)

@@ -81,7 +81,8 @@ typedef struct sy_tm_api {
     int (*t_uac)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
                  uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
     /** Registers fn for the callback kinds in types. With ctx == NULL (startup, from init()) only
-     *  SY_TMCB_REQUEST_IN is accepted: it fires for every new transaction. With a ctx, the
+     *  SY_TMCB_REQUEST_IN is accepted (refused with -2 once the workers run): it fires for every new
+ *  transaction. With a ctx, the
      *  callbacks attach to the context's transaction (which must exist: after t_newtran/t_relay,
      *  or in a failure/onreply route). Returns 0, -1 no transaction, -2 bad types. */
     int (*register_callback)(sy_ctx *ctx, uint32_t types, sy_tm_cb fn, void *param);

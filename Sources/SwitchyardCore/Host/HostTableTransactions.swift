@@ -128,6 +128,8 @@ extension HostTable {
         h.sip_snapshot = { ctxp in
             guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin
             else { return nil }
+            // The worker goes on routing this message while the transaction (timer thread, other workers) reads it.
+            msg.fillCaches()
             let snap = RequestSnapshot(message: msg, origin: origin, ctx: ctx)
             return OpaquePointer(Unmanaged.passRetained(snap).toOpaque())
         }

@@ -146,7 +146,9 @@ extension SIPCore {
 
 /// A request kept beyond its route for the transaction layer: the parsed message, its origin, AVPs and flags.
 final class RequestSnapshot: @unchecked Sendable {
-    // Read by the thread that opens a context on it; written (saveFrom) by the same module under its own lock.
+    // Read by the thread that opens a context on it; avps/touched/flags written (saveFrom) by the owning module under
+    // its own lock (tm: the transaction's bucket lock). `message` is shared with the worker that still routes it: its
+    // parse caches are filled before the snapshot is made (SIPMessage.fillCaches), so every later access only reads.
     let message: SIPMessage
     let origin: SIPOrigin
     var avps: [[Value]]
