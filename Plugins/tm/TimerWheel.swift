@@ -22,6 +22,8 @@ final class TimerWheel: @unchecked Sendable {
     private var tick: Int64 = 0
     private let running = Atomic<Bool>(false)
     private var thread: Thread?
+    /// Signalled when the loop has returned: stop() waits for it so no timer work runs into the shutdown.
+    private let exited = DispatchSemaphore(value: 0)
     private let fire: (Cell, Int64) -> Void
 
     /// `fire(cell, at)` runs on the timer thread for each entry that is due.
@@ -47,7 +49,11 @@ final class TimerWheel: @unchecked Sendable {
         t.start()
     }
 
-    func stop() { running.store(false, ordering: .relaxed) }
+    /// Ends the loop and waits (up to 5 s: a failure route may be running) until the timer thread has left it.
+    func stop() {
+        guard running.exchange(false, ordering: .relaxed), thread != nil else { return }
+        _ = exited.wait(timeout: .now() + 5)
+    }
 
     private func drain() {
         var p = inbox.exchange(nil, ordering: .acquiringAndReleasing)
@@ -85,5 +91,6 @@ final class TimerWheel: @unchecked Sendable {
             let wait = next - nowMS()
             if wait > 0 { usleep(UInt32(wait * 1000)) }
         }
+        exited.signal()
     }
 }
