@@ -1,6 +1,6 @@
 // A Server of this build with one driver loaded, in the test process, and its published sy_db_api table bound as a
 // module binds it.
-import BackendTestSupport
+import SwitchyardTestSupport
 import Foundation
 import SwitchyardABI
 @testable import SwitchyardCore
