@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "PluginAuthoringTests", path: "Tests/PluginAuthoringTests"),
         .testTarget(
             name: "SwitchyardCoreTests",
-            dependencies: ["SwitchyardCore", "SwitchyardESL"],
+            dependencies: ["SwitchyardCore", "SwitchyardESL", "SwitchyardTestSupport"],
             path: "Tests/SwitchyardCoreTests",
             resources: [.copy("Fixtures")]
         ),
@@ -142,6 +142,6 @@ let package = Package(
         .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_postgresTests"),
         .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/cachedb_redisTests"),
         // tm end to end: the switchyard binary with tm.so between sipp callers and callees (scenarios in Tests/SIP/tm).
-        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore"], path: "Tests/tmTests"),
+        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/tmTests"),
     ]
 )

@@ -3,6 +3,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// What the tm tests share: the repository's sipp scenarios, sipp processes with their message traces, the switchyard
 /// binary on a config, and a raw UDP endpoint for the side of a call sipp cannot play (retransmitting on purpose).

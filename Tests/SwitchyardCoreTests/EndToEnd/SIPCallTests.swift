@@ -3,6 +3,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// Real SIP calls through the real `switchyard` binary: sipp UAC -> switchyard (stateless) -> sipp UAS, with the
 /// scenarios of Tests/SIP (uac.xml, uas.xml, uac_404.xml, uac_483.xml). Routing by a static `$du` + `forward()`

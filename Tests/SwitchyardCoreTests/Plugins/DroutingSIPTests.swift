@@ -6,6 +6,7 @@ import SwitchyardMI
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// drouting on real SIP traffic, in-process (ServerHarness with `socket = udp:127.0.0.1:port` + proto_udp):
 /// is_from_gw by source IP, port and transport (spec §1.7, D18, §6 item 12), goes_to_gw on a real message, and gateway

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// `reload_routes`: errors keep the running routes and are listed with file:line:col; module changes are refused;
 /// a good script is swapped in under a flood of ESL events (esl-simulator) and SIP calls (sipp) without losing an
