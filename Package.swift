@@ -124,7 +124,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "httpdTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/httpdTests"),
         .testTarget(name: "prometheusTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/prometheusTests"),
-        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "SwitchyardJSON", "DispatcherSelection"],
+        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "SwitchyardJSON", "DispatcherSelection", "SwitchyardTestSupport"],
                     path: "Tests/dispatcherTests"),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         // Writing a plugin from outside: the C example built against installed headers, a Swift plugin package

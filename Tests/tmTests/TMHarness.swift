@@ -92,73 +92,7 @@ class TMTestCase: XCTestCase {
     // MARK: processes
 
     /// A sipp process; screen, errors, statistics and the message trace go to files of the work directory.
-    final class Sipp {
-        let process = Process()
-        let name: String
-        let dir: String
-        var screenPath: String { "\(dir)/\(name).out" }
-        var errorPath: String { "\(dir)/\(name)_err.log" }
-        var statPath: String { "\(dir)/\(name).csv" }
-        var tracePath: String { "\(dir)/\(name)_msg.log" }
-
-        init(sipp: String, name: String, dir: String, args: [String]) throws {
-            self.name = name
-            self.dir = dir
-            process.executableURL = URL(fileURLWithPath: sipp)
-            process.currentDirectoryURL = URL(fileURLWithPath: dir)
-            process.arguments = args + ["-nostdin", "-trace_err", "-error_file", errorPath, "-trace_stat", "-stf", statPath,
-                                        "-fd", "1", "-trace_msg", "-message_file", tracePath]
-            _ = FileManager.default.createFile(atPath: screenPath, contents: nil)
-            let out = FileHandle(forWritingAtPath: screenPath)
-            process.standardOutput = out
-            process.standardError = out
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        func stop() {
-            if process.isRunning { process.terminate() }
-            let end = Date().addingTimeInterval(3)
-            while process.isRunning && Date() < end { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-
-        func wait(timeout: TimeInterval) -> Int32? {
-            let end = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < end { usleep(20_000) }
-            if process.isRunning { stop(); return nil }
-            return process.terminationStatus
-        }
-
-        func stat(_ column: String) -> Int? {
-            guard let text = try? String(contentsOfFile: statPath, encoding: .utf8) else { return nil }
-            let lines = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-            guard lines.count >= 2 else { return nil }
-            let header = lines[0].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-            let last = lines[lines.count - 1].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-            guard let i = header.firstIndex(of: column), i < last.count else { return nil }
-            return Int(last[i].trimmingCharacters(in: .whitespaces))
-        }
-
-        /// The trace: every message sent and received.
-        var trace: String { (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? "" }
-
-        /// How many received messages start with `firstLine` (e.g. "INVITE ", "CANCEL ", "SIP/2.0 503").
-        func received(_ firstLine: String) -> Int {
-            trace.components(separatedBy: "message received").dropFirst().filter { block in
-                let lines = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-                return lines.first(where: { !$0.isEmpty && !$0.hasPrefix("[") && !$0.hasSuffix(":") && !$0.hasPrefix("bytes") })?
-                    .hasPrefix(firstLine) ?? false
-            }.count
-        }
-
-        var report: String {
-            let screen = (try? String(contentsOfFile: screenPath, encoding: .utf8)) ?? ""
-            let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-            return "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- errors (head):\n"
-                + String(errors.prefix(3000)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
-        }
-    }
+    typealias Sipp = SippProcess
 
     /// switchyard on a config (module path = the build directory); waits until it serves `port`.
     func startSwitchyard(_ config: String, port: Int, tcp: Bool = false) throws -> BinaryRunner {
@@ -311,5 +245,13 @@ final class RawSIP {
             + "Max-Forwards: 70\r\n"
             + (body.isEmpty ? "" : "Content-Type: text/plain\r\n")
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+    }
+}
+
+extension SippProcess {
+    /// Screen, errors and trace, for failure messages.
+    var report: String {
+        "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- errors (head):\n"
+            + String(errors.prefix(3000)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
     }
 }
