@@ -16,13 +16,7 @@ class TMTestCase: XCTestCase {
         return repoRoot.appendingPathComponent("Tests/SIP").appendingPathComponent(name).path
     }
 
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-            return "\(dir)/\(name)"
-        }
-        return nil
-    }
+    static func which(_ name: String) -> String? { LocalPorts.which(name) }
 
     var sipp = ""
     var workDir = ""
@@ -48,34 +42,13 @@ class TMTestCase: XCTestCase {
 
     // MARK: ports
 
-    static func loopback(port: Int) -> sockaddr_in {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
-    }
+    static func loopback(port: Int) -> sockaddr_in { LocalPorts.loopback(port: port) }
 
     /// True when something is bound to 127.0.0.1:port (UDP, or TCP when `tcp`).
-    static func portInUse(_ port: Int, tcp: Bool = false) -> Bool {
-        let fd = socket(AF_INET, Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = loopback(port: port)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return rc != 0 && errno == EADDRINUSE
-    }
+    static func portInUse(_ port: Int, tcp: Bool = false) -> Bool { LocalPorts.inUse(port, tcp: tcp) }
 
     static func waitForPort(_ port: Int, tcp: Bool = false, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if portInUse(port, tcp: tcp) { return true }
-            if !alive() { return false }
-            usleep(20_000)
-        }
-        return false
+        LocalPorts.waitFor(port, tcp: tcp, timeout: timeout, while: alive)
     }
 
     /// Polls `cond` until it holds or `timeout` passes.

@@ -20,14 +20,7 @@ final class SIPCallTests: XCTestCase {
     // MARK: - environment
 
     /// The first executable `name` on PATH.
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let p = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
-    }
+    static func which(_ name: String) -> String? { LocalPorts.which(name) }
 
     private var sipp = ""
     private var workDir = ""
@@ -84,34 +77,13 @@ final class SIPCallTests: XCTestCase {
         return 0
     }
 
-    static func loopback(port: Int) -> sockaddr_in {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
-    }
+    static func loopback(port: Int) -> sockaddr_in { LocalPorts.loopback(port: port) }
 
     /// True when something is bound to UDP 127.0.0.1:port (our own bind fails with EADDRINUSE).
-    static func udpPortInUse(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = loopback(port: port)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return rc != 0 && errno == EADDRINUSE
-    }
+    static func udpPortInUse(_ port: Int) -> Bool { LocalPorts.inUse(port) }
 
     static func waitForUDPPort(_ port: Int, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if udpPortInUse(port) { return true }
-            if !alive() { return false }
-            usleep(20_000)
-        }
-        return false
+        LocalPorts.waitFor(port, timeout: timeout, while: alive)
     }
 
     /// An unconnected UDP socket bound to 127.0.0.1 (an ephemeral port unless given).
