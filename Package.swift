@@ -122,9 +122,9 @@ let package = Package(
         ),
         .testTarget(name: "SwitchyardSIPTests", dependencies: ["SwitchyardSIP"], path: "Tests/SwitchyardSIPTests",
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "httpdTests", dependencies: ["SwitchyardCore"], path: "Tests/httpdTests"),
-        .testTarget(name: "prometheusTests", dependencies: ["SwitchyardCore"], path: "Tests/prometheusTests"),
-        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "SwitchyardJSON", "DispatcherSelection"],
+        .testTarget(name: "httpdTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/httpdTests"),
+        .testTarget(name: "prometheusTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/prometheusTests"),
+        .testTarget(name: "dispatcherTests", dependencies: ["SwitchyardCore", "SwitchyardMI", "SwitchyardJSON", "DispatcherSelection", "SwitchyardTestSupport"],
                     path: "Tests/dispatcherTests"),
         .testTarget(name: "SwitchyardMITests", dependencies: ["SwitchyardMI"], path: "Tests/SwitchyardMITests"),
         // Writing a plugin from outside: the C example built against installed headers, a Swift plugin package
@@ -132,16 +132,16 @@ let package = Package(
         .testTarget(name: "PluginAuthoringTests", path: "Tests/PluginAuthoringTests"),
         .testTarget(
             name: "SwitchyardCoreTests",
-            dependencies: ["SwitchyardCore", "SwitchyardESL"],
+            dependencies: ["SwitchyardCore", "SwitchyardESL", "SwitchyardTestSupport"],
             path: "Tests/SwitchyardCoreTests",
             resources: [.copy("Fixtures")]
         ),
         // The server backends, each against a private server .ci/servers.sh starts (URLs in SY_TEST_* variables).
-        .target(name: "BackendTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/BackendTestSupport"),
-        .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_mysqlTests"),
-        .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/db_postgresTests"),
-        .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "BackendTestSupport"], path: "Tests/cachedb_redisTests"),
+        .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/SwitchyardTestSupport"),
+        .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_mysqlTests"),
+        .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_postgresTests"),
+        .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/cachedb_redisTests"),
         // tm end to end: the switchyard binary with tm.so between sipp callers and callees (scenarios in Tests/SIP/tm).
-        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore"], path: "Tests/tmTests"),
+        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/tmTests"),
     ]
 )

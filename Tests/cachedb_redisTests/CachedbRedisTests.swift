@@ -1,7 +1,7 @@
 // cachedb_redis against the private Redis of .ci/servers.sh (SY_TEST_REDIS_URL): the cachedb API through the C table,
 // the script's cache functions, groups, an atomic insert across connections, a Redis restart; redis-cli checks what
 // reached the server.
-import BackendTestSupport
+import SwitchyardTestSupport
 import Foundation
 import SwitchyardABI
 import XCTest

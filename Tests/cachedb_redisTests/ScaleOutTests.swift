@@ -1,7 +1,7 @@
 // From one proxy to several: two `switchyard` processes on Examples/scale-out/modules.conf (routing in MariaDB, the
 // transfer marks in Redis), both subscribed to the same esl-simulator box, so both receive every DTMF event. The
 // simulator floods 10,000 calls (one DTMF each): exactly one uuid_transfer must come back per call, none missing.
-import BackendTestSupport
+import SwitchyardTestSupport
 import Foundation
 import XCTest
 

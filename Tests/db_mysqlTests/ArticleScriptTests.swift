@@ -1,7 +1,7 @@
 // The seed article's script in its OpenSIPS 2.4 forms, against MariaDB and the esl-simulator: `children`, a
 // `mysql://` db_url for drouting, `fetch_event_params`, `do_routing("0", "C")` and freeswitch_esl() with its box
 // and output written as quoted variables ("$var(fs_box)", "$var(output)"), which 2.4 took as the variables.
-import BackendTestSupport
+import SwitchyardTestSupport
 import Foundation
 import XCTest
 

@@ -1,6 +1,6 @@
 // db_mysql against the private MariaDB of .ci/servers.sh (SY_TEST_MYSQL_URL): the DB API through the C table,
 // drouting and freeswitch_scripting on the shipped MySQL schemas, startup errors, Unix sockets, a server restart.
-import BackendTestSupport
+import SwitchyardTestSupport
 import Foundation
 import XCTest
 

@@ -1,6 +1,6 @@
 // db_postgres against the private PostgreSQL of .ci/servers.sh (SY_TEST_POSTGRES_URL): the DB API through the C
 // table, drouting and freeswitch_scripting on the shipped PostgreSQL schemas, startup errors, Unix sockets, a restart.
-import BackendTestSupport
+import SwitchyardTestSupport
 import Foundation
 import XCTest
 

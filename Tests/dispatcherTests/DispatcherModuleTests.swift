@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardJSON
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The module in a whole server (in-process, SIP over UDP on 127.0.0.1): loading, ds_list's shape, algorithms on real
 /// requests ($du answered back in the reply's reason phrase), the failover list and ds_next_dst, ds_mark_dst,

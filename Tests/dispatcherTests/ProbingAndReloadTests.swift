@@ -3,6 +3,7 @@ import XCTest
 import SwitchyardJSON
 import Synchronization
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// Probing takes a silent destination out and brings it back (OPTIONS to tiny UDP destinations, E_DISPATCHER_STATUS
 /// with OpenSIPS's reasons); ds_probing_mode 0 probes only destinations in probing; ds_reload under sipp traffic loses

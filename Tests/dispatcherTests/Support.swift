@@ -5,6 +5,7 @@ import XCTest
 import Synchronization
 import SwitchyardJSON
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -144,60 +145,7 @@ enum Ports {
     }
 }
 
-/// A UDP socket on 127.0.0.1 (port 0 = ephemeral) with a 100 ms receive timeout.
-final class UDPSocket: @unchecked Sendable { // fd immutable
-    let fd: Int32
-    let port: Int
-
-    static func loopback(port: Int) -> sockaddr_in {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
-    }
-
-    init(port: Int = 0) throws {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
-        var addr = Self.loopback(port: port)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { close(fd); throw NSError(domain: "bind", code: Int(errno)) }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        self.fd = fd
-        self.port = Int(UInt16(bigEndian: addr.sin_port))
-        var tv = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit { close(fd) }
-
-    func send(_ text: String, to port: Int) {
-        var addr = Self.loopback(port: port)
-        send(text, to: &addr)
-    }
-
-    func send(_ text: String, to addr: inout sockaddr_in) {
-        let bytes = Array(text.utf8)
-        _ = withUnsafePointer(to: &addr) { a in
-            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-    }
-
-    func receive() -> (String, sockaddr_in)? {
-        var buf = [UInt8](repeating: 0, count: 65536)
-        var from = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let n = withUnsafeMutablePointer(to: &from) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buf, buf.count, 0, $0, &len) } }
-        guard n > 0 else { return nil }
-        return (String(decoding: buf[0..<n], as: UTF8.self), from)
-    }
-
+extension UDPSocket {
     /// Sends a SIP request to the server and returns the status line of its reply (nil if none within 3 s).
     func request(server: Int, method: String = "OPTIONS", user: String = "1000", callID: String = UUID().uuidString,
                  from: String = "sip:alice@127.0.0.1", extra: String = "") -> String? {

@@ -3,6 +3,7 @@ import XCTest
 import Synchronization
 import SwitchyardJSON
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -286,67 +287,16 @@ final class TMFailoverTests: XCTestCase {
 }
 
 /// A sipp process whose screen, statistics and message trace go to files of a work directory (as in tmTests).
-final class TracedSipp: @unchecked Sendable { // fields immutable; the files are read, never shared mutable state
-    let process = Process()
-    let name: String
-    let dir: String
-    var screenPath: String { "\(dir)/\(name).out" }
-    var statPath: String { "\(dir)/\(name).csv" }
-    var tracePath: String { "\(dir)/\(name)_msg.log" }
+typealias TracedSipp = SippProcess
 
-    init(name: String, dir: String, args: [String]) throws {
+extension SippProcess {
+    /// sipp from PATH (skips the test without it), no error log.
+    convenience init(name: String, dir: String, args: [String]) throws {
         guard let sipp = Repo.which("sipp") else { throw XCTSkip("sipp is not on PATH (Debian: sip-tester)") }
-        self.name = name
-        self.dir = dir
-        process.executableURL = URL(fileURLWithPath: sipp)
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        process.arguments = args + ["-nostdin", "-trace_stat", "-stf", statPath, "-fd", "1",
-                                    "-trace_msg", "-message_file", tracePath]
-        _ = FileManager.default.createFile(atPath: screenPath, contents: nil)
-        let out = FileHandle(forWritingAtPath: screenPath)
-        process.standardOutput = out
-        process.standardError = out
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    func stop() {
-        if process.isRunning { process.terminate() }
-        _ = waitUntil(3) { !process.isRunning }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    func wait(timeout: TimeInterval) -> Int32? {
-        _ = waitUntil(timeout) { !process.isRunning }
-        if process.isRunning { stop(); return nil }
-        return process.terminationStatus
-    }
-
-    /// A column of the last statistics line (e.g. "SuccessfulCall(C)").
-    func stat(_ column: String) -> Int? {
-        guard let text = try? String(contentsOfFile: statPath, encoding: .utf8) else { return nil }
-        let lines = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        guard lines.count >= 2 else { return nil }
-        let header = lines[0].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-        let last = lines[lines.count - 1].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-        guard let i = header.firstIndex(of: column), i < last.count else { return nil }
-        return Int(last[i].trimmingCharacters(in: .whitespaces))
-    }
-
-    var trace: String { (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? "" }
-
-    /// How many received messages start with `firstLine` (e.g. "INVITE ", "SIP/2.0 503").
-    func received(_ firstLine: String) -> Int {
-        trace.components(separatedBy: "message received").dropFirst().filter { block in
-            let lines = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            return lines.first(where: { !$0.isEmpty && !$0.hasPrefix("[") && !$0.hasSuffix(":") && !$0.hasPrefix("bytes") })?
-                .hasPrefix(firstLine) ?? false
-        }.count
+        try self.init(sipp: sipp, name: name, dir: dir, args: args, traceErrors: false)
     }
 
     var report: String {
-        let screen = (try? String(contentsOfFile: screenPath, encoding: .utf8)) ?? ""
-        return "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
+        "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
     }
 }

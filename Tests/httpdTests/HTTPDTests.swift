@@ -1,13 +1,14 @@
 import Foundation
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The httpd module (Plugins/httpd, libmicrohttpd) with mi_http registered on it: slow and silent clients never
 /// delay another client, the 16 KiB head limit, unknown paths, and the MI command listing the roots.
 final class HTTPDTests: XCTestCase {
     /// Ports of this target: 29100-29199.
-    private func server(port: Int, extra: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> HTTPDHarness {
-        let h = HTTPDHarness("""
+    private func server(port: Int, extra: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
+        let h = ServerHarness("""
         loadmodule "httpd.so"
         loadmodule "mi_http.so"
         modparam("httpd", "port", \(port))
@@ -118,7 +119,7 @@ final class HTTPDTests: XCTestCase {
     func testPortTakenFailsStartup() throws {
         let port = 29105
         _ = try server(port: port)
-        let second = HTTPDHarness("""
+        let second = ServerHarness("""
         loadmodule "httpd.so"
         modparam("httpd", "port", \(port))
         """)
@@ -130,7 +131,7 @@ final class HTTPDTests: XCTestCase {
 
     func testBadModparamsAreRefused() {
         for (name, value) in [("port", "0"), ("conn_timeout", "0"), ("ip", "\"not-an-ip\""), ("receive_buf_size", "100")] {
-            let h = HTTPDHarness("""
+            let h = ServerHarness("""
             loadmodule "httpd.so"
             modparam("httpd", "\(name)", \(value))
             """)

@@ -1,13 +1,14 @@
 import Foundation
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The prometheus module (Plugins/prometheus) on httpd: the text format, names, types, label rules and group modes,
 /// the FreeSWITCH box, event queue and drouting gateway figures, and a real Prometheus server scraping it.
 /// Ports of this target: 29200-29299 (Prometheus itself on 29090).
 final class PrometheusTests: XCTestCase {
-    private func server(port: Int, _ extra: String, file: StaticString = #filePath, line: UInt = #line) throws -> PromHarness {
-        let h = PromHarness("""
+    private func server(port: Int, _ extra: String, file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
+        let h = ServerHarness("""
         loadmodule "httpd.so"
         loadmodule "prometheus.so"
         loadmodule "statistics.so"
@@ -101,7 +102,7 @@ final class PrometheusTests: XCTestCase {
     }
 
     func testBadLabelsRuleIsRefused() {
-        let h = PromHarness("""
+        let h = ServerHarness("""
         loadmodule "httpd.so"
         loadmodule "prometheus.so"
         modparam("httpd", "port", 29205)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// branch_route and onreply_route[name] armed by t_on_branch/t_on_reply, and the route rules of tm's functions
 /// checked at startup. Ports 25700..25799.

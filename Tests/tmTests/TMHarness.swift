@@ -3,6 +3,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// What the tm tests share: the repository's sipp scenarios, sipp processes with their message traces, the switchyard
 /// binary on a config, and a raw UDP endpoint for the side of a call sipp cannot play (retransmitting on purpose).
@@ -15,13 +16,7 @@ class TMTestCase: XCTestCase {
         return repoRoot.appendingPathComponent("Tests/SIP").appendingPathComponent(name).path
     }
 
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-            return "\(dir)/\(name)"
-        }
-        return nil
-    }
+    static func which(_ name: String) -> String? { LocalPorts.which(name) }
 
     var sipp = ""
     var workDir = ""
@@ -47,34 +42,13 @@ class TMTestCase: XCTestCase {
 
     // MARK: ports
 
-    static func loopback(port: Int) -> sockaddr_in {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
-    }
+    static func loopback(port: Int) -> sockaddr_in { LocalPorts.loopback(port: port) }
 
     /// True when something is bound to 127.0.0.1:port (UDP, or TCP when `tcp`).
-    static func portInUse(_ port: Int, tcp: Bool = false) -> Bool {
-        let fd = socket(AF_INET, Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = loopback(port: port)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return rc != 0 && errno == EADDRINUSE
-    }
+    static func portInUse(_ port: Int, tcp: Bool = false) -> Bool { LocalPorts.inUse(port, tcp: tcp) }
 
     static func waitForPort(_ port: Int, tcp: Bool = false, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if portInUse(port, tcp: tcp) { return true }
-            if !alive() { return false }
-            usleep(20_000)
-        }
-        return false
+        LocalPorts.waitFor(port, tcp: tcp, timeout: timeout, while: alive)
     }
 
     /// Polls `cond` until it holds or `timeout` passes.
@@ -91,73 +65,7 @@ class TMTestCase: XCTestCase {
     // MARK: processes
 
     /// A sipp process; screen, errors, statistics and the message trace go to files of the work directory.
-    final class Sipp {
-        let process = Process()
-        let name: String
-        let dir: String
-        var screenPath: String { "\(dir)/\(name).out" }
-        var errorPath: String { "\(dir)/\(name)_err.log" }
-        var statPath: String { "\(dir)/\(name).csv" }
-        var tracePath: String { "\(dir)/\(name)_msg.log" }
-
-        init(sipp: String, name: String, dir: String, args: [String]) throws {
-            self.name = name
-            self.dir = dir
-            process.executableURL = URL(fileURLWithPath: sipp)
-            process.currentDirectoryURL = URL(fileURLWithPath: dir)
-            process.arguments = args + ["-nostdin", "-trace_err", "-error_file", errorPath, "-trace_stat", "-stf", statPath,
-                                        "-fd", "1", "-trace_msg", "-message_file", tracePath]
-            _ = FileManager.default.createFile(atPath: screenPath, contents: nil)
-            let out = FileHandle(forWritingAtPath: screenPath)
-            process.standardOutput = out
-            process.standardError = out
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        func stop() {
-            if process.isRunning { process.terminate() }
-            let end = Date().addingTimeInterval(3)
-            while process.isRunning && Date() < end { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-
-        func wait(timeout: TimeInterval) -> Int32? {
-            let end = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < end { usleep(20_000) }
-            if process.isRunning { stop(); return nil }
-            return process.terminationStatus
-        }
-
-        func stat(_ column: String) -> Int? {
-            guard let text = try? String(contentsOfFile: statPath, encoding: .utf8) else { return nil }
-            let lines = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-            guard lines.count >= 2 else { return nil }
-            let header = lines[0].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-            let last = lines[lines.count - 1].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-            guard let i = header.firstIndex(of: column), i < last.count else { return nil }
-            return Int(last[i].trimmingCharacters(in: .whitespaces))
-        }
-
-        /// The trace: every message sent and received.
-        var trace: String { (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? "" }
-
-        /// How many received messages start with `firstLine` (e.g. "INVITE ", "CANCEL ", "SIP/2.0 503").
-        func received(_ firstLine: String) -> Int {
-            trace.components(separatedBy: "message received").dropFirst().filter { block in
-                let lines = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-                return lines.first(where: { !$0.isEmpty && !$0.hasPrefix("[") && !$0.hasSuffix(":") && !$0.hasPrefix("bytes") })?
-                    .hasPrefix(firstLine) ?? false
-            }.count
-        }
-
-        var report: String {
-            let screen = (try? String(contentsOfFile: screenPath, encoding: .utf8)) ?? ""
-            let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-            return "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- errors (head):\n"
-                + String(errors.prefix(3000)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
-        }
-    }
+    typealias Sipp = SippProcess
 
     /// switchyard on a config (module path = the build directory); waits until it serves `port`.
     func startSwitchyard(_ config: String, port: Int, tcp: Bool = false) throws -> BinaryRunner {
@@ -310,5 +218,13 @@ final class RawSIP {
             + "Max-Forwards: 70\r\n"
             + (body.isEmpty ? "" : "Content-Type: text/plain\r\n")
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+    }
+}
+
+extension SippProcess {
+    /// Screen, errors and trace, for failure messages.
+    var report: String {
+        "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- errors (head):\n"
+            + String(errors.prefix(3000)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
     }
 }

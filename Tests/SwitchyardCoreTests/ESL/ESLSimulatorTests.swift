@@ -4,6 +4,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// Runs the real `esl-simulator` executable of this build.
 /// A blocking TCP client over POSIX sockets.

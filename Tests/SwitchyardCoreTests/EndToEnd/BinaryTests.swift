@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SwitchyardABI
+import SwitchyardTestSupport
 
 /// The real `switchyard` binary: startup_route, timer_route, event_route fed by raise_event,
 /// config errors, -c, --syntax-only, -V, clean shutdown on SIGTERM.

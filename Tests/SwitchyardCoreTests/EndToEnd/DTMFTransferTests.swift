@@ -3,6 +3,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// The DTMF-transfer scenario end to end: the real `switchyard` binary on Examples/dtmf-transfer/modules.conf (paths
 /// and port rewritten) against the real `esl-simulator`, which places the calls, presses the digits and records
@@ -136,16 +137,6 @@ extension SimulatorProcess {
     convenience init(port: Int) throws {
         try self.init(arguments: ["--port", String(port), "--heartbeat", "1"])
     }
-
-    /// Places a call (CHANNEL_CREATE, CHANNEL_ANSWER, one DTMF per digit); returns its UUID.
-    func call(_ dest: String, _ digits: String) throws -> String {
-        let r = try control("call \(dest) \(digits)")
-        guard let first = r.first, first.hasPrefix("+OK ") else { throw NSError(domain: "call failed: \(r)", code: 3) }
-        return String(first.dropFirst(4))
-    }
-
-    /// The ESL commands received so far, without the connection id.
-    func commands() throws -> [String] { try commandLines().map(\.line) }
 
     var transfers: [String] { ((try? commands()) ?? []).filter { $0.hasPrefix("bgapi ") } }
 }

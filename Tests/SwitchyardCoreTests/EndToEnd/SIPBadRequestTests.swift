@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// Malformed requests that name where to answer (a readable Via) get "400 Bad Request" over real UDP from the real
 /// `switchyard` binary, with the request's Via, To, Call-ID and CSeq lines echoed, whatever the line ends.

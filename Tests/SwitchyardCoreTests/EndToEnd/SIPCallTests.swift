@@ -3,6 +3,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// Real SIP calls through the real `switchyard` binary: sipp UAC -> switchyard (stateless) -> sipp UAS, with the
 /// scenarios of Tests/SIP (uac.xml, uas.xml, uac_404.xml, uac_483.xml). Routing by a static `$du` + `forward()`
@@ -19,14 +20,7 @@ final class SIPCallTests: XCTestCase {
     // MARK: - environment
 
     /// The first executable `name` on PATH.
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let p = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
-    }
+    static func which(_ name: String) -> String? { LocalPorts.which(name) }
 
     private var sipp = ""
     private var workDir = ""
@@ -83,34 +77,13 @@ final class SIPCallTests: XCTestCase {
         return 0
     }
 
-    static func loopback(port: Int) -> sockaddr_in {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
-    }
+    static func loopback(port: Int) -> sockaddr_in { LocalPorts.loopback(port: port) }
 
     /// True when something is bound to UDP 127.0.0.1:port (our own bind fails with EADDRINUSE).
-    static func udpPortInUse(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = loopback(port: port)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return rc != 0 && errno == EADDRINUSE
-    }
+    static func udpPortInUse(_ port: Int) -> Bool { LocalPorts.inUse(port) }
 
     static func waitForUDPPort(_ port: Int, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if udpPortInUse(port) { return true }
-            if !alive() { return false }
-            usleep(20_000)
-        }
-        return false
+        LocalPorts.waitFor(port, timeout: timeout, while: alive)
     }
 
     /// An unconnected UDP socket bound to 127.0.0.1 (an ephemeral port unless given).
@@ -169,68 +142,8 @@ final class SIPCallTests: XCTestCase {
 
     // MARK: - processes
 
-    /// A sipp process, output in files of the work directory (sipp writes a lot; no pipe to fill up).
-    final class Sipp {
-        let process = Process()
-        let name: String
-        let dir: String
-        var screenPath: String { "\(dir)/\(name).out" }
-        var errorPath: String { "\(dir)/\(name)_err.log" }
-        var statPath: String { "\(dir)/\(name).csv" }
-
-        init(sipp: String, name: String, dir: String, args: [String]) throws {
-            self.name = name
-            self.dir = dir
-            process.executableURL = URL(fileURLWithPath: sipp)
-            process.currentDirectoryURL = URL(fileURLWithPath: dir)
-            process.arguments = args + ["-nostdin", "-trace_err", "-error_file", "\(dir)/\(name)_err.log",
-                                        "-trace_stat", "-stf", "\(dir)/\(name).csv", "-fd", "1"]
-            _ = FileManager.default.createFile(atPath: screenPath, contents: nil)
-            let out = FileHandle(forWritingAtPath: screenPath)
-            process.standardOutput = out
-            process.standardError = out
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        func stop() {
-            if process.isRunning { process.terminate() }
-            let end = Date().addingTimeInterval(3)
-            while process.isRunning && Date() < end { usleep(10_000) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                let end = Date().addingTimeInterval(3)  // bounded: never hang a test run on a lost child
-                while process.isRunning && Date() < end { usleep(10_000) }
-            }
-        }
-
-        /// Waits for exit; nil on timeout (then killed).
-        func wait(timeout: TimeInterval) -> Int32? {
-            let end = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < end { usleep(20_000) }
-            if process.isRunning { stop(); return nil }
-            return process.terminationStatus
-        }
-
-        /// The last cumulative value of a column of the -trace_stat file ("SuccessfulCall(C)", "FailedCall(C)").
-        func stat(_ column: String) -> Int? {
-            guard let text = try? String(contentsOfFile: statPath, encoding: .utf8) else { return nil }
-            let lines = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-            guard lines.count >= 2 else { return nil }
-            let header = lines[0].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-            let last = lines[lines.count - 1].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-            guard let i = header.firstIndex(of: column), i < last.count else { return nil }
-            return Int(last[i].trimmingCharacters(in: .whitespaces))
-        }
-
-        /// Screen output (final statistics) and error log, for failure messages.
-        var report: String {
-            let screen = (try? String(contentsOfFile: screenPath, encoding: .utf8)) ?? ""
-            let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-            return "--- sipp \(name) (\(process.arguments?.joined(separator: " ") ?? "")) screen (tail):\n"
-                + String(screen.suffix(2500)) + "\n--- sipp \(name) errors (head):\n" + String(errors.prefix(4000))
-        }
-    }
+    /// A sipp process, output in files of the work directory; no message trace (`Sipp.untraced`).
+    typealias Sipp = SippProcess
 
     /// Starts switchyard on `config` and waits until it serves UDP on `port`.
     func startSwitchyard(_ config: String, port: Int) throws -> BinaryRunner {
@@ -253,7 +166,7 @@ final class SIPCallTests: XCTestCase {
 
     /// Starts a sipp UAS (uas.xml) on `port` and waits until it is bound.
     func startUAS(port: Int) throws -> Sipp {
-        let uas = try Sipp(sipp: sipp, name: "uas-\(port)", dir: workDir,
+        let uas = try Sipp.untraced(sipp: sipp, name: "uas-\(port)", dir: workDir,
                            args: ["-sf", Self.scenario("uas.xml"), "-i", "127.0.0.1", "-p", String(port)])
         cleanups.append { uas.stop() }
         guard Self.waitForUDPPort(port, timeout: 10, while: { uas.process.isRunning }) else {
@@ -266,7 +179,7 @@ final class SIPCallTests: XCTestCase {
     func runUAC(_ scenario: String, number: String, target: Int, calls: Int, rate: Int = 50,
                 timeout: TimeInterval = 30) throws -> (status: Int32?, uac: Sipp) {
         let local = newPort()
-        let uac = try Sipp(sipp: sipp, name: "uac-\(number)-\(local)", dir: workDir, args: [
+        let uac = try Sipp.untraced(sipp: sipp, name: "uac-\(number)-\(local)", dir: workDir, args: [
             "-sf", Self.scenario(scenario), "-s", number, "-i", "127.0.0.1", "-p", String(local),
             "127.0.0.1:\(target)", "-m", String(calls), "-r", String(rate), "-rp", "1000",
             "-recv_timeout", "5000", "-timeout", "\(Int(timeout))s",
@@ -521,5 +434,18 @@ final class SIPCallTests: XCTestCase {
         m.append(("reply with one foreign Via", reply("200 OK", base)))
         m.append(("ACK without anything", Array("ACK sip:1000@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n".utf8)))
         return m
+    }
+}
+
+extension SippProcess {
+    /// A sipp process with screen, errors and statistics in files, without the message trace.
+    static func untraced(sipp: String, name: String, dir: String, args: [String]) throws -> SippProcess {
+        try SippProcess(sipp: sipp, name: name, dir: dir, args: args, traceMessages: false)
+    }
+
+    /// Screen output (final statistics) and error log, for failure messages.
+    var report: String {
+        "--- sipp \(name) (\(process.arguments?.joined(separator: " ") ?? "")) screen (tail):\n"
+            + String(screen.suffix(2500)) + "\n--- sipp \(name) errors (head):\n" + String(errors.prefix(4000))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// Stateless forwarding details checked on the wire with raw UDP peers: Via and branches, received/rport, header
 /// edits, Record-Route/loose_route, and reply relaying.

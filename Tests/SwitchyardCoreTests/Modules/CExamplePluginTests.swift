@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardMI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The third-party plugin in plain C (Examples/c-plugin), built with its Makefile against the
 /// installed header only, loaded into a server, called from a script and over MI.

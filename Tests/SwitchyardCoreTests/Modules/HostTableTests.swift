@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardMI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The host table as a plugin uses it: cross-module APIs, variables, timers, events from a
 /// plugin thread, statistics, MI registration at run time.

@@ -4,6 +4,7 @@ import SwitchyardABI
 import SwitchyardMI
 import Synchronization
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The `cache_local` plugin (Plugins/cache_local, libcache_local.so of this build, loaded by its alias
 /// cachedb_local.so) behind the core cache functions: spec §7.3 cases, TTLs on the 1-second tick, add/sub keeping the

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardABI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The `db_sqlite` driver (Plugins/db_sqlite, libdb_sqlite.so of this build): loaded into a server, its sy_db_api table
 /// bound as "db:sqlite" exactly as a module binds it, and every function called through the C pointers on real SQLite

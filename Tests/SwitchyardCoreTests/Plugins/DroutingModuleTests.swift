@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardMI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The `drouting` plugin (Plugins/drouting, libdrouting.so) over `db_sqlite` on real SQLite files built with the sqlite3
 /// CLI from Plugins/drouting/schema/sqlite.sql: spec §7.1 (D1–D20 as far as they apply without SIP), §7.2 timerecs,

@@ -6,6 +6,7 @@ import SwitchyardMI
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// drouting on real SIP traffic, in-process (ServerHarness with `socket = udp:127.0.0.1:port` + proto_udp):
 /// is_from_gw by source IP, port and transport (spec §1.7, D18, §6 item 12), goes_to_gw on a real message, and gateway
@@ -90,54 +91,7 @@ final class DroutingSIPTests: XCTestCase {
     }
 
     /// A UDP socket on 127.0.0.1 (port 0 = ephemeral).
-    final class UDP: @unchecked Sendable {
-        let fd: Int32
-        let port: Int
-        init(port: Int = 0) throws {
-            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
-            var addr = DroutingSIPTests.loopback(port: port)
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard rc == 0 else { close(fd); throw NSError(domain: "bind", code: Int(errno)) }
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-            }
-            self.fd = fd
-            self.port = Int(UInt16(bigEndian: addr.sin_port))
-            var tv = timeval(tv_sec: 0, tv_usec: 100_000)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        }
-        deinit { close(fd) }
-
-        func send(_ text: String, to port: Int) {
-            var addr = DroutingSIPTests.loopback(port: port)
-            send(text, to: &addr)
-        }
-
-        func send(_ text: String, to addr: inout sockaddr_in) {
-            let bytes = Array(text.utf8)
-            _ = withUnsafePointer(to: &addr) { a in
-                a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-            }
-        }
-
-        /// One datagram and its source, or nil after the 100 ms receive timeout.
-        func receive() -> (String, sockaddr_in)? {
-            var buf = [UInt8](repeating: 0, count: 65536)
-            var from = sockaddr_in()
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let n = withUnsafeMutablePointer(to: &from) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buf, buf.count, 0, $0, &len) }
-            }
-            guard n > 0 else { return nil }
-            return (String(decoding: buf[0..<n], as: UTF8.self), from)
-        }
-    }
+    typealias UDP = UDPSocket
 
     /// A free UDP port on 127.0.0.1 (bound and released).
     static func freePort() throws -> Int { try UDP().port }

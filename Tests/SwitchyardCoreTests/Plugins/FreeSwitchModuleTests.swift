@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardMI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// `freeswitch` + `freeswitch_scripting` against the real `esl-simulator` executable over TCP on loopback.
 final class FreeSwitchModuleTests: XCTestCase {

@@ -5,6 +5,7 @@ import SwitchyardMI
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwitchyardTestSupport
 
 /// `freeswitch` + `freeswitch_scripting` as a pool of boxes: boxes from the SQL table and `fs_reload`, liveness
 /// (heartbeat watchdog), pipelined `freeswitch_esl` from several workers at once, and the ESL password kept out of

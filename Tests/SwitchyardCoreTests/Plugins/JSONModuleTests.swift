@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The `json` plugin (Plugins/json, libjson.so of this build) driven from scripts: the spec's §7.4 table row by row,
 /// the §6 quirks (18–22), iteration, json_link, per-worker documents, hostile input, and a real FreeSWITCH event body.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The mi_http plugin (Plugins/mi_http, served by Plugins/httpd) driven by the real opensips-cli
 /// (`communication_type = http`) and by raw HTTP over sockets: every status code, keep-alive and pipelining, JSON-RPC

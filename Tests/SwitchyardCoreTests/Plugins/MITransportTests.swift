@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The MI transport plugins (Plugins/mi_fifo, Plugins/mi_datagram) driven by the real opensips-cli (PyPI
 /// `opensipscli`, installed by .ci/run) and by raw clients doing opensips-cli's FIFO handshake: core and module

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardMI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The `statistics` plugin (Plugins/statistics, libstatistics.so of this build) driven from a script: declared
 /// variables, update_stat/reset_stat, $stat reads and resets, groups, iterators, concurrent updates; values checked

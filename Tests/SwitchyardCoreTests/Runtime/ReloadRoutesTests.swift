@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// `reload_routes`: errors keep the running routes and are listed with file:line:col; module changes are refused;
 /// a good script is swapped in under a flood of ESL events (esl-simulator) and SIP calls (sipp) without losing an
@@ -123,12 +124,12 @@ final class ReloadRoutesTests: XCTestCase {
         defer { h.stop() }
         XCTAssertTrue(waitUntil(10) { ((try? sim.commandLines()) ?? []).contains { $0.line == "event json DTMF" } }, "subscribed")
 
-        let uas = try SIPCallTests.Sipp(sipp: sippPath, name: "uas", dir: dir,
+        let uas = try SIPCallTests.Sipp.untraced(sipp: sippPath, name: "uas", dir: dir,
                                         args: ["-sf", SIPCallTests.scenario("uas.xml"), "-i", "127.0.0.1", "-p", String(uasPort)])
         defer { uas.stop() }
         XCTAssertTrue(SIPCallTests.waitForUDPPort(uasPort, timeout: 10) { uas.process.isRunning })
         let calls = 300
-        let uac = try SIPCallTests.Sipp(sipp: sippPath, name: "uac", dir: dir, args: [
+        let uac = try SIPCallTests.Sipp.untraced(sipp: sippPath, name: "uac", dir: dir, args: [
             "-sf", SIPCallTests.scenario("uac.xml"), "-s", "1000", "-i", "127.0.0.1", "-p", String(uacPort),
             "127.0.0.1:\(proxyPort)", "-m", String(calls), "-r", "100", "-rp", "1000",
             "-recv_timeout", "5000", "-timeout", "60s",

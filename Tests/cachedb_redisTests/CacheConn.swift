@@ -1,27 +1,11 @@
-// A Server of this build with cachedb_redis loaded, in the test process, and its published sy_db_api table bound as a
-// module binds it.
-import BackendTestSupport
+// The sy_cachedb_api table that cachedb_redis publishes, bound from the shared InProcessServer, with Swift wrappers.
+import SwitchyardTestSupport
 import Foundation
 import SwitchyardABI
 @testable import SwitchyardCore
 import XCTest
 
-final class InProcessServer {
-    let server: Server
-    let path: String
-
-    init(_ config: String) throws {
-        // A server in this process writes to sockets a peer may have closed: EPIPE, not a signal that ends the tests.
-        signal(SIGPIPE, SIG_IGN)
-        path = writeTemp("mpath = \"\(BinaryRunner.buildDirectory.path)\"\n" + config)
-        server = Server(configPath: path, logSink: .collector(LogCollector()))
-        let diags = DiagnosticBag()
-        let ast = Parser.parse(path: path, diagnostics: diags)
-        XCTAssertEqual(diags.errors.map(\.description), [])
-        try server.prepare(ast: ast, checkOnly: false, workersOverride: 2)
-        try server.start()
-    }
-
+extension InProcessServer {
     func cache(_ group: String?) throws -> CacheConn {
         let raw = try server.apiBind(name: "cachedb:redis", major: UInt32(SY_CACHEDB_MAJOR),
                                      minSize: UInt32(MemoryLayout<sy_cachedb_api>.stride)).get()
@@ -32,11 +16,6 @@ final class InProcessServer {
             throw NSError(domain: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), code: 1)
         }
         return CacheConn(api: api, c: c)
-    }
-
-    func stop() {
-        server.stop()
-        try? FileManager.default.removeItem(atPath: path)
     }
 }
 

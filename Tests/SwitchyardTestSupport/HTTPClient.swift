@@ -1,64 +1,21 @@
+// A raw HTTP/1.1 client for the tests of the HTTP plugins (httpd, mi_http, prometheus).
 import Foundation
-import XCTest
-@testable import SwitchyardCore
-
-/// A whole Server on a config written to a temporary file, with its log captured (the small part of the core tests'
-/// harness these tests need).
-final class PromHarness {
-    let collector = LogCollector()
-    let server: Server
-    let path: String
-
-    /// The directory holding the plugins of the same build as this test bundle.
-    static var buildDirectory: URL {
-        var url = Bundle(for: PromHarness.self).bundleURL
-        while url.pathExtension == "xctest" || url.lastPathComponent == "Contents" || url.lastPathComponent == "MacOS" {
-            url.deleteLastPathComponent()
-        }
-        return url
-    }
-
-    init(_ config: String) {
-        // A server in this process writes to sockets a peer may have closed: EPIPE, not a signal that ends the tests.
-        signal(SIGPIPE, SIG_IGN)
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("sy-prom-\(UUID().uuidString).cfg").path
-        _ = FileManager.default.createFile(atPath: path, contents: Data(("mpath = \"\(Self.buildDirectory.path)\"\n" + config).utf8))
-        server = Server(configPath: path, logSink: .collector(collector))
-    }
-
-    /// Parses, prepares and starts; returns the errors (empty on success).
-    func start() -> [String] {
-        let diags = DiagnosticBag()
-        let ast = Parser.parse(path: path, diagnostics: diags)
-        if diags.hasErrors { return diags.errors.map(\.description) }
-        do {
-            try server.prepare(ast: ast, workersOverride: 2)
-            try server.start()
-            return []
-        } catch {
-            return error.diagnostics.map(\.description)
-        }
-    }
-
-    func stop() { server.stop() }
-
-    var messages: [String] { collector.messages }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A raw HTTP client connection over TCP to 127.0.0.1.
-final class HTTPClient {
-    let fd: Int32
-    var buffer: [UInt8] = []
+public final class HTTPClient {
+    public let fd: Int32
+    public var buffer: [UInt8] = []
 
-    struct Response {
-        var status: Int
-        var headers: [String: String] // lower-case names
-        var body: String
+    public struct Response {
+        public var status: Int
+        public var headers: [String: String] // lower-case names
+        public var body: String
     }
 
-    init?(port: Int, timeout: Int = 30) {
+    public init?(port: Int, timeout: Int = 30) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var sa = sockaddr_in()
         sa.sin_family = sa_family_t(AF_INET)
@@ -74,7 +31,7 @@ final class HTTPClient {
     deinit { close(fd) }
 
     @discardableResult
-    func send(_ text: String) -> Bool {
+    public func send(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {
@@ -94,14 +51,14 @@ final class HTTPClient {
     }
 
     /// True when the server has closed the connection: recv reports EOF (or a reset) without data.
-    func isClosedByPeer() -> Bool {
+    public func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0
         let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
         return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
     /// Reads one response (head + Content-Length body). Nil on EOF/timeout first.
-    func response() -> Response? {
+    public func response() -> Response? {
         var end: Int? = nil
         while end == nil {
             if buffer.count >= 4 {
@@ -129,7 +86,7 @@ final class HTTPClient {
         return Response(status: status, headers: headers, body: body)
     }
 
-    static func post(_ body: String, path: String = "/mi", extra: String = "") -> String {
+    public static func post(_ body: String, path: String = "/mi", extra: String = "") -> String {
         "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extra)\r\n\(body)"
     }
 }

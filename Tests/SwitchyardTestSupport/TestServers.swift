@@ -72,7 +72,7 @@ public enum TestServers {
         return cond()
     }
 
-    /// The repository root (this file is Tests/BackendTestSupport/TestServers.swift).
+    /// The repository root (this file is Tests/SwitchyardTestSupport/TestServers.swift).
     public static let repoRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }

@@ -1,17 +1,18 @@
-// A Server of this build with one driver loaded, in the test process, and its published sy_db_api table bound as a
-// module binds it.
-import BackendTestSupport
+// A Server of this build in the test process with the plugins of a config loaded, so a test can bind the API tables
+// they publish as a module binds them (db_mysql, db_postgres, cachedb_redis tests; the binding itself is in each
+// target: Server.apiBind is internal to the core).
 import Foundation
-import SwitchyardABI
-@testable import SwitchyardCore
+import SwitchyardCore
 import XCTest
 
-final class InProcessServer {
-    let server: Server
-    let path: String
-    let collector = LogCollector()
+public final class InProcessServer {
+    public let server: Server
+    public let path: String
+    public let collector = LogCollector()
 
-    init(_ config: String) throws {
+    /// Writes `mpath` (this build's plugins) and `config` to a temporary file, then parses (asserting no errors),
+    /// prepares and starts the server.
+    public init(_ config: String) throws {
         // A server in this process writes to sockets a peer may have closed: EPIPE, not a signal that ends the tests.
         signal(SIGPIPE, SIG_IGN)
         path = writeTemp("mpath = \"\(BinaryRunner.buildDirectory.path)\"\n" + config)
@@ -23,13 +24,7 @@ final class InProcessServer {
         try server.start()
     }
 
-    func db(_ scheme: String) throws -> DBAPI {
-        let raw = try server.apiBind(name: "db:\(scheme)", major: UInt32(SY_DB_MAJOR),
-                                     minSize: UInt32(MemoryLayout<sy_db_api>.stride)).get()
-        return DBAPI(api: raw.assumingMemoryBound(to: sy_db_api.self))
-    }
-
-    func stop() {
+    public func stop() {
         server.stop()
         try? FileManager.default.removeItem(atPath: path)
     }

@@ -1,0 +1,48 @@
+// Finding executables and watching loopback ports, for tests that start peers (sipp, switchyard) and wait for them.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum LocalPorts {
+    /// The first executable `name` on PATH.
+    public static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+            return "\(dir)/\(name)"
+        }
+        return nil
+    }
+
+    /// 127.0.0.1:port.
+    public static func loopback(port: Int) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return addr
+    }
+
+    /// True when something is bound to 127.0.0.1:port (UDP, or TCP when `tcp`): our own bind fails with EADDRINUSE.
+    public static func inUse(_ port: Int, tcp: Bool = false) -> Bool {
+        let fd = socket(AF_INET, Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = loopback(port: port)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return rc != 0 && errno == EADDRINUSE
+    }
+
+    /// Polls until the port is bound (true), `alive` turns false or `timeout` passes (false).
+    public static func waitFor(_ port: Int, tcp: Bool = false, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if inUse(port, tcp: tcp) { return true }
+            if !alive() { return false }
+            usleep(20_000)
+        }
+        return false
+    }
+}
