@@ -120,6 +120,7 @@ extension Bench {
         func timed(_ route: String, workers count: Int) -> (Double, Double, Double) {
             guard let body = s.engine.namedRoutes[route] else { fatalError("no route \(route)") }
             let per = calls / count
+            // `all` is only touched under `lock` (each worker appends its samples, the main thread reads after the join).
             final class Samples: @unchecked Sendable { var all: [[Double]]; let lock = NSLock(); init(_ n: Int) { all = Array(repeating: [], count: n) } }
             let samples = Samples(count)
             let group = DispatchGroup()

@@ -8,7 +8,8 @@ import SwitchyardSIP
 import Synchronization
 
 final class TM: @unchecked Sendable {
-    // Immutable after init() except the table and cells, which are guarded by their bucket locks (TransactionTable).
+    // Immutable after init() except the table and cells, which are guarded by their bucket locks (TransactionTable),
+    // and `globalCallbacks`, appended only before the workers run (`serving` refuses it after) and then only read.
     let host: PluginHost
     let core: CoreLink
     let cfg: TMConfig

@@ -108,6 +108,8 @@ public final class TxBody {
 }
 
 public struct DBAPI: @unchecked Sendable {
+    // Only a pointer to the driver's static table, never written after publication; the DB API declares its
+    // functions callable from any thread.
     public init(api: UnsafePointer<sy_db_api>) { self.api = api }
     public let api: UnsafePointer<sy_db_api>
 
@@ -122,6 +124,8 @@ public struct DBAPI: @unchecked Sendable {
 
 /// One sy_db_conn with Swift wrappers over the table's functions.
 public struct DBConn: @unchecked Sendable {
+    // Immutable pointers: the driver's static table and a connection handle, which the DB API makes usable from any
+    // thread (each call takes that thread's own session).
     public let api: UnsafePointer<sy_db_api>
     public let c: OpaquePointer
 
