@@ -45,4 +45,25 @@ public enum LocalPorts {
         }
         return false
     }
+
+    /// A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), not in `avoid`.
+    public static func freeUDPPort(avoid: Set<Int> = []) -> Int {
+        for _ in 0..<50 {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var addr = loopback(port: 0)
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { continue }
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
+            let port = Int(UInt16(bigEndian: addr.sin_port))
+            if port > 0 && !avoid.contains(port) { return port }
+        }
+        return 0
+    }
 }

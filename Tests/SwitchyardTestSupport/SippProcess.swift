@@ -83,3 +83,16 @@ public final class SippProcess: @unchecked Sendable { // fields immutable after 
         }.count
     }
 }
+
+extension SippProcess {
+    /// A sipp process with screen, errors and statistics in files, without the message trace.
+    public static func untraced(sipp: String, name: String, dir: String, args: [String]) throws -> SippProcess {
+        try SippProcess(sipp: sipp, name: name, dir: dir, args: args, traceMessages: false)
+    }
+
+    /// Screen output (final statistics) and error log, for failure messages.
+    public var screenAndErrors: String {
+        "--- sipp \(name) (\(process.arguments?.joined(separator: " ") ?? "")) screen (tail):\n"
+            + String(screen.suffix(2500)) + "\n--- sipp \(name) errors (head):\n" + String(errors.prefix(4000))
+    }
+}

@@ -8,7 +8,7 @@ import SwitchyardTestSupport
 /// Ports of this target: 29200-29299 (Prometheus itself on 29090).
 final class PrometheusTests: XCTestCase {
     private func server(port: Int, _ extra: String, file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
-        let h = ServerHarness("""
+        let h = ServerHarness(plugins: """
         loadmodule "httpd.so"
         loadmodule "prometheus.so"
         loadmodule "statistics.so"
@@ -23,7 +23,7 @@ final class PrometheusTests: XCTestCase {
         }
         \(extra)
         """)
-        let errors = h.start()
+        let errors = h.launch()
         XCTAssertEqual(errors, [], file: file, line: line)
         guard errors.isEmpty else { throw XCTSkip("server did not start") }
         addTeardownBlock { h.stop() }
@@ -102,13 +102,13 @@ final class PrometheusTests: XCTestCase {
     }
 
     func testBadLabelsRuleIsRefused() {
-        let h = ServerHarness("""
+        let h = ServerHarness(plugins: """
         loadmodule "httpd.so"
         loadmodule "prometheus.so"
         modparam("httpd", "port", 29205)
         modparam("prometheus", "labels", "core: not-a-rule")
         """)
-        XCTAssertFalse(h.start().isEmpty)
+        XCTAssertFalse(h.launch().isEmpty)
         h.stop()
     }
 

@@ -3,6 +3,7 @@ import XCTest
 import SwitchyardABI
 import SwitchyardMI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// What ABI 1.6 gives plugin authors (Fixtures/plugins/abi_1_6.c): a one-line entry (the core checks the
 /// major), NULL variables skipped or passed with SY_P_NULLABLE, int variables as decimal strings, NUL-terminated
