@@ -130,12 +130,17 @@ let package = Package(
         // Writing a plugin from outside: the C example built against installed headers, a Swift plugin package
         // built in a temporary folder; both run in the real switchyard binary (no dependency on the core).
         .testTarget(name: "PluginAuthoringTests", path: "Tests/PluginAuthoringTests"),
+        // The core: config parser and diagnostics, interpreter, module loader and host table, runtime.
         .testTarget(
             name: "SwitchyardCoreTests",
-            dependencies: ["SwitchyardCore", "SwitchyardESL", "SwitchyardTestSupport"],
+            dependencies: ["SwitchyardCore", "SwitchyardTestSupport"],
             path: "Tests/SwitchyardCoreTests",
             resources: [.copy("Fixtures")]
         ),
+        // The libraries, each on its own.
+        .testTarget(name: "SwitchyardJSONTests", dependencies: ["SwitchyardJSON"], path: "Tests/SwitchyardJSONTests"),
+        .testTarget(name: "SwitchyardESLTests", dependencies: ["SwitchyardESL", "SwitchyardTestSupport"], path: "Tests/SwitchyardESLTests",
+                    resources: [.copy("Fixtures")]),
         // The server backends, each against a private server .ci/servers.sh starts (URLs in SY_TEST_* variables).
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/SwitchyardTestSupport"),
         .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_mysqlTests"),
