@@ -141,6 +141,18 @@ let package = Package(
         .testTarget(name: "SwitchyardJSONTests", dependencies: ["SwitchyardJSON"], path: "Tests/SwitchyardJSONTests"),
         .testTarget(name: "SwitchyardESLTests", dependencies: ["SwitchyardESL", "SwitchyardTestSupport"], path: "Tests/SwitchyardESLTests",
                     resources: [.copy("Fixtures")]),
+        // One target per module, each loading its plugin of this build in an in-process server.
+        .testTarget(name: "statisticsTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/statisticsTests"),
+        .testTarget(name: "jsonTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/jsonTests",
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "cache_localTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/cache_localTests"),
+        .testTarget(name: "db_sqliteTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_sqliteTests"),
+        .testTarget(name: "droutingTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/droutingTests"),
+        // freeswitch and freeswitch_scripting are always loaded together (the connections, and the script API on them).
+        .testTarget(name: "freeswitchTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/freeswitchTests"),
+        .testTarget(name: "mi_httpTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_httpTests"),
+        .testTarget(name: "mi_fifoTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_fifoTests"),
+        .testTarget(name: "mi_datagramTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_datagramTests"),
         // The server backends, each against a private server .ci/servers.sh starts (URLs in SY_TEST_* variables).
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/SwitchyardTestSupport"),
         .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_mysqlTests"),
