@@ -153,6 +153,8 @@ let package = Package(
         .testTarget(name: "mi_httpTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_httpTests"),
         .testTarget(name: "mi_fifoTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_fifoTests"),
         .testTarget(name: "mi_datagramTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_datagramTests"),
+        // The switchyard executable end to end: command line, SIP calls with sipp, the DTMF-transfer example.
+        .testTarget(name: "EndToEndTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/EndToEndTests"),
         // The server backends, each against a private server .ci/servers.sh starts (URLs in SY_TEST_* variables).
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/SwitchyardTestSupport"),
         .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_mysqlTests"),

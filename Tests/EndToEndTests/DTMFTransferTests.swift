@@ -9,9 +9,7 @@ import SwitchyardTestSupport
 /// and port rewritten) against the real `esl-simulator`, which places the calls, presses the digits and records
 /// every ESL command it receives. The simulator is then killed and restarted on the same port mid-run.
 final class DTMFTransferTests: XCTestCase {
-    /// The repository root (this file is Tests/SwitchyardCoreTests/EndToEnd/DTMFTransferTests.swift).
-    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot: URL = Repo.root
 
     typealias Sim = SimulatorProcess
 
