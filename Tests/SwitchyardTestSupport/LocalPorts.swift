@@ -37,13 +37,13 @@ public enum LocalPorts {
 
     /// Polls until the port is bound (true), `alive` turns false or `timeout` passes (false).
     public static func waitFor(_ port: Int, tcp: Bool = false, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
+        var gone = false
+        let bound = waitUntil(timeout: timeout, poll: 0.02) {
             if inUse(port, tcp: tcp) { return true }
-            if !alive() { return false }
-            usleep(20_000)
+            gone = !alive()
+            return gone
         }
-        return false
+        return bound && !gone
     }
 
     /// A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), not in `avoid`.

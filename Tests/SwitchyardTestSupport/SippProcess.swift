@@ -37,19 +37,16 @@ public final class SippProcess: @unchecked Sendable { // fields immutable after 
     /// SIGTERM, then SIGKILL after 3 s; waits (bounded: never hang a test run on a lost child) for the exit.
     public func stop() {
         if process.isRunning { process.terminate() }
-        let end = Date().addingTimeInterval(3)
-        while process.isRunning && Date() < end { usleep(10_000) }
+        waitUntil(timeout: 3) { !process.isRunning }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            let end = Date().addingTimeInterval(3)
-            while process.isRunning && Date() < end { usleep(10_000) }
+            waitUntil(timeout: 3) { !process.isRunning }
         }
     }
 
     /// Waits for exit; nil on timeout (then stopped).
     public func wait(timeout: TimeInterval) -> Int32? {
-        let end = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < end { usleep(20_000) }
+        waitUntil(timeout: timeout, poll: 0.02) { !process.isRunning }
         if process.isRunning { stop(); return nil }
         return process.terminationStatus
     }
