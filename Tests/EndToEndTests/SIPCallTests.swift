@@ -274,7 +274,7 @@ final class SIPCallTests: XCTestCase {
         var sent = 0
         for (name, bytes) in messages {
             if client.send(bytes, to: proxyPort) { sent += 1 } else { XCTFail("could not send '\(name)' (\(bytes.count) bytes)") }
-            usleep(2_000)
+            usleep(2_000)  // paced like a slow peer, so no datagram is lost to a full socket buffer before it is read
         }
         XCTAssertEqual(sent, messages.count)
         _ = client.receive(timeout: 1)  // whatever comes back (400s, nothing): the server just has to live

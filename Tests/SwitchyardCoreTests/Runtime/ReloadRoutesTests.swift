@@ -20,12 +20,7 @@ final class ReloadRoutesTests: XCTestCase {
     }
 
     private func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if cond() { return true }
-            usleep(10_000)
-        }
-        return cond()
+        SwitchyardTestSupport.waitUntil(timeout: timeout, cond)
     }
 
     private static func script(_ version: String, extraModule: String = "", param: String = "v") -> String {
