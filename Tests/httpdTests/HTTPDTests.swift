@@ -51,12 +51,12 @@ final class HTTPDTests: XCTestCase {
         var open = Set(stalled.indices)
         var firstClose: Date? = nil
         let deadline = Date().addingTimeInterval(Double(timeout) + 30)
-        while !open.isEmpty && Date() < deadline {
+        waitUntil(timeout: deadline.timeIntervalSinceNow, poll: 0.05) {
             for i in open where stalled[i].isClosedByPeer() {
                 open.remove(i)
                 if firstClose == nil { firstClose = Date() }
             }
-            if !open.isEmpty { usleep(50_000) }
+            return open.isEmpty
         }
         XCTAssertEqual(open.count, 0, "\(open.count) stalled connections still open")
         if let firstClose {
