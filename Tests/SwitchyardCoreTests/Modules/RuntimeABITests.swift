@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardABI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// ABI 1.8: each core hands its own host table whose `runtime` is that core; the rt_* entries reach it through the
 /// handle (Fixtures/plugins/abi_1_8.c keeps no global); the runtime is built before any plugin code runs, so events
@@ -69,5 +70,25 @@ final class RuntimeABITests: XCTestCase {
         XCTAssertTrue(h.messages.contains { $0.hasSuffix("limit=7") }, h.messages.joined(separator: "\n"))
         XCTAssertEqual(h.server.raiseEvent("E_COUNT17", []), 0)
         XCTAssertTrue(h.waitFor("counted on 1.7 plugin"), h.messages.joined(separator: "\n"))
+    }
+
+    /// The tm API table (1.1) carries its module: a C consumer (Fixtures/plugins/tm_consumer.c) calls the module_*
+    /// entries with api->module; the 1.0 entry keeps working.
+    func testTmAPICarriesItsModuleHandle() throws {
+        try PluginBuilder.build("tm_consumer")
+        let build = BinaryRunner.buildDirectory.path
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "tm_consumer.so"
+        loadmodule "\(build)/libtm.so"
+        """)
+        XCTAssertEqual(h.prepare().map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        let log = h.messages.joined(separator: "\n")
+        for line in ["module set rc=1", "handle request_in rc=0", "handle bad types rc=-2", "handle state rc=-1",
+                     "old request_in rc=0", "handle uac rc=-2"] {
+            XCTAssertTrue(h.messages.contains { $0.hasSuffix(line) }, "\(line) in:\n\(log)")
+        }
     }
 }
