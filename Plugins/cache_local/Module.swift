@@ -214,13 +214,15 @@ final class CacheLocalModule: Sendable {
                 return .error(code: -32602, message: "Invalid params", data: "collection <\(name)> not defined")
             }
             let entries = c.entriesMatching(glob).sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            var json = "{\"keys\": ["
-            for (i, e) in entries.enumerated() {
-                if i > 0 { json += ", " }
-                json += "{\"name\": " + MIReply.quote(String(decoding: e.key, as: UTF8.self))
-                json += ", \"value\": " + MIReply.quote(String(decoding: e.value, as: UTF8.self)) + "}"
+            req.addObject()
+            req.addArray("keys")
+            for e in entries {
+                req.addObject()
+                req.add("name", bytes: e.key)
+                req.add("value", bytes: e.value)
+                req.end()
             }
-            return .json(json + "]}")
+            return .built
         }
 
         m.onInit { [self] in try start() }

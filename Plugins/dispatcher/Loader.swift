@@ -28,7 +28,12 @@ struct FSBinder: @unchecked Sendable { // the table is immutable and thread-safe
     /// A reference to the box of `url` (the shared connection the script uses), or nil with the reason.
     func bind(_ url: String) -> Result<FSRef, LoadError> {
         var err = [CChar](repeating: 0, count: 256)
-        let box = url.withCString { u in err.withUnsafeMutableBufferPointer { e in api.pointee.get_box(u, strlen(u), e.baseAddress, e.count) } }
+        // Through the table's own module handle (freeswitch API 1.2), else the 1.0 entry.
+        let module = CTable.has(api, \.module_get_box) ? api.pointee.module : nil
+        let box = url.withCString { u in err.withUnsafeMutableBufferPointer { e in
+            if let module, let f = api.pointee.module_get_box { return f(module, u, strlen(u), e.baseAddress, e.count) }
+            return api.pointee.get_box(u, strlen(u), e.baseAddress, e.count)
+        } }
         guard let box else {
             return .failure(LoadError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
         }

@@ -256,8 +256,7 @@ final class DispatcherModule: Sendable {
             }
             let api = raw.assumingMemoryBound(to: sy_freeswitch_api.self)
             // The 1.1 entries (watch, stats_interval_ms) only when the table is long enough.
-            let full = api.pointee.header.struct_size >= UInt32(MemoryLayout<sy_freeswitch_api>.size)
-            binder = FSBinder(api: api, hasWatch: full, host: host)
+            binder = FSBinder(api: api, hasWatch: CTable.has(api, \.stats_interval_ms), host: host)
         }
         var parts: [Partition] = []
         for pc in partCfgs {
@@ -298,7 +297,11 @@ final class DispatcherModule: Sendable {
         }
         if let b = rt.fsBinder {
             var ms: UInt32 = 1000
-            if b.hasWatch, let f = b.api.pointee.stats_interval_ms { ms = max(10, f()) }
+            if CTable.has(b.api, \.module_stats_interval_ms), let m = b.api.pointee.module, let f = b.api.pointee.module_stats_interval_ms {
+                ms = max(10, f(m)) // through the table's own module handle (freeswitch API 1.2)
+            } else if b.hasWatch, let f = b.api.pointee.stats_interval_ms {
+                ms = max(10, f())
+            }
             guard let t = host.timerAdd("ds-update-weights", intervalMs: ms, { [self] in updateWeights() }) else {
                 throw PluginError("cannot register the FreeSWITCH weight timer")
             }

@@ -23,7 +23,8 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
     return manager.build().pointer // allocated once, never freed
 }
 
-/// The C API table has no `user` argument: its functions reach the one manager of this plugin through this slot.
+/// The manager of the latest start-up, for the 1.0/1.1 entries of the C API table that have no handle (get_box,
+/// stats_interval_ms). The 1.2 entries reach their manager through the table's `module` handle instead.
 let theManager = Mutex<FSManager?>(nil)
 
 struct FSConfig: Sendable {
@@ -47,10 +48,13 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
     private let stopping = Atomic<Bool>(false)
     /// Per-box figures as statistics (Metrics.swift).
     private let metrics: BoxMetrics
+    /// This manager's API table: its `module` handle is this manager.
+    private(set) var table: UnsafeMutablePointer<sy_freeswitch_api>? = nil
 
     init(host: PluginHost) {
         self.host = host
         metrics = BoxMetrics(host: host)
+        table = FSManager.makeTable(for: self)
     }
 
     func build() -> ModuleExports {
@@ -68,7 +72,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
         positive("esl_cmd_polling_itv") { c, v in c.pollingItvUs = v }
         m.onInit { [self] in
             config = pendingConfig.withLock { $0 }
-            guard host.apiPublish(SY_FS_API_NAME, UnsafeRawPointer(FSManager.table)) else {
+            guard let table, host.apiPublish(SY_FS_API_NAME, UnsafeRawPointer(table)) else {
                 throw PluginError("cannot publish the \"freeswitch\" API (name taken)")
             }
             metrics.start { [self] in allBoxes() }
@@ -187,22 +191,20 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
 
     // MARK: The C table
 
-    nonisolated(unsafe) static let table: UnsafeMutablePointer<sy_freeswitch_api> = {
+    /// The table of one manager (never freed: consumers keep the pointer; the manager lives as long as the process).
+    static func makeTable(for manager: FSManager) -> UnsafeMutablePointer<sy_freeswitch_api> {
         // Raw memory of the compile-time size, zeroed (not allocate/initialize: a shorter sy_freeswitch_api of an
         // older plugin in the process would make those generic calls short, see CTable).
         let t = CTable.zeroed(size: MemoryLayout<sy_freeswitch_api>.stride, alignment: MemoryLayout<sy_freeswitch_api>.alignment)
             .assumingMemoryBound(to: sy_freeswitch_api.self)
         t.pointee.header = sy_table_header(abi_major: UInt32(SY_FS_MAJOR), abi_minor: UInt32(SY_FS_MINOR),
                                            struct_size: UInt32(MemoryLayout<sy_freeswitch_api>.size), reserved: 0)
-        t.pointee.get_box = { url, len, err, errlen in
-            guard let m = theManager.withLock({ $0 }) else { return nil }
-            let text = url.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) } ?? ""
-            switch m.getBoxResult(text) {
-            case .success(let b): return b.pointer
-            case .failure(let e):
-                if case .message(let msg) = e { copyError(msg, err, errlen) }
-                return nil
-            }
+        t.pointee.module = OpaquePointer(Unmanaged.passUnretained(manager).toOpaque())
+        t.pointee.get_box = { url, len, err, errlen in FSManager.getBox(theManager.withLock { $0 }, url, len, err, errlen) }
+        t.pointee.module_get_box = { m, url, len, err, errlen in FSManager.getBox(FSManager.from(m), url, len, err, errlen) }
+        t.pointee.module_stats_interval_ms = { m in
+            guard let m = FSManager.from(m) else { return 1000 }
+            return UInt32(clamping: m.config.heartbeatIntervalS * 1000)
         }
         t.pointee.put_box = { box in
             guard let b = Box.from(box) else { return }
@@ -254,7 +256,23 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
         }
         installWatchAPI(t) // 1.1: Watchers.swift
         return t
-    }()
+    }
+
+    static func from(_ m: OpaquePointer?) -> FSManager? {
+        m.map { Unmanaged<FSManager>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+    }
+
+    static func getBox(_ m: FSManager?, _ url: UnsafePointer<CChar>?, _ len: Int, _ err: UnsafeMutablePointer<CChar>?,
+                       _ errlen: Int) -> OpaquePointer? {
+        guard let m else { return nil }
+        let text = url.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) } ?? ""
+        switch m.getBoxResult(text) {
+        case .success(let b): return b.pointer
+        case .failure(let e):
+            if case .message(let msg) = e { copyError(msg, err, errlen) }
+            return nil
+        }
+    }
 }
 
 extension Box {

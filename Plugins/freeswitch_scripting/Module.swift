@@ -148,14 +148,7 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
             return p
         }
         let params = [param("name", name), param("sender", sender), param("body", body)]
-        let rc: Int32 = params.withUnsafeBufferPointer { buf in
-            Self.event.withCString { ev in
-                if host.provides(\.event_raise_wait), let f = host.raw.pointee.event_raise_wait {
-                    return f(ev, buf.baseAddress, 3, 0)
-                }
-                return host.raw.pointee.event_raise?(ev, buf.baseAddress, 3) ?? -1
-            }
-        }
+        let rc = params.withUnsafeBufferPointer { host.raiseEvent(Self.event, params: $0, waitMS: 0) }
         if rc < 0 { host.log(.warn, "E_FREESWITCH \(name.string) from \(sender.string) not queued (\(rc))") }
     }
 
@@ -199,12 +192,18 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
 
     /// The box of `url` (ref++), without building its label (freeswitch_esl runs this per call).
     private func getBoxOnly(_ url: String) -> Result<OpaquePointer, OpError> {
-        guard let api, let get = api.pointee.get_box else { return .failure(OpError(description: "no freeswitch API")) }
+        guard let api else { return .failure(OpError(description: "no freeswitch API")) }
+        // Through the table's own module handle (1.2), else the 1.0 entry.
+        let module = CTable.has(api, \.module_get_box) ? api.pointee.module : nil
+        let viaModule = module != nil ? api.pointee.module_get_box : nil
+        guard viaModule != nil || api.pointee.get_box != nil else { return .failure(OpError(description: "no freeswitch API")) }
         var url = url
         return url.withUTF8 { u in
             withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { err -> Result<OpaquePointer, OpError> in
                 err[0] = 0
-                let box = get(UnsafeRawPointer(u.baseAddress)?.assumingMemoryBound(to: CChar.self), u.count, err.baseAddress, err.count)
+                let text = UnsafeRawPointer(u.baseAddress)?.assumingMemoryBound(to: CChar.self)
+                let box = viaModule.map { $0(module, text, u.count, err.baseAddress, err.count) }
+                    ?? api.pointee.get_box?(text, u.count, err.baseAddress, err.count)
                 guard let box else {
                     let msg = String(decoding: UnsafeRawBufferPointer(start: err.baseAddress, count: strlen(err.baseAddress!)), as: UTF8.self)
                     return .failure(OpError(description: msg))

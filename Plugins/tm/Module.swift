@@ -21,7 +21,7 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
     return TMModule(host: host, core: core).build().pointer  // allocated once, never freed
 }
 
-/// The running engine for the C API table (which has no handle of its own), set once in init.
+/// The engine of the latest start-up, for the 1.0 entries of the tm API table (which have no handle; API.swift).
 let theTM = Mutex<TM?>(nil)
 
 final class TMModule: @unchecked Sendable {
@@ -105,7 +105,7 @@ final class TMModule: @unchecked Sendable {
         let rc = host.raw.pointee.sip_hooks_register!(TMModule.hooks)
         if rc == -1 { throw PluginError("another module already handles SIP transactions") }
         if rc != 0 { throw PluginError("the core refused the SIP hooks (\(rc))") }
-        guard host.apiPublish(SY_TM_API_NAME, UnsafeRawPointer(TMAPI.table)) else {
+        guard host.apiPublish(SY_TM_API_NAME, UnsafeRawPointer(TMAPI.table(for: engine))) else {
             throw PluginError("cannot publish the tm API")
         }
         engine.wheel.start()

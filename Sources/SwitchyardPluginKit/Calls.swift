@@ -162,6 +162,8 @@ public enum MIReply: Sendable {
     case json(String)
     /// An error: `code` (JSON-RPC code, or e.g. 404/500 as OpenSIPS modules use), message, optional data.
     case error(code: Int32, message: String, data: String? = nil)
+    /// The answer was built on the request with the MI builder (`req.addObject()` ...): nothing more is sent.
+    case built
 
     /// The reply as JSON text (nil for `.error`).
     public var jsonText: String? {
@@ -181,7 +183,7 @@ public enum MIReply: Sendable {
             }
             return out + "}"
         case .json(let text): return text
-        case .error: return nil
+        case .error, .built: return nil
         }
     }
 
@@ -222,6 +224,8 @@ public enum MIReply: Sendable {
                     f(call, code, m, nil)
                 }
             }
+        case .built:
+            return
         default:
             guard let f = host.raw.pointee.mi_reply_json, var text = jsonText else { return }
             text.withUTF8 { bytes in

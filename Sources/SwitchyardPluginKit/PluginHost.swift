@@ -18,7 +18,15 @@ public struct PluginHost: @unchecked Sendable {
         guard let raw, raw.pointee.header.abi_major == UInt32(SY_ABI_MAJOR) else { return nil }
         self.raw = raw
         self.module = module
+        // The 1.8 block is one unit: a table long enough for its last entry has all of it.
+        let end = MemoryLayout<sy_host_api>.offset(of: \.rt_timer_add).map { $0 + MemoryLayout<UnsafeRawPointer>.size } ?? Int.max
+        runtime = end <= Int(raw.pointee.header.struct_size) ? raw.pointee.runtime : nil
     }
+
+    /// The core this table belongs to (ABI 1.8; nil on an older core or outside a running server). When set, the
+    /// calls below that have no context handle (logging, events, timers, SIP requests) go through the rt_* forms
+    /// with it: they reach this plugin's own core, never a process-wide lookup.
+    public let runtime: OpaquePointer?
 
     /// The ABI version the core was built with.
     public var abiVersion: (major: UInt32, minor: UInt32) {
@@ -37,17 +45,23 @@ public struct PluginHost: @unchecked Sendable {
 
     /// True if a message at `level` would be written (always true on a core older than ABI 1.1).
     public func logEnabled(_ level: LogLevel) -> Bool {
+        if let runtime, let f = raw.pointee.rt_log_enabled { return f(runtime, level.rawValue) != 0 }
         guard provides(\.log_enabled), let f = raw.pointee.log_enabled else { return true }
         return f(level.rawValue) != 0
     }
 
     /// Logs one line (no trailing newline). The message is built only if the level is enabled.
     public func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
-        guard let f = raw.pointee.log, logEnabled(level) else { return }
+        guard logEnabled(level) else { return }
         var text = message()
         text.withUTF8 { bytes in
             module.withCString { mod in
-                f(level.rawValue, mod, UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self), bytes.count)
+                let msg = UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self)
+                if let runtime, let f = raw.pointee.rt_log {
+                    f(runtime, level.rawValue, mod, msg, bytes.count)
+                } else {
+                    raw.pointee.log?(level.rawValue, mod, msg, bytes.count)
+                }
             }
         }
     }
@@ -100,7 +114,6 @@ public struct PluginHost: @unchecked Sendable {
     /// Queues an event for `event_route[name]`; parameters are read there as `$param(name)`. Never blocks.
     @discardableResult
     public func raiseEvent(_ name: String, _ params: [(String, SYValue)] = []) -> EventResult {
-        guard let f = raw.pointee.event_raise else { return .dropped(-1) }
         // All parameter bytes go into one buffer so that a single borrow covers every sy_str.
         var bytes: [UInt8] = []
         var spans: [(name: Range<Int>, value: Range<Int>?)] = []
@@ -131,14 +144,28 @@ public struct PluginHost: @unchecked Sendable {
                 }
                 cparams.append(p)
             }
-            return name.withCString { cname in
-                cparams.withUnsafeBufferPointer { f(cname, $0.baseAddress, UInt32($0.count)) }
-            }
+            return cparams.withUnsafeBufferPointer { raiseEvent(name, params: $0, waitMS: nil) }
         }
         switch rc {
         case 0: return .queued
         case 1: return .noListener
         default: return .dropped(rc)
+        }
+    }
+
+    /// Raises an event from C parameters the caller built (the fast path of an I/O thread: no copy here). With
+    /// `waitMS` (0 = no limit) it waits for room in a full queue instead of dropping (event_raise_wait: never from a
+    /// script worker; a core older than ABI 1.3 drops instead). Returns the core's code: 0 queued, 1 nobody listens,
+    /// <0 dropped, timed out or not offered.
+    public func raiseEvent(_ name: String, params: UnsafeBufferPointer<sy_event_param>, waitMS: UInt32?) -> Int32 {
+        let n = UInt32(params.count)
+        return name.withCString { cname in
+            if let waitMS {
+                if let runtime, let f = raw.pointee.rt_event_raise_wait { return f(runtime, cname, params.baseAddress, n, waitMS) }
+                if provides(\.event_raise_wait), let f = raw.pointee.event_raise_wait { return f(cname, params.baseAddress, n, waitMS) }
+            }
+            if let runtime, let f = raw.pointee.rt_event_raise { return f(runtime, cname, params.baseAddress, n) }
+            return raw.pointee.event_raise?(cname, params.baseAddress, n) ?? -1
         }
     }
 
@@ -148,11 +175,14 @@ public struct PluginHost: @unchecked Sendable {
     /// life of the process (a timer removed with `timerRemove` leaks its small box: the core gives no "callback
     /// finished" signal after which freeing would be safe).
     public func timerAdd(_ name: String, intervalMs: UInt32, _ callback: @escaping @Sendable () -> Void) -> SYTimer? {
-        guard let f = raw.pointee.timer_add else { return nil }
         let box = Unmanaged.passRetained(TimerBox(callback)).toOpaque()
-        let t = name.withCString { f($0, intervalMs, { user in
+        let fire: @convention(c) (UnsafeMutableRawPointer?) -> Void = { user in
             Unmanaged<TimerBox>.fromOpaque(user!).takeUnretainedValue().callback()
-        }, box) }
+        }
+        let t = name.withCString { cname -> OpaquePointer? in
+            if let runtime, let f = raw.pointee.rt_timer_add { return f(runtime, cname, intervalMs, fire, box) }
+            return raw.pointee.timer_add?(cname, intervalMs, fire, box)
+        }
         guard let t else {
             Unmanaged<TimerBox>.fromOpaque(box).release()
             return nil

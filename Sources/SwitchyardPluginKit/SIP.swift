@@ -148,14 +148,13 @@ extension PluginHost {
     @discardableResult
     public func sipRequest(method: String, ruri: String, destination: String = "", extraHeaders: String = "",
                            timeoutMS: UInt32, done: @escaping @Sendable (Int) -> Void) -> Bool {
+        if runtime != nil { return sipRequest(method: method, ruri: ruri, destination: destination, extraHeaders: extraHeaders,
+                                              socket: "", timeoutMS: timeoutMS, done: done) == 0 }
         guard provides(\.sip_request), let f = raw.pointee.sip_request else { return false }
         let arg = Unmanaged.passRetained(DoneBox(done)).toOpaque()
         var m = method, r = ruri, d = destination, x = extraHeaders
         let rc = m.withUTF8 { mb in r.withUTF8 { rb in d.withUTF8 { db in x.withUTF8 { xb in
-            f(SYStr.make(mb), SYStr.make(rb), SYStr.make(db), SYStr.make(xb), timeoutMS, { arg, code in
-                let box = Unmanaged<DoneBox>.fromOpaque(arg!).takeRetainedValue()
-                box.done(Int(code))
-            }, arg)
+            f(SYStr.make(mb), SYStr.make(rb), SYStr.make(db), SYStr.make(xb), timeoutMS, DoneBox.fire, arg)
         } } } }
         if rc != 0 { Unmanaged<DoneBox>.fromOpaque(arg).release() }
         return rc == 0
@@ -166,14 +165,17 @@ extension PluginHost {
     /// the request's transport, -4 the core is older than ABI 1.5 (no socket choice).
     public func sipRequest(method: String, ruri: String, destination: String = "", extraHeaders: String = "",
                            socket: String, timeoutMS: UInt32, done: @escaping @Sendable (Int) -> Void) -> Int32 {
-        guard provides(\.sip_request_from), let f = raw.pointee.sip_request_from else { return -4 }
+        let rt = runtime
+        let viaRuntime = rt != nil && raw.pointee.rt_sip_request != nil
+        guard viaRuntime || provides(\.sip_request_from) else { return -4 }
         let arg = Unmanaged.passRetained(DoneBox(done)).toOpaque()
         var m = method, r = ruri, d = destination, x = extraHeaders, so = socket
-        let rc = m.withUTF8 { mb in r.withUTF8 { rb in d.withUTF8 { db in x.withUTF8 { xb in so.withUTF8 { sb in
-            f(SYStr.make(mb), SYStr.make(rb), SYStr.make(db), SYStr.make(xb), SYStr.make(sb), timeoutMS, { arg, code in
-                let box = Unmanaged<DoneBox>.fromOpaque(arg!).takeRetainedValue()
-                box.done(Int(code))
-            }, arg)
+        let rc: Int32 = m.withUTF8 { mb in r.withUTF8 { rb in d.withUTF8 { db in x.withUTF8 { xb in so.withUTF8 { sb in
+            if viaRuntime, let rt, let f = raw.pointee.rt_sip_request {
+                return f(rt, SYStr.make(mb), SYStr.make(rb), SYStr.make(db), SYStr.make(xb), SYStr.make(sb), timeoutMS, DoneBox.fire, arg)
+            }
+            return raw.pointee.sip_request_from?(SYStr.make(mb), SYStr.make(rb), SYStr.make(db), SYStr.make(xb), SYStr.make(sb),
+                                                 timeoutMS, DoneBox.fire, arg) ?? -4
         } } } } }
         if rc != 0 { Unmanaged<DoneBox>.fromOpaque(arg).release() }
         return rc
@@ -184,6 +186,10 @@ extension PluginHost {
 private final class DoneBox: Sendable {
     let done: @Sendable (Int) -> Void
     init(_ d: @escaping @Sendable (Int) -> Void) { done = d }
+    /// The C completion: takes back the retain of the request's box and calls it once.
+    static let fire: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Void = { arg, code in
+        Unmanaged<DoneBox>.fromOpaque(arg!).takeRetainedValue().done(Int(code))
+    }
 }
 
 /// sy_str helpers.

@@ -7,11 +7,13 @@
 // Contents:
 //   SYValue               null | int | string, with copies to/from sy_value (C views only inside a closure)
 //   PluginHost            the host table with Swift methods (log, varGet/varSet, raiseEvent, stats, timers, APIs,
-//                         miDispatch for MI transport modules)
+//                         miDispatch for MI transport modules, atomicAdd/atomicSwap); on a 1.8 core it carries the
+//                         core's handle (`runtime`) and its calls without a context go through the rt_* entries
+//   CTable                C tables of compile-time size; CTable.has(table, \.field) for entries of later minors
 //   PluginThread, WorkQueue  plain POSIX threads a module owns (start in init, join in destroy) and a job queue
 //   ModuleExportsBuilder  declare params/functions/pvars/MI/events/hooks with @Sendable closures → sy_module_exports
 //   FunctionCall          what a script-function handler receives
-//   MIRequest / MIReply   what an MI handler receives and answers
+//   MIRequest / MIReply   what an MI handler receives and answers (or builds on the request: addObject ... .built)
 //   LogLevel, RouteMask, FunctionParam, ParamType, AssignOp, DependencyKind, StatFlags, PluginError
 @_exported import SwitchyardABI
 

@@ -16,12 +16,14 @@ enum PluginBuilder {
     }()
 
     /// Builds Fixtures/plugins/<name>.c into <outDir>/<name>.so (once per test process).
+    /// With `headerDir`, the source is built against the switchyard.h found there (a frozen older ABI) into `<output>.so`.
     @discardableResult
-    static func build(_ name: String) throws -> String {
-        let out = outDir.appendingPathComponent("\(name).so").path
+    static func build(_ name: String, headerDir: String? = nil, output: String? = nil) throws -> String {
+        let out = outDir.appendingPathComponent("\(output ?? name).so").path
         if FileManager.default.fileExists(atPath: out) { return out }
         let src = Repo.fixtures.appendingPathComponent("plugins/\(name).c").path
-        try run("/usr/bin/env", ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", Repo.header, "-o", out, src])
+        try run("/usr/bin/env", ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", headerDir ?? Repo.header,
+                                 "-o", out, src])
         return out
     }
 

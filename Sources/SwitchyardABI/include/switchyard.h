@@ -51,6 +51,12 @@
  *        sip_ctx_close, route_find_kind, ctx_dropped, ctx_slot_set, ctx_slot_get, sip_branch_get,
  *        sip_branches_clear (the transaction layer, tm, builds and sends what the stateless core
  *        forward() does, keeps requests for failure routes, and sees every message first).
+ *   1.8  the runtime handle: the opaque type sy_runtime; appended (one block, at the end)
+ *        sy_host_api.runtime (the core this table belongs to, never NULL in a server), and
+ *        rt_log, rt_log_enabled, rt_event_raise, rt_event_raise_wait, rt_sip_request, rt_timer_add:
+ *        the entries a plugin calls outside a ctx/worker/MI call (from its own threads, timers, API
+ *        callbacks) taking that handle, so the core is reached through what the plugin was given,
+ *        never through a process-wide lookup. A 1.7 (or 1.5) plugin loads unchanged.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -70,7 +76,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 7
+#define SY_ABI_MINOR 8
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -158,6 +164,11 @@ typedef struct sy_route sy_route;
 /** Opaque: a core SIP worker (ABI 1.4): a thread the core started to serve one listener, with its
  *  own script variables. Owned by the core; valid during the serve() call it was passed to. */
 typedef struct sy_sip_worker sy_sip_worker;
+/** Opaque: one running core (ABI 1.8): its script engine, event queue, statistics, SIP core, timers
+ *  and API directory, built completely before the first plugin's entry function runs. Owned by the
+ *  core; valid from the entry function until the plugin's destroy() returns. Found in
+ *  sy_host_api.runtime; passed back to the rt_* host functions. */
+typedef struct sy_runtime sy_runtime;
 
 /* ---------------------------------------------------------------------------------------------
  * Constants
@@ -743,6 +754,38 @@ typedef struct sy_host_api {
     int (*sip_branch_get)(sy_ctx *ctx, uint32_t index, sy_str *uri, sy_str *dst_uri);
     /** Forgets the context's appended branches (a relay consumed them). (The context's thread.) */
     void (*sip_branches_clear)(sy_ctx *ctx);
+
+    /* --- 1.8: the runtime handle --- (one block; check header.abi_minor >= 8 before use)
+     * Every host function that takes a sy_ctx, sy_sip_worker, sy_mi_call, sy_stat or sy_route reaches
+     * the core through that handle. The older functions without one (log, event_raise, timer_add,
+     * sip_request, ...) reach the one core of the process: they keep working, and are right for a
+     * plugin's startup code. Code that runs later on the plugin's own threads (an I/O thread raising
+     * events, a timer callback, a function of a cross-module API table) uses the rt_* forms below
+     * with the handle it was given. Only these six have a handle form: the other handle-less entries
+     * are called only at startup (registration, var_parse, route_find, api/db bind, hooks), where the
+     * core being started is the one the call reaches. Why they exist at all: a C callback carries no
+     * user pointer back to the core, so without a handle the core can only be found process-wide. */
+    /** The core this table belongs to. Keep it with the plugin's own state (e.g. in the `user` of
+     *  its exports, or its API table's handle), not in a global. NULL only in a table used outside a
+     *  running core (a syntax check). */
+    sy_runtime *runtime;
+    /** log on the core rt. (Any thread.) */
+    void (*rt_log)(sy_runtime *rt, int level, const char *module, const char *msg, size_t msg_len);
+    /** log_enabled on the core rt. (Any thread.) */
+    int (*rt_log_enabled)(sy_runtime *rt, int level);
+    /** event_raise on the core rt: never blocks. Events raised once the entry function has
+     *  returned (from init(), or a thread init() started) are kept and run when the workers start.
+     *  (Any thread.) */
+    int (*rt_event_raise)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams);
+    /** event_raise_wait on the core rt (never from a script worker). (Any other thread.) */
+    int (*rt_event_raise_wait)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams,
+                               uint32_t timeout_ms);
+    /** sip_request_from on the core rt (an empty socket chooses as sip_request does). (Any thread.) */
+    int (*rt_sip_request)(sy_runtime *rt, sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
+                          uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
+    /** timer_add on the core rt. (Startup / any thread.) */
+    sy_timer *(*rt_timer_add)(sy_runtime *rt, const char *name, uint32_t interval_ms, void (*cb)(void *user), void *user);
+    /* --- end of 1.8: the runtime handle --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,
@@ -754,6 +797,9 @@ typedef struct sy_host_api {
  *  anything else and refuses another major with "built for ABI 2.0, but this core speaks ABI
  *  1.6 (major version differs; rebuild the plugin)" (every future core keeps sy_table_header and
  *  this check). Checking host->header.abi_major in the entry is therefore not needed.
+ *  The core (host->runtime, 1.8) is completely built before this function runs, and each core
+ *  hands its own table: a plugin that keeps `host` with its state rather than in a static reaches
+ *  the core it was loaded by, however many cores the process runs (tests do).
  *  Return NULL only to refuse for a reason of the plugin's own (the core then reports "the plugin
  *  refused to load"; log the reason with host->log first, after checking the major). */
 typedef const sy_module_exports *(*sy_entry_fn)(const sy_host_api *host);

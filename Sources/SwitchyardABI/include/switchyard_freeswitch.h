@@ -32,6 +32,11 @@
  *   1.1  appended watch / unwatch (told when a box comes, goes and sends a HEARTBEAT, with its figures) and
  *        stats_interval_ms (the period at which consumers should refresh what they derive from the figures:
  *        the module's event_heartbeat_interval). Consumers built for 1.0 keep binding (they ask for less).
+ *   1.2  the table carries its module: appended `module` (the freeswitch instance that published this
+ *        table) and module_get_box, module_stats_interval_ms, the two entries that had no handle
+ *        argument, taking it (every other entry takes a box, which knows its module). A consumer calls
+ *        api->module_get_box(api->module, ...); the 1.0/1.1 forms keep working for older consumers
+ *        (they reach the instance of the most recent start-up).
  */
 #ifndef SWITCHYARD_FREESWITCH_H
 #define SWITCHYARD_FREESWITCH_H
@@ -43,7 +48,7 @@ extern "C" {
 #endif
 
 #define SY_FS_MAJOR 1
-#define SY_FS_MINOR 1
+#define SY_FS_MINOR 2
 
 /** Name the table is published under. */
 #define SY_FS_API_NAME "freeswitch"
@@ -51,6 +56,8 @@ extern "C" {
 /** Opaque: one FreeSWITCH box (connection). Owned by the module; valid while the caller holds a
  *  reference taken with get_box (until its put_box). */
 typedef struct sy_fs_box sy_fs_box;
+/** Opaque: the freeswitch instance that published a table (1.2). Valid as long as the table is. */
+typedef struct sy_fs_module sy_fs_module;
 /** Opaque: one event subscription. Valid until unsubscribe. */
 typedef struct sy_fs_sub sy_fs_sub;
 
@@ -175,6 +182,14 @@ typedef struct sy_freeswitch_api {
     /** The period (ms) at which a consumer should recompute what it derives from the figures (OpenSIPS's
      *  stats_update_interval: the module's event_heartbeat_interval, default 1000). */
     uint32_t (*stats_interval_ms)(void);
+
+    /* --- 1.2 --- (bind with min_size >= offsetof(sy_freeswitch_api, module_stats_interval_ms) + its size) */
+    /** The freeswitch instance this table belongs to: pass it to the module_* entries below. */
+    sy_fs_module *module;
+    /** get_box on the instance `m`. */
+    sy_fs_box *(*module_get_box)(sy_fs_module *m, const char *url, size_t url_len, char *err, size_t errlen);
+    /** stats_interval_ms of the instance `m`. */
+    uint32_t (*module_stats_interval_ms)(sy_fs_module *m);
 } sy_freeswitch_api;
 
 /** Initialiser for the table's header. */

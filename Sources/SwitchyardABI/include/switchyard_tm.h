@@ -18,6 +18,11 @@
  *
  * Version history:
  *   1.0  initial table.
+ *   1.1  the table carries its module: appended `module` (the tm instance that published this table)
+ *        and module_t_uac, module_register_callback, module_t_state, which take it. A consumer calls
+ *        api->module_t_uac(api->module, ...) so that tm finds its own state through the handle; the
+ *        1.0 entries keep working for consumers built against 1.0 (they reach the tm instance of the
+ *        most recent start-up).
  */
 #ifndef SWITCHYARD_TM_H
 #define SWITCHYARD_TM_H
@@ -29,10 +34,13 @@ extern "C" {
 #endif
 
 #define SY_TM_MAJOR 1
-#define SY_TM_MINOR 0
+#define SY_TM_MINOR 1
 
 /** Name the table is published under. */
 #define SY_TM_API_NAME "tm"
+
+/** Opaque: the tm instance that published a table (1.1). Valid as long as the table is. */
+typedef struct sy_tm_module sy_tm_module;
 
 /** Callback kinds (OpenSIPS's TMCB_* bit values); a registration may OR several. */
 enum sy_tm_cb_type {
@@ -88,6 +96,17 @@ typedef struct sy_tm_api {
     int (*register_callback)(sy_ctx *ctx, uint32_t types, sy_tm_cb fn, void *param);
     /** The context's transaction state into *out. Returns 0, -1 no transaction. (ctx's thread.) */
     int (*t_state)(sy_ctx *ctx, sy_tm_state *out);
+
+    /* --- 1.1 --- (bind with min_size >= offsetof(sy_tm_api, module_t_state) + its size) */
+    /** The tm instance this table belongs to: pass it to the module_* entries below. */
+    sy_tm_module *module;
+    /** t_uac on the tm instance `m`. */
+    int (*module_t_uac)(sy_tm_module *m, sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
+                        uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
+    /** register_callback on the tm instance `m`. */
+    int (*module_register_callback)(sy_tm_module *m, sy_ctx *ctx, uint32_t types, sy_tm_cb fn, void *param);
+    /** t_state on the tm instance `m`. */
+    int (*module_t_state)(sy_tm_module *m, sy_ctx *ctx, sy_tm_state *out);
 } sy_tm_api;
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
 import SwitchyardABI
+import Synchronization
 
 /// What the host table's C callbacks need from the running core. The Server implements it.
 protocol HostServices: AnyObject, Sendable {
@@ -22,32 +23,44 @@ protocol HostServices: AnyObject, Sendable {
     func miDispatch(_ request: [UInt8]) -> String?
 }
 
-/// The one process-wide link from the C host table to the running core.
-/// Why global: the host table's C callbacks (log, event_raise, timer_add ...) carry no user
-/// pointer, so they can only reach the core through a process-wide reference. It is set once
-/// when a Server starts loading modules and cleared when it stops; reads are lock-protected.
+/// How a host function finds its core.
+///
+/// A function that gets a handle finds the core through it, without a lock or a lookup: a sy_ctx or
+/// sy_sip_worker carries the script engine (and with it the SIP core), a sy_runtime (ABI 1.8) is the
+/// Server itself. This is the per-message path.
+///
+/// The one process-wide reference below exists only because the older C callbacks without a handle
+/// (log, var_parse, event_raise, timer_add, registration at startup ...) carry no user pointer: the
+/// core can only be found process-wide. It is published once per server, after the runtime is
+/// completely built and before the first plugin's entry function runs (release), read with one atomic
+/// load (acquire), and withdrawn at stop. The slot holds a retain of the Server; a reader that loaded
+/// it just before the withdrawal still holds a live object, because the Server's owner keeps it
+/// beyond stop().
 enum HostBridge {
-    nonisolated(unsafe) private static var current: (any HostServices)?
-    private static let lock = NSLockShim()
+    private static let slot = Atomic<Unmanaged<Server>?>(nil)
 
-    static func install(_ s: (any HostServices)?) {
-        lock.lock()
-        current = s
-        lock.unlock()
+    /// Makes `server` the core of handle-less host calls (called once per server start-up).
+    static func publish(_ server: Server) {
+        let old = slot.exchange(Unmanaged.passRetained(server), ordering: .acquiringAndReleasing)
+        old?.release()
     }
 
-    static var services: (any HostServices)? {
-        lock.lock()
-        defer { lock.unlock() }
-        return current
+    /// Withdraws `server` if it is still the published core (a later server may have replaced it).
+    static func withdraw(_ server: Server) {
+        let mine = Unmanaged.passUnretained(server)
+        let (done, _) = slot.compareExchange(expected: mine, desired: nil, ordering: .acquiringAndReleasing)
+        if done { mine.release() }
     }
-}
 
-import Foundation
+    static var services: Server? { slot.load(ordering: .acquiring)?.takeUnretainedValue() }
 
-/// NSLock wrapper usable from a static context without Sendable warnings.
-final class NSLockShim: @unchecked Sendable {
-    private let l = NSLock()
-    func lock() { l.lock() }
-    func unlock() { l.unlock() }
+    /// The core behind a sy_runtime handle (ABI 1.8).
+    static func runtime(_ rt: OpaquePointer?) -> Server? {
+        rt.map { Unmanaged<Server>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+    }
+
+    /// The handle of a core, as sy_host_api.runtime carries it.
+    static func handle(_ server: Server) -> OpaquePointer {
+        OpaquePointer(Unmanaged.passUnretained(server).toOpaque())
+    }
 }

@@ -1,20 +1,24 @@
 import Foundation
 import SwitchyardABI
 
-/// The sy_host_api table handed to every plugin's entry function. Its C callbacks reach the
-/// core through HostBridge (see there why that one reference is process-wide).
+/// The sy_host_api table handed to every plugin's entry function: one per running core, whose `runtime`
+/// field is that core (HostServices.swift says how each callback finds its core).
 enum HostTable {
-    /// Built once; plugins may keep the pointer for the life of the process.
-    nonisolated(unsafe) static let shared: UnsafePointer<sy_host_api> = {
+    /// A table without a core (runtime NULL), for opening plugins outside a running server (a syntax check).
+    nonisolated(unsafe) static let shared: UnsafePointer<sy_host_api> = build(runtime: nil)
+
+    /// A new table for the core `runtime`. Never freed: plugins may keep the pointer for the life of the process.
+    static func build(runtime: OpaquePointer?) -> UnsafePointer<sy_host_api> {
         // Raw memory of the compile-time size: UnsafeMutablePointer<sy_host_api>.allocate/initialize would take the
         // size from the process's one metadata record of the C type, which a plugin built against an older
         // (shorter) header may have registered first.
         var table = make()
+        table.runtime = runtime
         let size = MemoryLayout<sy_host_api>.stride
         let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<sy_host_api>.alignment)
         p.copyMemory(from: &table, byteCount: size)
         return UnsafePointer(p.assumingMemoryBound(to: sy_host_api.self))
-    }()
+    }
 
     static func writeError(_ err: UnsafeMutablePointer<CChar>?, _ len: Int, _ message: String) {
         guard let err, len > 0 else { return }
@@ -34,11 +38,7 @@ enum HostTable {
         h.header = sy_table_header(abi_major: UInt32(SY_ABI_MAJOR), abi_minor: UInt32(SY_ABI_MINOR),
                                    struct_size: UInt32(MemoryLayout<sy_host_api>.stride), reserved: 0)
 
-        h.log = { level, module, msg, len in
-            guard let s = HostBridge.services, s.log.enabled(Int(level)) else { return }
-            let text = msg.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) } ?? ""
-            s.log.write(Int(level), module: HostTable.cString(module) ?? "plugin", text)
-        }
+        h.log = { level, module, msg, len in HostTable.log(HostBridge.services, level, module, msg, len) }
 
         h.var_parse = { spec, len, err, errlen in
             guard let s = HostBridge.services, let spec else {
@@ -81,36 +81,13 @@ enum HostTable {
             return pv.set(ctx, .assign, v) ? 0 : -1
         }
 
-        h.event_raise = { name, params, n in
-            guard let s = HostBridge.services, let name else { return -1 }
-            var list: [(name: String, value: Value)] = []
-            if let params {
-                for i in 0..<Int(n) {
-                    list.append((name: ABIReader.str(params[i].name), value: ABIReader.value(params[i].value)))
-                }
-            }
-            return Int32(s.raiseEvent(String(cString: name), list))
-        }
+        h.event_raise = { name, params, n in HostTable.raise(HostBridge.services, name, params, n, wait: nil) }
 
         h.event_raise_wait = { name, params, n, timeout in
-            guard let s = HostBridge.services, let name else { return -1 }
-            var list: [(name: String, value: Value)] = []
-            if let params {
-                for i in 0..<Int(n) {
-                    list.append((name: ABIReader.str(params[i].name), value: ABIReader.value(params[i].value)))
-                }
-            }
-            return Int32(s.raiseEventWaiting(String(cString: name), list, timeoutMS: timeout))
+            HostTable.raise(HostBridge.services, name, params, n, wait: timeout)
         }
 
-        h.timer_add = { name, interval, cb, user in
-            guard let s = HostBridge.services, let cb, interval > 0 else { return nil }
-            let userBits = UInt(bitPattern: user)
-            let id = s.addTimer(name: HostTable.cString(name) ?? "plugin", intervalMS: interval) {
-                cb(UnsafeMutableRawPointer(bitPattern: userBits))
-            }
-            return OpaquePointer(bitPattern: id)
-        }
+        h.timer_add = { name, interval, cb, user in HostTable.addTimer(HostBridge.services, name, interval, cb, user) }
 
         h.timer_remove = { t in
             guard let s = HostBridge.services, let t else { return }
@@ -242,6 +219,7 @@ enum HostTable {
         installSIP(&h)
         installAuthoring(&h)
         installTransactions(&h)
+        installRuntime(&h)
         return h
     }
 }

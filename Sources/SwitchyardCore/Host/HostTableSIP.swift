@@ -24,10 +24,25 @@ extension HostTable {
         }
     }
 
+    /// sip_request(_from) and rt_sip_request on a given core: an empty socket chooses by destination.
+    static func sipRequest(_ core: (any HostServices)?, _ method: sy_str, _ ruri: sy_str, _ dst: sy_str, _ extra: sy_str,
+                           _ socket: sy_str, _ timeout: UInt32, _ done: (@convention(c) (UnsafeMutableRawPointer?, Int32) -> Void)?,
+                           _ arg: UnsafeMutableRawPointer?) -> Int32 {
+        guard let done else { return -2 }
+        guard let sip = core?.engine.sip else { return -1 }
+        let argBits = UInt(bitPattern: arg)
+        return Int32(sip.local.send(method: HostTable.text(method), ruri: HostTable.text(ruri), dst: HostTable.text(dst),
+                                    extraHeaders: HostTable.text(extra), from: HostTable.text(socket), timeoutMS: timeout) { code in
+            done(UnsafeMutableRawPointer(bitPattern: argBits), Int32(code))
+        })
+    }
+
     static func installSIP(_ h: inout sy_host_api) {
         h.sip_receive = { wp, conn, src, srcLen, buf, len in
-            guard let wp, let src, let buf, let sip = HostBridge.services?.engine.sip else { return -1 }
+            // The worker's context carries the engine, and with it the SIP core: no process-wide lookup per message.
+            guard let wp, let src, let buf else { return -1 }
             let w = SIPWorker.from(wp)
+            guard let sip = w.ctx.engine.sip else { return -1 }
             let bytes = Array(UnsafeRawBufferPointer(start: buf, count: len))
             return sip.receive(w, conn: conn, source: SocketAddress(src, srcLen), bytes: bytes)
         }
@@ -88,24 +103,11 @@ extension HostTable {
         }
 
         h.sip_request = { method, ruri, dst, extra, timeout, done, arg in
-            guard let done else { return -2 }
-            guard let sip = HostBridge.services?.engine.sip else { return -1 }
-            let argBits = UInt(bitPattern: arg)
-            return Int32(sip.local.send(method: HostTable.text(method), ruri: HostTable.text(ruri), dst: HostTable.text(dst),
-                                        extraHeaders: HostTable.text(extra), timeoutMS: timeout) { code in
-                done(UnsafeMutableRawPointer(bitPattern: argBits), Int32(code))
-            })
+            HostTable.sipRequest(HostBridge.services, method, ruri, dst, extra, sy_str(s: nil, len: 0), timeout, done, arg)
         }
 
         h.sip_request_from = { method, ruri, dst, extra, socket, timeout, done, arg in
-            guard let done else { return -2 }
-            guard let sip = HostBridge.services?.engine.sip else { return -1 }
-            let argBits = UInt(bitPattern: arg)
-            return Int32(sip.local.send(method: HostTable.text(method), ruri: HostTable.text(ruri), dst: HostTable.text(dst),
-                                        extraHeaders: HostTable.text(extra), from: HostTable.text(socket),
-                                        timeoutMS: timeout) { code in
-                done(UnsafeMutableRawPointer(bitPattern: argBits), Int32(code))
-            })
+            HostTable.sipRequest(HostBridge.services, method, ruri, dst, extra, socket, timeout, done, arg)
         }
     }
 }

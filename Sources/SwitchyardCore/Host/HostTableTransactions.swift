@@ -140,8 +140,9 @@ extension HostTable {
         }
 
         h.sip_ctx_open = { sp, kind, parent in
-            guard let sp, let engine = HostBridge.services?.engine, let k = RouteKind(rawValue: kind) else { return nil }
+            guard let sp, let k = RouteKind(rawValue: kind) else { return nil }
             let snap = Unmanaged<RequestSnapshot>.fromOpaque(UnsafeRawPointer(sp)).takeUnretainedValue()
+            let engine = snap.engine
             let worker = HostTable.context(parent)?.worker ?? engine.makeWorkerState(rank: -100)
             let ctx = snap.open(kind: k, engine: engine, worker: worker)
             return OpaquePointer(Unmanaged.passRetained(ctx).toOpaque())

@@ -10,10 +10,13 @@ public struct ModuleLoader {
 
     let searchPath: [String]
     let host: UnsafePointer<sy_host_api>
+    /// The core the plugins are loaded into (nil for a syntax check): told which file is loading.
+    let services: (any HostServices)?
 
-    init(searchPath: [String], host: UnsafePointer<sy_host_api>) {
+    init(searchPath: [String], host: UnsafePointer<sy_host_api>, services: (any HostServices)? = nil) {
         self.searchPath = searchPath
         self.host = host
+        self.services = services
     }
 
     /// The directory of the running executable: where SwiftPM puts the plugins of the same build.
@@ -50,7 +53,7 @@ public struct ModuleLoader {
         return try open(path: path, requested: name, location: location)
     }
 
-    func discard(_ path: String) { HostBridge.services?.pluginDiscarded(path) }
+    func discard(_ path: String) { services?.pluginDiscarded(path) }
 
     func isRegularFile(_ p: String) -> Bool {
         var isDir: ObjCBool = false
@@ -91,9 +94,9 @@ public struct ModuleLoader {
             throw LoadError(message: "\(path): not a Switchyard plugin (no \(SY_ENTRY_SYMBOL) symbol)")
         }
         let entry = unsafeBitCast(sym, to: sy_entry_fn.self)
-        HostBridge.services?.pluginLoading(path)
+        services?.pluginLoading(path)
         let exportsResult = entry(host)
-        HostBridge.services?.pluginLoading(nil)
+        services?.pluginLoading(nil)
         guard let exportsPtr = exportsResult else {
             discard(path)
             dlclose(handle)

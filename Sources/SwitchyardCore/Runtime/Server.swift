@@ -44,12 +44,16 @@ public final class Server: HostServices, @unchecked Sendable {
     /// What `-c` prints before "config file ok" (the listeners, as OpenSIPS lists them); empty without sockets.
     public private(set) var checkReport = ""
 
+    /// This core's host table (its `runtime` field is this server): what every plugin's entry function gets.
+    private(set) var hostTable: UnsafePointer<sy_host_api> = HostTable.shared
+
     public init(configPath: String, logSink: LogSink = .stderr) {
         self.configPath = configPath
         log = CoreLog(sink: logSink)
         engine = ScriptEngine(log: log)
         modules = ModuleRegistry(diagnostics: diagnostics, log: log)
         mi = MICore(stats: stats)
+        hostTable = HostTable.build(runtime: HostBridge.handle(self))
     }
 
     // MARK: startup
@@ -68,11 +72,14 @@ public final class Server: HostServices, @unchecked Sendable {
         log.xlogLevel = config.xlogLevel
         engine.maxWhileLoops = config.maxWhileLoops
 
-        HostBridge.install(self)
+        // The whole runtime exists before the first plugin's code runs: what a module does in its entry function,
+        // init() or a thread init() starts (raise an event, add a timer, register a statistic) finds it complete.
+        buildRuntime(withSIP: !checkOnly)
         registerCoreStats()
+        HostBridge.publish(self)
         let before = diagnostics.errors.count
         let searchPath = config.mpath + [ModuleLoader.executableDirectory]
-        let loader = ModuleLoader(searchPath: searchPath, host: HostTable.shared)
+        let loader = ModuleLoader(searchPath: searchPath, host: hostTable, services: self)
         modules.load(ast.modules, loader: loader, engine: engine)
         for mp in ast.modparams { modules.apply(mp) }
         modules.solveDependencies()
@@ -109,10 +116,6 @@ public final class Server: HostServices, @unchecked Sendable {
     /// Opens the socket= lines through the transport modules (checked but not bound with -c).
     func openSIP(checkOnly: Bool) {
         guard !config.socketLines.isEmpty else { return }
-        let sip = SIPCore(engine: engine, log: log)
-        if config.serverSignature {
-            sip.serverHeader = config.serverHeader ?? "Server: Switchyard (\(Server.version) (\(Server.arch)/linux))"
-        }
         if checkOnly {
             // Checked as OpenSIPS's -c does: syntax, transport module, address; nothing is bound.
             let protos = Set(modules.modules.flatMap { $0.protos.compactMap { $0.name.map { String(cString: $0).lowercased() } } })
@@ -133,8 +136,8 @@ public final class Server: HostServices, @unchecked Sendable {
                 + "Aliases:\n" + config.aliases.map { "             \($0)\n" }.joined()
             return
         }
+        guard let sip = engine.sip else { return }
         sip.open(config.socketLines, modules: modules.modules, defaultWorkers: config.workers, diagnostics: diagnostics)
-        engine.sip = sip
         let c = sip.counters
         func fn(_ name: String, _ read: @escaping @Sendable () -> Int) {
             _ = try? stats.register(group: "core", name: name, flags: [.isFunction]) { Int64(read()) }
@@ -172,13 +175,29 @@ public final class Server: HostServices, @unchecked Sendable {
         fn("load", "processes_number") { [weak self] in Int64((self?.config.workers ?? 0) + 2) }
     }
 
-    /// Runs startup_route, starts workers and timers. Returns when every worker is ready.
-    public func start() throws(ConfigErrors) {
+    /// The parts of the runtime that depend on the configuration (the rest is built in init): the event queue and
+    /// its bus, and the SIP core when socket= lines exist (its sockets are opened once the transport modules are
+    /// initialised). Events raised before the workers start wait in the queue: an event raised during module init,
+    /// by a thread init() started, or in startup_route is kept, not dropped.
+    func buildRuntime(withSIP: Bool = false) {
+        guard queue == nil else { return }
         let q = JobQueue<WorkerJob>(capacity: config.eventQueueSize)
         queue = q
         let b = EventBus(queue: q, routes: engine.routeTable, log: log)
         bus = b
         engine.eventSink = { name, params in b.raise(name, params) }
+        guard withSIP, !config.socketLines.isEmpty else { return }
+        let sip = SIPCore(engine: engine, log: log)
+        if config.serverSignature {
+            sip.serverHeader = config.serverHeader ?? "Server: Switchyard (\(Server.version) (\(Server.arch)/linux))"
+        }
+        engine.sip = sip
+    }
+
+    /// Runs startup_route, starts workers and timers. Returns when every worker is ready.
+    public func start() throws(ConfigErrors) {
+        buildRuntime()
+        guard let q = queue else { return }
         let p = WorkerPool(engine: engine, queue: q, count: config.workers) { [modules] rank in modules.childInit(rank: rank) }
         pool = p
 
@@ -239,7 +258,7 @@ public final class Server: HostServices, @unchecked Sendable {
         queue?.close()
         _ = pool?.join(timeout: 10)
         modules.destroyAll()
-        HostBridge.install(nil)
+        HostBridge.withdraw(self)
         stopSignal.signal()
     }
 
@@ -252,10 +271,7 @@ public final class Server: HostServices, @unchecked Sendable {
     // MARK: HostServices
 
     func raiseEvent(_ name: String, _ params: [(name: String, value: Value)]) -> Int {
-        guard let bus else {
-            log.warning("event \(name) raised before the server started; dropped")
-            return -1
-        }
+        guard let bus else { return -1 } // only a server that was never prepared has none
         return bus.raise(name, params)
     }
 

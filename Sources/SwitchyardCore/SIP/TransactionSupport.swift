@@ -151,6 +151,8 @@ final class RequestSnapshot: @unchecked Sendable {
     // parse caches are filled before the snapshot is made (SIPMessage.fillCaches), so every later access only reads.
     let message: SIPMessage
     let origin: SIPOrigin
+    /// The engine the request was routed by: contexts opened on the snapshot run there (no process-wide lookup).
+    let engine: ScriptEngine
     var avps: [[Value]]
     var touched: [Int]
     var flags: UInt64
@@ -158,6 +160,7 @@ final class RequestSnapshot: @unchecked Sendable {
     init(message: SIPMessage, origin: SIPOrigin, ctx: ScriptContext) {
         self.message = message
         self.origin = origin
+        self.engine = ctx.engine
         self.avps = ctx.avps
         self.touched = ctx.touchedAVPs
         self.flags = ctx.flags

@@ -1,0 +1,94 @@
+import Foundation
+import XCTest
+import SwitchyardABI
+@testable import SwitchyardCore
+import SwitchyardTestSupport
+
+/// ABI 1.8: each core hands its own host table whose `runtime` is that core; the rt_* entries reach it through the
+/// handle (Fixtures/plugins/abi_1_8.c keeps no global); the runtime is built before any plugin code runs, so events
+/// raised from module init and from a thread init() started are kept and delivered; a 1.7-built plugin still loads.
+final class RuntimeABITests: XCTestCase {
+    var dir: String { PluginBuilder.outDir.path }
+
+    func testEachCoreHandsItsOwnRuntimeHandle() {
+        let a = Server(configPath: "a.cfg"), b = Server(configPath: "b.cfg")
+        XCTAssertEqual(a.hostTable.pointee.runtime, HostBridge.handle(a))
+        XCTAssertEqual(b.hostTable.pointee.runtime, HostBridge.handle(b))
+        XCTAssertNotEqual(a.hostTable, b.hostTable)
+        XCTAssertTrue(HostBridge.runtime(a.hostTable.pointee.runtime) === a)
+        XCTAssertNil(HostTable.shared.pointee.runtime, "the table for syntax checks has no core")
+        XCTAssertEqual(a.hostTable.pointee.header.abi_minor, 8)
+        XCTAssertEqual(Int(a.hostTable.pointee.header.struct_size), MemoryLayout<sy_host_api>.stride)
+    }
+
+    func testRuntimeHandleEntriesAndEarlyEventsAreDelivered() throws {
+        try PluginBuilder.build("abi_1_8")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_8.so"
+        event_route[E_EARLY] { xlog("early event via $param(via)"); }
+        event_route[E_TICK18] { xlog("tick via the runtime handle"); }
+        """)
+        XCTAssertEqual(h.prepare().map(\.description), [])
+        // Raised during module init, before a single worker runs: kept in the queue, not dropped.
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("init raise rc=0") }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("runtime=set") }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("rt_sip_request rc=-1") }, "no SIP transport: \(h.messages)")
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("early event via init"), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.waitFor("early event via thread"), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.waitFor("tick via the runtime handle"), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(h.server.modules.module(named: "abi18")?.abiVersion, "1.8")
+    }
+
+    func testStartupRouteEventIsKept() throws {
+        let h = ServerHarness("""
+        startup_route { raise_event("E_AT_STARTUP", $avp(none)); }
+        event_route[E_AT_STARTUP] { xlog("startup event delivered"); }
+        """)
+        XCTAssertEqual(h.prepare().map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("startup event delivered"), h.messages.joined(separator: "\n"))
+    }
+
+    func testA17BuiltPluginStillLoads() throws {
+        let frozen = Repo.fixtures.appendingPathComponent("plugins/abi_1_7").path
+        try PluginBuilder.build("abi_1_6", headerDir: frozen, output: "abi_1_6_built_1_7")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_6_built_1_7.so"
+        modparam("abi16", "limit", 7)
+        event_route[E_COUNT17] { abi16_count(); xlog("counted on 1.7 plugin: $rc"); }
+        """)
+        XCTAssertEqual(h.prepare().map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertEqual(h.server.modules.module(named: "abi16")?.abiVersion, "1.7")
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("limit=7") }, h.messages.joined(separator: "\n"))
+        XCTAssertEqual(h.server.raiseEvent("E_COUNT17", []), 0)
+        XCTAssertTrue(h.waitFor("counted on 1.7 plugin"), h.messages.joined(separator: "\n"))
+    }
+
+    /// The tm API table (1.1) carries its module: a C consumer (Fixtures/plugins/tm_consumer.c) calls the module_*
+    /// entries with api->module; the 1.0 entry keeps working.
+    func testTmAPICarriesItsModuleHandle() throws {
+        try PluginBuilder.build("tm_consumer")
+        let build = BinaryRunner.buildDirectory.path
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "tm_consumer.so"
+        loadmodule "\(build)/libtm.so"
+        """)
+        XCTAssertEqual(h.prepare().map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        let log = h.messages.joined(separator: "\n")
+        for line in ["module set rc=1", "handle request_in rc=0", "handle bad types rc=-2", "handle state rc=-1",
+                     "old request_in rc=0", "handle uac rc=-2"] {
+            XCTAssertTrue(h.messages.contains { $0.hasSuffix(line) }, "\(line) in:\n\(log)")
+        }
+    }
+}
