@@ -130,12 +130,31 @@ let package = Package(
         // Writing a plugin from outside: the C example built against installed headers, a Swift plugin package
         // built in a temporary folder; both run in the real switchyard binary (no dependency on the core).
         .testTarget(name: "PluginAuthoringTests", path: "Tests/PluginAuthoringTests"),
+        // The core: config parser and diagnostics, interpreter, module loader and host table, runtime.
         .testTarget(
             name: "SwitchyardCoreTests",
-            dependencies: ["SwitchyardCore", "SwitchyardESL", "SwitchyardTestSupport"],
+            dependencies: ["SwitchyardCore", "SwitchyardTestSupport"],
             path: "Tests/SwitchyardCoreTests",
             resources: [.copy("Fixtures")]
         ),
+        // The libraries, each on its own.
+        .testTarget(name: "SwitchyardJSONTests", dependencies: ["SwitchyardJSON"], path: "Tests/SwitchyardJSONTests"),
+        .testTarget(name: "SwitchyardESLTests", dependencies: ["SwitchyardESL", "SwitchyardTestSupport"], path: "Tests/SwitchyardESLTests",
+                    resources: [.copy("Fixtures")]),
+        // One target per module, each loading its plugin of this build in an in-process server.
+        .testTarget(name: "statisticsTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/statisticsTests"),
+        .testTarget(name: "jsonTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/jsonTests",
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "cache_localTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/cache_localTests"),
+        .testTarget(name: "db_sqliteTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_sqliteTests"),
+        .testTarget(name: "droutingTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/droutingTests"),
+        // freeswitch and freeswitch_scripting are always loaded together (the connections, and the script API on them).
+        .testTarget(name: "freeswitchTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/freeswitchTests"),
+        .testTarget(name: "mi_httpTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_httpTests"),
+        .testTarget(name: "mi_fifoTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_fifoTests"),
+        .testTarget(name: "mi_datagramTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/mi_datagramTests"),
+        // The switchyard executable end to end: command line, SIP calls with sipp, the DTMF-transfer example.
+        .testTarget(name: "EndToEndTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/EndToEndTests"),
         // The server backends, each against a private server .ci/servers.sh starts (URLs in SY_TEST_* variables).
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/SwitchyardTestSupport"),
         .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_mysqlTests"),

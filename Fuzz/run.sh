@@ -23,7 +23,7 @@ trap 'rm -rf "$corpus"' EXIT
 extra=()
 case "$target" in
     sip-parser) cp Tests/SwitchyardSIPTests/Fixtures/rfc4475/*.sip "$corpus"/; extra=(-dict=Fuzz/sip-parser/sip.dict -max_len=8192) ;;
-    esl) cp Tests/SwitchyardCoreTests/Fixtures/esl-frames/*.txt "$corpus"/; extra=(-max_len=16384) ;;
+    esl) cp Tests/SwitchyardESLTests/Fixtures/esl-frames/*.txt "$corpus"/; extra=(-max_len=16384) ;;
     json) cp Fuzz/json/seeds/* "$corpus"/; extra=(-max_len=4096) ;;
     config) cp Tests/SwitchyardCoreTests/Fixtures/parser/*.cfg "$corpus"/; extra=(-max_len=8192) ;;
     mi-jsonrpc) cp Fuzz/json/seeds/rpc.json "$corpus"/; extra=(-max_len=4096) ;;

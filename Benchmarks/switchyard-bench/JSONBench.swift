@@ -10,7 +10,7 @@ import SwitchyardJSON
 ///     plus the three reads alone (document already parsed). One worker, one thread for all of them.
 extension Bench {
     static func jsonThroughput(iterations: Int) throws {
-        let frame = try String(contentsOf: repo.appendingPathComponent("Tests/SwitchyardCoreTests/Fixtures/json/esl_event_DTMF.txt"),
+        let frame = try String(contentsOf: repo.appendingPathComponent("Tests/jsonTests/Fixtures/esl_event_DTMF.txt"),
                                encoding: .utf8)
         guard let headersEnd = frame.range(of: "\n\n") else { fatalError("no blank line after the ESL headers") }
         let body = String(frame[headersEnd.upperBound...])

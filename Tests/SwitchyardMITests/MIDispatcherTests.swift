@@ -34,7 +34,7 @@ final class MIDispatcherTests: XCTestCase {
         }
         try registry.register(MICommand(module: "test", name: "slow", recipes: [["ms"]]) { params in
             let ms = try params.int("ms")
-            try await Task.sleep(nanoseconds: UInt64(ms) * 1_000_000)
+            try await Task.sleep(nanoseconds: UInt64(ms) * 1_000_000)  // a slow command, on purpose
             return .result(.int(Int64(ms)))
         })
         dispatcher = MIDispatcher(registry: registry)

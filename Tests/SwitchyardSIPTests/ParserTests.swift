@@ -430,14 +430,26 @@ final class ParserTests: XCTestCase {
     }
 
     func testTruncationsNeverTrap() {
-        // every prefix of a valid message either parses or throws; none may crash
+        // Every proper prefix of a valid message is refused (a broken line, a mandatory header missing, a Content-Length
+        // with no empty line after it, a body shorter than its Content-Length), except the two that end a datagram
+        // right after a whole header line once every mandatory header is in (after CSeq, after Content-Type): the end
+        // of the datagram ends the headers, and those parse as messages without a body.
         let full = msg(invite + ["Content-Type: text/plain", "Content-Length: 4"], body: "body")
-        for n in 0...full.count {
-            let b = Array(full.prefix(n))
-            if let m = try? SIPMessage.parse(b) {
-                _ = (m.callID, m.cseqNumber, m.cseqMethod, m.fromURI, m.toURI, m.fromTag, m.toTag, m.body, try? m.topVia())
-            }
+        let text = String(decoding: full, as: UTF8.self)
+        let lineEnds = ["CSeq: 314159 INVITE\r\n", "Content-Type: text/plain\r\n"].map { text.range(of: $0)!.upperBound.utf16Offset(in: text) }
+        var accepted: [Int] = []
+        for n in 0..<full.count {
+            guard let m = try? SIPMessage.parse(Array(full.prefix(n))) else { continue }
+            accepted.append(n)
+            XCTAssertEqual(m.body, [], "prefix of \(n) bytes")
+            XCTAssertEqual(m.callID, "a84b4c76e66710@pc33.example.com", "prefix of \(n) bytes")
         }
+        XCTAssertEqual(accepted, lineEnds)
+        let m = try? SIPMessage.parse(full)
+        XCTAssertEqual(m?.method, "INVITE")
+        XCTAssertEqual(m?.body, Array("body".utf8))
+        XCTAssertNotNil(m?.callID)
+        XCTAssertNotNil(try? m?.topVia())
     }
 
     func testNonUTF8BytesInHeadersDoNotTrap() throws {
@@ -445,8 +457,12 @@ final class ParserTests: XCTestCase {
         b += Array("Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: ".utf8)
         b += [0xFF, 0xFE, 0xC3, 0x28, 0x80]
         b += Array("\r\nCSeq: 1 OPTIONS\r\nX-Bin: ".utf8) + [0xC0, 0xAF, 0xED, 0xA0, 0x80] + Array("\r\nContent-Length: 0\r\n\r\n".utf8)
-        if let m = try? SIPMessage.parse(b) {
-            _ = (m.callID, m.header("X-Bin"), m.headers("X-Bin"))
-        }
+        // Header values are bytes: the message parses and the values read back with the bad bytes replaced.
+        let m = try SIPMessage.parse(b)
+        XCTAssertEqual(m.method, "OPTIONS")
+        XCTAssertEqual(m.cseqNumber, 1)
+        XCTAssertEqual(m.callID, String(decoding: [0xFF, 0xFE, 0xC3, 0x28, 0x80], as: UTF8.self))
+        XCTAssertEqual(m.header("X-Bin"), String(decoding: [0xC0, 0xAF, 0xED, 0xA0, 0x80], as: UTF8.self))
+        XCTAssertEqual(m.headers("X-Bin").count, 1)
     }
 }

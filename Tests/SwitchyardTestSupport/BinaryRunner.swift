@@ -18,6 +18,7 @@ public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by loc
     private let pipe = Pipe()
     private let lock = NSLock()
     private var buffer = ""
+    private var outputClosed = false
 
     public init(args: [String], cwd: String? = nil, env: [String: String] = [:]) {
         process.executableURL = URL(fileURLWithPath: BinaryRunner.executable)
@@ -28,9 +29,9 @@ public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by loc
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
-            guard let self, !d.isEmpty else { return }
+            guard let self else { return }
             self.lock.lock()
-            self.buffer += String(decoding: d, as: UTF8.self)
+            if d.isEmpty { self.outputClosed = true } else { self.buffer += String(decoding: d, as: UTF8.self) }
             self.lock.unlock()
         }
     }
@@ -47,24 +48,19 @@ public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by loc
 
     @discardableResult
     public func waitFor(_ text: String, timeout: TimeInterval = 10) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if output.contains(text) { return true }
-            usleep(10_000)
-        }
-        return false
+        waitUntil(timeout: timeout) { output.contains(text) }
     }
 
     /// Waits for exit; returns the status (or nil on timeout, after killing it).
     public func wait(timeout: TimeInterval = 10) -> Int32? {
-        let end = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < end { usleep(10_000) }
+        waitUntil(timeout: timeout) { !process.isRunning }
         if process.isRunning {
             process.interrupt()
             kill(process.processIdentifier, SIGKILL)
             return nil
         }
-        usleep(50_000)  // let the last output arrive
+        // The last output has arrived once the pipe reports end of file (every writer, children too, has closed it).
+        waitUntil(timeout: 2) { lock.lock(); defer { lock.unlock() }; return outputClosed }
         return process.terminationStatus
     }
 

@@ -37,12 +37,33 @@ public enum LocalPorts {
 
     /// Polls until the port is bound (true), `alive` turns false or `timeout` passes (false).
     public static func waitFor(_ port: Int, tcp: Bool = false, timeout: TimeInterval = 10, while alive: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
+        var gone = false
+        let bound = waitUntil(timeout: timeout, poll: 0.02) {
             if inUse(port, tcp: tcp) { return true }
-            if !alive() { return false }
-            usleep(20_000)
+            gone = !alive()
+            return gone
         }
-        return false
+        return bound && !gone
+    }
+
+    /// A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), not in `avoid`.
+    public static func freeUDPPort(avoid: Set<Int> = []) -> Int {
+        for _ in 0..<50 {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var addr = loopback(port: 0)
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { continue }
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
+            let port = Int(UInt16(bigEndian: addr.sin_port))
+            if port > 0 && !avoid.contains(port) { return port }
+        }
+        return 0
     }
 }

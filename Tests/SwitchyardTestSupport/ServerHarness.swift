@@ -6,23 +6,46 @@ public final class ServerHarness {
     public let collector = LogCollector()
     public let server: Server
     public let path: String
+    public private(set) var started = false
 
-    /// Writes `mpath` (this build's plugins) and `config` to a temporary file; nothing runs until `start()`.
+    /// Writes `config` as given to a temporary file; nothing runs until `prepare()` and `start()` (or `launch()`).
     public init(_ config: String) {
         // A server in this process writes to sockets a peer may have closed: EPIPE, not a signal that ends the tests.
         signal(SIGPIPE, SIG_IGN)
-        path = writeTemp("mpath = \"\(BinaryRunner.buildDirectory.path)\"\n" + config)
+        path = writeTemp(config)
         server = Server(configPath: path, logSink: .collector(collector))
     }
 
-    /// Parses, prepares and starts; returns the errors (empty on success).
-    public func start() -> [String] {
+    /// The config preceded by an `mpath` line naming this build's plugins, so `loadmodule "name.so"` finds them.
+    public convenience init(plugins config: String) {
+        self.init("mpath = \"\(BinaryRunner.buildDirectory.path)\"\n" + config)
+    }
+
+    /// Parses and prepares; returns the errors (empty on success).
+    public func prepare(checkOnly: Bool = false, workers: Int? = 2) -> [Diagnostic] {
         let diags = DiagnosticBag()
         let ast = Parser.parse(path: path, diagnostics: diags)
-        if diags.hasErrors { return diags.errors.map(\.description) }
+        if diags.hasErrors { return diags.errors }
         do {
-            try server.prepare(ast: ast, workersOverride: 2)
+            try server.prepare(ast: ast, checkOnly: checkOnly, workersOverride: workers)
+            return []
+        } catch {
+            return error.diagnostics
+        }
+    }
+
+    public func start() throws {
+        try server.start()
+        started = true
+    }
+
+    /// Parses, prepares and starts; returns the errors as text (empty on success).
+    public func launch() -> [String] {
+        let errors = prepare()
+        if !errors.isEmpty { return errors.map(\.description) }
+        do {
             try server.start()
+            started = true
             return []
         } catch {
             return error.diagnostics.map(\.description)
@@ -32,6 +55,12 @@ public final class ServerHarness {
     public func stop() { server.stop() }
 
     public var messages: [String] { collector.messages }
+
+    /// Waits until a log line containing `text` appears.
+    @discardableResult
+    public func waitFor(_ text: String, timeout: TimeInterval = 5) -> Bool {
+        waitUntil(timeout: timeout, poll: 0.005) { messages.contains { $0.contains(text) } }
+    }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -24,15 +24,14 @@ public final class SimulatorProcess: @unchecked Sendable { // buffer guarded by 
             self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
         }
         try process.run()
-        let end = Date().addingTimeInterval(10)
-        while Date() < end {
-            // esl-simulator: listening on 127.0.0.1:<port> control 127.0.0.1:<cport>
-            if let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }) {
-                let ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-                if ports.count >= 2 { self.port = ports[0]; self.controlPort = ports[1]; return }
-            }
-            usleep(10_000)
+        // esl-simulator: listening on 127.0.0.1:<port> control 127.0.0.1:<cport>
+        var ports: [Int] = []
+        let listening = waitUntil(timeout: 10) {
+            guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }) else { return false }
+            ports = line.split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+            return ports.count >= 2
         }
+        if listening { self.port = ports[0]; self.controlPort = ports[1]; return }
         kill()
         throw NSError(domain: "esl-simulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "did not start: \(text)"])
     }
@@ -112,8 +111,7 @@ extension SimulatorProcess {
     /// Asks it to quit, then kills it if it has not within 5 s.
     public func stop() {
         _ = try? control("quit")
-        let end = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < end { usleep(10_000) }
+        waitUntil(timeout: 5) { !process.isRunning }
         kill()
     }
 }

@@ -37,19 +37,16 @@ public final class SippProcess: @unchecked Sendable { // fields immutable after 
     /// SIGTERM, then SIGKILL after 3 s; waits (bounded: never hang a test run on a lost child) for the exit.
     public func stop() {
         if process.isRunning { process.terminate() }
-        let end = Date().addingTimeInterval(3)
-        while process.isRunning && Date() < end { usleep(10_000) }
+        waitUntil(timeout: 3) { !process.isRunning }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            let end = Date().addingTimeInterval(3)
-            while process.isRunning && Date() < end { usleep(10_000) }
+            waitUntil(timeout: 3) { !process.isRunning }
         }
     }
 
     /// Waits for exit; nil on timeout (then stopped).
     public func wait(timeout: TimeInterval) -> Int32? {
-        let end = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < end { usleep(20_000) }
+        waitUntil(timeout: timeout, poll: 0.02) { !process.isRunning }
         if process.isRunning { stop(); return nil }
         return process.terminationStatus
     }
@@ -81,5 +78,18 @@ public final class SippProcess: @unchecked Sendable { // fields immutable after 
             return lines.first(where: { !$0.isEmpty && !$0.hasPrefix("[") && !$0.hasSuffix(":") && !$0.hasPrefix("bytes") })?
                 .hasPrefix(firstLine) ?? false
         }.count
+    }
+}
+
+extension SippProcess {
+    /// A sipp process with screen, errors and statistics in files, without the message trace.
+    public static func untraced(sipp: String, name: String, dir: String, args: [String]) throws -> SippProcess {
+        try SippProcess(sipp: sipp, name: name, dir: dir, args: args, traceMessages: false)
+    }
+
+    /// Screen output (final statistics) and error log, for failure messages.
+    public var screenAndErrors: String {
+        "--- sipp \(name) (\(process.arguments?.joined(separator: " ") ?? "")) screen (tail):\n"
+            + String(screen.suffix(2500)) + "\n--- sipp \(name) errors (head):\n" + String(errors.prefix(4000))
     }
 }

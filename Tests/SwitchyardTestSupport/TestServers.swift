@@ -64,12 +64,7 @@ public enum TestServers {
 
     /// Polls `cond` until it holds or `timeout` passes.
     public static func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if cond() { return true }
-            usleep(20_000)
-        }
-        return cond()
+        SwitchyardTestSupport.waitUntil(timeout: timeout, poll: 0.02, cond)
     }
 
     /// The repository root (this file is Tests/SwitchyardTestSupport/TestServers.swift).

@@ -52,11 +52,18 @@ final class ScaleOutTests: XCTestCase {
         _ = try sim.control("flood \(calls)")
         var transfers: [(conn: String, line: String)] = []
         var last = 0, lastChange = Date(), tLast = Date()
-        while Date().timeIntervalSince(lastChange) < 5 {
-            transfers = ((try? sim.commandLines()) ?? []).filter { $0.line.hasPrefix("bgapi uuid_transfer ") }
+        func read() -> [(conn: String, line: String)] { ((try? sim.commandLines()) ?? []).filter { $0.line.hasPrefix("bgapi uuid_transfer ") } }
+        // Until every call is transferred, or nothing has moved for 5 s.
+        waitUntil(timeout: 3600, poll: 0.1) {
+            transfers = read()
             if transfers.count != last { last = transfers.count; lastChange = Date(); tLast = Date() }
-            if transfers.count >= calls { usleep(500_000) ; transfers = try sim.commandLines().filter { $0.line.hasPrefix("bgapi uuid_transfer ") }; break }
-            usleep(100_000)
+            return transfers.count >= calls || Date().timeIntervalSince(lastChange) >= 5
+        }
+        if transfers.count >= calls {
+            // Nothing marks the end of the flood's handling on both instances: half a second more for any extra transfer.
+            let n = transfers.count
+            holds(for: 0.5, poll: 0.1) { read().count == n }
+            transfers = read()
         }
         let secs = tLast.timeIntervalSince(t0)
         let uuids = transfers.map { $0.line.split(separator: " ")[2] }

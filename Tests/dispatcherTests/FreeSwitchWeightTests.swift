@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardJSON
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// FreeSWITCH-driven weights end to end: sipp calls through Switchyard (ds_select_dst + stateless forward()) to three
 /// sipp UAS "boxes", each with an esl-simulator as its Event Socket (own --idle-cpu, changed live with `set idle-cpu`).
@@ -132,7 +133,8 @@ final class FreeSwitchWeightTests: XCTestCase {
         let port = Ports.udp()
         let h = try proxy(db: db, port: port, params: ["\"max_freeswitch_weight\", 200"])
         XCTAssertTrue(waitUntil(5) { (sim.control("stats") ?? "").contains(" authed=1 ") })
-        usleep(1_500_000) // more than one refresh period: still no figures, still the full weight
+        // No heartbeat comes (heartbeat 0), so no event marks a refresh: watch more than one refresh period.
+        XCTAssertTrue(holds(for: 1.5) { weights(h) == [200, 200] }, "\(weights(h))")
         XCTAssertEqual(weights(h), [200, 200], "static 500 truncated to max_freeswitch_weight; FS box at max before figures")
 
         // The figure: from a HEARTBEAT with new figures to the new weight being in use (ds_list reads the live weight).
@@ -155,7 +157,8 @@ final class FreeSwitchWeightTests: XCTestCase {
         // The box goes away: the weight stays at its last value (OpenSIPS), traffic keeps flowing to it.
         sim.kill()
         XCTAssertTrue(waitUntil(5) { h.log.contains("lost") }, h.log)
-        usleep(1_500_000) // more than one refresh period after the loss: the weight must not move
+        // Nothing comes from a lost box, so no event marks a refresh: watch more than one refresh period after the loss.
+        XCTAssertTrue(holds(for: 1.5) { weights(h).first == 70 }, "\(weights(h))")
         XCTAssertEqual(weights(h).first, 70) // 200 × 35 %
     }
 }

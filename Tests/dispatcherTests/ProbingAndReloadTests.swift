@@ -79,7 +79,9 @@ final class ProbingAndReloadTests: XCTestCase {
         let h = try server(db, port: Ports.udp(), params: ["\"ds_ping_interval\", 1", "\"ds_ping_timeout\", 300"])
         XCTAssertEqual(states(h), ["Active", "Probing", "Inactive"]) // persistent_state read at start
         XCTAssertTrue(waitUntil(5) { self.states(h) == ["Active", "Active", "Inactive"] }, "\(states(h))")
-        usleep(1_200_000) // one more probe round: nothing may reach the active or the inactive destination
+        // Mode 0 probes no destination now (none is Probing any more), so no later probe can mark a round: watch one
+        // more probe round; nothing may reach the active or the inactive destination.
+        XCTAssertTrue(holds(for: 1.2) { a.received.load(ordering: .relaxed) == 0 && c.received.load(ordering: .relaxed) == 0 })
         XCTAssertEqual(a.received.load(ordering: .relaxed), 0)
         XCTAssertEqual(c.received.load(ordering: .relaxed), 0)
         XCTAssertGreaterThanOrEqual(b.received.load(ordering: .relaxed), 1)

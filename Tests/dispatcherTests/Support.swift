@@ -83,12 +83,7 @@ final class Harness: @unchecked Sendable { // immutable fields; the server, its 
 /// Polls `cond` until it holds or `timeout` passes.
 @discardableResult
 func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(timeout)
-    while Date() < end {
-        if cond() { return true }
-        usleep(10_000)
-    }
-    return cond()
+    SwitchyardTestSupport.waitUntil(timeout: timeout, cond)
 }
 
 enum SQLiteCLI {
@@ -309,8 +304,7 @@ final class Sipp: @unchecked Sendable { // buffer guarded by lock
         let s = try Sipp(["-sf", Repo.sip("uac.xml"), "-s", "1000", "-i", "127.0.0.1", "-p", String(p), "127.0.0.1:\(proxy)",
                           "-m", String(calls), "-r", String(rate), "-l", String(max(calls, 10)), "-nostdin", "-timeout", "\(Int(timeout))s",
                           "-recv_timeout", "5000", "-timeout_error"], cwd: cwd)
-        let end = Date().addingTimeInterval(timeout + 10)
-        while s.process.isRunning && Date() < end { usleep(20_000) }
+        waitUntil(timeout + 10) { !s.process.isRunning }
         if s.process.isRunning { s.process.terminate(); s.process.waitUntilExit() }
         return (s.process.terminationStatus, s.output)
     }

@@ -8,13 +8,13 @@ import SwitchyardTestSupport
 final class HTTPDTests: XCTestCase {
     /// Ports of this target: 29100-29199.
     private func server(port: Int, extra: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
-        let h = ServerHarness("""
+        let h = ServerHarness(plugins: """
         loadmodule "httpd.so"
         loadmodule "mi_http.so"
         modparam("httpd", "port", \(port))
         \(extra)
         """)
-        let errors = h.start()
+        let errors = h.launch()
         XCTAssertEqual(errors, [], file: file, line: line)
         guard errors.isEmpty else { throw XCTSkip("server did not start") }
         addTeardownBlock { h.stop() }
@@ -51,12 +51,12 @@ final class HTTPDTests: XCTestCase {
         var open = Set(stalled.indices)
         var firstClose: Date? = nil
         let deadline = Date().addingTimeInterval(Double(timeout) + 30)
-        while !open.isEmpty && Date() < deadline {
+        waitUntil(timeout: deadline.timeIntervalSinceNow, poll: 0.05) {
             for i in open where stalled[i].isClosedByPeer() {
                 open.remove(i)
                 if firstClose == nil { firstClose = Date() }
             }
-            if !open.isEmpty { usleep(50_000) }
+            return open.isEmpty
         }
         XCTAssertEqual(open.count, 0, "\(open.count) stalled connections still open")
         if let firstClose {
@@ -119,11 +119,11 @@ final class HTTPDTests: XCTestCase {
     func testPortTakenFailsStartup() throws {
         let port = 29105
         _ = try server(port: port)
-        let second = ServerHarness("""
+        let second = ServerHarness(plugins: """
         loadmodule "httpd.so"
         modparam("httpd", "port", \(port))
         """)
-        let errors = second.start()
+        let errors = second.launch()
         XCTAssertFalse(errors.isEmpty)
         XCTAssertTrue(second.messages.contains { $0.contains("cannot listen on 127.0.0.1:\(port)") }, second.messages.joined(separator: "\n"))
         second.stop()
@@ -131,11 +131,11 @@ final class HTTPDTests: XCTestCase {
 
     func testBadModparamsAreRefused() {
         for (name, value) in [("port", "0"), ("conn_timeout", "0"), ("ip", "\"not-an-ip\""), ("receive_buf_size", "100")] {
-            let h = ServerHarness("""
+            let h = ServerHarness(plugins: """
             loadmodule "httpd.so"
             modparam("httpd", "\(name)", \(value))
             """)
-            let errors = h.start()
+            let errors = h.launch()
             XCTAssertFalse(errors.isEmpty, "\(name) = \(value) accepted")
             h.stop()
         }

@@ -8,7 +8,7 @@ import SwitchyardTestSupport
 /// Ports of this target: 29200-29299 (Prometheus itself on 29090).
 final class PrometheusTests: XCTestCase {
     private func server(port: Int, _ extra: String, file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
-        let h = ServerHarness("""
+        let h = ServerHarness(plugins: """
         loadmodule "httpd.so"
         loadmodule "prometheus.so"
         loadmodule "statistics.so"
@@ -23,7 +23,7 @@ final class PrometheusTests: XCTestCase {
         }
         \(extra)
         """)
-        let errors = h.start()
+        let errors = h.launch()
         XCTAssertEqual(errors, [], file: file, line: line)
         guard errors.isEmpty else { throw XCTSkip("server did not start") }
         addTeardownBlock { h.stop() }
@@ -102,13 +102,13 @@ final class PrometheusTests: XCTestCase {
     }
 
     func testBadLabelsRuleIsRefused() {
-        let h = ServerHarness("""
+        let h = ServerHarness(plugins: """
         loadmodule "httpd.so"
         loadmodule "prometheus.so"
         modparam("httpd", "port", 29205)
         modparam("prometheus", "labels", "core: not-a-rule")
         """)
-        XCTAssertFalse(h.start().isEmpty)
+        XCTAssertFalse(h.launch().isEmpty)
         h.stop()
     }
 
@@ -138,12 +138,10 @@ final class PrometheusTests: XCTestCase {
         """)
         _ = h
         var body = ""
-        let deadline = Date().addingTimeInterval(20)
-        repeat { // the figures are refreshed every second
+        waitUntil(timeout: 20, poll: 0.2) { // the figures are refreshed every second
             body = get(port)?.body ?? ""
-            if body.contains("opensips_connected{") && body.contains("opensips_gw_active{") { break }
-            usleep(200_000)
-        } while Date() < deadline
+            return body.contains("opensips_connected{") && body.contains("opensips_gw_active{")
+        }
         let lines = body.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.contains(#"opensips_connected{box="127.0.0.1_29299"} 0"#), body)
         XCTAssertTrue(lines.contains("# TYPE opensips_heartbeat_ms gauge"), body)
@@ -177,12 +175,10 @@ final class PrometheusTests: XCTestCase {
         """)
         _ = h
         var body = ""
-        let deadline = Date().addingTimeInterval(10)
-        repeat { // the figures are refreshed every second
+        waitUntil(timeout: 10, poll: 0.2) { // the figures are refreshed every second
             body = get(port)?.body ?? ""
-            if body.contains(#"opensips_dst_active{set="4",dst="10.0.0.2_5070"} 0"#) { break }
-            usleep(200_000)
-        } while Date() < deadline
+            return body.contains(#"opensips_dst_active{set="4",dst="10.0.0.2_5070"} 0"#)
+        }
         let lines = body.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.contains("# TYPE opensips_dst_active gauge"), body)
         XCTAssertTrue(lines.contains(#"opensips_dst_active{set="4",dst="10.0.0.1"} 1"#), body)
@@ -225,8 +221,7 @@ final class PrometheusTests: XCTestCase {
         // Poll Prometheus's HTTP API until it has scraped us: the script statistic, with its value.
         var value: String? = nil
         var last = ""
-        let deadline = Date().addingTimeInterval(90)
-        while value == nil && Date() < deadline {
+        waitUntil(timeout: 90, poll: 0.5) {
             if let c = HTTPClient(port: 29090, timeout: 5) {
                 c.send("GET /api/v1/query?query=opensips_greetings HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                 if let r = c.response() {
@@ -239,7 +234,7 @@ final class PrometheusTests: XCTestCase {
                     }
                 }
             }
-            if value == nil { usleep(500_000) }
+            return value != nil
         }
         XCTAssertEqual(value, "3", "Prometheus never reported opensips_greetings; last answer: \(last)")
         // Prometheus found the target healthy: up == 1.

@@ -54,12 +54,7 @@ class TMTestCase: XCTestCase {
     /// Polls `cond` until it holds or `timeout` passes.
     @discardableResult
     func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if cond() { return true }
-            usleep(20_000)
-        }
-        return cond()
+        SwitchyardTestSupport.waitUntil(timeout: timeout, poll: 0.02, cond)
     }
 
     // MARK: processes

@@ -45,7 +45,7 @@ final class TransactionTests: TMTestCase {
         let to = try XCTUnwrap(RawSIP.header(ok, "To"))
         caller.send(RawSIP.request("ACK", ruri: ruri, localPort: uacPort, branch: "z9hG4bK-raw-1a", callID: "retr-1@test",
                                    to: to), to: proxy)
-        usleep(100_000)
+        XCTAssertTrue(waitUntil(5) { uas.received("ACK ") >= 1 }, "the ACK reached the callee before the BYE\n\(uas.report)")
         caller.send(RawSIP.request("BYE", ruri: ruri, localPort: uacPort, branch: "z9hG4bK-raw-1b", callID: "retr-1@test",
                                    cseq: 2, to: to), to: proxy)
         XCTAssertNotNil(caller.receive(startingWith: "SIP/2.0 200", timeout: 5, seen: &seen), "200 to BYE: \(seen)\n\(uas.report)")
@@ -109,8 +109,8 @@ final class TransactionTests: TMTestCase {
         let msg = RawSIP.request("MESSAGE", ruri: "sip:1000@127.0.0.1:\(proxy)", localPort: uacPort, branch: "z9hG4bK-raw-m",
                                  callID: "msg-1@test", body: "hello")
         caller.send(msg, to: proxy)
-        usleep(300_000)
-        caller.send(msg, to: proxy)  // before the answer: absorbed, nothing to re-send yet
+        XCTAssertTrue(waitUntil(5) { uas.received("MESSAGE ") >= 1 }, "the MESSAGE reached the callee\n\(uas.report)")
+        caller.send(msg, to: proxy)  // before the answer (the callee waits 1 s): absorbed, nothing to re-send yet
         var seen: [String] = []
         XCTAssertNotNil(caller.receive(startingWith: "SIP/2.0 200", timeout: 5, seen: &seen), "\(seen)\n\(uas.report)")
         XCTAssertEqual(seen.count, 1, "one reply only: \(seen)")

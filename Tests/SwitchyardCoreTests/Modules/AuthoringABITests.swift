@@ -3,6 +3,7 @@ import XCTest
 import SwitchyardABI
 import SwitchyardMI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// What ABI 1.6 gives plugin authors (Fixtures/plugins/abi_1_6.c): a one-line entry (the core checks the
 /// major), NULL variables skipped or passed with SY_P_NULLABLE, int variables as decimal strings, NUL-terminated
@@ -64,16 +65,15 @@ final class AuthoringABITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(before, 0)
         let n = 2_000
         for i in 1...n {
-            while h.server.raiseEvent("E_COUNT", [(name: "last", value: .int(i == n ? 1 : 0))]) < 0 { usleep(1_000) }
+            // A full queue refuses the event: raise it again once a worker has taken one.
+            XCTAssertTrue(waitUntil(timeout: 10, poll: 0.001) { h.server.raiseEvent("E_COUNT", [(name: "last", value: .int(i == n ? 1 : 0))]) >= 0 })
         }
         XCTAssertTrue(h.waitFor("last counted", timeout: 20))
         // The last event may finish before earlier ones on other workers: wait for the count to settle.
-        let end = Date().addingTimeInterval(10)
         var after = -1 as Int64
-        while Date() < end {
+        waitUntil(timeout: 10, poll: 0.005) {
             after = mi(h, "abi16_count").flatMap { Self.result($0)?.intValue } ?? -1
-            if after == before + Int64(n) { break }
-            usleep(5_000)
+            return after == before + Int64(n)
         }
         XCTAssertEqual(after, before + Int64(n), "four workers added 1 each time, none lost")
         XCTAssertEqual(mi(h, "abi16_count", #"{"reset":1}"#).flatMap { Self.result($0)?.intValue }, after, "atomic_swap returns the old value")

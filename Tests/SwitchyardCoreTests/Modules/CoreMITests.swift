@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardMI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// Core MI commands wired to a real server: shapes opensips-cli reads.
 final class CoreMITests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwitchyardABI
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The loader against good plugins and deliberately bad files.
 final class LoaderTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Synchronization
+import SwitchyardTestSupport
 @testable import SwitchyardCore
 
 /// The bounded queue between event sources and script workers: a producer waiting in put() is woken at low water,
@@ -15,11 +16,11 @@ final class JobQueueTests: XCTestCase {
             done.store(true, ordering: .releasing)
         }
         t.start()
-        usleep(20_000)
-        XCTAssertFalse(done.load(ordering: .acquiring), "the queue is full")
+        // A producer blocked in put() shows nothing from outside (its wait is private to the queue): it must still be
+        // blocked a while after it started.
+        XCTAssertTrue(holds(for: 0.02, poll: 0.002) { !done.load(ordering: .acquiring) }, "the queue is full")
         XCTAssertEqual(q.take(), 0) // 3 left: above low water (2), no wake-up signal
-        let end = Date().addingTimeInterval(2)
-        while !done.load(ordering: .acquiring) && Date() < end { usleep(1_000) }
+        waitUntil(timeout: 2, poll: 0.001) { done.load(ordering: .acquiring) }
         XCTAssertTrue(done.load(ordering: .acquiring), "the waiting producer took the freed slot")
         XCTAssertEqual((0..<4).compactMap { _ in q.take() }, [1, 2, 3, 99])
     }

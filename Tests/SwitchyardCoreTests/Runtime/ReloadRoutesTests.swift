@@ -20,12 +20,7 @@ final class ReloadRoutesTests: XCTestCase {
     }
 
     private func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if cond() { return true }
-            usleep(10_000)
-        }
-        return cond()
+        SwitchyardTestSupport.waitUntil(timeout: timeout, cond)
     }
 
     private static func script(_ version: String, extraModule: String = "", param: String = "v") -> String {
@@ -87,14 +82,14 @@ final class ReloadRoutesTests: XCTestCase {
 
     /// A flood of ESL events and a run of SIP calls, with reload_routes in the middle of both.
     func testReloadUnderEventFloodAndCalls() throws {
-        guard let sippPath = SIPCallTests.which("sipp") else { throw XCTSkip("sipp is not on PATH (sip-tester)") }
+        guard let sippPath = LocalPorts.which("sipp") else { throw XCTSkip("sipp is not on PATH (sip-tester)") }
         let sim = try SimulatorProcess(arguments: ["--port", "0", "--password", "ClueCon"])
         defer { sim.kill() }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-reload-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let proxyPort = SIPCallTests.freeUDPPort(), uasPort = SIPCallTests.freeUDPPort(avoid: [proxyPort])
-        let uacPort = SIPCallTests.freeUDPPort(avoid: [proxyPort, uasPort])
+        let proxyPort = LocalPorts.freeUDPPort(), uasPort = LocalPorts.freeUDPPort(avoid: [proxyPort])
+        let uacPort = LocalPorts.freeUDPPort(avoid: [proxyPort, uasPort])
         func script(_ v: String) -> String {
             """
             mpath = "\(BinaryRunner.buildDirectory.path)"
@@ -124,13 +119,13 @@ final class ReloadRoutesTests: XCTestCase {
         defer { h.stop() }
         XCTAssertTrue(waitUntil(10) { ((try? sim.commandLines()) ?? []).contains { $0.line == "event json DTMF" } }, "subscribed")
 
-        let uas = try SIPCallTests.Sipp.untraced(sipp: sippPath, name: "uas", dir: dir,
-                                        args: ["-sf", SIPCallTests.scenario("uas.xml"), "-i", "127.0.0.1", "-p", String(uasPort)])
+        let uas = try SippProcess.untraced(sipp: sippPath, name: "uas", dir: dir,
+                                        args: ["-sf", Repo.sipScenario("uas.xml"), "-i", "127.0.0.1", "-p", String(uasPort)])
         defer { uas.stop() }
-        XCTAssertTrue(SIPCallTests.waitForUDPPort(uasPort, timeout: 10) { uas.process.isRunning })
+        XCTAssertTrue(LocalPorts.waitFor(uasPort, timeout: 10) { uas.process.isRunning })
         let calls = 300
-        let uac = try SIPCallTests.Sipp.untraced(sipp: sippPath, name: "uac", dir: dir, args: [
-            "-sf", SIPCallTests.scenario("uac.xml"), "-s", "1000", "-i", "127.0.0.1", "-p", String(uacPort),
+        let uac = try SippProcess.untraced(sipp: sippPath, name: "uac", dir: dir, args: [
+            "-sf", Repo.sipScenario("uac.xml"), "-s", "1000", "-i", "127.0.0.1", "-p", String(uacPort),
             "127.0.0.1:\(proxyPort)", "-m", String(calls), "-r", "100", "-rp", "1000",
             "-recv_timeout", "5000", "-timeout", "60s",
         ])
@@ -153,9 +148,9 @@ final class ReloadRoutesTests: XCTestCase {
 
         XCTAssertEqual(flooding.wait(timeout: .now() + 60), .success)
         let status = uac.wait(timeout: 90)
-        XCTAssertEqual(status, 0, uac.report)
-        XCTAssertEqual(uac.stat("SuccessfulCall(C)"), calls, uac.report)
-        XCTAssertEqual(uac.stat("FailedCall(C)"), 0, uac.report)
+        XCTAssertEqual(status, 0, uac.screenAndErrors)
+        XCTAssertEqual(uac.stat("SuccessfulCall(C)"), calls, uac.screenAndErrors)
+        XCTAssertEqual(uac.stat("FailedCall(C)"), 0, uac.screenAndErrors)
         // Every event ran exactly one of the two routes: none lost, none run twice.
         let total = floods * perFlood
         XCTAssertTrue(waitUntil(30) { stat(h, "ev_v1") + stat(h, "ev_v2") >= total })

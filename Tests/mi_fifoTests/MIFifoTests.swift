@@ -3,23 +3,12 @@ import XCTest
 @testable import SwitchyardCore
 import SwitchyardTestSupport
 
-/// The MI transport plugins (Plugins/mi_fifo, Plugins/mi_datagram) driven by the real opensips-cli (PyPI
+/// The mi_fifo plugin (Plugins/mi_fifo) driven by the real opensips-cli (PyPI
 /// `opensipscli`, installed by .ci/run) and by raw clients doing opensips-cli's FIFO handshake: core and module
 /// commands, positional and named arguments, errors for bad input, a client that never reads its reply, 200 concurrent
 /// requests.
-final class MITransportTests: XCTestCase {
+final class MIFifoTests: XCTestCase {
     // MARK: - Helpers
-
-    /// opensips-cli from PATH; a missing one fails the test (CI installs it: `pip install opensipscli`).
-    private func cliPath(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-        for d in dirs {
-            let p = "\(d)/opensips-cli"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        XCTFail("opensips-cli is not on PATH: install it with `pip install opensipscli` (.ci/run does)", file: file, line: line)
-        throw XCTSkip("opensips-cli missing")
-    }
 
     private func tempDir() -> String {
         let d = "/tmp/sy-mi-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -57,27 +46,10 @@ final class MITransportTests: XCTestCase {
         return cfg
     }
 
-    struct CLIResult { var status: Int32; var out: String; var err: String }
+    private func cli(_ cfg: String, _ args: [String]) throws -> OpensipsCLI.Result { try OpensipsCLI.run(cfg, args) }
 
-    private func cli(_ cfg: String, _ args: [String]) throws -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try cliPath())
-        p.arguments = ["-f", cfg, "-x", "mi"] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLIResult(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
-    }
-
-    /// Runs `mi args...` (output_type pretty-print: JSON) and parses stdout.
     private func cliJSON(_ cfg: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Any? {
-        let r = try cli(cfg, args)
-        XCTAssertEqual(r.status, 0, "mi \(args.joined(separator: " ")): \(r.out) \(r.err)", file: file, line: line)
-        return try? JSONSerialization.jsonObject(with: Data(r.out.utf8), options: [.fragmentsAllowed])
+        try OpensipsCLI.json(cfg, args, file: file, line: line)
     }
 
     /// opensips-cli's FIFO handshake done by hand: create `<dir>/<name>`, write `:name:body` into the server FIFO,
@@ -114,7 +86,7 @@ final class MITransportTests: XCTestCase {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 { data += buf[0..<n]; continue }
             if n == 0 && !data.isEmpty { return String(decoding: data, as: UTF8.self) } // writer closed
-            if n == 0 { usleep(5_000) } // no writer yet
+            if n == 0 { usleep(5_000) } // no writer yet: poll() reports a writer-less FIFO readable at once, so poll by hand
         }
         return data.isEmpty ? nil : String(decoding: data, as: UTF8.self)
     }
@@ -303,8 +275,7 @@ final class MITransportTests: XCTestCase {
         let h = try server(dir)
         XCTAssertEqual(unlink("\(dir)/fifo"), 0)
         XCTAssertTrue(h.waitFor("re-creating", timeout: 5))
-        let end = Date().addingTimeInterval(3)
-        while access("\(dir)/fifo", F_OK) != 0 && Date() < end { usleep(20_000) }
+        waitUntil(timeout: 3, poll: 0.02) { access("\(dir)/fifo", F_OK) == 0 }
         XCTAssertTrue(raw(dir, #"{"jsonrpc":"2.0","method":"version","id":1}"#)?.contains("Server") ?? false)
     }
 
@@ -342,63 +313,5 @@ final class MITransportTests: XCTestCase {
             while done < values.count { if !lock.wait(until: end) { return false } }
             return true
         }
-    }
-
-    // MARK: - mi_datagram
-
-    private func datagramServer(_ dir: String, socket: String, file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
-        let h = ServerHarness("""
-        mpath = "\(BinaryRunner.buildDirectory.path)"
-        loadmodule "mi_datagram.so"
-        loadmodule "cachedb_local.so"
-        modparam("mi_datagram", "socket_name", "\(socket)")
-        modparam("mi_datagram", "children_count", 2)
-        """)
-        XCTAssertEqual(h.prepare().map(\.description), [], file: file, line: line)
-        try h.start()
-        addTeardownBlock { h.stop() }
-        return h
-    }
-
-    func testDatagramUnixSocketWithOpensipsCLI() throws {
-        let dir = tempDir()
-        _ = try datagramServer(dir, socket: "\(dir)/mi.sock")
-        let cfg = "\(dir)/cli-dg.cfg"
-        try "[default]\ncommunication_type = datagram\ndatagram_unix_socket = \(dir)/mi.sock\ndatagram_timeout = 5\noutput_type = pretty-print\n"
-            .write(toFile: cfg, atomically: true, encoding: .utf8)
-        let version = try cliJSON(cfg, ["version"]) as? [String: Any]
-        XCTAssertNotNil(version?["Server"])
-        let stats = try cliJSON(cfg, ["get_statistics", "core:", "load:"]) as? [String: Any]
-        XCTAssertNotNil(stats?["load:processes_number"])
-        XCTAssertEqual(try cliJSON(cfg, ["cache_store", "local", "k", "v"]) as? String, "OK")
-        let f = try cliJSON(cfg, ["cache_fetch", "system=local", "attr=k"]) as? [String: Any]
-        XCTAssertEqual(f?["value"] as? String, "v")
-        let bad = try cli(cfg, ["log_level", "1", "2", "3"])
-        XCTAssertNotEqual(bad.out + bad.err, "")
-    }
-
-    func testDatagramUDPWithOpensipsCLI() throws {
-        let dir = tempDir()
-        let port = 20_000 + Int(getpid() % 20_000)
-        _ = try datagramServer(dir, socket: "udp:127.0.0.1:\(port)")
-        let cfg = "\(dir)/cli-udp.cfg"
-        try "[default]\ncommunication_type = datagram\ndatagram_ip = 127.0.0.1\ndatagram_port = \(port)\ndatagram_timeout = 5\noutput_type = pretty-print\n"
-            .write(toFile: cfg, atomically: true, encoding: .utf8)
-        let version = try cliJSON(cfg, ["version"]) as? [String: Any]
-        XCTAssertNotNil(version?["Server"])
-        let level = try cliJSON(cfg, ["log_level", "level=3"]) as? [String: Any]
-        XCTAssertEqual(level?["New global log level"] as? Int, 3)
-    }
-
-    func testDatagramRequiresSocketName() throws {
-        let h = ServerHarness("""
-        mpath = "\(BinaryRunner.buildDirectory.path)"
-        loadmodule "mi_datagram.so"
-        """)
-        let errors = h.prepare().map(\.description).joined(separator: "\n")
-        XCTAssertFalse(errors.isEmpty)
-        let all = errors + "\n" + h.messages.joined(separator: "\n")
-        XCTAssertTrue(all.contains("socket_name is required"), all)
-        h.stop()
     }
 }

@@ -366,7 +366,9 @@ final class DBSQLiteModuleTests: XCTestCase {
                 done.signal()
             }
             inside.wait()
-            usleep(100_000) // the other thread is now waiting for the write lock
+            // The other writer waits for the write lock as long as this transaction is open (nothing shows it waiting:
+            // its insert must simply not have returned yet).
+            XCTAssertTrue(holds(for: 0.1) { otherInsert.get() == nil }, "the other insert did not wait for the transaction")
             return 0
         }
         XCTAssertEqual(tx.rc, 0, tx.message)

@@ -72,13 +72,8 @@ final class DroutingSIPTests: XCTestCase {
     /// Polls until `gw` has `state` (MI dr_gw_status).
     private func waitState(_ h: ServerHarness, _ gw: String, _ state: String, timeout: TimeInterval = 8,
                            file: StaticString = #filePath, line: UInt = #line) {
-        let end = Date().addingTimeInterval(timeout)
         var last: String? = nil
-        while Date() < end {
-            last = gwState(h, gw)
-            if last == state { return }
-            usleep(50_000)
-        }
+        if waitUntil(timeout: timeout, poll: 0.05, { last = gwState(h, gw); return last == state }) { return }
         XCTFail("gateway \(gw) is \(last ?? "nil"), expected \(state)\n" + h.messages.joined(separator: "\n"), file: file, line: line)
     }
 
@@ -292,11 +287,11 @@ final class DroutingSIPTests: XCTestCase {
         XCTAssertTrue(from.hasPrefix("From: <sip:checker@probe.example>;tag="), from)
 
         // gw_up keeps being probed and stays Active; gw_pr (probe_mode 1, now enabled) is not probed any more.
+        // Two more probes reaching gw_up are two probing rounds in which gw_pr was left out.
         let prCount = probing.received.load(ordering: .relaxed)
         let upCount = up.received.load(ordering: .relaxed)
-        sleep(2)
+        XCTAssertTrue(waitUntil(timeout: 10) { up.received.load(ordering: .relaxed) >= upCount + 2 }, "gw_up is probed")
         XCTAssertEqual(probing.received.load(ordering: .relaxed), prCount)
-        XCTAssertGreaterThan(up.received.load(ordering: .relaxed), upCount)
         XCTAssertEqual(gwState(h, "gw_up"), "Active")
         // Never probed: MI-disabled and probe_mode 0.
         XCTAssertEqual(miGW.received.load(ordering: .relaxed), 0)
@@ -316,9 +311,13 @@ final class DroutingSIPTests: XCTestCase {
         XCTAssertEqual(mi(h, "dr_gw_status", #"{"gw_id":"gw_up","status":0}"#)?["result"]?.stringValue, "OK")
         XCTAssertEqual(gwState(h, "gw_up"), "Disabled MI")
         XCTAssertTrue(h.waitFor("DRS gw_up disabled MI"), h.messages.joined(separator: "\n"))
-        usleep(1_500_000) // a probe in flight when MI disabled it may still arrive
+        // gw_bad is probed every round: one more probe there and a probe to gw_up in flight when MI disabled it has
+        // arrived; two more after that are two rounds in which gw_up was left out.
+        let badBefore = bad.received.load(ordering: .relaxed)
+        XCTAssertTrue(waitUntil(timeout: 10) { bad.received.load(ordering: .relaxed) >= badBefore + 1 }, "gw_bad is probed")
         let frozen = up.received.load(ordering: .relaxed)
-        sleep(2)
+        let badFrozen = bad.received.load(ordering: .relaxed)
+        XCTAssertTrue(waitUntil(timeout: 10) { bad.received.load(ordering: .relaxed) >= badFrozen + 2 }, "gw_bad is probed")
         XCTAssertEqual(up.received.load(ordering: .relaxed), frozen)
         XCTAssertEqual(gwState(h, "gw_up"), "Disabled MI")
         XCTAssertEqual(mi(h, "dr_gw_status", #"{"gw_id":"gw_up","status":1}"#)?["result"]?.stringValue, "OK")
@@ -327,15 +326,14 @@ final class DroutingSIPTests: XCTestCase {
         // dr_enable_probing 0 stops every probe; 1 resumes.
         XCTAssertEqual(mi(h, "dr_enable_probing", #"{"status":0}"#)?["result"]?.stringValue, "OK")
         XCTAssertEqual(mi(h, "dr_enable_probing")?["result"]?["Status"]?.intValue, 0)
-        usleep(1_500_000)
-        let paused = (up.received.load(ordering: .relaxed), bad.received.load(ordering: .relaxed))
-        sleep(2)
-        XCTAssertEqual(up.received.load(ordering: .relaxed), paused.0)
-        XCTAssertEqual(bad.received.load(ordering: .relaxed), paused.1)
+        // With probing off nothing is sent at all, so no later probe can prove the pause: the counts must first stand
+        // still for a whole probing interval (a probe already on its way has landed), then for two more.
+        func counts() -> [Int] { [up.received.load(ordering: .relaxed), bad.received.load(ordering: .relaxed)] }
+        XCTAssertTrue(waitUntil(timeout: 6) { let c = counts(); return holds(for: 1.1) { counts() == c } }, "probing stops")
+        let paused = (counts()[0], counts()[1])
+        XCTAssertTrue(holds(for: 2) { counts() == [paused.0, paused.1] }, "no probe while probing is disabled")
         XCTAssertEqual(mi(h, "dr_enable_probing", #"{"status":1}"#)?["result"]?.stringValue, "OK")
-        let resumeEnd = Date().addingTimeInterval(5)
-        while up.received.load(ordering: .relaxed) == paused.0 && Date() < resumeEnd { usleep(50_000) }
-        XCTAssertGreaterThan(up.received.load(ordering: .relaxed), paused.0)
+        XCTAssertTrue(waitUntil(timeout: 5) { up.received.load(ordering: .relaxed) > paused.0 }, "probing resumes")
 
         // A reload keeps the runtime state (gw_bad stays Inactive, gw_pr Active) and probing goes on.
         XCTAssertEqual(mi(h, "dr_reload")?["result"]?.stringValue, "OK")
@@ -359,8 +357,9 @@ final class DroutingSIPTests: XCTestCase {
         """)
         let h = harness(db: db, port: serverPort, params: [#""probing_interval", 0"#], body: "route { exit; }")
         try start(h)
-        sleep(2)
-        XCTAssertEqual(r.received.load(ordering: .relaxed), 0)
+        // Nothing is ever sent here, so there is no later probe to wait for: two seconds (two probing intervals of the
+        // tests that do probe) without a single datagram.
+        XCTAssertTrue(holds(for: 2) { r.received.load(ordering: .relaxed) == 0 }, "a probe was sent")
         XCTAssertEqual(gwState(h, "g1"), "Inactive")
     }
 
@@ -379,7 +378,10 @@ final class DroutingSIPTests: XCTestCase {
         """)
         try start(h)
         XCTAssertTrue(h.waitFor("cannot send OPTIONS probes", timeout: 4), h.messages.joined(separator: "\n"))
-        sleep(1)
+        // The warning is logged once, not at every tick: no later event marks a tick, so watch one and a half
+        // probing intervals for a second warning.
+        XCTAssertTrue(holds(for: 1.5) { h.messages.filter { $0.contains("cannot send OPTIONS probes") }.count == 1 },
+                      h.messages.joined(separator: "\n"))
         XCTAssertEqual(gwState(h, "g1"), "Active")
         XCTAssertEqual(gwState(h, "g2"), "Probing")
         XCTAssertEqual(h.messages.filter { $0.contains("cannot send OPTIONS probes") }.count, 1)

@@ -295,6 +295,7 @@ final class MIHTTPTests: XCTestCase {
         for i in 1...3 { XCTAssertEqual(c.response()?.json?["id"] as? String, "p\(i)") }
         // A request split over several writes.
         let split = Array(Self.post(#"{"jsonrpc":"2.0","method":"version","id":99}"#).utf8)
+        // A slow client: the pause between writes keeps them in separate segments (the point of the case).
         for chunk in stride(from: 0, to: split.count, by: 7) { c.send(Array(split[chunk..<min(chunk + 7, split.count)])); usleep(1000) }
         XCTAssertEqual(c.response()?.json?["id"] as? Int, 99)
     }

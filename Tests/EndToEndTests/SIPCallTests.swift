@@ -10,12 +10,8 @@ import SwitchyardTestSupport
 /// and by drouting (SQLite); malformed datagrams; Max-Forwards exhaustion. Skipped when `sipp` is not on PATH
 /// (Debian/Ubuntu package `sip-tester`).
 final class SIPCallTests: XCTestCase {
-    /// The repository root (this file is Tests/SwitchyardCoreTests/EndToEnd/SIPCallTests.swift).
-    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static func scenario(_ name: String) -> String {
-        repoRoot.appendingPathComponent("Tests/SIP").appendingPathComponent(name).path
-    }
+    static let repoRoot: URL = Repo.root
+    static func scenario(_ name: String) -> String { Repo.sipScenario(name) }
 
     // MARK: - environment
 
@@ -56,26 +52,8 @@ final class SIPCallTests: XCTestCase {
 
     // MARK: - UDP helpers
 
-    /// A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), not in `avoid`.
-    static func freeUDPPort(avoid: Set<Int> = []) -> Int {
-        for _ in 0..<50 {
-            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            guard fd >= 0 else { continue }
-            defer { close(fd) }
-            var addr = loopback(port: 0)
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard rc == 0 else { continue }
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-            }
-            let port = Int(UInt16(bigEndian: addr.sin_port))
-            if port > 0 && !avoid.contains(port) { return port }
-        }
-        return 0
-    }
+    /// A UDP port on 127.0.0.1 that was free a moment ago, not in `avoid`.
+    static func freeUDPPort(avoid: Set<Int> = []) -> Int { LocalPorts.freeUDPPort(avoid: avoid) }
 
     static func loopback(port: Int) -> sockaddr_in { LocalPorts.loopback(port: port) }
 
@@ -296,7 +274,7 @@ final class SIPCallTests: XCTestCase {
         var sent = 0
         for (name, bytes) in messages {
             if client.send(bytes, to: proxyPort) { sent += 1 } else { XCTFail("could not send '\(name)' (\(bytes.count) bytes)") }
-            usleep(2_000)
+            usleep(2_000)  // paced like a slow peer, so no datagram is lost to a full socket buffer before it is read
         }
         XCTAssertEqual(sent, messages.count)
         _ = client.receive(timeout: 1)  // whatever comes back (400s, nothing): the server just has to live
@@ -438,14 +416,5 @@ final class SIPCallTests: XCTestCase {
 }
 
 extension SippProcess {
-    /// A sipp process with screen, errors and statistics in files, without the message trace.
-    static func untraced(sipp: String, name: String, dir: String, args: [String]) throws -> SippProcess {
-        try SippProcess(sipp: sipp, name: name, dir: dir, args: args, traceMessages: false)
-    }
-
-    /// Screen output (final statistics) and error log, for failure messages.
-    var report: String {
-        "--- sipp \(name) (\(process.arguments?.joined(separator: " ") ?? "")) screen (tail):\n"
-            + String(screen.suffix(2500)) + "\n--- sipp \(name) errors (head):\n" + String(errors.prefix(4000))
-    }
+    var report: String { screenAndErrors }
 }

@@ -9,18 +9,12 @@ import SwitchyardTestSupport
 /// and port rewritten) against the real `esl-simulator`, which places the calls, presses the digits and records
 /// every ESL command it receives. The simulator is then killed and restarted on the same port mid-run.
 final class DTMFTransferTests: XCTestCase {
-    /// The repository root (this file is Tests/SwitchyardCoreTests/EndToEnd/DTMFTransferTests.swift).
-    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot: URL = Repo.root
 
     typealias Sim = SimulatorProcess
 
     private func waitUntil(_ what: String, timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if cond() { return true }
-            usleep(20_000)
-        }
+        if SwitchyardTestSupport.waitUntil(timeout: timeout, poll: 0.02, cond) { return true }
         XCTFail("timed out waiting for \(what)")
         return false
     }
@@ -31,6 +25,11 @@ final class DTMFTransferTests: XCTestCase {
         XCTAssertEqual(Set(cmds.filter { $0.hasPrefix("event ") }),
                        ["event json DTMF", "event json CHANNEL_STATE", "event json CHANNEL_ANSWER", "event json HEARTBEAT"],
                        file: file, line: line)
+    }
+
+    /// DTMF events the script has finished with: each logs "-> transferred to", "digit ignored" or "digit N ignored".
+    private func handledEvents(_ sy: BinaryRunner) -> Int {
+        sy.lines.filter { $0.contains("-> transferred to") || $0.hasSuffix("ignored") }.count
     }
 
     private func subscribed(_ sim: Sim) -> Bool {
@@ -57,6 +56,8 @@ final class DTMFTransferTests: XCTestCase {
         var cfg = try String(contentsOf: example, encoding: .utf8)
         for (from, to) in [
             ("sqlite://switchyard.db", "sqlite://" + db),
+            // INFO: every DTMF event handled logs one line (transferred, or why not), which the test waits for.
+            ("xlog_level = 2 ", "xlog_level = 3 "),
             ("fs://:ClueCon@127.0.0.1:8021?", "fs://:ClueCon@127.0.0.1:\(port)?"),
             ("\"Plugins/drouting/schema/sqlite.sql\"", "\"\(root.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path)\""),
             ("\"Examples/dtmf-transfer/provision.sql\"", "\"\(root.appendingPathComponent("Examples/dtmf-transfer/provision.sql").path)\""),
@@ -87,10 +88,10 @@ final class DTMFTransferTests: XCTestCase {
         // A second digit on an already transferred call, and a call to a number that is not a support number.
         XCTAssertEqual(try sim.control("dtmf \(c5) 2"), ["+OK"])
         _ = try sim.call("2000", "1")
-        // A last call: once it is transferred, the events before it have been handled too (then a margin).
+        // A last call; then every one of the 9 DTMF events so far has logged its line, extra transfers included.
         let c7 = try sim.call("1000", "2")
         guard waitUntil("the sentinel transfer", timeout: 10, { sim.transfers.count >= 6 }) else { return XCTFail(sy.output) }
-        usleep(500_000)
+        guard waitUntil("all 9 DTMF events handled", timeout: 10, { handledEvents(sy) >= 9 }) else { return XCTFail(sy.output) }
 
         var cmds = try sim.commands()
         assertSubscribed(cmds)
@@ -118,7 +119,7 @@ final class DTMFTransferTests: XCTestCase {
         let d4 = try sim.call("1000", "7")
         guard waitUntil("the transfers after the restart", timeout: 10, { sim.transfers.count >= 3 }) else { return XCTFail(sy.output) }
         XCTAssertEqual(try sim.control("dtmf \(d1) 1"), ["+OK"])  // already transferred
-        usleep(500_000)
+        guard waitUntil("all 14 DTMF events handled", timeout: 10, { handledEvents(sy) >= 14 }) else { return XCTFail(sy.output) }
 
         cmds = try sim.commands()
         assertSubscribed(cmds)

@@ -173,8 +173,7 @@ final class StatisticsModuleTests: XCTestCase {
         for e in 0..<events {
             XCTAssertEqual(h.server.raiseEvent("E_HIT", [(name: "w", value: .str("w\(e % 2)"))]), 0)
         }
-        let end = Date().addingTimeInterval(60)
-        while h.messages.filter({ $0 == "batch done" }).count < events && Date() < end { usleep(10_000) }
+        waitUntil(timeout: 60) { h.messages.filter { $0 == "batch done" }.count >= events }
         XCTAssertEqual(h.messages.filter { $0 == "batch done" }.count, events, log(h))
 
         let total = Int64(events * loops)

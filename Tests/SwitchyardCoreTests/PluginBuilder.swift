@@ -1,11 +1,9 @@
 import Foundation
 import XCTest
-@testable import SwitchyardCore
+import SwitchyardTestSupport
 
-/// Paths of the repository, found from this file's location.
-enum Repo {
-    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var header: String { root.appendingPathComponent("Sources/SwitchyardABI/include").path }
+extension Repo {
+    /// This target's fixtures (C plugins, parser goldens).
     static var fixtures: URL { root.appendingPathComponent("Tests/SwitchyardCoreTests/Fixtures") }
 }
 
@@ -57,57 +55,4 @@ enum PluginBuilder {
             throw NSError(domain: "build", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "\(args.joined(separator: " ")): \(String(decoding: out, as: UTF8.self))"])
         }
     }
-}
-
-/// A whole Server on a config written to a temporary file, with its log captured.
-final class ServerHarness {
-    let collector = LogCollector()
-    let server: Server
-    let path: String
-    private(set) var started = false
-
-    init(_ config: String) {
-        // A server in this process writes to sockets a peer may have closed: EPIPE, not a signal that ends the tests.
-        signal(SIGPIPE, SIG_IGN)
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("sy-\(UUID().uuidString).cfg").path
-        _ = FileManager.default.createFile(atPath: path, contents: Data(config.utf8))
-        server = Server(configPath: path, logSink: .collector(collector))
-    }
-
-    /// Parses and prepares; returns the errors (empty on success).
-    func prepare(checkOnly: Bool = false, workers: Int? = 2) -> [Diagnostic] {
-        let diags = DiagnosticBag()
-        let ast = Parser.parse(path: path, diagnostics: diags)
-        if diags.hasErrors { return diags.errors }
-        do {
-            try server.prepare(ast: ast, checkOnly: checkOnly, workersOverride: workers)
-            return []
-        } catch {
-            return error.diagnostics
-        }
-    }
-
-    func start() throws {
-        try server.start()
-        started = true
-    }
-
-    func stop() {
-        server.stop()
-    }
-
-    var messages: [String] { collector.messages }
-
-    /// Waits until a log line containing `text` appears.
-    @discardableResult
-    func waitFor(_ text: String, timeout: TimeInterval = 5) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if messages.contains(where: { $0.contains(text) }) { return true }
-            usleep(5_000)
-        }
-        return false
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -9,8 +9,7 @@ enum ESLFixtures {
             let d = bundled.appendingPathComponent("esl-frames")
             if FileManager.default.fileExists(atPath: d.path) { return d }
         }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/esl-frames")
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/esl-frames")
     }
 
     static func names() -> [String] {

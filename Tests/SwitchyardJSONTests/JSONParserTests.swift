@@ -1,5 +1,5 @@
 import XCTest
-@testable import SwitchyardMI
+@testable import SwitchyardJSON
 
 final class JSONParserTests: XCTestCase {
     func testScalarsAndNumberKinds() throws {

@@ -20,7 +20,7 @@ final class FreeSwitchModuleTests: XCTestCase {
         init(port: Int = 0, heartbeat: Double = 0.5) throws {
             process.executableURL = BinaryRunner.buildDirectory.appendingPathComponent("esl-simulator")
             process.arguments = ["--port", String(port), "--password", FreeSwitchModuleTests.password,
-                                 "--heartbeat", String(heartbeat)]
+                                 "--heartbeat", String(heartbeat), "--verbose"]
             process.standardInput = input
             process.standardOutput = output
             process.standardError = output
@@ -30,14 +30,11 @@ final class FreeSwitchModuleTests: XCTestCase {
                 self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
             }
             try process.run()
-            let end = Date().addingTimeInterval(10)
-            while Date() < end {
-                if let r = text.range(of: #"listening on [^:]+:(\d+)"#, options: .regularExpression) {
-                    let s = String(text[r])
-                    self.port = Int(s.split(separator: ":").last!)!
-                    return
-                }
-                usleep(10_000)
+            var listening: Substring? = nil
+            if waitUntil(timeout: 10, { listening = text.range(of: #"listening on [^:]+:(\d+)"#, options: .regularExpression).map { text[$0] }; return listening != nil }),
+               let s = listening {
+                self.port = Int(s.split(separator: ":").last!)!
+                return
             }
             throw NSError(domain: "esl-simulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "did not start: \(text)"])
         }
@@ -48,12 +45,20 @@ final class FreeSwitchModuleTests: XCTestCase {
             input.fileHandleForWriting.write(Data((line + "\n").utf8))
         }
 
+        /// Waits until connection number `n` (1 = the first) has sent both subscriptions (DTMF, CHANNEL_ANSWER); the
+        /// simulator handles one connection's commands in order, so once the second is received the first is in
+        /// effect, and events fired after the last one echoed reach the subscriber.
+        func waitForSubscriptions(_ n: Int, timeout: TimeInterval = 10) -> Bool {
+            waitUntil(timeout: timeout) {
+                let mine = text.split(separator: "\n").filter { $0.contains("esl-simulator: [") && $0.contains("event json") }
+                return mine.filter { $0.contains("DTMF") || $0.contains("CHANNEL_ANSWER") }.count >= 2 * n
+            }
+        }
+
         /// Waits until the simulator's output contains `s`.
         @discardableResult
         func waitFor(_ s: String, timeout: TimeInterval = 5) -> Bool {
-            let end = Date().addingTimeInterval(timeout)
-            while Date() < end { if text.contains(s) { return true }; usleep(10_000) }
-            return false
+            waitUntil(timeout: timeout) { text.contains(s) }
         }
 
         func kill() {
@@ -115,7 +120,7 @@ final class FreeSwitchModuleTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), log(h))
-        usleep(300_000) // subscriptions sent right after auth
+        XCTAssertTrue(sim.waitForSubscriptions(1), sim.text)
 
         // A DTMF event reaches event_route[E_FREESWITCH] with name/sender/body; $json parses the body.
         sim.send("event DTMF DTMF-Digit=7 DTMF-Duration=2000")
@@ -157,7 +162,7 @@ final class FreeSwitchModuleTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), log(h))
-        usleep(300_000)
+        XCTAssertTrue(sim.waitForSubscriptions(1), sim.text)
         sim.send("event DTMF DTMF-Digit=1")
         XCTAssertTrue(h.waitFor("digit=1", timeout: 10), log(h))
 
@@ -165,10 +170,9 @@ final class FreeSwitchModuleTests: XCTestCase {
         XCTAssertTrue(h.waitFor("connection lost", timeout: 10), log(h))
         XCTAssertEqual(command(h, "down", "api status", "127.0.0.1"), "rc=-2 out=unset")
         sim = try Simulator(port: port)
-        let end = Date().addingTimeInterval(15)
-        while Date() < end && h.messages.filter({ $0.contains("connected and authenticated") }).count < 2 { usleep(20_000) }
+        waitUntil(timeout: 15) { h.messages.filter { $0.contains("connected and authenticated") }.count >= 2 }
         XCTAssertEqual(h.messages.filter { $0.contains("connected and authenticated") }.count, 2, log(h))
-        usleep(300_000)
+        XCTAssertTrue(sim.waitForSubscriptions(1), sim.text)
         sim.send("event DTMF DTMF-Digit=9")
         XCTAssertTrue(h.waitFor("digit=9", timeout: 10), log(h))
         XCTAssertFalse(h.messages.contains { $0.contains(Self.password) }, log(h))
@@ -188,8 +192,10 @@ final class FreeSwitchModuleTests: XCTestCase {
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connection lost (", timeout: 10), log(h))
         let first = box.arrivals.first ?? Date()
-        // Over the next 4 s: attempts at about +0.5, +1.5, +3.5 s (500, 1000, 2000 ms), never a storm.
-        while Date() < first.addingTimeInterval(4) { usleep(50_000) }
+        // Over the next 4 s: attempts at about +0.5, +1.5, +3.5 s (500, 1000, 2000 ms), never a storm. The rate of
+        // attempts is what is measured, so this watches the whole window (failing early if a storm starts).
+        XCTAssertTrue(holds(for: first.addingTimeInterval(4).timeIntervalSinceNow) { box.arrivals.count <= 5 },
+                      "connections in 4 s: \(box.arrivals.count)\n" + log(h))
         let inWindow = box.arrivals.filter { $0 < first.addingTimeInterval(4) }.count
         XCTAssertGreaterThanOrEqual(inWindow, 2, "it reconnects at all")
         XCTAssertLessThanOrEqual(inWindow, 5, "connections in 4 s: \(inWindow)\n" + log(h))
@@ -213,11 +219,8 @@ final class FreeSwitchModuleTests: XCTestCase {
         let h = harness(port: sim.port)
         XCTAssertEqual(h.prepare().map(\.description), [], log(h))
         try h.start()
-        let end = Date().addingTimeInterval(10)
         func lines() -> [String] { ((try? sim.commandLines()) ?? []).map(\.line) }
-        while Date() < end && !(lines().contains("event json DTMF") && lines().contains("event json CHANNEL_ANSWER")) {
-            usleep(20_000)
-        }
+        waitUntil(timeout: 10, poll: 0.02) { lines().contains("event json DTMF") && lines().contains("event json CHANNEL_ANSWER") }
         XCTAssertTrue(lines().contains("event json DTMF"), log(h))
         h.stop()
         XCTAssertTrue(lines().contains("nixevent DTMF"), "\(lines())")

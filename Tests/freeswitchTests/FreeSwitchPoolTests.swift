@@ -43,11 +43,7 @@ final class FreeSwitchPoolTests: XCTestCase {
 
     private func waitUntil(_ what: String, timeout: TimeInterval, file: StaticString = #filePath, line: UInt = #line,
                            _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if cond() { return true }
-            usleep(20_000)
-        }
+        if SwitchyardTestSupport.waitUntil(timeout: timeout, poll: 0.02, cond) { return true }
         XCTFail("timed out (\(timeout) s) waiting for \(what)", file: file, line: line)
         return false
     }
@@ -169,7 +165,11 @@ final class FreeSwitchPoolTests: XCTestCase {
         c.fire("DTMF Box=C Seq=2 DTMF-Digit=7")
         XCTAssertTrue(h.waitFor("FSEV name=DTMF box=A seq=5", timeout: 10), log(h))
         XCTAssertTrue(h.waitFor("FSEV name=DTMF box=C seq=2", timeout: 10), log(h))
-        usleep(300_000)
+        // Later events on the same connections, handled: anything duplicated or still coming from B came before them.
+        a.fire("DTMF Box=A Seq=6 DTMF-Digit=8")
+        c.fire("DTMF Box=C Seq=3 DTMF-Digit=9")
+        XCTAssertTrue(h.waitFor("FSEV name=DTMF box=A seq=6", timeout: 10), log(h))
+        XCTAssertTrue(h.waitFor("FSEV name=DTMF box=C seq=3", timeout: 10), log(h))
         aStats = a.stats()
         XCTAssertEqual(aStats["accepted"], 1, "\(aStats)")
         XCTAssertEqual(aStats["connections"], 1, "\(aStats)")
@@ -220,13 +220,12 @@ final class FreeSwitchPoolTests: XCTestCase {
         var lastSent = dead.stats()["events_sent"] ?? 0
         var lastSentAt = Date()
         var reconnectedAt: Date? = nil
-        let end = Date().addingTimeInterval(12)
-        while Date() < end {
+        SwitchyardTestSupport.waitUntil(timeout: 12, poll: 0.025) {
             let s = dead.stats()
             let now = Date()
             if let n = s["events_sent"], n != lastSent { lastSent = n; lastSentAt = now }
-            if (s["accepted"] ?? 0) >= 2 { reconnectedAt = now; break }
-            usleep(25_000)
+            if (s["accepted"] ?? 0) >= 2 { reconnectedAt = now; return true }
+            return false
         }
         guard let reconnectedAt else { return XCTFail("the silent box was never declared dead: \(dead.stats())\n" + log(h)) }
         let silence = reconnectedAt.timeIntervalSince(lastSentAt)
@@ -253,8 +252,10 @@ final class FreeSwitchPoolTests: XCTestCase {
         dead.fire("DTMF DTMF-Digit=1")
         XCTAssertTrue(h.waitFor("FSEV DTMF", timeout: 5), log(h))
 
-        // The healthy box (heartbeat every 0.5 s) was never reconnected: one accepted connection in the whole test.
-        usleep(1_000_000)
+        // The healthy box (heartbeat every 0.5 s) was never reconnected: one accepted connection in the whole test,
+        // two more of its heartbeats sent after all of the above.
+        let healthySent = healthy.stats()["events_sent"] ?? 0
+        XCTAssertTrue(waitUntil("two more heartbeats from the healthy box", timeout: 5, { (healthy.stats()["events_sent"] ?? 0) >= healthySent + 2 }))
         XCTAssertEqual(healthy.stats()["accepted"], 1, log(h))
         XCTAssertEqual(healthy.stats()["connections"], 1)
         XCTAssertFalse(h.messages.contains { $0.contains("127.0.0.1:\(healthy.port): connection lost") }, log(h))
@@ -331,8 +332,9 @@ final class FreeSwitchPoolTests: XCTestCase {
         for w in 0..<workers {
             XCTAssertEqual(h.server.raiseEvent("E_PIPE", [("w", .int(w)), ("exp", .str(answers[w])), ("n", .int(perWorker))]), 0)
         }
-        // Events interleaved with the replies on the same connection (delivered once a worker is free).
-        usleep(20_000)
+        // Events interleaved with the replies on the same connection (delivered once a worker is free): the flood
+        // starts once the workers' first commands have arrived.
+        XCTAssertTrue(waitUntil("the workers' first commands", timeout: 10, { ((try? sim.commandLines()) ?? []).contains { $0.line.hasPrefix("api ") } }))
         let fl = try sim.control("flood \(flood)")
         XCTAssertTrue(fl.first?.hasPrefix("+OK") ?? false, "\(fl)")
         guard waitUntil("all workers done", timeout: 15, { count(h, "PIPEDONE") == workers }) else { return XCTFail(log(h)) }
@@ -418,7 +420,8 @@ final class FreeSwitchPoolTests: XCTestCase {
         XCTAssertTrue(reload.contains("\"OK\""), reload)
         let list2 = mi(h, "fs_list")
         XCTAssertTrue(list2.contains("127.0.0.1:\(s2.port)") && list2.contains("127.0.0.1:\(s3.port)"), list2)
-        usleep(300_000)
+        // The MI box has left the pool: what the reload logs about its boxes is in the log.
+        XCTAssertTrue(waitUntil("the MI box closed", timeout: 10, { s4.stats()["connections"] == 0 }), "\(s4.stats())\n" + log(h))
 
         // The log really is at debug level, and shows the boxes by host:port only.
         let lines = h.collector.all

@@ -154,16 +154,18 @@ final class CacheLocalModuleTests: XCTestCase {
 
     /// Waits until 0.1-0.2 s after a monotonic second starts; returns that second (the cache's current tick).
     private static func alignToTick() -> Double {
-        while true {
+        var tick = 0.0
+        waitUntil(timeout: 5) {
             let t = monotonicNow()
-            if t - t.rounded(.down) >= 0.1 && t - t.rounded(.down) < 0.2 { return t.rounded(.down) }
-            usleep(10_000)
+            tick = t.rounded(.down)
+            return t - tick >= 0.1 && t - tick < 0.2
         }
+        return tick
     }
 
+    /// Waits until the monotonic clock (the cache's tick source) reads `t`: the expiry under test is a matter of time.
     private static func sleep(until t: Double) {
-        let d = t - monotonicNow()
-        if d > 0 { usleep(UInt32(d * 1e6)) }
+        waitUntil(timeout: max(0, t - monotonicNow()) + 5) { monotonicNow() >= t }
     }
 
     /// Store with TTL 2 at tick T: visible through tick T+2, gone at T+3 (expiry < now, strictly). add keeps the
@@ -402,8 +404,7 @@ final class CacheLocalModuleTests: XCTestCase {
         for e in 0..<events {
             XCTAssertEqual(h.server.raiseEvent("E_RACE", [(name: "w", value: .str("w\(e)"))]), 0)
         }
-        let end = Date().addingTimeInterval(120)
-        while h.messages.filter({ $0 == "race done" }).count < events && Date() < end { usleep(10_000) }
+        waitUntil(timeout: 120) { h.messages.filter { $0 == "race done" }.count >= events }
         XCTAssertEqual(h.messages.filter { $0 == "race done" }.count, events, log(h))
 
         XCTAssertEqual(mi(h, "cache_fetch", #"{"system":"local","attr":"wins"}"#)?["result"]?["value"]?.stringValue, "\(keys)")

@@ -1,5 +1,5 @@
 import XCTest
-@testable import SwitchyardMI
+@testable import SwitchyardJSON
 
 /// SwitchyardJSON's shared-container tree (used by the json plugin): parsing, json-c output styles, sharing, cycles.
 final class JSONNodeTests: XCTestCase {

@@ -6,7 +6,7 @@ import SwitchyardTestSupport
 /// Stateless forwarding details checked on the wire with raw UDP peers: Via and branches, received/rport, header
 /// edits, Record-Route/loose_route, and reply relaying.
 final class SIPForwardingTests: XCTestCase {
-    typealias UDP = DroutingSIPTests.UDP
+    typealias UDP = UDPSocket
 
     private var h: ServerHarness!
     private var proxyPort = 0
@@ -17,7 +17,7 @@ final class SIPForwardingTests: XCTestCase {
     }
 
     private func startProxy(_ route: String) throws {
-        proxyPort = try DroutingSIPTests.freePort()
+        proxyPort = try UDPSocket().port
         h = ServerHarness("""
         mpath = "\(BinaryRunner.buildDirectory.path)"
         socket = udp:127.0.0.1:\(proxyPort)

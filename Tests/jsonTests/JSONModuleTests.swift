@@ -595,7 +595,7 @@ final class JSONModuleTests: XCTestCase {
 
     /// The body of a real ESL `text/event-json` frame (after the blank line that ends the headers).
     static func dtmfEventBody() throws -> String {
-        let frame = try String(contentsOf: Repo.fixtures.appendingPathComponent("json/esl_event_DTMF.txt"), encoding: .utf8)
+        let frame = try String(contentsOf: Repo.root.appendingPathComponent("Tests/jsonTests/Fixtures/esl_event_DTMF.txt"), encoding: .utf8)
         guard let r = frame.range(of: "\n\n") else { throw NSError(domain: "fixture", code: 1) }
         return String(frame[r.upperBound...])
     }

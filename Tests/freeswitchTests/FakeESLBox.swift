@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import SwitchyardTestSupport
 #endif
 
 /// A misbehaving FreeSWITCH on 127.0.0.1:`port` over real TCP: it asks for auth, then per `mode` accepts the password
@@ -52,8 +53,7 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
     func stop() {
         lock.lock(); _stopped = true; lock.unlock()
         shutdown(listenFD, Int32(SHUT_RDWR))
-        let end = Date().addingTimeInterval(3)
-        while !(thread?.isFinished ?? true) && Date() < end { usleep(10_000) }
+        waitUntil(timeout: 3) { thread?.isFinished ?? true }
         close(listenFD)
     }
 

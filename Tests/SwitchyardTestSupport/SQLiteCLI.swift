@@ -2,10 +2,10 @@ import Foundation
 
 /// The sqlite3 CLI as a second process on a test's database file: building fixtures from the modules' schema files,
 /// and changing or reading tables while a server has them open.
-enum SQLiteCLI {
+public enum SQLiteCLI {
     /// Runs `sql` (fed on stdin) on `path`; the rows it prints, one `a|b|c` line each. Throws sqlite3's error text.
     @discardableResult
-    static func run(_ path: String, _ sql: String) throws -> [String] {
+    public static func run(_ path: String, _ sql: String) throws -> [String] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["sqlite3", path]
