@@ -242,6 +242,7 @@ enum HostTable {
         installSIP(&h)
         installAuthoring(&h)
         installTransactions(&h)
+        installUAC(&h)
         return h
     }
 }
