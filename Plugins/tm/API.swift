@@ -18,7 +18,11 @@ enum TMAPI {
                             extra: CoreLink.text(extra), socket: CoreLink.text(socket), timeoutMS: timeout) { code in
                 done(UnsafeMutableRawPointer(bitPattern: argBits), Int32(code))
             }
-            return rc == -4 ? -2 : rc
+            return rc
+        }
+        t.pointee.t_request = { method, ruri, dst, extra, body, socket, timeout, types, fn, param in
+            guard let tm = theTM.withLock({ $0 }), let fn else { return -2 }
+            return tm.request(method, ruri, dst, extra, body, socket, timeout, Callback(types: types, fn: fn, param: param))
         }
         t.pointee.register_callback = { ctx, types, fn, param in
             guard let tm = theTM.withLock({ $0 }), let fn else { return -2 }

@@ -18,6 +18,11 @@
  *
  * Version history:
  *   1.0  initial table.
+ *   1.1  requests made with t_uac are real client transactions (retransmitted over UDP, ended by a
+ *        408 after the timeout, counted in tm:UAC_transactions); appended sy_tm_api.t_request (t_uac
+ *        with a body and transaction callbacks: SY_TMCB_LOCAL_COMPLETED as OpenSIPS's t_request) and
+ *        sy_tm_cb_params.reply (the reply as received). Read 1.1 fields only when the bound table's
+ *        header says minor >= 1.
  */
 #ifndef SWITCHYARD_TM_H
 #define SWITCHYARD_TM_H
@@ -29,7 +34,7 @@ extern "C" {
 #endif
 
 #define SY_TM_MAJOR 1
-#define SY_TM_MINOR 0
+#define SY_TM_MINOR 1
 
 /** Name the table is published under. */
 #define SY_TM_API_NAME "tm"
@@ -55,6 +60,9 @@ typedef struct sy_tm_cb_params {
     int32_t reserved;     /**< 0. */
     sy_ctx *ctx;          /**< The context of the message being processed (request or reply), or NULL
                                (timer). Use it only for host calls during the callback. */
+    /* --- 1.1 --- */
+    sy_str reply;         /**< SY_TMCB_RESPONSE_IN and SY_TMCB_LOCAL_COMPLETED: the reply as received
+                               (status line, headers, body); empty when tm made it (408 timeout). */
 } sy_tm_cb_params;
 
 /** A transaction callback. param is the value given at registration. */
@@ -76,7 +84,8 @@ typedef struct sy_tm_api {
      *  empty, with extra_hdrs (whole lines ending CRLF; a From line replaces the generated one),
      *  from the listening socket `socket` ("[proto:]host[:port]", empty: chosen by destination).
      *  done(arg, code) is called exactly once with the final reply's code, 408 when none came within
-     *  timeout_ms (0: fr_timeout), 477 if it could not be sent, 0 if the server stopped first.
+     *  timeout_ms (0: fr_timeout), 477 if it could not be sent or resolved, 0 if the server stopped
+     *  first. Since 1.1 the request is a client transaction of tm (retransmitted over UDP).
      *  Returns 0 queued, -2 bad arguments, -3 not a listening socket of that transport. (Any thread.) */
     int (*t_uac)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
                  uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
@@ -88,6 +97,19 @@ typedef struct sy_tm_api {
     int (*register_callback)(sy_ctx *ctx, uint32_t types, sy_tm_cb fn, void *param);
     /** The context's transaction state into *out. Returns 0, -1 no transaction. (ctx's thread.) */
     int (*t_state)(sy_ctx *ctx, sy_tm_state *out);
+
+    /* --- 1.1 --- */
+    /** Sends a new request as a local client transaction (OpenSIPS t_request): as t_uac, plus a
+     *  body (extra_hdrs then carries its Content-Type; Content-Length is added) and, instead of
+     *  done, fn registered on the new transaction for the kinds in types: SY_TMCB_LOCAL_COMPLETED
+     *  (exactly once: the final reply, or 408 with an empty reply after timeout_ms, 0: fr_timeout),
+     *  SY_TMCB_RESPONSE_IN (every reply, provisional ones too), SY_TMCB_TRANS_DELETED (freed).
+     *  params->code is the status, params->is_local 1, params->ctx the reply's context or NULL.
+     *  Returns 0 sent (callbacks will fire), -2 bad arguments or types, -3 socket not ours,
+     *  -4 unresolvable destination, -6 no socket for the transport or not sent (fn not called).
+     *  (Any thread.) */
+    int (*t_request)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str body,
+                     sy_str socket, uint32_t timeout_ms, uint32_t types, sy_tm_cb fn, void *param);
 } sy_tm_api;
 
 #ifdef __cplusplus
