@@ -98,8 +98,10 @@ extension TMModule {
         case -6: return .error(code: 477, message: "Send failed (477/MI/UAC)")
         default: return .error(code: 400, message: "Bad parameters")
         }
-        // The transaction ends by itself (final reply or fr_timeout); the margin only guards a stopping server.
-        _ = done.wait(timeout: .now() + .seconds(tm.cfg.frTimeout + 5))
+        // The transaction ends by itself (final reply, fr_timeout, or fr_inv_timeout once an INVITE rang); the
+        // margin only guards a stopping server.
+        let limit = method == "INVITE" ? max(tm.cfg.frTimeout, tm.cfg.frInvTimeout) : tm.cfg.frTimeout
+        _ = done.wait(timeout: .now() + .seconds(limit + 5))
         guard let r = result.withLock({ $0 }), r.code != 0 else { return .error(code: 500, message: "MI/UAC failed") }
         return .json(TMModule.uacAnswer(r, method: method))
     }
