@@ -3,7 +3,7 @@
 // per-branch request state).
 //
 //   t_relay t_newtran t_reply t_reply_with_body t_check_trans t_check_status t_on_failure t_on_reply t_on_branch
-//   t_was_cancelled t_local_replied t_cancel_branch t_add_hdrs t_add_cancel_reason t_flush_flags
+//   t_was_cancelled t_local_replied t_cancel_branch t_add_hdrs t_add_cancel_reason t_flush_flags t_new_request
 //   $T_reply_code $T_reply_reason $T_branch_idx $T_ruri $T_id $T_fr_timeout $T_fr_inv_timeout
 //   $T_branch_last_reply_code $bavp $tm.branch.(uri|duri|path|q|flags|socket|last_received|type|flag|attr)
 #if canImport(Glibc)
@@ -162,5 +162,6 @@ final class TMModule: @unchecked Sendable {
         m.function("t_add_hdrs", params: [.str], routes: [.request], on { $0.tAddHdrs($1) })
         m.function("t_add_cancel_reason", params: [.str], routes: [.request], on { $0.tAddCancelReason($1) })
         m.function("t_flush_flags", params: [], routes: [.request, .branch]) { _ in 1 }
+        m.function("t_new_request", params: [.str, .str, .str, .str, [.str, opt], [.str, opt]], routes: .all, on { $0.tNewRequest($1) })
     }
 }

@@ -125,6 +125,31 @@ extension TM {
         return uacSend(r, callbacks: [cb], done: nil)
     }
 
+    /// t_new_request(method, ruri, from, to[, body[, ctx]]): an unrelated request of ours. `from`/`to` are
+    /// "[display ]uri" (split at the last space), `body` "content/type body" (split at the first space).
+    func tNewRequest(_ call: FunctionCall) -> Int32 {
+        func nameAddr(_ t: String) -> String {
+            let v = t.trimmingCharacters(in: .whitespaces)
+            guard let sp = v.lastIndex(of: " ") else { return "<\(v)>" }
+            return "\(v[..<sp].trimmingCharacters(in: .whitespaces)) <\(v[v.index(after: sp)...])>"
+        }
+        var headers = "From: \(nameAddr(call.string(2)))\r\nTo: \(nameAddr(call.string(3)))\r\n"
+        var body = ""
+        if call.isPresent(4), !call.string(4).isEmpty {
+            let b = call.string(4)
+            guard let sp = b.firstIndex(of: " ") else {
+                host.log(.err, "t_new_request: body must be \"content/type body\"")
+                return -1
+            }
+            headers += "Content-Type: \(b[..<sp])\r\n"
+            body = String(b[b.index(after: sp)...])
+        }
+        let r = UACRequest(method: call.string(0), ruri: call.string(1), headers: headers, body: body)
+        let rc = uacSend(r, done: nil)
+        if rc != 0 { host.log(.err, "t_new_request: \(call.string(0)) to \(call.string(1)) not sent (\(rc))") }
+        return rc == 0 ? 1 : -1
+    }
+
     /// A local transaction ended (final reply or timeout): the requester learns it, an INVITE's 2xx is ACKed, the
     /// transaction waits. Bucket lock held.
     func uacCompleted(_ cell: Cell, _ b: Branch, code: Int, reason: String, reply: [UInt8]?, ctx: SYContext?) {

@@ -121,4 +121,30 @@ final class UACTests: TMTestCase {
         XCTAssertEqual(sy.output.components(separatedBy: "tm_pinger: done").count - 1, 1, sy.output)
         XCTAssertTrue(sy.process.isRunning)
     }
+
+    /// t_new_request from the script: a request of tm's own with the display name, body and Content-Type given.
+    func testNewRequestFromScript() throws {
+        let (proxy, callee, caller) = (25920, 25921, 25922)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            if (t_new_request("OPTIONS", "sip:ok@127.0.0.1:\(callee)", "Proxy Pinger sip:pinger@127.0.0.1", "sip:ok@127.0.0.1", "text/plain hello from $rU"))
+                xlog("L_NOTICE", "new request sent\\n");
+            t_reply(200, "OK");
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_options.xml", port: callee)
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("MESSAGE", ruri: "sip:alice@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-newreq",
+                                callID: "newreq@test"), to: proxy)
+        var seen: [String] = []
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200", timeout: 3, seen: &seen), "\(seen)")
+        XCTAssertTrue(sy.waitFor("new request sent"), sy.output)
+        XCTAssertTrue(uasCompleted(uas, lastReceived: "OPTIONS ", calls: 1), uas.report)
+        let got = try XCTUnwrap(uas.trace.components(separatedBy: "message received").dropFirst().first, uas.report)
+        XCTAssertTrue(got.contains("From: Proxy Pinger <sip:pinger@127.0.0.1>;tag="), got)
+        XCTAssertTrue(got.contains("To: <sip:ok@127.0.0.1>"), got)
+        XCTAssertTrue(got.contains("CSeq: 10 OPTIONS"), got)
+        XCTAssertTrue(got.contains("Content-Type: text/plain"), got)
+        XCTAssertTrue(got.contains("hello from alice"), got)
+    }
 }
