@@ -52,6 +52,15 @@ final class UACTests: TMTestCase {
         XCTAssertGreaterThanOrEqual(stats["tm:retransmission_req_T1_1"] as? Int ?? 0, 2, outS)
         XCTAssertEqual(stats["tm:timeout_finalresponse"] as? Int, 1, outS)
 
+        // An INVITE: the 200 confirms a dialog with the callee's Contact as its target; tm ACKs the 2xx itself.
+        let invited = try startUAS("uas.xml", port: silent + 1)
+        let (rcI, outI) = try cli(cfg, ["t_uac_dlg", "method=INVITE", "ruri=sip:inv@127.0.0.1:\(silent + 1)", headers])
+        XCTAssertEqual(rcI, 0, outI)
+        XCTAssertEqual(json(outI)?["Status"] as? String, "200 OK", outI)
+        XCTAssertEqual(json(outI)?["RURI"] as? String, "sip:127.0.0.1:\(silent + 1);transport=UDP", outI)
+        XCTAssertEqual(json(outI)?["Routes"] as? [String], [], outI)
+        XCTAssertTrue(uasCompleted(invited, lastReceived: "ACK ", calls: 1), invited.report)
+
         // Bad requests are refused before anything is sent.
         let (rcE, outE) = try cli(cfg, ["t_uac_dlg", "method=OPTIONS", "ruri=sip:x@127.0.0.1:\(silent)",
                                         "headers=From: <sip:mi@127.0.0.1>\\r\\n"])
