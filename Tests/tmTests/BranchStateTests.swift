@@ -3,7 +3,8 @@ import XCTest
 
 /// What a branch carries of its own: branch_route header edits rolled back per branch (each branch gets the request
 /// as the branch route left it, the next starts from the original, and so does the script after t_relay), $bavp,
-/// $tm.branch.* and $T_branch_last_reply_code seen in reply and failure routes. Ports 25970..25989.
+/// $tm.branch.* and $T_branch_last_reply_code seen in reply and failure routes (the failure route armed from the
+/// branch route, on the transaction). Ports 25970..25989.
 final class BranchStateTests: TMTestCase {
     func testBranchRouteEditsAndBranchValues() throws {
         let (proxy, busy, missing, uacPort) = (25970, 25971, 25972, 25973)
@@ -15,12 +16,12 @@ final class BranchStateTests: TMTestCase {
             append_branch("sip:other@127.0.0.1:\(missing)");
             t_on_branch("each");
             t_on_reply("replies");
-            t_on_failure("done");
             t_relay();
             xlog("L_NOTICE", "after relay ru=$ru du=$du\\n");
         }
         branch_route[each] {
             $bavp(who) = $T_branch_idx;
+            t_on_failure("done");
             if ($T_branch_idx == 0) {
                 record_route();
                 $ru = "sip:rewritten@127.0.0.1:\(busy)";
