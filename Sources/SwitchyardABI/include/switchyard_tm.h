@@ -85,7 +85,8 @@ typedef struct sy_tm_api {
      *  from the listening socket `socket` ("[proto:]host[:port]", empty: chosen by destination).
      *  done(arg, code) is called exactly once with the final reply's code, 408 when none came within
      *  timeout_ms (0: fr_timeout), 477 if it could not be sent or resolved, 0 if the server stopped
-     *  first. Since 1.1 the request is a client transaction of tm (retransmitted over UDP).
+     *  first. Since 1.1 the request is a client transaction of tm (retransmitted over UDP) and done
+     *  runs as a callback does (SIP worker or timer thread, transaction lock held: see Threads).
      *  Returns 0 queued, -2 bad arguments, -3 not a listening socket of that transport. (Any thread.) */
     int (*t_uac)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
                  uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
