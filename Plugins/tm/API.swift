@@ -17,6 +17,12 @@ enum TMAPI {
         t.pointee.t_uac = { method, ruri, dst, extra, socket, timeout, done, arg in
             TMAPI.uac(theTM.withLock { $0 }, method, ruri, dst, extra, socket, timeout, done, arg)
         }
+        t.pointee.t_request = { method, ruri, dst, extra, body, socket, timeout, types, fn, param in
+            TMAPI.request(theTM.withLock { $0 }, method, ruri, dst, extra, body, socket, timeout, types, fn, param)
+        }
+        t.pointee.module_t_request = { m, method, ruri, dst, extra, body, socket, timeout, types, fn, param in
+            TMAPI.request(TMAPI.instance(m), method, ruri, dst, extra, body, socket, timeout, types, fn, param)
+        }
         t.pointee.register_callback = { ctx, types, fn, param in TMAPI.register(theTM.withLock { $0 }, ctx, types, fn, param) }
         t.pointee.t_state = { ctx, out in TMAPI.state(theTM.withLock { $0 }, ctx, out) }
         t.pointee.module_t_uac = { m, method, ruri, dst, extra, socket, timeout, done, arg in
@@ -40,7 +46,14 @@ enum TMAPI {
                         extra: CoreLink.text(extra), socket: CoreLink.text(socket), timeoutMS: timeout) { code in
             done(UnsafeMutableRawPointer(bitPattern: argBits), Int32(code))
         }
-        return rc == -4 ? -2 : rc
+        return rc
+    }
+
+    static func request(_ tm: TM?, _ method: sy_str, _ ruri: sy_str, _ dst: sy_str, _ extra: sy_str, _ body: sy_str,
+                        _ socket: sy_str, _ timeout: UInt32, _ types: UInt32, _ fn: sy_tm_cb?,
+                        _ param: UnsafeMutableRawPointer?) -> Int32 {
+        guard let tm, let fn else { return -2 }
+        return tm.request(method, ruri, dst, extra, body, socket, timeout, Callback(types: types, fn: fn, param: param))
     }
 
     static func register(_ tm: TM?, _ ctx: OpaquePointer?, _ types: UInt32, _ fn: sy_tm_cb?,

@@ -39,6 +39,8 @@ final class Branch {
     var cancelAnswered = false
     /// Per-branch reply route (t_on_reply in a branch route).
     var onReply: OpaquePointer?
+    /// $bavp, branch flags and attributes the script set (nil: none).
+    var script: BranchScript?
 
     init(index: Int, uri: String, dst: String, request: [UInt8], target: sy_sip_target) {
         self.index = index
@@ -112,7 +114,7 @@ final class Cell {
     /// Callbacks other modules registered on this cell (the tm API).
     var callbacks: [Callback] = []
     /// For a locally originated request: who is told the outcome.
-    var uacDone: ((Int, String) -> Void)?
+    var uacDone: ((UACResult) -> Void)?
 
     init(hashIndex: Int, label: UInt32, info: MessageKeys, snapshot: OpaquePointer?, upstream: sy_sip_target,
          isLocal: Bool, frTimeout: Int64, frInvTimeout: Int64) {

@@ -11,14 +11,14 @@ struct Built {
     var target: sy_sip_target
 }
 
-/// The host table's 1.7 entries, checked once at load.
+/// The host table's 1.7 and 1.8 entries, checked once at load.
 struct CoreLink: @unchecked Sendable {
     // Function pointers of the core's table: immutable, valid until the server stops.
     let host: PluginHost
     var api: sy_host_api { host.raw.pointee }
 
     init?(host: PluginHost) {
-        guard host.provides(\.sip_branches_clear) else { return nil }
+        guard host.provides(\.sip_msg_state_free) else { return nil }
         self.host = host
     }
 
@@ -132,4 +132,9 @@ struct CoreLink: @unchecked Sendable {
     }
 
     func clearBranches(_ ctx: SYContext) { api.sip_branches_clear!(ctx.raw) }
+
+    /// What a branch route may change on the request, to put back for the next branch (ABI 1.8).
+    func msgSave(_ ctx: SYContext) -> OpaquePointer? { api.sip_msg_save!(ctx.raw) }
+    func msgRestore(_ ctx: SYContext, _ s: OpaquePointer) { _ = api.sip_msg_restore!(ctx.raw, s) }
+    func msgFree(_ s: OpaquePointer) { api.sip_msg_state_free!(s) }
 }

@@ -171,13 +171,12 @@ extension TM {
     func tCheckStatus(_ call: FunctionCall) -> Int32 {
         let tx = txn(call.context)
         if tx.kind == .branch { return -1 }
-        var re = regex_t()
-        guard regcomp(&re, call.string(0), REG_EXTENDED | REG_NOSUB) == 0 else {
-            host.log(.err, "t_check_status: bad regular expression '\(call.string(0))'")
+        let pattern = call.string(0)
+        guard let re = StatusRegex.compiled(pattern) else {
+            host.log(.err, "t_check_status: bad regular expression '\(pattern)'")
             return -1
         }
-        defer { regfree(&re) }
-        return regexec(&re, String(statusCode(tx)), 0, nil, 0) == 0 ? 1 : -1
+        return re.matches(String(statusCode(tx))) ? 1 : -1
     }
 
     enum Arm { case failure, reply, branch }
@@ -192,6 +191,9 @@ extension TM {
         let tx = txn(call.context)
         switch (what, tx.kind) {
         case (.reply, .branch): tx.branchOnReply = route
+        case (.failure, .branch):
+            // The transaction exists while its branches are built: the failure route is armed on it.
+            if let c = tx.cell { table.withBucket(c.hashIndex) { c.onFailure = route } }
         case (_, .reply):
             if let c = tx.cell {
                 table.withBucket(c.hashIndex) {

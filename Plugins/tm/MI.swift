@@ -2,6 +2,7 @@
 import Foundation
 import SwitchyardPluginKit
 import Synchronization
+import SwitchyardSIP
 
 extension TMModule {
     func declareMI(_ m: inout ModuleExportsBuilder) {
@@ -53,6 +54,7 @@ extension TMModule {
         }
     }
 
+    /// MI t_uac_dlg: the request goes out as a local transaction; the answer waits for its final reply.
     func uacDialog(_ req: MIRequest) -> MIReply {
         guard let tm else { return .error(code: 500, message: "tm not initialised") }
         guard let method = req.string("method").value, !method.isEmpty, !method.contains(" ") else {
@@ -61,32 +63,65 @@ extension TMModule {
         guard let ruri = req.string("ruri").value, ruri.lowercased().hasPrefix("sip") else {
             return .error(code: 400, message: "Invalid ruri")
         }
-        let raw = (req.string("headers").value ?? "").replacingOccurrences(of: "\\r\\n", with: "\r\n")
-        var lines = raw.components(separatedBy: "\r\n").filter { !$0.isEmpty }
-        func name(_ l: String) -> String { l.prefix { $0 != ":" }.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard lines.contains(where: { ["from", "f"].contains(name($0)) }) else { return .error(code: 400, message: "From missing") }
-        guard lines.contains(where: { ["to", "t"].contains(name($0)) }) else { return .error(code: 400, message: "To missing") }
-        if lines.contains(where: { ["content-length", "l"].contains(name($0)) }) {
-            return .error(code: 400, message: "Bad headers")
-        }
-        // The core writes To, Call-ID, CSeq and Via itself.
-        lines.removeAll { ["to", "t", "call-id", "i", "cseq", "via", "v"].contains(name($0)) }
         var hop = req.string("next_hop").value ?? ""
         if hop == "." { hop = "" }
+        if !hop.isEmpty && !hop.lowercased().hasPrefix("sip") { return .error(code: 400, message: "Invalid next_hop") }
         var socket = req.string("socket").value ?? ""
         if socket == "." { socket = "" }
-        let extra = lines.map { $0 + "\r\n" }.joined()
-        let result = Mutex<Int?>(nil)
+        let body = req.string("body").value ?? ""
+        var raw = (req.string("headers").value ?? "").replacingOccurrences(of: "\\r\\n", with: "\r\n")
+        if raw == "." { raw = "" }
+        let lines = raw.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        if lines.contains(where: { !$0.contains(":") }) { return .error(code: 400, message: "Bad headers") }
+        func has(_ names: [String]) -> Bool { lines.contains { names.contains(TM.headerName($0)) } }
+        guard has(["to", "t"]) else { return .error(code: 400, message: "To missing") }
+        guard has(["from", "f"]) else { return .error(code: 400, message: "From missing") }
+        if !body.isEmpty && !has(["content-type", "c"]) { return .error(code: 400, message: "Content-Type missing") }
+        if has(["content-length", "l"]) { return .error(code: 400, message: "Content-Length disallowed") }
+        if let c = lines.first(where: { TM.headerName($0) == "cseq" }) {
+            let v = c[c.index(after: c.firstIndex(of: ":")!)...].split(separator: " ")
+            guard let n = v.first, Int64(n) != nil else { return .error(code: 400, message: "Bad CSeq number") }
+            if v.count > 1 && String(v[1]) != method { return .error(code: 400, message: "CSeq method mismatch") }
+        }
+        let result = Mutex<UACResult?>(nil)
         let done = DispatchSemaphore(value: 0)
-        let rc = tm.uac(method: method, ruri: ruri, dst: hop, extra: extra, socket: socket, timeoutMS: 0) { code in
-            result.withLock { $0 = code }
+        let request = UACRequest(method: method, ruri: ruri, nextHop: hop, headers: lines.map { $0 + "\r\n" }.joined(),
+                                 body: body, socket: socket)
+        let rc = tm.uacSend(request) { r in
+            result.withLock { $0 = r }
             done.signal()
         }
-        if rc == -3 { return .error(code: 404, message: "Local socket not found") }
-        guard rc == 0 else { return .error(code: 400, message: "Bad parameters") }
-        _ = done.wait(timeout: .now() + .seconds(tm.cfg.frTimeout + 2))
-        let code = result.withLock { $0 } ?? 408
-        return .object([("Status", .string("\(code) \(TM.reasonPhrase(code))"))])
+        switch rc {
+        case 0: break
+        case -3: return .error(code: 404, message: "Local socket not found")
+        case -4: return .error(code: 476, message: "Unresolvable destination (476/MI/UAC)")
+        case -6: return .error(code: 477, message: "Send failed (477/MI/UAC)")
+        default: return .error(code: 400, message: "Bad parameters")
+        }
+        // The transaction ends by itself (final reply, fr_timeout, or fr_inv_timeout once an INVITE rang); the
+        // margin only guards a stopping server.
+        let limit = method == "INVITE" ? max(tm.cfg.frTimeout, tm.cfg.frInvTimeout) : tm.cfg.frTimeout
+        _ = done.wait(timeout: .now() + .seconds(limit + 5))
+        guard let r = result.withLock({ $0 }), r.code != 0 else { return .error(code: 500, message: "MI/UAC failed") }
+        return .json(TMModule.uacAnswer(r, method: method))
+    }
+
+    /// OpenSIPS's t_uac_dlg answer: the status; for a reply received, the dialog's remote target, next hop and route
+    /// set when it confirms one (2xx with a Contact), and the reply from its first header on.
+    static func uacAnswer(_ r: UACResult, method: String) -> String {
+        let status = "\(r.code) \(r.reply == nil ? TM.reasonPhrase(r.code) : r.reason)"
+        var out = "{\"Status\": " + MIReply.quote(status)
+        if let bytes = r.reply, let msg = try? SIPMessage.parse(bytes) {
+            if (200..<300).contains(r.code), let contact = msg.header("Contact").flatMap({ NameAddr.parse($0)?.uri }) {
+                let routes = TM.routeSet(msg).reversed().map { $0 }
+                let nextHop = routes.first.flatMap { NameAddr.parse($0)?.uri } ?? contact
+                out += ", \"RURI\": " + MIReply.quote(contact) + ", \"Next-hop\": " + MIReply.quote(nextHop)
+                out += ", \"Routes\": [" + routes.map { MIReply.quote($0) }.joined(separator: ", ") + "]"
+            }
+            let first = msg.fields.first.map { $0.line.lowerBound } ?? msg.headersStart
+            out += ", \"Message\": " + MIReply.quote(String(decoding: bytes[first...], as: UTF8.self))
+        }
+        return out + "}"
     }
 }
 
@@ -113,15 +148,6 @@ extension TM {
             for br in c.branches where br.finalCode == 0 { sendCancel(c, br, reason: "") }
             return true
         }
-    }
-
-    /// Sends a request of our own through the core (tm API t_uac, MI t_uac_dlg); `done` gets the final code.
-    func uac(method: String, ruri: String, dst: String, extra: String, socket: String, timeoutMS: UInt32,
-             done: @escaping @Sendable (Int) -> Void) -> Int32 {
-        stat(stats?.uac)
-        let t = timeoutMS == 0 ? UInt32(cfg.frTimeout * 1000) : timeoutMS
-        return host.sipRequest(method: method, ruri: ruri, destination: dst, extraHeaders: extra, socket: socket,
-                               timeoutMS: t, done: done)
     }
 
     static func reasonPhrase(_ code: Int) -> String {

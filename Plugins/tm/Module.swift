@@ -1,9 +1,11 @@
 // The OpenSIPS `tm` module as a Switchyard plugin: transaction-stateful SIP (RFC 3261 section 17) on top of the core's
-// stateless SIP, through the transaction entries of the host table (ABI 1.7).
+// stateless SIP, through the transaction entries of the host table (ABI 1.7, and 1.8 for its own requests and the
+// per-branch request state).
 //
 //   t_relay t_newtran t_reply t_reply_with_body t_check_trans t_check_status t_on_failure t_on_reply t_on_branch
-//   t_was_cancelled t_local_replied t_cancel_branch t_add_hdrs t_add_cancel_reason t_flush_flags
+//   t_was_cancelled t_local_replied t_cancel_branch t_add_hdrs t_add_cancel_reason t_flush_flags t_new_request
 //   $T_reply_code $T_reply_reason $T_branch_idx $T_ruri $T_id $T_fr_timeout $T_fr_inv_timeout
+//   $T_branch_last_reply_code $bavp $tm.branch.(uri|duri|path|q|flags|socket|last_received|type|flag|attr)
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +17,7 @@ import Synchronization
 public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
     guard let host = PluginHost(raw, module: "tm") else { return nil }
     guard let core = CoreLink(host: host) else {
-        host.log(.err, "this core has no transaction support (needs ABI 1.7)")
+        host.log(.err, "this core has no transaction support (needs ABI 1.8)")
         return nil
     }
     return TMModule(host: host, core: core).build().pointer  // allocated once, never freed
@@ -42,10 +44,14 @@ final class TMModule: @unchecked Sendable {
         declareParams(&m)
         declareFunctions(&m)
         declarePVs(&m)
+        declareBranchPVs(&m)
         declareMI(&m)
         m.onInit { [self] in try start() }
         m.onChildInit { [self] _ in tm?.serving.store(true, ordering: .releasing) }
-        m.onDestroy { [self] in tm?.wheel.stop() }
+        m.onDestroy { [self] in
+            tm?.wheel.stop()
+            tm?.finishLocal()
+        }
         return m.build()
     }
 
@@ -156,5 +162,6 @@ final class TMModule: @unchecked Sendable {
         m.function("t_add_hdrs", params: [.str], routes: [.request], on { $0.tAddHdrs($1) })
         m.function("t_add_cancel_reason", params: [.str], routes: [.request], on { $0.tAddCancelReason($1) })
         m.function("t_flush_flags", params: [], routes: [.request, .branch]) { _ in 1 }
+        m.function("t_new_request", params: [.str, .str, .str, .str, [.str, opt], [.str, opt]], routes: .all, on { $0.tNewRequest($1) })
     }
 }

@@ -39,14 +39,22 @@ extension TMModule {
             if let c = tx?.cell { return .int(tm.table.withBucket(c.hashIndex) { c.frInvTimeout } / 1000) }
             return .int((tx?.frInvTimeout ?? Int64(tm.cfg.frInvTimeout) * 1000) / 1000)
         }, set: { tm, ctx, v in tm.setTimer(ctx, v, inv: true) })
-        pv("T_branch_last_reply_code") { tm, ctx in
-            guard let tx = tm.existingTxn(ctx), let c = tx.cell, tx.branchIndex >= 0 else { return .null }
-            return tm.table.withBucket(c.hashIndex) { tx.branchIndex < c.branches.count ? .int(Int64(c.branches[tx.branchIndex].lastCode)) : .null }
-        }
+        // $T_branch_last_reply_code[idx]: idx absolute (negative from the last branch); no index: $T_branch_idx.
+        m.pseudoVariable("T_branch_last_reply_code", parse: { _ in 0 },
+                         get: { [self] ctx, _ in tm?.lastReplyCode(ctx, index: nil) ?? .null },
+                         count: { [self] ctx, _ in tm?.branchCount(ctx) ?? 0 },
+                         getIndex: { [self] ctx, _, i in tm?.lastReplyCode(ctx, index: Int(i)) },
+                         nameRequired: false)
     }
 }
 
 extension TM {
+    func lastReplyCode(_ ctx: SYContext, index: Int?) -> SYValue {
+        guard let tx = existingTxn(ctx), let c = tx.cell else { return .null }
+        let i = index ?? tx.branchIndex
+        return table.withBucket(c.hashIndex) { i >= 0 && i < c.branches.count ? .int(Int64(c.branches[i].lastCode)) : .null }
+    }
+
     /// $T_fr_timeout / $T_fr_inv_timeout = seconds (NULL: back to the modparam). Before the cell exists the value waits
     /// in the context; with a cell it applies to branches sent (or provisional replies received) later.
     func setTimer(_ ctx: SYContext, _ v: SYValue, inv: Bool) -> Bool {

@@ -57,11 +57,18 @@ extension TM {
             return 1
         }
         guard CoreLink.equals(info.cseq_method, cell.method) else { return 0 }
-        fire(cell.callbacks, TMCB.responseIn, cell, code: code, ctx: ctx)
+        // A reply to a request of ours goes to the requester as received.
+        let raw: [UInt8]? = cell.isLocal ? rawMessage(ctx) : nil
+        fire(cell.callbacks, TMCB.responseIn, cell, code: code, ctx: ctx, reply: raw)
         // Any reply stops INVITE retransmissions; a provisional one slows non-INVITE ones to T2.
         if cell.isInvite || code >= 200 { br.retrAt = 0 } else if br.retrAt > 0 { br.retrInterval = Int64(cfg.t2) }
         if cell.isInvite && code >= 300 { sendAck(cell, br, toLine: host.sipHeader(ctx, "To")) }
         br.receivedAny = true
+        if br.finalCode >= 200 && cell.isLocal {
+            // A retransmitted 2xx of our INVITE gets our ACK again; nothing else is done with it.
+            if cell.isInvite && (200..<300).contains(code), let raw { sendAck2xx(cell, br, reply: raw) }
+            return 1
+        }
         if br.finalCode >= 200 {
             // A retransmitted final: only 2xx of an INVITE go on (the ACK is end to end).
             if cell.isInvite && code < 300 && code >= 200, let bytes = core.buildRelayed(ctx) {
@@ -108,7 +115,7 @@ extension TM {
                 sendCancel(cell, br, reason: br.cancelReason.isEmpty ? TM.originatorCancel : br.cancelReason)
             }
             provisionalTimers(cell, br, code: code)
-            if code > 100, let bytes = core.buildRelayed(ctx) {
+            if code > 100, !cell.isLocal, let bytes = core.buildRelayed(ctx) {
                 core.send(cell.upstream, bytes)
                 stat(stats?.relayedReplies)
                 cell.lastReply = bytes
@@ -121,9 +128,13 @@ extension TM {
         br.frAt = 0
         br.finalCode = code
         br.finalReason = CoreLink.text(info.reason)
-        br.finalReply = core.buildRelayed(ctx)
+        br.finalReply = cell.isLocal ? raw : core.buildRelayed(ctx)
         br.localFinal = false
         cell.lastCompletedBranch = bi
+        if code < 300 && cell.isLocal {
+            uacCompleted(cell, br, code: code, reason: br.finalReason, reply: raw, ctx: ctx)
+            return 1
+        }
         if code < 300 {
             if let bytes = br.finalReply {
                 core.send(cell.upstream, bytes)
@@ -144,6 +155,12 @@ extension TM {
         }
         completeNegative(cell, parent: ctx)
         return 1
+    }
+
+    /// The message of a context as received (`$mb`).
+    func rawMessage(_ ctx: SYContext) -> [UInt8]? {
+        if case .string(let m)? = host.varGet(ctx, mbVar) { return Array(m.utf8) }
+        return nil
     }
 
     static let originatorCancel = "Reason: SIP;cause=487;text=\"ORIGINATOR_CANCEL\"\r\n"
@@ -220,10 +237,7 @@ extension TM {
     /// Sends a branch's final reply upstream (a 408 built here for a timeout).
     func relayFinal(_ cell: Cell, _ b: Branch) {
         if cell.isLocal {
-            cell.uasStatus = b.finalCode
-            cell.uacDone?(b.finalCode, b.finalReason)
-            cell.uacDone = nil
-            goWait(cell)
+            uacCompleted(cell, b, code: b.finalCode, reason: b.finalReason, reply: b.finalReply, ctx: nil)
             return
         }
         if let bytes = b.finalReply {

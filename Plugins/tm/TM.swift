@@ -18,6 +18,8 @@ final class TM: @unchecked Sendable {
     let stats: TMStats?
     let ruVar: SYVar
     let duVar: SYVar
+    /// `$mb`: the whole message, for replies to local requests (handed to the requester as received).
+    let mbVar: SYVar
     /// Callbacks on every new transaction (TMCB_REQUEST_IN), registered at startup: workers read the array without
     /// a lock, so registration is refused once they run (`serving`).
     var globalCallbacks: [Callback] = []
@@ -30,6 +32,7 @@ final class TM: @unchecked Sendable {
         self.stats = stats
         ruVar = try host.varParse("$ru")
         duVar = try host.varParse("$du")
+        mbVar = try host.varParse("$mb")
         wheel = TimerWheel { [unowned self] cell, at in self.timerFired(cell, at: at) }
     }
 
@@ -168,6 +171,14 @@ final class TM: @unchecked Sendable {
         dests += core.branches(ctx)
         core.clearBranches(ctx)
         cell.firstBranch = cell.branches.count
+        // Each branch route starts from the request as the request route left it; so does the script afterwards.
+        let original = cell.onBranch != nil ? core.msgSave(ctx) : nil
+        defer {
+            if let original {
+                core.msgRestore(ctx, original)
+                core.msgFree(original)
+            }
+        }
         var sent = 0
         var lastErr: Int32 = -1
         let now = nowMS()
@@ -181,10 +192,9 @@ final class TM: @unchecked Sendable {
             var ruri = d.0, dst = d.1
             if i > 0 && dst.isEmpty { dst = ruri }
             var branchReply: OpaquePointer? = nil
-            var restore: (SYValue?, SYValue?)? = nil
             if let route = cell.onBranch {
+                if let original { core.msgRestore(ctx, original) }
                 if i > 0 {
-                    restore = (host.varGet(ctx, ruVar), host.varGet(ctx, duVar))
                     _ = host.varSet(ctx, ruVar, .string(ruri))
                     _ = host.varSet(ctx, duVar, dst.isEmpty ? .null : .string(dst))
                 }
@@ -194,12 +204,12 @@ final class TM: @unchecked Sendable {
                 tx.kind = .branch
                 tx.branchIndex = idx
                 tx.branchOnReply = nil
+                tx.draft = nil
                 core.run(ctx, route)
                 tx.kind = saved.0
                 tx.branchIndex = saved.1
                 branchReply = tx.branchOnReply
                 if core.dropped(ctx) {
-                    if let r = restore { putBack(ctx, r) }
                     host.log(.dbg, "t_relay: branch \(idx) dropped in branch_route")
                     continue
                 }
@@ -212,14 +222,21 @@ final class TM: @unchecked Sendable {
                 if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
                 return d.0
             }()
-            if let r = restore { putBack(ctx, r) }
+            let dstText: String = {
+                if i > 0 && cell.onBranch == nil { return d.1 }
+                if case .string(let s)? = host.varGet(ctx, duVar) { return s }
+                return ""
+            }()
+            let draft = tx.draft
+            tx.draft = nil
             switch result {
             case .failure(let e):
                 lastErr = e.code
                 host.log(.err, "t_relay: branch \(idx) to \(d.1.isEmpty ? uriText : d.1) could not be built (\(e.code))")
             case .success(let built):
-                let br = Branch(index: idx, uri: uriText, dst: d.1, request: built.bytes, target: built.target)
+                let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
                 br.onReply = branchReply
+                br.script = draft
                 guard core.send(built.target, built.bytes) else {
                     lastErr = -6
                     host.log(.err, "t_relay: sending branch \(idx) failed")
@@ -243,11 +260,6 @@ final class TM: @unchecked Sendable {
         }
         reschedule(cell)
         return 1
-    }
-
-    private func putBack(_ ctx: SYContext, _ r: (SYValue?, SYValue?)) {
-        _ = host.varSet(ctx, ruVar, r.0 ?? .null)
-        _ = host.varSet(ctx, duVar, r.1 ?? .null)
     }
 
     /// The automatic reply when no branch could be sent (OpenSIPS's error table, "(n/TM)").
@@ -388,17 +400,23 @@ final class TM: @unchecked Sendable {
 
     // MARK: callbacks of other modules
 
-    func fire(_ list: [Callback], _ type: UInt32, _ cell: Cell, code: Int, ctx: SYContext?) {
-        guard !list.isEmpty else { return }
+    func fire(_ list: [Callback], _ type: UInt32, _ cell: Cell, code: Int, ctx: SYContext?, reply: [UInt8]? = nil) {
+        guard list.contains(where: { $0.types & type != 0 }) else { return }
         var p = sy_tm_cb_params()
         p.hash_index = UInt32(cell.hashIndex)
         p.label = cell.label
         p.code = Int32(code)
         p.is_local = cell.isLocal ? 1 : 0
         p.ctx = ctx?.raw
-        for cb in list where cb.types & type != 0 {
-            p.type = type
-            withUnsafePointer(to: &p) { pp in cb.fn(pp, cb.param) }
+        p.type = type
+        let bytes = reply ?? []
+        bytes.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress, !b.isEmpty {
+                p.reply = sy_str(s: UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), len: b.count)
+            }
+            for cb in list where cb.types & type != 0 {
+                withUnsafePointer(to: &p) { pp in cb.fn(pp, cb.param) }
+            }
         }
     }
 }

@@ -21,6 +21,8 @@ final class TxnContext {
     var cancelReason: String?
     /// Route a branch route armed for its own branch only (t_on_reply in a branch route).
     var branchOnReply: OpaquePointer?
+    /// What the branch route being run attached to its branch ($bavp, $tm.branch.flag/attr).
+    var draft: BranchScript?
 
     static let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { p in
         guard let p else { return }

@@ -4,43 +4,10 @@ import XCTest
 /// tm's MI commands and statistics through the real opensips-cli (mi_fifo): t_reply on an open transaction,
 /// t_uac_cancel, t_uac_dlg, t_hash, get_statistics tm:. Ports 25600..25699.
 final class MITests: TMTestCase {
-    /// Starts `opensips-cli -x mi args...`; `finish` waits for it and returns (status, output).
-    func start(_ cfg: String, _ args: [String]) throws -> (Process, Pipe) {
-        guard let path = Self.which("opensips-cli") else { throw XCTSkip("opensips-cli is not on PATH (pip install opensipscli)") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["-f", cfg, "-x", "mi"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        return (p, out)
-    }
-
-    func finish(_ r: (Process, Pipe)) -> (Int32, String) {
-        let data = r.1.fileHandleForReading.readDataToEndOfFile()
-        r.0.waitUntilExit()
-        return (r.0.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    func cli(_ cfg: String, _ args: [String]) throws -> (Int32, String) { finish(try start(cfg, args)) }
-
     func testMICommandsAndStatistics() throws {
         let (proxy, callee, caller) = (25600, 25601, 25602)
-        let cfg = "\(workDir)/cli.cfg"
-        try """
-        [default]
-        communication_type = fifo
-        fifo_file = \(workDir)/fifo
-        fifo_file_fallback = \(workDir)/fifo
-        fifo_reply_dir = \(workDir)
-        output_type = pretty-print
-        """.write(toFile: cfg, atomically: true, encoding: .utf8)
-        let sy = try startSwitchyard(Self.config(port: proxy, extra: """
-        loadmodule "mi_fifo.so"
-        modparam("mi_fifo", "fifo_name", "\(workDir)/fifo")
-        modparam("mi_fifo", "reply_dir", "\(workDir)/")
-        """) + """
+        let cfg = try cliConfig()
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo) + """
         route {
             $du = "sip:127.0.0.1:\(callee)";
             t_relay();

@@ -57,6 +57,11 @@
  *        the entries a plugin calls outside a ctx/worker/MI call (from its own threads, timers, API
  *        callbacks) taking that handle, so the core is reached through what the plugin was given,
  *        never through a process-wide lookup. A 1.7 (or 1.5) plugin loads unchanged.
+ *   1.8  (local requests and branches, one group at the end of sy_host_api) appended
+ *        sy_host_api.sip_local_target (the target, socket and Via sent-by of a request made without
+ *        a received message: tm's t_uac and MI t_uac_dlg as real client transactions),
+ *        sip_msg_save, sip_msg_restore and sip_msg_state_free (tm gives each branch of a relay the
+ *        request as the request route left it: branch_route edits are rolled back per branch).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -462,6 +467,9 @@ typedef struct sy_sip_socket sy_sip_socket;
 /** Opaque: a request kept beyond its route (ABI 1.7): the parsed message, where it came from, its
  *  AVPs and flags. Owned by whoever got it from sip_snapshot, until sip_snapshot_free. */
 typedef struct sy_sip_snapshot sy_sip_snapshot;
+/** What a script may change on a request besides variables (ABI 1.8): request-URI, $du, forced
+ *  socket, header edits, appended branches. Opaque; from sip_msg_save, freed by sip_msg_state_free. */
+typedef struct sy_msg_state sy_msg_state;
 
 /** Where a message goes and from which socket (ABI 1.7). Plain data: copy it freely. */
 typedef struct sy_sip_target {
@@ -786,6 +794,29 @@ typedef struct sy_host_api {
     /** timer_add on the core rt. (Startup / any thread.) */
     sy_timer *(*rt_timer_add)(sy_runtime *rt, const char *name, uint32_t interval_ms, void (*cb)(void *user), void *user);
     /* --- end of 1.8: the runtime handle --- */
+    /* --- 1.8: local requests and per-branch message state (tm) --- */
+    /** Where a request made without a received message goes (tm's t_uac, MI t_uac_dlg): dst_uri
+     *  (a SIP URI; transport from its transport parameter, else udp; port 5060 when absent) is
+     *  resolved, and the sending socket is `socket` ("[proto:]host[:port]" of a socket= line) when
+     *  not empty, else one of the transport and the address family. Fills *out_target and writes
+     *  the start of our Via value for that socket, "SIP/2.0/<TRANSPORT> <host>:<port>" (advertised
+     *  address), NUL-terminated into via (via_size bytes), its length into *via_len.
+     *  Returns 0, -2 bad URI, -3 socket is not ours (or of another transport or address family),
+     *  -4 unresolvable destination, -6 no socket for the transport, -7 via_size too small.
+     *  (Any thread; may wait for DNS.) */
+    int (*sip_local_target)(sy_str dst_uri, sy_str socket, sy_sip_target *out_target, char *via,
+                            size_t via_size, size_t *via_len);
+    /** A copy of what the script may change on the context's request (sy_msg_state), to be put
+     *  back with sip_msg_restore. NULL if ctx holds no SIP request. The caller frees it with
+     *  sip_msg_state_free. (The context's thread.) */
+    sy_msg_state *(*sip_msg_save)(sy_ctx *ctx);
+    /** Puts a saved state back on the context's request (the copy stays valid: restore it again
+     *  for the next branch). Returns 0, -1 state NULL, -2 no SIP request on ctx, or the state was
+     *  saved from another message. (The context's thread.) */
+    int (*sip_msg_restore)(sy_ctx *ctx, const sy_msg_state *state);
+    /** Frees a saved state (any thread). NULL is ignored. */
+    void (*sip_msg_state_free)(sy_msg_state *state);
+    /* --- end of 1.8 local requests and per-branch message state --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

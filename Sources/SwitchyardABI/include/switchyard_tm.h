@@ -23,6 +23,11 @@
  *        api->module_t_uac(api->module, ...) so that tm finds its own state through the handle; the
  *        1.0 entries keep working for consumers built against 1.0 (they reach the tm instance of the
  *        most recent start-up).
+ *   1.1  requests made with t_uac are real client transactions (retransmitted over UDP, ended by a
+ *        408 after the timeout, counted in tm:UAC_transactions); appended sy_tm_api.t_request (t_uac
+ *        with a body and transaction callbacks: SY_TMCB_LOCAL_COMPLETED as OpenSIPS's t_request) and
+ *        sy_tm_cb_params.reply (the reply as received). Read 1.1 fields only when the bound table's
+ *        header says minor >= 1.
  */
 #ifndef SWITCHYARD_TM_H
 #define SWITCHYARD_TM_H
@@ -63,6 +68,9 @@ typedef struct sy_tm_cb_params {
     int32_t reserved;     /**< 0. */
     sy_ctx *ctx;          /**< The context of the message being processed (request or reply), or NULL
                                (timer). Use it only for host calls during the callback. */
+    /* --- 1.1 --- */
+    sy_str reply;         /**< SY_TMCB_RESPONSE_IN and SY_TMCB_LOCAL_COMPLETED: the reply as received
+                               (status line, headers, body); empty when tm made it (408 timeout). */
 } sy_tm_cb_params;
 
 /** A transaction callback. param is the value given at registration. */
@@ -84,14 +92,15 @@ typedef struct sy_tm_api {
      *  empty, with extra_hdrs (whole lines ending CRLF; a From line replaces the generated one),
      *  from the listening socket `socket` ("[proto:]host[:port]", empty: chosen by destination).
      *  done(arg, code) is called exactly once with the final reply's code, 408 when none came within
-     *  timeout_ms (0: fr_timeout), 477 if it could not be sent, 0 if the server stopped first.
+     *  timeout_ms (0: fr_timeout), 477 if it could not be sent or resolved, 0 if the server stopped
+     *  first. Since 1.1 the request is a client transaction of tm (retransmitted over UDP) and done
+     *  runs as a callback does (SIP worker or timer thread, transaction lock held: see Threads).
      *  Returns 0 queued, -2 bad arguments, -3 not a listening socket of that transport. (Any thread.) */
     int (*t_uac)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
                  uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
     /** Registers fn for the callback kinds in types. With ctx == NULL (startup, from init()) only
      *  SY_TMCB_REQUEST_IN is accepted (refused with -2 once the workers run): it fires for every new
- *  transaction. With a ctx, the
-     *  callbacks attach to the context's transaction (which must exist: after t_newtran/t_relay,
+     *  transaction. With a ctx, the callbacks attach to the context's transaction (which must exist: after t_newtran/t_relay,
      *  or in a failure/onreply route). Returns 0, -1 no transaction, -2 bad types. */
     int (*register_callback)(sy_ctx *ctx, uint32_t types, sy_tm_cb fn, void *param);
     /** The context's transaction state into *out. Returns 0, -1 no transaction. (ctx's thread.) */
@@ -107,6 +116,20 @@ typedef struct sy_tm_api {
     int (*module_register_callback)(sy_tm_module *m, sy_ctx *ctx, uint32_t types, sy_tm_cb fn, void *param);
     /** t_state on the tm instance `m`. */
     int (*module_t_state)(sy_tm_module *m, sy_ctx *ctx, sy_tm_state *out);
+    /** Sends a new request as a local client transaction (OpenSIPS t_request): as t_uac, plus a
+     *  body (extra_hdrs then carries its Content-Type; Content-Length is added) and, instead of
+     *  done, fn registered on the new transaction for the kinds in types: SY_TMCB_LOCAL_COMPLETED
+     *  (exactly once: the final reply, or 408 with an empty reply after timeout_ms, 0: fr_timeout),
+     *  SY_TMCB_RESPONSE_IN (every reply, provisional ones too), SY_TMCB_TRANS_DELETED (freed).
+     *  params->code is the status, params->is_local 1, params->ctx the reply's context or NULL.
+     *  Returns 0 sent (callbacks will fire), -2 bad arguments or types, -3 socket not ours,
+     *  -4 unresolvable destination, -6 no socket for the transport or not sent (fn not called).
+     *  (Any thread.) */
+    int (*t_request)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str body,
+                     sy_str socket, uint32_t timeout_ms, uint32_t types, sy_tm_cb fn, void *param);
+    /** t_request on the tm instance `m`. */
+    int (*module_t_request)(sy_tm_module *m, sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs,
+                            sy_str body, sy_str socket, uint32_t timeout_ms, uint32_t types, sy_tm_cb fn, void *param);
 } sy_tm_api;
 
 #ifdef __cplusplus

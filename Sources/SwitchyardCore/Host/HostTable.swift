@@ -220,6 +220,7 @@ enum HostTable {
         installAuthoring(&h)
         installTransactions(&h)
         installRuntime(&h)
+        installUAC(&h)
         return h
     }
 }

@@ -1,0 +1,75 @@
+import SwitchyardABI
+import SwitchyardSIP
+
+/// The request state a branch route may change, kept apart so the next branch starts from the request as the
+/// request route left it (ABI 1.8 sip_msg_save/restore).
+final class SavedMessage {
+    // Made, read and freed by the transaction layer on the context's thread (restore) or any thread (free): never
+    // shared while in use.
+    let message: ScriptMessage
+    init(_ m: ScriptMessage) { message = m }
+}
+
+/// The 1.8 entries for tm's own requests and its branches (kept out of HostTable.swift on purpose).
+extension HostTable {
+    static func installUAC(_ h: inout sy_host_api) {
+        h.sip_local_target = { dst, socket, target, via, viaSize, viaLen in
+            guard let target, let via else { return -2 }
+            guard let sip = HostBridge.services?.engine.sip else { return -6 }
+            switch sip.localTarget(uri: HostTable.text(dst), socket: HostTable.text(socket)) {
+            case .failure(let e): return e.code
+            case .success(let (sock, addr)):
+                var text = Array("SIP/2.0/\(sock.viaTransport) \(sock.viaHost):\(sock.viaPort)".utf8)
+                guard text.count < viaSize else { return -7 }
+                text.append(0)
+                text.withUnsafeBytes { b in UnsafeMutableRawPointer(via).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+                viaLen?.pointee = text.count - 1
+                HostTable.fill(target, socket: sock, conn: 0, dst: addr)
+                return 0
+            }
+        }
+
+        h.sip_msg_save = { ctxp in
+            guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip, msg.isRequest else { return nil }
+            return OpaquePointer(Unmanaged.passRetained(SavedMessage(ctx.message)).toOpaque())
+        }
+
+        h.sip_msg_restore = { ctxp, sp in
+            guard let sp else { return -1 }
+            guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
+            let saved = Unmanaged<SavedMessage>.fromOpaque(UnsafeRawPointer(sp)).takeUnretainedValue().message
+            guard saved.sip === msg else { return -2 }
+            ctx.message = saved
+            return 0
+        }
+
+        h.sip_msg_state_free = { sp in
+            guard let sp else { return }
+            Unmanaged<SavedMessage>.fromOpaque(UnsafeRawPointer(sp)).release()
+        }
+    }
+}
+
+extension SIPCore {
+    /// The socket and destination of a request made here (no received message): the URI's host, port and transport,
+    /// from `socket` when given. Errors are the ABI's (-2 bad URI, -3 not our socket, -4 unresolvable, -6 no socket).
+    func localTarget(uri text: String, socket: String) -> Result<(SIPSocket, SocketAddress), BuildError> {
+        guard let uri = SIPURI(text), !uri.host.isEmpty else { return .failure(.init(code: -2)) }
+        let secure = uri.scheme.lowercased() == "sips"
+        let proto = uri.param("transport")?.lowercased() ?? (secure ? "tls" : "udp")
+        let port = uri.port.isEmpty ? (secure ? 5061 : 5060) : (Int(uri.port) ?? 0)
+        guard (1...65535).contains(port) else { return .failure(.init(code: -2)) }
+        var forced: SIPSocket? = nil
+        if !socket.isEmpty {
+            guard let s = findSocket(socket), s.proto.name == proto else { return .failure(.init(code: -3)) }
+            forced = s
+        }
+        let bare = uri.host.hasPrefix("[") ? String(uri.host.dropFirst().dropLast()) : uri.host
+        guard let addr = names.lookup(uri.param("maddr") ?? bare, port: port) else { return .failure(.init(code: -4)) }
+        if let f = forced, f.address.family != addr.family && !f.address.isAny { return .failure(.init(code: -3)) }
+        guard let s = forced ?? self.socket(proto: proto, family: addr.family, prefer: nil) else {
+            return .failure(.init(code: -6))
+        }
+        return .success((s, addr))
+    }
+}

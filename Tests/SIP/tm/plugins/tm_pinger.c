@@ -1,0 +1,83 @@
+/* tm_pinger.c — a module that uses tm's API as the dispatcher's pinger does (tests only): binds "tm"
+ * in init and sends requests as local client transactions.
+ *   tm_ping(uri)       t_request OPTIONS with SY_TMCB_LOCAL_COMPLETED | SY_TMCB_RESPONSE_IN; logs
+ *                      "tm_pinger: completed <code> local=<is_local> reply=<first line>" once per request
+ *                      and "tm_pinger: response <code>" per reply.
+ *   tm_ping_done(uri)  t_uac (1.0 entry) with a done callback; logs "tm_pinger: done <code>". */
+#include <stdio.h>
+#include <string.h>
+#include "switchyard_tm.h"
+
+static const sy_host_api *host; /* global: stored by the entry function, read-only after */
+static const sy_tm_api *tm;      /* global: bound in init, read-only after */
+
+static void say(const char *text) { host->log(SY_L_NOTICE, "tm_pinger", text, strlen(text)); }
+
+static void on_tm(const sy_tm_cb_params *p, void *param) {
+    (void)param;
+    char line[256];
+    if (p->type == SY_TMCB_RESPONSE_IN) {
+        snprintf(line, sizeof line, "tm_pinger: response %d", p->code);
+    } else {
+        size_t n = 0;
+        while (n < p->reply.len && p->reply.s[n] != '\r') n++;
+        snprintf(line, sizeof line, "tm_pinger: completed %d local=%d reply=%.*s", p->code, p->is_local,
+                 (int)n, n ? p->reply.s : "");
+    }
+    say(line);
+}
+
+static void on_done(void *arg, int code) {
+    (void)arg;
+    char line[64];
+    snprintf(line, sizeof line, "tm_pinger: done %d", code);
+    say(line);
+}
+
+static sy_str arg_str(const sy_arg *a) { return a->value.s; }
+
+static int ping_fn(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user) {
+    (void)ctx; (void)nargs; (void)user;
+    sy_str none = { NULL, 0 };
+    sy_str method = { "OPTIONS", 7 };
+    sy_str hdrs = { "From: <sip:pinger@127.0.0.1>\r\n", 31 };
+    int rc = tm->t_request(method, arg_str(&args[0]), none, hdrs, none, none, 0,
+                           SY_TMCB_LOCAL_COMPLETED | SY_TMCB_RESPONSE_IN, on_tm, NULL);
+    return rc == 0 ? 1 : -1;
+}
+
+static int ping_done_fn(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user) {
+    (void)ctx; (void)nargs; (void)user;
+    sy_str none = { NULL, 0 };
+    sy_str method = { "OPTIONS", 7 };
+    return tm->t_uac(method, arg_str(&args[0]), none, none, none, 0, on_done, NULL) == 0 ? 1 : -1;
+}
+
+static int pinger_init(void *user) {
+    (void)user;
+    char err[256] = "";
+    tm = host->api_bind(SY_TM_API_NAME, SY_TM_MAJOR, sizeof(sy_tm_api), err, sizeof err);
+    if (!tm || tm->header.abi_minor < 1) {
+        say("cannot bind tm 1.1");
+        return -1;
+    }
+    say("tm_pinger: bound tm");
+    return 0;
+}
+
+static const sy_dep_export deps[] = { { "tm", SY_DEP_MODULE | SY_DEP_HARD } };
+static const sy_func_export funcs[] = {
+    { "tm_ping", ping_fn, 1, SY_ROUTE_ALL, { SY_P_STR, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+    { "tm_ping_done", ping_done_fn, 1, SY_ROUTE_ALL, { SY_P_STR, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+};
+
+static const sy_module_exports exports = {
+    .header = SY_HEADER(sy_module_exports),
+    .name = "tm_pinger", .version = "1.0.0", .description = "uses tm's t_request (tests)",
+    .deps = SY_LIST(deps), .funcs = SY_LIST(funcs), .init = pinger_init,
+};
+
+SY_PLUGIN_ENTRY(h) {
+    host = h;
+    return &exports;
+}

@@ -1,0 +1,49 @@
+import Foundation
+import XCTest
+
+/// The real opensips-cli talking to switchyard's mi_fifo, for the tests of tm's MI commands.
+extension TMTestCase {
+    /// The config lines that load mi_fifo on the work directory's FIFO.
+    var miFifo: String {
+        """
+        loadmodule "mi_fifo.so"
+        modparam("mi_fifo", "fifo_name", "\(workDir)/fifo")
+        modparam("mi_fifo", "reply_dir", "\(workDir)/")
+        """
+    }
+
+    /// An opensips-cli config for that FIFO (JSON output); returns its path.
+    func cliConfig() throws -> String {
+        let cfg = "\(workDir)/cli.cfg"
+        try """
+        [default]
+        communication_type = fifo
+        fifo_file = \(workDir)/fifo
+        fifo_file_fallback = \(workDir)/fifo
+        fifo_reply_dir = \(workDir)
+        output_type = pretty-print
+        """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        return cfg
+    }
+
+    /// Starts `opensips-cli -x mi args...`; `finish` waits for it and returns (status, output).
+    func start(_ cfg: String, _ args: [String]) throws -> (Process, Pipe) {
+        guard let path = Self.which("opensips-cli") else { throw XCTSkip("opensips-cli is not on PATH (pip install opensipscli)") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = ["-f", cfg, "-x", "mi"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        return (p, out)
+    }
+
+    func finish(_ r: (Process, Pipe)) -> (Int32, String) {
+        let data = r.1.fileHandleForReading.readDataToEndOfFile()
+        r.0.waitUntilExit()
+        return (r.0.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func cli(_ cfg: String, _ args: [String]) throws -> (Int32, String) { finish(try start(cfg, args)) }
+}
