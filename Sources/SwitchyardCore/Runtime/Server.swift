@@ -84,6 +84,7 @@ public final class Server: HostServices, @unchecked Sendable {
         resolver.declare(routes: ast.routes)
         engine.routeTable.install(resolver.routes) // modules may look routes up in init; bodies are filled in place
         startupAST = ast
+        makeEventQueue()
         if !checkOnly && !diagnostics.hasErrors {
             let ok = modules.initAll { m in
                 for cmd in m.miCommands { _ = self.miRegister(module: m.name, export: cmd) }
@@ -172,13 +173,22 @@ public final class Server: HostServices, @unchecked Sendable {
         fn("load", "processes_number") { [weak self] in Int64((self?.config.workers ?? 0) + 2) }
     }
 
-    /// Runs startup_route, starts workers and timers. Returns when every worker is ready.
-    public func start() throws(ConfigErrors) {
+    /// The workers' queue and the event bus, made once, before any module is initialised: events a module raises
+    /// while the server starts (a FreeSWITCH box connects during module init) wait in the queue for the workers.
+    @discardableResult
+    func makeEventQueue() -> JobQueue<WorkerJob> {
+        if let queue { return queue }
         let q = JobQueue<WorkerJob>(capacity: config.eventQueueSize)
-        queue = q
         let b = EventBus(queue: q, routes: engine.routeTable, log: log)
         bus = b
+        queue = q
         engine.eventSink = { name, params in b.raise(name, params) }
+        return q
+    }
+
+    /// Runs startup_route, starts workers and timers. Returns when every worker is ready.
+    public func start() throws(ConfigErrors) {
+        let q = makeEventQueue()
         let p = WorkerPool(engine: engine, queue: q, count: config.workers) { [modules] rank in modules.childInit(rank: rank) }
         pool = p
 
