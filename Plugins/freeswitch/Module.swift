@@ -303,8 +303,9 @@ final class Waiter: @unchecked Sendable { // all state behind `mutex`
     func set(_ r: FSResult) {
         pthread_mutex_lock(mutex)
         result = r
-        pthread_cond_broadcast(cond)
         pthread_mutex_unlock(mutex)
+        // After unlocking: the woken waiter does not block on the mutex (this object lives until set returns).
+        pthread_cond_broadcast(cond)
     }
 
     /// The result, waiting until `untilMs` (monotonic; nil = forever); nil on timeout.
