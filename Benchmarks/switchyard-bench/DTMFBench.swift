@@ -10,11 +10,14 @@ import Foundation
 /// * Latency at 1,000 events/s: one `flood 1` every millisecond, each timed from the control command to the moment
 ///   the simulator's command counter shows its transfer (polled; includes one control round trip, ~30-60 µs).
 ///
+/// * `dtmf-cpu [events]`: only the CPU the switchyard process spends per event (utime + stime from /proc, all its
+///   threads), with the events paced by the simulator at 1,000/s and 5,000/s, then as one burst of `events`.
+///
 /// The flood's calls have destinations `flood<i>`, which no digit prefix matches: the benchmark's database gets one
 /// extra prefix-less rule in group 0 so they take the same path as a call to 1000 (do_routing check, cache_insert,
 /// freeswitch_esl). Everything else is the shipped scenario.
 extension Bench {
-    static func dtmfBench(events: Int) throws {
+    static func dtmfBench(events: Int, cpuOnly: Bool = false) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-bench-dtmf-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -87,6 +90,11 @@ extension Bench {
         usleep(300_000)
         base = try commandCount()
 
+        if cpuOnly {
+            try cpuPerEvent(pid: sy.process.processIdentifier, control: control, burst: events, commandCount: commandCount)
+            return
+        }
+
         let t0 = DispatchTime.now().uptimeNanoseconds
         let floodReply = try control.request("flood \(events)")  // returns once every event is written (TCP backpressure)
         let tSent = DispatchTime.now().uptimeNanoseconds
@@ -137,6 +145,44 @@ extension Bench {
         print(String(format: "dtmf: the MI burst got %d answers meanwhile (%.0f req/s), %d failed",
                      burst.served.load(ordering: .relaxed), Double(burst.served.load(ordering: .relaxed)) / secs2,
                      burst.failed.load(ordering: .relaxed)))
+    }
+}
+
+extension Bench {
+    /// CPU of `pid` per event: paced runs of 10 s at 1,000/s and 5 s at 5,000/s, then a burst; each run ends when its
+    /// last transfer came back. Idle CPU (timers, heartbeats) over the same time is measured first and shown apart.
+    static func cpuPerEvent(pid: Int32, control: ControlChannel, burst: Int, commandCount: () throws -> Int) throws {
+        let idleStart = processCPUSeconds(pid)
+        usleep(2_000_000)
+        let idlePerSec = (processCPUSeconds(pid) - idleStart) / 2
+        print(String(format: "dtmf-cpu: idle switchyard: %.1f ms CPU per second", idlePerSec * 1000))
+        for (label, n, rate) in [("1,000/s", 10_000, 1000), ("5,000/s", 25_000, 5000), ("burst", burst, 0)] {
+            let base = try commandCount()
+            let cpu0 = processCPUSeconds(pid)
+            let t0 = Date()
+            _ = try control.request(rate > 0 ? "flood \(n) \(rate)" : "flood \(n)")
+            var lastChange = Date(), got = 0
+            while got < n {
+                let c = try commandCount() - base
+                if c != got { got = c; lastChange = Date() }
+                if Date().timeIntervalSince(lastChange) > 5 { break }
+                usleep(1000)
+            }
+            let cpu = processCPUSeconds(pid) - cpu0
+            let secs = Date().timeIntervalSince(t0)
+            print(String(format: "dtmf-cpu: %@: %d events in %.2f s, %d transfers back; switchyard CPU %.1f µs/event (%.1f µs without its idle CPU)",
+                         label, n, secs, got, cpu * 1e6 / Double(n), (cpu - idlePerSec * secs) * 1e6 / Double(n)))
+        }
+    }
+
+    /// utime + stime of a process, all threads (/proc/<pid>/stat fields 14 and 15), in seconds.
+    static func processCPUSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return 0 }
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+        let f = text[text.index(after: close)...].split(separator: " ")
+        guard f.count > 13, let u = Double(f[11]), let s = Double(f[12]) else { return 0 }
+        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 

@@ -3,8 +3,8 @@
 // It has no script functions: it publishes the C API "freeswitch" v1 (switchyard_freeswitch.h) that other modules
 // (freeswitch_scripting; later dispatcher/load_balancer) bind. One connection per box (host, port), shared and
 // reference-counted; each box has its own I/O thread (non-blocking connect, auth, subscriptions re-sent after every
-// reconnect, pipelined commands, heartbeat watchdog, backoff) and its own event delivery thread (callbacks may block
-// without holding command replies back). See README.md next to this file.
+// reconnect, pipelined commands, heartbeat watchdog, backoff) that also runs the event callbacks (a blocked callback
+// does not hold command replies back: see Reader.swift). See README.md next to this file.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -184,7 +184,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
         let connecting = box.state.withLock { $0.phase == .connecting }
         guard box.submit(p) else { return waiter.wait(untilMs: nil)! }
         let total = timeoutMs + (connecting ? config.connectTimeoutMs : 0) + 100
-        if let r = waiter.wait(untilMs: nowMs() + total) { return r }
+        if let r = box.awaitReply(waiter, untilMs: nowMs() + total) { return r }
         p.finish(.unreachable("no reply from \(box.label) within esl_cmd_timeout"))
         return waiter.wait(untilMs: nil)!
     }
@@ -321,8 +321,9 @@ final class Waiter: @unchecked Sendable { // all state behind `mutex`
     func set(_ r: FSResult) {
         pthread_mutex_lock(mutex)
         result = r
-        pthread_cond_broadcast(cond)
         pthread_mutex_unlock(mutex)
+        // After unlocking: the woken waiter does not block on the mutex (this object lives until set returns).
+        pthread_cond_broadcast(cond)
     }
 
     /// The result, waiting until `untilMs` (monotonic; nil = forever); nil on timeout.

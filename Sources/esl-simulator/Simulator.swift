@@ -605,9 +605,16 @@ final class Simulator: @unchecked Sendable {
              + [ESLHeader("Hangup-Cause", cause)], file: "switch_core_state_machine.c", function: "switch_core_session_reporting_state", line: 938)
     }
 
-    /// n DTMF events for n distinct (ephemeral) calls, as fast as possible.
-    func flood(_ n: Int, digit: Character = "5") {
+    /// n DTMF events for n distinct (ephemeral) calls, as fast as possible, or `rate` per second (event i leaves at
+    /// i / rate s after the first: a late event does not shift the ones after it).
+    func flood(_ n: Int, digit: Character = "5", rate: Int = 0) {
+        let t0 = nowMicros()
         for i in 0..<n {
+            if rate > 0 {
+                let slot = t0 + Int64(i) * 1_000_000 / Int64(rate)
+                let wait = slot - nowMicros()
+                if wait > 0 { usleep(UInt32(wait)) }
+            }
             let call = Call(uuid: randomUUID(), destination: "flood\(i)", caller: "1000", answered: true)
             fire("DTMF", channelHeaders(call, state: "CS_EXECUTE", callState: "ACTIVE", stateNumber: 4, answer: "answered") + [
                 ESLHeader("DTMF-Digit", String(digit)), ESLHeader("DTMF-Duration", "2000"), ESLHeader("DTMF-Source", "RTP"),
@@ -672,9 +679,11 @@ final class Simulator: @unchecked Sendable {
             let list = lock.with { callOrder.map { "\($0) \(calls[$0]?.destination ?? "")" } }
             return ("+OK \(list.count)\n" + list.map { $0 + "\n" }.joined(), false)
         case "flood":
-            guard let n = args.first.flatMap({ Int($0) }), n >= 0 else { return ("-ERR usage: flood <n>\n", false) }
+            guard let n = args.first.flatMap({ Int($0) }), n >= 0 else { return ("-ERR usage: flood <n> [rate]\n", false) }
+            let rate = args.count > 1 ? Int(args[1]) ?? -1 : 0
+            guard rate >= 0 else { return ("-ERR usage: flood <n> [rate]\n", false) }
             let t0 = nowMicros()
-            flood(n)
+            flood(n, rate: rate)
             return ("+OK \(n) events in \(nowMicros() - t0) us\n", false)
         case "heartbeat":
             heartbeat()
@@ -742,7 +751,7 @@ final class Simulator: @unchecked Sendable {
             stop()
             return ("+OK bye\n", true)
         case "help":
-            return ("+OK call <dest> [digits] [caller] | dtmf <uuid> <digits> | hangup <uuid> | calls | flood <n> | heartbeat | event <NAME> [H=v...] | answer <cmd> [text] | set idle-cpu|session-count|max-sessions|heartbeat|password <v> | commands | clear | stats | drop | stop | start | restart | quit\n", false)
+            return ("+OK call <dest> [digits] [caller] | dtmf <uuid> <digits> | hangup <uuid> | calls | flood <n> [rate] | heartbeat | event <NAME> [H=v...] | answer <cmd> [text] | set idle-cpu|session-count|max-sessions|heartbeat|password <v> | commands | clear | stats | drop | stop | start | restart | quit\n", false)
         default:
             return ("-ERR unknown control command \(verb)\n", false)
         }

@@ -90,11 +90,11 @@ typedef void (*sy_fs_reply_fn)(void *arg, const sy_fs_reply *reply);
 /** Receives one event of a subscription: `host` is the box's host string as written in its URL
  *  (no port; e.g. "127.0.0.1"), `name` the Event-Name (CUSTOM events: "CUSTOM"), `subclass` the
  *  Event-Subclass (empty unless CUSTOM), `body` the JSON text exactly as FreeSWITCH sent it.
- *  Called on the box's event delivery thread (not its I/O thread), one event at a time per box, in
- *  arrival order. It may block (e.g. host->event_raise_wait): events are then buffered, and above a
- *  high-water mark with no command in flight the box stops reading (TCP pushes back on FreeSWITCH).
- *  Command replies are never held behind events, so it may run a command of the same box and wait for
- *  its reply; it must not wait for a later *event* of the same box (delivered on this same thread).
+ *  Called on the box's I/O thread, one event at a time per box, in arrival order. It may block (e.g.
+ *  host->event_raise_wait on a full queue): the box then stops reading (TCP pushes back on FreeSWITCH),
+ *  nothing is dropped. Command replies are never held behind events (a caller waiting for a reply reads
+ *  the socket itself meanwhile), so it may run a command of the same box and wait for its reply; it
+ *  must not wait for a later *event* of the same box (delivered on this same thread).
  *  It may call unsubscribe (no wait when called from inside a callback).
  *  A consumer subscribed several times (same cb and user) to names matching one event gets it once. */
 typedef void (*sy_fs_event_fn)(void *user, sy_fs_box *box, sy_str host, sy_str name, sy_str subclass,

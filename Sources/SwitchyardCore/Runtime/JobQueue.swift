@@ -1,8 +1,11 @@
 import Foundation
 
 /// A bounded multi-producer, multi-consumer FIFO for work handed to script workers.
-/// `offer` never blocks (a full queue refuses, and the caller counts the drop);
-/// `take` blocks a worker until work or shutdown.
+/// `offer` never blocks (a full queue refuses, and the caller counts the drop); `put` waits for room (the producer,
+/// e.g. a FreeSWITCH box's reader, stops reading its socket meanwhile); `take` blocks a worker until work or shutdown.
+/// Wake-ups are batched both ways: a producer waiting for room is woken once the queue has drained to half, and a
+/// job wakes a sleeping worker only when the workers already woken are not enough for what is queued; a worker
+/// takes several jobs per lock (`take(into:max:)`).
 public final class JobQueue<Job>: @unchecked Sendable {
     // Guarded by `mutex`; `cond` signals waiting workers.
     private var ring: [Job?]
@@ -16,6 +19,11 @@ public final class JobQueue<Job>: @unchecked Sendable {
     private var notFull = pthread_cond_t()
     private var producersWaiting = 0
     private let lowWater: Int
+    /// Workers asleep in take(), and how many of them were signalled and have not run yet.
+    private var consumersWaiting = 0
+    private var consumersSignalled = 0
+    /// Jobs one woken worker is expected to take before another is woken for the same backlog.
+    static var jobsPerWake: Int { 4 }
 
     public let capacity: Int
 
@@ -37,28 +45,34 @@ public final class JobQueue<Job>: @unchecked Sendable {
     /// Adds a job; false when the queue is full or closed.
     public func offer(_ job: Job) -> Bool {
         pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        guard !closed, count < capacity else { return false }
+        guard !closed, count < capacity else { pthread_mutex_unlock(&mutex); return false }
         ring[(head + count) % capacity] = job
         count += 1
-        pthread_cond_signal(&cond)
+        let wake = needsConsumer()
+        pthread_mutex_unlock(&mutex)
+        if wake { pthread_cond_signal(&cond) }
+        return true
+    }
+
+    /// Whether to wake one sleeping worker (the ones already woken are too few for the backlog); counts it as woken.
+    /// Called under the mutex; the caller signals after unlocking, so the woken worker does not block on the mutex.
+    private func needsConsumer() -> Bool {
+        guard consumersWaiting > consumersSignalled, count > consumersSignalled * Self.jobsPerWake else { return false }
+        consumersSignalled += 1
         return true
     }
 
     /// Adds a job, waiting up to `timeout` seconds (nil: forever) for room; false on timeout or close.
     public func put(_ job: Job, timeout: TimeInterval?) -> Bool {
         pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
         let deadline = timeout.map { Date().addingTimeInterval($0) }
         while !closed && count >= capacity {
-            producersWaiting += 1
-            defer { producersWaiting -= 1 }
-            // Woken at low water, or after at most 1 ms to look again: offer() may keep the queue above low water
-            // (other producers), and a waiting producer must still get the slots that free up meanwhile.
-            var remaining = 0.001
+            // Woken at low water; after at most 50 ms it looks again anyway: offer() may keep the queue above low
+            // water (other producers), and a waiting producer must still get the slots that free up meanwhile.
+            var remaining = 0.05
             if let deadline {
                 let left = deadline.timeIntervalSinceNow
-                if left <= 0 { return false }
+                if left <= 0 { pthread_mutex_unlock(&mutex); return false }
                 remaining = min(remaining, left)
             }
             var ts = timespec()
@@ -66,26 +80,64 @@ public final class JobQueue<Job>: @unchecked Sendable {
             let ns = Int(remaining * 1e9) + ts.tv_nsec
             ts.tv_sec += ns / 1_000_000_000
             ts.tv_nsec = ns % 1_000_000_000
+            producersWaiting += 1
             pthread_cond_timedwait(&notFull, &mutex, &ts)
+            producersWaiting -= 1
         }
-        guard !closed else { return false }
+        guard !closed else { pthread_mutex_unlock(&mutex); return false }
         ring[(head + count) % capacity] = job
         count += 1
-        pthread_cond_signal(&cond)
+        let wake = needsConsumer()
+        pthread_mutex_unlock(&mutex)
+        if wake { pthread_cond_signal(&cond) }
         return true
     }
 
     /// Next job, or nil once the queue is closed and drained.
     public func take() -> Job? {
         pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while count == 0 && !closed { pthread_cond_wait(&cond, &mutex) }
-        guard count > 0 else { return nil }
+        waitForWork()
+        guard count > 0 else { pthread_mutex_unlock(&mutex); return nil }
+        let job = removeFirst()
+        let room = producersWaiting > 0 && count <= lowWater
+        pthread_mutex_unlock(&mutex)
+        if room { pthread_cond_broadcast(&notFull) }
+        return job
+    }
+
+    /// Appends up to `max` jobs to `jobs` (its share of the backlog: the other sleeping workers get theirs), waiting
+    /// for one; false once the queue is closed and drained.
+    public func take(into jobs: inout [Job], max: Int) -> Bool {
+        pthread_mutex_lock(&mutex)
+        waitForWork()
+        guard count > 0 else { pthread_mutex_unlock(&mutex); return false }
+        let n = Swift.max(1, Swift.min(max, count / (1 + Swift.max(0, consumersWaiting - consumersSignalled))))
+        for _ in 0..<n { if let job = removeFirst() { jobs.append(job) } }
+        // More left than this worker took: wake another (it was not woken for them).
+        let wake = count > 0 && needsConsumer()
+        let room = producersWaiting > 0 && count <= lowWater
+        pthread_mutex_unlock(&mutex)
+        if wake { pthread_cond_signal(&cond) }
+        if room { pthread_cond_broadcast(&notFull) }
+        return true
+    }
+
+    /// Sleeps until a job is queued or the queue closes. Called under the mutex.
+    private func waitForWork() {
+        while count == 0 && !closed {
+            consumersWaiting += 1
+            pthread_cond_wait(&cond, &mutex)
+            consumersWaiting -= 1
+            if consumersSignalled > 0 { consumersSignalled -= 1 }
+        }
+    }
+
+    /// The oldest job. Called under the mutex with count > 0 (the caller wakes waiting producers at low water).
+    private func removeFirst() -> Job? {
         let job = ring[head]
         ring[head] = nil
         head = (head + 1) % capacity
         count -= 1
-        if producersWaiting > 0 && count <= lowWater { pthread_cond_broadcast(&notFull) }
         return job
     }
 

@@ -182,9 +182,9 @@ public final class Server: HostServices, @unchecked Sendable {
     func buildRuntime(withSIP: Bool = false) {
         guard queue == nil else { return }
         let q = JobQueue<WorkerJob>(capacity: config.eventQueueSize)
-        queue = q
         let b = EventBus(queue: q, routes: engine.routeTable, log: log)
         bus = b
+        queue = q
         engine.eventSink = { name, params in b.raise(name, params) }
         guard withSIP, !config.socketLines.isEmpty else { return }
         let sip = SIPCore(engine: engine, log: log)

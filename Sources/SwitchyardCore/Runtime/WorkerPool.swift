@@ -43,17 +43,23 @@ public final class WorkerPool: @unchecked Sendable {
                 if !ok { failures.increment() }
                 initGroup.leave()
                 let ctx = engine.makeContext(worker: state, routeType: .event)
-                while let job = queue.take() {
-                    switch job {
-                    case .event(let route, let ev):
-                        ctx.reset(routeType: .event)
-                        ctx.eventName = ev.name
-                        ctx.eventParams = ev.params
-                        engine.run(route, ctx)
-                    case .task(let body):
-                        ctx.reset(routeType: .request)
-                        body(ctx)
+                // Several jobs per wake-up and per lock when they queue up (a burst of events).
+                var jobs: [WorkerJob] = []
+                jobs.reserveCapacity(WorkerPool.jobsPerTake)
+                while queue.take(into: &jobs, max: WorkerPool.jobsPerTake) {
+                    for job in jobs {
+                        switch job {
+                        case .event(let route, let ev):
+                            ctx.reset(routeType: .event)
+                            ctx.eventName = ev.name
+                            ctx.eventParams = ev.params
+                            engine.run(route, ctx)
+                        case .task(let body):
+                            ctx.reset(routeType: .request)
+                            body(ctx)
+                        }
                     }
+                    jobs.removeAll(keepingCapacity: true)
                 }
                 finished.leave()
             }
@@ -64,6 +70,9 @@ public final class WorkerPool: @unchecked Sendable {
         }
         initGroup.notify(queue: .global()) { ready(failures.value == 0) }
     }
+
+    /// Most jobs a worker takes at once.
+    static let jobsPerTake = 16
 
     /// Waits until every worker has drained the (closed) queue.
     func join(timeout: TimeInterval) -> Bool {

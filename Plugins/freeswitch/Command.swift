@@ -1,0 +1,76 @@
+// One ESL command on its way: its bytes, its deadline and the one-shot delivery of its outcome.
+import SwitchyardABI
+import SwitchyardESL
+import Synchronization
+
+/// A command's outcome on the Swift side (C view built at delivery).
+struct FSResult: Sendable {
+    var status: Int32
+    var kind: Int32
+    var text: String
+    var jobUUID: String
+
+    static func unreachable(_ why: String = "") -> FSResult {
+        FSResult(status: Int32(SY_FS_UNREACHABLE.rawValue), kind: Int32(SY_FS_REPLY_NONE.rawValue), text: why, jobUUID: "")
+    }
+
+    static func from(_ frame: ESLFrame) -> FSResult {
+        if frame.contentType == .apiResponse {
+            let body = frame.bodyString
+            return FSResult(status: body.hasPrefix("-ERR") ? Int32(SY_FS_ERR.rawValue) : Int32(SY_FS_OK.rawValue),
+                            kind: Int32(SY_FS_REPLY_API.rawValue), text: body, jobUUID: "")
+        }
+        let text = frame.replyText ?? ""
+        return FSResult(status: text.hasPrefix("-ERR") ? Int32(SY_FS_ERR.rawValue) : Int32(SY_FS_OK.rawValue),
+                        kind: Int32(SY_FS_REPLY_COMMAND.rawValue), text: text, jobUUID: frame.jobUUID ?? "")
+    }
+}
+
+/// One command sent or waiting to be sent. `finish` delivers the outcome exactly once (a reply, a timeout, a loss).
+final class Pending: @unchecked Sendable { // deadline/bytes written before the Pending is shared, then only under the box's state lock
+    let bytes: [UInt8]
+    var deadline: Int64
+    let timeoutMs: Int64
+    private let done: @Sendable (FSResult) -> Void
+    private let finished = Atomic<Bool>(false)
+
+    init(bytes: [UInt8], deadline: Int64, timeoutMs: Int64, done: @escaping @Sendable (FSResult) -> Void) {
+        self.bytes = bytes
+        self.deadline = deadline
+        self.timeoutMs = timeoutMs
+        self.done = done
+    }
+
+    var isFinished: Bool { finished.load(ordering: .acquiring) }
+
+    /// Delivers `r` unless an outcome was already delivered; true if this call delivered it.
+    @discardableResult
+    func finish(_ r: FSResult) -> Bool {
+        guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        done(r)
+        return true
+    }
+}
+
+/// Encodes a caller's command text: first line the command, then optional `Name: value` header lines.
+func encodeCommand(_ text: String) -> [UInt8]? {
+    // The usual case (one line, e.g. "bgapi uuid_transfer ..."): no splitting.
+    if !text.utf8.contains(UInt8(ascii: "\n")) {
+        var end = text.utf8.endIndex
+        if text.utf8.last == UInt8(ascii: "\r") { end = text.utf8.index(before: end) }
+        let line = Substring(text.utf8[..<end])
+        guard line.utf8.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else { return nil }
+        return ESLEncoder.command(String(line), headers: [])
+    }
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { l -> Substring in
+        l.hasSuffix("\r") ? l.dropLast() : l
+    }
+    guard let first = lines.first, !String(first).trimmingCharacters(in: " \t").isEmpty else { return nil }
+    lines.removeFirst()
+    var headers: [ESLHeader] = []
+    for l in lines {
+        guard let colon = l.firstIndex(of: ":") else { return nil }
+        headers.append(ESLHeader(String(l[..<colon]), String(l[l.index(after: colon)...]).trimmingCharacters(in: " \t")))
+    }
+    return ESLEncoder.command(String(first), headers: headers)
+}

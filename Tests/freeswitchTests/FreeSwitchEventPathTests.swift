@@ -1,0 +1,275 @@
+import Foundation
+import XCTest
+import SwitchyardMI
+@testable import SwitchyardCore
+import SwitchyardESL
+import SwitchyardTestSupport
+
+/// The one event path from a FreeSWITCH box to event_route[E_FREESWITCH]: the box's reader hands each event to the
+/// workers' bounded queue; a full queue stops the reading (TCP pushes back), nothing is dropped; events that arrive
+/// while the server starts are kept; plain and JSON events give the script the same fields.
+final class FreeSwitchEventPathTests: XCTestCase {
+    static let password = "S3cr3t-ClueCon"
+
+    private func config(_ port: Int, _ events: String, extra: String = "", route: String) -> String {
+        """
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        \(extra)
+        loadmodule "json.so"
+        loadmodule "statistics.so"
+        loadmodule "freeswitch.so"
+        loadmodule "freeswitch_scripting.so"
+        modparam("statistics", "variable", "fsev")
+        modparam("freeswitch_scripting", "fs_subscribe", "fs://:\(Self.password)@127.0.0.1:\(port)/?\(events)")
+        event_route[E_FREESWITCH] {
+        \(route)
+        }
+        """
+    }
+
+    private func statValue(_ h: ServerHarness, _ name: String) -> Int? {
+        let reply = h.server.mi.dispatcher.response(
+            toText: #"{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":["all"]},"id":1}"#)
+        guard let result = reply?["result"]?.objectValue, let key = result.keys.first(where: { $0.hasSuffix(":" + name) }) else {
+            return nil
+        }
+        return result[key]?.intValue.map { Int($0) }
+    }
+
+    private func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if cond() { return true }
+            usleep(10_000)
+        }
+        return cond()
+    }
+
+    /// Every worker busy (blocked in a task), a queue of 16, a flood of 10,000 DTMF events (about 21 MB, more than
+    /// the loopback socket buffers hold): the simulator's writes stall while the workers are held, the queue stays at
+    /// its bound, nothing is dropped; once the workers are released every event runs the route.
+    func testBurstLargerThanTheQueueWithBusyWorkersLosesNothingAndPausesTheReader() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let h = ServerHarness(config(sim.port, "DTMF", extra: "event_queue_size = 16",
+                                     route: "    update_stat(\"fsev\", 1);"))
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+
+        // Both workers held until the test lets them go.
+        let release = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        for _ in 0..<2 {
+            XCTAssertEqual(h.server.queue?.offer(.task { _ in holding.signal(); release.wait() }), true)
+        }
+        for _ in 0..<2 { XCTAssertEqual(holding.wait(timeout: .now() + 5), .success) }
+
+        let n = 10_000
+        let flood = try ControlLine(port: sim.controlPort, "flood \(n)") // answered once every event is written
+        defer { flood.close() }
+
+        // The simulator's writes stop: events_sent stays below n while the workers are held.
+        var last = -1
+        var stalled = false
+        let end = Date().addingTimeInterval(20)
+        while Date() < end {
+            usleep(300_000)
+            let sent = sim.stats()["events_sent"] ?? 0
+            if sent == last { stalled = true; break }
+            last = sent
+        }
+        XCTAssertTrue(stalled, "the simulator kept writing")
+        XCTAssertLessThan(last, n, "TCP pushed back on the simulator")
+        XCTAssertEqual(h.server.queue?.depth, 16, "the queue is full, and not beyond its bound")
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+        XCTAssertEqual(statValue(h, "fsev"), 0)
+
+        release.signal(); release.signal()
+        XCTAssertTrue(waitUntil(120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertEqual(sim.stats()["events_sent"], n)
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+        XCTAssertFalse(h.messages.contains { $0.contains("not queued") }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(flood.readLine(timeout: 10)?.hasPrefix("+OK \(n) events") ?? false)
+    }
+
+    /// The box connects during module init, before the workers run: events it receives then wait in the queue and
+    /// run the route once the server has started, in order.
+    func testEventsArrivingWhileTheServerStartsAreDelivered() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let h = ServerHarness(config(sim.port, "DTMF", route: """
+                $json(ev) := $param(body);
+                xlog("FSEV digit=$json(ev/DTMF-Digit)");
+            """))
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertEqual(try sim.control("call 1000 123").first?.hasPrefix("+OK"), true)
+        XCTAssertTrue(waitUntil(5) { h.server.bus?.raised.load(ordering: .relaxed) == 3 }, "raised before start")
+        XCTAssertFalse(h.messages.contains { $0.contains("FSEV") }, "no worker runs before start")
+
+        try h.start()
+        XCTAssertTrue(waitUntil(10) { h.messages.filter { $0.contains("FSEV") }.count == 3 }, h.messages.joined(separator: "\n"))
+        XCTAssertEqual(h.messages.filter { $0.contains("FSEV") }.map { $0.components(separatedBy: "FSEV ").last ?? "" },
+                       ["digit=1", "digit=2", "digit=3"])
+        XCTAssertFalse(h.messages.contains { $0.contains("not queued") || $0.contains("dropped") }, h.messages.joined(separator: "\n"))
+    }
+
+    /// An event sent as text/event-plain and the same event as text/event-json give the script the same
+    /// $param(name) and the same $json fields (encoded characters, spaces, colons, UTF-8 included).
+    func testPlainAndJSONEventsGiveTheScriptTheSameFields() throws {
+        let box = try PlainESLBox(password: Self.password)
+        defer { box.stop() }
+        let h = ServerHarness(config(box.port, "DTMF", route: """
+                $json(ev) := $param(body);
+                xlog("FSEV fmt=$json(ev/X-Format) name=$param(name) sender=$param(sender) uuid=$json(ev/Unique-ID) digit=$json(ev/DTMF-Digit) cid=$json(ev/Caller-Caller-ID-Name) var=$json(ev/variable_sip_h_X-Odd) seq=$json(ev/Event-Sequence)");
+            """))
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(5) { box.commands.contains { $0.hasPrefix("event json DTMF") } })
+
+        let headers: [ESLHeader] = [
+            ESLHeader("Event-Name", "DTMF"), ESLHeader("Core-UUID", "c0e1"), ESLHeader("Event-Sequence", "4711"),
+            ESLHeader("Unique-ID", "a5e2a6f8-0000-4b6e-9c1d-1234567890ab"), ESLHeader("DTMF-Digit", "#"),
+            ESLHeader("Caller-Caller-ID-Name", "Zoë O'Brien: 100% \"sales\""),
+            ESLHeader("variable_sip_h_X-Odd", "a=b&c=d e+f"),
+        ]
+        box.send(ESLEncoder.event(ESLEvent(headers: headers + [ESLHeader("X-Format", "plain")]), format: .plain))
+        XCTAssertTrue(waitUntil(10) { h.messages.contains { $0.contains("FSEV fmt=plain") } }, h.messages.joined(separator: "\n"))
+        box.send(ESLEncoder.event(ESLEvent(headers: headers + [ESLHeader("X-Format", "json")]), format: .json))
+        XCTAssertTrue(waitUntil(10) { h.messages.contains { $0.contains("FSEV fmt=json") } }, h.messages.joined(separator: "\n"))
+
+        func fields(_ fmt: String) -> String? {
+            h.messages.first { $0.contains("FSEV fmt=\(fmt) ") }.map { String($0[$0.range(of: "FSEV fmt=\(fmt) ")!.upperBound...]) }
+        }
+        let expected = "name=DTMF sender=127.0.0.1 uuid=a5e2a6f8-0000-4b6e-9c1d-1234567890ab digit=# "
+            + "cid=Zoë O'Brien: 100% \"sales\" var=a=b&c=d e+f seq=4711"
+        XCTAssertEqual(fields("plain"), expected)
+        XCTAssertEqual(fields("json"), expected)
+    }
+}
+
+/// One control command on its own connection to the simulator's control port, its reply read later (a `flood`
+/// answers only once every event is written).
+final class ControlLine {
+    let fd: Int32
+
+    init(port: Int, _ line: String) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { Glibc.close(fd); throw NSError(domain: "connect to control port \(port)", code: Int(errno)) }
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// The first reply line, waiting up to `timeout` seconds.
+    func readLine(timeout: TimeInterval) -> String? {
+        var text: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 100) > 0 else { continue }
+            let n = recv(fd, &buf, buf.count, 0)
+            guard n > 0 else { break }
+            text += buf[0..<n]
+            if let nl = text.firstIndex(of: 0x0A) { return String(decoding: text[..<nl], as: UTF8.self) }
+        }
+        return nil
+    }
+
+    func close() { Glibc.close(fd) }
+}
+
+/// A FreeSWITCH that sends whatever frames the test gives it, in whatever format (the real one and the simulator
+/// send the format the client asked for: JSON for a Switchyard box). Accepts one client on a free loopback port,
+/// answers auth with +OK accepted and every other command with +OK.
+final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
+    let port: Int
+    private let listenFD: Int32
+    private let password: String
+    private let lock = NSLock()
+    private var client: Int32 = -1
+    private var _commands: [String] = []
+    private var stopped = false
+    private var thread: Thread?
+
+    init(password: String) throws {
+        self.password = password
+        let lfd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        listenFD = lfd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { a -> Int32 in
+                guard bind(lfd, a, len) == 0, listen(lfd, 4) == 0 else { return -1 }
+                return getsockname(lfd, a, &len)
+            }
+        }
+        guard rc == 0 else { Glibc.close(lfd); throw NSError(domain: "bind", code: Int(errno)) }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        let t = Thread { [self] in serve() }
+        thread = t
+        t.start()
+    }
+
+    var commands: [String] { lock.lock(); defer { lock.unlock() }; return _commands }
+
+    func send(_ bytes: [UInt8]) {
+        lock.lock()
+        let fd = client
+        lock.unlock()
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    func stop() {
+        lock.lock(); stopped = true; let fd = client; lock.unlock()
+        shutdown(listenFD, Int32(SHUT_RDWR))
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+        let end = Date().addingTimeInterval(3)
+        while !(thread?.isFinished ?? true) && Date() < end { usleep(10_000) }
+        Glibc.close(listenFD)
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    private func serve() {
+        var p = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
+        while poll(&p, 1, 100) <= 0 {
+            lock.lock(); let s = stopped; lock.unlock()
+            if s { return }
+        }
+        let fd = accept(listenFD, nil, nil)
+        guard fd >= 0 else { return }
+        lock.lock(); client = fd; lock.unlock()
+        send(ESLEncoder.authRequest())
+        var pending: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buf, buf.count, 0)
+            guard n > 0 else { return }
+            pending += buf[0..<n]
+            // One command per blank-line-terminated block.
+            while let end = pending.indices.dropLast().first(where: { pending[$0] == 0x0A && pending[$0 + 1] == 0x0A }) {
+                let line = String(decoding: pending[..<end], as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+                pending.removeSubrange(...(end + 1))
+                lock.lock(); _commands.append(line); lock.unlock()
+                send(ESLEncoder.commandReply(line == "auth \(password)" ? "+OK accepted" : "+OK"))
+            }
+        }
+    }
+}
