@@ -58,6 +58,7 @@ final class DTMFTransferTests: XCTestCase {
         for (from, to) in [
             ("sqlite://switchyard.db", "sqlite://" + db),
             ("fs://:ClueCon@127.0.0.1:8021?", "fs://:ClueCon@127.0.0.1:\(port)?"),
+            ("\"/tmp/opensips_fifo\"", "\"\(dir.appendingPathComponent("fifo").path)\""),  // one FIFO per instance
             ("\"Plugins/drouting/schema/sqlite.sql\"", "\"\(root.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path)\""),
             ("\"Examples/dtmf-transfer/provision.sql\"", "\"\(root.appendingPathComponent("Examples/dtmf-transfer/provision.sql").path)\""),
         ] {
