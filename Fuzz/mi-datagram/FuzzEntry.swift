@@ -24,7 +24,8 @@ private let dispatcher: MIDispatcher = {
     }
     // A reply of n bytes (n up to 4 * limit): most of them do not fit in one datagram.
     reg("big", recipes: [["n"]]) { p in
-        .result(.string(String(repeating: "x", count: Int(min(max(try p.int("n"), 0), Int64(4 * limit))))))
+        let count = min(max(try p.int("n"), 0), 4 * limit)
+        return .result(.string(String(repeating: "x", count: count)))
     }
     reg("err", recipes: [[]]) { _ in .error(code: 500, message: "Internal error", data: "detail") }
     return MIDispatcher(registry: registry)
