@@ -28,6 +28,8 @@ case "$target" in
     config) cp Tests/SwitchyardCoreTests/Fixtures/parser/*.cfg "$corpus"/; extra=(-max_len=8192) ;;
     mi-jsonrpc) cp Fuzz/json/seeds/rpc.json "$corpus"/; extra=(-max_len=4096) ;;
     mi-fifo) cp Fuzz/mi-fifo/seeds/* "$corpus"/; extra=(-max_len=8192) ;;
+    mi-datagram) cp Fuzz/mi-datagram/seeds/* "$corpus"/; extra=(-max_len=4096) ;;
+    http) cp Fuzz/http/seeds/* "$corpus"/; extra=(-max_len=20000) ;;
 esac
 
 # Let a Swift runtime trap (overflow, bounds) reach libFuzzer's deadly-signal handler, which prints the symbolised

@@ -34,6 +34,7 @@ extension Bench {
         for (from, to) in [
             ("sqlite://switchyard.db", "sqlite://" + dir.appendingPathComponent("bench.db").path),
             ("fs://:ClueCon@127.0.0.1:8021?", "fs://:ClueCon@127.0.0.1:\(eslPort)?"),
+            ("\"/tmp/opensips_fifo\"", "\"\(dir.appendingPathComponent("fifo").path)\""),  // one FIFO per instance
             ("\"Plugins/drouting/schema/sqlite.sql\"", "\"\(repo.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path)\""),
             ("\"Examples/dtmf-transfer/provision.sql\"", "\"\(repo.appendingPathComponent("Examples/dtmf-transfer/provision.sql").path)\")\n"
                 + "modparam(\"db_sqlite\", \"init_sql\", \"\(extra)\""),

@@ -1,6 +1,6 @@
 // A collection: 2^n shards, each an EntryTable behind its own Mutex; a key's shard is picked from its hash, so
 // operations on different shards never contend and no lock is global. Implements the cachedb semantics
-// (OpenSIPS cachedb_local hash.c, see README.md): store/insert/fetch/remove/add/counter_fetch, glob removal and listing,
+// (as OpenSIPS cachedb_local, see README.md): store/insert/fetch/remove/add/counter_fetch, glob removal and listing,
 // the expiry sweep.
 #if canImport(Glibc)
 import Glibc

@@ -214,9 +214,6 @@ struct EntryTable: ~Copyable {
         count = 0
     }
 
-    /// Bytes of the slot array (entries not included).
-    var slotBytes: Int { capacity * MemoryLayout<Slot>.stride }
-
     private mutating func shrinkIfSparse() {
         guard capacity > Self.minCapacity, count * 8 < capacity else { return }
         var target = Self.minCapacity

@@ -4,6 +4,7 @@
 // is ignored (AUTH takes the password only); the credentials end at the LAST '@' before the path, so a password may
 // hold '@'; parts are percent-decoded; the port defaults to 6379; several comma-separated hosts are a failover list;
 // `/N` selects database N on every (re)connect. The masked form is what logs show.
+import SwitchyardPluginKit
 
 struct RedisURL: Equatable, Sendable {
     struct Endpoint: Equatable, Sendable {
@@ -48,7 +49,7 @@ struct RedisURL: Equatable, Sendable {
         if let at = atIdx {
             let creds = rest[..<at]
             if let colon = creds.firstIndex(of: ":") {
-                guard let p = percentDecode(creds[creds.index(after: colon)...]) else { return bad("bad %-escape in the password") }
+                guard let p = creds[creds.index(after: colon)...].percentDecoded() else { return bad("bad %-escape in the password") }
                 password = p
             }
             rest = rest[rest.index(after: at)...]
@@ -77,33 +78,13 @@ struct RedisURL: Equatable, Sendable {
                 port = p
                 host = host[..<colon]
             }
-            guard !host.isEmpty, let h = percentDecode(host) else { return bad("empty or bad host in '\(part)'") }
+            guard !host.isEmpty, let h = host.percentDecoded() else { return bad("empty or bad host in '\(part)'") }
             endpoints.append(Endpoint(host: h, port: port))
         }
         guard !endpoints.isEmpty else { return bad("no host") }
         return .success(RedisURL(group: group, password: password, endpoints: endpoints, database: database))
     }
 
-    static func percentDecode(_ s: Substring) -> String? {
-        guard s.contains("%") else { return String(s) }
-        var out: [UInt8] = []
-        var it = s.utf8.makeIterator()
-        while let b = it.next() {
-            guard b == UInt8(ascii: "%") else { out.append(b); continue }
-            guard let h = it.next().flatMap(hex), let l = it.next().flatMap(hex) else { return nil }
-            out.append(h << 4 | l)
-        }
-        return String(validating: out, as: UTF8.self)
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
 
     /// The text with anything between "://" and the last '@' replaced, for a URL that did not parse.
     static func maskedText(_ text: String) -> String {

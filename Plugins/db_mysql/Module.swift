@@ -42,33 +42,19 @@ final class MySQLModule: Sendable {
             guard let n = v.intValue, n >= 1, n <= 3600 else { throw PluginError("expected seconds from 1 to 3600") }
             settings.timeoutSeconds.store(Int32(n), ordering: .relaxed)
         }
-        m.param("max_db_queries", .int) { [host] v in
-            guard let n = v.intValue else { throw PluginError("expected a number") }
-            if n < 1 { host.log(.warn, "max_db_queries \(n) < 1: using 2") }
-            settings.maxQueries.store(n < 1 ? 2 : Int32(min(n, 100)), ordering: .relaxed)
-        }
+        m.sqlDriverParams(settings.shared, module: Self.name, host: host)
         m.param("max_db_retries", .int) { [host] v in
             guard let n = v.intValue else { throw PluginError("expected a number") }
             if n < 0 { host.log(.warn, "max_db_retries \(n) < 0: using 3") }
             settings.maxRetries.store(n < 0 ? 3 : Int32(min(n, 100)), ordering: .relaxed)
         }
-        m.param("exec_query_threshold", .int) { v in
-            guard let n = v.intValue, n >= 0 else { throw PluginError("expected microseconds >= 0") }
-            settings.slowMicros.store(n, ordering: .relaxed)
-        }
         m.param("ps_max_col_size", .int) { v in
             guard v.intValue != nil else { throw PluginError("expected a number of bytes") }
-        }
-        m.param("use_tls", .int) { v in
-            guard let n = v.intValue else { throw PluginError("expected 0 or 1") }
-            if n != 0 { throw PluginError("TLS connections are not supported by this build of db_mysql") }
         }
         m.event(Self.connectionEvent)
         m.onInit { [host] in
             guard mysql_server_init(0, nil, nil) == 0 else { throw PluginError("mysql_library_init failed") }
-            guard host.apiPublish(Self.apiName, UnsafeRawPointer(mysqlAPI)) else {
-                throw PluginError("cannot publish the '\(Self.apiName)' API (another MySQL driver loaded?)")
-            }
+            try SQLDriverTable.publish(mysqlAPI, as: Self.apiName, host: host)
             host.log(.info, "libmariadb \(String(cString: mysql_get_client_info())), timeout_interval "
                      + "\(settings.timeoutSeconds.load(ordering: .relaxed)) s, max_db_queries \(settings.attempts)")
         }
@@ -80,22 +66,9 @@ final class MySQLModule: Sendable {
 nonisolated(unsafe) let mysqlAPI: UnsafePointer<sy_db_api> = SQLDriverTable.make(connect: mysqlConnect)
 
 private func mysqlConnect(_ url: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer? {
-    do throws(SQLError) {
-        guard let url else { throw SQLError(.badArg, "NULL database URL") }
-        let parsed = try SQLURL.parse(String(cString: url))
-        guard parsed.scheme == "mysql" else { throw SQLError(.badArg, "\(parsed.masked): not a mysql:// URL") }
-        for (k, _) in parsed.paramPairs { settings.log(.warn, "\(parsed.masked): unknown URL parameter '\(k)' ignored") }
-        let options = MySQLSession.Options(timeoutSeconds: UInt32(settings.timeoutSeconds.load(ordering: .relaxed)))
-        let conn = try SQLConnection(url: parsed, dialect: .mysql, settings: settings.driverSettings) { () throws(SQLError) -> SQLSession in
-            try MySQLSession(url: parsed, options: options)
-        }
-        settings.log(.dbg, "connected to \(parsed.masked)")
-        SQLError.clear(err)
-        return SQLDriverTable.handle(conn)
-    } catch {
-        let shown = url.map { SQLURL.maskPassword(String(cString: $0)) } ?? "(none)"
-        settings.log(.err, error.kind == .connect ? "cannot connect to \(shown): \(error.message)" : error.message)
-        error.write(to: err)
-        return nil
+    let options = MySQLSession.Options(timeoutSeconds: UInt32(settings.timeoutSeconds.load(ordering: .relaxed)))
+    return SQLDriverTable.connect(url, err, schemes: ["mysql"], dialect: .mysql, urlParams: false, shared: settings.shared,
+                                  settings: settings.driverSettings) { url throws(SQLError) in
+        try MySQLSession(url: url, options: options)
     }
 }

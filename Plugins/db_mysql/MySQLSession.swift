@@ -214,7 +214,7 @@ final class MySQLSession: SQLSession {
                 for i in 0..<ncols where lengths[i] > binds[i].buffer_length { lengths[i] = binds[i].buffer_length }
                 if !truncationLogged {
                     truncationLogged = true
-                    settings.log(.warn, "a value longer than its buffer was truncated (\(sql.prefix(120)))")
+                    settings.shared.log(.warn, "a value longer than its buffer was truncated (\(sql.prefix(120)))")
                 }
             }
             for i in 0..<ncols {

@@ -43,27 +43,13 @@ final class PostgresModule: Sendable {
             guard let n = v.intValue, n >= 0, n <= Int64(Int32.max) else { throw PluginError("expected milliseconds >= 0") }
             settings.statementTimeoutMs.store(Int32(n), ordering: .relaxed)
         }
-        m.param("max_db_queries", .int) { [host] v in
-            guard let n = v.intValue else { throw PluginError("expected a number") }
-            if n < 1 { host.log(.warn, "max_db_queries \(n) < 1: using 2") }
-            settings.maxQueries.store(n < 1 ? 2 : Int32(min(n, 100)), ordering: .relaxed)
-        }
-        m.param("exec_query_threshold", .int) { v in
-            guard let n = v.intValue, n >= 0 else { throw PluginError("expected microseconds >= 0") }
-            settings.slowMicros.store(n, ordering: .relaxed)
-        }
-        m.param("use_tls", .int) { v in
-            guard let n = v.intValue else { throw PluginError("expected 0 or 1") }
-            if n != 0 { throw PluginError("TLS connections are not supported by this build of db_postgres") }
-        }
+        m.sqlDriverParams(settings.shared, module: Self.name, host: host)
         m.onInit { [host] in
             guard PQisthreadsafe() != 0 else { throw PluginError("libpq was built without thread safety") }
-            guard host.apiPublish(Self.apiName, UnsafeRawPointer(postgresAPI)) else {
-                throw PluginError("cannot publish the '\(Self.apiName)' API (another PostgreSQL driver loaded?)")
-            }
+            try SQLDriverTable.publish(postgresAPI, as: Self.apiName, host: host)
             host.log(.info, "libpq \(PQlibVersion()), timeout \(settings.connectTimeout.load(ordering: .relaxed)) s, "
                      + "query_timeout \(settings.statementTimeoutMs.load(ordering: .relaxed)) ms, max_db_queries "
-                     + "\(settings.maxQueries.load(ordering: .relaxed))")
+                     + "\(settings.shared.maxQueries.load(ordering: .relaxed))")
         }
         return m.build()
     }
@@ -73,24 +59,11 @@ final class PostgresModule: Sendable {
 nonisolated(unsafe) let postgresAPI: UnsafePointer<sy_db_api> = SQLDriverTable.make(connect: postgresConnect)
 
 private func postgresConnect(_ url: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer? {
-    do throws(SQLError) {
-        guard let url else { throw SQLError(.badArg, "NULL database URL") }
-        let parsed = try SQLURL.parse(String(cString: url))
-        guard ["postgres", "postgresql"].contains(parsed.scheme) else {
-            throw SQLError(.badArg, "\(parsed.masked): not a postgres:// URL")
-        }
-        let options = PGSession.Options(connectTimeout: settings.connectTimeout.load(ordering: .relaxed),
-                                        statementTimeoutMs: settings.statementTimeoutMs.load(ordering: .relaxed))
-        let conn = try SQLConnection(url: parsed, dialect: .postgres, settings: settings.driverSettings) { () throws(SQLError) -> SQLSession in
-            try PGSession(url: parsed, options: options)
-        }
-        settings.log(.dbg, "connected to \(parsed.masked)")
-        SQLError.clear(err)
-        return SQLDriverTable.handle(conn)
-    } catch {
-        let shown = url.map { SQLURL.maskPassword(String(cString: $0)) } ?? "(none)"
-        settings.log(.err, error.kind == .connect ? "cannot connect to \(shown): \(error.message)" : error.message)
-        error.write(to: err)
-        return nil
+    let options = PGSession.Options(connectTimeout: settings.connectTimeout.load(ordering: .relaxed),
+                                    statementTimeoutMs: settings.statementTimeoutMs.load(ordering: .relaxed))
+    // URL parameters are libpq connection keywords (PGSession passes them on).
+    return SQLDriverTable.connect(url, err, schemes: ["postgres", "postgresql"], dialect: .postgres, urlParams: true,
+                                  shared: settings.shared, settings: settings.shared.driverSettings()) { url throws(SQLError) in
+        try PGSession(url: url, options: options)
     }
 }

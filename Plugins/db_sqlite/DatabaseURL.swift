@@ -7,6 +7,7 @@ import Musl
 import Darwin
 #endif
 import SwitchyardABI
+import SwitchyardPluginKit
 
 /// A parsed `sqlite:` URL.
 ///
@@ -35,7 +36,7 @@ enum DatabaseURL: Equatable, Sendable {
         if rest.contains("?") || rest.contains("#") {
             throw DBError.badArg("bad database URL '\(url)': query and fragment parts are not supported (encode '?' as %3F)")
         }
-        guard let path = percentDecode(rest), !path.isEmpty else {
+        guard let path = rest.percentDecoded(), !path.isEmpty else {
             throw DBError.badArg("bad database URL '\(url)': invalid percent-encoding")
         }
         if path.utf8.contains(0) { throw DBError.badArg("bad database URL: the path contains a NUL byte") }
@@ -51,27 +52,6 @@ enum DatabaseURL: Equatable, Sendable {
         switch self {
         case .file(let p): return p
         case .memory: return ":memory:"
-        }
-    }
-
-    /// `%XX` → byte; nil on a malformed escape or a result that is not UTF-8.
-    static func percentDecode(_ s: String) -> String? {
-        var out: [UInt8] = []
-        var bytes = s.utf8.makeIterator()
-        while let b = bytes.next() {
-            guard b == UInt8(ascii: "%") else { out.append(b); continue }
-            guard let h = bytes.next().flatMap(hexValue), let l = bytes.next().flatMap(hexValue) else { return nil }
-            out.append(h << 4 | l)
-        }
-        return String(validating: out, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
         }
     }
 

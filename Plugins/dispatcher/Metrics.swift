@@ -13,21 +13,19 @@ import Synchronization
 
 final class DestinationMetrics: Sendable {
     private let host: PluginHost
-    /// Gauges by statistic name, registered when first needed (the core has no unregister). A per-destination or
-    /// per-set gauge whose destination or set a reload removed drops to 0.
-    private let gauges = Mutex<[String: SYStat]>([:])
+    /// Registered when first needed. A per-destination or per-set gauge whose destination or set a reload removed
+    /// drops to 0.
+    private let gauges: Gauges
 
-    init(host: PluginHost) { self.host = host }
+    init(host: PluginHost) {
+        self.host = host
+        gauges = Gauges(host: host)
+    }
 
     /// Recomputes every gauge; the whole round runs under the lock, so the timer and a refresh at init never mix.
     func refresh(_ parts: [Partition]) {
-        gauges.withLock { g in
-            var seen = Set<String>()
+        gauges.round(zeroUnset: true) { set in
             var totals = (active: Int64(0), inactive: Int64(0), probing: Int64(0))
-            func set(_ name: String, _ value: Int64) {
-                seen.insert(name)
-                write(&g, name, value)
-            }
             for p in parts {
                 let prefix = p.isDefault ? "" : Self.safe(p.cfg.name) + "@"
                 for s in p.data.sets {
@@ -56,22 +54,7 @@ final class DestinationMetrics: Sendable {
             set("destinations_active", totals.active)
             set("destinations_inactive", totals.inactive)
             set("destinations_probing", totals.probing)
-            for name in g.keys where !seen.contains(name) { write(&g, name, 0) }
         }
-    }
-
-    /// Sets a non-resettable counter (a gauge for prometheus) to `value`.
-    private func write(_ g: inout [String: SYStat], _ name: String, _ value: Int64) {
-        let stat: SYStat
-        if let s = g[name] {
-            stat = s
-        } else {
-            guard let s = host.statRegister(name, flags: .noReset) else { return }
-            g[name] = s
-            stat = s
-        }
-        let delta = value - host.statGet(stat)
-        if delta != 0 { host.statUpdate(stat, delta) }
     }
 
     /// A destination URI as it appears in a statistic name.

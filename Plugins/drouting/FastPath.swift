@@ -232,7 +232,7 @@ extension DroutingModule {
         let now = rt.now()
         let strict = flags.contains(.strict)
         guard var match = snap.lookup(uri.userBytes, group: group, now: now, strict: strict) else { return -1 }
-        // The rule's route (spec §1.3 step 6): runs on a match, with C too; a drop in it fails do_routing.
+        // The rule's route: runs on a match, with C too; a drop in it fails do_routing.
         @inline(__always) func runRuleRoute(_ r: Int32) -> Bool {
             let ri = Int(snap.rules.row(Int(r)).route)
             guard ri >= 0, let handle = snap.rules.routeHandles[ri].raw else { return true }

@@ -28,7 +28,7 @@ struct DRConfig: Sendable {
     var noConcurrentReload = false
     var extraPrefixChars = ""
     var extraIdChars = "_-."
-    /// Probing (spec §1.10): seconds between rounds (0 = off), method, From URI, extra success codes (200 always),
+    /// Probing: seconds between rounds (0 = off), method, From URI, extra success codes (200 always),
     /// and (Switchyard) the reply timeout in ms (0 = min(interval/2, 2 s)).
     var probingInterval: Int64 = 30
     var probingMethod = "OPTIONS"

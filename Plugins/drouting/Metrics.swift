@@ -7,12 +7,14 @@ import Synchronization
 
 final class GatewayMetrics: Sendable {
     private let host: PluginHost
-    /// Gauges by statistic name, registered when a gateway first shows up (the core has no unregister: a gateway
-    /// removed by a reload keeps its last value).
-    private let gauges = Mutex<[String: SYStat]>([:])
+    /// Registered when a gateway first shows up; a gateway removed by a reload keeps its last value.
+    private let gauges: Gauges
     private let timer = Mutex<SYTimer?>(nil)
 
-    init(host: PluginHost) { self.host = host }
+    init(host: PluginHost) {
+        self.host = host
+        gauges = Gauges(host: host)
+    }
 
     func start(snapshot: @escaping @Sendable () -> Snapshot) {
         let t = host.timerAdd("drouting-metrics", intervalMs: 1000) { [self] in refresh(snapshot()) }
@@ -30,22 +32,9 @@ final class GatewayMetrics: Sendable {
         for gw in snap.gateways {
             let on = !gw.state.isDisabled
             if on { active += 1 }
-            set("gw_active@" + gw.id.map { $0 == ":" ? "_" : $0 }.map(String.init).joined(), on ? 1 : 0)
+            gauges.set("gw_active@" + gw.id.map { $0 == ":" ? "_" : $0 }.map(String.init).joined(), on ? 1 : 0)
         }
-        set("gateways_active", active)
-        set("gateways_inactive", Int64(snap.gateways.count) - active)
-    }
-
-    /// Sets a non-resettable counter (a gauge for prometheus) to `value`; only the timer thread writes them.
-    private func set(_ name: String, _ value: Int64) {
-        let stat = gauges.withLock { g -> SYStat? in
-            if let s = g[name] { return s }
-            let s = host.statRegister(name, flags: .noReset)
-            g[name] = s
-            return s
-        }
-        guard let stat else { return }
-        let delta = value - host.statGet(stat)
-        if delta != 0 { host.statUpdate(stat, delta) }
+        gauges.set("gateways_active", active)
+        gauges.set("gateways_inactive", Int64(snap.gateways.count) - active)
     }
 }

@@ -1,4 +1,4 @@
-// persistent_state (spec §1.10): every 30 s, gateways and carriers whose state changed (MI, probing, dr_disable) get
+// persistent_state: every 30 s, gateways and carriers whose state changed (MI, probing, dr_disable) get
 // it written back to dr_gateways.state (0 active, 1 disabled by MI, 2 inactive/probing) and dr_carriers.state (0/1),
 // so a restart starts from the state the operator left. Also flushed when the module stops. A failed write is logged
 // and retried on the next round (the entry stays dirty); routing never waits for it (its own queue).
@@ -23,7 +23,7 @@ extension DroutingModule {
         probeQueue.sync { _ = flushState() }
     }
 
-    /// DB state of a gateway (spec §1.10 table).
+    /// DB state of a gateway.
     static func dbState(gateway bits: UInt8) -> Int64 {
         if bits & StateCell.disabled == 0 { return 0 }
         return bits & StateCell.byMI != 0 ? 1 : 2

@@ -1,4 +1,4 @@
-// Gateway probing (spec §1.10): every `probing_interval` seconds, on the core's timer thread, a `probing_method`
+// Gateway probing: every `probing_interval` seconds, on the core's timer thread, a `probing_method`
 // request goes to "sip:" + the gateway's hostport[;params] of every gateway with probe_mode 2, and of every currently
 // disabled gateway with probe_mode 1; gateways disabled by MI (or DB state 1) are never probed. The final reply comes
 // back on a core thread: 200 or a `probing_reply_codes` code re-enables (unless MI-disabled), >= 400 (a local 408

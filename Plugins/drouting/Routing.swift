@@ -170,7 +170,7 @@ enum Routing {
         return Loader.resolve(host)
     }
 
-    /// The first gateway (load order) having one of `ips` whose port matches (spec §1.7 is_from_gw: the gateway's
+    /// The first gateway (load order) having one of `ips` whose port matches (is_from_gw: the gateway's
     /// port 0, the checked port 0, or equal ports; `ignorePort` = flag `n`), of `type` (nil or -1 = any), and with
     /// transport `proto` when given (flag `r`).
     static func matchGateway(ips: [String], port: Int, proto: String?, type: Int?, ignorePort: Bool,

@@ -76,7 +76,7 @@ struct Gateway: Sendable {
     /// Arena copies of the strings do_routing hands to the host.
     var hID = StrRef.empty, hIP = StrRef.empty, hPri = StrRef.empty, hSock = StrRef.empty, hAttrs = StrRef.empty
 
-    /// MI state name (spec §1.10).
+    /// MI state name.
     var stateName: String { Gateway.stateName(state.bits.load(ordering: .relaxed), probeMode: probeMode) }
 
     static func stateName(_ b: UInt8, probeMode: Int) -> String {
@@ -85,7 +85,7 @@ struct Gateway: Sendable {
         return probeMode == 1 ? "Probing" : "Inactive"
     }
 
-    /// E_DROUTING_STATUS `status` (spec §1.10): `active`, `disabled MI`, `probing`, `inactive`.
+    /// E_DROUTING_STATUS `status`: `active`, `disabled MI`, `probing`, `inactive`.
     static func eventStatus(_ b: UInt8, probeMode: Int) -> String {
         if b & StateCell.disabled == 0 { return "active" }
         if b & StateCell.byMI != 0 { return "disabled MI" }
@@ -233,8 +233,6 @@ struct PrefixTrie: Sendable {
     private(set) var fNodes = FrozenArray<Node>([Node()])
     private(set) var fEntries = FrozenArray<GroupEntry>([])
     private(set) var fRuleRefs = FrozenArray<Int32>([])
-
-    var nodeCount: Int { nodes.count }
 
     /// Moves the built tables to their lookup copies (the build arrays are released).
     mutating func freeze() {

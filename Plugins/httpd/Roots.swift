@@ -32,6 +32,7 @@ struct HTTPRootTable: Sendable {
         return true
     }
 
+    /// The root serving `path`: the first named root that matches, else the catch-all.
     func find(_ path: Substring) -> HTTPRoot? {
         roots.first { !$0.root.isEmpty && $0.matches(path) } ?? roots.first { $0.root.isEmpty }
     }

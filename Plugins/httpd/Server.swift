@@ -34,12 +34,6 @@ final class HTTPDServer: Sendable {
         host.log(.warn, text() + (skipped > 0 ? " (\(skipped) more refused request(s) not logged)" : ""))
     }
 
-    /// A request's path as logs show it: no query string (it may carry credentials), at most 100 characters.
-    static func shown(_ url: UnsafePointer<CChar>) -> String {
-        let path = String(cString: url).prefix { $0 != "?" }
-        return path.count > 100 ? path.prefix(100) + "..." : String(path)
-    }
-
     struct DaemonBox: @unchecked Sendable { // the daemon pointer is only passed to MHD_stop_daemon, once
         let daemon: OpaquePointer
         let logger: UnsafeMutablePointer<sy_mhd_logger>
@@ -110,7 +104,7 @@ final class HTTPDServer: Sendable {
         }
         guard let root = req.root else { return SY_MHD_NO }
         if req.tooLarge {
-            logRefusal("\(String(cString: method)) \(Self.shown(url)): body larger than \(root.maxBody) bytes refused (413)")
+            logRefusal("\(String(cString: method)) \(HeadCheck.shown(String(cString: url))): body larger than \(root.maxBody) bytes refused (413)")
             return queueError(connection, 413, "request body larger than \(root.maxBody) bytes")
         }
         root.handler(root.user, req.opaque)
@@ -125,18 +119,18 @@ final class HTTPDServer: Sendable {
     private func begin(_ connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
                        state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         let head = headSize(connection, url: url, method: method)
-        if head > HTTPDConfig.maxHead {
-            logRefusal("request head of \(head) bytes refused (431): the limit is \(HTTPDConfig.maxHead)")
-            return queueError(connection, 431, "request head larger than \(HTTPDConfig.maxHead) bytes")
+        let contentLength = MHD_lookup_connection_value(connection, SY_MHD_HEADER_KIND, "Content-Length").map { String(cString: $0) }
+        let check = roots.withLock {
+            HeadCheck.decide(method: String(cString: method), path: String(cString: url), headSize: head,
+                             contentLength: contentLength, roots: $0)
         }
-        let path = Substring(String(cString: url))
-        guard let root = roots.withLock({ $0.find(path) }) else {
-            return queueError(connection, 404, "nothing is served at \(path)")
-        }
-        if let cl = MHD_lookup_connection_value(connection, SY_MHD_HEADER_KIND, "Content-Length"),
-           let length = UInt64(String(cString: cl)), length > root.maxBody {
-            logRefusal("\(String(cString: method)) \(Self.shown(url)): Content-Length \(length) over the limit of \(root.maxBody) refused (413)")
-            return queueError(connection, 413, "request body of \(length) bytes exceeds the limit of \(root.maxBody)")
+        let root: HTTPRoot
+        switch check {
+        case .refuse(let status, let text, let log):
+            if let log { logRefusal(log) }
+            return queueError(connection, status, text)
+        case .serve(let r):
+            root = r
         }
         let req = HTTPRequest(server: self, connection: connection, method: method, path: url, root: root, reserve: config.postBufSize)
         state.pointee = Unmanaged.passRetained(req).toOpaque() // released in completedHandler

@@ -1,4 +1,4 @@
-// The `$json(...)` name grammar, parsed once at startup (OpenSIPS json.c's pv_parse_json_name state machine):
+// The `$json(...)` name grammar, parsed once at startup (as OpenSIPS's json module reads it):
 //
 //   spec  := NAME { seg } [ '.keys' | '.values' ]
 //   seg   := '/' KEY | '[' INDEX ']'

@@ -1,4 +1,4 @@
-// The OpenSIPS `maxfwd` module as a Switchyard plugin: Max-Forwards checking (RFC 3261 16.3 / 16.6).
+// The OpenSIPS `maxfwd` module as a Switchyard plugin: Max-Forwards checking.
 //
 //   modparam("maxfwd", "max_limit", 70)
 //   mf_process_maxfwd_header(max_value)   is_maxfwd_lt(limit)

@@ -240,19 +240,14 @@ final class MIDatagramModule: Sendable {
                 host.log(.warn, "request from an unbound (unnamed) socket: no way to answer, dropped")
                 continue
             }
-            let reply: [UInt8]?
-            if n > Self.maxDatagram {
-                reply = Array(Self.errorReply(-32700, "Parse error", "Request larger than \(Self.maxDatagram) bytes", id: .null).utf8)
-            } else {
-                reply = buffer.withUnsafeBytes { host.miDispatch(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            let answer = buffer.withUnsafeBytes { buf in
+                DatagramExchange.answer(request: UnsafeRawBufferPointer(rebasing: buf[0..<min(n, Self.maxDatagram)]), received: n,
+                                        limit: Self.maxDatagram) { host.miDispatch($0) }
             }
-            guard var reply else { continue } // notification
-            if reply.count > Self.maxDatagram {
-                host.log(.err, "reply of \(reply.count) bytes does not fit in one datagram: error sent instead")
-                let id = (try? JSONParser().parse(reply))?.objectValue?["id"] ?? .null
-                reply = Array(Self.errorReply(-32000, "Server error",
-                                              "Reply larger than \(Self.maxDatagram) bytes (one datagram)", id: id).utf8)
+            if let size = answer.oversizedReply {
+                host.log(.err, "reply of \(size) bytes does not fit in one datagram: error sent instead")
             }
+            guard let reply = answer.reply else { continue } // notification
             let sent = reply.withUnsafeBytes { r in
                 withUnsafePointer(to: &from) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, r.baseAddress, r.count, 0, $0, fromLen) }
@@ -260,10 +255,6 @@ final class MIDatagramModule: Sendable {
             }
             if sent < 0 { host.log(.err, "cannot send the reply: \(errorText())") }
         }
-    }
-
-    static func errorReply(_ code: Int, _ message: String, _ data: String, id: JSONValue) -> String {
-        #"{"jsonrpc":"2.0","error":{"code":\#(code),"message":\#(JSONSerializer.quoted(message)),"data":\#(JSONSerializer.quoted(data))},"id":\#(JSONSerializer.serialize(id))}"#
     }
 }
 

@@ -65,29 +65,15 @@ final class MIHTTPModule: Sendable {
         host.log(.info, "MI over HTTP at /\(r)")
     }
 
-    /// One request: only POST with a body carries JSON-RPC; the answer is the MI's single-line reply.
+    /// One request, answered as MIHTTPAnswer says.
     func serve(_ req: OpaquePointer) {
         guard let t = http.withLock({ $0 }) else { return }
-        let method = t.method(req)
-        guard method == "POST" else {
-            host.log(.info, "\(method) /\(root.withLock { $0 }): only POST is served (405)")
-            t.header(req, "Allow", "POST")
-            t.text(req, 405, "only POST is allowed")
-            return
-        }
-        guard let body = t.api.pointee.body?(req), body.len > 0, let base = body.s else {
-            host.log(.info, "POST /\(root.withLock { $0 }) without a body (400)")
-            t.text(req, 400, "empty body: expected one JSON-RPC request")
-            return
-        }
-        switch host.miDispatch(UnsafeRawBufferPointer(start: base, count: body.len)) {
-        case nil:
-            t.reply(req, 202, nil, [])
-        case let r? where r.isEmpty:
-            t.text(req, 500, "the MI engine gave no answer")
-        case let r?:
-            t.reply(req, 200, "application/json", r)
-        }
+        let body = t.api.pointee.body?(req) ?? sy_str(s: nil, len: 0)
+        let raw = UnsafeRawBufferPointer(start: body.s, count: body.s == nil ? 0 : body.len)
+        let a = MIHTTPAnswer.answer(method: t.method(req), path: root.withLock { $0 }, body: raw) { host.miDispatch($0) }
+        if let line = a.log { host.log(.info, line) }
+        if let allow = a.allow { t.header(req, "Allow", allow) }
+        t.reply(req, a.status, a.contentType, a.body)
     }
 }
 
@@ -109,9 +95,5 @@ struct HTTPDTable: @unchecked Sendable { // points at httpd's table, which lives
         _ = body.withUnsafeBytes { raw in
             api.pointee.reply?(req, status, contentType, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
         }
-    }
-
-    func text(_ req: OpaquePointer, _ status: Int32, _ text: String) {
-        reply(req, status, "text/plain; charset=utf-8", Array("\(status): \(text)\n".utf8))
     }
 }

@@ -1,4 +1,4 @@
-// The OpenSIPS `rr` module as a Switchyard plugin: Record-Route and loose routing (RFC 3261 16.6 step 4, 16.4).
+// The OpenSIPS `rr` module as a Switchyard plugin: Record-Route and loose routing.
 //
 //   modparam("rr", "enable_double_rr", 0)
 //   record_route()   loose_route()

@@ -1,5 +1,5 @@
 // The OpenSIPS `sl` module as a Switchyard plugin: stateless replies. The core builds and sends the reply
-// (host sip_reply: Via/From/To/Call-ID/CSeq copied, To tag added, sent per RFC 3261 18.2.2 / RFC 3581).
+// (host sip_reply: Via/From/To/Call-ID/CSeq copied, To tag added, sent to the top Via's received/rport address).
 //
 //   sl_send_reply(code, reason)   sl_reply_error()
 #if canImport(Glibc)

@@ -76,7 +76,6 @@ public enum ESLEncoder {
 
     public static let goodbyeText = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
     public static let shutdownText = "The system is being shut down.\n"
-    public static let lostEventsText = "killed listener because of lost events\n"
 
     /// `Content-Type: text/disconnect-notice\n[Controlled-Session-UUID, Content-Disposition]\nContent-Length: N\n\n<text>`
     public static func disconnectNotice(_ text: String = goodbyeText, controlledSessionUUID: String? = nil, disposition: String? = nil) -> [UInt8] {

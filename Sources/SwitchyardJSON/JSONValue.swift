@@ -21,15 +21,6 @@ extension JSONValue {
 
     public var intValue: Int64? { if case .int(let i) = self { return i } else { return nil } }
 
-    /// The numeric value of `.int` or `.double`.
-    public var doubleValue: Double? {
-        switch self {
-        case .int(let i): return Double(i)
-        case .double(let d): return d
-        default: return nil
-        }
-    }
-
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
 
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
@@ -43,18 +34,6 @@ extension JSONValue {
     public subscript(index: Int) -> JSONValue? {
         guard case .array(let a) = self, a.indices.contains(index) else { return nil }
         return a[index]
-    }
-
-    /// A short name of the JSON type, for error messages.
-    public var typeName: String {
-        switch self {
-        case .null: return "null"
-        case .bool: return "boolean"
-        case .int, .double: return "number"
-        case .string: return "string"
-        case .array: return "array"
-        case .object: return "object"
-        }
     }
 }
 

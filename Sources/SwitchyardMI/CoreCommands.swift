@@ -1,6 +1,6 @@
 extension MIRegistry {
     /// Registers the core MI commands (module `core`, each also reachable as `core:<name>`) and the
-    /// statistics commands, with the result shapes of OpenSIPS 3.x (spec §4.6).
+    /// statistics commands, with the result shapes of OpenSIPS 3.x.
     public func registerCoreCommands(hooks: MICoreHooks, stats: StatsRegistry) throws(MIRegistryError) {
         try registerIntrospectionCommands()
         try registerProcessCommands(hooks)

@@ -1,4 +1,4 @@
-/// Turns one JSON-RPC 2.0 request into its reply, exactly as OpenSIPS `mi.c` does (spec §4.2).
+/// Turns one JSON-RPC 2.0 request into its reply, exactly as OpenSIPS does.
 ///
 /// Transport-agnostic and stateless apart from the registry: FIFO, HTTP and datagram transports
 /// call `handle` concurrently from their own threads. The text reply is compact (one line, no

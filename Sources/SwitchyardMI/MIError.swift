@@ -1,7 +1,7 @@
 /// An MI error reply: JSON-RPC `error` member (`code`, `message`, optional `data`).
 ///
 /// Handlers may `throw` one (or return `.error`); the dispatcher turns it into the reply. The
-/// constants below carry the exact texts of OpenSIPS `mi.c`/`item.c`, which opensips-cli shows as
+/// constants below carry the exact texts of OpenSIPS's MI errors, which opensips-cli shows as
 /// `code: message (data)` and scripts may match on.
 public struct MIError: Error, Sendable, Equatable, CustomStringConvertible {
     public let code: Int
@@ -32,7 +32,7 @@ public struct MIError: Error, Sendable, Equatable, CustomStringConvertible {
         MIError(code: -32000, message: "Server error", data: .string(data))
     }
 
-    // MARK: Parameter problems (item.c)
+    // MARK: Parameter problems
 
     public static func badType(_ parameter: String) -> MIError {
         invalidParams("Bad type for parameter '\(parameter)'")
@@ -48,7 +48,7 @@ public struct MIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A handler returned nothing (OpenSIPS: handler returned NULL).
     public static let handlerReturnedNull = serverError("Command handler returned null")
 
-    // MARK: Recipe selection (mi.c)
+    // MARK: Recipe selection
 
     public static let namedParamsOnly = invalidParams("Command only supports named parameters")
     public static let ambiguousCall = invalidParams("Ambiguous call, use named parameters instead")

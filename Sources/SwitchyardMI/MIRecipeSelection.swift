@@ -1,4 +1,4 @@
-/// Picks the recipe a call matches (spec §4.2 step 4–5).
+/// Picks the recipe a call matches.
 ///
 /// Positional calls match by parameter **count only** (OpenSIPS behaviour: names are unknown),
 /// named calls by count and names, so unknown extra keys never match.

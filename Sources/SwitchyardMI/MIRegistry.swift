@@ -20,7 +20,7 @@ public enum MIRegistryError: Error, Sendable, Equatable, CustomStringConvertible
 /// All MI commands, thread-safe. Registration may happen at any time (modules register after
 /// their init, dynamic modules later); lookups come from several transport threads at once.
 ///
-/// Lookup (spec §4.8): every name, main or alias, is matched exactly. A name containing `:` is
+/// Lookup: every name, main or alias, is matched exactly. A name containing `:` is
 /// therefore a 4.0 `module:name`, a bare name a 3.x flat name. Because flat and qualified names are
 /// separate keys there is never an ambiguous match (4.0's -32001 cannot happen).
 public final class MIRegistry: Sendable {

@@ -1,7 +1,7 @@
 /// The parameters of one MI call, read by name.
 ///
 /// Positional params are mapped to names through the recipe the dispatcher selected, so a handler
-/// never cares which form the client used. The accessors follow OpenSIPS `item.c`, in particular
+/// never cares which form the client used. The accessors behave as OpenSIPS's, in particular
 /// `int` accepts strings holding an integer because opensips-cli sends positional values as strings.
 public struct MIRequestParams: Sendable, Equatable {
     public enum Storage: Sendable, Equatable {

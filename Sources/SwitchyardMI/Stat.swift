@@ -44,8 +44,6 @@ public final class Stat: Sendable {
 
     public func increment() { update(1) }
 
-    public func decrement() { update(-1) }
-
     /// Sets a gauge; ignored for function stats.
     public func set(_ newValue: Int64) { counter.store(newValue, ordering: .relaxed) }
 

@@ -93,7 +93,7 @@ public final class StatsRegistry: Sendable {
         return all.map(\.group).filter { seen.insert($0).inserted }
     }
 
-    /// The stats selected by MI selectors (spec §5), deduplicated, in registration order:
+    /// The stats selected by MI selectors, deduplicated, in registration order:
     /// - `all`: every visible stat (only when `allowAll`);
     /// - `group:` (trailing colon): every visible stat of the group;
     /// - `name`: the first stat with that name in any group, case-insensitive;

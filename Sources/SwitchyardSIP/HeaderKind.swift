@@ -40,7 +40,7 @@ public enum HeaderKind: UInt8, Sendable {
         ("expires", .expires), ("event", .event), ("subject", .subject),
     ] as [(String, HeaderKind)]).map { (Array($0.0.utf8), $0.1) }
 
-    /// Compact forms of headers kept as `.other` (RFC 3261 7.3.3 and later RFCs), both ways.
+    /// Compact forms of headers kept as `.other`, both ways.
     static let otherForms: [String: String] = {
         let pairs = [("e", "content-encoding"), ("r", "refer-to"), ("b", "referred-by"), ("u", "allow-events"),
                      ("x", "session-expires"), ("y", "identity"), ("a", "accept-contact"), ("j", "reject-contact"),

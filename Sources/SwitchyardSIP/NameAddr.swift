@@ -66,14 +66,14 @@ public struct NameAddr: Sendable, Equatable {
         }
         if let lt = u[i...].firstIndex(of: Byte.lt) {
             if display.isEmpty {
-                // An unquoted display name is tokens and whitespace only (RFC 4475 3.1.2.15).
+                // An unquoted display name is tokens and whitespace only.
                 for c in u[i..<lt] where !(Byte.isToken(c) || Byte.isLWS(c)) { return nil }
                 display = s(i..<lt).trimmingWS()
             } else {
                 for c in u[i..<lt] where !Byte.isLWS(c) { return nil }
             }
             guard let gt = u[lt...].firstIndex(of: Byte.gt) else { return nil }
-            // No whitespace inside <...> (RFC 4475 3.1.2.14).
+            // No whitespace inside <...>.
             for c in u[(lt + 1)..<gt] where Byte.isLWS(c) { return nil }
             let uri = s((lt + 1)..<gt)
             var rest = gt + 1

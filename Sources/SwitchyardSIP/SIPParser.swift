@@ -120,7 +120,7 @@ enum SIPParser {
             }
             switch kind {
             case .from, .to, .callID, .cseq, .maxForwards, .contentLength:
-                // RFC 3261 allows one of each (RFC 4475 3.3.8 asks for a 400).
+                // One of each is allowed: a second one is a 400.
                 if fields.contains(where: { $0.kind == kind }) { throw SIPParseError("more than one \(kind) header") }
             default: break
             }
@@ -164,8 +164,8 @@ enum SIPParser {
             while m < f.value.upperBound, Byte.isToken(b[m]) { m += 1 }
             guard m == f.value.upperBound else { throw SIPParseError("bad CSeq method") }
             if isRequest && knownMethod(b, methodRange) {
-                // RFC 3261 8.2: the CSeq method must match the request method (ACK/CANCEL included).
-                // An unknown method is left to the script (501), as RFC 4475 3.1.2.18 prefers.
+                // The CSeq method must match the request method (ACK/CANCEL included). An unknown method is
+                // left to the script (which answers 501), so its CSeq is not compared.
                 guard m - k == methodRange.count, memcmpEqual(b, k, methodRange.lowerBound, methodRange.count) else {
                     throw SIPParseError("CSeq method does not match the request method")
                 }

@@ -4,6 +4,7 @@
 // the first '@' (so it may hold '/' and ':' but not a raw '@': write %40); every part is percent-decoded; an IPv6
 // host is written in brackets; a Unix socket is written as the host `unix(/path/to/socket)`; `?params` is kept for
 // the driver. `masked` is the form every message shows: the password is never logged.
+import SwitchyardPluginKit
 
 /// A parsed SQL URL.
 public struct SQLURL: Equatable, Sendable {
@@ -46,7 +47,7 @@ public struct SQLURL: Equatable, Sendable {
     public var paramPairs: [(String, String)] {
         params.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             if let eq = pair.firstIndex(of: "=") {
-                return (String(pair[..<eq]), SQLURL.percentDecode(String(pair[pair.index(after: eq)...])) ?? "")
+                return (String(pair[..<eq]), pair[pair.index(after: eq)...].percentDecoded() ?? "")
             }
             return (String(pair), "")
         }
@@ -107,31 +108,8 @@ public struct SQLURL: Equatable, Sendable {
     }
 
     private static func decode(_ s: Substring, _ what: String, _ bad: (String) -> SQLError) throws(SQLError) -> String {
-        guard let d = percentDecode(String(s)) else { throw bad("bad %-escape in the \(what)") }
+        guard let d = s.percentDecoded() else { throw bad("bad %-escape in the \(what)") }
         return d
-    }
-
-    /// `%XX` → byte; nil on a malformed escape, a NUL byte or a result that is not UTF-8.
-    public static func percentDecode(_ s: String) -> String? {
-        guard s.contains("%") else { return s }
-        var out: [UInt8] = []
-        var it = s.utf8.makeIterator()
-        while let b = it.next() {
-            guard b == UInt8(ascii: "%") else { out.append(b); continue }
-            guard let h = it.next().flatMap(hex), let l = it.next().flatMap(hex) else { return nil }
-            out.append(h << 4 | l)
-        }
-        if out.contains(0) { return nil }
-        return String(validating: out, as: UTF8.self)
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     /// Any URL-like text with the password part (between the credentials' ':' and '@') replaced by `***`, for

@@ -3,7 +3,7 @@ import Foundation
 import SwitchyardCore
 import SwitchyardABI
 
-/// The `switchyard` command, in the spirit of OpenSIPS's options (spec §6).
+/// The `switchyard` command, in the spirit of OpenSIPS's options.
 @main
 struct SwitchyardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -59,6 +59,7 @@ final class DTMFTransferTests: XCTestCase {
             // INFO: every DTMF event handled logs one line (transferred, or why not), which the test waits for.
             ("xlog_level = 2 ", "xlog_level = 3 "),
             ("fs://:ClueCon@127.0.0.1:8021?", "fs://:ClueCon@127.0.0.1:\(port)?"),
+            ("\"/tmp/opensips_fifo\"", "\"\(dir.appendingPathComponent("fifo").path)\""),  // one FIFO per instance
             ("\"Plugins/drouting/schema/sqlite.sql\"", "\"\(root.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path)\""),
             ("\"Examples/dtmf-transfer/provision.sql\"", "\"\(root.appendingPathComponent("Examples/dtmf-transfer/provision.sql").path)\""),
         ] {

@@ -63,6 +63,22 @@ final class MIDatagramTests: XCTestCase {
         XCTAssertEqual(level?["New global log level"] as? Int, 3)
     }
 
+    /// A reply too big for one datagram is replaced by an error naming the request's id; when even that error would not
+    /// fit (an id of nearly a datagram), the error goes with id null instead of not at all.
+    func testDatagramOversizedReplyWithHugeIDIsStillAnswered() throws {
+        let port = try UDPSocket().port // a free port (the probe closes at once)
+        _ = try datagramServer(tempDir(), socket: "udp:127.0.0.1:\(port)")
+        let client = try UDPSocket()
+        let id = String(repeating: "x", count: 65_400)
+        client.send(#"{"jsonrpc":"2.0","method":"get_statistics","params":[["all"]],"id":"\#(id)"}"#, to: port)
+        var reply: String?
+        let deadline = Date().addingTimeInterval(10)
+        while reply == nil, Date() < deadline { reply = client.receive()?.0 }
+        let object = try JSONSerialization.jsonObject(with: Data(XCTUnwrap(reply, "no answer").utf8)) as? [String: Any]
+        XCTAssertEqual((object?["error"] as? [String: Any])?["code"] as? Int, -32000)
+        XCTAssertTrue(object?["id"] is NSNull, "\(object ?? [:])")
+    }
+
     func testDatagramRequiresSocketName() throws {
         let h = ServerHarness("""
         mpath = "\(BinaryRunner.buildDirectory.path)"

@@ -72,7 +72,7 @@ public struct ScriptAST: Sendable {
     public init() {}
 }
 
-/// Binary operators of assignment expressions (spec §2.7: arithmetic all one level, bitwise lower).
+/// Binary operators of assignment expressions (arithmetic all one level, bitwise lower).
 public enum BinaryOp: String, Sendable {
     case add = "+", sub = "-", mul = "*", div = "/", mod = "%"
     case band = "&", bor = "|", bxor = "^", shl = "<<", shr = ">>"

@@ -1,4 +1,4 @@
-/// Global parameter names OpenSIPS 3.6 knows (spec §2.3), plus the 2.x `children` alias we accept.
+/// Global parameter names OpenSIPS 3.6 knows, plus the 2.x `children` alias we accept.
 /// Anything else at top level is "unknown global parameter".
 enum GlobalNames {
     static let known: Set<String> = {
@@ -32,7 +32,7 @@ enum GlobalNames {
     /// Globals whose value is a socket-like spec (or `mem-group = "name": "mod" ...`), kept raw.
     static let rawValued: Set<String> = ["socket", "listen", "alias", "mem-group"]
 
-    /// Globals of older versions that 3.x refuses, with what to write instead (spec §2.3, §8 item 22).
+    /// Globals of older versions that 3.x refuses, with what to write instead.
     static let removed: [String: String] = [
         "debug": "removed in 3.0: use log_level",
         "fork": "removed in 3.0: OpenSIPS always forks its workers",

@@ -5,7 +5,7 @@ import Foundation
 public struct Lexer {
     public static let maxIncludeDepth = 50
 
-    /// Words that lex as numbers everywhere (spec §2.2).
+    /// Words that lex as numbers everywhere.
     static let booleanWords: [String: Int] = [
         "yes": 1, "true": 1, "on": 1, "enable": 1,
         "no": 0, "false": 0, "off": 0, "disable": 0,
@@ -78,7 +78,7 @@ public struct Lexer {
     static func lexText(_ file: SourceFile, baseDir: String, stack: inout [String], out: inout [Token], diagnostics: DiagnosticBag) {
         var scanner = Scanner(file: file, diagnostics: diagnostics)
         while let tok = scanner.next() {
-            // include_file "x" is recognised only as the first word of a physical line (spec §2.1).
+            // include_file "x" is recognised only as the first word of a physical line.
             if case .identifier(let word) = tok.kind, word == "include_file" || word == "import_file", scanner.tokenStartsLine {
                 // Look at the next token without taking it: if it is not the file name, it may
                 // start the next line's item and must still be lexed normally.
@@ -200,14 +200,14 @@ struct Scanner {
             case UInt8(ascii: "\\") where peek(1) == UInt8(ascii: "\n"):
                 advance(); advance()
             case UInt8(ascii: "/") where peek(1) == UInt8(ascii: "/"):
-                // Not a comment in any OpenSIPS version (spec §2.2, §8 item 1). Say so once, then
+                // Not a comment in any OpenSIPS version. Say so once, then
                 // skip the line as the author meant, instead of a cascade of errors about '/'.
                 diagnostics.error(location, "'//' is not a comment in OpenSIPS scripts: use '#' or '/* ... */'")
                 skipRestOfLine()
             case UInt8(ascii: "/") where peek(1) == UInt8(ascii: "*"):
                 let start = location
                 advance(); advance()
-                var depth = 1  // /* */ comments nest (spec §2.2)
+                var depth = 1  // /* */ comments nest
                 while depth > 0 {
                     guard let d = peek() else {
                         diagnostics.error(start, "unterminated /* comment (comments nest: every '/*' needs its own '*/')")

@@ -540,7 +540,7 @@ public struct Parser {
         }
     }
 
-    /// `include_file` is only recognised as the first word of a line (spec §2.1, §8 item 15).
+    /// `include_file` is only recognised as the first word of a line.
     mutating func skipMisplacedInclude(_ word: String) throws {
         fail(current.location, "\(word) must be the first word on its line (it is handled before parsing, line by line)")
         advance()
@@ -759,7 +759,7 @@ public struct Parser {
         return CallExpr(name: name, args: args, location: tok.location)
     }
 
-    // MARK: conditions (spec §2.6: && and || share one level, left-associative)
+    // MARK: conditions (&& and || share one level, left-associative)
 
     mutating func parseCondition() throws -> Expr {
         var left = try parseCondUnary()
@@ -907,7 +907,7 @@ public struct Parser {
         }
     }
 
-    // MARK: expressions (spec §2.7: + - * / % one level; bitwise one level lower)
+    // MARK: expressions (+ - * / % one level; bitwise one level lower)
 
     mutating func parseExpr() throws -> Expr {
         var left = try parseArith()

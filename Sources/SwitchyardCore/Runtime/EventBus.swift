@@ -53,6 +53,4 @@ public final class EventBus: Sendable {
         raised.add(1, ordering: .relaxed)
         return queue.put(.event(route, ScriptEvent(name: name, params: params)), timeout: timeout) ? 0 : -1
     }
-
-    public func isSubscribed(_ name: String) -> Bool { routes.current.events[name] != nil }
 }

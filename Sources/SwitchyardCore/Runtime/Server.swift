@@ -315,13 +315,4 @@ public final class Server: HostServices, @unchecked Sendable {
     func apiBind(name: String, major: UInt32, minSize: UInt32) -> Result<UnsafeRawPointer, APIDirectory.BindError> {
         apis.bind(name: name, major: major, minSize: minSize)
     }
-
-    // MARK: helpers for embedding and tests
-
-    /// Runs a closure on a script worker and waits for it (tests, benchmarks).
-    public func runOnWorker(_ body: @escaping @Sendable (ScriptContext) -> Void) {
-        let done = DispatchSemaphore(value: 0)
-        _ = queue?.offer(.task { ctx in body(ctx); done.signal() })
-        done.wait()
-    }
 }

@@ -1,6 +1,6 @@
 import SwitchyardSIP
 
-/// forward(): stateless relay of the request a route runs on (RFC 3261 16.11).
+/// forward(): stateless relay of the request a route runs on.
 extension SIPCore {
     /// Sends the context's request to `dest` (`[proto:]host[:port]` or a SIP URI), else to $du,
     /// else to the request-URI. Returns 1 sent, -1 on failure (logged).
@@ -95,7 +95,7 @@ extension SIPCore {
             h = (h ^ 0xff) &* 0x100000001b3
         }
         if let b = top.branch, b.hasPrefix("z9hG4bK") {
-            // The ACK of a non-2xx reply keeps the INVITE's branch (RFC 3261 17.1.1.3), so it gets the INVITE's
+            // The ACK of a non-2xx reply keeps the INVITE's branch, so it gets the INVITE's
             // outgoing branch too; the ACK of a 2xx arrives with a branch of its own.
             mix(b)
         } else {

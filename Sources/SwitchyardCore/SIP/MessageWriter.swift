@@ -5,10 +5,10 @@ import SwitchyardSIP
 enum MessageWriter {
     static let crlf: [UInt8] = [13, 10]
 
-    /// The received top Via rewritten with `received=` / `rport=` (RFC 3261 18.2.1, RFC 3581),
+    /// The received top Via rewritten with `received=` / `rport=`,
     /// or nil when it needs no change (the common case: the sender put its own address there).
     static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress) -> String? {
-        // RFC 3581 4: with rport, received= is added even when the address matches, and rport gets the source port.
+        // With rport, received= is added even when the address matches, and rport gets the source port.
         let rport = via.hasRport
         let needReceived = rport || !source.hasIP(via.host)
         guard needReceived else { return nil }
@@ -104,7 +104,7 @@ enum MessageWriter {
         }
         flush(&out)
         for line in edits.bottom { out.append(text: line); out.append(contentsOf: crlf) }
-        // A datagram may come without Content-Length; a stream hop needs it (RFC 3261 18.3), so it is always sent.
+        // A datagram may come without Content-Length; a stream hop needs it, so it is always sent.
         if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
         out.append(contentsOf: crlf)
         out.append(contentsOf: b[msg.bodyRange])
@@ -148,7 +148,7 @@ enum MessageWriter {
             case .from, .callID, .cseq:
                 out.append(contentsOf: b[f.line])
             case .recordRoute where (180..<300).contains(code):
-                out.append(contentsOf: b[f.line])  // RFC 3261 12.1.1, as OpenSIPS does
+                out.append(contentsOf: b[f.line])  // the dialog's route set, as OpenSIPS does
             default:
                 break
             }

@@ -29,7 +29,7 @@ extension SIPCore {
     }
 
     /// Sends a reply back to a request's sender: the same connection on streams; on datagrams the
-    /// source address, at the rport or the Via port (RFC 3261 18.2.2, RFC 3581).
+    /// source address, at the rport or the Via port.
     func send(reply: [UInt8], to via: SIPVia, origin: SIPOrigin) -> Bool {
         if origin.socket.proto.isStream {
             return origin.socket.send(conn: origin.conn, to: origin.source, reply)

@@ -35,7 +35,6 @@ public final class SIPCore: @unchecked Sendable {
     }
 
     public var socketNames: [String] { sockets.map(\.name) }
-    public var hasSockets: Bool { !sockets.isEmpty }
 
     // MARK: startup
 
@@ -217,7 +216,7 @@ public final class SIPCore: @unchecked Sendable {
         relay(msg, vias: vias, edits: edits)
     }
 
-    /// Sends a reply on to the next Via (RFC 3261 16.7 step 3 / 18.2.2), if the top Via is ours.
+    /// Sends a reply on to the next Via, if the top Via is ours.
     func relay(_ msg: SIPMessage, vias: [SIPVia], edits: HeaderEdits) {
         let top = vias[0]
         guard sockets.contains(where: { $0.matches(top) }) else {
@@ -240,7 +239,7 @@ public final class SIPCore: @unchecked Sendable {
         if socket.send(conn: 0, to: dst, out) { counters.relayedReplies.add(1, ordering: .relaxed) }
     }
 
-    /// Where a reply goes for a Via: received= or the sent-by host; rport= or the sent-by port (RFC 3581).
+    /// Where a reply goes for a Via: received= or the sent-by host; rport= or the sent-by port.
     func replyDestination(_ via: SIPVia) -> (SocketAddress, String)? {
         let host = via.received ?? via.host
         let secure = via.transport.uppercased() == "TLS"

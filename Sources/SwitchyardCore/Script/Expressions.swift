@@ -215,7 +215,7 @@ final class ActionExprNode: ExprNode, @unchecked Sendable {
     }
 }
 
-/// Arithmetic and string rules of assignment expressions (spec §2.7).
+/// Arithmetic and string rules of assignment expressions.
 enum Arith {
     @inline(__always)
     static func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c + 32 : c }

@@ -215,7 +215,7 @@ final class ReturnNode: StmtNode, @unchecked Sendable {
         }
         ctx.rc = r
         ctx.returnCode = r
-        // return(0) ends the whole script, not just this route (spec §2.10).
+        // return(0) ends the whole script, not just this route.
         ctx.flow = r == 0 ? .exitScript : .returnRoute
         return r
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The pieces of a pseudo-variable reference as written: `$name(inner)` or the long form
-/// `$(<ctx>name(inner)[index]{class.op,params}...)` (spec §2.12).
+/// `$(<ctx>name(inner)[index]{class.op,params}...)`.
 public struct PVSyntax: Sendable, Equatable {
     public var name: String
     public var inner: String?

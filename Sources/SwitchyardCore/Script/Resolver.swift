@@ -177,7 +177,7 @@ public struct Resolver {
     mutating func expr(_ e: Expr) -> ExprNode? {
         switch e {
         case .int(let n, let loc): return LiteralNode(.int(n), loc)
-        case .string(let s, let loc): return LiteralNode(.str(s), loc)  // not interpolated (spec §8 item 5)
+        case .string(let s, let loc): return LiteralNode(.str(s), loc)  // not interpolated
         case .null(let loc): return LiteralNode(.null, loc)
         case .pv(let p, let loc): return pv(p, loc).map { PVNode($0, loc) }
         case .binary(let op, let l, let r, let loc):
@@ -233,16 +233,6 @@ public struct Resolver {
             error(c.location, "\(c.name)() is not supported yet (it needs the transaction module's async engine)")
             return nil
         default: return functionCall(c)
-        }
-    }
-
-    func staticString(_ a: CallArg, _ what: String) -> String? {
-        switch a {
-        case .string(let s, _): return s
-        case .int(let n, _): return String(n)
-        default:
-            error(a.location, "\(what) must be a quoted string")
-            return nil
         }
     }
 

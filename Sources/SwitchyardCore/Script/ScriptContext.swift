@@ -115,8 +115,6 @@ public final class ScriptContext: @unchecked Sendable {
         if wasEmpty && !avps[slot].isEmpty { touchedAVPs.append(slot) }
         return r
     }
-
-    var currentParams: [Value] { frames.last ?? [] }
 }
 
 /// A growable C byte buffer whose address stays put between growths: what the host table hands plugins as

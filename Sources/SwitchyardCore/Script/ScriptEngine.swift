@@ -26,8 +26,6 @@ public final class ScriptEngine: @unchecked Sendable {
     public var namedRoutes: [String: RouteBox] { routes.named }
     public var mainRoute: RouteBox? { routes.main }
     public var startupRoute: RouteBox? { routes.startup }
-    public var errorRoute: RouteBox? { routes.error }
-    public var localRoute: RouteBox? { routes.local }
     public var onreplyRoutes: [String: RouteBox] { routes.onreply }
     public var failureRoutes: [String: RouteBox] { routes.failure }
     public var branchRoutes: [String: RouteBox] { routes.branch }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The `s.` transformation class (spec §2.14).
+/// The `s.` transformation class.
 enum StringTransforms {
     static let cls = TransformClass(name: "s") { op, params throws(PVResolveError) in
         func need(_ n: Int) throws(PVResolveError) {

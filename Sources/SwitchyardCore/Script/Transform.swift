@@ -33,11 +33,6 @@ enum TParam: Sendable {
             return v.intForm ?? v.stringForm.flatMap { Int($0) }
         }
     }
-
-    var literalInt: Int? {
-        if case .literal(let s) = self { return Int(s) ?? Int(s.trimmingCharacters(in: .whitespaces)) }
-        return nil
-    }
 }
 
 /// A transformation class (`s`, `uri`, `param`, `csv`): builds a Transform from op + params.

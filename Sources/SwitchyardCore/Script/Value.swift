@@ -1,5 +1,5 @@
 /// A script value: OpenSIPS's model is null | int | string.
-/// An int also has a string form (its decimal text); a string has no int form (spec §8 item 25).
+/// An int also has a string form (its decimal text); a string has no int form.
 public enum Value: Sendable, Equatable {
     case null
     case int(Int)
