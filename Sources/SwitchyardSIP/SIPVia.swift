@@ -33,6 +33,19 @@ public struct SIPVia: Sendable {
 
     public var branch: String? { param("branch") ?? nil }
 
+    /// True when the branch parameter starts with `prefix` (case-sensitive; no string is made).
+    public func branchHasPrefix(_ prefix: StaticString) -> Bool {
+        guard let r = paramRange("branch"), r.count >= prefix.utf8CodeUnitCount else { return false }
+        let p = prefix.utf8Start
+        for i in 0..<prefix.utf8CodeUnitCount where bytes[r.lowerBound + i] != p[i] { return false }
+        return true
+    }
+
+    /// True when the transport is `t` (ASCII case-insensitive; no string is made).
+    public func transportIs(_ t: StaticString) -> Bool {
+        bytes.withUnsafeBufferPointer { Byte.equalsIgnoringCase($0, transportRange, t) }
+    }
+
     /// Where a parameter's value lies in the message (nil: absent or without value).
     public func paramRange(_ name: StaticString) -> Range<Int>? {
         bytes.withUnsafeBufferPointer { b -> Range<Int>? in

@@ -26,8 +26,10 @@ extension HostTable {
 
     static func installSIP(_ h: inout sy_host_api) {
         h.sip_receive = { wp, conn, src, srcLen, buf, len in
-            guard let wp, let src, let buf, let sip = HostBridge.services?.engine.sip else { return -1 }
+            // The worker knows its engine: no look-up of the global services (a lock) per message.
+            guard let wp, let src, let buf else { return -1 }
             let w = SIPWorker.from(wp)
+            guard let sip = w.ctx.engine.sip else { return -1 }
             let bytes = Array(UnsafeRawBufferPointer(start: buf, count: len))
             return sip.receive(w, conn: conn, source: SocketAddress(src, srcLen), bytes: bytes)
         }
