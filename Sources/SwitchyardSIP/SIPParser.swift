@@ -25,6 +25,8 @@ enum SIPParser {
     }
 
     static func parse(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>) throws(SIPParseError) -> SIPMessage {
+        // Field offsets are kept in 32 bits (HeaderField).
+        guard b.count < Int(Int32.max) else { throw SIPParseError("message too large") }
         var i = 0
         while i < b.count, b[i] == Byte.cr || b[i] == Byte.lf { i += 1 }
         guard i < b.count else { throw SIPParseError("empty message") }
