@@ -144,11 +144,13 @@ final class UDPListener: SIPListener {
 
     func send(conn: UInt64, to address: UnsafePointer<sockaddr>, length: socklen_t, bytes: UnsafeRawBufferPointer) -> Bool {
         if let p = pthread_getspecific(sendKey.key) {
-            let batch = Unmanaged<SendBatch>.fromOpaque(p).takeUnretainedValue()
-            if batch.open, address.pointee.sa_family == family {
+            // The serving thread's batch lives for its whole serve() call: used without a retain/release per send.
+            let kept = Unmanaged<SendBatch>.fromOpaque(p)._withUnsafeGuaranteedRef { batch -> Bool in
+                guard batch.open, address.pointee.sa_family == family else { return false }
                 if batch.isFull(adding: bytes.count) { flush(batch) }
-                if batch.add(to: address, length: length, bytes: bytes) { return true }
+                return batch.add(to: address, length: length, bytes: bytes)
             }
+            if kept { return true }
         }
         let n = sendto(fd, bytes.baseAddress, bytes.count, 0, address, length)
         if n < 0 {

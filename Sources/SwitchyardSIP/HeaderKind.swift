@@ -23,22 +23,36 @@ public enum HeaderKind: UInt8, Sendable {
             default: return .other
             }
         }
-        for (name, kind) in HeaderKind.table where name.count == n {
-            var i = 0
-            while i < n, lower(i) == name[i] { i += 1 }
-            if i == n { return kind }
+        // By length first: one comparison for most names. The match ORs 0x20 into each byte, which maps '-' to
+        // itself. Raw values stay below 32: the parser keeps one bit per kind seen.
+        @inline(__always) func eq(_ lit: StaticString) -> Bool { Byte.equalsIgnoringCase(b, r, lit) }
+        switch n {
+        case 2: return eq("to") ? .to : .other
+        case 3: return eq("via") ? .via : .other
+        case 4: return eq("from") ? .from : eq("cseq") ? .cseq : .other
+        case 5: return eq("route") ? .route : eq("event") ? .event : .other
+        case 6: return eq("server") ? .server : .other
+        case 7:
+            switch lower(0) {
+            case UInt8(ascii: "c"): return eq("call-id") ? .callID : eq("contact") ? .contact : .other
+            case UInt8(ascii: "e"): return eq("expires") ? .expires : .other
+            case UInt8(ascii: "r"): return eq("require") ? .require : .other
+            case UInt8(ascii: "s"): return eq("subject") ? .subject : .other
+            default: return .other
+            }
+        case 9: return eq("supported") ? .supported : .other
+        case 10: return eq("user-agent") ? .userAgent : .other
+        case 12:
+            switch lower(0) {
+            case UInt8(ascii: "c"): return eq("content-type") ? .contentType : .other
+            case UInt8(ascii: "m"): return eq("max-forwards") ? .maxForwards : .other
+            case UInt8(ascii: "r"): return eq("record-route") ? .recordRoute : .other
+            default: return .other
+            }
+        case 14: return eq("content-length") ? .contentLength : .other
+        default: return .other
         }
-        return .other
     }
-
-    /// Lower-case names; the match above ORs 0x20 into each byte, which maps '-' (0x2d) to itself.
-    static let table: [([UInt8], HeaderKind)] = ([
-        ("via", .via), ("from", .from), ("to", .to), ("call-id", .callID), ("cseq", .cseq),
-        ("content-length", .contentLength), ("content-type", .contentType), ("contact", .contact),
-        ("max-forwards", .maxForwards), ("route", .route), ("record-route", .recordRoute),
-        ("user-agent", .userAgent), ("server", .server), ("supported", .supported), ("require", .require),
-        ("expires", .expires), ("event", .event), ("subject", .subject),
-    ] as [(String, HeaderKind)]).map { (Array($0.0.utf8), $0.1) }
 
     /// Compact forms of headers kept as `.other`, both ways.
     static let otherForms: [String: String] = {

@@ -176,11 +176,15 @@ public final class SIPMessage: @unchecked Sendable {
     public func vias() throws(SIPParseError) -> [SIPVia] {
         if let c = viaCache { return c }
         var out: [SIPVia] = []
+        var params: [SIPVia.ParamRange] = []
+        out.reserveCapacity(4)
+        params.reserveCapacity(8)
         for f in fields where f.kind == .via {
             try bytes.withUnsafeBufferPointer { (b) throws(SIPParseError) in
-                out += try SIPVia.parseAll(bytes, b, f.value)
+                try SIPVia.parseAll(bytes, b, f.value, into: &out, params: &params)
             }
         }
+        for i in out.indices { out[i].paramStore = params }
         viaCache = out
         return out
     }

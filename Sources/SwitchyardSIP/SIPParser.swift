@@ -18,15 +18,15 @@ enum SIPParser {
     /// End of the line starting at `i`: (index of the first line-ending byte, index after the ending).
     @inline(__always)
     static func lineEnd(_ b: UnsafeBufferPointer<UInt8>, from i: Int) -> (end: Int, next: Int)? {
-        var j = i
-        while j < b.count {
-            if b[j] == Byte.lf { return (j > i && b[j - 1] == Byte.cr ? j - 1 : j, j + 1) }
-            j += 1
-        }
-        return nil
+        // memchr scans a word at a time: the line scan is most of the parse.
+        guard i < b.count, let base = b.baseAddress, let p = memchr(base + i, Int32(Byte.lf), b.count - i) else { return nil }
+        let j = base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+        return (j > i && b[j - 1] == Byte.cr ? j - 1 : j, j + 1)
     }
 
     static func parse(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>) throws(SIPParseError) -> SIPMessage {
+        // Field offsets are kept in 32 bits (HeaderField).
+        guard b.count < Int(Int32.max) else { throw SIPParseError("message too large") }
         var i = 0
         while i < b.count, b[i] == Byte.cr || b[i] == Byte.lf { i += 1 }
         guard i < b.count else { throw SIPParseError("empty message") }
@@ -87,6 +87,8 @@ enum SIPParser {
         let headersStart = i
         var headersEnd = -1
         var contentLength: Int? = nil
+        /// Bit per HeaderKind seen (duplicate and mandatory checks without rescanning the fields).
+        var seen: UInt32 = 0
         while i < b.count {
             guard let (end, next) = lineEnd(b, from: i) else {
                 throw SIPParseError("headers not terminated by an empty line")
@@ -118,12 +120,14 @@ enum SIPParser {
             if kind == .maxForwards {
                 guard let n = parseDecimal(bytes, value), n <= 255 else { throw SIPParseError("bad Max-Forwards") }
             }
+            let bit: UInt32 = 1 << kind.rawValue
             switch kind {
             case .from, .to, .callID, .cseq, .maxForwards, .contentLength:
                 // One of each is allowed: a second one is a 400.
-                if fields.contains(where: { $0.kind == kind }) { throw SIPParseError("more than one \(kind) header") }
+                if seen & bit != 0 { throw SIPParseError("more than one \(kind) header") }
             default: break
             }
+            seen |= bit
             fields.append(HeaderField(kind: kind, name: nameRange, value: value, line: i..<lineNext))
             i = lineNext
         }
@@ -146,11 +150,11 @@ enum SIPParser {
         }
 
         if isRequest {
-            for need in [HeaderKind.via, .from, .to, .callID, .cseq] where !fields.contains(where: { $0.kind == need }) {
+            for need in mandatory where seen & (1 << need.rawValue) == 0 {
                 throw SIPParseError("missing mandatory header \(need)")
             }
         } else {
-            guard fields.contains(where: { $0.kind == .via }) else { throw SIPParseError("reply without Via") }
+            guard seen & (1 << HeaderKind.via.rawValue) != 0 else { throw SIPParseError("reply without Via") }
         }
         // CSeq: a number then a method token.
         if let f = fields.first(where: { $0.kind == .cseq }) {
@@ -180,6 +184,8 @@ enum SIPParser {
         }
         return msg
     }
+
+    static let mandatory: [HeaderKind] = [.via, .from, .to, .callID, .cseq]
 
     static let knownMethods: [[UInt8]] = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "PRACK",
                                           "SUBSCRIBE", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PUBLISH"].map { Array($0.utf8) }

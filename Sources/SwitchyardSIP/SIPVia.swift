@@ -4,7 +4,12 @@ public struct SIPVia: Sendable {
     let bytes: [UInt8]
     public let transportRange: Range<Int>
     public let hostRange: Range<Int>
-    let paramRanges: [(name: Range<Int>, value: Range<Int>?)]
+    /// The parameters of every Via value of the message in one array (one allocation per message, not per value);
+    /// this value's are `paramStore[paramSpan]`.
+    typealias ParamRange = (name: Range<Int>, value: Range<Int>?)
+    var paramStore: [ParamRange]
+    let paramSpan: Range<Int>
+    var paramRanges: ArraySlice<ParamRange> { paramStore[paramSpan] }
     public let port: Int?
     /// The value's bytes in the message (for editing it in place).
     public let range: Range<Int>
@@ -32,6 +37,19 @@ public struct SIPVia: Sendable {
     }
 
     public var branch: String? { param("branch") ?? nil }
+
+    /// True when the branch parameter starts with `prefix` (case-sensitive; no string is made).
+    public func branchHasPrefix(_ prefix: StaticString) -> Bool {
+        guard let r = paramRange("branch"), r.count >= prefix.utf8CodeUnitCount else { return false }
+        let p = prefix.utf8Start
+        for i in 0..<prefix.utf8CodeUnitCount where bytes[r.lowerBound + i] != p[i] { return false }
+        return true
+    }
+
+    /// True when the transport is `t` (ASCII case-insensitive; no string is made).
+    public func transportIs(_ t: StaticString) -> Bool {
+        bytes.withUnsafeBufferPointer { Byte.equalsIgnoringCase($0, transportRange, t) }
+    }
 
     /// Where a parameter's value lies in the message (nil: absent or without value).
     public func paramRange(_ name: StaticString) -> Range<Int>? {
@@ -61,8 +79,9 @@ public struct SIPVia: Sendable {
     }
 
     /// Splits a Via field's body into values (commas outside quotes and comments) and parses each.
-    static func parseAll(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> [SIPVia] {
-        var out: [SIPVia] = []
+    /// The values get `params` filled in by the caller once every field is parsed (see SIPMessage.vias).
+    static func parseAll(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into out: inout [SIPVia],
+                         params: inout [ParamRange]) throws(SIPParseError) {
         var start = r.lowerBound
         var i = r.lowerBound
         var inQuote = false
@@ -77,17 +96,17 @@ public struct SIPVia: Sendable {
             if atEnd || (c == Byte.comma && !inQuote && depth == 0) {
                 let v = Byte.trim(b, start..<i)
                 guard !v.isEmpty else { throw SIPParseError("empty Via value") }
-                var via = try parseOne(bytes, b, v)
+                var via = try parseOne(bytes, b, v, params: &params)
                 via.isLastInField = atEnd
                 out.append(via)
                 start = i + 1
             }
             i += 1
         }
-        return out
     }
 
-    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> SIPVia {
+    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>,
+                         params: inout [ParamRange]) throws(SIPParseError) -> SIPVia {
         var i = r.lowerBound
         let end = r.upperBound
         func skipWS() { while i < end, Byte.isLWS(b[i]) { i += 1 } }
@@ -127,7 +146,7 @@ public struct SIPVia: Sendable {
             port = n
         }
         skipWS()
-        var params: [(name: Range<Int>, value: Range<Int>?)] = []
+        let firstParam = params.count
         while i < end, b[i] == Byte.semi {
             i += 1; skipWS()
             let pn = token()
@@ -153,7 +172,7 @@ public struct SIPVia: Sendable {
         // A trailing comment "( ... )" is allowed by RFC 2543 peers; anything else is an error.
         if i < end, b[i] == UInt8(ascii: "(") { i = end }
         guard i == end else { throw SIPParseError("bad Via value") }
-        return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramRanges: params, port: port,
-                      range: r, isLastInField: true)
+        return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramStore: [],
+                      paramSpan: firstParam..<params.count, port: port, range: r, isLastInField: true)
     }
 }

@@ -17,7 +17,7 @@ extension SIPCore {
             return 1
         }
         guard let (host, port, proto) = target(ctx, dest: dest) else { return -1 }
-        guard let dst = names.lookup(host, port: port) else {
+        guard let dst = lookup(ctx, host, port: port) else {
             log.error("forward(): cannot resolve \(host)")
             return -1
         }
@@ -37,11 +37,11 @@ extension SIPCore {
             log.error("forward(): request without a usable Via")
             return -1
         }
-        let via = socket.viaPrefix + branch(msg, topVia)
         let topText = MessageWriter.viaWithSource(msg, topVia, origin.source)
         let newRURI = ctx.message.requestURIChanged ? ctx.message.requestURI?.text : nil
-        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, via: via, topVia: topVia, topViaText: topText,
-                                                 edits: ctx.message.edits)
+        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: socket.viaPrefix,
+                                                 branch: .stateless(branchHash(msg, topVia)), topVia: topVia,
+                                                 topViaText: topText, edits: ctx.message.edits)
         guard socket.send(conn: 0, to: dst, out) else {
             log.error("forward(): sending to \(proto):\(dst.text) failed")
             return -1
@@ -51,8 +51,26 @@ extension SIPCore {
         return 1
     }
 
-    /// Host, port and transport to send to.
+    /// The address of a destination host: a numeric IP is parsed once per worker for as long as routes send to the
+    /// same one (every forward of a fixed $du), a name goes through the name cache.
+    func lookup(_ ctx: ScriptContext, _ host: String, port: Int) -> SocketAddress? {
+        if let m = ctx.addressMemo, m.port == port, m.host == host { return m.address }
+        guard let a = SocketAddress(ip: host, port: port) else { return names.lookup(host, port: port) }
+        ctx.addressMemo = (host, port, a)
+        return a
+    }
+
+    /// Host, port and transport to send to. The last URI parsed on the worker is remembered with its answer: routes
+    /// mostly send every request to the same `$du`.
     func target(_ ctx: ScriptContext, dest: String?) -> (String, Int, String)? {
+        let key = (dest?.isEmpty ?? true) ? ctx.message.destinationURI : dest
+        if let k = key, !k.isEmpty, let m = ctx.targetMemo, m.text == k { return (m.host, m.port, m.proto) }
+        let t = parseTarget(ctx, dest: dest)
+        if let k = key, !k.isEmpty, let (host, port, proto) = t { ctx.targetMemo = (k, host, port, proto) }
+        return t
+    }
+
+    private func parseTarget(_ ctx: ScriptContext, dest: String?) -> (String, Int, String)? {
         var uriText: String? = nil
         if let d = dest, !d.isEmpty {
             if d.lowercased().hasPrefix("sip:") || d.lowercased().hasPrefix("sips:") {
@@ -89,19 +107,25 @@ extension SIPCore {
     /// A stateless branch: the same for a retransmission (and for the CANCEL of an INVITE), derived
     /// from the received branch when it is RFC 3261's, else from the transaction's identifying headers.
     func branch(_ msg: SIPMessage, _ top: SIPVia) -> String {
+        MessageWriter.Branch.stateless(branchHash(msg, top)).text
+    }
+
+    /// The hash behind `branch` (the branch is "z9hG4bKsy" and this number in hex).
+    func branchHash(_ msg: SIPMessage, _ top: SIPVia) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325 ^ secret
         @inline(__always) func mix(_ s: String) {
             for c in s.utf8 { h = (h ^ UInt64(c)) &* 0x100000001b3 }
             h = (h ^ 0xff) &* 0x100000001b3
         }
-        if let b = top.branch, b.hasPrefix("z9hG4bK") {
+        if let r = top.paramRange("branch"), top.branchHasPrefix("z9hG4bK") {
             // The ACK of a non-2xx reply keeps the INVITE's branch, so it gets the INVITE's
-            // outgoing branch too; the ACK of a 2xx arrives with a branch of its own.
-            mix(b)
+            // outgoing branch too; the ACK of a 2xx arrives with a branch of its own. Mixed from the bytes: no string.
+            for i in r { h = (h ^ UInt64(msg.bytes[i])) &* 0x100000001b3 }
+            h = (h ^ 0xff) &* 0x100000001b3
         } else {
             mix(msg.callID ?? ""); mix(msg.fromTag ?? ""); mix(String(msg.cseqNumber ?? 0))
             mix(msg.requestURIText ?? ""); mix(top.host)
         }
-        return "z9hG4bKsy" + String(h, radix: 16)
+        return h
     }
 }

@@ -14,12 +14,17 @@ final class LocalRequests: @unchecked Sendable {
     private let sequence = Atomic<Int>(0)
     private let running = Atomic<Bool>(false)
     private var thread: Thread?
-    private weak var core: SIPCore?
-    static let branchPrefix = "z9hG4bKsyl"
+    /// The core that owns this object (so it outlives it). Not `weak`: a weak reference gives the SIPCore a side
+    /// table, and every retain and release of the core (several per message) then takes the slow path.
+    private unowned(unsafe) var core: SIPCore?
+    static let branchPrefixLiteral: StaticString = "z9hG4bKsyl"
+    static let branchPrefix = branchPrefixLiteral.description
 
     init(log: CoreLog) { self.log = log }
 
     func isLocalBranch(_ b: String) -> Bool { b.hasPrefix(LocalRequests.branchPrefix) }
+    /// The same test on a received Via, without making the branch string (every reply asks).
+    func isLocalBranch(_ via: SIPVia) -> Bool { via.branchHasPrefix(LocalRequests.branchPrefixLiteral) }
 
     func start(core: SIPCore) {
         self.core = core

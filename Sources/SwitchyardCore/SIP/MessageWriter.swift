@@ -29,11 +29,44 @@ enum MessageWriter {
         return out
     }
 
-    /// A request as forwarded: new request line if the R-URI changed, our Via first, edits applied.
-    static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, via: String, topVia: SIPVia?,
+    /// The branch of our Via: given as text (tm's), or the stateless hash written in hex after "z9hG4bKsy".
+    enum Branch {
+        case text(String)
+        case stateless(UInt64)
+
+        var text: String {
+            switch self {
+            case .text(let t): return t
+            case .stateless(let h): return "z9hG4bKsy" + String(h, radix: 16)
+            }
+        }
+
+        func append(to out: inout [UInt8]) {
+            switch self {
+            case .text(let t): out.append(text: t)
+            case .stateless(var h):
+                out.append(contentsOf: "z9hG4bKsy".utf8)
+                // Lower-case hex without leading zeros, as String(h, radix: 16) writes it.
+                var digits: (UInt64, UInt64) = (0, 0)
+                var n = 0
+                withUnsafeMutableBytes(of: &digits) { d in
+                    repeat {
+                        let v = UInt8(h & 15)
+                        d[n] = v < 10 ? 48 + v : 87 + v
+                        n += 1
+                        h >>= 4
+                    } while h != 0
+                    for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+                }
+            }
+        }
+    }
+
+    /// A request as forwarded: new request line if the R-URI changed, our Via (prefix and branch) first, edits applied.
+    static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: Branch, topVia: SIPVia?,
                                  topViaText: String?, edits: HeaderEdits) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(msg.bytes.count + via.utf8.count + 64)
+        out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
         let b = msg.bytes
         if let ruri = newRURI {
             out.append(text: msg.method ?? "")
@@ -43,8 +76,9 @@ enum MessageWriter {
         } else {
             out.append(contentsOf: b[msg.methodRange.lowerBound..<msg.headersStart])
         }
-        out.append(text: "Via: ")
-        out.append(text: via)
+        out.append(contentsOf: "Via: ".utf8)
+        out.append(text: viaPrefix)
+        branch.append(to: &out)
         out.append(contentsOf: crlf)
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText)
         return out

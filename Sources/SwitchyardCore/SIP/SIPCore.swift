@@ -184,12 +184,12 @@ public final class SIPCore: @unchecked Sendable {
 
     func handleReply(_ msg: SIPMessage, origin: SIPOrigin, worker w: SIPWorker) {
         guard let vias = try? msg.vias(), let top = vias.first else { return }
-        if let branch = top.branch, local.isLocalBranch(branch) {
+        if local.isLocalBranch(top), let branch = top.branch {
             local.replyArrived(branch: branch, code: msg.statusCode ?? 0)
             return
         }
         let ctx = w.ctx
-        if let route = engine.onreplyRoutes[""] ?? engine.onreplyRoutes["0"] {
+        if let route = engine.routes.globalReply {
             ctx.reset(routeType: .onreply)
             ctx.message = ScriptMessage(sip: msg, origin: origin)
             engine.run(route, ctx)
@@ -242,12 +242,12 @@ public final class SIPCore: @unchecked Sendable {
     /// Where a reply goes for a Via: received= or the sent-by host; rport= or the sent-by port.
     func replyDestination(_ via: SIPVia) -> (SocketAddress, String)? {
         let host = via.received ?? via.host
-        let secure = via.transport.uppercased() == "TLS"
+        let secure = via.transportIs("TLS")
         var port = via.port ?? (secure ? 5061 : 5060)
-        if via.hasRport, case .some(.some(let rp)) = via.rport, let n = Int(rp), (1...65535).contains(n) { port = n }
+        if case .some(.some(let rp)) = via.rport, let n = Int(rp), (1...65535).contains(n) { port = n }
         guard (1...65535).contains(port) else { return nil }
         guard let dst = names.lookup(host, port: port) else { return nil }
-        return (dst, via.transport.lowercased())
+        return (dst, via.transportIs("UDP") ? "udp" : via.transport.lowercased())
     }
 }
 

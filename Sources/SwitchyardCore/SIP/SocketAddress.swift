@@ -46,11 +46,25 @@ public struct SocketAddress: @unchecked Sendable, Equatable {
     public var family: Int32 { Int32(storage.ss_family) }
 
     public var port: Int {
-        withUnsafeBytes(of: storage) { raw in
-            switch Int32(storage.ss_family) {
-            case AF_INET: return Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
-            case AF_INET6: return Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
-            default: return 0
+        get {
+            withUnsafeBytes(of: storage) { raw in
+                switch Int32(storage.ss_family) {
+                case AF_INET: return Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
+                case AF_INET6: return Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
+                default: return 0
+                }
+            }
+        }
+        set {
+            // The same address at another port, without formatting and parsing the IP again.
+            let netPort = in_port_t(UInt16(truncatingIfNeeded: newValue)).bigEndian
+            let family = Int32(storage.ss_family)
+            withUnsafeMutableBytes(of: &storage) { raw in
+                switch family {
+                case AF_INET: raw.storeBytes(of: netPort, toByteOffset: MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_port)!, as: in_port_t.self)
+                case AF_INET6: raw.storeBytes(of: netPort, toByteOffset: MemoryLayout<sockaddr_in6>.offset(of: \sockaddr_in6.sin6_port)!, as: in_port_t.self)
+                default: break
+                }
             }
         }
     }

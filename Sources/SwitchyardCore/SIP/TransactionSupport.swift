@@ -13,20 +13,19 @@ extension SIPCore {
         if uriText == nil || uriText!.isEmpty { uriText = ctx.message.destinationURI }
         if uriText == nil || uriText!.isEmpty { uriText = ruri ?? ctx.message.requestURI?.text }
         guard let t = uriText, let (host, port, proto) = target(ctx, dest: t) else { return .failure(.init(code: -2)) }
-        guard let dst = names.lookup(host, port: port) else { return .failure(.init(code: -4)) }
+        guard let dst = lookup(ctx, host, port: port) else { return .failure(.init(code: -4)) }
         var forced = ctx.message.forcedSocket
         if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) { forced = nil }
         guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else {
             return .failure(.init(code: -6))
         }
         guard let topVia = (try? msg.vias())?.first else { return .failure(.init(code: -1)) }
-        let b = (branch?.isEmpty ?? true) ? self.branch(msg, topVia) : branch!
-        let via = socket.viaPrefix + b
+        let b: MessageWriter.Branch = (branch?.isEmpty ?? true) ? .stateless(branchHash(msg, topVia)) : .text(branch!)
         let topText = MessageWriter.viaWithSource(msg, topVia, origin.source)
         var newRURI: String? = ruri
         if newRURI == nil, ctx.message.requestURIChanged { newRURI = ctx.message.requestURI?.text }
-        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, via: via, topVia: topVia, topViaText: topText,
-                                                 edits: ctx.message.edits)
+        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: socket.viaPrefix, branch: b,
+                                                 topVia: topVia, topViaText: topText, edits: ctx.message.edits)
         return .success((out, socket, dst))
     }
 
@@ -60,7 +59,7 @@ extension SIPCore {
     func replyTarget(_ via: SIPVia, origin: SIPOrigin) -> (UInt64, SocketAddress) {
         if origin.socket.proto.isStream { return (origin.conn, origin.source) }
         var dst = origin.source
-        if !via.hasRport, let a = SocketAddress(ip: origin.source.ip, port: via.port ?? 5060) { dst = a }
+        if !via.hasRport { dst.port = via.port ?? 5060 }
         return (0, dst)
     }
 

@@ -8,7 +8,9 @@ public final class RouteSet: @unchecked Sendable { // written only while the Res
     public internal(set) var startup: RouteBox?
     public internal(set) var error: RouteBox?
     public internal(set) var local: RouteBox?
-    public internal(set) var onreply: [String: RouteBox] = [:]
+    public internal(set) var onreply: [String: RouteBox] = [:] { didSet { globalReply = onreply[""] ?? onreply["0"] } }
+    /// The global `onreply_route` (unnamed or "0"), looked up once: every relayed reply asks for it.
+    public private(set) var globalReply: RouteBox?
     public internal(set) var failure: [String: RouteBox] = [:]
     public internal(set) var branch: [String: RouteBox] = [:]
     public internal(set) var events: [String: RouteBox] = [:]

@@ -53,6 +53,10 @@ public final class ScriptContext: @unchecked Sendable {
     let bytesKeeper = CBuffer()
     /// The message fields handed to the transaction hooks (kept apart: the hook calls the host on this context).
     let hookInfo = CBuffer()
+    /// forward()'s last parsed destination URI and resolved numeric address (kept across messages: routes mostly
+    /// send to one `$du`; see SIPCore.target and lookup).
+    var targetMemo: (text: String, host: String, port: Int, proto: String)?
+    var addressMemo: (host: String, port: Int, address: SocketAddress)?
     /// Keeps strings handed to C plugins alive until the next host call on this context.
     var cStringKeeper: ContiguousArray<CChar> = []
 
