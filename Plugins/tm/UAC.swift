@@ -226,7 +226,9 @@ extension CoreLink {
         guard host.provides(\.sip_local_target), let f = api.sip_local_target else { return (nil, -6) }
         var buf = [CChar](repeating: 0, count: 512)
         var n = 0
-        let rc = withStr(uri) { u in withStr(socket) { s in f(u, s, &t, &buf, buf.count, &n) } }
+        // The handle of the core that loaded this tm: with several cores in one process, ours, not the latest.
+        let rt = host.runtime
+        let rc = withStr(uri) { u in withStr(socket) { s in f(rt, u, s, &t, &buf, buf.count, &n) } }
         guard rc == 0 else { return (nil, rc) }
         return (String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self), 0)
     }
