@@ -770,10 +770,11 @@ typedef struct sy_host_api {
      * sip_request, ...) reach the one core of the process: they keep working, and are right for a
      * plugin's startup code. Code that runs later on the plugin's own threads (an I/O thread raising
      * events, a timer callback, a function of a cross-module API table) uses the rt_* forms below
-     * with the handle it was given. Only these six have a handle form: the other handle-less entries
-     * are called only at startup (registration, var_parse, route_find, api/db bind, hooks), where the
-     * core being started is the one the call reaches. Why they exist at all: a C callback carries no
-     * user pointer back to the core, so without a handle the core can only be found process-wide. */
+     * with the handle it was given. Only these six (and sip_local_target below) take the handle: the
+     * other handle-less entries are called only at startup (registration, var_parse, route_find,
+     * api/db bind, hooks), where the core being started is the one the call reaches. Why they exist
+     * at all: a C callback carries no user pointer back to the core, so without a handle the core can
+     * only be found process-wide. */
     /** The core this table belongs to. Keep it with the plugin's own state (e.g. in the `user` of
      *  its exports, or its API table's handle), not in a global. NULL only in a table used outside a
      *  running core (a syntax check). The handle stays valid for the life of the process; once its
