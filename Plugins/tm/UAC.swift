@@ -29,7 +29,8 @@ struct UACResult {
 extension TM {
     static let defaultCSeq: Int64 = 10
 
-    /// Sends a local request; `done` runs exactly once (bucket lock held) unless this returns non-zero.
+    /// Sends a local request; `done` runs exactly once (bucket lock held) unless this returns non-zero. Never before
+    /// this returns: the caller (t_uac) runs its own 477 for -4/-6.
     /// Returns 0, -2 bad arguments, -3 socket not ours, -4 unresolvable, -6 no socket or not sent.
     func uacSend(_ r: UACRequest, callbacks: [Callback] = [], done: ((UACResult) -> Void)?) -> Int32 {
         guard !r.method.isEmpty, !r.method.contains(" "), r.ruri.lowercased().hasPrefix("sip") else { return -2 }
@@ -206,12 +207,19 @@ extension TM {
         return s
     }
 
-    /// At shutdown: requesters still waiting learn that no verdict came (code 0).
+    /// At shutdown: requesters still waiting learn that no verdict came (code 0): t_uac's done, and t_request's
+    /// TMCB_LOCAL_COMPLETED (which then cannot fire again for a reply a late worker still processes).
     func finishLocal() {
         for i in 0..<TransactionTable.size {
             table.withBucket(i) {
                 if table.isEmpty(i) { return }
                 for c in table.bucket(i) where c.isLocal {
+                    if !c.completed {
+                        fire(c.callbacks, TMCB.localCompleted, c, code: 0, ctx: nil)
+                        c.callbacks = c.callbacks.map {
+                            Callback(types: $0.types & ~TMCB.localCompleted, fn: $0.fn, param: $0.param)
+                        }
+                    }
                     c.uacDone?(UACResult(code: 0, reason: "", reply: nil))
                     c.uacDone = nil
                 }
@@ -226,7 +234,9 @@ extension CoreLink {
         guard host.provides(\.sip_local_target), let f = api.sip_local_target else { return (nil, -6) }
         var buf = [CChar](repeating: 0, count: 512)
         var n = 0
-        let rc = withStr(uri) { u in withStr(socket) { s in f(u, s, &t, &buf, buf.count, &n) } }
+        // The handle of the core that loaded this tm: with several cores in one process, ours, not the latest.
+        let rt = host.runtime
+        let rc = withStr(uri) { u in withStr(socket) { s in f(rt, u, s, &t, &buf, buf.count, &n) } }
         guard rc == 0 else { return (nil, rc) }
         return (String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self), 0)
     }

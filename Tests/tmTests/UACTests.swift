@@ -131,6 +131,36 @@ final class UACTests: TMTestCase {
         XCTAssertTrue(sy.process.isRunning)
     }
 
+    /// A server that stops before its local transactions completed: t_request's LOCAL_COMPLETED fires with code 0 and
+    /// t_uac's done gets 0, each exactly once.
+    func testAPIRequestCompletesAtShutdown() throws {
+        let (proxy, caller, nobody) = (25930, 25931, 25932)
+        let pinger = try buildPinger()
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: """
+        modparam("tm", "fr_timeout", 60)
+        loadmodule "\(pinger)"
+        """) + """
+        route {
+            tm_ping("sip:nobody@127.0.0.1:\(nobody)");
+            tm_ping_done("sip:nobody@127.0.0.1:\(nobody)");
+            t_reply(200, "OK");
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("MESSAGE", ruri: "sip:x@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-stop",
+                                callID: "pinger-stop@test"), to: proxy)
+        var seen: [String] = []
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200", timeout: 3, seen: &seen), "\(seen)")
+        XCTAssertFalse(sy.output.contains("tm_pinger: completed"), sy.output)
+        sy.process.terminate()
+        XCTAssertNotNil(sy.wait(timeout: 15), sy.output)
+        func count(_ s: String) -> Int { sy.output.components(separatedBy: s).count - 1 }
+        XCTAssertEqual(count("tm_pinger: completed 0 local=1 reply=\n"), 1, sy.output)
+        XCTAssertEqual(count("tm_pinger: completed"), 1, sy.output)
+        XCTAssertEqual(count("tm_pinger: done 0"), 1, sy.output)
+        XCTAssertEqual(count("tm_pinger: done"), 1, sy.output)
+    }
+
     /// t_new_request from the script: a request of tm's own with the display name, body and Content-Type given.
     func testNewRequestFromScript() throws {
         let (proxy, callee, caller) = (25920, 25921, 25922)

@@ -59,7 +59,8 @@
  *        never through a process-wide lookup. A 1.7 (or 1.5) plugin loads unchanged.
  *   1.8  (local requests and branches, one group at the end of sy_host_api) appended
  *        sy_host_api.sip_local_target (the target, socket and Via sent-by of a request made without
- *        a received message: tm's t_uac and MI t_uac_dlg as real client transactions),
+ *        a received message: tm's t_uac and MI t_uac_dlg as real client transactions; it takes the
+ *        runtime handle first, as it runs on the plugin's own threads and API calls),
  *        sip_msg_save, sip_msg_restore and sip_msg_state_free (tm gives each branch of a relay the
  *        request as the request route left it: branch_route edits are rolled back per branch).
  */
@@ -769,13 +770,17 @@ typedef struct sy_host_api {
      * sip_request, ...) reach the one core of the process: they keep working, and are right for a
      * plugin's startup code. Code that runs later on the plugin's own threads (an I/O thread raising
      * events, a timer callback, a function of a cross-module API table) uses the rt_* forms below
-     * with the handle it was given. Only these six have a handle form: the other handle-less entries
-     * are called only at startup (registration, var_parse, route_find, api/db bind, hooks), where the
-     * core being started is the one the call reaches. Why they exist at all: a C callback carries no
-     * user pointer back to the core, so without a handle the core can only be found process-wide. */
+     * with the handle it was given. Only these six (and sip_local_target below) take the handle: the
+     * other handle-less entries are called only at startup (registration, var_parse, route_find,
+     * api/db bind, hooks), where the core being started is the one the call reaches. Why they exist
+     * at all: a C callback carries no user pointer back to the core, so without a handle the core can
+     * only be found process-wide. */
     /** The core this table belongs to. Keep it with the plugin's own state (e.g. in the `user` of
      *  its exports, or its API table's handle), not in a global. NULL only in a table used outside a
-     *  running core (a syntax check). */
+     *  running core (a syntax check). The handle stays valid for the life of the process; once its
+     *  core has stopped, the entries taking it do nothing and return their failure value (rt_log
+     *  drops the line, rt_log_enabled 0, rt_event_raise(_wait) and rt_sip_request -1, rt_timer_add
+     *  NULL, sip_local_target -6), so a plugin thread that outlives the stop is safe. */
     sy_runtime *runtime;
     /** log on the core rt. (Any thread.) */
     void (*rt_log)(sy_runtime *rt, int level, const char *module, const char *msg, size_t msg_len);
@@ -801,10 +806,11 @@ typedef struct sy_host_api {
      *  not empty, else one of the transport and the address family. Fills *out_target and writes
      *  the start of our Via value for that socket, "SIP/2.0/<TRANSPORT> <host>:<port>" (advertised
      *  address), NUL-terminated into via (via_size bytes), its length into *via_len.
+     *  rt is the core whose sockets are used (sy_host_api.runtime of the plugin's table).
      *  Returns 0, -2 bad URI, -3 socket is not ours (or of another transport or address family),
-     *  -4 unresolvable destination, -6 no socket for the transport, -7 via_size too small.
-     *  (Any thread; may wait for DNS.) */
-    int (*sip_local_target)(sy_str dst_uri, sy_str socket, sy_sip_target *out_target, char *via,
+     *  -4 unresolvable destination, -6 no socket for the transport (or rt NULL or stopped),
+     *  -7 via_size too small. (Any thread; may wait for DNS.) */
+    int (*sip_local_target)(sy_runtime *rt, sy_str dst_uri, sy_str socket, sy_sip_target *out_target, char *via,
                             size_t via_size, size_t *via_len);
     /** A copy of what the script may change on the context's request (sy_msg_state), to be put
      *  back with sip_msg_restore. NULL if ctx holds no SIP request. The caller frees it with

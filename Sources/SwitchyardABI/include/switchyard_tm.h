@@ -28,6 +28,9 @@
  *        with a body and transaction callbacks: SY_TMCB_LOCAL_COMPLETED as OpenSIPS's t_request) and
  *        sy_tm_cb_params.reply (the reply as received). Read 1.1 fields only when the bound table's
  *        header says minor >= 1.
+ *   1.1  (documented, same layout) t_uac's done may run before t_uac returns (477) and otherwise with
+ *        the transaction lock held; t_request's SY_TMCB_LOCAL_COMPLETED fires with code 0 when the
+ *        server stops before the transaction completed (it too fires exactly once).
  */
 #ifndef SWITCHYARD_TM_H
 #define SWITCHYARD_TM_H
@@ -94,7 +97,11 @@ typedef struct sy_tm_api {
      *  done(arg, code) is called exactly once with the final reply's code, 408 when none came within
      *  timeout_ms (0: fr_timeout), 477 if it could not be sent or resolved, 0 if the server stopped
      *  first. Since 1.1 the request is a client transaction of tm (retransmitted over UDP) and done
-     *  runs as a callback does (SIP worker or timer thread, transaction lock held: see Threads).
+     *  runs as a callback does (SIP worker or timer thread, transaction lock held: see Threads; the
+     *  code 0 at shutdown on the stopping thread, also with the lock held): done must not call this
+     *  API. When the destination cannot be resolved or the request not sent, done(arg, 477) runs
+     *  synchronously, on the calling thread before t_uac returns 0 (no tm lock held then): a caller
+     *  must not hold across t_uac a lock that done takes, nor free what done needs until it ran.
      *  Returns 0 queued, -2 bad arguments, -3 not a listening socket of that transport. (Any thread.) */
     int (*t_uac)(sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs, sy_str socket,
                  uint32_t timeout_ms, void (*done)(void *arg, int code), void *arg);
@@ -119,7 +126,8 @@ typedef struct sy_tm_api {
     /** Sends a new request as a local client transaction (OpenSIPS t_request): as t_uac, plus a
      *  body (extra_hdrs then carries its Content-Type; Content-Length is added) and, instead of
      *  done, fn registered on the new transaction for the kinds in types: SY_TMCB_LOCAL_COMPLETED
-     *  (exactly once: the final reply, or 408 with an empty reply after timeout_ms, 0: fr_timeout),
+     *  (exactly once: the final reply, or 408 with an empty reply after timeout_ms, 0: fr_timeout,
+     *  or code 0 with an empty reply when the server stops first, on the stopping thread),
      *  SY_TMCB_RESPONSE_IN (every reply, provisional ones too), SY_TMCB_TRANS_DELETED (freed).
      *  params->code is the status, params->is_local 1, params->ctx the reply's context or NULL.
      *  Returns 0 sent (callbacks will fire), -2 bad arguments or types, -3 socket not ours,

@@ -25,9 +25,9 @@ protocol HostServices: AnyObject, Sendable {
 
 /// How a host function finds its core.
 ///
-/// A function that gets a handle finds the core through it, without a lock or a lookup: a sy_ctx or
-/// sy_sip_worker carries the script engine (and with it the SIP core), a sy_runtime (ABI 1.8) is the
-/// Server itself. This is the per-message path.
+/// A function that gets a handle finds the core through it: a sy_ctx or sy_sip_worker carries the
+/// script engine (and with it the SIP core), without a lock or a lookup (the per-message path); a
+/// sy_runtime (ABI 1.8) is a RuntimeHandle, which outlives its Server (one short lock per call).
 ///
 /// The one process-wide reference below exists only because the older C callbacks without a handle
 /// (log, var_parse, event_raise, timer_add, registration at startup ...) carry no user pointer: the
@@ -52,15 +52,32 @@ enum HostBridge {
         if done { mine.release() }
     }
 
+    // Unretained is safe: the slot's retain lasts until withdraw(), which runs in stop(), and the Server's owner
+    // keeps it alive until after stop() returns, so an object loaded here outlives the call that loaded it.
     static var services: Server? { slot.load(ordering: .acquiring)?.takeUnretainedValue() }
 
-    /// The core behind a sy_runtime handle (ABI 1.8).
+    /// The core behind a sy_runtime handle (ABI 1.8); nil once that core has stopped (or for a NULL handle).
     static func runtime(_ rt: OpaquePointer?) -> Server? {
-        rt.map { Unmanaged<Server>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+        rt.flatMap { Unmanaged<RuntimeHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue().server }
     }
+}
 
-    /// The handle of a core, as sy_host_api.runtime carries it.
-    static func handle(_ server: Server) -> OpaquePointer {
-        OpaquePointer(Unmanaged.passUnretained(server).toOpaque())
-    }
+/// What sy_host_api.runtime points to: a small object that lives as long as the process (as the host table that
+/// carries it, which is never freed), holding a weak reference to its Server that stop() clears. A plugin thread
+/// that outlives stop() (tm's timer thread after its stop timeout, a worker after the pool's join timeout) then
+/// finds no core and its rt_* call does nothing, instead of touching a freed Server.
+final class RuntimeHandle: Sendable {
+    private struct Ref: Sendable { weak var server: Server? }
+    private let ref: Mutex<Ref>
+
+    init(_ server: Server) { ref = Mutex(Ref(server: server)) }
+
+    /// The Server, strongly held by the caller for the rest of its call; nil after clear() or once it is gone.
+    var server: Server? { ref.withLock { $0.server } }
+
+    /// Called by stop(): later calls through the handle find no core.
+    func clear() { ref.withLock { $0.server = nil } }
+
+    /// The pointer sy_host_api.runtime carries (taken once): a retain that is never released (plugins may keep it forever).
+    func retainedForever() -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
 }

@@ -13,9 +13,10 @@ final class SavedMessage {
 /// The 1.8 entries for tm's own requests and its branches (kept out of HostTable.swift on purpose).
 extension HostTable {
     static func installUAC(_ h: inout sy_host_api) {
-        h.sip_local_target = { dst, socket, target, via, viaSize, viaLen in
+        h.sip_local_target = { rt, dst, socket, target, via, viaSize, viaLen in
             guard let target, let via else { return -2 }
-            guard let sip = HostBridge.services?.engine.sip else { return -6 }
+            // The core named by the handle: with several cores in one process, each plugin uses its own sockets.
+            guard let sip = HostBridge.runtime(rt)?.engine.sip else { return -6 }
             switch sip.localTarget(uri: HostTable.text(dst), socket: HostTable.text(socket)) {
             case .failure(let e): return e.code
             case .success(let (sock, addr)):

@@ -46,6 +46,8 @@ public final class Server: HostServices, @unchecked Sendable {
 
     /// This core's host table (its `runtime` field is this server): what every plugin's entry function gets.
     private(set) var hostTable: UnsafePointer<sy_host_api> = HostTable.shared
+    /// What the table's `runtime` points to; cleared at stop so plugin threads outliving it find no core.
+    private var runtimeHandle: RuntimeHandle?
 
     public init(configPath: String, logSink: LogSink = .stderr) {
         self.configPath = configPath
@@ -53,7 +55,9 @@ public final class Server: HostServices, @unchecked Sendable {
         engine = ScriptEngine(log: log)
         modules = ModuleRegistry(diagnostics: diagnostics, log: log)
         mi = MICore(stats: stats)
-        hostTable = HostTable.build(runtime: HostBridge.handle(self))
+        let handle = RuntimeHandle(self)
+        runtimeHandle = handle
+        hostTable = HostTable.build(runtime: handle.retainedForever())
     }
 
     // MARK: startup
@@ -258,6 +262,7 @@ public final class Server: HostServices, @unchecked Sendable {
         queue?.close()
         _ = pool?.join(timeout: 10)
         modules.destroyAll()
+        runtimeHandle?.clear()
         HostBridge.withdraw(self)
         stopSignal.signal()
     }

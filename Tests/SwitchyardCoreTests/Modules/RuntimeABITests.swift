@@ -12,13 +12,64 @@ final class RuntimeABITests: XCTestCase {
 
     func testEachCoreHandsItsOwnRuntimeHandle() {
         let a = Server(configPath: "a.cfg"), b = Server(configPath: "b.cfg")
-        XCTAssertEqual(a.hostTable.pointee.runtime, HostBridge.handle(a))
-        XCTAssertEqual(b.hostTable.pointee.runtime, HostBridge.handle(b))
+        XCTAssertNotNil(a.hostTable.pointee.runtime)
+        XCTAssertNotEqual(a.hostTable.pointee.runtime, b.hostTable.pointee.runtime)
         XCTAssertNotEqual(a.hostTable, b.hostTable)
         XCTAssertTrue(HostBridge.runtime(a.hostTable.pointee.runtime) === a)
+        XCTAssertTrue(HostBridge.runtime(b.hostTable.pointee.runtime) === b)
         XCTAssertNil(HostTable.shared.pointee.runtime, "the table for syntax checks has no core")
         XCTAssertEqual(a.hostTable.pointee.header.abi_minor, 8)
         XCTAssertEqual(Int(a.hostTable.pointee.header.struct_size), MemoryLayout<sy_host_api>.stride)
+    }
+
+    /// With two cores in one process, sip_local_target uses the sockets of the core its handle names.
+    func testLocalTargetUsesTheCoreOfTheHandle() throws {
+        let portA = LocalPorts.freeUDPPort(), portB = LocalPorts.freeUDPPort(avoid: [portA])
+        func core(_ port: Int) -> ServerHarness {
+            ServerHarness(plugins: "socket = udp:127.0.0.1:\(port)\nloadmodule \"proto_udp.so\"\n")
+        }
+        let a = core(portA), b = core(portB)
+        XCTAssertEqual(a.prepare().map(\.description), [])
+        XCTAssertEqual(b.prepare().map(\.description), []) // b is now the process-wide core
+        try a.start()
+        defer { a.stop() }
+        try b.start()
+        defer { b.stop() }
+        func via(_ h: ServerHarness) -> (Int32, String) {
+            let t = h.server.hostTable.pointee
+            var target = sy_sip_target()
+            var buf = [CChar](repeating: 0, count: 128)
+            var n = 0
+            var uri = Array("sip:127.0.0.1:5999".utf8)
+            let rc = uri.withUnsafeMutableBufferPointer { u in
+                t.sip_local_target!(t.runtime, sy_str(s: UnsafeRawPointer(u.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                                      len: u.count), sy_str(s: nil, len: 0), &target, &buf, buf.count, &n)
+            }
+            return (rc, String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        XCTAssertEqual(via(a).0, 0)
+        XCTAssertEqual(via(a).1, "SIP/2.0/UDP 127.0.0.1:\(portA)")
+        XCTAssertEqual(via(b).1, "SIP/2.0/UDP 127.0.0.1:\(portB)")
+    }
+
+    /// The handle outlives its core: once stopped, a call through it (a plugin thread that outlived stop()) finds no
+    /// core and does nothing.
+    func testRuntimeHandleFindsNoCoreAfterStop() throws {
+        let h = ServerHarness("")
+        XCTAssertEqual(h.prepare().map(\.description), [])
+        try h.start()
+        let t = h.server.hostTable.pointee
+        XCTAssertTrue(HostBridge.runtime(t.runtime) === h.server)
+        XCTAssertEqual(t.rt_log_enabled!(t.runtime, -1), 1)
+        h.stop()
+        XCTAssertNil(HostBridge.runtime(t.runtime))
+        XCTAssertEqual(t.rt_log_enabled!(t.runtime, -1), 0)
+        XCTAssertNil(t.rt_timer_add!(t.runtime, "late", 10, { _ in }, nil))
+        XCTAssertEqual(t.rt_event_raise!(t.runtime, "E_LATE", nil, 0), -1)
+        var target = sy_sip_target()
+        var buf = [CChar](repeating: 0, count: 64)
+        var n = 0
+        XCTAssertEqual(t.sip_local_target!(t.runtime, sy_str(s: nil, len: 0), sy_str(s: nil, len: 0), &target, &buf, buf.count, &n), -6)
     }
 
     func testRuntimeHandleEntriesAndEarlyEventsAreDelivered() throws {
