@@ -95,6 +95,50 @@ final class FreeSwitchEventPathTests: XCTestCase {
         XCTAssertTrue(flood.readLine(timeout: 10)?.hasPrefix("+OK \(n) events") ?? false)
     }
 
+    /// A flood while the workers run blocking commands (freeswitch_esl from the route) with the reader held up on a
+    /// full queue: a worker waiting for its reply reads the socket itself, but only up to BoxReader.heldMax events,
+    /// so the simulator's writes still stall (TCP pushes back, memory stays bounded); its command then waits out
+    /// esl_cmd_timeout. Once the commands are done every event runs the route, none is lost.
+    func testFloodWhileWorkersRunCommandsStaysBoundedAndLosesNothing() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let route = """
+            update_stat("fsev", 1);
+            if ($stat(fsev) <= 40) {
+                $var(rc) = freeswitch_esl("api echo hi", "127.0.0.1:\(sim.port)", $var(out));
+            }
+        """
+        let h = ServerHarness(config(sim.port, "DTMF", extra: "event_queue_size = 16", route: route)
+                              + "\nmodparam(\"freeswitch\", \"esl_cmd_timeout\", 300)\n")
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+
+        let n = 10_000
+        let flood = try ControlLine(port: sim.controlPort, "flood \(n)")
+        defer { flood.close() }
+
+        // The simulator's writes stop below n while the workers wait for their replies.
+        var last = -1
+        var stalled = false
+        let end = Date().addingTimeInterval(20)
+        while Date() < end {
+            usleep(300_000)
+            let sent = sim.stats()["events_sent"] ?? 0
+            if sent == last { stalled = true; break }
+            last = sent
+        }
+        XCTAssertTrue(stalled, "the simulator kept writing")
+        XCTAssertLessThan(last, n, "the workers' reads took every event: TCP did not push back")
+
+        XCTAssertTrue(waitUntil(120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertEqual(sim.stats()["events_sent"], n)
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+        XCTAssertTrue(flood.readLine(timeout: 10)?.hasPrefix("+OK \(n) events") ?? false)
+    }
+
     /// The box connects during module init, before the workers run: events it receives then wait in the queue and
     /// run the route once the server has started, in order.
     func testEventsArrivingWhileTheServerStartsAreDelivered() throws {
