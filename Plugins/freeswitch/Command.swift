@@ -31,11 +31,16 @@ final class Pending: @unchecked Sendable { // deadline/bytes written before the 
     let bytes: [UInt8]
     var deadline: Int64
     let timeoutMs: Int64
+    /// A caller blocks on it (command): whichever thread reads its reply finishes it at once. Other outcomes
+    /// (command_async) are finished on the box's I/O thread, as the header promises.
+    let blocking: Bool
     private let done: @Sendable (FSResult) -> Void
     private let finished = Atomic<Bool>(false)
 
-    init(bytes: [UInt8], deadline: Int64, timeoutMs: Int64, done: @escaping @Sendable (FSResult) -> Void) {
+    init(bytes: [UInt8], deadline: Int64, timeoutMs: Int64, blocking: Bool = false,
+         done: @escaping @Sendable (FSResult) -> Void) {
         self.bytes = bytes
+        self.blocking = blocking
         self.deadline = deadline
         self.timeoutMs = timeoutMs
         self.done = done

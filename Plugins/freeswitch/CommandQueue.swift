@@ -92,19 +92,24 @@ extension Box {
 
     /// Waits for a command's outcome until `untilMs` (nil on timeout). While the I/O thread is held up in an event
     /// callback (the workers' queue is full), the reply sits in the socket behind events: this thread then reads the
-    /// socket itself, queueing the events it passes for the I/O thread, until the reply is there.
-    func awaitReply(_ waiter: Waiter, untilMs: Int64) -> FSResult? {
+    /// socket itself, queueing the events it passes for the I/O thread, until the reply is there. It first sends
+    /// what the I/O thread left unsent (its command may be among those bytes).
+    func awaitReply(_ waiter: Waiter, _ mine: Pending, untilMs: Int64) -> FSResult? {
         while true {
             let now = nowMs()
             if now >= untilMs { return waiter.wait(untilMs: now) }
             if reader.isCurrentThread {
                 // A callback running a command: nobody else reads this socket now.
-                readForReply(waitMs: Int32(min(untilMs - now, Self.replySliceMs)))
-                if let r = waiter.wait(untilMs: now) { return r }
+                flush()
+                let waited = readForReply(mine, waitMs: Int32(min(untilMs - now, Self.replySliceMs)))
+                if let r = waiter.wait(untilMs: waited ? now : min(untilMs, now + Self.replySliceMs)) { return r }
                 continue
             }
             if let r = waiter.wait(untilMs: min(untilMs, now + Self.replySliceMs)) { return r }
-            if reader.inCallback.load(ordering: .acquiring) { readForReply(waitMs: Int32(Self.replySliceMs)) }
+            if reader.inCallback.load(ordering: .acquiring) {
+                flush()
+                readForReply(mine, waitMs: Int32(Self.replySliceMs))
+            }
         }
     }
 

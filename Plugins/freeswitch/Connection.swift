@@ -48,8 +48,9 @@ extension Box {
                 pthread_mutex_lock(flushMutex)
                 state.withLock { $0.fd = -1 }
                 pthread_mutex_unlock(flushMutex)
-                reader.detach()
+                let leftReplies = reader.detach()
                 close(conn.fd)
+                for (p, r) in leftReplies { p.finish(r) } // command_async replies read but not yet run
                 let lost = state.withLock { s -> [Pending] in
                     let l = s.inflight + s.unsent
                     s.inflight = []

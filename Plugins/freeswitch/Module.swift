@@ -180,11 +180,11 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
             return FSResult(status: Int32(SY_FS_ERR.rawValue), kind: 0, text: "-ERR empty or malformed command", jobUUID: "")
         }
         let waiter = Waiter()
-        let p = Pending(bytes: bytes, deadline: 0, timeoutMs: timeoutMs) { r in waiter.set(r) }
+        let p = Pending(bytes: bytes, deadline: 0, timeoutMs: timeoutMs, blocking: true) { r in waiter.set(r) }
         let connecting = box.state.withLock { $0.phase == .connecting }
         guard box.submit(p) else { return waiter.wait(untilMs: nil)! }
         let total = timeoutMs + (connecting ? config.connectTimeoutMs : 0) + 100
-        if let r = box.awaitReply(waiter, untilMs: nowMs() + total) { return r }
+        if let r = box.awaitReply(waiter, p, untilMs: nowMs() + total) { return r }
         p.finish(.unreachable("no reply from \(box.label) within esl_cmd_timeout"))
         return waiter.wait(untilMs: nil)!
     }

@@ -4,7 +4,11 @@
 // one read brought in, and a callback that blocks (the script workers' queue is full) stops the reading — TCP pushes
 // back on FreeSWITCH, nothing is dropped. The exception: a caller waiting for a command's reply reads on while the
 // I/O thread is in a callback (awaitReply), because its reply may sit behind those events; the events it passes wait
-// in `held` for the I/O thread.
+// in `held` for the I/O thread. `held` is bounded (BoxReader.heldMax): at the bound a caller stops reading (it waits
+// for its reply, at most esl_cmd_timeout), so TCP still pushes back on FreeSWITCH; and a caller stops parsing at its
+// own reply, leaving the rest in the parser for the I/O thread.
+// Only a blocking command's reply is finished by whichever thread read it; the outcomes of command_async and the
+// HEARTBEAT notices of watchers go through `held` too, so they run on the I/O thread, in stream order.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -23,6 +27,15 @@ struct QueuedEvent: @unchecked Sendable { // Subscription is thread-safe
     let body: String
 }
 
+/// What the I/O thread has to do for one frame read, in stream order.
+enum HeldItem {
+    case event(QueuedEvent)
+    /// A command_async reply: its `done` runs on the I/O thread.
+    case reply(Pending, FSResult)
+    /// Watchers are told of a HEARTBEAT.
+    case heartbeat
+}
+
 /// The reader's state: the connected socket and its parser, the events read and not yet delivered. Shared between
 /// the I/O thread and callers reading for their reply, so all of it is behind `mutex` (a pthread mutex: try-locked
 /// by callers, and never held while a callback or a command's completion runs).
@@ -30,8 +43,10 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     var fd: Int32 = -1
     var parser = ESLParser()
-    var held: [QueuedEvent] = []
+    var held: [HeldItem] = []
     var heldHead = 0
+    /// A caller stopped parsing at its reply with bytes left in the parser: the I/O thread parses them.
+    var unparsed = false
     /// Why the connection failed, when a caller reading for its reply found out (the I/O thread returns it).
     var failure: String? = nil
     var cache = SubscriberCache()
@@ -42,6 +57,12 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     /// True while the I/O thread runs an event callback (callers waiting for a reply then read themselves).
     let inCallback = Atomic<Bool>(false)
     private let thread = Mutex<pthread_t?>(nil)
+
+    /// At most this many items wait in `held` before a caller reading for its reply stops reading (one read, at
+    /// most 64 KiB, may go past it). The events' memory per box stays bounded while the workers are busy.
+    static let heldMax = 1024
+
+    var heldCount: Int { held.count - heldHead }
 
     init() { pthread_mutex_init(mutex, nil) }
 
@@ -68,21 +89,28 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
         self.fd = fd
         self.parser = parser
         held = []; heldHead = 0
+        unparsed = false
         failure = nil
         lastRx = nowMs()
         unlock()
     }
 
-    /// The connection is closing: nobody reads the descriptor any more; undelivered events go with it.
-    func detach() {
+    /// The connection is closing: nobody reads the descriptor any more; undelivered events go with it. Returns the
+    /// replies of command_async commands not yet finished (the I/O thread finishes them).
+    func detach() -> [(Pending, FSResult)] {
         lock()
         fd = -1
+        let replies = held[heldHead...].compactMap { item -> (Pending, FSResult)? in
+            if case .reply(let p, let r) = item { return (p, r) } else { return nil }
+        }
         held = []; heldHead = 0
+        unparsed = false
         unlock()
+        return replies
     }
 
-    /// Next event to deliver, or nil.
-    func popHeld() -> QueuedEvent? {
+    /// Next item to run, or nil.
+    func popHeld() -> HeldItem? {
         lock()
         defer { unlock() }
         guard heldHead < held.count else { return nil }
@@ -95,8 +123,10 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
 
 /// What one read found that must be acted on outside the reader's lock.
 struct ReadOutcome {
+    /// Replies of blocking commands, finished by the thread that read them.
     var replies: [(Pending, FSResult)] = []
-    var heartbeat = false
+    /// The command whose reply was matched last.
+    var lastMatched: Pending? = nil
     /// EOF, a socket error or a protocol error: the connection is to be dropped.
     var failure: String? = nil
 }
@@ -126,11 +156,24 @@ extension Box {
                 reader.lastRx = nowMs()
                 reader.pausedSinceHeartbeat = true
             }
-            let failed = reader.failure
-            let more = reader.heldHead < reader.held.count // left by a caller that read for its reply
+            var failed = reader.failure
+            var out = ReadOutcome()
+            if failed == nil && reader.unparsed {
+                // Frames a caller left in the parser (it stopped at its reply): handled now, not at the next read.
+                reader.unparsed = false
+                parseFrames(until: nil, &out)
+                failed = out.failure
+                if let failed { reader.failure = failed }
+            }
+            let more = reader.heldCount > 0 // left by a caller that read for its reply
             let lastRx = reader.lastRx
             reader.unlock()
-            if let failed { return failed }
+            complete(out)
+            if let failed {
+                // The events read before the failure are delivered first.
+                _ = deliverHeld()
+                return failed
+            }
             if more { continue }
             var fds = (pollfd(fd: c.fd, events: Int16(POLLIN) | (pendingOut ? Int16(POLLOUT) : 0), revents: 0),
                        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
@@ -142,7 +185,10 @@ extension Box {
                 let out = readAvailable()
                 reader.unlock()
                 complete(out)
-                if let f = out.failure { return f }
+                if let f = out.failure {
+                    _ = deliverHeld()
+                    return f
+                }
             }
             let now = nowMs()
             if pr == 0 || now - lastHousekeeping >= Self.housekeepingMs {
@@ -170,47 +216,77 @@ extension Box {
     /// Delivering events for this long means the socket was left unread on purpose (ms).
     static let longDeliveryMs: Int64 = 100
 
-    /// A caller waiting for its reply while the I/O thread is in a callback: reads what the socket has (waiting up to
-    /// `waitMs` for it), unless another thread is reading.
-    func readForReply(waitMs: Int32) {
-        guard reader.tryLock() else { return }
-        guard reader.fd >= 0, reader.failure == nil else { reader.unlock(); return }
-        var p = pollfd(fd: reader.fd, events: Int16(POLLIN), revents: 0)
+    /// A caller waiting for its reply while the I/O thread is in a callback: handles the frames a caller before it
+    /// left in the parser, then reads what the socket has (waiting up to `waitMs` for it), unless another thread is
+    /// reading, its reply is already there, or `held` is full. Stops parsing at its own reply. Returns whether it
+    /// waited on the socket (if not, the caller waits on its reply instead).
+    @discardableResult
+    func readForReply(_ mine: Pending, waitMs: Int32) -> Bool {
+        guard reader.tryLock() else { return false }
+        guard reader.fd >= 0, reader.failure == nil else { reader.unlock(); return false }
         var out = ReadOutcome()
-        if poll(&p, 1, waitMs) > 0 {
-            out = readAvailable()
-            if let f = out.failure { reader.failure = f }
+        var waited = false
+        if reader.unparsed {
+            reader.unparsed = false
+            parseFrames(until: mine, &out)
         }
+        if out.lastMatched !== mine && out.failure == nil && reader.heldCount < BoxReader.heldMax {
+            var p = pollfd(fd: reader.fd, events: Int16(POLLIN), revents: 0)
+            waited = true
+            if poll(&p, 1, waitMs) > 0 {
+                if let f = receive() { out.failure = f } else { parseFrames(until: mine, &out) }
+            }
+        }
+        if let f = out.failure { reader.failure = f }
+        // The I/O thread may be polling already: told at once of what is left for it.
+        let wakeIO = out.failure != nil || reader.heldCount > 0 || reader.unparsed
         reader.unlock()
         complete(out)
-        if out.failure != nil { wake() }
+        if wakeIO { wake() }
+        return waited
     }
 
-    /// Reads once from the socket and handles every complete frame: replies are matched (finished later, outside the
-    /// lock, by complete()), events go to `held`. Called with the reader's lock held.
+    /// Reads once from the socket and handles every complete frame: blocking commands' replies are matched (finished
+    /// later, outside the lock, by complete()), the rest goes to `held`. Called with the reader's lock held.
     func readAvailable() -> ReadOutcome {
         var out = ReadOutcome()
-        let n = reader.buf.withUnsafeMutableBytes { recv(reader.fd, $0.baseAddress, $0.count, 0) }
-        if n == 0 { out.failure = "closed by FreeSWITCH"; return out }
-        if n < 0 {
-            if errno != EAGAIN && errno != EINTR { out.failure = "recv: \(String(cString: strerror(errno)))" }
-            return out
-        }
-        reader.lastRx = nowMs()
-        reader.parser.append(reader.buf[0..<n])
-        while true {
-            let frame: ESLFrame?
-            do { frame = try reader.parser.next() } catch { out.failure = "protocol error: \(error)"; break }
-            guard let frame else { break }
-            if let why = handle(frame, &out) { out.failure = why; break }
-        }
+        if let f = receive() { out.failure = f; return out }
+        reader.unparsed = false
+        parseFrames(until: nil, &out)
         return out
     }
 
-    /// The part of a read done outside the reader's lock: replies delivered, watchers told of a HEARTBEAT.
+    /// Reads once from the socket into the parser (reader's lock held). Returns why the connection failed, or nil.
+    func receive() -> String? {
+        let n = reader.buf.withUnsafeMutableBytes { recv(reader.fd, $0.baseAddress, $0.count, 0) }
+        if n == 0 { return "closed by FreeSWITCH" }
+        if n < 0 {
+            if errno != EAGAIN && errno != EINTR { return "recv: \(String(cString: strerror(errno)))" }
+            return nil
+        }
+        reader.lastRx = nowMs()
+        reader.parser.append(reader.buf[0..<n])
+        return nil
+    }
+
+    /// Handles the complete frames in the parser (reader's lock held), stopping after the reply of `mine` if given
+    /// (what follows stays in the parser, flagged `unparsed`).
+    func parseFrames(until mine: Pending?, _ out: inout ReadOutcome) {
+        while true {
+            let frame: ESLFrame?
+            do { frame = try reader.parser.next() } catch { out.failure = "protocol error: \(error)"; return }
+            guard let frame else { return }
+            if let why = handle(frame, &out) { out.failure = why; return }
+            if let mine, out.lastMatched === mine {
+                reader.unparsed = reader.parser.bufferedByteCount > 0
+                return
+            }
+        }
+    }
+
+    /// The part of a read done outside the reader's lock: blocking commands' replies delivered.
     func complete(_ out: ReadOutcome) {
         for (p, r) in out.replies { p.finish(r) }
-        if out.heartbeat { watchers.notify(self, SY_FS_WATCH_HEARTBEAT) }
     }
 
     /// Handles one frame (reader's lock held); returns a reason to drop the connection, or nil.
@@ -218,9 +294,12 @@ extension Box {
         switch frame.contentType {
         case .commandReply, .apiResponse:
             let p = state.withLock { s -> Pending? in s.inflight.isEmpty ? nil : s.inflight.removeFirst() }
-            if let p { out.replies.append((p, .from(frame))) } else { manager.host.log(.dbg, "\(label): reply with no command in flight, ignored") }
+            if let p {
+                out.lastMatched = p
+                if p.blocking { out.replies.append((p, .from(frame))) } else { reader.held.append(.reply(p, .from(frame))) }
+            } else { manager.host.log(.dbg, "\(label): reply with no command in flight, ignored") }
         case .eventJSON, .eventPlain:
-            if let e = dispatch(frame, &out) { reader.held.append(e) }
+            if let e = dispatch(frame) { reader.held.append(.event(e)) }
         case .disconnectNotice, .rudeRejection:
             if frame.endsConnection { return "disconnect notice: \(frame.bodyString.split(separator: "\n").first ?? "")" }
         default:
@@ -230,7 +309,7 @@ extension Box {
     }
 
     /// The queued form of an event for its subscribers (nil when nobody wants it); HEARTBEAT also updates the stats.
-    private func dispatch(_ frame: ESLFrame, _ out: inout ReadOutcome) -> QueuedEvent? {
+    private func dispatch(_ frame: ESLFrame) -> QueuedEvent? {
         // JSON events that are not HEARTBEAT: the name and subclass are read by a scan, the body is passed on as it
         // is (the subscriber parses it anyway).
         if frame.contentType == .eventJSON, let fast = Self.scanNames(frame.body), fast.name.uppercased() != "HEARTBEAT" {
@@ -269,7 +348,7 @@ extension Box {
                 }
             }
             reader.pausedSinceHeartbeat = false
-            out.heartbeat = true
+            reader.held.append(.heartbeat) // before the event itself, as before
         }
         let targets = matchingSubscribers(name: name, subclass: subclass, cache: &reader.cache)
         guard !targets.isEmpty else { return nil }
@@ -277,28 +356,36 @@ extension Box {
         return QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body)
     }
 
-    /// Runs the subscribers' callbacks for the events read so far, one event at a time, in arrival order (I/O thread).
-    /// Returns how long it took (ms).
+    /// Runs the subscribers' callbacks for the events read so far, one event at a time, in arrival order, with the
+    /// command_async outcomes and HEARTBEAT notices read between them (I/O thread). Returns how long it took (ms).
     func deliverHeld() -> Int64 {
         var start: Int64 = 0
-        while let e = reader.popHeld() {
+        while let item = reader.popHeld() {
             if start == 0 { start = nowMs() }
             reader.inCallback.store(true, ordering: .releasing)
-            for sub in e.targets {
-                sub.running.wrappingAdd(1, ordering: .acquiringAndReleasing)
-                if !sub.dead.load(ordering: .acquiring) {
-                    sy_str.with(key.host) { h in
-                        sy_str.with(e.name) { n in
-                            sy_str.with(e.subclass) { sc in
-                                sy_str.with(e.body) { b in sub.cb(sub.user, pointer, h, n, sc, b) }
-                            }
-                        }
-                    }
-                }
-                sub.running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+            switch item {
+            case .event(let e): deliver(e)
+            case .reply(let p, let r): p.finish(r)
+            case .heartbeat: watchers.notify(self, SY_FS_WATCH_HEARTBEAT)
             }
             reader.inCallback.store(false, ordering: .releasing)
         }
         return start == 0 ? 0 : nowMs() - start
+    }
+
+    private func deliver(_ e: QueuedEvent) {
+        for sub in e.targets {
+            sub.running.wrappingAdd(1, ordering: .acquiringAndReleasing)
+            if !sub.dead.load(ordering: .acquiring) {
+                sy_str.with(key.host) { h in
+                    sy_str.with(e.name) { n in
+                        sy_str.with(e.subclass) { sc in
+                            sy_str.with(e.body) { b in sub.cb(sub.user, pointer, h, n, sc, b) }
+                        }
+                    }
+                }
+            }
+            sub.running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        }
     }
 }

@@ -95,6 +95,64 @@ final class FreeSwitchEventPathTests: XCTestCase {
         XCTAssertTrue(flood.readLine(timeout: 10)?.hasPrefix("+OK \(n) events") ?? false)
     }
 
+    /// A flood while the workers run blocking commands (freeswitch_esl from the route) with the reader held up on a
+    /// full queue: a worker waiting for its reply reads the socket itself, but only up to BoxReader.heldMax events,
+    /// so the simulator's writes still stall (TCP pushes back, memory stays bounded); its command then waits out
+    /// esl_cmd_timeout. Once the commands are done every event runs the route, none is lost.
+    func testFloodWhileWorkersRunCommandsStaysBoundedAndLosesNothing() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        // The first events run a command; the rest only count.
+        let route = """
+            update_stat("fsev", 1);
+            if ($stat(fsev) <= 6) {
+                $var(rc) = freeswitch_esl("api echo hi", "127.0.0.1:\(sim.port)", $var(out));
+            }
+        """
+        let h = ServerHarness(config(sim.port, "DTMF", extra: "event_queue_size = 16", route: route)
+                              + "\nmodparam(\"freeswitch\", \"esl_cmd_timeout\", 1500)\n")
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+
+        // Both workers held first, so the flood fills the socket buffers (megabytes) ahead of any command's reply.
+        let release = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        for _ in 0..<2 {
+            XCTAssertEqual(h.server.queue?.offer(.task { _ in holding.signal(); release.wait() }), true)
+        }
+        for _ in 0..<2 { XCTAssertEqual(holding.wait(timeout: .now() + 5), .success) }
+        let n = 10_000
+        let flood = try ControlLine(port: sim.controlPort, "flood \(n)")
+        defer { flood.close() }
+        func stall() -> Int? {
+            var last = -1
+            let end = Date().addingTimeInterval(20)
+            while Date() < end {
+                usleep(300_000)
+                let sent = sim.stats()["events_sent"] ?? 0
+                if sent == last { return sent }
+                last = sent
+            }
+            return nil
+        }
+        XCTAssertNotNil(stall(), "the simulator kept writing")
+
+        // Released, the workers run commands whose replies sit behind those megabytes: their reads stop at the bound,
+        // so the simulator stalls again below n.
+        release.signal(); release.signal()
+        let again = stall()
+        XCTAssertNotNil(again, "the simulator kept writing")
+        XCTAssertLessThan(again ?? n, n, "the workers' reads took every event: TCP did not push back")
+
+        XCTAssertTrue(waitUntil(120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertEqual(sim.stats()["events_sent"], n)
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+        XCTAssertTrue(flood.readLine(timeout: 10)?.hasPrefix("+OK \(n) events") ?? false)
+    }
+
     /// The box connects during module init, before the workers run: events it receives then wait in the queue and
     /// run the route once the server has started, in order.
     func testEventsArrivingWhileTheServerStartsAreDelivered() throws {
