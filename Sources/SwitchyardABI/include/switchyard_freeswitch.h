@@ -92,9 +92,11 @@ typedef void (*sy_fs_reply_fn)(void *arg, const sy_fs_reply *reply);
  *  Event-Subclass (empty unless CUSTOM), `body` the JSON text exactly as FreeSWITCH sent it.
  *  Called on the box's I/O thread, one event at a time per box, in arrival order. It may block (e.g.
  *  host->event_raise_wait on a full queue): the box then stops reading (TCP pushes back on FreeSWITCH),
- *  nothing is dropped. Command replies are never held behind events (a caller waiting for a reply reads
- *  the socket itself meanwhile), so it may run a command of the same box and wait for its reply; it
- *  must not wait for a later *event* of the same box (delivered on this same thread).
+ *  nothing is dropped. A caller waiting for a command reply meanwhile reads the socket itself, keeping
+ *  the events it reads past (at most about 1024 per box) for this thread, so a callback may run a command
+ *  of the same box and wait for its reply; a reply further behind than that waits for the box to read on
+ *  (bounded by the command's timeout). It must not wait for a later *event* of the same box (delivered on
+ *  this same thread).
  *  It may call unsubscribe (no wait when called from inside a callback).
  *  A consumer subscribed several times (same cb and user) to names matching one event gets it once. */
 typedef void (*sy_fs_event_fn)(void *user, sy_fs_box *box, sy_str host, sy_str name, sy_str subclass,
