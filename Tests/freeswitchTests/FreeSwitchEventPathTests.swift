@@ -36,13 +36,18 @@ final class FreeSwitchEventPathTests: XCTestCase {
         return result[key]?.intValue.map { Int($0) }
     }
 
-    private func waitUntil(_ timeout: TimeInterval, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
+    /// The simulator's events_sent once it stops moving (nil if it still moves after 20 s). "Stopped" means two samples
+    /// 300 ms apart are equal: the sampling interval defines the stall, there is no event to wait for.
+    private func stalledEventsSent(_ sim: SimulatorProcess) -> Int? {
+        var last = -1
+        let end = Date().addingTimeInterval(20)
         while Date() < end {
-            if cond() { return true }
-            usleep(10_000)
+            usleep(300_000)
+            let sent = sim.stats()["events_sent"] ?? 0
+            if sent == last { return sent }
+            last = sent
         }
-        return cond()
+        return nil
     }
 
     /// Every worker busy (blocked in a task), a queue of 16, a flood of 10,000 DTMF events (about 21 MB, more than
@@ -57,7 +62,7 @@ final class FreeSwitchEventPathTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
 
         // Both workers held until the test lets them go.
         let release = DispatchSemaphore(value: 0)
@@ -72,23 +77,15 @@ final class FreeSwitchEventPathTests: XCTestCase {
         defer { flood.close() }
 
         // The simulator's writes stop: events_sent stays below n while the workers are held.
-        var last = -1
-        var stalled = false
-        let end = Date().addingTimeInterval(20)
-        while Date() < end {
-            usleep(300_000)
-            let sent = sim.stats()["events_sent"] ?? 0
-            if sent == last { stalled = true; break }
-            last = sent
-        }
-        XCTAssertTrue(stalled, "the simulator kept writing")
-        XCTAssertLessThan(last, n, "TCP pushed back on the simulator")
+        let stalled = stalledEventsSent(sim)
+        XCTAssertNotNil(stalled, "the simulator kept writing")
+        XCTAssertLessThan(stalled ?? n, n, "TCP pushed back on the simulator")
         XCTAssertEqual(h.server.queue?.depth, 16, "the queue is full, and not beyond its bound")
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
         XCTAssertEqual(statValue(h, "fsev"), 0)
 
         release.signal(); release.signal()
-        XCTAssertTrue(waitUntil(120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertTrue(waitUntil(timeout: 120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
         XCTAssertEqual(sim.stats()["events_sent"], n)
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
         XCTAssertFalse(h.messages.contains { $0.contains("not queued") }, h.messages.joined(separator: "\n"))
@@ -115,7 +112,7 @@ final class FreeSwitchEventPathTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
 
         // Both workers held first, so the flood fills the socket buffers (megabytes) ahead of any command's reply.
         let release = DispatchSemaphore(value: 0)
@@ -127,17 +124,7 @@ final class FreeSwitchEventPathTests: XCTestCase {
         let n = 10_000
         let flood = try ControlLine(port: sim.controlPort, "flood \(n)")
         defer { flood.close() }
-        func stall() -> Int? {
-            var last = -1
-            let end = Date().addingTimeInterval(20)
-            while Date() < end {
-                usleep(300_000)
-                let sent = sim.stats()["events_sent"] ?? 0
-                if sent == last { return sent }
-                last = sent
-            }
-            return nil
-        }
+        func stall() -> Int? { stalledEventsSent(sim) }
         XCTAssertNotNil(stall(), "the simulator kept writing")
 
         // Released, the workers run commands whose replies sit behind those megabytes: their reads stop at the bound,
@@ -147,7 +134,7 @@ final class FreeSwitchEventPathTests: XCTestCase {
         XCTAssertNotNil(again, "the simulator kept writing")
         XCTAssertLessThan(again ?? n, n, "the workers' reads took every event: TCP did not push back")
 
-        XCTAssertTrue(waitUntil(120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertTrue(waitUntil(timeout: 120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
         XCTAssertEqual(sim.stats()["events_sent"], n)
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
         XCTAssertTrue(flood.readLine(timeout: 10)?.hasPrefix("+OK \(n) events") ?? false)
@@ -165,13 +152,13 @@ final class FreeSwitchEventPathTests: XCTestCase {
         XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
         XCTAssertEqual(try sim.control("call 1000 123").first?.hasPrefix("+OK"), true)
-        XCTAssertTrue(waitUntil(5) { h.server.bus?.raised.load(ordering: .relaxed) == 3 }, "raised before start")
+        XCTAssertTrue(waitUntil(timeout: 5) { h.server.bus?.raised.load(ordering: .relaxed) == 3 }, "raised before start")
         XCTAssertFalse(h.messages.contains { $0.contains("FSEV") }, "no worker runs before start")
 
         try h.start()
-        XCTAssertTrue(waitUntil(10) { h.messages.filter { $0.contains("FSEV") }.count == 3 }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 10) { h.messages.filter { $0.contains("FSEV") }.count == 3 }, h.messages.joined(separator: "\n"))
         XCTAssertEqual(h.messages.filter { $0.contains("FSEV") }.map { $0.components(separatedBy: "FSEV ").last ?? "" },
                        ["digit=1", "digit=2", "digit=3"])
         XCTAssertFalse(h.messages.contains { $0.contains("not queued") || $0.contains("dropped") }, h.messages.joined(separator: "\n"))
@@ -190,7 +177,7 @@ final class FreeSwitchEventPathTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(5) { box.commands.contains { $0.hasPrefix("event json DTMF") } })
+        XCTAssertTrue(waitUntil(timeout: 5) { box.commands.contains { $0.hasPrefix("event json DTMF") } })
 
         let headers: [ESLHeader] = [
             ESLHeader("Event-Name", "DTMF"), ESLHeader("Core-UUID", "c0e1"), ESLHeader("Event-Sequence", "4711"),
@@ -199,9 +186,9 @@ final class FreeSwitchEventPathTests: XCTestCase {
             ESLHeader("variable_sip_h_X-Odd", "a=b&c=d e+f"),
         ]
         box.send(ESLEncoder.event(ESLEvent(headers: headers + [ESLHeader("X-Format", "plain")]), format: .plain))
-        XCTAssertTrue(waitUntil(10) { h.messages.contains { $0.contains("FSEV fmt=plain") } }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 10) { h.messages.contains { $0.contains("FSEV fmt=plain") } }, h.messages.joined(separator: "\n"))
         box.send(ESLEncoder.event(ESLEvent(headers: headers + [ESLHeader("X-Format", "json")]), format: .json))
-        XCTAssertTrue(waitUntil(10) { h.messages.contains { $0.contains("FSEV fmt=json") } }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 10) { h.messages.contains { $0.contains("FSEV fmt=json") } }, h.messages.joined(separator: "\n"))
 
         func fields(_ fmt: String) -> String? {
             h.messages.first { $0.contains("FSEV fmt=\(fmt) ") }.map { String($0[$0.range(of: "FSEV fmt=\(fmt) ")!.upperBound...]) }
