@@ -31,8 +31,10 @@ public final class HTTPClient {
     deinit { close(fd) }
 
     @discardableResult
-    public func send(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
+    public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Bool {
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
@@ -86,7 +88,11 @@ public final class HTTPClient {
         return Response(status: status, headers: headers, body: body)
     }
 
-    public static func post(_ body: String, path: String = "/mi", extra: String = "") -> String {
-        "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extra)\r\n\(body)"
+    /// Reads until the server closes the connection: true when nothing more arrives (EOF, or the receive timeout
+    /// passed), false when data came instead.
+    public func closedByPeer() -> Bool { buffer.isEmpty && !fill() }
+
+    public static func post(_ body: String, path: String = "/mi", extra: String = "", version: String = "1.1") -> String {
+        "POST \(path) HTTP/\(version)\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extra)\r\n\(body)"
     }
 }
