@@ -42,12 +42,12 @@ static void keep_value(void *arg, const char *value, size_t len) {
 }
 
 static void check_cachedb(state *s) {
-    char err[128] = "", got[64] = "", line[128];
+    char err[128] = "", got[64] = "", line[256];
     const sy_cachedb_api *api = s->h->api_bind("cachedb:local", SY_CACHEDB_MAJOR, (uint32_t)sizeof *api, err, sizeof err);
     sy_cachedb_conn *c = api ? api->module_open(api->module, NULL, err, sizeof err) : NULL;
     sy_str key = { "k", 1 }, value = { "from-module-open", 16 };
     if (c && api->store(c, key, value, 0) == SY_CACHEDB_OK) api->fetch(c, key, keep_value, got);
-    snprintf(line, sizeof line, "cachedb fetch=%s%s", got, err);
+    snprintf(line, sizeof line, "cachedb fetch=%.63s%.127s", got, err);
     say(s, line);
 }
 
@@ -72,9 +72,9 @@ static void check_db(state *s) {
         api->raw_query(c, count, NULL, 0, count_row, &rows, &e);
         api->close(c);
     } else if (api) {
-        snprintf(err, sizeof err, "%s", e.message);
+        snprintf(err, sizeof err, "%.255s", e.message);
     }
-    snprintf(line, sizeof line, "db rows=%lld%s", rows, err);
+    snprintf(line, sizeof line, "db rows=%lld%.255s", rows, err);
     say(s, line);
 }
 
