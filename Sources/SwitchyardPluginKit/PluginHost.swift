@@ -24,8 +24,9 @@ public struct PluginHost: @unchecked Sendable {
     }
 
     /// The core this table belongs to (ABI 1.8; nil on an older core or outside a running server). When set, the
-    /// calls below that have no context handle (logging, events, timers, SIP requests) go through the rt_* forms
-    /// with it: they reach this plugin's own core, never a process-wide lookup.
+    /// calls below that have no context handle (logging, events, timers, SIP requests; on a 1.9 core also
+    /// miDispatch, statRegister, routeFind) go through the rt_* forms with it: they reach this plugin's own core,
+    /// never a process-wide lookup.
     public let runtime: OpaquePointer?
 
     /// The ABI version the core was built with.

@@ -780,7 +780,8 @@ typedef struct sy_host_api {
      * events, a timer callback, a function of a cross-module API table) uses the rt_* forms below
      * with the handle it was given. Only these six (and sip_local_target below) take the handle: the
      * other handle-less entries are called only at startup (registration, var_parse, route_find,
-     * api/db bind, hooks), where the core being started is the one the call reaches. Why they exist
+     * api/db bind, hooks), where the core being started is the one the call reaches. (1.9 adds the
+     * handle forms of mi_dispatch, route_find_kind and stat_register, which some plugins call later.) Why they exist
      * at all: a C callback carries no user pointer back to the core, so without a handle the core can
      * only be found process-wide. */
     /** The core this table belongs to. Keep it with the plugin's own state (e.g. in the `user` of
