@@ -25,65 +25,66 @@ import Synchronization
 @_cdecl("switchyard_plugin_entry")
 public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
     guard let host = PluginHost(raw, module: CacheLocalModule.name) else { return nil } // another ABI major: refuse
-    // Published now rather than in init(): `switchyard -c` runs the fixups (which bind literal cache ids and open
-    // their groups) without init(). open() builds the collections from the modparams on first use. (The table is one
-    // per process: publishing it again, e.g. for a second server in a test process, is harmless; init() checks the
-    // name is bound to it.)
-    _ = host.apiPublish(CacheLocalModule.apiName, UnsafeRawPointer(cachedbAPI))
     let module = CacheLocalModule(host: host)
+    // Published now rather than in init(): `switchyard -c` runs the fixups (which bind literal cache ids and open
+    // their groups) without init(). open() builds the collections from the modparams on first use. Each instance
+    // publishes its own table, whose `module` is the instance (cachedb API 1.2).
+    _ = host.apiPublish(CacheLocalModule.apiName, UnsafeRawPointer(module.table.pointer))
     module.claim()
     return module.build().pointer // allocated once, never freed
 }
 
-// MARK: - Global state the C table needs
+/// The module the 1.0 `open` of the table works for (no handle: see HandlelessEntry). Claimed by the entry function,
+/// by each modparam line and by init(): the module the core configures and initialises wins over one whose entry
+/// function was only called to read its aliases (the loader does that when it looks for a module by alias).
+private let handlelessOpen = HandlelessEntry<CacheLocalModule>()
 
-/// GLOBAL (C table): the module the table's `open` works for. `open(group, err, errlen)` has no user pointer, so it
-/// finds the module here. Claimed by the entry function, by each modparam line and by init(): the module the core
-/// configures and initialises wins over one whose entry function was only called to read its aliases (the loader
-/// does that when it looks for a module by alias), and a test process running several servers in turn gets the
-/// latest (connections already opened keep pointing at their own collections).
-private let activeModule = Mutex<CacheLocalModule?>(nil)
-
-/// GLOBAL (C table): the sy_cachedb_api table published as "cachedb:local", built once, immutable, never freed.
-private nonisolated(unsafe) let cachedbAPI: UnsafePointer<sy_cachedb_api> = {
-    var api = sy_cachedb_api()
-    api.header = sy_table_header(abi_major: UInt32(SY_CACHEDB_MAJOR), abi_minor: UInt32(SY_CACHEDB_MINOR),
-                                 struct_size: UInt32(MemoryLayout<sy_cachedb_api>.stride), reserved: 0)
-    api.open = { group, err, errlen in cacheOpen(group, err, errlen) }
-    api.store = { conn, key, value, expire in
-        withCollection(conn) { $0.store(key.bytes, value.bytes, expire: expire) }
-    }
-    api.insert = { conn, key, value, expire in
-        withCollection(conn) { $0.insert(key.bytes, value.bytes, expire: expire) }
-    }
-    api.fetch = { conn, key, sink, sinkArg in
-        withCollection(conn) { c in
-            c.fetch(key.bytes) { value in
-                sink?(sinkArg, value.baseAddress?.assumingMemoryBound(to: CChar.self), value.count)
+extension CacheLocalModule {
+    /// A sy_cachedb_api table, built once, never freed; its `module` is set by the instance it belongs to (own(_:)).
+    static func makeTable() -> UnsafePointer<sy_cachedb_api> {
+        var api = sy_cachedb_api()
+        api.header = sy_table_header(abi_major: UInt32(SY_CACHEDB_MAJOR), abi_minor: UInt32(SY_CACHEDB_MINOR),
+                                     struct_size: UInt32(MemoryLayout<sy_cachedb_api>.stride), reserved: 0)
+        api.module_open = { m, group, err, errlen in
+            guard let m else { return nil }
+            return cacheOpen(Unmanaged<CacheLocalModule>.fromOpaque(UnsafeRawPointer(m)).takeUnretainedValue(), group, err, errlen)
+        }
+        api.open = { group, err, errlen in cacheOpen(handlelessOpen.instance, group, err, errlen) }
+        api.store = { conn, key, value, expire in
+            withCollection(conn) { $0.store(key.bytes, value.bytes, expire: expire) }
+        }
+        api.insert = { conn, key, value, expire in
+            withCollection(conn) { $0.insert(key.bytes, value.bytes, expire: expire) }
+        }
+        api.fetch = { conn, key, sink, sinkArg in
+            withCollection(conn) { c in
+                c.fetch(key.bytes) { value in
+                    sink?(sinkArg, value.baseAddress?.assumingMemoryBound(to: CChar.self), value.count)
+                }
             }
         }
-    }
-    api.remove = { conn, key in withCollection(conn) { $0.remove(key.bytes) } }
-    api.add = { conn, key, delta, expire, newValue in
-        withCollection(conn) { c in
-            var n: Int64 = 0
-            let rc = c.add(key.bytes, delta: delta, expire: expire, newValue: &n)
-            if rc == CacheResult.ok { newValue?.pointee = n }
-            return rc
+        api.remove = { conn, key in withCollection(conn) { $0.remove(key.bytes) } }
+        api.add = { conn, key, delta, expire, newValue in
+            withCollection(conn) { c in
+                var n: Int64 = 0
+                let rc = c.add(key.bytes, delta: delta, expire: expire, newValue: &n)
+                if rc == CacheResult.ok { newValue?.pointee = n }
+                return rc
+            }
         }
-    }
-    api.counter_fetch = { conn, key, value in
-        withCollection(conn) { c in
-            var n: Int64 = 0
-            let rc = c.counterFetch(key.bytes, value: &n)
-            if rc == CacheResult.ok { value?.pointee = n }
-            return rc
+        api.counter_fetch = { conn, key, value in
+            withCollection(conn) { c in
+                var n: Int64 = 0
+                let rc = c.counterFetch(key.bytes, value: &n)
+                if rc == CacheResult.ok { value?.pointee = n }
+                return rc
+            }
         }
+        // Not allocate/initialize: a shorter sy_cachedb_api of an older plugin in the process would cut the copy (CTable).
+        return CTable.keep(&api, size: MemoryLayout<sy_cachedb_api>.stride, alignment: MemoryLayout<sy_cachedb_api>.alignment)
+            .assumingMemoryBound(to: sy_cachedb_api.self)
     }
-    // Not allocate/initialize: a shorter sy_cachedb_api of an older plugin in the process would cut the copy (CTable).
-    return CTable.keep(&api, size: MemoryLayout<sy_cachedb_api>.stride, alignment: MemoryLayout<sy_cachedb_api>.alignment)
-        .assumingMemoryBound(to: sy_cachedb_api.self)
-}()
+}
 
 /// A connection is the collection object itself (kept alive by the module's topology for the life of the process).
 /// No retain/release per call: all workers using one collection would otherwise contend on its reference count.
@@ -93,8 +94,9 @@ private func withCollection(_ conn: OpaquePointer?, _ body: (Collection) -> Int3
     return Unmanaged<Collection>.fromOpaque(UnsafeRawPointer(conn))._withUnsafeGuaranteedRef(body)
 }
 
-private func cacheOpen(_ group: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int) -> OpaquePointer? {
-    guard let module = activeModule.withLock({ $0 }) else {
+private func cacheOpen(_ module: CacheLocalModule?, _ group: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<CChar>?,
+                       _ errlen: Int) -> OpaquePointer? {
+    guard let module else {
         writeError("cachedb_local is not loaded", into: err, capacity: errlen)
         return nil
     }
@@ -139,14 +141,22 @@ final class CacheLocalModule: Sendable {
     let host: PluginHost
     private let setup = Mutex(Setup.configuring(CacheConfig()))
     private let cleaner = Mutex<SYTimer?>(nil)
+    /// This instance's table, published as "cachedb:local" (never freed).
+    let table: CTablePointer<sy_cachedb_api>
 
     init(host: PluginHost) {
         self.host = host
+        table = CTablePointer(Self.makeTable())
+        // The table's `module` is this instance, retained as long as the table (forever): module_open reaches it
+        // through that handle. Written once here, before the table is published.
+        UnsafeMutableRawPointer(mutating: table.pointer).storeBytes(
+            of: OpaquePointer(Unmanaged.passRetained(self).toOpaque()),
+            toByteOffset: MemoryLayout<sy_cachedb_api>.offset(of: \.module)!, as: OpaquePointer?.self)
     }
 
-    /// Makes this module the one the C `open` serves.
+    /// Makes this module the one the 1.0 `open` serves.
     func claim() {
-        activeModule.withLock { $0 = self }
+        handlelessOpen.publish(self)
     }
 
     func build() -> ModuleExports {
@@ -238,8 +248,8 @@ final class CacheLocalModule: Sendable {
         let topology = try self.topology().get()
         let size = UInt32(MemoryLayout<sy_cachedb_api>.stride)
         let bound = (try? host.apiBind(Self.apiName, major: UInt32(SY_CACHEDB_MAJOR), minSize: size))
-            ?? (host.apiPublish(Self.apiName, UnsafeRawPointer(cachedbAPI)) ? UnsafeRawPointer(cachedbAPI) : nil)
-        guard bound == UnsafeRawPointer(cachedbAPI) else {
+            ?? (host.apiPublish(Self.apiName, UnsafeRawPointer(table.pointer)) ? UnsafeRawPointer(table.pointer) : nil)
+        guard bound == UnsafeRawPointer(table.pointer) else {
             throw PluginError("the API name '\(Self.apiName)' is taken by another module")
         }
         let periodMs = UInt32(min(topology.cleanPeriod, Int(UInt32.max / 1000)) * 1000)

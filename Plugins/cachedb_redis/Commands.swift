@@ -10,12 +10,15 @@
 import SwitchyardABI
 import SwitchyardPluginKit
 
-/// GLOBAL (C table): built once, immutable, never freed.
-nonisolated(unsafe) let redisAPI: UnsafePointer<sy_cachedb_api> = {
+/// A table, built once per module instance, never freed; its `module` is set by the instance (RedisModule.init).
+func makeRedisTable() -> UnsafePointer<sy_cachedb_api> {
     var api = sy_cachedb_api()
     api.header = sy_table_header(abi_major: UInt32(SY_CACHEDB_MAJOR), abi_minor: UInt32(SY_CACHEDB_MINOR),
                                  struct_size: UInt32(MemoryLayout<sy_cachedb_api>.stride), reserved: 0)
-    api.open = { group, err, errlen in redisOpen(group, err, errlen) }
+    api.module_open = { m, group, err, errlen in
+        redisOpen(m.map { Unmanaged<RedisModule>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }, group, err, errlen)
+    }
+    api.open = { group, err, errlen in redisOpen(handlelessOpen.instance, group, err, errlen) }
     api.store = { c, key, value, expire in
         var argv = [bytes("SET"), key.array, value.array]
         if expire > 0 { argv += [bytes("EX"), bytes(String(expire))] }
@@ -84,7 +87,7 @@ nonisolated(unsafe) let redisAPI: UnsafePointer<sy_cachedb_api> = {
     }
     api.raw_query = { c, query, sink, arg in
         guard let words = splitWords(query.array) else {
-            activeModule.withLock { $0 }?.host.log(.err, "cache_raw_query: unbalanced quote in the query")
+            pool(c)?.log(.err, "cache_raw_query: unbalanced quote in the query")
             return SY_CACHEDB_ERROR.rawValue
         }
         guard !words.isEmpty else { return SY_CACHEDB_ERROR.rawValue }
@@ -109,7 +112,7 @@ nonisolated(unsafe) let redisAPI: UnsafePointer<sy_cachedb_api> = {
             case .status: return SY_CACHEDB_OK
             case .nil_: return SY_CACHEDB_NOT_FOUND
             case .error(let e):
-                activeModule.withLock { $0 }?.host.log(.err, "cache_raw_query: Redis answered: \(e)")
+                pool(c)?.log(.err, "cache_raw_query: Redis answered: \(e)")
                 return SY_CACHEDB_ERROR
             }
         }
@@ -117,7 +120,7 @@ nonisolated(unsafe) let redisAPI: UnsafePointer<sy_cachedb_api> = {
     // Not allocate/initialize: a shorter sy_cachedb_api of an older plugin in the process would cut the copy (CTable).
     return CTable.keep(&api, size: MemoryLayout<sy_cachedb_api>.stride, alignment: MemoryLayout<sy_cachedb_api>.alignment)
         .assumingMemoryBound(to: sy_cachedb_api.self)
-}()
+}
 
 /// INCRBY that gives a new key the expiry and leaves an existing key's alone, atomically (Redis runs a script whole).
 private let addScript = """
@@ -137,9 +140,12 @@ extension sy_str {
 }
 
 /// The pool behind a connection handle (a retained RedisPool, never released: handles live until the server stops).
+private func pool(_ c: OpaquePointer?) -> RedisPool? {
+    c.map { Unmanaged<RedisPool>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+}
+
 private func run(_ c: OpaquePointer?, _ argv: [[UInt8]]) -> RedisReply? {
-    guard let c else { return nil }
-    return Unmanaged<RedisPool>.fromOpaque(UnsafeRawPointer(c)).takeUnretainedValue().run(argv)
+    pool(c)?.run(argv)
 }
 
 private func status(_ reply: RedisReply?, _ map: (RedisReply) -> sy_cachedb_result) -> Int32 {
@@ -147,7 +153,8 @@ private func status(_ reply: RedisReply?, _ map: (RedisReply) -> sy_cachedb_resu
     return map(reply).rawValue
 }
 
-private func redisOpen(_ group: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int) -> OpaquePointer? {
+private func redisOpen(_ module: RedisModule?, _ group: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<CChar>?,
+                       _ errlen: Int) -> OpaquePointer? {
     func fail(_ text: String) -> OpaquePointer? {
         if let err, errlen > 0 {
             let b = Array(text.utf8.prefix(errlen - 1))
@@ -156,7 +163,7 @@ private func redisOpen(_ group: UnsafePointer<CChar>?, _ err: UnsafeMutablePoint
         }
         return nil
     }
-    guard let module = activeModule.withLock({ $0 }) else { return fail("cachedb_redis is not loaded") }
+    guard let module else { return fail("cachedb_redis is not loaded") }
     switch module.open(group: group.map { String(cString: $0) }) {
     case .success(let pool): return OpaquePointer(Unmanaged.passRetained(pool).toOpaque())
     case .failure(let e): return fail(e.message)

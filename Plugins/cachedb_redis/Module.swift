@@ -17,17 +17,17 @@ import Synchronization
 @_cdecl("switchyard_plugin_entry")
 public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
     guard let host = PluginHost(raw, module: RedisModule.name) else { return nil } // another ABI major: refuse
-    // Published now rather than in init(): `switchyard -c` runs the fixups (which open literal cache ids) without
-    // init(), as cache_local does.
-    _ = host.apiPublish(RedisModule.apiName, UnsafeRawPointer(redisAPI))
     let module = RedisModule(host: host)
-    activeModule.withLock { $0 = module }
+    // Published now rather than in init(): `switchyard -c` runs the fixups (which open literal cache ids) without
+    // init(), as cache_local does. Each instance publishes its own table, whose `module` is the instance.
+    _ = host.apiPublish(RedisModule.apiName, UnsafeRawPointer(module.table.pointer))
+    handlelessOpen.publish(module)
     return module.build().pointer // allocated once, never freed
 }
 
-/// GLOBAL (C table): the module whose URLs open() serves (open has no user pointer). The latest loaded wins: a test
-/// process running several servers in turn gets its own, and connections already opened keep their pools.
-let activeModule = Mutex<RedisModule?>(nil)
+/// The module whose URLs the 1.0 `open` serves (no handle: see HandlelessEntry). The latest loaded wins; connections
+/// already opened keep their pools.
+let handlelessOpen = HandlelessEntry<RedisModule>()
 
 struct RedisConfig: Sendable {
     var urls: [RedisURL] = []
@@ -44,8 +44,18 @@ final class RedisModule: Sendable {
     let config = Mutex(RedisConfig())
     /// One pool per cachedb_url, built on first open().
     private let pools = Mutex<[Int: RedisPool]>([:])
+    /// This instance's table, published as "cachedb:redis" (never freed).
+    let table: CTablePointer<sy_cachedb_api>
 
-    init(host: PluginHost) { self.host = host }
+    init(host: PluginHost) {
+        self.host = host
+        table = CTablePointer(makeRedisTable())
+        // The table's `module` is this instance, retained as long as the table (forever): module_open reaches it
+        // through that handle. Written once here, before the table is published.
+        UnsafeMutableRawPointer(mutating: table.pointer).storeBytes(
+            of: OpaquePointer(Unmanaged.passRetained(self).toOpaque()),
+            toByteOffset: MemoryLayout<sy_cachedb_api>.offset(of: \.module)!, as: OpaquePointer?.self)
+    }
 
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
@@ -75,7 +85,7 @@ final class RedisModule: Sendable {
             if n != 0 { throw PluginError("TLS is not supported: the system hiredis is built without it") }
         }
         m.onInit { [self] in
-            activeModule.withLock { $0 = self }
+            handlelessOpen.publish(self)
             let cfg = config.withLock { $0 }
             if cfg.urls.isEmpty { host.log(.warn, "no cachedb_url: cache_*(\"redis\", ...) calls will fail") }
             // Every URL is tried once now, so a typo shows at startup; it stops startup only with shutdown_on_error.

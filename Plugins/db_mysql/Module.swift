@@ -22,6 +22,9 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
     return MySQLModule(host: host).build().pointer // allocated once, never freed
 }
 
+/// The driver instance of the latest start-up, for the 1.0 connect (no handle: see HandlelessEntry).
+let handlelessConnect = HandlelessEntry<MySQLSettings>()
+
 final class MySQLModule: Sendable {
     static let name = "db_mysql"
     static let version = "1.0.0"
@@ -29,21 +32,32 @@ final class MySQLModule: Sendable {
     static let connectionEvent = "E_MYSQL_CONNECTION"
 
     let host: PluginHost
+    /// This instance's modparams: the `module` of its table.
+    let settings: MySQLSettings
+    /// Published as "db:mysql" (never freed: consumers keep the pointer).
+    let table: CTablePointer<sy_db_api>
 
     init(host: PluginHost) {
         self.host = host
-        settings.reset(host: host)
+        settings = MySQLSettings(host: host)
+        table = CTablePointer(SQLDriverTable.make(module: settings, connect: { url, err in
+            guard let s = handlelessConnect.instance else { return nil }
+            return mysqlConnect(s, url, err)
+        }, moduleConnect: { m, url, err in
+            guard let m else { return nil }
+            return mysqlConnect(Unmanaged<MySQLSettings>.fromOpaque(UnsafeRawPointer(m)).takeUnretainedValue(), url, err)
+        }))
     }
 
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
                                      description: "MariaDB/MySQL driver for the DB API (mysql:// URLs)")
-        m.param("timeout_interval", .int) { v in
+        m.param("timeout_interval", .int) { [settings] v in
             guard let n = v.intValue, n >= 1, n <= 3600 else { throw PluginError("expected seconds from 1 to 3600") }
             settings.timeoutSeconds.store(Int32(n), ordering: .relaxed)
         }
         m.sqlDriverParams(settings.shared, module: Self.name, host: host)
-        m.param("max_db_retries", .int) { [host] v in
+        m.param("max_db_retries", .int) { [host, settings] v in
             guard let n = v.intValue else { throw PluginError("expected a number") }
             if n < 0 { host.log(.warn, "max_db_retries \(n) < 0: using 3") }
             settings.maxRetries.store(n < 0 ? 3 : Int32(min(n, 100)), ordering: .relaxed)
@@ -52,9 +66,10 @@ final class MySQLModule: Sendable {
             guard v.intValue != nil else { throw PluginError("expected a number of bytes") }
         }
         m.event(Self.connectionEvent)
-        m.onInit { [host] in
+        m.onInit { [host, settings, table] in
             guard mysql_server_init(0, nil, nil) == 0 else { throw PluginError("mysql_library_init failed") }
-            try SQLDriverTable.publish(mysqlAPI, as: Self.apiName, host: host)
+            try SQLDriverTable.publish(table.pointer, as: Self.apiName, host: host)
+            handlelessConnect.publish(settings)
             host.log(.info, "libmariadb \(String(cString: mysql_get_client_info())), timeout_interval "
                      + "\(settings.timeoutSeconds.load(ordering: .relaxed)) s, max_db_queries \(settings.attempts)")
         }
@@ -62,11 +77,10 @@ final class MySQLModule: Sendable {
     }
 }
 
-/// GLOBAL (C table): published as "db:mysql", built once, never freed.
-nonisolated(unsafe) let mysqlAPI: UnsafePointer<sy_db_api> = SQLDriverTable.make(connect: mysqlConnect)
-
-private func mysqlConnect(_ url: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer? {
-    let options = MySQLSession.Options(timeoutSeconds: UInt32(settings.timeoutSeconds.load(ordering: .relaxed)))
+private func mysqlConnect(_ settings: MySQLSettings, _ url: UnsafePointer<CChar>?,
+                          _ err: UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer? {
+    let options = MySQLSession.Options(timeoutSeconds: UInt32(settings.timeoutSeconds.load(ordering: .relaxed)),
+                                       shared: settings.shared)
     return SQLDriverTable.connect(url, err, schemes: ["mysql"], dialect: .mysql, urlParams: false, shared: settings.shared,
                                   settings: settings.driverSettings) { url throws(SQLError) in
         try MySQLSession(url: url, options: options)

@@ -14,7 +14,11 @@ private let lostCodes: Set<UInt32> = [2006, 2013, 2014, 4031, 1243, 2002, 2003, 
 final class MySQLSession: SQLSession {
     struct Options {
         var timeoutSeconds: UInt32
+        /// The driver instance's logging.
+        var shared: SQLDriverShared
     }
+
+    private let shared: SQLDriverShared
 
     private var db: UnsafeMutablePointer<MYSQL>?
     /// Prepared statements by SQL text, at most maxStatements (each one counts against the server's
@@ -29,6 +33,7 @@ final class MySQLSession: SQLSession {
 
     /// Connects to `url`: a wrong password or an unreachable server throws SQLError(.connect) naming the URL masked.
     init(url: SQLURL, options: Options) throws(SQLError) {
+        shared = options.shared
         guard let m = mysql_init(nil) else { throw SQLError(.connect, "\(url.masked): mysql_init failed (out of memory)") }
         var timeout = options.timeoutSeconds
         var off: my_bool = 0
@@ -214,7 +219,7 @@ final class MySQLSession: SQLSession {
                 for i in 0..<ncols where lengths[i] > binds[i].buffer_length { lengths[i] = binds[i].buffer_length }
                 if !truncationLogged {
                     truncationLogged = true
-                    settings.shared.log(.warn, "a value longer than its buffer was truncated (\(sql.prefix(120)))")
+                    shared.log(.warn, "a value longer than its buffer was truncated (\(sql.prefix(120)))")
                 }
             }
             for i in 0..<ncols {

@@ -1,6 +1,6 @@
-// Settings: the modparams every connection reads. connect() in the C table has no user pointer, so they live in one
-// process-wide object (the plugin's own): modparams write it before init, connect() reads it. The modparams every
-// SQL driver has are SwitchyardSQL's (`shared`).
+// Settings: the modparams every connection of one driver instance reads: modparams write them before init, connect()
+// reads them. The instance is the `module` of the driver's table (DB API 1.1), so module_connect finds it through
+// the handle. The modparams every SQL driver has are SwitchyardSQL's (`shared`).
 import SwitchyardPluginKit
 import SwitchyardSQL
 import Synchronization
@@ -8,14 +8,9 @@ import Synchronization
 final class MySQLSettings: Sendable {
     let timeoutSeconds = Atomic<Int32>(2)
     let maxRetries = Atomic<Int32>(3)
-    let shared = SQLDriverShared()
+    let shared: SQLDriverShared
 
-    /// Back to the defaults: the entry function runs again when another server in the process loads the plugin.
-    func reset(host: PluginHost) {
-        timeoutSeconds.store(2, ordering: .relaxed)
-        maxRetries.store(3, ordering: .relaxed)
-        shared.reset(host: host)
-    }
+    init(host: PluginHost) { shared = SQLDriverShared(host: host) }
 
     /// Attempts of one call: max_db_queries, or 1 when max_db_retries is 0 (never reconnect).
     var attempts: Int {
@@ -26,7 +21,7 @@ final class MySQLSettings: Sendable {
     var driverSettings: SQLDriverSettings {
         var s = shared.driverSettings(maxAttempts: attempts)
         s.reconnects = max(1, Int(maxRetries.load(ordering: .relaxed)))
-        s.onStatus = { url, isUp in settings.raiseConnectionEvent(url, isUp) }
+        s.onStatus = { [self] url, isUp in raiseConnectionEvent(url, isUp) }
         return s
     }
 
@@ -36,5 +31,3 @@ final class MySQLSettings: Sendable {
                                                         ("status", .string(isUp ? "connected" : "disconnected"))])
     }
 }
-
-let settings = MySQLSettings()

@@ -20,33 +20,48 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
     return PostgresModule(host: host).build().pointer // allocated once, never freed
 }
 
+/// The driver instance of the latest start-up, for the 1.0 connect (no handle: see HandlelessEntry).
+let handlelessConnect = HandlelessEntry<PostgresSettings>()
+
 final class PostgresModule: Sendable {
     static let name = "db_postgres"
     static let version = "1.0.0"
     static let apiName = "db:postgres"
 
     let host: PluginHost
+    /// This instance's modparams: the `module` of its table.
+    let settings: PostgresSettings
+    /// Published as "db:postgres" (never freed: consumers keep the pointer).
+    let table: CTablePointer<sy_db_api>
 
     init(host: PluginHost) {
         self.host = host
-        settings.reset(host: host)
+        settings = PostgresSettings(host: host)
+        table = CTablePointer(SQLDriverTable.make(module: settings, connect: { url, err in
+            guard let s = handlelessConnect.instance else { return nil }
+            return postgresConnect(s, url, err)
+        }, moduleConnect: { m, url, err in
+            guard let m else { return nil }
+            return postgresConnect(Unmanaged<PostgresSettings>.fromOpaque(UnsafeRawPointer(m)).takeUnretainedValue(), url, err)
+        }))
     }
 
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
                                      description: "PostgreSQL driver for the DB API (postgres:// URLs)")
-        m.param("timeout", .int) { v in
+        m.param("timeout", .int) { [settings] v in
             guard let n = v.intValue, n <= 3600 else { throw PluginError("expected seconds up to 3600") }
             settings.connectTimeout.store(Int32(max(n, 0)), ordering: .relaxed)
         }
-        m.param("query_timeout", .int) { v in
+        m.param("query_timeout", .int) { [settings] v in
             guard let n = v.intValue, n >= 0, n <= Int64(Int32.max) else { throw PluginError("expected milliseconds >= 0") }
             settings.statementTimeoutMs.store(Int32(n), ordering: .relaxed)
         }
         m.sqlDriverParams(settings.shared, module: Self.name, host: host)
-        m.onInit { [host] in
+        m.onInit { [host, settings, table] in
             guard PQisthreadsafe() != 0 else { throw PluginError("libpq was built without thread safety") }
-            try SQLDriverTable.publish(postgresAPI, as: Self.apiName, host: host)
+            try SQLDriverTable.publish(table.pointer, as: Self.apiName, host: host)
+            handlelessConnect.publish(settings)
             host.log(.info, "libpq \(PQlibVersion()), timeout \(settings.connectTimeout.load(ordering: .relaxed)) s, "
                      + "query_timeout \(settings.statementTimeoutMs.load(ordering: .relaxed)) ms, max_db_queries "
                      + "\(settings.shared.maxQueries.load(ordering: .relaxed))")
@@ -55,10 +70,8 @@ final class PostgresModule: Sendable {
     }
 }
 
-/// GLOBAL (C table): published as "db:postgres", built once, never freed.
-nonisolated(unsafe) let postgresAPI: UnsafePointer<sy_db_api> = SQLDriverTable.make(connect: postgresConnect)
-
-private func postgresConnect(_ url: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer? {
+private func postgresConnect(_ settings: PostgresSettings, _ url: UnsafePointer<CChar>?,
+                             _ err: UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer? {
     let options = PGSession.Options(connectTimeout: settings.connectTimeout.load(ordering: .relaxed),
                                     statementTimeoutMs: settings.statementTimeoutMs.load(ordering: .relaxed))
     // URL parameters are libpq connection keywords (PGSession passes them on).

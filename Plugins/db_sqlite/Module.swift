@@ -36,10 +36,15 @@ final class SQLiteModule: Sendable {
     static let apiName = "db:" + DatabaseURL.scheme
 
     let host: PluginHost
+    /// This instance's settings: the `module` of its table.
+    let driver: DriverSettings
+    /// Published as "db:sqlite" (never freed: consumers keep the pointer).
+    let table: CTablePointer<sy_db_api>
 
     init(host: PluginHost) {
         self.host = host
-        driver.reset(host: host)
+        driver = DriverSettings(host: host)
+        table = CTablePointer(DriverAPITable.make(for: driver))
     }
 
     func build() -> ModuleExports {
@@ -47,20 +52,20 @@ final class SQLiteModule: Sendable {
                                      description: "SQLite driver for the DB API (sqlite:// URLs)")
 
         // modparam("db_sqlite", "busy_timeout", 5000)
-        m.param("busy_timeout", .int) { value in
+        m.param("busy_timeout", .int) { [driver] value in
             guard let ms = value.intValue, ms >= 0, ms <= Int64(Int32.max) else {
                 throw PluginError("expected a number of milliseconds >= 0")
             }
             driver.busyTimeoutMs.store(Int32(ms), ordering: .relaxed)
         }
         // modparam("db_sqlite", "max_connections", 16)
-        m.param("max_connections", .int) { value in
+        m.param("max_connections", .int) { [driver] value in
             guard let n = value.intValue, n >= 1, n <= 1024 else { throw PluginError("expected a number from 1 to 1024") }
             driver.maxConnections.store(Int32(n), ordering: .relaxed)
         }
 
         // modparam("db_sqlite", "init_sql", "schema.sql")   repeatable: run on every database file connect creates
-        m.param("init_sql", [.str, .repeatable]) { value in
+        m.param("init_sql", [.str, .repeatable]) { [driver] value in
             guard let path = value.stringValue, !path.isEmpty else { throw PluginError("expected the path of an SQL file") }
             guard let abs = DatabaseURL.absolute(path) else { throw PluginError("cannot resolve '\(path)': no working directory") }
             guard access(abs, R_OK) == 0 else {
@@ -69,21 +74,22 @@ final class SQLiteModule: Sendable {
             driver.initSQL.withLock { $0.append(abs) }
         }
 
-        m.onInit { [host] in
+        m.onInit { [host, driver, table] in
             guard sqlite3_libversion_number() >= 3_029_000 else {
                 throw PluginError("libsqlite3 \(String(cString: sqlite3_libversion())) is too old: 3.29 or newer is needed")
             }
             guard sqlite3_threadsafe() != 0 else {
                 throw PluginError("libsqlite3 was built without thread support (SQLITE_THREADSAFE=0)")
             }
-            guard host.apiPublish(Self.apiName, UnsafeRawPointer(driverAPI.pointer)) else {
+            guard host.apiPublish(Self.apiName, UnsafeRawPointer(table.pointer)) else {
                 throw PluginError("cannot publish the '\(Self.apiName)' API (another SQLite driver loaded?)")
             }
+            handlelessConnect.publish(driver)
             host.log(.info, "SQLite \(String(cString: sqlite3_libversion())), busy_timeout "
                      + "\(driver.busyTimeoutMs.load(ordering: .relaxed)) ms, max_connections "
                      + "\(driver.maxConnections.load(ordering: .relaxed))")
         }
-        m.onDestroy {
+        m.onDestroy { [driver] in
             let open = driver.open.load(ordering: .relaxed)
             if open > 0 { driver.log(.dbg, "\(open) connection(s) still open at shutdown") }
         }

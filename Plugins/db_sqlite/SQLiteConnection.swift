@@ -30,6 +30,8 @@ final class SQLiteConnection: @unchecked Sendable {
     let url: DatabaseURL
     let busyTimeoutMs: Int32
     let maxHandles: Int
+    /// The driver instance that opened it: its log.
+    let driver: DriverSettings
 
     // Guarded by `mutex`.
     private var idle: [Handle] = []
@@ -50,8 +52,10 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// Opens the database (creating the file, and its directory, when missing) with one handle, switching a file
     /// database to WAL journaling. When the file did not exist, the `initSQL` files are run on it (see runInitSQL).
-    init(url: DatabaseURL, busyTimeoutMs: Int32, maxHandles: Int, initSQL: [String] = []) throws(DBError) {
+    init(url: DatabaseURL, busyTimeoutMs: Int32, maxHandles: Int, initSQL: [String] = [],
+         driver: DriverSettings) throws(DBError) {
         self.url = url
+        self.driver = driver
         self.busyTimeoutMs = max(0, busyTimeoutMs)
         self.maxHandles = url == .memory ? 1 : max(1, maxHandles)
         mutex = .allocate(capacity: 1)
@@ -74,7 +78,7 @@ final class SQLiteConnection: @unchecked Sendable {
         let first = try openHandle(first: true)
         if created, !initSQL.isEmpty, case .file(let path) = url {
             do {
-                try Self.runInitSQL(initSQL, on: first, path: path)
+                try Self.runInitSQL(initSQL, on: first, path: path, driver: driver)
             } catch {
                 // Leave no half-provisioned file behind (the failed transaction was rolled back; unlinking an open
                 // file is fine): the next start creates and provisions it again.
@@ -116,7 +120,7 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// Runs each `init_sql` file (in order) on a freshly created database. The files may hold any SQL, their own
     /// transactions included; on a failure the caller deletes the new file, which is the rollback.
-    private static func runInitSQL(_ files: [String], on handle: Handle, path: String) throws(DBError) {
+    private static func runInitSQL(_ files: [String], on handle: Handle, path: String, driver: DriverSettings) throws(DBError) {
         for file in files {
             guard let sql = readTextFile(file) else {
                 let reason = String(cString: strerror(errno))

@@ -110,10 +110,12 @@ struct RawURI {
 /// Raw host calls (no SYValue/String conversion).
 struct RawHost: @unchecked Sendable {
     let raw: UnsafePointer<sy_host_api>
+    let host: PluginHost
     let hasRouteRun: Bool
 
     init(_ host: PluginHost) {
         raw = host.raw
+        self.host = host
         hasRouteRun = host.provides(\.route_run) && host.provides(\.route_find)
     }
 
@@ -158,9 +160,10 @@ struct RawHost: @unchecked Sendable {
         if let all = q.all { setInt(ctx, all, i) } else { setNull(ctx, q.one); setInt(ctx, q.one, i) }
     }
 
+    /// A route[name] (at load and reload: an MI thread), through this plugin's own core on a 1.9 core.
     func findRoute(_ name: String) -> OpaquePointer? {
-        guard hasRouteRun, let f = raw.pointee.route_find else { return nil }
-        return name.withCString { f($0) }
+        guard hasRouteRun else { return nil }
+        return host.routeFind(.request, name)
     }
 
     func runRoute(_ ctx: SYContext, _ route: OpaquePointer) -> Int32 {

@@ -19,13 +19,14 @@ import Synchronization
 public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
     guard let host = PluginHost(raw, module: FSManager.name) else { return nil } // another ABI major: refuse
     let manager = FSManager(host: host)
-    theManager.withLock { $0 = manager }
+    theManager.publish(manager)
     return manager.build().pointer // allocated once, never freed
 }
 
 /// The manager of the latest start-up, for the 1.0/1.1 entries of the C API table that have no handle (get_box,
-/// stats_interval_ms). The 1.2 entries reach their manager through the table's `module` handle instead.
-let theManager = Mutex<FSManager?>(nil)
+/// stats_interval_ms; see HandlelessEntry). The 1.2 entries reach their manager through the table's `module` handle,
+/// every other entry through its box, and the module's own hooks through their `user`: nothing else reads it.
+let theManager = HandlelessEntry<FSManager>()
 
 struct FSConfig: Sendable {
     var heartbeatIntervalS: Int64 = 1 // accepted for OpenSIPS compatibility (stats_update_interval hint only)
@@ -200,7 +201,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
         t.pointee.header = sy_table_header(abi_major: UInt32(SY_FS_MAJOR), abi_minor: UInt32(SY_FS_MINOR),
                                            struct_size: UInt32(MemoryLayout<sy_freeswitch_api>.size), reserved: 0)
         t.pointee.module = OpaquePointer(Unmanaged.passUnretained(manager).toOpaque())
-        t.pointee.get_box = { url, len, err, errlen in FSManager.getBox(theManager.withLock { $0 }, url, len, err, errlen) }
+        t.pointee.get_box = { url, len, err, errlen in FSManager.getBox(theManager.instance, url, len, err, errlen) }
         t.pointee.module_get_box = { m, url, len, err, errlen in FSManager.getBox(FSManager.from(m), url, len, err, errlen) }
         t.pointee.module_stats_interval_ms = { m in
             guard let m = FSManager.from(m) else { return 1000 }

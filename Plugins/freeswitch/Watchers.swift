@@ -86,7 +86,7 @@ extension FSManager {
             watch.box.watchers.remove(watch)
         }
         t.pointee.stats_interval_ms = {
-            guard let m = theManager.withLock({ $0 }) else { return 1000 }
+            guard let m = theManager.instance else { return 1000 } // 1.1 entry, no handle: see theManager
             return UInt32(clamping: m.config.heartbeatIntervalS * 1000)
         }
     }

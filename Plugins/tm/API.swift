@@ -4,8 +4,8 @@ import SwitchyardPluginKit
 
 enum TMAPI {
     /// The table of one tm instance: `module` is the engine, and the 1.1 entries reach it through that handle. The
-    /// 1.0 entries (no handle) reach the engine of the latest start-up through `theTM`, for consumers built against
-    /// 1.0. Never freed: consumers keep the pointer.
+    /// 1.0 entries (no handle) reach the engine of the latest start-up through `theTM` (HandlelessEntry), for
+    /// consumers built against 1.0. Never freed: consumers keep the pointer.
     static func table(for tm: TM) -> UnsafeMutablePointer<sy_tm_api> {
         // Raw zeroed memory of the compile-time size, not allocate/initialize: a shorter sy_tm_api of an older
         // plugin in the process would make those generic calls short (see CTable).
@@ -15,16 +15,16 @@ enum TMAPI {
                                            struct_size: UInt32(MemoryLayout<sy_tm_api>.size), reserved: 0)
         t.pointee.module = OpaquePointer(Unmanaged.passUnretained(tm).toOpaque()) // the engine lives as long as the process
         t.pointee.t_uac = { method, ruri, dst, extra, socket, timeout, done, arg in
-            TMAPI.uac(theTM.withLock { $0 }, method, ruri, dst, extra, socket, timeout, done, arg)
+            TMAPI.uac(theTM.instance, method, ruri, dst, extra, socket, timeout, done, arg)
         }
         t.pointee.t_request = { method, ruri, dst, extra, body, socket, timeout, types, fn, param in
-            TMAPI.request(theTM.withLock { $0 }, method, ruri, dst, extra, body, socket, timeout, types, fn, param)
+            TMAPI.request(theTM.instance, method, ruri, dst, extra, body, socket, timeout, types, fn, param)
         }
         t.pointee.module_t_request = { m, method, ruri, dst, extra, body, socket, timeout, types, fn, param in
             TMAPI.request(TMAPI.instance(m), method, ruri, dst, extra, body, socket, timeout, types, fn, param)
         }
-        t.pointee.register_callback = { ctx, types, fn, param in TMAPI.register(theTM.withLock { $0 }, ctx, types, fn, param) }
-        t.pointee.t_state = { ctx, out in TMAPI.state(theTM.withLock { $0 }, ctx, out) }
+        t.pointee.register_callback = { ctx, types, fn, param in TMAPI.register(theTM.instance, ctx, types, fn, param) }
+        t.pointee.t_state = { ctx, out in TMAPI.state(theTM.instance, ctx, out) }
         t.pointee.module_t_uac = { m, method, ruri, dst, extra, socket, timeout, done, arg in
             TMAPI.uac(TMAPI.instance(m), method, ruri, dst, extra, socket, timeout, done, arg)
         }

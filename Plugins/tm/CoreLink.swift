@@ -102,9 +102,8 @@ struct CoreLink: @unchecked Sendable {
 
     func close(_ ctx: SYContext, saveTo: OpaquePointer?) { api.sip_ctx_close!(ctx.raw, saveTo) }
 
-    func route(_ kind: RouteMask, _ name: String) -> OpaquePointer? {
-        name.withCString { api.route_find_kind!(kind.rawValue, $0) }
-    }
+    /// A route by kind and name, through this plugin's own core (rt_route_find_kind on a 1.9 core).
+    func route(_ kind: RouteMask, _ name: String) -> OpaquePointer? { host.routeFind(kind, name) }
 
     /// Runs a route on a context; returns its code (0 when it ended with exit/drop).
     @discardableResult

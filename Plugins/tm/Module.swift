@@ -23,8 +23,10 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
     return TMModule(host: host, core: core).build().pointer  // allocated once, never freed
 }
 
-/// The engine of the latest start-up, for the 1.0 entries of the tm API table (which have no handle; API.swift).
-let theTM = Mutex<TM?>(nil)
+/// The engine of the latest start-up, for the 1.0 entries of the tm API table, which have no handle (see
+/// HandlelessEntry). Nothing else in tm reads it: functions, pseudo-variables, MI commands and hooks reach their engine
+/// through their `user` (TMModule's closures, the SIP hooks' user), the 1.1 entries through the table's `module`.
+let theTM = HandlelessEntry<TM>()
 
 final class TMModule: @unchecked Sendable {
     // `config` is written by modparam setters on the startup thread; `tm` is set once in init(), before any worker
@@ -106,9 +108,8 @@ final class TMModule: @unchecked Sendable {
         if config.enableStats && stats == nil { throw PluginError("cannot register statistics") }
         let engine = try TM(host: host, core: core, cfg: config, stats: stats)
         tm = engine
-        theTM.withLock { $0 = engine }
-        TMModule.hooks.pointee.user = Unmanaged.passUnretained(engine).toOpaque()
-        let rc = host.raw.pointee.sip_hooks_register!(TMModule.hooks)
+        theTM.publish(engine)
+        let rc = host.raw.pointee.sip_hooks_register!(TMModule.hooks(for: engine))
         if rc == -1 { throw PluginError("another module already handles SIP transactions") }
         if rc != 0 { throw PluginError("the core refused the SIP hooks (\(rc))") }
         guard host.apiPublish(SY_TM_API_NAME, UnsafeRawPointer(TMAPI.table(for: engine))) else {
@@ -117,11 +118,13 @@ final class TMModule: @unchecked Sendable {
         engine.wheel.start()
     }
 
-    /// The SIP hooks handed to the core; `user` is the engine (set in init, alive until the process ends).
-    nonisolated(unsafe) static let hooks: UnsafeMutablePointer<sy_sip_hooks> = {
+    /// The SIP hooks of one engine, handed to the core; `user` is the engine (alive until the process ends). Never
+    /// freed (the core may keep the pointer).
+    static func hooks(for engine: TM) -> UnsafeMutablePointer<sy_sip_hooks> {
         // Raw zeroed memory of the compile-time size (see CTable).
         let h = CTable.zeroed(size: MemoryLayout<sy_sip_hooks>.stride, alignment: MemoryLayout<sy_sip_hooks>.alignment)
             .assumingMemoryBound(to: sy_sip_hooks.self)
+        h.pointee.user = Unmanaged.passUnretained(engine).toOpaque()
         h.pointee.header = sy_table_header(abi_major: UInt32(SY_ABI_MAJOR), abi_minor: UInt32(SY_ABI_MINOR),
                                            struct_size: UInt32(MemoryLayout<sy_sip_hooks>.size), reserved: 0)
         h.pointee.request_in = { ctx, info, user in
@@ -133,7 +136,7 @@ final class TMModule: @unchecked Sendable {
             return Unmanaged<TM>.fromOpaque(user).takeUnretainedValue().replyIn(SYContext(ctx), info.pointee)
         }
         return h
-    }()
+    }
 
     func declareFunctions(_ m: inout ModuleExportsBuilder) {
         let opt = FunctionParam.optional

@@ -31,3 +31,10 @@ public enum CTable {
         return p
     }
 }
+
+/// A table made with CTable (an API table a module publishes), held in the module's Sendable state. Sendable because
+/// the table is filled before it is published, read-only afterwards, and never freed: any thread may read it.
+public struct CTablePointer<T>: @unchecked Sendable {
+    public let pointer: UnsafePointer<T>
+    public init(_ pointer: UnsafePointer<T>) { self.pointer = pointer }
+}

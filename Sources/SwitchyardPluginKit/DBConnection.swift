@@ -44,13 +44,22 @@ public final class DBConnection: @unchecked Sendable {
     public let api: UnsafePointer<sy_db_api>
     public let conn: OpaquePointer
 
-    /// Binds the driver for `url`'s scheme and connects.
+    /// Binds the driver for `url`'s scheme and connects: through the driver instance the table carries (DB API 1.1,
+    /// module_connect), or with the 1.0 connect of an older driver.
     public init(host: PluginHost, url: String) throws {
-        let raw = try host.dbBind(url, major: UInt32(SY_DB_MAJOR), minSize: UInt32(MemoryLayout<sy_db_api>.stride))
+        // A 1.0 table is enough: its entries are all this wrapper needs besides module_connect.
+        let raw = try host.dbBind(url, major: UInt32(SY_DB_MAJOR), minSize: UInt32(MemoryLayout<sy_db_api>.offset(of: \.module)!))
         api = raw.assumingMemoryBound(to: sy_db_api.self)
-        guard let connect = api.pointee.connect else { throw DBError(code: -6, description: "driver has no connect") }
         var err = sy_db_error()
-        guard let c = url.withCString({ connect($0, &err) }) else {
+        let c: OpaquePointer?
+        if CTable.has(api, \.module_connect), let m = api.pointee.module, let connect = api.pointee.module_connect {
+            c = url.withCString { connect(m, $0, &err) }
+        } else if let connect = api.pointee.connect {
+            c = url.withCString { connect($0, &err) }
+        } else {
+            throw DBError(code: -6, description: "driver has no connect")
+        }
+        guard let c else {
             throw DBError(code: err.code, description: "cannot connect to \(DBConnection.redact(url)): \(DBConnection.message(&err))")
         }
         conn = c

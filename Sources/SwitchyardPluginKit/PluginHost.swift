@@ -24,8 +24,9 @@ public struct PluginHost: @unchecked Sendable {
     }
 
     /// The core this table belongs to (ABI 1.8; nil on an older core or outside a running server). When set, the
-    /// calls below that have no context handle (logging, events, timers, SIP requests) go through the rt_* forms
-    /// with it: they reach this plugin's own core, never a process-wide lookup.
+    /// calls below that have no context handle (logging, events, timers, SIP requests; on a 1.9 core also
+    /// miDispatch, statRegister, routeFind) go through the rt_* forms with it: they reach this plugin's own core,
+    /// never a process-wide lookup.
     public let runtime: OpaquePointer?
 
     /// The ABI version the core was built with.
@@ -190,7 +191,7 @@ public struct PluginHost: @unchecked Sendable {
         return SYTimer(t)
     }
 
-    /// Stops a timer.
+    /// Stops a timer (once per timer: the core frees its handle). The handle names the core that added the timer.
     public func timerRemove(_ timer: SYTimer) {
         raw.pointee.timer_remove?(timer.raw)
     }
@@ -201,8 +202,12 @@ public struct PluginHost: @unchecked Sendable {
     /// core refuses it (an empty name or group, one containing ':', or a name taken by a function statistic).
     /// A counter found again keeps the flags it was first registered with.
     public func statRegister(_ name: String, group: String? = nil, flags: StatFlags = []) -> SYStat? {
-        guard let f = raw.pointee.stat_register else { return nil }
-        let s = (group ?? module).withCString { g in name.withCString { n in f(g, n, flags.rawValue) } }
+        let s = (group ?? module).withCString { g in
+            name.withCString { n -> OpaquePointer? in
+                if let runtime, provides(\.rt_stat_register), let f = raw.pointee.rt_stat_register { return f(runtime, g, n, flags.rawValue) }
+                return raw.pointee.stat_register?(g, n, flags.rawValue)
+            }
+        }
         return s.map(SYStat.init)
     }
 
@@ -252,6 +257,22 @@ public struct PluginHost: @unchecked Sendable {
         return t
     }
 
+    // MARK: Routes (ABI 1.3, 1.7, 1.9)
+
+    /// A script route by kind (`.request` for route[name], `.failure`, `.onReply`, `.branch`) and name, nil when the
+    /// script has none (or the core offers no lookup for that kind). Through this plugin's own core on a 1.9 core.
+    /// Resolve once (startup, a data reload, or per call where the name is only known then), run with route_run.
+    public func routeFind(_ kind: RouteMask, _ name: String) -> OpaquePointer? {
+        name.withCString { n -> OpaquePointer? in
+            if let runtime, provides(\.rt_route_find_kind), let f = raw.pointee.rt_route_find_kind {
+                return f(runtime, kind.rawValue, n)
+            }
+            if provides(\.route_find_kind), let f = raw.pointee.route_find_kind { return f(kind.rawValue, n) }
+            guard kind == .request, provides(\.route_find), let f = raw.pointee.route_find else { return nil }
+            return f(n)
+        }
+    }
+
     // MARK: Context (ABI 1.1)
 
     /// The route kind a context is running, or nil on a core older than ABI 1.1. (The context's thread.)
@@ -281,14 +302,21 @@ extension PluginHost {
     /// returns the single-line response bytes, or nil when there is none: a notification, or a core older than
     /// ABI 1.3 (check `providesMIDispatch` at init).
     public func miDispatch(_ request: UnsafeRawBufferPointer) -> [UInt8]? {
-        guard provides(\.mi_dispatch), let f = raw.pointee.mi_dispatch else { return nil }
+        typealias Reply = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> Void
+        let reply: Reply = { arg, json, len in
+            guard let arg else { return }
+            let slot = arg.assumingMemoryBound(to: [UInt8]?.self)
+            slot.pointee = json.map { Array(UnsafeRawBufferPointer(start: $0, count: len)) } ?? []
+        }
+        let bytes = request.baseAddress?.assumingMemoryBound(to: CChar.self)
         var out: [UInt8]? = nil
-        let rc = withUnsafeMutablePointer(to: &out) { slot in
-            f(request.baseAddress?.assumingMemoryBound(to: CChar.self), request.count, { arg, json, len in
-                guard let arg else { return }
-                let slot = arg.assumingMemoryBound(to: [UInt8]?.self)
-                slot.pointee = json.map { Array(UnsafeRawBufferPointer(start: $0, count: len)) } ?? []
-            }, slot)
+        let rc: Int32 = withUnsafeMutablePointer(to: &out) { slot in
+            // ABI 1.9: through this plugin's own core.
+            if let runtime, provides(\.rt_mi_dispatch), let f = raw.pointee.rt_mi_dispatch {
+                return f(runtime, bytes, request.count, reply, slot)
+            }
+            guard provides(\.mi_dispatch), let f = raw.pointee.mi_dispatch else { return 0 }
+            return f(bytes, request.count, reply, slot)
         }
         return rc == 1 ? out : nil
     }

@@ -7,9 +7,11 @@
 // Contents:
 //   SYValue               null | int | string, with copies to/from sy_value (C views only inside a closure)
 //   PluginHost            the host table with Swift methods (log, varGet/varSet, raiseEvent, stats, timers, APIs,
-//                         miDispatch for MI transport modules, atomicAdd/atomicSwap); on a 1.8 core it carries the
-//                         core's handle (`runtime`) and its calls without a context go through the rt_* entries
+//                         miDispatch for MI transport modules, routeFind, atomicAdd/atomicSwap); on a 1.8 core it
+//                         carries the core's handle (`runtime`) and its calls without a context go through the rt_*
+//                         entries (1.9: miDispatch, statRegister and routeFind too)
 //   CTable                C tables of compile-time size; CTable.has(table, \.field) for entries of later minors
+//   HandlelessEntry       the instance the handle-less 1.0 entries of a module's API table reach (and why only they)
 //   PluginThread, WorkQueue  plain POSIX threads a module owns (start in init, join in destroy) and a job queue
 //   ModuleExportsBuilder  declare params/functions/pvars/MI/events/hooks with @Sendable closures → sy_module_exports
 //   FunctionCall          what a script-function handler receives

@@ -1,36 +1,27 @@
-// What the SQL server drivers (db_mysql, db_postgres) do alike as modules: the modparams they share, the process-wide
+// What the SQL server drivers (db_mysql, db_postgres) do alike as modules: the modparams they share, the per-instance
 // object connect() reads them from, connect() itself and publishing the table. Each driver's Module.swift keeps what
 // differs: its own modparams, its client library's setup and its session type.
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
 
-/// The shared modparams and the host, one object per driver process-wide: connect() in the C table has no user
-/// pointer. Modparams write it before init; connect() reads it.
+/// The shared modparams and the host of one driver instance (one per entry-function call, i.e. per server that loads
+/// the plugin). Modparams write it before init; connect() reads it, found through the table's module handle.
 public final class SQLDriverShared: Sendable {
     /// max_db_queries: attempts of a call whose connection was lost.
     public let maxQueries = Atomic<Int32>(2)
     /// exec_query_threshold (µs): calls slower than this are logged; 0 = off.
     public let slowMicros = Atomic<Int64>(0)
-    private let host = Mutex<PluginHost?>(nil)
+    private let host: PluginHost
 
-    public init() {}
-
-    /// Back to the defaults: the entry function runs again when another server in the process loads the plugin.
-    public func reset(host: PluginHost) {
-        maxQueries.store(2, ordering: .relaxed)
-        slowMicros.store(0, ordering: .relaxed)
-        self.host.withLock { $0 = host }
-    }
+    public init(host: PluginHost) { self.host = host }
 
     public func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
-        guard let h = host.withLock({ $0 }) else { return }
-        h.log(level, message())
+        host.log(level, message())
     }
 
     public func raiseEvent(_ name: String, _ params: [(String, SYValue)]) {
-        guard let h = host.withLock({ $0 }) else { return }
-        _ = h.raiseEvent(name, params)
+        _ = host.raiseEvent(name, params)
     }
 
     /// The settings of a new connection: max_db_queries attempts, the slow-call threshold, logging through the host.

@@ -4,13 +4,18 @@ import SwitchyardABI
 import SwitchyardPluginKit
 
 public typealias SQLConnectFn = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer?
+public typealias SQLModuleConnectFn = @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<sy_db_error>?) -> OpaquePointer?
 
 public enum SQLDriverTable {
-    /// The table, allocated once and never freed (api_publish keeps the pointer).
-    public static func make(connect: SQLConnectFn) -> UnsafePointer<sy_db_api> {
+    /// The table of one driver instance, allocated once and never freed (api_publish keeps the pointer): `module` is
+    /// the instance (DB API 1.1), `moduleConnect` its connect; `connect` is the 1.0 entry without a handle.
+    public static func make(module: AnyObject, connect: SQLConnectFn, moduleConnect: SQLModuleConnectFn) -> UnsafePointer<sy_db_api> {
         var api = sy_db_api()
         api.header = sy_table_header(abi_major: UInt32(SY_DB_MAJOR), abi_minor: UInt32(SY_DB_MINOR),
                                      struct_size: UInt32(MemoryLayout<sy_db_api>.stride), reserved: 0)
+        // Retained as long as the table: forever.
+        api.module = OpaquePointer(Unmanaged.passRetained(module).toOpaque())
+        api.module_connect = moduleConnect
         api.connect = connect
         api.close = dbClose
         api.select = dbSelect

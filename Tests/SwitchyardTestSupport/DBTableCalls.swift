@@ -120,6 +120,15 @@ public struct DBAPI: @unchecked Sendable {
         let r = DBResult(rc: c == nil ? -1 : 0, code: Int64(err.code), message: err.text)
         return (c.map { DBConn(api: api, c: $0) }, r)
     }
+
+    /// module_connect with the table's own module handle (DB API 1.1), as the core's consumers connect.
+    public func moduleConnect(_ url: String) -> (DBConn?, DBResult) {
+        var err = sy_db_error()
+        err.code = 42
+        let c = url.withCString { api.pointee.module_connect!(api.pointee.module, $0, &err) }
+        let r = DBResult(rc: c == nil ? -1 : 0, code: Int64(err.code), message: err.text)
+        return (c.map { DBConn(api: api, c: $0) }, r)
+    }
 }
 
 /// One sy_db_conn with Swift wrappers over the table's functions.

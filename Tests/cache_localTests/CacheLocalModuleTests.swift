@@ -484,6 +484,29 @@ final class CacheLocalModuleTests: XCTestCase {
     private static let NOT_INT = Int32(SY_CACHEDB_NOT_INT.rawValue), EXISTS = Int32(SY_CACHEDB_EXISTS.rawValue)
     private static let ERROR = Int32(SY_CACHEDB_ERROR.rawValue)
 
+    /// cachedb API 1.2: each server's table carries its own cache_local instance. With two servers in the process,
+    /// module_open on the first server's table opens that server's groups; the 1.0 open (no handle) reaches the
+    /// instance of the latest start-up, which lacks the group.
+    func testModuleOpenReachesTheInstanceOfItsTable() throws {
+        let a = harness("", modparams: [#""cachedb_url", "local:only_a:///default""#])
+        try start(a)
+        defer { a.stop() }
+        let b = harness("", modparams: [#""cachedb_url", "local:only_b:///default""#])
+        try start(b)
+        defer { b.stop() }
+        let api = try bindAPI(a)
+        XCTAssertEqual(api.table.pointee.header.abi_minor, 2)
+        XCTAssertNotNil(api.table.pointee.module)
+        XCTAssertNotEqual(api.table, try bindAPI(b).table, "one table per instance")
+        var err = [CChar](repeating: 0, count: 256)
+        let own = "only_a".withCString { api.table.pointee.module_open!(api.table.pointee.module, $0, &err, err.count) }
+        XCTAssertNotNil(own, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        XCTAssertEqual(api.store(own, Array("k".utf8), Array("v".utf8)), Self.OK)
+        XCTAssertEqual(api.fetch(own, Array("k".utf8)).1, Array("v".utf8))
+        XCTAssertNil(api.open("only_a").0, "the 1.0 open reaches the latest instance (b's), which has no such group")
+        XCTAssertNotNil(api.open("only_b").0)
+    }
+
     func testAPITableBinaryKeysValuesAndCounters() throws {
         let h = harness("", modparams: [#""cache_collections", "one = 0""#, #""cachedb_url", "local://""#,
                                         #""cachedb_url", "local:one:///one""#])

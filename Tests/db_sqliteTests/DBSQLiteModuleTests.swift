@@ -72,6 +72,30 @@ final class DBSQLiteModuleTests: XCTestCase {
         XCTAssertEqual(viaURL.map(UnsafeRawPointer.init), UnsafeRawPointer(api.api))
     }
 
+    /// DB API 1.1: each server's table carries its own db_sqlite instance, whose modparams its connections get. With
+    /// two servers in the process, module_connect on the first server's table runs that server's init_sql on a new
+    /// file; the 1.0 connect (no handle) reaches the instance of the latest start-up, which has no init_sql.
+    func testModuleConnectUsesTheInstanceOfItsTable() throws {
+        let schema = path("schema.sql")
+        try "CREATE TABLE from_a (x INTEGER);".write(toFile: schema, atomically: true, encoding: .utf8)
+        let a = harness(extra: "modparam(\"db_sqlite\", \"init_sql\", \"\(schema)\")")
+        try start(a)
+        defer { a.stop() }
+        let b = harness()
+        try start(b)
+        defer { b.stop() }
+        let api = try bind(a)
+        XCTAssertNotEqual(api.api, try bind(b).api, "one table per instance")
+        let (own, ownErr) = api.moduleConnect("sqlite://" + path("own.db"))
+        let ownConn = try XCTUnwrap(own, ownErr.message)
+        defer { ownConn.close() }
+        XCTAssertEqual(ownConn.raw("SELECT COUNT(*) FROM from_a").rc, 1, "a's init_sql ran on the file a's instance created")
+        let (old, oldErr) = api.connect("sqlite://" + path("old.db"))
+        let oldConn = try XCTUnwrap(old, oldErr.message)
+        defer { oldConn.close() }
+        XCTAssertEqual(oldConn.raw("SELECT COUNT(*) FROM from_a").code, Self.E_NO_TABLE, "the 1.0 connect reached b's instance")
+    }
+
     func testModparamsAreChecked() {
         let h = ServerHarness("""
         mpath = "\(BinaryRunner.buildDirectory.path)"

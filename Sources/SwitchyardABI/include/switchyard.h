@@ -63,6 +63,12 @@
  *        runtime handle first, as it runs on the plugin's own threads and API calls),
  *        sip_msg_save, sip_msg_restore and sip_msg_state_free (tm gives each branch of a relay the
  *        request as the request route left it: branch_route edits are rolled back per branch).
+ *   1.9  (the runtime handle, continued: one block at the end of sy_host_api) appended
+ *        rt_mi_dispatch, rt_route_find_kind and rt_stat_register: the last handle-less entries a
+ *        plugin calls after startup (MI transports for every request, tm's t_on_* and drouting's
+ *        reload finding routes, the statistics module creating counters) take the runtime handle.
+ *        Documented: a sy_timer carries the core that added it, so timer_remove reaches that core
+ *        (the same entry, no new form), and the handle is freed by timer_remove.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -82,7 +88,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 8
+#define SY_ABI_MINOR 9
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -163,7 +169,9 @@ typedef struct sy_var sy_var;
 typedef struct sy_mi_call sy_mi_call;
 /** Opaque: a statistics counter. Owned by the core; valid until the server stops. */
 typedef struct sy_stat sy_stat;
-/** Opaque: a registered timer. Owned by the core; valid until timer_remove or server stop. */
+/** Opaque: a registered timer. Owned by the core; valid until timer_remove (call it once: it frees the
+ *  handle). It carries the core that added it (1.9), so timer_remove reaches that core, also from a
+ *  plugin thread and with several cores in the process; once that core has stopped it does nothing. */
 typedef struct sy_timer sy_timer;
 /** Opaque: a script route found by name (ABI 1.3). Owned by the core; valid until the server stops. */
 typedef struct sy_route sy_route;
@@ -772,7 +780,8 @@ typedef struct sy_host_api {
      * events, a timer callback, a function of a cross-module API table) uses the rt_* forms below
      * with the handle it was given. Only these six (and sip_local_target below) take the handle: the
      * other handle-less entries are called only at startup (registration, var_parse, route_find,
-     * api/db bind, hooks), where the core being started is the one the call reaches. Why they exist
+     * api/db bind, hooks), where the core being started is the one the call reaches. (1.9 adds the
+     * handle forms of mi_dispatch, route_find_kind and stat_register, which some plugins call later.) Why they exist
      * at all: a C callback carries no user pointer back to the core, so without a handle the core can
      * only be found process-wide. */
     /** The core this table belongs to. Keep it with the plugin's own state (e.g. in the `user` of
@@ -823,6 +832,21 @@ typedef struct sy_host_api {
     /** Frees a saved state (any thread). NULL is ignored. */
     void (*sip_msg_state_free)(sy_msg_state *state);
     /* --- end of 1.8 local requests and per-branch message state --- */
+
+    /* --- 1.9: the runtime handle, continued --- (one block; check header.abi_minor >= 9 before use)
+     * The three handle-less entries a plugin still called after startup, taking the handle (the
+     * plugin's own sy_host_api.runtime). Once that core has stopped they do nothing and return their
+     * failure value (rt_mi_dispatch 0 without calling reply, the others NULL). */
+    /** mi_dispatch on the core rt: for MI transport modules, one call per request. (Any thread.) */
+    int (*rt_mi_dispatch)(sy_runtime *rt, const char *request, size_t request_len,
+                          void (*reply)(void *arg, const char *json, size_t json_len), void *arg);
+    /** route_find_kind on the core rt: tm's t_on_failure/t_on_reply/t_on_branch on a worker, a data
+     *  reload on an MI thread. (Any thread, read-only data.) */
+    const sy_route *(*rt_route_find_kind)(sy_runtime *rt, uint32_t route_kind, const char *name);
+    /** stat_register on the core rt: a counter created at run time (the statistics module's
+     *  update_stat on a new name). (Any thread.) */
+    sy_stat *(*rt_stat_register)(sy_runtime *rt, const char *module, const char *name, uint32_t flags);
+    /* --- end of 1.9: the runtime handle, continued --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

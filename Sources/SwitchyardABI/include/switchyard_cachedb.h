@@ -20,6 +20,11 @@
  * Version history:
  *   1.0  initial table.
  *   1.1  raw_query appended (cache_raw_query: a backend-native command, e.g. for Redis).
+ *   1.2  the table carries its module: appended `module` (the backend instance that published this
+ *        table) and module_open, the one entry without a handle argument, taking it (every other entry
+ *        takes a connection, which knows its collection or server). A consumer calls
+ *        api->module_open(api->module, group, ...); open keeps working for consumers built against
+ *        1.0/1.1 (it reaches the backend instance of the most recent start-up).
  */
 #ifndef SWITCHYARD_CACHEDB_H
 #define SWITCHYARD_CACHEDB_H
@@ -31,7 +36,7 @@ extern "C" {
 #endif
 
 #define SY_CACHEDB_MAJOR 1
-#define SY_CACHEDB_MINOR 1
+#define SY_CACHEDB_MINOR 2
 
 /** Result codes of the cachedb functions. */
 enum sy_cachedb_result {
@@ -45,6 +50,9 @@ enum sy_cachedb_result {
 /** Opaque: a backend's handle for one group ("local" or "local:grp"). Owned by the backend;
  *  valid until the server stops. */
 typedef struct sy_cachedb_conn sy_cachedb_conn;
+
+/** Opaque: the backend instance that published a table (1.2). Valid as long as the table is. */
+typedef struct sy_cachedb_module sy_cachedb_module;
 
 /** Receives a fetched value: the bytes are valid during the call only (copy them). */
 typedef void (*sy_cachedb_sink)(void *sink_arg, const char *value, size_t value_len);
@@ -87,6 +95,13 @@ typedef struct sy_cachedb_api {
      *  SY_CACHEDB_NOT_FOUND for a nil reply, or SY_CACHEDB_ERROR (error reply, or the backend cannot reach its
      *  server; a log line says why). NULL in a backend without native commands (cache_local). */
     int (*raw_query)(sy_cachedb_conn *c, sy_str query, sy_cachedb_sink sink, void *sink_arg);
+
+    /* ---- 1.2 ---- (a caller checks header.struct_size >= offsetof(sy_cachedb_api, module_open) + its size) */
+
+    /** The backend instance this table belongs to: pass it to module_open. Never NULL in a 1.2 table. */
+    sy_cachedb_module *module;
+    /** open on the backend instance `m`: the group's connection among that instance's cachedb_url groups. */
+    sy_cachedb_conn *(*module_open)(sy_cachedb_module *m, const char *group, char *err, size_t errlen);
 } sy_cachedb_api;
 
 /** Initialiser for the table's header. */

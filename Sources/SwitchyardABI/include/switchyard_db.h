@@ -4,7 +4,8 @@
  * A driver module (db_sqlite; later db_postgres, db_mysql ...) publishes one table of this type
  * with host->api_publish under the name "db:<scheme>" (e.g. "db:sqlite" for sqlite:///path.db).
  * A module that needs a database binds it with host->db_bind(url, SY_DB_MAJOR, <size it needs>,
- * err, errlen) — the core picks the driver by the URL's scheme — and then calls connect(url).
+ * err, errlen) — the core picks the driver by the URL's scheme — and then calls
+ * module_connect(module, url) (connect(url) on a 1.0 driver).
  * Modules that use a database name "any DB driver" in their dependencies (SY_DEP_ANY_DB).
  *
  * The table follows the ABI rules of switchyard.h: it starts with a sy_table_header (major
@@ -23,6 +24,12 @@
  *
  * Version history:
  *   1.0  initial table.
+ *   1.1  the table carries its module: appended `module` (the driver instance that published this
+ *        table) and module_connect, the one entry without a handle argument, taking it (every other
+ *        entry takes a connection, which knows its driver's settings). A consumer calls
+ *        api->module_connect(api->module, url, &err), so the connection gets the modparams of the driver
+ *        the core loaded; connect keeps working for consumers built against 1.0 (it reaches the driver
+ *        instance of the most recent start-up).
  */
 #ifndef SWITCHYARD_DB_H
 #define SWITCHYARD_DB_H
@@ -34,7 +41,7 @@ extern "C" {
 #endif
 
 #define SY_DB_MAJOR 1
-#define SY_DB_MINOR 0
+#define SY_DB_MINOR 1
 
 /** Value types of columns and parameters. */
 enum sy_db_type {
@@ -92,6 +99,9 @@ typedef struct sy_db_error {
 /** Opaque connection; owned by the driver until close(). */
 typedef struct sy_db_conn sy_db_conn;
 
+/** Opaque: the driver instance that published a table (1.1). Valid as long as the table is. */
+typedef struct sy_db_module sy_db_module;
+
 /** Receives one row: ncols values in the order of the requested columns (or of the SQL result).
  *  Return 0 to go on, non-zero to stop. Values are valid during the call only. */
 typedef int (*sy_db_row_fn)(void *arg, const sy_db_value *row, uint32_t ncols);
@@ -137,6 +147,12 @@ typedef struct sy_db_api {
      *  calls other threads make on c are not (their writes wait for the commit, within the busy
      *  bound). transaction() called from inside fn nests: a savepoint, undone alone if its fn fails. */
     int (*transaction)(sy_db_conn *c, int (*fn)(void *arg, sy_db_conn *c), void *arg, sy_db_error *err);
+
+    /* --- 1.1 --- (a caller checks header.struct_size >= offsetof(sy_db_api, module_connect) + its size) */
+    /** The driver instance this table belongs to: pass it to module_connect. Never NULL in a 1.1 table. */
+    sy_db_module *module;
+    /** connect on the driver instance `m`: the connection uses that instance's modparams and logs. */
+    sy_db_conn *(*module_connect)(sy_db_module *m, const char *url, sy_db_error *err);
 } sy_db_api;
 
 /** Initialiser for the table's header. */

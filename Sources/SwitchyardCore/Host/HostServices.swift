@@ -27,11 +27,14 @@ protocol HostServices: AnyObject, Sendable {
 ///
 /// A function that gets a handle finds the core through it: a sy_ctx or sy_sip_worker carries the
 /// script engine (and with it the SIP core), without a lock or a lookup (the per-message path); a
-/// sy_runtime (ABI 1.8) is a RuntimeHandle, which outlives its Server (one short lock per call).
+/// sy_runtime (ABI 1.8) is a RuntimeHandle, which outlives its Server (one short lock per call); a
+/// sy_timer is a TimerHandle naming the core that added it.
 ///
 /// The one process-wide reference below exists only because the older C callbacks without a handle
 /// (log, var_parse, event_raise, timer_add, registration at startup ...) carry no user pointer: the
-/// core can only be found process-wide. It is published once per server, after the runtime is
+/// core can only be found process-wide. Every one of them a plugin calls after startup has a form taking
+/// the runtime handle (rt_*, ABI 1.8 and 1.9), which the PluginKit uses whenever the core offers it. It is
+/// published once per server, after the runtime is
 /// completely built and before the first plugin's entry function runs (release), read with one atomic
 /// load (acquire), and withdrawn at stop. The slot holds a retain of the Server; a reader that loaded
 /// it just before the withdrawal still holds a live object, because the Server's owner keeps it

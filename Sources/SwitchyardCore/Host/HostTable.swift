@@ -89,17 +89,10 @@ enum HostTable {
 
         h.timer_add = { name, interval, cb, user in HostTable.addTimer(HostBridge.services, name, interval, cb, user) }
 
-        h.timer_remove = { t in
-            guard let s = HostBridge.services, let t else { return }
-            s.removeTimer(Int(bitPattern: UnsafeRawPointer(t)))
-        }
+        // The handle names its own core (TimerHandle): no process-wide lookup.
+        h.timer_remove = { t in TimerHandle.remove(t) }
 
-        h.stat_register = { module, name, flags in
-            guard let s = HostBridge.services, let module, let name else { return nil }
-            guard let cell = s.statRegister(module: String(cString: module), name: String(cString: name), flags: flags) else { return nil }
-            // The registry keeps the Stat alive for the life of the server.
-            return OpaquePointer(Unmanaged.passUnretained(cell).toOpaque())
-        }
+        h.stat_register = { module, name, flags in HostTable.statRegister(HostBridge.services, module, name, flags) }
 
         h.stat_update = { stat, delta in
             guard let stat else { return }
@@ -191,15 +184,7 @@ enum HostTable {
             HostTable.context(ctxp).map { Int32($0.worker.rank) } ?? 0
         }
 
-        h.mi_dispatch = { request, len, reply, arg in
-            guard let s = HostBridge.services, let request, let reply else { return 0 }
-            let bytes = Array(UnsafeRawBufferPointer(start: request, count: len))
-            guard var answer = s.miDispatch(bytes) else { return 0 }
-            answer.withUTF8 { buf in
-                buf.withMemoryRebound(to: CChar.self) { reply(arg, $0.baseAddress, $0.count) }
-            }
-            return 1
-        }
+        h.mi_dispatch = { request, len, reply, arg in HostTable.miDispatch(HostBridge.services, request, len, reply, arg) }
 
         h.route_find = { name in
             guard let s = HostBridge.services, let name, let box = s.engine.namedRoutes[String(cString: name)] else { return nil }

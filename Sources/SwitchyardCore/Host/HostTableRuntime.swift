@@ -1,6 +1,6 @@
 import SwitchyardABI
 
-/// The runtime-handle entries of the host table (ABI 1.8), and what they share with the older
+/// The runtime-handle entries of the host table (ABI 1.8 and 1.9), and what they share with the older
 /// handle-less forms: the same work on the core the handle names instead of the published one.
 extension HostTable {
     static func log(_ core: (any HostServices)?, _ level: Int32, _ module: UnsafePointer<CChar>?,
@@ -32,7 +32,42 @@ extension HostTable {
         let id = core.addTimer(name: cString(name) ?? "plugin", intervalMS: interval) {
             cb(UnsafeMutableRawPointer(bitPattern: userBits))
         }
-        return OpaquePointer(bitPattern: id)
+        return TimerHandle(core: core, id: id).retainedForPlugin()
+    }
+
+    static func statRegister(_ core: (any HostServices)?, _ module: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?,
+                             _ flags: UInt32) -> OpaquePointer? {
+        guard let core, let module, let name else { return nil }
+        guard let cell = core.statRegister(module: String(cString: module), name: String(cString: name), flags: flags) else { return nil }
+        // The registry keeps the Stat alive for the life of the server.
+        return OpaquePointer(Unmanaged.passUnretained(cell).toOpaque())
+    }
+
+    static func miDispatch(_ core: (any HostServices)?, _ request: UnsafePointer<CChar>?, _ len: Int,
+                           _ reply: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> Void)?,
+                           _ arg: UnsafeMutableRawPointer?) -> Int32 {
+        guard let core, let request, let reply else { return 0 }
+        let bytes = Array(UnsafeRawBufferPointer(start: request, count: len))
+        guard var answer = core.miDispatch(bytes) else { return 0 }
+        answer.withUTF8 { buf in
+            buf.withMemoryRebound(to: CChar.self) { reply(arg, $0.baseAddress, $0.count) }
+        }
+        return 1
+    }
+
+    static func findRoute(_ core: (any HostServices)?, _ kind: UInt32, _ name: UnsafePointer<CChar>?) -> OpaquePointer? {
+        guard let engine = core?.engine, let name else { return nil }
+        let n = String(cString: name)
+        let box: RouteBox?
+        switch RouteKind(rawValue: kind) {
+        case .failure?: box = engine.failureRoutes[n]
+        case .onreply?: box = engine.onreplyRoutes[n]
+        case .branch?: box = engine.branchRoutes[n]
+        case .request?: box = engine.namedRoutes[n]
+        default: box = nil
+        }
+        // Routes live as long as the engine; the handle is the RouteBox itself.
+        return box.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) }
     }
 
     static func installRuntime(_ h: inout sy_host_api) {
@@ -53,5 +88,39 @@ extension HostTable {
         h.rt_timer_add = { rt, name, interval, cb, user in
             HostTable.addTimer(HostBridge.runtime(rt), name, interval, cb, user)
         }
+
+        // 1.9
+        h.rt_mi_dispatch = { rt, request, len, reply, arg in
+            HostTable.miDispatch(HostBridge.runtime(rt), request, len, reply, arg)
+        }
+
+        h.rt_route_find_kind = { rt, kind, name in HostTable.findRoute(HostBridge.runtime(rt), kind, name) }
+
+        h.rt_stat_register = { rt, module, name, flags in
+            HostTable.statRegister(HostBridge.runtime(rt), module, name, flags)
+        }
+    }
+}
+
+/// What a sy_timer points to: the timer's id in the core that added it, so timer_remove reaches that core (not the
+/// process-wide one, which may be another server by then). timer_add hands the plugin one retain; timer_remove
+/// releases it (the header says: call it once). The core is held weakly: a handle removed after its core is gone
+/// does nothing.
+final class TimerHandle: Sendable {
+    private weak let core: (any HostServices)?
+    let id: Int
+
+    init(core: any HostServices, id: Int) {
+        self.core = core
+        self.id = id
+    }
+
+    func retainedForPlugin() -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
+
+    /// timer_remove: stops the timer in its core and frees the handle. NULL is ignored.
+    static func remove(_ t: OpaquePointer?) {
+        guard let t else { return }
+        let handle = Unmanaged<TimerHandle>.fromOpaque(UnsafeRawPointer(t)).takeRetainedValue()
+        handle.core?.removeTimer(handle.id)
     }
 }

@@ -157,20 +157,7 @@ extension HostTable {
             ctx.releaseSlot()
         }
 
-        h.route_find_kind = { kind, name in
-            guard let engine = HostBridge.services?.engine, let name else { return nil }
-            let n = String(cString: name)
-            let box: RouteBox?
-            switch RouteKind(rawValue: kind) {
-            case .failure?: box = engine.failureRoutes[n]
-            case .onreply?: box = engine.onreplyRoutes[n]
-            case .branch?: box = engine.branchRoutes[n]
-            case .request?: box = engine.namedRoutes[n]
-            default: box = nil
-            }
-            // Routes live as long as the engine; the handle is the RouteBox itself.
-            return box.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) }
-        }
+        h.route_find_kind = { kind, name in HostTable.findRoute(HostBridge.services, kind, name) }
 
         h.ctx_dropped = { ctxp in
             guard let ctx = HostTable.context(ctxp), ctx.dropped else { return 0 }

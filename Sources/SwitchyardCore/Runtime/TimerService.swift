@@ -40,6 +40,13 @@ public final class TimerService: @unchecked Sendable {
         return e.id
     }
 
+    /// The names of the timers registered now (MI and tests).
+    var names: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries.map(\.name)
+    }
+
     public func remove(_ id: Int) {
         lock.lock()
         entries.removeAll { $0.id == id }

@@ -125,8 +125,8 @@ public final class CacheDirectory: Sendable {
             return .failure(Failure(message: "no cache backend '\(engineName)' is loaded (e.g. loadmodule \"cachedb_\(engineName).so\")"))
         }
         let api = apiPtr.assumingMemoryBound(to: sy_cachedb_api.self)
-        guard let open = api.pointee.open else { return .failure(Failure(message: "cache backend '\(engineName)' has no open()")) }
         var err = [CChar](repeating: 0, count: 256)
+        guard let open = Self.opener(api) else { return .failure(Failure(message: "cache backend '\(engineName)' has no open()")) }
         let conn: OpaquePointer? = group.map { g in g.withCString { open($0, &err, err.count) } } ?? open(nil, &err, err.count)
         guard let conn else {
             let reason = ABIReader.text(err)
@@ -135,5 +135,16 @@ public final class CacheDirectory: Sendable {
         let b = CacheBackend(id: id, api: api, conn: conn)
         bound.withLock { $0[id] = b }
         return .success(b)
+    }
+
+    /// How to open a group on a backend's table: module_open with the table's own module handle (cachedb 1.2: the
+    /// backend instance this server loaded), else the 1.0 open.
+    static func opener(_ api: UnsafePointer<sy_cachedb_api>) -> ((UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, Int) -> OpaquePointer?)? {
+        let end = MemoryLayout<sy_cachedb_api>.offset(of: \.module_open)! + MemoryLayout<UnsafeRawPointer>.size
+        if Int(api.pointee.header.struct_size) >= end, let m = api.pointee.module, let f = api.pointee.module_open {
+            return { group, err, errlen in f(m, group, err, errlen) }
+        }
+        guard let f = api.pointee.open else { return nil }
+        return { group, err, errlen in f(group, err, errlen) }
     }
 }

@@ -18,7 +18,7 @@ final class RuntimeABITests: XCTestCase {
         XCTAssertTrue(HostBridge.runtime(a.hostTable.pointee.runtime) === a)
         XCTAssertTrue(HostBridge.runtime(b.hostTable.pointee.runtime) === b)
         XCTAssertNil(HostTable.shared.pointee.runtime, "the table for syntax checks has no core")
-        XCTAssertEqual(a.hostTable.pointee.header.abi_minor, 8)
+        XCTAssertEqual(a.hostTable.pointee.header.abi_minor, 9)
         XCTAssertEqual(Int(a.hostTable.pointee.header.struct_size), MemoryLayout<sy_host_api>.stride)
     }
 
@@ -66,6 +66,9 @@ final class RuntimeABITests: XCTestCase {
         XCTAssertEqual(t.rt_log_enabled!(t.runtime, -1), 0)
         XCTAssertNil(t.rt_timer_add!(t.runtime, "late", 10, { _ in }, nil))
         XCTAssertEqual(t.rt_event_raise!(t.runtime, "E_LATE", nil, 0), -1)
+        XCTAssertEqual(t.rt_mi_dispatch!(t.runtime, "{}", 2, { _, _, _ in XCTFail("no reply after stop") }, nil), 0)
+        XCTAssertNil(t.rt_route_find_kind!(t.runtime, UInt32(SY_ROUTE_REQUEST.rawValue), "any"))
+        XCTAssertNil(t.rt_stat_register!(t.runtime, "late", "counter", 0))
         var target = sy_sip_target()
         var buf = [CChar](repeating: 0, count: 64)
         var n = 0
@@ -73,10 +76,20 @@ final class RuntimeABITests: XCTestCase {
     }
 
     func testRuntimeHandleEntriesAndEarlyEventsAreDelivered() throws {
-        try PluginBuilder.build("abi_1_8")
+        try runtimeHandlePlugin(output: "abi_1_8", headerDir: nil, version: "1.\(SY_ABI_MINOR)")
+    }
+
+    /// Built against the frozen 1.8 header (Fixtures/plugins/abi_1_8): loads and works on a 1.9 core.
+    func testA18BuiltPluginStillLoads() throws {
+        try runtimeHandlePlugin(output: "abi_1_8_built_1_8", headerDir: Repo.fixtures.appendingPathComponent("plugins/abi_1_8").path,
+                                version: "1.8")
+    }
+
+    private func runtimeHandlePlugin(output: String, headerDir: String?, version: String) throws {
+        try PluginBuilder.build("abi_1_8", headerDir: headerDir, output: output)
         let h = ServerHarness("""
         mpath = "\(dir)"
-        loadmodule "abi_1_8.so"
+        loadmodule "\(output).so"
         event_route[E_EARLY] { xlog("early event via $param(via)"); }
         event_route[E_TICK18] { xlog("tick via the runtime handle"); }
         """)
@@ -91,7 +104,7 @@ final class RuntimeABITests: XCTestCase {
         XCTAssertTrue(h.waitFor("early event via init"), h.messages.joined(separator: "\n"))
         XCTAssertTrue(h.waitFor("early event via thread"), h.messages.joined(separator: "\n"))
         XCTAssertTrue(h.waitFor("tick via the runtime handle"), h.messages.joined(separator: "\n"))
-        XCTAssertEqual(h.server.modules.module(named: "abi18")?.abiVersion, "1.8")
+        XCTAssertEqual(h.server.modules.module(named: "abi18")?.abiVersion, version)
     }
 
     func testStartupRouteEventIsKept() throws {
@@ -141,5 +154,57 @@ final class RuntimeABITests: XCTestCase {
                      "old request_in rc=0", "handle uac rc=-2"] {
             XCTAssertTrue(h.messages.contains { $0.hasSuffix(line) }, "\(line) in:\n\(log)")
         }
+    }
+    /// A sy_timer names the core that added it: timer_remove stops the timer in that core, even once another core has
+    /// become the process-wide one (which the handle-less entries reach).
+    func testTimerRemoveReachesTheCoreThatAddedIt() throws {
+        let a = ServerHarness(""), b = ServerHarness("")
+        XCTAssertEqual(a.prepare().map(\.description), [])
+        XCTAssertEqual(b.prepare().map(\.description), []) // b is now the process-wide core
+        let ta = a.server.hostTable.pointee, tb = b.server.hostTable.pointee
+        let onA = ta.rt_timer_add!(ta.runtime, "on-a", 60_000, { _ in }, nil)
+        let onB = tb.rt_timer_add!(tb.runtime, "on-b", 60_000, { _ in }, nil)
+        XCTAssertNotNil(onA)
+        XCTAssertTrue(a.server.timers.names.contains("on-a"))
+        ta.timer_remove!(onA)
+        XCTAssertFalse(a.server.timers.names.contains("on-a"))
+        XCTAssertTrue(b.server.timers.names.contains("on-b"), "another core's timer is left alone")
+        tb.timer_remove!(onB)
+        XCTAssertFalse(b.server.timers.names.contains("on-b"))
+    }
+
+    /// The 1.9 entries and the module handles of the cachedb 1.2 and DB 1.1 tables, from a C plugin that keeps no
+    /// global (Fixtures/plugins/abi_1_9.c): cache_local and db_sqlite of this build serve it through their handles.
+    func testHandleEntriesOfABI19AndModuleHandlesOfCachedbAndDB() throws {
+        try PluginBuilder.build("abi_1_9")
+        let build = BinaryRunner.buildDirectory.path
+        let db = FileManager.default.temporaryDirectory.appendingPathComponent("abi19-\(UUID().uuidString).db").path
+        defer { try? FileManager.default.removeItem(atPath: db) }
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "\(build)/libcache_local.so"
+        loadmodule "\(build)/libdb_sqlite.so"
+        loadmodule "abi_1_9.so"
+        modparam("abi19", "db_url", "sqlite://\(db)")
+        failure_route[abi19_fail] { exit; }
+        route[abi19_req] { xlog("abi19 request route ran"); return(7); }
+        event_route[E_ABI19] { abi19_run(); xlog("abi19_run returned $rc"); abi19_stop(); }
+        """)
+        XCTAssertEqual(h.prepare().map(\.description), [])
+        let log = { h.messages.joined(separator: "\n") }
+        for line in ["cachedb fetch=from-module-open", "db rows=1", "stat=set", "failure route=found"] {
+            XCTAssertTrue(h.messages.contains { $0.hasSuffix(line) }, "\(line) in:\n\(log())")
+        }
+        XCTAssertTrue(h.server.timers.names.contains("abi19-tick"))
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("mi reply"), log())
+        XCTAssertTrue(h.messages.contains { $0.contains("mi reply") && $0.contains("abi19:handled") }, log())
+        XCTAssertEqual(h.server.raiseEvent("E_ABI19", []), 0)
+        XCTAssertTrue(h.waitFor("timer removed"), log())
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("abi19 request route ran") }, log())
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("abi19_run returned 7") }, log())
+        XCTAssertFalse(h.server.timers.names.contains("abi19-tick"))
+        XCTAssertEqual(h.server.stats.counter(group: "abi19", name: "handled")?.value, 1)
     }
 }
