@@ -60,7 +60,7 @@ extension TM {
             cell = c
         } else {
             // The fields just read are still valid: no host call on ctx since.
-            switch newTransaction(ctx, tx: tx, info: info) {
+            switch newTransaction(ctx, tx: tx, info: info, schedule: false) {
             case .created(let c): cell = c; created = true
             case .retransmission: return 1
             case .failed(let e): return e
