@@ -152,8 +152,13 @@ final class TM: @unchecked Sendable {
             if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
             return .retransmission
         }
-        guard let upstream = core.replyTarget(ctx) else { return .failed(-2) }
-        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: MessageKeys(info), snapshot: core.snapshot(ctx),
+        // The keys are copied before any other core call on the context (a built reply may reuse the buffer the
+        // fields point into). An INVITE's 100 Trying is built next: it carries the reply target (one core call).
+        let keys = MessageKeys(info)
+        let trying = info.is_request == 1 && cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
+            ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
+        guard let upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
+        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: core.snapshot(ctx),
                         upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
                         frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
@@ -167,7 +172,7 @@ final class TM: @unchecked Sendable {
         stat(stats?.uas)
         stat(stats?.inuse)
         fire(globalCallbacks, TMCB.requestIn, cell, code: 0, ctx: ctx)
-        if cell.isInvite && cfg.auto100Trying, let r = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") {
+        if let r = trying {
             core.send(upstream, r.bytes)
             cell.lastReply = r.bytes
             cell.uasStatus = 100
