@@ -1,5 +1,9 @@
 // A transaction ("cell"): the server side of one received request and the client sides (branches) it relays to.
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwitchyardABI
+import Synchronization
 
 /// Cells and branches are plain data guarded by the lock of the cell's hash bucket (see TransactionTable): every
 /// read or write below happens with that lock held, on whatever thread holds it.
@@ -105,8 +109,14 @@ final class Cell {
     var waitAt: Int64 = 0
     var removed = false
     var statCounted = false
-    /// The earliest time the timer thread will look at this cell (0: not scheduled).
-    var scheduledAt: Int64 = 0
+    /// The time of the one timer entry that is live for this cell (0: none); entries at other times are stale.
+    /// Written with the bucket lock held; atomic so that the timer thread can drop stale entries without taking
+    /// the lock (it sees every value written before the entry it handles was queued: the inbox lock orders them).
+    private let timerAt = Atomic<Int64>(0)
+    var scheduledAt: Int64 {
+        get { timerAt.load(ordering: .relaxed) }
+        set { timerAt.store(newValue, ordering: .relaxed) }
+    }
     /// Index of the branch whose reply (or timeout) completed the current set.
     var lastCompletedBranch = -1
     /// A failure route is running on this cell (its replies are the route's to make).
@@ -201,7 +211,6 @@ struct MessageKeys {
 
     init(_ i: sy_sip_info) {
         method = CoreLink.text(i.method)
-        ruri = CoreLink.text(i.ruri)
         callID = CoreLink.text(i.call_id)
         cseq = i.cseq
         cseqMethod = CoreLink.text(i.cseq_method)
@@ -215,6 +224,7 @@ struct MessageKeys {
         reason = CoreLink.text(i.reason)
         // Only RFC 2543 matching (no magic cookie) compares these whole headers: not copied otherwise.
         if !isRFC3261 {
+            ruri = CoreLink.text(i.ruri)
             from = CoreLink.text(i.from)
             toURI = CoreLink.text(i.to_uri)
             viaValue = CoreLink.text(i.via_value)
@@ -222,6 +232,12 @@ struct MessageKeys {
     }
 
     var isRFC3261: Bool { viaBranch.hasPrefix("z9hG4bK") && viaBranch.utf8.count > 7 }
+
+    /// The same test on the core's bytes: "z9hG4bK" and at least one more character.
+    static func isRFC3261(_ b: sy_str) -> Bool {
+        guard let p = b.s, b.len > 7 else { return false }
+        return memcmp(p, "z9hG4bK", 7) == 0
+    }
 }
 
 /// Hexadecimal with the least significant nibble first (OpenSIPS's branch and $T_id encoding).

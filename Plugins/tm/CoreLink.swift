@@ -37,6 +37,21 @@ struct CoreLink: @unchecked Sendable {
         }
     }
 
+    /// ASCII case-insensitive equality of a C slice and a string (host names).
+    static func equalsIgnoringCase(_ s: sy_str, _ t: String) -> Bool {
+        var t = t
+        return t.withUTF8 { u in
+            guard u.count == s.len else { return false }
+            guard let p = s.s, s.len > 0 else { return true }
+            let a = UnsafeRawBufferPointer(start: p, count: s.len)
+            for i in 0..<u.count where a[i] != u[i] {
+                let x = a[i] | 0x20, y = u[i] | 0x20
+                guard x == y, x >= 97, x <= 122 else { return false }
+            }
+            return true
+        }
+    }
+
     static func text(_ s: sy_str) -> String {
         guard let p = s.s, s.len > 0 else { return "" }
         return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)
@@ -54,9 +69,13 @@ struct CoreLink: @unchecked Sendable {
 
     /// The forwarded request for one branch; the error code of the core on failure.
     func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: String) -> Result<Built, BuildFailure> {
+        withStr(branch) { b in buildRequest(ctx, ruri: ruri, dst: dst, branch: b) }
+    }
+
+    func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str) -> Result<Built, BuildFailure> {
         var out = sy_str()
         var t = sy_sip_target()
-        let rc = withStr(ruri) { r in withStr(dst) { d in withStr(branch) { b in api.sip_build_request!(ctx.raw, r, d, b, &out, &t) } } }
+        let rc = withStr(ruri) { r in withStr(dst) { d in api.sip_build_request!(ctx.raw, r, d, branch, &out, &t) } }
         guard rc == 0 else { return .failure(BuildFailure(code: rc)) }
         return .success(Built(bytes: CoreLink.copy(out), target: t))
     }

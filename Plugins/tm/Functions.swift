@@ -29,7 +29,8 @@ struct RelayFlags {
 extension TM {
     func tRelay(_ call: FunctionCall) -> Int32 {
         let ctx = call.context
-        let tx = txn(ctx)
+        // The context's tm state, made only once a transaction is involved (not for an ACK relayed statelessly).
+        let known = existingTxn(ctx)
         guard let flags = RelayFlags(call.isPresent(0) ? call.string(0) : "") else {
             host.log(.err, "t_relay: unknown flag in '\(call.string(0))' (no-auto-477, no-dns-failover, pass-reason-hdr, allow-no-cancel)")
             return -2
@@ -41,15 +42,16 @@ extension TM {
                 _ = host.varSet(ctx, duVar, .string(p.lowercased().hasPrefix("sip") ? p : TM.proxyURI(p)))
             }
         }
-        if tx.kind == .failure {
+        if let tx = known, tx.kind == .failure {
             guard let cell = tx.cell else { return -1 }
             return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477)
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
-        if tx.cell == nil && CoreLink.equals(info.method, "ACK") {
+        if known?.cell == nil && CoreLink.equals(info.method, "ACK") {
             // The ACK of a negative reply ended before the script; this one is end to end (or matches nothing).
             return forwardStateless(ctx)
         }
+        let tx = known ?? txn(ctx)
         if tx.cell == nil && CoreLink.equals(info.method, "CANCEL"),
            let r = relayCancel(ctx, tx: tx, MessageKeys(info), passReason: flags.passReason) {
             return r
@@ -59,8 +61,8 @@ extension TM {
         if let c = tx.cell {
             cell = c
         } else {
-            // The fields just read are still valid: no host call on ctx since.
-            switch newTransaction(ctx, tx: tx, info: info) {
+            // The fields just read are still valid: no host call on the message since (the slot calls leave it alone).
+            switch newTransaction(ctx, tx: tx, info: info, schedule: false) {
             case .created(let c): cell = c; created = true
             case .retransmission: return 1
             case .failed(let e): return e

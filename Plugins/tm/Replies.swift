@@ -92,8 +92,7 @@ extension TM {
             return 1
         }
         // Reply routes: the branch's, then the transaction's.
-        let routes = [br.onReply, cell.onReply].compactMap { $0 }
-        if !routes.isEmpty {
+        if br.onReply != nil || cell.onReply != nil {
             let tx = txn(ctx)
             tx.cell = cell
             tx.kind = .reply
@@ -101,7 +100,8 @@ extension TM {
             tx.replyCode = code
             tx.replyReason = CoreLink.text(info.reason)
             _ = core.dropped(ctx)
-            for r in routes { core.run(ctx, r) }
+            if let r = br.onReply { core.run(ctx, r) }
+            if let r = cell.onReply { core.run(ctx, r) }
             if code < 200 && core.dropped(ctx) {
                 provisionalTimers(cell, br, code: code)
                 return 1

@@ -79,27 +79,52 @@ final class TM: @unchecked Sendable {
     /// Before the script: retransmissions get the last reply again; ACKs of our negative (or local 2xx) replies end
     /// here. Returns 1 when the request was consumed.
     func requestIn(_ ctx: SYContext, _ info: sy_sip_info) -> Int32 {
-        guard let cid = info.call_id.s, info.call_id.len > 0, info.cseq >= 0 else { return 0 }
-        let b = TransactionTable.hash(callIDBytes: UnsafeRawBufferPointer(start: cid, count: info.call_id.len), cseq: info.cseq)
+        guard let b = TM.bucket(info) else { return 0 }
         table.lock(b)
         defer { table.unlock(b) }
         // Most requests start a transaction: an empty bucket answers without reading anything else.
         if table.isEmpty(b) { return 0 }
-        let k = MessageKeys(info)
-        if k.method == "ACK" {
-            if let c = match(k, bucket: b, method: "ACK"), c.uasStatus >= 300 {
+        if CoreLink.equals(info.method, "ACK") {
+            if let c = match(info, bucket: b, isAck: true), c.uasStatus >= 300 {
                 absorbAck(c)
                 return 1
             }
-            if let c = matchLocal2xx(k, bucket: b) {
+            // Only a bucket holding a 2xx answered here can match by dialog: the keys are copied for it alone.
+            let local2xx = table.bucket(b).contains { c in
+                c.isInvite && !c.removed && c.lastReplyLocal && (200..<300).contains(c.uasStatus)
+            }
+            if local2xx, let c = matchLocal2xx(MessageKeys(info), bucket: b) {
                 absorbAck(c)
                 return 1
             }
             return 0
         }
-        guard let c = match(k, bucket: b, method: k.method) else { return 0 }
+        guard let c = match(info, bucket: b, isAck: false) else { return 0 }
         if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
         return 1
+    }
+
+    /// The bucket of a request (nil without Call-ID or CSeq number), hashed from the core's bytes.
+    static func bucket(_ info: sy_sip_info) -> Int? {
+        guard let cid = info.call_id.s, info.call_id.len > 0, info.cseq >= 0 else { return nil }
+        return TransactionTable.hash(callIDBytes: UnsafeRawBufferPointer(start: cid, count: info.call_id.len), cseq: info.cseq)
+    }
+
+    /// `match(_:bucket:method:)` read straight from the core's view of the request: a magic-cookie request is
+    /// compared byte by byte (nothing copied); an RFC 2543 one takes the copying path.
+    func match(_ i: sy_sip_info, bucket: Int, isAck: Bool) -> Cell? {
+        guard MessageKeys.isRFC3261(i.via_branch) else {
+            let k = MessageKeys(i)
+            return match(k, bucket: bucket, method: isAck ? "ACK" : k.method)
+        }
+        for c in table.bucket(bucket) where !c.isLocal && !c.removed {
+            if isAck { guard c.isInvite else { continue } } else { guard CoreLink.equals(i.method, c.method) else { continue } }
+            guard c.viaPort == i.via_port, CoreLink.equals(i.via_branch, c.viaBranch),
+                  CoreLink.equals(i.via_transport, c.viaTransport), CoreLink.equalsIgnoringCase(i.via_host, c.viaHost)
+            else { continue }
+            return c
+        }
+        return nil
     }
 
     func absorbAck(_ c: Cell) {
@@ -113,24 +138,28 @@ final class TM: @unchecked Sendable {
     enum NewTran { case created(Cell), retransmission, failed(Int32) }
 
     /// t_newtran: the cell of the context's request, made now (and the 100 Trying sent for an INVITE).
-    func newTransaction(_ ctx: SYContext, tx: TxnContext, info known: sy_sip_info? = nil) -> NewTran {
+    /// `schedule: false` leaves the first timer entry to the caller (t_relay arms it once its branches are out).
+    func newTransaction(_ ctx: SYContext, tx: TxnContext, info known: sy_sip_info? = nil, schedule: Bool = true) -> NewTran {
         if let c = tx.cell { return .created(c) }
         guard let info = known ?? core.info(ctx), info.is_request == 1 else { return .failed(-2) }
-        let k = MessageKeys(info)
-        guard !k.callID.isEmpty, k.cseq >= 0, !k.viaHost.isEmpty else {
+        guard let b = TM.bucket(info), info.via_host.len > 0 else {
             host.log(.err, "t_newtran: too few headers (Call-ID, CSeq or Via missing)")
             return .failed(-2)
         }
-        let b = TransactionTable.hash(callID: k.callID, cseq: k.cseq)
         table.lock(b)
         defer { table.unlock(b) }
-        if let c = match(k, bucket: b, method: k.method) {
+        if let c = match(info, bucket: b, isAck: CoreLink.equals(info.method, "ACK")) {
             if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
             return .retransmission
         }
-        guard let upstream = core.replyTarget(ctx) else { return .failed(-2) }
-        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: k, snapshot: core.snapshot(ctx), upstream: upstream,
-                        isLocal: false,
+        // The keys are copied before any other core call on the context (a built reply may reuse the buffer the
+        // fields point into). An INVITE's 100 Trying is built next: it carries the reply target (one core call).
+        let keys = MessageKeys(info)
+        let trying = info.is_request == 1 && cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
+            ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
+        guard let upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
+        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: core.snapshot(ctx),
+                        upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
                         frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
         cell.onFailure = tx.onFailure
@@ -139,11 +168,11 @@ final class TM: @unchecked Sendable {
         table.insert(cell)
         tx.cell = cell
         cell.orphanAt = nowMS() + max(cell.frTimeout, 1000)
-        reschedule(cell)
+        if schedule { reschedule(cell) }
         stat(stats?.uas)
         stat(stats?.inuse)
         fire(globalCallbacks, TMCB.requestIn, cell, code: 0, ctx: ctx)
-        if cell.isInvite && cfg.auto100Trying, let r = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") {
+        if let r = trying {
             core.send(upstream, r.bytes)
             cell.lastReply = r.bytes
             cell.uasStatus = 100
@@ -158,6 +187,9 @@ final class TM: @unchecked Sendable {
     func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
+        // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
+        // by t_relay itself, which leaves its first entry to this).
+        defer { reschedule(cell) }
         if cell.isInvite && cell.wasCancelled {
             if !cell.completed { _ = localReply(cell, ctx: ctx, code: 487, reason: "Request Terminated") }
             return -3
@@ -167,9 +199,9 @@ final class TM: @unchecked Sendable {
         if let f = tx.onFailure { cell.onFailure = f; tx.onFailure = nil }
         if let r = tx.onReply { cell.onReply = r; tx.onReply = nil }
         if let br = tx.onBranch { cell.onBranch = br; tx.onBranch = nil }
-        var dests: [(String, String)] = [("", "")]
-        dests += core.branches(ctx)
-        core.clearBranches(ctx)
+        // The request's own destination (empty: its $ru/$du), then the appended branches.
+        let appended = core.branches(ctx)
+        if !appended.isEmpty { core.clearBranches(ctx) }
         cell.firstBranch = cell.branches.count
         // Each branch route starts from the request as the request route left it; so does the script afterwards.
         let original = cell.onBranch != nil ? core.msgSave(ctx) : nil
@@ -182,7 +214,8 @@ final class TM: @unchecked Sendable {
         var sent = 0
         var lastErr: Int32 = -1
         let now = nowMS()
-        for (i, d) in dests.enumerated() {
+        for i in 0...appended.count {
+            let d = i == 0 ? ("", "") : appended[i - 1]
             guard cell.branches.count < maxBranches else {
                 host.log(.err, "t_relay: maximum number of branches (\(maxBranches)) exceeded")
                 lastErr = -1
@@ -214,9 +247,9 @@ final class TM: @unchecked Sendable {
                     continue
                 }
             }
-            let branchID = "z9hG4bK" + RevHex.encode(UInt32(cell.hashIndex)) + "." + RevHex.encode(cell.label) + "."
-                + RevHex.encode(UInt32(idx))
-            let result = core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
+            let result = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
+                core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
+            }
             let uriText: String = {
                 if i > 0 && cell.onBranch == nil { return d.0 }
                 if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
@@ -258,8 +291,25 @@ final class TM: @unchecked Sendable {
             }
             return lastErr
         }
-        reschedule(cell)
+        // A cell with branches is no orphan (the orphan deadline only concerns a cell never relayed nor answered).
+        cell.orphanAt = 0
         return 1
+    }
+
+    /// The branch parameter of a branch, "z9hG4bK" + reversed-hex hash.label.branch, written on the stack.
+    static func withBranchID<R>(hash: Int, label: UInt32, branch: Int, _ body: (sy_str) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 7 + 3 * 9) { buf in
+            var n = 0
+            for c in "z9hG4bK".utf8 { buf[n] = c; n += 1 }
+            func put(_ v: UInt32) {
+                var v = v
+                repeat { buf[n] = RevHex.digits[Int(v & 15)]; n += 1; v >>= 4 } while v > 0
+            }
+            put(UInt32(hash)); buf[n] = 46; n += 1
+            put(label); buf[n] = 46; n += 1
+            put(UInt32(branch))
+            return body(sy_str(s: UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self), len: n))
+        }
     }
 
     /// The automatic reply when no branch could be sent (OpenSIPS's error table, "(n/TM)").
@@ -348,12 +398,16 @@ final class TM: @unchecked Sendable {
             let cls = cell.uasStatus / 100
             if (2...6).contains(cls) { stat(stats?.byClass[cls - 2]) }
         }
-        reschedule(cell)
+        // The retransmission and final-response timers have stopped: the next visit is the end of WAIT (or a
+        // pending CANCEL's retransmission), and the entry armed for the stopped timers need not be visited.
+        reschedule(cell, later: true)
     }
 
-    func reschedule(_ cell: Cell) {
+    /// Arms the cell's timer entry for its next deadline when that is earlier than the live entry. `later`: also
+    /// when it is later (the live entry is then dropped unvisited), for a cell whose earlier timers all stopped.
+    func reschedule(_ cell: Cell, later: Bool = false) {
         let d = cell.nextDeadline()
-        if d > 0 && (cell.scheduledAt == 0 || d < cell.scheduledAt) {
+        if d > 0 && (cell.scheduledAt == 0 || d < cell.scheduledAt || (later && d != cell.scheduledAt)) {
             cell.scheduledAt = d
             wheel.schedule(cell, at: d)
         }

@@ -1,24 +1,33 @@
-// tm's own timer: a wheel of 20 ms slots on one thread. Workers hand it (cell, time) through a lock-free stack; each
-// cell has one pending entry for its earliest deadline, re-armed after each visit, so a call costs few entries.
+// tm's own timer: a wheel of 20 ms slots on one thread. Workers hand it (cell, time) entries through a locked inbox;
+// each cell has one pending entry for its earliest deadline, re-armed after each visit, so a call costs few entries.
+// Entries are plain values in arrays that keep their capacity (inbox and slots are swapped, never reallocated once
+// warm): scheduling allocates nothing, it only retains the cell.
 #if canImport(Glibc)
 import Glibc
 #endif
 import Foundation
 import Synchronization
 
-final class TimerNode {
-    let cell: Cell
+/// A pending visit: the cell (retained until the visit) and the time it was asked for.
+struct TimerEntry {
+    let cell: Unmanaged<Cell>
     let at: Int64
-    var next: UnsafeMutableRawPointer?
-    init(cell: Cell, at: Int64) { self.cell = cell; self.at = at }
 }
 
 final class TimerWheel: @unchecked Sendable {
-    // `inbox` is the only state shared across threads (atomic); `slots` and `now` belong to the timer thread.
+    // `inbox` is the only state shared across threads: read and written only while holding `inboxLock`. `slots`,
+    // `spare`, `scratch` and `tick` belong to the timer thread.
     static let tickMS: Int64 = 20
     static let slotCount = 4096
-    private let inbox = Atomic<UnsafeMutableRawPointer?>(nil)
-    private var slots: [[TimerNode]] = Array(repeating: [], count: TimerWheel.slotCount)
+    private let inboxLock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
+    private var inbox: [TimerEntry] = []
+    private var spare: [TimerEntry] = []
+    private var scratch: [TimerEntry] = []
+    private var slots: [[TimerEntry]] = Array(repeating: [], count: TimerWheel.slotCount)
     private var tick: Int64 = 0
     private let running = Atomic<Bool>(false)
     private var thread: Thread?
@@ -29,15 +38,20 @@ final class TimerWheel: @unchecked Sendable {
     /// `fire(cell, at)` runs on the timer thread for each entry that is due.
     init(fire: @escaping (Cell, Int64) -> Void) { self.fire = fire }
 
+    /// Entries never visited (the server stopping) give their cells back.
+    deinit {
+        for e in inbox { e.cell.release() }
+        for s in slots { for e in s { e.cell.release() } }
+        pthread_mutex_destroy(inboxLock)
+        inboxLock.deallocate()
+    }
+
     /// Asks for a visit of `cell` at `at` (ms). Any thread.
     func schedule(_ cell: Cell, at: Int64) {
-        let node = Unmanaged.passRetained(TimerNode(cell: cell, at: at))
-        let p = node.toOpaque()
-        while true {
-            let head = inbox.load(ordering: .acquiring)
-            node.takeUnretainedValue().next = head
-            if inbox.compareExchange(expected: head, desired: p, ordering: .acquiringAndReleasing).exchanged { return }
-        }
+        let e = TimerEntry(cell: .passRetained(cell), at: at)
+        pthread_mutex_lock(inboxLock)
+        inbox.append(e)
+        pthread_mutex_unlock(inboxLock)
     }
 
     func start() {
@@ -55,16 +69,19 @@ final class TimerWheel: @unchecked Sendable {
         _ = exited.wait(timeout: .now() + 5)
     }
 
+    /// Moves the inbox into the slots: the inbox array is swapped with an empty one of the same capacity.
     private func drain() {
-        var p = inbox.exchange(nil, ordering: .acquiringAndReleasing)
-        while let cur = p {
-            let node = Unmanaged<TimerNode>.fromOpaque(cur).takeRetainedValue()
-            p = node.next
-            node.next = nil
-            var t = node.at / TimerWheel.tickMS
+        var batch = spare
+        pthread_mutex_lock(inboxLock)
+        swap(&inbox, &batch)
+        pthread_mutex_unlock(inboxLock)
+        for e in batch {
+            var t = e.at / TimerWheel.tickMS
             if t <= tick { t = tick + 1 }
-            slots[Int(t % Int64(TimerWheel.slotCount))].append(node)
+            slots[Int(t % Int64(TimerWheel.slotCount))].append(e)
         }
+        batch.removeAll(keepingCapacity: true)
+        spare = batch
     }
 
     private func loop() {
@@ -76,15 +93,21 @@ final class TimerWheel: @unchecked Sendable {
                 tick += 1
                 let i = Int(tick % Int64(TimerWheel.slotCount))
                 if slots[i].isEmpty { continue }
-                let due = slots[i]
-                slots[i].removeAll(keepingCapacity: true)
-                for n in due {
-                    if n.at / TimerWheel.tickMS > tick {
-                        slots[i].append(n)  // a later lap of the wheel
+                // Take the slot's entries, leaving it the scratch array (both keep their capacity).
+                var due = scratch
+                swap(&due, &slots[i])
+                for e in due {
+                    if e.at / TimerWheel.tickMS > tick {
+                        slots[i].append(e)  // a later lap of the wheel
                     } else {
-                        fire(n.cell, n.at)
+                        // A stale entry (the cell was re-armed for another time since) is dropped without a visit.
+                        let cell = e.cell.takeUnretainedValue()
+                        if cell.scheduledAt == e.at { fire(cell, e.at) }
+                        e.cell.release()
                     }
                 }
+                due.removeAll(keepingCapacity: true)
+                scratch = due
                 drain()
             }
             let next = (tick + 1) * TimerWheel.tickMS
