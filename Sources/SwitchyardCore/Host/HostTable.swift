@@ -221,6 +221,7 @@ enum HostTable {
         installTransactions(&h)
         installRuntime(&h)
         installUAC(&h)
+        installMIAsync(&h)
         return h
     }
 }
