@@ -854,6 +854,12 @@ typedef struct sy_host_api {
      *  -1 when rt is NULL or its core has stopped. (Any thread.) */
     int (*rt_mi_dispatch_async)(sy_runtime *rt, const char *request, size_t request_len,
                                 void (*reply)(void *arg, const char *json, size_t json_len), void *arg);
+    /** The q value and Path of a branch of the context's request: index -1 the request-URI branch,
+     *  0.. the branches of sip_branch_get. *q gets the q value in thousandths (0..1000), -1 when none
+     *  was given; *path the Path header value of the branch (empty when none; valid until the next
+     *  host call on ctx). Either pointer may be NULL. Returns 0, -1 no such branch.
+     *  (The context's thread.) */
+    int (*sip_branch_attrs)(sy_ctx *ctx, int64_t index, int32_t *q, sy_str *path);
     /* --- end of 1.9 --- */
 } sy_host_api;
 
