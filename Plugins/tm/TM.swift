@@ -169,6 +169,7 @@ final class TM: @unchecked Sendable {
         if let br = tx.onBranch { cell.onBranch = br; tx.onBranch = nil }
         var dests: [(String, String)] = [("", "")]
         dests += core.branches(ctx)
+        let attrs = (-1..<Int64(dests.count - 1)).map { core.branchAttrs(ctx, $0) }
         core.clearBranches(ctx)
         cell.firstBranch = cell.branches.count
         // Each branch route starts from the request as the request route left it; so does the script afterwards.
@@ -205,6 +206,7 @@ final class TM: @unchecked Sendable {
                 tx.branchIndex = idx
                 tx.branchOnReply = nil
                 tx.draft = nil
+                tx.draftAttrs = attrs[i]
                 core.run(ctx, route)
                 tx.kind = saved.0
                 tx.branchIndex = saved.1
@@ -237,6 +239,7 @@ final class TM: @unchecked Sendable {
                 let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
                 br.onReply = branchReply
                 br.script = draft
+                br.attrs = attrs[i]
                 guard core.send(built.target, built.bytes) else {
                     lastErr = -6
                     host.log(.err, "t_relay: sending branch \(idx) failed")
