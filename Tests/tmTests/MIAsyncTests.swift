@@ -1,9 +1,11 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// MI t_uac_dlg answers later without holding an MI thread: while requests wait for a silent UAS, more of them than
 /// mi_fifo has threads, other MI commands are answered at once; each t_uac_dlg then gets OpenSIPS's timeout answer;
-/// a server stopping meanwhile answers the waiting ones and does not wait for their transactions. Ports 26000..26019.
+/// the same over mi_http (one httpd thread) and mi_datagram; a server stopping meanwhile answers the waiting ones and
+/// does not wait for their transactions. Ports 26000..26039.
 final class MIAsyncTests: TMTestCase {
     func json(_ text: String) -> [String: Any]? {
         try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
@@ -66,5 +68,47 @@ final class MIAsyncTests: TMTestCase {
         let (rc, out) = finish(pending)
         XCTAssertNotEqual(rc, 0, out)
         XCTAssertTrue(out.contains("server stopping"), out)
+    }
+
+    func testHTTPAndDatagramHoldNoThread() throws {
+        let (proxy, silent, http, dgram) = (26030, 26031, 26032, 26033)
+        _ = try startSwitchyard(Self.config(port: proxy, extra: """
+        modparam("tm", "fr_timeout", 4)
+        loadmodule "httpd.so"
+        loadmodule "mi_http.so"
+        modparam("httpd", "port", \(http))
+        modparam("httpd", "threads", 1)
+        loadmodule "mi_datagram.so"
+        modparam("mi_datagram", "socket_name", "udp:127.0.0.1:\(dgram)")
+        """) + "\nroute { exit; }\n", port: proxy)
+        _ = try startUAS("uas_options_silent.xml", port: silent)
+        let uac = #"{"jsonrpc":"2.0","method":"t_uac_dlg","params":{"method":"OPTIONS","ruri":"sip:quiet@127.0.0.1:\#(silent)","headers":"From: <sip:mi@127.0.0.1>\r\nTo: <sip:quiet@127.0.0.1>\r\n"},"id":1}"#
+        let version = #"{"jsonrpc":"2.0","method":"version","id":2}"#
+
+        let begin = Date()
+        let waitingHTTP = try XCTUnwrap(HTTPClient(port: http))
+        XCTAssertTrue(waitingHTTP.send(HTTPClient.post(uac)))
+        let waitingUDP = try RawSIP(port: dgram + 1)
+        waitingUDP.send(uac, to: dgram)
+
+        // While both wait, the one httpd thread and the datagram reader answer others at once.
+        let other = try XCTUnwrap(HTTPClient(port: http))
+        XCTAssertTrue(other.send(HTTPClient.post(version)))
+        let answer = try XCTUnwrap(other.response())
+        XCTAssertEqual(answer.status, 200)
+        XCTAssertTrue(answer.body.contains("\"Server\""), answer.body)
+        let otherUDP = try RawSIP(port: dgram + 2)
+        otherUDP.send(version, to: dgram)
+        let v = try XCTUnwrap(otherUDP.receive(timeout: 2))
+        XCTAssertTrue(v.contains("\"Server\""), v)
+        XCTAssertLessThan(Date().timeIntervalSince(begin), 3, "answered only after the t_uac_dlg requests")
+
+        // Then each t_uac_dlg gets its timeout answer.
+        let late = try XCTUnwrap(waitingHTTP.response())
+        XCTAssertEqual(late.status, 200)
+        XCTAssertTrue(late.body.contains(#""result":{"Status":"408 Request Timeout"}"#), late.body)
+        let lateUDP = try XCTUnwrap(waitingUDP.receive(timeout: 8))
+        XCTAssertTrue(lateUDP.contains(#""result":{"Status":"408 Request Timeout"}"#), lateUDP)
+        XCTAssertGreaterThan(Date().timeIntervalSince(begin), 3.5)
     }
 }
