@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// `$tm.branch.q` (the q value given to append_branch), `.path` (null: no branch carries a Path here) and the
 /// `[i/active]` index suffix (relative to the current set: the last relay's branches), over two forking rounds.
