@@ -53,28 +53,51 @@ func makeHTTPDTable(for server: HTTPDServer) -> UnsafePointer<sy_httpd_api> {
     }
     api.reply_header = { req, name, value in
         guard let r = HTTPRequest.from(req), let name, let value else { return -2 }
-        guard !r.answered else { return -1 }
         let n = String(cString: name), v = String(cString: value)
         guard !n.isEmpty, !(n + v).contains(where: { $0 == "\r" || $0 == "\n" }) else { return -2 }
-        r.headers.append((n, v))
-        return 0
+        return r.phase.withLock { _ in
+            guard !r.answered else { return -1 }
+            r.headers.append((n, v))
+            return 0
+        }
     }
     api.reply = { req, status, contentType, body, len in
         guard let r = HTTPRequest.from(req) else { return -2 }
-        guard !r.answered else { return -1 }
         guard (100...599).contains(status) else { return -2 }
         let limit = r.server.config.bufSize
-        if limit > 0 && len > limit {
-            r.server.host.log(.err, "an answer of \(len) bytes exceeds buf_size (\(limit)): 500 sent instead")
-            r.status = 500
-            r.contentType = "text/plain; charset=utf-8"
-            r.answerBody = Array("500 Internal Server Error: answer larger than buf_size\n".utf8)
-            return -3
+        let bytes = body.map { Array(UnsafeRawBufferPointer(start: $0, count: len)) } ?? []
+        let type = contentType.map { String(cString: $0) }
+        var resume = false
+        let rc: Int32 = r.phase.withLock { phase in
+            guard !r.answered else { return -1 }
+            var rc: Int32 = 0
+            if limit > 0 && len > limit {
+                r.server.host.log(.err, "an answer of \(len) bytes exceeds buf_size (\(limit)): 500 sent instead")
+                r.status = 500
+                r.contentType = "text/plain; charset=utf-8"
+                r.answerBody = Array("500 Internal Server Error: answer larger than buf_size\n".utf8)
+                rc = -3
+            } else {
+                r.status = status
+                r.contentType = type
+                r.answerBody = bytes
+            }
+            if phase == .suspended {
+                phase = .resumed
+                resume = true
+            }
+            return rc
         }
-        r.status = status
-        r.contentType = contentType.map { String(cString: $0) }
-        r.answerBody = body.map { Array(UnsafeRawBufferPointer(start: $0, count: len)) } ?? []
-        return 0
+        if resume { r.server.resume(r) }
+        return rc
+    }
+    api.suspend = { req in
+        guard let r = HTTPRequest.from(req) else { return -1 }
+        return r.phase.withLock { phase in
+            guard phase == .handling, !r.answered else { return -1 }
+            phase = .suspendAsked
+            return 0
+        }
     }
     // Not allocate/initialize: a shorter sy_httpd_api of an older plugin in the process would cut the copy (CTable).
     return CTable.keep(&api, size: MemoryLayout<sy_httpd_api>.stride, alignment: MemoryLayout<sy_httpd_api>.alignment)

@@ -7,8 +7,10 @@ import Musl
 #endif
 import CMicroHTTPD
 import SwitchyardABI
+import Synchronization
 
-final class HTTPRequest: @unchecked Sendable { // used by one libmicrohttpd thread at a time: the connection's
+final class HTTPRequest: @unchecked Sendable { // used by one libmicrohttpd thread at a time (the connection's); the
+    // answer of a suspended request (API 1.1) is written by another thread under `phase` and read after it
     let server: HTTPDServer
     let connection: OpaquePointer
     /// Copies (strdup) so the sy_str views handed to the handler stay put; freed in deinit.
@@ -27,6 +29,11 @@ final class HTTPRequest: @unchecked Sendable { // used by one libmicrohttpd thre
     var answerBody: [UInt8] = []
     var headers: [(String, String)] = []
     var answered: Bool { status != 0 }
+
+    /// Where the answer stands (API 1.1 suspend): the handler runs; it asked to answer later; the connection is
+    /// suspended; the answer came and the connection was resumed; the answer was handed to libmicrohttpd.
+    enum Phase { case handling, suspendAsked, suspended, resumed, handed }
+    let phase = Mutex(Phase.handling)
 
     init(server: HTTPDServer, connection: OpaquePointer, method: UnsafePointer<CChar>, path: UnsafePointer<CChar>, root: HTTPRoot?, reserve: Int) {
         self.server = server

@@ -19,6 +19,14 @@ final class HTTPDServer: Sendable {
     private let daemon = Mutex<DaemonBox?>(nil)
     /// Refused requests (413/431) are logged at most once a second: (the second of the last line, lines skipped since).
     private let refusals = Mutex<(second: Int, skipped: Int)>((-1, 0))
+    /// Requests whose connection is suspended until their answer comes (API 1.1), answered at stop.
+    private let suspended = Mutex<[ObjectIdentifier: HTTPRequest]>([:])
+
+    /// The answer of a suspended request came (its phase is now `resumed`): the connection goes on.
+    func resume(_ r: HTTPRequest) {
+        _ = suspended.withLock { $0.removeValue(forKey: ObjectIdentifier(r)) }
+        MHD_resume_connection(r.connection)
+    }
 
     /// One warning for a refused request, unless one was logged this second (a flood of them is counted instead).
     func logRefusal(_ text: @autoclosure () -> String) {
@@ -54,6 +62,7 @@ final class HTTPDServer: Sendable {
     func start() throws(PluginError) {
         guard case (var storage, let family)? = config.socketAddress() else { throw PluginError("'\(config.ip)' is not an IP address") }
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_USE_ERROR_LOG.rawValue
+            | MHD_ALLOW_SUSPEND_RESUME.rawValue
         if family == AF_INET6 { flags |= MHD_USE_IPv6.rawValue }
         let logger = UnsafeMutablePointer<sy_mhd_logger>.allocate(capacity: 1)
         logger.initialize(to: sy_mhd_logger(fn: { cls, line in
@@ -77,6 +86,21 @@ final class HTTPDServer: Sendable {
     }
 
     func stop() {
+        // Requests still waiting for a later answer (API 1.1) are answered now: libmicrohttpd stops only with every
+        // connection resumed.
+        for r in suspended.withLock({ s -> [HTTPRequest] in defer { s.removeAll() }; return Array(s.values) }) {
+            let resume: Bool = r.phase.withLock { phase in
+                guard phase == .suspended else { return false }
+                if !r.answered {
+                    r.status = 503
+                    r.contentType = "text/plain; charset=utf-8"
+                    r.answerBody = Array("503 Service Unavailable: server stopping\n".utf8)
+                }
+                phase = .resumed
+                return true
+            }
+            if resume { MHD_resume_connection(r.connection) }
+        }
         guard let box = daemon.withLock({ d -> DaemonBox? in defer { d = nil }; return d }) else { return }
         MHD_stop_daemon(box.daemon) // joins every libmicrohttpd thread; no handler runs after this
         box.logger.deallocate()
@@ -107,7 +131,22 @@ final class HTTPDServer: Sendable {
             logRefusal("\(String(cString: method)) \(HeadCheck.shown(String(cString: url))): body larger than \(root.maxBody) bytes refused (413)")
             return queueError(connection, 413, "request body larger than \(root.maxBody) bytes")
         }
+        if req.phase.withLock({ $0 == .resumed }) {
+            // Resumed: the later answer is in.
+            return queueAnswer(connection, status: req.status, contentType: req.contentType, body: req.answerBody, headers: req.headers)
+        }
         root.handler(root.user, req.opaque)
+        let waits: Bool = req.phase.withLock { phase in
+            guard phase == .suspendAsked, !req.answered else {
+                phase = .handed
+                return false
+            }
+            phase = .suspended
+            suspended.withLock { $0[ObjectIdentifier(req)] = req }
+            MHD_suspend_connection(connection)
+            return true
+        }
+        if waits { return SY_MHD_YES }
         if !req.answered {
             host.log(.err, "the handler of /\(root.root) (module \(root.module)) gave no answer to \(String(cString: method)) \(String(cString: url))")
             return queueError(connection, 500, "no answer from module \(root.module)")

@@ -16,6 +16,11 @@ struct DatagramExchange {
             return DatagramExchange(reply: errorReply(-32700, "Parse error", "Request larger than \(limit) bytes", id: .null))
         }
         guard let reply = dispatch(request) else { return DatagramExchange(reply: nil) }
+        return fit(reply, limit: limit)
+    }
+
+    /// A reply as sent: itself when it fits in one datagram, else an error in its place.
+    static func fit(_ reply: [UInt8], limit: Int) -> DatagramExchange {
         if reply.count <= limit { return DatagramExchange(reply: reply) }
         // The request's id when the error that names it fits; a huge id (the request can be as large as the datagram)
         // would not, so then the error goes with id null.

@@ -73,6 +73,8 @@ final class MIDatagramModule: Sendable {
     let config = Mutex(DatagramConfig())
     let stopping = Atomic<Bool>(false)
     let runtime = Mutex<Runtime?>(nil)
+    /// The socket while it is open: replies given later are sent under this lock.
+    let openFD = Mutex<Int32?>(nil)
 
     struct Runtime: @unchecked Sendable { // joined once, in destroy
         var threads: [PluginThread]
@@ -139,6 +141,7 @@ final class MIDatagramModule: Sendable {
             }
             threads.append(t)
         }
+        openFD.withLock { $0 = fd }
         runtime.withLock { $0 = Runtime(threads: threads, fd: fd, unixPath: unixPath) }
         host.log(.info, "listening on \(name) with \(cfg.children) thread(s)")
     }
@@ -147,6 +150,7 @@ final class MIDatagramModule: Sendable {
         stopping.store(true, ordering: .releasing)
         guard let rt = runtime.withLock({ r -> Runtime? in defer { r = nil }; return r }) else { return }
         rt.threads.forEach { $0.join() }
+        openFD.withLock { $0 = nil }
         close(rt.fd)
         if let p = rt.unixPath { unlink(p) }
     }
@@ -240,21 +244,49 @@ final class MIDatagramModule: Sendable {
                 host.log(.warn, "request from an unbound (unnamed) socket: no way to answer, dropped")
                 continue
             }
+            let size = min(n, Self.maxDatagram)
+            if n <= Self.maxDatagram {
+                // A command that answers later (t_uac_dlg waiting for its final reply) holds no reader thread: its
+                // answer is sent from the thread that gives it.
+                let peer = Peer(address: from, length: fromLen)
+                let outcome = buffer.withUnsafeBytes { buf in
+                    host.miDispatchAsync(UnsafeRawBufferPointer(rebasing: buf[0..<size])) { [self] reply in
+                        send(DatagramExchange.fit(reply, limit: Self.maxDatagram), to: peer)
+                    }
+                }
+                guard case .unsupported = outcome else { continue }
+            }
             let answer = buffer.withUnsafeBytes { buf in
-                DatagramExchange.answer(request: UnsafeRawBufferPointer(rebasing: buf[0..<min(n, Self.maxDatagram)]), received: n,
+                DatagramExchange.answer(request: UnsafeRawBufferPointer(rebasing: buf[0..<size]), received: n,
                                         limit: Self.maxDatagram) { host.miDispatch($0) }
             }
-            if let size = answer.oversizedReply {
-                host.log(.err, "reply of \(size) bytes does not fit in one datagram: error sent instead")
-            }
-            guard let reply = answer.reply else { continue } // notification
-            let sent = reply.withUnsafeBytes { r in
-                withUnsafePointer(to: &from) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, r.baseAddress, r.count, 0, $0, fromLen) }
+            send(answer, to: Peer(address: from, length: fromLen))
+        }
+    }
+
+    /// Where a request came from: its reply goes back there.
+    struct Peer: @unchecked Sendable { // plain bytes of a socket address
+        var address: sockaddr_storage
+        var length: socklen_t
+    }
+
+    /// Sends one exchange's reply (any thread). The socket is used under its lock, so stop() never closes it under a
+    /// send; a reply given after stop is dropped.
+    func send(_ answer: DatagramExchange, to peer: Peer) {
+        if let size = answer.oversizedReply {
+            host.log(.err, "reply of \(size) bytes does not fit in one datagram: error sent instead")
+        }
+        guard let reply = answer.reply else { return } // notification
+        var to = peer.address
+        let sent: Int = openFD.withLock { fd in
+            guard let fd else { return 0 }
+            return reply.withUnsafeBytes { r in
+                withUnsafePointer(to: &to) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, r.baseAddress, r.count, 0, $0, peer.length) }
                 }
             }
-            if sent < 0 { host.log(.err, "cannot send the reply: \(errorText())") }
         }
+        if sent < 0 { host.log(.err, "cannot send the reply: \(errorText())") }
     }
 }
 

@@ -236,19 +236,32 @@ final class MIFifoModule: Sendable {
 
     // MARK: Worker threads
 
+    /// The reply as sent: re-indented with `pretty_printing`.
+    static func styled(_ reply: [UInt8], pretty: Bool) -> [UInt8] {
+        guard pretty, reply.first == UInt8(ascii: "{"), let v = try? JSONParser().parse(reply) else { return reply }
+        return Array(JSONSerializer.serialize(v, style: .pretty).utf8)
+    }
+
     func serve(queue: WorkQueue<FifoJob>, writer: FifoReplyWriter, pretty: Bool) {
         FifoReplyWriter.blockSIGPIPE()
         while let job = queue.take() {
             switch job {
             case .request(let name, let json):
-                guard var reply = host.miDispatch(json) else { continue } // a notification: no answer
-                if name.isEmpty { continue } // the client wants no answer
-                if pretty, let v = try? JSONParser().parse(reply) {
-                    reply = Array(JSONSerializer.serialize(v, style: .pretty).utf8)
+                // A command that answers later (t_uac_dlg waiting for its final reply) holds no thread of the pool:
+                // its answer comes back through the queue, like an answer given at once.
+                let host = host
+                let outcome = host.miDispatchAsync(json) { reply in
+                    if name.isEmpty { return } // the client wants no answer
+                    if !queue.put(.reply(replyName: name, json: reply)) {
+                        host.log(.err, "reply for '\(name)' dropped: the queue is full or closed")
+                    }
                 }
-                writer.write(reply, to: name)
+                guard case .unsupported = outcome else { continue }
+                guard let reply = host.miDispatch(json) else { continue } // a notification: no answer
+                if name.isEmpty { continue } // the client wants no answer
+                writer.write(Self.styled(reply, pretty: pretty), to: name)
             case .reply(let name, let json):
-                writer.write(json, to: name)
+                writer.write(Self.styled(json, pretty: pretty), to: name)
             }
         }
     }

@@ -19,11 +19,13 @@ struct MIHTTPAnswer: Equatable {
         guard !body.isEmpty else {
             return text(400, "empty body: expected one JSON-RPC request", log: "POST /\(path) without a body (400)")
         }
-        switch dispatch(body) {
-        case nil: return MIHTTPAnswer(status: 202, contentType: nil, body: [])
-        case let r? where r.isEmpty: return text(500, "the MI engine gave no answer")
-        case let r?: return MIHTTPAnswer(status: 200, contentType: "application/json", body: r)
-        }
+        guard let r = dispatch(body) else { return MIHTTPAnswer(status: 202, contentType: nil, body: []) }
+        return answer(reply: r)
+    }
+
+    /// The answer carrying the MI's reply (empty: the engine gave none).
+    static func answer(reply r: [UInt8]) -> MIHTTPAnswer {
+        r.isEmpty ? text(500, "the MI engine gave no answer") : MIHTTPAnswer(status: 200, contentType: "application/json", body: r)
     }
 
     static func text(_ status: Int32, _ text: String, allow: String? = nil, log: String? = nil) -> MIHTTPAnswer {

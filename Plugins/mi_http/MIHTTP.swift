@@ -52,7 +52,10 @@ final class MIHTTPModule: Sendable {
 
     func start() throws {
         guard host.providesMIDispatch else { throw PluginError("the core is too old for MI transports (needs ABI 1.3)") }
-        let api = try host.apiBind(SY_HTTPD_API_NAME, major: UInt32(SY_HTTPD_MAJOR), as: sy_httpd_api.self)
+        // An httpd 1.0 table is enough (no suspend: commands that answer later then hold the httpd thread).
+        let v10 = MemoryLayout<sy_httpd_api>.offset(of: \sy_httpd_api.suspend) ?? MemoryLayout<sy_httpd_api>.stride
+        let api = try host.apiBind(SY_HTTPD_API_NAME, major: UInt32(SY_HTTPD_MAJOR), minSize: UInt32(v10))
+            .assumingMemoryBound(to: sy_httpd_api.self)
         let table = HTTPDTable(api)
         http.withLock { $0 = table }
         let r = root.withLock { $0 }
@@ -70,7 +73,28 @@ final class MIHTTPModule: Sendable {
         guard let t = http.withLock({ $0 }) else { return }
         let body = t.api.pointee.body?(req) ?? sy_str(s: nil, len: 0)
         let raw = UnsafeRawBufferPointer(start: body.s, count: body.s == nil ? 0 : body.len)
-        let a = MIHTTPAnswer.answer(method: t.method(req), path: root.withLock { $0 }, body: raw) { host.miDispatch($0) }
+        let method = t.method(req)
+        if method == "POST", !raw.isEmpty, t.canSuspend {
+            // A command that answers later (t_uac_dlg waiting for its final reply) holds no httpd thread: the
+            // connection waits suspended and the answer is sent from the thread that gives it.
+            let reqBits = UInt(bitPattern: req)
+            let outcome = host.miDispatchAsync(raw) { reply in
+                guard let req = OpaquePointer(bitPattern: reqBits) else { return }
+                let a = MIHTTPAnswer.answer(reply: reply)
+                t.reply(req, a.status, a.contentType, a.body)
+            }
+            switch outcome {
+            case .answered: return
+            case .later:
+                _ = t.api.pointee.suspend?(req) // -1: answered meanwhile, which is sent as it is
+                return
+            case .none:
+                t.reply(req, 202, nil, [])
+                return
+            case .unsupported: break
+            }
+        }
+        let a = MIHTTPAnswer.answer(method: method, path: root.withLock { $0 }, body: raw) { host.miDispatch($0) }
         if let line = a.log { host.log(.info, line) }
         if let allow = a.allow { t.header(req, "Allow", allow) }
         t.reply(req, a.status, a.contentType, a.body)
@@ -81,6 +105,12 @@ final class MIHTTPModule: Sendable {
 struct HTTPDTable: @unchecked Sendable { // points at httpd's table, which lives as long as the process
     let api: UnsafePointer<sy_httpd_api>
     init(_ api: UnsafePointer<sy_httpd_api>) { self.api = api }
+
+    /// The table has `suspend` (httpd API 1.1).
+    var canSuspend: Bool {
+        let end = (MemoryLayout<sy_httpd_api>.offset(of: \sy_httpd_api.suspend) ?? Int.max) + MemoryLayout<UnsafeRawPointer>.size
+        return Int(api.pointee.header.struct_size) >= end && api.pointee.suspend != nil
+    }
 
     func method(_ req: OpaquePointer) -> String {
         guard let m = api.pointee.method?(req), let s = m.s else { return "" }

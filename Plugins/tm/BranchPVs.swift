@@ -26,6 +26,25 @@ enum BranchFlagNames {
     }
 }
 
+/// What a branch was made with besides its URIs: q value (thousandths, -1 none) and Path (empty: none).
+struct BranchAttrs {
+    var q: Int32 = -1
+    var path = ""
+
+    /// `$tm.branch.q`: as OpenSIPS prints a q value ("1", "0", "0.5", "0.25"); null when none was given.
+    var qValue: SYValue {
+        guard q >= 0 else { return .null }
+        if q >= 1000 { return .string("1") }
+        if q == 0 { return .string("0") }
+        var frac = String(q)
+        frac = String(repeating: "0", count: 3 - frac.count) + frac
+        while frac.hasSuffix("0") { frac.removeLast() }
+        return .string("0." + frac)
+    }
+
+    var pathValue: SYValue { path.isEmpty ? .null : .string(path) }
+}
+
 /// The `$tm.branch.*` fields.
 enum BranchField: Sendable { case uri, duri, path, q, flags, socket, lastReceived, type }
 
@@ -98,7 +117,9 @@ extension TM {
             case .flags: return .int(Int64(bitPattern: tx.draft?.flags ?? 0))
             case .type: return .string("sip")
             case .lastReceived: return .int(0)
-            default: return .null
+            case .q: return tx.draftAttrs.qValue
+            case .path: return tx.draftAttrs.pathValue
+            case .socket: return .null
             }
         }
         return table.withBucket(c.hashIndex) {
@@ -108,7 +129,8 @@ extension TM {
             switch f {
             case .uri: return .string(b.uri)
             case .duri: return b.dst.isEmpty ? .null : .string(b.dst)
-            case .path, .q: return .null
+            case .q: return b.attrs.qValue
+            case .path: return b.attrs.pathValue
             case .flags: return .int(Int64(bitPattern: b.script?.flags ?? 0))
             case .socket: return TM.socketText(b.request).map { .string($0) } ?? .null
             case .lastReceived: return .int(Int64(b.lastCode))
@@ -120,6 +142,18 @@ extension TM {
     func branchCount(_ ctx: SYContext) -> Int64 {
         guard let c = existingTxn(ctx)?.cell else { return 0 }
         return table.withBucket(c.hashIndex) { Int64(c.branches.count) }
+    }
+
+    /// Branches of the current set (the last relay's: `[i/active]` indexes), counted.
+    func activeCount(_ ctx: SYContext) -> Int64 {
+        guard let c = existingTxn(ctx)?.cell else { return 0 }
+        return table.withBucket(c.hashIndex) { Int64(max(0, c.branches.count - c.firstBranch)) }
+    }
+
+    /// The absolute index of the `i`-th branch of the current set (i >= 0: the core maps negative ones).
+    func absoluteIndex(_ ctx: SYContext, active i: Int64) -> Int {
+        guard let c = existingTxn(ctx)?.cell else { return -1 }
+        return table.withBucket(c.hashIndex) { c.firstBranch + Int(i) }
     }
 
     /// `proto:host:port` of the Via a branch request was sent with.
@@ -190,22 +224,33 @@ extension TMModule {
         let fields: [(String, BranchField)] = [("uri", .uri), ("duri", .duri), ("path", .path), ("q", .q),
                                                ("flags", .flags), ("socket", .socket),
                                                ("last_received", .lastReceived), ("type", .type)]
-        for (name, f) in fields {
-            m.pseudoVariable("tm.branch." + name, parse: { _ in f },
-                             get: { [self] ctx, f in tm?.branchField(ctx, f, index: nil) ?? .null },
-                             count: { [self] ctx, _ in tm?.branchCount(ctx) ?? 0 },
-                             getIndex: { [self] ctx, f, i in tm?.branchField(ctx, f, index: Int(i)) },
-                             nameRequired: false)
+        // Each also as `name/active`: `$(tm.branch.uri[i/active])` indexes the current set (the last relay's
+        // branches), negative from its last.
+        for active in [false, true] {
+            let suffix = active ? "/active" : ""
+            let count: @Sendable (SYContext) -> Int64 = { [self] ctx in
+                (active ? tm?.activeCount(ctx) : tm?.branchCount(ctx)) ?? 0
+            }
+            let at: @Sendable (SYContext, Int64) -> Int = { [self] ctx, i in
+                active ? (tm?.absoluteIndex(ctx, active: i) ?? -1) : Int(i)
+            }
+            for (name, f) in fields {
+                m.pseudoVariable("tm.branch." + name + suffix, parse: { _ in f },
+                                 get: { [self] ctx, f in tm?.branchField(ctx, f, index: nil) ?? .null },
+                                 count: { ctx, _ in count(ctx) },
+                                 getIndex: { [self] ctx, f, i in tm?.branchField(ctx, f, index: at(ctx, i)) },
+                                 nameRequired: false)
+            }
+            m.pseudoVariable("tm.branch.flag" + suffix, parse: { try BranchFlagNames.bit($0) },
+                             get: { [self] ctx, bit in tm?.branchFlag(ctx, bit, index: nil) ?? .null },
+                             set: { [self] ctx, bit, _, v in tm?.setBranchFlag(ctx, bit, v) ?? false },
+                             count: { ctx, _ in count(ctx) },
+                             getIndex: { [self] ctx, bit, i in tm?.branchFlag(ctx, bit, index: at(ctx, i)) })
+            m.pseudoVariable("tm.branch.attr" + suffix, parse: { $0 },
+                             get: { [self] ctx, name in tm?.branchAttr(ctx, name, index: nil) ?? .null },
+                             set: { [self] ctx, name, _, v in tm?.setBranchAttr(ctx, name, v) ?? false },
+                             count: { ctx, _ in count(ctx) },
+                             getIndex: { [self] ctx, name, i in tm?.branchAttr(ctx, name, index: at(ctx, i)) })
         }
-        m.pseudoVariable("tm.branch.flag", parse: { try BranchFlagNames.bit($0) },
-                         get: { [self] ctx, bit in tm?.branchFlag(ctx, bit, index: nil) ?? .null },
-                         set: { [self] ctx, bit, _, v in tm?.setBranchFlag(ctx, bit, v) ?? false },
-                         count: { [self] ctx, _ in tm?.branchCount(ctx) ?? 0 },
-                         getIndex: { [self] ctx, bit, i in tm?.branchFlag(ctx, bit, index: Int(i)) })
-        m.pseudoVariable("tm.branch.attr", parse: { $0 },
-                         get: { [self] ctx, name in tm?.branchAttr(ctx, name, index: nil) ?? .null },
-                         set: { [self] ctx, name, _, v in tm?.setBranchAttr(ctx, name, v) ?? false },
-                         count: { [self] ctx, _ in tm?.branchCount(ctx) ?? 0 },
-                         getIndex: { [self] ctx, name, i in tm?.branchAttr(ctx, name, index: Int(i)) })
     }
 }

@@ -14,6 +14,8 @@ final class Branch {
     let index: Int
     var uri: String
     var dst: String
+    /// q value and Path the branch was made with ($tm.branch.q/.path).
+    var attrs = BranchAttrs()
     /// The request as sent (retransmitted as is; CANCEL and ACK are built from it).
     var request: [UInt8]
     var target: sy_sip_target

@@ -151,6 +151,15 @@ struct CoreLink: @unchecked Sendable {
 
     func clearBranches(_ ctx: SYContext) { api.sip_branches_clear!(ctx.raw) }
 
+    /// q value and Path of branch `index` (-1: the request-URI branch) of the context (ABI 1.9); none on an older core.
+    func branchAttrs(_ ctx: SYContext, _ index: Int64) -> BranchAttrs {
+        guard host.provides(\.sip_branch_attrs), let f = api.sip_branch_attrs else { return BranchAttrs() }
+        var q: Int32 = -1
+        var path = sy_str()
+        guard f(ctx.raw, index, &q, &path) == 0 else { return BranchAttrs() }
+        return BranchAttrs(q: q, path: CoreLink.text(path))
+    }
+
     /// What a branch route may change on the request, to put back for the next branch (ABI 1.8).
     func msgSave(_ ctx: SYContext) -> OpaquePointer? { api.sip_msg_save!(ctx.raw) }
     func msgRestore(_ ctx: SYContext, _ s: OpaquePointer) { _ = api.sip_msg_restore!(ctx.raw, s) }

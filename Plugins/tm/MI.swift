@@ -1,7 +1,6 @@
 // MI commands of tm: t_hash, t_reply, t_uac_cancel, t_uac_dlg (OpenSIPS 3.x shapes).
 import Foundation
 import SwitchyardPluginKit
-import Synchronization
 import SwitchyardSIP
 
 extension TMModule {
@@ -83,27 +82,26 @@ extension TMModule {
             guard let n = v.first, Int64(n) != nil else { return .error(code: 400, message: "Bad CSeq number") }
             if v.count > 1 && String(v[1]) != method { return .error(code: 400, message: "CSeq method mismatch") }
         }
-        let result = Mutex<UACResult?>(nil)
-        let done = DispatchSemaphore(value: 0)
+        // The answer waits for the final reply without holding the MI thread (OpenSIPS's async MI reply); on a core
+        // that cannot answer later, OpenSIPS's answer for that case: "Accepted".
+        let later = req.answerLater()
         let request = UACRequest(method: method, ruri: ruri, nextHop: hop, headers: lines.map { $0 + "\r\n" }.joined(),
                                  body: body, socket: socket)
         let rc = tm.uacSend(request) { r in
-            result.withLock { $0 = r }
-            done.signal()
+            // A code 0: the server stops first (the core has answered the call already).
+            later?.send(r.code == 0 ? .error(code: 500, message: "MI/UAC failed") : .json(TMModule.uacAnswer(r, method: method)))
         }
+        let now: MIReply
         switch rc {
-        case 0: break
-        case -3: return .error(code: 404, message: "Local socket not found")
-        case -4: return .error(code: 476, message: "Unresolvable destination (476/MI/UAC)")
-        case -6: return .error(code: 477, message: "Send failed (477/MI/UAC)")
-        default: return .error(code: 400, message: "Bad parameters")
+        case 0: now = later == nil ? .string("Accepted") : .pending
+        case -3: now = .error(code: 404, message: "Local socket not found")
+        case -4: now = .error(code: 476, message: "Unresolvable destination (476/MI/UAC)")
+        case -6: now = .error(code: 477, message: "Send failed (477/MI/UAC)")
+        default: now = .error(code: 400, message: "Bad parameters")
         }
-        // The transaction ends by itself (final reply, fr_timeout, or fr_inv_timeout once an INVITE rang); the
-        // margin only guards a stopping server.
-        let limit = method == "INVITE" ? max(tm.cfg.frTimeout, tm.cfg.frInvTimeout) : tm.cfg.frTimeout
-        _ = done.wait(timeout: .now() + .seconds(limit + 5))
-        guard let r = result.withLock({ $0 }), r.code != 0 else { return .error(code: 500, message: "MI/UAC failed") }
-        return .json(TMModule.uacAnswer(r, method: method))
+        guard let later, rc != 0 else { return now }
+        later.send(now)
+        return .pending
     }
 
     /// OpenSIPS's t_uac_dlg answer: the status; for a reply received, the dialog's remote target, next hop and route

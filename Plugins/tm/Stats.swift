@@ -11,7 +11,10 @@ struct TMStats: Sendable {
                         "2xx_transactions", "3xx_transactions", "4xx_transactions", "5xx_transactions", "6xx_transactions",
                         "inuse_transactions", "retransmission_req_T1_1", "retransmission_req_T1_2",
                         "retransmission_req_T1_3", "retransmission_req_T2", "retransmission_rpl_T2",
-                        "timeout_finalresponse", "timeout_finalresponse_inv"]
+                        "timeout_finalresponse", "timeout_finalresponse_inv",
+                        // Registered by OpenSIPS whether or not a replication cluster is set; always 0 here.
+                        "cluster_reply_sent", "cluster_request_sent", "cluster_cancel_sent", "cluster_reply_recv",
+                        "cluster_request_recv", "cluster_cancel_recv"]
 
     init?(host: PluginHost) {
         var s: [String: SYStat] = [:]

@@ -199,9 +199,14 @@ final class TM: @unchecked Sendable {
         if let f = tx.onFailure { cell.onFailure = f; tx.onFailure = nil }
         if let r = tx.onReply { cell.onReply = r; tx.onReply = nil }
         if let br = tx.onBranch { cell.onBranch = br; tx.onBranch = nil }
-        // The request's own destination (empty: its $ru/$du), then the appended branches.
+        // The request's own destination (empty: its $ru/$du), then the appended branches. Only appended branches
+        // carry a q (append_branch); the request-URI branch has none, so it costs no core call.
         let appended = core.branches(ctx)
-        if !appended.isEmpty { core.clearBranches(ctx) }
+        var attrs = [BranchAttrs()]
+        if !appended.isEmpty {
+            attrs += (0..<Int64(appended.count)).map { core.branchAttrs(ctx, $0) }
+            core.clearBranches(ctx)
+        }
         cell.firstBranch = cell.branches.count
         // Each branch route starts from the request as the request route left it; so does the script afterwards.
         let original = cell.onBranch != nil ? core.msgSave(ctx) : nil
@@ -238,6 +243,7 @@ final class TM: @unchecked Sendable {
                 tx.branchIndex = idx
                 tx.branchOnReply = nil
                 tx.draft = nil
+                tx.draftAttrs = attrs[i]
                 core.run(ctx, route)
                 tx.kind = saved.0
                 tx.branchIndex = saved.1
@@ -270,6 +276,7 @@ final class TM: @unchecked Sendable {
                 let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
                 br.onReply = branchReply
                 br.script = draft
+                br.attrs = attrs[i]
                 guard core.send(built.target, built.bytes) else {
                     lastErr = -6
                     host.log(.err, "t_relay: sending branch \(idx) failed")

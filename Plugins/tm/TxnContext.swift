@@ -23,6 +23,8 @@ final class TxnContext {
     var branchOnReply: OpaquePointer?
     /// What the branch route being run attached to its branch ($bavp, $tm.branch.flag/attr).
     var draft: BranchScript?
+    /// q value and Path of the branch the branch route builds ($tm.branch.q/.path without an index).
+    var draftAttrs = BranchAttrs()
 
     static let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { p in
         guard let p else { return }

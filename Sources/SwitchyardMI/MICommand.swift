@@ -10,12 +10,17 @@ public struct MICommand: Sendable {
 
     public typealias Handler = @Sendable (MIRequestParams) throws -> MIResult
     public typealias AsyncHandler = @Sendable (MIRequestParams) async throws -> MIResult
+    /// A handler that answers through the responder, now or later from any thread (see `MIResponder`).
+    public typealias DeferredHandler = @Sendable (MIRequestParams, MIResponder) -> Void
 
     /// Sync handlers run on the transport's thread; async ones (OpenSIPS `MI_ASYNC_RPL_FLAG`
     /// commands, e.g. waiting for a remote answer) are awaited.
     public enum Body: Sendable {
         case sync(Handler)
         case async(AsyncHandler)
+        /// Answers through the responder; the caller's thread is not held while the answer is awaited (the
+        /// completion-style dispatcher entry), except by the synchronous entry points, which wait for it.
+        case deferred(DeferredHandler)
     }
 
     /// Exporting module (`core`, `statistics`, or a module name); shown by `help`.

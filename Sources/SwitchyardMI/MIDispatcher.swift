@@ -39,6 +39,33 @@ public struct MIDispatcher: Sendable {
         render(await response(parsed: Result { () throws(JSONParseError) in try parser.parse(request) }))
     }
 
+    /// The completion form, for transports that must not hold a thread while a command answers later (a deferred
+    /// command such as tm's `t_uac_dlg`): `done` runs exactly once with the reply text, or nil for a notification;
+    /// on this thread when the answer is ready at once, else on the thread that gives it.
+    public func handle(_ request: some Collection<UInt8>, done: @escaping @Sendable (String?) -> Void) {
+        let parsed = Result { () throws(JSONParseError) in try parser.parse(request) }
+        let style = style
+        switch parsed {
+        case .failure:
+            done(JSONSerializer.serialize(MIReply.error(.parseError, id: .null), style: style))
+        case .success(let request):
+            response(to: request) { reply in done(reply.map { JSONSerializer.serialize($0, style: style) }) }
+        }
+    }
+
+    /// The reply to an already-parsed request through `done` (nil for a notification, always before this returns),
+    /// as `handle(_:done:)`.
+    public func response(to request: JSONValue, done: @escaping @Sendable (JSONValue?) -> Void) {
+        switch prepare(request) {
+        case .reply(let reply): done(reply)
+        case .call(let call) where call.isNotification:
+            // Nothing to answer: the caller learns it at once, whenever the command itself finishes.
+            done(nil)
+            MIInvocation.run(call.command, call.params) { _ in }
+        case .call(let call): MIInvocation.run(call.command, call.params) { done(call.reply(to: $0)) }
+        }
+    }
+
     // MARK: Structured (the reply as a JSON tree; also what tests inspect)
 
     /// The reply to an already-parsed request; nil for a notification.
@@ -81,7 +108,7 @@ public struct MIDispatcher: Sendable {
         reply.map { JSONSerializer.serialize($0, style: style) }
     }
 
-    private struct Call {
+    private struct Call: Sendable {
         let command: MICommand
         let params: MIRequestParams
         let id: JSONValue

@@ -12,6 +12,23 @@ enum MIInvocation {
             return fold { try handler(params) }
         case .async:
             return runBlocking(command, params)
+        case .deferred(let handler):
+            let responder = MIResponder()
+            handler(params, responder)
+            return responder.wait()
+        }
+    }
+
+    /// The completion form: `done` runs exactly once, on this thread for a sync command or a deferred one that
+    /// answered before returning, else on the thread that answers (the concurrency pool for an async command).
+    static func run(_ command: MICommand, _ params: MIRequestParams, done: @escaping @Sendable (MIResult) -> Void) {
+        switch command.body {
+        case .sync(let handler):
+            done(fold { try handler(params) })
+        case .async:
+            Task.detached { done(await run(command, params)) }
+        case .deferred(let handler):
+            handler(params, MIResponder(done))
         }
     }
 
@@ -25,6 +42,10 @@ enum MIInvocation {
             } catch {
                 return fold(error)
             }
+        case .deferred(let handler):
+            let responder = MIResponder()
+            handler(params, responder)
+            return await responder.value()
         }
     }
 

@@ -164,6 +164,8 @@ public enum MIReply: Sendable {
     case error(code: Int32, message: String, data: String? = nil)
     /// The answer was built on the request with the MI builder (`req.addObject()` ...): nothing more is sent.
     case built
+    /// The answer comes later, through the `MILaterReply` of `req.answerLater()`: nothing is sent now.
+    case pending
 
     /// The reply as JSON text (nil for `.error`).
     public var jsonText: String? {
@@ -183,7 +185,7 @@ public enum MIReply: Sendable {
             }
             return out + "}"
         case .json(let text): return text
-        case .error, .built: return nil
+        case .error, .built, .pending: return nil
         }
     }
 
@@ -224,7 +226,7 @@ public enum MIReply: Sendable {
                     f(call, code, m, nil)
                 }
             }
-        case .built:
+        case .built, .pending:
             return
         default:
             guard let f = host.raw.pointee.mi_reply_json, var text = jsonText else { return }

@@ -69,6 +69,10 @@
  *        reload finding routes, the statistics module creating counters) take the runtime handle.
  *        Documented: a sy_timer carries the core that added it, so timer_remove reaches that core
  *        (the same entry, no new form), and the handle is freed by timer_remove.
+ *        Second group: mi_async_begin, mi_async_reply_json, mi_async_reply_error (an MI handler
+ *        answers later from any thread: tm's t_uac_dlg holds no MI thread while it waits) and
+ *        rt_mi_dispatch_async (transports get such answers by callback); sip_branch_attrs (the q
+ *        value append_branch gave a branch, and its Path: tm's $tm.branch.q and .path).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -167,6 +171,9 @@ typedef struct sy_ctx sy_ctx;
 typedef struct sy_var sy_var;
 /** Opaque: one MI request being handled. Owned by the core; valid during the handler call only. */
 typedef struct sy_mi_call sy_mi_call;
+/** Opaque: an MI answer promised for later (1.9, mi_async_begin). Owned by the core until the plugin
+ *  answers on it (mi_async_reply_json / mi_async_reply_error), which frees it. */
+typedef struct sy_mi_async sy_mi_async;
 /** Opaque: a statistics counter. Owned by the core; valid until the server stops. */
 typedef struct sy_stat sy_stat;
 /** Opaque: a registered timer. Owned by the core; valid until timer_remove (call it once: it frees the
@@ -606,7 +613,9 @@ typedef struct sy_host_api {
      *  (request_len bytes, copied) through the core's MI and calls reply(arg, json, len) once with
      *  the single-line response before returning — or never, for a notification that needs no
      *  answer. json is valid during the reply call only. Returns 1 if reply was called, 0 if not.
-     *  (Any thread; commands may run concurrently.) */
+     *  A command that answers later (1.9, mi_async_begin) is waited for on the calling thread;
+     *  transports use rt_mi_dispatch_async (1.9) to avoid that. (Any thread; commands may run
+     *  concurrently.) */
     int (*mi_dispatch)(const char *request, size_t request_len,
                        void (*reply)(void *arg, const char *json, size_t json_len), void *arg);
     /** A script route[name] by name, resolved once (startup, or a data reload — never per call).
@@ -847,6 +856,39 @@ typedef struct sy_host_api {
      *  update_stat on a new name). (Any thread.) */
     sy_stat *(*rt_stat_register)(sy_runtime *rt, const char *module, const char *name, uint32_t flags);
     /* --- end of 1.9: the runtime handle, continued --- */
+    /* --- 1.9: MI answers given later, branch attributes --- (check header.abi_minor >= 9 before use) */
+    /** During an MI handler, instead of answering on `call`: promises the answer for later
+     *  (OpenSIPS's async MI commands). The handler then returns 0 at once (the MI thread is free);
+     *  the plugin answers exactly once, from any thread, at any later time, with mi_async_reply_json
+     *  or mi_async_reply_error on the returned token, which frees it. If the handler also answers on
+     *  `call`, that answer is the one sent and the token's later answer is dropped (the token must
+     *  still be answered, to free it). When the server stops before the answer, the core answers the
+     *  request itself (-32000 "Server error", data "server stopping"); the token stays valid until the
+     *  plugin answers on it. NULL if call is NULL or already answered, or asked twice.
+     *  (The handler's thread, during the handler call.) */
+    sy_mi_async *(*mi_async_begin)(sy_mi_call *call);
+    /** Answers a promised call with a JSON text (copied; invalid JSON answers -32000) and frees the
+     *  token. (Any thread.) */
+    void (*mi_async_reply_json)(sy_mi_async *token, const char *json, size_t json_len);
+    /** Answers a promised call with an error (strings copied; data may be NULL) and frees the token.
+     *  (Any thread.) */
+    void (*mi_async_reply_error)(sy_mi_async *token, int code, const char *message, const char *data);
+    /** mi_dispatch for MI transports that must not hold a thread while a command answers later: runs
+     *  one JSON-RPC 2.0 request (request_len bytes, copied) through the MI of core rt and calls
+     *  reply(arg, json, len) exactly once with the single-line response — before returning when it is
+     *  ready at once (returns 1), or later from another thread (returns 2) — or never, for a
+     *  notification (returns 0). json is valid during the reply call only; keep the reply call short
+     *  (it may run on a SIP worker or timer thread): hand the text to the transport's own thread.
+     *  -1 when rt is NULL or its core has stopped. (Any thread.) */
+    int (*rt_mi_dispatch_async)(sy_runtime *rt, const char *request, size_t request_len,
+                                void (*reply)(void *arg, const char *json, size_t json_len), void *arg);
+    /** The q value and Path of a branch of the context's request: index -1 the request-URI branch,
+     *  0.. the branches of sip_branch_get. *q gets the q value in thousandths (0..1000), -1 when none
+     *  was given; *path the Path header value of the branch (empty when none; valid until the next
+     *  host call on ctx). Either pointer may be NULL. Returns 0, -1 no such branch.
+     *  (The context's thread.) */
+    int (*sip_branch_attrs)(sy_ctx *ctx, int64_t index, int32_t *q, sy_str *path);
+    /* --- end of 1.9: MI answers given later, branch attributes --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -17,6 +17,8 @@
  *
  * Version history:
  *   1.0  initial table.
+ *   1.1  appended suspend (a handler answers later, from another thread: mi_http and MI commands
+ *        that answer later, such as tm's t_uac_dlg).
  */
 #ifndef SWITCHYARD_HTTPD_H
 #define SWITCHYARD_HTTPD_H
@@ -28,7 +30,7 @@ extern "C" {
 #endif
 
 #define SY_HTTPD_MAJOR 1
-#define SY_HTTPD_MINOR 0
+#define SY_HTTPD_MINOR 1
 
 /** Name the table is published under. */
 #define SY_HTTPD_API_NAME "httpd"
@@ -36,7 +38,8 @@ extern "C" {
 /** Opaque: the HTTP server that published the table. Owned by httpd; valid until the server stops. */
 typedef struct sy_httpd sy_httpd;
 
-/** Opaque: one HTTP request being answered. Owned by httpd; valid during the handler call only. */
+/** Opaque: one HTTP request being answered. Owned by httpd; valid during the handler call only (or,
+ *  after suspend, until reply). */
 typedef struct sy_httpd_request sy_httpd_request;
 
 /** Called once per request whose path falls under the registered root, after the whole body has
@@ -76,6 +79,15 @@ typedef struct sy_httpd_api {
      *  copied; NULL with 0 for none). Returns 0, -1 already answered, -2 bad status, -3 body larger
      *  than httpd's `buf_size` (a 500 is sent instead). */
     int (*reply)(sy_httpd_request *req, int status, const char *content_type, const char *body, size_t body_len);
+
+    /* --- 1.1 --- (check header.struct_size before use) */
+    /** During the handler: the answer comes later. The handler returns without answering and the
+     *  connection waits, holding no httpd thread, until reply() (with reply_header before it) is
+     *  called on req from any thread, exactly once; req stays valid until then (method, path, body
+     *  and the lookups only during the handler call). An answer given before or while suspend is
+     *  called is simply sent. When the server stops first, the waiting request is answered 503 and
+     *  a later reply() returns -1. Returns 0, -1 already answered or suspended. */
+    int (*suspend)(sy_httpd_request *req);
 } sy_httpd_api;
 
 /** Initialiser for the table's header. */

@@ -206,6 +206,7 @@ enum HostTable {
         installTransactions(&h)
         installRuntime(&h)
         installUAC(&h)
+        installMIAsync(&h)
         return h
     }
 }

@@ -44,6 +44,21 @@ extension HostTable {
             return 0
         }
 
+        h.sip_branch_attrs = { ctxp, index, q, path in
+            guard let ctx = HostTable.context(ctxp) else { return -1 }
+            // No Path is kept on a branch (no registrar sets one), and the request-URI branch has no q of its own.
+            var value: Int? = nil
+            if index >= 0 {
+                guard Int(index) < ctx.message.branches.count else { return -1 }
+                value = ctx.message.branches[Int(index)].q
+            } else if index != -1 || ctx.message.requestURI == nil {
+                return -1
+            }
+            q?.pointee = Int32(value ?? -1)
+            path?.pointee = sy_str(s: nil, len: 0)
+            return 0
+        }
+
         h.sip_msg_state_free = { sp in
             guard let sp else { return }
             Unmanaged<SavedMessage>.fromOpaque(UnsafeRawPointer(sp)).release()

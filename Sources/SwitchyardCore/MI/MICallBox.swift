@@ -22,9 +22,25 @@ final class MICallBox {
     let lookup: (String) -> Param?
     private(set) var reply: Reply?
     private var keep: [ContiguousArray<CChar>] = []
+    /// Where the answer goes, and the calls the core answers itself at stop (ABI 1.9 mi_async_begin).
+    let responder: MIResponder?
+    let pending: MIPendingCalls?
+    /// The handler promised its answer for later (mi_async_begin).
+    private(set) var promised = false
 
-    init(lookup: @escaping (String) -> Param?) {
+    init(responder: MIResponder? = nil, pending: MIPendingCalls? = nil, lookup: @escaping (String) -> Param?) {
+        self.responder = responder
+        self.pending = pending
         self.lookup = lookup
+    }
+
+    /// mi_async_begin: the token the answer will come through; nil when answered already, asked twice, or outside
+    /// a dispatched call.
+    func promise() -> OpaquePointer? {
+        guard !promised, reply == nil, !builder.started, let responder, let pending else { return nil }
+        promised = true
+        pending.add(responder)
+        return MIAsyncToken(responder: responder, pending: pending).handle
     }
 
     static func from(_ p: OpaquePointer) -> MICallBox {

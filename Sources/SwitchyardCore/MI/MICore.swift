@@ -11,6 +11,8 @@ public final class MICore: Sendable {
     public let registry = MIRegistry()
     public let dispatcher: MIDispatcher
     let stats: StatsRegistry
+    /// Plugin calls answered later (ABI 1.9), answered by the core if the server stops first.
+    let pending = MIPendingCalls()
 
     init(stats: StatsRegistry) {
         self.stats = stats
@@ -84,10 +86,14 @@ public final class MICore: Sendable {
         let flags: MICommand.Flags = export.flags & UInt32(SY_MI_NAMED_PARAMS_ONLY.rawValue) != 0 ? [.namedParamsOnly] : []
         let user = UInt(bitPattern: export.user)
         let help = export.help.map { String(cString: $0) } ?? ""
+        let pending = pending
         do {
-            try registry.register(module: module, name: name, help: help, flags: flags, recipes: recipes) { params in
-                MICore.callPlugin(handler: handler, user: UnsafeMutableRawPointer(bitPattern: user), params: params)
-            }
+            // Deferred: a handler may promise its answer for later (mi_async_begin); the others answer at once.
+            try registry.register(MICommand(module: module, name: name, help: help, flags: flags, recipes: recipes,
+                                            body: .deferred { params, responder in
+                MICore.callPlugin(handler: handler, user: UnsafeMutableRawPointer(bitPattern: user), params: params,
+                                  responder: responder, pending: pending)
+            }))
             return true
         } catch {
             log.error("module \(module): MI command '\(name)': \(error)")
@@ -95,8 +101,9 @@ public final class MICore: Sendable {
         }
     }
 
-    static func callPlugin(handler: sy_mi_handler, user: UnsafeMutableRawPointer?, params: MIRequestParams) -> MIResult {
-        let box = MICallBox { name in
+    static func callPlugin(handler: sy_mi_handler, user: UnsafeMutableRawPointer?, params: MIRequestParams,
+                           responder: MIResponder, pending: MIPendingCalls) {
+        let box = MICallBox(responder: responder, pending: pending) { name in
             guard let v = params.json(name) else { return nil }
             switch v {
             case .null: return .null
@@ -108,12 +115,16 @@ public final class MICore: Sendable {
             }
         }
         let rc = withExtendedLifetime(box) { handler(box.pointer, user) }
+        // Promised for later and not answered here: the token answers.
+        if box.promised && box.reply == nil && !box.builder.started { return }
+        pending.remove(responder)
+        responder.complete(result(of: box, rc: rc))
+    }
+
+    static func result(of box: MICallBox, rc: Int32) -> MIResult {
         switch box.reply {
         case .json(let text)?:
-            guard let value = try? JSONParser().parse(text) else {
-                return .error(code: -32000, message: "Server error", data: .string("module reply is not valid JSON"))
-            }
-            return .result(value)
+            return result(json: text)
         case .error(let code, let message, let data)?:
             return .error(code: code, message: message, data: data.map { .string($0) })
         case nil:

@@ -261,6 +261,9 @@ public final class Server: HostServices, @unchecked Sendable {
         engine.sip?.stop()
         queue?.close()
         _ = pool?.join(timeout: 10)
+        // MI calls a plugin promised to answer later (t_uac_dlg waiting for its reply) are answered now, while the
+        // transports still run: neither their clients nor the stop wait for a transaction to end.
+        mi.pending.failAll("server stopping")
         modules.destroyAll()
         runtimeHandle?.clear()
         HostBridge.withdraw(self)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Core script functions with ordinary fixups (OpenSIPS `core_cmds[]`): R-URI and destination
 /// URI editing, and pv_printf. The special ones (xlog, route, flags ...) live in CoreCalls.
 enum CoreFunctions {
@@ -82,14 +84,23 @@ enum CoreFunctions {
                 ctx.message.destinationURI = nil
                 return 1
             },
-            // append_branch([uri]): a further branch for tm's parallel forking; without a URI the current $ru/$du.
-            def("append_branch", [str | ParamFlag.opt]) { ctx, a in
+            // append_branch([uri][, qvalue]): a further branch for tm's parallel forking; without a URI the current
+            // $ru/$du. qvalue as in Contact ("0.5"), kept with the branch ($tm.branch.q).
+            def("append_branch", [str | ParamFlag.opt, str | ParamFlag.opt]) { ctx, a in
+                var q: Int? = nil
+                if a.count > 1, let t = a[1].value.stringForm, !t.isEmpty {
+                    guard let v = QValue.parse(t) else {
+                        ctx.engine.log.error("append_branch: bad q value '\(t)'")
+                        return -1
+                    }
+                    q = v
+                }
                 if let s = a[0].value.stringForm, !s.isEmpty {
                     guard SIPURI(s) != nil else { return -1 }
-                    ctx.message.branches.append((s, nil))
+                    ctx.message.branches.append((s, nil, q))
                 } else {
                     guard let u = ctx.message.requestURI?.text else { return -1 }
-                    ctx.message.branches.append((u, ctx.message.destinationURI))
+                    ctx.message.branches.append((u, ctx.message.destinationURI, q))
                 }
                 return 1
             },
@@ -100,5 +111,23 @@ enum CoreFunctions {
                 return pv.set(ctx, .assign, a[1].value) ? 1 : -1
             },
         ]
+    }
+}
+
+/// A q value ("0", "1", "0.5", "1.000") in thousandths, as OpenSIPS keeps it (0...1000).
+enum QValue {
+    static func parse(_ t: String) -> Int? {
+        let v = t.trimmingCharacters(in: .whitespaces)
+        let parts = v.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let whole = Int(parts[0]), parts[0].allSatisfy(\.isNumber),
+              whole <= 1 else { return nil }
+        var frac = 0
+        if parts.count == 2 {
+            let f = parts[1]
+            guard !f.isEmpty, f.count <= 3, f.allSatisfy(\.isNumber) else { return nil }
+            frac = Int(f.padding(toLength: 3, withPad: "0", startingAt: 0))!  // 1...3 digits, checked above
+        }
+        let q = whole * 1000 + frac
+        return q <= 1000 ? q : nil
     }
 }

@@ -6,6 +6,8 @@ public struct PVSyntax: Sendable, Equatable {
     public var name: String
     public var inner: String?
     public var index: PVIndexSyntax?
+    /// The word after a '/' in the index (`[1/active]`): selects the class's variant `name/word`.
+    public var indexSuffix: String?
     public var transforms: [TransformSyntax] = []
     public var context: String?
 }
@@ -117,8 +119,16 @@ public enum PVSyntaxParser {
         if i < b.count, b[i] == "(" { syntax.inner = try readParenthesized(b, &i) }
         if i < b.count, b[i] == "[" {
             guard let close = b[i...].firstIndex(of: "]") else { throw PVSyntaxError(message: "missing ']' in pseudo-variable index") }
-            let idx = String(b[(i + 1)..<close]).trimmingCharacters(in: .whitespaces)
+            var idx = String(b[(i + 1)..<close]).trimmingCharacters(in: .whitespaces)
             i = close + 1
+            if let slash = idx.lastIndex(of: "/") {
+                let word = String(idx[idx.index(after: slash)...]).trimmingCharacters(in: .whitespaces)
+                guard !word.isEmpty, word.allSatisfy(isNameChar) else {
+                    throw PVSyntaxError(message: "bad index suffix in '[\(idx)]': expected [index/word]")
+                }
+                syntax.indexSuffix = word
+                idx = String(idx[..<slash]).trimmingCharacters(in: .whitespaces)
+            }
             if idx == "*" { syntax.index = .all }
             else if idx == "append" { syntax.index = .append }
             else if let n = Int(idx) { syntax.index = .int(n) }

@@ -79,6 +79,20 @@ public final class ScriptEngine: @unchecked Sendable {
     }
 
     func resolvePV(_ syntax: PVSyntax, text: String) throws(PVResolveError) -> ResolvedPV {
+        if let suffix = syntax.indexSuffix {
+            // `$(name[i/word])` reads the class's variant `name/word` (tm's `$tm.branch.uri[i/active]`: an index over
+            // another set), which a module exports as a pseudo-variable of that name.
+            guard pvClasses[syntax.name] != nil else {
+                throw PVResolveError("unknown pseudo-variable \(text) (maybe a loadmodule statement is missing?)")
+            }
+            guard pvClasses[syntax.name + "/" + suffix] != nil, syntax.index != nil else {
+                throw PVResolveError("pseudo-variable $\(syntax.name) takes no index suffix /\(suffix)")
+            }
+            var plain = syntax
+            plain.name = syntax.name + "/" + suffix
+            plain.indexSuffix = nil
+            return try resolvePV(plain, text: text)
+        }
         guard let cls = pvClasses[syntax.name] else {
             throw PVResolveError("unknown pseudo-variable \(text) (maybe a loadmodule statement is missing?)")
         }

@@ -38,8 +38,9 @@ public struct ScriptMessage: @unchecked Sendable {
     var edits = HeaderEdits()
     /// Set when something answered or forwarded the request (else it is discarded after the route).
     var handled = false
-    /// Branches added with append_branch(): request-URI and destination URI of each (parallel forking by tm).
-    var branches: [(uri: String, dst: String?)] = []
+    /// Branches added with append_branch(): request-URI, destination URI and q value (thousandths, nil when not
+    /// given) of each (parallel forking by tm).
+    var branches: [(uri: String, dst: String?, q: Int?)] = []
 
     public init(requestURI: SIPURI? = nil) {
         self.storedRequestURI = requestURI

@@ -18,7 +18,7 @@ final class RuntimeABITests: XCTestCase {
         XCTAssertTrue(HostBridge.runtime(a.hostTable.pointee.runtime) === a)
         XCTAssertTrue(HostBridge.runtime(b.hostTable.pointee.runtime) === b)
         XCTAssertNil(HostTable.shared.pointee.runtime, "the table for syntax checks has no core")
-        XCTAssertEqual(a.hostTable.pointee.header.abi_minor, 9)
+        XCTAssertEqual(a.hostTable.pointee.header.abi_minor, UInt32(SY_ABI_MINOR))
         XCTAssertEqual(Int(a.hostTable.pointee.header.struct_size), MemoryLayout<sy_host_api>.stride)
     }
 
