@@ -66,6 +66,12 @@ public final class JSONObjectNode {
         fill(keys: keys, values: values)
     }
 
+    /// Members in order, built by a caller that already has them decoded (a tree handed over by the core); a repeated
+    /// key keeps its first position and its last value, as when parsed.
+    public convenience init(keys: [String], values: [JSONNode]) {
+        self.init(keys: keys[...], values: values[...])
+    }
+
     private func fill(keys: ArraySlice<String>, values: ArraySlice<JSONNode>) {
         let n = keys.count
         storage.reserveCapacity(n)
