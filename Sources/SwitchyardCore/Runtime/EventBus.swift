@@ -26,6 +26,8 @@ public final class EventBus: Sendable {
     let log: CoreLog
     public let raised = Atomic<Int>(0)
     public let dropped = Atomic<Int>(0)
+    /// Tree event parameters (ABI 1.9) whose JSON text a script asked for: the text is written only then.
+    public let treesWritten = Atomic<Int>(0)
     private let lastDropLog = Atomic<Int>(0)
 
     init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog) {
@@ -39,6 +41,7 @@ public final class EventBus: Sendable {
                       trees: [(index: Int, tree: ValueTree)] = []) -> Int {
         guard let route = routes.current.events[name] else { return 1 }
         raised.add(1, ordering: .relaxed)
+        for t in trees { t.tree.bus = self }
         if queue.offer(.event(route, ScriptEvent(name: name, params: params, trees: trees))) { return 0 }
         let total = dropped.add(1, ordering: .relaxed).newValue
         let now = Int(Date().timeIntervalSince1970)
@@ -55,6 +58,7 @@ public final class EventBus: Sendable {
                              trees: [(index: Int, tree: ValueTree)] = [], timeout: TimeInterval?) -> Int {
         guard let route = routes.current.events[name] else { return 1 }
         raised.add(1, ordering: .relaxed)
+        for t in trees { t.tree.bus = self }
         return queue.put(.event(route, ScriptEvent(name: name, params: params, trees: trees)), timeout: timeout) ? 0 : -1
     }
 }

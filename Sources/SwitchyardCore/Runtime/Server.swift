@@ -285,8 +285,8 @@ public final class Server: HostServices, @unchecked Sendable {
         return bus.raise(name, params, trees: trees)
     }
 
-    func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)], trees: [(index: Int, tree: ValueTree)],
-                           timeoutMS: UInt32) -> Int {
+    func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)],
+                           trees: [(index: Int, tree: ValueTree)] = [], timeoutMS: UInt32) -> Int {
         guard let bus else { return -1 }
         return bus.raiseWaiting(name, params, trees: trees, timeout: timeoutMS == 0 ? nil : TimeInterval(timeoutMS) / 1000)
     }

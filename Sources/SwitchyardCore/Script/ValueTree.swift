@@ -5,13 +5,17 @@ import Synchronization
 /// copied whole into one allocation that is also its C form. A SY_PV_OBJECT setter (the json module's `$json`) gets
 /// `root` as is: the tree crosses without being written as JSON text and parsed again. The script reads it as its
 /// JSON text everywhere else; that text is written on the first such read only, and kept.
-public final class ValueTree: @unchecked Sendable { // memory written once in init, read-only after; `text` behind its Mutex
+// @unchecked: `memory` is written once in init and only read after; `text` is behind its Mutex; `bus` is set before the
+// event is queued, and the queue's lock orders that before any read on a worker.
+public final class ValueTree: @unchecked Sendable {
     private let memory: UnsafeMutableRawPointer
     /// The tree's C form; every pointer in it points into `memory`.
     public let root: sy_value
     private let cachedText = Mutex<String?>(nil)
     /// How many times the JSON text was written (at most once; tests check it stays 0 when nobody reads it).
     public let textWrites = Atomic<Int>(0)
+    /// The bus the event went through, told when the text is written (set before the event is queued).
+    weak var bus: EventBus?
 
     /// Copies a C tree (every array and string it points to). Nil if `value` is not an object or an array, if it
     /// nests deeper than SY_VALUE_MAX_DEPTH, or if a member holds an unknown type.
@@ -31,6 +35,7 @@ public final class ValueTree: @unchecked Sendable { // memory written once in in
         cachedText.withLock { cached in
             if let cached { return cached }
             textWrites.add(1, ordering: .relaxed)
+            bus?.treesWritten.add(1, ordering: .relaxed)
             var out: [UInt8] = []
             out.reserveCapacity(1024)
             Self.write(root, &out)
