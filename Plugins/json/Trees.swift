@@ -40,8 +40,11 @@ extension JSONModule {
         }
     }
 
-    /// A C tree as a document: members and items decoded now (the core's copy lives only during the setter call).
+    /// A C tree as a document (the core's copy lives only during the setter call). An object of strings only (a plain
+    /// FreeSWITCH event without ARRAY:: headers) is copied as bytes into one buffer, each member decoded when read;
+    /// anything else is decoded now.
     static func node(_ v: sy_value, depth: Int) -> JSONNode? {
+        if v.type == Int32(SY_VAL_OBJECT.rawValue), let flat = flatStrings(v) { return .object(flat) }
         switch v.type {
         case Int32(SY_VAL_INT.rawValue):
             return .int(v.i)
@@ -73,5 +76,12 @@ extension JSONModule {
         default:
             return .null
         }
+    }
+
+    /// The object as a lazily decoded JSONObjectNode when every member is a string; nil otherwise.
+    static func flatStrings(_ v: sy_value) -> JSONObjectNode? {
+        guard let members = UnsafeRawPointer(v.s.s)?.assumingMemoryBound(to: sy_member.self) else { return nil }
+        for i in 0..<v.s.len where members[i].value.type != Int32(SY_VAL_STR.rawValue) { return nil }
+        return JSONObjectNode(strings: v.s.len) { i in (members[i].key.bytes, members[i].value.s.bytes) }
     }
 }
