@@ -77,6 +77,12 @@ extension Bench {
             $var(y) = $json(body/DTMF-Digit);
             $var(z) = $json(body/Caller-Destination-Number);
         }
+        route[jevent] {
+            $json(ev) := $param(body);
+            $var(x) = $json(ev/Unique-ID);
+            $var(y) = $json(ev/DTMF-Digit);
+            $var(z) = $json(ev/Caller-Destination-Number);
+        }
         route[jread] {
             $var(x) = $json(body/Unique-ID);
             $var(y) = $json(body/DTMF-Digit);
@@ -93,6 +99,7 @@ extension Bench {
         _ = runOnAllWorkers(s, route: "jread", total: min(iterations, 10_000), workers: 1)
         let reads = runOnAllWorkers(s, route: "jread", total: iterations, workers: 1)
         report("script 3 reads of a parsed $json", iterations, reads)
+        jsonEventRows(s, body: body, iterations: iterations, report: report)
     }
 
     /// Resident set size of this process in KB (Linux /proc; 0 elsewhere).

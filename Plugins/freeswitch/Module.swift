@@ -220,7 +220,14 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
             guard let b = Box.from(box), let cb, let events, n > 0 else { return nil }
             let keys = (0..<Int(n)).compactMap { subscriptionKey(events[$0].string) }
             guard !keys.isEmpty else { return nil }
-            let sub = b.subscribe(keys, cb: cb, user: user)
+            let sub = b.subscribe(keys, cb: .text(cb), user: user)
+            return OpaquePointer(Unmanaged.passRetained(sub).toOpaque())
+        }
+        t.pointee.subscribe_value = { box, events, n, cb, user in // 1.3
+            guard let b = Box.from(box), let cb, let events, n > 0 else { return nil }
+            let keys = (0..<Int(n)).compactMap { subscriptionKey(events[$0].string) }
+            guard !keys.isEmpty else { return nil }
+            let sub = b.subscribe(keys, cb: .value(cb), user: user)
             return OpaquePointer(Unmanaged.passRetained(sub).toOpaque())
         }
         t.pointee.unsubscribe = { sub in

@@ -24,7 +24,7 @@ struct QueuedEvent: @unchecked Sendable { // Subscription is thread-safe
     let targets: [Subscription]
     let name: String
     let subclass: String
-    let body: String
+    let body: EventBody
 }
 
 /// What the I/O thread has to do for one frame read, in stream order.
@@ -316,7 +316,7 @@ extension Box {
             let name = fast.name.uppercased()
             let targets = matchingSubscribers(name: name, subclass: fast.subclass, cache: &reader.cache)
             guard !targets.isEmpty else { return nil }
-            return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: frame.bodyString)
+            return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: EventBody(.json(frame.bodyString)))
         }
         let event: ESLEvent
         do {
@@ -352,7 +352,8 @@ extension Box {
         }
         let targets = matchingSubscribers(name: name, subclass: subclass, cache: &reader.cache)
         guard !targets.isEmpty else { return nil }
-        let body = frame.contentType == .eventJSON ? frame.bodyString : String(decoding: event.jsonPayload(), as: UTF8.self)
+        // A plain event goes on decoded: written as JSON only for a subscriber that takes text (EventBody).
+        let body = EventBody(frame.contentType == .eventJSON ? .json(frame.bodyString) : .plain(event))
         return QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body)
     }
 
@@ -380,7 +381,10 @@ extension Box {
                 sy_str.with(key.host) { h in
                     sy_str.with(e.name) { n in
                         sy_str.with(e.subclass) { sc in
-                            sy_str.with(e.body) { b in sub.cb(sub.user, pointer, h, n, sc, b) }
+                            switch sub.cb {
+                            case .text(let cb): e.body.withText { b in cb(sub.user, pointer, h, n, sc, b) }
+                            case .value(let cb): e.body.withValue { v in cb(sub.user, pointer, h, n, sc, v) }
+                            }
                         }
                     }
                 }

@@ -11,21 +11,33 @@ import Musl
 
 /// One subscription (the C `sy_fs_sub`).
 final class Subscription: @unchecked Sendable { // immutable after init except the atomics
+    /// How the subscriber takes an event: as JSON text (subscribe), or as a value (subscribe_value, API 1.3).
+    enum Callback {
+        case text(sy_fs_event_fn)
+        case value(sy_fs_event_value_fn)
+    }
+
     let box: Box
     let keys: [String]
-    let cb: sy_fs_event_fn
+    let cb: Callback
     let user: UnsafeMutableRawPointer?
     let dead = Atomic<Bool>(false)
     let running = Atomic<Int>(0)
 
-    init(box: Box, keys: [String], cb: sy_fs_event_fn, user: UnsafeMutableRawPointer?) {
+    init(box: Box, keys: [String], cb: Callback, user: UnsafeMutableRawPointer?) {
         self.box = box
         self.keys = keys
         self.cb = cb
         self.user = user
     }
 
-    var cbBits: UInt { UInt(bitPattern: unsafeBitCast(cb, to: UnsafeRawPointer.self)) }
+    /// The callback's identity: one delivery per (callback, user); a text and a value callback never match.
+    var cbBits: UInt {
+        switch cb {
+        case .text(let f): return UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))
+        case .value(let f): return UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self)) ^ 1
+        }
+    }
 
     func matches(name: String, subclass: String) -> Bool {
         for k in keys {
@@ -56,7 +68,7 @@ func subscribeBytes(_ key: String, on: Bool) -> [UInt8] {
 }
 
 extension Box {
-    func subscribe(_ keys: [String], cb: sy_fs_event_fn, user: UnsafeMutableRawPointer?) -> Subscription {
+    func subscribe(_ keys: [String], cb: Subscription.Callback, user: UnsafeMutableRawPointer?) -> Subscription {
         let sub = Subscription(box: self, keys: keys, cb: cb, user: user)
         let woke = state.withLock { s -> Bool in
             s.subs.append(sub)

@@ -139,22 +139,29 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
     // MARK: Events
 
     /// Raised on the box's I/O thread: waits for room in the event queue (backpressure) rather than dropping.
-    func raise(sender: sy_str, name: sy_str, body: sy_str) {
-        func param(_ n: StaticString, _ v: sy_str) -> sy_event_param {
+    /// `body` is the JSON text of a JSON event, or a plain event's headers as a tree (ABI 1.9): the core keeps the
+    /// tree, `$json(x) := $param(body)` takes it as is, and its JSON text is written only if the script reads it so.
+    func raise(sender: sy_str, name: sy_str, body: sy_value) {
+        func param(_ n: StaticString, _ v: sy_value) -> sy_event_param {
             var p = sy_event_param()
             p.name = sy_str(s: UnsafeRawPointer(n.utf8Start).assumingMemoryBound(to: CChar.self), len: n.utf8CodeUnitCount)
-            p.value.type = Int32(SY_VAL_STR.rawValue)
-            p.value.s = v
+            p.value = v
             return p
         }
-        let params = [param("name", name), param("sender", sender), param("body", body)]
+        func text(_ s: sy_str) -> sy_value {
+            var v = sy_value()
+            v.type = Int32(SY_VAL_STR.rawValue)
+            v.s = s
+            return v
+        }
+        let params = [param("name", text(name)), param("sender", text(sender)), param("body", body)]
         let rc = params.withUnsafeBufferPointer { host.raiseEvent(Self.event, params: $0, waitMS: 0) }
         if rc < 0 { host.log(.warn, "E_FREESWITCH \(name.string) from \(sender.string) not queued (\(rc))") }
     }
 
-    static let onEvent: sy_fs_event_fn = { user, _, host, name, _, body in
-        guard let user else { return }
-        Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(sender: host, name: name, body: body)
+    static let onEvent: sy_fs_event_value_fn = { user, _, host, name, _, body in
+        guard let user, let body else { return }
+        Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(sender: host, name: name, body: body.pointee)
     }
 
     // MARK: Pool operations
@@ -235,7 +242,7 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
                 for ev in events {
                     let n = Self.norm(ev)
                     guard !n.isEmpty, !entry.events.contains(where: { $0.name == n }) else { continue }
-                    let sub = sy_str.with(n) { s in withUnsafePointer(to: s) { api.pointee.subscribe?(entry.box, $0, 1, Self.onEvent, user) } }
+                    let sub = sy_str.with(n) { s in withUnsafePointer(to: s) { api.pointee.subscribe_value?(entry.box, $0, 1, Self.onEvent, user) } }
                     if let sub { entry.events.append((n, sub)) }
                 }
                 if entry.events.isEmpty && idx == nil {
@@ -317,7 +324,7 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
                 for ev in r.events {
                     let n = Self.norm(ev)
                     guard !entry.events.contains(where: { $0.name == n }) else { continue }
-                    if let sub = sy_str.with(n, { s in withUnsafePointer(to: s) { api.pointee.subscribe?(entry.box, $0, 1, Self.onEvent, user) } }) {
+                    if let sub = sy_str.with(n, { s in withUnsafePointer(to: s) { api.pointee.subscribe_value?(entry.box, $0, 1, Self.onEvent, user) } }) {
                         entry.events.append((n, sub))
                     }
                 }

@@ -74,7 +74,9 @@ final class JSONModule: Sendable {
             get(ctx, path, style: .spaced)
         }, set: { [self] ctx, path, op, value in
             set(ctx, path, op, value)
-        }, count: { [self] ctx, path in
+        }, setRaw: { [self] ctx, path, op, raw in
+            setRaw(ctx, path, op, raw)
+        }, takesTrees: true, count: { [self] ctx, path in
             count(ctx, path)
         }, getIndex: { [self] ctx, path, index in
             element(ctx, path, index)
@@ -86,7 +88,9 @@ final class JSONModule: Sendable {
                 get(ctx, path, style: style)
             }, set: { [self] ctx, path, op, value in
                 set(ctx, path, op, value)
-            })
+            }, setRaw: { [self] ctx, path, op, raw in
+                setRaw(ctx, path, op, raw)
+            }, takesTrees: true)
         }
         // Before any worker serves: what startup_route set becomes every worker's starting documents.
         m.onChildInit { [self] _ in

@@ -154,6 +154,13 @@ public struct ESLEvent: Sendable, Equatable {
     }
 
     /// Compact JSON payload (cJSON escaping; array headers as JSON arrays; `Content-Length` + `_body` appended).
+    /// The items of a header value in FreeSWITCH's array form, "ARRAY::a|:b" (a JSON array in the event's JSON); nil
+    /// for any other value.
+    public static func arrayItems(_ value: String) -> [String]? {
+        guard value.hasPrefix("ARRAY::") else { return nil }
+        return value.dropFirst(7).components(separatedByString: "|:")
+    }
+
     public func jsonPayload() -> [UInt8] {
         var out: [UInt8] = [0x7B]
         out.reserveCapacity(headers.count * 48)
@@ -165,9 +172,9 @@ public struct ESLEvent: Sendable, Equatable {
         }
         for h in headers {
             key(h.name)
-            if h.value.hasPrefix("ARRAY::") {
+            if let items = Self.arrayItems(h.value) {
                 out.append(0x5B)
-                for (i, item) in h.value.dropFirst(7).components(separatedByString: "|:").enumerated() {
+                for (i, item) in items.enumerated() {
                     if i > 0 { out.append(0x2C) }
                     jsonString(item, &out)
                 }

@@ -7,6 +7,11 @@ final class JSONSource {
         if let from = buffer.baseAddress, let to = bytes.baseAddress { to.update(from: from, count: buffer.count) }
     }
 
+    /// Room for `count` bytes, filled by the caller.
+    init(capacity count: Int) {
+        bytes = .allocate(capacity: max(count, 1))
+    }
+
     deinit { bytes.deallocate() }
 
     func slice(_ from: Int, _ to: Int) -> UnsafeBufferPointer<UInt8> {
@@ -22,6 +27,9 @@ struct JSONLazyMembers {
     /// Four numbers per member, see `JSONScanner.table`.
     let table: [UInt32]
     let maxDepth: Int
+    /// The members are raw strings, not JSON text: keys and values are their bytes as is, every value a string (a
+    /// tree handed over by the core, `JSONObjectNode(strings:)`).
+    var raw = false
 
     var memberCount: Int { table.count / 4 }
 
@@ -54,6 +62,7 @@ struct JSONLazyMembers {
     }
 
     func isContainer(_ i: Int) -> Bool {
+        if raw { return false }
         let first = source.bytes[Int(table[4 * i + 2])]
         return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
     }
@@ -70,6 +79,7 @@ struct JSONLazyMembers {
     /// Member `i`'s value: a scalar decoded now; a non-empty object read lazily in turn; an array decoded whole.
     func value(_ i: Int) -> JSONNode {
         let bytes = valueBytes(i)
+        if raw { return .string(String(decoding: bytes, as: UTF8.self)) }
         if bytes.first == UInt8(ascii: "{") {
             var scanner = JSONScanner(buffer: bytes, maxDepth: maxDepth)
             if scanner.scanDocument(), !scanner.table.isEmpty {
@@ -77,6 +87,14 @@ struct JSONLazyMembers {
             }
         }
         return decode(bytes)
+    }
+
+    /// Raw string members already laid out in `source` (see `raw`).
+    init(rawSource source: JSONSource, table: [UInt32]) {
+        self.source = source
+        self.table = table
+        self.maxDepth = 1
+        self.raw = true
     }
 
     /// Child tables are recorded relative to the child's own text: rebase them on `source`.

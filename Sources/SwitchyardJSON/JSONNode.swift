@@ -66,6 +66,42 @@ public final class JSONObjectNode {
         fill(keys: keys, values: values)
     }
 
+    /// An object whose members are all strings, given as raw bytes (not JSON text: no escapes), e.g. a tree the core
+    /// hands over: copied into one buffer, each member made a `String` only when read (a script reads two or three of
+    /// an event's ~60). Nil when the bytes exceed what the member table can address (2 GiB).
+    public convenience init?(strings count: Int, _ member: (Int) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)) {
+        var total = 0
+        for i in 0..<count {
+            let m = member(i)
+            total += m.key.count + m.value.count
+        }
+        guard total < Int(JSONScanner.escapedKey) else { return nil }
+        let source = JSONSource(capacity: total)
+        var table: [UInt32] = []
+        table.reserveCapacity(4 * count)
+        var at = 0
+        func put(_ bytes: UnsafeRawBufferPointer) {
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                UnsafeMutableRawPointer(source.bytes.baseAddress! + at).copyMemory(from: base, byteCount: bytes.count)
+            }
+            table.append(UInt32(at))
+            at += bytes.count
+            table.append(UInt32(at))
+        }
+        for i in 0..<count {
+            let m = member(i)
+            put(m.key)
+            put(m.value)
+        }
+        self.init(lazy: JSONLazyMembers(rawSource: source, table: table))
+    }
+
+    /// Members in order, built by a caller that already has them decoded (a tree handed over by the core); a repeated
+    /// key keeps its first position and its last value, as when parsed.
+    public convenience init(keys: [String], values: [JSONNode]) {
+        self.init(keys: keys[...], values: values[...])
+    }
+
     private func fill(keys: ArraySlice<String>, values: ArraySlice<JSONNode>) {
         let n = keys.count
         storage.reserveCapacity(n)

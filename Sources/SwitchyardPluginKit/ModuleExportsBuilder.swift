@@ -76,11 +76,18 @@ public struct ModuleExportsBuilder {
     /// `$(name(inner)[n])` reads `getIndex(n)` and `for ($it in $(name(inner)[*]))` walks `0..<count`. The core maps a
     /// negative `n` from the end (calling `count` first), so `getIndex` sees `0 <= n`; return nil when out of range
     /// (read as NULL). Both run on the calling context's thread, like `get`.
+    ///
+    /// `setRaw` (with `set`) sees the C value first, before it is copied into an `SYValue`: it reads it in place and
+    /// returns the outcome, or nil to leave it to `set`. With `takesTrees` (ABI 1.9 SY_PV_OBJECT) it also receives the
+    /// trees a script assigns with `$name(...) := $param(x)` (SY_VAL_OBJECT / SY_VAL_ARRAY; `set` never does: a tree
+    /// it is not given reaches `set` as its JSON text).
     public mutating func pseudoVariable<P: Sendable>(
         _ name: String,
         parse: @escaping @Sendable (String) throws -> P,
         get: @escaping @Sendable (SYContext, P) -> SYValue,
         set: (@Sendable (SYContext, P, AssignOp, SYValue) -> Bool)? = nil,
+        setRaw: (@Sendable (SYContext, P, AssignOp, UnsafePointer<sy_value>) -> Bool?)? = nil,
+        takesTrees: Bool = false,
         count: (@Sendable (SYContext, P) -> Int64)? = nil,
         getIndex: (@Sendable (SYContext, P, Int64) -> SYValue?)? = nil,
         nameRequired: Bool = true
@@ -89,6 +96,10 @@ public struct ModuleExportsBuilder {
         var erasedSet: (@Sendable (SYContext, (any Sendable)?, AssignOp, SYValue) -> Bool)? = nil
         if let set {
             erasedSet = { ctx, p, op, v in set(ctx, p as! P, op, v) }
+        }
+        var erasedSetRaw: (@Sendable (SYContext, (any Sendable)?, AssignOp, UnsafePointer<sy_value>) -> Bool?)? = nil
+        if let setRaw, set != nil {
+            erasedSetRaw = { ctx, p, op, v in setRaw(ctx, p as! P, op, v) }
         }
         var erasedCount: (@Sendable (SYContext, (any Sendable)?) -> Int64)? = nil
         var erasedGetIndex: (@Sendable (SYContext, (any Sendable)?, Int64) -> SYValue?)? = nil
@@ -100,6 +111,8 @@ public struct ModuleExportsBuilder {
                             parse: { try parse($0) },
                             get: { ctx, p in get(ctx, p as! P) },
                             set: erasedSet,
+                            setRaw: erasedSetRaw,
+                            takesTrees: takesTrees && erasedSetRaw != nil,
                             count: erasedCount,
                             getIndex: erasedGetIndex))
     }
@@ -115,7 +128,7 @@ public struct ModuleExportsBuilder {
             erasedSet = { ctx, _, op, v in set(ctx, op, v) }
         }
         pvars.append(PVDecl(name: name, nameRequired: false, parse: nil, get: { ctx, _ in get(ctx) }, set: erasedSet,
-                            count: nil, getIndex: nil))
+                            setRaw: nil, takesTrees: false, count: nil, getIndex: nil))
     }
 
     /// An MI command. `recipes` lists the accepted parameter-name sets (`[[]]` = no parameters; at most
@@ -200,6 +213,7 @@ public struct ModuleExportsBuilder {
             item.name = CMemory.string(pv.name)
             item.flags = (pv.nameRequired ? UInt32(SY_PV_NEEDS_NAME.rawValue) : 0)
                 | (pv.set != nil ? UInt32(SY_PV_WRITABLE.rawValue) : 0)
+                | (pv.takesTrees ? UInt32(SY_PV_OBJECT.rawValue) : 0)
             item.user = CMemory.retain(PVBox(pv))
             if pv.parse != nil {
                 item.parse = { inner, paramOut, err, errlen, user in
@@ -229,6 +243,9 @@ public struct ModuleExportsBuilder {
                     let box = Unmanaged<PVBox>.fromOpaque(user!).takeUnretainedValue()
                     guard let ctx else { return -1 }
                     let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue().value }
+                    if let raw = box.decl.setRaw, let value, let done = raw(SYContext(ctx), p, AssignOp(rawValue: op), value) {
+                        return done ? 0 : -1
+                    }
                     return box.decl.set!(SYContext(ctx), p, AssignOp(rawValue: op), SYValue(copying: value)) ? 0 : -1
                 }
             }
@@ -357,6 +374,8 @@ struct PVDecl: Sendable {
     let parse: (@Sendable (String) throws -> any Sendable)?
     let get: @Sendable (SYContext, (any Sendable)?) -> SYValue
     let set: (@Sendable (SYContext, (any Sendable)?, AssignOp, SYValue) -> Bool)?
+    let setRaw: (@Sendable (SYContext, (any Sendable)?, AssignOp, UnsafePointer<sy_value>) -> Bool?)?
+    let takesTrees: Bool
     let count: (@Sendable (SYContext, (any Sendable)?) -> Int64)?
     let getIndex: (@Sendable (SYContext, (any Sendable)?, Int64) -> SYValue?)?
 }

@@ -197,6 +197,39 @@ final class FreeSwitchEventPathTests: XCTestCase {
             + "cid=Zoë O'Brien: 100% \"sales\" var=a=b&c=d e+f seq=4711"
         XCTAssertEqual(fields("plain"), expected)
         XCTAssertEqual(fields("json"), expected)
+        // The plain event reached $json as the decoded headers (ABI 1.9 tree): never written as JSON text.
+        XCTAssertEqual(h.server.bus?.treesWritten.load(ordering: .relaxed), 0)
+    }
+
+    /// A plain event's $param(body) read as a string is the event's JSON text (what ESLEvent.jsonPayload writes:
+    /// an ARRAY:: header as an array, the body as Content-Length and _body), written once, only because the script
+    /// read it; `$json(x) := $param(body)` of the same event takes the tree (array items and body readable).
+    func testPlainEventBodyIsWrittenAsJSONOnlyWhenReadAsText() throws {
+        let box = try PlainESLBox(password: Self.password)
+        defer { box.stop() }
+        let h = ServerHarness(config(box.port, "CUSTOM my::sub", route: """
+                $json(ev) := $param(body);
+                xlog("FSJSON sub=$json(ev/Event-Subclass) item=$json(ev/Tags[1]) body=$json(ev/_body) len=$json(ev/Content-Length)");
+                $var(text) = $param(body);
+                xlog("FSTEXT $var(text)");
+            """))
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 5) { box.commands.contains { $0.hasPrefix("event json CUSTOM my::sub") } },
+                      box.commands.joined(separator: "\n"))
+        let event = ESLEvent(headers: [
+            ESLHeader("Event-Name", "CUSTOM"), ESLHeader("Event-Subclass", "my::sub"),
+            ESLHeader("Tags", "ARRAY::first|:second"), ESLHeader("Quote", "say \"hi\"\tnow"),
+        ], body: "body \"text\"")
+        box.send(ESLEncoder.event(event, format: .plain))
+        XCTAssertTrue(waitUntil(timeout: 10) { h.messages.contains { $0.contains("FSTEXT ") } }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("FSJSON sub=my::sub item=second body=body \"text\" len=11") },
+                      h.messages.joined(separator: "\n"))
+        let text = h.messages.first { $0.contains("FSTEXT ") }.map { String($0[$0.range(of: "FSTEXT ")!.upperBound...]) }
+        XCTAssertEqual(text, String(decoding: event.jsonPayload(), as: UTF8.self))
+        XCTAssertEqual(h.server.bus?.treesWritten.load(ordering: .relaxed), 1)
     }
 }
 

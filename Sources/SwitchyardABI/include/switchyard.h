@@ -73,6 +73,14 @@
  *        answers later from any thread: tm's t_uac_dlg holds no MI thread while it waits) and
  *        rt_mi_dispatch_async (transports get such answers by callback); sip_branch_attrs (the q
  *        value append_branch gave a branch, and its Path: tm's $tm.branch.q and .path).
+ *        Third part, structured values: the value types SY_VAL_OBJECT and SY_VAL_ARRAY with the member type
+ *        sy_member and the macros SY_VALUE_MEMBERS, SY_VALUE_ITEMS, SY_VALUE_OBJECT, SY_VALUE_ARRAY
+ *        (a tree of keys, strings and ints, e.g. an event's headers, that crosses without being
+ *        written as JSON text and parsed again); the pv flag SY_PV_OBJECT (a pseudo-variable whose
+ *        setter takes such a tree). An event parameter may hold one (event_raise and its forms); the
+ *        script reads it as its JSON text, except that `$pv := $param(x)` hands the tree itself to a
+ *        SY_PV_OBJECT setter. This part grows no table: a 1.8 plugin never sees the
+ *        new types.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -125,11 +133,16 @@ typedef struct sy_str {
     size_t len;    /**< Number of bytes. */
 } sy_str;
 
-/** Script value types (OpenSIPS's value model: null | int | string). */
+/** Script value types (OpenSIPS's value model: null | int | string; 1.9 adds trees). */
 enum sy_value_type {
-    SY_VAL_NULL = 0, /**< NULL: unset variable, deleted value. */
-    SY_VAL_INT = 1,  /**< Integer in `i`. */
-    SY_VAL_STR = 2   /**< String in `s`. */
+    SY_VAL_NULL = 0,   /**< NULL: unset variable, deleted value. */
+    SY_VAL_INT = 1,    /**< Integer in `i`. */
+    SY_VAL_STR = 2,    /**< String in `s`. */
+    /* --- 1.9: structured values (only where a function says it takes or gives them) --- */
+    SY_VAL_OBJECT = 3, /**< An object: s.s points at s.len sy_member items (SY_VALUE_MEMBERS), in order;
+                            i is 0. A JSON object whose member values are null, ints, strings, objects
+                            or arrays; a repeated key is allowed, the last one wins (as in JSON). */
+    SY_VAL_ARRAY = 4   /**< An array: s.s points at s.len sy_value items (SY_VALUE_ITEMS); i is 0. */
 };
 
 /** A script value. Only the field matching `type` is meaningful. */
@@ -139,6 +152,27 @@ typedef struct sy_value {
     int64_t i;        /**< Value when type == SY_VAL_INT. */
     sy_str s;         /**< Value when type == SY_VAL_STR; ownership is stated where a value crosses. */
 } sy_value;
+
+/** One member of an SY_VAL_OBJECT value (1.9): key and value. sizeof(sy_member) is 48 on LP64 (a
+ *  sy_str then a sy_value), never changed: members are read as an array. A tree is at most
+ *  SY_VALUE_MAX_DEPTH levels deep (the object holding a scalar member is one level); the core refuses
+ *  a deeper one (event_raise returns -1). Whoever hands a tree over owns every byte of it (member and
+ *  item arrays, strings) for the duration stated where it crosses; a receiver copies what it keeps. */
+typedef struct sy_member {
+    sy_str key;     /**< Member name (may contain any bytes; not NUL-terminated unless stated). */
+    sy_value value; /**< SY_VAL_NULL, SY_VAL_INT, SY_VAL_STR, SY_VAL_OBJECT or SY_VAL_ARRAY. */
+} sy_member;
+
+/** Deepest tree the core accepts (1.9). */
+#define SY_VALUE_MAX_DEPTH 32
+/** The members of an SY_VAL_OBJECT value v (a const sy_value *): SY_VALUE_MEMBERS(v)[0 .. v->s.len). */
+#define SY_VALUE_MEMBERS(v) ((const sy_member *)(const void *)(v)->s.s)
+/** The items of an SY_VAL_ARRAY value v (a const sy_value *): SY_VALUE_ITEMS(v)[0 .. v->s.len). */
+#define SY_VALUE_ITEMS(v) ((const sy_value *)(const void *)(v)->s.s)
+/** Initialiser of an object value over n members: sy_value v = SY_VALUE_OBJECT(members, n); */
+#define SY_VALUE_OBJECT(members, n) { SY_VAL_OBJECT, 0, 0, { (const char *)(const void *)(members), (size_t)(n) } }
+/** Initialiser of an array value over n items: sy_value v = SY_VALUE_ARRAY(items, n); */
+#define SY_VALUE_ARRAY(items, n) { SY_VAL_ARRAY, 0, 0, { (const char *)(const void *)(items), (size_t)(n) } }
 
 /** Silences -Wunused-parameter for a callback argument the plugin does not need (C99):
  *    static int w_f(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user)
@@ -260,7 +294,12 @@ enum sy_assign_op {
 /** Pseudo-variable class flags. */
 enum sy_pv_flags {
     SY_PV_NEEDS_NAME = 1, /**< `$cls(...)` form required: "$cls" alone is a startup error. */
-    SY_PV_WRITABLE = 2    /**< Has a setter: may be assigned and used as an output parameter. */
+    SY_PV_WRITABLE = 2,   /**< Has a setter: may be assigned and used as an output parameter. */
+    /* --- 1.9 --- */
+    SY_PV_OBJECT = 4      /**< The setter takes trees: `$pv := $param(x)` where the event parameter x
+                               holds an SY_VAL_OBJECT/SY_VAL_ARRAY passes it as is (op SY_ASSIGN_COLON;
+                               valid during the setter call only). Without this flag, and in every
+                               other assignment, the setter gets the tree's JSON text (SY_VAL_STR). */
 };
 
 /** Dependency kinds and flags. */
@@ -472,7 +511,12 @@ typedef struct sy_module_exports {
 /** A named parameter of a raised event. name and value are copied by the core. */
 typedef struct sy_event_param {
     sy_str name;    /**< Parameter name, read in the script as $param(name). */
-    sy_value value; /**< SY_VAL_INT or SY_VAL_STR (or NULL). */
+    sy_value value; /**< SY_VAL_INT or SY_VAL_STR (or NULL); since 1.9 also SY_VAL_OBJECT or
+                         SY_VAL_ARRAY, copied whole by the core (the tree need not outlive the call).
+                         The script reads such a parameter as its JSON text, written compact
+                         ({"k":"v","n":1,"a":["x"]}; in strings `"` `\` \b \f \n \r \t escaped, other
+                         control bytes as \u00XX, the rest as is), written only when a script reads
+                         it as a string (see SY_PV_OBJECT). */
 } sy_event_param;
 
 /* --- 1.7: transactions --- */

@@ -37,6 +37,12 @@
  *        argument, taking it (every other entry takes a box, which knows its module). A consumer calls
  *        api->module_get_box(api->module, ...); the 1.0/1.1 forms keep working for older consumers
  *        (they reach the instance of the most recent start-up).
+ *   1.3  events as values (ABI 1.9 trees): appended subscribe_value, whose callback (sy_fs_event_value_fn)
+ *        gets the event as a const sy_value *: the JSON text FreeSWITCH sent (SY_VAL_STR) for a
+ *        text/event-json event, the decoded headers (SY_VAL_OBJECT) for a text/event-plain one, so a
+ *        plain event is never written as JSON for a consumer to parse again. subscribe's callback keeps
+ *        getting JSON text (a plain event's is written once per event, only when such a subscriber
+ *        wants it).
  */
 #ifndef SWITCHYARD_FREESWITCH_H
 #define SWITCHYARD_FREESWITCH_H
@@ -48,7 +54,7 @@ extern "C" {
 #endif
 
 #define SY_FS_MAJOR 1
-#define SY_FS_MINOR 2
+#define SY_FS_MINOR 3
 
 /** Name the table is published under. */
 #define SY_FS_API_NAME "freeswitch"
@@ -101,6 +107,17 @@ typedef void (*sy_fs_reply_fn)(void *arg, const sy_fs_reply *reply);
  *  A consumer subscribed several times (same cb and user) to names matching one event gets it once. */
 typedef void (*sy_fs_event_fn)(void *user, sy_fs_box *box, sy_str host, sy_str name, sy_str subclass,
                                sy_str body);
+
+/** Receives one event of a subscription made with subscribe_value (1.3). As sy_fs_event_fn, except that
+ *  the event is a value, valid during the call only (copy what you keep; event_raise copies a tree):
+ *    - SY_VAL_STR: the JSON text exactly as FreeSWITCH sent it (text/event-json);
+ *    - SY_VAL_OBJECT: an event FreeSWITCH sent as text/event-plain, decoded: one SY_VAL_STR member per
+ *      header, in order, named and valued as sent (URL-decoded); a header whose value is FreeSWITCH's
+ *      "ARRAY::a|:b" form is an SY_VAL_ARRAY of strings; an event with a body ends with the members
+ *      "Content-Length" (its length in bytes, as a string) and "_body". Its JSON text (ABI 1.9 rules,
+ *      compact) is what subscribe's callback gets for the same event. */
+typedef void (*sy_fs_event_value_fn)(void *user, sy_fs_box *box, sy_str host, sy_str name, sy_str subclass,
+                                     const sy_value *event);
 
 /** HEARTBEAT statistics of a box. */
 typedef struct sy_fs_stats {
@@ -192,6 +209,13 @@ typedef struct sy_freeswitch_api {
     sy_fs_box *(*module_get_box)(sy_fs_module *m, const char *url, size_t url_len, char *err, size_t errlen);
     /** stats_interval_ms of the instance `m`. */
     uint32_t (*module_stats_interval_ms)(sy_fs_module *m);
+
+    /* --- 1.3 --- (bind with min_size >= offsetof(sy_freeswitch_api, subscribe_value) + its size) */
+    /** subscribe, the events handed over as values (sy_fs_event_value_fn). A subscription made with either
+     *  entry is ended with unsubscribe. A consumer subscribed with the same cb and user through both entries
+     *  gets each event once per entry. */
+    sy_fs_sub *(*subscribe_value)(sy_fs_box *box, const sy_str *events, uint32_t nevents,
+                                  sy_fs_event_value_fn cb, void *user);
 } sy_freeswitch_api;
 
 /** Initialiser for the table's header. */

@@ -5,8 +5,9 @@ import Synchronization
 protocol HostServices: AnyObject, Sendable {
     var log: CoreLog { get }
     var engine: ScriptEngine { get }
-    func raiseEvent(_ name: String, _ params: [(name: String, value: Value)]) -> Int
-    func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)], timeoutMS: UInt32) -> Int
+    func raiseEvent(_ name: String, _ params: [(name: String, value: Value)], trees: [(index: Int, tree: ValueTree)]) -> Int
+    func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)], trees: [(index: Int, tree: ValueTree)],
+                           timeoutMS: UInt32) -> Int
     func addTimer(name: String, intervalMS: UInt32, action: @escaping @Sendable () -> Void) -> Int
     func removeTimer(_ id: Int)
     func statRegister(module: String, name: String, flags: UInt32) -> StatCell?

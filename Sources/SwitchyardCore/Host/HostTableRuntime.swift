@@ -15,14 +15,21 @@ extension HostTable {
                       _ n: UInt32, wait: UInt32?) -> Int32 {
         guard let core, let name else { return -1 }
         var list: [(name: String, value: Value)] = []
+        var trees: [(index: Int, tree: ValueTree)] = []
         if let params {
             list.reserveCapacity(Int(n))
             for i in 0..<Int(n) {
-                list.append((name: ABIReader.str(params[i].name), value: ABIReader.value(params[i].value)))
+                let v = params[i].value
+                if v.type == Int32(SY_VAL_OBJECT.rawValue) || v.type == Int32(SY_VAL_ARRAY.rawValue) {
+                    // 1.9: copied whole; the script gets its JSON text only if it reads it as a string.
+                    guard let tree = ValueTree(copying: v) else { return -1 }
+                    trees.append((index: i, tree: tree))
+                }
+                list.append((name: ABIReader.str(params[i].name), value: ABIReader.value(v)))
             }
         }
-        if let wait { return Int32(core.raiseEventWaiting(String(cString: name), list, timeoutMS: wait)) }
-        return Int32(core.raiseEvent(String(cString: name), list))
+        if let wait { return Int32(core.raiseEventWaiting(String(cString: name), list, trees: trees, timeoutMS: wait)) }
+        return Int32(core.raiseEvent(String(cString: name), list, trees: trees))
     }
 
     static func addTimer(_ core: (any HostServices)?, _ name: UnsafePointer<CChar>?, _ interval: UInt32,

@@ -74,12 +74,12 @@ enum ABIReader {
             cv.i = Int64(i)
             return body(&cv)
         case .str(let s):
-            var bytes = Array(s.utf8)
-            let n = bytes.count
-            bytes.append(0)
-            return bytes.withUnsafeBufferPointer { buf in
+            // A native string's UTF-8 is contiguous and NUL-terminated already: withCString lends it without a copy
+            // (a 2 KB event body was copied for every `:=` before). utf8.count counts embedded NULs too.
+            let n = s.utf8.count
+            return s.withCString { p in
                 cv.type = Int32(SY_VAL_STR.rawValue)
-                cv.s = sy_str(s: UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self), len: n)
+                cv.s = sy_str(s: p, len: n)
                 return body(&cv)
             }
         }

@@ -12,6 +12,8 @@ final class PluginPVAccessor: PVAccessor, @unchecked Sendable {
     }
 
     override var writable: Bool { export.set != nil }
+    /// The setter takes trees (ABI 1.9 SY_PV_OBJECT).
+    var takesTrees: Bool { export.set != nil && export.flags & UInt32(SY_PV_OBJECT.rawValue) != 0 }
     override var supportsIndex: Bool { export.count != nil && export.get_index != nil }
 
     func count(_ ctx: ScriptContext) -> Int {
@@ -49,6 +51,14 @@ final class PluginPVAccessor: PVAccessor, @unchecked Sendable {
         let ctxPtr = OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
         let cop = UInt32(op == .colon ? SY_ASSIGN_COLON.rawValue : SY_ASSIGN.rawValue)
         return ABIReader.withCValue(value) { set(ctxPtr, param, cop, $0, export.user) } >= 0
+    }
+
+    /// `:=` of a tree (only when takesTrees): the setter reads it in place, during the call.
+    func set(_ ctx: ScriptContext, tree: ValueTree) -> Bool {
+        guard let set = export.set else { return false }
+        let ctxPtr = OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
+        var root = tree.root
+        return withExtendedLifetime(tree) { set(ctxPtr, param, UInt32(SY_ASSIGN_COLON.rawValue), &root, export.user) >= 0 }
     }
 
     static func pvClass(_ e: sy_pv_export, module: String) -> PVClass? {

@@ -5,6 +5,8 @@ import Synchronization
 public struct ScriptEvent: Sendable {
     public let name: String
     public let params: [(name: String, value: Value)]
+    /// The parameters that hold a tree (ABI 1.9), by position in `params` (whose value there is NULL).
+    public var trees: [(index: Int, tree: ValueTree)] = []
 }
 
 /// Work a script worker runs.
@@ -24,6 +26,8 @@ public final class EventBus: Sendable {
     let log: CoreLog
     public let raised = Atomic<Int>(0)
     public let dropped = Atomic<Int>(0)
+    /// Tree event parameters (ABI 1.9) whose JSON text a script asked for: the text is written only then.
+    public let treesWritten = Atomic<Int>(0)
     private let lastDropLog = Atomic<Int>(0)
 
     init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog) {
@@ -33,10 +37,12 @@ public final class EventBus: Sendable {
     }
 
     /// 0 queued, 1 nobody listens, -1 queue full (dropped).
-    public func raise(_ name: String, _ params: [(name: String, value: Value)]) -> Int {
+    public func raise(_ name: String, _ params: [(name: String, value: Value)],
+                      trees: [(index: Int, tree: ValueTree)] = []) -> Int {
         guard let route = routes.current.events[name] else { return 1 }
         raised.add(1, ordering: .relaxed)
-        if queue.offer(.event(route, ScriptEvent(name: name, params: params))) { return 0 }
+        for t in trees { t.tree.bus = self }
+        if queue.offer(.event(route, ScriptEvent(name: name, params: params, trees: trees))) { return 0 }
         let total = dropped.add(1, ordering: .relaxed).newValue
         let now = Int(Date().timeIntervalSince1970)
         let last = lastDropLog.load(ordering: .relaxed)
@@ -48,9 +54,11 @@ public final class EventBus: Sendable {
 
     /// Like raise, but waits for room when the queue is full (backpressure for I/O threads):
     /// 0 queued, 1 nobody listens, -1 timed out or closed.
-    public func raiseWaiting(_ name: String, _ params: [(name: String, value: Value)], timeout: TimeInterval?) -> Int {
+    public func raiseWaiting(_ name: String, _ params: [(name: String, value: Value)],
+                             trees: [(index: Int, tree: ValueTree)] = [], timeout: TimeInterval?) -> Int {
         guard let route = routes.current.events[name] else { return 1 }
         raised.add(1, ordering: .relaxed)
-        return queue.put(.event(route, ScriptEvent(name: name, params: params)), timeout: timeout) ? 0 : -1
+        for t in trees { t.tree.bus = self }
+        return queue.put(.event(route, ScriptEvent(name: name, params: params, trees: trees)), timeout: timeout) ? 0 : -1
     }
 }

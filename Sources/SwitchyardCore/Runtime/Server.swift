@@ -279,13 +279,19 @@ public final class Server: HostServices, @unchecked Sendable {
     // MARK: HostServices
 
     func raiseEvent(_ name: String, _ params: [(name: String, value: Value)]) -> Int {
-        guard let bus else { return -1 } // only a server that was never prepared has none
-        return bus.raise(name, params)
+        raiseEvent(name, params, trees: [])
     }
 
-    func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)], timeoutMS: UInt32) -> Int {
+    /// An event whose parameters at the given positions hold trees (ABI 1.9).
+    public func raiseEvent(_ name: String, _ params: [(name: String, value: Value)], trees: [(index: Int, tree: ValueTree)]) -> Int {
+        guard let bus else { return -1 } // only a server that was never prepared has none
+        return bus.raise(name, params, trees: trees)
+    }
+
+    func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)],
+                           trees: [(index: Int, tree: ValueTree)] = [], timeoutMS: UInt32) -> Int {
         guard let bus else { return -1 }
-        return bus.raiseWaiting(name, params, timeout: timeoutMS == 0 ? nil : TimeInterval(timeoutMS) / 1000)
+        return bus.raiseWaiting(name, params, trees: trees, timeout: timeoutMS == 0 ? nil : TimeInterval(timeoutMS) / 1000)
     }
 
     func addTimer(name: String, intervalMS: UInt32, action: @escaping @Sendable () -> Void) -> Int {

@@ -53,6 +53,7 @@ public final class WorkerPool: @unchecked Sendable {
                             ctx.reset(routeType: .event)
                             ctx.eventName = ev.name
                             ctx.eventParams = ev.params
+                            ctx.eventTrees = ev.trees
                             engine.run(route, ctx)
                         case .task(let body):
                             ctx.reset(routeType: .request)

@@ -54,10 +54,10 @@ final class FetchEventParamsNode: CallNode, @unchecked Sendable {
         for item in items {
             switch item {
             case .named(let name, let pv):
-                let v = ctx.eventParams.first { $0.name == name }?.value ?? .null
+                let v = ctx.eventParamIndex(name).map { ctx.eventParam(at: $0) } ?? .null
                 pv.set(ctx, .assign, v)
             case .positional(let pv):
-                let v = position < ctx.eventParams.count ? ctx.eventParams[position].value : .null
+                let v = ctx.eventParam(at: position)
                 pv.set(ctx, .assign, v)
             }
             position += 1

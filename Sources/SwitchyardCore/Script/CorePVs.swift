@@ -88,12 +88,22 @@ final class ParamPV: PVAccessor, @unchecked Sendable {
         if let frame = ctx.frames.last {
             return n >= 1 && n <= frame.count ? frame[n - 1] : .null
         }
-        return n >= 1 && n <= ctx.eventParams.count ? ctx.eventParams[n - 1].value : .null
+        return ctx.eventParam(at: n - 1)
     }
 
     func byName(_ ctx: ScriptContext, _ name: String) -> Value {
-        for p in ctx.eventParams where p.name == name { return p.value }
-        return .null
+        ctx.eventParamIndex(name).map { ctx.eventParam(at: $0) } ?? .null
+    }
+
+    /// The tree the event parameter holds (ABI 1.9), when this is a fixed `$param(n)` / `$param(name)` of an event
+    /// (not a route argument); nil otherwise.
+    func tree(_ ctx: ScriptContext) -> ValueTree? {
+        guard ctx.frames.isEmpty, !ctx.eventTrees.isEmpty else { return nil }
+        switch key {
+        case .index(let n): return ctx.eventTree(at: n - 1)
+        case .name(let s): return ctx.eventParamIndex(s).flatMap { ctx.eventTree(at: $0) }
+        case .dynamic: return nil
+        }
     }
 }
 

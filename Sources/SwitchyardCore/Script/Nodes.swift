@@ -56,10 +56,22 @@ final class AssignNode: StmtNode, @unchecked Sendable {
     let target: ResolvedPV
     let op: AssignOp
     let value: ExprNode
+    /// `$pv := $param(x)` into a plugin variable that takes trees (ABI 1.9 SY_PV_OBJECT): when the event parameter
+    /// holds one, the tree itself is handed over, never written as JSON text for the setter to parse again.
+    let treeAssign: (source: ParamPV, target: PluginPVAccessor)?
+
     init(target: ResolvedPV, op: AssignOp, value: ExprNode, _ loc: SourceLocation) {
         self.target = target
         self.op = op
         self.value = value
+        if op == .colon, target.index == nil, target.transforms.isEmpty,
+           let plugin = target.accessor as? PluginPVAccessor, plugin.takesTrees,
+           let node = value as? PVNode, node.pv.index == nil, node.pv.transforms.isEmpty,
+           let param = node.pv.accessor as? ParamPV {
+            treeAssign = (param, plugin)
+        } else {
+            treeAssign = nil
+        }
         super.init(loc)
     }
 
@@ -70,6 +82,9 @@ final class AssignNode: StmtNode, @unchecked Sendable {
     }
 
     func assign(_ ctx: ScriptContext) -> Int {
+        if let (source, plugin) = treeAssign, let tree = source.tree(ctx) {
+            return plugin.set(ctx, tree: tree) ? 1 : -1
+        }
         guard let v = value.eval(ctx) else { return -1 }
         if let bop = op.binary {
             let cur = target.get(ctx)

@@ -39,6 +39,8 @@ public final class ScriptContext: @unchecked Sendable {
     /// Event parameters (name, value) when running an event_route.
     public var eventName: String?
     public var eventParams: [(name: String, value: Value)] = []
+    /// The event parameters that hold a tree (ABI 1.9), by position in `eventParams`.
+    public var eventTrees: [(index: Int, tree: ValueTree)] = []
     /// $avp stacks by slot; the newest value is the LAST element.
     var avps: [[Value]] = []
     var touchedAVPs: [Int] = []
@@ -88,6 +90,7 @@ public final class ScriptContext: @unchecked Sendable {
         frames.removeAll(keepingCapacity: true)
         eventName = nil
         eventParams.removeAll(keepingCapacity: true)
+        eventTrees.removeAll(keepingCapacity: true)
         for s in touchedAVPs { avps[s].removeAll(keepingCapacity: true) }
         touchedAVPs.removeAll(keepingCapacity: true)
         flags = 0
@@ -160,5 +163,25 @@ final class CBuffer {
     /// A C string slice of the buffer.
     func str(_ start: Int, _ len: Int) -> sy_str {
         len == 0 ? sy_str(s: nil, len: 0) : sy_str(s: UnsafeRawPointer(base + start).assumingMemoryBound(to: CChar.self), len: len)
+    }
+}
+
+extension ScriptContext {
+    /// The tree event parameter `index` holds (ABI 1.9), or nil.
+    func eventTree(at index: Int) -> ValueTree? {
+        for t in eventTrees where t.index == index { return t.tree }
+        return nil
+    }
+
+    /// Event parameter `index` as the script reads it: a tree as its JSON text.
+    func eventParam(at index: Int) -> Value {
+        guard index >= 0, index < eventParams.count else { return .null }
+        if !eventTrees.isEmpty, let tree = eventTree(at: index) { return .str(tree.text) }
+        return eventParams[index].value
+    }
+
+    /// The position of the event parameter called `name`, or nil.
+    func eventParamIndex(_ name: String) -> Int? {
+        eventParams.firstIndex { $0.name == name }
     }
 }
