@@ -91,7 +91,7 @@ public final class ScriptContext: @unchecked Sendable {
         for s in touchedAVPs { avps[s].removeAll(keepingCapacity: true) }
         touchedAVPs.removeAll(keepingCapacity: true)
         flags = 0
-        message = ScriptMessage.dummy
+        message.reset()
         dropped = false
         depth = 0
         releaseSlot()

@@ -11,7 +11,8 @@ public struct ScriptMessage: @unchecked Sendable {
         mutating get {
             if requestURIPending {
                 requestURIPending = false
-                storedRequestURI = sip?.requestURIText.flatMap { SIPURI($0) }
+                // Pending without a message: the dummy request's URI (see reset()).
+                storedRequestURI = sip.map { $0.requestURIText.flatMap { SIPURI($0) } } ?? ScriptMessage.dummyURI
             }
             return storedRequestURI
         }
@@ -47,7 +48,31 @@ public struct ScriptMessage: @unchecked Sendable {
 
     /// OpenSIPS runs startup, timer and event routes on a static dummy request whose R-URI is
     /// `sip:user@dummy.com`; scripts rely on it (e.g. setting `$rU` before `do_routing`).
-    public static let dummy = ScriptMessage(requestURI: SIPURI("sip:user@dummy.com"))
+    public static let dummy = ScriptMessage(requestURI: dummyURI)
+    static let dummyURI = SIPURI("sip:user@dummy.com")
+
+    /// Turns this into `dummy` again, as `self = .dummy` would, but releasing only what a run set: a context is reset
+    /// twice per SIP message, and a whole-struct assignment retains and releases every field. Every stored property
+    /// gets its `dummy` value here (the R-URI is made on first read).
+    mutating func reset() {
+        sip = nil
+        origin = nil
+        forcedSocket = nil
+        destinationURI = nil
+        storedRequestURI = nil
+        requestURIPending = true
+        requestURIChanged = false
+        if !edits.isEmpty { edits = HeaderEdits() }
+        if !branches.isEmpty { branches = [] }
+        handled = false
+    }
+
+    /// A received SIP message on a reset message: what `self = ScriptMessage(sip:origin:)` gives.
+    mutating func load(sip: SIPMessage, origin: SIPOrigin) {
+        self.sip = sip
+        self.origin = origin
+        requestURIPending = sip.isRequest
+    }
 
     /// A received SIP message as the route's message.
     init(sip: SIPMessage, origin: SIPOrigin) {
