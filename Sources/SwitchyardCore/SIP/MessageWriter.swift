@@ -65,7 +65,6 @@ enum MessageWriter {
                                  topViaText: String?, edits: HeaderEdits) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
-        let b = msg.bytes
         if let ruri = newRURI {
             out.append(text: msg.method ?? "")
             out.append(32)
