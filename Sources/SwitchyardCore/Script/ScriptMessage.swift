@@ -55,11 +55,11 @@ public struct ScriptMessage: @unchecked Sendable {
     /// twice per SIP message, and a whole-struct assignment retains and releases every field. Every stored property
     /// gets its `dummy` value here (the R-URI is made on first read).
     mutating func reset() {
-        sip = nil
-        origin = nil
-        forcedSocket = nil
-        destinationURI = nil
-        storedRequestURI = nil
+        if sip != nil { sip = nil }
+        if origin != nil { origin = nil }
+        if forcedSocket != nil { forcedSocket = nil }
+        if destinationURI != nil { destinationURI = nil }
+        if storedRequestURI != nil { storedRequestURI = nil }
         requestURIPending = true
         requestURIChanged = false
         if !edits.isEmpty { edits = HeaderEdits() }
