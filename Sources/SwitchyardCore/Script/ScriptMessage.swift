@@ -104,20 +104,29 @@ struct SmallIntSet {
     mutating func insert(_ i: Int) { if !items.contains(i) { items.append(i) } }
 }
 
-/// Field index → new value, for the few headers a script rewrites.
+/// Field index → new value, for the few headers a script rewrites. The first entry is kept inline: most routes rewrite
+/// one header (maxfwd's Max-Forwards on every request), and an array would be a heap allocation per request.
 struct SmallIntMap {
-    private(set) var items: [(key: Int, value: String)] = []
-    var isEmpty: Bool { items.isEmpty }
+    private var first: (key: Int, value: String)?
+    private var more: [(key: Int, value: String)] = []
+    var isEmpty: Bool {
+        if case .some = first { return false }
+        return more.isEmpty
+    }
     subscript(_ i: Int) -> String? {
         get {
-            for e in items where e.key == i { return e.value }
+            if let f = first, f.key == i { return f.value }
+            for e in more where e.key == i { return e.value }
             return nil
         }
         set {
-            if let at = items.firstIndex(where: { $0.key == i }) {
-                if let v = newValue { items[at].value = v } else { items.remove(at: at) }
+            if let f = first, f.key == i {
+                // Removing the inline entry moves another one in (order does not matter: keys are unique).
+                first = newValue.map { (key: f.key, value: $0) } ?? more.popLast()
+            } else if let at = more.firstIndex(where: { $0.key == i }) {
+                if let v = newValue { more[at].value = v } else { more.remove(at: at) }
             } else if let v = newValue {
-                items.append((i, v))
+                if case .none = first { first = (key: i, value: v) } else { more.append((key: i, value: v)) }
             }
         }
     }
