@@ -65,12 +65,14 @@ final class UDPListener: SIPListener {
 
     /// Datagrams taken per receive call, and the most replies/forwards one batch of them sends with one call.
     static let batch = 32
+    /// Full batches in a row after which the first worker is behind and a standing-by worker joins.
+    static let fullBatchesBehind = 2
     /// How often a standing-by worker checks that the first worker still makes progress.
     static let standbyCheckNanoseconds = 10_000_000
 
     /// serve() calls so far: the first worker reads the socket; the others stand by (see serve).
     let servers = Atomic<Int>(0)
-    /// Posted by the first worker when it finds a full batch queued: one standing-by worker joins in.
+    /// Posted by the first worker when it found full batches queued twice in a row: one standing-by worker joins in.
     let backlog = Semaphore()
     /// Batches the first worker has handled: a standing-by worker that sees no change over 10 ms takes over what waits.
     let batches = Atomic<Int>(0)
@@ -80,7 +82,7 @@ final class UDPListener: SIPListener {
     /// load one system call moves many messages instead of one.
     ///
     /// One worker blocks on the socket; the others stand by and join only when it falls behind (it found a full
-    /// batch queued), or when it has handled nothing for 10 ms (stuck in a long route, or idle: then there is nothing). Two
+    /// batch queued twice in a row), or when it has handled nothing for 10 ms (stuck in a long route, or idle: then there is nothing). Two
     /// threads blocked on one socket each wake for every other datagram, and those wake-ups cost more than the
     /// messages themselves when one thread could keep up alone.
     func serve(worker: OpaquePointer) {
@@ -121,10 +123,14 @@ final class UDPListener: SIPListener {
         }
 
         if servers.wrappingAdd(1, ordering: .relaxed).oldValue == 0 {
+            // Full batches in a row: one is a burst (sipp sends a millisecond's calls at once) the worker drains alone;
+            // waking a standing-by worker for it costs a wake-up and leaves two readers on one queue.
+            var fullInARow = 0
             while !stopping.load(ordering: .relaxed) {
                 let n = serveBatch(wait: true)
                 batches.add(1, ordering: .relaxed)
-                if n == UDPListener.batch { backlog.post() }
+                fullInARow = n == UDPListener.batch ? fullInARow + 1 : 0
+                if fullInARow == UDPListener.fullBatchesBehind { backlog.post() }
             }
         } else {
             var seen = -1

@@ -109,6 +109,26 @@ public final class SIPMessage: @unchecked Sendable {
         }
     }
 
+    /// Index into `fields` of the `nth` header with this name (compact forms included) that `include` accepts; nil
+    /// when there are fewer. A header the core classifies is found without making an array (modules read and set
+    /// Max-Forwards on every request).
+    public func fieldIndex(named name: String, nth: Int = 0, where include: (Int) -> Bool = { _ in true }) -> Int? {
+        let kind = HeaderKind.named(name)
+        var seen = 0
+        if kind != .other {
+            for i in fields.indices where fields[i].kind == kind && include(i) {
+                if seen == nth { return i }
+                seen += 1
+            }
+            return nil
+        }
+        for i in fieldIndexes(named: name) where include(i) {
+            if seen == nth { return i }
+            seen += 1
+        }
+        return nil
+    }
+
     /// First header body with this name, unfolded and trimmed; nil if absent.
     public func header(_ name: String) -> String? {
         fields(named: name).first.map { value(of: $0) }

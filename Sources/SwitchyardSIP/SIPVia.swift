@@ -96,16 +96,14 @@ public struct SIPVia: Sendable {
             if atEnd || (c == Byte.comma && !inQuote && depth == 0) {
                 let v = Byte.trim(b, start..<i)
                 guard !v.isEmpty else { throw SIPParseError("empty Via value") }
-                var via = try parseOne(bytes, b, v, params: &params)
-                via.isLastInField = atEnd
-                out.append(via)
+                out.append(try parseOne(bytes, b, v, last: atEnd, params: &params))  // made in place: no copy
                 start = i + 1
             }
             i += 1
         }
     }
 
-    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>,
+    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, last: Bool = true,
                          params: inout [ParamRange]) throws(SIPParseError) -> SIPVia {
         var i = r.lowerBound
         let end = r.upperBound
@@ -173,6 +171,6 @@ public struct SIPVia: Sendable {
         if i < end, b[i] == UInt8(ascii: "(") { i = end }
         guard i == end else { throw SIPParseError("bad Via value") }
         return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramStore: [],
-                      paramSpan: firstParam..<params.count, port: port, range: r, isLastInField: true)
+                      paramSpan: firstParam..<params.count, port: port, range: r, isLastInField: last)
     }
 }

@@ -12,6 +12,8 @@ extension HostTable {
 
     /// A header value or line as one line: CR and LF would end the header block early.
     static func oneLine(_ s: String) -> String {
+        // Most values have no line break: a byte scan instead of the Character-level checks below.
+        if !s.utf8.contains(where: { $0 == 13 || $0 == 10 }) { return s }
         var t = s
         while t.hasSuffix("\r\n") || t.hasSuffix("\n") || t.hasSuffix("\r") { t.removeLast() }
         return t.contains(where: { $0 == "\r" || $0 == "\n" }) ? t.replacingOccurrences(of: "\r\n", with: " ")
@@ -20,7 +22,12 @@ extension HostTable {
 
     static func isHeaderName(_ n: String) -> Bool {
         !n.isEmpty && n.utf8.allSatisfy { c in
-            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || "-.!%*_+`'~".utf8.contains(c)
+            switch c {
+            case 48...57, 65...90, 97...122: return true
+            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "%"), UInt8(ascii: "*"),
+                 UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"): return true
+            default: return false
+            }
         }
     }
 
@@ -58,17 +65,9 @@ extension HostTable {
             guard let msg = ctx.message.sip else { return -2 }
             let n = HostTable.text(name)
             // The value as changed by the script, if it was.
-            var seen = 0
-            var found: String? = nil
-            for i in msg.fieldIndexes(named: n) where !ctx.message.edits.removed.contains(i) {
-                if seen == Int(index) {
-                    found = ctx.message.edits.replaced[i] ?? msg.value(of: msg.fields[i])
-                    break
-                }
-                seen += 1
-            }
-            guard let value = found else { return -1 }
-            out.pointee = ctx.keepCString(value)
+            guard let i = msg.fieldIndex(named: n, nth: Int(index), where: { !ctx.message.edits.removed.contains($0) })
+            else { return -1 }
+            out.pointee = ctx.keepCString(ctx.message.edits.replaced[i] ?? msg.value(of: msg.fields[i]))
             return 0
         }
 
@@ -77,15 +76,14 @@ extension HostTable {
             let n = HostTable.text(name), v = HostTable.oneLine(HostTable.text(value))
             // Via belongs to the core (forwarding and relaying depend on it); a name must be a header name.
             guard !n.isEmpty, HostTable.isHeaderName(n), HeaderKind.named(n) != .via else { return -3 }
+            let present = msg.fieldIndex(named: n, where: { !ctx.message.edits.removed.contains($0) })
             if value.s == nil {
                 // Remove the first header of that name still present.
-                for i in msg.fieldIndexes(named: n) where !ctx.message.edits.removed.contains(i) {
-                    ctx.message.edits.removed.insert(i)
-                    return 0
-                }
-                return -1
+                guard let i = present else { return -1 }
+                ctx.message.edits.removed.insert(i)
+                return 0
             }
-            if let i = msg.fieldIndexes(named: n).first(where: { !ctx.message.edits.removed.contains($0) }) {
+            if let i = present {
                 ctx.message.edits.replaced[i] = v
             } else {
                 ctx.message.edits.bottom.append("\(n): \(v)")

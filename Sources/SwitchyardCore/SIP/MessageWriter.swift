@@ -3,8 +3,6 @@ import SwitchyardSIP
 /// Builds the bytes the core sends: a request forwarded with our Via on top and the script's header
 /// changes, a reply relayed without our Via, a stateless reply made from a request.
 enum MessageWriter {
-    static let crlf: [UInt8] = [13, 10]
-
     /// The received top Via rewritten with `received=` / `rport=`,
     /// or nil when it needs no change (the common case: the sender put its own address there).
     static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress) -> String? {
@@ -67,19 +65,20 @@ enum MessageWriter {
                                  topViaText: String?, edits: HeaderEdits) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
-        let b = msg.bytes
         if let ruri = newRURI {
             out.append(text: msg.method ?? "")
             out.append(32)
             out.append(text: ruri)
             out.append(text: " SIP/2.0\r\n")
         } else {
-            out.append(contentsOf: b[msg.methodRange.lowerBound..<msg.headersStart])
+            msg.bytes.withUnsafeBufferPointer { b in
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.methodRange.lowerBound..<msg.headersStart]))
+            }
         }
         out.append(contentsOf: "Via: ".utf8)
         out.append(text: viaPrefix)
         branch.append(to: &out)
-        out.append(contentsOf: crlf)
+        out.appendCRLF()
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText)
         return out
     }
@@ -87,24 +86,33 @@ enum MessageWriter {
     /// Header lines with edits, the empty line and the body.
     static func appendHeaders(_ out: inout [UInt8], _ msg: SIPMessage, edits: HeaderEdits, topVia: SIPVia?, topViaText: String?,
                               dropTopVia: Bool = false) {
-        let b = msg.bytes
-        for line in edits.top { out.append(text: line); out.append(contentsOf: crlf) }
+        // Copied from the message's buffer through a pointer: an ArraySlice of it would retain and release the buffer
+        // for every run of lines.
+        msg.bytes.withUnsafeBufferPointer { b in
+            appendHeaders(&out, msg, b, edits: edits, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
+        }
+    }
+
+    private static func appendHeaders(_ out: inout [UInt8], _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
+                                      edits: HeaderEdits, topVia: SIPVia?, topViaText: String?, dropTopVia: Bool) {
+        @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
+        for line in edits.top { out.append(text: line); out.appendCRLF() }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
         // Unchanged lines that follow each other in the received message are copied as one run.
         var run = 0..<0
         func flush(_ out: inout [UInt8]) {
-            if !run.isEmpty { out.append(contentsOf: b[run]) }
+            if !run.isEmpty { out.append(contentsOf: bytes(run)) }
             run = 0..<0
         }
         for (i, f) in msg.fields.enumerated() {
             if edits.removed.contains(i) && i != topViaIndex { flush(&out); continue }
             if i != topViaIndex, let v = edits.replaced[i] {
                 flush(&out)
-                out.append(contentsOf: b[f.name])
+                out.append(contentsOf: bytes(f.name))
                 out.append(text: ": ")
                 out.append(text: v)
-                out.append(contentsOf: crlf)
+                out.appendCRLF()
                 continue
             }
             if i == topViaIndex {
@@ -116,16 +124,16 @@ enum MessageWriter {
                     while j < f.value.upperBound, b[j] != UInt8(ascii: ",") { j += 1 }
                     j += 1
                     while j < f.value.upperBound, b[j] == 32 || b[j] == 9 || b[j] == 13 || b[j] == 10 { j += 1 }
-                    out.append(contentsOf: b[f.name])
+                    out.append(contentsOf: bytes(f.name))
                     out.append(text: ": ")
-                    out.append(contentsOf: b[j..<f.value.upperBound])
-                    out.append(contentsOf: crlf)
+                    out.append(contentsOf: bytes(j..<f.value.upperBound))
+                    out.appendCRLF()
                     continue
                 }
                 if let via = topVia, let text = topViaText {
-                    out.append(contentsOf: b[f.line.lowerBound..<via.range.lowerBound])
+                    out.append(contentsOf: bytes(f.line.lowerBound..<via.range.lowerBound))
                     out.append(text: text)
-                    out.append(contentsOf: b[via.range.upperBound..<f.line.upperBound])
+                    out.append(contentsOf: bytes(via.range.upperBound..<f.line.upperBound))
                     continue
                 }
             }
@@ -137,18 +145,22 @@ enum MessageWriter {
             }
         }
         flush(&out)
-        for line in edits.bottom { out.append(text: line); out.append(contentsOf: crlf) }
+        for line in edits.bottom { out.append(text: line); out.appendCRLF() }
         // A datagram may come without Content-Length; a stream hop needs it, so it is always sent.
         if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
-        out.append(contentsOf: crlf)
-        out.append(contentsOf: b[msg.bodyRange])
+        out.appendCRLF()
+        out.append(contentsOf: bytes(msg.bodyRange))
     }
 
     /// A reply relayed upstream: the same message without its top Via value.
     static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(msg.bytes.count)
-        out.append(contentsOf: msg.bytes[0..<msg.headersStart].drop { $0 == 13 || $0 == 10 })
+        msg.bytes.withUnsafeBufferPointer { b in
+            var start = 0
+            while start < msg.headersStart, b[start] == 13 || b[start] == 10 { start += 1 }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<msg.headersStart]))
+        }
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: nil, dropTopVia: true)
         return out
     }
@@ -188,8 +200,16 @@ enum MessageWriter {
             }
         }
         out.append(text: extraHeaders)
-        if let server { out.append(text: server); out.append(contentsOf: crlf) }
+        if let server { out.append(text: server); out.appendCRLF() }
         out.append(text: "Content-Length: 0\r\n\r\n")
         return out
+    }
+}
+
+private extension Array where Element == UInt8 {
+    /// A line end, without touching a shared constant array (a retain and release each).
+    @inline(__always) mutating func appendCRLF() {
+        append(13)
+        append(10)
     }
 }

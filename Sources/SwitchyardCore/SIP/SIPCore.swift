@@ -171,7 +171,7 @@ public final class SIPCore: @unchecked Sendable {
     func handleRequest(_ msg: SIPMessage, origin: SIPOrigin, worker w: SIPWorker) {
         let ctx = w.ctx
         ctx.reset(routeType: .request)
-        ctx.message = ScriptMessage(sip: msg, origin: origin)
+        ctx.message.load(sip: msg, origin: origin)
         // The transaction layer sees the request first: a retransmission or an absorbed ACK ends here.
         if let h = hooks, let hook = h.request_in,
            HostTable.withInfo(ctx, { hook(HostTable.handle(ctx), $0, h.user) }) == 1 {
@@ -191,14 +191,14 @@ public final class SIPCore: @unchecked Sendable {
         let ctx = w.ctx
         if let route = engine.routes.globalReply {
             ctx.reset(routeType: .onreply)
-            ctx.message = ScriptMessage(sip: msg, origin: origin)
+            ctx.message.load(sip: msg, origin: origin)
             engine.run(route, ctx)
             let drop = ctx.dropped && (msg.statusCode ?? 0) < 200
             let relayedByScript = ctx.message.handled  // forward() in the route already sent it
             if drop || relayedByScript { ctx.reset(routeType: .onreply); return }
         } else if hooks != nil {
             ctx.reset(routeType: .onreply)
-            ctx.message = ScriptMessage(sip: msg, origin: origin)
+            ctx.message.load(sip: msg, origin: origin)
         } else {
             relay(msg, vias: vias, edits: HeaderEdits())
             return

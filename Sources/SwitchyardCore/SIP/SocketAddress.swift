@@ -17,11 +17,17 @@ public struct SocketAddress: @unchecked Sendable, Equatable {
         let netPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
         var sa4 = sockaddr_in()
         var sa6 = sockaddr_in6()
-        if inet_pton(AF_INET, host, &sa4.sin_addr) == 1 {
+        // withCString: passing the String itself would copy it into a new array (a heap allocation per request).
+        let family = host.withCString { p -> Int32 in
+            if inet_pton(AF_INET, p, &sa4.sin_addr) == 1 { return AF_INET }
+            if inet_pton(AF_INET6, p, &sa6.sin6_addr) == 1 { return AF_INET6 }
+            return AF_UNSPEC
+        }
+        if family == AF_INET {
             sa4.sin_family = sa_family_t(AF_INET)
             sa4.sin_port = netPort
             store(sa4)
-        } else if inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1 {
+        } else if family == AF_INET6 {
             sa6.sin6_family = sa_family_t(AF_INET6)
             sa6.sin6_port = netPort
             store(sa6)

@@ -23,16 +23,32 @@ final class FunctionCallNode: CallNode, @unchecked Sendable {
     /// sy_var handles for output parameters, made once at startup.
     let varHandles: [UnsafeMutableRawPointer?]
 
+    /// The argument values when none depends on the message (literals, output variables): made once here instead of
+    /// an array per call (`mf_process_maxfwd_header(10)`, `forward()` run for every request).
+    let constantValues: [ArgValue]?
+
     init(def: FunctionDef, args: [ResolvedArg], varHandles: [UnsafeMutableRawPointer?], _ loc: SourceLocation) {
         self.def = def
         self.args = args
         self.varHandles = varHandles
+        var constant: [ArgValue]? = []
+        for a in args {
+            switch a {
+            case .omitted: constant?.append(.omitted)
+            case .int(let i): constant?.append(.value(.int(i)))
+            case .string(let s): constant?.append(.value(.str(s)))
+            case .output(let pv): constant?.append(.variable(pv))
+            case .format, .pv: constant = nil
+            }
+        }
+        constantValues = constant
         super.init(loc)
     }
 
     /// Evaluates the arguments; nil when a variable has no value of the required type (the handler is
     /// then skipped and the call returns -1), except a NULL for a parameter declared SY_P_NULLABLE.
     func evaluate(_ ctx: ScriptContext) -> [ArgValue]? {
+        if let c = constantValues { return c }
         var out: [ArgValue] = []
         out.reserveCapacity(args.count)
         for (i, a) in args.enumerated() {

@@ -86,15 +86,19 @@ public final class ScriptContext: @unchecked Sendable {
         rc = 1
         flow = .normal
         returnCode = 1
-        returnValues.removeAll(keepingCapacity: true)
-        frames.removeAll(keepingCapacity: true)
-        eventName = nil
-        eventParams.removeAll(keepingCapacity: true)
-        eventTrees.removeAll(keepingCapacity: true)
-        for s in touchedAVPs { avps[s].removeAll(keepingCapacity: true) }
-        touchedAVPs.removeAll(keepingCapacity: true)
+        // Twice per SIP message: only what a run filled is cleared (clearing an empty array still retains and
+        // releases its storage).
+        if !returnValues.isEmpty { returnValues.removeAll(keepingCapacity: true) }
+        if !frames.isEmpty { frames.removeAll(keepingCapacity: true) }
+        if eventName != nil { eventName = nil }
+        if !eventParams.isEmpty { eventParams.removeAll(keepingCapacity: true) }
+        if !eventTrees.isEmpty { eventTrees.removeAll(keepingCapacity: true) }
+        if !touchedAVPs.isEmpty {
+            for s in touchedAVPs { avps[s].removeAll(keepingCapacity: true) }
+            touchedAVPs.removeAll(keepingCapacity: true)
+        }
         flags = 0
-        message = ScriptMessage.dummy
+        message.reset()
         dropped = false
         depth = 0
         releaseSlot()

@@ -11,7 +11,8 @@ public struct ScriptMessage: @unchecked Sendable {
         mutating get {
             if requestURIPending {
                 requestURIPending = false
-                storedRequestURI = sip?.requestURIText.flatMap { SIPURI($0) }
+                // Pending without a message: the dummy request's URI (see reset()).
+                storedRequestURI = sip.map { $0.requestURIText.flatMap { SIPURI($0) } } ?? ScriptMessage.dummyURI
             }
             return storedRequestURI
         }
@@ -48,7 +49,31 @@ public struct ScriptMessage: @unchecked Sendable {
 
     /// OpenSIPS runs startup, timer and event routes on a static dummy request whose R-URI is
     /// `sip:user@dummy.com`; scripts rely on it (e.g. setting `$rU` before `do_routing`).
-    public static let dummy = ScriptMessage(requestURI: SIPURI("sip:user@dummy.com"))
+    public static let dummy = ScriptMessage(requestURI: dummyURI)
+    static let dummyURI = SIPURI("sip:user@dummy.com")
+
+    /// Turns this into `dummy` again, as `self = .dummy` would, but releasing only what a run set: a context is reset
+    /// twice per SIP message, and a whole-struct assignment retains and releases every field. Every stored property
+    /// gets its `dummy` value here (the R-URI is made on first read).
+    mutating func reset() {
+        if sip != nil { sip = nil }
+        if origin != nil { origin = nil }
+        if forcedSocket != nil { forcedSocket = nil }
+        if destinationURI != nil { destinationURI = nil }
+        if storedRequestURI != nil { storedRequestURI = nil }
+        requestURIPending = true
+        requestURIChanged = false
+        if !edits.isEmpty { edits = HeaderEdits() }
+        if !branches.isEmpty { branches = [] }
+        handled = false
+    }
+
+    /// A received SIP message on a reset message: what `self = ScriptMessage(sip:origin:)` gives.
+    mutating func load(sip: SIPMessage, origin: SIPOrigin) {
+        self.sip = sip
+        self.origin = origin
+        requestURIPending = sip.isRequest
+    }
 
     /// A received SIP message as the route's message.
     init(sip: SIPMessage, origin: SIPOrigin) {
@@ -80,20 +105,29 @@ struct SmallIntSet {
     mutating func insert(_ i: Int) { if !items.contains(i) { items.append(i) } }
 }
 
-/// Field index → new value, for the few headers a script rewrites.
+/// Field index → new value, for the few headers a script rewrites. The first entry is kept inline: most routes rewrite
+/// one header (maxfwd's Max-Forwards on every request), and an array would be a heap allocation per request.
 struct SmallIntMap {
-    private(set) var items: [(key: Int, value: String)] = []
-    var isEmpty: Bool { items.isEmpty }
+    private var first: (key: Int, value: String)?
+    private var more: [(key: Int, value: String)] = []
+    var isEmpty: Bool {
+        if case .some = first { return false }
+        return more.isEmpty
+    }
     subscript(_ i: Int) -> String? {
         get {
-            for e in items where e.key == i { return e.value }
+            if let f = first, f.key == i { return f.value }
+            for e in more where e.key == i { return e.value }
             return nil
         }
         set {
-            if let at = items.firstIndex(where: { $0.key == i }) {
-                if let v = newValue { items[at].value = v } else { items.remove(at: at) }
+            if let f = first, f.key == i {
+                // Removing the inline entry moves another one in (order does not matter: keys are unique).
+                first = newValue.map { (key: f.key, value: $0) } ?? more.popLast()
+            } else if let at = more.firstIndex(where: { $0.key == i }) {
+                if let v = newValue { more[at].value = v } else { more.remove(at: at) }
             } else if let v = newValue {
-                items.append((i, v))
+                if case .none = first { first = (key: i, value: v) } else { more.append((key: i, value: v)) }
             }
         }
     }
