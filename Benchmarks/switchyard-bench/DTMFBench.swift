@@ -160,6 +160,7 @@ extension Bench {
         for (label, n, rate) in [("1,000/s", 10_000, 1000), ("5,000/s", 25_000, 5000), ("burst", burst, 0)] {
             let base = try commandCount()
             let cpu0 = processCPUSeconds(pid)
+            let sw0 = contextSwitches(pid)
             let t0 = Date()
             _ = try control.request(rate > 0 ? "flood \(n) \(rate)" : "flood \(n)")
             var lastChange = Date(), got = 0
@@ -170,10 +171,28 @@ extension Bench {
                 usleep(1000)
             }
             let cpu = processCPUSeconds(pid) - cpu0
+            let sw = contextSwitches(pid)
             let secs = Date().timeIntervalSince(t0)
-            print(String(format: "dtmf-cpu: %@: %d events in %.2f s, %d transfers back; switchyard CPU %.1f µs/event (%.1f µs without its idle CPU)",
-                         label, n, secs, got, cpu * 1e6 / Double(n), (cpu - idlePerSec * secs) * 1e6 / Double(n)))
+            print(String(format: "dtmf-cpu: %@: %d events in %.2f s, %d transfers back; switchyard CPU %.1f µs/event (%.1f µs without its idle CPU); "
+                         + "thread sleeps %.2f/event (%.2f preemptions)",
+                         label, n, secs, got, cpu * 1e6 / Double(n), (cpu - idlePerSec * secs) * 1e6 / Double(n),
+                         Double(sw.voluntary - sw0.voluntary) / Double(n), Double(sw.involuntary - sw0.involuntary) / Double(n)))
         }
+    }
+
+    /// Context switches of all the threads of a process (/proc/<pid>/task/*/status): voluntary ones are a thread
+    /// going to sleep (each one later costs a wake-up), involuntary ones a thread preempted.
+    static func contextSwitches(_ pid: Int32) -> (voluntary: Int, involuntary: Int) {
+        let dir = "/proc/\(pid)/task"
+        var v = 0, i = 0
+        for tid in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let text = try? String(contentsOfFile: "\(dir)/\(tid)/status", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("voluntary_ctxt_switches:") { v += Int(line.split(separator: "\t").last ?? "") ?? 0 }
+                if line.hasPrefix("nonvoluntary_ctxt_switches:") { i += Int(line.split(separator: "\t").last ?? "") ?? 0 }
+            }
+        }
+        return (v, i)
     }
 
     /// utime + stime of a process, all threads (/proc/<pid>/stat fields 14 and 15), in seconds.

@@ -2,7 +2,8 @@
 // The I/O thread reads, parses, matches replies and runs the subscribers' event callbacks itself, in arrival order
 // (Reader.swift): the callback hands the event to the script workers' queue, so an event crosses one thread boundary.
 // A callback that blocks (that queue full) stops the reading: TCP pushes back on FreeSWITCH. A thread waiting for a
-// command's reply meanwhile reads the socket itself up to its reply, so a blocked callback never deadlocks a command.
+// command's reply meanwhile reads the socket itself up to its reply, so a blocked callback never deadlocks a command;
+// one such caller reads its reply itself even when the I/O thread is free (ReplyPark.swift: one wake-up less).
 // Other threads only touch the shared state under `state`'s lock and wake the I/O thread through a pipe.
 //
 // The rest of the box is in: BoxState.swift (shared state), Connection.swift (connect, auth, reconnect loop),
@@ -39,6 +40,8 @@ final class Box: @unchecked Sendable { // shared state behind `state` (and `read
     let watchers = BoxWatchers()
     /// Bumped (under `state`) whenever the subscription list changes; the reader's match cache follows it.
     let subsVersion = Atomic<Int>(0)
+    /// Where the socket's readers sleep (ReplyPark.swift): the caller parked for its reply, and the I/O thread.
+    let sleep = SocketSleep()
     var label: String { "\(key.host):\(key.port)" }
 
     init(key: BoxKey, user: String?, password: String, manager: FSManager) {
@@ -56,9 +59,11 @@ final class Box: @unchecked Sendable { // shared state behind `state` (and `read
         _ = fcntl(wakeRead, F_SETFL, fcntl(wakeRead, F_GETFL) | O_NONBLOCK)
         _ = fcntl(wakeWrite, F_SETFL, fcntl(wakeWrite, F_GETFL) | O_NONBLOCK)
         pthread_mutex_init(flushMutex, nil)
+        sleep.watchWakePipe(wakeRead)
     }
 
     deinit {
+        sleep.closeAll()
         pthread_mutex_destroy(flushMutex)
         flushMutex.deallocate()
         close(wakeRead)

@@ -95,6 +95,8 @@ extension Box {
     /// socket itself, queueing the events it passes for the I/O thread, until the reply is there. It first sends
     /// what the I/O thread left unsent (its command may be among those bytes).
     func awaitReply(_ waiter: Waiter, _ mine: Pending, untilMs: Int64) -> FSResult? {
+        // Usually the caller reads its reply itself (ReplyPark.swift); another caller parked already: as below.
+        if !reader.isCurrentThread, case .done(let r) = awaitParked(waiter, mine, untilMs: untilMs) { return r }
         while true {
             let now = nowMs()
             if now >= untilMs { return waiter.wait(untilMs: now) }

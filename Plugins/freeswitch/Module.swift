@@ -311,6 +311,7 @@ final class Waiter: @unchecked Sendable { // all state behind `mutex`
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var result: FSResult?
+    private var parkedOn: (thread: pthread_t, sleep: SocketSleep)?
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -329,9 +330,33 @@ final class Waiter: @unchecked Sendable { // all state behind `mutex`
     func set(_ r: FSResult) {
         pthread_mutex_lock(mutex)
         result = r
+        let ring = parkedOn.flatMap { pthread_equal($0.thread, pthread_self()) != 0 ? nil : $0.sleep }
         pthread_mutex_unlock(mutex)
         // After unlocking: the woken waiter does not block on the mutex (this object lives until set returns).
         pthread_cond_broadcast(cond)
+        ring?.ring() // the waiter sleeps on the socket (ReplyPark.swift), not on `cond`
+    }
+
+    /// The waiting thread sleeps on `sleep` (parked on the socket) from now on: set() rings its doorbell, unless
+    /// set() runs on that thread. Returns the outcome if it is already there.
+    func park(_ sleep: SocketSleep) -> FSResult? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        parkedOn = (pthread_self(), sleep)
+        return result
+    }
+
+    func unpark() {
+        pthread_mutex_lock(mutex)
+        parkedOn = nil
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The outcome if it is there (no wait).
+    var current: FSResult? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return result
     }
 
     /// The result, waiting until `untilMs` (monotonic; nil = forever); nil on timeout.

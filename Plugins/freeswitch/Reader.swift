@@ -54,6 +54,9 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     var pausedSinceHeartbeat = false
     var lastRx: Int64 = 0
     var buf = [UInt8](repeating: 0, count: 65536)
+    /// The I/O thread sleeps (or is about to) with nothing in `held`: a caller that leaves items there wakes it.
+    /// Otherwise it is busy and looks at `held` before it sleeps again, so no wake-up is needed.
+    var ioAsleep = false
     /// True while the I/O thread runs an event callback (callers waiting for a reply then read themselves).
     let inCallback = Atomic<Bool>(false)
     private let thread = Mutex<pthread_t?>(nil)
@@ -137,6 +140,8 @@ extension Box {
     /// heartbeat period); the reaper and the command timeouts are looked at every `housekeepingMs` only.
     func serve(_ c: Conn) -> String {
         reader.attach(fd: c.fd, parser: c.parser)
+        sleep.attach(c.fd)
+        defer { sleep.detach(c.fd) }
         var lastHousekeeping = nowMs()
         var stopDeadline: Int64 = 0
         while true {
@@ -175,12 +180,19 @@ extension Box {
                 return failed
             }
             if more { continue }
-            var fds = (pollfd(fd: c.fd, events: Int16(POLLIN) | (pendingOut ? Int16(POLLOUT) : 0), revents: 0),
-                       pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-            let pr = withUnsafeMutableBytes(of: &fds) { poll($0.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, 200) }
+            // Asleep only with nothing left to hand over: a caller that leaves items after this wakes the I/O thread.
+            reader.lock()
+            let idle = reader.heldCount == 0 && !reader.unparsed && reader.failure == nil
+            reader.ioAsleep = idle
+            reader.unlock()
+            if !idle { continue }
+            let (pr, readable, woken) = waitIO(c.fd, pendingOut: pendingOut)
+            reader.lock()
+            reader.ioAsleep = false
+            reader.unlock()
             if pr < 0 && errno != EINTR { return "poll: \(String(cString: strerror(errno)))" }
-            if fds.1.revents != 0 { drainWake() }
-            if fds.0.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+            if woken { drainWake() }
+            if readable {
                 reader.lock()
                 let out = readAvailable()
                 reader.unlock()
@@ -205,6 +217,20 @@ extension Box {
                 if now - lastRx > limit { return "nothing received for \(limit) ms (heartbeat every \(hb) ms)" }
             }
         }
+    }
+
+    /// Sleeps until the socket is readable (or writable, when bytes wait for it), the wake pipe rings, or 200 ms
+    /// passed. Usually in the epoll set that yields the socket's data to a caller parked for its reply
+    /// (ReplyPark.swift); with bytes waiting to be sent, in a plain poll (woken by data too, which is harmless).
+    private func waitIO(_ fd: Int32, pendingOut: Bool) -> (n: Int32, readable: Bool, woken: Bool) {
+        guard pendingOut else {
+            let w = sleep.ioWait(200)
+            return (w.n, w.socket, w.wake)
+        }
+        var fds = (pollfd(fd: fd, events: Int16(POLLIN) | Int16(POLLOUT), revents: 0),
+                   pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+        let pr = withUnsafeMutableBytes(of: &fds) { poll($0.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, 200) }
+        return (pr, fds.0.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0, fds.1.revents != 0)
     }
 
     /// How long a stopping connection waits for the replies to commands in flight (ms).
