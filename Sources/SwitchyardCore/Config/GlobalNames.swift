@@ -29,6 +29,9 @@ enum GlobalNames {
         return Set(words.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
     }()
 
+    /// The known names by their lower-case spelling (for "names are case-sensitive").
+    static let knownByLowercase: [String: String] = Dictionary(known.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+
     /// Globals whose value is a socket-like spec (or `mem-group = "name": "mod" ...`), kept raw.
     static let rawValued: Set<String> = ["socket", "listen", "alias", "mem-group"]
 
@@ -50,7 +53,7 @@ enum GlobalNames {
     static func hint(forUnknown name: String) -> String? {
         if let h = removed[name] { return h }
         if name.hasPrefix("tls_") { return "removed in 3.0: TLS settings are modparams of tls_mgm.so" }
-        if let k = known.first(where: { $0.lowercased() == name.lowercased() }) {
+        if let k = knownByLowercase[name.lowercased()] {
             return "did you mean '\(k)'? names are case-sensitive"
         }
         // A typo: the closest known name within a small edit distance.
@@ -64,16 +67,18 @@ enum GlobalNames {
 
     /// Levenshtein distance, giving up (returning limit + 1) once it must exceed `limit`.
     static func editDistance(_ a: String, _ b: String, limit: Int) -> Int {
+        if abs(a.utf8.count - b.utf8.count) > limit { return limit + 1 }
         let x = Array(a.utf8), y = Array(b.utf8)
-        if abs(x.count - y.count) > limit { return limit + 1 }
+        // Two rows, reused: this runs against every known name for every unknown one.
         var prev = Array(0...y.count)
+        var cur = prev
         for i in 1...max(1, x.count) where !x.isEmpty {
-            var cur = [i] + Array(repeating: 0, count: y.count)
+            cur[0] = i
             for j in 1...max(1, y.count) where !y.isEmpty {
                 cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
             }
             if cur.min()! > limit { return limit + 1 }
-            prev = cur
+            swap(&prev, &cur)
         }
         return prev[y.count]
     }
