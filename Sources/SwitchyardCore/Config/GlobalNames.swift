@@ -32,6 +32,9 @@ enum GlobalNames {
     /// The known names by their lower-case spelling (for "names are case-sensitive").
     static let knownByLowercase: [String: String] = Dictionary(known.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
 
+    /// The known names with their bytes, for the edit distances of every unknown name.
+    static let knownUTF8: [(String, [UInt8])] = known.map { ($0, Array($0.utf8)) }
+
     /// Globals whose value is a socket-like spec (or `mem-group = "name": "mod" ...`), kept raw.
     static let rawValued: Set<String> = ["socket", "listen", "alias", "mem-group"]
 
@@ -58,7 +61,8 @@ enum GlobalNames {
         }
         // A typo: the closest known name within a small edit distance.
         let limit = name.count <= 4 ? 1 : 2
-        let close = known.map { ($0, editDistance($0, name, limit: limit)) }
+        let target = Array(name.utf8)
+        let close = knownUTF8.map { ($0.0, editDistance($0.1, target, limit: limit)) }
             .filter { $0.1 <= limit }
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
         if let best = close.first { return "did you mean '\(best.0)'?" }
@@ -68,7 +72,12 @@ enum GlobalNames {
     /// Levenshtein distance, giving up (returning limit + 1) once it must exceed `limit`.
     static func editDistance(_ a: String, _ b: String, limit: Int) -> Int {
         if abs(a.utf8.count - b.utf8.count) > limit { return limit + 1 }
-        let x = Array(a.utf8), y = Array(b.utf8)
+        return editDistance(Array(a.utf8), Array(b.utf8), limit: limit)
+    }
+
+    /// The same over bytes (the known names' bytes are made once).
+    static func editDistance(_ x: [UInt8], _ y: [UInt8], limit: Int) -> Int {
+        if abs(x.count - y.count) > limit { return limit + 1 }
         // Two rows, reused: this runs against every known name for every unknown one.
         var prev = Array(0...y.count)
         var cur = prev

@@ -3,6 +3,8 @@
 enum PasswordMask {
     /// The masked text, and where a column of the original (1-based) lands in it.
     static func mask(_ text: String) -> (text: String, column: (Int) -> Int) {
+        // Most texts hold no URL: nothing to mask, and no array of Characters to build (every diagnostic masks two).
+        guard hasSchemeSeparator(text) else { return (text, { $0 }) }
         let chars = Array(text)
         var out: [Character] = []
         out.reserveCapacity(chars.count)
@@ -42,6 +44,18 @@ enum PasswordMask {
             return c
         }
         return (String(out), shifted)
+    }
+
+    /// True when the text holds "://" (the only place a password is looked for).
+    static func hasSchemeSeparator(_ text: String) -> Bool {
+        var matched = 0
+        for b in text.utf8 {
+            if b == UInt8(ascii: ":") { matched = 1 } else if b == UInt8(ascii: "/"), matched > 0 {
+                if matched == 2 { return true }
+                matched = 2
+            } else { matched = 0 }
+        }
+        return false
     }
 
     enum Span {
