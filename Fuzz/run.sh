@@ -23,9 +23,9 @@ trap 'rm -rf "$corpus"' EXIT
 extra=()
 case "$target" in
     sip-parser) cp Tests/SwitchyardSIPTests/Fixtures/rfc4475/*.sip "$corpus"/; extra=(-dict=Fuzz/sip-parser/sip.dict -max_len=8192) ;;
-    esl) cp Tests/SwitchyardESLTests/Fixtures/esl-frames/*.txt "$corpus"/; extra=(-max_len=16384) ;;
+    esl) cp Tests/SwitchyardESLTests/Fixtures/esl-frames/*.txt Fuzz/esl/seeds/* "$corpus"/; extra=(-max_len=16384) ;;
     json) cp Fuzz/json/seeds/* "$corpus"/; extra=(-max_len=4096) ;;
-    config) cp Tests/SwitchyardCoreTests/Fixtures/parser/*.cfg "$corpus"/; extra=(-max_len=8192) ;;
+    config) cp Tests/SwitchyardCoreTests/Fixtures/parser/*.cfg Fuzz/config/seeds/* "$corpus"/; extra=(-max_len=8192) ;;
     mi-jsonrpc) cp Fuzz/json/seeds/rpc.json "$corpus"/; extra=(-max_len=4096) ;;
     mi-fifo) cp Fuzz/mi-fifo/seeds/* "$corpus"/; extra=(-max_len=8192) ;;
     mi-datagram) cp Fuzz/mi-datagram/seeds/* "$corpus"/; extra=(-max_len=4096) ;;

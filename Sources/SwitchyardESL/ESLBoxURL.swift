@@ -66,11 +66,13 @@ public struct ESLBoxURL: Sendable, Equatable, CustomStringConvertible {
 
     static func trimmed(_ s: Substring) -> Substring {
         var sub = s
-        let ws: Set<Character> = [" ", "\t", "\r", "\n"]
+        // Made once, not per call (this runs for every event's sender).
+        let ws = whitespace
         while let f = sub.first, ws.contains(f) { sub = sub.dropFirst() }
         while let l = sub.last, ws.contains(l) { sub = sub.dropLast() }
         return sub
     }
+    static let whitespace: Set<Character> = [" ", "\t", "\r", "\n"]
 
     static func firstRange(of needle: String, in s: Substring) -> Range<Substring.Index>? {
         let n = Array(needle)

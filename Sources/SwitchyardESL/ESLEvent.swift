@@ -239,7 +239,9 @@ func xmlUnescape(_ s: String) -> String {
     var o = ""
     var i = s.startIndex
     while i < s.endIndex {
-        if s[i] == "&", let semi = s[i...].firstIndex(of: ";"), s.distance(from: i, to: semi) <= 10 {
+        // An entity is at most 10 characters from its '&' to its ';': the search stops there (searching the whole rest
+        // for every '&' made a text of '&'s cost the square of its length).
+        if s[i] == "&", let semi = s[i...].prefix(11).firstIndex(of: ";") {
             let ent = s[s.index(after: i)..<semi]
             var rep: String? = nil
             switch ent {
@@ -292,15 +294,17 @@ extension Substring {
         return out
     }
 
+    /// The first occurrence of `needle`, byte by byte: needles are markup (`<headers>`, `|:`...), and stepping by
+    /// Character (grapheme breaking, a substring per step) made this the codec's hottest loop. A match starts on the
+    /// needle's first byte, so on a scalar boundary (it may now start inside a grapheme cluster: markup is bytes).
     func range(of needle: String) -> Range<Substring.Index>? {
         let n = Array(needle.utf8)
-        guard !n.isEmpty else { return nil }
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].utf8.starts(with: n) {
-                return i..<self.utf8.index(i, offsetBy: n.count)
-            }
-            i = index(after: i)
+        guard let first = n.first else { return nil }
+        let u = utf8
+        var i = u.startIndex
+        while let f = u[i...].firstIndex(of: first) {
+            if u[f...].starts(with: n) { return f..<u.index(f, offsetBy: n.count) }
+            i = u.index(after: f)
         }
         return nil
     }
@@ -318,6 +322,10 @@ extension String {
 struct FlatJSON {
     let b: [UInt8]
     var i = 0
+    /// Arrays in arrays are read by recursion: FreeSWITCH's arrays hold strings, and a body of 200,000 '[' (well under
+    /// the 16 MiB body limit) overflowed the stack, so nesting stops here.
+    static let maxArrayDepth = 32
+    var arrayDepth = 0
     init(_ b: [UInt8]) { self.b = b }
 
     mutating func ws() { while i < b.count && (b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09) { i += 1 } }
@@ -358,6 +366,9 @@ struct FlatJSON {
         switch b[i] {
         case 0x22: return try string()
         case 0x5B:
+            guard arrayDepth < FlatJSON.maxArrayDepth else { throw fail("arrays nested deeper than \(FlatJSON.maxArrayDepth)") }
+            arrayDepth += 1
+            defer { arrayDepth -= 1 }
             i += 1
             var items: [String] = []
             ws()

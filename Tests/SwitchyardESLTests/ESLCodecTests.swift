@@ -196,6 +196,36 @@ final class ESLCodecTests: XCTestCase {
         XCTAssertEqual(plainDTMF.headers.map(\.name), xml.headers.map(\.name).count == plainDTMF.headers.count ? xml.headers.map(\.name) : plainDTMF.headers.map(\.name))
     }
 
+    /// XML entities in header values and bodies: an entity ends within 10 characters of its '&', where the search for
+    /// its ';' stops (a body of '&'s without ';' cost the square of its length, seen while profiling Fuzz/esl).
+    func testXMLEntities() throws {
+        XCTAssertEqual(xmlUnescape("a&amp;b&lt;&gt;&quot;&apos;&#x41;&#66;"), "a&b<>\"'AB")
+        XCTAssertEqual(xmlUnescape("&#x0000041;"), "A")  // 10 characters from '&' to ';'
+        XCTAssertEqual(xmlUnescape("&#x00000041;"), "&#x00000041;")  // 11: not an entity
+        XCTAssertEqual(xmlUnescape("&&amp;&"), "&&&")
+        XCTAssertEqual(xmlUnescape("&unknown;&"), "&unknown;&")
+        let ampersands = String(repeating: "&", count: 20_000)
+        XCTAssertEqual(xmlUnescape(ampersands), ampersands)
+        XCTAssertEqual(xmlUnescape(ampersands + "lt;"), String(repeating: "&", count: 19_999) + "<")
+        let e = try ESLEvent.decode(xml: Array("<event><headers><A>\(ampersands)</A></headers><body>\(ampersands)&amp;</body></event>".utf8))
+        XCTAssertEqual(e["A"], ampersands)
+        XCTAssertEqual(e.body, ampersands + "&")
+    }
+
+    /// JSON arrays nest at most 32 deep (read by recursion: a body of 200,000 '[' overflowed the stack, found while
+    /// profiling Fuzz/esl); FreeSWITCH's own arrays hold strings and decode as before.
+    func testJSONArrayNesting() throws {
+        XCTAssertEqual(try ESLEvent.decode(json: #"{"a":["x","y"],"b":[]}"#).headers,
+                       [ESLHeader("a", "ARRAY::x|:y"), ESLHeader("b", "ARRAY::")])
+        let ok = String(repeating: "[", count: 32) + "\"x\"" + String(repeating: "]", count: 32)
+        XCTAssertEqual(try ESLEvent.decode(json: "{\"a\":\(ok)}")["a"], String(repeating: "ARRAY::", count: 32) + "x")
+        let deep = String(repeating: "[", count: 33) + "\"x\"" + String(repeating: "]", count: 33)
+        XCTAssertThrowsError(try ESLEvent.decode(json: "{\"a\":\(deep)}")) {
+            XCTAssertEqual($0 as? ESLError, .malformedEvent("JSON: arrays nested deeper than 32 at byte 37"))
+        }
+        XCTAssertThrowsError(try ESLEvent.decode(json: Array(("{\"a\":" + String(repeating: "[", count: 200_000)).utf8)))
+    }
+
     func testEncodeDecodeRoundTrips() throws {
         let ev = ESLEvent(headers: [
             ESLHeader("Event-Name", "CUSTOM"), ESLHeader("Event-Subclass", "sofia::register"),

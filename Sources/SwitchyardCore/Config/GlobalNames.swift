@@ -29,6 +29,12 @@ enum GlobalNames {
         return Set(words.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
     }()
 
+    /// The known names by their lower-case spelling (for "names are case-sensitive").
+    static let knownByLowercase: [String: String] = Dictionary(known.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+
+    /// The known names with their bytes, for the edit distances of every unknown name.
+    static let knownUTF8: [(String, [UInt8])] = known.map { ($0, Array($0.utf8)) }
+
     /// Globals whose value is a socket-like spec (or `mem-group = "name": "mod" ...`), kept raw.
     static let rawValued: Set<String> = ["socket", "listen", "alias", "mem-group"]
 
@@ -50,12 +56,13 @@ enum GlobalNames {
     static func hint(forUnknown name: String) -> String? {
         if let h = removed[name] { return h }
         if name.hasPrefix("tls_") { return "removed in 3.0: TLS settings are modparams of tls_mgm.so" }
-        if let k = known.first(where: { $0.lowercased() == name.lowercased() }) {
+        if let k = knownByLowercase[name.lowercased()] {
             return "did you mean '\(k)'? names are case-sensitive"
         }
         // A typo: the closest known name within a small edit distance.
         let limit = name.count <= 4 ? 1 : 2
-        let close = known.map { ($0, editDistance($0, name, limit: limit)) }
+        let target = Array(name.utf8)
+        let close = knownUTF8.map { ($0.0, editDistance($0.1, target, limit: limit)) }
             .filter { $0.1 <= limit }
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
         if let best = close.first { return "did you mean '\(best.0)'?" }
@@ -64,16 +71,23 @@ enum GlobalNames {
 
     /// Levenshtein distance, giving up (returning limit + 1) once it must exceed `limit`.
     static func editDistance(_ a: String, _ b: String, limit: Int) -> Int {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        if abs(a.utf8.count - b.utf8.count) > limit { return limit + 1 }
+        return editDistance(Array(a.utf8), Array(b.utf8), limit: limit)
+    }
+
+    /// The same over bytes (the known names' bytes are made once).
+    static func editDistance(_ x: [UInt8], _ y: [UInt8], limit: Int) -> Int {
         if abs(x.count - y.count) > limit { return limit + 1 }
+        // Two rows, reused: this runs against every known name for every unknown one.
         var prev = Array(0...y.count)
+        var cur = prev
         for i in 1...max(1, x.count) where !x.isEmpty {
-            var cur = [i] + Array(repeating: 0, count: y.count)
+            cur[0] = i
             for j in 1...max(1, y.count) where !y.isEmpty {
                 cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
             }
             if cur.min()! > limit { return limit + 1 }
-            prev = cur
+            swap(&prev, &cur)
         }
         return prev[y.count]
     }

@@ -15,6 +15,11 @@ public struct Lexer {
         ":=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
         "==", "!=", "<=", ">=", "=~", "!~", "&&", "||", "<<", ">>",
     ]
+    /// The same as byte pairs, made once (not one array per operator per token).
+    static let multiCharOpBytes: [(UInt8, UInt8, String)] = multiCharOps.map {
+        let u = Array($0.utf8)
+        return (u[0], u[1], $0)
+    }
 
     /// Tokenizes a file from disk.
     public static func tokenize(path: String, diagnostics: DiagnosticBag) -> [Token] {
@@ -133,6 +138,9 @@ struct Scanner {
     var pos = 0
     var line = 1
     var lineStart = 0
+    /// The column of `pos`, kept up to date by `advance()`: recounting it from the line's start for every token made a
+    /// long line cost the square of its length.
+    private(set) var column = 1
     /// True when the last returned token was the first token on its line.
     private(set) var tokenStartsLine = false
     private var lastTokenLine = 0
@@ -143,9 +151,9 @@ struct Scanner {
         self.bytes = Array(file.text.utf8)
     }
 
-    var location: SourceLocation { SourceLocation(file: file, line: line, column: column(of: pos)) }
+    var location: SourceLocation { SourceLocation(file: file, line: line, column: column) }
 
-    func column(of offset: Int) -> Int {
+    func recountColumn(at offset: Int) -> Int {
         // Columns count characters, not bytes, so carets line up with what an editor shows.
         var col = 1
         var i = lineStart
@@ -160,9 +168,13 @@ struct Scanner {
     func peek(_ k: Int = 0) -> UInt8? { pos + k < bytes.count ? bytes[pos + k] : nil }
 
     mutating func advance() {
-        if bytes[pos] == UInt8(ascii: "\n") {
+        let b = bytes[pos]
+        if b == UInt8(ascii: "\n") {
             line += 1
             lineStart = pos + 1
+            column = 1
+        } else if b & 0xC0 != 0x80 {
+            column += 1
         }
         pos += 1
     }
@@ -255,9 +267,8 @@ struct Scanner {
         if c == UInt8(ascii: "$") {
             return make(.pvar(lexPVar(loc)))
         }
-        for op in Lexer.multiCharOps {
-            let u = Array(op.utf8)
-            if peek() == u[0], peek(1) == u[1] {
+        for (first, second, op) in Lexer.multiCharOpBytes {
+            if c == first, peek(1) == second {
                 advance(); advance()
                 return make(.punct(op))
             }
@@ -392,7 +403,10 @@ struct Scanner {
         // Unbalanced: the variable most likely ends at the statement's ';' (same line, so the line
         // bookkeeping is unchanged). Report it once, and hand the parser the repaired name so the
         // rest of the statement parses and the resolver does not report it a second time.
-        if let s = firstSemicolon { pos = s }
+        if let s = firstSemicolon {
+            pos = s
+            column = recountColumn(at: s)
+        }
         var text = String(decoding: bytes[start..<pos], as: UTF8.self)
         while let last = text.last, last == " " || last == "\t" || last == "\r" { text.removeLast() }
         diagnostics.error(loc, "unbalanced parentheses in pseudo-variable '\(text)': a ')' is missing")

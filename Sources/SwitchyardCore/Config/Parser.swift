@@ -11,6 +11,12 @@ public struct Parser {
     var unwinding = false
     /// Only the first error at end of file is worth showing; the others follow from it.
     var reportedAtEOF = false
+    /// How deep the recursive descent is in blocks, statements, conditions, expressions and calls.
+    var nesting = 0
+    /// Past this depth a file is refused rather than parsed: the descent (and the resolver and interpreter walking the
+    /// tree after it) would otherwise recurse as deep as the file nests, and a file of '{' or '(' overflowed the stack.
+    /// OpenSIPS's bison parser stops at its own stack limit too; real scripts nest a few levels.
+    static let maxNesting = 200
 
     struct Bail: Error {}
 
@@ -78,6 +84,16 @@ public struct Parser {
             reportedAtEOF = true
         }
         diagnostics.error(loc, message)
+    }
+
+    /// Counts one level of recursion (undone by the caller's `defer { nesting -= 1 }`); past `maxNesting` the
+    /// construct is an error and the statement is skipped.
+    mutating func enterNested() throws {
+        guard nesting < Parser.maxNesting else {
+            fail(current.location, "nested too deeply: more than \(Parser.maxNesting) levels of blocks, statements, conditions, expressions or calls")
+            throw Bail()
+        }
+        nesting += 1
     }
 
     /// `route[...] {` / `failure_route {`...: a route header, which can only start a top-level item.
@@ -440,7 +456,8 @@ public struct Parser {
     /// Skip to the end of the broken statement: past the next ';' at this nesting, or to a '}' that closes it.
     mutating func recoverStatement(from start: Int) {
         if unwinding { return }
-        if pos == start { advance() }
+        // A statement refused at its '{' (nested too deeply) is skipped with its whole block: the '{' is counted below.
+        if pos == start, !current.isPunct("{") { advance() }
         var depth = 0
         while !atEOF {
             let t = current
@@ -459,6 +476,8 @@ public struct Parser {
     }
 
     mutating func parseStatement() throws -> Stmt {
+        try enterNested()
+        defer { nesting -= 1 }
         let tok = current
         let loc = tok.location
         switch tok.kind {
@@ -709,6 +728,8 @@ public struct Parser {
     // MARK: calls
 
     mutating func parseCall() throws -> CallExpr {
+        try enterNested()
+        defer { nesting -= 1 }
         let tok = advance()
         guard let name = tok.identifier else { throw Bail() }
         guard accept("(") else {
@@ -778,6 +799,8 @@ public struct Parser {
     }
 
     mutating func parseCondUnary() throws -> Expr {
+        try enterNested()
+        defer { nesting -= 1 }
         let loc = current.location
         if current.isPunct("!") || current.isIdent("not") {
             advance()
@@ -928,6 +951,8 @@ public struct Parser {
     }
 
     mutating func parseExprUnary() throws -> Expr {
+        try enterNested()
+        defer { nesting -= 1 }
         let loc = current.location
         if accept("~") { return .bitNot(try parseExprUnary(), loc) }
         if current.isPunct("-") {

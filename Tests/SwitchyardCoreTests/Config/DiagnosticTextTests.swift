@@ -16,6 +16,18 @@ final class DiagnosticTextTests: XCTestCase {
         }
     }
 
+    /// After a URL without a password the scan resumes past that URL (a line of "://"s cost the square of its length,
+    /// seen while profiling Fuzz/config): passwords of later URLs, and inside a password-less run, are still masked.
+    func testPasswordsAfterURLsWithoutOne() {
+        let runs = String(repeating: "x://", count: 3_000)
+        XCTAssertEqual(PasswordMask.mask(runs).text, runs)
+        XCTAssertEqual(PasswordMask.mask(runs + " mysql://u:pw@h/db").text, runs + " mysql://u:***@h/db")
+        // One URL: its userinfo runs from the first "://" to the last '@'.
+        XCTAssertEqual(PasswordMask.mask(runs + "u:pw@h").text, "x://x:***@h")
+        XCTAssertEqual(PasswordMask.mask("a://b c://d:pw@e f://g").text, "a://b c://d:***@e f://g")
+        XCTAssertEqual(PasswordMask.mask("a://b@c://d:pw@e").text, "a://b@c:***@e")
+    }
+
     func testCaretFollowsTheMask() {
         let text = #"modparam("freeswitch_scripting", "fs_subscribe", "fs://:LongPassword@host:99999") x"#
         let file = SourceFile(path: "t.cfg", text: text)
