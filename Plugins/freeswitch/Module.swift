@@ -34,6 +34,9 @@ struct FSConfig: Sendable {
     var cmdTimeoutMs: Int64 = 5000
     var pollingItvUs: Int64 = 1000    // accepted, unused: replies are delivered as they arrive
     var idleReapMs: Int64 = 3_600_000 // a box used only for commands is closed after this long unused
+    /// Test hook: the environment variable SWITCHYARD_TEST_FS_EPOLL_REFUSED makes every box behave as if epoll
+    /// refused its socket (ReplyPark.swift), so the plain poll() fallback can be tested on any kernel.
+    var epollRefused = getenv("SWITCHYARD_TEST_FS_EPOLL_REFUSED") != nil
 }
 
 final class FSManager: @unchecked Sendable { // `config` frozen at init; registry behind its Mutex
