@@ -53,7 +53,7 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     /// A HEARTBEAT period measured across a long callback is skipped (the box was not read meanwhile).
     var pausedSinceHeartbeat = false
     var lastRx: Int64 = 0
-    var buf = [UInt8](repeating: 0, count: 65536)
+    var buf: [UInt8]
     /// The I/O thread sleeps (or is about to) with nothing in `held`: a caller that leaves items there wakes it.
     /// Otherwise it is busy and looks at `held` before it sleeps again, so no wake-up is needed.
     var ioAsleep = false
@@ -66,12 +66,15 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     private let thread = Mutex<pthread_t?>(nil)
 
     /// At most this many items wait in `held` before a caller reading for its reply stops reading (one read, at
-    /// most 64 KiB, may go past it). The events' memory per box stays bounded while the workers are busy.
+    /// most 64 KiB (FSConfig.readBufferBytes), may go past it). The events' memory per box stays bounded while the workers are busy.
     static let heldMax = 1024
 
     var heldCount: Int { held.count - heldHead }
 
-    init() { pthread_mutex_init(mutex, nil) }
+    init(bufferBytes: Int) {
+        buf = [UInt8](repeating: 0, count: bufferBytes)
+        pthread_mutex_init(mutex, nil)
+    }
 
     deinit {
         pthread_mutex_destroy(mutex)
