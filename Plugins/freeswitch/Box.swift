@@ -35,7 +35,7 @@ final class Box: @unchecked Sendable { // shared state behind `state` (and `read
     /// I/O thread to retire the descriptor.
     let flushMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// The reading half of the connection (socket, parser, events read but not yet handed to subscribers).
-    let reader = BoxReader()
+    let reader: BoxReader
     /// API 1.1 watches (Watchers.swift), told of UP / HEARTBEAT / DOWN.
     let watchers = BoxWatchers()
     /// Bumped (under `state`) whenever the subscription list changes; the reader's match cache follows it.
@@ -47,6 +47,7 @@ final class Box: @unchecked Sendable { // shared state behind `state` (and `read
     init(key: BoxKey, user: String?, password: String, manager: FSManager) {
         self.key = key
         self.manager = manager
+        reader = BoxReader(bufferBytes: manager.config.readBufferBytes)
         state = Mutex(State(user: user, password: password))
         let utf8 = Array(key.host.utf8CString)
         cHost = .allocate(capacity: utf8.count)

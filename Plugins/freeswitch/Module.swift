@@ -34,6 +34,12 @@ struct FSConfig: Sendable {
     var cmdTimeoutMs: Int64 = 5000
     var pollingItvUs: Int64 = 1000    // accepted, unused: replies are delivered as they arrive
     var idleReapMs: Int64 = 3_600_000 // a box used only for commands is closed after this long unused
+    /// Test hook: the environment variable SWITCHYARD_TEST_FS_EPOLL_REFUSED makes every box behave as if epoll
+    /// refused its socket (ReplyPark.swift), so the plain poll() fallback can be tested on any kernel.
+    var epollRefused = getenv("SWITCHYARD_TEST_FS_EPOLL_REFUSED") != nil
+    /// Bytes read from a box's socket at most per recv (test hook SWITCHYARD_TEST_FS_READ_BUFFER: a small one makes
+    /// a reply and the events behind it take several reads even on loopback).
+    var readBufferBytes = getenv("SWITCHYARD_TEST_FS_READ_BUFFER").flatMap { Int(String(cString: $0)) }.map { max(1024, $0) } ?? 65536
 }
 
 final class FSManager: @unchecked Sendable { // `config` frozen at init; registry behind its Mutex

@@ -53,21 +53,28 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     /// A HEARTBEAT period measured across a long callback is skipped (the box was not read meanwhile).
     var pausedSinceHeartbeat = false
     var lastRx: Int64 = 0
-    var buf = [UInt8](repeating: 0, count: 65536)
+    var buf: [UInt8]
     /// The I/O thread sleeps (or is about to) with nothing in `held`: a caller that leaves items there wakes it.
     /// Otherwise it is busy and looks at `held` before it sleeps again, so no wake-up is needed.
     var ioAsleep = false
+    /// The socket may hold more than was read: the last read filled the buffer, or a caller waiting for its reply
+    /// stopped reading at `heldMax`. That caller may have taken the socket's one wake-up (EPOLLEXCLUSIVE,
+    /// ReplyPark.swift), so the I/O thread reads (non-blocking) before it sleeps again rather than wait for more bytes.
+    var mayHaveMore = false
     /// True while the I/O thread runs an event callback (callers waiting for a reply then read themselves).
     let inCallback = Atomic<Bool>(false)
     private let thread = Mutex<pthread_t?>(nil)
 
     /// At most this many items wait in `held` before a caller reading for its reply stops reading (one read, at
-    /// most 64 KiB, may go past it). The events' memory per box stays bounded while the workers are busy.
+    /// most 64 KiB (FSConfig.readBufferBytes), may go past it). The events' memory per box stays bounded while the workers are busy.
     static let heldMax = 1024
 
     var heldCount: Int { held.count - heldHead }
 
-    init() { pthread_mutex_init(mutex, nil) }
+    init(bufferBytes: Int) {
+        buf = [UInt8](repeating: 0, count: bufferBytes)
+        pthread_mutex_init(mutex, nil)
+    }
 
     deinit {
         pthread_mutex_destroy(mutex)
@@ -93,6 +100,7 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
         self.parser = parser
         held = []; heldHead = 0
         unparsed = false
+        mayHaveMore = false
         failure = nil
         lastRx = nowMs()
         unlock()
@@ -140,8 +148,13 @@ extension Box {
     /// heartbeat period); the reaper and the command timeouts are looked at every `housekeepingMs` only.
     func serve(_ c: Conn) -> String {
         reader.attach(fd: c.fd, parser: c.parser)
-        sleep.attach(c.fd)
-        defer { sleep.detach(c.fd) }
+        // Refused by epoll: no caller parks on this box, its I/O thread sleeps in plain poll() (said once per box).
+        let refused = sleep.usable.load(ordering: .acquiring) ? sleep.attach(c.fd, failAdd: manager.config.epollRefused) : 0
+        let parking = sleep.usable.load(ordering: .acquiring)
+        if refused != 0 && !sleep.fallbackLogged.exchange(true, ordering: .relaxed) {
+            manager.host.log(.notice, "\(label): epoll refused the socket (EPOLLEXCLUSIVE: \(String(cString: strerror(refused)))); replies are read by the I/O thread, in poll()")
+        }
+        defer { if parking { sleep.detach(c.fd) } }
         var lastHousekeeping = nowMs()
         var stopDeadline: Int64 = 0
         while true {
@@ -183,10 +196,12 @@ extension Box {
             // Asleep only with nothing left to hand over: a caller that leaves items after this wakes the I/O thread.
             reader.lock()
             let idle = reader.heldCount == 0 && !reader.unparsed && reader.failure == nil
-            reader.ioAsleep = idle
+            // Bytes possibly left in the socket with its wake-up spent: read them instead of sleeping.
+            let drain = idle && reader.mayHaveMore
+            reader.ioAsleep = idle && !drain
             reader.unlock()
             if !idle { continue }
-            let (pr, readable, woken) = waitIO(c.fd, pendingOut: pendingOut)
+            let (pr, readable, woken) = drain ? (1, true, false) : waitIO(c.fd, plainPoll: pendingOut || !parking)
             reader.lock()
             reader.ioAsleep = false
             reader.unlock()
@@ -221,9 +236,10 @@ extension Box {
 
     /// Sleeps until the socket is readable (or writable, when bytes wait for it), the wake pipe rings, or 200 ms
     /// passed. Usually in the epoll set that yields the socket's data to a caller parked for its reply
-    /// (ReplyPark.swift); with bytes waiting to be sent, in a plain poll (woken by data too, which is harmless).
-    private func waitIO(_ fd: Int32, pendingOut: Bool) -> (n: Int32, readable: Bool, woken: Bool) {
-        guard pendingOut else {
+    /// (ReplyPark.swift); with bytes waiting to be sent (or epoll refused the socket), in a plain poll (woken by
+    /// data too, which is harmless).
+    private func waitIO(_ fd: Int32, plainPoll: Bool) -> (n: Int32, readable: Bool, woken: Bool) {
+        guard plainPoll else {
             let w = sleep.ioWait(200)
             return (w.n, w.socket, w.wake)
         }
@@ -265,7 +281,7 @@ extension Box {
         }
         if let f = out.failure { reader.failure = f }
         // The I/O thread may be polling already: told at once of what is left for it.
-        let wakeIO = out.failure != nil || reader.heldCount > 0 || reader.unparsed
+        let wakeIO = out.failure != nil || reader.heldCount > 0 || reader.unparsed || reader.mayHaveMore
         reader.unlock()
         complete(out)
         if wakeIO { wake() }
@@ -285,6 +301,7 @@ extension Box {
     /// Reads once from the socket into the parser (reader's lock held). Returns why the connection failed, or nil.
     func receive() -> String? {
         let n = reader.buf.withUnsafeMutableBytes { recv(reader.fd, $0.baseAddress, $0.count, 0) }
+        reader.mayHaveMore = n == reader.buf.count
         if n == 0 { return "closed by FreeSWITCH" }
         if n < 0 {
             if errno != EAGAIN && errno != EINTR { return "recv: \(String(cString: strerror(errno)))" }

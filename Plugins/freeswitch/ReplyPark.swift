@@ -50,11 +50,29 @@ final class SocketSleep: @unchecked Sendable { // descriptors fixed in init; the
 
     func watchWakePipe(_ fd: Int32) { add(ioSet, fd, EPOLLIN.rawValue, Self.wakeTag) }
 
+    /// False once the socket could not be added to the epoll sets (EPOLLEXCLUSIVE refused: kernel before 4.5, some
+    /// sandboxes): callers then never park on this box, and its I/O thread waits in plain poll().
+    let usable = Atomic<Bool>(true)
+    /// The refusal was logged (once per box).
+    let fallbackLogged = Atomic<Bool>(false)
+
     /// A new connection's socket: into the parked caller's set first, so it is first in the socket's wait list.
-    func attach(_ fd: Int32) {
+    /// Returns 0, or epoll's errno when it refuses the socket (then in neither set, `usable` cleared). `failAdd`
+    /// is a test hook (EINVAL, as an old kernel says).
+    func attach(_ fd: Int32, failAdd: Bool = false) -> Int32 {
         let ev = EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue
-        add(parkSet, fd, ev, Self.socketTag)
-        add(ioSet, fd, ev, Self.socketTag)
+        var err = EINVAL
+        if !failAdd {
+            if add(parkSet, fd, ev, Self.socketTag) {
+                if add(ioSet, fd, ev, Self.socketTag) { return 0 }
+                err = errno
+                _ = epoll_ctl(parkSet, EPOLL_CTL_DEL, fd, nil as UnsafeMutablePointer<epoll_event>?)
+            } else {
+                err = errno
+            }
+        }
+        usable.store(false, ordering: .releasing)
+        return err
     }
 
     /// Before the socket is closed (a parked caller then only waits for its doorbell).
@@ -63,11 +81,12 @@ final class SocketSleep: @unchecked Sendable { // descriptors fixed in init; the
         _ = epoll_ctl(ioSet, EPOLL_CTL_DEL, fd, nil as UnsafeMutablePointer<epoll_event>?)
     }
 
-    private func add(_ set: Int32, _ fd: Int32, _ events: UInt32, _ tag: UInt64) {
+    @discardableResult
+    private func add(_ set: Int32, _ fd: Int32, _ events: UInt32, _ tag: UInt64) -> Bool {
         var ev = epoll_event()
         ev.events = events
         ev.data.u64 = tag
-        _ = epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev)
+        return epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev) == 0
     }
 
     /// The I/O thread sleeps until the socket is readable, the wake pipe rings, or `ms` passed.
@@ -120,7 +139,8 @@ extension Box {
 
     /// Waits for `mine` reading the socket itself (see the top of this file). Not on the I/O thread.
     func awaitParked(_ waiter: Waiter, _ mine: Pending, untilMs: Int64) -> ParkOutcome {
-        guard sleep.parked.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+        guard sleep.usable.load(ordering: .acquiring),
+              sleep.parked.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             return .notParked
         }
         defer { sleep.parked.store(false, ordering: .releasing) }
@@ -151,7 +171,10 @@ extension Box {
                 if let f = out.failure { reader.failure = f }
                 readable = out.failure == nil && reader.heldCount < BoxReader.heldMax
             }
-            let wakeIO = out.failure != nil || ((reader.heldCount > 0 || reader.unparsed) && reader.ioAsleep)
+            // Not read on (held is full) or not all read (the buffer filled): this caller may have taken the socket's
+            // one wake-up, so the I/O thread reads on after it (Reader.swift, mayHaveMore).
+            if out.failure == nil && !readable { reader.mayHaveMore = true }
+            let wakeIO = out.failure != nil || ((reader.heldCount > 0 || reader.unparsed || reader.mayHaveMore) && reader.ioAsleep)
             reader.unlock()
             complete(out)
             if wakeIO { wake() }

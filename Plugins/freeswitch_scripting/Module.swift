@@ -48,7 +48,27 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
     /// Serialises whole subscribe/unsubscribe/reload operations (the pool lock itself is short).
     private let opLock = Mutex(())
 
-    init(host: PluginHost) { self.host = host }
+    /// Events arrive as values (subscribe_value; a plain event's body is then a tree) only on a core of ABI 1.9 or
+    /// later: an older core does not take an SY_VAL_OBJECT event parameter, so there they arrive as JSON text
+    /// (subscribe). The environment variable SWITCHYARD_TEST_FSS_TEXT_EVENTS forces text (a test hook: the core
+    /// under test is always the newest).
+    let valueEvents: Bool
+
+    init(host: PluginHost) {
+        self.host = host
+        valueEvents = host.abiVersion.minor >= 9 && getenv("SWITCHYARD_TEST_FSS_TEXT_EVENTS") == nil
+    }
+
+    /// Subscribes `name` on `box` with this module's callback (value or text, see valueEvents).
+    private func subscribeOne(_ api: UnsafePointer<sy_freeswitch_api>, _ box: OpaquePointer, _ name: String) -> OpaquePointer? {
+        let user = userPointer
+        return sy_str.with(name) { s in
+            withUnsafePointer(to: s) {
+                valueEvents ? api.pointee.subscribe_value?(box, $0, 1, Self.onEvent, user)
+                    : api.pointee.subscribe?(box, $0, 1, Self.onText, user)
+            }
+        }
+    }
 
     var userPointer: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
 
@@ -164,6 +184,15 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
         Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(sender: host, name: name, body: body.pointee)
     }
 
+    /// Before ABI 1.9 (valueEvents false): the body as JSON text.
+    static let onText: sy_fs_event_fn = { user, _, host, name, _, body in
+        guard let user else { return }
+        var v = sy_value()
+        v.type = Int32(SY_VAL_STR.rawValue)
+        v.s = body
+        Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(sender: host, name: name, body: v)
+    }
+
     // MARK: Pool operations
 
     struct OpError: Error, CustomStringConvertible { let description: String }
@@ -234,7 +263,6 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
             guard let api else { return .failure(OpError(description: "no freeswitch API")) }
             let (box, label): (OpaquePointer, String)
             switch getBox(url) { case .success(let v): (box, label) = v; case .failure(let e): return .failure(e) }
-            let user = userPointer
             pool.withLock { p in
                 var entry: PoolEntry
                 let idx = p.firstIndex(where: { $0.label == label })
@@ -242,8 +270,7 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
                 for ev in events {
                     let n = Self.norm(ev)
                     guard !n.isEmpty, !entry.events.contains(where: { $0.name == n }) else { continue }
-                    let sub = sy_str.with(n) { s in withUnsafePointer(to: s) { api.pointee.subscribe_value?(entry.box, $0, 1, Self.onEvent, user) } }
-                    if let sub { entry.events.append((n, sub)) }
+                    if let sub = subscribeOne(api, entry.box, n) { entry.events.append((n, sub)) }
                 }
                 if entry.events.isEmpty && idx == nil {
                     api.pointee.put_box?(entry.box) // nothing subscribed: do not keep the box
@@ -310,7 +337,6 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
         opLock.withLock { _ in
             guard let api else { return }
             var fresh: [PoolEntry] = []
-            let user = userPointer
             for r in rows {
                 let url = "fs://\(r.user ?? ""):\(r.password)@\(r.ip):\(r.port)"
                 let (box, label): (OpaquePointer, String)
@@ -324,7 +350,7 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
                 for ev in r.events {
                     let n = Self.norm(ev)
                     guard !entry.events.contains(where: { $0.name == n }) else { continue }
-                    if let sub = sy_str.with(n, { s in withUnsafePointer(to: s) { api.pointee.subscribe_value?(entry.box, $0, 1, Self.onEvent, user) } }) {
+                    if let sub = subscribeOne(api, entry.box, n) {
                         entry.events.append((n, sub))
                     }
                 }

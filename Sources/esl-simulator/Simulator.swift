@@ -289,6 +289,12 @@ final class Simulator: @unchecked Sendable {
         switch verb {
         case "api":
             let (name, arg) = splitCommand(cmd.argument)
+            if name.lowercased() == "sim_dtmf_after", let n = Int(arg.trimmingCharacters()), n > 0, !c.corked {
+                // Simulator-only: the reply and n DTMF events right behind it, in one write (a busy box).
+                c.send(ESLEncoder.apiResponse("+OK\n") + dtmfBurst(for: c, n))
+                lock.with { framesSent += 1 + n; eventsSent += n }
+                return true
+            }
             sendFrame(c, ESLEncoder.apiResponse(runAPI(name, arg)))
         case "bgapi":
             let job = cmd["Job-UUID"] ?? randomUUID()
@@ -620,6 +626,24 @@ final class Simulator: @unchecked Sendable {
                 ESLHeader("DTMF-Digit", String(digit)), ESLHeader("DTMF-Duration", "2000"), ESLHeader("DTMF-Source", "RTP"),
             ], file: "switch_channel.c", function: "switch_channel_dequeue_dtmf", line: 677)
         }
+    }
+
+    /// The bytes of n DTMF events (digits 0-9 in turn, one ephemeral call each) in c's event format, for
+    /// `api sim_dtmf_after`; empty when c does not listen to DTMF.
+    private func dtmfBurst(for c: Connection, _ n: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        let f = c.lock.with { c.format }
+        for i in 0..<n {
+            let call = Call(uuid: randomUUID(), destination: "burst\(i)", caller: "1000", answered: true)
+            let h = standardHeaders("DTMF", file: "switch_channel.c", function: "switch_channel_dequeue_dtmf", line: 677)
+                + channelHeaders(call, state: "CS_EXECUTE", callState: "ACTIVE", stateNumber: 4, answer: "answered") + [
+                    ESLHeader("DTMF-Digit", String(i % 10)), ESLHeader("DTMF-Duration", "2000"), ESLHeader("DTMF-Source", "RTP"),
+                ]
+            let ev = ESLEvent(headers: h, body: nil)
+            guard c.wants(ev) else { return [] }
+            out += ESLEncoder.event(ev, format: f)
+        }
+        return out
     }
 
     // MARK: control channel

@@ -233,6 +233,40 @@ final class FreeSwitchEventPathTests: XCTestCase {
     }
 }
 
+extension FreeSwitchEventPathTests {
+    /// On a core before ABI 1.9 (the test hook SWITCHYARD_TEST_FSS_TEXT_EVENTS stands for one: the core under test is
+    /// the newest) freeswitch_scripting subscribes for text: a plain event's $param(body) is its JSON text, a string
+    /// (no tree to write), and the script reads the same fields.
+    func testBeforeABI19ThePlainEventBodyArrivesAsText() throws {
+        let box = try PlainESLBox(password: Self.password)
+        defer { box.stop() }
+        let h = ServerHarness(config(box.port, "CUSTOM my::sub", route: """
+                $json(ev) := $param(body);
+                xlog("FSJSON sub=$json(ev/Event-Subclass) item=$json(ev/Tags[1]) body=$json(ev/_body)");
+                $var(text) = $param(body);
+                xlog("FSTEXT $var(text)");
+            """))
+        setenv("SWITCHYARD_TEST_FSS_TEXT_EVENTS", "1", 1)
+        let problems = h.prepare(workers: 1).map(\.description)
+        unsetenv("SWITCHYARD_TEST_FSS_TEXT_EVENTS")
+        XCTAssertEqual(problems, [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 5) { box.commands.contains { $0.hasPrefix("event json CUSTOM my::sub") } },
+                      box.commands.joined(separator: "\n"))
+        let event = ESLEvent(headers: [
+            ESLHeader("Event-Name", "CUSTOM"), ESLHeader("Event-Subclass", "my::sub"), ESLHeader("Tags", "ARRAY::first|:second"),
+        ], body: "hello")
+        box.send(ESLEncoder.event(event, format: .plain))
+        XCTAssertTrue(waitUntil(timeout: 10) { h.messages.contains { $0.contains("FSTEXT ") } }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("FSJSON sub=my::sub item=second body=hello") }, h.messages.joined(separator: "\n"))
+        let text = h.messages.first { $0.contains("FSTEXT ") }.map { String($0[$0.range(of: "FSTEXT ")!.upperBound...]) }
+        XCTAssertEqual(text, String(decoding: event.jsonPayload(), as: UTF8.self))
+        XCTAssertEqual(h.server.bus?.treesWritten.load(ordering: .relaxed), 0, "the body crossed as text, not as a tree")
+    }
+}
+
 /// One control command on its own connection to the simulator's control port, its reply read later (a `flood`
 /// answers only once every event is written).
 final class ControlLine {

@@ -156,7 +156,8 @@ typedef struct sy_value {
 /** One member of an SY_VAL_OBJECT value (1.9): key and value. sizeof(sy_member) is 48 on LP64 (a
  *  sy_str then a sy_value), never changed: members are read as an array. A tree is at most
  *  SY_VALUE_MAX_DEPTH levels deep (the object holding a scalar member is one level); the core refuses
- *  a deeper one (event_raise returns -1). Whoever hands a tree over owns every byte of it (member and
+ *  a deeper one (event_raise returns -1), and one holding a string or key whose s is NULL with
+ *  len > 0 (sy_str: s may be NULL only when len == 0). Whoever hands a tree over owns every byte of it (member and
  *  item arrays, strings) for the duration stated where it crosses; a receiver copies what it keeps. */
 typedef struct sy_member {
     sy_str key;     /**< Member name (may contain any bytes; not NUL-terminated unless stated). */

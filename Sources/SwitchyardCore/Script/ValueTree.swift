@@ -18,7 +18,8 @@ public final class ValueTree: @unchecked Sendable {
     weak var bus: EventBus?
 
     /// Copies a C tree (every array and string it points to). Nil if `value` is not an object or an array, if it
-    /// nests deeper than SY_VALUE_MAX_DEPTH, or if a member holds an unknown type.
+    /// nests deeper than SY_VALUE_MAX_DEPTH, if a member holds an unknown type, or if a string or key has a NULL
+    /// pointer with a non-zero length.
     public init?(copying value: sy_value) {
         guard value.type == Int32(SY_VAL_OBJECT.rawValue) || value.type == Int32(SY_VAL_ARRAY.rawValue) else { return nil }
         var size = Size()
@@ -56,6 +57,8 @@ public final class ValueTree: @unchecked Sendable {
             case Int32(SY_VAL_NULL.rawValue), Int32(SY_VAL_INT.rawValue):
                 return true
             case Int32(SY_VAL_STR.rawValue):
+                // sy_str: s may be NULL only when len == 0 (otherwise there is nothing to copy the len bytes from).
+                guard v.s.len == 0 || v.s.s != nil else { return false }
                 strings += v.s.len + 1
                 return true
             case Int32(SY_VAL_OBJECT.rawValue):
@@ -63,6 +66,7 @@ public final class ValueTree: @unchecked Sendable {
                 structs += v.s.len * MemoryLayout<sy_member>.stride
                 let members = UnsafeRawPointer(v.s.s)?.assumingMemoryBound(to: sy_member.self)
                 for i in 0..<v.s.len {
+                    guard members![i].key.len == 0 || members![i].key.s != nil else { return false }
                     strings += members![i].key.len + 1
                     guard measure(members![i].value, depth: depth + 1) else { return false }
                 }

@@ -100,4 +100,27 @@ final class TreeValueABITests: XCTestCase {
         } } }
         XCTAssertNil(ValueTree(copying: sy_value(type: 9, reserved: 0, i: 0, s: sy_str(s: nil, len: 0))))
     }
+
+    /// sy_str: s may be NULL only when len == 0. A string item or a member key with a NULL pointer and a length is
+    /// refused (event_raise then returns -1) rather than copied as uninitialised bytes; NULL with len 0 is "".
+    func testValueTreeRefusesANullStringWithALength() {
+        func array(_ item: sy_value) -> ValueTree? {
+            var item = item
+            return withUnsafePointer(to: &item) { p in
+                ValueTree(copying: sy_value(type: Int32(SY_VAL_ARRAY.rawValue), reserved: 0, i: 0,
+                                            s: sy_str(s: UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self), len: 1)))
+            }
+        }
+        func object(key: sy_str) -> ValueTree? {
+            var m = sy_member(key: key, value: sy_value(type: Int32(SY_VAL_INT.rawValue), reserved: 0, i: 1, s: sy_str(s: nil, len: 0)))
+            return withUnsafePointer(to: &m) { p in
+                ValueTree(copying: sy_value(type: Int32(SY_VAL_OBJECT.rawValue), reserved: 0, i: 0,
+                                            s: sy_str(s: UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self), len: 1)))
+            }
+        }
+        XCTAssertNil(array(sy_value(type: Int32(SY_VAL_STR.rawValue), reserved: 0, i: 0, s: sy_str(s: nil, len: 5))))
+        XCTAssertEqual(array(sy_value(type: Int32(SY_VAL_STR.rawValue), reserved: 0, i: 0, s: sy_str(s: nil, len: 0)))?.text, #"[""]"#)
+        XCTAssertNil(object(key: sy_str(s: nil, len: 3)))
+        XCTAssertEqual(object(key: sy_str(s: nil, len: 0))?.text, #"{"":1}"#)
+    }
 }
