@@ -25,12 +25,12 @@ final class HTTPDServer: Sendable {
     /// Resumed requests whose answer libmicrohttpd has not finished with (its completion callback not yet run): stop
     /// waits for them, since MHD_resume_connection only flags the connection and stopping the daemon at once would
     /// close it unanswered.
-    private let resumed = ResumedRequests()
+    let resumed = ResumedRequests()
 
-    /// The answer of a suspended request came (its phase is now `resumed`): the connection goes on.
+    /// The answer of a suspended request came (its phase is now `resumed`, and it is listed in `resumed`, both done
+    /// under its phase lock so a stop running meanwhile waits for it): the connection goes on.
     func resume(_ r: HTTPRequest) {
         _ = suspended.withLock { $0.removeValue(forKey: ObjectIdentifier(r)) }
-        resumed.add(r)
         MHD_resume_connection(r.connection)
     }
 
@@ -109,12 +109,10 @@ final class HTTPDServer: Sendable {
                     r.answerBody = Array("503 Service Unavailable: server stopping\n".utf8)
                 }
                 phase = .resumed
+                resumed.add(r)
                 return true
             }
-            if resume {
-                resumed.add(r)
-                MHD_resume_connection(r.connection)
-            }
+            if resume { MHD_resume_connection(r.connection) }
         }
         guard let box = daemon.withLock({ d -> DaemonBox? in defer { d = nil }; return d }) else { return }
         // No new connection, then the resumed answers (these 503s, and answers given just before) go out before the
@@ -232,7 +230,8 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
 private let completedHandler: MHD_RequestCompletedCallback = { _, _, state, _ in
     guard let state, let raw = state.pointee else { return }
     let req = Unmanaged<HTTPRequest>.fromOpaque(raw)
-    req.takeUnretainedValue().server.completed(req.takeUnretainedValue())
+    let r = req.takeUnretainedValue()
+    if r.phase.withLock({ $0 == .resumed }) { r.server.completed(r) } // only resumed ones are listed
     req.release()
     state.pointee = nil
 }
