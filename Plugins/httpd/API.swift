@@ -84,6 +84,7 @@ func makeHTTPDTable(for server: HTTPDServer) -> UnsafePointer<sy_httpd_api> {
             }
             if phase == .suspended {
                 phase = .resumed
+                r.server.resumed.add(r)
                 resume = true
             }
             return rc

@@ -22,11 +22,20 @@ final class HTTPDServer: Sendable {
     /// Requests whose connection is suspended until their answer comes (API 1.1), answered at stop.
     private let suspended = Mutex<[ObjectIdentifier: HTTPRequest]>([:])
 
-    /// The answer of a suspended request came (its phase is now `resumed`): the connection goes on.
+    /// Resumed requests whose answer libmicrohttpd has not finished with (its completion callback not yet run): stop
+    /// waits for them, since MHD_resume_connection only flags the connection and stopping the daemon at once would
+    /// close it unanswered.
+    let resumed = ResumedRequests()
+
+    /// The answer of a suspended request came (its phase is now `resumed`, and it is listed in `resumed`, both done
+    /// under its phase lock so a stop running meanwhile waits for it): the connection goes on.
     func resume(_ r: HTTPRequest) {
         _ = suspended.withLock { $0.removeValue(forKey: ObjectIdentifier(r)) }
         MHD_resume_connection(r.connection)
     }
+
+    /// libmicrohttpd is done with the request (sent, timed out or reset).
+    func completed(_ r: HTTPRequest) { resumed.remove(r) }
 
     /// One warning for a refused request, unless one was logged this second (a flood of them is counted instead).
     func logRefusal(_ text: @autoclosure () -> String) {
@@ -85,6 +94,9 @@ final class HTTPDServer: Sendable {
         host.log(.info, "listening on http://\(config.endpoint) with \(config.threads) thread(s), idle connections closed after \(config.connTimeout) s")
     }
 
+    /// How long stop waits for the resumed requests' answers to be sent.
+    static let stopWaitMs = 500
+
     func stop() {
         // Requests still waiting for a later answer (API 1.1) are answered now: libmicrohttpd stops only with every
         // connection resumed.
@@ -97,12 +109,20 @@ final class HTTPDServer: Sendable {
                     r.answerBody = Array("503 Service Unavailable: server stopping\n".utf8)
                 }
                 phase = .resumed
+                resumed.add(r)
                 return true
             }
             if resume { MHD_resume_connection(r.connection) }
         }
         guard let box = daemon.withLock({ d -> DaemonBox? in defer { d = nil }; return d }) else { return }
+        // No new connection, then the resumed answers (these 503s, and answers given just before) go out before the
+        // daemon closes every connection; bounded, so a client that does not read cannot hold the stop.
+        let listener = MHD_quiesce_daemon(box.daemon)
+        if !resumed.waitEmpty(ms: Self.stopWaitMs) {
+            host.log(.warn, "stopping with \(resumed.count) answer(s) not yet sent")
+        }
         MHD_stop_daemon(box.daemon) // joins every libmicrohttpd thread; no handler runs after this
+        if listener >= 0 { close(listener) } // quiesce handed the listening socket over
         box.logger.deallocate()
     }
 
@@ -209,7 +229,10 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
 /// Called once per request that got a state, whatever its fate (answered, timed out, reset): releases it.
 private let completedHandler: MHD_RequestCompletedCallback = { _, _, state, _ in
     guard let state, let raw = state.pointee else { return }
-    Unmanaged<HTTPRequest>.fromOpaque(raw).release()
+    let req = Unmanaged<HTTPRequest>.fromOpaque(raw)
+    let r = req.takeUnretainedValue()
+    if r.phase.withLock({ $0 == .resumed }) { r.server.completed(r) } // only resumed ones are listed
+    req.release()
     state.pointee = nil
 }
 

@@ -247,15 +247,20 @@ final class MIFifoModule: Sendable {
         while let job = queue.take() {
             switch job {
             case .request(let name, let json):
-                // A command that answers later (t_uac_dlg waiting for its final reply) holds no thread of the pool:
-                // its answer comes back through the queue, like an answer given at once.
+                // An answer given at once is written here, on the spot (it never waits in the queue). A command that
+                // answers later (t_uac_dlg waiting for its final reply) holds no thread of the pool: its answer comes
+                // back through the queue, or, when the queue is full or closed, is written by the answering thread.
+                let call = FifoCall()
                 let host = host
                 let outcome = host.miDispatchAsync(json) { reply in
                     if name.isEmpty { return } // the client wants no answer
+                    guard !call.keepIfImmediate(reply) else { return }
                     if !queue.put(.reply(replyName: name, json: reply)) {
-                        host.log(.err, "reply for '\(name)' dropped: the queue is full or closed")
+                        host.log(.warn, "request queue full or closed: answer for '\(name)' written by the answering thread")
+                        writer.write(Self.styled(reply, pretty: pretty), to: name)
                     }
                 }
+                if let reply = call.returned() { writer.write(Self.styled(reply, pretty: pretty), to: name) }
                 guard case .unsupported = outcome else { continue }
                 guard let reply = host.miDispatch(json) else { continue } // a notification: no answer
                 if name.isEmpty { continue } // the client wants no answer
@@ -263,6 +268,29 @@ final class MIFifoModule: Sendable {
             case .reply(let name, let json):
                 writer.write(Self.styled(json, pretty: pretty), to: name)
             }
+        }
+    }
+}
+
+/// One request being dispatched: tells an answer given before the dispatch returned (kept, written by the pool thread
+/// right after) from one given later (from another thread).
+final class FifoCall: Sendable {
+    private let state = Mutex<(dispatching: Bool, reply: [UInt8]?)>((true, nil))
+
+    /// Keeps the answer if the dispatch has not returned yet; false for a later answer.
+    func keepIfImmediate(_ reply: [UInt8]) -> Bool {
+        state.withLock { s in
+            guard s.dispatching else { return false }
+            s.reply = reply
+            return true
+        }
+    }
+
+    /// The dispatch returned: the answer given meanwhile, if any.
+    func returned() -> [UInt8]? {
+        state.withLock { s in
+            s.dispatching = false
+            return s.reply
         }
     }
 }

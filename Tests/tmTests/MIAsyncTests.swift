@@ -5,7 +5,8 @@ import SwitchyardTestSupport
 /// MI t_uac_dlg answers later without holding an MI thread: while requests wait for a silent UAS, more of them than
 /// mi_fifo has threads, other MI commands are answered at once; each t_uac_dlg then gets OpenSIPS's timeout answer;
 /// the same over mi_http (one httpd thread) and mi_datagram; a server stopping meanwhile answers the waiting ones and
-/// does not wait for their transactions. Ports 26000..26039.
+/// does not wait for their transactions; an HTTP client waiting gets that answer, not a closed connection; mi_fifo's
+/// immediate answers interleaved with a later one all arrive. Ports 26000..26059.
 final class MIAsyncTests: TMTestCase {
     func json(_ text: String) -> [String: Any]? {
         try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
@@ -110,5 +111,64 @@ final class MIAsyncTests: TMTestCase {
         let lateUDP = try XCTUnwrap(waitingUDP.receive(timeout: 8))
         XCTAssertTrue(lateUDP.contains(#""result":{"Status":"408 Request Timeout"}"#), lateUDP)
         XCTAssertGreaterThan(Date().timeIntervalSince(begin), 3.5)
+    }
+
+    /// The server stops while an HTTP client waits on t_uac_dlg: the client reads the "server stopping" answer
+    /// (httpd sends the resumed requests' answers before it stops its daemon), not a closed connection.
+    func testStopAnswersAWaitingHTTPClient() throws {
+        let (proxy, silent, http) = (26040, 26041, 26042)
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: """
+        modparam("tm", "fr_timeout", 60)
+        loadmodule "httpd.so"
+        loadmodule "mi_http.so"
+        modparam("httpd", "port", \(http))
+        """) + "\nroute { exit; }\n", port: proxy)
+        let quiet = try startUAS("uas_options_silent.xml", port: silent)
+        let uac = #"{"jsonrpc":"2.0","method":"t_uac_dlg","params":{"method":"OPTIONS","ruri":"sip:quiet@127.0.0.1:\#(silent)","headers":"From: <sip:mi@127.0.0.1>\r\nTo: <sip:quiet@127.0.0.1>\r\n"},"id":7}"#
+        // Several waiting clients: stopping the daemon right after resuming them closed some unanswered.
+        var waiting: [HTTPClient] = []
+        for _ in 0..<4 {
+            let c = try XCTUnwrap(HTTPClient(port: http, timeout: 15))
+            XCTAssertTrue(c.send(HTTPClient.post(uac)))
+            waiting.append(c)
+        }
+        XCTAssertTrue(waitUntil(3) { quiet.received("OPTIONS ") >= 4 }, quiet.report)
+
+        sy.process.terminate()
+        for (i, c) in waiting.enumerated() {
+            let answer = try XCTUnwrap(c.response(), "client \(i): the connection closed without an answer:\n\(sy.output)")
+            XCTAssertTrue(answer.body.contains("server stopping"), "client \(i): \(answer.status) \(answer.body)")
+        }
+        XCTAssertNotNil(sy.wait(timeout: 15), sy.output)
+    }
+
+    /// Over mi_fifo, a later answer (t_uac_dlg timing out) and a burst of immediate ones interleaved: each client gets
+    /// its own answer, the immediate ones without waiting behind the later one.
+    func testFifoLaterAnswerAmongImmediateOnes() throws {
+        let (proxy, silent) = (26050, 26051)
+        let cfg = try cliConfig()
+        _ = try startSwitchyard(Self.config(port: proxy, extra: miFifo + "\nmodparam(\"tm\", \"fr_timeout\", 3)")
+            + "\nroute { exit; }\n", port: proxy)
+        let quiet = try startUAS("uas_options_silent.xml", port: silent)
+        let later = try start(cfg, ["t_uac_dlg", "method=OPTIONS", "ruri=sip:quiet@127.0.0.1:\(silent)", headers])
+        XCTAssertTrue(waitUntil(3) { quiet.received("OPTIONS ") >= 1 }, quiet.report)
+
+        let count = 100
+        let replies = FifoReplies(count)
+        let dir = workDir
+        for i in 0..<count {
+            Thread {
+                replies.set(i, Self.fifoRequest(dir: dir, body: #"{"jsonrpc":"2.0","method":"version","id":\#(i)}"#,
+                                                name: "imm\(i)", timeout: 10))
+            }.start()
+        }
+        XCTAssertTrue(replies.wait(timeout: 20), "not every immediate request was answered")
+        for i in 0..<count {
+            XCTAssertTrue(replies.get(i)?.hasSuffix(#","id":\#(i)}"#) ?? false, "request \(i): \(String(describing: replies.get(i)))")
+        }
+        XCTAssertTrue(later.0.isRunning, "the t_uac_dlg answered before its timeout")
+        let (rc, out) = finish(later)
+        XCTAssertEqual(rc, 0, out)
+        XCTAssertEqual(json(out)?["Status"] as? String, "408 Request Timeout", out)
     }
 }

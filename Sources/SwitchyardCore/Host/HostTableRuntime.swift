@@ -1,4 +1,5 @@
 import SwitchyardABI
+import Synchronization
 
 /// The runtime-handle entries of the host table (ABI 1.8 and 1.9), and what they share with the older
 /// handle-less forms: the same work on the core the handle names instead of the published one.
@@ -109,10 +110,12 @@ extension HostTable {
     }
 }
 
-/// What a sy_timer points to: the timer's id in the core that added it, so timer_remove reaches that core (not the
-/// process-wide one, which may be another server by then). timer_add hands the plugin one retain; timer_remove
-/// releases it (the header says: call it once). The core is held weakly: a handle removed after its core is gone
-/// does nothing.
+/// What a sy_timer stands for: the timer's id in the core that added it, so timer_remove reaches that core (not the
+/// process-wide one, which may be another server by then). The sy_timer itself is no pointer but a key into the
+/// live handles (never reused): timer_remove takes the entry out, so a second remove (a 1.8 plugin removing in both
+/// stop and destroy; the 1.8 header never said "once"), a remove after stop or an unknown value does nothing, and no
+/// memory a stale handle names is ever freed or read. The core is held weakly: a handle removed after its core is
+/// gone does nothing.
 final class TimerHandle: Sendable {
     private weak let core: (any HostServices)?
     let id: Int
@@ -122,12 +125,29 @@ final class TimerHandle: Sendable {
         self.id = id
     }
 
-    func retainedForPlugin() -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
+    /// The handles not yet removed, by key. Process-wide because the C handle carries nothing a lookup could start
+    /// from that is safe to read once removed; the table holds only (key, weak core, id) entries.
+    private static let live = Mutex<(next: UInt, handles: [UInt: TimerHandle])>((1, [:]))
 
-    /// timer_remove: stops the timer in its core and frees the handle. NULL is ignored.
+    /// Enters the handle; its key (odd, never 0 nor reused) is the sy_timer the plugin gets.
+    func retainedForPlugin() -> OpaquePointer {
+        let key = Self.live.withLock { t -> UInt in
+            let k = t.next
+            t.next += 2
+            t.handles[k] = self
+            return k
+        }
+        return OpaquePointer(bitPattern: key)!
+    }
+
+    /// Live handles (tests).
+    static var liveCount: Int { live.withLock { $0.handles.count } }
+
+    /// timer_remove: stops the timer in its core, once. NULL, unknown and already-removed handles are ignored.
     static func remove(_ t: OpaquePointer?) {
         guard let t else { return }
-        let handle = Unmanaged<TimerHandle>.fromOpaque(UnsafeRawPointer(t)).takeRetainedValue()
+        let key = UInt(bitPattern: t)
+        guard let handle = live.withLock({ $0.handles.removeValue(forKey: key) }) else { return }
         handle.core?.removeTimer(handle.id)
     }
 }

@@ -264,6 +264,9 @@ public final class Server: HostServices, @unchecked Sendable {
         // MI calls a plugin promised to answer later (t_uac_dlg waiting for its reply) are answered now, while the
         // transports still run: neither their clients nor the stop wait for a transaction to end.
         mi.pending.failAll("server stopping")
+        // A plugin thread that answered just before may still be inside a transport's reply callback: the transports
+        // are destroyed only once it is out (bounded, so a stuck callback cannot hold the stop).
+        if !mi.pending.waitDelivered(ms: 500) { log.warning("stopping with an MI answer still being delivered") }
         modules.destroyAll()
         runtimeHandle?.clear()
         HostBridge.withdraw(self)

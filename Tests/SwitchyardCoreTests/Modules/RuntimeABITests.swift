@@ -173,6 +173,31 @@ final class RuntimeABITests: XCTestCase {
         XCTAssertFalse(b.server.timers.names.contains("on-b"))
     }
 
+    /// A sy_timer removed twice (a 1.8 plugin removing in both stop and destroy), removed after its server stopped, or
+    /// never handed out does nothing: the handle is a key into the live handles, not memory the first remove freed.
+    func testTimerRemoveTwiceOrAfterStopDoesNothing() throws {
+        let a = ServerHarness("")
+        XCTAssertEqual(a.prepare().map(\.description), [])
+        let ta = a.server.hostTable.pointee
+        let before = TimerHandle.liveCount
+        let once = ta.rt_timer_add!(ta.runtime, "twice", 60_000, { _ in }, nil)
+        let kept = ta.rt_timer_add!(ta.runtime, "kept", 60_000, { _ in }, nil)
+        let late = ta.rt_timer_add!(ta.runtime, "late", 60_000, { _ in }, nil)
+        XCTAssertEqual(TimerHandle.liveCount, before + 3)
+        ta.timer_remove!(once)
+        ta.timer_remove!(once)
+        XCTAssertFalse(a.server.timers.names.contains("twice"))
+        XCTAssertTrue(a.server.timers.names.contains("kept"), "a second remove reached another timer")
+        XCTAssertEqual(TimerHandle.liveCount, before + 2)
+        ta.timer_remove!(OpaquePointer(bitPattern: 2)) // never handed out (keys are odd)
+        XCTAssertTrue(a.server.timers.names.contains("kept"))
+        a.stop()
+        ta.timer_remove!(late)
+        ta.timer_remove!(late)
+        ta.timer_remove!(kept)
+        XCTAssertEqual(TimerHandle.liveCount, before)
+    }
+
     /// The 1.9 entries and the module handles of the cachedb 1.2 and DB 1.1 tables, from a C plugin that keeps no
     /// global (Fixtures/plugins/abi_1_9.c): cache_local and db_sqlite of this build serve it through their handles.
     func testHandleEntriesOfABI19AndModuleHandlesOfCachedbAndDB() throws {
