@@ -68,7 +68,8 @@
  *        plugin calls after startup (MI transports for every request, tm's t_on_* and drouting's
  *        reload finding routes, the statistics module creating counters) take the runtime handle.
  *        Documented: a sy_timer carries the core that added it, so timer_remove reaches that core
- *        (the same entry, no new form), and the handle is freed by timer_remove.
+ *        (the same entry, no new form); a second timer_remove of a handle, or one after stop,
+ *        does nothing.
  *        Second group: mi_async_begin, mi_async_reply_json, mi_async_reply_error (an MI handler
  *        answers later from any thread: tm's t_uac_dlg holds no MI thread while it waits) and
  *        rt_mi_dispatch_async (transports get such answers by callback); sip_branch_attrs (the q
@@ -211,9 +212,10 @@ typedef struct sy_mi_call sy_mi_call;
 typedef struct sy_mi_async sy_mi_async;
 /** Opaque: a statistics counter. Owned by the core; valid until the server stops. */
 typedef struct sy_stat sy_stat;
-/** Opaque: a registered timer. Owned by the core; valid until timer_remove (call it once: it frees the
- *  handle). It carries the core that added it (1.9), so timer_remove reaches that core, also from a
- *  plugin thread and with several cores in the process; once that core has stopped it does nothing. */
+/** Opaque: a registered timer. Owned by the core; pass it to timer_remove (a second remove of the
+ *  same handle, or one after the core stopped, does nothing). It carries the core that added it
+ *  (1.9), so timer_remove reaches that core, also from a plugin thread and with several cores in
+ *  the process. */
 typedef struct sy_timer sy_timer;
 /** Opaque: a script route found by name (ABI 1.3). Owned by the core; valid until the server stops. */
 typedef struct sy_route sy_route;
