@@ -37,7 +37,8 @@ extension SIPCore {
         guard (100...699).contains(code), let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin,
               let top = (try? msg.vias())?.first else { return nil }
         var tag = toTag
-        if msg.toTag != nil || code < 180 { tag = nil } else if tag == nil || tag!.isEmpty { tag = localTag(msg) }
+        // The code first: a 100 Trying (every INVITE under tm) then never parses the To header.
+        if code < 180 || msg.toTag != nil { tag = nil } else if tag == nil || tag!.isEmpty { tag = localTag(msg) }
         let extra = extraHeaders
         var out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
                                                topViaText: MessageWriter.viaWithSource(msg, top, origin.source),
@@ -118,6 +119,8 @@ extension SIPCore {
             var inQuote = false, inAngle = false
             while i < r.upperBound {
                 let c = b[i]
+                // Most bytes are none of " ; < > (all below 63): one comparison for letters.
+                if c > 62 || (c != 34 && c != 59 && c != 60 && c != 62) { i += 1; continue }
                 if c == 34 { inQuote.toggle() } else if !inQuote && c == 60 { inAngle = true } else if !inQuote && c == 62 { inAngle = false }
                 if !inQuote && !inAngle && c == 59 {  // ';'
                     var j = i + 1
