@@ -1,8 +1,13 @@
+import Synchronization
+
 /// A parsed SIP message. `parse` finds the first line, splits the header fields (names recognised,
 /// bodies kept as ranges) and the body by Content-Length; the bodies of From, To, Via, CSeq... are
 /// parsed only when first asked for, and cached.
 ///
-/// A message is owned by one worker thread at a time (the lazy caches are not synchronised).
+/// A message is owned by one worker thread at a time: the Via cache is not synchronised (fillCaches fills it before a
+/// message is shared). From and To are parsed under a lock on first use: a request kept by a transaction is read by
+/// other threads while its worker still routes it, and most are never asked for their From or To (parsing them for
+/// every kept request was a tenth of a stateful relay's time).
 public final class SIPMessage: @unchecked Sendable {
     public let bytes: [UInt8]
     public let isRequest: Bool
@@ -18,8 +23,8 @@ public final class SIPMessage: @unchecked Sendable {
     public let fields: [HeaderField]
     public let bodyRange: Range<Int>
 
-    private var fromCache: NameAddr??
-    private var toCache: NameAddr??
+    private let fromCache = Mutex<NameAddr??>(nil)
+    private let toCache = Mutex<NameAddr??>(nil)
     private var viaCache: [SIPVia]?
 
     init(bytes: [UInt8], isRequest: Bool, methodRange: Range<Int>, uriRange: Range<Int>, versionRange: Range<Int>, statusCode: Int?,
@@ -173,18 +178,17 @@ public final class SIPMessage: @unchecked Sendable {
     }
 
     /// From, parsed on first use; nil if absent or malformed.
-    public var from: NameAddr? {
-        if let c = fromCache { return c }
-        let v = field(.from).flatMap { NameAddr.parse(value(of: $0)) }
-        fromCache = .some(v)
-        return v
-    }
+    public var from: NameAddr? { nameAddr(.from, fromCache) }
 
-    public var to: NameAddr? {
-        if let c = toCache { return c }
-        let v = field(.to).flatMap { NameAddr.parse(value(of: $0)) }
-        toCache = .some(v)
-        return v
+    public var to: NameAddr? { nameAddr(.to, toCache) }
+
+    private func nameAddr(_ kind: HeaderKind, _ cache: borrowing Mutex<NameAddr??>) -> NameAddr? {
+        cache.withLock { c -> NameAddr? in
+            if let v = c { return v }
+            let v = field(kind).flatMap { NameAddr.parse(value(of: $0)) }
+            c = .some(v)
+            return v
+        }
     }
 
     public var fromURI: String? { from?.uri }
@@ -211,12 +215,10 @@ public final class SIPMessage: @unchecked Sendable {
 
     public func topVia() throws(SIPParseError) -> SIPVia? { try vias().first }
 
-    /// Fills every parse-on-first-use cache now. After it, reads never write, so the message may be read from several
-    /// threads at once (a request kept by a transaction while its worker still routes it). A Via list that does not
-    /// parse is never cached, so its reads never write either.
+    /// Fills the parse-on-first-use caches that are not locked (the Via list) now. After it, reads of them never
+    /// write, so the message may be read from several threads at once (a request kept by a transaction while its
+    /// worker still routes it). A Via list that does not parse is never cached, so its reads never write either.
     public func fillCaches() {
-        _ = from
-        _ = to
         _ = try? vias()
     }
 }

@@ -8,29 +8,31 @@ extension HostTable {
         OpaquePointer(Unmanaged.passUnretained(ctx).toOpaque())
     }
 
-    /// Calls body with the C view of the context's message fields (kept in the context's hook buffer).
+    /// Calls body with the C view of the context's message fields, pointing into the message (valid during the call).
     static func withInfo<R>(_ ctx: ScriptContext, _ body: (UnsafePointer<sy_sip_info>) -> R) -> R {
-        var info = info(ctx, into: ctx.hookInfo)
-        return body(&info)
+        guard let msg = ctx.message.sip else {
+            var none = sy_sip_info()
+            return body(&none)
+        }
+        return msg.bytes.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else {
+                var none = sy_sip_info()
+                return body(&none)
+            }
+            var info = SIPCore.sipInfo(msg, base: base)
+            return body(&info)
+        }
     }
 
-    /// The C view of the context's message fields: the message copied once into `buf`, the fields ranges of it.
-    static func info(_ ctx: ScriptContext, into buf: CBuffer) -> sy_sip_info {
-        var info = sy_sip_info()
-        guard let msg = ctx.message.sip else { return info }
-        let f = SIPCore.infoRanges(msg)
-        buf.clear()
-        buf.append(msg.bytes)
-        func str(_ i: Int) -> sy_str { buf.str(f.r[i].lowerBound, f.r[i].count) }
-        info.is_request = f.isRequest ? 1 : 0
-        info.status = f.status
-        info.cseq = f.cseq
-        info.via_port = f.viaPort
-        info.method = str(0); info.ruri = str(1); info.call_id = str(2); info.cseq_method = str(3)
-        info.from_tag = str(4); info.to_tag = str(5); info.from = str(6); info.to_uri = str(7)
-        info.via_branch = str(8); info.via_host = str(9); info.via_transport = str(10); info.via_value = str(11)
-        info.reason = str(12)
-        return info
+    /// The C view of the context's message fields for sip_info, pointing into the message's bytes (borrowed, not
+    /// copied). The pointers outlive this call: `msg.bytes` is a `let` array of the message object, so its storage
+    /// never moves or changes, and the context keeps the message (and so the storage) until it is reset or loaded
+    /// with another message, which no host call on the context does; sip_info documents the pointers as valid until
+    /// the next host call on the context, which is shorter.
+    static func info(_ ctx: ScriptContext) -> sy_sip_info {
+        guard let msg = ctx.message.sip,
+              let base = msg.bytes.withUnsafeBufferPointer({ $0.baseAddress }) else { return sy_sip_info() }
+        return SIPCore.sipInfo(msg, base: base)
     }
 
     /// Hands bytes to a plugin: kept in the context until the next host call on it.
@@ -67,8 +69,7 @@ extension HostTable {
 
         h.sip_info = { ctxp, out in
             guard let ctx = HostTable.context(ctxp), let out, ctx.message.sip != nil else { return -2 }
-            // The fields stay in the context's byte buffer until the next host call.
-            out.pointee = HostTable.info(ctx, into: ctx.bytesKeeper)
+            out.pointee = HostTable.info(ctx)
             return 0
         }
 

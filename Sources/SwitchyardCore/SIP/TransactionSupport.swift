@@ -37,7 +37,8 @@ extension SIPCore {
         guard (100...699).contains(code), let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin,
               let top = (try? msg.vias())?.first else { return nil }
         var tag = toTag
-        if msg.toTag != nil || code < 180 { tag = nil } else if tag == nil || tag!.isEmpty { tag = localTag(msg) }
+        // The code first: a 100 Trying (every INVITE under tm) then never parses the To header.
+        if code < 180 || msg.toTag != nil { tag = nil } else if tag == nil || tag!.isEmpty { tag = localTag(msg) }
         let extra = extraHeaders
         var out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
                                                topViaText: MessageWriter.viaWithSource(msg, top, origin.source),
@@ -63,47 +64,43 @@ extension SIPCore {
         return (0, dst)
     }
 
-    /// The identifying fields of a message as byte ranges of `msg.bytes` (no string is made: this runs for every
-    /// message the transaction layer sees).
-    static func infoRanges(_ msg: SIPMessage) -> InfoRanges {
-        var f = InfoRanges()
-        f.isRequest = msg.isRequest
-        f.status = Int32(msg.statusCode ?? 0)
-        f.cseq = Int64(msg.cseqNumber ?? -1)
-        if msg.isRequest {
-            f.r[0] = msg.methodRange
-            f.r[1] = msg.uriRange
-        } else {
-            f.r[12] = msg.reasonRange
+    /// The identifying fields of a message (the ABI's sy_sip_info), every string pointing into `base`, the first
+    /// byte of `msg.bytes`: nothing is copied and no string or array is made (this runs for every message the
+    /// transaction layer sees, twice for a relayed request).
+    static func sipInfo(_ msg: SIPMessage, base: UnsafePointer<UInt8>) -> sy_sip_info {
+        func str(_ r: Range<Int>) -> sy_str {
+            r.isEmpty ? sy_str(s: nil, len: 0)
+                : sy_str(s: UnsafeRawPointer(base + r.lowerBound).assumingMemoryBound(to: CChar.self), len: r.count)
         }
-        if let c = msg.field(.callID) { f.r[2] = trimmed(msg.bytes, c.value) }
-        if let m = msg.cseqMethodRange { f.r[3] = m }
+        let b = msg.bytes
+        var info = sy_sip_info()
+        info.is_request = msg.isRequest ? 1 : 0
+        info.status = Int32(msg.statusCode ?? 0)
+        info.cseq = Int64(msg.cseqNumber ?? -1)
+        if msg.isRequest {
+            info.method = str(msg.methodRange)
+            info.ruri = str(msg.uriRange)
+        } else {
+            info.reason = str(msg.reasonRange)
+        }
+        if let c = msg.field(.callID) { info.call_id = str(trimmed(b, c.value)) }
+        if let m = msg.cseqMethodRange { info.cseq_method = str(m) }
         if let from = msg.field(.from) {
-            f.r[6] = trimmed(msg.bytes, from.value)
-            f.r[4] = tagRange(msg.bytes, from.value) ?? 0..<0
+            info.from = str(trimmed(b, from.value))
+            info.from_tag = str(tagRange(b, from.value) ?? 0..<0)
         }
         if let to = msg.field(.to) {
-            f.r[5] = tagRange(msg.bytes, to.value) ?? 0..<0
-            f.r[7] = uriRange(msg.bytes, to.value)
+            info.to_tag = str(tagRange(b, to.value) ?? 0..<0)
+            info.to_uri = str(uriRange(b, to.value))
         }
         if let via = (try? msg.vias())?.first {
-            f.viaPort = Int32(via.port ?? 0)
-            f.r[8] = via.paramRange("branch") ?? 0..<0
-            f.r[9] = via.hostRange
-            f.r[10] = via.transportRange
-            f.r[11] = via.range
+            info.via_port = Int32(via.port ?? 0)
+            info.via_branch = str(via.paramRange("branch") ?? 0..<0)
+            info.via_host = str(via.hostRange)
+            info.via_transport = str(via.transportRange)
+            info.via_value = str(via.range)
         }
-        return f
-    }
-
-    struct InfoRanges {
-        var isRequest = false
-        var status: Int32 = 0
-        var cseq: Int64 = -1
-        var viaPort: Int32 = 0
-        /// method, ruri, call-id, cseq method, from tag, to tag, from, to uri, via branch, via host, via transport,
-        /// via value, reason.
-        var r = [Range<Int>](repeating: 0..<0, count: 13)
+        return info
     }
 
     static func trimmed(_ b: [UInt8], _ r: Range<Int>) -> Range<Int> {
@@ -113,25 +110,31 @@ extension SIPCore {
         return lo..<hi
     }
 
-    /// The value of `;tag=` after the URI of a From/To value (outside quotes and angle brackets).
-    static func tagRange(_ b: [UInt8], _ r: Range<Int>) -> Range<Int>? {
-        var i = r.lowerBound
-        var inQuote = false, inAngle = false
-        while i < r.upperBound {
-            let c = b[i]
-            if c == 34 { inQuote.toggle() } else if !inQuote && c == 60 { inAngle = true } else if !inQuote && c == 62 { inAngle = false }
-            if !inQuote && !inAngle && c == 59 {  // ';'
-                var j = i + 1
-                while j < r.upperBound, b[j] == 32 { j += 1 }
-                if j + 4 <= r.upperBound, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 {
-                    var k = j + 4
-                    while k < r.upperBound, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
-                    return (j + 4)..<k
+    /// The value of `;tag=` after the URI of a From/To value (outside quotes and angle brackets). Read through a
+    /// buffer pointer: it scans the whole value of two headers per message the transaction layer sees.
+    static func tagRange(_ bytes: [UInt8], _ r: Range<Int>) -> Range<Int>? {
+        guard r.upperBound <= bytes.count else { return nil }
+        return bytes.withUnsafeBufferPointer { b -> Range<Int>? in
+            var i = r.lowerBound
+            var inQuote = false, inAngle = false
+            while i < r.upperBound {
+                let c = b[i]
+                // Most bytes are none of " ; < > (all below 63): one comparison for letters.
+                if c > 62 || (c != 34 && c != 59 && c != 60 && c != 62) { i += 1; continue }
+                if c == 34 { inQuote.toggle() } else if !inQuote && c == 60 { inAngle = true } else if !inQuote && c == 62 { inAngle = false }
+                if !inQuote && !inAngle && c == 59 {  // ';'
+                    var j = i + 1
+                    while j < r.upperBound, b[j] == 32 { j += 1 }
+                    if j + 4 <= r.upperBound, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 {
+                        var k = j + 4
+                        while k < r.upperBound, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
+                        return (j + 4)..<k
+                    }
                 }
+                i += 1
             }
-            i += 1
+            return nil
         }
-        return nil
     }
 
     /// The URI of a name-addr value: inside <...>, else up to the first ';'.
@@ -147,7 +150,8 @@ extension SIPCore {
 final class RequestSnapshot: @unchecked Sendable {
     // Read by the thread that opens a context on it; avps/touched/flags written (saveFrom) by the owning module under
     // its own lock (tm: the transaction's bucket lock). `message` is shared with the worker that still routes it: its
-    // parse caches are filled before the snapshot is made (SIPMessage.fillCaches), so every later access only reads.
+    // unlocked parse caches are filled before the snapshot is made (SIPMessage.fillCaches), so every later access of
+    // them only reads; From and To are parsed under the message's lock.
     let message: SIPMessage
     let origin: SIPOrigin
     /// The engine the request was routed by: contexts opened on the snapshot run there (no process-wide lookup).

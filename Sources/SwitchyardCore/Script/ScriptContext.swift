@@ -53,8 +53,6 @@ public final class ScriptContext: @unchecked Sendable {
     var slotRelease: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
     /// Bytes handed to plugins by the sip_build_* entries, kept until the next host call on this context.
     let bytesKeeper = CBuffer()
-    /// The message fields handed to the transaction hooks (kept apart: the hook calls the host on this context).
-    let hookInfo = CBuffer()
     /// forward()'s last parsed destination URI and resolved numeric address (kept across messages: routes mostly
     /// send to one `$du`; see SIPCore.target and lookup).
     var targetMemo: (text: String, host: String, port: Int, proto: String)?
