@@ -9,12 +9,15 @@ import XCTest
 final class MIDeferredTests: XCTestCase {
     private final class Held: Sendable {
         let responders = Mutex<[MIResponder]>([])
+        /// Signalled each time a "later" command starts (its responder is held).
+        let started = DispatchSemaphore(value: 0)
     }
 
     private func dispatcher(_ held: Held) throws -> MIDispatcher {
         let registry = MIRegistry()
         try registry.register(MICommand(module: "test", name: "later", body: .deferred { _, r in
             held.responders.withLock { $0.append(r) }
+            held.started.signal()
         }))
         try registry.register(MICommand(module: "test", name: "now", body: .deferred { _, r in r.complete(.ok) }))
         return MIDispatcher(registry: registry)
@@ -46,7 +49,7 @@ final class MIDeferredTests: XCTestCase {
         let held = Held()
         let d = try dispatcher(held)
         DispatchQueue.global().async {
-            while held.responders.withLock({ $0.isEmpty }) { usleep(1000) }  // the command has started
+            guard held.started.wait(timeout: .now() + 10) == .success else { return }  // the command has started
             held.responders.withLock { $0[0] }.complete(.error(code: 408, message: "Request Timeout"))
         }
         XCTAssertEqual(d.handle(#"{"jsonrpc":"2.0","method":"later","id":1}"#),

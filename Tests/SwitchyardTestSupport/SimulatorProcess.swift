@@ -85,6 +85,11 @@ public final class SimulatorProcess: @unchecked Sendable { // buffer guarded by 
     }
 
     /// The ESL commands received so far as (connection id, line).
+    /// Whether a connection sent a command line starting with `prefix` within `timeout` (e.g. the subscription).
+    public func waitForCommand(_ prefix: String, timeout: TimeInterval = 5) -> Bool {
+        waitUntil(timeout: timeout) { (try? commandLines().contains { $0.line.hasPrefix(prefix) }) ?? false }
+    }
+
     public func commandLines() throws -> [(conn: String, line: String)] {
         try control("commands").dropFirst().compactMap { l in
             guard let sp = l.firstIndex(of: " ") else { return nil }

@@ -36,6 +36,17 @@ final class FreeSwitchEventPathTests: XCTestCase {
         return result[key]?.intValue.map { Int($0) }
     }
 
+    /// Occupies `count` workers with jobs that wait until the returned semaphore is signalled once per worker.
+    private func holdWorkers(_ h: ServerHarness, _ count: Int) -> DispatchSemaphore {
+        let release = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        for _ in 0..<count {
+            XCTAssertEqual(h.server.queue?.offer(.task { _ in holding.signal(); release.wait() }), true)
+        }
+        for _ in 0..<count { XCTAssertEqual(holding.wait(timeout: .now() + 5), .success) }
+        return release
+    }
+
     /// The simulator's events_sent once it stops moving (nil if it still moves after 20 s). "Stopped" means two samples
     /// 300 ms apart are equal: the sampling interval defines the stall, there is no event to wait for.
     private func stalledEventsSent(_ sim: SimulatorProcess) -> Int? {
@@ -62,15 +73,10 @@ final class FreeSwitchEventPathTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
 
         // Both workers held until the test lets them go.
-        let release = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        for _ in 0..<2 {
-            XCTAssertEqual(h.server.queue?.offer(.task { _ in holding.signal(); release.wait() }), true)
-        }
-        for _ in 0..<2 { XCTAssertEqual(holding.wait(timeout: .now() + 5), .success) }
+        let release = holdWorkers(h, 2)
 
         let n = 10_000
         let flood = try ControlLine(port: sim.controlPort, "flood \(n)") // answered once every event is written
@@ -112,15 +118,10 @@ final class FreeSwitchEventPathTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
 
         // Both workers held first, so the flood fills the socket buffers (megabytes) ahead of any command's reply.
-        let release = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        for _ in 0..<2 {
-            XCTAssertEqual(h.server.queue?.offer(.task { _ in holding.signal(); release.wait() }), true)
-        }
-        for _ in 0..<2 { XCTAssertEqual(holding.wait(timeout: .now() + 5), .success) }
+        let release = holdWorkers(h, 2)
         let n = 10_000
         let flood = try ControlLine(port: sim.controlPort, "flood \(n)")
         defer { flood.close() }
@@ -152,7 +153,7 @@ final class FreeSwitchEventPathTests: XCTestCase {
         XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
         XCTAssertEqual(try sim.control("call 1000 123").first?.hasPrefix("+OK"), true)
         XCTAssertTrue(waitUntil(timeout: 5) { h.server.bus?.raised.load(ordering: .relaxed) == 3 }, "raised before start")
         XCTAssertFalse(h.messages.contains { $0.contains("FSEV") }, "no worker runs before start")
@@ -353,8 +354,7 @@ final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
         lock.lock(); stopped = true; let fd = client; lock.unlock()
         shutdown(listenFD, Int32(SHUT_RDWR))
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
-        let end = Date().addingTimeInterval(3)
-        while !(thread?.isFinished ?? true) && Date() < end { usleep(10_000) }
+        _ = waitUntil(timeout: 3) { thread?.isFinished ?? true }
         Glibc.close(listenFD)
         if fd >= 0 { Glibc.close(fd) }
     }

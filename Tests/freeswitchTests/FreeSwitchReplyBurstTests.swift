@@ -53,7 +53,7 @@ final class FreeSwitchReplyBurstTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
 
         func digits() -> String {
             h.messages.compactMap { m in m.range(of: "DIGIT ").map { r in String(m[r.upperBound...].prefix(1)) } }.joined()

@@ -67,7 +67,7 @@ final class FreeSwitchReplyParkTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
         var io: String? = nil
         XCTAssertTrue(waitUntil(timeout: 5) { io = ioThread(); return io != nil }, "no thread sleeps in the I/O thread's epoll_wait")
         guard let io, let before = sleeps(io) else { return }
@@ -101,7 +101,7 @@ final class FreeSwitchReplyParkTests: XCTestCase {
         try h.start()
         defer { h.stop() }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(timeout: 5) { (try? sim.commandLines().contains { $0.line.hasPrefix("event json DTMF") }) ?? false })
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
         let uuid = try sim.call("1000", "-")
         XCTAssertEqual(h.server.raiseEvent("E_GO", [("uuid", .str(uuid))]), 0)
         XCTAssertTrue(h.waitFor("GODONE", timeout: 30), h.messages.joined(separator: "\n"))
