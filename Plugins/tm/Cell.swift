@@ -98,6 +98,8 @@ final class Cell {
     var frInvTimeout: Int64
     var wasCancelled = false
     var noNewBranches = false
+    /// Made or relayed by t_replicate: replies end here, nothing is sent upstream (not even a local reply).
+    var replicated = false
     var cancelReason: String?
     var addHeaders = ""
     var flags: UInt64 = 0

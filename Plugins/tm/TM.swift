@@ -347,6 +347,12 @@ final class TM: @unchecked Sendable {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         if cell.completed && code >= 200 { return false }
+        if cell.replicated {
+            // A replica answers nobody: the code is kept (t_check_status, retransmissions get nothing).
+            cell.uasStatus = code
+            if code >= 200 { finalSent(cell, code: code, local: true) }
+            return true
+        }
         var built: Built?
         if let ctx {
             built = core.buildReply(ctx, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
@@ -370,6 +376,7 @@ final class TM: @unchecked Sendable {
         if cell.isInvite {
             for b in cell.branches where b.finalCode == 0 { sendCancel(cell, b, reason: reason) }
         }
+        if cell.replicated { goWait(cell); return }
         fire(cell.callbacks, TMCB.responseOut, cell, code: code, ctx: nil)
         let now = nowMS()
         if cell.isInvite && (code >= 300 || local) {
