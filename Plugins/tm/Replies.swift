@@ -148,8 +148,9 @@ extension TM {
         }
         if code >= 600 && !cfg.disable6xxBlock {
             cell.noNewBranches = true
+            endWait(cell, completeNow: false)
             for b in cell.branches where b.finalCode == 0 { sendCancel(cell, b, reason: "") }
-        } else if cell.currentSet.contains(where: { $0.finalCode == 0 }) {
+        } else if cell.setPending {
             reschedule(cell)
             return 1
         }
@@ -308,6 +309,10 @@ extension TM {
                 goWait(cell)
             }
         }
+        if cell.waitBranchesUntil > 0 && cell.waitBranchesUntil <= now {
+            // fr_inv_timeout of the wait: the branches that ended decide, or a 408 made here.
+            endWait(cell, completeNow: true)
+        }
         if cell.replyFRAt > 0 && cell.replyFRAt <= now {
             cell.replyFRAt = 0
             cell.replyRetrAt = 0
@@ -335,7 +340,7 @@ extension TM {
         b.finalReason = "Request Timeout"
         cell.lastCompletedBranch = b.index
         if cell.completed { return }
-        if cell.currentSet.contains(where: { $0.finalCode == 0 }) { return }
+        if cell.setPending { return }
         completeNegative(cell, parent: nil)
     }
 }

@@ -184,7 +184,8 @@ final class TM: @unchecked Sendable {
     // MARK: relaying
 
     /// Sends the context's request (and its appended branches) as new branches of the cell. t_relay's codes.
-    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool) -> Int32 {
+    /// `keepSet`: the new branches join the current set instead of starting a new one (t_inject_branches).
+    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
@@ -207,7 +208,7 @@ final class TM: @unchecked Sendable {
             attrs += (0..<Int64(appended.count)).map { core.branchAttrs(ctx, $0) }
             core.clearBranches(ctx)
         }
-        cell.firstBranch = cell.branches.count
+        if !keepSet { cell.firstBranch = cell.branches.count }
         // Each branch route starts from the request as the request route left it; so does the script afterwards.
         let original = cell.onBranch != nil ? core.msgSave(ctx) : nil
         defer {
@@ -376,6 +377,8 @@ final class TM: @unchecked Sendable {
         if cell.isInvite {
             for b in cell.branches where b.finalCode == 0 { sendCancel(cell, b, reason: reason) }
         }
+        // A final reply ends any wait for new branches.
+        cell.waitBranchesUntil = 0
         if cell.replicated { goWait(cell); return }
         fire(cell.callbacks, TMCB.responseOut, cell, code: code, ctx: nil)
         let now = nowMS()
