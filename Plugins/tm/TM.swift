@@ -153,12 +153,16 @@ final class TM: @unchecked Sendable {
             return .retransmission
         }
         // The keys are copied before any other core call on the context (a built reply may reuse the buffer the
-        // fields point into). An INVITE's 100 Trying is built next: it carries the reply target (one core call).
+        // fields point into).
         let keys = MessageKeys(info)
-        let trying = info.is_request == 1 && cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
-            ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
+        let sendTrying = cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
+        // REQUEST_IN callbacks see the request before the transaction keeps it (OpenSIPS: before the cell is cloned)
+        // and before the 100 Trying is built. With none registered nothing can change it in between: the 100 is
+        // built first and its target serves as the upstream (one core call less).
+        let early = globalCallbacks.isEmpty
+        var trying = early && sendTrying ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
         guard let upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
-        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: core.snapshot(ctx),
+        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: early ? core.snapshot(ctx) : nil,
                         upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
                         frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
@@ -172,6 +176,10 @@ final class TM: @unchecked Sendable {
         stat(stats?.uas)
         stat(stats?.inuse)
         fire(globalCallbacks, TMCB.requestIn, cell, code: 0, ctx: ctx)
+        if !early {
+            cell.snapshot = core.snapshot(ctx)
+            if sendTrying { trying = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") }
+        }
         if let r = trying {
             core.send(upstream, r.bytes)
             cell.lastReply = r.bytes
