@@ -32,9 +32,9 @@ extension TM {
         table.withBucket(cell.hashIndex) {
             guard cell.waiting else { return }
             // In a reply or failure route the completion check that follows sees the wait ended; elsewhere the
-            // set may be complete already.
+            // set may be complete already (but a transaction that never sent a branch waits for the script's relay).
             let tx = existingTxn(call.context)
-            endWait(cell, completeNow: tx?.kind == .request || tx?.kind == .branch)
+            endWait(cell, completeNow: (tx?.kind == .request || tx?.kind == .branch) && !cell.branches.isEmpty)
         }
         return 1
     }
