@@ -37,6 +37,31 @@ final class InjectBranchesTests: TMTestCase {
         }
     }
 
+    /// `cancel,l`: the ringing branch is CANCELled ("Call completed elsewhere") when the new one goes out, and that
+    /// injection is the last (the wait ends with any number of branches allowed).
+    func testCancelAndLastFlags() throws {
+        let (proxy, ringing, missing, caller) = (42157, 42158, 42159, 42154)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_newtran();
+            t_wait_for_new_branches();
+            $du = "sip:127.0.0.1:\(ringing)";
+            t_relay();
+            $du = "sip:127.0.0.1:\(missing)";
+            if (t_inject_branches("msg", "cancel,l")) xlog("L_NOTICE", "injected last\\n");
+        }
+        """, port: proxy)
+        let first = try startUAS("uas_ring_cancel.xml", port: ringing)
+        let second = try startUAS("uas_404.xml", port: missing)
+        let run = try runUAC("uac_180_404.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(first, lastReceived: "ACK ", calls: 1), first.report)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "ACK ", calls: 1), second.report)
+        XCTAssertEqual(first.received("CANCEL "), 1, first.report)
+        XCTAssertTrue(first.trace.contains("Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\""), first.report)
+        XCTAssertTrue(sy.output.contains("injected last"), sy.output)
+    }
+
     /// Without a final reply sent: -2 once the transaction is answered.
     func testRefusedAfterAFinalReply() throws {
         let (proxy, caller) = (42155, 42156)

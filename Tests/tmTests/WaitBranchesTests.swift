@@ -53,6 +53,26 @@ final class WaitBranchesTests: TMTestCase {
         XCTAssertTrue(sy.output.contains("failure 486"), sy.output)
     }
 
+    /// No more branches before any was sent: nothing completes, the relay that follows runs as usual.
+    func testNoMoreBeforeTheRelay() throws {
+        let (proxy, busy, caller) = (42145, 42146, 42148)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_newtran();
+            t_wait_for_new_branches();
+            t_wait_no_more_branches();
+            $du = "sip:127.0.0.1:\(busy)";
+            if (t_relay()) xlog("L_NOTICE", "relayed after no-more\\n");
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_486.xml", port: busy)
+        let run = try runUAC("uac_486.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
+        XCTAssertEqual(run.uac.received("SIP/2.0 408"), 0, run.uac.report)
+        XCTAssertTrue(sy.output.contains("relayed after no-more"), sy.output)
+    }
+
     /// OpenSIPS's parked call: 180 by t_reply, then waiting; its CANCEL gets the 487 at once.
     func testParkedCallCancelled() throws {
         let (proxy, caller) = (42140, 42141)
