@@ -98,6 +98,11 @@ final class Cell {
     var frInvTimeout: Int64
     var wasCancelled = false
     var noNewBranches = false
+    /// Made or relayed by t_replicate: replies end here, nothing is sent upstream (not even a local reply).
+    var replicated = false
+    /// t_wait_for_new_branches: deadline of the wait (0: not waiting) and branches still awaited (-1: any number).
+    var waitBranchesUntil: Int64 = 0
+    var waitBranchesLeft = -1
     var cancelReason: String?
     var addHeaders = ""
     var flags: UInt64 = 0
@@ -166,7 +171,7 @@ final class Cell {
         for b in branches {
             consider(b.retrAt); consider(b.frAt); consider(b.cancelRetrAt)
         }
-        consider(replyRetrAt); consider(replyFRAt); consider(waitAt); consider(orphanAt)
+        consider(replyRetrAt); consider(replyFRAt); consider(waitAt); consider(orphanAt); consider(waitBranchesUntil)
         return t
     }
 }

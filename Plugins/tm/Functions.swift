@@ -99,6 +99,8 @@ extension TM {
         if let r = tx.cancelReason { reason = r } else if passReason, let r = host.sipHeader(ctx, "Reason") { reason = "Reason: \(r)\r\n" }
         inv.cancelReason = reason
         for br in inv.currentSet where br.finalCode == 0 { sendCancel(inv, br, reason: reason) }
+        // A wait for new branches ends with the CANCEL: with no branch left pending the caller gets its 487 now.
+        if inv.waiting { endWait(inv, completeNow: true) }
         return 1
     }
 

@@ -4,6 +4,8 @@
 //
 //   t_relay t_newtran t_reply t_reply_with_body t_check_trans t_check_status t_on_failure t_on_reply t_on_branch
 //   t_was_cancelled t_local_replied t_cancel_branch t_add_hdrs t_add_cancel_reason t_flush_flags t_new_request
+//   t_replicate t_reply_by_callid t_get_branch_idx_by_attr t_wait_for_new_branches t_wait_no_more_branches
+//   t_inject_branches
 //   $T_reply_code $T_reply_reason $T_branch_idx $T_ruri $T_id $T_fr_timeout $T_fr_inv_timeout
 //   $T_branch_last_reply_code $bavp $tm.branch.(uri|duri|path|q|flags|socket|last_received|type|flag|attr)
 #if canImport(Glibc)
@@ -165,6 +167,15 @@ final class TMModule: @unchecked Sendable {
         m.function("t_add_hdrs", params: [.str], routes: [.request], on { $0.tAddHdrs($1) })
         m.function("t_add_cancel_reason", params: [.str], routes: [.request], on { $0.tAddCancelReason($1) })
         m.function("t_flush_flags", params: [], routes: [.request, .branch]) { _ in 1 }
+        m.function("t_replicate", params: [.str, [.str, opt]], routes: reqFail, on { $0.tReplicate($1) })
+        m.function("t_reply_by_callid", params: [.int, .str, [.str, opt], [.int, opt]], routes: [.request], on {
+            $0.tReplyByCallid($1)
+        })
+        m.function("t_get_branch_idx_by_attr", params: [.str, [.str, opt], [.int, opt], [.var, opt], [.int, opt]],
+                   routes: [.onReply, .branch, .failure], on { $0.tGetBranchIdxByAttr($1) })
+        m.function("t_wait_for_new_branches", params: [[.int, opt]], routes: [.request], on { $0.tWaitForNewBranches($1) })
+        m.function("t_wait_no_more_branches", params: [], routes: most, on { $0.tWaitNoMoreBranches($1) })
+        m.function("t_inject_branches", params: [.str, [.str, opt]], routes: [.request], on { $0.tInjectBranches($1) })
         m.function("t_new_request", params: [.str, .str, .str, .str, [.str, opt], [.str, opt]], routes: .all, on { $0.tNewRequest($1) })
     }
 }

@@ -71,7 +71,7 @@ extension TM {
         }
         if br.finalCode >= 200 {
             // A retransmitted final: only 2xx of an INVITE go on (the ACK is end to end).
-            if cell.isInvite && code < 300 && code >= 200, let bytes = core.buildRelayed(ctx) {
+            if cell.isInvite && code < 300 && code >= 200 && !cell.replicated, let bytes = core.buildRelayed(ctx) {
                 core.send(cell.upstream, bytes)
                 stat(stats?.relayedReplies)
             }
@@ -79,7 +79,7 @@ extension TM {
         }
         if cell.completed {
             // After the final went upstream only further 2xx of an INVITE are relayed.
-            if cell.isInvite && (200..<300).contains(code), let bytes = core.buildRelayed(ctx) {
+            if cell.isInvite && (200..<300).contains(code) && !cell.replicated, let bytes = core.buildRelayed(ctx) {
                 br.finalCode = code
                 br.frAt = 0
                 core.send(cell.upstream, bytes)
@@ -115,7 +115,7 @@ extension TM {
                 sendCancel(cell, br, reason: br.cancelReason.isEmpty ? TM.originatorCancel : br.cancelReason)
             }
             provisionalTimers(cell, br, code: code)
-            if code > 100, !cell.isLocal, let bytes = core.buildRelayed(ctx) {
+            if code > 100, !cell.isLocal, !cell.replicated, let bytes = core.buildRelayed(ctx) {
                 core.send(cell.upstream, bytes)
                 stat(stats?.relayedReplies)
                 cell.lastReply = bytes
@@ -128,7 +128,7 @@ extension TM {
         br.frAt = 0
         br.finalCode = code
         br.finalReason = CoreLink.text(info.reason)
-        br.finalReply = cell.isLocal ? raw : core.buildRelayed(ctx)
+        br.finalReply = cell.isLocal ? raw : cell.replicated ? nil : core.buildRelayed(ctx)
         br.localFinal = false
         cell.lastCompletedBranch = bi
         if code < 300 && cell.isLocal {
@@ -148,8 +148,9 @@ extension TM {
         }
         if code >= 600 && !cfg.disable6xxBlock {
             cell.noNewBranches = true
+            endWait(cell, completeNow: false)
             for b in cell.branches where b.finalCode == 0 { sendCancel(cell, b, reason: "") }
-        } else if cell.currentSet.contains(where: { $0.finalCode == 0 }) {
+        } else if cell.setPending {
             reschedule(cell)
             return 1
         }
@@ -240,7 +241,10 @@ extension TM {
             uacCompleted(cell, b, code: b.finalCode, reason: b.finalReason, reply: b.finalReply, ctx: nil)
             return
         }
-        if let bytes = b.finalReply {
+        if cell.replicated {
+            cell.uasStatus = b.finalCode
+            finalSent(cell, code: b.finalCode, local: false)
+        } else if let bytes = b.finalReply {
             core.send(cell.upstream, bytes)
             stat(stats?.relayedReplies)
             cell.lastReply = bytes
@@ -305,6 +309,10 @@ extension TM {
                 goWait(cell)
             }
         }
+        if cell.waitBranchesUntil > 0 && cell.waitBranchesUntil <= now {
+            // fr_inv_timeout of the wait: the branches that ended decide, or a 408 made here.
+            endWait(cell, completeNow: true)
+        }
         if cell.replyFRAt > 0 && cell.replyFRAt <= now {
             cell.replyFRAt = 0
             cell.replyRetrAt = 0
@@ -332,7 +340,7 @@ extension TM {
         b.finalReason = "Request Timeout"
         cell.lastCompletedBranch = b.index
         if cell.completed { return }
-        if cell.currentSet.contains(where: { $0.finalCode == 0 }) { return }
+        if cell.setPending { return }
         completeNegative(cell, parent: nil)
     }
 }

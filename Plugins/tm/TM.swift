@@ -153,12 +153,16 @@ final class TM: @unchecked Sendable {
             return .retransmission
         }
         // The keys are copied before any other core call on the context (a built reply may reuse the buffer the
-        // fields point into). An INVITE's 100 Trying is built next: it carries the reply target (one core call).
+        // fields point into).
         let keys = MessageKeys(info)
-        let trying = info.is_request == 1 && cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
-            ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
+        let sendTrying = cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
+        // REQUEST_IN callbacks see the request before the transaction keeps it (OpenSIPS: before the cell is cloned)
+        // and before the 100 Trying is built. With none registered nothing can change it in between: the 100 is
+        // built first and its target serves as the upstream (one core call less).
+        let early = globalCallbacks.isEmpty
+        var trying = early && sendTrying ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
         guard let upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
-        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: core.snapshot(ctx),
+        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: early ? core.snapshot(ctx) : nil,
                         upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
                         frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
@@ -172,6 +176,10 @@ final class TM: @unchecked Sendable {
         stat(stats?.uas)
         stat(stats?.inuse)
         fire(globalCallbacks, TMCB.requestIn, cell, code: 0, ctx: ctx)
+        if !early {
+            cell.snapshot = core.snapshot(ctx)
+            if sendTrying { trying = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") }
+        }
         if let r = trying {
             core.send(upstream, r.bytes)
             cell.lastReply = r.bytes
@@ -184,7 +192,8 @@ final class TM: @unchecked Sendable {
     // MARK: relaying
 
     /// Sends the context's request (and its appended branches) as new branches of the cell. t_relay's codes.
-    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool) -> Int32 {
+    /// `keepSet`: the new branches join the current set instead of starting a new one (t_inject_branches).
+    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
@@ -207,7 +216,7 @@ final class TM: @unchecked Sendable {
             attrs += (0..<Int64(appended.count)).map { core.branchAttrs(ctx, $0) }
             core.clearBranches(ctx)
         }
-        cell.firstBranch = cell.branches.count
+        if !keepSet { cell.firstBranch = cell.branches.count }
         // Each branch route starts from the request as the request route left it; so does the script afterwards.
         let original = cell.onBranch != nil ? core.msgSave(ctx) : nil
         defer {
@@ -347,6 +356,12 @@ final class TM: @unchecked Sendable {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         if cell.completed && code >= 200 { return false }
+        if cell.replicated {
+            // A replica answers nobody: the code is kept (t_check_status, retransmissions get nothing).
+            cell.uasStatus = code
+            if code >= 200 { finalSent(cell, code: code, local: true) }
+            return true
+        }
         var built: Built?
         if let ctx {
             built = core.buildReply(ctx, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
@@ -370,6 +385,9 @@ final class TM: @unchecked Sendable {
         if cell.isInvite {
             for b in cell.branches where b.finalCode == 0 { sendCancel(cell, b, reason: reason) }
         }
+        // A final reply ends any wait for new branches.
+        cell.waitBranchesUntil = 0
+        if cell.replicated { goWait(cell); return }
         fire(cell.callbacks, TMCB.responseOut, cell, code: code, ctx: nil)
         let now = nowMS()
         if cell.isInvite && (code >= 300 || local) {

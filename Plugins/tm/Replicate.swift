@@ -1,0 +1,45 @@
+// t_replicate: relay the request statefully to one more destination while its replies stay here (REGISTER
+// replication): the transaction is marked so that nothing from it ever goes upstream.
+import SwitchyardPluginKit
+
+extension TM {
+    func tReplicate(_ call: FunctionCall) -> Int32 {
+        let ctx = call.context
+        let uri = call.string(0)
+        guard !uri.isEmpty else {
+            host.log(.err, "t_replicate: empty destination URI")
+            return -2
+        }
+        guard let flags = RelayFlags(call.isPresent(1) ? call.string(1) : "") else {
+            host.log(.err, "t_replicate: unknown flag in '\(call.string(1))' (no-dns-failover)")
+            return -2
+        }
+        _ = flags  // only no-dns-failover is meaningful for a replica, and there is no DNS failover (README 10)
+        let known = existingTxn(ctx)
+        let before = host.varGet(ctx, duVar) ?? .null
+        // The request goes to `uri` with its request-URI unchanged; $du is as it was afterwards.
+        _ = host.varSet(ctx, duVar, .string(uri))
+        defer { _ = host.varSet(ctx, duVar, before) }
+        if let tx = known, tx.kind == .failure {
+            guard let cell = tx.cell else { return -1 }
+            table.withBucket(cell.hashIndex) { cell.replicated = true }
+            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true)
+        }
+        guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
+        if known?.cell == nil && CoreLink.equals(info.method, "ACK") { return forwardStateless(ctx) }
+        let tx = known ?? txn(ctx)
+        var created = false
+        let cell: Cell
+        if let c = tx.cell {
+            cell = c
+        } else {
+            switch newTransaction(ctx, tx: tx, schedule: false) {
+            case .created(let c): cell = c; created = true
+            case .retransmission: return 1
+            case .failed(let e): return e
+            }
+        }
+        table.withBucket(cell.hashIndex) { cell.replicated = true }
+        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: true)
+    }
+}

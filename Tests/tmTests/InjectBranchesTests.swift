@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+import SwitchyardTestSupport
+
+/// `t_inject_branches("msg")`: a transaction waiting for one more branch gets it added to its current set (not a new
+/// one); the best reply of both goes upstream once the wait is over. Ports 42150..42159.
+final class InjectBranchesTests: TMTestCase {
+    func testInjectedBranchJoinsTheCurrentSet() throws {
+        let (proxy, busy, missing, caller) = (42150, 42151, 42152, 42153)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_newtran();
+            t_wait_for_new_branches(1);
+            t_on_failure("f");
+            $du = "sip:127.0.0.1:\(busy)";
+            t_relay();
+            if (!t_inject_branches("event")) xlog("L_NOTICE", "event refused\\n");
+            if (!t_inject_branches("msg", "x")) xlog("L_NOTICE", "bad flag refused\\n");
+            $du = "sip:127.0.0.1:\(missing)";
+            if (t_inject_branches("msg")) xlog("L_NOTICE", "injected\\n");
+        }
+        failure_route[f] {
+            xlog("L_NOTICE", "set $(tm.branch.duri[0/active]) $(tm.branch.duri[1/active]) won $T_reply_code\\n");
+        }
+        """, port: proxy)
+        let first = try startUAS("uas_486.xml", port: busy)
+        let second = try startUAS("uas_404.xml", port: missing)
+        // fr_inv_timeout is 120 s: the caller's 404 within 10 s shows the wait ended with the one injected branch.
+        let run = try runUAC("uac_404.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(first, lastReceived: "ACK ", calls: 1), first.report)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "ACK ", calls: 1), second.report)
+        let out = sy.output
+        for line in ["event refused", "t_inject_branches: source 'event' needs the event_routing module", "bad flag refused",
+                     "injected", "set sip:127.0.0.1:\(busy) sip:127.0.0.1:\(missing) won 404"] {
+            XCTAssertTrue(out.contains(line), "\(line)\n\(out)")
+        }
+    }
+
+    /// `cancel,l`: the ringing branch is CANCELled ("Call completed elsewhere") when the new one goes out, and that
+    /// injection is the last (the wait ends with any number of branches allowed).
+    func testCancelAndLastFlags() throws {
+        let (proxy, ringing, missing, caller) = (42157, 42158, 42159, 42154)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_newtran();
+            t_wait_for_new_branches();
+            $du = "sip:127.0.0.1:\(ringing)";
+            t_relay();
+            $du = "sip:127.0.0.1:\(missing)";
+            if (t_inject_branches("msg", "cancel,l")) xlog("L_NOTICE", "injected last\\n");
+        }
+        """, port: proxy)
+        let first = try startUAS("uas_ring_cancel.xml", port: ringing)
+        let second = try startUAS("uas_404.xml", port: missing)
+        let run = try runUAC("uac_180_404.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(first, lastReceived: "ACK ", calls: 1), first.report)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "ACK ", calls: 1), second.report)
+        XCTAssertEqual(first.received("CANCEL "), 1, first.report)
+        XCTAssertTrue(first.trace.contains("Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\""), first.report)
+        XCTAssertTrue(sy.output.contains("injected last"), sy.output)
+    }
+
+    /// Without a final reply sent: -2 once the transaction is answered.
+    func testRefusedAfterAFinalReply() throws {
+        let (proxy, caller) = (42155, 42156)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_reply(486, "Busy Here");
+            t_inject_branches("msg");
+            $var(rc) = $rc;
+            xlog("L_NOTICE", "inject after final: $var(rc)\\n");
+        }
+        """, port: proxy)
+        let run = try runUAC("uac_486.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(sy.waitFor("inject after final: -2"), sy.output)
+    }
+}

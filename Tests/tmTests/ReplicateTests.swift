@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+import SwitchyardTestSupport
+
+/// `t_replicate`: a REGISTER answered here (sl) is also relayed statefully to a replica (a sipp registrar); the
+/// replica's reply runs the failure route but never reaches the caller. Ports 42100..42109.
+final class ReplicateTests: TMTestCase {
+    func testReplicaRepliesStayHere() throws {
+        let (proxy, replica, caller) = (42100, 42101, 42102)
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: "loadmodule \"sl.so\"") + """
+        route {
+            if ($rm == "REGISTER") {
+                t_on_failure("replica");
+                if (t_replicate("sip:127.0.0.1:\(replica)")) xlog("L_NOTICE", "replicated du=$du\\n");
+                sl_send_reply(200, "Saved");
+                exit;
+            }
+            if (!t_replicate("sip:127.0.0.1:\(replica)", "bogus")) xlog("L_NOTICE", "bad flag refused\\n");
+            t_reply(200, "Probe");
+        }
+        failure_route[replica] {
+            xlog("L_NOTICE", "replica answered $T_reply_code\\n");
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_register_404.xml", port: replica)
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("REGISTER", ruri: "sip:127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-rep1",
+                                callID: "rep@test"), to: proxy)
+        var seen: [String] = []
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200 Saved", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertTrue(sy.waitFor("replicated du=<null>"), sy.output)
+
+        // The replica got the REGISTER through us (our Via on top of the caller's) and answered 404.
+        XCTAssertTrue(waitUntil(5) { uas.received("REGISTER ") == 1 }, uas.report)
+        XCTAssertTrue(uas.trace.contains("Via: SIP/2.0/UDP 127.0.0.1:\(caller);branch=z9hG4bK-rep1"), uas.report)
+        XCTAssertTrue(uas.trace.contains("127.0.0.1:\(proxy);branch=z9hG4bK"), uas.report)
+        XCTAssertTrue(sy.waitFor("replica answered 404"), sy.output)
+
+        // The 404 was handled before the failure route logged; a probe answered afterwards comes back alone.
+        uac.send(RawSIP.request("OPTIONS", ruri: "sip:127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-rep2",
+                                callID: "probe@test"), to: proxy)
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200 Probe", timeout: 5, seen: &seen), "\(seen)")
+        XCTAssertFalse(seen.contains { $0.hasPrefix("SIP/2.0 404") }, "the replica's reply went upstream: \(seen)")
+        XCTAssertEqual(seen.filter { $0.hasPrefix("SIP/2.0 200 Saved") }.count, 1, "\(seen)")
+        XCTAssertTrue(sy.output.contains("bad flag refused"), sy.output)
+        XCTAssertTrue(sy.output.contains("t_replicate: unknown flag in 'bogus'"), sy.output)
+    }
+
+    func testNotAllowedInOnReplyRoute() throws {
+        let port = 42105
+        let cfg = "\(workDir)/bad.cfg"
+        try (Self.config(port: port) + """
+        route { t_on_reply("r"); t_relay(); }
+        onreply_route[r] { t_replicate("sip:127.0.0.1:1"); }
+        """).write(toFile: cfg, atomically: true, encoding: .utf8)
+        let bad = BinaryRunner(args: ["-f", cfg], cwd: workDir)
+        try bad.start()
+        XCTAssertNotEqual(bad.wait(timeout: 15), 0, bad.output)
+        XCTAssertTrue(bad.output.contains("function 't_replicate' cannot be used in onreply_route"), bad.output)
+    }
+}
