@@ -3,15 +3,25 @@ import XCTest
 import SwitchyardTestSupport
 
 /// The contexts tm registers: `$(<request>pv)` reads the transaction's stored request, `$(<reply>pv)` the winning
-/// stored reply of a failure route (null for a 408 made here, and where there is no transaction); an unknown
+/// stored reply of a failure route (null for a 408 made here, in branch and reply routes, and where there is no
+/// transaction); an unknown
 /// context is a startup error. Ports 26100..26119.
 final class PVContextTests: TMTestCase {
     static let script = """
     route {
         xlog("L_NOTICE", "before request=$(<request>ru) reply=$(<reply>rs)\\n");
         $du = "sip:127.0.0.1:DST";
+        $rU = "2000";
+        t_on_branch("b");
+        t_on_reply("r");
         t_on_failure("ctx");
         t_relay();
+    }
+    branch_route[b] {
+        xlog("L_NOTICE", "branch ru=$ru request=$(<request>ru) reply=$(<reply>rs)\n");
+    }
+    onreply_route[r] {
+        xlog("L_NOTICE", "onreply rs=$rs request=$(<request>rm) reply=$(<reply>rs)\n");
     }
     failure_route[ctx] {
         xlog("L_NOTICE", "ctx code=$T_reply_code rs=$(<reply>rs) rr=$(<reply>rr) foo=$(<reply>hdr(X-Foo)) len=$(<reply>hdr(X-Foo){s.len}) ru=$(<request>ru) rm=$(<request>rm) own=$ru\\n");
@@ -29,7 +39,10 @@ final class PVContextTests: TMTestCase {
         XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
         XCTAssertTrue(sy.waitFor("ctx code=503 rs=503 rr=Service Unavailable foo=bar baz len=7 ru=sip:1000@127.0.0.1:\(proxy) rm=INVITE own=sip:1000@127.0.0.1:\(proxy)"),
                       sy.output)
-        XCTAssertTrue(sy.output.contains("before request=<null> reply=<null>"), sy.output)
+        let out = sy.output
+        XCTAssertTrue(out.contains("before request=<null> reply=<null>"), out)
+        XCTAssertTrue(out.contains("branch ru=sip:2000@127.0.0.1:\(proxy) request=sip:1000@127.0.0.1:\(proxy) reply=<null>"), out)
+        XCTAssertTrue(out.contains("onreply rs=503 request=INVITE reply=<null>"), out)
     }
 
     /// No answer: the 408 is made here, so `$(<reply>...)` is null; the request is still there.
