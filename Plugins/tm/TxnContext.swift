@@ -30,7 +30,13 @@ final class TxnContext {
     /// That reply's bytes, copied on first `$(<reply>...)` read: they stay put until the context is released.
     var pickedReply: UnsafeMutableRawBufferPointer?
 
-    deinit { pickedReply?.deallocate() }
+    /// A snapshot of the request route's own message for `$(<request>...)` there (see TM.storedRequest).
+    var ownRequest: (snapshot: OpaquePointer, core: CoreLink)?
+
+    deinit {
+        pickedReply?.deallocate()
+        if let r = ownRequest { r.core.snapshotFree(r.snapshot) }
+    }
 
     static let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { p in
         guard let p else { return }

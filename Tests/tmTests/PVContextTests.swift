@@ -16,6 +16,7 @@ final class PVContextTests: TMTestCase {
         t_on_reply("r");
         t_on_failure("ctx");
         t_relay();
+        xlog("L_NOTICE", "after request=$(<request>ru) $(<request>hdr(Call-ID){s.len}) reply=$(<reply>rs)\n");
     }
     branch_route[b] {
         xlog("L_NOTICE", "branch ru=$ru request=$(<request>ru) reply=$(<reply>rs)\n");
@@ -42,6 +43,7 @@ final class PVContextTests: TMTestCase {
         let out = sy.output
         XCTAssertTrue(out.contains("before request=<null> reply=<null>"), out)
         XCTAssertTrue(out.contains("branch ru=sip:2000@127.0.0.1:\(proxy) request=sip:1000@127.0.0.1:\(proxy) reply=<null>"), out)
+        XCTAssertTrue(out.range(of: #"after request=sip:1000@127\.0\.0\.1:\#(proxy) [1-9][0-9]* reply=<null>"#, options: .regularExpression) != nil, out)
         XCTAssertTrue(out.contains("onreply rs=503 request=INVITE reply=<null>"), out)
     }
 
