@@ -44,7 +44,7 @@ struct PVContextDecl {
 
 extension ModuleExportsBuilder {
     /// A pseudo-variable context `<name>`: `$(<name>pv)` in the script reads `pv` against the message `get` gives
-    /// (on the calling context's thread). Needs a core of ABI 1.10; older cores ignore it (the script does not load).
+    /// (on the calling context's thread). ABI 1.10: a core older than that refuses a plugin built with it anyway.
     public mutating func pseudoVariableContext(_ name: String, get: @escaping @Sendable (SYContext) -> PVContextMessage) {
         contextDecls.append(PVContextDecl(name: name, get: get))
     }
