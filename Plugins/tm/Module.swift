@@ -49,6 +49,7 @@ final class TMModule: @unchecked Sendable {
         declareFunctions(&m)
         declarePVs(&m)
         declareBranchPVs(&m)
+        declarePVContexts(&m)
         declareMI(&m)
         m.onInit { [self] in try start() }
         m.onChildInit { [self] _ in tm?.serving.store(true, ordering: .releasing) }

@@ -215,6 +215,7 @@ extension TM {
                 tx.cell = cell
                 tx.kind = .failure
                 tx.branchIndex = cell.lastCompletedBranch
+                tx.pickedBranch = winner.index
                 tx.replyCode = winner.finalCode
                 tx.replyReason = winner.localFinal ? "Request Timeout" : winner.finalReason
                 let before = cell.branches.count

@@ -25,6 +25,18 @@ final class TxnContext {
     var draft: BranchScript?
     /// q value and Path of the branch the branch route builds ($tm.branch.q/.path without an index).
     var draftAttrs = BranchAttrs()
+    /// The branch whose final reply a failure route runs for (OpenSIPS's picked branch): `$(<reply>pv)`.
+    var pickedBranch = -1
+    /// That reply's bytes, copied on first `$(<reply>...)` read: they stay put until the context is released.
+    var pickedReply: UnsafeMutableRawBufferPointer?
+
+    /// A snapshot of the request route's own message for `$(<request>...)` there (see TM.storedRequest).
+    var ownRequest: (snapshot: OpaquePointer, core: CoreLink)?
+
+    deinit {
+        pickedReply?.deallocate()
+        if let r = ownRequest { r.core.snapshotFree(r.snapshot) }
+    }
 
     static let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { p in
         guard let p else { return }

@@ -29,6 +29,7 @@ public struct ModuleExportsBuilder {
     private var miCmds: [MIDecl] = []
     private var events: [String] = []
     var protoDecls: [ProtoDecl] = []
+    var contextDecls: [PVContextDecl] = []
     private var initHook: (@Sendable () throws -> Void)?
     private var childInitHook: (@Sendable (Int32) throws -> Void)?
     private var destroyHook: (@Sendable () -> Void)?
@@ -298,6 +299,7 @@ public struct ModuleExportsBuilder {
 
         e.events = CMemory.list(events.map { sy_event_export(name: CMemory.string($0)) })
         e.protos = CMemory.list(protoDecls.map { $0.export() })
+        e.pv_contexts = CMemory.list(contextDecls.map { $0.export() })
 
         e.user = CMemory.retain(HooksBox(host: host, initHook: initHook, childInitHook: childInitHook,
                                          destroyHook: destroyHook))

@@ -12,8 +12,10 @@ final class ScriptHarness {
     let ctx: ScriptContext
     var raised: [(String, [(name: String, value: Value)])] = []
 
-    init(_ text: String, file: StaticString = #filePath, line: UInt = #line) {
+    /// `setup` registers what a module would (e.g. pseudo-variable contexts) before the script is resolved.
+    init(_ text: String, setup: (ScriptEngine) throws -> Void = { _ in }, file: StaticString = #filePath, line: UInt = #line) {
         engine = ScriptEngine(log: CoreLog(level: LogLevels.debug, xlogLevel: LogLevels.debug, sink: .collector(collector)))
+        XCTAssertNoThrow(try setup(engine), file: file, line: line)
         let ast = Parser.parse(text: text, path: "test.cfg", diagnostics: diagnostics)
         var r = Resolver(engine: engine, diagnostics: diagnostics, varHandles: engine.varHandles)
         if !diagnostics.hasErrors { r.resolve(routes: ast.routes) }
@@ -69,8 +71,9 @@ final class RaisedBox: @unchecked Sendable {
 }
 
 /// Parses and resolves text, returning every diagnostic as text (for error tests).
-func diagnosticsOf(_ text: String) -> [String] {
+func diagnosticsOf(_ text: String, setup: (ScriptEngine) throws -> Void = { _ in }) -> [String] {
     let engine = ScriptEngine(log: CoreLog(sink: .collector(LogCollector())))
+    try? setup(engine)
     let diags = DiagnosticBag()
     let ast = Parser.parse(text: text, path: "test.cfg", diagnostics: diags)
     var r = Resolver(engine: engine, diagnostics: diags, varHandles: engine.varHandles)

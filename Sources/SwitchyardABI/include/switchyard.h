@@ -82,6 +82,10 @@
  *        script reads it as its JSON text, except that `$pv := $param(x)` hands the tree itself to a
  *        SY_PV_OBJECT setter. This part grows no table: a 1.8 plugin never sees the
  *        new types.
+ *   1.10 pseudo-variable contexts: the callback type sy_pv_context_fn, the item sy_pv_context_export
+ *        and sy_module_exports.pv_contexts (appended): a module names a context (tm: `request`,
+ *        `reply`) and hands the core the message `$(<name>pv)` reads any pseudo-variable of; the
+ *        core parses `<name>` and refuses an unknown one at startup. A 1.9 plugin loads unchanged.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -101,7 +105,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 9
+#define SY_ABI_MINOR 10
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -418,6 +422,23 @@ typedef struct sy_pv_export {
     int (*get_index)(sy_ctx *ctx, void *param, int64_t index, sy_value *out, void *user);
 } sy_pv_export;
 
+/** What a pseudo-variable context (1.10) answers for `$(<name>pv)` read on ctx: the message the
+ *  inner pv is read against. Set *request to a kept request (from sip_snapshot: read as received,
+ *  $ru its request-URI, $du unset), or else *message to a whole SIP message as received (request or
+ *  reply; the core parses a copy). Whatever is handed over must stay valid until the route run on
+ *  ctx ends (the core reads it after the callback returns). Return 1 with a message, 0 when there
+ *  is none (the variable reads NULL, as for OpenSIPS's faked replies), <0 on error (NULL too).
+ *  (The calling context's thread.) */
+struct sy_sip_snapshot; /* typedef'd with the 1.7 transaction types below */
+typedef int (*sy_pv_context_fn)(sy_ctx *ctx, void *user, const struct sy_sip_snapshot **request, sy_str *message);
+
+/** One pseudo-variable context (1.10), e.g. tm's `reply` for `$(<reply>rs)`. */
+typedef struct sy_pv_context_export {
+    const char *name;    /**< Context name, without '<' '>'. Static storage. Unique in the core. */
+    sy_pv_context_fn get; /**< Required. */
+    void *user;          /**< Passed to get. */
+} sy_pv_context_export;
+
 /** An MI handler. Read params with host->mi_param_*; answer with host->mi_reply_json or
  *  host->mi_reply_error exactly once. Return 0 when answered; <0 without an answer gives
  *  JSON-RPC -32000 "Server error". Called from MI transport threads, concurrently. */
@@ -503,6 +524,9 @@ typedef struct sy_module_exports {
     /* --- 1.4 --- */
     /** sy_proto_export items: the SIP transports this module provides (most modules: empty). */
     sy_list protos;
+    /* --- 1.10 --- */
+    /** sy_pv_context_export items: the contexts `$(<name>pv)` this module serves (most: empty). */
+    sy_list pv_contexts;
 } sy_module_exports;
 
 /* ---------------------------------------------------------------------------------------------

@@ -10,9 +10,14 @@ enum ABIReader {
     /// Size of sy_module_exports up to 1.3 (before `protos` was appended in 1.4).
     static let exportsSizeV1_1 = MemoryLayout<sy_module_exports>.offset(of: \sy_module_exports.protos)!
 
+    /// Size of sy_module_exports from 1.4 to 1.9 (before `pv_contexts` was appended in 1.10).
+    static let exportsSizeV1_4 = MemoryLayout<sy_module_exports>.offset(of: \sy_module_exports.pv_contexts)!
+
     static func requiredExportsSize(minor: UInt32) -> Int {
-        // 1.1 appended `aliases`; 1.2 and 1.3 grew list items and the host table only; 1.4 appended `protos`.
-        minor >= 4 ? MemoryLayout<sy_module_exports>.size : minor >= 1 ? exportsSizeV1_1 : exportsSizeV1_0
+        // 1.1 appended `aliases`; 1.2 and 1.3 grew list items and the host table only; 1.4 appended `protos`;
+        // 1.10 appended `pv_contexts`.
+        if minor >= 10 { return MemoryLayout<sy_module_exports>.size }
+        return minor >= 4 ? exportsSizeV1_4 : minor >= 1 ? exportsSizeV1_1 : exportsSizeV1_0
     }
 
     /// Copies `available` bytes of a C struct into a zeroed Swift value of type T.

@@ -20,6 +20,8 @@ public final class LoadedModule: @unchecked Sendable {
     let miCommands: [sy_mi_export]
     /// SIP transports (ABI 1.4).
     let protos: [sy_proto_export]
+    /// Pseudo-variable contexts `$(<name>pv)` (ABI 1.10).
+    let pvContexts: [sy_pv_context_export]
     public let events: [String]
 
     var paramsSet: Set<String> = []
@@ -51,6 +53,10 @@ public final class LoadedModule: @unchecked Sendable {
         miCommands = try ABIReader.items(exports.mi_cmds, as: sy_mi_export.self, minimumItemSize: MemoryLayout<sy_mi_export>.size, what: "mi_cmds")
         protos = exports.header.abi_minor >= 4
             ? try ABIReader.items(exports.protos, as: sy_proto_export.self, minimumItemSize: MemoryLayout<sy_proto_export>.size, what: "protos")
+            : []
+        pvContexts = exports.header.abi_minor >= 10
+            ? try ABIReader.items(exports.pv_contexts, as: sy_pv_context_export.self,
+                                  minimumItemSize: MemoryLayout<sy_pv_context_export>.size, what: "pv_contexts")
             : []
         events = try ABIReader.items(exports.events, as: sy_event_export.self, minimumItemSize: MemoryLayout<sy_event_export>.size, what: "events")
             .compactMap { ABIReader.string($0.name) }

@@ -58,6 +58,14 @@ public final class ModuleRegistry: @unchecked Sendable {
             }
             do { try engine.register(pvClass: cls) } catch { diagnostics.error(loc, error.message) }
         }
+        for c in m.pvContexts {
+            guard let cname = c.name, let get = c.get else {
+                diagnostics.error(loc, "module \(m.name): a pseudo-variable context export has no name or callback")
+                continue
+            }
+            let pc = PVContext(name: String(cString: cname), module: m.name, source: .plugin(get: get, user: c.user))
+            do { try engine.register(pvContext: pc) } catch { diagnostics.error(loc, error.message) }
+        }
     }
 
     // MARK: modparam

@@ -24,6 +24,8 @@ public final class ResolvedPV: @unchecked Sendable {
     /// True for `$(x[*])`.
     public var isAllIndex: Bool {
         if case .fixed(.all) = index { return true }
+        // `$(<ctx>x[*])`: the index belongs to the variable read in the context.
+        if let c = accessor as? ContextPVAccessor { return c.inner.isAllIndex }
         return false
     }
 

@@ -16,6 +16,8 @@ public final class ScriptEngine: @unchecked Sendable {
     public var maxWhileLoops = 10000
 
     private(set) var pvClasses: [String: PVClass] = [:]
+    /// Pseudo-variable contexts `$(<name>pv)` by name, registered by modules at load (ABI 1.10).
+    private(set) var pvContexts: [String: PVContext] = [:]
     private(set) var transformClasses: [String: TransformClass] = [:]
     /// Core functions are registered first and cannot be shadowed by a module.
     private(set) var functions: [String: FunctionDef] = [:]
@@ -60,6 +62,13 @@ public final class ScriptEngine: @unchecked Sendable {
         pvClasses[pvClass.name] = pvClass
     }
 
+    public func register(pvContext: PVContext) throws(PVResolveError) {
+        if let existing = pvContexts[pvContext.name] {
+            throw PVResolveError("pseudo-variable context <\(pvContext.name)> of module \(pvContext.module) is already registered by \(existing.module)")
+        }
+        pvContexts[pvContext.name] = pvContext
+    }
+
     public func register(function: FunctionDef) throws(PVResolveError) {
         if let existing = functions[function.name] {
             throw PVResolveError("function \(function.name)() of module \(function.module) is already exported by \(existing.module)")
@@ -79,6 +88,7 @@ public final class ScriptEngine: @unchecked Sendable {
     }
 
     func resolvePV(_ syntax: PVSyntax, text: String) throws(PVResolveError) -> ResolvedPV {
+        if let name = syntax.context { return try resolveInContext(name, syntax, text: text) }
         if let suffix = syntax.indexSuffix {
             // `$(name[i/word])` reads the class's variant `name/word` (tm's `$tm.branch.uri[i/active]`: an index over
             // another set), which a module exports as a pseudo-variable of that name.
@@ -110,8 +120,24 @@ public final class ScriptEngine: @unchecked Sendable {
             case .pv(let p): index = .dynamic(try resolvePV(p))
             }
         }
+        return ResolvedPV(text: text, accessor: accessor, index: index, transforms: try resolveTransforms(syntax.transforms))
+    }
+
+    /// `$(<name>pv...)`: the inner variable with its index and transformations, read against the context's message;
+    /// with no message it is null, transformations not run (OpenSIPS's pv_get_spec_value).
+    private func resolveInContext(_ name: String, _ syntax: PVSyntax, text: String) throws(PVResolveError) -> ResolvedPV {
+        guard let context = pvContexts[name] else {
+            throw PVResolveError("unknown pseudo-variable context <\(name)> in \(text) (maybe a loadmodule statement is missing?)")
+        }
+        var plain = syntax
+        plain.context = nil
+        let inner = try resolvePV(plain, text: text)
+        return ResolvedPV(text: text, accessor: ContextPVAccessor(context: context, inner: inner), index: nil, transforms: [])
+    }
+
+    private func resolveTransforms(_ list: [TransformSyntax]) throws(PVResolveError) -> [Transform] {
         var transforms: [Transform] = []
-        for t in syntax.transforms {
+        for t in list {
             guard let tc = transformClasses[t.cls] else {
                 throw PVResolveError("unknown transformation class '\(t.cls)' in {\(t.cls).\(t.op)}")
             }
@@ -124,7 +150,7 @@ public final class ScriptEngine: @unchecked Sendable {
             }
             transforms.append(try tc.make(t.op, params))
         }
-        return ResolvedPV(text: text, accessor: accessor, index: index, transforms: transforms)
+        return transforms
     }
 
     // MARK: running

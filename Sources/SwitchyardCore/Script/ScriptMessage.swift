@@ -75,8 +75,8 @@ public struct ScriptMessage: @unchecked Sendable {
         requestURIPending = sip.isRequest
     }
 
-    /// A received SIP message as the route's message.
-    init(sip: SIPMessage, origin: SIPOrigin) {
+    /// A received SIP message as the route's message (no origin: a message a module kept, read by `$(<ctx>pv)`).
+    init(sip: SIPMessage, origin: SIPOrigin?) {
         self.sip = sip
         self.origin = origin
         self.requestURIPending = sip.isRequest

@@ -79,7 +79,7 @@ final class RuntimeABITests: XCTestCase {
         try runtimeHandlePlugin(output: "abi_1_8", headerDir: nil, version: "1.\(SY_ABI_MINOR)")
     }
 
-    /// Built against the frozen 1.8 header (Fixtures/plugins/abi_1_8): loads and works on a 1.9 core.
+    /// Built against the frozen 1.8 header (Fixtures/plugins/abi_1_8): loads and works on later cores.
     func testA18BuiltPluginStillLoads() throws {
         try runtimeHandlePlugin(output: "abi_1_8_built_1_8", headerDir: Repo.fixtures.appendingPathComponent("plugins/abi_1_8").path,
                                 version: "1.8")
@@ -201,7 +201,16 @@ final class RuntimeABITests: XCTestCase {
     /// The 1.9 entries and the module handles of the cachedb 1.2 and DB 1.1 tables, from a C plugin that keeps no
     /// global (Fixtures/plugins/abi_1_9.c): cache_local and db_sqlite of this build serve it through their handles.
     func testHandleEntriesOfABI19AndModuleHandlesOfCachedbAndDB() throws {
-        try PluginBuilder.build("abi_1_9")
+        try handleEntriesPlugin(output: "abi_1_9", headerDir: nil)
+    }
+
+    /// Built against the frozen 1.9 header (Fixtures/plugins/abi_1_9): loads and works on a 1.10 core.
+    func testA19BuiltPluginStillLoads() throws {
+        try handleEntriesPlugin(output: "abi_1_9_built_1_9", headerDir: Repo.fixtures.appendingPathComponent("plugins/abi_1_9").path)
+    }
+
+    private func handleEntriesPlugin(output: String, headerDir: String?) throws {
+        try PluginBuilder.build("abi_1_9", headerDir: headerDir, output: output)
         let build = BinaryRunner.buildDirectory.path
         let db = FileManager.default.temporaryDirectory.appendingPathComponent("abi19-\(UUID().uuidString).db").path
         defer { try? FileManager.default.removeItem(atPath: db) }
@@ -209,7 +218,7 @@ final class RuntimeABITests: XCTestCase {
         mpath = "\(dir)"
         loadmodule "\(build)/libcache_local.so"
         loadmodule "\(build)/libdb_sqlite.so"
-        loadmodule "abi_1_9.so"
+        loadmodule "\(output).so"
         modparam("abi19", "db_url", "sqlite://\(db)")
         failure_route[abi19_fail] { exit; }
         route[abi19_req] { xlog("abi19 request route ran"); return(7); }

@@ -18,7 +18,7 @@ final class TreeValueABITests: XCTestCase {
         XCTAssertEqual(SY_VAL_OBJECT.rawValue, 3)
         XCTAssertEqual(SY_VAL_ARRAY.rawValue, 4)
         XCTAssertEqual(SY_PV_OBJECT.rawValue, 4)
-        XCTAssertEqual(SY_ABI_MINOR, 9)
+        XCTAssertGreaterThanOrEqual(SY_ABI_MINOR, 9)
     }
 
     func testACPluginProducesAndReadsATree() throws {
@@ -44,7 +44,7 @@ final class TreeValueABITests: XCTestCase {
                       h.messages.joined(separator: "\n"))
         XCTAssertTrue(h.messages.contains { $0.hasSuffix("PLAIN text=x") }, h.messages.joined(separator: "\n"))
         XCTAssertFalse(h.messages.contains { $0.contains("deep event delivered") })
-        XCTAssertEqual(h.server.modules.module(named: "abi19tree")?.abiVersion, "1.9")
+        XCTAssertEqual(h.server.modules.module(named: "abi19tree")?.abiVersion, "1.\(SY_ABI_MINOR)")
         // The tree went to the setter as is: its JSON text was never written.
         XCTAssertEqual(h.server.bus?.treesWritten.load(ordering: .relaxed), 0)
     }

@@ -11,7 +11,7 @@ static int mod_init(void *user) { (void)user; return 0; }
 static const sy_module_exports exports = {
     SY_HEADER(sy_module_exports), "dep_a", "1.0.0", "loader test fixture: depends on dep_b",
     SY_LIST(deps), SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY,
-    mod_init, NULL, NULL, NULL, NULL, SY_LIST_EMPTY /* protos (1.4) */
+    mod_init, NULL, NULL, NULL, NULL, SY_LIST_EMPTY /* protos (1.4) */, SY_LIST_EMPTY /* pv_contexts (1.10) */
 };
 
 SY_PLUGIN_ENTRY(h) { (void)h; return &exports; }

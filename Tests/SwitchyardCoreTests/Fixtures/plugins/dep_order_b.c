@@ -20,7 +20,7 @@ static void mod_destroy(void *user) {
 static const sy_module_exports exports = {
     SY_HEADER(sy_module_exports), "dep_order_b", "1.0.0", "loader test fixture: dependency of dep_order_a",
     SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY,
-    mod_init, NULL, mod_destroy, NULL, NULL, SY_LIST_EMPTY /* protos (1.4) */
+    mod_init, NULL, mod_destroy, NULL, NULL, SY_LIST_EMPTY /* protos (1.4) */, SY_LIST_EMPTY /* pv_contexts (1.10) */
 };
 
 SY_PLUGIN_ENTRY(h) { host = h; return &exports; }

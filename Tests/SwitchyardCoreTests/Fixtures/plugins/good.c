@@ -81,7 +81,7 @@ static const sy_func_export funcs[] = {
 static const sy_module_exports exports = {
     SY_HEADER(sy_module_exports), "good", "1.0.0", "loader test fixture: a well-formed module",
     SY_LIST_EMPTY, SY_LIST(params), SY_LIST(funcs), SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY,
-    good_init, good_child_init, good_destroy, NULL, NULL, SY_LIST_EMPTY /* protos (1.4) */
+    good_init, good_child_init, good_destroy, NULL, NULL, SY_LIST_EMPTY /* protos (1.4) */, SY_LIST_EMPTY /* pv_contexts (1.10) */
 };
 
 SY_PLUGIN_ENTRY(h) {

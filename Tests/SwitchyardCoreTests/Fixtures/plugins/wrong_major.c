@@ -7,7 +7,7 @@ static const sy_module_exports exports = {
     { SY_ABI_MAJOR + 1, SY_ABI_MINOR, (uint32_t)sizeof(sy_module_exports), 0 },
     "wrong_major", "1.0.0", "loader test fixture: ABI major from the future",
     SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY, SY_LIST_EMPTY,
-    NULL, NULL, NULL, NULL, NULL, SY_LIST_EMPTY /* protos (1.4) */
+    NULL, NULL, NULL, NULL, NULL, SY_LIST_EMPTY /* protos (1.4) */, SY_LIST_EMPTY /* pv_contexts (1.10) */
 };
 
 SY_PLUGIN_ENTRY(h) { (void)h; return &exports; }

@@ -1,0 +1,45 @@
+import Foundation
+import XCTest
+import SwitchyardABI
+@testable import SwitchyardCore
+import SwitchyardTestSupport
+
+/// ABI 1.10 pseudo-variable contexts served by a C plugin (Fixtures/plugins/abi_1_10.c): the core reads any variable
+/// against the bytes it hands over, with transformations; no message or an error reads NULL.
+final class PVContextABITests: XCTestCase {
+    var dir: String { PluginBuilder.outDir.path }
+
+    func testACPluginServesContexts() throws {
+        try PluginBuilder.build("abi_1_10")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_10.so"
+        event_route[E_CTX] {
+            xlog("CTX rs=$(<fixed>rs) rr=$(<fixed>rr) xc=$(<fixed>hdr(X-C)) len=$(<fixed>hdr(X-C){s.len}) empty=$(<empty>rs) broken=$(<broken>rr)");
+        }
+        """)
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("contexts=0") }, h.messages.joined(separator: "\n"))
+        XCTAssertEqual(h.server.modules.module(named: "abi110")?.abiVersion, "1.10")
+        try h.start()
+        defer { h.stop() }
+        XCTAssertEqual(h.server.raiseEvent("E_CTX", []), 0)
+        XCTAssertTrue(h.waitFor("CTX "), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("CTX rs=503 rr=Service Unavailable xc=from C len=6 empty=<null> broken=<null>") },
+                      h.messages.joined(separator: "\n"))
+    }
+
+    /// A misspelt context is a startup error at its line.
+    func testUnknownContextNamesWhereItIsWritten() throws {
+        try PluginBuilder.build("abi_1_10")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_10.so"
+        route { xlog("$(<fixd>rs)"); }
+        """)
+        let errors = h.prepare(workers: 1).map(\.description)
+        XCTAssertEqual(errors.count, 1, "\(errors)")
+        XCTAssertTrue(errors.first?.contains(":3:") ?? false, "\(errors)")
+        XCTAssertTrue(errors.first?.contains("unknown pseudo-variable context <fixd> in $(<fixd>rs)") ?? false, "\(errors)")
+    }
+}
