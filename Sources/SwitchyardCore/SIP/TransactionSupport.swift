@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwitchyardABI
 import SwitchyardSIP
 
@@ -115,6 +118,8 @@ extension SIPCore {
     static func tagRange(_ bytes: [UInt8], _ r: Range<Int>) -> Range<Int>? {
         guard r.upperBound <= bytes.count else { return nil }
         return bytes.withUnsafeBufferPointer { b -> Range<Int>? in
+            // A value without ';' has no tag (a request's To): memchr says so a word at a time.
+            guard !r.isEmpty, let base = b.baseAddress, memchr(base + r.lowerBound, 59, r.count) != nil else { return nil }
             var i = r.lowerBound
             var inQuote = false, inAngle = false
             while i < r.upperBound {
