@@ -72,6 +72,14 @@ public final class ScriptContext: @unchecked Sendable {
         return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
     }
 
+    /// `keepCString` for bytes (a header's text lent by the message).
+    func keepCBytes(_ b: UnsafeBufferPointer<UInt8>) -> sy_str {
+        cStringKeeper.removeAll(keepingCapacity: true)
+        cStringKeeper.append(contentsOf: UnsafeRawBufferPointer(b).bindMemory(to: CChar.self))
+        cStringKeeper.append(0)
+        return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+    }
+
     init(worker: WorkerState, engine: ScriptEngine, routeType: RouteKind) {
         self.worker = worker
         self.engine = engine
