@@ -3,6 +3,11 @@
 // Plugins depend only on the C ABI header target (and optionally the Swift plugin kit) — never on the core.
 import PackageDescription
 
+/// Release builds of the SIP hot path (core, parser, plugin kit, proto_udp, tm, maxfwd, sl) skip the run-time
+/// exclusivity checks: swift_beginAccess per access to a class's stored array or dictionary was about 3 % of a stateful
+/// relay's instructions. Debug builds, which run the tests, keep the checks and catch violations.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "Switchyard",
     products: [
@@ -47,7 +52,7 @@ let package = Package(
         // Transport-agnostic Management Interface: JSON-RPC 2.0 dispatch, command registry, statistics.
         .target(name: "SwitchyardMI", dependencies: ["SwitchyardJSON"], path: "Sources/SwitchyardMI"),
         // The SIP message parser: stateless, no Foundation (it is also the fuzz target, see Fuzz/).
-        .target(name: "SwitchyardSIP", path: "Sources/SwitchyardSIP"),
+        .target(name: "SwitchyardSIP", path: "Sources/SwitchyardSIP", swiftSettings: hotPath),
         // The core: config parser, script engine, module loader, host table, runtime.
         .target(
             name: "SwitchyardCore",
@@ -58,7 +63,7 @@ let package = Package(
             path: "Sources/SwitchyardCore",
             // Release builds skip the run-time exclusivity checks (swift_beginAccess on every script-state access
             // was ~15 % of a route's time); debug builds, which run the tests, keep them and catch violations.
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: hotPath
         ),
         .executableTarget(
             name: "switchyard",
@@ -90,12 +95,15 @@ let package = Package(
         .target(name: "mi_fifo", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_fifo", exclude: ["README.md"]),
         .target(name: "mi_datagram", dependencies: ["SwitchyardPluginKit", "SwitchyardJSON"], path: "Plugins/mi_datagram", exclude: ["README.md"]),
         // SIP transports and stateless SIP helpers. Transports own sockets; the core does the SIP work.
-        .target(name: "proto_udp", dependencies: ["SwitchyardPluginKit", "CUDPBatch"], path: "Plugins/proto_udp", exclude: ["README.md"]),
+        .target(name: "proto_udp", dependencies: ["SwitchyardPluginKit", "CUDPBatch"], path: "Plugins/proto_udp", exclude: ["README.md"],
+                swiftSettings: hotPath),
         .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
         .target(name: "CEpoll", path: "Sources/CEpoll"),
         .target(name: "proto_tcp", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP", "CEpoll"], path: "Plugins/proto_tcp", exclude: ["README.md"]),
-        .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"]),
-        .target(name: "maxfwd", dependencies: ["SwitchyardPluginKit"], path: "Plugins/maxfwd", exclude: ["README.md"]),
+        .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"],
+                swiftSettings: hotPath),
+        .target(name: "maxfwd", dependencies: ["SwitchyardPluginKit"], path: "Plugins/maxfwd", exclude: ["README.md"],
+                swiftSettings: hotPath),
         .target(name: "rr", dependencies: ["SwitchyardPluginKit"], path: "Plugins/rr", exclude: ["README.md"]),
         // Server database drivers: the client libraries (Debian: libmariadb-dev, libpq-dev, libhiredis-dev), each linked
         // only into its plugin; SwitchyardSQL is what the two SQL drivers share (URLs, SQL text, pooling, the C table).
@@ -110,7 +118,8 @@ let package = Package(
         .target(name: "cachedb_redis", dependencies: ["SwitchyardPluginKit", "CHiredis"], path: "Plugins/cachedb_redis",
                 exclude: ["README.md"]),
         // Transactions: links the (stateless) SIP parser to build CANCEL/ACK from the branch requests it keeps.
-        .target(name: "tm", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP"], path: "Plugins/tm", exclude: ["README.md"]),
+        .target(name: "tm", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP"], path: "Plugins/tm", exclude: ["README.md"],
+                swiftSettings: hotPath),
         // dispatcher: its selection rules are a small pure library (no ABI) that the plugin links and the tests call.
         .target(name: "DispatcherSelection", path: "Plugins/dispatcher/Selection"),
         .target(name: "dispatcher", dependencies: ["SwitchyardPluginKit", "DispatcherSelection"], path: "Plugins/dispatcher",

@@ -56,6 +56,14 @@ final class MaxFwdModule: Sendable {
             host.log(.err, "mf_process_maxfwd_header: invalid value \(given) (0..255)")
             return -2
         }
+        // The usual case, a plain decimal value, is read and written as bytes; anything else takes the string path.
+        if case .some(.some(var v)) = host.withSIPHeader(ctx, "Max-Forwards", { MaxFwdModule.decimal($0) }) {
+            if v == 0 { return -1 }
+            let limit = maxLimit.load(ordering: .relaxed)
+            if v > limit { v = limit + 1 }
+            setDecimal(ctx, v - 1)
+            return 1
+        }
         guard let text = host.sipHeader(ctx, "Max-Forwards") else {
             guard host.sipHasMessage(ctx) else { return -2 }
             host.sipHeaderSet(ctx, "Max-Forwards", String(given))
@@ -70,5 +78,32 @@ final class MaxFwdModule: Sendable {
         if v > limit { v = limit + 1 }  // as OpenSIPS: the value sent on is then max_limit
         host.sipHeaderSet(ctx, "Max-Forwards", String(v - 1))
         return 1
+    }
+
+    /// A value of 1 to 18 ASCII digits with optional spaces or tabs around it (what `Int(text.trimmingSpaces())`
+    /// reads for such text); nil for anything else, which the string path then reads as before.
+    static func decimal(_ b: UnsafeRawBufferPointer) -> Int? {
+        var lo = 0, hi = b.count
+        while lo < hi, b[lo] == 32 || b[lo] == 9 { lo += 1 }
+        while hi > lo, b[hi - 1] == 32 || b[hi - 1] == 9 { hi -= 1 }
+        guard hi > lo, hi - lo <= 18 else { return nil }
+        var n = 0
+        for i in lo..<hi {
+            let c = b[i]
+            guard c >= 48, c <= 57 else { return nil }
+            n = n * 10 + Int(c - 48)
+        }
+        return n
+    }
+
+    /// Sets Max-Forwards to `n` (0...255), written on the stack.
+    func setDecimal(_ ctx: SYContext, _ n: Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3) { buf in
+            var digits = 0, rest = n
+            repeat { digits += 1; rest /= 10 } while rest > 0
+            rest = n
+            for i in stride(from: digits - 1, through: 0, by: -1) { buf[i] = UInt8(48 + rest % 10); rest /= 10 }
+            host.sipHeaderSet(ctx, "Max-Forwards", bytes: UnsafeBufferPointer(rebasing: buf[0..<digits]))
+        }
     }
 }

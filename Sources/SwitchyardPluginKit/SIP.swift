@@ -111,6 +111,16 @@ extension PluginHost {
         return SYStr.string(out)
     }
 
+    /// The index-th header called `name` as bytes, lent to `body` for the call only; nil if absent. No string is
+    /// made on either side (maxfwd reads Max-Forwards on every request).
+    public func withSIPHeader<R>(_ ctx: SYContext, _ name: StaticString, index: Int = 0,
+                                 _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard provides(\.sip_header_get), let f = raw.pointee.sip_header_get else { return nil }
+        var out = sy_str()
+        guard f(ctx.raw, SYStr.make(name), UInt32(index), &out) == 0 else { return nil }
+        return body(UnsafeRawBufferPointer(start: out.s, count: out.s == nil ? 0 : out.len))
+    }
+
     /// True when the context runs on a received SIP message.
     public func sipHasMessage(_ ctx: SYContext) -> Bool {
         guard provides(\.sip_header_get), let f = raw.pointee.sip_header_get else { return false }
@@ -125,6 +135,15 @@ extension PluginHost {
         guard provides(\.sip_header_set), let f = raw.pointee.sip_header_set else { return false }
         var n = name, v = value
         return n.withUTF8 { nb in v.withUTF8 { vb in f(ctx.raw, SYStr.make(nb), SYStr.make(vb)) } } == 0
+    }
+
+    /// `sipHeaderSet` with the name and value as bytes (no string made).
+    @discardableResult
+    public func sipHeaderSet(_ ctx: SYContext, _ name: StaticString, bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard provides(\.sip_header_set), let f = raw.pointee.sip_header_set else { return false }
+        // An empty value is "" (a null pointer would mean remove).
+        let value = bytes.isEmpty ? SYStr.make("") : SYStr.make(bytes)
+        return f(ctx.raw, SYStr.make(name), value) == 0
     }
 
     /// Removes the first header called `name` from what is sent on; false if there was none.
@@ -194,6 +213,9 @@ private final class DoneBox: Sendable {
 
 /// sy_str helpers.
 enum SYStr {
+    static func make(_ s: StaticString) -> sy_str {
+        sy_str(s: UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self), len: s.utf8CodeUnitCount)
+    }
     static func make(_ b: UnsafeBufferPointer<UInt8>) -> sy_str {
         sy_str(s: b.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, len: b.count)
     }

@@ -64,6 +64,11 @@ public enum HeaderKind: UInt8, Sendable {
         return m
     }()
 
+    /// `named` for a name given as bytes (a module's header name through the ABI).
+    public static func named(bytes: UnsafeBufferPointer<UInt8>) -> HeaderKind {
+        classify(bytes, 0..<bytes.count)
+    }
+
     /// The kind for a name written in a script or by a module ("Via", "v", "X-Foo").
     public static func named(_ name: String) -> HeaderKind {
         var n = name

@@ -119,19 +119,32 @@ public final class SIPMessage: @unchecked Sendable {
     /// Max-Forwards on every request).
     public func fieldIndex(named name: String, nth: Int = 0, where include: (Int) -> Bool = { _ in true }) -> Int? {
         let kind = HeaderKind.named(name)
+        if kind != .other { return fieldIndex(kind: kind, nth: nth, where: include) }
         var seen = 0
-        if kind != .other {
-            for i in fields.indices where fields[i].kind == kind && include(i) {
-                if seen == nth { return i }
-                seen += 1
-            }
-            return nil
-        }
         for i in fieldIndexes(named: name) where include(i) {
             if seen == nth { return i }
             seen += 1
         }
         return nil
+    }
+
+    /// `fieldIndex(named:)` for a header the core classifies (`kind` is not `.other`).
+    public func fieldIndex(kind: HeaderKind, nth: Int = 0, where include: (Int) -> Bool = { _ in true }) -> Int? {
+        var seen = 0
+        for i in fields.indices where fields[i].kind == kind && include(i) {
+            if seen == nth { return i }
+            seen += 1
+        }
+        return nil
+    }
+
+    /// True when `value(of:)` is exactly the field's bytes `bytes[f.value]` (ASCII, no line break: nothing to unfold
+    /// or repair), so a caller may copy them instead of making a string.
+    public func isPlainValue(_ f: HeaderField) -> Bool {
+        bytes.withUnsafeBufferPointer { b -> Bool in
+            for i in f.value where b[i] >= 0x80 || b[i] == Byte.cr || b[i] == Byte.lf { return false }
+            return true
+        }
     }
 
     /// First header body with this name, unfolded and trimmed; nil if absent.

@@ -10,6 +10,12 @@ extension HostTable {
         return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)
     }
 
+    /// The kind of a header name given through the ABI (HeaderKind.named without making a string).
+    static func kind(_ s: sy_str) -> HeaderKind {
+        guard let p = s.s, s.len > 0 else { return .other }
+        return HeaderKind.named(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: s.len))
+    }
+
     /// A header value or line as one line: CR and LF would end the header block early.
     static func oneLine(_ s: String) -> String {
         // Most values have no line break: a byte scan instead of the Character-level checks below.
@@ -20,14 +26,24 @@ extension HostTable {
             .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ") : t
     }
 
+    /// isHeaderName on the bytes of a name given through the ABI (no string made).
+    static func isHeaderName(_ s: sy_str) -> Bool {
+        guard let p = s.s, s.len > 0 else { return false }
+        let b = UnsafeRawBufferPointer(start: p, count: s.len)
+        for c in b where !isHeaderNameByte(c) { return false }
+        return true
+    }
+
     static func isHeaderName(_ n: String) -> Bool {
-        !n.isEmpty && n.utf8.allSatisfy { c in
-            switch c {
-            case 48...57, 65...90, 97...122: return true
-            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "%"), UInt8(ascii: "*"),
-                 UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"): return true
-            default: return false
-            }
+        !n.isEmpty && n.utf8.allSatisfy(isHeaderNameByte)
+    }
+
+    @inline(__always) static func isHeaderNameByte(_ c: UInt8) -> Bool {
+        switch c {
+        case 48...57, 65...90, 97...122: return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "%"), UInt8(ascii: "*"),
+             UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"): return true
+        default: return false
         }
     }
 
@@ -63,20 +79,32 @@ extension HostTable {
         h.sip_header_get = { ctxp, name, index, out in
             guard let ctx = HostTable.context(ctxp), let out else { return -2 }
             guard let msg = ctx.message.sip else { return -2 }
-            let n = HostTable.text(name)
-            // The value as changed by the script, if it was.
-            guard let i = msg.fieldIndex(named: n, nth: Int(index), where: { !ctx.message.edits.removed.contains($0) })
+            // A header the core classifies is found by kind, without making a string of its name.
+            let kind = HostTable.kind(name)
+            let notRemoved: (Int) -> Bool = { !ctx.message.edits.removed.contains($0) }
+            guard let i = kind != .other ? msg.fieldIndex(kind: kind, nth: Int(index), where: notRemoved)
+                                         : msg.fieldIndex(named: HostTable.text(name), nth: Int(index), where: notRemoved)
             else { return -1 }
-            out.pointee = ctx.keepCString(ctx.message.edits.replaced[i] ?? msg.value(of: msg.fields[i]))
+            // The value as changed by the script, if it was; else the received bytes when they are the text.
+            if let r = ctx.message.edits.replaced[i] {
+                out.pointee = ctx.keepCString(r)
+            } else if msg.isPlainValue(msg.fields[i]) {
+                let r = msg.fields[i].value
+                out.pointee = msg.bytes.withUnsafeBufferPointer { ctx.keepCBytes(UnsafeBufferPointer(rebasing: $0[r])) }
+            } else {
+                out.pointee = ctx.keepCString(msg.value(of: msg.fields[i]))
+            }
             return 0
         }
 
         h.sip_header_set = { ctxp, name, value in
             guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
             let n = HostTable.text(name), v = HostTable.oneLine(HostTable.text(value))
+            let kind = HostTable.kind(name)
             // Via belongs to the core (forwarding and relaying depend on it); a name must be a header name.
-            guard !n.isEmpty, HostTable.isHeaderName(n), HeaderKind.named(n) != .via else { return -3 }
-            let present = msg.fieldIndex(named: n, where: { !ctx.message.edits.removed.contains($0) })
+            guard !n.isEmpty, HostTable.isHeaderName(name), kind != .via else { return -3 }
+            let notRemoved: (Int) -> Bool = { !ctx.message.edits.removed.contains($0) }
+            let present = kind != .other ? msg.fieldIndex(kind: kind, where: notRemoved) : msg.fieldIndex(named: n, where: notRemoved)
             if value.s == nil {
                 // Remove the first header of that name still present.
                 guard let i = present else { return -1 }

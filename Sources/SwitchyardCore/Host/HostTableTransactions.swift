@@ -19,7 +19,7 @@ extension HostTable {
                 var none = sy_sip_info()
                 return body(&none)
             }
-            var info = SIPCore.sipInfo(msg, base: base)
+            var info = memoInfo(ctx, msg, base: base)
             return body(&info)
         }
     }
@@ -32,7 +32,16 @@ extension HostTable {
     static func info(_ ctx: ScriptContext) -> sy_sip_info {
         guard let msg = ctx.message.sip,
               let base = msg.bytes.withUnsafeBufferPointer({ $0.baseAddress }) else { return sy_sip_info() }
-        return SIPCore.sipInfo(msg, base: base)
+        return memoInfo(ctx, msg, base: base)
+    }
+
+    /// SIPCore.sipInfo of the context's message, computed once per message on a context (the request hook and
+    /// t_relay ask for the same message). The memo holds the message, so the pointers into its bytes stay valid.
+    static func memoInfo(_ ctx: ScriptContext, _ msg: SIPMessage, base: UnsafePointer<UInt8>) -> sy_sip_info {
+        if let m = ctx.sipInfoMemo, m.message === msg { return m.info }
+        let info = SIPCore.sipInfo(msg, base: base)
+        ctx.sipInfoMemo = (msg, info)
+        return info
     }
 
     /// Hands bytes to a plugin: kept in the context until the next host call on it.

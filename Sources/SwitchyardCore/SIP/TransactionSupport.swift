@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwitchyardABI
 import SwitchyardSIP
 
@@ -115,12 +118,15 @@ extension SIPCore {
     static func tagRange(_ bytes: [UInt8], _ r: Range<Int>) -> Range<Int>? {
         guard r.upperBound <= bytes.count else { return nil }
         return bytes.withUnsafeBufferPointer { b -> Range<Int>? in
+            // A value without ';' has no tag (a request's To): memchr says so a word at a time.
+            guard !r.isEmpty, let base = b.baseAddress, memchr(base + r.lowerBound, 59, r.count) != nil else { return nil }
+            let special: UInt64 = (1 << 34) | (1 << 59) | (1 << 60) | (1 << 62)
             var i = r.lowerBound
             var inQuote = false, inAngle = false
             while i < r.upperBound {
                 let c = b[i]
-                // Most bytes are none of " ; < > (all below 63): one comparison for letters.
-                if c > 62 || (c != 34 && c != 59 && c != 60 && c != 62) { i += 1; continue }
+                // Most bytes are none of " ; < > (all below 64): one comparison for letters, a bit test for the rest.
+                if c > 62 || (UInt64(1) << UInt64(c)) & special == 0 { i += 1; continue }
                 if c == 34 { inQuote.toggle() } else if !inQuote && c == 60 { inAngle = true } else if !inQuote && c == 62 { inAngle = false }
                 if !inQuote && !inAngle && c == 59 {  // ';'
                     var j = i + 1

@@ -1,4 +1,5 @@
 import SwitchyardABI
+import SwitchyardSIP
 /// Per-worker storage that persists across runs ($var, like OpenSIPS's per-process variables).
 public final class WorkerState: @unchecked Sendable {
     // Confined to the worker's own thread.
@@ -57,6 +58,9 @@ public final class ScriptContext: @unchecked Sendable {
     /// send to one `$du`; see SIPCore.target and lookup).
     var targetMemo: (text: String, host: String, port: Int, proto: String)?
     var addressMemo: (host: String, port: Int, address: SocketAddress)?
+    /// The transaction layer's view of the message (sy_sip_info) last computed on this context, with the message it
+    /// points into (kept alive by this reference): tm's request hook and t_relay both ask for it.
+    var sipInfoMemo: (message: SIPMessage, info: sy_sip_info)?
     /// Keeps strings handed to C plugins alive until the next host call on this context.
     var cStringKeeper: ContiguousArray<CChar> = []
 
@@ -68,6 +72,14 @@ public final class ScriptContext: @unchecked Sendable {
         s.withUTF8 { u in
             cStringKeeper.append(contentsOf: UnsafeRawBufferPointer(u).bindMemory(to: CChar.self))
         }
+        cStringKeeper.append(0)
+        return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+    }
+
+    /// `keepCString` for bytes (a header's text lent by the message).
+    func keepCBytes(_ b: UnsafeBufferPointer<UInt8>) -> sy_str {
+        cStringKeeper.removeAll(keepingCapacity: true)
+        cStringKeeper.append(contentsOf: UnsafeRawBufferPointer(b).bindMemory(to: CChar.self))
         cStringKeeper.append(0)
         return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
     }
@@ -97,6 +109,7 @@ public final class ScriptContext: @unchecked Sendable {
         }
         flags = 0
         message.reset()
+        if sipInfoMemo != nil { sipInfoMemo = nil }
         dropped = false
         depth = 0
         releaseSlot()
