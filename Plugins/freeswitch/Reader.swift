@@ -120,6 +120,15 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
         return replies
     }
 
+    /// More of the stream waits behind what is being delivered (API 1.4 box_backlog): items in `held`, bytes not
+    /// parsed, or probably bytes in the socket. A caller reading for its reply may hold the lock while it polls:
+    /// then "yes" (not known without waiting).
+    var backlog: Bool {
+        guard tryLock() else { return true }
+        defer { unlock() }
+        return heldCount > 0 || unparsed || mayHaveMore || parser.bufferedByteCount > 0
+    }
+
     /// Next item to run, or nil.
     func popHeld() -> HeldItem? {
         lock()
