@@ -121,12 +121,15 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     }
 
     /// More of the stream waits behind what is being delivered (API 1.4 box_backlog): items in `held`, bytes not
-    /// parsed, or probably bytes in the socket. A caller reading for its reply may hold the lock while it polls:
-    /// then "yes" (not known without waiting).
+    /// parsed, or bytes in the socket (asked last, one ioctl: a burst whose reads ended on a frame boundary is
+    /// still a burst). A caller reading for its reply may hold the lock while it polls: then "yes" (not known
+    /// without waiting).
     var backlog: Bool {
         guard tryLock() else { return true }
         defer { unlock() }
-        return heldCount > 0 || unparsed || mayHaveMore || parser.bufferedByteCount > 0
+        if heldCount > 0 || unparsed || mayHaveMore || parser.bufferedByteCount > 0 { return true }
+        var waiting: Int32 = 0
+        return fd >= 0 && ioctl(fd, UInt(FIONREAD), &waiting) == 0 && waiting > 0
     }
 
     /// Next item to run, or nil.
