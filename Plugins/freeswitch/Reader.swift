@@ -274,8 +274,10 @@ extension Box {
     /// left in the parser, then reads what the socket has (waiting up to `waitMs` for it), unless another thread is
     /// reading, its reply is already there, or `held` is full. Stops parsing at its own reply. Returns whether it
     /// waited on the socket (if not, the caller waits on its reply instead).
+    /// `pastBound`: the I/O thread itself waits (a route it runs sent a command): nobody else delivers `held`, so it
+    /// reads on past heldMax up to its reply (what the box sent before that reply, then TCP pushes back again).
     @discardableResult
-    func readForReply(_ mine: Pending, waitMs: Int32) -> Bool {
+    func readForReply(_ mine: Pending, waitMs: Int32, pastBound: Bool = false) -> Bool {
         guard reader.tryLock() else { return false }
         guard reader.fd >= 0, reader.failure == nil else { reader.unlock(); return false }
         var out = ReadOutcome()
@@ -284,7 +286,7 @@ extension Box {
             reader.unparsed = false
             parseFrames(until: mine, &out)
         }
-        if out.lastMatched !== mine && out.failure == nil && reader.heldCount < BoxReader.heldMax {
+        if out.lastMatched !== mine && out.failure == nil && (pastBound || reader.heldCount < BoxReader.heldMax) {
             var p = pollfd(fd: reader.fd, events: Int16(POLLIN), revents: 0)
             waited = true
             if poll(&p, 1, waitMs) > 0 {

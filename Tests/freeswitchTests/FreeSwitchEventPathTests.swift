@@ -348,6 +348,9 @@ final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
     private var _holdPrefix: String? = nil
     private let held = DispatchSemaphore(value: 0)
     func hold(_ prefix: String) { lock.lock(); _holdPrefix = prefix; lock.unlock() }
+    /// Commands starting with `prefix` get `bytes` (events) sent ahead of their reply.
+    private var _before: (prefix: String, bytes: [UInt8])? = nil
+    func sendBefore(_ prefix: String, _ bytes: [UInt8]) { lock.lock(); _before = (prefix, bytes); lock.unlock() }
     func release() { lock.lock(); _holdPrefix = nil; lock.unlock(); held.signal() }
 
     func send(_ bytes: [UInt8]) {
@@ -389,6 +392,8 @@ final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
                 pending.removeSubrange(...(end + 1))
                 lock.lock(); _commands.append(line); let hold = _holdPrefix.map { line.hasPrefix($0) } ?? false; lock.unlock()
                 if hold { held.wait() }
+                lock.lock(); let before = _before.flatMap { line.hasPrefix($0.prefix) ? $0.bytes : nil }; lock.unlock()
+                if let before { send(before) }
                 send(ESLEncoder.commandReply(line == "auth \(password)" ? "+OK accepted" : "+OK"))
             }
         }
