@@ -7,6 +7,9 @@
 // in `held` for the I/O thread. `held` is bounded (BoxReader.heldMax): at the bound a caller stops reading (it waits
 // for its reply, at most esl_cmd_timeout), so TCP still pushes back on FreeSWITCH; and a caller stops parsing at its
 // own reply, leaving the rest in the parser for the I/O thread.
+// A callback may run the event's route on the I/O thread itself (freeswitch_scripting, when every worker sleeps): a
+// command that route sends to this box is read by the I/O thread (readForReply, past the bound: nobody else would
+// hand `held` over), while other callers waiting for replies read for themselves as during any callback.
 // Only a blocking command's reply is finished by whichever thread read it; the outcomes of command_async and the
 // HEARTBEAT notices of watchers go through `held` too, so they run on the I/O thread, in stream order.
 #if canImport(Glibc)
