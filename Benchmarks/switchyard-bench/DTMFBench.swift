@@ -161,6 +161,7 @@ extension Bench {
             let base = try commandCount()
             let cpu0 = processCPUSeconds(pid)
             let sw0 = contextSwitches(pid)
+            let byThread0 = threadCPU(pid)
             let t0 = Date()
             _ = try control.request(rate > 0 ? "flood \(n) \(rate)" : "flood \(n)")
             var lastChange = Date(), got = 0
@@ -172,12 +173,31 @@ extension Bench {
             }
             let cpu = processCPUSeconds(pid) - cpu0
             let sw = contextSwitches(pid)
+            let byThread = threadCPU(pid)
             let secs = Date().timeIntervalSince(t0)
             print(String(format: "dtmf-cpu: %@: %d events in %.2f s, %d transfers back; switchyard CPU %.1f µs/event (%.1f µs without its idle CPU); "
                          + "thread sleeps %.2f/event (%.2f preemptions)",
                          label, n, secs, got, cpu * 1e6 / Double(n), (cpu - idlePerSec * secs) * 1e6 / Double(n),
                          Double(sw.voluntary - sw0.voluntary) / Double(n), Double(sw.involuntary - sw0.involuntary) / Double(n)))
+            let busiest = byThread.map { $0.value - (byThread0[$0.key] ?? 0) }.max() ?? 0
+            print(String(format: "dtmf-cpu: %@: the busiest thread spent %.0f %% of that CPU (one thread running every route: the box's I/O thread)",
+                         label, cpu > 0 ? busiest / cpu * 100 : 0))
         }
+    }
+
+    /// CPU seconds of each thread of a process, by thread id (/proc/<pid>/task/<tid>/stat).
+    static func threadCPU(_ pid: Int32) -> [String: Double] {
+        let dir = "/proc/\(pid)/task"
+        var out: [String: Double] = [:]
+        let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+        for tid in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let text = try? String(contentsOfFile: "\(dir)/\(tid)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { continue }
+            let f = text[text.index(after: close)...].split(separator: " ")
+            guard f.count > 13, let u = Double(f[11]), let s = Double(f[12]) else { continue }
+            out[tid] = (u + s) / tick
+        }
+        return out
     }
 
     /// Context switches of all the threads of a process (/proc/<pid>/task/*/status): voluntary ones are a thread

@@ -103,7 +103,7 @@ extension Box {
             if reader.isCurrentThread {
                 // A callback running a command: nobody else reads this socket now.
                 flush()
-                let waited = readForReply(mine, waitMs: Int32(min(untilMs - now, Self.replySliceMs)))
+                let waited = readForReply(mine, waitMs: Int32(min(untilMs - now, Self.replySliceMs)), pastBound: true)
                 if let r = waiter.wait(untilMs: waited ? now : min(untilMs, now + Self.replySliceMs)) { return r }
                 continue
             }

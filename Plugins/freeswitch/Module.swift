@@ -236,6 +236,10 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
             let sub = b.subscribe(keys, cb: .value(cb), user: user)
             return OpaquePointer(Unmanaged.passRetained(sub).toOpaque())
         }
+        t.pointee.box_backlog = { box in // 1.4
+            guard let b = Box.from(box) else { return 0 }
+            return b.reader.backlog ? 1 : 0
+        }
         t.pointee.unsubscribe = { sub in
             guard let sub else { return }
             let s = Unmanaged<Subscription>.fromOpaque(UnsafeRawPointer(sub)).takeRetainedValue()

@@ -7,6 +7,9 @@
 // in `held` for the I/O thread. `held` is bounded (BoxReader.heldMax): at the bound a caller stops reading (it waits
 // for its reply, at most esl_cmd_timeout), so TCP still pushes back on FreeSWITCH; and a caller stops parsing at its
 // own reply, leaving the rest in the parser for the I/O thread.
+// A callback may run the event's route on the I/O thread itself (freeswitch_scripting, when every worker sleeps): a
+// command that route sends to this box is read by the I/O thread (readForReply, past the bound: nobody else would
+// hand `held` over), while other callers waiting for replies read for themselves as during any callback.
 // Only a blocking command's reply is finished by whichever thread read it; the outcomes of command_async and the
 // HEARTBEAT notices of watchers go through `held` too, so they run on the I/O thread, in stream order.
 #if canImport(Glibc)
@@ -118,6 +121,18 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
         unparsed = false
         unlock()
         return replies
+    }
+
+    /// More of the stream waits behind what is being delivered (API 1.4 box_backlog): items in `held`, bytes not
+    /// parsed, or bytes in the socket (asked last, one ioctl: a burst whose reads ended on a frame boundary is
+    /// still a burst). A caller reading for its reply may hold the lock while it polls: then "yes" (not known
+    /// without waiting).
+    var backlog: Bool {
+        guard tryLock() else { return true }
+        defer { unlock() }
+        if heldCount > 0 || unparsed || mayHaveMore || parser.bufferedByteCount > 0 { return true }
+        var waiting: Int32 = 0
+        return fd >= 0 && ioctl(fd, UInt(FIONREAD), &waiting) == 0 && waiting > 0
     }
 
     /// Next item to run, or nil.
@@ -262,8 +277,10 @@ extension Box {
     /// left in the parser, then reads what the socket has (waiting up to `waitMs` for it), unless another thread is
     /// reading, its reply is already there, or `held` is full. Stops parsing at its own reply. Returns whether it
     /// waited on the socket (if not, the caller waits on its reply instead).
+    /// `pastBound`: the I/O thread itself waits (a route it runs sent a command): nobody else delivers `held`, so it
+    /// reads on past heldMax up to its reply (what the box sent before that reply, then TCP pushes back again).
     @discardableResult
-    func readForReply(_ mine: Pending, waitMs: Int32) -> Bool {
+    func readForReply(_ mine: Pending, waitMs: Int32, pastBound: Bool = false) -> Bool {
         guard reader.tryLock() else { return false }
         guard reader.fd >= 0, reader.failure == nil else { reader.unlock(); return false }
         var out = ReadOutcome()
@@ -272,7 +289,7 @@ extension Box {
             reader.unparsed = false
             parseFrames(until: mine, &out)
         }
-        if out.lastMatched !== mine && out.failure == nil && reader.heldCount < BoxReader.heldMax {
+        if out.lastMatched !== mine && out.failure == nil && (pastBound || reader.heldCount < BoxReader.heldMax) {
             var p = pollfd(fd: reader.fd, events: Int16(POLLIN), revents: 0)
             waited = true
             if poll(&p, 1, waitMs) > 0 {

@@ -54,6 +54,11 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
     /// under test is always the newest).
     let valueEvents: Bool
 
+    /// The I/O thread runs an event's route itself when every worker sleeps and nothing else of the box waits
+    /// (core ABI 1.10 rt_event_raise_here, freeswitch API 1.4 box_backlog): one thread wake-up less per event.
+    /// Set in start().
+    private(set) var eventsHere = false
+
     init(host: PluginHost) {
         self.host = host
         valueEvents = host.abiVersion.minor >= 9 && getenv("SWITCHYARD_TEST_FSS_TEXT_EVENTS") == nil
@@ -129,6 +134,7 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
     func start() throws {
         config = pendingConfig.withLock { $0 }
         api = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), as: sy_freeswitch_api.self)
+        eventsHere = host.providesRaiseHere && api.map { CTable.has($0, \.box_backlog) && $0.pointee.box_backlog != nil } == true
         if !config.dbURL.isEmpty {
             do { db = try DBConnection(host: host, url: config.dbURL) } catch {
                 throw PluginError("db_url: \(error)")
@@ -161,7 +167,10 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
     /// Raised on the box's I/O thread: waits for room in the event queue (backpressure) rather than dropping.
     /// `body` is the JSON text of a JSON event, or a plain event's headers as a tree (ABI 1.9): the core keeps the
     /// tree, `$json(x) := $param(body)` takes it as is, and its JSON text is written only if the script reads it so.
-    func raise(sender: sy_str, name: sy_str, body: sy_value) {
+    /// With `eventsHere`, the route runs on this thread when no worker is busy and nothing else of the box waits:
+    /// a command it sends to the box is then read by this thread itself (the freeswitch module's awaitReply on the
+    /// I/O thread), and other callers waiting for replies read the socket themselves meanwhile.
+    func raise(box: OpaquePointer?, sender: sy_str, name: sy_str, body: sy_value) {
         func param(_ n: StaticString, _ v: sy_value) -> sy_event_param {
             var p = sy_event_param()
             p.name = sy_str(s: UnsafeRawPointer(n.utf8Start).assumingMemoryBound(to: CChar.self), len: n.utf8CodeUnitCount)
@@ -175,22 +184,25 @@ final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in i
             return v
         }
         let params = [param("name", text(name)), param("sender", text(sender)), param("body", body)]
-        let rc = params.withUnsafeBufferPointer { host.raiseEvent(Self.event, params: $0, waitMS: 0) }
+        let rc = params.withUnsafeBufferPointer { p in
+            guard eventsHere, let api, let backlog = api.pointee.box_backlog else { return host.raiseEvent(Self.event, params: p, waitMS: 0) }
+            return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: backlog(box) != 0)
+        }
         if rc < 0 { host.log(.warn, "E_FREESWITCH \(name.string) from \(sender.string) not queued (\(rc))") }
     }
 
-    static let onEvent: sy_fs_event_value_fn = { user, _, host, name, _, body in
+    static let onEvent: sy_fs_event_value_fn = { user, box, host, name, _, body in
         guard let user, let body else { return }
-        Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(sender: host, name: name, body: body.pointee)
+        Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(box: box, sender: host, name: name, body: body.pointee)
     }
 
     /// Before ABI 1.9 (valueEvents false): the body as JSON text.
-    static let onText: sy_fs_event_fn = { user, _, host, name, _, body in
+    static let onText: sy_fs_event_fn = { user, box, host, name, _, body in
         guard let user else { return }
         var v = sy_value()
         v.type = Int32(SY_VAL_STR.rawValue)
         v.s = body
-        Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(sender: host, name: name, body: v)
+        Unmanaged<ScriptingModule>.fromOpaque(user).takeUnretainedValue().raise(box: box, sender: host, name: name, body: v)
     }
 
     // MARK: Pool operations

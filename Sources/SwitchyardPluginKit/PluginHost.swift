@@ -170,6 +170,20 @@ public struct PluginHost: @unchecked Sendable {
         }
     }
 
+    /// True when the core can run an event on the raising thread (ABI 1.10, raiseEventHere).
+    public var providesRaiseHere: Bool { runtime != nil && provides(\.rt_event_raise_here) }
+
+    /// rt_event_raise_here (ABI 1.10): as raiseEvent(waitMS:), but the event_route runs on this thread, before
+    /// this returns (2), when every script worker sleeps with nothing queued; `moreBehind`: this thread holds
+    /// further events to raise (then it is queued). Not from a script worker. On an older core: raiseEvent(waitMS:).
+    public func raiseEventHere(_ name: String, params: UnsafeBufferPointer<sy_event_param>, waitMS: UInt32,
+                               moreBehind: Bool) -> Int32 {
+        guard let runtime, provides(\.rt_event_raise_here), let f = raw.pointee.rt_event_raise_here else {
+            return raiseEvent(name, params: params, waitMS: waitMS)
+        }
+        return name.withCString { f(runtime, $0, params.baseAddress, UInt32(params.count), waitMS, moreBehind ? SY_EVENT_MORE_BEHIND : 0) }
+    }
+
     // MARK: Timers
 
     /// Runs `callback` on the core's timer thread every `intervalMs` (keep it short). The callback is retained for the

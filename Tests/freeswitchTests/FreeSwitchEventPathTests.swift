@@ -343,6 +343,16 @@ final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
 
     var commands: [String] { lock.lock(); defer { lock.unlock() }; return _commands }
 
+    /// Commands starting with this are answered only after release() (and, as FreeSWITCH answers in order, every
+    /// command after them too): a slow dependency for a route.
+    private var _holdPrefix: String? = nil
+    private let held = DispatchSemaphore(value: 0)
+    func hold(_ prefix: String) { lock.lock(); _holdPrefix = prefix; lock.unlock() }
+    /// Commands starting with `prefix` get `bytes` (events) sent ahead of their reply.
+    private var _before: (prefix: String, bytes: [UInt8])? = nil
+    func sendBefore(_ prefix: String, _ bytes: [UInt8]) { lock.lock(); _before = (prefix, bytes); lock.unlock() }
+    func release() { lock.lock(); _holdPrefix = nil; lock.unlock(); held.signal() }
+
     func send(_ bytes: [UInt8]) {
         lock.lock()
         let fd = client
@@ -351,7 +361,8 @@ final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
     }
 
     func stop() {
-        lock.lock(); stopped = true; let fd = client; lock.unlock()
+        lock.lock(); stopped = true; let fd = client; let holding = _holdPrefix != nil; lock.unlock()
+        if holding { release() }
         shutdown(listenFD, Int32(SHUT_RDWR))
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
         _ = waitUntil(timeout: 3) { thread?.isFinished ?? true }
@@ -379,7 +390,10 @@ final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
             while let end = pending.indices.dropLast().first(where: { pending[$0] == 0x0A && pending[$0 + 1] == 0x0A }) {
                 let line = String(decoding: pending[..<end], as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
                 pending.removeSubrange(...(end + 1))
-                lock.lock(); _commands.append(line); lock.unlock()
+                lock.lock(); _commands.append(line); let hold = _holdPrefix.map { line.hasPrefix($0) } ?? false; lock.unlock()
+                if hold { held.wait() }
+                lock.lock(); let before = _before.flatMap { line.hasPrefix($0.prefix) ? $0.bytes : nil }; lock.unlock()
+                if let before { send(before) }
                 send(ESLEncoder.commandReply(line == "auth \(password)" ? "+OK accepted" : "+OK"))
             }
         }

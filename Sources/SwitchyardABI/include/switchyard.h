@@ -82,10 +82,13 @@
  *        script reads it as its JSON text, except that `$pv := $param(x)` hands the tree itself to a
  *        SY_PV_OBJECT setter. This part grows no table: a 1.8 plugin never sees the
  *        new types.
- *   1.10 pseudo-variable contexts: the callback type sy_pv_context_fn, the item sy_pv_context_export
- *        and sy_module_exports.pv_contexts (appended): a module names a context (tm: `request`,
- *        `reply`) and hands the core the message `$(<name>pv)` reads any pseudo-variable of; the
- *        core parses `<name>` and refuses an unknown one at startup. A 1.9 plugin loads unchanged.
+ *   1.10 two groups. Pseudo-variable contexts: the callback type sy_pv_context_fn, the item
+ *        sy_pv_context_export and sy_module_exports.pv_contexts (appended): a module names a context
+ *        (tm: `request`, `reply`) and hands the core the message `$(<name>pv)` reads any
+ *        pseudo-variable of; the core parses `<name>` and refuses an unknown one at startup. A 1.9
+ *        plugin loads unchanged. Events run in place: appended sy_host_api.rt_event_raise_here and the flag SY_EVENT_MORE_BEHIND: an I/O thread
+ *        raising an event runs its event_route itself when every script worker sleeps with nothing
+ *        queued, instead of waking one (the freeswitch module's event path).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -546,6 +549,9 @@ typedef struct sy_event_param {
                          it as a string (see SY_PV_OBJECT). */
 } sy_event_param;
 
+/** rt_event_raise_here flags (1.10). */
+#define SY_EVENT_MORE_BEHIND 1u /**< The caller holds further events to raise after this one. */
+
 /* --- 1.7: transactions --- */
 
 /** Opaque: one of the core's listening sockets (ABI 1.7). Owned by the core; valid until the
@@ -960,6 +966,21 @@ typedef struct sy_host_api {
      *  (The context's thread.) */
     int (*sip_branch_attrs)(sy_ctx *ctx, int64_t index, int32_t *q, sy_str *path);
     /* --- end of 1.9: MI answers given later, branch attributes --- */
+    /* --- 1.10: events run on the raising thread --- (check header.abi_minor >= 10 before use) */
+    /** rt_event_raise_wait, except that when no script worker is busy and none is queued the
+     *  event_route runs on the calling thread, with a script context of its own (a rank after the
+     *  workers', child_init run for it once), before the call returns: a producer that would wake a
+     *  sleeping worker runs the route itself (one thread wake-up less per event). Events keep the
+     *  caller's order: one runs here only once every job queued before it has finished. flags:
+     *  SY_EVENT_MORE_BEHIND when the caller already holds further events to raise (this one is then
+     *  queued, so the workers share a burst). After a run here that took 10 ms or more (a slow route:
+     *  a database call) events are queued for 1 s, so a slow route does not hold the caller's next
+     *  events. The route may block (a command to a box): whatever it waits for must not need the
+     *  calling thread, as for rt_event_raise_wait. Returns 0 queued, 1 nobody listens, 2 ran here,
+     *  -1 timed out, stopped or rt NULL. (Any thread but a script worker's.) */
+    int (*rt_event_raise_here)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams,
+                               uint32_t timeout_ms, uint32_t flags);
+    /* --- end of 1.10: events run on the raising thread --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -43,6 +43,9 @@
  *        plain event is never written as JSON for a consumer to parse again. subscribe's callback keeps
  *        getting JSON text (a plain event's is written once per event, only when such a subscriber
  *        wants it).
+ *   1.4  appended box_backlog: a subscriber's callback asks whether more of the box's stream is already
+ *        waiting, to run its work on the I/O thread only when nothing is (freeswitch_scripting with the
+ *        core's rt_event_raise_here, ABI 1.10).
  */
 #ifndef SWITCHYARD_FREESWITCH_H
 #define SWITCHYARD_FREESWITCH_H
@@ -54,7 +57,7 @@ extern "C" {
 #endif
 
 #define SY_FS_MAJOR 1
-#define SY_FS_MINOR 3
+#define SY_FS_MINOR 4
 
 /** Name the table is published under. */
 #define SY_FS_API_NAME "freeswitch"
@@ -216,6 +219,14 @@ typedef struct sy_freeswitch_api {
      *  gets each event once per entry. */
     sy_fs_sub *(*subscribe_value)(sy_fs_box *box, const sy_str *events, uint32_t nevents,
                                   sy_fs_event_value_fn cb, void *user);
+
+    /* --- 1.4 --- (bind with min_size >= offsetof(sy_freeswitch_api, box_backlog) + its size) */
+    /** Nonzero when more of the box's stream waits behind the event being delivered: frames read and not yet
+     *  handed over (events, command_async outcomes, heartbeats), bytes read and not yet parsed, or probably
+     *  unread bytes in the socket (the last read filled the buffer); also when that cannot be known without
+     *  waiting. 0 otherwise. Meant for a subscriber's callback (the box's I/O thread): work for this event may
+     *  then run on that thread without holding up another. Does not wait. NULL box: 0. */
+    uint32_t (*box_backlog)(sy_fs_box *box);
 } sy_freeswitch_api;
 
 /** Initialiser for the table's header. */

@@ -8,6 +8,9 @@ protocol HostServices: AnyObject, Sendable {
     func raiseEvent(_ name: String, _ params: [(name: String, value: Value)], trees: [(index: Int, tree: ValueTree)]) -> Int
     func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)], trees: [(index: Int, tree: ValueTree)],
                            timeoutMS: UInt32) -> Int
+    /// raiseEventWaiting, or the event_route run on the calling thread when every worker sleeps (ABI 1.10).
+    func raiseEventHere(_ name: String, _ params: [(name: String, value: Value)], trees: [(index: Int, tree: ValueTree)],
+                        timeoutMS: UInt32, moreBehind: Bool) -> Int
     func addTimer(name: String, intervalMS: UInt32, action: @escaping @Sendable () -> Void) -> Int
     func removeTimer(_ id: Int)
     func statRegister(module: String, name: String, flags: UInt32) -> StatCell?

@@ -11,9 +11,10 @@ extension HostTable {
         core.log.write(Int(level), module: cString(module) ?? "plugin", text)
     }
 
-    /// event_raise (wait nil) and event_raise_wait (wait: the timeout in ms, 0 = no limit).
+    /// event_raise (wait nil), event_raise_wait (wait: the timeout in ms, 0 = no limit) and rt_event_raise_here
+    /// (here: its flags).
     static func raise(_ core: (any HostServices)?, _ name: UnsafePointer<CChar>?, _ params: UnsafePointer<sy_event_param>?,
-                      _ n: UInt32, wait: UInt32?) -> Int32 {
+                      _ n: UInt32, wait: UInt32?, here: UInt32? = nil) -> Int32 {
         guard let core, let name else { return -1 }
         var list: [(name: String, value: Value)] = []
         var trees: [(index: Int, tree: ValueTree)] = []
@@ -28,6 +29,10 @@ extension HostTable {
                 }
                 list.append((name: ABIReader.str(params[i].name), value: ABIReader.value(v)))
             }
+        }
+        if let here {
+            return Int32(core.raiseEventHere(String(cString: name), list, trees: trees, timeoutMS: wait ?? 0,
+                                             moreBehind: here & UInt32(SY_EVENT_MORE_BEHIND) != 0))
         }
         if let wait { return Int32(core.raiseEventWaiting(String(cString: name), list, trees: trees, timeoutMS: wait)) }
         return Int32(core.raiseEvent(String(cString: name), list, trees: trees))
@@ -106,6 +111,11 @@ extension HostTable {
 
         h.rt_stat_register = { rt, module, name, flags in
             HostTable.statRegister(HostBridge.runtime(rt), module, name, flags)
+        }
+
+        // 1.10
+        h.rt_event_raise_here = { rt, name, params, n, timeout, flags in
+            HostTable.raise(HostBridge.runtime(rt), name, params, n, wait: timeout, here: flags)
         }
     }
 }

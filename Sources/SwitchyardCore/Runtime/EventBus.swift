@@ -9,6 +9,17 @@ public struct ScriptEvent: Sendable {
     public var trees: [(index: Int, tree: ValueTree)] = []
 }
 
+extension ScriptEvent {
+    /// Runs `event_route` for this event on `ctx` (a worker's, or an inline runner's).
+    func run(_ route: RouteBox, _ ctx: ScriptContext, _ engine: ScriptEngine) {
+        ctx.reset(routeType: .event)
+        ctx.eventName = name
+        ctx.eventParams = params
+        ctx.eventTrees = trees
+        engine.run(route, ctx)
+    }
+}
+
 /// Work a script worker runs.
 public enum WorkerJob: Sendable {
     case event(RouteBox, ScriptEvent)
@@ -29,11 +40,16 @@ public final class EventBus: Sendable {
     /// Tree event parameters (ABI 1.9) whose JSON text a script asked for: the text is written only then.
     public let treesWritten = Atomic<Int>(0)
     private let lastDropLog = Atomic<Int>(0)
+    /// Contexts for events run on their producer's thread (raiseHere).
+    let inline: InlineRunners
+    /// Events raiseHere ran on the producer's thread.
+    public let ranInline = Atomic<Int>(0)
 
-    init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog) {
+    init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog, inline: InlineRunners) {
         self.queue = queue
         self.routes = routes
         self.log = log
+        self.inline = inline
     }
 
     /// 0 queued, 1 nobody listens, -1 queue full (dropped).
@@ -60,5 +76,25 @@ public final class EventBus: Sendable {
         raised.add(1, ordering: .relaxed)
         for t in trees { t.tree.bus = self }
         return queue.put(.event(route, ScriptEvent(name: name, params: params, trees: trees)), timeout: timeout) ? 0 : -1
+    }
+
+    /// Like raiseWaiting, but when every worker sleeps with nothing queued the event_route runs on the calling thread
+    /// before this returns (2): one thread wake-up less per event. `moreBehind`: the caller already holds further
+    /// events to raise, so this one is queued (the workers share a burst; its first event is not held up).
+    /// The caller's order is kept: it runs here only once every job queued before has finished, and the caller
+    /// raises nothing else meanwhile. 0 queued, 1 nobody listens, 2 ran here, -1 timed out or closed.
+    public func raiseHere(_ name: String, _ params: [(name: String, value: Value)],
+                          trees: [(index: Int, tree: ValueTree)] = [], timeout: TimeInterval?, moreBehind: Bool) -> Int {
+        guard let route = routes.current.events[name] else { return 1 }
+        if !moreBehind && inline.allowed && queue.beginInline() {
+            defer { queue.endInline() }
+            for t in trees { t.tree.bus = self }
+            if inline.run(route, ScriptEvent(name: name, params: params, trees: trees)) {
+                raised.add(1, ordering: .relaxed)
+                ranInline.add(1, ordering: .relaxed)
+                return 2
+            }
+        }
+        return raiseWaiting(name, params, trees: trees, timeout: timeout)
     }
 }

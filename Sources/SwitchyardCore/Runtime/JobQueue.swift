@@ -24,6 +24,11 @@ public final class JobQueue<Job>: @unchecked Sendable {
     private var consumersSignalled = 0
     /// Jobs one woken worker is expected to take before another is woken for the same backlog.
     static var jobsPerWake: Int { 4 }
+    /// The workers that serve this queue (0 until they start: nothing runs inline before, startup events wait here).
+    private var consumers = 0
+    /// Jobs running inline (beginInline), on their producers' threads; `inlineDone` is signalled when it drops to 0.
+    private var inlineRuns = 0
+    private var inlineDone = pthread_cond_t()
 
     public let capacity: Int
 
@@ -34,12 +39,14 @@ public final class JobQueue<Job>: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
         pthread_cond_init(&notFull, nil)
+        pthread_cond_init(&inlineDone, nil)
     }
 
     deinit {
         pthread_mutex_destroy(&mutex)
         pthread_cond_destroy(&cond)
         pthread_cond_destroy(&notFull)
+        pthread_cond_destroy(&inlineDone)
     }
 
     /// Adds a job; false when the queue is full or closed.
@@ -139,6 +146,46 @@ public final class JobQueue<Job>: @unchecked Sendable {
         head = (head + 1) % capacity
         count -= 1
         return job
+    }
+
+    /// The number of workers that take from this queue (WorkerPool, when they start).
+    public func setConsumers(_ n: Int) {
+        pthread_mutex_lock(&mutex)
+        consumers = n
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Whether the producer may run its job on its own thread instead of queueing it: true only when nothing is
+    /// queued, every worker sleeps in take() and none was signalled — so every job queued before has finished (a
+    /// worker sleeps only after its whole batch), and running here saves waking one. Then counted until endInline().
+    public func beginInline() -> Bool {
+        pthread_mutex_lock(&mutex)
+        let ok = !closed && count == 0 && consumers > 0 && consumersWaiting == consumers && consumersSignalled == 0
+        if ok { inlineRuns += 1 }
+        pthread_mutex_unlock(&mutex)
+        return ok
+    }
+
+    public func endInline() {
+        pthread_mutex_lock(&mutex)
+        inlineRuns -= 1
+        if inlineRuns == 0 { pthread_cond_broadcast(&inlineDone) }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Waits (after close) until no job runs inline any more, at most `ms`; false on timeout.
+    public func waitInlineDone(ms: Int) -> Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let ns = ms * 1_000_000 + ts.tv_nsec
+        ts.tv_sec += ns / 1_000_000_000
+        ts.tv_nsec = ns % 1_000_000_000
+        while inlineRuns > 0 {
+            if pthread_cond_timedwait(&inlineDone, &mutex, &ts) == ETIMEDOUT { return inlineRuns == 0 }
+        }
+        return true
     }
 
     public var depth: Int {

@@ -186,7 +186,7 @@ public final class Server: HostServices, @unchecked Sendable {
     func buildRuntime(withSIP: Bool = false) {
         guard queue == nil else { return }
         let q = JobQueue<WorkerJob>(capacity: config.eventQueueSize)
-        let b = EventBus(queue: q, routes: engine.routeTable, log: log)
+        let b = EventBus(queue: q, routes: engine.routeTable, log: log, inline: InlineRunners(engine: engine))
         bus = b
         queue = q
         engine.eventSink = { name, params in b.raise(name, params) }
@@ -232,6 +232,11 @@ public final class Server: HostServices, @unchecked Sendable {
             }
         }
 
+        // Events run on their producer's thread (raiseHere) get ranks of their own, after every worker's.
+        bus?.inline.configure(firstRank: p.states.count + (engine.sip?.workerCount ?? 0) + 1) { [modules] rank in
+            modules.childInit(rank: rank)
+        }
+
         for (i, t) in engine.timerRoutes.enumerated() {
             let state = engine.makeWorkerState(rank: -(i + 1))
             timerWorkers.append(state)
@@ -261,6 +266,8 @@ public final class Server: HostServices, @unchecked Sendable {
         engine.sip?.stop()
         queue?.close()
         _ = pool?.join(timeout: 10)
+        // Events running on their producers' threads (raiseHere) end before the modules go.
+        if queue?.waitInlineDone(ms: 10_000) == false { log.warning("stopping with an event route still running on an I/O thread") }
         // MI calls a plugin promised to answer later (t_uac_dlg waiting for its reply) are answered now, while the
         // transports still run: neither their clients nor the stop wait for a transaction to end.
         mi.pending.failAll("server stopping")
@@ -289,6 +296,13 @@ public final class Server: HostServices, @unchecked Sendable {
     public func raiseEvent(_ name: String, _ params: [(name: String, value: Value)], trees: [(index: Int, tree: ValueTree)]) -> Int {
         guard let bus else { return -1 } // only a server that was never prepared has none
         return bus.raise(name, params, trees: trees)
+    }
+
+    func raiseEventHere(_ name: String, _ params: [(name: String, value: Value)],
+                        trees: [(index: Int, tree: ValueTree)], timeoutMS: UInt32, moreBehind: Bool) -> Int {
+        guard let bus else { return -1 }
+        return bus.raiseHere(name, params, trees: trees, timeout: timeoutMS == 0 ? nil : TimeInterval(timeoutMS) / 1000,
+                             moreBehind: moreBehind)
     }
 
     func raiseEventWaiting(_ name: String, _ params: [(name: String, value: Value)],

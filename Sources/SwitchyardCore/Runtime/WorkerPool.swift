@@ -30,6 +30,7 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// Starts the threads; `ready` is called once every worker finished its init (false = a failure).
     func start(ready: @escaping @Sendable (Bool) -> Void) {
+        queue.setConsumers(states.count)
         let initGroup = DispatchGroup()
         let failures = Counter()
         for state in states {
@@ -50,11 +51,7 @@ public final class WorkerPool: @unchecked Sendable {
                     for job in jobs {
                         switch job {
                         case .event(let route, let ev):
-                            ctx.reset(routeType: .event)
-                            ctx.eventName = ev.name
-                            ctx.eventParams = ev.params
-                            ctx.eventTrees = ev.trees
-                            engine.run(route, ctx)
+                            ev.run(route, ctx, engine)
                         case .task(let body):
                             ctx.reset(routeType: .request)
                             body(ctx)

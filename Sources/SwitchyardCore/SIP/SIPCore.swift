@@ -12,6 +12,8 @@ public final class SIPCore: @unchecked Sendable {
     let log: CoreLog
     private(set) var sockets: [SIPSocket] = []
     private var workers: [SIPWorker] = []
+    /// SIP workers started (their ranks follow the script workers').
+    var workerCount: Int { workers.count }
     private var threads: [Thread] = []
     private let finished = DispatchGroup()
     /// Makes our stateless branches unguessable and stable for retransmissions.

@@ -44,7 +44,7 @@ final class TreeValueABITests: XCTestCase {
                       h.messages.joined(separator: "\n"))
         XCTAssertTrue(h.messages.contains { $0.hasSuffix("PLAIN text=x") }, h.messages.joined(separator: "\n"))
         XCTAssertFalse(h.messages.contains { $0.contains("deep event delivered") })
-        XCTAssertEqual(h.server.modules.module(named: "abi19tree")?.abiVersion, "1.\(SY_ABI_MINOR)")
+        XCTAssertEqual(h.server.modules.module(named: "abi19tree")?.abiVersion, "1.\(SY_ABI_MINOR)") // built with the current header
         // The tree went to the setter as is: its JSON text was never written.
         XCTAssertEqual(h.server.bus?.treesWritten.load(ordering: .relaxed), 0)
     }

@@ -1,0 +1,63 @@
+import Foundation
+import XCTest
+import Synchronization
+import SwitchyardTestSupport
+@testable import SwitchyardCore
+
+/// A producer may run its job on its own thread (EventBus.raiseHere) only when every worker sleeps with nothing
+/// queued: then every job queued before has finished, so the producer's order is kept.
+final class JobQueueInlineTests: XCTestCase {
+    /// One consumer thread taking jobs of `q` (an Int job: the thread waits on `gate` before finishing job 1).
+    private func consumer(_ q: JobQueue<Int>, gate: DispatchSemaphore, started: DispatchSemaphore) -> Thread {
+        let t = Thread {
+            var jobs: [Int] = []
+            while q.take(into: &jobs, max: 16) {
+                for j in jobs where j == 1 { started.signal(); gate.wait() }
+                jobs.removeAll()
+            }
+        }
+        t.start()
+        return t
+    }
+
+    func testInlineOnlyWhenEveryWorkerSleepsWithNothingQueued() {
+        let q = JobQueue<Int>(capacity: 8)
+        XCTAssertFalse(q.beginInline(), "no worker started: events wait in the queue (startup)")
+        q.setConsumers(1)
+        let gate = DispatchSemaphore(value: 0), started = DispatchSemaphore(value: 0)
+        let t = consumer(q, gate: gate, started: started)
+
+        // The worker reaches take() and sleeps: a producer may run its job itself.
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.001) {
+            guard q.beginInline() else { return false }
+            q.endInline()
+            return true
+        })
+
+        // A job running on the worker: not inline (it may be an earlier event of the same source).
+        XCTAssertTrue(q.offer(1))
+        XCTAssertEqual(started.wait(timeout: .now() + 5), .success)
+        XCTAssertFalse(q.beginInline(), "a worker is busy")
+        // Queued behind it: not inline either.
+        XCTAssertTrue(q.offer(2))
+        XCTAssertFalse(q.beginInline(), "a job is queued")
+        gate.signal()
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.001) { q.depth == 0 })
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.001) {
+            guard q.beginInline() else { return false }
+            q.endInline()
+            return true
+        }, "the worker finished both and sleeps again")
+
+        // Closed (stopping): never inline; waitInlineDone waits for the runs in progress.
+        XCTAssertTrue(q.beginInline())
+        q.close()
+        XCTAssertFalse(q.beginInline())
+        let ended = Atomic<Bool>(false)
+        let runner = Thread { ended.store(true, ordering: .releasing); q.endInline() }
+        runner.start()
+        XCTAssertTrue(q.waitInlineDone(ms: 5000))
+        XCTAssertTrue(ended.load(ordering: .acquiring))
+        XCTAssertTrue(waitUntil(timeout: 5) { t.isFinished })
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import XCTest
+@testable import SwitchyardCore
+import SwitchyardESL
+import SwitchyardTestSupport
+
+/// The box's I/O thread runs an event's route itself when every worker sleeps with nothing queued and nothing else of
+/// the box waits (core rt_event_raise_here, freeswitch API box_backlog): one thread wake-up less per event. Its own
+/// command's reply is then read by that thread; a slow route holds neither other boxes' events nor the replies
+/// workers wait for; TCP still pushes back, nothing is lost, order is kept. Real TCP: the esl-simulator and a
+/// scripted box, the server in-process.
+final class FreeSwitchInlineRouteTests: XCTestCase {
+    static let password = "Inline-ClueCon"
+
+    private func config(_ urls: [String], extra: String = "", route: String) -> String {
+        """
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        \(extra)
+        loadmodule "json.so"
+        loadmodule "statistics.so"
+        loadmodule "freeswitch.so"
+        loadmodule "freeswitch_scripting.so"
+        modparam("statistics", "variable", "fsev")
+        \(urls.map { "modparam(\"freeswitch_scripting\", \"fs_subscribe\", \"\($0)\")" }.joined(separator: "\n"))
+        event_route[E_FREESWITCH] {
+        \(route)
+        }
+        event_route[E_GO] {
+            $var(out) = "";
+            freeswitch_esl("api echo $param(word)", $param(box), $var(out));
+            xlog("GOT $var(out)");
+        }
+        """
+    }
+
+    private func url(_ port: Int) -> String { "fs://:\(Self.password)@127.0.0.1:\(port)/?DTMF" }
+
+    private func digits(_ h: ServerHarness, _ tag: String) -> String {
+        h.messages.compactMap { m in m.range(of: tag + " ").map { String(m[$0.upperBound...].prefix(1)) } }.joined()
+    }
+
+    /// Events one at a time (each sent once the last one's route ended): each runs on the I/O thread (no worker
+    /// woken), and its freeswitch_esl reply, read by that same thread, is the right one.
+    func testPacedEventsRunOnTheReaderWhichReadsItsOwnReply() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let h = ServerHarness(config([url(sim.port)], route: """
+                $json(ev) := $param(body);
+                $var(out) = "";
+                freeswitch_esl("api echo r$json(ev/DTMF-Digit)", "127.0.0.1:\(sim.port)", $var(out));
+                xlog("FSEV $json(ev/DTMF-Digit) $var(out)");
+            """))
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
+        let uuid = try sim.call("1000", "-")
+        let sent = "0123456789"
+        for (i, d) in sent.enumerated() {
+            XCTAssertEqual(try sim.control("dtmf \(uuid) \(d)").first, "+OK")
+            XCTAssertTrue(waitUntil(timeout: 10) { h.messages.filter { $0.contains("FSEV ") }.count == i + 1 }, h.messages.joined(separator: "\n"))
+        }
+        XCTAssertEqual(h.messages.filter { $0.contains("FSEV ") }.map { String($0[$0.range(of: "FSEV ")!.upperBound...]) },
+                       sent.map { "\($0) r\($0)" })
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), sent.count, "every event ran on the I/O thread")
+    }
+
+    /// Bursts of digits with one worker: some run on the I/O thread, the rest queue to the worker; the routes still
+    /// start in stream order, none is lost.
+    func testBurstsKeepTheirOrderBetweenTheReaderAndTheWorker() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let h = ServerHarness(config([url(sim.port)], route: """
+                $json(ev) := $param(body);
+                xlog("FSEV $json(ev/DTMF-Digit)");
+                freeswitch_esl("api echo x", "127.0.0.1:\(sim.port)", $var(out));
+            """))
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
+        let rounds = 20
+        let uuid = try sim.call("1000", "-")
+        for _ in 0..<rounds { XCTAssertEqual(try sim.control("dtmf \(uuid) 0123456789").first, "+OK") }
+        XCTAssertTrue(waitUntil(timeout: 30) { digits(h, "FSEV").count == rounds * 10 }, "\(digits(h, "FSEV").count) routes")
+        XCTAssertEqual(digits(h, "FSEV"), String(repeating: "0123456789", count: rounds))
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+    }
+
+    /// Box A's route waits on box B (B holds its reply: a slow dependency, as a database call). Meanwhile a worker's
+    /// command to A gets its reply (the worker reads A's socket itself), B's own event runs its route, and a flood
+    /// on A stalls (nobody reads A's events: TCP pushes back). Once B answers, every event of the flood runs.
+    func testASlowRouteOnTheReaderHoldsNoOtherBoxNorOtherRepliesAndTCPPushesBack() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let slow = try PlainESLBox(password: Self.password)
+        defer { slow.stop() }
+        slow.hold("api hold")
+        let h = ServerHarness(config([url(sim.port), url(slow.port)], extra: "event_queue_size = 16", route: """
+                $json(ev) := $param(body);
+                $var(dest) = $json(ev/Caller-Destination-Number);
+                if ($var(dest) == "hold") {
+                    xlog("HOLD start");
+                    freeswitch_esl("api hold", "127.0.0.1:\(slow.port)", $var(out));
+                    xlog("HOLD done");
+                } else if ($var(dest) == "fromB") {
+                    xlog("FROMB ran");
+                } else {
+                    update_stat("fsev", 1);
+                }
+            """))
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(waitUntil(timeout: 10) { h.messages.filter { $0.contains("connected and authenticated") }.count == 2 },
+                      h.messages.joined(separator: "\n"))
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
+        XCTAssertTrue(waitUntil(timeout: 5) { slow.commands.contains { $0.hasPrefix("event json DTMF") } })
+
+        // A's event: its route runs on A's I/O thread (the workers sleep) and waits for B.
+        _ = try sim.call("hold", "5")
+        XCTAssertTrue(h.waitFor("HOLD start", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 5) { slow.commands.contains("api hold") })
+
+        // A worker's command to A: answered although A's I/O thread is held in the route.
+        XCTAssertEqual(h.server.raiseEvent("E_GO", [("word", .str("past-the-reader")), ("box", .str("127.0.0.1:\(sim.port)"))]), 0)
+        XCTAssertTrue(h.waitFor("GOT past-the-reader", timeout: 10), h.messages.joined(separator: "\n"))
+
+        // B's own event runs its route.
+        let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "b-1"), ESLHeader("DTMF-Digit", "7"),
+                       ESLHeader("Caller-Destination-Number", "fromB")]
+        slow.send(ESLEncoder.event(ESLEvent(headers: headers), format: .json))
+        XCTAssertTrue(h.waitFor("FROMB ran", timeout: 10), h.messages.joined(separator: "\n"))
+
+        // A flood on A: nobody reads A's events now, so the simulator's writes stall below n.
+        let n = 10_000
+        let flood = try ControlLine(port: sim.controlPort, "flood \(n)")
+        defer { flood.close() }
+        var last = -1, stalled: Int? = nil
+        let end = Date().addingTimeInterval(20)
+        while Date() < end && stalled == nil {
+            // Two samples 300 ms apart that are equal: the sampling interval defines the stall.
+            usleep(300_000)
+            let sent = sim.stats()["events_sent"] ?? 0
+            if sent == last { stalled = sent }
+            last = sent
+        }
+        XCTAssertNotNil(stalled, "the simulator kept writing")
+        XCTAssertLessThan(stalled ?? n, n, "TCP pushed back on the simulator")
+        XCTAssertFalse(h.messages.contains { $0.contains("HOLD done") })
+
+        slow.release()
+        XCTAssertTrue(h.waitFor("HOLD done", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+        XCTAssertTrue(flood.readLine(timeout: 10)?.hasPrefix("+OK \(n) events") ?? false)
+    }
+
+    /// A route run on the I/O thread sends a command; the box sends 3,000 events before its reply (more than a
+    /// caller reads ahead, BoxReader.heldMax). Only that thread can read them, so it reads on to its reply (no wait
+    /// for esl_cmd_timeout), then every event runs.
+    func testTheReaderRunningARouteReadsPastTheBoundToItsOwnReply() throws {
+        let box = try PlainESLBox(password: Self.password)
+        defer { box.stop() }
+        let n = 3000
+        var events: [UInt8] = []
+        for i in 0..<n {
+            let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
+                           ESLHeader("Caller-Destination-Number", "flood\(i)")]
+            events += ESLEncoder.event(ESLEvent(headers: headers), format: .json)
+        }
+        box.sendBefore("api burst", events)
+        let h = ServerHarness(config([url(box.port)], extra: "event_queue_size = 16", route: """
+                $json(ev) := $param(body);
+                if ($json(ev/Caller-Destination-Number) == "burst") {
+                    if (freeswitch_esl("api burst", "127.0.0.1:\(box.port)", $var(out))) { xlog("BURST ok"); } else { xlog("BURST failed"); }
+                } else {
+                    update_stat("fsev", 1);
+                }
+            """) + "\nmodparam(\"freeswitch\", \"esl_cmd_timeout\", 30000)\n")
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 5) { box.commands.contains { $0.hasPrefix("event json DTMF") } })
+        let trigger = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "b-0"), ESLHeader("DTMF-Digit", "9"),
+                       ESLHeader("Caller-Destination-Number", "burst")]
+        box.send(ESLEncoder.event(ESLEvent(headers: trigger), format: .json))
+        // Well inside esl_cmd_timeout (30 s): the reply was read, not waited out.
+        XCTAssertTrue(h.waitFor("BURST ok", timeout: 15), h.messages.suffix(5).joined(separator: "\n"))
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed) ?? 0 >= 1, true, "the trigger ran on the I/O thread")
+        XCTAssertTrue(waitUntil(timeout: 60) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+    }
+
+    private func statValue(_ h: ServerHarness, _ name: String) -> Int? {
+        let reply = h.server.mi.dispatcher.response(
+            toText: #"{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":["all"]},"id":1}"#)
+        guard let result = reply?["result"]?.objectValue, let key = result.keys.first(where: { $0.hasSuffix(":" + name) }) else {
+            return nil
+        }
+        return result[key]?.intValue.map { Int($0) }
+    }
+}
