@@ -53,7 +53,11 @@ extension TM {
         var out = bytes
         // A request generated from local_route itself (t_new_request there) does not run it again: no endless loop.
         if let parent, core.api.ctx_route_type!(parent.raw) == RouteMask.local.rawValue { return out }
-        if let route = localRoutes.local, let ctx = core.openRequest(bytes, kind: .local, parent: parent) {
+        if let route = localRoutes.local {
+            guard let ctx = core.openRequest(bytes, kind: .local, parent: parent) else {
+                host.log(.err, "local_route not run: the request built here does not parse (sent as is)")
+                return out
+            }
             core.run(ctx, route)
             _ = core.dropped(ctx)
             if let edited = core.buildEdited(ctx) { out = edited }

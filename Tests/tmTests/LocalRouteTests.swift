@@ -7,10 +7,11 @@ import SwitchyardTestSupport
 /// UAS receives with one Via only; local_request_route then reads it as sent, its edits discarded; `drop` ends the
 /// route but the request still goes (OpenSIPS); functions not allowed there are startup errors. Ports 46000..46019.
 final class LocalRouteTests: TMTestCase {
-    func buildHFEdit() throws -> String {
-        let src = Self.repoRoot.appendingPathComponent("Tests/SIP/tm/plugins/hf_edit.c").path
+    /// A test module of Tests/SIP/tm/plugins built into the work directory.
+    func buildCPlugin(_ name: String) throws -> String {
+        let src = Self.repoRoot.appendingPathComponent("Tests/SIP/tm/plugins/\(name).c").path
         let include = Self.repoRoot.appendingPathComponent("Sources/SwitchyardABI/include").path
-        let out = "\(workDir)/hf_edit.so"
+        let out = "\(workDir)/\(name).so"
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include, "-o", out, src]
@@ -20,9 +21,11 @@ final class LocalRouteTests: TMTestCase {
         try cc.run()
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         cc.waitUntilExit()
-        guard cc.terminationStatus == 0 else { throw SetupError("cc hf_edit.c failed:\n\(text)") }
+        guard cc.terminationStatus == 0 else { throw SetupError("cc \(name).c failed:\n\(text)") }
         return out
     }
+
+    func buildHFEdit() throws -> String { try buildCPlugin("hf_edit") }
 
     let headers = "headers=From: <sip:mi@127.0.0.1>\\r\\nTo: <sip:ping@127.0.0.1>\\r\\nX-Sent: by-mi\\r\\nX-Gone: yes\\r\\n"
 
@@ -94,6 +97,34 @@ final class LocalRouteTests: TMTestCase {
         XCTAssertTrue(got.contains("X-Before: 1"), got)
         XCTAssertFalse(got.contains("X-After"), got)
         XCTAssertFalse(sy.output.contains("after drop"), sy.output)
+    }
+
+    /// The tm API's t_request (as the dispatcher pings; here from Tests/SIP/tm/plugins/tm_pinger.c) runs it too.
+    func testAPIRequestRunsLocalRoute() throws {
+        let (proxy, callee, caller) = (46002, 46003, 46004)
+        let pinger = try buildCPlugin("tm_pinger")
+        let plugin = try buildHFEdit()
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: "loadmodule \"\(pinger)\"\nloadmodule \"\(plugin)\"") + """
+
+        route {
+            tm_ping("sip:ok@127.0.0.1:\(callee)");
+            t_reply(200, "OK");
+        }
+        local_route {
+            xlog("L_NOTICE", "local: $rm $ru\\n");
+            append_hf("X-Ping: api\\r\\n");
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_options.xml", port: callee)
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("MESSAGE", ruri: "sip:ok@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-lr-api",
+                                callID: "lr-api@test"), to: proxy)
+        XCTAssertTrue(sy.waitFor("tm_pinger: completed 200 local=1", timeout: 5), sy.output)
+        XCTAssertTrue(sy.output.contains("local: OPTIONS sip:ok@127.0.0.1:\(callee)"), sy.output)
+        XCTAssertTrue(uasCompleted(uas, lastReceived: "OPTIONS ", calls: 1), uas.report)
+        let got = try firstReceived(uas)
+        XCTAssertTrue(got.contains("X-Ping: api"), got)
+        XCTAssertEqual(got.components(separatedBy: "Via: SIP/2.0/").count, 2, "one Via, ours: \(got)")
     }
 
     /// Relaying, replying and arming reply/failure routes are refused in local_route at startup, with the line.
