@@ -19,6 +19,8 @@ struct TMConfig: Sendable {
     var disable6xxBlock = false
     var enableStats = true
     var auto100Trying = true
+    /// local_request_route: a route[name] run (read-only) on every request tm generates, after local_route.
+    var localRequestRoute = ""
 
     /// Checks OpenSIPS makes in mod_init.
     func check() -> String? {

@@ -99,7 +99,10 @@ final class TMModule: @unchecked Sendable {
                 set(&config, n)
             }
         }
-        for name in ["minor_branch_flag", "local_reply_route", "local_request_route", "cluster_param"] {
+        m.param("local_request_route", [.str]) { [self] v in
+            if case .string(let s) = v { config.localRequestRoute = s }
+        }
+        for name in ["minor_branch_flag", "local_reply_route", "cluster_param"] {
             m.param(name, [.str]) { _ in }
         }
         m.param("tw_append", [.str, .repeatable]) { _ in }
@@ -159,8 +162,9 @@ final class TMModule: @unchecked Sendable {
         })
         m.function("t_check_trans", params: [], routes: [.request, .branch], on { $0.tCheckTrans($1) })
         m.function("t_check_status", params: [.str], routes: most, on { $0.tCheckStatus($1) })
-        m.function("t_on_failure", params: [.str], routes: most.union(.local), on { $0.tOn($1, .failure) })
-        m.function("t_on_reply", params: [.str], routes: most.union(.local), on { $0.tOn($1, .reply) })
+        // Not in local_route (OpenSIPS allows them there): a local transaction runs no reply or failure route here.
+        m.function("t_on_failure", params: [.str], routes: most, on { $0.tOn($1, .failure) })
+        m.function("t_on_reply", params: [.str], routes: most, on { $0.tOn($1, .reply) })
         m.function("t_on_branch", params: [.str], routes: most, on { $0.tOn($1, .branch) })
         m.function("t_was_cancelled", params: [], routes: most, on { $0.tWasCancelled($1) })
         m.function("t_local_replied", params: [[.str, opt]], routes: most, on { $0.tLocalReplied($1) })

@@ -24,6 +24,8 @@ final class TM: @unchecked Sendable {
     /// a lock, so registration is refused once they run (`serving`).
     var globalCallbacks: [Callback] = []
     let serving = Atomic<Bool>(false)
+    /// local_route and local_request_route (LocalRoute.swift).
+    let localRoutes: LocalRoutes
 
     init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?) throws(PluginError) {
         self.host = host
@@ -33,6 +35,7 @@ final class TM: @unchecked Sendable {
         ruVar = try host.varParse("$ru")
         duVar = try host.varParse("$du")
         mbVar = try host.varParse("$mb")
+        localRoutes = try LocalRoutes(core: core, requestRouteName: cfg.localRequestRoute)
         wheel = TimerWheel { [unowned self] cell, at in self.timerFired(cell, at: at) }
     }
 

@@ -32,7 +32,8 @@ extension TM {
     /// Sends a local request; `done` runs exactly once (bucket lock held) unless this returns non-zero. Never before
     /// this returns: the caller (t_uac) runs its own 477 for -4/-6.
     /// Returns 0, -2 bad arguments, -3 socket not ours, -4 unresolvable, -6 no socket or not sent.
-    func uacSend(_ r: UACRequest, callbacks: [Callback] = [], done: ((UACResult) -> Void)?) -> Int32 {
+    /// `parent`: the script context asking (t_new_request), for the local_route run on this thread.
+    func uacSend(_ r: UACRequest, callbacks: [Callback] = [], parent: SYContext? = nil, done: ((UACResult) -> Void)?) -> Int32 {
         guard !r.method.isEmpty, !r.method.contains(" "), r.ruri.lowercased().hasPrefix("sip") else { return -2 }
         var lines = r.headers.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         func take(_ names: [String]) -> String? {
@@ -71,16 +72,17 @@ extension TM {
         keys.cseq = cseq
         keys.fromTag = fromTag
         let b = TransactionTable.hash(callID: callID, cseq: cseq)
-        table.lock(b)
-        defer { table.unlock(b) }
-        let label = table.nextLabel(b)
+        let label = table.withBucket(b) { table.nextLabel(b) }
         let branchID = "z9hG4bK" + RevHex.encode(UInt32(b)) + "." + RevHex.encode(label) + ".0"
         keys.viaBranch = branchID
         var text = "\(r.method) \(r.ruri) SIP/2.0\r\nVia: \(via);branch=\(branchID)\r\nFrom: \(from)\r\nTo: \(to)\r\n"
         text += "Call-ID: \(callID)\r\nCSeq: \(cseq) \(r.method)\r\nMax-Forwards: 70\r\n"
         for l in lines { text += l + "\r\n" }
         text += "Content-Length: \(r.body.utf8.count)\r\n\r\n" + r.body
-        let bytes = Array(text.utf8)
+        // The script's local_route runs before the bucket is locked for sending: it may generate requests itself.
+        let bytes = runLocalRoutes(Array(text.utf8), parent: parent)
+        table.lock(b)
+        defer { table.unlock(b) }
 
         let fr = r.timeoutMS > 0 ? r.timeoutMS : Int64(cfg.frTimeout) * 1000
         let cell = Cell(hashIndex: b, label: label, info: keys, snapshot: nil, upstream: sy_sip_target(), isLocal: true,
@@ -146,7 +148,7 @@ extension TM {
             body = String(b[b.index(after: sp)...])
         }
         let r = UACRequest(method: call.string(0), ruri: call.string(1), headers: headers, body: body)
-        let rc = uacSend(r, done: nil)
+        let rc = uacSend(r, parent: call.context, done: nil)
         if rc != 0 { host.log(.err, "t_new_request: \(call.string(0)) to \(call.string(1)) not sent (\(rc))") }
         return rc == 0 ? 1 : -1
     }

@@ -82,13 +82,17 @@
  *        script reads it as its JSON text, except that `$pv := $param(x)` hands the tree itself to a
  *        SY_PV_OBJECT setter. This part grows no table: a 1.8 plugin never sees the
  *        new types.
- *   1.10 two groups. Pseudo-variable contexts: the callback type sy_pv_context_fn, the item
+ *   1.10 three groups. Pseudo-variable contexts: the callback type sy_pv_context_fn, the item
  *        sy_pv_context_export and sy_module_exports.pv_contexts (appended): a module names a context
  *        (tm: `request`, `reply`) and hands the core the message `$(<name>pv)` reads any
  *        pseudo-variable of; the core parses `<name>` and refuses an unknown one at startup. A 1.9
- *        plugin loads unchanged. Events run in place: appended sy_host_api.rt_event_raise_here and the flag SY_EVENT_MORE_BEHIND: an I/O thread
- *        raising an event runs its event_route itself when every script worker sleeps with nothing
- *        queued, instead of waking one (the freeswitch module's event path).
+ *        plugin loads unchanged. Events run in place: appended sy_host_api.rt_event_raise_here and
+ *        the flag SY_EVENT_MORE_BEHIND: an I/O thread raising an event runs its event_route itself
+ *        when every script worker sleeps with nothing queued, instead of waking one (the freeswitch
+ *        module's event path). Local requests through local_route: appended
+ *        sy_host_api.rt_sip_ctx_open_request and sip_build_edited (tm runs the script's local_route
+ *        on each request it generates and sends what the route left); route_find_kind and
+ *        rt_route_find_kind also find the local_route (SY_ROUTE_LOCAL; the name is ignored).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -840,7 +844,8 @@ typedef struct sy_host_api {
      *  failure route sees what this one left). (The context's thread.) */
     void (*sip_ctx_close)(sy_ctx *ctx, sy_sip_snapshot *save_to);
     /** A route by kind (SY_ROUTE_FAILURE, SY_ROUTE_ONREPLY, SY_ROUTE_BRANCH, SY_ROUTE_REQUEST) and
-     *  name; NULL if the script has none. Run it with route_run. (Any thread, read-only data.) */
+     *  name; NULL if the script has none. Run it with route_run. (Any thread, read-only data.)
+     *  Since 1.10 also SY_ROUTE_LOCAL: the script's one local_route (name ignored, may be ""). */
     const sy_route *(*route_find_kind)(uint32_t route_kind, const char *name);
     /** 1 if `drop` ran on the context since its message was set or since the last call, else 0;
      *  clears it (a branch route's drop discards that branch only). (The context's thread.) */
@@ -981,6 +986,21 @@ typedef struct sy_host_api {
     int (*rt_event_raise_here)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams,
                                uint32_t timeout_ms, uint32_t flags);
     /* --- end of 1.10: events run on the raising thread --- */
+    /* --- 1.10: local requests through local_route --- (check header.abi_minor >= 10 before use) */
+    /** A new context of route kind route_kind (enum sy_route_kind; tm: SY_ROUTE_LOCAL) on a request
+     *  the plugin built itself: buf, len bytes, copied and parsed. $ru is its request-URI, no $du,
+     *  no source address ($si null), no AVPs or flags, no header edits. Its per-worker variables are
+     *  parent's when parent is given (same thread), else fresh ones. Close it with sip_ctx_close on
+     *  the same thread (save_to NULL). NULL if rt is NULL or stopped, route_kind is unknown, or the
+     *  bytes are not a SIP request. (Any thread.) */
+    sy_ctx *(*rt_sip_ctx_open_request)(sy_runtime *rt, const char *buf, size_t len, uint32_t route_kind,
+                                       sy_ctx *parent);
+    /** The context's request as the script left it, to be sent as is: its request line, its headers
+     *  with the script's header edits (append_hf, remove_hf, ...), the body; no Via added or removed;
+     *  Content-Length added when missing. $ru/$du changes are not applied. Bytes as
+     *  sip_build_request. Returns 0, -1 no request on ctx. (The context's thread.) */
+    int (*sip_build_edited)(sy_ctx *ctx, sy_str *out_bytes);
+    /* --- end of 1.10: local requests through local_route --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

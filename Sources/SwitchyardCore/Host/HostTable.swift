@@ -207,6 +207,7 @@ enum HostTable {
         installRuntime(&h)
         installUAC(&h)
         installMIAsync(&h)
+        installLocalRoute(&h)
         return h
     }
 }

@@ -77,6 +77,7 @@ extension HostTable {
         case .onreply?: box = engine.onreplyRoutes[n]
         case .branch?: box = engine.branchRoutes[n]
         case .request?: box = engine.namedRoutes[n]
+        case .local?: box = engine.routes.local  // the one local_route; no name
         default: box = nil
         }
         // Routes live as long as the engine; the handle is the RouteBox itself.

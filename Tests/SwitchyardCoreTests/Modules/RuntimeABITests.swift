@@ -69,6 +69,7 @@ final class RuntimeABITests: XCTestCase {
         XCTAssertEqual(t.rt_mi_dispatch!(t.runtime, "{}", 2, { _, _, _ in XCTFail("no reply after stop") }, nil), 0)
         XCTAssertNil(t.rt_route_find_kind!(t.runtime, UInt32(SY_ROUTE_REQUEST.rawValue), "any"))
         XCTAssertNil(t.rt_stat_register!(t.runtime, "late", "counter", 0))
+        XCTAssertNil(t.rt_sip_ctx_open_request!(t.runtime, "OPTIONS sip:a SIP/2.0\r\n\r\n", 25, UInt32(SY_ROUTE_LOCAL.rawValue), nil))
         var target = sy_sip_target()
         var buf = [CChar](repeating: 0, count: 64)
         var n = 0

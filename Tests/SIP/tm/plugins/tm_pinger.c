@@ -40,7 +40,7 @@ static int ping_fn(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user) 
     (void)ctx; (void)nargs; (void)user;
     sy_str none = { NULL, 0 };
     sy_str method = { "OPTIONS", 7 };
-    sy_str hdrs = { "From: <sip:pinger@127.0.0.1>\r\n", 31 };
+    sy_str hdrs = { "From: <sip:pinger@127.0.0.1>\r\n", 30 };
     int rc = tm->t_request(method, arg_str(&args[0]), none, hdrs, none, none, 0,
                            SY_TMCB_LOCAL_COMPLETED | SY_TMCB_RESPONSE_IN, on_tm, NULL);
     return rc == 0 ? 1 : -1;
