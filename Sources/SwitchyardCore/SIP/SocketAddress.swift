@@ -12,9 +12,18 @@ public struct SocketAddress: @unchecked Sendable, Equatable {
 
     /// From a numeric IP (IPv6 with or without brackets) and a port; nil if `ip` is not numeric.
     public init?(ip: String, port: Int) {
+        let netPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+        if let v4 = IPv4Literal.parse(ip) {
+            // The usual case (every request's Via host, every reply's next hop): no C string, no inet_pton.
+            var sa4 = sockaddr_in()
+            sa4.sin_family = sa_family_t(AF_INET)
+            sa4.sin_port = netPort
+            sa4.sin_addr.s_addr = v4
+            store(sa4)
+            return
+        }
         var host = ip
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        let netPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
         var sa4 = sockaddr_in()
         var sa6 = sockaddr_in6()
         // withCString: passing the String itself would copy it into a new array (a heap allocation per request).
