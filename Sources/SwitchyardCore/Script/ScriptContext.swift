@@ -70,7 +70,7 @@ public final class ScriptContext: @unchecked Sendable {
         var s = s
         cStringKeeper.removeAll(keepingCapacity: true)
         s.withUTF8 { u in
-            cStringKeeper.append(contentsOf: UnsafeRawBufferPointer(u).bindMemory(to: CChar.self))
+            u.withMemoryRebound(to: CChar.self) { cStringKeeper.append(contentsOf: $0) }
         }
         cStringKeeper.append(0)
         return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
@@ -79,7 +79,8 @@ public final class ScriptContext: @unchecked Sendable {
     /// `keepCString` for bytes (a header's text lent by the message).
     func keepCBytes(_ b: UnsafeBufferPointer<UInt8>) -> sy_str {
         cStringKeeper.removeAll(keepingCapacity: true)
-        cStringKeeper.append(contentsOf: UnsafeRawBufferPointer(b).bindMemory(to: CChar.self))
+        // Rebound only for the copy: bindMemory would rebind the shared message's bytes for good.
+        b.withMemoryRebound(to: CChar.self) { cStringKeeper.append(contentsOf: $0) }
         cStringKeeper.append(0)
         return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
     }
