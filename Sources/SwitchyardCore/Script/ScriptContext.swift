@@ -52,6 +52,9 @@ public final class ScriptContext: @unchecked Sendable {
     /// The transaction layer's per-message slot (host ctx_slot_set): a pointer and how to release it.
     var slot: UnsafeMutableRawPointer?
     var slotRelease: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    /// The message a plugin's pseudo-variable context last lent as bytes, parsed once (nil: it does not parse), by
+    /// the bytes' address and length: the plugin keeps them in the slot, so the memo goes with the slot.
+    var pvContextMemo: (bytes: UnsafeRawPointer, count: Int, message: ScriptMessage?)?
     /// Bytes handed to plugins by the sip_build_* entries, kept until the next host call on this context.
     let bytesKeeper = CBuffer()
     /// forward()'s last parsed destination URI and resolved numeric address (kept across messages: routes mostly
@@ -118,6 +121,7 @@ public final class ScriptContext: @unchecked Sendable {
 
     /// Releases the transaction slot (a new message, or the context is closed).
     func releaseSlot() {
+        if pvContextMemo != nil { pvContextMemo = nil }
         guard let p = slot else { return }
         slot = nil
         let r = slotRelease
