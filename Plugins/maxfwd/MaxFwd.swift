@@ -36,7 +36,7 @@ final class MaxFwdModule: Sendable {
         m.function("is_maxfwd_lt", params: [.int], routes: [.request, .failure, .branch]) { [self] call in
             let limit = Int(call.int(0))
             guard let text = host.sipHeader(call.context, "Max-Forwards") else { return -2 }
-            guard let v = Int(text.trimmingSpaces()) else { return -3 }
+            guard let v = MaxFwdModule.strict(text) else { return -3 }
             return v < limit ? 1 : -1
         }
         return m.build()
@@ -45,7 +45,13 @@ final class MaxFwdModule: Sendable {
     /// The received Max-Forwards value; nil if absent or unreadable.
     func current(_ ctx: SYContext) -> Int? {
         guard let text = host.sipHeader(ctx, "Max-Forwards") else { return nil }
-        return Int(text.trimmingSpaces())
+        return MaxFwdModule.strict(text)
+    }
+
+    /// The value as OpenSIPS reads it (str2s): 1 to 5 ASCII digits, spaces around; nil for `+70`, `-1`, `123456`.
+    static func strict(_ text: String) -> Int? {
+        var t = text
+        return t.withUTF8 { decimal(UnsafeRawBufferPointer($0)) }
     }
 
     /// 2: header added; 1: decremented; -1: it was 0 (answer 483); -2: error.
@@ -69,7 +75,7 @@ final class MaxFwdModule: Sendable {
             host.sipHeaderSet(ctx, "Max-Forwards", String(given))
             return 2
         }
-        guard var v = Int(text.trimmingSpaces()), v >= 0 else {
+        guard var v = MaxFwdModule.strict(text) else {
             host.log(.err, "mf_process_maxfwd_header: bad Max-Forwards value '\(text)'")
             return -2
         }
@@ -80,13 +86,13 @@ final class MaxFwdModule: Sendable {
         return 1
     }
 
-    /// A value of 1 to 18 ASCII digits with optional spaces or tabs around it (what `Int(text.trimmingSpaces())`
-    /// reads for such text); nil for anything else, which the string path then reads as before.
+    /// A value of 1 to 5 ASCII digits with optional spaces or tabs around it; nil for anything else (a sign, more
+    /// digits), which the caller answers as OpenSIPS does for what str2s rejects.
     static func decimal(_ b: UnsafeRawBufferPointer) -> Int? {
         var lo = 0, hi = b.count
         while lo < hi, b[lo] == 32 || b[lo] == 9 { lo += 1 }
         while hi > lo, b[hi - 1] == 32 || b[hi - 1] == 9 { hi -= 1 }
-        guard hi > lo, hi - lo <= 18 else { return nil }
+        guard hi > lo, hi - lo <= 5 else { return nil }
         var n = 0
         for i in lo..<hi {
             let c = b[i]

@@ -25,6 +25,8 @@ final class Branch {
     var finalCode = 0
     /// The final reply as it would be relayed upstream; nil for a timeout generated here.
     var finalReply: [UInt8]?
+    /// The final reply (>= 300) as received, kept while the cell has a failure route for `$(<reply>..)` there.
+    var receivedFinal: [UInt8]?
     var finalReason = ""
     var localFinal = false
     var receivedAny = false
@@ -128,6 +130,8 @@ final class Cell {
     var lastCompletedBranch = -1
     /// A failure route is running on this cell (its replies are the route's to make).
     var inFailureRoute = false
+    /// The cell went to WAIT during its failure route: what `$(<reply>..)`/`$(<request>..)` read goes when it ends.
+    var releaseAfterFailureRoute = false
     /// Callbacks other modules registered on this cell (the tm API).
     var callbacks: [Callback] = []
     /// For a locally originated request: who is told the outcome.

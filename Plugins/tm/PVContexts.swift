@@ -36,7 +36,7 @@ extension TM {
         let bytes: [UInt8]? = table.withBucket(c.hashIndex) {
             guard tx.pickedBranch < c.branches.count else { return nil }
             let b = c.branches[tx.pickedBranch]
-            return b.localFinal ? nil : b.finalReply
+            return b.localFinal ? nil : b.receivedFinal ?? b.finalReply
         }
         guard let bytes, !bytes.isEmpty else { return nil }
         let kept = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)

@@ -129,6 +129,8 @@ extension TM {
         br.finalCode = code
         br.finalReason = CoreLink.text(info.reason)
         br.finalReply = cell.isLocal ? raw : cell.replicated ? nil : core.buildRelayed(ctx)
+        // The failure route's `$(<reply>..)` reads the reply as received (OpenSIPS: the branch's stored reply).
+        if code >= 300, !cell.isLocal, cell.onFailure != nil { br.receivedFinal = rawMessage(ctx) }
         br.localFinal = false
         cell.lastCompletedBranch = bi
         if code < 300 && cell.isLocal {
@@ -222,9 +224,14 @@ extension TM {
                 cell.inFailureRoute = true
                 core.run(fctx, route)
                 cell.inFailureRoute = false
-                // A reply sent by the route may have ended the transaction (goWait frees the snapshot): save the
-                // route's AVPs and flags only into a snapshot the cell still holds.
-                core.close(fctx, saveTo: cell.snapshot)
+                if cell.releaseAfterFailureRoute {
+                    // A reply sent by the route ended the transaction: nothing is saved into a snapshot that goes.
+                    cell.releaseAfterFailureRoute = false
+                    core.close(fctx, saveTo: nil)
+                    releaseStored(cell)
+                } else {
+                    core.close(fctx, saveTo: cell.snapshot)
+                }
                 if cell.completed { return }
                 if cell.branches.count > before && cell.currentSet.contains(where: { $0.finalCode == 0 }) { return }
                 if cell.branches.count > before, let w2 = pick(cell) {
@@ -338,6 +345,7 @@ extension TM {
         b.finalCode = 408
         b.localFinal = true
         b.finalReply = nil
+        b.receivedFinal = nil
         b.finalReason = "Request Timeout"
         cell.lastCompletedBranch = b.index
         if cell.completed { return }

@@ -413,11 +413,12 @@ final class TM: @unchecked Sendable {
         for b in cell.branches {
             b.retrAt = 0
             b.frAt = 0
-            b.finalReply = nil
             // A pending branch may still need its CANCEL, a negative one the ACK of a retransmitted (or late) final.
             if (200..<300).contains(b.finalCode) || (!cell.isInvite && b.finalCode != 0) { b.request = [] }
         }
-        if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
+        // The failure route that sent the final reply still reads the request and the picked reply (OpenSIPS keeps
+        // them until the cell goes): they are freed when it ends.
+        if cell.inFailureRoute { cell.releaseAfterFailureRoute = true } else { releaseStored(cell) }
         cell.replyRetrAt = 0
         cell.replyFRAt = 0
         if cell.waitAt == 0 { cell.waitAt = nowMS() + Int64(cfg.wtTimer) * 1000 }
@@ -429,6 +430,15 @@ final class TM: @unchecked Sendable {
         // The retransmission and final-response timers have stopped: the next visit is the end of WAIT (or a
         // pending CANCEL's retransmission), and the entry armed for the stopped timers need not be visited.
         reschedule(cell, later: true)
+    }
+
+    /// Frees the stored request and final replies of a cell that has its answer.
+    func releaseStored(_ cell: Cell) {
+        for b in cell.branches {
+            b.finalReply = nil
+            b.receivedFinal = nil
+        }
+        if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
     }
 
     /// Arms the cell's timer entry for its next deadline when that is earlier than the live entry. `later`: also

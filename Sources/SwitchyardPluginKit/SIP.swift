@@ -213,8 +213,10 @@ private final class DoneBox: Sendable {
 
 /// sy_str helpers.
 enum SYStr {
+    /// `utf8Start` traps for a StaticString holding one scalar (no pointer representation): only literals of text.
     static func make(_ s: StaticString) -> sy_str {
-        sy_str(s: UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self), len: s.utf8CodeUnitCount)
+        precondition(s.hasPointerRepresentation, "SYStr.make needs a string literal, not a single scalar")
+        return sy_str(s: UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self), len: s.utf8CodeUnitCount)
     }
     static func make(_ b: UnsafeBufferPointer<UInt8>) -> sy_str {
         sy_str(s: b.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, len: b.count)

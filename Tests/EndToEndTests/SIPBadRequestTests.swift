@@ -73,6 +73,7 @@ final class SIPBadRequestTests: XCTestCase {
         Case(name: "NUL byte in a header", extra: ["Subject: a\u{0}b"]),
         Case(name: "Max-Forwards not numeric", edits: [("Max-Forwards", "abc")]),
         Case(name: "Max-Forwards negative", edits: [("Max-Forwards", "-5")]),
+        Case(name: "Max-Forwards with a plus sign", edits: [("Max-Forwards", "+70")]),
         Case(name: "empty user in the request-URI", ruri: "sip:@127.0.0.1"),
         Case(name: "CSeq not numeric, LF line ends", edits: [("CSeq", "abc OPTIONS")], eol: "\n"),
     ]

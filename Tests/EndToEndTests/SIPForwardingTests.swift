@@ -100,6 +100,32 @@ final class SIPForwardingTests: XCTestCase {
         XCTAssertTrue(header(back, "Via")[0].contains("branch=z9hG4bKinv1"), back)
     }
 
+    /// Max-Forwards is read as OpenSIPS's str2s does: at most 5 digits, so `000070` is an error (-2, answered 400
+    /// here; is_maxfwd_lt: -3) while `00070` is 70.
+    func testMaxForwardsOfMoreThanFiveDigitsIsAnError() throws {
+        let uas = try UDP(), uac = try UDP()
+        try startProxy("""
+        route {
+            is_maxfwd_lt(80);
+            xlog("LT $rc $hdr(Max-Forwards)");
+            mf_process_maxfwd_header(10);
+            if ($rc == -2) { sl_send_reply(400, "Bad Request"); exit; }
+            $du = "sip:127.0.0.1:\(uas.port)";
+            forward();
+        }
+        """)
+        uac.send(request("OPTIONS", ruri: "sip:bob@example.com", branch: "z9hG4bKmf1", from: uac)
+                    .replacingOccurrences(of: "Max-Forwards: 70", with: "Max-Forwards: 000070"), to: proxyPort)
+        let bad = try XCTUnwrap(receive(uac), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(bad.hasPrefix("SIP/2.0 400 Bad Request\r\n"), bad)
+        XCTAssertTrue(h.waitFor("LT -3 000070"), h.messages.joined(separator: "\n"))
+        uac.send(request("OPTIONS", ruri: "sip:bob@example.com", branch: "z9hG4bKmf2", from: uac)
+                    .replacingOccurrences(of: "Max-Forwards: 70", with: "Max-Forwards: 00070"), to: proxyPort)
+        let out = try XCTUnwrap(receive(uas), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(header(out, "Max-Forwards"), ["Max-Forwards: 69"], out)
+        XCTAssertTrue(h.waitFor("LT 1 00070"), h.messages.joined(separator: "\n"))
+    }
+
     func testRecordRouteAndLooseRoute() throws {
         let next = try UDP(), uac = try UDP(), target = try UDP()
         try startProxy("""

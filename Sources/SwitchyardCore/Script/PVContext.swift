@@ -35,13 +35,19 @@ public struct PVContext: Sendable {
                 return ScriptMessage(sip: snap.message, origin: snap.origin)
             }
             guard let p = bytes.s, bytes.len > 0 else { return nil }
+            // Several reads of one reply (`$(<reply>rs) $(<reply>rr)`) parse it, and log a failure, once.
+            if let memo = ctx.pvContextMemo, memo.bytes == UnsafeRawPointer(p), memo.count == bytes.len {
+                return memo.message
+            }
             let copy = Array(UnsafeRawBufferPointer(start: p, count: bytes.len))
+            var parsed: ScriptMessage? = nil
             do {
-                return ScriptMessage(sip: try SIPMessage.parse(copy), origin: nil)
+                parsed = ScriptMessage(sip: try SIPMessage.parse(copy), origin: nil)
             } catch {
                 ctx.engine.log.error("$(<\(name)>...): module \(module) handed over a message that does not parse: \(error)")
-                return nil
             }
+            ctx.pvContextMemo = (UnsafeRawPointer(p), bytes.len, parsed)
+            return parsed
         }
     }
 }

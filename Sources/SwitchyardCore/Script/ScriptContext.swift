@@ -52,6 +52,9 @@ public final class ScriptContext: @unchecked Sendable {
     /// The transaction layer's per-message slot (host ctx_slot_set): a pointer and how to release it.
     var slot: UnsafeMutableRawPointer?
     var slotRelease: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    /// The message a plugin's pseudo-variable context last lent as bytes, parsed once (nil: it does not parse), by
+    /// the bytes' address and length: the plugin keeps them in the slot, so the memo goes with the slot.
+    var pvContextMemo: (bytes: UnsafeRawPointer, count: Int, message: ScriptMessage?)?
     /// Bytes handed to plugins by the sip_build_* entries, kept until the next host call on this context.
     let bytesKeeper = CBuffer()
     /// forward()'s last parsed destination URI and resolved numeric address (kept across messages: routes mostly
@@ -70,7 +73,7 @@ public final class ScriptContext: @unchecked Sendable {
         var s = s
         cStringKeeper.removeAll(keepingCapacity: true)
         s.withUTF8 { u in
-            cStringKeeper.append(contentsOf: UnsafeRawBufferPointer(u).bindMemory(to: CChar.self))
+            u.withMemoryRebound(to: CChar.self) { cStringKeeper.append(contentsOf: $0) }
         }
         cStringKeeper.append(0)
         return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
@@ -79,7 +82,8 @@ public final class ScriptContext: @unchecked Sendable {
     /// `keepCString` for bytes (a header's text lent by the message).
     func keepCBytes(_ b: UnsafeBufferPointer<UInt8>) -> sy_str {
         cStringKeeper.removeAll(keepingCapacity: true)
-        cStringKeeper.append(contentsOf: UnsafeRawBufferPointer(b).bindMemory(to: CChar.self))
+        // Rebound only for the copy: bindMemory would rebind the shared message's bytes for good.
+        b.withMemoryRebound(to: CChar.self) { cStringKeeper.append(contentsOf: $0) }
         cStringKeeper.append(0)
         return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
     }
@@ -117,6 +121,7 @@ public final class ScriptContext: @unchecked Sendable {
 
     /// Releases the transaction slot (a new message, or the context is closed).
     func releaseSlot() {
+        if pvContextMemo != nil { pvContextMemo = nil }
         guard let p = slot else { return }
         slot = nil
         let r = slotRelease

@@ -29,6 +29,27 @@ final class PVContextABITests: XCTestCase {
                       h.messages.joined(separator: "\n"))
     }
 
+    /// Bytes that do not parse are parsed, and logged, once per run however often the run reads them.
+    func testUnparsableMessageIsParsedOncePerRun() throws {
+        try PluginBuilder.build("abi_1_10")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_10.so"
+        event_route[E_BAD] {
+            xlog("BAD rs=$(<garbled>rs) rr=$(<garbled>rr) to=$(<garbled>hdr(To)) run=$param(n)");
+        }
+        """)
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        for n in 1...2 {
+            XCTAssertEqual(h.server.raiseEvent("E_BAD", [("n", .int(n))]), 0)
+            XCTAssertTrue(h.waitFor("BAD rs=<null> rr=<null> to=<null> run=\(n)"), h.messages.joined(separator: "\n"))
+        }
+        let errors = h.messages.filter { $0.contains("module abi110 handed over a message that does not parse") }
+        XCTAssertEqual(errors.count, 2, h.messages.joined(separator: "\n"))
+    }
+
     /// A misspelt context is a startup error at its line.
     func testUnknownContextNamesWhereItIsWritten() throws {
         try PluginBuilder.build("abi_1_10")

@@ -3,6 +3,7 @@
  *            module's state for its whole life (the header asks them to outlive the route run).
  *   <empty>: answers 0, no message (the variable reads NULL).
  *   <broken>: answers -1, an error (NULL too).
+ *   <garbled>: hands over bytes that are no SIP message (NULL; the core logs it once per run).
  * init logs "contexts=<count of fixed-context reads so far>" (0: nothing runs a context at startup).
  * No global: the state is allocated by the entry function and reaches the callbacks through `user`. */
 #include <stdio.h>
@@ -42,6 +43,16 @@ static int ctx_broken(sy_ctx *ctx, void *user, const struct sy_sip_snapshot **re
     return -1;
 }
 
+static int ctx_garbled(sy_ctx *ctx, void *user, const struct sy_sip_snapshot **request, sy_str *message) {
+    static const char junk[] = "not a SIP message";
+    SY_UNUSED(ctx);
+    SY_UNUSED(user);
+    SY_UNUSED(request);
+    message->s = junk;
+    message->len = sizeof junk - 1;
+    return 1;
+}
+
 static int mod_init(void *user) {
     state *s = user;
     char line[64];
@@ -54,6 +65,7 @@ static sy_pv_context_export contexts[] = {
     { .name = "fixed", .get = ctx_fixed },
     { .name = "empty", .get = ctx_empty },
     { .name = "broken", .get = ctx_broken },
+    { .name = "garbled", .get = ctx_garbled },
 };
 
 static sy_module_exports exports = {
@@ -71,6 +83,7 @@ SY_PLUGIN_ENTRY(host) {
     contexts[0].user = s;
     contexts[1].user = s;
     contexts[2].user = s;
+    contexts[3].user = s;
     exports.user = s;
     return &exports;
 }
