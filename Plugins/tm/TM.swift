@@ -192,8 +192,11 @@ final class TM: @unchecked Sendable {
     // MARK: relaying
 
     /// Sends the context's request (and its appended branches) as new branches of the cell. t_relay's codes.
-    /// `keepSet`: the new branches join the current set instead of starting a new one (t_inject_branches).
-    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false) -> Int32 {
+    /// `keepSet`: the new branches join the current set instead of starting a new one (t_inject_branches);
+    /// `cancelFirst`: the pending branches are CANCELled once the relay may go on; `then` runs with the number of
+    /// branches sent, under the same lock, before any error reply (so no reply is handled in between).
+    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false,
+               cancelFirst: Bool = false, then: (Int) -> Void = { _ in }) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
@@ -204,6 +207,11 @@ final class TM: @unchecked Sendable {
             return -3
         }
         if cell.noNewBranches || cell.completed { return -3 }
+        if cancelFirst {
+            for b in cell.currentSet where b.finalCode == 0 {
+                sendCancel(cell, b, reason: "Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n")
+            }
+        }
         // Armed in this route after the cell was made (t_on_* after t_newtran, or in a failure route).
         if let f = tx.onFailure { cell.onFailure = f; tx.onFailure = nil }
         if let r = tx.onReply { cell.onReply = r; tx.onReply = nil }
@@ -300,6 +308,7 @@ final class TM: @unchecked Sendable {
                 sent += 1
             }
         }
+        then(sent)
         if sent == 0 {
             if created && !noAuto477 && !cell.completed {
                 let (code, reason) = TM.errorReply(lastErr)

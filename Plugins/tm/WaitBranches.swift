@@ -31,10 +31,12 @@ extension TM {
         guard let cell = existingTxn(call.context)?.cell else { return -1 }
         table.withBucket(cell.hashIndex) {
             guard cell.waiting else { return }
-            // In a reply or failure route the completion check that follows sees the wait ended; elsewhere the
-            // set may be complete already (but a transaction that never sent a branch waits for the script's relay).
+            // In a reply or failure route the completion check that follows sees the wait ended, and in a branch
+            // route the relay being built checks once its branches are out (the set is half made); in the request
+            // route the set may be complete already (but a transaction that never sent a branch waits for the
+            // script's relay).
             let tx = existingTxn(call.context)
-            endWait(cell, completeNow: (tx?.kind == .request || tx?.kind == .branch) && !cell.branches.isEmpty)
+            endWait(cell, completeNow: tx?.kind == .request && !cell.branches.isEmpty)
         }
         return 1
     }
