@@ -139,7 +139,7 @@ extension TM {
             host.log(.err, "t_reply: a final reply was already sent for this transaction")
             return -1
         }
-        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body) ? 1 : -1
+        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body, scripted: true) ? 1 : -1
     }
 
     func tCheckTrans(_ call: FunctionCall) -> Int32 {

@@ -361,14 +361,15 @@ final class TM: @unchecked Sendable {
     /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
     @discardableResult
     func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
-                    toTag: String? = nil) -> Bool {
+                    toTag: String? = nil, scripted: Bool = false) -> Bool {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         if cell.completed && code >= 200 { return false }
-        if cell.replicated {
-            // A replica answers nobody: the code is kept (t_check_status, retransmissions get nothing).
+        if cell.replicated && !scripted {
+            // A replica's automatic replies (477, 408, 487) go nowhere: the code is kept (t_check_status,
+            // retransmissions get nothing). The script's own (t_reply) go out as OpenSIPS sends them on a local cell.
             cell.uasStatus = code
-            if code >= 200 { finalSent(cell, code: code, local: true) }
+            if code >= 200 { finalSent(cell, code: code, local: false) }
             return true
         }
         var built: Built?
@@ -396,7 +397,8 @@ final class TM: @unchecked Sendable {
         }
         // A final reply ends any wait for new branches.
         cell.waitBranchesUntil = 0
-        if cell.replicated { goWait(cell); return }
+        // A replica's relayed (or automatic) final went nowhere: nothing to retransmit.
+        if cell.replicated && !local { goWait(cell); return }
         fire(cell.callbacks, TMCB.responseOut, cell, code: code, ctx: nil)
         let now = nowMS()
         if cell.isInvite && (code >= 300 || local) {
