@@ -45,15 +45,19 @@ extension TM {
     func endWait(_ cell: Cell, completeNow: Bool) {
         cell.waitBranchesUntil = 0
         cell.waitBranchesLeft = -1
+        if !completeNow && cell.branches.isEmpty && !cell.completed {
+            // Never relayed: an orphan again, released after fr_timeout if the script neither relays nor answers
+            // (else nothing would ever free it).
+            cell.orphanAt = nowMS() + max(cell.frTimeout, 1000)
+            reschedule(cell)
+        }
         guard completeNow, !cell.completed, !cell.setPending else { return }
         if cell.wasCancelled {
             // The wait ends like OpenSIPS's phony branch on a CANCEL: with its 487, which wins once cancelled.
-            localReply(cell, ctx: nil, code: 487, reason: "Request Terminated")
-        } else if pick(cell) != nil {
-            completeNegative(cell, parent: nil)
+            completeNegative(cell, parent: nil, faked: (487, "Request Terminated"))
         } else {
-            // Nothing was ever sent: the wait itself timed out (OpenSIPS's phony branch ends with a 408).
-            localReply(cell, ctx: nil, code: 408, reason: "Request Timeout")
+            // With no branch ever sent the wait itself timed out: OpenSIPS's phony branch ends with a 408.
+            completeNegative(cell, parent: nil, faked: (408, "Request Timeout"))
         }
     }
 }
