@@ -161,7 +161,7 @@ final class TM: @unchecked Sendable {
         // built first and its target serves as the upstream (one core call less).
         let early = globalCallbacks.isEmpty
         var trying = early && sendTrying ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
-        guard let upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
+        guard var upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
         let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: early ? core.snapshot(ctx) : nil,
                         upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
@@ -179,6 +179,11 @@ final class TM: @unchecked Sendable {
         if !early {
             cell.snapshot = core.snapshot(ctx)
             if sendTrying { trying = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") }
+            // The callbacks may have changed where replies go (e.g. the top Via).
+            if let t = trying?.target ?? core.replyTarget(ctx) {
+                upstream = t
+                cell.upstream = t
+            }
         }
         if let r = trying {
             core.send(upstream, r.bytes)
