@@ -232,7 +232,8 @@ extension TM {
                 return c.currentSet.contains(where: { $0.receivedAny }) ? -1 : 1
             }
             if mode.hasPrefix("last") {
-                if tx.kind == .failure { return (pick(c)?.localFinal ?? false) ? 1 : -1 }
+                // No picked branch: the wait for new branches' own 408/487, made here.
+                if tx.kind == .failure { return (tx.pickedBranch < 0 || (pick(c)?.localFinal ?? false)) ? 1 : -1 }
                 return c.lastReplyLocal ? 1 : -1
             }
             if mode.hasPrefix("branch") {

@@ -132,12 +132,12 @@ final class WaitBranchesTests: TMTestCase {
             t_reply(180, "Ringing");
             t_wait_for_new_branches();
         }
-        failure_route[f] { xlog("L_NOTICE", "failure $T_reply_code\\n"); }
+        failure_route[f] { if (t_local_replied("last")) xlog("L_NOTICE", "failure $T_reply_code made here\\n"); }
         """, port: proxy)
         let run = try runUAC("uac_408.xml", local: caller, target: proxy, calls: 1, timeout: 10)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertEqual(run.uac.received("SIP/2.0 408 Request Timeout"), 1, run.uac.report)
-        XCTAssertTrue(sy.waitFor("failure 408"), sy.output)
+        XCTAssertTrue(sy.waitFor("failure 408 made here"), sy.output)
     }
 
     func testOnlyInRequestRoute() throws {
