@@ -81,7 +81,7 @@ final class Cell {
     let toURI: String
     /// The request kept by the core (for failure routes and replies built later); freed with the cell.
     var snapshot: OpaquePointer?
-    let upstream: sy_sip_target
+    var upstream: sy_sip_target  // set again after REQUEST_IN callbacks (newTransaction)
     /// To tag of the replies this module generates (deterministic per request; made when first needed).
     lazy var localTag: String = TagMaker.tag(viaHost: viaHost, viaPort: viaPort, viaBranch: viaBranch, callID: callID,
                                              cseq: cseq, fromTag: fromTag)

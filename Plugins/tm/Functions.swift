@@ -139,7 +139,7 @@ extension TM {
             host.log(.err, "t_reply: a final reply was already sent for this transaction")
             return -1
         }
-        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body) ? 1 : -1
+        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body, scripted: true) ? 1 : -1
     }
 
     func tCheckTrans(_ call: FunctionCall) -> Int32 {
@@ -232,7 +232,8 @@ extension TM {
                 return c.currentSet.contains(where: { $0.receivedAny }) ? -1 : 1
             }
             if mode.hasPrefix("last") {
-                if tx.kind == .failure { return (pick(c)?.localFinal ?? false) ? 1 : -1 }
+                // No picked branch: the wait for new branches' own 408/487, made here.
+                if tx.kind == .failure { return (tx.pickedBranch < 0 || (pick(c)?.localFinal ?? false)) ? 1 : -1 }
                 return c.lastReplyLocal ? 1 : -1
             }
             if mode.hasPrefix("branch") {

@@ -29,26 +29,22 @@ extension TM {
             host.log(.err, "t_inject_branches: no transaction to inject into")
             return -1
         }
-        let ok = table.withBucket(cell.hashIndex) { () -> Bool in
-            guard cell.isInvite, !cell.completed else { return false }
-            if cancel {
-                for b in cell.currentSet where b.finalCode == 0 {
-                    sendCancel(cell, b, reason: "Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n")
-                }
-            }
-            return true
-        }
-        guard ok else { return -2 }
-        let before = table.withBucket(cell.hashIndex) { cell.branches.count }
-        let rc = relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true, keepSet: true)
-        table.withBucket(cell.hashIndex) {
-            let added = cell.branches.count - before
+        guard cell.isInvite else { return -1 }
+        // The completed check, the CANCELs, the count and the completion are one lock section with the relay.
+        let rc = relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true, keepSet: true, cancelFirst: cancel) { added in
             if cell.waitBranchesLeft > 0 {
                 cell.waitBranchesLeft = max(0, cell.waitBranchesLeft - added)
                 if cell.waitBranchesLeft == 0 { endWait(cell, completeNow: true) }
             }
             if last && cell.waiting { endWait(cell, completeNow: true) }
+            // A branch route may have ended the wait (t_wait_no_more_branches) while the set was half made: with
+            // nothing pending now, the set completes here.
+            if tx.kind == .request && !cell.waiting && !cell.completed && !cell.setPending && pick(cell) != nil {
+                completeNegative(cell, parent: nil)
+            }
         }
+        // A final reply already sent (or a CANCEL's 487): −2, as OpenSIPS.
+        if rc == -3 && table.withBucket(cell.hashIndex, { cell.completed }) { return -2 }
         return rc
     }
 }

@@ -34,7 +34,7 @@ extension TMModule {
             let body = req.string("body").value ?? ""
             let tag = req.string("to_tag").value ?? ""
             return tm.localReply(cell, ctx: nil, code: Int(code), reason: reason, body: body, extra: headers,
-                                 toTag: tag.isEmpty || tag == "." ? nil : tag)
+                                 toTag: tag.isEmpty || tag == "." ? nil : tag, scripted: true)
                 ? .ok : .error(code: 500, message: "Reply failed")
         }
         m.miCommand("t_uac_cancel", help: "cancel a pending INVITE transaction by Call-ID and CSeq",

@@ -16,14 +16,13 @@ extension TM {
         }
         _ = flags  // only no-dns-failover is meaningful for a replica, and there is no DNS failover (README 10)
         let known = existingTxn(ctx)
-        let before = host.varGet(ctx, duVar) ?? .null
-        // The request goes to `uri` with its request-URI unchanged; $du is as it was afterwards.
+        // The request goes to `uri` with its request-URI unchanged; $du stays `uri` afterwards (OpenSIPS sets it).
         _ = host.varSet(ctx, duVar, .string(uri))
-        defer { _ = host.varSet(ctx, duVar, before) }
+        // The mark (`then`) goes on only once a branch is out, under the relay's lock: a relay that sent nothing
+        // leaves an ordinary transaction, and no reply can be handled before the mark.
         if let tx = known, tx.kind == .failure {
             guard let cell = tx.cell else { return -1 }
-            table.withBucket(cell.hashIndex) { cell.replicated = true }
-            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true)
+            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true) { if $0 > 0 { cell.replicated = true } }
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
         if known?.cell == nil && CoreLink.equals(info.method, "ACK") { return forwardStateless(ctx) }
@@ -39,7 +38,6 @@ extension TM {
             case .failed(let e): return e
             }
         }
-        table.withBucket(cell.hashIndex) { cell.replicated = true }
-        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: true)
+        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: true) { if $0 > 0 { cell.replicated = true } }
     }
 }

@@ -206,10 +206,14 @@ extension TM {
     }
 
     /// Every branch of the current set ended negatively: the failure route may fork again or answer; else the
-    /// best reply goes upstream. Bucket lock held.
-    func completeNegative(_ cell: Cell, parent: SYContext?) {
-        guard let winner = pick(cell) else { return }
-        fire(cell.callbacks, TMCB.onFailure, cell, code: winner.finalCode, ctx: nil)
+    /// best reply goes upstream. Bucket lock held. `faked`: the final of a wait for new branches (OpenSIPS's phony
+    /// branch), which runs the failure route like any other: a 487 after a CANCEL wins over every branch, a 408
+    /// stands in only when no branch ended.
+    func completeNegative(_ cell: Cell, parent: SYContext?, faked: (code: Int, reason: String)? = nil) {
+        var winner = pick(cell)
+        if faked?.code == 487 { winner = nil }
+        guard let code = winner?.finalCode ?? faked?.code else { return }
+        fire(cell.callbacks, TMCB.onFailure, cell, code: code, ctx: nil)
         if let route = cell.onFailure, let snap = cell.snapshot, !cell.isLocal {
             cell.onFailure = nil  // one-shot: re-armed with t_on_failure inside the route
             if let fctx = core.open(snap, kind: .failure, parent: parent) {
@@ -217,9 +221,10 @@ extension TM {
                 tx.cell = cell
                 tx.kind = .failure
                 tx.branchIndex = cell.lastCompletedBranch
-                tx.pickedBranch = winner.index
-                tx.replyCode = winner.finalCode
-                tx.replyReason = winner.localFinal ? "Request Timeout" : winner.finalReason
+                tx.pickedBranch = winner?.index ?? -1
+                tx.replyCode = code
+                if let winner { tx.replyReason = winner.localFinal ? "Request Timeout" : winner.finalReason }
+                else { tx.replyReason = faked?.reason ?? "" }
                 let before = cell.branches.count
                 cell.inFailureRoute = true
                 core.run(fctx, route)
@@ -240,7 +245,9 @@ extension TM {
                 }
             }
         }
-        relayFinal(cell, winner)
+        if let winner { relayFinal(cell, winner) } else if let faked {
+            localReply(cell, ctx: nil, code: faked.code, reason: faked.reason)
+        }
     }
 
     /// Sends a branch's final reply upstream (a 408 built here for a timeout).

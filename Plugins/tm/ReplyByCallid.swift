@@ -32,6 +32,6 @@ extension TM {
             host.log(.err, "t_reply_by_callid: the INVITE transaction was already answered")
             return -1
         }
-        return localReply(cell, ctx: nil, code: code, reason: reason) ? 1 : -1
+        return localReply(cell, ctx: nil, code: code, reason: reason, scripted: true) ? 1 : -1
     }
 }

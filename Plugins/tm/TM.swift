@@ -164,7 +164,7 @@ final class TM: @unchecked Sendable {
         // built first and its target serves as the upstream (one core call less).
         let early = globalCallbacks.isEmpty
         var trying = early && sendTrying ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
-        guard let upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
+        guard var upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
         let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: early ? core.snapshot(ctx) : nil,
                         upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
@@ -182,6 +182,11 @@ final class TM: @unchecked Sendable {
         if !early {
             cell.snapshot = core.snapshot(ctx)
             if sendTrying { trying = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") }
+            // The callbacks may have changed where replies go (e.g. the top Via).
+            if let t = trying?.target ?? core.replyTarget(ctx) {
+                upstream = t
+                cell.upstream = t
+            }
         }
         if let r = trying {
             core.send(upstream, r.bytes)
@@ -195,8 +200,11 @@ final class TM: @unchecked Sendable {
     // MARK: relaying
 
     /// Sends the context's request (and its appended branches) as new branches of the cell. t_relay's codes.
-    /// `keepSet`: the new branches join the current set instead of starting a new one (t_inject_branches).
-    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false) -> Int32 {
+    /// `keepSet`: the new branches join the current set instead of starting a new one (t_inject_branches);
+    /// `cancelFirst`: the pending branches are CANCELled once the relay may go on; `then` runs with the number of
+    /// branches sent, under the same lock, before any error reply (so no reply is handled in between).
+    func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false,
+               cancelFirst: Bool = false, then: (Int) -> Void = { _ in }) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
@@ -207,6 +215,11 @@ final class TM: @unchecked Sendable {
             return -3
         }
         if cell.noNewBranches || cell.completed { return -3 }
+        if cancelFirst {
+            for b in cell.currentSet where b.finalCode == 0 {
+                sendCancel(cell, b, reason: "Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n")
+            }
+        }
         // Armed in this route after the cell was made (t_on_* after t_newtran, or in a failure route).
         if let f = tx.onFailure { cell.onFailure = f; tx.onFailure = nil }
         if let r = tx.onReply { cell.onReply = r; tx.onReply = nil }
@@ -303,6 +316,7 @@ final class TM: @unchecked Sendable {
                 sent += 1
             }
         }
+        then(sent)
         if sent == 0 {
             if created && !noAuto477 && !cell.completed {
                 let (code, reason) = TM.errorReply(lastErr)
@@ -355,14 +369,15 @@ final class TM: @unchecked Sendable {
     /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
     @discardableResult
     func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
-                    toTag: String? = nil) -> Bool {
+                    toTag: String? = nil, scripted: Bool = false) -> Bool {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         if cell.completed && code >= 200 { return false }
-        if cell.replicated {
-            // A replica answers nobody: the code is kept (t_check_status, retransmissions get nothing).
+        if cell.replicated && !scripted {
+            // A replica's automatic replies (477, 408, 487) go nowhere: the code is kept (t_check_status,
+            // retransmissions get nothing). The script's own (t_reply) go out as OpenSIPS sends them on a local cell.
             cell.uasStatus = code
-            if code >= 200 { finalSent(cell, code: code, local: true) }
+            if code >= 200 { finalSent(cell, code: code, local: false) }
             return true
         }
         var built: Built?
@@ -390,7 +405,8 @@ final class TM: @unchecked Sendable {
         }
         // A final reply ends any wait for new branches.
         cell.waitBranchesUntil = 0
-        if cell.replicated { goWait(cell); return }
+        // A replica's relayed (or automatic) final went nowhere: nothing to retransmit.
+        if cell.replicated && !local { goWait(cell); return }
         fire(cell.callbacks, TMCB.responseOut, cell, code: code, ctx: nil)
         let now = nowMS()
         if cell.isInvite && (code >= 300 || local) {

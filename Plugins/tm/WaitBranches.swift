@@ -31,10 +31,12 @@ extension TM {
         guard let cell = existingTxn(call.context)?.cell else { return -1 }
         table.withBucket(cell.hashIndex) {
             guard cell.waiting else { return }
-            // In a reply or failure route the completion check that follows sees the wait ended; elsewhere the
-            // set may be complete already (but a transaction that never sent a branch waits for the script's relay).
+            // In a reply or failure route the completion check that follows sees the wait ended, and in a branch
+            // route the relay being built checks once its branches are out (the set is half made); in the request
+            // route the set may be complete already (but a transaction that never sent a branch waits for the
+            // script's relay).
             let tx = existingTxn(call.context)
-            endWait(cell, completeNow: (tx?.kind == .request || tx?.kind == .branch) && !cell.branches.isEmpty)
+            endWait(cell, completeNow: tx?.kind == .request && !cell.branches.isEmpty)
         }
         return 1
     }
@@ -43,15 +45,19 @@ extension TM {
     func endWait(_ cell: Cell, completeNow: Bool) {
         cell.waitBranchesUntil = 0
         cell.waitBranchesLeft = -1
+        if !completeNow && cell.branches.isEmpty && !cell.completed {
+            // Never relayed: an orphan again, released after fr_timeout if the script neither relays nor answers
+            // (else nothing would ever free it).
+            cell.orphanAt = nowMS() + max(cell.frTimeout, 1000)
+            reschedule(cell)
+        }
         guard completeNow, !cell.completed, !cell.setPending else { return }
         if cell.wasCancelled {
             // The wait ends like OpenSIPS's phony branch on a CANCEL: with its 487, which wins once cancelled.
-            localReply(cell, ctx: nil, code: 487, reason: "Request Terminated")
-        } else if pick(cell) != nil {
-            completeNegative(cell, parent: nil)
+            completeNegative(cell, parent: nil, faked: (487, "Request Terminated"))
         } else {
-            // Nothing was ever sent: the wait itself timed out (OpenSIPS's phony branch ends with a 408).
-            localReply(cell, ctx: nil, code: 408, reason: "Request Timeout")
+            // With no branch ever sent the wait itself timed out: OpenSIPS's phony branch ends with a 408.
+            completeNegative(cell, parent: nil, faked: (408, "Request Timeout"))
         }
     }
 }

@@ -77,4 +77,61 @@ final class InjectBranchesTests: TMTestCase {
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(sy.waitFor("inject after final: -2"), sy.output)
     }
+
+    /// t_wait_no_more_branches in the branch route of an injection, once the first branch failed: the set is half
+    /// made, so nothing completes until the new branch is out; its 200 is the caller's only final (the 486 used to
+    /// go upstream from inside the branch route). Ports 45010..45013.
+    func testNoMoreInTheBranchRouteOfAnInjection() throws {
+        let (proxy, busy, callee, caller) = (45010, 45011, 45012, 45013)
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: "max_while_loops = 100000000\n") + """
+        route {
+            if ($rm != "INVITE") { $du = "sip:127.0.0.1:\(callee)"; t_relay(); exit; }
+            t_newtran();
+            t_wait_for_new_branches();
+            t_on_branch("b");
+            $du = "sip:127.0.0.1:\(busy)";
+            t_relay();
+            $var(n) = 0;
+            while (t_local_replied("all") && $var(n) < 100000000) { $var(n) = $var(n) + 1; }
+            xlog("L_NOTICE", "loop $var(n)\\n");
+            if (!t_local_replied("all")) xlog("L_NOTICE", "first branch answered\\n");
+            $var(inject) = 1;
+            $du = "sip:127.0.0.1:\(callee)";
+            if (t_inject_branches("msg")) xlog("L_NOTICE", "injected\\n");
+        }
+        branch_route[b] {
+            if ($var(inject) == 1) { t_wait_no_more_branches(); xlog("L_NOTICE", "no more in branch route\\n"); }
+        }
+        """, port: proxy)
+        let first = try startUAS("uas_486.xml", port: busy)
+        let second = try startUAS("uas.xml", port: callee)
+        let run = try runUAC("uac.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(first, lastReceived: "ACK ", calls: 1), first.report)
+        XCTAssertEqual(run.uac.received("SIP/2.0 486"), 0, run.uac.report)
+        XCTAssertEqual(second.received("INVITE "), 1, second.report)
+        for line in ["first branch answered", "no more in branch route", "injected"] {
+            XCTAssertTrue(sy.output.contains(line), "\(line)\n\(sy.output)")
+        }
+    }
+
+    /// Not an INVITE: −1 (−2 is only for a transaction already answered). Ports 45015..45016.
+    func testRefusedForANonInvite() throws {
+        let (proxy, caller) = (45015, 45016)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_newtran();
+            t_inject_branches("msg");
+            $var(rc) = $rc;
+            xlog("L_NOTICE", "inject into $rm: $var(rc)\\n");
+            t_reply(200, "OK");
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("OPTIONS", ruri: "sip:127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-inj-opt",
+                                callID: "injopt@test"), to: proxy)
+        var seen: [String] = []
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200 OK", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertTrue(sy.waitFor("inject into OPTIONS: -1"), sy.output)
+    }
 }

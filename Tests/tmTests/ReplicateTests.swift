@@ -28,7 +28,7 @@ final class ReplicateTests: TMTestCase {
                                 callID: "rep@test"), to: proxy)
         var seen: [String] = []
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200 Saved", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
-        XCTAssertTrue(sy.waitFor("replicated du=<null>"), sy.output)
+        XCTAssertTrue(sy.waitFor("replicated du=sip:127.0.0.1:\(replica)"), sy.output)  // $du stays the URI
 
         // The replica got the REGISTER through us (our Via on top of the caller's) and answered 404.
         XCTAssertTrue(waitUntil(5) { uas.received("REGISTER ") == 1 }, uas.report)
@@ -44,6 +44,57 @@ final class ReplicateTests: TMTestCase {
         XCTAssertEqual(seen.filter { $0.hasPrefix("SIP/2.0 200 Saved") }.count, 1, "\(seen)")
         XCTAssertTrue(sy.output.contains("bad flag refused"), sy.output)
         XCTAssertTrue(sy.output.contains("t_replicate: unknown flag in 'bogus'"), sy.output)
+    }
+
+    /// t_reply on a replicated transaction answers the caller (only the replica's replies stay here); its
+    /// retransmission gets the same reply. Ports 45020..45022.
+    func testReplyOnAReplica() throws {
+        let (proxy, replica, caller) = (45020, 45021, 45022)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            if ($rm == "REGISTER") {
+                if (t_replicate("sip:127.0.0.1:\(replica)")) xlog("L_NOTICE", "replicated du=$du\\n");
+                t_reply(200, "Saved");
+                exit;
+            }
+            t_reply(200, "Probe");
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_register_404.xml", port: replica)
+        let uac = try RawSIP(port: caller)
+        let register = RawSIP.request("REGISTER", ruri: "sip:127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-rep3",
+                                      callID: "rep3@test")
+        uac.send(register, to: proxy)
+        var seen: [String] = []
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200 Saved", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertTrue(sy.waitFor("replicated du=sip:127.0.0.1:\(replica)"), sy.output)
+        XCTAssertTrue(waitUntil(5) { uas.received("REGISTER ") == 1 }, uas.report)
+        uac.send(register, to: proxy)
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200 Saved", timeout: 5, seen: &seen), "\(seen)")
+        uac.send(RawSIP.request("OPTIONS", ruri: "sip:127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-rep4",
+                                callID: "probe3@test"), to: proxy)
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200 Probe", timeout: 5, seen: &seen), "\(seen)")
+        XCTAssertFalse(seen.contains { $0.hasPrefix("SIP/2.0 404") }, "the replica's reply went upstream: \(seen)")
+    }
+
+    /// A t_replicate that sent nothing leaves an ordinary transaction: the t_relay that follows gets its reply
+    /// upstream. Ports 45025..45027.
+    func testFailedReplicaLeavesTheTransaction() throws {
+        let (proxy, busy, caller) = (45025, 45026, 45027)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_replicate("sip:127.0.0.1:45028;transport=tcp");
+            $var(rc) = $rc;
+            xlog("L_NOTICE", "replicate: $var(rc)\\n");
+            $du = "sip:127.0.0.1:\(busy)";
+            t_relay();
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_486.xml", port: busy)
+        let run = try runUAC("uac_486.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
+        XCTAssertTrue(sy.output.range(of: "replicate: -[0-9]", options: .regularExpression) != nil, sy.output)
     }
 
     func testNotAllowedInOnReplyRoute() throws {

@@ -42,7 +42,7 @@ final class ReplyByCallidTests: TMTestCase {
         let (proxy, caller) = (42112, 42113)
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "loadmodule \"sl.so\"") + """
         route {
-            if ($rm == "INVITE") { t_reply(180, "Ringing"); exit; }
+            if ($rm == "INVITE") { t_reply(180, "Ringing"); t_wait_for_new_branches(); exit; }
             if ($rm == "CANCEL") {
                 sl_send_reply(200, "OK");
                 if (t_reply_by_callid(487, "Request Terminated")) xlog("L_NOTICE", "parked call ended\\n");

@@ -102,6 +102,44 @@ final class WaitBranchesTests: TMTestCase {
         XCTAssertEqual(run.uac.received("SIP/2.0 408 Request Timeout"), 1, run.uac.report)
     }
 
+    /// A wait ended before any branch was sent, by a script that then neither relays nor answers a final: the cell
+    /// is an orphan again and is released after fr_timeout (it used to stay for ever). Ports 45000..45001.
+    func testNoMoreWithoutBranchIsReleased() throws {
+        let (proxy, caller) = (45000, 45001)
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_timeout\", 2)") + """
+        route {
+            t_reply(180, "Ringing");
+            t_wait_for_new_branches();
+            t_wait_no_more_branches();
+            exit;
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("INVITE", ruri: "sip:1000@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-nomore1",
+                                callID: "nomore@test"), to: proxy)
+        var seen: [String] = []
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 180 Ringing", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertTrue(sy.waitFor("(INVITE) was neither relayed nor answered; released"), sy.output)
+    }
+
+    /// The wait's own 408 (no branch ever sent) runs the failure route, as OpenSIPS's phony branch's does.
+    /// Ports 45002..45003.
+    func testWaitTimeoutRunsTheFailureRoute() throws {
+        let (proxy, caller) = (45002, 45003)
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_inv_timeout\", 2)") + """
+        route {
+            t_on_failure("f");
+            t_reply(180, "Ringing");
+            t_wait_for_new_branches();
+        }
+        failure_route[f] { if (t_local_replied("last")) xlog("L_NOTICE", "failure $T_reply_code made here\\n"); }
+        """, port: proxy)
+        let run = try runUAC("uac_408.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertEqual(run.uac.received("SIP/2.0 408 Request Timeout"), 1, run.uac.report)
+        XCTAssertTrue(sy.waitFor("failure 408 made here"), sy.output)
+    }
+
     func testOnlyInRequestRoute() throws {
         let port = 42147
         let cfg = "\(workDir)/bad.cfg"
