@@ -7,43 +7,46 @@ enum PasswordMask {
     static func mask(_ text: String) -> (text: String, column: (Int) -> Int) {
         // Most texts hold no URL: nothing to mask, nothing to copy (every diagnostic masks two).
         guard hasSchemeSeparator(text) else { return (text, { $0 }) }
-        // Over the UTF-8 bytes: every byte the scan stops at is ASCII, so the pieces copied are whole characters.
-        // (It went through an array of Characters: grapheme breaking of the whole line was most of the cost of a
-        // diagnostic quoting a line with a URL.) Columns count scalars, as the scanner does.
+        // Over the UTF-8 bytes, from one "://" to the next (found by memchr): every byte the scan stops at is ASCII, so
+        // the pieces copied are whole characters. (It went through an array of Characters, byte by byte: grapheme
+        // breaking of the whole line was most of the cost of a diagnostic quoting a line with a URL.) Columns count
+        // scalars, as the scanner does.
         let bytes = Array(text.utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
         // (scalar index where a password started, its length in scalars): columns after it move by 3 - length.
         var cuts: [(start: Int, length: Int)] = []
-        var i = 0
-        var scalarsBefore = 0  // scalars before byte i
+        var copied = 0         // bytes before this are in `out`
+        var scalarsCopied = 0  // scalars in them
         // When the userinfo after a "://" holds no password, none after a later "://" of the same URL does either (its
         // first ':' comes no earlier, its last '@' no later): the scan resumes past that URL, so a line of "://"s costs
         // its length, not its square.
         var noPasswordBefore = 0
-        while i < bytes.count {
-            if i >= noPasswordBefore {
-                switch passwordSpan(bytes, schemeEndAt: i) {
-                case .password(_, let colon, let at):
-                    out.append(contentsOf: bytes[i...colon])
-                    out.append(contentsOf: "***".utf8)
-                    out.append(UInt8(ascii: "@"))
-                    let passwordStart = scalarsBefore + scalarCount(bytes[i...colon])
-                    let passwordLength = scalarCount(bytes[(colon + 1)..<at])
-                    cuts.append((passwordStart, passwordLength))
-                    scalarsBefore = passwordStart + passwordLength + 1
-                    i = at + 1
-                    continue
-                case .noPassword(let urlEnd):
-                    noPasswordBefore = urlEnd
-                case .notAURL:
-                    break
-                }
+        var searchFrom = 0
+        while let separator = schemeSeparator(in: bytes, from: searchFrom) {
+            searchFrom = separator + 1
+            let schemeEnd = separator + 3
+            // A "://" inside a password already masked, or inside a URL without one, starts nothing.
+            guard schemeEnd >= copied, schemeEnd >= noPasswordBefore else { continue }
+            switch passwordSpan(bytes, schemeEndAt: schemeEnd) {
+            case .password(_, let colon, let at):
+                if out.isEmpty { out.reserveCapacity(bytes.count) }
+                out.append(contentsOf: bytes[copied...colon])
+                out.append(contentsOf: "***".utf8)
+                out.append(UInt8(ascii: "@"))
+                let passwordStart = scalarsCopied + scalarCount(bytes[copied...colon])
+                let passwordLength = scalarCount(bytes[(colon + 1)..<at])
+                cuts.append((passwordStart, passwordLength))
+                scalarsCopied = passwordStart + passwordLength + 1
+                copied = at + 1
+            case .noPassword(let urlEnd):
+                noPasswordBefore = urlEnd
+            case .notAURL:
+                break
             }
-            out.append(bytes[i])
-            if bytes[i] & 0xC0 != 0x80 { scalarsBefore += 1 }
-            i += 1
         }
+        // No password: the text as it was, not a copy.
+        guard !cuts.isEmpty else { return (text, { $0 }) }
+        out.append(contentsOf: bytes[copied...])
         let shifted: (Int) -> Int = { column in
             var c = column
             for cut in cuts where column - 1 >= cut.start {
@@ -61,8 +64,22 @@ enum PasswordMask {
         return n
     }
 
-    /// True when the text holds "://" (the only place a password is looked for). Each ':' is found by memchr: a byte
-    /// loop here ran for the quoted line of every diagnostic.
+    /// The index of the ':' of the first "://" at or after `from`, found by memchr.
+    static func schemeSeparator(in bytes: [UInt8], from: Int) -> Int? {
+        bytes.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return nil }
+            var i = from
+            while i + 2 < buf.count, let hit = memchr(base + i, Int32(UInt8(ascii: ":")), buf.count - i - 2) {
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if buf[at + 1] == UInt8(ascii: "/"), buf[at + 2] == UInt8(ascii: "/") { return at }
+                i = at + 1
+            }
+            return nil
+        }
+    }
+
+    /// True when the text holds "://" (the only place a password is looked for); found by memchr, not a byte loop
+    /// (this runs for the quoted line of every diagnostic).
     static func hasSchemeSeparator(_ text: String) -> Bool {
         var text = text
         return text.withUTF8 { buf in

@@ -77,3 +77,27 @@ final class DiagnosticMaskBytesTests: XCTestCase {
         XCTAssertEqual(Array(text.unicodeScalars)[column(19) - 1], "x")
     }
 }
+
+/// The mask goes from one "://" to the next: a text without a password comes back as it was; several URLs, "://"
+/// inside a password, and a "://" at the very end.
+final class DiagnosticMaskSeparatorTests: XCTestCase {
+    func testSeveralURLs() {
+        XCTAssertEqual(PasswordMask.mask("a://u:p@h b://h c://v:q@h").text, "a://u:***@h b://h c://v:***@h")
+        XCTAssertEqual(PasswordMask.mask("a://u:p://x@h tail").text, "a://u:***@h tail")
+        XCTAssertEqual(PasswordMask.mask("x ://").text, "x ://")
+        XCTAssertEqual(PasswordMask.mask("://u:p@h").text, "://u:***@h")
+        XCTAssertEqual(PasswordMask.mask(":/:/://:@").text, ":/:/://:***@")
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array("a:/b://c".utf8), from: 0), 4)
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array("a:/b://c".utf8), from: 4), 4)
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array("a:/b://c".utf8), from: 5), nil)
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array("://".utf8), from: 0), 0)
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array(":/".utf8), from: 0), nil)
+    }
+
+    func testNoPasswordGivesTheSameText() {
+        let text = "modparam(\"x\", \"db_url\", \"mysql://user@h/db\") sqlite:///tmp/x"
+        let (masked, column) = PasswordMask.mask(text)
+        XCTAssertEqual(masked, text)
+        XCTAssertEqual(column(30), 30)
+    }
+}

@@ -65,3 +65,29 @@ final class SourceTextTests: XCTestCase {
         XCTAssertEqual(d.description, "t.cfg:1:7: error: here\n    \(text)\n    \t     ^")
     }
 }
+
+/// The caret's blanks for long ASCII lines (made at once, tabs put back) and the ASCII test behind it, eight bytes at
+/// a time: every length and every position of a non-ASCII byte.
+final class CaretPaddingTests: XCTestCase {
+    func testLongLinesAndTabs() {
+        let line = String(repeating: "ab\tcdefgh ", count: 200)
+        let expected = String(line.map { $0 == "\t" ? "\t" : " " })
+        for n in [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 999, 2000, 2500] {
+            XCTAssertEqual(Diagnostic.caretPadding(line, characters: n), String(expected.prefix(n)), "n=\(n)")
+        }
+    }
+
+    func testASCIICheck() {
+        for length in 0...20 {
+            var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+            XCTAssertTrue(bytes.withUnsafeBytes { Diagnostic.isASCII($0) }, "length \(length)")
+            for k in 0..<length {
+                bytes[k] = 0xC3
+                XCTAssertFalse(bytes.withUnsafeBytes { Diagnostic.isASCII($0) }, "length \(length), byte \(k)")
+                bytes[k] = 0x7F
+                XCTAssertTrue(bytes.withUnsafeBytes { Diagnostic.isASCII($0) }, "length \(length), byte \(k)")
+                bytes[k] = UInt8(ascii: "a")
+            }
+        }
+    }
+}
