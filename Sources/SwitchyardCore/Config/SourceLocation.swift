@@ -28,10 +28,10 @@ public final class SourceFile: Sendable, Equatable {
         self.path = path
         self.text = text
         // Split on the '\n' byte: splitting on the Character "\n" ran grapheme breaking over the whole file for every
-        // file read (and every fuzz input). The pieces are the lines the scanner counts (it counts '\n' bytes): a '\n' followed by a
-        // combining mark is one Character, which the Character split did not cut, so the quoted line was not the one the
-        // location named. "\r\n" (normalised by the lexer before) splits too; `line(_:)` drops the '\r'.
-        // The '\n's are found by memchr (UTF-8 offsets become indices of the text's UTF-8 view, which are valid
+        // file read (and every fuzz input). The pieces are the lines the scanner counts (it counts '\n' bytes): a '\n'
+        // followed by a combining mark is one Character, which the Character split did not cut, so the quoted line was
+        // not the one the location named. "\r\n" (normalised by the lexer before) splits too; `line(_:)` drops the
+        // '\r'. The '\n's are found by memchr (UTF-8 offsets become indices of the text's UTF-8 view, which are valid
         // String indices: a '\n' is one scalar).
         var offsets: [Int] = []
         var copy = text
