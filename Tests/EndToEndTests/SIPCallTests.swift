@@ -9,18 +9,11 @@ import SwitchyardTestSupport
 /// scenarios of Tests/SIP (uac.xml, uas.xml, uac_404.xml, uac_483.xml). Routing by a static `$du` + `forward()`
 /// and by drouting (SQLite); malformed datagrams; Max-Forwards exhaustion. Skipped when `sipp` is not on PATH
 /// (Debian/Ubuntu package `sip-tester`).
-final class SIPCallTests: XCTestCase {
+final class SIPCallTests: SippTestCase {
     static let repoRoot: URL = Repo.root
-    static func scenario(_ name: String) -> String { Repo.sipScenario(name) }
+    override class var workDirPrefix: String { "sy-sip" }
+    override class var tracesMessages: Bool { false }
 
-    // MARK: - environment
-
-    /// The first executable `name` on PATH.
-    static func which(_ name: String) -> String? { LocalPorts.which(name) }
-
-    private var sipp = ""
-    private var workDir = ""
-    private var cleanups: [() -> Void] = []
     private var usedPorts: Set<Int> = []
 
     /// A free UDP port not handed out before in this test.
@@ -28,26 +21,6 @@ final class SIPCallTests: XCTestCase {
         let p = Self.freeUDPPort(avoid: usedPorts)
         usedPorts.insert(p)
         return p
-    }
-
-    override func setUpWithError() throws {
-        guard let s = Self.which("sipp") else {
-            throw XCTSkip("sipp is not on PATH (Debian/Ubuntu: apt-get install sip-tester): SIP call tests skipped")
-        }
-        sipp = s
-        workDir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-sip-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        for c in cleanups.reversed() { c() }
-        cleanups = []
-        if !workDir.isEmpty { try? FileManager.default.removeItem(atPath: workDir) }
-    }
-
-    struct SetupError: Error, CustomStringConvertible {
-        let description: String
-        init(_ d: String) { description = d }
     }
 
     // MARK: - UDP helpers
@@ -120,61 +93,11 @@ final class SIPCallTests: XCTestCase {
 
     // MARK: - processes
 
-    /// A sipp process, output in files of the work directory; no message trace (`Sipp.untraced`).
-    typealias Sipp = SippProcess
-
-    /// Starts switchyard on `config` and waits until it serves UDP on `port`.
-    func startSwitchyard(_ config: String, port: Int) throws -> BinaryRunner {
-        let cfg = "\(workDir)/switchyard.cfg"
-        try config.write(toFile: cfg, atomically: true, encoding: .utf8)
-        let sy = BinaryRunner(args: ["-f", cfg], cwd: workDir)
-        try sy.start()
-        cleanups.append {
-            if sy.process.isRunning {
-                sy.process.terminate()
-                _ = sy.wait(timeout: 5)
-            }
-        }
-        let up = Self.waitForUDPPort(port, timeout: 15) { sy.process.isRunning }
-        guard up else { throw SetupError("switchyard did not bind udp:127.0.0.1:\(port):\n\(sy.output)") }
-        // Every worker up (the socket is bound before the workers start reading).
-        _ = sy.waitFor("ready", timeout: 5)
-        return sy
-    }
-
-    /// Starts a sipp UAS (uas.xml) on `port` and waits until it is bound.
-    func startUAS(port: Int) throws -> Sipp {
-        let uas = try Sipp.untraced(sipp: sipp, name: "uas-\(port)", dir: workDir,
-                           args: ["-sf", Self.scenario("uas.xml"), "-i", "127.0.0.1", "-p", String(port)])
-        cleanups.append { uas.stop() }
-        guard Self.waitForUDPPort(port, timeout: 10, while: { uas.process.isRunning }) else {
-            throw SetupError("sipp UAS did not start on \(port):\n\(uas.report)")
-        }
-        return uas
-    }
-
-    /// Runs a sipp UAC scenario to completion: `calls` calls to `number` through 127.0.0.1:`target`.
+    /// A sipp UAC run to its end from a port of its own: `calls` calls to `number` through 127.0.0.1:`target`.
     func runUAC(_ scenario: String, number: String, target: Int, calls: Int, rate: Int = 50,
-                timeout: TimeInterval = 30) throws -> (status: Int32?, uac: Sipp) {
-        let local = newPort()
-        let uac = try Sipp.untraced(sipp: sipp, name: "uac-\(number)-\(local)", dir: workDir, args: [
-            "-sf", Self.scenario(scenario), "-s", number, "-i", "127.0.0.1", "-p", String(local),
-            "127.0.0.1:\(target)", "-m", String(calls), "-r", String(rate), "-rp", "1000",
-            "-recv_timeout", "5000", "-timeout", "\(Int(timeout))s",
-        ])
-        cleanups.append { uac.stop() }
-        let status = uac.wait(timeout: timeout + 10)
-        return (status, uac)
-    }
-
-    /// Asserts that a finished UAC run had `calls` successful calls and no failed one.
-    func assertAllSuccessful(_ run: (status: Int32?, uac: Sipp), calls: Int, _ sy: BinaryRunner,
-                             file: StaticString = #filePath, line: UInt = #line) {
-        let context = "\(run.uac.report)\n--- switchyard:\n\(String(sy.output.suffix(4000)))"
-        XCTAssertEqual(run.status, 0, "sipp UAC exit status (0: all calls successful)\n\(context)", file: file, line: line)
-        XCTAssertEqual(run.uac.stat("SuccessfulCall(C)"), calls, context, file: file, line: line)
-        XCTAssertEqual(run.uac.stat("FailedCall(C)"), 0, context, file: file, line: line)
-        XCTAssertTrue(sy.process.isRunning, "switchyard exited\n\(context)", file: file, line: line)
+                timeout: TimeInterval = 30) throws -> SippRun {
+        try runUAC(scenario, number: number, local: newPort(), target: target, calls: calls, rate: rate, recvTimeout: 5,
+                   timeout: timeout)
     }
 
     /// The static forwarding config: Max-Forwards check, then `$du` + `forward()` to the UAS.
@@ -415,6 +338,3 @@ final class SIPCallTests: XCTestCase {
     }
 }
 
-extension SippProcess {
-    var report: String { screenAndErrors }
-}

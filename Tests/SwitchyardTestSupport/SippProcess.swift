@@ -92,4 +92,10 @@ extension SippProcess {
         "--- sipp \(name) (\(process.arguments?.joined(separator: " ") ?? "")) screen (tail):\n"
             + String(screen.suffix(2500)) + "\n--- sipp \(name) errors (head):\n" + String(errors.prefix(4000))
     }
+
+    /// Screen, errors and, when traced, the end of the message trace, for failure messages.
+    public var report: String {
+        let trace = self.trace
+        return screenAndErrors + (trace.isEmpty ? "" : "\n--- sipp \(name) trace (tail):\n" + String(trace.suffix(3000)))
+    }
 }

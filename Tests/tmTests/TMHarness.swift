@@ -5,40 +5,19 @@ import Glibc
 #endif
 import SwitchyardTestSupport
 
-/// What the tm tests share: the repository's sipp scenarios, sipp processes with their message traces, the switchyard
-/// binary on a config, and a raw UDP endpoint for the side of a call sipp cannot play (retransmitting on purpose).
-class TMTestCase: XCTestCase {
-    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static func scenario(_ name: String) -> String {
+/// What the tm tests share: sipp peers and switchyard (`SippTestCase`), the repository's tm scenarios, and a raw UDP
+/// endpoint for the side of a call sipp cannot play (retransmitting on purpose).
+class TMTestCase: SippTestCase {
+    static let repoRoot: URL = Repo.root
+    override class var workDirPrefix: String { "sy-tm" }
+    /// Tests/SIP/tm first, then Tests/SIP.
+    override class func scenario(_ name: String) -> String {
         let tm = repoRoot.appendingPathComponent("Tests/SIP/tm").appendingPathComponent(name).path
         if FileManager.default.fileExists(atPath: tm) { return tm }
-        return repoRoot.appendingPathComponent("Tests/SIP").appendingPathComponent(name).path
+        return Repo.sipScenario(name)
     }
 
     static func which(_ name: String) -> String? { LocalPorts.which(name) }
-
-    var sipp = ""
-    var workDir = ""
-    var cleanups: [() -> Void] = []
-
-    override func setUpWithError() throws {
-        guard let s = Self.which("sipp") else { throw XCTSkip("sipp is not on PATH (apt-get install sip-tester)") }
-        sipp = s
-        workDir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-tm-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        for c in cleanups.reversed() { c() }
-        cleanups = []
-        if !workDir.isEmpty { try? FileManager.default.removeItem(atPath: workDir) }
-    }
-
-    struct SetupError: Error, CustomStringConvertible {
-        let description: String
-        init(_ d: String) { description = d }
-    }
 
     // MARK: ports
 
@@ -59,60 +38,7 @@ class TMTestCase: XCTestCase {
 
     // MARK: processes
 
-    /// A sipp process; screen, errors, statistics and the message trace go to files of the work directory.
     typealias Sipp = SippProcess
-
-    /// switchyard on a config (module path = the build directory); waits until it serves `port`.
-    func startSwitchyard(_ config: String, port: Int, tcp: Bool = false) throws -> BinaryRunner {
-        let cfg = "\(workDir)/switchyard.cfg"
-        try config.write(toFile: cfg, atomically: true, encoding: .utf8)
-        let sy = BinaryRunner(args: ["-f", cfg], cwd: workDir)
-        try sy.start()
-        cleanups.append {
-            if sy.process.isRunning {
-                sy.process.terminate()
-                _ = sy.wait(timeout: 5)
-            }
-        }
-        guard Self.waitForPort(port, tcp: tcp, timeout: 15, while: { sy.process.isRunning }) else {
-            throw SetupError("switchyard did not listen on 127.0.0.1:\(port):\n\(sy.output)")
-        }
-        _ = sy.waitFor("ready", timeout: 5)
-        return sy
-    }
-
-    func startUAS(_ scenario: String, port: Int, tcp: Bool = false) throws -> Sipp {
-        var args = ["-sf", Self.scenario(scenario), "-i", "127.0.0.1", "-p", String(port)]
-        if tcp { args += ["-t", "t1"] }
-        let uas = try Sipp(sipp: sipp, name: "uas-\(port)", dir: workDir, args: args)
-        cleanups.append { uas.stop() }
-        guard Self.waitForPort(port, tcp: tcp, timeout: 10, while: { uas.process.isRunning }) else {
-            throw SetupError("sipp UAS did not start on \(port):\n\(uas.report)")
-        }
-        return uas
-    }
-
-    /// Runs a sipp UAC scenario to its end.
-    func runUAC(_ scenario: String, number: String = "1000", local: Int, target: Int, calls: Int, tcp: Bool = false,
-                timeout: TimeInterval = 30) throws -> (status: Int32?, uac: Sipp) {
-        var args = ["-sf", Self.scenario(scenario), "-s", number, "-i", "127.0.0.1", "-p", String(local),
-                    "127.0.0.1:\(target)", "-m", String(calls), "-r", "20", "-rp", "1000",
-                    "-recv_timeout", "\(Int(timeout * 1000))", "-timeout", "\(Int(timeout))s"]
-        if tcp { args += ["-t", "t1"] }
-        let uac = try Sipp(sipp: sipp, name: "uac-\(local)", dir: workDir, args: args)
-        cleanups.append { uac.stop() }
-        let status = uac.wait(timeout: timeout + 10)
-        return (status, uac)
-    }
-
-    func assertAllSuccessful(_ run: (status: Int32?, uac: Sipp), calls: Int, _ sy: BinaryRunner,
-                             file: StaticString = #filePath, line: UInt = #line) {
-        let context = "\(run.uac.report)\n--- switchyard:\n\(String(sy.output.suffix(3000)))"
-        XCTAssertEqual(run.status, 0, "sipp UAC exit status\n\(context)", file: file, line: line)
-        XCTAssertEqual(run.uac.stat("SuccessfulCall(C)"), calls, context, file: file, line: line)
-        XCTAssertEqual(run.uac.stat("FailedCall(C)"), 0, context, file: file, line: line)
-        XCTAssertTrue(sy.process.isRunning, "switchyard exited\n\(context)", file: file, line: line)
-    }
 
     /// A UAS run ends with SIGTERM; its calls completed when its trace shows the last message of each.
     func uasCompleted(_ uas: Sipp, lastReceived: String, calls: Int, timeout: TimeInterval = 10) -> Bool {
@@ -213,13 +139,5 @@ final class RawSIP {
             + "Max-Forwards: 70\r\n"
             + (body.isEmpty ? "" : "Content-Type: text/plain\r\n")
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
-    }
-}
-
-extension SippProcess {
-    /// Screen, errors and trace, for failure messages.
-    var report: String {
-        "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- errors (head):\n"
-            + String(errors.prefix(3000)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
     }
 }

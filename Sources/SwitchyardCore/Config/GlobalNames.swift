@@ -59,13 +59,18 @@ enum GlobalNames {
         if let k = knownByLowercase[name.lowercased()] {
             return "did you mean '\(k)'? names are case-sensitive"
         }
-        // A typo: the closest known name within a small edit distance.
+        // A typo: the closest known name within a small edit distance. The two rows are made once for all the known
+        // names (each distance made its own two arrays: a few hundred allocations per unknown name).
         let limit = name.count <= 4 ? 1 : 2
         let target = Array(name.utf8)
-        let close = knownUTF8.map { ($0.0, editDistance($0.1, target, limit: limit)) }
-            .filter { $0.1 <= limit }
-            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
-        if let best = close.first { return "did you mean '\(best.0)'?" }
+        var rows = EditRows(length: target.count)
+        var best: (name: String, distance: Int)? = nil
+        for (known, bytes) in knownUTF8 where abs(bytes.count - target.count) <= limit {
+            let d = rows.distance(bytes, target, limit: limit)
+            guard d <= limit else { continue }
+            if best == nil || (d, known) < (best!.distance, best!.name) { best = (known, d) }
+        }
+        if let best { return "did you mean '\(best.name)'?" }
         return nil
     }
 
@@ -75,21 +80,41 @@ enum GlobalNames {
         return editDistance(Array(a.utf8), Array(b.utf8), limit: limit)
     }
 
-    /// The same over bytes (the known names' bytes are made once).
+    /// The same over bytes.
     static func editDistance(_ x: [UInt8], _ y: [UInt8], limit: Int) -> Int {
-        if abs(x.count - y.count) > limit { return limit + 1 }
-        // Two rows, reused: this runs against every known name for every unknown one.
-        var prev = Array(0...y.count)
-        var cur = prev
-        for i in 1...max(1, x.count) where !x.isEmpty {
-            cur[0] = i
-            for j in 1...max(1, y.count) where !y.isEmpty {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-            }
-            if cur.min()! > limit { return limit + 1 }
-            swap(&prev, &cur)
+        var rows = EditRows(length: y.count)
+        return rows.distance(x, y, limit: limit)
+    }
+
+    /// The two rows of a Levenshtein table against targets of one length, reused from one candidate to the next.
+    struct EditRows {
+        private var prev: [Int]
+        private var cur: [Int]
+
+        init(length: Int) {
+            prev = Array(repeating: 0, count: length + 1)
+            cur = prev
         }
-        return prev[y.count]
+
+        /// The distance from `x` to `y` (`y.count` is the length the rows were made for), or limit + 1 once it must
+        /// exceed `limit`.
+        mutating func distance(_ x: [UInt8], _ y: [UInt8], limit: Int) -> Int {
+            precondition(y.count + 1 == prev.count, "rows made for another length")
+            if abs(x.count - y.count) > limit { return limit + 1 }
+            for j in 0...y.count { prev[j] = j }
+            for i in 1...max(1, x.count) where !x.isEmpty {
+                cur[0] = i
+                var rowMin = i
+                for j in 1...max(1, y.count) where !y.isEmpty {
+                    let v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+                    cur[j] = v
+                    rowMin = min(rowMin, v)
+                }
+                if rowMin > limit { return limit + 1 }
+                swap(&prev, &cur)
+            }
+            return prev[y.count]
+        }
     }
 
     /// Globals Switchyard acts on; the rest are accepted (OpenSIPS knows them) and stored.

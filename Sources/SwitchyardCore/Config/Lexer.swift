@@ -15,11 +15,16 @@ public struct Lexer {
         ":=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
         "==", "!=", "<=", ">=", "=~", "!~", "&&", "||", "<<", ">>",
     ]
-    /// The same as byte pairs, made once (not one array per operator per token).
-    static let multiCharOpBytes: [(UInt8, UInt8, String)] = multiCharOps.map {
-        let u = Array($0.utf8)
-        return (u[0], u[1], $0)
-    }
+    /// The same by first byte: the second bytes that complete an operator starting with it. A punctuation token looks
+    /// at its own byte's entry only (it compared its byte with all 19 operators).
+    static let multiCharOpsByFirstByte: [[(second: UInt8, op: String)]] = {
+        var table = Array(repeating: [(second: UInt8, op: String)](), count: 256)
+        for op in multiCharOps {
+            let u = Array(op.utf8)
+            table[Int(u[0])].append((u[1], op))
+        }
+        return table
+    }()
 
     /// Tokenizes a file from disk.
     public static func tokenize(path: String, diagnostics: DiagnosticBag) -> [Token] {
@@ -43,17 +48,30 @@ public struct Lexer {
     /// CRLF files are read as LF files, so lines and carets come out right (a Swift `Character`
     /// "\r\n" is not equal to "\n", which would otherwise glue every line of the file together).
     static func normalizedLineEnds(_ text: String) -> String {
-        text.contains("\r\n") ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
+        // A byte scan first: most files have no '\r', and Foundation's `contains` was a measurable part of every parse.
+        hasCarriageReturn(text) && text.contains("\r\n") ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
+    }
+
+    static func hasCarriageReturn(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { buf in
+            guard let base = buf.baseAddress else { return false }
+            return memchr(base, Int32(UInt8(ascii: "\r")), buf.count) != nil
+        }
     }
 
     /// Where "end of file" errors point: just past the last non-blank character of the main file,
     /// the same whether the file was read from disk or given as text.
     static func endOfFile(_ file: SourceFile) -> SourceLocation {
-        let lines = file.text.split(separator: "\n", omittingEmptySubsequences: false)
-        for (i, line) in lines.enumerated().reversed() {
-            let scalars = Array(line.unicodeScalars)
-            guard let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" && $0 != "\r" }) else { continue }
-            return SourceLocation(file: file, line: i + 1, column: last + 2)
+        // From the end, over the file's own lines and their bytes (no second split, no array of scalars per line):
+        // the column counts characters (scalars) as the scanner does, and blanks are ASCII.
+        for number in stride(from: file.lineCount, through: 1, by: -1) {
+            let bytes = file.lineBytes(number)
+            guard let last = bytes.lastIndex(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\r") })
+            else { continue }
+            var column = 1
+            for b in bytes[...last] where b & 0xC0 != 0x80 { column += 1 }
+            return SourceLocation(file: file, line: number, column: column)
         }
         return SourceLocation(file: file, line: 1, column: 1)
     }
@@ -235,13 +253,15 @@ struct Scanner {
         }
     }
 
+    // One unsigned comparison per class (not two per range): these run for every byte of every word, and under the
+    // fuzzer every comparison is also a call.
     static func isIdentStart(_ c: UInt8) -> Bool {
-        (c >= 97 && c <= 122) || (c >= 65 && c <= 90)
+        (c | 0x20) &- 97 < 26  // 'A'...'Z' land on 'a'...'z', no other byte does
     }
     static func isIdentChar(_ c: UInt8) -> Bool {
-        isIdentStart(c) || (c >= 48 && c <= 57) || c == UInt8(ascii: "_")
+        isIdentStart(c) || isDigit(c) || c == UInt8(ascii: "_")
     }
-    static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+    static func isDigit(_ c: UInt8) -> Bool { c &- 48 < 10 }
 
     mutating func next() -> Token? {
         skipTrivia()
@@ -267,8 +287,8 @@ struct Scanner {
         if c == UInt8(ascii: "$") {
             return make(.pvar(lexPVar(loc)))
         }
-        for (first, second, op) in Lexer.multiCharOpBytes {
-            if c == first, peek(1) == second {
+        if let second = peek(1) {
+            for (completing, op) in Lexer.multiCharOpsByFirstByte[Int(c)] where completing == second {
                 advance(); advance()
                 return make(.punct(op))
             }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a token or construct came from, so every diagnostic can say `file:line:col`.
 public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
     public let file: SourceFile
@@ -25,14 +27,50 @@ public final class SourceFile: Sendable, Equatable {
     public init(path: String, text: String) {
         self.path = path
         self.text = text
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Split on the '\n' byte: splitting on the Character "\n" ran grapheme breaking over the whole file for every
+        // file read (and every fuzz input). The pieces are the lines the scanner counts (it counts '\n' bytes): a '\n'
+        // followed by a combining mark is one Character, which the Character split did not cut, so the quoted line was
+        // not the one the location named. "\r\n" (normalised by the lexer before) splits too; `line(_:)` drops the
+        // '\r'. The '\n's are found by memchr (UTF-8 offsets become indices of the text's UTF-8 view, which are valid
+        // String indices: a '\n' is one scalar).
+        var offsets: [Int] = []
+        var copy = text
+        copy.withUTF8 { buf in
+            guard let base = buf.baseAddress else { return }
+            var i = 0
+            while i < buf.count, let hit = memchr(base + i, Int32(UInt8(ascii: "\n")), buf.count - i) {
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                offsets.append(at)
+                i = at + 1
+            }
+        }
+        var lines: [Substring] = []
+        lines.reserveCapacity(offsets.count + 1)
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        for offset in offsets {
+            let newline = utf8.index(utf8.startIndex, offsetBy: offset)
+            lines.append(text[start..<newline])
+            start = utf8.index(after: newline)
+        }
+        lines.append(text[start..<utf8.endIndex])
+        self.lines = lines
     }
+
+    /// How many lines the text has (a text ending in '\n' has an empty last line).
+    public var lineCount: Int { lines.count }
 
     public func line(_ number: Int) -> String {
         guard number >= 1, number <= lines.count else { return "" }
         var l = lines[number - 1]
         if l.hasSuffix("\r") { l = l.dropLast() }
         return String(l)
+    }
+
+    /// The bytes of a line as stored (a trailing '\r' kept); empty past the end.
+    func lineBytes(_ number: Int) -> Substring.UTF8View {
+        guard number >= 1, number <= lines.count else { return Substring().utf8 }
+        return lines[number - 1].utf8
     }
 
     public static func == (a: SourceFile, b: SourceFile) -> Bool { a === b }

@@ -40,3 +40,64 @@ final class DiagnosticTextTests: XCTestCase {
         XCTAssertEqual(quoted[caret.count - 1], "x", "the caret is under the same token:\n\(d.description)")
     }
 }
+
+/// Masking works on the line's UTF-8 bytes (it built an array of Characters per diagnostic): URLs after non-ASCII
+/// text, Unicode whitespace ending a URL, and the caret's column counted in scalars as the scanner counts them.
+final class DiagnosticMaskBytesTests: XCTestCase {
+    func testMaskAfterNonASCIIText() {
+        XCTAssertEqual(PasswordMask.mask("é ü fs://:pw@h é").text, "é ü fs://:***@h é")
+        XCTAssertEqual(PasswordMask.mask("x(\"mysql://ü:päss@h/db\")").text, "x(\"mysql://ü:***@h/db\")")
+        XCTAssertEqual(PasswordMask.mask("日本://a:b@c").text, "日本://a:***@c")
+    }
+
+    func testUnicodeWhitespaceEndsTheURL() {
+        // No-break space, ideographic space, line separator, next line, en quad: the URL (and its '@' search) ends there.
+        for ws in ["\u{A0}", "\u{3000}", "\u{2028}", "\u{85}", "\u{2000}", "\u{200A}", "\u{202F}", "\u{205F}", "\u{1680}"] {
+            XCTAssertEqual(PasswordMask.mask("fs://u:pw@h\(ws)other@x").text, "fs://u:***@h\(ws)other@x", "U+\(String(ws.unicodeScalars.first!.value, radix: 16))")
+            XCTAssertEqual(PasswordMask.mask("fs://u\(ws):pw@h").text, "fs://u\(ws):pw@h")
+        }
+        // Not whitespace: the '@' after them still belongs to the URL.
+        for other in ["\u{2010}", "\u{200B}", "\u{E000}", "é"] {
+            XCTAssertEqual(PasswordMask.mask("fs://u:p\(other)w@h").text, "fs://u:***@h")
+        }
+        for v in [0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20] {
+            let ws = String(UnicodeScalar(UInt8(v)))
+            XCTAssertEqual(PasswordMask.mask("fs://u\(ws):pw@h").text, "fs://u\(ws):pw@h", "byte \(v)")
+        }
+    }
+
+    func testColumnsAfterAMaskCountScalars() {
+        let (text, column) = PasswordMask.mask("é fs://u:secret@h x")
+        XCTAssertEqual(text, "é fs://u:***@h x")
+        // Original columns (scalars): 'x' at 19, the password's 's' at 10 and 't' at 15.
+        XCTAssertEqual(column(19), 16)
+        XCTAssertEqual(column(10), 10)
+        XCTAssertEqual(column(15), 10)
+        XCTAssertEqual(column(2), 2)
+        XCTAssertEqual(Array(text.unicodeScalars)[column(19) - 1], "x")
+    }
+}
+
+/// The mask goes from one "://" to the next: a text without a password comes back as it was; several URLs, "://"
+/// inside a password, and a "://" at the very end.
+final class DiagnosticMaskSeparatorTests: XCTestCase {
+    func testSeveralURLs() {
+        XCTAssertEqual(PasswordMask.mask("a://u:p@h b://h c://v:q@h").text, "a://u:***@h b://h c://v:***@h")
+        XCTAssertEqual(PasswordMask.mask("a://u:p://x@h tail").text, "a://u:***@h tail")
+        XCTAssertEqual(PasswordMask.mask("x ://").text, "x ://")
+        XCTAssertEqual(PasswordMask.mask("://u:p@h").text, "://u:***@h")
+        XCTAssertEqual(PasswordMask.mask(":/:/://:@").text, ":/:/://:***@")
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array("a:/b://c".utf8), from: 0), 4)
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array("a:/b://c".utf8), from: 4), 4)
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array("a:/b://c".utf8), from: 5), nil)
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array("://".utf8), from: 0), 0)
+        XCTAssertEqual(PasswordMask.schemeSeparator(in: Array(":/".utf8), from: 0), nil)
+    }
+
+    func testNoPasswordGivesTheSameText() {
+        let text = "modparam(\"x\", \"db_url\", \"mysql://user@h/db\") sqlite:///tmp/x"
+        let (masked, column) = PasswordMask.mask(text)
+        XCTAssertEqual(masked, text)
+        XCTAssertEqual(column(30), 30)
+    }
+}
