@@ -264,6 +264,42 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
     }
 
+    /// The same with more events before the reply than the I/O thread holds (BoxReader.heldHardMax): the command
+    /// fails as unreachable at once (not after esl_cmd_timeout), then every event runs.
+    func testTheReaderStopsReadingPastTheHardCap() throws {
+        let box = try PlainESLBox(password: Self.password)
+        defer { box.stop() }
+        let n = 16 * 1024 + 500 // past BoxReader.heldHardMax (the plugin is not importable here)
+        var events: [UInt8] = []
+        for i in 0..<n {
+            let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
+                           ESLHeader("Caller-Destination-Number", "flood\(i)")]
+            events += ESLEncoder.event(ESLEvent(headers: headers), format: .json)
+        }
+        box.sendBefore("api burst", events)
+        let h = ServerHarness(config([url(box.port)], extra: "event_queue_size = 16", route: """
+                $json(ev) := $param(body);
+                if ($json(ev/Caller-Destination-Number) == "burst") {
+                    if (freeswitch_esl("api burst", "127.0.0.1:\(box.port)", $var(out))) { xlog("BURST ok"); } else { xlog("BURST failed"); }
+                } else {
+                    update_stat("fsev", 1);
+                }
+            """) + "\nmodparam(\"freeswitch\", \"esl_cmd_timeout\", 60000)\n")
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 5) { box.commands.contains { $0.hasPrefix("event json DTMF") } })
+        let trigger = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "b-0"), ESLHeader("DTMF-Digit", "9"),
+                       ESLHeader("Caller-Destination-Number", "burst")]
+        box.send(ESLEncoder.event(ESLEvent(headers: trigger), format: .json))
+        // Well inside esl_cmd_timeout (60 s): failed at the cap, not waited out.
+        XCTAssertTrue(h.waitFor("BURST failed", timeout: 30), h.messages.suffix(5).joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.contains("events ahead of a command's reply") })
+        XCTAssertTrue(waitUntil(timeout: 60) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+    }
+
     private func statValue(_ h: ServerHarness, _ name: String) -> Int? {
         let reply = h.server.mi.dispatcher.response(
             toText: #"{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":["all"]},"id":1}"#)
