@@ -983,7 +983,8 @@ typedef struct sy_host_api {
      *  are queued: every run of an event_route is timed (here or on a worker), and one whose last
      *  run took 10 ms or more is queued until a run of it takes less; nothing runs here while a
      *  route started here has been running 10 ms or more, nor for 1 s after such a run ended. Only
-     *  the first slow run of a route thus holds the caller's next events. The route may block (a
+     *  the first slow run of a route thus holds the caller's next events. Routes run here only on a
+     *  thread whose stack is at least a worker's 8 MiB (else queued). The route may block (a
      *  command to a box): whatever it waits for must not need the calling thread, as for
      *  rt_event_raise_wait. Returns 0 queued, 1 nobody listens, 2 ran here,
      *  -1 timed out, stopped or rt NULL. (Any thread but a script worker's.) */

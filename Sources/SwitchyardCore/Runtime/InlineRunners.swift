@@ -1,4 +1,5 @@
 import Foundation
+import CThreadStack
 import Synchronization
 
 /// Script contexts for events run on their producer's thread (EventBus.raiseHere): an I/O thread that read an event
@@ -8,9 +9,12 @@ import Synchronization
 /// between threads.
 final class InlineRunners: Sendable {
     private struct Runner {
-        let ctx: ScriptContext
+        /// nil: the thread's stack is smaller than a worker's, its events are always queued.
+        let ctx: ScriptContext?
         var busy = false
     }
+    /// A script worker's stack (WorkerPool): routes run only on threads with at least this much (deep scripts).
+    static let minStack = 8 << 20
     private struct State {
         /// By producer thread (pthread_self). A thread that ends leaves its entry; a new thread given the same id
         /// takes it over, which is safe as the old one no longer runs.
@@ -62,6 +66,9 @@ final class InlineRunners: Sendable {
 
     /// Runs `event` on the calling thread with the thread's own context; false (nothing run) when not configured,
     /// after a child_init failed, or when the thread's context is already in use (an event raised from its route).
+    /// The calling thread's stack size (0 if unknown).
+    static func stackSize() -> Int { Int(cthread_stack_size()) }
+
     /// `starting` is called just before the route starts (counted then, so a route still running shows).
     func run(_ route: RouteBox, _ event: ScriptEvent, starting: () -> Void) -> Bool {
         let me = UInt(pthread_self())
@@ -70,12 +77,16 @@ final class InlineRunners: Sendable {
             guard let ci = s.childInit else { return (nil, nil) }
             var initRank: (Int, @Sendable (Int) -> Bool)? = nil
             if s.byThread[me] == nil {
+                guard Self.stackSize() >= Self.minStack else {
+                    s.byThread[me] = Runner(ctx: nil)
+                    return (nil, nil)
+                }
                 let rank = s.nextRank
                 s.nextRank += 1
                 s.byThread[me] = Runner(ctx: engine.makeContext(worker: engine.makeWorkerState(rank: rank), routeType: .event))
                 initRank = (rank, ci)
             }
-            guard var r = s.byThread[me], !r.busy else { return (nil, nil) }
+            guard var r = s.byThread[me], r.ctx != nil, !r.busy else { return (nil, nil) }
             r.busy = true
             s.byThread[me] = r
             s.running[me] = t0

@@ -20,6 +20,23 @@ final class JobQueueInlineTests: XCTestCase {
         return t
     }
 
+    /// Routes run on a producer's thread only when its stack is a worker's size (deep scripts): the stack check
+    /// tells a small-stack thread from an 8 MiB one.
+    func testStackCheckTellsSmallStacksFromWorkerSizedOnes() {
+        let sizes = Mutex<[Int]>([])
+        for stack in [512 << 10, InlineRunners.minStack] {
+            let done = DispatchSemaphore(value: 0)
+            let t = Thread { sizes.withLock { $0.append(InlineRunners.stackSize()) }; done.signal() }
+            t.stackSize = stack
+            t.start()
+            XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        }
+        let got = sizes.withLock { $0 }
+        XCTAssertEqual(got.count, 2)
+        XCTAssertLessThan(got.first ?? 0, InlineRunners.minStack, "a 512 KiB thread is queued")
+        XCTAssertGreaterThanOrEqual(got.last ?? 0, InlineRunners.minStack, "an 8 MiB thread may run routes")
+    }
+
     func testInlineOnlyWhenEveryWorkerSleepsWithNothingQueued() {
         let q = JobQueue<Int>(capacity: 8)
         XCTAssertFalse(q.beginInline(), "no worker started: events wait in the queue (startup)")
