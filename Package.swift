@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "SwitchyardCore",
             dependencies: [
-                "SwitchyardABI", "SwitchyardMI", "SwitchyardSIP",
+                "SwitchyardABI", "SwitchyardMI", "SwitchyardSIP", "CThreadStack",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/SwitchyardCore",
@@ -98,6 +98,7 @@ let package = Package(
         .target(name: "proto_udp", dependencies: ["SwitchyardPluginKit", "CUDPBatch"], path: "Plugins/proto_udp", exclude: ["README.md"],
                 swiftSettings: hotPath),
         .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
+        .target(name: "CThreadStack", path: "Sources/CThreadStack"),
         .target(name: "CEpoll", path: "Sources/CEpoll"),
         .target(name: "proto_tcp", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP", "CEpoll"], path: "Plugins/proto_tcp", exclude: ["README.md"]),
         .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"],

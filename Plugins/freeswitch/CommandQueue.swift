@@ -101,7 +101,13 @@ extension Box {
             let now = nowMs()
             if now >= untilMs { return waiter.wait(untilMs: now) }
             if reader.isCurrentThread {
-                // A callback running a command: nobody else reads this socket now.
+                // A callback running a command: nobody else reads this socket now. It reads past heldMax, but not
+                // without end: a box streaming events without the reply would grow `held` until esl_cmd_timeout.
+                if reader.heldCount >= BoxReader.heldHardMax {
+                    manager.host.log(.warn, "\(label): \(BoxReader.heldHardMax) events ahead of a command's reply; the command fails (unreachable)")
+                    _ = mine.finish(.unreachable("\(BoxReader.heldHardMax) events ahead of the reply from \(label)"))
+                    return waiter.wait(untilMs: nil)
+                }
                 flush()
                 let waited = readForReply(mine, waitMs: Int32(min(untilMs - now, Self.replySliceMs)), pastBound: true)
                 if let r = waiter.wait(untilMs: waited ? now : min(untilMs, now + Self.replySliceMs)) { return r }

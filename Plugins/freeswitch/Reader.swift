@@ -71,6 +71,9 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     /// At most this many items wait in `held` before a caller reading for its reply stops reading (one read, at
     /// most 64 KiB (FSConfig.readBufferBytes), may go past it). The events' memory per box stays bounded while the workers are busy.
     static let heldMax = 1024
+    /// The I/O thread waiting for its own route's reply reads past heldMax, up to this many held events; beyond, that
+    /// command fails as unreachable (a box streaming events without the reply must not grow `held` without end).
+    static let heldHardMax = 16 * heldMax
 
     var heldCount: Int { held.count - heldHead }
 

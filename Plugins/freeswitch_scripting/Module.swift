@@ -33,7 +33,10 @@ struct PoolEntry: @unchecked Sendable { // raw pointers owned by the freeswitch 
     var events: [(name: String, sub: OpaquePointer)]
 }
 
-final class ScriptingModule: @unchecked Sendable { // `api`/`config` frozen in init; pool behind its Mutex
+// @unchecked Sendable: `api`/`config` are frozen in init, `eventsHere` is set in start() before the first subscription
+// (so before any I/O thread calls back and reads it; the subscribe call orders the write before those reads), and
+// the pool is behind its Mutex.
+final class ScriptingModule: @unchecked Sendable {
     static let name = "freeswitch_scripting"
     static let version = "1.0.0"
     static let event = "E_FREESWITCH"

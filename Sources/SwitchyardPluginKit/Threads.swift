@@ -24,13 +24,22 @@ public final class PluginThread: @unchecked Sendable { // the pthread_t is writt
 
     private init() {}
 
+    /// Stack size of the threads started here (as the script workers').
+    public static let stackSize = 8 << 20
+
     /// Starts `body` on a new thread (`name` documents it). Nil if the thread could not be created (the closure is
     /// then not run).
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) -> PluginThread? {
         let t = PluginThread()
         _ = name // kept for diagnostics; Glibc's module map does not expose pthread_setname_np
         let box = Unmanaged.passRetained(Body(body)).toOpaque()
-        let rc = pthread_create(&t.thread, nil, { arg in
+        // The script workers' stack size: an I/O thread may run event routes itself (rt_event_raise_here), and deep
+        // scripts (the route recursion limit of 100) need the room; the core queues instead on smaller stacks.
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setstacksize(&attr, PluginThread.stackSize)
+        let rc = pthread_create(&t.thread, &attr, { arg in
             let b = Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue()
             b.run()
             return nil

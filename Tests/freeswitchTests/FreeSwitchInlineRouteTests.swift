@@ -73,8 +73,9 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         defer { sim.kill() }
         let h = ServerHarness(config([url(sim.port)], route: """
                 $json(ev) := $param(body);
-                xlog("FSEV $json(ev/DTMF-Digit)");
+                xlog("FSEV start $json(ev/DTMF-Digit)");
                 freeswitch_esl("api echo x", "127.0.0.1:\(sim.port)", $var(out));
+                xlog("FSEV end $json(ev/DTMF-Digit)");
             """))
         XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
         try h.start()
@@ -83,9 +84,22 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertTrue(sim.waitForCommand("event json DTMF"))
         let rounds = 20
         let uuid = try sim.call("1000", "-")
+        // One paced digit first: it runs on the I/O thread (the feature is on).
+        XCTAssertEqual(try sim.control("dtmf \(uuid) 9").first, "+OK")
+        XCTAssertTrue(waitUntil(timeout: 10) { digits(h, "FSEV end").count == 1 })
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 1)
         for _ in 0..<rounds { XCTAssertEqual(try sim.control("dtmf \(uuid) 0123456789").first, "+OK") }
-        XCTAssertTrue(waitUntil(timeout: 30) { digits(h, "FSEV").count == rounds * 10 }, "\(digits(h, "FSEV").count) routes")
-        XCTAssertEqual(digits(h, "FSEV"), String(repeating: "0123456789", count: rounds))
+        XCTAssertTrue(waitUntil(timeout: 30) { digits(h, "FSEV end").count == rounds * 10 + 1 }, "\(digits(h, "FSEV end").count) routes")
+        XCTAssertEqual(digits(h, "FSEV start"), "9" + String(repeating: "0123456789", count: rounds))
+        // Each route ends before the next starts, whichever thread ran it.
+        let marks = h.messages.compactMap { m -> String? in
+            guard let r = m.range(of: "FSEV ") else { return nil }
+            return String(m[r.upperBound...].prefix(while: { $0 != " " }))
+        }
+        XCTAssertEqual(marks, Array(repeating: ["start", "end"], count: rounds * 10 + 1).flatMap { $0 })
+        let inline = h.server.bus?.ranInline.load(ordering: .relaxed) ?? 0
+        XCTAssertGreaterThan(inline, 0)
+        XCTAssertLessThan(inline, rounds * 10 + 1, "a burst's events behind the first are queued")
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
     }
 
@@ -122,6 +136,7 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         // A's event: its route runs on A's I/O thread (the workers sleep) and waits for B.
         _ = try sim.call("hold", "5")
         XCTAssertTrue(h.waitFor("HOLD start", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 1, "the HOLD route runs on A's I/O thread")
         XCTAssertTrue(waitUntil(timeout: 5) { slow.commands.contains("api hold") })
 
         // A worker's command to A: answered although A's I/O thread is held in the route.
@@ -138,14 +153,14 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         let n = 10_000
         let flood = try ControlLine(port: sim.controlPort, "flood \(n)")
         defer { flood.close() }
-        var last = -1, stalled: Int? = nil
-        let end = Date().addingTimeInterval(20)
-        while Date() < end && stalled == nil {
-            // Two samples 300 ms apart that are equal: the sampling interval defines the stall.
-            usleep(300_000)
+        // Stalled: events_sent has not moved for 300 ms (there is no event to wait for; the quiet time defines it).
+        var last = -1, lastMoved = Date(), stalled: Int? = nil
+        waitUntil(timeout: 20, poll: 0.02) {
             let sent = sim.stats()["events_sent"] ?? 0
-            if sent == last { stalled = sent }
-            last = sent
+            if sent != last { last = sent; lastMoved = Date(); return false }
+            if Date().timeIntervalSince(lastMoved) < 0.3 { return false }
+            stalled = sent
+            return true
         }
         XCTAssertNotNil(stalled, "the simulator kept writing")
         XCTAssertLessThan(stalled ?? n, n, "TCP pushed back on the simulator")
@@ -156,6 +171,60 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertTrue(waitUntil(timeout: 120) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
         XCTAssertTrue(flood.readLine(timeout: 10)?.hasPrefix("+OK \(n) events") ?? false)
+    }
+
+    /// A route that runs 10 ms or more on one I/O thread stops inline runs on the others while it runs (B's event goes
+    /// to a worker), and once it ended slow the route is queued until a run of it (on a worker) is quick again.
+    func testASlowRouteIsNotRunInlineWhileItRunsNorAfterItWasSlow() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let slow = try PlainESLBox(password: Self.password)
+        defer { slow.stop() }
+        slow.hold("api hold")
+        let h = ServerHarness(config([url(sim.port), url(slow.port)], route: """
+                $json(ev) := $param(body);
+                if ($json(ev/Caller-Destination-Number) == "hold") {
+                    freeswitch_esl("api hold", "127.0.0.1:\(slow.port)", $var(out));
+                    xlog("HOLD done");
+                } else {
+                    xlog("FSEV $json(ev/DTMF-Digit)");
+                }
+            """))
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(waitUntil(timeout: 10) { h.messages.filter { $0.contains("connected and authenticated") }.count == 2 },
+                      h.messages.joined(separator: "\n"))
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
+        XCTAssertTrue(waitUntil(timeout: 5) { slow.commands.contains { $0.hasPrefix("event json DTMF") } })
+        guard let bus = h.server.bus, let route = bus.routes.current.events["E_FREESWITCH"] else { return XCTFail("no bus") }
+        let fresh = RouteBox(kind: route.kind, name: "fresh", location: route.location)
+
+        _ = try sim.call("hold", "5")
+        XCTAssertTrue(waitUntil(timeout: 10) { slow.commands.contains("api hold") })
+        XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 1, "the HOLD route runs on A's I/O thread")
+        // Once it has run 10 ms, no other route may run inline, B's included.
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.002) { !bus.inline.allowed(fresh) })
+        let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "b-1"), ESLHeader("DTMF-Digit", "7"),
+                       ESLHeader("Caller-Destination-Number", "fromB")]
+        slow.send(ESLEncoder.event(ESLEvent(headers: headers), format: .json))
+        XCTAssertTrue(h.waitFor("FSEV 7", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 1, "B's event went to a worker")
+
+        slow.release()
+        XCTAssertTrue(h.waitFor("HOLD done", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 5) { route.lastRunNs.load(ordering: .relaxed) >= InlineRunners.slowNs })
+        // After the 1 s pause a fresh route could run inline again, but this one is known to be slow: queued.
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.01) { bus.inline.allowed(fresh) })
+        let uuid = try sim.call("1000", "-")
+        XCTAssertEqual(try sim.control("dtmf \(uuid) 1").first, "+OK")
+        XCTAssertTrue(h.waitFor("FSEV 1", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 1, "the route known to be slow went to a worker")
+        // That worker run was quick: the next event runs inline again.
+        XCTAssertTrue(waitUntil(timeout: 5) { bus.inline.allowed(route) })
+        XCTAssertEqual(try sim.control("dtmf \(uuid) 2").first, "+OK")
+        XCTAssertTrue(h.waitFor("FSEV 2", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 2)
     }
 
     /// A route run on the I/O thread sends a command; the box sends 3,000 events before its reply (more than a
@@ -191,6 +260,42 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         // Well inside esl_cmd_timeout (30 s): the reply was read, not waited out.
         XCTAssertTrue(h.waitFor("BURST ok", timeout: 15), h.messages.suffix(5).joined(separator: "\n"))
         XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed) ?? 0 >= 1, true, "the trigger ran on the I/O thread")
+        XCTAssertTrue(waitUntil(timeout: 60) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+    }
+
+    /// The same with more events before the reply than the I/O thread holds (BoxReader.heldHardMax): the command
+    /// fails as unreachable at once (not after esl_cmd_timeout), then every event runs.
+    func testTheReaderStopsReadingPastTheHardCap() throws {
+        let box = try PlainESLBox(password: Self.password)
+        defer { box.stop() }
+        let n = 16 * 1024 + 500 // past BoxReader.heldHardMax (the plugin is not importable here)
+        var events: [UInt8] = []
+        for i in 0..<n {
+            let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
+                           ESLHeader("Caller-Destination-Number", "flood\(i)")]
+            events += ESLEncoder.event(ESLEvent(headers: headers), format: .json)
+        }
+        box.sendBefore("api burst", events)
+        let h = ServerHarness(config([url(box.port)], extra: "event_queue_size = 16", route: """
+                $json(ev) := $param(body);
+                if ($json(ev/Caller-Destination-Number) == "burst") {
+                    if (freeswitch_esl("api burst", "127.0.0.1:\(box.port)", $var(out))) { xlog("BURST ok"); } else { xlog("BURST failed"); }
+                } else {
+                    update_stat("fsev", 1);
+                }
+            """) + "\nmodparam(\"freeswitch\", \"esl_cmd_timeout\", 60000)\n")
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(waitUntil(timeout: 5) { box.commands.contains { $0.hasPrefix("event json DTMF") } })
+        let trigger = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "b-0"), ESLHeader("DTMF-Digit", "9"),
+                       ESLHeader("Caller-Destination-Number", "burst")]
+        box.send(ESLEncoder.event(ESLEvent(headers: trigger), format: .json))
+        // Well inside esl_cmd_timeout (60 s): failed at the cap, not waited out.
+        XCTAssertTrue(h.waitFor("BURST failed", timeout: 30), h.messages.suffix(5).joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.contains("events ahead of a command's reply") })
         XCTAssertTrue(waitUntil(timeout: 60) { statValue(h, "fsev") == n }, "ran \(statValue(h, "fsev") ?? -1) of \(n)")
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
     }

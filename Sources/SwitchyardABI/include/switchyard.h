@@ -519,7 +519,10 @@ typedef struct sy_module_exports {
     /** After every modparam is applied and dependencies are initialised. Return exactly 0. */
     int (*init)(void *user);
     /** Once per script worker (rank 1..N), on that worker's own thread, before it serves;
-     *  <0 fails startup. May be NULL. */
+     *  <0 fails startup. Also (1.10) once per thread that runs event routes itself
+     *  (rt_event_raise_here: ranks after the workers', one per thread, kept by it), on that
+     *  thread, when it first runs one, after serving started; <0 then stops such runs (events go
+     *  to the workers). May be NULL. */
     int (*child_init)(int rank, void *user);
     /** At shutdown, in reverse dependency order, only if init() succeeded. May be NULL. */
     void (*destroy)(void *user);
@@ -684,8 +687,10 @@ typedef struct sy_host_api {
     int (*log_enabled)(int level);
 
     /* --- 1.2 --- */
-    /** The worker a context runs on: 1..N for script workers (as child_init's rank), a negative
-     *  number for the timer thread. Per-worker state (OpenSIPS's per-process data) keys on it.
+    /** The worker a context runs on: 1..N for script workers (as child_init's rank), higher ranks
+     *  (1.10) for threads running event routes themselves (rt_event_raise_here, one rank per
+     *  thread), a negative number for the timer thread. Per-worker state (OpenSIPS's
+     *  per-process data) keys on it.
      *  (The context's thread.) */
     int (*ctx_worker)(sy_ctx *ctx);
 
@@ -973,15 +978,19 @@ typedef struct sy_host_api {
     /* --- end of 1.9: MI answers given later, branch attributes --- */
     /* --- 1.10: events run on the raising thread --- (check header.abi_minor >= 10 before use) */
     /** rt_event_raise_wait, except that when no script worker is busy and none is queued the
-     *  event_route runs on the calling thread, with a script context of its own (a rank after the
-     *  workers', child_init run for it once), before the call returns: a producer that would wake a
-     *  sleeping worker runs the route itself (one thread wake-up less per event). Events keep the
-     *  caller's order: one runs here only once every job queued before it has finished. flags:
-     *  SY_EVENT_MORE_BEHIND when the caller already holds further events to raise (this one is then
-     *  queued, so the workers share a burst). After a run here that took 10 ms or more (a slow route:
-     *  a database call) events are queued for 1 s, so a slow route does not hold the caller's next
-     *  events. The route may block (a command to a box): whatever it waits for must not need the
-     *  calling thread, as for rt_event_raise_wait. Returns 0 queued, 1 nobody listens, 2 ran here,
+     *  event_route runs on the calling thread, with the thread's own script context (its own rank
+     *  after the workers', child_init run for it once on this thread), before the call returns: a
+     *  producer that would wake a sleeping worker runs the route itself (one thread wake-up less
+     *  per event). Events keep the caller's order: one runs here only once every job queued before
+     *  it has finished. flags: SY_EVENT_MORE_BEHIND when the caller already holds further events to
+     *  raise (this one is then queued, so the workers share a burst). Slow routes (a database call)
+     *  are queued: every run of an event_route is timed (here or on a worker), and one whose last
+     *  run took 10 ms or more is queued until a run of it takes less; nothing runs here while a
+     *  route started here has been running 10 ms or more, nor for 1 s after such a run ended. Only
+     *  the first slow run of a route thus holds the caller's next events. Routes run here only on a
+     *  thread whose stack is at least a worker's 8 MiB (else queued). The route may block (a
+     *  command to a box): whatever it waits for must not need the calling thread, as for
+     *  rt_event_raise_wait. Returns 0 queued, 1 nobody listens, 2 ran here,
      *  -1 timed out, stopped or rt NULL. (Any thread but a script worker's.) */
     int (*rt_event_raise_here)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams,
                                uint32_t timeout_ms, uint32_t flags);

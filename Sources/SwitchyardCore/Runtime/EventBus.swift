@@ -16,7 +16,11 @@ extension ScriptEvent {
         ctx.eventName = name
         ctx.eventParams = params
         ctx.eventTrees = trees
+        let t0 = ContinuousClock.now
         engine.run(route, ctx)
+        // Timed wherever it runs, so a route known to be slow is never run on a producer's thread (InlineRunners).
+        let d = (ContinuousClock.now - t0).components
+        route.lastRunNs.store(UInt64(d.seconds) &* 1_000_000_000 &+ UInt64(d.attoseconds / 1_000_000_000), ordering: .relaxed)
     }
 }
 
@@ -42,7 +46,7 @@ public final class EventBus: Sendable {
     private let lastDropLog = Atomic<Int>(0)
     /// Contexts for events run on their producer's thread (raiseHere).
     let inline: InlineRunners
-    /// Events raiseHere ran on the producer's thread.
+    /// Events raiseHere ran on the producer's thread (counted as each starts).
     public let ranInline = Atomic<Int>(0)
 
     init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog, inline: InlineRunners) {
@@ -86,14 +90,14 @@ public final class EventBus: Sendable {
     public func raiseHere(_ name: String, _ params: [(name: String, value: Value)],
                           trees: [(index: Int, tree: ValueTree)] = [], timeout: TimeInterval?, moreBehind: Bool) -> Int {
         guard let route = routes.current.events[name] else { return 1 }
-        if !moreBehind && inline.allowed && queue.beginInline() {
+        if !moreBehind && inline.allowed(route) && queue.beginInline() {
             defer { queue.endInline() }
             for t in trees { t.tree.bus = self }
-            if inline.run(route, ScriptEvent(name: name, params: params, trees: trees)) {
+            let ran = inline.run(route, ScriptEvent(name: name, params: params, trees: trees)) {
                 raised.add(1, ordering: .relaxed)
                 ranInline.add(1, ordering: .relaxed)
-                return 2
             }
+            if ran { return 2 }
         }
         return raiseWaiting(name, params, trees: trees, timeout: timeout)
     }

@@ -186,9 +186,13 @@ public final class Server: HostServices, @unchecked Sendable {
     func buildRuntime(withSIP: Bool = false) {
         guard queue == nil else { return }
         let q = JobQueue<WorkerJob>(capacity: config.eventQueueSize)
-        let b = EventBus(queue: q, routes: engine.routeTable, log: log, inline: InlineRunners(engine: engine))
+        let b = EventBus(queue: q, routes: engine.routeTable, log: log, inline: InlineRunners(engine: engine, log: log))
         bus = b
         queue = q
+        // Events whose route ran on their producer's thread (rt_event_raise_here) instead of a worker.
+        _ = try? stats.register(group: "core", name: "events_inline", flags: [.isFunction]) {
+            Int64(b.ranInline.load(ordering: .relaxed))
+        }
         engine.eventSink = { name, params in b.raise(name, params) }
         guard withSIP, !config.socketLines.isEmpty else { return }
         let sip = SIPCore(engine: engine, log: log)
@@ -267,7 +271,10 @@ public final class Server: HostServices, @unchecked Sendable {
         queue?.close()
         _ = pool?.join(timeout: 10)
         // Events running on their producers' threads (raiseHere) end before the modules go.
-        if queue?.waitInlineDone(ms: 10_000) == false { log.warning("stopping with an event route still running on an I/O thread") }
+        // Modules must outlive every route still running there, however long it takes: wait, saying so now and then.
+        while queue?.waitInlineDone(ms: 5_000) == false {
+            log.warning("stopping: waiting for an event route still running on an I/O thread")
+        }
         // MI calls a plugin promised to answer later (t_uac_dlg waiting for its reply) are answered now, while the
         // transports still run: neither their clients nor the stop wait for a transaction to end.
         mi.pending.failAll("server stopping")

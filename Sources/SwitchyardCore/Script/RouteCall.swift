@@ -1,3 +1,4 @@
+import Synchronization
 /// A route as the interpreter holds it; the body is filled after every route is known,
 /// so routes can call each other in any order.
 public final class RouteBox: @unchecked Sendable {
@@ -6,6 +7,8 @@ public final class RouteBox: @unchecked Sendable {
     public let name: String?
     public let location: SourceLocation
     var body: BlockNode
+    /// How long the last run of this event_route took, in ns (wherever it ran): InlineRunners queues a slow route.
+    let lastRunNs = Atomic<UInt64>(0)
 
     init(kind: RouteKind, name: String?, location: SourceLocation) {
         self.kind = kind

@@ -20,6 +20,23 @@ final class JobQueueInlineTests: XCTestCase {
         return t
     }
 
+    /// Routes run on a producer's thread only when its stack is a worker's size (deep scripts): the stack check
+    /// tells a small-stack thread from an 8 MiB one.
+    func testStackCheckTellsSmallStacksFromWorkerSizedOnes() {
+        let sizes = Mutex<[Int]>([])
+        for stack in [512 << 10, InlineRunners.minStack] {
+            let done = DispatchSemaphore(value: 0)
+            let t = Thread { sizes.withLock { $0.append(InlineRunners.stackSize()) }; done.signal() }
+            t.stackSize = stack
+            t.start()
+            XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        }
+        let got = sizes.withLock { $0 }
+        XCTAssertEqual(got.count, 2)
+        XCTAssertLessThan(got.first ?? 0, InlineRunners.minStack, "a 512 KiB thread is queued")
+        XCTAssertGreaterThanOrEqual(got.last ?? 0, InlineRunners.minStack, "an 8 MiB thread may run routes")
+    }
+
     func testInlineOnlyWhenEveryWorkerSleepsWithNothingQueued() {
         let q = JobQueue<Int>(capacity: 8)
         XCTAssertFalse(q.beginInline(), "no worker started: events wait in the queue (startup)")
@@ -59,5 +76,55 @@ final class JobQueueInlineTests: XCTestCase {
         XCTAssertTrue(q.waitInlineDone(ms: 5000))
         XCTAssertTrue(ended.load(ordering: .acquiring))
         XCTAssertTrue(waitUntil(timeout: 5) { t.isFinished })
+    }
+    /// Two producers, each running its job itself when allowed (else queueing it), two consumers: each producer's
+    /// jobs run in its order, never two of one producer at once, none lost.
+    func testTwoProducersKeepTheirOrderWithoutOverlap() {
+        let q = JobQueue<Int>(capacity: 64)
+        q.setConsumers(2)
+        let n = 5_000
+        // Per producer: the next sequence number expected and whether one of its jobs is running (start and end are
+        // two lockings, so two overlapping jobs of one producer are seen).
+        let state = Mutex<[(next: Int, busy: Bool)]>([(0, false), (0, false)])
+        let errors = Atomic<Int>(0), inline = Atomic<Int>(0)
+        @Sendable func run(_ job: Int) {
+            let p = job / 1_000_000, seq = job % 1_000_000
+            state.withLock { s in
+                if s[p].busy || s[p].next != seq { errors.add(1, ordering: .relaxed) }
+                s[p] = (seq + 1, true)
+            }
+            state.withLock { $0[p].busy = false }
+        }
+        func finished(_ p: Int) -> Int { state.withLock { $0[p].next } }
+        let consumers = (0..<2).map { _ in
+            Thread {
+                var jobs: [Int] = []
+                while q.take(into: &jobs, max: 16) { jobs.forEach(run); jobs.removeAll() }
+            }
+        }
+        consumers.forEach { $0.start() }
+        let done = DispatchGroup()
+        for p in 0..<2 {
+            done.enter()
+            Thread {
+                for seq in 0..<n {
+                    let job = p * 1_000_000 + seq
+                    if q.beginInline() {
+                        run(job)
+                        inline.add(1, ordering: .relaxed)
+                        q.endInline()
+                    } else {
+                        _ = q.put(job, timeout: 10)
+                    }
+                }
+                done.leave()
+            }.start()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        XCTAssertTrue(waitUntil(timeout: 10, poll: 0.001) { finished(0) == n && finished(1) == n })
+        q.close()
+        XCTAssertTrue(waitUntil(timeout: 5) { consumers.allSatisfy(\.isFinished) })
+        XCTAssertEqual(errors.load(ordering: .relaxed), 0, "a producer's jobs overlapped or ran out of order")
+        XCTAssertGreaterThan(inline.load(ordering: .relaxed), 0, "some ran on their producer's thread")
     }
 }
