@@ -118,12 +118,15 @@ final class DispatcherModule: Sendable {
     let warned = Mutex<Set<String>>([])
     /// Destinations with a probe in flight (Probing.swift).
     let inFlight = InFlight()
+    /// tm's API when tm is loaded: probes are then its local requests (TMProbe.swift).
+    let tm = Mutex<TMBinding?>(nil)
     /// Destination states as statistics (Metrics.swift).
     let metrics: DestinationMetrics
 
     init(host: PluginHost) { self.host = host; metrics = DestinationMetrics(host: host) }
 
     var rt: Runtime? { runtime.withLock { $0 } }
+    var tmBinding: TMBinding? { tm.withLock { $0 } }
 
     func warnOnce(_ key: String, _ text: @autoclosure () -> String) {
         if warned.withLock({ $0.insert(key).inserted }) { host.log(.warn, text()) }
@@ -134,6 +137,7 @@ final class DispatcherModule: Sendable {
                                      description: "destination sets: selection, failover, probing, FreeSWITCH-driven weights")
         m.dependencyOnAnyDatabase()
         m.dependency(on: "freeswitch", .soft)
+        m.dependency(on: "tm", .soft) // probes as tm local requests when loaded
         declareParams(&m)
         declareFunctions(&m)
         declareMI(&m)
@@ -276,6 +280,9 @@ final class DispatcherModule: Sendable {
                 throw PluginError("partition \(p.cfg.name): \(error)")
             }
         }
+        let binding = TMBinding.bind(host)
+        host.log(.info, binding != nil ? "probes are tm local requests" : "tm not loaded: probes are stateless")
+        tm.withLock { $0 = binding }
         runtime.withLock { $0 = rt }
         try startTimers(rt)
     }

@@ -1,7 +1,8 @@
 // Probing: every ds_ping_interval seconds (timer ds-pinger) a ds_ping_method request (OPTIONS) goes to each
 // destination that is not inactive and is either probing, or has probe_mode 1, or every one with ds_probing_mode 1.
-// Sent through the core's stateless sip_request (from the destination's socket, else the partition's ping_sock, else
-// ds_probing_sock). A 200 or an options_reply_codes code makes it active (failure counter reset); any other final
+// With tm loaded the probe is tm's local request (TMProbe.swift; timeout fr_timeout); without it, the core's stateless
+// sip_request (timeout ds_ping_timeout). From the destination's socket, else the partition's ping_sock, else
+// ds_probing_sock; Max-Forwards is ds_ping_maxfwd when >= 0. A 200 or an options_reply_codes code makes it active (failure counter reset); any other final
 // code (a local 408 timeout, 477 not sent) counts a failure when ds_probing_mode is 1 or the destination has
 // probe_mode 1, and ds_probing_threshold failures put it in probing. One probe per destination in flight.
 import Synchronization
@@ -41,8 +42,8 @@ extension DispatcherModule {
         guard inFlight.begin(d) else { return }
         let method = part.cfg.pingMethod ?? cfg.pingMethod
         let from = part.cfg.pingFrom ?? cfg.pingFrom
-        // ds_ping_maxfwd is accepted but not applied: the core's stateless probe always carries Max-Forwards: 70.
-        let headers = "From: <\(from)>\r\n"
+        var headers = "From: <\(from)>\r\n"
+        if cfg.pingMaxfwd >= 0 { headers += "Max-Forwards: \(cfg.pingMaxfwd)\r\n" }
         let socket = !d.socket.isEmpty ? d.socket : (part.cfg.pingSock ?? cfg.probingSock)
         let done: @Sendable (Int) -> Void = { [self] code in
             inFlight.end(d)
@@ -51,7 +52,13 @@ extension DispatcherModule {
         }
         let timeout = probeTimeout(cfg)
         var rc: Int32
-        if socket.isEmpty {
+        if let tm = tmBinding {
+            rc = tm.uac(method: method, ruri: d.uri, headers: headers, socket: socket, done: done)
+            if rc == -3 {
+                warnOnce("probesock" + socket, "cannot probe from socket <\(socket)>: probing from the core's choice")
+                rc = tm.uac(method: method, ruri: d.uri, headers: headers, socket: "", done: done)
+            }
+        } else if socket.isEmpty {
             rc = host.sipRequest(method: method, ruri: d.uri, extraHeaders: headers, timeoutMS: timeout, done: done) ? 0 : -1
         } else {
             rc = host.sipRequest(method: method, ruri: d.uri, extraHeaders: headers, socket: socket, timeoutMS: timeout, done: done)

@@ -45,7 +45,8 @@ extension TM {
         let toGiven = take(["to", "t"])
         let callIDGiven = take(["call-id", "i"])
         let cseqGiven = take(["cseq"])
-        lines.removeAll { ["via", "v", "content-length", "l", "max-forwards"].contains(TM.headerName($0)) }
+        let maxfwdGiven = take(["max-forwards"]) // the caller's (dispatcher's ds_ping_maxfwd) replaces the default
+        lines.removeAll { ["via", "v", "content-length", "l"].contains(TM.headerName($0)) }
 
         var target = sy_sip_target()
         let via: String
@@ -76,7 +77,7 @@ extension TM {
         let branchID = "z9hG4bK" + RevHex.encode(UInt32(b)) + "." + RevHex.encode(label) + ".0"
         keys.viaBranch = branchID
         var text = "\(r.method) \(r.ruri) SIP/2.0\r\nVia: \(via);branch=\(branchID)\r\nFrom: \(from)\r\nTo: \(to)\r\n"
-        text += "Call-ID: \(callID)\r\nCSeq: \(cseq) \(r.method)\r\nMax-Forwards: 70\r\n"
+        text += "Call-ID: \(callID)\r\nCSeq: \(cseq) \(r.method)\r\nMax-Forwards: \(maxfwdGiven ?? "70")\r\n"
         for l in lines { text += l + "\r\n" }
         text += "Content-Length: \(r.body.utf8.count)\r\n\r\n" + r.body
         // The script's local_route runs before the bucket is locked for sending: it may generate requests itself.

@@ -744,7 +744,7 @@ typedef struct sy_host_api {
     int (*sip_header_add)(sy_ctx *ctx, sy_str line, int at_top);
     /** Sends a new stateless request from the core (e.g. an OPTIONS probe) to ruri, or to dst_uri
      *  if not empty, with extra_hdrs (whole lines ending CRLF; a From line there replaces the
-     *  core's and gets a tag if it has none). done(arg, code) is called exactly once, on a core
+     *  core's and gets a tag if it has none; a Max-Forwards line replaces the default 70). done(arg, code) is called exactly once, on a core
      *  thread: with the final reply's code, 408 when none came in timeout_ms, 477 if it could not
      *  be sent, or 0 if the server stopped first. Returns 0 queued (done will be called), -1 no
      *  SIP transport is loaded, -2 bad arguments. (Any thread.) */

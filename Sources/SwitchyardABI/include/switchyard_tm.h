@@ -92,7 +92,8 @@ typedef struct sy_tm_state {
 typedef struct sy_tm_api {
     sy_table_header header; /**< major SY_TM_MAJOR, minor SY_TM_MINOR, sizeof(sy_tm_api). */
     /** Sends a new request (OpenSIPS t_uac / t_request): method to ruri, or to dst_uri when not
-     *  empty, with extra_hdrs (whole lines ending CRLF; a From line replaces the generated one),
+     *  empty, with extra_hdrs (whole lines ending CRLF; a From line replaces the generated one,
+     *  a Max-Forwards line the default 70),
      *  from the listening socket `socket` ("[proto:]host[:port]", empty: chosen by destination).
      *  done(arg, code) is called exactly once with the final reply's code, 408 when none came within
      *  timeout_ms (0: fr_timeout), 477 if it could not be sent or resolved, 0 if the server stopped

@@ -121,7 +121,10 @@ final class LocalRequests: @unchecked Sendable {
         text += "To: <\(ruri)>\r\n"
         text += "Call-ID: \(branch)@\(socket.viaHost)\r\n"
         text += "CSeq: 1 \(method)\r\n"
-        text += "Max-Forwards: 70\r\n"
+        // A Max-Forwards line in extraHeaders (dispatcher's ds_ping_maxfwd) replaces the default.
+        if !extra.lowercased().hasPrefix("max-forwards:") && !extra.lowercased().contains("\nmax-forwards:") {
+            text += "Max-Forwards: 70\r\n"
+        }
         text += extra
         text += "Content-Length: 0\r\n\r\n"
         let deadline = LocalRequests.now() + UInt64(max(timeoutMS, 100)) * 1_000_000

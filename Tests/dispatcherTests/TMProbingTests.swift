@@ -1,0 +1,98 @@
+import Foundation
+import XCTest
+import SwitchyardJSON
+@testable import SwitchyardCore
+import SwitchyardTestSupport
+
+/// Probes as tm local requests (tm loaded): a sipp UAS answering the OPTIONS 200 brings its destination back to
+/// active; a silent destination gets tm's 408 after fr_timeout, counted as failures until it is in probing; the
+/// script's local_route sees every probe; ds_ping_maxfwd sets Max-Forwards (with and without tm).
+final class TMProbingTests: XCTestCase {
+    private var cleanups: [() -> Void] = []
+    private var workDir = ""
+
+    override func setUpWithError() throws {
+        guard Repo.which("sipp") != nil else { throw XCTSkip("sipp is not on PATH (Debian: sip-tester)") }
+        workDir = FileManager.default.temporaryDirectory.appendingPathComponent("ds-tmping-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        for c in cleanups.reversed() { c() }
+        cleanups = []
+        try? FileManager.default.removeItem(atPath: workDir)
+    }
+
+    private func server(_ db: String, tm: Bool, params: [String]) throws -> Harness {
+        let h = Harness("""
+        mpath = "\(Repo.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(Ports.udp())
+        loadmodule "proto_udp.so"
+        \(tm ? "loadmodule \"tm.so\"\nmodparam(\"tm\", \"fr_timeout\", 2)" : "")
+        loadmodule "db_sqlite.so"
+        loadmodule "dispatcher.so"
+        modparam("dispatcher", "db_url", "sqlite://\(db)")
+        \(params.map { "modparam(\"dispatcher\", \($0))" }.joined(separator: "\n"))
+        route { exit; }
+        \(tm ? "local_route { xlog(\"L_NOTICE\", \"LOCAL $rm $ru mf=$hdr(Max-Forwards)\\n\"); }" : "")
+        event_route[E_DISPATCHER_STATUS] {
+            xlog("L_NOTICE", "EVENT $param(address) $param(status) $param(reason)\\n");
+        }
+        """)
+        try h.prepareAndStart()
+        cleanups.append { h.stop() }
+        return h
+    }
+
+    /// A sipp UAS answering each OPTIONS 200 after 1 s (so tm retransmits it over UDP).
+    private func uas() throws -> (SippProcess, Int) {
+        let port = Ports.udp()
+        let s = try SippProcess(name: "uas-\(port)", dir: workDir,
+                                args: ["-sf", TMFailoverTests.scenario("uas_options.xml"), "-i", "127.0.0.1", "-p", String(port)])
+        cleanups.append { s.stop() }
+        XCTAssertTrue(waitUntil(10) { Ports.inUse(port) }, "sipp UAS on \(port)")
+        return (s, port)
+    }
+
+    private func states(_ h: Harness) -> [String] {
+        guard case .array(let a)? = h.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"] else { return [] }
+        return a.compactMap { $0["state"]?.stringValue }
+    }
+
+    private func uacTransactions(_ h: Harness) -> Int {
+        h.mi("get_statistics", #"{"statistics":["tm:UAC_transactions"]}"#)?["result"]?["tm:UAC_transactions"]?.intValue.map(Int.init) ?? 0
+    }
+
+    func testProbesAreTMTransactionsThroughLocalRoute() throws {
+        let (sipp, good) = try uas()
+        let silent = try Responder(answer: 0)
+        cleanups.append { silent.stop() }
+        // The answering box starts in probing (state 2): its 200 makes it active; the silent one starts active.
+        let db = try SQLiteCLI.database("""
+            INSERT INTO dispatcher (setid, destination, state, priority) VALUES
+              (1, 'sip:127.0.0.1:\(good)', 2, 1), (1, 'sip:127.0.0.1:\(silent.port)', 0, 0);
+            """)
+        let h = try server(db, tm: true, params: ["\"ds_ping_interval\", 1", "\"ds_probing_mode\", 1", "\"ds_probing_threshold\", 2",
+                                                  "\"ds_ping_maxfwd\", 7", "\"ds_ping_from\", \"sip:pinger@switchyard\""])
+        XCTAssertTrue(waitUntil(20) { self.states(h) == ["Active", "Probing"] }, "\(states(h))\n\(h.log)")
+        XCTAssertTrue(h.log.contains("EVENT sip:127.0.0.1:\(good) active 200 OK probing reply"), h.log)
+        XCTAssertTrue(waitUntil(5) { h.log.contains("EVENT sip:127.0.0.1:\(silent.port) inactive negative probing reply") }, h.log)
+        // local_route saw both probes, with ds_ping_maxfwd's Max-Forwards.
+        XCTAssertTrue(h.log.contains("LOCAL OPTIONS sip:127.0.0.1:\(good) mf=7"), h.log)
+        XCTAssertTrue(h.log.contains("LOCAL OPTIONS sip:127.0.0.1:\(silent.port) mf=7"), h.log)
+        // Real transactions: counted by tm, and the silent box got each probe more than once (UDP retransmissions).
+        XCTAssertGreaterThanOrEqual(uacTransactions(h), 3)
+        XCTAssertGreaterThan(silent.received.load(ordering: .relaxed), 2)
+        XCTAssertTrue(waitUntil(5) { sipp.trace.contains("Max-Forwards: 7") }, sipp.trace)
+        XCTAssertTrue(sipp.trace.contains("From: <sip:pinger@switchyard>"), sipp.trace)
+    }
+
+    func testStatelessProbesWithoutTMCarryMaxForwards() throws {
+        let (sipp, good) = try uas()
+        let db = try SQLiteCLI.database("INSERT INTO dispatcher (setid, destination, state) VALUES (1, 'sip:127.0.0.1:\(good)', 2);")
+        let h = try server(db, tm: false, params: ["\"ds_ping_interval\", 1", "\"ds_ping_timeout\", 3000", "\"ds_ping_maxfwd\", 5"])
+        XCTAssertTrue(waitUntil(10) { self.states(h) == ["Active"] }, "\(states(h))\n\(h.log)")
+        XCTAssertTrue(waitUntil(5) { sipp.trace.contains("Max-Forwards: 5") }, sipp.trace)
+        XCTAssertFalse(sipp.trace.contains("Max-Forwards: 70"), sipp.trace)
+    }
+}
