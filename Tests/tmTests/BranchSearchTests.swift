@@ -40,7 +40,7 @@ final class BranchSearchTests: TMTestCase {
         XCTAssertTrue(uasCompleted(first, lastReceived: "ACK ", calls: 1), first.report)
         XCTAssertTrue(uasCompleted(second, lastReceived: "ACK ", calls: 1), second.report)
         for line in ["pstn at 1", "prio 5 at 0", "no prio 6", "kind from 1 at 1", "kind first at 0", "no voip", "none from 2"] {
-            XCTAssertTrue(sy.output.contains(line), "\(line)\n\(sy.output)")
+            XCTAssertTrue(sy.waitFor(line), "\(line)\n\(sy.output)")
         }
     }
 

@@ -59,7 +59,7 @@ final class InjectBranchesTests: TMTestCase {
         XCTAssertTrue(uasCompleted(second, lastReceived: "ACK ", calls: 1), second.report)
         XCTAssertEqual(first.received("CANCEL "), 1, first.report)
         XCTAssertTrue(first.trace.contains("Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\""), first.report)
-        XCTAssertTrue(sy.output.contains("injected last"), sy.output)
+        XCTAssertTrue(sy.waitFor("injected last"), sy.output)
     }
 
     /// Without a final reply sent: -2 once the transaction is answered.
@@ -111,7 +111,7 @@ final class InjectBranchesTests: TMTestCase {
         XCTAssertEqual(run.uac.received("SIP/2.0 486"), 0, run.uac.report)
         XCTAssertEqual(second.received("INVITE "), 1, second.report)
         for line in ["first branch answered", "no more in branch route", "injected"] {
-            XCTAssertTrue(sy.output.contains(line), "\(line)\n\(sy.output)")
+            XCTAssertTrue(sy.waitFor(line), "\(line)\n\(sy.output)")
         }
     }
 

@@ -120,7 +120,7 @@ final class LocalRouteTests: TMTestCase {
         uac.send(RawSIP.request("MESSAGE", ruri: "sip:ok@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-lr-api",
                                 callID: "lr-api@test"), to: proxy)
         XCTAssertTrue(sy.waitFor("tm_pinger: completed 200 local=1", timeout: 5), sy.output)
-        XCTAssertTrue(sy.output.contains("local: OPTIONS sip:ok@127.0.0.1:\(callee)"), sy.output)
+        XCTAssertTrue(sy.waitFor("local: OPTIONS sip:ok@127.0.0.1:\(callee)"), sy.output)
         XCTAssertTrue(uasCompleted(uas, lastReceived: "OPTIONS ", calls: 1), uas.report)
         let got = try firstReceived(uas)
         XCTAssertTrue(got.contains("X-Ping: api"), got)

@@ -42,8 +42,8 @@ final class ReplicateTests: TMTestCase {
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200 Probe", timeout: 5, seen: &seen), "\(seen)")
         XCTAssertFalse(seen.contains { $0.hasPrefix("SIP/2.0 404") }, "the replica's reply went upstream: \(seen)")
         XCTAssertEqual(seen.filter { $0.hasPrefix("SIP/2.0 200 Saved") }.count, 1, "\(seen)")
-        XCTAssertTrue(sy.output.contains("bad flag refused"), sy.output)
-        XCTAssertTrue(sy.output.contains("t_replicate: unknown flag in 'bogus'"), sy.output)
+        XCTAssertTrue(sy.waitFor("bad flag refused"), sy.output)
+        XCTAssertTrue(sy.waitFor("t_replicate: unknown flag in 'bogus'"), sy.output)
     }
 
     /// t_reply on a replicated transaction answers the caller (only the replica's replies stay here); its

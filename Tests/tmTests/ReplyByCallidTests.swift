@@ -32,7 +32,7 @@ final class ReplyByCallidTests: TMTestCase {
         XCTAssertTrue(run.uac.trace.range(of: #"To: <sip:1000@127\.0\.0\.1:\#(proxy)>;tag=[0-9a-f]{4}-"#, options: .regularExpression) != nil,
                       run.uac.report)
         for line in ["unknown call refused", "other cseq refused", "answered by callid", "second answer refused", "own call refused"] {
-            XCTAssertTrue(sy.output.contains(line), "\(line)\n\(sy.output)")
+            XCTAssertTrue(sy.waitFor(line), "\(line)\n\(sy.output)")
         }
     }
 
@@ -53,7 +53,7 @@ final class ReplyByCallidTests: TMTestCase {
         let run = try runUAC("uac_cancel.xml", local: caller, target: proxy, calls: 1)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertEqual(run.uac.received("SIP/2.0 487 Request Terminated"), 1, run.uac.report)
-        XCTAssertTrue(sy.output.contains("parked call ended"), sy.output)
+        XCTAssertTrue(sy.waitFor("parked call ended"), sy.output)
     }
 
     func testNotAllowedInFailureRoute() throws {

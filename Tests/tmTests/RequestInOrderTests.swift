@@ -34,13 +34,13 @@ final class RequestInOrderTests: TMTestCase {
         }
         failure_route[f] { xlog("L_NOTICE", "failure sees $avp(req_in)\\n"); }
         """, port: proxy)
-        XCTAssertTrue(sy.output.contains("tm_request_in: registered"), sy.output)
+        XCTAssertTrue(sy.waitFor("tm_request_in: registered"), sy.output)
         let uas = try startUAS("uas_486.xml", port: busy)
         let run = try runUAC("uac_486.xml", local: caller, target: proxy, calls: 1, timeout: 10)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
         XCTAssertEqual(run.uac.received("SIP/2.0 100 Giving it a try"), 1, run.uac.report)
-        XCTAssertTrue(sy.output.contains("tm_request_in: code=0"), sy.output)
+        XCTAssertTrue(sy.waitFor("tm_request_in: code=0"), sy.output)
         XCTAssertTrue(sy.waitFor("failure sees seen"), sy.output)
     }
 }

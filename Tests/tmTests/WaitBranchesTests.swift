@@ -50,7 +50,7 @@ final class WaitBranchesTests: TMTestCase {
         let run = try runUAC("uac_486.xml", local: caller, target: proxy, calls: 1, timeout: 10)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
-        XCTAssertTrue(sy.output.contains("failure 486"), sy.output)
+        XCTAssertTrue(sy.waitFor("failure 486"), sy.output)
     }
 
     /// No more branches before any was sent: nothing completes, the relay that follows runs as usual.
@@ -70,7 +70,7 @@ final class WaitBranchesTests: TMTestCase {
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
         XCTAssertEqual(run.uac.received("SIP/2.0 408"), 0, run.uac.report)
-        XCTAssertTrue(sy.output.contains("relayed after no-more"), sy.output)
+        XCTAssertTrue(sy.waitFor("relayed after no-more"), sy.output)
     }
 
     /// OpenSIPS's parked call: 180 by t_reply, then waiting; its CANCEL gets the 487 at once.
