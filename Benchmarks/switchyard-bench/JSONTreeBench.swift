@@ -51,6 +51,8 @@ extension Bench {
 }
 
 /// The bench's C tree, read only (by the worker) once built.
+// @unchecked: `root` is a `let` whose C memory is filled before this object is made and never written or freed while
+// the bench runs, so concurrent reads are safe.
 final class TreeRoot: @unchecked Sendable {
     let root: sy_value
     init(_ root: sy_value) { self.root = root }

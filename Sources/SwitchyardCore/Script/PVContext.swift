@@ -55,7 +55,8 @@ public struct PVContext: Sendable {
 /// `$(<ctx>pv[index]{trans})`: the inner variable (with its index and transformations) read with the context's
 /// message in place of the route's; null, transformations not run, when the context has no message. Read-only.
 final class ContextPVAccessor: PVAccessor, @unchecked Sendable {
-    // Immutable after startup; shared by all workers.
+    // @unchecked: both fields are `let`, set at resolve time before any worker runs, and only read afterwards;
+    // a subclass of the (unchecked) PVAccessor must restate it; this subclass adds no mutable state.
     let context: PVContext
     let inner: ResolvedPV
 
