@@ -52,43 +52,8 @@ final class MIFifoTests: XCTestCase {
         try OpensipsCLI.json(cfg, args, file: file, line: line)
     }
 
-    /// opensips-cli's FIFO handshake done by hand: create `<dir>/<name>`, write `:name:body` into the server FIFO,
-    /// read the reply until the server closes it. Nil after `timeout` with no reply.
     static func fifoRequest(dir: String, body: [UInt8], name: String, timeout: Double = 5) -> String? {
-        let replyPath = "\(dir)/\(name)"
-        unlink(replyPath)
-        guard mkfifo(replyPath, 0o666) == 0 else { return "mkfifo failed" }
-        defer { unlink(replyPath) }
-        // Our read end first (non-blocking), so the server's open never sees ENXIO.
-        let rfd = open(replyPath, O_RDONLY | O_NONBLOCK)
-        guard rfd >= 0 else { return "open reply failed" }
-        defer { close(rfd) }
-        let wfd = open("\(dir)/fifo", O_WRONLY)
-        guard wfd >= 0 else { return "open fifo failed" }
-        let frame = Array(":\(name):".utf8) + body
-        var off = 0
-        while off < frame.count {
-            let n = frame.withUnsafeBytes { write(wfd, $0.baseAddress! + off, $0.count - off) }
-            if n <= 0 { break }
-            off += n
-        }
-        close(wfd)
-        return readReply(rfd, timeout: timeout)
-    }
-
-    static func readReply(_ fd: Int32, timeout: Double) -> String? {
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, 50)
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 { data += buf[0..<n]; continue }
-            if n == 0 && !data.isEmpty { return String(decoding: data, as: UTF8.self) } // writer closed
-            if n == 0 { usleep(5_000) } // no writer yet: poll() reports a writer-less FIFO readable at once, so poll by hand
-        }
-        return data.isEmpty ? nil : String(decoding: data, as: UTF8.self)
+        MIFifoClient.request(dir: dir, body: body, name: name, timeout: timeout)
     }
 
     private func raw(_ dir: String, _ body: String) -> String? {
@@ -188,14 +153,13 @@ final class MIFifoTests: XCTestCase {
         let dir = tempDir()
         _ = try server(dir)
         for n in ["b1", "b2"] { unlink("\(dir)/\(n)"); XCTAssertEqual(mkfifo("\(dir)/\(n)", 0o666), 0) }
-        let r1 = open("\(dir)/b1", O_RDONLY | O_NONBLOCK), r2 = open("\(dir)/b2", O_RDONLY | O_NONBLOCK)
-        defer { close(r1); close(r2) }
+        let r1 = try XCTUnwrap(MIFifoClient.ReplyFIFO(path: "\(dir)/b1")), r2 = try XCTUnwrap(MIFifoClient.ReplyFIFO(path: "\(dir)/b2"))
         let text = ":b1:{\"jsonrpc\":\"2.0\",\"method\":\"version\",\"id\":1}\n  :b2:{\"jsonrpc\":\"2.0\",\"method\":\"pwd\",\"id\":2}"
         let w = open("\(dir)/fifo", O_WRONLY)
         _ = text.withCString { write(w, $0, strlen($0)) }
         close(w)
-        XCTAssertTrue(Self.readReply(r1, timeout: 5)?.contains("Server") ?? false)
-        XCTAssertTrue(Self.readReply(r2, timeout: 5)?.contains("WD") ?? false)
+        XCTAssertTrue(r1.read(timeout: 5)?.contains("Server") ?? false)
+        XCTAssertTrue(r2.read(timeout: 5)?.contains("WD") ?? false)
     }
 
     /// A writer stalls half-way through its request; another writer's complete request is answered at once, the
@@ -204,14 +168,13 @@ final class MIFifoTests: XCTestCase {
         let dir = tempDir()
         let h = try server(dir)
         unlink("\(dir)/slow"); XCTAssertEqual(mkfifo("\(dir)/slow", 0o666), 0)
-        let slowReply = open("\(dir)/slow", O_RDONLY | O_NONBLOCK)
-        defer { close(slowReply) }
+        let slowReply = try XCTUnwrap(MIFifoClient.ReplyFIFO(path: "\(dir)/slow"))
         let slow = open("\(dir)/fifo", O_WRONLY)
         defer { close(slow) }
         _ = ":slow:{\"jsonrpc\":\"2.0\",\"meth".withCString { write(slow, $0, strlen($0)) }
         let other = raw(dir, #"{"jsonrpc":"2.0","method":"version","id":5}"#)
         XCTAssertTrue(other?.contains("Server") ?? false, "\(String(describing: other))\n" + h.messages.joined(separator: "\n"))
-        let partial = Self.readReply(slowReply, timeout: 5) ?? ""
+        let partial = slowReply.read(timeout: 5) ?? ""
         XCTAssertTrue(partial.contains("-32700") && partial.contains("interrupted"), partial)
         XCTAssertTrue(h.waitFor("reply FIFO 'slow' interrupted"), h.messages.joined(separator: "\n"))
         // The rest of the slow request arrives: dropped as garbage, and the FIFO still serves.

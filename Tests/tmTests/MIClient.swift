@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// The real opensips-cli talking to switchyard's mi_fifo, for the tests of tm's MI commands.
 extension TMTestCase {
@@ -49,38 +50,8 @@ extension TMTestCase {
 }
 
 extension TMTestCase {
-    /// opensips-cli's FIFO handshake by hand: create `<dir>/<name>`, write `:name:body` into the server FIFO, read the
-    /// reply until the server closes it. Nil after `timeout` with no reply.
     static func fifoRequest(dir: String, body: String, name: String, timeout: Double) -> String? {
-        let replyPath = "\(dir)/\(name)"
-        unlink(replyPath)
-        guard mkfifo(replyPath, 0o666) == 0 else { return "mkfifo failed" }
-        defer { unlink(replyPath) }
-        let rfd = open(replyPath, O_RDONLY | O_NONBLOCK) // our end first, so the server's open never sees ENXIO
-        guard rfd >= 0 else { return "open reply failed" }
-        defer { close(rfd) }
-        let wfd = open("\(dir)/fifo", O_WRONLY)
-        guard wfd >= 0 else { return "open fifo failed" }
-        let frame = Array(":\(name):\(body)".utf8)
-        var off = 0
-        while off < frame.count {
-            let n = frame.withUnsafeBytes { write(wfd, $0.baseAddress! + off, $0.count - off) }
-            if n <= 0 { break }
-            off += n
-        }
-        close(wfd)
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            var pfd = pollfd(fd: rfd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, 50)
-            let n = buf.withUnsafeMutableBytes { read(rfd, $0.baseAddress, $0.count) }
-            if n > 0 { data += buf[0..<n]; continue }
-            if n == 0 && !data.isEmpty { return String(decoding: data, as: UTF8.self) } // the server closed its end
-            if n == 0 { usleep(5_000) } // no writer yet: poll reports a writer-less FIFO readable at once
-        }
-        return data.isEmpty ? nil : String(decoding: data, as: UTF8.self)
+        MIFifoClient.request(dir: dir, body: Array(body.utf8), name: name, timeout: timeout)
     }
 }
 
