@@ -295,8 +295,4 @@ extension SippProcess {
         guard let sipp = Repo.which("sipp") else { throw XCTSkip("sipp is not on PATH (Debian: sip-tester)") }
         try self.init(sipp: sipp, name: name, dir: dir, args: args, traceErrors: false)
     }
-
-    var report: String {
-        "--- sipp \(name) screen (tail):\n" + String(screen.suffix(1500)) + "\n--- trace (tail):\n" + String(trace.suffix(3000))
-    }
 }
