@@ -5,7 +5,8 @@ import SwitchyardSIP
 /// Requests the core sends on its own (drouting's OPTIONS probes): each waits for its final reply,
 /// matched by the branch of our Via, or times out with 408.
 final class LocalRequests: @unchecked Sendable {
-    // The pending table is behind a mutex; the timer thread is started and stopped on the controlling thread.
+    // The pending table is behind a mutex, `kicked` behind `wake`; the timer thread is started and stopped on the
+    // controlling thread.
     typealias Done = @Sendable (Int) -> Void
     struct Pending { let done: Done; let deadline: UInt64 }
 
@@ -14,6 +15,9 @@ final class LocalRequests: @unchecked Sendable {
     private let sequence = Atomic<Int>(0)
     private let running = Atomic<Bool>(false)
     private var thread: Thread?
+    /// Wakes the timer thread early; `kicked` (guarded by it) keeps a wake-up that came before the wait.
+    private let wake = NSCondition()
+    private var kicked = false
     /// The core that owns this object (so it outlives it). Not `weak`: a weak reference gives the SIPCore a side
     /// table, and every retain and release of the core (several per message) then takes the slow path.
     private unowned(unsafe) var core: SIPCore?
@@ -31,7 +35,7 @@ final class LocalRequests: @unchecked Sendable {
         running.store(true, ordering: .relaxed)
         let t = Thread { [weak self] in
             while let self, self.running.load(ordering: .relaxed) {
-                usleep(100_000)
+                self.waitForNextDeadline()
                 self.expire()
             }
         }
@@ -42,6 +46,7 @@ final class LocalRequests: @unchecked Sendable {
 
     func stop() {
         running.store(false, ordering: .relaxed)
+        kick()
         let left = pending.withLock { p -> [Pending] in
             let v = Array(p.values)
             p.removeAll()
@@ -51,6 +56,31 @@ final class LocalRequests: @unchecked Sendable {
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Sleeps until the earliest pending deadline (no deadline: until a request is sent or the server stops), so an
+    /// idle server has no timer thread waking up.
+    private func waitForNextDeadline() {
+        let next = pending.withLock { $0.values.lazy.map(\.deadline).min() }
+        wake.lock()
+        defer { wake.unlock() }
+        if !kicked && running.load(ordering: .relaxed) {
+            if let next {
+                let t = LocalRequests.now()
+                if next > t { _ = wake.wait(until: Date(timeIntervalSinceNow: Double(next - t) / 1e9)) }
+            } else {
+                wake.wait()
+            }
+        }
+        kicked = false
+    }
+
+    /// Wakes the timer thread: a new deadline may be earlier than the one it sleeps for, or the server stops.
+    private func kick() {
+        wake.lock()
+        kicked = true
+        wake.signal()
+        wake.unlock()
+    }
 
     private func expire() {
         let t = LocalRequests.now()
@@ -129,6 +159,7 @@ final class LocalRequests: @unchecked Sendable {
         text += "Content-Length: 0\r\n\r\n"
         let deadline = LocalRequests.now() + UInt64(max(timeoutMS, 100)) * 1_000_000
         pending.withLock { $0[branch] = Pending(done: done, deadline: deadline) }
+        kick()
         if !socket.send(conn: 0, to: addr, Array(text.utf8)) {
             if let p = pending.withLock({ $0.removeValue(forKey: branch) }) { p.done(477) }
         }
