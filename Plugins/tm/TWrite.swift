@@ -1,0 +1,309 @@
+// t_write_req / t_write_unix: the request handed to an external application (a voicemail, a logger) as lines of text,
+// through a FIFO or a unix datagram socket; the transaction gets a blind branch, so that the caller has tm's 408
+// after fr_timeout unless the application answers first (MI t_reply with the transaction's hash:label).
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardPluginKit
+import SwitchyardSIP
+
+/// What t_write_* read besides the message itself, resolved at startup; the tw_append lists and unix_tx_timeout.
+struct TWriteSettings: Sendable {
+    var appends = TWAppends()
+    /// unix_tx_timeout, in seconds.
+    var unixTxTimeout = 2
+    /// $ru $rU $rd $Ri $Rp $mb.
+    var vars: [SYVar] = []
+
+    mutating func resolve(_ host: PluginHost) throws(PluginError) {
+        vars = []
+        for spec in ["$ru", "$rU", "$rd", "$Ri", "$Rp", "$mb"] { vars.append(try host.varParse(spec)) }
+    }
+}
+
+extension TMModule {
+    func declareTWrite(_ m: inout ModuleExportsBuilder) {
+        m.param("unix_tx_timeout", [.int]) { [self] v in config.twrite.unixTxTimeout = try intParam(v, "unix_tx_timeout") }
+        m.param("tw_append", [.str, .repeatable]) { [self] v in
+            guard case .string(let text) = v else { return }
+            let h = host
+            guard let list = try TWAppend.parse(text, resolve: { spec throws(PluginError) in try h.varParse(spec) }) else { return }
+            try config.twrite.appends.add(list)
+        }
+        let routes: RouteMask = [.request, .failure, .branch]
+        m.function("t_write_req", params: [.str, .str], routes: routes) { [self] call in
+            tm?.tWrite(call, unix: false) ?? -1
+        }
+        m.function("t_write_unix", params: [.str, .str], routes: routes) { [self] call in
+            tm?.tWrite(call, unix: true) ?? -1
+        }
+    }
+}
+
+extension Cell {
+    /// A blind branch: nothing is sent, only its final-response timer runs (OpenSIPS's add_blind_uac).
+    func addBlindBranch(frAt: Int64) -> Bool {
+        guard branches.count < maxBranches else { return false }
+        let b = Branch(index: branches.count, uri: "", dst: "", request: [], target: sy_sip_target())
+        b.frAt = frAt
+        branches.append(b)
+        orphanAt = 0
+        return true
+    }
+}
+
+extension TM {
+    /// t_write_req(info, fifo) / t_write_unix(info, sock): 1 written (and the blind branch added), -1 otherwise.
+    func tWrite(_ call: FunctionCall, unix: Bool) -> Int32 {
+        let fn = unix ? "t_write_unix" : "t_write_req"
+        let ctx = call.context
+        let info = call.string(0), path = call.string(1)
+        // "action[/append]": the action names the command line, the append the tw_append list.
+        var action = Substring(info)
+        var append: TWAppend?
+        if let slash = info.firstIndex(of: "/") {
+            action = info[..<slash]
+            let name = info[info.index(after: slash)...]
+            guard !action.isEmpty else { host.log(.err, "\(fn): empty action name in '\(info)'"); return -1 }
+            guard !name.isEmpty else { host.log(.err, "\(fn): empty append name in '\(info)'"); return -1 }
+            guard let a = cfg.twrite.appends.find(name) else {
+                host.log(.err, "\(fn): unknown append name <\(name)> (no such tw_append)")
+                return -1
+            }
+            append = a
+        }
+        guard let tx = existingTxn(ctx), let cell = tx.cell else {
+            host.log(.err, "\(fn): no transaction (call t_newtran first)")
+            return -1
+        }
+        let text: [UInt8]
+        switch assemble(ctx, cell: cell, action: action, append: append) {
+        case .failure(let e): host.log(.err, "\(fn): \(e.message)"); return -1
+        case .success(let t): text = t
+        }
+        if let e = unix ? TWrite.sendUnix(path, text, timeoutMS: cfg.twrite.unixTxTimeout * 1000)
+                        : TWrite.writeFIFO(path, text) {
+            host.log(.err, "\(fn): \(e)")
+            return -1
+        }
+        return table.withBucket(cell.hashIndex) { () -> Int32 in
+            // In a branch route the relay is building a branch whose index is taken: the blind one follows it.
+            if tx.kind == .branch {
+                cell.blindOwed += 1
+                return 1
+            }
+            guard cell.addBlindBranch(frAt: nowMS() + cell.frTimeout) else {
+                host.log(.err, "\(fn): maximum number of branches (\(maxBranches)) exceeded")
+                return -1
+            }
+            reschedule(cell)
+            return 1
+        }
+    }
+
+    /// The blind branches t_write_* asked for in branch routes, added once the relay's branches are out (bucket lock
+    /// held). Returns how many were added.
+    func addOwedBlindBranches(_ cell: Cell) -> Int {
+        var added = 0
+        let at = nowMS() + cell.frTimeout
+        while cell.blindOwed > 0 {
+            cell.blindOwed -= 1
+            if cell.addBlindBranch(frAt: at) { added += 1 } else {
+                host.log(.err, "t_write: maximum number of branches (\(maxBranches)) exceeded")
+            }
+        }
+        return added
+    }
+
+    /// The text written: one item per line, in OpenSIPS's order (see README 4).
+    func assemble(_ ctx: SYContext, cell: Cell, action: Substring, append: TWAppend?) -> Result<[UInt8], PluginError> {
+        let v = cfg.twrite.vars
+        func text(_ i: Int) -> String {
+            switch host.varGet(ctx, v[i]) {
+            case .string(let s)?: return s
+            case .int(let n)?: return String(n)
+            default: return ""
+            }
+        }
+        guard action.utf8.count + 12 < 128 else { return .failure(PluginError("action name too long")) }
+        guard let msg = try? SIPMessage.parse(Array(text(5).utf8)), msg.isRequest, let method = msg.method else {
+            return .failure(PluginError("not a parsable SIP request"))
+        }
+        guard let from = msg.field(.from).map({ msg.value(of: $0) }), let fromAddr = msg.from,
+              let to = msg.field(.to).map({ msg.value(of: $0) }), let callID = msg.callID,
+              let cseq = msg.field(.cseq).map({ msg.value(of: $0) }) else {
+            return .failure(PluginError("From, To, Call-ID or CSeq missing"))
+        }
+        let plan: TWrite.Routing
+        switch TWrite.routing(msg, fromURI: fromAddr.uri) {
+        case .failure(let e): return .failure(e)
+        case .success(let p): plan = p
+        }
+        // Appended lines: the message flags, each non-null element, then the separator.
+        var appended = "P-MsgFlags: 0\n"
+        for e in append?.elements ?? [] {
+            let value: String
+            switch host.varGet(ctx, e.variable) {
+            case .string(let s)?: value = s
+            case .int(let n)?: value = String(n)
+            case .null?: continue
+            case nil: host.log(.err, "t_write: failed to get '\(e.label)' (\(e.spec))"); continue
+            }
+            appended += e.label + ": " + value + "\n"
+            guard appended.utf8.count < 4096 else { return .failure(PluginError("overflow: appended lines exceed 4096 bytes")) }
+        }
+        appended += "."
+        let port = host.varGet(ctx, v[4])
+        let lines: [String] = [
+            "0.3",                                       // version of the format
+            "sip_request." + String(action),
+            method,
+            text(1), text(2),                            // user and host of the request-URI
+            text(3),                                     // our address the request came in on
+            port == .int(5060) ? "." : text(4),
+            text(0),                                     // request-URI
+            plan.nextURI.isEmpty ? "." : plan.nextURI,   // request-URI of later requests
+            from, to, callID,
+            fromAddr.param("tag") ?? "", msg.toTag ?? "",
+            String(cseq.prefix { $0 != " " && $0 != "\t" }),
+            "\(cell.hashIndex):\(cell.label)",           // what MI t_reply takes as trans_id
+            plan.route.isEmpty ? "." : plan.route,
+            plan.nextHop.isEmpty ? "." : plan.nextHop,
+            appended,
+        ]
+        var out = Array(lines.joined(separator: "\n").utf8)
+        out.append(10)
+        if method == "INVITE" || append?.addBody == true { out += msg.body } else { out.append(46) }
+        out.append(10)
+        return .success(out)
+    }
+}
+
+enum TWrite {
+    /// Where the application's later requests go: the route set, the next request-URI and the next hop.
+    struct Routing {
+        var route = ""
+        var nextURI = ""
+        var nextHop = ""
+    }
+
+    /// The first Contact's URI (else the From URI) and the Record-Route set, as OpenSIPS computes them: with a
+    /// loose-routing first proxy the route starts with it and it is the next hop; with a strict one the Contact
+    /// closes the route and the first proxy becomes the next request-URI. Only the first entry of the first
+    /// Record-Route header is read, then every entry of the following ones.
+    static func routing(_ msg: SIPMessage, fromURI: String) -> Result<Routing, PluginError> {
+        var r = Routing()
+        if let c = msg.field(.contact).map({ msg.value(of: $0) }), let first = entries(c).first, first != "*" {
+            r.nextURI = NameAddr.parse(first)?.uri ?? ""
+        }
+        if r.nextURI.isEmpty { r.nextURI = fromURI }
+        let rr = msg.headers("Record-Route")
+        guard let firstHeader = rr.first else { return .success(r) }
+        guard let firstEntry = entries(firstHeader).first, let proxy = NameAddr.parse(firstEntry)?.uri else {
+            return .failure(PluginError("bad Record-Route header"))
+        }
+        func add(_ uri: String) -> Bool {
+            guard uri.utf8.count + r.route.utf8.count + 3 < 512 else { return false }
+            if !r.route.isEmpty { r.route += "," }
+            r.route += "<" + uri + ">"
+            return true
+        }
+        let loose = isLoose(proxy)
+        if loose && !add(proxy) { return .failure(PluginError("route set too long")) }
+        for h in rr.dropFirst() {
+            for e in entries(h) {
+                guard let uri = NameAddr.parse(e)?.uri else { return .failure(PluginError("bad Record-Route header")) }
+                if !add(uri) { return .failure(PluginError("route set too long")) }
+            }
+        }
+        if loose {
+            r.nextHop = proxy
+        } else {
+            if !add(r.nextURI) { return .failure(PluginError("route set too long")) }
+            r.nextURI = proxy
+        }
+        return .success(r)
+    }
+
+    /// A URI with an `lr` parameter.
+    static func isLoose(_ uri: String) -> Bool {
+        uri.split(separator: ";").dropFirst().contains { p in
+            p.split(separator: "=", maxSplits: 1).first.map { $0.trimmingSpaces().lowercased() == "lr" } ?? false
+        }
+    }
+
+    /// The comma-separated entries of a header value (commas inside quotes or <...> do not split).
+    static func entries(_ value: String) -> [String] {
+        var out: [String] = []
+        var cur = ""
+        var quoted = false, angle = false
+        for ch in value {
+            switch ch {
+            case "\"" where !angle: quoted.toggle()
+            case "<" where !quoted: angle = true
+            case ">" where !quoted: angle = false
+            case "," where !quoted && !angle:
+                out.append(cur.trimmingSpaces()); cur = ""; continue
+            default: break
+            }
+            cur.append(ch)
+        }
+        let last = cur.trimmingSpaces()
+        if !last.isEmpty { out.append(last) }
+        return out.filter { !$0.isEmpty }
+    }
+
+    /// Writes the text to a FIFO in one go, without waiting for a reader (nil, or why it failed).
+    static func writeFIFO(_ path: String, _ bytes: [UInt8]) -> String? {
+        let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENXIO { return "nobody listening on [\(path)] fifo for reading" }
+            return "failed to open [\(path)] fifo: \(String(cString: strerror(errno)))"
+        }
+        defer { close(fd) }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return "write to [\(path)] failed: \(String(cString: strerror(errno)))"
+            }
+            off += n
+        }
+        return nil
+    }
+
+    /// Sends the text as one datagram to a unix socket, waiting at most `timeoutMS` for room in its queue.
+    static func sendUnix(_ path: String, _ bytes: [UInt8], timeoutMS: Int) -> String? {
+        var sa = sockaddr_un()
+        let p = Array(path.utf8)
+        guard !p.isEmpty else { return "empty socket name" }
+        guard p.count < MemoryLayout.size(ofValue: sa.sun_path) else { return "socket name too long" }
+        sa.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &sa.sun_path) { dst in
+            dst.copyBytes(from: p)
+            dst[p.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { return "socket(): \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        let rc = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { return "failed to connect to [\(path)]: \(String(cString: strerror(errno)))" }
+        let deadline = nowMS() + Int64(max(0, timeoutMS))
+        while true {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n >= 0 { return nil }
+            if errno == EINTR { continue }
+            guard errno == EAGAIN || errno == EWOULDBLOCK else {
+                return "send to [\(path)] failed: \(String(cString: strerror(errno)))"
+            }
+            // The receiver's queue is full: wait for room until unix_tx_timeout.
+            let left = deadline - nowMS()
+            guard left > 0 else { return "send to [\(path)] timed out (unix_tx_timeout)" }
+            var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&pfd, 1, Int32(left))
+        }
+    }
+}
