@@ -92,6 +92,9 @@ extension TM {
                 cell.blindOwed += 1
                 return 1
             }
+            // Routes armed after the cell was made go on it, as a relay does (t_on_failure then sees the 408).
+            if let f = tx.onFailure { cell.onFailure = f; tx.onFailure = nil }
+            if let r = tx.onReply { cell.onReply = r; tx.onReply = nil }
             guard cell.addBlindBranch(frAt: nowMS() + cell.frTimeout) else {
                 host.log(.err, "\(fn): maximum number of branches (\(maxBranches)) exceeded")
                 return -1
