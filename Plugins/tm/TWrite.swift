@@ -12,12 +12,16 @@ struct TWriteSettings: Sendable {
     var appends = TWAppends()
     /// unix_tx_timeout, in seconds.
     var unixTxTimeout = 2
-    /// $ru $rU $rd $Ri $Rp $mb.
-    var vars: [SYVar] = []
+    var vars: Vars?
+
+    /// The request-URI and its user and host, the address and port the request came in on, the whole message.
+    struct Vars: Sendable {
+        let ru, rU, rd, ri, rp, mb: SYVar
+    }
 
     mutating func resolve(_ host: PluginHost) throws(PluginError) {
-        vars = []
-        for spec in ["$ru", "$rU", "$rd", "$Ri", "$Rp", "$mb"] { vars.append(try host.varParse(spec)) }
+        vars = Vars(ru: try host.varParse("$ru"), rU: try host.varParse("$rU"), rd: try host.varParse("$rd"),
+                    ri: try host.varParse("$Ri"), rp: try host.varParse("$Rp"), mb: try host.varParse("$mb"))
     }
 }
 
@@ -120,16 +124,16 @@ extension TM {
 
     /// The text written: one item per line, in OpenSIPS's order (see README 4).
     func assemble(_ ctx: SYContext, cell: Cell, action: Substring, append: TWAppend?) -> Result<[UInt8], PluginError> {
-        let v = cfg.twrite.vars
-        func text(_ i: Int) -> String {
-            switch host.varGet(ctx, v[i]) {
+        guard let v = cfg.twrite.vars else { return .failure(PluginError("tm is not initialised")) }
+        func text(_ variable: SYVar) -> String {
+            switch host.varGet(ctx, variable) {
             case .string(let s)?: return s
             case .int(let n)?: return String(n)
             default: return ""
             }
         }
         guard action.utf8.count + 12 < 128 else { return .failure(PluginError("action name too long")) }
-        guard let msg = try? SIPMessage.parse(Array(text(5).utf8)), msg.isRequest, let method = msg.method else {
+        guard let msg = try? SIPMessage.parse(Array(text(v.mb).utf8)), msg.isRequest, let method = msg.method else {
             return .failure(PluginError("not a parsable SIP request"))
         }
         guard let from = msg.field(.from).map({ msg.value(of: $0) }), let fromAddr = msg.from,
@@ -156,15 +160,15 @@ extension TM {
             guard appended.utf8.count < 4096 else { return .failure(PluginError("overflow: appended lines exceed 4096 bytes")) }
         }
         appended += "."
-        let port = host.varGet(ctx, v[4])
+        let port = host.varGet(ctx, v.rp)
         let lines: [String] = [
             "0.3",                                       // version of the format
             "sip_request." + String(action),
             method,
-            text(1), text(2),                            // user and host of the request-URI
-            text(3),                                     // our address the request came in on
-            port == .int(5060) ? "." : text(4),
-            text(0),                                     // request-URI
+            text(v.rU), text(v.rd),                      // user and host of the request-URI
+            text(v.ri),                                  // our address the request came in on
+            port == .int(5060) ? "." : text(v.rp),
+            text(v.ru),                                  // request-URI
             plan.nextURI.isEmpty ? "." : plan.nextURI,   // request-URI of later requests
             from, to, callID,
             fromAddr.param("tag") ?? "", msg.toTag ?? "",
