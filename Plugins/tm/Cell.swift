@@ -105,6 +105,8 @@ final class Cell {
     /// t_wait_for_new_branches: deadline of the wait (0: not waiting) and branches still awaited (-1: any number).
     var waitBranchesUntil: Int64 = 0
     var waitBranchesLeft = -1
+    /// Blind branches t_write_* asked for in a branch route, added when the relay is done (TWrite.swift).
+    var blindOwed = 0
     var cancelReason: String?
     var addHeaders = ""
     var flags: UInt64 = 0

@@ -5,7 +5,7 @@
 //   t_relay t_newtran t_reply t_reply_with_body t_check_trans t_check_status t_on_failure t_on_reply t_on_branch
 //   t_was_cancelled t_local_replied t_cancel_branch t_add_hdrs t_add_cancel_reason t_flush_flags t_new_request
 //   t_replicate t_reply_by_callid t_get_branch_idx_by_attr t_wait_for_new_branches t_wait_no_more_branches
-//   t_inject_branches
+//   t_inject_branches t_write_req t_write_unix (TWrite.swift)
 //   $T_reply_code $T_reply_reason $T_branch_idx $T_ruri $T_id $T_fr_timeout $T_fr_inv_timeout
 //   $T_branch_last_reply_code $bavp $tm.branch.(uri|duri|path|q|flags|socket|last_received|type|flag|attr)
 #if canImport(Glibc)
@@ -47,6 +47,7 @@ final class TMModule: @unchecked Sendable {
         var m = ModuleExportsBuilder(host: host, name: "tm", version: "1.0.0", description: "transaction-stateful SIP")
         declareParams(&m)
         declareFunctions(&m)
+        declareTWrite(&m)
         declarePVs(&m)
         declareBranchPVs(&m)
         declarePVContexts(&m)
@@ -80,7 +81,7 @@ final class TMModule: @unchecked Sendable {
             ("pass_provisional_replies", { $0.passProvisionalReplies = $1 != 0 }),
             ("onreply_avp_mode", { $0.onreplyAvpMode = $1 }), ("disable_6xx_block", { $0.disable6xxBlock = $1 != 0 }),
             ("enable_stats", { $0.enableStats = $1 != 0 }), ("auto_100trying", { $0.auto100Trying = $1 != 0 }),
-            ("syn_branch", { _, _ in }), ("timer_partitions", { _, _ in }), ("unix_tx_timeout", { _, _ in }),
+            ("syn_branch", { _, _ in }), ("timer_partitions", { _, _ in }),
             ("tm_replication_cluster", { _, _ in }), ("cluster_auto_cancel", { _, _ in }),
         ]
         for (name, set) in ints {
@@ -105,11 +106,11 @@ final class TMModule: @unchecked Sendable {
         for name in ["minor_branch_flag", "local_reply_route", "cluster_param"] {
             m.param(name, [.str]) { _ in }
         }
-        m.param("tw_append", [.str, .repeatable]) { _ in }
     }
 
     func start() throws {
         if let e = config.check() { throw PluginError(e) }
+        try config.twrite.resolve(host)
         let stats = config.enableStats ? TMStats(host: host) : nil
         if config.enableStats && stats == nil { throw PluginError("cannot register statistics") }
         let engine = try TM(host: host, core: core, cfg: config, stats: stats)

@@ -316,6 +316,7 @@ final class TM: @unchecked Sendable {
                 sent += 1
             }
         }
+        if cell.blindOwed > 0 { sent += addOwedBlindBranches(cell) }  // t_write_* in a branch route
         then(sent)
         if sent == 0 {
             if created && !noAuto477 && !cell.completed {
