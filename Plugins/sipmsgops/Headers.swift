@@ -28,8 +28,8 @@ extension SipMsgOps {
 
     /// append_urihf(prefix, suffix): one header made of prefix, the request-URI as received, and suffix, added last.
     func appendURIHeader(_ call: FunctionCall) -> Int32 {
-        guard let i = info(call.context), i.isRequest else { return -1 }
-        let text = call.string(0) + i.ruri + call.string(1)
+        guard let ruri = withInfo(call.context, { $0.is_request != 0 ? $0.ruri.string : nil }), let ruri else { return -1 }
+        let text = call.string(0) + ruri + call.string(1)
         return add(call.context, Text.lines(text), atTop: false, function: "append_urihf")
     }
 

@@ -4,39 +4,36 @@ import SwitchyardPluginKit
 extension SipMsgOps {
     /// 1 when the request's method (a reply's CSeq method) is one of the names, -1 otherwise.
     func isMethod(_ call: FunctionCall) -> Int32 {
-        guard let i = info(call.context) else { return -1 }
-        let method = i.isRequest ? i.method : i.cseqMethod
-        guard !method.isEmpty else { return -1 }
-        return call.withBytes(0) { SipMsgOps.listContains($0, method) } ? 1 : -1
+        let found = withInfo(call.context) { i in
+            let method = i.is_request != 0 ? i.method.bytes : i.cseq_method.bytes
+            return !method.isEmpty && call.withBytes(0) { SipMsgOps.listContains($0, method) }
+        }
+        return found == true ? 1 : -1
     }
 
     /// True when one of the names in `list` ("INVITE", "INVITE,BYE", OpenSIPS 1.x's "INVITE|BYE") equals `method`,
     /// ASCII case-insensitively. OpenSIPS compares known methods by id and others by name, which comes to the same.
-    static func listContains(_ list: UnsafeRawBufferPointer, _ method: String) -> Bool {
-        var m = method
-        return m.withUTF8 { mb in
-            var start = 0
-            while start <= list.count {
-                var end = start
-                while end < list.count, list[end] != UInt8(ascii: ","), list[end] != UInt8(ascii: "|") { end += 1 }
-                var lo = start, hi = end
-                while lo < hi, list[lo] == 32 || list[lo] == 9 { lo += 1 }
-                while hi > lo, list[hi - 1] == 32 || list[hi - 1] == 9 { hi -= 1 }
-                if hi - lo == mb.count {
-                    var same = true
-                    for k in 0..<mb.count where Text.lower(list[lo + k]) != Text.lower(mb[k]) { same = false; break }
-                    if same { return true }
-                }
-                start = end + 1
+    static func listContains(_ list: UnsafeRawBufferPointer, _ method: UnsafeRawBufferPointer) -> Bool {
+        var start = 0
+        while start <= list.count {
+            var end = start
+            while end < list.count, list[end] != UInt8(ascii: ","), list[end] != UInt8(ascii: "|") { end += 1 }
+            var lo = start, hi = end
+            while lo < hi, list[lo] == 32 || list[lo] == 9 { lo += 1 }
+            while hi > lo, list[hi - 1] == 32 || list[hi - 1] == 9 { hi -= 1 }
+            if hi - lo == method.count {
+                var same = true
+                for k in 0..<method.count where Text.lower(list[lo + k]) != Text.lower(method[k]) { same = false; break }
+                if same { return true }
             }
-            return false
+            start = end + 1
         }
+        return false
     }
 
     /// 1 when the To header has a tag (an in-dialog request, or any reply past 100), -1 otherwise.
     func hasToTag(_ call: FunctionCall) -> Int32 {
-        guard let i = info(call.context) else { return -1 }
-        return i.toTag.isEmpty ? -1 : 1
+        withInfo(call.context) { $0.to_tag.len > 0 } == true ? 1 : -1
     }
 }
 

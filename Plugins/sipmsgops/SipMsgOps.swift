@@ -86,21 +86,12 @@ final class SipMsgOps: Sendable {
         }
     }
 
-    /// The core's identifying fields of the message, copied out; nil when the route has no SIP message.
-    func info(_ ctx: SYContext) -> MessageInfo? {
+    /// The core's identifying fields of the message, lent to `body` (its strings point into the message, valid during
+    /// the call only: is_method and has_totag run on most requests and make no string); nil when there is no message.
+    func withInfo<R>(_ ctx: SYContext, _ body: (sy_sip_info) -> R) -> R? {
         guard let f = host.raw.pointee.sip_info else { return nil }
         var out = sy_sip_info()
         guard f(ctx.raw, &out) == 0 else { return nil }
-        return MessageInfo(isRequest: out.is_request != 0, method: out.method.string, cseqMethod: out.cseq_method.string,
-                           toTag: out.to_tag.string, ruri: out.ruri.string)
+        return body(out)
     }
-}
-
-/// What the functions need of sy_sip_info, as Swift strings.
-struct MessageInfo {
-    let isRequest: Bool
-    let method: String
-    let cseqMethod: String
-    let toTag: String
-    let ruri: String
 }
