@@ -3,13 +3,17 @@ import XCTest
 import SwitchyardTestSupport
 
 /// What the sipmsgops tests share: sipp peers around switchyard (`SippTestCase`), the scenarios of Tests/SIP/sipmsgops
-/// (then Tests/SIP), a config head, the messages a sipp peer received, and startup checks. Ports 41000..41499.
+/// (then Tests/SIP/tm, Tests/SIP), a config head, the messages a sipp peer received, and startup checks. Ports 41000..41499.
 class MsgOpsTestCase: SippTestCase {
     override class var workDirPrefix: String { "sy-msgops" }
 
     override class func scenario(_ name: String) -> String {
-        let own = Repo.root.appendingPathComponent("Tests/SIP/sipmsgops").appendingPathComponent(name).path
-        return FileManager.default.fileExists(atPath: own) ? own : Repo.sipScenario(name)
+        // Ours, then tm's (CANCEL, 486 ...), then the shared ones.
+        for dir in ["Tests/SIP/sipmsgops", "Tests/SIP/tm"] {
+            let path = Repo.root.appendingPathComponent(dir).appendingPathComponent(name).path
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        return Repo.sipScenario(name)
     }
 
     /// One UDP socket, the module path of this build, proto_udp and sipmsgops (plus `extra` lines).
@@ -37,6 +41,11 @@ class MsgOpsTestCase: SippTestCase {
             guard first == nil || first!.hasPrefix(firstLine) else { return nil }
             return lines[start..<end].joined(separator: "\n")
         }
+    }
+
+    /// How many lines of `output` contain `text`.
+    static func count(_ output: String, _ text: String) -> Int {
+        output.components(separatedBy: "\n").filter { $0.contains(text) }.count
     }
 
     /// The header lines called `name` (case-insensitive) of a message text.
