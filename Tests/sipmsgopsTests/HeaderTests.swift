@@ -89,4 +89,28 @@ final class HeaderTests: MsgOpsTestCase {
     func uasCompleted(_ uas: SippProcess) -> Bool {
         waitUntil(timeout: 10, poll: 0.02) { uas.received("BYE ") >= 1 }
     }
+
+    /// The callee checks with sipp's own regex actions (uas_check_headers.xml): the added header is there, has_totag()
+    /// differs between the INVITE and the BYE; the removed header is checked on the callee's trace. sipp lets a call whose check failed go on and
+    /// reports it at the end: the callee is stopped, then its error log and statistics are read.
+    func testCalleeChecksWithRegexActions() throws {
+        let (proxy, uasPort, uacPort) = (41010, 41011, 41012)
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            if (is_method("INVITE")) { append_hf("X-Added: 1\\r\\n"); remove_hf("X-Remove"); }
+            if (has_totag()) append_hf("X-Totag: yes\\r\\n"); else append_hf("X-Totag: no\\r\\n");
+            $du = "sip:127.0.0.1:\(uasPort)";
+            forward();
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_check_headers.xml", port: uasPort)
+        let run = try runUAC("uac_headers.xml", local: uacPort, target: proxy, calls: 2)
+        assertAllSuccessful(run, calls: 2, sy)
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.02) { uas.received("BYE ") == 2 }, uas.report)
+        uas.stop()
+        XCTAssertEqual(Self.messages(uas, "INVITE ").filter { !Self.header($0, "X-Remove").isEmpty }.count, 0, uas.report)
+        XCTAssertFalse(uas.errors.contains("Failed regexp match"), uas.report)
+        XCTAssertFalse(uas.screen.contains("Failed regexp match"), uas.report)
+        XCTAssertEqual(uas.stat("FailedCall(C)") ?? 0, 0, uas.report)
+    }
 }
