@@ -2,9 +2,6 @@
 // the request has a transaction (t_newtran, t_relay, a failure route), else statelessly through the core.
 //
 //   send_reply(code, reason)
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization

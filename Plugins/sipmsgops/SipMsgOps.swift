@@ -3,9 +3,6 @@
 //   is_method  has_totag  append_hf  insert_hf  append_urihf  remove_hf  remove_hf_re  remove_hf_glob  is_present_hf
 //   has_body  has_body_part  is_privacy  ruri_has_param  ruri_add_param  ruri_del_param  ruri_tel2sip  is_uri_user_e164
 //   list_hdr_has_option
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
