@@ -39,6 +39,8 @@ let package = Package(
         .library(name: "cachedb_redis", type: .dynamic, targets: ["cachedb_redis"]),
         .library(name: "tm", type: .dynamic, targets: ["tm"]),
         .library(name: "dispatcher", type: .dynamic, targets: ["dispatcher"]),
+        .library(name: "sipmsgops", type: .dynamic, targets: ["sipmsgops"]),
+        .library(name: "signaling", type: .dynamic, targets: ["signaling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -106,6 +108,9 @@ let package = Package(
         .target(name: "maxfwd", dependencies: ["SwitchyardPluginKit"], path: "Plugins/maxfwd", exclude: ["README.md"],
                 swiftSettings: hotPath),
         .target(name: "rr", dependencies: ["SwitchyardPluginKit"], path: "Plugins/rr", exclude: ["README.md"]),
+        // Message tests and edits (is_method, append_hf ...), and send_reply (through tm when there is a transaction).
+        .target(name: "sipmsgops", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sipmsgops", exclude: ["README.md"]),
+        .target(name: "signaling", dependencies: ["SwitchyardPluginKit"], path: "Plugins/signaling", exclude: ["README.md"]),
         // Server database drivers: the client libraries (Debian: libmariadb-dev, libpq-dev, libhiredis-dev), each linked
         // only into its plugin; SwitchyardSQL is what the two SQL drivers share (URLs, SQL text, pooling, the C table).
         .systemLibrary(name: "CMariaDB", path: "Sources/CMariaDB", providers: [.apt(["libmariadb-dev"])]),
@@ -172,5 +177,8 @@ let package = Package(
         .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/cachedb_redisTests"),
         // tm end to end: the switchyard binary with tm.so between sipp callers and callees (scenarios in Tests/SIP/tm).
         .testTarget(name: "tmTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/tmTests"),
+        // sipmsgops and signaling end to end: switchyard between sipp peers (scenarios in Tests/SIP/sipmsgops).
+        .testTarget(name: "sipmsgopsTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/sipmsgopsTests"),
+        .testTarget(name: "signalingTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/signalingTests"),
     ]
 )

@@ -30,6 +30,7 @@ enum TMAPI {
         }
         t.pointee.module_register_callback = { m, ctx, types, fn, param in TMAPI.register(TMAPI.instance(m), ctx, types, fn, param) }
         t.pointee.module_t_state = { m, ctx, out in TMAPI.state(TMAPI.instance(m), ctx, out) }
+        t.pointee.module_t_reply = { m, ctx, code, reason in TMAPI.reply(TMAPI.instance(m), ctx, code, reason) }
         return t
     }
 
@@ -68,6 +69,12 @@ enum TMAPI {
         guard let c = tm.existingTxn(SYContext(ctx))?.cell else { return -1 }
         tm.table.withBucket(c.hashIndex) { c.callbacks.append(Callback(types: types, fn: fn, param: param)) }
         return 0
+    }
+
+    /// t_reply on an existing transaction only (the caller chose the stateful path because there is one).
+    static func reply(_ tm: TM?, _ ctx: OpaquePointer?, _ code: Int32, _ reason: sy_str) -> Int32 {
+        guard let tm, let ctx, tm.existingTxn(SYContext(ctx))?.cell != nil else { return -1 }
+        return tm.tReply(SYContext(ctx), code: Int(code), reason: CoreLink.text(reason)) > 0 ? 1 : -1
     }
 
     static func state(_ tm: TM?, _ ctx: OpaquePointer?, _ out: UnsafeMutablePointer<sy_tm_state>?) -> Int32 {

@@ -116,12 +116,11 @@ extension TM {
         }
     }
 
-    func tReply(_ call: FunctionCall, code: Int, reason: String, body: String = "") -> Int32 {
+    func tReply(_ ctx: SYContext, code: Int, reason: String, body: String = "") -> Int32 {
         guard (100...699).contains(code) else {
             host.log(.err, "t_reply: bad code \(code) (100..699)")
             return -1
         }
-        let ctx = call.context
         let tx = txn(ctx)
         let cell: Cell
         if let c = tx.cell {

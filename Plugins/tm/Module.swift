@@ -157,9 +157,9 @@ final class TMModule: @unchecked Sendable {
         }
         m.function("t_relay", params: [[.str, opt], [.str, opt]], routes: reqFail, on { $0.tRelay($1) })
         m.function("t_newtran", params: [], routes: [.request], on { $0.tNewtran($1) })
-        m.function("t_reply", params: [.int, .str], routes: reqFail, on { $0.tReply($1, code: Int($1.int(0)), reason: $1.string(1)) })
+        m.function("t_reply", params: [.int, .str], routes: reqFail, on { $0.tReply($1.context, code: Int($1.int(0)), reason: $1.string(1)) })
         m.function("t_reply_with_body", params: [.int, .str, .str], routes: reqFail, on {
-            $0.tReply($1, code: Int($1.int(0)), reason: $1.string(1), body: $1.string(2))
+            $0.tReply($1.context, code: Int($1.int(0)), reason: $1.string(1), body: $1.string(2))
         })
         m.function("t_check_trans", params: [], routes: [.request, .branch], on { $0.tCheckTrans($1) })
         m.function("t_check_status", params: [.str], routes: most, on { $0.tCheckStatus($1) })

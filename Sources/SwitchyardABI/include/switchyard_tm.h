@@ -31,6 +31,9 @@
  *   1.1  (documented, same layout) t_uac's done may run before t_uac returns (477) and otherwise with
  *        the transaction lock held; t_request's SY_TMCB_LOCAL_COMPLETED fires with code 0 when the
  *        server stops before the transaction completed (it too fires exactly once).
+ *   1.2  appended module_t_reply (a reply to the context's transaction, as the script's t_reply: the
+ *        signaling module's send_reply answers statefully through it). Read it only when the bound
+ *        table's header says minor >= 2.
  */
 #ifndef SWITCHYARD_TM_H
 #define SWITCHYARD_TM_H
@@ -42,7 +45,7 @@ extern "C" {
 #endif
 
 #define SY_TM_MAJOR 1
-#define SY_TM_MINOR 1
+#define SY_TM_MINOR 2
 
 /** Name the table is published under. */
 #define SY_TM_API_NAME "tm"
@@ -139,6 +142,14 @@ typedef struct sy_tm_api {
     /** t_request on the tm instance `m`. */
     int (*module_t_request)(sy_tm_module *m, sy_str method, sy_str ruri, sy_str dst_uri, sy_str extra_hdrs,
                             sy_str body, sy_str socket, uint32_t timeout_ms, uint32_t types, sy_tm_cb fn, void *param);
+
+    /* --- 1.2 --- (bind with min_size >= offsetof(sy_tm_api, module_t_reply) + its size) */
+    /** Replies to the context's existing transaction on the tm instance `m`, as the script's t_reply(code,
+     *  reason) does: code 100..699, the reply kept for retransmissions of the request, a final reply
+     *  at most once. It never creates a transaction (check with module_t_state first).
+     *  Returns 1 sent, -1 no transaction on ctx, a bad code, a final reply already sent, or not sent.
+     *  (ctx's thread.) */
+    int (*module_t_reply)(sy_tm_module *m, sy_ctx *ctx, int code, sy_str reason);
 } sy_tm_api;
 
 #ifdef __cplusplus

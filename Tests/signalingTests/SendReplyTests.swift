@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+import SwitchyardTestSupport
+
+/// send_reply: stateless without a transaction (tm loaded or not), through tm when the request has one (t_newtran, a
+/// failure route). Ports 41500..41599.
+final class SendReplyTests: SignalingTestCase {
+    /// Without tm every reply is stateless; a code outside 100..699 is refused at run time.
+    func testStatelessWithoutTM() throws {
+        let proxy = 41500
+        let sy = try startSwitchyard(Self.config(port: proxy, tm: false) + """
+        route {
+            if ($rm == "INVITE") {
+                $var(code) = 700;
+                if (!send_reply($var(code), "Too Big")) xlog("L_NOTICE", "code 700 refused\\n");
+                if (send_reply(486, "Busy Here")) xlog("L_NOTICE", "replied to $ci\\n");
+            }
+            exit;
+        }
+        """, port: proxy)
+        let run = try runUAC("uac_486.xml", local: 41501, target: proxy, calls: 2)
+        assertAllSuccessful(run, calls: 2, sy)
+        XCTAssertTrue(sy.output.contains("tm not loaded: stateless replies"), sy.output)
+        XCTAssertTrue(sy.waitFor("code 700 refused"), sy.output)
+        XCTAssertTrue(sy.output.contains("send_reply: wrong code 700"), sy.output)
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.02) { Self.count(sy.output, "replied to ") == 2 }, sy.output)
+    }
+
+    /// With tm loaded: after t_newtran the reply is tm's, so a retransmitted INVITE gets it again without the script
+    /// running; without a transaction the reply is stateless and a retransmission runs the script again.
+    func testTransactionDecides() throws {
+        let proxy = 41510
+        let sy = try startSwitchyard(Self.config(port: proxy, tm: true) + """
+        route {
+            if ($rm == "INVITE") {
+                if ($rU == "stateful") t_newtran();
+                xlog("L_NOTICE", "script ran for $ci\\n");
+                send_reply(486, "Busy Here");
+                exit;
+            }
+            if ($rm == "OPTIONS") { xlog("L_NOTICE", "marker $ci\\n"); send_reply(200, "OK"); }
+            exit;
+        }
+        """, port: proxy)
+        XCTAssertTrue(sy.output.contains("replies through tm when a transaction exists"), sy.output)
+        let caller = try UDPSocket()
+        for (user, runs) in [("stateful", 1), ("stateless", 2)] {
+            let callID = "sig-\(user)-\(UUID().uuidString)"
+            let inv = Self.invite(user: user, proxy: proxy, local: caller.port, callID: callID, branch: "z9hG4bK-\(user)")
+            caller.send(inv, to: proxy)
+            let first = Self.receive(caller, startingWith: "SIP/2.0 486")
+            XCTAssertNotNil(first, "\(user): no 486\n\(sy.output)")
+            caller.send(inv, to: proxy)
+            let again = Self.receive(caller, startingWith: "SIP/2.0 486")
+            XCTAssertNotNil(again, "\(user): no 486 for the retransmission\n\(sy.output)")
+            XCTAssertEqual(Self.toTag(first ?? ""), Self.toTag(again ?? ""), "\(user): the same reply (To tag)")
+            // One worker: once a later request was handled, the retransmission was too.
+            let marker = "marker-\(user)-\(UUID().uuidString)"
+            caller.send(Self.invite(user: "x", proxy: proxy, local: caller.port, callID: marker, branch: "z9hG4bK-\(marker)")
+                .replacingOccurrences(of: "INVITE", with: "OPTIONS"), to: proxy)
+            XCTAssertNotNil(Self.receive(caller, startingWith: "SIP/2.0 200"), sy.output)
+            XCTAssertTrue(sy.waitFor("marker \(marker)"), sy.output)
+            XCTAssertEqual(Self.count(sy.output, "script ran for \(callID)"), runs, "\(user)\n\(sy.output)")
+        }
+    }
+
+    /// In a failure route the transaction exists: the caller gets send_reply's code through tm, once, and its ACK is
+    /// absorbed.
+    func testFailureRouteRepliesThroughTM() throws {
+        let (proxy, uasPort) = (41520, 41521)
+        let sy = try startSwitchyard(Self.config(port: proxy, tm: true) + """
+        route {
+            if ($rm == "INVITE") t_on_failure("busy");
+            $du = "sip:127.0.0.1:\(uasPort)";
+            t_relay();
+        }
+        failure_route[busy] {
+            if (send_reply(486, "Busy Here")) xlog("L_NOTICE", "failure route replied for $ci\\n");
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_503.xml", port: uasPort)
+        let run = try runUAC("uac_486.xml", local: 41522, target: proxy, calls: 1)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(sy.waitFor("failure route replied for"), sy.output)
+        XCTAssertEqual(uas.received("INVITE "), 1, uas.report)
+        XCTAssertEqual(run.uac.received("SIP/2.0 486"), 1, run.uac.report)
+    }
+}
