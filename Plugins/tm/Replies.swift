@@ -56,7 +56,7 @@ extension TM {
             br.cancelAnswered = true
             return 1
         }
-        guard CoreLink.equals(info.cseq_method, cell.method) else { return 0 }
+        guard cell.keys.equals(.method, info.cseq_method) else { return 0 }
         // A reply to a request of ours goes to the requester as received.
         let raw: [UInt8]? = cell.isLocal ? rawMessage(ctx) : nil
         fire(cell.callbacks, TMCB.responseIn, cell, code: code, ctx: ctx, reply: raw)

@@ -26,9 +26,13 @@ final class TM: @unchecked Sendable {
     let serving = Atomic<Bool>(false)
     /// local_route and local_request_route (LocalRoute.swift).
     let localRoutes: LocalRoutes
+    /// What the script reads of the branches (set as it is parsed).
+    let scriptReads: ScriptReads
 
-    init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?) throws(PluginError) {
+    init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?, scriptReads: ScriptReads = ScriptReads())
+        throws(PluginError) {
         self.host = host
+        self.scriptReads = scriptReads
         self.core = core
         self.cfg = cfg
         self.stats = stats
@@ -59,7 +63,7 @@ final class TM: @unchecked Sendable {
             }
             // RFC 2543 fallback: the identifying headers byte by byte, only against transactions of such requests
             // (a cookie transaction keeps no From/To to compare, so an empty one must not match it).
-            if c.viaBranch.hasPrefix("z9hG4bK") { continue }
+            if c.keys.hasCookie { continue }
             guard c.callID == k.callID, c.cseq == k.cseq, c.from == k.from, c.toURI == k.toURI else { continue }
             if isAck && c.uasStatus < 300 { continue }
             if cfg.ruriMatching && c.ruri != k.ruri { continue }
@@ -121,9 +125,9 @@ final class TM: @unchecked Sendable {
             return match(k, bucket: bucket, method: isAck ? "ACK" : k.method)
         }
         for c in table.bucket(bucket) where !c.isLocal && !c.removed {
-            if isAck { guard c.isInvite else { continue } } else { guard CoreLink.equals(i.method, c.method) else { continue } }
-            guard c.viaPort == i.via_port, CoreLink.equals(i.via_branch, c.viaBranch),
-                  CoreLink.equals(i.via_transport, c.viaTransport), CoreLink.equalsIgnoringCase(i.via_host, c.viaHost)
+            if isAck { guard c.isInvite else { continue } } else { guard c.keys.equals(.method, i.method) else { continue } }
+            guard c.viaPort == i.via_port, c.keys.equals(.viaBranch, i.via_branch),
+                  c.keys.equals(.viaTransport, i.via_transport), c.keys.equalsIgnoringCase(.viaHost, i.via_host)
             else { continue }
             return c
         }
@@ -157,7 +161,7 @@ final class TM: @unchecked Sendable {
         }
         // The keys are copied before any other core call on the context (a built reply may reuse the buffer the
         // fields point into).
-        let keys = MessageKeys(info)
+        let keys = CellKeys(info)
         let sendTrying = cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
         // REQUEST_IN callbacks see the request before the transaction keeps it (OpenSIPS: before the cell is cloned)
         // and before the 100 Trying is built. With none registered nothing can change it in between: the 100 is
@@ -165,8 +169,8 @@ final class TM: @unchecked Sendable {
         let early = globalCallbacks.isEmpty
         var trying = early && sendTrying ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
         guard var upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
-        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: early ? core.snapshot(ctx) : nil,
-                        upstream: upstream, isLocal: false,
+        let cell = Cell(hashIndex: b, label: table.nextLabel(b), keys: keys, viaPort: info.via_port, cseq: info.cseq,
+                        snapshot: early ? core.snapshot(ctx) : nil, upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
                         frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
         cell.onFailure = tx.onFailure
@@ -281,13 +285,12 @@ final class TM: @unchecked Sendable {
             let result = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
                 core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
             }
-            let uriText: String = {
-                if i > 0 && cell.onBranch == nil { return d.0 }
-                if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
-                return d.0
-            }()
+            // The branch's URI is read from its request line when asked (no `$ru` string per relay); its `$du` is
+            // kept only when the script reads `$tm.branch.duri`, the only reader.
+            let uriText: String? = i > 0 && cell.onBranch == nil ? d.0 : nil
             let dstText: String = {
                 if i > 0 && cell.onBranch == nil { return d.1 }
+                guard scriptReads.branchDst.load(ordering: .relaxed) else { return "" }
                 if case .string(let s)? = host.varGet(ctx, duVar) { return s }
                 return ""
             }()
@@ -296,7 +299,13 @@ final class TM: @unchecked Sendable {
             switch result {
             case .failure(let e):
                 lastErr = e.code
-                host.log(.err, "t_relay: branch \(idx) to \(d.1.isEmpty ? uriText : d.1) could not be built (\(e.code))")
+                let to: String = {
+                    if !d.1.isEmpty { return d.1 }
+                    if let uriText { return uriText }
+                    if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
+                    return d.0
+                }()
+                host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(e.code))")
             case .success(let built):
                 let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
                 br.onReply = branchReply
@@ -430,7 +439,7 @@ final class TM: @unchecked Sendable {
             b.retrAt = 0
             b.frAt = 0
             // A pending branch may still need its CANCEL, a negative one the ACK of a retransmitted (or late) final.
-            if (200..<300).contains(b.finalCode) || (!cell.isInvite && b.finalCode != 0) { b.request = [] }
+            if (200..<300).contains(b.finalCode) || (!cell.isInvite && b.finalCode != 0) { b.dropRequest() }
         }
         // The failure route that sent the final reply still reads the request and the picked reply (OpenSIPS keeps
         // them until the cell goes): they are freed when it ends.
