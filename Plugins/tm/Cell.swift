@@ -141,6 +141,8 @@ final class Cell {
     /// Set when the cell waits to be removed (absorbing late messages).
     var waitAt: Int64 = 0
     var removed = false
+    /// The next cell of the same bucket (TransactionTable's list).
+    var nextInBucket: Cell?
     var statCounted = false
     /// The time of the one timer entry that is live for this cell (0: none); entries at other times are stale.
     /// Written with the bucket lock held; atomic so that the timer thread can drop stale entries without taking

@@ -42,22 +42,23 @@ struct CellKeys {
             for n in 0..<10 { total += raw.load(fromByteOffset: n * MemoryLayout<sy_str>.stride, as: sy_str.self).len }
         }
         var e: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        bytes = [UInt8](unsafeUninitializedCapacity: total) { out, count in
-            var at = 0
-            withUnsafeBytes(of: p) { raw in
-                withUnsafeMutableBytes(of: &e) { ends in
-                    for n in 0..<10 {
-                        let s = raw.load(fromByteOffset: n * MemoryLayout<sy_str>.stride, as: sy_str.self)
-                        if let src = s.s, s.len > 0 {
-                            memcpy(out.baseAddress! + at, src, s.len)
-                            at += s.len
-                        }
-                        ends.storeBytes(of: Int32(at), toByteOffset: n * 4, as: Int32.self)
+        // reserveCapacity and appends of typed buffers (memcpy) are specialized; Array(repeating:) and
+        // Array(unsafeUninitializedCapacity:) allocate through a runtime entry that looks up generic metadata.
+        var buf: [UInt8] = []
+        buf.reserveCapacity(total)
+        withUnsafeBytes(of: p) { raw in
+            withUnsafeMutableBytes(of: &e) { ends in
+                for n in 0..<10 {
+                    let s = raw.load(fromByteOffset: n * MemoryLayout<sy_str>.stride, as: sy_str.self)
+                    if let src = s.s, s.len > 0 {
+                        buf.append(contentsOf: UnsafeBufferPointer(start: UnsafeRawPointer(src).assumingMemoryBound(to: UInt8.self),
+                                                                   count: s.len))
                     }
+                    ends.storeBytes(of: Int32(buf.count), toByteOffset: n * 4, as: Int32.self)
                 }
             }
-            count = at
         }
+        bytes = buf
         ends = e
     }
 

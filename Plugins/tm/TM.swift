@@ -231,11 +231,13 @@ final class TM: @unchecked Sendable {
         // The request's own destination (empty: its $ru/$du), then the appended branches. Only appended branches
         // carry a q (append_branch); the request-URI branch has none, so it costs no core call.
         let appended = core.branches(ctx)
-        var attrs = [BranchAttrs()]
+        // The request-URI branch has no attributes: no array is made unless branches were appended.
+        var appendedAttrs: [BranchAttrs] = []
         if !appended.isEmpty {
-            attrs += (0..<Int64(appended.count)).map { core.branchAttrs(ctx, $0) }
+            appendedAttrs = (0..<Int64(appended.count)).map { core.branchAttrs(ctx, $0) }
             core.clearBranches(ctx)
         }
+        func attrs(_ i: Int) -> BranchAttrs { i == 0 ? BranchAttrs() : appendedAttrs[i - 1] }
         if !keepSet { cell.firstBranch = cell.branches.count }
         // Each branch route starts from the request as the request route left it; so does the script afterwards.
         let original = cell.onBranch != nil ? core.msgSave(ctx) : nil
@@ -272,7 +274,7 @@ final class TM: @unchecked Sendable {
                 tx.branchIndex = idx
                 tx.branchOnReply = nil
                 tx.draft = nil
-                tx.draftAttrs = attrs[i]
+                tx.draftAttrs = attrs(i)
                 core.run(ctx, route)
                 tx.kind = saved.0
                 tx.branchIndex = saved.1
@@ -310,7 +312,7 @@ final class TM: @unchecked Sendable {
                 let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
                 br.onReply = branchReply
                 br.script = draft
-                br.attrs = attrs[i]
+                br.attrs = attrs(i)
                 guard core.send(built.target, built.bytes) else {
                     lastErr = -6
                     host.log(.err, "t_relay: sending branch \(idx) failed")

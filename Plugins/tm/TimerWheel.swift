@@ -73,7 +73,10 @@ final class TimerWheel: @unchecked Sendable {
 
     /// Moves the inbox into the slots: the inbox array is swapped with an empty one of the same capacity.
     private func drain() {
-        var batch = spare
+        // `spare` is moved out (not copied): the inbox must get the only reference to its buffer, or the workers'
+        // next append would copy it.
+        var batch: [TimerEntry] = []
+        swap(&batch, &spare)
         pthread_mutex_lock(inboxLock)
         swap(&inbox, &batch)
         pthread_mutex_unlock(inboxLock)
