@@ -40,6 +40,14 @@ struct CoreLink: @unchecked Sendable {
         }
     }
 
+    /// Byte equality of a C slice and a literal (method names): no string is touched.
+    @inline(__always)
+    static func equals(_ s: sy_str, literal t: StaticString) -> Bool {
+        guard s.len == t.utf8CodeUnitCount else { return false }
+        guard let p = s.s, s.len > 0 else { return true }
+        return memcmp(p, t.utf8Start, s.len) == 0
+    }
+
     /// ASCII case-insensitive equality of a C slice and a string (host names).
     static func equalsIgnoringCase(_ s: sy_str, _ t: String) -> Bool {
         var t = t

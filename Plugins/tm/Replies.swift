@@ -50,7 +50,7 @@ extension TM {
         guard let cell = table.bucket(h).first(where: { $0.label == label }), bi < cell.branches.count else { return 0 }
         let br = cell.branches[bi]
         stat(stats?.receivedReplies)
-        if CoreLink.equals(info.cseq_method, "CANCEL") {
+        if CoreLink.equals(info.cseq_method, literal: "CANCEL") {
             guard cell.isInvite, br.cancel == .sent else { return 0 }
             br.cancelRetrAt = 0
             br.cancelAnswered = true

@@ -91,7 +91,7 @@ final class TM: @unchecked Sendable {
         defer { table.unlock(b) }
         // Most requests start a transaction: an empty bucket answers without reading anything else.
         if table.isEmpty(b) { return 0 }
-        if CoreLink.equals(info.method, "ACK") {
+        if CoreLink.equals(info.method, literal: "ACK") {
             if let c = match(info, bucket: b, isAck: true), c.uasStatus >= 300 {
                 absorbAck(c)
                 return 1
@@ -155,14 +155,14 @@ final class TM: @unchecked Sendable {
         }
         table.lock(b)
         defer { table.unlock(b) }
-        if let c = match(info, bucket: b, isAck: CoreLink.equals(info.method, "ACK")) {
+        if let c = match(info, bucket: b, isAck: CoreLink.equals(info.method, literal: "ACK")) {
             if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
             return .retransmission
         }
         // The keys are copied before any other core call on the context (a built reply may reuse the buffer the
         // fields point into).
         let keys = CellKeys(info)
-        let sendTrying = cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
+        let sendTrying = cfg.auto100Trying && CoreLink.equals(info.method, literal: "INVITE")
         // REQUEST_IN callbacks see the request before the transaction keeps it (OpenSIPS: before the cell is cloned)
         // and before the 100 Trying is built. With none registered nothing can change it in between: the 100 is
         // built first and its target serves as the upstream (one core call less).
