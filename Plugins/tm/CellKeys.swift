@@ -77,8 +77,6 @@ struct CellKeys {
         return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[r]), as: UTF8.self) }
     }
 
-    func isEmpty(_ f: Field) -> Bool { range(f).isEmpty }
-
     /// Byte equality of a field and a slice of the core's message.
     @inline(__always) func equals(_ f: Field, _ s: sy_str) -> Bool {
         let r = range(f)
