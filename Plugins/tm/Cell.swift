@@ -12,7 +12,14 @@ let maxBranches = 12
 /// One outgoing request of a transaction.
 final class Branch {
     let index: Int
-    var uri: String
+    /// The request-URI it was sent to: read from the request line when first asked (what the core wrote there is
+    /// the `$ru` of the relay), kept as a string before the request is dropped.
+    private var uriText: String?
+    var uri: String {
+        get { uriText ?? Branch.requestURI(request) }
+        set { uriText = newValue }
+    }
+    /// `$du` of the relay (empty: none, or not kept because no script reads `$tm.branch.duri`).
     var dst: String
     /// q value and Path the branch was made with ($tm.branch.q/.path).
     var attrs = BranchAttrs()
@@ -50,35 +57,52 @@ final class Branch {
     /// $bavp, branch flags and attributes the script set (nil: none).
     var script: BranchScript?
 
-    init(index: Int, uri: String, dst: String, request: [UInt8], target: sy_sip_target) {
+    init(index: Int, uri: String?, dst: String, request: [UInt8], target: sy_sip_target) {
         self.index = index
-        self.uri = uri
+        uriText = uri
         self.dst = dst
         self.request = request
         self.target = target
+    }
+
+    /// Drops the stored request (a branch that needs it no more), keeping its request-URI.
+    func dropRequest() {
+        if uriText == nil { uriText = Branch.requestURI(request) }
+        request = []
+    }
+
+    /// The URI of a request line ("METHOD SP URI SP SIP/2.0"); empty if there is none.
+    static func requestURI(_ r: [UInt8]) -> String {
+        r.withUnsafeBufferPointer { b in
+            guard let sp = b.firstIndex(of: 32) else { return "" }
+            var e = sp + 1
+            while e < b.count, b[e] != 32, b[e] != 13, b[e] != 10 { e += 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: b[(sp + 1)..<e]), as: UTF8.self)
+        }
     }
 }
 
 final class Cell {
     let hashIndex: Int
     let label: UInt32
-    let method: String
     let isInvite: Bool
     let isCancel: Bool
     /// Locally originated (t_uac): no upstream.
     let isLocal: Bool
-    // Matching keys of the received request.
-    let viaBranch: String
-    let viaHost: String
+    /// Matching keys of the received request (one buffer); the string forms below are for the rare readers.
+    let keys: CellKeys
     let viaPort: Int32
-    let viaTransport: String
-    let callID: String
     let cseq: Int64
-    let fromTag: String
-    let ruri: String
-    let viaValue: String
-    let from: String
-    let toURI: String
+    var method: String { keys.text(.method) }
+    var viaBranch: String { keys.text(.viaBranch) }
+    var viaHost: String { keys.text(.viaHost) }
+    var viaTransport: String { keys.text(.viaTransport) }
+    var callID: String { keys.text(.callID) }
+    var fromTag: String { keys.text(.fromTag) }
+    var ruri: String { keys.text(.ruri) }
+    var viaValue: String { keys.text(.viaValue) }
+    var from: String { keys.text(.from) }
+    var toURI: String { keys.text(.toURI) }
     /// The request kept by the core (for failure routes and replies built later); freed with the cell.
     var snapshot: OpaquePointer?
     var upstream: sy_sip_target  // set again after REQUEST_IN callbacks (newTransaction)
@@ -119,6 +143,8 @@ final class Cell {
     /// Set when the cell waits to be removed (absorbing late messages).
     var waitAt: Int64 = 0
     var removed = false
+    /// The next cell of the same bucket (TransactionTable's list).
+    var nextInBucket: Cell?
     var statCounted = false
     /// The time of the one timer entry that is live for this cell (0: none); entries at other times are stale.
     /// Written with the bucket lock held; atomic so that the timer thread can drop stale entries without taking
@@ -139,25 +165,22 @@ final class Cell {
     /// For a locally originated request: who is told the outcome.
     var uacDone: ((UACResult) -> Void)?
 
-    init(hashIndex: Int, label: UInt32, info: MessageKeys, snapshot: OpaquePointer?, upstream: sy_sip_target,
-         isLocal: Bool, frTimeout: Int64, frInvTimeout: Int64) {
+    convenience init(hashIndex: Int, label: UInt32, info: MessageKeys, snapshot: OpaquePointer?, upstream: sy_sip_target,
+                     isLocal: Bool, frTimeout: Int64, frInvTimeout: Int64) {
+        self.init(hashIndex: hashIndex, label: label, keys: CellKeys(info), viaPort: info.viaPort, cseq: info.cseq,
+                  snapshot: snapshot, upstream: upstream, isLocal: isLocal, frTimeout: frTimeout, frInvTimeout: frInvTimeout)
+    }
+
+    init(hashIndex: Int, label: UInt32, keys: CellKeys, viaPort: Int32, cseq: Int64, snapshot: OpaquePointer?,
+         upstream: sy_sip_target, isLocal: Bool, frTimeout: Int64, frInvTimeout: Int64) {
         self.hashIndex = hashIndex
         self.label = label
-        method = info.method
-        isInvite = info.method == "INVITE"
-        isCancel = info.method == "CANCEL"
+        isInvite = keys.equals(.method, "INVITE")
+        isCancel = keys.equals(.method, "CANCEL")
         self.isLocal = isLocal
-        viaBranch = info.viaBranch
-        viaHost = info.viaHost
-        viaPort = info.viaPort
-        viaTransport = info.viaTransport
-        callID = info.callID
-        cseq = info.cseq
-        fromTag = info.fromTag
-        ruri = info.ruri
-        viaValue = info.viaValue
-        from = info.from
-        toURI = info.toURI
+        self.keys = keys
+        self.viaPort = viaPort
+        self.cseq = cseq
         self.snapshot = snapshot
         self.upstream = upstream
         self.frTimeout = frTimeout

@@ -24,7 +24,10 @@ struct CoreLink: @unchecked Sendable {
 
     static func copy(_ s: sy_str) -> [UInt8] {
         guard let p = s.s, s.len > 0 else { return [] }
-        return Array(UnsafeRawBufferPointer(start: p, count: s.len))
+        // From a typed buffer: one memcpy (an UnsafeRawBufferPointer is copied byte by byte, and
+        // Array(repeating:)/Array(unsafeUninitializedCapacity:) allocate through an unspecialized runtime entry that
+        // looks up generic metadata on every call).
+        return Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: s.len))
     }
 
     /// Byte equality of a C slice and a string (no string is made).
@@ -35,6 +38,14 @@ struct CoreLink: @unchecked Sendable {
             guard let p = s.s, s.len > 0 else { return true }
             return memcmp(p, u.baseAddress!, s.len) == 0
         }
+    }
+
+    /// Byte equality of a C slice and a literal (method names): no string is touched.
+    @inline(__always)
+    static func equals(_ s: sy_str, literal t: StaticString) -> Bool {
+        guard s.len == t.utf8CodeUnitCount else { return false }
+        guard let p = s.s, s.len > 0 else { return true }
+        return memcmp(p, t.utf8Start, s.len) == 0
     }
 
     /// ASCII case-insensitive equality of a C slice and a string (host names).

@@ -13,6 +13,7 @@ struct RelayFlags {
 
     /// Comma-separated names; nil names an unknown flag.
     init?(_ text: String) {
+        if text.isEmpty { return }  // t_relay() without flags: nothing to split
         for raw in text.split(separator: ",") {
             switch raw.trimmingCharacters(in: .whitespaces) {
             case "no-auto-477": noAuto477 = true
@@ -47,12 +48,12 @@ extension TM {
             return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477)
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
-        if known?.cell == nil && CoreLink.equals(info.method, "ACK") {
+        if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") {
             // The ACK of a negative reply ended before the script; this one is end to end (or matches nothing).
             return forwardStateless(ctx)
         }
         let tx = known ?? txn(ctx)
-        if tx.cell == nil && CoreLink.equals(info.method, "CANCEL"),
+        if tx.cell == nil && CoreLink.equals(info.method, literal: "CANCEL"),
            let r = relayCancel(ctx, tx: tx, MessageKeys(info), passReason: flags.passReason) {
             return r
         }

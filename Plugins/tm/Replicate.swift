@@ -25,7 +25,7 @@ extension TM {
             return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true) { if $0 > 0 { cell.replicated = true } }
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
-        if known?.cell == nil && CoreLink.equals(info.method, "ACK") { return forwardStateless(ctx) }
+        if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") { return forwardStateless(ctx) }
         let tx = known ?? txn(ctx)
         var created = false
         let cell: Cell

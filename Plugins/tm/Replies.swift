@@ -50,13 +50,13 @@ extension TM {
         guard let cell = table.bucket(h).first(where: { $0.label == label }), bi < cell.branches.count else { return 0 }
         let br = cell.branches[bi]
         stat(stats?.receivedReplies)
-        if CoreLink.equals(info.cseq_method, "CANCEL") {
+        if CoreLink.equals(info.cseq_method, literal: "CANCEL") {
             guard cell.isInvite, br.cancel == .sent else { return 0 }
             br.cancelRetrAt = 0
             br.cancelAnswered = true
             return 1
         }
-        guard CoreLink.equals(info.cseq_method, cell.method) else { return 0 }
+        guard cell.keys.equals(.method, info.cseq_method) else { return 0 }
         // A reply to a request of ours goes to the requester as received.
         let raw: [UInt8]? = cell.isLocal ? rawMessage(ctx) : nil
         fire(cell.callbacks, TMCB.responseIn, cell, code: code, ctx: ctx, reply: raw)

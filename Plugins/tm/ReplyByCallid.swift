@@ -11,7 +11,7 @@ extension TM {
         let ctx = call.context
         guard let info = core.info(ctx), info.is_request == 1 else { return -1 }
         // An ACK is never answered (as t_reply).
-        if CoreLink.equals(info.method, "ACK") { return 0 }
+        if CoreLink.equals(info.method, literal: "ACK") { return 0 }
         // Missing arguments come from the message being handled.
         let callID = call.isPresent(2) ? call.string(2) : CoreLink.text(info.call_id)
         let cseq = call.isPresent(3) ? call.int(3) : info.cseq

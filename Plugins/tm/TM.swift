@@ -26,9 +26,13 @@ final class TM: @unchecked Sendable {
     let serving = Atomic<Bool>(false)
     /// local_route and local_request_route (LocalRoute.swift).
     let localRoutes: LocalRoutes
+    /// What the script reads of the branches (set as it is parsed).
+    let scriptReads: ScriptReads
 
-    init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?) throws(PluginError) {
+    init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?, scriptReads: ScriptReads = ScriptReads())
+        throws(PluginError) {
         self.host = host
+        self.scriptReads = scriptReads
         self.core = core
         self.cfg = cfg
         self.stats = stats
@@ -59,7 +63,7 @@ final class TM: @unchecked Sendable {
             }
             // RFC 2543 fallback: the identifying headers byte by byte, only against transactions of such requests
             // (a cookie transaction keeps no From/To to compare, so an empty one must not match it).
-            if c.viaBranch.hasPrefix("z9hG4bK") { continue }
+            if c.keys.hasCookie { continue }
             guard c.callID == k.callID, c.cseq == k.cseq, c.from == k.from, c.toURI == k.toURI else { continue }
             if isAck && c.uasStatus < 300 { continue }
             if cfg.ruriMatching && c.ruri != k.ruri { continue }
@@ -87,7 +91,7 @@ final class TM: @unchecked Sendable {
         defer { table.unlock(b) }
         // Most requests start a transaction: an empty bucket answers without reading anything else.
         if table.isEmpty(b) { return 0 }
-        if CoreLink.equals(info.method, "ACK") {
+        if CoreLink.equals(info.method, literal: "ACK") {
             if let c = match(info, bucket: b, isAck: true), c.uasStatus >= 300 {
                 absorbAck(c)
                 return 1
@@ -121,9 +125,9 @@ final class TM: @unchecked Sendable {
             return match(k, bucket: bucket, method: isAck ? "ACK" : k.method)
         }
         for c in table.bucket(bucket) where !c.isLocal && !c.removed {
-            if isAck { guard c.isInvite else { continue } } else { guard CoreLink.equals(i.method, c.method) else { continue } }
-            guard c.viaPort == i.via_port, CoreLink.equals(i.via_branch, c.viaBranch),
-                  CoreLink.equals(i.via_transport, c.viaTransport), CoreLink.equalsIgnoringCase(i.via_host, c.viaHost)
+            if isAck { guard c.isInvite else { continue } } else { guard c.keys.equals(.method, i.method) else { continue } }
+            guard c.viaPort == i.via_port, c.keys.equals(.viaBranch, i.via_branch),
+                  c.keys.equals(.viaTransport, i.via_transport), c.keys.equalsIgnoringCase(.viaHost, i.via_host)
             else { continue }
             return c
         }
@@ -151,22 +155,22 @@ final class TM: @unchecked Sendable {
         }
         table.lock(b)
         defer { table.unlock(b) }
-        if let c = match(info, bucket: b, isAck: CoreLink.equals(info.method, "ACK")) {
+        if let c = match(info, bucket: b, isAck: CoreLink.equals(info.method, literal: "ACK")) {
             if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
             return .retransmission
         }
         // The keys are copied before any other core call on the context (a built reply may reuse the buffer the
         // fields point into).
-        let keys = MessageKeys(info)
-        let sendTrying = cfg.auto100Trying && CoreLink.equals(info.method, "INVITE")
+        let keys = CellKeys(info)
+        let sendTrying = cfg.auto100Trying && CoreLink.equals(info.method, literal: "INVITE")
         // REQUEST_IN callbacks see the request before the transaction keeps it (OpenSIPS: before the cell is cloned)
         // and before the 100 Trying is built. With none registered nothing can change it in between: the 100 is
         // built first and its target serves as the upstream (one core call less).
         let early = globalCallbacks.isEmpty
         var trying = early && sendTrying ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
         guard var upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
-        let cell = Cell(hashIndex: b, label: table.nextLabel(b), info: keys, snapshot: early ? core.snapshot(ctx) : nil,
-                        upstream: upstream, isLocal: false,
+        let cell = Cell(hashIndex: b, label: table.nextLabel(b), keys: keys, viaPort: info.via_port, cseq: info.cseq,
+                        snapshot: early ? core.snapshot(ctx) : nil, upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
                         frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
         cell.onFailure = tx.onFailure
@@ -227,11 +231,13 @@ final class TM: @unchecked Sendable {
         // The request's own destination (empty: its $ru/$du), then the appended branches. Only appended branches
         // carry a q (append_branch); the request-URI branch has none, so it costs no core call.
         let appended = core.branches(ctx)
-        var attrs = [BranchAttrs()]
+        // The request-URI branch has no attributes: no array is made unless branches were appended.
+        var appendedAttrs: [BranchAttrs] = []
         if !appended.isEmpty {
-            attrs += (0..<Int64(appended.count)).map { core.branchAttrs(ctx, $0) }
+            appendedAttrs = (0..<Int64(appended.count)).map { core.branchAttrs(ctx, $0) }
             core.clearBranches(ctx)
         }
+        func attrs(_ i: Int) -> BranchAttrs { i == 0 ? BranchAttrs() : appendedAttrs[i - 1] }
         if !keepSet { cell.firstBranch = cell.branches.count }
         // Each branch route starts from the request as the request route left it; so does the script afterwards.
         let original = cell.onBranch != nil ? core.msgSave(ctx) : nil
@@ -268,7 +274,7 @@ final class TM: @unchecked Sendable {
                 tx.branchIndex = idx
                 tx.branchOnReply = nil
                 tx.draft = nil
-                tx.draftAttrs = attrs[i]
+                tx.draftAttrs = attrs(i)
                 core.run(ctx, route)
                 tx.kind = saved.0
                 tx.branchIndex = saved.1
@@ -281,13 +287,12 @@ final class TM: @unchecked Sendable {
             let result = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
                 core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
             }
-            let uriText: String = {
-                if i > 0 && cell.onBranch == nil { return d.0 }
-                if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
-                return d.0
-            }()
+            // The branch's URI is read from its request line when asked (no `$ru` string per relay); its `$du` is
+            // kept only when the script reads `$tm.branch.duri`, the only reader.
+            let uriText: String? = i > 0 && cell.onBranch == nil ? d.0 : nil
             let dstText: String = {
                 if i > 0 && cell.onBranch == nil { return d.1 }
+                guard scriptReads.branchDst.load(ordering: .relaxed) else { return "" }
                 if case .string(let s)? = host.varGet(ctx, duVar) { return s }
                 return ""
             }()
@@ -296,12 +301,18 @@ final class TM: @unchecked Sendable {
             switch result {
             case .failure(let e):
                 lastErr = e.code
-                host.log(.err, "t_relay: branch \(idx) to \(d.1.isEmpty ? uriText : d.1) could not be built (\(e.code))")
+                let to: String = {
+                    if !d.1.isEmpty { return d.1 }
+                    if let uriText { return uriText }
+                    if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
+                    return d.0
+                }()
+                host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(e.code))")
             case .success(let built):
                 let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
                 br.onReply = branchReply
                 br.script = draft
-                br.attrs = attrs[i]
+                br.attrs = attrs(i)
                 guard core.send(built.target, built.bytes) else {
                     lastErr = -6
                     host.log(.err, "t_relay: sending branch \(idx) failed")
@@ -431,7 +442,7 @@ final class TM: @unchecked Sendable {
             b.retrAt = 0
             b.frAt = 0
             // A pending branch may still need its CANCEL, a negative one the ACK of a retransmitted (or late) final.
-            if (200..<300).contains(b.finalCode) || (!cell.isInvite && b.finalCode != 0) { b.request = [] }
+            if (200..<300).contains(b.finalCode) || (!cell.isInvite && b.finalCode != 0) { b.dropRequest() }
         }
         // The failure route that sent the final reply still reads the request and the picked reply (OpenSIPS keeps
         // them until the cell goes): they are freed when it ends.

@@ -16,7 +16,7 @@ struct TimerEntry {
 
 final class TimerWheel: @unchecked Sendable {
     // `inbox` is the only state shared across threads: read and written only while holding `inboxLock`. `slots`,
-    // `spare`, `scratch` and `tick` belong to the timer thread.
+    // `spare`, `pool` and `tick` belong to the timer thread.
     static let tickMS: Int64 = 20
     static let slotCount = 4096
     private let inboxLock: UnsafeMutablePointer<pthread_mutex_t> = {
@@ -26,7 +26,9 @@ final class TimerWheel: @unchecked Sendable {
     }()
     private var inbox: [TimerEntry] = []
     private var spare: [TimerEntry] = []
-    private var scratch: [TimerEntry] = []
+    /// Emptied slot arrays that keep their capacity, handed to slots that get their first entry of a lap: without
+    /// them every append to a slot not used for a whole lap (82 s) would allocate and grow a new array.
+    private var pool: [[TimerEntry]] = []
     private var slots: [[TimerEntry]] = Array(repeating: [], count: TimerWheel.slotCount)
     private var tick: Int64 = 0
     private let running = Atomic<Bool>(false)
@@ -71,17 +73,25 @@ final class TimerWheel: @unchecked Sendable {
 
     /// Moves the inbox into the slots: the inbox array is swapped with an empty one of the same capacity.
     private func drain() {
-        var batch = spare
+        // `spare` is moved out (not copied): the inbox must get the only reference to its buffer, or the workers'
+        // next append would copy it.
+        var batch: [TimerEntry] = []
+        swap(&batch, &spare)
         pthread_mutex_lock(inboxLock)
         swap(&inbox, &batch)
         pthread_mutex_unlock(inboxLock)
         for e in batch {
             var t = e.at / TimerWheel.tickMS
             if t <= tick { t = tick + 1 }
-            slots[Int(t % Int64(TimerWheel.slotCount))].append(e)
+            put(e, slot: Int(t % Int64(TimerWheel.slotCount)))
         }
         batch.removeAll(keepingCapacity: true)
         spare = batch
+    }
+
+    @inline(__always) private func put(_ e: TimerEntry, slot i: Int) {
+        if slots[i].capacity == 0, let a = pool.popLast() { slots[i] = a }
+        slots[i].append(e)
     }
 
     private func loop() {
@@ -93,12 +103,12 @@ final class TimerWheel: @unchecked Sendable {
                 tick += 1
                 let i = Int(tick % Int64(TimerWheel.slotCount))
                 if slots[i].isEmpty { continue }
-                // Take the slot's entries, leaving it the scratch array (both keep their capacity).
-                var due = scratch
+                // Take the slot's entries, leaving it empty; the array goes back to the pool with its capacity.
+                var due: [TimerEntry] = []
                 swap(&due, &slots[i])
                 for e in due {
                     if e.at / TimerWheel.tickMS > tick {
-                        slots[i].append(e)  // a later lap of the wheel
+                        put(e, slot: i)  // a later lap of the wheel
                     } else {
                         // A stale entry (the cell was re-armed for another time since) is dropped without a visit.
                         let cell = e.cell.takeUnretainedValue()
@@ -107,7 +117,7 @@ final class TimerWheel: @unchecked Sendable {
                     }
                 }
                 due.removeAll(keepingCapacity: true)
-                scratch = due
+                pool.append(due)
                 drain()
             }
             let next = (tick + 1) * TimerWheel.tickMS

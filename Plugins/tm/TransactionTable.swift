@@ -8,13 +8,15 @@ final class TransactionTable: @unchecked Sendable {
     // mutex (lock(_:)/unlock(_:)); the arrays themselves are allocated once and never resized.
     static let size = 65536
     private let locks: UnsafeMutablePointer<pthread_mutex_t>
-    private let cells: UnsafeMutablePointer<[Cell]>
+    /// Each bucket's cells as a list linked through `Cell.nextInBucket` (oldest first): adding a cell allocates
+    /// nothing (an array per bucket allocated storage for the first cell of each bucket).
+    private let heads: UnsafeMutablePointer<Cell?>
     private let labels: UnsafeMutablePointer<UInt32>
     private let totals: UnsafeMutablePointer<UInt64>
 
     init() {
         locks = .allocate(capacity: TransactionTable.size)
-        cells = .allocate(capacity: TransactionTable.size)
+        heads = .allocate(capacity: TransactionTable.size)
         labels = .allocate(capacity: TransactionTable.size)
         totals = .allocate(capacity: TransactionTable.size)
         var attr = pthread_mutexattr_t()
@@ -23,7 +25,7 @@ final class TransactionTable: @unchecked Sendable {
         pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE))
         for i in 0..<TransactionTable.size {
             pthread_mutex_init(locks + i, &attr)
-            (cells + i).initialize(to: [])
+            (heads + i).initialize(to: nil)
             labels[i] = UInt32(truncatingIfNeeded: i &* 2654435761)
             totals[i] = 0
         }
@@ -51,10 +53,10 @@ final class TransactionTable: @unchecked Sendable {
     }
 
     /// True when a bucket holds no cell (lock held).
-    func isEmpty(_ i: Int) -> Bool { cells[i].isEmpty }
+    func isEmpty(_ i: Int) -> Bool { heads[i] == nil }
 
     /// Cells of a bucket (lock held).
-    func bucket(_ i: Int) -> [Cell] { cells[i] }
+    func bucket(_ i: Int) -> BucketCells { BucketCells(head: heads[i]) }
 
     /// A new label for a cell of the bucket (lock held).
     func nextLabel(_ i: Int) -> UInt32 {
@@ -62,16 +64,45 @@ final class TransactionTable: @unchecked Sendable {
         return labels[i]
     }
 
+    /// Adds a cell at the end of its bucket (lookups keep finding the oldest match first).
     func insert(_ c: Cell) {
-        cells[c.hashIndex].append(c)
+        if var last = heads[c.hashIndex] {
+            while let n = last.nextInBucket { last = n }
+            last.nextInBucket = c
+        } else {
+            heads[c.hashIndex] = c
+        }
         totals[c.hashIndex] += 1
     }
 
     func remove(_ c: Cell) {
-        if let at = cells[c.hashIndex].firstIndex(where: { $0 === c }) { cells[c.hashIndex].remove(at: at) }
+        if heads[c.hashIndex] === c {
+            heads[c.hashIndex] = c.nextInBucket
+        } else {
+            var p = heads[c.hashIndex]
+            while let q = p, q.nextInBucket !== c { p = q.nextInBucket }
+            p?.nextInBucket = c.nextInBucket
+        }
+        c.nextInBucket = nil
         c.removed = true
     }
 
     /// (current, total) of a bucket, for MI t_hash.
-    func counts(_ i: Int) -> (Int, UInt64) { withBucket(i) { (cells[i].count, totals[i]) } }
+    func counts(_ i: Int) -> (Int, UInt64) { withBucket(i) { (bucket(i).reduce(0) { n, _ in n + 1 }, totals[i]) } }
+}
+
+/// The cells of one bucket, oldest first (read with the bucket lock held).
+struct BucketCells: Sequence {
+    let head: Cell?
+
+    struct Iterator: IteratorProtocol {
+        var cell: Cell?
+        mutating func next() -> Cell? {
+            let c = cell
+            cell = c?.nextInBucket
+            return c
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(cell: head) }
 }
