@@ -16,25 +16,30 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
     return SignalingModule(host: host).build().pointer // allocated once, never freed
 }
 
-/// tm's API table (1.2: module_t_state, module_t_reply), bound at init when tm is loaded.
+/// tm's API table, bound at init when tm is loaded: 1.1 (module_t_state) is enough to tell whether a request has a
+/// transaction; replying on one needs 1.2's module_t_reply, used only when the table has it.
 struct TMReplier: @unchecked Sendable {
     // The table is published by tm for the life of the process and never written after; only read here.
     let api: UnsafePointer<sy_tm_api>
+    /// The table is 1.2 or later and carries module_t_reply.
+    let canReply: Bool
 
     static func bind(_ host: PluginHost) throws -> TMReplier? {
-        let minSize = UInt32(MemoryLayout<sy_tm_api>.offset(of: \sy_tm_api.module_t_reply)! + MemoryLayout<OpaquePointer>.size)
-        guard let raw = try? host.apiBind(SY_TM_API_NAME, major: UInt32(SY_TM_MAJOR), minSize: minSize) else {
-            // Loaded but too old: refuse rather than answer statelessly what has a transaction.
+        let size11 = MemoryLayout<sy_tm_api>.offset(of: \sy_tm_api.module_t_request)! + MemoryLayout<OpaquePointer>.size
+        let size12 = MemoryLayout<sy_tm_api>.offset(of: \sy_tm_api.module_t_reply)! + MemoryLayout<OpaquePointer>.size
+        guard let raw = try? host.apiBind(SY_TM_API_NAME, major: UInt32(SY_TM_MAJOR), minSize: UInt32(size11)) else {
+            // Loaded but older than 1.1: no way to tell a transaction exists, so refuse rather than answer
+            // statelessly what may have one.
             if (try? host.apiBind(SY_TM_API_NAME, major: UInt32(SY_TM_MAJOR), minSize: 0)) != nil {
-                throw PluginError("the loaded tm has no module_t_reply (tm API 1.2 needed)")
+                throw PluginError("the loaded tm has no module_t_state (tm API 1.1 needed)")
             }
             return nil
         }
         let api = raw.assumingMemoryBound(to: sy_tm_api.self)
-        guard api.pointee.header.abi_minor >= 2, api.pointee.module_t_reply != nil else {
-            throw PluginError("the loaded tm has no module_t_reply (tm API 1.2 needed)")
-        }
-        return TMReplier(api: api)
+        let h = api.pointee.header
+        // Read module_t_reply only when the table is big enough to hold it.
+        let canReply = h.abi_minor >= 2 && Int(h.struct_size) >= size12 && api.pointee.module_t_reply != nil
+        return TMReplier(api: api, canReply: canReply)
     }
 
     /// True when the context's request has a transaction.
@@ -70,22 +75,29 @@ final class SignalingModule: Sendable {
         m.onInit { [self] in
             let bound = try TMReplier.bind(host)
             tm.withLock { $0 = bound }
-            host.log(.info, bound != nil ? "replies through tm when a transaction exists" : "tm not loaded: stateless replies")
+            switch bound.map(\.canReply) {
+            case true?: host.log(.info, "replies through tm when a transaction exists")
+            case false?: host.log(.info, "tm API older than 1.2: stateless replies, none over a transaction")
+            case nil: host.log(.info, "tm not loaded: stateless replies")
+            }
         }
         return m.build()
     }
 
-    /// 1 sent, -1 not (bad code, empty reason, nothing to answer, not sent).
+    /// 1 sent, -1 not (bad code, nothing to answer, a transaction tm cannot reply on, not sent). An empty reason is
+    /// sent as it is, as OpenSIPS does.
     func sendReply(_ ctx: SYContext, code: Int, reason: String) -> Int32 {
         guard (100...699).contains(code) else {
             host.log(.err, "send_reply: wrong code \(code), allowed values: 1xx - 6xx only")
             return -1
         }
-        guard !reason.isEmpty else {
-            host.log(.err, "send_reply: empty reason")
-            return -1
-        }
         if let tm = tm.withLock({ $0 }), tm.hasTransaction(ctx) {
+            // Never a stateless reply over a transaction: tm would not know of it.
+            guard tm.canReply else {
+                host.log(.err, "send_reply: the request has a transaction and the loaded tm cannot reply on it "
+                    + "(module_t_reply needs tm API 1.2)")
+                return -1
+            }
             guard tm.reply(ctx, code: code, reason: reason) == 1 else {
                 host.log(.err, "send_reply: failed to send the reply with tm")
                 return -1

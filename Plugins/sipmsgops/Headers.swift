@@ -16,6 +16,11 @@ extension SipMsgOps {
 
     func add(_ ctx: SYContext, _ lines: [Substring], atTop: Bool, function: String) -> Int32 {
         guard !lines.isEmpty else { return 1 }
+        // All lines or none: refuse the text before adding any of it.
+        if let bad = lines.first(where: { !SipMsgOps.isAddable($0) }) {
+            host.log(.err, "\(function): cannot add '\(bad)' (not a 'Name: value' line, or a Via): nothing added")
+            return -1
+        }
         // A block inserted first keeps its order: its lines are added first to last.
         for line in lines {
             guard host.sipHeaderAdd(ctx, String(line), atTop: atTop) else {
@@ -24,6 +29,23 @@ extension SipMsgOps {
             }
         }
         return 1
+    }
+
+    /// What the core adds: "Name: value" with a token name, not a Via (the core owns Via).
+    static func isAddable(_ line: Substring) -> Bool {
+        guard let colon = line.firstIndex(of: ":") else { return false }
+        let name = Text.trim(line[..<colon])
+        guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else { return false }
+        return !Text.equalFold(name, "via") && !Text.equalFold(name, "v")
+    }
+
+    @inline(__always) static func isTokenByte(_ c: UInt8) -> Bool {
+        switch c {
+        case 48...57, 65...90, 97...122: return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "%"), UInt8(ascii: "*"),
+             UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"): return true
+        default: return false
+        }
     }
 
     /// append_urihf(prefix, suffix): one header made of prefix, the request-URI as received, and suffix, added last.

@@ -2,18 +2,31 @@
 import SwitchyardPluginKit
 
 extension SipMsgOps {
-    /// 1 when the request's method (a reply's CSeq method) is one of the names, -1 otherwise.
+    /// 1 when the request's method (a reply's CSeq method) is in the list, -1 otherwise. As OpenSIPS: a list naming
+    /// at least one standard method is a set of methods where every non-standard name stands for "any non-standard
+    /// method" ("INVITE,FOO" matches BAR); otherwise the whole argument is compared by name ("FOO" matches FOO,
+    /// "FOO,BAR" matches nothing).
     func isMethod(_ call: FunctionCall) -> Int32 {
         let found = withInfo(call.context) { i in
             let method = i.is_request != 0 ? i.method.bytes : i.cseq_method.bytes
-            return !method.isEmpty && call.withBytes(0) { SipMsgOps.listContains($0, method) }
+            return !method.isEmpty && call.withBytes(0) { SipMsgOps.methodMatches($0, method) }
         }
         return found == true ? 1 : -1
     }
 
-    /// True when one of the names in `list` ("INVITE", "INVITE,BYE", OpenSIPS 1.x's "INVITE|BYE") equals `method`,
-    /// ASCII case-insensitively. OpenSIPS compares known methods by id and others by name, which comes to the same.
-    static func listContains(_ list: UnsafeRawBufferPointer, _ method: UnsafeRawBufferPointer) -> Bool {
+    /// The methods OpenSIPS knows by id; any other name is "other".
+    static let knownMethods = ["ack", "bye", "cancel", "info", "invite", "message", "notify", "options", "prack",
+                               "publish", "refer", "register", "subscribe", "update"].map { Array($0.utf8) }
+    static let otherMethod = knownMethods.count
+
+    /// The id of a method name: its index in knownMethods (ASCII case-insensitive), or otherMethod.
+    static func methodID(_ name: some Collection<UInt8>) -> Int {
+        knownMethods.firstIndex { $0.count == name.count && zip($0, name).allSatisfy { $0 == Text.lower($1) } } ?? otherMethod
+    }
+
+    /// OpenSIPS's is_method test of `method` against the list ("INVITE", "INVITE,BYE", OpenSIPS 1.x's "INVITE|BYE").
+    static func methodMatches(_ list: UnsafeRawBufferPointer, _ method: UnsafeRawBufferPointer) -> Bool {
+        var ids = Set<Int>()
         var start = 0
         while start <= list.count {
             var end = start
@@ -21,14 +34,13 @@ extension SipMsgOps {
             var lo = start, hi = end
             while lo < hi, list[lo] == 32 || list[lo] == 9 { lo += 1 }
             while hi > lo, list[hi - 1] == 32 || list[hi - 1] == 9 { hi -= 1 }
-            if hi - lo == method.count {
-                var same = true
-                for k in 0..<method.count where Text.lower(list[lo + k]) != Text.lower(method[k]) { same = false; break }
-                if same { return true }
-            }
+            if hi > lo { ids.insert(methodID(list[lo..<hi])) }
             start = end + 1
         }
-        return false
+        if ids.contains(where: { $0 != otherMethod }) { return ids.contains(methodID(method)) }
+        // Only non-standard names: the whole argument against the method's name.
+        guard list.count == method.count else { return false }
+        return zip(list, method).allSatisfy { Text.lower($0) == Text.lower($1) }
     }
 
     /// 1 when the To header has a tag (an in-dialog request, or any reply past 100), -1 otherwise.

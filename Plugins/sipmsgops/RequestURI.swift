@@ -114,12 +114,16 @@ extension SipMsgOps {
         return setRequestURI(call, "sip:" + ru.dropFirst(4) + "@" + host + ";user=phone", "ruri_tel2sip")
     }
 
-    /// is_uri_user_e164(uri): 1 when the URI's user is '+' and 2 to 15 digits, -1 otherwise.
+    /// is_uri_user_e164(uri): 1 when the URI's user is '+' and 2 to 15 digits, -1 otherwise (also for what is not a
+    /// sip:, sips:, tel: or tels: URI, such as mailto: or a name-addr "<sip:...>", which OpenSIPS's parse_uri refuses).
     func isURIUserE164(_ call: FunctionCall) -> Int32 {
         let uri = call.string(0)
-        guard !uri.isEmpty, let u = URIParts(uri) else { return -1 }
+        guard let colon = uri.firstIndex(of: ":"), SipMsgOps.e164Schemes.contains(uri[..<colon].lowercased()),
+              let u = URIParts(uri) else { return -1 }
         return SipMsgOps.isE164(u.userOnly) ? 1 : -1
     }
+
+    static let e164Schemes: Set<String> = ["sip", "sips", "tel", "tels"]
 
     static func isE164(_ user: Substring) -> Bool {
         let b = Array(user.utf8)

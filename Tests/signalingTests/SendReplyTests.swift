@@ -26,6 +26,27 @@ final class SendReplyTests: SignalingTestCase {
         XCTAssertTrue(waitUntil(timeout: 5, poll: 0.02) { Self.count(sy.output, "replied to ") == 2 }, sy.output)
     }
 
+    /// An empty reason is sent as it is (OpenSIPS sends the status line with an empty reason phrase), statelessly and
+    /// through tm.
+    func testEmptyReason() throws {
+        let proxy = 41530
+        let sy = try startSwitchyard(Self.config(port: proxy, tm: true) + """
+        route {
+            if ($rU == "stateful") t_newtran();
+            if (send_reply(404, "")) xlog("L_NOTICE", "replied to $ci\\n");
+            exit;
+        }
+        """, port: proxy)
+        let caller = try UDPSocket()
+        for user in ["stateless", "stateful"] {
+            caller.send(Self.invite(user: user, proxy: proxy, local: caller.port, callID: "empty-\(user)",
+                                    branch: "z9hG4bK-empty-\(user)"), to: proxy)
+            let reply = Self.receive(caller, startingWith: "SIP/2.0 404")
+            XCTAssertEqual(reply?.components(separatedBy: "\r\n").first, "SIP/2.0 404 ", "\(user)\n\(sy.output)")
+            XCTAssertTrue(sy.waitFor("replied to empty-\(user)"), sy.output)
+        }
+    }
+
     /// With tm loaded: after t_newtran the reply is tm's, so a retransmitted INVITE gets it again without the script
     /// running; without a transaction the reply is stateless and a retransmission runs the script again.
     func testTransactionDecides() throws {
