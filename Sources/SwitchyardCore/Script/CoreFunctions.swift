@@ -84,26 +84,6 @@ enum CoreFunctions {
                 ctx.message.destinationURI = nil
                 return 1
             },
-            // append_branch([uri][, qvalue]): a further branch for tm's parallel forking; without a URI the current
-            // $ru/$du. qvalue as in Contact ("0.5"), kept with the branch ($tm.branch.q).
-            def("append_branch", [str | ParamFlag.opt, str | ParamFlag.opt]) { ctx, a in
-                var q: Int? = nil
-                if a.count > 1, let t = a[1].value.stringForm, !t.isEmpty {
-                    guard let v = QValue.parse(t) else {
-                        ctx.engine.log.error("append_branch: bad q value '\(t)'")
-                        return -1
-                    }
-                    q = v
-                }
-                if let s = a[0].value.stringForm, !s.isEmpty {
-                    guard SIPURI(s) != nil else { return -1 }
-                    ctx.message.branches.append((s, nil, q))
-                } else {
-                    guard let u = ctx.message.requestURI?.text else { return -1 }
-                    ctx.message.branches.append((u, ctx.message.destinationURI, q))
-                }
-                return 1
-            },
             def("isdsturiset", []) { ctx, _ in ctx.message.destinationURI == nil ? -1 : 1 },
             // pv_printf($pv, "format"): the format is printed into the variable.
             def("pv_printf", [ParamFlag.variable, str]) { ctx, a in

@@ -1,0 +1,23 @@
+/// is_myself(): whether a host (and port; 0 any) names one of the listening sockets.
+extension SIPCore {
+    func isListening(host: String, port: Int) -> Bool {
+        let h = Array(host.utf8)
+        let bracketed = Array("[\(host)]".utf8)
+        return sockets.contains { s in
+            (port == 0 || port == s.address.port || port == s.viaPort)
+                && (s.localNames.contains(h) || s.localNames.contains(bracketed))
+        }
+    }
+}
+
+/// Our Via up to the branch for one message: the socket's, unless the script changed the advertised address or port
+/// (set_advertised_address / set_advertised_port).
+extension SIPCore {
+    func viaPrefix(_ socket: SIPSocket, _ via: ViaHandling) -> String {
+        if via.advertisedAddress == nil && via.advertisedPort == nil { return socket.viaPrefix }
+        var host = via.advertisedAddress ?? socket.viaHost
+        if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }
+        let port = via.advertisedPort ?? String(socket.viaPort)
+        return "SIP/2.0/\(socket.viaTransport) \(host):\(port);branch="
+    }
+}
