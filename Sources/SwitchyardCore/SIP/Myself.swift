@@ -1,3 +1,5 @@
+import SwitchyardSIP
+
 /// is_myself(): whether a host (and port; 0 any) names one of the listening sockets.
 extension SIPCore {
     func isListening(host: String, port: Int) -> Bool {
@@ -19,5 +21,15 @@ extension SIPCore {
         if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }
         let port = via.advertisedPort ?? String(socket.viaPort)
         return "SIP/2.0/\(socket.viaTransport) \(host):\(port);branch="
+    }
+}
+
+extension SIPCore {
+    /// A Via naming one of the `alias=` hosts (as OpenSIPS's check_self, a reply whose top Via an alias names is ours:
+    /// set_advertised_address with an alias). No alias: false at once (the per-reply path).
+    func isAlias(_ via: SIPVia) -> Bool {
+        guard !engine.aliases.isEmpty else { return false }
+        let host = MiscFunctions.normalizedHost(via.host), port = via.port ?? 5060
+        return engine.aliases.contains { MiscFunctions.normalizedHost($0.host) == host && ($0.port == nil || $0.port == port) }
     }
 }
