@@ -56,7 +56,7 @@ public final class ScriptEngine: @unchecked Sendable {
         for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv] {
             transformClasses[t.name] = t
         }
-        for f in CoreFunctions.all() + BranchFunctions.all() + MiscFunctions.all() { functions[f.name] = f }
+        for f in CoreFunctions.all() + BranchFunctions.all() + MiscFunctions.all() + SerialBranches.all() { functions[f.name] = f }
     }
 
     // MARK: registration (startup)
