@@ -52,7 +52,7 @@ public final class ScriptEngine: @unchecked Sendable {
 
     public init(log: CoreLog) {
         self.log = log
-        for c in CorePVs.classes() + MessagePVs.classes() { pvClasses[c.name] = c }
+        for c in CorePVs.classes() + MessagePVs.classes() + BranchFieldPV.classes() { pvClasses[c.name] = c }
         for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv] {
             transformClasses[t.name] = t
         }
