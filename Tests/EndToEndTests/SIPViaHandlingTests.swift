@@ -61,4 +61,28 @@ final class SIPViaHandlingTests: SippTestCase {
         XCTAssertTrue(uas.trace.contains("Via: SIP/2.0/UDP 127.0.0.1:\(proxy);branch=z9hG4bK"), uas.report)
         XCTAssertTrue(sy.process.isRunning, sy.output)
     }
+
+    /// send(): the INVITE as received, with the given header after the request line, reaches a third peer while the
+    /// call goes on through forward().
+    func testSendCopiesTheReceivedRequest() throws {
+        let (proxy, uasPort, uacPort) = (45120, 45121, 45122)
+        let copy = try UDPSocket()
+        let sy = try startSwitchyard(config(proxy: proxy, uas: uasPort, via: """
+            if ($rm == "INVITE" && !send("udp:127.0.0.1:\(copy.port)", "X-Copy: yes\\r\\n")) xlog("L_ERR", "send failed\\n");
+        """), port: proxy)
+        _ = try startUAS("uas.xml", port: uasPort)
+        let run = try runUAC("uac.xml", local: uacPort, target: proxy, calls: 1)
+        assertAllSuccessful(run, calls: 1, sy)
+        var got: String? = nil
+        let end = Date().addingTimeInterval(3)
+        while got == nil && Date() < end { got = copy.receive()?.0 }
+        let text = try XCTUnwrap(got, sy.output)
+        let lines = text.components(separatedBy: "\r\n")
+        XCTAssertTrue(lines[0].hasPrefix("INVITE sip:1000@127.0.0.1:\(proxy) SIP/2.0"), text)
+        XCTAssertEqual(lines[1], "X-Copy: yes", text)
+        let vias = lines.filter { $0.hasPrefix("Via:") }
+        XCTAssertEqual(vias.count, 1, "no Via of ours\n\(text)")
+        XCTAssertTrue(vias.first?.hasPrefix("Via: SIP/2.0/UDP 127.0.0.1:\(uacPort);branch=") == true, text)
+        XCTAssertFalse(sy.output.contains("send failed"), sy.output)
+    }
 }

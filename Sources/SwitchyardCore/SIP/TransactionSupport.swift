@@ -169,6 +169,8 @@ final class RequestSnapshot: @unchecked Sendable {
     var flags: UInt64
     /// Branch flags of the request-URI branch (setbflag): failure and reply routes see what the request route set.
     var branchFlags: UInt64
+    /// force_rport / add_local_rport / set_advertised_*: kept for the transaction's later relays (failure route).
+    let via: ViaHandling
 
     init(message: SIPMessage, origin: SIPOrigin, ctx: ScriptContext) {
         self.message = message
@@ -178,6 +180,7 @@ final class RequestSnapshot: @unchecked Sendable {
         self.touched = ctx.touchedAVPs
         self.flags = ctx.flags
         self.branchFlags = ctx.message.ruriBranchFlags
+        self.via = ctx.message.via
     }
 
     /// A new context of a route kind on the kept request: $ru as received, no $du, no edits; AVPs and flags copied.
@@ -188,6 +191,7 @@ final class RequestSnapshot: @unchecked Sendable {
         ctx.touchedAVPs = touched
         ctx.flags = flags
         ctx.message.ruriBranchFlags = branchFlags
+        ctx.message.via = via
         return ctx
     }
 

@@ -27,6 +27,14 @@ enum CoreFunctions {
                 }
                 return sip.forward(ctx, dest: a.first?.value.stringForm)
             },
+            // send(dest[, headers]): the received message as it is, to [proto:]host[:port].
+            def("send", [str, str | ParamFlag.opt]) { ctx, a in
+                guard let sip = ctx.engine.sip else {
+                    ctx.engine.log.error("send(): no SIP transport is loaded")
+                    return -1
+                }
+                return sip.send(ctx, dest: a[0].value.stringForm ?? "", headers: a[1].value.stringForm)
+            },
             // force_send_socket([proto:]host[:port]): forward() sends from this listening socket.
             def("force_send_socket", [str]) { ctx, a in
                 let text = a[0].value.stringForm ?? ""
