@@ -98,15 +98,23 @@ enum MiscFunctions {
                 }
                 return 1
             },
-            // script_trace([level, "format"[, "info"]]): accepted; no trace lines are written (see
-            // docs/core-functions.md). A level without a format is OpenSIPS's E_CFG (-6).
+            // script_trace([level, "format"[, "info"]]): traces every statement that follows (ScriptTrace); no
+            // argument turns it off. A level without a format is OpenSIPS's E_CFG (-6).
             def("script_trace", [int | opt, str | opt | ParamFlag.noExpand, str | opt | ParamFlag.staticOnly]) { ctx, a in
-                if case .omitted = a[0], case .omitted = a[1], case .omitted = a[2] { return 1 }
-                if case .omitted = a[0] { return -6 }
-                if case .omitted = a[1] {
+                if case .omitted = a[0], case .omitted = a[1], case .omitted = a[2] {
+                    ctx.trace = nil
+                    return 1
+                }
+                guard let level = a[0].value.intForm else { return -6 }
+                guard let text = a[1].value.stringForm else {
                     ctx.engine.log.error("script_trace: Missing 'pv_format_string' parameter")
                     return -6
                 }
+                guard let format = try? FormatString.parse(text, engine: ctx.engine) else {
+                    ctx.engine.log.error("script_trace: bad format string \"\(text)\"")
+                    return -6
+                }
+                ctx.trace = ScriptTrace(level: level, format: format, info: a[2].value.stringForm)
                 return 1
             },
         ]

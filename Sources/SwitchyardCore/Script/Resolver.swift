@@ -221,6 +221,12 @@ public struct Resolver {
     // MARK: calls
 
     mutating func call(_ c: CallExpr) -> CallNode? {
+        let node = callNode(c)
+        node?.traceName = c.name
+        return node
+    }
+
+    mutating func callNode(_ c: CallExpr) -> CallNode? {
         switch c.name {
         case "route": return routeCall(c)
         case "xlog", "xdbg": return xlog(c)
