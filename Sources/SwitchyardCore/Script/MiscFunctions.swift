@@ -49,6 +49,25 @@ enum MiscFunctions {
                 ctx.message.via.addLocalRport = true
                 return 1
             },
+            // set_via_handling("force-rport,add-local-rport,..."): the 3.5 form of the two above. reply-to-via and
+            // force-tcp-alias are accepted and logged as not supported (see docs/core-functions.md).
+            def("set_via_handling", [str]) { ctx, a in
+                var via = ctx.message.via
+                for f in (a[0].value.stringForm ?? "").split(separator: ",") {
+                    switch f.trimmingCharacters(in: .whitespaces).lowercased() {
+                    case "force-rport": via.forceRport = true
+                    case "add-local-rport": via.addLocalRport = true
+                    case "reply-to-via", "force-tcp-alias":
+                        ctx.engine.log.warning("set_via_handling: '\(f)' is not supported, ignored")
+                    case "": break
+                    default:
+                        ctx.engine.log.error("set_via_handling: unknown flag '\(f)' (force-rport, add-local-rport, reply-to-via, force-tcp-alias)")
+                        return -1
+                    }
+                }
+                ctx.message.via = via
+                return 1
+            },
             def("set_advertised_address", [str]) { ctx, a in
                 ctx.message.via.advertisedAddress = a[0].value.stringForm ?? ""
                 return 1
