@@ -101,7 +101,7 @@ extension HostTable {
                 // Only where replies to this request go.
                 guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin,
                       let top = (try? msg.vias())?.first else { return -1 }
-                let (conn, dst) = sip.replyTarget(top, origin: origin)
+                let (conn, dst) = sip.replyTarget(top, origin: origin, forceRport: ctx.message.via.forceRport)
                 out.pointee = sy_str(s: nil, len: 0)
                 HostTable.fill(target, socket: origin.socket, conn: conn, dst: dst)
                 return 0

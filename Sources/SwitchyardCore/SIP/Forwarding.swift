@@ -37,11 +37,12 @@ extension SIPCore {
             log.error("forward(): request without a usable Via")
             return -1
         }
-        let topText = MessageWriter.viaWithSource(msg, topVia, origin.source)
+        let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
         let newRURI = ctx.message.requestURIChanged ? ctx.message.requestURI?.text : nil
-        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: socket.viaPrefix,
+        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via),
                                                  branch: .stateless(branchHash(msg, topVia)), topVia: topVia,
-                                                 topViaText: topText, edits: ctx.message.edits)
+                                                 topViaText: topText, edits: ctx.message.edits,
+                                                 viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
         guard socket.send(conn: 0, to: dst, out) else {
             log.error("forward(): sending to \(proto):\(dst.text) failed")
             return -1

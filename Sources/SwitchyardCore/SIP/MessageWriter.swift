@@ -5,9 +5,10 @@ import SwitchyardSIP
 enum MessageWriter {
     /// The received top Via rewritten with `received=` / `rport=`,
     /// or nil when it needs no change (the common case: the sender put its own address there).
-    static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress) -> String? {
+    /// `forceRport` (force_rport()): as if the sender had asked for rport.
+    static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress, forceRport: Bool = false) -> String? {
         // With rport, received= is added even when the address matches, and rport gets the source port.
-        let rport = via.hasRport
+        let rport = via.hasRport || forceRport
         let needReceived = rport || !source.hasIP(via.host)
         guard needReceived else { return nil }
         // sent-protocol and sent-by as written, then the parameters, rport filled and received set.
@@ -24,6 +25,7 @@ enum MessageWriter {
             if let v = p.value { out += "=" + v }
         }
         if needReceived { out += ";received=\(source.ip)" }
+        if forceRport && !via.hasRport { out += ";rport=\(source.port)" }
         return out
     }
 
@@ -61,8 +63,9 @@ enum MessageWriter {
     }
 
     /// A request as forwarded: new request line if the R-URI changed, our Via (prefix and branch) first, edits applied.
+    /// `viaSuffix`: parameters after our branch (add_local_rport's `;rport`).
     static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: Branch, topVia: SIPVia?,
-                                 topViaText: String?, edits: HeaderEdits) -> [UInt8] {
+                                 topViaText: String?, edits: HeaderEdits, viaSuffix: String = "") -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
         if let ruri = newRURI {
@@ -78,6 +81,7 @@ enum MessageWriter {
         out.append(contentsOf: "Via: ".utf8)
         out.append(text: viaPrefix)
         branch.append(to: &out)
+        if !viaSuffix.isEmpty { out.append(text: viaSuffix) }
         out.appendCRLF()
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText)
         return out

@@ -8,34 +8,37 @@ extension SIPCore {
     func reply(_ ctx: ScriptContext, code: Int, reason: String, extraHeaders: String = "") -> Int {
         guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin else { return -1 }
         // Headers the script added to the request (e.g. Max-Forwards) are not the reply's.
-        let r = reply(to: msg, origin: origin, code: code, reason: reason, extraHeaders: extraHeaders)
+        let r = reply(to: msg, origin: origin, code: code, reason: reason, extraHeaders: extraHeaders,
+                      forceRport: ctx.message.via.forceRport)
         if r == 1 { ctx.message.handled = true }
         return r
     }
 
     /// Answers a request statelessly. 1 sent, -1 not answerable (ACK, bad code), -2 not sent.
-    func reply(to msg: SIPMessage, origin: SIPOrigin, code: Int, reason: String, extraHeaders: String) -> Int {
+    func reply(to msg: SIPMessage, origin: SIPOrigin, code: Int, reason: String, extraHeaders: String,
+               forceRport: Bool = false) -> Int {
         guard (100...699).contains(code) else { log.error("sl_send_reply: bad code \(code)"); return -1 }
         if msg.methodIs("ACK") { return -1 }  // ACKs get no reply
         guard let top = (try? msg.vias())?.first else { return -2 }
         var toTag: String? = nil
         if code >= 180 && msg.toTag == nil { toTag = localTag(msg) }  // as OpenSIPS: no tag on 100-179
         let out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
-                                               topViaText: MessageWriter.viaWithSource(msg, top, origin.source),
+                                               topViaText: MessageWriter.viaWithSource(msg, top, origin.source,
+                                                                                       forceRport: forceRport),
                                                toTag: toTag, extraHeaders: extraHeaders, server: serverHeader)
-        guard send(reply: out, to: top, origin: origin) else { return -2 }
+        guard send(reply: out, to: top, origin: origin, forceRport: forceRport) else { return -2 }
         counters.sentReplies.add(1, ordering: .relaxed)
         return 1
     }
 
     /// Sends a reply back to a request's sender: the same connection on streams; on datagrams the
     /// source address, at the rport or the Via port.
-    func send(reply: [UInt8], to via: SIPVia, origin: SIPOrigin) -> Bool {
+    func send(reply: [UInt8], to via: SIPVia, origin: SIPOrigin, forceRport: Bool = false) -> Bool {
         if origin.socket.proto.isStream {
             return origin.socket.send(conn: origin.conn, to: origin.source, reply)
         }
         var dst = origin.source
-        if !via.hasRport, let a = SocketAddress(ip: origin.source.ip, port: via.port ?? 5060) { dst = a }
+        if !via.hasRport && !forceRport, let a = SocketAddress(ip: origin.source.ip, port: via.port ?? 5060) { dst = a }
         return origin.socket.send(conn: 0, to: dst, reply)
     }
 

@@ -221,7 +221,7 @@ public final class SIPCore: @unchecked Sendable {
     /// Sends a reply on to the next Via, if the top Via is ours.
     func relay(_ msg: SIPMessage, vias: [SIPVia], edits: HeaderEdits) {
         let top = vias[0]
-        guard sockets.contains(where: { $0.matches(top) }) else {
+        guard sockets.contains(where: { $0.matches(top) }) || isAlias(top) else {
             log.write(LogLevels.debug, module: "core", "reply \(msg.statusCode ?? 0) whose top Via \(top.host) is not ours: dropped")
             return
         }

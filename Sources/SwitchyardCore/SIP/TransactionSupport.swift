@@ -24,11 +24,12 @@ extension SIPCore {
         }
         guard let topVia = (try? msg.vias())?.first else { return .failure(.init(code: -1)) }
         let b: MessageWriter.Branch = (branch?.isEmpty ?? true) ? .stateless(branchHash(msg, topVia)) : .text(branch!)
-        let topText = MessageWriter.viaWithSource(msg, topVia, origin.source)
+        let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
         var newRURI: String? = ruri
         if newRURI == nil, ctx.message.requestURIChanged { newRURI = ctx.message.requestURI?.text }
-        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: socket.viaPrefix, branch: b,
-                                                 topVia: topVia, topViaText: topText, edits: ctx.message.edits)
+        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via), branch: b,
+                                                 topVia: topVia, topViaText: topText, edits: ctx.message.edits,
+                                                 viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
         return .success((out, socket, dst))
     }
 
@@ -44,7 +45,8 @@ extension SIPCore {
         if code < 180 || msg.toTag != nil { tag = nil } else if tag == nil || tag!.isEmpty { tag = localTag(msg) }
         let extra = extraHeaders
         var out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
-                                               topViaText: MessageWriter.viaWithSource(msg, top, origin.source),
+                                               topViaText: MessageWriter.viaWithSource(msg, top, origin.source,
+                                                                                       forceRport: ctx.message.via.forceRport),
                                                toTag: tag, extraHeaders: extra, server: serverHeader)
         if !body.isEmpty {
             // statelessReply ends with "Content-Length: 0\r\n\r\n": replace it with the body's length and the body.
@@ -55,15 +57,15 @@ extension SIPCore {
                 out.append(contentsOf: body)
             }
         }
-        let (conn, dst) = replyTarget(top, origin: origin)
+        let (conn, dst) = replyTarget(top, origin: origin, forceRport: ctx.message.via.forceRport)
         return (out, origin.socket, conn, dst)
     }
 
     /// Where a reply to a request goes: the same connection on streams; else the source address at rport or the Via port.
-    func replyTarget(_ via: SIPVia, origin: SIPOrigin) -> (UInt64, SocketAddress) {
+    func replyTarget(_ via: SIPVia, origin: SIPOrigin, forceRport: Bool = false) -> (UInt64, SocketAddress) {
         if origin.socket.proto.isStream { return (origin.conn, origin.source) }
         var dst = origin.source
-        if !via.hasRport { dst.port = via.port ?? 5060 }
+        if !via.hasRport && !forceRport { dst.port = via.port ?? 5060 }
         return (0, dst)
     }
 
@@ -165,6 +167,10 @@ final class RequestSnapshot: @unchecked Sendable {
     var avps: [[Value]]
     var touched: [Int]
     var flags: UInt64
+    /// Branch flags of the request-URI branch (setbflag): failure and reply routes see what the request route set.
+    var branchFlags: UInt64
+    /// force_rport / add_local_rport / set_advertised_*: kept for the transaction's later relays (failure route).
+    let via: ViaHandling
 
     init(message: SIPMessage, origin: SIPOrigin, ctx: ScriptContext) {
         self.message = message
@@ -173,6 +179,8 @@ final class RequestSnapshot: @unchecked Sendable {
         self.avps = ctx.avps
         self.touched = ctx.touchedAVPs
         self.flags = ctx.flags
+        self.branchFlags = ctx.message.ruriBranchFlags
+        self.via = ctx.message.via
     }
 
     /// A new context of a route kind on the kept request: $ru as received, no $du, no edits; AVPs and flags copied.
@@ -182,6 +190,8 @@ final class RequestSnapshot: @unchecked Sendable {
         ctx.avps = avps
         ctx.touchedAVPs = touched
         ctx.flags = flags
+        ctx.message.ruriBranchFlags = branchFlags
+        ctx.message.via = via
         return ctx
     }
 
@@ -190,5 +200,6 @@ final class RequestSnapshot: @unchecked Sendable {
         avps = ctx.avps
         touched = ctx.touchedAVPs
         flags = ctx.flags
+        branchFlags = ctx.message.ruriBranchFlags
     }
 }

@@ -3,6 +3,8 @@ import SwitchyardABI
 /// A resolved call: to a script function (core or plugin), with arguments fixed up at startup.
 class CallNode: @unchecked Sendable {
     let location: SourceLocation
+    /// The function's name as written (script_trace lines); set by the resolver.
+    var traceName = ""
     init(_ location: SourceLocation) { self.location = location }
     func invoke(_ ctx: ScriptContext) -> Int { 1 }
 }

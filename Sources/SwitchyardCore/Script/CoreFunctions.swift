@@ -27,6 +27,14 @@ enum CoreFunctions {
                 }
                 return sip.forward(ctx, dest: a.first?.value.stringForm)
             },
+            // send(dest[, headers]): the received message as it is, to [proto:]host[:port].
+            def("send", [str, str | ParamFlag.opt]) { ctx, a in
+                guard let sip = ctx.engine.sip else {
+                    ctx.engine.log.error("send(): no SIP transport is loaded")
+                    return -1
+                }
+                return sip.send(ctx, dest: a[0].value.stringForm ?? "", headers: a[1].value.stringForm)
+            },
             // force_send_socket([proto:]host[:port]): forward() sends from this listening socket.
             def("force_send_socket", [str]) { ctx, a in
                 let text = a[0].value.stringForm ?? ""
@@ -82,26 +90,6 @@ enum CoreFunctions {
             },
             def("resetdsturi", []) { ctx, _ in
                 ctx.message.destinationURI = nil
-                return 1
-            },
-            // append_branch([uri][, qvalue]): a further branch for tm's parallel forking; without a URI the current
-            // $ru/$du. qvalue as in Contact ("0.5"), kept with the branch ($tm.branch.q).
-            def("append_branch", [str | ParamFlag.opt, str | ParamFlag.opt]) { ctx, a in
-                var q: Int? = nil
-                if a.count > 1, let t = a[1].value.stringForm, !t.isEmpty {
-                    guard let v = QValue.parse(t) else {
-                        ctx.engine.log.error("append_branch: bad q value '\(t)'")
-                        return -1
-                    }
-                    q = v
-                }
-                if let s = a[0].value.stringForm, !s.isEmpty {
-                    guard SIPURI(s) != nil else { return -1 }
-                    ctx.message.branches.append((s, nil, q))
-                } else {
-                    guard let u = ctx.message.requestURI?.text else { return -1 }
-                    ctx.message.branches.append((u, ctx.message.destinationURI, q))
-                }
                 return 1
             },
             def("isdsturiset", []) { ctx, _ in ctx.message.destinationURI == nil ? -1 : 1 },

@@ -29,6 +29,7 @@ final class BlockNode: StmtNode, @unchecked Sendable {
         var i = 0
         let n = stmts.count
         while i < n {
+            if let t = ctx.trace { t.log(raw[i].takeUnretainedValue(), ctx) }
             last = raw[i]._withUnsafeGuaranteedRef { $0.exec(ctx) }
             if ctx.flow != .normal { break }
             i += 1

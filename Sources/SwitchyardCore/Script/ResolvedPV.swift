@@ -67,6 +67,9 @@ public final class ResolvedPV: @unchecked Sendable {
         }
     }
 
+    /// True for `$avp(name)` (with or without an index).
+    var isAVP: Bool { accessor is AVPPV }
+
     @discardableResult
     public func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
         guard writable else { return false }

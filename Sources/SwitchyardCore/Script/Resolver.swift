@@ -221,12 +221,19 @@ public struct Resolver {
     // MARK: calls
 
     mutating func call(_ c: CallExpr) -> CallNode? {
+        let node = callNode(c)
+        node?.traceName = c.name
+        return node
+    }
+
+    mutating func callNode(_ c: CallExpr) -> CallNode? {
         switch c.name {
         case "route": return routeCall(c)
         case "xlog", "xdbg": return xlog(c)
         case "log": return plainLog(c)
         case "fetch_event_params": return fetchEventParams(c)
         case "setflag", "resetflag", "isflagset", "isflag": return flag(c)
+        case "setbflag", "resetbflag", "isbflagset": return branchFlag(c)
         case "raise_event": return raiseEvent(c)
         case _ where Resolver.cacheFunctions.contains(c.name): return cacheCall(c)
         case "async", "launch":
@@ -408,7 +415,8 @@ public struct Resolver {
 
     /// The functions the resolver handles itself (not in the engine's table).
     static let builtinFunctionNames: [String] = ["route", "xlog", "xdbg", "log", "fetch_event_params", "setflag",
-                                                 "resetflag", "isflagset", "isflag", "raise_event"]
+                                                 "resetflag", "isflagset", "isflag", "raise_event", "setbflag",
+                                                 "resetbflag", "isbflagset"]
 
     /// The known function closest to `name` (same letters in another case, or a small edit distance), if any.
     static func nearestFunction(_ name: String, among registered: [String]) -> String? {
@@ -456,6 +464,15 @@ public struct Resolver {
                 if case .output(let pv) = r { handles.append(varHandles.handle(for: pv)) } else { handles.append(nil) }
             } else {
                 ok = false
+            }
+        }
+        // OpenSIPS's fixup_check_avp: these outputs must be AVPs.
+        if def.module == "core", let positions = MiscFunctions.avpOutputs[c.name] {
+            for i in positions where i < resolved.count {
+                if case .output(let pv) = resolved[i], !pv.isAVP {
+                    error(i < args.count ? args[i].location : c.location, "\(c.name)(): parameter \(i + 1) must be an AVP, not \(pv.text)")
+                    ok = false
+                }
             }
         }
         return ok ? FunctionCallNode(def: def, args: resolved, varHandles: handles, c.location) : nil

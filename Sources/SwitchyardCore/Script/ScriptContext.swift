@@ -48,6 +48,8 @@ public final class ScriptContext: @unchecked Sendable {
     public var flags: UInt64 = 0
     public var message = ScriptMessage.dummy
     public var dropped = false
+    /// script_trace() in force for this run (nil: off).
+    var trace: ScriptTrace?
     var depth = 0
     /// The transaction layer's per-message slot (host ctx_slot_set): a pointer and how to release it.
     var slot: UnsafeMutableRawPointer?
@@ -115,6 +117,7 @@ public final class ScriptContext: @unchecked Sendable {
         message.reset()
         if sipInfoMemo != nil { sipInfoMemo = nil }
         dropped = false
+        if trace != nil { trace = nil }
         depth = 0
         releaseSlot()
     }

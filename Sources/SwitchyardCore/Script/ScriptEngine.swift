@@ -10,6 +10,10 @@ public final class ScriptEngine: @unchecked Sendable {
     public let varSlots = SlotTable()
     public let avpSlots = SlotTable()
     public let flagSlots = SlotTable()
+    /// Branch flag names (setbflag and co.): their own namespace, as OpenSIPS's FLAG_TYPE_BRANCH.
+    public let branchFlagSlots = SlotTable()
+    /// `alias=` globals ([proto:]host[:port]): hosts is_myself() takes as ours besides the listening sockets.
+    var aliases: [SocketSpec] = []
     /// Opaque `sy_var` handles given to plugins (output parameters, host var_parse).
     public let varHandles = VarHandleStore()
     public let startTime = Date()
@@ -48,11 +52,11 @@ public final class ScriptEngine: @unchecked Sendable {
 
     public init(log: CoreLog) {
         self.log = log
-        for c in CorePVs.classes() + MessagePVs.classes() { pvClasses[c.name] = c }
+        for c in CorePVs.classes() + MessagePVs.classes() + BranchFieldPV.classes() { pvClasses[c.name] = c }
         for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv] {
             transformClasses[t.name] = t
         }
-        for f in CoreFunctions.all() { functions[f.name] = f }
+        for f in CoreFunctions.all() + BranchFunctions.all() + MiscFunctions.all() + SerialBranches.all() { functions[f.name] = f }
     }
 
     // MARK: registration (startup)

@@ -39,9 +39,15 @@ public struct ScriptMessage: @unchecked Sendable {
     var edits = HeaderEdits()
     /// Set when something answered or forwarded the request (else it is discarded after the route).
     var handled = false
-    /// Branches added with append_branch(): request-URI, destination URI and q value (thousandths, nil when not
-    /// given) of each (parallel forking by tm).
-    var branches: [(uri: String, dst: String?, q: Int?)] = []
+    /// Branches added with append_branch() / append_msg_branch() (parallel forking by tm); OpenSIPS's branch 1.. (the
+    /// request-URI is branch 0).
+    var branches: [MessageBranch] = []
+    /// Branch flags of the request-URI branch (branch 0): setbflag(flag) without an index.
+    var ruriBranchFlags: UInt64 = 0
+    /// q value of the request-URI branch in thousandths, nil when unset (append_branch() moves it to a new branch).
+    var ruriQ: Int?
+    /// Per-message Via handling and advertised address (force_rport, add_local_rport, set_advertised_*).
+    var via = ViaHandling()
 
     public init(requestURI: SIPURI? = nil) {
         self.storedRequestURI = requestURI
@@ -65,7 +71,17 @@ public struct ScriptMessage: @unchecked Sendable {
         requestURIChanged = false
         if !edits.isEmpty { edits = HeaderEdits() }
         if !branches.isEmpty { branches = [] }
+        ruriBranchFlags = 0
+        ruriQ = nil
+        if !via.isDefault { via = ViaHandling() }
         handled = false
+    }
+
+    /// revert_uri(): back to the request-URI as received (the request line is sent unchanged).
+    mutating func revertRequestURI() {
+        storedRequestURI = nil
+        requestURIPending = true
+        requestURIChanged = false
     }
 
     /// A received SIP message on a reset message: what `self = ScriptMessage(sip:origin:)` gives.

@@ -1,0 +1,151 @@
+import Foundation
+
+/// Core functions beside URI editing and branches: is_myself, the Via handling of one message (force_rport,
+/// add_local_rport, set_advertised_*), revert_uri, setuserpass, get_timestamp, construct_uri, avp_print and
+/// script_trace.
+enum MiscFunctions {
+    static func all() -> [FunctionDef] {
+        func def(_ name: String, _ params: [UInt32], _ body: @escaping @Sendable (ScriptContext, [ArgValue]) -> Int) -> FunctionDef {
+            FunctionDef(name: name, module: "core", params: params, impl: .core(body))
+        }
+        let str = ParamFlag.str, int = ParamFlag.int, opt = ParamFlag.opt, variable = ParamFlag.variable
+        return [
+            // setuserpass(v): v replaces the user:password part of the request-URI (the old password goes).
+            def("setuserpass", [str]) { ctx, a in
+                guard var uri = ctx.message.requestURI else {
+                    ctx.engine.log.error("no request-URI to change")
+                    return -1
+                }
+                let v = a[0].value.stringForm ?? ""
+                if let colon = v.firstIndex(of: ":") {
+                    uri.user = String(v[..<colon])
+                    uri.password = String(v[v.index(after: colon)...])
+                } else {
+                    uri.user = v
+                    uri.password = nil
+                }
+                ctx.message.requestURI = uri
+                return 1
+            },
+            def("revert_uri", []) { ctx, _ in
+                ctx.message.revertRequestURI()
+                return 1
+            },
+            // is_myself(host[, port]): a listening socket's address or name, or an `alias`; no port: any port.
+            def("is_myself", [str, int | opt]) { ctx, a in
+                let host = normalizedHost(a[0].value.stringForm ?? "")
+                let port = a[1].value.intForm ?? 0
+                if ctx.engine.sip?.isListening(host: host, port: port) == true { return 1 }
+                let alias = ctx.engine.aliases.contains { s in
+                    normalizedHost(s.host) == host && (port == 0 || s.port == nil || s.port == port)
+                }
+                return alias ? 1 : -1
+            },
+            def("force_rport", []) { ctx, _ in
+                ctx.message.via.forceRport = true
+                return 1
+            },
+            def("add_local_rport", []) { ctx, _ in
+                ctx.message.via.addLocalRport = true
+                return 1
+            },
+            // set_via_handling("force-rport,add-local-rport,..."): the 3.5 form of the two above. reply-to-via and
+            // force-tcp-alias are accepted and logged as not supported (see docs/core-functions.md).
+            def("set_via_handling", [str]) { ctx, a in
+                var via = ctx.message.via
+                for f in (a[0].value.stringForm ?? "").split(separator: ",") {
+                    switch f.trimmingCharacters(in: .whitespaces).lowercased() {
+                    case "force-rport": via.forceRport = true
+                    case "add-local-rport": via.addLocalRport = true
+                    case "reply-to-via", "force-tcp-alias":
+                        ctx.engine.log.warning("set_via_handling: '\(f)' is not supported, ignored")
+                    case "": break
+                    default:
+                        ctx.engine.log.error("set_via_handling: unknown flag '\(f)' (force-rport, add-local-rport, reply-to-via, force-tcp-alias)")
+                        return -1
+                    }
+                }
+                ctx.message.via = via
+                return 1
+            },
+            def("set_advertised_address", [str]) { ctx, a in
+                ctx.message.via.advertisedAddress = a[0].value.stringForm ?? ""
+                return 1
+            },
+            def("set_advertised_port", [str]) { ctx, a in
+                ctx.message.via.advertisedPort = a[0].value.stringForm ?? ""
+                return 1
+            },
+            // get_timestamp($avp(sec), $avp(usec)): one clock read, both parts pushed on the AVPs.
+            def("get_timestamp", [variable, variable]) { ctx, a in
+                guard case .variable(let sec) = a[0], case .variable(let usec) = a[1] else { return -1 }
+                var ts = timespec()
+                clock_gettime(CLOCK_REALTIME, &ts)
+                sec.set(ctx, .assign, .int(Int(ts.tv_sec)))
+                usec.set(ctx, .assign, .int(Int(ts.tv_nsec / 1000)))
+                return 1
+            },
+            // construct_uri(proto, [user], domain, [port], [extra], $avp(result)): proto ":" [user "@"] domain
+            // [":" port] extra — extra as written (its own ';'). A missing proto or domain is logged; the call
+            // still answers 1, as OpenSIPS's does.
+            def("construct_uri", [str, str | opt, str, str | opt, str | opt, variable]) { ctx, a in
+                guard case .variable(let result) = a[5] else { return -1 }
+                let proto = a[0].value.stringForm ?? "", domain = a[2].value.stringForm ?? ""
+                guard !proto.isEmpty else { ctx.engine.log.error("construct_uri: invalid protocol"); return 1 }
+                guard !domain.isEmpty else { ctx.engine.log.error("construct_uri: invalid domain"); return 1 }
+                var uri = proto + ":"
+                if let u = a[1].value.stringForm, !u.isEmpty { uri += u + "@" }
+                uri += domain
+                if let p = a[3].value.stringForm, !p.isEmpty { uri += ":" + p }
+                uri += a[4].value.stringForm ?? ""
+                result.set(ctx, .assign, .str(uri))
+                return 1
+            },
+            // avp_print(): every AVP of the message, newest first, at INFO (a debugging aid).
+            def("avp_print", []) { ctx, _ in
+                let names = ctx.engine.avpSlots
+                for slot in ctx.touchedAVPs.reversed() {
+                    for v in ctx.avpStack(slot).reversed() {
+                        let value: String
+                        switch v {
+                        case .int(let n): value = "val_int=<\(n)>"
+                        case .str(let s): value = "val_str=<\(s) / \(s.utf8.count)>"
+                        case .null: value = "val_null"
+                        }
+                        ctx.engine.log.info("avp name=<\(names.name(slot))> \(value)")
+                    }
+                }
+                return 1
+            },
+            // script_trace([level, "format"[, "info"]]): traces every statement that follows (ScriptTrace); no
+            // argument turns it off. A level without a format is OpenSIPS's E_CFG (-6).
+            def("script_trace", [int | opt, str | opt | ParamFlag.noExpand, str | opt | ParamFlag.staticOnly]) { ctx, a in
+                if case .omitted = a[0], case .omitted = a[1], case .omitted = a[2] {
+                    ctx.trace = nil
+                    return 1
+                }
+                guard let level = a[0].value.intForm else { return -6 }
+                guard let text = a[1].value.stringForm else {
+                    ctx.engine.log.error("script_trace: Missing 'pv_format_string' parameter")
+                    return -6
+                }
+                guard let format = try? FormatString.parse(text, engine: ctx.engine) else {
+                    ctx.engine.log.error("script_trace: bad format string \"\(text)\"")
+                    return -6
+                }
+                ctx.trace = ScriptTrace(level: level, format: format, info: a[2].value.stringForm)
+                return 1
+            },
+        ]
+    }
+
+    /// A host as compared with our sockets' names: lower case, IPv6 without brackets.
+    static func normalizedHost(_ h: String) -> String {
+        var t = h.lowercased()
+        if t.hasPrefix("[") && t.hasSuffix("]") { t = String(t.dropFirst().dropLast()) }
+        return t
+    }
+
+    /// Output parameters OpenSIPS requires to be AVPs (fixup_check_avp), by function: checked at startup.
+    static let avpOutputs: [String: [Int]] = ["get_timestamp": [0, 1], "construct_uri": [5]]
+}
