@@ -10,8 +10,10 @@ import SwitchyardSIP
 /// What t_write_* read besides the message itself, resolved at startup; the tw_append lists and unix_tx_timeout.
 struct TWriteSettings: Sendable {
     var appends = TWAppends()
-    /// unix_tx_timeout, in seconds.
+    /// unix_tx_timeout, in seconds (0...maxUnixTxTimeout, checked at startup).
     var unixTxTimeout = 2
+    /// A request route waiting longer than this for one receiver holds a SIP worker for too long.
+    static let maxUnixTxTimeout = 60
     var vars: Vars?
 
     /// The request-URI and its user and host, the address and port the request came in on, the whole message.
@@ -27,7 +29,13 @@ struct TWriteSettings: Sendable {
 
 extension TMModule {
     func declareTWrite(_ m: inout ModuleExportsBuilder) {
-        m.param("unix_tx_timeout", [.int]) { [self] v in config.twrite.unixTxTimeout = try intParam(v, "unix_tx_timeout") }
+        m.param("unix_tx_timeout", [.int]) { [self] v in
+            let t = try intParam(v, "unix_tx_timeout")
+            guard (0...TWriteSettings.maxUnixTxTimeout).contains(t) else {
+                throw PluginError("unix_tx_timeout must be between 0 and \(TWriteSettings.maxUnixTxTimeout) seconds (got \(t))")
+            }
+            config.twrite.unixTxTimeout = t
+        }
         m.param("tw_append", [.str, .repeatable]) { [self] v in
             guard case .string(let text) = v else { return }
             let h = host
@@ -85,8 +93,10 @@ extension TM {
         case .failure(let e): host.log(.err, "\(fn): \(e.message)"); return -1
         case .success(let t): text = t
         }
-        if let e = unix ? TWrite.sendUnix(path, text, timeoutMS: cfg.twrite.unixTxTimeout * 1000)
-                        : TWrite.writeFIFO(path, text) {
+        // Only the request route may wait for room: failure and branch routes run with the bucket lock held, and a
+        // failure route started by a timeout runs on tm's timer thread, which must never stall (README 10).
+        let waitMS = tx.kind == .request ? cfg.twrite.unixTxTimeout * 1000 : nil
+        if let e = unix ? TWrite.sendUnix(path, text, timeoutMS: waitMS) : TWrite.writeFIFO(path, text) {
             host.log(.err, "\(fn): \(e)")
             return -1
         }
