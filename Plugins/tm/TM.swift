@@ -474,7 +474,11 @@ final class TM: @unchecked Sendable {
     func sendCancel(_ cell: Cell, _ b: Branch, reason: String) {
         guard b.cancel != .sent, b.finalCode == 0 else { return }
         b.cancelReason = reason
-        guard b.receivedAny else { b.cancel = .pending; return }
+        guard b.receivedAny else {
+            b.cancel = .pending
+            if b.isBlind { b.frAt = 0 }  // t_write_*: nothing went out, so its timer would only fake a timeout
+            return
+        }
         guard let bytes = TM.build(from: b.request, method: "CANCEL", to: nil, extra: reason + cell.addHeaders) else { return }
         b.cancelBytes = bytes
         b.cancel = .sent

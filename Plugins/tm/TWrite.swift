@@ -109,10 +109,13 @@ extension TM {
             // Routes armed after the cell was made go on it, as a relay does (t_on_failure then sees the 408).
             if let f = tx.onFailure { cell.onFailure = f; tx.onFailure = nil }
             if let r = tx.onReply { cell.onReply = r; tx.onReply = nil }
+            if let b = tx.onBranch { cell.onBranch = b; tx.onBranch = nil }
             guard cell.addBlindBranch(frAt: nowMS() + cell.frTimeout) else {
                 host.log(.err, "\(fn): maximum number of branches (\(maxBranches)) exceeded")
                 return -1
             }
+            // From now on t_on_* in this route arm the cell itself (nothing else would carry them there).
+            tx.armsCell = true
             reschedule(cell)
             return 1
         }
@@ -190,10 +193,25 @@ extension TM {
         ]
         var out = Array(lines.joined(separator: "\n").utf8)
         out.append(10)
-        if method == "INVITE" || append?.addBody == true { out += msg.body } else { out.append(46) }
+        if method == "INVITE" || append?.addBody == true { out += rawBody(ctx) ?? msg.body } else { out.append(46) }
         out.append(10)
         return .success(out)
     }
+}
+
+extension TM {
+    /// The request's body as received, byte for byte: `$mb` is a string, where bytes that are not UTF-8 would read
+    /// as U+FFFD. The core's edited form of the request (ABI 1.10) carries the body untouched; nil on an older core.
+    func rawBody(_ ctx: SYContext) -> [UInt8]? {
+        guard core.host.provides(\.sip_build_edited), let bytes = core.buildEdited(ctx),
+              let msg = try? SIPMessage.parse(bytes) else { return nil }
+        return msg.body
+    }
+}
+
+extension Branch {
+    /// A blind branch (t_write_*): nothing was sent on it, so nothing will ever answer it.
+    var isBlind: Bool { request.isEmpty && uri.isEmpty }
 }
 
 enum TWrite {}
