@@ -476,7 +476,9 @@ final class TM: @unchecked Sendable {
         b.cancelReason = reason
         guard b.receivedAny else {
             b.cancel = .pending
-            if b.isBlind { b.frAt = 0 }  // t_write_*: nothing went out, so its timer would only fake a timeout
+            // A blind branch (t_write_*) of an answered transaction: nothing went out, its timer would only fake a
+            // timeout. (Upstream CANCELled, it runs on: its 408 at fr_timeout brings the caller's 487.)
+            if b.isBlind && cell.completed { b.frAt = 0 }
             return
         }
         guard let bytes = TM.build(from: b.request, method: "CANCEL", to: nil, extra: reason + cell.addHeaders) else { return }
