@@ -198,7 +198,7 @@ extension TM {
         case (.failure, .branch):
             // The transaction exists while its branches are built: the failure route is armed on it.
             if let c = tx.cell { table.withBucket(c.hashIndex) { c.onFailure = route } }
-        case (_, .reply):
+        case (_, let kind) where kind == .reply || tx.armsCell:
             if let c = tx.cell {
                 table.withBucket(c.hashIndex) {
                     switch what {

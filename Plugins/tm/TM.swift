@@ -485,7 +485,13 @@ final class TM: @unchecked Sendable {
     func sendCancel(_ cell: Cell, _ b: Branch, reason: String) {
         guard b.cancel != .sent, b.finalCode == 0 else { return }
         b.cancelReason = reason
-        guard b.receivedAny else { b.cancel = .pending; return }
+        guard b.receivedAny else {
+            b.cancel = .pending
+            // A blind branch (t_write_*) of an answered transaction: nothing went out, its timer would only fake a
+            // timeout. (Upstream CANCELled, it runs on: its 408 at fr_timeout brings the caller's 487.)
+            if b.isBlind && cell.completed { b.frAt = 0 }
+            return
+        }
         guard let bytes = TM.build(from: b.request, method: "CANCEL", to: nil, extra: reason + cell.addHeaders) else { return }
         b.cancelBytes = bytes
         b.cancel = .sent

@@ -10,8 +10,10 @@ import SwitchyardSIP
 /// What t_write_* read besides the message itself, resolved at startup; the tw_append lists and unix_tx_timeout.
 struct TWriteSettings: Sendable {
     var appends = TWAppends()
-    /// unix_tx_timeout, in seconds.
+    /// unix_tx_timeout, in seconds (0...maxUnixTxTimeout, checked at startup).
     var unixTxTimeout = 2
+    /// A request route waiting longer than this for one receiver holds a SIP worker for too long.
+    static let maxUnixTxTimeout = 60
     var vars: Vars?
 
     /// The request-URI and its user and host, the address and port the request came in on, the whole message.
@@ -27,7 +29,13 @@ struct TWriteSettings: Sendable {
 
 extension TMModule {
     func declareTWrite(_ m: inout ModuleExportsBuilder) {
-        m.param("unix_tx_timeout", [.int]) { [self] v in config.twrite.unixTxTimeout = try intParam(v, "unix_tx_timeout") }
+        m.param("unix_tx_timeout", [.int]) { [self] v in
+            let t = try intParam(v, "unix_tx_timeout")
+            guard (0...TWriteSettings.maxUnixTxTimeout).contains(t) else {
+                throw PluginError("unix_tx_timeout must be between 0 and \(TWriteSettings.maxUnixTxTimeout) seconds (got \(t))")
+            }
+            config.twrite.unixTxTimeout = t
+        }
         m.param("tw_append", [.str, .repeatable]) { [self] v in
             guard case .string(let text) = v else { return }
             let h = host
@@ -85,8 +93,10 @@ extension TM {
         case .failure(let e): host.log(.err, "\(fn): \(e.message)"); return -1
         case .success(let t): text = t
         }
-        if let e = unix ? TWrite.sendUnix(path, text, timeoutMS: cfg.twrite.unixTxTimeout * 1000)
-                        : TWrite.writeFIFO(path, text) {
+        // Only the request route may wait for room: failure and branch routes run with the bucket lock held, and a
+        // failure route started by a timeout runs on tm's timer thread, which must never stall (README 10).
+        let waitMS = tx.kind == .request ? cfg.twrite.unixTxTimeout * 1000 : nil
+        if let e = unix ? TWrite.sendUnix(path, text, timeoutMS: waitMS) : TWrite.writeFIFO(path, text) {
             host.log(.err, "\(fn): \(e)")
             return -1
         }
@@ -99,10 +109,13 @@ extension TM {
             // Routes armed after the cell was made go on it, as a relay does (t_on_failure then sees the 408).
             if let f = tx.onFailure { cell.onFailure = f; tx.onFailure = nil }
             if let r = tx.onReply { cell.onReply = r; tx.onReply = nil }
+            if let b = tx.onBranch { cell.onBranch = b; tx.onBranch = nil }
             guard cell.addBlindBranch(frAt: nowMS() + cell.frTimeout) else {
                 host.log(.err, "\(fn): maximum number of branches (\(maxBranches)) exceeded")
                 return -1
             }
+            // From now on t_on_* in this route arm the cell itself (nothing else would carry them there).
+            tx.armsCell = true
             reschedule(cell)
             return 1
         }
@@ -180,10 +193,25 @@ extension TM {
         ]
         var out = Array(lines.joined(separator: "\n").utf8)
         out.append(10)
-        if method == "INVITE" || append?.addBody == true { out += msg.body } else { out.append(46) }
+        if method == "INVITE" || append?.addBody == true { out += rawBody(ctx) ?? msg.body } else { out.append(46) }
         out.append(10)
         return .success(out)
     }
+}
+
+extension TM {
+    /// The request's body as received, byte for byte: `$mb` is a string, where bytes that are not UTF-8 would read
+    /// as U+FFFD. The core's edited form of the request (ABI 1.10) carries the body untouched; nil on an older core.
+    func rawBody(_ ctx: SYContext) -> [UInt8]? {
+        guard core.host.provides(\.sip_build_edited), let bytes = core.buildEdited(ctx),
+              let msg = try? SIPMessage.parse(bytes) else { return nil }
+        return msg.body
+    }
+}
+
+extension Branch {
+    /// A blind branch (t_write_*): nothing was sent on it, so nothing will ever answer it.
+    var isBlind: Bool { request.isEmpty && uri.isEmpty }
 }
 
 enum TWrite {}

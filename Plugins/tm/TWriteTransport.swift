@@ -24,8 +24,9 @@ extension TWrite {
         return nil
     }
 
-    /// Sends the text as one datagram to a unix socket, waiting at most `timeoutMS` for room in its queue.
-    static func sendUnix(_ path: String, _ bytes: [UInt8], timeoutMS: Int) -> String? {
+    /// Sends the text as one datagram to a unix socket, waiting at most `timeoutMS` for room in its queue; nil:
+    /// one try only, failing at once when the queue is full.
+    static func sendUnix(_ path: String, _ bytes: [UInt8], timeoutMS: Int?) -> String? {
         var sa = sockaddr_un()
         let p = Array(path.utf8)
         guard !p.isEmpty else { return "empty socket name" }
@@ -42,7 +43,7 @@ extension TWrite {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard rc == 0 else { return "failed to connect to [\(path)]: \(String(cString: strerror(errno)))" }
-        let deadline = nowMS() + Int64(max(0, timeoutMS))
+        let deadline = nowMS() + Int64(max(0, timeoutMS ?? 0))
         while true {
             let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n >= 0 { return nil }
@@ -50,11 +51,12 @@ extension TWrite {
             guard errno == EAGAIN || errno == EWOULDBLOCK else {
                 return "send to [\(path)] failed: \(String(cString: strerror(errno)))"
             }
-            // The receiver's queue is full: wait for room until unix_tx_timeout.
+            // The receiver's queue is full: wait for room until unix_tx_timeout (request route only).
+            guard timeoutMS != nil else { return "send to [\(path)] would block (receiver's queue full; no wait here)" }
             let left = deadline - nowMS()
             guard left > 0 else { return "send to [\(path)] timed out (unix_tx_timeout)" }
             var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&pfd, 1, Int32(left))
+            _ = poll(&pfd, 1, Int32(clamping: left))
         }
     }
 }

@@ -10,6 +10,8 @@ final class TxnContext {
     var onFailure: OpaquePointer?
     var onReply: OpaquePointer?
     var onBranch: OpaquePointer?
+    /// t_write_* gave the cell its blind branch in this route: t_on_* called afterwards arm the cell directly.
+    var armsCell = false
     var frTimeout: Int64?
     var frInvTimeout: Int64?
     /// -1 outside branch, reply and failure routes.

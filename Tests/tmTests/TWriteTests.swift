@@ -318,4 +318,13 @@ final class UnixDatagram {
         let n = recv(fd, &buf, buf.count, 0)
         return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
     }
+
+    /// The next datagram as bytes, or nil after `timeout`.
+    func receiveBytes(timeout: TimeInterval) -> [UInt8]? {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(timeout * 1000)) > 0 else { return nil }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &buf, buf.count, 0)
+        return n > 0 ? Array(buf[0..<n]) : nil
+    }
 }
