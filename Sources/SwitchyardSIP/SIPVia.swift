@@ -10,12 +10,19 @@ public struct SIPVia: Sendable {
     let bytes: [UInt8]
     public let transportRange: Range<Int>
     public let hostRange: Range<Int>
-    /// The parameters of every Via value of the message in one array (one allocation per message, not per value);
-    /// this value's are `paramStore[paramSpan]`.
     typealias ParamRange = (name: Range<Int>, value: Range<Int>?)
-    var paramStore: [ParamRange]
-    let paramSpan: Range<Int>
-    var paramRanges: ArraySlice<ParamRange> { paramStore[paramSpan] }
+    /// Where the parameters lie (from the first ';' to the last parameter's end): checked when the Via was parsed, and
+    /// read again when one is asked for, instead of an array of their ranges kept per message (an allocation, and a
+    /// reference to retain with each copy of a Via).
+    let paramsRange: Range<Int>
+    var paramRanges: [ParamRange] {
+        bytes.withUnsafeBufferPointer { b in
+            var out: [ParamRange] = []
+            var i = paramsRange.lowerBound
+            while let p = SIPVia.nextParam(b, &i, paramsRange.upperBound) { out.append(p) }
+            return out
+        }
+    }
     public let port: Int?
     /// The value's bytes in the message (for editing it in place).
     public let range: Range<Int>
@@ -35,10 +42,8 @@ public struct SIPVia: Sendable {
     /// A parameter: absent → nil; a flag parameter → .some(nil).
     public func param(_ name: StaticString) -> String?? {
         bytes.withUnsafeBufferPointer { b -> String?? in
-            for p in paramRanges where Byte.equalsIgnoringCase(b, p.name, name) {
-                return .some(p.value.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) })
-            }
-            return .none
+            guard let p = SIPVia.findParam(b, paramsRange, name) else { return .none }
+            return .some(p.value.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) })
         }
     }
 
@@ -46,7 +51,13 @@ public struct SIPVia: Sendable {
 
     /// True when the branch parameter starts with `prefix` (case-sensitive; no string is made).
     public func branchHasPrefix(_ prefix: StaticString) -> Bool {
-        guard let r = paramRange("branch"), r.count >= prefix.utf8CodeUnitCount else { return false }
+        guard let r = paramRange("branch") else { return false }
+        return SIPVia.hasPrefix(bytes, r, prefix)
+    }
+
+    /// True when the bytes `r` of `bytes` start with `prefix` (case-sensitive).
+    public static func hasPrefix(_ bytes: [UInt8], _ r: Range<Int>, _ prefix: StaticString) -> Bool {
+        guard r.count >= prefix.utf8CodeUnitCount else { return false }
         let p = prefix.utf8Start
         for i in 0..<prefix.utf8CodeUnitCount where bytes[r.lowerBound + i] != p[i] { return false }
         return true
@@ -59,16 +70,59 @@ public struct SIPVia: Sendable {
 
     /// Where a parameter's value lies in the message (nil: absent or without value).
     public func paramRange(_ name: StaticString) -> Range<Int>? {
-        bytes.withUnsafeBufferPointer { b -> Range<Int>? in
-            for p in paramRanges where Byte.equalsIgnoringCase(b, p.name, name) { return p.value }
-            return nil
-        }
+        bytes.withUnsafeBufferPointer { b -> Range<Int>? in SIPVia.findParam(b, paramsRange, name)?.value }
     }
     public var received: String? { param("received") ?? nil }
     /// rport: absent → nil; present without value → .some(nil).
     public var rport: String?? { param("rport") }
     public var hasRport: Bool {
-        bytes.withUnsafeBufferPointer { b in paramRanges.contains { Byte.equalsIgnoringCase(b, $0.name, "rport") } }
+        bytes.withUnsafeBufferPointer { b in SIPVia.findParam(b, paramsRange, "rport") != nil }
+    }
+
+    /// The first parameter named `name` (ASCII case-insensitive) in a parameter list the parse accepted.
+    static func findParam(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ name: StaticString) -> ParamRange? {
+        var i = r.lowerBound
+        while let p = nextParam(b, &i, r.upperBound) {
+            if Byte.equalsIgnoringCase(b, p.name, name) { return p }
+        }
+        return nil
+    }
+
+    /// The parameter at `i` (which is at its ';', else there is none: nil), moving `i` past it and the whitespace
+    /// after it. Throws what parseOne reports for a malformed one; on a list parseOne accepted it never throws.
+    @inline(__always)
+    static func scanParam(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ end: Int) throws(SIPParseError) -> ParamRange? {
+        guard i < end, b[i] == Byte.semi else { return nil }
+        i += 1
+        while i < end, Byte.isLWS(b[i]) { i += 1 }
+        let ns = i
+        while i < end, Byte.isToken(b[i]) { i += 1 }
+        let pn = ns..<i
+        guard !pn.isEmpty else { throw SIPParseError("bad Via parameter") }
+        while i < end, Byte.isLWS(b[i]) { i += 1 }
+        var pv: Range<Int>? = nil
+        if i < end, b[i] == Byte.eq {
+            i += 1
+            while i < end, Byte.isLWS(b[i]) { i += 1 }
+            let vs = i
+            if i < end, b[i] == Byte.quote {
+                i += 1
+                while i < end, b[i] != Byte.quote { if b[i] == Byte.backslash { i += 1 }; i += 1 }
+                guard i < end else { throw SIPParseError("unterminated quoted string in Via") }
+                i += 1
+            } else {
+                while i < end, Byte.isToken(b[i]) || b[i] == Byte.colon || b[i] == UInt8(ascii: "[") || b[i] == UInt8(ascii: "]") { i += 1 }
+            }
+            pv = vs..<i
+        }
+        while i < end, Byte.isLWS(b[i]) { i += 1 }
+        return (pn, pv)
+    }
+
+    /// `scanParam` on a list already checked.
+    @inline(__always)
+    static func nextParam(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ end: Int) -> ParamRange? {
+        try? scanParam(b, &i, end)
     }
 
     /// True when the sent-by host is exactly `h` (ASCII case-insensitive).
@@ -86,8 +140,8 @@ public struct SIPVia: Sendable {
 
     /// Splits a Via field's body into values (commas outside quotes and comments) and parses each.
     /// The values get `params` filled in by the caller once every field is parsed (see SIPMessage.vias).
-    static func parseAll(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into out: inout [SIPVia],
-                         params: inout [ParamRange]) throws(SIPParseError) {
+    static func parseAll(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>,
+                         into out: inout [SIPVia]) throws(SIPParseError) {
         // Without a quote or a comment in the field (the usual case) the values are split at every comma, found with
         // memchr (a word at a time) instead of the byte-by-byte walk below; the values and errors are the same.
         if let base = b.baseAddress, !r.isEmpty, memchr(base + r.lowerBound, Int32(Byte.quote), r.count) == nil,
@@ -98,7 +152,7 @@ public struct SIPVia: Sendable {
                     .map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
                 let v = Byte.trim(b, start..<(comma ?? r.upperBound))
                 guard !v.isEmpty else { throw SIPParseError("empty Via value") }
-                out.append(try parseOne(bytes, b, v, last: comma == nil, params: &params))
+                out.append(try parseOne(bytes, b, v, last: comma == nil))
                 guard let c = comma else { return }
                 start = c + 1
             }
@@ -117,15 +171,15 @@ public struct SIPVia: Sendable {
             if atEnd || (c == Byte.comma && !inQuote && depth == 0) {
                 let v = Byte.trim(b, start..<i)
                 guard !v.isEmpty else { throw SIPParseError("empty Via value") }
-                out.append(try parseOne(bytes, b, v, last: atEnd, params: &params))  // made in place: no copy
+                out.append(try parseOne(bytes, b, v, last: atEnd))  // made in place: no copy
                 start = i + 1
             }
             i += 1
         }
     }
 
-    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, last: Bool = true,
-                         params: inout [ParamRange]) throws(SIPParseError) -> SIPVia {
+    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>,
+                         last: Bool = true) throws(SIPParseError) -> SIPVia {
         var i = r.lowerBound
         let end = r.upperBound
         func skipWS() { while i < end, Byte.isLWS(b[i]) { i += 1 } }
@@ -165,33 +219,13 @@ public struct SIPVia: Sendable {
             port = n
         }
         skipWS()
-        let firstParam = params.count
-        while i < end, b[i] == Byte.semi {
-            i += 1; skipWS()
-            let pn = token()
-            guard !pn.isEmpty else { throw SIPParseError("bad Via parameter") }
-            skipWS()
-            var pv: Range<Int>? = nil
-            if i < end, b[i] == Byte.eq {
-                i += 1; skipWS()
-                let s = i
-                if i < end, b[i] == Byte.quote {
-                    i += 1
-                    while i < end, b[i] != Byte.quote { if b[i] == Byte.backslash { i += 1 }; i += 1 }
-                    guard i < end else { throw SIPParseError("unterminated quoted string in Via") }
-                    i += 1
-                } else {
-                    while i < end, Byte.isToken(b[i]) || b[i] == Byte.colon || b[i] == UInt8(ascii: "[") || b[i] == UInt8(ascii: "]") { i += 1 }
-                }
-                pv = s..<i
-            }
-            params.append((pn, pv))
-            skipWS()
-        }
+        let paramsStart = i
+        var paramsEnd = i
+        while let p = try scanParam(b, &i, end) { paramsEnd = (p.value ?? p.name).upperBound }
         // A trailing comment "( ... )" is allowed by RFC 2543 peers; anything else is an error.
         if i < end, b[i] == UInt8(ascii: "(") { i = end }
         guard i == end else { throw SIPParseError("bad Via value") }
-        return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramStore: [],
-                      paramSpan: firstParam..<params.count, port: port, range: r, isLastInField: last)
+        return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramsRange: paramsStart..<paramsEnd,
+                      port: port, range: r, isLastInField: last)
     }
 }

@@ -8,7 +8,14 @@ enum MessageWriter {
     static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress) -> String? {
         // With rport, received= is added even when the address matches, and rport gets the source port.
         let rport = via.hasRport
-        let needReceived = rport || !source.hasIP(via.host)
+        let needReceived: Bool
+        if rport {
+            needReceived = true
+        } else if let mine = source.ipv4, let v4 = msg.ipv4(via.hostRange) {
+            needReceived = v4 != mine  // a dotted quad compared as a number: no text made (what hasIP decides)
+        } else {
+            needReceived = !source.hasIP(via.host)
+        }
         guard needReceived else { return nil }
         // sent-protocol and sent-by as written, then the parameters, rport filled and received set.
         let value = msg.bytes[via.range]

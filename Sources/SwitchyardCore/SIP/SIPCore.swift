@@ -227,7 +227,7 @@ public final class SIPCore: @unchecked Sendable {
         }
         guard vias.count > 1 else { return }  // a reply to our own request that nobody waits for
         let next = vias[1]
-        guard let (dst, proto) = replyDestination(next) else {
+        guard let (dst, proto) = replyDestination(next, in: msg) else {
             log.warning("cannot resolve the Via \(next.host) of a reply: dropped")
             counters.dropped.add(1, ordering: .relaxed)
             return
@@ -242,7 +242,33 @@ public final class SIPCore: @unchecked Sendable {
     }
 
     /// Where a reply goes for a Via: received= or the sent-by host; rport= or the sent-by port.
-    func replyDestination(_ via: SIPVia) -> (SocketAddress, String)? {
+    func replyDestination(_ via: SIPVia, in msg: SIPMessage) -> (SocketAddress, String)? {
+        // The usual case, read from the message's bytes without making text: a UDP Via whose received= (or sent-by
+        // host, without received=) is a dotted quad, with a port or rport= that is plain digits. The same answer as below.
+        if via.transportIs("UDP"), let v4 = msg.ipv4(via.paramRange("received") ?? via.hostRange) {
+            var port = via.port ?? 5060
+            if let r = via.paramRange("rport") {
+                guard let n = SIPCore.digits(msg.bytes, r) else { return replyDestinationByText(via) }
+                if (1...65535).contains(n) { port = n }
+            }
+            guard (1...65535).contains(port) else { return nil }
+            return (SocketAddress(ipv4: v4, port: port), "udp")
+        }
+        return replyDestinationByText(via)
+    }
+
+    /// A number of 1 to 9 decimal digits filling the range; nil for anything else.
+    static func digits(_ b: [UInt8], _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, r.count <= 9 else { return nil }
+        var n = 0
+        for i in r {
+            guard b[i] >= 48, b[i] <= 57 else { return nil }
+            n = n * 10 + Int(b[i] - 48)
+        }
+        return n
+    }
+
+    private func replyDestinationByText(_ via: SIPVia) -> (SocketAddress, String)? {
         let host = via.received ?? via.host
         let secure = via.transportIs("TLS")
         var port = via.port ?? (secure ? 5061 : 5060)

@@ -45,6 +45,21 @@ public struct SocketAddress: @unchecked Sendable, Equatable {
         }
     }
 
+    /// An IPv4 address (network byte order, as `IPv4Literal.parse` gives it) and a port.
+    init(ipv4 netAddress: UInt32, port: Int) {
+        var sa4 = sockaddr_in()
+        sa4.sin_family = sa_family_t(AF_INET)
+        sa4.sin_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+        sa4.sin_addr.s_addr = netAddress
+        store(sa4)
+    }
+
+    /// The IPv4 address in network byte order; nil for another family.
+    var ipv4: UInt32? {
+        guard family == AF_INET else { return nil }
+        return withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self).sin_addr.s_addr }
+    }
+
     /// Puts a sockaddr_in / sockaddr_in6 into the storage.
     private mutating func store<T>(_ sa: T) {
         withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sa) { dst.copyMemory(from: $0) } }
