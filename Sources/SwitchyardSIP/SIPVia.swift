@@ -15,6 +15,29 @@ public struct SIPVia: Sendable {
     /// read again when one is asked for, instead of an array of their ranges kept per message (an allocation, and a
     /// reference to retain with each copy of a Via).
     let paramsRange: Range<Int>
+    /// The parameters every relay reads (the first of each name), found while the Via was parsed: their values, and a
+    /// bit per name present (`Known`), so that looking one up scans nothing.
+    let branchValue: Range<Int>?, receivedValue: Range<Int>?, rportValue: Range<Int>?
+    let knownPresent: UInt8
+
+    /// The parameter names kept at parse time, as bits of `knownPresent`.
+    enum Known {
+        static let branch: UInt8 = 1, received: UInt8 = 2, rport: UInt8 = 4
+
+        /// The bit of a parameter name (ASCII case-insensitive, as parameters are compared), 0 for another name.
+        static func bit(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8 {
+            switch r.count {
+            case 6: return Byte.equalsIgnoringCase(b, r, "branch") ? branch : 0
+            case 8: return Byte.equalsIgnoringCase(b, r, "received") ? received : 0
+            case 5: return Byte.equalsIgnoringCase(b, r, "rport") ? rport : 0
+            default: return 0
+            }
+        }
+
+        static func bit(_ name: StaticString) -> UInt8 {
+            bit(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), 0..<name.utf8CodeUnitCount)
+        }
+    }
     var paramRanges: [ParamRange] {
         bytes.withUnsafeBufferPointer { b in
             var out: [ParamRange] = []
@@ -41,7 +64,12 @@ public struct SIPVia: Sendable {
 
     /// A parameter: absent → nil; a flag parameter → .some(nil).
     public func param(_ name: StaticString) -> String?? {
-        bytes.withUnsafeBufferPointer { b -> String?? in
+        let bit = Known.bit(name)
+        if bit != 0 {
+            guard knownPresent & bit != 0 else { return .none }
+            return .some(paramRange(name).map { text($0) })
+        }
+        return bytes.withUnsafeBufferPointer { b -> String?? in
             guard let p = SIPVia.findParam(b, paramsRange, name) else { return .none }
             return .some(p.value.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) })
         }
@@ -70,14 +98,17 @@ public struct SIPVia: Sendable {
 
     /// Where a parameter's value lies in the message (nil: absent or without value).
     public func paramRange(_ name: StaticString) -> Range<Int>? {
-        bytes.withUnsafeBufferPointer { b -> Range<Int>? in SIPVia.findParam(b, paramsRange, name)?.value }
+        switch Known.bit(name) {
+        case Known.branch: return branchValue
+        case Known.received: return receivedValue
+        case Known.rport: return rportValue
+        default: return bytes.withUnsafeBufferPointer { b -> Range<Int>? in SIPVia.findParam(b, paramsRange, name)?.value }
+        }
     }
     public var received: String? { param("received") ?? nil }
     /// rport: absent → nil; present without value → .some(nil).
     public var rport: String?? { param("rport") }
-    public var hasRport: Bool {
-        bytes.withUnsafeBufferPointer { b in SIPVia.findParam(b, paramsRange, "rport") != nil }
-    }
+    public var hasRport: Bool { knownPresent & Known.rport != 0 }
 
     /// The first parameter named `name` (ASCII case-insensitive) in a parameter list the parse accepted.
     static func findParam(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ name: StaticString) -> ParamRange? {
@@ -111,7 +142,7 @@ public struct SIPVia: Sendable {
                 guard i < end else { throw SIPParseError("unterminated quoted string in Via") }
                 i += 1
             } else {
-                while i < end, Byte.isToken(b[i]) || b[i] == Byte.colon || b[i] == UInt8(ascii: "[") || b[i] == UInt8(ascii: "]") { i += 1 }
+                while i < end, Byte.isViaValue(b[i]) { i += 1 }
             }
             pv = vs..<i
         }
@@ -221,11 +252,24 @@ public struct SIPVia: Sendable {
         skipWS()
         let paramsStart = i
         var paramsEnd = i
-        while let p = try scanParam(b, &i, end) { paramsEnd = (p.value ?? p.name).upperBound }
+        var branch: Range<Int>? = nil, received: Range<Int>? = nil, rport: Range<Int>? = nil
+        var present: UInt8 = 0
+        while let p = try scanParam(b, &i, end) {
+            paramsEnd = (p.value ?? p.name).upperBound
+            let bit = Known.bit(b, p.name)
+            if bit != 0 && present & bit == 0 {
+                present |= bit
+                switch bit {
+                case Known.branch: branch = p.value
+                case Known.received: received = p.value
+                default: rport = p.value
+                }
+            }
+        }
         // A trailing comment "( ... )" is allowed by RFC 2543 peers; anything else is an error.
         if i < end, b[i] == UInt8(ascii: "(") { i = end }
         guard i == end else { throw SIPParseError("bad Via value") }
         return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramsRange: paramsStart..<paramsEnd,
-                      port: port, range: r, isLastInField: last)
+                      branchValue: branch, receivedValue: received, rportValue: rport, knownPresent: present, port: port, range: r, isLastInField: last)
     }
 }

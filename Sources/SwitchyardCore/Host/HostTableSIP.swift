@@ -66,11 +66,7 @@ extension HostTable {
             guard let wp, let src, let buf else { return -1 }
             let w = SIPWorker.from(wp)
             guard let sip = w.ctx.engine.sip else { return -1 }
-            // One allocation and one memcpy (the generic collection copy walked the bytes).
-            let bytes = [UInt8](unsafeUninitializedCapacity: len) { out, n in
-                if let o = out.baseAddress, len > 0 { UnsafeMutableRawPointer(o).copyMemory(from: buf, byteCount: len) }
-                n = max(len, 0)
-            }
+            let bytes = Array(UnsafeRawBufferPointer(start: buf, count: len))
             return sip.receive(w, conn: conn, source: SocketAddress(src, srcLen), bytes: bytes)
         }
 
