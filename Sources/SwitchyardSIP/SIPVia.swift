@@ -122,9 +122,11 @@ public struct SIPVia: Sendable {
     /// The parameter at `i` (which is at its ';', else there is none: nil), moving `i` past it and the whitespace
     /// after it. Throws what parseOne reports for a malformed one; on a list parseOne accepted it never throws.
     @inline(__always)
-    static func scanParam(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ end: Int) throws(SIPParseError) -> ParamRange? {
-        guard i < end, b[i] == Byte.semi else { return nil }
-        i += 1
+    static func scanParam(_ b: UnsafeBufferPointer<UInt8>, _ index: inout Int, _ end: Int) throws(SIPParseError) -> ParamRange? {
+        guard index < end, b[index] == Byte.semi else { return nil }
+        // Scanned with a local index written back once: through the inout every byte's step was a store and a load.
+        var i = index + 1
+        defer { index = i }
         while i < end, Byte.isLWS(b[i]) { i += 1 }
         let ns = i
         while i < end, Byte.isToken(b[i]) { i += 1 }
