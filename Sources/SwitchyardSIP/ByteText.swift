@@ -21,6 +21,22 @@ enum Byte {
         return c < 128 && (word >> UInt64(c & 63)) & 1 != 0
     }
 
+    /// True when a byte of `r` is SP, HT, CR or LF. Eight bytes at a time: a word with no byte below 0x21 has none
+    /// (the test for a byte below n, exact for n <= 128); a word with one is checked byte by byte.
+    static func containsLWS(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        guard let base = b.baseAddress else { return false }
+        var i = r.lowerBound
+        while i + 8 <= r.upperBound {
+            let w = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            if (w &- 0x2121_2121_2121_2121) & ~w & 0x8080_8080_8080_8080 != 0 {
+                for k in i..<(i + 8) where isLWS(b[k]) { return true }
+            }
+            i += 8
+        }
+        while i < r.upperBound { if isLWS(b[i]) { return true }; i += 1 }
+        return false
+    }
+
     /// Text of a byte range with folding (CR/LF followed by whitespace) collapsed to one space.
     static func unfolded(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> String {
         var hasBreak = false

@@ -65,7 +65,13 @@ public final class SIPMessage: @unchecked Sendable {
     /// "SIP/2.0" (a request may carry another version, which a server answers with 505).
     public var version: String { text(versionRange) }
     public var isVersion2: Bool {
-        versionRange.count == 7 && bytes.withUnsafeBufferPointer { Byte.equalsIgnoringCase($0, versionRange, "SIP/2.0") }
+        // "SIP/2.0" ASCII case-insensitively (0x20 ORed into each byte, as equalsIgnoringCase does), as one word.
+        guard versionRange.count == 7 else { return false }
+        return bytes.withUnsafeBytes { raw -> Bool in
+            let w = UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: versionRange.lowerBound, as: UInt32.self)))
+                | UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: versionRange.lowerBound + 3, as: UInt32.self))) << 24
+            return w | 0x0020_2020_2020_2020 == 0x0030_2e32_2f70_6973  // "sip/2.0" ('/', '.' and digits keep their value)
+        }
     }
     public var body: [UInt8] { Array(bytes[bodyRange]) }
     public var length: Int { bytes.count }
