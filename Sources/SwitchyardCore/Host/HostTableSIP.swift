@@ -26,6 +26,14 @@ extension HostTable {
             .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ") : t
     }
 
+    /// `oneLine(text(s))`, the usual value without a line break checked on its bytes before any string is made.
+    static func oneLineText(_ s: sy_str) -> String {
+        guard let p = s.s, s.len > 0 else { return "" }
+        let b = UnsafeRawBufferPointer(start: p, count: s.len)
+        for c in b where c == 13 || c == 10 { return oneLine(text(s)) }
+        return String(decoding: b, as: UTF8.self)
+    }
+
     /// isHeaderName on the bytes of a name given through the ABI (no string made).
     static func isHeaderName(_ s: sy_str) -> Bool {
         guard let p = s.s, s.len > 0 else { return false }
@@ -109,7 +117,7 @@ extension HostTable {
                 ctx.message.edits.removed.insert(i)
                 return 0
             }
-            let v = HostTable.oneLine(HostTable.text(value))
+            let v = HostTable.oneLineText(value)
             if let i = present {
                 ctx.message.edits.replaced[i] = v
             } else {
