@@ -39,10 +39,13 @@ extension SIPCore {
         }
         let topText = MessageWriter.viaWithSource(msg, topVia, origin.source)
         let newRURI = ctx.message.requestURIChanged ? ctx.message.requestURI?.text : nil
-        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: socket.viaPrefix,
-                                                 branch: .stateless(branchHash(msg, topVia)), topVia: topVia,
-                                                 topViaText: topText, edits: ctx.message.edits)
-        guard socket.send(conn: 0, to: dst, out) else {
+        let branch = MessageWriter.Branch.stateless(branchHash(msg, topVia))
+        let sent = output.with { out -> Bool in
+            MessageWriter.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: socket.viaPrefix, branch: branch,
+                                           topVia: topVia, topViaText: topText, edits: ctx.message.edits)
+            return socket.send(conn: 0, to: dst, out)
+        }
+        guard sent else {
             log.error("forward(): sending to \(proto):\(dst.text) failed")
             return -1
         }

@@ -24,6 +24,8 @@ public final class SIPCore: @unchecked Sendable {
     /// Destination names resolved for forward(), reply relaying and probes.
     let names = NameCache()
     let counters = SIPCounters()
+    /// Each worker thread's buffer for the messages it forwards and relays.
+    let output = OutputBuffers()
     /// The transaction layer's hooks (ABI 1.7), registered by one module at startup; read-only afterwards.
     var hooks: sy_sip_hooks? { engine.sipHooks }
     /// findSocket answers by text (a miss cached too).
@@ -237,8 +239,11 @@ public final class SIPCore: @unchecked Sendable {
             counters.dropped.add(1, ordering: .relaxed)
             return
         }
-        let out = MessageWriter.relayedReply(msg, topVia: top, edits: edits)
-        if socket.send(conn: 0, to: dst, out) { counters.relayedReplies.add(1, ordering: .relaxed) }
+        let sent = output.with { out -> Bool in
+            MessageWriter.relayedReply(into: &out, msg, topVia: top, edits: edits)
+            return socket.send(conn: 0, to: dst, out)
+        }
+        if sent { counters.relayedReplies.add(1, ordering: .relaxed) }
     }
 
     /// Where a reply goes for a Via: received= or the sent-by host; rport= or the sent-by port.
