@@ -25,6 +25,7 @@ public struct SIPVia: Sendable {
         static let branch: UInt8 = 1, received: UInt8 = 2, rport: UInt8 = 4
 
         /// The bit of a parameter name (ASCII case-insensitive, as parameters are compared), 0 for another name.
+        @inline(__always)
         static func bit(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8 {
             switch r.count {
             case 6: return Byte.equalsIgnoringCase(b, r, "branch") ? branch : 0
@@ -221,13 +222,22 @@ public struct SIPVia: Sendable {
             while i < end, Byte.isToken(b[i]) { i += 1 }
             return s..<i
         }
-        // sent-protocol: name / version / transport, LWS allowed around the slashes
-        let name = token(); skipWS()
-        guard !name.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
-        i += 1; skipWS()
-        let version = token(); skipWS()
-        guard !version.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
-        i += 1; skipWS()
+        // sent-protocol: name / version / transport, LWS allowed around the slashes. Nearly every Via starts with
+        // "SIP/2.0/" (the letters in either case, the rest exactly): read as one word, it is what the token scans
+        // below accept, with the transport next.
+        if end - i >= 8, let base = b.baseAddress,
+           UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) | 0x20_2020
+               == 0x2f30_2e32_2f70_6973 {  // "sip/2.0/"
+            i += 8
+        } else {
+            let name = token(); skipWS()
+            guard !name.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
+            i += 1; skipWS()
+            let version = token(); skipWS()
+            guard !version.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
+            i += 1
+        }
+        skipWS()
         let transport = token()
         guard !transport.isEmpty else { throw SIPParseError("bad Via transport") }
         skipWS()
