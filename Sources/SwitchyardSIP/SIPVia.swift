@@ -80,17 +80,24 @@ public struct SIPVia: Sendable {
 
     /// True when the branch parameter starts with `prefix` (case-sensitive; no string is made).
     public func branchHasPrefix(_ prefix: StaticString) -> Bool {
-        guard let r = paramRange("branch") else { return false }
+        guard let r = branchValue else { return false }
         return SIPVia.hasPrefix(bytes, r, prefix)
     }
 
     /// True when the bytes `r` of `bytes` start with `prefix` (case-sensitive).
     public static func hasPrefix(_ bytes: [UInt8], _ r: Range<Int>, _ prefix: StaticString) -> Bool {
-        guard r.count >= prefix.utf8CodeUnitCount else { return false }
-        let p = prefix.utf8Start
-        for i in 0..<prefix.utf8CodeUnitCount where bytes[r.lowerBound + i] != p[i] { return false }
-        return true
+        let n = prefix.utf8CodeUnitCount
+        guard r.count >= n else { return false }
+        return bytes.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return n == 0 }
+            return memcmp(base + r.lowerBound, prefix.utf8Start, n) == 0
+        }
     }
+
+    /// The values of branch, received= and rport= (nil: absent or without a value), as `paramRange` gives them.
+    public var branchRange: Range<Int>? { branchValue }
+    public var receivedRange: Range<Int>? { receivedValue }
+    public var rportRange: Range<Int>? { rportValue }
 
     /// True when the transport is `t` (ASCII case-insensitive; no string is made).
     public func transportIs(_ t: StaticString) -> Bool {
@@ -162,14 +169,18 @@ public struct SIPVia: Sendable {
     /// True when the sent-by host is exactly `h` (ASCII case-insensitive).
     public func hostIs(_ h: [UInt8]) -> Bool {
         guard hostRange.count == h.count else { return false }
-        for i in 0..<h.count {
-            var c = bytes[hostRange.lowerBound + i]
-            if c >= 65 && c <= 90 { c += 32 }
-            var d = h[i]
-            if d >= 65 && d <= 90 { d += 32 }
-            if c != d { return false }
+        return bytes.withUnsafeBufferPointer { b in
+            h.withUnsafeBufferPointer { w in
+                for i in 0..<w.count {
+                    var c = b[hostRange.lowerBound + i]
+                    if c >= 65 && c <= 90 { c += 32 }
+                    var d = w[i]
+                    if d >= 65 && d <= 90 { d += 32 }
+                    if c != d { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 
     /// Splits a Via field's body into values (commas outside quotes and comments) and parses each.

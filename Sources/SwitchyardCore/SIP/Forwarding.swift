@@ -120,7 +120,7 @@ extension SIPCore {
             for c in s.utf8 { h = (h ^ UInt64(c)) &* 0x100000001b3 }
             h = (h ^ 0xff) &* 0x100000001b3
         }
-        if let r = top.paramRange("branch"), SIPVia.hasPrefix(msg.bytes, r, "z9hG4bK") {
+        if let r = top.branchRange, SIPVia.hasPrefix(msg.bytes, r, "z9hG4bK") {
             // The ACK of a non-2xx reply keeps the INVITE's branch, so it gets the INVITE's
             // outgoing branch too; the ACK of a 2xx arrives with a branch of its own. Mixed from the bytes: no string.
             msg.bytes.withUnsafeBufferPointer { b in

@@ -250,9 +250,9 @@ public final class SIPCore: @unchecked Sendable {
     func replyDestination(_ via: SIPVia, in msg: SIPMessage) -> (SocketAddress, String)? {
         // The usual case, read from the message's bytes without making text: a UDP Via whose received= (or sent-by
         // host, without received=) is a dotted quad, with a port or rport= that is plain digits. The same answer as below.
-        if via.transportIs("UDP"), let v4 = msg.ipv4(via.paramRange("received") ?? via.hostRange) {
+        if via.transportIs("UDP"), let v4 = msg.ipv4(via.receivedRange ?? via.hostRange) {
             var port = via.port ?? 5060
-            if let r = via.paramRange("rport") {
+            if let r = via.rportRange {
                 guard let n = SIPCore.digits(msg.bytes, r) else { return replyDestinationByText(via) }
                 if (1...65535).contains(n) { port = n }
             }
