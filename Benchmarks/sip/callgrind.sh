@@ -24,11 +24,12 @@ done
 WORK=$(mktemp -d /tmp/sy-callgrind.XXXXXX)
 OUT=${OUT:-$WORK/callgrind.out}
 sed -e "s/127\.0\.0\.1:5070/127.0.0.1:$SY/" -e "s/127\.0\.0\.1:5090/127.0.0.1:$UAS/" "$ROOT/Benchmarks/sip/$CFG" >"$WORK/sy.cfg"
-# valgrind 3.19 gives up on the DWARF of a Swift 6.3 release binary ("Possibly corrupted debuginfo file"): it runs a
-# copy without debug sections (function names stay, from the symbol table), next to the plugins it loads.
-CG_BIN="$(dirname "$SWITCHYARD")/switchyard-cg"
-objcopy --strip-debug "$SWITCHYARD" "$CG_BIN" || { echo "objcopy failed" >&2; exit 1; }
-valgrind --tool=callgrind --callgrind-out-file="$OUT" "$CG_BIN" -f "$WORK/sy.cfg" >"$WORK/proxy.log" 2>&1 &
+# Valgrind 3.19 gives up on the DWARF 5 debug info of a Swift 6 release build ("Possibly corrupted debuginfo file"): the
+# proxy and its plugins (loaded from the binary's directory) run from copies without debug info; symbols stay.
+mkdir -p "$WORK/bin"
+cp "$SWITCHYARD" "$(dirname "$SWITCHYARD")"/lib*.so "$WORK/bin/"
+for f in "$WORK/bin"/*; do objcopy --strip-debug "$f"; done
+valgrind --tool=callgrind --callgrind-out-file="$OUT" "$WORK/bin/switchyard" -f "$WORK/sy.cfg" >"$WORK/proxy.log" 2>&1 &
 VG=$!
 uas=""
 cleanup() { [ -n "$uas" ] && kill "$uas" 2>/dev/null; kill "$VG" 2>/dev/null; wait 2>/dev/null; }

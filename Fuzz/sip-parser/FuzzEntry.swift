@@ -67,7 +67,17 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if let p = via.port, !(0...65535).contains(p) { fail("Via port \(p) out of range") }
     }
     if let all = try? m.vias() {
-        for via in all { _ = (via.transport, via.host, via.port, via.branch, via.received, via.rport) }
+        for via in all {
+            _ = (via.transport, via.host, via.port, via.branch, via.received, via.rport)
+            // branch, received= and rport are kept while the Via is parsed: the same as the first of each name in
+            // the whole parameter list, which is read again from the bytes.
+            let listed = via.params
+            func first(_ n: String) -> String?? { listed.first { $0.name.lowercased() == n }.map { $0.value } }
+            if first("branch") != via.param("branch") || first("received") != via.param("received")
+                || first("rport") != via.rport || via.hasRport != (first("rport") != nil) {
+                fail("Via parameters kept at parse time differ from the parameter list")
+            }
+        }
     }
     return 0
 }

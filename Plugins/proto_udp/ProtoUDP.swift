@@ -91,16 +91,23 @@ final class UDPListener: SIPListener {
         defer { buf.deallocate() }
         let from = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: UDPListener.batch)
         defer { from.deallocate() }
-        var fromLens = [socklen_t](repeating: 0, count: UDPListener.batch)
-        var lens = [Int32](repeating: 0, count: UDPListener.batch)
+        let fromLens = UnsafeMutablePointer<socklen_t>.allocate(capacity: UDPListener.batch)
+        defer { fromLens.deallocate() }
+        let lens = UnsafeMutablePointer<Int32>.allocate(capacity: UDPListener.batch)
+        defer { lens.deallocate() }
         let outgoing = SendBatch(capacity: UDPListener.batch)
         pthread_setspecific(sendKey.key, Unmanaged.passUnretained(outgoing).toOpaque())
         defer { pthread_setspecific(sendKey.key, nil) }
         let base = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        guard let rx = cudp_rx_new(base, slot, Int32(UDPListener.batch), from) else {
+            host.log(.err, "out of memory for the receive batch")
+            return
+        }
+        defer { cudp_rx_free(rx) }
 
         /// One batch read and handled; its size, 0 when none was queued (or on a timeout or error).
         func serveBatch(wait: Bool) -> Int {
-            let n = cudp_recv_batch(fd, base, slot, Int32(UDPListener.batch), wait ? 1 : 0, from, &fromLens, &lens)
+            let n = cudp_rx_recv(rx, fd, wait ? 1 : 0, fromLens, lens)
             if n < 0 {
                 if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || stopping.load(ordering: .relaxed) { return 0 }
                 host.log(.err, "recvmmsg: \(String(cString: strerror(errno)))")

@@ -1,30 +1,45 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include "cudpbatch.h"
 
-int cudp_recv_batch(int fd, unsigned char *buf, size_t slot, int n, int wait,
-                    struct sockaddr_storage *addrs, socklen_t *addrlens, int *lens) {
+struct cudp_rx {
+    int n;
     struct mmsghdr msgs[CUDP_BATCH_MAX];
     struct iovec iov[CUDP_BATCH_MAX];
+};
+
+struct cudp_rx *cudp_rx_new(unsigned char *buf, size_t slot, int n, struct sockaddr_storage *addrs) {
     if (n > CUDP_BATCH_MAX) n = CUDP_BATCH_MAX;
-    if (n < 1) return 0;
-    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)n);
+    if (n < 1) return NULL;
+    struct cudp_rx *rx = calloc(1, sizeof *rx);
+    if (!rx) return NULL;
+    rx->n = n;
     for (int i = 0; i < n; i++) {
-        iov[i].iov_base = buf + (size_t)i * slot;
-        iov[i].iov_len = slot;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &addrs[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+        rx->iov[i].iov_base = buf + (size_t)i * slot;
+        rx->iov[i].iov_len = slot;
+        rx->msgs[i].msg_hdr.msg_iov = &rx->iov[i];
+        rx->msgs[i].msg_hdr.msg_iovlen = 1;
+        rx->msgs[i].msg_hdr.msg_name = &addrs[i];
+        rx->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
     }
-    int got = recvmmsg(fd, msgs, (unsigned int)n, wait ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
+    return rx;
+}
+
+void cudp_rx_free(struct cudp_rx *rx) { free(rx); }
+
+int cudp_rx_recv(struct cudp_rx *rx, int fd, int wait, socklen_t *addrlens, int *lens) {
+    int got = recvmmsg(fd, rx->msgs, (unsigned int)rx->n, wait ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
     if (got < 0) return -1;
     for (int i = 0; i < got; i++) {
-        addrlens[i] = msgs[i].msg_hdr.msg_namelen;
-        lens[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int)msgs[i].msg_len;
+        struct msghdr *h = &rx->msgs[i].msg_hdr;
+        addrlens[i] = h->msg_namelen;
+        lens[i] = (h->msg_flags & MSG_TRUNC) ? -1 : (int)rx->msgs[i].msg_len;
+        /* The kernel wrote the source's length over it: the next call offers the whole slot again. */
+        h->msg_namelen = sizeof(struct sockaddr_storage);
     }
     return got;
 }

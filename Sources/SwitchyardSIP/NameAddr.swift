@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A From/To/Contact style value: `"Display" <uri>;params` or `uri;params`.
 public struct NameAddr: Sendable, Equatable {
     public var display: String
@@ -14,7 +20,7 @@ public struct NameAddr: Sendable, Equatable {
         return nil
     }
 
-    /// The checks of `parse`, on bytes and without building anything (run on every message).
+    /// The checks of `parse`, on bytes and without building anything (run on every message's From and To).
     static func isValid(_ u: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
         var i = r.lowerBound
         let end = r.upperBound
@@ -27,19 +33,26 @@ public struct NameAddr: Sendable, Equatable {
             i += 1
             quoted = true
         }
+        // The display name (tokens and whitespace, or only whitespace after a quoted one) runs up to the first '<'.
         var lt = i
-        while lt < end, u[lt] != Byte.lt { lt += 1 }
+        if quoted {
+            while lt < end, u[lt] != Byte.lt { lt += 1 }
+            if lt < end { for k in i..<lt where !Byte.isLWS(u[k]) { return false } }
+        } else {
+            while lt < end, Byte.inSet(u[lt], tokenOrLWSLow, tokenHigh) { lt += 1 }
+            if lt < end, u[lt] != Byte.lt {
+                // Another byte first: with a '<' later the display name is bad; without one this is an addr-spec.
+                var k = lt
+                while k < end, u[k] != Byte.lt { k += 1 }
+                if k < end { return false }
+                lt = end
+            }
+        }
         if lt < end {
-            for k in i..<lt {
-                let c = u[k]
-                if quoted ? !Byte.isLWS(c) : !(Byte.isToken(c) || Byte.isLWS(c)) { return false }
-            }
-            var gt = lt + 1
-            while gt < end, u[gt] != Byte.gt {
-                if Byte.isLWS(u[gt]) { return false }
-                gt += 1
-            }
-            return gt < end
+            // A '>' closes it, with no whitespace inside <...>.
+            guard lt + 1 < end, let base = u.baseAddress,
+                  let p = memchr(base + lt + 1, Int32(Byte.gt), end - lt - 1) else { return false }
+            return !Byte.containsLWS(u, (lt + 1)..<base.distance(to: p.assumingMemoryBound(to: UInt8.self)))
         }
         guard !quoted else { return false }
         var semi = i
@@ -48,6 +61,10 @@ public struct NameAddr: Sendable, Equatable {
         while k < semi, Byte.isLWS(u[k]) { k += 1 }
         return k < semi
     }
+
+    /// `Byte.inSet` masks: token bytes and SP, HT, CR, LF (with `Byte.isToken`'s high mask).
+    static let tokenOrLWSLow: UInt64 = 0x03ff_6ca3_0000_2600
+    static let tokenHigh: UInt64 = 0x47ff_ffff_87ff_fffe
 
     public static func parse(_ text: String) -> NameAddr? {
         let u = Array(text.utf8)

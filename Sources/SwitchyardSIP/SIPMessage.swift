@@ -23,8 +23,13 @@ public final class SIPMessage: @unchecked Sendable {
     public let fields: [HeaderField]
     public let bodyRange: Range<Int>
 
-    private let fromCache = Mutex<NameAddr??>(nil)
-    private let toCache = Mutex<NameAddr??>(nil)
+    /// From and To once parsed. A box made on first use: most messages never ask, and an empty optional reference
+    /// costs nothing to free (two inline `NameAddr??` cost a hundred instructions each to destroy with every message).
+    private final class Parsed {
+        var from: NameAddr?? = nil
+        var to: NameAddr?? = nil
+    }
+    private let parsed = Mutex<Parsed?>(nil)
     private var viaCache: [SIPVia]?
 
     init(bytes: [UInt8], isRequest: Bool, methodRange: Range<Int>, uriRange: Range<Int>, versionRange: Range<Int>, statusCode: Int?,
@@ -60,7 +65,13 @@ public final class SIPMessage: @unchecked Sendable {
     /// "SIP/2.0" (a request may carry another version, which a server answers with 505).
     public var version: String { text(versionRange) }
     public var isVersion2: Bool {
-        versionRange.count == 7 && bytes.withUnsafeBufferPointer { Byte.equalsIgnoringCase($0, versionRange, "SIP/2.0") }
+        // "SIP/2.0" ASCII case-insensitively (0x20 ORed into each byte, as equalsIgnoringCase does), as one word.
+        guard versionRange.count == 7 else { return false }
+        return bytes.withUnsafeBytes { raw -> Bool in
+            let w = UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: versionRange.lowerBound, as: UInt32.self)))
+                | UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: versionRange.lowerBound + 3, as: UInt32.self))) << 24
+            return w | 0x0020_2020_2020_2020 == 0x0030_2e32_2f70_6973  // "sip/2.0" ('/', '.' and digits keep their value)
+        }
     }
     public var body: [UInt8] { Array(bytes[bodyRange]) }
     public var length: Int { bytes.count }
@@ -191,15 +202,17 @@ public final class SIPMessage: @unchecked Sendable {
     }
 
     /// From, parsed on first use; nil if absent or malformed.
-    public var from: NameAddr? { nameAddr(.from, fromCache) }
+    public var from: NameAddr? { nameAddr(.from) }
 
-    public var to: NameAddr? { nameAddr(.to, toCache) }
+    public var to: NameAddr? { nameAddr(.to) }
 
-    private func nameAddr(_ kind: HeaderKind, _ cache: borrowing Mutex<NameAddr??>) -> NameAddr? {
-        cache.withLock { c -> NameAddr? in
-            if let v = c { return v }
+    private func nameAddr(_ kind: HeaderKind) -> NameAddr? {
+        parsed.withLock { p -> NameAddr? in
+            let box: Parsed
+            if let b = p { box = b } else { box = Parsed(); p = box }
+            if let v = kind == .from ? box.from : box.to { return v }
             let v = field(kind).flatMap { NameAddr.parse(value(of: $0)) }
-            c = .some(v)
+            if kind == .from { box.from = .some(v) } else { box.to = .some(v) }
             return v
         }
     }
@@ -213,15 +226,10 @@ public final class SIPMessage: @unchecked Sendable {
     public func vias() throws(SIPParseError) -> [SIPVia] {
         if let c = viaCache { return c }
         var out: [SIPVia] = []
-        var params: [SIPVia.ParamRange] = []
         out.reserveCapacity(4)
-        params.reserveCapacity(8)
-        for f in fields where f.kind == .via {
-            try bytes.withUnsafeBufferPointer { (b) throws(SIPParseError) in
-                try SIPVia.parseAll(bytes, b, f.value, into: &out, params: &params)
-            }
+        try bytes.withUnsafeBufferPointer { (b) throws(SIPParseError) in
+            for f in fields where f.kind == .via { try SIPVia.parseAll(bytes, b, f.value, into: &out) }
         }
-        for i in out.indices { out[i].paramStore = params }
         viaCache = out
         return out
     }

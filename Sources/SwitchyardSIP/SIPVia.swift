@@ -10,12 +10,43 @@ public struct SIPVia: Sendable {
     let bytes: [UInt8]
     public let transportRange: Range<Int>
     public let hostRange: Range<Int>
-    /// The parameters of every Via value of the message in one array (one allocation per message, not per value);
-    /// this value's are `paramStore[paramSpan]`.
     typealias ParamRange = (name: Range<Int>, value: Range<Int>?)
-    var paramStore: [ParamRange]
-    let paramSpan: Range<Int>
-    var paramRanges: ArraySlice<ParamRange> { paramStore[paramSpan] }
+    /// Where the parameters lie (from the first ';' to the last parameter's end): checked when the Via was parsed, and
+    /// read again when one is asked for, instead of an array of their ranges kept per message (an allocation, and a
+    /// reference to retain with each copy of a Via).
+    let paramsRange: Range<Int>
+    /// The parameters every relay reads (the first of each name), found while the Via was parsed: their values, and a
+    /// bit per name present (`Known`), so that looking one up scans nothing.
+    let branchValue: Range<Int>?, receivedValue: Range<Int>?, rportValue: Range<Int>?
+    let knownPresent: UInt8
+
+    /// The parameter names kept at parse time, as bits of `knownPresent`.
+    enum Known {
+        static let branch: UInt8 = 1, received: UInt8 = 2, rport: UInt8 = 4
+
+        /// The bit of a parameter name (ASCII case-insensitive, as parameters are compared), 0 for another name.
+        @inline(__always)
+        static func bit(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8 {
+            switch r.count {
+            case 6: return Byte.equalsIgnoringCase(b, r, "branch") ? branch : 0
+            case 8: return Byte.equalsIgnoringCase(b, r, "received") ? received : 0
+            case 5: return Byte.equalsIgnoringCase(b, r, "rport") ? rport : 0
+            default: return 0
+            }
+        }
+
+        static func bit(_ name: StaticString) -> UInt8 {
+            bit(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), 0..<name.utf8CodeUnitCount)
+        }
+    }
+    var paramRanges: [ParamRange] {
+        bytes.withUnsafeBufferPointer { b in
+            var out: [ParamRange] = []
+            var i = paramsRange.lowerBound
+            while let p = SIPVia.nextParam(b, &i, paramsRange.upperBound) { out.append(p) }
+            return out
+        }
+    }
     public let port: Int?
     /// The value's bytes in the message (for editing it in place).
     public let range: Range<Int>
@@ -34,11 +65,14 @@ public struct SIPVia: Sendable {
 
     /// A parameter: absent → nil; a flag parameter → .some(nil).
     public func param(_ name: StaticString) -> String?? {
-        bytes.withUnsafeBufferPointer { b -> String?? in
-            for p in paramRanges where Byte.equalsIgnoringCase(b, p.name, name) {
-                return .some(p.value.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) })
-            }
-            return .none
+        let bit = Known.bit(name)
+        if bit != 0 {
+            guard knownPresent & bit != 0 else { return .none }
+            return .some(paramRange(name).map { text($0) })
+        }
+        return bytes.withUnsafeBufferPointer { b -> String?? in
+            guard let p = SIPVia.findParam(b, paramsRange, name) else { return .none }
+            return .some(p.value.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) })
         }
     }
 
@@ -46,11 +80,24 @@ public struct SIPVia: Sendable {
 
     /// True when the branch parameter starts with `prefix` (case-sensitive; no string is made).
     public func branchHasPrefix(_ prefix: StaticString) -> Bool {
-        guard let r = paramRange("branch"), r.count >= prefix.utf8CodeUnitCount else { return false }
-        let p = prefix.utf8Start
-        for i in 0..<prefix.utf8CodeUnitCount where bytes[r.lowerBound + i] != p[i] { return false }
-        return true
+        guard let r = branchValue else { return false }
+        return SIPVia.hasPrefix(bytes, r, prefix)
     }
+
+    /// True when the bytes `r` of `bytes` start with `prefix` (case-sensitive).
+    public static func hasPrefix(_ bytes: [UInt8], _ r: Range<Int>, _ prefix: StaticString) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        guard r.count >= n else { return false }
+        return bytes.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return n == 0 }
+            return memcmp(base + r.lowerBound, prefix.utf8Start, n) == 0
+        }
+    }
+
+    /// The values of branch, received= and rport= (nil: absent or without a value), as `paramRange` gives them.
+    public var branchRange: Range<Int>? { branchValue }
+    public var receivedRange: Range<Int>? { receivedValue }
+    public var rportRange: Range<Int>? { rportValue }
 
     /// True when the transport is `t` (ASCII case-insensitive; no string is made).
     public func transportIs(_ t: StaticString) -> Bool {
@@ -59,35 +106,87 @@ public struct SIPVia: Sendable {
 
     /// Where a parameter's value lies in the message (nil: absent or without value).
     public func paramRange(_ name: StaticString) -> Range<Int>? {
-        bytes.withUnsafeBufferPointer { b -> Range<Int>? in
-            for p in paramRanges where Byte.equalsIgnoringCase(b, p.name, name) { return p.value }
-            return nil
+        switch Known.bit(name) {
+        case Known.branch: return branchValue
+        case Known.received: return receivedValue
+        case Known.rport: return rportValue
+        default: return bytes.withUnsafeBufferPointer { b -> Range<Int>? in SIPVia.findParam(b, paramsRange, name)?.value }
         }
     }
     public var received: String? { param("received") ?? nil }
     /// rport: absent → nil; present without value → .some(nil).
     public var rport: String?? { param("rport") }
-    public var hasRport: Bool {
-        bytes.withUnsafeBufferPointer { b in paramRanges.contains { Byte.equalsIgnoringCase(b, $0.name, "rport") } }
+    public var hasRport: Bool { knownPresent & Known.rport != 0 }
+
+    /// The first parameter named `name` (ASCII case-insensitive) in a parameter list the parse accepted.
+    static func findParam(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ name: StaticString) -> ParamRange? {
+        var i = r.lowerBound
+        while let p = nextParam(b, &i, r.upperBound) {
+            if Byte.equalsIgnoringCase(b, p.name, name) { return p }
+        }
+        return nil
+    }
+
+    /// The parameter at `i` (which is at its ';', else there is none: nil), moving `i` past it and the whitespace
+    /// after it. Throws what parseOne reports for a malformed one; on a list parseOne accepted it never throws.
+    @inline(__always)
+    static func scanParam(_ b: UnsafeBufferPointer<UInt8>, _ index: inout Int, _ end: Int) throws(SIPParseError) -> ParamRange? {
+        guard index < end, b[index] == Byte.semi else { return nil }
+        // Scanned with a local index written back once: through the inout every byte's step was a store and a load.
+        var i = index + 1
+        defer { index = i }
+        while i < end, Byte.isLWS(b[i]) { i += 1 }
+        let ns = i
+        while i < end, Byte.isToken(b[i]) { i += 1 }
+        let pn = ns..<i
+        guard !pn.isEmpty else { throw SIPParseError("bad Via parameter") }
+        while i < end, Byte.isLWS(b[i]) { i += 1 }
+        var pv: Range<Int>? = nil
+        if i < end, b[i] == Byte.eq {
+            i += 1
+            while i < end, Byte.isLWS(b[i]) { i += 1 }
+            let vs = i
+            if i < end, b[i] == Byte.quote {
+                i += 1
+                while i < end, b[i] != Byte.quote { if b[i] == Byte.backslash { i += 1 }; i += 1 }
+                guard i < end else { throw SIPParseError("unterminated quoted string in Via") }
+                i += 1
+            } else {
+                while i < end, Byte.isViaValue(b[i]) { i += 1 }
+            }
+            pv = vs..<i
+        }
+        while i < end, Byte.isLWS(b[i]) { i += 1 }
+        return (pn, pv)
+    }
+
+    /// `scanParam` on a list already checked.
+    @inline(__always)
+    static func nextParam(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ end: Int) -> ParamRange? {
+        try? scanParam(b, &i, end)
     }
 
     /// True when the sent-by host is exactly `h` (ASCII case-insensitive).
     public func hostIs(_ h: [UInt8]) -> Bool {
         guard hostRange.count == h.count else { return false }
-        for i in 0..<h.count {
-            var c = bytes[hostRange.lowerBound + i]
-            if c >= 65 && c <= 90 { c += 32 }
-            var d = h[i]
-            if d >= 65 && d <= 90 { d += 32 }
-            if c != d { return false }
+        return bytes.withUnsafeBufferPointer { b in
+            h.withUnsafeBufferPointer { w in
+                for i in 0..<w.count {
+                    var c = b[hostRange.lowerBound + i]
+                    if c >= 65 && c <= 90 { c += 32 }
+                    var d = w[i]
+                    if d >= 65 && d <= 90 { d += 32 }
+                    if c != d { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 
     /// Splits a Via field's body into values (commas outside quotes and comments) and parses each.
     /// The values get `params` filled in by the caller once every field is parsed (see SIPMessage.vias).
-    static func parseAll(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into out: inout [SIPVia],
-                         params: inout [ParamRange]) throws(SIPParseError) {
+    static func parseAll(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>,
+                         into out: inout [SIPVia]) throws(SIPParseError) {
         // Without a quote or a comment in the field (the usual case) the values are split at every comma, found with
         // memchr (a word at a time) instead of the byte-by-byte walk below; the values and errors are the same.
         if let base = b.baseAddress, !r.isEmpty, memchr(base + r.lowerBound, Int32(Byte.quote), r.count) == nil,
@@ -98,7 +197,7 @@ public struct SIPVia: Sendable {
                     .map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
                 let v = Byte.trim(b, start..<(comma ?? r.upperBound))
                 guard !v.isEmpty else { throw SIPParseError("empty Via value") }
-                out.append(try parseOne(bytes, b, v, last: comma == nil, params: &params))
+                out.append(try parseOne(bytes, b, v, last: comma == nil))
                 guard let c = comma else { return }
                 start = c + 1
             }
@@ -117,15 +216,15 @@ public struct SIPVia: Sendable {
             if atEnd || (c == Byte.comma && !inQuote && depth == 0) {
                 let v = Byte.trim(b, start..<i)
                 guard !v.isEmpty else { throw SIPParseError("empty Via value") }
-                out.append(try parseOne(bytes, b, v, last: atEnd, params: &params))  // made in place: no copy
+                out.append(try parseOne(bytes, b, v, last: atEnd))  // made in place: no copy
                 start = i + 1
             }
             i += 1
         }
     }
 
-    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, last: Bool = true,
-                         params: inout [ParamRange]) throws(SIPParseError) -> SIPVia {
+    static func parseOne(_ bytes: [UInt8], _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>,
+                         last: Bool = true) throws(SIPParseError) -> SIPVia {
         var i = r.lowerBound
         let end = r.upperBound
         func skipWS() { while i < end, Byte.isLWS(b[i]) { i += 1 } }
@@ -134,13 +233,22 @@ public struct SIPVia: Sendable {
             while i < end, Byte.isToken(b[i]) { i += 1 }
             return s..<i
         }
-        // sent-protocol: name / version / transport, LWS allowed around the slashes
-        let name = token(); skipWS()
-        guard !name.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
-        i += 1; skipWS()
-        let version = token(); skipWS()
-        guard !version.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
-        i += 1; skipWS()
+        // sent-protocol: name / version / transport, LWS allowed around the slashes. Nearly every Via starts with
+        // "SIP/2.0/" (the letters in either case, the rest exactly): read as one word, it is what the token scans
+        // below accept, with the transport next.
+        if end - i >= 8, let base = b.baseAddress,
+           UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) | 0x20_2020
+               == 0x2f30_2e32_2f70_6973 {  // "sip/2.0/"
+            i += 8
+        } else {
+            let name = token(); skipWS()
+            guard !name.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
+            i += 1; skipWS()
+            let version = token(); skipWS()
+            guard !version.isEmpty, i < end, b[i] == Byte.slash else { throw SIPParseError("bad Via protocol") }
+            i += 1
+        }
+        skipWS()
         let transport = token()
         guard !transport.isEmpty else { throw SIPParseError("bad Via transport") }
         skipWS()
@@ -165,33 +273,26 @@ public struct SIPVia: Sendable {
             port = n
         }
         skipWS()
-        let firstParam = params.count
-        while i < end, b[i] == Byte.semi {
-            i += 1; skipWS()
-            let pn = token()
-            guard !pn.isEmpty else { throw SIPParseError("bad Via parameter") }
-            skipWS()
-            var pv: Range<Int>? = nil
-            if i < end, b[i] == Byte.eq {
-                i += 1; skipWS()
-                let s = i
-                if i < end, b[i] == Byte.quote {
-                    i += 1
-                    while i < end, b[i] != Byte.quote { if b[i] == Byte.backslash { i += 1 }; i += 1 }
-                    guard i < end else { throw SIPParseError("unterminated quoted string in Via") }
-                    i += 1
-                } else {
-                    while i < end, Byte.isToken(b[i]) || b[i] == Byte.colon || b[i] == UInt8(ascii: "[") || b[i] == UInt8(ascii: "]") { i += 1 }
+        let paramsStart = i
+        var paramsEnd = i
+        var branch: Range<Int>? = nil, received: Range<Int>? = nil, rport: Range<Int>? = nil
+        var present: UInt8 = 0
+        while let p = try scanParam(b, &i, end) {
+            paramsEnd = (p.value ?? p.name).upperBound
+            let bit = Known.bit(b, p.name)
+            if bit != 0 && present & bit == 0 {
+                present |= bit
+                switch bit {
+                case Known.branch: branch = p.value
+                case Known.received: received = p.value
+                default: rport = p.value
                 }
-                pv = s..<i
             }
-            params.append((pn, pv))
-            skipWS()
         }
         // A trailing comment "( ... )" is allowed by RFC 2543 peers; anything else is an error.
         if i < end, b[i] == UInt8(ascii: "(") { i = end }
         guard i == end else { throw SIPParseError("bad Via value") }
-        return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramStore: [],
-                      paramSpan: firstParam..<params.count, port: port, range: r, isLastInField: last)
+        return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramsRange: paramsStart..<paramsEnd,
+                      branchValue: branch, receivedValue: received, rportValue: rport, knownPresent: present, port: port, range: r, isLastInField: last)
     }
 }

@@ -26,6 +26,14 @@ extension HostTable {
             .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ") : t
     }
 
+    /// `oneLine(text(s))`, the usual value without a line break checked on its bytes before any string is made.
+    static func oneLineText(_ s: sy_str) -> String {
+        guard let p = s.s, s.len > 0 else { return "" }
+        let b = UnsafeRawBufferPointer(start: p, count: s.len)
+        for c in b where c == 13 || c == 10 { return oneLine(text(s)) }
+        return String(decoding: b, as: UTF8.self)
+    }
+
     /// isHeaderName on the bytes of a name given through the ABI (no string made).
     static func isHeaderName(_ s: sy_str) -> Bool {
         guard let p = s.s, s.len > 0 else { return false }
@@ -38,13 +46,10 @@ extension HostTable {
         !n.isEmpty && n.utf8.allSatisfy(isHeaderNameByte)
     }
 
+    /// RFC 3261 token bytes (digits, letters, - . ! % * _ + ` ' ~) as two 64-bit masks (bit c, bit c - 64).
     @inline(__always) static func isHeaderNameByte(_ c: UInt8) -> Bool {
-        switch c {
-        case 48...57, 65...90, 97...122: return true
-        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "%"), UInt8(ascii: "*"),
-             UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"): return true
-        default: return false
-        }
+        let word: UInt64 = c < 64 ? 0x03ff_6ca2_0000_0000 : 0x47ff_ffff_87ff_fffe
+        return c < 128 && (word >> UInt64(c & 63)) & 1 != 0
     }
 
     /// sip_request(_from) and rt_sip_request on a given core: an empty socket chooses by destination.
@@ -99,22 +104,24 @@ extension HostTable {
 
         h.sip_header_set = { ctxp, name, value in
             guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
-            let n = HostTable.text(name), v = HostTable.oneLine(HostTable.text(value))
             let kind = HostTable.kind(name)
-            // Via belongs to the core (forwarding and relaying depend on it); a name must be a header name.
-            guard !n.isEmpty, HostTable.isHeaderName(name), kind != .via else { return -3 }
+            // Via belongs to the core (forwarding and relaying depend on it); a name must be a header name (not empty).
+            guard HostTable.isHeaderName(name), kind != .via else { return -3 }
             let notRemoved: (Int) -> Bool = { !ctx.message.edits.removed.contains($0) }
-            let present = kind != .other ? msg.fieldIndex(kind: kind, where: notRemoved) : msg.fieldIndex(named: n, where: notRemoved)
+            // The name's text is made only when it is needed (a header the core does not classify, or a new line).
+            let present = kind != .other ? msg.fieldIndex(kind: kind, where: notRemoved)
+                                         : msg.fieldIndex(named: HostTable.text(name), where: notRemoved)
             if value.s == nil {
                 // Remove the first header of that name still present.
                 guard let i = present else { return -1 }
                 ctx.message.edits.removed.insert(i)
                 return 0
             }
+            let v = HostTable.oneLineText(value)
             if let i = present {
                 ctx.message.edits.replaced[i] = v
             } else {
-                ctx.message.edits.bottom.append("\(n): \(v)")
+                ctx.message.edits.bottom.append("\(HostTable.text(name)): \(v)")
             }
             return 0
         }

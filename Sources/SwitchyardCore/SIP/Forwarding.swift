@@ -39,11 +39,14 @@ extension SIPCore {
         }
         let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
         let newRURI = ctx.message.requestURIChanged ? ctx.message.requestURI?.text : nil
-        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via),
-                                                 branch: .stateless(branchHash(msg, topVia)), topVia: topVia,
-                                                 topViaText: topText, edits: ctx.message.edits,
-                                                 viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
-        guard socket.send(conn: 0, to: dst, out) else {
+        let branch = MessageWriter.Branch.stateless(branchHash(msg, topVia))
+        let sent = output.with { out -> Bool in
+            MessageWriter.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via),
+                                           branch: branch, topVia: topVia, topViaText: topText, edits: ctx.message.edits,
+                                           viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
+            return socket.send(conn: 0, to: dst, out)
+        }
+        guard sent else {
             log.error("forward(): sending to \(proto):\(dst.text) failed")
             return -1
         }
@@ -118,10 +121,12 @@ extension SIPCore {
             for c in s.utf8 { h = (h ^ UInt64(c)) &* 0x100000001b3 }
             h = (h ^ 0xff) &* 0x100000001b3
         }
-        if let r = top.paramRange("branch"), top.branchHasPrefix("z9hG4bK") {
+        if let r = top.branchRange, SIPVia.hasPrefix(msg.bytes, r, "z9hG4bK") {
             // The ACK of a non-2xx reply keeps the INVITE's branch, so it gets the INVITE's
             // outgoing branch too; the ACK of a 2xx arrives with a branch of its own. Mixed from the bytes: no string.
-            for i in r { h = (h ^ UInt64(msg.bytes[i])) &* 0x100000001b3 }
+            msg.bytes.withUnsafeBufferPointer { b in
+                for i in r { h = (h ^ UInt64(b[i])) &* 0x100000001b3 }
+            }
             h = (h ^ 0xff) &* 0x100000001b3
         } else {
             mix(msg.callID ?? ""); mix(msg.fromTag ?? ""); mix(String(msg.cseqNumber ?? 0))

@@ -1,3 +1,5 @@
+import SwitchyardSIP
+
 /// A dotted-quad IPv4 address read from its bytes, for the per-message address checks (the sender's Via host, a
 /// reply's next hop): no C string, no `inet_pton` call.
 enum IPv4Literal {
@@ -32,5 +34,12 @@ enum IPv4Literal {
         }
         guard digits > 0, dots == 3 else { return nil }
         return (value << 8 | octet).bigEndian
+    }
+}
+
+extension SIPMessage {
+    /// `IPv4Literal.parse` of a byte range of the message (a Via's host or received=), without making its text.
+    func ipv4(_ r: Range<Int>) -> UInt32? {
+        bytes.withUnsafeBufferPointer { IPv4Literal.parse(UnsafeBufferPointer(rebasing: $0[r])) }
     }
 }

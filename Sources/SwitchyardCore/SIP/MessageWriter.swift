@@ -9,7 +9,14 @@ enum MessageWriter {
     static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress, forceRport: Bool = false) -> String? {
         // With rport, received= is added even when the address matches, and rport gets the source port.
         let rport = via.hasRport || forceRport
-        let needReceived = rport || !source.hasIP(via.host)
+        let needReceived: Bool
+        if rport {
+            needReceived = true
+        } else if let mine = source.ipv4, let v4 = msg.ipv4(via.hostRange) {
+            needReceived = v4 != mine  // a dotted quad compared as a number: no text made (what hasIP decides)
+        } else {
+            needReceived = !source.hasIP(via.host)
+        }
         guard needReceived else { return nil }
         // sent-protocol and sent-by as written, then the parameters, rport filled and received set.
         let value = msg.bytes[via.range]
@@ -67,6 +74,16 @@ enum MessageWriter {
     static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: Branch, topVia: SIPVia?,
                                  topViaText: String?, edits: HeaderEdits, viaSuffix: String = "") -> [UInt8] {
         var out: [UInt8] = []
+        forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
+                         topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
+        return out
+    }
+
+    /// `forwardedRequest` written into `out` (emptied first), a buffer the caller reuses.
+    static func forwardedRequest(into out: inout [UInt8], _ msg: SIPMessage, newRURI: String?, viaPrefix: String,
+                                 branch: Branch, topVia: SIPVia?, topViaText: String?, edits: HeaderEdits,
+                                 viaSuffix: String = "") {
+        out.removeAll(keepingCapacity: true)
         out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
         if let ruri = newRURI {
             out.append(text: msg.method ?? "")
@@ -84,7 +101,6 @@ enum MessageWriter {
         if !viaSuffix.isEmpty { out.append(text: viaSuffix) }
         out.appendCRLF()
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText)
-        return out
     }
 
     /// Header lines with edits, the empty line and the body.
@@ -100,9 +116,25 @@ enum MessageWriter {
     private static func appendHeaders(_ out: inout [UInt8], _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
                                       edits: HeaderEdits, topVia: SIPVia?, topViaText: String?, dropTopVia: Bool) {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
-        for line in edits.top { out.append(text: line); out.appendCRLF() }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
+        if edits.isEmpty, let first = msg.fields.first, let last = msg.fields.last {
+            // Nothing to change but the top Via (every relayed reply, most requests without header edits): the lines
+            // before and after its field are copied as two runs, what the loop below copies line by line.
+            let end = last.line.upperBound
+            guard let vi = topViaIndex else {
+                out.append(contentsOf: bytes(first.line.lowerBound..<end))
+                finish(&out, msg, b)
+                return
+            }
+            let f = msg.fields[vi]
+            out.append(contentsOf: bytes(first.line.lowerBound..<f.line.lowerBound))
+            appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
+            out.append(contentsOf: bytes(f.line.upperBound..<end))
+            finish(&out, msg, b)
+            return
+        }
+        for line in edits.top { out.append(text: line); out.appendCRLF() }
         // Unchanged lines that follow each other in the received message are copied as one run.
         var run = 0..<0
         func flush(_ out: inout [UInt8]) {
@@ -119,27 +151,10 @@ enum MessageWriter {
                 out.appendCRLF()
                 continue
             }
-            if i == topViaIndex {
+            if i == topViaIndex && topVia != nil && (dropTopVia || topViaText != nil) {
                 flush(&out)
-                if let via = topVia, dropTopVia {
-                    if via.isLastInField { continue }
-                    // Keep the other values of the field: everything after the first comma.
-                    var j = via.range.upperBound
-                    while j < f.value.upperBound, b[j] != UInt8(ascii: ",") { j += 1 }
-                    j += 1
-                    while j < f.value.upperBound, b[j] == 32 || b[j] == 9 || b[j] == 13 || b[j] == 10 { j += 1 }
-                    out.append(contentsOf: bytes(f.name))
-                    out.append(text: ": ")
-                    out.append(contentsOf: bytes(j..<f.value.upperBound))
-                    out.appendCRLF()
-                    continue
-                }
-                if let via = topVia, let text = topViaText {
-                    out.append(contentsOf: bytes(f.line.lowerBound..<via.range.lowerBound))
-                    out.append(text: text)
-                    out.append(contentsOf: bytes(via.range.upperBound..<f.line.upperBound))
-                    continue
-                }
+                appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
+                continue
             }
             if run.upperBound == f.line.lowerBound && !run.isEmpty {
                 run = run.lowerBound..<f.line.upperBound
@@ -150,15 +165,52 @@ enum MessageWriter {
         }
         flush(&out)
         for line in edits.bottom { out.append(text: line); out.appendCRLF() }
+        finish(&out, msg, b)
+    }
+
+    /// The top Via's field as sent: without its first value (a relayed reply), with the value rewritten (received=,
+    /// rport=), or as received.
+    private static func appendTopVia(_ out: inout [UInt8], _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>, topVia: SIPVia?,
+                                     topViaText: String?, dropTopVia: Bool) {
+        @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
+        if let via = topVia, dropTopVia {
+            if via.isLastInField { return }
+            // Keep the other values of the field: everything after the first comma.
+            var j = via.range.upperBound
+            while j < f.value.upperBound, b[j] != UInt8(ascii: ",") { j += 1 }
+            j += 1
+            while j < f.value.upperBound, b[j] == 32 || b[j] == 9 || b[j] == 13 || b[j] == 10 { j += 1 }
+            out.append(contentsOf: bytes(f.name))
+            out.append(text: ": ")
+            out.append(contentsOf: bytes(j..<f.value.upperBound))
+            out.appendCRLF()
+        } else if let via = topVia, let text = topViaText {
+            out.append(contentsOf: bytes(f.line.lowerBound..<via.range.lowerBound))
+            out.append(text: text)
+            out.append(contentsOf: bytes(via.range.upperBound..<f.line.upperBound))
+        } else {
+            out.append(contentsOf: bytes(f.line))
+        }
+    }
+
+    /// Content-Length when the message had none, the empty line and the body.
+    private static func finish(_ out: inout [UInt8], _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>) {
         // A datagram may come without Content-Length; a stream hop needs it, so it is always sent.
         if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
         out.appendCRLF()
-        out.append(contentsOf: bytes(msg.bodyRange))
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.bodyRange]))
     }
 
     /// A reply relayed upstream: the same message without its top Via value.
     static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) -> [UInt8] {
         var out: [UInt8] = []
+        relayedReply(into: &out, msg, topVia: topVia, edits: edits)
+        return out
+    }
+
+    /// `relayedReply` written into `out` (emptied first), a buffer the caller reuses.
+    static func relayedReply(into out: inout [UInt8], _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) {
+        out.removeAll(keepingCapacity: true)
         out.reserveCapacity(msg.bytes.count)
         msg.bytes.withUnsafeBufferPointer { b in
             var start = 0
@@ -166,7 +218,6 @@ enum MessageWriter {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<msg.headersStart]))
         }
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: nil, dropTopVia: true)
-        return out
     }
 
     /// A stateless reply to a request (sl_send_reply, 400s, 483s).

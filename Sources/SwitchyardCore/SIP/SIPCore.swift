@@ -24,6 +24,8 @@ public final class SIPCore: @unchecked Sendable {
     /// Destination names resolved for forward(), reply relaying and probes.
     let names = NameCache()
     let counters = SIPCounters()
+    /// Each worker thread's buffer for the messages it forwards and relays.
+    let output = OutputBuffers()
     /// The transaction layer's hooks (ABI 1.7), registered by one module at startup; read-only afterwards.
     var hooks: sy_sip_hooks? { engine.sipHooks }
     /// findSocket answers by text (a miss cached too).
@@ -227,7 +229,7 @@ public final class SIPCore: @unchecked Sendable {
         }
         guard vias.count > 1 else { return }  // a reply to our own request that nobody waits for
         let next = vias[1]
-        guard let (dst, proto) = replyDestination(next) else {
+        guard let (dst, proto) = replyDestination(next, in: msg) else {
             log.warning("cannot resolve the Via \(next.host) of a reply: dropped")
             counters.dropped.add(1, ordering: .relaxed)
             return
@@ -237,12 +239,41 @@ public final class SIPCore: @unchecked Sendable {
             counters.dropped.add(1, ordering: .relaxed)
             return
         }
-        let out = MessageWriter.relayedReply(msg, topVia: top, edits: edits)
-        if socket.send(conn: 0, to: dst, out) { counters.relayedReplies.add(1, ordering: .relaxed) }
+        let sent = output.with { out -> Bool in
+            MessageWriter.relayedReply(into: &out, msg, topVia: top, edits: edits)
+            return socket.send(conn: 0, to: dst, out)
+        }
+        if sent { counters.relayedReplies.add(1, ordering: .relaxed) }
     }
 
     /// Where a reply goes for a Via: received= or the sent-by host; rport= or the sent-by port.
-    func replyDestination(_ via: SIPVia) -> (SocketAddress, String)? {
+    func replyDestination(_ via: SIPVia, in msg: SIPMessage) -> (SocketAddress, String)? {
+        // The usual case, read from the message's bytes without making text: a UDP Via whose received= (or sent-by
+        // host, without received=) is a dotted quad, with a port or rport= that is plain digits. The same answer as below.
+        if via.transportIs("UDP"), let v4 = msg.ipv4(via.receivedRange ?? via.hostRange) {
+            var port = via.port ?? 5060
+            if let r = via.rportRange {
+                guard let n = SIPCore.digits(msg.bytes, r) else { return replyDestinationByText(via) }
+                if (1...65535).contains(n) { port = n }
+            }
+            guard (1...65535).contains(port) else { return nil }
+            return (SocketAddress(ipv4: v4, port: port), "udp")
+        }
+        return replyDestinationByText(via)
+    }
+
+    /// A number of 1 to 9 decimal digits filling the range; nil for anything else.
+    static func digits(_ b: [UInt8], _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, r.count <= 9 else { return nil }
+        var n = 0
+        for i in r {
+            guard b[i] >= 48, b[i] <= 57 else { return nil }
+            n = n * 10 + Int(b[i] - 48)
+        }
+        return n
+    }
+
+    private func replyDestinationByText(_ via: SIPVia) -> (SocketAddress, String)? {
         let host = via.received ?? via.host
         let secure = via.transportIs("TLS")
         var port = via.port ?? (secure ? 5061 : 5060)

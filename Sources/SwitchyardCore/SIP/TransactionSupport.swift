@@ -100,7 +100,7 @@ extension SIPCore {
         }
         if let via = (try? msg.vias())?.first {
             info.via_port = Int32(via.port ?? 0)
-            info.via_branch = str(via.paramRange("branch") ?? 0..<0)
+            info.via_branch = str(via.branchRange ?? 0..<0)
             info.via_host = str(via.hostRange)
             info.via_transport = str(via.transportRange)
             info.via_value = str(via.range)

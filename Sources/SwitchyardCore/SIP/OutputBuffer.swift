@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One reusable buffer per thread for the bytes forward() and the reply relay build and hand to a transport, which
+/// copies them (into its send batch, or the kernel's): a buffer made and freed for every message was an allocation
+/// and a free per relayed message.
+///
+/// The buffer is taken out of the thread's box while in use and put back after, so a nested use on the same thread
+/// (none is known) would get a new empty one instead of sharing it.
+final class OutputBuffers: Sendable {
+    private let key: pthread_key_t
+    /// A buffer grown past this is not kept (one unusually large message must not pin its size on a worker).
+    static let keptCapacity = 16 * 1024
+
+    private final class Box {
+        var bytes: [UInt8] = []
+    }
+
+    init() {
+        var k = pthread_key_t()
+        // A thread's box is released when the thread ends.
+        pthread_key_create(&k) { p in
+            if let p { Unmanaged<AnyObject>.fromOpaque(p).release() }
+        }
+        key = k
+    }
+
+    deinit { pthread_key_delete(key) }
+
+    /// Runs `body` with this thread's buffer (empty, its capacity kept from earlier messages).
+    func with<R>(_ body: (inout [UInt8]) -> R) -> R {
+        let box: Box
+        if let p = pthread_getspecific(key) {
+            box = Unmanaged<Box>.fromOpaque(p).takeUnretainedValue()
+        } else {
+            box = Box()
+            pthread_setspecific(key, Unmanaged.passRetained(box).toOpaque())
+        }
+        var out: [UInt8] = []
+        swap(&out, &box.bytes)
+        out.removeAll(keepingCapacity: true)
+        let r = body(&out)
+        if out.capacity <= OutputBuffers.keptCapacity { swap(&out, &box.bytes) }
+        return r
+    }
+}
