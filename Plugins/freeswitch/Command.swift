@@ -59,14 +59,23 @@ final class Pending: @unchecked Sendable { // deadline/bytes written before the 
 
 /// Encodes a caller's command text: first line the command, then optional `Name: value` header lines.
 func encodeCommand(_ text: String) -> [UInt8]? {
-    // The usual case (one line, e.g. "bgapi uuid_transfer ..."): no splitting.
-    if !text.utf8.contains(UInt8(ascii: "\n")) {
-        var end = text.utf8.endIndex
-        if text.utf8.last == UInt8(ascii: "\r") { end = text.utf8.index(before: end) }
-        let line = Substring(text.utf8[..<end])
-        guard line.utf8.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else { return nil }
-        return ESLEncoder.command(String(line), headers: [])
+    // The usual case (one line, e.g. "bgapi uuid_transfer ..."): no splitting, the bytes copied once (on the
+    // contiguous UTF-8: the generic UTF8View walks cost more than the rest of the command's encoding).
+    var copy = text
+    let single = copy.withUTF8 { u -> [UInt8]?? in
+        guard !u.contains(UInt8(ascii: "\n")) else { return .none }
+        var end = u.count
+        if end > 0 && u[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        let line = UnsafeBufferPointer(rebasing: u[..<end])
+        guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else { return .some(nil) }
+        var out: [UInt8] = []
+        out.reserveCapacity(end + 2)
+        out.append(contentsOf: line)
+        out.append(UInt8(ascii: "\n")) // ESLEncoder.command(line) with no header: the line, then a blank line
+        out.append(UInt8(ascii: "\n"))
+        return .some(out)
     }
+    if case .some(let bytes) = single { return bytes }
     var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { l -> Substring in
         l.hasSuffix("\r") ? l.dropLast() : l
     }

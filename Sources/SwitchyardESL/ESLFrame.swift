@@ -194,14 +194,36 @@ public enum ESLError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension String {
+    /// ASCII case-insensitive equality, on the contiguous UTF-8 of both strings when they have it (native strings
+    /// always do): the header lookups of every frame go through it, and zipping two UTF8Views is several times slower.
     @inline(__always)
     func caseInsensitiveEquals(_ other: String) -> Bool {
         let a = self.utf8, b = other.utf8
         guard a.count == b.count else { return false }
+        if let r = a.withContiguousStorageIfAvailable({ x in b.withContiguousStorageIfAvailable { y in Self.asciiCaseEqual(x, y) } }),
+           let r {
+            return r
+        }
         for (x, y) in zip(a, b) where x != y {
             let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
             let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
             if lx != ly { return false }
+        }
+        return true
+    }
+
+    /// Equal-length buffers compared byte by byte, ASCII letters folded.
+    @inline(__always)
+    static func asciiCaseEqual(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        while i < x.count {
+            let p = x[i], q = y[i]
+            if p != q {
+                let lp = (p >= 0x41 && p <= 0x5A) ? p | 0x20 : p
+                let lq = (q >= 0x41 && q <= 0x5A) ? q | 0x20 : q
+                if lp != lq { return false }
+            }
+            i += 1
         }
         return true
     }

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Byte buffer + header-block/body splitter shared by both parsers.
 struct ESLFramer: Sendable {
     var buffer: [UInt8] = []
@@ -42,16 +50,26 @@ struct ESLFramer: Sendable {
         var i = max(scanFrom, start)
         let n = buffer.count
         while i < n {
-            if buffer[i] == 0x0A {
-                if i + 1 < n && buffer[i + 1] == 0x0A { return (i, i + 2) }
-                if i + 2 < n && buffer[i + 1] == 0x0D && buffer[i + 2] == 0x0A { return (i, i + 3) }
-                if i + 1 >= n || (i + 2 >= n && buffer[i + 1] == 0x0D) { break }  // need more bytes
-            }
+            i = lineEnd(from: i, to: n)
+            if i == n { break }
+            if i + 1 < n && buffer[i + 1] == 0x0A { return (i, i + 2) }
+            if i + 2 < n && buffer[i + 1] == 0x0D && buffer[i + 2] == 0x0A { return (i, i + 3) }
+            if i + 1 >= n || (i + 2 >= n && buffer[i + 1] == 0x0D) { break }  // need more bytes
             i += 1
         }
         scanFrom = i
         if n - start > maxHeader { throw ESLError.headerBlockTooLarge(maxHeader) }
         return nil
+    }
+
+    /// The first LF in [from, to), or `to` (memchr: every frame's header block is searched this way).
+    @inline(__always)
+    func lineEnd(from: Int, to: Int) -> Int {
+        guard from < to else { return to }
+        return buffer.withUnsafeBufferPointer { b in
+            guard let p = memchr(b.baseAddress! + from, 0x0A, to - from) else { return to }
+            return UnsafeRawPointer(p) - UnsafeRawPointer(b.baseAddress!)
+        }
     }
 
     /// Splits the header text into lines (LF, trailing CR stripped).
@@ -86,6 +104,20 @@ func splitHeaderLine(_ line: ArraySlice<UInt8>, urlDecode: Bool) throws -> ESLHe
 }
 
 func parseContentLength(_ v: String, max: Int) throws -> Int {
+    // Plain digits, as FreeSWITCH sends it: read at once (the rules below give the same result for them).
+    let u = v.utf8
+    if !u.isEmpty && u.count <= 10 {
+        var n = 0
+        var digits = true
+        for c in u {
+            guard c >= 0x30 && c <= 0x39 else { digits = false; break }
+            n = n * 10 + Int(c - 0x30)
+        }
+        if digits {
+            if n > max { throw ESLError.bodyTooLarge(n) }
+            return n
+        }
+    }
     let t = v.trimmingSpaces()
     guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { throw ESLError.invalidContentLength(v) }
     guard t.utf8.count <= 10, let n = Int(t) else { throw ESLError.bodyTooLarge(Int.max) }
@@ -138,12 +170,19 @@ public struct ESLParser: Sendable {
         if f.pendingHeaderEnd == nil {
             f.skipLeadingNewlines()
             guard f.start < f.buffer.count, let (end, next) = try f.findHeaderEnd() else { return nil }
+            // Line by line as ESLFramer.lines splits them, without building the array of lines first.
             var headers: [ESLHeader] = []
+            headers.reserveCapacity(4)
             var length = 0
-            for line in f.lines(f.start, end) {
-                let h = try splitHeaderLine(line, urlDecode: true)
+            var ls = f.start
+            while ls <= end {
+                let lf = f.lineEnd(from: ls, to: end)
+                var le = lf
+                if le > ls && f.buffer[le - 1] == 0x0D { le -= 1 }
+                let h = try splitHeaderLine(f.buffer[ls..<le], urlDecode: true)
                 if h.name.caseInsensitiveEquals("Content-Length") { length = try parseContentLength(h.value, max: f.maxBody) }
                 headers.append(h)
+                ls = lf + 1
             }
             f.pendingHeaderEnd = end
             f.pendingBodyStart = next

@@ -195,9 +195,11 @@ struct JSONScanner {
         return true
     }
 
-    /// Does any of these 8 bytes end the fast path: a quote, a backslash, a control character or a non-ASCII byte?
+    /// Which of these 8 bytes end the fast path (a quote, a backslash, a control character or a non-ASCII byte): the
+    /// high bit of each such byte is set. Borrows only carry upwards, so the lowest bit set is exact (the bytes above
+    /// it may be flagged wrongly, and are looked at one by one).
     @inline(__always)
-    private static func special(_ x: UInt64) -> Bool {
+    private static func specialMask(_ x: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let q = x ^ (ones &* 0x22)
@@ -205,33 +207,43 @@ struct JSONScanner {
         let zeroInQ = (q &- ones) & ~q
         let zeroInB = (b &- ones) & ~b
         let below20 = (x &- ones &* 0x20) & ~x
-        return (zeroInQ | zeroInB | below20 | x) & highs != 0
+        return (zeroInQ | zeroInB | below20 | x) & highs
     }
 
     /// From an opening quote to just after the closing one; escapes and UTF-8 checked as JSONReader checks them.
+    /// Plain ASCII is skipped 8 bytes at a time, in a local position (the stored one only around escapes).
     private mutating func scanString(_ base: UnsafePointer<UInt8>) -> Bool {
-        pos += 1
+        var p = pos + 1
+        let n = buf.count
         sawEscape = false
         let raw = UnsafeRawPointer(base)
         while true {
-            while pos + 8 <= buf.count && !Self.special(raw.loadUnaligned(fromByteOffset: pos, as: UInt64.self)) {
-                pos += 8
+            while p + 8 <= n {
+                let m = Self.specialMask(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
+                if m == 0 { p += 8; continue }
+                p += m.trailingZeroBitCount >> 3 // bytes in memory order: the first special byte
+                break
             }
-            guard pos < buf.count else { return false }
-            let b = buf[pos]
+            guard p < n else { pos = p; return false }
+            let b = base[p]
             if b == UInt8(ascii: "\"") {
-                pos += 1
+                pos = p + 1
                 return true
             }
             if b == UInt8(ascii: "\\") {
                 sawEscape = true
+                pos = p
                 guard escape() else { return false }
+                p = pos
             } else if b < 0x20 {
+                pos = p
                 return false
             } else if b >= 0x80 {
+                pos = p
                 guard utf8Sequence(b) else { return false }
+                p = pos
             } else {
-                pos += 1
+                p += 1
             }
         }
     }
