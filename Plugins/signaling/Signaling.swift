@@ -64,7 +64,8 @@ final class SignalingModule: Sendable {
         // Initialised after tm when both are loaded; fine without it.
         m.dependency(on: "tm", .soft)
         m.dependency(on: "sl", .soft)
-        m.function("send_reply", params: [.int, .str], routes: [.request, .error, .failure]) { [self] call in
+        m.function("send_reply", params: [.int, .str], routes: [.request, .error, .failure],
+                   fixup: SignalingModule.checkReply) { [self] call in
             sendReply(call.context, code: Int(call.int(0)), reason: call.string(1))
         }
         m.onInit { [self] in
@@ -73,6 +74,14 @@ final class SignalingModule: Sendable {
             host.log(.info, bound != nil ? "replies through tm when a transaction exists" : "tm not loaded: stateless replies")
         }
         return m.build()
+    }
+
+    /// A literal code must be 100..699 and a literal reason not empty (checked at startup, as OpenSIPS's fixup).
+    static let checkReply: FunctionFixupCheck = { args in
+        if let code = args[0].constantInt, !(100...699).contains(code) {
+            throw FixupError(argument: 0, "wrong code \(code), allowed values: 1xx - 6xx only")
+        }
+        if args[1].constantString == "" { throw FixupError(argument: 1, "empty reason") }
     }
 
     /// 1 sent, -1 not (bad code, empty reason, nothing to answer, not sent).

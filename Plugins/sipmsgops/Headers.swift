@@ -8,10 +8,23 @@ import SwitchyardABI
 import SwitchyardPluginKit
 
 extension SipMsgOps {
-    /// append_hf / insert_hf: each header line of the text last (first) in the message. 1 added, -1 refused (not a
-    /// header line, a Via, no message).
+    /// append_hf / insert_hf: each header line of the text last (first) in the message; with `hdr`, right after
+    /// (before) the first header of that name, or last when the message has none (as OpenSIPS). 1 added, -1 refused
+    /// (not a header line, a Via, no message).
     func addHeaders(_ call: FunctionCall, atTop: Bool) -> Int32 {
-        add(call.context, Text.lines(call.string(0)), atTop: atTop, function: atTop ? "insert_hf" : "append_hf")
+        let function = atTop ? "insert_hf" : "append_hf"
+        let lines = Text.lines(call.string(0))
+        guard call.isPresent(1) else { return add(call.context, lines, atTop: atTop, function: function) }
+        let anchor = call.string(1)
+        for line in lines {
+            let rc = host.sipHeaderInsert(call.context, String(line), anchor: anchor, after: !atTop)
+            if rc == 0 { continue }
+            // No such header: the line goes after the last header (OpenSIPS anchors it at the end of the headers).
+            if rc == -1, host.sipHeaderAdd(call.context, String(line), atTop: false) { continue }
+            host.log(.err, "\(function): cannot add '\(line)' (not a 'Name: value' line, a Via, or no message)")
+            return -1
+        }
+        return 1
     }
 
     func add(_ ctx: SYContext, _ lines: [Substring], atTop: Bool, function: String) -> Int32 {

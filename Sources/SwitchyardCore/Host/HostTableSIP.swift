@@ -128,6 +128,18 @@ extension HostTable {
             return 0
         }
 
+        h.sip_header_insert = { ctxp, line, anchor, after in
+            guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
+            let l = HostTable.oneLine(HostTable.text(line))
+            guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
+                  HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
+            // The first field of that name as received: one the script removed still anchors (its place stays).
+            let n = HostTable.text(anchor).trimmingCharacters(in: .whitespaces)
+            guard !n.isEmpty, let i = msg.fieldIndex(named: n) else { return -1 }
+            ctx.message.edits.anchored.append(AnchoredLine(field: i, after: after != 0, line: l))
+            return 0
+        }
+
         h.sip_request = { method, ruri, dst, extra, timeout, done, arg in
             HostTable.sipRequest(HostBridge.services, method, ruri, dst, extra, sy_str(s: nil, len: 0), timeout, done, arg)
         }
