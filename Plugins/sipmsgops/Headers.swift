@@ -39,6 +39,16 @@ extension SipMsgOps {
         return 1
     }
 
+    /// append_to_reply(txt): each header line of the text goes into every reply the core builds later for this request
+    /// (sl_send_reply, send_reply, t_reply). 1 kept, -1 refused (not a header line, a Via, no request).
+    func appendToReply(_ call: FunctionCall) -> Int32 {
+        for line in Text.lines(call.string(0)) where !host.sipReplyHeaderAdd(call.context, String(line)) {
+            host.log(.err, "append_to_reply: cannot keep '\(line)' (not a 'Name: value' line, a Via, or no request)")
+            return -1
+        }
+        return 1
+    }
+
     /// append_urihf(prefix, suffix): one header made of prefix, the request-URI as received, and suffix, added last.
     func appendURIHeader(_ call: FunctionCall) -> Int32 {
         guard let ruri = withInfo(call.context, { $0.is_request != 0 ? $0.ruri.string : nil }), let ruri else { return -1 }

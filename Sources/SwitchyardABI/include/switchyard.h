@@ -99,7 +99,8 @@
  *        literal arguments and refuses startup with the file:line:col of the argument it names.
  *        A 1.10 function item (shorter, without fixup) loads unchanged. Header insertion: appended
  *        sy_host_api.sip_header_insert (a header line before or after the first header of a name:
- *        sipmsgops's append_hf(txt, hdr) and insert_hf(txt, hdr)).
+ *        sipmsgops's append_hf(txt, hdr) and insert_hf(txt, hdr)) and sip_reply_header_add (a header
+ *        line for the replies the core later builds for the request: append_to_reply).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -1055,6 +1056,12 @@ typedef struct sy_host_api {
      *  removed still anchors. Returns 0, -1 no header called anchor, -2 no SIP message, -3 refused
      *  (no "Name:", or a Via). (The context's thread.) */
     int (*sip_header_insert)(sy_ctx *ctx, sy_str line, sy_str anchor, int after);
+    /** Keeps a whole header line ("Name: value", no CRLF) for every reply the core builds later for
+     *  the context's request, in the order added, after the reply's own extra headers: sip_reply
+     *  (sl_send_reply, send_reply) and sip_build_reply with the same ctx (tm's t_reply); not the
+     *  replies a module builds on another context (tm's 408 on timeout). OpenSIPS's append_to_reply.
+     *  Returns 0, -2 no SIP request, -3 refused (no "Name:", or a Via). (The context's thread.) */
+    int (*sip_reply_header_add)(sy_ctx *ctx, sy_str line);
     /* --- end of 1.11: header insertion --- */
 } sy_host_api;
 

@@ -94,8 +94,12 @@ struct HeaderEdits {
     var bottom: [String] = []
     /// Whole lines sent right before or after a field of the received message (ABI 1.11 sip_header_insert).
     var anchored: [AnchoredLine] = []
+    /// Whole lines for the replies the core builds for this request (ABI 1.11 sip_reply_header_add).
+    var replyLines: [String] = []
 
-    var isEmpty: Bool { replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty && anchored.isEmpty }
+    var isEmpty: Bool {
+        replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty && anchored.isEmpty && replyLines.isEmpty
+    }
 }
 
 /// A header line placed next to a field of the received message.
