@@ -5,7 +5,8 @@ import SwitchyardABI
 import SwitchyardTestSupport
 
 /// ABI 1.11 from a C plugin (Fixtures/plugins/abi_1_11.c): a function's fixup sees each call site's literal arguments
-/// at startup and refuses one with the place of the argument; sip_header_insert where there is no SIP message.
+/// at startup and refuses one with the place of the argument; sip_header_insert and sip_reply_header_add where there
+/// is no SIP message.
 final class FixupABITests: XCTestCase {
     var dir: String { PluginBuilder.outDir.path }
 
@@ -58,7 +59,7 @@ final class FixupABITests: XCTestCase {
         defer { h.stop() }
         XCTAssertEqual(h.server.raiseEvent("E_INS", []), 0)
         XCTAssertTrue(h.waitFor("insert refused"), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(h.messages.contains { $0.hasSuffix("insert rc=-2") }, h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.messages.contains { $0.hasSuffix("insert rc=-2 reply rc=-2") }, h.messages.joined(separator: "\n"))
     }
 
     /// Built against the frozen 1.10 header (Fixtures/plugins/abi_1_10): loads and works on this core. (A 1.10

@@ -4,8 +4,9 @@
  *     is refused"), and a site where both are variables is refused without naming an argument ("nothing literal").
  *     Every site it sees is logged: "fixup level=<C n|D|O> name=<C text|D|O>" (C literal, D dynamic, O omitted).
  *     At run time the handler logs "level=<n> name=<text>" and returns 1.
- *   abi111_insert(str line, str anchor): host->sip_header_insert (after the anchor); logs "insert rc=<rc>" and
- *     returns 1 when rc == 0, else -1 (-2 where there is no SIP message, as in an event route).
+ *   abi111_insert(str line, str anchor): host->sip_header_insert (after the anchor) and host->sip_reply_header_add
+ *     of the same line; logs "insert rc=<rc> reply rc=<rc>" and returns 1 when both are 0, else -1 (-2 where there
+ *     is no SIP message, as in an event route).
  * The fixup's user pointer is the function's: the module state, with no global. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,12 +65,13 @@ static int level_run(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user
 static int insert_run(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user) {
     state *s = user;
     char line[64];
-    int rc;
+    int rc, rrc;
     SY_UNUSED(nargs);
     rc = s->h->sip_header_insert(ctx, args[0].value.s, args[1].value.s, 1);
-    snprintf(line, sizeof line, "insert rc=%d", rc);
+    rrc = s->h->sip_reply_header_add(ctx, args[0].value.s);
+    snprintf(line, sizeof line, "insert rc=%d reply rc=%d", rc, rrc);
     say(s, line);
-    return rc == 0 ? 1 : -1;
+    return rc == 0 && rrc == 0 ? 1 : -1;
 }
 
 static sy_func_export funcs[] = {
