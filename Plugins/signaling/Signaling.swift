@@ -69,7 +69,8 @@ final class SignalingModule: Sendable {
         // Initialised after tm when both are loaded; fine without it.
         m.dependency(on: "tm", .soft)
         m.dependency(on: "sl", .soft)
-        m.function("send_reply", params: [.int, .str], routes: [.request, .error, .failure]) { [self] call in
+        m.function("send_reply", params: [.int, .str], routes: [.request, .error, .failure],
+                   fixup: SignalingModule.checkReply) { [self] call in
             sendReply(call.context, code: Int(call.int(0)), reason: call.string(1))
         }
         m.onInit { [self] in
@@ -82,6 +83,14 @@ final class SignalingModule: Sendable {
             }
         }
         return m.build()
+    }
+
+    /// A literal code must be 100..699 (checked at startup, as OpenSIPS's fixup). An empty reason is allowed: OpenSIPS
+    /// refuses only a missing one.
+    static let checkReply: FunctionFixupCheck = { args in
+        if let code = args[0].constantInt, !(100...699).contains(code) {
+            throw FixupError(argument: 0, "wrong code \(code), allowed values: 1xx - 6xx only")
+        }
     }
 
     /// 1 sent, -1 not (bad code, nothing to answer, a transaction tm cannot reply on, not sent). An empty reason is

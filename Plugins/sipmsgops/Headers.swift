@@ -8,10 +8,27 @@ import SwitchyardABI
 import SwitchyardPluginKit
 
 extension SipMsgOps {
-    /// append_hf / insert_hf: each header line of the text last (first) in the message. 1 added, -1 refused (not a
-    /// header line, a Via, no message).
+    /// append_hf / insert_hf: each header line of the text last (first) in the message; with `hdr`, right after
+    /// (before) the first header of that name, or last when the message has none (as OpenSIPS). 1 added, -1 refused
+    /// (not a header line, a Via, no message).
     func addHeaders(_ call: FunctionCall, atTop: Bool) -> Int32 {
-        add(call.context, Text.lines(call.string(0)), atTop: atTop, function: atTop ? "insert_hf" : "append_hf")
+        let function = atTop ? "insert_hf" : "append_hf"
+        let lines = Text.lines(call.string(0))
+        guard call.isPresent(1) else { return add(call.context, lines, atTop: atTop, function: function) }
+        let anchor = call.string(1)
+        if let bad = lines.first(where: { !SipMsgOps.isAddable($0) }) {  // all lines or none, as without `hdr`
+            host.log(.err, "\(function): cannot add '\(bad)' (not a 'Name: value' line, or a Via): nothing added")
+            return -1
+        }
+        for line in lines {
+            let rc = host.sipHeaderInsert(call.context, String(line), anchor: anchor, after: !atTop)
+            if rc == 0 { continue }
+            // No such header: the line goes after the last header (OpenSIPS anchors it at the end of the headers).
+            if rc == -1, host.sipHeaderAdd(call.context, String(line), atTop: false) { continue }
+            host.log(.err, "\(function): cannot add '\(line)' (not a 'Name: value' line, a Via, or no message)")
+            return -1
+        }
+        return 1
     }
 
     func add(_ ctx: SYContext, _ lines: [Substring], atTop: Bool, function: String) -> Int32 {
@@ -46,6 +63,16 @@ extension SipMsgOps {
              UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"): return true
         default: return false
         }
+    }
+
+    /// append_to_reply(txt): each header line of the text goes into every reply the core builds later for this request
+    /// (sl_send_reply, send_reply, t_reply). 1 kept, -1 refused (not a header line, a Via, no request).
+    func appendToReply(_ call: FunctionCall) -> Int32 {
+        for line in Text.lines(call.string(0)) where !host.sipReplyHeaderAdd(call.context, String(line)) {
+            host.log(.err, "append_to_reply: cannot keep '\(line)' (not a 'Name: value' line, a Via, or no request)")
+            return -1
+        }
+        return 1
     }
 
     /// append_urihf(prefix, suffix): one header made of prefix, the request-URI as received, and suffix, added last.

@@ -1,6 +1,6 @@
 // The OpenSIPS `sipmsgops` module as a Switchyard plugin: tests and edits of the SIP message a route runs on.
 //
-//   is_method  has_totag  append_hf  insert_hf  append_urihf  remove_hf  remove_hf_re  remove_hf_glob  is_present_hf
+//   is_method  has_totag  append_hf  insert_hf (with or without an anchor header)  append_to_reply  append_urihf  remove_hf  remove_hf_re  remove_hf_glob  is_present_hf
 //   has_body  has_body_part  is_privacy  ruri_has_param  ruri_add_param  ruri_del_param  ruri_tel2sip  is_uri_user_e164
 //   list_hdr_has_option
 import SwitchyardABI
@@ -41,18 +41,17 @@ final class SipMsgOps: Sendable {
         let opt: FunctionParam = [.str, .optional]
         m.function("is_method", params: [.str], routes: any) { [self] in isMethod($0) }
         m.function("has_totag", params: [], routes: any) { [self] in hasToTag($0) }
-        // The (txt, hdr) forms are not declared: the core has no edit "after/before a given header", so a script
-        // using them stops at startup instead of adding the header elsewhere.
-        m.function("append_hf", params: [.str], routes: any) { [self] in addHeaders($0, atTop: false) }
-        m.function("insert_hf", params: [.str], routes: any) { [self] in addHeaders($0, atTop: true) }
+        m.function("append_hf", params: [.str, opt], routes: any) { [self] in addHeaders($0, atTop: false) }
+        m.function("insert_hf", params: [.str, opt], routes: any) { [self] in addHeaders($0, atTop: true) }
+        m.function("append_to_reply", params: [.str], routes: [.request, .branch, .failure, .error]) { [self] in appendToReply($0) }
         m.function("append_urihf", params: [.str, .str], routes: [.request, .failure, .branch]) { [self] in appendURIHeader($0) }
         m.function("remove_hf", params: [.str], routes: any) { [self] in removeHeader($0) }
-        m.function("remove_hf_re", params: [.str], routes: any) { [self] in removeMatching($0, regex: true) }
+        m.function("remove_hf_re", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in removeMatching($0, regex: true) }
         m.function("remove_hf_glob", params: [.str], routes: any) { [self] in removeMatching($0, regex: false) }
         m.function("is_present_hf", params: [.str], routes: any) { [self] in isPresent($0) }
         m.function("has_body", params: [opt], routes: any) { [self] in hasBody($0) }
         m.function("has_body_part", params: [opt], routes: any) { [self] in hasBody($0) }
-        m.function("is_privacy", params: [.str], routes: any) { [self] in isPrivacy($0) }
+        m.function("is_privacy", params: [.str], routes: any, fixup: SipMsgOps.checkPrivacy) { [self] in isPrivacy($0) }
         m.function("list_hdr_has_option", params: [.str, .str], routes: any) { [self] in listHeaderHasOption($0) }
         m.function("ruri_has_param", params: [.str, opt], routes: req) { [self] in ruriHasParam($0) }
         m.function("ruri_add_param", params: [.str], routes: req) { [self] in ruriAddParam($0) }

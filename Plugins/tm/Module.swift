@@ -156,18 +156,18 @@ final class TMModule: @unchecked Sendable {
                 return body(tm, call)
             }
         }
-        m.function("t_relay", params: [[.str, opt], [.str, opt]], routes: reqFail, on { $0.tRelay($1) })
+        m.function("t_relay", params: [[.str, opt], [.str, opt]], routes: reqFail, fixup: TMModule.checkRelayFlags, on { $0.tRelay($1) })
         m.function("t_newtran", params: [], routes: [.request], on { $0.tNewtran($1) })
-        m.function("t_reply", params: [.int, .str], routes: reqFail, on { $0.tReply($1.context, code: Int($1.int(0)), reason: $1.string(1)) })
-        m.function("t_reply_with_body", params: [.int, .str, .str], routes: reqFail, on {
+        m.function("t_reply", params: [.int, .str], routes: reqFail, fixup: TMModule.checkReplyCode, on { $0.tReply($1.context, code: Int($1.int(0)), reason: $1.string(1)) })
+        m.function("t_reply_with_body", params: [.int, .str, .str], routes: reqFail, fixup: TMModule.checkReplyCode, on {
             $0.tReply($1.context, code: Int($1.int(0)), reason: $1.string(1), body: $1.string(2))
         })
         m.function("t_check_trans", params: [], routes: [.request, .branch], on { $0.tCheckTrans($1) })
         m.function("t_check_status", params: [.str], routes: most, on { $0.tCheckStatus($1) })
         // Not in local_route (OpenSIPS allows them there): a local transaction runs no reply or failure route here.
-        m.function("t_on_failure", params: [.str], routes: most, on { $0.tOn($1, .failure) })
-        m.function("t_on_reply", params: [.str], routes: most, on { $0.tOn($1, .reply) })
-        m.function("t_on_branch", params: [.str], routes: most, on { $0.tOn($1, .branch) })
+        m.function("t_on_failure", params: [.str], routes: most, fixup: checkRoute(.failure, "failure_route"), on { $0.tOn($1, .failure) })
+        m.function("t_on_reply", params: [.str], routes: most, fixup: checkRoute(.onReply, "onreply_route"), on { $0.tOn($1, .reply) })
+        m.function("t_on_branch", params: [.str], routes: most, fixup: checkRoute(.branch, "branch_route"), on { $0.tOn($1, .branch) })
         m.function("t_was_cancelled", params: [], routes: most, on { $0.tWasCancelled($1) })
         m.function("t_local_replied", params: [[.str, opt]], routes: most, on { $0.tLocalReplied($1) })
         m.function("t_cancel_branch", params: [[.str, opt]], routes: [.onReply], on { $0.tCancelBranch($1) })

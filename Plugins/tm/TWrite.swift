@@ -43,10 +43,10 @@ extension TMModule {
             try config.twrite.appends.add(list)
         }
         let routes: RouteMask = [.request, .failure, .branch]
-        m.function("t_write_req", params: [.str, .str], routes: routes) { [self] call in
+        m.function("t_write_req", params: [.str, .str], routes: routes, fixup: checkAppendName) { [self] call in
             tm?.tWrite(call, unix: false) ?? -1
         }
-        m.function("t_write_unix", params: [.str, .str], routes: routes) { [self] call in
+        m.function("t_write_unix", params: [.str, .str], routes: routes, fixup: checkAppendName) { [self] call in
             tm?.tWrite(call, unix: true) ?? -1
         }
     }

@@ -64,10 +64,14 @@ public struct ModuleExportsBuilder {
 
     /// A script function. `params` lists each parameter's spec in order (at most `SY_MAX_FUNC_PARAMS`); the handler
     /// returns >0 for success/true, <0 for failure/false, 0 to stop the script.
+    ///
+    /// `fixup` (ABI 1.11, OpenSIPS's fixup functions) checks each call site's literal arguments once at startup, after
+    /// every module's init: throw `FixupError(argument:_:)` to stop startup with the file:line:col of that argument.
     public mutating func function(_ name: String, params: [FunctionParam], routes: RouteMask = .all,
+                                  fixup: FunctionFixupCheck? = nil,
                                   _ handler: @escaping @Sendable (FunctionCall) -> Int32) {
         precondition(params.count <= Int(SY_MAX_FUNC_PARAMS), "\(name): more than \(SY_MAX_FUNC_PARAMS) parameters")
-        funcs.append(FuncDecl(name: name, params: params, routes: routes, handler: handler))
+        funcs.append(FuncDecl(name: name, params: params, routes: routes, handler: handler, fixup: fixup))
     }
 
     /// A pseudo-variable class used as `$name(inner)`: `parse` turns the inner text into a parameter once at startup
@@ -196,7 +200,8 @@ public struct ModuleExportsBuilder {
                     for (i, spec) in f.params.enumerated() { p[i] = spec.rawValue }
                 }
             }
-            item.user = CMemory.retain(FuncBox(host: host, handler: f.handler))
+            item.user = CMemory.retain(FuncBox(host: host, handler: f.handler, fixup: f.fixup.map(FixupBox.init)))
+            if f.fixup != nil { item.fixup = FixupBridge.entry }
             item.handler = { ctx, args, nargs, user in
                 guard let ctx else { return -1 }
                 // Borrowed, not retained: the box lives as long as the module, and a retain per call is an atomic
@@ -368,6 +373,7 @@ private struct FuncDecl {
     let params: [FunctionParam]
     let routes: RouteMask
     let handler: @Sendable (FunctionCall) -> Int32
+    let fixup: FunctionFixupCheck?
 }
 
 struct PVDecl: Sendable {
@@ -398,9 +404,11 @@ final class ParamBox: Sendable {
 final class FuncBox: Sendable {
     let host: PluginHost
     let handler: @Sendable (FunctionCall) -> Int32
-    init(host: PluginHost, handler: @escaping @Sendable (FunctionCall) -> Int32) {
+    let fixup: FixupBox?
+    init(host: PluginHost, handler: @escaping @Sendable (FunctionCall) -> Int32, fixup: FixupBox? = nil) {
         self.host = host
         self.handler = handler
+        self.fixup = fixup
     }
 }
 

@@ -162,6 +162,26 @@ extension PluginHost {
         return l.withUTF8 { f(ctx.raw, SYStr.make($0), atTop ? 1 : 0) } == 0
     }
 
+    /// Adds a whole header line ("Name: value") right after (or before) the first header called `anchor` in what is
+    /// sent on (ABI 1.11). Returns 0, -1 no header called `anchor`, -2 no SIP message, -3 refused (no "Name:", or a
+    /// Via), -4 the core is older than 1.11.
+    @discardableResult
+    public func sipHeaderInsert(_ ctx: SYContext, _ line: String, anchor: String, after: Bool) -> Int32 {
+        guard provides(\.sip_header_insert), let f = raw.pointee.sip_header_insert else { return -4 }
+        var l = line, a = anchor
+        return l.withUTF8 { lb in a.withUTF8 { ab in f(ctx.raw, SYStr.make(lb), SYStr.make(ab), after ? 1 : 0) } }
+    }
+
+    /// Keeps a whole header line ("Name: value") for every reply the core builds later for the context's request
+    /// (ABI 1.11; OpenSIPS's append_to_reply). False when refused (not a header line, a Via, no request) or the core
+    /// is older.
+    @discardableResult
+    public func sipReplyHeaderAdd(_ ctx: SYContext, _ line: String) -> Bool {
+        guard provides(\.sip_reply_header_add), let f = raw.pointee.sip_reply_header_add else { return false }
+        var l = line
+        return l.withUTF8 { f(ctx.raw, SYStr.make($0)) } == 0
+    }
+
     /// Sends a stateless request from the core; `done` gets the final code (408 timeout, 477 not sent, 0 the server
     /// stopped first) on a core thread. False (and `done` is never called) if it was not queued.
     @discardableResult

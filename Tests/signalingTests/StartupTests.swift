@@ -15,7 +15,11 @@ final class StartupTests: SignalingTestCase {
         for (body, expect) in [("onreply_route[r] { send_reply(200, \"OK\"); }", "function 'send_reply' cannot be used in onreply_route"),
                                ("branch_route[b] { send_reply(486, \"Busy\"); }", "function 'send_reply' cannot be used in branch_route"),
                                ("route[x] { send_reply(486); }", "too few arguments for send_reply()"),
-                               ("route[x] { send_reply(\"busy\", \"Busy\"); }", "send_reply(): parameter 1 expects an integer")] {
+                               ("route[x] { send_reply(\"busy\", \"Busy\"); }", "send_reply(): parameter 1 expects an integer"),
+                               // A literal code out of range is refused at startup, at the code (OpenSIPS's fixup).
+                               ("route[x] { send_reply(700, \"Big\"); }", "check.cfg:9:23: error: send_reply(): wrong code 700, allowed values: 1xx - 6xx only"),
+                               ("route[x] { send_reply(\"99\", \"Small\"); }", "check.cfg:9:23: error: send_reply(): wrong code 99"),
+                               ("route[x] { send_reply(404, \"\"); }", "check.cfg:9:28: error: send_reply(): empty reason")] {
             let (status, out) = try check(Self.config(port: 41600, tm: true) + "route { exit; }\n" + body)
             XCTAssertEqual(status, 1, "\(body)\n\(out)")
             XCTAssertTrue(out.contains(expect), "\(body)\n\(out)")
@@ -23,7 +27,7 @@ final class StartupTests: SignalingTestCase {
         }
         for tm in [true, false] {
             let (status, out) = try check(Self.config(port: 41600, tm: tm) + """
-            route { send_reply(404, "Not Found"); }
+            route { send_reply(404, "Not Found"); $var(c) = 700; send_reply($var(c), "Dynamic"); }
             failure_route[f] { send_reply(500, "Server Error"); }
             error_route { send_reply(400, "Bad Request"); }
             """)

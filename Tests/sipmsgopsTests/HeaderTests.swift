@@ -26,6 +26,12 @@ final class HeaderTests: MsgOpsTestCase {
                 if (is_privacy("id")) append_hf("X-Privacy: id\\r\\n");
                 if (!is_privacy("session")) append_hf("X-Privacy-Not: session\\r\\n");
                 append_urihf("X-Orig-Uri: <", ">\\r\\n");
+                # The anchored forms: next to the first header of a name, a removed one included; none: last.
+                append_hf("X-After-Callid: 1\\r\\nX-After-Callid-2: 2\\r\\n", "Call-ID");
+                append_hf("X-After-Callid-3: 3\\r\\n", "i");
+                insert_hf("X-Before-CSeq: 1\\r\\n", "CSeq");
+                append_hf("X-Where-Remove-Was: 1\\r\\n", "X-Remove");
+                insert_hf("X-No-Anchor: 1\\r\\n", "X-Nowhere");
             }
             if (is_method("bye,cancel")) append_hf("X-Listed: bye\\r\\n");
             if (is_method("ACK|BYE") && !has_body()) append_hf("X-No-Body: yes\\r\\n");
@@ -70,6 +76,18 @@ final class HeaderTests: MsgOpsTestCase {
         XCTAssertLessThan(at("X-First"), at("From"), inv)
         XCTAssertGreaterThan(at("X-Added"), at("From"), inv)
         XCTAssertLessThan(at("X-Two"), at("X-Three"), inv)
+        // append_hf(txt, hdr) / insert_hf(txt, hdr): right after / before the first such header, lines in order.
+        XCTAssertGreaterThan(at("Call-ID"), 0, inv)
+        XCTAssertEqual(at("X-After-Callid"), at("Call-ID") + 1, inv)
+        XCTAssertEqual(at("X-After-Callid-2"), at("Call-ID") + 2, inv)
+        XCTAssertEqual(at("X-After-Callid-3"), at("Call-ID") + 3, "a compact anchor name, after the earlier lines\n\(inv)")
+        XCTAssertGreaterThan(at("CSeq"), 0, inv)
+        XCTAssertEqual(at("X-Before-CSeq"), at("CSeq") - 1, inv)
+        XCTAssertEqual(at("X-Where-Remove-Was"), at("s") + 1, "where the first X-Remove was (it is removed)\n\(inv)")
+        XCTAssertGreaterThan(at("X-No-Anchor"), at("X-Added"), "no such header: after the last one\n\(inv)")
+        for name in ["X-After-Callid", "X-After-Callid-2", "X-After-Callid-3", "X-Before-CSeq", "X-Where-Remove-Was", "X-No-Anchor"] {
+            XCTAssertEqual(Self.header(inv, name).count, 1, "\(name) once in\n\(inv)")
+        }
 
         let bye = Self.messages(uas, "BYE ").first ?? ""
         XCTAssertEqual(Self.header(bye, "X-Listed"), ["bye"], bye)

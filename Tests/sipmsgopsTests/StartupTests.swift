@@ -18,11 +18,26 @@ final class StartupTests: MsgOpsTestCase {
 
     func testArgumentsAreChecked() throws {
         for call in ["is_method()", "has_totag(\"x\")", "remove_hf()", "ruri_has_param(\"a\", \"b\", \"c\")",
-                     "append_hf(\"X-A: 1\\r\\n\", \"From\")"] {
+                     "append_hf(\"X-A: 1\\r\\n\", \"From\", \"x\")"] {
             let (status, out) = try check(Self.config(port: 41200) + "route {\n    \(call);\n}\n")
             XCTAssertEqual(status, 1, "\(call)\n\(out)")
             XCTAssertTrue(out.contains("check.cfg:8:5"), "\(call): file:line:col\n\(out)")
         }
+    }
+
+    /// Literal arguments are checked at startup (OpenSIPS's fixups), at the place of the argument.
+    func testLiteralArgumentsAreCheckedAtStartup() throws {
+        for (call, expect) in [("remove_hf_re(\"X-(\")", "check.cfg:8:18: error: remove_hf_re(): bad regular expression 'X-('"),
+                               ("if (is_privacy(\"nobody\")) exit", "check.cfg:8:20: error: is_privacy(): 'nobody' is not a privacy value")] {
+            let (status, out) = try check(Self.config(port: 41200) + "route {\n    \(call);\n}\n")
+            XCTAssertEqual(status, 1, "\(call)\n\(out)")
+            XCTAssertTrue(out.contains(expect), "\(call)\n\(out)")
+        }
+        // In variables they are known at run time only: the script loads.
+        let (status, out) = try check(Self.config(port: 41200) + """
+        route { $var(p) = "nobody"; if (is_privacy("$var(p)")) exit; remove_hf_re("$var(p)"); }
+        """)
+        XCTAssertEqual(status, 0, out)
     }
 
     func testAWellFormedScriptLoads() throws {
@@ -34,6 +49,7 @@ final class StartupTests: MsgOpsTestCase {
             if (is_present_hf("X-C") && has_body() && has_body_part("application/sdp") && is_privacy("id")) exit;
             if (ruri_has_param("a") || ruri_has_param("a", "1")) { ruri_del_param("a"); ruri_add_param("b"); }
             ruri_tel2sip(); append_urihf("X-U: <", ">\\r\\n"); list_hdr_has_option("Supported", "timer");
+            append_hf("X-After: 1\\r\\n", "Call-ID"); insert_hf("X-Before: 1\\r\\n", "CSeq");
             if (is_uri_user_e164("$fu")) exit;
         }
         failure_route[f] { if (is_method("INVITE")) append_hf("X-F: 1\\r\\n"); }

@@ -159,7 +159,8 @@ final class TWriteTests: TMTestCase {
         let sy = try startSwitchyard(Self.config(port: proxy, extra: Self.appendParam) + """
         route {
             t_newtran();
-            if (t_write_req("voicemail/nosuch", "\(fifo)")) xlog("L_NOTICE", "written with an unknown append\\n");
+            $var(info) = "voicemail/nosuch"; # in a variable: a literal would stop startup (testLiteralsCheckedAtStartup)
+            if (t_write_req("$var(info)", "\(fifo)")) xlog("L_NOTICE", "written with an unknown append\\n");
             if (t_write_req("voicemail/myapp", "\(fifo)")) { xlog("L_NOTICE", "written\\n"); exit; }
             xlog("L_NOTICE", "not written, going on\\n");
             t_reply(404, "Not Found");
@@ -260,6 +261,35 @@ final class TWriteTests: TMTestCase {
         let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
         XCTAssertEqual(status, 1, out)
         XCTAssertTrue(out.contains("function 't_write_req' cannot be used in onreply_route"), out)
+    }
+
+    /// Literal arguments are checked at startup (OpenSIPS's fixups), at the place of the argument: t_write_* append
+    /// names, t_relay flags, t_on_* route names, t_reply codes.
+    func testLiteralsCheckedAtStartup() throws {
+        let cfg = "\(workDir)/fixup.cfg"
+        for (call, expect) in [
+            ("t_write_req(\"voicemail/nosuch\", \"/tmp/x\")", "fixup.cfg:9:17: error: t_write_req(): unknown append name <nosuch>"),
+            ("t_write_unix(\"voicemail/\", \"/tmp/x\")", "fixup.cfg:9:18: error: t_write_unix(): empty append name"),
+            ("t_relay(\"no-auto-477,bogus\")", "fixup.cfg:9:13: error: t_relay(): unknown flag in 'no-auto-477,bogus'"),
+            ("t_on_failure(\"nope\")", "fixup.cfg:9:18: error: t_on_failure(): no failure_route[nope] in the script"),
+            ("t_on_reply(\"f\")", "fixup.cfg:9:16: error: t_on_reply(): no onreply_route[f] in the script"),
+            ("t_on_branch(\"nope\")", "fixup.cfg:9:17: error: t_on_branch(): no branch_route[nope] in the script"),
+            ("t_reply(700, \"Big\")", "fixup.cfg:9:13: error: t_reply(): bad code 700"),
+            ("t_reply_with_body(99, \"Small\", \"b\")", "fixup.cfg:9:23: error: t_reply_with_body(): bad code 99")] {
+            try (Self.config(port: 46010, extra: Self.appendParam) + "failure_route[f] { exit; }\nroute {\n    \(call);\n}\n")
+                .write(toFile: cfg, atomically: true, encoding: .utf8)
+            let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
+            XCTAssertEqual(status, 1, "\(call)\n\(out)")
+            XCTAssertTrue(out.contains(expect), "\(call)\n\(out)")
+        }
+        // Known names and codes, and values in variables, load.
+        try (Self.config(port: 46010, extra: Self.appendParam) + """
+        failure_route[f] { exit; }
+        route { $var(x) = "nope"; t_on_failure("f"); t_on_failure("$var(x)"); t_relay("no-auto-477"); t_relay("$var(x)");
+                t_write_req("voicemail/myapp", "/tmp/x"); t_write_req("$var(x)", "/tmp/x"); t_reply(404, "Not Found"); }
+        """).write(toFile: cfg, atomically: true, encoding: .utf8)
+        let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
+        XCTAssertEqual(status, 0, out)
     }
 
     /// Bad tw_append values stop startup with the place of the modparam.

@@ -93,6 +93,14 @@
  *        sy_host_api.rt_sip_ctx_open_request and sip_build_edited (tm runs the script's local_route
  *        on each request it generates and sends what the route left); route_find_kind and
  *        rt_route_find_kind also find the local_route (SY_ROUTE_LOCAL; the name is ignored).
+ *   1.11 two groups. Function fixups (OpenSIPS's startup checks of literal arguments): the item
+ *        sy_fixup_arg with its kinds SY_FIXUP_*, the callback type sy_func_fixup and
+ *        sy_func_export.fixup (appended): the core calls it once per call site at startup with the
+ *        literal arguments and refuses startup with the file:line:col of the argument it names.
+ *        A 1.10 function item (shorter, without fixup) loads unchanged. Header insertion: appended
+ *        sy_host_api.sip_header_insert (a header line before or after the first header of a name:
+ *        sipmsgops's append_hf(txt, hdr) and insert_hf(txt, hdr)) and sip_reply_header_add (a header
+ *        line for the replies the core later builds for the request: append_to_reply).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -112,7 +120,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 10
+#define SY_ABI_MINOR 11
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -387,6 +395,34 @@ typedef struct sy_arg {
  *  in C99: host->atomic_add (1.6) or a statistic (host->stat_update); C11 atomics also work. */
 typedef int (*sy_func_handler)(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user);
 
+/** What a fixup (1.11) knows of one argument at a call site (enum sy_fixup_kind). */
+enum sy_fixup_kind {
+    SY_FIXUP_OMITTED = 0, /**< An optional argument left out. */
+    SY_FIXUP_CONST = 1,   /**< A literal: value is its SY_VAL_INT or SY_VAL_STR as the handler will get it. */
+    SY_FIXUP_DYNAMIC = 2  /**< A variable, or a string with variables: known at run time only (value NULL). */
+};
+
+/** One argument of a call site as a fixup (1.11) sees it. value.s is owned by the core, valid
+ *  during the fixup call only, NUL-terminated at s[len]. An output (SY_P_VAR) argument is
+ *  SY_FIXUP_DYNAMIC. */
+typedef struct sy_fixup_arg {
+    uint32_t kind;     /**< enum sy_fixup_kind. */
+    uint32_t reserved; /**< 0. */
+    sy_value value;    /**< The literal when kind == SY_FIXUP_CONST; else SY_VAL_NULL. */
+} sy_fixup_arg;
+
+/** A function's startup check (1.11, OpenSIPS's fixup): called once per call site of the function,
+ *  on the startup thread, after every module's init() (so a module's own state and the script's
+ *  route names are known; also with -c, where init() does not run), before the server serves.
+ *  args has nargs (= nparams) items. Return 0 to accept; non-zero to refuse, after writing a
+ *  one-line reason into err (errlen bytes, NUL-terminated) and, optionally, the 0-based index of
+ *  the argument at fault into *arg_index (the core presets it to UINT32_MAX: the call itself). The
+ *  core stops startup with "file:line:col: f(): <reason>" at that argument (or at the call), as
+ *  for its own errors. A fixup only checks: the handler still receives the argument as before.
+ *  user is the function's user pointer. */
+typedef int (*sy_func_fixup)(const sy_fixup_arg *args, uint32_t nargs, uint32_t *arg_index, char *err,
+                             size_t errlen, void *user);
+
 /** One script function. */
 typedef struct sy_func_export {
     const char *name;        /**< Function name as called from the script. Static storage. */
@@ -395,7 +431,9 @@ typedef struct sy_func_export {
     uint32_t route_mask;     /**< enum sy_route_kind bits where the call is allowed; 0 (omitted)
                                   means anywhere, as SY_ROUTE_ALL. */
     uint32_t params[SY_MAX_FUNC_PARAMS]; /**< enum sy_param_flags per parameter, in order. */
-    void *user;              /**< Passed to handler. */
+    void *user;              /**< Passed to handler (and to fixup, 1.11). */
+    /* --- 1.11 --- */
+    sy_func_fixup fixup;     /**< NULL (omitted): no startup check. */
 } sy_func_export;
 
 /** Parse the "(...)" part of "$cls(...)" once at startup. inner is owned by the core (copy it).
@@ -1010,6 +1048,21 @@ typedef struct sy_host_api {
      *  sip_build_request. Returns 0, -1 no request on ctx. (The context's thread.) */
     int (*sip_build_edited)(sy_ctx *ctx, sy_str *out_bytes);
     /* --- end of 1.10: local requests through local_route --- */
+    /* --- 1.11: header insertion --- (check header.abi_minor >= 11 before use) */
+    /** Adds a whole header line ("Name: value", no CRLF) to what is sent on, next to the first
+     *  header called anchor (case-insensitive, compact forms match) of the context's message:
+     *  right after it (and after lines added after it before) if after != 0, right before it
+     *  otherwise (OpenSIPS's append_hf(txt, hdr) and insert_hf(txt, hdr)). A header the script
+     *  removed still anchors. Returns 0, -1 no header called anchor, -2 no SIP message, -3 refused
+     *  (no "Name:", or a Via). (The context's thread.) */
+    int (*sip_header_insert)(sy_ctx *ctx, sy_str line, sy_str anchor, int after);
+    /** Keeps a whole header line ("Name: value", no CRLF) for every reply the core builds later for
+     *  the context's request, in the order added, after the reply's own extra headers: sip_reply
+     *  (sl_send_reply, send_reply) and sip_build_reply with the same ctx (tm's t_reply); not the
+     *  replies a module builds on another context (tm's 408 on timeout). OpenSIPS's append_to_reply.
+     *  Returns 0, -2 no SIP request, -3 refused (no "Name:", or a Via). (The context's thread.) */
+    int (*sip_reply_header_add)(sy_ctx *ctx, sy_str line);
+    /* --- end of 1.11: header insertion --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -16,6 +16,13 @@ extension HostTable {
         return HeaderKind.named(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: s.len))
     }
 
+    /// A reply's extra header lines followed by those the script kept for the replies to its request (append_to_reply).
+    static func replyExtra(_ ctx: ScriptContext, _ extra: String) -> String {
+        let kept = ctx.message.edits.replyLines
+        guard !kept.isEmpty else { return extra }
+        return extra + kept.map { $0 + "\r\n" }.joined()
+    }
+
     /// A header value or line as one line: CR and LF would end the header block early.
     static func oneLine(_ s: String) -> String {
         // Most values have no line break: a byte scan instead of the Character-level checks below.
@@ -77,7 +84,8 @@ extension HostTable {
 
         h.sip_reply = { ctxp, code, reason, extra in
             guard let ctx = HostTable.context(ctxp), let sip = ctx.engine.sip else { return -1 }
-            let r = sip.reply(ctx, code: Int(code), reason: HostTable.text(reason), extraHeaders: HostTable.text(extra))
+            let r = sip.reply(ctx, code: Int(code), reason: HostTable.text(reason),
+                              extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra)))
             return Int32(r)
         }
 
@@ -132,6 +140,27 @@ extension HostTable {
             guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
                   HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
             if atTop != 0 { ctx.message.edits.top.append(l) } else { ctx.message.edits.bottom.append(l) }
+            return 0
+        }
+
+        h.sip_header_insert = { ctxp, line, anchor, after in
+            guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
+            let l = HostTable.oneLine(HostTable.text(line))
+            guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
+                  HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
+            // The first field of that name as received: one the script removed still anchors (its place stays).
+            let n = HostTable.text(anchor).trimmingCharacters(in: .whitespaces)
+            guard !n.isEmpty, let i = msg.fieldIndex(named: n) else { return -1 }
+            ctx.message.edits.anchored.append(AnchoredLine(field: i, after: after != 0, line: l))
+            return 0
+        }
+
+        h.sip_reply_header_add = { ctxp, line in
+            guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip, msg.isRequest else { return -2 }
+            let l = HostTable.oneLine(HostTable.text(line))
+            guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
+                  HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
+            ctx.message.edits.replyLines.append(l)
             return 0
         }
 

@@ -109,7 +109,8 @@ extension HostTable {
             let bodyBytes = body.s.map { Array(UnsafeRawBufferPointer(start: $0, count: body.len)) } ?? []
             guard let (bytes, socket, conn, dst) = sip.buildReply(ctx, code: Int(code), reason: HostTable.text(reason),
                                                                    toTag: HostTable.optText(toTag),
-                                                                   extraHeaders: HostTable.text(extra), body: bodyBytes)
+                                                                   extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra)),
+                                                                   body: bodyBytes)
             else { return -1 }
             HostTable.keepBytes(ctx, bytes, out)
             HostTable.fill(target, socket: socket, conn: conn, dst: dst)

@@ -48,7 +48,8 @@ public final class ModuleRegistry: @unchecked Sendable {
             let params = withUnsafeBytes(of: f.params) { raw in Array(raw.bindMemory(to: UInt32.self).prefix(n)) }
             let def = FunctionDef(name: String(cString: cname), module: m.name, params: params,
                                   routeMask: f.route_mask == 0 ? UInt32(SY_ROUTE_ALL.rawValue) : f.route_mask,
-                                  impl: .plugin(handler: handler, user: f.user))
+                                  impl: .plugin(handler: handler, user: f.user),
+                                  fixup: PluginFixup.make(f.fixup, user: f.user))
             do { try engine.register(function: def) } catch { diagnostics.error(loc, error.message) }
         }
         for p in m.pvars {

@@ -141,7 +141,11 @@ enum MessageWriter {
             if !run.isEmpty { out.append(contentsOf: bytes(run)) }
             run = 0..<0
         }
+        let anchored = !edits.anchored.isEmpty
         for (i, f) in msg.fields.enumerated() {
+            if anchored { emitAnchored(&out, edits, field: i, after: false, flush: flush) }
+            // Runs after the field (every path below, `continue` included): its lines added after it.
+            defer { if anchored { emitAnchored(&out, edits, field: i, after: true, flush: flush) } }
             if edits.removed.contains(i) && i != topViaIndex { flush(&out); continue }
             if i != topViaIndex, let v = edits.replaced[i] {
                 flush(&out)
@@ -199,6 +203,16 @@ enum MessageWriter {
         if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
         out.appendCRLF()
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.bodyRange]))
+    }
+
+    /// The lines sip_header_insert anchored before (or after) field i, in the order they were added.
+    private static func emitAnchored(_ out: inout [UInt8], _ edits: HeaderEdits, field i: Int, after: Bool,
+                                     flush: (inout [UInt8]) -> Void) {
+        for a in edits.anchored where a.field == i && a.after == after {
+            flush(&out)
+            out.append(text: a.line)
+            out.appendCRLF()
+        }
     }
 
     /// A reply relayed upstream: the same message without its top Via value.

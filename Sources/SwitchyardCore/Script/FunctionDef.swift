@@ -24,13 +24,17 @@ public final class FunctionDef: @unchecked Sendable {
     public let params: [UInt32]
     public let routeMask: UInt32
     let impl: Impl
+    /// The startup check of each call site's literal arguments (ABI 1.11), if any.
+    public let fixup: FunctionFixup?
 
-    public init(name: String, module: String, params: [UInt32], routeMask: UInt32 = UInt32(SY_ROUTE_ALL.rawValue), impl: Impl) {
+    public init(name: String, module: String, params: [UInt32], routeMask: UInt32 = UInt32(SY_ROUTE_ALL.rawValue), impl: Impl,
+                fixup: FunctionFixup? = nil) {
         self.name = name
         self.module = module
         self.params = params
         self.routeMask = routeMask
         self.impl = impl
+        self.fixup = fixup
     }
 
     /// Fewest arguments: up to the last mandatory parameter.

@@ -475,6 +475,10 @@ public struct Resolver {
                 }
             }
         }
+        if ok, let fixup = def.fixup, let f = fixup(resolved.map(\.fixupArg)) {
+            error(f.argument.map { $0 < args.count ? args[$0].location : c.location } ?? c.location, "\(c.name)(): \(f.message)")
+            return nil
+        }
         return ok ? FunctionCallNode(def: def, args: resolved, varHandles: handles, c.location) : nil
     }
 

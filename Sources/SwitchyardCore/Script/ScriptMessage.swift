@@ -108,8 +108,21 @@ struct HeaderEdits {
     /// Whole lines (no CRLF) to send first after the first line / last before the empty line.
     var top: [String] = []
     var bottom: [String] = []
+    /// Whole lines sent right before or after a field of the received message (ABI 1.11 sip_header_insert).
+    var anchored: [AnchoredLine] = []
+    /// Whole lines for the replies the core builds for this request (ABI 1.11 sip_reply_header_add).
+    var replyLines: [String] = []
 
-    var isEmpty: Bool { replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty }
+    var isEmpty: Bool {
+        replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty && anchored.isEmpty && replyLines.isEmpty
+    }
+}
+
+/// A header line placed next to a field of the received message.
+struct AnchoredLine {
+    let field: Int
+    let after: Bool
+    let line: String
 }
 
 /// A handful of field indexes: a plain array (no hashing, no allocation while empty) — checked for every header of

@@ -67,8 +67,8 @@ static int pinger_init(void *user) {
 
 static const sy_dep_export deps[] = { { "tm", SY_DEP_MODULE | SY_DEP_HARD } };
 static const sy_func_export funcs[] = {
-    { "tm_ping", ping_fn, 1, SY_ROUTE_ALL, { SY_P_STR, 0, 0, 0, 0, 0, 0, 0 }, NULL },
-    { "tm_ping_done", ping_done_fn, 1, SY_ROUTE_ALL, { SY_P_STR, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+    { .name = "tm_ping", .handler = ping_fn, .nparams = 1, .route_mask = SY_ROUTE_ALL, .params = { SY_P_STR } },
+    { .name = "tm_ping_done", .handler = ping_done_fn, .nparams = 1, .route_mask = SY_ROUTE_ALL, .params = { SY_P_STR } },
 };
 
 static const sy_module_exports exports = {

@@ -127,8 +127,8 @@ static const sy_dep_export deps[] = {
 };
 static sy_param_export params[] = { { "db_url", SY_MP_STR, 0, set_db_url, NULL } };
 static sy_func_export funcs[] = {
-    { "abi19_run", w_run, 0, SY_ROUTE_ALL, { 0, 0, 0, 0, 0, 0, 0, 0 }, NULL },
-    { "abi19_stop", w_stop, 0, SY_ROUTE_ALL, { 0, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+    { .name = "abi19_run", .handler = w_run, .nparams = 0, .route_mask = SY_ROUTE_ALL },
+    { .name = "abi19_stop", .handler = w_stop, .nparams = 0, .route_mask = SY_ROUTE_ALL },
 };
 static sy_module_exports exports = {
     .header = SY_HEADER(sy_module_exports), .name = "abi19", .version = "1.9.0",

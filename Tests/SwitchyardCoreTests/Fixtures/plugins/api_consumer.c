@@ -87,8 +87,8 @@ static int consumer_init(void *user) {
 static const sy_dep_export deps[] = { { "api_provider", SY_DEP_MODULE | SY_DEP_HARD } };
 static const sy_param_export params[] = { { "bind_major", SY_MP_INT, 0, set_major, NULL } };
 static const sy_func_export funcs[] = {
-    { "greet", greet_fn, 1, SY_ROUTE_ALL, { SY_P_VAR, 0, 0, 0, 0, 0, 0, 0 }, NULL },
-    { "consumer_hook", hook_fn, 0, SY_ROUTE_ALL, { 0, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+    { .name = "greet", .handler = greet_fn, .nparams = 1, .route_mask = SY_ROUTE_ALL, .params = { SY_P_VAR } },
+    { .name = "consumer_hook", .handler = hook_fn, .nparams = 0, .route_mask = SY_ROUTE_ALL },
 };
 static const sy_event_export events[] = { { "E_CONSUMER_TICK" } };
 

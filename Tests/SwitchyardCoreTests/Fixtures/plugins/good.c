@@ -74,8 +74,8 @@ static const sy_param_export params[] = {
 };
 
 static const sy_func_export funcs[] = {
-    { "good_echo", good_echo, 2, SY_ROUTE_ALL, { SY_P_STR, SY_P_VAR, 0, 0, 0, 0, 0, 0 }, NULL },
-    { "good_ret", good_ret, 1, SY_ROUTE_ALL, { SY_P_INT, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+    { .name = "good_echo", .handler = good_echo, .nparams = 2, .route_mask = SY_ROUTE_ALL, .params = { SY_P_STR, SY_P_VAR } },
+    { .name = "good_ret", .handler = good_ret, .nparams = 1, .route_mask = SY_ROUTE_ALL, .params = { SY_P_INT } },
 };
 
 static const sy_module_exports exports = {
