@@ -27,8 +27,10 @@ sed -e "s/127\.0\.0\.1:5070/127.0.0.1:$SY/" -e "s/127\.0\.0\.1:5090/127.0.0.1:$U
 # Valgrind 3.19 gives up on the DWARF 5 debug info of a Swift 6 release build ("Possibly corrupted debuginfo file"): the
 # proxy and its plugins (loaded from the binary's directory) run from copies without debug info; symbols stay.
 mkdir -p "$WORK/bin"
-cp "$SWITCHYARD" "$(dirname "$SWITCHYARD")"/lib*.so "$WORK/bin/"
-for f in "$WORK/bin"/*; do objcopy --strip-debug "$f"; done
+cp "$SWITCHYARD" "$WORK/bin/switchyard" || exit 1
+ls "$(dirname "$SWITCHYARD")"/lib*.so >/dev/null 2>&1 || { echo "no plugins next to $SWITCHYARD" >&2; exit 1; }
+cp "$(dirname "$SWITCHYARD")"/lib*.so "$WORK/bin/" || exit 1
+for f in "$WORK/bin"/*; do objcopy --strip-debug "$f" || { echo "objcopy $f failed" >&2; exit 1; }; done
 valgrind --tool=callgrind --callgrind-out-file="$OUT" "$WORK/bin/switchyard" -f "$WORK/sy.cfg" >"$WORK/proxy.log" 2>&1 &
 VG=$!
 uas=""

@@ -36,7 +36,8 @@ public struct SIPVia: Sendable {
         }
 
         static func bit(_ name: StaticString) -> UInt8 {
-            bit(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), 0..<name.utf8CodeUnitCount)
+            // withUTF8Buffer, not utf8Start: a one-character literal may be stored as a scalar, without a pointer.
+            name.withUTF8Buffer { bit($0, 0..<$0.count) }
         }
     }
     var paramRanges: [ParamRange] {

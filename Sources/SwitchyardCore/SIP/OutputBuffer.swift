@@ -10,6 +10,9 @@ import Glibc
 /// (none is known) would get a new empty one instead of sharing it.
 final class OutputBuffers: Sendable {
     private let key: pthread_key_t
+    /// False when no thread key could be made (the process limit): every use then gets a fresh buffer, since key 0
+    /// would belong to some other library.
+    private let hasKey: Bool
     /// A buffer grown past this is not kept (one unusually large message must not pin its size on a worker).
     static let keptCapacity = 16 * 1024
 
@@ -20,16 +23,20 @@ final class OutputBuffers: Sendable {
     init() {
         var k = pthread_key_t()
         // A thread's box is released when the thread ends.
-        pthread_key_create(&k) { p in
+        hasKey = pthread_key_create(&k) { p in
             if let p { Unmanaged<AnyObject>.fromOpaque(p).release() }
-        }
+        } == 0
         key = k
     }
 
-    deinit { pthread_key_delete(key) }
+    deinit { if hasKey { pthread_key_delete(key) } }
 
     /// Runs `body` with this thread's buffer (empty, its capacity kept from earlier messages).
     func with<R>(_ body: (inout [UInt8]) -> R) -> R {
+        guard hasKey else {
+            var fresh: [UInt8] = []
+            return body(&fresh)
+        }
         let box: Box
         if let p = pthread_getspecific(key) {
             box = Unmanaged<Box>.fromOpaque(p).takeUnretainedValue()

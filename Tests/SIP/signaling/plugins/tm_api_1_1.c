@@ -64,7 +64,7 @@ static int tm_init(void *user) {
 }
 
 static const sy_func_export funcs[] = {
-    { "fake_tran", fake_tran, 0, SY_ROUTE_ALL, { 0, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+    { .name = "fake_tran", .handler = fake_tran, .nparams = 0, .route_mask = SY_ROUTE_ALL },
 };
 
 static const sy_module_exports exports = {
