@@ -235,10 +235,7 @@ extension TMModule {
                 active ? (tm?.absoluteIndex(ctx, active: i) ?? -1) : Int(i)
             }
             for (name, f) in fields {
-                m.pseudoVariable("tm.branch." + name + suffix, parse: { [scriptReads] _ in
-                                     if f == .duri { scriptReads.branchDst.store(true, ordering: .relaxed) }
-                                     return f
-                                 },
+                m.pseudoVariable("tm.branch." + name + suffix, parse: { _ in f },
                                  get: { [self] ctx, f in tm?.branchField(ctx, f, index: nil) ?? .null },
                                  count: { ctx, _ in count(ctx) },
                                  getIndex: { [self] ctx, f, i in tm?.branchField(ctx, f, index: at(ctx, i)) },

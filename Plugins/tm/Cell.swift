@@ -19,7 +19,7 @@ final class Branch {
         get { uriText ?? Branch.requestURI(request) }
         set { uriText = newValue }
     }
-    /// `$du` of the relay (empty: none, or not kept because no script reads `$tm.branch.duri`).
+    /// `$du` of the relay (empty: none).
     var dst: String
     /// q value and Path the branch was made with ($tm.branch.q/.path).
     var attrs = BranchAttrs()
@@ -71,12 +71,13 @@ final class Branch {
         request = []
     }
 
-    /// The URI of a request line ("METHOD SP URI SP SIP/2.0"); empty if there is none.
+    /// The URI of a request line ("METHOD SP URI SP SIP/2.0"); empty if there is none. It ends at a tab too, as
+    /// the core's parser ends it.
     static func requestURI(_ r: [UInt8]) -> String {
         r.withUnsafeBufferPointer { b in
             guard let sp = b.firstIndex(of: 32) else { return "" }
             var e = sp + 1
-            while e < b.count, b[e] != 32, b[e] != 13, b[e] != 10 { e += 1 }
+            while e < b.count, b[e] != 32, b[e] != 9, b[e] != 13, b[e] != 10 { e += 1 }
             return String(decoding: UnsafeBufferPointer(rebasing: b[(sp + 1)..<e]), as: UTF8.self)
         }
     }

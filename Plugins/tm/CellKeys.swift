@@ -107,10 +107,11 @@ struct CellKeys {
         }
     }
 
-    /// The Via branch carries the magic cookie "z9hG4bK".
+    /// The Via branch carries the magic cookie "z9hG4bK" and more, as MessageKeys.isRFC3261 says: a branch of the
+    /// cookie alone is matched the RFC 2543 way (as OpenSIPS), so its cell keeps the whole fields for it.
     var hasCookie: Bool {
         let r = range(.viaBranch)
-        guard r.count >= 7 else { return false }
+        guard r.count > 7 else { return false }
         return bytes.withUnsafeBufferPointer { memcmp($0.baseAddress! + r.lowerBound, "z9hG4bK", 7) == 0 }
     }
 }

@@ -2,7 +2,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// Values set by modparam before init; read-only once the server serves.
 struct TMConfig: Sendable {
@@ -40,10 +39,4 @@ struct TMConfig: Sendable {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}
-
-/// What the script reads that tm would otherwise not keep, noted as the script is parsed (before any request).
-final class ScriptReads: Sendable {
-    /// `$tm.branch.duri` appears in the script: each branch keeps its `$du` (read as a string at every relay).
-    let branchDst = Atomic<Bool>(false)
 }

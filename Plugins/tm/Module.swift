@@ -37,7 +37,6 @@ final class TMModule: @unchecked Sendable {
     let core: CoreLink
     var config = TMConfig()
     var tm: TM?
-    let scriptReads = ScriptReads()
 
     init(host: PluginHost, core: CoreLink) {
         self.host = host
@@ -114,7 +113,7 @@ final class TMModule: @unchecked Sendable {
         try config.twrite.resolve(host)
         let stats = config.enableStats ? TMStats(host: host) : nil
         if config.enableStats && stats == nil { throw PluginError("cannot register statistics") }
-        let engine = try TM(host: host, core: core, cfg: config, stats: stats, scriptReads: scriptReads)
+        let engine = try TM(host: host, core: core, cfg: config, stats: stats)
         tm = engine
         theTM.publish(engine)
         let rc = host.raw.pointee.sip_hooks_register!(TMModule.hooks(for: engine))

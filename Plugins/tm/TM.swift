@@ -26,13 +26,10 @@ final class TM: @unchecked Sendable {
     let serving = Atomic<Bool>(false)
     /// local_route and local_request_route (LocalRoute.swift).
     let localRoutes: LocalRoutes
-    /// What the script reads of the branches (set as it is parsed).
-    let scriptReads: ScriptReads
 
-    init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?, scriptReads: ScriptReads = ScriptReads())
+    init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?)
         throws(PluginError) {
         self.host = host
-        self.scriptReads = scriptReads
         self.core = core
         self.cfg = cfg
         self.stats = stats
@@ -288,11 +285,11 @@ final class TM: @unchecked Sendable {
                 core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
             }
             // The branch's URI is read from its request line when asked (no `$ru` string per relay); its `$du` is
-            // kept only when the script reads `$tm.branch.duri`, the only reader.
+            // kept whenever set (a script loaded later by reload_routes may read `$tm.branch.duri`): unset, the read
+            // is a null value, no string.
             let uriText: String? = i > 0 && cell.onBranch == nil ? d.0 : nil
             let dstText: String = {
                 if i > 0 && cell.onBranch == nil { return d.1 }
-                guard scriptReads.branchDst.load(ordering: .relaxed) else { return "" }
                 if case .string(let s)? = host.varGet(ctx, duVar) { return s }
                 return ""
             }()

@@ -216,7 +216,9 @@ extension TM {
         for i in 0..<TransactionTable.size {
             table.withBucket(i) {
                 if table.isEmpty(i) { return }
-                for c in table.bucket(i) where c.isLocal {
+                // A snapshot: a callback may send a new local request into this bucket, which must not be told 0.
+                let local = table.bucket(i).filter { $0.isLocal }
+                for c in local {
                     if !c.completed {
                         fire(c.callbacks, TMCB.localCompleted, c, code: 0, ctx: nil)
                         c.callbacks = c.callbacks.map {

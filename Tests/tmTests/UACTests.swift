@@ -161,6 +161,33 @@ final class UACTests: TMTestCase {
         XCTAssertEqual(count("tm_pinger: done"), 1, sy.output)
     }
 
+    /// A LOCAL_COMPLETED callback at shutdown that sends another local request into its bucket (same Call-ID and CSeq),
+    /// behind a second one: the stop tells code 0 to the requests it found, not to the one made while it walks them. Ports 41030..41039.
+    func testRequestSentFromTheShutdownCallbackIsNotVisited() throws {
+        let (proxy, caller, nobody) = (41030, 41031, 41032)
+        let pinger = try buildPinger()
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: """
+        modparam("tm", "fr_timeout", 60)
+        loadmodule "\(pinger)"
+        """) + """
+        route {
+            tm_ping_chain("sip:nobody@127.0.0.1:\(nobody)");
+            t_reply(200, "OK");
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("MESSAGE", ruri: "sip:x@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-chain",
+                                callID: "pinger-chain@test"), to: proxy)
+        var seen: [String] = []
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200", timeout: 3, seen: &seen), "\(seen)")
+        sy.process.terminate()
+        XCTAssertNotNil(sy.wait(timeout: 15), sy.output)
+        func count(_ s: String) -> Int { sy.output.components(separatedBy: s).count - 1 }
+        XCTAssertEqual(count("tm_pinger: chain sent 0"), 1, sy.output)
+        XCTAssertEqual(count("tm_pinger: completed 0 local=1"), 1, sy.output)
+        XCTAssertEqual(count("tm_pinger: chained completed"), 0, sy.output)
+    }
+
     /// t_new_request from the script: a request of tm's own with the display name, body and Content-Type given.
     func testNewRequestFromScript() throws {
         let (proxy, callee, caller) = (25920, 25921, 25922)

@@ -3,7 +3,12 @@
  *   tm_ping(uri)       t_request OPTIONS with SY_TMCB_LOCAL_COMPLETED | SY_TMCB_RESPONSE_IN; logs
  *                      "tm_pinger: completed <code> local=<is_local> reply=<first line>" once per request
  *                      and "tm_pinger: response <code>" per reply.
- *   tm_ping_done(uri)  t_uac (1.0 entry) with a done callback; logs "tm_pinger: done <code>". */
+ *   tm_ping_done(uri)  t_uac (1.0 entry) with a done callback; logs "tm_pinger: done <code>".
+ *   tm_ping_chain(uri) two t_request OPTIONS with Call-ID chain@test, CSeq 1 (one bucket): the first one's
+ *                      LOCAL_COMPLETED with code 0 (the server stops) sends a third into that bucket, after the
+ *                      second, and logs "tm_pinger: chain sent <rc>"; the second one's logs as tm_ping's, the
+ *                      third one's "tm_pinger: chained completed <code>". (The API asks callbacks not to call
+ *                      it: this checks what tm does with one that does.) */
 #include <stdio.h>
 #include <string.h>
 #include "switchyard_tm.h"
@@ -35,6 +40,41 @@ static void on_done(void *arg, int code) {
 }
 
 static sy_str arg_str(const sy_arg *a) { return a->value.s; }
+
+static char chain_uri[256]; /* global: written by tm_ping_chain before its request, read by its callback */
+
+static void on_chained(const sy_tm_cb_params *p, void *param) {
+    (void)param;
+    char line[64];
+    snprintf(line, sizeof line, "tm_pinger: chained completed %d", p->code);
+    say(line);
+}
+
+static int chain_request(sy_tm_cb fn) {
+    sy_str none = { NULL, 0 };
+    sy_str method = { "OPTIONS", 7 };
+    sy_str uri = { chain_uri, strlen(chain_uri) };
+    static const char h[] = "From: <sip:pinger@127.0.0.1>\r\nCall-ID: chain@test\r\nCSeq: 1 OPTIONS\r\n";
+    sy_str hdrs = { h, sizeof h - 1 };
+    return tm->t_request(method, uri, none, hdrs, none, none, 0, SY_TMCB_LOCAL_COMPLETED, fn, NULL);
+}
+
+static void on_chain_first(const sy_tm_cb_params *p, void *param) {
+    (void)param;
+    if (p->code != 0) return;
+    char line[64];
+    snprintf(line, sizeof line, "tm_pinger: chain sent %d", chain_request(on_chained));
+    say(line);
+}
+
+static int ping_chain_fn(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user) {
+    (void)ctx; (void)nargs; (void)user;
+    sy_str u = arg_str(&args[0]);
+    if (u.len >= sizeof chain_uri) return -1;
+    memcpy(chain_uri, u.s, u.len);
+    chain_uri[u.len] = 0;
+    return chain_request(on_chain_first) == 0 && chain_request(on_tm) == 0 ? 1 : -1;
+}
 
 static int ping_fn(sy_ctx *ctx, const sy_arg *args, uint32_t nargs, void *user) {
     (void)ctx; (void)nargs; (void)user;
@@ -69,6 +109,7 @@ static const sy_dep_export deps[] = { { "tm", SY_DEP_MODULE | SY_DEP_HARD } };
 static const sy_func_export funcs[] = {
     { .name = "tm_ping", .handler = ping_fn, .nparams = 1, .route_mask = SY_ROUTE_ALL, .params = { SY_P_STR } },
     { .name = "tm_ping_done", .handler = ping_done_fn, .nparams = 1, .route_mask = SY_ROUTE_ALL, .params = { SY_P_STR } },
+    { .name = "tm_ping_chain", .handler = ping_chain_fn, .nparams = 1, .route_mask = SY_ROUTE_ALL, .params = { SY_P_STR } },
 };
 
 static const sy_module_exports exports = {
