@@ -200,8 +200,8 @@ extension Resolver {
             return nil
         }
         let slot = engine.branchFlagSlots.slot(name)
-        if slot >= 64 {
-            error(c.args[0].location, "too many branch flags (at most 64 names)")
+        if slot >= BranchFlags.max {
+            error(c.args[0].location, "too many branch flags (at most \(BranchFlags.max) names)")
             return nil
         }
         var index = ResolvedArg.omitted
@@ -212,4 +212,9 @@ extension Resolver {
         let op: FlagNode.Op = c.name == "setbflag" ? .set : (c.name == "resetbflag" ? .reset : .test)
         return BranchFlagNode(op: op, slot: slot, index: index, c.location)
     }
+}
+
+/// OpenSIPS's branch flags are the bits of a 32-bit flag_t: at most 32 names.
+enum BranchFlags {
+    static let max = 32
 }

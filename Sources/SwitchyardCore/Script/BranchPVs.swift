@@ -83,7 +83,9 @@ final class BranchFieldPV: PVAccessor, @unchecked Sendable {
         })
         list.append(PVClass(name: "msg.branch.flag", needsInner: true) { inner, engine throws(PVResolveError) in
             let slot = engine.branchFlagSlots.slot(inner!.trimmingCharacters(in: .whitespaces))
-            guard slot < 64 else { throw PVResolveError("too many branch flags (at most 64 names)") }
+            guard slot < BranchFlags.max else {
+                throw PVResolveError("too many branch flags (at most \(BranchFlags.max) names)")
+            }
             return BranchFieldPV(.flag(1 << UInt64(slot)), indexing: .withRURI)
         })
         list.append(PVClass(name: "branch", needsInner: false) { inner, _ throws(PVResolveError) in

@@ -69,11 +69,14 @@ enum MiscFunctions {
                 return 1
             },
             def("set_advertised_address", [str]) { ctx, a in
-                ctx.message.via.advertisedAddress = a[0].value.stringForm ?? ""
+                // Empty: the socket's address again (OpenSIPS's via_builder uses the set value only when not empty).
+                let v = a[0].value.stringForm ?? ""
+                ctx.message.via.advertisedAddress = v.isEmpty ? nil : v
                 return 1
             },
             def("set_advertised_port", [str]) { ctx, a in
-                ctx.message.via.advertisedPort = a[0].value.stringForm ?? ""
+                let v = a[0].value.stringForm ?? ""
+                ctx.message.via.advertisedPort = v.isEmpty ? nil : v
                 return 1
             },
             // get_timestamp($avp(sec), $avp(usec)): one clock read, both parts pushed on the AVPs.
@@ -164,10 +167,12 @@ enum MiscFunctions {
         log.info("---------------- END ALL AVPs ---------------")
     }
 
-    /// A host as compared with our sockets' names: lower case, IPv6 without brackets.
+    /// A host as compared with our sockets' names: lower case, IPv6 without brackets and in its canonical text
+    /// (`0:0:0:0:0:0:0:1` and `::1` are one address).
     static func normalizedHost(_ h: String) -> String {
         var t = h.lowercased()
         if t.hasPrefix("[") && t.hasSuffix("]") { t = String(t.dropFirst().dropLast()) }
+        if t.contains(":"), let a = SocketAddress(ip: t, port: 0), a.family == AF_INET6 { return a.ip }
         return t
     }
 
