@@ -10,8 +10,8 @@ final class BranchIndexTests: TMTestCase {
         let (proxy, busy, missing, third, uacPort) = (26020, 26021, 26022, 26023, 26024)
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
-            $du = "sip:127.0.0.1:\(busy)";
             append_branch("sip:other@127.0.0.1:\(missing)", "0.5");
+            $du = "sip:127.0.0.1:\(busy)";
             t_on_branch("each");
             t_on_failure("next");
             t_relay();

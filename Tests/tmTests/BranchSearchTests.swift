@@ -9,8 +9,8 @@ final class BranchSearchTests: TMTestCase {
         let (proxy, busy, missing, uacPort) = (42120, 42121, 42122, 42123)
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
-            $du = "sip:127.0.0.1:\(busy)";
             append_branch("sip:other@127.0.0.1:\(missing)");
+            $du = "sip:127.0.0.1:\(busy)";
             t_on_branch("tag");
             t_on_failure("find");
             t_relay();

@@ -12,8 +12,8 @@ final class BranchStateTests: TMTestCase {
         loadmodule "rr.so"
         """) + """
         route {
-            $du = "sip:127.0.0.1:\(busy)";
             append_branch("sip:other@127.0.0.1:\(missing)");
+            $du = "sip:127.0.0.1:\(busy)";
             t_on_branch("each");
             t_on_reply("replies");
             t_relay();

@@ -45,8 +45,8 @@ final class ForkingTests: TMTestCase {
         let (proxy, a, b, uacPort) = (25310, 25311, 25313, 25312)
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
-            $du = "sip:127.0.0.1:\(a)";
             append_branch("sip:other@127.0.0.1:\(b)");
+            $du = "sip:127.0.0.1:\(a)";
             t_relay();
         }
         """, port: proxy)

@@ -14,9 +14,9 @@ final class ParallelCancelTests: TMTestCase {
         route {
             t_newtran();
             t_add_hdrs("X-TM: added\\r\\n");
-            $du = "sip:127.0.0.1:\(decline)";
             append_branch("sip:r1@127.0.0.1:\(ring1)");
             append_branch("sip:r2@127.0.0.1:\(ring2)");
+            $du = "sip:127.0.0.1:\(decline)";
             t_on_failure("again");
             t_relay();
         }
@@ -54,8 +54,8 @@ final class ParallelCancelTests: TMTestCase {
         let (proxy, answer, ring, uacPort) = (25950, 25951, 25952, 25953)
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
-            $du = "sip:127.0.0.1:\(answer)";
             if ($rm == "INVITE") append_branch("sip:ring@127.0.0.1:\(ring)");
+            $du = "sip:127.0.0.1:\(answer)";
             t_relay();
         }
         """, port: proxy)
@@ -77,8 +77,8 @@ final class ParallelCancelTests: TMTestCase {
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "INVITE") {
-                $du = "sip:127.0.0.1:\(ring)";
                 append_branch("sip:answer@127.0.0.1:\(answer)");
+                $du = "sip:127.0.0.1:\(ring)";
                 t_on_reply("ringing");
             } else {
                 $du = "sip:127.0.0.1:\(answer)";

@@ -12,8 +12,8 @@ final class RouteTests: TMTestCase {
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "INVITE") {
-                $du = "sip:127.0.0.1:\(a)";
                 append_branch("sip:second@127.0.0.1:\(b)");
+                $du = "sip:127.0.0.1:\(a)";
                 t_on_branch("each");
                 t_on_reply("replies");
             } else {

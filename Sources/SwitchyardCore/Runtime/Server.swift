@@ -75,7 +75,15 @@ public final class Server: HostServices, @unchecked Sendable {
         // xlog has its own threshold (xlog_level, default NOTICE), as in OpenSIPS 3.x: -l/-D leave it alone.
         log.xlogLevel = config.xlogLevel
         engine.maxWhileLoops = config.maxWhileLoops
-        engine.aliases = config.aliases.compactMap { try? SocketSpec.parseAddress($0, protoAllowed: true) }
+        // An alias that does not parse stops startup at its line, as any other bad global (OpenSIPS: a parse error).
+        engine.aliases = config.aliasLines.compactMap { line in
+            do throws(SIPConfigError) {
+                return try SocketSpec.parseAddress(line.text, protoAllowed: true)
+            } catch {
+                diagnostics.error(line.location, "bad alias \"\(line.text)\": \(error.message)")
+                return nil
+            }
+        }
 
         // The whole runtime exists before the first plugin's code runs: what a module does in its entry function,
         // init() or a thread init() starts (raise an event, add a timer, register a statistic) finds it complete.

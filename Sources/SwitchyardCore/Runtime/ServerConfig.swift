@@ -14,6 +14,8 @@ public struct ServerConfig: Sendable {
     public var serverHeader: String? = nil
     public var serverSignature = true
     public var aliases: [String] = []
+    /// The same lines with where they were written (a bad one stops startup there).
+    public var aliasLines: [(text: String, location: SourceLocation?)] = []
     /// Every global as written (the others are accepted and kept).
     public var all: [String: GlobalValue] = [:]
 
@@ -60,7 +62,10 @@ public struct ServerConfig: Sendable {
                     socketLines.append((s, g.location))
                 }
             case "alias":
-                if case .raw(let s) = g.value { aliases.append(s) }
+                if case .raw(let s) = g.value {
+                    aliases.append(s)
+                    aliasLines.append((s, g.location))
+                }
             default:
                 break
             }

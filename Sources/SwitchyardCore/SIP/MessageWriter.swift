@@ -3,14 +3,21 @@ import SwitchyardSIP
 /// Builds the bytes the core sends: a request forwarded with our Via on top and the script's header
 /// changes, a reply relayed without our Via, a stateless reply made from a request.
 enum MessageWriter {
-    /// The received top Via rewritten with `received=` / `rport=`,
-    /// or nil when it needs no change (the common case: the sender put its own address there).
-    /// `forceRport` (force_rport()): as if the sender had asked for rport.
-    static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress, forceRport: Bool = false) -> String? {
-        // With rport, received= is added even when the address matches, and rport gets the source port.
+    /// The received top Via rewritten with `received=` / `rport=` as OpenSIPS writes them, or nil when it needs no
+    /// change (the common case: no rport, no received, the sender's own address there — decided without a string made).
+    /// `received=` is set when the source address differs from the Via host, when the Via has a received already, and
+    /// whenever rport applies (the Via's `rport`, or force_rport()). A forwarded request (build_req_buf_from_sip_req)
+    /// gets the new parameters right after `host:port`, rport ahead of received (`;rport=P;received=IP`); a Via
+    /// `received` is replaced where it stands, a Via `rport` gets its value where it stands. A local reply
+    /// (`reply`, build_res_buf_from_sip_req) gets `;received=IP` right after `host:port`, then `;rport=P` unless the Via
+    /// has an rport of its own, which gets the value in place; a received the Via had stays.
+    static func viaWithSource(_ msg: SIPMessage, _ via: SIPVia, _ source: SocketAddress, forceRport: Bool = false,
+                              reply: Bool = false) -> String? {
         let rport = via.hasRport || forceRport
+        var hadReceived = false
+        if case .some = via.param("received") { hadReceived = true }  // a bit test: nothing made when absent
         let needReceived: Bool
-        if rport {
+        if rport || hadReceived {
             needReceived = true
         } else if let mine = source.ipv4, let v4 = msg.ipv4(via.hostRange) {
             needReceived = v4 != mine  // a dotted quad compared as a number: no text made (what hasIP decides)
@@ -18,21 +25,39 @@ enum MessageWriter {
             needReceived = !source.hasIP(via.host)
         }
         guard needReceived else { return nil }
-        // sent-protocol and sent-by as written, then the parameters, rport filled and received set.
+        // sent-protocol and sent-by as written, then the parameters.
         let value = msg.bytes[via.range]
         var semi = value.firstIndex(of: UInt8(ascii: ";")) ?? value.endIndex
         if let paren = value.firstIndex(of: UInt8(ascii: "(")), paren < semi { semi = paren }  // drop a trailing comment
         var out = String(decoding: msg.bytes[via.range.lowerBound..<semi], as: UTF8.self)
         while out.last == " " || out.last == "\t" { out.removeLast() }
+        let received = ";received=\(source.ip)"
+        let newRport = ";rport=\(source.port)"
+        // At the place received goes in a forwarded request: the forced rport first (both inserted after the same
+        // point, the later one ahead), then received.
+        let atReceived = (!reply && rport && !via.hasRport ? newRport : "") + received
+        if reply {
+            out += received
+            if rport && !via.hasRport { out += newRport }
+        } else if !hadReceived {
+            out += atReceived
+        }
+        var receivedDone = reply, rportDone = false
         for p in via.params {
             let n = p.name.lowercased()
-            if n == "received" { continue }
-            if n == "rport" { out += ";rport=\(source.port)"; continue }
+            if n == "received", !receivedDone {
+                receivedDone = true
+                out += atReceived
+                continue
+            }
+            if n == "rport", !rportDone {
+                rportDone = true
+                out += newRport
+                continue
+            }
             out += ";" + p.name
             if let v = p.value { out += "=" + v }
         }
-        if needReceived { out += ";received=\(source.ip)" }
-        if forceRport && !via.hasRport { out += ";rport=\(source.port)" }
         return out
     }
 

@@ -1,4 +1,7 @@
 import SwitchyardSIP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// is_myself(): whether a host (and port; 0 any) names one of the listening sockets.
 extension SIPCore {
@@ -7,7 +10,7 @@ extension SIPCore {
         let bracketed = Array("[\(host)]".utf8)
         return sockets.contains { s in
             (port == 0 || port == s.address.port || port == s.viaPort)
-                && (s.localNames.contains(h) || s.localNames.contains(bracketed))
+                && (s.localNames.contains(h) || s.localNames.contains(bracketed) || s.address.hasIP(host))
         }
     }
 }
@@ -18,7 +21,10 @@ extension SIPCore {
     func viaPrefix(_ socket: SIPSocket, _ via: ViaHandling) -> String {
         if via.advertisedAddress == nil && via.advertisedPort == nil { return socket.viaPrefix }
         var host = via.advertisedAddress ?? socket.viaHost
-        if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }
+        // Brackets only for an IPv6 address ("1.2.3.4:5080" or a name stays as given, as OpenSIPS writes it).
+        if host.contains(":") && !host.hasPrefix("["), let a = SocketAddress(ip: host, port: 0), a.family == AF_INET6 {
+            host = "[\(host)]"
+        }
         let port = via.advertisedPort ?? String(socket.viaPort)
         return "SIP/2.0/\(socket.viaTransport) \(host):\(port);branch="
     }

@@ -24,7 +24,7 @@ extension SIPCore {
         if code >= 180 && msg.toTag == nil { toTag = localTag(msg) }  // as OpenSIPS: no tag on 100-179
         let out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
                                                topViaText: MessageWriter.viaWithSource(msg, top, origin.source,
-                                                                                       forceRport: forceRport),
+                                                                                       forceRport: forceRport, reply: true),
                                                toTag: toTag, extraHeaders: extraHeaders, server: serverHeader)
         guard send(reply: out, to: top, origin: origin, forceRport: forceRport) else { return -2 }
         counters.sentReplies.add(1, ordering: .relaxed)

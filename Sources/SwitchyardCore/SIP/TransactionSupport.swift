@@ -46,7 +46,8 @@ extension SIPCore {
         let extra = extraHeaders
         var out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
                                                topViaText: MessageWriter.viaWithSource(msg, top, origin.source,
-                                                                                       forceRport: ctx.message.via.forceRport),
+                                                                                       forceRport: ctx.message.via.forceRport,
+                                                                                       reply: true),
                                                toTag: tag, extraHeaders: extra, server: serverHeader)
         if !body.isEmpty {
             // statelessReply ends with "Content-Length: 0\r\n\r\n": replace it with the body's length and the body.

@@ -19,9 +19,10 @@ enum BranchFunctions {
             let m = ctx.message
             if let s = a[0].value.stringForm, !s.isEmpty {
                 guard SIPURI(s) != nil else { return -1 }
-                // The branch keeps the request-URI branch's flags and socket (OpenSIPS); its own URI is its
-                // destination (Switchyard: $du is not copied, see docs/core-functions.md).
-                ctx.message.branches.append(MessageBranch(uri: s, dst: nil, q: q, flags: m.ruriBranchFlags,
+                // The branch keeps the request-URI branch's $du, flags and socket, as OpenSIPS's
+                // append_branch(msg, uri, &msg->dst_uri, ...): set $du after appending to send only the
+                // request-URI branch there.
+                ctx.message.branches.append(MessageBranch(uri: s, dst: m.destinationURI, q: q, flags: m.ruriBranchFlags,
                                                           socket: m.forcedSocket))
             } else {
                 guard let u = ctx.message.requestURI?.text else { return -1 }
@@ -199,8 +200,8 @@ extension Resolver {
             return nil
         }
         let slot = engine.branchFlagSlots.slot(name)
-        if slot >= 64 {
-            error(c.args[0].location, "too many branch flags (at most 64 names)")
+        if slot >= BranchFlags.max {
+            error(c.args[0].location, "too many branch flags (at most \(BranchFlags.max) names)")
             return nil
         }
         var index = ResolvedArg.omitted
@@ -211,4 +212,9 @@ extension Resolver {
         let op: FlagNode.Op = c.name == "setbflag" ? .set : (c.name == "resetbflag" ? .reset : .test)
         return BranchFlagNode(op: op, slot: slot, index: index, c.location)
     }
+}
+
+/// OpenSIPS's branch flags are the bits of a 32-bit flag_t: at most 32 names.
+enum BranchFlags {
+    static let max = 32
 }

@@ -44,7 +44,11 @@ final class BranchFieldPV: PVAccessor, @unchecked Sendable {
         return i >= 0 && i < l.count ? value(l[i]) : .null
     }
 
-    override func all(_ ctx: ScriptContext) -> [Value] { list(ctx).map(value) }
+    /// `[*]`: every branch; `$branch(...)[*]` gives the URIs whatever the field, as OpenSIPS's pv_get_branch_fields.
+    override func all(_ ctx: ScriptContext) -> [Value] {
+        if indexing == .appendedOnly { return ctx.message.branches.map { .str($0.uri) } }
+        return list(ctx).map(value)
+    }
 
     override func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
         guard appendOnWrite, let uri = value.stringForm, SIPURI(uri) != nil else { return false }
@@ -59,7 +63,7 @@ final class BranchFieldPV: PVAccessor, @unchecked Sendable {
             switch f {
             case .uri: return .str(b.uri)
             case .duri: return b.dst.map { .str($0) } ?? .null
-            case .q: return b.q.map { .str(QValue.text($0)) } ?? .null
+            case .q: return .str(b.q.map { QValue.text($0) } ?? "")  // q2str(Q_UNSPECIFIED): empty
             case .path: return .null
             case .flags: return .int(Int(truncatingIfNeeded: b.flags))
             case .socket: return b.socket.map { .str($0.name) } ?? .null
@@ -79,7 +83,9 @@ final class BranchFieldPV: PVAccessor, @unchecked Sendable {
         })
         list.append(PVClass(name: "msg.branch.flag", needsInner: true) { inner, engine throws(PVResolveError) in
             let slot = engine.branchFlagSlots.slot(inner!.trimmingCharacters(in: .whitespaces))
-            guard slot < 64 else { throw PVResolveError("too many branch flags (at most 64 names)") }
+            guard slot < BranchFlags.max else {
+                throw PVResolveError("too many branch flags (at most \(BranchFlags.max) names)")
+            }
             return BranchFieldPV(.flag(1 << UInt64(slot)), indexing: .withRURI)
         })
         list.append(PVClass(name: "branch", needsInner: false) { inner, _ throws(PVResolveError) in

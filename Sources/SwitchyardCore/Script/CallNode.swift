@@ -3,8 +3,9 @@ import SwitchyardABI
 /// A resolved call: to a script function (core or plugin), with arguments fixed up at startup.
 class CallNode: @unchecked Sendable {
     let location: SourceLocation
-    /// The function's name as written (script_trace lines); set by the resolver.
-    var traceName = ""
+    /// The class and action script_trace prints for this call ("module t_relay", "core xlog"); empty for route
+    /// calls, which trace once the route is known. Set by the resolver.
+    var traceLabel = ""
     init(_ location: SourceLocation) { self.location = location }
     func invoke(_ ctx: ScriptContext) -> Int { 1 }
 }

@@ -184,11 +184,13 @@ final class CallExprNode: ExprNode, @unchecked Sendable {
         super.init(call.location)
     }
     override func eval(_ ctx: ScriptContext) -> Value? {
+        if let t = ctx.trace, !call.traceLabel.isEmpty { t.log(call.traceLabel, call.location, ctx) }
         let r = call.invoke(ctx)
         ctx.rc = r
         return .int(r)
     }
     override func test(_ ctx: ScriptContext) -> Bool {
+        if let t = ctx.trace, !call.traceLabel.isEmpty { t.log(call.traceLabel, call.location, ctx) }
         let r = call.invoke(ctx)
         ctx.rc = r
         if r == 0 {

@@ -69,11 +69,14 @@ enum MiscFunctions {
                 return 1
             },
             def("set_advertised_address", [str]) { ctx, a in
-                ctx.message.via.advertisedAddress = a[0].value.stringForm ?? ""
+                // Empty: the socket's address again (OpenSIPS's via_builder uses the set value only when not empty).
+                let v = a[0].value.stringForm ?? ""
+                ctx.message.via.advertisedAddress = v.isEmpty ? nil : v
                 return 1
             },
             def("set_advertised_port", [str]) { ctx, a in
-                ctx.message.via.advertisedPort = a[0].value.stringForm ?? ""
+                let v = a[0].value.stringForm ?? ""
+                ctx.message.via.advertisedPort = v.isEmpty ? nil : v
                 return 1
             },
             // get_timestamp($avp(sec), $avp(usec)): one clock read, both parts pushed on the AVPs.
@@ -86,35 +89,24 @@ enum MiscFunctions {
                 return 1
             },
             // construct_uri(proto, [user], domain, [port], [extra], $avp(result)): proto ":" [user "@"] domain
-            // [":" port] extra — extra as written (its own ';'). A missing proto or domain is logged; the call
+            // [":" port] [";" extra] — the ';' is ours, as OpenSIPS's. A missing proto or domain is logged; the call
             // still answers 1, as OpenSIPS's does.
             def("construct_uri", [str, str | opt, str, str | opt, str | opt, variable]) { ctx, a in
                 guard case .variable(let result) = a[5] else { return -1 }
                 let proto = a[0].value.stringForm ?? "", domain = a[2].value.stringForm ?? ""
-                guard !proto.isEmpty else { ctx.engine.log.error("construct_uri: invalid protocol"); return 1 }
-                guard !domain.isEmpty else { ctx.engine.log.error("construct_uri: invalid domain"); return 1 }
+                guard !proto.isEmpty else { ctx.engine.log.error("construct_uri: no protocol specified"); return 1 }
+                guard !domain.isEmpty else { ctx.engine.log.error("construct_uri: no domain specified"); return 1 }
                 var uri = proto + ":"
                 if let u = a[1].value.stringForm, !u.isEmpty { uri += u + "@" }
                 uri += domain
                 if let p = a[3].value.stringForm, !p.isEmpty { uri += ":" + p }
-                uri += a[4].value.stringForm ?? ""
+                if let e = a[4].value.stringForm, !e.isEmpty { uri += ";" + e }
                 result.set(ctx, .assign, .str(uri))
                 return 1
             },
-            // avp_print(): every AVP of the message, newest first, at INFO (a debugging aid).
+            // avp_print(): OpenSIPS's dump of the AVP list (avpops' ops_print_avp text), newest first across names.
             def("avp_print", []) { ctx, _ in
-                let names = ctx.engine.avpSlots
-                for slot in ctx.touchedAVPs.reversed() {
-                    for v in ctx.avpStack(slot).reversed() {
-                        let value: String
-                        switch v {
-                        case .int(let n): value = "val_int=<\(n)>"
-                        case .str(let s): value = "val_str=<\(s) / \(s.utf8.count)>"
-                        case .null: value = "val_null"
-                        }
-                        ctx.engine.log.info("avp name=<\(names.name(slot))> \(value)")
-                    }
-                }
+                MiscFunctions.printAVPs(ctx)
                 return 1
             },
             // script_trace([level, "format"[, "info"]]): traces every statement that follows (ScriptTrace); no
@@ -139,10 +131,48 @@ enum MiscFunctions {
         ]
     }
 
-    /// A host as compared with our sockets' names: lower case, IPv6 without brackets.
+    /// The AVPs newest first, as OpenSIPS walks its single list: `touchedAVPs` holds one entry per value pushed, so
+    /// walking it backwards with a per-name count meets each live value once (a name emptied and refilled is not
+    /// printed twice). `p=` cannot be OpenSIPS's `%p`: a stable pointer-like value from the position. The reserved
+    /// AVPs (`__serial_branches`) are ours, not the script's: not printed.
+    static func printAVPs(_ ctx: ScriptContext) {
+        let log = ctx.engine.log
+        let names = ctx.engine.avpSlots
+        log.info("----------- All AVPs in this context --------")
+        log.info("  (SIP txn, script event, timer route, etc.)")
+        var seen: [Int: Int] = [:]
+        var position = 0
+        for slot in ctx.touchedAVPs.reversed() {
+            let stack = ctx.avpStack(slot)
+            let n = seen[slot, default: 0]
+            guard n < stack.count else { continue }
+            seen[slot] = n + 1
+            let name = names.name(slot)
+            if name == SerialBranches.avpName { continue }
+            let flags: Int
+            let valueLine: String
+            switch stack[stack.count - 1 - n] {
+            case .int(let i): flags = 0; valueLine = "    val_int=<\(i)>"
+            case .str(let s): flags = 2; valueLine = "    val_str=<\(s) / \(s.utf8.count)>"
+            case .null: flags = 4; valueLine = "    val_int=<0>"
+            }
+            let pointer = String(0x7f00_0000_1000 + position * 0x40, radix: 16)
+            let hexFlags = String(flags, radix: 16, uppercase: true)
+            log.info("p=0x\(pointer), flags=0x\(String(repeating: "0", count: 4 - hexFlags.count))\(hexFlags)")
+            log.info("    name=<\(name)>")
+            log.info("    id=<\(slot)>")
+            log.info(valueLine)
+            position += 1
+        }
+        log.info("---------------- END ALL AVPs ---------------")
+    }
+
+    /// A host as compared with our sockets' names: lower case, IPv6 without brackets and in its canonical text
+    /// (`0:0:0:0:0:0:0:1` and `::1` are one address).
     static func normalizedHost(_ h: String) -> String {
         var t = h.lowercased()
         if t.hasPrefix("[") && t.hasSuffix("]") { t = String(t.dropFirst().dropLast()) }
+        if t.contains(":"), let a = SocketAddress(ip: t, port: 0), a.family == AF_INET6 { return a.ip }
         return t
     }
 

@@ -29,7 +29,10 @@ final class BlockNode: StmtNode, @unchecked Sendable {
         var i = 0
         let n = stmts.count
         while i < n {
-            if let t = ctx.trace { t.log(raw[i].takeUnretainedValue(), ctx) }
+            if let t = ctx.trace {
+                let stmt = raw[i].takeUnretainedValue()
+                if let label = ScriptTrace.label(stmt) { t.log(label, stmt.location, ctx) }
+            }
             last = raw[i]._withUnsafeGuaranteedRef { $0.exec(ctx) }
             if ctx.flow != .normal { break }
             i += 1
@@ -46,6 +49,7 @@ final class CallStmtNode: StmtNode, @unchecked Sendable {
         super.init(call.location)
     }
     override func exec(_ ctx: ScriptContext) -> Int {
+        if let t = ctx.trace, !call.traceLabel.isEmpty { t.log(call.traceLabel, call.location, ctx) }
         let r = call.invoke(ctx)
         ctx.rc = r
         if r == 0, ctx.flow == .normal { ctx.flow = .exitScript }
@@ -94,8 +98,10 @@ final class AssignNode: StmtNode, @unchecked Sendable {
                 return -1
             }
             guard let r = Arith.apply(bop, cur, v, ctx, location) else { return -1 }
+            if let t = ctx.trace { t.log(ScriptTrace.label(op), location, ctx) }
             return target.set(ctx, .colon, r) ? 1 : -1
         }
+        if let t = ctx.trace { t.log(ScriptTrace.label(op), location, ctx) }
         return target.set(ctx, op, v) ? 1 : -1
     }
 }

@@ -47,9 +47,11 @@ public final class ResolvedPV: @unchecked Sendable {
         case .none: v = accessor.get(ctx)
         case .int(let n)?: v = accessor.get(ctx, index: n)
         case .all?:
-            // Reading [*] as a value gives the values joined, as OpenSIPS prints them.
+            // Reading [*] as a value gives the values joined, as OpenSIPS prints them: "," for AVPs and the like,
+            // PV_FIELD_DELIM (", ") for the destination set's variables.
             let all = accessor.all(ctx)
-            v = all.isEmpty ? .null : .str(all.map(\.printed).joined(separator: ","))
+            let sep = accessor is BranchFieldPV ? ", " : ","
+            v = all.isEmpty ? .null : .str(all.map(\.printed).joined(separator: sep))
         case .append?: v = .null
         }
         for t in transforms {

@@ -112,7 +112,8 @@ public struct Resolver {
         case .ifElse(let cond, let thenS, let elseS, let loc):
             guard let c = expr(cond) else { return nil }
             let t = block(thenS, loc)
-            let e = elseS.map { stmt($0) ?? BlockNode([], loc) }
+            // A block even when unbraced (`else if`, `else xlog(...)`): its statement is traced as any other.
+            let e = elseS.map { block($0, loc) }
             return IfNode(cond: c, thenS: t, elseS: e, loc)
         case .switchStmt(let subject, let subjLoc, let cases, let loc):
             guard let pv = pv(subject, subjLoc) else { return nil }
@@ -222,7 +223,7 @@ public struct Resolver {
 
     mutating func call(_ c: CallExpr) -> CallNode? {
         let node = callNode(c)
-        node?.traceName = c.name
+        node?.traceLabel = ScriptTrace.callLabel(c.name)
         return node
     }
 

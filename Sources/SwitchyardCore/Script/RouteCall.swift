@@ -45,6 +45,7 @@ final class RouteCallNode: CallNode, @unchecked Sendable {
             }
             box = b
         }
+        if let t = ctx.trace { t.log("route " + (box.name ?? ""), location, ctx) }
         return RouteCallNode.run(box, args: args.map { $0.eval(ctx) ?? .null }, ctx: ctx, location: location)
     }
 

@@ -139,10 +139,15 @@ public final class ScriptContext: @unchecked Sendable {
 
     func withAVP<R>(_ slot: Int, _ body: (inout [Value]) -> R) -> R {
         if slot >= avps.count { avps.append(contentsOf: repeatElement([], count: slot - avps.count + 1)) }
-        // Recorded for reset() only when the stack turns non-empty: clearing an empty AVP is common and costs nothing.
-        let wasEmpty = avps[slot].isEmpty
+        // One entry per value pushed (for reset(), and the order avp_print walks: OpenSIPS's single AVP list, newest
+        // first across names); nothing recorded when no value was added (clearing, replacing in place).
+        let before = avps[slot].count
         let r = body(&avps[slot])
-        if wasEmpty && !avps[slot].isEmpty { touchedAVPs.append(slot) }
+        var added = avps[slot].count - before
+        while added > 0 {
+            touchedAVPs.append(slot)
+            added -= 1
+        }
         return r
     }
 }
