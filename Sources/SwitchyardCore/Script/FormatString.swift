@@ -8,8 +8,19 @@ public final class FormatString: @unchecked Sendable {
     }
 
     let parts: [Part]
+    /// Bytes to reserve before rendering: the literal text plus a guess per variable, so that the usual result is
+    /// built in one allocation instead of growing (and copying) once or twice per render.
+    private let capacityHint: Int
 
-    init(parts: [Part]) { self.parts = parts }
+    init(parts: [Part]) {
+        self.parts = parts
+        capacityHint = parts.reduce(0) { n, p in
+            switch p {
+            case .text(let t): return n + t.utf8.count
+            case .pv: return n + 40
+            }
+        }
+    }
 
     /// The literal text when there is no variable in it.
     public var staticText: String? {
@@ -26,6 +37,7 @@ public final class FormatString: @unchecked Sendable {
             }
         }
         var out = ""
+        out.reserveCapacity(capacityHint)
         for p in parts {
             switch p {
             case .text(let t): out += t
