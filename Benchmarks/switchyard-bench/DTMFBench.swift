@@ -13,11 +13,17 @@ import Foundation
 /// * `dtmf-cpu [events]`: only the CPU the switchyard process spends per event (utime + stime from /proc, all its
 ///   threads), with the events paced by the simulator at 1,000/s and 5,000/s, then as one burst of `events`.
 ///
+/// * `dtmf-callgrind [events]` (default 2,000): switchyard runs under `valgrind --tool=callgrind` (from copies without
+///   debug info, which valgrind 3.19 cannot read for a Swift 6 release build); the counters are zeroed after the
+///   warm-up, a burst of `events` is flooded, and the instructions switchyard executed (all threads, user space) are
+///   printed per event: a deterministic figure, unlike CPU time on a shared machine. Needs valgrind on PATH; the
+///   profile stays in /tmp (its path is printed) for `callgrind_annotate --inclusive=yes`.
+///
 /// The flood's calls have destinations `flood<i>`, which no digit prefix matches: the benchmark's database gets one
 /// extra prefix-less rule in group 0 so they take the same path as a call to 1000 (do_routing check, cache_insert,
 /// freeswitch_esl). Everything else is the shipped scenario.
 extension Bench {
-    static func dtmfBench(events: Int, cpuOnly: Bool = false) throws {
+    static func dtmfBench(events: Int, cpuOnly: Bool = false, callgrind: Bool = false) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-bench-dtmf-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -63,9 +69,13 @@ extension Bench {
             .flatMap { Int(cfg[$0].split(separator: "=").last!.trimmingCharacters(in: .whitespaces)) } ?? 0
         let cfgPath = dir.appendingPathComponent("modules.conf").path
         try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
-        let sy = try BenchProcess(buildDir.appendingPathComponent("switchyard").path, ["-f", cfgPath], cwd: dir.path)
+        let cgOut = "/tmp/sy-dtmf-callgrind-\(getpid()).out"
+        let sy = callgrind
+            ? try BenchProcess("/usr/bin/env", ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cgOut,
+                                                try strippedCopies(into: dir.appendingPathComponent("bin")), "-f", cfgPath], cwd: dir.path)
+            : try BenchProcess(buildDir.appendingPathComponent("switchyard").path, ["-f", cfgPath], cwd: dir.path)
         defer { sy.stop() }
-        guard sy.waitFor(" ready: ", timeout: 20) else { throw BenchError("switchyard did not start: \(sy.output)") }
+        guard sy.waitFor(" ready: ", timeout: callgrind ? 300 : 20) else { throw BenchError("switchyard did not start: \(sy.output)") }
 
         func commandCount() throws -> Int {
             let r = try control.request("stats")
@@ -75,7 +85,7 @@ extension Bench {
             return n
         }
         // auth + 4 subscriptions
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(callgrind ? 120 : 20)
         while try commandCount() < 5 {
             guard Date() < deadline else { throw BenchError("no subscriptions: \(sy.output)") }
             usleep(10_000)
@@ -86,10 +96,16 @@ extension Bench {
         // Warm-up (first connections of the SQLite pool, page faults), then the flood.
         var base = try commandCount()
         _ = try control.request("flood 2000")
-        let warm = Date().addingTimeInterval(10)
+        let warm = Date().addingTimeInterval(callgrind ? 300 : 10)
         while try commandCount() < base + 2000, Date() < warm { usleep(1000) }
         usleep(300_000)
         base = try commandCount()
+
+        if callgrind {
+            try instructionsPerEvent(pid: sy.process.processIdentifier, out: cgOut, control: control, events: events,
+                                     commandCount: commandCount)
+            return
+        }
 
         if cpuOnly {
             try cpuPerEvent(pid: sy.process.processIdentifier, control: control, burst: events, commandCount: commandCount)
@@ -150,6 +166,52 @@ extension Bench {
 }
 
 extension Bench {
+    /// Copies switchyard and the plugins of the build directory into `dir` without debug info; returns the binary.
+    static func strippedCopies(into dir: URL) throws -> String {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let files = try FileManager.default.contentsOfDirectory(atPath: buildDir.path)
+            .filter { $0 == "switchyard" || ($0.hasPrefix("lib") && $0.hasSuffix(".so")) }
+        for f in files {
+            let to = dir.appendingPathComponent(f).path
+            let p = try Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["objcopy", "--strip-debug",
+                                                                                        buildDir.appendingPathComponent(f).path, to])
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw BenchError("objcopy \(f) failed") }
+        }
+        return dir.appendingPathComponent("switchyard").path
+    }
+
+    /// Zeroes callgrind's counters in `pid`, floods `events` events, waits for their transfers, dumps and prints the
+    /// instructions per event.
+    static func instructionsPerEvent(pid: Int32, out: String, control: ControlChannel, events: Int,
+                                     commandCount: () throws -> Int) throws {
+        func callgrindControl(_ flag: String) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["callgrind_control", flag, String(pid)]
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: out + ".1")
+        try callgrindControl("-z")
+        let base = try commandCount()
+        _ = try control.request("flood \(events)")
+        var lastChange = Date(), got = 0
+        while got < events {
+            let c = try commandCount() - base
+            if c != got { got = c; lastChange = Date() }
+            if Date().timeIntervalSince(lastChange) > 30 { break }
+            usleep(10_000)
+        }
+        try callgrindControl("-d")
+        let text = (try? String(contentsOfFile: out + ".1", encoding: .utf8)) ?? ""
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("summary:") }),
+              let total = Int(line.split(separator: " ").last ?? "") else { throw BenchError("no callgrind dump in \(out).1") }
+        print("dtmf-callgrind: \(events) events, \(got) transfers back; \(total) instructions, \(total / max(events, 1)) per event; "
+              + "profile \(out).1")
+    }
+
     /// CPU of `pid` per event: paced runs of 10 s at 1,000/s and 5 s at 5,000/s, then a burst; each run ends when its
     /// last transfer came back. Idle CPU (timers, heartbeats) over the same time is measured first and shown apart.
     static func cpuPerEvent(pid: Int32, control: ControlChannel, burst: Int, commandCount: () throws -> Int) throws {

@@ -14,8 +14,9 @@ struct FSResult: Sendable {
         FSResult(status: Int32(SY_FS_UNREACHABLE.rawValue), kind: Int32(SY_FS_REPLY_NONE.rawValue), text: why, jobUUID: "")
     }
 
-    static func from(_ frame: ESLFrame) -> FSResult {
-        if frame.contentType == .apiResponse {
+    /// The outcome a reply frame carries; `type` is the frame's content type, as the caller already read it.
+    static func from(_ frame: ESLFrame, _ type: ESLContentType) -> FSResult {
+        if type == .apiResponse {
             let body = frame.bodyString
             return FSResult(status: body.hasPrefix("-ERR") ? Int32(SY_FS_ERR.rawValue) : Int32(SY_FS_OK.rawValue),
                             kind: Int32(SY_FS_REPLY_API.rawValue), text: body, jobUUID: "")

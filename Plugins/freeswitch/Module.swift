@@ -50,7 +50,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
     private let pendingConfig = Mutex(FSConfig())
     /// Frozen copy read by the boxes (set in init, before any box exists).
     private(set) var config = FSConfig()
-    private let registry = Mutex<[BoxKey: Box]>([:])
+    private let registry = Mutex(Registry())
     private let threads = Mutex<[PluginThread]>([])
     private let stopping = Atomic<Bool>(false)
     /// Per-box figures as statistics (Metrics.swift).
@@ -92,15 +92,37 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
 
     enum GetError: Error { case message(String) }
 
+    /// The open boxes, and the URLs already parsed: freeswitch_esl names its box by URL text on every call (usually
+    /// the event's sender), and parsing it each time cost more than the lookup.
+    struct Registry {
+        var boxes: [BoxKey: Box] = [:]
+        private var urls: [String: FSURL] = [:]
+
+        mutating func url(_ text: String) throws(GetError) -> FSURL {
+            if let u = urls[text] { return u }
+            let url: FSURL
+            do { url = try FSURL.parse(text) } catch { throw .message("bad ESL URL: \(error.description)") }
+            if urls.count >= 64 { urls.removeAll(keepingCapacity: true) } // URLs built per call must not grow it
+            urls[text] = url
+            return url
+        }
+
+        /// The open box of `host` with the lowest port.
+        func anyBox(of host: String) -> Box? {
+            var best: Box? = nil
+            for b in boxes.values where b.key.host == host && (best == nil || b.key.port < best!.key.port) { best = b }
+            return best
+        }
+    }
+
     /// Finds or creates the box of `urlText`, ref++.
     func getBox(_ urlText: String) throws(GetError) -> Box {
-        let url: FSURL
-        do { url = try FSURL.parse(urlText) } catch { throw .message("bad ESL URL: \(error.description)") }
         let (box, created) = try registry.withLock { reg throws(GetError) -> (Box, Bool) in
-            var found = reg[BoxKey(host: url.host, port: url.port)]
+            let url = try reg.url(urlText)
+            var found = reg.boxes[BoxKey(host: url.host, port: url.port)]
             if found == nil && url.explicitPort == 0 && url.password == nil {
                 // A bare host (e.g. an event's sender): any open box of that host.
-                found = reg.values.filter { $0.key.host == url.host }.sorted { $0.key.port < $1.key.port }.first
+                found = reg.anyBox(of: url.host)
             }
             if let b = found {
                 b.refs.add(1, ordering: .relaxed)
@@ -116,7 +138,7 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
             }
             let b = Box(key: BoxKey(host: url.host, port: url.port), user: url.user, password: pw, manager: self)
             b.refs.store(1, ordering: .relaxed)
-            reg[b.key] = b
+            reg.boxes[b.key] = b
             return (b, true)
         }
         if created {
@@ -159,14 +181,14 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
                 s.stop = true
                 return true
             }
-            if gone, reg[box.key] === box { reg[box.key] = nil }
+            if gone, reg.boxes[box.key] === box { reg.boxes[box.key] = nil }
             return gone
         }
         if reaped { host.log(.info, "\(box.label): no longer used, closing") }
         return reaped
     }
 
-    func allBoxes() -> [Box] { registry.withLock { Array($0.values) } }
+    func allBoxes() -> [Box] { registry.withLock { Array($0.boxes.values) } }
 
     func shutdown() {
         metrics.stop()

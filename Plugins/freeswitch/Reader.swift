@@ -354,15 +354,18 @@ extension Box {
 
     /// Handles one frame (reader's lock held); returns a reason to drop the connection, or nil.
     private func handle(_ frame: ESLFrame, _ out: inout ReadOutcome) -> String? {
-        switch frame.contentType {
+        // Read once: each read looks the header up and folds its case.
+        let type = frame.contentType
+        switch type {
         case .commandReply, .apiResponse:
             let p = state.withLock { s -> Pending? in s.inflight.isEmpty ? nil : s.inflight.removeFirst() }
             if let p {
                 out.lastMatched = p
-                if p.blocking { out.replies.append((p, .from(frame))) } else { reader.held.append(.reply(p, .from(frame))) }
+                let r = FSResult.from(frame, type)
+                if p.blocking { out.replies.append((p, r)) } else { reader.held.append(.reply(p, r)) }
             } else { manager.host.log(.dbg, "\(label): reply with no command in flight, ignored") }
         case .eventJSON, .eventPlain:
-            if let e = dispatch(frame) { reader.held.append(.event(e)) }
+            if let e = dispatch(frame, type) { reader.held.append(.event(e)) }
         case .disconnectNotice, .rudeRejection:
             if frame.endsConnection { return "disconnect notice: \(frame.bodyString.split(separator: "\n").first ?? "")" }
         default:
@@ -372,11 +375,10 @@ extension Box {
     }
 
     /// The queued form of an event for its subscribers (nil when nobody wants it); HEARTBEAT also updates the stats.
-    private func dispatch(_ frame: ESLFrame) -> QueuedEvent? {
+    private func dispatch(_ frame: ESLFrame, _ type: ESLContentType) -> QueuedEvent? {
         // JSON events that are not HEARTBEAT: the name and subclass are read by a scan, the body is passed on as it
         // is (the subscriber parses it anyway).
-        if frame.contentType == .eventJSON, let fast = Self.scanNames(frame.body), fast.name.uppercased() != "HEARTBEAT" {
-            let name = fast.name.uppercased()
+        if type == .eventJSON, let fast = Self.scanNames(frame.body), case let name = fast.name.uppercased(), name != "HEARTBEAT" {
             let targets = matchingSubscribers(name: name, subclass: fast.subclass, cache: &reader.cache)
             guard !targets.isEmpty else { return nil }
             return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: EventBody(.json(frame.bodyString)))
@@ -416,7 +418,7 @@ extension Box {
         let targets = matchingSubscribers(name: name, subclass: subclass, cache: &reader.cache)
         guard !targets.isEmpty else { return nil }
         // A plain event goes on decoded: written as JSON only for a subscriber that takes text (EventBody).
-        let body = EventBody(frame.contentType == .eventJSON ? .json(frame.bodyString) : .plain(event))
+        let body = EventBody(type == .eventJSON ? .json(frame.bodyString) : .plain(event))
         return QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body)
     }
 

@@ -241,26 +241,29 @@ final class ScriptingModule: @unchecked Sendable {
         getBoxOnly(url).map { ($0, label(of: $0)) }
     }
 
-    /// The box of `url` (ref++), without building its label (freeswitch_esl runs this per call).
+    /// The box of `url` (ref++), without building its label.
     private func getBoxOnly(_ url: String) -> Result<OpaquePointer, OpError> {
+        var url = url
+        return url.withUTF8 { getBoxOnly(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The box of the URL in `u` (ref++): freeswitch_esl runs this per call, on the argument's bytes as they are.
+    private func getBoxOnly(_ u: UnsafeRawBufferPointer) -> Result<OpaquePointer, OpError> {
         guard let api else { return .failure(OpError(description: "no freeswitch API")) }
         // Through the table's own module handle (1.2), else the 1.0 entry.
         let module = CTable.has(api, \.module_get_box) ? api.pointee.module : nil
         let viaModule = module != nil ? api.pointee.module_get_box : nil
         guard viaModule != nil || api.pointee.get_box != nil else { return .failure(OpError(description: "no freeswitch API")) }
-        var url = url
-        return url.withUTF8 { u in
-            withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { err -> Result<OpaquePointer, OpError> in
-                err[0] = 0
-                let text = UnsafeRawPointer(u.baseAddress)?.assumingMemoryBound(to: CChar.self)
-                let box = viaModule.map { $0(module, text, u.count, err.baseAddress, err.count) }
-                    ?? api.pointee.get_box?(text, u.count, err.baseAddress, err.count)
-                guard let box else {
-                    let msg = String(decoding: UnsafeRawBufferPointer(start: err.baseAddress, count: strlen(err.baseAddress!)), as: UTF8.self)
-                    return .failure(OpError(description: msg))
-                }
-                return .success(box)
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { err -> Result<OpaquePointer, OpError> in
+            err[0] = 0
+            let text = u.baseAddress?.assumingMemoryBound(to: CChar.self)
+            let box = viaModule.map { $0(module, text, u.count, err.baseAddress, err.count) }
+                ?? api.pointee.get_box?(text, u.count, err.baseAddress, err.count)
+            guard let box else {
+                let msg = String(decoding: UnsafeRawBufferPointer(start: err.baseAddress, count: strlen(err.baseAddress!)), as: UTF8.self)
+                return .failure(OpError(description: msg))
             }
+            return .success(box)
         }
     }
 
@@ -390,10 +393,9 @@ final class ScriptingModule: @unchecked Sendable {
 
     func esl(_ call: FunctionCall) -> Int32 {
         guard let api, let command = api.pointee.command else { return -2 }
-        let cmd = call.string(0)
-        let url = call.string(1)
         let box: OpaquePointer
-        switch getBoxOnly(url) {
+        // Both strings are the core's argument bytes, used in place (no copy per call).
+        switch call.withBytes(1, { getBoxOnly($0) }) {
         case .success(let b): box = b
         case .failure(let e):
             host.log(.err, "freeswitch_esl: \(e.description)")
@@ -401,9 +403,8 @@ final class ScriptingModule: @unchecked Sendable {
         }
         defer { api.pointee.put_box?(box) }
         let slot = ReplySlot()
-        var copy = cmd
-        let rc = copy.withUTF8 { b in
-            command(box, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), b.count, 0, { arg, r in
+        let rc = call.withBytes(0) { b in
+            command(box, b.baseAddress?.assumingMemoryBound(to: CChar.self), b.count, 0, { arg, r in
                 guard let arg, let r else { return }
                 let s = Unmanaged<ReplySlot>.fromOpaque(arg).takeUnretainedValue()
                 s.status = r.pointee.status; s.kind = r.pointee.kind; s.text = r.pointee.text.string

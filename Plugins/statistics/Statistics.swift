@@ -121,8 +121,8 @@ final class StatisticsModule: Sendable {
     private func workerCache(_ call: FunctionCall) -> NameCache? {
         guard let w = call.worker, w >= 0, Int(w) < caches.count else { return nil }
         let slot = caches[Int(w)]
-        if let c = slot.cache.load() { return c }
-        return slot.cache.storeIfNil(NameCache())
+        if let c = slot.load() { return c }
+        return slot.storeIfNil(NameCache())
     }
 
     /// 1 on success (a `/no_reset` statistic is left alone, still 1); -1 for an undeclared group or an invalid name.
@@ -273,6 +273,24 @@ final class NameCache: @unchecked Sendable {
     var entries: [String: StatEntry] = [:]
 }
 
+/// One worker's cache, set once: the address of a retained NameCache in an atomic word (AtomicLazyReference did the
+/// same but, being generic in another module, looked up `Unmanaged` metadata at run time on every load).
 final class NameCacheSlot: Sendable {
-    let cache = AtomicLazyReference<NameCache>()
+    private let bits = Atomic<UInt>(0)
+
+    deinit { if let c = load() { Unmanaged.passUnretained(c).release() } }
+
+    func load() -> NameCache? {
+        guard let p = UnsafeRawPointer(bitPattern: bits.load(ordering: .acquiring)) else { return nil }
+        return Unmanaged<NameCache>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    /// Stores `cache` unless one is there already; returns the one that stays.
+    func storeIfNil(_ cache: NameCache) -> NameCache {
+        let u = Unmanaged.passRetained(cache)
+        let (stored, found) = bits.compareExchange(expected: 0, desired: UInt(bitPattern: u.toOpaque()), ordering: .acquiringAndReleasing)
+        if stored { return cache }
+        u.release()
+        return Unmanaged<NameCache>.fromOpaque(UnsafeRawPointer(bitPattern: found)!).takeUnretainedValue()
+    }
 }

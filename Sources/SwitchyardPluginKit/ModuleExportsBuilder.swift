@@ -98,23 +98,25 @@ public struct ModuleExportsBuilder {
         nameRequired: Bool = true
     ) {
         precondition((count == nil) == (getIndex == nil), "\(name): give both count and getIndex, or neither")
-        var erasedSet: (@Sendable (SYContext, (any Sendable)?, AssignOp, SYValue) -> Bool)? = nil
+        // The parameter arrives as the PVParam that `parse` made, so it is a TypedPVParam<P>: reading it is a plain
+        // pointer cast, where `as! P` from `any Sendable` was a dynamic cast on every access.
+        var erasedSet: (@Sendable (SYContext, PVParam?, AssignOp, SYValue) -> Bool)? = nil
         if let set {
-            erasedSet = { ctx, p, op, v in set(ctx, p as! P, op, v) }
+            erasedSet = { ctx, p, op, v in set(ctx, TypedPVParam<P>.value(of: p), op, v) }
         }
-        var erasedSetRaw: (@Sendable (SYContext, (any Sendable)?, AssignOp, UnsafePointer<sy_value>) -> Bool?)? = nil
+        var erasedSetRaw: (@Sendable (SYContext, PVParam?, AssignOp, UnsafePointer<sy_value>) -> Bool?)? = nil
         if let setRaw, set != nil {
-            erasedSetRaw = { ctx, p, op, v in setRaw(ctx, p as! P, op, v) }
+            erasedSetRaw = { ctx, p, op, v in setRaw(ctx, TypedPVParam<P>.value(of: p), op, v) }
         }
-        var erasedCount: (@Sendable (SYContext, (any Sendable)?) -> Int64)? = nil
-        var erasedGetIndex: (@Sendable (SYContext, (any Sendable)?, Int64) -> SYValue?)? = nil
+        var erasedCount: (@Sendable (SYContext, PVParam?) -> Int64)? = nil
+        var erasedGetIndex: (@Sendable (SYContext, PVParam?, Int64) -> SYValue?)? = nil
         if let count, let getIndex {
-            erasedCount = { ctx, p in count(ctx, p as! P) }
-            erasedGetIndex = { ctx, p, i in getIndex(ctx, p as! P, i) }
+            erasedCount = { ctx, p in count(ctx, TypedPVParam<P>.value(of: p)) }
+            erasedGetIndex = { ctx, p, i in getIndex(ctx, TypedPVParam<P>.value(of: p), i) }
         }
         pvars.append(PVDecl(name: name, nameRequired: nameRequired,
-                            parse: { try parse($0) },
-                            get: { ctx, p in get(ctx, p as! P) },
+                            parse: { TypedPVParam<P>(try parse($0)) },
+                            get: { ctx, p in get(ctx, TypedPVParam<P>.value(of: p)) },
                             set: erasedSet,
                             setRaw: erasedSetRaw,
                             takesTrees: takesTrees && erasedSetRaw != nil,
@@ -128,7 +130,7 @@ public struct ModuleExportsBuilder {
         get: @escaping @Sendable (SYContext) -> SYValue,
         set: (@Sendable (SYContext, AssignOp, SYValue) -> Bool)? = nil
     ) {
-        var erasedSet: (@Sendable (SYContext, (any Sendable)?, AssignOp, SYValue) -> Bool)? = nil
+        var erasedSet: (@Sendable (SYContext, PVParam?, AssignOp, SYValue) -> Bool)? = nil
         if let set {
             erasedSet = { ctx, _, op, v in set(ctx, op, v) }
         }
@@ -226,7 +228,7 @@ public struct ModuleExportsBuilder {
                     let box = Unmanaged<PVBox>.fromOpaque(user!).takeUnretainedValue()
                     do {
                         let value = try box.decl.parse!(inner.string)
-                        paramOut?.pointee = Unmanaged.passRetained(PVParam(value)).toOpaque()
+                        paramOut?.pointee = Unmanaged.passRetained(value).toOpaque()
                         return 0
                     } catch {
                         writeError(String(describing: error), into: err, capacity: errlen)
@@ -240,7 +242,7 @@ public struct ModuleExportsBuilder {
             item.get = { ctx, param, out, user in
                 let box = Unmanaged<PVBox>.fromOpaque(user!).takeUnretainedValue()
                 guard let ctx, let out else { return -1 }
-                let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue().value }
+                let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue() }
                 let value = box.decl.get(SYContext(ctx), p)
                 return value.write(to: out) { box.scratch.buffer($0) } ? 0 : -1
             }
@@ -248,7 +250,7 @@ public struct ModuleExportsBuilder {
                 item.set = { ctx, param, op, value, user in
                     let box = Unmanaged<PVBox>.fromOpaque(user!).takeUnretainedValue()
                     guard let ctx else { return -1 }
-                    let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue().value }
+                    let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue() }
                     if let raw = box.decl.setRaw, let value, let done = raw(SYContext(ctx), p, AssignOp(rawValue: op), value) {
                         return done ? 0 : -1
                     }
@@ -259,13 +261,13 @@ public struct ModuleExportsBuilder {
                 item.count = { ctx, param, user in
                     let box = Unmanaged<PVBox>.fromOpaque(user!).takeUnretainedValue()
                     guard let ctx else { return 0 }
-                    let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue().value }
+                    let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue() }
                     return box.decl.count!(SYContext(ctx), p)
                 }
                 item.get_index = { ctx, param, index, out, user in
                     let box = Unmanaged<PVBox>.fromOpaque(user!).takeUnretainedValue()
                     guard let ctx, let out else { return -1 }
-                    let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue().value }
+                    let p = param.map { Unmanaged<PVParam>.fromOpaque($0).takeUnretainedValue() }
                     guard let value = box.decl.getIndex!(SYContext(ctx), p, index) else {
                         out.pointee = sy_value()
                         return -1
@@ -379,13 +381,13 @@ private struct FuncDecl {
 struct PVDecl: Sendable {
     let name: String
     let nameRequired: Bool
-    let parse: (@Sendable (String) throws -> any Sendable)?
-    let get: @Sendable (SYContext, (any Sendable)?) -> SYValue
-    let set: (@Sendable (SYContext, (any Sendable)?, AssignOp, SYValue) -> Bool)?
-    let setRaw: (@Sendable (SYContext, (any Sendable)?, AssignOp, UnsafePointer<sy_value>) -> Bool?)?
+    let parse: (@Sendable (String) throws -> PVParam)?
+    let get: @Sendable (SYContext, PVParam?) -> SYValue
+    let set: (@Sendable (SYContext, PVParam?, AssignOp, SYValue) -> Bool)?
+    let setRaw: (@Sendable (SYContext, PVParam?, AssignOp, UnsafePointer<sy_value>) -> Bool?)?
     let takesTrees: Bool
-    let count: (@Sendable (SYContext, (any Sendable)?) -> Int64)?
-    let getIndex: (@Sendable (SYContext, (any Sendable)?, Int64) -> SYValue?)?
+    let count: (@Sendable (SYContext, PVParam?) -> Int64)?
+    let getIndex: (@Sendable (SYContext, PVParam?, Int64) -> SYValue?)?
 }
 
 private struct MIDecl {
@@ -420,9 +422,22 @@ final class PVBox: Sendable {
     init(_ decl: PVDecl) { self.decl = decl }
 }
 
-final class PVParam: Sendable {
-    let value: any Sendable
-    init(_ value: any Sendable) { self.value = value }
+/// A parsed pseudo-variable parameter, as the core holds it between `parse` and `free_param`. Subclassed only by
+/// TypedPVParam, whose one stored property is immutable: that is what makes the unchecked Sendable true.
+class PVParam: @unchecked Sendable {}
+
+/// The parameter of a class declared with parameter type `P`.
+final class TypedPVParam<P: Sendable>: PVParam, @unchecked Sendable { // immutable
+    let value: P
+    init(_ value: P) { self.value = value }
+
+    /// The value of `p`, which the class's own `parse` made (the core hands each class only its own parameters).
+    /// A missing parameter (a class that takes no name) reads as `nil` when `P` is optional, as `as! P` did.
+    @inline(__always)
+    static func value(of p: PVParam?) -> P {
+        guard let p else { return Optional<any Sendable>.none as! P }
+        return unsafeDowncast(p, to: TypedPVParam<P>.self).value
+    }
 }
 
 final class MIBox: Sendable {

@@ -19,20 +19,43 @@ public final class FormatString: @unchecked Sendable {
     }
 
     public func render(_ ctx: ScriptContext) -> String {
-        if parts.count == 1 {
+        let n = parts.count
+        if n == 1 {
             switch parts[0] {
             case .text(let t): return t
             case .pv(let pv): return pv.get(ctx).printed
             }
         }
-        var out = ""
-        for p in parts {
-            switch p {
-            case .text(let t): out += t
-            case .pv(let pv): out += pv.get(ctx).printed
+        if n == 0 { return "" }
+        // Every piece first, then one string of the summed length: appending piece by piece grew (reallocated and
+        // copied) the result a few times per render and went through String's generic append path for each piece.
+        return withUnsafeTemporaryAllocation(of: String.self, capacity: n) { pieces in
+            let base = pieces.baseAddress!
+            var total = 0
+            for i in 0..<n {
+                let s: String
+                switch parts[i] {
+                case .text(let t): s = t
+                case .pv(let pv): s = pv.get(ctx).printed
+                }
+                total += s.utf8.count
+                (base + i).initialize(to: s)
+            }
+            if total == 0 { base.deinitialize(count: n); return "" }
+            // Each piece is moved out as it is copied: nothing is left to destroy afterwards.
+            return String(unsafeUninitializedCapacity: total) { out in
+                var at = 0
+                for i in 0..<n {
+                    var s = (base + i).move()
+                    s.withUTF8 { u in
+                        guard let from = u.baseAddress, u.count > 0 else { return }
+                        (out.baseAddress! + at).initialize(from: from, count: u.count)
+                        at += u.count
+                    }
+                }
+                return at
             }
         }
-        return out
     }
 
     /// Splits text into literal runs and resolved variables.
