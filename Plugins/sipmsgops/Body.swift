@@ -59,11 +59,10 @@ extension SipMsgOps {
     static let privacyValues: Set<Substring> = ["header", "session", "user", "none", "critical", "id", "history"]
 
     /// is_privacy(value): 1 when the first Privacy header lists that value, -1 otherwise: also when that header does
-    /// not parse (values separated by ';', each one of privacyValues in any case, "none" alone) and for a value that
-    /// is not a privacy value (which OpenSIPS refuses at startup). Values compare case-insensitively on both sides,
-    /// as OpenSIPS's parser compares them.
+    /// not parse (values separated by ';', each one of privacyValues as written, "none" alone) and for a value that
+    /// is not a privacy value (which OpenSIPS refuses at startup).
     func isPrivacy(_ call: FunctionCall) -> Int32 {
-        let wanted = call.string(0).lowercased()
+        let wanted = call.string(0)
         guard SipMsgOps.privacyValues.contains(wanted[...]) else {
             host.log(.err, "is_privacy: '\(wanted)' is not a privacy value (header, session, user, none, critical, id, history)")
             return -1
@@ -72,11 +71,11 @@ extension SipMsgOps {
         return values.contains(wanted[...]) ? 1 : -1
     }
 
-    /// The values of a Privacy header (lowercased), nil when it does not parse.
+    /// The values of a Privacy header, nil when it does not parse.
     static func privacy(_ header: String) -> Set<Substring>? {
         var values: Set<Substring> = []
         for item in header.split(separator: ";", omittingEmptySubsequences: false) {
-            let v = Substring(Text.trim(item).lowercased())
+            let v = Text.trim(item)
             guard privacyValues.contains(v) else { return nil }
             values.insert(v)
         }

@@ -18,9 +18,9 @@ extension SipMsgOps {
         throw FixupError(argument: 0, "bad regular expression '\(pattern)': \(reason)")
     }
 
-    /// is_privacy: a literal must be one of the privacy values, in any case (OpenSIPS compares them so).
+    /// is_privacy: a literal must be one of the privacy values.
     static let checkPrivacy: FunctionFixupCheck = { args in
-        guard let value = args[0].constantString, !privacyValues.contains(Substring(value.lowercased())) else { return }
+        guard let value = args[0].constantString, !privacyValues.contains(Substring(value)) else { return }
         throw FixupError(argument: 0, "'\(value)' is not a privacy value (header, session, user, none, critical, id, history)")
     }
 }
