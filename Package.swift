@@ -148,7 +148,7 @@ let package = Package(
         // The core: config parser and diagnostics, interpreter, module loader and host table, runtime.
         .testTarget(
             name: "SwitchyardCoreTests",
-            dependencies: ["SwitchyardCore", "SwitchyardTestSupport"],
+            dependencies: ["SwitchyardCore", "SwitchyardTestSupport", "SwitchyardPluginKit"],
             path: "Tests/SwitchyardCoreTests",
             resources: [.copy("Fixtures")]
         ),

@@ -23,8 +23,9 @@ extension SipMsgOps {
         for line in lines {
             let rc = host.sipHeaderInsert(call.context, String(line), anchor: anchor, after: !atTop)
             if rc == 0 { continue }
-            // No such header: the line goes after the last header (OpenSIPS anchors it at the end of the headers).
-            if rc == -1, host.sipHeaderAdd(call.context, String(line), atTop: false) { continue }
+            // No such header: where the form without `hdr` puts it (OpenSIPS: insert before the first header,
+            // append after the last).
+            if rc == -1, host.sipHeaderAdd(call.context, String(line), atTop: atTop) { continue }
             host.log(.err, "\(function): cannot add '\(line)' (not a 'Name: value' line, a Via, or no message)")
             return -1
         }

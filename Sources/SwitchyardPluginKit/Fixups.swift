@@ -60,7 +60,8 @@ enum FixupBridge {
             try check(list)
             return 0
         } catch let e as FixupError {
-            if let i = e.argument, let argIndex { argIndex.pointee = UInt32(i) }
+            // An index outside the call's arguments (a negative one would trap in UInt32) points at the call.
+            if let i = e.argument, (0..<Int(nargs)).contains(i), let argIndex { argIndex.pointee = UInt32(i) }
             writeError(e.message, into: err, capacity: errlen)
             return -1
         } catch {

@@ -54,6 +54,9 @@ final class RawRequestTests: MsgOpsTestCase {
             // Only the first Privacy header counts; a plain sip: URI with an E.164 user.
             ("INVITE", "raw-plain", ["Privacy: header", "Privacy: id", "X-URI: sip:+15551234567@example.com"], "",
              ["invite or any other", "e164"]),
+            // Privacy values are compared as written (lowercase), as OpenSIPS's parse_priv_value does: this one does
+            // not parse.
+            ("OPTIONS", "raw-case", ["Privacy: ID;uSeR"], "", []),
             // "none" with another value does not parse.
             ("OPTIONS", "raw-none", ["Privacy: none;id", "X-URI: sip:15551234567@example.com"], "", []),
         ]

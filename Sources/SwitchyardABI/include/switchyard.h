@@ -96,8 +96,11 @@
  *   1.11 two groups. Function fixups (OpenSIPS's startup checks of literal arguments): the item
  *        sy_fixup_arg with its kinds SY_FIXUP_*, the callback type sy_func_fixup and
  *        sy_func_export.fixup (appended): the core calls it once per call site at startup with the
- *        literal arguments and refuses startup with the file:line:col of the argument it names.
- *        A 1.10 function item (shorter, without fixup) loads unchanged. Header insertion: appended
+ *        literal arguments and refuses startup with the file:line:col of the argument it names,
+ *        and again on every reload_routes. A 1.10 function item (shorter, without fixup) loads
+ *        unchanged; a C plugin that fills sy_func_export positionally needs designated
+ *        initialisers to rebuild warning-free under -Wextra (already-built plugins load
+ *        unchanged). Header insertion: appended
  *        sy_host_api.sip_header_insert (a header line before or after the first header of a name:
  *        sipmsgops's append_hf(txt, hdr) and insert_hf(txt, hdr)) and sip_reply_header_add (a header
  *        line for the replies the core later builds for the request: append_to_reply).
@@ -413,7 +416,10 @@ typedef struct sy_fixup_arg {
 
 /** A function's startup check (1.11, OpenSIPS's fixup): called once per call site of the function,
  *  on the startup thread, after every module's init() (so a module's own state and the script's
- *  route names are known; also with -c, where init() does not run), before the server serves.
+ *  route names are known; also with -c, where init() does not run), before the server serves;
+ *  and again, once per call site of the new script, on every reload_routes, on the MI thread
+ *  while the workers serve (route_find then sees the routes of the script being loaded). So a
+ *  fixup keeps no state piling up across runs, and what it reads must be safe beside handlers.
  *  args has nargs (= nparams) items. Return 0 to accept; non-zero to refuse, after writing a
  *  one-line reason into err (errlen bytes, NUL-terminated) and, optionally, the 0-based index of
  *  the argument at fault into *arg_index (the core presets it to UINT32_MAX: the call itself). The

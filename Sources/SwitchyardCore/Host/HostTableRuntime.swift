@@ -71,13 +71,15 @@ extension HostTable {
     static func findRoute(_ core: (any HostServices)?, _ kind: UInt32, _ name: UnsafePointer<CChar>?) -> OpaquePointer? {
         guard let engine = core?.engine, let name else { return nil }
         let n = String(cString: name)
+        // During reload_routes, a fixup on the resolving thread sees the routes being resolved.
+        let routes = engine.routeTable.forLookup
         let box: RouteBox?
         switch RouteKind(rawValue: kind) {
-        case .failure?: box = engine.failureRoutes[n]
-        case .onreply?: box = engine.onreplyRoutes[n]
-        case .branch?: box = engine.branchRoutes[n]
-        case .request?: box = engine.namedRoutes[n]
-        case .local?: box = engine.routes.local  // the one local_route; no name
+        case .failure?: box = routes.failure[n]
+        case .onreply?: box = routes.onreply[n]
+        case .branch?: box = routes.branch[n]
+        case .request?: box = routes.named[n]
+        case .local?: box = routes.local  // the one local_route; no name
         default: box = nil
         }
         // Routes live as long as the engine; the handle is the RouteBox itself.

@@ -33,7 +33,8 @@ extension Server {
 
         var resolver = Resolver(engine: engine, diagnostics: diags, varHandles: engine.varHandles)
         resolver.declare(routes: ast.routes)
-        resolver.resolveBodies()
+        // Fixups that look routes up (t_on_failure("x")) must check the new script's routes, not the running ones.
+        engine.routeTable.resolving(resolver.routes) { resolver.resolveBodies() }
         if diags.hasErrors { return .refused(diags.errors.map(Self.oneLine)) }
 
         engine.routeTable.install(resolver.routes)

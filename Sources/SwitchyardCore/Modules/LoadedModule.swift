@@ -48,9 +48,14 @@ public final class LoadedModule: @unchecked Sendable {
         self.aliases = aliases
         deps = try ABIReader.items(exports.deps, as: sy_dep_export.self, minimumItemSize: MemoryLayout<sy_dep_export>.size, what: "deps")
         params = try ABIReader.items(exports.params, as: sy_param_export.self, minimumItemSize: MemoryLayout<sy_param_export>.size, what: "params")
-        // 1.11 appended `fixup`: a 1.10 item (without it) reads it as NULL.
-        funcs = try ABIReader.items(exports.funcs, as: sy_func_export.self,
-                                    minimumItemSize: MemoryLayout<sy_func_export>.offset(of: \sy_func_export.fixup)!, what: "funcs")
+        // 1.11 appended `fixup`: a module built for an earlier minor has none, whatever its item size says (its item
+        // may be padded, or carry a field of its own there).
+        var funcItems = try ABIReader.items(exports.funcs, as: sy_func_export.self,
+                                            minimumItemSize: MemoryLayout<sy_func_export>.offset(of: \sy_func_export.fixup)!, what: "funcs")
+        if exports.header.abi_minor < 11 {
+            for i in funcItems.indices { funcItems[i].fixup = nil }
+        }
+        funcs = funcItems
         pvars = try ABIReader.items(exports.pvars, as: sy_pv_export.self, minimumItemSize: MemoryLayout<sy_pv_export>.offset(of: \sy_pv_export.count)!, what: "pvars")
         miCommands = try ABIReader.items(exports.mi_cmds, as: sy_mi_export.self, minimumItemSize: MemoryLayout<sy_mi_export>.size, what: "mi_cmds")
         protos = exports.header.abi_minor >= 4

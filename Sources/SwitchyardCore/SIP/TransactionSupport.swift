@@ -172,6 +172,9 @@ final class RequestSnapshot: @unchecked Sendable {
     var branchFlags: UInt64
     /// force_rport / add_local_rport / set_advertised_*: kept for the transaction's later relays (failure route).
     let via: ViaHandling
+    /// append_to_reply lines of the request when its transaction was made: they go into every reply built on the
+    /// kept request (tm's 408, 487, a failure route's t_reply), as OpenSIPS keeps them with the transaction's copy.
+    let replyLines: [String]
 
     init(message: SIPMessage, origin: SIPOrigin, ctx: ScriptContext) {
         self.message = message
@@ -182,9 +185,11 @@ final class RequestSnapshot: @unchecked Sendable {
         self.flags = ctx.flags
         self.branchFlags = ctx.message.ruriBranchFlags
         self.via = ctx.message.via
+        self.replyLines = ctx.message.edits.replyLines
     }
 
-    /// A new context of a route kind on the kept request: $ru as received, no $du, no edits; AVPs and flags copied.
+    /// A new context of a route kind on the kept request: $ru as received, no $du, no edits but the reply lines;
+    /// AVPs and flags copied.
     func open(kind: RouteKind, engine: ScriptEngine, worker: WorkerState) -> ScriptContext {
         let ctx = engine.makeContext(worker: worker, routeType: kind)
         ctx.message = ScriptMessage(sip: message, origin: origin)
@@ -193,6 +198,7 @@ final class RequestSnapshot: @unchecked Sendable {
         ctx.flags = flags
         ctx.message.ruriBranchFlags = branchFlags
         ctx.message.via = via
+        ctx.message.edits.replyLines = replyLines
         return ctx
     }
 

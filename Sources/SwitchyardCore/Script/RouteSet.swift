@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Every resolved route of one script: what `reload_routes` replaces as a whole. Filled by the Resolver, then
@@ -41,6 +42,30 @@ public final class RouteTable: Sendable {
     public var current: RouteSet {
         // Never 0: set in init and only ever exchanged for another retained set.
         Unmanaged<RouteSet>.fromOpaque(UnsafeRawPointer(bitPattern: pointer.load(ordering: .acquiring))!).takeUnretainedValue()
+    }
+
+    /// The thread resolving a new set for reload_routes (0: none) and that set. Route lookups made on that thread
+    /// (modules' fixups checking route names) see the set being resolved; every other thread (workers serving the
+    /// running routes) compares one atomic and keeps seeing `current`.
+    private let resolvingThread = Atomic<UInt>(0)
+    private let resolvingSet = Mutex<RouteSet?>(nil)
+
+    /// Runs `body` (the resolution of `set`) with this thread's route lookups answered from `set`.
+    func resolving<R>(_ set: RouteSet, _ body: () throws -> R) rethrows -> R {
+        resolvingSet.withLock { $0 = set }
+        resolvingThread.store(UInt(pthread_self()), ordering: .releasing)
+        defer {
+            resolvingThread.store(0, ordering: .releasing)
+            resolvingSet.withLock { $0 = nil }
+        }
+        return try body()
+    }
+
+    /// The set a route lookup sees: the one being resolved on this thread, otherwise the one in force.
+    public var forLookup: RouteSet {
+        guard resolvingThread.load(ordering: .acquiring) == UInt(pthread_self()),
+              let set = resolvingSet.withLock({ $0 }) else { return current }
+        return set
     }
 
     /// Puts `set` in force for every message, event and timer run that starts from now on.

@@ -62,6 +62,23 @@ final class FixupABITests: XCTestCase {
         XCTAssertTrue(h.messages.contains { $0.hasSuffix("insert rc=-2 reply rc=-2") }, h.messages.joined(separator: "\n"))
     }
 
+    /// A table that says 1.10 with items as long as 1.11's (Fixtures/plugins/abi_1_10_tail.c): no fixup is read from
+    /// them, whatever their size (the bytes there hold a refusing check).
+    func testA110ItemHasNoFixupWhateverItsSize() throws {
+        try PluginBuilder.build("abi_1_10_tail")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_10_tail.so"
+        event_route[E_TAIL] { abi110tail_f(); }
+        """)
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        XCTAssertEqual(h.server.modules.module(named: "abi110tail")?.abiVersion, "1.10")
+        try h.start()
+        defer { h.stop() }
+        XCTAssertEqual(h.server.raiseEvent("E_TAIL", []), 0)
+        XCTAssertTrue(h.waitFor("tail ran"), h.messages.joined(separator: "\n"))
+    }
+
     /// Built against the frozen 1.10 header (Fixtures/plugins/abi_1_10): loads and works on this core. (A 1.10
     /// function item, without `fixup`, is the 1.9 one: abi_1_9_built_1_9 in RuntimeABITests loads such items.)
     func testA110BuiltPluginStillLoads() throws {

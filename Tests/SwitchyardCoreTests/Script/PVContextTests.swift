@@ -66,6 +66,13 @@ final class PVContextTests: XCTestCase {
         XCTAssertEqual(ABIReader.requiredExportsSize(minor: 10), 208)
     }
 
+    /// ABI 1.11 appended `fixup` after the 1.10 function export (64 bytes on LP64).
+    func testFuncExportLayoutOf111() {
+        XCTAssertGreaterThanOrEqual(SY_ABI_MINOR, 11)
+        XCTAssertEqual(MemoryLayout<sy_func_export>.offset(of: \sy_func_export.fixup), 64)
+        XCTAssertEqual(MemoryLayout<sy_func_export>.size, 72)
+    }
+
     func testRegisteringAContextTwiceIsRefused() throws {
         let engine = ScriptEngine(log: CoreLog(sink: .collector(LogCollector())))
         try Self.register(engine)

@@ -1,0 +1,42 @@
+import Foundation
+import XCTest
+import SwitchyardTestSupport
+
+/// append_to_reply lines reach tm's own replies on the transaction (a failure route's t_reply, the 408 of a timeout),
+/// as OpenSIPS keeps them with the transaction's request. Raw UDP peers. Ports 47010..47019.
+final class ReplyLinesTests: TMTestCase {
+    func testKeptLinesInFailureRouteReplyAndTimeout() throws {
+        let (proxy, caller, callee, silent) = (47010, 47011, 47012, 47013)
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: """
+        loadmodule "sipmsgops.so"
+        modparam("tm", "fr_timeout", 2)
+        """) + """
+        route {
+            append_to_reply("X-Kept: $ci\\r\\n");
+            if (is_method("INVITE")) $du = "sip:127.0.0.1:\(callee)"; else $du = "sip:127.0.0.1:\(silent)";
+            t_on_failure("f");
+            t_relay();
+        }
+        failure_route[f] {
+            if (is_method("INVITE")) t_reply(503, "From Failure");
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        let uas = try RawSIP(port: callee)
+        _ = try RawSIP(port: silent)  // never answers
+        var seen: [String] = []
+
+        uac.send(RawSIP.request("INVITE", ruri: "sip:bob@h", localPort: caller, branch: "z9hG4bK-kept-inv",
+                                callID: "kept-inv@test"), to: proxy)
+        let relayed = try XCTUnwrap(uas.receive(startingWith: "INVITE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertFalse(relayed.contains("X-Kept"), relayed)
+        uas.send(BranchURITests.answer(relayed, "486 Busy Here"), to: proxy)
+        let failure = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 503", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertTrue(failure.contains("X-Kept: kept-inv@test\r\n"), failure)
+
+        uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@h", localPort: caller, branch: "z9hG4bK-kept-msg",
+                                callID: "kept-msg@test"), to: proxy)
+        let timeout = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 408", timeout: 8, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertTrue(timeout.contains("X-Kept: kept-msg@test\r\n"), timeout)
+    }
+}
