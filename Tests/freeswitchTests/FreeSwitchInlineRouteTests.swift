@@ -227,13 +227,10 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 2)
     }
 
-    /// A route run on the I/O thread sends a command; the box sends 3,000 events before its reply (more than a
-    /// caller reads ahead, BoxReader.heldMax). Only that thread can read them, so it reads on to its reply (no wait
-    /// for esl_cmd_timeout), then every event runs.
-    func testTheReaderRunningARouteReadsPastTheBoundToItsOwnReply() throws {
+    /// A box that has `n` DTMF events ready to send before its reply to "api burst", and a server whose route sends that
+    /// command when the "burst" event comes (any other event bumps stat fsev). Returns once that event is sent.
+    private func startBurstBeforeReply(_ n: Int, cmdTimeoutMS: Int) throws -> (PlainESLBox, ServerHarness) {
         let box = try PlainESLBox(password: Self.password)
-        defer { box.stop() }
-        let n = 3000
         var events: [UInt8] = []
         for i in 0..<n {
             let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
@@ -248,15 +245,25 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
                 } else {
                     update_stat("fsev", 1);
                 }
-            """) + "\nmodparam(\"freeswitch\", \"esl_cmd_timeout\", 30000)\n")
+            """) + "\nmodparam(\"freeswitch\", \"esl_cmd_timeout\", \(cmdTimeoutMS))\n")
         XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
-        try h.start()
-        defer { h.stop() }
+        do { try h.start() } catch { box.stop(); throw error }
         XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
         XCTAssertTrue(waitUntil(timeout: 5) { box.commands.contains { $0.hasPrefix("event json DTMF") } })
         let trigger = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "b-0"), ESLHeader("DTMF-Digit", "9"),
                        ESLHeader("Caller-Destination-Number", "burst")]
         box.send(ESLEncoder.event(ESLEvent(headers: trigger), format: .json))
+        return (box, h)
+    }
+
+    /// A route run on the I/O thread sends a command; the box sends 3,000 events before its reply (more than a
+    /// caller reads ahead, BoxReader.heldMax). Only that thread can read them, so it reads on to its reply (no wait
+    /// for esl_cmd_timeout), then every event runs.
+    func testTheReaderRunningARouteReadsPastTheBoundToItsOwnReply() throws {
+        let n = 3000
+        let (box, h) = try startBurstBeforeReply(n, cmdTimeoutMS: 30000)
+        defer { box.stop() }
+        defer { h.stop() }
         // Well inside esl_cmd_timeout (30 s): the reply was read, not waited out.
         XCTAssertTrue(h.waitFor("BURST ok", timeout: 15), h.messages.suffix(5).joined(separator: "\n"))
         XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed) ?? 0 >= 1, true, "the trigger ran on the I/O thread")
@@ -267,32 +274,10 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
     /// The same with more events before the reply than the I/O thread holds (BoxReader.heldHardMax): the command
     /// fails as unreachable at once (not after esl_cmd_timeout), then every event runs.
     func testTheReaderStopsReadingPastTheHardCap() throws {
-        let box = try PlainESLBox(password: Self.password)
-        defer { box.stop() }
         let n = 16 * 1024 + 500 // past BoxReader.heldHardMax (the plugin is not importable here)
-        var events: [UInt8] = []
-        for i in 0..<n {
-            let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
-                           ESLHeader("Caller-Destination-Number", "flood\(i)")]
-            events += ESLEncoder.event(ESLEvent(headers: headers), format: .json)
-        }
-        box.sendBefore("api burst", events)
-        let h = ServerHarness(config([url(box.port)], extra: "event_queue_size = 16", route: """
-                $json(ev) := $param(body);
-                if ($json(ev/Caller-Destination-Number) == "burst") {
-                    if (freeswitch_esl("api burst", "127.0.0.1:\(box.port)", $var(out))) { xlog("BURST ok"); } else { xlog("BURST failed"); }
-                } else {
-                    update_stat("fsev", 1);
-                }
-            """) + "\nmodparam(\"freeswitch\", \"esl_cmd_timeout\", 60000)\n")
-        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
-        try h.start()
+        let (box, h) = try startBurstBeforeReply(n, cmdTimeoutMS: 60000)
+        defer { box.stop() }
         defer { h.stop() }
-        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(timeout: 5) { box.commands.contains { $0.hasPrefix("event json DTMF") } })
-        let trigger = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "b-0"), ESLHeader("DTMF-Digit", "9"),
-                       ESLHeader("Caller-Destination-Number", "burst")]
-        box.send(ESLEncoder.event(ESLEvent(headers: trigger), format: .json))
         // Well inside esl_cmd_timeout (60 s): failed at the cap, not waited out.
         XCTAssertTrue(h.waitFor("BURST failed", timeout: 30), h.messages.suffix(5).joined(separator: "\n"))
         XCTAssertTrue(h.messages.contains { $0.contains("events ahead of a command's reply") })

@@ -8,20 +8,7 @@ import SwitchyardTestSupport
 final class OlderTMTests: SignalingTestCase {
     /// Builds the fixture as a third party would, against the repository's headers, with zero warnings.
     func buildOldTM() throws -> String {
-        let src = Repo.root.appendingPathComponent("Tests/SIP/signaling/plugins/tm_api_1_1.c").path
-        let include = Repo.root.appendingPathComponent("Sources/SwitchyardABI/include").path
-        let out = "\(workDir)/tm_api_1_1.so"
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include, "-o", out, src]
-        let pipe = Pipe()
-        cc.standardOutput = pipe
-        cc.standardError = pipe
-        try cc.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cc.waitUntilExit()
-        guard cc.terminationStatus == 0 else { throw SetupError("cc tm_api_1_1.c failed:\n\(text)") }
-        return out
+        try CPlugin.build("Tests/SIP/signaling/plugins/tm_api_1_1.c", into: workDir)
     }
 
     func testTMAPI11() throws {

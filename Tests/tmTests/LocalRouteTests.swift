@@ -9,20 +9,7 @@ import SwitchyardTestSupport
 final class LocalRouteTests: TMTestCase {
     /// A test module of Tests/SIP/tm/plugins built into the work directory.
     func buildCPlugin(_ name: String) throws -> String {
-        let src = Self.repoRoot.appendingPathComponent("Tests/SIP/tm/plugins/\(name).c").path
-        let include = Self.repoRoot.appendingPathComponent("Sources/SwitchyardABI/include").path
-        let out = "\(workDir)/\(name).so"
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include, "-o", out, src]
-        let pipe = Pipe()
-        cc.standardOutput = pipe
-        cc.standardError = pipe
-        try cc.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cc.waitUntilExit()
-        guard cc.terminationStatus == 0 else { throw SetupError("cc \(name).c failed:\n\(text)") }
-        return out
+        try CPlugin.build("Tests/SIP/tm/plugins/\(name).c", into: workDir)
     }
 
     func buildHFEdit() throws -> String { try buildCPlugin("hf_edit") }

@@ -7,20 +7,7 @@ import SwitchyardTestSupport
 /// reaches the failure route. Ports 42160..42169.
 final class RequestInOrderTests: TMTestCase {
     func buildPlugin() throws -> String {
-        let src = Self.repoRoot.appendingPathComponent("Tests/SIP/tm/plugins/tm_request_in.c").path
-        let include = Self.repoRoot.appendingPathComponent("Sources/SwitchyardABI/include").path
-        let out = "\(workDir)/tm_request_in.so"
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include, "-o", out, src]
-        let pipe = Pipe()
-        cc.standardOutput = pipe
-        cc.standardError = pipe
-        try cc.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cc.waitUntilExit()
-        guard cc.terminationStatus == 0 else { throw SetupError("cc tm_request_in.c failed:\n\(text)") }
-        return out
+        try CPlugin.build("Tests/SIP/tm/plugins/tm_request_in.c", into: workDir)
     }
 
     func testCallbacksRunBeforeTheTransactionKeepsTheRequest() throws {

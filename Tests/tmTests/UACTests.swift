@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// Requests tm sends itself, as client transactions: MI t_uac_dlg through the real opensips-cli to a sipp UAS (the
 /// answer with Status, RURI, Next-hop, Routes and Message; a timeout answering only Status 408; the UDP
@@ -79,20 +80,7 @@ final class UACTests: TMTestCase {
 
     /// Builds Tests/SIP/tm/plugins/tm_pinger.c as a third party would, against the repository's headers.
     func buildPinger() throws -> String {
-        let src = Self.repoRoot.appendingPathComponent("Tests/SIP/tm/plugins/tm_pinger.c").path
-        let include = Self.repoRoot.appendingPathComponent("Sources/SwitchyardABI/include").path
-        let out = "\(workDir)/tm_pinger.so"
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include, "-o", out, src]
-        let pipe = Pipe()
-        cc.standardOutput = pipe
-        cc.standardError = pipe
-        try cc.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cc.waitUntilExit()
-        guard cc.terminationStatus == 0 else { throw SetupError("cc tm_pinger.c failed:\n\(text)") }
-        return out
+        try CPlugin.build("Tests/SIP/tm/plugins/tm_pinger.c", into: workDir)
     }
 
     func testAPIRequestFiresLocalCompleted() throws {

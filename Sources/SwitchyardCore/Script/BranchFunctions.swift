@@ -143,6 +143,8 @@ enum BranchSet {
 
 /// setbflag / resetbflag / isbflagset(flag[, idx]): a flag of branch idx (0, the default: the request-URI branch;
 /// 1..: the appended branches). A branch that does not exist answers -1.
+// @unchecked Sendable: as CallNode; its own properties are `let`, set in init (the branch state it reads and writes
+// is the context's, confined to the context's thread).
 final class BranchFlagNode: CallNode, @unchecked Sendable {
     let op: FlagNode.Op
     let bit: UInt64

@@ -3,6 +3,8 @@
 /// the older `$branch(<field>)` (index 0 the first appended branch; no index: 0). Fields: uri, duri, q, path,
 /// flags, socket; `$msg.branch.flag(NAME)` one branch flag (0/1). `$msg.branch` / `$branch` = "uri" appends a
 /// branch of that URI. Read-only otherwise.
+// @unchecked Sendable: its properties are `let`, set when the script is resolved; the branches it reads or appends
+// are the context's, confined to the context's thread.
 final class BranchFieldPV: PVAccessor, @unchecked Sendable {
     enum Field: String, CaseIterable { case uri, duri, q, path, flags, socket }
     enum Indexing { case withRURI, appendedOnly }

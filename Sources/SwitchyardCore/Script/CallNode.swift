@@ -1,6 +1,8 @@
 import SwitchyardABI
 
 /// A resolved call: to a script function (core or plugin), with arguments fixed up at startup.
+// @unchecked Sendable: every stored property is set while the script is resolved (`traceLabel` too), on the one
+// resolving thread, before the route set is published to the workers; after that the node is only read.
 class CallNode: @unchecked Sendable {
     let location: SourceLocation
     /// The class and action script_trace prints for this call ("module t_relay", "core xlog"); empty for route
