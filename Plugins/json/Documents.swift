@@ -83,31 +83,8 @@ final class DocumentStore: Sendable {
 
     /// Lock-free lookup for the usual ranks: every `$json` access asks for its worker's table, and a shared lock
     /// taken that often by every worker was the hottest contention of the event scenario. Filled once per rank.
-    /// One rank's table, set once: the address of a retained WorkerDocuments in an atomic word (AtomicLazyReference
-    /// did the same but, being generic in another module, looked up `Unmanaged` metadata at run time on every load —
-    /// six loads per event in the DTMF scenario).
-    private final class FastSlot: Sendable {
-        private let bits = Atomic<UInt>(0)
-
-        deinit { if let d = load() { Unmanaged.passUnretained(d).release() } }
-
-        func load() -> WorkerDocuments? {
-            let b = bits.load(ordering: .acquiring)
-            guard b != 0, let p = UnsafeRawPointer(bitPattern: b) else { return nil }
-            return Unmanaged<WorkerDocuments>.fromOpaque(p).takeUnretainedValue()
-        }
-
-        /// Stores `docs` unless a table is there already; returns the one that stays.
-        func storeIfNil(_ docs: WorkerDocuments) -> WorkerDocuments {
-            let u = Unmanaged.passRetained(docs)
-            let (stored, found) = bits.compareExchange(expected: 0, desired: UInt(bitPattern: u.toOpaque()), ordering: .acquiringAndReleasing)
-            if stored { return docs }
-            u.release()
-            return Unmanaged<WorkerDocuments>.fromOpaque(UnsafeRawPointer(bitPattern: found)!).takeUnretainedValue()
-        }
-    }
     private static let fastRanks = 256
-    private let fast: [FastSlot] = (0..<DocumentStore.fastRanks).map { _ in FastSlot() }
+    private let fast: [OnceSlot<WorkerDocuments>] = (0..<DocumentStore.fastRanks).map { _ in OnceSlot() }
 
     func documents(forWorker key: Int) -> WorkerDocuments {
         guard key >= 0 && key < Self.fastRanks else { return slowDocuments(forWorker: key) }

@@ -37,7 +37,7 @@ final class StatisticsModule: Sendable {
     let host: PluginHost
     let table = StatTable()
     /// Per script-worker caches of resolved names (see workerCache), by worker rank.
-    let caches: [NameCacheSlot] = (0..<256).map { _ in NameCacheSlot() }
+    let caches: [OnceSlot<NameCache>] = (0..<256).map { _ in OnceSlot() }
     let iterators = StatIterators()
 
     init(host: PluginHost) {
@@ -273,24 +273,3 @@ final class NameCache: @unchecked Sendable {
     var entries: [String: StatEntry] = [:]
 }
 
-/// One worker's cache, set once: the address of a retained NameCache in an atomic word (AtomicLazyReference did the
-/// same but, being generic in another module, looked up `Unmanaged` metadata at run time on every load).
-final class NameCacheSlot: Sendable {
-    private let bits = Atomic<UInt>(0)
-
-    deinit { if let c = load() { Unmanaged.passUnretained(c).release() } }
-
-    func load() -> NameCache? {
-        guard let p = UnsafeRawPointer(bitPattern: bits.load(ordering: .acquiring)) else { return nil }
-        return Unmanaged<NameCache>.fromOpaque(p).takeUnretainedValue()
-    }
-
-    /// Stores `cache` unless one is there already; returns the one that stays.
-    func storeIfNil(_ cache: NameCache) -> NameCache {
-        let u = Unmanaged.passRetained(cache)
-        let (stored, found) = bits.compareExchange(expected: 0, desired: UInt(bitPattern: u.toOpaque()), ordering: .acquiringAndReleasing)
-        if stored { return cache }
-        u.release()
-        return Unmanaged<NameCache>.fromOpaque(UnsafeRawPointer(bitPattern: found)!).takeUnretainedValue()
-    }
-}
