@@ -99,4 +99,32 @@ final class BlacklistTests: XCTestCase {
         XCTAssertTrue(out.contains("bad dst_blacklist: bad IP or network '10.0.0.300'"), out)
         XCTAssertTrue(out.contains("blacklist 'missing' is not defined"), out)
     }
+
+    /// The MI commands on a running server: the lists (the learned `dns` one too when disable_dns_blacklist = 0),
+    /// checks, and rules added and removed.
+    func testMICommands() throws {
+        let h = try InProcessServer("""
+        dst_blacklist = "gw:{ (udp, 10.0.0.1, 5060, 'INV*'), !(any, 192.168.0.0/16, 0, '') }"
+        disable_dns_blacklist = 0
+        """)
+        defer { h.stop() }
+        func mi(_ method: String, _ params: String = "{}") -> String {
+            h.server.mi.handle(#"{"jsonrpc":"2.0","method":"\#(method)","params":\#(params),"id":1}"#) ?? ""
+        }
+        let listed = mi("list_blacklists")
+        XCTAssertTrue(listed.contains(#""name":"gw","owner":0,"flags":0,"Rules":[{"flags":0,"IP":"10.0.0.1","Mask":"255.255.255.255","Proto":1,"Port":5060,"Match":"INV*"}"#), listed)
+        XCTAssertTrue(listed.contains(#""name":"dns","owner":1,"flags":6,"Rules":[]"#), listed)
+        XCTAssertTrue(mi("check_blacklists", #"{"proto":"udp","ip":"10.0.0.1","port":5060,"pattern":"INVITE sip:x"}"#).contains(#""result":["gw"]"#))
+        XCTAssertTrue(mi("check_blacklist", #"{"name":"gw","ip":"192.168.1.1","port":5060,"proto":"udp","pattern":"BYE"}"#).contains(#""result":"no""#))
+        // Outside 192.168/16 the negated rule blocks anything.
+        XCTAssertTrue(mi("check_blacklist", #"{"name":"gw","ip":"172.16.0.1"}"#).contains(#""result":"yes""#))
+        XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"dns","rule":"(tcp, 10.9.9.9, 0, '')","expire":30}"#).contains(#""result":"OK""#))
+        let dns = mi("list_blacklists", #"{"name":"dns"}"#)
+        XCTAssertTrue(dns.contains(#""IP":"10.9.9.9""#) && dns.contains(#""Expire":"#), dns)
+        XCTAssertTrue(mi("check_blacklists", #"{"proto":"tcp","ip":"10.9.9.9"}"#).contains(#""dns""#))
+        XCTAssertTrue(mi("del_blacklist_rule", #"{"name":"dns","rule":"(tcp, 10.9.9.9, 0, '')"}"#).contains(#""result":"OK""#))
+        XCTAssertTrue(mi("del_blacklist_rule", #"{"name":"dns","rule":"(tcp, 10.9.9.9, 0, '')"}"#).contains("Rule not found"))
+        XCTAssertTrue(mi("list_blacklists", #"{"name":"nope"}"#).contains("not found"))
+        XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"gw","rule":"(udp, nonsense, 0, '')"}"#).contains("Bad rule"))
+    }
 }
