@@ -15,9 +15,10 @@ extension SIPCore {
     }
 
     /// The same for the destination's addresses from number `from` on (DNS failover): the first one the message's
-    /// blacklists let through and a socket can send to, with its number. -4 when no address is left.
+    /// blacklists let through and a socket can send to, with its number and how many the destination has (1 with
+    /// disable_dns_failover). -4 when no address is left.
     func buildRequest(_ ctx: ScriptContext, ruri: String?, dest: String?, branch: String?, from: Int)
-        -> Result<([UInt8], SIPSocket, SocketAddress, Int), BuildError> {
+        -> Result<([UInt8], SIPSocket, SocketAddress, Int, Int), BuildError> {
         guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin else { return .failure(.init(code: -1)) }
         var uriText: String? = dest
         if uriText == nil || uriText!.isEmpty { uriText = ctx.message.destinationURI }
@@ -46,7 +47,7 @@ extension SIPCore {
                 err = -5
                 continue
             }
-            return .success((out, socket, dst, index))
+            return .success((out, socket, dst, index, last))
         }
         return .failure(.init(code: err))
     }
