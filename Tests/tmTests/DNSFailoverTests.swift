@@ -116,4 +116,20 @@ final class DNSFailoverTests: TMTestCase {
         XCTAssertEqual(run.status, 0, "\(run.uac.report)\n\(sy.output)")
         XCTAssertEqual(second.received("INVITE "), 0, second.report)
     }
+
+    /// disable_dns_blacklist = 0: the address that answered 503 goes into the core's `dns` list (used by default),
+    /// so the next call goes straight to the second address; the first one sees a single INVITE.
+    func testFailedAddressIsLearnedIntoTheDNSBlacklist() throws {
+        let (proxy, caller, callee) = (35190, 35191, 35192)
+        let env = try twoAddresses()
+        let first = try startUASOnSecondLoopback("uas_503.xml", port: callee)
+        let second = try startUAS(port: callee)
+        let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay()", extra: "disable_dns_blacklist = 0"),
+                                     port: proxy, env: env)
+        let run = try runUAC("uac.xml", local: caller, target: proxy, calls: 3, rate: 1, timeout: 20)
+        assertAllSuccessful(run, calls: 3, sy)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "BYE ", calls: 3), second.report)
+        XCTAssertEqual(first.received("INVITE "), 1, first.report)
+        XCTAssertTrue(sy.output.contains("is blacklisted by 'dns'"), sy.output)
+    }
 }

@@ -1082,7 +1082,9 @@ typedef struct sy_host_api {
      *  timeout with no reply). Returns as sip_build_request, plus -4 no address at or after
      *  addr_index, -5 every remaining address is blacklisted. *out_count (if not NULL) gets how
      *  many addresses the destination has (1 with disable_dns_failover = 1): a branch with no
-     *  further address needs no state kept for a failover. (The context's thread.) */
+     *  further address needs no state kept for a failover. An addr_index above 0 tells the core
+     *  that address addr_index - 1 failed: with disable_dns_blacklist = 0 it goes into the core's
+     *  "dns" blacklist for 240 s. (The context's thread.) */
     int (*sip_build_request_at)(sy_ctx *ctx, sy_str ruri, sy_str dst_uri, sy_str branch,
                                 uint32_t addr_index, uint32_t *out_index, uint32_t *out_count,
                                 sy_str *out_bytes, sy_sip_target *out_target);

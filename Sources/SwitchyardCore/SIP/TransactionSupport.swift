@@ -27,6 +27,9 @@ extension SIPCore {
         let addresses = destinations(ctx, host, port: port)
         guard !addresses.isEmpty else { return .failure(.init(code: -4)) }
         let last = ctx.engine.dnsFailoverDisabled ? 1 : addresses.count
+        // Asking for address `from` says the one before failed (a send, a 503, a silent timeout): the DNS blacklist
+        // learns it when enabled.
+        if from > 0, from - 1 < addresses.count { learnFailed(ctx, addresses[from - 1], proto: proto) }
         guard from < last else { return .failure(.init(code: -4)) }
         guard let topVia = (try? msg.vias())?.first else { return .failure(.init(code: -1)) }
         var err: Int32 = -6
