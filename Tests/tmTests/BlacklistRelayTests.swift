@@ -115,4 +115,41 @@ final class BlacklistRelayTests: TMTestCase {
         assertAllSuccessful(run, calls: 2, sy)
         XCTAssertTrue(uasCompleted(uas, lastReceived: "BYE ", calls: 2), uas.report)
     }
+
+    /// forward() to a name whose first address is blacklisted sends to its second address; with
+    /// disable_dns_failover = 1 it fails instead.
+    func testStatelessForwardFailsOverToTheNextAddress() throws {
+        for (proxy, caller, callee, disabled) in [(35140, 35141, 35142, false), (35145, 35146, 35147, true)] {
+            let hosts = "\(workDir)/hosts-\(proxy)"
+            try "127.0.0.2 gw.switchyard.test\n127.0.0.1 gw.switchyard.test\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+            let sy = try startSwitchyard("""
+            log_level = 3
+            udp_workers = 2
+            socket = udp:127.0.0.1:\(proxy)
+            mpath = "\(BinaryRunner.buildDirectory.path)"
+            loadmodule "proto_udp.so"
+            loadmodule "sl.so"
+            disable_dns_failover = \(disabled ? 1 : 0)
+            dst_blacklist = "first:{ (udp, 127.0.0.2, \(callee), '') }"
+            route {
+                use_blacklist("first");
+                if (!forward("udp:gw.switchyard.test:\(callee)")) sl_send_reply(403, "Blocked");
+            }
+            """, port: proxy, env: ["SWITCHYARD_HOSTS_FILE": hosts])
+            let uac = try RawSIP(port: caller)
+            let uas = try RawSIP(port: callee)
+            var seen: [String] = []
+            uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@h", localPort: caller, branch: "z9hG4bK-fo-\(proxy)",
+                                    callID: "fo-\(proxy)@test"), to: proxy)
+            if disabled {
+                _ = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 403", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+                XCTAssertNil(uas.receive(timeout: 0.3), "sent to the second address with failover disabled")
+            } else {
+                let relayed = try XCTUnwrap(uas.receive(startingWith: "MESSAGE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+                XCTAssertTrue(relayed.contains("Call-ID: fo-\(proxy)@test"), relayed)
+            }
+            sy.process.terminate()
+            _ = sy.wait(timeout: 5)
+        }
+    }
 }
