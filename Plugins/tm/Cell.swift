@@ -56,6 +56,10 @@ final class Branch {
     var onReply: OpaquePointer?
     /// $bavp, branch flags and attributes the script set (nil: none).
     var script: BranchScript?
+    /// The number of the destination's address it was sent to (DNS failover goes on with the next one).
+    var addrIndex: UInt32 = 0
+    /// Kept when the destination has further addresses (DNS failover); nil otherwise.
+    var failover: FailoverState?
 
     init(index: Int, uri: String?, dst: String, request: [UInt8], target: sy_sip_target) {
         self.index = index
@@ -125,6 +129,8 @@ final class Cell {
     var frInvTimeout: Int64
     var wasCancelled = false
     var noNewBranches = false
+    /// t_relay("no-dns-failover"): a failed branch is not tried at its destination's next address.
+    var noDNSFailover = false
     /// Made or relayed by t_replicate: replies end here, nothing is sent upstream (not even a local reply).
     var replicated = false
     /// t_wait_for_new_branches: deadline of the wait (0: not waiting) and branches still awaited (-1: any number).

@@ -17,9 +17,13 @@ struct CoreLink: @unchecked Sendable {
     let host: PluginHost
     var api: sy_host_api { host.raw.pointee }
 
+    /// The core builds toward a destination's next address (ABI 1.11 DNS failover); false on an older core.
+    let hasFailover: Bool
+
     init?(host: PluginHost) {
         guard host.provides(\.sip_msg_state_free) else { return nil }
         self.host = host
+        hasFailover = host.provides(\.sip_build_request_at)
     }
 
     static func copy(_ s: sy_str) -> [UInt8] {
@@ -92,6 +96,20 @@ struct CoreLink: @unchecked Sendable {
     }
 
     struct BuildFailure: Error { let code: Int32 }
+
+
+    /// The forwarded request toward the destination's addresses from number `from` on, with the number used and
+    /// how many the destination has.
+    func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str, from: UInt32)
+        -> Result<(Built, UInt32, UInt32), BuildFailure> {
+        guard let f = api.sip_build_request_at else { return .failure(BuildFailure(code: -4)) }
+        var out = sy_str()
+        var t = sy_sip_target()
+        var used: UInt32 = 0, count: UInt32 = 1
+        let rc = withStr(ruri) { r in withStr(dst) { d in f(ctx.raw, r, d, branch, from, &used, &count, &out, &t) } }
+        guard rc == 0 else { return .failure(BuildFailure(code: rc)) }
+        return .success((Built(bytes: CoreLink.copy(out), target: t), used, count))
+    }
 
     func buildReply(_ ctx: SYContext, code: Int, reason: String, toTag: String, extra: String = "", body: String = "") -> Built? {
         var out = sy_str()

@@ -45,7 +45,7 @@ extension TM {
         }
         if let tx = known, tx.kind == .failure {
             guard let cell = tx.cell else { return -1 }
-            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477)
+            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover)
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
         if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") {
@@ -69,7 +69,7 @@ extension TM {
             case .failed(let e): return e
             }
         }
-        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: flags.noAuto477)
+        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover)
     }
 
     /// `[proto:]host[:port]` as a SIP URI.

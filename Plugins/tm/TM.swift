@@ -205,9 +205,10 @@ final class TM: @unchecked Sendable {
     /// `cancelFirst`: the pending branches are CANCELled once the relay may go on; `then` runs with the number of
     /// branches sent, under the same lock, before any error reply (so no reply is handled in between).
     func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false,
-               cancelFirst: Bool = false, then: (Int) -> Void = { _ in }) -> Int32 {
+               cancelFirst: Bool = false, noDNSFailover: Bool = false, then: (Int) -> Void = { _ in }) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
+        cell.noDNSFailover = noDNSFailover
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
         // by t_relay itself, which leaves its first entry to this).
         defer { reschedule(cell) }
@@ -282,7 +283,7 @@ final class TM: @unchecked Sendable {
                 }
             }
             let result = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
-                core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
+                buildBranch(ctx, ruri: ruri, dst: dst, branch: branchID, from: 0)
             }
             // The branch's URI is read from its request line when asked (no `$ru` string per relay); its `$du` is
             // kept whenever set (a script loaded later by reload_routes may read `$tm.branch.duri`): unset, the read
@@ -305,16 +306,20 @@ final class TM: @unchecked Sendable {
                     return d.0
                 }()
                 host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(e.code))")
-            case .success(let built):
-                let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
-                br.onReply = branchReply
-                br.script = draft
-                br.attrs = attrs(i)
-                guard core.send(built.target, built.bytes) else {
+            case .success(let (first, firstIndex, count)):
+                // A send that fails moves on to the destination's next address (DNS failover, section 7.1).
+                guard let (built, used) = sendBranch(ctx, first, firstIndex, count: count, ruri: ruri, dst: dst, cell: cell,
+                                                     branch: idx) else {
                     lastErr = -6
                     host.log(.err, "t_relay: sending branch \(idx) failed")
                     continue
                 }
+                let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
+                br.onReply = branchReply
+                br.script = draft
+                br.attrs = attrs(i)
+                br.addrIndex = used
+                keepFailoverState(ctx, br, cell: cell, used: used, count: count, ruri: ruri, dst: dst)
                 cell.branches.append(br)
                 if !br.reliable {
                     br.retrInterval = Int64(cfg.t1)

@@ -51,10 +51,11 @@ open class SippTestCase: XCTestCase {
 
     /// switchyard on `config` (written to the work directory); waits until it serves 127.0.0.1:`port` and its workers
     /// are up.
-    public func startSwitchyard(_ config: String, port: Int, tcp: Bool = false) throws -> BinaryRunner {
+    /// `env` adds to switchyard's environment (e.g. SWITCHYARD_HOSTS_FILE).
+    public func startSwitchyard(_ config: String, port: Int, tcp: Bool = false, env: [String: String] = [:]) throws -> BinaryRunner {
         let cfg = "\(workDir)/switchyard.cfg"
         try config.write(toFile: cfg, atomically: true, encoding: .utf8)
-        let sy = BinaryRunner(args: ["-f", cfg], cwd: workDir)
+        let sy = BinaryRunner(args: ["-f", cfg], cwd: workDir, env: env)
         try sy.start()
         cleanups.append {
             if sy.process.isRunning {

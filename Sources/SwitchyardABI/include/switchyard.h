@@ -103,7 +103,10 @@
  *        unchanged). Header insertion: appended
  *        sy_host_api.sip_header_insert (a header line before or after the first header of a name:
  *        sipmsgops's append_hf(txt, hdr) and insert_hf(txt, hdr)) and sip_reply_header_add (a header
- *        line for the replies the core later builds for the request: append_to_reply).
+ *        line for the replies the core later builds for the request: append_to_reply). DNS
+ *        failover: appended sy_host_api.sip_build_request_at (build toward a destination name's
+ *        next address; tm's failover to the next address of a name); sip_build_request and
+ *        sip_build_request_at return -5 when the message's blacklists block every address.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -1069,6 +1072,23 @@ typedef struct sy_host_api {
      *  Returns 0, -2 no SIP request, -3 refused (no "Name:", or a Via). (The context's thread.) */
     int (*sip_reply_header_add)(sy_ctx *ctx, sy_str line);
     /* --- end of 1.11: header insertion --- */
+    /* --- 1.11: DNS failover --- (check header.abi_minor >= 11 and the table's size before use) */
+    /** sip_build_request toward the next hop's addresses from number addr_index on: a host name's
+     *  addresses (A, then AAAA, each in the resolver's order) are tried in turn, skipping those the
+     *  message's blacklists (use_blacklist, the learned "dns" list) block and those no socket can
+     *  send to; an IP address is the only address, number 0. With disable_dns_failover = 1 only
+     *  address 0 is tried. *out_index (if not NULL) gets the number of the address built for: pass
+     *  it plus one to reach the next address after a send failed or the branch failed (a 503, a
+     *  timeout with no reply). Returns as sip_build_request, plus -4 no address at or after
+     *  addr_index, -5 every remaining address is blacklisted. *out_count (if not NULL) gets how
+     *  many addresses the destination has (1 with disable_dns_failover = 1): a branch with no
+     *  further address needs no state kept for a failover. An addr_index above 0 tells the core
+     *  that address addr_index - 1 failed: with disable_dns_blacklist = 0 it goes into the core's
+     *  "dns" blacklist for 240 s. (The context's thread.) */
+    int (*sip_build_request_at)(sy_ctx *ctx, sy_str ruri, sy_str dst_uri, sy_str branch,
+                                uint32_t addr_index, uint32_t *out_index, uint32_t *out_count,
+                                sy_str *out_bytes, sy_sip_target *out_target);
+    /* --- end of 1.11: DNS failover --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

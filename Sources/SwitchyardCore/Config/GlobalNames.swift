@@ -35,8 +35,8 @@ enum GlobalNames {
     /// The known names with their bytes, for the edit distances of every unknown name.
     static let knownUTF8: [(String, [UInt8])] = known.map { ($0, Array($0.utf8)) }
 
-    /// Globals whose value is a socket-like spec (or `mem-group = "name": "mod" ...`), kept raw.
-    static let rawValued: Set<String> = ["socket", "listen", "alias", "mem-group"]
+    /// Globals whose value is a socket-like spec (or `mem-group = "name": "mod" ...`, or a blacklist), kept raw.
+    static let rawValued: Set<String> = ["socket", "listen", "alias", "mem-group", "dst_blacklist"]
 
     /// Globals of older versions that 3.x refuses, with what to write instead.
     static let removed: [String: String] = [

@@ -208,6 +208,7 @@ enum HostTable {
         installUAC(&h)
         installMIAsync(&h)
         installLocalRoute(&h)
+        installFailover(&h)
         return h
     }
 }

@@ -59,6 +59,7 @@ public final class MICore: Sendable {
             log.error("MI: cannot register the core commands: \(error)")
         }
         if let dir = server.engine.cacheDirectory { installCacheCommands(directory: dir) }
+        installBlacklistCommands(server.engine.blacklists)
     }
 
     /// Registers a plugin's MI command: its recipes, and a handler that crosses the C boundary.

@@ -16,6 +16,11 @@ public struct ServerConfig: Sendable {
     public var aliases: [String] = []
     /// The same lines with where they were written (a bad one stops startup there).
     public var aliasLines: [(text: String, location: SourceLocation?)] = []
+    /// `dst_blacklist` lists in the order written (a bad one stops startup at its line).
+    public var blacklists: [(name: String, rules: [BlacklistRule])] = []
+    /// `disable_dns_failover` (default 0) and `disable_dns_blacklist` (default 1, as OpenSIPS).
+    public var disableDNSFailover = false
+    public var disableDNSBlacklist = true
     /// Every global as written (the others are accepted and kept).
     public var all: [String: GlobalValue] = [:]
 
@@ -61,6 +66,20 @@ public struct ServerConfig: Sendable {
                     sockets.append(s)
                     socketLines.append((s, g.location))
                 }
+            case "dst_blacklist":
+                if case .raw(let s) = g.value, let list = BlacklistConfig.parse(s, at: g.location, diagnostics: diagnostics) {
+                    if blacklists.contains(where: { $0.name == list.name }) {
+                        diagnostics.error(g.location, "blacklist '\(list.name)' is defined twice")
+                    } else if blacklists.count >= Blacklists.maxLists - 1 {
+                        diagnostics.error(g.location, "too many blacklists (at most \(Blacklists.maxLists - 1) besides the DNS one)")
+                    } else {
+                        blacklists.append(list)
+                    }
+                }
+            case "disable_dns_failover":
+                if let n = int() { disableDNSFailover = n != 0 }
+            case "disable_dns_blacklist":
+                if let n = int() { disableDNSBlacklist = n != 0 }
             case "alias":
                 if case .raw(let s) = g.value {
                     aliases.append(s)

@@ -17,39 +17,52 @@ extension SIPCore {
             return 1
         }
         guard let (host, port, proto) = target(ctx, dest: dest) else { return -1 }
-        guard let dst = lookup(ctx, host, port: port) else {
+        let addresses = destinations(ctx, host, port: port)
+        guard !addresses.isEmpty else {
             log.error("forward(): cannot resolve \(host)")
-            return -1
-        }
-        var forced = ctx.message.forcedSocket
-        if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) {
-            // OpenSIPS: a forced socket of another protocol or address family is not used (warned once per socket).
-            if !f.mismatchWarned.exchange(true, ordering: .relaxed) {
-                log.write(LogLevels.warn, module: "core", "forward(): forced socket \(f.name) cannot send \(proto) to \(dst.text), ignored (logged once for this socket)")
-            }
-            forced = nil
-        }
-        guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else {
-            log.error("forward(): no \(proto) socket to send to \(dst.text)")
             return -1
         }
         guard let topVia = (try? msg.vias())?.first else {
             log.error("forward(): request without a usable Via")
             return -1
         }
-        let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
-        let newRURI = ctx.message.requestURIChanged ? ctx.message.requestURI?.text : nil
-        let branch = MessageWriter.Branch.stateless(branchHash(msg, topVia))
-        let sent = output.with { out -> Bool in
-            MessageWriter.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via),
-                                           branch: branch, topVia: topVia, topViaText: topText, edits: ctx.message.edits,
-                                           viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
-            return socket.send(conn: 0, to: dst, out)
-        }
-        guard sent else {
+        // DNS failover: a blacklisted address, one with no socket to send from, or a failed send moves on to the
+        // name's next address (unless disable_dns_failover).
+        var sent = false
+        for dst in addresses.prefix(ctx.engine.dnsFailoverDisabled ? 1 : addresses.count) {
+            var forced = ctx.message.forcedSocket
+            if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) {
+                // OpenSIPS: a forced socket of another protocol or address family is not used (warned once per socket).
+                if !f.mismatchWarned.exchange(true, ordering: .relaxed) {
+                    log.write(LogLevels.warn, module: "core", "forward(): forced socket \(f.name) cannot send \(proto) to \(dst.text), ignored (logged once for this socket)")
+                }
+                forced = nil
+            }
+            guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else {
+                log.error("forward(): no \(proto) socket to send to \(dst.text)")
+                continue
+            }
+            let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
+            let newRURI = ctx.message.requestURIChanged ? ctx.message.requestURI?.text : nil
+            let branch = MessageWriter.Branch.stateless(branchHash(msg, topVia))
+            var blocked: String? = nil
+            sent = output.with { out -> Bool in
+                MessageWriter.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via),
+                                               branch: branch, topVia: topVia, topViaText: topText, edits: ctx.message.edits,
+                                               viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
+                blocked = blacklisted(ctx, dst, proto: proto, request: out)
+                if blocked != nil { return false }
+                return socket.send(conn: 0, to: dst, out)
+            }
+            if let blocked {
+                log.error("forward(): destination \(proto):\(dst.text) is blacklisted by '\(blocked)'")
+                continue
+            }
+            if sent { break }
             log.error("forward(): sending to \(proto):\(dst.text) failed")
-            return -1
+            learnFailed(ctx, dst, proto: proto)
         }
+        guard sent else { return -1 }
         counters.forwarded.add(1, ordering: .relaxed)
         ctx.message.handled = true
         return 1
@@ -58,8 +71,13 @@ extension SIPCore {
     /// The address of a destination host: a numeric IP is parsed once per worker for as long as routes send to the
     /// same one (every forward of a fixed $du), a name goes through the name cache.
     func lookup(_ ctx: ScriptContext, _ host: String, port: Int) -> SocketAddress? {
+        lookupNumeric(ctx, host, port: port) ?? names.lookup(host, port: port)
+    }
+
+    /// A numeric IP's address (nil for a name), remembered on the worker.
+    func lookupNumeric(_ ctx: ScriptContext, _ host: String, port: Int) -> SocketAddress? {
         if let m = ctx.addressMemo, m.port == port, m.host == host { return m.address }
-        guard let a = SocketAddress(ip: host, port: port) else { return names.lookup(host, port: port) }
+        guard let a = SocketAddress(ip: host, port: port) else { return nil }
         ctx.addressMemo = (host, port, a)
         return a
     }

@@ -4,48 +4,80 @@ import Glibc
 import Foundation
 import Synchronization
 
-/// Name lookups for SIP destinations (A/AAAA through the system resolver; no SRV/NAPTR).
+/// Name lookups for SIP destinations: A and AAAA through the system resolver (no SRV/NAPTR).
 enum NameResolver {
-    static func lookup(_ host: String, port: Int) -> SocketAddress? {
-        if let a = SocketAddress(ip: host, port: port) { return a }
+    /// Every address of a name, the IPv4 ones first (most SIP peers listen there), each family in the resolver's
+    /// order: the order DNS failover tries them in.
+    static func lookupAll(_ host: String, port: Int) -> [SocketAddress] {
+        if let a = SocketAddress(ip: host, port: port) { return [a] }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
         var res: UnsafeMutablePointer<addrinfo>? = nil
-        guard getaddrinfo(host, String(port), &hints, &res) == 0, let first = res else { return nil }
+        guard getaddrinfo(host, String(port), &hints, &res) == 0, let first = res else { return [] }
         defer { freeaddrinfo(res) }
+        var v4: [SocketAddress] = [], v6: [SocketAddress] = []
         var p: UnsafeMutablePointer<addrinfo>? = first
-        // Prefer IPv4, as most SIP peers listen there.
         while let cur = p {
-            if cur.pointee.ai_family == AF_INET, let sa = cur.pointee.ai_addr {
-                return SocketAddress(sa, cur.pointee.ai_addrlen)
+            if let sa = cur.pointee.ai_addr {
+                let a = SocketAddress(sa, cur.pointee.ai_addrlen)
+                if cur.pointee.ai_family == AF_INET { if !v4.contains(a) { v4.append(a) } } else if !v6.contains(a) { v6.append(a) }
             }
             p = cur.pointee.ai_next
         }
-        guard let sa = first.pointee.ai_addr else { return nil }
-        return SocketAddress(sa, first.pointee.ai_addrlen)
+        return v4 + v6
+    }
+
+    static func lookup(_ host: String, port: Int) -> SocketAddress? { lookupAll(host, port: port).first }
+
+    /// A hosts(5)-style table ("address name [name...]" per line; a name on several lines has several addresses, in
+    /// the file's order). Read from the file `SWITCHYARD_HOSTS_FILE` names, if set: names a test or a lab needs
+    /// (several addresses for one name) without editing /etc/hosts.
+    static func hostsTable(file: String?) -> [String: [String]] {
+        guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [:] }
+        var table: [String: [String]] = [:]
+        for line in text.split(whereSeparator: { $0 == "\n" }) {
+            let words = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard words.count >= 2, SocketAddress(ip: words[0], port: 0) != nil else { continue }
+            for name in words.dropFirst() { table[name.lowercased(), default: []].append(words[0]) }
+        }
+        return table
     }
 }
 
 /// Resolved destination names, kept for `ttl` seconds: forward() to a gateway given by name would otherwise block
 /// a SIP worker in getaddrinfo on every request. Numeric addresses are never cached (they need no lookup).
 final class NameCache: Sendable {
-    private let entries = Mutex<[String: (address: SocketAddress, expires: UInt64)]>([:])
+    private let entries = Mutex<[String: (addresses: [SocketAddress], expires: UInt64)]>([:])
     private let ttlNs: UInt64
+    /// Names answered from SWITCHYARD_HOSTS_FILE before the system resolver is asked.
+    private let hosts: [String: [String]]
     static let maxEntries = 4096
 
-    init(ttl: TimeInterval = 30) { ttlNs = UInt64(ttl * 1e9) }
+    init(ttl: TimeInterval = 30, hostsFile: String? = ProcessInfo.processInfo.environment["SWITCHYARD_HOSTS_FILE"]) {
+        ttlNs = UInt64(ttl * 1e9)
+        hosts = NameResolver.hostsTable(file: hostsFile)
+    }
 
     func lookup(_ host: String, port: Int) -> SocketAddress? {
         if let a = SocketAddress(ip: host, port: port) { return a }
+        return lookupAll(host, port: port).first
+    }
+
+    /// Every address of a name, in the order DNS failover tries them; empty when it does not resolve.
+    func lookupAll(_ host: String, port: Int) -> [SocketAddress] {
+        if let a = SocketAddress(ip: host, port: port) { return [a] }
+        if !hosts.isEmpty, let list = hosts[host.lowercased()] { return list.compactMap { SocketAddress(ip: $0, port: port) } }
         let key = "\(host.lowercased()):\(port)"
         let now = DispatchTime.now().uptimeNanoseconds
-        if let e = entries.withLock({ $0[key] }), e.expires > now { return e.address }
-        guard let a = NameResolver.lookup(host, port: port) else { return nil }
+        if let e = entries.withLock({ $0[key] }), e.expires > now { return e.addresses }
+        let all = NameResolver.lookupAll(host, port: port)
+        guard !all.isEmpty else { return [] }
         entries.withLock { m in
             if m.count >= Self.maxEntries { m.removeAll(keepingCapacity: true) }
-            m[key] = (a, now + ttlNs)
+            m[key] = (all, now + ttlNs)
         }
-        return a
+        return all
     }
 }

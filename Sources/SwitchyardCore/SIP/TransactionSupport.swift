@@ -8,29 +8,51 @@ import SwitchyardSIP
 /// and the stateless replies would send (built, not sent), and requests kept beyond their route.
 extension SIPCore {
     /// The forwarded form of the context's request: (bytes, socket, destination) or an error code of the ABI
-    /// (-1 no request, -2 bad URI, -4 unresolvable, -6 no socket).
+    /// (-1 no request, -2 bad URI, -4 unresolvable, -5 blacklisted, -6 no socket).
     func buildRequest(_ ctx: ScriptContext, ruri: String?, dest: String?, branch: String?)
         -> Result<([UInt8], SIPSocket, SocketAddress), BuildError> {
+        buildRequest(ctx, ruri: ruri, dest: dest, branch: branch, from: 0).map { ($0.0, $0.1, $0.2) }
+    }
+
+    /// The same for the destination's addresses from number `from` on (DNS failover): the first one the message's
+    /// blacklists let through and a socket can send to, with its number and how many the destination has (1 with
+    /// disable_dns_failover). -4 when no address is left.
+    func buildRequest(_ ctx: ScriptContext, ruri: String?, dest: String?, branch: String?, from: Int)
+        -> Result<([UInt8], SIPSocket, SocketAddress, Int, Int), BuildError> {
         guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin else { return .failure(.init(code: -1)) }
         var uriText: String? = dest
         if uriText == nil || uriText!.isEmpty { uriText = ctx.message.destinationURI }
         if uriText == nil || uriText!.isEmpty { uriText = ruri ?? ctx.message.requestURI?.text }
         guard let t = uriText, let (host, port, proto) = target(ctx, dest: t) else { return .failure(.init(code: -2)) }
-        guard let dst = lookup(ctx, host, port: port) else { return .failure(.init(code: -4)) }
-        var forced = ctx.message.forcedSocket
-        if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) { forced = nil }
-        guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else {
-            return .failure(.init(code: -6))
-        }
+        let addresses = destinations(ctx, host, port: port)
+        guard !addresses.isEmpty else { return .failure(.init(code: -4)) }
+        let last = ctx.engine.dnsFailoverDisabled ? 1 : addresses.count
+        // Asking for address `from` says the one before failed (a send, a 503, a silent timeout): the DNS blacklist
+        // learns it when enabled.
+        if from > 0, from - 1 < addresses.count { learnFailed(ctx, addresses[from - 1], proto: proto) }
+        guard from < last else { return .failure(.init(code: -4)) }
         guard let topVia = (try? msg.vias())?.first else { return .failure(.init(code: -1)) }
-        let b: MessageWriter.Branch = (branch?.isEmpty ?? true) ? .stateless(branchHash(msg, topVia)) : .text(branch!)
-        let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
-        var newRURI: String? = ruri
-        if newRURI == nil, ctx.message.requestURIChanged { newRURI = ctx.message.requestURI?.text }
-        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via), branch: b,
-                                                 topVia: topVia, topViaText: topText, edits: ctx.message.edits,
-                                                 viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
-        return .success((out, socket, dst))
+        var err: Int32 = -6
+        for index in from..<last {
+            let dst = addresses[index]
+            var forced = ctx.message.forcedSocket
+            if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) { forced = nil }
+            guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else { continue }
+            let b: MessageWriter.Branch = (branch?.isEmpty ?? true) ? .stateless(branchHash(msg, topVia)) : .text(branch!)
+            let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
+            var newRURI: String? = ruri
+            if newRURI == nil, ctx.message.requestURIChanged { newRURI = ctx.message.requestURI?.text }
+            let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via), branch: b,
+                                                     topVia: topVia, topViaText: topText, edits: ctx.message.edits,
+                                                     viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
+            if let list = blacklisted(ctx, dst, proto: proto, request: out) {
+                log.write(LogLevels.info, module: "core", "destination \(proto):\(dst.text) is blacklisted by '\(list)'")
+                err = -5
+                continue
+            }
+            return .success((out, socket, dst, index, last))
+        }
+        return .failure(.init(code: err))
     }
 
     struct BuildError: Error { let code: Int32 }

@@ -18,6 +18,12 @@ public final class ScriptEngine: @unchecked Sendable {
     public let varHandles = VarHandleStore()
     public let startTime = Date()
     public var maxWhileLoops = 10000
+    /// Destination blacklists (dst_blacklist, the DNS list); filled before the routes are resolved.
+    public let blacklists = Blacklists()
+    /// `disable_dns_failover`: no next address of a destination name is tried (stateless or by tm).
+    public var dnsFailoverDisabled = false
+    /// `disable_dns_blacklist` (default on): off, destinations that failed go into the `dns` list for a while.
+    public var dnsBlacklistDisabled = true
 
     private(set) var pvClasses: [String: PVClass] = [:]
     /// Pseudo-variable contexts `$(<name>pv)` by name, registered by modules at load (ABI 1.10).
@@ -56,7 +62,9 @@ public final class ScriptEngine: @unchecked Sendable {
         for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv] {
             transformClasses[t.name] = t
         }
-        for f in CoreFunctions.all() + BranchFunctions.all() + MiscFunctions.all() + SerialBranches.all() { functions[f.name] = f }
+        for f in CoreFunctions.all() + BranchFunctions.all() + MiscFunctions.all() + SerialBranches.all() + BlacklistFunctions.all(blacklists) {
+            functions[f.name] = f
+        }
     }
 
     // MARK: registration (startup)

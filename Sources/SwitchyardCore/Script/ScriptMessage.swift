@@ -48,6 +48,8 @@ public struct ScriptMessage: @unchecked Sendable {
     var ruriQ: Int?
     /// Per-message Via handling and advertised address (force_rport, add_local_rport, set_advertised_*).
     var via = ViaHandling()
+    /// Blacklists selected by use_blacklist / unuse_blacklist for this message (nil: the lists used by default).
+    var blacklistMask: UInt32?
 
     public init(requestURI: SIPURI? = nil) {
         self.storedRequestURI = requestURI
@@ -74,6 +76,7 @@ public struct ScriptMessage: @unchecked Sendable {
         ruriBranchFlags = 0
         ruriQ = nil
         if !via.isDefault { via = ViaHandling() }
+        if blacklistMask != nil { blacklistMask = nil }
         handled = false
     }
 

@@ -1,0 +1,33 @@
+/// What sending a request asks of the blacklists and the resolver: the addresses of a destination in failover order,
+/// whether the message's lists block one, and learning a failed one into the `dns` list.
+extension SIPCore {
+    /// How long a destination that failed stays in the `dns` list (OpenSIPS's DNS blacklist expiry).
+    static let dnsBlacklistSeconds = 240
+
+    /// The addresses of a destination host: a numeric IP is itself (parsed once per worker for a fixed $du), a name
+    /// gives every address it resolves to, in the order failover tries them.
+    func destinations(_ ctx: ScriptContext, _ host: String, port: Int) -> [SocketAddress] {
+        if let a = lookupNumeric(ctx, host, port: port) { return [a] }
+        return names.lookupAll(host, port: port)
+    }
+
+    /// The name of the list that blocks sending `request` to `dst`, or nil. Nothing is done while the message has no
+    /// list selected (the usual case: no dst_blacklist, DNS blacklisting off).
+    func blacklisted(_ ctx: ScriptContext, _ dst: SocketAddress, proto: String, request: [UInt8]) -> String? {
+        let mask = ctx.message.blacklistMask ?? ctx.engine.blacklists.defaultMask
+        guard mask != 0, let ip = IPBytes(dst.ip) else { return nil }
+        return ctx.engine.blacklists.blocks(mask: mask, ip: ip, port: dst.port, proto: proto,
+                                            text: { String(decoding: request, as: UTF8.self) })
+    }
+
+    /// A destination that failed goes into the `dns` list for a while, when DNS blacklisting is on.
+    func learnFailed(_ ctx: ScriptContext, _ dst: SocketAddress, proto: String) {
+        learnFailed(ctx.engine, dst, proto: proto)
+    }
+
+    func learnFailed(_ engine: ScriptEngine, _ dst: SocketAddress, proto: String) {
+        guard !engine.dnsBlacklistDisabled, let net = IPNetwork(dst.ip) else { return }
+        let rule = BlacklistRule(proto: proto, network: net, port: dst.port)
+        _ = engine.blacklists.add(list: "dns", rule: rule, expire: Self.dnsBlacklistSeconds)
+    }
+}

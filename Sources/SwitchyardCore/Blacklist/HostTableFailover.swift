@@ -1,0 +1,21 @@
+import SwitchyardABI
+
+/// The host entry of ABI 1.11's DNS failover: building a request toward a destination name's next address.
+extension HostTable {
+    static func installFailover(_ h: inout sy_host_api) {
+        h.sip_build_request_at = { ctxp, ruri, dst, branch, index, outIndex, outCount, out, target in
+            guard let ctx = HostTable.context(ctxp), let out, let target, let sip = ctx.engine.sip else { return -1 }
+            switch sip.buildRequest(ctx, ruri: HostTable.optText(ruri), dest: HostTable.optText(dst),
+                                    branch: HostTable.optText(branch), from: Int(index)) {
+            case .failure(let e): return e.code
+            case .success(let (bytes, socket, addr, used, count)):
+                HostTable.keepBytes(ctx, bytes, out)
+                HostTable.fill(target, socket: socket, conn: 0, dst: addr)
+                outIndex?.pointee = UInt32(used)
+                outCount?.pointee = UInt32(count)
+                sip.counters.forwarded.add(1, ordering: .relaxed)
+                return 0
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwitchyardTestSupport
+
+/// DNS failover at transaction level (tm spec 7.4): a destination name with two addresses (SWITCHYARD_HOSTS_FILE:
+/// 127.0.0.2 first, then 127.0.0.1), the first answering 503 or never answering. sipp peers. Ports 35150..35199.
+final class DNSFailoverTests: TMTestCase {
+    /// Writes the hosts file naming gw.switchyard.test's two addresses; returns the environment for switchyard.
+    func twoAddresses() throws -> [String: String] {
+        let hosts = "\(workDir)/hosts"
+        try "127.0.0.2 gw.switchyard.test\n127.0.0.1 gw.switchyard.test\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+        return ["SWITCHYARD_HOSTS_FILE": hosts]
+    }
+
+    /// A sipp UAS on 127.0.0.2:port (the name's first address), once it is bound.
+    func startUASOnSecondLoopback(_ scenario: String, port: Int) throws -> Sipp {
+        let uas = try startSipp(name: "uas2-\(port)", args: ["-sf", Self.scenario(scenario), "-i", "127.0.0.2", "-p", String(port)])
+        let bound = waitUntil(10) { Self.boundOn2(port) || !uas.process.isRunning }
+        guard bound, uas.process.isRunning else { throw SetupError("sipp UAS did not start on 127.0.0.2:\(port):\n\(uas.report)") }
+        return uas
+    }
+
+    /// True when 127.0.0.2:port is taken (UDP).
+    static func boundOn2(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = in_port_t(UInt16(port).bigEndian)
+        a.sin_addr.s_addr = inet_addr("127.0.0.2")
+        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return rc != 0
+    }
+
+    func proxyConfig(_ proxy: Int, callee: Int, relay: String, extra: String = "") -> String {
+        Self.config(port: proxy, extra: extra + "\n") + """
+        route {
+            # The dialog's ACK and BYE go straight to the callee that answered (the second address).
+            if ($rm == "INVITE") $du = "sip:gw.switchyard.test:\(callee)"; else $du = "sip:127.0.0.1:\(callee)";
+            t_on_failure("f");
+            \(relay);
+        }
+        failure_route[f] {
+            xlog("L_NOTICE", "failure-route-ran $T_reply_code\\n");
+        }
+        """
+    }
+
+    /// The first address answers 503: tm ACKs it and sends the INVITE to the second address before any failure
+    /// route; the caller gets the 200 and never sees the 503.
+    func testReceived503GoesToTheNextAddress() throws {
+        let (proxy, caller, callee) = (35150, 35151, 35152)
+        let env = try twoAddresses()
+        let first = try startUASOnSecondLoopback("uas_503.xml", port: callee)
+        let second = try startUAS(port: callee)
+        let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay()"), port: proxy, env: env)
+        let run = try runUAC("uac.xml", local: caller, target: proxy, calls: 1, timeout: 15)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertEqual(run.uac.received("SIP/2.0 503"), 0, run.uac.report)
+        XCTAssertTrue(waitUntil(5) { first.received("ACK ") == 1 }, first.report)
+        XCTAssertEqual(first.received("INVITE "), 1, first.report)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "BYE ", calls: 1), second.report)
+        XCTAssertFalse(sy.output.contains("failure-route-ran"), sy.output)
+        XCTAssertTrue(sy.output.contains("DNS failover to the next address as branch 1"), sy.output)
+    }
+
+    /// t_relay("no-dns-failover"): the 503 goes to the failure route and upstream; the second address gets nothing.
+    func testNoDNSFailoverFlagKeepsTheFirstAnswer() throws {
+        let (proxy, caller, callee) = (35160, 35161, 35162)
+        let env = try twoAddresses()
+        _ = try startUASOnSecondLoopback("uas_503.xml", port: callee)
+        let second = try startUAS(port: callee)
+        let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay(\"no-dns-failover\")"), port: proxy, env: env)
+        let run = try runUAC("uac_503.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        XCTAssertEqual(run.status, 0, "\(run.uac.report)\n\(sy.output)")
+        XCTAssertTrue(waitUntil(3) { sy.output.contains("failure-route-ran 503") }, sy.output)
+        XCTAssertEqual(second.received("INVITE "), 0, second.report)
+    }
+
+    /// The first address never answers: after fr_timeout the INVITE goes to the second address (a 408 with no
+    /// reply at all), which answers.
+    func testSilentTimeoutGoesToTheNextAddress() throws {
+        let (proxy, caller, callee) = (35170, 35171, 35172)
+        let env = try twoAddresses()
+        let second = try startUAS(port: callee)
+        let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay()", extra: """
+        modparam("tm", "fr_timeout", 2)
+        """), port: proxy, env: env)
+        let run = try runUAC("uac.xml", local: caller, target: proxy, calls: 1, timeout: 15)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "BYE ", calls: 1), second.report)
+        XCTAssertFalse(sy.output.contains("failure-route-ran"), sy.output)
+        XCTAssertTrue(sy.output.contains("ended 408, DNS failover"), sy.output)
+    }
+
+    /// disable_dns_failover = 1: only the first address is tried; blacklisted, the caller gets 473.
+    func testDisabledFailoverTriesOnlyTheFirstAddress() throws {
+        let (proxy, caller, callee) = (35180, 35181, 35182)
+        let env = try twoAddresses()
+        let second = try startUAS(port: callee)
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: """
+        disable_dns_failover = 1
+        dst_blacklist = "first:{ (any, 127.0.0.2, 0, '') }"
+
+        """) + """
+        route {
+            use_blacklist("first");
+            $du = "sip:gw.switchyard.test:\(callee)";
+            t_relay();
+        }
+        """, port: proxy, env: env)
+        let run = try runUAC("uac_473.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        XCTAssertEqual(run.status, 0, "\(run.uac.report)\n\(sy.output)")
+        XCTAssertEqual(second.received("INVITE "), 0, second.report)
+    }
+
+    /// disable_dns_blacklist = 0: the address that answered 503 goes into the core's `dns` list (used by default),
+    /// so the next call goes straight to the second address; the first one sees a single INVITE.
+    func testFailedAddressIsLearnedIntoTheDNSBlacklist() throws {
+        let (proxy, caller, callee) = (35190, 35191, 35192)
+        let env = try twoAddresses()
+        let first = try startUASOnSecondLoopback("uas_503.xml", port: callee)
+        let second = try startUAS(port: callee)
+        let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay()", extra: "disable_dns_blacklist = 0"),
+                                     port: proxy, env: env)
+        let run = try runUAC("uac.xml", local: caller, target: proxy, calls: 3, rate: 1, timeout: 20)
+        assertAllSuccessful(run, calls: 3, sy)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "BYE ", calls: 3), second.report)
+        XCTAssertEqual(first.received("INVITE "), 1, first.report)
+        XCTAssertTrue(sy.output.contains("is blacklisted by 'dns'"), sy.output)
+    }
+}
