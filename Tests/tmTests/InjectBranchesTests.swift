@@ -62,6 +62,37 @@ final class InjectBranchesTests: TMTestCase {
         XCTAssertTrue(sy.waitFor("injected last"), sy.output)
     }
 
+    /// From a reply route (OpenSIPS allows REQUEST and ONREPLY): on the 180 of the first branch the route appends a
+    /// branch and injects it, cancelling the ringing one; the injected branch's 404 is the caller's answer.
+    func testInjectFromReplyRoute() throws {
+        let proxy = LocalPorts.freeUDPPort()
+        let ringing = LocalPorts.freeUDPPort(avoid: [proxy])
+        let missing = LocalPorts.freeUDPPort(avoid: [proxy, ringing])
+        let caller = LocalPorts.freeUDPPort(avoid: [proxy, ringing, missing])
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_newtran();
+            t_wait_for_new_branches();
+            t_on_reply("r");
+            $du = "sip:127.0.0.1:\(ringing)";
+            t_relay();
+        }
+        onreply_route[r] {
+            if ($rs == 180) {
+                append_branch("sip:127.0.0.1:\(missing)");
+                if (t_inject_branches("msg", "cancel,l")) xlog("L_NOTICE", "injected from reply\\n");
+            }
+        }
+        """, port: proxy)
+        let first = try startUAS("uas_ring_cancel.xml", port: ringing)
+        let second = try startUAS("uas_404.xml", port: missing)
+        let run = try runUAC("uac_180_404.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "ACK ", calls: 1), second.report)
+        XCTAssertEqual(first.received("CANCEL "), 1, first.report)
+        XCTAssertTrue(sy.waitFor("injected from reply"), sy.output)
+    }
+
     /// Without a final reply sent: -2 once the transaction is answered.
     func testRefusedAfterAFinalReply() throws {
         let (proxy, caller) = (42155, 42156)
