@@ -3,10 +3,11 @@ import XCTest
 import SwitchyardTestSupport
 
 /// append_to_reply lines reach tm's own replies on the transaction (a failure route's t_reply, the 408 of a timeout),
-/// as OpenSIPS keeps them with the transaction's request. Raw UDP peers. Ports 47010..47019.
+/// as OpenSIPS keeps them with the transaction's request. Raw UDP peers.
 final class ReplyLinesTests: TMTestCase {
     func testKeptLinesInFailureRouteReplyAndTimeout() throws {
-        let (proxy, caller, callee, silent) = (47010, 47011, 47012, 47013)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, caller, callee, silent) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         loadmodule "sipmsgops.so"
         modparam("tm", "fr_timeout", 2)
