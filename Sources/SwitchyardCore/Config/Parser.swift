@@ -528,6 +528,22 @@ public struct Parser {
                 return .whileLoop(cond, body, loc.withTraceLine(stmtEnd.line))
             case "for": return try parseFor()
             case "return": return try parseReturn()
+            case "assert":
+                advance()
+                try expect("(", "after assert")
+                let cond = try parseCondition()
+                var desc = ""
+                if accept(",") {
+                    guard case .string(let s, _) = current.kind else {
+                        fail(current.location, "assert(): the description must be a string, found \(describe(current))")
+                        throw Bail()
+                    }
+                    desc = s
+                    advance()
+                }
+                try expect(")", "to close assert")
+                try endStatement()
+                return .assertStmt(cond, desc, loc)
             case "exit", "drop":
                 advance()
                 if accept("(") {

@@ -1,3 +1,4 @@
+import Foundation
 import SwitchyardSIP
 
 /// What `$err.class/.level/.info/.rcode/.rreason` read: the error a parser or the core raised on the current message,
@@ -13,6 +14,8 @@ public struct ErrorInfo: Sendable {
     public var replyReason = ""
 
     public static let parserClass = 1
+    public static let assertClass = 4
+    public static let criticalLevel = 1
     public static let mediumLevel = 3
 
     /// A parse error, as OpenSIPS's parser reports it for the header that broke.
@@ -53,20 +56,11 @@ extension ScriptEngine {
     /// error, onreply or local routes; the error is cleared afterwards, so it runs once per error. `exit`/`drop` in
     /// it stop the whole script; anything else goes on with the statement after the one that failed.
     func runErrorRouteIfNeeded(_ ctx: ScriptContext) {
-        guard let route = routes.error else { return }
+        guard routes.error != nil else { return }
         switch ctx.routeType {
         case .error, .onreply, .local: return
-        default: break
+        default: runErrorRouteNow(ctx)
         }
-        let savedType = ctx.routeType, savedFlow = ctx.flow
-        ctx.routeType = .error
-        ctx.flow = .normal
-        ctx.depth += 1
-        _ = route.body.exec(ctx)
-        ctx.depth -= 1
-        ctx.flow = ctx.flow == .exitScript ? .exitScript : savedFlow
-        ctx.errorInfo = ErrorInfo()
-        ctx.routeType = savedType
     }
 
     /// A request that failed to parse with its request line read: runs `error_route` on what could be read (OpenSIPS's
@@ -81,5 +75,71 @@ extension ScriptEngine {
         run(route, ctx)
         ctx.reset(routeType: .request)
         return true
+    }
+}
+
+extension ScriptEngine {
+    /// The globals the interpreter itself reads from the script: enable_asserts, abort_on_assert (a number, or
+    /// yes/no as OpenSIPS's lexer takes them).
+    public func applyScriptGlobals(_ globals: [GlobalSetting]) {
+        func on(_ v: GlobalValue) -> Bool {
+            switch v {
+            case .int(let n): return n != 0
+            case .identifier(let s), .string(let s), .raw(let s): return ["yes", "true", "on", "enable", "1"].contains(s.lowercased())
+            }
+        }
+        for g in globals {
+            switch g.name {
+            case "enable_asserts": enableAsserts = on(g.value)
+            case "abort_on_assert": abortOnAssert = on(g.value)
+            default: break
+            }
+        }
+    }
+
+    /// OpenSIPS's run_error_route: error_route on the current message whatever the route (a failed assert calls it
+    /// directly), then the error cleared. No error_route: only the clearing.
+    func runErrorRouteNow(_ ctx: ScriptContext) {
+        defer { ctx.errorInfo = ErrorInfo() }
+        guard let route = routes.error else { return }
+        let savedType = ctx.routeType, savedFlow = ctx.flow
+        ctx.routeType = .error
+        ctx.flow = .normal
+        ctx.depth += 1
+        _ = route.body.exec(ctx)
+        ctx.depth -= 1
+        ctx.flow = ctx.flow == .exitScript ? .exitScript : savedFlow
+        ctx.routeType = savedType
+    }
+}
+
+/// assert(cond[, "description"]), OpenSIPS's: nothing unless enable_asserts; a false condition logs
+/// `ASSERTION FAILED - <description>` (critical), aborts the process with abort_on_assert, else records the error
+/// (class 4, level 1, "assertion failed", 500 "server error"), runs error_route and stops the script (code 0).
+final class AssertNode: StmtNode, @unchecked Sendable {
+    // Immutable after the resolver built it; shared by all workers.
+    let cond: ExprNode
+    let text: String
+
+    init(cond: ExprNode, description: String, _ loc: SourceLocation) {
+        self.cond = cond
+        self.text = description
+        super.init(loc)
+    }
+
+    override func exec(_ ctx: ScriptContext) -> Int {
+        let engine = ctx.engine
+        guard engine.enableAsserts else { return 1 }
+        let ok = cond.test(ctx)
+        if ctx.flow != .normal { return 0 }
+        if ok { return 1 }
+        engine.log.write(LogLevels.crit, module: "core", "ASSERTION FAILED - \(text)")
+        if engine.abortOnAssert { abort() }
+        ctx.errorInfo = ErrorInfo(errorClass: ErrorInfo.assertClass, level: ErrorInfo.criticalLevel, info: "assertion failed",
+                                  replyCode: 500, replyReason: "server error")
+        engine.runErrorRouteNow(ctx)
+        ctx.rc = 0
+        ctx.flow = .exitScript
+        return 0
     }
 }

@@ -18,6 +18,9 @@ public final class ScriptEngine: @unchecked Sendable {
     public let varHandles = VarHandleStore()
     public let startTime = Date()
     public var maxWhileLoops = 10000
+    /// enable_asserts / abort_on_assert (OpenSIPS's globals, both off by default): see AssertNode.
+    public var enableAsserts = false
+    public var abortOnAssert = false
 
     private(set) var pvClasses: [String: PVClass] = [:]
     /// Pseudo-variable contexts `$(<name>pv)` by name, registered by modules at load (ABI 1.10).
