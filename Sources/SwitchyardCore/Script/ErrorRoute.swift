@@ -1,4 +1,3 @@
-import Foundation
 import SwitchyardSIP
 
 /// What `$err.class/.level/.info/.rcode/.rreason` read: the error a parser or the core raised on the current message,
