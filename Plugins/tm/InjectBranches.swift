@@ -30,6 +30,7 @@ extension TM {
             return -1
         }
         guard cell.isInvite else { return -1 }
+        if tx.kind == .reply { return injectFromReply(ctx, tx: tx, cell: cell, cancel: cancel, last: last) }
         // The completed check, the CANCELs, the count and the completion are one lock section with the relay.
         let rc = relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true, keepSet: true, cancelFirst: cancel) { added in
             if cell.waitBranchesLeft > 0 {
@@ -44,6 +45,37 @@ extension TM {
             }
         }
         // A final reply already sent (or a CANCEL's 487): −2, as OpenSIPS.
+        if rc == -3 && table.withBucket(cell.hashIndex, { cell.completed }) { return -2 }
+        return rc
+    }
+}
+
+extension TM {
+    /// From a reply route the message is the reply: the new branches are those the route appended (append_branch),
+    /// each relayed on the transaction's request, as the failure route relays on it. None appended: −1.
+    func injectFromReply(_ ctx: SYContext, tx: TxnContext, cell: Cell, cancel: Bool, last: Bool) -> Int32 {
+        let appended = core.branches(ctx)
+        guard !appended.isEmpty else {
+            host.log(.err, "t_inject_branches: no branch appended in the reply route to inject")
+            return -1
+        }
+        core.clearBranches(ctx)
+        guard let snap = cell.snapshot, let req = core.open(snap, kind: .request, parent: ctx) else { return -1 }
+        defer { core.close(req, saveTo: nil) }
+        var rc: Int32 = -1
+        for (i, (uri, dst)) in appended.enumerated() {
+            _ = host.varSet(req, ruVar, .string(uri))
+            _ = host.varSet(req, duVar, dst.isEmpty ? .null : .string(dst))
+            let isLast = i == appended.count - 1
+            rc = relay(req, tx: tx, cell: cell, created: false, noAuto477: true, keepSet: true, cancelFirst: cancel && i == 0) { added in
+                if cell.waitBranchesLeft > 0 {
+                    cell.waitBranchesLeft = max(0, cell.waitBranchesLeft - added)
+                    if cell.waitBranchesLeft == 0 { endWait(cell, completeNow: true) }
+                }
+                if last && isLast && cell.waiting { endWait(cell, completeNow: true) }
+            }
+            if rc < 0 { break }
+        }
         if rc == -3 && table.withBucket(cell.hashIndex, { cell.completed }) { return -2 }
         return rc
     }

@@ -181,7 +181,7 @@ final class TMModule: @unchecked Sendable {
                    routes: [.onReply, .branch, .failure], on { $0.tGetBranchIdxByAttr($1) })
         m.function("t_wait_for_new_branches", params: [[.int, opt]], routes: [.request], on { $0.tWaitForNewBranches($1) })
         m.function("t_wait_no_more_branches", params: [], routes: most, on { $0.tWaitNoMoreBranches($1) })
-        m.function("t_inject_branches", params: [.str, [.str, opt]], routes: [.request], on { $0.tInjectBranches($1) })
+        m.function("t_inject_branches", params: [.str, [.str, opt]], routes: [.request, .onReply], on { $0.tInjectBranches($1) })
         m.function("t_new_request", params: [.str, .str, .str, .str, [.str, opt], [.str, opt]], routes: .all, on { $0.tNewRequest($1) })
     }
 }

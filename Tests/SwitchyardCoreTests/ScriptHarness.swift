@@ -17,6 +17,7 @@ final class ScriptHarness {
         engine = ScriptEngine(log: CoreLog(level: LogLevels.debug, xlogLevel: LogLevels.debug, sink: .collector(collector)))
         XCTAssertNoThrow(try setup(engine), file: file, line: line)
         let ast = Parser.parse(text: text, path: "test.cfg", diagnostics: diagnostics)
+        engine.applyScriptGlobals(ast.globals)
         var r = Resolver(engine: engine, diagnostics: diagnostics, varHandles: engine.varHandles)
         if !diagnostics.hasErrors { r.resolve(routes: ast.routes) }
         XCTAssertFalse(diagnostics.hasErrors, diagnostics.items.map(\.description).joined(separator: "\n"), file: file, line: line)

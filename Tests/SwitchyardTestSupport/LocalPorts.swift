@@ -66,4 +66,20 @@ public enum LocalPorts {
         }
         return 0
     }
+
+    /// `n` distinct ports on 127.0.0.1, each free for UDP and TCP a moment ago (kernel-assigned, as freeUDPPort), not
+    /// in `avoid`: a test's proxy and peers, instead of fixed numbers another run may hold.
+    public static func freePorts(_ n: Int, avoid: Set<Int> = []) -> [Int] {
+        var taken = avoid
+        var out: [Int] = []
+        var tries = 0
+        while out.count < n && tries < 200 {
+            tries += 1
+            let p = freeUDPPort(avoid: taken)
+            guard p > 0, !inUse(p, tcp: true) else { continue }
+            taken.insert(p)
+            out.append(p)
+        }
+        return out
+    }
 }

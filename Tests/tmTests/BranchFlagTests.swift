@@ -1,11 +1,13 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// Branch flags (setbflag) seen through tm: the request-URI branch's flags travel with the transaction to the branch
-/// route and to the failure route, as OpenSIPS gives a failure route the failed branch's flags. Ports 45200..45299.
+/// route and to the failure route, as OpenSIPS gives a failure route the failed branch's flags.
 final class BranchFlagTests: TMTestCase {
     func testRequestURIBranchFlagsReachBranchAndFailureRoutes() throws {
-        let (proxy, gw1, gw2, uacPort) = (45200, 45201, 45203, 45202)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, gw1, gw2, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "INVITE") {

@@ -4,10 +4,10 @@ import SwitchyardTestSupport
 
 /// `$tm.branch.q` (the q value given to append_branch), `.path` (null: no branch carries a Path here) and the
 /// `[i/active]` index suffix (relative to the current set: the last relay's branches), over two forking rounds.
-/// Ports 26020..26029.
 final class BranchIndexTests: TMTestCase {
     func testQPathAndActiveIndexes() throws {
-        let (proxy, busy, missing, third, uacPort) = (26020, 26021, 26022, 26023, 26024)
+        let ports = LocalPorts.freePorts(5)
+        let (proxy, busy, missing, third, uacPort) = (ports[0], ports[1], ports[2], ports[3], ports[4])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             append_branch("sip:other@127.0.0.1:\(missing)", "0.5");
@@ -46,7 +46,7 @@ final class BranchIndexTests: TMTestCase {
     }
 
     func testBadQValueAndUnknownSuffix() throws {
-        let proxy = 26025
+        let proxy = LocalPorts.freePorts(1)[0]
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if (!append_branch("sip:x@127.0.0.1:1", "1.5")) xlog("L_NOTICE", "q refused\\n");

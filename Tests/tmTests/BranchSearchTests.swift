@@ -3,10 +3,11 @@ import XCTest
 import SwitchyardTestSupport
 
 /// `t_get_branch_idx_by_attr`: two parallel branches tagged in the branch route ($tm.branch.attr), found again in the
-/// failure route by attribute, by string or integer value, and from an offset. Ports 42120..42129.
+/// failure route by attribute, by string or integer value, and from an offset.
 final class BranchSearchTests: TMTestCase {
     func testFindsBranchesByAttribute() throws {
-        let (proxy, busy, missing, uacPort) = (42120, 42121, 42122, 42123)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, busy, missing, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             append_branch("sip:other@127.0.0.1:\(missing)");
@@ -45,7 +46,7 @@ final class BranchSearchTests: TMTestCase {
     }
 
     func testNotAllowedInRequestRoute() throws {
-        let port = 42125
+        let port = LocalPorts.freePorts(1)[0]
         let cfg = "\(workDir)/bad.cfg"
         try (Self.config(port: port) + "route { t_get_branch_idx_by_attr(\"kind\"); t_relay(); }\n")
             .write(toFile: cfg, atomically: true, encoding: .utf8)

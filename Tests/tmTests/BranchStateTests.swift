@@ -1,13 +1,15 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// What a branch carries of its own: branch_route header edits rolled back per branch (each branch gets the request
 /// as the branch route left it, the next starts from the original, and so does the script after t_relay), $bavp,
 /// $tm.branch.* and $T_branch_last_reply_code seen in reply and failure routes (the failure route armed from the
-/// branch route, on the transaction). Ports 25970..25989.
+/// branch route, on the transaction).
 final class BranchStateTests: TMTestCase {
     func testBranchRouteEditsAndBranchValues() throws {
-        let (proxy, busy, missing, uacPort) = (25970, 25971, 25972, 25973)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, busy, missing, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         loadmodule "rr.so"
         """) + """

@@ -4,7 +4,7 @@ import SwitchyardTestSupport
 
 /// What a branch keeps of its relay: its request-URI read back from the request line (ending at a tab as the core's
 /// parser ends it) and its `$du`, kept even when the script that relayed it does not read `$tm.branch.duri` (a script
-/// loaded later by reload_routes may). Raw UDP peers. Ports 41000..41019.
+/// loaded later by reload_routes may). Raw UDP peers.
 final class BranchURITests: TMTestCase {
     /// The callee's answer to `request` (its Vias, From, To with a tag, Call-ID, CSeq).
     static func answer(_ request: String, _ status: String) -> String {
@@ -19,7 +19,8 @@ final class BranchURITests: TMTestCase {
     }
 
     func testRequestURIEndsAtATab() throws {
-        let (proxy, caller, callee) = (41000, 41001, 41002)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             $du = "sip:127.0.0.1:\(callee)";
@@ -43,7 +44,8 @@ final class BranchURITests: TMTestCase {
     }
 
     func testDestinationKeptAcrossReloadRoutes() throws {
-        let (proxy, caller, first, second) = (41010, 41011, 41012, 41013)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, caller, first, second) = (ports[0], ports[1], ports[2], ports[3])
         func script(_ secondRoute: String) -> String {
             Self.config(port: proxy, extra: miFifo) + """
             route {

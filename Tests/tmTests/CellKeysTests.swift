@@ -6,11 +6,13 @@ import SwitchyardTestSupport
 /// by t_reply: a matched retransmission gets the 200 again without running the script. A branch of the magic cookie
 /// alone (matched the RFC 2543 way, as OpenSIPS), a Via host differing only in case, a request without a cookie
 /// (matched by Call-ID, CSeq, From, To and never against a cookie transaction), Call-ID and branch of several KB.
-/// Ports 41020..41029.
 final class CellKeysTests: TMTestCase {
     var sy: BinaryRunner!
     var uac: RawSIP!
-    let (proxy, caller) = (41020, 41021)
+    // Chosen once per test case instance (XCTest makes one per test method).
+    let ports = LocalPorts.freePorts(2)
+    var proxy: Int { ports[0] }
+    var caller: Int { ports[1] }
     var sentinels = 0
 
     override func setUpWithError() throws {

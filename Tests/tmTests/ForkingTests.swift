@@ -1,13 +1,15 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// Serial forking from failure_route (by $du and by drouting's use_next_gw), parallel forking with append_branch,
-/// and the same over TCP. Ports 25300..25599.
+/// and the same over TCP.
 final class ForkingTests: TMTestCase {
     /// First destination 503, failure_route relays to the second, which answers 200: the caller never sees the 503,
     /// which the proxy ACKs itself.
     func testFailoverOn503() throws {
-        let (proxy, gw1, gw2, uacPort) = (25300, 25301, 25303, 25302)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, gw1, gw2, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "INVITE") {
@@ -42,7 +44,8 @@ final class ForkingTests: TMTestCase {
 
     /// Parallel forking: two branches answer 486 and 404; the caller gets the 404 (best reply), both are ACKed.
     func testParallelForkingBestReply() throws {
-        let (proxy, a, b, uacPort) = (25310, 25311, 25313, 25312)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             append_branch("sip:other@127.0.0.1:\(b)");
@@ -61,7 +64,8 @@ final class ForkingTests: TMTestCase {
 
     /// drouting's use_next_gw() in failure_route: the first gateway answers 503, the call lands on the second.
     func testDroutingFailoverWithUseNextGW() throws {
-        let (proxy, gw1, gw2, uacPort) = (25320, 25321, 25323, 25322)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, gw1, gw2, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let db = "\(workDir)/dr.db"
         let provision = "\(workDir)/provision.sql"
         try """
@@ -107,7 +111,8 @@ final class ForkingTests: TMTestCase {
 
     /// Over TCP: a call through t_relay with a callee that answers after 1.5 s gets no INVITE retransmission.
     func testTCPCallHasNoRetransmissions() throws {
-        let (proxy, uasPort, uacPort) = (25330, 25331, 25332)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy, proto: "tcp") + """
         route {
             $du = "sip:127.0.0.1:\(uasPort);transport=tcp";
@@ -122,7 +127,8 @@ final class ForkingTests: TMTestCase {
 
     /// Over TCP, failover from a 503 to the second destination works the same way.
     func testTCPFailover() throws {
-        let (proxy, gw1, gw2, uacPort) = (25340, 25341, 25343, 25342)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, gw1, gw2, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy, proto: "tcp") + """
         route {
             if ($rm == "INVITE") {

@@ -3,10 +3,11 @@ import XCTest
 import SwitchyardTestSupport
 
 /// `t_inject_branches("msg")`: a transaction waiting for one more branch gets it added to its current set (not a new
-/// one); the best reply of both goes upstream once the wait is over. Ports 42150..42159.
+/// one); the best reply of both goes upstream once the wait is over.
 final class InjectBranchesTests: TMTestCase {
     func testInjectedBranchJoinsTheCurrentSet() throws {
-        let (proxy, busy, missing, caller) = (42150, 42151, 42152, 42153)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, busy, missing, caller) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             t_newtran();
@@ -40,7 +41,8 @@ final class InjectBranchesTests: TMTestCase {
     /// `cancel,l`: the ringing branch is CANCELled ("Call completed elsewhere") when the new one goes out, and that
     /// injection is the last (the wait ends with any number of branches allowed).
     func testCancelAndLastFlags() throws {
-        let (proxy, ringing, missing, caller) = (42157, 42158, 42159, 42154)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, ringing, missing, caller) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             t_newtran();
@@ -62,9 +64,41 @@ final class InjectBranchesTests: TMTestCase {
         XCTAssertTrue(sy.waitFor("injected last"), sy.output)
     }
 
+    /// From a reply route (OpenSIPS allows REQUEST and ONREPLY): on the 180 of the first branch the route appends a
+    /// branch and injects it, cancelling the ringing one; the injected branch's 404 is the caller's answer.
+    func testInjectFromReplyRoute() throws {
+        let proxy = LocalPorts.freeUDPPort()
+        let ringing = LocalPorts.freeUDPPort(avoid: [proxy])
+        let missing = LocalPorts.freeUDPPort(avoid: [proxy, ringing])
+        let caller = LocalPorts.freeUDPPort(avoid: [proxy, ringing, missing])
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            t_newtran();
+            t_wait_for_new_branches();
+            t_on_reply("r");
+            $du = "sip:127.0.0.1:\(ringing)";
+            t_relay();
+        }
+        onreply_route[r] {
+            if ($rs == 180) {
+                append_branch("sip:127.0.0.1:\(missing)");
+                if (t_inject_branches("msg", "cancel,l")) xlog("L_NOTICE", "injected from reply\\n");
+            }
+        }
+        """, port: proxy)
+        let first = try startUAS("uas_ring_cancel.xml", port: ringing)
+        let second = try startUAS("uas_404.xml", port: missing)
+        let run = try runUAC("uac_180_404.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "ACK ", calls: 1), second.report)
+        XCTAssertEqual(first.received("CANCEL "), 1, first.report)
+        XCTAssertTrue(sy.waitFor("injected from reply"), sy.output)
+    }
+
     /// Without a final reply sent: -2 once the transaction is answered.
     func testRefusedAfterAFinalReply() throws {
-        let (proxy, caller) = (42155, 42156)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             t_reply(486, "Busy Here");
@@ -80,9 +114,10 @@ final class InjectBranchesTests: TMTestCase {
 
     /// t_wait_no_more_branches in the branch route of an injection, once the first branch failed: the set is half
     /// made, so nothing completes until the new branch is out; its 200 is the caller's only final (the 486 used to
-    /// go upstream from inside the branch route). Ports 45010..45013.
+    /// go upstream from inside the branch route).
     func testNoMoreInTheBranchRouteOfAnInjection() throws {
-        let (proxy, busy, callee, caller) = (45010, 45011, 45012, 45013)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, busy, callee, caller) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "max_while_loops = 100000000\n") + """
         route {
             if ($rm != "INVITE") { $du = "sip:127.0.0.1:\(callee)"; t_relay(); exit; }
@@ -115,9 +150,10 @@ final class InjectBranchesTests: TMTestCase {
         }
     }
 
-    /// Not an INVITE: −1 (−2 is only for a transaction already answered). Ports 45015..45016.
+    /// Not an INVITE: −1 (−2 is only for a transaction already answered).
     func testRefusedForANonInvite() throws {
-        let (proxy, caller) = (45015, 45016)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             t_newtran();

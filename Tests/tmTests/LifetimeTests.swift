@@ -1,12 +1,13 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// Transactions end however the script leaves them: one the script neither relayed nor answered is released, and a
 /// failure route that answers a non-INVITE (which ends the transaction at once) leaves the server serving.
-/// Ports 25800..25819.
 final class LifetimeTests: TMTestCase {
     func testUnansweredTransactionIsReleased() throws {
-        let (proxy, caller) = (25800, 25801)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         modparam("tm", "fr_timeout", 2)
         modparam("tm", "wt_timer", 2)
@@ -40,7 +41,8 @@ final class LifetimeTests: TMTestCase {
     }
 
     func testFailureRouteReplyToNonInvite() throws {
-        let (proxy, callee, caller) = (25810, 25811, 25812)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             $du = "sip:127.0.0.1:\(callee)";

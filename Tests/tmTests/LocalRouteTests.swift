@@ -5,7 +5,7 @@ import SwitchyardTestSupport
 /// local_route on the requests tm generates (MI t_uac_dlg here, through the real opensips-cli to a sipp UAS): the
 /// route reads the request, its header edits (append_hf/remove_hf of Tests/SIP/tm/plugins/hf_edit.c) are in what the
 /// UAS receives with one Via only; local_request_route then reads it as sent, its edits discarded; `drop` ends the
-/// route but the request still goes (OpenSIPS); functions not allowed there are startup errors. Ports 46000..46019.
+/// route but the request still goes (OpenSIPS); functions not allowed there are startup errors.
 final class LocalRouteTests: TMTestCase {
     /// A test module of Tests/SIP/tm/plugins built into the work directory.
     func buildCPlugin(_ name: String) throws -> String {
@@ -22,7 +22,8 @@ final class LocalRouteTests: TMTestCase {
     }
 
     func testMIUACDialogRunsLocalRoute() throws {
-        let (proxy, callee) = (46000, 46001)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, callee) = (ports[0], ports[1])
         let cfg = try cliConfig()
         let plugin = try buildHFEdit()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo + """
@@ -62,7 +63,8 @@ final class LocalRouteTests: TMTestCase {
 
     /// OpenSIPS sends the request whatever the route ends with: `drop` stops the route, edits made before it stay.
     func testDropInLocalRouteStillSends() throws {
-        let (proxy, callee) = (46005, 46006)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, callee) = (ports[0], ports[1])
         let cfg = try cliConfig()
         let plugin = try buildHFEdit()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo + "\nloadmodule \"\(plugin)\"") + """
@@ -88,7 +90,8 @@ final class LocalRouteTests: TMTestCase {
 
     /// The tm API's t_request (as the dispatcher pings; here from Tests/SIP/tm/plugins/tm_pinger.c) runs it too.
     func testAPIRequestRunsLocalRoute() throws {
-        let (proxy, callee, caller) = (46002, 46003, 46004)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, caller) = (ports[0], ports[1], ports[2])
         let pinger = try buildCPlugin("tm_pinger")
         let plugin = try buildHFEdit()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "loadmodule \"\(pinger)\"\nloadmodule \"\(plugin)\"") + """
@@ -118,7 +121,7 @@ final class LocalRouteTests: TMTestCase {
     func testFunctionsNotAllowedInLocalRouteAreStartupErrors() throws {
         for (i, call) in ["t_relay()", "t_reply(200, \"OK\")", "t_on_reply(\"r\")", "t_on_failure(\"f\")"].enumerated() {
             let cfg = "\(workDir)/bad\(i).cfg"
-            let text = Self.config(port: 46010 + i) + """
+            let text = Self.config(port: LocalPorts.freePorts(1)[0]) + """
 
             route { exit; }
             onreply_route[r] { exit; }
@@ -141,7 +144,7 @@ final class LocalRouteTests: TMTestCase {
     /// local_request_route naming a route the script lacks is a startup error.
     func testUnknownLocalRequestRouteIsAStartupError() throws {
         let cfg = "\(workDir)/norr.cfg"
-        try (Self.config(port: 46015, extra: "modparam(\"tm\", \"local_request_route\", \"nowhere\")") + "\nroute { exit; }\n")
+        try (Self.config(port: LocalPorts.freePorts(1)[0], extra: "modparam(\"tm\", \"local_request_route\", \"nowhere\")") + "\nroute { exit; }\n")
             .write(toFile: cfg, atomically: true, encoding: .utf8)
         let bad = BinaryRunner(args: ["-f", cfg], cwd: workDir)
         try bad.start()

@@ -6,7 +6,7 @@ import SwitchyardTestSupport
 /// mi_fifo has threads, other MI commands are answered at once; each t_uac_dlg then gets OpenSIPS's timeout answer;
 /// the same over mi_http (one httpd thread) and mi_datagram; a server stopping meanwhile answers the waiting ones and
 /// does not wait for their transactions; an HTTP client waiting gets that answer, not a closed connection; mi_fifo's
-/// immediate answers interleaved with a later one all arrive. Ports 26000..26059.
+/// immediate answers interleaved with a later one all arrive.
 final class MIAsyncTests: TMTestCase {
     func json(_ text: String) -> [String: Any]? {
         try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
@@ -15,7 +15,8 @@ final class MIAsyncTests: TMTestCase {
     let headers = "headers=From: <sip:mi@127.0.0.1>\\r\\nTo: <sip:quiet@127.0.0.1>\\r\\n"
 
     func testUACDialogHoldsNoMIThread() throws {
-        let (proxy, silent) = (26000, 26001)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, silent) = (ports[0], ports[1])
         let cfg = try cliConfig()
         _ = try startSwitchyard(Self.config(port: proxy, extra: miFifo + "\nmodparam(\"tm\", \"fr_timeout\", 8)")
             + "\nroute { exit; }\n", port: proxy)
@@ -53,7 +54,8 @@ final class MIAsyncTests: TMTestCase {
     }
 
     func testStopDoesNotWaitForUACDialog() throws {
-        let (proxy, silent) = (26010, 26011)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, silent) = (ports[0], ports[1])
         let cfg = try cliConfig()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo + "\nmodparam(\"tm\", \"fr_timeout\", 60)")
             + "\nroute { exit; }\n", port: proxy)
@@ -72,7 +74,8 @@ final class MIAsyncTests: TMTestCase {
     }
 
     func testHTTPAndDatagramHoldNoThread() throws {
-        let (proxy, silent, http, dgram) = (26030, 26031, 26032, 26033)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, silent, http, dgram) = (ports[0], ports[1], ports[2], ports[3])
         _ = try startSwitchyard(Self.config(port: proxy, extra: """
         modparam("tm", "fr_timeout", 4)
         loadmodule "httpd.so"
@@ -116,7 +119,8 @@ final class MIAsyncTests: TMTestCase {
     /// The server stops while an HTTP client waits on t_uac_dlg: the client reads the "server stopping" answer
     /// (httpd sends the resumed requests' answers before it stops its daemon), not a closed connection.
     func testStopAnswersAWaitingHTTPClient() throws {
-        let (proxy, silent, http) = (26040, 26041, 26042)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, silent, http) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         modparam("tm", "fr_timeout", 60)
         loadmodule "httpd.so"
@@ -145,7 +149,8 @@ final class MIAsyncTests: TMTestCase {
     /// Over mi_fifo, a later answer (t_uac_dlg timing out) and a burst of immediate ones interleaved: each client gets
     /// its own answer, the immediate ones without waiting behind the later one.
     func testFifoLaterAnswerAmongImmediateOnes() throws {
-        let (proxy, silent) = (26050, 26051)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, silent) = (ports[0], ports[1])
         let cfg = try cliConfig()
         _ = try startSwitchyard(Self.config(port: proxy, extra: miFifo + "\nmodparam(\"tm\", \"fr_timeout\", 3)")
             + "\nroute { exit; }\n", port: proxy)

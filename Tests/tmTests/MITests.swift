@@ -1,11 +1,13 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// tm's MI commands and statistics through the real opensips-cli (mi_fifo): t_reply on an open transaction,
-/// t_uac_cancel, t_uac_dlg, t_hash, get_statistics tm:. Ports 25600..25699.
+/// t_uac_cancel, t_uac_dlg, t_hash, get_statistics tm:.
 final class MITests: TMTestCase {
     func testMICommandsAndStatistics() throws {
-        let (proxy, callee, caller) = (25600, 25601, 25602)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, caller) = (ports[0], ports[1], ports[2])
         let cfg = try cliConfig()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo) + """
         route {

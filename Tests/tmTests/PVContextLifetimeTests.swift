@@ -4,7 +4,6 @@ import SwitchyardTestSupport
 
 /// `$(<reply>..)` and `$(<request>..)` in a failure route read the reply as received (our Via on top) and the stored
 /// request, also after the route's own final reply ended the transaction, and in a replica's failure route.
-/// Ports 48100..48109.
 final class PVContextLifetimeTests: TMTestCase {
     static func script(uas: Int) -> String {
         """
@@ -28,7 +27,8 @@ final class PVContextLifetimeTests: TMTestCase {
 
     /// A non-INVITE answered by the failure route: the cell goes to WAIT at once, yet the route still reads both.
     func testReplyAndRequestOutliveTheRoutesOwnFinalReply() throws {
-        let (proxy, uasPort, caller) = (48100, 48101, 48102)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, uasPort, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + Self.script(uas: uasPort), port: proxy)
         let uas = try startUAS("uas_options_404.xml", port: uasPort)
         let uac = try RawSIP(port: caller)
@@ -44,7 +44,8 @@ final class PVContextLifetimeTests: TMTestCase {
 
     /// A replica's failure route reads the reply its destination sent, though none is relayed upstream.
     func testReplicaFailureRouteReadsTheReceivedReply() throws {
-        let (proxy, replica, caller) = (48105, 48106, 48107)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, replica, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + Self.script(uas: replica), port: proxy)
         let uas = try startUAS("uas_register_404.xml", port: replica)
         let uac = try RawSIP(port: caller)

@@ -5,7 +5,7 @@ import SwitchyardTestSupport
 /// The contexts tm registers: `$(<request>pv)` reads the transaction's stored request, `$(<reply>pv)` the winning
 /// stored reply of a failure route (null for a 408 made here, in branch and reply routes, and where there is no
 /// transaction); an unknown
-/// context is a startup error. Ports 26100..26119.
+/// context is a startup error.
 final class PVContextTests: TMTestCase {
     static let script = """
     route {
@@ -31,7 +31,8 @@ final class PVContextTests: TMTestCase {
 
     /// A 503 from the callee: the failure route reads its status, reason and header, and the request as received.
     func testFailureRouteReadsTheWinningReplyAndTheRequest() throws {
-        let (proxy, uasPort, uacPort) = (26100, 26101, 26102)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + Self.script.replacingOccurrences(of: "DST", with: "\(uasPort)"),
                                      port: proxy)
         let uas = try startUAS("uas_503_xfoo.xml", port: uasPort)
@@ -49,7 +50,8 @@ final class PVContextTests: TMTestCase {
 
     /// No answer: the 408 is made here, so `$(<reply>...)` is null; the request is still there.
     func testLocal408HasNoReply() throws {
-        let (proxy, calleePort, uacPort) = (26105, 26106, 26107)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, calleePort, uacPort) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_timeout\", 2)")
                                      + Self.script.replacingOccurrences(of: "DST", with: "\(calleePort)"), port: proxy)
         let callee = try RawSIP(port: calleePort)
@@ -62,7 +64,7 @@ final class PVContextTests: TMTestCase {
 
     /// A context no module registers is refused at startup, with where it is written.
     func testUnknownContextIsAStartupError() throws {
-        let proxy = 26110
+        let proxy = LocalPorts.freePorts(1)[0]
         let cfg = "\(workDir)/bad.cfg"
         let text = Self.config(port: proxy) + "route {\n    xlog(\"L_NOTICE\", \"$(<replay>rs)\\n\");\n}\n"
         try text.write(toFile: cfg, atomically: true, encoding: .utf8)

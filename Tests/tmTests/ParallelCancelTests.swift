@@ -1,15 +1,17 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// What parallel branches do to each other: a 6xx ends the forking (the others CANCELled, no new branch in the
 /// failure route), a 200 CANCELs the ringing branches with OpenSIPS's Reason, t_cancel_branch() from a reply route,
-/// t_add_hdrs() in the CANCELs and ACKs tm builds. sipp plays every party. Ports 25940..25969.
+/// t_add_hdrs() in the CANCELs and ACKs tm builds. sipp plays every party.
 final class ParallelCancelTests: TMTestCase {
     /// Three branches: one declines with 603 while the two others ring. The caller gets the 603, the ringing ones get
     /// a CANCEL without Reason (carrying the t_add_hdrs header, as the ACK of the 603 does), and t_relay in the
     /// failure route is refused with -3.
     func testSixXXBlocksOtherBranches() throws {
-        let (proxy, decline, ring1, ring2, uacPort) = (25940, 25941, 25942, 25943, 25944)
+        let ports = LocalPorts.freePorts(5)
+        let (proxy, decline, ring1, ring2, uacPort) = (ports[0], ports[1], ports[2], ports[3], ports[4])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             t_newtran();
@@ -51,7 +53,8 @@ final class ParallelCancelTests: TMTestCase {
     /// One branch rings, the other answers 200 after 1.5 s: the ringing one is CANCELled with
     /// `Reason: SIP ;cause=200 ;text="Call completed elsewhere"`, its 487 is absorbed, the call completes.
     func testTwoHundredCancelsRingingBranchWithReason() throws {
-        let (proxy, answer, ring, uacPort) = (25950, 25951, 25952, 25953)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, answer, ring, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "INVITE") append_branch("sip:ring@127.0.0.1:\(ring)");
@@ -73,7 +76,8 @@ final class ParallelCancelTests: TMTestCase {
     /// t_cancel_branch() in the reply route on branch 0's 180: that branch alone is CANCELled (no Reason), the other
     /// answers and the call goes on.
     func testCancelBranchFromReplyRoute() throws {
-        let (proxy, ring, answer, uacPort) = (25960, 25961, 25962, 25963)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, ring, answer, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "INVITE") {

@@ -2,10 +2,10 @@ import Foundation
 import XCTest
 import SwitchyardTestSupport
 
-/// reload_routes checks t_on_* route names against the script being loaded, not the running one. Ports 47000..47009.
+/// reload_routes checks t_on_* route names against the script being loaded, not the running one.
 final class ReloadFixupTests: TMTestCase {
     func testRouteNamesCheckedAgainstTheNewScript() throws {
-        let proxy = 47000
+        let proxy = LocalPorts.freePorts(1)[0]
         func script(_ armed: String, _ defined: String) -> String {
             Self.config(port: proxy, extra: miFifo) + """
             route {

@@ -3,10 +3,11 @@ import XCTest
 import SwitchyardTestSupport
 
 /// `t_replicate`: a REGISTER answered here (sl) is also relayed statefully to a replica (a sipp registrar); the
-/// replica's reply runs the failure route but never reaches the caller. Ports 42100..42109.
+/// replica's reply runs the failure route but never reaches the caller.
 final class ReplicateTests: TMTestCase {
     func testReplicaRepliesStayHere() throws {
-        let (proxy, replica, caller) = (42100, 42101, 42102)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, replica, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "loadmodule \"sl.so\"") + """
         route {
             if ($rm == "REGISTER") {
@@ -47,9 +48,10 @@ final class ReplicateTests: TMTestCase {
     }
 
     /// t_reply on a replicated transaction answers the caller (only the replica's replies stay here); its
-    /// retransmission gets the same reply. Ports 45020..45022.
+    /// retransmission gets the same reply.
     func testReplyOnAReplica() throws {
-        let (proxy, replica, caller) = (45020, 45021, 45022)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, replica, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "REGISTER") {
@@ -78,9 +80,10 @@ final class ReplicateTests: TMTestCase {
     }
 
     /// A t_replicate that sent nothing leaves an ordinary transaction: the t_relay that follows gets its reply
-    /// upstream. Ports 45025..45027.
+    /// upstream.
     func testFailedReplicaLeavesTheTransaction() throws {
-        let (proxy, busy, caller) = (45025, 45026, 45027)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, busy, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             t_replicate("sip:127.0.0.1:45028;transport=tcp");
@@ -98,7 +101,7 @@ final class ReplicateTests: TMTestCase {
     }
 
     func testNotAllowedInOnReplyRoute() throws {
-        let port = 42105
+        let port = LocalPorts.freePorts(1)[0]
         let cfg = "\(workDir)/bad.cfg"
         try (Self.config(port: port) + """
         route { t_on_reply("r"); t_relay(); }

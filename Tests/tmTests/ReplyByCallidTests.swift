@@ -3,10 +3,11 @@ import XCTest
 import SwitchyardTestSupport
 
 /// `t_reply_by_callid`: sipp's INVITE gets a transaction (t_newtran) and nothing more; a MESSAGE tm sends to itself
-/// carries the INVITE's Call-ID, and its route answers the INVITE 486 through t_reply_by_callid. Ports 42110..42119.
+/// carries the INVITE's Call-ID, and its route answers the INVITE 486 through t_reply_by_callid.
 final class ReplyByCallidTests: TMTestCase {
     func testAnswersTheInviteOfAnotherRequest() throws {
-        let (proxy, caller) = (42110, 42111)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "INVITE") {
@@ -39,7 +40,8 @@ final class ReplyByCallidTests: TMTestCase {
     /// OpenSIPS's documented use: an INVITE parked here (180 by t_reply), its CANCEL answers it 487 with the
     /// CANCEL's own Call-ID and CSeq.
     func testCancelOfAParkedInvite() throws {
-        let (proxy, caller) = (42112, 42113)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "loadmodule \"sl.so\"") + """
         route {
             if ($rm == "INVITE") { t_reply(180, "Ringing"); t_wait_for_new_branches(); exit; }
@@ -57,7 +59,7 @@ final class ReplyByCallidTests: TMTestCase {
     }
 
     func testNotAllowedInFailureRoute() throws {
-        let port = 42115
+        let port = LocalPorts.freePorts(1)[0]
         let cfg = "\(workDir)/bad.cfg"
         try (Self.config(port: port) + """
         route { t_on_failure("f"); t_relay(); }

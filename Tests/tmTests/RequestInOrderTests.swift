@@ -4,14 +4,15 @@ import SwitchyardTestSupport
 
 /// TMCB_REQUEST_IN callbacks run before the transaction keeps the request and before the 100 Trying is built: a
 /// callback (Tests/SIP/tm/plugins/tm_request_in.c) sees nothing sent upstream yet, and the AVP it sets on the request
-/// reaches the failure route. Ports 42160..42169.
+/// reaches the failure route.
 final class RequestInOrderTests: TMTestCase {
     func buildPlugin() throws -> String {
         try CPlugin.build("Tests/SIP/tm/plugins/tm_request_in.c", into: workDir)
     }
 
     func testCallbacksRunBeforeTheTransactionKeepsTheRequest() throws {
-        let (proxy, busy, caller) = (42160, 42161, 42162)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, busy, caller) = (ports[0], ports[1], ports[2])
         let plugin = try buildPlugin()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "loadmodule \"\(plugin)\"") + """
         route {

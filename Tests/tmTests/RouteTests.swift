@@ -3,12 +3,13 @@ import XCTest
 import SwitchyardTestSupport
 
 /// branch_route and onreply_route[name] armed by t_on_branch/t_on_reply, and the route rules of tm's functions
-/// checked at startup. Ports 25700..25799.
+/// checked at startup.
 final class RouteTests: TMTestCase {
     /// Two branches (append_branch): the branch route sees each with its index and URI and drops the second; the named
     /// reply route sees the replies of the first.
     func testBranchRouteAndNamedReplyRoute() throws {
-        let (proxy, a, b, uacPort) = (25700, 25701, 25703, 25702)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "INVITE") {
@@ -56,12 +57,12 @@ final class RouteTests: TMTestCase {
     /// fr_timer (2.x) is accepted as fr_timeout with a notice; a bad T2 stops startup.
     func testParameters() throws {
         let cfg = "\(workDir)/params.cfg"
-        try (Self.config(port: 25720, extra: "modparam(\"tm\", \"fr_timer\", 10)") + "route { exit; }")
+        try (Self.config(port: LocalPorts.freePorts(1)[0], extra: "modparam(\"tm\", \"fr_timer\", 10)") + "route { exit; }")
             .write(toFile: cfg, atomically: true, encoding: .utf8)
         let (ok, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
         XCTAssertEqual(ok, 0, out)
         XCTAssertTrue(out.contains("fr_timer is the OpenSIPS 2.x name of fr_timeout"), out)
-        try (Self.config(port: 25720, extra: "modparam(\"tm\", \"T2_timer\", 400)") + "route { exit; }")
+        try (Self.config(port: LocalPorts.freePorts(1)[0], extra: "modparam(\"tm\", \"T2_timer\", 400)") + "route { exit; }")
             .write(toFile: cfg, atomically: true, encoding: .utf8)
         let (bad, out2) = try BinaryRunner.run(["-f", cfg], cwd: workDir)  // checked at module init, which -c skips
         XCTAssertNotEqual(bad, 0, out2)

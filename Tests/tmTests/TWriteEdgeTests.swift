@@ -6,7 +6,7 @@ import Glibc
 import SwitchyardTestSupport
 
 /// t_write_req / t_write_unix where things go wrong: a receiver that does not read, paths that lead nowhere, a
-/// datagram too big, bytes that are not UTF-8, routes armed late, the application answering 200. Ports 48000..48039.
+/// datagram too big, bytes that are not UTF-8, routes armed late, the application answering 200.
 final class TWriteEdgeTests: TMTestCase {
     /// A datagram socket bound at `app.path` that never reads, filled until a send would block (the sender stays
     /// open so that the queued datagrams stay charged).
@@ -73,7 +73,8 @@ final class TWriteEdgeTests: TMTestCase {
     /// route does not hold the reply back, and one started by a timeout (on tm's timer thread) does not delay the
     /// 408 of another call. The request route still waits.
     func testFailureRouteDoesNotWaitForAFullSocket() throws {
-        let (proxy, busyUAS, silentPort) = (48000, 48001, 48002)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, busyUAS, silentPort) = (ports[0], ports[1], ports[2])
         let app = try UnixDatagram(path: "\(workDir)/full.sock")
         _ = try fill(app)
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
@@ -98,25 +99,26 @@ final class TWriteEdgeTests: TMTestCase {
         """, port: proxy)
         let uas = try startUAS("uas_486.xml", port: busyUAS)
         let silent = try RawSIP(port: silentPort)
-        let (busy, slow, other, req) = (try RawSIP(port: 48003), try RawSIP(port: 48004), try RawSIP(port: 48005),
-                                        try RawSIP(port: 48006))
+        let peers = LocalPorts.freePorts(4, avoid: [proxy, busyUAS, silentPort])
+        let (busy, slow, other, req) = (try RawSIP(port: peers[0]), try RawSIP(port: peers[1]), try RawSIP(port: peers[2]),
+                                        try RawSIP(port: peers[3]))
         var seen: [String] = []
 
         // A 486 (on a SIP worker, bucket lock held): the failure route fails at once, the 486 goes up.
         var started = Date()
-        Self.sendRaw(Self.invite("busy", proxy: proxy, local: 48003, callID: "tw-busy"), from: busy, to: proxy)
+        Self.sendRaw(Self.invite("busy", proxy: proxy, local: peers[0], callID: "tw-busy"), from: busy, to: proxy)
         XCTAssertNotNil(busy.receive(startingWith: "SIP/2.0 486", timeout: 10, seen: &seen), sy.output)
         XCTAssertLessThan(Date().timeIntervalSince(started), 1.5, "the failure route waited for the full socket")
         XCTAssertTrue(sy.waitFor("not written in failure route 486"), sy.output)
         XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
 
         // A timeout (tm's timer thread): the other call's 408, due half a second later, is not held up.
-        Self.sendRaw(Self.invite("slow", proxy: proxy, local: 48004, callID: "tw-slow"), from: slow, to: proxy)
+        Self.sendRaw(Self.invite("slow", proxy: proxy, local: peers[1], callID: "tw-slow"), from: slow, to: proxy)
         // The first INVITE and its retransmission (T1): the second call starts at least 500 ms after the first.
         var relayed: [String] = []
         for _ in 0..<2 { XCTAssertNotNil(silent.receive(startingWith: "INVITE ", timeout: 5, seen: &relayed), sy.output) }
         started = Date()
-        Self.sendRaw(Self.invite("other", proxy: proxy, local: 48005, callID: "tw-other"), from: other, to: proxy)
+        Self.sendRaw(Self.invite("other", proxy: proxy, local: peers[2], callID: "tw-other"), from: other, to: proxy)
         XCTAssertNotNil(other.receive(startingWith: "SIP/2.0 408", timeout: 10, seen: &seen), sy.output)
         XCTAssertLessThan(Date().timeIntervalSince(started), 3.5, "the timer thread waited for the full socket")
         XCTAssertNotNil(slow.receive(startingWith: "SIP/2.0 408", timeout: 5, seen: &seen), sy.output)
@@ -124,7 +126,7 @@ final class TWriteEdgeTests: TMTestCase {
 
         // The request route waits up to unix_tx_timeout, then gives up.
         started = Date()
-        Self.sendRaw(Self.invite("req", proxy: proxy, local: 48006, callID: "tw-req"), from: req, to: proxy)
+        Self.sendRaw(Self.invite("req", proxy: proxy, local: peers[3], callID: "tw-req"), from: req, to: proxy)
         XCTAssertNotNil(req.receive(startingWith: "SIP/2.0 500", timeout: 15, seen: &seen), sy.output)
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 5.0, "the request route did not wait")
         XCTAssertTrue(sy.waitFor("timed out (unix_tx_timeout)"), sy.output)
@@ -151,7 +153,8 @@ final class TWriteEdgeTests: TMTestCase {
 
     /// t_on_failure after t_write_*: the failure route still sees the blind branch's 408 (as OpenSIPS).
     func testOnFailureAfterWrite() throws {
-        let (proxy, caller) = (48011, 48012)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy, extra: #"modparam("tm", "fr_timeout", 2)"#) + """
         route {
@@ -169,7 +172,8 @@ final class TWriteEdgeTests: TMTestCase {
 
     /// A body that is not UTF-8 (Latin-1) is written byte for byte.
     func testNonUTF8BodyWrittenAsReceived() throws {
-        let (proxy, caller) = (48013, 48014)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
@@ -188,7 +192,8 @@ final class TWriteEdgeTests: TMTestCase {
     /// Nowhere to write: a socket path that does not exist, a FIFO whose pipe is full (its reader never reads).
     /// -1 at once with one log line each, and the script goes on.
     func testNoSocketAndFullFIFO() throws {
-        let (proxy, caller) = (48015, 48016)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let fifo = "\(workDir)/full.fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         let reader = open(fifo, O_RDONLY | O_NONBLOCK)
@@ -227,7 +232,8 @@ final class TWriteEdgeTests: TMTestCase {
     /// A datagram larger than a unix socket takes (the sender's buffer, 208 KiB by default): EMSGSIZE, -1. The body
     /// comes over TCP, where a request may be that big.
     func testOversizedDatagram() throws {
-        let (proxy, caller) = (48017, 48018)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy, proto: "tcp") + """
         route {
@@ -246,7 +252,8 @@ final class TWriteEdgeTests: TMTestCase {
 
     /// The application answers 200 while the blind branch is pending: no 408 and no final-response timeout later.
     func testMIReply200EndsTheBlindBranch() throws {
-        let (proxy, caller) = (48019, 48020)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo + """
 
@@ -281,7 +288,8 @@ final class TWriteEdgeTests: TMTestCase {
 
     /// A request that came in on port 5060 writes "." as its port (the proxy listens on 127.0.48.1:5060 too).
     func testPort5060IsADot() throws {
-        let (proxy, caller) = (48021, 48022)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         guard Self.canBind(5060, host: "127.0.48.1") else { throw XCTSkip("127.0.48.1:5060 is taken") }
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "socket = udp:127.0.48.1:5060\n") + """

@@ -7,7 +7,7 @@ import SwitchyardTestSupport
 
 /// t_write_req / t_write_unix: the request handed to an external application (a FIFO, a unix datagram socket) as
 /// lines, answered through MI t_reply with the hash:label written there, or by tm's 408 after fr_timeout when nobody
-/// answers. Ports 46000..46019.
+/// answers.
 final class TWriteTests: TMTestCase {
     /// The tw_append list of the tests: two lines, one skipped (null), and $rb (the body even for a non-INVITE).
     static let appendParam = #"modparam("tm", "tw_append", "myapp: caller=$fU; who = $var(who) ;none=$hdr(X-None)")"#
@@ -71,7 +71,8 @@ final class TWriteTests: TMTestCase {
     }
 
     func testFIFOThenMIReply() throws {
-        let (proxy, caller) = (46000, 46001)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let fifo = "\(workDir)/app.fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         let reader = try XCTUnwrap(MIFifoClient.ReplyFIFO(path: fifo))
@@ -103,7 +104,8 @@ final class TWriteTests: TMTestCase {
     }
 
     func testUnixSocketThenMIReply() throws {
-        let (proxy, caller) = (46002, 46003)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo) + """
         route {
@@ -131,7 +133,8 @@ final class TWriteTests: TMTestCase {
     /// Nobody answers: the blind branch times out after fr_timeout and the caller gets tm's 408 (the failure route
     /// sees it first).
     func testNoAnswerGets408AfterFrTimeout() throws {
-        let (proxy, caller) = (46004, 46005)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy, extra: #"modparam("tm", "fr_timeout", 2)"#) + """
         route {
@@ -153,7 +156,8 @@ final class TWriteTests: TMTestCase {
     /// A FIFO nobody reads: -1, one error line, and the script goes on (here with its own reply). An unknown
     /// append name is -1 too.
     func testFIFOWithoutReader() throws {
-        let (proxy, caller) = (46006, 46007)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let fifo = "\(workDir)/nobody.fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         let sy = try startSwitchyard(Self.config(port: proxy, extra: Self.appendParam) + """
@@ -178,7 +182,8 @@ final class TWriteTests: TMTestCase {
 
     /// A non-INVITE through a loose-routing proxy (raw UDP): the route set and next hop, `$rb` writing the body.
     func testRecordRouteAndBodyOfANonInvite() throws {
-        let (proxy, caller) = (46008, 46009)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy, extra: #"modparam("tm", "tw_append", "b: $rb")"#) + """
         route {
@@ -221,7 +226,8 @@ final class TWriteTests: TMTestCase {
     /// In a failure route (after a 486) and in a branch route: the blind branch joins the set, and when nobody
     /// answers, the 486 wins over its 408 once fr_timeout has passed.
     func testFailureAndBranchRoutes() throws {
-        let (proxy, callee, caller) = (46011, 46012, 46013)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, caller) = (ports[0], ports[1], ports[2])
         let app = try UnixDatagram(path: "\(workDir)/app.sock")
         let sy = try startSwitchyard(Self.config(port: proxy, extra: #"modparam("tm", "fr_timeout", 2)"#) + """
         route {

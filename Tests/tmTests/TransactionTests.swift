@@ -1,8 +1,9 @@
 import Foundation
 import XCTest
+import SwitchyardTestSupport
 
 /// INVITE and non-INVITE transactions through tm with real sipp peers: retransmissions absorbed, 100 Trying, CANCEL,
-/// timeouts, t_reply. Ports 25000..25299 (each test its own block of ten).
+/// timeouts, t_reply.
 final class TransactionTests: TMTestCase {
     static let cancelScript = """
     route {
@@ -24,7 +25,8 @@ final class TransactionTests: TMTestCase {
     /// The callee sees one INVITE though the caller sends it twice; the second gets the last reply (the relayed 180)
     /// again; the call then completes (200, ACK end to end, BYE).
     func testBasicCallWithRetransmittedInvite() throws {
-        let (proxy, uasPort, uacPort) = (25000, 25001, 25002)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + Self.cancelScript.replacingOccurrences(of: "DST", with: "\(uasPort)"),
                                      port: proxy)
         let uas = try startUAS("uas_delay.xml", port: uasPort)
@@ -57,7 +59,8 @@ final class TransactionTests: TMTestCase {
     /// CANCEL while ringing: 200 to the CANCEL, the callee CANCELled and its 487 relayed, both sides ACKed,
     /// t_was_cancelled() true in the failure route.
     func testCancelWhileRinging() throws {
-        let (proxy, uasPort, uacPort) = (25010, 25011, 25012)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + Self.cancelScript.replacingOccurrences(of: "DST", with: "\(uasPort)"),
                                      port: proxy)
         let uas = try startUAS("uas_ring_cancel.xml", port: uasPort)
@@ -70,7 +73,8 @@ final class TransactionTests: TMTestCase {
     /// No answer at all: the INVITE is retransmitted (T1 doubling), never CANCELled, and the caller gets 408 after
     /// fr_timeout; the caller's ACK is not relayed.
     func testNoAnswerGives408() throws {
-        let (proxy, calleePort, uacPort) = (25020, 25021, 25022)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, calleePort, uacPort) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_timeout\", 2)")
                                      + Self.cancelScript.replacingOccurrences(of: "DST", with: "\(calleePort)"), port: proxy)
         let callee = try RawSIP(port: calleePort)
@@ -88,7 +92,8 @@ final class TransactionTests: TMTestCase {
 
     /// Ringing, then no answer: after fr_inv_timeout the callee gets a CANCEL, the caller a 408.
     func testRingingThenNoAnswer() throws {
-        let (proxy, uasPort, uacPort) = (25030, 25031, 25032)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_inv_timeout\", 2)")
                                      + Self.cancelScript.replacingOccurrences(of: "DST", with: "\(uasPort)"), port: proxy)
         let uas = try startUAS("uas_ring_cancel.xml", port: uasPort)
@@ -101,7 +106,8 @@ final class TransactionTests: TMTestCase {
     /// A non-INVITE request relayed statefully: its retransmission before the answer is absorbed (the callee sees only
     /// tm's own retransmissions, with tm's branch), and one after the answer gets the stored 200.
     func testNonInviteRetransmissionsAbsorbed() throws {
-        let (proxy, uasPort, uacPort) = (25040, 25041, 25042)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + Self.cancelScript.replacingOccurrences(of: "DST", with: "\(uasPort)"),
                                      port: proxy)
         let uas = try startUAS("uas_message.xml", port: uasPort)
@@ -134,7 +140,8 @@ final class TransactionTests: TMTestCase {
     /// t_reply on an INVITE: a retransmitted INVITE gets the stored reply without running the script again, the ACK
     /// ends the transaction without running it either.
     func testTReplyAndRetransmission() throws {
-        let (proxy, uacPort) = (25050, 25052)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, uacPort) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             xlog("L_NOTICE", "script ran for $rm\\n");
@@ -166,7 +173,8 @@ final class TransactionTests: TMTestCase {
     /// A CANCEL that matches no INVITE gets 481 from the script's stateful relay path (here: t_reply after
     /// t_check_trans fails).
     func testCancelWithoutInvite() throws {
-        let (proxy, uacPort) = (25060, 25062)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, uacPort) = (ports[0], ports[1])
         _ = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "CANCEL") {

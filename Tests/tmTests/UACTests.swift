@@ -5,14 +5,15 @@ import SwitchyardTestSupport
 /// Requests tm sends itself, as client transactions: MI t_uac_dlg through the real opensips-cli to a sipp UAS (the
 /// answer with Status, RURI, Next-hop, Routes and Message; a timeout answering only Status 408; the UDP
 /// retransmissions in tm's statistics), and the tm API used by a C module as the dispatcher's pinger uses it
-/// (TMCB_LOCAL_COMPLETED fired once with the reply, the 1.0 t_uac done callback). Ports 25900..25939.
+/// (TMCB_LOCAL_COMPLETED fired once with the reply, the 1.0 t_uac done callback).
 final class UACTests: TMTestCase {
     func json(_ text: String) -> [String: Any]? {
         try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
     }
 
     func testMIUACDialogAnswerTimeoutAndErrors() throws {
-        let (proxy, callee, silent) = (25900, 25901, 25902)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, silent) = (ports[0], ports[1], ports[2])
         let cfg = try cliConfig()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo + "\nmodparam(\"tm\", \"fr_timeout\", 3)")
             + "\nroute { exit; }\n", port: proxy)
@@ -84,7 +85,8 @@ final class UACTests: TMTestCase {
     }
 
     func testAPIRequestFiresLocalCompleted() throws {
-        let (proxy, callee, rejecting, caller) = (25910, 25911, 25912, 25913)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, callee, rejecting, caller) = (ports[0], ports[1], ports[2], ports[3])
         let pinger = try buildPinger()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         modparam("tm", "fr_timeout", 2)
@@ -122,7 +124,8 @@ final class UACTests: TMTestCase {
     /// A server that stops before its local transactions completed: t_request's LOCAL_COMPLETED fires with code 0 and
     /// t_uac's done gets 0, each exactly once.
     func testAPIRequestCompletesAtShutdown() throws {
-        let (proxy, caller, nobody) = (25930, 25931, 25932)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, nobody) = (ports[0], ports[1], ports[2])
         let pinger = try buildPinger()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         modparam("tm", "fr_timeout", 60)
@@ -150,9 +153,10 @@ final class UACTests: TMTestCase {
     }
 
     /// A LOCAL_COMPLETED callback at shutdown that sends another local request into its bucket (same Call-ID and CSeq),
-    /// behind a second one: the stop tells code 0 to the requests it found, not to the one made while it walks them. Ports 41030..41039.
+    /// behind a second one: the stop tells code 0 to the requests it found, not to the one made while it walks them.
     func testRequestSentFromTheShutdownCallbackIsNotVisited() throws {
-        let (proxy, caller, nobody) = (41030, 41031, 41032)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, nobody) = (ports[0], ports[1], ports[2])
         let pinger = try buildPinger()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         modparam("tm", "fr_timeout", 60)
@@ -178,7 +182,8 @@ final class UACTests: TMTestCase {
 
     /// t_new_request from the script: a request of tm's own with the display name, body and Content-Type given.
     func testNewRequestFromScript() throws {
-        let (proxy, callee, caller) = (25920, 25921, 25922)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if (t_new_request("OPTIONS", "sip:ok@127.0.0.1:\(callee)", "Proxy Pinger sip:pinger@127.0.0.1", "sip:ok@127.0.0.1", "text/plain hello from $rU"))

@@ -3,7 +3,7 @@ import XCTest
 import SwitchyardTestSupport
 
 /// `t_wait_for_new_branches` / `t_wait_no_more_branches`: an INVITE transaction whose branches all failed stays open
-/// until fr_inv_timeout, a CANCEL, or the script ends the wait. Ports 42130..42149.
+/// until fr_inv_timeout, a CANCEL, or the script ends the wait.
 final class WaitBranchesTests: TMTestCase {
     func route(busy: Int, onReply: String) -> String {
         """
@@ -22,7 +22,8 @@ final class WaitBranchesTests: TMTestCase {
 
     /// The callee's 486 is held until fr_inv_timeout (2 s), then relayed through the failure route.
     func testFailedBranchWaitsUntilFrInvTimeout() throws {
-        let (proxy, busy, caller) = (42130, 42131, 42132)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, busy, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_inv_timeout\", 2)")
                                      + route(busy: busy, onReply: ""), port: proxy)
         let uas = try startUAS("uas_486.xml", port: busy)
@@ -43,7 +44,8 @@ final class WaitBranchesTests: TMTestCase {
 
     /// t_wait_no_more_branches in the reply route: the 486 goes upstream at once (fr_inv_timeout stays 120 s).
     func testNoMoreBranchesEndsTheWait() throws {
-        let (proxy, busy, caller) = (42135, 42136, 42137)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, busy, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy)
                                      + route(busy: busy, onReply: "t_wait_no_more_branches();"), port: proxy)
         let uas = try startUAS("uas_486.xml", port: busy)
@@ -55,7 +57,8 @@ final class WaitBranchesTests: TMTestCase {
 
     /// No more branches before any was sent: nothing completes, the relay that follows runs as usual.
     func testNoMoreBeforeTheRelay() throws {
-        let (proxy, busy, caller) = (42145, 42146, 42148)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, busy, caller) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             t_newtran();
@@ -75,7 +78,8 @@ final class WaitBranchesTests: TMTestCase {
 
     /// OpenSIPS's parked call: 180 by t_reply, then waiting; its CANCEL gets the 487 at once.
     func testParkedCallCancelled() throws {
-        let (proxy, caller) = (42140, 42141)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if ($rm == "CANCEL") { if (t_check_trans()) t_relay(); exit; }
@@ -90,7 +94,8 @@ final class WaitBranchesTests: TMTestCase {
 
     /// A parked call nobody injects into ends with a 408 made here at fr_inv_timeout.
     func testParkedCallTimesOut() throws {
-        let (proxy, caller) = (42143, 42144)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_inv_timeout\", 2)") + """
         route {
             t_reply(180, "Ringing");
@@ -103,9 +108,10 @@ final class WaitBranchesTests: TMTestCase {
     }
 
     /// A wait ended before any branch was sent, by a script that then neither relays nor answers a final: the cell
-    /// is an orphan again and is released after fr_timeout (it used to stay for ever). Ports 45000..45001.
+    /// is an orphan again and is released after fr_timeout (it used to stay for ever).
     func testNoMoreWithoutBranchIsReleased() throws {
-        let (proxy, caller) = (45000, 45001)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_timeout\", 2)") + """
         route {
             t_reply(180, "Ringing");
@@ -123,9 +129,10 @@ final class WaitBranchesTests: TMTestCase {
     }
 
     /// The wait's own 408 (no branch ever sent) runs the failure route, as OpenSIPS's phony branch's does.
-    /// Ports 45002..45003.
+    ///
     func testWaitTimeoutRunsTheFailureRoute() throws {
-        let (proxy, caller) = (45002, 45003)
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_inv_timeout\", 2)") + """
         route {
             t_on_failure("f");
@@ -141,7 +148,7 @@ final class WaitBranchesTests: TMTestCase {
     }
 
     func testOnlyInRequestRoute() throws {
-        let port = 42147
+        let port = LocalPorts.freePorts(1)[0]
         let cfg = "\(workDir)/bad.cfg"
         try (Self.config(port: port) + """
         route { t_on_failure("f"); t_relay(); }

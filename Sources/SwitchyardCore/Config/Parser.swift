@@ -475,7 +475,20 @@ public struct Parser {
         }
     }
 
+    /// Where OpenSIPS's parser would reduce the statement just parsed (see SourceLocation.traceLine): the line it has
+    /// read up to, and the line of a token after it that we took as part of it (the optional `;` after a block).
+    var stmtEnd: (line: Int, lookahead: Int?) = (0, nil)
+
     mutating func parseStatement() throws -> Stmt {
+        let s = try parseStatementBody()
+        switch s {
+        case .ifElse, .whileLoop, .forEach, .switchStmt, .block: break  // they set stmtEnd
+        default: stmtEnd = (tokens[max(pos - 1, 0)].endLine, nil)
+        }
+        return s
+    }
+
+    mutating func parseStatementBody() throws -> Stmt {
         try enterNested()
         defer { nesting -= 1 }
         let tok = current
@@ -486,6 +499,8 @@ public struct Parser {
             return .empty
         case .punct("{"):
             let body = try parseBlock()
+            let close = tokens[max(pos - 1, 0)].endLine
+            stmtEnd = (close, current.isPunct(";") ? current.endLine : nil)
             _ = accept(";")
             return .block(body, loc)
         case .pvar(let pv):
@@ -510,9 +525,25 @@ public struct Parser {
                 breakableDepth += 1
                 defer { breakableDepth -= 1 }
                 let body = try parseStatement()
-                return .whileLoop(cond, body, loc)
+                return .whileLoop(cond, body, loc.withTraceLine(stmtEnd.line))
             case "for": return try parseFor()
             case "return": return try parseReturn()
+            case "assert":
+                advance()
+                try expect("(", "after assert")
+                let cond = try parseCondition()
+                var desc = ""
+                if accept(",") {
+                    guard case .string(let s, _) = current.kind else {
+                        fail(current.location, "assert(): the description must be a string, found \(describe(current))")
+                        throw Bail()
+                    }
+                    desc = s
+                    advance()
+                }
+                try expect(")", "to close assert")
+                try endStatement()
+                return .assertStmt(cond, desc, loc)
             case "exit", "drop":
                 advance()
                 if accept("(") {
@@ -594,11 +625,16 @@ public struct Parser {
         try expect(")", "to close the if condition")
         let thenS = try parseStatement()
         var elseS: Stmt? = nil
+        // Without else, OpenSIPS reduces once it has read the next token (to see it is no `else`).
+        var reduced = stmtEnd.lookahead ?? current.endLine
         if current.isIdent("else") {
             advance()
             elseS = try parseStatement()
+            reduced = stmtEnd.line
+        } else {
+            stmtEnd = (reduced, nil)
         }
-        return .ifElse(cond, thenS, elseS, loc)
+        return .ifElse(cond, thenS, elseS, loc.withTraceLine(reduced))
     }
 
     mutating func parseSwitch() throws -> Stmt {
@@ -670,7 +706,8 @@ public struct Parser {
         if !sawCase {
             fail(loc, "switch needs at least one 'case'")
         }
-        return subject.map { .switchStmt($0, subjLoc, cases, loc) } ?? .empty
+        stmtEnd = (tokens[max(pos - 1, 0)].endLine, nil)
+        return subject.map { .switchStmt($0, subjLoc, cases, loc.withTraceLine(stmtEnd.line)) } ?? .empty
     }
 
     mutating func parseFor() throws -> Stmt {
@@ -699,7 +736,7 @@ public struct Parser {
         breakableDepth += 1
         defer { breakableDepth -= 1 }
         let body = try parseStatement()
-        return .forEach(it, itLoc, coll, collLoc, body, loc)
+        return .forEach(it, itLoc, coll, collLoc, body, loc.withTraceLine(stmtEnd.line))
     }
 
     mutating func parseReturn() throws -> Stmt {

@@ -79,6 +79,7 @@ public struct SyntaxReport {
             collectCalls(c, into: &out)
             collectCalls(b, into: &out)
         case .forEach(_, _, _, _, let b, _): collectCalls(b, into: &out)
+        case .assertStmt(let c, _, _): collectCalls(c, into: &out)
         default: break
         }
     }

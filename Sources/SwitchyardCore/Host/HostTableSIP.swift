@@ -161,6 +161,8 @@ extension HostTable {
             guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
                   HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
             ctx.message.edits.replyLines.append(l)
+            // After the transaction exists, its own later replies (tm's 408/487...) get the line too, as OpenSIPS's.
+            ctx.keptBy?.keep(replyLine: l)
             return 0
         }
 

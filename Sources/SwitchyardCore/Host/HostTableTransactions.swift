@@ -142,6 +142,7 @@ extension HostTable {
             // The worker goes on routing this message while the transaction (timer thread, other workers) reads it.
             msg.fillCaches()
             let snap = RequestSnapshot(message: msg, origin: origin, ctx: ctx)
+            ctx.keptBy = snap
             return OpaquePointer(Unmanaged.passRetained(snap).toOpaque())
         }
 

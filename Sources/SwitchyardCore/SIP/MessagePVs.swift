@@ -86,8 +86,9 @@ enum MessagePVs {
         msgPV(["oU"]) { m, _ in uriPart(m.requestURIText) { $0.user } }
         msgPV(["od"]) { m, _ in uriPart(m.requestURIText) { $0.host } }
         msgPV(["op"]) { m, _ in uriPart(m.requestURIText) { $0.port } }
-        msgPV(["si", "src_ip"]) { _, ctx in str(ctx.message.origin?.source.ip) }
-        msgPV(["sp", "src_port"]) { _, ctx in ctx.message.origin.map { .int($0.source.port) } ?? .null }
+        // The dummy request of startup/timer/event routes has a zeroed IPv4 source, as OpenSIPS's.
+        msgPV(["si", "src_ip"]) { _, ctx in ctx.onDummyRequest ? .str("0.0.0.0") : str(ctx.message.origin?.source.ip) }
+        msgPV(["sp", "src_port"]) { _, ctx in ctx.onDummyRequest ? .int(0) : ctx.message.origin.map { .int($0.source.port) } ?? .null }
         msgPV(["Ri"]) { _, ctx in str(ctx.message.origin?.socket.address.ip) }
         msgPV(["Rp"]) { _, ctx in ctx.message.origin.map { .int($0.socket.address.port) } ?? .null }
         msgPV(["pr", "proto"]) { _, ctx in str(ctx.message.origin?.socket.proto.name) }

@@ -154,6 +154,11 @@ public final class SIPCore: @unchecked Sendable {
         } catch {
             counters.bad.add(1, ordering: .relaxed)
             log.write(LogLevels.info, module: "core", "bad SIP message from \(source.text): \(error.reason)")
+            // With an error_route, OpenSIPS runs it on a request it could not parse and sends nothing itself.
+            if engine.routes.error != nil, engine.runErrorRoute(afterParseFailure: error.reason, bytes: bytes,
+                                                              origin: SIPOrigin(socket: w.socket, conn: conn, source: source), ctx: w.ctx) {
+                return -1
+            }
             BadRequest.answer(bytes, reason: error.reason, origin: SIPOrigin(socket: w.socket, conn: conn, source: source), core: self)
             return -1
         }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import SwitchyardABI
 import SwitchyardSIP
+import Synchronization
 
 /// What the core offers a transaction layer (tm, ABI 1.7): the identifying fields of a message, the bytes forward()
 /// and the stateless replies would send (built, not sent), and requests kept beyond their route.
@@ -194,9 +195,14 @@ final class RequestSnapshot: @unchecked Sendable {
     var branchFlags: UInt64
     /// force_rport / add_local_rport / set_advertised_*: kept for the transaction's later relays (failure route).
     let via: ViaHandling
-    /// append_to_reply lines of the request when its transaction was made: they go into every reply built on the
-    /// kept request (tm's 408, 487, a failure route's t_reply), as OpenSIPS keeps them with the transaction's copy.
-    let replyLines: [String]
+    /// append_to_reply lines of the request: they go into every reply built on the kept request (tm's 408, 487, a
+    /// failure route's t_reply), as OpenSIPS keeps them with the transaction's copy. Those the request or a failure
+    /// route adds after the transaction exists are added here too (keep(replyLine:)), from the routing thread while
+    /// the timer thread may build a reply: hence the lock.
+    private let keptLines: Mutex<[String]>
+    var replyLines: [String] { keptLines.withLock { $0 } }
+
+    func keep(replyLine: String) { keptLines.withLock { $0.append(replyLine) } }
 
     init(message: SIPMessage, origin: SIPOrigin, ctx: ScriptContext) {
         self.message = message
@@ -207,7 +213,7 @@ final class RequestSnapshot: @unchecked Sendable {
         self.flags = ctx.flags
         self.branchFlags = ctx.message.ruriBranchFlags
         self.via = ctx.message.via
-        self.replyLines = ctx.message.edits.replyLines
+        self.keptLines = Mutex(ctx.message.edits.replyLines)
     }
 
     /// A new context of a route kind on the kept request: $ru as received, no $du, no edits but the reply lines;
@@ -221,6 +227,7 @@ final class RequestSnapshot: @unchecked Sendable {
         ctx.message.ruriBranchFlags = branchFlags
         ctx.message.via = via
         ctx.message.edits.replyLines = replyLines
+        ctx.keptBy = self
         return ctx
     }
 

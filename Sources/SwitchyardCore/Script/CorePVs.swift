@@ -222,6 +222,12 @@ enum CorePVs {
         for (names, part) in [(["ru", "ruri"], URIPartPV.Part.whole), (["rU"], .user), (["rd"], .host), (["rp"], .port), (["du", "duri"], .destination)] {
             for n in names { named(n) { _, _ in URIPartPV(part: part) } }
         }
+        // Unset: 0 and empty text (OpenSIPS's cleared err_info_t).
+        simple(["err.class"]) { .int($0.errorInfo.errorClass) }
+        simple(["err.level"]) { .int($0.errorInfo.level) }
+        simple(["err.info"]) { .str($0.errorInfo.info) }
+        simple(["err.rcode"]) { .int($0.errorInfo.replyCode) }
+        simple(["err.rreason"]) { .str($0.errorInfo.replyReason) }
         named("log_level") { _, _ in LogLevelPV(xlog: false) }
         named("xlog_level") { _, _ in LogLevelPV(xlog: true) }
         return list

@@ -160,7 +160,8 @@ enum MiscFunctions {
             let hexFlags = String(flags, radix: 16, uppercase: true)
             log.info("p=0x\(pointer), flags=0x\(String(repeating: "0", count: 4 - hexFlags.count))\(hexFlags)")
             log.info("    name=<\(name)>")
-            log.info("    id=<\(slot)>")
+            // OpenSIPS numbers AVP names from 1 in the order the script first names them (parse_avp_spec).
+            log.info("    id=<\(slot + 1)>")
             log.info(valueLine)
             position += 1
         }

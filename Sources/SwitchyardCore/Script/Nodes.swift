@@ -34,6 +34,7 @@ final class BlockNode: StmtNode, @unchecked Sendable {
                 if let label = ScriptTrace.label(stmt) { t.log(label, stmt.location, ctx) }
             }
             last = raw[i]._withUnsafeGuaranteedRef { $0.exec(ctx) }
+            if ctx.errorInfo.errorClass != 0 { ctx.engine.runErrorRouteIfNeeded(ctx) }
             if ctx.flow != .normal { break }
             i += 1
         }

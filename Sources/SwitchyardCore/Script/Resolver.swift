@@ -136,6 +136,9 @@ public struct Resolver {
             if !i.writable { error(itLoc, "for: the iterator \(it) cannot be assigned") }
             if !c.isAllIndex { error(collLoc, "for: the collection must use the [*] index, e.g. $(avp(x)[*])") }
             return ForEachNode(iterator: i, collection: c, body: block(body, loc), loc)
+        case .assertStmt(let cond, let desc, let loc):
+            guard let c = expr(cond) else { return nil }
+            return AssertNode(cond: c, description: desc, loc)
         case .returnStmt(let values, let loc):
             var code: ExprNode? = nil
             var rest: [ExprNode] = []

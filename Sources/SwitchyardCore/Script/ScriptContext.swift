@@ -48,6 +48,11 @@ public final class ScriptContext: @unchecked Sendable {
     public var flags: UInt64 = 0
     public var message = ScriptMessage.dummy
     public var dropped = false
+    /// The transaction layer's copy of this request (RequestSnapshot), once made: append_to_reply lines added later
+    /// are kept there too.
+    var keptBy: RequestSnapshot?
+    /// The error raised on this message ($err.*; error_route runs after the statement that raised it).
+    public var errorInfo = ErrorInfo()
     /// script_trace() in force for this run (nil: off).
     var trace: ScriptTrace?
     var depth = 0
@@ -94,7 +99,20 @@ public final class ScriptContext: @unchecked Sendable {
         self.worker = worker
         self.engine = engine
         self.routeType = routeType
+        if Self.runsOnDummy(routeType) { message.sip = dummyRequest }
     }
+
+    /// OpenSIPS's dummy request (action.c), what startup, timer and event routes run on: $rm is DUMMY, $ci dummy-1,
+    /// $fu sip:from@dummy.com... Parsed once per context (a message's Via cache is not shared across threads).
+    static let dummyRequestText = "DUMMY sip:user@dummy.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKdummy\r\n"
+        + "To: <sip:to@dummy.com>\r\nFrom: <sip:from@dummy.com>;tag=1\r\nCall-ID: dummy-1\r\nCSeq: 1 DUMMY\r\n\r\n"
+    private(set) lazy var dummyRequest: SIPMessage? = try? SIPMessage.parse(Array(Self.dummyRequestText.utf8))
+
+    @inline(__always)
+    static func runsOnDummy(_ kind: RouteKind) -> Bool { kind == .startup || kind == .timer || kind == .event }
+
+    /// True while the route runs on the dummy request (no transport, nothing to answer).
+    public var onDummyRequest: Bool { message.sip != nil && message.sip === dummyRequest && message.origin == nil }
 
     /// Clears per-run state so the context can serve the next message or event.
     public func reset(routeType: RouteKind) {
@@ -115,8 +133,11 @@ public final class ScriptContext: @unchecked Sendable {
         }
         flags = 0
         message.reset()
+        if Self.runsOnDummy(routeType) { message.sip = dummyRequest }
         if sipInfoMemo != nil { sipInfoMemo = nil }
         dropped = false
+        if errorInfo.errorClass != 0 { errorInfo = ErrorInfo() }
+        if keptBy != nil { keptBy = nil }
         if trace != nil { trace = nil }
         depth = 0
         releaseSlot()

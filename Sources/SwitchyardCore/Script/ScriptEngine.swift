@@ -24,6 +24,9 @@ public final class ScriptEngine: @unchecked Sendable {
     public var dnsFailoverDisabled = false
     /// `disable_dns_blacklist` (default on): off, destinations that failed go into the `dns` list for a while.
     public var dnsBlacklistDisabled = true
+    /// enable_asserts / abort_on_assert (OpenSIPS's globals, both off by default): see AssertNode.
+    public var enableAsserts = false
+    public var abortOnAssert = false
 
     private(set) var pvClasses: [String: PVClass] = [:]
     /// Pseudo-variable contexts `$(<name>pv)` by name, registered by modules at load (ABI 1.10).

@@ -11,7 +11,7 @@ struct ScriptTrace {
         guard log.enabled(level) else { return }
         let tag = info.map { "[\($0)]" } ?? ""
         log.write(level, module: "core",
-                  "[Script Trace][\(location.file.path):\(location.line)]\(tag)[\(label)] -> (\(format.render(ctx)))")
+                  "[Script Trace][\(location.file.path):\(location.traceLine ?? location.line)]\(tag)[\(label)] -> (\(format.render(ctx)))")
     }
 
     /// The class and action OpenSIPS names a statement by ("core if", "core for-each", ...); nil for the statements
@@ -27,6 +27,7 @@ struct ScriptTrace {
         case is ReturnNode: return "core return"
         case let e as ExitNode: return e.drop ? "core drop" : "core exit"
         case is BreakNode: return "core break"
+        case is AssertNode: return "core assert"
         default: return nil
         }
     }

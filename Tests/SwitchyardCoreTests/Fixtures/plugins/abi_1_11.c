@@ -5,8 +5,8 @@
  *     Every site it sees is logged: "fixup level=<C n|D|O> name=<C text|D|O>" (C literal, D dynamic, O omitted).
  *     At run time the handler logs "level=<n> name=<text>" and returns 1.
  *   abi111_insert(str line, str anchor): host->sip_header_insert (after the anchor) and host->sip_reply_header_add
- *     of the same line; logs "insert rc=<rc> reply rc=<rc>" and returns 1 when both are 0, else -1 (-2 where there
- *     is no SIP message, as in an event route).
+ *     of the same line; logs "insert rc=<rc> reply rc=<rc>" and returns 1 when both are 0, else -1 (the host
+ *     returns -2 where there is no SIP message).
  * The fixup's user pointer is the function's: the module state, with no global. */
 #include <stdio.h>
 #include <stdlib.h>
