@@ -3,7 +3,7 @@ import SwitchyardCore
 import Synchronization
 
 /// Benchmarks for the core (prints figures; never a timed unit test).
-///   switchyard-bench [all|script|calls|startup|cache|json|mi|drouting|dtmf|dtmf-cpu|dtmf-callgrind|dtmf-floor|dr-backends|redis|dispatcher] [iterations]
+///   switchyard-bench [all|script|calls|startup|cache|json|mi|drouting|dtmf|dtmf-cpu|dtmf-vs-floor|dtmf-callgrind|dtmf-floor|dr-backends|redis|dispatcher] [iterations]
 /// Build with `swift build -c release` and run `.build/release/switchyard-bench`.
 @main
 struct Bench {
@@ -21,6 +21,10 @@ struct Bench {
         if what == "all" || what == "json" { try jsonThroughput(iterations: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
         if what == "dtmf" { try dtmfBench(events: args.dropFirst().first.flatMap { Int($0) } ?? 200_000) }
         if what == "dtmf-cpu" { try dtmfBench(events: args.dropFirst().first.flatMap { Int($0) } ?? 20_000, cpuOnly: true) }
+        if what == "dtmf-vs-floor" {
+            try dtmfBench(events: args.dropFirst().first.flatMap { Int($0) } ?? 20_000,
+                          vsFloorRounds: args.dropFirst(2).first.flatMap { Int($0) } ?? 3)
+        }
         if what == "dtmf-callgrind" { try dtmfBench(events: args.dropFirst().first.flatMap { Int($0) } ?? 2_000, callgrind: true) }
         if what == "dtmf-floor" { try dtmfFloor(burst: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }
         if what == "esl" { try eslBench(calls: args.dropFirst().first.flatMap { Int($0) } ?? 20_000) }

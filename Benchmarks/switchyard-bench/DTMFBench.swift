@@ -13,6 +13,9 @@ import Foundation
 /// * `dtmf-cpu [events]`: only the CPU the switchyard process spends per event (utime + stime from /proc, all its
 ///   threads), with the events paced by the simulator at 1,000/s and 5,000/s, then as one burst of `events`.
 ///
+/// * `dtmf-vs-floor [events] [rounds]`: dtmf-cpu's three rates alternated with the floor (`dtmf-floor`'s bare client)
+///   in the same run, `rounds` times (default 3): switchyard's CPU per event next to the floor's under the same load.
+///
 /// * `dtmf-callgrind [events]` (default 2,000): switchyard runs under `valgrind --tool=callgrind` (from copies without
 ///   debug info, which valgrind 3.19 cannot read for a Swift 6 release build); the counters are zeroed after the
 ///   warm-up, a burst of `events` is flooded, and the instructions switchyard executed (all threads, user space) are
@@ -23,7 +26,7 @@ import Foundation
 /// extra prefix-less rule in group 0 so they take the same path as a call to 1000 (do_routing check, cache_insert,
 /// freeswitch_esl). Everything else is the shipped scenario.
 extension Bench {
-    static func dtmfBench(events: Int, cpuOnly: Bool = false, callgrind: Bool = false) throws {
+    static func dtmfBench(events: Int, cpuOnly: Bool = false, callgrind: Bool = false, vsFloorRounds: Int = 0) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-bench-dtmf-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -107,6 +110,11 @@ extension Bench {
             return
         }
 
+        if vsFloorRounds > 0 {
+            try cpuVersusFloor(pid: sy.process.processIdentifier, control: control, burst: events, rounds: vsFloorRounds,
+                               miPort: miPort, commandCount: commandCount)
+            return
+        }
         if cpuOnly {
             try cpuPerEvent(pid: sy.process.processIdentifier, control: control, burst: events, commandCount: commandCount)
             return
@@ -244,6 +252,78 @@ extension Bench {
             let busiest = byThread.map { $0.value - (byThread0[$0.key] ?? 0) }.max() ?? 0
             print(String(format: "dtmf-cpu: %@: the busiest thread spent %.0f %% of that CPU (one thread running every route: the box's I/O thread)",
                          label, cpu > 0 ? busiest / cpu * 100 : 0))
+        }
+    }
+
+    /// One paced (or, with rate 0, burst) run of `n` events through switchyard `pid`: its CPU per event (all threads)
+    /// and its threads' sleeps per event; ends when the last transfer came back (or nothing moved for 5 s).
+    static func oursRun(pid: Int32, control: ControlChannel, n: Int, rate: Int,
+                        commandCount: () throws -> Int) throws -> (usPerEvent: Double, sleeps: Double, got: Int) {
+        let base = try commandCount()
+        let cpu0 = processRuntimeNs(pid)
+        let sw0 = contextSwitches(pid)
+        _ = try control.request(rate > 0 ? "flood \(n) \(rate)" : "flood \(n)")
+        var lastChange = Date(), got = 0
+        while got < n {
+            let c = try commandCount() - base
+            if c != got { got = c; lastChange = Date() }
+            if Date().timeIntervalSince(lastChange) > 5 { break }
+            usleep(1000)
+        }
+        let cpu = processRuntimeNs(pid) - cpu0
+        let sw = contextSwitches(pid)
+        return (cpu / 1000 / Double(n), Double(sw.voluntary - sw0.voluntary) / Double(n), got)
+    }
+
+    /// Nanoseconds on a CPU of all the threads of a process (/proc/<pid>/task/*/schedstat, first field): exact,
+    /// where /proc/<pid>/stat counts 10 ms ticks (2 µs per event over 5,000 events).
+    static func processRuntimeNs(_ pid: Int32) -> Double {
+        let dir = "/proc/\(pid)/task"
+        var total = 0.0
+        for tid in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let text = try? String(contentsOfFile: "\(dir)/\(tid)/schedstat", encoding: .utf8),
+                  let ns = text.split(separator: " ").first.flatMap({ Double($0) }) else { continue }
+            total += ns
+        }
+        return total
+    }
+
+    /// `dtmf-vs-floor [burst] [rounds]`: the floor (DTMFFloorBench's bare client, on a simulator of its own) and
+    /// switchyard in the same run, alternated at each rate, `rounds` times: what switchyard costs above the floor
+    /// when both meet the same machine load. The floor is one thread's CPU (CLOCK_THREAD_CPUTIME_ID), switchyard's
+    /// all its threads' (their exact runtime, /proc/<pid>/task/*/schedstat).
+    static func cpuVersusFloor(pid: Int32, control: ControlChannel, burst: Int, rounds: Int, miPort: Int,
+                               commandCount: () throws -> Int) throws {
+        let (floorSim, floorESL, floorControl) = try startSimulator()
+        defer { floorSim.stop() }
+        let client = try FloorClient(port: floorESL)
+        try client.command("auth ClueCon")
+        try client.command("event json DTMF")
+        _ = try client.run(events: 2000, control: floorControl, request: "flood 2000") // warm-up
+        print("dtmf-vs-floor: floor = one bare client thread (no script); ours = switchyard, all threads; same run, alternated")
+        var sums: [String: (floor: [Double], ours: [Double])] = [:]
+        let plan = [("1,000/s", 5_000, 1000), ("5,000/s", 15_000, 5000), ("burst", burst, 0)]
+        for round in 1...rounds {
+            for (label, n, rate) in plan {
+                let f = try client.run(events: n, control: floorControl, request: rate > 0 ? "flood \(n) \(rate)" : "flood \(n)")
+                let floorUs = f.cpuNs / 1000 / Double(n)
+                let inline0 = MIBurst.statistic(port: miPort, "core:events_inline") ?? 0
+                let o = try oursRun(pid: pid, control: control, n: n, rate: rate, commandCount: commandCount)
+                // Events whose route ran on the box's I/O thread (the rest woke a worker); HEARTBEATs count too.
+                let inline = Double((MIBurst.statistic(port: miPort, "core:events_inline") ?? 0) - inline0) / Double(n)
+                sums[label, default: ([], [])].floor.append(floorUs)
+                sums[label, default: ([], [])].ours.append(o.usPerEvent)
+                print(String(format: "dtmf-vs-floor: round %d %@: floor %.1f µs/event (%.2f sleeps); ours %.1f µs/event (%.2f sleeps, %.0f %% inline, %d/%d back); "
+                             + "ours - floor %.1f µs, ours / floor %.2f",
+                             round, label, floorUs, Double(f.sleeps) / Double(n), o.usPerEvent, o.sleeps, inline * 100, o.got, n,
+                             o.usPerEvent - floorUs, o.usPerEvent / floorUs))
+            }
+        }
+        for (label, _, _) in plan {
+            guard let s = sums[label] else { continue }
+            let fm = s.floor.sorted()[s.floor.count / 2], om = s.ours.sorted()[s.ours.count / 2]
+            print(String(format: "dtmf-vs-floor: %@ medians of %d rounds: floor %.1f, ours %.1f µs/event (ours - floor %.1f µs)",
+                         label, rounds, fm, om, om - fm))
         }
     }
 

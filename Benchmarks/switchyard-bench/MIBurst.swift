@@ -48,6 +48,28 @@ final class MIBurst: @unchecked Sendable { // threads are started and joined by 
         done.wait()
     }
 
+    /// One statistic (`group:name`) read through mi_http's get_statistics, or nil.
+    static func statistic(port: Int, _ name: String) -> Int? {
+        let fd = loopbackTCP(port: port)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let body = Array(#"{"jsonrpc":"2.0","method":"get_statistics","params":[["\#(name)"]],"id":1}"#.utf8)
+        let req = Array("POST /mi HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        guard req.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == req.count else { return nil }
+        var reply: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let k = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if k <= 0 { break }
+            reply += buf[..<k]
+        }
+        let text = String(decoding: reply, as: UTF8.self)
+        guard let r = text.range(of: "\"\(name)\":") else { return nil }
+        return Int(text[r.upperBound...].drop(while: { $0 == " " }).prefix(while: { $0.isNumber }))
+    }
+
     private func once() -> Bool {
         let fd = loopbackTCP(port: port)
         guard fd >= 0 else { return false }

@@ -62,6 +62,13 @@ final class ScriptingModule: @unchecked Sendable {
     /// Set in start().
     private(set) var eventsHere = false
 
+    /// The boxes (by pointer bits) whose last event had more of their stream behind it (box_backlog). An event
+    /// with more behind runs here too unless its box's previous event also had: two events that arrive together
+    /// at a paced rate (a late sender, a HEARTBEAT) both run on the I/O thread, and only a lasting backlog (a
+    /// burst: its second event on) goes to the workers. A worker woken for one event of a pair cost more wake-ups
+    /// (the worker, then its reply's) than the I/O thread running both in turn.
+    private let behindBefore = Mutex<Set<UInt>>([])
+
     init(host: PluginHost) {
         self.host = host
         valueEvents = host.abiVersion.minor >= 9 && getenv("SWITCHYARD_TEST_FSS_TEXT_EVENTS") == nil
@@ -170,7 +177,8 @@ final class ScriptingModule: @unchecked Sendable {
     /// Raised on the box's I/O thread: waits for room in the event queue (backpressure) rather than dropping.
     /// `body` is the JSON text of a JSON event, or a plain event's headers as a tree (ABI 1.9): the core keeps the
     /// tree, `$json(x) := $param(body)` takes it as is, and its JSON text is written only if the script reads it so.
-    /// With `eventsHere`, the route runs on this thread when no worker is busy and nothing else of the box waits:
+    /// With `eventsHere`, the route runs on this thread when no worker is busy and the box is not in a burst
+    /// (behindBefore):
     /// a command it sends to the box is then read by this thread itself (the freeswitch module's awaitReply on the
     /// I/O thread), and other callers waiting for replies read the socket themselves meanwhile.
     func raise(box: OpaquePointer?, sender: sy_str, name: sy_str, body: sy_value) {
@@ -189,7 +197,13 @@ final class ScriptingModule: @unchecked Sendable {
         let params = [param("name", text(name)), param("sender", text(sender)), param("body", body)]
         let rc = params.withUnsafeBufferPointer { p in
             guard eventsHere, let api, let backlog = api.pointee.box_backlog else { return host.raiseEvent(Self.event, params: p, waitMS: 0) }
-            return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: backlog(box) != 0)
+            let behind = backlog(box) != 0
+            let key = UInt(bitPattern: box)
+            let burst = behindBefore.withLock { s -> Bool in
+                guard behind else { s.remove(key); return false }
+                return !s.insert(key).inserted
+            }
+            return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: burst)
         }
         if rc < 0 { host.log(.warn, "E_FREESWITCH \(name.string) from \(sender.string) not queued (\(rc))") }
     }

@@ -66,6 +66,35 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), sent.count, "every event ran on the I/O thread")
     }
 
+    /// Two digits sent together (the second right behind the first in the stream, as a late sender's pair at a
+    /// paced rate): both run on the I/O thread, each with its own reply. A backlog makes a burst only when the box's
+    /// next event has one too; waking a worker for the second would cost more wake-ups than running it in turn.
+    func testAPairArrivingTogetherRunsOnTheReader() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let h = ServerHarness(config([url(sim.port)], route: """
+                $json(ev) := $param(body);
+                $var(out) = "";
+                freeswitch_esl("api echo r$json(ev/DTMF-Digit)", "127.0.0.1:\(sim.port)", $var(out));
+                xlog("FSEV $json(ev/DTMF-Digit) $var(out)");
+            """))
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
+        let uuid = try sim.call("1000", "-")
+        let pairs = ["12", "34", "56"]
+        for (i, pair) in pairs.enumerated() {
+            XCTAssertEqual(try sim.control("dtmf \(uuid) \(pair)").first, "+OK")
+            XCTAssertTrue(waitUntil(timeout: 10) { h.messages.filter { $0.contains("FSEV ") }.count == 2 * (i + 1) },
+                          h.messages.joined(separator: "\n"))
+        }
+        XCTAssertEqual(h.messages.filter { $0.contains("FSEV ") }.map { String($0[$0.range(of: "FSEV ")!.upperBound...]) },
+                       pairs.joined().map { "\($0) r\($0)" })
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 2 * pairs.count, "both events of each pair ran on the I/O thread")
+    }
+
     /// Bursts of digits with one worker: some run on the I/O thread, the rest queue to the worker; the routes still
     /// start in stream order, none is lost.
     func testBurstsKeepTheirOrderBetweenTheReaderAndTheWorker() throws {
