@@ -64,7 +64,7 @@ final class UDPListener: SIPListener {
     }
 
     /// Datagrams taken per receive call, and the most replies/forwards one batch of them sends with one call.
-    static let batch = 32
+    static let batch = 64
     /// Full batches in a row after which the first worker is behind and a standing-by worker joins.
     static let fullBatchesBehind = 2
     /// How often a standing-by worker checks that the first worker still makes progress.
