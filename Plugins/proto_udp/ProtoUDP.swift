@@ -64,7 +64,7 @@ final class UDPListener: SIPListener {
     }
 
     /// Datagrams taken per receive call, and the most replies/forwards one batch of them sends with one call.
-    static let batch = 32
+    static let batch = 64
     /// Full batches in a row after which the first worker is behind and a standing-by worker joins.
     static let fullBatchesBehind = 2
     /// How often a standing-by worker checks that the first worker still makes progress.
@@ -86,6 +86,10 @@ final class UDPListener: SIPListener {
     /// threads blocked on one socket each wake for every other datagram, and those wake-ups cost more than the
     /// messages themselves when one thread could keep up alone.
     func serve(worker: OpaquePointer) {
+        // A wake-up that waits for the busy CPU's current task instead of preempting it finds more datagrams queued:
+        // one recvmmsg/sendmmsg pair for them instead of a sleep, wake-up and system call pair per burst.
+        let policy = cudp_thread_batch_policy()
+        if policy != 0 { host.log(.dbg, "SCHED_BATCH not set: \(String(cString: strerror(policy)))") }
         let slot = UDPListener.maxDatagram + 1
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: slot * UDPListener.batch, alignment: 16)
         defer { buf.deallocate() }

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -75,4 +76,14 @@ int cudp_send_batch(int fd, const unsigned char *const *bufs, const size_t *lens
         at += r;
     }
     return sent;
+}
+
+int cudp_thread_batch_policy(void) {
+#ifdef SCHED_BATCH
+    struct sched_param p = { .sched_priority = 0 };
+    /* pid 0: the calling thread (a Linux thread is its own task). */
+    return sched_setscheduler(0, SCHED_BATCH, &p) == 0 ? 0 : errno;
+#else
+    return ENOSYS;
+#endif
 }
