@@ -22,11 +22,20 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
 
 final class ProtoUDPModule: Sendable {
     let host: PluginHost
+    /// modparam sched_batch (default 1): the workers run under SCHED_BATCH. Read when the sockets open (after
+    /// every modparam).
+    let schedBatch = Atomic<Bool>(true)
     init(host: PluginHost) { self.host = host }
 
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: "proto_udp", version: "1.0.0", description: "SIP over UDP")
-        m.transport("udp", defaultPort: 5060) { [host] sa, len in try UDPListener(host: host, address: sa, length: len) }
+        m.param("sched_batch", .int) { [self] v in
+            guard let n = v.intValue, n == 0 || n == 1 else { throw PluginError("sched_batch must be 0 or 1") }
+            schedBatch.store(n == 1, ordering: .relaxed)
+        }
+        m.transport("udp", defaultPort: 5060) { [host, self] sa, len in
+            try UDPListener(host: host, address: sa, length: len, schedBatch: schedBatch.load(ordering: .relaxed))
+        }
         return m.build()
     }
 }
@@ -39,10 +48,13 @@ final class UDPListener: SIPListener {
     /// batched, so forward() still reports the failure to the script (ds_next_dst, use_next_gw failover).
     let family: sa_family_t
     let stopping = Atomic<Bool>(false)
+    /// The workers switch themselves to SCHED_BATCH (modparam sched_batch).
+    let schedBatch: Bool
     static let maxDatagram = 65535
 
-    init(host: PluginHost, address: UnsafePointer<sockaddr>, length: socklen_t) throws {
+    init(host: PluginHost, address: UnsafePointer<sockaddr>, length: socklen_t, schedBatch: Bool) throws {
         self.host = host
+        self.schedBatch = schedBatch
         family = address.pointee.sa_family
         let s = socket(Int32(family), Int32(SOCK_DGRAM.rawValue), 0)
         guard s >= 0 else { throw PluginError("socket(): \(String(cString: strerror(errno)))") }
@@ -88,7 +100,7 @@ final class UDPListener: SIPListener {
     func serve(worker: OpaquePointer) {
         // A wake-up that waits for the busy CPU's current task instead of preempting it finds more datagrams queued:
         // one recvmmsg/sendmmsg pair for them instead of a sleep, wake-up and system call pair per burst.
-        let policy = cudp_thread_batch_policy()
+        let policy = schedBatch ? cudp_thread_batch_policy() : 0
         if policy != 0 { host.log(.dbg, "SCHED_BATCH not set: \(String(cString: strerror(policy)))") }
         let slot = UDPListener.maxDatagram + 1
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: slot * UDPListener.batch, alignment: 16)

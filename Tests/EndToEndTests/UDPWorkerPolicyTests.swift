@@ -27,15 +27,18 @@ final class UDPWorkerPolicyTests: XCTestCase {
         return out
     }
 
-    func testUDPWorkersRunUnderSchedBatch() throws {
+    /// Starts a proxy with two UDP workers (with `params` as extra config lines), waits until a worker answers and
+    /// both workers have started, and returns the policy of each thread the proxy started, plus the main thread's.
+    private func workerPolicies(params: String, batchWorkers: Int) throws -> (workers: [Int], main: Int?) {
         // Threads of servers other tests in this process started (and stopped) do not count.
-        let before = Set(threadPolicies().filter { $0.value == 3 }.keys)
+        let before = Set(threadPolicies().keys)
         let port = try UDPSocket().port
         h = ServerHarness("""
         mpath = "\(BinaryRunner.buildDirectory.path)"
         socket = udp:127.0.0.1:\(port)
         loadmodule "proto_udp.so"
         loadmodule "sl.so"
+        \(params)
         route { sl_send_reply(200, "OK"); }
         """)
         XCTAssertEqual(h.prepare(workers: 2).map(\.description), [], h.messages.joined(separator: "\n"))
@@ -51,13 +54,25 @@ final class UDPWorkerPolicyTests: XCTestCase {
         let end = Date().addingTimeInterval(5)
         while reply == nil, Date() < end { reply = client.receive()?.0 }
         XCTAssertTrue(reply?.hasPrefix("SIP/2.0 200 OK\r\n") == true, reply ?? "no reply")
-        // Both workers (the one waiting on the socket and the one standing by, which may start a moment later) are
-        // SCHED_BATCH, no other new thread is.
+        // The worker standing by may start a moment after the one waiting on the socket: wait until `batchWorkers`
+        // new threads run under SCHED_BATCH.
         var policies = threadPolicies()
-        func newBatch() -> Int { policies.filter { $0.value == 3 && !before.contains($0.key) }.count }
+        func new() -> [Int] { policies.filter { !before.contains($0.key) }.map(\.value) }
         let deadline = Date().addingTimeInterval(5)
-        while newBatch() < 2, Date() < deadline { policies = threadPolicies() }
-        XCTAssertEqual(newBatch(), 2, "\(policies)")
-        XCTAssertEqual(policies[Int(getpid())], 0, "the main thread keeps SCHED_OTHER")
+        while new().filter({ $0 == 3 }).count < batchWorkers, Date() < deadline { policies = threadPolicies() }
+        return (new(), policies[Int(getpid())])
+    }
+
+    func testUDPWorkersRunUnderSchedBatch() throws {
+        let (workers, main) = try workerPolicies(params: "", batchWorkers: 2)
+        // Both workers (the one waiting on the socket and the one standing by) are SCHED_BATCH, no other new thread.
+        XCTAssertEqual(workers.filter { $0 == 3 }.count, 2, "\(workers)")
+        XCTAssertEqual(main, 0, "the main thread keeps SCHED_OTHER")
+    }
+
+    func testSchedBatchZeroKeepsTheDefaultPolicy() throws {
+        let (workers, _) = try workerPolicies(params: "modparam(\"proto_udp\", \"sched_batch\", 0)", batchWorkers: 0)
+        XCTAssertFalse(workers.isEmpty)
+        XCTAssertEqual(workers.filter { $0 == 3 }, [], "no thread switched to SCHED_BATCH: \(workers)")
     }
 }
