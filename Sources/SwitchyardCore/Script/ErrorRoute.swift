@@ -101,6 +101,12 @@ extension ScriptEngine {
     func runErrorRouteNow(_ ctx: ScriptContext) {
         defer { ctx.errorInfo = ErrorInfo() }
         guard let route = routes.error else { return }
+        // A failing assert inside error_route enters it again: OpenSIPS bounds that by its route nesting limit (its
+        // level counts the top route as 1, our depth as 0, so the new level is depth + 2).
+        guard ctx.depth + 2 <= RouteCallNode.maxDepth else {
+            log.error("error_route: too many recursive routing table lookups (\(ctx.depth + 2)) giving up!")
+            return
+        }
         let savedType = ctx.routeType, savedFlow = ctx.flow
         ctx.routeType = .error
         ctx.flow = .normal
