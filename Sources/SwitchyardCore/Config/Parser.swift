@@ -532,15 +532,16 @@ public struct Parser {
                 advance()
                 try expect("(", "after assert")
                 let cond = try parseCondition()
-                var desc = ""
-                if accept(",") {
-                    guard case .string(let s, _) = current.kind else {
-                        fail(current.location, "assert(): the description must be a string, found \(describe(current))")
-                        throw Bail()
-                    }
-                    desc = s
-                    advance()
+                // OpenSIPS's grammar has only assert(exp, "string"): the description is required.
+                guard accept(",") else {
+                    fail(current.location, "assert() takes a condition and a description string: assert(cond, \"text\"), found \(describe(current))")
+                    throw Bail()
                 }
+                guard case .string(let desc, _) = current.kind else {
+                    fail(current.location, "assert(): the description must be a string, found \(describe(current))")
+                    throw Bail()
+                }
+                advance()
                 try expect(")", "to close assert")
                 try endStatement()
                 return .assertStmt(cond, desc, loc)
