@@ -15,10 +15,38 @@ private func fail(_ what: String) -> Never {
     fatalError("SIP parser invariant violated: \(what)")
 }
 
+/// salvageRequest never traps; what it returns is a request whose fields lie inside the input, before `cut`.
+private func checkSalvage(_ bytes: [UInt8], cut: Int?) {
+    guard let s = SIPMessage.salvageRequest(bytes, cut: cut) else { return }
+    if !s.isRequest || s.method == nil || s.requestURIText == nil { fail("salvaged message is not a request") }
+    for f in s.fields {
+        if f.line.upperBound > bytes.count || f.value.upperBound > f.line.upperBound || f.name.lowerBound != f.line.lowerBound {
+            fail("salvaged field outside its line or the input")
+        }
+        if let c = cut, f.line.lowerBound >= c { fail("salvaged field at or after the cut") }
+    }
+    if s.body.count > bytes.count { fail("salvaged body longer than the input") }
+    _ = s.callID; _ = s.cseqMethod; _ = s.fromTag
+    for name in probeNames { _ = s.header(name); _ = s.headers(name) }
+    _ = try? s.vias()
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    guard let m = try? SIPMessage.parse(bytes) else { return 0 }
+    let m: SIPMessage
+    do {
+        m = try SIPMessage.parse(bytes)
+    } catch {
+        // What error_route sees of a request that did not parse: whole, and cut where the parser says it failed.
+        checkSalvage(bytes, cut: nil)
+        if let at = error.offset {
+            if !(0...size).contains(at) { fail("parse error offset \(at) outside the input") }
+            checkSalvage(bytes, cut: at)
+        }
+        return 0
+    }
+    do { _ = try m.vias() } catch { if let at = error.offset { checkSalvage(bytes, cut: at) } }
 
     // First line.
     if m.isRequest {

@@ -228,7 +228,9 @@ public final class SIPMessage: @unchecked Sendable {
         var out: [SIPVia] = []
         out.reserveCapacity(4)
         try bytes.withUnsafeBufferPointer { (b) throws(SIPParseError) in
-            for f in fields where f.kind == .via { try SIPVia.parseAll(bytes, b, f.value, into: &out) }
+            for f in fields where f.kind == .via {
+                do throws(SIPParseError) { try SIPVia.parseAll(bytes, b, f.value, into: &out) } catch { throw SIPParseError(error.reason, at: f.line.lowerBound) }
+            }
         }
         viaCache = out
         return out

@@ -94,14 +94,14 @@ enum SIPParser {
                 throw SIPParseError("headers not terminated by an empty line")
             }
             if end == i { headersEnd = next; break }   // empty line
-            if Byte.isWS(b[i]) { throw SIPParseError("continuation line without a header") }
+            if Byte.isWS(b[i]) { throw SIPParseError("continuation line without a header", at: i) }
             // name
             var j = i
             while j < end, Byte.isToken(b[j]) { j += 1 }
             let nameRange = i..<j
-            guard !nameRange.isEmpty else { throw SIPParseError("bad header name") }
+            guard !nameRange.isEmpty else { throw SIPParseError("bad header name", at: i) }
             while j < end, Byte.isWS(b[j]) { j += 1 }
-            guard j < end, b[j] == Byte.colon else { throw SIPParseError("header line without a colon") }
+            guard j < end, b[j] == Byte.colon else { throw SIPParseError("header line without a colon", at: i) }
             j += 1
             // value, with continuation lines
             var lineNext = next
@@ -114,11 +114,11 @@ enum SIPParser {
             let value = Byte.trim(b, j..<valueEnd)
             let kind = HeaderKind.classify(b, nameRange)
             if kind == .contentLength {
-                guard let n = parseDecimal(bytes, value), n <= maxBody else { throw SIPParseError("bad Content-Length") }
+                guard let n = parseDecimal(bytes, value), n <= maxBody else { throw SIPParseError("bad Content-Length", at: i) }
                 contentLength = n
             }
             if kind == .maxForwards {
-                guard let n = parseDecimal(bytes, value), n <= 255 else { throw SIPParseError("bad Max-Forwards") }
+                guard let n = parseDecimal(bytes, value), n <= 255 else { throw SIPParseError("bad Max-Forwards", at: i) }
             }
             let bit: UInt32 = 1 << kind.rawValue
             switch kind {
@@ -160,13 +160,13 @@ enum SIPParser {
         if let f = fields.first(where: { $0.kind == .cseq }) {
             var j = f.value.lowerBound, digits = 0
             while j < f.value.upperBound, b[j] >= 48, b[j] <= 57 { j += 1; digits += 1 }
-            guard digits > 0, digits <= 10 else { throw SIPParseError("bad CSeq number") }
+            guard digits > 0, digits <= 10 else { throw SIPParseError("bad CSeq number", at: f.line.lowerBound) }
             var k = j
             while k < f.value.upperBound, Byte.isLWS(b[k]) { k += 1 }
-            guard k > j, k < f.value.upperBound else { throw SIPParseError("bad CSeq method") }
+            guard k > j, k < f.value.upperBound else { throw SIPParseError("bad CSeq method", at: f.line.lowerBound) }
             var m = k
             while m < f.value.upperBound, Byte.isToken(b[m]) { m += 1 }
-            guard m == f.value.upperBound else { throw SIPParseError("bad CSeq method") }
+            guard m == f.value.upperBound else { throw SIPParseError("bad CSeq method", at: f.line.lowerBound) }
             if isRequest && knownMethod(b, methodRange) {
                 // The CSeq method must match the request method (ACK/CANCEL included). An unknown method is
                 // left to the script (which answers 501), so its CSeq is not compared.
@@ -180,7 +180,7 @@ enum SIPParser {
                              headersStart: headersStart, headersEnd: headersEnd, fields: fields, bodyRange: bodyRange)
         // From and To carry the dialog identifiers: a malformed one makes the message unusable.
         for f in fields where f.kind == .from || f.kind == .to {
-            guard NameAddr.isValid(b, f.value) else { throw SIPParseError("bad \(f.kind == .from ? "From" : "To") header") }
+            guard NameAddr.isValid(b, f.value) else { throw SIPParseError("bad \(f.kind == .from ? "From" : "To") header", at: f.line.lowerBound) }
         }
         return msg
     }
@@ -271,7 +271,7 @@ public enum SIPFraming {
                         while j < end, b[j] >= 48, b[j] <= 57, digits < 9 { n = n * 10 + Int(b[j] - 48); j += 1; digits += 1 }
                         // Same limits as the parser's: a value it would refuse must not frame the stream either.
                         if digits == 0 || (j < end && b[j] >= 48 && b[j] <= 57) || n > SIPParser.maxBody {
-                            throw SIPParseError("bad Content-Length")
+                            throw SIPParseError("bad Content-Length", at: i)
                         }
                         contentLength = n
                     }

@@ -1,10 +1,12 @@
 extension SIPMessage {
     /// What is left of a request that `parse` rejected, for the script's `error_route` (OpenSIPS runs it on the
     /// partly parsed message when the request line was read): the request line, then the header lines up to the
-    /// first one that is not `name: value`, nothing checked inside them; the rest of the buffer is the body.
-    /// nil when the first line is not a request line (OpenSIPS runs no error_route then).
-    public static func salvageRequest(_ bytes: [UInt8]) -> SIPMessage? {
-        bytes.withUnsafeBufferPointer { b -> SIPMessage? in
+    /// first one that is not `name: value` or that starts at `cut` (the bad header's offset from `SIPParseError`:
+    /// OpenSIPS's header list ends before the header it failed on), nothing checked inside them; the rest of the
+    /// buffer is the body. nil when the first line is not a request line (OpenSIPS runs no error_route then).
+    public static func salvageRequest(_ bytes: [UInt8], cut: Int? = nil) -> SIPMessage? {
+        let cut = cut ?? Int.max
+        return bytes.withUnsafeBufferPointer { b -> SIPMessage? in
             var i = 0
             while i < b.count, b[i] == Byte.cr || b[i] == Byte.lf { i += 1 }
             guard let (firstEnd, afterFirst) = SIPParser.lineEnd(b, from: i) else { return nil }
@@ -26,6 +28,7 @@ extension SIPMessage {
             var headersEnd = b.count
             while at < b.count, let (end, next) = SIPParser.lineEnd(b, from: at) {
                 if end == at { headersEnd = next; break }
+                if at >= cut { headersEnd = at; break }
                 var n = at
                 while n < end, Byte.isToken(b[n]) { n += 1 }
                 let nameRange = at..<n

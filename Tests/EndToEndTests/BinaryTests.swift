@@ -105,6 +105,18 @@ final class BinaryTests: XCTestCase {
         XCTAssertTrue(out.contains("unsupported: async() is not implemented"), out)
     }
 
+    func testSyntaxOnlyAcceptsErrorRouteAndAsserts() throws {
+        let cfg = writeTemp("""
+        enable_asserts = yes
+        abort_on_assert = no
+        error_route { exit; }
+        route { assert($var(x) == 1, "x is one"); exit; }
+        """)
+        let (status, out) = try BinaryRunner.run(["--syntax-only", "-f", cfg])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(out.contains("syntax ok: every construct is supported"), out)
+    }
+
     func testVersion() throws {
         let (status, out) = try BinaryRunner.run(["-V"])
         XCTAssertEqual(status, 0)

@@ -6,9 +6,9 @@ import SwitchyardTestSupport
 /// To, From;tag=1, Call-ID dummy-1 and CSeq 1 DUMMY, from a zeroed IPv4 source): its message variables print what
 /// OpenSIPS 3.6 prints there, in the real binary.
 final class DummyRequestTests: XCTestCase {
-    static let line = "rm=$rm ru=$ru ci=$ci cs=$cs fu=$fu ft=$ft tu=$tu tt=$tt si=$si sp=$sp ml=$ml via=$hdr(Via)"
+    static let line = "rm=$rm ru=$ru ci=$ci cs=$cs fu=$fu ft=$ft tu=$tu tt=$tt si=$si sp=$sp pr=[$pr] ml=$ml via=$hdr(Via)"
     static let expected = "rm=DUMMY ru=sip:user@dummy.com ci=dummy-1 cs=1 fu=sip:from@dummy.com ft=1 tu=sip:to@dummy.com tt=<null> "
-        + "si=0.0.0.0 sp=0 ml=175 via=SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKdummy"
+        + "si=0.0.0.0 sp=0 pr=[] ml=175 via=SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKdummy"
 
     func testMessageVariablesOnTheDummyRequest() throws {
         let cfg = writeTemp("""

@@ -1,5 +1,6 @@
 // Finding executables and watching loopback ports, for tests that start peers (sipp, switchyard) and wait for them.
 import Foundation
+import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,7 +69,8 @@ public enum LocalPorts {
     }
 
     /// `n` distinct ports on 127.0.0.1, each free for UDP and TCP a moment ago (kernel-assigned, as freeUDPPort), not
-    /// in `avoid`: a test's proxy and peers, instead of fixed numbers another run may hold.
+    /// in `avoid`: a test's proxy and peers, instead of fixed numbers another run may hold. Always `n` of them: when it
+    /// cannot find them the test fails (and the missing ones are 0).
     public static func freePorts(_ n: Int, avoid: Set<Int> = []) -> [Int] {
         var taken = avoid
         var out: [Int] = []
@@ -79,6 +81,11 @@ public enum LocalPorts {
             guard p > 0, !inUse(p, tcp: true) else { continue }
             taken.insert(p)
             out.append(p)
+        }
+        if out.count < n {
+            // Fail the test rather than let a caller index past the end; the zeros make anything bound to them fail.
+            XCTFail("LocalPorts.freePorts: only \(out.count) of \(n) free ports found")
+            out += Array(repeating: 0, count: n - out.count)
         }
         return out
     }

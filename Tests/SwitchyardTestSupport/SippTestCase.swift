@@ -68,6 +68,11 @@ open class SippTestCase: XCTestCase {
         }
         // The socket is bound before the workers start reading.
         _ = sy.waitFor("ready", timeout: 5)
+        // The port may have been taken by another process between picking it and binding it: then the port looked
+        // bound, but switchyard failed to bind and exited.
+        guard sy.process.isRunning else {
+            throw SetupError("switchyard exited at startup (port \(port) taken by another process?):\n\(sy.output)")
+        }
         return sy
     }
 

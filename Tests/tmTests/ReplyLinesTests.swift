@@ -57,6 +57,7 @@ final class ReplyLinesTests: TMTestCase {
             $du = "sip:127.0.0.1:\(callee)";
             t_relay();
             append_to_reply("X-After: $ci\\r\\n");
+            xlog("APPENDED $ci\\n");
         }
         failure_route[f] {
             append_to_reply("X-Failure: $T_reply_code\\r\\n");
@@ -74,6 +75,8 @@ final class ReplyLinesTests: TMTestCase {
                                     callID: call), to: proxy)
             let relayed = try XCTUnwrap(uas.receive(startingWith: "\(method) ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
             XCTAssertFalse(relayed.contains("X-After"), relayed)
+            // Two UDP workers: the 486 may be read by the other one before this worker passed append_to_reply.
+            XCTAssertTrue(sy.waitFor("APPENDED \(call)"), sy.output)
             uas.send(BranchURITests.answer(relayed, "486 Busy Here"), to: proxy)
             let code = method == "INVITE" ? "503" : "408"
             let reply = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 \(code)", timeout: 8, seen: &seen), "\(seen)\n\(sy.output)")

@@ -195,7 +195,7 @@ public indirect enum Stmt: Sendable {
     case exit(SourceLocation)
     case drop(SourceLocation)
     case breakStmt(SourceLocation)
-    /// assert(cond[, "description"]): checked only with enable_asserts.
+    /// assert(cond, "description") (both required, as OpenSIPS's grammar): checked only with enable_asserts.
     case assertStmt(Expr, String, SourceLocation)
     case empty
 }

@@ -482,10 +482,28 @@ public struct Parser {
     mutating func parseStatement() throws -> Stmt {
         let s = try parseStatementBody()
         switch s {
-        case .ifElse, .whileLoop, .forEach, .switchStmt, .block: break  // they set stmtEnd
-        default: stmtEnd = (tokens[max(pos - 1, 0)].endLine, nil)
+        case .ifElse, .whileLoop, .forEach, .switchStmt, .block: return s  // they set stmtEnd and their trace line
+        default:
+            stmtEnd = (tokens[max(pos - 1, 0)].endLine, nil)
+            return Self.stamped(s, traceLine: stmtEnd.line)
         }
-        return s
+    }
+
+    /// A simple statement with the line OpenSIPS's parser stamps on its action: the line it has read up to when the
+    /// statement completes (a call spread over lines traces the line of its end, not of its name).
+    static func stamped(_ s: Stmt, traceLine l: Int) -> Stmt {
+        switch s {
+        case .call(let c): return .call(CallExpr(name: c.name, args: c.args, location: c.location.withTraceLine(l)))
+        case .assign(let a):
+            return .assign(AssignStmt(target: a.target, targetLocation: a.targetLocation, op: a.op, value: a.value,
+                                      location: a.location.withTraceLine(l)))
+        case .returnStmt(let v, let loc): return .returnStmt(v, loc.withTraceLine(l))
+        case .exit(let loc): return .exit(loc.withTraceLine(l))
+        case .drop(let loc): return .drop(loc.withTraceLine(l))
+        case .breakStmt(let loc): return .breakStmt(loc.withTraceLine(l))
+        case .assertStmt(let c, let d, let loc): return .assertStmt(c, d, loc.withTraceLine(l))
+        default: return s
+        }
     }
 
     mutating func parseStatementBody() throws -> Stmt {
@@ -532,15 +550,16 @@ public struct Parser {
                 advance()
                 try expect("(", "after assert")
                 let cond = try parseCondition()
-                var desc = ""
-                if accept(",") {
-                    guard case .string(let s, _) = current.kind else {
-                        fail(current.location, "assert(): the description must be a string, found \(describe(current))")
-                        throw Bail()
-                    }
-                    desc = s
-                    advance()
+                // OpenSIPS's grammar has only assert(exp, "string"): the description is required.
+                guard accept(",") else {
+                    fail(current.location, "assert() takes a condition and a description string: assert(cond, \"text\"), found \(describe(current))")
+                    throw Bail()
                 }
+                guard case .string(let desc, _) = current.kind else {
+                    fail(current.location, "assert(): the description must be a string, found \(describe(current))")
+                    throw Bail()
+                }
+                advance()
                 try expect(")", "to close assert")
                 try endStatement()
                 return .assertStmt(cond, desc, loc)

@@ -5,9 +5,9 @@ public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
     public let file: SourceFile
     public let line: Int
     public let column: Int
-    /// The line script_trace prints for an if/while/switch/for statement: OpenSIPS's parser stamps an action with the
-    /// line it has read up to when it reduces the rule, the end of the statement (or the token after an `if` without
-    /// `else`, read to look for one). nil: `line`. Not part of equality.
+    /// The line script_trace prints for a statement: OpenSIPS's parser stamps every action with the line it has read
+    /// up to when it reduces the rule, the end of the statement (or the token after an `if` without `else`, read to
+    /// look for one). nil: `line`. Not part of equality.
     public var traceLine: Int? = nil
 
     public static func == (a: SourceLocation, b: SourceLocation) -> Bool {

@@ -11,7 +11,7 @@ public struct SyntaxReport {
         "xlog", "xdbg", "log", "route", "fetch_event_params", "setflag", "resetflag", "isflagset", "isflag", "raise_event",
     ]
     /// Route kinds that are parsed and stored but run only once transaction support exists.
-    static let dormantRoutes: Set<RouteKind> = [.failure, .branch, .local, .error]
+    static let dormantRoutes: Set<RouteKind> = [.failure, .branch, .local]
 
     public static func make(ast: ScriptAST, diagnostics: DiagnosticBag, pluginDirectory: String? = nil) -> SyntaxReport {
         var lines: [String] = diagnostics.errors.map { "\($0.location.map(\.description) ?? "-"): unsupported: \($0.message)" }
@@ -41,10 +41,10 @@ public struct SyntaxReport {
         }
         var calls: [CallExpr] = []
         for r in ast.routes { collectCalls(r.body, into: &calls) }
-        for c in calls where ["async", "launch", "assert"].contains(c.name) {
+        for c in calls where ["async", "launch"].contains(c.name) {
             lines.append("\(c.location): unsupported: \(c.name)() is not implemented")
         }
-        let unknown = calls.filter { !coreFunctions.contains($0.name) && !["async", "launch", "assert"].contains($0.name) }
+        let unknown = calls.filter { !coreFunctions.contains($0.name) && !["async", "launch"].contains($0.name) }
         var seen = Set<String>()
         for c in unknown where seen.insert(c.name).inserted {
             lines.append("\(c.location): note: \(c.name)() must come from a loaded module (checked by -c)")

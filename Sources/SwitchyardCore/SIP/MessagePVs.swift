@@ -91,7 +91,8 @@ enum MessagePVs {
         msgPV(["sp", "src_port"]) { _, ctx in ctx.onDummyRequest ? .int(0) : ctx.message.origin.map { .int($0.source.port) } ?? .null }
         msgPV(["Ri"]) { _, ctx in str(ctx.message.origin?.socket.address.ip) }
         msgPV(["Rp"]) { _, ctx in ctx.message.origin.map { .int($0.socket.address.port) } ?? .null }
-        msgPV(["pr", "proto"]) { _, ctx in str(ctx.message.origin?.socket.proto.name) }
+        // OpenSIPS's dummy request has protocol 0, which $pr prints as "" (not null).
+        msgPV(["pr", "proto"]) { _, ctx in ctx.onDummyRequest ? .str("") : str(ctx.message.origin?.socket.proto.name) }
         msgPV(["rP"]) { _, ctx in
             guard let u = ctx.message.requestURI else { return .null }
             return .str(u.param("transport") ?? "udp")

@@ -155,7 +155,7 @@ public final class SIPCore: @unchecked Sendable {
             counters.bad.add(1, ordering: .relaxed)
             log.write(LogLevels.info, module: "core", "bad SIP message from \(source.text): \(error.reason)")
             // With an error_route, OpenSIPS runs it on a request it could not parse and sends nothing itself.
-            if engine.routes.error != nil, engine.runErrorRoute(afterParseFailure: error.reason, bytes: bytes,
+            if engine.routes.error != nil, engine.runErrorRoute(afterParseFailure: error, bytes: bytes,
                                                               origin: SIPOrigin(socket: w.socket, conn: conn, source: source), ctx: w.ctx) {
                 return -1
             }

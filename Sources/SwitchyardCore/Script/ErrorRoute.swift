@@ -65,9 +65,9 @@ extension ScriptEngine {
     /// A request that failed to parse with its request line read: runs `error_route` on what could be read (OpenSIPS's
     /// receive_msg) and returns true; the message is then dropped whatever the route did. false (nothing run) when
     /// there is no error_route or OpenSIPS would not run it for this failure.
-    func runErrorRoute(afterParseFailure reason: String, bytes: [UInt8], origin: SIPOrigin, ctx: ScriptContext) -> Bool {
-        guard let route = routes.error, let info = ErrorInfo.forReceiveFailure(reason),
-              let msg = SIPMessage.salvageRequest(bytes) else { return false }
+    func runErrorRoute(afterParseFailure error: SIPParseError, bytes: [UInt8], origin: SIPOrigin, ctx: ScriptContext) -> Bool {
+        guard let route = routes.error, let info = ErrorInfo.forReceiveFailure(error.reason),
+              let msg = SIPMessage.salvageRequest(bytes, cut: error.offset) else { return false }
         ctx.reset(routeType: .error)
         ctx.message.load(sip: msg, origin: origin)
         ctx.errorInfo = info
@@ -101,6 +101,12 @@ extension ScriptEngine {
     func runErrorRouteNow(_ ctx: ScriptContext) {
         defer { ctx.errorInfo = ErrorInfo() }
         guard let route = routes.error else { return }
+        // A failing assert inside error_route enters it again: OpenSIPS bounds that by its route nesting limit (its
+        // level counts the top route as 1, our depth as 0, so the new level is depth + 2).
+        guard ctx.depth + 2 <= RouteCallNode.maxDepth else {
+            log.error("error_route: too many recursive routing table lookups (\(ctx.depth + 2)) giving up!")
+            return
+        }
         let savedType = ctx.routeType, savedFlow = ctx.flow
         ctx.routeType = .error
         ctx.flow = .normal

@@ -106,13 +106,23 @@ public final class ScriptContext: @unchecked Sendable {
     /// $fu sip:from@dummy.com... Parsed once per context (a message's Via cache is not shared across threads).
     static let dummyRequestText = "DUMMY sip:user@dummy.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKdummy\r\n"
         + "To: <sip:to@dummy.com>\r\nFrom: <sip:from@dummy.com>;tag=1\r\nCall-ID: dummy-1\r\nCSeq: 1 DUMMY\r\n\r\n"
-    private(set) lazy var dummyRequest: SIPMessage? = try? SIPMessage.parse(Array(Self.dummyRequestText.utf8))
+    var dummyRequest: SIPMessage? {
+        if let d = dummyMade { return d }
+        dummyMade = try? SIPMessage.parse(Array(Self.dummyRequestText.utf8))
+        return dummyMade
+    }
+    /// The dummy request once a route ran on it; nil before (then no message is it, and asking parses nothing).
+    private var dummyMade: SIPMessage?
+    var dummyParsed: Bool { dummyMade != nil }
 
     @inline(__always)
     static func runsOnDummy(_ kind: RouteKind) -> Bool { kind == .startup || kind == .timer || kind == .event }
 
     /// True while the route runs on the dummy request (no transport, nothing to answer).
-    public var onDummyRequest: Bool { message.sip != nil && message.sip === dummyRequest && message.origin == nil }
+    public var onDummyRequest: Bool {
+        guard message.origin == nil, let d = dummyMade, let m = message.sip else { return false }
+        return m === d
+    }
 
     /// Clears per-run state so the context can serve the next message or event.
     public func reset(routeType: RouteKind) {

@@ -27,7 +27,6 @@ struct ScriptTrace {
         case is ReturnNode: return "core return"
         case let e as ExitNode: return e.drop ? "core drop" : "core exit"
         case is BreakNode: return "core break"
-        case is AssertNode: return "core assert"
         default: return nil
         }
     }
