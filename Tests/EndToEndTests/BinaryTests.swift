@@ -101,8 +101,21 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(status, 0, out)
         XCTAssertTrue(out.contains(":1:1: unsupported: global 'tcp_workers'"), out)
         XCTAssertTrue(out.contains(":2:1: unsupported: module 'no_such_module'"), out)
-        XCTAssertTrue(out.contains(":3:1: unsupported: failure_route"), out)
+        XCTAssertTrue(out.contains(":3:1: unsupported: failure_route is parsed and checked but never triggered (tm.so is not loaded)"), out)
         XCTAssertTrue(out.contains("unsupported: async() is not implemented"), out)
+    }
+
+    func testSyntaxOnlyAcceptsTransactionRoutesWithTM() throws {
+        let cfg = writeTemp("""
+        loadmodule "tm.so"
+        failure_route[missed] { exit; }
+        branch_route[b] { exit; }
+        local_route { exit; }
+        route { t_on_failure("missed"); t_on_branch("b"); t_relay(); }
+        """)
+        let (status, out) = try BinaryRunner.run(["--syntax-only", "-f", cfg])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(out.contains("syntax ok: every construct is supported"), out)
     }
 
     func testSyntaxOnlyAcceptsErrorRouteAndAsserts() throws {

@@ -10,7 +10,7 @@ public struct SyntaxReport {
     static let coreFunctions: Set<String> = [
         "xlog", "xdbg", "log", "route", "fetch_event_params", "setflag", "resetflag", "isflagset", "isflag", "raise_event",
     ]
-    /// Route kinds that are parsed and stored but run only once transaction support exists.
+    /// Route kinds that only tm triggers: never run by a script that does not load it.
     static let dormantRoutes: Set<RouteKind> = [.failure, .branch, .local]
 
     public static func make(ast: ScriptAST, diagnostics: DiagnosticBag, pluginDirectory: String? = nil) -> SyntaxReport {
@@ -36,8 +36,13 @@ public struct SyntaxReport {
                 lines.append("\(m.location): unsupported: module '\(n)' is not part of this build (no plugin in \(dir))")
             }
         }
-        for r in ast.routes where dormantRoutes.contains(r.kind) {
-            lines.append("\(r.location): unsupported: \(r.kind.keyword) is parsed and checked but never triggered (no transaction module yet)")
+        let loadsTM = ast.modules.contains { m in
+            var n = m.name
+            if let slash = n.lastIndex(of: "/") { n = String(n[n.index(after: slash)...]) }
+            return n == "tm.so" || n == "tm"
+        }
+        for r in ast.routes where !loadsTM && dormantRoutes.contains(r.kind) {
+            lines.append("\(r.location): unsupported: \(r.kind.keyword) is parsed and checked but never triggered (tm.so is not loaded)")
         }
         var calls: [CallExpr] = []
         for r in ast.routes { collectCalls(r.body, into: &calls) }
