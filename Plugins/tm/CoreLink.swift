@@ -93,6 +93,16 @@ struct CoreLink: @unchecked Sendable {
 
     struct BuildFailure: Error { let code: Int32 }
 
+    /// Builds the forwarded request (no new branch: the core's stateless one) and sends it from the core's buffer:
+    /// nothing is kept, so nothing is copied (the end-to-end ACK of a 2xx). 0, the core's error code, or -6.
+    func forwardStateless(_ ctx: SYContext) -> Int32 {
+        var out = sy_str()
+        var t = sy_sip_target()
+        let rc = api.sip_build_request!(ctx.raw, sy_str(), sy_str(), sy_str(), &out, &t)
+        guard rc == 0 else { return rc }
+        return api.sip_send!(&t, out.s, out.len) == 0 ? 0 : -6
+    }
+
     func buildReply(_ ctx: SYContext, code: Int, reason: String, toTag: String, extra: String = "", body: String = "") -> Built? {
         var out = sy_str()
         var t = sy_sip_target()

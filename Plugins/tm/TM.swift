@@ -367,10 +367,8 @@ final class TM: @unchecked Sendable {
 
     /// A stateless forward of an ACK for which no transaction exists (the end-to-end ACK of a 2xx).
     func forwardStateless(_ ctx: SYContext) -> Int32 {
-        switch core.buildRequest(ctx, ruri: "", dst: "", branch: "") {
-        case .failure(let e): return e.code
-        case .success(let b): return core.send(b.target, b.bytes) ? 1 : -6
-        }
+        let rc = core.forwardStateless(ctx)
+        return rc == 0 ? 1 : rc
     }
 
     // MARK: local replies

@@ -123,6 +123,23 @@ extension SIPCore {
         return bytes.withUnsafeBufferPointer { b -> Range<Int>? in
             // A value without ';' has no tag (a request's To): memchr says so a word at a time.
             guard !r.isEmpty, let base = b.baseAddress, memchr(base + r.lowerBound, 59, r.count) != nil else { return nil }
+            // The usual value has no quote and at most one <...>: its parameters follow the '>' (or start at the first
+            // ';' of an addr-spec), found with memchr instead of the byte loop below, with the same answer.
+            if memchr(base + r.lowerBound, 34, r.count) == nil {
+                var from = r.lowerBound
+                if let lt = memchr(base + r.lowerBound, 60, r.count) {
+                    let l = UnsafeRawPointer(lt).assumingMemoryBound(to: UInt8.self) - base
+                    if memchr(base + r.lowerBound, 59, l - r.lowerBound) != nil {
+                        from = -1  // a ';' ahead of the '<': the byte loop decides
+                    } else if let gt = memchr(base + l, 62, r.upperBound - l) {
+                        from = UnsafeRawPointer(gt).assumingMemoryBound(to: UInt8.self) - base + 1
+                    } else {
+                        from = r.upperBound  // an unclosed '<': no parameter outside it
+                    }
+                    if from >= 0, from < r.upperBound, memchr(base + from, 60, r.upperBound - from) != nil { from = -1 }
+                }
+                if from >= 0 { return tagParam(b, from..<r.upperBound) }
+            }
             let special: UInt64 = (1 << 34) | (1 << 59) | (1 << 60) | (1 << 62)
             var i = r.lowerBound
             var inQuote = false, inAngle = false
@@ -144,6 +161,25 @@ extension SIPCore {
             }
             return nil
         }
+    }
+
+    /// The first `;tag=` parameter value among the ';' of r (all outside quotes and angle brackets).
+    @inline(__always)
+    static func tagParam(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int>? {
+        guard let base = b.baseAddress else { return nil }
+        var i = r.lowerBound
+        while i < r.upperBound, let p = memchr(base + i, 59, r.upperBound - i) {
+            i = UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self) - base
+            var j = i + 1
+            while j < r.upperBound, b[j] == 32 { j += 1 }
+            if j + 4 <= r.upperBound, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 {
+                var k = j + 4
+                while k < r.upperBound, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
+                return (j + 4)..<k
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// The URI of a name-addr value: inside <...>, else up to the first ';'.
