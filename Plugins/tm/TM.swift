@@ -164,8 +164,12 @@ final class TM: @unchecked Sendable {
         // and before the 100 Trying is built. With none registered nothing can change it in between: the 100 is
         // built first and its target serves as the upstream (one core call less).
         let early = globalCallbacks.isEmpty
-        var trying = early && sendTrying ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
-        guard var upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
+        var tryingBytes: [UInt8] = []
+        var tryingTarget = sy_sip_target()
+        var trying = early && sendTrying
+            && core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "", bytes: &tryingBytes, target: &tryingTarget)
+        var upstream: sy_sip_target
+        if trying { upstream = tryingTarget } else if let t = core.replyTarget(ctx) { upstream = t } else { return .failed(-2) }
         let cell = Cell(hashIndex: b, label: table.nextLabel(b), keys: keys, viaPort: info.via_port, cseq: info.cseq,
                         snapshot: early ? core.snapshot(ctx) : nil, upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
@@ -182,16 +186,22 @@ final class TM: @unchecked Sendable {
         fire(globalCallbacks, TMCB.requestIn, cell, code: 0, ctx: ctx)
         if !early {
             cell.snapshot = core.snapshot(ctx)
-            if sendTrying { trying = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") }
+            if sendTrying {
+                trying = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "", bytes: &tryingBytes,
+                                         target: &tryingTarget)
+            }
             // The callbacks may have changed where replies go (e.g. the top Via).
-            if let t = trying?.target ?? core.replyTarget(ctx) {
+            if trying {
+                upstream = tryingTarget
+                cell.upstream = tryingTarget
+            } else if let t = core.replyTarget(ctx) {
                 upstream = t
                 cell.upstream = t
             }
         }
-        if let r = trying {
-            core.send(upstream, r.bytes)
-            cell.lastReply = r.bytes
+        if trying {
+            core.send(upstream, tryingBytes)
+            cell.lastReply = tryingBytes
             cell.uasStatus = 100
             cell.lastReplyLocal = true
         }
@@ -281,8 +291,10 @@ final class TM: @unchecked Sendable {
                     continue
                 }
             }
-            let result = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
-                core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID)
+            var bytes: [UInt8] = []
+            var target = sy_sip_target()
+            let rc = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
+                core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branchID, bytes: &bytes, target: &target)
             }
             // The branch's URI is read from its request line when asked (no `$ru` string per relay); its `$du` is
             // kept whenever set (a script loaded later by reload_routes may read `$tm.branch.duri`): unset, the read
@@ -295,22 +307,21 @@ final class TM: @unchecked Sendable {
             }()
             let draft = tx.draft
             tx.draft = nil
-            switch result {
-            case .failure(let e):
-                lastErr = e.code
+            if rc != 0 {
+                lastErr = rc
                 let to: String = {
                     if !d.1.isEmpty { return d.1 }
                     if let uriText { return uriText }
                     if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
                     return d.0
                 }()
-                host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(e.code))")
-            case .success(let built):
-                let br = Branch(index: idx, uri: uriText, dst: dstText, request: built.bytes, target: built.target)
+                host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(rc))")
+            } else {
+                let br = Branch(index: idx, uri: uriText, dst: dstText, request: bytes, target: target)
                 br.onReply = branchReply
                 br.script = draft
                 br.attrs = attrs(i)
-                guard core.send(built.target, built.bytes) else {
+                guard core.send(target, bytes) else {
                     lastErr = -6
                     host.log(.err, "t_relay: sending branch \(idx) failed")
                     continue

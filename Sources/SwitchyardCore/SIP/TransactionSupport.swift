@@ -27,10 +27,25 @@ extension SIPCore {
         let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
         var newRURI: String? = ruri
         if newRURI == nil, ctx.message.requestURIChanged { newRURI = ctx.message.requestURI?.text }
-        let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via), branch: b,
-                                                 topVia: topVia, topViaText: topText, edits: ctx.message.edits,
-                                                 viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
+        let prefix = viaPrefix(socket, ctx.message.via)
+        let suffix = ctx.message.via.addLocalRport ? ";rport" : ""
+        let out = SIPCore.forwardedRequest(msg, newRURI: newRURI, viaPrefix: prefix, branch: b, topVia: topVia,
+                                           topViaText: topText, edits: &ctx.message.edits, viaSuffix: suffix)
         return .success((out, socket, dst))
+    }
+
+    /// MessageWriter.forwardedRequest with the context's edits borrowed through an exclusive access: read from the
+    /// context as a value they were copied and destroyed through their value witnesses (~400 instructions a build).
+    /// No other argument may read the context's message while the access lasts (they are computed before).
+    static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: MessageWriter.Branch,
+                                 topVia: SIPVia?, topViaText: String?, edits: inout HeaderEdits, viaSuffix: String) -> [UInt8] {
+        MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
+                                       topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
+    }
+
+    /// MessageWriter.relayedReply with the edits borrowed the same way.
+    static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: inout HeaderEdits) -> [UInt8] {
+        MessageWriter.relayedReply(msg, topVia: topVia, edits: edits)
     }
 
     struct BuildError: Error { let code: Int32 }
