@@ -352,11 +352,17 @@ final class TM: @unchecked Sendable {
     /// The branch parameter of a branch, "z9hG4bK" + reversed-hex hash.label.branch, written on the stack.
     static func withBranchID<R>(hash: Int, label: UInt32, branch: Int, _ body: (sy_str) -> R) -> R {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 7 + 3 * 9) { buf in
-            var n = 0
-            for c in "z9hG4bK".utf8 { buf[n] = c; n += 1 }
+            // The cookie stored byte by byte and the digits computed: no string walked, no table array read.
+            (buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6]) = (122, 57, 104, 71, 52, 98, 75)  // z9hG4bK
+            var n = 7
             func put(_ v: UInt32) {
                 var v = v
-                repeat { buf[n] = RevHex.digits[Int(v & 15)]; n += 1; v >>= 4 } while v > 0
+                repeat {
+                    let d = UInt8(v & 15)
+                    buf[n] = d < 10 ? 48 + d : 87 + d
+                    n += 1
+                    v >>= 4
+                } while v > 0
             }
             put(UInt32(hash)); buf[n] = 46; n += 1
             put(label); buf[n] = 46; n += 1
