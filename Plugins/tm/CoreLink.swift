@@ -88,11 +88,34 @@ struct CoreLink: @unchecked Sendable {
     }
 
     func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str) -> Result<Built, BuildFailure> {
-        var out = sy_str()
+        var bytes: [UInt8] = []
         var t = sy_sip_target()
-        let rc = withStr(ruri) { r in withStr(dst) { d in api.sip_build_request!(ctx.raw, r, d, branch, &out, &t) } }
+        let rc = buildRequest(ctx, ruri: ruri, dst: dst, branch: branch, bytes: &bytes, target: &t)
         guard rc == 0 else { return .failure(BuildFailure(code: rc)) }
-        return .success(Built(bytes: CoreLink.copy(out), target: t))
+        return .success(Built(bytes: bytes, target: t))
+    }
+
+    /// buildRequest into out parameters: 0 or the core's error code. The hot paths use these forms: an Optional or
+    /// Result of `Built` (an array beside the 160-byte C target) is copied and destroyed through its value
+    /// witnesses, some 500 instructions a copy; the target alone is a plain C struct, copied inline.
+    func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str, bytes: inout [UInt8],
+                      target: inout sy_sip_target) -> Int32 {
+        var out = sy_str()
+        let rc = withStr(ruri) { r in withStr(dst) { d in api.sip_build_request!(ctx.raw, r, d, branch, &out, &target) } }
+        if rc == 0 { bytes = CoreLink.copy(out) }
+        return rc
+    }
+
+    /// buildReply into out parameters (see buildRequest): false when the core built nothing.
+    func buildReply(_ ctx: SYContext, code: Int, reason: String, toTag: String, bytes: inout [UInt8],
+                    target: inout sy_sip_target) -> Bool {
+        var out = sy_str()
+        let rc = withStr(reason) { r in withStr(toTag) { tt in
+            api.sip_build_reply!(ctx.raw, Int32(code), r, tt, sy_str(), sy_str(), &out, &target)
+        } }
+        guard rc == 0 else { return false }
+        bytes = CoreLink.copy(out)
+        return true
     }
 
     struct BuildFailure: Error { let code: Int32 }
@@ -109,6 +132,16 @@ struct CoreLink: @unchecked Sendable {
         let rc = withStr(ruri) { r in withStr(dst) { d in f(ctx.raw, r, d, branch, from, &used, &count, &out, &t) } }
         guard rc == 0 else { return .failure(BuildFailure(code: rc)) }
         return .success((Built(bytes: CoreLink.copy(out), target: t), used, count))
+    }
+
+    /// Builds the forwarded request (no new branch: the core's stateless one) and sends it from the core's buffer:
+    /// nothing is kept, so nothing is copied (the end-to-end ACK of a 2xx). 0, the core's error code, or -6.
+    func forwardStateless(_ ctx: SYContext) -> Int32 {
+        var out = sy_str()
+        var t = sy_sip_target()
+        let rc = api.sip_build_request!(ctx.raw, sy_str(), sy_str(), sy_str(), &out, &t)
+        guard rc == 0 else { return rc }
+        return api.sip_send!(&t, out.s, out.len) == 0 ? 0 : -6
     }
 
     func buildReply(_ ctx: SYContext, code: Int, reason: String, toTag: String, extra: String = "", body: String = "") -> Built? {

@@ -164,8 +164,12 @@ final class TM: @unchecked Sendable {
         // and before the 100 Trying is built. With none registered nothing can change it in between: the 100 is
         // built first and its target serves as the upstream (one core call less).
         let early = globalCallbacks.isEmpty
-        var trying = early && sendTrying ? core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") : nil
-        guard var upstream = trying?.target ?? core.replyTarget(ctx) else { return .failed(-2) }
+        var tryingBytes: [UInt8] = []
+        var tryingTarget = sy_sip_target()
+        var trying = early && sendTrying
+            && core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "", bytes: &tryingBytes, target: &tryingTarget)
+        var upstream: sy_sip_target
+        if trying { upstream = tryingTarget } else if let t = core.replyTarget(ctx) { upstream = t } else { return .failed(-2) }
         let cell = Cell(hashIndex: b, label: table.nextLabel(b), keys: keys, viaPort: info.via_port, cseq: info.cseq,
                         snapshot: early ? core.snapshot(ctx) : nil, upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
@@ -182,16 +186,22 @@ final class TM: @unchecked Sendable {
         fire(globalCallbacks, TMCB.requestIn, cell, code: 0, ctx: ctx)
         if !early {
             cell.snapshot = core.snapshot(ctx)
-            if sendTrying { trying = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "") }
+            if sendTrying {
+                trying = core.buildReply(ctx, code: 100, reason: "Giving it a try", toTag: "", bytes: &tryingBytes,
+                                         target: &tryingTarget)
+            }
             // The callbacks may have changed where replies go (e.g. the top Via).
-            if let t = trying?.target ?? core.replyTarget(ctx) {
+            if trying {
+                upstream = tryingTarget
+                cell.upstream = tryingTarget
+            } else if let t = core.replyTarget(ctx) {
                 upstream = t
                 cell.upstream = t
             }
         }
-        if let r = trying {
-            core.send(upstream, r.bytes)
-            cell.lastReply = r.bytes
+        if trying {
+            core.send(upstream, tryingBytes)
+            cell.lastReply = tryingBytes
             cell.uasStatus = 100
             cell.lastReplyLocal = true
         }
@@ -346,11 +356,17 @@ final class TM: @unchecked Sendable {
     /// The branch parameter of a branch, "z9hG4bK" + reversed-hex hash.label.branch, written on the stack.
     static func withBranchID<R>(hash: Int, label: UInt32, branch: Int, _ body: (sy_str) -> R) -> R {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 7 + 3 * 9) { buf in
-            var n = 0
-            for c in "z9hG4bK".utf8 { buf[n] = c; n += 1 }
+            // The cookie stored byte by byte and the digits computed: no string walked, no table array read.
+            (buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6]) = (122, 57, 104, 71, 52, 98, 75)  // z9hG4bK
+            var n = 7
             func put(_ v: UInt32) {
                 var v = v
-                repeat { buf[n] = RevHex.digits[Int(v & 15)]; n += 1; v >>= 4 } while v > 0
+                repeat {
+                    let d = UInt8(v & 15)
+                    buf[n] = d < 10 ? 48 + d : 87 + d
+                    n += 1
+                    v >>= 4
+                } while v > 0
             }
             put(UInt32(hash)); buf[n] = 46; n += 1
             put(label); buf[n] = 46; n += 1
@@ -372,10 +388,8 @@ final class TM: @unchecked Sendable {
 
     /// A stateless forward of an ACK for which no transaction exists (the end-to-end ACK of a 2xx).
     func forwardStateless(_ ctx: SYContext) -> Int32 {
-        switch core.buildRequest(ctx, ruri: "", dst: "", branch: "") {
-        case .failure(let e): return e.code
-        case .success(let b): return core.send(b.target, b.bytes) ? 1 : -6
-        }
+        let rc = core.forwardStateless(ctx)
+        return rc == 0 ? 1 : rc
     }
 
     // MARK: local replies

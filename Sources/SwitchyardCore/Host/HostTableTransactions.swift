@@ -120,7 +120,8 @@ extension HostTable {
         h.sip_build_relayed = { ctxp, out in
             guard let ctx = HostTable.context(ctxp), let out, let msg = ctx.message.sip, !msg.isRequest,
                   let top = (try? msg.vias())?.first else { return -1 }
-            HostTable.keepBytes(ctx, MessageWriter.relayedReply(msg, topVia: top, edits: ctx.message.edits), out)
+            let bytes = SIPCore.relayedReply(msg, topVia: top, edits: &ctx.message.edits)
+            HostTable.keepBytes(ctx, bytes, out)
             return 0
         }
 

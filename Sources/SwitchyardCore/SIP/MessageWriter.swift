@@ -265,7 +265,12 @@ enum MessageWriter {
         let b = msg.bytes
         var out: [UInt8] = []
         out.reserveCapacity(512)
-        out.append(text: "SIP/2.0 \(code) \(reason)\r\n")
+        // The status line without string interpolation (four String appends and a description per reply).
+        out.append(text: "SIP/2.0 ")
+        out.appendStatusCode(code)
+        out.append(32)
+        out.append(text: reason)
+        out.appendCRLF()
         var seenVia = false
         for f in msg.fields {
             switch f.kind {
@@ -281,7 +286,9 @@ enum MessageWriter {
             case .to:
                 if let tag = toTag {
                     out.append(contentsOf: b[f.line.lowerBound..<f.value.upperBound])
-                    out.append(text: ";tag=\(tag)\r\n")
+                    out.append(text: ";tag=")
+                    out.append(text: tag)
+                    out.appendCRLF()
                 } else {
                     out.append(contentsOf: b[f.line])
                 }
@@ -305,5 +312,13 @@ private extension Array where Element == UInt8 {
     @inline(__always) mutating func appendCRLF() {
         append(13)
         append(10)
+    }
+
+    /// A status code (100...699, three digits) as text.
+    @inline(__always) mutating func appendStatusCode(_ code: Int) {
+        guard (100...999).contains(code) else { append(text: String(code)); return }
+        append(UInt8(48 + code / 100))
+        append(UInt8(48 + code / 10 % 10))
+        append(UInt8(48 + code % 10))
     }
 }

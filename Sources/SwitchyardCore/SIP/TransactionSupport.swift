@@ -43,9 +43,10 @@ extension SIPCore {
             let topText = MessageWriter.viaWithSource(msg, topVia, origin.source, forceRport: ctx.message.via.forceRport)
             var newRURI: String? = ruri
             if newRURI == nil, ctx.message.requestURIChanged { newRURI = ctx.message.requestURI?.text }
-            let out = MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via), branch: b,
-                                                     topVia: topVia, topViaText: topText, edits: ctx.message.edits,
-                                                     viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
+            let prefix = viaPrefix(socket, ctx.message.via)
+            let suffix = ctx.message.via.addLocalRport ? ";rport" : ""
+            let out = SIPCore.forwardedRequest(msg, newRURI: newRURI, viaPrefix: prefix, branch: b, topVia: topVia,
+                                               topViaText: topText, edits: &ctx.message.edits, viaSuffix: suffix)
             if let list = blacklisted(ctx, dst, proto: proto, request: out) {
                 log.write(LogLevels.info, module: "core", "destination \(proto):\(dst.text) is blacklisted by '\(list)'")
                 err = -5
@@ -54,6 +55,20 @@ extension SIPCore {
             return .success((out, socket, dst, index, last))
         }
         return .failure(.init(code: err))
+    }
+
+    /// MessageWriter.forwardedRequest with the context's edits borrowed through an exclusive access: read from the
+    /// context as a value they were copied and destroyed through their value witnesses (~400 instructions a build).
+    /// No other argument may read the context's message while the access lasts (they are computed before).
+    static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: MessageWriter.Branch,
+                                 topVia: SIPVia?, topViaText: String?, edits: inout HeaderEdits, viaSuffix: String) -> [UInt8] {
+        MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
+                                       topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
+    }
+
+    /// MessageWriter.relayedReply with the edits borrowed the same way.
+    static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: inout HeaderEdits) -> [UInt8] {
+        MessageWriter.relayedReply(msg, topVia: topVia, edits: edits)
     }
 
     struct BuildError: Error { let code: Int32 }
@@ -146,6 +161,23 @@ extension SIPCore {
         return bytes.withUnsafeBufferPointer { b -> Range<Int>? in
             // A value without ';' has no tag (a request's To): memchr says so a word at a time.
             guard !r.isEmpty, let base = b.baseAddress, memchr(base + r.lowerBound, 59, r.count) != nil else { return nil }
+            // The usual value has no quote and at most one <...>: its parameters follow the '>' (or start at the first
+            // ';' of an addr-spec), found with memchr instead of the byte loop below, with the same answer.
+            if memchr(base + r.lowerBound, 34, r.count) == nil {
+                var from = r.lowerBound
+                if let lt = memchr(base + r.lowerBound, 60, r.count) {
+                    let l = UnsafeRawPointer(lt).assumingMemoryBound(to: UInt8.self) - base
+                    if memchr(base + r.lowerBound, 59, l - r.lowerBound) != nil {
+                        from = -1  // a ';' ahead of the '<': the byte loop decides
+                    } else if let gt = memchr(base + l, 62, r.upperBound - l) {
+                        from = UnsafeRawPointer(gt).assumingMemoryBound(to: UInt8.self) - base + 1
+                    } else {
+                        from = r.upperBound  // an unclosed '<': no parameter outside it
+                    }
+                    if from >= 0, from < r.upperBound, memchr(base + from, 60, r.upperBound - from) != nil { from = -1 }
+                }
+                if from >= 0 { return tagParam(b, from..<r.upperBound) }
+            }
             let special: UInt64 = (1 << 34) | (1 << 59) | (1 << 60) | (1 << 62)
             var i = r.lowerBound
             var inQuote = false, inAngle = false
@@ -167,6 +199,25 @@ extension SIPCore {
             }
             return nil
         }
+    }
+
+    /// The first `;tag=` parameter value among the ';' of r (all outside quotes and angle brackets).
+    @inline(__always)
+    static func tagParam(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int>? {
+        guard let base = b.baseAddress else { return nil }
+        var i = r.lowerBound
+        while i < r.upperBound, let p = memchr(base + i, 59, r.upperBound - i) {
+            i = UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self) - base
+            var j = i + 1
+            while j < r.upperBound, b[j] == 32 { j += 1 }
+            if j + 4 <= r.upperBound, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 {
+                var k = j + 4
+                while k < r.upperBound, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
+                return (j + 4)..<k
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// The URI of a name-addr value: inside <...>, else up to the first ';'.
