@@ -63,7 +63,11 @@ extension TM {
     /// branch's destination has an untried address: the branch is cloned to it as a new branch of the current set,
     /// before any failure route. True when the clone went out. Bucket lock held.
     func dnsFailover(_ cell: Cell, _ winner: Branch, parent: SYContext?) -> Bool {
-        guard let state = winner.failover, !cell.noDNSFailover, !cell.isLocal, !cell.wasCancelled, !cell.noNewBranches,
+        guard let state = winner.failover else { return false }
+        // Used once, whatever happens: a clone that ends the same way must not lead pick() back to this branch and
+        // start the failover again at the same address.
+        winner.failover = nil
+        guard !cell.noDNSFailover, !cell.isLocal, !cell.wasCancelled, !cell.noNewBranches,
               let snap = cell.snapshot, cell.branches.count < maxBranches,
               (winner.finalCode == 503 && !winner.localFinal) || (winner.finalCode == 408 && winner.localFinal && !winner.receivedAny)
         else { return false }

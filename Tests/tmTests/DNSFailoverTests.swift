@@ -132,4 +132,36 @@ final class DNSFailoverTests: TMTestCase {
         XCTAssertEqual(first.received("INVITE "), 1, first.report)
         XCTAssertTrue(sy.output.contains("is blacklisted by 'dns'"), sy.output)
     }
+
+    /// Both addresses answer 503: each gets exactly one INVITE (the clone carries no failover state back to the
+    /// first address), then the failure route runs once and the caller gets the 503.
+    func testBothAddresses503TriesEachOnce() throws {
+        let (proxy, caller, callee) = (36010, 36011, 36012)
+        let env = try twoAddresses()
+        let first = try startUASOnSecondLoopback("uas_503.xml", port: callee)
+        let second = try startUAS("uas_503.xml", port: callee)
+        let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay()"), port: proxy, env: env)
+        let run = try runUAC("uac_503.xml", local: caller, target: proxy, calls: 1, timeout: 15)
+        XCTAssertEqual(run.status, 0, "\(run.uac.report)\n\(sy.output)")
+        XCTAssertTrue(waitUntil(5) { sy.output.contains("failure-route-ran 503") }, sy.output)
+        XCTAssertTrue(waitUntil(5) { first.received("ACK ") == 1 && second.received("ACK ") == 1 }, first.report + second.report)
+        XCTAssertEqual(first.received("INVITE "), 1, first.report)
+        XCTAssertEqual(second.received("INVITE "), 1, second.report)
+        XCTAssertEqual(sy.output.components(separatedBy: "DNS failover to the next address").count - 1, 1, sy.output)
+        XCTAssertEqual(sy.output.components(separatedBy: "failure-route-ran").count - 1, 1, sy.output)
+    }
+
+    /// Neither address answers: one failover after the first fr_timeout, then the failure route once and a 408.
+    func testBothAddressesSilentTriesEachOnce() throws {
+        let (proxy, caller, callee) = (36020, 36021, 36022)
+        let env = try twoAddresses()
+        let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay()", extra: """
+        modparam("tm", "fr_timeout", 2)
+        """), port: proxy, env: env)
+        let run = try runUAC("uac_408.xml", local: caller, target: proxy, calls: 1, timeout: 20)
+        XCTAssertEqual(run.status, 0, "\(run.uac.report)\n\(sy.output)")
+        XCTAssertTrue(waitUntil(5) { sy.output.contains("failure-route-ran 408") }, sy.output)
+        XCTAssertEqual(sy.output.components(separatedBy: "DNS failover to the next address").count - 1, 1, sy.output)
+        XCTAssertEqual(sy.output.components(separatedBy: "failure-route-ran").count - 1, 1, sy.output)
+    }
 }
