@@ -78,7 +78,7 @@ public final class Blacklists: Sendable {
     /// Adds a rule (expire in seconds, 0: for good). false: no such list. A rule already there only gets the new expiry.
     public func add(list name: String, rule: BlacklistRule, expire: Int) -> Bool {
         var r = rule
-        r.expiresAt = expire > 0 ? Self.now() + UInt64(expire) * 1_000_000_000 : 0
+        r.expiresAt = expire > 0 ? Self.deadline(after: expire) : 0
         return lists.withLock { l -> Bool in
             guard let i = l.firstIndex(where: { $0.name == name }) else { return false }
             let now = Self.now()
@@ -99,4 +99,12 @@ public final class Blacklists: Sendable {
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Uptime `seconds` from now, saturated: an expiry past the clock's range (MI or script "expire" of any size)
+    /// stays for good rather than trapping.
+    static func deadline(after seconds: Int) -> UInt64 {
+        let (ns, o1) = UInt64(max(0, seconds)).multipliedReportingOverflow(by: 1_000_000_000)
+        let (at, o2) = now().addingReportingOverflow(ns)
+        return o1 || o2 ? UInt64.max : at
+    }
 }

@@ -71,6 +71,10 @@ final class BlacklistTests: XCTestCase {
             if (check_blacklist_rule("gw", "10.0.0.1", 5060, "udp")) xlog("hit1\\n");
             if (!check_blacklist_rule("gw", "10.0.0.2")) xlog("miss2\\n");
             add_blacklist_rule("gw", "(any, 10.0.0.2, 0, '')", 60);
+            add_blacklist_rule("gw", "(any, 10.0.0.3, 0, '')", 99999999999);
+            $var(big) = 9223372036854775807;
+            add_blacklist_rule("gw", "(any, 10.0.0.4, 0, '')", $var(big));
+            if (check_blacklist("gw", "10.0.0.4")) xlog("hitbig\n");
             if (check_blacklist("gw", "10.0.0.2")) xlog("hit3\\n");
             if (del_blacklist_rule("gw", "(any, 10.0.0.2, 0, '')")) xlog("del4\\n");
             if (!del_blacklist_rule("gw", "(any, 10.0.0.2, 0, '')")) xlog("gone5\\n");
@@ -81,7 +85,7 @@ final class BlacklistTests: XCTestCase {
         """, setup: { e in e.blacklists.define(name: "gw", rules: try! BlacklistParser.list("gw:{ (udp, 10.0.0.1, 5060, '') }").rules) })
         h.run()
         let out = h.collector.all.joined(separator: "\n")
-        for word in ["hit1", "miss2", "hit3", "del4", "gone5", "done"] { XCTAssertTrue(out.contains(word), "\(word) missing in\n\(out)") }
+        for word in ["hit1", "miss2", "hit3", "hitbig", "del4", "gone5", "done"] { XCTAssertTrue(out.contains(word), "\(word) missing in\n\(out)") }
         XCTAssertEqual(h.ctx.message.blacklistMask, 0)
     }
 
@@ -125,6 +129,11 @@ final class BlacklistTests: XCTestCase {
         XCTAssertTrue(mi("del_blacklist_rule", #"{"name":"dns","rule":"(tcp, 10.9.9.9, 0, '')"}"#).contains(#""result":"OK""#))
         XCTAssertTrue(mi("del_blacklist_rule", #"{"name":"dns","rule":"(tcp, 10.9.9.9, 0, '')"}"#).contains("Rule not found"))
         XCTAssertTrue(mi("list_blacklists", #"{"name":"nope"}"#).contains("not found"))
+        // An expiry past the clock's range is kept (saturated), not a trap.
+        XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"gw","rule":"(tcp, 10.8.8.8, 0, '')","expire":99999999999}"#).contains(#""result":"OK""#))
+        XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"gw","rule":"(tcp, 10.8.8.9, 0, '')","expire":9223372036854775807}"#).contains(#""result":"OK""#))
+        XCTAssertTrue(mi("check_blacklist", #"{"name":"gw","proto":"tcp","ip":"10.8.8.9"}"#).contains(#""result":"yes""#))
+        XCTAssertTrue(mi("list_blacklists", #"{"name":"gw"}"#).contains(#""IP":"10.8.8.8""#))
         XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"gw","rule":"(udp, nonsense, 0, '')"}"#).contains("Bad rule"))
     }
 }
