@@ -38,6 +38,8 @@ extension MICore {
             ("list_blacklists", "lists the blacklists and their rules", [[], ["name"]], { p in
                 let only = p.has("name") ? try p.string("name") : nil
                 var out: [JSONValue] = []
+                // One clock read: a rule expiring between two reads would make the subtraction below underflow.
+                let now = Blacklists.now()
                 for l in lists.all where only == nil || l.name == only {
                     // OpenSIPS's list flags: 2 rules expire, 4 used by default.
                     let flags: Int64 = (l.owner == 1 ? 2 : 0) | (l.byDefault ? 4 : 0)
@@ -47,7 +49,7 @@ extension MICore {
                                                         ("Port", .int(Int64(r.port)))]
                         if let m = r.pattern { o.append(("Match", .string(m))) }
                         if r.expiresAt != 0 {
-                            let left = r.expiresAt > Blacklists.now() ? (r.expiresAt - Blacklists.now()) / 1_000_000_000 : 0
+                            let left = r.expiresAt > now ? (r.expiresAt - now) / 1_000_000_000 : 0
                             o.append(("Expire", .int(Int64(left))))
                         }
                         return .object(JSONObject(o))
