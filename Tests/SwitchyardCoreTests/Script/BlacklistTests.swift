@@ -136,4 +136,72 @@ final class BlacklistTests: XCTestCase {
         XCTAssertTrue(mi("list_blacklists", #"{"name":"gw"}"#).contains(#""IP":"10.8.8.8""#))
         XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"gw","rule":"(udp, nonsense, 0, '')"}"#).contains("Bad rule"))
     }
+
+    /// A bounded list (the learned `dns` one) drops its oldest rule; an expired rule is purged by the check that
+    /// meets it, after which the list counts as empty again (no lock taken for it on sends).
+    func testBoundedListAndPurgeOnCheck() throws {
+        let lists = Blacklists()
+        lists.define(name: "dns", rules: [], byDefault: true, owner: 1, limit: 3)
+        lists.seal()
+        XCTAssertEqual(lists.index(of: "dns"), 0)
+        XCTAssertNil(lists.index(of: "other"))
+        XCTAssertNotNil(lists.define(name: "late", rules: []), "no list after startup")
+        XCTAssertEqual(lists.withRules(lists.defaultMask), 0)
+        for n in 1...5 { XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.\(n), 0, '')"), expire: 0)) }
+        XCTAssertEqual(lists.all[0].rules.map(\.network.ipText), ["10.0.0.3", "10.0.0.4", "10.0.0.5"])
+        for n in 3...5 { XCTAssertEqual(lists.delete(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.\(n), 0, '')")), true) }
+        XCTAssertEqual(lists.withRules(lists.defaultMask), 0)
+        XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.9, 0, '')"), expire: 1))
+        XCTAssertEqual(lists.withRules(lists.defaultMask), 1)
+        XCTAssertTrue(waitUntil(timeout: 3) { lists.check(list: "dns", ip: IPBytes("10.0.0.9")!, port: 5060, proto: "udp", text: "") == false })
+        XCTAssertEqual(lists.withRules(lists.defaultMask), 0, "the expired rule was purged by the check")
+    }
+
+    /// A send's destination is matched from its socket address (IPv4 and IPv6), as from its text.
+    func testSocketAddressMatchesLikeItsText() throws {
+        let lists = Blacklists()
+        lists.define(name: "a", rules: try BlacklistParser.list("a:{ (udp, 10.1.0.0/16, 0, ''), (any, 2001:db8::/32, 5060, '') }").rules)
+        for (ip, port, hit) in [("10.1.2.3", 5060, true), ("10.2.0.1", 5060, false), ("2001:db8::7", 5060, true),
+                                ("2001:db8::7", 5061, false), ("2001:db9::7", 5060, false)] {
+            let sa = try XCTUnwrap(SocketAddress(ip: ip, port: port))
+            let fromSockaddr = try XCTUnwrap(IPBytes(sa))
+            XCTAssertEqual(fromSockaddr, IPBytes(ip), ip)
+            XCTAssertEqual(lists.blocks(mask: 1, ip: fromSockaddr, port: port, proto: "udp", text: { "" }) != nil, hit, ip)
+        }
+    }
+
+    /// A script list named `dns` while the core learns into its own `dns` list stops startup at its line.
+    func testScriptListNamedDNSIsRefusedWhileLearning() throws {
+        let cfg = writeTemp("""
+        disable_dns_blacklist = 0
+        dst_blacklist = "dns:{ (udp, 10.0.0.1, 5060, '') }"
+        route { exit; }
+        """)
+        defer { try? FileManager.default.removeItem(atPath: cfg) }
+        let (status, out) = try BinaryRunner.run(["-c", "-f", cfg])
+        XCTAssertNotEqual(status, 0, out)
+        XCTAssertTrue(out.contains("\(cfg):2:1:"), out)
+        XCTAssertTrue(out.contains("blacklist 'dns' is the core's learned DNS list"), out)
+        let off = writeTemp("""
+        dst_blacklist = "dns:{ (udp, 10.0.0.1, 5060, '') }"
+        route { exit; }
+        """)
+        defer { try? FileManager.default.removeItem(atPath: off) }
+        let (ok, out2) = try BinaryRunner.run(["-c", "-f", off])
+        XCTAssertEqual(ok, 0, "with disable_dns_blacklist = 1 (the default) the name is free\n\(out2)")
+    }
+
+    /// With disable_dns_blacklist = 1 all 32 lists are the script's; with 0, one goes to `dns`.
+    func testThirtyTwoListsWhenTheCoreDoesNotLearn() throws {
+        let lines = (0..<32).map { "dst_blacklist = \"l\($0):{ (udp, 10.0.0.1, 0, '') }\"" }.joined(separator: "\n")
+        let free = writeTemp("\(lines)\nroute { exit; }\n")
+        defer { try? FileManager.default.removeItem(atPath: free) }
+        let (ok, out) = try BinaryRunner.run(["-c", "-f", free])
+        XCTAssertEqual(ok, 0, out)
+        let learning = writeTemp("disable_dns_blacklist = 0\n\(lines)\nroute { exit; }\n")
+        defer { try? FileManager.default.removeItem(atPath: learning) }
+        let (bad, out2) = try BinaryRunner.run(["-c", "-f", learning])
+        XCTAssertNotEqual(bad, 0, out2)
+        XCTAssertTrue(out2.contains("\(learning):33:1:") && out2.contains("too many blacklists"), out2)
+    }
 }
