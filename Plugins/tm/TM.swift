@@ -208,7 +208,8 @@ final class TM: @unchecked Sendable {
                cancelFirst: Bool = false, noDNSFailover: Bool = false, then: (Int) -> Void = { _ in }) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
-        cell.noDNSFailover = noDNSFailover
+        // Sticky, as OpenSIPS's transaction flag: a later t_relay without the flag (a failure route) keeps it off.
+        cell.noDNSFailover = cell.noDNSFailover || noDNSFailover
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
         // by t_relay itself, which leaves its first entry to this).
         defer { reschedule(cell) }
