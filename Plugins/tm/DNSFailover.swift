@@ -36,10 +36,12 @@ extension TM {
     }
 
     /// Sends a branch's request; a failed send moves on to the next address (built again with the same branch id).
-    /// The request and address number that went out, or nil when none did.
+    /// The request and address number that went out, or nil when none did, with `err` the reason: -6 a failed send,
+    /// or the build's code for the next address (-5: blacklisted, so the caller answers 473 rather than 477).
     func sendBranch(_ ctx: SYContext, _ built: Built, _ index: UInt32, count: UInt32, ruri: String, dst: String,
-                    cell: Cell, branch idx: Int) -> (Built, UInt32)? {
+                    cell: Cell, branch idx: Int, err: inout Int32) -> (Built, UInt32)? {
         var b = built, i = index
+        err = -6
         while true {
             if core.send(b.target, b.bytes) { return (b, i) }
             guard !cell.noDNSFailover, i + 1 < count else { return nil }
@@ -47,9 +49,10 @@ extension TM {
             let next = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { id in
                 buildBranch(ctx, ruri: ruri, dst: dst, branch: id, from: i + 1)
             }
-            guard case .success(let (nb, ni, _)) = next else { return nil }
-            b = nb
-            i = ni
+            switch next {
+            case .success(let (nb, ni, _)): b = nb; i = ni
+            case .failure(let e): err = e.code == -4 ? -6 : e.code; return nil
+            }
         }
     }
 
@@ -75,11 +78,13 @@ extension TM {
         defer { core.close(fctx, saveTo: nil) }
         core.msgRestore(fctx, state.saved)
         let idx = cell.branches.count
+        var sendErr: Int32 = 0
         let result = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { id in
             buildBranch(fctx, ruri: state.ruri, dst: state.dst, branch: id, from: winner.addrIndex + 1)
         }
         guard case .success(let (built, used, count)) = result,
-              let (sent, at) = sendBranch(fctx, built, used, count: count, ruri: state.ruri, dst: state.dst, cell: cell, branch: idx)
+              let (sent, at) = sendBranch(fctx, built, used, count: count, ruri: state.ruri, dst: state.dst, cell: cell, branch: idx,
+                                          err: &sendErr)
         else { return false }
         host.log(.info, "tm: branch \(winner.index) ended \(winner.finalCode), DNS failover to the next address as branch \(idx)")
         let br = Branch(index: idx, uri: winner.uri, dst: winner.dst, request: sent.bytes, target: sent.target)

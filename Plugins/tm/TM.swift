@@ -309,9 +309,10 @@ final class TM: @unchecked Sendable {
                 host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(e.code))")
             case .success(let (first, firstIndex, count)):
                 // A send that fails moves on to the destination's next address (DNS failover, section 7.1).
+                var sendErr: Int32 = -6
                 guard let (built, used) = sendBranch(ctx, first, firstIndex, count: count, ruri: ruri, dst: dst, cell: cell,
-                                                     branch: idx) else {
-                    lastErr = -6
+                                                     branch: idx, err: &sendErr) else {
+                    lastErr = sendErr
                     host.log(.err, "t_relay: sending branch \(idx) failed")
                     continue
                 }

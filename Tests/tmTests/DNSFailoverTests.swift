@@ -228,4 +228,24 @@ final class DNSFailoverTests: TMTestCase {
         XCTAssertEqual(second.received("REGISTER "), 0, second.report)
         XCTAssertFalse(sy.output.contains("DNS failover"), sy.output)
     }
+
+    /// Over TCP the first address refuses the connection (a failed send) and the second is blacklisted: the caller
+    /// gets 473 (filtered), not 477 (send failed).
+    func testFailedSendThenBlacklistedAddressAnswers473() throws {
+        let (proxy, caller, callee) = (36060, 36061, 36062)
+        let env = try twoAddresses()
+        let sy = try startSwitchyard(Self.config(port: proxy, proto: "tcp", extra: """
+        dst_blacklist = "second:{ (any, 127.0.0.1, \(callee), '') }"
+
+        """) + """
+        route {
+            use_blacklist("second");
+            $du = "sip:gw.switchyard.test:\(callee);transport=tcp";
+            t_relay();
+        }
+        """, port: proxy, tcp: true, env: env)
+        let run = try runUAC("uac_473.xml", local: caller, target: proxy, calls: 1, tcp: true, timeout: 10)
+        XCTAssertEqual(run.status, 0, "\(run.uac.report)\n\(sy.output)")
+        XCTAssertEqual(run.uac.received("SIP/2.0 473"), 1, run.uac.report)
+    }
 }
