@@ -133,7 +133,7 @@ final class DNSFailoverTests: TMTestCase {
         assertAllSuccessful(run, calls: 3, sy)
         XCTAssertTrue(uasCompleted(second, lastReceived: "BYE ", calls: 3), second.report)
         XCTAssertEqual(first.received("INVITE "), 1, first.report)
-        XCTAssertTrue(sy.output.contains("is blacklisted by 'dns'"), sy.output)
+        // (The skip itself is logged at debug only, as OpenSIPS: one INVITE at the first address shows it.)
     }
 
     /// Both addresses answer 503: each gets exactly one INVITE (the clone carries no failover state back to the

@@ -862,8 +862,8 @@ typedef struct sy_host_api {
      *  The next hop is dst_uri (empty: $du, else the request-URI), resolved; the socket is the
      *  forced one ($fs) when usable, else one of the hop's transport. *out_bytes is valid until the
      *  next host call on ctx (copy it); *out_target says where to send. Returns 0, -1 no request
-     *  on ctx, -2 bad URI, -4 unresolvable destination, -6 no socket for the transport.
-     *  (The context's thread.) */
+     *  on ctx, -2 bad URI, -4 unresolvable destination, -5 every address is blacklisted (the
+     *  message's blacklists, 1.11), -6 no socket for the transport. (The context's thread.) */
     int (*sip_build_request)(sy_ctx *ctx, sy_str ruri, sy_str dst_uri, sy_str branch,
                              sy_str *out_bytes, sy_sip_target *out_target);
     /** Builds a reply to the context's request without sending it: status line, the request's

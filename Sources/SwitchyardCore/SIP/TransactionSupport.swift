@@ -47,7 +47,7 @@ extension SIPCore {
                                                      topVia: topVia, topViaText: topText, edits: ctx.message.edits,
                                                      viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
             if let list = blacklisted(ctx, dst, proto: proto, request: out) {
-                log.write(LogLevels.info, module: "core", "destination \(proto):\(dst.text) is blacklisted by '\(list)'")
+                log.write(LogLevels.debug, module: "core", "destination \(proto):\(dst.text) is blacklisted by '\(list)'")
                 err = -5
                 continue
             }
