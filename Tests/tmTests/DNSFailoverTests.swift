@@ -248,4 +248,39 @@ final class DNSFailoverTests: TMTestCase {
         XCTAssertEqual(run.status, 0, "\(run.uac.report)\n\(sy.output)")
         XCTAssertEqual(run.uac.received("SIP/2.0 473"), 1, run.uac.report)
     }
+
+    /// disable_dns_blacklist = 0: a failed send to a destination with a single address is learned too; the next
+    /// call to it is filtered (473) instead of tried again (477).
+    func testFailedSendToASingleAddressIsLearned() throws {
+        let (proxy, caller, callee) = (36070, 36071, 36072)
+        let sy = try startSwitchyard(Self.config(port: proxy, proto: "tcp", extra: "disable_dns_blacklist = 0\n") + """
+        route {
+            $du = "sip:127.0.0.2:\(callee);transport=tcp";
+            t_relay();
+        }
+        """, port: proxy, tcp: true)
+        let first = try runUAC("uac_477.xml", local: caller, target: proxy, calls: 1, tcp: true, timeout: 10)
+        XCTAssertEqual(first.status, 0, "\(first.uac.report)\n\(sy.output)")
+        let second = try runUAC("uac_473.xml", local: caller + 1, target: proxy, calls: 1, tcp: true, timeout: 10)
+        XCTAssertEqual(second.status, 0, "\(second.uac.report)\n\(sy.output)")
+        XCTAssertEqual(second.uac.received("SIP/2.0 473"), 1, second.uac.report)
+    }
+
+    /// disable_dns_blacklist = 0: a single-address destination that answered 503 is learned; the next call to it is
+    /// filtered (473) and the callee sees one INVITE.
+    func testReceived503FromASingleAddressIsLearned() throws {
+        let (proxy, caller, callee) = (36080, 36081, 36082)
+        let only = try startUASOnSecondLoopback("uas_503.xml", port: callee)
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: "disable_dns_blacklist = 0\n") + """
+        route {
+            $du = "sip:127.0.0.2:\(callee)";
+            t_relay();
+        }
+        """, port: proxy)
+        let first = try runUAC("uac_503.xml", local: caller, target: proxy, calls: 1, timeout: 10)
+        XCTAssertEqual(first.status, 0, "\(first.uac.report)\n\(sy.output)")
+        let second = try runUAC("uac_473.xml", local: caller + 1, target: proxy, calls: 1, timeout: 10)
+        XCTAssertEqual(second.status, 0, "\(second.uac.report)\n\(sy.output)")
+        XCTAssertEqual(only.received("INVITE "), 1, only.report)
+    }
 }
