@@ -86,7 +86,7 @@ final class BlacklistRelayTests: TMTestCase {
         let blocked = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 403", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
         XCTAssertTrue(blocked.contains("Call-ID: fw-1@test"), blocked)
         // Logged at debug (per message, as OpenSIPS); the callee's first request is the next call's (below).
-        XCTAssertTrue(sy.output.contains("DBG:core: forward(): destination udp:127.0.0.1:\(callee) is blacklisted by 'words'"), sy.output)
+        XCTAssertTrue(sy.waitFor("DBG:core: forward(): destination udp:127.0.0.1:\(callee) is blacklisted by 'words'"), sy.output)
 
         uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@h", localPort: caller, branch: "z9hG4bK-fw-2", callID: "fw-2@test",
                                 body: "harmless"), to: proxy)
