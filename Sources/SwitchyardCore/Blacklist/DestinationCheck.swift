@@ -5,10 +5,15 @@ extension SIPCore {
     static let dnsBlacklistSeconds = 240
 
     /// The addresses of a destination host: a numeric IP is itself (parsed once per worker for a fixed $du), a name
-    /// gives every address it resolves to, in the order failover tries them.
+    /// gives every address it resolves to, in the order failover tries them. A name is resolved once per message:
+    /// the list stays with the message (and the copies tm saves for a failover), so the next address is the next of
+    /// the same list even when the name cache has a newer, rotated answer, and no lookup runs on tm's timer thread.
     func destinations(_ ctx: ScriptContext, _ host: String, port: Int) -> DestinationAddresses {
         if let a = lookupNumeric(ctx, host, port: port) { return DestinationAddresses(single: a) }
-        return DestinationAddresses(list: names.lookupAll(host, port: port))
+        if let r = ctx.message.resolvedName, r.port == port, r.host == host { return DestinationAddresses(list: r.addresses) }
+        let list = names.lookupAll(host, port: port)
+        if !list.isEmpty { ctx.message.resolvedName = ResolvedName(host: host, port: port, addresses: list) }
+        return DestinationAddresses(list: list)
     }
 
     /// The name of the list that blocks sending `request` to `dst`, or nil. Nothing is done while the message has no
@@ -45,4 +50,11 @@ struct DestinationAddresses: RandomAccessCollection {
     var startIndex: Int { 0 }
     var endIndex: Int { single == nil ? list.count : 1 }
     subscript(i: Int) -> SocketAddress { single ?? list[i] }
+}
+
+/// A destination name's addresses as first resolved for a message.
+struct ResolvedName: Sendable {
+    let host: String
+    let port: Int
+    let addresses: [SocketAddress]
 }

@@ -204,4 +204,21 @@ final class BlacklistTests: XCTestCase {
         XCTAssertNotEqual(bad, 0, out2)
         XCTAssertTrue(out2.contains("\(learning):33:1:") && out2.contains("too many blacklists"), out2)
     }
+
+    /// A destination name is resolved once per message: the list kept with the message (and tm's saved copies of it)
+    /// is what later address numbers index, whatever the resolver answers meanwhile.
+    func testANameIsResolvedOncePerMessage() throws {
+        let h = ScriptHarness("route { exit; }")
+        let sip = SIPCore(engine: h.engine, log: CoreLog(level: LogLevels.error, xlogLevel: LogLevels.error, sink: .collector(h.collector)))
+        let kept = [try XCTUnwrap(SocketAddress(ip: "192.0.2.7", port: 5060)), try XCTUnwrap(SocketAddress(ip: "192.0.2.8", port: 5060))]
+        h.ctx.message.resolvedName = ResolvedName(host: "gw.invalid", port: 5060, addresses: kept)
+        XCTAssertEqual(Array(sip.destinations(h.ctx, "gw.invalid", port: 5060)), kept)
+        h.ctx.message.resolvedName = nil
+        let local = Array(sip.destinations(h.ctx, "localhost", port: 5060))
+        XCTAssertFalse(local.isEmpty)
+        XCTAssertEqual(h.ctx.message.resolvedName?.host, "localhost")
+        XCTAssertEqual(h.ctx.message.resolvedName?.addresses, local)
+        XCTAssertEqual(sip.destinations(h.ctx, "127.0.0.1", port: 5060).count, 1, "an IP literal is not kept")
+        XCTAssertEqual(h.ctx.message.resolvedName?.host, "localhost")
+    }
 }
