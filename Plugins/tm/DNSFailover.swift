@@ -36,20 +36,30 @@ extension TM {
     }
 
     /// Sends a branch's request; a failed send moves on to the next address (built again with the same branch id).
-    /// The request and address number that went out, or nil when none did.
+    /// The request and address number that went out, or nil when none did, with `err` the reason: -6 a failed send,
+    /// or the build's code for the next address (-5: blacklisted, so the caller answers 473 rather than 477).
     func sendBranch(_ ctx: SYContext, _ built: Built, _ index: UInt32, count: UInt32, ruri: String, dst: String,
-                    cell: Cell, branch idx: Int) -> (Built, UInt32)? {
+                    cell: Cell, branch idx: Int, err: inout Int32) -> (Built, UInt32)? {
         var b = built, i = index
+        err = -6
         while true {
             if core.send(b.target, b.bytes) { return (b, i) }
-            guard !cell.noDNSFailover, i + 1 < count else { return nil }
+            guard !cell.noDNSFailover, i + 1 < count else {
+                // Asking for the address after the failed one is what has the core learn it into its `dns` list
+                // (disable_dns_blacklist = 0), as OpenSIPS does for any failed send, the last address too.
+                _ = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { id in
+                    buildBranch(ctx, ruri: ruri, dst: dst, branch: id, from: i + 1)
+                }
+                return nil
+            }
             host.log(.info, "t_relay: sending branch \(idx) failed, trying the destination's next address")
             let next = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { id in
                 buildBranch(ctx, ruri: ruri, dst: dst, branch: id, from: i + 1)
             }
-            guard case .success(let (nb, ni, _)) = next else { return nil }
-            b = nb
-            i = ni
+            switch next {
+            case .success(let (nb, ni, _)): b = nb; i = ni
+            case .failure(let e): err = e.code == -4 ? -6 : e.code; return nil
+            }
         }
     }
 
@@ -63,7 +73,11 @@ extension TM {
     /// branch's destination has an untried address: the branch is cloned to it as a new branch of the current set,
     /// before any failure route. True when the clone went out. Bucket lock held.
     func dnsFailover(_ cell: Cell, _ winner: Branch, parent: SYContext?) -> Bool {
-        guard let state = winner.failover, !cell.noDNSFailover, !cell.isLocal, !cell.wasCancelled, !cell.noNewBranches,
+        guard let state = winner.failover else { return false }
+        // Used once, whatever happens: a clone that ends the same way must not lead pick() back to this branch and
+        // start the failover again at the same address.
+        winner.failover = nil
+        guard !cell.noDNSFailover, !cell.isLocal, !cell.wasCancelled, !cell.noNewBranches,
               let snap = cell.snapshot, cell.branches.count < maxBranches,
               (winner.finalCode == 503 && !winner.localFinal) || (winner.finalCode == 408 && winner.localFinal && !winner.receivedAny)
         else { return false }
@@ -71,11 +85,13 @@ extension TM {
         defer { core.close(fctx, saveTo: nil) }
         core.msgRestore(fctx, state.saved)
         let idx = cell.branches.count
+        var sendErr: Int32 = 0
         let result = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { id in
             buildBranch(fctx, ruri: state.ruri, dst: state.dst, branch: id, from: winner.addrIndex + 1)
         }
         guard case .success(let (built, used, count)) = result,
-              let (sent, at) = sendBranch(fctx, built, used, count: count, ruri: state.ruri, dst: state.dst, cell: cell, branch: idx)
+              let (sent, at) = sendBranch(fctx, built, used, count: count, ruri: state.ruri, dst: state.dst, cell: cell, branch: idx,
+                                          err: &sendErr)
         else { return false }
         host.log(.info, "tm: branch \(winner.index) ended \(winner.finalCode), DNS failover to the next address as branch \(idx)")
         let br = Branch(index: idx, uri: winner.uri, dst: winner.dst, request: sent.bytes, target: sent.target)
@@ -93,5 +109,18 @@ extension TM {
         cell.branches.append(br)
         reschedule(cell)
         return true
+    }
+
+    /// The picked branch ended with a received 503 or a silent timeout and no failover followed (no address left,
+    /// no-dns-failover...): asking the core for the address after it has it learn the failed one into its `dns`
+    /// list (disable_dns_blacklist = 0), as OpenSIPS does for a single-address destination too. Bucket lock held.
+    func learnFailedBranch(_ cell: Cell, _ b: Branch, parent: SYContext?) {
+        guard core.hasFailover, !cell.isLocal, let snap = cell.snapshot,
+              (b.finalCode == 503 && !b.localFinal) || (b.finalCode == 408 && b.localFinal && !b.receivedAny),
+              let fctx = core.open(snap, kind: .failure, parent: parent) else { return }
+        defer { core.close(fctx, saveTo: nil) }
+        _ = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: b.index) { id in
+            buildBranch(fctx, ruri: b.uri, dst: b.dst, branch: id, from: b.addrIndex + 1)
+        }
     }
 }

@@ -14,7 +14,6 @@ extension TM {
             host.log(.err, "t_replicate: unknown flag in '\(call.string(1))' (no-dns-failover)")
             return -2
         }
-        _ = flags  // only no-dns-failover is meaningful for a replica, and there is no DNS failover (README 10)
         let known = existingTxn(ctx)
         // The request goes to `uri` with its request-URI unchanged; $du stays `uri` afterwards (OpenSIPS sets it).
         _ = host.varSet(ctx, duVar, .string(uri))
@@ -22,7 +21,9 @@ extension TM {
         // leaves an ordinary transaction, and no reply can be handled before the mark.
         if let tx = known, tx.kind == .failure {
             guard let cell = tx.cell else { return -1 }
-            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true) { if $0 > 0 { cell.replicated = true } }
+            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: true, noDNSFailover: flags.noDNSFailover) {
+                if $0 > 0 { cell.replicated = true }
+            }
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
         if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") { return forwardStateless(ctx) }
@@ -38,6 +39,9 @@ extension TM {
             case .failed(let e): return e
             }
         }
-        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: true) { if $0 > 0 { cell.replicated = true } }
+        // Of the flags only no-dns-failover means anything for a replica (no reply goes upstream).
+        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: true, noDNSFailover: flags.noDNSFailover) {
+            if $0 > 0 { cell.replicated = true }
+        }
     }
 }

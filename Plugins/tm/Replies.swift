@@ -214,7 +214,10 @@ extension TM {
         if faked?.code == 487 { winner = nil }
         guard let code = winner?.finalCode ?? faked?.code else { return }
         // A received 503 or a silent timeout tries the destination's next address first (DNS failover, 7.4).
-        if faked == nil, let w = winner, w.failover != nil, dnsFailover(cell, w, parent: parent) { return }
+        if faked == nil, let w = winner {
+            if w.failover != nil, dnsFailover(cell, w, parent: parent) { return }
+            learnFailedBranch(cell, w, parent: parent)
+        }
         fire(cell.callbacks, TMCB.onFailure, cell, code: code, ctx: nil)
         if let route = cell.onFailure, let snap = cell.snapshot, !cell.isLocal {
             cell.onFailure = nil  // one-shot: re-armed with t_on_failure inside the route

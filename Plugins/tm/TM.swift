@@ -218,7 +218,8 @@ final class TM: @unchecked Sendable {
                cancelFirst: Bool = false, noDNSFailover: Bool = false, then: (Int) -> Void = { _ in }) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
-        cell.noDNSFailover = noDNSFailover
+        // Sticky, as OpenSIPS's transaction flag: a later t_relay without the flag (a failure route) keeps it off.
+        cell.noDNSFailover = cell.noDNSFailover || noDNSFailover
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
         // by t_relay itself, which leaves its first entry to this).
         defer { reschedule(cell) }
@@ -318,9 +319,10 @@ final class TM: @unchecked Sendable {
                 host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(e.code))")
             case .success(let (first, firstIndex, count)):
                 // A send that fails moves on to the destination's next address (DNS failover, section 7.1).
+                var sendErr: Int32 = -6
                 guard let (built, used) = sendBranch(ctx, first, firstIndex, count: count, ruri: ruri, dst: dst, cell: cell,
-                                                     branch: idx) else {
-                    lastErr = -6
+                                                     branch: idx, err: &sendErr) else {
+                    lastErr = sendErr
                     host.log(.err, "t_relay: sending branch \(idx) failed")
                     continue
                 }

@@ -52,7 +52,7 @@ final class BlacklistRelayTests: TMTestCase {
         uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@h", localPort: caller, branch: "z9hG4bK-bl-1", callID: "bl-1@test"), to: proxy)
         let reply = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 5", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
         XCTAssertTrue(reply.hasPrefix("SIP/2.0 500 relay -5\r\n"), reply)
-        XCTAssertNil(uas.receive(timeout: 0.3), "the blacklisted callee got a request")
+        // The callee's first request is the next call's (below): the blacklisted one never reached it.
 
         let req = RawSIP.request("MESSAGE", ruri: "sip:bob@h", localPort: caller, branch: "z9hG4bK-bl-2", callID: "bl-2@test")
             .replacingOccurrences(of: "Max-Forwards: 70\r\n", with: "Max-Forwards: 70\r\nX-Unuse: yes\r\n")
@@ -66,7 +66,7 @@ final class BlacklistRelayTests: TMTestCase {
     func testStatelessForwardRefusesBlacklistedDestination() throws {
         let (proxy, caller, callee) = (35120, 35121, 35122)
         let sy = try startSwitchyard("""
-        log_level = 3
+        log_level = 4
         udp_workers = 2
         socket = udp:127.0.0.1:\(proxy)
         mpath = "\(BinaryRunner.buildDirectory.path)"
@@ -85,8 +85,8 @@ final class BlacklistRelayTests: TMTestCase {
                                 body: "a forbidden-word here"), to: proxy)
         let blocked = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 403", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
         XCTAssertTrue(blocked.contains("Call-ID: fw-1@test"), blocked)
-        XCTAssertNil(uas.receive(timeout: 0.3), "the blacklisted request reached the callee")
-        XCTAssertTrue(sy.output.contains("is blacklisted by 'words'"), sy.output)
+        // Logged at debug (per message, as OpenSIPS); the callee's first request is the next call's (below).
+        XCTAssertTrue(sy.waitFor("DBG:core: forward(): destination udp:127.0.0.1:\(callee) is blacklisted by 'words'"), sy.output)
 
         uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@h", localPort: caller, branch: "z9hG4bK-fw-2", callID: "fw-2@test",
                                 body: "harmless"), to: proxy)

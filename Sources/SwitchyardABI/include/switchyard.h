@@ -862,8 +862,8 @@ typedef struct sy_host_api {
      *  The next hop is dst_uri (empty: $du, else the request-URI), resolved; the socket is the
      *  forced one ($fs) when usable, else one of the hop's transport. *out_bytes is valid until the
      *  next host call on ctx (copy it); *out_target says where to send. Returns 0, -1 no request
-     *  on ctx, -2 bad URI, -4 unresolvable destination, -6 no socket for the transport.
-     *  (The context's thread.) */
+     *  on ctx, -2 bad URI, -4 unresolvable destination, -5 every address is blacklisted (the
+     *  message's blacklists, 1.11), -6 no socket for the transport. (The context's thread.) */
     int (*sip_build_request)(sy_ctx *ctx, sy_str ruri, sy_str dst_uri, sy_str branch,
                              sy_str *out_bytes, sy_sip_target *out_target);
     /** Builds a reply to the context's request without sending it: status line, the request's
@@ -1084,7 +1084,9 @@ typedef struct sy_host_api {
      *  many addresses the destination has (1 with disable_dns_failover = 1): a branch with no
      *  further address needs no state kept for a failover. An addr_index above 0 tells the core
      *  that address addr_index - 1 failed: with disable_dns_blacklist = 0 it goes into the core's
-     *  "dns" blacklist for 240 s. (The context's thread.) */
+     *  "dns" blacklist for 240 s. A name is resolved once per message: the address list stays with
+     *  the message state (and what sip_msg_save keeps of it), so numbers keep meaning the same
+     *  addresses after sip_msg_restore, whatever the resolver answers later. (The context's thread.) */
     int (*sip_build_request_at)(sy_ctx *ctx, sy_str ruri, sy_str dst_uri, sy_str branch,
                                 uint32_t addr_index, uint32_t *out_index, uint32_t *out_count,
                                 sy_str *out_bytes, sy_sip_target *out_target);

@@ -38,6 +38,8 @@ extension MICore {
             ("list_blacklists", "lists the blacklists and their rules", [[], ["name"]], { p in
                 let only = p.has("name") ? try p.string("name") : nil
                 var out: [JSONValue] = []
+                // One clock read: a rule expiring between two reads would make the subtraction below underflow.
+                let now = Blacklists.now()
                 for l in lists.all where only == nil || l.name == only {
                     // OpenSIPS's list flags: 2 rules expire, 4 used by default.
                     let flags: Int64 = (l.owner == 1 ? 2 : 0) | (l.byDefault ? 4 : 0)
@@ -47,7 +49,7 @@ extension MICore {
                                                         ("Port", .int(Int64(r.port)))]
                         if let m = r.pattern { o.append(("Match", .string(m))) }
                         if r.expiresAt != 0 {
-                            let left = r.expiresAt > Blacklists.now() ? (r.expiresAt - Blacklists.now()) / 1_000_000_000 : 0
+                            let left = r.expiresAt > now ? (r.expiresAt - now) / 1_000_000_000 : 0
                             o.append(("Expire", .int(Int64(left))))
                         }
                         return .object(JSONObject(o))
@@ -94,10 +96,25 @@ extension MICore {
 
 extension BlacklistConfig {
     /// Puts the configured lists (and, when DNS blacklisting is on, the core's learned `dns` list) into the engine.
-    static func install(_ config: ServerConfig, into engine: ScriptEngine) {
-        for l in config.blacklists { engine.blacklists.define(name: l.name, rules: l.rules) }
+    /// A list that cannot be defined stops startup at its line: the name `dns` while the core learns into its own
+    /// list of that name, or more lists than fit (one slot goes to `dns` only when disable_dns_blacklist = 0).
+    static func install(_ config: ServerConfig, into engine: ScriptEngine, diagnostics: DiagnosticBag) {
+        let learning = !config.disableDNSBlacklist
+        let room = Blacklists.maxLists - (learning ? 1 : 0)
+        for (n, l) in config.blacklists.enumerated() {
+            if learning, l.name == "dns" {
+                diagnostics.error(l.location, "blacklist 'dns' is the core's learned DNS list (disable_dns_blacklist = 0): use another name")
+            } else if n >= room {
+                diagnostics.error(l.location, "too many blacklists (at most \(room)\(learning ? " besides the DNS one" : ""))")
+            } else if let why = engine.blacklists.define(name: l.name, rules: l.rules) {
+                diagnostics.error(l.location, why)
+            }
+        }
         engine.dnsFailoverDisabled = config.disableDNSFailover
         engine.dnsBlacklistDisabled = config.disableDNSBlacklist
-        if !config.disableDNSBlacklist { engine.blacklists.define(name: "dns", rules: [], byDefault: true, owner: 1) }
+        if learning, let why = engine.blacklists.define(name: "dns", rules: [], byDefault: true, owner: 1, limit: Blacklists.dnsLimit) {
+            diagnostics.error(nil, "DNS blacklist: \(why)")
+        }
+        engine.blacklists.seal()
     }
 }

@@ -35,38 +35,71 @@ public struct BlacklistRule: Sendable, Equatable {
     }
 }
 
-/// An address's bytes with its family (4 or 16 bytes).
+/// An address with its family, held as a 128-bit big-endian number (an IPv4 one in the low 32 bits): matched
+/// against a rule's network with two masks and compares, no array.
 public struct IPBytes: Sendable, Equatable {
     public var v6: Bool
-    public var bytes: [UInt8]
+    var hi: UInt64 = 0
+    var lo: UInt64 = 0
 
     public init?(_ text: String) {
         var t = text
         if t.hasPrefix("["), t.hasSuffix("]") { t = String(t.dropFirst().dropLast()) }
         var a4 = in_addr()
         if inet_pton(AF_INET, t, &a4) == 1 {
-            v6 = false
-            bytes = withUnsafeBytes(of: &a4) { Array($0) }
+            self.init(v6: false, bytes: withUnsafeBytes(of: &a4) { Array($0) })
             return
         }
         var a6 = in6_addr()
         guard inet_pton(AF_INET6, t, &a6) == 1 else { return nil }
-        v6 = true
-        bytes = withUnsafeBytes(of: &a6) { Array($0) }
+        self.init(v6: true, bytes: withUnsafeBytes(of: &a6) { Array($0) })
     }
 
-    init(v6: Bool, bytes: [UInt8]) { self.v6 = v6; self.bytes = bytes }
+    /// Straight from a socket address (the destination a request is sent to): no text, no allocation.
+    init?(_ a: SocketAddress) {
+        let s = a.storage
+        switch Int32(s.ss_family) {
+        case AF_INET:
+            v6 = false
+            lo = UInt64(UInt32(bigEndian: withUnsafeBytes(of: s) { $0.load(as: sockaddr_in.self).sin_addr.s_addr }))
+        case AF_INET6:
+            v6 = true
+            let a6 = withUnsafeBytes(of: s) { $0.load(as: sockaddr_in6.self).sin6_addr }
+            withUnsafeBytes(of: a6) { r in
+                hi = UInt64(bigEndian: r.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+                lo = UInt64(bigEndian: r.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            }
+        default:
+            return nil
+        }
+    }
+
+    init(v6: Bool, bytes: [UInt8]) {
+        self.v6 = v6
+        for (i, b) in bytes.enumerated() {
+            if i < bytes.count - 8 { hi = hi << 8 | UInt64(b) } else { lo = lo << 8 | UInt64(b) }
+        }
+    }
+
+    /// 4 or 16 bytes, network order (for the text forms).
+    var bytes: [UInt8] {
+        if !v6 { return (0..<4).map { UInt8(truncatingIfNeeded: lo >> (24 - 8 * UInt64($0))) } }
+        return (0..<8).map { UInt8(truncatingIfNeeded: hi >> (56 - 8 * UInt64($0))) }
+            + (0..<8).map { UInt8(truncatingIfNeeded: lo >> (56 - 8 * UInt64($0))) }
+    }
 }
 
 /// `ip[/bits|/mask]`: the network a rule covers (no mask: the address alone).
 public struct IPNetwork: Sendable, Equatable {
     public var address: IPBytes
-    public var mask: [UInt8]
+    var maskBits: IPBytes
+
+    public var mask: [UInt8] { maskBits.bytes }
 
     public init?(_ text: String) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let ip = IPBytes(parts[0].blTrimmed) else { return nil }
-        let n = ip.bytes.count
+        let n = ip.v6 ? 16 : 4
         var mask = [UInt8](repeating: 0xff, count: n)
         if parts.count == 2 {
             let m = parts[1].blTrimmed
@@ -81,14 +114,12 @@ public struct IPNetwork: Sendable, Equatable {
                 mask = mb.bytes
             }
         }
+        maskBits = IPBytes(v6: ip.v6, bytes: mask)
         address = IPBytes(v6: ip.v6, bytes: zip(ip.bytes, mask).map { $0 & $1 })
-        self.mask = mask
     }
 
     func contains(_ ip: IPBytes) -> Bool {
-        guard ip.v6 == address.v6, ip.bytes.count == mask.count else { return false }
-        for i in 0..<mask.count where ip.bytes[i] & mask[i] != address.bytes[i] { return false }
-        return true
+        ip.v6 == address.v6 && ip.hi & maskBits.hi == address.hi && ip.lo & maskBits.lo == address.lo
     }
 
     var text: String {

@@ -5,18 +5,24 @@ extension SIPCore {
     static let dnsBlacklistSeconds = 240
 
     /// The addresses of a destination host: a numeric IP is itself (parsed once per worker for a fixed $du), a name
-    /// gives every address it resolves to, in the order failover tries them.
-    func destinations(_ ctx: ScriptContext, _ host: String, port: Int) -> [SocketAddress] {
-        if let a = lookupNumeric(ctx, host, port: port) { return [a] }
-        return names.lookupAll(host, port: port)
+    /// gives every address it resolves to, in the order failover tries them. A name is resolved once per message:
+    /// the list stays with the message (and the copies tm saves for a failover), so the next address is the next of
+    /// the same list even when the name cache has a newer, rotated answer, and no lookup runs on tm's timer thread.
+    func destinations(_ ctx: ScriptContext, _ host: String, port: Int) -> DestinationAddresses {
+        if let a = lookupNumeric(ctx, host, port: port) { return DestinationAddresses(single: a) }
+        if let r = ctx.message.resolvedName, r.port == port, r.host == host { return DestinationAddresses(list: r.addresses) }
+        let list = names.lookupAll(host, port: port)
+        if !list.isEmpty { ctx.message.resolvedName = ResolvedName(host: host, port: port, addresses: list) }
+        return DestinationAddresses(list: list)
     }
 
     /// The name of the list that blocks sending `request` to `dst`, or nil. Nothing is done while the message has no
     /// list selected (the usual case: no dst_blacklist, DNS blacklisting off).
     func blacklisted(_ ctx: ScriptContext, _ dst: SocketAddress, proto: String, request: [UInt8]) -> String? {
-        let mask = ctx.message.blacklistMask ?? ctx.engine.blacklists.defaultMask
-        guard mask != 0, let ip = IPBytes(dst.ip) else { return nil }
-        return ctx.engine.blacklists.blocks(mask: mask, ip: ip, port: dst.port, proto: proto,
+        let lists = ctx.engine.blacklists
+        let mask = lists.withRules(ctx.message.blacklistMask ?? lists.defaultMask)
+        guard mask != 0, let ip = IPBytes(dst) else { return nil }
+        return lists.blocks(mask: mask, ip: ip, port: dst.port, proto: proto,
                                             text: { String(decoding: request, as: UTF8.self) })
     }
 
@@ -30,4 +36,25 @@ extension SIPCore {
         let rule = BlacklistRule(proto: proto, network: net, port: dst.port)
         _ = engine.blacklists.add(list: "dns", rule: rule, expire: Self.dnsBlacklistSeconds)
     }
+}
+
+/// A destination's addresses in failover order: an IP literal (the usual $du) is held inline, so sending to it builds
+/// no array.
+struct DestinationAddresses: RandomAccessCollection {
+    private let single: SocketAddress?
+    private let list: [SocketAddress]
+
+    init(single: SocketAddress) { self.single = single; list = [] }
+    init(list: [SocketAddress]) { single = nil; self.list = list }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { single == nil ? list.count : 1 }
+    subscript(i: Int) -> SocketAddress { single ?? list[i] }
+}
+
+/// A destination name's addresses as first resolved for a message.
+struct ResolvedName: Sendable {
+    let host: String
+    let port: Int
+    let addresses: [SocketAddress]
 }

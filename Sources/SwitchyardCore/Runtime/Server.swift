@@ -75,7 +75,7 @@ public final class Server: HostServices, @unchecked Sendable {
         // xlog has its own threshold (xlog_level, default NOTICE), as in OpenSIPS 3.x: -l/-D leave it alone.
         log.xlogLevel = config.xlogLevel
         engine.maxWhileLoops = config.maxWhileLoops
-        BlacklistConfig.install(config, into: engine)
+        BlacklistConfig.install(config, into: engine, diagnostics: diagnostics)
         engine.applyScriptGlobals(ast.globals)
         // An alias that does not parse stops startup at its line, as any other bad global (OpenSIPS: a parse error).
         engine.aliases = config.aliasLines.compactMap { line in

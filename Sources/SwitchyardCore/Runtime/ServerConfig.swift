@@ -17,7 +17,7 @@ public struct ServerConfig: Sendable {
     /// The same lines with where they were written (a bad one stops startup there).
     public var aliasLines: [(text: String, location: SourceLocation?)] = []
     /// `dst_blacklist` lists in the order written (a bad one stops startup at its line).
-    public var blacklists: [(name: String, rules: [BlacklistRule])] = []
+    public var blacklists: [(name: String, rules: [BlacklistRule], location: SourceLocation)] = []
     /// `disable_dns_failover` (default 0) and `disable_dns_blacklist` (default 1, as OpenSIPS).
     public var disableDNSFailover = false
     public var disableDNSBlacklist = true
@@ -68,12 +68,12 @@ public struct ServerConfig: Sendable {
                 }
             case "dst_blacklist":
                 if case .raw(let s) = g.value, let list = BlacklistConfig.parse(s, at: g.location, diagnostics: diagnostics) {
+                    // The count (a slot for `dns` or not) and the name `dns` are checked at install, once
+                    // disable_dns_blacklist is known.
                     if blacklists.contains(where: { $0.name == list.name }) {
                         diagnostics.error(g.location, "blacklist '\(list.name)' is defined twice")
-                    } else if blacklists.count >= Blacklists.maxLists - 1 {
-                        diagnostics.error(g.location, "too many blacklists (at most \(Blacklists.maxLists - 1) besides the DNS one)")
                     } else {
-                        blacklists.append(list)
+                        blacklists.append((list.name, list.rules, g.location))
                     }
                 }
             case "disable_dns_failover":

@@ -55,7 +55,8 @@ extension SIPCore {
                 return socket.send(conn: 0, to: dst, out)
             }
             if let blocked {
-                log.error("forward(): destination \(proto):\(dst.text) is blacklisted by '\(blocked)'")
+                // Per message, as OpenSIPS: debug only.
+                log.write(LogLevels.debug, module: "core", "forward(): destination \(proto):\(dst.text) is blacklisted by '\(blocked)'")
                 continue
             }
             if sent { break }

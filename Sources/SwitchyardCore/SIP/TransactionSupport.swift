@@ -48,7 +48,7 @@ extension SIPCore {
             let out = SIPCore.forwardedRequest(msg, newRURI: newRURI, viaPrefix: prefix, branch: b, topVia: topVia,
                                                topViaText: topText, edits: &ctx.message.edits, viaSuffix: suffix)
             if let list = blacklisted(ctx, dst, proto: proto, request: out) {
-                log.write(LogLevels.info, module: "core", "destination \(proto):\(dst.text) is blacklisted by '\(list)'")
+                log.write(LogLevels.debug, module: "core", "destination \(proto):\(dst.text) is blacklisted by '\(list)'")
                 err = -5
                 continue
             }

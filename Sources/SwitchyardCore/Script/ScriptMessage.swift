@@ -50,6 +50,9 @@ public struct ScriptMessage: @unchecked Sendable {
     var via = ViaHandling()
     /// Blacklists selected by use_blacklist / unuse_blacklist for this message (nil: the lists used by default).
     var blacklistMask: UInt32?
+    /// The addresses a destination name resolved to for this message: kept with it (and with tm's saved copies of
+    /// it), so a DNS failover walks the list its first branch used, not a newer answer.
+    var resolvedName: ResolvedName?
 
     public init(requestURI: SIPURI? = nil) {
         self.storedRequestURI = requestURI
@@ -77,6 +80,7 @@ public struct ScriptMessage: @unchecked Sendable {
         ruriQ = nil
         if !via.isDefault { via = ViaHandling() }
         if blacklistMask != nil { blacklistMask = nil }
+        if resolvedName != nil { resolvedName = nil }
         handled = false
     }
 

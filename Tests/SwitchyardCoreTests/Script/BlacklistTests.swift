@@ -71,6 +71,10 @@ final class BlacklistTests: XCTestCase {
             if (check_blacklist_rule("gw", "10.0.0.1", 5060, "udp")) xlog("hit1\\n");
             if (!check_blacklist_rule("gw", "10.0.0.2")) xlog("miss2\\n");
             add_blacklist_rule("gw", "(any, 10.0.0.2, 0, '')", 60);
+            add_blacklist_rule("gw", "(any, 10.0.0.3, 0, '')", 99999999999);
+            $var(big) = 9223372036854775807;
+            add_blacklist_rule("gw", "(any, 10.0.0.4, 0, '')", $var(big));
+            if (check_blacklist("gw", "10.0.0.4")) xlog("hitbig\n");
             if (check_blacklist("gw", "10.0.0.2")) xlog("hit3\\n");
             if (del_blacklist_rule("gw", "(any, 10.0.0.2, 0, '')")) xlog("del4\\n");
             if (!del_blacklist_rule("gw", "(any, 10.0.0.2, 0, '')")) xlog("gone5\\n");
@@ -81,7 +85,7 @@ final class BlacklistTests: XCTestCase {
         """, setup: { e in e.blacklists.define(name: "gw", rules: try! BlacklistParser.list("gw:{ (udp, 10.0.0.1, 5060, '') }").rules) })
         h.run()
         let out = h.collector.all.joined(separator: "\n")
-        for word in ["hit1", "miss2", "hit3", "del4", "gone5", "done"] { XCTAssertTrue(out.contains(word), "\(word) missing in\n\(out)") }
+        for word in ["hit1", "miss2", "hit3", "hitbig", "del4", "gone5", "done"] { XCTAssertTrue(out.contains(word), "\(word) missing in\n\(out)") }
         XCTAssertEqual(h.ctx.message.blacklistMask, 0)
     }
 
@@ -125,6 +129,96 @@ final class BlacklistTests: XCTestCase {
         XCTAssertTrue(mi("del_blacklist_rule", #"{"name":"dns","rule":"(tcp, 10.9.9.9, 0, '')"}"#).contains(#""result":"OK""#))
         XCTAssertTrue(mi("del_blacklist_rule", #"{"name":"dns","rule":"(tcp, 10.9.9.9, 0, '')"}"#).contains("Rule not found"))
         XCTAssertTrue(mi("list_blacklists", #"{"name":"nope"}"#).contains("not found"))
+        // An expiry past the clock's range is kept (saturated), not a trap.
+        XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"gw","rule":"(tcp, 10.8.8.8, 0, '')","expire":99999999999}"#).contains(#""result":"OK""#))
+        XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"gw","rule":"(tcp, 10.8.8.9, 0, '')","expire":9223372036854775807}"#).contains(#""result":"OK""#))
+        XCTAssertTrue(mi("check_blacklist", #"{"name":"gw","proto":"tcp","ip":"10.8.8.9"}"#).contains(#""result":"yes""#))
+        XCTAssertTrue(mi("list_blacklists", #"{"name":"gw"}"#).contains(#""IP":"10.8.8.8""#))
         XCTAssertTrue(mi("add_blacklist_rule", #"{"name":"gw","rule":"(udp, nonsense, 0, '')"}"#).contains("Bad rule"))
+    }
+
+    /// A bounded list (the learned `dns` one) drops its oldest rule; an expired rule is purged by the check that
+    /// meets it, after which the list counts as empty again (no lock taken for it on sends).
+    func testBoundedListAndPurgeOnCheck() throws {
+        let lists = Blacklists()
+        lists.define(name: "dns", rules: [], byDefault: true, owner: 1, limit: 3)
+        lists.seal()
+        XCTAssertEqual(lists.index(of: "dns"), 0)
+        XCTAssertNil(lists.index(of: "other"))
+        XCTAssertNotNil(lists.define(name: "late", rules: []), "no list after startup")
+        XCTAssertEqual(lists.withRules(lists.defaultMask), 0)
+        for n in 1...5 { XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.\(n), 0, '')"), expire: 0)) }
+        XCTAssertEqual(lists.all[0].rules.map(\.network.ipText), ["10.0.0.3", "10.0.0.4", "10.0.0.5"])
+        for n in 3...5 { XCTAssertEqual(lists.delete(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.\(n), 0, '')")), true) }
+        XCTAssertEqual(lists.withRules(lists.defaultMask), 0)
+        XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.9, 0, '')"), expire: 1))
+        XCTAssertEqual(lists.withRules(lists.defaultMask), 1)
+        XCTAssertTrue(waitUntil(timeout: 3) { lists.check(list: "dns", ip: IPBytes("10.0.0.9")!, port: 5060, proto: "udp", text: "") == false })
+        XCTAssertEqual(lists.withRules(lists.defaultMask), 0, "the expired rule was purged by the check")
+    }
+
+    /// A send's destination is matched from its socket address (IPv4 and IPv6), as from its text.
+    func testSocketAddressMatchesLikeItsText() throws {
+        let lists = Blacklists()
+        lists.define(name: "a", rules: try BlacklistParser.list("a:{ (udp, 10.1.0.0/16, 0, ''), (any, 2001:db8::/32, 5060, '') }").rules)
+        for (ip, port, hit) in [("10.1.2.3", 5060, true), ("10.2.0.1", 5060, false), ("2001:db8::7", 5060, true),
+                                ("2001:db8::7", 5061, false), ("2001:db9::7", 5060, false)] {
+            let sa = try XCTUnwrap(SocketAddress(ip: ip, port: port))
+            let fromSockaddr = try XCTUnwrap(IPBytes(sa))
+            XCTAssertEqual(fromSockaddr, IPBytes(ip), ip)
+            XCTAssertEqual(lists.blocks(mask: 1, ip: fromSockaddr, port: port, proto: "udp", text: { "" }) != nil, hit, ip)
+        }
+    }
+
+    /// A script list named `dns` while the core learns into its own `dns` list stops startup at its line.
+    func testScriptListNamedDNSIsRefusedWhileLearning() throws {
+        let cfg = writeTemp("""
+        disable_dns_blacklist = 0
+        dst_blacklist = "dns:{ (udp, 10.0.0.1, 5060, '') }"
+        route { exit; }
+        """)
+        defer { try? FileManager.default.removeItem(atPath: cfg) }
+        let (status, out) = try BinaryRunner.run(["-c", "-f", cfg])
+        XCTAssertNotEqual(status, 0, out)
+        XCTAssertTrue(out.contains("\(cfg):2:1:"), out)
+        XCTAssertTrue(out.contains("blacklist 'dns' is the core's learned DNS list"), out)
+        let off = writeTemp("""
+        dst_blacklist = "dns:{ (udp, 10.0.0.1, 5060, '') }"
+        route { exit; }
+        """)
+        defer { try? FileManager.default.removeItem(atPath: off) }
+        let (ok, out2) = try BinaryRunner.run(["-c", "-f", off])
+        XCTAssertEqual(ok, 0, "with disable_dns_blacklist = 1 (the default) the name is free\n\(out2)")
+    }
+
+    /// With disable_dns_blacklist = 1 all 32 lists are the script's; with 0, one goes to `dns`.
+    func testThirtyTwoListsWhenTheCoreDoesNotLearn() throws {
+        let lines = (0..<32).map { "dst_blacklist = \"l\($0):{ (udp, 10.0.0.1, 0, '') }\"" }.joined(separator: "\n")
+        let free = writeTemp("\(lines)\nroute { exit; }\n")
+        defer { try? FileManager.default.removeItem(atPath: free) }
+        let (ok, out) = try BinaryRunner.run(["-c", "-f", free])
+        XCTAssertEqual(ok, 0, out)
+        let learning = writeTemp("disable_dns_blacklist = 0\n\(lines)\nroute { exit; }\n")
+        defer { try? FileManager.default.removeItem(atPath: learning) }
+        let (bad, out2) = try BinaryRunner.run(["-c", "-f", learning])
+        XCTAssertNotEqual(bad, 0, out2)
+        XCTAssertTrue(out2.contains("\(learning):33:1:") && out2.contains("too many blacklists"), out2)
+    }
+
+    /// A destination name is resolved once per message: the list kept with the message (and tm's saved copies of it)
+    /// is what later address numbers index, whatever the resolver answers meanwhile.
+    func testANameIsResolvedOncePerMessage() throws {
+        let h = ScriptHarness("route { exit; }")
+        let sip = SIPCore(engine: h.engine, log: CoreLog(level: LogLevels.error, xlogLevel: LogLevels.error, sink: .collector(h.collector)))
+        let kept = [try XCTUnwrap(SocketAddress(ip: "192.0.2.7", port: 5060)), try XCTUnwrap(SocketAddress(ip: "192.0.2.8", port: 5060))]
+        h.ctx.message.resolvedName = ResolvedName(host: "gw.invalid", port: 5060, addresses: kept)
+        XCTAssertEqual(Array(sip.destinations(h.ctx, "gw.invalid", port: 5060)), kept)
+        h.ctx.message.resolvedName = nil
+        let local = Array(sip.destinations(h.ctx, "localhost", port: 5060))
+        XCTAssertFalse(local.isEmpty)
+        XCTAssertEqual(h.ctx.message.resolvedName?.host, "localhost")
+        XCTAssertEqual(h.ctx.message.resolvedName?.addresses, local)
+        XCTAssertEqual(sip.destinations(h.ctx, "127.0.0.1", port: 5060).count, 1, "an IP literal is not kept")
+        XCTAssertEqual(h.ctx.message.resolvedName?.host, "localhost")
     }
 }
