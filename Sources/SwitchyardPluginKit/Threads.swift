@@ -39,11 +39,26 @@ public final class PluginThread: @unchecked Sendable { // the pthread_t is writt
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
         pthread_attr_setstacksize(&attr, PluginThread.stackSize)
-        let rc = pthread_create(&t.thread, &attr, { arg in
+        #if os(Linux)
+        // A new thread inherits its creator's scheduling policy: one started from a SIP worker (proto_udp's workers
+        // run under SCHED_BATCH) would keep that policy for its whole life. Module threads get the default one.
+        pthread_attr_setinheritsched(&attr, Int32(PTHREAD_EXPLICIT_SCHED))
+        pthread_attr_setschedpolicy(&attr, Int32(SCHED_OTHER))
+        var param = sched_param(sched_priority: 0)
+        pthread_attr_setschedparam(&attr, &param)
+        #endif
+        let entry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { arg in
             let b = Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue()
             b.run()
             return nil
-        }, box)
+        }
+        var rc = pthread_create(&t.thread, &attr, entry, box)
+        #if os(Linux)
+        if rc == EPERM {  // an explicit policy refused (a sandbox): inherit, as before
+            pthread_attr_setinheritsched(&attr, Int32(PTHREAD_INHERIT_SCHED))
+            rc = pthread_create(&t.thread, &attr, entry, box)
+        }
+        #endif
         guard rc == 0 else {
             Unmanaged<Body>.fromOpaque(box).release()
             return nil

@@ -4,7 +4,8 @@ import XCTest
 import SwitchyardTestSupport
 
 /// proto_udp's workers run under SCHED_BATCH (a wake-up waits for the busy CPU's current task instead of preempting it,
-/// so bursts are read in one batch); the other threads of the process keep the default policy.
+/// so bursts are read in one batch) unless `sched_batch` is 0; the other threads of the process, including module
+/// threads a worker starts, keep the default policy.
 final class UDPWorkerPolicyTests: XCTestCase {
     private var h: ServerHarness!
 
@@ -27,11 +28,9 @@ final class UDPWorkerPolicyTests: XCTestCase {
         return out
     }
 
-    /// Starts a proxy with two UDP workers (with `params` as extra config lines), waits until a worker answers and
-    /// both workers have started, and returns the policy of each thread the proxy started, plus the main thread's.
-    private func workerPolicies(params: String, batchWorkers: Int) throws -> (workers: [Int], main: Int?) {
-        // Threads of servers other tests in this process started (and stopped) do not count.
-        let before = Set(threadPolicies().keys)
+    /// Starts a proxy with two UDP workers (`params`: extra config lines; `route`: the main route's body) and sends
+    /// it one OPTIONS with Call-ID `callID`, which must be answered 200.
+    private func start(params: String, route: String = "sl_send_reply(200, \"OK\");") throws -> (UDPSocket, Int) {
         let port = try UDPSocket().port
         h = ServerHarness("""
         mpath = "\(BinaryRunner.buildDirectory.path)"
@@ -39,40 +38,74 @@ final class UDPWorkerPolicyTests: XCTestCase {
         loadmodule "proto_udp.so"
         loadmodule "sl.so"
         \(params)
-        route { sl_send_reply(200, "OK"); }
+        route { \(route) }
         """)
         XCTAssertEqual(h.prepare(workers: 2).map(\.description), [], h.messages.joined(separator: "\n"))
         try h.start()
-        let client = try UDPSocket()
+        return (try UDPSocket(), port)
+    }
+
+    private func options(_ client: UDPSocket, _ port: Int, callID: String) {
         let options = ["OPTIONS sip:127.0.0.1 SIP/2.0",
-                       "Via: SIP/2.0/UDP 127.0.0.1:\(client.port);branch=z9hG4bKpolicy1",
-                       "From: <sip:a@example.com>;tag=p1", "To: <sip:b@example.com>", "Call-ID: policy-1@example.com",
+                       "Via: SIP/2.0/UDP 127.0.0.1:\(client.port);branch=z9hG4bK\(callID)",
+                       "From: <sip:a@example.com>;tag=p1", "To: <sip:b@example.com>", "Call-ID: \(callID)",
                        "CSeq: 1 OPTIONS", "Max-Forwards: 70", "Content-Length: 0", "", ""].joined(separator: "\r\n")
         client.send(options, to: port)
-        // A reply means a worker is serving the socket (it set its policy before reading).
         var reply: String?
-        let end = Date().addingTimeInterval(5)
-        while reply == nil, Date() < end { reply = client.receive()?.0 }
+        waitUntil(timeout: 5) { reply = client.receive()?.0; return reply != nil }
         XCTAssertTrue(reply?.hasPrefix("SIP/2.0 200 OK\r\n") == true, reply ?? "no reply")
-        // The worker standing by may start a moment after the one waiting on the socket: wait until `batchWorkers`
-        // new threads run under SCHED_BATCH.
-        var policies = threadPolicies()
-        func new() -> [Int] { policies.filter { !before.contains($0.key) }.map(\.value) }
-        let deadline = Date().addingTimeInterval(5)
-        while new().filter({ $0 == 3 }).count < batchWorkers, Date() < deadline { policies = threadPolicies() }
-        return (new(), policies[Int(getpid())])
     }
 
     func testUDPWorkersRunUnderSchedBatch() throws {
-        let (workers, main) = try workerPolicies(params: "", batchWorkers: 2)
-        // Both workers (the one waiting on the socket and the one standing by) are SCHED_BATCH, no other new thread.
-        XCTAssertEqual(workers.filter { $0 == 3 }.count, 2, "\(workers)")
-        XCTAssertEqual(main, 0, "the main thread keeps SCHED_OTHER")
+        // Threads of servers other tests in this process started (and stopped) do not count.
+        let before = Set(threadPolicies().keys)
+        let (client, port) = try start(params: "")
+        options(client, port, callID: "policy-1")
+        // Both workers (the one waiting on the socket and the one standing by, which may start a moment later) are
+        // SCHED_BATCH, no other new thread is.
+        var policies: [Int: Int] = [:]
+        func batch() -> Int { policies.filter { $0.value == 3 && !before.contains($0.key) }.count }
+        XCTAssertTrue(waitUntil(timeout: 5) { policies = threadPolicies(); return batch() >= 2 }, "\(policies)")
+        XCTAssertEqual(batch(), 2, "\(policies)")
+        XCTAssertEqual(policies[Int(getpid())], 0, "the main thread keeps SCHED_OTHER")
     }
 
     func testSchedBatchZeroKeepsTheDefaultPolicy() throws {
-        let (workers, _) = try workerPolicies(params: "modparam(\"proto_udp\", \"sched_batch\", 0)", batchWorkers: 0)
-        XCTAssertFalse(workers.isEmpty)
-        XCTAssertEqual(workers.filter { $0 == 3 }, [], "no thread switched to SCHED_BATCH: \(workers)")
+        let before = Set(threadPolicies().keys)
+        let (client, port) = try start(params: "modparam(\"proto_udp\", \"sched_batch\", 0)")
+        options(client, port, callID: "policy-2")
+        // Wait for the proxy's threads to be up (workers, timers: at least the two workers beside the others), then
+        // none of them is SCHED_BATCH.
+        var fresh: [Int] = []
+        XCTAssertTrue(waitUntil(timeout: 5) {
+            fresh = threadPolicies().filter { !before.contains($0.key) }.map(\.value)
+            return fresh.count >= 2
+        })
+        XCTAssertEqual(fresh.filter { $0 == 3 }, [], "no thread switched to SCHED_BATCH: \(fresh)")
+    }
+
+    /// A module thread started by a route on a worker (freeswitch's box I/O thread, started by the first
+    /// freeswitch_esl to a box) must not inherit the worker's SCHED_BATCH: it runs event routes itself.
+    func testModuleThreadStartedFromAWorkerKeepsTheDefaultPolicy() throws {
+        let closed = try UDPSocket().port  // no ESL server there: the box only retries in the background
+        let before = Set(threadPolicies().keys)
+        let (client, port) = try start(params: "loadmodule \"freeswitch.so\"\nloadmodule \"freeswitch_scripting.so\"", route: """
+        if ($ci == "policy-box") { freeswitch_esl("api status", "fs://:ClueCon@127.0.0.1:\(closed)", $var(out)); }
+        sl_send_reply(200, "OK");
+        """)
+        options(client, port, callID: "policy-workers")
+        var policies: [Int: Int] = [:]
+        XCTAssertTrue(waitUntil(timeout: 5) {
+            policies = threadPolicies()
+            return policies.filter { $0.value == 3 && !before.contains($0.key) }.count >= 2
+        }, "\(policies)")
+        let withWorkers = Set(policies.keys)
+        options(client, port, callID: "policy-box")
+        var started: [Int: Int] = [:]
+        XCTAssertTrue(waitUntil(timeout: 5) {
+            started = threadPolicies().filter { !withWorkers.contains($0.key) }
+            return !started.isEmpty
+        }, "freeswitch_esl started no box thread")
+        XCTAssertEqual(started.values.filter { $0 == 3 }, [], "threads started by a worker: \(started)")
     }
 }
