@@ -14,6 +14,22 @@ enum Byte {
     /// `token` characters and ':' '[' ']' (an unquoted Via parameter value: an IPv6 received= included).
     @inline(__always) static func isViaValue(_ c: UInt8) -> Bool { c < 128 && classes.utf8Start[Int(c)] & 2 != 0 }
 
+    /// How many of the eight bytes of `w` (little-endian: the first byte lowest), from the first, are ASCII letters or
+    /// '-': the header-name scan skips a word of them at a time (every one is a `token` byte) and goes on byte by
+    /// byte from the first other byte. Exact per byte: no sum below carries into the next byte.
+    @inline(__always) static func lettersOrDashes(_ w: UInt64) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+        let v = w & ~high                        // the low seven bits of each byte
+        let folded = v | 0x2020_2020_2020_2020   // 'A'...'Z' become 'a'...'z'; nothing else lands there
+        let atLeastA = (folded &+ (0x80 - 0x61) &* ones) & high
+        let pastZ = (folded &+ (0x80 - 0x7b) &* ones) & high
+        let t = v ^ (0x2d &* ones)               // zero where the byte is '-'
+        let nonDash = (t &+ 0x7f &* ones) & high
+        let good = ((atLeastA & ~pastZ) | (~nonDash & high)) & ~(w & high)
+        let bad = ~good & high
+        return bad == 0 ? 8 : bad.trailingZeroBitCount >> 3
+    }
+
     /// The two sets above as masks for `inSet` (what the table below is checked against).
     static let tokenMasks: (lo: UInt64, hi: UInt64) = (0x03ff_6ca2_0000_0000, 0x47ff_ffff_87ff_fffe)
     static let viaValueMasks: (lo: UInt64, hi: UInt64) = (0x07ff_6ca2_0000_0000, 0x47ff_ffff_afff_fffe)
