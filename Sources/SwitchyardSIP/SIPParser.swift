@@ -97,6 +97,14 @@ enum SIPParser {
             if Byte.isWS(b[i]) { throw SIPParseError("continuation line without a header", at: i) }
             // name
             var j = i
+            // Letters and dashes a word at a time (most of a name), then byte by byte as before.
+            if let base = b.baseAddress {
+                while j + 8 <= end {
+                    let n = Byte.lettersOrDashes(UInt64(littleEndian: UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self)))
+                    j += n
+                    if n < 8 { break }
+                }
+            }
             while j < end, Byte.isToken(b[j]) { j += 1 }
             let nameRange = i..<j
             guard !nameRange.isEmpty else { throw SIPParseError("bad header name", at: i) }

@@ -72,27 +72,18 @@ public final class ScriptContext: @unchecked Sendable {
     /// points into (kept alive by this reference): tm's request hook and t_relay both ask for it.
     var sipInfoMemo: (message: SIPMessage, info: sy_sip_info)?
     /// Keeps strings handed to C plugins alive until the next host call on this context.
-    var cStringKeeper: ContiguousArray<CChar> = []
+    let cStringKeeper = CBuffer(capacity: 64)
 
     /// Copies `s` NUL-terminated into `cStringKeeper`, reusing its storage (no allocation per host call once it has
     /// grown), and returns it as the ABI string (len without the NUL).
     func keepCString(_ s: String) -> sy_str {
         var s = s
-        cStringKeeper.removeAll(keepingCapacity: true)
-        s.withUTF8 { u in
-            u.withMemoryRebound(to: CChar.self) { cStringKeeper.append(contentsOf: $0) }
-        }
-        cStringKeeper.append(0)
-        return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+        return s.withUTF8 { cStringKeeper.keep(UnsafeRawBufferPointer($0)) }
     }
 
     /// `keepCString` for bytes (a header's text lent by the message).
     func keepCBytes(_ b: UnsafeBufferPointer<UInt8>) -> sy_str {
-        cStringKeeper.removeAll(keepingCapacity: true)
-        // Rebound only for the copy: bindMemory would rebind the shared message's bytes for good.
-        b.withMemoryRebound(to: CChar.self) { cStringKeeper.append(contentsOf: $0) }
-        cStringKeeper.append(0)
-        return cStringKeeper.withUnsafeBufferPointer { sy_str(s: $0.baseAddress, len: $0.count - 1) }
+        cStringKeeper.keep(UnsafeRawBufferPointer(b))
     }
 
     init(worker: WorkerState, engine: ScriptEngine, routeType: RouteKind) {
@@ -190,9 +181,9 @@ final class CBuffer {
     private var capacity: Int
     private(set) var count = 0
 
-    init() {
-        capacity = 1024
-        base = .allocate(capacity: capacity)
+    init(capacity: Int = 1024) {
+        self.capacity = max(capacity, 1)
+        base = .allocate(capacity: self.capacity)
     }
 
     deinit { base.deallocate() }
@@ -217,6 +208,23 @@ final class CBuffer {
         _ = UnsafeMutableBufferPointer(start: base + count, count: n).initialize(fromContentsOf: bytes)
         count += n
         return start
+    }
+
+    /// Replaces the content with `b` followed by a NUL byte and returns it as an ABI string (len without the NUL):
+    /// one copy, no allocation once the buffer has grown (maxfwd reads a header through this on every request).
+    func keep(_ b: UnsafeRawBufferPointer) -> sy_str {
+        let n = b.count
+        if n + 1 > capacity {
+            var c = capacity
+            while c < n + 1 { c *= 2 }
+            base.deallocate()
+            base = .allocate(capacity: c)
+            capacity = c
+        }
+        if n > 0, let src = b.baseAddress { UnsafeMutableRawPointer(base).copyMemory(from: src, byteCount: n) }
+        base[n] = 0
+        count = n + 1
+        return sy_str(s: UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), len: n)
     }
 
     /// A C string slice of the buffer.

@@ -71,7 +71,8 @@ public struct ScriptMessage: @unchecked Sendable {
         if origin != nil { origin = nil }
         if forcedSocket != nil { forcedSocket = nil }
         if destinationURI != nil { destinationURI = nil }
-        if storedRequestURI != nil { storedRequestURI = nil }
+        // Assigned, not compared: `!= nil` on this large optional copies the whole SIPURI first.
+        storedRequestURI = nil
         requestURIPending = true
         requestURIChanged = false
         if !edits.isEmpty { edits = HeaderEdits() }
