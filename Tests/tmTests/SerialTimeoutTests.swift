@@ -117,6 +117,33 @@ final class SerialTimeoutTests: TMTestCase {
         _ = silent
     }
 
+    /// Round one rings, then fr_inv_timeout: the callee is CANCELled (its 487 ACKed, not relayed), "f" runs once for
+    /// the proxy's 408 and relays to a silent callee without re-arming: the caller gets the 408 of round two.
+    func testRingingTimeoutThenSilentRound() throws {
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
+        let extra = "modparam(\"tm\", \"fr_timeout\", 2)\nmodparam(\"tm\", \"fr_inv_timeout\", 2)"
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: extra) + """
+        route {
+            $du = "sip:127.0.0.1:\(a)";
+            t_on_failure("f");
+            t_relay();
+        }
+        failure_route[f] {
+            xlog("L_NOTICE", "f ran code=$T_reply_code idx=$T_branch_idx local=$T_reply_reason\\n");
+            $du = "sip:127.0.0.1:\(b)";
+            t_relay();
+        }
+        """, port: proxy)
+        let ringing = try startUAS("uas_ring_cancel.xml", port: a)
+        let silent = try RawSIP(port: b)
+        let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(ringing, lastReceived: "ACK ", calls: 1), "CANCEL, then the ACK of its 487\n\(ringing.report)")
+        XCTAssertEqual(runs(sy, "f ran"), ["f ran code=408 idx=0 local=Request Timeout"], sy.output)
+        XCTAssertTrue(silent.drain(0.2).contains { $0.hasPrefix("INVITE ") }, "round two reached the silent callee")
+    }
+
     /// The log lines (from `prefix` to the end of the line) the failure routes wrote.
     private func runs(_ sy: BinaryRunner, _ prefix: String) -> [String] {
         sy.output.components(separatedBy: "\n").compactMap { line in
