@@ -26,6 +26,14 @@ struct CoreLink: @unchecked Sendable {
         hasFailover = host.provides(\.sip_build_request_at)
     }
 
+    /// A branch's destination failed (a failed send, a received 503, a silent timeout) and no failover follows: the
+    /// core learns its address into the `dns` blacklist when that is on. Nothing on an older core.
+    func learnFailed(_ target: sy_sip_target) {
+        guard let f = api.rt_sip_learn_failed else { return }
+        var t = target
+        _ = f(host.raw.pointee.runtime, &t)
+    }
+
     static func copy(_ s: sy_str) -> [UInt8] {
         guard let p = s.s, s.len > 0 else { return [] }
         // From a typed buffer: one memcpy (an UnsafeRawBufferPointer is copied byte by byte, and

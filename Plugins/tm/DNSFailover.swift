@@ -45,11 +45,9 @@ extension TM {
         while true {
             if core.send(b.target, b.bytes) { return (b, i) }
             guard !cell.noDNSFailover, i + 1 < count else {
-                // Asking for the address after the failed one is what has the core learn it into its `dns` list
-                // (disable_dns_blacklist = 0), as OpenSIPS does for any failed send, the last address too.
-                _ = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { id in
-                    buildBranch(ctx, ruri: ruri, dst: dst, branch: id, from: i + 1)
-                }
+                // The core learns the failed address into its `dns` list (disable_dns_blacklist = 0), as OpenSIPS
+                // does for any failed send, the last address too.
+                core.learnFailed(b.target)
                 return nil
             }
             host.log(.info, "t_relay: sending branch \(idx) failed, trying the destination's next address")
@@ -111,16 +109,13 @@ extension TM {
         return true
     }
 
-    /// The picked branch ended with a received 503 or a silent timeout and no failover followed (no address left,
-    /// no-dns-failover...): asking the core for the address after it has it learn the failed one into its `dns`
-    /// list (disable_dns_blacklist = 0), as OpenSIPS does for a single-address destination too. Bucket lock held.
-    func learnFailedBranch(_ cell: Cell, _ b: Branch, parent: SYContext?) {
-        guard core.hasFailover, !cell.isLocal, let snap = cell.snapshot,
-              (b.finalCode == 503 && !b.localFinal) || (b.finalCode == 408 && b.localFinal && !b.receivedAny),
-              let fctx = core.open(snap, kind: .failure, parent: parent) else { return }
-        defer { core.close(fctx, saveTo: nil) }
-        _ = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: b.index) { id in
-            buildBranch(fctx, ruri: b.uri, dst: b.dst, branch: id, from: b.addrIndex + 1)
-        }
+    /// The picked branch ended with a received 503 or a silent timeout and no failover followed (no address left):
+    /// the core learns the address it went to into its `dns` list (disable_dns_blacklist = 0), as OpenSIPS does for
+    /// a single-address destination too; not with no-dns-failover, which skips OpenSIPS's whole failover step.
+    /// Nothing is built or resolved (the timer thread may hold the bucket lock).
+    func learnFailedBranch(_ cell: Cell, _ b: Branch) {
+        guard !cell.noDNSFailover, !cell.isLocal,
+              (b.finalCode == 503 && !b.localFinal) || (b.finalCode == 408 && b.localFinal && !b.receivedAny) else { return }
+        core.learnFailed(b.target)
     }
 }

@@ -216,7 +216,7 @@ extension TM {
         // A received 503 or a silent timeout tries the destination's next address first (DNS failover, 7.4).
         if faked == nil, let w = winner {
             if w.failover != nil, dnsFailover(cell, w, parent: parent) { return }
-            learnFailedBranch(cell, w, parent: parent)
+            learnFailedBranch(cell, w)
         }
         fire(cell.callbacks, TMCB.onFailure, cell, code: code, ctx: nil)
         if let route = cell.onFailure, let snap = cell.snapshot, !cell.isLocal {

@@ -105,7 +105,8 @@
  *        sipmsgops's append_hf(txt, hdr) and insert_hf(txt, hdr)) and sip_reply_header_add (a header
  *        line for the replies the core later builds for the request: append_to_reply). DNS
  *        failover: appended sy_host_api.sip_build_request_at (build toward a destination name's
- *        next address; tm's failover to the next address of a name); sip_build_request and
+ *        next address; tm's failover to the next address of a name) and rt_sip_learn_failed (a
+ *        destination that failed, into the "dns" blacklist); sip_build_request and
  *        sip_build_request_at return -5 when the message's blacklists block every address.
  */
 #ifndef SWITCHYARD_H
@@ -1090,6 +1091,12 @@ typedef struct sy_host_api {
     int (*sip_build_request_at)(sy_ctx *ctx, sy_str ruri, sy_str dst_uri, sy_str branch,
                                 uint32_t addr_index, uint32_t *out_index, uint32_t *out_count,
                                 sy_str *out_bytes, sy_sip_target *out_target);
+    /** A send to target failed, or its destination answered 503 or never answered, and no failover
+     *  followed: with disable_dns_blacklist = 0 the core puts target's address (with its socket's
+     *  protocol) into its "dns" blacklist for 240 s. Returns 1 learned, 0 not (DNS blacklisting off),
+     *  -1 bad arguments or a stopped core. Builds and resolves nothing, so any thread may call it
+     *  (tm's timer thread, holding its own locks). */
+    int (*rt_sip_learn_failed)(sy_runtime *rt, const sy_sip_target *target);
     /* --- end of 1.11: DNS failover --- */
 } sy_host_api;
 

@@ -127,7 +127,9 @@ public final class Blacklists: Sendable {
             let now = Self.now()
             l[i].rules.removeAll { $0.expiresAt != 0 && $0.expiresAt <= now }
             if let j = l[i].rules.firstIndex(where: { $0.sameRule(r) }) {
-                l[i].rules[j].expiresAt = r.expiresAt
+                // Learned again: it moves to the end, so a full list drops the rules learned longest ago, not it.
+                l[i].rules.remove(at: j)
+                l[i].rules.append(r)
             } else {
                 if l[i].limit > 0, l[i].rules.count >= l[i].limit { l[i].rules.removeFirst(l[i].rules.count - l[i].limit + 1) }
                 l[i].rules.append(r)

@@ -10,5 +10,8 @@ final class FailoverABITests: XCTestCase {
         let at = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.sip_build_request_at))
         XCTAssertEqual(at, insert + ptr)
         XCTAssertGreaterThanOrEqual(MemoryLayout<sy_host_api>.size, at + ptr)
+        let learn = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_learn_failed))
+        XCTAssertEqual(learn, at + ptr)
+        XCTAssertGreaterThanOrEqual(MemoryLayout<sy_host_api>.size, learn + ptr)
     }
 }

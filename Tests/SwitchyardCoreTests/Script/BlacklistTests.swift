@@ -149,6 +149,12 @@ final class BlacklistTests: XCTestCase {
         XCTAssertEqual(lists.withRules(lists.defaultMask), 0)
         for n in 1...5 { XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.\(n), 0, '')"), expire: 0)) }
         XCTAssertEqual(lists.all[0].rules.map(\.network.ipText), ["10.0.0.3", "10.0.0.4", "10.0.0.5"])
+        // Learned again, a rule becomes the newest: the next one added drops 10.0.0.4, not it.
+        XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.3, 0, '')"), expire: 0))
+        XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.6, 0, '')"), expire: 0))
+        XCTAssertEqual(lists.all[0].rules.map(\.network.ipText), ["10.0.0.5", "10.0.0.3", "10.0.0.6"])
+        XCTAssertEqual(lists.delete(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.6, 0, '')")), true)
+        XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.4, 0, '')"), expire: 0))
         for n in 3...5 { XCTAssertEqual(lists.delete(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.\(n), 0, '')")), true) }
         XCTAssertEqual(lists.withRules(lists.defaultMask), 0)
         XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.9, 0, '')"), expire: 1))
