@@ -186,14 +186,8 @@ extension SIPCore {
                 // Most bytes are none of " ; < > (all below 64): one comparison for letters, a bit test for the rest.
                 if c > 62 || (UInt64(1) << UInt64(c)) & special == 0 { i += 1; continue }
                 if c == 34 { inQuote.toggle() } else if !inQuote && c == 60 { inAngle = true } else if !inQuote && c == 62 { inAngle = false }
-                if !inQuote && !inAngle && c == 59 {  // ';'
-                    var j = i + 1
-                    while j < r.upperBound, b[j] == 32 { j += 1 }
-                    if j + 4 <= r.upperBound, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 {
-                        var k = j + 4
-                        while k < r.upperBound, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
-                        return (j + 4)..<k
-                    }
+                if !inQuote && !inAngle && c == 59, let v = tagValue(b, afterSemicolon: i, end: r.upperBound) {  // ';'
+                    return v
                 }
                 i += 1
             }
@@ -208,16 +202,23 @@ extension SIPCore {
         var i = r.lowerBound
         while i < r.upperBound, let p = memchr(base + i, 59, r.upperBound - i) {
             i = UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self) - base
-            var j = i + 1
-            while j < r.upperBound, b[j] == 32 { j += 1 }
-            if j + 4 <= r.upperBound, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 {
-                var k = j + 4
-                while k < r.upperBound, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
-                return (j + 4)..<k
-            }
+            if let v = tagValue(b, afterSemicolon: i, end: r.upperBound) { return v }
             i += 1
         }
         return nil
+    }
+
+    /// The value of a `tag=` parameter right after the ';' at i (spaces skipped, name case-insensitive), or nil.
+    @inline(__always)
+    static func tagValue(_ b: UnsafeBufferPointer<UInt8>, afterSemicolon i: Int, end: Int) -> Range<Int>? {
+        var j = i + 1
+        while j < end, b[j] == 32 { j += 1 }
+        guard j + 4 <= end, b[j] | 0x20 == 116, b[j + 1] | 0x20 == 97, b[j + 2] | 0x20 == 103, b[j + 3] == 61 else {
+            return nil
+        }
+        var k = j + 4
+        while k < end, b[k] != 59, b[k] != 32, b[k] != 13, b[k] != 10, b[k] != 9 { k += 1 }
+        return (j + 4)..<k
     }
 
     /// The URI of a name-addr value: inside <...>, else up to the first ';'.
