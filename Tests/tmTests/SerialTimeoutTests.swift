@@ -9,20 +9,7 @@ final class SerialTimeoutTests: TMTestCase {
     /// Both rounds to silent callees, the failure route not re-armed: it runs once, the caller gets 408 after the
     /// second round's timeout, and the second callee alone sees the second round.
     func testTimeoutThenTimeoutWithoutRearming() throws {
-        let ports = LocalPorts.freePorts(4)
-        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
-        let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_timeout\", 2)") + """
-        route {
-            $du = "sip:127.0.0.1:\(a)";
-            t_on_failure("f");
-            t_relay();
-        }
-        failure_route[f] {
-            xlog("L_NOTICE", "f ran code=$T_reply_code idx=$T_branch_idx\\n");
-            $du = "sip:127.0.0.1:\(b)";
-            t_relay();
-        }
-        """, port: proxy)
+        let (sy, proxy, a, b, uacPort) = try startSerial(thenIn: "t_relay();")
         let first = try RawSIP(port: a)
         let second = try RawSIP(port: b)
         let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
@@ -35,24 +22,11 @@ final class SerialTimeoutTests: TMTestCase {
     /// Re-armed with another route before the second relay: "f" runs for round one, "g" once for round two (its
     /// branch is index 1), and the caller gets 408.
     func testTimeoutThenTimeoutRearmedWithAnotherRoute() throws {
-        let ports = LocalPorts.freePorts(4)
-        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
-        let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_timeout\", 2)") + """
-        route {
-            $du = "sip:127.0.0.1:\(a)";
-            t_on_failure("f");
-            t_relay();
-        }
-        failure_route[f] {
-            xlog("L_NOTICE", "f ran code=$T_reply_code idx=$T_branch_idx\\n");
-            $du = "sip:127.0.0.1:\(b)";
-            t_on_failure("g");
-            t_relay();
-        }
+        let (sy, proxy, a, b, uacPort) = try startSerial(thenIn: "t_on_failure(\"g\"); t_relay();", routes: """
         failure_route[g] {
             xlog("L_NOTICE", "g ran code=$T_reply_code idx=$T_branch_idx\\n");
         }
-        """, port: proxy)
+        """)
         let first = try RawSIP(port: a)
         let second = try RawSIP(port: b)
         let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
@@ -64,24 +38,11 @@ final class SerialTimeoutTests: TMTestCase {
 
     /// A 503 round, then a silent one re-armed with "g": each route once, the caller gets the 408 of round two.
     func testRejectedThenTimeout() throws {
-        let ports = LocalPorts.freePorts(4)
-        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
-        let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_timeout\", 2)") + """
-        route {
-            $du = "sip:127.0.0.1:\(a)";
-            t_on_failure("f");
-            t_relay("no-dns-failover");
-        }
-        failure_route[f] {
-            xlog("L_NOTICE", "f ran code=$T_reply_code idx=$T_branch_idx\\n");
-            $du = "sip:127.0.0.1:\(b)";
-            t_on_failure("g");
-            t_relay();
-        }
+        let (sy, proxy, a, b, uacPort) = try startSerial(firstRelay: "t_relay(\"no-dns-failover\");", thenIn: "t_on_failure(\"g\"); t_relay();", routes: """
         failure_route[g] {
             xlog("L_NOTICE", "g ran code=$T_reply_code idx=$T_branch_idx\\n");
         }
-        """, port: proxy)
+        """)
         let busy = try startUAS("uas_503.xml", port: a)
         let silent = try RawSIP(port: b)
         let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
@@ -94,20 +55,7 @@ final class SerialTimeoutTests: TMTestCase {
 
     /// A silent round, then a 503 one not re-armed: "f" once, and the caller gets the 503 (no failure route for it).
     func testTimeoutThenRejected() throws {
-        let ports = LocalPorts.freePorts(4)
-        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
-        let sy = try startSwitchyard(Self.config(port: proxy, extra: "modparam(\"tm\", \"fr_timeout\", 2)") + """
-        route {
-            $du = "sip:127.0.0.1:\(a)";
-            t_on_failure("f");
-            t_relay();
-        }
-        failure_route[f] {
-            xlog("L_NOTICE", "f ran code=$T_reply_code idx=$T_branch_idx\\n");
-            $du = "sip:127.0.0.1:\(b)";
-            t_relay("no-dns-failover");
-        }
-        """, port: proxy)
+        let (sy, proxy, a, b, uacPort) = try startSerial(thenIn: "t_relay(\"no-dns-failover\");")
         let silent = try RawSIP(port: a)
         let busy = try startUAS("uas_503.xml", port: b)
         let run = try runUAC("uac_503.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
@@ -120,21 +68,7 @@ final class SerialTimeoutTests: TMTestCase {
     /// Round one rings, then fr_inv_timeout: the callee is CANCELled (its 487 ACKed, not relayed), "f" runs once for
     /// the proxy's 408 and relays to a silent callee without re-arming: the caller gets the 408 of round two.
     func testRingingTimeoutThenSilentRound() throws {
-        let ports = LocalPorts.freePorts(4)
-        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
-        let extra = "modparam(\"tm\", \"fr_timeout\", 2)\nmodparam(\"tm\", \"fr_inv_timeout\", 2)"
-        let sy = try startSwitchyard(Self.config(port: proxy, extra: extra) + """
-        route {
-            $du = "sip:127.0.0.1:\(a)";
-            t_on_failure("f");
-            t_relay();
-        }
-        failure_route[f] {
-            xlog("L_NOTICE", "f ran code=$T_reply_code idx=$T_branch_idx local=$T_reply_reason\\n");
-            $du = "sip:127.0.0.1:\(b)";
-            t_relay();
-        }
-        """, port: proxy)
+        let (sy, proxy, a, b, uacPort) = try startSerial(extra: "modparam(\"tm\", \"fr_timeout\", 2)\nmodparam(\"tm\", \"fr_inv_timeout\", 2)", logged: " local=$T_reply_reason", thenIn: "t_relay();")
         let ringing = try startUAS("uas_ring_cancel.xml", port: a)
         let silent = try RawSIP(port: b)
         let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
@@ -142,6 +76,29 @@ final class SerialTimeoutTests: TMTestCase {
         XCTAssertTrue(uasCompleted(ringing, lastReceived: "ACK ", calls: 1), "CANCEL, then the ACK of its 487\n\(ringing.report)")
         XCTAssertEqual(runs(sy, "f ran"), ["f ran code=408 idx=0 local=Request Timeout"], sy.output)
         XCTAssertTrue(silent.drain(0.2).contains { $0.hasPrefix("INVITE ") }, "round two reached the silent callee")
+    }
+
+    /// A proxy relaying to 127.0.0.1:`a` with failure route "f" armed; "f" logs `f ran code=... idx=...` (plus
+    /// `logged`), sets `$du` to 127.0.0.1:`b` and runs `thenIn`. `routes`: further routes. Ports: proxy, a, b, UAC.
+    private func startSerial(extra: String = "modparam(\"tm\", \"fr_timeout\", 2)", firstRelay: String = "t_relay();",
+                             logged: String = "", thenIn: String, routes: String = "") throws
+        -> (BinaryRunner, Int, Int, Int, Int) {
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, a, b, uacPort) = (ports[0], ports[1], ports[2], ports[3])
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: extra) + """
+        route {
+            $du = "sip:127.0.0.1:\(a)";
+            t_on_failure("f");
+            \(firstRelay)
+        }
+        failure_route[f] {
+            xlog("L_NOTICE", "f ran code=$T_reply_code idx=$T_branch_idx\(logged)\\n");
+            $du = "sip:127.0.0.1:\(b)";
+            \(thenIn)
+        }
+        \(routes)
+        """, port: proxy)
+        return (sy, proxy, a, b, uacPort)
     }
 
     /// The log lines (from `prefix` to the end of the line) the failure routes wrote.
