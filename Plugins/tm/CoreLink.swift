@@ -90,31 +90,18 @@ struct CoreLink: @unchecked Sendable {
         return api.sip_info!(ctx.raw, &out) == 0 ? out : nil
     }
 
-    /// The forwarded request for one branch; the error code of the core on failure.
-    func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: String) -> Result<Built, BuildFailure> {
-        withStr(branch) { b in buildRequest(ctx, ruri: ruri, dst: dst, branch: b) }
-    }
-
+    /// The forwarded request for one branch, on a core without DNS failover; the core's error code on failure.
     func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str) -> Result<Built, BuildFailure> {
-        var bytes: [UInt8] = []
-        var t = sy_sip_target()
-        let rc = buildRequest(ctx, ruri: ruri, dst: dst, branch: branch, bytes: &bytes, target: &t)
-        guard rc == 0 else { return .failure(BuildFailure(code: rc)) }
-        return .success(Built(bytes: bytes, target: t))
-    }
-
-    /// buildRequest into out parameters: 0 or the core's error code. The hot paths use these forms: an Optional or
-    /// Result of `Built` (an array beside the 160-byte C target) is copied and destroyed through its value
-    /// witnesses, some 500 instructions a copy; the target alone is a plain C struct, copied inline.
-    func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str, bytes: inout [UInt8],
-                      target: inout sy_sip_target) -> Int32 {
         var out = sy_str()
-        let rc = withStr(ruri) { r in withStr(dst) { d in api.sip_build_request!(ctx.raw, r, d, branch, &out, &target) } }
-        if rc == 0 { bytes = CoreLink.copy(out) }
-        return rc
+        var t = sy_sip_target()
+        let rc = withStr(ruri) { r in withStr(dst) { d in api.sip_build_request!(ctx.raw, r, d, branch, &out, &t) } }
+        guard rc == 0 else { return .failure(BuildFailure(code: rc)) }
+        return .success(Built(bytes: CoreLink.copy(out), target: t))
     }
 
-    /// buildReply into out parameters (see buildRequest): false when the core built nothing.
+    /// buildReply into out parameters, for the 100 Trying on every INVITE: an Optional of `Built` (an array beside
+    /// the 160-byte C target) is copied and destroyed through its value witnesses, some 500 instructions a copy; the
+    /// target alone is a plain C struct, copied inline. False when the core built nothing.
     func buildReply(_ ctx: SYContext, code: Int, reason: String, toTag: String, bytes: inout [UInt8],
                     target: inout sy_sip_target) -> Bool {
         var out = sy_str()
@@ -127,7 +114,6 @@ struct CoreLink: @unchecked Sendable {
     }
 
     struct BuildFailure: Error { let code: Int32 }
-
 
     /// The forwarded request toward the destination's addresses from number `from` on, with the number used and
     /// how many the destination has.
