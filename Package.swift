@@ -180,5 +180,7 @@ let package = Package(
         // sipmsgops and signaling end to end: switchyard between sipp peers (scenarios in Tests/SIP/sipmsgops).
         .testTarget(name: "sipmsgopsTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/sipmsgopsTests"),
         .testTarget(name: "signalingTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/signalingTests"),
+        // proto_udp: the UDP workers' scheduling policy (the relay itself is covered by EndToEndTests' SIP suites).
+        .testTarget(name: "proto_udpTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/proto_udpTests"),
     ]
 )
