@@ -1086,7 +1086,8 @@ typedef struct sy_host_api {
     /* --- end of 1.11: header insertion --- */
     /* --- 1.11: DNS failover --- (check header.abi_minor >= 11 and the table's size before use) */
     /** sip_build_request toward the next hop's addresses from number addr_index on: a host name's
-     *  addresses (A, then AAAA, each in the resolver's order) are tried in turn, skipping those the
+     *  addresses (in failover order as rt_sip_resolve gives them: NAPTR, SRV targets, A records;
+     *  A then AAAA up to 1.11) are tried in turn, skipping those the
      *  message's blacklists (use_blacklist, the learned "dns" list) block and those no socket can
      *  send to; an IP address is the only address, number 0. With disable_dns_failover = 1 only
      *  address 0 is tried. *out_index (if not NULL) gets the number of the address built for: pass
