@@ -31,6 +31,26 @@ final class NameResolverTests: XCTestCase {
         XCTAssertNil(DNSSettings(environment: [:]).serverIP)
     }
 
+    /// The dns_* globals reach the engine the SIP core builds its resolver from.
+    func testGlobalsReachTheEngine() {
+        let h = ServerHarness("""
+        dns_try_ipv6 = 1
+        dns_try_naptr = 0
+        dns_retr_time = 2
+        dns_retr_no = 3
+        dns_servers_no = 1
+        dns_use_search_list = 0
+        route { exit; }
+        """)
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        let d = h.server.engine.dns
+        XCTAssertEqual([d.tryIPv6, d.tryNAPTR], [true, false])
+        XCTAssertEqual([d.retrTime, d.retrNo, d.serversNo, d.searchList], [2, 3, 1, 0])
+        let defaults = ServerHarness("route { exit; }")
+        XCTAssertEqual(defaults.prepare(workers: 1).map(\.description), [])
+        XCTAssertEqual(defaults.server.engine.dns, DNSSettings())
+    }
+
     /// Priority first (lowest number); within a priority a record is picked with a chance of its weight (the random
     /// draw in 0...sum: the first record whose running sum reaches it).
     func testSRVOrderIsPriorityThenWeight() {
