@@ -69,6 +69,23 @@ final class SRVRelayTests: TMTestCase {
         XCTAssertTrue(sy.output.contains("DNS failover to the next address as branch 1"), sy.output)
     }
 
+    /// The priority-10 target never answers: after fr_timeout the INVITE goes to the priority-20 target (a 408 with
+    /// no reply at all), which answers; no failure route.
+    func testSilentSRVTargetFailsOverToTheNextTarget() throws {
+        let p = LocalPorts.freePorts(4)
+        let (proxy, caller, a, b) = (p[0], p[1], p[2], p[3])
+        let dns = try farm(a, b)
+        let second = try startUAS(port: b)
+        let sy = try startSwitchyard(proxyConfig(proxy, answering: b, extra: """
+        modparam("tm", "fr_timeout", 2)
+        """), port: proxy, env: ["SWITCHYARD_DNS_SERVER": dns.address])
+        let run = try runUAC("uac.xml", local: caller, target: proxy, calls: 1, timeout: 15)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(second, lastReceived: "BYE ", calls: 1), second.report)
+        XCTAssertFalse(sy.output.contains("failure-route-ran"), sy.output)
+        XCTAssertTrue(sy.output.contains("ended 408, DNS failover"), sy.output)
+    }
+
     /// t_relay("no-dns-failover"): the 503 of the first target goes to the failure route and upstream; the second
     /// target gets nothing.
     func testNoDNSFailoverStopsAtTheFirstTarget() throws {

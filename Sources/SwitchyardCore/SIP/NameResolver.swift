@@ -8,7 +8,7 @@ import Synchronization
 /// through NameCache (SRV, NAPTR, and the DNS globals: NameResolverSIP.swift).
 enum NameResolver {
     /// Every address of a name, the IPv4 ones first (most SIP peers listen there), each family in the resolver's
-    /// order: the order DNS failover tries them in.
+    /// order.
     static func lookupAll(_ host: String, port: Int) -> [SocketAddress] {
         if let a = SocketAddress(ip: host, port: port) { return [a] }
         var hints = addrinfo()
