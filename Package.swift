@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "SwitchyardCore",
             dependencies: [
-                "SwitchyardABI", "SwitchyardMI", "SwitchyardSIP", "CThreadStack",
+                "SwitchyardABI", "SwitchyardMI", "SwitchyardSIP", "CThreadStack", "CResolv",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/SwitchyardCore",
@@ -101,6 +101,8 @@ let package = Package(
                 swiftSettings: hotPath),
         .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
         .target(name: "CThreadStack", path: "Sources/CThreadStack"),
+        // The system resolver's SRV/NAPTR queries for the core (glibc's libresolv, a system library like libc).
+        .target(name: "CResolv", path: "Sources/CResolv", linkerSettings: [.linkedLibrary("resolv")]),
         .target(name: "CEpoll", path: "Sources/CEpoll"),
         .target(name: "proto_tcp", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP", "CEpoll"], path: "Plugins/proto_tcp", exclude: ["README.md"]),
         .target(name: "sl", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sl", exclude: ["README.md"],

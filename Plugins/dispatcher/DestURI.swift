@@ -90,7 +90,37 @@ struct DestURI: Sendable, Equatable {
 
     var defaultPort: Int { scheme == "sips" || transport == "tls" ? 5061 : 5060 }
 
-    /// Resolved (ip, port) pairs, at most 32; empty when the host does not resolve.
+    /// The transport ;transport= names, nil when none.
+    var explicitTransport: String? {
+        for p in params.split(separator: ";") {
+            let kv = p.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, kv[0].lowercased().trimmingSpaces() == "transport" { return kv[1].lowercased().trimmingSpaces() }
+        }
+        return nil
+    }
+
+    /// Resolved (ip, port) pairs, at most 32, as the core resolves a request's destination (ABI 1.12: NAPTR, SRV,
+    /// A, with the dns_* globals; an SRV name gives its targets at their ports); empty when the host does not
+    /// resolve. On an older core, the host's addresses through getaddrinfo.
+    func resolve(using host: PluginHost) -> [(ip: String, port: Int)] {
+        guard host.provides(\.rt_sip_resolve), let rt = host.runtime, let f = host.raw.pointee.rt_sip_resolve else {
+            return resolve()
+        }
+        var out = [sy_sip_resolved](repeating: sy_sip_resolved(), count: 32)
+        let n = self.host.withCString { h in (explicitTransport ?? "").withCString { p in
+            f(rt, sy_str(s: h, len: strlen(h)), UInt16(port ?? 0), sy_str(s: p, len: strlen(p)), scheme == "sips" ? 1 : 0,
+              &out, UInt32(out.count))
+        } }
+        guard n > 0 else { return [] }
+        return out.prefix(Int(n)).map { r in
+            let ip = withUnsafeBytes(of: r.ip) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            return (ip, Int(r.port))
+        }
+    }
+
+    /// Resolved (ip, port) pairs, at most 32, through getaddrinfo (a core older than ABI 1.12).
     func resolve() -> [(ip: String, port: Int)] {
         var name = host
         if name.hasPrefix("[") { name = String(name.dropFirst().dropLast()) }

@@ -130,7 +130,7 @@ enum Loader {
         var fsSets: Set<Int> = []
         var loaded = 0
         for row in good {
-            let addrs = row.parsed.resolve()
+            let addrs = row.parsed.resolve(using: host)
             guard !addrs.isEmpty else {
                 host.log(.err, "\(table): set \(row.setID): host of <\(DestURI.redacted(row.uri))> does not resolve: skipped")
                 discarded += 1

@@ -1,6 +1,7 @@
 // DNS failover (spec sections 7.1 and 7.4): a branch whose send fails, or that ends with a received 503 or a timeout
-// with no reply at all, goes on to the next address of its destination name (A, then AAAA records, as the core's
-// sip_build_request_at resolves them), unless t_relay("no-dns-failover") or the core's disable_dns_failover.
+// with no reply at all, goes on to the next address of its destination name (the next A record of the SRV target, then
+// the next SRV target, as the core's sip_build_request_at resolves them), unless t_relay("no-dns-failover") or the
+// core's disable_dns_failover.
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -108,6 +108,10 @@
  *        next address; tm's failover to the next address of a name) and rt_sip_learn_failed (a
  *        destination that failed, into the "dns" blacklist); sip_build_request and
  *        sip_build_request_at return -5 when the message's blacklists block every address.
+ *   1.12 SIP name resolution for modules: the item sy_sip_resolved and the entry
+ *        sy_host_api.rt_sip_resolve (appended): a destination's addresses as the core's resolver gives
+ *        them to forward() and tm (NAPTR, SRV, A, with the dns_* globals): the dispatcher resolves
+ *        its destinations at load with it. A 1.11 plugin loads unchanged.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -127,7 +131,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 11
+#define SY_ABI_MINOR 12
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -628,6 +632,13 @@ typedef struct sy_sip_target {
     int32_t reliable;             /**< 1 when the socket's transport is a stream (no retransmissions). */
 } sy_sip_target;
 
+/** One address a SIP destination resolved to (ABI 1.12, rt_sip_resolve). Plain data. */
+typedef struct sy_sip_resolved {
+    char ip[46];     /**< Numeric IP, NUL-terminated (IPv6 without brackets). */
+    uint16_t port;   /**< The URI's port, the SRV record's, or the transport's default. */
+    char proto[8];   /**< Transport to use, NUL-terminated: the URI's, or the one a NAPTR record chose. */
+} sy_sip_resolved;
+
 /** The identifying fields of a SIP message, as the core parsed them (ABI 1.7). Every sy_str points
  *  into the message and is valid only during the call that handed it out; an absent field has
  *  len 0. */
@@ -1075,7 +1086,8 @@ typedef struct sy_host_api {
     /* --- end of 1.11: header insertion --- */
     /* --- 1.11: DNS failover --- (check header.abi_minor >= 11 and the table's size before use) */
     /** sip_build_request toward the next hop's addresses from number addr_index on: a host name's
-     *  addresses (A, then AAAA, each in the resolver's order) are tried in turn, skipping those the
+     *  addresses (in failover order as rt_sip_resolve gives them: NAPTR, SRV targets, A records;
+     *  A then AAAA up to 1.11) are tried in turn, skipping those the
      *  message's blacklists (use_blacklist, the learned "dns" list) block and those no socket can
      *  send to; an IP address is the only address, number 0. With disable_dns_failover = 1 only
      *  address 0 is tried. *out_index (if not NULL) gets the number of the address built for: pass
@@ -1098,6 +1110,20 @@ typedef struct sy_host_api {
      *  (tm's timer thread, holding its own locks). */
     int (*rt_sip_learn_failed)(sy_runtime *rt, const sy_sip_target *target);
     /* --- end of 1.11: DNS failover --- */
+
+    /* --- 1.12: SIP name resolution for modules --- */
+    /** A SIP destination's addresses, in the order DNS failover tries them, as the core resolves a
+     *  request's destination (RFC 3263 as OpenSIPS: an IP is itself; a name with a port gets its A
+     *  records, AAAA only with dns_try_ipv6 when it has none; a name without a port is looked up
+     *  NAPTR (no transport, dns_try_naptr), then SRV (_sip._udp, _sip._tcp, _sips._tcp), then A at
+     *  the transport's default port). host: a name or an IP (IPv6 with or without brackets); port: 0
+     *  when the URI gives none; proto: the URI's transport ("udp", "tcp", "tls", "sctp"), empty when
+     *  it names none; is_sips: a sips URI. Fills up to max items of out and returns how many (0: the
+     *  name does not resolve), -1 bad arguments. Queries DNS and waits for it: call it at startup or
+     *  from a thread of the module's own, never per message. (Any thread.) */
+    int (*rt_sip_resolve)(sy_runtime *rt, sy_str host, uint16_t port, sy_str proto, int is_sips,
+                          struct sy_sip_resolved *out, uint32_t max);
+    /* --- end of 1.12: SIP name resolution --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -4,16 +4,21 @@ extension SIPCore {
     /// How long a destination that failed stays in the `dns` list (OpenSIPS's DNS blacklist expiry).
     static let dnsBlacklistSeconds = 240
 
-    /// The addresses of a destination host: a numeric IP is itself (parsed once per worker for a fixed $du), a name
-    /// gives every address it resolves to, in the order failover tries them. A name is resolved once per message:
-    /// the list stays with the message (and the copies tm saves for a failover), so the next address is the next of
-    /// the same list even when the name cache has a newer, rotated answer, and no lookup runs on tm's timer thread.
-    func destinations(_ ctx: ScriptContext, _ host: String, port: Int) -> DestinationAddresses {
-        if let a = lookupNumeric(ctx, host, port: port) { return DestinationAddresses(single: a) }
-        if let r = ctx.message.resolvedName, r.port == port, r.host == host { return DestinationAddresses(list: r.addresses) }
-        let list = names.lookupAll(host, port: port)
-        if !list.isEmpty { ctx.message.resolvedName = ResolvedName(host: host, port: port, addresses: list) }
-        return DestinationAddresses(list: list)
+    /// The addresses of a destination: a numeric IP is itself (parsed once per worker for a fixed $du), a name
+    /// gives every address it resolves to (NAPTR, SRV, A: SIPResolver), in the order failover tries them. A name is
+    /// resolved once per message: the list stays with the message (and the copies tm saves for a failover), so the
+    /// next address is the next of the same list even when the name cache has a newer answer, and no lookup runs on
+    /// tm's timer thread.
+    func destinations(_ ctx: ScriptContext, _ t: SIPTarget) -> DestinationAddresses {
+        if let a = lookupNumeric(ctx, t.host, port: t.port) { return DestinationAddresses(single: a) }
+        if let r = ctx.message.resolvedName, r.target == t { return DestinationAddresses(list: r.addresses, protos: r.protos) }
+        let list = names.resolveSIP(t.host, port: t.portGiven ? t.port : nil, proto: t.protoGiven ? t.proto : nil,
+                                    secure: t.secure)
+        let addresses = list.map(\.address)
+        // The transport of each address is the URI's unless NAPTR chose another: kept only then.
+        let protos: [String]? = list.contains { $0.proto != t.proto } ? list.map(\.proto) : nil
+        if !list.isEmpty { ctx.message.resolvedName = ResolvedName(target: t, addresses: addresses, protos: protos) }
+        return DestinationAddresses(list: addresses, protos: protos)
     }
 
     /// The name of the list that blocks sending `request` to `dst`, or nil. Nothing is done while the message has no
@@ -43,9 +48,14 @@ extension SIPCore {
 struct DestinationAddresses: RandomAccessCollection {
     private let single: SocketAddress?
     private let list: [SocketAddress]
+    /// Each address's transport when a NAPTR record chose one other than the URI's (nil: the URI's for all).
+    private let protos: [String]?
 
-    init(single: SocketAddress) { self.single = single; list = [] }
-    init(list: [SocketAddress]) { single = nil; self.list = list }
+    init(single: SocketAddress) { self.single = single; list = []; protos = nil }
+    init(list: [SocketAddress], protos: [String]? = nil) { single = nil; self.list = list; self.protos = protos }
+
+    /// The transport to reach address i over.
+    func proto(_ i: Int, or uriProto: String) -> String { protos?[i] ?? uriProto }
 
     var startIndex: Int { 0 }
     var endIndex: Int { single == nil ? list.count : 1 }
@@ -54,7 +64,7 @@ struct DestinationAddresses: RandomAccessCollection {
 
 /// A destination name's addresses as first resolved for a message.
 struct ResolvedName: Sendable {
-    let host: String
-    let port: Int
+    let target: SIPTarget
     let addresses: [SocketAddress]
+    let protos: [String]?
 }

@@ -209,6 +209,7 @@ enum HostTable {
         installMIAsync(&h)
         installLocalRoute(&h)
         installFailover(&h)
+        installResolve(&h)
         return h
     }
 }

@@ -76,6 +76,7 @@ public final class Server: HostServices, @unchecked Sendable {
         log.xlogLevel = config.xlogLevel
         engine.maxWhileLoops = config.maxWhileLoops
         BlacklistConfig.install(config, into: engine, diagnostics: diagnostics)
+        engine.dns = config.dns
         engine.applyScriptGlobals(ast.globals)
         // An alias that does not parse stops startup at its line, as any other bad global (OpenSIPS: a parse error).
         engine.aliases = config.aliasLines.compactMap { line in

@@ -21,6 +21,8 @@ public struct ServerConfig: Sendable {
     /// `disable_dns_failover` (default 0) and `disable_dns_blacklist` (default 1, as OpenSIPS).
     public var disableDNSFailover = false
     public var disableDNSBlacklist = true
+    /// The resolver's globals (OpenSIPS names and defaults).
+    public var dns = DNSSettings()
     /// Every global as written (the others are accepted and kept).
     public var all: [String: GlobalValue] = [:]
 
@@ -80,6 +82,18 @@ public struct ServerConfig: Sendable {
                 if let n = int() { disableDNSFailover = n != 0 }
             case "disable_dns_blacklist":
                 if let n = int() { disableDNSBlacklist = n != 0 }
+            case "dns_try_ipv6":
+                if let n = int() { dns.tryIPv6 = n != 0 }
+            case "dns_try_naptr":
+                if let n = int() { dns.tryNAPTR = n != 0 }
+            case "dns_retr_time":
+                if let n = int() { dns.retrTime = n }
+            case "dns_retr_no":
+                if let n = int() { dns.retrNo = n }
+            case "dns_servers_no":
+                if let n = int() { dns.serversNo = n }
+            case "dns_use_search_list":
+                if let n = int() { dns.searchList = n != 0 ? 1 : 0 }
             case "alias":
                 if case .raw(let s) = g.value {
                     aliases.append(s)

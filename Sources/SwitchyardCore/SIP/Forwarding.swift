@@ -16,10 +16,10 @@ extension SIPCore {
             ctx.message.handled = true
             return 1
         }
-        guard let (host, port, proto) = target(ctx, dest: dest) else { return -1 }
-        let addresses = destinations(ctx, host, port: port)
+        guard let t = target(ctx, dest: dest) else { return -1 }
+        let addresses = destinations(ctx, t)
         guard !addresses.isEmpty else {
-            log.error("forward(): cannot resolve \(host)")
+            log.error("forward(): cannot resolve \(t.host)")
             return -1
         }
         guard let topVia = (try? msg.vias())?.first else {
@@ -29,7 +29,9 @@ extension SIPCore {
         // DNS failover: a blacklisted address, one with no socket to send from, or a failed send moves on to the
         // name's next address (unless disable_dns_failover).
         var sent = false
-        for dst in addresses.prefix(ctx.engine.dnsFailoverDisabled ? 1 : addresses.count) {
+        for index in 0..<(ctx.engine.dnsFailoverDisabled ? 1 : addresses.count) {
+            let dst = addresses[index]
+            let proto = addresses.proto(index, or: t.proto)
             var forced = ctx.message.forcedSocket
             if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) {
                 // OpenSIPS: a forced socket of another protocol or address family is not used (warned once per socket).
@@ -85,15 +87,15 @@ extension SIPCore {
 
     /// Host, port and transport to send to. The last URI parsed on the worker is remembered with its answer: routes
     /// mostly send every request to the same `$du`.
-    func target(_ ctx: ScriptContext, dest: String?) -> (String, Int, String)? {
+    func target(_ ctx: ScriptContext, dest: String?) -> SIPTarget? {
         let key = (dest?.isEmpty ?? true) ? ctx.message.destinationURI : dest
-        if let k = key, !k.isEmpty, let m = ctx.targetMemo, m.text == k { return (m.host, m.port, m.proto) }
+        if let k = key, !k.isEmpty, let m = ctx.targetMemo, m.text == k { return m.target }
         let t = parseTarget(ctx, dest: dest)
-        if let k = key, !k.isEmpty, let (host, port, proto) = t { ctx.targetMemo = (k, host, port, proto) }
+        if let k = key, !k.isEmpty, let t { ctx.targetMemo = (k, t) }
         return t
     }
 
-    private func parseTarget(_ ctx: ScriptContext, dest: String?) -> (String, Int, String)? {
+    private func parseTarget(_ ctx: ScriptContext, dest: String?) -> SIPTarget? {
         var uriText: String? = nil
         if let d = dest, !d.isEmpty {
             if d.lowercased().hasPrefix("sip:") || d.lowercased().hasPrefix("sips:") {
@@ -101,7 +103,9 @@ extension SIPCore {
             } else {
                 do {
                     let spec = try SocketSpec.parseAddress(d, protoAllowed: true)
-                    return (spec.host, spec.port ?? 5060, spec.proto)
+                    let protoGiven = d.lowercased().hasPrefix(spec.proto + ":")
+                    return SIPTarget(host: spec.host, port: spec.port ?? SIPResolver.defaultPort(spec.proto, secure: false),
+                                     proto: spec.proto, portGiven: spec.port != nil, protoGiven: protoGiven, secure: false)
                 } catch {
                     log.error("forward(\"\(d)\"): \(error.message)")
                     return nil
@@ -120,11 +124,14 @@ extension SIPCore {
         }
         guard !uri.host.isEmpty else { log.error("forward(): URI '\(uri.text)' has no host"); return nil }
         let secure = uri.scheme.lowercased() == "sips"
-        let proto = uri.param("transport")?.lowercased() ?? (secure ? "tls" : "udp")
-        let port = Int(uri.port) ?? (secure ? 5061 : 5060)
+        let transport = uri.param("transport")?.lowercased()
+        let proto = transport ?? (secure ? "tls" : "udp")
+        let given = Int(uri.port)
+        let port = given ?? SIPResolver.defaultPort(proto, secure: secure)
         guard (1...65535).contains(port) else { log.error("forward(): bad port in '\(uri.text)'"); return nil }
         let host = uri.host.hasPrefix("[") ? String(uri.host.dropFirst().dropLast()) : uri.host
-        return (uri.param("maddr") ?? host, port, proto)
+        return SIPTarget(host: uri.param("maddr") ?? host, port: port, proto: proto, portGiven: given != nil,
+                         protoGiven: transport != nil, secure: secure)
     }
 
     /// A stateless branch: the same for a retransmission (and for the CANCEL of an INVITE), derived
@@ -153,4 +160,16 @@ extension SIPCore {
         }
         return h
     }
+}
+
+/// Where a request goes, as its destination URI says: host (maddr's when it has one), port (the transport's default
+/// when the URI gives none: `portGiven` false, and a name is then looked up SRV), transport (`protoGiven` false when
+/// the URI names none: NAPTR may choose it), and whether it is a sips URI.
+struct SIPTarget: Sendable, Equatable {
+    var host: String
+    var port: Int
+    var proto: String
+    var portGiven: Bool
+    var protoGiven: Bool
+    var secure: Bool
 }

@@ -4,10 +4,11 @@ import Glibc
 import Foundation
 import Synchronization
 
-/// Name lookups for SIP destinations: A and AAAA through the system resolver (no SRV/NAPTR).
+/// Name lookups of the socket= and alias= names: A and AAAA through the system resolver. SIP destinations go
+/// through NameCache (SRV, NAPTR, and the DNS globals: NameResolverSIP.swift).
 enum NameResolver {
     /// Every address of a name, the IPv4 ones first (most SIP peers listen there), each family in the resolver's
-    /// order: the order DNS failover tries them in.
+    /// order.
     static func lookupAll(_ host: String, port: Int) -> [SocketAddress] {
         if let a = SocketAddress(ip: host, port: port) { return [a] }
         var hints = addrinfo()
@@ -47,17 +48,17 @@ enum NameResolver {
 }
 
 /// Resolved destination names, kept for `ttl` seconds: forward() to a gateway given by name would otherwise block
-/// a SIP worker in getaddrinfo on every request. Numeric addresses are never cached (they need no lookup).
+/// a SIP worker in DNS lookups on every request. Numeric addresses are never cached (they need no lookup).
 final class NameCache: Sendable {
-    private let entries = Mutex<[String: (addresses: [SocketAddress], expires: UInt64)]>([:])
+    private let entries = Mutex<[String: (addresses: [ResolvedAddress], expires: UInt64)]>([:])
     private let ttlNs: UInt64
-    /// Names answered from SWITCHYARD_HOSTS_FILE before the system resolver is asked.
-    private let hosts: [String: [String]]
+    let resolver: SIPResolver
     static let maxEntries = 4096
 
-    init(ttl: TimeInterval = 30, hostsFile: String? = ProcessInfo.processInfo.environment["SWITCHYARD_HOSTS_FILE"]) {
+    init(ttl: TimeInterval = 30, hostsFile: String? = ProcessInfo.processInfo.environment["SWITCHYARD_HOSTS_FILE"],
+         settings: DNSSettings = DNSSettings(), log: (@Sendable (String) -> Void)? = nil) {
         ttlNs = UInt64(ttl * 1e9)
-        hosts = NameResolver.hostsTable(file: hostsFile)
+        resolver = SIPResolver(settings: settings, hosts: NameResolver.hostsTable(file: hostsFile), log: log)
     }
 
     func lookup(_ host: String, port: Int) -> SocketAddress? {
@@ -65,14 +66,25 @@ final class NameCache: Sendable {
         return lookupAll(host, port: port).first
     }
 
-    /// Every address of a name, in the order DNS failover tries them; empty when it does not resolve.
+    /// A name's addresses at a port (A records; AAAA as dns_try_ipv6 says), no SRV: empty when it does not resolve.
     func lookupAll(_ host: String, port: Int) -> [SocketAddress] {
         if let a = SocketAddress(ip: host, port: port) { return [a] }
-        if !hosts.isEmpty, let list = hosts[host.lowercased()] { return list.compactMap { SocketAddress(ip: $0, port: port) } }
-        let key = "\(host.lowercased()):\(port)"
+        return cached("\(host.lowercased()):\(port)") {
+            resolver.addresses(host, port: port).map { ResolvedAddress(address: $0, proto: "") }
+        }.map(\.address)
+    }
+
+    /// A SIP destination's addresses in the order DNS failover tries them (SIPResolver: NAPTR, SRV, A): `port` nil
+    /// when the URI has none, `proto` nil when it names no transport. Empty when it does not resolve.
+    func resolveSIP(_ host: String, port: Int?, proto: String?, secure: Bool) -> [ResolvedAddress] {
+        let key = "\(proto ?? "-")\(secure ? "s" : "")/\(host.lowercased()):\(port ?? 0)"
+        return cached(key) { resolver.resolve(host, port: port, proto: proto, secure: secure) }
+    }
+
+    private func cached(_ key: String, _ resolve: () -> [ResolvedAddress]) -> [ResolvedAddress] {
         let now = DispatchTime.now().uptimeNanoseconds
         if let e = entries.withLock({ $0[key] }), e.expires > now { return e.addresses }
-        let all = NameResolver.lookupAll(host, port: port)
+        let all = resolve()
         guard !all.isEmpty else { return [] }
         entries.withLock { m in
             if m.count >= Self.maxEntries { m.removeAll(keepingCapacity: true) }

@@ -22,7 +22,7 @@ public final class SIPCore: @unchecked Sendable {
     var serverHeader: String?
     let local: LocalRequests
     /// Destination names resolved for forward(), reply relaying and probes.
-    let names = NameCache()
+    let names: NameCache
     let counters = SIPCounters()
     /// Each worker thread's buffer for the messages it forwards and relays.
     let output = OutputBuffers()
@@ -36,6 +36,7 @@ public final class SIPCore: @unchecked Sendable {
         self.engine = engine
         self.log = log
         self.local = LocalRequests(log: log)
+        self.names = NameCache(settings: engine.dns, log: { log.write(LogLevels.warn, module: "core", $0) })
     }
 
     public var socketNames: [String] { sockets.map(\.name) }

@@ -24,18 +24,21 @@ extension SIPCore {
         var uriText: String? = dest
         if uriText == nil || uriText!.isEmpty { uriText = ctx.message.destinationURI }
         if uriText == nil || uriText!.isEmpty { uriText = ruri ?? ctx.message.requestURI?.text }
-        guard let t = uriText, let (host, port, proto) = target(ctx, dest: t) else { return .failure(.init(code: -2)) }
-        let addresses = destinations(ctx, host, port: port)
+        guard let t = uriText, let target = target(ctx, dest: t) else { return .failure(.init(code: -2)) }
+        let addresses = destinations(ctx, target)
         guard !addresses.isEmpty else { return .failure(.init(code: -4)) }
         let last = ctx.engine.dnsFailoverDisabled ? 1 : addresses.count
         // Asking for address `from` says the one before failed (a send, a 503, a silent timeout): the DNS blacklist
         // learns it when enabled.
-        if from > 0, from - 1 < addresses.count { learnFailed(ctx, addresses[from - 1], proto: proto) }
+        if from > 0, from - 1 < addresses.count {
+            learnFailed(ctx, addresses[from - 1], proto: addresses.proto(from - 1, or: target.proto))
+        }
         guard from < last else { return .failure(.init(code: -4)) }
         guard let topVia = (try? msg.vias())?.first else { return .failure(.init(code: -1)) }
         var err: Int32 = -6
         for index in from..<last {
             let dst = addresses[index]
+            let proto = addresses.proto(index, or: target.proto)
             var forced = ctx.message.forcedSocket
             if let f = forced, f.proto.name != proto || !(f.address.family == dst.family || f.address.isAny) { forced = nil }
             guard let socket = forced ?? socket(proto: proto, family: dst.family, prefer: origin.socket) else { continue }

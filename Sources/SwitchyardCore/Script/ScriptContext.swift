@@ -66,7 +66,7 @@ public final class ScriptContext: @unchecked Sendable {
     let bytesKeeper = CBuffer()
     /// forward()'s last parsed destination URI and resolved numeric address (kept across messages: routes mostly
     /// send to one `$du`; see SIPCore.target and lookup).
-    var targetMemo: (text: String, host: String, port: Int, proto: String)?
+    var targetMemo: (text: String, target: SIPTarget)?
     var addressMemo: (host: String, port: Int, address: SocketAddress)?
     /// The transaction layer's view of the message (sy_sip_info) last computed on this context, with the message it
     /// points into (kept alive by this reference): tm's request hook and t_relay both ask for it.

@@ -24,6 +24,8 @@ public final class ScriptEngine: @unchecked Sendable {
     public var dnsFailoverDisabled = false
     /// `disable_dns_blacklist` (default on): off, destinations that failed go into the `dns` list for a while.
     public var dnsBlacklistDisabled = true
+    /// The resolver's globals (dns_try_ipv6, dns_try_naptr, dns_retr_*, dns_servers_no, dns_use_search_list).
+    public var dns = DNSSettings()
     /// enable_asserts / abort_on_assert (OpenSIPS's globals, both off by default): see AssertNode.
     public var enableAsserts = false
     public var abortOnAssert = false

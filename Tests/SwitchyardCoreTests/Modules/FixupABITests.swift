@@ -24,7 +24,7 @@ final class FixupABITests: XCTestCase {
         event_route[E_FIX] { $var(n) = "dyn"; abi111_level(3, "a $var(n)"); abi111_level(4, "$var(n)"); abi111_level("5", "lit"); }
         """))
         XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
-        XCTAssertEqual(h.server.modules.module(named: "abi111")?.abiVersion, "1.11")
+        XCTAssertEqual(h.server.modules.module(named: "abi111")?.abiVersion, "1.12")
         let log = { h.messages.joined(separator: "\n") }
         // Once per call site, at startup: literals as the handler gets them, strings with variables as dynamic.
         for line in ["fixup level=C 3 name=D", "fixup level=C 4 name=D", "fixup level=C 5 name=C lit"] {

@@ -217,14 +217,17 @@ final class BlacklistTests: XCTestCase {
         let h = ScriptHarness("route { exit; }")
         let sip = SIPCore(engine: h.engine, log: CoreLog(level: LogLevels.error, xlogLevel: LogLevels.error, sink: .collector(h.collector)))
         let kept = [try XCTUnwrap(SocketAddress(ip: "192.0.2.7", port: 5060)), try XCTUnwrap(SocketAddress(ip: "192.0.2.8", port: 5060))]
-        h.ctx.message.resolvedName = ResolvedName(host: "gw.invalid", port: 5060, addresses: kept)
-        XCTAssertEqual(Array(sip.destinations(h.ctx, "gw.invalid", port: 5060)), kept)
+        func target(_ host: String) -> SIPTarget {
+            SIPTarget(host: host, port: 5060, proto: "udp", portGiven: true, protoGiven: false, secure: false)
+        }
+        h.ctx.message.resolvedName = ResolvedName(target: target("gw.invalid"), addresses: kept, protos: nil)
+        XCTAssertEqual(Array(sip.destinations(h.ctx, target("gw.invalid"))), kept)
         h.ctx.message.resolvedName = nil
-        let local = Array(sip.destinations(h.ctx, "localhost", port: 5060))
+        let local = Array(sip.destinations(h.ctx, target("localhost")))
         XCTAssertFalse(local.isEmpty)
-        XCTAssertEqual(h.ctx.message.resolvedName?.host, "localhost")
+        XCTAssertEqual(h.ctx.message.resolvedName?.target.host, "localhost")
         XCTAssertEqual(h.ctx.message.resolvedName?.addresses, local)
-        XCTAssertEqual(sip.destinations(h.ctx, "127.0.0.1", port: 5060).count, 1, "an IP literal is not kept")
-        XCTAssertEqual(h.ctx.message.resolvedName?.host, "localhost")
+        XCTAssertEqual(sip.destinations(h.ctx, target("127.0.0.1")).count, 1, "an IP literal is not kept")
+        XCTAssertEqual(h.ctx.message.resolvedName?.target.host, "localhost")
     }
 }

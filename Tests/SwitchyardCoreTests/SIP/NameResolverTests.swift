@@ -1,0 +1,167 @@
+import XCTest
+import Synchronization
+@testable import SwitchyardCore
+import SwitchyardTestSupport
+
+/// The SIP resolver (RFC 3263 as OpenSIPS 3.6) against a real DNS exchange with a FakeDNSServer.
+final class NameResolverTests: XCTestCase {
+    var dns: FakeDNSServer!
+    let logged = LogLines()
+
+    override func setUpWithError() throws { dns = try FakeDNSServer() }
+    override func tearDown() { dns.stop() }
+
+    func resolver(ipv6: Bool = false, naptr: Bool = true) -> SIPResolver {
+        var s = DNSSettings(environment: ["SWITCHYARD_DNS_SERVER": dns.address])
+        s.tryIPv6 = ipv6
+        s.tryNAPTR = naptr
+        s.retrTime = 1
+        s.retrNo = 1
+        return SIPResolver(settings: s, hosts: [:], log: { [logged] line in logged.add(line) })
+    }
+
+    func text(_ list: [ResolvedAddress]) -> [String] { list.map { "\($0.proto):\($0.address.ip):\($0.address.port)" } }
+
+    func testSettingsReadTheTestHook() {
+        let s = DNSSettings(environment: ["SWITCHYARD_DNS_SERVER": "127.0.0.1:5353"])
+        XCTAssertEqual(s.serverIP, "127.0.0.1")
+        XCTAssertEqual(s.serverPort, 5353)
+        XCTAssertFalse(s.tryIPv6)
+        XCTAssertTrue(s.tryNAPTR)
+        XCTAssertNil(DNSSettings(environment: [:]).serverIP)
+    }
+
+    /// The dns_* globals reach the engine the SIP core builds its resolver from.
+    func testGlobalsReachTheEngine() {
+        let h = ServerHarness("""
+        dns_try_ipv6 = 1
+        dns_try_naptr = 0
+        dns_retr_time = 2
+        dns_retr_no = 3
+        dns_servers_no = 1
+        dns_use_search_list = 0
+        route { exit; }
+        """)
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        let d = h.server.engine.dns
+        XCTAssertEqual([d.tryIPv6, d.tryNAPTR], [true, false])
+        XCTAssertEqual([d.retrTime, d.retrNo, d.serversNo, d.searchList], [2, 3, 1, 0])
+        let defaults = ServerHarness("route { exit; }")
+        XCTAssertEqual(defaults.prepare(workers: 1).map(\.description), [])
+        XCTAssertEqual(defaults.server.engine.dns, DNSSettings())
+    }
+
+    /// Priority first (lowest number); within a priority a record is picked with a chance of its weight (the random
+    /// draw in 0...sum: the first record whose running sum reaches it).
+    func testSRVOrderIsPriorityThenWeight() {
+        let records: [DNSRecord] = [.srv(priority: 20, weight: 0, port: 1, target: "c"), .srv(priority: 10, weight: 0, port: 1, target: "b"),
+                                    .srv(priority: 10, weight: 100, port: 1, target: "a")]
+        func targets(_ r: [DNSRecord]) -> [String] { r.compactMap { if case .srv(_, _, _, let t) = $0 { return t } else { return nil } } }
+        XCTAssertEqual(targets(SIPResolver.ordered(records, random: { $0 })), ["a", "b", "c"])
+        XCTAssertEqual(targets(SIPResolver.ordered(records, random: { _ in 0 })), ["b", "a", "c"])
+    }
+
+    /// Only flag "s", no regexp, SIP+D2U/T/S (SIPS+D2T/S for sips); by order, then preference.
+    func testNAPTRFilterAndOrder() {
+        let records: [DNSRecord] = [
+            .naptr(order: 20, preference: 1, flags: "s", services: "SIP+D2T", regexp: "", replacement: "tcp.x"),
+            .naptr(order: 10, preference: 2, flags: "S", services: "SIP+D2U", regexp: "", replacement: "udp.x"),
+            .naptr(order: 10, preference: 1, flags: "s", services: "SIPS+D2T", regexp: "", replacement: "tls.x"),
+            .naptr(order: 1, preference: 1, flags: "u", services: "SIP+D2U", regexp: "!.*!sip:a@b!", replacement: ""),
+            .naptr(order: 1, preference: 1, flags: "s", services: "SIPS+D2U", regexp: "", replacement: "bad.x"),
+            .naptr(order: 1, preference: 1, flags: "s", services: "E2U+sip", regexp: "", replacement: "enum.x"),
+        ]
+        XCTAssertEqual(SIPResolver.sipNAPTRs(records, secure: false).map { "\($0.proto) \($0.replacement)" },
+                       ["tls tls.x", "udp udp.x", "tcp tcp.x"])
+        XCTAssertEqual(SIPResolver.sipNAPTRs(records, secure: true).map { "\($0.proto) \($0.replacement)" }, ["tls tls.x"])
+    }
+
+    /// No port: SRV by the transport; each target's addresses at its record's port, the targets in priority order.
+    func testSRVTargetsResolveAtTheirPorts() {
+        dns.add("_sip._udp.farm.test", .srv(priority: 20, weight: 0, port: 5080, target: "fs2.farm.test"),
+                .srv(priority: 10, weight: 0, port: 5070, target: "fs1.farm.test"))
+        dns.add("fs1.farm.test", .a("10.0.0.1"), .a("10.0.0.2"))
+        dns.add("fs2.farm.test", .a("10.0.0.3"))
+        XCTAssertEqual(text(resolver(naptr: false).resolve("farm.test", port: nil, proto: nil, secure: false)),
+                       ["udp:10.0.0.1:5070", "udp:10.0.0.2:5070", "udp:10.0.0.3:5080"])
+    }
+
+    func testTransportPicksTheSRVName() {
+        dns.add("_sip._tcp.farm.test", .srv(priority: 1, weight: 0, port: 5070, target: "fs1.farm.test"))
+        dns.add("_sips._tcp.farm.test", .srv(priority: 1, weight: 0, port: 5071, target: "fs1.farm.test"))
+        dns.add("fs1.farm.test", .a("10.0.0.1"))
+        let r = resolver()
+        XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: "tcp", secure: false)), ["tcp:10.0.0.1:5070"])
+        XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: nil, secure: true)), ["tls:10.0.0.1:5071"])
+        // A transport was given: no NAPTR question.
+        XCTAssertEqual(dns.asked("farm.test", type: FakeDNSServer.typeNAPTR), 1)
+    }
+
+    /// A port in the URI: A records only, at that port; no SRV, no NAPTR.
+    func testPortGivenAsksOnlyA() {
+        dns.add("_sip._udp.farm.test", .srv(priority: 1, weight: 0, port: 5070, target: "fs1.farm.test"))
+        dns.add("farm.test", .a("10.0.0.9"))
+        XCTAssertEqual(text(resolver().resolve("farm.test", port: 5090, proto: nil, secure: false)), ["udp:10.0.0.9:5090"])
+        XCTAssertEqual(dns.questions.map(\.type), [FakeDNSServer.typeA])
+    }
+
+    /// No SRV record: the name's A records at the transport's default port (5061 for TLS).
+    func testNoSRVFallsBackToAAtTheDefaultPort() {
+        dns.add("farm.test", .a("10.0.0.9"))
+        XCTAssertEqual(text(resolver().resolve("farm.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.9:5060"])
+        XCTAssertEqual(text(resolver().resolve("farm.test", port: nil, proto: "tls", secure: false)), ["tls:10.0.0.9:5061"])
+        XCTAssertEqual(text(resolver().resolve("10.1.2.3", port: nil, proto: nil, secure: true)), ["tls:10.1.2.3:5061"])
+    }
+
+    /// AAAA only with dns_try_ipv6 and only when the name has no A record.
+    func testAAAAOnlyWhenEnabledAndNoA() {
+        dns.add("both.test", .a("10.0.0.1"), .aaaa("2001:db8::1"))
+        dns.add("six.test", .aaaa("2001:db8::2"))
+        XCTAssertEqual(resolver().addresses("both.test", port: 5060).map(\.ip), ["10.0.0.1"])
+        XCTAssertEqual(resolver().addresses("six.test", port: 5060).map(\.ip), [])
+        XCTAssertEqual(dns.questions.filter { $0.type == FakeDNSServer.typeAAAA }, [])
+        XCTAssertEqual(resolver(ipv6: true).addresses("both.test", port: 5060).map(\.ip), ["10.0.0.1"])
+        XCTAssertEqual(dns.asked("both.test", type: FakeDNSServer.typeAAAA), 0)
+        XCTAssertEqual(resolver(ipv6: true).addresses("six.test", port: 5060).map(\.ip), ["2001:db8::2"])
+    }
+
+    /// NAPTR (no port, no transport): its records in order, each followed to SRV with the transport it names.
+    func testNAPTRChoosesTheTransport() {
+        dns.add("farm.test", .naptr(order: 10, preference: 1, flags: "s", services: "SIP+D2U", regexp: "", replacement: "_sip._udp.farm.test"),
+                .naptr(order: 5, preference: 1, flags: "s", services: "SIP+D2T", regexp: "", replacement: "_sip._tcp.farm.test"))
+        dns.add("_sip._tcp.farm.test", .srv(priority: 1, weight: 0, port: 5070, target: "fs1.farm.test"))
+        dns.add("_sip._udp.farm.test", .srv(priority: 1, weight: 0, port: 5080, target: "fs2.farm.test"))
+        dns.add("fs1.farm.test", .a("10.0.0.1"))
+        dns.add("fs2.farm.test", .a("10.0.0.2"))
+        XCTAssertEqual(text(resolver().resolve("farm.test", port: nil, proto: nil, secure: false)),
+                       ["tcp:10.0.0.1:5070", "udp:10.0.0.2:5080"])
+        XCTAssertEqual(text(resolver(naptr: false).resolve("farm.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.2:5080"])
+    }
+
+    /// An SRV answer cut short: one log line, no crash; the name then resolves as if it had no SRV record.
+    func testTruncatedAnswerIsOneLogLine() {
+        dns.add("_sip._udp.bad.test", .srv(priority: 1, weight: 0, port: 5070, target: "fs1.bad.test"),
+                .srv(priority: 2, weight: 0, port: 5071, target: "fs2.bad.test"))
+        dns.add("bad.test", .a("10.0.0.9"))
+        dns.truncate("_sip._udp.bad.test", after: 60)
+        XCTAssertEqual(text(resolver(naptr: false).resolve("bad.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.9:5060"])
+        XCTAssertEqual(logged.lines.count, 1, "\(logged.lines)")
+    }
+
+    func testParseRejectsGarbage() {
+        XCTAssertEqual(DNSQuery.parse([1, 2, 3], .srv, name: "x", log: { [logged] l in logged.add(l) }), [])
+        XCTAssertEqual(logged.lines.count, 1)
+    }
+
+    /// An unknown name gives nothing (NXDOMAIN), quickly.
+    func testUnknownNameDoesNotResolve() {
+        XCTAssertEqual(resolver().resolve("nowhere.test", port: nil, proto: nil, secure: false), [])
+    }
+}
+
+/// Lines the resolver logged.
+final class LogLines: Sendable {
+    private let m = Mutex<[String]>([])
+    func add(_ line: String) { m.withLock { $0.append(line) } }
+    var lines: [String] { m.withLock { $0 } }
+}
