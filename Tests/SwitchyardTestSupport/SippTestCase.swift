@@ -76,6 +76,24 @@ open class SippTestCase: XCTestCase {
         return sy
     }
 
+    /// switchyard on `config(ports)` for `count` ports from `LocalPorts.freePorts` (ports[0] is the one it serves, as
+    /// `startSwitchyard(_:port:)`; the others are the test's peers). Another process may take a port in the moment
+    /// between picking and binding it: when switchyard then exits with "Address already in use", it is started again
+    /// on fresh ports (three tries). Returns switchyard and the ports it was started with.
+    public func startSwitchyard(ports count: Int, avoid: Set<Int> = [], tcp: Bool = false, env: [String: String] = [:],
+                                _ config: ([Int]) -> String) throws -> (BinaryRunner, [Int]) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let ports = LocalPorts.freePorts(count, avoid: avoid)
+            do {
+                return (try startSwitchyard(config(ports), port: ports[0], tcp: tcp, env: env), ports)
+            } catch let e as SetupError where attempt < 3 && e.description.contains("Address already in use") {
+                continue
+            }
+        }
+    }
+
     /// A sipp UAS playing `scenario` on 127.0.0.1:`port`, once it is bound.
     public func startUAS(_ scenario: String = "uas.xml", port: Int, tcp: Bool = false) throws -> SippProcess {
         var args = ["-sf", Self.scenario(scenario), "-i", "127.0.0.1", "-p", String(port)]
