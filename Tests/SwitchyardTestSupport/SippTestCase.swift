@@ -66,8 +66,9 @@ open class SippTestCase: XCTestCase {
         guard LocalPorts.waitFor(port, tcp: tcp, timeout: 15, while: { sy.process.isRunning }) else {
             throw SetupError("switchyard did not listen on \(tcp ? "tcp" : "udp"):127.0.0.1:\(port):\n\(sy.output)")
         }
-        // The socket is bound before the workers start reading.
-        _ = sy.waitFor("ready", timeout: 5)
+        // The socket is bound before the workers start reading: wait for the server's "ready:" line (not "ready"
+        // alone, which "Address already in use" contains) or its exit.
+        waitUntil(timeout: 5) { sy.output.contains(" ready: ") || !sy.process.isRunning }
         // The port may have been taken by another process between picking it and binding it: then the port looked
         // bound, but switchyard failed to bind and exited.
         guard sy.process.isRunning else {
