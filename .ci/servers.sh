@@ -11,8 +11,10 @@
 # /tmp/switchyard-servers), listens on 127.0.0.1 only and on a Unix socket in that folder. Ports: SY_MYSQL_PORT,
 # SY_POSTGRES_PORT, SY_REDIS_PORT when set (a port someone already listens on is refused with a message), else the
 # ports this folder's servers got the first time (kept in $SY_SERVERS_DIR/ports so restarts keep their URLs), else
-# free ports the kernel hands out. Readiness is checked over the private Unix sockets, never over TCP (a TCP port
-# could belong to someone else's server).
+# free ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range): the kernel never hands those out to
+# an outgoing socket (a client of the tests, sipp), so no such socket holds a server's port when it starts or
+# restarts, and the tests' own kernel-assigned ports never meet them. Readiness is checked over the private Unix
+# sockets, never over TCP (a TCP port could belong to someone else's server).
 #
 # Runs as root or as an ordinary user. As root, PostgreSQL and MariaDB (which refuse or dislike root) run as the
 # `postgres` / `mysql` accounts the Debian packages create; as another user they run as that user, whose OS name
@@ -56,13 +58,38 @@ port_taken() { # port_taken PORT: something listens on 127.0.0.1:PORT
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-free_port() { # a port nobody is bound to, as the kernel hands it out (without python3: one nobody listens on)
+ephemeral_low() { # the first port of the kernel's ephemeral range (Linux's default 32768 when it cannot be read)
+  local lo=32768 hi
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then read -r lo hi </proc/sys/net/ipv4/ip_local_port_range; fi
+  echo "${lo:-32768}"
+}
+
+port_bound() { # port_bound PORT: something is bound to 127.0.0.1:PORT over TCP (without python3: listens on it)
   if command -v python3 >/dev/null; then
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-    return
+    ! python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+  else
+    port_taken "$1"
   fi
-  local p
-  while :; do p=$((20000 + RANDOM % 30000)); port_taken "$p" || { echo "$p"; return; }; done
+}
+
+free_port() { # free_port TAKEN...: a port below the ephemeral range, in 10000.., nobody is bound to, not in TAKEN
+  local lo; lo=$(ephemeral_low)
+  local top=$((lo > 10100 ? lo - 1 : 32767)) p t
+  while :; do
+    p=$((10000 + (RANDOM * 32768 + RANDOM) % (top - 10000 + 1)))
+    for t in "$@"; do [ "$t" != "$p" ] || continue 2; done
+    port_bound "$p" || { echo "$p"; return; }
+  done
+}
+
+in_ephemeral() { # in_ephemeral PORT: PORT lies in the kernel's ephemeral range
+  [ "$1" -ge "$(ephemeral_low)" ]
+}
+
+any_running() { # one of this folder's servers runs
+  { [ -f "$DIR/mysql/mysqld.pid" ] && kill -0 "$(cat "$DIR/mysql/mysqld.pid")" 2>/dev/null; } \
+    || [ -f "$DIR/pg/data/postmaster.pid" ] \
+    || { [ -f "$DIR/redis/redis.pid" ] && kill -0 "$(cat "$DIR/redis/redis.pid")" 2>/dev/null; }
 }
 
 check_port() { # check_port NAME PORT: refuse a port someone else listens on (our own running server is fine)
@@ -75,9 +102,16 @@ check_port() { # check_port NAME PORT: refuse a port someone else listens on (ou
 
 choose_ports() { # give each server a port (kept in $DIR/ports) before anything starts
   mkdir -p "$DIR"
-  [ -n "$MY_PORT" ] || MY_PORT=$(free_port)
-  [ -n "$PG_PORT" ] || PG_PORT=$(free_port)
-  [ -n "$RD_PORT" ] || RD_PORT=$(free_port)
+  # Ports kept from an older version of this script may lie in the ephemeral range: chosen again while none of the
+  # folder's servers runs (a port given through SY_*_PORT is kept as it is).
+  if ! any_running; then
+    if [ -z "${SY_MYSQL_PORT:-}" ] && [ -n "$MY_PORT" ] && in_ephemeral "$MY_PORT"; then MY_PORT=''; fi
+    if [ -z "${SY_POSTGRES_PORT:-}" ] && [ -n "$PG_PORT" ] && in_ephemeral "$PG_PORT"; then PG_PORT=''; fi
+    if [ -z "${SY_REDIS_PORT:-}" ] && [ -n "$RD_PORT" ] && in_ephemeral "$RD_PORT"; then RD_PORT=''; fi
+  fi
+  [ -n "$MY_PORT" ] || MY_PORT=$(free_port "$PG_PORT" "$RD_PORT")
+  [ -n "$PG_PORT" ] || PG_PORT=$(free_port "$MY_PORT" "$RD_PORT")
+  [ -n "$RD_PORT" ] || RD_PORT=$(free_port "$MY_PORT" "$PG_PORT")
   printf 'MY_PORT=%s\nPG_PORT=%s\nRD_PORT=%s\n' "$MY_PORT" "$PG_PORT" "$RD_PORT" >"$DIR/ports"
 }
 

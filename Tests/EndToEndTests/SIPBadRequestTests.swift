@@ -5,35 +5,45 @@ import SwitchyardTestSupport
 /// Malformed requests that name where to answer (a readable Via) get "400 Bad Request" over real UDP from the real
 /// `switchyard` binary, with the request's Via, To, Call-ID and CSeq lines echoed, whatever the line ends.
 final class SIPBadRequestTests: XCTestCase {
-    static let proxyPort = 27001
-
-    static let config = """
-    log_level = 2
-    udp_workers = 2
-    socket = udp:127.0.0.1:\(proxyPort)
-    loadmodule "proto_udp.so"
-    loadmodule "sl.so"
-    loadmodule "maxfwd.so"
-    route {
-        if (!mf_process_maxfwd_header(10)) {
-            sl_send_reply(483, "Too Many Hops");
-            exit;
+    static func config(port: Int) -> String {
+        """
+        log_level = 2
+        udp_workers = 2
+        socket = udp:127.0.0.1:\(port)
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "maxfwd.so"
+        route {
+            if (!mf_process_maxfwd_header(10)) {
+                sl_send_reply(483, "Too Many Hops");
+                exit;
+            }
+            sl_send_reply(200, "OK");
         }
-        sl_send_reply(200, "OK");
+        """
     }
-    """
 
     private var proxy: BinaryRunner?
+    private var proxyPort = 0
     private var cfgPath = ""
 
+    /// switchyard on a kernel-assigned port; started again on a fresh one when another process took the port between
+    /// picking and binding it ("Address already in use"; three tries).
     override func setUpWithError() throws {
-        cfgPath = writeTemp(Self.config)
-        let sy = BinaryRunner(args: ["-f", cfgPath])
-        try sy.start()
-        proxy = sy
-        guard SIPCallTests.waitForUDPPort(Self.proxyPort, timeout: 15, while: { sy.process.isRunning }),
-              sy.waitFor("ready", timeout: 5) else {
-            throw XCTSkip("switchyard did not start on udp:127.0.0.1:\(Self.proxyPort) (port taken?):\n\(sy.output)")
+        for attempt in 1...3 {
+            proxyPort = LocalPorts.freePorts(1)[0]
+            try? FileManager.default.removeItem(atPath: cfgPath)
+            cfgPath = writeTemp(Self.config(port: proxyPort))
+            let sy = BinaryRunner(args: ["-f", cfgPath])
+            try sy.start()
+            proxy = sy
+            // The server's "ready:" line, not "ready" alone (which "Address already in use" contains).
+            if SIPCallTests.waitForUDPPort(proxyPort, timeout: 15, while: { sy.process.isRunning }),
+               waitUntil(timeout: 5, { sy.output.contains(" ready: ") || !sy.process.isRunning }), sy.process.isRunning {
+                return
+            }
+            if attempt < 3 && !sy.process.isRunning && sy.output.contains("Address already in use") { continue }
+            throw XCTSkip("switchyard did not start on udp:127.0.0.1:\(proxyPort) (port taken?):\n\(sy.output)")
         }
     }
 
@@ -49,7 +59,8 @@ final class SIPBadRequestTests: XCTestCase {
     struct Case {
         let name: String
         var method = "OPTIONS"
-        var ruri = "sip:1000@127.0.0.1:\(SIPBadRequestTests.proxyPort)"
+        /// nil: sip:1000@ the proxy.
+        var ruri: String? = nil
         /// Replaces (by header name) or adds lines to the good header set; nil value drops the header.
         var edits: [(String, String?)] = []
         var extra: [String] = []
@@ -79,7 +90,7 @@ final class SIPBadRequestTests: XCTestCase {
     ]
 
     /// The request bytes and the header lines the 400 must echo (name -> exact line).
-    static func build(_ c: Case, clientPort: Int, index: Int) -> (bytes: [UInt8], echo: [String]) {
+    static func build(_ c: Case, clientPort: Int, proxyPort: Int, index: Int) -> (bytes: [UInt8], echo: [String]) {
         let branch = "z9hG4bK-bad\(index)-\(UInt32.random(in: 1...UInt32.max))"
         var headers: [(String, String)] = [
             ("Via", "SIP/2.0/UDP 127.0.0.1:\(clientPort);branch=\(branch)"),
@@ -99,7 +110,7 @@ final class SIPBadRequestTests: XCTestCase {
             }
         }
         let lines = headers.map { "\($0.0): \($0.1)" }
-        let all = ["\(c.method) \(c.ruri) SIP/2.0"] + lines.dropLast() + c.extra + [lines.last ?? ""]
+        let all = ["\(c.method) \(c.ruri ?? "sip:1000@127.0.0.1:\(proxyPort)") SIP/2.0"] + lines.dropLast() + c.extra + [lines.last ?? ""]
         let text = all.joined(separator: c.eol) + c.eol + c.eol + c.body
         let echo = lines.filter { l in ["Via:", "To:", "Call-ID:", "CSeq:"].contains { l.hasPrefix($0) } }
         return (Array(text.utf8), echo)
@@ -108,10 +119,10 @@ final class SIPBadRequestTests: XCTestCase {
     func testEveryMalformedRequestGets400WithItsHeadersEchoed() throws {
         let client = try SIPCallTests.UDPClient()
         for (i, c) in Self.cases.enumerated() {
-            let (bytes, echo) = Self.build(c, clientPort: client.localPort, index: i)
+            let (bytes, echo) = Self.build(c, clientPort: client.localPort, proxyPort: proxyPort, index: i)
             let callID = echo.first { $0.hasPrefix("Call-ID:") }
             let branch = "z9hG4bK-bad\(i)-"
-            XCTAssertTrue(client.send(bytes, to: Self.proxyPort), c.name)
+            XCTAssertTrue(client.send(bytes, to: proxyPort), c.name)
             let replies = client.receive(timeout: 5) { r in r.contains(callID ?? branch) && r.contains(branch) }
             guard let reply = replies.first(where: { $0.contains(callID ?? branch) && $0.contains(branch) }) else {
                 XCTFail("\(c.name): no reply; got \(replies)\n--- switchyard:\n\(proxy?.output.suffix(2000) ?? "")")
@@ -125,8 +136,8 @@ final class SIPBadRequestTests: XCTestCase {
             XCTAssertFalse(reply.contains("\u{0}"), "\(c.name): a NUL came back")
         }
         // A well-formed request still gets the script's answer.
-        let (good, _) = Self.build(Case(name: "good"), clientPort: client.localPort, index: 999)
-        XCTAssertTrue(client.send(good, to: Self.proxyPort))
+        let (good, _) = Self.build(Case(name: "good"), clientPort: client.localPort, proxyPort: proxyPort, index: 999)
+        XCTAssertTrue(client.send(good, to: proxyPort))
         let replies = client.receive(timeout: 5) { $0.contains("z9hG4bK-bad999-") }
         XCTAssertTrue(replies.contains { $0.hasPrefix("SIP/2.0 200 OK\r\n") && $0.contains("z9hG4bK-bad999-") }, "\(replies)")
         XCTAssertTrue(proxy?.process.isRunning ?? false)

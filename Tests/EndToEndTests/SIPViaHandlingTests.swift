@@ -4,7 +4,7 @@ import SwitchyardTestSupport
 
 /// force_rport(), add_local_rport(), set_advertised_address() / set_advertised_port() and is_myself() on real calls:
 /// sipp UAC -> switchyard (stateless forward) -> sipp UAS, the scenarios checking the Via headers they receive
-/// (uac_rport_check.xml, uas_via_check.xml: a Via without what is expected fails the call). Ports 45100..45199.
+/// (uac_rport_check.xml, uas_via_check.xml: a Via without what is expected fails the call).
 final class SIPViaHandlingTests: SippTestCase {
     override class var workDirPrefix: String { "sy-via" }
 
@@ -33,13 +33,13 @@ final class SIPViaHandlingTests: SippTestCase {
     /// The UAS gets our Via advertising sip.example.com:5099 with `;rport`, and the caller's Via with received= and
     /// rport=; the UAC gets its Via back with both in the 200 (relayed: the alias makes the advertised Via ours).
     func testViaHandlingOnTheWire() throws {
-        let (proxy, uasPort, uacPort) = (45100, 45101, 45102)
-        let sy = try startSwitchyard(config(proxy: proxy, uas: uasPort, via: """
+        let (sy, ports) = try startSwitchyard(ports: 3) { config(proxy: $0[0], uas: $0[1], via: """
             force_rport();
             add_local_rport();
             set_advertised_address("sip.example.com");
             set_advertised_port("5099");
-        """), port: proxy)
+        """) }
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let uas = try startUAS("uas_via_check.xml", port: uasPort)
         let run = try runUAC("uac_rport_check.xml", local: uacPort, target: proxy, calls: 3)
         assertAllSuccessful(run, calls: 3, sy)
@@ -52,8 +52,8 @@ final class SIPViaHandlingTests: SippTestCase {
 
     /// The same scenarios without the functions: the UAS's Via checks fail, so no call completes (the checks bite).
     func testChecksFailWithoutTheFunctions() throws {
-        let (proxy, uasPort, uacPort) = (45110, 45111, 45112)
-        let sy = try startSwitchyard(config(proxy: proxy, uas: uasPort, via: ""), port: proxy)
+        let (sy, ports) = try startSwitchyard(ports: 3) { config(proxy: $0[0], uas: $0[1], via: "") }
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let uas = try startUAS("uas_via_check.xml", port: uasPort)
         let run = try runUAC("uac_rport_check.xml", local: uacPort, target: proxy, calls: 1, recvTimeout: 3, timeout: 6)
         XCTAssertEqual(run.uac.stat("SuccessfulCall(C)") ?? 0, 0, run.uac.report)
@@ -65,11 +65,11 @@ final class SIPViaHandlingTests: SippTestCase {
     /// send(): the INVITE as received, with the given header after the request line, reaches a third peer while the
     /// call goes on through forward().
     func testSendCopiesTheReceivedRequest() throws {
-        let (proxy, uasPort, uacPort) = (45120, 45121, 45122)
         let copy = try UDPSocket()
-        let sy = try startSwitchyard(config(proxy: proxy, uas: uasPort, via: """
+        let (sy, ports) = try startSwitchyard(ports: 3) { config(proxy: $0[0], uas: $0[1], via: """
             if ($rm == "INVITE" && !send("udp:127.0.0.1:\(copy.port)", "X-Copy: yes\\r\\n")) xlog("L_ERR", "send failed\\n");
-        """), port: proxy)
+        """) }
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         _ = try startUAS("uas.xml", port: uasPort)
         let run = try runUAC("uac.xml", local: uacPort, target: proxy, calls: 1)
         assertAllSuccessful(run, calls: 1, sy)

@@ -49,7 +49,7 @@ final class CMinimalPluginTests: XCTestCase {
     func testScriptAndMIInARealServer() throws {
         let (folder, _) = try buildE164()
         let cli = try opensipsCLI()
-        let port = freePort(from: 28100)
+        let port = freePort()
         let server = try ServerProcess(config: """
         log_level = 2
         udp_workers = 2

@@ -129,17 +129,19 @@ func opensipsCLI(file: StaticString = #filePath, line: UInt = #line) throws -> S
     throw XCTSkip("opensips-cli missing")
 }
 
-/// A port from this test target's range (28000-28999) that nobody listens on right now.
-func freePort(from base: Int) -> Int {
-    for port in base..<(base + 100) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
-        sa.sin_port = in_port_t(UInt16(port).bigEndian)
-        let ok = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-        close(fd)
-        if ok { return port }
-    }
-    return base
+/// A TCP port on 127.0.0.1 that nobody listened on a moment ago: bound to port 0 (the kernel picks it), then
+/// released. (This target does not depend on SwitchyardTestSupport's LocalPorts.)
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var sa = sockaddr_in()
+    sa.sin_family = sa_family_t(AF_INET)
+    sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+    sa.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    guard withUnsafePointer(to: &sa, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }) == 0,
+          withUnsafeMutablePointer(to: &sa, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0
+    else { return 0 }
+    return Int(UInt16(bigEndian: sa.sin_port))
 }

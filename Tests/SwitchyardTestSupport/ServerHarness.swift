@@ -54,6 +54,24 @@ public final class ServerHarness {
 
     public func stop() { server.stop() }
 
+    /// A harness on `config(port)` (with the `mpath` line of `init(plugins:)`), `port` from `LocalPorts.freePorts`,
+    /// launched (`avoid`: ports the test holds for peers). Another process may take the port in the moment between picking and binding it: when the launch then
+    /// fails with the port in use, it is launched again on a fresh port (three tries). Returns the harness, its port and
+    /// the launch errors (empty on success).
+    public static func launched(avoid: Set<Int> = [], plugins config: (Int) -> String)
+        -> (harness: ServerHarness, port: Int, errors: [String]) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = LocalPorts.freePorts(1, avoid: avoid)[0]
+            let h = ServerHarness(plugins: config(port))
+            let errors = h.launch()
+            let inUse = errors.contains { $0.lowercased().contains("address in use") || $0.contains("Address already in use") }
+            guard attempt < 3, inUse else { return (h, port, errors) }
+            h.stop()
+        }
+    }
+
     public var messages: [String] { collector.messages }
 
     /// Waits until a log line containing `text` appears.

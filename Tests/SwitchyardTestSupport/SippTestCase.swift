@@ -66,14 +66,33 @@ open class SippTestCase: XCTestCase {
         guard LocalPorts.waitFor(port, tcp: tcp, timeout: 15, while: { sy.process.isRunning }) else {
             throw SetupError("switchyard did not listen on \(tcp ? "tcp" : "udp"):127.0.0.1:\(port):\n\(sy.output)")
         }
-        // The socket is bound before the workers start reading.
-        _ = sy.waitFor("ready", timeout: 5)
+        // The socket is bound before the workers start reading: wait for the server's "ready:" line (not "ready"
+        // alone, which "Address already in use" contains) or its exit.
+        waitUntil(timeout: 5) { sy.output.contains(" ready: ") || !sy.process.isRunning }
         // The port may have been taken by another process between picking it and binding it: then the port looked
         // bound, but switchyard failed to bind and exited.
         guard sy.process.isRunning else {
             throw SetupError("switchyard exited at startup (port \(port) taken by another process?):\n\(sy.output)")
         }
         return sy
+    }
+
+    /// switchyard on `config(ports)` for `count` ports from `LocalPorts.freePorts` (ports[0] is the one it serves, as
+    /// `startSwitchyard(_:port:)`; the others are the test's peers). Another process may take a port in the moment
+    /// between picking and binding it: when switchyard then exits with "Address already in use", it is started again
+    /// on fresh ports (three tries). Returns switchyard and the ports it was started with.
+    public func startSwitchyard(ports count: Int, avoid: Set<Int> = [], tcp: Bool = false, env: [String: String] = [:],
+                                _ config: ([Int]) -> String) throws -> (BinaryRunner, [Int]) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let ports = LocalPorts.freePorts(count, avoid: avoid)
+            do {
+                return (try startSwitchyard(config(ports), port: ports[0], tcp: tcp, env: env), ports)
+            } catch let e as SetupError where attempt < 3 && e.description.contains("Address already in use") {
+                continue
+            }
+        }
     }
 
     /// A sipp UAS playing `scenario` on 127.0.0.1:`port`, once it is bound.

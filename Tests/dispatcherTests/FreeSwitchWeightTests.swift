@@ -124,11 +124,11 @@ final class FreeSwitchWeightTests: XCTestCase {
     func testBeforeTheFirstHeartbeatMaxWeightAfterALossTheLastWeight() throws {
         // No periodic heartbeat: the box is connected but has sent no figures yet.
         let sim = try simulator(idle: 50, heartbeat: 0)
-        let uas = Ports.udp()
+        let uas = Ports.udp(), other = Ports.udp()
         let db = try SQLiteCLI.database("""
             INSERT INTO dispatcher (setid, destination, weight) VALUES
               (1, 'sip:127.0.0.1:\(uas)', 'fs://:ClueCon@127.0.0.1:\(sim.port)'),
-              (1, 'sip:127.0.0.1:\(uas + 1)', '500');
+              (1, 'sip:127.0.0.1:\(other)', '500');
             """)
         let port = Ports.udp()
         let h = try proxy(db: db, port: port, params: ["\"max_freeswitch_weight\", 200"])

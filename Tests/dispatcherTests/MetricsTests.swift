@@ -15,14 +15,7 @@ final class MetricsTests: XCTestCase {
         cleanups = []
     }
 
-    /// A free UDP port in 34000-34999 (the range of this work).
-    private static let nextPort = Mutex(34000 + Int(getpid() % 50) * 8)
-    private func port() -> Int {
-        Self.nextPort.withLock { n in
-            while n < 34999 { n += 1; if !Ports.inUse(n) { return n } }
-            return 0
-        }
-    }
+    private func port() -> Int { Ports.udp() }
 
     private func stats(_ h: Harness) -> [String: Int64] {
         guard case .object(let o)? = h.mi("get_statistics", #"{"statistics":["dispatcher:"]}"#)?["result"] else { return [:] }

@@ -112,16 +112,15 @@ enum SQLiteCLI {
     }
 }
 
-/// Ports of this test target: 30000-30999 (given to the dispatcher work), handed out once per process.
+/// Ports of this test target: kernel-assigned (LocalPorts.freePorts), free for UDP and TCP a moment ago, each handed
+/// out once per process (a test's peers never get the same one).
 enum Ports {
-    private static let next = Mutex(30000 + Int(getpid() % 50) * 16)
+    private static let given = Mutex(Set<Int>())
     static func udp() -> Int {
-        next.withLock { n in
-            while n < 30999 {
-                n += 1
-                if !inUse(n) { return n }
-            }
-            return 0
+        given.withLock { g in
+            let p = LocalPorts.freePorts(1, avoid: g)[0]
+            g.insert(p)
+            return p
         }
     }
 

@@ -11,21 +11,12 @@ import Glibc
 /// dispatcher with tm, as OpenSIPS users write it: `ds_select_dst` + `t_on_failure` + `t_relay`, and in the failure
 /// route `ds_mark_dst("p")` + `ds_next_dst()` + `t_relay()`. sipp calls through the proxy to sipp UAS boxes; the first
 /// box answers 503 (or nothing: tm's local 408 after fr_timeout), the caller gets the second box's 200 and never the
-/// 503, and the first box is in probing in ds_list. Ports 33000-33999 (given to this integration work).
+/// 503, and the first box is in probing in ds_list.
 final class TMFailoverTests: XCTestCase {
     private var cleanups: [() -> Void] = []
     private var workDir = ""
-    private static let nextPort = Mutex(33000 + Int(getpid() % 60) * 16)
 
-    private static func port() -> Int {
-        nextPort.withLock { n in
-            while n < 33999 {
-                n += 1
-                if !Ports.inUse(n) { return n }
-            }
-            return 0
-        }
-    }
+    private static func port() -> Int { Ports.udp() }
 
     override func setUpWithError() throws {
         guard Repo.which("sipp") != nil else { throw XCTSkip("sipp is not on PATH (Debian: sip-tester)") }

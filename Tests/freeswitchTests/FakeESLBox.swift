@@ -4,7 +4,7 @@ import Glibc
 import SwitchyardTestSupport
 #endif
 
-/// A misbehaving FreeSWITCH on 127.0.0.1:`port` over real TCP: it asks for auth, then per `mode` accepts the password
+/// A misbehaving FreeSWITCH on 127.0.0.1:`port` (kernel-assigned) over real TCP: it asks for auth, then per `mode` accepts the password
 /// and sends a bad frame, or refuses the password. It records when each connection arrived.
 final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
     enum Mode { case acceptThenBadFrame(String), refuse }
@@ -17,25 +17,25 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
     private var _stopped = false
     private var thread: Thread?
 
-    init(port: Int, mode: Mode) throws {
-        self.port = port
+    init(mode: Mode) throws {
         _mode = mode
-        listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listenFD >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
-        var one: Int32 = 1
-        setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(4))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
+        // Port 0: the kernel picks a free one, read back below.
+        var addr = LocalPorts.loopback(port: 0)
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0, listen(listenFD, 64) == 0 else {
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        guard rc == 0, listen(fd, 64) == 0, withUnsafeMutablePointer(to: &addr, {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }) == 0 else {
             let e = errno
-            close(listenFD)
-            throw NSError(domain: "bind 127.0.0.1:\(port)", code: Int(e))
+            close(fd)
+            throw NSError(domain: "bind 127.0.0.1:0", code: Int(e))
         }
+        listenFD = fd
+        port = Int(UInt16(bigEndian: addr.sin_port))
         let t = Thread { [self] in acceptLoop() }
         thread = t
         t.start()

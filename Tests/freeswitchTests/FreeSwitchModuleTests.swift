@@ -184,7 +184,7 @@ final class FreeSwitchModuleTests: XCTestCase {
     /// refused) is logged at the next attempt, not at the 20th.
     func testBadFrameAfterAuthBacksOffAndNewCausesAreLogged() throws {
         let garbage = "Content-Length: " + String(repeating: "9x\u{1}", count: 2000) + "\n\n"
-        let box = try FakeESLBox(port: 27100, mode: .acceptThenBadFrame(garbage))
+        let box = try FakeESLBox(mode: .acceptThenBadFrame(garbage))
         defer { box.stop() }
         let h = harness(port: box.port)
         XCTAssertEqual(h.prepare().map(\.description), [], log(h))

@@ -6,19 +6,18 @@ import SwitchyardTestSupport
 /// The httpd module (Plugins/httpd, libmicrohttpd) with mi_http registered on it: slow and silent clients never
 /// delay another client, the 16 KiB head limit, unknown paths, and the MI command listing the roots.
 final class HTTPDTests: XCTestCase {
-    /// Ports of this target: 29100-29199.
-    private func server(port: Int, extra: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
-        let h = ServerHarness(plugins: """
+    /// A server with httpd on a free port (kernel-assigned): the harness and the port.
+    private func server(extra: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> (ServerHarness, Int) {
+        let (h, port, errors) = ServerHarness.launched { httpPort in """
         loadmodule "httpd.so"
         loadmodule "mi_http.so"
-        modparam("httpd", "port", \(port))
+        modparam("httpd", "port", \(httpPort))
         \(extra)
-        """)
-        let errors = h.launch()
+        """ }
         XCTAssertEqual(errors, [], file: file, line: line)
         guard errors.isEmpty else { throw XCTSkip("server did not start") }
         addTeardownBlock { h.stop() }
-        return h
+        return (h, port)
     }
 
     private let version = #"{"jsonrpc":"2.0","method":"version","id":7}"#
@@ -27,8 +26,7 @@ final class HTTPDTests: XCTestCase {
     /// stalled ones are closed once conn_timeout has passed (not before).
     func testTwoHundredStalledConnectionsDoNotDelayARequest() throws {
         let timeout = 3
-        let port = 29101
-        _ = try server(port: port, extra: """
+        let (_, port) = try server(extra: """
         modparam("httpd", "conn_timeout", \(timeout))
         modparam("httpd", "threads", 2)
         """)
@@ -71,8 +69,7 @@ final class HTTPDTests: XCTestCase {
 
     /// Twenty connections that send one byte each (the probe that used to delay every request by 25 s).
     func testTwentyOneByteConnectionsDoNotDelayRequests() throws {
-        let port = 29102
-        _ = try server(port: port, extra: #"modparam("httpd", "threads", 1)"#)
+        let (_, port) = try server(extra: #"modparam("httpd", "threads", 1)"#)
         let stalled = (0..<20).compactMap { _ in HTTPClient(port: port) }
         XCTAssertEqual(stalled.count, 20)
         stalled.forEach { $0.send("P") }
@@ -87,8 +84,7 @@ final class HTTPDTests: XCTestCase {
     }
 
     func testHeadLimitIs16KiB() throws {
-        let port = 29103
-        let h = try server(port: port)
+        let (h, port) = try server()
         func status(_ headerBytes: Int) -> Int? {
             guard let c = HTTPClient(port: port) else { return nil }
             c.send(HTTPClient.post(version, extra: "X-Pad: \(String(repeating: "a", count: headerBytes))\r\n"))
@@ -103,8 +99,7 @@ final class HTTPDTests: XCTestCase {
     }
 
     func testUnknownPathAndRootList() throws {
-        let port = 29104
-        _ = try server(port: port)
+        let (_, port) = try server()
         let c = try XCTUnwrap(HTTPClient(port: port))
         c.send("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
         XCTAssertEqual(c.response()?.status, 404)
@@ -117,8 +112,7 @@ final class HTTPDTests: XCTestCase {
     }
 
     func testPortTakenFailsStartup() throws {
-        let port = 29105
-        _ = try server(port: port)
+        let (_, port) = try server()
         let second = ServerHarness(plugins: """
         loadmodule "httpd.so"
         modparam("httpd", "port", \(port))

@@ -52,7 +52,7 @@ final class MIDatagramTests: XCTestCase {
 
     func testDatagramUDPWithOpensipsCLI() throws {
         let dir = tempDir()
-        let port = 20_000 + Int(getpid() % 20_000)
+        let port = LocalPorts.freePorts(1)[0]
         _ = try datagramServer(dir, socket: "udp:127.0.0.1:\(port)")
         let cfg = "\(dir)/cli-udp.cfg"
         try "[default]\ncommunication_type = datagram\ndatagram_ip = 127.0.0.1\ndatagram_port = \(port)\ndatagram_timeout = 5\noutput_type = pretty-print\n"

@@ -4,15 +4,17 @@ import XCTest
 import SwitchyardTestSupport
 
 /// The prometheus module (Plugins/prometheus) on httpd: the text format, names, types, label rules and group modes,
-/// the FreeSWITCH box, event queue and drouting gateway figures, and a real Prometheus server scraping it.
-/// Ports of this target: 29200-29299 (Prometheus itself on 29090).
+/// the FreeSWITCH box, event queue and drouting gateway figures, and a real Prometheus server scraping it. Every port
+/// is kernel-assigned (LocalPorts.freePorts).
 final class PrometheusTests: XCTestCase {
-    private func server(port: Int, _ extra: String, file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
-        let h = ServerHarness(plugins: """
+    /// A server with httpd on a free port (`avoid`: ports the test keeps for something else): the harness and the port.
+    private func server(_ extra: String, avoid: Set<Int> = [], file: StaticString = #filePath, line: UInt = #line) throws
+        -> (ServerHarness, Int) {
+        let (h, port, errors) = ServerHarness.launched(avoid: avoid) { httpPort in """
         loadmodule "httpd.so"
         loadmodule "prometheus.so"
         loadmodule "statistics.so"
-        modparam("httpd", "port", \(port))
+        modparam("httpd", "port", \(httpPort))
         modparam("statistics", "variable", "greetings")
         modparam("statistics", "variable", "calls@gw1")
         modparam("statistics", "variable", "calls@gw2")
@@ -22,12 +24,11 @@ final class PrometheusTests: XCTestCase {
             update_stat("calls@gw2", 7);
         }
         \(extra)
-        """)
-        let errors = h.launch()
+        """ }
         XCTAssertEqual(errors, [], file: file, line: line)
         guard errors.isEmpty else { throw XCTSkip("server did not start") }
         addTeardownBlock { h.stop() }
-        return h
+        return (h, port)
     }
 
     private func get(_ port: Int, _ path: String = "/metrics", method: String = "GET") -> HTTPClient.Response? {
@@ -37,8 +38,7 @@ final class PrometheusTests: XCTestCase {
     }
 
     func testTextFormatNamesAndTypes() throws {
-        let port = 29201
-        _ = try server(port: port, #"modparam("prometheus", "statistics", "all")"#)
+        let (_, port) = try server(#"modparam("prometheus", "statistics", "all")"#)
         let r = try XCTUnwrap(get(port))
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8")
@@ -60,8 +60,7 @@ final class PrometheusTests: XCTestCase {
     }
 
     func testSelectionGroupModesAndLabels() throws {
-        let port = 29202
-        _ = try server(port: port, """
+        let (_, port) = try server("""
         modparam("prometheus", "statistics", "script: load:")
         modparam("prometheus", "prefix", "sy")
         modparam("prometheus", "group_mode", 1)
@@ -82,8 +81,7 @@ final class PrometheusTests: XCTestCase {
     }
 
     func testGroupAsLabel() throws {
-        let port = 29203
-        _ = try server(port: port, """
+        let (_, port) = try server("""
         modparam("prometheus", "statistics", "greetings")
         modparam("prometheus", "group_mode", 2)
         modparam("prometheus", "group_prefix", "sy_")
@@ -94,8 +92,7 @@ final class PrometheusTests: XCTestCase {
     }
 
     func testNoStatisticsSelectedAnswersAnEmptyPage() throws {
-        let port = 29204
-        _ = try server(port: port, "")
+        let (_, port) = try server("")
         let r = try XCTUnwrap(get(port))
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.body, "")
@@ -105,7 +102,7 @@ final class PrometheusTests: XCTestCase {
         let h = ServerHarness(plugins: """
         loadmodule "httpd.so"
         loadmodule "prometheus.so"
-        modparam("httpd", "port", 29205)
+        modparam("httpd", "port", \(LocalPorts.freePorts(1)[0]))
         modparam("prometheus", "labels", "core: not-a-rule")
         """)
         XCTAssertFalse(h.launch().isEmpty)
@@ -114,28 +111,30 @@ final class PrometheusTests: XCTestCase {
 
     /// FreeSWITCH box figures (a box nobody answers: connected 0) and drouting gateway states, as labelled metrics.
     func testFreeSwitchAndDroutingFigures() throws {
-        let port = 29206
+        // Nobody listens on these: the gateway's address (never sent to) and the FreeSWITCH box that never answers.
+        let dead = LocalPorts.freePorts(2)
+        let (gwPort, boxPort) = (dead[0], dead[1])
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-prom-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let schema = HTTPDRepo.root.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path
         let seed = "\(dir)/seed.sql"
         try (try String(contentsOfFile: schema, encoding: .utf8)
-             + "\nINSERT INTO dr_gateways (gwid, type, address) VALUES ('gw9', 0, '127.0.0.1:29298');\n")
+             + "\nINSERT INTO dr_gateways (gwid, type, address) VALUES ('gw9', 0, '127.0.0.1:\(gwPort)');\n")
             .write(toFile: seed, atomically: true, encoding: .utf8)
-        let h = try server(port: port, """
+        let (h, port) = try server("""
         loadmodule "freeswitch.so"
         loadmodule "freeswitch_scripting.so"
         loadmodule "db_sqlite.so"
         loadmodule "drouting.so"
-        modparam("freeswitch_scripting", "fs_subscribe", "fs://:ClueCon@127.0.0.1:29299?DTMF")
+        modparam("freeswitch_scripting", "fs_subscribe", "fs://:ClueCon@127.0.0.1:\(boxPort)?DTMF")
         modparam("db_sqlite", "init_sql", "\(seed)")
         modparam("drouting", "db_url", "sqlite://\(dir)/dr.db")
         modparam("prometheus", "statistics", "freeswitch: drouting: core:")
         modparam("prometheus", "labels", "freeswitch: /^(.*)@(.*)$/\\\\1:box=\\"\\\\2\\"/")
         modparam("prometheus", "labels", "drouting: /^(.*)@(.*)$/\\\\1:gwid=\\"\\\\2\\"/")
         event_route[E_NOBODY] { xlog("x"); }
-        """)
+        """, avoid: Set(dead))
         _ = h
         var body = ""
         waitUntil(timeout: 20, poll: 0.2) { // the figures are refreshed every second
@@ -143,7 +142,7 @@ final class PrometheusTests: XCTestCase {
             return body.contains("opensips_connected{") && body.contains("opensips_gw_active{")
         }
         let lines = body.split(separator: "\n").map(String.init)
-        XCTAssertTrue(lines.contains(#"opensips_connected{box="127.0.0.1_29299"} 0"#), body)
+        XCTAssertTrue(lines.contains(#"opensips_connected{box="127.0.0.1_\#(boxPort)"} 0"#), body)
         XCTAssertTrue(lines.contains("# TYPE opensips_heartbeat_ms gauge"), body)
         XCTAssertTrue(lines.contains(#"opensips_gw_active{gwid="gw9"} 1"#), body)
         XCTAssertTrue(lines.contains("opensips_gateways_active 1"), body)
@@ -154,7 +153,6 @@ final class PrometheusTests: XCTestCase {
     /// dispatcher destination states (one destination loaded inactive) as labelled gauges, with the dispatcher
     /// README's `labels` rules.
     func testDispatcherStates() throws {
-        let port = 34100
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-prom-ds-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
@@ -163,7 +161,7 @@ final class PrometheusTests: XCTestCase {
         try (try String(contentsOfFile: schema, encoding: .utf8)
              + "\nINSERT INTO dispatcher (setid, destination, state) VALUES (4, 'sip:10.0.0.1', 0), (4, 'sip:10.0.0.2:5070', 1);\n")
             .write(toFile: seed, atomically: true, encoding: .utf8)
-        let h = try server(port: port, """
+        let (h, port) = try server("""
         loadmodule "db_sqlite.so"
         loadmodule "dispatcher.so"
         modparam("db_sqlite", "init_sql", "\(seed)")
@@ -194,8 +192,8 @@ final class PrometheusTests: XCTestCase {
             XCTFail("prometheus is not installed (Debian package `prometheus`; .ci/run installs it)")
             return
         }
-        let port = 29207
-        _ = try server(port: port, #"modparam("prometheus", "statistics", "all")"#)
+        let (_, port) = try server(#"modparam("prometheus", "statistics", "all")"#)
+        let prometheusPort = LocalPorts.freePorts(1, avoid: [port])[0]
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-prometheus-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
@@ -211,7 +209,7 @@ final class PrometheusTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: prometheus)
         p.arguments = ["--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
-                       "--web.listen-address=127.0.0.1:29090"]
+                       "--web.listen-address=127.0.0.1:\(prometheusPort)"]
         let log = FileHandle(forWritingAtPath: "/dev/null")
         p.standardOutput = log
         p.standardError = log
@@ -222,7 +220,7 @@ final class PrometheusTests: XCTestCase {
         var value: String? = nil
         var last = ""
         waitUntil(timeout: 90, poll: 0.5) {
-            if let c = HTTPClient(port: 29090, timeout: 5) {
+            if let c = HTTPClient(port: prometheusPort, timeout: 5) {
                 c.send("GET /api/v1/query?query=opensips_greetings HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                 if let r = c.response() {
                     last = r.body
@@ -238,7 +236,7 @@ final class PrometheusTests: XCTestCase {
         }
         XCTAssertEqual(value, "3", "Prometheus never reported opensips_greetings; last answer: \(last)")
         // Prometheus found the target healthy: up == 1.
-        let c = try XCTUnwrap(HTTPClient(port: 29090))
+        let c = try XCTUnwrap(HTTPClient(port: prometheusPort))
         c.send("GET /api/v1/query?query=up HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         let up = c.response()?.body ?? ""
         XCTAssertTrue(up.contains(#""value":["#) && up.contains(#","1"]"#), up)

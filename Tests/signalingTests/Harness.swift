@@ -3,7 +3,7 @@ import XCTest
 import SwitchyardTestSupport
 
 /// What the signaling tests share: sipp peers around switchyard (`SippTestCase`) with the tm scenarios (Tests/SIP/tm,
-/// then Tests/SIP), a config head, and a raw UDP caller for retransmissions. Ports 41500..41999.
+/// then Tests/SIP), a config head, and a raw UDP caller for retransmissions.
 class SignalingTestCase: SippTestCase {
     override class var workDirPrefix: String { "sy-signaling" }
 

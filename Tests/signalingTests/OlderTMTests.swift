@@ -4,7 +4,7 @@ import SwitchyardTestSupport
 
 /// signaling against a tm that publishes API 1.1 (no module_t_reply), the C fixture Tests/SIP/signaling/plugins/
 /// tm_api_1_1.c: the server starts, a request without a transaction is answered statelessly, and one with a
-/// transaction is not answered at all (never statelessly over a transaction). Ports 41700..41799.
+/// transaction is not answered at all (never statelessly over a transaction).
 final class OlderTMTests: SignalingTestCase {
     /// Builds the fixture as a third party would, against the repository's headers, with zero warnings.
     func buildOldTM() throws -> String {
@@ -12,9 +12,8 @@ final class OlderTMTests: SignalingTestCase {
     }
 
     func testTMAPI11() throws {
-        let proxy = 41700
         let tm = try buildOldTM()
-        let sy = try startSwitchyard(Self.config(port: proxy, tm: false) + """
+        let (sy, ports) = try startSwitchyard(ports: 1) { Self.config(port: $0[0], tm: false) + """
         loadmodule "\(tm)"
         route {
             if ($rU == "tran") {
@@ -25,7 +24,8 @@ final class OlderTMTests: SignalingTestCase {
             if (send_reply(404, "Not Found")) xlog("L_NOTICE", "answered $ci\\n");
             exit;
         }
-        """, port: proxy)
+        """ }
+        let proxy = ports[0]
         XCTAssertTrue(sy.output.contains("tm: published API 1.1, rc 0"), sy.output)
         XCTAssertTrue(sy.output.contains("tm API older than 1.2: stateless replies, none over a transaction"), sy.output)
         let caller = try UDPSocket()

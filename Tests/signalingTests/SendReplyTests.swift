@@ -3,12 +3,11 @@ import XCTest
 import SwitchyardTestSupport
 
 /// send_reply: stateless without a transaction (tm loaded or not), through tm when the request has one (t_newtran, a
-/// failure route). Ports 41500..41599.
+/// failure route).
 final class SendReplyTests: SignalingTestCase {
     /// Without tm every reply is stateless; a code outside 100..699 is refused at run time.
     func testStatelessWithoutTM() throws {
-        let proxy = 41500
-        let sy = try startSwitchyard(Self.config(port: proxy, tm: false) + """
+        let (sy, ports) = try startSwitchyard(ports: 2) { Self.config(port: $0[0], tm: false) + """
         route {
             if ($rm == "INVITE") {
                 $var(code) = 700;
@@ -17,8 +16,9 @@ final class SendReplyTests: SignalingTestCase {
             }
             exit;
         }
-        """, port: proxy)
-        let run = try runUAC("uac_486.xml", local: 41501, target: proxy, calls: 2)
+        """ }
+        let (proxy, uacPort) = (ports[0], ports[1])
+        let run = try runUAC("uac_486.xml", local: uacPort, target: proxy, calls: 2)
         assertAllSuccessful(run, calls: 2, sy)
         XCTAssertTrue(sy.output.contains("tm not loaded: stateless replies"), sy.output)
         XCTAssertTrue(sy.waitFor("code 700 refused"), sy.output)
@@ -29,14 +29,14 @@ final class SendReplyTests: SignalingTestCase {
     /// An empty reason is sent as it is (OpenSIPS sends the status line with an empty reason phrase), statelessly and
     /// through tm.
     func testEmptyReason() throws {
-        let proxy = 41530
-        let sy = try startSwitchyard(Self.config(port: proxy, tm: true) + """
+        let (sy, ports) = try startSwitchyard(ports: 1) { Self.config(port: $0[0], tm: true) + """
         route {
             if ($rU == "stateful") t_newtran();
             if (send_reply(404, "")) xlog("L_NOTICE", "replied to $ci\\n");
             exit;
         }
-        """, port: proxy)
+        """ }
+        let proxy = ports[0]
         let caller = try UDPSocket()
         for user in ["stateless", "stateful"] {
             caller.send(Self.invite(user: user, proxy: proxy, local: caller.port, callID: "empty-\(user)",
@@ -50,8 +50,7 @@ final class SendReplyTests: SignalingTestCase {
     /// With tm loaded: after t_newtran the reply is tm's, so a retransmitted INVITE gets it again without the script
     /// running; without a transaction the reply is stateless and a retransmission runs the script again.
     func testTransactionDecides() throws {
-        let proxy = 41510
-        let sy = try startSwitchyard(Self.config(port: proxy, tm: true) + """
+        let (sy, ports) = try startSwitchyard(ports: 1) { Self.config(port: $0[0], tm: true) + """
         route {
             if ($rm == "INVITE") {
                 if ($rU == "stateful") t_newtran();
@@ -62,7 +61,8 @@ final class SendReplyTests: SignalingTestCase {
             if ($rm == "OPTIONS") { xlog("L_NOTICE", "marker $ci\\n"); send_reply(200, "OK"); }
             exit;
         }
-        """, port: proxy)
+        """ }
+        let proxy = ports[0]
         XCTAssertTrue(sy.output.contains("replies through tm when a transaction exists"), sy.output)
         let caller = try UDPSocket()
         for (user, runs) in [("stateful", 1), ("stateless", 2)] {
@@ -88,19 +88,19 @@ final class SendReplyTests: SignalingTestCase {
     /// In a failure route the transaction exists: the caller gets send_reply's code through tm, once, and its ACK is
     /// absorbed.
     func testFailureRouteRepliesThroughTM() throws {
-        let (proxy, uasPort) = (41520, 41521)
-        let sy = try startSwitchyard(Self.config(port: proxy, tm: true) + """
+        let (sy, ports) = try startSwitchyard(ports: 3) { Self.config(port: $0[0], tm: true) + """
         route {
             if ($rm == "INVITE") t_on_failure("busy");
-            $du = "sip:127.0.0.1:\(uasPort)";
+            $du = "sip:127.0.0.1:\($0[1])";
             t_relay();
         }
         failure_route[busy] {
             if (send_reply(486, "Busy Here")) xlog("L_NOTICE", "failure route replied for $ci\\n");
         }
-        """, port: proxy)
+        """ }
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let uas = try startUAS("uas_503.xml", port: uasPort)
-        let run = try runUAC("uac_486.xml", local: 41522, target: proxy, calls: 1)
+        let run = try runUAC("uac_486.xml", local: uacPort, target: proxy, calls: 1)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(sy.waitFor("failure route replied for"), sy.output)
         XCTAssertEqual(uas.received("INVITE "), 1, uas.report)

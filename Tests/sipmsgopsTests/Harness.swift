@@ -3,7 +3,7 @@ import XCTest
 import SwitchyardTestSupport
 
 /// What the sipmsgops tests share: sipp peers around switchyard (`SippTestCase`), the scenarios of Tests/SIP/sipmsgops
-/// (then Tests/SIP/tm, Tests/SIP), a config head, the messages a sipp peer received, and startup checks. Ports 41000..41499.
+/// (then Tests/SIP/tm, Tests/SIP), a config head, the messages a sipp peer received, and startup checks.
 class MsgOpsTestCase: SippTestCase {
     override class var workDirPrefix: String { "sy-msgops" }
 

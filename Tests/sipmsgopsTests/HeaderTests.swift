@@ -3,7 +3,7 @@ import XCTest
 import SwitchyardTestSupport
 
 /// is_method, has_totag and the header functions on a call a stateless proxy forwards between two sipp peers: what the
-/// callee receives shows every test's outcome and every edit. Ports 41000..41099.
+/// callee receives shows every test's outcome and every edit.
 final class HeaderTests: MsgOpsTestCase {
     static func route(uas: Int) -> String {
         """
@@ -49,8 +49,8 @@ final class HeaderTests: MsgOpsTestCase {
     }
 
     func testEditsAndTestsSeenByTheCallee() throws {
-        let (proxy, uasPort, uacPort) = (41000, 41001, 41002)
-        let sy = try startSwitchyard(Self.config(port: proxy) + Self.route(uas: uasPort), port: proxy)
+        let (sy, ports) = try startSwitchyard(ports: 3) { Self.config(port: $0[0]) + Self.route(uas: $0[1]) }
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let uas = try startUAS("uas.xml", port: uasPort)
         let run = try runUAC("uac_headers.xml", local: uacPort, target: proxy, calls: 1)
         assertAllSuccessful(run, calls: 1, sy)
@@ -117,15 +117,15 @@ final class HeaderTests: MsgOpsTestCase {
     /// differs between the INVITE and the BYE; the removed header is checked on the callee's trace. sipp lets a call whose check failed go on and
     /// reports it at the end: the callee is stopped, then its error log and statistics are read.
     func testCalleeChecksWithRegexActions() throws {
-        let (proxy, uasPort, uacPort) = (41010, 41011, 41012)
-        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        let (sy, ports) = try startSwitchyard(ports: 3) { Self.config(port: $0[0]) + """
         route {
             if (is_method("INVITE")) { append_hf("X-Added: 1\\r\\n"); remove_hf("X-Remove"); }
             if (has_totag()) append_hf("X-Totag: yes\\r\\n"); else append_hf("X-Totag: no\\r\\n");
-            $du = "sip:127.0.0.1:\(uasPort)";
+            $du = "sip:127.0.0.1:\($0[1])";
             forward();
         }
-        """, port: proxy)
+        """ }
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let uas = try startUAS("uas_check_headers.xml", port: uasPort)
         let run = try runUAC("uac_headers.xml", local: uacPort, target: proxy, calls: 2)
         assertAllSuccessful(run, calls: 2, sy)

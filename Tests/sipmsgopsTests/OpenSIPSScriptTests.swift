@@ -4,7 +4,7 @@ import SwitchyardTestSupport
 
 /// The OpenSIPS 3.x script skeleton these modules exist for (tm, rr, maxfwd, sipmsgops, signaling): it loads, relays
 /// calls and in-dialog requests, passes a CANCEL through `is_method("CANCEL") + t_check_trans()`, and answers what it
-/// does not handle with send_reply. Ports 41300..41399.
+/// does not handle with send_reply.
 final class OpenSIPSScriptTests: MsgOpsTestCase {
     static func script(callee: Int) -> String {
         """
@@ -37,8 +37,8 @@ final class OpenSIPSScriptTests: MsgOpsTestCase {
     }
 
     func testCallsAndInDialogRequests() throws {
-        let (proxy, uasPort, uacPort) = (41300, 41301, 41302)
-        let sy = try startSwitchyard(Self.config(port: proxy) + Self.script(callee: uasPort), port: proxy)
+        let (sy, p) = try startSwitchyard(ports: 3) { Self.config(port: $0[0]) + Self.script(callee: $0[1]) }
+        let (proxy, uasPort, uacPort) = (p[0], p[1], p[2])
         let uas = try startUAS("uas.xml", port: uasPort)
         let run = try runUAC("uac.xml", local: uacPort, target: proxy, calls: 2)
         assertAllSuccessful(run, calls: 2, sy)
@@ -49,8 +49,8 @@ final class OpenSIPSScriptTests: MsgOpsTestCase {
     }
 
     func testCancelPassesThroughTheIdiom() throws {
-        let (proxy, uasPort, uacPort) = (41310, 41311, 41312)
-        let sy = try startSwitchyard(Self.config(port: proxy) + Self.script(callee: uasPort), port: proxy)
+        let (sy, p) = try startSwitchyard(ports: 3) { Self.config(port: $0[0]) + Self.script(callee: $0[1]) }
+        let (proxy, uasPort, uacPort) = (p[0], p[1], p[2])
         let uas = try startUAS("uas_ring_cancel.xml", port: uasPort)
         let run = try runUAC("uac_cancel.xml", local: uacPort, target: proxy, calls: 2)
         assertAllSuccessful(run, calls: 2, sy)
@@ -59,8 +59,9 @@ final class OpenSIPSScriptTests: MsgOpsTestCase {
     }
 
     func testUnhandledMethodIsAnsweredStatelessly() throws {
-        let proxy = 41320
-        let sy = try startSwitchyard(Self.config(port: proxy) + Self.script(callee: 41321), port: proxy)
+        // The callee port is never sent to (the OPTIONS is answered by the script), but is free all the same.
+        let (sy, p) = try startSwitchyard(ports: 2) { Self.config(port: $0[0]) + Self.script(callee: $0[1]) }
+        let proxy = p[0]
         let caller = try UDPSocket()
         caller.send("OPTIONS sip:1000@127.0.0.1:\(proxy) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-o1\r\n"
                     + "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1000@127.0.0.1>\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\n"

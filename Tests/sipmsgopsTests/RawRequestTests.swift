@@ -3,7 +3,7 @@ import XCTest
 import SwitchyardTestSupport
 
 /// has_body / has_body_part, is_method lists, is_privacy and is_uri_user_e164 on requests written byte for byte and
-/// sent over UDP: each test that matches logs a line, and a last line says the request was done. Ports 41400..41499.
+/// sent over UDP: each test that matches logs a line, and a last line says the request was done.
 final class RawRequestTests: MsgOpsTestCase {
     static let route = """
     route {
@@ -37,8 +37,8 @@ final class RawRequestTests: MsgOpsTestCase {
     }
 
     func testMessageTests() throws {
-        let proxy = 41400
-        let sy = try startSwitchyard(Self.config(port: proxy) + Self.route, port: proxy)
+        let (sy, ports) = try startSwitchyard(ports: 1) { Self.config(port: $0[0]) + Self.route }
+        let proxy = ports[0]
         let caller = try UDPSocket()
         let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
         let multipart = "--XX\r\nc: application/sdp\r\n\r\n" + sdp + "--XX\r\nContent-Type: application/pidf+xml\r\n\r\n<presence/>\r\n--XX--\r\n"
@@ -74,9 +74,8 @@ final class RawRequestTests: MsgOpsTestCase {
     /// A multi-line append_hf / insert_hf adds all its lines or none: a Via or a line that is not "Name: value"
     /// refuses the whole text (-1), and the lines before it are not added either.
     func testMultiLineAddIsAllOrNothing() throws {
-        let proxy = 41410
         let callee = try UDPSocket()
-        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        let (sy, ports) = try startSwitchyard(ports: 1) { Self.config(port: $0[0]) + """
         route {
             if (!append_hf("X-Before-Via: 1\\r\\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-x\\r\\n"))
                 xlog("L_NOTICE", "append with a Via refused\\n");
@@ -86,7 +85,8 @@ final class RawRequestTests: MsgOpsTestCase {
             $du = "sip:127.0.0.1:\(callee.port)";
             forward();
         }
-        """, port: proxy)
+        """ }
+        let proxy = ports[0]
         let caller = try UDPSocket()
         caller.send(Self.request("MESSAGE", proxy: proxy, local: caller.port, callID: "raw-all-or-none", headers: [], body: ""),
                     to: proxy)

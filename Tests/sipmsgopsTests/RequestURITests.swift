@@ -3,11 +3,10 @@ import XCTest
 import SwitchyardTestSupport
 
 /// The request-URI functions: parameters added and removed are what the callee gets in the request line; the tests'
-/// outcomes are logged. Ports 41100..41199.
+/// outcomes are logged.
 final class RequestURITests: MsgOpsTestCase {
     func testParametersReachTheCallee() throws {
-        let (proxy, uasPort, uacPort) = (41100, 41101, 41102)
-        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        let (sy, ports) = try startSwitchyard(ports: 3) { Self.config(port: $0[0]) + """
         route {
             if (is_method("INVITE")) {
                 ruri_add_param("gone=1");
@@ -30,10 +29,11 @@ final class RequestURITests: MsgOpsTestCase {
                 ruri_tel2sip();
                 xlog("L_NOTICE", "bye to $ru\\n");
             }
-            $du = "sip:127.0.0.1:\(uasPort)";
+            $du = "sip:127.0.0.1:\($0[1])";
             forward();
         }
-        """, port: proxy)
+        """ }
+        let (proxy, uasPort, uacPort) = (ports[0], ports[1], ports[2])
         let uas = try startUAS("uas.xml", port: uasPort)
         let run = try runUAC("uac.xml", local: uacPort, target: proxy, calls: 1)
         assertAllSuccessful(run, calls: 1, sy)

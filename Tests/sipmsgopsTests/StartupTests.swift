@@ -2,14 +2,14 @@ import Foundation
 import XCTest
 import SwitchyardTestSupport
 
-/// OpenSIPS's route rules and arities, checked when the script is loaded (file:line:col). Ports 41200..41299.
+/// OpenSIPS's route rules and arities, checked when the script is loaded (file:line:col).
 final class StartupTests: MsgOpsTestCase {
     func testRouteRulesAreEnforced() throws {
         for (body, fn, route) in [("onreply_route[r] { ruri_add_param(\"x\"); }", "ruri_add_param", "onreply_route"),
                                   ("onreply_route[r] { append_urihf(\"A: \", \"\\r\\n\"); }", "append_urihf", "onreply_route"),
                                   ("branch_route[b] { is_uri_user_e164(\"$ru\"); }", "is_uri_user_e164", "branch_route"),
                                   ("event_route[E_X] { is_method(\"INVITE\"); }", "is_method", "event_route")] {
-            let (status, out) = try check(Self.config(port: 41200) + "route { exit; }\n" + body)
+            let (status, out) = try check(Self.config(port: LocalPorts.freePorts(1)[0]) + "route { exit; }\n" + body)
             XCTAssertEqual(status, 1, out)
             XCTAssertTrue(out.contains("function '\(fn)' cannot be used in \(route)"), out)
             XCTAssertTrue(out.contains("check.cfg:8:"), "file:line:col of the call\n\(out)")
@@ -19,7 +19,7 @@ final class StartupTests: MsgOpsTestCase {
     func testArgumentsAreChecked() throws {
         for call in ["is_method()", "has_totag(\"x\")", "remove_hf()", "ruri_has_param(\"a\", \"b\", \"c\")",
                      "append_hf(\"X-A: 1\\r\\n\", \"From\", \"x\")"] {
-            let (status, out) = try check(Self.config(port: 41200) + "route {\n    \(call);\n}\n")
+            let (status, out) = try check(Self.config(port: LocalPorts.freePorts(1)[0]) + "route {\n    \(call);\n}\n")
             XCTAssertEqual(status, 1, "\(call)\n\(out)")
             XCTAssertTrue(out.contains("check.cfg:8:5"), "\(call): file:line:col\n\(out)")
         }
@@ -29,19 +29,19 @@ final class StartupTests: MsgOpsTestCase {
     func testLiteralArgumentsAreCheckedAtStartup() throws {
         for (call, expect) in [("remove_hf_re(\"X-(\")", "check.cfg:8:18: error: remove_hf_re(): bad regular expression 'X-('"),
                                ("if (is_privacy(\"nobody\")) exit", "check.cfg:8:20: error: is_privacy(): 'nobody' is not a privacy value")] {
-            let (status, out) = try check(Self.config(port: 41200) + "route {\n    \(call);\n}\n")
+            let (status, out) = try check(Self.config(port: LocalPorts.freePorts(1)[0]) + "route {\n    \(call);\n}\n")
             XCTAssertEqual(status, 1, "\(call)\n\(out)")
             XCTAssertTrue(out.contains(expect), "\(call)\n\(out)")
         }
         // In variables they are known at run time only: the script loads.
-        let (status, out) = try check(Self.config(port: 41200) + """
+        let (status, out) = try check(Self.config(port: LocalPorts.freePorts(1)[0]) + """
         route { $var(p) = "nobody"; if (is_privacy("$var(p)")) exit; remove_hf_re("$var(p)"); }
         """)
         XCTAssertEqual(status, 0, out)
     }
 
     func testAWellFormedScriptLoads() throws {
-        let (status, out) = try check(Self.config(port: 41200) + """
+        let (status, out) = try check(Self.config(port: LocalPorts.freePorts(1)[0]) + """
         route {
             if (is_method("CANCEL")) { exit; }
             if (has_totag()) { append_hf("X-In-Dialog: 1\\r\\n"); }

@@ -4,12 +4,13 @@ import SwitchyardTestSupport
 
 /// Destination blacklists on the wire: t_relay toward a blacklisted address (tm's own 473, or -5 with no-auto-477),
 /// forward() refusing one, and a destination name whose first address is blacklisted reaching its second one.
-/// sipp peers, raw UDP where a test needs to see what the script returned. Ports 35100..35149.
+/// sipp peers, raw UDP where a test needs to see what the script returned.
 final class BlacklistRelayTests: TMTestCase {
     /// use_blacklist + t_relay to the blocked callee: the caller gets "473 Filtered destination (473/TM)", the callee
     /// nothing, and the script saw t_relay succeed (tm answered for it).
     func testRelayToBlacklistedDestinationGets473() throws {
-        let (proxy, caller, callee) = (35100, 35101, 35102)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let uas = try startUAS(port: callee)
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         dst_blacklist = "gw:{ (udp, 127.0.0.1, \(callee), ''), (tcp, 10.0.0.0/8, 0, '') }"
@@ -32,20 +33,20 @@ final class BlacklistRelayTests: TMTestCase {
     /// no-auto-477: nothing is sent, t_relay returns -5 and the script answers itself; unuse_blacklist lets the
     /// next message through to the callee.
     func testNoAuto477ReturnsMinus5AndUnuseLetsThrough() throws {
-        let (proxy, caller, callee) = (35110, 35111, 35112)
-        let sy = try startSwitchyard(Self.config(port: proxy, extra: """
-        dst_blacklist = "gw:{ (any, 127.0.0.1/32, \(callee), '') }"
+        let (sy, ports) = try startSwitchyard(ports: 3) { Self.config(port: $0[0], extra: """
+        dst_blacklist = "gw:{ (any, 127.0.0.1/32, \($0[2]), '') }"
 
         """) + """
         route {
             use_blacklist("all");
             if ($hdr(X-Unuse) == "yes") unuse_blacklist("gw");
-            $du = "sip:127.0.0.1:\(callee)";
+            $du = "sip:127.0.0.1:\($0[2])";
             t_relay("no-auto-477");
             $var(rc) = $rc;
             if ($var(rc) < 0) t_reply(500, "relay $var(rc)");
         }
-        """, port: proxy)
+        """ }
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let uac = try RawSIP(port: caller)
         let uas = try RawSIP(port: callee)
         var seen: [String] = []
@@ -64,20 +65,20 @@ final class BlacklistRelayTests: TMTestCase {
     /// forward() toward a blacklisted address fails (the script answers 403 with sl); a pattern rule only blocks
     /// requests whose text matches it.
     func testStatelessForwardRefusesBlacklistedDestination() throws {
-        let (proxy, caller, callee) = (35120, 35121, 35122)
-        let sy = try startSwitchyard("""
+        let (sy, ports) = try startSwitchyard(ports: 3) { """
         log_level = 4
         udp_workers = 2
-        socket = udp:127.0.0.1:\(proxy)
+        socket = udp:127.0.0.1:\($0[0])
         mpath = "\(BinaryRunner.buildDirectory.path)"
         loadmodule "proto_udp.so"
         loadmodule "sl.so"
-        dst_blacklist = "words:{ (udp, 127.0.0.1, \(callee), '*forbidden-word*') }"
+        dst_blacklist = "words:{ (udp, 127.0.0.1, \($0[2]), '*forbidden-word*') }"
         route {
             use_blacklist("words");
-            if (!forward("udp:127.0.0.1:\(callee)")) sl_send_reply(403, "Blocked");
+            if (!forward("udp:127.0.0.1:\($0[2])")) sl_send_reply(403, "Blocked");
         }
-        """, port: proxy)
+        """ }
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let uac = try RawSIP(port: caller)
         let uas = try RawSIP(port: callee)
         var seen: [String] = []
@@ -97,7 +98,8 @@ final class BlacklistRelayTests: TMTestCase {
     /// A name with two addresses (from SWITCHYARD_HOSTS_FILE), the first blacklisted: forward() and t_relay both
     /// send to the second; a sipp UAS there completes the calls.
     func testBlacklistedFirstAddressFailsOverToTheNext() throws {
-        let (proxy, caller, callee) = (35130, 35131, 35132)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let hosts = "\(workDir)/hosts"
         try "127.0.0.2 gw.switchyard.test\n127.0.0.1 gw.switchyard.test\n".write(toFile: hosts, atomically: true, encoding: .utf8)
         let uas = try startUAS(port: callee)
@@ -119,7 +121,9 @@ final class BlacklistRelayTests: TMTestCase {
     /// forward() to a name whose first address is blacklisted sends to its second address; with
     /// disable_dns_failover = 1 it fails instead.
     func testStatelessForwardFailsOverToTheNextAddress() throws {
-        for (proxy, caller, callee, disabled) in [(35140, 35141, 35142, false), (35145, 35146, 35147, true)] {
+        for disabled in [false, true] {
+            let ports = LocalPorts.freePorts(3)
+            let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
             let hosts = "\(workDir)/hosts-\(proxy)"
             try "127.0.0.2 gw.switchyard.test\n127.0.0.1 gw.switchyard.test\n".write(toFile: hosts, atomically: true, encoding: .utf8)
             let sy = try startSwitchyard("""

@@ -46,15 +46,16 @@ final class BranchIndexTests: TMTestCase {
     }
 
     func testBadQValueAndUnknownSuffix() throws {
-        let proxy = LocalPorts.freePorts(1)[0]
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, badProxy) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             if (!append_branch("sip:x@127.0.0.1:1", "1.5")) xlog("L_NOTICE", "q refused\\n");
             t_reply(200, "OK");
         }
         """, port: proxy)
-        let uac = try RawSIP(port: proxy + 1)
-        uac.send(RawSIP.request("MESSAGE", ruri: "sip:x@127.0.0.1:\(proxy)", localPort: proxy + 1, branch: "z9hG4bK-q",
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("MESSAGE", ruri: "sip:x@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-q",
                                 callID: "q@test"), to: proxy)
         var seen: [String] = []
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200", timeout: 3, seen: &seen), "\(seen)")
@@ -62,7 +63,7 @@ final class BranchIndexTests: TMTestCase {
 
         // A suffix the variable has no variant for is a startup error.
         let cfg = "\(workDir)/bad.cfg"
-        try (Self.config(port: proxy + 2) + "route { xlog(\"$(tm.branch.uri[0/nope])\\n\"); }\n")
+        try (Self.config(port: badProxy) + "route { xlog(\"$(tm.branch.uri[0/nope])\\n\"); }\n")
             .write(toFile: cfg, atomically: true, encoding: .utf8)
         let bad = BinaryRunner(args: ["-f", cfg], cwd: workDir)
         try bad.start()

@@ -6,7 +6,7 @@ import Glibc
 import SwitchyardTestSupport
 
 /// DNS failover at transaction level (tm spec 7.4): a destination name with two addresses (SWITCHYARD_HOSTS_FILE:
-/// 127.0.0.2 first, then 127.0.0.1), the first answering 503 or never answering. sipp peers. Ports 35150..35199.
+/// 127.0.0.2 first, then 127.0.0.1), the first answering 503 or never answering. sipp peers.
 final class DNSFailoverTests: TMTestCase {
     /// Writes the hosts file naming gw.switchyard.test's two addresses; returns the environment for switchyard.
     func twoAddresses() throws -> [String: String] {
@@ -55,7 +55,8 @@ final class DNSFailoverTests: TMTestCase {
     /// The first address answers 503: tm ACKs it and sends the INVITE to the second address before any failure
     /// route; the caller gets the 200 and never sees the 503.
     func testReceived503GoesToTheNextAddress() throws {
-        let (proxy, caller, callee) = (35150, 35151, 35152)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         let first = try startUASOnSecondLoopback("uas_503.xml", port: callee)
         let second = try startUAS(port: callee)
@@ -72,7 +73,8 @@ final class DNSFailoverTests: TMTestCase {
 
     /// t_relay("no-dns-failover"): the 503 goes to the failure route and upstream; the second address gets nothing.
     func testNoDNSFailoverFlagKeepsTheFirstAnswer() throws {
-        let (proxy, caller, callee) = (35160, 35161, 35162)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         _ = try startUASOnSecondLoopback("uas_503.xml", port: callee)
         let second = try startUAS(port: callee)
@@ -86,7 +88,8 @@ final class DNSFailoverTests: TMTestCase {
     /// The first address never answers: after fr_timeout the INVITE goes to the second address (a 408 with no
     /// reply at all), which answers.
     func testSilentTimeoutGoesToTheNextAddress() throws {
-        let (proxy, caller, callee) = (35170, 35171, 35172)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         let second = try startUAS(port: callee)
         let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay()", extra: """
@@ -101,7 +104,8 @@ final class DNSFailoverTests: TMTestCase {
 
     /// disable_dns_failover = 1: only the first address is tried; blacklisted, the caller gets 473.
     func testDisabledFailoverTriesOnlyTheFirstAddress() throws {
-        let (proxy, caller, callee) = (35180, 35181, 35182)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         let second = try startUAS(port: callee)
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
@@ -123,7 +127,8 @@ final class DNSFailoverTests: TMTestCase {
     /// disable_dns_blacklist = 0: the address that answered 503 goes into the core's `dns` list (used by default),
     /// so the next call goes straight to the second address; the first one sees a single INVITE.
     func testFailedAddressIsLearnedIntoTheDNSBlacklist() throws {
-        let (proxy, caller, callee) = (35190, 35191, 35192)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         let first = try startUASOnSecondLoopback("uas_503.xml", port: callee)
         let second = try startUAS(port: callee)
@@ -139,7 +144,8 @@ final class DNSFailoverTests: TMTestCase {
     /// Both addresses answer 503: each gets exactly one INVITE (the clone carries no failover state back to the
     /// first address), then the failure route runs once and the caller gets the 503.
     func testBothAddresses503TriesEachOnce() throws {
-        let (proxy, caller, callee) = (36010, 36011, 36012)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         let first = try startUASOnSecondLoopback("uas_503.xml", port: callee)
         let second = try startUAS("uas_503.xml", port: callee)
@@ -156,7 +162,8 @@ final class DNSFailoverTests: TMTestCase {
 
     /// Neither address answers: one failover after the first fr_timeout, then the failure route once and a 408.
     func testBothAddressesSilentTriesEachOnce() throws {
-        let (proxy, caller, callee) = (36020, 36021, 36022)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         let sy = try startSwitchyard(proxyConfig(proxy, callee: callee, relay: "t_relay()", extra: """
         modparam("tm", "fr_timeout", 2)
@@ -171,7 +178,8 @@ final class DNSFailoverTests: TMTestCase {
     /// t_relay("no-dns-failover") stays in force for the transaction: the failure route's t_relay() without the flag
     /// to another name whose first address answers 503 does not go on to that name's second address.
     func testNoDNSFailoverStaysForTheFailureRouteRelay() throws {
-        let (proxy, caller, callee) = (36040, 36041, 36042)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let hosts = "\(workDir)/hosts"
         try "127.0.0.2 gw.switchyard.test\n127.0.0.1 gw.switchyard.test\n127.0.0.3 gw2.switchyard.test\n127.0.0.1 gw2.switchyard.test\n"
             .write(toFile: hosts, atomically: true, encoding: .utf8)
@@ -202,7 +210,8 @@ final class DNSFailoverTests: TMTestCase {
     /// t_replicate(uri, "no-dns-failover"): the replica that times out at the name's first address is not sent on
     /// to the second one; the failure route sees the 408.
     func testReplicateHonoursNoDNSFailover() throws {
-        let (proxy, caller, callee) = (36050, 36051, 36052)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         let second = try startUAS("uas_register_404.xml", port: callee)
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
@@ -232,7 +241,8 @@ final class DNSFailoverTests: TMTestCase {
     /// Over TCP the first address refuses the connection (a failed send) and the second is blacklisted: the caller
     /// gets 473 (filtered), not 477 (send failed).
     func testFailedSendThenBlacklistedAddressAnswers473() throws {
-        let (proxy, caller, callee) = (36060, 36061, 36062)
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let env = try twoAddresses()
         let sy = try startSwitchyard(Self.config(port: proxy, proto: "tcp", extra: """
         dst_blacklist = "second:{ (any, 127.0.0.1, \(callee), '') }"
@@ -252,16 +262,16 @@ final class DNSFailoverTests: TMTestCase {
     /// disable_dns_blacklist = 0: a failed send to a destination with a single address is learned too; the next
     /// call to it is filtered (473) instead of tried again (477).
     func testFailedSendToASingleAddressIsLearned() throws {
-        let (proxy, caller, callee) = (36070, 36071, 36072)
-        let sy = try startSwitchyard(Self.config(port: proxy, proto: "tcp", extra: "disable_dns_blacklist = 0\n") + """
+        let (sy, ports) = try startSwitchyard(ports: 4, tcp: true) { Self.config(port: $0[0], proto: "tcp", extra: "disable_dns_blacklist = 0\n") + """
         route {
-            $du = "sip:127.0.0.2:\(callee);transport=tcp";
+            $du = "sip:127.0.0.2:\($0[2]);transport=tcp";
             t_relay();
         }
-        """, port: proxy, tcp: true)
+        """ }
+        let (proxy, caller, secondCaller) = (ports[0], ports[1], ports[3])
         let first = try runUAC("uac_477.xml", local: caller, target: proxy, calls: 1, tcp: true, timeout: 10)
         XCTAssertEqual(first.status, 0, "\(first.uac.report)\n\(sy.output)")
-        let second = try runUAC("uac_473.xml", local: caller + 1, target: proxy, calls: 1, tcp: true, timeout: 10)
+        let second = try runUAC("uac_473.xml", local: secondCaller, target: proxy, calls: 1, tcp: true, timeout: 10)
         XCTAssertEqual(second.status, 0, "\(second.uac.report)\n\(sy.output)")
         XCTAssertEqual(second.uac.received("SIP/2.0 473"), 1, second.uac.report)
     }
@@ -269,7 +279,8 @@ final class DNSFailoverTests: TMTestCase {
     /// disable_dns_blacklist = 0: a single-address destination that answered 503 is learned; the next call to it is
     /// filtered (473) and the callee sees one INVITE.
     func testReceived503FromASingleAddressIsLearned() throws {
-        let (proxy, caller, callee) = (36080, 36081, 36082)
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, caller, callee, secondCaller) = (ports[0], ports[1], ports[2], ports[3])
         let only = try startUASOnSecondLoopback("uas_503.xml", port: callee)
         let sy = try startSwitchyard(Self.config(port: proxy, extra: "disable_dns_blacklist = 0\n") + """
         route {
@@ -279,7 +290,7 @@ final class DNSFailoverTests: TMTestCase {
         """, port: proxy)
         let first = try runUAC("uac_503.xml", local: caller, target: proxy, calls: 1, timeout: 10)
         XCTAssertEqual(first.status, 0, "\(first.uac.report)\n\(sy.output)")
-        let second = try runUAC("uac_473.xml", local: caller + 1, target: proxy, calls: 1, timeout: 10)
+        let second = try runUAC("uac_473.xml", local: secondCaller, target: proxy, calls: 1, timeout: 10)
         XCTAssertEqual(second.status, 0, "\(second.uac.report)\n\(sy.output)")
         XCTAssertEqual(only.received("INVITE "), 1, only.report)
     }

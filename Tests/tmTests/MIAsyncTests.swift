@@ -74,8 +74,8 @@ final class MIAsyncTests: TMTestCase {
     }
 
     func testHTTPAndDatagramHoldNoThread() throws {
-        let ports = LocalPorts.freePorts(4)
-        let (proxy, silent, http, dgram) = (ports[0], ports[1], ports[2], ports[3])
+        let ports = LocalPorts.freePorts(6)
+        let (proxy, silent, http, dgram, waitingPort, otherPort) = (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5])
         _ = try startSwitchyard(Self.config(port: proxy, extra: """
         modparam("tm", "fr_timeout", 4)
         loadmodule "httpd.so"
@@ -92,7 +92,7 @@ final class MIAsyncTests: TMTestCase {
         let begin = Date()
         let waitingHTTP = try XCTUnwrap(HTTPClient(port: http))
         XCTAssertTrue(waitingHTTP.send(HTTPClient.post(uac)))
-        let waitingUDP = try RawSIP(port: dgram + 1)
+        let waitingUDP = try RawSIP(port: waitingPort)
         waitingUDP.send(uac, to: dgram)
 
         // While both wait, the one httpd thread and the datagram reader answer others at once.
@@ -101,7 +101,7 @@ final class MIAsyncTests: TMTestCase {
         let answer = try XCTUnwrap(other.response())
         XCTAssertEqual(answer.status, 200)
         XCTAssertTrue(answer.body.contains("\"Server\""), answer.body)
-        let otherUDP = try RawSIP(port: dgram + 2)
+        let otherUDP = try RawSIP(port: otherPort)
         otherUDP.send(version, to: dgram)
         let v = try XCTUnwrap(otherUDP.receive(timeout: 2))
         XCTAssertTrue(v.contains("\"Server\""), v)

@@ -82,11 +82,12 @@ final class ReplicateTests: TMTestCase {
     /// A t_replicate that sent nothing leaves an ordinary transaction: the t_relay that follows gets its reply
     /// upstream.
     func testFailedReplicaLeavesTheTransaction() throws {
-        let ports = LocalPorts.freePorts(3)
-        let (proxy, busy, caller) = (ports[0], ports[1], ports[2])
+        // `dead`: a port nobody listens on, so the TCP replica is refused.
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, busy, caller, dead) = (ports[0], ports[1], ports[2], ports[3])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
-            t_replicate("sip:127.0.0.1:45028;transport=tcp");
+            t_replicate("sip:127.0.0.1:\(dead);transport=tcp");
             $var(rc) = $rc;
             xlog("L_NOTICE", "replicate: $var(rc)\\n");
             $du = "sip:127.0.0.1:\(busy)";

@@ -47,7 +47,7 @@ final class RouteTests: TMTestCase {
                                   ("branch_route[b] { t_reply(500, \"x\"); }", "t_reply", "branch_route"),
                                   ("failure_route[f] { t_newtran(); }", "t_newtran", "failure_route")] {
             let cfg = "\(workDir)/mask.cfg"
-            try (Self.config(port: 25710) + "route { exit; }\n" + body).write(toFile: cfg, atomically: true, encoding: .utf8)
+            try (Self.config(port: LocalPorts.freePorts(1)[0]) + "route { exit; }\n" + body).write(toFile: cfg, atomically: true, encoding: .utf8)
             let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
             XCTAssertEqual(status, 1, out)
             XCTAssertTrue(out.contains("function '\(fn)' cannot be used in \(route)"), out)

@@ -138,14 +138,14 @@ final class TWriteEdgeTests: TMTestCase {
     func testUnixTxTimeoutOutOfRangeStopsStartup() throws {
         let cfg = "\(workDir)/bad.cfg"
         for value in ["61", "-1", "3000000"] {
-            try (Self.config(port: 48010, extra: "modparam(\"tm\", \"unix_tx_timeout\", \(value))") + "route { exit; }")
+            try (Self.config(port: LocalPorts.freePorts(1)[0], extra: "modparam(\"tm\", \"unix_tx_timeout\", \(value))") + "route { exit; }")
                 .write(toFile: cfg, atomically: true, encoding: .utf8)
             let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
             XCTAssertEqual(status, 1, out)
             XCTAssertTrue(out.contains("\(cfg):7:"), "no file:line:col\n\(out)")
             XCTAssertTrue(out.contains("unix_tx_timeout must be between 0 and 60 seconds"), "\(value): \(out)")
         }
-        try (Self.config(port: 48010, extra: "modparam(\"tm\", \"unix_tx_timeout\", 60)") + "route { exit; }")
+        try (Self.config(port: LocalPorts.freePorts(1)[0], extra: "modparam(\"tm\", \"unix_tx_timeout\", 60)") + "route { exit; }")
             .write(toFile: cfg, atomically: true, encoding: .utf8)
         let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
         XCTAssertEqual(status, 0, out)

@@ -262,7 +262,7 @@ final class TWriteTests: TMTestCase {
     /// OpenSIPS's routes: REQUEST, FAILURE, BRANCH only.
     func testNotInReplyRoutes() throws {
         let cfg = "\(workDir)/mask.cfg"
-        try (Self.config(port: 46010) + "route { exit; }\nonreply_route[r] { t_write_req(\"a\", \"/tmp/x\"); }")
+        try (Self.config(port: LocalPorts.freePorts(1)[0]) + "route { exit; }\nonreply_route[r] { t_write_req(\"a\", \"/tmp/x\"); }")
             .write(toFile: cfg, atomically: true, encoding: .utf8)
         let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
         XCTAssertEqual(status, 1, out)
@@ -282,14 +282,14 @@ final class TWriteTests: TMTestCase {
             ("t_on_branch(\"nope\")", "fixup.cfg:9:17: error: t_on_branch(): no branch_route[nope] in the script"),
             ("t_reply(700, \"Big\")", "fixup.cfg:9:13: error: t_reply(): bad code 700"),
             ("t_reply_with_body(99, \"Small\", \"b\")", "fixup.cfg:9:23: error: t_reply_with_body(): bad code 99")] {
-            try (Self.config(port: 46010, extra: Self.appendParam) + "failure_route[f] { exit; }\nroute {\n    \(call);\n}\n")
+            try (Self.config(port: LocalPorts.freePorts(1)[0], extra: Self.appendParam) + "failure_route[f] { exit; }\nroute {\n    \(call);\n}\n")
                 .write(toFile: cfg, atomically: true, encoding: .utf8)
             let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
             XCTAssertEqual(status, 1, "\(call)\n\(out)")
             XCTAssertTrue(out.contains(expect), "\(call)\n\(out)")
         }
         // Known names and codes, and values in variables, load.
-        try (Self.config(port: 46010, extra: Self.appendParam) + """
+        try (Self.config(port: LocalPorts.freePorts(1)[0], extra: Self.appendParam) + """
         failure_route[f] { exit; }
         route { $var(x) = "nope"; t_on_failure("f"); t_on_failure("$var(x)"); t_relay("no-auto-477"); t_relay("$var(x)");
                 t_write_req("voicemail/myapp", "/tmp/x"); t_write_req("$var(x)", "/tmp/x"); t_reply(404, "Not Found"); }
@@ -304,14 +304,14 @@ final class TWriteTests: TMTestCase {
         for (value, why) in [("nocolon", "':' expected after the name"), ("a: x=$nosuchvar", "nosuchvar"),
                              ("a: $fU", "needs a label"), ("a: x=$fU;", "an element expected after ';'"),
                              ("a: x=$fU y", "';' expected between elements")] {
-            try (Self.config(port: 46010, extra: "modparam(\"tm\", \"tw_append\", \"\(value)\")") + "route { exit; }")
+            try (Self.config(port: LocalPorts.freePorts(1)[0], extra: "modparam(\"tm\", \"tw_append\", \"\(value)\")") + "route { exit; }")
                 .write(toFile: cfg, atomically: true, encoding: .utf8)
             let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
             XCTAssertEqual(status, 1, out)
             XCTAssertTrue(out.contains("\(cfg):7:"), "no file:line:col\n\(out)")
             XCTAssertTrue(out.contains("tw_append") && out.contains(why), "\(value): \(out)")
         }
-        try (Self.config(port: 46010, extra: """
+        try (Self.config(port: LocalPorts.freePorts(1)[0], extra: """
         modparam("tm", "tw_append", "a: x=$fU")
         modparam("tm", "tw_append", "A: y=$tU")
         """) + "route { exit; }").write(toFile: cfg, atomically: true, encoding: .utf8)

@@ -12,8 +12,8 @@ final class UACTests: TMTestCase {
     }
 
     func testMIUACDialogAnswerTimeoutAndErrors() throws {
-        let ports = LocalPorts.freePorts(3)
-        let (proxy, callee, silent) = (ports[0], ports[1], ports[2])
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, callee, silent, invitee) = (ports[0], ports[1], ports[2], ports[3])
         let cfg = try cliConfig()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo + "\nmodparam(\"tm\", \"fr_timeout\", 3)")
             + "\nroute { exit; }\n", port: proxy)
@@ -55,11 +55,11 @@ final class UACTests: TMTestCase {
         XCTAssertEqual(stats["tm:timeout_finalresponse"] as? Int, 1, outS)
 
         // An INVITE: the 200 confirms a dialog with the callee's Contact as its target; tm ACKs the 2xx itself.
-        let invited = try startUAS("uas.xml", port: silent + 1)
-        let (rcI, outI) = try cli(cfg, ["t_uac_dlg", "method=INVITE", "ruri=sip:inv@127.0.0.1:\(silent + 1)", headers])
+        let invited = try startUAS("uas.xml", port: invitee)
+        let (rcI, outI) = try cli(cfg, ["t_uac_dlg", "method=INVITE", "ruri=sip:inv@127.0.0.1:\(invitee)", headers])
         XCTAssertEqual(rcI, 0, outI)
         XCTAssertEqual(json(outI)?["Status"] as? String, "200 OK", outI)
-        XCTAssertEqual(json(outI)?["RURI"] as? String, "sip:127.0.0.1:\(silent + 1);transport=UDP", outI)
+        XCTAssertEqual(json(outI)?["RURI"] as? String, "sip:127.0.0.1:\(invitee);transport=UDP", outI)
         XCTAssertEqual(json(outI)?["Routes"] as? [String], [], outI)
         XCTAssertTrue(uasCompleted(invited, lastReceived: "ACK ", calls: 1), invited.report)
 
@@ -85,8 +85,9 @@ final class UACTests: TMTestCase {
     }
 
     func testAPIRequestFiresLocalCompleted() throws {
-        let ports = LocalPorts.freePorts(4)
-        let (proxy, callee, rejecting, caller) = (ports[0], ports[1], ports[2], ports[3])
+        // `nobody`: a port nobody listens on.
+        let ports = LocalPorts.freePorts(5)
+        let (proxy, callee, rejecting, caller, nobody) = (ports[0], ports[1], ports[2], ports[3], ports[4])
         let pinger = try buildPinger()
         let sy = try startSwitchyard(Self.config(port: proxy, extra: """
         modparam("tm", "fr_timeout", 2)
@@ -95,7 +96,7 @@ final class UACTests: TMTestCase {
         route {
             if ($rU == "ok") tm_ping("sip:ok@127.0.0.1:\(callee)");
             if ($rU == "reject") tm_ping("sip:no@127.0.0.1:\(rejecting)");
-            if ($rU == "nobody") tm_ping_done("sip:nobody@127.0.0.1:\(caller + 1)");
+            if ($rU == "nobody") tm_ping_done("sip:nobody@127.0.0.1:\(nobody)");
             t_reply(200, "OK");
         }
         """, port: proxy)

@@ -92,7 +92,7 @@ final class BlacklistTests: XCTestCase {
     /// A bad rule, and a literal unknown list in use_blacklist, stop startup at the place written.
     func testStartupErrorsPointAtTheText() throws {
         let bad = writeTemp("""
-        socket = udp:127.0.0.1:35190
+        socket = udp:127.0.0.1:\(LocalPorts.freePorts(1)[0])
         dst_blacklist = "gw:{ (udp, 10.0.0.1, 5060, ''), (udp, 10.0.0.300, 0, '') }"
         route { use_blacklist("missing"); }
         """)
