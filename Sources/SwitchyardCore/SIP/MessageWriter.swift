@@ -143,19 +143,27 @@ enum MessageWriter {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
-        if edits.isEmpty, let first = msg.fields.first, let last = msg.fields.last {
-            // Nothing to change but the top Via (every relayed reply, most requests without header edits): the lines
-            // before and after its field are copied as two runs, what the loop below copies line by line.
-            let end = last.line.upperBound
-            guard let vi = topViaIndex else {
-                out.append(contentsOf: bytes(first.line.lowerBound..<end))
-                finish(&out, msg, b)
-                return
+        if edits.onlyInline, let first = msg.fields.first, let last = msg.fields.last {
+            // At most one value replaced, nothing else (every relayed reply, most forwarded requests: maxfwd): the
+            // runs of lines between the top Via and the replaced field are copied whole, what the loop below copies
+            // line by line.
+            var special = (topViaIndex ?? -1, edits.inlineReplacedField ?? -1)
+            if special.1 == special.0 { special.1 = -1 }  // a Via is never replaced
+            if special.1 >= 0, special.0 < 0 || special.1 < special.0 { special = (special.1, special.0) }
+            var from = first.line.lowerBound
+            for k in 0..<2 {
+                let i = k == 0 ? special.0 : special.1
+                if i < 0 { continue }
+                let f = msg.fields[i]
+                out.append(contentsOf: bytes(from..<f.line.lowerBound))
+                if i == topViaIndex {
+                    appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
+                } else {
+                    appendReplaced(&out, f, b, edits, i)
+                }
+                from = f.line.upperBound
             }
-            let f = msg.fields[vi]
-            out.append(contentsOf: bytes(first.line.lowerBound..<f.line.lowerBound))
-            appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
-            out.append(contentsOf: bytes(f.line.upperBound..<end))
+            out.append(contentsOf: bytes(from..<last.line.upperBound))
             finish(&out, msg, b)
             return
         }
@@ -166,18 +174,16 @@ enum MessageWriter {
             if !run.isEmpty { out.append(contentsOf: bytes(run)) }
             run = 0..<0
         }
-        let anchored = !edits.anchored.isEmpty
+        let anchoredLines = edits.anchored
+        let anchored = !anchoredLines.isEmpty
         for (i, f) in msg.fields.enumerated() {
-            if anchored { emitAnchored(&out, edits, field: i, after: false, flush: flush) }
+            if anchored { emitAnchored(&out, anchoredLines, field: i, after: false, flush: flush) }
             // Runs after the field (every path below, `continue` included): its lines added after it.
-            defer { if anchored { emitAnchored(&out, edits, field: i, after: true, flush: flush) } }
-            if edits.removed.contains(i) && i != topViaIndex { flush(&out); continue }
-            if i != topViaIndex, let v = edits.replaced[i] {
+            defer { if anchored { emitAnchored(&out, anchoredLines, field: i, after: true, flush: flush) } }
+            if edits.isRemoved(i) && i != topViaIndex { flush(&out); continue }
+            if i != topViaIndex, edits.isReplaced(i) {
                 flush(&out)
-                out.append(contentsOf: bytes(f.name))
-                out.append(text: ": ")
-                out.append(text: v)
-                out.appendCRLF()
+                appendReplaced(&out, f, b, edits, i)
                 continue
             }
             if i == topViaIndex && topVia != nil && (dropTopVia || topViaText != nil) {
@@ -195,6 +201,16 @@ enum MessageWriter {
         flush(&out)
         for line in edits.bottom { out.append(text: line); out.appendCRLF() }
         finish(&out, msg, b)
+    }
+
+    /// A field with the value the script set: its name as received, then the new value.
+    private static func appendReplaced(_ out: inout [UInt8], _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>,
+                                       _ edits: HeaderEdits, _ i: Int) {
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[f.name]))
+        out.append(58)
+        out.append(32)
+        edits.withReplaced(i) { out.append(contentsOf: $0.assumingMemoryBound(to: UInt8.self)) }
+        out.appendCRLF()
     }
 
     /// The top Via's field as sent: without its first value (a relayed reply), with the value rewritten (received=,
@@ -231,9 +247,9 @@ enum MessageWriter {
     }
 
     /// The lines sip_header_insert anchored before (or after) field i, in the order they were added.
-    private static func emitAnchored(_ out: inout [UInt8], _ edits: HeaderEdits, field i: Int, after: Bool,
+    private static func emitAnchored(_ out: inout [UInt8], _ lines: [AnchoredLine], field i: Int, after: Bool,
                                      flush: (inout [UInt8]) -> Void) {
-        for a in edits.anchored where a.field == i && a.after == after {
+        for a in lines where a.field == i && a.after == after {
             flush(&out)
             out.append(text: a.line)
             out.appendCRLF()
