@@ -77,7 +77,7 @@ enum MessageWriter {
             switch self {
             case .text(let t): out.append(text: t)
             case .stateless(var h):
-                out.append(contentsOf: "z9hG4bKsy".utf8)
+                out.append(literal: "z9hG4bKsy")
                 // Lower-case hex without leading zeros, as String(h, radix: 16) writes it.
                 var digits: (UInt64, UInt64) = (0, 0)
                 var n = 0
@@ -120,7 +120,7 @@ enum MessageWriter {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.methodRange.lowerBound..<msg.headersStart]))
             }
         }
-        out.append(contentsOf: "Via: ".utf8)
+        out.append(literal: "Via: ")
         out.append(text: viaPrefix)
         branch.append(to: &out)
         if !viaSuffix.isEmpty { out.append(text: viaSuffix) }
@@ -321,6 +321,14 @@ enum MessageWriter {
         out.append(text: "Content-Length: 0\r\n\r\n")
         return out
     }
+}
+
+extension Array where Element == UInt8 {
+    /// A literal's bytes: append(contentsOf:) of a literal's utf8 view takes the generic sequence path.
+    @inline(__always) mutating func append(literal s: StaticString) {
+        s.withUTF8Buffer { append(contentsOf: $0) }
+    }
+
 }
 
 private extension Array where Element == UInt8 {

@@ -71,8 +71,8 @@ public struct ScriptMessage: @unchecked Sendable {
         if origin != nil { origin = nil }
         if forcedSocket != nil { forcedSocket = nil }
         if destinationURI != nil { destinationURI = nil }
-        // Assigned, not compared: `!= nil` on this large optional copies the whole SIPURI first.
-        storedRequestURI = nil
+        // Pending means nothing was stored (see the getter): a large optional is destroyed only when it may hold a URI.
+        if !requestURIPending { storedRequestURI = nil }
         requestURIPending = true
         requestURIChanged = false
         if !edits.isEmpty { edits = HeaderEdits() }
