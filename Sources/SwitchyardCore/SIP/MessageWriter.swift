@@ -78,17 +78,18 @@ enum MessageWriter {
             case .text(let t): out.append(text: t)
             case .stateless(var h):
                 out.append(literal: "z9hG4bKsy")
-                // Lower-case hex without leading zeros, as String(h, radix: 16) writes it.
+                // Lower-case hex without leading zeros, as String(h, radix: 16) writes it: written from the end of a
+                // 16-byte buffer, then appended in one copy (a byte at a time, each append checked the array).
                 var digits: (UInt64, UInt64) = (0, 0)
                 var n = 0
                 withUnsafeMutableBytes(of: &digits) { d in
                     repeat {
                         let v = UInt8(h & 15)
-                        d[n] = v < 10 ? 48 + v : 87 + v
                         n += 1
+                        d[16 - n] = v < 10 ? 48 + v : 87 + v
                         h >>= 4
                     } while h != 0
-                    for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(16 - n)...]).assumingMemoryBound(to: UInt8.self))
                 }
             }
         }
@@ -108,7 +109,7 @@ enum MessageWriter {
     static func forwardedRequest(into out: inout [UInt8], _ msg: SIPMessage, newRURI: String?, viaPrefix: String,
                                  branch: Branch, topVia: SIPVia?, topViaText: String?, edits: HeaderEdits,
                                  viaSuffix: String = "") {
-        out.removeAll(keepingCapacity: true)
+        if !out.isEmpty { out.removeAll(keepingCapacity: true) }  // OutputBuffers hands it over empty
         out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
         if let ruri = newRURI {
             out.append(text: msg.method ?? "")
@@ -265,7 +266,7 @@ enum MessageWriter {
 
     /// `relayedReply` written into `out` (emptied first), a buffer the caller reuses.
     static func relayedReply(into out: inout [UInt8], _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) {
-        out.removeAll(keepingCapacity: true)
+        if !out.isEmpty { out.removeAll(keepingCapacity: true) }
         out.reserveCapacity(msg.bytes.count)
         msg.bytes.withUnsafeBufferPointer { b in
             var start = 0

@@ -46,7 +46,7 @@ final class OutputBuffers: Sendable {
         }
         var out: [UInt8] = []
         swap(&out, &box.bytes)
-        out.removeAll(keepingCapacity: true)
+        if !out.isEmpty { out.removeAll(keepingCapacity: true) }
         let r = body(&out)
         if out.capacity <= OutputBuffers.keptCapacity { swap(&out, &box.bytes) }
         return r
