@@ -73,7 +73,7 @@ enum MessageWriter {
             }
         }
 
-        func append(to out: inout [UInt8]) {
+        func append(to out: inout ByteWriter) {
             switch self {
             case .text(let t): out.append(text: t)
             case .stateless(var h):
@@ -99,17 +99,17 @@ enum MessageWriter {
     /// `viaSuffix`: parameters after our branch (add_local_rport's `;rport`).
     static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: Branch, topVia: SIPVia?,
                                  topViaText: String?, edits: HeaderEdits, viaSuffix: String = "") -> [UInt8] {
-        var out: [UInt8] = []
-        forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
-                         topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
-        return out
+        ByteWriter.build(capacity: msg.bytes.count + viaPrefix.utf8.count + 96) { out in
+            forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
+                             topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
+        }
     }
 
     /// `forwardedRequest` written into `out` (emptied first), a buffer the caller reuses.
-    static func forwardedRequest(into out: inout [UInt8], _ msg: SIPMessage, newRURI: String?, viaPrefix: String,
+    static func forwardedRequest(into out: inout ByteWriter, _ msg: SIPMessage, newRURI: String?, viaPrefix: String,
                                  branch: Branch, topVia: SIPVia?, topViaText: String?, edits: HeaderEdits,
                                  viaSuffix: String = "") {
-        if !out.isEmpty { out.removeAll(keepingCapacity: true) }  // OutputBuffers hands it over empty
+        out.removeAll()  // OutputBuffers hands it over empty
         out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
         if let ruri = newRURI {
             out.append(text: msg.method ?? "")
@@ -130,7 +130,7 @@ enum MessageWriter {
     }
 
     /// Header lines with edits, the empty line and the body.
-    static func appendHeaders(_ out: inout [UInt8], _ msg: SIPMessage, edits: HeaderEdits, topVia: SIPVia?, topViaText: String?,
+    static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, edits: HeaderEdits, topVia: SIPVia?, topViaText: String?,
                               dropTopVia: Bool = false) {
         // Copied from the message's buffer through a pointer: an ArraySlice of it would retain and release the buffer
         // for every run of lines.
@@ -139,7 +139,7 @@ enum MessageWriter {
         }
     }
 
-    private static func appendHeaders(_ out: inout [UInt8], _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
+    private static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
                                       edits: HeaderEdits, topVia: SIPVia?, topViaText: String?, dropTopVia: Bool) {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
@@ -171,7 +171,7 @@ enum MessageWriter {
         for line in edits.top { out.append(text: line); out.appendCRLF() }
         // Unchanged lines that follow each other in the received message are copied as one run.
         var run = 0..<0
-        func flush(_ out: inout [UInt8]) {
+        func flush(_ out: inout ByteWriter) {
             if !run.isEmpty { out.append(contentsOf: bytes(run)) }
             run = 0..<0
         }
@@ -205,7 +205,7 @@ enum MessageWriter {
     }
 
     /// A field with the value the script set: its name as received, then the new value.
-    private static func appendReplaced(_ out: inout [UInt8], _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>,
+    private static func appendReplaced(_ out: inout ByteWriter, _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>,
                                        _ edits: HeaderEdits, _ i: Int) {
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[f.name]))
         out.append(58)
@@ -216,7 +216,7 @@ enum MessageWriter {
 
     /// The top Via's field as sent: without its first value (a relayed reply), with the value rewritten (received=,
     /// rport=), or as received.
-    private static func appendTopVia(_ out: inout [UInt8], _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>, topVia: SIPVia?,
+    private static func appendTopVia(_ out: inout ByteWriter, _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>, topVia: SIPVia?,
                                      topViaText: String?, dropTopVia: Bool) {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         if let via = topVia, dropTopVia {
@@ -240,7 +240,7 @@ enum MessageWriter {
     }
 
     /// Content-Length when the message had none, the empty line and the body.
-    private static func finish(_ out: inout [UInt8], _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>) {
+    private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>) {
         // A datagram may come without Content-Length; a stream hop needs it, so it is always sent.
         if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
         out.appendCRLF()
@@ -248,8 +248,8 @@ enum MessageWriter {
     }
 
     /// The lines sip_header_insert anchored before (or after) field i, in the order they were added.
-    private static func emitAnchored(_ out: inout [UInt8], _ lines: [AnchoredLine], field i: Int, after: Bool,
-                                     flush: (inout [UInt8]) -> Void) {
+    private static func emitAnchored(_ out: inout ByteWriter, _ lines: [AnchoredLine], field i: Int, after: Bool,
+                                     flush: (inout ByteWriter) -> Void) {
         for a in lines where a.field == i && a.after == after {
             flush(&out)
             out.append(text: a.line)
@@ -259,14 +259,12 @@ enum MessageWriter {
 
     /// A reply relayed upstream: the same message without its top Via value.
     static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) -> [UInt8] {
-        var out: [UInt8] = []
-        relayedReply(into: &out, msg, topVia: topVia, edits: edits)
-        return out
+        ByteWriter.build(capacity: msg.bytes.count) { out in relayedReply(into: &out, msg, topVia: topVia, edits: edits) }
     }
 
     /// `relayedReply` written into `out` (emptied first), a buffer the caller reuses.
-    static func relayedReply(into out: inout [UInt8], _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) {
-        if !out.isEmpty { out.removeAll(keepingCapacity: true) }
+    static func relayedReply(into out: inout ByteWriter, _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) {
+        out.removeAll()
         out.reserveCapacity(msg.bytes.count)
         msg.bytes.withUnsafeBufferPointer { b in
             var start = 0
@@ -322,14 +320,6 @@ enum MessageWriter {
         out.append(text: "Content-Length: 0\r\n\r\n")
         return out
     }
-}
-
-extension Array where Element == UInt8 {
-    /// A literal's bytes: append(contentsOf:) of a literal's utf8 view takes the generic sequence path.
-    @inline(__always) mutating func append(literal s: StaticString) {
-        s.withUTF8Buffer { append(contentsOf: $0) }
-    }
-
 }
 
 private extension Array where Element == UInt8 {
