@@ -76,22 +76,30 @@ enum MessageWriter {
         func append(to out: inout ByteWriter) {
             switch self {
             case .text(let t): out.append(text: t)
-            case .stateless(var h):
+            case .stateless(let h):
                 out.append(literal: "z9hG4bKsy")
-                // Lower-case hex without leading zeros, as String(h, radix: 16) writes it: written from the end of a
-                // 16-byte buffer, then appended in one copy (a byte at a time, each append checked the array).
-                var digits: (UInt64, UInt64) = (0, 0)
-                var n = 0
-                withUnsafeMutableBytes(of: &digits) { d in
-                    repeat {
-                        let v = UInt8(h & 15)
-                        n += 1
-                        d[16 - n] = v < 10 ? 48 + v : 87 + v
-                        h >>= 4
-                    } while h != 0
+                // Lower-case hex without leading zeros, as String(h, radix: 16) writes it: the 16 digits made eight
+                // at a time, the significant ones appended in one copy.
+                var digits = (Branch.hexDigits(UInt32(truncatingIfNeeded: h >> 32)).littleEndian,
+                              Branch.hexDigits(UInt32(truncatingIfNeeded: h)).littleEndian)
+                let n = h == 0 ? 1 : (67 - h.leadingZeroBitCount) / 4
+                withUnsafeBytes(of: &digits) { d in
                     out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(16 - n)...]).assumingMemoryBound(to: UInt8.self))
                 }
             }
+        }
+
+        /// The eight lower-case hex digits of `x`, most significant first in memory (the first byte of the word).
+        @inline(__always) static func hexDigits(_ x: UInt32) -> UInt64 {
+            // Nibble k of x into byte k, then reversed so the most significant digit comes first.
+            var v = UInt64(x)
+            v = (v | v << 16) & 0x0000_FFFF_0000_FFFF
+            v = (v | v << 8) & 0x00FF_00FF_00FF_00FF
+            v = (v | v << 4) & 0x0F0F_0F0F_0F0F_0F0F
+            v = v.byteSwapped
+            // '0' + d, and 'a' - '0' - 10 (0x27) more where d > 9 (d + 6 carries into bit 4 exactly then).
+            let letters = ((v &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+            return v &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
         }
     }
 
