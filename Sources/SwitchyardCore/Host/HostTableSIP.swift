@@ -36,15 +36,17 @@ extension HostTable {
     /// `oneLine(text(s))`, the usual value without a line break checked on its bytes before any string is made.
     static func oneLineText(_ s: sy_str) -> String {
         guard let p = s.s, s.len > 0 else { return "" }
-        if hasLineBreak(s) { return oneLine(text(s)) }
-        return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)
+        let b = UnsafeRawBufferPointer(start: p, count: s.len)
+        for c in b where c == 13 || c == 10 { return oneLine(text(s)) }
+        return String(decoding: b, as: UTF8.self)
     }
 
-    /// True when the bytes hold a CR or LF.
-    static func hasLineBreak(_ s: sy_str) -> Bool {
-        guard let p = s.s, s.len > 0 else { return false }
-        for c in UnsafeRawBufferPointer(start: p, count: s.len) where c == 13 || c == 10 { return true }
-        return false
+    /// True when the bytes are what `oneLineText` makes of them: ASCII without CR or LF (no line to join, nothing for
+    /// the UTF-8 decoding to repair).
+    static func isPlainLine(_ s: sy_str) -> Bool {
+        guard let p = s.s else { return true }
+        for c in UnsafeRawBufferPointer(start: p, count: s.len) where c == 13 || c == 10 || c >= 0x80 { return false }
+        return true
     }
 
     /// Index of the `nth` field named `name` (of kind `kind`, found without a string when the core classifies it) that
@@ -139,8 +141,8 @@ extension HostTable {
                 return 0
             }
             if let i = present {
-                // The usual value, one line, is kept as its bytes (no string made).
-                if let p = value.s, value.len > 0, !HostTable.hasLineBreak(value) {
+                // The usual value, one ASCII line, is kept as its bytes (no string made).
+                if let p = value.s, value.len > 0, HostTable.isPlainLine(value) {
                     ctx.message.edits.replace(i, with: UnsafeRawBufferPointer(start: p, count: value.len))
                 } else {
                     ctx.message.edits.replace(i, with: HostTable.oneLineText(value))
