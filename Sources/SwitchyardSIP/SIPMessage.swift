@@ -139,8 +139,18 @@ public final class SIPMessage: @unchecked Sendable {
         return nil
     }
 
+    /// `fieldIndex(kind:nth:where:)` accepting every field (no closure called per field).
+    public func fieldIndex(kind: HeaderKind, nth: Int = 0) -> Int? {
+        var seen = 0
+        for i in fields.indices where fields[i].kind == kind {
+            if seen == nth { return i }
+            seen += 1
+        }
+        return nil
+    }
+
     /// `fieldIndex(named:)` for a header the core classifies (`kind` is not `.other`).
-    public func fieldIndex(kind: HeaderKind, nth: Int = 0, where include: (Int) -> Bool = { _ in true }) -> Int? {
+    public func fieldIndex(kind: HeaderKind, nth: Int = 0, where include: (Int) -> Bool) -> Int? {
         var seen = 0
         for i in fields.indices where fields[i].kind == kind && include(i) {
             if seen == nth { return i }

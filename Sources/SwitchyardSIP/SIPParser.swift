@@ -157,7 +157,7 @@ enum SIPParser {
             bodyRange = headersEnd..<(headersEnd + n)
         }
 
-        if isRequest {
+        if isRequest, seen & mandatoryMask != mandatoryMask {  // the list is read only to name what is missing
             for need in mandatory where seen & (1 << need.rawValue) == 0 {
                 throw SIPParseError("missing mandatory header \(need)")
             }
@@ -194,12 +194,25 @@ enum SIPParser {
     }
 
     static let mandatory: [HeaderKind] = [.via, .from, .to, .callID, .cseq]
+    static let mandatoryMask: UInt32 = 1 << HeaderKind.via.rawValue | 1 << HeaderKind.from.rawValue
+        | 1 << HeaderKind.to.rawValue | 1 << HeaderKind.callID.rawValue | 1 << HeaderKind.cseq.rawValue
 
-    static let knownMethods: [[UInt8]] = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "PRACK",
-                                          "SUBSCRIBE", "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PUBLISH"].map { Array($0.utf8) }
-
+    /// The RFC 3261 and extension methods the parser knows (case-sensitive), picked by length then compared with
+    /// memcmp: INVITE ACK BYE CANCEL OPTIONS REGISTER INFO PRACK SUBSCRIBE NOTIFY UPDATE MESSAGE REFER PUBLISH.
     static func knownMethod(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
-        knownMethods.contains { m in m.count == r.count && m.indices.allSatisfy { b[r.lowerBound + $0] == m[$0] } }
+        guard let base = b.baseAddress else { return false }
+        let p = base + r.lowerBound
+        @inline(__always) func eq(_ m: StaticString) -> Bool { memcmp(p, m.utf8Start, m.utf8CodeUnitCount) == 0 }
+        switch r.count {
+        case 3: return eq("ACK") || eq("BYE")
+        case 4: return eq("INFO")
+        case 5: return eq("PRACK") || eq("REFER")
+        case 6: return eq("INVITE") || eq("CANCEL") || eq("NOTIFY") || eq("UPDATE")
+        case 7: return eq("OPTIONS") || eq("MESSAGE") || eq("PUBLISH")
+        case 8: return eq("REGISTER")
+        case 9: return eq("SUBSCRIBE")
+        default: return false
+        }
     }
 
     @inline(__always)

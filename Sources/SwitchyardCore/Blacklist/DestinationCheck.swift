@@ -24,6 +24,11 @@ extension SIPCore {
     /// The name of the list that blocks sending `request` to `dst`, or nil. Nothing is done while the message has no
     /// list selected (the usual case: no dst_blacklist, DNS blacklisting off).
     func blacklisted(_ ctx: ScriptContext, _ dst: SocketAddress, proto: String, request: [UInt8]) -> String? {
+        request.withUnsafeBufferPointer { blacklisted(ctx, dst, proto: proto, request: $0) }
+    }
+
+    /// `blacklisted` for request bytes lent for the call (the request text is made only for a rule that reads it).
+    func blacklisted(_ ctx: ScriptContext, _ dst: SocketAddress, proto: String, request: UnsafeBufferPointer<UInt8>) -> String? {
         let lists = ctx.engine.blacklists
         let mask = lists.withRules(ctx.message.blacklistMask ?? lists.defaultMask)
         guard mask != 0, let ip = IPBytes(dst) else { return nil }

@@ -28,12 +28,11 @@ extension HostTable {
 extension MessageWriter {
     /// A request with the script's header edits applied and nothing else changed (its own Via stays the only one).
     static func editedRequest(_ msg: SIPMessage, edits: HeaderEdits) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(msg.bytes.count + 128)
-        msg.bytes.withUnsafeBufferPointer { b in
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.methodRange.lowerBound..<msg.headersStart]))
+        ByteWriter.build(capacity: msg.bytes.count + 128) { out in
+            msg.bytes.withUnsafeBufferPointer { b in
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.methodRange.lowerBound..<msg.headersStart]))
+            }
+            appendHeaders(&out, msg, edits: edits, topVia: nil, topViaText: nil)
         }
-        appendHeaders(&out, msg, edits: edits, topVia: nil, topViaText: nil)
-        return out
     }
 }

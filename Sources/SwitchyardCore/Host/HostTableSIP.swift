@@ -41,6 +41,26 @@ extension HostTable {
         return String(decoding: b, as: UTF8.self)
     }
 
+    /// True when the bytes are what `oneLineText` makes of them: ASCII without CR or LF (no line to join, nothing for
+    /// the UTF-8 decoding to repair).
+    static func isPlainLine(_ s: sy_str) -> Bool {
+        guard let p = s.s else { return true }
+        for c in UnsafeRawBufferPointer(start: p, count: s.len) where c == 13 || c == 10 || c >= 0x80 { return false }
+        return true
+    }
+
+    /// Index of the `nth` field named `name` (of kind `kind`, found without a string when the core classifies it) that
+    /// the script has not removed.
+    static func fieldIndex(_ ctx: ScriptContext, _ msg: SIPMessage, _ kind: HeaderKind, _ name: sy_str, nth: Int) -> Int? {
+        if !ctx.message.edits.hasRemovals {
+            return kind != .other ? msg.fieldIndex(kind: kind, nth: nth) : msg.fieldIndex(named: text(name), nth: nth)
+        }
+        let edits = ctx.message.edits
+        let notRemoved: (Int) -> Bool = { !edits.isRemoved($0) }
+        return kind != .other ? msg.fieldIndex(kind: kind, nth: nth, where: notRemoved)
+                              : msg.fieldIndex(named: text(name), nth: nth, where: notRemoved)
+    }
+
     /// isHeaderName on the bytes of a name given through the ABI (no string made).
     static func isHeaderName(_ s: sy_str) -> Bool {
         guard let p = s.s, s.len > 0 else { return false }
@@ -94,13 +114,10 @@ extension HostTable {
             guard let msg = ctx.message.sip else { return -2 }
             // A header the core classifies is found by kind, without making a string of its name.
             let kind = HostTable.kind(name)
-            let notRemoved: (Int) -> Bool = { !ctx.message.edits.removed.contains($0) }
-            guard let i = kind != .other ? msg.fieldIndex(kind: kind, nth: Int(index), where: notRemoved)
-                                         : msg.fieldIndex(named: HostTable.text(name), nth: Int(index), where: notRemoved)
-            else { return -1 }
+            guard let i = HostTable.fieldIndex(ctx, msg, kind, name, nth: Int(index)) else { return -1 }
             // The value as changed by the script, if it was; else the received bytes when they are the text.
-            if let r = ctx.message.edits.replaced[i] {
-                out.pointee = ctx.keepCString(r)
+            if let kept = ctx.message.edits.withReplaced(i, { ctx.keepCBytes($0.assumingMemoryBound(to: UInt8.self)) }) {
+                out.pointee = kept
             } else if msg.isPlainValue(msg.fields[i]) {
                 let r = msg.fields[i].value
                 out.pointee = msg.bytes.withUnsafeBufferPointer { ctx.keepCBytes(UnsafeBufferPointer(rebasing: $0[r])) }
@@ -115,21 +132,23 @@ extension HostTable {
             let kind = HostTable.kind(name)
             // Via belongs to the core (forwarding and relaying depend on it); a name must be a header name (not empty).
             guard HostTable.isHeaderName(name), kind != .via else { return -3 }
-            let notRemoved: (Int) -> Bool = { !ctx.message.edits.removed.contains($0) }
             // The name's text is made only when it is needed (a header the core does not classify, or a new line).
-            let present = kind != .other ? msg.fieldIndex(kind: kind, where: notRemoved)
-                                         : msg.fieldIndex(named: HostTable.text(name), where: notRemoved)
+            let present = HostTable.fieldIndex(ctx, msg, kind, name, nth: 0)
             if value.s == nil {
                 // Remove the first header of that name still present.
                 guard let i = present else { return -1 }
-                ctx.message.edits.removed.insert(i)
+                ctx.message.edits.remove(i)
                 return 0
             }
-            let v = HostTable.oneLineText(value)
             if let i = present {
-                ctx.message.edits.replaced[i] = v
+                // The usual value, one ASCII line, is kept as its bytes (no string made).
+                if let p = value.s, value.len > 0, HostTable.isPlainLine(value) {
+                    ctx.message.edits.replace(i, with: UnsafeRawBufferPointer(start: p, count: value.len))
+                } else {
+                    ctx.message.edits.replace(i, with: HostTable.oneLineText(value))
+                }
             } else {
-                ctx.message.edits.bottom.append("\(HostTable.text(name)): \(v)")
+                ctx.message.edits.addBottom("\(HostTable.text(name)): \(HostTable.oneLineText(value))")
             }
             return 0
         }
@@ -139,7 +158,7 @@ extension HostTable {
             let l = HostTable.oneLine(HostTable.text(line))
             guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
                   HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
-            if atTop != 0 { ctx.message.edits.top.append(l) } else { ctx.message.edits.bottom.append(l) }
+            if atTop != 0 { ctx.message.edits.addTop(l) } else { ctx.message.edits.addBottom(l) }
             return 0
         }
 
@@ -151,7 +170,7 @@ extension HostTable {
             // The first field of that name as received: one the script removed still anchors (its place stays).
             let n = HostTable.text(anchor).trimmingCharacters(in: .whitespaces)
             guard !n.isEmpty, let i = msg.fieldIndex(named: n) else { return -1 }
-            ctx.message.edits.anchored.append(AnchoredLine(field: i, after: after != 0, line: l))
+            ctx.message.edits.addAnchored(AnchoredLine(field: i, after: after != 0, line: l))
             return 0
         }
 
@@ -160,7 +179,7 @@ extension HostTable {
             let l = HostTable.oneLine(HostTable.text(line))
             guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
                   HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
-            ctx.message.edits.replyLines.append(l)
+            ctx.message.edits.addReplyLine(l)
             // After the transaction exists, its own later replies (tm's 408/487...) get the line too, as OpenSIPS's.
             ctx.keptBy?.keep(replyLine: l)
             return 0

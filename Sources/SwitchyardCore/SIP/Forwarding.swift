@@ -52,9 +52,9 @@ extension SIPCore {
                 MessageWriter.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via),
                                                branch: branch, topVia: topVia, topViaText: topText, edits: ctx.message.edits,
                                                viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
-                blocked = blacklisted(ctx, dst, proto: proto, request: out)
+                blocked = blacklisted(ctx, dst, proto: proto, request: out.bytes)
                 if blocked != nil { return false }
-                return socket.send(conn: 0, to: dst, out)
+                return socket.send(conn: 0, to: dst, out.bytes)
             }
             if let blocked {
                 // Per message, as OpenSIPS: debug only.

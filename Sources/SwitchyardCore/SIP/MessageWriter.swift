@@ -73,24 +73,33 @@ enum MessageWriter {
             }
         }
 
-        func append(to out: inout [UInt8]) {
+        func append(to out: inout ByteWriter) {
             switch self {
             case .text(let t): out.append(text: t)
-            case .stateless(var h):
-                out.append(contentsOf: "z9hG4bKsy".utf8)
-                // Lower-case hex without leading zeros, as String(h, radix: 16) writes it.
-                var digits: (UInt64, UInt64) = (0, 0)
-                var n = 0
-                withUnsafeMutableBytes(of: &digits) { d in
-                    repeat {
-                        let v = UInt8(h & 15)
-                        d[n] = v < 10 ? 48 + v : 87 + v
-                        n += 1
-                        h >>= 4
-                    } while h != 0
-                    for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+            case .stateless(let h):
+                out.append(literal: "z9hG4bKsy")
+                // Lower-case hex without leading zeros, as String(h, radix: 16) writes it: the 16 digits made eight
+                // at a time, the significant ones appended in one copy.
+                var digits = (Branch.hexDigits(UInt32(truncatingIfNeeded: h >> 32)).littleEndian,
+                              Branch.hexDigits(UInt32(truncatingIfNeeded: h)).littleEndian)
+                let n = h == 0 ? 1 : (67 - h.leadingZeroBitCount) / 4
+                withUnsafeBytes(of: &digits) { d in
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(16 - n)...]).assumingMemoryBound(to: UInt8.self))
                 }
             }
+        }
+
+        /// The eight lower-case hex digits of `x`, most significant first in memory (the first byte of the word).
+        @inline(__always) static func hexDigits(_ x: UInt32) -> UInt64 {
+            // Nibble k of x into byte k, then reversed so the most significant digit comes first.
+            var v = UInt64(x)
+            v = (v | v << 16) & 0x0000_FFFF_0000_FFFF
+            v = (v | v << 8) & 0x00FF_00FF_00FF_00FF
+            v = (v | v << 4) & 0x0F0F_0F0F_0F0F_0F0F
+            v = v.byteSwapped
+            // '0' + d, and 'a' - '0' - 10 (0x27) more where d > 9 (d + 6 carries into bit 4 exactly then).
+            let letters = ((v &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+            return v &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
         }
     }
 
@@ -98,17 +107,17 @@ enum MessageWriter {
     /// `viaSuffix`: parameters after our branch (add_local_rport's `;rport`).
     static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: Branch, topVia: SIPVia?,
                                  topViaText: String?, edits: HeaderEdits, viaSuffix: String = "") -> [UInt8] {
-        var out: [UInt8] = []
-        forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
-                         topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
-        return out
+        ByteWriter.build(capacity: msg.bytes.count + viaPrefix.utf8.count + 96) { out in
+            forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
+                             topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
+        }
     }
 
     /// `forwardedRequest` written into `out` (emptied first), a buffer the caller reuses.
-    static func forwardedRequest(into out: inout [UInt8], _ msg: SIPMessage, newRURI: String?, viaPrefix: String,
+    static func forwardedRequest(into out: inout ByteWriter, _ msg: SIPMessage, newRURI: String?, viaPrefix: String,
                                  branch: Branch, topVia: SIPVia?, topViaText: String?, edits: HeaderEdits,
                                  viaSuffix: String = "") {
-        out.removeAll(keepingCapacity: true)
+        out.removeAll()  // OutputBuffers hands it over empty
         out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
         if let ruri = newRURI {
             out.append(text: msg.method ?? "")
@@ -120,7 +129,7 @@ enum MessageWriter {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.methodRange.lowerBound..<msg.headersStart]))
             }
         }
-        out.append(contentsOf: "Via: ".utf8)
+        out.append(literal: "Via: ")
         out.append(text: viaPrefix)
         branch.append(to: &out)
         if !viaSuffix.isEmpty { out.append(text: viaSuffix) }
@@ -129,7 +138,7 @@ enum MessageWriter {
     }
 
     /// Header lines with edits, the empty line and the body.
-    static func appendHeaders(_ out: inout [UInt8], _ msg: SIPMessage, edits: HeaderEdits, topVia: SIPVia?, topViaText: String?,
+    static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, edits: HeaderEdits, topVia: SIPVia?, topViaText: String?,
                               dropTopVia: Bool = false) {
         // Copied from the message's buffer through a pointer: an ArraySlice of it would retain and release the buffer
         // for every run of lines.
@@ -138,46 +147,52 @@ enum MessageWriter {
         }
     }
 
-    private static func appendHeaders(_ out: inout [UInt8], _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
+    private static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
                                       edits: HeaderEdits, topVia: SIPVia?, topViaText: String?, dropTopVia: Bool) {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
-        if edits.isEmpty, let first = msg.fields.first, let last = msg.fields.last {
-            // Nothing to change but the top Via (every relayed reply, most requests without header edits): the lines
-            // before and after its field are copied as two runs, what the loop below copies line by line.
-            let end = last.line.upperBound
-            guard let vi = topViaIndex else {
-                out.append(contentsOf: bytes(first.line.lowerBound..<end))
-                finish(&out, msg, b)
-                return
+        if edits.onlyInline, let first = msg.fields.first, let last = msg.fields.last {
+            // At most one value replaced, nothing else (every relayed reply, most forwarded requests: maxfwd): the
+            // runs of lines between the top Via and the replaced field are copied whole, what the loop below copies
+            // line by line.
+            var special = (topViaIndex ?? -1, edits.inlineReplacedField ?? -1)
+            if special.1 == special.0 { special.1 = -1 }  // a Via is never replaced
+            if special.1 >= 0, special.0 < 0 || special.1 < special.0 { special = (special.1, special.0) }
+            var from = first.line.lowerBound
+            for k in 0..<2 {
+                let i = k == 0 ? special.0 : special.1
+                if i < 0 { continue }
+                let f = msg.fields[i]
+                out.append(contentsOf: bytes(from..<f.line.lowerBound))
+                if i == topViaIndex {
+                    appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
+                } else {
+                    appendReplaced(&out, f, b, edits, i)
+                }
+                from = f.line.upperBound
             }
-            let f = msg.fields[vi]
-            out.append(contentsOf: bytes(first.line.lowerBound..<f.line.lowerBound))
-            appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
-            out.append(contentsOf: bytes(f.line.upperBound..<end))
+            out.append(contentsOf: bytes(from..<last.line.upperBound))
             finish(&out, msg, b)
             return
         }
         for line in edits.top { out.append(text: line); out.appendCRLF() }
         // Unchanged lines that follow each other in the received message are copied as one run.
         var run = 0..<0
-        func flush(_ out: inout [UInt8]) {
+        func flush(_ out: inout ByteWriter) {
             if !run.isEmpty { out.append(contentsOf: bytes(run)) }
             run = 0..<0
         }
-        let anchored = !edits.anchored.isEmpty
+        let anchoredLines = edits.anchored
+        let anchored = !anchoredLines.isEmpty
         for (i, f) in msg.fields.enumerated() {
-            if anchored { emitAnchored(&out, edits, field: i, after: false, flush: flush) }
+            if anchored { emitAnchored(&out, anchoredLines, field: i, after: false, flush: flush) }
             // Runs after the field (every path below, `continue` included): its lines added after it.
-            defer { if anchored { emitAnchored(&out, edits, field: i, after: true, flush: flush) } }
-            if edits.removed.contains(i) && i != topViaIndex { flush(&out); continue }
-            if i != topViaIndex, let v = edits.replaced[i] {
+            defer { if anchored { emitAnchored(&out, anchoredLines, field: i, after: true, flush: flush) } }
+            if edits.isRemoved(i) && i != topViaIndex { flush(&out); continue }
+            if i != topViaIndex, edits.isReplaced(i) {
                 flush(&out)
-                out.append(contentsOf: bytes(f.name))
-                out.append(text: ": ")
-                out.append(text: v)
-                out.appendCRLF()
+                appendReplaced(&out, f, b, edits, i)
                 continue
             }
             if i == topViaIndex && topVia != nil && (dropTopVia || topViaText != nil) {
@@ -197,9 +212,19 @@ enum MessageWriter {
         finish(&out, msg, b)
     }
 
+    /// A field with the value the script set: its name as received, then the new value.
+    private static func appendReplaced(_ out: inout ByteWriter, _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>,
+                                       _ edits: HeaderEdits, _ i: Int) {
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[f.name]))
+        out.append(58)
+        out.append(32)
+        edits.withReplaced(i) { out.append(contentsOf: $0.assumingMemoryBound(to: UInt8.self)) }
+        out.appendCRLF()
+    }
+
     /// The top Via's field as sent: without its first value (a relayed reply), with the value rewritten (received=,
     /// rport=), or as received.
-    private static func appendTopVia(_ out: inout [UInt8], _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>, topVia: SIPVia?,
+    private static func appendTopVia(_ out: inout ByteWriter, _ f: HeaderField, _ b: UnsafeBufferPointer<UInt8>, topVia: SIPVia?,
                                      topViaText: String?, dropTopVia: Bool) {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         if let via = topVia, dropTopVia {
@@ -223,7 +248,7 @@ enum MessageWriter {
     }
 
     /// Content-Length when the message had none, the empty line and the body.
-    private static func finish(_ out: inout [UInt8], _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>) {
+    private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>) {
         // A datagram may come without Content-Length; a stream hop needs it, so it is always sent.
         if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
         out.appendCRLF()
@@ -231,9 +256,9 @@ enum MessageWriter {
     }
 
     /// The lines sip_header_insert anchored before (or after) field i, in the order they were added.
-    private static func emitAnchored(_ out: inout [UInt8], _ edits: HeaderEdits, field i: Int, after: Bool,
-                                     flush: (inout [UInt8]) -> Void) {
-        for a in edits.anchored where a.field == i && a.after == after {
+    private static func emitAnchored(_ out: inout ByteWriter, _ lines: [AnchoredLine], field i: Int, after: Bool,
+                                     flush: (inout ByteWriter) -> Void) {
+        for a in lines where a.field == i && a.after == after {
             flush(&out)
             out.append(text: a.line)
             out.appendCRLF()
@@ -242,14 +267,12 @@ enum MessageWriter {
 
     /// A reply relayed upstream: the same message without its top Via value.
     static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) -> [UInt8] {
-        var out: [UInt8] = []
-        relayedReply(into: &out, msg, topVia: topVia, edits: edits)
-        return out
+        ByteWriter.build(capacity: msg.bytes.count) { out in relayedReply(into: &out, msg, topVia: topVia, edits: edits) }
     }
 
     /// `relayedReply` written into `out` (emptied first), a buffer the caller reuses.
-    static func relayedReply(into out: inout [UInt8], _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) {
-        out.removeAll(keepingCapacity: true)
+    static func relayedReply(into out: inout ByteWriter, _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) {
+        out.removeAll()
         out.reserveCapacity(msg.bytes.count)
         msg.bytes.withUnsafeBufferPointer { b in
             var start = 0

@@ -17,7 +17,8 @@ final class OutputBuffers: Sendable {
     static let keptCapacity = 16 * 1024
 
     private final class Box {
-        var bytes: [UInt8] = []
+        var writer = ByteWriter()
+        deinit { writer.release() }
     }
 
     init() {
@@ -32,9 +33,10 @@ final class OutputBuffers: Sendable {
     deinit { if hasKey { pthread_key_delete(key) } }
 
     /// Runs `body` with this thread's buffer (empty, its capacity kept from earlier messages).
-    func with<R>(_ body: (inout [UInt8]) -> R) -> R {
+    func with<R>(_ body: (inout ByteWriter) -> R) -> R {
         guard hasKey else {
-            var fresh: [UInt8] = []
+            var fresh = ByteWriter()
+            defer { fresh.release() }
             return body(&fresh)
         }
         let box: Box
@@ -44,11 +46,12 @@ final class OutputBuffers: Sendable {
             box = Box()
             pthread_setspecific(key, Unmanaged.passRetained(box).toOpaque())
         }
-        var out: [UInt8] = []
-        swap(&out, &box.bytes)
-        out.removeAll(keepingCapacity: true)
+        var out = ByteWriter()
+        swap(&out, &box.writer)
+        out.removeAll()
         let r = body(&out)
-        if out.capacity <= OutputBuffers.keptCapacity { swap(&out, &box.bytes) }
+        if out.capacity <= OutputBuffers.keptCapacity { swap(&out, &box.writer) }
+        out.release()  // the one not kept: an empty one, or one grown past the kept size
         return r
     }
 }

@@ -247,7 +247,7 @@ public final class SIPCore: @unchecked Sendable {
         }
         let sent = output.with { out -> Bool in
             MessageWriter.relayedReply(into: &out, msg, topVia: top, edits: edits)
-            return socket.send(conn: 0, to: dst, out)
+            return socket.send(conn: 0, to: dst, out.bytes)
         }
         if sent { counters.relayedReplies.add(1, ordering: .relaxed) }
     }

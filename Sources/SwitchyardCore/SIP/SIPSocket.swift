@@ -58,11 +58,14 @@ final class SIPSocket: @unchecked Sendable {
 
     /// Sends one message; false if the transport refused it.
     func send(conn: UInt64, to dst: SocketAddress, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { send(conn: conn, to: dst, $0) }
+    }
+
+    /// `send` of bytes lent for the call (a message built in the thread's output buffer).
+    func send(conn: UInt64, to dst: SocketAddress, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let send = proto.export.send else { return false }
-        return bytes.withUnsafeBufferPointer { b in
-            dst.withSockaddr { sa, len in
-                b.withMemoryRebound(to: CChar.self) { send(listener, conn, sa, len, $0.baseAddress, $0.count, proto.export.user) == 0 }
-            }
+        return dst.withSockaddr { sa, len in
+            b.withMemoryRebound(to: CChar.self) { send(listener, conn, sa, len, $0.baseAddress, $0.count, proto.export.user) == 0 }
         }
     }
 

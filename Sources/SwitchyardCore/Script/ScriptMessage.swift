@@ -71,8 +71,8 @@ public struct ScriptMessage: @unchecked Sendable {
         if origin != nil { origin = nil }
         if forcedSocket != nil { forcedSocket = nil }
         if destinationURI != nil { destinationURI = nil }
-        // Assigned, not compared: `!= nil` on this large optional copies the whole SIPURI first.
-        storedRequestURI = nil
+        // Pending means nothing was stored (see the getter): a large optional is destroyed only when it may hold a URI.
+        if !requestURIPending { storedRequestURI = nil }
         requestURIPending = true
         requestURIChanged = false
         if !edits.isEmpty { edits = HeaderEdits() }
@@ -104,68 +104,5 @@ public struct ScriptMessage: @unchecked Sendable {
         self.sip = sip
         self.origin = origin
         self.requestURIPending = sip.isRequest
-    }
-}
-
-/// Header changes a script made (maxfwd, record_route, modules through the host table).
-struct HeaderEdits {
-    /// New bodies by field index of the received message.
-    var replaced = SmallIntMap()
-    /// Field indexes not sent on.
-    var removed = SmallIntSet()
-    /// Whole lines (no CRLF) to send first after the first line / last before the empty line.
-    var top: [String] = []
-    var bottom: [String] = []
-    /// Whole lines sent right before or after a field of the received message (ABI 1.11 sip_header_insert).
-    var anchored: [AnchoredLine] = []
-    /// Whole lines for the replies the core builds for this request (ABI 1.11 sip_reply_header_add).
-    var replyLines: [String] = []
-
-    var isEmpty: Bool {
-        replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty && anchored.isEmpty && replyLines.isEmpty
-    }
-}
-
-/// A header line placed next to a field of the received message.
-struct AnchoredLine {
-    let field: Int
-    let after: Bool
-    let line: String
-}
-
-/// A handful of field indexes: a plain array (no hashing, no allocation while empty) — checked for every header of
-/// every forwarded message.
-struct SmallIntSet {
-    private(set) var items: [Int] = []
-    var isEmpty: Bool { items.isEmpty }
-    func contains(_ i: Int) -> Bool { items.contains(i) }
-    mutating func insert(_ i: Int) { if !items.contains(i) { items.append(i) } }
-}
-
-/// Field index → new value, for the few headers a script rewrites. The first entry is kept inline: most routes rewrite
-/// one header (maxfwd's Max-Forwards on every request), and an array would be a heap allocation per request.
-struct SmallIntMap {
-    private var first: (key: Int, value: String)?
-    private var more: [(key: Int, value: String)] = []
-    var isEmpty: Bool {
-        if case .some = first { return false }
-        return more.isEmpty
-    }
-    subscript(_ i: Int) -> String? {
-        get {
-            if let f = first, f.key == i { return f.value }
-            for e in more where e.key == i { return e.value }
-            return nil
-        }
-        set {
-            if let f = first, f.key == i {
-                // Removing the inline entry moves another one in (order does not matter: keys are unique).
-                first = newValue.map { (key: f.key, value: $0) } ?? more.popLast()
-            } else if let at = more.firstIndex(where: { $0.key == i }) {
-                if let v = newValue { more[at].value = v } else { more.remove(at: at) }
-            } else if let v = newValue {
-                if case .none = first { first = (key: i, value: v) } else { more.append((key: i, value: v)) }
-            }
-        }
     }
 }

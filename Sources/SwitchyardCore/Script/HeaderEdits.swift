@@ -1,0 +1,138 @@
+/// Header changes a script made (maxfwd, record_route, modules through the host table), applied by MessageWriter to
+/// what forward()/relay sends.
+///
+/// Built for the common case, one short value replaced (maxfwd's Max-Forwards on every request): that value is kept
+/// inline as bytes, so the edit allocates nothing, and a copy or a reset of the edits retains and releases nothing.
+/// Everything else (other replacements, removals, added lines) lives in a box made on first use and copied on write.
+struct HeaderEdits {
+    /// Field index of the inline replaced value; -1: none.
+    private var inlineField: Int32 = -1
+    private var inlineCount: UInt8 = 0
+    /// Up to `inlineCapacity` bytes of the inline value.
+    private var inlineBytes: (UInt64, UInt64) = (0, 0)
+    private var box: Box?
+
+    static let inlineCapacity = 16
+
+    private final class Box {
+        /// New bodies by field index of the received message (a field is here or inline, never both).
+        var replaced: [(field: Int, value: [UInt8])] = []
+        /// Field indexes not sent on.
+        var removed: [Int] = []
+        /// Whole lines (no CRLF) to send first after the first line / last before the empty line.
+        var top: [String] = []
+        var bottom: [String] = []
+        /// Whole lines sent right before or after a field of the received message (ABI 1.11 sip_header_insert).
+        var anchored: [AnchoredLine] = []
+        /// Whole lines for the replies the core builds for this request (ABI 1.11 sip_reply_header_add).
+        var replyLines: [String] = []
+
+        init() {}
+
+        init(copying o: Box) {
+            replaced = o.replaced
+            removed = o.removed
+            top = o.top
+            bottom = o.bottom
+            anchored = o.anchored
+            replyLines = o.replyLines
+        }
+
+        var isEmpty: Bool {
+            replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty && anchored.isEmpty && replyLines.isEmpty
+        }
+    }
+
+    /// The box, made or copied so that this value alone owns it.
+    private mutating func owned() -> Box {
+        if box != nil {
+            // Tested before binding it: a bound copy would be a second reference.
+            if !isKnownUniquelyReferenced(&box) { box = Box(copying: box!) }
+            return box!
+        }
+        let b = Box()
+        box = b
+        return b
+    }
+
+    var isEmpty: Bool { inlineField < 0 && (box?.isEmpty ?? true) }
+
+    /// True when at most one value is replaced, inline, and nothing else changed (the writer's fast path).
+    var onlyInline: Bool { box?.isEmpty ?? true }
+
+    /// The field whose value is replaced inline, if any.
+    var inlineReplacedField: Int? { inlineField < 0 ? nil : Int(inlineField) }
+
+    /// Calls `body` with the replaced value of field `i`; nil (body not called) when the field is not replaced.
+    func withReplaced<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        if Int(inlineField) == i {
+            var copy = inlineBytes
+            let n = Int(inlineCount)
+            return withUnsafeBytes(of: &copy) { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        guard let b = box else { return nil }
+        for e in b.replaced where e.field == i { return e.value.withUnsafeBytes(body) }
+        return nil
+    }
+
+    func isReplaced(_ i: Int) -> Bool {
+        if Int(inlineField) == i { return true }
+        return box?.replaced.contains { $0.field == i } ?? false
+    }
+
+    /// Sets the new body of field `i` (bytes of one line, no CR or LF).
+    mutating func replace(_ i: Int, with v: UnsafeRawBufferPointer) {
+        let inlineFree = inlineField < 0 || Int(inlineField) == i
+        if inlineFree, v.count <= HeaderEdits.inlineCapacity, !(box.map { b in b.replaced.contains { $0.field == i } } ?? false) {
+            var w: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &w) { $0.copyMemory(from: v) }
+            inlineBytes = w
+            inlineCount = UInt8(v.count)
+            inlineField = Int32(i)
+            return
+        }
+        if Int(inlineField) == i { inlineField = -1 }
+        let b = owned()
+        if let at = b.replaced.firstIndex(where: { $0.field == i }) {
+            b.replaced[at].value = Array(v)
+        } else {
+            b.replaced.append((field: i, value: Array(v)))
+        }
+    }
+
+    mutating func replace(_ i: Int, with s: String) {
+        var s = s
+        s.withUTF8 { replace(i, with: UnsafeRawBufferPointer($0)) }
+    }
+
+    func isRemoved(_ i: Int) -> Bool { box?.removed.contains(i) ?? false }
+    var hasRemovals: Bool { !(box?.removed.isEmpty ?? true) }
+
+    mutating func remove(_ i: Int) {
+        let b = owned()
+        if !b.removed.contains(i) { b.removed.append(i) }
+    }
+
+    var top: [String] { box?.top ?? [] }
+    var bottom: [String] { box?.bottom ?? [] }
+    var anchored: [AnchoredLine] { box?.anchored ?? [] }
+    var replyLines: [String] {
+        get { box?.replyLines ?? [] }
+        set {
+            if newValue.isEmpty && box == nil { return }
+            owned().replyLines = newValue
+        }
+    }
+
+    mutating func addTop(_ line: String) { owned().top.append(line) }
+    mutating func addBottom(_ line: String) { owned().bottom.append(line) }
+    mutating func addAnchored(_ a: AnchoredLine) { owned().anchored.append(a) }
+    mutating func addReplyLine(_ line: String) { owned().replyLines.append(line) }
+}
+
+/// A header line placed next to a field of the received message.
+struct AnchoredLine {
+    let field: Int
+    let after: Bool
+    let line: String
+}
