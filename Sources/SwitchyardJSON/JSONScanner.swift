@@ -64,47 +64,99 @@ struct JSONScanner {
     /// scan; a string value's end carries `escapedKey` when it holds an escape, so a read of one without escapes
     /// takes its bytes as they are.
     private mutating func scanRootObject(_ base: UnsafePointer<UInt8>) -> Bool {
+        // The position in a local (not `pos`, a stored property written back around every call): `pos` is set only
+        // around the general scanners, for strings with escapes or non-ASCII bytes and for non-string values.
         let n = buf.count
-        pos += 1
-        skipWhitespace()
-        guard pos < n else { return false }
-        if base[pos] == UInt8(ascii: "}") {
-            pos += 1
+        var p = pos + 1
+        Self.skipWhitespace(base, n, &p)
+        guard p < n else { return false }
+        if base[p] == UInt8(ascii: "}") {
+            pos = p + 1
             return true
         }
+        var t: [UInt32] = []
         // A member takes at least 5 bytes ("":1,) and 4 entries: room for what the text can hold, bounded.
-        table.reserveCapacity(min(n / 5 * 4 + 4, 4096))
+        t.reserveCapacity(min(n / 5 * 4 + 4, 4096))
         while true {
-            guard pos < n, base[pos] == UInt8(ascii: "\"") else { return false }
-            let keyFrom = UInt32(pos + 1)
-            guard scanString(base) else { return false }
-            let keyTo = UInt32(pos - 1) | (sawEscape ? Self.escapedKey : 0)
-            skipWhitespace()
-            guard pos < n, base[pos] == UInt8(ascii: ":") else { return false }
-            pos += 1
-            skipWhitespace()
-            guard pos < n else { return false }
-            let valueFrom = UInt32(pos)
-            let valueTo: UInt32
-            if base[pos] == UInt8(ascii: "\"") {
-                guard scanString(base) else { return false }
-                valueTo = UInt32(pos) | (sawEscape ? Self.escapedKey : 0)
+            guard p < n, base[p] == UInt8(ascii: "\"") else { return false }
+            let keyFrom = p + 1
+            var keyEscaped = false
+            if let e = Self.plainStringEnd(base, n, p) {
+                p = e
             } else {
-                guard scanValue(base, startDepth: 1) else { return false }
-                valueTo = UInt32(pos)
+                pos = p
+                guard scanString(base) else { return false }
+                p = pos
+                keyEscaped = sawEscape
             }
-            table.append(keyFrom)
-            table.append(keyTo)
-            table.append(valueFrom)
-            table.append(valueTo)
-            skipWhitespace()
-            guard pos < n else { return false }
-            let c = base[pos]
-            pos += 1
-            if c == UInt8(ascii: "}") { return true }
+            let keyTo = UInt32(p - 1) | (keyEscaped ? Self.escapedKey : 0)
+            Self.skipWhitespace(base, n, &p)
+            guard p < n, base[p] == UInt8(ascii: ":") else { return false }
+            p += 1
+            Self.skipWhitespace(base, n, &p)
+            guard p < n else { return false }
+            let valueFrom = p
+            var valueTo: UInt32
+            if base[p] == UInt8(ascii: "\""), let e = Self.plainStringEnd(base, n, p) {
+                p = e
+                valueTo = UInt32(p)
+            } else {
+                pos = p
+                let isString = base[p] == UInt8(ascii: "\"")
+                guard isString ? scanString(base) : scanValue(base, startDepth: 1) else { return false }
+                p = pos
+                valueTo = UInt32(p) | (isString && sawEscape ? Self.escapedKey : 0)
+            }
+            t.append(UInt32(keyFrom))
+            t.append(keyTo)
+            t.append(UInt32(valueFrom))
+            t.append(valueTo)
+            Self.skipWhitespace(base, n, &p)
+            guard p < n else { return false }
+            let c = base[p]
+            p += 1
+            if c == UInt8(ascii: "}") {
+                pos = p
+                table = t
+                return true
+            }
             guard c == UInt8(ascii: ",") else { return false }
-            skipWhitespace()
+            Self.skipWhitespace(base, n, &p)
         }
+    }
+
+    @inline(__always)
+    private static func skipWhitespace(_ base: UnsafePointer<UInt8>, _ n: Int, _ p: inout Int) {
+        while p < n {
+            switch base[p] {
+            case 0x20, 0x09, 0x0A, 0x0D: p += 1
+            default: return
+            }
+        }
+    }
+
+    /// Just after the closing quote of the string opening at `open`, when it is plain ASCII with no escape and no
+    /// control character (then valid as it is); nil at anything else, which scanString checks in full.
+    @inline(__always)
+    private static func plainStringEnd(_ base: UnsafePointer<UInt8>, _ n: Int, _ open: Int) -> Int? {
+        var p = open + 1
+        let raw = UnsafeRawPointer(base)
+        while p + 8 <= n {
+            let m = specialMask(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
+            if m == 0 {
+                p += 8
+                continue
+            }
+            p += m.trailingZeroBitCount >> 3
+            return base[p] == UInt8(ascii: "\"") ? p + 1 : nil
+        }
+        while p < n {
+            let b = base[p]
+            if b == UInt8(ascii: "\"") { return p + 1 }
+            if b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { return nil }
+            p += 1
+        }
+        return nil
     }
 
     /// One complete value at `pos`, inside `startDepth` open containers (for the nesting limit); records nothing.
