@@ -8,7 +8,9 @@ import SwitchyardPluginKit
 
 final class EventBody: @unchecked Sendable { // built by the reader, then used by the I/O thread only (deliverHeld)
     enum Form {
-        case json(String)
+        /// The frame's body bytes as read: handed over as they are (no String made of them on the reader's thread;
+        /// whoever keeps the text makes its own copy).
+        case json([UInt8])
         case plain(ESLEvent)
     }
 
@@ -21,8 +23,8 @@ final class EventBody: @unchecked Sendable { // built by the reader, then used b
     /// The JSON text: as sent, or a plain event's, written now (once).
     func withText<R>(_ body: (sy_str) -> R) -> R {
         switch form {
-        case .json(let s):
-            return sy_str.with(s, body)
+        case .json(let bytes):
+            return Self.withBytes(bytes, body)
         case .plain(let event):
             if text == nil { text = String(decoding: event.jsonPayload(), as: UTF8.self) }
             return sy_str.with(text!, body)
@@ -32,11 +34,22 @@ final class EventBody: @unchecked Sendable { // built by the reader, then used b
     /// The value: the JSON text (SY_VAL_STR) as sent, or a plain event's headers (SY_VAL_OBJECT).
     func withValue<R>(_ body: (UnsafePointer<sy_value>) -> R) -> R {
         switch form {
-        case .json(let s):
-            return SYValue.string(s).withCValue(body)
+        case .json(let bytes):
+            return Self.withBytes(bytes) { s in
+                var v = sy_value()
+                v.type = Int32(SY_VAL_STR.rawValue)
+                v.s = s
+                return withUnsafePointer(to: v, body)
+            }
         case .plain(let event):
             if tree == nil { tree = Self.tree(event) }
             return tree!.withCValue(body)
+        }
+    }
+
+    private static func withBytes<R>(_ bytes: [UInt8], _ body: (sy_str) -> R) -> R {
+        bytes.withUnsafeBufferPointer { b in
+            body(sy_str(s: UnsafeRawPointer(b.baseAddress).map { $0.assumingMemoryBound(to: CChar.self) }, len: b.count))
         }
     }
 

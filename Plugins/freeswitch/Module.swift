@@ -262,6 +262,10 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
             guard let b = Box.from(box) else { return 0 }
             return b.reader.backlog ? 1 : 0
         }
+        t.pointee.box_burst = { box in // 1.5
+            guard let b = Box.from(box) else { return 0 }
+            return b.reader.burst.load(ordering: .relaxed) ? 1 : 0
+        }
         t.pointee.unsubscribe = { sub in
             guard let sub else { return }
             let s = Unmanaged<Subscription>.fromOpaque(UnsafeRawPointer(sub)).takeRetainedValue()

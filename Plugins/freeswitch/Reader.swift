@@ -42,7 +42,7 @@ enum HeldItem {
 /// The reader's state: the connected socket and its parser, the events read and not yet delivered. Shared between
 /// the I/O thread and callers reading for their reply, so all of it is behind `mutex` (a pthread mutex: try-locked
 /// by callers, and never held while a callback or a command's completion runs).
-final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` written once by the I/O thread before use
+final class BoxReader: @unchecked Sendable { // vars behind `mutex`, but behindLastEvent (I/O thread only); `thread` written once by the I/O thread before use
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     var fd: Int32 = -1
     var parser = ESLParser()
@@ -66,6 +66,13 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
     var mayHaveMore = false
     /// True while the I/O thread runs an event callback (callers waiting for a reply then read themselves).
     let inCallback = Atomic<Bool>(false)
+    /// Whether more of the stream waited behind the event delivered last (API 1.5 box_burst). Written by the I/O
+    /// thread only (deliverHeld; attach clears it for a new connection), so the verdict lives with the stream it
+    /// describes: a subscriber keeps no per-box table, and a box that goes away takes its state with it.
+    private(set) var behindLastEvent = false
+    /// The verdict for the event being delivered: it waits behind more of the stream, as its predecessor did.
+    /// Atomic: the I/O thread writes it, box_burst may be asked from any thread.
+    let burst = Atomic<Bool>(false)
     private let thread = Mutex<pthread_t?>(nil)
 
     /// At most this many items wait in `held` before a caller reading for its reply stops reading (one read, at
@@ -110,6 +117,17 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`; `thread` wr
         failure = nil
         lastRx = nowMs()
         unlock()
+        behindLastEvent = false
+        burst.store(false, ordering: .relaxed)
+    }
+
+    /// Before an event's callbacks run (I/O thread): a burst when more of the stream waits behind it and waited
+    /// behind the previous event too. Two events that arrive together at a paced rate (a late sender, a HEARTBEAT)
+    /// are not a burst; a lasting backlog is, from its second event on.
+    func noteEventDelivery() {
+        let behind = backlog
+        burst.store(behind && behindLastEvent, ordering: .relaxed)
+        behindLastEvent = behind
     }
 
     /// The connection is closing: nobody reads the descriptor any more; undelivered events go with it. Returns the
@@ -381,7 +399,7 @@ extension Box {
         if type == .eventJSON, let fast = Self.scanNames(frame.body), case let name = fast.name.uppercased(), name != "HEARTBEAT" {
             let targets = matchingSubscribers(name: name, subclass: fast.subclass, cache: &reader.cache)
             guard !targets.isEmpty else { return nil }
-            return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: EventBody(.json(frame.bodyString)))
+            return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: EventBody(.json(frame.body)))
         }
         let event: ESLEvent
         do {
@@ -418,7 +436,7 @@ extension Box {
         let targets = matchingSubscribers(name: name, subclass: subclass, cache: &reader.cache)
         guard !targets.isEmpty else { return nil }
         // A plain event goes on decoded: written as JSON only for a subscriber that takes text (EventBody).
-        let body = EventBody(type == .eventJSON ? .json(frame.bodyString) : .plain(event))
+        let body = EventBody(type == .eventJSON ? .json(frame.body) : .plain(event))
         return QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body)
     }
 
@@ -430,7 +448,9 @@ extension Box {
             if start == 0 { start = nowMs() }
             reader.inCallback.store(true, ordering: .releasing)
             switch item {
-            case .event(let e): deliver(e)
+            case .event(let e):
+                reader.noteEventDelivery()
+                deliver(e)
             case .reply(let p, let r): p.finish(r)
             case .heartbeat: watchers.notify(self, SY_FS_WATCH_HEARTBEAT)
             }

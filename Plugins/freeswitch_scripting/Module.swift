@@ -57,17 +57,10 @@ final class ScriptingModule: @unchecked Sendable {
     /// under test is always the newest).
     let valueEvents: Bool
 
-    /// The I/O thread runs an event's route itself when every worker sleeps and nothing else of the box waits
-    /// (core ABI 1.10 rt_event_raise_here, freeswitch API 1.4 box_backlog): one thread wake-up less per event.
+    /// The I/O thread runs an event's route itself when every worker sleeps and the box is not in a burst
+    /// (core ABI 1.10 rt_event_raise_here, freeswitch API 1.5 box_burst): one thread wake-up less per event.
     /// Set in start().
     private(set) var eventsHere = false
-
-    /// The boxes (by pointer bits) whose last event had more of their stream behind it (box_backlog). An event
-    /// with more behind runs here too unless its box's previous event also had: two events that arrive together
-    /// at a paced rate (a late sender, a HEARTBEAT) both run on the I/O thread, and only a lasting backlog (a
-    /// burst: its second event on) goes to the workers. A worker woken for one event of a pair cost more wake-ups
-    /// (the worker, then its reply's) than the I/O thread running both in turn.
-    private let behindBefore = Mutex<Set<UInt>>([])
 
     init(host: PluginHost) {
         self.host = host
@@ -144,7 +137,7 @@ final class ScriptingModule: @unchecked Sendable {
     func start() throws {
         config = pendingConfig.withLock { $0 }
         api = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), as: sy_freeswitch_api.self)
-        eventsHere = host.providesRaiseHere && api.map { CTable.has($0, \.box_backlog) && $0.pointee.box_backlog != nil } == true
+        eventsHere = host.providesRaiseHere && api.map { CTable.has($0, \.box_burst) && $0.pointee.box_burst != nil } == true
         if !config.dbURL.isEmpty {
             do { db = try DBConnection(host: host, url: config.dbURL) } catch {
                 throw PluginError("db_url: \(error)")
@@ -178,9 +171,12 @@ final class ScriptingModule: @unchecked Sendable {
     /// `body` is the JSON text of a JSON event, or a plain event's headers as a tree (ABI 1.9): the core keeps the
     /// tree, `$json(x) := $param(body)` takes it as is, and its JSON text is written only if the script reads it so.
     /// With `eventsHere`, the route runs on this thread when no worker is busy and the box is not in a burst
-    /// (behindBefore):
-    /// a command it sends to the box is then read by this thread itself (the freeswitch module's awaitReply on the
-    /// I/O thread), and other callers waiting for replies read the socket themselves meanwhile.
+    /// (box_burst: more of its stream waits behind this event and waited behind the previous one; the box's reader
+    /// keeps that state, so two events that arrive together at a paced rate both run here, and only a lasting
+    /// backlog goes to the workers — a worker woken for one event of a pair costs more wake-ups, the worker's and
+    /// its reply's, than this thread running both in turn): a command the route sends to the box is then read by
+    /// this thread itself (the freeswitch module's awaitReply on the I/O thread), and other callers waiting for
+    /// replies read the socket themselves meanwhile.
     func raise(box: OpaquePointer?, sender: sy_str, name: sy_str, body: sy_value) {
         func param(_ n: StaticString, _ v: sy_value) -> sy_event_param {
             var p = sy_event_param()
@@ -196,14 +192,8 @@ final class ScriptingModule: @unchecked Sendable {
         }
         let params = [param("name", text(name)), param("sender", text(sender)), param("body", body)]
         let rc = params.withUnsafeBufferPointer { p in
-            guard eventsHere, let api, let backlog = api.pointee.box_backlog else { return host.raiseEvent(Self.event, params: p, waitMS: 0) }
-            let behind = backlog(box) != 0
-            let key = UInt(bitPattern: box)
-            let burst = behindBefore.withLock { s -> Bool in
-                guard behind else { s.remove(key); return false }
-                return !s.insert(key).inserted
-            }
-            return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: burst)
+            guard eventsHere, let api, let burst = api.pointee.box_burst else { return host.raiseEvent(Self.event, params: p, waitMS: 0) }
+            return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: burst(box) != 0)
         }
         if rc < 0 { host.log(.warn, "E_FREESWITCH \(name.string) from \(sender.string) not queued (\(rc))") }
     }

@@ -97,9 +97,9 @@ func splitHeaderLine(_ line: ArraySlice<UInt8>, urlDecode: Bool) throws -> ESLHe
     }
     var vs = colon + 1
     while vs < line.endIndex && (line[vs] == 0x20 || line[vs] == 0x09) { vs += 1 }
-    let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
+    let name = line[line.startIndex..<colon].withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
     let raw = line[vs..<line.endIndex]
-    let value = urlDecode ? ESLURL.decode(raw) : String(decoding: raw, as: UTF8.self)
+    let value = urlDecode ? ESLURL.decode(raw) : raw.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
     return ESLHeader(name, value)
 }
 

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// URL encoding as FreeSWITCH does it for plain/XML event header values, and libesl's decoding.
 public enum ESLURL {
     /// Bytes that FreeSWITCH's switch_url_encode escapes (besides controls and non-ASCII).
@@ -49,7 +57,13 @@ public enum ESLURL {
     public static func decode(_ s: String) -> String { decode(Array(s.utf8)[...]) }
 
     public static func decode(_ raw: ArraySlice<UInt8>) -> String {
-        guard raw.contains(0x25) else { return String(decoding: raw, as: UTF8.self) }
+        // Most values hold no escape (every frame's Content-Type, Content-Length, Reply-Text): their bytes as they are,
+        // found with memchr on the slice's storage.
+        let plain = raw.withUnsafeBufferPointer { b -> String? in
+            guard let base = b.baseAddress else { return "" }
+            return memchr(base, 0x25, b.count) == nil ? String(decoding: b, as: UTF8.self) : nil
+        }
+        if let plain { return plain }
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var i = raw.startIndex

@@ -7,7 +7,8 @@ struct JSONScanner {
     private let maxDepth: Int
     private(set) var pos = 0
     /// Per root-object member, four numbers: key start, key end (inside the quotes; `escapedKey` set in the end when
-    /// the key holds an escape), value start, value end. Filled only when the root is an object.
+    /// the key holds an escape), value start, value end (`escapedKey` set when the value is a string holding an
+    /// escape). Filled only when the root is an object.
     private(set) var table: [UInt32] = []
     static let escapedKey: UInt32 = 1 << 31
     /// Whether the last string scanned held an escape.
@@ -22,9 +23,13 @@ struct JSONScanner {
     mutating func scanDocument() -> Bool {
         // Offsets are kept in 31 bits; a larger text is left to JSONReader.
         guard buf.count < Int(Self.escapedKey), let base = buf.baseAddress else { return false }
-        // A member takes at least 6 bytes ("k":1,) and 4 entries: room for what the text can hold, bounded.
-        if buf.count > 1, buf[0] == UInt8(ascii: "{") { table.reserveCapacity(min(buf.count / 6 * 4 + 4, 4096)) }
-        guard scanValue(base) else { return false }
+        skipWhitespace()
+        guard pos < buf.count else { return false }
+        if base[pos] == UInt8(ascii: "{") {
+            guard maxDepth > 0, scanRootObject(base) else { return false }
+        } else {
+            guard scanValue(base, startDepth: 0) else { return false }
+        }
         skipWhitespace()
         return pos == buf.count
     }
@@ -54,20 +59,114 @@ struct JSONScanner {
         func isObject(_ depth: Int) -> Bool { depth < 64 ? low & (1 << UInt64(depth)) != 0 : high[depth - 64] }
     }
 
-    private mutating func scanValue(_ base: UnsafePointer<UInt8>) -> Bool {
-        var depth = 0  // open non-empty containers
+    /// The root object (at `pos`), recording each member in `table`. Its own loop, not scanValue's: a FreeSWITCH event
+    /// is ~90 members of string values, and the per-member work (a key, a colon, a string, a comma) is most of the
+    /// scan; a string value's end carries `escapedKey` when it holds an escape, so a read of one without escapes
+    /// takes its bytes as they are.
+    private mutating func scanRootObject(_ base: UnsafePointer<UInt8>) -> Bool {
+        // The position in a local (not `pos`, a stored property written back around every call): `pos` is set only
+        // around the general scanners, for strings with escapes or non-ASCII bytes and for non-string values.
+        let n = buf.count
+        var p = pos + 1
+        Self.skipWhitespace(base, n, &p)
+        guard p < n else { return false }
+        if base[p] == UInt8(ascii: "}") {
+            pos = p + 1
+            return true
+        }
+        var t: [UInt32] = []
+        // A member takes at least 5 bytes ("":1,) and 4 entries: room for what the text can hold, bounded.
+        t.reserveCapacity(min(n / 5 * 4 + 4, 4096))
+        while true {
+            guard p < n, base[p] == UInt8(ascii: "\"") else { return false }
+            let keyFrom = p + 1
+            var keyEscaped = false
+            if let e = Self.plainStringEnd(base, n, p) {
+                p = e
+            } else {
+                pos = p
+                guard scanString(base) else { return false }
+                p = pos
+                keyEscaped = sawEscape
+            }
+            let keyTo = UInt32(p - 1) | (keyEscaped ? Self.escapedKey : 0)
+            Self.skipWhitespace(base, n, &p)
+            guard p < n, base[p] == UInt8(ascii: ":") else { return false }
+            p += 1
+            Self.skipWhitespace(base, n, &p)
+            guard p < n else { return false }
+            let valueFrom = p
+            var valueTo: UInt32
+            if base[p] == UInt8(ascii: "\""), let e = Self.plainStringEnd(base, n, p) {
+                p = e
+                valueTo = UInt32(p)
+            } else {
+                pos = p
+                let isString = base[p] == UInt8(ascii: "\"")
+                guard isString ? scanString(base) : scanValue(base, startDepth: 1) else { return false }
+                p = pos
+                valueTo = UInt32(p) | (isString && sawEscape ? Self.escapedKey : 0)
+            }
+            t.append(UInt32(keyFrom))
+            t.append(keyTo)
+            t.append(UInt32(valueFrom))
+            t.append(valueTo)
+            Self.skipWhitespace(base, n, &p)
+            guard p < n else { return false }
+            let c = base[p]
+            p += 1
+            if c == UInt8(ascii: "}") {
+                pos = p
+                table = t
+                return true
+            }
+            guard c == UInt8(ascii: ",") else { return false }
+            Self.skipWhitespace(base, n, &p)
+        }
+    }
+
+    @inline(__always)
+    private static func skipWhitespace(_ base: UnsafePointer<UInt8>, _ n: Int, _ p: inout Int) {
+        while p < n {
+            switch base[p] {
+            case 0x20, 0x09, 0x0A, 0x0D: p += 1
+            default: return
+            }
+        }
+    }
+
+    /// Just after the closing quote of the string opening at `open`, when it is plain ASCII with no escape and no
+    /// control character (then valid as it is); nil at anything else, which scanString checks in full.
+    @inline(__always)
+    private static func plainStringEnd(_ base: UnsafePointer<UInt8>, _ n: Int, _ open: Int) -> Int? {
+        var p = open + 1
+        let raw = UnsafeRawPointer(base)
+        while p + 8 <= n {
+            let m = specialMask(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
+            if m == 0 {
+                p += 8
+                continue
+            }
+            p += m.trailingZeroBitCount >> 3
+            return base[p] == UInt8(ascii: "\"") ? p + 1 : nil
+        }
+        while p < n {
+            let b = base[p]
+            if b == UInt8(ascii: "\"") { return p + 1 }
+            if b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { return nil }
+            p += 1
+        }
+        return nil
+    }
+
+    /// One complete value at `pos`, inside `startDepth` open containers (for the nesting limit); records nothing.
+    private mutating func scanValue(_ base: UnsafePointer<UInt8>, startDepth: Int) -> Bool {
+        var depth = startDepth  // open non-empty containers
         var kinds = Kinds()
-        let recording = { () -> Bool in
-            var p = 0
-            while p < buf.count, buf[p] == 0x20 || buf[p] == 0x09 || buf[p] == 0x0A || buf[p] == 0x0D { p += 1 }
-            return p < buf.count && buf[p] == UInt8(ascii: "{")
-        }()
-        var keyStart = 0, keyEnd = 0, valueStart = 0, keyEscaped = false
 
         nextValue: while true {
             skipWhitespace()
             guard pos < buf.count else { return false }
-            if depth == 1 { valueStart = pos }
             let c = buf[pos]
             switch c {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
@@ -83,7 +182,6 @@ struct JSONScanner {
                     depth += 1
                     if isObject {
                         guard scanKey(base) else { return false }
-                        if depth == 1 { keyStart = keyFrom; keyEnd = keyTo; keyEscaped = sawEscape }
                     }
                     continue nextValue
                 }
@@ -102,14 +200,8 @@ struct JSONScanner {
             }
 
             // A value is complete: close as many containers as end here.
-            while depth > 0 {
+            while depth > startDepth {
                 let isObject = kinds.isObject(depth - 1)
-                if depth == 1 && recording {
-                    table.append(UInt32(keyStart))
-                    table.append(UInt32(keyEnd) | (keyEscaped ? Self.escapedKey : 0))
-                    table.append(UInt32(valueStart))
-                    table.append(UInt32(pos))
-                }
                 skipWhitespace()
                 guard pos < buf.count else { return false }
                 let c = buf[pos]
@@ -117,7 +209,6 @@ struct JSONScanner {
                     pos += 1
                     if isObject {
                         guard scanKey(base) else { return false }
-                        if depth == 1 { keyStart = keyFrom; keyEnd = keyTo; keyEscaped = sawEscape }
                     }
                     continue nextValue
                 }
@@ -129,14 +220,10 @@ struct JSONScanner {
         }
     }
 
-    private var keyFrom = 0, keyTo = 0
-
     private mutating func scanKey(_ base: UnsafePointer<UInt8>) -> Bool {
         skipWhitespace()
         guard pos < buf.count, buf[pos] == UInt8(ascii: "\"") else { return false }
-        keyFrom = pos + 1
         guard scanString(base) else { return false }
-        keyTo = pos - 1
         skipWhitespace()
         guard pos < buf.count, buf[pos] == UInt8(ascii: ":") else { return false }
         pos += 1

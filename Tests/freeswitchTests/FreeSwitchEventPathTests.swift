@@ -307,8 +307,8 @@ final class ControlLine {
 }
 
 /// A FreeSWITCH that sends whatever frames the test gives it, in whatever format (the real one and the simulator
-/// send the format the client asked for: JSON for a Switchyard box). Accepts one client on a free loopback port,
-/// answers auth with +OK accepted and every other command with +OK.
+/// send the format the client asked for: JSON for a Switchyard box). Serves one client at a time on a free loopback
+/// port (the next once dropClient() ended the last), answers auth with +OK accepted and every other command with +OK.
 final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
     let port: Int
     private let listenFD: Int32
@@ -370,15 +370,29 @@ final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
         if fd >= 0 { Glibc.close(fd) }
     }
 
+    /// Ends the current client's connection (as a FreeSWITCH restart would); the next client is then served.
+    func dropClient() {
+        lock.lock(); let fd = client; lock.unlock()
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
     private func serve() {
-        var p = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
-        while poll(&p, 1, 100) <= 0 {
-            lock.lock(); let s = stopped; lock.unlock()
+        while true {
+            var p = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
+            while poll(&p, 1, 100) <= 0 {
+                lock.lock(); let s = stopped; lock.unlock()
+                if s { return }
+            }
+            let fd = accept(listenFD, nil, nil)
+            guard fd >= 0 else { return }
+            lock.lock(); let old = client; client = fd; let s = stopped; lock.unlock()
+            if old >= 0 { Glibc.close(old) }
             if s { return }
+            serveClient(fd)
         }
-        let fd = accept(listenFD, nil, nil)
-        guard fd >= 0 else { return }
-        lock.lock(); client = fd; lock.unlock()
+    }
+
+    private func serveClient(_ fd: Int32) {
         send(ESLEncoder.authRequest())
         var pending: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)

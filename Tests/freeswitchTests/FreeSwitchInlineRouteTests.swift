@@ -5,7 +5,7 @@ import SwitchyardESL
 import SwitchyardTestSupport
 
 /// The box's I/O thread runs an event's route itself when every worker sleeps with nothing queued and nothing else of
-/// the box waits (core rt_event_raise_here, freeswitch API box_backlog): one thread wake-up less per event. Its own
+/// the box waits (core rt_event_raise_here, freeswitch API box_burst): one thread wake-up less per event. Its own
 /// command's reply is then read by that thread; a slow route holds neither other boxes' events nor the replies
 /// workers wait for; TCP still pushes back, nothing is lost, order is kept. Real TCP: the esl-simulator and a
 /// scripted box, the server in-process.
@@ -93,6 +93,37 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertEqual(h.messages.filter { $0.contains("FSEV ") }.map { String($0[$0.range(of: "FSEV ")!.upperBound...]) },
                        pairs.joined().map { "\($0) r\($0)" })
         XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 2 * pairs.count, "both events of each pair ran on the I/O thread")
+    }
+
+    /// The burst state belongs to the box's reader and ends with its connection: an event read with part of the next
+    /// frame behind it (a backlog), then the connection drops. After the reconnection a pair arriving together runs on
+    /// the I/O thread, as on any new connection: a burst takes a backlog behind two events of one connection.
+    func testABurstDoesNotOutliveItsConnection() throws {
+        let box = try PlainESLBox(password: Self.password)
+        defer { box.stop() }
+        let h = ServerHarness(config([url(box.port)], route: """
+                $json(ev) := $param(body);
+                xlog("FSEV $json(ev/DTMF-Digit)");
+            """))
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        defer { h.stop() }
+        func subscriptions() -> Int { box.commands.filter { $0.hasPrefix("event json DTMF") }.count }
+        XCTAssertTrue(waitUntil(timeout: 10) { subscriptions() == 1 }, h.messages.joined(separator: "\n"))
+        func event(_ digit: String) -> [UInt8] {
+            ESLEncoder.event(ESLEvent(headers: [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(digit)"),
+                                                ESLHeader("DTMF-Digit", digit)]), format: .json)
+        }
+        let second = event("2")
+        box.send(event("1") + second.prefix(second.count / 2))
+        XCTAssertTrue(h.waitFor("FSEV 1", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 1)
+        box.dropClient()
+        XCTAssertTrue(waitUntil(timeout: 20) { subscriptions() == 2 }, h.messages.joined(separator: "\n"))
+        box.send(event("3") + event("4"))
+        XCTAssertTrue(waitUntil(timeout: 10) { digits(h, "FSEV").count == 3 }, h.messages.joined(separator: "\n"))
+        XCTAssertEqual(digits(h, "FSEV"), "134", "the half-sent event went with its connection")
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 3, "the new connection's pair ran on the I/O thread")
     }
 
     /// Bursts of digits with one worker: some run on the I/O thread, the rest queue to the worker; the routes still
@@ -203,7 +234,8 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
     }
 
     /// A route that runs 10 ms or more on one I/O thread stops inline runs on the others while it runs (B's event goes
-    /// to a worker), and once it ended slow the route is queued until a run of it (on a worker) is quick again.
+    /// to a worker), and once it ended slow (it waited InlineRunners.blockedNs or more) the route is queued until a
+    /// run of it (on a worker) is quick again.
     func testASlowRouteIsNotRunInlineWhileItRunsNorAfterItWasSlow() throws {
         let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
         defer { sim.kill() }
@@ -240,9 +272,11 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertTrue(h.waitFor("FSEV 7", timeout: 10), h.messages.joined(separator: "\n"))
         XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 1, "B's event went to a worker")
 
+        // Held past the bar of a route that waits: slow after this one run.
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.01) { bus.inline.longestRunNs() >= InlineRunners.blockedNs })
         slow.release()
         XCTAssertTrue(h.waitFor("HOLD done", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertTrue(waitUntil(timeout: 5) { route.lastRunNs.load(ordering: .relaxed) >= InlineRunners.slowNs })
+        XCTAssertTrue(waitUntil(timeout: 5) { route.slow.load(ordering: .relaxed) })
         // After the 1 s pause a fresh route could run inline again, but this one is known to be slow: queued.
         XCTAssertTrue(waitUntil(timeout: 5, poll: 0.01) { bus.inline.allowed(fresh) })
         let uuid = try sim.call("1000", "-")

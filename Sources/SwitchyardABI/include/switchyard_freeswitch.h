@@ -46,6 +46,9 @@
  *   1.4  appended box_backlog: a subscriber's callback asks whether more of the box's stream is already
  *        waiting, to run its work on the I/O thread only when nothing is (freeswitch_scripting with the
  *        core's rt_event_raise_here, ABI 1.10).
+ *   1.5  appended box_burst: whether the box is in a burst (more of its stream waited behind the event
+ *        delivered before this one, and waits behind this one), a state the box's reader keeps for its
+ *        subscribers so none keeps a per-box table of its own.
  */
 #ifndef SWITCHYARD_FREESWITCH_H
 #define SWITCHYARD_FREESWITCH_H
@@ -57,7 +60,7 @@ extern "C" {
 #endif
 
 #define SY_FS_MAJOR 1
-#define SY_FS_MINOR 4
+#define SY_FS_MINOR 5
 
 /** Name the table is published under. */
 #define SY_FS_API_NAME "freeswitch"
@@ -227,6 +230,14 @@ typedef struct sy_freeswitch_api {
      *  waiting. 0 otherwise. Meant for a subscriber's callback (the box's I/O thread): work for this event may
      *  then run on that thread without holding up another. Does not wait. NULL box: 0. */
     uint32_t (*box_backlog)(sy_fs_box *box);
+
+    /* --- 1.5 --- (bind with min_size >= offsetof(sy_freeswitch_api, box_burst) + its size) */
+    /** Nonzero when more of the box's stream waits behind the event being delivered (box_backlog) and also
+     *  waited behind the event the box delivered before it: a lasting backlog, not two events that merely
+     *  arrived together. The box's I/O thread decides it once per event, before the subscribers' callbacks
+     *  run; a new connection starts with no burst. Meant for a subscriber's callback; from another thread it
+     *  answers for the event delivered last. Does not wait. NULL box: 0. */
+    uint32_t (*box_burst)(sy_fs_box *box);
 } sy_freeswitch_api;
 
 /** Initialiser for the table's header. */

@@ -17,10 +17,14 @@ extension ScriptEvent {
         ctx.eventParams = params
         ctx.eventTrees = trees
         let t0 = ContinuousClock.now
+        let cpu0 = InlineRunners.threadCPUNs()
         engine.run(route, ctx)
         // Timed wherever it runs, so a route known to be slow is never run on a producer's thread (InlineRunners).
+        let cpu = InlineRunners.threadCPUNs() &- cpu0
         let d = (ContinuousClock.now - t0).components
-        route.lastRunNs.store(UInt64(d.seconds) &* 1_000_000_000 &+ UInt64(d.attoseconds / 1_000_000_000), ordering: .relaxed)
+        let wall = UInt64(d.seconds) &* 1_000_000_000 &+ UInt64(d.attoseconds / 1_000_000_000)
+        let previousLong = route.lastRunNs.exchange(wall, ordering: .relaxed) >= InlineRunners.slowNs
+        route.slow.store(InlineRunners.isSlow(wall: wall, cpu: cpu, previousLong: previousLong), ordering: .relaxed)
     }
 }
 

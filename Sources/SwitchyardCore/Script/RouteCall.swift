@@ -7,8 +7,10 @@ public final class RouteBox: @unchecked Sendable {
     public let name: String?
     public let location: SourceLocation
     var body: BlockNode
-    /// How long the last run of this event_route took, in ns (wherever it ran): InlineRunners queues a slow route.
+    /// How long the last run of this event_route took, in ns (wherever it ran), in wall-clock time.
     let lastRunNs = Atomic<UInt64>(0)
+    /// Whether its runs are slow (InlineRunners.isSlow): such a route is queued, never run on a producer's thread.
+    let slow = Atomic<Bool>(false)
 
     init(kind: RouteKind, name: String?, location: SourceLocation) {
         self.kind = kind
