@@ -333,7 +333,8 @@ final class TM: @unchecked Sendable {
                 br.attrs = attrs(i)
                 br.addrIndex = used
                 keepFailoverState(ctx, br, cell: cell, used: used, count: count, ruri: ruri, dst: dst)
-                cell.branches.append(br)
+                // The first branch as an array literal: one allocation, without append's uniqueness and growth path.
+                if cell.branches.isEmpty { cell.branches = [br] } else { cell.branches.append(br) }
                 if !br.reliable {
                     br.retrInterval = Int64(cfg.t1)
                     br.retrAt = now + br.retrInterval
