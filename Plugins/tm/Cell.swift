@@ -15,8 +15,15 @@ final class Branch {
     /// The request-URI it was sent to: read from the request line when first asked (what the core wrote there is
     /// the `$ru` of the relay), kept as a string before the request is dropped.
     private var uriText: String?
+    /// The request line's URI bytes, kept when the request is dropped (a copy of those bytes costs half of making
+    /// a string of them, which only a script reading `$tm.branch.uri` of an answered branch needs).
+    private var uriBytes: [UInt8]?
     var uri: String {
-        get { uriText ?? Branch.requestURI(request) }
+        get {
+            if let uriText { return uriText }
+            if let uriBytes { return String(decoding: uriBytes, as: UTF8.self) }
+            return Branch.requestURI(request)
+        }
         set { uriText = newValue }
     }
     /// `$du` of the relay (empty: none).
@@ -71,18 +78,26 @@ final class Branch {
 
     /// Drops the stored request (a branch that needs it no more), keeping its request-URI.
     func dropRequest() {
-        if uriText == nil { uriText = Branch.requestURI(request) }
+        if uriText == nil && uriBytes == nil {
+            let r = Branch.requestURIRange(request)
+            uriBytes = request.withUnsafeBufferPointer { Array(UnsafeBufferPointer(rebasing: $0[r])) }
+        }
         request = []
     }
 
     /// The URI of a request line ("METHOD SP URI SP SIP/2.0"); empty if there is none. It ends at a tab too, as
     /// the core's parser ends it.
     static func requestURI(_ r: [UInt8]) -> String {
+        let range = requestURIRange(r)
+        return r.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+    }
+
+    static func requestURIRange(_ r: [UInt8]) -> Range<Int> {
         r.withUnsafeBufferPointer { b in
-            guard let sp = b.firstIndex(of: 32) else { return "" }
+            guard let sp = b.firstIndex(of: 32) else { return 0..<0 }
             var e = sp + 1
             while e < b.count, b[e] != 32, b[e] != 9, b[e] != 13, b[e] != 10 { e += 1 }
-            return String(decoding: UnsafeBufferPointer(rebasing: b[(sp + 1)..<e]), as: UTF8.self)
+            return (sp + 1)..<e
         }
     }
 }

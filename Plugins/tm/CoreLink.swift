@@ -119,13 +119,23 @@ struct CoreLink: @unchecked Sendable {
     /// how many the destination has.
     func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str, from: UInt32)
         -> Result<(Built, UInt32, UInt32), BuildFailure> {
-        guard let f = api.sip_build_request_at else { return .failure(BuildFailure(code: -4)) }
-        var out = sy_str()
-        var t = sy_sip_target()
+        var built = Built(bytes: [], target: sy_sip_target())
         var used: UInt32 = 0, count: UInt32 = 1
-        let rc = withStr(ruri) { r in withStr(dst) { d in f(ctx.raw, r, d, branch, from, &used, &count, &out, &t) } }
+        let rc = buildRequest(ctx, ruri: ruri, dst: dst, branch: branch, from: from, into: &built, used: &used, count: &count)
         guard rc == 0 else { return .failure(BuildFailure(code: rc)) }
-        return .success((Built(bytes: CoreLink.copy(out), target: t), used, count))
+        return .success((built, used, count))
+    }
+
+    /// The same into out parameters (t_relay's path: a Result of this tuple is copied through its value witnesses,
+    /// ~400 instructions a copy). 0, or the core's error code (`built` untouched).
+    func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str, from: UInt32, into built: inout Built,
+                      used: inout UInt32, count: inout UInt32) -> Int32 {
+        guard let f = api.sip_build_request_at else { return -4 }
+        var out = sy_str()
+        let rc = withStr(ruri) { r in withStr(dst) { d in f(ctx.raw, r, d, branch, from, &used, &count, &out, &built.target) } }
+        guard rc == 0 else { return rc }
+        built.bytes = CoreLink.copy(out)
+        return 0
     }
 
     /// Builds the forwarded request (no new branch: the core's stateless one) and sends it from the core's buffer:

@@ -6,37 +6,33 @@ extension TM {
     /// The (hash, label, branch) our branch parameter carries: z9hG4bK + revhex.revhex.revhex.
     static func parseBranch(_ s: sy_str) -> (Int, UInt32, Int)? {
         guard let p = s.s, s.len > 9 else { return nil }
-        let b = UnsafeRawBufferPointer(start: p, count: s.len)
-        // "z9hG4bK"
-        guard b[0] == 122, b[1] == 57, b[2] == 104, b[3] == 71, b[4] == 52, b[5] == 98, b[6] == 75 else { return nil }
-        // Three reversed-hex numbers separated by dots, read in place.
-        var parts: (UInt32, UInt32, UInt32) = (0, 0, 0)
-        var part = 0, shift: UInt32 = 0, digits = 0
-        for i in 7..<b.count {
-            let c = b[i]
-            if c == 46 {  // '.'
-                guard digits > 0, part < 2 else { return nil }
-                part += 1; shift = 0; digits = 0
-                continue
+        let b = UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self)
+        // "z9hG4bK" as one 4-byte and one 3-byte comparison.
+        guard UnsafeRawPointer(b).loadUnaligned(as: UInt32.self) == 0x4768_397a,  // "z9hG"
+              b[4] == 52, b[5] == 98, b[6] == 75 else { return nil }  // "4bK"
+        // Three reversed-hex numbers separated by dots, read in place (no bounds checks: i < s.len throughout).
+        var i = 7
+        @inline(__always) func number() -> UInt32? {
+            var v: UInt32 = 0, shift: UInt32 = 0
+            let start = i
+            while i < s.len {
+                let c = b[i]
+                let d: UInt32
+                if c &- 48 < 10 { d = UInt32(c &- 48) }
+                else if (c | 0x20) &- 97 < 6 { d = UInt32((c | 0x20) &- 87) }
+                else { break }
+                guard shift < 32 else { return nil }
+                v |= d << shift
+                shift += 4
+                i += 1
             }
-            let d: UInt32
-            switch c {
-            case 48...57: d = UInt32(c - 48)
-            case 97...102: d = UInt32(c - 87)
-            case 65...70: d = UInt32(c - 55)
-            default: return nil
-            }
-            guard shift < 32 else { return nil }
-            switch part {
-            case 0: parts.0 |= d << shift
-            case 1: parts.1 |= d << shift
-            default: parts.2 |= d << shift
-            }
-            shift += 4
-            digits += 1
+            return i > start ? v : nil
         }
-        guard part == 2, digits > 0 else { return nil }
-        let (h, l, br) = parts
+        guard let h = number(), i < s.len, b[i] == 46 else { return nil }
+        i += 1
+        guard let l = number(), i < s.len, b[i] == 46 else { return nil }
+        i += 1
+        guard let br = number(), i == s.len else { return nil }
         guard h < TransactionTable.size, br < maxBranches else { return nil }
         return (Int(h), l, Int(br))
     }

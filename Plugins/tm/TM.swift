@@ -293,8 +293,10 @@ final class TM: @unchecked Sendable {
                     continue
                 }
             }
-            let result = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
-                buildBranch(ctx, ruri: ruri, dst: dst, branch: branchID, from: 0)
+            var first = Built(bytes: [], target: sy_sip_target())
+            var firstIndex: UInt32 = 0, count: UInt32 = 1
+            let rc = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
+                buildBranch(ctx, ruri: ruri, dst: dst, branch: branchID, into: &first, used: &firstIndex, count: &count)
             }
             // The branch's URI is read from its request line when asked (no `$ru` string per relay); its `$du` is
             // kept whenever set (a script loaded later by reload_routes may read `$tm.branch.duri`): unset, the read
@@ -307,17 +309,16 @@ final class TM: @unchecked Sendable {
             }()
             let draft = tx.draft
             tx.draft = nil
-            switch result {
-            case .failure(let e):
-                lastErr = e.code
+            if rc != 0 {
+                lastErr = rc
                 let to: String = {
                     if !d.1.isEmpty { return d.1 }
                     if let uriText { return uriText }
                     if case .string(let s)? = host.varGet(ctx, ruVar) { return s }
                     return d.0
                 }()
-                host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(e.code))")
-            case .success(let (first, firstIndex, count)):
+                host.log(.err, "t_relay: branch \(idx) to \(to) could not be built (\(rc))")
+            } else {
                 // A send that fails moves on to the destination's next address (DNS failover, section 7.1).
                 var sendErr: Int32 = -6
                 guard let (built, used) = sendBranch(ctx, first, firstIndex, count: count, ruri: ruri, dst: dst, cell: cell,
@@ -332,7 +333,8 @@ final class TM: @unchecked Sendable {
                 br.attrs = attrs(i)
                 br.addrIndex = used
                 keepFailoverState(ctx, br, cell: cell, used: used, count: count, ruri: ruri, dst: dst)
-                cell.branches.append(br)
+                // The first branch as an array literal: one allocation, without append's uniqueness and growth path.
+                if cell.branches.isEmpty { cell.branches = [br] } else { cell.branches.append(br) }
                 if !br.reliable {
                     br.retrInterval = Int64(cfg.t1)
                     br.retrAt = now + br.retrInterval
@@ -353,6 +355,19 @@ final class TM: @unchecked Sendable {
         // A cell with branches is no orphan (the orphan deadline only concerns a cell never relayed nor answered).
         cell.orphanAt = 0
         return 1
+    }
+
+    /// A branch's first request (`buildBranch(_:ruri:dst:branch:from:)` from the first address) into out
+    /// parameters: 0, or the core's error code.
+    func buildBranch(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str, into built: inout Built,
+                     used: inout UInt32, count: inout UInt32) -> Int32 {
+        guard core.hasFailover else {
+            switch core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branch) {
+            case .success(let b): built = b; return 0
+            case .failure(let e): return e.code
+            }
+        }
+        return core.buildRequest(ctx, ruri: ruri, dst: dst, branch: branch, from: 0, into: &built, used: &used, count: &count)
     }
 
     /// The branch parameter of a branch, "z9hG4bK" + reversed-hex hash.label.branch, written on the stack.
