@@ -221,6 +221,8 @@ final class TWriteEdgeTests: TMTestCase {
         Self.sendRaw(Self.invite("fifo", proxy: proxy, local: caller, callID: "tw-fifo"), from: uac, to: proxy)
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 503 FIFO Full", timeout: 5, seen: &seen), sy.output)
         XCTAssertLessThan(Date().timeIntervalSince(started), 2, "the write waited for the full pipe")
+        // The replies can arrive before the log lines are read from the server's output: wait for the last one.
+        XCTAssertTrue(sy.waitFor("write to [\(fifo)] failed"), sy.output)
         let lines = sy.lines
         XCTAssertEqual(lines.filter { $0.contains("t_write_unix") }.count, 1, sy.output)
         XCTAssertEqual(lines.filter { $0.contains("failed to connect to [\(workDir)/nosuch.sock]") }.count, 1, sy.output)
