@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Foundation
-import Synchronization
 
 /// Name lookups of the socket= and alias= names: A and AAAA through the system resolver. SIP destinations go
 /// through NameCache (SRV, NAPTR, and the DNS globals: NameResolverSIP.swift).
@@ -47,18 +46,15 @@ enum NameResolver {
     }
 }
 
-/// Resolved destination names, kept for `ttl` seconds: forward() to a gateway given by name would otherwise block
-/// a SIP worker in DNS lookups on every request. Numeric addresses are never cached (they need no lookup).
+/// The SIP core's resolver: SIPResolver with a DNSAnswerCache, so forward() to a gateway given by name does not
+/// block a SIP worker in DNS lookups on every request. Numeric addresses never reach the cache (they need no lookup).
 final class NameCache: Sendable {
-    private let entries = Mutex<[String: (addresses: [ResolvedAddress], expires: UInt64)]>([:])
-    private let ttlNs: UInt64
     let resolver: SIPResolver
-    static let maxEntries = 4096
 
     init(ttl: TimeInterval = 30, hostsFile: String? = ProcessInfo.processInfo.environment["SWITCHYARD_HOSTS_FILE"],
          settings: DNSSettings = DNSSettings(), log: (@Sendable (String) -> Void)? = nil) {
-        ttlNs = UInt64(ttl * 1e9)
-        resolver = SIPResolver(settings: settings, hosts: NameResolver.hostsTable(file: hostsFile), log: log)
+        resolver = SIPResolver(settings: settings, hosts: NameResolver.hostsTable(file: hostsFile), log: log,
+                               cache: DNSAnswerCache(ttl: ttl))
     }
 
     func lookup(_ host: String, port: Int) -> SocketAddress? {
@@ -68,28 +64,13 @@ final class NameCache: Sendable {
 
     /// A name's addresses at a port (A records; AAAA as dns_try_ipv6 says), no SRV: empty when it does not resolve.
     func lookupAll(_ host: String, port: Int) -> [SocketAddress] {
-        if let a = SocketAddress(ip: host, port: port) { return [a] }
-        return cached("\(host.lowercased()):\(port)") {
-            resolver.addresses(host, port: port).map { ResolvedAddress(address: $0, proto: "") }
-        }.map(\.address)
+        resolver.addresses(host, port: port)
     }
 
     /// A SIP destination's addresses in the order DNS failover tries them (SIPResolver: NAPTR, SRV, A): `port` nil
-    /// when the URI has none, `proto` nil when it names no transport. Empty when it does not resolve.
+    /// when the URI has none, `proto` nil when it names no transport. Empty when it does not resolve. The answers
+    /// come from the cache; the SRV order is drawn anew on each call.
     func resolveSIP(_ host: String, port: Int?, proto: String?, secure: Bool) -> [ResolvedAddress] {
-        let key = "\(proto ?? "-")\(secure ? "s" : "")/\(host.lowercased()):\(port ?? 0)"
-        return cached(key) { resolver.resolve(host, port: port, proto: proto, secure: secure) }
-    }
-
-    private func cached(_ key: String, _ resolve: () -> [ResolvedAddress]) -> [ResolvedAddress] {
-        let now = DispatchTime.now().uptimeNanoseconds
-        if let e = entries.withLock({ $0[key] }), e.expires > now { return e.addresses }
-        let all = resolve()
-        guard !all.isEmpty else { return [] }
-        entries.withLock { m in
-            if m.count >= Self.maxEntries { m.removeAll(keepingCapacity: true) }
-            m[key] = (all, now + ttlNs)
-        }
-        return all
+        resolver.resolve(host, port: port, proto: proto, secure: secure)
     }
 }

@@ -20,6 +20,8 @@ struct SIPResolver: Sendable {
     /// SWITCHYARD_HOSTS_FILE's names: answered before any DNS lookup (SRV targets included).
     let hosts: [String: [String]]
     let log: (@Sendable (String) -> Void)?
+    /// Where answers are kept (the SIP core's); nil: every call asks DNS.
+    var cache: DNSAnswerCache? = nil
     /// A number in 0...n, for the weighted order of SRV records of one priority (tests fix it).
     var random: @Sendable (Int) -> Int = { Int.random(in: 0...max(0, $0)) }
     /// At most this many addresses are kept for one destination (the dispatcher keeps as many).
@@ -39,7 +41,7 @@ struct SIPResolver: Sendable {
         }
         if proto == nil, settings.tryNAPTR {
             var out: [ResolvedAddress] = []
-            for (p, replacement) in Self.sipNAPTRs(DNSQuery.records(name, .naptr, settings: settings, log: log), secure: secure) {
+            for (p, replacement) in Self.sipNAPTRs(query(name, .naptr), secure: secure) {
                 out += srvAddresses(replacement, proto: p)
                 if out.count >= Self.maxAddresses { break }
             }
@@ -70,8 +72,7 @@ struct SIPResolver: Sendable {
     /// The addresses of the SRV targets of `name`, in the order failover tries them, each at its record's port.
     func srvAddresses(_ name: String, proto: String) -> [ResolvedAddress] {
         var out: [ResolvedAddress] = []
-        for case let .srv(_, _, port, target) in Self.ordered(DNSQuery.records(name, .srv, settings: settings, log: log),
-                                                             random: random) {
+        for case let .srv(_, _, port, target) in Self.ordered(query(name, .srv), random: random) {
             guard !target.isEmpty, target != "." else { continue }
             out += addresses(target, port: port).map { ResolvedAddress(address: $0, proto: proto) }
             if out.count >= Self.maxAddresses { break }
@@ -80,22 +81,33 @@ struct SIPResolver: Sendable {
     }
 
     private func lookup(_ name: String, _ family: Int32) -> [SocketAddress] {
-        if settings.serverIP != nil {
-            return DNSQuery.records(name, family == AF_INET ? .a : .aaaa, settings: settings, log: log).compactMap {
-                if case .address(let a) = $0 { return a } else { return nil }
-            }
+        query(name, family == AF_INET ? .a : .aaaa).compactMap {
+            if case .address(let a) = $0 { return a } else { return nil }
+        }
+    }
+
+    /// The records of `type` for `name`, from the cache when there is one. A and AAAA go to getaddrinfo (hence
+    /// /etc/hosts and nsswitch) unless SWITCHYARD_DNS_SERVER names a server.
+    private func query(_ name: String, _ type: DNSType) -> [DNSRecord] {
+        guard let cache else { return fetch(name, type) }
+        return cache.records(name, type) { fetch(name, type) }
+    }
+
+    private func fetch(_ name: String, _ type: DNSType) -> [DNSRecord] {
+        guard settings.serverIP == nil, type == .a || type == .aaaa else {
+            return DNSQuery.records(name, type, settings: settings, log: log)
         }
         var hints = addrinfo()
-        hints.ai_family = family
+        hints.ai_family = type == .a ? AF_INET : AF_INET6
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
         var res: UnsafeMutablePointer<addrinfo>? = nil
         guard getaddrinfo(name, nil, &hints, &res) == 0, let first = res else { return [] }
         defer { freeaddrinfo(first) }
-        var out: [SocketAddress] = []
+        var out: [DNSRecord] = []
         var p: UnsafeMutablePointer<addrinfo>? = first
         while let cur = p {
             if let sa = cur.pointee.ai_addr {
-                let a = SocketAddress(sa, cur.pointee.ai_addrlen)
+                let a = DNSRecord.address(SocketAddress(sa, cur.pointee.ai_addrlen))
                 if !out.contains(a) { out.append(a) }
             }
             p = cur.pointee.ai_next

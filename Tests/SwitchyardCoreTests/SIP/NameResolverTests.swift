@@ -153,6 +153,26 @@ final class NameResolverTests: XCTestCase {
         XCTAssertEqual(logged.lines.count, 1)
     }
 
+    /// The core's cache keeps the answers, not an order: two SRV targets of one priority and equal weight both get
+    /// messages (the weighted order drawn on every resolution, as OpenSIPS's sort_srvs), and DNS is asked once.
+    func testCachedSRVNameSpreadsOverEqualTargets() {
+        dns.add("_sip._udp.farm.test", .srv(priority: 10, weight: 10, port: 5070, target: "fs1.farm.test"),
+                .srv(priority: 10, weight: 10, port: 5080, target: "fs2.farm.test"))
+        dns.add("fs1.farm.test", .a("10.0.0.1"))
+        dns.add("fs2.farm.test", .a("10.0.0.2"))
+        let names = NameCache(hostsFile: nil, settings: resolver(naptr: false).settings)
+        var first: [String: Int] = [:]
+        for _ in 0..<200 {
+            let list = text(names.resolveSIP("farm.test", port: nil, proto: nil, secure: false))
+            XCTAssertEqual(Set(list), ["udp:10.0.0.1:5070", "udp:10.0.0.2:5080"])
+            first[list.first ?? "", default: 0] += 1
+        }
+        XCTAssertEqual(Set(first.keys), ["udp:10.0.0.1:5070", "udp:10.0.0.2:5080"], "\(first)")
+        XCTAssertGreaterThan(first.values.min() ?? 0, 40, "\(first)")
+        XCTAssertEqual(dns.asked("_sip._udp.farm.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
+        XCTAssertEqual(dns.asked("fs1.farm.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+    }
+
     /// An unknown name gives nothing (NXDOMAIN), quickly.
     func testUnknownNameDoesNotResolve() {
         XCTAssertEqual(resolver().resolve("nowhere.test", port: nil, proto: nil, secure: false), [])
