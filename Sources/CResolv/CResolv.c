@@ -26,6 +26,7 @@ int cresolv_query(const char *name, int type, const cresolv_options *opt, unsign
     int n = res_nsearch(&st, name, ns_c_in, type, answer, size);
     *rcode = -1;
     if (n < 0 && st.res_h_errno == HOST_NOT_FOUND) *rcode = ns_r_nxdomain;
+    if (n < 0 && st.res_h_errno == NO_DATA) *rcode = ns_r_noerror;
     if (n > size) n = size;
     res_nclose(&st);
     return n;

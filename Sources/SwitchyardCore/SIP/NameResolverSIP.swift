@@ -89,19 +89,22 @@ struct SIPResolver: Sendable {
     /// The records of `type` for `name`, from the cache when there is one. A and AAAA go to getaddrinfo (hence
     /// /etc/hosts and nsswitch) unless SWITCHYARD_DNS_SERVER names a server.
     private func query(_ name: String, _ type: DNSType) -> [DNSRecord] {
-        guard let cache else { return fetch(name, type) }
+        guard let cache else { return fetch(name, type).records }
         return cache.records(name, type) { fetch(name, type) }
     }
 
-    private func fetch(_ name: String, _ type: DNSType) -> [DNSRecord] {
+    private func fetch(_ name: String, _ type: DNSType) -> (records: [DNSRecord], failed: Bool) {
         guard settings.serverIP == nil, type == .a || type == .aaaa else {
-            return DNSQuery.records(name, type, settings: settings, log: log)
+            return DNSQuery.answer(name, type, settings: settings, log: log)
         }
         var hints = addrinfo()
         hints.ai_family = type == .a ? AF_INET : AF_INET6
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
         var res: UnsafeMutablePointer<addrinfo>? = nil
-        guard getaddrinfo(name, nil, &hints, &res) == 0, let first = res else { return [] }
+        let rc = getaddrinfo(name, nil, &hints, &res)
+        // EAI_NONAME / EAI_NODATA (-5, a glibc extension Swift does not import): the name has no such address (an
+        // answer); anything else (EAI_AGAIN: no answer in time) a failure.
+        guard rc == 0, let first = res else { return ([], rc != EAI_NONAME && rc != -5) }
         defer { freeaddrinfo(first) }
         var out: [DNSRecord] = []
         var p: UnsafeMutablePointer<addrinfo>? = first
@@ -112,7 +115,7 @@ struct SIPResolver: Sendable {
             }
             p = cur.pointee.ai_next
         }
-        return out
+        return (out, false)
     }
 
     static func defaultPort(_ proto: String, secure: Bool) -> Int { secure || proto == "tls" ? 5061 : 5060 }

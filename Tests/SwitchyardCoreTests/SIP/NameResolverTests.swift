@@ -173,6 +173,37 @@ final class NameResolverTests: XCTestCase {
         XCTAssertEqual(dns.asked("fs1.farm.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
     }
 
+    /// A name that does not exist (NXDOMAIN) is remembered: the next resolution within the cache's time asks nothing.
+    func testUnknownNameIsCached() {
+        let names = NameCache(hostsFile: nil, settings: resolver().settings)
+        XCTAssertEqual(names.resolveSIP("nowhere.test", port: nil, proto: nil, secure: false), [])
+        let asked = dns.questions.count
+        XCTAssertGreaterThan(asked, 0)
+        XCTAssertEqual(names.resolveSIP("nowhere.test", port: nil, proto: nil, secure: false), [])
+        XCTAssertEqual(dns.questions.count, asked, "\(dns.questions)")
+    }
+
+    /// A DNS server that does not answer: the failure is kept for a few seconds, so the next message to the name does
+    /// not wait for the timeouts again (no second question); after that time it is asked again.
+    func testFailedQueryIsCachedBriefly() {
+        dns.silence("quiet.test")
+        var settings = resolver().settings
+        settings.searchList = 0
+        let names = NameCache(hostsFile: nil, settings: settings)
+        let cache = DNSAnswerCache(failedTTL: 0.5)
+        let short = SIPResolver(settings: settings, hosts: [:], log: nil, cache: cache)
+        XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
+        XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+        XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
+        XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+        XCTAssertEqual(short.resolve("quiet.test", port: 5060, proto: nil, secure: false), [])
+        XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 2, "\(dns.questions)")
+        XCTAssertTrue(waitUntil(timeout: 3) {
+            _ = short.resolve("quiet.test", port: 5060, proto: nil, secure: false)
+            return dns.asked("quiet.test", type: FakeDNSServer.typeA) == 3
+        }, "\(dns.questions)")
+    }
+
     /// An unknown name gives nothing (NXDOMAIN), quickly.
     func testUnknownNameDoesNotResolve() {
         XCTAssertEqual(resolver().resolve("nowhere.test", port: nil, proto: nil, secure: false), [])
