@@ -158,7 +158,7 @@ struct SIPResolver: Sendable {
 
     /// The NAPTR records a SIP resolver follows, in order then preference: flag "s", a replacement and no regexp,
     /// service SIP+D2U / SIP+D2T / SIP+D2S, or SIPS+D2T / SIPS+D2S (only those for a sips URI); with the transport
-    /// each names.
+    /// each names (TLS for both SIPS services, as OpenSIPS).
     static func sipNAPTRs(_ records: [DNSRecord], secure: Bool) -> [(proto: String, replacement: String)] {
         var out: [(key: Int, proto: String, replacement: String)] = []
         for case let .naptr(order, pref, flags, services, regexp, replacement) in records {
@@ -170,7 +170,7 @@ struct SIPResolver: Sendable {
             case "sip+d2t" where !secure: proto = "tcp"
             case "sip+d2s" where !secure: proto = "sctp"
             case "sips+d2t": proto = "tls"
-            case "sips+d2s": proto = "sctp"
+            case "sips+d2s": proto = "tls"   // OpenSIPS: every SIPS service is TLS (never a plain-SCTP downgrade)
             default: continue
             }
             out.append(((order << 16) + pref, proto, replacement))

@@ -70,10 +70,13 @@ final class NameResolverTests: XCTestCase {
             .naptr(order: 1, preference: 1, flags: "u", services: "SIP+D2U", regexp: "!.*!sip:a@b!", replacement: ""),
             .naptr(order: 1, preference: 1, flags: "s", services: "SIPS+D2U", regexp: "", replacement: "bad.x"),
             .naptr(order: 1, preference: 1, flags: "s", services: "E2U+sip", regexp: "", replacement: "enum.x"),
+            .naptr(order: 30, preference: 1, flags: "s", services: "SIPS+D2S", regexp: "", replacement: "sctp.x"),
         ]
         XCTAssertEqual(SIPResolver.sipNAPTRs(records, secure: false).map { "\($0.proto) \($0.replacement)" },
-                       ["tls tls.x", "udp udp.x", "tcp tcp.x"])
-        XCTAssertEqual(SIPResolver.sipNAPTRs(records, secure: true).map { "\($0.proto) \($0.replacement)" }, ["tls tls.x"])
+                       ["tls tls.x", "udp udp.x", "tcp tcp.x", "tls sctp.x"])
+        // SIPS+D2S is TLS (as OpenSIPS), never a plain SCTP downgrade of a sips URI.
+        XCTAssertEqual(SIPResolver.sipNAPTRs(records, secure: true).map { "\($0.proto) \($0.replacement)" },
+                       ["tls tls.x", "tls sctp.x"])
     }
 
     /// No port: SRV by the transport; each target's addresses at its record's port, the targets in priority order.
