@@ -31,7 +31,7 @@ enum NameResolver {
     static func lookup(_ host: String, port: Int) -> SocketAddress? { lookupAll(host, port: port).first }
 
     /// A hosts(5)-style table ("address name [name...]" per line; a name on several lines has several addresses, in
-    /// the file's order). Read from the file `SWITCHYARD_HOSTS_FILE` names, if set: names a test or a lab needs
+    /// the file's order). Read from the file `SWITCHYARD_HOSTS_FILE` names (DNSSettings.hostsFile), if set: names a test or a lab needs
     /// (several addresses for one name) without editing /etc/hosts.
     static func hostsTable(file: String?) -> [String: [String]] {
         guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [:] }
@@ -51,9 +51,10 @@ enum NameResolver {
 final class NameCache: Sendable {
     let resolver: SIPResolver
 
-    init(ttl: TimeInterval = 30, hostsFile: String? = ProcessInfo.processInfo.environment["SWITCHYARD_HOSTS_FILE"],
-         settings: DNSSettings = DNSSettings(), log: (@Sendable (String) -> Void)? = nil) {
-        resolver = SIPResolver(settings: settings, hosts: NameResolver.hostsTable(file: hostsFile), log: log,
+    /// `hosts`: the names of settings.hostsFile (read here when not given).
+    init(ttl: TimeInterval = 30, settings: DNSSettings = DNSSettings(), hosts: [String: [String]]? = nil,
+         log: (@Sendable (String) -> Void)? = nil) {
+        resolver = SIPResolver(settings: settings, hosts: hosts ?? NameResolver.hostsTable(file: settings.hostsFile), log: log,
                                cache: DNSAnswerCache(ttl: ttl))
     }
 

@@ -163,7 +163,7 @@ final class NameResolverTests: XCTestCase {
                 .srv(priority: 10, weight: 10, port: 5080, target: "fs2.farm.test"))
         dns.add("fs1.farm.test", .a("10.0.0.1"))
         dns.add("fs2.farm.test", .a("10.0.0.2"))
-        let names = NameCache(hostsFile: nil, settings: resolver(naptr: false).settings)
+        let names = NameCache(settings: resolver(naptr: false).settings)
         var first: [String: Int] = [:]
         for _ in 0..<200 {
             let list = text(names.resolveSIP("farm.test", port: nil, proto: nil, secure: false))
@@ -178,7 +178,7 @@ final class NameResolverTests: XCTestCase {
 
     /// A name that does not exist (NXDOMAIN) is remembered: the next resolution within the cache's time asks nothing.
     func testUnknownNameIsCached() {
-        let names = NameCache(hostsFile: nil, settings: resolver().settings)
+        let names = NameCache(settings: resolver().settings)
         XCTAssertEqual(names.resolveSIP("nowhere.test", port: nil, proto: nil, secure: false), [])
         let asked = dns.questions.count
         XCTAssertGreaterThan(asked, 0)
@@ -192,7 +192,7 @@ final class NameResolverTests: XCTestCase {
         dns.silence("quiet.test")
         var settings = resolver().settings
         settings.searchList = 0
-        let names = NameCache(hostsFile: nil, settings: settings)
+        let names = NameCache(settings: settings)
         let cache = DNSAnswerCache(failedTTL: 0.5)
         let short = SIPResolver(settings: settings, hosts: [:], log: nil, cache: cache)
         XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
