@@ -17,7 +17,8 @@ struct ResolvedAddress: Sendable, Equatable {
 /// timer thread or elsewhere.
 struct SIPResolver: Sendable {
     let settings: DNSSettings
-    /// SWITCHYARD_HOSTS_FILE's names: answered before any DNS lookup (SRV targets included).
+    /// SWITCHYARD_HOSTS_FILE's names: answered before any DNS lookup (SRV targets included); such a name is never
+    /// looked up NAPTR or SRV.
     let hosts: [String: [String]]
     let log: (@Sendable (String) -> Void)?
     /// Where answers are kept (the SIP core's); nil: every call asks DNS.
@@ -35,6 +36,11 @@ struct SIPResolver: Sendable {
             return [ResolvedAddress(address: ip, proto: fallbackProto)]
         }
         if let port { return addresses(name, port: port).map { ResolvedAddress(address: $0, proto: fallbackProto) } }
+        // A name of the hosts file has addresses only (as /etc/hosts): no NAPTR or SRV question for it.
+        if !hosts.isEmpty, hosts[name.lowercased()] != nil {
+            return addresses(name, port: Self.defaultPort(fallbackProto, secure: secure))
+                .map { ResolvedAddress(address: $0, proto: fallbackProto) }
+        }
         if let proto, secure, proto != "tls" {
             log?("cannot resolve \(name): transport \(proto) does not match a sips URI")
             return []

@@ -207,6 +207,18 @@ final class NameResolverTests: XCTestCase {
         }, "\(dns.questions)")
     }
 
+    /// A name of the hosts file (SWITCHYARD_HOSTS_FILE) resolves from it alone: no NAPTR, SRV or A question, its
+    /// addresses at the default port; an SRV target it has resolves from it too.
+    func testHostsFileNameAsksNoDNS() {
+        dns.add("_sip._udp.farm.test", .srv(priority: 1, weight: 0, port: 5070, target: "fs1.farm.test"))
+        let r = SIPResolver(settings: resolver().settings, hosts: ["gw.test": ["10.0.0.5", "10.0.0.6"], "fs1.farm.test": ["10.0.0.1"]], log: nil)
+        XCTAssertEqual(text(r.resolve("gw.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.5:5060", "udp:10.0.0.6:5060"])
+        XCTAssertEqual(text(r.resolve("GW.test", port: nil, proto: "tls", secure: false)), ["tls:10.0.0.5:5061", "tls:10.0.0.6:5061"])
+        XCTAssertEqual(dns.questions, [])
+        XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.1:5070"])
+        XCTAssertEqual(dns.asked("fs1.farm.test", type: FakeDNSServer.typeA), 0)
+    }
+
     /// An unknown name gives nothing (NXDOMAIN), quickly.
     func testUnknownNameDoesNotResolve() {
         XCTAssertEqual(resolver().resolve("nowhere.test", port: nil, proto: nil, secure: false), [])
