@@ -79,7 +79,8 @@ struct SIPResolver: Sendable {
     func srvAddresses(_ name: String, proto: String) -> [ResolvedAddress] {
         var out: [ResolvedAddress] = []
         for case let .srv(_, _, port, target) in Self.ordered(query(name, .srv), random: random) {
-            guard !target.isEmpty, target != "." else { continue }
+            // "." is RFC 2782's "no service here"; port 0 cannot be sent to.
+            guard !target.isEmpty, target != ".", port != 0 else { continue }
             out += addresses(target, port: port).map { ResolvedAddress(address: $0, proto: proto) }
             if out.count >= Self.maxAddresses { break }
         }

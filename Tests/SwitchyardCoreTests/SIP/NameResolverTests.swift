@@ -151,6 +151,26 @@ final class NameResolverTests: XCTestCase {
         XCTAssertEqual(logged.lines.count, 1, "\(logged.lines)")
     }
 
+    /// An SRV target whose name runs past its record's length (into the next record) is malformed: one log line.
+    func testSRVTargetPastItsRecordIsMalformed() {
+        let header: [UInt8] = [0, 1, 0x81, 0x80, 0, 0, 0, 2, 0, 0, 0, 0]
+        // SRV, rdlength 8: priority 1, weight 0, port 5060, then "\u{1}a" and the name's end byte outside the record,
+        // the first byte (the root owner name) of the A record after it.
+        let srv: [UInt8] = [0, 0, 33, 0, 1, 0, 0, 0, 30, 0, 8, 0, 1, 0, 0, 0x13, 0xc4, 1, 0x61]
+        let a: [UInt8] = [0, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 1]
+        XCTAssertEqual(DNSQuery.parse(header + srv + a, .srv, name: "x", log: { [logged] l in logged.add(l) }), [])
+        XCTAssertEqual(logged.lines.count, 1, "\(logged.lines)")
+    }
+
+    /// An SRV record with port 0 is skipped (nothing can be sent to it); "." means no service.
+    func testSRVPortZeroIsSkipped() {
+        dns.add("_sip._udp.farm.test", .srv(priority: 1, weight: 0, port: 0, target: "fs1.farm.test"),
+                .srv(priority: 2, weight: 0, port: 5080, target: "fs2.farm.test"))
+        dns.add("fs1.farm.test", .a("10.0.0.1"))
+        dns.add("fs2.farm.test", .a("10.0.0.2"))
+        XCTAssertEqual(text(resolver(naptr: false).resolve("farm.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.2:5080"])
+    }
+
     func testParseRejectsGarbage() {
         XCTAssertEqual(DNSQuery.parse([1, 2, 3], .srv, name: "x", log: { [logged] l in logged.add(l) }), [])
         XCTAssertEqual(logged.lines.count, 1)
