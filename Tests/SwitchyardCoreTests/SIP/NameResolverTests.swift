@@ -95,8 +95,10 @@ final class NameResolverTests: XCTestCase {
         dns.add("fs1.farm.test", .a("10.0.0.1"))
         let r = resolver()
         XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: "tcp", secure: false)), ["tcp:10.0.0.1:5070"])
-        XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: nil, secure: true)), ["tls:10.0.0.1:5071"])
         // A transport was given: no NAPTR question.
+        XCTAssertEqual(dns.asked("farm.test", type: FakeDNSServer.typeNAPTR), 0)
+        // sips without a transport: NAPTR is asked (no answer), then _sips._tcp.
+        XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: nil, secure: true)), ["tls:10.0.0.1:5071"])
         XCTAssertEqual(dns.asked("farm.test", type: FakeDNSServer.typeNAPTR), 1)
     }
 
