@@ -33,7 +33,13 @@ enum DNSQuery {
                 cresolv_query(name, type.rawValue, opt, b.baseAddress, Int32(b.count), &rcode)
             }
         }
-        guard n > 0 else { return ([], rcode != 0 && rcode != 3) }
+        guard n > 0 else {
+            // NXDOMAIN or no record of the type is an answer (not logged); no answer at all is worth a line (at most
+            // one per name and type every 5 s through the SIP core's cache).
+            let failed = rcode != 0 && rcode != 3
+            if failed { log?("DNS query for \(name) (\(type)) got no answer (timeout or server failure)") }
+            return ([], failed)
+        }
         return (parse(Array(answer[0..<Int(n)]), type, name: name, log: log), false)
     }
 

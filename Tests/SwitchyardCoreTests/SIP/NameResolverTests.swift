@@ -200,12 +200,13 @@ final class NameResolverTests: XCTestCase {
 
     /// A name that does not exist (NXDOMAIN) is remembered: the next resolution within the cache's time asks nothing.
     func testUnknownNameIsCached() {
-        let names = NameCache(settings: resolver().settings)
+        let names = NameCache(settings: resolver().settings, log: { [logged] l in logged.add(l) })
         XCTAssertEqual(names.resolveSIP("nowhere.test", port: nil, proto: nil, secure: false), [])
         let asked = dns.questions.count
         XCTAssertGreaterThan(asked, 0)
         XCTAssertEqual(names.resolveSIP("nowhere.test", port: nil, proto: nil, secure: false), [])
         XCTAssertEqual(dns.questions.count, asked, "\(dns.questions)")
+        XCTAssertEqual(logged.lines, [])
     }
 
     /// A DNS server that does not answer: the failure is kept for a few seconds, so the next message to the name does
@@ -216,13 +217,15 @@ final class NameResolverTests: XCTestCase {
         settings.searchList = 0
         let names = NameCache(settings: settings)
         let cache = DNSAnswerCache(failedTTL: 0.5)
-        let short = SIPResolver(settings: settings, hosts: [:], log: nil, cache: cache)
+        let short = SIPResolver(settings: settings, hosts: [:], log: { [logged] l in logged.add(l) }, cache: cache)
         XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
         XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
         XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
         XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
         XCTAssertEqual(short.resolve("quiet.test", port: 5060, proto: nil, secure: false), [])
         XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 2, "\(dns.questions)")
+        // No answer at all is logged (told from NXDOMAIN by the reply code: testUnknownNameIsCached logs nothing).
+        XCTAssertEqual(logged.lines, ["DNS query for quiet.test (a) got no answer (timeout or server failure)"])
         XCTAssertTrue(waitUntil(timeout: 3) {
             _ = short.resolve("quiet.test", port: 5060, proto: nil, secure: false)
             return dns.asked("quiet.test", type: FakeDNSServer.typeA) == 3
