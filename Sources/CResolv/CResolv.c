@@ -1,4 +1,5 @@
 #include "cresolv.h"
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -22,10 +23,17 @@ int cresolv_query(const char *name, int type, const cresolv_options *opt, unsign
         if (inet_pton(AF_INET, opt->server_ip, &sa.sin_addr) != 1) { res_nclose(&st); *rcode = -1; return -1; }
         st.nsaddr_list[0] = sa;
         st.nscount = 1;
+        /* An IPv6 server of resolv.conf sits in _u._ext.nsaddrs and is used instead of nsaddr_list's entry: dropped
+         * (freed as res_nclose would), so the test's server is the one asked. */
+        for (int i = 0; i < MAXNS; i++) {
+            free(st._u._ext.nsaddrs[i]);
+            st._u._ext.nsaddrs[i] = NULL;
+        }
     }
     int n = res_nsearch(&st, name, ns_c_in, type, answer, size);
     *rcode = -1;
     if (n < 0 && st.res_h_errno == HOST_NOT_FOUND) *rcode = ns_r_nxdomain;
+    if (n < 0 && st.res_h_errno == NO_DATA) *rcode = ns_r_noerror;
     if (n > size) n = size;
     res_nclose(&st);
     return n;
@@ -53,6 +61,7 @@ int cresolv_answer(const unsigned char *msg, int len, int index, cresolv_rr *out
     out->type = ns_rr_type(rr);
     out->ttl = ns_rr_ttl(rr);
     const unsigned char *p = ns_rr_rdata(rr), *end = p + ns_rr_rdlen(rr);
+    int n;
     switch (out->type) {
     case ns_t_a:
         if (end - p != 4) return -1;
@@ -65,7 +74,9 @@ int cresolv_answer(const unsigned char *msg, int len, int index, cresolv_rr *out
     case ns_t_srv:
         if (end - p < 7) return -1;
         out->n1 = ns_get16(p); out->n2 = ns_get16(p + 2); out->n3 = ns_get16(p + 4);
-        if (dn_expand(msg, msg + len, p + 6, out->name, sizeof out->name) < 0) return -1;
+        /* The target must end inside its record (dn_expand only knows the message's end). */
+        n = dn_expand(msg, msg + len, p + 6, out->name, sizeof out->name);
+        if (n < 0 || p + 6 + n > end) return -1;
         return 0;
     case ns_t_naptr:
         if (end - p < 7) return -1;
@@ -73,7 +84,8 @@ int cresolv_answer(const unsigned char *msg, int len, int index, cresolv_rr *out
         p += 4;
         if (!(p = charstr(p, end, out->flags)) || !(p = charstr(p, end, out->services))
             || !(p = charstr(p, end, out->regexp)) || p >= end) return -1;
-        if (dn_expand(msg, msg + len, p, out->name, sizeof out->name) < 0) return -1;
+        n = dn_expand(msg, msg + len, p, out->name, sizeof out->name);
+        if (n < 0 || p + n > end) return -1;
         return 0;
     default:
         return 1;

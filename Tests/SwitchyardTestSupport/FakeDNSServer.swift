@@ -38,6 +38,8 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
     private let table = Mutex<[String: [Record]]>([:])
     /// Names whose answer is cut after `n` bytes (a malformed reply).
     private let truncated = Mutex<[String: Int]>([:])
+    /// Names whose questions get no answer at all (a DNS server down or unreachable).
+    private let silent = Mutex<Set<String>>([])
     private let log = Mutex<[Question]>([])
     private let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
@@ -62,6 +64,9 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
 
     /// The answers for `name` are cut after `bytes` bytes.
     public func truncate(_ name: String, after bytes: Int) { truncated.withLock { $0[Self.key(name)] = bytes } }
+
+    /// Questions for `name` are recorded and never answered.
+    public func silence(_ name: String) { silent.withLock { _ = $0.insert(Self.key(name)) } }
 
     public var questions: [Question] { log.withLock { $0 } }
 
@@ -106,6 +111,7 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
         let type = UInt16(q[i + 1]) << 8 | UInt16(q[i + 2])
         let name = Self.key(labels.joined(separator: "."))
         log.withLock { $0.append(Question(name: name, type: Int(type))) }
+        if silent.withLock({ $0.contains(name) }) { return nil }
         let all = table.withLock { $0[name] }
         let records = (all ?? []).filter { $0.type == type }
         var out: [UInt8] = [q[0], q[1], 0x81 | (q[2] & 0x01), all == nil ? 0x83 : 0x80, 0, 1, 0, UInt8(records.count), 0, 0, 0, 0]

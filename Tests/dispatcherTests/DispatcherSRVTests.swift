@@ -5,7 +5,8 @@ import SwitchyardJSON
 import SwitchyardTestSupport
 
 /// Destinations resolved at load by the core's resolver (ABI 1.12): a name without a port gives its SRV targets'
-/// addresses at their ports. A FakeDNSServer answers (SWITCHYARD_DNS_SERVER, set for this in-process server).
+/// addresses at their ports. A FakeDNSServer answers (SWITCHYARD_DNS_SERVER, in this in-process server's own
+/// environment: no setenv while other threads run).
 final class DispatcherSRVTests: XCTestCase {
     func testSRVNameGivesItsTargets() throws {
         let dns = try FakeDNSServer()
@@ -14,8 +15,6 @@ final class DispatcherSRVTests: XCTestCase {
                 .srv(priority: 10, weight: 0, port: 5070, target: "fs1.farm.test"))
         dns.add("fs1.farm.test", .a("10.0.0.7"))
         dns.add("fs2.farm.test", .a("10.0.0.8"))
-        setenv("SWITCHYARD_DNS_SERVER", dns.address, 1)
-        defer { unsetenv("SWITCHYARD_DNS_SERVER") }
         let db = try SQLiteCLI.database("""
             INSERT INTO dispatcher (setid, destination, weight, priority, attrs, description) VALUES
               (1, 'sip:farm.test', '1', 0, '', ''), (1, 'sip:10.0.0.1', '1', 0, '', ''), (1, 'sip:nowhere.test', '1', 0, '', '');
@@ -30,7 +29,7 @@ final class DispatcherSRVTests: XCTestCase {
         loadmodule "dispatcher.so"
         modparam("dispatcher", "db_url", "sqlite://\(db)")
         route { sl_send_reply(200, "OK"); }
-        """)
+        """, environment: ["SWITCHYARD_DNS_SERVER": dns.address])
         try h.prepareAndStart()
         defer { h.stop() }
         let dests = h.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]

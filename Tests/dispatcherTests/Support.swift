@@ -45,10 +45,11 @@ final class Harness: @unchecked Sendable { // immutable fields; the server, its 
     let server: Server
     let path: String
 
-    init(_ config: String) {
+    /// `environment`: the server's own (the resolver's test hooks), instead of the test process's.
+    init(_ config: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("ds-\(UUID().uuidString).cfg").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(config.utf8))
-        server = Server(configPath: path, logSink: .collector(collector))
+        server = Server(configPath: path, logSink: .collector(collector), environment: environment)
     }
 
     func prepare(workers: Int = 2) -> [String] {

@@ -102,6 +102,27 @@ final class SRVRelayTests: TMTestCase {
         XCTAssertEqual(second.received("INVITE "), 0, second.report)
     }
 
+    /// A forced TCP socket and a destination naming no transport: the name is looked up SRV `_sip._tcp` (the forced
+    /// socket's transport; no NAPTR, no `_sip._udp`), and the INVITE reaches the target over TCP.
+    func testForcedSocketTransportPicksTheSRVName() throws {
+        let p = LocalPorts.freePorts(5)
+        let (proxy, proxyTCP, caller, a, b) = (p[0], p[1], p[2], p[3], p[4])
+        let dns = try farm(a, b, srvName: "_sip._tcp.farm.test")
+        let first = try startUAS(port: a, tcp: true)
+        _ = try startSwitchyard(proxyConfig(proxy, answering: a, relay: """
+            if ($rm == "INVITE") force_send_socket("tcp:127.0.0.1:\(proxyTCP)");
+                t_relay()
+            """, extra: """
+            socket = tcp:127.0.0.1:\(proxyTCP)
+            loadmodule "proto_tcp.so"
+            """), port: proxy, env: ["SWITCHYARD_DNS_SERVER": dns.address])
+        _ = try runUAC("uac.xml", local: caller, target: proxy, calls: 1, timeout: 5)
+        XCTAssertTrue(waitUntil(5) { first.received("INVITE ") == 1 }, first.report)
+        XCTAssertEqual(dns.asked("_sip._tcp.farm.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
+        XCTAssertEqual(dns.asked("_sip._udp.farm.test", type: FakeDNSServer.typeSRV), 0, "\(dns.questions)")
+        XCTAssertEqual(dns.questions.filter { $0.type == FakeDNSServer.typeNAPTR }, [])
+    }
+
     /// dns_try_naptr = 1 (the default): `farm.test`'s NAPTR record (SIP+D2U) names `_sip._udp.pool.test`, whose SRV
     /// target gets the call; farm.test itself has no SRV or A record.
     func testNAPTRLeadsToSRV() throws {

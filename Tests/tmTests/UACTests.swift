@@ -84,6 +84,28 @@ final class UACTests: TMTestCase {
         try CPlugin.build("Tests/SIP/tm/plugins/tm_pinger.c", into: workDir)
     }
 
+    /// t_uac_dlg to a name without a port: resolved as a relayed request's destination (SRV `_sip._udp`), so the
+    /// OPTIONS reaches the SRV target at its record's port, not the name's A record at 5060.
+    func testMIUACDialogToAnSRVName() throws {
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, callee) = (ports[0], ports[1])
+        let dns = try FakeDNSServer()
+        cleanups.append { dns.stop() }
+        dns.add("_sip._udp.farm.test", .srv(priority: 10, weight: 0, port: callee, target: "fs1.farm.test"))
+        dns.add("fs1.farm.test", .a("127.0.0.1"))
+        dns.add("farm.test", .a("127.0.0.9"))
+        let cfg = try cliConfig()
+        _ = try startSwitchyard(Self.config(port: proxy, extra: miFifo + "\ndns_try_naptr = 0") + "\nroute { exit; }\n",
+                                port: proxy, env: ["SWITCHYARD_DNS_SERVER": dns.address])
+        let uas = try startUAS("uas_options.xml", port: callee)
+        let headers = "headers=From: <sip:mi@127.0.0.1>\\r\\nTo: <sip:ping@farm.test>\\r\\n"
+        let (rc, out) = try cli(cfg, ["t_uac_dlg", "method=OPTIONS", "ruri=sip:ping@farm.test", headers])
+        XCTAssertEqual(rc, 0, out)
+        XCTAssertEqual(json(out)?["Status"] as? String, "200 OK", out)
+        XCTAssertTrue(uasCompleted(uas, lastReceived: "OPTIONS ", calls: 1), uas.report)
+        XCTAssertEqual(dns.asked("_sip._udp.farm.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
+    }
+
     func testAPIRequestFiresLocalCompleted() throws {
         // `nobody`: a port nobody listens on.
         let ports = LocalPorts.freePorts(5)

@@ -25,7 +25,8 @@ typedef struct cresolv_rr {
 } cresolv_rr;
 
 /* Sends a query (class IN) for name and type; the answer's length in answer, or -1 (no such name, no data, no
- * answer, or an error: *rcode gets the reply code when one came, else -1). */
+ * answer, or an error): then *rcode is 3 (NXDOMAIN) or 0 (the name has no record of the type) when a server said
+ * so, else -1 (no answer in time, a server failure, or an error). */
 int cresolv_query(const char *name, int type, const cresolv_options *opt, unsigned char *answer, int size, int *rcode);
 
 /* The number of answer records of a reply, or -1 when its header or sections do not parse. */

@@ -11,13 +11,19 @@ extension SIPCore {
     /// tm's timer thread.
     func destinations(_ ctx: ScriptContext, _ t: SIPTarget) -> DestinationAddresses {
         if let a = lookupNumeric(ctx, t.host, port: t.port) { return DestinationAddresses(single: a) }
-        if let r = ctx.message.resolvedName, r.target == t { return DestinationAddresses(list: r.addresses, protos: r.protos) }
-        let list = names.resolveSIP(t.host, port: t.portGiven ? t.port : nil, proto: t.protoGiven ? t.proto : nil,
-                                    secure: t.secure)
+        // A URI naming no transport is resolved with the forced socket's (OpenSIPS's uri2dst: SRV of that transport,
+        // no NAPTR).
+        let proto = t.protoGiven ? t.proto : ctx.message.forcedSocket?.proto.name
+        if let r = ctx.message.resolvedName, r.target == t, r.proto == proto {
+            return DestinationAddresses(list: r.addresses, protos: r.protos)
+        }
+        let list = names.resolveSIP(t.host, port: t.portGiven ? t.port : nil, proto: proto, secure: t.secure)
         let addresses = list.map(\.address)
-        // The transport of each address is the URI's unless NAPTR chose another: kept only then.
+        // The transport of each address is the URI's unless NAPTR (or the forced socket) chose another: kept only then.
         let protos: [String]? = list.contains { $0.proto != t.proto } ? list.map(\.proto) : nil
-        if !list.isEmpty { ctx.message.resolvedName = ResolvedName(target: t, addresses: addresses, protos: protos) }
+        if !list.isEmpty {
+            ctx.message.resolvedName = ResolvedName(target: t, proto: proto, addresses: addresses, protos: protos)
+        }
         return DestinationAddresses(list: addresses, protos: protos)
     }
 
@@ -70,6 +76,8 @@ struct DestinationAddresses: RandomAccessCollection {
 /// A destination name's addresses as first resolved for a message.
 struct ResolvedName: Sendable {
     let target: SIPTarget
+    /// The transport it was resolved for (nil: none, NAPTR chose).
+    let proto: String?
     let addresses: [SocketAddress]
     let protos: [String]?
 }

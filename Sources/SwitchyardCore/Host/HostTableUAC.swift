@@ -67,25 +67,21 @@ extension HostTable {
 }
 
 extension SIPCore {
-    /// The socket and destination of a request made here (no received message): the URI's host, port and transport,
-    /// from `socket` when given. Errors are the ABI's (-2 bad URI, -3 not our socket, -4 unresolvable, -6 no socket).
+    /// The socket and destination of a request made here (no received message): the URI's host, port and transport
+    /// resolved as a relayed request's (SRV when it has no port), from `socket` when given. Errors are the ABI's (-2 bad URI, -3 not our socket, -4 unresolvable, -6 no socket).
     func localTarget(uri text: String, socket: String) -> Result<(SIPSocket, SocketAddress), BuildError> {
         guard let uri = SIPURI(text), !uri.host.isEmpty else { return .failure(.init(code: -2)) }
         let secure = uri.scheme.lowercased() == "sips"
-        let proto = uri.param("transport")?.lowercased() ?? (secure ? "tls" : "udp")
-        let port = uri.port.isEmpty ? (secure ? 5061 : 5060) : (Int(uri.port) ?? 0)
-        guard (1...65535).contains(port) else { return .failure(.init(code: -2)) }
+        let transport = uri.param("transport")?.lowercased()
+        let port = uri.port.isEmpty ? nil : Int(uri.port)
+        if !uri.port.isEmpty { guard let p = port, (1...65535).contains(p) else { return .failure(.init(code: -2)) } }
         var forced: SIPSocket? = nil
         if !socket.isEmpty {
-            guard let s = findSocket(socket), s.proto.name == proto else { return .failure(.init(code: -3)) }
+            guard let s = findSocket(socket) else { return .failure(.init(code: -3)) }
             forced = s
         }
         let bare = uri.host.hasPrefix("[") ? String(uri.host.dropFirst().dropLast()) : uri.host
-        guard let addr = names.lookup(uri.param("maddr") ?? bare, port: port) else { return .failure(.init(code: -4)) }
-        if let f = forced, f.address.family != addr.family && !f.address.isAny { return .failure(.init(code: -3)) }
-        guard let s = forced ?? self.socket(proto: proto, family: addr.family, prefer: nil) else {
-            return .failure(.init(code: -6))
-        }
-        return .success((s, addr))
+        return localDestination(host: uri.param("maddr") ?? bare, port: port, transport: transport, secure: secure,
+                                forced: forced)
     }
 }

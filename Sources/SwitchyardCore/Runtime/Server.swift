@@ -49,8 +49,12 @@ public final class Server: HostServices, @unchecked Sendable {
     /// What the table's `runtime` points to; cleared at stop so plugin threads outliving it find no core.
     private var runtimeHandle: RuntimeHandle?
 
-    public init(configPath: String, logSink: LogSink = .stderr) {
+    /// `environment`: where the resolver's test hooks (SWITCHYARD_DNS_SERVER, SWITCHYARD_HOSTS_FILE) are read, so a
+    /// test can give an in-process server its own without setenv.
+    public init(configPath: String, logSink: LogSink = .stderr,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.configPath = configPath
+        config.dns = DNSSettings(environment: environment)
         log = CoreLog(sink: logSink)
         engine = ScriptEngine(log: log)
         modules = ModuleRegistry(diagnostics: diagnostics, log: log)
@@ -77,6 +81,7 @@ public final class Server: HostServices, @unchecked Sendable {
         engine.maxWhileLoops = config.maxWhileLoops
         BlacklistConfig.install(config, into: engine, diagnostics: diagnostics)
         engine.dns = config.dns
+        engine.dnsHosts = NameResolver.hostsTable(file: config.dns.hostsFile)
         engine.applyScriptGlobals(ast.globals)
         // An alias that does not parse stops startup at its line, as any other bad global (OpenSIPS: a parse error).
         engine.aliases = config.aliasLines.compactMap { line in

@@ -116,22 +116,22 @@ final class LocalRequests: @unchecked Sendable {
               done: @escaping Done) -> Int {
         guard let core, let uri = SIPURI(ruri), !method.isEmpty, !method.contains(" ") else { return -2 }
         let target = SIPURI(dst.isEmpty ? ruri : dst) ?? uri
-        let proto = target.param("transport")?.lowercased() ?? "udp"
-        let port = Int(target.port) ?? 5060
-        guard (1...65535).contains(port) else { return -2 }
+        let port = target.port.isEmpty ? nil : Int(target.port)
+        if !target.port.isEmpty { guard let p = port, (1...65535).contains(p) else { return -2 } }
         var forced: SIPSocket? = nil
         if !from.isEmpty {
-            guard let s = core.findSocket(from), s.proto.name == proto else { return -3 }
+            guard let s = core.findSocket(from) else { return -3 }
             forced = s
         }
         let host = target.host.hasPrefix("[") ? String(target.host.dropFirst().dropLast()) : target.host
-        guard let addr = core.names.lookup(host, port: port) else {
-            done(477)
-            return 0
-        }
-        // A socket of the other address family cannot reach the target: refused, so the caller can choose again.
-        if let f = forced, f.address.family != addr.family && !f.address.isAny { return -3 }
-        guard let socket = forced ?? core.socket(proto: proto, family: addr.family, prefer: nil) else {
+        // Resolved as a relayed request's destination (SRV when no port). A forced socket of another transport or
+        // address family cannot reach the target: refused, so the caller can choose again.
+        let socket: SIPSocket, addr: SocketAddress
+        switch core.localDestination(host: host, port: port, transport: target.param("transport")?.lowercased(),
+                                     secure: target.scheme.lowercased() == "sips", forced: forced) {
+        case .success(let found): (socket, addr) = found
+        case .failure(let e) where e.code == -3: return -3
+        case .failure:
             done(477)
             return 0
         }

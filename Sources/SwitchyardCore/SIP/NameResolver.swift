@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Foundation
-import Synchronization
 
 /// Name lookups of the socket= and alias= names: A and AAAA through the system resolver. SIP destinations go
 /// through NameCache (SRV, NAPTR, and the DNS globals: NameResolverSIP.swift).
@@ -32,7 +31,7 @@ enum NameResolver {
     static func lookup(_ host: String, port: Int) -> SocketAddress? { lookupAll(host, port: port).first }
 
     /// A hosts(5)-style table ("address name [name...]" per line; a name on several lines has several addresses, in
-    /// the file's order). Read from the file `SWITCHYARD_HOSTS_FILE` names, if set: names a test or a lab needs
+    /// the file's order). Read from the file `SWITCHYARD_HOSTS_FILE` names (DNSSettings.hostsFile), if set: names a test or a lab needs
     /// (several addresses for one name) without editing /etc/hosts.
     static func hostsTable(file: String?) -> [String: [String]] {
         guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [:] }
@@ -47,18 +46,16 @@ enum NameResolver {
     }
 }
 
-/// Resolved destination names, kept for `ttl` seconds: forward() to a gateway given by name would otherwise block
-/// a SIP worker in DNS lookups on every request. Numeric addresses are never cached (they need no lookup).
+/// The SIP core's resolver: SIPResolver with a DNSAnswerCache, so forward() to a gateway given by name does not
+/// block a SIP worker in DNS lookups on every request. Numeric addresses never reach the cache (they need no lookup).
 final class NameCache: Sendable {
-    private let entries = Mutex<[String: (addresses: [ResolvedAddress], expires: UInt64)]>([:])
-    private let ttlNs: UInt64
     let resolver: SIPResolver
-    static let maxEntries = 4096
 
-    init(ttl: TimeInterval = 30, hostsFile: String? = ProcessInfo.processInfo.environment["SWITCHYARD_HOSTS_FILE"],
-         settings: DNSSettings = DNSSettings(), log: (@Sendable (String) -> Void)? = nil) {
-        ttlNs = UInt64(ttl * 1e9)
-        resolver = SIPResolver(settings: settings, hosts: NameResolver.hostsTable(file: hostsFile), log: log)
+    /// `hosts`: the names of settings.hostsFile (read here when not given).
+    init(ttl: TimeInterval = 30, settings: DNSSettings = DNSSettings(), hosts: [String: [String]]? = nil,
+         log: (@Sendable (String) -> Void)? = nil) {
+        resolver = SIPResolver(settings: settings, hosts: hosts ?? NameResolver.hostsTable(file: settings.hostsFile), log: log,
+                               cache: DNSAnswerCache(ttl: ttl))
     }
 
     func lookup(_ host: String, port: Int) -> SocketAddress? {
@@ -68,28 +65,13 @@ final class NameCache: Sendable {
 
     /// A name's addresses at a port (A records; AAAA as dns_try_ipv6 says), no SRV: empty when it does not resolve.
     func lookupAll(_ host: String, port: Int) -> [SocketAddress] {
-        if let a = SocketAddress(ip: host, port: port) { return [a] }
-        return cached("\(host.lowercased()):\(port)") {
-            resolver.addresses(host, port: port).map { ResolvedAddress(address: $0, proto: "") }
-        }.map(\.address)
+        resolver.addresses(host, port: port)
     }
 
     /// A SIP destination's addresses in the order DNS failover tries them (SIPResolver: NAPTR, SRV, A): `port` nil
-    /// when the URI has none, `proto` nil when it names no transport. Empty when it does not resolve.
+    /// when the URI has none, `proto` nil when it names no transport. Empty when it does not resolve. The answers
+    /// come from the cache; the SRV order is drawn anew on each call.
     func resolveSIP(_ host: String, port: Int?, proto: String?, secure: Bool) -> [ResolvedAddress] {
-        let key = "\(proto ?? "-")\(secure ? "s" : "")/\(host.lowercased()):\(port ?? 0)"
-        return cached(key) { resolver.resolve(host, port: port, proto: proto, secure: secure) }
-    }
-
-    private func cached(_ key: String, _ resolve: () -> [ResolvedAddress]) -> [ResolvedAddress] {
-        let now = DispatchTime.now().uptimeNanoseconds
-        if let e = entries.withLock({ $0[key] }), e.expires > now { return e.addresses }
-        let all = resolve()
-        guard !all.isEmpty else { return [] }
-        entries.withLock { m in
-            if m.count >= Self.maxEntries { m.removeAll(keepingCapacity: true) }
-            m[key] = (all, now + ttlNs)
-        }
-        return all
+        resolver.resolve(host, port: port, proto: proto, secure: secure)
     }
 }

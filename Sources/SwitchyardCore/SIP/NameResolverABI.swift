@@ -5,15 +5,17 @@ import Foundation
 import SwitchyardABI
 
 /// ABI 1.12's rt_sip_resolve: the core's SIP resolver for modules (the dispatcher's destinations at load), with the
-/// script's dns_* globals. Nothing is cached: a module asks at startup or on a reload, not per message.
+/// script's dns_* globals.
 extension HostTable {
     static func installResolve(_ h: inout sy_host_api) {
         h.rt_sip_resolve = { rt, host, port, proto, isSips, out, max in
             guard let server = HostBridge.runtime(rt), let out, host.len > 0 else { return -1 }
             let engine = server.engine
-            let resolver = SIPResolver(settings: engine.dns,
-                                       hosts: NameResolver.hostsTable(file: ProcessInfo.processInfo.environment["SWITCHYARD_HOSTS_FILE"]),
-                                       log: { server.log.write(LogLevels.warn, module: "core", $0) })
+            // The SIP core's resolver once it runs (its cached answers); at load, before it exists, one with the same
+            // settings and hosts table (read once at startup), caching nothing.
+            let resolver = engine.sip?.names.resolver
+                ?? SIPResolver(settings: engine.dns, hosts: engine.dnsHosts,
+                               log: { server.log.write(LogLevels.warn, module: "core", $0) })
             let p = HostTable.text(proto).lowercased()
             let list = resolver.resolve(HostTable.text(host), port: port == 0 ? nil : Int(port), proto: p.isEmpty ? nil : p,
                                         secure: isSips != 0)

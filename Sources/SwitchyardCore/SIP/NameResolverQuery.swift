@@ -19,6 +19,13 @@ enum DNSQuery {
     /// The records of `type` answering `name`; empty when the name has none or the query failed. An answer that does
     /// not parse gives what came before the bad record and one line through `log`.
     static func records(_ name: String, _ type: DNSType, settings: DNSSettings, log: ((String) -> Void)?) -> [DNSRecord] {
+        answer(name, type, settings: settings, log: log).records
+    }
+
+    /// The same, and whether the query failed (no answer in time, a server failure) rather than a server saying the
+    /// name has no such record: a failure is cached for a shorter time (DNSAnswerCache).
+    static func answer(_ name: String, _ type: DNSType, settings: DNSSettings, log: ((String) -> Void)?)
+        -> (records: [DNSRecord], failed: Bool) {
         var answer = [UInt8](repeating: 0, count: 8192)
         var rcode: Int32 = 0
         let n: Int32 = withOptions(settings) { opt in
@@ -26,8 +33,14 @@ enum DNSQuery {
                 cresolv_query(name, type.rawValue, opt, b.baseAddress, Int32(b.count), &rcode)
             }
         }
-        guard n > 0 else { return [] }
-        return parse(Array(answer[0..<Int(n)]), type, name: name, log: log)
+        guard n > 0 else {
+            // NXDOMAIN or no record of the type is an answer (not logged); no answer at all is worth a line (at most
+            // one per name and type every 5 s through the SIP core's cache).
+            let failed = rcode != 0 && rcode != 3
+            if failed { log?("DNS query for \(name) (\(type)) got no answer (timeout or server failure)") }
+            return ([], failed)
+        }
+        return (parse(Array(answer[0..<Int(n)]), type, name: name, log: log), false)
     }
 
     /// The records of `type` in a reply (the answer section; other types, e.g. a CNAME, skipped).

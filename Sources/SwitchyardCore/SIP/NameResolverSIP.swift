@@ -17,9 +17,12 @@ struct ResolvedAddress: Sendable, Equatable {
 /// timer thread or elsewhere.
 struct SIPResolver: Sendable {
     let settings: DNSSettings
-    /// SWITCHYARD_HOSTS_FILE's names: answered before any DNS lookup (SRV targets included).
+    /// SWITCHYARD_HOSTS_FILE's names: answered before any DNS lookup (SRV targets included); such a name is never
+    /// looked up NAPTR or SRV.
     let hosts: [String: [String]]
     let log: (@Sendable (String) -> Void)?
+    /// Where answers are kept (the SIP core's); nil: every call asks DNS.
+    var cache: DNSAnswerCache? = nil
     /// A number in 0...n, for the weighted order of SRV records of one priority (tests fix it).
     var random: @Sendable (Int) -> Int = { Int.random(in: 0...max(0, $0)) }
     /// At most this many addresses are kept for one destination (the dispatcher keeps as many).
@@ -33,13 +36,18 @@ struct SIPResolver: Sendable {
             return [ResolvedAddress(address: ip, proto: fallbackProto)]
         }
         if let port { return addresses(name, port: port).map { ResolvedAddress(address: $0, proto: fallbackProto) } }
+        // A name of the hosts file has addresses only (as /etc/hosts): no NAPTR or SRV question for it.
+        if !hosts.isEmpty, hosts[name.lowercased()] != nil {
+            return addresses(name, port: Self.defaultPort(fallbackProto, secure: secure))
+                .map { ResolvedAddress(address: $0, proto: fallbackProto) }
+        }
         if let proto, secure, proto != "tls" {
             log?("cannot resolve \(name): transport \(proto) does not match a sips URI")
             return []
         }
         if proto == nil, settings.tryNAPTR {
             var out: [ResolvedAddress] = []
-            for (p, replacement) in Self.sipNAPTRs(DNSQuery.records(name, .naptr, settings: settings, log: log), secure: secure) {
+            for (p, replacement) in Self.sipNAPTRs(query(name, .naptr), secure: secure) {
                 out += srvAddresses(replacement, proto: p)
                 if out.count >= Self.maxAddresses { break }
             }
@@ -70,9 +78,9 @@ struct SIPResolver: Sendable {
     /// The addresses of the SRV targets of `name`, in the order failover tries them, each at its record's port.
     func srvAddresses(_ name: String, proto: String) -> [ResolvedAddress] {
         var out: [ResolvedAddress] = []
-        for case let .srv(_, _, port, target) in Self.ordered(DNSQuery.records(name, .srv, settings: settings, log: log),
-                                                             random: random) {
-            guard !target.isEmpty, target != "." else { continue }
+        for case let .srv(_, _, port, target) in Self.ordered(query(name, .srv), random: random) {
+            // "." is RFC 2782's "no service here"; port 0 cannot be sent to.
+            guard !target.isEmpty, target != ".", port != 0 else { continue }
             out += addresses(target, port: port).map { ResolvedAddress(address: $0, proto: proto) }
             if out.count >= Self.maxAddresses { break }
         }
@@ -80,27 +88,41 @@ struct SIPResolver: Sendable {
     }
 
     private func lookup(_ name: String, _ family: Int32) -> [SocketAddress] {
-        if settings.serverIP != nil {
-            return DNSQuery.records(name, family == AF_INET ? .a : .aaaa, settings: settings, log: log).compactMap {
-                if case .address(let a) = $0 { return a } else { return nil }
-            }
+        query(name, family == AF_INET ? .a : .aaaa).compactMap {
+            if case .address(let a) = $0 { return a } else { return nil }
+        }
+    }
+
+    /// The records of `type` for `name`, from the cache when there is one. A and AAAA go to getaddrinfo (hence
+    /// /etc/hosts and nsswitch) unless SWITCHYARD_DNS_SERVER names a server.
+    private func query(_ name: String, _ type: DNSType) -> [DNSRecord] {
+        guard let cache else { return fetch(name, type).records }
+        return cache.records(name, type) { fetch(name, type) }
+    }
+
+    private func fetch(_ name: String, _ type: DNSType) -> (records: [DNSRecord], failed: Bool) {
+        guard settings.serverIP == nil, type == .a || type == .aaaa else {
+            return DNSQuery.answer(name, type, settings: settings, log: log)
         }
         var hints = addrinfo()
-        hints.ai_family = family
+        hints.ai_family = type == .a ? AF_INET : AF_INET6
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
         var res: UnsafeMutablePointer<addrinfo>? = nil
-        guard getaddrinfo(name, nil, &hints, &res) == 0, let first = res else { return [] }
+        let rc = getaddrinfo(name, nil, &hints, &res)
+        // EAI_NONAME / EAI_NODATA (-5, a glibc extension Swift does not import): the name has no such address (an
+        // answer); anything else (EAI_AGAIN: no answer in time) a failure.
+        guard rc == 0, let first = res else { return ([], rc != EAI_NONAME && rc != -5) }
         defer { freeaddrinfo(first) }
-        var out: [SocketAddress] = []
+        var out: [DNSRecord] = []
         var p: UnsafeMutablePointer<addrinfo>? = first
         while let cur = p {
             if let sa = cur.pointee.ai_addr {
-                let a = SocketAddress(sa, cur.pointee.ai_addrlen)
+                let a = DNSRecord.address(SocketAddress(sa, cur.pointee.ai_addrlen))
                 if !out.contains(a) { out.append(a) }
             }
             p = cur.pointee.ai_next
         }
-        return out
+        return (out, false)
     }
 
     static func defaultPort(_ proto: String, secure: Bool) -> Int { secure || proto == "tls" ? 5061 : 5060 }
@@ -143,7 +165,7 @@ struct SIPResolver: Sendable {
 
     /// The NAPTR records a SIP resolver follows, in order then preference: flag "s", a replacement and no regexp,
     /// service SIP+D2U / SIP+D2T / SIP+D2S, or SIPS+D2T / SIPS+D2S (only those for a sips URI); with the transport
-    /// each names.
+    /// each names (TLS for both SIPS services, as OpenSIPS).
     static func sipNAPTRs(_ records: [DNSRecord], secure: Bool) -> [(proto: String, replacement: String)] {
         var out: [(key: Int, proto: String, replacement: String)] = []
         for case let .naptr(order, pref, flags, services, regexp, replacement) in records {
@@ -155,7 +177,7 @@ struct SIPResolver: Sendable {
             case "sip+d2t" where !secure: proto = "tcp"
             case "sip+d2s" where !secure: proto = "sctp"
             case "sips+d2t": proto = "tls"
-            case "sips+d2s": proto = "sctp"
+            case "sips+d2s": proto = "tls"   // OpenSIPS: every SIPS service is TLS (never a plain-SCTP downgrade)
             default: continue
             }
             out.append(((order << 16) + pref, proto, replacement))

@@ -17,8 +17,12 @@ public struct DNSSettings: Sendable, Equatable {
     /// instead of resolv.conf's and nsswitch's (a test's own DNS server).
     public var serverIP: String?
     public var serverPort = 53
+    /// `SWITCHYARD_HOSTS_FILE`: a hosts(5)-style file whose names resolve from it (NameResolver.hostsTable).
+    public var hostsFile: String?
 
+    /// The test hooks from `environment` (the process's, or the one a test gives its in-process Server).
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        hostsFile = environment["SWITCHYARD_HOSTS_FILE"]
         if let s = environment["SWITCHYARD_DNS_SERVER"], let colon = s.lastIndex(of: ":"),
            let port = Int(s[s.index(after: colon)...]), (1...65535).contains(port) {
             serverIP = String(s[..<colon])

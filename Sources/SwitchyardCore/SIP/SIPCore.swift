@@ -36,7 +36,7 @@ public final class SIPCore: @unchecked Sendable {
         self.engine = engine
         self.log = log
         self.local = LocalRequests(log: log)
-        self.names = NameCache(settings: engine.dns, log: { log.write(LogLevels.warn, module: "core", $0) })
+        self.names = NameCache(settings: engine.dns, hosts: engine.dnsHosts, log: { log.write(LogLevels.warn, module: "core", $0) })
     }
 
     public var socketNames: [String] { sockets.map(\.name) }

@@ -26,6 +26,8 @@ public final class ScriptEngine: @unchecked Sendable {
     public var dnsBlacklistDisabled = true
     /// The resolver's globals (dns_try_ipv6, dns_try_naptr, dns_retr_*, dns_servers_no, dns_use_search_list).
     public var dns = DNSSettings()
+    /// The names of `dns.hostsFile`, read once at startup (the SIP core's resolver and rt_sip_resolve use them).
+    var dnsHosts: [String: [String]] = [:]
     /// enable_asserts / abort_on_assert (OpenSIPS's globals, both off by default): see AssertNode.
     public var enableAsserts = false
     public var abortOnAssert = false

@@ -1,8 +1,8 @@
 import XCTest
 import SwitchyardABI
 
-/// ABI 1.11's DNS failover entry comes right after the header insertion group (its offset, whatever is appended
-/// later): every earlier entry keeps its offset.
+/// ABI 1.11's DNS failover entries and 1.12's resolver entry: each right after the one before it (its offset,
+/// whatever is appended later), so every earlier entry keeps its offset.
 final class FailoverABITests: XCTestCase {
     func testBuildRequestAtFollowsTheHeaderInsertionGroup() throws {
         let ptr = MemoryLayout<UnsafeRawPointer>.size
@@ -13,5 +13,19 @@ final class FailoverABITests: XCTestCase {
         let learn = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_learn_failed))
         XCTAssertEqual(learn, at + ptr)
         XCTAssertGreaterThanOrEqual(MemoryLayout<sy_host_api>.size, learn + ptr)
+    }
+
+    /// ABI 1.12's rt_sip_resolve comes right after rt_sip_learn_failed; its item keeps the documented layout (ip[46],
+    /// port, proto[8]: 56 bytes).
+    func testSIPResolveFollowsLearnFailed() throws {
+        let ptr = MemoryLayout<UnsafeRawPointer>.size
+        let learn = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_learn_failed))
+        let resolve = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_resolve))
+        XCTAssertEqual(resolve, learn + ptr)
+        XCTAssertGreaterThanOrEqual(MemoryLayout<sy_host_api>.size, resolve + ptr)
+        XCTAssertEqual(MemoryLayout<sy_sip_resolved>.size, 56)
+        XCTAssertEqual(MemoryLayout<sy_sip_resolved>.offset(of: \.ip), 0)
+        XCTAssertEqual(MemoryLayout<sy_sip_resolved>.offset(of: \.port), 46)
+        XCTAssertEqual(MemoryLayout<sy_sip_resolved>.offset(of: \.proto), 48)
     }
 }

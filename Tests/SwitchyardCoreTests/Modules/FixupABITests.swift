@@ -24,7 +24,7 @@ final class FixupABITests: XCTestCase {
         event_route[E_FIX] { $var(n) = "dyn"; abi111_level(3, "a $var(n)"); abi111_level(4, "$var(n)"); abi111_level("5", "lit"); }
         """))
         XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
-        XCTAssertEqual(h.server.modules.module(named: "abi111")?.abiVersion, "1.12")
+        XCTAssertEqual(h.server.modules.module(named: "abi111")?.abiVersion, "1.\(SY_ABI_MINOR)")
         let log = { h.messages.joined(separator: "\n") }
         // Once per call site, at startup: literals as the handler gets them, strings with variables as dynamic.
         for line in ["fixup level=C 3 name=D", "fixup level=C 4 name=D", "fixup level=C 5 name=C lit"] {
@@ -96,5 +96,24 @@ final class FixupABITests: XCTestCase {
         defer { h.stop() }
         XCTAssertEqual(h.server.raiseEvent("E_CTX", []), 0)
         XCTAssertTrue(h.waitFor("CTX rs=503 xc=from C"), h.messages.joined(separator: "\n"))
+    }
+
+    /// Built against the frozen 1.11 header (Fixtures/plugins/abi_1_11): loads, its fixups run and its handler works
+    /// on this core (1.12 appended rt_sip_resolve to the host table).
+    func testA111BuiltPluginStillLoads() throws {
+        try PluginBuilder.build("abi_1_11", headerDir: Repo.fixtures.appendingPathComponent("plugins/abi_1_11").path,
+                                output: "abi_1_11_built_1_11")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_11_built_1_11.so"
+        event_route[E_FIX] { abi111_level(3, "built"); }
+        """)
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        XCTAssertEqual(h.server.modules.module(named: "abi111")?.abiVersion, "1.11")
+        XCTAssertEqual(h.messages.filter { $0.hasSuffix("fixup level=C 3 name=C built") }.count, 1, h.messages.joined(separator: "\n"))
+        try h.start()
+        defer { h.stop() }
+        XCTAssertEqual(h.server.raiseEvent("E_FIX", []), 0)
+        XCTAssertTrue(h.waitFor("level=3 name=built"), h.messages.joined(separator: "\n"))
     }
 }

@@ -70,10 +70,13 @@ final class NameResolverTests: XCTestCase {
             .naptr(order: 1, preference: 1, flags: "u", services: "SIP+D2U", regexp: "!.*!sip:a@b!", replacement: ""),
             .naptr(order: 1, preference: 1, flags: "s", services: "SIPS+D2U", regexp: "", replacement: "bad.x"),
             .naptr(order: 1, preference: 1, flags: "s", services: "E2U+sip", regexp: "", replacement: "enum.x"),
+            .naptr(order: 30, preference: 1, flags: "s", services: "SIPS+D2S", regexp: "", replacement: "sctp.x"),
         ]
         XCTAssertEqual(SIPResolver.sipNAPTRs(records, secure: false).map { "\($0.proto) \($0.replacement)" },
-                       ["tls tls.x", "udp udp.x", "tcp tcp.x"])
-        XCTAssertEqual(SIPResolver.sipNAPTRs(records, secure: true).map { "\($0.proto) \($0.replacement)" }, ["tls tls.x"])
+                       ["tls tls.x", "udp udp.x", "tcp tcp.x", "tls sctp.x"])
+        // SIPS+D2S is TLS (as OpenSIPS), never a plain SCTP downgrade of a sips URI.
+        XCTAssertEqual(SIPResolver.sipNAPTRs(records, secure: true).map { "\($0.proto) \($0.replacement)" },
+                       ["tls tls.x", "tls sctp.x"])
     }
 
     /// No port: SRV by the transport; each target's addresses at its record's port, the targets in priority order.
@@ -92,8 +95,10 @@ final class NameResolverTests: XCTestCase {
         dns.add("fs1.farm.test", .a("10.0.0.1"))
         let r = resolver()
         XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: "tcp", secure: false)), ["tcp:10.0.0.1:5070"])
-        XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: nil, secure: true)), ["tls:10.0.0.1:5071"])
         // A transport was given: no NAPTR question.
+        XCTAssertEqual(dns.asked("farm.test", type: FakeDNSServer.typeNAPTR), 0)
+        // sips without a transport: NAPTR is asked (no answer), then _sips._tcp.
+        XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: nil, secure: true)), ["tls:10.0.0.1:5071"])
         XCTAssertEqual(dns.asked("farm.test", type: FakeDNSServer.typeNAPTR), 1)
     }
 
@@ -148,9 +153,95 @@ final class NameResolverTests: XCTestCase {
         XCTAssertEqual(logged.lines.count, 1, "\(logged.lines)")
     }
 
+    /// An SRV target whose name runs past its record's length (into the next record) is malformed: one log line.
+    func testSRVTargetPastItsRecordIsMalformed() {
+        let header: [UInt8] = [0, 1, 0x81, 0x80, 0, 0, 0, 2, 0, 0, 0, 0]
+        // SRV, rdlength 8: priority 1, weight 0, port 5060, then "\u{1}a" and the name's end byte outside the record,
+        // the first byte (the root owner name) of the A record after it.
+        let srv: [UInt8] = [0, 0, 33, 0, 1, 0, 0, 0, 30, 0, 8, 0, 1, 0, 0, 0x13, 0xc4, 1, 0x61]
+        let a: [UInt8] = [0, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 1]
+        XCTAssertEqual(DNSQuery.parse(header + srv + a, .srv, name: "x", log: { [logged] l in logged.add(l) }), [])
+        XCTAssertEqual(logged.lines.count, 1, "\(logged.lines)")
+    }
+
+    /// An SRV record with port 0 is skipped (nothing can be sent to it); "." means no service.
+    func testSRVPortZeroIsSkipped() {
+        dns.add("_sip._udp.farm.test", .srv(priority: 1, weight: 0, port: 0, target: "fs1.farm.test"),
+                .srv(priority: 2, weight: 0, port: 5080, target: "fs2.farm.test"))
+        dns.add("fs1.farm.test", .a("10.0.0.1"))
+        dns.add("fs2.farm.test", .a("10.0.0.2"))
+        XCTAssertEqual(text(resolver(naptr: false).resolve("farm.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.2:5080"])
+    }
+
     func testParseRejectsGarbage() {
         XCTAssertEqual(DNSQuery.parse([1, 2, 3], .srv, name: "x", log: { [logged] l in logged.add(l) }), [])
         XCTAssertEqual(logged.lines.count, 1)
+    }
+
+    /// The core's cache keeps the answers, not an order: two SRV targets of one priority and equal weight both get
+    /// messages (the weighted order drawn on every resolution, as OpenSIPS's sort_srvs), and DNS is asked once.
+    func testCachedSRVNameSpreadsOverEqualTargets() {
+        dns.add("_sip._udp.farm.test", .srv(priority: 10, weight: 10, port: 5070, target: "fs1.farm.test"),
+                .srv(priority: 10, weight: 10, port: 5080, target: "fs2.farm.test"))
+        dns.add("fs1.farm.test", .a("10.0.0.1"))
+        dns.add("fs2.farm.test", .a("10.0.0.2"))
+        let names = NameCache(settings: resolver(naptr: false).settings)
+        var first: [String: Int] = [:]
+        for _ in 0..<200 {
+            let list = text(names.resolveSIP("farm.test", port: nil, proto: nil, secure: false))
+            XCTAssertEqual(Set(list), ["udp:10.0.0.1:5070", "udp:10.0.0.2:5080"])
+            first[list.first ?? "", default: 0] += 1
+        }
+        XCTAssertEqual(Set(first.keys), ["udp:10.0.0.1:5070", "udp:10.0.0.2:5080"], "\(first)")
+        XCTAssertGreaterThan(first.values.min() ?? 0, 40, "\(first)")
+        XCTAssertEqual(dns.asked("_sip._udp.farm.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
+        XCTAssertEqual(dns.asked("fs1.farm.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+    }
+
+    /// A name that does not exist (NXDOMAIN) is remembered: the next resolution within the cache's time asks nothing.
+    func testUnknownNameIsCached() {
+        let names = NameCache(settings: resolver().settings, log: { [logged] l in logged.add(l) })
+        XCTAssertEqual(names.resolveSIP("nowhere.test", port: nil, proto: nil, secure: false), [])
+        let asked = dns.questions.count
+        XCTAssertGreaterThan(asked, 0)
+        XCTAssertEqual(names.resolveSIP("nowhere.test", port: nil, proto: nil, secure: false), [])
+        XCTAssertEqual(dns.questions.count, asked, "\(dns.questions)")
+        XCTAssertEqual(logged.lines, [])
+    }
+
+    /// A DNS server that does not answer: the failure is kept for a few seconds, so the next message to the name does
+    /// not wait for the timeouts again (no second question); after that time it is asked again.
+    func testFailedQueryIsCachedBriefly() {
+        dns.silence("quiet.test")
+        var settings = resolver().settings
+        settings.searchList = 0
+        let names = NameCache(settings: settings)
+        let cache = DNSAnswerCache(failedTTL: 0.5)
+        let short = SIPResolver(settings: settings, hosts: [:], log: { [logged] l in logged.add(l) }, cache: cache)
+        XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
+        XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+        XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
+        XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+        XCTAssertEqual(short.resolve("quiet.test", port: 5060, proto: nil, secure: false), [])
+        XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 2, "\(dns.questions)")
+        // No answer at all is logged (told from NXDOMAIN by the reply code: testUnknownNameIsCached logs nothing).
+        XCTAssertEqual(logged.lines, ["DNS query for quiet.test (a) got no answer (timeout or server failure)"])
+        XCTAssertTrue(waitUntil(timeout: 3) {
+            _ = short.resolve("quiet.test", port: 5060, proto: nil, secure: false)
+            return dns.asked("quiet.test", type: FakeDNSServer.typeA) == 3
+        }, "\(dns.questions)")
+    }
+
+    /// A name of the hosts file (SWITCHYARD_HOSTS_FILE) resolves from it alone: no NAPTR, SRV or A question, its
+    /// addresses at the default port; an SRV target it has resolves from it too.
+    func testHostsFileNameAsksNoDNS() {
+        dns.add("_sip._udp.farm.test", .srv(priority: 1, weight: 0, port: 5070, target: "fs1.farm.test"))
+        let r = SIPResolver(settings: resolver().settings, hosts: ["gw.test": ["10.0.0.5", "10.0.0.6"], "fs1.farm.test": ["10.0.0.1"]], log: nil)
+        XCTAssertEqual(text(r.resolve("gw.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.5:5060", "udp:10.0.0.6:5060"])
+        XCTAssertEqual(text(r.resolve("GW.test", port: nil, proto: "tls", secure: false)), ["tls:10.0.0.5:5061", "tls:10.0.0.6:5061"])
+        XCTAssertEqual(dns.questions, [])
+        XCTAssertEqual(text(r.resolve("farm.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.1:5070"])
+        XCTAssertEqual(dns.asked("fs1.farm.test", type: FakeDNSServer.typeA), 0)
     }
 
     /// An unknown name gives nothing (NXDOMAIN), quickly.

@@ -220,7 +220,7 @@ final class BlacklistTests: XCTestCase {
         func target(_ host: String) -> SIPTarget {
             SIPTarget(host: host, port: 5060, proto: "udp", portGiven: true, protoGiven: false, secure: false)
         }
-        h.ctx.message.resolvedName = ResolvedName(target: target("gw.invalid"), addresses: kept, protos: nil)
+        h.ctx.message.resolvedName = ResolvedName(target: target("gw.invalid"), proto: nil, addresses: kept, protos: nil)
         XCTAssertEqual(Array(sip.destinations(h.ctx, target("gw.invalid"))), kept)
         h.ctx.message.resolvedName = nil
         let local = Array(sip.destinations(h.ctx, target("localhost")))
