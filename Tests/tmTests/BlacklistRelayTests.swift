@@ -26,7 +26,7 @@ final class BlacklistRelayTests: TMTestCase {
         XCTAssertEqual(run.status, 0, "\(run.uac.report)\n\(sy.output)")
         XCTAssertEqual(run.uac.received("SIP/2.0 473"), 1, run.uac.report)
         XCTAssertTrue(run.uac.trace.contains("Filtered destination (473/TM)"), run.uac.report)
-        XCTAssertTrue(waitUntil(3) { sy.output.contains("relay-rc=1") }, sy.output)
+        XCTAssertTrue(waitUntil(10) { sy.output.contains("relay-rc=1") }, sy.output)
         XCTAssertEqual(uas.received("INVITE "), 0, uas.report)
     }
 

@@ -166,7 +166,7 @@ final class TWriteEdgeTests: TMTestCase {
         """, port: proxy)
         let run = try runUAC("uac_408.xml", local: caller, target: proxy, calls: 1, timeout: 10)
         assertAllSuccessful(run, calls: 1, sy)
-        XCTAssertNotNil(app.receive(timeout: 1), "the application got nothing")
+        XCTAssertNotNil(app.receive(timeout: 5), "the application got nothing")
         XCTAssertTrue(sy.waitFor("failure route: 408"), sy.output)
     }
 
