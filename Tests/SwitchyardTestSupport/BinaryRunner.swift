@@ -51,6 +51,14 @@ public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by loc
         waitUntil(timeout: timeout) { output.contains(text) }
     }
 
+    /// Waits for the server's " ready: " line (not "ready" alone, which "Address already in use" contains) or its exit;
+    /// true when it is ready.
+    @discardableResult
+    public func waitForReady(timeout: TimeInterval = 10) -> Bool {
+        waitUntil(timeout: timeout) { output.contains(" ready: ") || !process.isRunning }
+        return output.contains(" ready: ")
+    }
+
     /// Waits for exit; returns the status (or nil on timeout, after killing it).
     public func wait(timeout: TimeInterval = 10) -> Int32? {
         waitUntil(timeout: timeout) { !process.isRunning }
