@@ -199,7 +199,7 @@ final class MIFifoTests: XCTestCase {
         let first = BinaryRunner(args: ["-f", cfg])
         try first.start()
         defer { if first.process.isRunning { first.process.terminate(); _ = first.wait(timeout: 5) } }
-        XCTAssertTrue(first.waitFor("ready", timeout: 10), first.output)
+        XCTAssertTrue(first.waitForReady(timeout: 10), first.output)
         var st1 = stat()
         XCTAssertEqual(stat("\(dir)/fifo", &st1), 0)
 
