@@ -68,7 +68,7 @@ public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by loc
             return nil
         }
         // The last output has arrived once the pipe reports end of file (every writer, children too, has closed it).
-        waitUntil(timeout: 2) { lock.lock(); defer { lock.unlock() }; return outputClosed }
+        waitUntil(timeout: 5) { lock.lock(); defer { lock.unlock() }; return outputClosed }
         return process.terminationStatus
     }
 
