@@ -28,7 +28,7 @@ final class BinaryTests: XCTestCase {
         try r.start()
         XCTAssertTrue(r.waitFor("startup ran"), r.output)
         XCTAssertTrue(r.waitFor("hello event"), r.output)
-        XCTAssertTrue(r.waitFor("ready"), r.output)
+        XCTAssertTrue(r.waitForReady(), r.output)
         XCTAssertTrue(r.waitFor("tick event count=2", timeout: 5), r.output)
         r.process.terminate()  // SIGTERM: clean shutdown
         XCTAssertEqual(r.wait(), 0, r.output)

@@ -75,7 +75,7 @@ final class DTMFTransferTests: XCTestCase {
             if sy.process.isRunning { sy.process.interrupt() }
             _ = sy.wait(timeout: 10)
         }
-        XCTAssertTrue(sy.waitFor("ready", timeout: 20), sy.output)
+        XCTAssertTrue(sy.waitForReady(timeout: 20), sy.output)
         XCTAssertTrue(sy.output.contains("created database \(db)"), sy.output)
         guard waitUntil("the subscriptions", timeout: 20, { subscribed(sim) }) else { return XCTFail(sy.output) }
 

@@ -46,8 +46,8 @@ final class SIPViaHandlingTests: SippTestCase {
         XCTAssertEqual(uas.received("INVITE "), 3, uas.report)
         XCTAssertNotNil(uas.trace.range(of: #"Via: SIP/2\.0/UDP sip\.example\.com:5099;branch=z9hG4bK[^;\r]+;rport\r"#,
                                         options: .regularExpression), uas.report)
-        XCTAssertTrue(sy.waitFor("myself: socket", timeout: 3), sy.output)
-        XCTAssertTrue(sy.waitFor("myself: alias", timeout: 3), sy.output)
+        XCTAssertTrue(sy.waitFor("myself: socket", timeout: 10), sy.output)
+        XCTAssertTrue(sy.waitFor("myself: alias", timeout: 10), sy.output)
     }
 
     /// The same scenarios without the functions: the UAS's Via checks fail, so no call completes (the checks bite).

@@ -51,6 +51,14 @@ public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by loc
         waitUntil(timeout: timeout) { output.contains(text) }
     }
 
+    /// Waits for the server's " ready: " line (not "ready" alone, which "Address already in use" contains) or its exit;
+    /// true when it is ready.
+    @discardableResult
+    public func waitForReady(timeout: TimeInterval = 10) -> Bool {
+        waitUntil(timeout: timeout) { output.contains(" ready: ") || !process.isRunning }
+        return output.contains(" ready: ")
+    }
+
     /// Waits for exit; returns the status (or nil on timeout, after killing it).
     public func wait(timeout: TimeInterval = 10) -> Int32? {
         waitUntil(timeout: timeout) { !process.isRunning }
@@ -60,7 +68,7 @@ public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by loc
             return nil
         }
         // The last output has arrived once the pipe reports end of file (every writer, children too, has closed it).
-        waitUntil(timeout: 2) { lock.lock(); defer { lock.unlock() }; return outputClosed }
+        waitUntil(timeout: 5) { lock.lock(); defer { lock.unlock() }; return outputClosed }
         return process.terminationStatus
     }
 

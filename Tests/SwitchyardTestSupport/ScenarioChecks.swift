@@ -52,7 +52,7 @@ public struct ScenarioChecks {
         let sy = BinaryRunner(args: ["-f", cfg])
         try sy.start()
         defer { sy.process.interrupt(); _ = sy.wait(timeout: 10) }
-        XCTAssertTrue(sy.waitFor("ready", timeout: 20), sy.output)
+        XCTAssertTrue(sy.waitForReady(timeout: 20), sy.output)
         XCTAssertTrue(sy.waitFor("CHECK 3312", timeout: 5), sy.output)
         let checks = sy.lines.filter { $0.contains("CHECK ") }.map { String($0[$0.range(of: "CHECK ")!.lowerBound...]) }
         XCTAssertEqual(checks, ["CHECK 1000 in group 0", "CHECK 2000 not in group 0",
@@ -83,7 +83,7 @@ public struct ScenarioChecks {
         let sy = BinaryRunner(args: ["-f", cfg])
         try sy.start()
         defer { sy.process.interrupt(); _ = sy.wait(timeout: 10) }
-        XCTAssertTrue(sy.waitFor("ready", timeout: 20), sy.output)
+        XCTAssertTrue(sy.waitForReady(timeout: 20), sy.output)
         XCTAssertTrue(TestServers.waitUntil(20) {
             Set(((try? sim.commands()) ?? []).filter { $0.hasPrefix("event json ") })
                 == ["event json DTMF", "event json HEARTBEAT"]

@@ -76,7 +76,7 @@ public final class ServerHarness {
 
     /// Waits until a log line containing `text` appears.
     @discardableResult
-    public func waitFor(_ text: String, timeout: TimeInterval = 5) -> Bool {
+    public func waitFor(_ text: String, timeout: TimeInterval = 10) -> Bool {
         waitUntil(timeout: timeout, poll: 0.005) { messages.contains { $0.contains(text) } }
     }
 

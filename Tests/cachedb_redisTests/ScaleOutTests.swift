@@ -39,8 +39,8 @@ final class ScaleOutTests: XCTestCase {
         defer {
             for p in [a, b] { p.process.interrupt(); _ = p.wait(timeout: 10) }
         }
-        XCTAssertTrue(a.waitFor("ready", timeout: 30), a.output)
-        XCTAssertTrue(b.waitFor("ready", timeout: 30), b.output)
+        XCTAssertTrue(a.waitForReady(timeout: 30), a.output)
+        XCTAssertTrue(b.waitForReady(timeout: 30), b.output)
         // Both subscribed: two connections, four `event json` commands each.
         guard TestServers.waitUntil(30, {
             ((try? sim.commandLines()) ?? []).filter { $0.line.hasPrefix("event json ") }.count >= 8

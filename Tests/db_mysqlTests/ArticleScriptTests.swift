@@ -59,7 +59,7 @@ final class ArticleScriptTests: XCTestCase {
         let sy = BinaryRunner(args: ["-f", cfg])
         try sy.start()
         defer { sy.process.interrupt(); _ = sy.wait(timeout: 10) }
-        XCTAssertTrue(sy.waitFor("ready", timeout: 20), sy.output)
+        XCTAssertTrue(sy.waitForReady(timeout: 20), sy.output)
         XCTAssertTrue(TestServers.waitUntil(20) { ((try? sim.commands()) ?? []).contains("event json DTMF") }, sy.output)
         let call = try sim.call("1000", "1")
         _ = try sim.call("2000", "1")   // not a support number

@@ -235,7 +235,7 @@ final class DroutingSIPTests: XCTestCase {
         XCTAssertEqual(request(other, server: serverPort, user: "anyn"), "SIP/2.0 200 GW anyn [] []")
 
         // No message in startup and timer routes: -1 (not an error).
-        XCTAssertTrue(h.waitFor("TR rc=-1", timeout: 3), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.waitFor("TR rc=-1", timeout: 10), h.messages.joined(separator: "\n"))
         XCTAssertTrue(h.messages.contains("SR rc=-1"), h.messages.joined(separator: "\n"))
     }
 

@@ -199,7 +199,7 @@ final class MIFifoTests: XCTestCase {
         let first = BinaryRunner(args: ["-f", cfg])
         try first.start()
         defer { if first.process.isRunning { first.process.terminate(); _ = first.wait(timeout: 5) } }
-        XCTAssertTrue(first.waitFor("ready", timeout: 10), first.output)
+        XCTAssertTrue(first.waitForReady(timeout: 10), first.output)
         var st1 = stat()
         XCTAssertEqual(stat("\(dir)/fifo", &st1), 0)
 
@@ -230,7 +230,7 @@ final class MIFifoTests: XCTestCase {
         let reply = raw(dir, #"{"jsonrpc":"2.0","method":"version","id":7}"#)
         XCTAssertTrue(reply?.contains("Server") ?? false)
         XCTAssertLessThan(Date().timeIntervalSince(start), 0.3, "a stuck client delayed the next request")
-        XCTAssertTrue(h.waitFor("no reader", timeout: 3), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(h.waitFor("no reader", timeout: 10), h.messages.joined(separator: "\n"))
     }
 
     func testFifoRecreatedWhenRemoved() throws {
@@ -238,7 +238,7 @@ final class MIFifoTests: XCTestCase {
         let h = try server(dir)
         XCTAssertEqual(unlink("\(dir)/fifo"), 0)
         XCTAssertTrue(h.waitFor("re-creating", timeout: 5))
-        waitUntil(timeout: 3, poll: 0.02) { access("\(dir)/fifo", F_OK) == 0 }
+        waitUntil(timeout: 10, poll: 0.02) { access("\(dir)/fifo", F_OK) == 0 }
         XCTAssertTrue(raw(dir, #"{"jsonrpc":"2.0","method":"version","id":1}"#)?.contains("Server") ?? false)
     }
 

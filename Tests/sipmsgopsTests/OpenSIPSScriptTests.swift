@@ -55,6 +55,8 @@ final class OpenSIPSScriptTests: MsgOpsTestCase {
         let run = try runUAC("uac_cancel.xml", local: uacPort, target: proxy, calls: 2)
         assertAllSuccessful(run, calls: 2, sy)
         XCTAssertTrue(waitUntil(timeout: 5, poll: 0.02) { uas.received("CANCEL ") == 2 }, uas.report)
+        // Each line is logged after its CANCEL was relayed: wait for the second before counting.
+        waitUntil(timeout: 10, poll: 0.02) { Self.count(sy.output, "CANCEL relayed") >= 2 }
         XCTAssertEqual(Self.count(sy.output, "CANCEL relayed"), 2, sy.output)
     }
 

@@ -37,9 +37,11 @@ final class BranchFlagTests: TMTestCase {
         let run = try runUAC("uac.xml", local: uacPort, target: proxy, calls: 2)
         assertAllSuccessful(run, calls: 2, sy)
         XCTAssertEqual(second.received("INVITE "), 2, second.report)
-        XCTAssertTrue(sy.waitFor("branch 0: MARK", timeout: 3), sy.output)
-        XCTAssertTrue(sy.waitFor("failure 503: MARK", timeout: 3), sy.output)
-        XCTAssertTrue(sy.waitFor("branch 1: MARK", timeout: 3), "the failure route's relay is branch 1\n\(sy.output)")
+        XCTAssertTrue(sy.waitFor("branch 0: MARK", timeout: 10), sy.output)
+        XCTAssertTrue(sy.waitFor("failure 503: MARK", timeout: 10), sy.output)
+        XCTAssertTrue(sy.waitFor("branch 1: MARK", timeout: 10), "the failure route's relay is branch 1\n\(sy.output)")
+        // Both calls' failure routes have run once both of their branch-1 lines are read.
+        waitUntil(10) { sy.output.components(separatedBy: "branch 1: MARK").count - 1 >= 2 }
         XCTAssertFalse(sy.output.contains("flags lost"), sy.output)
     }
 }

@@ -59,7 +59,7 @@ final class BranchIndexTests: TMTestCase {
                                 callID: "q@test"), to: proxy)
         var seen: [String] = []
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200", timeout: 3, seen: &seen), "\(seen)")
-        XCTAssertTrue(sy.waitFor("q refused", timeout: 3), sy.output)
+        XCTAssertTrue(sy.waitFor("q refused", timeout: 10), sy.output)
 
         // A suffix the variable has no variant for is a startup error.
         let cfg = "\(workDir)/bad.cfg"

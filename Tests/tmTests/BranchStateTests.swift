@@ -52,7 +52,7 @@ final class BranchStateTests: TMTestCase {
         XCTAssertTrue(first.trace.contains("Record-Route:"), first.report)
         XCTAssertTrue(second.trace.contains("INVITE sip:other@127.0.0.1:\(missing)"), second.report)
         XCTAssertFalse(second.trace.contains("Record-Route:"), "branch 0's edit leaked into branch 1\n\(second.report)")
-        XCTAssertTrue(sy.output.contains("after relay ru=sip:1000@127.0.0.1:\(proxy) du=sip:127.0.0.1:\(busy)"), sy.output)
+        XCTAssertTrue(sy.waitFor("after relay ru=sip:1000@127.0.0.1:\(proxy) du=sip:127.0.0.1:\(busy)"), sy.output)
 
         let out = sy.output
         XCTAssertTrue(out.contains("building 0 uri=sip:rewritten@127.0.0.1:\(busy) flag=0"), out)

@@ -37,7 +37,7 @@ final class ForkingTests: TMTestCase {
         XCTAssertTrue(uasCompleted(first, lastReceived: "ACK ", calls: 5), "the proxy ACKs the 503\n\(first.report)")
         XCTAssertEqual(second.received("INVITE "), 5, second.report)
         // The failure route starts from the request-line URI with no $du; the retry is branch 1 of the transaction.
-        XCTAssertTrue(sy.output.contains("failure 503 branch 0 ru=sip:1000@127.0.0.1:\(proxy) du=<null>"), sy.output)
+        XCTAssertTrue(sy.waitFor("failure 503 branch 0 ru=sip:1000@127.0.0.1:\(proxy) du=<null>"), sy.output)
         XCTAssertTrue(second.trace.contains("branch=z9hG4bK") && second.trace.range(of: #"\.1\r?\n"#, options: .regularExpression) != nil,
                       "the second INVITE is branch 1\n\(second.report)")
     }
@@ -106,7 +106,7 @@ final class ForkingTests: TMTestCase {
         assertAllSuccessful(run, calls: 3, sy)
         XCTAssertTrue(uasCompleted(first, lastReceived: "ACK ", calls: 3), first.report)
         XCTAssertEqual(second.received("INVITE "), 3, second.report)
-        XCTAssertTrue(sy.output.contains("next gateway sip:1000@127.0.0.1:\(gw2)"), sy.output)
+        XCTAssertTrue(sy.waitFor("next gateway sip:1000@127.0.0.1:\(gw2)"), sy.output)
     }
 
     /// Over TCP: a call through t_relay with a callee that answers after 1.5 s gets no INVITE retransmission.

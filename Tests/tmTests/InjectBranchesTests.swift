@@ -91,6 +91,8 @@ final class InjectBranchesTests: TMTestCase {
         let run = try runUAC("uac_180_404.xml", local: caller, target: proxy, calls: 1, timeout: 10)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(uasCompleted(second, lastReceived: "ACK ", calls: 1), second.report)
+        // The first callee's trace is not waited for above: wait for its CANCEL before counting.
+        waitUntil(10) { first.received("CANCEL ") >= 1 }
         XCTAssertEqual(first.received("CANCEL "), 1, first.report)
         XCTAssertTrue(sy.waitFor("injected from reply"), sy.output)
     }

@@ -61,7 +61,7 @@ final class MIAsyncTests: TMTestCase {
             + "\nroute { exit; }\n", port: proxy)
         let quiet = try startUAS("uas_options_silent.xml", port: silent)
         let pending = try start(cfg, ["t_uac_dlg", "method=OPTIONS", "ruri=sip:quiet@127.0.0.1:\(silent)", headers])
-        XCTAssertTrue(waitUntil(3) { quiet.received("OPTIONS ") >= 1 }, quiet.report)
+        XCTAssertTrue(waitUntil(10) { quiet.received("OPTIONS ") >= 1 }, quiet.report)
 
         let stopping = Date()
         sy.process.terminate()
@@ -136,7 +136,7 @@ final class MIAsyncTests: TMTestCase {
             XCTAssertTrue(c.send(HTTPClient.post(uac)))
             waiting.append(c)
         }
-        XCTAssertTrue(waitUntil(3) { quiet.received("OPTIONS ") >= 4 }, quiet.report)
+        XCTAssertTrue(waitUntil(10) { quiet.received("OPTIONS ") >= 4 }, quiet.report)
 
         sy.process.terminate()
         for (i, c) in waiting.enumerated() {
@@ -156,7 +156,7 @@ final class MIAsyncTests: TMTestCase {
             + "\nroute { exit; }\n", port: proxy)
         let quiet = try startUAS("uas_options_silent.xml", port: silent)
         let later = try start(cfg, ["t_uac_dlg", "method=OPTIONS", "ruri=sip:quiet@127.0.0.1:\(silent)", headers])
-        XCTAssertTrue(waitUntil(3) { quiet.received("OPTIONS ") >= 1 }, quiet.report)
+        XCTAssertTrue(waitUntil(10) { quiet.received("OPTIONS ") >= 1 }, quiet.report)
 
         let count = 100
         let replies = FifoReplies(count)

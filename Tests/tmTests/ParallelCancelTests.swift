@@ -100,7 +100,7 @@ final class ParallelCancelTests: TMTestCase {
         let answering = try startUAS("uas_slow.xml", port: answer)
         let run = try runUAC("uac.xml", local: uacPort, target: proxy, calls: 1)
         assertAllSuccessful(run, calls: 1, sy)
-        XCTAssertTrue(sy.output.contains("cancelled branch 0"), sy.output)
+        XCTAssertTrue(sy.waitFor("cancelled branch 0"), sy.output)
         XCTAssertTrue(uasCompleted(ringing, lastReceived: "ACK ", calls: 1), ringing.report)
         let cancel = try XCTUnwrap(block(ringing.trace, "CANCEL "), ringing.report)
         XCTAssertFalse(cancel.contains("Reason:"), cancel)

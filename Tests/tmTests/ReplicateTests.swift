@@ -98,7 +98,7 @@ final class ReplicateTests: TMTestCase {
         let run = try runUAC("uac_486.xml", local: caller, target: proxy, calls: 1, timeout: 10)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
-        XCTAssertTrue(sy.output.range(of: "replicate: -[0-9]", options: .regularExpression) != nil, sy.output)
+        XCTAssertTrue(waitUntil(10) { sy.output.range(of: "replicate: -[0-9]", options: .regularExpression) != nil }, sy.output)
     }
 
     func testNotAllowedInOnReplyRoute() throws {

@@ -36,9 +36,9 @@ final class RouteTests: TMTestCase {
         assertAllSuccessful(run, calls: 2, sy)
         XCTAssertEqual(first.received("INVITE "), 2, first.report)
         XCTAssertEqual(second.received("INVITE "), 0, "branch 1 was dropped in branch_route\n\(second.report)")
-        XCTAssertTrue(sy.output.contains("branch 0 to sip:1000@127.0.0.1:\(proxy)"), sy.output)
-        XCTAssertTrue(sy.output.contains("branch 1 to sip:second@127.0.0.1:\(b)"), sy.output)
-        XCTAssertTrue(sy.output.contains("reply 200 on branch 0"), sy.output)
+        XCTAssertTrue(sy.waitFor("branch 0 to sip:1000@127.0.0.1:\(proxy)"), sy.output)
+        XCTAssertTrue(sy.waitFor("branch 1 to sip:second@127.0.0.1:\(b)"), sy.output)
+        XCTAssertTrue(sy.waitFor("reply 200 on branch 0"), sy.output)
     }
 
     /// OpenSIPS's route rules: t_relay is not allowed in onreply_route, t_reply not in branch_route.

@@ -14,6 +14,8 @@ final class SerialTimeoutTests: TMTestCase {
         let second = try RawSIP(port: b)
         let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
         assertAllSuccessful(run, calls: 1, sy)
+        // The caller's final reply can arrive before the routes' lines are read: wait for the last one.
+        sy.waitFor("f ran code=408 idx=0")
         XCTAssertEqual(runs(sy, "f ran"), ["f ran code=408 idx=0"], sy.output)
         XCTAssertTrue(first.drain(0.2).contains { $0.hasPrefix("INVITE ") }, "round one reached the first callee")
         XCTAssertTrue(second.drain(0.2).contains { $0.hasPrefix("INVITE ") }, "round two reached the second callee")
@@ -31,6 +33,8 @@ final class SerialTimeoutTests: TMTestCase {
         let second = try RawSIP(port: b)
         let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
         assertAllSuccessful(run, calls: 1, sy)
+        // The caller's final reply can arrive before the routes' lines are read: wait for the last one.
+        sy.waitFor("g ran code=408 idx=1")
         XCTAssertEqual(runs(sy, "f ran"), ["f ran code=408 idx=0"], sy.output)
         XCTAssertEqual(runs(sy, "g ran"), ["g ran code=408 idx=1"], sy.output)
         _ = (first, second)
@@ -48,6 +52,8 @@ final class SerialTimeoutTests: TMTestCase {
         let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(uasCompleted(busy, lastReceived: "ACK ", calls: 1), busy.report)
+        // The caller's final reply can arrive before the routes' lines are read: wait for the last one.
+        sy.waitFor("g ran code=408 idx=1")
         XCTAssertEqual(runs(sy, "f ran"), ["f ran code=503 idx=0"], sy.output)
         XCTAssertEqual(runs(sy, "g ran"), ["g ran code=408 idx=1"], sy.output)
         _ = silent
@@ -61,6 +67,8 @@ final class SerialTimeoutTests: TMTestCase {
         let run = try runUAC("uac_503.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(uasCompleted(busy, lastReceived: "ACK ", calls: 1), busy.report)
+        // The caller's final reply can arrive before the routes' lines are read: wait for the last one.
+        sy.waitFor("f ran code=408 idx=0")
         XCTAssertEqual(runs(sy, "f ran"), ["f ran code=408 idx=0"], sy.output)
         _ = silent
     }
@@ -74,6 +82,8 @@ final class SerialTimeoutTests: TMTestCase {
         let run = try runUAC("uac_408.xml", local: uacPort, target: proxy, calls: 1, timeout: 12)
         assertAllSuccessful(run, calls: 1, sy)
         XCTAssertTrue(uasCompleted(ringing, lastReceived: "ACK ", calls: 1), "CANCEL, then the ACK of its 487\n\(ringing.report)")
+        // The caller's final reply can arrive before the routes' lines are read: wait for the last one.
+        sy.waitFor("f ran code=408 idx=0 local=Request Timeout")
         XCTAssertEqual(runs(sy, "f ran"), ["f ran code=408 idx=0 local=Request Timeout"], sy.output)
         XCTAssertTrue(silent.drain(0.2).contains { $0.hasPrefix("INVITE ") }, "round two reached the silent callee")
     }

@@ -148,7 +148,7 @@ final class TWriteTests: TMTestCase {
         let run = try runUAC("uac_408.xml", local: caller, target: proxy, calls: 1, timeout: 10)
         let elapsed = Date().timeIntervalSince(started)
         assertAllSuccessful(run, calls: 1, sy)
-        XCTAssertNotNil(app.receive(timeout: 1), "the application got nothing")
+        XCTAssertNotNil(app.receive(timeout: 5), "the application got nothing")
         XCTAssertGreaterThanOrEqual(elapsed, 2.0, "the 408 came before fr_timeout")
         XCTAssertTrue(sy.waitFor("failure route: 408"), sy.output)
     }
@@ -255,7 +255,7 @@ final class TWriteTests: TMTestCase {
         XCTAssertEqual(second.fixed[1], "sip_request.failure")
         XCTAssertEqual(second.fixed[7], "sip:1000@127.0.0.1:\(proxy)")
         XCTAssertEqual(first.fixed[15], second.fixed[15], "one transaction")
-        XCTAssertTrue(sy.output.contains("written in branch route 0") && sy.output.contains("written in failure route 486"),
+        XCTAssertTrue(waitUntil(10) { sy.output.contains("written in branch route 0") && sy.output.contains("written in failure route 486") },
                       sy.output)
     }
 

@@ -20,7 +20,7 @@ final class JobQueueTests: XCTestCase {
         // blocked a while after it started.
         XCTAssertTrue(holds(for: 0.02, poll: 0.002) { !done.load(ordering: .acquiring) }, "the queue is full")
         XCTAssertEqual(q.take(), 0) // 3 left: above low water (2), no wake-up signal
-        waitUntil(timeout: 2, poll: 0.001) { done.load(ordering: .acquiring) }
+        waitUntil(timeout: 10, poll: 0.001) { done.load(ordering: .acquiring) }
         XCTAssertTrue(done.load(ordering: .acquiring), "the waiting producer took the freed slot")
         XCTAssertEqual((0..<4).compactMap { _ in q.take() }, [1, 2, 3, 99])
     }

@@ -61,7 +61,7 @@ final class BlacklistTests: XCTestCase {
         XCTAssertFalse(lists.add(list: "none", rule: rule, expire: 0))
         XCTAssertTrue(lists.add(list: "learned", rule: rule, expire: 1))
         XCTAssertEqual(lists.check(list: "learned", ip: IPBytes("127.0.0.9")!, port: 5060, proto: "udp", text: ""), true)
-        XCTAssertTrue(waitUntil(timeout: 3) { lists.check(list: "learned", ip: IPBytes("127.0.0.9")!, port: 5060, proto: "udp", text: "") == false })
+        XCTAssertTrue(waitUntil(timeout: 10) { lists.check(list: "learned", ip: IPBytes("127.0.0.9")!, port: 5060, proto: "udp", text: "") == false })
         XCTAssertEqual(lists.all[0].rules.count, 0, "an expired rule is no longer listed")
     }
 
@@ -159,7 +159,7 @@ final class BlacklistTests: XCTestCase {
         XCTAssertEqual(lists.withRules(lists.defaultMask), 0)
         XCTAssertTrue(lists.add(list: "dns", rule: try BlacklistParser.rule("(udp, 10.0.0.9, 0, '')"), expire: 1))
         XCTAssertEqual(lists.withRules(lists.defaultMask), 1)
-        XCTAssertTrue(waitUntil(timeout: 3) { lists.check(list: "dns", ip: IPBytes("10.0.0.9")!, port: 5060, proto: "udp", text: "") == false })
+        XCTAssertTrue(waitUntil(timeout: 10) { lists.check(list: "dns", ip: IPBytes("10.0.0.9")!, port: 5060, proto: "udp", text: "") == false })
         XCTAssertEqual(lists.withRules(lists.defaultMask), 0, "the expired rule was purged by the check")
     }
 
