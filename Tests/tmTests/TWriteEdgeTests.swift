@@ -104,11 +104,12 @@ final class TWriteEdgeTests: TMTestCase {
                                         try RawSIP(port: peers[3]))
         var seen: [String] = []
 
-        // A 486 (on a SIP worker, bucket lock held): the failure route fails at once, the 486 goes up.
+        // A 486 (on a SIP worker, bucket lock held): the failure route fails at once, the 486 goes up. The time bounds
+        // below leave a loaded machine room but stay under what waiting unix_tx_timeout (5 s) would take.
         var started = Date()
         Self.sendRaw(Self.invite("busy", proxy: proxy, local: peers[0], callID: "tw-busy"), from: busy, to: proxy)
         XCTAssertNotNil(busy.receive(startingWith: "SIP/2.0 486", timeout: 10, seen: &seen), sy.output)
-        XCTAssertLessThan(Date().timeIntervalSince(started), 1.5, "the failure route waited for the full socket")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3.0, "the failure route waited for the full socket")
         XCTAssertTrue(sy.waitFor("not written in failure route 486"), sy.output)
         XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
 
@@ -120,7 +121,7 @@ final class TWriteEdgeTests: TMTestCase {
         started = Date()
         Self.sendRaw(Self.invite("other", proxy: proxy, local: peers[2], callID: "tw-other"), from: other, to: proxy)
         XCTAssertNotNil(other.receive(startingWith: "SIP/2.0 408", timeout: 10, seen: &seen), sy.output)
-        XCTAssertLessThan(Date().timeIntervalSince(started), 3.5, "the timer thread waited for the full socket")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4.5, "the timer thread waited for the full socket")
         XCTAssertNotNil(slow.receive(startingWith: "SIP/2.0 408", timeout: 5, seen: &seen), sy.output)
         XCTAssertTrue(sy.waitFor("not written in failure route 408"), sy.output)
 
@@ -220,7 +221,7 @@ final class TWriteEdgeTests: TMTestCase {
         let started = Date()
         Self.sendRaw(Self.invite("fifo", proxy: proxy, local: caller, callID: "tw-fifo"), from: uac, to: proxy)
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 503 FIFO Full", timeout: 5, seen: &seen), sy.output)
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "the write waited for the full pipe")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3.5, "the write waited for the full pipe")
         // The replies can arrive before the log lines are read from the server's output: wait for the last one.
         XCTAssertTrue(sy.waitFor("write to [\(fifo)] failed"), sy.output)
         let lines = sy.lines
