@@ -116,7 +116,7 @@ extension HostTable {
             let kind = HostTable.kind(name)
             guard let i = HostTable.fieldIndex(ctx, msg, kind, name, nth: Int(index)) else { return -1 }
             // The value as changed by the script, if it was; else the received bytes when they are the text.
-            if let kept = ctx.message.edits.withReplaced(i, { ctx.keepCBytes($0.assumingMemoryBound(to: UInt8.self)) }) {
+            if let kept = ctx.message.edits.withReplaced(i, { ctx.cStringKeeper.keep($0) }) {
                 out.pointee = kept
             } else if msg.isPlainValue(msg.fields[i]) {
                 let r = msg.fields[i].value

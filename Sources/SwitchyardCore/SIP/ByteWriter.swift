@@ -4,9 +4,9 @@ import SwitchyardSIP
 /// (an Array's append(contentsOf:) also tests uniqueness and goes through the generic copy, ~90 instructions, and
 /// a forwarded request takes about eight of them).
 ///
-/// Not a value to copy: two copies would share the memory. It lives inside `OutputBuffers` (one per thread, reused)
-/// or for the length of one `build` call; `release()` frees the memory.
-struct ByteWriter {
+/// Not copyable (two copies would share, and both free, the memory): it lives inside `OutputBuffers` (one per thread,
+/// reused) or for the length of one `build` call, and frees its memory when it ends.
+struct ByteWriter: ~Copyable {
     private(set) var base: UnsafeMutablePointer<UInt8>?
     private(set) var capacity = 0
     private(set) var count = 0
@@ -15,15 +15,9 @@ struct ByteWriter {
 
     init(capacity: Int) { reserveCapacity(capacity) }
 
-    /// Frees the memory; the writer is empty afterwards.
-    mutating func release() {
-        base?.deallocate()
-        base = nil
-        capacity = 0
-        count = 0
-    }
+    deinit { base?.deallocate() }
 
-    /// The bytes written so far (valid until the next append or release).
+    /// The bytes written so far (valid until the next append, or the writer's end).
     var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
     var isEmpty: Bool { count == 0 }
 
@@ -37,7 +31,7 @@ struct ByteWriter {
         let newCapacity = Swift.max(need, capacity * 2, 256)
         let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
         if let old = base {
-            nb.update(from: old, count: count)
+            nb.initialize(from: old, count: count)
             old.deallocate()
         }
         base = nb
@@ -54,7 +48,16 @@ struct ByteWriter {
         let n = p.count
         guard n > 0, let src = p.baseAddress else { return }
         if count + n > capacity { grow(to: count + n) }
-        (base.unsafelyUnwrapped + count).update(from: src, count: n)
+        (base.unsafelyUnwrapped + count).initialize(from: src, count: n)
+        count += n
+    }
+
+    /// Bytes of memory bound to some other type (a word's bytes): copied as raw memory, never read as UInt8s.
+    @inline(__always) mutating func append(raw p: UnsafeRawBufferPointer) {
+        let n = p.count
+        guard n > 0, let src = p.baseAddress else { return }
+        if count + n > capacity { grow(to: count + n) }
+        UnsafeMutableRawPointer(base.unsafelyUnwrapped + count).copyMemory(from: src, byteCount: n)
         count += n
     }
 
@@ -79,7 +82,6 @@ struct ByteWriter {
     /// Runs `body` on a new writer and returns what it wrote as an array (the writer's memory is freed).
     static func build(capacity: Int, _ body: (inout ByteWriter) -> Void) -> [UInt8] {
         var w = ByteWriter(capacity: capacity)
-        defer { w.release() }
         body(&w)
         return Array(w.bytes)
     }

@@ -134,13 +134,9 @@ extension SIPCore {
                          protoGiven: transport != nil, secure: secure)
     }
 
-    /// A stateless branch: the same for a retransmission (and for the CANCEL of an INVITE), derived
-    /// from the received branch when it is RFC 3261's, else from the transaction's identifying headers.
-    func branch(_ msg: SIPMessage, _ top: SIPVia) -> String {
-        MessageWriter.Branch.stateless(branchHash(msg, top)).text
-    }
-
-    /// The hash behind `branch` (the branch is "z9hG4bKsy" and this number in hex).
+    /// The hash behind a stateless branch ("z9hG4bKsy" and this number in hex, MessageWriter.Branch.stateless): the
+    /// same for a retransmission (and for the CANCEL of an INVITE), derived from the received branch when it is
+    /// RFC 3261's, else from the transaction's identifying headers.
     func branchHash(_ msg: SIPMessage, _ top: SIPVia) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325 ^ secret
         @inline(__always) func mix(_ s: String) {

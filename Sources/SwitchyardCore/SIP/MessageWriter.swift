@@ -66,13 +66,6 @@ enum MessageWriter {
         case text(String)
         case stateless(UInt64)
 
-        var text: String {
-            switch self {
-            case .text(let t): return t
-            case .stateless(let h): return "z9hG4bKsy" + String(h, radix: 16)
-            }
-        }
-
         func append(to out: inout ByteWriter) {
             switch self {
             case .text(let t): out.append(text: t)
@@ -83,9 +76,7 @@ enum MessageWriter {
                 var digits = (Branch.hexDigits(UInt32(truncatingIfNeeded: h >> 32)).littleEndian,
                               Branch.hexDigits(UInt32(truncatingIfNeeded: h)).littleEndian)
                 let n = h == 0 ? 1 : (67 - h.leadingZeroBitCount) / 4
-                withUnsafeBytes(of: &digits) { d in
-                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(16 - n)...]).assumingMemoryBound(to: UInt8.self))
-                }
+                withUnsafeBytes(of: &digits) { d in out.append(raw: UnsafeRawBufferPointer(rebasing: d[(16 - n)...])) }
             }
         }
 
@@ -162,7 +153,8 @@ enum MessageWriter {
             var from = first.line.lowerBound
             for k in 0..<2 {
                 let i = k == 0 ? special.0 : special.1
-                if i < 0 { continue }
+                // An index the message does not have (edits made on another message) is ignored, as the loop below does.
+                if i < 0 || i >= msg.fields.count { continue }
                 let f = msg.fields[i]
                 out.append(contentsOf: bytes(from..<f.line.lowerBound))
                 if i == topViaIndex {
@@ -218,7 +210,7 @@ enum MessageWriter {
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[f.name]))
         out.append(58)
         out.append(32)
-        edits.withReplaced(i) { out.append(contentsOf: $0.assumingMemoryBound(to: UInt8.self)) }
+        edits.withReplaced(i) { out.append(raw: $0) }
         out.appendCRLF()
     }
 
