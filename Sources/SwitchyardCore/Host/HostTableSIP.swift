@@ -29,7 +29,8 @@ extension HostTable {
         if !s.utf8.contains(where: { $0 == 13 || $0 == 10 }) { return s }
         var t = s
         while t.hasSuffix("\r\n") || t.hasSuffix("\n") || t.hasSuffix("\r") { t.removeLast() }
-        return t.contains(where: { $0 == "\r" || $0 == "\n" }) ? t.replacingOccurrences(of: "\r\n", with: " ")
+        // Tested on bytes: a CR LF inside is one Character, equal to neither "\r" nor "\n".
+        return t.utf8.contains(where: { $0 == 13 || $0 == 10 }) ? t.replacingOccurrences(of: "\r\n", with: " ")
             .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ") : t
     }
 
