@@ -4,9 +4,12 @@ import SwitchyardSIP
 /// (an Array's append(contentsOf:) also tests uniqueness and goes through the generic copy, ~90 instructions, and
 /// a forwarded request takes about eight of them).
 ///
-/// Not copyable (two copies would share, and both free, the memory): it lives inside `OutputBuffers` (one per thread,
-/// reused) or for the length of one `build` call, and frees its memory when it ends.
-struct ByteWriter: ~Copyable {
+/// Not a value to copy: two copies would share the memory, and a release of each would free it twice. Only two owners
+/// make one and release it, `build` (for the length of the call) and `OutputBuffers` (one per thread, reused); every
+/// other code gets it `inout` from them and never stores it. Not declared ~Copyable with a deinit: that build measured
+/// ~350 more instructions per stateless call (Benchmarks/sip/callgrind.sh: forward's writer and the socket send were
+/// no longer inlined, more retains), on the path this type exists to make cheaper.
+struct ByteWriter {
     private(set) var base: UnsafeMutablePointer<UInt8>?
     private(set) var capacity = 0
     private(set) var count = 0
@@ -15,9 +18,15 @@ struct ByteWriter: ~Copyable {
 
     init(capacity: Int) { reserveCapacity(capacity) }
 
-    deinit { base?.deallocate() }
+    /// Frees the memory (its owner's last call); the writer is empty afterwards.
+    mutating func release() {
+        base?.deallocate()
+        base = nil
+        capacity = 0
+        count = 0
+    }
 
-    /// The bytes written so far (valid until the next append, or the writer's end).
+    /// The bytes written so far (valid until the next append or release).
     var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
     var isEmpty: Bool { count == 0 }
 
@@ -82,6 +91,7 @@ struct ByteWriter: ~Copyable {
     /// Runs `body` on a new writer and returns what it wrote as an array (the writer's memory is freed).
     static func build(capacity: Int, _ body: (inout ByteWriter) -> Void) -> [UInt8] {
         var w = ByteWriter(capacity: capacity)
+        defer { w.release() }
         body(&w)
         return Array(w.bytes)
     }

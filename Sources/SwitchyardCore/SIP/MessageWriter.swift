@@ -241,7 +241,9 @@ enum MessageWriter {
 
     /// Content-Length when the message had none, the empty line and the body.
     private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>) {
-        // A datagram may come without Content-Length; a stream hop needs it, so it is always sent.
+        // A datagram may come without Content-Length; a stream hop needs it, so it is always sent (OpenSIPS adds it for
+        // a stream hop only). One the script removed is not put back, as OpenSIPS (its adjust_clen looks at the
+        // received message, which had one).
         if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
         out.appendCRLF()
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.bodyRange]))

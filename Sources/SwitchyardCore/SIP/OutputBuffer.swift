@@ -18,6 +18,7 @@ final class OutputBuffers: Sendable {
 
     private final class Box {
         var writer = ByteWriter()
+        deinit { writer.release() }
     }
 
     init() {
@@ -35,6 +36,7 @@ final class OutputBuffers: Sendable {
     func with<R>(_ body: (inout ByteWriter) -> R) -> R {
         guard hasKey else {
             var fresh = ByteWriter()
+            defer { fresh.release() }
             return body(&fresh)
         }
         let box: Box
@@ -49,6 +51,7 @@ final class OutputBuffers: Sendable {
         out.removeAll()
         let r = body(&out)
         if out.capacity <= OutputBuffers.keptCapacity { swap(&out, &box.writer) }
-        return r  // `out` ends here, freeing the one not kept: an empty one, or one grown past the kept size
+        out.release()  // the one not kept: an empty one, or one grown past the kept size
+        return r
     }
 }
