@@ -51,7 +51,7 @@ extension SIPCore {
             sent = output.with { out -> Bool in
                 MessageWriter.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via),
                                                branch: branch, topVia: topVia, topViaText: topText, edits: ctx.message.edits,
-                                               viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
+                                               viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "", stream: proto != "udp")
                 blocked = blacklisted(ctx, dst, proto: proto, request: out.bytes)
                 if blocked != nil { return false }
                 return socket.send(conn: 0, to: dst, out.bytes)

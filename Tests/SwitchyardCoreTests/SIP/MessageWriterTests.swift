@@ -28,10 +28,11 @@ final class MessageWriterTests: XCTestCase {
     }
 
     /// The request forwarded with `edits`: our Via on top, the received top Via as `topViaText` when given.
-    func forward(_ msg: SIPMessage, _ edits: HeaderEdits, topViaText: String? = nil) throws -> String {
+    func forward(_ msg: SIPMessage, _ edits: HeaderEdits, topViaText: String? = nil, stream: Bool = true) throws -> String {
         let top = try XCTUnwrap(try msg.vias().first)
         let out = MessageWriter.forwardedRequest(msg, newRURI: nil, viaPrefix: "SIP/2.0/UDP 192.0.2.1:5060;branch=",
-                                                 branch: .text("z9hG4bKx"), topVia: top, topViaText: topViaText, edits: edits)
+                                                 branch: .text("z9hG4bKx"), topVia: top, topViaText: topViaText, edits: edits,
+                                                 stream: stream)
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -194,15 +195,23 @@ final class MessageWriterTests: XCTestCase {
         XCTAssertEqual(try forward(try request(), e), expected { _ in })
     }
 
-    /// remove_hf("Content-Length"): sent without one, as OpenSIPS does (its adjust_clen adds one only when the received
-    /// message had none); a received message without one gets it.
+    /// As OpenSIPS's adjust_clen: remove_hf("Content-Length") sends the request without one, over a stream too (the
+    /// received message had one); a received message without one gets it over a stream only.
     func testContentLengthRemovedOrMissing() throws {
         var e = HeaderEdits()
         e.remove(8)
         XCTAssertEqual(try forward(try request(), e), expected { $0.remove(at: 8) })
+        XCTAssertEqual(try forward(try request(), e, stream: false), expected { $0.remove(at: 8) })
         let without = Array(Self.requestLines.dropLast())
         XCTAssertEqual(try forward(try request(without), HeaderEdits()),
                        expected({ $0.append("Content-Length: 4") }, headers: without))
+        XCTAssertEqual(try forward(try request(without), HeaderEdits(), stream: false), expected({ _ in }, headers: without))
+        var f = HeaderEdits()
+        f.replace(0, with: "69")  // the fast path
+        XCTAssertEqual(try forward(try request(without), f, stream: false),
+                       expected({ $0[0] = "Max-Forwards: 69" }, headers: without))
+        XCTAssertEqual(try forward(try request(without), f),
+                       expected({ $0[0] = "Max-Forwards: 69"; $0.append("Content-Length: 4") }, headers: without))
     }
 
     func replaced(_ e: HeaderEdits, _ i: Int) -> String? {
@@ -222,10 +231,19 @@ final class MessageWriterTests: XCTestCase {
         "Content-Length: 0",
     ]
 
-    func relay(_ edits: HeaderEdits, lines: [String] = replyLines) throws -> String {
+    func relay(_ edits: HeaderEdits, lines: [String] = replyLines, stream: Bool = false) throws -> String {
         let msg = try SIPMessage.parse(Array(Self.text(["SIP/2.0 200 OK"] + lines).utf8))
         let top = try XCTUnwrap(try msg.vias().first)
-        return String(decoding: MessageWriter.relayedReply(msg, topVia: top, edits: edits), as: UTF8.self)
+        return String(decoding: MessageWriter.relayedReply(msg, topVia: top, edits: edits, stream: stream), as: UTF8.self)
+    }
+
+    func testRelayedReplyWithoutContentLength() throws {
+        let lines = Array(Self.replyLines.dropLast())
+        var sent = lines
+        sent[0] = "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1"
+        XCTAssertEqual(try relay(HeaderEdits(), lines: lines), Self.text(["SIP/2.0 200 OK"] + sent))
+        XCTAssertEqual(try relay(HeaderEdits(), lines: lines, stream: true),
+                       Self.text(["SIP/2.0 200 OK"] + sent + ["Content-Length: 0"]))
     }
 
     func testRelayedReplyDropsTheFirstViaValueWithAnOnreplyEdit() throws {
