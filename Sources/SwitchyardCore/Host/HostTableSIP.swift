@@ -29,7 +29,8 @@ extension HostTable {
         if !s.utf8.contains(where: { $0 == 13 || $0 == 10 }) { return s }
         var t = s
         while t.hasSuffix("\r\n") || t.hasSuffix("\n") || t.hasSuffix("\r") { t.removeLast() }
-        return t.contains(where: { $0 == "\r" || $0 == "\n" }) ? t.replacingOccurrences(of: "\r\n", with: " ")
+        // Tested on bytes: a CR LF inside is one Character, equal to neither "\r" nor "\n".
+        return t.utf8.contains(where: { $0 == 13 || $0 == 10 }) ? t.replacingOccurrences(of: "\r\n", with: " ")
             .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ") : t
     }
 
@@ -116,7 +117,7 @@ extension HostTable {
             let kind = HostTable.kind(name)
             guard let i = HostTable.fieldIndex(ctx, msg, kind, name, nth: Int(index)) else { return -1 }
             // The value as changed by the script, if it was; else the received bytes when they are the text.
-            if let kept = ctx.message.edits.withReplaced(i, { ctx.keepCBytes($0.assumingMemoryBound(to: UInt8.self)) }) {
+            if let kept = ctx.message.edits.withReplaced(i, { ctx.cStringKeeper.keep($0) }) {
                 out.pointee = kept
             } else if msg.isPlainValue(msg.fields[i]) {
                 let r = msg.fields[i].value

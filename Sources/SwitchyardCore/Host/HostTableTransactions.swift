@@ -119,8 +119,10 @@ extension HostTable {
 
         h.sip_build_relayed = { ctxp, out in
             guard let ctx = HostTable.context(ctxp), let out, let msg = ctx.message.sip, !msg.isRequest,
-                  let top = (try? msg.vias())?.first else { return -1 }
-            let bytes = SIPCore.relayedReply(msg, topVia: top, edits: &ctx.message.edits)
+                  let vias = try? msg.vias(), let top = vias.first else { return -1 }
+            // Content-Length added for a stream hop, told by the second Via as OpenSIPS does (none: a datagram).
+            let stream = vias.count > 1 && !vias[1].transportIs("UDP")
+            let bytes = SIPCore.relayedReply(msg, topVia: top, edits: &ctx.message.edits, stream: stream)
             HostTable.keepBytes(ctx, bytes, out)
             return 0
         }

@@ -4,8 +4,11 @@ import SwitchyardSIP
 /// (an Array's append(contentsOf:) also tests uniqueness and goes through the generic copy, ~90 instructions, and
 /// a forwarded request takes about eight of them).
 ///
-/// Not a value to copy: two copies would share the memory. It lives inside `OutputBuffers` (one per thread, reused)
-/// or for the length of one `build` call; `release()` frees the memory.
+/// Not a value to copy: two copies would share the memory, and a release of each would free it twice. Only two owners
+/// make one and release it, `build` (for the length of the call) and `OutputBuffers` (one per thread, reused); every
+/// other code gets it `inout` from them and never stores it. Not declared ~Copyable with a deinit: that build measured
+/// ~350 more instructions per stateless call (Benchmarks/sip/callgrind.sh: forward's writer and the socket send were
+/// no longer inlined, more retains), on the path this type exists to make cheaper.
 struct ByteWriter {
     private(set) var base: UnsafeMutablePointer<UInt8>?
     private(set) var capacity = 0
@@ -15,7 +18,7 @@ struct ByteWriter {
 
     init(capacity: Int) { reserveCapacity(capacity) }
 
-    /// Frees the memory; the writer is empty afterwards.
+    /// Frees the memory (its owner's last call); the writer is empty afterwards.
     mutating func release() {
         base?.deallocate()
         base = nil
@@ -37,7 +40,7 @@ struct ByteWriter {
         let newCapacity = Swift.max(need, capacity * 2, 256)
         let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
         if let old = base {
-            nb.update(from: old, count: count)
+            nb.initialize(from: old, count: count)
             old.deallocate()
         }
         base = nb
@@ -54,7 +57,16 @@ struct ByteWriter {
         let n = p.count
         guard n > 0, let src = p.baseAddress else { return }
         if count + n > capacity { grow(to: count + n) }
-        (base.unsafelyUnwrapped + count).update(from: src, count: n)
+        (base.unsafelyUnwrapped + count).initialize(from: src, count: n)
+        count += n
+    }
+
+    /// Bytes of memory bound to some other type (a word's bytes): copied as raw memory, never read as UInt8s.
+    @inline(__always) mutating func append(raw p: UnsafeRawBufferPointer) {
+        let n = p.count
+        guard n > 0, let src = p.baseAddress else { return }
+        if count + n > capacity { grow(to: count + n) }
+        UnsafeMutableRawPointer(base.unsafelyUnwrapped + count).copyMemory(from: src, byteCount: n)
         count += n
     }
 

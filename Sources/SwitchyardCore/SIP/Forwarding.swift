@@ -51,7 +51,7 @@ extension SIPCore {
             sent = output.with { out -> Bool in
                 MessageWriter.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix(socket, ctx.message.via),
                                                branch: branch, topVia: topVia, topViaText: topText, edits: ctx.message.edits,
-                                               viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "")
+                                               viaSuffix: ctx.message.via.addLocalRport ? ";rport" : "", stream: proto != "udp")
                 blocked = blacklisted(ctx, dst, proto: proto, request: out.bytes)
                 if blocked != nil { return false }
                 return socket.send(conn: 0, to: dst, out.bytes)
@@ -134,13 +134,9 @@ extension SIPCore {
                          protoGiven: transport != nil, secure: secure)
     }
 
-    /// A stateless branch: the same for a retransmission (and for the CANCEL of an INVITE), derived
-    /// from the received branch when it is RFC 3261's, else from the transaction's identifying headers.
-    func branch(_ msg: SIPMessage, _ top: SIPVia) -> String {
-        MessageWriter.Branch.stateless(branchHash(msg, top)).text
-    }
-
-    /// The hash behind `branch` (the branch is "z9hG4bKsy" and this number in hex).
+    /// The hash behind a stateless branch ("z9hG4bKsy" and this number in hex, MessageWriter.Branch.stateless): the
+    /// same for a retransmission (and for the CANCEL of an INVITE), derived from the received branch when it is
+    /// RFC 3261's, else from the transaction's identifying headers.
     func branchHash(_ msg: SIPMessage, _ top: SIPVia) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325 ^ secret
         @inline(__always) func mix(_ s: String) {

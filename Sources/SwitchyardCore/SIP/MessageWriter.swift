@@ -66,13 +66,6 @@ enum MessageWriter {
         case text(String)
         case stateless(UInt64)
 
-        var text: String {
-            switch self {
-            case .text(let t): return t
-            case .stateless(let h): return "z9hG4bKsy" + String(h, radix: 16)
-            }
-        }
-
         func append(to out: inout ByteWriter) {
             switch self {
             case .text(let t): out.append(text: t)
@@ -83,9 +76,7 @@ enum MessageWriter {
                 var digits = (Branch.hexDigits(UInt32(truncatingIfNeeded: h >> 32)).littleEndian,
                               Branch.hexDigits(UInt32(truncatingIfNeeded: h)).littleEndian)
                 let n = h == 0 ? 1 : (67 - h.leadingZeroBitCount) / 4
-                withUnsafeBytes(of: &digits) { d in
-                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(16 - n)...]).assumingMemoryBound(to: UInt8.self))
-                }
+                withUnsafeBytes(of: &digits) { d in out.append(raw: UnsafeRawBufferPointer(rebasing: d[(16 - n)...])) }
             }
         }
 
@@ -104,19 +95,20 @@ enum MessageWriter {
     }
 
     /// A request as forwarded: new request line if the R-URI changed, our Via (prefix and branch) first, edits applied.
-    /// `viaSuffix`: parameters after our branch (add_local_rport's `;rport`).
+    /// `viaSuffix`: parameters after our branch (add_local_rport's `;rport`). `stream`: sent over a stream transport
+    /// (TCP, TLS), which needs a Content-Length the received message may lack.
     static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: Branch, topVia: SIPVia?,
-                                 topViaText: String?, edits: HeaderEdits, viaSuffix: String = "") -> [UInt8] {
+                                 topViaText: String?, edits: HeaderEdits, viaSuffix: String = "", stream: Bool = true) -> [UInt8] {
         ByteWriter.build(capacity: msg.bytes.count + viaPrefix.utf8.count + 96) { out in
             forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
-                             topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
+                             topViaText: topViaText, edits: edits, viaSuffix: viaSuffix, stream: stream)
         }
     }
 
     /// `forwardedRequest` written into `out` (emptied first), a buffer the caller reuses.
     static func forwardedRequest(into out: inout ByteWriter, _ msg: SIPMessage, newRURI: String?, viaPrefix: String,
                                  branch: Branch, topVia: SIPVia?, topViaText: String?, edits: HeaderEdits,
-                                 viaSuffix: String = "") {
+                                 viaSuffix: String = "", stream: Bool = true) {
         out.removeAll()  // OutputBuffers hands it over empty
         out.reserveCapacity(msg.bytes.count + viaPrefix.utf8.count + 96)
         if let ruri = newRURI {
@@ -134,21 +126,23 @@ enum MessageWriter {
         branch.append(to: &out)
         if !viaSuffix.isEmpty { out.append(text: viaSuffix) }
         out.appendCRLF()
-        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText)
+        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText, stream: stream)
     }
 
     /// Header lines with edits, the empty line and the body.
     static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, edits: HeaderEdits, topVia: SIPVia?, topViaText: String?,
-                              dropTopVia: Bool = false) {
+                              dropTopVia: Bool = false, stream: Bool = true) {
         // Copied from the message's buffer through a pointer: an ArraySlice of it would retain and release the buffer
         // for every run of lines.
         msg.bytes.withUnsafeBufferPointer { b in
-            appendHeaders(&out, msg, b, edits: edits, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
+            appendHeaders(&out, msg, b, edits: edits, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia,
+                          stream: stream)
         }
     }
 
     private static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
-                                      edits: HeaderEdits, topVia: SIPVia?, topViaText: String?, dropTopVia: Bool) {
+                                      edits: HeaderEdits, topVia: SIPVia?, topViaText: String?, dropTopVia: Bool,
+                                      stream: Bool) {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
@@ -162,7 +156,8 @@ enum MessageWriter {
             var from = first.line.lowerBound
             for k in 0..<2 {
                 let i = k == 0 ? special.0 : special.1
-                if i < 0 { continue }
+                // An index the message does not have (edits made on another message) is ignored, as the loop below does.
+                if i < 0 || i >= msg.fields.count { continue }
                 let f = msg.fields[i]
                 out.append(contentsOf: bytes(from..<f.line.lowerBound))
                 if i == topViaIndex {
@@ -173,7 +168,7 @@ enum MessageWriter {
                 from = f.line.upperBound
             }
             out.append(contentsOf: bytes(from..<last.line.upperBound))
-            finish(&out, msg, b)
+            finish(&out, msg, b, stream: stream)
             return
         }
         for line in edits.top { out.append(text: line); out.appendCRLF() }
@@ -209,7 +204,7 @@ enum MessageWriter {
         }
         flush(&out)
         for line in edits.bottom { out.append(text: line); out.appendCRLF() }
-        finish(&out, msg, b)
+        finish(&out, msg, b, stream: stream)
     }
 
     /// A field with the value the script set: its name as received, then the new value.
@@ -218,7 +213,7 @@ enum MessageWriter {
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[f.name]))
         out.append(58)
         out.append(32)
-        edits.withReplaced(i) { out.append(contentsOf: $0.assumingMemoryBound(to: UInt8.self)) }
+        edits.withReplaced(i) { out.append(raw: $0) }
         out.appendCRLF()
     }
 
@@ -247,10 +242,11 @@ enum MessageWriter {
         }
     }
 
-    /// Content-Length when the message had none, the empty line and the body.
-    private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>) {
-        // A datagram may come without Content-Length; a stream hop needs it, so it is always sent.
-        if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
+    /// Content-Length when the message had none and goes over a stream, the empty line and the body.
+    private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>, stream: Bool) {
+        // As OpenSIPS's adjust_clen: a datagram may go on without one, as it came; a stream hop needs it. One the script
+        // removed is not put back (the received message had one).
+        if stream, msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
         out.appendCRLF()
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.bodyRange]))
     }
@@ -265,13 +261,16 @@ enum MessageWriter {
         }
     }
 
-    /// A reply relayed upstream: the same message without its top Via value.
-    static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) -> [UInt8] {
-        ByteWriter.build(capacity: msg.bytes.count) { out in relayedReply(into: &out, msg, topVia: topVia, edits: edits) }
+    /// A reply relayed upstream: the same message without its top Via value. `stream`: the next hop is a stream (OpenSIPS
+    /// goes by the second Via's transport).
+    static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits, stream: Bool) -> [UInt8] {
+        ByteWriter.build(capacity: msg.bytes.count) { out in
+            relayedReply(into: &out, msg, topVia: topVia, edits: edits, stream: stream)
+        }
     }
 
     /// `relayedReply` written into `out` (emptied first), a buffer the caller reuses.
-    static func relayedReply(into out: inout ByteWriter, _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits) {
+    static func relayedReply(into out: inout ByteWriter, _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits, stream: Bool) {
         out.removeAll()
         out.reserveCapacity(msg.bytes.count)
         msg.bytes.withUnsafeBufferPointer { b in
@@ -279,7 +278,7 @@ enum MessageWriter {
             while start < msg.headersStart, b[start] == 13 || b[start] == 10 { start += 1 }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<msg.headersStart]))
         }
-        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: nil, dropTopVia: true)
+        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: nil, dropTopVia: true, stream: stream)
     }
 
     /// A stateless reply to a request (sl_send_reply, 400s, 483s).

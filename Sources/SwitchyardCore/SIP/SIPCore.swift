@@ -246,7 +246,7 @@ public final class SIPCore: @unchecked Sendable {
             return
         }
         let sent = output.with { out -> Bool in
-            MessageWriter.relayedReply(into: &out, msg, topVia: top, edits: edits)
+            MessageWriter.relayedReply(into: &out, msg, topVia: top, edits: edits, stream: proto != "udp")
             return socket.send(conn: 0, to: dst, out.bytes)
         }
         if sent { counters.relayedReplies.add(1, ordering: .relaxed) }

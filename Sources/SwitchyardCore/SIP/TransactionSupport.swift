@@ -49,7 +49,8 @@ extension SIPCore {
             let prefix = viaPrefix(socket, ctx.message.via)
             let suffix = ctx.message.via.addLocalRport ? ";rport" : ""
             let out = SIPCore.forwardedRequest(msg, newRURI: newRURI, viaPrefix: prefix, branch: b, topVia: topVia,
-                                               topViaText: topText, edits: &ctx.message.edits, viaSuffix: suffix)
+                                               topViaText: topText, edits: &ctx.message.edits, viaSuffix: suffix,
+                                               stream: proto != "udp")
             if let list = blacklisted(ctx, dst, proto: proto, request: out) {
                 log.write(LogLevels.debug, module: "core", "destination \(proto):\(dst.text) is blacklisted by '\(list)'")
                 err = -5
@@ -64,14 +65,15 @@ extension SIPCore {
     /// context as a value they were copied and destroyed through their value witnesses (~400 instructions a build).
     /// No other argument may read the context's message while the access lasts (they are computed before).
     static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: MessageWriter.Branch,
-                                 topVia: SIPVia?, topViaText: String?, edits: inout HeaderEdits, viaSuffix: String) -> [UInt8] {
+                                 topVia: SIPVia?, topViaText: String?, edits: inout HeaderEdits, viaSuffix: String,
+                                 stream: Bool) -> [UInt8] {
         MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
-                                       topViaText: topViaText, edits: edits, viaSuffix: viaSuffix)
+                                       topViaText: topViaText, edits: edits, viaSuffix: viaSuffix, stream: stream)
     }
 
     /// MessageWriter.relayedReply with the edits borrowed the same way.
-    static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: inout HeaderEdits) -> [UInt8] {
-        MessageWriter.relayedReply(msg, topVia: topVia, edits: edits)
+    static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: inout HeaderEdits, stream: Bool) -> [UInt8] {
+        MessageWriter.relayedReply(msg, topVia: topVia, edits: edits, stream: stream)
     }
 
     struct BuildError: Error { let code: Int32 }

@@ -2,8 +2,10 @@
 /// what forward()/relay sends.
 ///
 /// Built for the common case, one short value replaced (maxfwd's Max-Forwards on every request): that value is kept
-/// inline as bytes, so the edit allocates nothing, and a copy or a reset of the edits retains and releases nothing.
-/// Everything else (other replacements, removals, added lines) lives in a box made on first use and copied on write.
+/// inline as bytes, so the edit allocates nothing, and while there is no box a copy or a reset of the edits retains
+/// and releases nothing. Everything else (other replacements, removals, added lines) lives in a box made on first use
+/// and copied on write; a copy of edits that have one retains it, and the first change made through either copy
+/// copies the box.
 struct HeaderEdits {
     /// Field index of the inline replaced value; -1: none.
     private var inlineField: Int32 = -1

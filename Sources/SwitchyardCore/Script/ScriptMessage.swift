@@ -4,7 +4,11 @@ import SwitchyardSIP
 /// whose request-URI can be changed, as the FreeSWITCH article does with $rU. SIP routes get the
 /// parsed message, where it came from, and the changes the script made to what is sent on.
 public struct ScriptMessage: @unchecked Sendable {
-    // `sip` is confined to the worker that runs the route (see SIPMessage).
+    // `sip` is confined to the worker that runs the route (see SIPMessage). `edits` may hold HeaderEdits' box, a
+    // class that is not Sendable, and copies of the edits share it (the reply relay takes one; a SavedMessage keeps one for tm,
+    // restored on another worker or freed on any thread): a shared box is never changed, since every change goes through
+    // HeaderEdits.owned(), which copies the box unless isKnownUniquelyReferenced says this copy alone holds it, and
+    // the retain and release of a shared box are atomic. The rest are values.
     /// The current (possibly rewritten) request-URI; nil when there is none. A received request's
     /// URI is parsed on first use (a script that only sets $du never pays for it).
     public var requestURI: SIPURI? {
