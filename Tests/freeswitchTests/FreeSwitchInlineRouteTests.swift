@@ -263,6 +263,8 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
 
         _ = try sim.call("hold", "5")
         XCTAssertTrue(waitUntil(timeout: 10) { slow.commands.contains("api hold") })
+        // The run started before its command reached the box: it has lasted at least as long as the box has held it.
+        let held = ContinuousClock.now
         XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 1, "the HOLD route runs on A's I/O thread")
         // Once it has run 10 ms, no other route may run inline, B's included.
         XCTAssertTrue(waitUntil(timeout: 5, poll: 0.002) { !bus.inline.allowed(fresh) })
@@ -273,7 +275,9 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 1, "B's event went to a worker")
 
         // Held past the bar of a route that waits: slow after this one run.
-        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.01) { bus.inline.longestRunNs() >= InlineRunners.blockedNs })
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.01) {
+            ContinuousClock.now - held >= .nanoseconds(Int64(InlineRunners.blockedNs))
+        })
         slow.release()
         XCTAssertTrue(h.waitFor("HOLD done", timeout: 10), h.messages.joined(separator: "\n"))
         XCTAssertTrue(waitUntil(timeout: 5) { route.slow.load(ordering: .relaxed) })
