@@ -191,7 +191,8 @@ public struct ESLParser: Sendable {
         }
         let bs = f.pendingBodyStart
         guard f.buffer.count - bs >= f.pendingLength else { return nil }
-        let body = Array(f.buffer[bs..<(bs + f.pendingLength)])
+        // A NUL after the body's last byte (NulTerminatedBytes): the freeswitch module hands it to C subscribers as is.
+        let body = NulTerminatedBytes.copy(f.buffer[bs..<(bs + f.pendingLength)])
         f.start = bs + f.pendingLength
         f.scanFrom = f.start
         f.pendingHeaderEnd = nil
