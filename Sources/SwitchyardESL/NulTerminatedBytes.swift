@@ -8,7 +8,7 @@ public enum NulTerminatedBytes {
         let n = bytes.count
         return [UInt8](unsafeUninitializedCapacity: n + 1) { buf, count in
             bytes.withUnsafeBufferPointer { src in
-                if let s = src.baseAddress, n > 0 { buf.baseAddress!.update(from: s, count: n) }
+                if let s = src.baseAddress, n > 0 { UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: s, byteCount: n) }
             }
             buf[n] = 0
             count = n
