@@ -126,8 +126,10 @@ let package = Package(
         .target(name: "cachedb_redis", dependencies: ["SwitchyardPluginKit", "CHiredis"], path: "Plugins/cachedb_redis",
                 exclude: ["README.md"]),
         // Transactions: links the (stateless) SIP parser to build CANCEL/ACK from the branch requests it keeps.
-        .target(name: "tm", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP"], path: "Plugins/tm", exclude: ["README.md"],
-                swiftSettings: hotPath),
+        // tm: the Via branch parameter's reader is a small pure library (no ABI) that the plugin links and the tests call.
+        .target(name: "TMBranch", path: "Plugins/tm/Branch", swiftSettings: hotPath),
+        .target(name: "tm", dependencies: ["SwitchyardPluginKit", "SwitchyardSIP", "TMBranch"], path: "Plugins/tm",
+                exclude: ["README.md", "Branch"], swiftSettings: hotPath),
         // dispatcher: its selection rules are a small pure library (no ABI) that the plugin links and the tests call.
         .target(name: "DispatcherSelection", path: "Plugins/dispatcher/Selection"),
         .target(name: "dispatcher", dependencies: ["SwitchyardPluginKit", "DispatcherSelection"], path: "Plugins/dispatcher",
@@ -178,7 +180,7 @@ let package = Package(
         .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_postgresTests"),
         .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/cachedb_redisTests"),
         // tm end to end: the switchyard binary with tm.so between sipp callers and callees (scenarios in Tests/SIP/tm).
-        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/tmTests"),
+        .testTarget(name: "tmTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport", "TMBranch"], path: "Tests/tmTests"),
         // sipmsgops and signaling end to end: switchyard between sipp peers (scenarios in Tests/SIP/sipmsgops).
         .testTarget(name: "sipmsgopsTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/sipmsgopsTests"),
         .testTarget(name: "signalingTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/signalingTests"),

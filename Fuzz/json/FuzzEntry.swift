@@ -24,9 +24,25 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         fail("parsePrefix consumed \(consumed) of \(size) bytes")
     }
     // The node tree ($json): its text parses as a value.
-    if let node = try? parser.parseNode(buffer) {
+    let node = try? parser.parseNode(buffer)
+    if let node {
         let text = node.text()
         if (try? parser.parse(text)) == nil { fail("node text does not parse: \(text.prefix(200))") }
+    }
+    // The node parser (its own scanner, lazy root objects) accepts exactly the texts the value parser accepts, and
+    // reads the same value: decoded whole, and member by member from the text (a lazy object's reads by key).
+    let value = try? parser.parse(buffer)
+    if (value == nil) != (node == nil) {
+        fail("parse \(value == nil ? "refuses" : "accepts") what parseNode \(node == nil ? "refuses" : "accepts")")
+    }
+    if let value, let node {
+        if case .object(let o) = value, let fresh = try? parser.parseNode(buffer), case .object(let lazy) = fresh {
+            for key in o.keys where lazy[key]?.value != o[key] { fail("member \(key.prefix(80)) read from the text differs") }
+            for key in ["", "a", "\u{0}", "Event-Name"] where !o.contains(key) && lazy[key] != nil {
+                fail("absent member \(key) found in the text")
+            }
+        }
+        if node.value != value { fail("parseNode's value differs from parse's") }
     }
     return 0
 }

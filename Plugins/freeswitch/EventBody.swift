@@ -9,7 +9,8 @@ import SwitchyardPluginKit
 final class EventBody: @unchecked Sendable { // built by the reader, then used by the I/O thread only (deliverHeld)
     enum Form {
         /// The frame's body bytes as read: handed over as they are (no String made of them on the reader's thread;
-        /// whoever keeps the text makes its own copy).
+        /// whoever keeps the text makes its own copy), with a NUL after the last byte in their storage
+        /// (EventBody.json): a C subscriber that reads the body as a C string stops there.
         case json([UInt8])
         case plain(ESLEvent)
     }
@@ -19,6 +20,10 @@ final class EventBody: @unchecked Sendable { // built by the reader, then used b
     private var tree: SYTree? = nil
 
     init(_ form: Form) { self.form = form }
+
+    /// A JSON event's body: the frame's bytes as they are when the parser left the NUL after them (always, unless
+    /// the array was changed since), else a copy that has it.
+    static func json(_ bytes: [UInt8]) -> EventBody { EventBody(.json(NulTerminatedBytes.terminated(bytes))) }
 
     /// The JSON text: as sent, or a plain event's, written now (once).
     func withText<R>(_ body: (sy_str) -> R) -> R {

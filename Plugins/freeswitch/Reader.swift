@@ -399,7 +399,7 @@ extension Box {
         if type == .eventJSON, let fast = Self.scanNames(frame.body), case let name = fast.name.uppercased(), name != "HEARTBEAT" {
             let targets = matchingSubscribers(name: name, subclass: fast.subclass, cache: &reader.cache)
             guard !targets.isEmpty else { return nil }
-            return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: EventBody(.json(frame.body)))
+            return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: EventBody.json(frame.body))
         }
         let event: ESLEvent
         do {
@@ -436,7 +436,7 @@ extension Box {
         let targets = matchingSubscribers(name: name, subclass: subclass, cache: &reader.cache)
         guard !targets.isEmpty else { return nil }
         // A plain event goes on decoded: written as JSON only for a subscriber that takes text (EventBody).
-        let body = EventBody(type == .eventJSON ? .json(frame.body) : .plain(event))
+        let body = type == .eventJSON ? EventBody.json(frame.body) : EventBody(.plain(event))
         return QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body)
     }
 

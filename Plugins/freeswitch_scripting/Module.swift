@@ -136,7 +136,13 @@ final class ScriptingModule: @unchecked Sendable {
 
     func start() throws {
         config = pendingConfig.withLock { $0 }
-        api = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), as: sy_freeswitch_api.self)
+        // Bound at the size this module cannot do without (1.3's subscribe_value for value events, else 1.0): the
+        // later entries (module_get_box, box_burst) are looked for with CTable.has, so an older freeswitch module is
+        // used without them (events queued for the workers) rather than refused.
+        let needed = valueEvents ? MemoryLayout<sy_freeswitch_api>.offset(of: \.subscribe_value)! + MemoryLayout<UnsafeRawPointer>.size
+            : MemoryLayout<sy_freeswitch_api>.offset(of: \.watch)!
+        api = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), minSize: UInt32(needed))
+            .assumingMemoryBound(to: sy_freeswitch_api.self)
         eventsHere = host.providesRaiseHere && api.map { CTable.has($0, \.box_burst) && $0.pointee.box_burst != nil } == true
         if !config.dbURL.isEmpty {
             do { db = try DBConnection(host: host, url: config.dbURL) } catch {

@@ -127,7 +127,8 @@ struct CoreLink: @unchecked Sendable {
     }
 
     /// The same into out parameters (t_relay's path: a Result of this tuple is copied through its value witnesses,
-    /// ~400 instructions a copy). 0, or the core's error code (`built` untouched).
+    /// ~400 instructions a copy). 0, or the core's error code: then `built.bytes` is untouched, while `built.target`
+    /// may hold what the core wrote into it before it failed (not to be used).
     func buildRequest(_ ctx: SYContext, ruri: String, dst: String, branch: sy_str, from: UInt32, into built: inout Built,
                       used: inout UInt32, count: inout UInt32) -> Int32 {
         guard let f = api.sip_build_request_at else { return -4 }

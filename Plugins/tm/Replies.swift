@@ -1,39 +1,15 @@
 // Replies from downstream: matching to a branch, reply routes, the relay decision, best final reply, failure routes.
 import SwitchyardABI
 import SwitchyardPluginKit
+import TMBranch
 
 extension TM {
-    /// The (hash, label, branch) our branch parameter carries: z9hG4bK + revhex.revhex.revhex.
+    /// The (hash, label, branch) our branch parameter carries (BranchParam), within the table's and a cell's bounds.
+    @inline(__always)
     static func parseBranch(_ s: sy_str) -> (Int, UInt32, Int)? {
-        guard let p = s.s, s.len > 9 else { return nil }
-        let b = UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self)
-        // "z9hG4bK" as one 4-byte and one 3-byte comparison.
-        guard UnsafeRawPointer(b).loadUnaligned(as: UInt32.self) == 0x4768_397a,  // "z9hG"
-              b[4] == 52, b[5] == 98, b[6] == 75 else { return nil }  // "4bK"
-        // Three reversed-hex numbers separated by dots, read in place (no bounds checks: i < s.len throughout).
-        var i = 7
-        @inline(__always) func number() -> UInt32? {
-            var v: UInt32 = 0, shift: UInt32 = 0
-            let start = i
-            while i < s.len {
-                let c = b[i]
-                let d: UInt32
-                if c &- 48 < 10 { d = UInt32(c &- 48) }
-                else if (c | 0x20) &- 97 < 6 { d = UInt32((c | 0x20) &- 87) }
-                else { break }
-                guard shift < 32 else { return nil }
-                v |= d << shift
-                shift += 4
-                i += 1
-            }
-            return i > start ? v : nil
-        }
-        guard let h = number(), i < s.len, b[i] == 46 else { return nil }
-        i += 1
-        guard let l = number(), i < s.len, b[i] == 46 else { return nil }
-        i += 1
-        guard let br = number(), i == s.len else { return nil }
-        guard h < TransactionTable.size, br < maxBranches else { return nil }
+        guard let p = s.s,
+              let (h, l, br) = BranchParam.parse(UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), s.len),
+              h < TransactionTable.size, br < maxBranches else { return nil }
         return (Int(h), l, Int(br))
     }
 

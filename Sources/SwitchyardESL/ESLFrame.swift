@@ -65,6 +65,8 @@ public enum ESLContentType: Sendable, Equatable, Hashable {
 /// One complete server → client message: headers (in wire order, values URL-decoded) and body bytes.
 public struct ESLFrame: Sendable, Equatable {
     public var headers: [ESLHeader]
+    /// As read. A frame from ESLParser has a NUL after the last byte in the array's storage
+    /// (NulTerminatedBytes.isTerminated) until the array is mutated.
     public var body: [UInt8]
 
     public init(headers: [ESLHeader], body: [UInt8] = []) {

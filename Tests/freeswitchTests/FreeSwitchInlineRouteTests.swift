@@ -95,8 +95,8 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 2 * pairs.count, "both events of each pair ran on the I/O thread")
     }
 
-    /// The burst state belongs to the box's reader and ends with its connection: an event read with part of the next
-    /// frame behind it (a backlog), then the connection drops. After the reconnection a pair arriving together runs on
+    /// The burst state belongs to the box's reader and ends with its connection: two events read with part of a third
+    /// frame behind them (the second a burst: queued), then the connection drops. After the reconnection a pair arriving together runs on
     /// the I/O thread, as on any new connection: a burst takes a backlog behind two events of one connection.
     func testABurstDoesNotOutliveItsConnection() throws {
         let box = try PlainESLBox(password: Self.password)
@@ -114,15 +114,17 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
             ESLEncoder.event(ESLEvent(headers: [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(digit)"),
                                                 ESLHeader("DTMF-Digit", digit)]), format: .json)
         }
-        let second = event("2")
-        box.send(event("1") + second.prefix(second.count / 2))
-        XCTAssertTrue(h.waitFor("FSEV 1", timeout: 10), h.messages.joined(separator: "\n"))
-        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 1)
+        let half = event("9")
+        box.send(event("1") + event("2") + half.prefix(half.count / 2))
+        XCTAssertTrue(waitUntil(timeout: 10) { digits(h, "FSEV").count == 2 }, h.messages.joined(separator: "\n"))
+        // The precondition: the three arrived in one read, so 2 was a burst (queued) and the reader ends this
+        // connection with "more behind the last event" set. Read apart, 2 would have run inline too.
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 1, "2 came behind 1 with more behind it")
         box.dropClient()
         XCTAssertTrue(waitUntil(timeout: 20) { subscriptions() == 2 }, h.messages.joined(separator: "\n"))
         box.send(event("3") + event("4"))
-        XCTAssertTrue(waitUntil(timeout: 10) { digits(h, "FSEV").count == 3 }, h.messages.joined(separator: "\n"))
-        XCTAssertEqual(digits(h, "FSEV"), "134", "the half-sent event went with its connection")
+        XCTAssertTrue(waitUntil(timeout: 10) { digits(h, "FSEV").count == 4 }, h.messages.joined(separator: "\n"))
+        XCTAssertEqual(digits(h, "FSEV"), "1234", "the half-sent event went with its connection")
         XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 3, "the new connection's pair ran on the I/O thread")
     }
 
@@ -263,6 +265,8 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
 
         _ = try sim.call("hold", "5")
         XCTAssertTrue(waitUntil(timeout: 10) { slow.commands.contains("api hold") })
+        // The run started before its command reached the box: it has lasted at least as long as the box has held it.
+        let held = ContinuousClock.now
         XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 1, "the HOLD route runs on A's I/O thread")
         // Once it has run 10 ms, no other route may run inline, B's included.
         XCTAssertTrue(waitUntil(timeout: 5, poll: 0.002) { !bus.inline.allowed(fresh) })
@@ -273,7 +277,9 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
         XCTAssertEqual(bus.ranInline.load(ordering: .relaxed), 1, "B's event went to a worker")
 
         // Held past the bar of a route that waits: slow after this one run.
-        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.01) { bus.inline.longestRunNs() >= InlineRunners.blockedNs })
+        XCTAssertTrue(waitUntil(timeout: 5, poll: 0.01) {
+            ContinuousClock.now - held >= .nanoseconds(Int64(InlineRunners.blockedNs))
+        })
         slow.release()
         XCTAssertTrue(h.waitFor("HOLD done", timeout: 10), h.messages.joined(separator: "\n"))
         XCTAssertTrue(waitUntil(timeout: 5) { route.slow.load(ordering: .relaxed) })

@@ -101,7 +101,8 @@ typedef void (*sy_fs_reply_fn)(void *arg, const sy_fs_reply *reply);
 
 /** Receives one event of a subscription: `host` is the box's host string as written in its URL
  *  (no port; e.g. "127.0.0.1"), `name` the Event-Name (CUSTOM events: "CUSTOM"), `subclass` the
- *  Event-Subclass (empty unless CUSTOM), `body` the JSON text exactly as FreeSWITCH sent it.
+ *  Event-Subclass (empty unless CUSTOM), `body` the JSON text exactly as FreeSWITCH sent it: bytes as
+ *  sent (possibly not UTF-8), body.len of them, with a NUL at body.s[body.len] (none inside is guaranteed).
  *  Called on the box's I/O thread, one event at a time per box, in arrival order. It may block (e.g.
  *  host->event_raise_wait on a full queue): the box then stops reading (TCP pushes back on FreeSWITCH),
  *  nothing is dropped. A caller waiting for a command reply meanwhile reads the socket itself, keeping
@@ -116,7 +117,8 @@ typedef void (*sy_fs_event_fn)(void *user, sy_fs_box *box, sy_str host, sy_str n
 
 /** Receives one event of a subscription made with subscribe_value (1.3). As sy_fs_event_fn, except that
  *  the event is a value, valid during the call only (copy what you keep; event_raise copies a tree):
- *    - SY_VAL_STR: the JSON text exactly as FreeSWITCH sent it (text/event-json);
+ *    - SY_VAL_STR: the JSON text exactly as FreeSWITCH sent it (text/event-json): bytes as sent (possibly
+ *      not UTF-8), with a NUL at s.s[s.len];
  *    - SY_VAL_OBJECT: an event FreeSWITCH sent as text/event-plain, decoded: one SY_VAL_STR member per
  *      header, in order, named and valued as sent (URL-decoded); a header whose value is FreeSWITCH's
  *      "ARRAY::a|:b" form is an SY_VAL_ARRAY of strings; an event with a body ends with the members

@@ -10,21 +10,31 @@ public struct ScriptEvent: Sendable {
 }
 
 extension ScriptEvent {
-    /// Runs `event_route` for this event on `ctx` (a worker's, or an inline runner's).
-    func run(_ route: RouteBox, _ ctx: ScriptContext, _ engine: ScriptEngine) {
+    /// Runs `event_route` for this event on `ctx` (a worker's, or an inline runner's). Returns this run's verdict
+    /// (InlineRunners.verdict): whether the route is slow now. A concurrent run of the same route may store its own
+    /// verdict in `route.slow` meanwhile; the caller acts on this one.
+    @discardableResult
+    func run(_ route: RouteBox, _ ctx: ScriptContext, _ engine: ScriptEngine) -> Bool {
         ctx.reset(routeType: .event)
         ctx.eventName = name
         ctx.eventParams = params
         ctx.eventTrees = trees
-        let t0 = ContinuousClock.now
-        let cpu0 = InlineRunners.threadCPUNs()
-        engine.run(route, ctx)
         // Timed wherever it runs, so a route known to be slow is never run on a producer's thread (InlineRunners).
-        let cpu = InlineRunners.threadCPUNs() &- cpu0
+        // Wall-clock only: a monotonic clock read is served without a system call, a thread CPU clock read is not.
+        let t0 = ContinuousClock.now
+        engine.run(route, ctx)
         let d = (ContinuousClock.now - t0).components
         let wall = UInt64(d.seconds) &* 1_000_000_000 &+ UInt64(d.attoseconds / 1_000_000_000)
-        let previousLong = route.lastRunNs.exchange(wall, ordering: .relaxed) >= InlineRunners.slowNs
-        route.slow.store(InlineRunners.isSlow(wall: wall, cpu: cpu, previousLong: previousLong), ordering: .relaxed)
+        var old = route.longRuns.load(ordering: .relaxed)
+        while true {
+            let v = InlineRunners.verdict(history: old, wall: wall)
+            let (stored, now) = route.longRuns.compareExchange(expected: old, desired: v.history, ordering: .relaxed)
+            if stored {
+                route.slow.store(v.slow, ordering: .relaxed)
+                return v.slow
+            }
+            old = now
+        }
     }
 }
 

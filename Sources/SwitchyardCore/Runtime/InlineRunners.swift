@@ -28,32 +28,29 @@ final class InlineRunners: Sendable {
     private let state = Mutex(State())
     private let engine: ScriptEngine
     private let log: CoreLog
-    /// A slow route (a database call, heavy work) is queued from then on, until a run of it is quick again, so the
-    /// producer reads on and a slow route holds no later event of its source. Which run is slow (isSlow):
-    /// - slowNs or more of the thread's own CPU (CLOCK_THREAD_CPUTIME_ID): the route's work itself is heavy. CPU time
-    ///   does not grow while the thread is preempted, so a loaded machine does not make a quick route look slow;
-    /// - blockedNs or more of wall-clock time: the route waited that long (a database, a box's reply), whatever the
-    ///   CPU says; a bar preemption alone does not reach;
-    /// - slowNs or more of wall-clock time twice in a row: a route that waits does so on every run, while preemption
-    ///   strikes one run at random. One wall-clock rule at slowNs sent every event to the workers for coolNs each
-    ///   time a busy machine preempted a quick inline route once.
+    /// A slow route (a database call, heavy work) is queued from then on, until its runs are quick again, so the
+    /// producer reads on and a slow route holds no later event of its source. Runs are timed by the wall clock only
+    /// (a monotonic clock read costs no system call; the thread's CPU clock costs one per read, two per event on a
+    /// path of five). A run is long when it took slowNs or more; the route is slow (verdict) after
+    /// - one run of blockedNs or more: it waited that long (a database, a box's reply), a bar preemption alone does
+    ///   not reach;
+    /// - two long runs among its last four: a route that waits or works that long does so again soon, quick runs in
+    ///   between or not (a database call on every other event), while preemption on a busy machine strikes one run
+    ///   now and then. It is quick again once three runs in a row were quick.
+    /// One wall-clock rule at slowNs on a single run sent every event to the workers for coolNs each time a busy
+    /// machine preempted a quick inline route once.
     static let slowNs: UInt64 = 10_000_000
     static let blockedNs: UInt64 = 100_000_000
     /// After a slow inline run nothing runs inline for this long (the scripts are slow now).
     static let coolNs: UInt64 = 1_000_000_000
 
-    /// Whether a run that took `wall` ns, `cpu` ns of them on its thread's CPU, makes its route slow; `previousLong`:
-    /// the route's run before it took slowNs or more of wall-clock time.
-    static func isSlow(wall: UInt64, cpu: UInt64, previousLong: Bool) -> Bool {
-        cpu >= slowNs || wall >= blockedNs || (wall >= slowNs && previousLong)
+    /// The route's run history (`history`: its last runs, bit 0 the latest, set when long) once a run of `wall` ns is
+    /// added, and whether the route is slow now.
+    static func verdict(history: UInt8, wall: UInt64) -> (history: UInt8, slow: Bool) {
+        let h = (history << 1 | (wall >= slowNs ? 1 : 0)) & 0xF
+        return (h, wall >= blockedNs || h.nonzeroBitCount >= 2)
     }
 
-    /// CPU time the calling thread has used, in ns.
-    static func threadCPUNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
     /// Until when (`now`) nothing runs inline.
     private let coolUntil = Atomic<UInt64>(0)
     private let epoch = ContinuousClock.now
@@ -74,7 +71,7 @@ final class InlineRunners: Sendable {
         return UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)
     }
 
-    /// Whether `route` may run inline now: not when it is slow (isSlow, its last run on a worker or inline), nor
+    /// Whether `route` may run inline now: not when it is slow (verdict, its last run on a worker or inline), nor
     /// while an inline run anywhere has been going for slowNs or more (wall-clock: it holds its source meanwhile,
     /// whatever the reason), nor for coolNs after a slow inline run.
     func allowed(_ route: RouteBox) -> Bool {
@@ -83,12 +80,6 @@ final class InlineRunners: Sendable {
             return false
         }
         return state.withLock { s in !s.running.values.contains { t &- $0 >= Self.slowNs } }
-    }
-
-    /// How long the longest inline run going on has lasted so far, in ns (0: none).
-    func longestRunNs() -> UInt64 {
-        let t = now
-        return state.withLock { s in s.running.values.map { t &- $0 }.max() ?? 0 }
     }
 
     /// Runs `event` on the calling thread with the thread's own context; false (nothing run) when not configured,
@@ -131,8 +122,7 @@ final class InlineRunners: Sendable {
             return false
         }
         starting()
-        event.run(route, ctx, engine)
-        if route.slow.load(ordering: .relaxed) { coolUntil.store(now + Self.coolNs, ordering: .relaxed) }
+        if event.run(route, ctx, engine) { coolUntil.store(now + Self.coolNs, ordering: .relaxed) }
         state.withLock { s in
             s.byThread[me]?.busy = false
             s.running[me] = nil

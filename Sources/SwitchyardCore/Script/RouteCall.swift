@@ -7,9 +7,10 @@ public final class RouteBox: @unchecked Sendable {
     public let name: String?
     public let location: SourceLocation
     var body: BlockNode
-    /// How long the last run of this event_route took, in ns (wherever it ran), in wall-clock time.
-    let lastRunNs = Atomic<UInt64>(0)
-    /// Whether its runs are slow (InlineRunners.isSlow): such a route is queued, never run on a producer's thread.
+    /// Which of the last four runs of this event_route (wherever they ran) were long (InlineRunners.slowNs or more of
+    /// wall-clock time), one bit each, bit 0 the latest.
+    let longRuns = Atomic<UInt8>(0)
+    /// Whether its runs are slow (InlineRunners.verdict): such a route is queued, never run on a producer's thread.
     let slow = Atomic<Bool>(false)
 
     init(kind: RouteKind, name: String?, location: SourceLocation) {

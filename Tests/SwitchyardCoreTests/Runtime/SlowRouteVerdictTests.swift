@@ -2,28 +2,54 @@ import Foundation
 import XCTest
 @testable import SwitchyardCore
 
-/// Which run makes an event_route slow (queued, never run on a producer's thread): its own CPU time, one long wait, or
-/// a wait past InlineRunners.slowNs on two runs in a row. One run that a busy machine preempted (long in wall-clock
-/// time, little CPU) is not: that sent every event to the workers for a second each time it happened.
+/// Which runs make an event_route slow (queued, never run on a producer's thread): one wait of
+/// InlineRunners.blockedNs, or two runs of InlineRunners.slowNs or more among its last four. One run that a busy
+/// machine preempted is not (that sent every event to the workers for a second each time it happened); a route
+/// whose long waits come and go (a database call on every other event) is.
 final class SlowRouteVerdictTests: XCTestCase {
     private let ms: UInt64 = 1_000_000
 
-    func testOnePreemptedRunIsNotSlowButHeavyWorkAndRepeatedOrLongWaitsAre() {
-        XCTAssertFalse(InlineRunners.isSlow(wall: 30 * ms, cpu: 1 * ms, previousLong: false), "preempted once")
-        XCTAssertTrue(InlineRunners.isSlow(wall: 30 * ms, cpu: 1 * ms, previousLong: true), "waits on every run")
-        XCTAssertTrue(InlineRunners.isSlow(wall: 12 * ms, cpu: 11 * ms, previousLong: false), "heavy work")
-        XCTAssertTrue(InlineRunners.isSlow(wall: InlineRunners.blockedNs, cpu: 0, previousLong: false), "one long wait")
-        XCTAssertFalse(InlineRunners.isSlow(wall: 2 * ms, cpu: 1 * ms, previousLong: true), "quick again after a long run")
+    /// The verdicts after each run of `walls` (ms), from a route that has not run yet.
+    private func verdicts(_ walls: [UInt64]) -> [Bool] {
+        var h: UInt8 = 0
+        return walls.map { w in
+            let v = InlineRunners.verdict(history: h, wall: w * ms)
+            h = v.history
+            return v.slow
+        }
     }
 
-    /// The CPU clock counts the thread's own work, not the time it is off the CPU (waiting, or preempted).
-    func testTheThreadCPUClockCountsWorkNotWaiting() {
-        let cpu0 = InlineRunners.threadCPUNs()
-        _ = DispatchSemaphore(value: 0).wait(timeout: .now() + .milliseconds(30)) // off the CPU for 30 ms: the subject
-        XCTAssertLessThan(InlineRunners.threadCPUNs() &- cpu0, InlineRunners.slowNs)
-        let cpu1 = InlineRunners.threadCPUNs()
-        var x: UInt64 = 0
-        while InlineRunners.threadCPUNs() &- cpu1 < InlineRunners.slowNs { x &+= 1 } // ends on the clock itself
-        XCTAssertGreaterThan(x, 0)
+    func testOnePreemptedRunIsNotSlow() {
+        XCTAssertEqual(verdicts([1, 30, 1, 1, 1, 30, 1]), [false, false, false, false, false, false, false])
+        XCTAssertEqual(verdicts([30, 1, 1, 1, 30]), [false, false, false, false, false], "one long run in four")
+    }
+
+    func testLongRunsTwiceInARowAndOneLongWaitAreSlow() {
+        XCTAssertEqual(verdicts([30, 12]), [false, true], "waits or works on every run")
+        XCTAssertEqual(verdicts([1, 100]), [false, true], "one wait of blockedNs")
+        XCTAssertEqual(verdicts([1, 99]), [false, false], "below blockedNs, once")
+    }
+
+    /// A 10-99 ms wait on every other run: slow from its second long run on, and as long as the alternation goes on.
+    func testLongRunsAlternatingWithQuickOnesAreSlow() {
+        XCTAssertEqual(verdicts([50, 1, 50, 1, 50, 1, 50]), [false, false, true, true, true, true, true])
+        XCTAssertEqual(verdicts([50, 1, 1, 50]), [false, false, false, true], "two long runs among the last four")
+    }
+
+    /// Quick again after three quick runs in a row (the long ones left the window); one blocked run alone leaves at
+    /// once, as the next quick run shows the wait is gone.
+    func testASlowRouteIsQuickAgainAfterThreeQuickRuns() {
+        XCTAssertEqual(verdicts([30, 30, 1, 1, 1]), [false, true, true, true, false])
+        XCTAssertEqual(verdicts([1, 200, 1]), [false, true, false])
+        XCTAssertEqual(verdicts([200, 200, 1, 1, 1]), [true, true, true, true, false])
+    }
+
+    /// The history keeps four runs: older long runs are forgotten whatever the bits above.
+    func testTheHistoryKeepsFourRuns() {
+        XCTAssertEqual(InlineRunners.verdict(history: 0xFF, wall: 0).history, 0b1110)
+        XCTAssertEqual(InlineRunners.verdict(history: 0b1000, wall: 0).history, 0)
+        XCTAssertEqual(InlineRunners.verdict(history: 0b0100, wall: 10 * ms).history, 0b1001)
+        XCTAssertTrue(InlineRunners.verdict(history: 0b0100, wall: 10 * ms).slow)
+        XCTAssertFalse(InlineRunners.verdict(history: 0b1000, wall: 10 * ms).slow, "the older long run has left")
     }
 }
