@@ -24,8 +24,35 @@ public enum LocalPorts {
         return addr
     }
 
-    /// True when something is bound to 127.0.0.1:port (UDP, or TCP when `tcp`): our own bind fails with EADDRINUSE.
+    /// True when a socket of this machine is bound to `port` (UDP, or TCP when `tcp`), read from the kernel's socket
+    /// tables (/proc/net/udp, udp6, tcp, tcp6). Probing by binding the port ourselves would hold it for a moment: a
+    /// server polled that way while it starts can find its port taken by the probe and exit ("Address already in
+    /// use"). Without /proc, falls back to that probe.
     public static func inUse(_ port: Int, tcp: Bool = false) -> Bool {
+        let kind = tcp ? "tcp" : "udp"
+        var readAny = false
+        for table in ["/proc/net/\(kind)", "/proc/net/\(kind)6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            readAny = true
+            if boundPorts(inTable: text).contains(port) { return true }
+        }
+        return readAny ? false : probeByBinding(port, tcp: tcp)
+    }
+
+    /// The local ports in a /proc/net/{udp,tcp}[6] table: its second column is `address:PORT` in hex.
+    static func boundPorts(inTable text: String) -> Set<Int> {
+        var ports = Set<Int>()
+        for line in text.split(separator: "\n").dropFirst() {
+            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard columns.count > 1, let colon = columns[1].lastIndex(of: ":"),
+                  let port = Int(columns[1][columns[1].index(after: colon)...], radix: 16) else { continue }
+            ports.insert(port)
+        }
+        return ports
+    }
+
+    /// Binds 127.0.0.1:port for a moment: EADDRINUSE means something holds it.
+    private static func probeByBinding(_ port: Int, tcp: Bool) -> Bool {
         let fd = socket(AF_INET, Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -125,19 +125,8 @@ enum Ports {
         }
     }
 
-    static func inUse(_ port: Int) -> Bool {
-        for type in [SOCK_DGRAM, SOCK_STREAM] {
-            let fd = socket(AF_INET, Int32(type.rawValue), 0)
-            guard fd >= 0 else { continue }
-            defer { close(fd) }
-            var addr = UDPSocket.loopback(port: port)
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            if rc != 0 { return true }
-        }
-        return false
-    }
+    /// True when anything is bound to the port, UDP or TCP (read from the kernel's tables: see LocalPorts.inUse).
+    static func inUse(_ port: Int) -> Bool { LocalPorts.inUse(port) || LocalPorts.inUse(port, tcp: true) }
 }
 
 extension UDPSocket {
