@@ -18,24 +18,9 @@ final class DNSFailoverTests: TMTestCase {
     /// A sipp UAS on 127.0.0.2:port (the name's first address), once it is bound.
     func startUASOnSecondLoopback(_ scenario: String, port: Int) throws -> Sipp {
         let uas = try startSipp(name: "uas2-\(port)", args: ["-sf", Self.scenario(scenario), "-i", "127.0.0.2", "-p", String(port)])
-        let bound = waitUntil(10) { Self.boundOn2(port) || !uas.process.isRunning }
+        let bound = waitUntil(10) { LocalPorts.inUse(port) || !uas.process.isRunning }
         guard bound, uas.process.isRunning else { throw SetupError("sipp UAS did not start on 127.0.0.2:\(port):\n\(uas.report)") }
         return uas
-    }
-
-    /// True when 127.0.0.2:port is taken (UDP).
-    static func boundOn2(_ port: Int) -> Bool { bound("127.0.0.2", port) }
-
-    /// True when ip:port is taken (UDP).
-    static func bound(_ ip: String, _ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_port = in_port_t(UInt16(port).bigEndian)
-        a.sin_addr.s_addr = inet_addr(ip)
-        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        return rc != 0
     }
 
     func proxyConfig(_ proxy: Int, callee: Int, relay: String, extra: String = "") -> String {
@@ -187,7 +172,7 @@ final class DNSFailoverTests: TMTestCase {
             .write(toFile: hosts, atomically: true, encoding: .utf8)
         let first = try startUASOnSecondLoopback("uas_503.xml", port: callee)
         let other = try startSipp(name: "uas3-\(callee)", args: ["-sf", Self.scenario("uas_503.xml"), "-i", "127.0.0.3", "-p", String(callee)])
-        XCTAssertTrue(waitUntil(10) { Self.bound("127.0.0.3", callee) }, other.report)
+        XCTAssertTrue(waitUntil(10) { LocalPorts.inUse(callee) }, other.report)  // sipp on 127.0.0.3
         let second = try startUAS(port: callee)
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
