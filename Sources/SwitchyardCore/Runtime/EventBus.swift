@@ -41,6 +41,8 @@ extension ScriptEvent {
 /// Work a script worker runs.
 public enum WorkerJob: Sendable {
     case event(RouteBox, ScriptEvent)
+    /// The events of one producer, run in its order by the worker that takes this (EventLane).
+    case lane(EventLane)
     /// Arbitrary work that must run on a script worker (tests, benchmarks, SIP later).
     case task(@Sendable (ScriptContext) -> Void)
 }
@@ -62,6 +64,9 @@ public final class EventBus: Sendable {
     let inline: InlineRunners
     /// Events raiseHere ran on the producer's thread (counted as each starts).
     public let ranInline = Atomic<Int>(0)
+    /// raiseHere's queued events, one lane per producer thread (a box's reader), so its order is kept on the
+    /// workers. A thread that ends leaves its lane (empty); a new thread given the same id takes it over.
+    private let lanes = Mutex<[UInt: EventLane]>([:])
 
     init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog, inline: InlineRunners) {
         self.queue = queue
@@ -100,7 +105,8 @@ public final class EventBus: Sendable {
     /// before this returns (2): one thread wake-up less per event. `moreBehind`: the caller already holds further
     /// events to raise, so this one is queued (the workers share a burst; its first event is not held up).
     /// The caller's order is kept: it runs here only once every job queued before has finished, and the caller
-    /// raises nothing else meanwhile. 0 queued, 1 nobody listens, 2 ran here, -1 timed out or closed.
+    /// raises nothing else meanwhile; queued, it joins the caller's lane (EventLane), whose events one worker at a
+    /// time runs in order. 0 queued, 1 nobody listens, 2 ran here, -1 timed out or closed.
     public func raiseHere(_ name: String, _ params: [(name: String, value: Value)],
                           trees: [(index: Int, tree: ValueTree)] = [], timeout: TimeInterval?, moreBehind: Bool) -> Int {
         guard let route = routes.current.events[name] else { return 1 }
@@ -113,6 +119,31 @@ public final class EventBus: Sendable {
             }
             if ran { return 2 }
         }
-        return raiseWaiting(name, params, trees: trees, timeout: timeout)
+        raised.add(1, ordering: .relaxed)
+        for t in trees { t.tree.bus = self }
+        return queueInLane(route, ScriptEvent(name: name, params: params, trees: trees), timeout: timeout)
     }
+
+    /// Queues `event` behind the calling thread's earlier ones (EventLane), waiting up to `timeout` for room.
+    private func queueInLane(_ route: RouteBox, _ event: ScriptEvent, timeout: TimeInterval?) -> Int {
+        let me = UInt(pthread_self())
+        let lane = lanes.withLock { l -> EventLane in
+            if let lane = l[me] { return lane }
+            let lane = EventLane(capacity: queue.capacity)
+            l[me] = lane
+            return lane
+        }
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        switch lane.append(route, event, deadline: deadline, closed: { queue.isClosed }) {
+        case .joined: return 0
+        case .timedOut: return -1
+        case .needsJob:
+            if queue.put(.lane(lane), timeout: deadline.map { max(0, $0.timeIntervalSinceNow) }) { return 0 }
+            lane.abandon()
+            return -1
+        }
+    }
+
+    /// Events waiting in the producers' lanes (event_queue_depth counts them with the queue's jobs).
+    public var laneDepth: Int { lanes.withLock { l in l.values.reduce(0) { $0 + $1.depth } } }
 }

@@ -188,6 +188,13 @@ public final class JobQueue<Job>: @unchecked Sendable {
         return true
     }
 
+    /// Closed (stopping): nothing more is queued.
+    public var isClosed: Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return closed
+    }
+
     public var depth: Int {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }

@@ -52,6 +52,15 @@ public final class WorkerPool: @unchecked Sendable {
                         switch job {
                         case .event(let route, let ev):
                             ev.run(route, ctx, engine)
+                        case .lane(let lane):
+                            var ran = 0
+                            while let (route, ev) = lane.next() {
+                                ev.run(route, ctx, engine)
+                                ran += 1
+                                // Its turn ends after a batch's worth (the lane's job queued again, still in order),
+                                // so the other jobs this worker took do not wait behind one busy source.
+                                if ran >= WorkerPool.jobsPerTake && lane.hasMore && queue.offer(.lane(lane)) { break }
+                            }
                         case .task(let body):
                             ctx.reset(routeType: .request)
                             body(ctx)
