@@ -26,6 +26,8 @@ public final class EventLane: @unchecked Sendable { // every var behind `cond`'s
     func append(_ route: RouteBox, _ event: ScriptEvent, deadline: Date?, closed: () -> Bool) -> Added {
         cond.lock()
         defer { cond.unlock() }
+        // After shutdown began nothing joins: the worker holding the lane must be able to empty it and stop.
+        if closed() { return .timedOut }
         while count >= capacity {
             if closed() { return .timedOut }
             // Looks again after 50 ms at most: the queue may close meanwhile.
@@ -65,7 +67,15 @@ public final class EventLane: @unchecked Sendable { // every var behind `cond`'s
         }
         items[head] = nil
         head += 1
-        if head == items.count { items.removeAll(keepingCapacity: true); head = 0 }
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= capacity {
+            // Under steady backpressure the lane never runs empty: drop the slots already taken, so the array stays
+            // within twice the capacity (one move of the waiting events per `capacity` events taken).
+            items.removeFirst(head)
+            head = 0
+        }
         // Woken at half: a producer woken per event would hand over one event per wake-up.
         if producerWaiting && count <= capacity / 2 { producerWaiting = false; cond.broadcast() }
         return e
@@ -76,6 +86,13 @@ public final class EventLane: @unchecked Sendable { // every var behind `cond`'s
         cond.lock()
         defer { cond.unlock() }
         return count > 0
+    }
+
+    /// Slots the lane's array holds, taken ones included (tests: it stays within twice the capacity).
+    var storage: Int {
+        cond.lock()
+        defer { cond.unlock() }
+        return items.count
     }
 
     var depth: Int {

@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+@testable import SwitchyardCore
+
+/// One producer's ordered lane of events: order, the job rule, shutdown, and bounded storage.
+final class EventLaneTests: XCTestCase {
+    private let route = RouteBox(kind: .event, name: "E_TEST",
+                                 location: SourceLocation(file: SourceFile(path: "test.cfg", text: ""), line: 1, column: 1))
+
+    private func event(_ n: Int) -> ScriptEvent { ScriptEvent(name: "E_TEST", params: [(name: "n", value: .int(n))]) }
+
+    private func number(_ e: (RouteBox, ScriptEvent)?) -> Int? {
+        guard case .int(let n)? = e?.1.params.first?.value else { return nil }
+        return n
+    }
+
+    func testEventsComeOutInOrderAndOnlyTheFirstAsksForAJob() {
+        let lane = EventLane(capacity: 8)
+        XCTAssertEqual(lane.append(route, event(1), deadline: nil, closed: { false }), .needsJob)
+        XCTAssertEqual(lane.append(route, event(2), deadline: nil, closed: { false }), .joined)
+        XCTAssertEqual(number(lane.next()), 1)
+        XCTAssertEqual(lane.append(route, event(3), deadline: nil, closed: { false }), .joined, "the job still runs")
+        XCTAssertEqual(number(lane.next()), 2)
+        XCTAssertEqual(number(lane.next()), 3)
+        XCTAssertNil(lane.next(), "empty: the job ends")
+        XCTAssertEqual(lane.append(route, event(4), deadline: nil, closed: { false }), .needsJob, "a new job after it ended")
+    }
+
+    func testNothingJoinsAfterShutdownBegan() {
+        let lane = EventLane(capacity: 8)
+        XCTAssertEqual(lane.append(route, event(1), deadline: nil, closed: { false }), .needsJob)
+        // The lane has its job and room, but the queue closed: the event is refused, so the job can end.
+        XCTAssertEqual(lane.append(route, event(2), deadline: nil, closed: { true }), .timedOut)
+        XCTAssertEqual(number(lane.next()), 1)
+        XCTAssertNil(lane.next())
+    }
+
+    func testAFullLaneWaitsUntilItsDeadline() {
+        let lane = EventLane(capacity: 2)
+        _ = lane.append(route, event(1), deadline: nil, closed: { false })
+        _ = lane.append(route, event(2), deadline: nil, closed: { false })
+        XCTAssertEqual(lane.append(route, event(3), deadline: Date(), closed: { false }), .timedOut)
+        XCTAssertEqual(lane.depth, 2)
+    }
+
+    /// Under steady backpressure the lane never runs empty; its array must not grow with every event that passed.
+    func testStorageStaysBoundedWhenTheLaneNeverEmpties() {
+        let capacity = 16
+        let lane = EventLane(capacity: capacity)
+        var sent = 0, taken = 0
+        while sent < capacity { _ = lane.append(route, event(sent), deadline: nil, closed: { false }); sent += 1 }
+        for _ in 0..<10_000 {
+            XCTAssertEqual(number(lane.next()), taken)
+            taken += 1
+            XCTAssertNotEqual(lane.append(route, event(sent), deadline: nil, closed: { false }), .timedOut)
+            sent += 1
+            XCTAssertLessThanOrEqual(lane.storage, 2 * capacity)
+        }
+        XCTAssertEqual(lane.depth, capacity)
+    }
+}
