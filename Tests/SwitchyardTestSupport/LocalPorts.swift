@@ -32,11 +32,28 @@ public enum LocalPorts {
         let kind = tcp ? "tcp" : "udp"
         var readAny = false
         for table in ["/proc/net/\(kind)", "/proc/net/\(kind)6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = readWhole(table) else { continue }
             readAny = true
             if boundPorts(inTable: text).contains(port) { return true }
         }
         return readAny ? false : probeByBinding(port, tcp: tcp)
+    }
+
+    /// A /proc file read to its end. The kernel hands such a table out a page at a time and reports its size as 0, so
+    /// one read (as a whole-file read sized by stat does) would see only the first sockets.
+    static func readWhole(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The local ports in a /proc/net/{udp,tcp}[6] table: its second column is `address:PORT` in hex.
