@@ -251,7 +251,8 @@ final class DroutingModule: Sendable {
         let db = try DBConnection(host: host, url: cfg.dbURL)
         let rt = try Runtime(cfg: cfg, db: db, host: host)
         let start = DispatchTime.now()
-        let result = try Loader.load(db, cfg, previous: nil, inheritState: false, findRoute: rt.raw.findRoute) { [host] in
+        let result = try Loader.load(db, cfg, previous: nil, inheritState: false, findRoute: rt.raw.findRoute,
+                                     resolveName: GatewayResolver.make(host)) { [host] in
             host.log(.warn, $0)
         }
         publish(rt, result.snapshot)
@@ -275,7 +276,8 @@ final class DroutingModule: Sendable {
         return reloadLock.withLock { _ in
             var old = current.1
             do {
-                let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState, findRoute: rt.raw.findRoute) { [host] in
+                let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState, findRoute: rt.raw.findRoute,
+                                        resolveName: GatewayResolver.make(host)) { [host] in
                     host.log(.warn, $0)
                 }
                 publish(rt, r.snapshot)
