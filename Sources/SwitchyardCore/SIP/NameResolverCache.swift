@@ -15,7 +15,7 @@ final class DNSAnswerCache: Sendable {
     private let failedTTLNs: UInt64
     static let maxEntries = 4096
 
-    /// `ttl`: the longest an answer is kept, whatever its DNS TTL; `failedTTL`: how long a failed query is.
+    /// `ttl`: the longest an answer is kept (a longer DNS TTL is cut to it); `failedTTL`: how long a failed query is.
     init(ttl: TimeInterval = 30, failedTTL: TimeInterval = 5) {
         ttlNs = UInt64(ttl * 1e9)
         failedTTLNs = UInt64(failedTTL * 1e9)
