@@ -7,8 +7,11 @@ import SwitchyardABI
 import SwitchyardPluginKit
 
 enum GatewayResolver {
+    /// (name, port or nil, transport or nil, sips) → the addresses in failover order.
+    typealias Resolve = @Sendable (String, Int?, String?, Bool) -> [GWAddress]
+
     /// The core's resolver as Loader.load's `resolveName`; nil on a core older than ABI 1.12 (getaddrinfo then).
-    static func make(_ host: PluginHost) -> ((String, Int?, String?, Bool) -> [GWAddress])? {
+    static func make(_ host: PluginHost) -> Resolve? {
         guard host.provides(\.rt_sip_resolve), host.runtime != nil, host.raw.pointee.rt_sip_resolve != nil else { return nil }
         return { name, port, proto, sips in
             guard let rt = host.runtime, let f = host.raw.pointee.rt_sip_resolve else { return [] }

@@ -4,7 +4,8 @@ import SwitchyardTestSupport
 
 /// drouting gateways given by name, as OpenSIPS 3.6 handles them: at load the name is resolved as a SIP destination
 /// (add_dst's mk_proxy: NAPTR, SRV, A), so is_from_gw matches the SRV targets' addresses at their ports; at relay
-/// the request-URI carries the name and tm resolves it again, so a gateway without a port reaches its SRV target.
+/// the request-URI carries the name and tm resolves it again, so a gateway without a port reaches its SRV target;
+/// dr_is_gw resolves a name the same way (its first address).
 /// A FakeDNSServer answers through SWITCHYARD_DNS_SERVER; the gateways are sipp peers on 127.0.0.1.
 final class DroutingSRVTests: TMTestCase {
     func startProxy(_ proxy: Int, dns: FakeDNSServer, gateways: String, route: String) throws -> BinaryRunner {
@@ -52,6 +53,9 @@ final class DroutingSRVTests: TMTestCase {
                 if (is_from_gw(2)) xlog("L_NOTICE", "from-gw-2 $si:$sp\\n");
                 if (!is_from_gw(1)) xlog("L_NOTICE", "not-from-gw-1\\n");
                 if (is_from_gw(1, "n")) xlog("L_NOTICE", "from-gw-1-any-port\\n");
+                if (dr_is_gw("sip:x@farm.test", 1)) xlog("L_NOTICE", "farm-is-gw-1\\n");
+                if (dr_is_gw("sip:x@fs2.farm.test:\(b)", 1)) xlog("L_NOTICE", "fs2-at-b-is-gw-1\\n");
+                if (!dr_is_gw("sip:x@fs2.farm.test:9", 1)) xlog("L_NOTICE", "fs2-at-9-is-not-gw-1\\n");
                 if (!do_routing(0)) { t_reply(404, "Not Found"); exit; }
                 xlog("L_NOTICE", "routed ru=$ru\\n");
             } else {
@@ -68,5 +72,10 @@ final class DroutingSRVTests: TMTestCase {
         XCTAssertTrue(sy.output.contains("from-gw-2 127.0.0.1:\(caller)"), sy.output)
         XCTAssertTrue(sy.output.contains("not-from-gw-1"), sy.output)
         XCTAssertTrue(sy.output.contains("from-gw-1-any-port"), sy.output)
+        // dr_is_gw on a name: its first SRV target at the SRV port is gateway fs; with a port, the name's A records
+        // at that port: fs2's address at the SRV port b is fs's, at port 9 it is not.
+        XCTAssertTrue(sy.output.contains("farm-is-gw-1"), sy.output)
+        XCTAssertTrue(sy.output.contains("fs2-at-b-is-gw-1"), sy.output)
+        XCTAssertTrue(sy.output.contains("fs2-at-9-is-not-gw-1"), sy.output)
     }
 }
