@@ -99,10 +99,10 @@ struct DestURI: Sendable, Equatable {
         return nil
     }
 
-    /// Resolved (ip, port) pairs, at most 32, as the core resolves a request's destination (ABI 1.12: NAPTR, SRV,
-    /// A, with the dns_* globals; an SRV name gives its targets at their ports); empty when the host does not
-    /// resolve. On an older core, the host's addresses through getaddrinfo.
-    func resolve(using host: PluginHost) -> [(ip: String, port: Int)] {
+    /// Resolved (ip, port, transport) triples, at most 32, as the core resolves a request's destination (ABI 1.12:
+    /// NAPTR, SRV, A, with the dns_* globals; an SRV name gives its targets at their ports, a NAPTR record the
+    /// transport); empty when the host does not resolve. On an older core, the host's addresses through getaddrinfo.
+    func resolve(using host: PluginHost) -> [(ip: String, port: Int, proto: String)] {
         guard host.provides(\.rt_sip_resolve), let rt = host.runtime, let f = host.raw.pointee.rt_sip_resolve else {
             return resolve()
         }
@@ -116,12 +116,16 @@ struct DestURI: Sendable, Equatable {
             let ip = withUnsafeBytes(of: r.ip) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            return (ip, Int(r.port))
+            let proto = withUnsafeBytes(of: r.proto) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            return (ip, Int(r.port), proto.isEmpty ? transport : proto.lowercased())
         }
     }
 
-    /// Resolved (ip, port) pairs, at most 32, through getaddrinfo (a core older than ABI 1.12).
-    func resolve() -> [(ip: String, port: Int)] {
+    /// Resolved (ip, port, transport) triples, at most 32, through getaddrinfo (a core older than ABI 1.12): the
+    /// URI's transport.
+    func resolve() -> [(ip: String, port: Int, proto: String)] {
         var name = host
         if name.hasPrefix("[") { name = String(name.dropFirst().dropLast()) }
         let p = port ?? defaultPort
@@ -130,11 +134,11 @@ struct DestURI: Sendable, Equatable {
         var res: UnsafeMutablePointer<addrinfo>? = nil
         guard getaddrinfo(name, nil, &hints, &res) == 0, let first = res else { return [] }
         defer { freeaddrinfo(first) }
-        var out: [(String, Int)] = []
+        var out: [(String, Int, String)] = []
         var cur: UnsafeMutablePointer<addrinfo>? = first
         while let ai = cur, out.count < 32 {
             if let ip = Self.numeric(ai.pointee.ai_addr, ai.pointee.ai_addrlen), !out.contains(where: { $0.0 == ip }) {
-                out.append((ip, p))
+                out.append((ip, p, transport))
             }
             cur = ai.pointee.ai_next
         }

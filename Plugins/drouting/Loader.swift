@@ -66,8 +66,11 @@ enum Loader {
         return out
     }
 
+    /// `resolveName`: a gateway host that is a name, resolved as a SIP destination (the core's resolver: NAPTR, SRV,
+    /// A); nil: its A/AAAA records at the address's port or the default (a core without ABI 1.12).
     static func load(_ db: DBConnection, _ cfg: DRConfig, previous: Snapshot?, inheritState: Bool,
                      findRoute: (String) -> OpaquePointer? = { _ in nil },
+                     resolveName: ((_ host: String, _ port: Int?, _ proto: String?, _ sips: Bool) -> [GWAddress])? = nil,
                      log: (String) -> Void) throws -> LoadResult {
         var skipped: [String] = []
         func skip(_ s: String) { skipped.append(s); log(s) }
@@ -107,12 +110,20 @@ enum Loader {
             guard (0...2).contains(probe) else { skip("\(cfg.drdTable): gateway '\(id)' has bad probe_mode \(probe), skipped"); continue }
             let dbState = Int(r[7].int ?? 0)
             guard (0...2).contains(dbState) else { skip("\(cfg.drdTable): gateway '\(id)' has bad state \(dbState), skipped"); continue }
-            var ips: [String] = []
+            let proto = transport(of: parsed.ipStr, tls: parsed.tls)
+            let port = parsed.port ?? (parsed.tls || proto == "tls" ? 5061 : 5060)
+            var addrs: [GWAddress] = []
             if let ip = normalizeIP(parsed.host) {
-                ips = [ip]
+                addrs = [GWAddress(ip: ip, port: port, proto: proto)]
             } else {
-                ips = resolve(parsed.host)
-                if ips.isEmpty && cfg.forceDNS {
+                // As OpenSIPS's add_dst (mk_proxy on the address's host, port and transport): a name without a port
+                // gives its SRV targets' addresses at their ports, with the transport a NAPTR record chose.
+                if let resolveName {
+                    addrs = resolveName(parsed.host, parsed.port, explicitTransport(of: parsed.ipStr), parsed.sips)
+                } else {
+                    addrs = resolve(parsed.host).map { GWAddress(ip: $0, port: port, proto: proto) }
+                }
+                if addrs.isEmpty && cfg.forceDNS {
                     skip("\(cfg.drdTable): cannot resolve host '\(parsed.host)' of gateway '\(id)' (force_dns=1), skipped")
                     continue
                 }
@@ -129,8 +140,7 @@ enum Loader {
             gateways.append(Gateway(id: id, type: Int(r[1].int ?? 0), address: address, ipStr: parsed.ipStr,
                                     strip: max(0, Int(r[3].int ?? 0)), priPrefix: r[4].string ?? "", attrs: r[5].string ?? "",
                                     probeMode: probe, socket: r[8].string ?? "", description: r[9].string ?? "",
-                                    ips: ips, port: parsed.port ?? (parsed.tls ? 5061 : 5060), state: cell,
-                                    proto: transport(of: parsed.ipStr, tls: parsed.tls)))
+                                    addrs: addrs, port: port, state: cell, proto: proto))
         }
 
         // --- carriers
@@ -315,11 +325,12 @@ enum Loader {
     }
 
     /// `[sip:|sips:][user@]host[:port][;params]` → the hostport text kept for the R-URI, the host and port.
-    static func parseGWAddress(_ address: String) -> (ipStr: String, host: String, port: Int?, tls: Bool)? {
+    static func parseGWAddress(_ address: String) -> (ipStr: String, host: String, port: Int?, tls: Bool, sips: Bool)? {
         var s = Substring(address)
         var tls = false
         let lower = s.lowercased()
-        if lower.hasPrefix("sips:") { s = s.dropFirst(5); tls = true } else if lower.hasPrefix("sip:") { s = s.dropFirst(4) }
+        let sips = lower.hasPrefix("sips:")
+        if sips { s = s.dropFirst(5); tls = true } else if lower.hasPrefix("sip:") { s = s.dropFirst(4) }
         if let at = s.firstIndex(of: "@") { s = s[s.index(after: at)...] }
         let ipStr = String(s)
         var hostport = s
@@ -337,18 +348,23 @@ enum Loader {
             port = p
         }
         if host.isEmpty { return nil }
-        return (ipStr, String(host), port, tls)
+        return (ipStr, String(host), port, tls, sips)
     }
 
-    /// The `transport=` parameter of a hostport[;params] text (lowercased), else `tls` for sips/TLS, else `udp`.
-    static func transport(of text: String, tls: Bool) -> String {
+    /// The `transport=` parameter of a hostport[;params] text (lowercased), nil when it has none.
+    static func explicitTransport(of text: String) -> String? {
         for p in text.split(separator: ";", omittingEmptySubsequences: false).dropFirst() {
             let kv = p.split(separator: "=", maxSplits: 1)
             if kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "transport" {
                 return kv[1].trimmingCharacters(in: .whitespaces).lowercased()
             }
         }
-        return tls ? "tls" : "udp"
+        return nil
+    }
+
+    /// The `transport=` parameter of a hostport[;params] text (lowercased), else `tls` for sips/TLS, else `udp`.
+    static func transport(of text: String, tls: Bool) -> String {
+        explicitTransport(of: text) ?? (tls ? "tls" : "udp")
     }
 
     /// The canonical text of an IP literal, or nil if `host` is not one.

@@ -106,7 +106,13 @@ final class DroutingModule: Sendable {
     let probeQueue = DispatchQueue(label: "drouting-probing")
     let roundQueued = Atomic<Bool>(false)
 
-    init(host: PluginHost) { self.host = host }
+    /// The core's SIP resolver for gateway names (nil on a core older than ABI 1.12).
+    let nameResolver: GatewayResolver.Resolve?
+
+    init(host: PluginHost) {
+        self.host = host
+        nameResolver = GatewayResolver.make(host)
+    }
 
     var current: (Runtime?, Snapshot) { published.withLock { $0 } }
     /// do_routing's lock-free view of `published` (ReadSide.swift); every change of `published` is mirrored there.
@@ -251,7 +257,8 @@ final class DroutingModule: Sendable {
         let db = try DBConnection(host: host, url: cfg.dbURL)
         let rt = try Runtime(cfg: cfg, db: db, host: host)
         let start = DispatchTime.now()
-        let result = try Loader.load(db, cfg, previous: nil, inheritState: false, findRoute: rt.raw.findRoute) { [host] in
+        let result = try Loader.load(db, cfg, previous: nil, inheritState: false, findRoute: rt.raw.findRoute,
+                                     resolveName: nameResolver) { [host] in
             host.log(.warn, $0)
         }
         publish(rt, result.snapshot)
@@ -275,7 +282,8 @@ final class DroutingModule: Sendable {
         return reloadLock.withLock { _ in
             var old = current.1
             do {
-                let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState, findRoute: rt.raw.findRoute) { [host] in
+                let r = try Loader.load(db, rt.cfg, previous: old, inheritState: inheritState, findRoute: rt.raw.findRoute,
+                                        resolveName: nameResolver) { [host] in
                     host.log(.warn, $0)
                 }
                 publish(rt, r.snapshot)
@@ -517,10 +525,18 @@ final class DroutingModule: Sendable {
     private func gwCheck(_ call: FunctionCall, uriText: String?, typeArg: Int, flagsArg: Int, gwAttrs: Int, crAttrs: Int) -> Int32 {
         guard let uriText, let uri = URIParts(uriText) else { return -1 }
         let hp = uri.hostAndPort
-        let ips = Routing.addresses(hp.host)
-        if ips.isEmpty { return -1 }
         let tls = uriText.lowercased().hasPrefix("sips:")
         let proto = Loader.transport(of: ";" + uri.params, tls: tls)
+        // A name goes through the core's resolver (its cached answers), as OpenSIPS's sip_resolvehost: the first
+        // address, at the SRV (or default) port when the URI gives none, with the transport a NAPTR record chose.
+        if Loader.normalizeIP(hp.host) == nil, let resolve = nameResolver {
+            guard let first = resolve(hp.host, hp.port == 0 ? nil : hp.port, Loader.explicitTransport(of: ";" + uri.params),
+                                      tls).first else { return -1 }
+            return gwMatch(call, ips: [first.ip], port: first.port, proto: first.proto, typeArg: typeArg, flagsArg: flagsArg,
+                           gwAttrs: gwAttrs, crAttrs: crAttrs)
+        }
+        let ips = Routing.addresses(hp.host)
+        if ips.isEmpty { return -1 }
         return gwMatch(call, ips: ips, port: hp.port, proto: proto, typeArg: typeArg, flagsArg: flagsArg,
                        gwAttrs: gwAttrs, crAttrs: crAttrs)
     }

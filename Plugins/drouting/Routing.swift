@@ -170,9 +170,9 @@ enum Routing {
         return Loader.resolve(host)
     }
 
-    /// The first gateway (load order) having one of `ips` whose port matches (is_from_gw: the gateway's
-    /// port 0, the checked port 0, or equal ports; `ignorePort` = flag `n`), of `type` (nil or -1 = any), and with
-    /// transport `proto` when given (flag `r`).
+    /// The first gateway (load order) having an address with one of `ips` whose port matches (is_from_gw: the
+    /// address's port 0, the checked port 0, or equal ports; `ignorePort` = flag `n`) and, when `proto` is given
+    /// (flag `r`), whose transport is `proto`; of `type` (nil or -1 = any).
     static func matchGateway(ips: [String], port: Int, proto: String?, type: Int?, ignorePort: Bool,
                              snap: Snapshot) -> Int? {
         var best: Int32 = -1
@@ -182,8 +182,9 @@ enum Routing {
                 if best >= 0 && gi >= best { break }
                 let gw = snap.gateways[Int(gi)]
                 if let t = type, t != -1, gw.type != t { continue }
-                guard ignorePort || port == 0 || gw.port == 0 || gw.port == port else { continue }
-                if let p = proto, gw.proto != p { continue }
+                guard gw.addrs.contains(where: { a in
+                    a.ip == ip && (ignorePort || port == 0 || a.port == 0 || a.port == port) && (proto == nil || a.proto == proto)
+                }) else { continue }
                 best = gi
                 break
             }

@@ -55,6 +55,13 @@ struct ArenaBuilder {
     }
 }
 
+/// One resolved address of a gateway: IP (normalised text), port, transport.
+struct GWAddress: Sendable, Equatable {
+    var ip: String
+    var port: Int
+    var proto: String
+}
+
 struct Gateway: Sendable {
     var id: String
     var type: Int
@@ -67,11 +74,15 @@ struct Gateway: Sendable {
     var probeMode: Int
     var socket: String
     var description: String
-    /// Resolved addresses (IP literal text, normalised) and the port used for matching (0 = any).
-    var ips: [String]
+    /// Resolved addresses, each with the port and transport is_from_gw matches (an IP literal: itself at the given
+    /// or default port; a name: as the core resolves a SIP destination, e.g. its SRV targets at their ports).
+    var addrs: [GWAddress]
+    /// The addresses' IPs (normalised text), each once.
+    var ips: [String] { addrs.reduce(into: []) { if !$0.contains($1.ip) { $0.append($1.ip) } } }
+    /// The address's port, else the transport's default.
     var port: Int
     var state: StateCell
-    /// The transport for the `r` flag: the address's `transport=` parameter, else `tls` for sips, else `udp`.
+    /// The address's `transport=` parameter, else `tls` for sips, else `udp`.
     var proto = "udp"
     /// Arena copies of the strings do_routing hands to the host.
     var hID = StrRef.empty, hIP = StrRef.empty, hPri = StrRef.empty, hSock = StrRef.empty, hAttrs = StrRef.empty

@@ -40,6 +40,8 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
     private let truncated = Mutex<[String: Int]>([:])
     /// Names whose questions get no answer at all (a DNS server down or unreachable).
     private let silent = Mutex<Set<String>>([])
+    /// Names whose records carry another TTL than 30 s.
+    private let ttls = Mutex<[String: UInt32]>([:])
     private let log = Mutex<[Question]>([])
     private let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
@@ -61,6 +63,14 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
     public func add(_ name: String, _ records: Record...) {
         table.withLock { $0[Self.key(name), default: []] += records }
     }
+
+    /// The records of `name` are replaced by these (what a zone change does).
+    public func replace(_ name: String, _ records: Record...) {
+        table.withLock { $0[Self.key(name)] = records }
+    }
+
+    /// The records of `name` carry this TTL in answers (30 s otherwise).
+    public func ttl(_ name: String, _ seconds: UInt32) { ttls.withLock { $0[Self.key(name)] = seconds } }
 
     /// The answers for `name` are cut after `bytes` bytes.
     public func truncate(_ name: String, after bytes: Int) { truncated.withLock { $0[Self.key(name)] = bytes } }
@@ -114,11 +124,13 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
         if silent.withLock({ $0.contains(name) }) { return nil }
         let all = table.withLock { $0[name] }
         let records = (all ?? []).filter { $0.type == type }
+        let ttl = ttls.withLock { $0[name] } ?? 30
         var out: [UInt8] = [q[0], q[1], 0x81 | (q[2] & 0x01), all == nil ? 0x83 : 0x80, 0, 1, 0, UInt8(records.count), 0, 0, 0, 0]
         out += q[12..<questionEnd]
         for r in records {
             out += Self.encodeName(name)
-            out += [UInt8(type >> 8), UInt8(type & 0xff), 0, 1, 0, 0, 0, 30]
+            out += [UInt8(type >> 8), UInt8(type & 0xff), 0, 1,
+                    UInt8(ttl >> 24), UInt8((ttl >> 16) & 0xff), UInt8((ttl >> 8) & 0xff), UInt8(ttl & 0xff)]
             let data = Self.rdata(r)
             out += [UInt8(data.count >> 8), UInt8(data.count & 0xff)] + data
         }

@@ -18,10 +18,11 @@ final class SRVRelayTests: TMTestCase {
     }
 
     /// The INVITE goes to `farm.test` (no port, no transport); the dialog's ACK and BYE to the target that answered.
-    func proxyConfig(_ proxy: Int, answering: Int, relay: String = "t_relay()", extra: String = "") -> String {
+    func proxyConfig(_ proxy: Int, answering: Int, relay: String = "t_relay()", extra: String = "",
+                     du: String = "sip:farm.test") -> String {
         Self.config(port: proxy, extra: extra + "\n") + """
         route {
-            if ($rm == "INVITE") $du = "sip:farm.test"; else $du = "sip:127.0.0.1:\(answering)";
+            if ($rm == "INVITE") $du = "\(du)"; else $du = "sip:127.0.0.1:\(answering)";
             t_on_failure("f");
             \(relay);
         }
@@ -48,6 +49,25 @@ final class SRVRelayTests: TMTestCase {
         XCTAssertEqual(dns.asked("_sip._udp.farm.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
         XCTAssertEqual(dns.questions.filter { $0.type == FakeDNSServer.typeAAAA }, [])
         XCTAssertEqual(dns.questions.filter { $0.type == FakeDNSServer.typeNAPTR }, [])
+    }
+
+    /// `;maddr=` names the next hop, as OpenSIPS's tm (uri2proxy): the URI's host (a name DNS does not know) is never
+    /// asked, the maddr name is resolved as a destination (no port: SRV) and the priority-10 target gets the call.
+    func testMaddrIsTheNextHop() throws {
+        let p = LocalPorts.freePorts(4)
+        let (proxy, caller, a, b) = (p[0], p[1], p[2], p[3])
+        let dns = try farm(a, b)
+        let first = try startUAS(port: a)
+        let second = try startUAS(port: b)
+        let sy = try startSwitchyard(proxyConfig(proxy, answering: a, extra: "dns_try_naptr = 0",
+                                                 du: "sip:nowhere.test;maddr=farm.test"),
+                                     port: proxy, env: ["SWITCHYARD_DNS_SERVER": dns.address])
+        let run = try runUAC("uac.xml", local: caller, target: proxy, calls: 1, timeout: 15)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(first, lastReceived: "BYE ", calls: 1), first.report)
+        XCTAssertEqual(second.received("INVITE "), 0, second.report)
+        XCTAssertEqual(dns.asked("_sip._udp.farm.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
+        XCTAssertEqual(dns.questions.filter { $0.name.contains("nowhere") }, [], "\(dns.questions)")
     }
 
     /// The priority-10 target answers 503: tm ACKs it and sends the INVITE to the priority-20 target before any

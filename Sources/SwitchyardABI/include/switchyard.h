@@ -1119,8 +1119,10 @@ typedef struct sy_host_api {
      *  the transport's default port). host: a name or an IP (IPv6 with or without brackets); port: 0
      *  when the URI gives none; proto: the URI's transport ("udp", "tcp", "tls", "sctp"), empty when
      *  it names none; is_sips: a sips URI. Fills up to max items of out and returns how many (0: the
-     *  name does not resolve), -1 bad arguments. Queries DNS and waits for it: call it at startup or
-     *  from a thread of the module's own, never per message. (Any thread.) */
+     *  name does not resolve), -1 bad arguments. May query DNS and wait for it: before the SIP core
+     *  runs (module init) nothing is cached; once it runs, answers come from the SIP core's cache (kept
+     *  for their TTL, at most 30 s), so a per-message call waits only when a relay to that name would.
+     *  (Any thread.) */
     int (*rt_sip_resolve)(sy_runtime *rt, sy_str host, uint16_t port, sy_str proto, int is_sips,
                           struct sy_sip_resolved *out, uint32_t max);
     /* --- end of 1.12: SIP name resolution --- */

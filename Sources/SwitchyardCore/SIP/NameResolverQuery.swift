@@ -10,6 +10,14 @@ enum DNSRecord: Equatable, Sendable {
     case naptr(order: Int, preference: Int, flags: String, services: String, regexp: String, replacement: String)
 }
 
+/// One query's outcome: the records, whether the query failed (no answer in time, a server failure: not "no such
+/// record"), and the lowest TTL of the records (nil when unknown: none, or an answer from getaddrinfo).
+struct DNSAnswer: Sendable {
+    var records: [DNSRecord]
+    var failed: Bool
+    var ttl: UInt32? = nil
+}
+
 enum DNSType: Int32 {
     case a = 1, aaaa = 28, srv = 33, naptr = 35
 }
@@ -22,10 +30,11 @@ enum DNSQuery {
         answer(name, type, settings: settings, log: log).records
     }
 
-    /// The same, and whether the query failed (no answer in time, a server failure) rather than a server saying the
-    /// name has no such record: a failure is cached for a shorter time (DNSAnswerCache).
+    /// The same, whether the query failed (no answer in time, a server failure) rather than a server saying the
+    /// name has no such record (a failure is cached for a shorter time: DNSAnswerCache), and the lowest TTL of the
+    /// records kept (nil when there are none).
     static func answer(_ name: String, _ type: DNSType, settings: DNSSettings, log: ((String) -> Void)?)
-        -> (records: [DNSRecord], failed: Bool) {
+        -> DNSAnswer {
         var answer = [UInt8](repeating: 0, count: 8192)
         var rcode: Int32 = 0
         let n: Int32 = withOptions(settings) { opt in
@@ -38,20 +47,25 @@ enum DNSQuery {
             // one per name and type every 5 s through the SIP core's cache).
             let failed = rcode != 0 && rcode != 3
             if failed { log?("DNS query for \(name) (\(type)) got no answer (timeout or server failure)") }
-            return ([], failed)
+            return DNSAnswer(records: [], failed: failed)
         }
-        return (parse(Array(answer[0..<Int(n)]), type, name: name, log: log), false)
+        return parseAnswer(Array(answer[0..<Int(n)]), type, name: name, log: log)
     }
 
     /// The records of `type` in a reply (the answer section; other types, e.g. a CNAME, skipped).
     static func parse(_ msg: [UInt8], _ type: DNSType, name: String, log: ((String) -> Void)?) -> [DNSRecord] {
-        msg.withUnsafeBufferPointer { b -> [DNSRecord] in
+        parseAnswer(msg, type, name: name, log: log).records
+    }
+
+    /// The same, with the lowest TTL of the records kept.
+    static func parseAnswer(_ msg: [UInt8], _ type: DNSType, name: String, log: ((String) -> Void)?) -> DNSAnswer {
+        msg.withUnsafeBufferPointer { b -> DNSAnswer in
             let count = cresolv_answer_count(b.baseAddress, Int32(b.count))
             guard count >= 0 else {
                 log?("DNS answer for \(name) (\(type)) does not parse (\(b.count) bytes): ignored")
-                return []
+                return DNSAnswer(records: [], failed: false)
             }
-            var out: [DNSRecord] = []
+            var out = DNSAnswer(records: [], failed: false)
             var rr = cresolv_rr()
             for i in 0..<count {
                 let rc = cresolv_answer(b.baseAddress, Int32(b.count), i, &rr)
@@ -60,7 +74,8 @@ enum DNSQuery {
                     break
                 }
                 guard rc == 0, rr.type == type.rawValue, let r = record(&rr) else { continue }
-                out.append(r)
+                out.records.append(r)
+                out.ttl = min(out.ttl ?? rr.ttl, rr.ttl)
             }
             return out
         }

@@ -100,7 +100,7 @@ struct SIPResolver: Sendable {
         return cache.records(name, type) { fetch(name, type) }
     }
 
-    private func fetch(_ name: String, _ type: DNSType) -> (records: [DNSRecord], failed: Bool) {
+    private func fetch(_ name: String, _ type: DNSType) -> DNSAnswer {
         guard settings.serverIP == nil, type == .a || type == .aaaa else {
             return DNSQuery.answer(name, type, settings: settings, log: log)
         }
@@ -111,7 +111,7 @@ struct SIPResolver: Sendable {
         let rc = getaddrinfo(name, nil, &hints, &res)
         // EAI_NONAME / EAI_NODATA (-5, a glibc extension Swift does not import): the name has no such address (an
         // answer); anything else (EAI_AGAIN: no answer in time) a failure.
-        guard rc == 0, let first = res else { return ([], rc != EAI_NONAME && rc != -5) }
+        guard rc == 0, let first = res else { return DNSAnswer(records: [], failed: rc != EAI_NONAME && rc != -5) }
         defer { freeaddrinfo(first) }
         var out: [DNSRecord] = []
         var p: UnsafeMutablePointer<addrinfo>? = first
@@ -122,7 +122,8 @@ struct SIPResolver: Sendable {
             }
             p = cur.pointee.ai_next
         }
-        return (out, false)
+        // getaddrinfo gives no TTL: the cache keeps the answer its longest time.
+        return DNSAnswer(records: out, failed: false)
     }
 
     static func defaultPort(_ proto: String, secure: Bool) -> Int { secure || proto == "tls" ? 5061 : 5060 }

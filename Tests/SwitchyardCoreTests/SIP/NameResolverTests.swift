@@ -232,6 +232,75 @@ final class NameResolverTests: XCTestCase {
         }, "\(dns.questions)")
     }
 
+    /// Answers are kept for their records' TTL: a TTL of 0 is asked again on every resolution, while the A record of
+    /// the same SRV target (TTL 30) is asked once.
+    func testZeroTTLAnswerIsNotCached() {
+        dns.add("_sip._udp.zero.test", .srv(priority: 1, weight: 0, port: 5070, target: "fs1.zero.test"))
+        dns.ttl("_sip._udp.zero.test", 0)
+        dns.add("fs1.zero.test", .a("10.0.0.1"))
+        let names = NameCache(settings: resolver(naptr: false).settings)
+        for _ in 0..<3 {
+            XCTAssertEqual(text(names.resolveSIP("zero.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.1:5070"])
+        }
+        XCTAssertEqual(dns.asked("_sip._udp.zero.test", type: FakeDNSServer.typeSRV), 3, "\(dns.questions)")
+        XCTAssertEqual(dns.asked("fs1.zero.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+    }
+
+    /// A short TTL (1 s) expires: a changed record is seen after it, not before.
+    func testShortTTLExpires() {
+        dns.add("short.test", .a("10.0.0.1"))
+        dns.ttl("short.test", 1)
+        let names = NameCache(settings: resolver().settings)
+        XCTAssertEqual(text(names.resolveSIP("short.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
+        dns.replace("short.test", .a("10.0.0.2"))
+        XCTAssertEqual(text(names.resolveSIP("short.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
+        XCTAssertEqual(dns.asked("short.test", type: FakeDNSServer.typeA), 1)
+        XCTAssertTrue(waitUntil(timeout: 5) {
+            self.text(names.resolveSIP("short.test", port: 5060, proto: nil, secure: false)) == ["udp:10.0.0.2:5060"]
+        })
+        XCTAssertEqual(dns.asked("short.test", type: FakeDNSServer.typeA), 2, "\(dns.questions)")
+    }
+
+    /// A long TTL (one hour) is bounded by the cache's longest time (here 0.5 s; the core's is 30 s).
+    func testLongTTLIsBounded() {
+        dns.add("long.test", .a("10.0.0.1"))
+        dns.ttl("long.test", 3600)
+        let r = SIPResolver(settings: resolver().settings, hosts: [:], log: nil, cache: DNSAnswerCache(ttl: 0.5))
+        XCTAssertEqual(text(r.resolve("long.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
+        dns.replace("long.test", .a("10.0.0.2"))
+        XCTAssertTrue(waitUntil(timeout: 5) {
+            self.text(r.resolve("long.test", port: 5060, proto: nil, secure: false)) == ["udp:10.0.0.2:5060"]
+        })
+    }
+
+    /// How long answers are kept: the lowest TTL of the records (parsed from the answer), bounded by the cache's
+    /// time; no TTL known (getaddrinfo) or no record: the cache's time; a failed query: the failure time.
+    func testAnswerLifetime() {
+        let cache = DNSAnswerCache(ttl: 30, failedTTL: 5)
+        let a = DNSRecord.address(SocketAddress(ip: "10.0.0.1", port: 0)!)
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: 7)), 7_000_000_000)
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: 0)), 0)
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: 86400)), 30_000_000_000)
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: nil)), 30_000_000_000)
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [], failed: false)), 30_000_000_000)
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [], failed: true)), 5_000_000_000)
+        // Two records of 60 s and 10 s: the answer lives 10 s.
+        let msg = Self.answer(ttls: [60, 10])
+        let parsed = DNSQuery.parseAnswer(msg, .a, name: "x", log: nil)
+        XCTAssertEqual(parsed.records.count, 2)
+        XCTAssertEqual(parsed.ttl, 10)
+    }
+
+    /// A reply to an A question for "x" with one A record per TTL.
+    static func answer(ttls: [UInt32]) -> [UInt8] {
+        var m: [UInt8] = [0, 1, 0x81, 0x80, 0, 1, 0, UInt8(ttls.count), 0, 0, 0, 0, 1, 0x78, 0, 0, 1, 0, 1]
+        for (i, t) in ttls.enumerated() {
+            m += [0xc0, 12, 0, 1, 0, 1, UInt8(t >> 24), UInt8((t >> 16) & 0xff), UInt8((t >> 8) & 0xff), UInt8(t & 0xff),
+                  0, 4, 10, 0, 0, UInt8(i + 1)]
+        }
+        return m
+    }
+
     /// A name of the hosts file (SWITCHYARD_HOSTS_FILE) resolves from it alone: no NAPTR, SRV or A question, its
     /// addresses at the default port; an SRV target it has resolves from it too.
     func testHostsFileNameAsksNoDNS() {
