@@ -82,8 +82,7 @@ extension DispatcherModule {
                         }
                         out += ",\"resolved_addresses\":[" + d.addresses.map { a in
                             q((a.ip.contains(":") ? "[\(a.ip)]" : a.ip) + ":\(a.port)")
-                        }.joined(separator: ",") + "]"
-                        out += ",\"resolved_transports\":[" + d.addresses.map { q($0.proto) }.joined(separator: ",") + "]}"
+                        }.joined(separator: ",") + "]}"
                     }
                     out += "]}"
                 }
