@@ -190,6 +190,38 @@ final class CachedbRedisTests: XCTestCase {
         _ = try redisCLI(["DEL", k])
     }
 
+    /// A password with '@', '?', '/' and '#' (the credentials end at the last '@'): AUTH reaches a Redis started with
+    /// that requirepass (a second redis-server of the test's own), and no log line shows the password.
+    func testPasswordWithSpecialCharactersAuthenticates() throws {
+        _ = try TestServers.redisURL()
+        let password = "p@ss?w/rd#x"
+        let port = TestServers.closedPort()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-redis-pw-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (started, out) = try TestServers.run("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
+                                                                 "--appendonly", "no", "--dir", dir, "--daemonize", "yes",
+                                                                 "--pidfile", dir + "/redis.pid", "--requirepass", password])
+        XCTAssertEqual(started, 0, out)
+        defer { _ = try? TestServers.run("redis-cli", ["-p", String(port), "-a", password, "--no-auth-warning", "SHUTDOWN", "NOSAVE"]) }
+        XCTAssertTrue(TestServers.waitUntil(10) {
+            (try? TestServers.run("redis-cli", ["-p", String(port), "-a", password, "--no-auth-warning", "PING"]).1)?.contains("PONG") ?? false
+        })
+        let s = try InProcessServer("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis:pw://:\(password)@127.0.0.1:\(port)/")
+            modparam("cachedb_redis", "cachedb_url", "redis:nopw://127.0.0.1:\(port)/")
+            """)
+        defer { s.stop() }
+        XCTAssertEqual(try s.cache("pw").store("k", "v"), SY_CACHEDB_OK.rawValue)
+        let (_, got) = try TestServers.run("redis-cli", ["-p", String(port), "-a", password, "--no-auth-warning", "GET", "k"])
+        XCTAssertEqual(got.trimmingCharacters(in: .whitespacesAndNewlines), "v")
+        XCTAssertEqual(try s.cache("nopw").store("k", "w"), SY_CACHEDB_ERROR.rawValue) // NOAUTH
+        for line in s.collector.messages {
+            XCTAssertFalse(line.contains("ss?w") || line.contains("w/rd"), "password shown: \(line)")
+        }
+    }
+
     /// shutdown_on_error=1: a Redis that cannot be reached stops startup, naming the URL with its password masked.
     func testShutdownOnErrorStopsStartup() throws {
         _ = try TestServers.redisURL()
