@@ -190,6 +190,56 @@ final class CachedbRedisTests: XCTestCase {
         _ = try redisCLI(["DEL", k])
     }
 
+    /// The core MI cache commands on a Redis id, driven by the real opensips-cli over mi_fifo: OpenSIPS's result
+    /// shapes, error codes and messages (400 "Value not found", -32602 for bad params, 500 for a failing backend).
+    func testMICacheCommandsThroughOpensipsCLI() throws {
+        let (h, p) = try endpoint()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-redis-mi-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try InProcessServer("""
+            loadmodule "mi_fifo.so"
+            modparam("mi_fifo", "fifo_name", "\(dir)/fifo")
+            modparam("mi_fifo", "reply_dir", "\(dir)/")
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://\(h):\(p)/")
+            modparam("cachedb_redis", "cachedb_url", "redis:down://127.0.0.1:\(TestServers.closedPort())/")
+            modparam("cachedb_redis", "connect_timeout", 500)
+            """)
+        defer { s.stop() }
+        let cfg = "\(dir)/cli.cfg"
+        try """
+            [default]
+            communication_type = fifo
+            fifo_file = \(dir)/fifo
+            fifo_file_fallback = \(dir)/fifo
+            fifo_reply_dir = \(dir)
+            output_type = pretty-print
+
+            """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        func fails(_ args: [String], _ expect: String) throws {
+            let r = try OpensipsCLI.run(cfg, args)
+            XCTAssertNotEqual(r.status, 0, r.out)
+            XCTAssertTrue(r.err.contains(expect), "mi \(args): expected '\(expect)' in: \(r.err)")
+        }
+        let k = key("mi")
+        XCTAssertEqual(try OpensipsCLI.json(cfg, ["cache_store", "redis", k, "v 1", "100"]) as? String, "OK")
+        XCTAssertGreaterThan(Int(try redisCLI(["TTL", k])) ?? 0, 90)
+        let got = try OpensipsCLI.json(cfg, ["cache_fetch", "redis", k]) as? [String: String]
+        XCTAssertEqual(got, ["key": k, "value": "v 1"])
+        XCTAssertEqual(try OpensipsCLI.json(cfg, ["cache_remove", "redis", k]) as? String, "OK")
+        try fails(["cache_fetch", "redis", k], "400: Value not found")
+        _ = try redisCLI(["SET", k, ""])
+        try fails(["cache_fetch", "redis", k], "400: Value not found")        // an empty value counts as none
+        _ = try redisCLI(["HSET", k + "h", "f", "v"])
+        try fails(["cache_fetch", "redis", k + "h"], "500: Cache fetch command failed")  // WRONGTYPE
+        try fails(["cache_store", "redis", k, "v", "-5"], "-32602: Invalid params")
+        try fails(["cache_store", "redis", k, ""], "-32602: Invalid params")
+        try fails(["cache_store", "redis:down", k, "v"], "500: Cache store command failed")
+        try fails(["cache_fetch", "nosuch", k], "500: Cache fetch command failed")
+        _ = try redisCLI(["DEL", k, k + "h"])
+    }
+
     /// A password with '@', '?', '/' and '#' (the credentials end at the last '@'): AUTH reaches a Redis started with
     /// that requirepass (a second redis-server of the test's own), and no log line shows the password.
     func testPasswordWithSpecialCharactersAuthenticates() throws {
