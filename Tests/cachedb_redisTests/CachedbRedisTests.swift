@@ -54,11 +54,14 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertEqual(r.remove(k), OK)                                  // missing: still OK
         XCTAssertEqual(try redisCLI(["EXISTS", k]), "0")
 
-        // add/sub: a new key gets the expiry, an existing one keeps its own; non-integers are NOT_INT.
+        // add/sub: every call with an expiry re-arms it (OpenSIPS's INCRBY + EXPIRE), 0 leaves it; non-integers are NOT_INT.
         let c = key("counter")
         XCTAssertEqual(r.add(c, 5, expire: 50).1, 5)
-        XCTAssertEqual(r.add(c, -2, expire: 500).1, 3)
         XCTAssertLessThanOrEqual(Int(try redisCLI(["TTL", c])) ?? 0, 50)
+        XCTAssertEqual(r.add(c, -2, expire: 500).1, 3)
+        XCTAssertGreaterThan(Int(try redisCLI(["TTL", c])) ?? 0, 450)
+        XCTAssertEqual(r.add(c, 0).1, 3)
+        XCTAssertGreaterThan(Int(try redisCLI(["TTL", c])) ?? 0, 450)
         XCTAssertEqual(r.counter(c).1, 3)
         XCTAssertEqual(r.store(c, "abc"), OK)
         XCTAssertEqual(r.add(c, 1).0, SY_CACHEDB_NOT_INT.rawValue)
@@ -78,6 +81,12 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertEqual(r.raw("SET \(h)x 1").0, OK)
         XCTAssertEqual(r.raw("GET \(h)-none").0, SY_CACHEDB_NOT_FOUND.rawValue)
         XCTAssertEqual(r.raw("HGET \(h)x f").0, SY_CACHEDB_ERROR.rawValue)   // WRONGTYPE
+        XCTAssertEqual(r.fetch(h).0, SY_CACHEDB_ERROR.rawValue)               // GET on a hash: WRONGTYPE too
+        // Each failed command says why, once: the command and Redis's answer.
+        XCTAssertEqual(s.collector.messages.filter { $0.contains("HGET failed: Redis answered: WRONGTYPE") }.count, 1)
+        XCTAssertEqual(s.collector.messages.filter { $0.contains("GET failed: Redis answered: WRONGTYPE") && !$0.contains("HGET") }.count, 1)
+        XCTAssertTrue(s.collector.messages.contains { $0.contains("INCRBY failed: Redis answered: ERR value is not an integer") },
+                      s.collector.messages.joined(separator: "\n"))
         _ = try redisCLI(["DEL", c, i, h, h + "x"])
     }
 
