@@ -68,5 +68,14 @@ final class SharedDatabaseTests: XCTestCase {
         XCTAssertEqual(b.mi("ds_reload", #"{"inherit_state":"no"}"#)?["result"]?.stringValue, "OK", b.log)
         XCTAssertEqual(states(b), ["Active", "Active", "Active"])
         XCTAssertFalse(b.log.contains("sy-test-pw"), "the password reached the log")
+
+        // OpenSIPS's error codes: ds_reload of an unknown partition is 500 (ds_set_state's is 404); a group that is
+        // not a number is 500 "bad group value".
+        let unknown = b.mi("ds_reload", #"{"partition":"nope"}"#)?["error"]
+        XCTAssertEqual(unknown?["code"]?.intValue, 500)
+        XCTAssertEqual(unknown?["message"]?.stringValue, "ERROR Unknown partition")
+        let badGroup = b.mi("ds_set_state", #"{"state":"i","group":"one","address":"sip:10.0.0.3"}"#)?["error"]
+        XCTAssertEqual(badGroup?["code"]?.intValue, 500)
+        XCTAssertEqual(badGroup?["message"]?.stringValue, "bad group value")
     }
 }
