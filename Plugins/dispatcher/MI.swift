@@ -40,6 +40,7 @@ extension DispatcherModule {
                   let port = req.int("port").value, let set = req.int("set").value else {
                 return .error(code: -32602, message: "Invalid params")
             }
+            guard !attrs.isEmpty else { return .error(code: 500, message: "Bad attrs value") }
             return setScriptAttrs(part, attrs: attrs, ip: ip, port: Int(port), set: Int(set))
                 ? .ok : .error(code: 404, message: "destination not found")
         }
