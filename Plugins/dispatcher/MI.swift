@@ -118,7 +118,8 @@ extension DispatcherModule {
               let d = set.dests.first(where: { $0.uri.utf8.count == address.utf8.count && $0.uri.lowercased() == address.lowercased() }) else {
             return .error(code: 404, message: "destination not found")
         }
-        changeState(d, part: part, to: state, reason: "MI command", thresholded: false)
+        // As OpenSIPS: `p` counts one failure; the destination enters probing at ds_probing_threshold of them.
+        changeState(d, part: part, to: state, reason: "MI command", thresholded: true)
         return .ok
     }
 }

@@ -77,6 +77,11 @@ final class SharedDatabaseTests: XCTestCase {
         let badGroup = b.mi("ds_set_state", #"{"state":"i","group":"one","address":"sip:10.0.0.3"}"#)?["error"]
         XCTAssertEqual(badGroup?["code"]?.intValue, 500)
         XCTAssertEqual(badGroup?["message"]?.stringValue, "bad group value")
+        // ds_set_state p counts failures: the destination enters probing at the third (ds_probing_threshold 3).
+        for n in 1...3 {
+            XCTAssertEqual(b.mi("ds_set_state", #"{"state":"p","group":"1","address":"sip:10.0.0.1"}"#)?["result"]?.stringValue, "OK")
+            XCTAssertEqual(states(b)[2], n < 3 ? "Active" : "Probing", "after \(n) p")
+        }
         // ds_push_script_attrs: shown as script_attr by ds_list; empty attrs are 500 "Bad attrs value".
         XCTAssertEqual(b.mi("ds_push_script_attrs", #"{"attrs":"load=3","ip":"10.0.0.2","port":0,"set":1}"#)?["result"]?.stringValue, "OK")
         XCTAssertEqual(b.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]?[0]?["script_attr"]?.stringValue, "load=3")
