@@ -3,8 +3,8 @@
 //   store   SET key value [EX expire]            (one command: the value and its expiry are set together)
 //   insert  SET key value NX [EX expire]         (atomic insert-if-absent across every proxy sharing the Redis)
 //   fetch   GET key                              remove  DEL key
-//   add     INCRBY in a script: a missing key is created with the delta and gets `expire`; an existing key keeps
-//           its expiry (the API's semantics, the same as cache_local: script code only changes the backend name)
+//   add     INCRBY then, when expire > 0, EXPIRE, in one script (atomic): every call re-arms the expiry, as OpenSIPS's
+//           Redis backend does (cache_local keeps the first expiry instead)
 //   counter_fetch  GET key, parsed as an integer
 //   raw_query      the text split into words, sent as is
 import SwitchyardABI
@@ -111,9 +111,7 @@ func makeRedisTable() -> UnsafePointer<sy_cachedb_api> {
             case .array(let items): items.forEach(emit); return SY_CACHEDB_OK
             case .status: return SY_CACHEDB_OK
             case .nil_: return SY_CACHEDB_NOT_FOUND
-            case .error(let e):
-                pool(c)?.log(.err, "cache_raw_query: Redis answered: \(e)")
-                return SY_CACHEDB_ERROR
+            case .error: return SY_CACHEDB_ERROR
             }
         }
     }
@@ -122,11 +120,11 @@ func makeRedisTable() -> UnsafePointer<sy_cachedb_api> {
         .assumingMemoryBound(to: sy_cachedb_api.self)
 }
 
-/// INCRBY that gives a new key the expiry and leaves an existing key's alone, atomically (Redis runs a script whole).
+/// INCRBY, then EXPIRE when an expiry is given: OpenSIPS's two commands, run as one script so no caller sees the
+/// counter without its TTL.
 private let addScript = """
-local existed = redis.call('EXISTS', KEYS[1])
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-if existed == 0 and tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return v
 """
 
@@ -144,8 +142,16 @@ private func pool(_ c: OpaquePointer?) -> RedisPool? {
     c.map { Unmanaged<RedisPool>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
 }
 
+/// Runs a command; an error reply (WRONGTYPE, not an integer, NOAUTH...) is logged once here, naming the command, so
+/// a script's -1 always has a line saying why (a lost connection is logged by the pool).
 private func run(_ c: OpaquePointer?, _ argv: [[UInt8]]) -> RedisReply? {
-    pool(c)?.run(argv)
+    guard let p = pool(c) else { return nil }
+    let reply = p.run(argv)
+    if case .error(let e)? = reply {
+        let cmd = String(decoding: argv.first ?? [], as: UTF8.self)
+        p.log(.err, "\(p.url.masked): \(cmd == "EVAL" ? "INCRBY" : cmd) failed: Redis answered: \(e)")
+    }
+    return reply
 }
 
 private func status(_ reply: RedisReply?, _ map: (RedisReply) -> sy_cachedb_result) -> Int32 {

@@ -38,21 +38,21 @@ struct RedisURL: Equatable, Sendable {
             guard head.lowercased() == "redis" else { return bad("the scheme is not redis") }
         }
         var rest = Substring(text[sep.upperBound...])
-        if let q = rest.firstIndex(of: "?") {
-            let opts = rest[rest.index(after: q)...]
-            if !opts.isEmpty { return bad("URL options (\(opts.split(separator: "=").first ?? "")) are not supported (no TLS in this build)") }
-            rest = rest[..<q]
-        }
-        // The path starts at the first '/' after the last '@'.
+        // The credentials first (they end at the last '@', so the password may hold '@', '/', '?'), then the
+        // options and the path after them.
         var password: String?
-        let atIdx = rest.lastIndex(of: "@")
-        if let at = atIdx {
+        if let at = rest.lastIndex(of: "@") {
             let creds = rest[..<at]
             if let colon = creds.firstIndex(of: ":") {
                 guard let p = creds[creds.index(after: colon)...].percentDecoded() else { return bad("bad %-escape in the password") }
                 password = p
             }
             rest = rest[rest.index(after: at)...]
+        }
+        if let q = rest.firstIndex(of: "?") {
+            let opts = rest[rest.index(after: q)...]
+            if !opts.isEmpty { return bad("URL options (\(opts.split(separator: "=").first ?? "")) are not supported (no TLS in this build)") }
+            rest = rest[..<q]
         }
         var database = 0
         if let slash = rest.firstIndex(of: "/") {

@@ -11,29 +11,48 @@ extension DispatcherModule {
         let selectRoutes: RouteMask = [.request, .branch, .failure, .local]
         // ds_select_dst(set, alg[, flags][, partition][, max_res]) / ds_select_domain(...)
         for (name, domain) in [("ds_select_dst", false), ("ds_select_domain", true)] {
-            m.function(name, params: [.int, .int, [.str, opt], [.str, opt], [.int, opt]], routes: selectRoutes) { [self] call in
+            m.function(name, params: [.int, .int, [.str, opt], [.str, opt], [.int, opt]], routes: selectRoutes,
+                       fixup: { [self] args in try checkFlags(args, 2); try checkPartition(args, 3) }) { [self] call in
                 select(call, domain: domain)
             }
         }
         // ds_next_dst([partition]) / ds_next_domain([partition]): any route (tm's failure_route will use them).
         for (name, domain) in [("ds_next_dst", false), ("ds_next_domain", true)] {
-            m.function(name, params: [[.str, opt]], routes: .all) { [self] call in next(call, domain: domain) }
+            m.function(name, params: [[.str, opt]], routes: .all,
+                       fixup: { [self] args in try checkPartition(args, 0) }) { [self] call in next(call, domain: domain) }
         }
         // ds_mark_dst([state][, partition])
-        m.function("ds_mark_dst", params: [[.str, opt], [.str, opt]], routes: [.request, .failure, .onReply, .branch]) { [self] call in
+        m.function("ds_mark_dst", params: [[.str, opt], [.str, opt]], routes: [.request, .failure, .onReply, .branch],
+                   fixup: { [self] args in try checkPartition(args, 1) }) { [self] call in
             mark(call)
         }
         // ds_count(set, filter, $var[, partition])
         m.function("ds_count", params: [.int, .str, .var, [.str, opt]],
-                   routes: [.request, .failure, .branch, .local, .timer, .event, .startup]) { [self] call in count(call) }
+                   routes: [.request, .failure, .branch, .local, .timer, .event, .startup],
+                   fixup: { [self] args in try checkPartition(args, 3) }) { [self] call in count(call) }
         // ds_is_in_list(ip, port[, set][, partition][, active_only][, pattern])
         m.function("ds_is_in_list", params: [.str, .int, [.int, opt], [.str, opt], [.int, opt], [.str, opt]],
-                   routes: .all) { [self] call in isInList(call) }
+                   routes: .all, fixup: { [self] args in try checkPartition(args, 3) }) { [self] call in isInList(call) }
         // ds_push_script_attrs(attrs, ip, port[, set][, partition]) / ds_get_script_attrs(uri, set[, partition], $out)
         m.function("ds_push_script_attrs", params: [.str, .str, .int, [.int, opt], [.str, opt]]) { [self] call in
             pushScriptAttrs(call)
         }
         m.function("ds_get_script_attrs", params: [.str, .int, [.str, opt], .var]) { [self] call in getScriptAttrs(call) }
+    }
+
+    // MARK: - Startup checks of literal arguments (OpenSIPS's fixups)
+
+    /// Literal flags of ds_select_dst/ds_select_domain: an unknown letter stops startup, as OpenSIPS.
+    func checkFlags(_ args: [FixupArgument], _ i: Int) throws {
+        guard i < args.count, let text = args[i].constantString, case .failure(let bad) = DSSelectFlags.parse(text) else { return }
+        throw FixupError(argument: i, "unknown flag '\(bad.character)' in \"\(text)\" (allowed: f, u, d, a)")
+    }
+
+    /// A literal partition name that is not configured stops startup, as OpenSIPS.
+    func checkPartition(_ args: [FixupArgument], _ i: Int) throws {
+        guard i < args.count, let rt, let name = args[i].constantString?.trimmingSpaces(), !name.isEmpty,
+              rt.byName[name] == nil else { return }
+        throw FixupError(argument: i, "unknown partition '\(name)'")
     }
 
     // MARK: - AVP helpers

@@ -120,10 +120,16 @@ enum Loader {
                             probeMode: probeMode, state: state, order: n))
         }
 
-        // Inherited state: the old destination with the same set id and URI (case-insensitive).
-        var oldFlags: [String: UInt8] = [:]
+        // Inherited state: the old destination with the same set id and URI (case-insensitive). A change not yet
+        // written back (dirty) is inherited with it, so the next ds-flusher round still writes it (OpenSIPS copies
+        // the whole flags word, its dirty bit included).
+        var oldFlags: [String: (flags: UInt8, dirty: Bool)] = [:]
         if inheritState, let previous {
-            for s in previous.sets { for d in s.dests { oldFlags["\(s.id)\u{1}\(d.uri.lowercased())"] = d.flags.load(ordering: .relaxed) } }
+            for s in previous.sets {
+                for d in s.dests {
+                    oldFlags["\(s.id)\u{1}\(d.uri.lowercased())"] = (d.flags.load(ordering: .relaxed), d.dirty.load(ordering: .acquiring))
+                }
+            }
         }
         let maxFS = Int(max(0, min(cfg.maxFreeswitchWeight, 65535)))
         var bySet: [Int: [Destination]] = [:]
@@ -156,11 +162,13 @@ enum Loader {
                 algoVar = try? host.varParse(spec)
             }
             var flags = row.state
-            if let f = oldFlags["\(row.setID)\u{1}\(row.uri.lowercased())"] { flags = f }
+            let inherited = oldFlags["\(row.setID)\u{1}\(row.uri.lowercased())"]
+            if let inherited { flags = inherited.flags }
             let d = Destination(setID: row.setID, uri: row.uri, dstURI: row.parsed.dstURI(written: row.uri),
                                 host: row.parsed.host, hostPort: row.parsed.hostPort, socket: row.socket, attrs: row.attrs,
                                 description: row.description, priority: row.priority, probeMode: row.probeMode,
                                 addresses: addrs, weight: weight, flags: flags, fs: fsRef, algoVar: algoVar)
+            if inherited?.dirty == true { d.dirty.store(true, ordering: .releasing) }
             bySet[row.setID, default: []].append(d)
             loaded += 1
         }

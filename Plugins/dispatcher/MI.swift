@@ -19,7 +19,7 @@ extension DispatcherModule {
             switch reload(partition: part, inheritState: inherit) {
             case .success: return .ok
             case .failure(let e) where e.description == "Unknown partition":
-                return .error(code: 404, message: "ERROR Unknown partition")
+                return .error(code: 500, message: "ERROR Unknown partition") // 500 here (ds_set_state says 404)
             case .failure(let e):
                 return .error(code: 500, message: "ERROR Reloading data", data: e.description + " (the old sets are kept)")
             }
@@ -40,6 +40,7 @@ extension DispatcherModule {
                   let port = req.int("port").value, let set = req.int("set").value else {
                 return .error(code: -32602, message: "Invalid params")
             }
+            guard !attrs.isEmpty else { return .error(code: 500, message: "Bad attrs value") }
             return setScriptAttrs(part, attrs: attrs, ip: ip, port: Int(port), set: Int(set))
                 ? .ok : .error(code: 404, message: "destination not found")
         }
@@ -110,11 +111,15 @@ extension DispatcherModule {
             part = p
             setText = groupText[groupText.index(after: c)...]
         }
-        guard let setID = Int(setText.trimmingSpaces()), let set = part.data.set(setID),
+        guard let setID = Int(setText.trimmingSpaces()), setID >= 0 else {
+            return .error(code: 500, message: "bad group value")
+        }
+        guard let set = part.data.set(setID),
               let d = set.dests.first(where: { $0.uri.utf8.count == address.utf8.count && $0.uri.lowercased() == address.lowercased() }) else {
             return .error(code: 404, message: "destination not found")
         }
-        changeState(d, part: part, to: state, reason: "MI command", thresholded: false)
+        // As OpenSIPS: `p` counts one failure; the destination enters probing at ds_probing_threshold of them.
+        changeState(d, part: part, to: state, reason: "MI command", thresholded: true)
         return .ok
     }
 }

@@ -62,21 +62,23 @@ public struct SQLURL: Equatable, Sendable {
         let scheme = text[..<sep.lowerBound].lowercased()
         guard !scheme.isEmpty else { throw bad("no scheme") }
         var rest = Substring(text[sep.upperBound...])
+        // Credentials before params, as OpenSIPS reads left to right: the user runs to the first ':', '@' or '/';
+        // after a ':' the password runs to the first '@' that follows, so it may hold '/', ':', '?' and '#'.
+        var user: String?, password: String?
+        if let end = rest.firstIndex(where: { $0 == ":" || $0 == "@" || $0 == "/" }) {
+            if rest[end] == "@" {
+                user = try decode(rest[..<end], "user", bad)
+                rest = rest[rest.index(after: end)...]
+            } else if rest[end] == ":", let at = rest[end...].firstIndex(of: "@") {
+                user = try decode(rest[..<end], "user", bad)
+                password = try decode(rest[rest.index(after: end)..<at], "password", bad)
+                rest = rest[rest.index(after: at)...]
+            }
+        }
         var params = ""
         if let q = rest.firstIndex(of: "?") {
             params = String(rest[rest.index(after: q)...])
             rest = rest[..<q]
-        }
-        var user: String?, password: String?
-        if let at = rest.firstIndex(of: "@") {
-            let creds = rest[..<at]
-            if let colon = creds.firstIndex(of: ":") {
-                user = try decode(creds[..<colon], "user", bad)
-                password = try decode(creds[creds.index(after: colon)...], "password", bad)
-            } else {
-                user = try decode(creds, "user", bad)
-            }
-            rest = rest[rest.index(after: at)...]
         }
         var host = "", socket: String?, port: Int?
         if rest.hasPrefix("unix(") {

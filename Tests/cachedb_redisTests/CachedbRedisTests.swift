@@ -54,11 +54,14 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertEqual(r.remove(k), OK)                                  // missing: still OK
         XCTAssertEqual(try redisCLI(["EXISTS", k]), "0")
 
-        // add/sub: a new key gets the expiry, an existing one keeps its own; non-integers are NOT_INT.
+        // add/sub: every call with an expiry re-arms it (OpenSIPS's INCRBY + EXPIRE), 0 leaves it; non-integers are NOT_INT.
         let c = key("counter")
         XCTAssertEqual(r.add(c, 5, expire: 50).1, 5)
-        XCTAssertEqual(r.add(c, -2, expire: 500).1, 3)
         XCTAssertLessThanOrEqual(Int(try redisCLI(["TTL", c])) ?? 0, 50)
+        XCTAssertEqual(r.add(c, -2, expire: 500).1, 3)
+        XCTAssertGreaterThan(Int(try redisCLI(["TTL", c])) ?? 0, 450)
+        XCTAssertEqual(r.add(c, 0).1, 3)
+        XCTAssertGreaterThan(Int(try redisCLI(["TTL", c])) ?? 0, 450)
         XCTAssertEqual(r.counter(c).1, 3)
         XCTAssertEqual(r.store(c, "abc"), OK)
         XCTAssertEqual(r.add(c, 1).0, SY_CACHEDB_NOT_INT.rawValue)
@@ -78,6 +81,12 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertEqual(r.raw("SET \(h)x 1").0, OK)
         XCTAssertEqual(r.raw("GET \(h)-none").0, SY_CACHEDB_NOT_FOUND.rawValue)
         XCTAssertEqual(r.raw("HGET \(h)x f").0, SY_CACHEDB_ERROR.rawValue)   // WRONGTYPE
+        XCTAssertEqual(r.fetch(h).0, SY_CACHEDB_ERROR.rawValue)               // GET on a hash: WRONGTYPE too
+        // Each failed command says why, once: the command and Redis's answer.
+        XCTAssertEqual(s.collector.messages.filter { $0.contains("HGET failed: Redis answered: WRONGTYPE") }.count, 1)
+        XCTAssertEqual(s.collector.messages.filter { $0.contains("GET failed: Redis answered: WRONGTYPE") && !$0.contains("HGET") }.count, 1)
+        XCTAssertTrue(s.collector.messages.contains { $0.contains("INCRBY failed: Redis answered: ERR value is not an integer") },
+                      s.collector.messages.joined(separator: "\n"))
         _ = try redisCLI(["DEL", c, i, h, h + "x"])
     }
 
@@ -188,6 +197,88 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertEqual(try s.cache("fo").store(k, "ok"), SY_CACHEDB_OK.rawValue)
         XCTAssertEqual(try redisCLI(["GET", k]), "ok")
         _ = try redisCLI(["DEL", k])
+    }
+
+    /// The core MI cache commands on a Redis id, driven by the real opensips-cli over mi_fifo: OpenSIPS's result
+    /// shapes, error codes and messages (400 "Value not found", -32602 for bad params, 500 for a failing backend).
+    func testMICacheCommandsThroughOpensipsCLI() throws {
+        let (h, p) = try endpoint()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-redis-mi-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try InProcessServer("""
+            loadmodule "mi_fifo.so"
+            modparam("mi_fifo", "fifo_name", "\(dir)/fifo")
+            modparam("mi_fifo", "reply_dir", "\(dir)/")
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://\(h):\(p)/")
+            modparam("cachedb_redis", "cachedb_url", "redis:down://127.0.0.1:\(TestServers.closedPort())/")
+            modparam("cachedb_redis", "connect_timeout", 500)
+            """)
+        defer { s.stop() }
+        let cfg = "\(dir)/cli.cfg"
+        try """
+            [default]
+            communication_type = fifo
+            fifo_file = \(dir)/fifo
+            fifo_file_fallback = \(dir)/fifo
+            fifo_reply_dir = \(dir)
+            output_type = pretty-print
+
+            """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        func fails(_ args: [String], _ expect: String) throws {
+            let r = try OpensipsCLI.run(cfg, args)
+            XCTAssertNotEqual(r.status, 0, r.out)
+            XCTAssertTrue(r.err.contains(expect), "mi \(args): expected '\(expect)' in: \(r.err)")
+        }
+        let k = key("mi")
+        XCTAssertEqual(try OpensipsCLI.json(cfg, ["cache_store", "redis", k, "v 1", "100"]) as? String, "OK")
+        XCTAssertGreaterThan(Int(try redisCLI(["TTL", k])) ?? 0, 90)
+        let got = try OpensipsCLI.json(cfg, ["cache_fetch", "redis", k]) as? [String: String]
+        XCTAssertEqual(got, ["key": k, "value": "v 1"])
+        XCTAssertEqual(try OpensipsCLI.json(cfg, ["cache_remove", "redis", k]) as? String, "OK")
+        try fails(["cache_fetch", "redis", k], "400: Value not found")
+        _ = try redisCLI(["SET", k, ""])
+        try fails(["cache_fetch", "redis", k], "400: Value not found")        // an empty value counts as none
+        _ = try redisCLI(["HSET", k + "h", "f", "v"])
+        try fails(["cache_fetch", "redis", k + "h"], "500: Cache fetch command failed")  // WRONGTYPE
+        try fails(["cache_store", "redis", k, "v", "-5"], "-32602: Invalid params")
+        try fails(["cache_store", "redis", k, ""], "-32602: Invalid params")
+        try fails(["cache_store", "redis:down", k, "v"], "500: Cache store command failed")
+        try fails(["cache_fetch", "nosuch", k], "500: Cache fetch command failed")
+        _ = try redisCLI(["DEL", k, k + "h"])
+    }
+
+    /// A password with '@', '?', '/' and '#' (the credentials end at the last '@'): AUTH reaches a Redis started with
+    /// that requirepass (a second redis-server of the test's own), and no log line shows the password.
+    func testPasswordWithSpecialCharactersAuthenticates() throws {
+        _ = try TestServers.redisURL()
+        let password = "p@ss?w/rd#x"
+        let port = TestServers.closedPort()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-redis-pw-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (started, out) = try TestServers.run("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
+                                                                 "--appendonly", "no", "--dir", dir, "--daemonize", "yes",
+                                                                 "--pidfile", dir + "/redis.pid", "--requirepass", password])
+        XCTAssertEqual(started, 0, out)
+        defer { _ = try? TestServers.run("redis-cli", ["-p", String(port), "-a", password, "--no-auth-warning", "SHUTDOWN", "NOSAVE"]) }
+        XCTAssertTrue(TestServers.waitUntil(10) {
+            (try? TestServers.run("redis-cli", ["-p", String(port), "-a", password, "--no-auth-warning", "PING"]).1)?.contains("PONG") ?? false
+        })
+        let s = try InProcessServer("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis:pw://:\(password)@127.0.0.1:\(port)/")
+            modparam("cachedb_redis", "cachedb_url", "redis:nopw://127.0.0.1:\(port)/")
+            """)
+        defer { s.stop() }
+        XCTAssertEqual(try s.cache("pw").store("k", "v"), SY_CACHEDB_OK.rawValue)
+        let (_, got) = try TestServers.run("redis-cli", ["-p", String(port), "-a", password, "--no-auth-warning", "GET", "k"])
+        XCTAssertEqual(got.trimmingCharacters(in: .whitespacesAndNewlines), "v")
+        XCTAssertEqual(try s.cache("nopw").store("k", "w"), SY_CACHEDB_ERROR.rawValue) // NOAUTH
+        for line in s.collector.messages {
+            XCTAssertFalse(line.contains("ss?w") || line.contains("w/rd"), "password shown: \(line)")
+        }
     }
 
     /// shutdown_on_error=1: a Redis that cannot be reached stops startup, naming the URL with its password masked.

@@ -36,6 +36,32 @@ final class DBMySQLTests: XCTestCase {
         try scenarios.startupFails(url: url, password: "Wr0ngSecret", expect: "Access denied")
     }
 
+    /// A password holding '@' (written %40), ':', '/', '?', '#' and ';': OpenSIPS reads the credentials first, so
+    /// everything up to the '@' after the user's ':' is the password; no log line and no error shows it.
+    func testPasswordWithSpecialCharacters() throws {
+        let u = ServerURL(try TestServers.mysqlURL())
+        let cli = SQLCLI(.mysql, url: try TestServers.mysqlURL())
+        let user = "sy_pw_\(UUID().uuidString.prefix(6).lowercased())"
+        let password = "p@ss:w/rd?#x;y"
+        try cli.run("CREATE USER '\(user)'@'%' IDENTIFIED BY '\(password)'")
+        defer { _ = try? cli.run("DROP USER '\(user)'@'%'") }
+        let s = try InProcessServer("loadmodule \"db_mysql.so\"\nmodparam(\"db_mysql\", \"timeout_interval\", 2)\n")
+        defer { s.stop() }
+        let api = try s.db("mysql")
+        // information_schema: the one database a user without grants may open.
+        let url = "mysql://\(user):p%40ss:w/rd?#x;y@\(u.host):\(u.port)/information_schema"
+        let (c, err) = api.connect(url)
+        let db = try XCTUnwrap(c, err.message)
+        defer { db.close() }
+        XCTAssertEqual(db.raw("SELECT CURRENT_USER()").rows, [[.text("\(user)@%")]])
+        let (bad, badErr) = api.connect("mysql://\(user):p%40ss:w/rd?#x;z@\(u.host):\(u.port)/information_schema")
+        XCTAssertNil(bad)
+        XCTAssertTrue(badErr.message.contains("Access denied"), badErr.message)
+        for text in [badErr.message] + s.collector.messages {
+            XCTAssertFalse(text.contains("w/rd") || text.contains("ss:w") || text.contains("#x;"), "password shown: \(text)")
+        }
+    }
+
     func testUnreachableServerStopsStartup() throws {
         _ = try TestServers.mysqlURL()
         try scenarios.startupFails(url: "mysql://u:Secret99@127.0.0.1:\(TestServers.closedPort())/db", password: "Secret99", expect: "Can't connect")

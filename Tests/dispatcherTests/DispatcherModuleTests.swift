@@ -296,5 +296,19 @@ final class DispatcherModuleTests: XCTestCase {
             let errs = h.prepare()
             XCTAssertTrue((errs.joined() + h.log).contains(text), errs.joined() + h.log)
         }
+        // Literal flags and partition names are checked at startup (OpenSIPS's fixups); variables at each call.
+        for (call, text) in [("ds_select_dst(1, 4, \"fx\")", "unknown flag 'x'"), ("ds_select_dst(1, 4, \"f\", \"nope\")", "unknown partition 'nope'"),
+                             ("ds_next_dst(\"nope\")", "unknown partition 'nope'"), ("ds_count(1, \"a\", $var(n), \"nope\")", "unknown partition 'nope'")] {
+            let h = Harness("""
+            mpath = "\(Repo.buildDirectory.path)"
+            loadmodule "db_sqlite.so"
+            loadmodule "dispatcher.so"
+            modparam("dispatcher", "db_url", "sqlite://\(db)")
+            route { \(call); $var(f) = "fx"; ds_select_dst(1, 4, $var(f)); }
+            """)
+            let errs = h.prepare()
+            XCTAssertEqual(errs.count, 1, "\(call): \(errs)")
+            XCTAssertTrue(errs.joined().contains(text), "\(call): \(errs)")
+        }
     }
 }

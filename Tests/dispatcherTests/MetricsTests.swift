@@ -72,7 +72,9 @@ final class MetricsTests: XCTestCase {
 
         // ds_set_state over MI: inactive, then probing; the gauges follow within a refresh.
         XCTAssertEqual(h.mi("ds_set_state", #"{"state":"i","group":"1","address":"sip:10.0.0.2:5070"}"#)?["result"]?.stringValue, "OK")
-        XCTAssertEqual(h.mi("ds_set_state", #"{"state":"p","group":"trunks:7","address":"sip:10.1.1.1:5080"}"#)?["result"]?.stringValue, "OK")
+        for _ in 0..<3 { // ds_probing_threshold (3) "p" marks put it in probing, as in OpenSIPS
+            XCTAssertEqual(h.mi("ds_set_state", #"{"state":"p","group":"trunks:7","address":"sip:10.1.1.1:5080"}"#)?["result"]?.stringValue, "OK")
+        }
         XCTAssertTrue(waitUntil(5) { self.stats(h)["dispatcher:dst_active@1_10.0.0.2_5070"] == 0 }, "\(stats(h))")
         XCTAssertTrue(waitUntil(5) { self.stats(h)["dispatcher:dst_state@trunks@7_10.1.1.1_5080"] == 2 }, "\(stats(h))")
         s = stats(h)

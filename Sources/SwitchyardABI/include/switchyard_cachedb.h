@@ -80,7 +80,8 @@ typedef struct sy_cachedb_api {
 
     /** Add delta (negative to subtract) to an integer value. A missing or expired key is created
      *  with delta as its value and `expire` as its TTL; an existing key keeps its expiry (OpenSIPS
-     *  rate-limit semantics). *new_value receives the result. NOT_INT if the value is not an int. */
+     *  rate-limit semantics; cachedb_redis re-arms it on every call instead, as OpenSIPS's Redis
+     *  backend does). *new_value receives the result. NOT_INT if the value is not an int. */
     int (*add)(sy_cachedb_conn *c, sy_str key, int64_t delta, int64_t expire, int64_t *new_value);
 
     /** Read an integer value: OK with *value set, NOT_FOUND, or NOT_INT. */

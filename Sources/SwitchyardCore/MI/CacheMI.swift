@@ -5,31 +5,41 @@ import SwitchyardMI
 /// cache_store system attr value [expire], cache_fetch system attr, cache_remove system attr.
 extension MICore {
     func installCacheCommands(directory: CacheDirectory) {
-        @Sendable func backend(_ p: MIRequestParams) throws -> CacheBackend {
-            switch directory.backend(try p.string("system")) {
+        // OpenSIPS's replies: an empty id/attr/value or a negative expire is -32602 "Invalid params" (data says which);
+        // a backend that fails (or is not loaded) is 500 "Cache <op> command failed"; a missing or empty value is
+        // 400 "Value not found".
+        @Sendable func invalid(_ what: String) -> MIError { MIError(code: -32602, message: "Invalid params", data: .string(what)) }
+        @Sendable func nonEmpty(_ p: MIRequestParams, _ name: String, _ what: String) throws -> String {
+            let v = try p.string(name)
+            guard !v.isEmpty else { throw invalid(what) }
+            return v
+        }
+        @Sendable func backend(_ p: MIRequestParams, _ op: String) throws -> CacheBackend {
+            switch directory.backend(try nonEmpty(p, "system", "Empty memory cache id")) {
             case .success(let b): return b
-            case .failure(let e): throw MIError(code: 400, message: e.message)
+            case .failure(let e): throw MIError(code: 500, message: "Cache \(op) command failed", data: .string(e.message))
             }
         }
         let commands: [(String, [[String]], MICommand.Handler)] = [
             ("cache_store", [["system", "attr", "value"], ["system", "attr", "value", "expire"]], { p in
-                let b = try backend(p)
-                let attr = try p.string("attr"), value = try p.string("value")
                 let expire = p.has("expire") ? try p.int("expire") : 0
-                guard !attr.isEmpty, !value.isEmpty else { throw MIError(code: 400, message: "Empty attr or value") }
-                guard expire >= 0 else { throw MIError(code: 400, message: "Bad expire value") }
-                return b.store(attr, value, expire: expire) == 0 ? .ok : .error(code: 500, message: "Failed to store")
+                guard expire >= 0 else { throw invalid("Negative expire value") }
+                let attr = try nonEmpty(p, "attr", "Empty attribute name"), value = try nonEmpty(p, "value", "Empty value")
+                let b = try backend(p, "store")
+                return b.store(attr, value, expire: expire) == 0 ? .ok : .error(code: 500, message: "Cache store command failed")
             }),
             ("cache_fetch", [["system", "attr"]], { p in
-                let b = try backend(p)
-                let attr = try p.string("attr")
+                let attr = try nonEmpty(p, "attr", "Empty attribute name")
+                let b = try backend(p, "fetch")
                 let (rc, v) = b.fetch(attr)
-                guard rc == 0, let v else { return .error(code: 400, message: "Value not found") }
+                if rc == Int32(SY_CACHEDB_ERROR.rawValue) { return .error(code: 500, message: "Cache fetch command failed") }
+                guard rc == 0, let v, !v.isEmpty else { return .error(code: 400, message: "Value not found") }
                 return .result(.object(JSONObject([("key", .string(attr)), ("value", .string(v))])))
             }),
             ("cache_remove", [["system", "attr"]], { p in
-                let b = try backend(p)
-                return b.remove(try p.string("attr")) == 0 ? .ok : .error(code: 500, message: "Failed to remove")
+                let attr = try nonEmpty(p, "attr", "Empty attribute name")
+                let b = try backend(p, "remove")
+                return b.remove(attr) == 0 ? .ok : .error(code: 500, message: "Cache remove command failed")
             }),
         ]
         for (name, recipes, handler) in commands {
