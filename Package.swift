@@ -176,6 +176,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/EndToEndTests"),
         // The server backends, each against a private server .ci/servers.sh starts (URLs in SY_TEST_* variables).
         .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore"], path: "Tests/SwitchyardTestSupport"),
+        .testTarget(name: "SwitchyardSQLTests", dependencies: ["SwitchyardSQL"], path: "Tests/SwitchyardSQLTests"),
         .testTarget(name: "db_mysqlTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_mysqlTests"),
         .testTarget(name: "db_postgresTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/db_postgresTests"),
         .testTarget(name: "cachedb_redisTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/cachedb_redisTests"),

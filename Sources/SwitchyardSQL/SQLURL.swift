@@ -1,9 +1,10 @@
 // SQLURL: an OpenSIPS SQL database URL, scheme://[user[:password]@]host[:port]/database[?params].
 //
 // As OpenSIPS parses it: the database part is mandatory; the password runs from the first ':' of the credentials to
-// the first '@' (so it may hold '/' and ':' but not a raw '@': write %40); every part is percent-decoded; an IPv6
-// host is written in brackets; a Unix socket is written as the host `unix(/path/to/socket)`; `?params` is kept for
-// the driver. `masked` is the form every message shows: the password is never logged.
+// the first '@' (so it may hold '/' and ':' but not a raw '@': write %40), except that a ':' followed by 1-5 digits
+// and a '/' before any '@' is a port (so a URL without credentials may have '@' in its database or params); every
+// part is percent-decoded; an IPv6 host is written in brackets; a Unix socket is written as the host
+// `unix(/path/to/socket)`; `?params` is kept for the driver. `masked` is the form every message shows: the password is never logged.
 import SwitchyardPluginKit
 
 /// A parsed SQL URL.
@@ -65,11 +66,13 @@ public struct SQLURL: Equatable, Sendable {
         // Credentials before params, as OpenSIPS reads left to right: the user runs to the first ':', '@' or '/';
         // after a ':' the password runs to the first '@' that follows, so it may hold '/', ':', '?' and '#'.
         var user: String?, password: String?
-        if let end = rest.firstIndex(where: { $0 == ":" || $0 == "@" || $0 == "/" }) {
+        // An IPv6 host in brackets has no credentials before it: its ':'s are not a password's.
+        if !rest.hasPrefix("["), let end = rest.firstIndex(where: { $0 == ":" || $0 == "@" || $0 == "/" }) {
             if rest[end] == "@" {
                 user = try decode(rest[..<end], "user", bad)
                 rest = rest[rest.index(after: end)...]
-            } else if rest[end] == ":", let at = rest[end...].firstIndex(of: "@") {
+            } else if rest[end] == ":", let at = rest[end...].firstIndex(of: "@"),
+                      !isPort(rest[rest.index(after: end)...], before: at) {
                 user = try decode(rest[..<end], "user", bad)
                 password = try decode(rest[rest.index(after: end)..<at], "password", bad)
                 rest = rest[rest.index(after: at)...]
@@ -109,6 +112,14 @@ public struct SQLURL: Equatable, Sendable {
                       database: database, params: params)
     }
 
+    /// Whether `text` (what follows the first ':') starts with a port, `1`-`5` digits then '/', before `at`: then
+    /// that ':' is the host's and a later '@' belongs to the database name or the params (`host:3306/db?x=a@b`).
+    private static func isPort(_ text: Substring, before at: Substring.Index) -> Bool {
+        guard let slash = text.firstIndex(of: "/"), slash < at else { return false }
+        let digits = text[..<slash]
+        return (1...5).contains(digits.count) && digits.allSatisfy { $0 >= "0" && $0 <= "9" }
+    }
+
     private static func decode(_ s: Substring, _ what: String, _ bad: (String) -> SQLError) throws(SQLError) -> String {
         guard let d = s.percentDecoded() else { throw bad("bad %-escape in the \(what)") }
         return d
@@ -117,10 +128,10 @@ public struct SQLURL: Equatable, Sendable {
     /// Any URL-like text with the password part (between the credentials' ':' and '@') replaced by `***`, for
     /// messages about a URL that did not parse.
     public static func maskPassword(_ text: String) -> String {
-        guard let sep = text.range(of: "://") else { return text }
         var out = text
         if let q = out.lastIndex(of: "?") { out = out[..<q] + "?" + maskedParams(String(out[out.index(after: q)...])) }
-        let rest = out[sep.upperBound...]
+        // Without "://" (a mistyped scheme) the credentials may still be there: look from the start.
+        let rest = out[(out.range(of: "://")?.upperBound ?? out.startIndex)...]
         // The last '@': a password with a raw '@' (a bad URL, the reason this is called) is still hidden whole.
         guard let at = rest.lastIndex(of: "@") else { return out }
         let creds = rest[..<at]
