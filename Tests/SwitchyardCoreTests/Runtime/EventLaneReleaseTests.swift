@@ -17,11 +17,14 @@ final class EventLaneReleaseTests: XCTestCase {
     }
 
     /// Holds both workers in tasks until the returned semaphore is signalled twice (the tasks are taken: nothing of
-    /// them stays queued).
+    /// them stays queued). One task at a time: a worker takes several queued jobs at once, so two tasks queued together
+    /// may both go to one worker, the second waiting behind the first.
     private func holdWorkers(_ h: ServerHarness) -> DispatchSemaphore {
         let release = DispatchSemaphore(value: 0), holding = DispatchSemaphore(value: 0)
-        for _ in 0..<2 { XCTAssertEqual(h.server.queue?.offer(.task { _ in holding.signal(); release.wait() }), true) }
-        for _ in 0..<2 { XCTAssertEqual(holding.wait(timeout: .now() + 5), .success) }
+        for _ in 0..<2 {
+            XCTAssertEqual(h.server.queue?.offer(.task { _ in holding.signal(); release.wait() }), true)
+            XCTAssertEqual(holding.wait(timeout: .now() + 5), .success)
+        }
         return release
     }
 
