@@ -370,7 +370,11 @@ extension Box {
         guard !out.replies.isEmpty else { return }
         // Counted before they are finished: a caller woken by its reply sees itself counted.
         let n = Int64(out.replies.count)
-        if reader.isCurrentThread { repliesReadByIO.add(n, ordering: .relaxed) } else { repliesReadByCaller.add(n, ordering: .relaxed) }
+        if reader.isCurrentThread {
+            repliesReadByIO.add(n, ordering: .relaxed)
+        } else {
+            repliesReadByCaller.add(n, ordering: .relaxed)
+        }
         for (p, r) in out.replies { p.finish(r) }
     }
 
