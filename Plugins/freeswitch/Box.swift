@@ -36,6 +36,10 @@ final class Box: @unchecked Sendable { // shared state behind `state` (and `read
     let flushMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// The reading half of the connection (socket, parser, events read but not yet handed to subscribers).
     let reader: BoxReader
+    /// Blocking commands' replies finished by the I/O thread and by callers that read the socket for their reply
+    /// (ReplyPark.swift, readForReply): statistics `replies_read_by_io` / `replies_read_by_caller` (Metrics.swift).
+    let repliesReadByIO = Atomic<Int64>(0)
+    let repliesReadByCaller = Atomic<Int64>(0)
     /// API 1.1 watches (Watchers.swift), told of UP / HEARTBEAT / DOWN.
     let watchers = BoxWatchers()
     /// Bumped (under `state`) whenever the subscription list changes; the reader's match cache follows it.

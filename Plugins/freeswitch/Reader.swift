@@ -367,6 +367,14 @@ extension Box {
 
     /// The part of a read done outside the reader's lock: blocking commands' replies delivered.
     func complete(_ out: ReadOutcome) {
+        guard !out.replies.isEmpty else { return }
+        // Counted before they are finished: a caller woken by its reply sees itself counted.
+        let n = Int64(out.replies.count)
+        if reader.isCurrentThread {
+            repliesReadByIO.add(n, ordering: .relaxed)
+        } else {
+            repliesReadByCaller.add(n, ordering: .relaxed)
+        }
         for (p, r) in out.replies { p.finish(r) }
     }
 

@@ -33,9 +33,9 @@ struct PoolEntry: @unchecked Sendable { // raw pointers owned by the freeswitch 
     var events: [(name: String, sub: OpaquePointer)]
 }
 
-// @unchecked Sendable: `api`/`config` are frozen in init, `eventsHere` is set in start() before the first subscription
-// (so before any I/O thread calls back and reads it; the subscribe call orders the write before those reads), and
-// the pool is behind its Mutex.
+// @unchecked Sendable: `api`/`config` are frozen in init, `eventsHere` and `eventsInLane` are set in start() before
+// the first subscription (so before any I/O thread calls back and reads them; the subscribe call orders the write
+// before those reads), and the pool is behind its Mutex.
 final class ScriptingModule: @unchecked Sendable {
     static let name = "freeswitch_scripting"
     static let version = "1.0.0"
@@ -61,6 +61,11 @@ final class ScriptingModule: @unchecked Sendable {
     /// (core ABI 1.10 rt_event_raise_here, freeswitch API 1.5 box_burst): one thread wake-up less per event.
     /// Set in start().
     private(set) var eventsHere = false
+    /// Without box_burst (a freeswitch module older than API 1.5) but on a core of ABI 1.10 or later: every event is
+    /// queued in the raising thread's lane (rt_event_raise_here with SY_EVENT_MORE_BEHIND, so never run here), which
+    /// keeps the box's order on the workers; event_raise_wait, the older way, shares one queue that does not.
+    /// Set in start().
+    private(set) var eventsInLane = false
 
     init(host: PluginHost) {
         self.host = host
@@ -144,6 +149,7 @@ final class ScriptingModule: @unchecked Sendable {
         api = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), minSize: UInt32(needed))
             .assumingMemoryBound(to: sy_freeswitch_api.self)
         eventsHere = host.providesRaiseHere && api.map { CTable.has($0, \.box_burst) && $0.pointee.box_burst != nil } == true
+        eventsInLane = host.providesRaiseHere && !eventsHere
         if !config.dbURL.isEmpty {
             do { db = try DBConnection(host: host, url: config.dbURL) } catch {
                 throw PluginError("db_url: \(error)")
@@ -198,8 +204,11 @@ final class ScriptingModule: @unchecked Sendable {
         }
         let params = [param("name", text(name)), param("sender", text(sender)), param("body", body)]
         let rc = params.withUnsafeBufferPointer { p in
-            guard eventsHere, let api, let burst = api.pointee.box_burst else { return host.raiseEvent(Self.event, params: p, waitMS: 0) }
-            return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: burst(box) != 0)
+            if eventsHere, let api, let burst = api.pointee.box_burst {
+                return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: burst(box) != 0)
+            }
+            if eventsInLane { return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: true) }
+            return host.raiseEvent(Self.event, params: p, waitMS: 0)
         }
         if rc < 0 { host.log(.warn, "E_FREESWITCH \(name.string) from \(sender.string) not queued (\(rc))") }
     }

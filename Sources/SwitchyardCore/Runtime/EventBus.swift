@@ -65,8 +65,9 @@ public final class EventBus: Sendable {
     /// Events raiseHere ran on the producer's thread (counted as each starts).
     public let ranInline = Atomic<Int>(0)
     /// raiseHere's queued events, one lane per producer thread (a box's reader), so its order is kept on the
-    /// workers. A thread that ends leaves its lane (empty); a new thread given the same id takes it over.
-    private let lanes = Mutex<[UInt: EventLane]>([:])
+    /// workers. Found by the thread itself (ThreadLanes); listed here for the statistics, until the thread ended and
+    /// the lane's last event ran.
+    private let lanes = Mutex<[ObjectIdentifier: EventLane]>([:])
 
     init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog, inline: InlineRunners) {
         self.queue = queue
@@ -124,13 +125,15 @@ public final class EventBus: Sendable {
         return queueInLane(route, ScriptEvent(name: name, params: params, trees: trees), timeout: timeout)
     }
 
-    /// Queues `event` behind the calling thread's earlier ones (EventLane), waiting up to `timeout` for room.
+    /// Queues `event` behind the calling thread's earlier ones (EventLane), waiting up to `timeout` for room in the
+    /// lane (event_queue_size events per lane). The lane's job goes to the worker queue outside its bound (push): a
+    /// producer waits for its own lane only, never behind another source.
     private func queueInLane(_ route: RouteBox, _ event: ScriptEvent, timeout: TimeInterval?) -> Int {
-        let me = UInt(pthread_self())
-        let lane = lanes.withLock { l -> EventLane in
-            if let lane = l[me] { return lane }
-            let lane = EventLane(capacity: queue.capacity)
-            l[me] = lane
+        let lane = ThreadLanes.lane(for: self) {
+            let lane = EventLane(capacity: queue.capacity) { [weak self] gone in
+                _ = self?.lanes.withLock { $0.removeValue(forKey: ObjectIdentifier(gone)) }
+            }
+            lanes.withLock { $0[ObjectIdentifier(lane)] = lane }
             return lane
         }
         let deadline = timeout.map { Date().addingTimeInterval($0) }
@@ -138,12 +141,19 @@ public final class EventBus: Sendable {
         case .joined: return 0
         case .timedOut: return -1
         case .needsJob:
-            if queue.put(.lane(lane), timeout: deadline.map { max(0, $0.timeIntervalSinceNow) }) { return 0 }
+            if queue.push(.lane(lane)) { return 0 }
             lane.abandon()
             return -1
         }
     }
 
-    /// Events waiting in the producers' lanes (event_queue_depth counts them with the queue's jobs).
+    /// Events waiting in the producers' lanes.
     public var laneDepth: Int { lanes.withLock { l in l.values.reduce(0) { $0 + $1.depth } } }
+
+    /// Lanes alive: their producer thread runs, or their events still wait or run.
+    public var laneCount: Int { lanes.withLock { $0.count } }
+
+    /// Events waiting for the workers (event_queue_depth): the shared queue's (raise, raiseWaiting) and every lane's.
+    /// A lane's job in the worker queue is not an event: its events are counted in the lane.
+    public var depth: Int { queue.boundedDepth + laneDepth }
 }

@@ -6,16 +6,33 @@ import Foundation
 /// none overtakes an earlier one (a shared queue lets a second worker start event n+1 while the first still runs n).
 /// An event runs on its producer's thread (EventBus.raiseHere) only when every worker sleeps with nothing queued, so
 /// the lane is then empty and nobody runs it: that path keeps the order too.
-public final class EventLane: @unchecked Sendable { // every var behind `cond`'s lock
+/// A lane lives as long as its producer: when the thread ends (ThreadLanes), the lane is retired (taken out of its
+/// bus) at once if it has no job, or else by the worker that runs its last event: events still queued run, in order.
+/// A worker whose route waits for a reply from the lane's own box keeps holding the lane meanwhile: handing the lane
+/// to another worker would start the box's next event before this one ended (the order is "one at a time"). The box's
+/// reader, stopped by the full lane, does not hold that reply up: a caller waiting for its reply reads the socket
+/// itself while the reader is in a callback (freeswitch module, Reader.swift), up to the box's own bound on unread
+/// events, and at worst the wait ends at esl_cmd_timeout.
+/// Shutdown: once the worker queue is closed nothing joins (a producer waiting for room gives up within 50 ms); a
+/// lane's job still queued is handed out, and a worker whose turn ends cannot queue the lane again (push refused), so
+/// it runs the rest in place: every event that joined runs before the workers stop.
+public final class EventLane: @unchecked Sendable { // every var behind `cond`'s lock; `retire` set once in init
     private let cond = NSCondition()
     private var items: [(RouteBox, ScriptEvent)?] = []
     private var head = 0
     /// A job for this lane is in the worker queue, or a worker runs its events: a new event only joins the lane.
     private var scheduled = false
     private var producerWaiting = false
+    /// The producer thread ended: nothing joins any more; the lane goes once it has no job.
+    private var producerGone = false
     let capacity: Int
+    /// Takes the lane out of its bus (called once, outside the lock).
+    private let retire: @Sendable (EventLane) -> Void
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    init(capacity: Int, retire: @escaping @Sendable (EventLane) -> Void = { _ in }) {
+        self.capacity = max(1, capacity)
+        self.retire = retire
+    }
 
     private var count: Int { items.count - head }
 
@@ -55,16 +72,30 @@ public final class EventLane: @unchecked Sendable { // every var behind `cond`'s
         cond.unlock()
     }
 
-    /// The next event for the worker holding the lane's job; nil when none is left, the lane then has no job.
+    /// The producer thread ended (ThreadLanes, on that thread). With no job (then empty) the lane is retired now;
+    /// otherwise the worker holding its job retires it after its last event (next()).
+    func producerExited() {
+        cond.lock()
+        producerGone = true
+        let idle = !scheduled
+        cond.unlock()
+        if idle { retire(self) }
+    }
+
+    /// The next event for the worker holding the lane's job; nil when none is left, the lane then has no job (and,
+    /// its producer gone, is retired).
     func next() -> (RouteBox, ScriptEvent)? {
         cond.lock()
-        defer { cond.unlock() }
         guard head < items.count, let e = items[head] else {
             items.removeAll(keepingCapacity: true)
             head = 0
             scheduled = false
+            let gone = producerGone
+            cond.unlock()
+            if gone { retire(self) }
             return nil
         }
+        defer { cond.unlock() }
         items[head] = nil
         head += 1
         if head == items.count {

@@ -3,14 +3,19 @@ import Foundation
 /// A bounded multi-producer, multi-consumer FIFO for work handed to script workers.
 /// `offer` never blocks (a full queue refuses, and the caller counts the drop); `put` waits for room (the producer,
 /// e.g. a FreeSWITCH box's reader, stops reading its socket meanwhile); `take` blocks a worker until work or shutdown.
+/// `capacity` bounds the jobs queued by `offer` and `put` (events raised without a lane, tasks); `push` queues a job
+/// outside that bound (an EventLane's job: at most one per lane, its events bounded by the lane itself).
 /// Wake-ups are batched both ways: a producer waiting for room is woken once the queue has drained to half, and a
 /// job wakes a sleeping worker only when the workers already woken are not enough for what is queued; a worker
 /// takes several jobs per lock (`take(into:max:)`).
 public final class JobQueue<Job>: @unchecked Sendable {
     // Guarded by `mutex`; `cond` signals waiting workers.
-    private var ring: [Job?]
+    /// Grows when pushed jobs need more room than `capacity`; never shrinks.
+    private var ring: [(job: Job, bounded: Bool)?]
     private var head = 0
+    /// Every job queued; `bounded` of them count against `capacity`.
     private var count = 0
+    private var bounded = 0
     private var closed = false
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
@@ -52,9 +57,8 @@ public final class JobQueue<Job>: @unchecked Sendable {
     /// Adds a job; false when the queue is full or closed.
     public func offer(_ job: Job) -> Bool {
         pthread_mutex_lock(&mutex)
-        guard !closed, count < capacity else { pthread_mutex_unlock(&mutex); return false }
-        ring[(head + count) % capacity] = job
-        count += 1
+        guard !closed, bounded < capacity else { pthread_mutex_unlock(&mutex); return false }
+        append(job, bounded: true)
         let wake = needsConsumer()
         pthread_mutex_unlock(&mutex)
         if wake { pthread_cond_signal(&cond) }
@@ -73,7 +77,7 @@ public final class JobQueue<Job>: @unchecked Sendable {
     public func put(_ job: Job, timeout: TimeInterval?) -> Bool {
         pthread_mutex_lock(&mutex)
         let deadline = timeout.map { Date().addingTimeInterval($0) }
-        while !closed && count >= capacity {
+        while !closed && bounded >= capacity {
             // Woken at low water; after at most 50 ms it looks again anyway: offer() may keep the queue above low
             // water (other producers), and a waiting producer must still get the slots that free up meanwhile.
             var remaining = 0.05
@@ -92,12 +96,38 @@ public final class JobQueue<Job>: @unchecked Sendable {
             producersWaiting -= 1
         }
         guard !closed else { pthread_mutex_unlock(&mutex); return false }
-        ring[(head + count) % capacity] = job
-        count += 1
+        append(job, bounded: true)
         let wake = needsConsumer()
         pthread_mutex_unlock(&mutex)
         if wake { pthread_cond_signal(&cond) }
         return true
+    }
+
+    /// Adds a job outside the bound (never waits); false once closed. For a job whose count is bounded elsewhere: an
+    /// EventLane's (one per lane), so a box's reader waits for room in its own lane only, never behind other sources.
+    public func push(_ job: Job) -> Bool {
+        pthread_mutex_lock(&mutex)
+        guard !closed else { pthread_mutex_unlock(&mutex); return false }
+        append(job, bounded: false)
+        let wake = needsConsumer()
+        pthread_mutex_unlock(&mutex)
+        if wake { pthread_cond_signal(&cond) }
+        return true
+    }
+
+    /// Called under the mutex, room checked by the caller for a bounded job; the ring grows for pushed ones.
+    private func append(_ job: Job, bounded isBounded: Bool) {
+        if count == ring.count {
+            var grown: [(job: Job, bounded: Bool)?] = []
+            grown.reserveCapacity(2 * ring.count)
+            for i in 0..<count { grown.append(ring[(head + i) % ring.count]) }
+            grown.append(contentsOf: repeatElement(nil, count: ring.count))
+            ring = grown
+            head = 0
+        }
+        ring[(head + count) % ring.count] = (job, isBounded)
+        count += 1
+        if isBounded { bounded += 1 }
     }
 
     /// Next job, or nil once the queue is closed and drained.
@@ -106,7 +136,7 @@ public final class JobQueue<Job>: @unchecked Sendable {
         waitForWork()
         guard count > 0 else { pthread_mutex_unlock(&mutex); return nil }
         let job = removeFirst()
-        let room = producersWaiting > 0 && count <= lowWater
+        let room = producersWaiting > 0 && bounded <= lowWater
         pthread_mutex_unlock(&mutex)
         if room { pthread_cond_broadcast(&notFull) }
         return job
@@ -122,7 +152,7 @@ public final class JobQueue<Job>: @unchecked Sendable {
         for _ in 0..<n { if let job = removeFirst() { jobs.append(job) } }
         // More left than this worker took: wake another (it was not woken for them).
         let wake = count > 0 && needsConsumer()
-        let room = producersWaiting > 0 && count <= lowWater
+        let room = producersWaiting > 0 && bounded <= lowWater
         pthread_mutex_unlock(&mutex)
         if wake { pthread_cond_signal(&cond) }
         if room { pthread_cond_broadcast(&notFull) }
@@ -141,11 +171,12 @@ public final class JobQueue<Job>: @unchecked Sendable {
 
     /// The oldest job. Called under the mutex with count > 0 (the caller wakes waiting producers at low water).
     private func removeFirst() -> Job? {
-        let job = ring[head]
+        let slot = ring[head]
         ring[head] = nil
-        head = (head + 1) % capacity
+        head = (head + 1) % ring.count
         count -= 1
-        return job
+        if slot?.bounded == true { bounded -= 1 }
+        return slot?.job
     }
 
     /// The number of workers that take from this queue (WorkerPool, when they start).
@@ -195,10 +226,18 @@ public final class JobQueue<Job>: @unchecked Sendable {
         return closed
     }
 
+    /// Every job queued, pushed ones included.
     public var depth: Int {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return count
+    }
+
+    /// The jobs that count against `capacity` (offer, put): events raised without a lane, and tasks.
+    public var boundedDepth: Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return bounded
     }
 
     /// Wakes every worker; remaining jobs are still handed out, then take() returns nil.

@@ -190,7 +190,7 @@ public final class Server: HostServices, @unchecked Sendable {
         }
         fn("core", "events_raised") { [weak self] in Int64(self?.bus?.raised.load(ordering: .relaxed) ?? 0) }
         fn("core", "events_dropped") { [weak self] in Int64(self?.bus?.dropped.load(ordering: .relaxed) ?? 0) }
-        fn("core", "event_queue_depth") { [weak self] in Int64((self?.queue?.depth ?? 0) + (self?.bus?.laneDepth ?? 0)) }
+        fn("core", "event_queue_depth") { [weak self] in Int64(self?.bus?.depth ?? 0) }
         let rate = EventRate()
         fn("core", "events_per_sec") { [weak self] in rate.read(raised: self?.bus?.raised.load(ordering: .relaxed) ?? 0) }
         fn("load", "processes_number") { [weak self] in Int64((self?.config.workers ?? 0) + 2) }

@@ -59,7 +59,7 @@ public final class WorkerPool: @unchecked Sendable {
                                 ran += 1
                                 // Its turn ends after a batch's worth (the lane's job queued again, still in order),
                                 // so the other jobs this worker took do not wait behind one busy source.
-                                if ran >= WorkerPool.jobsPerTake && lane.hasMore && queue.offer(.lane(lane)) { break }
+                                if ran >= WorkerPool.jobsPerTake && lane.hasMore && queue.push(.lane(lane)) { break }
                             }
                         case .task(let body):
                             ctx.reset(routeType: .request)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Synchronization
 @testable import SwitchyardCore
 
 /// One producer's ordered lane of events: order, the job rule, shutdown, and bounded storage.
@@ -41,6 +42,26 @@ final class EventLaneTests: XCTestCase {
         _ = lane.append(route, event(2), deadline: nil, closed: { false })
         XCTAssertEqual(lane.append(route, event(3), deadline: Date(), closed: { false }), .timedOut)
         XCTAssertEqual(lane.depth, 2)
+    }
+
+    /// Its producer gone, a lane is retired once, when it has no job: at once if idle, else after its last event.
+    func testALaneIsRetiredOnceWhenItsProducerIsGoneAndItHasNoJob() {
+        let retired = Mutex(0)
+        let idle = EventLane(capacity: 8) { _ in retired.withLock { $0 += 1 } }
+        idle.producerExited()
+        XCTAssertEqual(retired.withLock { $0 }, 1, "no job: retired at once")
+
+        retired.withLock { $0 = 0 }
+        let busy = EventLane(capacity: 8) { _ in retired.withLock { $0 += 1 } }
+        XCTAssertEqual(busy.append(route, event(1), deadline: nil, closed: { false }), .needsJob)
+        XCTAssertEqual(busy.append(route, event(2), deadline: nil, closed: { false }), .joined)
+        busy.producerExited()
+        XCTAssertEqual(retired.withLock { $0 }, 0, "its job still runs")
+        XCTAssertEqual(number(busy.next()), 1)
+        XCTAssertEqual(number(busy.next()), 2)
+        XCTAssertEqual(retired.withLock { $0 }, 0)
+        XCTAssertNil(busy.next())
+        XCTAssertEqual(retired.withLock { $0 }, 1, "retired by the worker after the last event")
     }
 
     /// Under steady backpressure the lane never runs empty; its array must not grow with every event that passed.
