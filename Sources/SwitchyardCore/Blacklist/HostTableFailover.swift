@@ -7,10 +7,10 @@ extension HostTable {
         h.sip_build_request_at = { ctxp, ruri, dst, branch, index, outIndex, outCount, out, target in
             guard let ctx = HostTable.context(ctxp), let out, let target, let sip = ctx.engine.sip else { return -1 }
             switch sip.buildRequest(ctx, ruri: HostTable.optText(ruri), dest: HostTable.optText(dst),
-                                    branch: HostTable.optText(branch), from: Int(index)) {
+                                    branch: HostTable.optText(branch), from: Int(index),
+                                    keep: { out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer($0)) }) {
             case .failure(let e): return e.code
-            case .success(let (bytes, socket, addr, used, count)):
-                HostTable.keepBytes(ctx, bytes, out)
+            case .success(let (socket, addr, used, count)):
                 HostTable.fill(target, socket: socket, conn: 0, dst: addr)
                 outIndex?.pointee = UInt32(used)
                 outCount?.pointee = UInt32(count)

@@ -85,10 +85,10 @@ extension HostTable {
         h.sip_build_request = { ctxp, ruri, dst, branch, out, target in
             guard let ctx = HostTable.context(ctxp), let out, let target, let sip = ctx.engine.sip else { return -1 }
             switch sip.buildRequest(ctx, ruri: HostTable.optText(ruri), dest: HostTable.optText(dst),
-                                    branch: HostTable.optText(branch)) {
+                                    branch: HostTable.optText(branch), from: 0,
+                                    keep: { out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer($0)) }) {
             case .failure(let e): return e.code
-            case .success(let (bytes, socket, addr)):
-                HostTable.keepBytes(ctx, bytes, out)
+            case .success(let (socket, addr, _, _)):
                 HostTable.fill(target, socket: socket, conn: 0, dst: addr)
                 sip.counters.forwarded.add(1, ordering: .relaxed)
                 return 0
@@ -106,13 +106,13 @@ extension HostTable {
                 HostTable.fill(target, socket: origin.socket, conn: conn, dst: dst)
                 return 0
             }
-            let bodyBytes = body.s.map { Array(UnsafeRawBufferPointer(start: $0, count: body.len)) } ?? []
-            guard let (bytes, socket, conn, dst) = sip.buildReply(ctx, code: Int(code), reason: HostTable.text(reason),
-                                                                   toTag: HostTable.optText(toTag),
-                                                                   extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra)),
-                                                                   body: bodyBytes)
+            let bodyBytes = UnsafeRawBufferPointer(start: body.s.map { UnsafeRawPointer($0) }, count: body.s == nil ? 0 : body.len)
+            guard let (socket, conn, dst) = sip.buildReply(ctx, code: Int(code), reason: HostTable.text(reason),
+                                                           toTag: HostTable.optText(toTag),
+                                                           extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra)),
+                                                           body: bodyBytes,
+                                                           keep: { out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer($0)) })
             else { return -1 }
-            HostTable.keepBytes(ctx, bytes, out)
             HostTable.fill(target, socket: socket, conn: conn, dst: dst)
             return 0
         }
@@ -122,8 +122,13 @@ extension HostTable {
                   let vias = try? msg.vias(), let top = vias.first else { return -1 }
             // Content-Length added for a stream hop, told by the second Via as OpenSIPS does (none: a datagram).
             let stream = vias.count > 1 && !vias[1].transportIs("UDP")
-            let bytes = SIPCore.relayedReply(msg, topVia: top, edits: &ctx.message.edits, stream: stream)
-            HostTable.keepBytes(ctx, bytes, out)
+            guard let sip = ctx.engine.sip else { return -1 }
+            // Built in the thread's output buffer and copied once into the context's: no array made and freed per
+            // relayed reply (tm builds one for every reply it relays).
+            sip.output.with { w in
+                SIPCore.relayedReply(into: &w, msg, topVia: top, edits: &ctx.message.edits, stream: stream)
+                out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer(w.bytes))
+            }
             return 0
         }
 

@@ -32,6 +32,12 @@ struct ByteWriter {
 
     mutating func removeAll() { count = 0 }
 
+    /// Drops the last `n` bytes written.
+    mutating func removeLast(_ n: Int) {
+        precondition(n >= 0 && n <= count, "removeLast past the start")
+        count -= n
+    }
+
     mutating func reserveCapacity(_ n: Int) {
         if n > capacity { grow(to: n) }
     }

@@ -281,66 +281,59 @@ enum MessageWriter {
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: nil, dropTopVia: true, stream: stream)
     }
 
-    /// A stateless reply to a request (sl_send_reply, 400s, 483s).
-    static func statelessReply(to msg: SIPMessage, code: Int, reason: String, topVia: SIPVia?, topViaText: String?,
-                               toTag: String?, extraHeaders: String, server: String?) -> [UInt8] {
-        let b = msg.bytes
-        var out: [UInt8] = []
+    /// A stateless reply to a request (sl_send_reply, 400s, 483s, tm's local replies and 100 Trying), written into
+    /// `out` (emptied first), a buffer the caller reuses: the header lines it keeps are copied as byte ranges of the
+    /// request.
+    static func statelessReply(into out: inout ByteWriter, to msg: SIPMessage, code: Int, reason: String, topVia: SIPVia?,
+                               topViaText: String?, toTag: String?, extraHeaders: String, server: String?) {
+        out.removeAll()
         out.reserveCapacity(512)
         // The status line without string interpolation (four String appends and a description per reply).
-        out.append(text: "SIP/2.0 ")
-        out.appendStatusCode(code)
+        out.append(literal: "SIP/2.0 ")
+        if (100...999).contains(code) {
+            out.append(UInt8(48 + code / 100))
+            out.append(UInt8(48 + code / 10 % 10))
+            out.append(UInt8(48 + code % 10))
+        } else {
+            out.append(text: String(code))
+        }
         out.append(32)
         out.append(text: reason)
         out.appendCRLF()
-        var seenVia = false
-        for f in msg.fields {
-            switch f.kind {
-            case .via:
-                if !seenVia, let via = topVia, let text = topViaText {
-                    out.append(contentsOf: b[f.line.lowerBound..<via.range.lowerBound])
-                    out.append(text: text)
-                    out.append(contentsOf: b[via.range.upperBound..<f.line.upperBound])
-                } else {
-                    out.append(contentsOf: b[f.line])
+        msg.bytes.withUnsafeBufferPointer { b in
+            func copy(_ r: Range<Int>) { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[r])) }
+            var seenVia = false
+            for f in msg.fields {
+                switch f.kind {
+                case .via:
+                    if !seenVia, let via = topVia, let text = topViaText {
+                        copy(f.line.lowerBound..<via.range.lowerBound)
+                        out.append(text: text)
+                        copy(via.range.upperBound..<f.line.upperBound)
+                    } else {
+                        copy(f.line)
+                    }
+                    seenVia = true
+                case .to:
+                    if let tag = toTag {
+                        copy(f.line.lowerBound..<f.value.upperBound)
+                        out.append(literal: ";tag=")
+                        out.append(text: tag)
+                        out.appendCRLF()
+                    } else {
+                        copy(f.line)
+                    }
+                case .from, .callID, .cseq:
+                    copy(f.line)
+                case .recordRoute where (180..<300).contains(code):
+                    copy(f.line)  // the dialog's route set, as OpenSIPS does
+                default:
+                    break
                 }
-                seenVia = true
-            case .to:
-                if let tag = toTag {
-                    out.append(contentsOf: b[f.line.lowerBound..<f.value.upperBound])
-                    out.append(text: ";tag=")
-                    out.append(text: tag)
-                    out.appendCRLF()
-                } else {
-                    out.append(contentsOf: b[f.line])
-                }
-            case .from, .callID, .cseq:
-                out.append(contentsOf: b[f.line])
-            case .recordRoute where (180..<300).contains(code):
-                out.append(contentsOf: b[f.line])  // the dialog's route set, as OpenSIPS does
-            default:
-                break
             }
         }
         out.append(text: extraHeaders)
         if let server { out.append(text: server); out.appendCRLF() }
-        out.append(text: "Content-Length: 0\r\n\r\n")
-        return out
-    }
-}
-
-private extension Array where Element == UInt8 {
-    /// A line end, without touching a shared constant array (a retain and release each).
-    @inline(__always) mutating func appendCRLF() {
-        append(13)
-        append(10)
-    }
-
-    /// A status code (100...699, three digits) as text.
-    @inline(__always) mutating func appendStatusCode(_ code: Int) {
-        guard (100...999).contains(code) else { append(text: String(code)); return }
-        append(UInt8(48 + code / 100))
-        append(UInt8(48 + code / 10 % 10))
-        append(UInt8(48 + code % 10))
+        out.append(literal: "Content-Length: 0\r\n\r\n")
     }
 }

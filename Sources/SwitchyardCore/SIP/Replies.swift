@@ -22,18 +22,20 @@ extension SIPCore {
         guard let top = (try? msg.vias())?.first else { return -2 }
         var toTag: String? = nil
         if code >= 180 && msg.toTag == nil { toTag = localTag(msg) }  // as OpenSIPS: no tag on 100-179
-        let out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
-                                               topViaText: MessageWriter.viaWithSource(msg, top, origin.source,
-                                                                                       forceRport: forceRport, reply: true),
-                                               toTag: toTag, extraHeaders: extraHeaders, server: serverHeader)
-        guard send(reply: out, to: top, origin: origin, forceRport: forceRport) else { return -2 }
+        let viaText = MessageWriter.viaWithSource(msg, top, origin.source, forceRport: forceRport, reply: true)
+        let sent = output.with { out -> Bool in
+            MessageWriter.statelessReply(into: &out, to: msg, code: code, reason: reason, topVia: top, topViaText: viaText,
+                                         toTag: toTag, extraHeaders: extraHeaders, server: serverHeader)
+            return send(reply: out.bytes, to: top, origin: origin, forceRport: forceRport)
+        }
+        guard sent else { return -2 }
         counters.sentReplies.add(1, ordering: .relaxed)
         return 1
     }
 
     /// Sends a reply back to a request's sender: the same connection on streams; on datagrams the
     /// source address, at the rport or the Via port.
-    func send(reply: [UInt8], to via: SIPVia, origin: SIPOrigin, forceRport: Bool = false) -> Bool {
+    func send(reply: UnsafeBufferPointer<UInt8>, to via: SIPVia, origin: SIPOrigin, forceRport: Bool = false) -> Bool {
         if origin.socket.proto.isStream {
             return origin.socket.send(conn: origin.conn, to: origin.source, reply)
         }

@@ -8,18 +8,15 @@ import Synchronization
 /// What the core offers a transaction layer (tm, ABI 1.7): the identifying fields of a message, the bytes forward()
 /// and the stateless replies would send (built, not sent), and requests kept beyond their route.
 extension SIPCore {
-    /// The forwarded form of the context's request: (bytes, socket, destination) or an error code of the ABI
-    /// (-1 no request, -2 bad URI, -4 unresolvable, -5 blacklisted, -6 no socket).
-    func buildRequest(_ ctx: ScriptContext, ruri: String?, dest: String?, branch: String?)
-        -> Result<([UInt8], SIPSocket, SocketAddress), BuildError> {
-        buildRequest(ctx, ruri: ruri, dest: dest, branch: branch, from: 0).map { ($0.0, $0.1, $0.2) }
-    }
-
-    /// The same for the destination's addresses from number `from` on (DNS failover): the first one the message's
-    /// blacklists let through and a socket can send to, with its number and how many the destination has (1 with
-    /// disable_dns_failover). -4 when no address is left.
-    func buildRequest(_ ctx: ScriptContext, ruri: String?, dest: String?, branch: String?, from: Int)
-        -> Result<([UInt8], SIPSocket, SocketAddress, Int, Int), BuildError> {
+    /// The forwarded form of the context's request toward the destination's addresses from number `from` on (DNS
+    /// failover): the first one the message's blacklists let through and a socket can send to, with its number and
+    /// how many the destination has (1 with disable_dns_failover); or an error code of the ABI (-1 no request, -2 bad
+    /// URI, -4 unresolvable or no address left, -5 blacklisted, -6 no socket). The bytes are built in the thread's
+    /// output buffer and lent to `keep` (called once, on success): the host's build entries copy them straight into
+    /// the context's buffer, with no array made and freed per request (tm builds every branch and the end-to-end ACK
+    /// through this).
+    func buildRequest(_ ctx: ScriptContext, ruri: String?, dest: String?, branch: String?, from: Int,
+                      keep: (UnsafeBufferPointer<UInt8>) -> Void) -> Result<(SIPSocket, SocketAddress, Int, Int), BuildError> {
         guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin else { return .failure(.init(code: -1)) }
         var uriText: String? = dest
         if uriText == nil || uriText!.isEmpty { uriText = ctx.message.destinationURI }
@@ -48,15 +45,20 @@ extension SIPCore {
             if newRURI == nil, ctx.message.requestURIChanged { newRURI = ctx.message.requestURI?.text }
             let prefix = viaPrefix(socket, ctx.message.via)
             let suffix = ctx.message.via.addLocalRport ? ";rport" : ""
-            let out = SIPCore.forwardedRequest(msg, newRURI: newRURI, viaPrefix: prefix, branch: b, topVia: topVia,
-                                               topViaText: topText, edits: &ctx.message.edits, viaSuffix: suffix,
-                                               stream: proto != "udp")
-            if let list = blacklisted(ctx, dst, proto: proto, request: out) {
+            let list: String? = output.with { out in
+                SIPCore.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: prefix, branch: b, topVia: topVia,
+                                         topViaText: topText, edits: &ctx.message.edits, viaSuffix: suffix,
+                                         stream: proto != "udp")
+                if let list = blacklisted(ctx, dst, proto: proto, request: out.bytes) { return list }
+                keep(out.bytes)
+                return nil
+            }
+            if let list {
                 log.write(LogLevels.debug, module: "core", "destination \(proto):\(dst.text) is blacklisted by '\(list)'")
                 err = -5
                 continue
             }
-            return .success((out, socket, dst, index, last))
+            return .success((socket, dst, index, last))
         }
         return .failure(.init(code: err))
     }
@@ -64,45 +66,51 @@ extension SIPCore {
     /// MessageWriter.forwardedRequest with the context's edits borrowed through an exclusive access: read from the
     /// context as a value they were copied and destroyed through their value witnesses (~400 instructions a build).
     /// No other argument may read the context's message while the access lasts (they are computed before).
-    static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: MessageWriter.Branch,
-                                 topVia: SIPVia?, topViaText: String?, edits: inout HeaderEdits, viaSuffix: String,
-                                 stream: Bool) -> [UInt8] {
-        MessageWriter.forwardedRequest(msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch, topVia: topVia,
-                                       topViaText: topViaText, edits: edits, viaSuffix: viaSuffix, stream: stream)
+    static func forwardedRequest(into out: inout ByteWriter, _ msg: SIPMessage, newRURI: String?, viaPrefix: String,
+                                 branch: MessageWriter.Branch, topVia: SIPVia?, topViaText: String?,
+                                 edits: inout HeaderEdits, viaSuffix: String, stream: Bool) {
+        MessageWriter.forwardedRequest(into: &out, msg, newRURI: newRURI, viaPrefix: viaPrefix, branch: branch,
+                                       topVia: topVia, topViaText: topViaText, edits: edits, viaSuffix: viaSuffix,
+                                       stream: stream)
     }
 
-    /// MessageWriter.relayedReply with the edits borrowed the same way.
-    static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: inout HeaderEdits, stream: Bool) -> [UInt8] {
-        MessageWriter.relayedReply(msg, topVia: topVia, edits: edits, stream: stream)
+    /// MessageWriter.relayedReply into `out` (emptied first, a buffer the caller reuses), with the edits borrowed
+    /// the same way.
+    static func relayedReply(into out: inout ByteWriter, _ msg: SIPMessage, topVia: SIPVia, edits: inout HeaderEdits,
+                             stream: Bool) {
+        MessageWriter.relayedReply(into: &out, msg, topVia: topVia, edits: edits, stream: stream)
     }
 
     struct BuildError: Error { let code: Int32 }
 
-    /// A reply to the context's request and where it goes (the stateless reply's bytes, not sent).
-    func buildReply(_ ctx: ScriptContext, code: Int, reason: String, toTag: String?, extraHeaders: String, body: [UInt8])
-        -> ([UInt8], SIPSocket, UInt64, SocketAddress)? {
+    /// A reply to the context's request and where it goes (the stateless reply's bytes, not sent). The bytes are
+    /// built in the thread's output buffer and lent to `keep` (called once, on success), as for `buildRequest`.
+    func buildReply(_ ctx: ScriptContext, code: Int, reason: String, toTag: String?, extraHeaders: String,
+                    body: UnsafeRawBufferPointer, keep: (UnsafeBufferPointer<UInt8>) -> Void)
+        -> (SIPSocket, UInt64, SocketAddress)? {
         guard (100...699).contains(code), let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin,
               let top = (try? msg.vias())?.first else { return nil }
         var tag = toTag
         // The code first: a 100 Trying (every INVITE under tm) then never parses the To header.
         if code < 180 || msg.toTag != nil { tag = nil } else if tag == nil || tag!.isEmpty { tag = localTag(msg) }
-        let extra = extraHeaders
-        var out = MessageWriter.statelessReply(to: msg, code: code, reason: reason, topVia: top,
-                                               topViaText: MessageWriter.viaWithSource(msg, top, origin.source,
-                                                                                       forceRport: ctx.message.via.forceRport,
-                                                                                       reply: true),
-                                               toTag: tag, extraHeaders: extra, server: serverHeader)
-        if !body.isEmpty {
-            // statelessReply ends with "Content-Length: 0\r\n\r\n": replace it with the body's length and the body.
-            let tail = Array("Content-Length: 0\r\n\r\n".utf8)
-            if out.count >= tail.count, Array(out.suffix(tail.count)) == tail {
-                out.removeLast(tail.count)
-                out.append(contentsOf: Array("Content-Length: \(body.count)\r\n\r\n".utf8))
-                out.append(contentsOf: body)
+        let viaText = MessageWriter.viaWithSource(msg, top, origin.source, forceRport: ctx.message.via.forceRport, reply: true)
+        output.with { out in
+            MessageWriter.statelessReply(into: &out, to: msg, code: code, reason: reason, topVia: top, topViaText: viaText,
+                                         toTag: tag, extraHeaders: extraHeaders, server: serverHeader)
+            if body.count > 0 {
+                // statelessReply ends with "Content-Length: 0\r\n\r\n": replaced by the body's length and the body.
+                let tail: StaticString = "Content-Length: 0\r\n\r\n"
+                let n = tail.utf8CodeUnitCount
+                if out.count >= n, memcmp(out.base.unsafelyUnwrapped + out.count - n, tail.utf8Start, n) == 0 {
+                    out.removeLast(n)
+                    out.append(text: "Content-Length: \(body.count)\r\n\r\n")
+                    out.append(raw: body)
+                }
             }
+            keep(out.bytes)
         }
         let (conn, dst) = replyTarget(top, origin: origin, forceRport: ctx.message.via.forceRport)
-        return (out, origin.socket, conn, dst)
+        return (origin.socket, conn, dst)
     }
 
     /// Where a reply to a request goes: the same connection on streams; else the source address at rport or the Via port.
