@@ -54,9 +54,9 @@ final class Destination: Sendable {
     let description: String?
     let priority: Int
     let probeMode: Int
-    /// Resolved addresses with the transport that reaches each (the URI's, or the one a NAPTR record chose), as
-    /// OpenSIPS's IP/port/proto triples (ds_is_in_list, ds_list).
-    let addresses: [(ip: String, port: Int, proto: String)]
+    /// Resolved addresses (ds_is_in_list, ds_list). The transport is not kept: nothing reads it (tm resolves `$du`
+    /// again when it sends).
+    let addresses: [(ip: String, port: Int)]
     let fs: FSRef?
     /// Algorithm 9's variable for this destination (pvar_algo_pattern with %u/%i replaced), if any.
     let algoVar: SYVar?
@@ -71,7 +71,7 @@ final class Destination: Sendable {
     let scriptAttrs = Mutex<String?>(nil)
 
     init(setID: Int, uri: String, dstURI: String, host: String, hostPort: String, socket: String, attrs: String?,
-         description: String?, priority: Int, probeMode: Int, addresses: [(ip: String, port: Int, proto: String)], weight: Int,
+         description: String?, priority: Int, probeMode: Int, addresses: [(ip: String, port: Int)], weight: Int,
          flags: UInt8, fs: FSRef?, algoVar: SYVar?) {
         self.setID = setID; self.uri = uri; self.dstURI = dstURI; self.host = host; self.hostPort = hostPort
         self.socket = socket; self.attrs = attrs; self.description = description; self.priority = priority

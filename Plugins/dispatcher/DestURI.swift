@@ -99,28 +99,15 @@ struct DestURI: Sendable, Equatable {
         return nil
     }
 
-    /// Resolved (ip, port, transport) triples, at most 32, as the core resolves a request's destination (ABI 1.12:
-    /// NAPTR, SRV, A, with the dns_* globals; an SRV name gives its targets at their ports, a NAPTR record the
-    /// transport); empty when the host does not resolve. On an older core, the host's addresses through getaddrinfo.
-    func resolve(using host: PluginHost) -> [(ip: String, port: Int, proto: String)] {
-        guard host.provides(\.rt_sip_resolve), let rt = host.runtime, let f = host.raw.pointee.rt_sip_resolve else {
-            return resolve()
+    /// Resolved (ip, port) pairs, at most 32, as the core resolves a request's destination (ABI 1.12: NAPTR, SRV, A,
+    /// with the dns_* globals; an SRV name gives its targets at their ports), and whether a DNS query failed (no
+    /// answer in time, a server failure; 1.13); empty when the host does not resolve. On an older core, the host's
+    /// addresses through getaddrinfo.
+    func resolve(using host: PluginHost) -> (addrs: [(ip: String, port: Int)], dnsFailed: Bool) {
+        guard let r = host.sipResolve(self.host, port: port, proto: explicitTransport, sips: scheme == "sips") else {
+            return (resolve().map { ($0.ip, $0.port) }, false)
         }
-        var out = [sy_sip_resolved](repeating: sy_sip_resolved(), count: 32)
-        let n = self.host.withCString { h in (explicitTransport ?? "").withCString { p in
-            f(rt, sy_str(s: h, len: strlen(h)), UInt16(port ?? 0), sy_str(s: p, len: strlen(p)), scheme == "sips" ? 1 : 0,
-              &out, UInt32(out.count))
-        } }
-        guard n > 0 else { return [] }
-        return out.prefix(Int(n)).map { r in
-            let ip = withUnsafeBytes(of: r.ip) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            let proto = withUnsafeBytes(of: r.proto) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            return (ip, Int(r.port), proto.isEmpty ? transport : proto.lowercased())
-        }
+        return (r.addresses.map { ($0.ip, $0.port) }, r.dnsFailed)
     }
 
     /// Resolved (ip, port, transport) triples, at most 32, through getaddrinfo (a core older than ABI 1.12): the

@@ -136,7 +136,12 @@ enum Loader {
         var fsSets: Set<Int> = []
         var loaded = 0
         for row in good {
-            let addrs = row.parsed.resolve(using: host)
+            let (addrs, dnsFailed) = row.parsed.resolve(using: host)
+            // DNS down or silent during a reload: the old sets are kept rather than lose this destination for a
+            // transient failure (a name that does not exist is skipped as at startup, as OpenSIPS's add_dest2list).
+            if addrs.isEmpty && dnsFailed && previous != nil {
+                throw LoadError("DNS did not answer for host '\(row.parsed.host)' of <\(DestURI.redacted(row.uri))> in set \(row.setID)")
+            }
             guard !addrs.isEmpty else {
                 host.log(.err, "\(table): set \(row.setID): host of <\(DestURI.redacted(row.uri))> does not resolve: skipped")
                 discarded += 1

@@ -67,10 +67,13 @@ enum Loader {
     }
 
     /// `resolveName`: a gateway host that is a name, resolved as a SIP destination (the core's resolver: NAPTR, SRV,
-    /// A); nil: its A/AAAA records at the address's port or the default (a core without ABI 1.12).
+    /// A), with whether a DNS query failed; nil: its A/AAAA records at the address's port or the default (a core
+    /// without ABI 1.12). A reload (`previous` set) throws when a name got no address because DNS did not answer
+    /// (the caller keeps the old data); a name that does not exist follows force_dns as at startup.
     static func load(_ db: DBConnection, _ cfg: DRConfig, previous: Snapshot?, inheritState: Bool,
                      findRoute: (String) -> OpaquePointer? = { _ in nil },
-                     resolveName: ((_ host: String, _ port: Int?, _ proto: String?, _ sips: Bool) -> [GWAddress])? = nil,
+                     resolveName: ((_ host: String, _ port: Int?, _ proto: String?, _ sips: Bool)
+                                   -> (addrs: [GWAddress], dnsFailed: Bool))? = nil,
                      log: (String) -> Void) throws -> LoadResult {
         var skipped: [String] = []
         func skip(_ s: String) { skipped.append(s); log(s) }
@@ -119,7 +122,13 @@ enum Loader {
                 // As OpenSIPS's add_dst (mk_proxy on the address's host, port and transport): a name without a port
                 // gives its SRV targets' addresses at their ports, with the transport a NAPTR record chose.
                 if let resolveName {
-                    addrs = resolveName(parsed.host, parsed.port, explicitTransport(of: parsed.ipStr), parsed.sips)
+                    let r = resolveName(parsed.host, parsed.port, explicitTransport(of: parsed.ipStr), parsed.sips)
+                    addrs = r.addrs
+                    // DNS down or silent during a reload: dropping the gateway (force_dns=1) or its addresses
+                    // (force_dns=0) would change routing for a transient failure; the reload fails instead.
+                    if addrs.isEmpty && r.dnsFailed && previous != nil {
+                        throw LoadError("DNS did not answer for host '\(parsed.host)' of gateway '\(id)'")
+                    }
                 } else {
                     addrs = resolve(parsed.host).map { GWAddress(ip: $0, port: port, proto: proto) }
                 }
@@ -140,7 +149,7 @@ enum Loader {
             gateways.append(Gateway(id: id, type: Int(r[1].int ?? 0), address: address, ipStr: parsed.ipStr,
                                     strip: max(0, Int(r[3].int ?? 0)), priPrefix: r[4].string ?? "", attrs: r[5].string ?? "",
                                     probeMode: probe, socket: r[8].string ?? "", description: r[9].string ?? "",
-                                    addrs: addrs, port: port, state: cell, proto: proto))
+                                    addrs: addrs, state: cell))
         }
 
         // --- carriers

@@ -531,13 +531,16 @@ final class DroutingModule: Sendable {
         // address, at the SRV (or default) port when the URI gives none, with the transport a NAPTR record chose.
         if Loader.normalizeIP(hp.host) == nil, let resolve = nameResolver {
             guard let first = resolve(hp.host, hp.port == 0 ? nil : hp.port, Loader.explicitTransport(of: ";" + uri.params),
-                                      tls).first else { return -1 }
+                                      tls).addrs.first else { return -1 }
             return gwMatch(call, ips: [first.ip], port: first.port, proto: first.proto, typeArg: typeArg, flagsArg: flagsArg,
                            gwAttrs: gwAttrs, crAttrs: crAttrs)
         }
         let ips = Routing.addresses(hp.host)
         if ips.isEmpty { return -1 }
-        return gwMatch(call, ips: ips, port: hp.port, proto: proto, typeArg: typeArg, flagsArg: flagsArg,
+        // An IP without a port is at the transport's default port (OpenSIPS's _uri_to_ip_port through
+        // sip_resolvehost): sip:x@10.0.0.5 is not a gateway at 10.0.0.5:5080.
+        let port = hp.port != 0 ? hp.port : (tls || proto == "tls" ? 5061 : 5060)
+        return gwMatch(call, ips: ips, port: port, proto: proto, typeArg: typeArg, flagsArg: flagsArg,
                        gwAttrs: gwAttrs, crAttrs: crAttrs)
     }
 

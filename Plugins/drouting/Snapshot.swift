@@ -79,11 +79,7 @@ struct Gateway: Sendable {
     var addrs: [GWAddress]
     /// The addresses' IPs (normalised text), each once.
     var ips: [String] { addrs.reduce(into: []) { if !$0.contains($1.ip) { $0.append($1.ip) } } }
-    /// The address's port, else the transport's default.
-    var port: Int
     var state: StateCell
-    /// The address's `transport=` parameter, else `tls` for sips, else `udp`.
-    var proto = "udp"
     /// Arena copies of the strings do_routing hands to the host.
     var hID = StrRef.empty, hIP = StrRef.empty, hPri = StrRef.empty, hSock = StrRef.empty, hAttrs = StrRef.empty
 

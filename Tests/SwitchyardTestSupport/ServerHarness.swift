@@ -9,11 +9,13 @@ public final class ServerHarness {
     public private(set) var started = false
 
     /// Writes `config` as given to a temporary file; nothing runs until `prepare()` and `start()` (or `launch()`).
-    public init(_ config: String) {
+    /// `environment`: the server's resolver test hooks (SWITCHYARD_DNS_SERVER, ...) instead of the process's.
+    public init(_ config: String, environment: [String: String]? = nil) {
         // A server in this process writes to sockets a peer may have closed: EPIPE, not a signal that ends the tests.
         signal(SIGPIPE, SIG_IGN)
         path = writeTemp(config)
-        server = Server(configPath: path, logSink: .collector(collector))
+        server = Server(configPath: path, logSink: .collector(collector),
+                        environment: environment ?? ProcessInfo.processInfo.environment)
     }
 
     /// The config preceded by an `mpath` line naming this build's plugins, so `loadmodule "name.so"` finds them.

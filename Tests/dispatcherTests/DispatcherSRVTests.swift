@@ -5,7 +5,8 @@ import SwitchyardJSON
 import SwitchyardTestSupport
 
 /// Destinations resolved at load by the core's resolver (ABI 1.12): a name without a port gives its SRV targets'
-/// addresses at their ports, a NAPTR record the transport kept with each address. A FakeDNSServer answers (SWITCHYARD_DNS_SERVER, in this in-process server's own
+/// addresses at their ports (a NAPTR record's SRV name included). A ds_reload while DNS is silent keeps the old sets
+/// (ABI 1.13 tells a failed query from no such name). A FakeDNSServer answers (SWITCHYARD_DNS_SERVER, in this in-process server's own
 /// environment: no setenv while other threads run).
 final class DispatcherSRVTests: XCTestCase {
     func testSRVNameGivesItsTargets() throws {
@@ -45,8 +46,58 @@ final class DispatcherSRVTests: XCTestCase {
         }
         XCTAssertEqual(resolved, ["sip:farm.test": ["10.0.0.7:5070", "10.0.0.8:5080"], "sip:10.0.0.1": ["10.0.0.1:5060"],
                                   "sip:tcp.test": ["10.0.0.9:5090"], "sip:10.0.0.2;transport=tcp": ["10.0.0.2:5060"]])
-        // The NAPTR record's transport is kept with the address (DispatcherNAPTRTests sends over it); ds_list shows
-        // only IP and port, as OpenSIPS's.
+        // ds_list shows IP and port, as OpenSIPS's. The NAPTR record's transport is not kept: t_relay resolves $du
+        // again when it sends (DispatcherNAPTRTests).
         XCTAssertEqual(dns.asked("_sip._udp.farm.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
+    }
+
+    /// DNS goes silent for a destination's name: once its cached answer (TTL 1 s) expired, ds_reload answers 500
+    /// "ERROR Reloading data" naming the host, and the set keeps the destination with its address.
+    func testReloadWhileDNSIsSilentKeepsTheOldSets() throws {
+        let dns = try FakeDNSServer()
+        defer { dns.stop() }
+        dns.add("box.test", .a("10.0.0.7"))
+        dns.ttl("box.test", 1)
+        let db = try SQLiteCLI.database("""
+            INSERT INTO dispatcher (setid, destination, weight, priority, attrs, description) VALUES
+              (1, 'sip:box.test:5070', '1', 0, '', ''), (1, 'sip:10.0.0.1', '1', 0, '', '');
+            """)
+        let port = Ports.udp()
+        let h = Harness("""
+        mpath = "\(Repo.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(port)
+        dns_retr_time = 1
+        dns_retr_no = 1
+        dns_use_search_list = 0
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "dispatcher.so"
+        modparam("dispatcher", "db_url", "sqlite://\(db)")
+        route { sl_send_reply(200, "OK"); }
+        """, environment: ["SWITCHYARD_DNS_SERVER": dns.address])
+        try h.prepareAndStart()
+        defer { h.stop() }
+        func uris() -> [String: String] {
+            let dests = h.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]
+            var out: [String: String] = [:]
+            for i in 0..<3 {
+                guard let uri = dests?[i]?["URI"]?.stringValue else { continue }
+                out[uri] = dests?[i]?["resolved_addresses"]?[0]?.stringValue ?? ""
+            }
+            return out
+        }
+        XCTAssertEqual(uris(), ["sip:box.test:5070": "10.0.0.7:5070", "sip:10.0.0.1": "10.0.0.1:5060"])
+        dns.silence("box.test")
+        var reply: JSONValue? = nil
+        XCTAssertTrue(waitUntil(timeout: 15) {
+            reply = h.mi("ds_reload")
+            return reply?["error"] != nil
+        }, "\(String(describing: reply))")
+        XCTAssertEqual(reply?["error"]?["code"]?.intValue, 500, "\(String(describing: reply))")
+        XCTAssertEqual(reply?["error"]?["message"]?.stringValue, "ERROR Reloading data", "\(String(describing: reply))")
+        XCTAssertTrue(reply?["error"]?["data"]?.stringValue?.contains("DNS did not answer for host 'box.test'") == true,
+                      "\(String(describing: reply))")
+        XCTAssertEqual(uris(), ["sip:box.test:5070": "10.0.0.7:5070", "sip:10.0.0.1": "10.0.0.1:5060"])
     }
 }

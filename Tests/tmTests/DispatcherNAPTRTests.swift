@@ -4,7 +4,8 @@ import SwitchyardTestSupport
 
 /// A dispatcher destination whose name's NAPTR record chooses TCP: ds_select_dst puts the URI (no transport) in $du,
 /// and t_relay resolves it as OpenSIPS's tm does (NAPTR SIP+D2T, then SRV _sip._tcp), so the call reaches the box
-/// over TCP at the SRV port; the transport is kept with the destination's addresses at load (ds_list).
+/// over TCP at the SRV port (the dispatcher keeps only IP and port per address; the transport comes from t_relay's own
+/// resolution of $du).
 final class DispatcherNAPTRTests: TMTestCase {
     func testNAPTRTransportReachesTheBoxOverTCP() throws {
         let p = LocalPorts.freePorts(4)

@@ -8,7 +8,7 @@ import SwitchyardTestSupport
 /// dr_is_gw resolves a name the same way (its first address).
 /// A FakeDNSServer answers through SWITCHYARD_DNS_SERVER; the gateways are sipp peers on 127.0.0.1.
 final class DroutingSRVTests: TMTestCase {
-    func startProxy(_ proxy: Int, dns: FakeDNSServer, gateways: String, route: String) throws -> BinaryRunner {
+    func startProxy(_ proxy: Int, dns: FakeDNSServer, gateways: String, route: String, naptr: Bool = false) throws -> BinaryRunner {
         let db = "\(workDir)/dr.db"
         let provision = "\(workDir)/provision.sql"
         try (gateways + """
@@ -17,7 +17,7 @@ final class DroutingSRVTests: TMTestCase {
         """).write(toFile: provision, atomically: true, encoding: .utf8)
         let schema = Self.repoRoot.appendingPathComponent("Plugins/drouting/schema/sqlite.sql").path
         return try startSwitchyard(Self.config(port: proxy, extra: """
-        dns_try_naptr = 0
+        dns_try_naptr = \(naptr ? 1 : 0)
         loadmodule "db_sqlite.so"
         loadmodule "drouting.so"
         modparam("db_sqlite", "init_sql", "\(schema)")
@@ -77,5 +77,36 @@ final class DroutingSRVTests: TMTestCase {
         XCTAssertTrue(sy.output.contains("farm-is-gw-1"), sy.output)
         XCTAssertTrue(sy.output.contains("fs2-at-b-is-gw-1"), sy.output)
         XCTAssertTrue(sy.output.contains("fs2-at-9-is-not-gw-1"), sy.output)
+    }
+
+    /// README 5.5's flag `r` with a NAPTR transport: gateway `fs` is `farm.test` (no port), whose NAPTR record
+    /// (SIP+D2T) leads to _sip._tcp.farm.test, target 127.0.0.1 at port a. Its address is kept as TCP: dr_is_gw with
+    /// `r` matches it over TCP and not over UDP; without `r` the transport is not compared.
+    func testNAPTRTransportIsComparedWithFlagR() throws {
+        let p = LocalPorts.freePorts(2)
+        let (proxy, a) = (p[0], p[1])
+        let dns = try FakeDNSServer()
+        cleanups.append { dns.stop() }
+        dns.add("farm.test", .naptr(order: 10, preference: 10, flags: "s", services: "SIP+D2T", regexp: "",
+                                    replacement: "_sip._tcp.farm.test"))
+        dns.add("_sip._tcp.farm.test", .srv(priority: 1, weight: 0, port: a, target: "fs1.farm.test"))
+        dns.add("fs1.farm.test", .a("127.0.0.1"))
+        let sy = try startProxy(proxy, dns: dns, gateways: """
+        INSERT INTO dr_gateways (gwid, type, address, strip, probe_mode, state) VALUES ('fs', 1, 'farm.test', 0, 0, 0);
+
+        """, route: """
+        startup_route {
+            dr_is_gw("sip:x@127.0.0.1:\(a);transport=tcp", 1, "r"); xlog("L_NOTICE", "tcp-r rc=$rc\n");
+            dr_is_gw("sip:x@127.0.0.1:\(a);transport=udp", 1, "r"); xlog("L_NOTICE", "udp-r rc=$rc\n");
+            dr_is_gw("sip:x@127.0.0.1:\(a)", 1); xlog("L_NOTICE", "any rc=$rc\n");
+            dr_is_gw("sip:x@farm.test", 1, "r"); xlog("L_NOTICE", "name-r rc=$rc\n");
+        }
+        route { exit; }
+        """, naptr: true)
+        XCTAssertTrue(sy.waitFor("name-r rc="), sy.output)
+        for line in ["tcp-r rc=1", "udp-r rc=-1", "any rc=1", "name-r rc=1"] {
+            XCTAssertTrue(sy.output.contains(line), "missing \(line) in:\n" + sy.output)
+        }
+        XCTAssertEqual(dns.asked("farm.test", type: FakeDNSServer.typeNAPTR), 1, "\(dns.questions)")
     }
 }

@@ -112,6 +112,12 @@
  *        sy_host_api.rt_sip_resolve (appended): a destination's addresses as the core's resolver gives
  *        them to forward() and tm (NAPTR, SRV, A, with the dns_* globals): the dispatcher resolves
  *        its destinations at load with it. A 1.11 plugin loads unchanged.
+ *   1.13 appended sy_host_api.rt_sip_resolve_ex: rt_sip_resolve that also says whether a DNS query
+ *        failed (no answer in time, a server failure), so a module given no address tells "DNS did
+ *        not answer" from "no such name" (drouting's dr_reload and the dispatcher's ds_reload keep
+ *        their old data rather than drop a gateway while DNS is down). Documented (comment only):
+ *        rt_sip_resolve at module init already uses the SIP core's cache. A 1.12 plugin loads
+ *        unchanged.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -131,7 +137,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 12
+#define SY_ABI_MINOR 13
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -1119,13 +1125,25 @@ typedef struct sy_host_api {
      *  the transport's default port). host: a name or an IP (IPv6 with or without brackets); port: 0
      *  when the URI gives none; proto: the URI's transport ("udp", "tcp", "tls", "sctp"), empty when
      *  it names none; is_sips: a sips URI. Fills up to max items of out and returns how many (0: the
-     *  name does not resolve), -1 bad arguments. May query DNS and wait for it: before the SIP core
-     *  runs (module init) nothing is cached; once it runs, answers come from the SIP core's cache (kept
-     *  for their TTL, at most 30 s), so a per-message call waits only when a relay to that name would.
-     *  (Any thread.) */
+     *  name does not resolve), -1 bad arguments. May query DNS and wait for it. Answers come from the
+     *  SIP core's cache (kept for their TTL, at least 1 s and at most 30 s; a failed query 5 s), at
+     *  module init too (the SIP core and its cache exist before the first module's init), so a
+     *  per-message call waits only when a relay to that name would, and a module reloading its data
+     *  sees a changed DNS record only once the cached answer expired. (Any thread.) */
     int (*rt_sip_resolve)(sy_runtime *rt, sy_str host, uint16_t port, sy_str proto, int is_sips,
                           struct sy_sip_resolved *out, uint32_t max);
     /* --- end of 1.12: SIP name resolution --- */
+
+    /* --- 1.13: SIP name resolution, telling failures apart --- */
+    /** rt_sip_resolve (same arguments, same answers, same cache), plus dns_failed: when not NULL,
+     *  *dns_failed gets 1 when a DNS query made (or cached) for the destination failed (no answer in
+     *  time, a server failure), 0 when every query was answered (an answer without records counts:
+     *  NXDOMAIN, no such record). With 0 returned, 1 means "DNS did not answer" and 0 "the name does
+     *  not exist". Addresses may come back with *dns_failed 1 (e.g. the NAPTR query failed, the SRV
+     *  query answered). *dns_failed is 0 on -1 (bad arguments). (Any thread.) */
+    int (*rt_sip_resolve_ex)(sy_runtime *rt, sy_str host, uint16_t port, sy_str proto, int is_sips,
+                             struct sy_sip_resolved *out, uint32_t max, int *dns_failed);
+    /* --- end of 1.13 --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

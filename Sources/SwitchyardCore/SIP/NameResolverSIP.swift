@@ -30,15 +30,29 @@ struct SIPResolver: Sendable {
 
     /// `port` nil when the URI has none; `proto` nil when it names no transport; `secure` for a sips URI.
     func resolve(_ host: String, port: Int?, proto: String?, secure: Bool) -> [ResolvedAddress] {
+        resolve(host, port: port, proto: proto, secure: secure, note: nil)
+    }
+
+    /// The same, and whether a DNS query on the way failed (no answer in time, a server failure: not "no such
+    /// name"), so a caller given no address can tell "DNS did not answer" from "the name does not exist".
+    func resolveNotingFailures(_ host: String, port: Int?, proto: String?, secure: Bool)
+        -> (addresses: [ResolvedAddress], dnsFailed: Bool) {
+        let note = DNSFailureNote()
+        let list = resolve(host, port: port, proto: proto, secure: secure, note: note)
+        return (list, note.failed)
+    }
+
+    private func resolve(_ host: String, port: Int?, proto: String?, secure: Bool, note: DNSFailureNote?)
+        -> [ResolvedAddress] {
         let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         let fallbackProto = proto ?? (secure ? "tls" : "udp")
         if let ip = SocketAddress(ip: name, port: port ?? Self.defaultPort(fallbackProto, secure: secure)) {
             return [ResolvedAddress(address: ip, proto: fallbackProto)]
         }
-        if let port { return addresses(name, port: port).map { ResolvedAddress(address: $0, proto: fallbackProto) } }
+        if let port { return addresses(name, port: port, note: note).map { ResolvedAddress(address: $0, proto: fallbackProto) } }
         // A name of the hosts file has addresses only (as /etc/hosts): no NAPTR or SRV question for it.
         if !hosts.isEmpty, hosts[name.lowercased()] != nil {
-            return addresses(name, port: Self.defaultPort(fallbackProto, secure: secure))
+            return addresses(name, port: Self.defaultPort(fallbackProto, secure: secure), note: note)
                 .map { ResolvedAddress(address: $0, proto: fallbackProto) }
         }
         if let proto, secure, proto != "tls" {
@@ -47,57 +61,58 @@ struct SIPResolver: Sendable {
         }
         if proto == nil, settings.tryNAPTR {
             var out: [ResolvedAddress] = []
-            for (p, replacement) in Self.sipNAPTRs(query(name, .naptr), secure: secure) {
-                out += srvAddresses(replacement, proto: p)
+            for (p, replacement) in Self.sipNAPTRs(query(name, .naptr, note), secure: secure) {
+                out += srvAddresses(replacement, proto: p, note: note)
                 if out.count >= Self.maxAddresses { break }
             }
             if !out.isEmpty { return Array(out.prefix(Self.maxAddresses)) }
         }
         if let prefix = Self.srvPrefix(fallbackProto) {
-            let out = srvAddresses(prefix + name, proto: fallbackProto)
+            let out = srvAddresses(prefix + name, proto: fallbackProto, note: note)
             if !out.isEmpty { return out }
         }
-        return addresses(name, port: Self.defaultPort(fallbackProto, secure: secure))
+        return addresses(name, port: Self.defaultPort(fallbackProto, secure: secure), note: note)
             .map { ResolvedAddress(address: $0, proto: fallbackProto) }
     }
 
     /// A name's addresses at `port`: its A records; its AAAA records only when it has no A record and dns_try_ipv6
     /// is on (OpenSIPS's resolvehost).
-    func addresses(_ name: String, port: Int) -> [SocketAddress] {
+    func addresses(_ name: String, port: Int, note: DNSFailureNote? = nil) -> [SocketAddress] {
         if let ip = SocketAddress(ip: name, port: port) { return [ip] }
         if !hosts.isEmpty, let list = hosts[name.lowercased()] {
             let all = list.compactMap { SocketAddress(ip: $0, port: port) }
             let v4 = all.filter { $0.family == AF_INET }
             return v4.isEmpty && settings.tryIPv6 ? all : v4
         }
-        var out = lookup(name, AF_INET)
-        if out.isEmpty, settings.tryIPv6 { out = lookup(name, AF_INET6) }
+        var out = lookup(name, AF_INET, note)
+        if out.isEmpty, settings.tryIPv6 { out = lookup(name, AF_INET6, note) }
         return out.prefix(Self.maxAddresses).map { var a = $0; a.port = port; return a }
     }
 
     /// The addresses of the SRV targets of `name`, in the order failover tries them, each at its record's port.
-    func srvAddresses(_ name: String, proto: String) -> [ResolvedAddress] {
+    func srvAddresses(_ name: String, proto: String, note: DNSFailureNote? = nil) -> [ResolvedAddress] {
         var out: [ResolvedAddress] = []
-        for case let .srv(_, _, port, target) in Self.ordered(query(name, .srv), random: random) {
+        for case let .srv(_, _, port, target) in Self.ordered(query(name, .srv, note), random: random) {
             // "." is RFC 2782's "no service here"; port 0 cannot be sent to.
             guard !target.isEmpty, target != ".", port != 0 else { continue }
-            out += addresses(target, port: port).map { ResolvedAddress(address: $0, proto: proto) }
+            out += addresses(target, port: port, note: note).map { ResolvedAddress(address: $0, proto: proto) }
             if out.count >= Self.maxAddresses { break }
         }
         return Array(out.prefix(Self.maxAddresses))
     }
 
-    private func lookup(_ name: String, _ family: Int32) -> [SocketAddress] {
-        query(name, family == AF_INET ? .a : .aaaa).compactMap {
+    private func lookup(_ name: String, _ family: Int32, _ note: DNSFailureNote?) -> [SocketAddress] {
+        query(name, family == AF_INET ? .a : .aaaa, note).compactMap {
             if case .address(let a) = $0 { return a } else { return nil }
         }
     }
 
     /// The records of `type` for `name`, from the cache when there is one. A and AAAA go to getaddrinfo (hence
     /// /etc/hosts and nsswitch) unless SWITCHYARD_DNS_SERVER names a server.
-    private func query(_ name: String, _ type: DNSType) -> [DNSRecord] {
-        guard let cache else { return fetch(name, type).records }
-        return cache.records(name, type) { fetch(name, type) }
+    private func query(_ name: String, _ type: DNSType, _ note: DNSFailureNote?) -> [DNSRecord] {
+        let answer = cache?.answer(name, type) { fetch(name, type) } ?? fetch(name, type)
+        if answer.failed { note?.failed = true }
+        return answer.records
     }
 
     private func fetch(_ name: String, _ type: DNSType) -> DNSAnswer {
@@ -187,4 +202,9 @@ struct SIPResolver: Sendable {
         return out.enumerated().sorted { ($0.element.key, $0.offset) < ($1.element.key, $1.offset) }
             .map { ($0.element.proto, $0.element.replacement) }
     }
+}
+
+/// Set when a query of one resolution failed (SIPResolver.resolveNotingFailures). Lives on one thread, for one call.
+final class DNSFailureNote {
+    var failed = false
 }

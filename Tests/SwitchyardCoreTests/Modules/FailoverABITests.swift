@@ -1,7 +1,7 @@
 import XCTest
 import SwitchyardABI
 
-/// ABI 1.11's DNS failover entries and 1.12's resolver entry: each right after the one before it (its offset,
+/// ABI 1.11's DNS failover entries, 1.12's and 1.13's resolver entries: each right after the one before it (its offset,
 /// whatever is appended later), so every earlier entry keeps its offset.
 final class FailoverABITests: XCTestCase {
     func testBuildRequestAtFollowsTheHeaderInsertionGroup() throws {
@@ -27,5 +27,15 @@ final class FailoverABITests: XCTestCase {
         XCTAssertEqual(MemoryLayout<sy_sip_resolved>.offset(of: \.ip), 0)
         XCTAssertEqual(MemoryLayout<sy_sip_resolved>.offset(of: \.port), 46)
         XCTAssertEqual(MemoryLayout<sy_sip_resolved>.offset(of: \.proto), 48)
+    }
+
+    /// ABI 1.13's rt_sip_resolve_ex comes right after rt_sip_resolve, the last entry of the table.
+    func testSIPResolveExFollowsSIPResolve() throws {
+        let ptr = MemoryLayout<UnsafeRawPointer>.size
+        let resolve = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_resolve))
+        let ex = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_resolve_ex))
+        XCTAssertEqual(ex, resolve + ptr)
+        XCTAssertEqual(MemoryLayout<sy_host_api>.size, ex + ptr)
+        XCTAssertEqual(SY_ABI_MINOR, 13)
     }
 }

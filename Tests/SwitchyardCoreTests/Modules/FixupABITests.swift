@@ -116,4 +116,23 @@ final class FixupABITests: XCTestCase {
         XCTAssertEqual(h.server.raiseEvent("E_FIX", []), 0)
         XCTAssertTrue(h.waitFor("level=3 name=built"), h.messages.joined(separator: "\n"))
     }
+
+    /// Built against the frozen 1.12 header (Fixtures/plugins/abi_1_12): loads, its fixups run and its handler works
+    /// on this core (1.13 appended rt_sip_resolve_ex to the host table).
+    func testA112BuiltPluginStillLoads() throws {
+        try PluginBuilder.build("abi_1_11", headerDir: Repo.fixtures.appendingPathComponent("plugins/abi_1_12").path,
+                                output: "abi_1_11_built_1_12")
+        let h = ServerHarness("""
+        mpath = "\(dir)"
+        loadmodule "abi_1_11_built_1_12.so"
+        event_route[E_FIX] { abi111_level(3, "built"); }
+        """)
+        XCTAssertEqual(h.prepare(workers: 1).map(\.description), [])
+        XCTAssertEqual(h.server.modules.module(named: "abi111")?.abiVersion, "1.12")
+        XCTAssertEqual(h.messages.filter { $0.hasSuffix("fixup level=C 3 name=C built") }.count, 1, h.messages.joined(separator: "\n"))
+        try h.start()
+        defer { h.stop() }
+        XCTAssertEqual(h.server.raiseEvent("E_FIX", []), 0)
+        XCTAssertTrue(h.waitFor("level=3 name=built"), h.messages.joined(separator: "\n"))
+    }
 }

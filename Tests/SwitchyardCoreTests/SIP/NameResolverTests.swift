@@ -210,76 +210,129 @@ final class NameResolverTests: XCTestCase {
     }
 
     /// A DNS server that does not answer: the failure is kept for a few seconds, so the next message to the name does
-    /// not wait for the timeouts again (no second question); after that time it is asked again.
+    /// not wait for the timeouts again (no second question); after that time it is asked again. The cache's clock is
+    /// moved by hand: the query itself takes a real second (its timeout), longer than the 0.5 s the failure is kept,
+    /// and the entry must still be there right after it (its time counts from the answer, not from the question).
     func testFailedQueryIsCachedBriefly() {
         dns.silence("quiet.test")
         var settings = resolver().settings
         settings.searchList = 0
         let names = NameCache(settings: settings)
-        let cache = DNSAnswerCache(failedTTL: 0.5)
+        let clock = ManualClock()
+        let cache = DNSAnswerCache(failedTTL: 0.5, now: clock.read)
         let short = SIPResolver(settings: settings, hosts: [:], log: { [logged] l in logged.add(l) }, cache: cache)
         XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
         XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
         XCTAssertEqual(names.resolveSIP("quiet.test", port: 5060, proto: nil, secure: false), [])
         XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
-        XCTAssertEqual(short.resolve("quiet.test", port: 5060, proto: nil, secure: false), [])
+        let first = short.resolveNotingFailures("quiet.test", port: 5060, proto: nil, secure: false)
+        XCTAssertEqual(first.addresses, [])
+        XCTAssertTrue(first.dnsFailed)
+        XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 2, "\(dns.questions)")
+        // Right after: kept (and still reported as a failure, not as "no such name").
+        clock.advance(0.4)
+        let cached = short.resolveNotingFailures("quiet.test", port: 5060, proto: nil, secure: false)
+        XCTAssertEqual(cached.addresses, [])
+        XCTAssertTrue(cached.dnsFailed)
         XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 2, "\(dns.questions)")
         // No answer at all is logged (told from NXDOMAIN by the reply code: testUnknownNameIsCached logs nothing).
         XCTAssertEqual(logged.lines, ["DNS query for quiet.test (a) got no answer (timeout or server failure)"])
-        XCTAssertTrue(waitUntil(timeout: 3) {
-            _ = short.resolve("quiet.test", port: 5060, proto: nil, secure: false)
-            return dns.asked("quiet.test", type: FakeDNSServer.typeA) == 3
-        }, "\(dns.questions)")
+        clock.advance(0.2)
+        _ = short.resolve("quiet.test", port: 5060, proto: nil, secure: false)
+        XCTAssertEqual(dns.asked("quiet.test", type: FakeDNSServer.typeA), 3, "\(dns.questions)")
     }
 
-    /// Answers are kept for their records' TTL: a TTL of 0 is asked again on every resolution, while the A record of
-    /// the same SRV target (TTL 30) is asked once.
-    func testZeroTTLAnswerIsNotCached() {
+    /// A name that does not exist is an answer: no address, and no failure reported.
+    func testUnknownNameIsNotAFailure() {
+        let r = resolver(naptr: false).resolveNotingFailures("nowhere.test", port: nil, proto: nil, secure: false)
+        XCTAssertEqual(r.addresses, [])
+        XCTAssertFalse(r.dnsFailed)
+    }
+
+    /// A query that waits longer than the lifetime of what it stores (a slow failure: 10 s of timeouts against the
+    /// 5 s a failure is kept) still stores it for that lifetime, counted from when the query returned.
+    func testLifetimeCountsFromTheAnswer() {
+        let clock = ManualClock()
+        let cache = DNSAnswerCache(ttl: 30, failedTTL: 5, now: clock.read)
+        var fetches = 0
+        let slowFailure = { () -> DNSAnswer in fetches += 1; clock.advance(10); return DNSAnswer(records: [], failed: true) }
+        XCTAssertTrue(cache.answer("slow.test", .a, fetch: slowFailure).failed)
+        XCTAssertEqual(fetches, 1)
+        clock.advance(4.9)
+        XCTAssertTrue(cache.answer("slow.test", .a, fetch: slowFailure).failed)
+        XCTAssertEqual(fetches, 1, "asked again 4.9 s after the failed answer")
+        clock.advance(0.2)
+        _ = cache.answer("slow.test", .a, fetch: slowFailure)
+        XCTAssertEqual(fetches, 2)
+    }
+
+    /// A TTL of 0 is kept 1 s (so a name with TTL 0 costs one lookup per second, not one per message): three
+    /// resolutions at once ask once; after that second the SRV record is asked again, while the A record of its
+    /// target (TTL 30) is still cached.
+    func testZeroTTLAnswerIsKeptOneSecond() {
         dns.add("_sip._udp.zero.test", .srv(priority: 1, weight: 0, port: 5070, target: "fs1.zero.test"))
         dns.ttl("_sip._udp.zero.test", 0)
         dns.add("fs1.zero.test", .a("10.0.0.1"))
-        let names = NameCache(settings: resolver(naptr: false).settings)
+        let clock = ManualClock()
+        let r = SIPResolver(settings: resolver(naptr: false).settings, hosts: [:], log: nil,
+                            cache: DNSAnswerCache(now: clock.read))
         for _ in 0..<3 {
-            XCTAssertEqual(text(names.resolveSIP("zero.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.1:5070"])
+            XCTAssertEqual(text(r.resolve("zero.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.1:5070"])
         }
-        XCTAssertEqual(dns.asked("_sip._udp.zero.test", type: FakeDNSServer.typeSRV), 3, "\(dns.questions)")
+        XCTAssertEqual(dns.asked("_sip._udp.zero.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
+        clock.advance(0.9)
+        _ = r.resolve("zero.test", port: nil, proto: nil, secure: false)
+        XCTAssertEqual(dns.asked("_sip._udp.zero.test", type: FakeDNSServer.typeSRV), 1, "\(dns.questions)")
+        clock.advance(0.2)
+        XCTAssertEqual(text(r.resolve("zero.test", port: nil, proto: nil, secure: false)), ["udp:10.0.0.1:5070"])
+        XCTAssertEqual(dns.asked("_sip._udp.zero.test", type: FakeDNSServer.typeSRV), 2, "\(dns.questions)")
         XCTAssertEqual(dns.asked("fs1.zero.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
     }
 
-    /// A short TTL (1 s) expires: a changed record is seen after it, not before.
+    /// A short TTL (2 s) is honoured: at 1.9 s the old answer is used without a question, at 2.1 s the changed
+    /// record is asked for and used.
     func testShortTTLExpires() {
         dns.add("short.test", .a("10.0.0.1"))
-        dns.ttl("short.test", 1)
-        let names = NameCache(settings: resolver().settings)
-        XCTAssertEqual(text(names.resolveSIP("short.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
+        dns.ttl("short.test", 2)
+        let clock = ManualClock()
+        let r = SIPResolver(settings: resolver().settings, hosts: [:], log: nil, cache: DNSAnswerCache(now: clock.read))
+        XCTAssertEqual(text(r.resolve("short.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
         dns.replace("short.test", .a("10.0.0.2"))
-        XCTAssertEqual(text(names.resolveSIP("short.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
-        XCTAssertEqual(dns.asked("short.test", type: FakeDNSServer.typeA), 1)
-        XCTAssertTrue(waitUntil(timeout: 5) {
-            self.text(names.resolveSIP("short.test", port: 5060, proto: nil, secure: false)) == ["udp:10.0.0.2:5060"]
-        })
+        clock.advance(1.9)
+        XCTAssertEqual(text(r.resolve("short.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
+        XCTAssertEqual(dns.asked("short.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+        clock.advance(0.2)
+        XCTAssertEqual(text(r.resolve("short.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.2:5060"])
         XCTAssertEqual(dns.asked("short.test", type: FakeDNSServer.typeA), 2, "\(dns.questions)")
     }
 
-    /// A long TTL (one hour) is bounded by the cache's longest time (here 0.5 s; the core's is 30 s).
+    /// A long TTL (one hour) is bounded by the cache's longest time (30 s): cached at 29.9 s, asked again at 30.1 s.
     func testLongTTLIsBounded() {
         dns.add("long.test", .a("10.0.0.1"))
         dns.ttl("long.test", 3600)
-        let r = SIPResolver(settings: resolver().settings, hosts: [:], log: nil, cache: DNSAnswerCache(ttl: 0.5))
+        let clock = ManualClock()
+        let r = SIPResolver(settings: resolver().settings, hosts: [:], log: nil,
+                            cache: DNSAnswerCache(ttl: 30, now: clock.read))
         XCTAssertEqual(text(r.resolve("long.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
         dns.replace("long.test", .a("10.0.0.2"))
-        XCTAssertTrue(waitUntil(timeout: 5) {
-            self.text(r.resolve("long.test", port: 5060, proto: nil, secure: false)) == ["udp:10.0.0.2:5060"]
-        })
+        clock.advance(29.9)
+        XCTAssertEqual(text(r.resolve("long.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.1:5060"])
+        XCTAssertEqual(dns.asked("long.test", type: FakeDNSServer.typeA), 1, "\(dns.questions)")
+        clock.advance(0.2)
+        XCTAssertEqual(text(r.resolve("long.test", port: 5060, proto: nil, secure: false)), ["udp:10.0.0.2:5060"])
+        XCTAssertEqual(dns.asked("long.test", type: FakeDNSServer.typeA), 2, "\(dns.questions)")
     }
 
-    /// How long answers are kept: the lowest TTL of the records (parsed from the answer), bounded by the cache's
-    /// time; no TTL known (getaddrinfo) or no record: the cache's time; a failed query: the failure time.
+    /// How long answers are kept: the lowest TTL of the records (parsed from the answer), at least 1 s, bounded by the
+    /// cache's time; no TTL known (getaddrinfo) or no record: the cache's time; a failed query: the failure time.
     func testAnswerLifetime() {
         let cache = DNSAnswerCache(ttl: 30, failedTTL: 5)
         let a = DNSRecord.address(SocketAddress(ip: "10.0.0.1", port: 0)!)
         XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: 7)), 7_000_000_000)
-        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: 0)), 0)
+        // TTL 0 and a TTL with its top bit set (RFC 2181: treated as 0) get the 1 s floor.
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: 0)), 1_000_000_000)
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: 0x8000_0010)), 1_000_000_000)
+        XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: UInt32(Int32.max))), 30_000_000_000)
         XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: 86400)), 30_000_000_000)
         XCTAssertEqual(cache.lifetime(DNSAnswer(records: [a], failed: false, ttl: nil)), 30_000_000_000)
         XCTAssertEqual(cache.lifetime(DNSAnswer(records: [], failed: false)), 30_000_000_000)
@@ -324,4 +377,11 @@ final class LogLines: Sendable {
     private let m = Mutex<[String]>([])
     func add(_ line: String) { m.withLock { $0.append(line) } }
     var lines: [String] { m.withLock { $0 } }
+}
+
+/// A clock for DNSAnswerCache moved by hand (nanoseconds).
+final class ManualClock: Sendable {
+    private let ns = Mutex<UInt64>(1_000_000_000)
+    var read: @Sendable () -> UInt64 { { [self] in ns.withLock { $0 } } }
+    func advance(_ seconds: Double) { ns.withLock { $0 += UInt64(seconds * 1e9) } }
 }
