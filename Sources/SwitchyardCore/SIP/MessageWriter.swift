@@ -302,7 +302,11 @@ enum MessageWriter {
         out.append(text: reason)
         out.appendCRLF()
         msg.bytes.withUnsafeBufferPointer { b in
-            func copy(_ r: Range<Int>) { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[r])) }
+            // The ranges come from this message's own parse (rebasing is bounds-checked only in debug builds).
+            func copy(_ r: Range<Int>) {
+                assert(r.lowerBound >= 0 && r.upperBound <= b.count)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[r]))
+            }
             var seenVia = false
             for f in msg.fields {
                 switch f.kind {
