@@ -36,6 +36,8 @@ final class BoxMetrics: Sendable {
             gauges.set("max_sessions" + at, st.maxSessions)
             gauges.set("sessions_per_sec" + at, st.sessionsPerSec)
             gauges.set("idle_cpu_pct" + at, Int64(st.idleCPU.rounded()))
+            // Counts that only grow, published as never-reset gauges (the statistics API has no non-resettable
+            // counter; a reset counter would be set back to the module's total at the next refresh).
             gauges.set("replies_read_by_io" + at, b.repliesReadByIO.load(ordering: .relaxed))
             gauges.set("replies_read_by_caller" + at, b.repliesReadByCaller.load(ordering: .relaxed))
         }

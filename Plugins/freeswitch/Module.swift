@@ -266,12 +266,18 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
             guard let b = Box.from(box) else { return 0 }
             return b.reader.burst.load(ordering: .relaxed) ? 1 : 0
         }
-        // Test hook: SWITCHYARD_TEST_FS_API_1_4 publishes the table as API 1.4 (no box_burst), as an older freeswitch
-        // module would, so a consumer's fallback for it can be tested.
+        // Test hooks: SWITCHYARD_TEST_FS_API_1_4 publishes the table as API 1.4 (no box_burst), SWITCHYARD_TEST_FS_API_1_3
+        // as 1.3 (no box_backlog either), as an older freeswitch module would, so a consumer's fallbacks can be tested.
         if getenv("SWITCHYARD_TEST_FS_API_1_4") != nil {
             t.pointee.box_burst = nil
             t.pointee.header.abi_minor = 4
             t.pointee.header.struct_size = UInt32(MemoryLayout<sy_freeswitch_api>.offset(of: \.box_burst)!)
+        }
+        if getenv("SWITCHYARD_TEST_FS_API_1_3") != nil {
+            t.pointee.box_burst = nil
+            t.pointee.box_backlog = nil
+            t.pointee.header.abi_minor = 3
+            t.pointee.header.struct_size = UInt32(MemoryLayout<sy_freeswitch_api>.offset(of: \.box_backlog)!)
         }
         t.pointee.unsubscribe = { sub in
             guard let sub else { return }

@@ -61,7 +61,7 @@ final class ScriptingModule: @unchecked Sendable {
     /// (core ABI 1.10 rt_event_raise_here, freeswitch API 1.5 box_burst): one thread wake-up less per event.
     /// Set in start().
     private(set) var eventsHere = false
-    /// Without box_burst (a freeswitch module older than API 1.5) but on a core of ABI 1.10 or later: every event is
+    /// Without box_burst (a freeswitch module of API 1.4) but on a core of ABI 1.10 or later: every event is
     /// queued in the raising thread's lane (rt_event_raise_here with SY_EVENT_MORE_BEHIND, so never run here), which
     /// keeps the box's order on the workers; event_raise_wait, the older way, shares one queue that does not.
     /// Set in start().
@@ -149,7 +149,11 @@ final class ScriptingModule: @unchecked Sendable {
         api = try host.apiBind(SY_FS_API_NAME, major: UInt32(SY_FS_MAJOR), minSize: UInt32(needed))
             .assumingMemoryBound(to: sy_freeswitch_api.self)
         eventsHere = host.providesRaiseHere && api.map { CTable.has($0, \.box_burst) && $0.pointee.box_burst != nil } == true
-        eventsInLane = host.providesRaiseHere && !eventsHere
+        // Only from API 1.4 (box_backlog): from it on, a command's caller reads its own reply. With an older module
+        // only the box's reader reads replies, so a worker holding the box's full lane and waiting for a reply would
+        // wait for a reader blocked on that lane (each command stalled until esl_cmd_timeout); the shared queue is
+        // drained by the other workers.
+        eventsInLane = host.providesRaiseHere && !eventsHere && api.map { CTable.has($0, \.box_backlog) } == true
         if !config.dbURL.isEmpty {
             do { db = try DBConnection(host: host, url: config.dbURL) } catch {
                 throw PluginError("db_url: \(error)")

@@ -58,4 +58,41 @@ final class FreeSwitchLaneTests: XCTestCase {
         stopped = true
         XCTAssertEqual(h.server.bus?.laneCount, 0, "the ended reader left its lane behind")
     }
+    /// Before API 1.4 only the box's reader reads command replies, so a lane (which the reader may block on) is not
+    /// used: the events go through the shared queue, drained by every worker.
+    func testWithAnAPI13ModuleEventsGoThroughTheSharedQueueNotALane() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let h = ServerHarness("""
+            mpath = "\(BinaryRunner.buildDirectory.path)"
+            loadmodule "json.so"
+            loadmodule "freeswitch.so"
+            loadmodule "freeswitch_scripting.so"
+            modparam("freeswitch_scripting", "fs_subscribe", "fs://:\(Self.password)@127.0.0.1:\(sim.port)/?DTMF")
+            event_route[E_FREESWITCH] {
+                $json(e) := $param(body);
+                xlog("SEQ $json(e/Event-Sequence)");
+            }
+            """)
+        setenv("SWITCHYARD_TEST_FS_API_1_3", "1", 1)
+        let problems = h.prepare(workers: 2).map(\.description)
+        unsetenv("SWITCHYARD_TEST_FS_API_1_3")
+        XCTAssertEqual(problems, [])
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
+
+        let n = 200
+        let flood = try ControlLine(port: sim.controlPort, "flood \(n)")
+        defer { flood.close() }
+        func seqs() -> [Int] {
+            h.messages.compactMap { m in m.range(of: "SEQ ").flatMap { Int(m[$0.upperBound...]) } }
+        }
+        XCTAssertTrue(waitUntil(timeout: 60) { seqs().count >= n }, "\(seqs().count) of \(n) ran")
+        XCTAssertEqual(Set(seqs()).count, n)
+        XCTAssertEqual(h.server.bus?.laneCount, 0, "an API 1.3 box's events were queued in a lane")
+        XCTAssertEqual(h.server.bus?.ranInline.load(ordering: .relaxed), 0)
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+    }
 }

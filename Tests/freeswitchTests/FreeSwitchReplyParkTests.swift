@@ -70,7 +70,12 @@ final class FreeSwitchReplyParkTests: XCTestCase {
             return byCaller + byIO >= n
         }, "replies read: \(byCaller) by the caller, \(byIO) by the I/O thread")
         XCTAssertEqual(byCaller + byIO, n, "each reply read once (\(byCaller) by the caller, \(byIO) by the I/O thread)")
-        XCTAssertGreaterThan(byCaller, 0, "the waiting worker never read its reply itself")
+        if h.messages.contains(where: { $0.contains("epoll refused the socket") }) {
+            // The documented fallback (EPOLLEXCLUSIVE refused: old kernel, sandbox): the I/O thread reads every reply.
+            XCTAssertEqual(byIO, n, "epoll refused: the I/O thread reads every reply")
+        } else {
+            XCTAssertGreaterThan(byCaller, 0, "the waiting worker never read its reply itself")
+        }
     }
 
     /// `api uuid_send_dtmf <uuid> 0123456789` makes the box send ten DTMF events ahead of each reply: the waiting

@@ -550,7 +550,9 @@ typedef struct sy_proto_export {
      *  to host->sip_receive(w, ...); return only after stop() was called. */
     void (*serve)(void *listener, sy_sip_worker *w, void *user);
     /** Send one whole message (any thread). conn: a connection id from sip_receive for stream
-     *  transports (0 = find or open one to dst). Returns 0, or <0 if it could not be sent. */
+     *  transports (0 = find or open one to dst). Returns 0, or <0 if it could not be sent.
+     *  buf is valid only during the call (the core lends its thread's reused output buffer): a
+     *  transport that queues the message must copy it (proto_udp's send batch does). */
     int (*send)(void *listener, uint64_t conn, const struct sockaddr *dst, socklen_t dst_len,
                 const char *buf, size_t len, void *user);
     /** Make every serve() call of this listener return soon (shutdown). */
@@ -1042,7 +1044,11 @@ typedef struct sy_host_api {
     int (*sip_branch_attrs)(sy_ctx *ctx, int64_t index, int32_t *q, sy_str *path);
     /* --- end of 1.9: MI answers given later, branch attributes --- */
     /* --- 1.10: events run on the raising thread --- (check header.abi_minor >= 10 before use) */
-    /** rt_event_raise_wait, except that when no script worker is busy and none is queued the
+    /** Raises an event as rt_event_raise_wait does, with these differences. A queued event joins the
+     *  calling thread's own lane, not the shared queue: timeout_ms waits for room in that lane only
+     *  (event_queue_size events per thread), never behind another source; one worker at a time runs
+     *  a lane's events, in the order they were raised. The lane is released when the thread ends,
+     *  once its events ran. And when no script worker is busy and none is queued the
      *  event_route runs on the calling thread, with the thread's own script context (its own rank
      *  after the workers', child_init run for it once on this thread), before the call returns: a
      *  producer that would wake a sleeping worker runs the route itself (one thread wake-up less

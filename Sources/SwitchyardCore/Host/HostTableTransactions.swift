@@ -122,6 +122,7 @@ extension HostTable {
                   let vias = try? msg.vias(), let top = vias.first else { return -1 }
             // Content-Length added for a stream hop, told by the second Via as OpenSIPS does (none: a datagram).
             let stream = vias.count > 1 && !vias[1].transportIs("UDP")
+            // Unreachable without SIP: a context holding a SIP reply was made by the SIP core.
             guard let sip = ctx.engine.sip else { return -1 }
             // Built in the thread's output buffer and copied once into the context's: no array made and freed per
             // relayed reply (tm builds one for every reply it relays).

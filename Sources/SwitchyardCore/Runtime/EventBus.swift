@@ -68,6 +68,10 @@ public final class EventBus: Sendable {
     /// workers. Found by the thread itself (ThreadLanes); listed here for the statistics, until the thread ended and
     /// the lane's last event ran.
     private let lanes = Mutex<[ObjectIdentifier: EventLane]>([:])
+    /// Tells this bus from every other one of the process, also from a later bus at the same address (ThreadLanes).
+    let id = EventBus.nextID.add(1, ordering: .relaxed).newValue
+    /// The source of `id`: a counter only, no state shared between buses.
+    private static let nextID = Atomic<UInt64>(0)
 
     init(queue: JobQueue<WorkerJob>, routes: RouteTable, log: CoreLog, inline: InlineRunners) {
         self.queue = queue
@@ -153,7 +157,8 @@ public final class EventBus: Sendable {
     /// Lanes alive: their producer thread runs, or their events still wait or run.
     public var laneCount: Int { lanes.withLock { $0.count } }
 
-    /// Events waiting for the workers (event_queue_depth): the shared queue's (raise, raiseWaiting) and every lane's.
-    /// A lane's job in the worker queue is not an event: its events are counted in the lane.
+    /// Jobs waiting for the workers (event_queue_depth): the shared queue's bounded jobs (events from raise and
+    /// raiseWaiting, and `.task` jobs) and every lane's events. A lane's job in the worker queue is not counted: its
+    /// events are, in the lane.
     public var depth: Int { queue.boundedDepth + laneDepth }
 }

@@ -1,8 +1,9 @@
 import Foundation
 
 /// A bounded multi-producer, multi-consumer FIFO for work handed to script workers.
-/// `offer` never blocks (a full queue refuses, and the caller counts the drop); `put` waits for room (the producer,
-/// e.g. a FreeSWITCH box's reader, stops reading its socket meanwhile); `take` blocks a worker until work or shutdown.
+/// `offer` never blocks (a full queue refuses, and the caller counts the drop); `put` waits for room (the producer of
+/// rt_event_raise_wait, e.g. a plugin's I/O thread, stops reading meanwhile); `take` blocks a worker until work or
+/// shutdown.
 /// `capacity` bounds the jobs queued by `offer` and `put` (events raised without a lane, tasks); `push` queues a job
 /// outside that bound (an EventLane's job: at most one per lane, its events bounded by the lane itself).
 /// Wake-ups are batched both ways: a producer waiting for room is woken once the queue has drained to half, and a

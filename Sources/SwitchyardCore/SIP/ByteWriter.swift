@@ -94,7 +94,8 @@ struct ByteWriter {
         count += 2
     }
 
-    /// Runs `body` on a new writer and returns what it wrote as an array (the writer's memory is freed).
+    /// Runs `body` on a new writer and returns what it wrote as an array (the writer's memory is freed). Tests and
+    /// local_route only: the per-message paths build into the thread's output buffer (OutputBuffers).
     static func build(capacity: Int, _ body: (inout ByteWriter) -> Void) -> [UInt8] {
         var w = ByteWriter(capacity: capacity)
         defer { w.release() }

@@ -96,7 +96,8 @@ enum MessageWriter {
 
     /// A request as forwarded: new request line if the R-URI changed, our Via (prefix and branch) first, edits applied.
     /// `viaSuffix`: parameters after our branch (add_local_rport's `;rport`). `stream`: sent over a stream transport
-    /// (TCP, TLS), which needs a Content-Length the received message may lack.
+    /// (TCP, TLS), which needs a Content-Length the received message may lack. As an array: for tests (production
+    /// builds into the thread's output buffer with `forwardedRequest(into:)`).
     static func forwardedRequest(_ msg: SIPMessage, newRURI: String?, viaPrefix: String, branch: Branch, topVia: SIPVia?,
                                  topViaText: String?, edits: HeaderEdits, viaSuffix: String = "", stream: Bool = true) -> [UInt8] {
         ByteWriter.build(capacity: msg.bytes.count + viaPrefix.utf8.count + 96) { out in
@@ -262,7 +263,7 @@ enum MessageWriter {
     }
 
     /// A reply relayed upstream: the same message without its top Via value. `stream`: the next hop is a stream (OpenSIPS
-    /// goes by the second Via's transport).
+    /// goes by the second Via's transport). As an array: for tests (production uses `relayedReply(into:)`).
     static func relayedReply(_ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits, stream: Bool) -> [UInt8] {
         ByteWriter.build(capacity: msg.bytes.count) { out in
             relayedReply(into: &out, msg, topVia: topVia, edits: edits, stream: stream)
@@ -301,7 +302,11 @@ enum MessageWriter {
         out.append(text: reason)
         out.appendCRLF()
         msg.bytes.withUnsafeBufferPointer { b in
-            func copy(_ r: Range<Int>) { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[r])) }
+            // The ranges come from this message's own parse (rebasing is bounds-checked only in debug builds).
+            func copy(_ r: Range<Int>) {
+                assert(r.lowerBound >= 0 && r.upperBound <= b.count)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[r]))
+            }
             var seenVia = false
             for f in msg.fields {
                 switch f.kind {

@@ -2,12 +2,14 @@
 import Glibc
 #endif
 
-/// One reusable buffer per thread for the bytes forward() and the reply relay build and hand to a transport, which
-/// copies them (into its send batch, or the kernel's): a buffer made and freed for every message was an allocation
-/// and a free per relayed message.
+/// One reusable buffer per thread for the messages the core builds: forward() and the reply relay, which hand the
+/// bytes to a transport (it copies them into its send batch, or the kernel's), sl_send_reply's stateless replies,
+/// and tm's branch requests, ACKs, relayed replies and local replies (copied once into the context's bytesKeeper).
+/// A buffer made and freed for every message was an allocation and a free per message.
 ///
 /// The buffer is taken out of the thread's box while in use and put back after, so a nested use on the same thread
-/// (none is known) would get a new empty one instead of sharing it.
+/// gets a new empty one instead of sharing it. That guarantee must stay: a send made inside `with` may reach code
+/// that builds another message on the same thread, which would otherwise overwrite the bytes being sent.
 final class OutputBuffers: Sendable {
     private let key: pthread_key_t
     /// False when no thread key could be made (the process limit): every use then gets a fresh buffer, since key 0

@@ -107,6 +107,8 @@ extension SIPCore {
                     out.append(raw: body)
                 }
             }
+            // Last: `body` may point into ctx.bytesKeeper (bytes from an earlier host call), which `keep` reuses; it was
+            // copied into `out` above, and only pure code (localTag, replyExtra) ran in between.
             keep(out.bytes)
         }
         let (conn, dst) = replyTarget(top, origin: origin, forceRport: ctx.message.via.forceRport)

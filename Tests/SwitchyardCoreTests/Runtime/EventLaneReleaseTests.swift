@@ -116,6 +116,31 @@ final class EventLaneReleaseTests: XCTestCase {
         XCTAssertEqual(lanesRun(h).filter { $0 >= 200 && $0 < 300 }, Array(200..<(200 + size)))
         XCTAssertTrue(waitUntil(timeout: 5) { h.server.bus?.depth == 0 && h.server.bus?.laneCount == 0 })
     }
+
+    /// A reader never waits behind the shared queue: with it full (the workers held), a reader's events still go into
+    /// its lane at once (the lane's job is pushed past the shared queue's bound), each raise with a 50 ms timeout.
+    func testAReaderDoesNotWaitBehindAFullSharedQueue() throws {
+        let size = 4
+        let h = try harness(queueSize: size)
+        defer { h.stop() }
+        let release = holdWorkers(h)
+        XCTAssertEqual((0..<size).map { h.server.raiseEvent("E_LANE", [(name: "n", value: .int(900 + $0))]) },
+                       Array(repeating: 0, count: size))
+        XCTAssertEqual(h.server.raiseEvent("E_LANE", [(name: "n", value: .int(999))]), -1, "the shared queue is full")
+        let codes = Mutex<[Int]>([])
+        let done = DispatchSemaphore(value: 0)
+        let bus = h.server.bus
+        let reader = Thread { codes.withLock { $0 = Self.raise(bus, 100..<(100 + size), timeout: 0.05) }; done.signal() }
+        reader.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(codes.withLock { $0 }, Array(repeating: 0, count: size), "queued in the lane, not timed out")
+        XCTAssertEqual(h.server.bus?.depth, 2 * size)
+
+        release.signal(); release.signal()
+        XCTAssertTrue(waitUntil(timeout: 10) { lanesRun(h).count == 2 * size }, "\(lanesRun(h).count) ran")
+        XCTAssertEqual(lanesRun(h).filter { $0 >= 100 && $0 < 200 }, Array(100..<(100 + size)))
+        XCTAssertTrue(waitUntil(timeout: 5) { h.server.bus?.depth == 0 && h.server.bus?.laneCount == 0 })
+    }
 }
 
 /// Jobs pushed outside the bound (a lane's) never wait, and keep their place among bounded ones as the ring grows.

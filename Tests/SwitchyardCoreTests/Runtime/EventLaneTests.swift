@@ -64,6 +64,38 @@ final class EventLaneTests: XCTestCase {
         XCTAssertEqual(retired.withLock { $0 }, 1, "retired by the worker after the last event")
     }
 
+    /// The producer's exit racing the worker's last next(), over many lanes: each lane is retired exactly once
+    /// (both sides decide under the lane's lock), and every event is taken.
+    func testProducerExitRacingTheLastNextRetiresEachLaneOnce() {
+        let n = 2000
+        let retired = Mutex([Int](repeating: 0, count: n))
+        let lanes = (0..<n).map { i in EventLane(capacity: 4) { _ in retired.withLock { $0[i] += 1 } } }
+        for (i, lane) in lanes.enumerated() {
+            XCTAssertEqual(lane.append(route, event(i), deadline: nil, closed: { false }), .needsJob)
+        }
+        let taken = Mutex([Int]())
+        let start = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        let worker = Thread {
+            start.wait()
+            for lane in lanes {
+                while let e = lane.next() { if case .int(let v)? = e.1.params.first?.value { taken.withLock { $0.append(v) } } }
+            }
+            done.signal()
+        }
+        let producer = Thread {
+            start.wait()
+            for lane in lanes { lane.producerExited() }
+            done.signal()
+        }
+        worker.start(); producer.start()
+        start.signal(); start.signal()
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(taken.withLock { $0 }, Array(0..<n), "every event taken, in lane order")
+        let counts = retired.withLock { $0 }
+        XCTAssertEqual(counts.filter { $0 != 1 }.count, 0, "lanes not retired exactly once: \(counts.enumerated().filter { $0.1 != 1 }.prefix(5))")
+    }
+
     /// Under steady backpressure the lane never runs empty; its array must not grow with every event that passed.
     func testStorageStaysBoundedWhenTheLaneNeverEmpties() {
         let capacity = 16
