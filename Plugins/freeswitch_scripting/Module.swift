@@ -116,7 +116,8 @@ final class ScriptingModule: @unchecked Sendable {
                                         ("fs_unsubscribe", "freeswitch_scripting:unsubscribe", "unsubscribe events of a FreeSWITCH box")] {
             let on = flat == "fs_subscribe"
             for name in [flat, qualified] {
-                m.miCommand(name, help: help, recipes: urlRecipe, namedParamsOnly: true) { [self] req in
+                // Positional parameters too, as OpenSIPS: `opensips-cli -x mi fs_subscribe <url> DTMF HEARTBEAT`.
+                m.miCommand(name, help: help, recipes: urlRecipe) { [self] req in
                     miSubscribe(req, on: on)
                 }
             }
@@ -437,7 +438,11 @@ final class ScriptingModule: @unchecked Sendable {
             return .error(code: -32602, message: "Invalid params")
         }
         if on {
-            if case .failure(let e) = subscribe(url, events) { return .error(code: 500, message: "Internal Error", data: e.description) }
+            // OpenSIPS's reply carries no detail (500 "Internal Error"); the reason goes to the log.
+            if case .failure(let e) = subscribe(url, events) {
+                host.log(.err, "fs_subscribe: \(e.description)")
+                return .error(code: 500, message: "Internal Error")
+            }
         } else {
             unsubscribe(url, events)
         }
@@ -453,14 +458,15 @@ final class ScriptingModule: @unchecked Sendable {
     }
 
     func miReload() -> MIReply {
-        guard db != nil else { return .error(code: 400, message: "No db_url configured") }
+        // Without db_url OpenSIPS's handler returns nothing: JSON-RPC -32000 "Server error".
+        guard db != nil else { return .error(code: -32000, message: "Server error", data: "Command handler returned null") }
         switch loadDB() {
         case .success(let rows):
             install(rows, replacing: true)
             return .ok
         case .failure(let e):
             host.log(.err, "fs_reload: \(e.description); keeping the current subscriptions")
-            return .error(code: 500, message: "Internal Error", data: e.description)
+            return .error(code: 500, message: "Internal Error")
         }
     }
 
