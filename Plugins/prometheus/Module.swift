@@ -118,11 +118,30 @@ final class PrometheusModule: Sendable {
         let kinds = result(host.miDispatch(Array(#"{"jsonrpc":"2.0","method":"list_statistics","id":1}"#.utf8)))?.objectValue
         var gauges = Set<String>()
         for member in kinds?.members ?? [] where member.value.stringValue == "non-incremental" { gauges.insert(member.key) }
-        return values.members.compactMap { member in
+        let all = values.members.compactMap { member -> StatSample? in
             guard let colon = member.key.firstIndex(of: ":"), let v = member.value.intValue else { return nil }
             return StatSample(group: String(member.key[..<colon]), name: String(member.key[member.key.index(after: colon)...]),
                               value: v, isGauge: gauges.contains(member.key))
         }
+        return Self.ordered(all, selectors: rt.settings.statistics)
+    }
+
+    /// OpenSIPS's order: with `all`, the core's; otherwise the selected groups, the last one named first (each group's
+    /// statistics in the core's order), then the single statistics, the last one named first (OpenSIPS pushes every
+    /// selector on the head of its list). A statistic selected twice is shown once.
+    static func ordered(_ samples: [StatSample], selectors: [String]) -> [StatSample] {
+        if selectors.contains(where: { $0.lowercased() == "all" }) { return samples }
+        var out: [StatSample] = []
+        var taken = Set<String>()
+        func take(_ s: StatSample) { if taken.insert(s.group + ":" + s.name).inserted { out.append(s) } }
+        for sel in selectors.reversed() where sel.hasSuffix(":") {
+            let group = String(sel.dropLast())
+            for s in samples where s.group == group { take(s) }
+        }
+        for sel in selectors.reversed() where !sel.hasSuffix(":") {
+            for s in samples where s.name == sel || s.group + ":" + s.name == sel { take(s) }
+        }
+        return out
     }
 
     private func result(_ reply: [UInt8]?) -> JSONValue? {

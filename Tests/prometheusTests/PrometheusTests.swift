@@ -95,7 +95,29 @@ final class PrometheusTests: XCTestCase {
         let (_, port) = try server("")
         let r = try XCTUnwrap(get(port))
         XCTAssertEqual(r.status, 200)
-        XCTAssertEqual(r.body, "")
+        XCTAssertEqual(r.body, "\n", "OpenSIPS ends every page with an empty line")
+    }
+
+    /// The page exactly as OpenSIPS's prometheus module lays it out: the groups and names of `statistics`, the last
+    /// named first; the metrics a labels rule merged at the end, the newest statistic first; an empty line at the end.
+    func testPageLaidOutAsOpenSIPS() throws {
+        let (_, port) = try server("""
+        modparam("prometheus", "statistics", "script: load:")
+        modparam("prometheus", "statistics", "processes_number greetings")
+        modparam("prometheus", "labels", "script: /^(.*)@(.*)$/\\\\1:gw=\\"\\\\2\\"/")
+        """)
+        let r = try XCTUnwrap(get(port))
+        XCTAssertEqual(r.body, """
+        # TYPE opensips_processes_number gauge
+        opensips_processes_number 4
+        # TYPE opensips_greetings counter
+        opensips_greetings 3
+        # TYPE opensips_calls counter
+        opensips_calls{gw="gw2"} 7
+        opensips_calls{gw="gw1"} 5
+
+
+        """)
     }
 
     func testBadLabelsRuleIsRefused() {
