@@ -35,7 +35,8 @@ enum Exposition {
 
     /// The page, laid out as OpenSIPS lays it out: the statistics no labels rule renames first, each with its TYPE line,
     /// in `samples` order; then the metrics labels rules merged, one TYPE line each, newest metric name first and, under
-    /// it, the newest statistic first (OpenSIPS pushes both on the head of a list); then one empty line.
+    /// it, the newest statistic first (OpenSIPS pushes both on the head of a list). The server adds the script route's
+    /// metrics and the final empty line.
     static func render(_ samples: [StatSample], _ cfg: PromSettings, rules: [LabelRule]) -> String {
         var out = ""
         var plainSeen = Set<String>()
@@ -73,7 +74,7 @@ enum Exposition {
             out += "# TYPE \(g.name) \(g.type)\n"
             for line in g.samples { out += line + "\n" }
         }
-        return out + "\n"
+        return out
     }
 
     /// The first rule of the sample's group whose regex matches (rules are tried in the order of the script).
