@@ -299,11 +299,12 @@ final class ScriptingModule: @unchecked Sendable {
                 for ev in events {
                     let n = Self.norm(ev)
                     guard !n.isEmpty, !entry.events.contains(where: { $0.name == n }) else { continue }
-                    if let sub = subscribeOne(api, entry.box, n) { entry.events.append((n, sub)) }
+                    // Newest first, boxes and events alike: fs_list shows them in OpenSIPS's order.
+                    if let sub = subscribeOne(api, entry.box, n) { entry.events.insert((n, sub), at: 0) }
                 }
                 if entry.events.isEmpty && idx == nil {
                     api.pointee.put_box?(entry.box) // nothing subscribed: do not keep the box
-                } else if let idx { p[idx] = entry } else { p.append(entry) }
+                } else if let idx { p[idx] = entry } else { p.insert(entry, at: 0) }
             }
             return .success(())
         }
@@ -383,7 +384,8 @@ final class ScriptingModule: @unchecked Sendable {
                         entry.events.append((n, sub))
                     }
                 }
-                if let idx { fresh[idx] = entry } else { fresh.append(entry) }
+                // A table's boxes newest (last row) first, each box's events in the row's order, as OpenSIPS.
+                if let idx { fresh[idx] = entry } else { fresh.insert(entry, at: 0) }
             }
             let old = pool.withLock { p -> [PoolEntry] in
                 let o = replacing ? p : []

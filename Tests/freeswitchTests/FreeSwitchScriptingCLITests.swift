@@ -46,7 +46,14 @@ final class FreeSwitchScriptingCLITests: XCTestCase {
         let list = try OpensipsCLI.json(cfg, ["fs_list"]) as? [String: Any]
         let sockets = list?["Sockets"] as? [[String: Any]]
         XCTAssertEqual(sockets?.first?["if"] as? String, "127.0.0.1:\(sim.port)")
-        XCTAssertEqual(sockets?.first?["Events"] as? [String], ["DTMF", "HEARTBEAT"])
+        // OpenSIPS's order: each event added goes first.
+        XCTAssertEqual(sockets?.first?["Events"] as? [String], ["HEARTBEAT", "DTMF"])
+        // A second box goes first too.
+        let sim2 = try SimulatorProcess(["--password", "ClueCon", "--heartbeat", "0"])
+        defer { sim2.stop() }
+        XCTAssertEqual(try OpensipsCLI.json(cfg, ["fs_subscribe", "fs://:ClueCon@127.0.0.1:\(sim2.port)", "CHANNEL_ANSWER"]) as? String, "OK")
+        let list2 = (try OpensipsCLI.json(cfg, ["fs_list"]) as? [String: Any])?["Sockets"] as? [[String: Any]]
+        XCTAssertEqual(list2?.compactMap { $0["if"] as? String }, ["127.0.0.1:\(sim2.port)", "127.0.0.1:\(sim.port)"])
 
         // Named parameters still work (the array split by the cli). HEARTBEAT stays: the freeswitch module keeps it
         // for its liveness check, so DTMF is the one nixed.
