@@ -311,10 +311,13 @@ final class ScriptingModule: @unchecked Sendable {
     }
 
     /// Removes `events` from the box of `url`; the box is released when its last event goes. Unknown box: nothing.
-    func unsubscribe(_ url: String, _ events: [String]) {
+    /// A URL that names no box (bad, or an unknown box without password) fails, as OpenSIPS's lookup does.
+    @discardableResult
+    func unsubscribe(_ url: String, _ events: [String]) -> Result<Void, OpError> {
         opLock.withLock { _ in
-            guard let api else { return }
-            guard case .success(let (box, label)) = getBox(url) else { return }
+            guard let api else { return .failure(OpError(description: "no freeswitch API")) }
+            let (box, label): (OpaquePointer, String)
+            switch getBox(url) { case .success(let v): (box, label) = v; case .failure(let e): return .failure(e) }
             api.pointee.put_box?(box)
             let names = Set(events.map(Self.norm))
             var subs: [OpaquePointer] = []
@@ -327,6 +330,7 @@ final class ScriptingModule: @unchecked Sendable {
             }
             for s in subs { api.pointee.unsubscribe?(s) }
             if let release { api.pointee.put_box?(release) }
+            return .success(())
         }
     }
 
@@ -439,14 +443,10 @@ final class ScriptingModule: @unchecked Sendable {
               let evJSON = req.json("events").value, let events = Self.parseStringArray(evJSON) else {
             return .error(code: -32602, message: "Invalid params")
         }
-        if on {
-            // OpenSIPS's reply carries no detail (500 "Internal Error"); the reason goes to the log.
-            if case .failure(let e) = subscribe(url, events) {
-                host.log(.err, "fs_subscribe: \(e.description)")
-                return .error(code: 500, message: "Internal Error")
-            }
-        } else {
-            unsubscribe(url, events)
+        // OpenSIPS's reply carries no detail (500 "Internal Error"); the reason goes to the log.
+        if case .failure(let e) = on ? subscribe(url, events) : unsubscribe(url, events) {
+            host.log(.err, "\(on ? "fs_subscribe" : "fs_unsubscribe"): \(e.description)")
+            return .error(code: 500, message: "Internal Error")
         }
         return .ok
     }

@@ -65,6 +65,11 @@ final class FreeSwitchScriptingCLITests: XCTestCase {
         XCTAssertTrue(bad.err.contains("500: Internal Error") && !bad.err.contains("("), bad.err)
         XCTAssertTrue(h.messages.contains { $0.contains("fs_subscribe") && $0.contains("port") }, h.messages.joined(separator: "\n"))
 
+        // fs_unsubscribe: a box not in the pool is "OK" when the URL can name it (password given), 500 otherwise.
+        XCTAssertEqual(try OpensipsCLI.json(cfg, ["fs_unsubscribe", "fs://:pw@127.0.0.1:1", "DTMF"]) as? String, "OK")
+        let unknown = try OpensipsCLI.run(cfg, ["fs_unsubscribe", "127.0.0.2:1", "DTMF"])
+        XCTAssertTrue(unknown.err.contains("500: Internal Error"), unknown.err + unknown.out)
+
         // fs_reload without db_url: OpenSIPS's handler returns NULL → -32000 "Server error".
         let reload = try OpensipsCLI.run(cfg, ["fs_reload"])
         XCTAssertTrue(reload.err.contains("-32000: Server error"), reload.err + reload.out)
