@@ -121,7 +121,8 @@ final class ScriptingModule: @unchecked Sendable {
                                         ("fs_unsubscribe", "freeswitch_scripting:unsubscribe", "unsubscribe events of a FreeSWITCH box")] {
             let on = flat == "fs_subscribe"
             for name in [flat, qualified] {
-                m.miCommand(name, help: help, recipes: urlRecipe, namedParamsOnly: true) { [self] req in
+                // Positional parameters too, as OpenSIPS: `opensips-cli -x mi fs_subscribe <url> DTMF HEARTBEAT`.
+                m.miCommand(name, help: help, recipes: urlRecipe) { [self] req in
                     miSubscribe(req, on: on)
                 }
             }
@@ -311,21 +312,25 @@ final class ScriptingModule: @unchecked Sendable {
                 for ev in events {
                     let n = Self.norm(ev)
                     guard !n.isEmpty, !entry.events.contains(where: { $0.name == n }) else { continue }
-                    if let sub = subscribeOne(api, entry.box, n) { entry.events.append((n, sub)) }
+                    // Newest first, boxes and events alike: fs_list shows them in OpenSIPS's order.
+                    if let sub = subscribeOne(api, entry.box, n) { entry.events.insert((n, sub), at: 0) }
                 }
                 if entry.events.isEmpty && idx == nil {
                     api.pointee.put_box?(entry.box) // nothing subscribed: do not keep the box
-                } else if let idx { p[idx] = entry } else { p.append(entry) }
+                } else if let idx { p[idx] = entry } else { p.insert(entry, at: 0) }
             }
             return .success(())
         }
     }
 
     /// Removes `events` from the box of `url`; the box is released when its last event goes. Unknown box: nothing.
-    func unsubscribe(_ url: String, _ events: [String]) {
+    /// A URL that names no box (bad, or an unknown box without password) fails, as OpenSIPS's lookup does.
+    @discardableResult
+    func unsubscribe(_ url: String, _ events: [String]) -> Result<Void, OpError> {
         opLock.withLock { _ in
-            guard let api else { return }
-            guard case .success(let (box, label)) = getBox(url) else { return }
+            guard let api else { return .failure(OpError(description: "no freeswitch API")) }
+            let (box, label): (OpaquePointer, String)
+            switch getBox(url) { case .success(let v): (box, label) = v; case .failure(let e): return .failure(e) }
             api.pointee.put_box?(box)
             let names = Set(events.map(Self.norm))
             var subs: [OpaquePointer] = []
@@ -338,6 +343,7 @@ final class ScriptingModule: @unchecked Sendable {
             }
             for s in subs { api.pointee.unsubscribe?(s) }
             if let release { api.pointee.put_box?(release) }
+            return .success(())
         }
     }
 
@@ -395,7 +401,8 @@ final class ScriptingModule: @unchecked Sendable {
                         entry.events.append((n, sub))
                     }
                 }
-                if let idx { fresh[idx] = entry } else { fresh.append(entry) }
+                // A table's boxes newest (last row) first, each box's events in the row's order, as OpenSIPS.
+                if let idx { fresh[idx] = entry } else { fresh.insert(entry, at: 0) }
             }
             let old = pool.withLock { p -> [PoolEntry] in
                 let o = replacing ? p : []
@@ -449,10 +456,10 @@ final class ScriptingModule: @unchecked Sendable {
               let evJSON = req.json("events").value, let events = Self.parseStringArray(evJSON) else {
             return .error(code: -32602, message: "Invalid params")
         }
-        if on {
-            if case .failure(let e) = subscribe(url, events) { return .error(code: 500, message: "Internal Error", data: e.description) }
-        } else {
-            unsubscribe(url, events)
+        // OpenSIPS's reply carries no detail (500 "Internal Error"); the reason goes to the log.
+        if case .failure(let e) = on ? subscribe(url, events) : unsubscribe(url, events) {
+            host.log(.err, "\(on ? "fs_subscribe" : "fs_unsubscribe"): \(e.description)")
+            return .error(code: 500, message: "Internal Error")
         }
         return .ok
     }
@@ -466,14 +473,15 @@ final class ScriptingModule: @unchecked Sendable {
     }
 
     func miReload() -> MIReply {
-        guard db != nil else { return .error(code: 400, message: "No db_url configured") }
+        // Without db_url OpenSIPS's handler returns nothing: JSON-RPC -32000 "Server error".
+        guard db != nil else { return .error(code: -32000, message: "Server error", data: "Command handler returned null") }
         switch loadDB() {
         case .success(let rows):
             install(rows, replacing: true)
             return .ok
         case .failure(let e):
             host.log(.err, "fs_reload: \(e.description); keeping the current subscriptions")
-            return .error(code: 500, message: "Internal Error", data: e.description)
+            return .error(code: 500, message: "Internal Error")
         }
     }
 

@@ -33,16 +33,21 @@ enum Exposition {
         })
     }
 
+    /// The page, laid out as OpenSIPS lays it out: the statistics no labels rule renames first, each with its TYPE line,
+    /// in `samples` order; then the metrics labels rules merged, one TYPE line each, newest metric name first and, under
+    /// it, the newest statistic first (OpenSIPS pushes both on the head of a list). The server adds the script route's
+    /// metrics and the final empty line.
     static func render(_ samples: [StatSample], _ cfg: PromSettings, rules: [LabelRule]) -> String {
-        // Metrics that labels rules merged under one name share one TYPE line: collect per final name, in order.
-        var order: [String] = []
-        var lines: [String: (type: String, samples: [String])] = [:]
+        var out = ""
+        var plainSeen = Set<String>()
+        var labelled: [(name: String, type: String, samples: [String])] = []
         for s in samples {
             var name = s.name
             var labels: [String] = []
-            if let r = firstMatch(rules, s) {
-                name = r.name
-                labels.append(r.labels)
+            let hit = firstMatch(rules, s)
+            if let hit {
+                name = hit.name
+                labels.append(hit.labels)
             }
             var prefix = cfg.prefix
             if cfg.prefix.isEmpty && cfg.delimiter.isEmpty && cfg.groupMode == 0, name.first?.isNumber == true { prefix = "_" }
@@ -51,17 +56,23 @@ enum Exposition {
             full = sanitized(full + name)
             if cfg.groupMode == 2 { labels.append("\(cfg.groupLabel)=\"\(cfg.groupPrefix)\(s.group)\"") }
             let line = labels.isEmpty ? "\(full) \(s.value)" : "\(full){\(labels.joined(separator: ","))} \(s.value)"
-            if lines[full] == nil {
-                order.append(full)
-                lines[full] = (s.isGauge ? "gauge" : "counter", [])
+            let type = s.isGauge ? "gauge" : "counter"
+            guard hit != nil else {
+                // Two statistics whose names sanitize alike keep one TYPE line (Prometheus refuses a repeated one).
+                if plainSeen.insert(full).inserted { out += "# TYPE \(full) \(type)\n" }
+                out += line + "\n"
+                continue
             }
-            lines[full]!.samples.append(line)
+            if let i = labelled.firstIndex(where: { $0.name == full }) {
+                labelled[i].samples.insert(line, at: 0)
+                labelled[i].type = type // the TYPE comes from the statistic printed first: the newest
+            } else {
+                labelled.insert((full, type, [line]), at: 0)
+            }
         }
-        var out = ""
-        for name in order {
-            guard let l = lines[name] else { continue }
-            out += "# TYPE \(name) \(l.type)\n"
-            for sample in l.samples { out += sample + "\n" }
+        for g in labelled {
+            out += "# TYPE \(g.name) \(g.type)\n"
+            for line in g.samples { out += line + "\n" }
         }
         return out
     }

@@ -27,6 +27,11 @@ final class PrometheusModule: Sendable {
     let rules = Mutex<[LabelRule]>([])
     /// Frozen at init: the settings, rules and bound httpd table the handler reads.
     let running = Mutex<Running?>(nil)
+    /// The metrics the script route adds, per scrape in progress.
+    let scriptPages = ScriptPages()
+    /// modparam script_route: a route[name] run on every scrape.
+    let scriptRouteParam = Mutex<String?>(nil)
+    var scriptRouteName: String? { scriptRouteParam.withLock { $0 } }
 
     struct Running: @unchecked Sendable { // the table pointer is httpd's, alive as long as the process
         let settings: PromSettings
@@ -34,6 +39,8 @@ final class PrometheusModule: Sendable {
         let http: UnsafePointer<sy_httpd_api>
         /// The get_statistics request for the selectors, built once.
         let request: [UInt8]
+        /// The script_route, found at init (the core's; valid until the server stops).
+        let route: OpaquePointer?
     }
 
     init(host: PluginHost) { self.host = host }
@@ -69,6 +76,16 @@ final class PrometheusModule: Sendable {
             let rule = try LabelRule(s)
             rules.withLock { $0.append(rule) }
         }
+        m.param("script_route", .str) { [self] v in
+            guard let s = v.stringValue, !s.isEmpty else { throw PluginError("must be the name of a route") }
+            scriptRouteParam.withLock { $0 = s }
+        }
+        m.function("prometheus_declare_stat", params: [.str, [.str, .optional], [.str, .optional]], routes: .request) { [self] call in
+            declareStat(call)
+        }
+        m.function("prometheus_push_stat", params: [.int, [.str, .optional], [.str, .optional]], routes: .request) { [self] call in
+            pushStat(call)
+        }
         m.onInit { [self] in try start() }
         return m.build()
     }
@@ -81,7 +98,13 @@ final class PrometheusModule: Sendable {
         let selectors = cfg.statistics.contains(where: { $0.lowercased() == "all" }) ? ["all"] : cfg.statistics
         let params = selectors.map { MIReply.quote($0) }.joined(separator: ",")
         let request = Array(#"{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":[\#(params)]},"id":1}"#.utf8)
-        running.withLock { $0 = Running(settings: cfg, rules: rules.withLock { $0 }, http: api, request: request) }
+        var route: OpaquePointer?
+        if let name = scriptRouteName {
+            route = host.routeFind(.request, name)
+            guard route != nil else { throw PluginError("Prometheus route <\(name)> not defined!") }
+            guard host.provides(\.rt_sip_ctx_open_request) else { throw PluginError("script_route needs a core of ABI 1.10 or later") }
+        }
+        running.withLock { $0 = Running(settings: cfg, rules: rules.withLock { $0 }, http: api, request: request, route: route) }
         let user = UnsafeMutableRawPointer(Unmanaged.passUnretained(self).toOpaque()) // the module is never freed
         let rc = api.pointee.register_root?(api.pointee.server, Self.name, cfg.root, 0, { user, req in
             guard let user, let req else { return }
@@ -100,7 +123,8 @@ final class PrometheusModule: Sendable {
             reply(rt, req, 405, "405: only GET is allowed\n")
             return
         }
-        let page = Exposition.render(samples(rt), rt.settings, rules: rt.rules)
+        // The statistics, what the script route adds, then OpenSIPS's final empty line.
+        let page = Exposition.render(samples(rt), rt.settings, rules: rt.rules) + runScriptRoute(rt.route) + "\n"
         reply(rt, req, 200, page)
     }
 
@@ -118,11 +142,30 @@ final class PrometheusModule: Sendable {
         let kinds = result(host.miDispatch(Array(#"{"jsonrpc":"2.0","method":"list_statistics","id":1}"#.utf8)))?.objectValue
         var gauges = Set<String>()
         for member in kinds?.members ?? [] where member.value.stringValue == "non-incremental" { gauges.insert(member.key) }
-        return values.members.compactMap { member in
+        let all = values.members.compactMap { member -> StatSample? in
             guard let colon = member.key.firstIndex(of: ":"), let v = member.value.intValue else { return nil }
             return StatSample(group: String(member.key[..<colon]), name: String(member.key[member.key.index(after: colon)...]),
                               value: v, isGauge: gauges.contains(member.key))
         }
+        return Self.ordered(all, selectors: rt.settings.statistics)
+    }
+
+    /// OpenSIPS's order: with `all`, the core's; otherwise the selected groups, the last one named first (each group's
+    /// statistics in the core's order), then the single statistics, the last one named first (OpenSIPS pushes every
+    /// selector on the head of its list). A statistic selected twice is shown once.
+    static func ordered(_ samples: [StatSample], selectors: [String]) -> [StatSample] {
+        if selectors.contains(where: { $0.lowercased() == "all" }) { return samples }
+        var out: [StatSample] = []
+        var taken = Set<String>()
+        func take(_ s: StatSample) { if taken.insert(s.group + ":" + s.name).inserted { out.append(s) } }
+        for sel in selectors.reversed() where sel.hasSuffix(":") {
+            let group = String(sel.dropLast())
+            for s in samples where s.group == group { take(s) }
+        }
+        for sel in selectors.reversed() where !sel.hasSuffix(":") {
+            for s in samples where s.name == sel || s.group + ":" + s.name == sel { take(s) }
+        }
+        return out
     }
 
     private func result(_ reply: [UInt8]?) -> JSONValue? {

@@ -95,7 +95,78 @@ final class PrometheusTests: XCTestCase {
         let (_, port) = try server("")
         let r = try XCTUnwrap(get(port))
         XCTAssertEqual(r.status, 200)
-        XCTAssertEqual(r.body, "")
+        XCTAssertEqual(r.body, "\n", "OpenSIPS ends every page with an empty line")
+    }
+
+    /// The page exactly as OpenSIPS's prometheus module lays it out: the groups and names of `statistics`, the last
+    /// named first; the metrics a labels rule merged at the end, the newest statistic first; an empty line at the end.
+    func testPageLaidOutAsOpenSIPS() throws {
+        let (_, port) = try server("""
+        modparam("prometheus", "statistics", "script: load:")
+        modparam("prometheus", "statistics", "processes_number greetings")
+        modparam("prometheus", "labels", "script: /^(.*)@(.*)$/\\\\1:gw=\\"\\\\2\\"/")
+        """)
+        let r = try XCTUnwrap(get(port))
+        XCTAssertEqual(r.body, """
+        # TYPE opensips_processes_number gauge
+        opensips_processes_number 4
+        # TYPE opensips_greetings counter
+        opensips_greetings 3
+        # TYPE opensips_calls counter
+        opensips_calls{gw="gw2"} 7
+        opensips_calls{gw="gw1"} 5
+
+
+        """)
+    }
+
+    /// The script route OpenSIPS 3.6 runs on every scrape: its metrics (HELP and TYPE lines, labelled samples) follow
+    /// the statistics; the functions refuse to run anywhere else.
+    private static let scriptRoute = """
+        modparam("prometheus", "script_route", "prom")
+        route[prom] {
+            prometheus_declare_stat("sy_calls", "counter", "Calls seen by the script");
+            prometheus_push_stat(5, "gw", "a");
+            prometheus_push_stat(7, "gw", "b");
+            prometheus_declare_stat("sy_temperature");
+            prometheus_push_stat(3);
+        }
+        """
+
+    func testScriptRouteAddsItsMetrics() throws {
+        let (h, port) = try server("""
+        modparam("prometheus", "statistics", "greetings")
+        \(Self.scriptRoute)
+        """)
+        let r = try XCTUnwrap(get(port))
+        XCTAssertEqual(r.body, """
+        # TYPE opensips_greetings counter
+        opensips_greetings 3
+        # HELP sy_calls Calls seen by the script
+        # TYPE sy_calls counter
+        sy_calls{gw="a"} 5
+        sy_calls{gw="b"} 7
+        # TYPE sy_temperature gauge
+        sy_temperature 3
+
+
+        """)
+        // Twice: each scrape starts a fresh page.
+        XCTAssertEqual(try XCTUnwrap(get(port)).body, r.body)
+        XCTAssertFalse(h.messages.contains { $0.contains("ERROR") }, h.messages.joined(separator: "\n"))
+    }
+
+    func testScriptRouteMustExist() {
+        let h = ServerHarness(plugins: """
+        loadmodule "httpd.so"
+        loadmodule "prometheus.so"
+        modparam("httpd", "port", \(LocalPorts.freePorts(1)[0]))
+        modparam("prometheus", "script_route", "missing")
+        """)
+        let errors = h.launch()
+        XCTAssertFalse(errors.isEmpty)
+        XCTAssertTrue(h.messages.contains { $0.contains("Prometheus route <missing> not defined!") }, h.messages.joined(separator: "\n"))
+        h.stop()
     }
 
     func testBadLabelsRuleIsRefused() {
@@ -192,7 +263,10 @@ final class PrometheusTests: XCTestCase {
             XCTFail("prometheus is not installed (Debian package `prometheus`; .ci/run installs it)")
             return
         }
-        let (_, port) = try server(#"modparam("prometheus", "statistics", "all")"#)
+        let (_, port) = try server("""
+        modparam("prometheus", "statistics", "all")
+        \(Self.scriptRoute)
+        """)
         let prometheusPort = LocalPorts.freePorts(1, avoid: [port])[0]
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sy-prometheus-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -240,6 +314,11 @@ final class PrometheusTests: XCTestCase {
         c.send("GET /api/v1/query?query=up HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         let up = c.response()?.body ?? ""
         XCTAssertTrue(up.contains(#""value":["#) && up.contains(#","1"]"#), up)
+        // The script route's labelled metric, as Prometheus stored it.
+        let q = try XCTUnwrap(HTTPClient(port: prometheusPort))
+        q.send("GET /api/v1/query?query=sy_calls%7Bgw%3D%22b%22%7D HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let calls = q.response()?.body ?? ""
+        XCTAssertTrue(calls.contains(#""gw":"b""#) && calls.contains(#","7"]"#), calls)
     }
 }
 
