@@ -17,7 +17,7 @@ final class CoreCommandsTests: XCTestCase {
     override func setUpWithError() throws {
         let server = self.server
         let hooks = MICoreHooks(
-            serverVersion: "OpenSIPS (3.6.0 (x86_64/linux)) Switchyard 0.1.0",
+            serverVersion: "OpenSIPS (3.6.8 (x86_64/linux)) Switchyard 0.1.0",
             revision: "abc123",
             startTime: start,
             now: { [start] in start.addingTimeInterval(125.9) },
@@ -75,8 +75,8 @@ final class CoreCommandsTests: XCTestCase {
     }
 
     func testVersion() {
-        XCTAssertEqual(mi("version"), ["Server": "OpenSIPS (3.6.0 (x86_64/linux)) Switchyard 0.1.0"])
-        XCTAssertEqual(mi("version", #"["yes"]"#), ["Server": "OpenSIPS (3.6.0 (x86_64/linux)) Switchyard 0.1.0", "git": "abc123"])
+        XCTAssertEqual(mi("version"), ["Server": "OpenSIPS (3.6.8 (x86_64/linux)) Switchyard 0.1.0"])
+        XCTAssertEqual(mi("version", #"["yes"]"#), ["Server": "OpenSIPS (3.6.8 (x86_64/linux)) Switchyard 0.1.0", "git": "abc123"])
         XCTAssertEqual(mi("core:version", #"{"revision":1}"#)?["git"], "abc123")
     }
 

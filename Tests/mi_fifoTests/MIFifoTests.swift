@@ -68,7 +68,7 @@ final class MIFifoTests: XCTestCase {
         let cfg = fifoCLIConfig(dir)
 
         let version = try cliJSON(cfg, ["version"]) as? [String: Any]
-        XCTAssertTrue((version?["Server"] as? String)?.hasPrefix("OpenSIPS (3.6.0 (") ?? false, "\(String(describing: version))")
+        XCTAssertTrue((version?["Server"] as? String)?.hasPrefix("OpenSIPS (3.6.8 (") ?? false, "\(String(describing: version))")
 
         let which = try cliJSON(cfg, ["which"]) as? [String]
         XCTAssertTrue(which?.contains("get_statistics") ?? false)

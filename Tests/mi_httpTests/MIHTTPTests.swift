@@ -98,7 +98,7 @@ final class MIHTTPTests: XCTestCase {
         let cfg = cliConfig(port: port)
 
         let version = try cliJSON(cfg, ["version"]) as? [String: Any]
-        XCTAssertTrue((version?["Server"] as? String)?.hasPrefix("OpenSIPS (3.6.0 (") ?? false, "\(String(describing: version))")
+        XCTAssertTrue((version?["Server"] as? String)?.hasPrefix("OpenSIPS (3.6.8 (") ?? false, "\(String(describing: version))")
         let which = try cliJSON(cfg, ["which"]) as? [String]
         XCTAssertTrue(which?.contains("get_statistics") ?? false)
         let recipes = try cliJSON(cfg, ["which", "command=log_level"]) as? [[String]]

@@ -8,7 +8,7 @@ public final class Server: HostServices, @unchecked Sendable {
     // Startup state is mutated on the controlling thread only; the serving parts are thread-safe.
     public static let version = "0.1.0"
     /// The OpenSIPS release whose script language and MI dialect Switchyard follows.
-    public static let openSIPSDialect = "3.6.0"
+    public static let openSIPSDialect = "3.6.8"
     public static var abiVersion: String { "\(SY_ABI_MAJOR).\(SY_ABI_MINOR)" }
     public static var arch: String {
         #if arch(x86_64)

@@ -16,7 +16,7 @@ final class CoreMITests: XCTestCase {
             mi.dispatcher.response(toText: #"{"jsonrpc":"2.0","method":"\#(method)","params":\#(params),"id":1}"#)
         }
         let version = call("version")?["result"]?["Server"]?.stringValue ?? ""
-        XCTAssertTrue(version.hasPrefix("OpenSIPS (3.6.0 ("), version)
+        XCTAssertTrue(version.hasPrefix("OpenSIPS (3.6.8 ("), version)
         XCTAssertTrue(version.hasSuffix("Switchyard 0.1.0"), version)
         // opensips-cli's diagnose module matches this regular expression.
         XCTAssertNotNil(version.range(of: #"^OpenSIPS \(\d\.\d\.\d.*"#, options: .regularExpression), version)
