@@ -298,7 +298,11 @@ final class DispatcherModuleTests: XCTestCase {
         }
         // Literal flags and partition names are checked at startup (OpenSIPS's fixups); variables at each call.
         for (call, text) in [("ds_select_dst(1, 4, \"fx\")", "unknown flag 'x'"), ("ds_select_dst(1, 4, \"f\", \"nope\")", "unknown partition 'nope'"),
-                             ("ds_next_dst(\"nope\")", "unknown partition 'nope'"), ("ds_count(1, \"a\", $var(n), \"nope\")", "unknown partition 'nope'")] {
+                             ("ds_next_dst(\"nope\")", "unknown partition 'nope'"), ("ds_count(1, \"a\", $var(n), \"nope\")", "unknown partition 'nope'"),
+                             ("ds_mark_dst(\"i\", \"nope\")", "unknown partition 'nope'"),
+                             ("ds_is_in_list(\"10.0.0.1\", 5060, 1, \"nope\")", "unknown partition 'nope'"),
+                             ("ds_push_script_attrs(\"z=1\", \"10.0.0.1\", 5060, 1, \"nope\")", "unknown partition 'nope'"),
+                             ("ds_get_script_attrs(\"sip:10.0.0.1\", 1, \"nope\", $var(o))", "unknown partition 'nope'")] {
             let h = Harness("""
             mpath = "\(Repo.buildDirectory.path)"
             loadmodule "db_sqlite.so"
@@ -310,5 +314,36 @@ final class DispatcherModuleTests: XCTestCase {
             XCTAssertEqual(errs.count, 1, "\(call): \(errs)")
             XCTAssertTrue(errs.joined().contains(text), "\(call): \(errs)")
         }
+    }
+
+    /// A partition named by a variable is looked up at each call: an unknown one makes the function return -1 and is
+    /// logged once per function and name; a known one works as the literal would.
+    func testPartitionInAVariableIsCheckedAtEachCall() throws {
+        let db = try SQLiteCLI.database(Self.fixture)
+        let port = Ports.udp()
+        let h = try server(db: db, port: port, route: """
+            $var(p) = $rU;
+            $var(r) = "";
+            if (ds_is_in_list("10.0.0.1", 5060, 1, $var(p))) { $var(r) = $var(r) + "y"; } else { $var(r) = $var(r) + "n"; }
+            if (ds_select_dst(1, 8, "f", $var(p))) { $var(r) = $var(r) + "y"; } else { $var(r) = $var(r) + "n"; }
+            ds_select_dst(1, 8, "f");
+            if (ds_mark_dst("i", $var(p))) { $var(r) = $var(r) + "y"; } else { $var(r) = $var(r) + "n"; }
+            if (ds_push_script_attrs("z=1", "10.0.0.1", 5060, 1, $var(p))) { $var(r) = $var(r) + "y"; } else { $var(r) = $var(r) + "n"; }
+            sl_send_reply(200, "$var(r)");
+            """)
+        let c = try UDPSocket()
+        func q(_ user: String) -> String? {
+            c.request(server: port, user: user).flatMap { $0.split(separator: " ", maxSplits: 2).dropFirst(2).first.map(String.init) }
+        }
+        XCTAssertEqual(q("nope"), "nnnn")
+        XCTAssertEqual(q("nope"), "nnnn")
+        for f in ["ds_is_in_list", "ds_select_dst", "ds_mark_dst", "ds_push_script_attrs"] {
+            XCTAssertEqual(h.messages.filter { $0.contains("\(f): unknown partition 'nope'") }.count, 1, "\(f): \(h.log)")
+        }
+        XCTAssertEqual(q("default"), "yyyy")
+        // ds_mark_dst on the known partition did mark the selected destination (10.0.0.2, the first of set 1).
+        let dests = h.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]
+        XCTAssertEqual(dests?[0]?["URI"]?.stringValue, "sip:10.0.0.2")
+        XCTAssertEqual(dests?[0]?["state"]?.stringValue, "Inactive")
     }
 }
