@@ -1,9 +1,10 @@
 // Commands: the sy_cachedb_api table published as "cachedb:redis" — each cache operation as Redis commands.
 //
-//   store   SET key value [EX expire]            (one command: the value and its expiry are set together)
+//   store   SET key value [EX expire]            (one command: the value and its expiry are set together); a negative
+//           expire is SET then EXPIRE, as OpenSIPS: Redis deletes the key
 //   insert  SET key value NX [EX expire]         (atomic insert-if-absent across every proxy sharing the Redis)
 //   fetch   GET key                              remove  DEL key
-//   add     INCRBY then, when expire > 0, EXPIRE, in one script (atomic): every call re-arms the expiry, as OpenSIPS's
+//   add     INCRBY then, when expire ≠ 0, EXPIRE, in one script (atomic): every call re-arms the expiry, as OpenSIPS's
 //           Redis backend does (cache_local keeps the first expiry instead)
 //   counter_fetch  GET key, parsed as an integer
 //   raw_query      the text split into words, sent as is
@@ -22,7 +23,13 @@ func makeRedisTable() -> UnsafePointer<sy_cachedb_api> {
     api.store = { c, key, value, expire in
         var argv = [bytes("SET"), key.array, value.array]
         if expire > 0 { argv += [bytes("EX"), bytes(String(expire))] }
-        return status(run(c, argv)) { r in r == .status("OK") ? SY_CACHEDB_OK : SY_CACHEDB_ERROR }
+        let rc = status(run(c, argv)) { r in r == .status("OK") ? SY_CACHEDB_OK : SY_CACHEDB_ERROR }
+        // SET refuses a negative EX; OpenSIPS sends EXPIRE for any expire ≠ 0, and a negative one deletes the key.
+        guard expire < 0, rc == SY_CACHEDB_OK.rawValue else { return rc }
+        return status(run(c, [bytes("EXPIRE"), key.array, bytes(String(expire))])) { r in
+            if case .integer = r { return SY_CACHEDB_OK }
+            return SY_CACHEDB_ERROR
+        }
     }
     api.insert = { c, key, value, expire in
         var argv = [bytes("SET"), key.array, value.array, bytes("NX")]
@@ -91,7 +98,7 @@ func makeRedisTable() -> UnsafePointer<sy_cachedb_api> {
             return SY_CACHEDB_ERROR.rawValue
         }
         guard !words.isEmpty else { return SY_CACHEDB_ERROR.rawValue }
-        return status(run(c, words)) { r in
+        return status(run(c, words, raw: true)) { r in
             func emit(_ v: RedisReply) {
                 switch v {
                 case .string(let s):
@@ -120,11 +127,11 @@ func makeRedisTable() -> UnsafePointer<sy_cachedb_api> {
         .assumingMemoryBound(to: sy_cachedb_api.self)
 }
 
-/// INCRBY, then EXPIRE when an expiry is given: OpenSIPS's two commands, run as one script so no caller sees the
-/// counter without its TTL.
+/// INCRBY, then EXPIRE when an expiry is given (≠ 0; a negative one deletes the key): OpenSIPS's two commands, run
+/// as one script so no caller sees the counter without its TTL.
 private let addScript = """
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if tonumber(ARGV[2]) ~= 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return v
 """
 
@@ -143,13 +150,15 @@ private func pool(_ c: OpaquePointer?) -> RedisPool? {
 }
 
 /// Runs a command; an error reply (WRONGTYPE, not an integer, NOAUTH...) is logged once here, naming the command, so
-/// a script's -1 always has a line saying why (a lost connection is logged by the pool).
-private func run(_ c: OpaquePointer?, _ argv: [[UInt8]]) -> RedisReply? {
+/// a script's -1 always has a line saying why (a lost connection is logged by the pool). For a raw query only the
+/// error's code (its first word) is logged: Redis echoes the arguments of an unknown command in the text.
+private func run(_ c: OpaquePointer?, _ argv: [[UInt8]], raw: Bool = false) -> RedisReply? {
     guard let p = pool(c) else { return nil }
     let reply = p.run(argv)
     if case .error(let e)? = reply {
         let cmd = String(decoding: argv.first ?? [], as: UTF8.self)
-        p.log(.err, "\(p.url.masked): \(cmd == "EVAL" ? "INCRBY" : cmd) failed: Redis answered: \(e)")
+        let text = raw ? String(e.prefix { $0 != " " }) : e
+        p.log(.err, "\(p.url.masked): \(cmd == "EVAL" ? "INCRBY" : cmd) failed: Redis answered: \(text)")
     }
     return reply
 }

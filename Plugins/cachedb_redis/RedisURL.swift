@@ -1,8 +1,9 @@
 // RedisURL: a cachedb_url of this module, redis[:GROUP]://[user[:password]@]host[:port][,host2[:port2]...][/db].
 //
 // As OpenSIPS reads it: GROUP (between "redis:" and "://") names the connection in scripts ("redis:GROUP"); the user
-// is ignored (AUTH takes the password only); the credentials end at the LAST '@' before the path, so a password may
-// hold '@'; parts are percent-decoded; the port defaults to 6379; several comma-separated hosts are a failover list;
+// is ignored (AUTH takes the password only); the credentials end at the LAST '@' of the whole URL (as OpenSIPS's
+// cachedb_id.c), so a password may hold '@' — and an '@' after the path makes what precedes it credentials
+// (`redis://h:6379/0?x=a@b` is host b); parts are percent-decoded; the port defaults to 6379; several comma-separated hosts are a failover list;
 // `/N` selects database N on every (re)connect. The masked form is what logs show.
 import SwitchyardPluginKit
 

@@ -34,10 +34,12 @@ extension DispatcherModule {
         m.function("ds_is_in_list", params: [.str, .int, [.int, opt], [.str, opt], [.int, opt], [.str, opt]],
                    routes: .all, fixup: { [self] args in try checkPartition(args, 3) }) { [self] call in isInList(call) }
         // ds_push_script_attrs(attrs, ip, port[, set][, partition]) / ds_get_script_attrs(uri, set[, partition], $out)
-        m.function("ds_push_script_attrs", params: [.str, .str, .int, [.int, opt], [.str, opt]]) { [self] call in
+        m.function("ds_push_script_attrs", params: [.str, .str, .int, [.int, opt], [.str, opt]],
+                   fixup: { [self] args in try checkPartition(args, 4) }) { [self] call in
             pushScriptAttrs(call)
         }
-        m.function("ds_get_script_attrs", params: [.str, .int, [.str, opt], .var]) { [self] call in getScriptAttrs(call) }
+        m.function("ds_get_script_attrs", params: [.str, .int, [.str, opt], .var],
+                   fixup: { [self] args in try checkPartition(args, 2) }) { [self] call in getScriptAttrs(call) }
     }
 
     // MARK: - Startup checks of literal arguments (OpenSIPS's fixups)
@@ -53,6 +55,15 @@ extension DispatcherModule {
         guard i < args.count, let rt, let name = args[i].constantString?.trimmingSpaces(), !name.isEmpty,
               rt.byName[name] == nil else { return }
         throw FixupError(argument: i, "unknown partition '\(name)'")
+    }
+
+    /// The partition a script argument names (the default one when omitted). An unknown name (a variable's value;
+    /// literal ones stop startup) makes the call return -1, logged once per function and name.
+    func partition(_ rt: Runtime, _ call: FunctionCall, _ i: Int, _ function: String) -> Partition? {
+        if let p = rt.partition(call, i) { return p }
+        let name = call.string(i).trimmingSpaces()
+        warnOnce("part\(function)\u{1}\(name)", "\(function): unknown partition '\(name)'")
+        return nil
     }
 
     // MARK: - AVP helpers
@@ -81,10 +92,7 @@ extension DispatcherModule {
                 return -1
             }
         }
-        guard let part = rt.partition(call, 3) else {
-            warnOnce("part" + call.string(3), "ds_select_dst: unknown partition '\(call.string(3))'")
-            return -1
-        }
+        guard let part = partition(rt, call, 3, domain ? "ds_select_domain" : "ds_select_dst") else { return -1 }
         let maxRes = call.isPresent(4) ? max(0, Int(call.int(4))) : 1000
         guard let set = part.data.set(setID), !set.dests.isEmpty else { return -1 }
         let dests = set.dests
@@ -269,7 +277,7 @@ extension DispatcherModule {
     // MARK: - ds_next_dst / ds_next_domain
 
     func next(_ call: FunctionCall, domain: Bool) -> Int32 {
-        guard let rt, let part = rt.partition(call, 0) else { return -1 }
+        guard let rt, let part = partition(rt, call, 0, domain ? "ds_next_domain" : "ds_next_dst") else { return -1 }
         let ctx = call.context
         guard !head(ctx, part.dst).isNull else { return -1 }
         pop(ctx, part.dst); pop(ctx, part.sock)
@@ -284,7 +292,7 @@ extension DispatcherModule {
     // MARK: - ds_mark_dst
 
     func mark(_ call: FunctionCall) -> Int32 {
-        guard let rt, let part = rt.partition(call, 1) else { return -1 }
+        guard let rt, let part = partition(rt, call, 1, "ds_mark_dst") else { return -1 }
         let ctx = call.context
         let text = call.isPresent(0) ? call.string(0).trimmingSpaces() : "i"
         guard let state = DSState(text) else {
@@ -299,14 +307,14 @@ extension DispatcherModule {
         guard let d = part.data.set(Int(grp))?.dests.first(where: { $0.uri.utf8.count == uri.utf8.count && $0.uri.lowercased() == uri.lowercased() }) else {
             return -1
         }
-        changeState(d, part: part, to: state, reason: "script function ds_mark()", thresholded: true)
+        changeState(d, part: part, to: state, reason: "script function ds_mark()", thresholded: true, clearInactive: true)
         return 1
     }
 
     // MARK: - ds_count
 
     func count(_ call: FunctionCall) -> Int32 {
-        guard let rt, let part = rt.partition(call, 3), let set = part.data.set(Int(call.int(0))) else { return -1 }
+        guard let rt, let part = partition(rt, call, 3, "ds_count"), let set = part.data.set(Int(call.int(0))) else { return -1 }
         var wantA = false, wantI = false, wantP = false
         for ch in call.string(1) {
             switch ch {
@@ -330,7 +338,7 @@ extension DispatcherModule {
     // MARK: - ds_is_in_list
 
     func isInList(_ call: FunctionCall) -> Int32 {
-        guard let rt, let part = rt.partition(call, 3) else { return -1 }
+        guard let rt, let part = partition(rt, call, 3, "ds_is_in_list") else { return -1 }
         guard let ip = DestURI.canonicalIP(call.string(0)) else { return -1 }
         let port = Int(call.int(1))
         let setFilter = call.isPresent(2) ? Int(call.int(2)) : -1
@@ -356,7 +364,7 @@ extension DispatcherModule {
     // MARK: - script attrs
 
     func pushScriptAttrs(_ call: FunctionCall) -> Int32 {
-        guard let rt, let part = rt.partition(call, 4) else { return -1 }
+        guard let rt, let part = partition(rt, call, 4, "ds_push_script_attrs") else { return -1 }
         return setScriptAttrs(part, attrs: call.string(0), ip: call.string(1), port: Int(call.int(2)),
                               set: call.isPresent(3) ? Int(call.int(3)) : -1) ? 1 : -1
     }
@@ -374,7 +382,7 @@ extension DispatcherModule {
     }
 
     func getScriptAttrs(_ call: FunctionCall) -> Int32 {
-        guard let rt, let part = rt.partition(call, 2), let set = part.data.set(Int(call.int(1))) else { return -1 }
+        guard let rt, let part = partition(rt, call, 2, "ds_get_script_attrs"), let set = part.data.set(Int(call.int(1))) else { return -1 }
         let uri = call.string(0).lowercased()
         guard let d = set.dests.first(where: { $0.uri.lowercased() == uri }), let a = d.scriptAttrs.withLock({ $0 }) else { return -1 }
         call.set(3, .string(a))

@@ -51,8 +51,9 @@ struct FSBinder: @unchecked Sendable { // the table is immutable and thread-safe
 enum Loader {
     static let tableVersion: Int64 = 9
 
-    static func load(_ part: Partition, cfg: DSConfig, fs: FSBinder?, host: PluginHost, previous: PartitionData?,
-                     inheritState: Bool) throws(LoadError) -> LoadResult {
+    /// `reloading`: a ds_reload (DNS that does not answer then fails the load instead of dropping the destination).
+    static func load(_ part: Partition, cfg: DSConfig, fs: FSBinder?, host: PluginHost,
+                     reloading: Bool) throws(LoadError) -> LoadResult {
         let db = part.db
         let table = part.cfg.table
         do {
@@ -120,17 +121,6 @@ enum Loader {
                             probeMode: probeMode, state: state, order: n))
         }
 
-        // Inherited state: the old destination with the same set id and URI (case-insensitive). A change not yet
-        // written back (dirty) is inherited with it, so the next ds-flusher round still writes it (OpenSIPS copies
-        // the whole flags word, its dirty bit included).
-        var oldFlags: [String: (flags: UInt8, dirty: Bool)] = [:]
-        if inheritState, let previous {
-            for s in previous.sets {
-                for d in s.dests {
-                    oldFlags["\(s.id)\u{1}\(d.uri.lowercased())"] = (d.flags.load(ordering: .relaxed), d.dirty.load(ordering: .acquiring))
-                }
-            }
-        }
         let maxFS = Int(max(0, min(cfg.maxFreeswitchWeight, 65535)))
         var bySet: [Int: [Destination]] = [:]
         var fsSets: Set<Int> = []
@@ -139,7 +129,7 @@ enum Loader {
             let (addrs, dnsFailed) = row.parsed.resolve(using: host)
             // DNS down or silent during a reload: the old sets are kept rather than lose this destination for a
             // transient failure (a name that does not exist is skipped as at startup, as OpenSIPS's add_dest2list).
-            if addrs.isEmpty && dnsFailed && previous != nil {
+            if addrs.isEmpty && dnsFailed && reloading {
                 throw LoadError("DNS did not answer for host '\(row.parsed.host)' of <\(DestURI.redacted(row.uri))> in set \(row.setID)")
             }
             guard !addrs.isEmpty else {
@@ -166,14 +156,10 @@ enum Loader {
                 let spec = pattern.replacingAll("%u", with: row.uri).replacingAll("%i", with: String(row.setID))
                 algoVar = try? host.varParse(spec)
             }
-            var flags = row.state
-            let inherited = oldFlags["\(row.setID)\u{1}\(row.uri.lowercased())"]
-            if let inherited { flags = inherited.flags }
             let d = Destination(setID: row.setID, uri: row.uri, dstURI: row.parsed.dstURI(written: row.uri),
                                 host: row.parsed.host, hostPort: row.parsed.hostPort, socket: row.socket, attrs: row.attrs,
                                 description: row.description, priority: row.priority, probeMode: row.probeMode,
-                                addresses: addrs, weight: weight, flags: flags, fs: fsRef, algoVar: algoVar)
-            if inherited?.dirty == true { d.dirty.store(true, ordering: .releasing) }
+                                addresses: addrs, weight: weight, flags: row.state, fs: fsRef, algoVar: algoVar)
             bySet[row.setID, default: []].append(d)
             loaded += 1
         }
@@ -193,6 +179,25 @@ enum Loader {
             sets.append(DSSet(id: id, dests: ordered, hasFS: hasFS))
         }
         return LoadResult(data: PartitionData(sets: sets), loaded: loaded, discarded: discarded)
+    }
+
+    /// Gives each new destination the state of the old one with the same set id and URI (case-insensitive), as
+    /// OpenSIPS's ds_inherit_state after the swap. Called as the last step before the new data is published, so a
+    /// change made while the load resolved names is not lost. A change not yet written back (dirty) moves with it,
+    /// taken from the old destination with exchange so exactly one of the two owns the pending write.
+    static func inheritState(from previous: PartitionData, into new: PartitionData) {
+        var old: [String: Destination] = [:]
+        for s in previous.sets {
+            for d in s.dests { old["\(s.id)\u{1}\(d.uri.lowercased())"] = d }
+        }
+        for s in new.sets {
+            for d in s.dests {
+                guard let o = old["\(s.id)\u{1}\(d.uri.lowercased())"] else { continue }
+                let dirty = o.dirty.exchange(false, ordering: .acquiring)
+                d.flags.store(o.flags.load(ordering: .relaxed), ordering: .relaxed)
+                if dirty { d.dirty.store(true, ordering: .releasing) }
+            }
+        }
     }
 }
 

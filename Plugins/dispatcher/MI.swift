@@ -31,16 +31,17 @@ extension DispatcherModule {
         m.miCommand("ds_push_script_attrs", help: "set the script attrs of the destinations with an address",
                     recipes: [["attrs", "ip", "port", "set"], ["attrs", "ip", "port", "set", "partition"]]) { [self] req in
             guard let rt else { return .error(code: 500, message: "not initialised") }
+            // OpenSIPS's order: attrs (500 when empty), ip, port, set, then the partition (404).
+            guard let attrs = req.string("attrs").value else { return .error(code: -32602, message: "Invalid params") }
+            guard !attrs.isEmpty else { return .error(code: 500, message: "Bad attrs value") }
+            guard let ip = req.string("ip").value, let port = req.int("port").value, let set = req.int("set").value else {
+                return .error(code: -32602, message: "Invalid params")
+            }
             var part = rt.defaultPart
             if case .value(let n) = req.string("partition") {
                 guard let p = rt.byName[n] else { return .error(code: 404, message: "ERROR Unknown partition") }
                 part = p
             }
-            guard let attrs = req.string("attrs").value, let ip = req.string("ip").value,
-                  let port = req.int("port").value, let set = req.int("set").value else {
-                return .error(code: -32602, message: "Invalid params")
-            }
-            guard !attrs.isEmpty else { return .error(code: 500, message: "Bad attrs value") }
             return setScriptAttrs(part, attrs: attrs, ip: ip, port: Int(port), set: Int(set))
                 ? .ok : .error(code: 404, message: "destination not found")
         }
@@ -118,8 +119,9 @@ extension DispatcherModule {
               let d = set.dests.first(where: { $0.uri.utf8.count == address.utf8.count && $0.uri.lowercased() == address.lowercased() }) else {
             return .error(code: 404, message: "destination not found")
         }
-        // As OpenSIPS: `p` counts one failure; the destination enters probing at ds_probing_threshold of them.
-        changeState(d, part: part, to: state, reason: "MI command", thresholded: true)
+        // As OpenSIPS: `p` counts one failure (the destination enters probing at ds_probing_threshold of them), or, on
+        // an inactive destination, counts nothing and makes it active.
+        changeState(d, part: part, to: state, reason: "MI command", thresholded: true, clearInactive: true)
         return .ok
     }
 }

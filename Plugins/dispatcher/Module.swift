@@ -273,7 +273,7 @@ final class DispatcherModule: Sendable {
         let rt = try Runtime(cfg: cfg, parts: parts, defaultName: defaultName, host: host, fsBinder: binder)
         for p in parts {
             do {
-                let r = try Loader.load(p, cfg: cfg, fs: binder, host: host, previous: nil, inheritState: false)
+                let r = try Loader.load(p, cfg: cfg, fs: binder, host: host, reloading: false)
                 p.publish(r.data)
                 host.log(.notice, "partition \(p.cfg.name): \(r.loaded) destinations loaded (\(r.discarded) discarded) in \(r.data.sets.count) sets")
             } catch {
@@ -342,8 +342,9 @@ final class DispatcherModule: Sendable {
         for p in targets {
             let r: Result<Void, LoadError> = p.reloadLock.withLock { _ in
                 do {
-                    let res = try Loader.load(p, cfg: rt.cfg, fs: rt.fsBinder, host: host, previous: p.data,
-                                              inheritState: inheritState)
+                    let res = try Loader.load(p, cfg: rt.cfg, fs: rt.fsBinder, host: host, reloading: true)
+                    // The old state is read only now, after the (possibly slow) DNS lookups of the load.
+                    if inheritState { Loader.inheritState(from: p.data, into: res.data) }
                     p.publish(res.data)
                     host.log(.notice, "ds_reload: partition \(p.cfg.name): \(res.loaded) destinations loaded (\(res.discarded) discarded)")
                     return .success(())

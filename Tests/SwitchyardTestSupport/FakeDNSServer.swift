@@ -42,6 +42,8 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
     private let silent = Mutex<Set<String>>([])
     /// Names whose records carry another TTL than 30 s.
     private let ttls = Mutex<[String: UInt32]>([:])
+    /// Names whose answers wait for release(name) (a slow DNS server), with where each one goes.
+    private let held = Mutex<[String: [(reply: [UInt8], to: sockaddr_in)]]>([:])
     private let log = Mutex<[Question]>([])
     private let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
@@ -78,6 +80,14 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
     /// Questions for `name` are recorded and never answered.
     public func silence(_ name: String) { silent.withLock { _ = $0.insert(Self.key(name)) } }
 
+    /// Answers for `name` are kept back until release(name) sends them (a lookup that takes as long as the test wants).
+    public func hold(_ name: String) { held.withLock { $0[Self.key(name)] = [] } }
+
+    /// Sends the answers kept back for `name`; later questions are answered at once.
+    public func release(_ name: String) {
+        for var w in held.withLock({ $0.removeValue(forKey: Self.key(name)) }) ?? [] { send(w.reply, to: &w.to) }
+    }
+
     public var questions: [Question] { log.withLock { $0 } }
 
     public func asked(_ name: String, type: Int) -> Int { questions.filter { $0.name == Self.key(name) && $0.type == type }.count }
@@ -97,17 +107,27 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
             let n = withUnsafeMutablePointer(to: &from) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(socket.fd, &buf, buf.count, 0, $0, &len) }
             }
-            guard n >= 12, let reply = answer(Array(buf[0..<n])) else { continue }
-            _ = withUnsafePointer(to: &from) { a in
-                a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    reply.withUnsafeBytes { sendto(socket.fd, $0.baseAddress, $0.count, 0, sa, len) }
-                }
+            guard n >= 12, let (name, reply) = answer(Array(buf[0..<n])) else { continue }
+            let kept = held.withLock { h in
+                guard h[name] != nil else { return false }
+                h[name]!.append((reply, from))
+                return true
+            }
+            if !kept { send(reply, to: &from) }
+        }
+    }
+
+    private func send(_ reply: [UInt8], to: inout sockaddr_in) {
+        _ = withUnsafePointer(to: &to) { a in
+            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                reply.withUnsafeBytes { sendto(socket.fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
         }
     }
 
-    /// The reply to a query: its question echoed, the table's records of that type (no name compression).
-    private func answer(_ q: [UInt8]) -> [UInt8]? {
+    /// The name asked and the reply to a query: its question echoed, the table's records of that type (no name
+    /// compression).
+    private func answer(_ q: [UInt8]) -> (String, [UInt8])? {
         var i = 12
         var labels: [String] = []
         while i < q.count, q[i] != 0 {
@@ -135,7 +155,7 @@ public final class FakeDNSServer: @unchecked Sendable { // socket and thread set
             out += [UInt8(data.count >> 8), UInt8(data.count & 0xff)] + data
         }
         if let cut = truncated.withLock({ $0[name] }), cut < out.count { out = Array(out[0..<cut]) }
-        return out
+        return (name, out)
     }
 
     static func encodeName(_ name: String) -> [UInt8] {

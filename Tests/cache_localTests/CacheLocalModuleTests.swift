@@ -377,6 +377,16 @@ final class CacheLocalModuleTests: XCTestCase {
         XCTAssertEqual(mi(h, "cache_remove", #"{"system":"local:g","attr":"m"}"#)?["result"]?.stringValue, "OK")
         XCTAssertNotNil(mi(h, "cache_fetch", #"{"system":"local:g","attr":"m"}"#)?["error"])
         XCTAssertNotNil(mi(h, "cache_fetch", #"{"system":"local:nogroup","attr":"m"}"#)?["error"])
+        // OpenSIPS's order of checks: expire, then the cache id, then attr and value, then the backend lookup.
+        func data(_ method: String, _ params: String) -> String? { mi(h, method, params)?["error"]?["data"]?.stringValue }
+        XCTAssertEqual(data("cache_store", #"{"system":"","attr":"","value":"","expire":-1}"#), "Negative expire value")
+        XCTAssertEqual(data("cache_store", #"{"system":"","attr":"","value":""}"#), "Empty memory cache id")
+        XCTAssertEqual(data("cache_fetch", #"{"system":"","attr":""}"#), "Empty memory cache id")
+        XCTAssertEqual(data("cache_remove", #"{"system":"","attr":""}"#), "Empty memory cache id")
+        XCTAssertEqual(data("cache_store", #"{"system":"nosuch","attr":"","value":"v"}"#), "Empty attribute name")
+        XCTAssertEqual(data("cache_store", #"{"system":"nosuch","attr":"a","value":""}"#), "Empty value")
+        XCTAssertEqual(data("cache_fetch", #"{"system":"nosuch","attr":""}"#), "Empty attribute name")
+        XCTAssertEqual(mi(h, "cache_store", #"{"system":"nosuch","attr":"a","value":"v"}"#)?["error"]?["code"]?.intValue, 500)
     }
 
     // MARK: - Concurrency

@@ -90,6 +90,35 @@ final class CachedbRedisTests: XCTestCase {
         _ = try redisCLI(["DEL", c, i, h, h + "x"])
     }
 
+    /// As OpenSIPS (SET then EXPIRE, INCRBY then EXPIRE, for any expire ≠ 0): a negative expire makes Redis delete the
+    /// key, and the call still succeeds. A raw query's error is logged with Redis's error code, not the query's words.
+    func testNegativeExpireDeletesTheKeyAndRawQueryErrorsHideTheArguments() throws {
+        let s = try server()
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let OK = SY_CACHEDB_OK.rawValue
+        let k = key("negstore")
+        XCTAssertEqual(r.store(k, "kept"), OK)
+        XCTAssertEqual(try redisCLI(["GET", k]), "kept")
+        XCTAssertEqual(r.store(k, "gone", expire: -5), OK)
+        XCTAssertEqual(try redisCLI(["EXISTS", k]), "0")
+        XCTAssertEqual(r.fetch(k).0, SY_CACHEDB_NOT_FOUND.rawValue)
+        let c = key("negcounter")
+        XCTAssertEqual(r.add(c, 5, expire: 100).1, 5)
+        XCTAssertGreaterThan(Int(try redisCLI(["TTL", c])) ?? 0, 90)
+        let (rc, n) = r.add(c, 2, expire: -1)
+        XCTAssertEqual(rc, OK)
+        XCTAssertEqual(n, 7)                                              // INCRBY's answer, then the key is deleted
+        XCTAssertEqual(try redisCLI(["EXISTS", c]), "0")
+        XCTAssertEqual(r.add(c, -3, expire: -1).1, -3)                    // sub: DECRBY from a missing key
+        XCTAssertEqual(try redisCLI(["EXISTS", c]), "0")
+
+        XCTAssertEqual(r.raw("NOSUCHCMD \(k) s3cr3t-arg").0, SY_CACHEDB_ERROR.rawValue)
+        let lines = s.collector.messages
+        XCTAssertEqual(lines.filter { $0.contains("NOSUCHCMD failed: Redis answered: ERR") }.count, 1, lines.joined(separator: "\n"))
+        XCTAssertFalse(lines.contains { $0.contains("s3cr3t-arg") }, lines.joined(separator: "\n"))
+    }
+
     func testGroupsAreSeparateDatabases() throws {
         let s = try server()
         defer { s.stop() }

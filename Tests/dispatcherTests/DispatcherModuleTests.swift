@@ -298,7 +298,11 @@ final class DispatcherModuleTests: XCTestCase {
         }
         // Literal flags and partition names are checked at startup (OpenSIPS's fixups); variables at each call.
         for (call, text) in [("ds_select_dst(1, 4, \"fx\")", "unknown flag 'x'"), ("ds_select_dst(1, 4, \"f\", \"nope\")", "unknown partition 'nope'"),
-                             ("ds_next_dst(\"nope\")", "unknown partition 'nope'"), ("ds_count(1, \"a\", $var(n), \"nope\")", "unknown partition 'nope'")] {
+                             ("ds_next_dst(\"nope\")", "unknown partition 'nope'"), ("ds_count(1, \"a\", $var(n), \"nope\")", "unknown partition 'nope'"),
+                             ("ds_mark_dst(\"i\", \"nope\")", "unknown partition 'nope'"),
+                             ("ds_is_in_list(\"10.0.0.1\", 5060, 1, \"nope\")", "unknown partition 'nope'"),
+                             ("ds_push_script_attrs(\"z=1\", \"10.0.0.1\", 5060, 1, \"nope\")", "unknown partition 'nope'"),
+                             ("ds_get_script_attrs(\"sip:10.0.0.1\", 1, \"nope\", $var(o))", "unknown partition 'nope'")] {
             let h = Harness("""
             mpath = "\(Repo.buildDirectory.path)"
             loadmodule "db_sqlite.so"
@@ -310,5 +314,106 @@ final class DispatcherModuleTests: XCTestCase {
             XCTAssertEqual(errs.count, 1, "\(call): \(errs)")
             XCTAssertTrue(errs.joined().contains(text), "\(call): \(errs)")
         }
+    }
+
+    /// A partition named by a variable is looked up at each call: an unknown one makes the function return -1 and is
+    /// logged once per function and name; a known one works as the literal would.
+    func testPartitionInAVariableIsCheckedAtEachCall() throws {
+        let db = try SQLiteCLI.database(Self.fixture)
+        let port = Ports.udp()
+        let h = try server(db: db, port: port, route: """
+            $var(p) = $rU;
+            $var(r) = "";
+            if (ds_is_in_list("10.0.0.1", 5060, 1, $var(p))) { $var(r) = $var(r) + "y"; } else { $var(r) = $var(r) + "n"; }
+            if (ds_select_dst(1, 8, "f", $var(p))) { $var(r) = $var(r) + "y"; } else { $var(r) = $var(r) + "n"; }
+            ds_select_dst(1, 8, "f");
+            if (ds_mark_dst("i", $var(p))) { $var(r) = $var(r) + "y"; } else { $var(r) = $var(r) + "n"; }
+            if (ds_push_script_attrs("z=1", "10.0.0.1", 5060, 1, $var(p))) { $var(r) = $var(r) + "y"; } else { $var(r) = $var(r) + "n"; }
+            sl_send_reply(200, "$var(r)");
+            """)
+        let c = try UDPSocket()
+        func q(_ user: String) -> String? {
+            c.request(server: port, user: user).flatMap { $0.split(separator: " ", maxSplits: 2).dropFirst(2).first.map(String.init) }
+        }
+        XCTAssertEqual(q("nope"), "nnnn")
+        XCTAssertEqual(q("nope"), "nnnn")
+        for f in ["ds_is_in_list", "ds_select_dst", "ds_mark_dst", "ds_push_script_attrs"] {
+            XCTAssertEqual(h.messages.filter { $0.contains("\(f): unknown partition 'nope'") }.count, 1, "\(f): \(h.log)")
+        }
+        XCTAssertEqual(q("default"), "yyyy")
+        // ds_mark_dst on the known partition did mark the selected destination (10.0.0.2, the first of set 1).
+        let dests = h.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]
+        XCTAssertEqual(dests?[0]?["URI"]?.stringValue, "sip:10.0.0.2")
+        XCTAssertEqual(dests?[0]?["state"]?.stringValue, "Inactive")
+    }
+
+    /// OpenSIPS's MI codes and order of checks, and `p` as its ds_mi_set / ds_mark_dst apply it: on a destination
+    /// that is not inactive it counts one failure (probing at the ds_probing_threshold-th, 3 here); on an inactive one
+    /// it counts nothing and clears INACTIVE (the destination turns active).
+    func testMIErrorCodesAndProbingStep() throws {
+        let db = try SQLiteCLI.database(Self.fixture)
+        let port = Ports.udp()
+        let h = try server(db: db, port: port, route: """
+            if ($rU == "markp") {
+                $avp(ds_grp_failover) = 1; $avp(ds_dst_failover) = "sip:10.0.0.3";
+                if (ds_mark_dst("p")) { sl_send_reply(200, "marked"); } else { sl_send_reply(200, "not marked"); }
+                exit;
+            }
+            sl_send_reply(200, "OK");
+            """, extra: """
+            event_route[E_DISPATCHER_STATUS] {
+                xlog("L_NOTICE", "EVENT address=$param(address) status=$param(status) reason=$param(reason)\\n");
+            }
+            """)
+        func state(_ uri: String) -> String? {
+            let dests = h.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]
+            return (0..<3).compactMap { dests?[$0] }.first { $0["URI"]?.stringValue == uri }?["state"]?.stringValue
+        }
+        func set(_ st: String, _ uri: String) -> String? {
+            h.mi("ds_set_state", #"{"state":"\#(st)","group":"1","address":"\#(uri)"}"#)?["result"]?.stringValue
+        }
+        // ds_reload of an unknown partition is 500 (ds_set_state's is 404); a group that is not a number is 500.
+        let unknown = h.mi("ds_reload", #"{"partition":"nope"}"#)?["error"]
+        XCTAssertEqual(unknown?["code"]?.intValue, 500)
+        XCTAssertEqual(unknown?["message"]?.stringValue, "ERROR Unknown partition")
+        let badGroup = h.mi("ds_set_state", #"{"state":"i","group":"one","address":"sip:10.0.0.3"}"#)?["error"]
+        XCTAssertEqual(badGroup?["code"]?.intValue, 500)
+        XCTAssertEqual(badGroup?["message"]?.stringValue, "bad group value")
+
+        // p on an active destination: probing at the third.
+        for n in 1...3 {
+            XCTAssertEqual(set("p", "sip:10.0.0.1"), "OK")
+            XCTAssertEqual(state("sip:10.0.0.1"), n < 3 ? "Active" : "Probing", "after \(n) p")
+        }
+        // p on an inactive destination: active at once, nothing counted (two more p leave it active, the third of
+        // those puts it in probing).
+        XCTAssertEqual(set("i", "sip:10.0.0.2"), "OK")
+        XCTAssertEqual(state("sip:10.0.0.2"), "Inactive")
+        XCTAssertEqual(set("p", "sip:10.0.0.2"), "OK")
+        XCTAssertEqual(state("sip:10.0.0.2"), "Active")
+        XCTAssertTrue(waitUntil(5) { h.log.contains("EVENT address=sip:10.0.0.2 status=active reason=MI command") }, h.log)
+        for n in 1...3 {
+            XCTAssertEqual(set("p", "sip:10.0.0.2"), "OK")
+            XCTAssertEqual(state("sip:10.0.0.2"), n < 3 ? "Active" : "Probing", "after \(n) p")
+        }
+        // The same from the script: ds_mark_dst("p") on an inactive destination makes it active.
+        XCTAssertEqual(set("i", "sip:10.0.0.3"), "OK")
+        let c = try UDPSocket()
+        XCTAssertEqual(c.request(server: port, user: "markp")?.split(separator: " ", maxSplits: 2).last.map(String.init), "marked")
+        XCTAssertEqual(state("sip:10.0.0.3"), "Active")
+        XCTAssertTrue(waitUntil(5) { h.log.contains("EVENT address=sip:10.0.0.3 status=active reason=script function ds_mark()") }, h.log)
+
+        // ds_push_script_attrs: shown as script_attr; attrs are checked before the partition (empty: 500 even with an
+        // unknown partition), then an unknown partition is 404.
+        XCTAssertEqual(h.mi("ds_push_script_attrs", #"{"attrs":"load=3","ip":"10.0.0.2","port":0,"set":1}"#)?["result"]?.stringValue, "OK")
+        let d2 = (0..<3).compactMap { h.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]?[$0] }
+            .first { $0["URI"]?.stringValue == "sip:10.0.0.2" }
+        XCTAssertEqual(d2?["script_attr"]?.stringValue, "load=3")
+        let empty = h.mi("ds_push_script_attrs", #"{"attrs":"","ip":"10.0.0.2","port":0,"set":1,"partition":"nope"}"#)?["error"]
+        XCTAssertEqual(empty?["code"]?.intValue, 500)
+        XCTAssertEqual(empty?["message"]?.stringValue, "Bad attrs value")
+        let noPart = h.mi("ds_push_script_attrs", #"{"attrs":"x","ip":"10.0.0.2","port":0,"set":1,"partition":"nope"}"#)?["error"]
+        XCTAssertEqual(noPart?["code"]?.intValue, 404)
+        XCTAssertEqual(noPart?["message"]?.stringValue, "ERROR Unknown partition")
     }
 }

@@ -3,6 +3,7 @@ import XCTest
 import SwitchyardJSON
 @testable import SwitchyardCore
 import SwitchyardTestSupport
+import Synchronization
 
 /// Destinations resolved at load by the core's resolver (ABI 1.12): a name without a port gives its SRV targets'
 /// addresses at their ports (a NAPTR record's SRV name included). A ds_reload while DNS is silent keeps the old sets
@@ -99,5 +100,66 @@ final class DispatcherSRVTests: XCTestCase {
         XCTAssertTrue(reply?["error"]?["data"]?.stringValue?.contains("DNS did not answer for host 'box.test'") == true,
                       "\(String(describing: reply))")
         XCTAssertEqual(uris(), ["sip:box.test:5070": "10.0.0.7:5070", "sip:10.0.0.1": "10.0.0.1:5060"])
+    }
+
+    /// A state change made while ds_reload waits for DNS is kept: the new destination takes the old one's state (and
+    /// its pending write to the table) only after the lookups, right before the new sets are published.
+    func testStateChangedWhileReloadResolvesIsKept() throws {
+        let dns = try FakeDNSServer()
+        defer { dns.stop() }
+        dns.add("box.test", .a("10.0.0.7"))
+        dns.ttl("box.test", 1) // kept 1 s (the resolver's floor): a reload after that asks again
+        let db = try SQLiteCLI.database("""
+            INSERT INTO dispatcher (setid, destination, weight, priority, attrs, description) VALUES
+              (1, 'sip:10.0.0.1', '1', 0, '', ''), (1, 'sip:box.test:5070', '1', 0, '', '');
+            """)
+        let port = Ports.udp()
+        let h = Harness("""
+        mpath = "\(Repo.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(port)
+        dns_retr_time = 10
+        dns_retr_no = 1
+        dns_use_search_list = 0
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "dispatcher.so"
+        modparam("dispatcher", "db_url", "sqlite://\(db)")
+        route { sl_send_reply(200, "OK"); }
+        """, environment: ["SWITCHYARD_DNS_SERVER": dns.address])
+        try h.prepareAndStart()
+        var stopped = false
+        defer { if !stopped { h.stop() } }
+        func state(_ uri: String) -> String? {
+            let dests = h.mi("ds_list")?["result"]?["PARTITIONS"]?[0]?["SETS"]?[0]?["Destinations"]
+            return (0..<3).compactMap { dests?[$0] }.first { $0["URI"]?.stringValue == uri }?["state"]?.stringValue
+        }
+        XCTAssertEqual(state("sip:10.0.0.1"), "Active")
+        dns.hold("box.test")
+        // Reloads until one asks DNS (the cached answer expired) and so waits for the held answer.
+        let reloaded = Mutex<JSONValue?>(nil)
+        var waiting = false
+        XCTAssertTrue(waitUntil(15) {
+            reloaded.withLock { $0 = nil }
+            let asked = dns.asked("box.test", type: FakeDNSServer.typeA)
+            Thread { let r = h.mi("ds_reload"); reloaded.withLock { $0 = r } }.start()
+            waitUntil(10) { reloaded.withLock { $0 } != nil || dns.asked("box.test", type: FakeDNSServer.typeA) > asked }
+            waiting = dns.asked("box.test", type: FakeDNSServer.typeA) > asked
+            return waiting
+        }, "\(dns.questions)")
+        guard waiting else { return }
+        // The reload is inside its lookup of box.test: set 10.0.0.1 inactive now.
+        XCTAssertEqual(h.mi("ds_set_state", #"{"state":"i","group":"1","address":"sip:10.0.0.1"}"#)?["result"]?.stringValue, "OK")
+        XCTAssertNil(reloaded.withLock { $0 }, "the reload did not wait for DNS")
+        dns.release("box.test")
+        XCTAssertTrue(waitUntil(10) { reloaded.withLock { $0 } != nil })
+        XCTAssertEqual(reloaded.withLock { $0 }?["result"]?.stringValue, "OK", "\(String(describing: reloaded.withLock { $0 }))")
+        XCTAssertEqual(state("sip:10.0.0.1"), "Inactive", h.log)
+        XCTAssertEqual(state("sip:box.test:5070"), "Active")
+        // The pending write went with it: the shutdown flush writes state 1 (inactive) to the table.
+        h.stop()
+        stopped = true
+        XCTAssertEqual(try SQLiteCLI.run(db, "SELECT destination, state FROM dispatcher ORDER BY id;"),
+                       ["sip:10.0.0.1|1", "sip:box.test:5070|0"])
     }
 }

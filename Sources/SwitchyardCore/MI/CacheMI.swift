@@ -14,8 +14,10 @@ extension MICore {
             guard !v.isEmpty else { throw invalid(what) }
             return v
         }
-        @Sendable func backend(_ p: MIRequestParams, _ op: String) throws -> CacheBackend {
-            switch directory.backend(try nonEmpty(p, "system", "Empty memory cache id")) {
+        // The id is checked first, the backend looked up last (after attr and value), as OpenSIPS does.
+        @Sendable func system(_ p: MIRequestParams) throws -> String { try nonEmpty(p, "system", "Empty memory cache id") }
+        @Sendable func backend(_ system: String, _ op: String) throws -> CacheBackend {
+            switch directory.backend(system) {
             case .success(let b): return b
             case .failure(let e): throw MIError(code: 500, message: "Cache \(op) command failed", data: .string(e.message))
             }
@@ -24,21 +26,24 @@ extension MICore {
             ("cache_store", [["system", "attr", "value"], ["system", "attr", "value", "expire"]], { p in
                 let expire = p.has("expire") ? try p.int("expire") : 0
                 guard expire >= 0 else { throw invalid("Negative expire value") }
+                let id = try system(p)
                 let attr = try nonEmpty(p, "attr", "Empty attribute name"), value = try nonEmpty(p, "value", "Empty value")
-                let b = try backend(p, "store")
+                let b = try backend(id, "store")
                 return b.store(attr, value, expire: expire) == 0 ? .ok : .error(code: 500, message: "Cache store command failed")
             }),
             ("cache_fetch", [["system", "attr"]], { p in
+                let id = try system(p)
                 let attr = try nonEmpty(p, "attr", "Empty attribute name")
-                let b = try backend(p, "fetch")
+                let b = try backend(id, "fetch")
                 let (rc, v) = b.fetch(attr)
                 if rc == Int32(SY_CACHEDB_ERROR.rawValue) { return .error(code: 500, message: "Cache fetch command failed") }
                 guard rc == 0, let v, !v.isEmpty else { return .error(code: 400, message: "Value not found") }
                 return .result(.object(JSONObject([("key", .string(attr)), ("value", .string(v))])))
             }),
             ("cache_remove", [["system", "attr"]], { p in
+                let id = try system(p)
                 let attr = try nonEmpty(p, "attr", "Empty attribute name")
-                let b = try backend(p, "remove")
+                let b = try backend(id, "remove")
                 return b.remove(attr) == 0 ? .ok : .error(code: 500, message: "Cache remove command failed")
             }),
         ]
