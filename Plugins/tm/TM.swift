@@ -201,6 +201,7 @@ final class TM: @unchecked Sendable {
         }
         if trying {
             core.send(upstream, tryingBytes)
+            stat(stats?.localReplies)  // OpenSIPS sends it with t_reply: a local reply like any other
             cell.lastReply = tryingBytes
             cell.uasStatus = 100
             cell.lastReplyLocal = true
