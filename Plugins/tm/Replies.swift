@@ -86,7 +86,9 @@ extension TM {
             if br.cancel == .pending || (cell.wasCancelled && br.cancel == .none) {
                 br.receivedAny = true
                 br.cancel = .none
-                sendCancel(cell, br, reason: br.cancelReason.isEmpty ? TM.originatorCancel : br.cancelReason)
+                // The CANCEL owed to a branch that had not answered goes without a Reason (OpenSIPS builds it
+                // outside the upstream CANCEL's handling, where its Reason was set).
+                sendCancel(cell, br, reason: "")
             }
             provisionalTimers(cell, br, code: code)
             if code > 100, !cell.isLocal, !cell.replicated, let bytes = core.buildRelayed(ctx) {
