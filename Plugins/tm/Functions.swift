@@ -49,7 +49,10 @@ extension TM {
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
         if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") {
-            // The ACK of a negative reply ended before the script; this one is end to end (or matches nothing).
+            // The ACK of our negative (or local 2xx) reply goes nowhere (absorbed before the script): 1 after
+            // t_check_trans found it, else 0 as t_newtran's retransmission (the script stops). Any other ACK is end
+            // to end (or matches nothing): forwarded statelessly.
+            if isHopByHopAck(info) { return known?.ackMatched == true ? 1 : 0 }
             return forwardStateless(ctx)
         }
         let tx = known ?? txn(ctx)
@@ -105,11 +108,17 @@ extension TM {
         return 1
     }
 
+    /// The ACK of one of our negative (or local 2xx) replies (see TM.hopByHopAck).
+    func isHopByHopAck(_ info: sy_sip_info) -> Bool {
+        guard let b = TM.bucket(info) else { return false }
+        return table.withBucket(b) { hopByHopAck(info, bucket: b) != nil }
+    }
+
     func tNewtran(_ call: FunctionCall) -> Int32 {
         let tx = txn(call.context)
         if tx.cell != nil { return -10 }
         guard let info = core.info(call.context) else { return -2 }
-        if CoreLink.text(info.method) == "ACK" { return 1 }
+        if CoreLink.text(info.method) == "ACK" { return isHopByHopAck(info) ? 0 : 1 }
         switch newTransaction(call.context, tx: tx) {
         case .created: return 1
         case .retransmission: return 0
@@ -154,11 +163,17 @@ extension TM {
             if k.method == "CANCEL" { return match(k, bucket: b, method: "CANCEL", cancelLookup: true) != nil ? 1 : -1 }
             if tx.cell != nil { return 1 }
             if let c = match(k, bucket: b, method: k.method) {
-                if k.method == "ACK" { return c.uasStatus >= 300 ? 1 : -2 }
+                if k.method == "ACK" {
+                    tx.ackMatched = c.uasStatus >= 300
+                    return c.uasStatus >= 300 ? 1 : -2
+                }
                 if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
                 return 0
             }
-            if k.method == "ACK", matchLocal2xx(k, bucket: b) != nil { return 1 }
+            if k.method == "ACK", matchLocal2xx(k, bucket: b) != nil {
+                tx.ackMatched = true
+                return 1
+            }
             return -1
         }
     }
@@ -259,6 +274,8 @@ extension TM {
             } else if flags.contains("o") {
                 for b in c.currentSet where b.finalCode == 0 && b !== current { sendCancel(c, b, reason: "") }
             } else if tx.replyCode < 200 {
+                // The reply route runs before the branch counts as answered; the reply in hand answers it.
+                current.receivedAny = true
                 sendCancel(c, current, reason: "")
             }
             return 1

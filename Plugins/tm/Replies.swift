@@ -35,6 +35,22 @@ extension TM {
         // Any reply stops INVITE retransmissions; a provisional one slows non-INVITE ones to T2.
         if cell.isInvite || code >= 200 { br.retrAt = 0 } else if br.retrAt > 0 { br.retrInterval = Int64(cfg.t2) }
         if cell.isInvite && code >= 300 { sendAck(cell, br, toLine: host.sipHeader(ctx, "To")) }
+        // Reply routes: the branch's, then the transaction's, for every matched reply (retransmissions and replies
+        // after the final included), before the branch counts as answered (`t_local_replied("all")` there still
+        // sees this branch silent). A provisional reply dropped there is forgotten: no fr_inv, no pending CANCEL,
+        // the branch still unanswered (OpenSIPS).
+        if br.onReply != nil || cell.onReply != nil {
+            let tx = txn(ctx)
+            tx.cell = cell
+            tx.kind = .reply
+            tx.branchIndex = bi
+            tx.replyCode = code
+            tx.replyReason = CoreLink.text(info.reason)
+            _ = core.dropped(ctx)
+            if let r = br.onReply { core.run(ctx, r) }
+            if let r = cell.onReply { core.run(ctx, r) }
+            if code < 200 && core.dropped(ctx) { return 1 }
+        }
         br.receivedAny = true
         if br.finalCode >= 200 && cell.isLocal {
             // A retransmitted 2xx of our INVITE gets our ACK again; nothing else is done with it.
@@ -42,8 +58,10 @@ extension TM {
             return 1
         }
         if br.finalCode >= 200 {
-            // A retransmitted final: only 2xx of an INVITE go on (the ACK is end to end).
-            if cell.isInvite && code < 300 && code >= 200 && !cell.replicated, let bytes = core.buildRelayed(ctx) {
+            // A retransmitted final: only 2xx of an INVITE go on (the ACK is end to end), and while the transaction
+            // is still open only after a 2xx on this branch (a 2xx after this branch's 408 or 486 is discarded).
+            if cell.isInvite && code < 300 && code >= 200 && !cell.replicated && (cell.completed || br.finalCode < 300),
+               let bytes = core.buildRelayed(ctx) {
                 core.send(cell.upstream, bytes)
                 stat(stats?.relayedReplies)
             }
@@ -63,28 +81,14 @@ extension TM {
             reschedule(cell)
             return 1
         }
-        // Reply routes: the branch's, then the transaction's.
-        if br.onReply != nil || cell.onReply != nil {
-            let tx = txn(ctx)
-            tx.cell = cell
-            tx.kind = .reply
-            tx.branchIndex = bi
-            tx.replyCode = code
-            tx.replyReason = CoreLink.text(info.reason)
-            _ = core.dropped(ctx)
-            if let r = br.onReply { core.run(ctx, r) }
-            if let r = cell.onReply { core.run(ctx, r) }
-            if code < 200 && core.dropped(ctx) {
-                provisionalTimers(cell, br, code: code)
-                return 1
-            }
-        }
         br.lastCode = code
         if code < 200 {
             if br.cancel == .pending || (cell.wasCancelled && br.cancel == .none) {
                 br.receivedAny = true
                 br.cancel = .none
-                sendCancel(cell, br, reason: br.cancelReason.isEmpty ? TM.originatorCancel : br.cancelReason)
+                // The CANCEL owed to a branch that had not answered goes without a Reason (OpenSIPS builds it
+                // outside the upstream CANCEL's handling, where its Reason was set).
+                sendCancel(cell, br, reason: "")
             }
             provisionalTimers(cell, br, code: code)
             if code > 100, !cell.isLocal, !cell.replicated, let bytes = core.buildRelayed(ctx) {

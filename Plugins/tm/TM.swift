@@ -80,8 +80,10 @@ final class TM: @unchecked Sendable {
 
     // MARK: the request hook
 
-    /// Before the script: retransmissions get the last reply again; ACKs of our negative (or local 2xx) replies end
-    /// here. Returns 1 when the request was consumed.
+    /// Before the script: retransmissions get the last reply again (the script does not run). The ACK of one of
+    /// our negative (or local 2xx) replies stops that reply's retransmissions here, then the script runs as in
+    /// OpenSIPS (its `xlog` lines print; `t_check_trans` is true, `t_relay` sends nothing). Returns 1 when the
+    /// request was consumed.
     func requestIn(_ ctx: SYContext, _ info: sy_sip_info) -> Int32 {
         guard let b = TM.bucket(info) else { return 0 }
         table.lock(b)
@@ -89,18 +91,7 @@ final class TM: @unchecked Sendable {
         // Most requests start a transaction: an empty bucket answers without reading anything else.
         if table.isEmpty(b) { return 0 }
         if CoreLink.equals(info.method, literal: "ACK") {
-            if let c = match(info, bucket: b, isAck: true), c.uasStatus >= 300 {
-                absorbAck(c)
-                return 1
-            }
-            // Only a bucket holding a 2xx answered here can match by dialog: the keys are copied for it alone.
-            let local2xx = table.bucket(b).contains { c in
-                c.isInvite && !c.removed && c.lastReplyLocal && (200..<300).contains(c.uasStatus)
-            }
-            if local2xx, let c = matchLocal2xx(MessageKeys(info), bucket: b) {
-                absorbAck(c)
-                return 1
-            }
+            if let c = hopByHopAck(info, bucket: b) { absorbAck(c) }
             return 0
         }
         guard let c = match(info, bucket: b, isAck: false) else { return 0 }
@@ -129,6 +120,17 @@ final class TM: @unchecked Sendable {
             return c
         }
         return nil
+    }
+
+    /// The INVITE cell an ACK confirms hop by hop: one we answered negatively, or with a 2xx of our own (matched by
+    /// dialog). Bucket lock held.
+    func hopByHopAck(_ info: sy_sip_info, bucket b: Int) -> Cell? {
+        if let c = match(info, bucket: b, isAck: true), c.uasStatus >= 300 { return c }
+        // Only a bucket holding a 2xx answered here can match by dialog: the keys are copied for it alone.
+        let local2xx = table.bucket(b).contains { c in
+            c.isInvite && !c.removed && c.lastReplyLocal && (200..<300).contains(c.uasStatus)
+        }
+        return local2xx ? matchLocal2xx(MessageKeys(info), bucket: b) : nil
     }
 
     func absorbAck(_ c: Cell) {
@@ -201,6 +203,7 @@ final class TM: @unchecked Sendable {
         }
         if trying {
             core.send(upstream, tryingBytes)
+            stat(stats?.localReplies)  // OpenSIPS sends it with t_reply: a local reply like any other
             cell.lastReply = tryingBytes
             cell.uasStatus = 100
             cell.lastReplyLocal = true

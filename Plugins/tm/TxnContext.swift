@@ -21,6 +21,8 @@ final class TxnContext {
     enum Kind { case request, branch, reply, failure }
     var kind = Kind.request
     var cancelReason: String?
+    /// t_check_trans found the ACK's INVITE (our negative or local 2xx reply): t_relay then returns 1 (else 0).
+    var ackMatched = false
     /// Route a branch route armed for its own branch only (t_on_reply in a branch route).
     var branchOnReply: OpaquePointer?
     /// What the branch route being run attached to its branch ($bavp, $tm.branch.flag/attr).

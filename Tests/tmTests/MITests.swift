@@ -65,7 +65,10 @@ final class MITests: TMTestCase {
         XCTAssertEqual(rcS, 0, outS)
         let stats = try JSONSerialization.jsonObject(with: Data(outS.utf8)) as? [String: Any]
         XCTAssertEqual(stats?["tm:UAS_transactions"] as? Int, 2, outS)
-        XCTAssertEqual(stats?["tm:local_replies"] as? Int, 1, outS)
+        // Two `100 Giving it a try` (sent with t_reply in OpenSIPS: local replies) and the MI 486.
+        XCTAssertEqual(stats?["tm:local_replies"] as? Int, 3, outS)
+        XCTAssertEqual(stats?["tm:received_replies"] as? Int, 1, outS)
+        XCTAssertEqual(stats?["tm:relayed_replies"] as? Int, 1, outS)
         XCTAssertEqual(stats?["tm:inuse_transactions"] as? Int, 2, outS)
         XCTAssertNotNil(stats?["tm:timeout_finalresponse_inv"], outS)
 
