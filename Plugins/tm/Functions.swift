@@ -170,10 +170,9 @@ extension TM {
                 if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
                 return 0
             }
-            if k.method == "ACK", matchLocal2xx(k, bucket: b) != nil {
-                tx.ackMatched = true
-                return 1
-            }
+            // The ACK of our local 2xx is matched dialog-wise as an end-to-end ACK (OpenSIPS): -2, and t_relay
+            // then gives 0 (absorbed, the script stops).
+            if k.method == "ACK", matchLocal2xx(k, bucket: b) != nil { return -2 }
             return -1
         }
     }
