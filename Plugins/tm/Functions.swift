@@ -267,15 +267,14 @@ extension TM {
             let current = c.branches[tx.branchIndex]
             if flags.contains("a") {
                 for b in c.currentSet where b.finalCode == 0 && !(b === current && tx.replyCode >= 200) {
-                    b.receivedAny = b.receivedAny || b === current
-                    sendCancel(c, b, reason: "")
+                    if b !== current { sendCancel(c, b, reason: "") } else if b.cancel == .none { b.cancel = .pending }
                 }
             } else if flags.contains("o") {
                 for b in c.currentSet where b.finalCode == 0 && b !== current { sendCancel(c, b, reason: "") }
             } else if tx.replyCode < 200 {
-                // The reply route runs before the branch counts as answered; the reply in hand answers it.
-                current.receivedAny = true
-                sendCancel(c, current, reason: "")
+                // The reply route runs before the branch counts as answered: the CANCEL is owed, sent once the reply
+                // in hand answers it (nothing goes out if the route drops it, as OpenSIPS only marks the branch).
+                if current.cancel == .none { current.cancel = .pending }
             }
             return 1
         }

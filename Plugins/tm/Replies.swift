@@ -50,7 +50,8 @@ extension TM {
             tx.replyReason = CoreLink.text(info.reason)
             _ = core.dropped(ctx)
             if let r = br.onReply { core.run(ctx, r) }
-            if let r = cell.onReply { core.run(ctx, r) }
+            // A provisional reply the branch's route dropped is gone: the transaction's route does not see it.
+            if let r = cell.onReply, !(code < 200 && br.onReply != nil && core.dropped(ctx)) { core.run(ctx, r) }
             if code < 200 && core.dropped(ctx) { return 1 }
         }
         br.receivedAny = true
