@@ -170,10 +170,9 @@ extension TM {
                 if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
                 return 0
             }
-            if k.method == "ACK", matchLocal2xx(k, bucket: b) != nil {
-                tx.ackMatched = true
-                return 1
-            }
+            // The ACK of our local 2xx is matched dialog-wise as an end-to-end ACK (OpenSIPS): -2, and t_relay
+            // then gives 0 (absorbed, the script stops).
+            if k.method == "ACK", matchLocal2xx(k, bucket: b) != nil { return -2 }
             return -1
         }
     }
@@ -268,15 +267,14 @@ extension TM {
             let current = c.branches[tx.branchIndex]
             if flags.contains("a") {
                 for b in c.currentSet where b.finalCode == 0 && !(b === current && tx.replyCode >= 200) {
-                    b.receivedAny = b.receivedAny || b === current
-                    sendCancel(c, b, reason: "")
+                    if b !== current { sendCancel(c, b, reason: "") } else if b.cancel == .none { b.cancel = .pending }
                 }
             } else if flags.contains("o") {
                 for b in c.currentSet where b.finalCode == 0 && b !== current { sendCancel(c, b, reason: "") }
             } else if tx.replyCode < 200 {
-                // The reply route runs before the branch counts as answered; the reply in hand answers it.
-                current.receivedAny = true
-                sendCancel(c, current, reason: "")
+                // The reply route runs before the branch counts as answered: the CANCEL is owed, sent once the reply
+                // in hand answers it (nothing goes out if the route drops it, as OpenSIPS only marks the branch).
+                if current.cancel == .none { current.cancel = .pending }
             }
             return 1
         }

@@ -32,8 +32,10 @@ extension TM {
         // A reply to a request of ours goes to the requester as received.
         let raw: [UInt8]? = cell.isLocal ? rawMessage(ctx) : nil
         fire(cell.callbacks, TMCB.responseIn, cell, code: code, ctx: ctx, reply: raw)
-        // Any reply stops INVITE retransmissions; a provisional one slows non-INVITE ones to T2.
-        if cell.isInvite || code >= 200 { br.retrAt = 0 } else if br.retrAt > 0 { br.retrInterval = Int64(cfg.t2) }
+        // Any reply stops the retransmissions; a provisional one to a non-INVITE re-arms them at T2 below, unless the
+        // reply route drops it (OpenSIPS).
+        let retransmitting = br.retrAt > 0
+        br.retrAt = 0
         if cell.isInvite && code >= 300 { sendAck(cell, br, toLine: host.sipHeader(ctx, "To")) }
         // Reply routes: the branch's, then the transaction's, for every matched reply (retransmissions and replies
         // after the final included), before the branch counts as answered (`t_local_replied("all")` there still
@@ -48,10 +50,19 @@ extension TM {
             tx.replyReason = CoreLink.text(info.reason)
             _ = core.dropped(ctx)
             if let r = br.onReply { core.run(ctx, r) }
-            if let r = cell.onReply { core.run(ctx, r) }
+            // A provisional reply the branch's route dropped is gone: the transaction's route does not see it.
+            if let r = cell.onReply, !(code < 200 && br.onReply != nil && core.dropped(ctx)) { core.run(ctx, r) }
             if code < 200 && core.dropped(ctx) { return 1 }
         }
         br.receivedAny = true
+        // The CANCEL owed to a branch that had not answered goes out with its first provisional reply, whatever
+        // the transaction's state (OpenSIPS's reply_received): a silent branch of an answered ring group, or one
+        // that timed out before a failover, stops ringing. Its Reason is the one build_cancel adds itself: "call
+        // completed elsewhere" once a 200 went upstream, none otherwise (the upstream CANCEL's is long reset).
+        if code < 200 && cell.isInvite && (br.cancel == .pending || (cell.wasCancelled && br.cancel == .none && br.finalCode == 0)) {
+            br.cancel = .none
+            sendCancel(cell, br, reason: cell.uasStatus == 200 ? TM.completedElsewhere : "", owed: true)
+        }
         if br.finalCode >= 200 && cell.isLocal {
             // A retransmitted 2xx of our INVITE gets our ACK again; nothing else is done with it.
             if cell.isInvite && (200..<300).contains(code), let raw { sendAck2xx(cell, br, reply: raw) }
@@ -83,12 +94,9 @@ extension TM {
         }
         br.lastCode = code
         if code < 200 {
-            if br.cancel == .pending || (cell.wasCancelled && br.cancel == .none) {
-                br.receivedAny = true
-                br.cancel = .none
-                // The CANCEL owed to a branch that had not answered goes without a Reason (OpenSIPS builds it
-                // outside the upstream CANCEL's handling, where its Reason was set).
-                sendCancel(cell, br, reason: "")
+            if !cell.isInvite && retransmitting {
+                br.retrInterval = Int64(cfg.t2)
+                br.retrAt = nowMS() + br.retrInterval
             }
             provisionalTimers(cell, br, code: code)
             if code > 100, !cell.isLocal, !cell.replicated, let bytes = core.buildRelayed(ctx) {
@@ -142,6 +150,7 @@ extension TM {
         return nil
     }
 
+    static let completedElsewhere = "Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n"
     static let originatorCancel = "Reason: SIP;cause=487;text=\"ORIGINATOR_CANCEL\"\r\n"
 
     /// fr_inv replaces fr on an INVITE branch at a provisional reply (every one, or only a better one).
@@ -324,12 +333,13 @@ extension TM {
         reschedule(cell)
     }
 
-    /// No final reply on a branch in time: CANCEL it if it rang, and fake a 408 on it.
+    /// No final reply on a branch in time: CANCEL it (at once if it rang, else owed until its first provisional
+    /// reply, as OpenSIPS marks it to be cancelled), and fake a 408 on it.
     func timeout(_ cell: Cell, _ b: Branch) {
         b.retrAt = 0
         b.frAt = 0
         stat(b.frIsInv ? stats?.timeoutFRInv : stats?.timeoutFR)
-        if cell.isInvite && b.receivedAny { sendCancel(cell, b, reason: "Reason: SIP;cause=480;text=\"NO_ANSWER\"\r\n") }
+        if cell.isInvite { sendCancel(cell, b, reason: "Reason: SIP;cause=480;text=\"NO_ANSWER\"\r\n") }
         b.finalCode = 408
         b.localFinal = true
         b.finalReply = nil

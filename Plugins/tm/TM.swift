@@ -233,7 +233,7 @@ final class TM: @unchecked Sendable {
         if cell.noNewBranches || cell.completed { return -3 }
         if cancelFirst {
             for b in cell.currentSet where b.finalCode == 0 {
-                sendCancel(cell, b, reason: "Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n")
+                sendCancel(cell, b, reason: TM.completedElsewhere)
             }
         }
         // Armed in this route after the cell was made (t_on_* after t_newtran, or in a failure route).
@@ -447,7 +447,7 @@ final class TM: @unchecked Sendable {
 
     /// After a final reply went upstream: cancel what is pending, then retransmit until the ACK, or wait.
     func finalSent(_ cell: Cell, code: Int, local: Bool) {
-        let reason = code == 200 ? "Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n" : ""
+        let reason = code == 200 ? TM.completedElsewhere : ""
         if cell.isInvite {
             for b in cell.branches where b.finalCode == 0 { sendCancel(cell, b, reason: reason) }
         }
@@ -518,8 +518,10 @@ final class TM: @unchecked Sendable {
     // MARK: CANCEL and ACK built here
 
     /// A CANCEL for a branch (sent now if the branch ever answered, else owed until its first provisional reply).
-    func sendCancel(_ cell: Cell, _ b: Branch, reason: String) {
-        guard b.cancel != .sent, b.finalCode == 0 else { return }
+    /// `owed`: the CANCEL held back for a silent branch, sent at its first provisional reply even when the branch
+    /// has its (faked) final meanwhile.
+    func sendCancel(_ cell: Cell, _ b: Branch, reason: String, owed: Bool = false) {
+        guard b.cancel != .sent, b.finalCode == 0 || owed else { return }
         b.cancelReason = reason
         guard b.receivedAny else {
             b.cancel = .pending

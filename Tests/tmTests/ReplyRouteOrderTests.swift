@@ -66,7 +66,10 @@ final class ReplyRouteOrderTests: TMTestCase {
     }
 
     /// A 200 arriving on a branch that already ended (its 486, ACKed here) while another branch still rings is
-    /// discarded: it neither reaches the caller nor completes the transaction; the ringing branch's 480 (priority 680 against the 486's 686) goes upstream.
+    /// discarded: it neither reaches the caller nor completes the transaction; the ringing branch's 480 (priority
+    /// 680 against the 486's 686) goes upstream. Once that final is out, the same 200 again is relayed (the ACK is
+    /// end to end), as OpenSIPS. The 480 is sent only after the reply route saw the 200, so the 200 is handled
+    /// first whichever worker takes which.
     func testLate2xxOnAnEndedBranchIsDiscarded() throws {
         let ports = LocalPorts.freePorts(4)
         let (proxy, caller, busy, ringing) = (ports[0], ports[1], ports[2], ports[3])
@@ -74,7 +77,11 @@ final class ReplyRouteOrderTests: TMTestCase {
         route {
             append_branch("sip:bob@127.0.0.1:\(ringing)");
             $du = "sip:127.0.0.1:\(busy)";
+            t_on_reply("seen");
             t_relay();
+        }
+        onreply_route[seen] {
+            xlog("L_NOTICE", "reply $rs seen\n");
         }
         """, port: proxy)
         let uac = try RawSIP(port: caller)
@@ -89,10 +96,16 @@ final class ReplyRouteOrderTests: TMTestCase {
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 180", timeout: 5, seen: &seen), "\(seen)")
         first.send(BranchURITests.answer(toFirst, "486 Busy Here"), to: proxy)
         XCTAssertNotNil(first.receive(startingWith: "ACK ", timeout: 5, seen: &seen), "the 486 is ACKed here\n\(seen)")
-        first.send(BranchURITests.answer(toFirst, "200 OK"), to: proxy)
+        let ok = BranchURITests.answer(toFirst, "200 OK")
+        first.send(ok, to: proxy)
+        // The route runs with the bucket held: once it logged, the 480 waits until the 200 was dealt with.
+        XCTAssertTrue(sy.waitFor("reply 200 seen", timeout: 5), sy.output)
         second.send(BranchURITests.answer(toSecond, "480 Temporarily Unavailable"), to: proxy)
         var upstream: [String] = []
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 480", timeout: 5, seen: &upstream), "\(upstream)\n\(sy.output)")
         XCTAssertFalse(upstream.contains { $0.hasPrefix("SIP/2.0 200") }, "the late 200 went upstream: \(upstream)")
+        first.send(ok, to: proxy)
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200", timeout: 5, seen: &upstream),
+                        "a 2xx after the final goes upstream\n\(upstream)")
     }
 }
