@@ -18,6 +18,8 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
     private var _stopped = false
     private var _commands: [String] = []
     private var connection: Int32 = -1
+    private var _answering = true
+    private var _closed = false
     private var thread: Thread?
 
     init(mode: Mode) throws {
@@ -50,6 +52,15 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
     }
 
     var arrivals: [Date] { lock.lock(); defer { lock.unlock() }; return _arrivals }
+
+    /// A connection was served and has ended (mode acceptAndServe).
+    var connectionClosed: Bool { lock.lock(); defer { lock.unlock() }; return _closed }
+
+    /// Whether commands are answered (mode acceptAndServe); when not, they are still recorded.
+    var answering: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return _answering }
+        set { lock.lock(); _answering = newValue; lock.unlock() }
+    }
 
     /// The first line of each command received after auth (mode acceptAndServe).
     var commands: [String] { lock.lock(); defer { lock.unlock() }; return _commands }
@@ -120,7 +131,7 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
             send(fd, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
             lock.lock(); connection = fd; lock.unlock()
             answerCommands(fd)
-            lock.lock(); connection = -1; lock.unlock()
+            lock.lock(); connection = -1; _closed = true; lock.unlock()
         case .acceptThenBadFrame(let frame):
 
             send(fd, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
@@ -151,7 +162,7 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
                 got.removeSubrange(...end)
                 lock.lock()
                 _commands.append(String(text.split(separator: "\n").first ?? ""))
-                send(fd, "Content-Type: command/reply\nReply-Text: +OK\n\n")
+                if _answering { send(fd, "Content-Type: command/reply\nReply-Text: +OK\n\n") }
                 lock.unlock()
             }
         }
