@@ -87,7 +87,7 @@ let package = Package(
         // FreeSWITCH Event Socket: a stateless frame codec shared by the connection manager and the simulator.
         .target(name: "SwitchyardESL", path: "Sources/SwitchyardESL"),
         .executableTarget(name: "esl-simulator", dependencies: ["SwitchyardESL"], path: "Sources/esl-simulator", exclude: ["README.md"]),
-        .target(name: "freeswitch", dependencies: ["SwitchyardPluginKit", "SwitchyardESL", "CEpoll"], path: "Plugins/freeswitch", exclude: ["README.md"]),
+        .target(name: "freeswitch", dependencies: ["SwitchyardPluginKit", "SwitchyardESL", "SwitchyardJSON", "CEpoll"], path: "Plugins/freeswitch", exclude: ["README.md"]),
         .target(name: "freeswitch_scripting", dependencies: ["SwitchyardPluginKit", "SwitchyardESL"], path: "Plugins/freeswitch_scripting", exclude: ["README.md", "schema"]),
         // The system libmicrohttpd (Debian: libmicrohttpd-dev), linked only into the httpd plugin.
         .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", providers: [.apt(["libmicrohttpd-dev"])]),

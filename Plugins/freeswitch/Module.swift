@@ -172,19 +172,21 @@ final class FSManager: @unchecked Sendable { // `config` frozen at init; registr
     /// Called by a box's own thread: removes it from the registry when nobody needs it any more.
     func maybeReap(_ box: Box) -> Bool {
         let idle = config.idleReapMs
-        let reaped = registry.withLock { reg -> Bool in
+        let (reaped, removed) = registry.withLock { reg -> (Bool, Bool) in
             // refs only grows under the registry lock (getBox), so 0 here stays 0 until we return.
-            guard box.refs.load(ordering: .acquiring) == 0 else { return false }
-            if box.commandsRun.load(ordering: .relaxed) && nowMs() - box.lastUse.load(ordering: .relaxed) < idle { return false }
+            guard box.refs.load(ordering: .acquiring) == 0 else { return (false, false) }
+            if box.commandsRun.load(ordering: .relaxed) && nowMs() - box.lastUse.load(ordering: .relaxed) < idle { return (false, false) }
             let gone = box.state.withLock { s -> Bool in
                 guard s.subs.isEmpty else { return false }
                 s.stop = true
                 return true
             }
-            if gone, reg.boxes[box.key] === box { reg.boxes[box.key] = nil }
-            return gone
+            guard gone, reg.boxes[box.key] === box else { return (gone, false) }
+            reg.boxes[box.key] = nil
+            return (true, true)
         }
-        if reaped { host.log(.info, "\(box.label): no longer used, closing") }
+        // Said once: a stopping box is asked again at every housekeeping pass while its last replies are awaited.
+        if removed { host.log(.info, "\(box.label): no longer used, closing") }
         return reaped
     }
 

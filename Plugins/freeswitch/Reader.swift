@@ -19,6 +19,7 @@ import Musl
 #endif
 import SwitchyardABI
 import SwitchyardESL
+import SwitchyardJSON
 import SwitchyardPluginKit
 import Synchronization
 
@@ -53,6 +54,8 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`, but behindL
     /// Why the connection failed, when a caller reading for its reply found out (the I/O thread returns it).
     var failure: String? = nil
     var cache = SubscriberCache()
+    /// Events ignored because their body could not be decoded (the log says the first one, then every 20th).
+    var undecodable = 0
     /// A HEARTBEAT period measured across a long callback is skipped (the box was not read meanwhile).
     var pausedSinceHeartbeat = false
     var lastRx: Int64 = 0
@@ -407,6 +410,12 @@ extension Box {
         if type == .eventJSON, let fast = Self.scanNames(frame.body), case let name = fast.name.uppercased(), name != "HEARTBEAT" {
             let targets = matchingSubscribers(name: name, subclass: fast.subclass, cache: &reader.cache)
             guard !targets.isEmpty else { return nil }
+            // OpenSIPS parses the body and takes Event-Name from it: a body that is not JSON is never dispatched. The
+            // scan above only found the name, so the text is checked here, once, for events someone wants.
+            guard frame.body.withUnsafeBufferPointer({ JSONParser().isValid($0) }) else {
+                undecodable("not valid JSON: \(ReconnectPolicy.loggable(String(decoding: frame.body.prefix(Self.quotedBytes), as: UTF8.self)))")
+                return nil
+            }
             return QueuedEvent(targets: targets, name: fast.name, subclass: fast.subclass, body: EventBody.json(frame.body))
         }
         let event: ESLEvent
@@ -414,7 +423,7 @@ extension Box {
             guard let e = try frame.event() else { return nil }
             event = e
         } catch {
-            manager.host.log(.warn, "\(label): undecodable event ignored (\(error))")
+            undecodable("\(error)")
             return nil
         }
         let name = (event.name ?? "").uppercased()
@@ -446,6 +455,18 @@ extension Box {
         // A plain event goes on decoded: written as JSON only for a subscriber that takes text (EventBody).
         let body = type == .eventJSON ? EventBody.json(frame.body) : EventBody(.plain(event))
         return QueuedEvent(targets: targets, name: event.name ?? "", subclass: subclass, body: body)
+    }
+
+    /// At most this many bytes of an undecodable body are quoted in the log.
+    static let quotedBytes = 80
+
+    /// An event dropped because its body could not be decoded (reader's lock held): logged the first time, then every
+    /// 20th, as the reconnect failures are; `why` quotes a capped prefix of the body, never all of it.
+    private func undecodable(_ why: String) {
+        reader.undecodable += 1
+        let n = reader.undecodable
+        guard n == 1 || n % 20 == 0 else { return }
+        manager.host.log(.warn, "\(label): undecodable event ignored (\(why))" + (n > 1 ? " [\(n) so far]" : ""))
     }
 
     /// Runs the subscribers' callbacks for the events read so far, one event at a time, in arrival order, with the

@@ -37,6 +37,18 @@ public struct JSONParser: Sendable {
         try withContiguous(bytes) { buf throws(JSONParseError) in try parse(buf) }
     }
 
+    // MARK: Validation only
+
+    /// Whether `buffer` is one complete JSON text that `parse` accepts (same grammar, escapes, UTF-8, number range
+    /// and depth rules), checked without building anything or allocating: for a reader that passes the text on as
+    /// it is and must not pass on what cannot be parsed.
+    public func isValid(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        // The scanner keeps offsets in 31 bits: a larger text is checked by the parser itself.
+        guard buffer.count < Int(JSONScanner.escapedKey) else { return (try? parse(buffer)) != nil }
+        var scanner = JSONScanner(buffer: buffer, maxDepth: maxDepth, recordMembers: false)
+        return scanner.scanDocument()
+    }
+
     // MARK: Prefix parsing (stream transports: several documents back to back)
 
     /// Parses one value at the start of `buffer` (leading whitespace allowed) and returns it with

@@ -13,10 +13,13 @@ struct JSONScanner {
     static let escapedKey: UInt32 = 1 << 31
     /// Whether the last string scanned held an escape.
     private var sawEscape = false
+    /// Whether `table` is filled (false: a validity check only, no allocation).
+    private let recordMembers: Bool
 
-    init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, recordMembers: Bool = true) {
         self.buf = buffer
         self.maxDepth = maxDepth
+        self.recordMembers = recordMembers
     }
 
     /// Scans one complete value and the whitespace after it; true when that reaches the end of the buffer.
@@ -76,7 +79,7 @@ struct JSONScanner {
         }
         var t: [UInt32] = []
         // A member takes at least 5 bytes ("":1,) and 4 entries: room for what the text can hold, bounded.
-        t.reserveCapacity(min(n / 5 * 4 + 4, 4096))
+        if recordMembers { t.reserveCapacity(min(n / 5 * 4 + 4, 4096)) }
         while true {
             guard p < n, base[p] == UInt8(ascii: "\"") else { return false }
             let keyFrom = p + 1
@@ -107,10 +110,12 @@ struct JSONScanner {
                 p = pos
                 valueTo = UInt32(p) | (isString && sawEscape ? Self.escapedKey : 0)
             }
-            t.append(UInt32(keyFrom))
-            t.append(keyTo)
-            t.append(UInt32(valueFrom))
-            t.append(valueTo)
+            if recordMembers {
+                t.append(UInt32(keyFrom))
+                t.append(keyTo)
+                t.append(UInt32(valueFrom))
+                t.append(valueTo)
+            }
             Self.skipWhitespace(base, n, &p)
             guard p < n else { return false }
             let c = base[p]

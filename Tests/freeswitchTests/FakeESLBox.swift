@@ -5,9 +5,10 @@ import SwitchyardTestSupport
 #endif
 
 /// A misbehaving FreeSWITCH on 127.0.0.1:`port` (kernel-assigned) over real TCP: it asks for auth, then per `mode` accepts the password
-/// and sends a bad frame, or refuses the password. It records when each connection arrived.
+/// and sends a bad frame, refuses the password, or accepts it and answers +OK to every command while the test
+/// pushes frames of its own (`push`). It records when each connection arrived and the commands it received.
 final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
-    enum Mode { case acceptThenBadFrame(String), refuse }
+    enum Mode { case acceptThenBadFrame(String), refuse, acceptAndServe }
 
     let port: Int
     private let listenFD: Int32
@@ -15,6 +16,10 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
     private var _mode: Mode
     private var _arrivals: [Date] = []
     private var _stopped = false
+    private var _commands: [String] = []
+    private var connection: Int32 = -1
+    private var _answering = true
+    private var _closed = false
     private var thread: Thread?
 
     init(mode: Mode) throws {
@@ -47,6 +52,32 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
     }
 
     var arrivals: [Date] { lock.lock(); defer { lock.unlock() }; return _arrivals }
+
+    /// A connection was served and has ended (mode acceptAndServe).
+    var connectionClosed: Bool { lock.lock(); defer { lock.unlock() }; return _closed }
+
+    /// Whether commands are answered (mode acceptAndServe); when not, they are still recorded.
+    var answering: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return _answering }
+        set { lock.lock(); _answering = newValue; lock.unlock() }
+    }
+
+    /// The first line of each command received after auth (mode acceptAndServe).
+    var commands: [String] { lock.lock(); defer { lock.unlock() }; return _commands }
+
+    /// Writes `s` to the connection being served (mode acceptAndServe); false when there is none.
+    @discardableResult
+    func push(_ s: String) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard connection >= 0 else { return false }
+        send(connection, s)
+        return true
+    }
+
+    /// A text/event-json frame carrying `body` as it is.
+    static func jsonEvent(_ body: String) -> String {
+        "Content-Length: \(body.utf8.count)\nContent-Type: text/event-json\n\n" + body
+    }
 
     private var stopped: Bool { lock.lock(); defer { lock.unlock() }; return _stopped }
 
@@ -96,7 +127,13 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
         switch mode {
         case .refuse:
             send(fd, "Content-Type: command/reply\nReply-Text: -ERR invalid\n\n")
+        case .acceptAndServe:
+            send(fd, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+            lock.lock(); connection = fd; lock.unlock()
+            answerCommands(fd)
+            lock.lock(); connection = -1; _closed = true; lock.unlock()
         case .acceptThenBadFrame(let frame):
+
             send(fd, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
             send(fd, frame)
             // The client drops the connection: drain until it has.
@@ -106,6 +143,27 @@ final class FakeESLBox: @unchecked Sendable { // mutable state guarded by lock
                 var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 guard poll(&p, 1, 100) > 0 else { continue }
                 if recv(fd, &buf, buf.count, 0) <= 0 { return }
+            }
+        }
+    }
+
+    /// Answers +OK to each command (a block ending in a blank line) until the peer closes or the box stops.
+    private func answerCommands(_ fd: Int32) {
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !stopped {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 100) > 0 else { continue }
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { return }
+            got += buf[0..<n]
+            while let end = got.indices.dropFirst().first(where: { got[$0] == 10 && got[$0 - 1] == 10 }) {
+                let text = String(decoding: got[...end], as: UTF8.self)
+                got.removeSubrange(...end)
+                lock.lock()
+                _commands.append(String(text.split(separator: "\n").first ?? ""))
+                if _answering { send(fd, "Content-Type: command/reply\nReply-Text: +OK\n\n") }
+                lock.unlock()
             }
         }
     }

@@ -227,4 +227,44 @@ final class FreeSwitchModuleTests: XCTestCase {
         XCTAssertTrue(lines().contains("nixevent CHANNEL_ANSWER"), "\(lines())")
         XCTAssertFalse(h.messages.contains { $0.contains("failed") || $0.contains("not answered") }, log(h))
     }
+
+    /// A text/event-json event whose body is not JSON is not raised (OpenSIPS parses the body to find the name): one
+    /// log line, which quotes only the start of the body; the valid event after it is raised on the same connection.
+    func testInvalidJSONEventIsNotRaised() throws {
+        let box = try FakeESLBox(mode: .acceptAndServe)
+        defer { box.stop() }
+        let h = harness(port: box.port)
+        XCTAssertEqual(h.prepare().map(\.description), [], log(h))
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(waitUntil(timeout: 10) { box.commands.filter { $0.hasPrefix("event json") }.count >= 2 }, "\(box.commands)")
+        let broken = #"{"Event-Name":"DTMF","DTMF-Digit":"3", broken"# + String(repeating: "x", count: 2000)
+        XCTAssertTrue(box.push(FakeESLBox.jsonEvent(broken) + FakeESLBox.jsonEvent(#"{"Event-Name":"DTMF","DTMF-Digit":"5"}"#)))
+        XCTAssertTrue(h.waitFor("FSEV name=DTMF sender=127.0.0.1 digit=5", timeout: 10), log(h))
+        XCTAssertEqual(h.messages.filter { $0.contains("FSEV ") }.count, 1, log(h))
+        let ignored = h.messages.filter { $0.contains("undecodable event ignored") }
+        XCTAssertEqual(ignored.count, 1, log(h))
+        XCTAssertTrue(ignored.allSatisfy { $0.contains("not valid JSON") && $0.count < 400 }, ignored.joined(separator: "\n"))
+        XCTAssertEqual(box.arrivals.count, 1, log(h))
+        XCTAssertFalse(h.messages.contains { $0.contains("connection lost") }, log(h))
+    }
+
+    /// A connected box that loses its last subscription says once that it is closed, though its I/O thread asks
+    /// whether to reap it at every housekeeping pass while it waits (up to 1 s) for the unanswered unsubscriptions.
+    func testUnusedBoxSaysClosingOnce() throws {
+        let box = try FakeESLBox(mode: .acceptAndServe)
+        defer { box.stop() }
+        let h = harness(port: box.port, extra: "log_level = 3") // the line is INFO
+        XCTAssertEqual(h.prepare().map(\.description), [], log(h))
+        try h.start()
+        defer { h.stop() }
+        XCTAssertTrue(waitUntil(timeout: 10) { box.commands.filter { $0.hasPrefix("event json") }.count >= 2 }, "\(box.commands)")
+        box.answering = false
+        _ = mi(h, "fs_unsubscribe", #"{"freeswitch_url":"127.0.0.1:\#(box.port)","events":["DTMF","CHANNEL_ANSWER"]}"#)
+        let closing = { h.messages.filter { $0.contains("127.0.0.1:\(box.port): no longer used, closing") }.count }
+        XCTAssertTrue(waitUntil(timeout: 5) { closing() >= 1 }, log(h))
+        // The I/O thread ends once the grace for the replies is over: the box sees the connection close.
+        XCTAssertTrue(waitUntil(timeout: 5) { box.connectionClosed }, log(h))
+        XCTAssertEqual(closing(), 1, log(h))
+    }
 }
