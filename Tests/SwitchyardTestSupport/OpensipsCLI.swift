@@ -12,6 +12,22 @@ public enum OpensipsCLI {
         throw XCTSkip("opensips-cli missing")
     }
 
+    /// Writes `dir/cli.cfg`, which points opensips-cli at the mi_fifo FIFO `dir/fifo` (replies in `dir`, output as
+    /// JSON), and returns its path: the `cfg` of `run` and `json`.
+    public static func fifoConfig(dir: String) throws -> String {
+        let cfg = "\(dir)/cli.cfg"
+        try """
+            [default]
+            communication_type = fifo
+            fifo_file = \(dir)/fifo
+            fifo_file_fallback = \(dir)/fifo
+            fifo_reply_dir = \(dir)
+            output_type = pretty-print
+
+            """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        return cfg
+    }
+
     /// Runs `opensips-cli -f cfg -x mi args...`; its exit status and output.
     public static func run(_ cfg: String, _ args: [String]) throws -> Result {
         let p = Process()

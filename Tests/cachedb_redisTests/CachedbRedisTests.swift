@@ -245,16 +245,7 @@ final class CachedbRedisTests: XCTestCase {
             modparam("cachedb_redis", "connect_timeout", 500)
             """)
         defer { s.stop() }
-        let cfg = "\(dir)/cli.cfg"
-        try """
-            [default]
-            communication_type = fifo
-            fifo_file = \(dir)/fifo
-            fifo_file_fallback = \(dir)/fifo
-            fifo_reply_dir = \(dir)
-            output_type = pretty-print
-
-            """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        let cfg = try OpensipsCLI.fifoConfig(dir: dir)
         func fails(_ args: [String], _ expect: String) throws {
             let r = try OpensipsCLI.run(cfg, args)
             XCTAssertNotEqual(r.status, 0, r.out)

@@ -63,20 +63,7 @@ final class DispatcherSRVTests: XCTestCase {
             INSERT INTO dispatcher (setid, destination, weight, priority, attrs, description) VALUES
               (1, 'sip:box.test:5070', '1', 0, '', ''), (1, 'sip:10.0.0.1', '1', 0, '', '');
             """)
-        let port = Ports.udp()
-        let h = Harness("""
-        mpath = "\(Repo.buildDirectory.path)"
-        socket = udp:127.0.0.1:\(port)
-        dns_retr_time = 1
-        dns_retr_no = 1
-        dns_use_search_list = 0
-        loadmodule "proto_udp.so"
-        loadmodule "sl.so"
-        loadmodule "db_sqlite.so"
-        loadmodule "dispatcher.so"
-        modparam("dispatcher", "db_url", "sqlite://\(db)")
-        route { sl_send_reply(200, "OK"); }
-        """, environment: ["SWITCHYARD_DNS_SERVER": dns.address])
+        let h = dispatcher(db: db, dns: dns, retryTime: 1)
         try h.prepareAndStart()
         defer { h.stop() }
         func uris() -> [String: String] {
@@ -113,20 +100,7 @@ final class DispatcherSRVTests: XCTestCase {
             INSERT INTO dispatcher (setid, destination, weight, priority, attrs, description) VALUES
               (1, 'sip:10.0.0.1', '1', 0, '', ''), (1, 'sip:box.test:5070', '1', 0, '', '');
             """)
-        let port = Ports.udp()
-        let h = Harness("""
-        mpath = "\(Repo.buildDirectory.path)"
-        socket = udp:127.0.0.1:\(port)
-        dns_retr_time = 10
-        dns_retr_no = 1
-        dns_use_search_list = 0
-        loadmodule "proto_udp.so"
-        loadmodule "sl.so"
-        loadmodule "db_sqlite.so"
-        loadmodule "dispatcher.so"
-        modparam("dispatcher", "db_url", "sqlite://\(db)")
-        route { sl_send_reply(200, "OK"); }
-        """, environment: ["SWITCHYARD_DNS_SERVER": dns.address])
+        let h = dispatcher(db: db, dns: dns, retryTime: 10)
         try h.prepareAndStart()
         var stopped = false
         defer { if !stopped { h.stop() } }
@@ -161,5 +135,22 @@ final class DispatcherSRVTests: XCTestCase {
         stopped = true
         XCTAssertEqual(try SQLiteCLI.run(db, "SELECT destination, state FROM dispatcher ORDER BY id;"),
                        ["sip:10.0.0.1|1", "sip:box.test:5070|0"])
+    }
+
+    /// A server with the dispatcher on `db`, asking `dns` with one try of `retryTime` seconds per query.
+    private func dispatcher(db: String, dns: FakeDNSServer, retryTime: Int) -> Harness {
+        Harness("""
+        mpath = "\(Repo.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(Ports.udp())
+        dns_retr_time = \(retryTime)
+        dns_retr_no = 1
+        dns_use_search_list = 0
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "db_sqlite.so"
+        loadmodule "dispatcher.so"
+        modparam("dispatcher", "db_url", "sqlite://\(db)")
+        route { sl_send_reply(200, "OK"); }
+        """, environment: ["SWITCHYARD_DNS_SERVER": dns.address])
     }
 }

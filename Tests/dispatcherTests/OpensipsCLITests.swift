@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SwitchyardCore
+import SwitchyardTestSupport
 
 /// The MI commands driven by the real opensips-cli over mi_fifo: ds_list (OpenSIPS's shape, `full` given positionally
 /// or by name), ds_set_state with positional parameters, ds_reload.
@@ -22,16 +23,7 @@ final class OpensipsCLITests: XCTestCase {
         """)
         try h.prepareAndStart()
         defer { h.stop() }
-        let cfg = "\(dir)/cli.cfg"
-        try """
-        [default]
-        communication_type = fifo
-        fifo_file = \(dir)/fifo
-        fifo_file_fallback = \(dir)/fifo
-        fifo_reply_dir = \(dir)
-        output_type = pretty-print
-
-        """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        let cfg = try OpensipsCLI.fifoConfig(dir: dir)
         func mi(_ args: [String]) throws -> Any? {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: cliPath)

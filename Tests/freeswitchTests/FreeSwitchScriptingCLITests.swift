@@ -25,16 +25,7 @@ final class FreeSwitchScriptingCLITests: XCTestCase {
         """)
         XCTAssertEqual(h.launch(), [])
         defer { h.stop() }
-        let cfg = "\(dir)/cli.cfg"
-        try """
-        [default]
-        communication_type = fifo
-        fifo_file = \(dir)/fifo
-        fifo_file_fallback = \(dir)/fifo
-        fifo_reply_dir = \(dir)
-        output_type = pretty-print
-
-        """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        let cfg = try OpensipsCLI.fifoConfig(dir: dir)
         let url = "fs://:ClueCon@127.0.0.1:\(sim.port)"
 
         // Positional: the cli sends ["<url>", ["DTMF", "HEARTBEAT"]].
