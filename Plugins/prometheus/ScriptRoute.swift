@@ -18,7 +18,10 @@ final class ScriptPage {
 final class ScriptPages: Sendable {
     private let pages = Mutex<[UInt: ScriptPageBox]>([:])
 
-    struct ScriptPageBox: @unchecked Sendable { // used only by the thread that keys it, while its route runs
+    /// @unchecked Sendable: the box crosses only into `pages`' Mutex. The page inside is created by `begin()` on the
+    /// thread whose pthread_self() keys it, and `current`/`end()` look it up by the caller's own pthread_self(), so
+    /// only that thread ever reads or writes the page (the route runs synchronously on it between begin and end).
+    struct ScriptPageBox: @unchecked Sendable {
         let page: ScriptPage
     }
 

@@ -14,18 +14,7 @@ extension TMTestCase {
     }
 
     /// An opensips-cli config for that FIFO (JSON output); returns its path.
-    func cliConfig() throws -> String {
-        let cfg = "\(workDir)/cli.cfg"
-        try """
-        [default]
-        communication_type = fifo
-        fifo_file = \(workDir)/fifo
-        fifo_file_fallback = \(workDir)/fifo
-        fifo_reply_dir = \(workDir)
-        output_type = pretty-print
-        """.write(toFile: cfg, atomically: true, encoding: .utf8)
-        return cfg
-    }
+    func cliConfig() throws -> String { try OpensipsCLI.fifoConfig(dir: workDir) }
 
     /// Starts `opensips-cli -x mi args...`; `finish` waits for it and returns (status, output).
     func start(_ cfg: String, _ args: [String]) throws -> (Process, Pipe) {
