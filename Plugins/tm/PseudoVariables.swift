@@ -21,9 +21,17 @@ extension TMModule {
             guard let tx = tm.existingTxn(ctx), tx.branchIndex >= 0 else { return .null }
             return .int(Int64(tx.branchIndex))
         }
+        // The URI of the current branch, as OpenSIPS reads it: the branch of a reply or failure route; in a request
+        // route with a transaction, branch 0; in a branch route the branch being built, which is not in the
+        // transaction yet, so (as OpenSIPS) an error is logged and xlog prints nothing. Without a transaction: $ru.
         pv("T_ruri") { tm, ctx in
-            guard let tx = tm.existingTxn(ctx), let c = tx.cell, tx.branchIndex >= 0 else { return tm.host.varGet(ctx, tm.ruVar) ?? .null }
-            return tm.table.withBucket(c.hashIndex) { tx.branchIndex < c.branches.count ? .string(c.branches[tx.branchIndex].uri) : .null }
+            guard let tx = tm.existingTxn(ctx), let c = tx.cell else { return tm.host.varGet(ctx, tm.ruVar) ?? .null }
+            let i = max(tx.branchIndex, 0)
+            if let uri = tm.table.withBucket(c.hashIndex, { i < c.branches.count ? c.branches[i].uri : nil }) {
+                return .string(uri)
+            }
+            tm.host.log(.err, "pv_get_tm_ruri: BUG: _tm_branch_index greater than nr_of_outgoings")
+            return .string("")
         }
         pv("T_id") { tm, ctx in
             guard let c = tm.existingTxn(ctx)?.cell else { return .null }
