@@ -18,8 +18,11 @@ extension TMModule {
             return .string(tx.replyReason)
         }
         pv("T_branch_idx") { tm, ctx in
-            guard let tx = tm.existingTxn(ctx), tx.branchIndex >= 0 else { return .null }
-            return .int(Int64(tx.branchIndex))
+            if let tx = tm.existingTxn(ctx), tx.branchIndex >= 0 { return .int(Int64(tx.branchIndex)) }
+            // The global onreply_route is a reply route too, run before the reply is matched: OpenSIPS prints its
+            // branch index there, which every reply handled before has left at 0.
+            if tm.core.api.ctx_route_type!(ctx.raw) == RouteMask.onReply.rawValue { return .int(0) }
+            return .null
         }
         // The URI of the current branch, as OpenSIPS reads it: the branch of a reply or failure route; in a request
         // route with a transaction, branch 0; in a branch route the branch being built, which is not in the

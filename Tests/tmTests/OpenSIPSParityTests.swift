@@ -77,4 +77,100 @@ final class OpenSIPSParityTests: TMTestCase {
             XCTAssertEqual(lines.count > 3 ? lines[3] : "", "Via: SIP/2.0/UDP 127.0.0.1:\(caller);branch=\(branch)", relayed)
         }
     }
+
+    /// A 3xx from the callee: tm ACKs it, the failure route sees `$T_reply_code` 302 and the reply, and with nothing
+    /// done there the 302 goes to the caller as received (Contacts and all, our Via removed), as OpenSIPS relays it.
+    func testRedirectReachesTheFailureRouteAndTheCaller() throws {
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, uacPort) = (ports[0], ports[1], ports[2])
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            $du = "sip:127.0.0.1:\(callee)";
+            t_on_failure("redirect");
+            t_on_reply("r");
+            t_relay();
+        }
+        onreply_route[r] {
+            xlog("L_NOTICE", "reply $rs $rr code=$T_reply_code idx=$T_branch_idx\\n");
+        }
+        failure_route[redirect] {
+            xlog("L_NOTICE", "failure code=$T_reply_code idx=$T_branch_idx reply=$(<reply>rs) $(<reply>rr) contact=$(<reply>hdr(Contact)) replied=$T_branch_last_reply_code\\n");
+            if (t_check_status("3[0-9][0-9]")) xlog("L_NOTICE", "failure 3xx\\n");
+        }
+        """, port: proxy)
+        let uas = try startUAS("uas_302.xml", port: callee)
+        let run = try runUAC("uac_302.xml", local: uacPort, target: proxy, calls: 1)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
+        let out = sy.output
+        XCTAssertTrue(out.contains("reply 302 Moved Temporarily code=302 idx=0"), out)
+        XCTAssertTrue(out.contains("failure code=302 idx=0 reply=302 Moved Temporarily contact=<sip:moved@192.0.2.7:5060>;q=0.5, <sip:other@192.0.2.8> replied=302"), out)
+        XCTAssertTrue(out.contains("failure 3xx"), out)
+        // The caller's 302: the callee's Contacts and header, one Via (the caller's own).
+        let trace = run.uac.trace
+        let reply = try XCTUnwrap(trace.components(separatedBy: "message received").first { $0.contains("SIP/2.0 302") }?.components(separatedBy: "-----").first, trace)
+        XCTAssertTrue(reply.contains("Contact: <sip:moved@192.0.2.7:5060>;q=0.5, <sip:other@192.0.2.8>"), reply)
+        XCTAssertTrue(reply.contains("X-Redirect: sipp"), reply)
+        XCTAssertEqual(reply.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("Via:") }.count, 1, reply)
+        // The ACK from the callee's side is tm's (hop by hop): the caller's ACK is absorbed, never relayed.
+        XCTAssertEqual(uas.received("ACK "), 1, uas.report)
+    }
+
+    /// Without a transaction t_flush_flags and t_check_status are false (t_check_status does not match "0"); with one,
+    /// t_flush_flags is true. `$T_branch_idx` reads 0 in the global onreply_route (a reply route, as in OpenSIPS) and
+    /// null in the request route.
+    func testFunctionsWithoutATransactionAndTheGlobalReplyRoute() throws {
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            if (t_flush_flags()) $var(f) = "yes"; else $var(f) = "no";
+            if (t_check_status("0")) $var(s) = "yes"; else $var(s) = "no";
+            if (t_local_replied("ALL")) $var(l) = "yes"; else $var(l) = "no";
+            t_newtran();
+            if (t_flush_flags()) $var(f2) = "yes"; else $var(f2) = "no";
+            if (t_local_replied("allx")) $var(l2) = "yes"; else $var(l2) = "no";
+            xlog("L_NOTICE", "notx flush=$var(f) status0=$var(s) local=$var(l) tx flush=$var(f2) local=$var(l2) idx=$T_branch_idx\\n");
+            $du = "sip:127.0.0.1:\(callee)";
+            t_relay();
+        }
+        onreply_route {
+            xlog("L_NOTICE", "global $rs idx=$T_branch_idx code=$T_reply_code\\n");
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        let uas = try RawSIP(port: callee)
+        uac.send(RawSIP.request("OPTIONS", ruri: "sip:bob@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-notx",
+                                callID: "notx@test"), to: proxy)
+        var seen: [String] = []
+        let relayed = try XCTUnwrap(uas.receive(startingWith: "OPTIONS ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        uas.send(BranchURITests.answer(relayed, "200 OK"), to: proxy)
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 200", timeout: 5, seen: &seen), "\(seen)")
+        XCTAssertTrue(sy.waitFor("global 200 idx=0 code=0", timeout: 5), sy.output)
+        XCTAssertTrue(sy.output.contains("notx flush=no status0=no local=no tx flush=yes local=yes idx=<null>"), sy.output)
+    }
+
+    /// Literal arguments OpenSIPS's fixups refuse stop startup: a t_local_replied mode that does not start with all,
+    /// branch or last (or none at all), a t_cancel_branch flag other than a/o.
+    func testBadLiteralArgumentsStopStartup() throws {
+        let port = LocalPorts.freePorts(1)[0]
+        for (i, body) in ["route { t_local_replied(\"al\"); }",
+                          "route { t_local_replied(); }",
+                          "route { t_relay(); } onreply_route[r] { t_cancel_branch(\"ax\"); }"].enumerated() {
+            let cfg = "\(workDir)/bad\(i).cfg"
+            try (Self.config(port: port) + body + "\n").write(toFile: cfg, atomically: true, encoding: .utf8)
+            let bad = BinaryRunner(args: ["-f", cfg], cwd: workDir)
+            try bad.start()
+            XCTAssertNotEqual(bad.wait(timeout: 15), 0, "\(body)\n\(bad.output)")
+        }
+        // The same arguments accepted: A and O in any case, the modes by their prefix.
+        let good = "\(workDir)/good.cfg"
+        try (Self.config(port: port) + """
+        route { if (t_local_replied("Last")) exit; t_relay(); }
+        onreply_route[r] { t_cancel_branch("Ao"); }
+        """ + "\n").write(toFile: good, atomically: true, encoding: .utf8)
+        let ok = BinaryRunner(args: ["-c", "-f", good], cwd: workDir)
+        try ok.start()
+        XCTAssertEqual(ok.wait(timeout: 15), 0, ok.output)
+    }
 }
