@@ -52,16 +52,17 @@ extension TM {
             host.log(.err, "t_relay: unknown flag in '\(call.string(0))' (no-auto-477, no-dns-failover, pass-reason-hdr, allow-no-cancel)")
             return -2
         }
+        var proxy: String? = nil
         if call.isPresent(1), !call.string(1).isEmpty {
-            // The outbound proxy is the next hop of every branch unless $du is set.
-            if host.varGet(ctx, duVar)?.isNull ?? true {
-                let p = call.string(1)
-                _ = host.varSet(ctx, duVar, .string(p.lowercased().hasPrefix("sip") ? p : TM.proxyURI(p)))
-            }
+            // The outbound proxy is the next hop of every branch unless $du is set (the appended branches' too).
+            let p = call.string(1)
+            proxy = p.lowercased().hasPrefix("sip") ? p : TM.proxyURI(p)
+            if host.varGet(ctx, duVar)?.isNull ?? true { _ = host.varSet(ctx, duVar, .string(proxy!)) }
         }
         if let tx = known, tx.kind == .failure {
             guard let cell = tx.cell else { return -1 }
-            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover)
+            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover,
+                         proxy: proxy)
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
         if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") {
@@ -88,7 +89,8 @@ extension TM {
             case .failed(let e): return e
             }
         }
-        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover)
+        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover,
+                     proxy: proxy)
     }
 
     /// `[proto:]host[:port]` as a SIP URI.

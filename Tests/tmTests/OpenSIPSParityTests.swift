@@ -173,4 +173,34 @@ final class OpenSIPSParityTests: TMTestCase {
         try ok.start()
         XCTAssertEqual(ok.wait(timeout: 15), 0, ok.output)
     }
+
+    /// t_relay's outbound proxy is the next hop of every branch, appended ones included, unless the branch has a $du.
+    func testOutboundProxyCarriesEveryBranch() throws {
+        let ports = LocalPorts.freePorts(4)
+        let (proxy, caller, callee, other) = (ports[0], ports[1], ports[2], ports[3])
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            $ru = "sip:dave@192.0.2.10";
+            $du = "sip:127.0.0.1:\(other)";
+            append_branch();    # a branch with its own $du ($du reset)
+            $ru = "sip:bob@192.0.2.8";
+            append_branch("sip:carol@192.0.2.9:5070");
+            t_relay("", "udp:127.0.0.1:\(callee)");
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        let uas = try RawSIP(port: callee)
+        let second = try RawSIP(port: other)
+        uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@192.0.2.8", localPort: caller, branch: "z9hG4bK-obp",
+                                callID: "obp@test"), to: proxy)
+        var seen: [String] = []
+        var lines: [String] = []
+        for _ in 0..<2 {
+            let m = try XCTUnwrap(uas.receive(startingWith: "MESSAGE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+            lines.append(m.components(separatedBy: "\r\n").first ?? m)
+        }
+        XCTAssertEqual(Set(lines), ["MESSAGE sip:bob@192.0.2.8 SIP/2.0", "MESSAGE sip:carol@192.0.2.9:5070 SIP/2.0"])
+        let m = try XCTUnwrap(second.receive(startingWith: "MESSAGE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertTrue(m.hasPrefix("MESSAGE sip:dave@192.0.2.10 SIP/2.0"), m)
+    }
 }
