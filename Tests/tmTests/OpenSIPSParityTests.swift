@@ -203,4 +203,50 @@ final class OpenSIPSParityTests: TMTestCase {
         let m = try XCTUnwrap(second.receive(startingWith: "MESSAGE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
         XCTAssertTrue(m.hasPrefix("MESSAGE sip:dave@192.0.2.10 SIP/2.0"), m)
     }
+
+    /// `$T_fr_timeout` set before the relay and `$T_fr_inv_timeout` set in a reply route on the 180 it handles: the
+    /// caller's 408 comes after those seconds, not the modparams'. A string is refused; reads print nothing (OpenSIPS
+    /// reads them as a bare integer, which xlog does not print).
+    func testTimeoutVariables() throws {
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            $T_fr_timeout = "1";    # refused: the 408 still comes after 2 s, not 1
+            $T_fr_timeout = 2;
+            xlog("L_NOTICE", "fr=[$T_fr_timeout] inv=[$T_fr_inv_timeout] $rm\\n");
+            $du = "sip:127.0.0.1:\(callee)";
+            t_on_reply("r");
+            t_relay();
+        }
+        onreply_route[r] {
+            if ($rs == 180) $T_fr_inv_timeout = 2;
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        let uas = try RawSIP(port: callee)
+        var seen: [String] = []
+        // No reply at all: fr_timeout (2 s) ends the MESSAGE.
+        let start = Date()
+        uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-fr1",
+                                callID: "fr1@test"), to: proxy)
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 408", timeout: 6, seen: &seen), "\(seen)\n\(sy.output)")
+        let waited = Date().timeIntervalSince(start)
+        XCTAssertGreaterThan(waited, 1.5)
+        XCTAssertLessThan(waited, 4.5)
+        XCTAssertTrue(sy.output.contains("fr=[] inv=[] MESSAGE"), sy.output)
+        XCTAssertTrue(sy.output.contains("not a positive integer"), sy.output)
+        // A 180, then nothing: fr_inv_timeout as the reply route set it on that 180 (2 s, not 120).
+        uac.send(RawSIP.request("INVITE", ruri: "sip:bob@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-fr2",
+                                callID: "fr2@test"), to: proxy)
+        let invite = try XCTUnwrap(uas.receive(startingWith: "INVITE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        let rang = Date()
+        uas.send(BranchURITests.answer(invite, "180 Ringing"), to: proxy)
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 408", timeout: 6, seen: &seen), "\(seen)\n\(sy.output)")
+        let rung = Date().timeIntervalSince(rang)
+        XCTAssertGreaterThan(rung, 1.5)
+        XCTAssertLessThan(rung, 4.5)
+        // The callee rang: it gets the CANCEL.
+        XCTAssertNotNil(uas.receive(startingWith: "CANCEL ", timeout: 3, seen: &seen), "\(seen)")
+    }
 }
