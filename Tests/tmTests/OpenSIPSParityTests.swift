@@ -249,4 +249,41 @@ final class OpenSIPSParityTests: TMTestCase {
         // The callee rang: it gets the CANCEL.
         XCTAssertNotNil(uas.receive(startingWith: "CANCEL ", timeout: 3, seen: &seen), "\(seen)")
     }
+
+    /// A 3xx made here (t_reply, sl_send_reply) carries the destination set as a Contact line, as OpenSIPS's
+    /// print_dset: the request-URI when the script rewrote it, then the append_branch() branches with their q.
+    func testRedirectRepliesCarryTheDestinationSet() throws {
+        let ports = LocalPorts.freePorts(2)
+        let (proxy, caller) = (ports[0], ports[1])
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: "loadmodule \"sl.so\"\nloadmodule \"sipmsgops.so\"") + """
+        route {
+            if ($rm == "INVITE") {
+                $ru = "sip:new@192.0.2.5";
+                append_branch("sip:other@192.0.2.6", "0.5");
+                append_to_reply("X-Why: moved\\r\\n");
+                t_reply(302, "Moved Temporarily");
+            } else if ($rm == "MESSAGE") {
+                append_branch("sip:only@192.0.2.7");
+                sl_send_reply(301, "Moved Permanently");
+            } else {
+                append_branch("sip:never@192.0.2.8");
+                t_reply(404, "Not Here");
+            }
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        var seen: [String] = []
+        func ask(_ method: String, _ status: String) throws -> [String] {
+            uac.send(RawSIP.request(method, ruri: "sip:bob@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-ds\(method)",
+                                    callID: "ds-\(method)@test"), to: proxy)
+            let r = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 \(status)", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+            return r.components(separatedBy: "\r\n")
+        }
+        let redirect = try ask("INVITE", "302")
+        XCTAssertTrue(redirect.contains("Contact: <sip:new@192.0.2.5>, <sip:other@192.0.2.6>;q=0.5"), "\(redirect)")
+        let why = redirect.firstIndex(of: "X-Why: moved") ?? -1, contact = redirect.firstIndex { $0.hasPrefix("Contact:") } ?? -1
+        XCTAssertTrue(why >= 0 && contact == why + 1, "the Contact after the script's lines\n\(redirect)")
+        XCTAssertTrue(try ask("MESSAGE", "301").contains("Contact: <sip:only@192.0.2.7>"))
+        XCTAssertFalse(try ask("OPTIONS", "404").contains { $0.hasPrefix("Contact:") })
+    }
 }
