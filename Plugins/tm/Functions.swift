@@ -235,7 +235,9 @@ extension TM {
         case (.failure, .branch):
             // The transaction exists while its branches are built: the failure route is armed on it.
             if let c = tx.cell { table.withBucket(c.hashIndex) { c.onFailure = route } }
-        case (_, let kind) where kind == .reply || tx.armsCell:
+        // With a transaction (reply route; request route after t_newtran/t_relay, as OpenSIPS arms its T when it has
+        // one): on the transaction itself, so that a route armed after t_relay() still runs.
+        case (_, let kind) where kind == .reply || tx.armsCell || (kind == .request && tx.cell != nil):
             if let c = tx.cell {
                 table.withBucket(c.hashIndex) {
                     switch what {

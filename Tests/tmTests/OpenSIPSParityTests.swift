@@ -286,4 +286,27 @@ final class OpenSIPSParityTests: TMTestCase {
         XCTAssertTrue(try ask("MESSAGE", "301").contains("Contact: <sip:only@192.0.2.7>"))
         XCTAssertFalse(try ask("OPTIONS", "404").contains { $0.hasPrefix("Contact:") })
     }
+
+    /// t_on_failure / t_on_reply called after t_relay() in the request route arm the transaction (OpenSIPS sets them on
+    /// its T when it has one): the reply and failure routes run for the callee's 486.
+    func testRoutesArmedAfterTheRelay() throws {
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, uacPort) = (ports[0], ports[1], ports[2])
+        let sy = try startSwitchyard(Self.config(port: proxy) + """
+        route {
+            $du = "sip:127.0.0.1:\(callee)";
+            t_relay();
+            t_on_failure("late");
+            t_on_reply("late");
+        }
+        onreply_route[late] { xlog("L_NOTICE", "late reply $rs\\n"); }
+        failure_route[late] { xlog("L_NOTICE", "late failure $T_reply_code\\n"); }
+        """, port: proxy)
+        let uas = try startUAS("uas_486_late.xml", port: callee)
+        let run = try runUAC("uac_486.xml", local: uacPort, target: proxy, calls: 1)
+        assertAllSuccessful(run, calls: 1, sy)
+        XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
+        XCTAssertTrue(sy.waitFor("late reply 486", timeout: 5), sy.output)
+        XCTAssertTrue(sy.waitFor("late failure 486", timeout: 5), sy.output)
+    }
 }
