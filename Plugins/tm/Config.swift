@@ -29,6 +29,7 @@ struct TMConfig: Sendable {
         if frTimeout < 2 { return "fr_timeout must be at least 2 seconds" }
         if frInvTimeout < 2 { return "fr_inv_timeout must be at least 2 seconds" }
         if wtTimer < 2 { return "wt_timer must be at least 2 seconds" }
+        if deleteTimer < 2 { return "delete_timer must be at least 2 seconds" }
         if t1 <= 0 || t2 <= t1 { return "T2_timer must be greater than T1_timer" }
         return nil
     }

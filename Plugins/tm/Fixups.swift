@@ -15,6 +15,18 @@ extension TMModule {
         throw FixupError(argument: 0, "bad code \(code) (100..699)")
     }
 
+    /// t_local_replied: a literal mode must start with all, branch or last.
+    static let checkLocalReplied: FunctionFixupCheck = { args in
+        guard let text = args[0].constantString, TM.LocalRepliedMode(text) == nil else { return }
+        throw FixupError(argument: 0, "invalid param \"\(text)\" (all, branch, last)")
+    }
+
+    /// t_cancel_branch: literal flags are letters a and o only.
+    static let checkCancelBranch: FunctionFixupCheck = { args in
+        guard args.count > 0, let text = args[0].constantString, CancelBranchFlags(text) == nil else { return }
+        throw FixupError(argument: 0, "unsupported flag in '\(text)' (a, o)")
+    }
+
     /// t_on_failure / t_on_reply / t_on_branch: a literal name must be a route of that kind in the script.
     func checkRoute(_ kind: RouteMask, _ section: String) -> FunctionFixupCheck {
         { [self] args in

@@ -5,6 +5,22 @@ import Glibc
 import SwitchyardABI
 import SwitchyardPluginKit
 
+/// t_cancel_branch's flags: `a` (all pending), `o` (the others), any case; any other letter is refused.
+struct CancelBranchFlags {
+    var all = false
+    var others = false
+
+    init?(_ text: String) {
+        for ch in text {
+            switch ch {
+            case "a", "A": all = true
+            case "o", "O": others = true
+            default: return nil
+            }
+        }
+    }
+}
+
 struct RelayFlags {
     var noAuto477 = false
     var noDNSFailover = false
@@ -36,16 +52,17 @@ extension TM {
             host.log(.err, "t_relay: unknown flag in '\(call.string(0))' (no-auto-477, no-dns-failover, pass-reason-hdr, allow-no-cancel)")
             return -2
         }
+        var proxy: String? = nil
         if call.isPresent(1), !call.string(1).isEmpty {
-            // The outbound proxy is the next hop of every branch unless $du is set.
-            if host.varGet(ctx, duVar)?.isNull ?? true {
-                let p = call.string(1)
-                _ = host.varSet(ctx, duVar, .string(p.lowercased().hasPrefix("sip") ? p : TM.proxyURI(p)))
-            }
+            // The outbound proxy is the next hop of every branch unless $du is set (the appended branches' too).
+            let p = call.string(1)
+            proxy = p.lowercased().hasPrefix("sip") ? p : TM.proxyURI(p)
+            if host.varGet(ctx, duVar)?.isNull ?? true { _ = host.varSet(ctx, duVar, .string(proxy!)) }
         }
         if let tx = known, tx.kind == .failure {
             guard let cell = tx.cell else { return -1 }
-            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover)
+            return relay(ctx, tx: tx, cell: cell, created: false, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover,
+                         proxy: proxy)
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
         if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") {
@@ -72,7 +89,8 @@ extension TM {
             case .failed(let e): return e
             }
         }
-        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover)
+        return relay(ctx, tx: tx, cell: cell, created: created, noAuto477: flags.noAuto477, noDNSFailover: flags.noDNSFailover,
+                     proxy: proxy)
     }
 
     /// `[proto:]host[:port]` as a SIP URI.
@@ -189,6 +207,11 @@ extension TM {
     func tCheckStatus(_ call: FunctionCall) -> Int32 {
         let tx = txn(call.context)
         if tx.kind == .branch { return -1 }
+        // No transaction: false (OpenSIPS), not a match against 0.
+        guard tx.cell != nil else {
+            host.log(.err, "t_check_status: no transaction to check the status of")
+            return -1
+        }
         let pattern = call.string(0)
         guard let re = StatusRegex.compiled(pattern) else {
             host.log(.err, "t_check_status: bad regular expression '\(pattern)'")
@@ -212,7 +235,9 @@ extension TM {
         case (.failure, .branch):
             // The transaction exists while its branches are built: the failure route is armed on it.
             if let c = tx.cell { table.withBucket(c.hashIndex) { c.onFailure = route } }
-        case (_, let kind) where kind == .reply || tx.armsCell:
+        // With a transaction (reply route; request route after t_newtran/t_relay, as OpenSIPS arms its T when it has
+        // one): on the transaction itself, so that a route armed after t_relay() still runs.
+        case (_, let kind) where kind == .reply || tx.armsCell || (kind == .request && tx.cell != nil):
             if let c = tx.cell {
                 table.withBucket(c.hashIndex) {
                     switch what {
@@ -237,39 +262,56 @@ extension TM {
         return table.withBucket(c.hashIndex) { c.wasCancelled } ? 1 : -1
     }
 
+    /// t_local_replied's mode as OpenSIPS compares it: the text starts with `all`, `branch` or `last` (any case).
+    enum LocalRepliedMode {
+        case all, branch, last
+        init?(_ text: String) {
+            let t = text.lowercased()
+            if t.hasPrefix("all") { self = .all } else if t.hasPrefix("branch") { self = .branch }
+            else if t.hasPrefix("last") { self = .last } else { return nil }
+        }
+    }
+
     func tLocalReplied(_ call: FunctionCall) -> Int32 {
         let tx = txn(call.context)
-        guard let c = tx.cell else { return -1 }
-        let mode = (call.isPresent(0) ? call.string(0) : "all").lowercased()
+        guard let c = tx.cell else {
+            host.log(.err, "t_local_replied: no transaction created")
+            return -1
+        }
+        let text = call.string(0)
+        guard let mode = LocalRepliedMode(text) else {
+            host.log(.err, "t_local_replied: invalid param \"\(text)\" (all, branch, last)")
+            return -1
+        }
         return table.withBucket(c.hashIndex) { () -> Int32 in
-            if "all".hasPrefix(mode) || mode.hasPrefix("all") {
+            if mode == .all {
                 return c.currentSet.contains(where: { $0.receivedAny }) ? -1 : 1
             }
-            if mode.hasPrefix("last") {
+            if mode == .last {
                 // No picked branch: the wait for new branches' own 408/487, made here.
                 if tx.kind == .failure { return (tx.pickedBranch < 0 || (pick(c)?.localFinal ?? false)) ? 1 : -1 }
                 return c.lastReplyLocal ? 1 : -1
             }
-            if mode.hasPrefix("branch") {
-                guard tx.kind == .failure, let w = pick(c) else { return -1 }
-                return w.receivedAny ? -1 : 1
-            }
-            host.log(.err, "t_local_replied: unknown mode '\(mode)' (all, last, branch)")
-            return -1
+            guard tx.kind == .failure, let w = pick(c) else { return -1 }
+            return w.receivedAny ? -1 : 1
         }
     }
 
     func tCancelBranch(_ call: FunctionCall) -> Int32 {
         let tx = txn(call.context)
         guard let c = tx.cell, c.isInvite, tx.branchIndex >= 0 else { return -1 }
-        let flags = call.isPresent(0) ? call.string(0) : ""
+        let text = call.isPresent(0) ? call.string(0) : ""
+        guard let flags = CancelBranchFlags(text) else {
+            host.log(.err, "t_cancel_branch: unsupported flag in '\(text)' (a, o)")
+            return -1
+        }
         return table.withBucket(c.hashIndex) { () -> Int32 in
             let current = c.branches[tx.branchIndex]
-            if flags.contains("a") {
+            if flags.all {
                 for b in c.currentSet where b.finalCode == 0 && !(b === current && tx.replyCode >= 200) {
                     if b !== current { sendCancel(c, b, reason: "") } else if b.cancel == .none { b.cancel = .pending }
                 }
-            } else if flags.contains("o") {
+            } else if flags.others {
                 for b in c.currentSet where b.finalCode == 0 && b !== current { sendCancel(c, b, reason: "") }
             } else if tx.replyCode < 200 {
                 // The reply route runs before the branch counts as answered: the CANCEL is owed, sent once the reply
@@ -278,6 +320,16 @@ extension TM {
             }
             return 1
         }
+    }
+
+    /// t_flush_flags: the flags are the message's here and reach the transaction at t_relay; without a transaction
+    /// it fails (OpenSIPS).
+    func tFlushFlags(_ call: FunctionCall) -> Int32 {
+        guard txn(call.context).cell != nil else {
+            host.log(.err, "t_flush_flags: no transaction-state established for this message")
+            return -1
+        }
+        return 1
     }
 
     func tAddHdrs(_ call: FunctionCall) -> Int32 {

@@ -18,7 +18,9 @@ extension TMModule {
         }
         m.miCommand("t_reply", help: "reply a transaction by its id",
                     recipes: [["code", "reason", "trans_id", "to_tag"], ["code", "reason", "trans_id", "to_tag", "new_headers"],
-                              ["code", "reason", "trans_id", "to_tag", "new_headers", "body"]]) { [self] req in
+                              ["code", "reason", "trans_id", "to_tag", "body"],
+                              ["code", "reason", "trans_id", "to_tag", "new_headers", "body"]],
+                    namedParamsOnly: true) { [self] req in
             guard let tm else { return .error(code: 500, message: "tm not initialised") }
             guard case .value(let code) = req.int("code"), (100..<700).contains(code) else {
                 return .error(code: 400, message: "Invalid code")
@@ -46,9 +48,14 @@ extension TMModule {
             return tm.cancel(callID: callid, cseq: cseqText) ? .ok : .error(code: 481, message: "No such transaction")
         }
         m.miCommand("t_uac_dlg", help: "send a request and wait for its final reply",
+                    // Every combination of the optional next_hop, socket and body, by name only (as OpenSIPS).
                     recipes: [["method", "ruri", "headers"], ["method", "ruri", "headers", "next_hop"],
+                              ["method", "ruri", "headers", "socket"], ["method", "ruri", "headers", "body"],
                               ["method", "ruri", "headers", "next_hop", "socket"],
-                              ["method", "ruri", "headers", "next_hop", "socket", "body"]]) { [self] req in
+                              ["method", "ruri", "headers", "next_hop", "body"],
+                              ["method", "ruri", "headers", "socket", "body"],
+                              ["method", "ruri", "headers", "next_hop", "socket", "body"]],
+                    namedParamsOnly: true) { [self] req in
             uacDialog(req)
         }
     }

@@ -168,11 +168,11 @@ final class TMModule: @unchecked Sendable {
         m.function("t_on_reply", params: [.str], routes: most, fixup: checkRoute(.onReply, "onreply_route"), on { $0.tOn($1, .reply) })
         m.function("t_on_branch", params: [.str], routes: most, fixup: checkRoute(.branch, "branch_route"), on { $0.tOn($1, .branch) })
         m.function("t_was_cancelled", params: [], routes: most, on { $0.tWasCancelled($1) })
-        m.function("t_local_replied", params: [[.str, opt]], routes: most, on { $0.tLocalReplied($1) })
-        m.function("t_cancel_branch", params: [[.str, opt]], routes: [.onReply], on { $0.tCancelBranch($1) })
+        m.function("t_local_replied", params: [.str], routes: most, fixup: TMModule.checkLocalReplied, on { $0.tLocalReplied($1) })
+        m.function("t_cancel_branch", params: [[.str, opt]], routes: [.onReply], fixup: TMModule.checkCancelBranch, on { $0.tCancelBranch($1) })
         m.function("t_add_hdrs", params: [.str], routes: [.request], on { $0.tAddHdrs($1) })
         m.function("t_add_cancel_reason", params: [.str], routes: [.request], on { $0.tAddCancelReason($1) })
-        m.function("t_flush_flags", params: [], routes: [.request, .branch]) { _ in 1 }
+        m.function("t_flush_flags", params: [], routes: [.request, .branch], on { $0.tFlushFlags($1) })
         m.function("t_replicate", params: [.str, [.str, opt]], routes: reqFail, on { $0.tReplicate($1) })
         m.function("t_reply_by_callid", params: [.int, .str, [.str, opt], [.int, opt]], routes: [.request], on {
             $0.tReplyByCallid($1)

@@ -18,27 +18,33 @@ extension TMModule {
             return .string(tx.replyReason)
         }
         pv("T_branch_idx") { tm, ctx in
-            guard let tx = tm.existingTxn(ctx), tx.branchIndex >= 0 else { return .null }
-            return .int(Int64(tx.branchIndex))
+            if let tx = tm.existingTxn(ctx), tx.branchIndex >= 0 { return .int(Int64(tx.branchIndex)) }
+            // The global onreply_route is a reply route too, run before the reply is matched: OpenSIPS prints its
+            // branch index there, which every reply handled before has left at 0.
+            if tm.core.api.ctx_route_type!(ctx.raw) == RouteMask.onReply.rawValue { return .int(0) }
+            return .null
         }
+        // The URI of the current branch, as OpenSIPS reads it: the branch of a reply or failure route; in a request
+        // route with a transaction, branch 0; in a branch route the branch being built, which is not in the
+        // transaction yet, so (as OpenSIPS) an error is logged and xlog prints nothing. Without a transaction: $ru.
         pv("T_ruri") { tm, ctx in
-            guard let tx = tm.existingTxn(ctx), let c = tx.cell, tx.branchIndex >= 0 else { return tm.host.varGet(ctx, tm.ruVar) ?? .null }
-            return tm.table.withBucket(c.hashIndex) { tx.branchIndex < c.branches.count ? .string(c.branches[tx.branchIndex].uri) : .null }
+            guard let tx = tm.existingTxn(ctx), let c = tx.cell else { return tm.host.varGet(ctx, tm.ruVar) ?? .null }
+            let i = max(tx.branchIndex, 0)
+            if let uri = tm.table.withBucket(c.hashIndex, { i < c.branches.count ? c.branches[i].uri : nil }) {
+                return .string(uri)
+            }
+            tm.host.log(.err, "pv_get_tm_ruri: BUG: _tm_branch_index greater than nr_of_outgoings")
+            return .string("")
         }
         pv("T_id") { tm, ctx in
             guard let c = tm.existingTxn(ctx)?.cell else { return .null }
             return .string(c.id)
         }
-        pv("T_fr_timeout", { tm, ctx in
-            let tx = tm.existingTxn(ctx)
-            if let c = tx?.cell { return .int(tm.table.withBucket(c.hashIndex) { c.frTimeout } / 1000) }
-            return .int((tx?.frTimeout ?? Int64(tm.cfg.frTimeout) * 1000) / 1000)
-        }, set: { tm, ctx, v in tm.setTimer(ctx, v, inv: false) })
-        pv("T_fr_inv_timeout", { tm, ctx in
-            let tx = tm.existingTxn(ctx)
-            if let c = tx?.cell { return .int(tm.table.withBucket(c.hashIndex) { c.frInvTimeout } / 1000) }
-            return .int((tx?.frInvTimeout ?? Int64(tm.cfg.frInvTimeout) * 1000) / 1000)
-        }, set: { tm, ctx, v in tm.setTimer(ctx, v, inv: true) })
+        // OpenSIPS 3.6.8 reads these as a bare integer, without the text every consumer but a few prints or copies:
+        // xlog prints nothing, `$var(x) = $T_fr_timeout` stores an empty string. The same here: an empty string.
+        // Written, they take an integer of seconds (NULL: back to the modparam).
+        pv("T_fr_timeout", { _, _ in .string("") }, set: { tm, ctx, v in tm.setTimer(ctx, v, inv: false) })
+        pv("T_fr_inv_timeout", { _, _ in .string("") }, set: { tm, ctx, v in tm.setTimer(ctx, v, inv: true) })
         // $T_branch_last_reply_code[idx]: idx absolute (negative from the last branch); no index: $T_branch_idx.
         m.pseudoVariable("T_branch_last_reply_code", parse: { _ in 0 },
                          get: { [self] ctx, _ in tm?.lastReplyCode(ctx, index: nil) ?? .null },
@@ -63,9 +69,9 @@ extension TM {
         switch v {
         case .null: ms = Int64(inv ? cfg.frInvTimeout : cfg.frTimeout) * 1000
         case .int(let s) where s > 0: ms = s * 1000
-        case .string(let t) where Int64(t).map({ $0 > 0 }) ?? false: ms = Int64(t)! * 1000  // checked just above
         default:
-            host.log(.err, "$T_fr\(inv ? "_inv" : "")_timeout: not a positive integer")
+            // A string, even of digits, is refused as OpenSIPS refuses a non-integer value.
+            host.log(.err, "$T_fr\(inv ? "_inv" : "")_timeout: assigning a value that is not a positive integer as a timeout")
             return false
         }
         if let c = tx.cell {

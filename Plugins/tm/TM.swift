@@ -218,7 +218,8 @@ final class TM: @unchecked Sendable {
     /// `cancelFirst`: the pending branches are CANCELled once the relay may go on; `then` runs with the number of
     /// branches sent, under the same lock, before any error reply (so no reply is handled in between).
     func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false,
-               cancelFirst: Bool = false, noDNSFailover: Bool = false, then: (Int) -> Void = { _ in }) -> Int32 {
+               cancelFirst: Bool = false, noDNSFailover: Bool = false, proxy: String? = nil,
+               then: (Int) -> Void = { _ in }) -> Int32 {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         // Sticky, as OpenSIPS's transaction flag: a later t_relay without the flag (a failure route) keeps it off.
@@ -271,7 +272,8 @@ final class TM: @unchecked Sendable {
             }
             let idx = cell.branches.count
             var ruri = d.0, dst = d.1
-            if i > 0 && dst.isEmpty { dst = ruri }
+            // t_relay's outbound proxy is the next hop of every branch without a $du of its own.
+            if i > 0 && dst.isEmpty { dst = proxy ?? ruri }
             var branchReply: OpaquePointer? = nil
             if let route = cell.onBranch {
                 if let original { core.msgRestore(ctx, original) }

@@ -67,5 +67,11 @@ final class RouteTests: TMTestCase {
         let (bad, out2) = try BinaryRunner.run(["-f", cfg], cwd: workDir)  // checked at module init, which -c skips
         XCTAssertNotEqual(bad, 0, out2)
         XCTAssertTrue(out2.contains("T2_timer must be greater than T1_timer"), out2)
+        // Every timer in seconds is at least 2, delete_timer too (accepted without effect, still checked).
+        try (Self.config(port: LocalPorts.freePorts(1)[0], extra: "modparam(\"tm\", \"delete_timer\", 1)") + "route { exit; }")
+            .write(toFile: cfg, atomically: true, encoding: .utf8)
+        let (badDelete, out3) = try BinaryRunner.run(["-f", cfg], cwd: workDir)
+        XCTAssertNotEqual(badDelete, 0, out3)
+        XCTAssertTrue(out3.contains("delete_timer must be at least 2 seconds"), out3)
     }
 }

@@ -76,6 +76,13 @@ final class UACTests: TMTestCase {
                                         "next_hop=.", "socket=udp:127.0.0.2:5999"])
         XCTAssertNotEqual(rcK, 0)
         XCTAssertTrue(outK.contains("Local socket not found"), outK)
+        // A body without next_hop or socket is one of OpenSIPS's recipes (here refused for its missing Content-Type);
+        // positional parameters are not taken (named only, as OpenSIPS).
+        let (rcB, outB) = try cli(cfg, ["t_uac_dlg", "method=MESSAGE", "ruri=sip:x@127.0.0.1:\(silent)", headers, "body=hi"])
+        XCTAssertNotEqual(rcB, 0)
+        XCTAssertTrue(outB.contains("Content-Type missing"), outB)
+        let (rcP, outP) = try cli(cfg, ["t_uac_dlg", "OPTIONS", "sip:x@127.0.0.1:\(silent)", "From: <sip:a@b>\\r\\nTo: <sip:x@b>"])
+        XCTAssertNotEqual(rcP, 0, outP)
         XCTAssertTrue(sy.process.isRunning)
     }
 

@@ -17,10 +17,22 @@ extension HostTable {
     }
 
     /// A reply's extra header lines followed by those the script kept for the replies to its request (append_to_reply).
-    static func replyExtra(_ ctx: ScriptContext, _ extra: String) -> String {
+    static func replyExtra(_ ctx: ScriptContext, _ extra: String, code: Int = 0) -> String {
         let kept = ctx.message.edits.replyLines
-        guard !kept.isEmpty else { return extra }
-        return extra + kept.map { $0 + "\r\n" }.joined()
+        let dset = (300..<400).contains(code) ? destinationSetContact(ctx) : nil
+        guard !kept.isEmpty || dset != nil else { return extra }
+        return extra + kept.map { $0 + "\r\n" }.joined() + (dset ?? "")
+    }
+
+    /// A 3xx reply (sl_send_reply, tm's t_reply) carries the destination set as one Contact line, as OpenSIPS's
+    /// print_dset writes it after the script's append_to_reply lines: the request-URI when the script rewrote it, then
+    /// each append_branch() branch, `<uri>` with `;q=` when given, joined by ", ". nil: nothing to print.
+    static func destinationSetContact(_ ctx: ScriptContext) -> String? {
+        var items: [String] = []
+        func item(_ uri: String, _ q: Int?) -> String { "<" + uri + ">" + (q.map { ";q=" + QValue.text($0) } ?? "") }
+        if ctx.message.requestURIChanged, let ruri = ctx.message.requestURI?.text { items.append(item(ruri, ctx.message.ruriQ)) }
+        for b in ctx.message.branches { items.append(item(b.uri, b.q)) }
+        return items.isEmpty ? nil : "Contact: " + items.joined(separator: ", ") + "\r\n"
     }
 
     /// A header value or line as one line: CR and LF would end the header block early.
@@ -106,7 +118,7 @@ extension HostTable {
         h.sip_reply = { ctxp, code, reason, extra in
             guard let ctx = HostTable.context(ctxp), let sip = ctx.engine.sip else { return -1 }
             let r = sip.reply(ctx, code: Int(code), reason: HostTable.text(reason),
-                              extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra)))
+                              extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra), code: Int(code)))
             return Int32(r)
         }
 

@@ -109,7 +109,8 @@ extension HostTable {
             let bodyBytes = UnsafeRawBufferPointer(start: body.s.map { UnsafeRawPointer($0) }, count: body.s == nil ? 0 : body.len)
             guard let (socket, conn, dst) = sip.buildReply(ctx, code: Int(code), reason: HostTable.text(reason),
                                                            toTag: HostTable.optText(toTag),
-                                                           extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra)),
+                                                           extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra),
+                                                                                              code: Int(code)),
                                                            body: bodyBytes,
                                                            keep: { out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer($0)) })
             else { return -1 }

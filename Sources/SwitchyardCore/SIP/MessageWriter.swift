@@ -122,12 +122,28 @@ enum MessageWriter {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.methodRange.lowerBound..<msg.headersStart]))
             }
         }
-        out.append(literal: "Via: ")
-        out.append(text: viaPrefix)
-        branch.append(to: &out)
-        if !viaSuffix.isEmpty { out.append(text: viaSuffix) }
-        out.appendCRLF()
-        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText, stream: stream)
+        // Our Via goes right before the received top Via, after every line the script put there (record_route(),
+        // insert_hf()): OpenSIPS anchors it at the top Via when it builds the request, behind the script's lumps.
+        let ours = OurVia(prefix: viaPrefix, branch: branch, suffix: viaSuffix)
+        msg.bytes.withUnsafeBufferPointer { b in
+            appendHeaders(&out, msg, b, edits: edits, topVia: topVia, topViaText: topViaText, dropTopVia: false,
+                          stream: stream, ourVia: ours)
+        }
+    }
+
+    /// The Via a forwarded request gets: `Via: <prefix><branch><suffix>`.
+    struct OurVia {
+        let prefix: String
+        let branch: Branch
+        let suffix: String
+
+        func write(to out: inout ByteWriter) {
+            out.append(literal: "Via: ")
+            out.append(text: prefix)
+            branch.append(to: &out)
+            if !suffix.isEmpty { out.append(text: suffix) }
+            out.appendCRLF()
+        }
     }
 
     /// Header lines with edits, the empty line and the body.
@@ -143,10 +159,12 @@ enum MessageWriter {
 
     private static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
                                       edits: HeaderEdits, topVia: SIPVia?, topViaText: String?, dropTopVia: Bool,
-                                      stream: Bool) {
+                                      stream: Bool, ourVia: OurVia? = nil) {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
+        // A request without a Via gets ours first.
+        if topViaIndex == nil { ourVia?.write(to: &out) }
         if edits.onlyInline, let first = msg.fields.first, let last = msg.fields.last {
             // At most one value replaced, nothing else (every relayed reply, most forwarded requests: maxfwd): the
             // runs of lines between the top Via and the replaced field are copied whole, what the loop below copies
@@ -162,6 +180,7 @@ enum MessageWriter {
                 let f = msg.fields[i]
                 out.append(contentsOf: bytes(from..<f.line.lowerBound))
                 if i == topViaIndex {
+                    ourVia?.write(to: &out)
                     appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
                 } else {
                     appendReplaced(&out, f, b, edits, i)
@@ -185,6 +204,10 @@ enum MessageWriter {
             if anchored { emitAnchored(&out, anchoredLines, field: i, after: false, flush: flush) }
             // Runs after the field (every path below, `continue` included): its lines added after it.
             defer { if anchored { emitAnchored(&out, anchoredLines, field: i, after: true, flush: flush) } }
+            if i == topViaIndex, let ourVia {
+                flush(&out)
+                ourVia.write(to: &out)
+            }
             if edits.isRemoved(i) && i != topViaIndex { flush(&out); continue }
             if i != topViaIndex, edits.isReplaced(i) {
                 flush(&out)

@@ -36,11 +36,29 @@ final class MessageWriterTests: XCTestCase {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// What forward() should send: our Via, then the received headers with `change` applied, then the body.
+    /// What forward() should send: the received headers with `change` applied, our Via right before the received
+    /// top Via (as OpenSIPS anchors it there, after the lines the script put ahead of it), then the body.
     func expected(_ change: (inout [String]) -> Void, headers: [String] = requestLines) -> String {
         var h = headers
         change(&h)
-        return Self.text([Self.requestLine, Self.ourVia] + h, body: "body")
+        h.insert(Self.ourVia, at: h.firstIndex { $0.hasPrefix("Via:") } ?? 0)
+        return Self.text([Self.requestLine] + h, body: "body")
+    }
+
+    /// record_route()'s line (a top line) goes before our Via when the received top Via is the first header; when
+    /// another header comes first, the top line goes before it and our Via stays right before the received Via.
+    func testTopLineGoesBeforeOurVia() throws {
+        var e = HeaderEdits()
+        e.addTop("Record-Route: <sip:192.0.2.1;lr>")
+        let viaFirst = Array(Self.requestLines[1...]) + ["Max-Forwards: 70"]
+        XCTAssertEqual(try forward(try request(viaFirst), e),
+                       Self.text([Self.requestLine, "Record-Route: <sip:192.0.2.1;lr>", Self.ourVia] + viaFirst, body: "body"))
+        XCTAssertEqual(try forward(try request(), e), Self.text(
+            [Self.requestLine, "Record-Route: <sip:192.0.2.1;lr>", Self.requestLines[0], Self.ourVia]
+                + Self.requestLines[1...], body: "body"))
+        // With the inline fast path too (no top line): our Via before the received Via, after Max-Forwards.
+        XCTAssertEqual(try forward(try request(viaFirst), HeaderEdits()),
+                       Self.text([Self.requestLine, Self.ourVia] + viaFirst, body: "body"))
     }
 
     // MARK: the stateless branch
