@@ -73,8 +73,10 @@ public final class SQLConnection: Sendable {
 
     private static var thread: UInt { UInt(pthread_self()) }
 
-    private func acquire() throws(SQLError) -> PooledSession {
-        if let s = idle.withLock({ $0.popLast() }) { return s }
+    /// An idle session, or a new one; `fresh`: always a new one (a retry after a lost connection: the other idle
+    /// sessions were opened to the same server and are most likely dead too, e.g. after a server restart).
+    private func acquire(fresh: Bool = false) throws(SQLError) -> PooledSession {
+        if !fresh, let s = idle.withLock({ $0.popLast() }) { return s }
         do {
             let s = PooledSession(session: try open())
             let n = sessionCount.add(1, ordering: .relaxed).newValue
@@ -85,11 +87,11 @@ public final class SQLConnection: Sendable {
         }
     }
 
-    /// acquire(), with up to `tries` connection attempts (reconnecting after a lost connection).
-    private func acquire(tries: Int) throws(SQLError) -> PooledSession {
+    /// acquire(fresh:), with up to `tries` connection attempts (reconnecting after a lost connection).
+    private func acquire(tries: Int, fresh: Bool) throws(SQLError) -> PooledSession {
         var left = tries
         while true {
-            do { return try acquire() } catch {
+            do { return try acquire(fresh: fresh) } catch {
                 left -= 1
                 if left <= 0 { throw error }
                 settings.log(.warn, "\(url.masked): reconnect failed (\(error.message)); \(left) more attempt(s)")
@@ -136,7 +138,7 @@ public final class SQLConnection: Sendable {
         while true {
             attempt += 1
             let s: PooledSession
-            do { s = try acquire(tries: attempt > 1 ? max(1, settings.reconnects) : 1) } catch {
+            do { s = try acquire(tries: attempt > 1 ? max(1, settings.reconnects) : 1, fresh: attempt > 1) } catch {
                 settings.log(.err, "\(url.masked): cannot connect: \(error.message)")
                 status(false)
                 throw error

@@ -167,6 +167,25 @@ final class CachedbRedisTests: XCTestCase {
         _ = try redisCLI(["DEL", k])
     }
 
+    /// Several workers each hold a connection when Redis restarts: all of them are dead, and the next calls still
+    /// work (OpenSIPS: each process reconnects on its next command; a retry must never take another dead link).
+    func testRedisRestartWithSeveralConnections() throws {
+        let s = try server()
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let k = key("restart-many")
+        XCTAssertTrue(TestServers.waitUntil(20) {
+            DispatchQueue.concurrentPerform(iterations: 6) { i in for _ in 0..<50 { _ = r.store("\(k):\(i)", "x") } }
+            return ((try? redisCLI(["CLIENT", "LIST"])) ?? "").split(separator: "\n").count >= 3
+        }, "the pool never held two connections")
+        try TestServers.control("restart", "redis")
+        for n in 1...4 {
+            XCTAssertEqual(r.store(k, "\(n)"), SY_CACHEDB_OK.rawValue, "call \(n) after the restart")
+        }
+        XCTAssertEqual(try redisCLI(["GET", k]), "4")
+        _ = try redisCLI(["DEL", k])
+    }
+
     /// The script's functions with OpenSIPS's return codes, "redis" and "redis:GROUP" ids, the 2.4 quoted output.
     func testScriptCacheFunctions() throws {
         let (h, p) = try endpoint()

@@ -26,6 +26,7 @@ final class DBMySQLTests: XCTestCase {
     func testTransactions() throws { try withDriver { try $0.transactions() } }
     func testOneSessionPerWorkerThread() throws { try withDriver { try $0.sessionPerWorker() } }
     func testServerRestartCostsOnlyTheOutage() throws { try withDriver { try $0.reconnectAfterRestart() } }
+    func testServerRestartWithSeveralSessions() throws { try withDriver { try $0.reconnectAfterRestartWithSeveralSessions() } }
 
     func testDroutingFromMySQLSchema() throws { try scenarios.drouting() }
     func testFreeswitchTableFromMySQLSchema() throws { try scenarios.freeswitchTable() }

@@ -28,6 +28,7 @@ final class DBPostgresTests: XCTestCase {
     func testTransactions() throws { try withDriver { try $0.transactions() } }
     func testOneSessionPerWorkerThread() throws { try withDriver { try $0.sessionPerWorker() } }
     func testServerRestartCostsOnlyTheOutage() throws { try withDriver { try $0.reconnectAfterRestart() } }
+    func testServerRestartWithSeveralSessions() throws { try withDriver { try $0.reconnectAfterRestartWithSeveralSessions() } }
 
     func testDroutingFromPostgresSchema() throws { try scenarios.drouting() }
     func testFreeswitchTableFromPostgresSchema() throws { try scenarios.freeswitchTable() }
