@@ -94,7 +94,7 @@ func makeRedisTable() -> UnsafePointer<sy_cachedb_api> {
     }
     api.raw_query = { c, query, sink, arg in
         guard let words = splitWords(query.array) else {
-            pool(c)?.log(.err, "cache_raw_query: unbalanced quote in the query")
+            pool(c)?.log(.err, "cache_raw_query: malformed query (an unclosed quote, or a closing quote not followed by a blank)")
             return SY_CACHEDB_ERROR.rawValue
         }
         guard !words.isEmpty else { return SY_CACHEDB_ERROR.rawValue }
@@ -185,7 +185,8 @@ private func redisOpen(_ module: RedisModule?, _ group: UnsafePointer<CChar>?, _
     }
 }
 
-/// Words of a raw query: split at blanks; '...' or "..." group a word (quotes not sent). nil on an unclosed quote.
+/// Words of a raw query: split at blanks; '...' or "..." group a word (quotes not sent). nil on an unclosed quote or
+/// a closing quote not followed by a blank.
 func splitWords(_ text: [UInt8]) -> [[UInt8]]? {
     var words: [[UInt8]] = []
     var i = 0
@@ -199,6 +200,8 @@ func splitWords(_ text: [UInt8]) -> [[UInt8]]? {
             guard let end = text[i...].firstIndex(of: q) else { return nil }
             word = Array(text[i..<end])
             i = end + 1
+            // As OpenSIPS: a closing quote is followed by a blank or the end ("a"b is malformed).
+            if i < text.count, !(text[i] == 32 || text[i] == 9 || text[i] == 10 || text[i] == 13) { return nil }
         } else {
             while i < text.count, !(text[i] == 32 || text[i] == 9 || text[i] == 10 || text[i] == 13) { word.append(text[i]); i += 1 }
         }

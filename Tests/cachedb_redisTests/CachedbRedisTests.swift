@@ -79,6 +79,9 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertEqual(r.raw("HSET \(h) f1 \"a b\" f2 2").1, ["2"])
         XCTAssertEqual(r.raw("HMGET \(h) f1 f2 nope").1, ["a b", "2", nil])
         XCTAssertEqual(r.raw("SET \(h)x 1").0, OK)
+        // As OpenSIPS: a closing quote must be followed by a blank (or the end); otherwise nothing is sent.
+        XCTAssertEqual(r.raw("SET \(h)q \"a\"b").0, SY_CACHEDB_ERROR.rawValue)
+        XCTAssertEqual(try redisCLI(["EXISTS", h + "q"]), "0")
         XCTAssertEqual(r.raw("GET \(h)-none").0, SY_CACHEDB_NOT_FOUND.rawValue)
         XCTAssertEqual(r.raw("HGET \(h)x f").0, SY_CACHEDB_ERROR.rawValue)   // WRONGTYPE
         XCTAssertEqual(r.fetch(h).0, SY_CACHEDB_ERROR.rawValue)               // GET on a hash: WRONGTYPE too
@@ -210,9 +213,9 @@ final class CachedbRedisTests: XCTestCase {
                 cache_counter_fetch("redis", "\(k)-n", $var(c));
                 xlog("L_NOTICE", "R counter_fetch $var(c)\\n");
                 cache_store("redis:g1", "\(k)", "in-group", 0);
-                cache_raw_query("redis", "RPUSH \(k)-l a b", "$avp(r)");
+                cache_raw_query("redis", "RPUSH \(k)-l a b c", "$avp(r)");
                 cache_raw_query("redis", "LRANGE \(k)-l 0 -1", "$avp(l)");
-                xlog("L_NOTICE", "R raw $(avp(l)[0]) $(avp(l)[1])\\n");
+                xlog("L_NOTICE", "R raw $(avp(l)[0]) $(avp(l)[1]) $(avp(l)[2]) $avp(l) $avp(r)\\n");
                 cache_remove("redis", "\(k)");
                 cache_fetch("redis", "\(k)", $var(v));
                 xlog("L_NOTICE", "R removed $rc\\n");
@@ -225,10 +228,28 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertTrue(sy.waitFor("R removed", timeout: 20), sy.output)
         let lines = sy.lines.compactMap { l in l.range(of: "R ").map { String(l[$0.lowerBound...]) } }.filter { $0.hasPrefix("R ") }
         XCTAssertEqual(lines, ["R fetch hello", "R missing -2", "R insert1 1", "R insert2 -2", "R counter 5",
-                               "R counter_fetch 5", "R raw b a", "R removed -2"], sy.output)
+                               "R counter_fetch 5", "R raw a b c a 3", "R removed -2"], sy.output)
         XCTAssertEqual(try redisCLI(["GET", k], db: 1), "in-group")
         _ = try redisCLI(["DEL", k, k + "-i", k + "-n", k + "-l"])
         _ = try redisCLI(["DEL", k], db: 1)
+    }
+
+    /// OpenSIPS's ftsearch_* parameters (column-oriented API only) are accepted, each with a line saying they have
+    /// no effect, so an OpenSIPS config starts; a wrong type is still refused.
+    func testFtsearchParametersAreAccepted() throws {
+        let s = try server("""
+            modparam("cachedb_redis", "ftsearch_index_name", "idx:usrloc")
+            modparam("cachedb_redis", "ftsearch_json_prefix", "usrloc:")
+            modparam("cachedb_redis", "ftsearch_max_results", 10000)
+            modparam("cachedb_redis", "ftsearch_json_mset_expire", 3600)
+            """)
+        defer { s.stop() }
+        let k = key("ft")
+        XCTAssertEqual(try s.cache(nil).store(k, "v"), SY_CACHEDB_OK.rawValue)
+        XCTAssertEqual(s.collector.messages.filter { $0.contains("no effect (the column-oriented API is not implemented)") }.count, 4,
+                       s.collector.messages.joined(separator: "\n"))
+        _ = try redisCLI(["DEL", k])
+        XCTAssertThrowsError(try server(#"modparam("cachedb_redis", "ftsearch_max_results", "many")"#))
     }
 
     /// A comma-separated host list fails over: the first host is down, the second answers.
