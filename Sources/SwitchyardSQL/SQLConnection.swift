@@ -179,12 +179,20 @@ public final class SQLConnection: Sendable {
             _ = try p.session.execute("ROLLBACK TO SAVEPOINT \(sp)", [], row: nil, arg: nil)
             return rc < 0 ? rc : SY_DB_E_OTHER.rawValue
         }
-        let p = try acquire()
-        do {
-            _ = try p.session.execute(dialect.beginSQL, [], row: nil, arg: nil)
-        } catch {
-            if error.lost { discard(p) } else { release(p) }
-            throw error
+        // BEGIN on a dead session (the server restarted since it was used) is retried on a fresh one: nothing ran yet.
+        var p = try acquire()
+        var attempt = 1
+        while true {
+            do {
+                _ = try p.session.execute(dialect.beginSQL, [], row: nil, arg: nil)
+                break
+            } catch {
+                if error.lost { discard(p) } else { release(p) }
+                guard error.lost, attempt < settings.maxAttempts else { throw error }
+                attempt += 1
+                settings.log(.warn, "\(url.masked): connection lost (\(error.message)); reconnecting")
+                p = try acquire(tries: max(1, settings.reconnects), fresh: true)
+            }
         }
         pinned.withLock { $0[me] = (p, 1) }
         let rc = body()

@@ -183,6 +183,11 @@ public struct SQLDriverChecks {
             return ids.get().count >= 2
         }, "the pool never held two sessions")
         try TestServers.control("restart", serverName)
+        // A transaction first: its BEGIN finds a dead session and starts again on a fresh one.
+        var inside = DBResult(rc: 0, rows: [], code: 0, message: "")
+        let tx = db.transaction { c in inside = c.raw("SELECT 7"); return 0 }
+        XCTAssertEqual(tx.rc, 0, tx.message)
+        XCTAssertEqual(inside.rows, [[.int(7)]], inside.message)
         for n in 1...4 {
             let r = db.raw("SELECT \(n)")
             XCTAssertEqual(r.rows, [[.int(Int64(n))]], "call \(n) after the restart: \(r.message)")
