@@ -88,6 +88,19 @@ final class DBMySQLTests: XCTestCase {
         }
     }
 
+    /// timeout_interval 0 starts, as in OpenSIPS (the library's "no timeout"), with a warning saying what it means.
+    func testTimeoutIntervalZeroIsAccepted() throws {
+        let url = try TestServers.mysqlURL()
+        let s = try InProcessServer("loadmodule \"db_mysql.so\"\nmodparam(\"db_mysql\", \"timeout_interval\", 0)\n")
+        defer { s.stop() }
+        let (c, err) = try s.db("mysql").connect(url)
+        let db = try XCTUnwrap(c, err.message)
+        defer { db.close() }
+        XCTAssertEqual(db.raw("SELECT 1").rows, [[.int(1)]])
+        XCTAssertTrue(s.collector.messages.contains { $0.contains("timeout_interval 0: no timeout") },
+                      s.collector.messages.joined(separator: "\n"))
+    }
+
     func testQueryTimeoutCutsASlowQuery() throws {
         try withDriver(timeout: 1) { try $0.queryTimeout(slowSQL: "SELECT SLEEP(4)", expect: "Lost connection") }
     }
