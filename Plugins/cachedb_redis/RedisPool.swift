@@ -164,6 +164,9 @@ final class RedisPool: Sendable {
                 return reply
             }
             lastError = Self.errstr(link.ctx)
+            // The idle links reach the same server and are most likely dead too: dropped, so later commands do not
+            // each meet one.
+            idle.withLock { $0 = [] }
             // `link` is dropped here: its connection is closed, and the next attempt opens a fresh one.
             log(.warn, "\(url.masked): connection lost (\(lastError)); reconnecting")
         }

@@ -112,7 +112,8 @@ public final class SQLConnection: Sendable {
         sessionCount.subtract(1, ordering: .relaxed)
     }
 
-    /// Closes every idle session (on close()).
+    /// Closes every idle session (on close(), and when a call found its session lost: the idle ones reach the same
+    /// server and are most likely dead too, so later calls do not each meet one).
     func closeAll() {
         for s in idle.withLock({ p -> [PooledSession] in defer { p = [] }; return p }) { discard(s) }
     }
@@ -151,6 +152,7 @@ public final class SQLConnection: Sendable {
             } catch {
                 guard error.lost else { release(s); status(true); throw error }
                 discard(s)
+                closeAll()
                 status(false)
                 if attempt < settings.maxAttempts {
                     settings.log(.warn, "\(url.masked): connection lost (\(error.message)); reconnecting")
@@ -187,7 +189,7 @@ public final class SQLConnection: Sendable {
                 _ = try p.session.execute(dialect.beginSQL, [], row: nil, arg: nil)
                 break
             } catch {
-                if error.lost { discard(p) } else { release(p) }
+                if error.lost { discard(p); closeAll() } else { release(p) }
                 guard error.lost, attempt < settings.maxAttempts else { throw error }
                 attempt += 1
                 settings.log(.warn, "\(url.masked): connection lost (\(error.message)); reconnecting")
