@@ -191,6 +191,14 @@ final class CachedbRedisTests: XCTestCase {
                        s.collector.messages.joined(separator: "\n"))
         XCTAssertEqual(try redisCLI(["GET", k]), "4")
         _ = try redisCLI(["DEL", k])
+        // A group's reconnection selects its database again (redis:one://.../1).
+        let one = try s.cache("one")
+        XCTAssertEqual(one.store(k, "in-1"), SY_CACHEDB_OK.rawValue)
+        try TestServers.control("restart", "redis")
+        XCTAssertEqual(one.store(k, "in-1-again"), SY_CACHEDB_OK.rawValue)
+        XCTAssertEqual(try redisCLI(["GET", k], db: 1), "in-1-again")
+        XCTAssertEqual(try redisCLI(["EXISTS", k]), "0")
+        _ = try redisCLI(["DEL", k], db: 1)
     }
 
     /// The script's functions with OpenSIPS's return codes, "redis" and "redis:GROUP" ids, the 2.4 quoted output.
