@@ -71,6 +71,7 @@ final class MySQLModule: Sendable {
         m.onInit { [host, settings, table] in
             guard mysql_server_init(0, nil, nil) == 0 else { throw PluginError("mysql_library_init failed") }
             try SQLDriverTable.publish(table.pointer, as: Self.apiName, host: host)
+            try settings.shared.registerStatistics()
             handlelessConnect.publish(settings)
             host.log(.info, "libmariadb \(String(cString: mysql_get_client_info())), timeout_interval "
                      + "\(settings.timeoutSeconds.load(ordering: .relaxed)) s, max_db_queries \(settings.attempts)")

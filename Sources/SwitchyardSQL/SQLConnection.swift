@@ -26,6 +26,9 @@ public struct SQLDriverSettings: Sendable {
     /// Called when a connection's state flips: false when a call finds the server gone, true when a call works
     /// again (db_mysql raises E_MYSQL_CONNECTION with it).
     public var onStatus: (@Sendable (SQLURL, Bool) -> Void)?
+    /// Called once per call (not per retry), with whether it was slow: the core statistics sql:sql_total_queries and
+    /// sql:sql_slow_queries.
+    public var onQuery: (@Sendable (_ slow: Bool) -> Void)?
 
     public init(maxAttempts: Int, slowQueryMicros: Int64, log: @escaping @Sendable (LogLevel, String) -> Void,
                 onStatus: (@Sendable (SQLURL, Bool) -> Void)? = nil) {
@@ -126,12 +129,15 @@ public final class SQLConnection: Sendable {
         defer { inFlight.subtract(1, ordering: .relaxed) }
         let started = settings.slowQueryMicros > 0 ? Self.nowMicros() : 0
         defer {
+            var slow = false
             if settings.slowQueryMicros > 0 {
                 let took = Self.nowMicros() - started
                 if took > settings.slowQueryMicros {
+                    slow = true
                     settings.log(.warn, "\(url.masked): slow query (\(took) µs > \(settings.slowQueryMicros) µs): \(what())")
                 }
             }
+            settings.onQuery?(slow)
         }
         let me = Self.thread
         if let (p, _) = pinned.withLock({ $0[me] }) { return try body(p.session) }
