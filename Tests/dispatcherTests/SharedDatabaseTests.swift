@@ -48,6 +48,40 @@ final class SharedDatabaseTests: XCTestCase {
         try sharedTable(.postgres, server: "postgres", driver: "db_postgres", url: try TestServers.postgresURL())
     }
 
+    /// The core's db_default_url gives its URL to every module with a db_url it was not given (dispatcher here, on
+    /// MariaDB), while a module's own db_url wins (drouting here, on another database), as in OpenSIPS.
+    func testDbDefaultURL() throws {
+        let cli = SQLCLI(.mysql, url: try TestServers.mysqlURL())
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let dsName = "sy_ds_default_\(suffix)", drName = "sy_dr_own_\(suffix)"
+        let dsURL = try cli.createDatabase(dsName)
+        defer { cli.dropDatabase(dsName) }
+        let drURL = try cli.createDatabase(drName)
+        defer { cli.dropDatabase(drName) }
+        try cli.load("Plugins/dispatcher/schema/mysql.sql", database: dsName)
+        try cli.run(DispatcherModuleTests.fixture, database: dsName)
+        try cli.load("Plugins/drouting/schema/mysql.sql", database: drName)
+        try cli.run("INSERT INTO dr_gateways (gwid, type, address) VALUES ('gw-own', 0, '10.0.0.7')", database: drName)
+        let h = Harness("""
+        mpath = "\(Repo.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(Ports.udp())
+        db_default_url = "\(dsURL)"
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "db_mysql.so"
+        loadmodule "dispatcher.so"
+        loadmodule "drouting.so"
+        modparam("drouting", "db_url", "\(drURL)")
+        route { sl_send_reply(200, "OK"); }
+        """)
+        try h.prepareAndStart()
+        defer { h.stop() }
+        XCTAssertEqual(states(h), allActive, h.log)
+        let gws = h.mi("dr_gw_status")?["result"]?["Gateways"]
+        XCTAssertEqual(gws?[0]?["ID"]?.stringValue, "gw-own", "\(String(describing: gws))\n\(h.log)")
+        XCTAssertNil(gws?[1])
+    }
+
     private func sharedTable(_ kind: SQLCLI.Kind, server: String, driver: String, url serverURL: String) throws {
         let cli = SQLCLI(kind, url: serverURL)
         let name = "sy_ds_shared_\(UUID().uuidString.prefix(8).lowercased())"
