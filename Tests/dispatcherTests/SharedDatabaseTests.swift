@@ -82,6 +82,60 @@ final class SharedDatabaseTests: XCTestCase {
         XCTAssertNil(gws?[1])
     }
 
+    /// drouting under a server restart and an outage: dr_reload right after a restart works at once (its dead
+    /// session is replaced), during the outage it fails with OpenSIPS's 500 "Failed to reload" and keeps the gateways,
+    /// after it works again and sees the new row.
+    func testDrReloadAcrossRestartMySQL() throws {
+        try drReloadAcrossRestart(.mysql, server: "mysql", driver: "db_mysql", url: try TestServers.mysqlURL())
+    }
+
+    func testDrReloadAcrossRestartPostgres() throws {
+        try drReloadAcrossRestart(.postgres, server: "postgres", driver: "db_postgres", url: try TestServers.postgresURL())
+    }
+
+    private func drReloadAcrossRestart(_ kind: SQLCLI.Kind, server: String, driver: String, url serverURL: String) throws {
+        let cli = SQLCLI(kind, url: serverURL)
+        let name = "sy_dr_restart_\(UUID().uuidString.prefix(8).lowercased())"
+        let url = try cli.createDatabase(name)
+        defer { cli.dropDatabase(name) }
+        try cli.load("Plugins/drouting/schema/\(server).sql", database: name)
+        try cli.run("INSERT INTO dr_gateways (gwid, type, address) VALUES ('gw1', 0, '10.0.0.1')", database: name)
+        let h = Harness("""
+        mpath = "\(Repo.buildDirectory.path)"
+        socket = udp:127.0.0.1:\(Ports.udp())
+        loadmodule "proto_udp.so"
+        loadmodule "sl.so"
+        loadmodule "\(driver).so"
+        loadmodule "drouting.so"
+        modparam("drouting", "db_url", "\(url)")
+        route { sl_send_reply(200, "OK"); }
+        """)
+        try h.prepareAndStart()
+        defer { h.stop() }
+        func gateways() -> [String] {
+            (0..<8).compactMap { h.mi("dr_gw_status")?["result"]?["Gateways"]?[$0]?["ID"]?.stringValue }
+        }
+        XCTAssertEqual(gateways(), ["gw1"], h.log)
+        try TestServers.control("restart", server)
+        XCTAssertEqual(h.mi("dr_reload")?["result"]?.stringValue, "OK", h.log)
+        defer {
+            do { try TestServers.control("startone", server) } catch { XCTFail("cannot start \(server) again: \(error)") }
+            XCTAssertTrue(TestServers.waitUntil(60) { (try? cli.run("SELECT 1")) == ["1"] }, "\(server) does not accept connections")
+        }
+        try TestServers.control("stopone", server)
+        let t0 = Date()
+        let err = h.mi("dr_reload")?["error"]
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 3, "dr_reload waited for a down server")
+        XCTAssertEqual(err?["code"]?.intValue, 500, h.log)
+        XCTAssertEqual(err?["message"]?.stringValue, "Failed to reload")
+        XCTAssertEqual(gateways(), ["gw1"])
+        try TestServers.control("startone", server)
+        XCTAssertTrue(TestServers.waitUntil(60) { (try? cli.run("SELECT 1")) == ["1"] }, "\(server) does not accept connections")
+        try cli.run("INSERT INTO dr_gateways (gwid, type, address) VALUES ('gw2', 0, '10.0.0.2')", database: name)
+        XCTAssertEqual(h.mi("dr_reload")?["result"]?.stringValue, "OK", h.log)
+        XCTAssertEqual(gateways().sorted(), ["gw1", "gw2"])
+    }
+
     private func sharedTable(_ kind: SQLCLI.Kind, server: String, driver: String, url serverURL: String) throws {
         let cli = SQLCLI(kind, url: serverURL)
         let name = "sy_ds_shared_\(UUID().uuidString.prefix(8).lowercased())"
