@@ -264,6 +264,27 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertThrowsError(try server(#"modparam("cachedb_redis", "ftsearch_max_results", "many")"#))
     }
 
+    /// query_timeout cuts a command Redis does not answer in time (a BLPOP on an empty list blocks its connection):
+    /// two attempts, as OpenSIPS, then -1; other commands are not held up.
+    func testQueryTimeoutIsHonoured() throws {
+        let (h, p) = try endpoint()
+        let s = try InProcessServer("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://\(h):\(p)/")
+            modparam("cachedb_redis", "query_timeout", 300)
+            """)
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let k = key("blocked")
+        let t0 = Date()
+        XCTAssertEqual(r.raw("BLPOP \(k) 5").0, SY_CACHEDB_ERROR.rawValue)
+        let took = Date().timeIntervalSince(t0)
+        XCTAssertGreaterThanOrEqual(took, 0.5, "fewer than two attempts of 300 ms")
+        XCTAssertLessThan(took, 2.5, "query_timeout was not applied")
+        XCTAssertEqual(r.store(k + "x", "v"), SY_CACHEDB_OK.rawValue)
+        _ = try redisCLI(["DEL", k + "x"])
+    }
+
     /// A comma-separated host list fails over: the first host is down, the second answers.
     func testFailoverListUsesTheNextHost() throws {
         let (h, p) = try endpoint()
