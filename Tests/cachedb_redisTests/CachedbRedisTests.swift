@@ -228,6 +228,9 @@ final class CachedbRedisTests: XCTestCase {
                 cache_raw_query("redis", "RPUSH \(k)-l a b c", "$avp(r)");
                 cache_raw_query("redis", "LRANGE \(k)-l 0 -1", "$avp(l)");
                 xlog("L_NOTICE", "R raw $(avp(l)[0]) $(avp(l)[1]) $(avp(l)[2]) $avp(l) $avp(r)\\n");
+                cache_raw_query("redis", "INCRBY \(k)-c 5", "$avp(i)");
+                $var(sum) = $avp(i) + 1;
+                if ($avp(i) == 5) { xlog("L_NOTICE", "R rawint $var(sum)\\n"); }
                 cache_remove("redis", "\(k)");
                 cache_fetch("redis", "\(k)", $var(v));
                 xlog("L_NOTICE", "R removed $rc\\n");
@@ -240,9 +243,9 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertTrue(sy.waitFor("R removed", timeout: 20), sy.output)
         let lines = sy.lines.compactMap { l in l.range(of: "R ").map { String(l[$0.lowerBound...]) } }.filter { $0.hasPrefix("R ") }
         XCTAssertEqual(lines, ["R fetch hello", "R missing -2", "R insert1 1", "R insert2 -2", "R counter 5",
-                               "R counter_fetch 5", "R raw a b c a 3", "R removed -2"], sy.output)
+                               "R counter_fetch 5", "R raw a b c a 3", "R rawint 6", "R removed -2"], sy.output)
         XCTAssertEqual(try redisCLI(["GET", k], db: 1), "in-group")
-        _ = try redisCLI(["DEL", k, k + "-i", k + "-n", k + "-l"])
+        _ = try redisCLI(["DEL", k, k + "-i", k + "-n", k + "-l", k + "-c"])
         _ = try redisCLI(["DEL", k], db: 1)
     }
 
