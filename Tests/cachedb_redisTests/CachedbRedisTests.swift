@@ -288,6 +288,15 @@ final class CachedbRedisTests: XCTestCase {
         _ = try redisCLI(["DEL", k + "x"])
     }
 
+    /// cachedb API 1.3 only appends raw_query_typed: the 1.2 table (96 bytes on 64-bit) is its unchanged prefix, so
+    /// a 1.2 backend still binds and its raw_query is used (strings only).
+    func testCachedbABI13Layout() {
+        XCTAssertEqual(MemoryLayout<sy_cachedb_api>.offset(of: \.module_open), 88)
+        XCTAssertEqual(MemoryLayout<sy_cachedb_api>.offset(of: \.raw_query_typed), 96)
+        XCTAssertEqual(MemoryLayout<sy_cachedb_api>.size, 104)
+        XCTAssertEqual(SY_CACHEDB_MINOR, 3)
+    }
+
     /// A comma-separated host list fails over: the first host is down, the second answers.
     func testFailoverListUsesTheNextHost() throws {
         let (h, p) = try endpoint()
