@@ -7,7 +7,7 @@
 //   add     INCRBY then, when expire ≠ 0, EXPIRE, in one script (atomic): every call re-arms the expiry, as OpenSIPS's
 //           Redis backend does (cache_local keeps the first expiry instead)
 //   counter_fetch  GET key, parsed as an integer
-//   raw_query      the text split into words, sent as is
+//   raw_query      the text split into words, sent as is (raw_query_typed: the same, values typed)
 import SwitchyardABI
 import SwitchyardPluginKit
 
@@ -93,38 +93,56 @@ func makeRedisTable() -> UnsafePointer<sy_cachedb_api> {
         }
     }
     api.raw_query = { c, query, sink, arg in
-        guard let words = splitWords(query.array) else {
-            pool(c)?.log(.err, "cache_raw_query: unbalanced quote in the query")
-            return SY_CACHEDB_ERROR.rawValue
-        }
-        guard !words.isEmpty else { return SY_CACHEDB_ERROR.rawValue }
-        return status(run(c, words, raw: true)) { r in
-            func emit(_ v: RedisReply) {
-                switch v {
-                case .string(let s):
-                    s.withUnsafeBufferPointer { b in
-                        sink?(arg, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), b.count)
-                    }
-                case .integer(let n):
-                    Array(String(n).utf8).withUnsafeBufferPointer { b in
-                        sink?(arg, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), b.count)
-                    }
-                case .nil_: sink?(arg, nil, 0)
-                default: break
-                }
+        rawQuery(c, query) { v in
+            switch v {
+            case .string(let s): withBytes(s) { sink?(arg, $0, $1) }
+            case .integer(let n): withBytes(Array(String(n).utf8)) { sink?(arg, $0, $1) }
+            default: sink?(arg, nil, 0)
             }
-            switch r {
-            case .string, .integer: emit(r); return SY_CACHEDB_OK
-            case .array(let items): items.forEach(emit); return SY_CACHEDB_OK
-            case .status: return SY_CACHEDB_OK
-            case .nil_: return SY_CACHEDB_NOT_FOUND
-            case .error: return SY_CACHEDB_ERROR
+        }
+    }
+    api.raw_query_typed = { c, query, sink, arg in
+        rawQuery(c, query) { v in
+            switch v {
+            case .string(let s): withBytes(s) { sink?(arg, Int32(SY_CACHEDB_VAL_STR.rawValue), $0, $1, 0) }
+            case .integer(let n): withBytes(Array(String(n).utf8)) { sink?(arg, Int32(SY_CACHEDB_VAL_INT.rawValue), $0, $1, n) }
+            default: sink?(arg, Int32(SY_CACHEDB_VAL_NULL.rawValue), nil, 0, 0)
             }
         }
     }
     // Not allocate/initialize: a shorter sy_cachedb_api of an older plugin in the process would cut the copy (CTable).
     return CTable.keep(&api, size: MemoryLayout<sy_cachedb_api>.stride, alignment: MemoryLayout<sy_cachedb_api>.alignment)
         .assumingMemoryBound(to: sy_cachedb_api.self)
+}
+
+/// A raw query: the text split into words and sent; `emit` gets each string, integer or nil value of the reply (an
+/// array's elements in order, nested arrays skipped). Status replies emit nothing.
+private func rawQuery(_ c: OpaquePointer?, _ query: sy_str, emit: (RedisReply) -> Void) -> Int32 {
+    guard let words = splitWords(query.array) else {
+        pool(c)?.log(.err, "cache_raw_query: malformed query (an unclosed quote, or a closing quote not followed by a blank)")
+        return SY_CACHEDB_ERROR.rawValue
+    }
+    guard !words.isEmpty else { return SY_CACHEDB_ERROR.rawValue }
+    return status(run(c, words, raw: true)) { r in
+        func one(_ v: RedisReply) {
+            switch v {
+            case .string, .integer, .nil_: emit(v)
+            default: break
+            }
+        }
+        switch r {
+        case .string, .integer: one(r); return SY_CACHEDB_OK
+        case .array(let items): items.forEach(one); return SY_CACHEDB_OK
+        case .status: return SY_CACHEDB_OK
+        case .nil_: return SY_CACHEDB_NOT_FOUND
+        case .error: return SY_CACHEDB_ERROR
+        }
+    }
+}
+
+/// Calls body with a pointer to the bytes (NULL when empty is fine: the length says 0) and their count.
+private func withBytes(_ b: [UInt8], _ body: (UnsafePointer<CChar>?, Int) -> Void) {
+    b.withUnsafeBufferPointer { p in body(UnsafeRawPointer(p.baseAddress)?.assumingMemoryBound(to: CChar.self), p.count) }
 }
 
 /// INCRBY, then EXPIRE when an expiry is given (≠ 0; a negative one deletes the key): OpenSIPS's two commands, run
@@ -185,7 +203,8 @@ private func redisOpen(_ module: RedisModule?, _ group: UnsafePointer<CChar>?, _
     }
 }
 
-/// Words of a raw query: split at blanks; '...' or "..." group a word (quotes not sent). nil on an unclosed quote.
+/// Words of a raw query: split at blanks; '...' or "..." group a word (quotes not sent). nil on an unclosed quote or
+/// a closing quote not followed by a blank.
 func splitWords(_ text: [UInt8]) -> [[UInt8]]? {
     var words: [[UInt8]] = []
     var i = 0
@@ -199,6 +218,8 @@ func splitWords(_ text: [UInt8]) -> [[UInt8]]? {
             guard let end = text[i...].firstIndex(of: q) else { return nil }
             word = Array(text[i..<end])
             i = end + 1
+            // As OpenSIPS: a closing quote is followed by a blank or the end ("a"b is malformed).
+            if i < text.count, !(text[i] == 32 || text[i] == 9 || text[i] == 10 || text[i] == 13) { return nil }
         } else {
             while i < text.count, !(text[i] == 32 || text[i] == 9 || text[i] == 10 || text[i] == 13) { word.append(text[i]); i += 1 }
         }

@@ -7,6 +7,7 @@
 //   modparam("cachedb_redis", "query_timeout", 5000)     ms per command (0: none)
 //   modparam("cachedb_redis", "shutdown_on_error", 0)    1: a URL that cannot be reached at startup stops startup
 //   modparam("cachedb_redis", "use_tls", 0)              TLS is not supported (1 stops startup)
+//   modparam("cachedb_redis", "ftsearch_*", ...)         accepted, no effect (no column-oriented API)
 //
 // Files: RedisURL.swift (URL grammar), RedisPool.swift (connections, reconnect, failover), Commands.swift (the cache
 // operations as Redis commands). See README.md next to this file.
@@ -83,6 +84,20 @@ final class RedisModule: Sendable {
         m.param("use_tls", .int) { v in
             guard let n = v.intValue else { throw PluginError("expected 0 or 1") }
             if n != 0 { throw PluginError("TLS is not supported: the system hiredis is built without it") }
+        }
+        // OpenSIPS's column-oriented API (RedisJSON/RediSearch, used by usrloc federation) is not implemented: its
+        // four parameters are accepted, so an OpenSIPS config starts, and said to have no effect.
+        for name in ["ftsearch_index_name", "ftsearch_json_prefix"] {
+            m.param(name, .str) { [host] v in
+                guard v.stringValue != nil else { throw PluginError("expected a string") }
+                host.log(.notice, "\(name): no effect (the column-oriented API is not implemented)")
+            }
+        }
+        for name in ["ftsearch_max_results", "ftsearch_json_mset_expire"] {
+            m.param(name, .int) { [host] v in
+                guard let n = v.intValue, n >= 0 else { throw PluginError("expected a number >= 0") }
+                host.log(.notice, "\(name): no effect (the column-oriented API is not implemented)")
+            }
         }
         m.onInit { [self] in
             handlelessOpen.publish(self)

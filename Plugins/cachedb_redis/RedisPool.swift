@@ -145,9 +145,11 @@ final class RedisPool: Sendable {
     /// server cannot be reached (logged).
     func run(_ argv: [[UInt8]]) -> RedisReply? {
         var lastError = ""
-        for _ in 0..<2 {
+        for attempt in 0..<2 {
             let link: RedisLink
-            if let l = idle.withLock({ $0.popLast() }) {
+            // The retry always connects anew: the other idle links reach the same server and are most likely dead
+            // too (a Redis restart kills them all), as OpenSIPS's per-process connection is reconnected.
+            if attempt == 0, let l = idle.withLock({ $0.popLast() }) {
                 link = l
             } else {
                 switch connect() {
@@ -162,6 +164,9 @@ final class RedisPool: Sendable {
                 return reply
             }
             lastError = Self.errstr(link.ctx)
+            // The idle links reach the same server and are most likely dead too: dropped, so later commands do not
+            // each meet one.
+            idle.withLock { $0 = [] }
             // `link` is dropped here: its connection is closed, and the next attempt opens a fresh one.
             log(.warn, "\(url.masked): connection lost (\(lastError)); reconnecting")
         }

@@ -52,9 +52,11 @@ final class MySQLModule: Sendable {
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
                                      description: "MariaDB/MySQL driver for the DB API (mysql:// URLs)")
-        m.param("timeout_interval", .int) { [settings] v in
-            guard let n = v.intValue, n >= 1, n <= 3600 else { throw PluginError("expected seconds from 1 to 3600") }
-            settings.timeoutSeconds.store(Int32(n), ordering: .relaxed)
+        m.param("timeout_interval", .int) { [host, settings] v in
+            guard let n = v.intValue else { throw PluginError("expected seconds") }
+            // As OpenSIPS, any value starts: 0 (or less) is the client library's "no timeout".
+            if n <= 0 { host.log(.warn, "timeout_interval \(n): no timeout, a server that stops answering blocks a worker until the system gives up") }
+            settings.timeoutSeconds.store(Int32(max(0, min(n, Int64(Int32.max)))), ordering: .relaxed)
         }
         m.sqlDriverParams(settings.shared, module: Self.name, host: host)
         m.param("max_db_retries", .int) { [host, settings] v in
@@ -69,6 +71,7 @@ final class MySQLModule: Sendable {
         m.onInit { [host, settings, table] in
             guard mysql_server_init(0, nil, nil) == 0 else { throw PluginError("mysql_library_init failed") }
             try SQLDriverTable.publish(table.pointer, as: Self.apiName, host: host)
+            try settings.shared.registerStatistics()
             handlelessConnect.publish(settings)
             host.log(.info, "libmariadb \(String(cString: mysql_get_client_info())), timeout_interval "
                      + "\(settings.timeoutSeconds.load(ordering: .relaxed)) s, max_db_queries \(settings.attempts)")

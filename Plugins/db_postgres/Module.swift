@@ -50,8 +50,8 @@ final class PostgresModule: Sendable {
         var m = ModuleExportsBuilder(host: host, name: Self.name, version: Self.version,
                                      description: "PostgreSQL driver for the DB API (postgres:// URLs)")
         m.param("timeout", .int) { [settings] v in
-            guard let n = v.intValue, n <= 3600 else { throw PluginError("expected seconds up to 3600") }
-            settings.connectTimeout.store(Int32(max(n, 0)), ordering: .relaxed)
+            guard let n = v.intValue else { throw PluginError("expected seconds") }
+            settings.connectTimeout.store(Int32(max(0, min(n, Int64(Int32.max)))), ordering: .relaxed)
         }
         m.param("query_timeout", .int) { [settings] v in
             guard let n = v.intValue, n >= 0, n <= Int64(Int32.max) else { throw PluginError("expected milliseconds >= 0") }
@@ -61,6 +61,7 @@ final class PostgresModule: Sendable {
         m.onInit { [host, settings, table] in
             guard PQisthreadsafe() != 0 else { throw PluginError("libpq was built without thread safety") }
             try SQLDriverTable.publish(table.pointer, as: Self.apiName, host: host)
+            try settings.shared.registerStatistics()
             handlelessConnect.publish(settings)
             host.log(.info, "libpq \(PQlibVersion()), timeout \(settings.connectTimeout.load(ordering: .relaxed)) s, "
                      + "query_timeout \(settings.statementTimeoutMs.load(ordering: .relaxed)) ms, max_db_queries "

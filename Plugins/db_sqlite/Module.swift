@@ -4,6 +4,7 @@
 //   modparam("db_sqlite", "busy_timeout", 5000)     ms a call waits for a locked database before SY_DB_E_BUSY
 //   modparam("db_sqlite", "max_connections", 16)    SQLite handles per connect() (concurrent calls on it)
 //   modparam("db_sqlite", "init_sql", "schema.sql") SQL file(s) run on a database file that connect() creates
+//   modparam("db_sqlite", "alloc_limit", 10)        OpenSIPS's; accepted, no effect (load_extension, exec_pragma refused)
 //
 //   sqlite:///abs/path.db   sqlite://relative/path.db (to the working directory)   sqlite://:memory:
 //
@@ -72,6 +73,18 @@ final class SQLiteModule: Sendable {
                 throw PluginError("cannot read '\(abs)': \(String(cString: strerror(errno)))")
             }
             driver.initSQL.withLock { $0.append(abs) }
+        }
+
+        // OpenSIPS's alloc_limit sizes its row buffers; rows are streamed here, so it is accepted with no effect (an
+        // OpenSIPS config starts). load_extension and exec_pragma would change what queries do: refused, saying so.
+        m.param("alloc_limit", .int) { [host] value in
+            guard value.intValue != nil else { throw PluginError("expected a number") }
+            host.log(.notice, "alloc_limit: no effect (rows are streamed, never counted or buffered)")
+        }
+        for name in ["load_extension", "exec_pragma"] {
+            m.param(name, [.str, .repeatable]) { _ in
+                throw PluginError("\(name) is not supported by this driver (it sets its own pragmas and loads no extensions)")
+            }
         }
 
         m.onInit { [host, driver, table] in

@@ -26,6 +26,9 @@ public struct SQLDriverSettings: Sendable {
     /// Called when a connection's state flips: false when a call finds the server gone, true when a call works
     /// again (db_mysql raises E_MYSQL_CONNECTION with it).
     public var onStatus: (@Sendable (SQLURL, Bool) -> Void)?
+    /// Called once per call (not per retry), with whether it was slow: the core statistics sql:sql_total_queries and
+    /// sql:sql_slow_queries.
+    public var onQuery: (@Sendable (_ slow: Bool) -> Void)?
 
     public init(maxAttempts: Int, slowQueryMicros: Int64, log: @escaping @Sendable (LogLevel, String) -> Void,
                 onStatus: (@Sendable (SQLURL, Bool) -> Void)? = nil) {
@@ -73,8 +76,10 @@ public final class SQLConnection: Sendable {
 
     private static var thread: UInt { UInt(pthread_self()) }
 
-    private func acquire() throws(SQLError) -> PooledSession {
-        if let s = idle.withLock({ $0.popLast() }) { return s }
+    /// An idle session, or a new one; `fresh`: always a new one (a retry after a lost connection: the other idle
+    /// sessions were opened to the same server and are most likely dead too, e.g. after a server restart).
+    private func acquire(fresh: Bool = false) throws(SQLError) -> PooledSession {
+        if !fresh, let s = idle.withLock({ $0.popLast() }) { return s }
         do {
             let s = PooledSession(session: try open())
             let n = sessionCount.add(1, ordering: .relaxed).newValue
@@ -85,11 +90,11 @@ public final class SQLConnection: Sendable {
         }
     }
 
-    /// acquire(), with up to `tries` connection attempts (reconnecting after a lost connection).
-    private func acquire(tries: Int) throws(SQLError) -> PooledSession {
+    /// acquire(fresh:), with up to `tries` connection attempts (reconnecting after a lost connection).
+    private func acquire(tries: Int, fresh: Bool) throws(SQLError) -> PooledSession {
         var left = tries
         while true {
-            do { return try acquire() } catch {
+            do { return try acquire(fresh: fresh) } catch {
                 left -= 1
                 if left <= 0 { throw error }
                 settings.log(.warn, "\(url.masked): reconnect failed (\(error.message)); \(left) more attempt(s)")
@@ -110,7 +115,8 @@ public final class SQLConnection: Sendable {
         sessionCount.subtract(1, ordering: .relaxed)
     }
 
-    /// Closes every idle session (on close()).
+    /// Closes every idle session (on close(), and when a call found its session lost: the idle ones reach the same
+    /// server and are most likely dead too, so later calls do not each meet one).
     func closeAll() {
         for s in idle.withLock({ p -> [PooledSession] in defer { p = [] }; return p }) { discard(s) }
     }
@@ -123,12 +129,15 @@ public final class SQLConnection: Sendable {
         defer { inFlight.subtract(1, ordering: .relaxed) }
         let started = settings.slowQueryMicros > 0 ? Self.nowMicros() : 0
         defer {
+            var slow = false
             if settings.slowQueryMicros > 0 {
                 let took = Self.nowMicros() - started
                 if took > settings.slowQueryMicros {
+                    slow = true
                     settings.log(.warn, "\(url.masked): slow query (\(took) µs > \(settings.slowQueryMicros) µs): \(what())")
                 }
             }
+            settings.onQuery?(slow)
         }
         let me = Self.thread
         if let (p, _) = pinned.withLock({ $0[me] }) { return try body(p.session) }
@@ -136,7 +145,7 @@ public final class SQLConnection: Sendable {
         while true {
             attempt += 1
             let s: PooledSession
-            do { s = try acquire(tries: attempt > 1 ? max(1, settings.reconnects) : 1) } catch {
+            do { s = try acquire(tries: attempt > 1 ? max(1, settings.reconnects) : 1, fresh: attempt > 1) } catch {
                 settings.log(.err, "\(url.masked): cannot connect: \(error.message)")
                 status(false)
                 throw error
@@ -149,6 +158,7 @@ public final class SQLConnection: Sendable {
             } catch {
                 guard error.lost else { release(s); status(true); throw error }
                 discard(s)
+                closeAll()
                 status(false)
                 if attempt < settings.maxAttempts {
                     settings.log(.warn, "\(url.masked): connection lost (\(error.message)); reconnecting")
@@ -177,12 +187,20 @@ public final class SQLConnection: Sendable {
             _ = try p.session.execute("ROLLBACK TO SAVEPOINT \(sp)", [], row: nil, arg: nil)
             return rc < 0 ? rc : SY_DB_E_OTHER.rawValue
         }
-        let p = try acquire()
-        do {
-            _ = try p.session.execute(dialect.beginSQL, [], row: nil, arg: nil)
-        } catch {
-            if error.lost { discard(p) } else { release(p) }
-            throw error
+        // BEGIN on a dead session (the server restarted since it was used) is retried on a fresh one: nothing ran yet.
+        var p = try acquire()
+        var attempt = 1
+        while true {
+            do {
+                _ = try p.session.execute(dialect.beginSQL, [], row: nil, arg: nil)
+                break
+            } catch {
+                if error.lost { discard(p); closeAll() } else { release(p) }
+                guard error.lost, attempt < settings.maxAttempts else { throw error }
+                attempt += 1
+                settings.log(.warn, "\(url.masked): connection lost (\(error.message)); reconnecting")
+                p = try acquire(tries: max(1, settings.reconnects), fresh: true)
+            }
         }
         pinned.withLock { $0[me] = (p, 1) }
         let rc = body()

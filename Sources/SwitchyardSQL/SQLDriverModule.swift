@@ -13,8 +13,26 @@ public final class SQLDriverShared: Sendable {
     /// exec_query_threshold (µs): calls slower than this are logged; 0 = off.
     public let slowMicros = Atomic<Int64>(0)
     private let host: PluginHost
+    /// sql:sql_total_queries and sql:sql_slow_queries, registered at init (shared by every SQL driver: the core
+    /// finds a counter registered again).
+    private let stats = Mutex<(total: SYStat, slow: SYStat)?>(nil)
 
     public init(host: PluginHost) { self.host = host }
+
+    /// Registers the core's `sql` statistics (from the driver's init).
+    public func registerStatistics() throws(PluginError) {
+        guard let total = host.statRegister("sql_total_queries", group: "sql"),
+              let slow = host.statRegister("sql_slow_queries", group: "sql") else {
+            throw PluginError("cannot register the sql statistics")
+        }
+        stats.withLock { $0 = (total, slow) }
+    }
+
+    func countQuery(slow: Bool) {
+        guard let s = stats.withLock({ $0 }) else { return }
+        host.statUpdate(s.total)
+        if slow { host.statUpdate(s.slow) }
+    }
 
     public func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
         host.log(level, message())
@@ -26,8 +44,10 @@ public final class SQLDriverShared: Sendable {
 
     /// The settings of a new connection: max_db_queries attempts, the slow-call threshold, logging through the host.
     public func driverSettings(maxAttempts: Int? = nil) -> SQLDriverSettings {
-        SQLDriverSettings(maxAttempts: maxAttempts ?? Int(maxQueries.load(ordering: .relaxed)),
-                          slowQueryMicros: slowMicros.load(ordering: .relaxed)) { [self] level, text in log(level, text) }
+        var s = SQLDriverSettings(maxAttempts: maxAttempts ?? Int(maxQueries.load(ordering: .relaxed)),
+                                  slowQueryMicros: slowMicros.load(ordering: .relaxed)) { [self] level, text in log(level, text) }
+        s.onQuery = { [self] slow in countQuery(slow: slow) }
+        return s
     }
 }
 

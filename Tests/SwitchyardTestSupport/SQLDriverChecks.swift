@@ -168,6 +168,32 @@ public struct SQLDriverChecks {
         XCTAssertTrue(TestServers.waitUntil(20) { db.raw("SELECT 4").rows == [[.int(4)]] })
     }
 
+    /// Several workers each hold a session when the server restarts: every one of them is dead, and the next call
+    /// still works (OpenSIPS: each process's next query reconnects; a retry must never take another dead session).
+    public func reconnectAfterRestartWithSeveralSessions() throws {
+        let db = try connect()
+        defer { db.close() }
+        let sql = sessionIdSQL
+        let ids = LockedBox<Set<Int64>>([])
+        // Threads querying at once until the pool holds at least two sessions (a retry on the second dead one failed).
+        XCTAssertTrue(TestServers.waitUntil(20) {
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                for _ in 0..<20 { if case .int(let id)? = db.raw(sql).rows.first?.first { ids.update { $0.insert(id) } } }
+            }
+            return ids.get().count >= 2
+        }, "the pool never held two sessions")
+        try TestServers.control("restart", serverName)
+        // A transaction first: its BEGIN finds a dead session and starts again on a fresh one.
+        var inside = DBResult(rc: 0, rows: [], code: 0, message: "")
+        let tx = db.transaction { c in inside = c.raw("SELECT 7"); return 0 }
+        XCTAssertEqual(tx.rc, 0, tx.message)
+        XCTAssertEqual(inside.rows, [[.int(7)]], inside.message)
+        for n in 1...4 {
+            let r = db.raw("SELECT \(n)")
+            XCTAssertEqual(r.rows, [[.int(Int64(n))]], "call \(n) after the restart: \(r.message)")
+        }
+    }
+
     /// A query that runs past the driver's timeout fails (it does not hang the worker), and the next call works.
     public func queryTimeout(slowSQL: String, expect: String) throws {
         let db = try connect()

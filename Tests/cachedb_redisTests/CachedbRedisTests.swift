@@ -79,6 +79,9 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertEqual(r.raw("HSET \(h) f1 \"a b\" f2 2").1, ["2"])
         XCTAssertEqual(r.raw("HMGET \(h) f1 f2 nope").1, ["a b", "2", nil])
         XCTAssertEqual(r.raw("SET \(h)x 1").0, OK)
+        // As OpenSIPS: a closing quote must be followed by a blank (or the end); otherwise nothing is sent.
+        XCTAssertEqual(r.raw("SET \(h)q \"a\"b").0, SY_CACHEDB_ERROR.rawValue)
+        XCTAssertEqual(try redisCLI(["EXISTS", h + "q"]), "0")
         XCTAssertEqual(r.raw("GET \(h)-none").0, SY_CACHEDB_NOT_FOUND.rawValue)
         XCTAssertEqual(r.raw("HGET \(h)x f").0, SY_CACHEDB_ERROR.rawValue)   // WRONGTYPE
         XCTAssertEqual(r.fetch(h).0, SY_CACHEDB_ERROR.rawValue)               // GET on a hash: WRONGTYPE too
@@ -167,6 +170,37 @@ final class CachedbRedisTests: XCTestCase {
         _ = try redisCLI(["DEL", k])
     }
 
+    /// Several workers each hold a connection when Redis restarts: all of them are dead, and the next calls still
+    /// work (OpenSIPS: each process reconnects on its next command; a retry must never take another dead link).
+    func testRedisRestartWithSeveralConnections() throws {
+        let s = try server()
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let k = key("restart-many")
+        XCTAssertTrue(TestServers.waitUntil(20) {
+            DispatchQueue.concurrentPerform(iterations: 6) { i in for _ in 0..<50 { _ = r.store("\(k):\(i)", "x") } }
+            return ((try? redisCLI(["CLIENT", "LIST"])) ?? "").split(separator: "\n").count >= 3
+        }, "the pool never held two connections")
+        try TestServers.control("restart", "redis")
+        let before = s.collector.messages.filter { $0.contains("connection lost") }.count
+        for n in 1...4 {
+            XCTAssertEqual(r.store(k, "\(n)"), SY_CACHEDB_OK.rawValue, "call \(n) after the restart")
+        }
+        // The first call meets a dead link and drops the other idle ones with it: one line, not one per link.
+        XCTAssertEqual(s.collector.messages.filter { $0.contains("connection lost") }.count - before, 1,
+                       s.collector.messages.joined(separator: "\n"))
+        XCTAssertEqual(try redisCLI(["GET", k]), "4")
+        _ = try redisCLI(["DEL", k])
+        // A group's reconnection selects its database again (redis:one://.../1).
+        let one = try s.cache("one")
+        XCTAssertEqual(one.store(k, "in-1"), SY_CACHEDB_OK.rawValue)
+        try TestServers.control("restart", "redis")
+        XCTAssertEqual(one.store(k, "in-1-again"), SY_CACHEDB_OK.rawValue)
+        XCTAssertEqual(try redisCLI(["GET", k], db: 1), "in-1-again")
+        XCTAssertEqual(try redisCLI(["EXISTS", k]), "0")
+        _ = try redisCLI(["DEL", k], db: 1)
+    }
+
     /// The script's functions with OpenSIPS's return codes, "redis" and "redis:GROUP" ids, the 2.4 quoted output.
     func testScriptCacheFunctions() throws {
         let (h, p) = try endpoint()
@@ -191,9 +225,12 @@ final class CachedbRedisTests: XCTestCase {
                 cache_counter_fetch("redis", "\(k)-n", $var(c));
                 xlog("L_NOTICE", "R counter_fetch $var(c)\\n");
                 cache_store("redis:g1", "\(k)", "in-group", 0);
-                cache_raw_query("redis", "RPUSH \(k)-l a b", "$avp(r)");
+                cache_raw_query("redis", "RPUSH \(k)-l a b c", "$avp(r)");
                 cache_raw_query("redis", "LRANGE \(k)-l 0 -1", "$avp(l)");
-                xlog("L_NOTICE", "R raw $(avp(l)[0]) $(avp(l)[1])\\n");
+                xlog("L_NOTICE", "R raw $(avp(l)[0]) $(avp(l)[1]) $(avp(l)[2]) $avp(l) $avp(r)\\n");
+                cache_raw_query("redis", "INCRBY \(k)-c 5", "$avp(i)");
+                $var(sum) = $avp(i) + 1;
+                if ($avp(i) == 5) { xlog("L_NOTICE", "R rawint $var(sum)\\n"); }
                 cache_remove("redis", "\(k)");
                 cache_fetch("redis", "\(k)", $var(v));
                 xlog("L_NOTICE", "R removed $rc\\n");
@@ -206,10 +243,58 @@ final class CachedbRedisTests: XCTestCase {
         XCTAssertTrue(sy.waitFor("R removed", timeout: 20), sy.output)
         let lines = sy.lines.compactMap { l in l.range(of: "R ").map { String(l[$0.lowerBound...]) } }.filter { $0.hasPrefix("R ") }
         XCTAssertEqual(lines, ["R fetch hello", "R missing -2", "R insert1 1", "R insert2 -2", "R counter 5",
-                               "R counter_fetch 5", "R raw b a", "R removed -2"], sy.output)
+                               "R counter_fetch 5", "R raw a b c a 3", "R rawint 6", "R removed -2"], sy.output)
         XCTAssertEqual(try redisCLI(["GET", k], db: 1), "in-group")
-        _ = try redisCLI(["DEL", k, k + "-i", k + "-n", k + "-l"])
+        _ = try redisCLI(["DEL", k, k + "-i", k + "-n", k + "-l", k + "-c"])
         _ = try redisCLI(["DEL", k], db: 1)
+    }
+
+    /// OpenSIPS's ftsearch_* parameters (column-oriented API only) are accepted, each with a line saying they have
+    /// no effect, so an OpenSIPS config starts; a wrong type is still refused.
+    func testFtsearchParametersAreAccepted() throws {
+        let s = try server("""
+            modparam("cachedb_redis", "ftsearch_index_name", "idx:usrloc")
+            modparam("cachedb_redis", "ftsearch_json_prefix", "usrloc:")
+            modparam("cachedb_redis", "ftsearch_max_results", 10000)
+            modparam("cachedb_redis", "ftsearch_json_mset_expire", 3600)
+            """)
+        defer { s.stop() }
+        let k = key("ft")
+        XCTAssertEqual(try s.cache(nil).store(k, "v"), SY_CACHEDB_OK.rawValue)
+        XCTAssertEqual(s.collector.messages.filter { $0.contains("no effect (the column-oriented API is not implemented)") }.count, 4,
+                       s.collector.messages.joined(separator: "\n"))
+        _ = try redisCLI(["DEL", k])
+        XCTAssertThrowsError(try server(#"modparam("cachedb_redis", "ftsearch_max_results", "many")"#))
+    }
+
+    /// query_timeout cuts a command Redis does not answer in time (a BLPOP on an empty list blocks its connection):
+    /// two attempts, as OpenSIPS, then -1; other commands are not held up.
+    func testQueryTimeoutIsHonoured() throws {
+        let (h, p) = try endpoint()
+        let s = try InProcessServer("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://\(h):\(p)/")
+            modparam("cachedb_redis", "query_timeout", 300)
+            """)
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let k = key("blocked")
+        let t0 = Date()
+        XCTAssertEqual(r.raw("BLPOP \(k) 5").0, SY_CACHEDB_ERROR.rawValue)
+        let took = Date().timeIntervalSince(t0)
+        XCTAssertGreaterThanOrEqual(took, 0.5, "fewer than two attempts of 300 ms")
+        XCTAssertLessThan(took, 2.5, "query_timeout was not applied")
+        XCTAssertEqual(r.store(k + "x", "v"), SY_CACHEDB_OK.rawValue)
+        _ = try redisCLI(["DEL", k + "x"])
+    }
+
+    /// cachedb API 1.3 only appends raw_query_typed: the 1.2 table (96 bytes on 64-bit) is its unchanged prefix, so
+    /// a 1.2 backend still binds and its raw_query is used (strings only).
+    func testCachedbABI13Layout() {
+        XCTAssertEqual(MemoryLayout<sy_cachedb_api>.offset(of: \.module_open), 88)
+        XCTAssertEqual(MemoryLayout<sy_cachedb_api>.offset(of: \.raw_query_typed), 96)
+        XCTAssertEqual(MemoryLayout<sy_cachedb_api>.size, 104)
+        XCTAssertEqual(SY_CACHEDB_MINOR, 3)
     }
 
     /// A comma-separated host list fails over: the first host is down, the second answers.

@@ -1,6 +1,7 @@
 // db_mysql against the private MariaDB of .ci/servers.sh (SY_TEST_MYSQL_URL): the DB API through the C table,
 // drouting and freeswitch_scripting on the shipped MySQL schemas, startup errors, Unix sockets, a server restart.
 import SwitchyardTestSupport
+import SwitchyardCore
 import Foundation
 import XCTest
 
@@ -26,6 +27,7 @@ final class DBMySQLTests: XCTestCase {
     func testTransactions() throws { try withDriver { try $0.transactions() } }
     func testOneSessionPerWorkerThread() throws { try withDriver { try $0.sessionPerWorker() } }
     func testServerRestartCostsOnlyTheOutage() throws { try withDriver { try $0.reconnectAfterRestart() } }
+    func testServerRestartWithSeveralSessions() throws { try withDriver { try $0.reconnectAfterRestartWithSeveralSessions() } }
 
     func testDroutingFromMySQLSchema() throws { try scenarios.drouting() }
     func testFreeswitchTableFromMySQLSchema() throws { try scenarios.freeswitchTable() }
@@ -87,6 +89,19 @@ final class DBMySQLTests: XCTestCase {
         }
     }
 
+    /// timeout_interval 0 starts, as in OpenSIPS (the library's "no timeout"), with a warning saying what it means.
+    func testTimeoutIntervalZeroIsAccepted() throws {
+        let url = try TestServers.mysqlURL()
+        let s = try InProcessServer("loadmodule \"db_mysql.so\"\nmodparam(\"db_mysql\", \"timeout_interval\", 0)\n")
+        defer { s.stop() }
+        let (c, err) = try s.db("mysql").connect(url)
+        let db = try XCTUnwrap(c, err.message)
+        defer { db.close() }
+        XCTAssertEqual(db.raw("SELECT 1").rows, [[.int(1)]])
+        XCTAssertTrue(s.collector.messages.contains { $0.contains("timeout_interval 0: no timeout") },
+                      s.collector.messages.joined(separator: "\n"))
+    }
+
     func testQueryTimeoutCutsASlowQuery() throws {
         try withDriver(timeout: 1) { try $0.queryTimeout(slowSQL: "SELECT SLEEP(4)", expect: "Lost connection") }
     }
@@ -116,5 +131,24 @@ final class DBMySQLTests: XCTestCase {
                 && events.contains { $0.contains("MYSQLEV connected \(masked)") }
         }, s.collector.messages.joined(separator: "\n"))
         XCTAssertFalse(s.collector.messages.contains { $0.contains(ServerURL(url).password) })
+    }
+
+    /// The core statistics sql:sql_total_queries (every call) and sql:sql_slow_queries (calls above
+    /// exec_query_threshold), as OpenSIPS counts them.
+    func testSQLStatistics() throws {
+        let url = try TestServers.mysqlURL()
+        let s = try InProcessServer("loadmodule \"db_mysql.so\"\nmodparam(\"db_mysql\", \"exec_query_threshold\", 100000)\n")
+        defer { s.stop() }
+        let (c, err) = try s.db("mysql").connect(url)
+        let db = try XCTUnwrap(c, err.message)
+        defer { db.close() }
+        func stat(_ name: String) -> Int64? { s.server.stats.stat(group: "sql", name: name)?.value }
+        let total0 = stat("sql_total_queries") ?? -1, slow0 = stat("sql_slow_queries") ?? -1
+        XCTAssertGreaterThanOrEqual(total0, 0, "sql:sql_total_queries is not registered")
+        XCTAssertEqual(db.raw("SELECT 1").rows, [[.int(1)]])
+        XCTAssertEqual(db.raw("SELECT 2").rows, [[.int(2)]])
+        XCTAssertEqual(db.raw("SELECT SLEEP(0.2)").code, SQLDriverChecks.OK)
+        XCTAssertEqual(stat("sql_total_queries"), total0 + 3)
+        XCTAssertEqual(stat("sql_slow_queries"), slow0 + 1)
     }
 }

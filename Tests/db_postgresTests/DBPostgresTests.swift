@@ -1,6 +1,7 @@
 // db_postgres against the private PostgreSQL of .ci/servers.sh (SY_TEST_POSTGRES_URL): the DB API through the C
 // table, drouting and freeswitch_scripting on the shipped PostgreSQL schemas, startup errors, Unix sockets, a restart.
 import SwitchyardTestSupport
+import SwitchyardCore
 import Foundation
 import XCTest
 
@@ -28,6 +29,7 @@ final class DBPostgresTests: XCTestCase {
     func testTransactions() throws { try withDriver { try $0.transactions() } }
     func testOneSessionPerWorkerThread() throws { try withDriver { try $0.sessionPerWorker() } }
     func testServerRestartCostsOnlyTheOutage() throws { try withDriver { try $0.reconnectAfterRestart() } }
+    func testServerRestartWithSeveralSessions() throws { try withDriver { try $0.reconnectAfterRestartWithSeveralSessions() } }
 
     func testDroutingFromPostgresSchema() throws { try scenarios.drouting() }
     func testFreeswitchTableFromPostgresSchema() throws { try scenarios.freeswitchTable() }
@@ -63,5 +65,24 @@ final class DBPostgresTests: XCTestCase {
 
     func testQueryTimeoutCutsASlowQuery() throws {
         try withDriver("modparam(\"db_postgres\", \"query_timeout\", 300)") { try $0.queryTimeout(slowSQL: "SELECT pg_sleep(3)", expect: "statement timeout") }
+    }
+
+    /// The core statistics sql:sql_total_queries (every call) and sql:sql_slow_queries (calls above
+    /// exec_query_threshold), as OpenSIPS counts them.
+    func testSQLStatistics() throws {
+        let url = try TestServers.postgresURL()
+        let s = try InProcessServer("loadmodule \"db_postgres.so\"\nmodparam(\"db_postgres\", \"exec_query_threshold\", 100000)\n")
+        defer { s.stop() }
+        let (c, err) = try s.db("postgres").connect(url)
+        let db = try XCTUnwrap(c, err.message)
+        defer { db.close() }
+        func stat(_ name: String) -> Int64? { s.server.stats.stat(group: "sql", name: name)?.value }
+        let total0 = stat("sql_total_queries") ?? -1, slow0 = stat("sql_slow_queries") ?? -1
+        XCTAssertGreaterThanOrEqual(total0, 0, "sql:sql_total_queries is not registered")
+        XCTAssertEqual(db.raw("SELECT 1").rows, [[.int(1)]])
+        XCTAssertEqual(db.raw("SELECT 2").rows, [[.int(2)]])
+        XCTAssertEqual(db.raw("SELECT pg_sleep(0.2)").code, SQLDriverChecks.OK)
+        XCTAssertEqual(stat("sql_total_queries"), total0 + 3)
+        XCTAssertEqual(stat("sql_slow_queries"), slow0 + 1)
     }
 }

@@ -108,6 +108,25 @@ final class DBSQLiteModuleTests: XCTestCase {
         XCTAssertTrue(errors.contains("max_connections"), errors)
     }
 
+    /// OpenSIPS's alloc_limit is accepted (no effect); load_extension and exec_pragma are refused, each by name.
+    func testOpenSIPSModparams() {
+        let ok = ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        loadmodule "db_sqlite.so"
+        modparam("db_sqlite", "alloc_limit", 10)
+        """)
+        XCTAssertEqual(ok.prepare().map(\.description), [])
+        let h = ServerHarness("""
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        loadmodule "db_sqlite.so"
+        modparam("db_sqlite", "load_extension", "/usr/lib/sqlite3/pcre.so")
+        modparam("db_sqlite", "exec_pragma", "synchronous = OFF")
+        """)
+        let errors = h.prepare().map(\.description).joined(separator: "\n")
+        XCTAssertTrue(errors.contains("load_extension is not supported"), errors)
+        XCTAssertTrue(errors.contains("exec_pragma is not supported"), errors)
+    }
+
     func testCreateInsertSelectUpdateRemove() throws {
         let h = harness()
         try start(h)

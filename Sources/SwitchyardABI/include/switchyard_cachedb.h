@@ -25,6 +25,9 @@
  *        takes a connection, which knows its collection or server). A consumer calls
  *        api->module_open(api->module, group, ...); open keeps working for consumers built against
  *        1.0/1.1 (it reaches the backend instance of the most recent start-up).
+ *   1.3  raw_query_typed appended: raw_query whose sink is told each value's type, so an integer reply reaches
+ *        the script as an integer (OpenSIPS stores an integer AVP); sy_cachedb_typed_sink and
+ *        sy_cachedb_value_type added for it.
  */
 #ifndef SWITCHYARD_CACHEDB_H
 #define SWITCHYARD_CACHEDB_H
@@ -36,7 +39,7 @@ extern "C" {
 #endif
 
 #define SY_CACHEDB_MAJOR 1
-#define SY_CACHEDB_MINOR 2
+#define SY_CACHEDB_MINOR 3
 
 /** Result codes of the cachedb functions. */
 enum sy_cachedb_result {
@@ -56,6 +59,17 @@ typedef struct sy_cachedb_module sy_cachedb_module;
 
 /** Receives a fetched value: the bytes are valid during the call only (copy them). */
 typedef void (*sy_cachedb_sink)(void *sink_arg, const char *value, size_t value_len);
+
+/** The type of one value given to a sy_cachedb_typed_sink (1.3). */
+enum sy_cachedb_value_type {
+    SY_CACHEDB_VAL_STR = 0,  /**< value/value_len hold the bytes (valid during the call only). */
+    SY_CACHEDB_VAL_INT = 1,  /**< integer holds the number; value/value_len its decimal text. */
+    SY_CACHEDB_VAL_NULL = 2  /**< a nil value: value NULL, value_len 0. */
+};
+
+/** Receives one value of raw_query_typed (1.3), with its type (an sy_cachedb_value_type). */
+typedef void (*sy_cachedb_typed_sink)(void *sink_arg, int type, const char *value, size_t value_len,
+                                      int64_t integer);
 
 typedef struct sy_cachedb_api {
     sy_table_header header; /**< SY_CACHEDB_HEADER: this API's own version, not the plugin ABI's. */
@@ -103,6 +117,14 @@ typedef struct sy_cachedb_api {
     sy_cachedb_module *module;
     /** open on the backend instance `m`: the group's connection among that instance's cachedb_url groups. */
     sy_cachedb_conn *(*module_open)(sy_cachedb_module *m, const char *group, char *err, size_t errlen);
+
+    /* ---- 1.3 ---- (a caller checks header.struct_size >= offsetof(sy_cachedb_api, raw_query_typed) + its size,
+     *               and that it is not NULL) */
+
+    /** raw_query, each value given to sink with its type: an integer reply (or array element) as
+     *  SY_CACHEDB_VAL_INT, a string as SY_CACHEDB_VAL_STR, a nil element as SY_CACHEDB_VAL_NULL. Same calls,
+     *  order and return codes as raw_query. NULL in a backend without native commands. */
+    int (*raw_query_typed)(sy_cachedb_conn *c, sy_str query, sy_cachedb_typed_sink sink, void *sink_arg);
 } sy_cachedb_api;
 
 /** Initialiser for the table's header. */

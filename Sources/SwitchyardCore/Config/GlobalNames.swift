@@ -120,5 +120,5 @@ enum GlobalNames {
     /// Globals Switchyard acts on; the rest are accepted (OpenSIPS knows them) and stored.
     static let used: Set<String> = ["log_level", "udp_workers", "children", "mpath", "socket", "listen",
                                     "max_while_loops", "xlog_level", "xlog_print_level", "event_queue_size",
-                                    "enable_asserts", "abort_on_assert", "alias"]
+                                    "enable_asserts", "abort_on_assert", "alias", "db_default_url"]
 }

@@ -90,6 +90,16 @@ public final class ModuleRegistry: @unchecked Sendable {
         for m in targets { apply(mp, to: m) }
     }
 
+    /// The core's db_default_url: each loaded module exporting a `db_url` parameter the config left unset gets it,
+    /// as if written `modparam("<module>", "db_url", url)` (OpenSIPS's modules fill an unset db_url from it).
+    func applyDefaultDBURL(_ url: String, location: SourceLocation) {
+        for m in modules where !m.paramsSet.contains("db_url")
+            && m.params.contains(where: { $0.name.map { String(cString: $0) } == "db_url" }) {
+            apply(ModParamDecl(module: m.name, param: "db_url", value: .string(url), location: location,
+                               valueLocation: location), to: m)
+        }
+    }
+
     func apply(_ mp: ModParamDecl, to m: LoadedModule) {
         let named = m.params.filter { $0.name.map { String(cString: $0) } == mp.param }
         guard !named.isEmpty else {

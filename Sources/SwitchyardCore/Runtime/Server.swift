@@ -103,6 +103,14 @@ public final class Server: HostServices, @unchecked Sendable {
         let loader = ModuleLoader(searchPath: searchPath, host: hostTable, services: self)
         modules.load(ast.modules, loader: loader, engine: engine)
         for mp in ast.modparams { modules.apply(mp) }
+        // db_default_url: the db_url of every module that has one and was not given one (OpenSIPS's init_db_url).
+        if let g = ast.globals.last(where: { $0.name == "db_default_url" }) {
+            if case .string(let url) = g.value {
+                modules.applyDefaultDBURL(url, location: g.location)
+            } else {
+                diagnostics.error(g.location, "db_default_url needs a quoted string (a database URL)")
+            }
+        }
         modules.solveDependencies()
         // Without its modules the script would only add "unknown function" noise: stop here.
         if diagnostics.errors.count > before { try failIfErrors() }

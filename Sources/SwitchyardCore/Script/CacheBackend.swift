@@ -78,16 +78,42 @@ public final class CacheBackend: @unchecked Sendable {
             && api.pointee.raw_query != nil
     }
 
-    /// A backend-native command: the code and the reply's values in order (nil for a nil element).
-    public func rawQuery(_ query: String) -> (Int32, [String?]) {
-        guard hasRawQuery, let f = api.pointee.raw_query else { return (-1, []) }
-        final class Box { var values: [String?] = [] }
+    /// One value of a raw query's reply.
+    public enum RawValue: Equatable, Sendable {
+        case str(String)
+        case int(Int64)
+        case null
+    }
+
+    /// A backend-native command: the code and the reply's values in order, typed through raw_query_typed (cachedb
+    /// 1.3), else strings from raw_query (nil elements as .null).
+    public func rawQuery(_ query: String) -> (Int32, [RawValue]) {
+        final class Box { var values: [RawValue] = [] }
         let box = Box()
+        func text(_ p: UnsafePointer<CChar>?, _ n: Int) -> String {
+            p.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: n), as: UTF8.self) } ?? ""
+        }
+        let typedEnd = MemoryLayout<sy_cachedb_api>.offset(of: \.raw_query_typed)! + MemoryLayout<UnsafeRawPointer>.size
+        if Int(api.pointee.header.struct_size) >= typedEnd, let f = api.pointee.raw_query_typed {
+            let rc = CacheBackend.with(query, "") { q, _ in
+                f(conn, q, { arg, type, value, len, n in
+                    guard let arg else { return }
+                    let box = Unmanaged<Box>.fromOpaque(arg).takeUnretainedValue()
+                    switch type {
+                    case Int32(SY_CACHEDB_VAL_INT.rawValue): box.values.append(.int(n))
+                    case Int32(SY_CACHEDB_VAL_NULL.rawValue): box.values.append(.null)
+                    default: box.values.append(.str(text(value, len)))
+                    }
+                }, Unmanaged.passUnretained(box).toOpaque())
+            }
+            return (rc, box.values)
+        }
+        guard hasRawQuery, let f = api.pointee.raw_query else { return (-1, []) }
         let rc = CacheBackend.with(query, "") { q, _ in
             f(conn, q, { arg, value, len in
                 guard let arg else { return }
                 let box = Unmanaged<Box>.fromOpaque(arg).takeUnretainedValue()
-                box.values.append(value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: len), as: UTF8.self) })
+                box.values.append(value.map { .str(text($0, len)) } ?? .null)
             }, Unmanaged.passUnretained(box).toOpaque())
         }
         return (rc, box.values)

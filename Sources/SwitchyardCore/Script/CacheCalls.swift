@@ -94,7 +94,15 @@ final class CacheCallNode: CallNode, @unchecked Sendable {
             if rc == Int32(SY_CACHEDB_NOT_FOUND.rawValue) { return -2 }
             guard rc == 0 else { return -1 }
             if let output {
-                for v in values { _ = output.set(ctx, .assign, v.map { .str($0) } ?? .null) }
+                // Added last to first, as OpenSIPS does: each AVP value is pushed on top, so $avp(x) (index 0) is
+                // the reply's first element and $(avp(x)[n]) its n-th.
+                for v in values.reversed() {
+                    switch v {
+                    case .str(let s): _ = output.set(ctx, .assign, .str(s))
+                    case .int(let n): _ = output.set(ctx, .assign, .int(Int(n))) // an integer AVP, as OpenSIPS
+                    case .null: _ = output.set(ctx, .assign, .null)
+                    }
+                }
             }
             return 1
         case .counterFetch:
