@@ -138,7 +138,7 @@ final class URIPartPV: PVAccessor, @unchecked Sendable {
         case .user: return uri.user.isEmpty ? .null : .str(uri.user)
         case .host: return .str(uri.host)
         case .port:
-            if uri.port.isEmpty { return .null }
+            if uri.port.isEmpty { return .int(uri.defaultPort) }
             return Int(uri.port).map { .int($0) } ?? .str(uri.port)
         case .destination: return .null
         }
