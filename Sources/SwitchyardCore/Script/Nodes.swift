@@ -98,7 +98,7 @@ final class AssignNode: StmtNode, @unchecked Sendable {
                 ctx.engine.log.error("\(location): '\(op.rawValue)' with a NULL operand on \(target.text)")
                 return -1
             }
-            guard let r = Arith.apply(bop, cur, v, ctx, location) else { return -1 }
+            guard let r = Arith.apply(bop, cur, v, ctx, location, rhsIsVariable: value is PVNode) else { return -1 }
             if let t = ctx.trace { t.log(ScriptTrace.label(op), location, ctx) }
             return target.set(ctx, .colon, r) ? 1 : -1
         }
