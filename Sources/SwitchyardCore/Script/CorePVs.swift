@@ -170,6 +170,38 @@ final class URIPartPV: PVAccessor, @unchecked Sendable {
     }
 }
 
+/// `$dd $dp $dP`: parts of the destination URI (`$du`); null without one. A missing port reads as the scheme's
+/// default, a missing transport as "udp" ("tls" for sips:), as OpenSIPS's pv_get_dsturi_attr. `$dd`/`$dp` write
+/// the part back into `$du`.
+final class DestURIPartPV: PVAccessor, @unchecked Sendable {
+    enum Part { case host, port, proto }
+    let part: Part
+    init(part: Part) { self.part = part }
+    override var writable: Bool { part != .proto }
+
+    override func get(_ ctx: ScriptContext) -> Value {
+        guard let text = ctx.message.destinationURI, let uri = SIPURI(text) else { return .null }
+        switch part {
+        case .host: return uri.host.isEmpty ? .null : .str(uri.host)
+        case .port: return uri.port.isEmpty ? .int(uri.defaultPort) : Int(uri.port).map { .int($0) } ?? .str(uri.port)
+        case .proto:
+            if let t = uri.param("transport") { return .str(t) }
+            return .str(uri.scheme.lowercased() == "sips" ? "tls" : "udp")
+        }
+    }
+
+    override func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
+        guard let text = ctx.message.destinationURI, var uri = SIPURI(text) else {
+            ctx.engine.log.error("$\(part == .host ? "dd" : "dp"): there is no destination URI to change")
+            return false
+        }
+        let v = value.stringForm ?? ""
+        if part == .host { uri.host = v } else { uri.port = v }
+        ctx.message.destinationURI = uri.text
+        return true
+    }
+}
+
 /// `$log_level` / `$xlog_level`: read or change a log threshold at run time.
 final class LogLevelPV: PVAccessor, @unchecked Sendable {
     let xlog: Bool
@@ -221,6 +253,9 @@ enum CorePVs {
         }
         for (names, part) in [(["ru", "ruri"], URIPartPV.Part.whole), (["rU"], .user), (["rd"], .host), (["rp"], .port), (["du", "duri"], .destination)] {
             for n in names { named(n) { _, _ in URIPartPV(part: part) } }
+        }
+        for (name, part) in [("dd", DestURIPartPV.Part.host), ("dp", .port), ("dP", .proto)] {
+            named(name) { _, _ in DestURIPartPV(part: part) }
         }
         // Unset: 0 and empty text (OpenSIPS's cleared err_info_t).
         simple(["err.class"]) { .int($0.errorInfo.errorClass) }
