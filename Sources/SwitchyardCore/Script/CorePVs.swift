@@ -246,6 +246,10 @@ enum CorePVs {
         simple(["TS"]) { .int(Int($0.engine.startTime.timeIntervalSince1970)) }
         simple(["Tf"]) { _ in .str(ctimeString(Date())) }
         simple(["pid", "pp"]) { _ in .int(Int(getpid())) }
+        // A fresh random number 0...RAND_MAX on every read.
+        simple(["RANDOM"]) { _ in .int(Int.random(in: 0...Int(Int32.max))) }
+        // The request-URI's scheme.
+        simple(["rz"]) { ctx in ctx.message.requestURI.map { .str($0.scheme) } ?? .null }
         simple(["route.type"]) { .str($0.routeType.keyword.uppercased()) }
         named("time", needsInner: true) { inner, _ in
             let fmt = inner!

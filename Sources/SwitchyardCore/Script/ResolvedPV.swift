@@ -54,11 +54,10 @@ public final class ResolvedPV: @unchecked Sendable {
         case .none: v = accessor.get(ctx)
         case .int(let n)?: v = accessor.get(ctx, index: n)
         case .all?:
-            // Reading [*] as a value gives the values joined, as OpenSIPS prints them: "," for AVPs and the like,
-            // PV_FIELD_DELIM (", ") for the destination set's variables.
+            // Reading [*] as a value gives the values joined with OpenSIPS's PV_FIELD_DELIM (", "), as pv_get_avp,
+            // pv_get_hdr and the branch variables print them.
             let all = accessor.all(ctx)
-            let sep = accessor is BranchFieldPV ? ", " : ","
-            v = all.isEmpty ? .null : .str(all.map(\.printed).joined(separator: sep))
+            v = all.isEmpty ? .null : .str(all.map(\.printed).joined(separator: ", "))
         case .append?: v = .null
         }
         for t in transforms {
