@@ -5,8 +5,14 @@ import Foundation
 enum URITransforms {
     static let uri = TransformClass(name: "uri") { op, params throws(PVResolveError) in
         @Sendable func parsed(_ v: Value) -> SIPURI? {
-            guard let s = v.stringForm, !s.isEmpty else { return nil }
-            return SIPURI(s)
+            guard let s = v.stringForm, !s.isEmpty, var u = SIPURI(s) else { return nil }
+            // A tel:/tels: URI's number is its user part and it has no host (OpenSIPS's parse_uri moves it).
+            let scheme = u.scheme.lowercased()
+            if (scheme == "tel" || scheme == "tels") && u.user.isEmpty {
+                u.user = u.host
+                u.host = ""
+            }
+            return u
         }
         func part(_ f: @escaping @Sendable (SIPURI) -> String?) -> Transform {
             Transform(name: op) { v, _ in
