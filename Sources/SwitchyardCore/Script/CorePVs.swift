@@ -246,6 +246,13 @@ enum CorePVs {
         simple(["TS"]) { .int(Int($0.engine.startTime.timeIntervalSince1970)) }
         simple(["Tf"]) { _ in .str(ctimeString(Date())) }
         simple(["pid", "pp"]) { _ in .int(Int(getpid())) }
+        // The config line / file of the statement being run (OpenSIPS stamps an action with the line its statement
+        // ends on).
+        simple(["cfg_line"]) { ctx in
+            guard let loc = ctx.currentStatement?.location else { return .int(0) }
+            return .int(loc.traceLine ?? loc.line)
+        }
+        simple(["cfg_file"]) { ctx in ctx.currentStatement.map { .str($0.location.file.path) } ?? .null }
         // A fresh random number 0...RAND_MAX on every read.
         simple(["RANDOM"]) { _ in .int(Int.random(in: 0...Int(Int32.max))) }
         // The request-URI's scheme.

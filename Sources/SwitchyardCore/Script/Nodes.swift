@@ -33,7 +33,10 @@ final class BlockNode: StmtNode, @unchecked Sendable {
                 let stmt = raw[i].takeUnretainedValue()
                 if let label = ScriptTrace.label(stmt) { t.log(label, stmt.location, ctx) }
             }
-            last = raw[i]._withUnsafeGuaranteedRef { $0.exec(ctx) }
+            last = raw[i]._withUnsafeGuaranteedRef { stmt in
+                ctx.currentStatement = stmt
+                return stmt.exec(ctx)
+            }
             if ctx.errorInfo.errorClass != 0 { ctx.engine.runErrorRouteIfNeeded(ctx) }
             if ctx.flow != .normal { break }
             i += 1
