@@ -166,13 +166,17 @@ enum StringTransforms {
                 }
                 return .int(Int(Int32(bitPattern: r)))
             }
-        case "md5", "sha1", "sha256":
-            let o = op.lowercased()
-            return Transform(name: op) { v, _ in
-                let b = bytes(v)
-                let d = o == "md5" ? Digests.md5(b) : (o == "sha1" ? Digests.sha1(b) : Digests.sha256(b))
-                return .str(Digests.hex(d))
+        case "md5", "sha1", "sha224", "sha256", "sha384", "sha512":
+            let f: @Sendable ([UInt8]) -> [UInt8]
+            switch op.lowercased() {
+            case "md5": f = Digests.md5
+            case "sha1": f = Digests.sha1
+            case "sha224": f = Digests.sha224
+            case "sha256": f = { Digests.sha256($0) }
+            case "sha384": f = SHA512.sha384
+            default: f = SHA512.sha512
             }
+            return Transform(name: op) { v, _ in .str(Digests.hex(f(bytes(v)))) }
         case "crc32":
             return Transform(name: op) { v, _ in .str(String(Digests.crc32(bytes(v)), radix: 16)) }
         case "b64encode":
