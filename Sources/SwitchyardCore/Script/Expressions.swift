@@ -24,7 +24,9 @@ final class PVNode: ExprNode, @unchecked Sendable {
         self.pv = pv
         super.init(loc)
     }
-    override func eval(_ ctx: ScriptContext) -> Value? { pv.get(ctx) }
+    /// nil when a transformation failed: the comparison is then false and an assignment from it fails (the
+    /// target keeps its value), as OpenSIPS treats a variable read that returned an error.
+    override func eval(_ ctx: ScriptContext) -> Value? { pv.read(ctx) }
 }
 
 final class BinaryNode: ExprNode, @unchecked Sendable {
