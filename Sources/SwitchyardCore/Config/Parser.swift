@@ -1034,6 +1034,11 @@ public struct Parser {
         case .dotted(let d): advance(); return .string(d, loc)
         case .pvar(let p):
             advance()
+            // `$x = $y == 1;`: a comparison whose left side is a variable is a value (0/1) without parentheses too.
+            if let op = compareOp(current) {
+                advance()
+                return .compare(op, .pv(p, loc), try parseCompareRHS(), loc)
+            }
             return .pv(p, loc)
         case .punct("("):
             advance()

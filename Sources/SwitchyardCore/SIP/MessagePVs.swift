@@ -85,7 +85,10 @@ enum MessagePVs {
         msgPV(["ou"]) { m, _ in str(m.requestURIText) }
         msgPV(["oU"]) { m, _ in uriPart(m.requestURIText) { $0.user } }
         msgPV(["od"]) { m, _ in uriPart(m.requestURIText) { $0.host } }
-        msgPV(["op"]) { m, _ in uriPart(m.requestURIText) { $0.port } }
+        msgPV(["op"]) { m, _ in
+            guard let u = m.requestURIText.flatMap({ SIPURI($0) }) else { return .null }
+            return u.port.isEmpty ? .int(u.defaultPort) : Int(u.port).map { .int($0) } ?? .str(u.port)
+        }
         // The dummy request of startup/timer/event routes has a zeroed IPv4 source, as OpenSIPS's.
         msgPV(["si", "src_ip"]) { _, ctx in ctx.onDummyRequest ? .str("0.0.0.0") : str(ctx.message.origin?.source.ip) }
         msgPV(["sp", "src_port"]) { _, ctx in ctx.onDummyRequest ? .int(0) : ctx.message.origin.map { .int($0.source.port) } ?? .null }

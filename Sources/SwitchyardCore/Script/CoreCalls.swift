@@ -32,7 +32,8 @@ final class PlainLogNode: CallNode, @unchecked Sendable {
         super.init(loc)
     }
     override func invoke(_ ctx: ScriptContext) -> Int {
-        ctx.engine.log.write(level, module: "script", text)
+        // The text is printed as written; the log line's own break replaces a trailing "\n".
+        ctx.engine.log.write(level, module: "script", text.hasSuffix("\n") ? String(text.dropLast()) : text)
         return 1
     }
 }

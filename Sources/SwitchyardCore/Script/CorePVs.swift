@@ -138,7 +138,7 @@ final class URIPartPV: PVAccessor, @unchecked Sendable {
         case .user: return uri.user.isEmpty ? .null : .str(uri.user)
         case .host: return .str(uri.host)
         case .port:
-            if uri.port.isEmpty { return .null }
+            if uri.port.isEmpty { return .int(uri.defaultPort) }
             return Int(uri.port).map { .int($0) } ?? .str(uri.port)
         case .destination: return .null
         }
@@ -167,6 +167,38 @@ final class URIPartPV: PVAccessor, @unchecked Sendable {
             ctx.message.requestURI = uri
             return true
         }
+    }
+}
+
+/// `$dd $dp $dP`: parts of the destination URI (`$du`); null without one. A missing port reads as the scheme's
+/// default, a missing transport as "udp" ("tls" for sips:), as OpenSIPS's pv_get_dsturi_attr. `$dd`/`$dp` write
+/// the part back into `$du`.
+final class DestURIPartPV: PVAccessor, @unchecked Sendable {
+    enum Part { case host, port, proto }
+    let part: Part
+    init(part: Part) { self.part = part }
+    override var writable: Bool { part != .proto }
+
+    override func get(_ ctx: ScriptContext) -> Value {
+        guard let text = ctx.message.destinationURI, let uri = SIPURI(text) else { return .null }
+        switch part {
+        case .host: return uri.host.isEmpty ? .null : .str(uri.host)
+        case .port: return uri.port.isEmpty ? .int(uri.defaultPort) : Int(uri.port).map { .int($0) } ?? .str(uri.port)
+        case .proto:
+            if let t = uri.param("transport") { return .str(t) }
+            return .str(uri.scheme.lowercased() == "sips" ? "tls" : "udp")
+        }
+    }
+
+    override func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
+        guard let text = ctx.message.destinationURI, var uri = SIPURI(text) else {
+            ctx.engine.log.error("$\(part == .host ? "dd" : "dp"): there is no destination URI to change")
+            return false
+        }
+        let v = value.stringForm ?? ""
+        if part == .host { uri.host = v } else { uri.port = v }
+        ctx.message.destinationURI = uri.text
+        return true
     }
 }
 
@@ -214,6 +246,17 @@ enum CorePVs {
         simple(["TS"]) { .int(Int($0.engine.startTime.timeIntervalSince1970)) }
         simple(["Tf"]) { _ in .str(ctimeString(Date())) }
         simple(["pid", "pp"]) { _ in .int(Int(getpid())) }
+        // The config line / file of the statement being run (OpenSIPS stamps an action with the line its statement
+        // ends on).
+        simple(["cfg_line"]) { ctx in
+            guard let loc = ctx.currentStatement?.location else { return .int(0) }
+            return .int(loc.traceLine ?? loc.line)
+        }
+        simple(["cfg_file"]) { ctx in ctx.currentStatement.map { .str($0.location.file.path) } ?? .null }
+        // A fresh random number 0...RAND_MAX on every read.
+        simple(["RANDOM"]) { _ in .int(Int.random(in: 0...Int(Int32.max))) }
+        // The request-URI's scheme.
+        simple(["rz"]) { ctx in ctx.message.requestURI.map { .str($0.scheme) } ?? .null }
         simple(["route.type"]) { .str($0.routeType.keyword.uppercased()) }
         named("time", needsInner: true) { inner, _ in
             let fmt = inner!
@@ -221,6 +264,9 @@ enum CorePVs {
         }
         for (names, part) in [(["ru", "ruri"], URIPartPV.Part.whole), (["rU"], .user), (["rd"], .host), (["rp"], .port), (["du", "duri"], .destination)] {
             for n in names { named(n) { _, _ in URIPartPV(part: part) } }
+        }
+        for (name, part) in [("dd", DestURIPartPV.Part.host), ("dp", .port), ("dP", .proto)] {
+            named(name) { _, _ in DestURIPartPV(part: part) }
         }
         // Unset: 0 and empty text (OpenSIPS's cleared err_info_t).
         simple(["err.class"]) { .int($0.errorInfo.errorClass) }

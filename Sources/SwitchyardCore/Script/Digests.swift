@@ -1,4 +1,4 @@
-/// Message digests for the `s.md5`, `s.sha1`, `s.sha256`, `s.crc32` transformations (lowercase hex).
+/// Message digests for the `s.md5`, `s.sha1`, `s.sha224`, `s.sha256`, `s.crc32` transformations (lowercase hex).
 /// Small self-contained implementations: the core links no crypto library for four transformations.
 enum Digests {
     static func hex(_ bytes: [UInt8]) -> String {
@@ -86,7 +86,17 @@ enum Digests {
         return h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32($0))) } }
     }
 
+    /// SHA-224: SHA-256 with its own initial values, the first 28 bytes.
+    static func sha224(_ msg: [UInt8]) -> [UInt8] {
+        Array(sha256(msg, iv: [0xc1059ed8, 0x367cd507, 0x3070dd17, 0xf70e5939, 0xffc00b31, 0x68581511, 0x64f98fa7,
+                               0xbefa4fa4]).prefix(28))
+    }
+
     static func sha256(_ msg: [UInt8]) -> [UInt8] {
+        sha256(msg, iv: [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19])
+    }
+
+    static func sha256(_ msg: [UInt8], iv: [UInt32]) -> [UInt8] {
         let k: [UInt32] = [
             0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
             0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -97,7 +107,7 @@ enum Digests {
             0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
             0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
         ]
-        var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+        var h = iv
         func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
         let m = pad(msg, bigEndian: true)
         for chunk in stride(from: 0, to: m.count, by: 64) {

@@ -24,7 +24,9 @@ final class PVNode: ExprNode, @unchecked Sendable {
         self.pv = pv
         super.init(loc)
     }
-    override func eval(_ ctx: ScriptContext) -> Value? { pv.get(ctx) }
+    /// nil when a transformation failed: the comparison is then false and an assignment from it fails (the
+    /// target keeps its value), as OpenSIPS treats a variable read that returned an error.
+    override func eval(_ ctx: ScriptContext) -> Value? { pv.read(ctx) }
 }
 
 final class BinaryNode: ExprNode, @unchecked Sendable {
@@ -38,7 +40,7 @@ final class BinaryNode: ExprNode, @unchecked Sendable {
     }
     override func eval(_ ctx: ScriptContext) -> Value? {
         guard let a = lhs.eval(ctx), let b = rhs.eval(ctx) else { return nil }
-        return Arith.apply(op, a, b, ctx, location)
+        return Arith.apply(op, a, b, ctx, location, rhsIsVariable: rhs is PVNode)
     }
 }
 
@@ -237,13 +239,18 @@ enum Arith {
         }
     }
 
-    static func apply(_ op: BinaryOp, _ a: Value, _ b: Value, _ ctx: ScriptContext, _ loc: SourceLocation) -> Value? {
+    /// `rhsIsVariable`: the right operand was read from a variable. An integer read from one also carries its
+    /// decimal text (OpenSIPS's PV_VAL_STR next to PV_VAL_INT), so a string left operand concatenates it; a number
+    /// literal or a computed integer has no text and is refused.
+    static func apply(_ op: BinaryOp, _ a: Value, _ b: Value, _ ctx: ScriptContext, _ loc: SourceLocation,
+                      rhsIsVariable: Bool = false) -> Value? {
         switch a {
         case .str(let s):
             if op == .add {
                 switch b {
                 case .str(let t): return .str(s + t)
                 case .null: return .str(s)
+                case .int(let n) where rhsIsVariable: return .str(s + String(n))
                 case .int:
                     ctx.engine.log.error("\(loc): cannot add an integer to a string (use a string operand)")
                     return nil

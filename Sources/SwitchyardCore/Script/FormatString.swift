@@ -23,7 +23,7 @@ public final class FormatString: @unchecked Sendable {
         if n == 1 {
             switch parts[0] {
             case .text(let t): return t
-            case .pv(let pv): return pv.get(ctx).printed
+            case .pv(let pv): return pv.printed(ctx)
             }
         }
         if n == 0 { return "" }
@@ -36,7 +36,7 @@ public final class FormatString: @unchecked Sendable {
                 let s: String
                 switch parts[i] {
                 case .text(let t): s = t
-                case .pv(let pv): s = pv.get(ctx).printed
+                case .pv(let pv): s = pv.printed(ctx)
                 }
                 total += s.utf8.count
                 (base + i).initialize(to: s)

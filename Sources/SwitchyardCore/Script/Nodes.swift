@@ -33,7 +33,10 @@ final class BlockNode: StmtNode, @unchecked Sendable {
                 let stmt = raw[i].takeUnretainedValue()
                 if let label = ScriptTrace.label(stmt) { t.log(label, stmt.location, ctx) }
             }
-            last = raw[i]._withUnsafeGuaranteedRef { $0.exec(ctx) }
+            last = raw[i]._withUnsafeGuaranteedRef { stmt in
+                ctx.currentStatement = stmt
+                return stmt.exec(ctx)
+            }
             if ctx.errorInfo.errorClass != 0 { ctx.engine.runErrorRouteIfNeeded(ctx) }
             if ctx.flow != .normal { break }
             i += 1
@@ -98,7 +101,7 @@ final class AssignNode: StmtNode, @unchecked Sendable {
                 ctx.engine.log.error("\(location): '\(op.rawValue)' with a NULL operand on \(target.text)")
                 return -1
             }
-            guard let r = Arith.apply(bop, cur, v, ctx, location) else { return -1 }
+            guard let r = Arith.apply(bop, cur, v, ctx, location, rhsIsVariable: value is PVNode) else { return -1 }
             if let t = ctx.trace { t.log(ScriptTrace.label(op), location, ctx) }
             return target.set(ctx, .colon, r) ? 1 : -1
         }
@@ -120,10 +123,15 @@ final class IfNode: StmtNode, @unchecked Sendable {
     override func exec(_ ctx: ScriptContext) -> Int {
         let ok = cond.test(ctx)
         if ctx.flow != .normal { return 0 }
-        if ok { return thenS.exec(ctx) }
-        if let e = elseS { return e.exec(ctx) }
-        // No branch ran: the if's value is the condition's.
-        return ctx.rc
+        // As OpenSIPS's IF_T: a branch that runs sets $rc to its result; with no branch to run (a false condition
+        // without else, or an empty block) $rc is the condition's value (1 or 0) and the if itself counts as 1.
+        if let branch = ok ? thenS : elseS, !((branch as? BlockNode)?.stmts.isEmpty ?? false) {
+            let r = branch.exec(ctx)
+            ctx.rc = r
+            return r
+        }
+        ctx.rc = ok ? 1 : 0
+        return 1
     }
 }
 
@@ -154,13 +162,15 @@ final class SwitchNode: StmtNode, @unchecked Sendable {
             }
             if start != nil { break }
         }
-        guard let from = start ?? defaultIndex else { return ctx.rc }
+        // $rc is 1 when nothing matched, else the result of the bodies run.
+        guard let from = start ?? defaultIndex else { ctx.rc = 1; return 1 }
         var last = 1
         for i in from..<bodies.count {
             last = bodies[i].exec(ctx)
             if ctx.flow != .normal { break }
         }
         if ctx.flow == .breakLoop { ctx.flow = .normal }
+        ctx.rc = last
         return last
     }
 }
@@ -180,7 +190,9 @@ final class WhileNode: StmtNode, @unchecked Sendable {
         while true {
             let ok = cond.test(ctx)
             if ctx.flow != .normal { return 0 }
-            if !ok { break }
+            // A loop that ends on its condition counts as 1 (OpenSIPS's WHILE_T), one ended by break or the
+            // max_while_loops cap as its body's last result.
+            if !ok { last = 1; break }
             n += 1
             if n > max {
                 ctx.engine.log.error("\(location): while loop exceeded max_while_loops (\(max)); loop ended")
@@ -188,8 +200,9 @@ final class WhileNode: StmtNode, @unchecked Sendable {
             }
             last = body.exec(ctx)
             if ctx.flow == .breakLoop { ctx.flow = .normal; break }
-            if ctx.flow != .normal { break }
+            if ctx.flow != .normal { return last }
         }
+        ctx.rc = last
         return last
     }
 }
@@ -210,8 +223,9 @@ final class ForEachNode: StmtNode, @unchecked Sendable {
             iterator.set(ctx, .colon, v)
             last = body.exec(ctx)
             if ctx.flow == .breakLoop { ctx.flow = .normal; break }
-            if ctx.flow != .normal { break }
+            if ctx.flow != .normal { return last }
         }
+        ctx.rc = last
         return last
     }
 }

@@ -41,21 +41,28 @@ public final class ResolvedPV: @unchecked Sendable {
         }
     }
 
-    public func get(_ ctx: ScriptContext) -> Value {
+    public func get(_ ctx: ScriptContext) -> Value { read(ctx) ?? .null }
+
+    /// How a format string prints the variable: `<null>` for null, nothing when a transformation failed
+    /// (OpenSIPS's pv_printf skips a variable whose read returned an error).
+    func printed(_ ctx: ScriptContext) -> String { read(ctx)?.printed ?? "" }
+
+    /// The value, or nil when a transformation failed.
+    func read(_ ctx: ScriptContext) -> Value? {
         var v: Value
         switch resolvedIndex(ctx) {
         case .none: v = accessor.get(ctx)
         case .int(let n)?: v = accessor.get(ctx, index: n)
         case .all?:
-            // Reading [*] as a value gives the values joined, as OpenSIPS prints them: "," for AVPs and the like,
-            // PV_FIELD_DELIM (", ") for the destination set's variables.
+            // Reading [*] as a value gives the values joined with OpenSIPS's PV_FIELD_DELIM (", "), as pv_get_avp,
+            // pv_get_hdr and the branch variables print them.
             let all = accessor.all(ctx)
-            let sep = accessor is BranchFieldPV ? ", " : ","
-            v = all.isEmpty ? .null : .str(all.map(\.printed).joined(separator: sep))
+            v = all.isEmpty ? .null : .str(all.map(\.printed).joined(separator: ", "))
         case .append?: v = .null
         }
         for t in transforms {
-            v = t.apply(v, ctx)
+            guard let next = t.apply(v, ctx) else { return nil }
+            v = next
         }
         return v
     }
@@ -64,7 +71,10 @@ public final class ResolvedPV: @unchecked Sendable {
     public func values(_ ctx: ScriptContext) -> [Value] {
         accessor.all(ctx).map { v in
             var v = v
-            for t in transforms { v = t.apply(v, ctx) }
+            for t in transforms {
+                guard let next = t.apply(v, ctx) else { return .null }
+                v = next
+            }
             return v
         }
     }

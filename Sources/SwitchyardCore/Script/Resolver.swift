@@ -320,6 +320,10 @@ public struct Resolver {
         var level = XlogNode.Level.fixed(isDbg ? LogLevels.debug : LogLevels.notice)
         if c.args.count == 2 {
             switch c.args[0] {
+            case .string(let s, let loc) where s.hasPrefix("$"):
+                // xlog("$var(lvl)", ...): a quoted variable is read for the level at every call.
+                guard let r = pv(s, loc) else { return nil }
+                level = .dynamic(r)
             case .string(let s, let loc):
                 guard let l = LogLevels.parseXlogLevel(s) else {
                     error(loc, "xlog(): unknown log level \"\(s)\" (use L_ALERT, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO or L_DBG)")

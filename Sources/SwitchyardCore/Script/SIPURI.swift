@@ -152,6 +152,11 @@ public struct SIPURI: Sendable, Equatable {
         return s
     }
 
+    /// The port a URI without one means: 5061 for sips: or transport=tls, else 5060 (what `$rp` and `$op` read then).
+    public var defaultPort: Int {
+        scheme.lowercased() == "sips" || param("transport")?.lowercased() == "tls" ? 5061 : 5060
+    }
+
     /// Value of one `;name=value` parameter ("" for a flag parameter), nil if absent.
     public func param(_ name: String) -> String? {
         for p in params.split(separator: ";") {

@@ -32,6 +32,9 @@ public final class ScriptContext: @unchecked Sendable {
     public let engine: ScriptEngine
     public var routeType: RouteKind
     public var rc: Int = 1
+    /// The statement being run, for `$cfg_line` / `$cfg_file`: set by each block before a statement runs. Unowned:
+    /// the nodes live as long as the route set that runs them.
+    unowned(unsafe) var currentStatement: StmtNode? = nil
     var flow: Flow = .normal
     var returnCode: Int = 1
     public var returnValues: [Value] = []

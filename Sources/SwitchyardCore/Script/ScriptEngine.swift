@@ -66,7 +66,8 @@ public final class ScriptEngine: @unchecked Sendable {
     public init(log: CoreLog) {
         self.log = log
         for c in CorePVs.classes() + MessagePVs.classes() + BranchFieldPV.classes() { pvClasses[c.name] = c }
-        for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv] {
+        for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv, NameAddrTransforms.nameaddr,
+                  NameAddrTransforms.via, SubstTransforms.re, SubstTransforms.ip] {
             transformClasses[t.name] = t
         }
         for f in CoreFunctions.all() + BranchFunctions.all() + MiscFunctions.all() + SerialBranches.all() + BlacklistFunctions.all(blacklists) {
@@ -157,7 +158,7 @@ public final class ScriptEngine: @unchecked Sendable {
     private func resolveTransforms(_ list: [TransformSyntax]) throws(PVResolveError) -> [Transform] {
         var transforms: [Transform] = []
         for t in list {
-            guard let tc = transformClasses[t.cls] else {
+            guard let tc = transformClasses[t.cls] ?? transformClasses[t.cls.lowercased()] else {
                 throw PVResolveError("unknown transformation class '\(t.cls)' in {\(t.cls).\(t.op)}")
             }
             var params: [TParam] = []

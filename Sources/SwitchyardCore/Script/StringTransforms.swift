@@ -1,298 +1,291 @@
 import Foundation
 
-/// The `s.` transformation class.
+/// The `s.` transformation class. Every case follows OpenSIPS's tr_eval_string: a nil result is a failed
+/// transformation (the variable then reads null and prints nothing), `.null` a successful "no value".
 enum StringTransforms {
     static let cls = TransformClass(name: "s") { op, params throws(PVResolveError) in
         func need(_ n: Int) throws(PVResolveError) {
             if params.count < n { throw PVResolveError("transformation s.\(op) needs \(n) parameter\(n == 1 ? "" : "s")") }
         }
-        @Sendable func str(_ v: Value) -> String? { v.stringForm }
-        switch op {
+        @Sendable func str(_ v: Value) -> String { v.stringForm ?? "" }
+        @Sendable func bytes(_ v: Value) -> [UInt8] { Array(str(v).utf8) }
+        @Sendable func text(_ b: [UInt8]) -> Value { .str(String(decoding: b, as: UTF8.self)) }
+        @Sendable func text(_ b: ArraySlice<UInt8>) -> Value { .str(String(decoding: b, as: UTF8.self)) }
+        switch op.lowercased() {
         case "len":
-            return Transform(name: op) { v, _ in .int(str(v)?.utf8.count ?? 0) }
+            return Transform(name: op) { v, _ in .int(str(v).utf8.count) }
         case "int":
             return Transform(name: op) { v, _ in
                 if case .int = v { return v }
-                guard let s = str(v) else { return .null }
-                return .int(leadingInt(s))
+                return .int(leadingInt(str(v)))
             }
         case "tolower":
-            return Transform(name: op) { v, _ in str(v).map { .str($0.lowercased()) } ?? .null }
+            return Transform(name: op) { v, _ in text(bytes(v).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }) }
         case "toupper":
-            return Transform(name: op) { v, _ in str(v).map { .str($0.uppercased()) } ?? .null }
+            return Transform(name: op) { v, _ in text(bytes(v).map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }) }
         case "reverse":
-            return Transform(name: op) { v, _ in str(v).map { .str(String($0.reversed())) } ?? .null }
+            return Transform(name: op) { v, _ in text(Array(bytes(v).reversed())) }
         case "trim", "trimr", "triml":
+            let o = op.lowercased()
             return Transform(name: op) { v, _ in
-                guard var s = str(v) else { return .null }
-                let ws: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
-                if op != "trimr" { while let f = s.first, ws(f) { s.removeFirst() } }
-                if op != "triml" { while let l = s.last, ws(l) { s.removeLast() } }
-                return .str(s)
+                var b = bytes(v)[...]
+                let ws: (UInt8) -> Bool = { $0 == 32 || $0 == 9 || $0 == 13 || $0 == 10 }
+                if o != "trimr" { while let f = b.first, ws(f) { b.removeFirst() } }
+                if o != "triml" { while let l = b.last, ws(l) { b.removeLast() } }
+                return text(b)
             }
         case "substr":
             try need(2)
             let off = params[0], len = params[1]
             return Transform(name: op) { v, ctx in
-                guard let s = str(v) else { return .null }
-                let b = Array(s.utf8)
-                var o = off.int(ctx) ?? 0
-                let l = len.int(ctx) ?? 0
-                if o < 0 { o = b.count + o }
-                guard o >= 0, o <= b.count, l >= 0 else { return .null }
-                let end = l == 0 ? b.count : min(b.count, o + l)
-                return .str(String(decoding: b[o..<end], as: UTF8.self))
+                let b = bytes(v)
+                guard var i = off.int(ctx), var j = len.int(ctx) else { return nil }
+                if i < 0 {
+                    if -i > b.count { return nil }
+                    i += b.count
+                }
+                if i >= b.count { return nil }
+                if j < 1 { j = b.count + j - i }
+                if i + j > b.count { j = b.count - i }
+                return j > 0 ? text(b[i..<(i + j)]) : .str("")
             }
         case "select":
             try need(2)
             let idx = params[0], sep = params[1]
             return Transform(name: op) { v, ctx in
-                guard let s = str(v) else { return .null }
                 // {s.select,1,,}: an empty separator followed by another empty part means ','.
                 let sepStr = params.count > 2 && sep.string(ctx).isEmpty ? "," : sep.string(ctx)
-                guard let sc = sepStr.first else { return .null }
-                let fields = s.split(separator: sc, omittingEmptySubsequences: false)
-                var i = idx.int(ctx) ?? 0
-                if i < 0 { i = fields.count + i }
+                guard let sc = sepStr.utf8.first, var i = idx.int(ctx) else { return nil }
+                let fields = bytes(v).split(separator: sc, omittingEmptySubsequences: false)
+                if i < 0 { i += fields.count }
                 guard i >= 0, i < fields.count else { return .null }
-                return .str(String(fields[i]))
+                return text(fields[i])
             }
         case "strip", "strip_tail":
             try need(1)
-            let n = params[0]
+            let n = params[0], tail = op.lowercased() == "strip_tail"
             return Transform(name: op) { v, ctx in
-                guard let s = str(v) else { return .null }
+                let b = bytes(v)
                 let k = max(0, n.int(ctx) ?? 0)
-                if k >= s.count { return .str("") }
-                return .str(op == "strip" ? String(s.dropFirst(k)) : String(s.dropLast(k)))
+                if k >= b.count { return .str("") }
+                return tail ? text(b.dropLast(k)) : text(b.dropFirst(k))
             }
         case "index", "rindex":
             try need(1)
             let needle = params[0]
             let startP = params.count > 1 ? params[1] : nil
+            let forward = op.lowercased() == "index"
             return Transform(name: op) { v, ctx in
-                guard let s = str(v) else { return .null }
-                let hay = Array(s.utf8), nd = Array(needle.string(ctx).utf8)
-                guard !nd.isEmpty, nd.count <= hay.count else { return .int(-1) }
-                var start = startP?.int(ctx) ?? (op == "index" ? 0 : hay.count - nd.count)
-                if start < 0 { start = hay.count + start }
-                let range: [Int] = op == "index"
-                    ? Array(stride(from: max(0, start), through: hay.count - nd.count, by: 1))
-                    : Array(stride(from: min(start, hay.count - nd.count), through: 0, by: -1))
-                for i in range where hay[i..<(i + nd.count)].elementsEqual(nd) { return .int(i) }
-                return .int(-1)
+                let hay = bytes(v), nd = Array(needle.string(ctx).utf8)
+                let n = hay.count
+                guard !nd.isEmpty else { return nil }
+                var i: Int
+                if let sp = startP { guard let x = sp.int(ctx) else { return nil }; i = x } else { i = forward ? 0 : n - 1 }
+                // A negative start counts from the end and wraps (-2 and -12 are the same on 10 bytes).
+                if i < 0 {
+                    if n > 0 { i = (-i) % n; if i > 0 { i = n - i } } else { i = 0 }
+                }
+                func at(_ k: Int) -> Bool { hay[k..<(k + nd.count)].elementsEqual(nd) }
+                if forward {
+                    if i >= n || nd.count > n - i { return .null }
+                    while i <= n - nd.count { if at(i) { return .int(i) }; i += 1 }
+                } else {
+                    if nd.count > n { return .null }
+                    if i >= n { i = n - 1 }
+                    if nd.count > n - i { i = n - nd.count }
+                    while i >= 0 { if at(i) { return .int(i) }; i -= 1 }
+                }
+                return .null
             }
         case "fill.left", "fill.right":
             try need(2)
-            let tok = params[0], len = params[1]
+            let left = op.lowercased() == "fill.left"
+            // The pad may be quoted to keep blanks: {s.fill.left,' ',5}.
+            var padText: String = { if case .literal(let s) = params[0] { return s } else { return "" } }()
+            if case .pv = params[0] { throw PVResolveError("fill transformation does not allow variables") }
+            if padText.count > 1 {
+                while let l = padText.last, l == " " || l == "\t" { padText.removeLast() }
+                if padText.count > 2, let f = padText.first, f == "'" || f == "\"", padText.last == f {
+                    padText = String(padText.dropFirst().dropLast())
+                }
+            }
+            guard !padText.isEmpty, padText != "''", padText != "\"\"" else {
+                throw PVResolveError("fill transformation is a NOP, maybe use quotes?")
+            }
+            let pad = Array(padText.utf8), len = params[1]
             return Transform(name: op) { v, ctx in
-                guard var s = str(v) else { return .null }
-                let t = tok.string(ctx)
+                let b = bytes(v)
                 let want = len.int(ctx) ?? 0
-                guard !t.isEmpty else { return .str(s) }
-                while s.count < want {
-                    s = op == "fill.left" ? t + s : s + t
+                var k = want - b.count
+                if k < 0 { return v }
+                var fill: [UInt8] = []
+                if left {
+                    let r = k % pad.count
+                    if r != 0 { fill += pad[(pad.count - r)...]; k -= r }
+                    while k > 0 { fill += pad; k -= pad.count }
+                    return text(fill + b)
                 }
-                if s.count > want, want > 0, s.count - want < t.count {
-                    s = op == "fill.left" ? String(s.suffix(want)) : String(s.prefix(want))
-                }
-                return .str(s)
+                while k > 0 { fill += pad.prefix(k); k -= pad.count }
+                return text(b + fill)
             }
         case "width":
             try need(1)
             let len = params[0]
             return Transform(name: op) { v, ctx in
-                guard let s = str(v) else { return .null }
-                let w = max(0, len.int(ctx) ?? 0)
-                return .str(s.count >= w ? String(s.prefix(w)) : s + String(repeating: " ", count: w - s.count))
+                let b = bytes(v)
+                guard let w = len.int(ctx), w > 0 else { return nil }
+                return w <= b.count ? text(b.prefix(w)) : text(b + [UInt8](repeating: 32, count: w - b.count))
             }
         case "encode.hexa":
-            return Transform(name: op) { v, _ in str(v).map { .str($0.utf8.map { String(format: "%02x", $0) }.joined()) } ?? .null }
+            return Transform(name: op) { v, _ in .str(bytes(v).map { String(format: "%02x", $0) }.joined()) }
         case "decode.hexa":
             return Transform(name: op) { v, _ in
-                guard let s = str(v), s.count % 2 == 0 else { return .null }
-                var bytes: [UInt8] = []
-                var it = s.makeIterator()
-                while let a = it.next(), let b = it.next() {
-                    guard let x = UInt8(String([a, b]), radix: 16) else { return .null }
-                    bytes.append(x)
+                let b = bytes(v)
+                var out: [UInt8] = []
+                var i = 0
+                while i + 1 < b.count {
+                    guard let hi = hexDigit(b[i]), let lo = hexDigit(b[i + 1]) else { return nil }
+                    out.append(hi << 4 | lo)
+                    i += 2
                 }
-                return .str(String(decoding: bytes, as: UTF8.self))
+                return text(out)
             }
         case "dec2hex":
             return Transform(name: op) { v, _ in
-                let n = v.intForm ?? v.stringForm.flatMap { Int($0) }
-                return n.map { .str(String($0, radix: 16)) } ?? .null
+                let n: Int
+                if case .int(let x) = v { n = x } else { guard let x = strictInt(str(v)) else { return nil }; n = x }
+                return .str(String(UInt32(truncatingIfNeeded: n), radix: 16))
             }
         case "hex2dec":
             return Transform(name: op) { v, _ in
-                guard var s = str(v) else { return .null }
-                if s.lowercased().hasPrefix("0x") { s = String(s.dropFirst(2)) }
-                return Int(s, radix: 16).map { .int($0) } ?? .null
+                if case .int = v { return v }
+                var r: UInt32 = 0
+                for c in bytes(v) {
+                    guard let d = hexDigit(c) else { return nil }
+                    r = r << 4 | UInt32(d)
+                }
+                return .int(Int(Int32(bitPattern: r)))
             }
-        case "md5", "sha1", "sha256":
-            return Transform(name: op) { v, _ in
-                guard let s = str(v) else { return .null }
-                let bytes = Array(s.utf8)
-                let d = op == "md5" ? Digests.md5(bytes) : (op == "sha1" ? Digests.sha1(bytes) : Digests.sha256(bytes))
-                return .str(Digests.hex(d))
+        case "md5", "sha1", "sha224", "sha256", "sha384", "sha512":
+            let f: @Sendable ([UInt8]) -> [UInt8]
+            switch op.lowercased() {
+            case "md5": f = Digests.md5
+            case "sha1": f = Digests.sha1
+            case "sha224": f = Digests.sha224
+            case "sha256": f = { Digests.sha256($0) }
+            case "sha384": f = SHA512.sha384
+            default: f = SHA512.sha512
             }
+            return Transform(name: op) { v, _ in .str(Digests.hex(f(bytes(v)))) }
         case "crc32":
-            return Transform(name: op) { v, _ in str(v).map { .str(String(Digests.crc32(Array($0.utf8)), radix: 16)) } ?? .null }
+            return Transform(name: op) { v, _ in .str(String(Digests.crc32(bytes(v)), radix: 16)) }
         case "b64encode":
-            return Transform(name: op) { v, _ in str(v).map { .str(Data($0.utf8).base64EncodedString()) } ?? .null }
+            return Transform(name: op) { v, _ in .str(Data(bytes(v)).base64EncodedString()) }
         case "b64decode":
             return Transform(name: op) { v, _ in
-                guard let s = str(v), let d = Data(base64Encoded: s) else { return .null }
-                return .str(String(decoding: d, as: UTF8.self))
+                guard let d = Data(base64Encoded: str(v)) else { return .str("") }
+                return text([UInt8](d))
+            }
+        case "xor":
+            try need(1)
+            let secret = params[0]
+            return Transform(name: op) { v, ctx in
+                let k = Array(secret.string(ctx).utf8)
+                guard !k.isEmpty else { return nil }
+                return text(bytes(v).enumerated().map { $0.element ^ k[$0.offset % k.count] } as [UInt8])
             }
         case "escape.common":
             return Transform(name: op) { v, _ in
-                guard let s = str(v) else { return .null }
-                var o = ""
-                for c in s {
+                var o: [UInt8] = []
+                for c in bytes(v) {
                     switch c {
-                    case "'": o += "\\'"
-                    case "\"": o += "\\\""
-                    case "\\": o += "\\\\"
-                    case "\0": o += "\\0"
+                    case 39, 34, 92: o += [92, c]
+                    case 0: o += [92, 48]
                     default: o.append(c)
                     }
                 }
-                return .str(o)
+                return text(o)
             }
         case "unescape.common":
             return Transform(name: op) { v, _ in
-                guard let s = str(v) else { return .null }
-                var o = ""
-                var esc = false
-                for c in s {
-                    if esc { o.append(c == "0" ? "\0" : c); esc = false }
-                    else if c == "\\" { esc = true }
-                    else { o.append(c) }
+                let b = bytes(v)
+                var o: [UInt8] = []
+                var i = 0
+                while i < b.count {
+                    if b[i] == 92, i + 1 < b.count, [39, 34, 92, 48].contains(b[i + 1]) {
+                        o.append(b[i + 1] == 48 ? 0 : b[i + 1])
+                        i += 2
+                    } else {
+                        o.append(b[i]); i += 1
+                    }
                 }
-                return .str(o)
+                return text(o)
             }
         case "escape.user", "escape.param":
-            let allowed: CharacterSet = {
-                var cs = CharacterSet.alphanumerics
-                cs.insert(charactersIn: op == "escape.user" ? "-_.!~*'()&=+$,;?/" : "-_.!~*'()[]/:&+$")
-                return cs
-            }()
+            let extra = Array((op.lowercased() == "escape.user" ? "-_.!~*'()&=+$,;?/" : "-_.!~*'()[]/:&+$").utf8)
             return Transform(name: op) { v, _ in
-                str(v).map { .str($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0) } ?? .null
+                var o: [UInt8] = []
+                for c in bytes(v) {
+                    let alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+                    if alnum || extra.contains(c) { o.append(c) } else { o += Array(String(format: "%%%02x", c).utf8) }
+                }
+                return text(o)
             }
         case "unescape.user", "unescape.param":
-            return Transform(name: op) { v, _ in str(v).map { .str($0.removingPercentEncoding ?? $0) } ?? .null }
+            return Transform(name: op) { v, _ in
+                let b = bytes(v)
+                var o: [UInt8] = []
+                var i = 0
+                while i < b.count {
+                    if b[i] == 37 {
+                        guard i + 2 < b.count, let hi = hexDigit(b[i + 1]), let lo = hexDigit(b[i + 2]) else { return nil }
+                        o.append(hi << 4 | lo)
+                        i += 3
+                    } else {
+                        o.append(b[i]); i += 1
+                    }
+                }
+                return text(o)
+            }
         default:
             throw PVResolveError("unknown transformation s.\(op)")
         }
     }
 
-    /// Leading signed integer of a string ("12ab" → 12, "x" → 0), as str2sint-based code does.
-    static func leadingInt(_ s: String) -> Int {
-        var it = s.trimmingCharacters(in: .whitespaces).makeIterator()
+    static func hexDigit(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+
+    /// A whole signed decimal ("12" → 12; "12a", "" → nil), as str2sint accepts.
+    static func strictInt(_ s: String) -> Int? {
+        var b = Array(s.utf8)[...]
+        guard !b.isEmpty else { return nil }
         var sign = 1
+        if b.first == 45 { sign = -1; b.removeFirst() } else if b.first == 43 { b.removeFirst() }
         var n = 0
-        var first = true
-        while let c = it.next() {
-            if first, c == "-" || c == "+" { sign = c == "-" ? -1 : 1; first = false; continue }
-            first = false
-            guard let d = c.wholeNumberValue, c.isASCII else { break }
-            n = n &* 10 &+ d
+        for c in b {
+            guard c >= 48 && c <= 57 else { return nil }
+            n = n &* 10 &+ Int(c - 48)
         }
         return sign * n
     }
-}
 
-/// `uri.`, `param.` and `csv.` classes.
-enum URITransforms {
-    static let uri = TransformClass(name: "uri") { op, params throws(PVResolveError) in
-        @Sendable func parsed(_ v: Value) -> SIPURI? { v.stringForm.flatMap { SIPURI($0) } }
-        func part(_ f: @escaping @Sendable (SIPURI) -> String?) -> Transform {
-            Transform(name: op) { v, _ in
-                guard let u = parsed(v), let s = f(u) else { return .null }
-                return .str(s)
-            }
+    /// The leading signed integer of a string, stopping at the first non-digit ("12ab" → 12, " 5" → 0, "x" → 0),
+    /// as `{s.int}` converts (str2sint's partial result, its error ignored).
+    static func leadingInt(_ s: String) -> Int {
+        var b = Array(s.utf8)[...]
+        var sign = 1
+        if b.first == 45 { sign = -1; b.removeFirst() } else if b.first == 43 { b.removeFirst() }
+        var n = 0
+        for c in b {
+            guard c >= 48 && c <= 57 else { break }
+            n = n &* 10 &+ Int(c - 48)
         }
-        switch op {
-        case "user": return part { $0.user }
-        case "host": return part { $0.host }
-        case "passwd": return part { $0.password ?? "" }
-        case "port": return part { $0.port }
-        case "params": return part { $0.params }
-        case "headers": return part { $0.headers }
-        case "schema": return part { $0.scheme }
-        case "transport", "ttl", "maddr", "method", "lr", "r2", "uparam":
-            let name = op == "uparam" ? nil : op
-            if op == "uparam" && params.isEmpty { throw PVResolveError("uri.uparam needs a parameter name") }
-            let p = params.first
-            return Transform(name: op) { v, ctx in
-                guard let u = parsed(v) else { return .null }
-                return u.param(name ?? p!.string(ctx)).map { .str($0) } ?? .null
-            }
-        case "param":
-            guard let p = params.first else { throw PVResolveError("uri.param needs a parameter name") }
-            return Transform(name: op) { v, ctx in
-                guard let u = parsed(v) else { return .null }
-                return u.param(p.string(ctx)).map { .str($0) } ?? .null
-            }
-        default:
-            throw PVResolveError("unknown transformation uri.\(op)")
-        }
-    }
-
-    static func paramList(_ s: String) -> [(String, String?)] {
-        s.split(separator: ";").map { p in
-            let kv = p.split(separator: "=", maxSplits: 1)
-            let k = String(kv[0]).trimmingCharacters(in: .whitespaces)
-            return (k, kv.count > 1 ? String(kv[1]) : nil)
-        }
-    }
-
-    static let param = TransformClass(name: "param") { op, params throws(PVResolveError) in
-        switch op {
-        case "value", "exist", "valueat", "name":
-            guard let p = params.first else { throw PVResolveError("param.\(op) needs a parameter") }
-            return Transform(name: op) { v, ctx in
-                guard let s = v.stringForm else { return .null }
-                let list = paramList(s)
-                switch op {
-                case "value":
-                    let n = p.string(ctx)
-                    return list.first { $0.0.caseInsensitiveCompare(n) == .orderedSame }.map { .str($0.1 ?? "") } ?? .null
-                case "exist":
-                    let n = p.string(ctx)
-                    return .int(list.contains { $0.0.caseInsensitiveCompare(n) == .orderedSame } ? 1 : 0)
-                default:
-                    var i = p.int(ctx) ?? 0
-                    if i < 0 { i += list.count }
-                    guard i >= 0, i < list.count else { return .null }
-                    return .str(op == "name" ? list[i].0 : (list[i].1 ?? ""))
-                }
-            }
-        case "count":
-            return Transform(name: op) { v, _ in .int(v.stringForm.map { paramList($0).count } ?? 0) }
-        default:
-            throw PVResolveError("unknown transformation param.\(op)")
-        }
-    }
-
-    static let csv = TransformClass(name: "csv") { op, params throws(PVResolveError) in
-        switch op {
-        case "count":
-            return Transform(name: op) { v, _ in .int(v.stringForm.map { $0.split(separator: ",", omittingEmptySubsequences: false).count } ?? 0) }
-        case "value":
-            guard let p = params.first else { throw PVResolveError("csv.value needs an index") }
-            return Transform(name: op) { v, ctx in
-                guard let s = v.stringForm else { return .null }
-                let f = s.split(separator: ",", omittingEmptySubsequences: false)
-                var i = p.int(ctx) ?? 0
-                if i < 0 { i += f.count }
-                return i >= 0 && i < f.count ? .str(String(f[i])) : .null
-            }
-        default:
-            throw PVResolveError("unknown transformation csv.\(op)")
-        }
+        return sign * n
     }
 }

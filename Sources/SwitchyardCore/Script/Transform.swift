@@ -1,16 +1,23 @@
 /// One resolved transformation `{class.op,params}` applied to a value.
+///
+/// The body returns nil when the transformation fails (OpenSIPS's eval function returning an error, e.g.
+/// `{s.substr}` past the end): the variable then reads as null, and a format string prints nothing for it (not
+/// `<null>`). A null input passes through unchanged without running the body, as every core class does.
 public final class Transform: @unchecked Sendable {
     // Immutable after startup.
     let name: String
-    let body: @Sendable (Value, ScriptContext) -> Value
+    let body: @Sendable (Value, ScriptContext) -> Value?
 
-    init(name: String, _ body: @escaping @Sendable (Value, ScriptContext) -> Value) {
+    init(name: String, _ body: @escaping @Sendable (Value, ScriptContext) -> Value?) {
         self.name = name
         self.body = body
     }
 
     @inline(__always)
-    func apply(_ v: Value, _ ctx: ScriptContext) -> Value { body(v, ctx) }
+    func apply(_ v: Value, _ ctx: ScriptContext) -> Value? {
+        if case .null = v { return v }
+        return body(v, ctx)
+    }
 }
 
 /// A transformation parameter: a literal or a variable read at call time.
