@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "switchyard",
             dependencies: [
-                "SwitchyardCore",
+                "SwitchyardCore", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/switchyard"
@@ -101,6 +101,8 @@ let package = Package(
                 swiftSettings: hotPath),
         .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
         .target(name: "CThreadStack", path: "Sources/CThreadStack"),
+        // glibc's mallopt for the executable (one malloc arena, set at start-up).
+        .target(name: "CMalloc", path: "Sources/CMalloc"),
         // The system resolver's SRV/NAPTR queries for the core (glibc's libresolv, a system library like libc).
         .target(name: "CResolv", path: "Sources/CResolv", linkerSettings: [.linkedLibrary("resolv")]),
         .target(name: "CEpoll", path: "Sources/CEpoll"),

@@ -9,8 +9,8 @@ extension HostTable {
             switch sip.buildRequest(ctx, ruri: HostTable.optText(ruri), dest: HostTable.optText(dst),
                                     branch: HostTable.optText(branch), from: Int(index),
                                     keep: { out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer($0)) }) {
-            case .failure(let e): return e.code
-            case .success(let (socket, addr, used, count)):
+            case .failed(let code): return code
+            case .built(let socket, let addr, let used, let count):
                 HostTable.fill(target, socket: socket, conn: 0, dst: addr)
                 outIndex?.pointee = UInt32(used)
                 outCount?.pointee = UInt32(count)

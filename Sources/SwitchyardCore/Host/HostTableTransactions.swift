@@ -87,8 +87,8 @@ extension HostTable {
             switch sip.buildRequest(ctx, ruri: HostTable.optText(ruri), dest: HostTable.optText(dst),
                                     branch: HostTable.optText(branch), from: 0,
                                     keep: { out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer($0)) }) {
-            case .failure(let e): return e.code
-            case .success(let (socket, addr, _, _)):
+            case .failed(let code): return code
+            case .built(let socket, let addr, _, _):
                 HostTable.fill(target, socket: socket, conn: 0, dst: addr)
                 sip.counters.forwarded.add(1, ordering: .relaxed)
                 return 0

@@ -16,22 +16,22 @@ extension SIPCore {
     /// the context's buffer, with no array made and freed per request (tm builds every branch and the end-to-end ACK
     /// through this).
     func buildRequest(_ ctx: ScriptContext, ruri: String?, dest: String?, branch: String?, from: Int,
-                      keep: (UnsafeBufferPointer<UInt8>) -> Void) -> Result<(SIPSocket, SocketAddress, Int, Int), BuildError> {
-        guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin else { return .failure(.init(code: -1)) }
+                      keep: (UnsafeBufferPointer<UInt8>) -> Void) -> BuiltRequest {
+        guard let msg = ctx.message.sip, msg.isRequest, let origin = ctx.message.origin else { return .failed(-1) }
         var uriText: String? = dest
         if uriText == nil || uriText!.isEmpty { uriText = ctx.message.destinationURI }
         if uriText == nil || uriText!.isEmpty { uriText = ruri ?? ctx.message.requestURI?.text }
-        guard let t = uriText, let target = target(ctx, dest: t) else { return .failure(.init(code: -2)) }
+        guard let t = uriText, let target = target(ctx, dest: t) else { return .failed(-2) }
         let addresses = destinations(ctx, target)
-        guard !addresses.isEmpty else { return .failure(.init(code: -4)) }
+        guard !addresses.isEmpty else { return .failed(-4) }
         let last = ctx.engine.dnsFailoverDisabled ? 1 : addresses.count
         // Asking for address `from` says the one before failed (a send, a 503, a silent timeout): the DNS blacklist
         // learns it when enabled.
         if from > 0, from - 1 < addresses.count {
             learnFailed(ctx, addresses[from - 1], proto: addresses.proto(from - 1, or: target.proto))
         }
-        guard from < last else { return .failure(.init(code: -4)) }
-        guard let topVia = (try? msg.vias())?.first else { return .failure(.init(code: -1)) }
+        guard from < last else { return .failed(-4) }
+        guard let topVia = (try? msg.vias())?.first else { return .failed(-1) }
         var err: Int32 = -6
         for index in from..<last {
             let dst = addresses[index]
@@ -58,9 +58,17 @@ extension SIPCore {
                 err = -5
                 continue
             }
-            return .success((socket, dst, index, last))
+            return .built(socket: socket, dst: dst, index: index, count: last)
         }
-        return .failure(.init(code: err))
+        return .failed(err)
+    }
+
+    /// What buildRequest made: where the bytes go (with the address's number and how many the destination has), or
+    /// an error code of the ABI. Not a `Result` of a tuple: destroying that instantiated its type metadata from the
+    /// mangled name at every build (~450 instructions, not cached); a plain enum needs no metadata.
+    enum BuiltRequest {
+        case built(socket: SIPSocket, dst: SocketAddress, index: Int, count: Int)
+        case failed(Int32)
     }
 
     /// MessageWriter.forwardedRequest with the context's edits borrowed through an exclusive access: read from the
