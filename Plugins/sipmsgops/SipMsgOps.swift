@@ -2,7 +2,7 @@
 //
 //   is_method  has_totag  append_hf  insert_hf (with or without an anchor header)  append_to_reply  append_urihf  remove_hf  remove_hf_re  remove_hf_glob  is_present_hf
 //   has_body  has_body_part  is_privacy  ruri_has_param  ruri_add_param  ruri_del_param  ruri_tel2sip  is_uri_user_e164
-//   list_hdr_has_option
+//   list_hdr_has_option  append_time
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -49,6 +49,7 @@ final class SipMsgOps: Sendable {
         m.function("remove_hf_re", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in removeMatching($0, regex: true) }
         m.function("remove_hf_glob", params: [.str], routes: any) { [self] in removeMatching($0, regex: false) }
         m.function("is_present_hf", params: [.str], routes: any) { [self] in isPresent($0) }
+        m.function("append_time", params: [], routes: req) { [self] in appendTime($0) }
         m.function("has_body", params: [opt], routes: any) { [self] in hasBody($0) }
         m.function("has_body_part", params: [opt], routes: any) { [self] in hasBody($0) }
         m.function("is_privacy", params: [.str], routes: any, fixup: SipMsgOps.checkPrivacy) { [self] in isPrivacy($0) }

@@ -29,12 +29,22 @@ struct SLStats: Sendable {
 final class SLModule: Sendable {
     let host: PluginHost
     let stats = Mutex<SLStats?>(nil)
+    /// modparam enable_stats (OpenSIPS default 1): 0 registers no statistics.
+    let enableStats = Atomic<Bool>(true)
     init(host: PluginHost) { self.host = host }
+
+    /// A literal code must be 100..699: a startup error at its place, as OpenSIPS's fixup.
+    static let checkCode: FunctionFixupCheck = { args in
+        if let code = args[0].constantInt, !(100...699).contains(code) {
+            throw FixupError(argument: 0, "wrong code: \(code), allowed values: 1xx - 6xx only!")
+        }
+    }
 
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: "sl", version: "1.0.0", description: "stateless replies")
         let routes: RouteMask = [.request, .error, .failure]
-        m.function("sl_send_reply", params: [.int, .str], routes: routes) { [self] call in
+        m.param("enable_stats", .int) { [self] v in enableStats.store((v.intValue ?? 0) != 0, ordering: .relaxed) }
+        m.function("sl_send_reply", params: [.int, .str], routes: routes, fixup: SLModule.checkCode) { [self] call in
             send(call, code: Int(call.int(0)), reason: call.string(1))
         }
         // OpenSIPS answers the error a failed parse left behind; without one, 500.
@@ -42,6 +52,7 @@ final class SLModule: Sendable {
             send(call, code: 500, reason: "Server Internal Error")
         }
         m.onInit { [self] in
+            guard enableStats.load(ordering: .relaxed) else { return }
             guard let s = host.statRegister("sent_replies"), let e = host.statRegister("sent_err_replies") else {
                 throw PluginError("cannot register statistics")
             }

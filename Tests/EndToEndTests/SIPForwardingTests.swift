@@ -140,10 +140,11 @@ final class SIPForwardingTests: XCTestCase {
             forward();
         }
         """)
-        // A new dialog: Record-Route names the proxy, first among the headers.
+        // A new dialog: Record-Route names the proxy, first among the headers, with the From tag (append_fromtag is
+        // on by default, as in OpenSIPS).
         uac.send(request("INVITE", ruri: "sip:bob@127.0.0.1:\(target.port)", branch: "z9hG4bKrr1", from: uac), to: proxyPort)
         let out = try XCTUnwrap(receive(target), h.messages.joined(separator: "\n"))
-        XCTAssertEqual(header(out, "Record-Route"), ["Record-Route: <sip:127.0.0.1:\(proxyPort);lr>"], out)
+        XCTAssertEqual(header(out, "Record-Route"), ["Record-Route: <sip:127.0.0.1:\(proxyPort);lr;ftag=a1>"], out)
 
         // In dialog, with our Route then another proxy's on separate lines: ours is removed, the next one is $du.
         let me = "<sip:127.0.0.1:\(proxyPort);lr>", other = "<sip:127.0.0.1:\(next.port);lr>"
