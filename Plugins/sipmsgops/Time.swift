@@ -1,4 +1,5 @@
-// append_time(): a Date header with the current time (RFC 1123 form, GMT) after the last header.
+// append_time(): a Date header with the current time (RFC 1123 form, GMT) for the replies the proxy sends to the
+// request, as OpenSIPS (a reply lump, like append_to_reply).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,12 +20,16 @@ extension SipMsgOps {
             + "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
     }
 
-    /// 1 added, -1 on error (no message).
+    /// 1 kept for the replies, -1 on error (no request).
     func appendTime(_ call: FunctionCall) -> Int32 {
         guard let line = SipMsgOps.dateHeader(time(nil)) else {
             host.log(.err, "append_time: gmtime failed")
             return -1
         }
-        return host.sipHeaderAdd(call.context, line, atTop: false) ? 1 : -1
+        guard host.sipReplyHeaderAdd(call.context, line) else {
+            host.log(.err, "append_time: unable to add lump (no request)")
+            return -1
+        }
+        return 1
     }
 }

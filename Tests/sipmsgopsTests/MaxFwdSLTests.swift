@@ -4,7 +4,7 @@ import SwitchyardTestSupport
 
 /// maxfwd and sl as OpenSIPS 3.6: max_limit 256 by default (1..256), the literal max_value checked at startup
 /// (1..256, not above max_limit), an added Max-Forwards first among the headers; sl_send_reply's literal code
-/// checked at startup and enable_stats accepted; append_time's Date header.
+/// checked at startup and enable_stats accepted; append_time's Date header in the replies.
 final class MaxFwdSLTests: MsgOpsTestCase {
     func receive(_ peer: UDPSocket) -> String? {
         var got: String?
@@ -44,11 +44,27 @@ final class MaxFwdSLTests: MsgOpsTestCase {
                 let fromAt = try XCTUnwrap(headers.firstIndex { $0.hasPrefix("From:") })
                 XCTAssertLessThan(mfAt, fromAt, out)
             }
-            // append_time: "Date: Mon, 07 Dec 2026 18:20:01 GMT", last.
-            let date = try XCTUnwrap(Self.header(out, "Date").first, out)
-            XCTAssertNotNil(date.range(of: #"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$"#,
-                                       options: .regularExpression), date)
+            // append_time's Date is for the replies, not for the request sent on.
+            XCTAssertEqual(Self.header(out, "Date"), [], out)
         }
+    }
+
+    /// append_time: "Date: Mon, 07 Dec 2026 18:20:01 GMT" in the proxy's own reply (OpenSIPS adds it as a reply lump).
+    func testAppendTimeGoesIntoTheReply() throws {
+        let (sy, p) = try startSwitchyard(ports: 1) { Self.config(port: $0[0]) + """
+            loadmodule "sl.so"
+            route { append_time(); sl_send_reply(404, "Not Here"); }
+            """ }
+        let caller = try UDPSocket()
+        caller.send(["OPTIONS sip:bob@127.0.0.1:\(p[0]) SIP/2.0",
+                     "Via: SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-at1",
+                     "From: <sip:a@127.0.0.1>;tag=a1", "To: <sip:b@127.0.0.1>", "Call-ID: at-1", "CSeq: 1 OPTIONS",
+                     "Max-Forwards: 70", "Content-Length: 0", "", ""].joined(separator: "\r\n"), to: p[0])
+        let reply = try XCTUnwrap(receive(caller), sy.output).replacingOccurrences(of: "\r\n", with: "\n")
+        XCTAssertTrue(reply.hasPrefix("SIP/2.0 404 Not Here"), reply)
+        let date = try XCTUnwrap(Self.header(reply, "Date").first, reply)
+        XCTAssertNotNil(date.range(of: #"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$"#,
+                                   options: .regularExpression), date)
     }
 
     func testStartupChecks() throws {
