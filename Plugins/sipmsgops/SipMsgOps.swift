@@ -2,7 +2,7 @@
 //
 //   is_method  has_totag  append_hf  insert_hf (with or without an anchor header)  append_to_reply  append_urihf  remove_hf  remove_hf_re  remove_hf_glob  is_present_hf
 //   has_body  has_body_part  is_privacy  ruri_has_param  ruri_add_param  ruri_del_param  ruri_tel2sip  is_uri_user_e164
-//   list_hdr_has_option  append_time
+//   list_hdr_has_option  append_time  sipmsg_validate
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -24,6 +24,7 @@ struct MessageVars: Sendable {
     let message: SYVar      // $mb, the header names remove_hf_re / remove_hf_glob walk
     let body: SYVar         // $rb
     let contentType: SYVar  // $cT
+    let proto: SYVar        // $proto, for sipmsg_validate
 }
 
 final class SipMsgOps: Sendable {
@@ -50,6 +51,9 @@ final class SipMsgOps: Sendable {
         m.function("remove_hf_glob", params: [.str], routes: any) { [self] in removeMatching($0, regex: false) }
         m.function("is_present_hf", params: [.str], routes: any) { [self] in isPresent($0) }
         m.function("append_time", params: [], routes: req) { [self] in appendTime($0) }
+        m.function("sipmsg_validate", params: [opt, [.var, .optional]], routes: [.request, .onReply, .failure, .branch]) {
+            [self] in sipmsgValidate($0)
+        }
         m.function("has_body", params: [opt], routes: any) { [self] in hasBody($0) }
         m.function("has_body_part", params: [opt], routes: any) { [self] in hasBody($0) }
         m.function("is_privacy", params: [.str], routes: any, fixup: SipMsgOps.checkPrivacy) { [self] in isPrivacy($0) }
@@ -62,7 +66,7 @@ final class SipMsgOps: Sendable {
         m.onInit { [self] in
             let v = MessageVars(ruri: try host.varParse("$ru"), fromHost: try host.varParse("$fd"),
                                 message: try host.varParse("$mb"), body: try host.varParse("$rb"),
-                                contentType: try host.varParse("$cT"))
+                                contentType: try host.varParse("$cT"), proto: try host.varParse("$proto"))
             vars.withLock { $0 = v }
         }
         return m.build()
