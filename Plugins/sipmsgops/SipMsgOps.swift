@@ -2,7 +2,7 @@
 //
 //   is_method  has_totag  append_hf  insert_hf (with or without an anchor header)  append_to_reply  append_urihf  remove_hf  remove_hf_re  remove_hf_glob  is_present_hf
 //   has_body  has_body_part  is_privacy  ruri_has_param  ruri_add_param  ruri_del_param  ruri_tel2sip  is_uri_user_e164
-//   list_hdr_has_option  append_time  sipmsg_validate
+//   list_hdr_has_option  append_time  sipmsg_validate  codec_exists  codec_exists_re  stream_exists  is_audio_on_hold
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -51,6 +51,10 @@ final class SipMsgOps: Sendable {
         m.function("remove_hf_glob", params: [.str], routes: any) { [self] in removeMatching($0, regex: false) }
         m.function("is_present_hf", params: [.str], routes: any) { [self] in isPresent($0) }
         m.function("append_time", params: [], routes: req) { [self] in appendTime($0) }
+        m.function("codec_exists", params: [.str, opt], routes: any) { [self] in codecExists($0) }
+        m.function("codec_exists_re", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in codecExistsRegex($0) }
+        m.function("stream_exists", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in streamExists($0) }
+        m.function("is_audio_on_hold", params: [], routes: any) { [self] in isAudioOnHold($0) }
         m.function("sipmsg_validate", params: [opt, [.var, .optional]], routes: [.request, .onReply, .failure, .branch]) {
             [self] in sipmsgValidate($0)
         }
