@@ -49,7 +49,7 @@ final class SLModule: Sendable {
         }
         // OpenSIPS answers the error a failed parse left behind; without one, 500.
         m.function("sl_reply_error", params: [], routes: routes) { [self] call in
-            send(call, code: 500, reason: "Server Internal Error")
+            send(call, code: 500, reason: "Server Internal Error", isError: true)
         }
         m.onInit { [self] in
             guard enableStats.load(ordering: .relaxed) else { return }
@@ -66,27 +66,38 @@ final class SLModule: Sendable {
         return m.build()
     }
 
-    func send(_ call: FunctionCall, code: Int, reason: String) -> Int32 {
+    /// Sends the reply. As OpenSIPS: an ACK is never answered but the call succeeds (1); a 3xx carries the destination
+    /// set as its Contact; the statistics count what was sent, sent_err_replies only sl_reply_error's.
+    func send(_ call: FunctionCall, code: Int, reason: String, isError: Bool = false) -> Int32 {
         guard (100...699).contains(code) else {
             host.log(.err, "sl_send_reply: invalid code \(code)")
             return -1
         }
-        let rc = host.sipReply(call.context, code: code, reason: reason)
-        if let s = stats.withLock({ $0 }) {
-            if rc == 1 {
-                host.statUpdate(s.sent)
-                host.statUpdate(s.byClass[code / 100 - 1])
-                if code >= 300 { host.statUpdate(s.sentErr) }
-            }
+        if isACK(call.context) { return 1 }
+        let contact = (300...399).contains(code) ? host.redirectContact(call.context) : ""
+        let rc = host.sipReply(call.context, code: code, reason: reason, extraHeaders: contact)
+        if rc == 1, let s = stats.withLock({ $0 }) {
+            host.statUpdate(s.sent)
+            host.statUpdate(s.byClass[code / 100 - 1])
+            if isError { host.statUpdate(s.sentErr) }
         }
         switch rc {
         case 1: return 1
         case -1:
-            host.log(.dbg, "sl_send_reply: no request to answer here (ACK, or not a SIP route)")
+            host.log(.dbg, "sl_send_reply: no request to answer here (not a SIP route)")
             return -1
         default:
             host.log(.err, "sl_send_reply: the reply could not be sent")
             return -1
         }
+    }
+
+    /// The request is an ACK (read from the core's parsed request line, no string made).
+    func isACK(_ ctx: SYContext) -> Bool {
+        guard host.provides(\.sip_info), let f = host.raw.pointee.sip_info else { return false }
+        var info = sy_sip_info()
+        guard f(ctx.raw, &info) == 0, info.is_request != 0 else { return false }
+        let m = info.method.bytes
+        return m.count == 3 && m[0] == UInt8(ascii: "A") && m[1] == UInt8(ascii: "C") && m[2] == UInt8(ascii: "K")
     }
 }

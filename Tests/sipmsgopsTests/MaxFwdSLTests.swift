@@ -87,3 +87,50 @@ final class MaxFwdSLTests: MsgOpsTestCase {
         XCTAssertEqual(status, 0, out)
     }
 }
+
+/// sl's replies as OpenSIPS's: an ACK is not answered but the call returns 1; a 3xx lists the destination set
+/// (a changed request-URI, then the appended branches, with their q values) as its Contact — sl_send_reply and
+/// send_reply without a transaction alike.
+final class SLReplyTests: MsgOpsTestCase {
+    func receive(_ peer: UDPSocket) -> String? {
+        var got: String?
+        waitUntil(timeout: 5, poll: 0) { got = peer.receive()?.0; return got != nil }
+        return got
+    }
+
+    func testRedirectContactAndACK() throws {
+        let (sy, p) = try startSwitchyard(ports: 1) { Self.config(port: $0[0]) + """
+            loadmodule "sl.so"
+            loadmodule "signaling.so"
+            route {
+                if (is_method("ACK")) {
+                    sl_send_reply(404, "Not Here"); xlog("L_NOTICE", "$ci: sl=$rc\\n");
+                    send_reply(404, "Not Here"); xlog("L_NOTICE", "$ci: send=$rc\\n");
+                    exit;
+                }
+                $ru = "sip:alice@10.0.0.1";
+                append_branch("sip:bob@10.0.0.2", "0.5");
+                append_branch("sip:carol@10.0.0.3");
+                if ($hdr(X-Fn) == "send") send_reply(302, "Moved"); else sl_send_reply(302, "Moved");
+            }
+            """ }
+        let caller = try UDPSocket()
+        func request(_ method: String, _ id: String, _ extra: [String] = []) -> String {
+            (["\(method) sip:x@127.0.0.1:\(p[0]) SIP/2.0", "Via: SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-\(id)",
+              "From: <sip:a@127.0.0.1>;tag=a1", "To: <sip:x@127.0.0.1>", "Call-ID: \(id)", "CSeq: 1 \(method)",
+              "Max-Forwards: 70"] + extra + ["Content-Length: 0", "", ""]).joined(separator: "\r\n")
+        }
+        for (id, extra) in [("redir-sl", [String]()), ("redir-send", ["X-Fn: send"])] {
+            caller.send(request("INVITE", id, extra), to: p[0])
+            let reply = try XCTUnwrap(receive(caller), sy.output).replacingOccurrences(of: "\r\n", with: "\n")
+            XCTAssertTrue(reply.hasPrefix("SIP/2.0 302 Moved"), reply)
+            XCTAssertEqual(Self.header(reply, "Contact"),
+                           ["<sip:alice@10.0.0.1>, <sip:bob@10.0.0.2>;q=0.5, <sip:carol@10.0.0.3>"], "\(id)\n\(reply)")
+        }
+        caller.send(request("ACK", "ack-1"), to: p[0])
+        XCTAssertTrue(sy.waitFor("ack-1: send=1"), sy.output)
+        XCTAssertTrue(sy.output.contains("ack-1: sl=1"), sy.output)
+        // Both calls ran before the line above was logged: a reply would already be waiting.
+        XCTAssertNil(caller.receive(), "an ACK is never answered")
+    }
+}
