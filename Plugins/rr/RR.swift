@@ -25,7 +25,7 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
 /// message's processing context.
 struct RRVars: Sendable {
     let ri: SYVar, rp: SYVar, proto: SYVar, du: SYVar, viaHost: SYVar, viaPort: SYVar, toTag: SYVar
-    let fromTag: SYVar, origUser: SYVar, ruriUser: SYVar
+    let fromTag: SYVar, origUser: SYVar, ruriUser: SYVar, ruri: SYVar
     let done: SYVar, pending: SYVar, routeParams: SYVar
 }
 
@@ -65,7 +65,7 @@ final class RRModule: Sendable {
                            du: try host.varParse("$du"), viaHost: try host.varParse("$socket_in(via_host)"),
                            viaPort: try host.varParse("$socket_in(via_port)"), toTag: try host.varParse("$tt"),
                            fromTag: try host.varParse("$ft"), origUser: try host.varParse("$oU"),
-                           ruriUser: try host.varParse("$rU"), done: try host.varParse("$avp(__rr_done)"),
+                           ruriUser: try host.varParse("$rU"), ruri: try host.varParse("$ru"), done: try host.varParse("$avp(__rr_done)"),
                            pending: try host.varParse("$avp(__rr_pending)"),
                            routeParams: try host.varParse("$avp(__rr_route_params)"))
             vars.withLock { $0 = v }

@@ -7,9 +7,10 @@ import SwitchyardTestSupport
 /// loose_route keeps of our Route for $rr_params, check_route_param and is_direction. Requests written byte for
 /// byte over UDP; the forwarded ones read at a UDP peer.
 final class RRTests: MsgOpsTestCase {
+    /// In a dialog the request-URI is the remote target, never this proxy (that would mean a strict router before).
     static func request(_ method: String, proxy: Int, local: Int, callID: String, toTag: String = "",
                         headers: [String] = []) -> String {
-        (["\(method) sip:bob@127.0.0.1:\(proxy) SIP/2.0",
+        (["\(method) \(toTag.isEmpty ? "sip:bob@127.0.0.1:\(proxy)" : "sip:bob@10.0.0.9") SIP/2.0",
           "Via: SIP/2.0/UDP 127.0.0.1:\(local);branch=z9hG4bK-\(callID)",
           "From: <sip:alice@127.0.0.1:\(local)>;tag=a1",
           "To: <sip:bob@127.0.0.1:\(proxy)>\(toTag)",
@@ -117,5 +118,39 @@ final class RRTests: MsgOpsTestCase {
             route { if (is_direction("upstream") && check_route_param("nat=yes")) exit; record_route(); }
             """)
         XCTAssertEqual(status, 0, out)
+    }
+
+    /// Strict routers (RFC 2543): a next hop without `;lr` gets the request-URI (the old one kept as the last Route);
+    /// a request-URI naming this proxy in a dialog (the previous hop was strict) is replaced by the last Route.
+    func testStrictRouters() throws {
+        let (sy, p) = try startSwitchyard(ports: 2) { Self.config(port: $0[0]) + """
+            loadmodule "rr.so"
+            route {
+                $var(lr) = loose_route();
+                xlog("L_NOTICE", "$ci: lr=$var(lr) ru=$ru du=$du\n");
+                $du = "sip:127.0.0.1:\($0[1])";
+                forward();
+            }
+            """ }
+        let callee = try UDPSocket(port: p[1]), caller = try UDPSocket()
+        let me = "sip:127.0.0.1:\(p[0])"
+        func lines(_ msg: String) -> String { msg.replacingOccurrences(of: "\r\n", with: "\n") }
+        // Our Route, then a strict router, then a loose one on another line.
+        caller.send(Self.request("BYE", proxy: p[0], local: caller.port, callID: "sr-next", toTag: ";tag=b1",
+                                 headers: ["Route: <\(me);lr;ftag=a1>, <sip:10.0.0.5:5060>", "Route: <sip:10.0.0.6;lr>"]), to: p[0])
+        let next = lines(try XCTUnwrap(receive(callee), sy.output))
+        XCTAssertTrue(next.hasPrefix("BYE sip:10.0.0.5:5060 SIP/2.0\n"), next)
+        XCTAssertEqual(Self.header(next, "Route").joined(separator: ", "),
+                       "<sip:10.0.0.6;lr>, <sip:bob@10.0.0.9>", next)
+        XCTAssertTrue(sy.waitFor("sr-next: lr=1 ru=sip:10.0.0.5:5060 du=<null>"), sy.output)
+        // From a strict router: the request-URI is our Record-Route URI, the last Route the remote target.
+        var prev = Self.request("BYE", proxy: p[0], local: caller.port, callID: "sr-prev", toTag: ";tag=b1",
+                                headers: ["Route: <sip:10.0.0.7;lr>, <sip:uas@10.0.0.8:5070>"])
+        prev = prev.replacingOccurrences(of: "BYE sip:bob@10.0.0.9 SIP/2.0", with: "BYE \(me);lr;ftag=a1 SIP/2.0")
+        caller.send(prev, to: p[0])
+        let out = lines(try XCTUnwrap(receive(callee), sy.output))
+        XCTAssertTrue(out.hasPrefix("BYE sip:uas@10.0.0.8:5070 SIP/2.0\n"), out)
+        XCTAssertEqual(Self.header(out, "Route"), ["<sip:10.0.0.7;lr>"], out)
+        XCTAssertTrue(sy.waitFor("sr-prev: lr=1 ru=sip:uas@10.0.0.8:5070 du=sip:10.0.0.7;lr"), sy.output)
     }
 }
