@@ -3,6 +3,7 @@
 //   is_method  has_totag  append_hf  insert_hf (with or without an anchor header)  append_to_reply  append_urihf  remove_hf  remove_hf_re  remove_hf_glob  is_present_hf
 //   has_body  has_body_part  is_privacy  ruri_has_param  ruri_add_param  ruri_del_param  ruri_tel2sip  is_uri_user_e164
 //   list_hdr_has_option  append_time  sipmsg_validate  codec_exists  codec_exists_re  stream_exists  is_audio_on_hold
+//   list_hdr_add_option  list_hdr_remove_option
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -62,6 +63,8 @@ final class SipMsgOps: Sendable {
         m.function("has_body_part", params: [opt], routes: any) { [self] in hasBody($0) }
         m.function("is_privacy", params: [.str], routes: any, fixup: SipMsgOps.checkPrivacy) { [self] in isPrivacy($0) }
         m.function("list_hdr_has_option", params: [.str, .str], routes: any) { [self] in listHeaderHasOption($0) }
+        m.function("list_hdr_add_option", params: [.str, .str], routes: any) { [self] in listHeaderAddOption($0) }
+        m.function("list_hdr_remove_option", params: [.str, .str], routes: any) { [self] in listHeaderRemoveOption($0) }
         m.function("ruri_has_param", params: [.str, opt], routes: req) { [self] in ruriHasParam($0) }
         m.function("ruri_add_param", params: [.str], routes: req) { [self] in ruriAddParam($0) }
         m.function("ruri_del_param", params: [.str], routes: req) { [self] in ruriDelParam($0) }
