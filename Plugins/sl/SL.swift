@@ -47,9 +47,10 @@ final class SLModule: Sendable {
         m.function("sl_send_reply", params: [.int, .str], routes: routes, fixup: SLModule.checkCode) { [self] call in
             send(call, code: Int(call.int(0)), reason: call.string(1))
         }
-        // OpenSIPS answers the error a failed parse left behind; without one, 500.
+        // OpenSIPS answers the error the last failed action left behind (err2reason_phrase); here there is none to
+        // report, so its text for an unspecified error (E_UNSPEC, "-1"), with the module's signature.
         m.function("sl_reply_error", params: [], routes: routes) { [self] call in
-            send(call, code: 500, reason: "Server Internal Error", isError: true)
+            send(call, code: 500, reason: "I'm terribly sorry, server error occurred (1/SL)", isError: true)
         }
         m.onInit { [self] in
             guard enableStats.load(ordering: .relaxed) else { return }

@@ -133,4 +133,18 @@ final class SLReplyTests: MsgOpsTestCase {
         // Both calls ran before the line above was logged: a reply would already be waiting.
         XCTAssertNil(caller.receive(), "an ACK is never answered")
     }
+
+    /// sl_reply_error answers as OpenSIPS does when no action left an error code behind.
+    func testReplyError() throws {
+        let (sy, p) = try startSwitchyard(ports: 1) { Self.config(port: $0[0]) + """
+            loadmodule "sl.so"
+            route { sl_reply_error(); }
+            """ }
+        let caller = try UDPSocket()
+        caller.send(["OPTIONS sip:x@127.0.0.1:\(p[0]) SIP/2.0", "Via: SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-re1",
+                     "From: <sip:a@127.0.0.1>;tag=a1", "To: <sip:x@127.0.0.1>", "Call-ID: re-1", "CSeq: 1 OPTIONS",
+                     "Max-Forwards: 70", "Content-Length: 0", "", ""].joined(separator: "\r\n"), to: p[0])
+        let reply = try XCTUnwrap(receive(caller), sy.output)
+        XCTAssertTrue(reply.hasPrefix("SIP/2.0 500 I'm terribly sorry, server error occurred (1/SL)\r\n"), reply)
+    }
 }
