@@ -83,11 +83,12 @@ final class MaxFwdModule: Sendable {
             return -2
         }
         // The usual case, a plain decimal value, is read and written as bytes; anything else takes the string path.
-        if case .some(.some(var v)) = host.withSIPHeader(ctx, "Max-Forwards", { MaxFwdModule.decimal($0) }) {
+        if case .some(.some(let found)) = host.withSIPHeader(ctx, "Max-Forwards", { MaxFwdModule.digits($0) }) {
+            var v = found.value
             if v == 0 { return -1 }
             let limit = maxLimit.load(ordering: .relaxed)
             if v > limit { v = limit + 1 }
-            setDecimal(ctx, v - 1)
+            setDecimal(ctx, v - 1, width: found.width)
             return 1
         }
         guard let text = host.sipHeader(ctx, "Max-Forwards") else {
@@ -102,13 +103,18 @@ final class MaxFwdModule: Sendable {
         if v == 0 { return -1 }
         let limit = maxLimit.load(ordering: .relaxed)
         if v > limit { v = limit + 1 }  // as OpenSIPS: the value sent on is then max_limit
-        host.sipHeaderSet(ctx, "Max-Forwards", String(v - 1))
+        let width = text.trimmingSpaces().utf8.count
+        let digits = String(v - 1)
+        host.sipHeaderSet(ctx, "Max-Forwards", String(repeating: " ", count: max(0, width - digits.count)) + digits)
         return 1
     }
 
     /// A value of 1 to 5 ASCII digits with optional spaces or tabs around it; nil for anything else (a sign, more
     /// digits), which the caller answers as OpenSIPS does for what str2s rejects.
-    static func decimal(_ b: UnsafeRawBufferPointer) -> Int? {
+    static func decimal(_ b: UnsafeRawBufferPointer) -> Int? { digits(b)?.value }
+
+    /// The value and the number of characters it was written with (spaces around not counted).
+    static func digits(_ b: UnsafeRawBufferPointer) -> (value: Int, width: Int)? {
         var lo = 0, hi = b.count
         while lo < hi, b[lo] == 32 || b[lo] == 9 { lo += 1 }
         while hi > lo, b[hi - 1] == 32 || b[hi - 1] == 9 { hi -= 1 }
@@ -119,17 +125,21 @@ final class MaxFwdModule: Sendable {
             guard c >= 48, c <= 57 else { return nil }
             n = n * 10 + Int(c - 48)
         }
-        return n
+        return (n, hi - lo)
     }
 
-    /// Sets Max-Forwards to `n` (0...256), written on the stack.
-    func setDecimal(_ ctx: SYContext, _ n: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3) { buf in
+    /// Sets Max-Forwards to `n` (0...256), written on the stack in the `width` characters the received value took,
+    /// right-aligned with spaces before it, as OpenSIPS rewrites it in place ("10" becomes " 9").
+    func setDecimal(_ ctx: SYContext, _ n: Int, width: Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 5) { buf in
             var digits = 0, rest = n
             repeat { digits += 1; rest /= 10 } while rest > 0
+            let total = max(digits, min(width, 5))
             rest = n
-            for i in stride(from: digits - 1, through: 0, by: -1) { buf[i] = UInt8(48 + rest % 10); rest /= 10 }
-            host.sipHeaderSet(ctx, "Max-Forwards", bytes: UnsafeBufferPointer(rebasing: buf[0..<digits]))
+            for i in stride(from: total - 1, through: 0, by: -1) {
+                if i >= total - digits { buf[i] = UInt8(48 + rest % 10); rest /= 10 } else { buf[i] = 32 }
+            }
+            host.sipHeaderSet(ctx, "Max-Forwards", bytes: UnsafeBufferPointer(rebasing: buf[0..<total]))
         }
     }
 }

@@ -122,7 +122,8 @@ final class SIPForwardingTests: XCTestCase {
         uac.send(request("OPTIONS", ruri: "sip:bob@example.com", branch: "z9hG4bKmf2", from: uac)
                     .replacingOccurrences(of: "Max-Forwards: 70", with: "Max-Forwards: 00070"), to: proxyPort)
         let out = try XCTUnwrap(receive(uas), h.messages.joined(separator: "\n"))
-        XCTAssertEqual(header(out, "Max-Forwards"), ["Max-Forwards: 69"], out)
+        // Rewritten in the five characters "00070" took, as OpenSIPS does in place.
+        XCTAssertEqual(header(out, "Max-Forwards"), ["Max-Forwards:    69"], out)
         XCTAssertTrue(h.waitFor("LT 1 00070"), h.messages.joined(separator: "\n"))
     }
 
