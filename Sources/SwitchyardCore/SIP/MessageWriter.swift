@@ -122,28 +122,31 @@ enum MessageWriter {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.methodRange.lowerBound..<msg.headersStart]))
             }
         }
+        // Lines added first (record_route, an added Max-Forwards, insert_hf) go before the proxy's own Via, where
+        // OpenSIPS writes them: they are placed while the script runs, the Via only when the request is sent.
+        for line in edits.top { out.append(text: line); out.appendCRLF() }
         out.append(literal: "Via: ")
         out.append(text: viaPrefix)
         branch.append(to: &out)
         if !viaSuffix.isEmpty { out.append(text: viaSuffix) }
         out.appendCRLF()
-        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText, stream: stream)
+        appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: topViaText, skipTop: true, stream: stream)
     }
 
     /// Header lines with edits, the empty line and the body.
     static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, edits: HeaderEdits, topVia: SIPVia?, topViaText: String?,
-                              dropTopVia: Bool = false, stream: Bool = true) {
+                              dropTopVia: Bool = false, skipTop: Bool = false, stream: Bool = true) {
         // Copied from the message's buffer through a pointer: an ArraySlice of it would retain and release the buffer
         // for every run of lines.
         msg.bytes.withUnsafeBufferPointer { b in
             appendHeaders(&out, msg, b, edits: edits, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia,
-                          stream: stream)
+                          skipTop: skipTop, stream: stream)
         }
     }
 
     private static func appendHeaders(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
                                       edits: HeaderEdits, topVia: SIPVia?, topViaText: String?, dropTopVia: Bool,
-                                      stream: Bool) {
+                                      skipTop: Bool, stream: Bool) {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
@@ -172,7 +175,7 @@ enum MessageWriter {
             finish(&out, msg, b, stream: stream)
             return
         }
-        for line in edits.top { out.append(text: line); out.appendCRLF() }
+        if !skipTop { for line in edits.top { out.append(text: line); out.appendCRLF() } }
         // Unchanged lines that follow each other in the received message are copied as one run.
         var run = 0..<0
         func flush(_ out: inout ByteWriter) {
