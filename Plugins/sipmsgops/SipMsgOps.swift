@@ -2,7 +2,8 @@
 //
 //   is_method  has_totag  append_hf  insert_hf (with or without an anchor header)  append_to_reply  append_urihf  remove_hf  remove_hf_re  remove_hf_glob  is_present_hf
 //   has_body  has_body_part  is_privacy  ruri_has_param  ruri_add_param  ruri_del_param  ruri_tel2sip  is_uri_user_e164
-//   list_hdr_has_option
+//   list_hdr_has_option  append_time  sipmsg_validate  codec_exists  codec_exists_re  stream_exists  is_audio_on_hold
+//   list_hdr_add_option  list_hdr_remove_option
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -24,6 +25,7 @@ struct MessageVars: Sendable {
     let message: SYVar      // $mb, the header names remove_hf_re / remove_hf_glob walk
     let body: SYVar         // $rb
     let contentType: SYVar  // $cT
+    let proto: SYVar        // $proto, for sipmsg_validate
 }
 
 final class SipMsgOps: Sendable {
@@ -49,10 +51,20 @@ final class SipMsgOps: Sendable {
         m.function("remove_hf_re", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in removeMatching($0, regex: true) }
         m.function("remove_hf_glob", params: [.str], routes: any) { [self] in removeMatching($0, regex: false) }
         m.function("is_present_hf", params: [.str], routes: any) { [self] in isPresent($0) }
+        m.function("append_time", params: [], routes: req) { [self] in appendTime($0) }
+        m.function("codec_exists", params: [.str, opt], routes: any) { [self] in codecExists($0) }
+        m.function("codec_exists_re", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in codecExistsRegex($0) }
+        m.function("stream_exists", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in streamExists($0) }
+        m.function("is_audio_on_hold", params: [], routes: any) { [self] in isAudioOnHold($0) }
+        m.function("sipmsg_validate", params: [opt, [.var, .optional]], routes: [.request, .onReply, .failure, .branch]) {
+            [self] in sipmsgValidate($0)
+        }
         m.function("has_body", params: [opt], routes: any) { [self] in hasBody($0) }
         m.function("has_body_part", params: [opt], routes: any) { [self] in hasBody($0) }
         m.function("is_privacy", params: [.str], routes: any, fixup: SipMsgOps.checkPrivacy) { [self] in isPrivacy($0) }
         m.function("list_hdr_has_option", params: [.str, .str], routes: any) { [self] in listHeaderHasOption($0) }
+        m.function("list_hdr_add_option", params: [.str, .str], routes: any) { [self] in listHeaderAddOption($0) }
+        m.function("list_hdr_remove_option", params: [.str, .str], routes: any) { [self] in listHeaderRemoveOption($0) }
         m.function("ruri_has_param", params: [.str, opt], routes: req) { [self] in ruriHasParam($0) }
         m.function("ruri_add_param", params: [.str], routes: req) { [self] in ruriAddParam($0) }
         m.function("ruri_del_param", params: [.str], routes: req) { [self] in ruriDelParam($0) }
@@ -61,7 +73,7 @@ final class SipMsgOps: Sendable {
         m.onInit { [self] in
             let v = MessageVars(ruri: try host.varParse("$ru"), fromHost: try host.varParse("$fd"),
                                 message: try host.varParse("$mb"), body: try host.varParse("$rb"),
-                                contentType: try host.varParse("$cT"))
+                                contentType: try host.varParse("$cT"), proto: try host.varParse("$proto"))
             vars.withLock { $0 = v }
         }
         return m.build()

@@ -29,19 +29,31 @@ struct SLStats: Sendable {
 final class SLModule: Sendable {
     let host: PluginHost
     let stats = Mutex<SLStats?>(nil)
+    /// modparam enable_stats (OpenSIPS default 1): 0 registers no statistics.
+    let enableStats = Atomic<Bool>(true)
     init(host: PluginHost) { self.host = host }
+
+    /// A literal code must be 100..699: a startup error at its place, as OpenSIPS's fixup.
+    static let checkCode: FunctionFixupCheck = { args in
+        if let code = args[0].constantInt, !(100...699).contains(code) {
+            throw FixupError(argument: 0, "wrong code: \(code), allowed values: 1xx - 6xx only!")
+        }
+    }
 
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: "sl", version: "1.0.0", description: "stateless replies")
         let routes: RouteMask = [.request, .error, .failure]
-        m.function("sl_send_reply", params: [.int, .str], routes: routes) { [self] call in
+        m.param("enable_stats", .int) { [self] v in enableStats.store((v.intValue ?? 0) != 0, ordering: .relaxed) }
+        m.function("sl_send_reply", params: [.int, .str], routes: routes, fixup: SLModule.checkCode) { [self] call in
             send(call, code: Int(call.int(0)), reason: call.string(1))
         }
-        // OpenSIPS answers the error a failed parse left behind; without one, 500.
+        // OpenSIPS answers the error the last failed action left behind (err2reason_phrase); here there is none to
+        // report, so its text for an unspecified error (E_UNSPEC, "-1"), with the module's signature.
         m.function("sl_reply_error", params: [], routes: routes) { [self] call in
-            send(call, code: 500, reason: "Server Internal Error")
+            send(call, code: 500, reason: "I'm terribly sorry, server error occurred (1/SL)", isError: true)
         }
         m.onInit { [self] in
+            guard enableStats.load(ordering: .relaxed) else { return }
             guard let s = host.statRegister("sent_replies"), let e = host.statRegister("sent_err_replies") else {
                 throw PluginError("cannot register statistics")
             }
@@ -55,27 +67,37 @@ final class SLModule: Sendable {
         return m.build()
     }
 
-    func send(_ call: FunctionCall, code: Int, reason: String) -> Int32 {
+    /// Sends the reply. As OpenSIPS: an ACK is never answered but the call succeeds (1); a 3xx carries the destination
+    /// set as its Contact (the core adds it); the statistics count what was sent, sent_err_replies only sl_reply_error's.
+    func send(_ call: FunctionCall, code: Int, reason: String, isError: Bool = false) -> Int32 {
         guard (100...699).contains(code) else {
             host.log(.err, "sl_send_reply: invalid code \(code)")
             return -1
         }
+        if isACK(call.context) { return 1 }
         let rc = host.sipReply(call.context, code: code, reason: reason)
-        if let s = stats.withLock({ $0 }) {
-            if rc == 1 {
-                host.statUpdate(s.sent)
-                host.statUpdate(s.byClass[code / 100 - 1])
-                if code >= 300 { host.statUpdate(s.sentErr) }
-            }
+        if rc == 1, let s = stats.withLock({ $0 }) {
+            host.statUpdate(s.sent)
+            host.statUpdate(s.byClass[code / 100 - 1])
+            if isError { host.statUpdate(s.sentErr) }
         }
         switch rc {
         case 1: return 1
         case -1:
-            host.log(.dbg, "sl_send_reply: no request to answer here (ACK, or not a SIP route)")
+            host.log(.dbg, "sl_send_reply: no request to answer here (not a SIP route)")
             return -1
         default:
             host.log(.err, "sl_send_reply: the reply could not be sent")
             return -1
         }
+    }
+
+    /// The request is an ACK (read from the core's parsed request line, no string made).
+    func isACK(_ ctx: SYContext) -> Bool {
+        guard host.provides(\.sip_info), let f = host.raw.pointee.sip_info else { return false }
+        var info = sy_sip_info()
+        guard f(ctx.raw, &info) == 0, info.is_request != 0 else { return false }
+        let m = info.method.bytes
+        return m.count == 3 && m[0] == UInt8(ascii: "A") && m[1] == UInt8(ascii: "C") && m[2] == UInt8(ascii: "K")
     }
 }
