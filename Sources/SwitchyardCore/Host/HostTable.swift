@@ -96,8 +96,8 @@ enum HostTable {
 
         h.stat_update = { stat, delta in
             guard let stat else { return }
-            // A registered stat lives as long as the process: no retain/release around the add (13 updates per
-            // stateful call).
+            // A registered stat is held by the core's statistics registry, which never drops one and lives until the
+            // server stops, after the last plugin call: no retain/release around the add (13 updates per stateful call).
             Unmanaged<StatCell>.fromOpaque(UnsafeRawPointer(stat))._withUnsafeGuaranteedRef { $0.update(delta) }
         }
 
