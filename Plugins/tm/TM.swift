@@ -176,9 +176,14 @@ final class TM: @unchecked Sendable {
                         snapshot: early ? core.snapshot(ctx) : nil, upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
                         frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
+        // The routes armed before the cell existed move onto it: one armed later (t_on_* now arms the cell) must not
+        // be overwritten by them at t_relay. on_branch stays pending too, as OpenSIPS's t_relay copies its pending
+        // on_branch again whenever one is set.
         cell.onFailure = tx.onFailure
         cell.onReply = tx.onReply
         cell.onBranch = tx.onBranch
+        tx.onFailure = nil
+        tx.onReply = nil
         table.insert(cell)
         tx.cell = cell
         cell.orphanAt = nowMS() + max(cell.frTimeout, 1000)
