@@ -54,10 +54,9 @@ extension TM {
         }
         var proxy: String? = nil
         if call.isPresent(1), !call.string(1).isEmpty {
-            // The outbound proxy is the next hop of every branch unless $du is set (the appended branches' too).
+            // The outbound proxy is the next hop of every branch, $du or not; $du itself is left alone (OpenSIPS).
             let p = call.string(1)
             proxy = p.lowercased().hasPrefix("sip") ? p : TM.proxyURI(p)
-            if host.varGet(ctx, duVar)?.isNull ?? true { _ = host.varSet(ctx, duVar, .string(proxy!)) }
         }
         if let tx = known, tx.kind == .failure {
             guard let cell = tx.cell else { return -1 }

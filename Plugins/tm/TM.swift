@@ -277,8 +277,7 @@ final class TM: @unchecked Sendable {
             }
             let idx = cell.branches.count
             var ruri = d.0, dst = d.1
-            // t_relay's outbound proxy is the next hop of every branch without a $du of its own.
-            if i > 0 && dst.isEmpty { dst = proxy ?? ruri }
+            if i > 0 && dst.isEmpty { dst = ruri }
             var branchReply: OpaquePointer? = nil
             if let route = cell.onBranch {
                 if let original { core.msgRestore(ctx, original) }
@@ -303,6 +302,9 @@ final class TM: @unchecked Sendable {
                     continue
                 }
             }
+            // t_relay's outbound proxy is the next hop of every branch, whatever its $du (OpenSIPS add_uac resolves
+            // $du or the URI only without a proxy); the branch keeps its own $du ($tm.branch.duri).
+            if let proxy { dst = proxy }
             var first = Built(bytes: [], target: sy_sip_target())
             var firstIndex: UInt32 = 0, count: UInt32 = 1
             let rc = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
