@@ -145,7 +145,8 @@ extension TM {
         }
     }
 
-    func tReply(_ ctx: SYContext, code: Int, reason: String, body: String = "") -> Int32 {
+    /// t_reply (`body` nil: a 3xx carries the destination set) and t_reply_with_body.
+    func tReply(_ ctx: SYContext, code: Int, reason: String, body: String? = nil) -> Int32 {
         guard (100...699).contains(code) else {
             host.log(.err, "t_reply: bad code \(code) (100..699)")
             return -1
@@ -167,7 +168,8 @@ extension TM {
             host.log(.err, "t_reply: a final reply was already sent for this transaction")
             return -1
         }
-        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body, scripted: true) ? 1 : -1
+        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body ?? "", scripted: true,
+                          printSet: body == nil) ? 1 : -1
     }
 
     func tCheckTrans(_ call: FunctionCall) -> Int32 {

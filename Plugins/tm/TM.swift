@@ -424,9 +424,11 @@ final class TM: @unchecked Sendable {
     // MARK: local replies
 
     /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
+    /// `printSet`: a 3xx carries the destination set (t_reply only, as OpenSIPS's _reply; t_reply_with_body, MI
+    /// t_reply and tm's own replies do not).
     @discardableResult
     func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
-                    toTag: String? = nil, scripted: Bool = false) -> Bool {
+                    toTag: String? = nil, scripted: Bool = false, printSet: Bool = false) -> Bool {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         if cell.completed && code >= 200 { return false }
@@ -439,7 +441,8 @@ final class TM: @unchecked Sendable {
         }
         var built: Built?
         if let ctx {
-            built = core.buildReply(ctx, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
+            built = core.buildReply(ctx, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body,
+                                    printSet: printSet)
         } else if let snap = cell.snapshot, let c = core.open(snap, kind: .failure, parent: nil) {
             built = core.buildReply(c, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
             core.close(c, saveTo: nil)
