@@ -80,6 +80,12 @@ struct CoreLink: @unchecked Sendable {
         return String(decoding: UnsafeRawBufferPointer(start: p, count: s.len), as: UTF8.self)
     }
 
+    /// A non-NULL pointer for an empty body: a static string's storage (never written, never freed).
+    static var emptyBody: UnsafePointer<CChar> {
+        let empty: StaticString = ""
+        return UnsafeRawPointer(empty.utf8Start).assumingMemoryBound(to: CChar.self)
+    }
+
     func withStr<R>(_ s: String, _ body: (sy_str) -> R) -> R {
         var t = s
         return t.withUTF8 { b in body(sy_str(s: b.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, len: b.count)) }
@@ -149,11 +155,16 @@ struct CoreLink: @unchecked Sendable {
         return api.sip_send!(&t, out.s, out.len) == 0 ? 0 : -6
     }
 
-    func buildReply(_ ctx: SYContext, code: Int, reason: String, toTag: String, extra: String = "", body: String = "") -> Built? {
+    /// `printSet`: a 3xx carries the destination set (t_reply's, not t_reply_with_body's): the core prints it only
+    /// when given no body at all (body.s NULL), so without it an empty body is handed as a non-NULL pointer.
+    func buildReply(_ ctx: SYContext, code: Int, reason: String, toTag: String, extra: String = "", body: String = "",
+                    printSet: Bool = false) -> Built? {
         var out = sy_str()
         var t = sy_sip_target()
         let rc = withStr(reason) { r in withStr(toTag) { tt in withStr(extra) { x in withStr(body) { b in
-            api.sip_build_reply!(ctx.raw, Int32(code), r, tt, x, b, &out, &t)
+            var b = b
+            if body.isEmpty { b = printSet ? sy_str() : sy_str(s: CoreLink.emptyBody, len: 0) }
+            return api.sip_build_reply!(ctx.raw, Int32(code), r, tt, x, b, &out, &t)
         } } } }
         guard rc == 0 else { return nil }
         return Built(bytes: CoreLink.copy(out), target: t)

@@ -54,10 +54,9 @@ extension TM {
         }
         var proxy: String? = nil
         if call.isPresent(1), !call.string(1).isEmpty {
-            // The outbound proxy is the next hop of every branch unless $du is set (the appended branches' too).
+            // The outbound proxy is the next hop of every branch, $du or not; $du itself is left alone (OpenSIPS).
             let p = call.string(1)
             proxy = p.lowercased().hasPrefix("sip") ? p : TM.proxyURI(p)
-            if host.varGet(ctx, duVar)?.isNull ?? true { _ = host.varSet(ctx, duVar, .string(proxy!)) }
         }
         if let tx = known, tx.kind == .failure {
             guard let cell = tx.cell else { return -1 }
@@ -81,6 +80,8 @@ extension TM {
         let cell: Cell
         if let c = tx.cell {
             cell = c
+            // Made by t_newtran: the flags set since reach the transaction now (OpenSIPS t_forward_nonack).
+            flushFlags(ctx, cell)
         } else {
             // The fields just read are still valid: no host call on the message since (the slot calls leave it alone).
             switch newTransaction(ctx, tx: tx, info: info, schedule: false) {
@@ -144,7 +145,8 @@ extension TM {
         }
     }
 
-    func tReply(_ ctx: SYContext, code: Int, reason: String, body: String = "") -> Int32 {
+    /// t_reply (`body` nil: a 3xx carries the destination set) and t_reply_with_body.
+    func tReply(_ ctx: SYContext, code: Int, reason: String, body: String? = nil) -> Int32 {
         guard (100...699).contains(code) else {
             host.log(.err, "t_reply: bad code \(code) (100..699)")
             return -1
@@ -166,7 +168,8 @@ extension TM {
             host.log(.err, "t_reply: a final reply was already sent for this transaction")
             return -1
         }
-        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body, scripted: true) ? 1 : -1
+        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body ?? "", scripted: true,
+                          printSet: body == nil) ? 1 : -1
     }
 
     func tCheckTrans(_ call: FunctionCall) -> Int32 {
@@ -235,9 +238,9 @@ extension TM {
         case (.failure, .branch):
             // The transaction exists while its branches are built: the failure route is armed on it.
             if let c = tx.cell { table.withBucket(c.hashIndex) { c.onFailure = route } }
-        // With a transaction (reply route; request route after t_newtran/t_relay, as OpenSIPS arms its T when it has
-        // one): on the transaction itself, so that a route armed after t_relay() still runs.
-        case (_, let kind) where kind == .reply || tx.armsCell || (kind == .request && tx.cell != nil):
+        // With a transaction (reply and failure routes; request route after t_newtran/t_relay, as OpenSIPS arms its T
+        // when it has one): on the transaction itself, so that a route armed after t_relay() still runs.
+        case (_, let kind) where kind == .reply || tx.armsCell || ((kind == .request || kind == .failure) && tx.cell != nil):
             if let c = tx.cell {
                 table.withBucket(c.hashIndex) {
                     switch what {
@@ -322,14 +325,27 @@ extension TM {
         }
     }
 
-    /// t_flush_flags: the flags are the message's here and reach the transaction at t_relay; without a transaction
-    /// it fails (OpenSIPS).
+    /// t_flush_flags: the request route's flags become the transaction's (what its failure routes start from), as
+    /// t_relay does too; without a transaction it fails (OpenSIPS).
     func tFlushFlags(_ call: FunctionCall) -> Int32 {
-        guard txn(call.context).cell != nil else {
+        let tx = txn(call.context)
+        guard let cell = tx.cell else {
             host.log(.err, "t_flush_flags: no transaction-state established for this message")
             return -1
         }
+        if tx.kind == .request { flushFlags(call.context, cell) }
         return 1
+    }
+
+    /// The transaction's copy of the request takes the request route's message flags (with its AVPs and branch
+    /// flags, which OpenSIPS keeps on the transaction once it exists): a new snapshot replaces the one made with the
+    /// cell. Every other route that reads the snapshot runs under the bucket lock, taken here for the swap.
+    func flushFlags(_ ctx: SYContext, _ cell: Cell) {
+        table.withBucket(cell.hashIndex) {
+            guard !cell.isLocal, let old = cell.snapshot, let fresh = core.snapshot(ctx) else { return }
+            core.snapshotFree(old)
+            cell.snapshot = fresh
+        }
     }
 
     func tAddHdrs(_ call: FunctionCall) -> Int32 {

@@ -176,9 +176,14 @@ final class TM: @unchecked Sendable {
                         snapshot: early ? core.snapshot(ctx) : nil, upstream: upstream, isLocal: false,
                         frTimeout: tx.frTimeout ?? Int64(cfg.frTimeout) * 1000,
                         frInvTimeout: tx.frInvTimeout ?? Int64(cfg.frInvTimeout) * 1000)
+        // The routes armed before the cell existed move onto it: one armed later (t_on_* now arms the cell) must not
+        // be overwritten by them at t_relay. on_branch stays pending too, as OpenSIPS's t_relay copies its pending
+        // on_branch again whenever one is set.
         cell.onFailure = tx.onFailure
         cell.onReply = tx.onReply
         cell.onBranch = tx.onBranch
+        tx.onFailure = nil
+        tx.onReply = nil
         table.insert(cell)
         tx.cell = cell
         cell.orphanAt = nowMS() + max(cell.frTimeout, 1000)
@@ -272,8 +277,7 @@ final class TM: @unchecked Sendable {
             }
             let idx = cell.branches.count
             var ruri = d.0, dst = d.1
-            // t_relay's outbound proxy is the next hop of every branch without a $du of its own.
-            if i > 0 && dst.isEmpty { dst = proxy ?? ruri }
+            if i > 0 && dst.isEmpty { dst = ruri }
             var branchReply: OpaquePointer? = nil
             if let route = cell.onBranch {
                 if let original { core.msgRestore(ctx, original) }
@@ -298,6 +302,9 @@ final class TM: @unchecked Sendable {
                     continue
                 }
             }
+            // t_relay's outbound proxy is the next hop of every branch, whatever its $du (OpenSIPS add_uac resolves
+            // $du or the URI only without a proxy); the branch keeps its own $du ($tm.branch.duri).
+            if let proxy { dst = proxy }
             var first = Built(bytes: [], target: sy_sip_target())
             var firstIndex: UInt32 = 0, count: UInt32 = 1
             let rc = TM.withBranchID(hash: cell.hashIndex, label: cell.label, branch: idx) { branchID in
@@ -417,9 +424,11 @@ final class TM: @unchecked Sendable {
     // MARK: local replies
 
     /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
+    /// `printSet`: a 3xx carries the destination set (t_reply only, as OpenSIPS's _reply; t_reply_with_body, MI
+    /// t_reply and tm's own replies do not).
     @discardableResult
     func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
-                    toTag: String? = nil, scripted: Bool = false) -> Bool {
+                    toTag: String? = nil, scripted: Bool = false, printSet: Bool = false) -> Bool {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         if cell.completed && code >= 200 { return false }
@@ -432,7 +441,8 @@ final class TM: @unchecked Sendable {
         }
         var built: Built?
         if let ctx {
-            built = core.buildReply(ctx, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
+            built = core.buildReply(ctx, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body,
+                                    printSet: printSet)
         } else if let snap = cell.snapshot, let c = core.open(snap, kind: .failure, parent: nil) {
             built = core.buildReply(c, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
             core.close(c, saveTo: nil)

@@ -35,6 +35,7 @@ final class MITests: TMTestCase {
         XCTAssertNotEqual(rc404, 0)
         XCTAssertTrue(out404.contains("Transaction not found"), out404)
 
+
         // t_uac_cancel: the callee rang, MI cancels, the callee gets a CANCEL.
         _ = uas.drain(0.2)
         uac.send(RawSIP.request("INVITE", ruri: ruri, localPort: caller, branch: "z9hG4bK-mi-2", callID: "mi-2@test"), to: proxy)
@@ -85,5 +86,36 @@ final class MITests: TMTestCase {
         let dlg = finish(pending)
         XCTAssertEqual(dlg.0, 0, dlg.1)
         XCTAssertTrue(dlg.1.contains("200 OK"), dlg.1)
+    }
+
+    /// MI t_reply with a body and no new_headers (one of OpenSIPS's recipes) answers with that body; positional
+    /// parameters are refused (named only, as OpenSIPS).
+    func testMITReplyWithBodyAndPositionalRefused() throws {
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, callee, caller) = (ports[0], ports[1], ports[2])
+        let cfg = try cliConfig()
+        let sy = try startSwitchyard(Self.config(port: proxy, extra: miFifo) + """
+        route {
+            $du = "sip:127.0.0.1:\(callee)";
+            t_relay();
+            xlog("L_NOTICE", "transaction [$T_id] for $ci\\n");
+        }
+        """, port: proxy)
+        let uac = try RawSIP(port: caller)
+        uac.send(RawSIP.request("INVITE", ruri: "sip:1000@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-mi-b",
+                                callID: "mi-b@test"), to: proxy)
+        XCTAssertTrue(sy.waitFor("for mi-b@test"), sy.output)
+        let line = try XCTUnwrap(sy.lines.first { $0.contains("for mi-b@test") })
+        let open = try XCTUnwrap(line.range(of: "transaction ["))
+        let close = try XCTUnwrap(line[open.upperBound...].range(of: "]"))
+        let id = String(line[open.upperBound..<close.lowerBound])
+        let (rcPos, outPos) = try cli(cfg, ["t_reply", "480", "Later", id, "."])
+        XCTAssertNotEqual(rcPos, 0, outPos)
+        XCTAssertTrue(outPos.contains("Command only supports named parameters"), outPos)
+        let (rc, out) = try cli(cfg, ["t_reply", "code=480", "reason=Later", "trans_id=\(id)", "to_tag=.", "body=try later"])
+        XCTAssertEqual(rc, 0, out)
+        var seen: [String] = []
+        let later = try XCTUnwrap(uac.receive(startingWith: "SIP/2.0 480 Later", timeout: 3, seen: &seen), "\(seen)")
+        XCTAssertTrue(later.contains("\r\nContent-Length: 9\r\n\r\ntry later"), later)
     }
 }

@@ -95,7 +95,7 @@ final class OpenSIPSParityTests: TMTestCase {
             xlog("L_NOTICE", "reply $rs $rr code=$T_reply_code idx=$T_branch_idx\\n");
         }
         failure_route[redirect] {
-            xlog("L_NOTICE", "failure code=$T_reply_code idx=$T_branch_idx reply=$(<reply>rs) $(<reply>rr) contact=$(<reply>hdr(Contact)) replied=$T_branch_last_reply_code\\n");
+            xlog("L_NOTICE", "failure code=$T_reply_code reply=$(<reply>rs) $(<reply>rr) contact=$(<reply>hdr(Contact)) replied=$T_branch_last_reply_code\\n");
             if (t_check_status("3[0-9][0-9]")) xlog("L_NOTICE", "failure 3xx\\n");
         }
         """, port: proxy)
@@ -105,7 +105,7 @@ final class OpenSIPSParityTests: TMTestCase {
         XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
         let out = sy.output
         XCTAssertTrue(out.contains("reply 302 Moved Temporarily code=302 idx=0"), out)
-        XCTAssertTrue(out.contains("failure code=302 idx=0 reply=302 Moved Temporarily contact=<sip:moved@192.0.2.7:5060>;q=0.5, <sip:other@192.0.2.8> replied=302"), out)
+        XCTAssertTrue(out.contains("failure code=302 reply=302 Moved Temporarily contact=<sip:moved@192.0.2.7:5060>;q=0.5, <sip:other@192.0.2.8> replied=302"), out)
         XCTAssertTrue(out.contains("failure 3xx"), out)
         // The caller's 302: the callee's Contacts and header, one Via (the caller's own).
         let trace = run.uac.trace
@@ -151,18 +151,20 @@ final class OpenSIPSParityTests: TMTestCase {
         XCTAssertTrue(sy.output.contains("notx flush=no status0=no local=no tx flush=yes local=yes idx=<null>"), sy.output)
     }
 
-    /// Literal arguments OpenSIPS's fixups refuse stop startup: a t_local_replied mode that does not start with all,
-    /// branch or last (or none at all), a t_cancel_branch flag other than a/o.
+    /// Literal arguments OpenSIPS's fixups refuse stop startup (checked with `-c`, which runs the fixups): a
+    /// t_local_replied mode that does not start with all, branch or last (or none at all), a t_cancel_branch flag
+    /// other than a/o.
     func testBadLiteralArgumentsStopStartup() throws {
         let port = LocalPorts.freePorts(1)[0]
-        for (i, body) in ["route { t_local_replied(\"al\"); }",
-                          "route { t_local_replied(); }",
-                          "route { t_relay(); } onreply_route[r] { t_cancel_branch(\"ax\"); }"].enumerated() {
+        for (i, (body, error)) in [("route { t_local_replied(\"al\"); }", "invalid param \"al\""),
+                                   ("route { t_local_replied(); }", "too few arguments for t_local_replied()"),
+                                   ("route { t_relay(); } onreply_route[r] { t_cancel_branch(\"ax\"); }",
+                                    "unsupported flag in 'ax'")].enumerated() {
             let cfg = "\(workDir)/bad\(i).cfg"
             try (Self.config(port: port) + body + "\n").write(toFile: cfg, atomically: true, encoding: .utf8)
-            let bad = BinaryRunner(args: ["-f", cfg], cwd: workDir)
-            try bad.start()
-            XCTAssertNotEqual(bad.wait(timeout: 15), 0, "\(body)\n\(bad.output)")
+            let (status, out) = try BinaryRunner.run(["-c", "-f", cfg], cwd: workDir)
+            XCTAssertEqual(status, 1, "\(body)\n\(out)")
+            XCTAssertTrue(out.contains(error), "\(body)\n\(out)")
         }
         // The same arguments accepted: A and O in any case, the modes by their prefix.
         let good = "\(workDir)/good.cfg"
@@ -170,12 +172,12 @@ final class OpenSIPSParityTests: TMTestCase {
         route { if (t_local_replied("Last")) exit; t_relay(); }
         onreply_route[r] { t_cancel_branch("Ao"); }
         """ + "\n").write(toFile: good, atomically: true, encoding: .utf8)
-        let ok = BinaryRunner(args: ["-c", "-f", good], cwd: workDir)
-        try ok.start()
-        XCTAssertEqual(ok.wait(timeout: 15), 0, ok.output)
+        let (status, out) = try BinaryRunner.run(["-c", "-f", good], cwd: workDir)
+        XCTAssertEqual(status, 0, out)
     }
 
-    /// t_relay's outbound proxy is the next hop of every branch, appended ones included, unless the branch has a $du.
+    /// t_relay's outbound proxy is the next hop of every branch, appended ones included, even one with a `$du` of its
+    /// own (OpenSIPS's add_uac resolves `$du` only without a proxy); `$du` itself is left as the script set it.
     func testOutboundProxyCarriesEveryBranch() throws {
         let ports = LocalPorts.freePorts(4)
         let (proxy, caller, callee, other) = (ports[0], ports[1], ports[2], ports[3])
@@ -187,22 +189,23 @@ final class OpenSIPSParityTests: TMTestCase {
             $ru = "sip:bob@192.0.2.8";
             append_branch("sip:carol@192.0.2.9:5070");
             t_relay("", "udp:127.0.0.1:\(callee)");
+            xlog("L_NOTICE", "after relay du=[$du]\\n");
         }
         """, port: proxy)
         let uac = try RawSIP(port: caller)
         let uas = try RawSIP(port: callee)
-        let second = try RawSIP(port: other)
         uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@192.0.2.8", localPort: caller, branch: "z9hG4bK-obp",
                                 callID: "obp@test"), to: proxy)
         var seen: [String] = []
         var lines: [String] = []
-        for _ in 0..<2 {
+        for _ in 0..<3 {
             let m = try XCTUnwrap(uas.receive(startingWith: "MESSAGE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
             lines.append(m.components(separatedBy: "\r\n").first ?? m)
         }
-        XCTAssertEqual(Set(lines), ["MESSAGE sip:bob@192.0.2.8 SIP/2.0", "MESSAGE sip:carol@192.0.2.9:5070 SIP/2.0"])
-        let m = try XCTUnwrap(second.receive(startingWith: "MESSAGE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
-        XCTAssertTrue(m.hasPrefix("MESSAGE sip:dave@192.0.2.10 SIP/2.0"), m)
+        // All three at the proxy: none went to `other`, the $du of dave's branch.
+        XCTAssertEqual(Set(lines), ["MESSAGE sip:bob@192.0.2.8 SIP/2.0", "MESSAGE sip:carol@192.0.2.9:5070 SIP/2.0",
+                                    "MESSAGE sip:dave@192.0.2.10 SIP/2.0"])
+        XCTAssertTrue(sy.waitFor("after relay du=[<null>]", timeout: 5), sy.output)
     }
 
     /// `$T_fr_timeout` set before the relay and `$T_fr_inv_timeout` set in a reply route on the 180 it handles: the
@@ -213,8 +216,8 @@ final class OpenSIPSParityTests: TMTestCase {
         let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
-            $T_fr_timeout = "1";    # refused: the 408 still comes after 2 s, not 1
             $T_fr_timeout = 2;
+            $T_fr_timeout = "30";    # refused: the 408 still comes after 2 s, not 30
             xlog("L_NOTICE", "fr=[$T_fr_timeout] inv=[$T_fr_inv_timeout] $rm\\n");
             $du = "sip:127.0.0.1:\(callee)";
             t_on_reply("r");
@@ -231,6 +234,7 @@ final class OpenSIPSParityTests: TMTestCase {
         let start = Date()
         uac.send(RawSIP.request("MESSAGE", ruri: "sip:bob@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-fr1",
                                 callID: "fr1@test"), to: proxy)
+        XCTAssertTrue(sy.waitFor("not a positive integer", timeout: 5), sy.output)
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 408", timeout: 6, seen: &seen), "\(seen)\n\(sy.output)")
         let waited = Date().timeIntervalSince(start)
         XCTAssertGreaterThan(waited, 1.5)
@@ -251,8 +255,9 @@ final class OpenSIPSParityTests: TMTestCase {
         XCTAssertNotNil(uas.receive(startingWith: "CANCEL ", timeout: 3, seen: &seen), "\(seen)")
     }
 
-    /// A 3xx made here (t_reply, sl_send_reply) carries the destination set as a Contact line, as OpenSIPS's
+    /// A 3xx made here by t_reply or sl_send_reply carries the destination set as a Contact line, as OpenSIPS's
     /// print_dset: the request-URI when the script rewrote it, then the append_branch() branches with their q.
+    /// t_reply_with_body's does not.
     func testRedirectRepliesCarryTheDestinationSet() throws {
         let ports = LocalPorts.freePorts(2)
         let (proxy, caller) = (ports[0], ports[1])
@@ -266,6 +271,12 @@ final class OpenSIPSParityTests: TMTestCase {
             } else if ($rm == "MESSAGE") {
                 append_branch("sip:only@192.0.2.7");
                 sl_send_reply(301, "Moved Permanently");
+            } else if ($rm == "SUBSCRIBE") {
+                append_branch("sip:never@192.0.2.9");
+                t_reply_with_body(302, "Moved With Body", "");
+            } else if ($rm == "NOTIFY") {
+                append_branch("sip:never@192.0.2.9");
+                t_reply_with_body(305, "Use Proxy", "see body");
             } else {
                 append_branch("sip:never@192.0.2.8");
                 t_reply(404, "Not Here");
@@ -286,28 +297,42 @@ final class OpenSIPSParityTests: TMTestCase {
         XCTAssertTrue(why >= 0 && contact == why + 1, "the Contact after the script's lines\n\(redirect)")
         XCTAssertTrue(try ask("MESSAGE", "301").contains("Contact: <sip:only@192.0.2.7>"))
         XCTAssertFalse(try ask("OPTIONS", "404").contains { $0.hasPrefix("Contact:") })
+        // t_reply_with_body builds from the lines it is given, without the destination set (OpenSIPS prints it in
+        // t_reply's _reply only), with an empty body as with one.
+        XCTAssertFalse(try ask("SUBSCRIBE", "302").contains { $0.hasPrefix("Contact:") })
+        let withBody = try ask("NOTIFY", "305")
+        XCTAssertFalse(withBody.contains { $0.hasPrefix("Contact:") }, "\(withBody)")
+        XCTAssertEqual(withBody.last, "see body", "\(withBody)")
     }
 
     /// t_on_failure / t_on_reply called after t_relay() in the request route arm the transaction (OpenSIPS sets them on
-    /// its T when it has one): the reply and failure routes run for the callee's 486.
+    /// its T when it has one): the reply and failure routes run for the callee's 486, sent once the request route
+    /// has armed them ("armed").
     func testRoutesArmedAfterTheRelay() throws {
         let ports = LocalPorts.freePorts(3)
-        let (proxy, callee, uacPort) = (ports[0], ports[1], ports[2])
+        let (proxy, caller, callee) = (ports[0], ports[1], ports[2])
         let sy = try startSwitchyard(Self.config(port: proxy) + """
         route {
             $du = "sip:127.0.0.1:\(callee)";
             t_relay();
             t_on_failure("late");
             t_on_reply("late");
+            xlog("L_NOTICE", "armed\\n");
         }
         onreply_route[late] { xlog("L_NOTICE", "late reply $rs\\n"); }
         failure_route[late] { xlog("L_NOTICE", "late failure $T_reply_code\\n"); }
         """, port: proxy)
-        let uas = try startUAS("uas_486_late.xml", port: callee)
-        let run = try runUAC("uac_486.xml", local: uacPort, target: proxy, calls: 1)
-        assertAllSuccessful(run, calls: 1, sy)
-        XCTAssertTrue(uasCompleted(uas, lastReceived: "ACK ", calls: 1), uas.report)
+        let uac = try RawSIP(port: caller)
+        let uas = try RawSIP(port: callee)
+        uac.send(RawSIP.request("INVITE", ruri: "sip:bob@127.0.0.1:\(proxy)", localPort: caller, branch: "z9hG4bK-late",
+                                callID: "late@test"), to: proxy)
+        var seen: [String] = []
+        let relayed = try XCTUnwrap(uas.receive(startingWith: "INVITE ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
+        XCTAssertTrue(sy.waitFor("armed", timeout: 5), sy.output)
+        uas.send(BranchURITests.answer(relayed, "486 Busy Here"), to: proxy)
         XCTAssertTrue(sy.waitFor("late reply 486", timeout: 5), sy.output)
         XCTAssertTrue(sy.waitFor("late failure 486", timeout: 5), sy.output)
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 486", timeout: 5, seen: &seen), "\(seen)")
+        XCTAssertNotNil(uas.receive(startingWith: "ACK ", timeout: 5, seen: &seen), "\(seen)")
     }
 }

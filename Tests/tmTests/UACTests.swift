@@ -83,6 +83,7 @@ final class UACTests: TMTestCase {
         XCTAssertTrue(outB.contains("Content-Type missing"), outB)
         let (rcP, outP) = try cli(cfg, ["t_uac_dlg", "OPTIONS", "sip:x@127.0.0.1:\(silent)", "From: <sip:a@b>\\r\\nTo: <sip:x@b>"])
         XCTAssertNotEqual(rcP, 0, outP)
+        XCTAssertTrue(outP.contains("Command only supports named parameters"), outP)
         XCTAssertTrue(sy.process.isRunning)
     }
 

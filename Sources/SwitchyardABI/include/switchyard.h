@@ -891,6 +891,9 @@ typedef struct sy_host_api {
      *  request has none, extra_hdrs (whole lines ending CRLF), body (Content-Length set).
      *  *out_target is where RFC 3261 18.2.2 / RFC 3581 send it. Bytes as sip_build_request.
      *  code 0 builds nothing (out_bytes empty) and only fills *out_target.
+     *  The request's append_to_reply lines follow extra_hdrs. A 3xx given no body at all (body.s
+     *  NULL) also carries the destination set as one Contact line (OpenSIPS's t_reply); with a
+     *  body, even an empty one (body.s set, len 0), it does not (t_reply_with_body).
      *  Returns 0, -1 no request on ctx or bad code. (The context's thread.) */
     int (*sip_build_reply)(sy_ctx *ctx, int code, sy_str reason, sy_str to_tag, sy_str extra_hdrs,
                            sy_str body, sy_str *out_bytes, sy_sip_target *out_target);

@@ -106,11 +106,13 @@ extension HostTable {
                 HostTable.fill(target, socket: origin.socket, conn: conn, dst: dst)
                 return 0
             }
+            // No body at all (body.s NULL): a 3xx carries the destination set (tm's t_reply); a body, even empty, none
+            // (t_reply_with_body), as OpenSIPS prints it in _reply only.
             let bodyBytes = UnsafeRawBufferPointer(start: body.s.map { UnsafeRawPointer($0) }, count: body.s == nil ? 0 : body.len)
             guard let (socket, conn, dst) = sip.buildReply(ctx, code: Int(code), reason: HostTable.text(reason),
                                                            toTag: HostTable.optText(toTag),
                                                            extraHeaders: HostTable.replyExtra(ctx, HostTable.text(extra),
-                                                                                              code: Int(code)),
+                                                                                              code: body.s == nil ? Int(code) : 0),
                                                            body: bodyBytes,
                                                            keep: { out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer($0)) })
             else { return -1 }

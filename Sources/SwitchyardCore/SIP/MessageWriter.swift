@@ -163,8 +163,7 @@ enum MessageWriter {
         @inline(__always) func bytes(_ r: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[r]) }
         // The top Via is the first Via field; header edits never target Via (the host table refuses them).
         let topViaIndex = msg.fields.firstIndex { $0.kind == .via }
-        // A request without a Via gets ours first.
-        if topViaIndex == nil { ourVia?.write(to: &out) }
+        // Every request has a Via (SIPMessage.parse refuses one without): our Via always goes at the top Via below.
         if edits.onlyInline, let first = msg.fields.first, let last = msg.fields.last {
             // At most one value replaced, nothing else (every relayed reply, most forwarded requests: maxfwd): the
             // runs of lines between the top Via and the replaced field are copied whole, what the loop below copies

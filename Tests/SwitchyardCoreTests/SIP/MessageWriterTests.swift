@@ -56,7 +56,8 @@ final class MessageWriterTests: XCTestCase {
         XCTAssertEqual(try forward(try request(), e), Self.text(
             [Self.requestLine, "Record-Route: <sip:192.0.2.1;lr>", Self.requestLines[0], Self.ourVia]
                 + Self.requestLines[1...], body: "body"))
-        // With the inline fast path too (no top line): our Via before the received Via, after Max-Forwards.
+        // With the inline fast path too (no top line): our Via first, right before the received Via (Max-Forwards
+        // comes last in viaFirst).
         XCTAssertEqual(try forward(try request(viaFirst), HeaderEdits()),
                        Self.text([Self.requestLine, Self.ourVia] + viaFirst, body: "body"))
     }
