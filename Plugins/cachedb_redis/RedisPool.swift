@@ -5,6 +5,8 @@
 // restarted or went away) drops that connection, connects again and is sent once more (two attempts); a connect that
 // fails moves to the next host of a comma-separated list, and the pool remembers the host that worked. A server that
 // is down fails the commands of the outage only (each waiting at most connect_timeout/query_timeout).
+// The other idle connections are dropped with the failed one only when the server is gone (closed or reset): after a
+// query_timeout they are healthy and stay.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -103,6 +105,20 @@ final class RedisPool: Sendable {
         withUnsafeBytes(of: ctx.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
+    /// The texts hiredis (0.14: no REDIS_ERR_TIMEOUT) puts in errstr for an I/O error that is a timeout: a socket
+    /// read or write that hit SO_RCVTIMEO/SO_SNDTIMEO fails with EAGAIN (EWOULDBLOCK), strerror'd.
+    private static let timeoutTexts: Set<String> = Set([EAGAIN, EWOULDBLOCK, ETIMEDOUT, EINTR].map { String(cString: strerror($0)) })
+
+    /// Whether a link that gave no reply shows the server gone (closed: REDIS_ERR_EOF; reset, refused: another
+    /// REDIS_ERR_IO) rather than a query_timeout or an error of this link only (a protocol error).
+    static func serverGone(_ ctx: UnsafeMutablePointer<redisContext>) -> Bool {
+        switch ctx.pointee.err {
+        case REDIS_ERR_EOF: return true
+        case REDIS_ERR_IO: return !timeoutTexts.contains(errstr(ctx))
+        default: return false
+        }
+    }
+
     /// Sends argv, reads the reply; nil when the connection failed (no reply).
     static func command(_ link: RedisLink, _ argv: [[UInt8]]) -> RedisReply? {
         let lens = argv.map { $0.count }
@@ -164,9 +180,9 @@ final class RedisPool: Sendable {
                 return reply
             }
             lastError = Self.errstr(link.ctx)
-            // The idle links reach the same server and are most likely dead too: dropped, so later commands do not
-            // each meet one.
-            idle.withLock { $0 = [] }
+            // The server is gone: the idle links reach it and are dead too, dropped so later commands do not each
+            // meet one (the array taken out is freed after the lock is released). A timeout leaves them: healthy.
+            if Self.serverGone(link.ctx) { _ = idle.withLock { p -> [RedisLink] in defer { p = [] }; return p } }
             // `link` is dropped here: its connection is closed, and the next attempt opens a fresh one.
             log(.warn, "\(url.masked): connection lost (\(lastError)); reconnecting")
         }

@@ -54,7 +54,8 @@ final class MySQLModule: Sendable {
                                      description: "MariaDB/MySQL driver for the DB API (mysql:// URLs)")
         m.param("timeout_interval", .int) { [host, settings] v in
             guard let n = v.intValue else { throw PluginError("expected seconds") }
-            // As OpenSIPS, any value starts: 0 (or less) is the client library's "no timeout".
+            // Any value starts, as in OpenSIPS; 0 is the client library's "no timeout". The warning and taking a
+            // negative value as 0 are ours (OpenSIPS's unsigned parameter wraps it).
             if n <= 0 { host.log(.warn, "timeout_interval \(n): no timeout, a server that stops answering blocks a worker until the system gives up") }
             settings.timeoutSeconds.store(Int32(max(0, min(n, Int64(Int32.max)))), ordering: .relaxed)
         }
@@ -70,8 +71,8 @@ final class MySQLModule: Sendable {
         m.event(Self.connectionEvent)
         m.onInit { [host, settings, table] in
             guard mysql_server_init(0, nil, nil) == 0 else { throw PluginError("mysql_library_init failed") }
+            try settings.shared.registerStatistics() // before publish: every connect() finds them
             try SQLDriverTable.publish(table.pointer, as: Self.apiName, host: host)
-            try settings.shared.registerStatistics()
             handlelessConnect.publish(settings)
             host.log(.info, "libmariadb \(String(cString: mysql_get_client_info())), timeout_interval "
                      + "\(settings.timeoutSeconds.load(ordering: .relaxed)) s, max_db_queries \(settings.attempts)")

@@ -11,6 +11,18 @@ import SwitchyardSQL
 /// lists them: server gone, lost, commands out of sync, the server's interaction timeout, unknown statement handler.
 private let lostCodes: Set<UInt32> = [2006, 2013, 2014, 4031, 1243, 2002, 2003, 2055]
 
+/// How far a lost connection reaches (SQLError.Reach): server gone (2006), cannot connect (2002, 2003) mean the
+/// server is gone; lost during a query (2013, 2055) is also what a read timeout gives, so it is checked with a ping
+/// of another session; out of sync (2014), closed for inactivity (4031) and an unknown statement (1243) are this
+/// session's only.
+private func reach(_ code: UInt32) -> SQLError.Reach {
+    switch code {
+    case 2006, 2002, 2003: return .server
+    case 2013, 2055: return .unsure
+    default: return .session
+    }
+}
+
 final class MySQLSession: SQLSession {
     struct Options {
         var timeoutSeconds: UInt32
@@ -48,8 +60,10 @@ final class MySQLSession: SQLSession {
                                     UInt32(url.port ?? 0), url.socket, flags)
         guard ok != nil else {
             let msg = String(cString: mysql_error(m))
+            // At connect time a lost connection (2013) or no answer means the server is not there.
+            let code = mysql_errno(m)
             mysql_close(m)
-            throw SQLError(.connect, msg)
+            throw SQLError(.connect, msg, reach: [2002, 2003, 2006, 2013, 2055].contains(code) ? .server : .session)
         }
         db = m
     }
@@ -64,6 +78,11 @@ final class MySQLSession: SQLSession {
 
     deinit { close() }
 
+    func ping() -> Bool {
+        guard let db else { return false }
+        return mysql_ping(db) == 0
+    }
+
     private func error(_ code: UInt32, _ text: String, _ sql: String) -> SQLError {
         let kind: SQLError.Kind
         switch Int32(code) {
@@ -73,7 +92,7 @@ final class MySQLSession: SQLSession {
         case 1045, 1044: kind = .connect
         default: kind = lostCodes.contains(code) ? .connect : .other
         }
-        return SQLError(kind, "\(text) (\(sql.prefix(120)))", lost: lostCodes.contains(code))
+        return SQLError(kind, "\(text) (\(sql.prefix(120)))", lost: lostCodes.contains(code), reach: reach(code))
     }
 
     /// A prepared statement for `sql` and whether it is the cached one (else the caller closes it after use): the

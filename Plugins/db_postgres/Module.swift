@@ -60,8 +60,8 @@ final class PostgresModule: Sendable {
         m.sqlDriverParams(settings.shared, module: Self.name, host: host)
         m.onInit { [host, settings, table] in
             guard PQisthreadsafe() != 0 else { throw PluginError("libpq was built without thread safety") }
+            try settings.shared.registerStatistics() // before publish: every connect() finds them
             try SQLDriverTable.publish(table.pointer, as: Self.apiName, host: host)
-            try settings.shared.registerStatistics()
             handlelessConnect.publish(settings)
             host.log(.info, "libpq \(PQlibVersion()), timeout \(settings.connectTimeout.load(ordering: .relaxed)) s, "
                      + "query_timeout \(settings.statementTimeoutMs.load(ordering: .relaxed)) ms, max_db_queries "

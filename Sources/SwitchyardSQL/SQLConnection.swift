@@ -5,6 +5,8 @@
 // Reconnection, as OpenSIPS does it: a call whose session reports the connection lost is retried on a new session,
 // up to `maxAttempts` attempts; a server that is down fails the calls of the outage only, and the first call after it
 // comes back reconnects. Inside a transaction nothing is retried (the transaction is gone with its session).
+// The other idle sessions are closed with the lost one only when the server is gone (SQLError.Reach): after a
+// restart they are all dead, after a timeout they are healthy and stay open.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -76,8 +78,7 @@ public final class SQLConnection: Sendable {
 
     private static var thread: UInt { UInt(pthread_self()) }
 
-    /// An idle session, or a new one; `fresh`: always a new one (a retry after a lost connection: the other idle
-    /// sessions were opened to the same server and are most likely dead too, e.g. after a server restart).
+    /// An idle session, or a new one; `fresh`: always a new one (a retry after a lost connection replaces it).
     private func acquire(fresh: Bool = false) throws(SQLError) -> PooledSession {
         if !fresh, let s = idle.withLock({ $0.popLast() }) { return s }
         do {
@@ -86,7 +87,7 @@ public final class SQLConnection: Sendable {
             settings.log(.dbg, "\(url.masked): session \(n) opened")
             return s
         } catch {
-            throw SQLError(error.kind, error.message, lost: true)
+            throw SQLError(error.kind, error.message, lost: true, reach: error.reach)
         }
     }
 
@@ -99,6 +100,16 @@ public final class SQLConnection: Sendable {
                 if left <= 0 { throw error }
                 settings.log(.warn, "\(url.masked): reconnect failed (\(error.message)); \(left) more attempt(s)")
             }
+        }
+    }
+
+    /// acquire(tries:fresh:) for a call: a failure is logged and flips the status, as the call fails with it.
+    private func checkout(tries: Int, fresh: Bool) throws(SQLError) -> PooledSession {
+        do { return try acquire(tries: tries, fresh: fresh) } catch {
+            settings.log(.err, "\(url.masked): cannot connect: \(error.message)")
+            if error.reach == .server { closeAll() }
+            status(false)
+            throw error
         }
     }
 
@@ -115,10 +126,22 @@ public final class SQLConnection: Sendable {
         sessionCount.subtract(1, ordering: .relaxed)
     }
 
-    /// Closes every idle session (on close(), and when a call found its session lost: the idle ones reach the same
-    /// server and are most likely dead too, so later calls do not each meet one).
+    /// Closes every idle session (on close(), and when the server is gone), outside the pool's lock.
     func closeAll() {
         for s in idle.withLock({ p -> [PooledSession] in defer { p = [] }; return p }) { discard(s) }
+    }
+
+    /// After a lost session: the idle ones are closed too only when the server is gone (they reach the same server,
+    /// so later calls do not each meet a dead one). After a timeout or a session-level loss they stay: they are
+    /// healthy, and closing them would make every worker reconnect at once.
+    private func dropIdle(after e: SQLError) {
+        switch e.reach {
+        case .session: return
+        case .server: closeAll()
+        case .unsure:
+            guard let probe = idle.withLock({ $0.popLast() }) else { return }
+            if probe.session.ping() { release(probe) } else { discard(probe); closeAll() }
+        }
     }
 
     /// Runs `body` on this thread's session: the pinned one inside a transaction, else one from the pool, retried on
@@ -144,12 +167,7 @@ public final class SQLConnection: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let s: PooledSession
-            do { s = try acquire(tries: attempt > 1 ? max(1, settings.reconnects) : 1, fresh: attempt > 1) } catch {
-                settings.log(.err, "\(url.masked): cannot connect: \(error.message)")
-                status(false)
-                throw error
-            }
+            let s = try checkout(tries: attempt > 1 ? max(1, settings.reconnects) : 1, fresh: attempt > 1)
             do {
                 let n = try body(s.session)
                 release(s)
@@ -158,7 +176,7 @@ public final class SQLConnection: Sendable {
             } catch {
                 guard error.lost else { release(s); status(true); throw error }
                 discard(s)
-                closeAll()
+                dropIdle(after: error)
                 status(false)
                 if attempt < settings.maxAttempts {
                     settings.log(.warn, "\(url.masked): connection lost (\(error.message)); reconnecting")
@@ -188,18 +206,27 @@ public final class SQLConnection: Sendable {
             return rc < 0 ? rc : SY_DB_E_OTHER.rawValue
         }
         // BEGIN on a dead session (the server restarted since it was used) is retried on a fresh one: nothing ran yet.
-        var p = try acquire()
+        // An outage is reported as run() reports it (log lines, status flips), so one first met by a transaction
+        // raises its event too.
+        var p = try checkout(tries: 1, fresh: false)
         var attempt = 1
         while true {
             do {
                 _ = try p.session.execute(dialect.beginSQL, [], row: nil, arg: nil)
+                status(true)
                 break
             } catch {
-                if error.lost { discard(p); closeAll() } else { release(p) }
-                guard error.lost, attempt < settings.maxAttempts else { throw error }
+                guard error.lost else { release(p); status(true); throw error }
+                discard(p)
+                dropIdle(after: error)
+                status(false)
+                guard attempt < settings.maxAttempts else {
+                    settings.log(.err, "\(url.masked): connection lost (\(error.message)); giving up after \(attempt) attempt(s)")
+                    throw error
+                }
                 attempt += 1
                 settings.log(.warn, "\(url.masked): connection lost (\(error.message)); reconnecting")
-                p = try acquire(tries: max(1, settings.reconnects), fresh: true)
+                p = try checkout(tries: max(1, settings.reconnects), fresh: true)
             }
         }
         pinned.withLock { $0[me] = (p, 1) }
@@ -209,7 +236,13 @@ public final class SQLConnection: Sendable {
             _ = try p.session.execute(rc == 0 ? "COMMIT" : "ROLLBACK", [], row: nil, arg: nil)
             release(p)
         } catch {
-            if error.lost { discard(p) } else { release(p) }
+            if error.lost {
+                discard(p)
+                dropIdle(after: error)
+                status(false)
+            } else {
+                release(p)
+            }
             throw error
         }
         return rc == 0 ? 0 : (rc < 0 ? rc : SY_DB_E_OTHER.rawValue)

@@ -13,25 +13,19 @@ public final class SQLDriverShared: Sendable {
     /// exec_query_threshold (µs): calls slower than this are logged; 0 = off.
     public let slowMicros = Atomic<Int64>(0)
     private let host: PluginHost
-    /// sql:sql_total_queries and sql:sql_slow_queries, registered at init (shared by every SQL driver: the core
-    /// finds a counter registered again).
+    /// sql:sql_total_queries and sql:sql_slow_queries, registered at init before the table is published (shared by
+    /// every SQL driver: the core finds a counter registered again). Read once per connect(), not per call.
     private let stats = Mutex<(total: SYStat, slow: SYStat)?>(nil)
 
     public init(host: PluginHost) { self.host = host }
 
-    /// Registers the core's `sql` statistics (from the driver's init).
+    /// Registers the core's `sql` statistics (from the driver's init, before it publishes its table).
     public func registerStatistics() throws(PluginError) {
         guard let total = host.statRegister("sql_total_queries", group: "sql"),
               let slow = host.statRegister("sql_slow_queries", group: "sql") else {
             throw PluginError("cannot register the sql statistics")
         }
         stats.withLock { $0 = (total, slow) }
-    }
-
-    func countQuery(slow: Bool) {
-        guard let s = stats.withLock({ $0 }) else { return }
-        host.statUpdate(s.total)
-        if slow { host.statUpdate(s.slow) }
     }
 
     public func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
@@ -46,7 +40,12 @@ public final class SQLDriverShared: Sendable {
     public func driverSettings(maxAttempts: Int? = nil) -> SQLDriverSettings {
         var s = SQLDriverSettings(maxAttempts: maxAttempts ?? Int(maxQueries.load(ordering: .relaxed)),
                                   slowQueryMicros: slowMicros.load(ordering: .relaxed)) { [self] level, text in log(level, text) }
-        s.onQuery = { [self] slow in countQuery(slow: slow) }
+        if let counters = stats.withLock({ $0 }) {
+            s.onQuery = { [host] slow in
+                host.statUpdate(counters.total)
+                if slow { host.statUpdate(counters.slow) }
+            }
+        }
         return s
     }
 }

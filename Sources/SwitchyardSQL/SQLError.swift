@@ -18,15 +18,29 @@ public struct SQLError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// How far a lost connection reaches, which decides whether the other idle sessions are closed too.
+    public enum Reach: Sendable {
+        /// Only this session (a timeout, a session-level error): the others are healthy and stay open.
+        case session
+        /// The error alone cannot tell (MySQL's 2013 is both a read timeout and a connection the server closed): the
+        /// pool checks one idle session (ping) and closes them all only if that one is dead too.
+        case unsure
+        /// The server went away (EOF, reset, refused): every idle session to it is dead too.
+        case server
+    }
+
     public let kind: Kind
     public let message: String
     /// The connection is gone (server restarted, network cut, timeout): the session must be discarded.
     public let lost: Bool
+    /// For a lost connection: whether the server is gone too (see Reach).
+    public let reach: Reach
 
-    public init(_ kind: Kind, _ message: String, lost: Bool = false) {
+    public init(_ kind: Kind, _ message: String, lost: Bool = false, reach: Reach = .server) {
         self.kind = kind
         self.message = message
         self.lost = lost
+        self.reach = reach
     }
 
     public var description: String { message }

@@ -15,4 +15,12 @@ public protocol SQLSession: AnyObject {
 
     /// Closes the client connection (the session is not used afterwards).
     func close()
+
+    /// Whether the server still answers on this session (one round trip); asked after an error of reach `.unsure`.
+    func ping() -> Bool
+}
+
+extension SQLSession {
+    /// A driver whose errors are never `.unsure` needs no ping.
+    public func ping() -> Bool { true }
 }

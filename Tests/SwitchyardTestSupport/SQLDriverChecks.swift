@@ -13,13 +13,44 @@ public struct SQLDriverChecks {
     public let sessionIdSQL: String
     /// The `servers.sh` name of the server.
     public let serverName: String
+    /// The log lines of the server the driver runs in, so far.
+    public let messages: () -> [String]
+    /// SQL that holds its session about 100 ms.
+    var sleepSQL: String { serverName == "mysql" ? "SELECT SLEEP(0.1)" : "SELECT pg_sleep(0.1)" }
 
-    public init(api: DBAPI, url: String, createTable: @escaping (String) -> String, sessionIdSQL: String, serverName: String) {
+    public init(api: DBAPI, url: String, createTable: @escaping (String) -> String, sessionIdSQL: String, serverName: String,
+                messages: @escaping () -> [String] = { [] }) {
         self.api = api
         self.url = url
         self.createTable = createTable
         self.sessionIdSQL = sessionIdSQL
         self.serverName = serverName
+        self.messages = messages
+    }
+
+    /// This call's server-side session id.
+    func sessionId(_ db: DBConn) -> Int64? { Self.sessionId(db, sessionIdSQL) }
+
+    static func sessionId(_ db: DBConn, _ sql: String) -> Int64? {
+        if case .int(let id)? = db.raw(sql).rows.first?.first { return id }
+        return nil
+    }
+
+    /// Queries from several threads at once until the pool holds at least `n` sessions; their ids. Each thread
+    /// holds its session 100 ms (`sleepSQL`) so that the calls overlap.
+    func poolOf(_ n: Int, _ db: DBConn) -> Set<Int64> {
+        let ids = LockedBox<Set<Int64>>([])
+        let sql = sessionIdSQL, sleep = sleepSQL
+        XCTAssertTrue(TestServers.waitUntil(20) {
+            OnThreads.run(n + 1) { _ in
+                for _ in 0..<3 {
+                    _ = db.raw(sleep)
+                    if let id = Self.sessionId(db, sql) { ids.update { $0.insert(id) } }
+                }
+            }
+            return ids.get().count >= n
+        }, "the pool never held \(n) sessions")
+        return ids.get()
     }
 
     public static let OK = Int64(SY_DB_OK.rawValue), E_CONNECT = Int64(SY_DB_E_CONNECT.rawValue)
@@ -173,15 +204,9 @@ public struct SQLDriverChecks {
     public func reconnectAfterRestartWithSeveralSessions() throws {
         let db = try connect()
         defer { db.close() }
-        let sql = sessionIdSQL
-        let ids = LockedBox<Set<Int64>>([])
         // Threads querying at once until the pool holds at least two sessions (a retry on the second dead one failed).
-        XCTAssertTrue(TestServers.waitUntil(20) {
-            DispatchQueue.concurrentPerform(iterations: 6) { _ in
-                for _ in 0..<20 { if case .int(let id)? = db.raw(sql).rows.first?.first { ids.update { $0.insert(id) } } }
-            }
-            return ids.get().count >= 2
-        }, "the pool never held two sessions")
+        let before = poolOf(2, db)
+        let mark = messages().count
         try TestServers.control("restart", serverName)
         // A transaction first: its BEGIN finds a dead session and starts again on a fresh one.
         var inside = DBResult(rc: 0, rows: [], code: 0, message: "")
@@ -192,6 +217,53 @@ public struct SQLDriverChecks {
             let r = db.raw("SELECT \(n)")
             XCTAssertEqual(r.rows, [[.int(Int64(n))]], "call \(n) after the restart: \(r.message)")
         }
+        // The first dead session found closed the other idle ones with it (the server is gone): one line, not one
+        // per session, and the calls since then ran on one new session.
+        let lost = messages().dropFirst(mark).filter { $0.contains("connection lost") }
+        XCTAssertEqual(lost.count, 1, lost.joined(separator: "\n"))
+        let after = Set((1...3).compactMap { _ in sessionId(db) })
+        XCTAssertEqual(after.count, 1, "\(after)")
+        XCTAssertTrue(after.isDisjoint(with: before), "\(after) reused a session of \(before)")
+    }
+
+    /// A query that hits the driver's timeout loses its own session only: the other idle sessions are healthy and
+    /// stay open (closing them would make every worker reconnect), unlike after a restart.
+    /// `liveSessionsSQL`: the ids of the sessions open on the server.
+    public func queryTimeoutKeepsTheOtherSessions(slowSQL: String, liveSessionsSQL: String) throws {
+        let db = try connect()
+        defer { db.close() }
+        let before = poolOf(3, db)
+        XCTAssertNotEqual(db.raw(slowSQL).code, Self.OK, "the slow query was not cut short")
+        // The next call takes a session opened before the timeout, not a new one.
+        let next = sessionId(db)
+        XCTAssertTrue(next.map { before.contains($0) } ?? false, "\(String(describing: next)) not in \(before)")
+        let live = Set(db.raw(liveSessionsSQL).rows.compactMap { row -> Int64? in
+            if case .int(let id)? = row.first { return id }
+            return nil
+        })
+        XCTAssertGreaterThanOrEqual(before.intersection(live).count, before.count - 1, "\(before) vs \(live)")
+    }
+
+    /// An outage first met by a transaction is reported as one met by a query: "cannot connect" and "disconnected"
+    /// (the driver's connection event), then "connected again" when a transaction works again.
+    public func transactionReportsAnOutage() throws {
+        let db = try connect()
+        defer { db.close() }
+        XCTAssertEqual(db.raw("SELECT 1").rows, [[.int(1)]])
+        let mark = messages().count
+        try TestServers.control("stopone", serverName)
+        var down = true
+        defer { if down { try? TestServers.control("startone", serverName) } }
+        let tx = db.transaction { _ in 0 }
+        XCTAssertEqual(tx.code, Self.E_CONNECT, tx.message)
+        var lines = messages().dropFirst(mark)
+        XCTAssertTrue(lines.contains { $0.contains("cannot connect") }, lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.contains { $0.hasSuffix("disconnected") }, lines.joined(separator: "\n"))
+        try TestServers.control("startone", serverName)
+        down = false
+        XCTAssertTrue(TestServers.waitUntil(20) { db.transaction { c in c.raw("SELECT 1").rows.isEmpty ? 1 : 0 }.rc == 0 })
+        lines = messages().dropFirst(mark)
+        XCTAssertTrue(lines.contains { $0.hasSuffix("connected again") }, lines.joined(separator: "\n"))
     }
 
     /// A query that runs past the driver's timeout fails (it does not hang the worker), and the next call works.

@@ -249,6 +249,34 @@ final class CachedbRedisTests: XCTestCase {
         _ = try redisCLI(["DEL", k], db: 1)
     }
 
+    /// A nil element of a raw query's reply is an AVP with a NULL value, as OpenSIPS's AVP_VAL_NULL: the elements
+    /// after it keep their indexes, and a value the AVP held before the call is still there (not popped).
+    func testRawQueryNilElementKeepsItsPlace() throws {
+        let (h, p) = try endpoint()
+        let k = key("hmget")
+        _ = try redisCLI(["HSET", k, "a", "A", "c", "C"])
+        let cfg = writeTemp("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://\(h):\(p)/")
+            startup_route {
+                $avp(h) = "earlier";
+                cache_raw_query("redis", "HMGET \(k) a nope c", "$avp(h)");
+                xlog("L_NOTICE", "R mid $rc $(avp(h)[0]) $(avp(h)[1]) $(avp(h)[2]) $(avp(h)[3])\\n");
+                $avp(t) = "kept";
+                cache_raw_query("redis", "HMGET \(k) a nope", "$avp(t)");
+                xlog("L_NOTICE", "R end $rc $(avp(t)[0]) $(avp(t)[1]) $(avp(t)[2])\\n");
+            }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: cfg) }
+        let sy = BinaryRunner(args: ["-f", cfg])
+        try sy.start()
+        defer { sy.process.interrupt(); _ = sy.wait(timeout: 10) }
+        XCTAssertTrue(sy.waitFor("R end", timeout: 20), sy.output)
+        let lines = sy.lines.compactMap { l in l.range(of: "R ").map { String(l[$0.lowerBound...]) } }.filter { $0.hasPrefix("R ") }
+        XCTAssertEqual(lines, ["R mid 1 A <null> C earlier", "R end 1 A <null> kept"], sy.output)
+        _ = try redisCLI(["DEL", k])
+    }
+
     /// OpenSIPS's ftsearch_* parameters (column-oriented API only) are accepted, each with a line saying they have
     /// no effect, so an OpenSIPS config starts; a wrong type is still refused.
     func testFtsearchParametersAreAccepted() throws {
@@ -288,8 +316,44 @@ final class CachedbRedisTests: XCTestCase {
         _ = try redisCLI(["DEL", k + "x"])
     }
 
-    /// cachedb API 1.3 only appends raw_query_typed: the 1.2 table (96 bytes on 64-bit) is its unchanged prefix, so
-    /// a 1.2 backend still binds and its raw_query is used (strings only).
+    /// A command that hits query_timeout (a BLPOP on an empty list) drops its own link only: the other idle links
+    /// are healthy and stay open (dropping them would make every worker reconnect), unlike a server that is gone.
+    func testQueryTimeoutKeepsTheOtherLinks() throws {
+        let (h, p) = try endpoint()
+        let s = try InProcessServer("""
+            loadmodule "cachedb_redis.so"
+            modparam("cachedb_redis", "cachedb_url", "redis://\(h):\(p)/")
+            modparam("cachedb_redis", "query_timeout", 1000)
+            """)
+        defer { s.stop() }
+        let r = try s.cache(nil)
+        let ids = LockedBox<Set<String>>([])
+        let empty = key("empty")
+        // Threads that each hold a link 100 ms (a BLPOP that ends empty, well within query_timeout) overlap, so the
+        // pool opens several.
+        XCTAssertTrue(TestServers.waitUntil(20) {
+            OnThreads.run(4) { _ in
+                for _ in 0..<3 {
+                    _ = r.raw("BLPOP \(empty) 0.1")
+                    if let id = r.raw("CLIENT ID").1.first ?? nil { ids.update { $0.insert(id) } }
+                }
+            }
+            return ids.get().count >= 3
+        }, "the pool never held three links")
+        let before = ids.get()
+        XCTAssertEqual(r.raw("BLPOP \(key("blocked")) 5").0, SY_CACHEDB_ERROR.rawValue)
+        // The next command takes one of the links opened before the timeout, not a new one.
+        let next = r.raw("CLIENT ID")
+        XCTAssertEqual(next.0, SY_CACHEDB_OK.rawValue)
+        XCTAssertTrue(before.contains((next.1.first ?? nil) ?? "none"), "\(next.1) not in \(before)")
+        // And those links are still connected on the server's side.
+        let listed = try redisCLI(["CLIENT", "LIST"])
+        let open = before.filter { listed.contains("id=\($0) ") }
+        XCTAssertGreaterThanOrEqual(open.count, before.count - 1, listed)
+    }
+
+    /// cachedb API 1.3 only appends raw_query_typed: the 1.2 table (96 bytes on 64-bit) is its unchanged prefix
+    /// (a 1.2 backend driven by the 1.3 core: SwitchyardCoreTests' CachedbOlderMinorTests).
     func testCachedbABI13Layout() {
         XCTAssertEqual(MemoryLayout<sy_cachedb_api>.offset(of: \.module_open), 88)
         XCTAssertEqual(MemoryLayout<sy_cachedb_api>.offset(of: \.raw_query_typed), 96)

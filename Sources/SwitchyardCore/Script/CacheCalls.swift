@@ -95,12 +95,13 @@ final class CacheCallNode: CallNode, @unchecked Sendable {
             guard rc == 0 else { return -1 }
             if let output {
                 // Added last to first, as OpenSIPS does: each AVP value is pushed on top, so $avp(x) (index 0) is
-                // the reply's first element and $(avp(x)[n]) its n-th.
+                // the reply's first element and $(avp(x)[n]) its n-th. A nil element is an AVP with a NULL value (a
+                // push, not the script's `= NULL` pop), so the elements after it keep their indexes.
                 for v in values.reversed() {
                     switch v {
-                    case .str(let s): _ = output.set(ctx, .assign, .str(s))
-                    case .int(let n): _ = output.set(ctx, .assign, .int(Int(n))) // an integer AVP, as OpenSIPS
-                    case .null: _ = output.set(ctx, .assign, .null)
+                    case .str(let s): output.push(ctx, .str(s))
+                    case .int(let n): output.push(ctx, .int(Int(n))) // an integer AVP, as OpenSIPS
+                    case .null: output.push(ctx, .null)
                     }
                 }
             }

@@ -46,6 +46,12 @@ final class AVPPV: PVAccessor, @unchecked Sendable {
         return true
     }
 
+    /// Adds a value on top, NULL included (an AVP whose value is NULL, as OpenSIPS's AVP_VAL_NULL): a function's
+    /// output that keeps each element's position, where the script's `= NULL` pops.
+    func push(_ ctx: ScriptContext, _ value: Value) {
+        ctx.withAVP(slot) { $0.append(value) }
+    }
+
     override func set(_ ctx: ScriptContext, index: PVIndex, _ op: AssignOp, _ value: Value) -> Bool {
         ctx.withAVP(slot) { s in
             switch index {

@@ -82,6 +82,18 @@ public final class ResolvedPV: @unchecked Sendable {
     /// True for `$avp(name)` (with or without an index).
     var isAVP: Bool { accessor is AVPPV }
 
+    /// A function's output value: an AVP gets it added on top even when it is NULL (each element of a list keeps its
+    /// index, as OpenSIPS's add_avp), any other variable is assigned with `=`.
+    @discardableResult
+    func push(_ ctx: ScriptContext, _ value: Value) -> Bool {
+        guard writable else { return false }
+        if let avp = accessor as? AVPPV {
+            avp.push(ctx, value)
+            return true
+        }
+        return set(ctx, .assign, value)
+    }
+
     @discardableResult
     public func set(_ ctx: ScriptContext, _ op: AssignOp, _ value: Value) -> Bool {
         guard writable else { return false }
