@@ -112,12 +112,16 @@ enum StringTransforms {
             guard !padText.isEmpty, padText != "''", padText != "\"\"" else {
                 throw PVResolveError("fill transformation is a NOP, maybe use quotes?")
             }
+            // OpenSIPS takes the length as a literal only ("fill transformation does not allow PVs").
+            if case .pv = params[1] { throw PVResolveError("fill transformation does not allow variables") }
             let pad = Array(padText.utf8), len = params[1]
             return Transform(name: op) { v, ctx in
                 let b = bytes(v)
                 let want = len.int(ctx) ?? 0
                 var k = want - b.count
                 if k < 0 { return v }
+                // The result has to fit OpenSIPS's transformation buffer (TR_BUFFER_SIZE); a longer one fails.
+                if want > maxResult { return nil }
                 var fill: [UInt8] = []
                 if left {
                     let r = k % pad.count
@@ -131,10 +135,14 @@ enum StringTransforms {
         case "width":
             try need(1)
             let len = params[0]
+            if case .literal = len, let w = len.literalInt, w < 0 { throw PVResolveError("width negative") }
             return Transform(name: op) { v, ctx in
                 let b = bytes(v)
                 guard let w = len.int(ctx), w > 0 else { return nil }
-                return w <= b.count ? text(b.prefix(w)) : text(b + [UInt8](repeating: 32, count: w - b.count))
+                if w <= b.count { return text(b.prefix(w)) }
+                // OpenSIPS: "width cant be greater than buffer" (TR_BUFFER_SIZE - 1).
+                if w > maxResult { return nil }
+                return text(b + [UInt8](repeating: 32, count: w - b.count))
             }
         case "encode.hexa":
             return Transform(name: op) { v, _ in .str(bytes(v).map { String(format: "%02x", $0) }.joined()) }
@@ -261,31 +269,35 @@ enum StringTransforms {
         }
     }
 
-    /// A whole signed decimal ("12" → 12; "12a", "" → nil), as str2sint accepts.
+    /// OpenSIPS's TR_BUFFER_SIZE - 1: the longest result a padding transformation may build.
+    static let maxResult = 65535
+
+    /// A whole signed decimal ("12" → 12; "12a", "" → nil), as str2sint accepts, in C `int` arithmetic: it wraps
+    /// at 32 bits as OpenSIPS's does, and never traps on a long number.
     static func strictInt(_ s: String) -> Int? {
         var b = Array(s.utf8)[...]
         guard !b.isEmpty else { return nil }
-        var sign = 1
+        var sign: Int32 = 1
         if b.first == 45 { sign = -1; b.removeFirst() } else if b.first == 43 { b.removeFirst() }
-        var n = 0
+        var n: Int32 = 0
         for c in b {
             guard c >= 48 && c <= 57 else { return nil }
-            n = n &* 10 &+ Int(c - 48)
+            n = n &* 10 &+ Int32(c - 48)
         }
-        return sign * n
+        return Int(sign &* n)
     }
 
     /// The leading signed integer of a string, stopping at the first non-digit ("12ab" → 12, " 5" → 0, "x" → 0),
-    /// as `{s.int}` converts (str2sint's partial result, its error ignored).
+    /// as `{s.int}` converts (str2sint's partial result, its error ignored), wrapping at 32 bits as C `int` does.
     static func leadingInt(_ s: String) -> Int {
         var b = Array(s.utf8)[...]
-        var sign = 1
+        var sign: Int32 = 1
         if b.first == 45 { sign = -1; b.removeFirst() } else if b.first == 43 { b.removeFirst() }
-        var n = 0
+        var n: Int32 = 0
         for c in b {
             guard c >= 48 && c <= 57 else { break }
-            n = n &* 10 &+ Int(c - 48)
+            n = n &* 10 &+ Int32(c - 48)
         }
-        return sign * n
+        return Int(sign &* n)
     }
 }
