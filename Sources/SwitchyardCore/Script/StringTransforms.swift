@@ -185,6 +185,9 @@ enum StringTransforms {
             default: f = SHA512.sha512
             }
             return Transform(name: op) { v, _ in .str(Digests.hex(f(bytes(v)))) }
+        case "date2unix":
+            // An RFC 3261 Date header value ("Thu, 13 Jun 2024 12:48:00 GMT") as a UNIX timestamp; anything else fails.
+            return Transform(name: op) { v, _ in dateToUnix(str(v)).map { .int($0) } }
         case "crc32":
             return Transform(name: op) { v, _ in .str(String(Digests.crc32(bytes(v)), radix: 16)) }
         case "b64encode":
@@ -267,6 +270,26 @@ enum StringTransforms {
         case 65...70: return c - 55
         default: return nil
         }
+    }
+
+    /// SIP-date (rfc1123-date, always GMT: "Thu, 13 Jun 2024 12:48:00 GMT") to seconds since the epoch.
+    static func dateToUnix(_ s: String) -> Int? {
+        let w = s.split(separator: " ", omittingEmptySubsequences: true)
+        guard w.count == 6, w[0].count == 4, w[0].last == ",", w[5] == "GMT",
+              let day = Int(w[1]), (1...31).contains(day), let year = Int(w[3]), year >= 1970,
+              let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+                .firstIndex(where: { $0.caseInsensitiveEquals(String(w[2])) }) else { return nil }
+        let t = w[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard t.count == 3, t.allSatisfy({ $0.count == 2 }), let hh = Int(t[0]), let mm = Int(t[1]), let ss = Int(t[2]),
+              hh < 24, mm < 60, ss < 61 else { return nil }
+        // Days from the civil date (proleptic Gregorian), March-based year.
+        let y = mon < 2 ? year - 1 : year
+        let era = y / 400, yoe = y - era * 400
+        let mp = (mon + 10) % 12  // mon is 0-based
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return days * 86400 + hh * 3600 + mm * 60 + ss
     }
 
     /// OpenSIPS's TR_BUFFER_SIZE - 1: the longest result a padding transformation may build.

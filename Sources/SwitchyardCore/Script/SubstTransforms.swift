@@ -173,17 +173,35 @@ enum SubstTransforms {
                 return .int(priv ? 1 : 0)
             }
         case "matches":
+            // IPv4 or IPv6 on both sides (str2ip, then str2ip6); different families cannot be compared.
             guard let p = params.first else { throw PVResolveError("ip.matches needs a network ip/len") }
             return Transform(name: op) { v, ctx in
-                guard let s = v.stringForm, isIPv4(s) else { return nil }
-                let net = p.string(ctx)
-                guard let slash = net.firstIndex(of: "/"), let bits = Int(net[net.index(after: slash)...]),
-                      (0...32).contains(bits) else { return nil }
-                let base = String(net[..<slash])
-                guard isIPv4(base) else { return nil }
-                func u32(_ t: String) -> UInt32 { t.split(separator: ".").reduce(0) { $0 << 8 | UInt32($1)! } }
-                let mask: UInt32 = bits == 0 ? 0 : ~UInt32(0) << (32 - bits)
-                return .int(u32(s) & mask == u32(base) & mask ? 1 : 0)
+                guard let s = v.stringForm, let r = IPTransforms.matches(s, p.string(ctx)) else { return nil }
+                return .int(r ? 1 : 0)
+            }
+        case "pton":
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm, let b = IPTransforms.pton(s) else { return nil }
+                return .str(IPTransforms.packed(b))
+            }
+        case "ntop":
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm, let t = IPTransforms.ntoa(IPTransforms.unpacked(s)) else { return nil }
+                return .str(t)
+            }
+        case "family":
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm else { return nil }
+                switch IPTransforms.unpacked(s).count {
+                case 4: return .str("INET")
+                case 16: return .str("INET6")
+                default: return nil
+                }
+            }
+        case "resolve":
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm, !s.isEmpty, s.utf8.count < 65536 else { return nil }
+                return IPTransforms.resolve(s)
             }
         default:
             throw PVResolveError("unknown transformation ip.\(op)")
