@@ -6,10 +6,21 @@ import Darwin
 
 /// A From/To/Contact style value: `"Display" <uri>;params` or `uri;params`.
 public struct NameAddr: Sendable, Equatable {
+    /// The display name without its quotes (escapes left as written).
     public var display: String
     public var uri: String
     /// Header parameters after the URI (`tag=...`), without the leading ';'.
     public var params: String
+    /// The display name as written: a quoted one keeps its quotes (`"Alice"`, `""`), as OpenSIPS's parse_to
+    /// stores it and `$fn`/`$tn` return it; an unquoted one is its trimmed tokens. Empty when there is none.
+    public var rawDisplay: String = ""
+
+    public init(display: String, uri: String, params: String, rawDisplay: String = "") {
+        self.display = display
+        self.uri = uri
+        self.params = params
+        self.rawDisplay = rawDisplay
+    }
 
     public func param(_ name: String) -> String? {
         for p in params.split(separator: ";") {
@@ -72,6 +83,8 @@ public struct NameAddr: Sendable, Equatable {
         func s(_ r: Range<Int>) -> String { String(decoding: u[r], as: UTF8.self) }
         while i < u.count, Byte.isLWS(u[i]) { i += 1 }
         var display = ""
+        var raw = ""
+        var quoted = false
         // Quoted display name (may contain '<', ';', ',').
         if i < u.count, u[i] == Byte.quote {
             let ds = i + 1
@@ -79,13 +92,16 @@ public struct NameAddr: Sendable, Equatable {
             while i < u.count, u[i] != Byte.quote { if u[i] == Byte.backslash { i += 1 }; i += 1 }
             guard i < u.count else { return nil }
             display = s(ds..<i)
+            raw = s((ds - 1)..<(i + 1))
+            quoted = true
             i += 1
         }
         if let lt = u[i...].firstIndex(of: Byte.lt) {
-            if display.isEmpty {
+            if !quoted {
                 // An unquoted display name is tokens and whitespace only.
                 for c in u[i..<lt] where !(Byte.isToken(c) || Byte.isLWS(c)) { return nil }
                 display = s(i..<lt).trimmingWS()
+                raw = display
             } else {
                 for c in u[i..<lt] where !Byte.isLWS(c) { return nil }
             }
@@ -97,9 +113,9 @@ public struct NameAddr: Sendable, Equatable {
             while rest < u.count, Byte.isLWS(u[rest]) { rest += 1 }
             var params = ""
             if rest < u.count, u[rest] == Byte.semi { params = s((rest + 1)..<u.count) }
-            return NameAddr(display: display, uri: uri.trimmingWS(), params: params)
+            return NameAddr(display: display, uri: uri.trimmingWS(), params: params, rawDisplay: raw)
         }
-        guard display.isEmpty else { return nil }
+        guard !quoted else { return nil }
         // addr-spec form: parameters after ';' belong to the header.
         let semi = u[i...].firstIndex(of: Byte.semi) ?? u.count
         let uri = s(i..<semi).trimmingWS()

@@ -63,12 +63,12 @@ enum MessagePVs {
         msgPV(["fu", "from.uri"]) { m, _ in str(m.fromURI) }
         msgPV(["fU"]) { m, _ in uriPart(m.fromURI) { $0.user } }
         msgPV(["fd"]) { m, _ in uriPart(m.fromURI) { $0.host } }
-        msgPV(["fn"]) { m, _ in str(m.from.flatMap { $0.display.isEmpty ? nil : $0.display }) }
+        msgPV(["fn"]) { m, _ in str(m.from.flatMap { $0.rawDisplay.isEmpty ? nil : $0.rawDisplay }) }
         msgPV(["ft"]) { m, _ in str(m.fromTag) }
         msgPV(["tu", "to.uri"]) { m, _ in str(m.toURI) }
         msgPV(["tU"]) { m, _ in uriPart(m.toURI) { $0.user } }
         msgPV(["td"]) { m, _ in uriPart(m.toURI) { $0.host } }
-        msgPV(["tn"]) { m, _ in str(m.to.flatMap { $0.display.isEmpty ? nil : $0.display }) }
+        msgPV(["tn"]) { m, _ in str(m.to.flatMap { $0.rawDisplay.isEmpty ? nil : $0.rawDisplay }) }
         msgPV(["tt"]) { m, _ in str(m.toTag) }
         msgPV(["ci"]) { m, _ in str(m.callID) }
         msgPV(["cs"]) { m, _ in m.cseqNumber.map { .int($0) } ?? .null }

@@ -6,12 +6,21 @@ enum NameAddrTransforms {
     /// A To/From-style value: display name (quotes kept, as OpenSIPS's parser keeps them), URI, parameters.
     struct Parsed {
         var display = "", uri = "", params: [(String, String)] = [], paramsText = ""
+        /// OpenSIPS's `to_body.body.len`, what `{nameaddr.len}` returns (see `parse`).
+        var bodyLen = 0
     }
 
-    static func parse(_ text: String) -> Parsed? {
+    /// `last` is false for a body that a ',' ends in a list (the indexed form).
+    static func parse(_ text: String, last: Bool = true) -> Parsed? {
         var s = Substring(text.trimmingCharacters(in: .whitespaces))
         guard !s.isEmpty else { return nil }
         var p = Parsed()
+        // _parse_to starts the body at the first non-blank byte and ends it at the ';' of the header parameters
+        // (blanks before it included). Without parameters the end is the end of the buffer it parses, which is
+        // the value plus the CRLF tr_eval_nameaddr appends (so 2 more bytes than the value); in a list, a body that
+        // a ',' ends without parameters keeps a length of 0.
+        let lead = text.utf8.prefix { $0 == 32 || $0 == 9 }.count
+        p.bodyLen = last ? text.utf8.count - lead + 2 : 0
         var rest: Substring
         if s.first == "\"" {
             var i = s.index(after: s.startIndex)
@@ -32,7 +41,9 @@ enum NameAddrTransforms {
             rest = s[semi...]
         }
         let r = rest.trimmingCharacters(in: .whitespaces)
-        if r.hasPrefix(";") {
+        if r.hasPrefix(";"), let semi = rest.firstIndex(of: ";") {
+            // `rest` is a slice of the trimmed value, which starts at the body: the body is everything before ';'.
+            p.bodyLen = s.base.utf8.distance(from: s.base.startIndex, to: semi)
             p.paramsText = String(r.dropFirst()).trimmingCharacters(in: .whitespaces)
             for (k, v) in URITransforms.paramList(p.paramsText) {
                 var val = v ?? ""
@@ -45,20 +56,50 @@ enum NameAddrTransforms {
         return p
     }
 
-    static let nameaddr = TransformClass(name: "nameaddr") { op, params throws(PVResolveError) in
+    /// Splits a comma-separated list of name-addrs at the commas outside quotes and `<...>` (parse_multi_to).
+    static func split(_ text: String) -> [String] {
+        var out: [String] = [], cur: [UInt8] = []
+        var quoted = false, angle = false, escaped = false
+        for c in text.utf8 {
+            if escaped { escaped = false; cur.append(c); continue }
+            switch c {
+            case 92 where quoted: escaped = true
+            case 34 where !angle: quoted.toggle()
+            case 60 where !quoted: angle = true
+            case 62 where !quoted: angle = false
+            case 44 where !quoted && !angle:
+                out.append(String(decoding: cur, as: UTF8.self)); cur = []; continue
+            default: break
+            }
+            cur.append(c)
+        }
+        out.append(String(decoding: cur, as: UTF8.self))
+        return out
+    }
+
+    static let nameaddr = TransformClass(name: "nameaddr") { fullOp, params throws(PVResolveError) in
+        // Since OpenSIPS 3.4 an index may come first ({nameaddr.0.name}, {nameaddr.-1.uri}): the value is then a
+        // comma-separated list and the index picks one (negative counts from the end).
+        var op = fullOp
+        var pick: Int? = nil
+        if let dot = fullOp.firstIndex(of: "."), let n = Int(fullOp[..<dot]) {
+            pick = n
+            op = String(fullOp[fullOp.index(after: dot)...])
+        }
+        let index = pick
         @Sendable func parsed(_ v: Value) -> Parsed? {
             guard let s = v.stringForm, !s.isEmpty else { return nil }
-            return parse(s)
+            guard let index else { return parse(s) }
+            let items = split(s)
+            let i = index < 0 ? items.count + index : index
+            guard i >= 0, i < items.count else { return nil }
+            return parse(items[i], last: i == items.count - 1)
         }
         @Sendable func nonEmpty(_ s: String) -> Value { s.isEmpty ? .null : .str(s) }
         switch op.lowercased() {
         case "uri": return Transform(name: op) { v, _ in parsed(v).map { nonEmpty($0.uri) } }
         case "name": return Transform(name: op) { v, _ in parsed(v).map { nonEmpty($0.display) } }
-        case "len":
-            return Transform(name: op) { v, _ in
-                guard parsed(v) != nil, let s = v.stringForm else { return nil }
-                return .int(s.utf8.count)
-            }
+        case "len": return Transform(name: op) { v, _ in parsed(v).map { .int($0.bodyLen) } }
         case "params": return Transform(name: op) { v, _ in parsed(v).map { nonEmpty($0.paramsText) } }
         case "param":
             guard let p = params.first, case .literal(let name) = p else {
@@ -69,7 +110,7 @@ enum NameAddrTransforms {
                 parsed(v).map { pa in nonEmpty(pa.params.first { $0.0 == name }?.1 ?? "") }
             }
         default:
-            throw PVResolveError("unknown transformation nameaddr.\(op)")
+            throw PVResolveError("unknown transformation nameaddr.\(fullOp)")
         }
     }
 

@@ -101,7 +101,9 @@ final class AssignNode: StmtNode, @unchecked Sendable {
                 ctx.engine.log.error("\(location): '\(op.rawValue)' with a NULL operand on \(target.text)")
                 return -1
             }
-            guard let r = Arith.apply(bop, cur, v, ctx, location, rhsIsVariable: value is PVNode) else { return -1 }
+            // No `rhsIsVariable` here: OpenSIPS's do_assign concatenates only when neither side is an integer
+            // (PV_TYPE_INT), so `$var(s) += $var(n)` with n = 5 is "unsupported operand type(s)".
+            guard let r = Arith.apply(bop, cur, v, ctx, location) else { return -1 }
             if let t = ctx.trace { t.log(ScriptTrace.label(op), location, ctx) }
             return target.set(ctx, .colon, r) ? 1 : -1
         }
@@ -272,10 +274,15 @@ final class ExitNode: StmtNode, @unchecked Sendable {
     }
 }
 
+/// OpenSIPS's BREAK_T only raises the break flag and leaves do_action's initial `ret = E_BUG` (-5), which becomes
+/// the return code: a switch, while or for-each left by `break` ends with $rc = -5.
 final class BreakNode: StmtNode, @unchecked Sendable {
+    static let code = -5
+
     override func exec(_ ctx: ScriptContext) -> Int {
         ctx.flow = .breakLoop
-        return ctx.rc
+        ctx.rc = Self.code
+        return Self.code
     }
 }
 

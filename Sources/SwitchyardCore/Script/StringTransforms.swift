@@ -112,12 +112,16 @@ enum StringTransforms {
             guard !padText.isEmpty, padText != "''", padText != "\"\"" else {
                 throw PVResolveError("fill transformation is a NOP, maybe use quotes?")
             }
+            // OpenSIPS takes the length as a literal only ("fill transformation does not allow PVs").
+            if case .pv = params[1] { throw PVResolveError("fill transformation does not allow variables") }
             let pad = Array(padText.utf8), len = params[1]
             return Transform(name: op) { v, ctx in
                 let b = bytes(v)
                 let want = len.int(ctx) ?? 0
                 var k = want - b.count
                 if k < 0 { return v }
+                // The result has to fit OpenSIPS's transformation buffer (TR_BUFFER_SIZE); a longer one fails.
+                if want > maxResult { return nil }
                 var fill: [UInt8] = []
                 if left {
                     let r = k % pad.count
@@ -131,10 +135,14 @@ enum StringTransforms {
         case "width":
             try need(1)
             let len = params[0]
+            if case .literal = len, let w = len.literalInt, w < 0 { throw PVResolveError("width negative") }
             return Transform(name: op) { v, ctx in
                 let b = bytes(v)
                 guard let w = len.int(ctx), w > 0 else { return nil }
-                return w <= b.count ? text(b.prefix(w)) : text(b + [UInt8](repeating: 32, count: w - b.count))
+                if w <= b.count { return text(b.prefix(w)) }
+                // OpenSIPS: "width cant be greater than buffer" (TR_BUFFER_SIZE - 1).
+                if w > maxResult { return nil }
+                return text(b + [UInt8](repeating: 32, count: w - b.count))
             }
         case "encode.hexa":
             return Transform(name: op) { v, _ in .str(bytes(v).map { String(format: "%02x", $0) }.joined()) }
@@ -177,6 +185,9 @@ enum StringTransforms {
             default: f = SHA512.sha512
             }
             return Transform(name: op) { v, _ in .str(Digests.hex(f(bytes(v)))) }
+        case "date2unix":
+            // An RFC 3261 Date header value ("Thu, 13 Jun 2024 12:48:00 GMT") as a UNIX timestamp; anything else fails.
+            return Transform(name: op) { v, _ in dateToUnix(str(v)).map { .int($0) } }
         case "crc32":
             return Transform(name: op) { v, _ in .str(String(Digests.crc32(bytes(v)), radix: 16)) }
         case "b64encode":
@@ -261,31 +272,55 @@ enum StringTransforms {
         }
     }
 
-    /// A whole signed decimal ("12" → 12; "12a", "" → nil), as str2sint accepts.
+    /// SIP-date (rfc1123-date, always GMT: "Thu, 13 Jun 2024 12:48:00 GMT") to seconds since the epoch.
+    static func dateToUnix(_ s: String) -> Int? {
+        let w = s.split(separator: " ", omittingEmptySubsequences: true)
+        guard w.count == 6, w[0].count == 4, w[0].last == ",", w[5] == "GMT",
+              let day = Int(w[1]), (1...31).contains(day), let year = Int(w[3]), year >= 1970,
+              let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+                .firstIndex(where: { $0.caseInsensitiveEquals(String(w[2])) }) else { return nil }
+        let t = w[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard t.count == 3, t.allSatisfy({ $0.count == 2 }), let hh = Int(t[0]), let mm = Int(t[1]), let ss = Int(t[2]),
+              hh < 24, mm < 60, ss < 61 else { return nil }
+        // Days from the civil date (proleptic Gregorian), March-based year.
+        let y = mon < 2 ? year - 1 : year
+        let era = y / 400, yoe = y - era * 400
+        let mp = (mon + 10) % 12  // mon is 0-based
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return days * 86400 + hh * 3600 + mm * 60 + ss
+    }
+
+    /// OpenSIPS's TR_BUFFER_SIZE - 1: the longest result a padding transformation may build.
+    static let maxResult = 65535
+
+    /// A whole signed decimal ("12" → 12; "12a", "" → nil), as str2sint accepts, in C `int` arithmetic: it wraps
+    /// at 32 bits as OpenSIPS's does, and never traps on a long number.
     static func strictInt(_ s: String) -> Int? {
         var b = Array(s.utf8)[...]
         guard !b.isEmpty else { return nil }
-        var sign = 1
+        var sign: Int32 = 1
         if b.first == 45 { sign = -1; b.removeFirst() } else if b.first == 43 { b.removeFirst() }
-        var n = 0
+        var n: Int32 = 0
         for c in b {
             guard c >= 48 && c <= 57 else { return nil }
-            n = n &* 10 &+ Int(c - 48)
+            n = n &* 10 &+ Int32(c - 48)
         }
-        return sign * n
+        return Int(sign &* n)
     }
 
     /// The leading signed integer of a string, stopping at the first non-digit ("12ab" → 12, " 5" → 0, "x" → 0),
-    /// as `{s.int}` converts (str2sint's partial result, its error ignored).
+    /// as `{s.int}` converts (str2sint's partial result, its error ignored), wrapping at 32 bits as C `int` does.
     static func leadingInt(_ s: String) -> Int {
         var b = Array(s.utf8)[...]
-        var sign = 1
+        var sign: Int32 = 1
         if b.first == 45 { sign = -1; b.removeFirst() } else if b.first == 43 { b.removeFirst() }
-        var n = 0
+        var n: Int32 = 0
         for c in b {
             guard c >= 48 && c <= 57 else { break }
-            n = n &* 10 &+ Int(c - 48)
+            n = n &* 10 &+ Int32(c - 48)
         }
-        return sign * n
+        return Int(sign &* n)
     }
 }

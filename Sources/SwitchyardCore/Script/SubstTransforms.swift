@@ -72,15 +72,10 @@ final class SubstExpression: @unchecked Sendable {
         var pos = 0
         var matched = false
         var m = [regmatch_t](repeating: regmatch_t(), count: 10)
+        // One NUL-terminated copy per call; each search starts at an offset into it.
+        let cstr = bytes.map { CChar(bitPattern: $0) } + [0]
         while pos <= bytes.count {
-            let rc = bytes.withUnsafeBufferPointer { buf -> Int32 in
-                var cstr = Array(buf[pos...]) + [0]
-                return cstr.withUnsafeMutableBufferPointer { c in
-                    c.baseAddress!.withMemoryRebound(to: CChar.self, capacity: c.count) {
-                        regexec(&re, $0, 10, &m, pos > 0 ? REG_NOTBOL : 0)
-                    }
-                }
-            }
+            let rc = cstr.withUnsafeBufferPointer { c in regexec(&re, c.baseAddress! + pos, 10, &m, pos > 0 ? REG_NOTBOL : 0) }
             if rc != 0 { break }
             matched = true
             let so = pos + Int(m[0].rm_so), eo = pos + Int(m[0].rm_eo)
@@ -114,8 +109,14 @@ enum SubstTransforms {
         // The expression may hold ',' (the transformation splits its text on them): join the parts back.
         var compiled: SubstExpression? = nil
         if case .literal = p {
-            let text = params.map { if case .literal(let s) = $0 { return s } else { return "" } }.joined(separator: ",")
-            guard let e = SubstExpression(text) else { throw PVResolveError("re.subst: bad expression '\(text)'") }
+            var text = params.map { if case .literal(let s) = $0 { return s } else { return "" } }.joined(separator: ",")
+            // OpenSIPS's tr_parse_sparam ends the parameter at the first '}' without a backslash before it, so a
+            // quantifier has to be written \{2\}; a bare {2} leaves a truncated expression, refused here.
+            let b = Array(text.utf8)
+            if let close = b.indices.first(where: { b[$0] == 125 && ($0 == 0 || b[$0 - 1] != 92) }) {
+                text = String(decoding: b[..<close], as: UTF8.self)
+            }
+            guard let e = SubstExpression(unescapeBraces(text)) else { throw PVResolveError("re.subst: bad expression '\(text)'") }
             compiled = e
         }
         let fixed = compiled
@@ -123,12 +124,27 @@ enum SubstTransforms {
             guard let s = v.stringForm, !s.isEmpty else { return nil }
             let expr: SubstExpression
             if let f = fixed { expr = f } else {
-                guard let e = SubstExpression(p.string(ctx)) else { return nil }
+                guard let e = SubstExpression(unescapeBraces(p.string(ctx))) else { return nil }
                 expr = e
             }
             // No match leaves the value as it is.
             return expr.apply(s).map { .str($0) } ?? v
         }
+    }
+
+    /// tr_eval_re drops the backslash of `\{` and `\}` before compiling (they are escaped only for the
+    /// transformation parser); every other escape goes to the regex as written.
+    static func unescapeBraces(_ s: String) -> String {
+        guard s.utf8.contains(92) else { return s }
+        let b = Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count)
+        var i = 0
+        while i < b.count {
+            if b[i] == 92, i + 1 < b.count, b[i + 1] == 123 || b[i + 1] == 125 { out.append(b[i + 1]); i += 2; continue }
+            out.append(b[i]); i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func isIPv4(_ s: String) -> Bool {
@@ -157,17 +173,35 @@ enum SubstTransforms {
                 return .int(priv ? 1 : 0)
             }
         case "matches":
+            // IPv4 or IPv6 on both sides (str2ip, then str2ip6); different families cannot be compared.
             guard let p = params.first else { throw PVResolveError("ip.matches needs a network ip/len") }
             return Transform(name: op) { v, ctx in
-                guard let s = v.stringForm, isIPv4(s) else { return nil }
-                let net = p.string(ctx)
-                guard let slash = net.firstIndex(of: "/"), let bits = Int(net[net.index(after: slash)...]),
-                      (0...32).contains(bits) else { return nil }
-                let base = String(net[..<slash])
-                guard isIPv4(base) else { return nil }
-                func u32(_ t: String) -> UInt32 { t.split(separator: ".").reduce(0) { $0 << 8 | UInt32($1)! } }
-                let mask: UInt32 = bits == 0 ? 0 : ~UInt32(0) << (32 - bits)
-                return .int(u32(s) & mask == u32(base) & mask ? 1 : 0)
+                guard let s = v.stringForm, let r = IPTransforms.matches(s, p.string(ctx)) else { return nil }
+                return .int(r ? 1 : 0)
+            }
+        case "pton":
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm, let b = IPTransforms.pton(s) else { return nil }
+                return .str(IPTransforms.packed(b))
+            }
+        case "ntop":
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm, let t = IPTransforms.ntoa(IPTransforms.unpacked(s)) else { return nil }
+                return .str(t)
+            }
+        case "family":
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm else { return nil }
+                switch IPTransforms.unpacked(s).count {
+                case 4: return .str("INET")
+                case 16: return .str("INET6")
+                default: return nil
+                }
+            }
+        case "resolve":
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm, !s.isEmpty, s.utf8.count < 65536 else { return nil }
+                return IPTransforms.resolve(s)
             }
         default:
             throw PVResolveError("unknown transformation ip.\(op)")

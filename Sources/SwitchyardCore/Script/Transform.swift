@@ -32,13 +32,23 @@ enum TParam: Sendable {
         }
     }
 
+    /// The parameter as OpenSIPS's C `int` (`tp->v.n`, `v.ri`): a value past 32 bits wraps, as it does there, so
+    /// arithmetic on it in the transformations can never overflow (a script-controlled value must not trap).
     func int(_ ctx: ScriptContext) -> Int? {
         switch self {
-        case .literal(let s): return Int(s) ?? Int(s.trimmingCharacters(in: .whitespaces)) // trimming is slow: only when needed
+        case .literal: return literalInt
         case .pv(let p):
             let v = p.get(ctx)
-            return v.intForm ?? v.stringForm.flatMap { Int($0) }
+            if let n = v.intForm { return Int(Int32(truncatingIfNeeded: n)) }
+            return v.stringForm.flatMap { StringTransforms.strictInt($0) }
         }
+    }
+
+    /// A literal number, blanks around it allowed, wrapped to 32 bits (nil when it is not a number).
+    var literalInt: Int? {
+        guard case .literal(let s) = self else { return nil }
+        if let n = Int(s) { return Int(Int32(truncatingIfNeeded: n)) }  // fast path; trimming is slow
+        return StringTransforms.strictInt(s.trimmingCharacters(in: .whitespaces))
     }
 }
 
