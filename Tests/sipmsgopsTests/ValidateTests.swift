@@ -86,4 +86,24 @@ final class ValidateTests: MsgOpsTestCase {
         caller.send(head("CANCEL", "b-cancel") + "\r\nhello", to: p[0])
         XCTAssertTrue(sy.waitFor("b-cancel: rc=1 reason=[unset]"), sy.output)
     }
+
+    /// OpenSIPS skips the body checks for CANCEL requests only: a reply to a CANCEL is checked.
+    func testReplyToCancelIsChecked() throws {
+        let (sy, p) = try startSwitchyard(ports: 1) { Self.config(port: $0[0]) + """
+            route { exit; }
+            onreply_route {
+                $var(e) = "unset";
+                sipmsg_validate("", $var(e));
+                xlog("L_NOTICE", "$ci: reply rc=$rc reason=[$var(e)]\\n");
+                drop;
+            }
+            """ }
+        let peer = try UDPSocket()
+        peer.send(["SIP/2.0 200 OK", "Via: SIP/2.0/UDP 127.0.0.1:\(p[0]);branch=z9hG4bK-rc1",
+                   "Via: SIP/2.0/UDP 127.0.0.1:\(peer.port);branch=z9hG4bK-rc0", "From: <sip:a@127.0.0.1>;tag=a1",
+                   "To: <sip:b@127.0.0.1>;tag=b1", "Call-ID: r-cancel", "CSeq: 1 CANCEL", "Content-Type: text/plain",
+                   "", "hello"].joined(separator: "\r\n"), to: p[0])
+        XCTAssertTrue(sy.waitFor("r-cancel: reply rc=-5 reason=[invalid body - content length 0 different than actual body 5]"),
+                      sy.output)
+    }
 }
