@@ -21,7 +21,7 @@ public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafeP
 
 final class MaxFwdModule: Sendable {
     let host: PluginHost
-    /// OpenSIPS's default and upper bound (the largest Max-Forwards RFC 3261 allows a proxy to send on).
+    /// OpenSIPS's default and upper bound (MAXFWD_UPPER_LIMIT); a received value is at most 255 (RFC 3261 20.22).
     static let upperLimit = 256
     let maxLimit = Atomic<Int>(MaxFwdModule.upperLimit)
     init(host: PluginHost) { self.host = host }

@@ -15,8 +15,10 @@ extension RRModule {
         guard let me = local(ctx), let vars = v else { return -1 }
         let inDialog: Bool
         if case .some(.string(let t)) = host.varGet(ctx, vars.toTag), !t.isEmpty { inDialog = true } else { inDialog = false }
+        // OpenSIPS's is_myself (check_self): any listening socket or alias=, not only the receiving one.
         func mine(_ route: String) -> Bool {
-            RRModule.isMe(route, ip: me.ip, port: me.port) || RRModule.isMe(route, ip: me.viaHost, port: me.viaPort)
+            if let (h, p) = RRModule.hostPort(route), let ours = host.sipIsMyself(ctx, host: h, port: p) { return ours }
+            return RRModule.isMe(route, ip: me.ip, port: me.port) || RRModule.isMe(route, ip: me.viaHost, port: me.viaPort)
         }
         if inDialog, let ruri = string(ctx, vars.ruri), mine("<\(ruri)>"), RRModule.param("gr", in: RRModule.uriParams(ruri) ?? "") == nil {
             return afterStrict(ctx, vars)
@@ -26,7 +28,7 @@ extension RRModule {
         let following = host.sipHeader(ctx, "Route", index: 1).flatMap { RRModule.splitRoutes($0).first }
         if mine(top) {
             if let params = RRModule.uri(of: top).flatMap(RRModule.uriParams), !params.isEmpty {
-                host.varSet(ctx, vars.routeParams, .string(params))
+                host.contextValueSet(ctx, RRState.routeParams, params)
             }
             remaining.removeFirst()
             if remaining.isEmpty {
@@ -69,7 +71,7 @@ extension RRModule {
             host.varSet(ctx, vars.ruri, .string(RRModule.maddrURI(last)))
         }
         if let ruri = string(ctx, vars.ruri), let params = RRModule.uriParams(ruri), !params.isEmpty {
-            host.varSet(ctx, vars.routeParams, .string(params))
+            host.contextValueSet(ctx, RRState.routeParams, params)
         }
         return 1
     }
@@ -139,22 +141,31 @@ extension RRModule {
         return String(rest[rest.index(after: semi)...])
     }
 
-    static func isMe(_ route: String, ip rawIP: String, port: Int64) -> Bool {
-        guard let u = uri(of: route) else { return false }
-        let ip = rawIP.hasPrefix("[") && rawIP.hasSuffix("]") ? String(rawIP.dropFirst().dropLast()) : rawIP
+    /// The host and port of a Route's URI; the port defaults to 5061 for sips or `;transport=tls` (OpenSIPS's
+    /// get_uri_port), else 5060.
+    static func hostPort(_ route: String) -> (String, Int)? {
+        guard let u = uri(of: route) else { return nil }
         var rest = Substring(u)
+        let secure = u.lowercased().hasPrefix("sips:")
+            || (uriParams(u).flatMap { param("transport", in: $0.lowercased()) } == "tls")
         if let c = rest.firstIndex(of: ":") { rest = rest[rest.index(after: c)...] }
         if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         let hostPort = rest.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
-        var host = hostPort, p: Int64 = 5060
+        let fallback = secure ? 5061 : 5060
         if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
-            host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+            let h = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
             let after = hostPort[hostPort.index(after: close)...]
-            if after.hasPrefix(":"), let n = Int64(after.dropFirst()) { p = n }
-        } else if let c = hostPort.lastIndex(of: ":") {
-            host = String(hostPort[..<c])
-            p = Int64(hostPort[hostPort.index(after: c)...]) ?? 5060
+            return (h, after.hasPrefix(":") ? Int(after.dropFirst()) ?? fallback : fallback)
         }
-        return host.lowercased() == ip.lowercased() && p == port
+        if let c = hostPort.lastIndex(of: ":") {
+            return (String(hostPort[..<c]), Int(hostPort[hostPort.index(after: c)...]) ?? fallback)
+        }
+        return hostPort.isEmpty ? nil : (hostPort, fallback)
+    }
+
+    static func isMe(_ route: String, ip rawIP: String, port: Int64) -> Bool {
+        guard let (host, p) = hostPort(route) else { return false }
+        let ip = rawIP.hasPrefix("[") && rawIP.hasSuffix("]") ? String(rawIP.dropFirst().dropLast()) : rawIP
+        return host.lowercased() == ip.lowercased() && Int64(p) == port
     }
 }

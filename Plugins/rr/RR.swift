@@ -13,20 +13,24 @@ import Synchronization
 @_cdecl("switchyard_plugin_entry")
 public func switchyardPluginEntry(_ raw: UnsafePointer<sy_host_api>?) -> UnsafePointer<sy_module_exports>? {
     guard let host = PluginHost(raw, module: "rr") else { return nil }
-    guard host.provides(\.sip_header_add) else {
-        host.log(.err, "this core has no SIP support (needs ABI 1.4)")
+    guard host.provides(\.sip_header_add), host.hasContextValues else {
+        host.log(.err, "this core lacks the SIP or per-context functions rr needs (ABI 1.14)")
         return nil
     }
     return RRModule(host: host).build().pointer // allocated once, never freed
 }
 
-/// Variables resolved at init. The per-message state (record-routed already, parameters waiting for record_route,
-/// the parameters of our Route) lives in AVPs, which the core resets for each message, as OpenSIPS keeps it in the
-/// message's processing context.
+/// Variables resolved at init.
 struct RRVars: Sendable {
     let ri: SYVar, rp: SYVar, proto: SYVar, du: SYVar, viaHost: SYVar, viaPort: SYVar, toTag: SYVar
     let fromTag: SYVar, origUser: SYVar, ruriUser: SYVar, ruri: SYVar
-    let done: SYVar, pending: SYVar, routeParams: SYVar
+}
+
+/// The per-message state (record-routed already, parameters waiting for record_route, the parameters of our Route):
+/// per-context values the core clears for each message and a failure route starts without, as OpenSIPS keeps them in
+/// the processing context (context_register_int/str). The script cannot see or change them.
+enum RRState {
+    static let done = "rr.done", pending = "rr.pending", routeParams = "rr.route_params"
 }
 
 final class RRModule: Sendable {
@@ -65,9 +69,7 @@ final class RRModule: Sendable {
                            du: try host.varParse("$du"), viaHost: try host.varParse("$socket_in(via_host)"),
                            viaPort: try host.varParse("$socket_in(via_port)"), toTag: try host.varParse("$tt"),
                            fromTag: try host.varParse("$ft"), origUser: try host.varParse("$oU"),
-                           ruriUser: try host.varParse("$rU"), ruri: try host.varParse("$ru"), done: try host.varParse("$avp(__rr_done)"),
-                           pending: try host.varParse("$avp(__rr_pending)"),
-                           routeParams: try host.varParse("$avp(__rr_route_params)"))
+                           ruriUser: try host.varParse("$rU"), ruri: try host.varParse("$ru"))
             vars.withLock { $0 = v }
         }
         return m.build()

@@ -8,8 +8,7 @@ extension RRModule {
     /// The parameters of the Route loose_route() found naming this proxy ("lr;ftag=a;nat=yes"); nil before
     /// loose_route, or when it had none.
     func routeParams(_ ctx: SYContext) -> String? {
-        guard let v else { return nil }
-        return string(ctx, v.routeParams)
+        host.contextValue(ctx, RRState.routeParams)
     }
 
     /// OpenSIPS compiles a regex parameter POSIX extended, case-insensitive, newline-sensitive.

@@ -22,6 +22,12 @@ extension SipMsgOps {
     /// duplicate, as OpenSIPS). 1 done, -1 when there is no such header.
     func listHeaderAddOption(_ call: FunctionCall) -> Int32 {
         let name = call.string(0), option = call.string(1)
+        // The first header lost all its options to list_hdr_remove_option: OpenSIPS rebuilds it as `Name: option`
+        // (list_hdr_add_val on an emptied header), at its place. Added lines cannot be edited here: a further option
+        // is one more such line there (the same list).
+        if host.contextValue(call.context, SipMsgOps.emptiedKey(name)) != nil {
+            return host.sipHeaderInsert(call.context, "\(name): \(option)", anchor: name, after: false) == 0 ? 1 : -1
+        }
         guard let value = host.sipHeader(call.context, name) else { return -1 }
         let options = SipMsgOps.listOptions(value)
         var new = value
@@ -32,6 +38,9 @@ extension SipMsgOps {
         }
         return host.sipHeaderSet(call.context, name, new) ? 1 : -1
     }
+
+    /// The per-message mark of a list header whose first occurrence list_hdr_remove_option emptied.
+    static func emptiedKey(_ name: String) -> String { "sipmsgops.emptied." + name.lowercased() }
 
     /// list_hdr_remove_option(hdr, option): the first matching option of each such header is removed (with its
     /// separator); a header left without options is removed. 1 when one was removed, -1 otherwise.
@@ -54,6 +63,7 @@ extension SipMsgOps {
             }
         }
         guard !changed.isEmpty else { return -1 }
+        if case .some(.none) = changed[0] { host.contextValueSet(ctx, SipMsgOps.emptiedKey(name), "1") }
         if changed.keys.allSatisfy({ $0 == 0 }), let first = changed[0] {
             // Only the first header: edited in place.
             if let v = first { host.sipHeaderSet(ctx, name, v) } else { host.sipHeaderRemove(ctx, name) }

@@ -9,7 +9,8 @@ import SwitchyardPluginKit
 /// 1 c=0.0.0.0 (RFC 2543), 2 a=sendonly/inactive (RFC 3264)).
 struct SDPStream: Sendable {
     var media = "", transport = ""
-    var payloads: [Substring] = []
+    /// The m= line's payload numbers: a set, as codec_exists looks each codec up (a datagram may list thousands).
+    var payloads: Set<Substring> = []
     var codecs: [(payload: String, name: String, clock: String?)] = []
     var hold = 0
 }
@@ -74,7 +75,7 @@ extension SipMsgOps {
                 var s = SDPStream()
                 if f.count > 0 { s.media = String(f[0]) }
                 if f.count > 2 { s.transport = String(f[2]) }
-                if f.count > 3 { s.payloads = Array(f[3...]) }
+                if f.count > 3 { s.payloads = Set(f[3...]) }
                 streams.append(s)
                 streamHasC = false; streamHold0 = false
             } else if line.hasPrefix("c=") {
@@ -104,7 +105,7 @@ extension SipMsgOps {
         guard let streams = sdpStreams(call.context) else { return -1 }
         let name = call.string(0), withClock = call.isPresent(1)
         for s in streams {
-            for c in s.codecs + SipMsgOps.staticCodecs where Text.equalFold(Substring(c.name), name) {
+            for c in [s.codecs, SipMsgOps.staticCodecs].joined() where Text.equalFold(Substring(c.name), name) {
                 if withClock && c.clock == nil { continue }
                 if s.payloads.contains(Substring(c.payload)) { return 1 }
             }
@@ -117,7 +118,7 @@ extension SipMsgOps {
         guard let streams = sdpStreams(call.context) else { return -1 }
         return withRegex(call, "codec_exists_re") { re in
             for s in streams {
-                for c in s.codecs + SipMsgOps.staticCodecs where s.payloads.contains(Substring(c.payload)) {
+                for c in [s.codecs, SipMsgOps.staticCodecs].joined() where s.payloads.contains(Substring(c.payload)) {
                     if regexec(&re, c.name, 0, nil, 0) == 0 { return 1 }
                 }
             }

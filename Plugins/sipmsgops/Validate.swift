@@ -30,6 +30,11 @@ extension SipMsgOps {
         }
     }
 
+    /// OpenSIPS's number for a transport (enum sip_protos), as its -4 reason prints it.
+    static func protoNumber(_ proto: String) -> Int {
+        ["udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6][proto.lowercased()] ?? 0
+    }
+
     /// A failed check: OpenSIPS's code and reason ("" where it gives none).
     struct Invalid: Error { let code: Int32; let reason: String }
 
@@ -57,14 +62,21 @@ extension SipMsgOps {
         guard info.callID else { throw Invalid(code: -3, reason: "message doesn't have callid") }
         let proto = read(ctx, v.proto) ?? "udp"
         if proto != "udp" && !has("Content-Length") {
-            throw Invalid(code: -4, reason: "message doesn't have Content Length header for proto \(proto)")
+            // OpenSIPS prints the number of msg->rcv.proto.
+            throw Invalid(code: -4, reason: "message doesn't have Content Length header for proto \(SipMsgOps.protoNumber(proto))")
         }
         let body = read(ctx, v.body) ?? ""
         let method = info.request ? info.method.uppercased() : info.cseqMethod.uppercased()
-        if method != "CANCEL" {
-            let declared = host.sipHeader(ctx, "Content-Length").flatMap { Int($0.trimmingSpaces()) } ?? 0
-            if declared != body.utf8.count {
-                throw Invalid(code: -5, reason: "invalid body - content length \(declared) different than actual body \(body.utf8.count)")
+        // OpenSIPS skips the body checks for CANCEL requests only (a reply to a CANCEL is checked).
+        if !(info.request && info.method.uppercased() == "CANCEL") {
+            // The core parses the body as exactly Content-Length bytes (it refuses a shorter one and drops what follows
+            // it), so only a body without the header can differ. $rb is text: its UTF-8 count is not the byte count of
+            // a binary body (invalid bytes become U+FFFD), so it is not compared when the header is there.
+            let length = host.sipHeader(ctx, "Content-Length")
+            let declared = length.flatMap { Int($0.trimmingSpaces()) } ?? 0
+            let actual = length != nil ? declared : body.utf8.count
+            if declared != actual {
+                throw Invalid(code: -5, reason: "invalid body - content length \(declared) different than actual body \(actual)")
             }
             if !body.isEmpty, flags.contains(.sdp), let type = read(ctx, v.contentType),
                SipMsgOps.mediaType(type).0 == "application/sdp", !SipMsgOps.sdpParses(body) {

@@ -34,8 +34,17 @@ public final class UDPSocket: @unchecked Sendable { // fd and port immutable aft
         send(text, to: &addr)
     }
 
+    /// Sends bytes as they are (a binary body, bytes that are not UTF-8).
+    public func send(bytes: [UInt8], to port: Int) {
+        var addr = Self.loopback(port: port)
+        send(bytes: bytes, to: &addr)
+    }
+
     public func send(_ text: String, to addr: inout sockaddr_in) {
-        let bytes = Array(text.utf8)
+        send(bytes: Array(text.utf8), to: &addr)
+    }
+
+    public func send(bytes: [UInt8], to addr: inout sockaddr_in) {
         _ = withUnsafePointer(to: &addr) { a in
             a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
                 bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }

@@ -58,4 +58,52 @@ final class ValidateTests: MsgOpsTestCase {
             """)
         XCTAssertEqual(status, 0, out)
     }
+
+    /// The body length is its bytes: a binary (non-UTF-8) body with the right Content-Length is valid. A body
+    /// without Content-Length is -5 (only over UDP can it come without); a CANCEL request skips the body checks.
+    func testBodyLengthInBytes() throws {
+        let (sy, p) = try startSwitchyard(ports: 1) { Self.config(port: $0[0]) + """
+            route {
+                $var(e) = "unset";
+                sipmsg_validate("", $var(e));
+                xlog("L_NOTICE", "$ci: rc=$rc reason=[$var(e)]\\n");
+                exit;
+            }
+            """ }
+        let caller = try UDPSocket()
+        func head(_ method: String, _ id: String) -> String {
+            ["\(method) sip:bob@127.0.0.1:\(p[0]) SIP/2.0", "Via: SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-\(id)",
+             "From: <sip:alice@127.0.0.1>;tag=a1", "To: <sip:bob@127.0.0.1>", "Call-ID: \(id)", "CSeq: 1 \(method)",
+             "Max-Forwards: 70", "Content-Type: application/isup"].joined(separator: "\r\n") + "\r\n"
+        }
+        let binary: [UInt8] = [0x01, 0xff, 0xfe, 0x80, 0x00, 0xc3]
+        caller.send(bytes: Array((head("INVITE", "b-bin") + "Contact: <sip:a@127.0.0.1>\r\nContent-Length: 6\r\n\r\n").utf8)
+                    + binary, to: p[0])
+        XCTAssertTrue(sy.waitFor("b-bin: rc=1 reason=[unset]"), sy.output)
+        caller.send(head("OPTIONS", "b-nocl") + "\r\nhello", to: p[0])
+        XCTAssertTrue(sy.waitFor("b-nocl: rc=-5 reason=[invalid body - content length 0 different than actual body 5]"),
+                      sy.output)
+        caller.send(head("CANCEL", "b-cancel") + "\r\nhello", to: p[0])
+        XCTAssertTrue(sy.waitFor("b-cancel: rc=1 reason=[unset]"), sy.output)
+    }
+
+    /// OpenSIPS skips the body checks for CANCEL requests only: a reply to a CANCEL is checked.
+    func testReplyToCancelIsChecked() throws {
+        let (sy, p) = try startSwitchyard(ports: 1) { Self.config(port: $0[0]) + """
+            route { exit; }
+            onreply_route {
+                $var(e) = "unset";
+                sipmsg_validate("", $var(e));
+                xlog("L_NOTICE", "$ci: reply rc=$rc reason=[$var(e)]\\n");
+                drop;
+            }
+            """ }
+        let peer = try UDPSocket()
+        peer.send(["SIP/2.0 200 OK", "Via: SIP/2.0/UDP 127.0.0.1:\(p[0]);branch=z9hG4bK-rc1",
+                   "Via: SIP/2.0/UDP 127.0.0.1:\(peer.port);branch=z9hG4bK-rc0", "From: <sip:a@127.0.0.1>;tag=a1",
+                   "To: <sip:b@127.0.0.1>;tag=b1", "Call-ID: r-cancel", "CSeq: 1 CANCEL", "Content-Type: text/plain",
+                   "", "hello"].joined(separator: "\r\n"), to: p[0])
+        XCTAssertTrue(sy.waitFor("r-cancel: reply rc=-5 reason=[invalid body - content length 0 different than actual body 5]"),
+                      sy.output)
+    }
 }

@@ -118,6 +118,11 @@
  *        their old data rather than drop a gateway while DNS is down). Documented (comment only):
  *        rt_sip_resolve at module init already uses the SIP core's cache. A 1.12 plugin loads
  *        unchanged.
+ *   1.14 appended sy_host_api.sip_is_myself (OpenSIPS's check_self: a host and port naming any
+ *        listening socket or alias=, for rr's loose_route) and ctx_value_set / ctx_value_get
+ *        (a per-context value a module keeps for the message being processed, invisible to the
+ *        script and not kept in snapshots: OpenSIPS's context_register_int/str, for rr's
+ *        "record-routed already" and add_rr_param state). A 1.13 plugin loads unchanged.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -137,7 +142,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 13
+#define SY_ABI_MINOR 14
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -1153,6 +1158,24 @@ typedef struct sy_host_api {
     int (*rt_sip_resolve_ex)(sy_runtime *rt, sy_str host, uint16_t port, sy_str proto, int is_sips,
                              struct sy_sip_resolved *out, uint32_t max, int *dns_failed);
     /* --- end of 1.13 --- */
+
+    /* --- 1.14: "myself" and per-context module values --- (check header.abi_minor >= 14 before use) */
+    /** 1 when host (a name or an IP, IPv6 with or without brackets) and port name one of the
+     *  listening sockets (its address, advertised name or port) or an alias= entry, as the script's
+     *  is_myself() and OpenSIPS's check_self; port 0 matches any port. proto is ignored (empty is
+     *  fine; kept for check_self's signature). 0 when not ours, -1 bad arguments.
+     *  (The context's thread.) */
+    int (*sip_is_myself)(sy_ctx *ctx, sy_str host, uint16_t port, sy_str proto);
+    /** Keeps value under key (both copied) for the context's current message: cleared when the
+     *  context moves to its next message, never seen by the script (no AVP, no avp_print), not
+     *  kept by sip_snapshot (a failure route's context starts without them, as a new processing
+     *  context in OpenSIPS). Prefix keys with the module name. value.s NULL removes the key.
+     *  Returns 0, -1 bad arguments. (The context's thread.) */
+    int (*ctx_value_set)(sy_ctx *ctx, sy_str key, sy_str value);
+    /** The value kept under key on the context into *out (valid until the next host call on ctx).
+     *  Returns 0, -1 no such key. (The context's thread.) */
+    int (*ctx_value_get)(sy_ctx *ctx, sy_str key, sy_str *out);
+    /* --- end of 1.14 --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

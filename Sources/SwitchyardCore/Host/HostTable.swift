@@ -212,6 +212,7 @@ enum HostTable {
         installLocalRoute(&h)
         installFailover(&h)
         installResolve(&h)
+        installMyself(&h)
         return h
     }
 }

@@ -33,13 +33,7 @@ enum MiscFunctions {
             },
             // is_myself(host[, port]): a listening socket's address or name, or an `alias`; no port: any port.
             def("is_myself", [str, int | opt]) { ctx, a in
-                let host = normalizedHost(a[0].value.stringForm ?? "")
-                let port = a[1].value.intForm ?? 0
-                if ctx.engine.sip?.isListening(host: host, port: port) == true { return 1 }
-                let alias = ctx.engine.aliases.contains { s in
-                    normalizedHost(s.host) == host && (port == 0 || s.port == nil || s.port == port)
-                }
-                return alias ? 1 : -1
+                isMyself(ctx, host: a[0].value.stringForm ?? "", port: a[1].value.intForm ?? 0) ? 1 : -1
             },
             def("force_rport", []) { ctx, _ in
                 ctx.message.via.forceRport = true
@@ -166,6 +160,16 @@ enum MiscFunctions {
             position += 1
         }
         log.info("---------------- END ALL AVPs ---------------")
+    }
+
+    /// is_myself(host[, port]): a listening socket's address or name, or an alias= entry; port 0 any (also ABI 1.14
+    /// sip_is_myself, rr's loose_route).
+    static func isMyself(_ ctx: ScriptContext, host rawHost: String, port: Int) -> Bool {
+        let host = normalizedHost(rawHost)
+        if ctx.engine.sip?.isListening(host: host, port: port) == true { return true }
+        return ctx.engine.aliases.contains { s in
+            normalizedHost(s.host) == host && (port == 0 || s.port == nil || s.port == port)
+        }
     }
 
     /// A host as compared with our sockets' names: lower case, IPv6 without brackets and in its canonical text

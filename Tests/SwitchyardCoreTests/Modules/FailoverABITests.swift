@@ -35,7 +35,10 @@ final class FailoverABITests: XCTestCase {
         let resolve = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_resolve))
         let ex = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_resolve_ex))
         XCTAssertEqual(ex, resolve + ptr)
-        XCTAssertEqual(MemoryLayout<sy_host_api>.size, ex + ptr)
-        XCTAssertEqual(SY_ABI_MINOR, 13)
+        let myself = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.sip_is_myself))
+        XCTAssertEqual(myself, ex + ptr)
+        // 1.14: sip_is_myself, ctx_value_set, ctx_value_get, the last entries.
+        XCTAssertEqual(MemoryLayout<sy_host_api>.size, myself + 3 * ptr)
+        XCTAssertEqual(SY_ABI_MINOR, 14)
     }
 }
