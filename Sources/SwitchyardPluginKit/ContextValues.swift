@@ -6,7 +6,9 @@ extension PluginHost {
     /// check_self). nil when the core is older than 1.14.
     public func sipIsMyself(_ ctx: SYContext, host: String, port: Int) -> Bool? {
         guard provides(\.sip_is_myself), let f = raw.pointee.sip_is_myself else { return nil }
-        return sy_str.with(host) { h in sy_str.with("") { p in f(ctx.raw, h, UInt16(clamping: port), p) } } == 1
+        // Out of range is no port at all, never clamped to 0 ("any port") or 65535.
+        guard let p16 = UInt16(exactly: port) else { return false }
+        return sy_str.with(host) { h in sy_str.with("") { p in f(ctx.raw, h, p16, p) } } == 1
     }
 
     /// True when the core keeps per-context module values (ABI 1.14).
