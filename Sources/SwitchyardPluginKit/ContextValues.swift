@@ -25,7 +25,8 @@ extension PluginHost {
         } == 0
     }
 
-    /// The value kept under `key` for the context's current message; nil when none.
+    /// The value kept under `key` for the context's current message; nil when none. The core keeps raw bytes; this
+    /// reads them as UTF-8 (a value set from a String reads back unchanged).
     public func contextValue(_ ctx: SYContext, _ key: String) -> String? {
         guard provides(\.ctx_value_get), let f = raw.pointee.ctx_value_get else { return nil }
         var out = sy_str()
