@@ -155,12 +155,21 @@ extension RRModule {
         if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
             let h = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
             let after = hostPort[hostPort.index(after: close)...]
-            return (h, after.hasPrefix(":") ? Int(after.dropFirst()) ?? fallback : fallback)
+            guard after.hasPrefix(":") else { return (h, fallback) }
+            return port(after.dropFirst()).map { (h, $0) }
         }
         if let c = hostPort.lastIndex(of: ":") {
-            return (String(hostPort[..<c]), Int(hostPort[hostPort.index(after: c)...]) ?? fallback)
+            return port(hostPort[hostPort.index(after: c)...]).map { (String(hostPort[..<c]), $0) }
         }
         return hostPort.isEmpty ? nil : (hostPort, fallback)
+    }
+
+    /// A URI's port: digits only, 1...65535 (OpenSIPS's parse_uri refuses anything else), so a Route with `:0`,
+    /// `:-1` or `:99999` is never ours (0 would mean "any port" to sip_is_myself).
+    static func port(_ s: Substring) -> Int? {
+        guard !s.isEmpty, s.count <= 5, s.allSatisfy({ $0.isASCII && $0.isNumber }), let p = Int(s),
+              (1...65535).contains(p) else { return nil }
+        return p
     }
 
     static func isMe(_ route: String, ip rawIP: String, port: Int64) -> Bool {

@@ -6,7 +6,9 @@ extension PluginHost {
     /// check_self). nil when the core is older than 1.14.
     public func sipIsMyself(_ ctx: SYContext, host: String, port: Int) -> Bool? {
         guard provides(\.sip_is_myself), let f = raw.pointee.sip_is_myself else { return nil }
-        return sy_str.with(host) { h in sy_str.with("") { p in f(ctx.raw, h, UInt16(clamping: port), p) } } == 1
+        // Out of range is no port at all, never clamped to 0 ("any port") or 65535.
+        guard let p16 = UInt16(exactly: port) else { return false }
+        return sy_str.with(host) { h in sy_str.with("") { p in f(ctx.raw, h, p16, p) } } == 1
     }
 
     /// True when the core keeps per-context module values (ABI 1.14).
@@ -23,7 +25,8 @@ extension PluginHost {
         } == 0
     }
 
-    /// The value kept under `key` for the context's current message; nil when none.
+    /// The value kept under `key` for the context's current message; nil when none. The core keeps raw bytes; this
+    /// reads them as UTF-8 (a value set from a String reads back unchanged).
     public func contextValue(_ ctx: SYContext, _ key: String) -> String? {
         guard provides(\.ctx_value_get), let f = raw.pointee.ctx_value_get else { return nil }
         var out = sy_str()

@@ -105,6 +105,25 @@ final class RRTests: MsgOpsTestCase {
         XCTAssertEqual(Self.count(out, "lr-none: nat") + Self.count(out, "lr-none: upstream"), 0, out)
     }
 
+    /// A Route port outside 1...65535 or not digits is no port (OpenSIPS's parse_uri refuses it): such a Route to our
+    /// address is not ours (never "any port"), so loose_route keeps it and routes to it.
+    func testLooseRouteBadPortIsNotOurs() throws {
+        let (sy, p) = try startSwitchyard(ports: 2) { Self.config(port: $0[0]) + """
+            loadmodule "rr.so"
+            route {
+                $var(lr) = loose_route();
+                xlog("L_NOTICE", "$ci: lr=$var(lr) du=$du\\n");
+                exit;
+            }
+            """ }
+        let caller = try UDPSocket()
+        for (i, port) in ["-1", "0", "99999", "5x"].enumerated() {
+            caller.send(Self.request("BYE", proxy: p[0], local: caller.port, callID: "bad-port-\(i)", toTag: ";tag=b1",
+                                     headers: ["Route: <sip:127.0.0.1:\(port);lr>"]), to: p[0])
+            XCTAssertTrue(sy.waitFor("bad-port-\(i): lr=1 du=sip:127.0.0.1:\(port);lr"), sy.output)
+        }
+    }
+
     /// OpenSIPS's fixups: is_direction needs append_fromtag and a known direction; check_route_param a regex.
     func testStartupChecks() throws {
         let head = Self.config(port: LocalPorts.freePorts(1)[0]) + "loadmodule \"rr.so\"\n"

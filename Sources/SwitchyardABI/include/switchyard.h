@@ -120,8 +120,8 @@
  *        unchanged.
  *   1.14 appended sy_host_api.sip_is_myself (OpenSIPS's check_self: a host and port naming any
  *        listening socket or alias=, for rr's loose_route) and ctx_value_set / ctx_value_get
- *        (a per-context value a module keeps for the message being processed, invisible to the
- *        script and not kept in snapshots: OpenSIPS's context_register_int/str, for rr's
+ *        (a per-context value, raw bytes, a module keeps for the message being processed, invisible
+ *        to the script and not kept in snapshots: OpenSIPS's context_register_int/str, for rr's
  *        "record-routed already" and add_rr_param state). A 1.13 plugin loads unchanged.
  */
 #ifndef SWITCHYARD_H
@@ -1162,18 +1162,30 @@ typedef struct sy_host_api {
     /* --- 1.14: "myself" and per-context module values --- (check header.abi_minor >= 14 before use) */
     /** 1 when host (a name or an IP, IPv6 with or without brackets) and port name one of the
      *  listening sockets (its address, advertised name or port) or an alias= entry, as the script's
-     *  is_myself() and OpenSIPS's check_self; port 0 matches any port. proto is ignored (empty is
-     *  fine; kept for check_self's signature). 0 when not ours, -1 bad arguments.
-     *  (The context's thread.) */
+     *  is_myself() and OpenSIPS's check_self; port 0 matches any port (a caller holding a URI port
+     *  of 0 or out of 1..65535 has no port: it must not pass 0 for it). host and proto are borrowed
+     *  for the call only (not NUL-terminated, not kept). proto is ignored (empty or NULL is fine;
+     *  kept for check_self's signature). Returns 1 ours, 0 not ours, -1 bad arguments (NULL ctx,
+     *  NULL or empty host). (The context's thread.) */
     int (*sip_is_myself)(sy_ctx *ctx, sy_str host, uint16_t port, sy_str proto);
-    /** Keeps value under key (both copied) for the context's current message: cleared when the
-     *  context moves to its next message, never seen by the script (no AVP, no avp_print), not
-     *  kept by sip_snapshot (a failure route's context starts without them, as a new processing
-     *  context in OpenSIPS). Prefix keys with the module name. value.s NULL removes the key.
-     *  Returns 0, -1 bad arguments. (The context's thread.) */
+    /** Keeps value under key for the context's current message. key and value are borrowed for the
+     *  call and copied as raw bytes (any bytes, NUL and invalid UTF-8 included; get returns them
+     *  unchanged). key must be non-empty; prefix it with the module name ("rr.done"). Setting a
+     *  key again replaces its value; value.s NULL removes the key (0 also when there was none);
+     *  value.s non-NULL with len 0 keeps an empty value. Lifetime: cleared when the context moves
+     *  to its next message; never seen by the script (no AVP, no avp_print); not kept by
+     *  sip_snapshot (a failure route's context starts without them, as a new processing context in
+     *  OpenSIPS); not saved or restored by sip_msg_save / sip_msg_restore, so the branch routes of
+     *  one request, run on one context, share them (rr's record_route() in a branch_route applies
+     *  to the first branch only). Limits: none on size or count, but meant for a few small values
+     *  per message (a list searched in order). Returns 0 stored (or removed), -1 bad arguments
+     *  (NULL ctx, NULL or empty key). (The context's thread.) */
     int (*ctx_value_set)(sy_ctx *ctx, sy_str key, sy_str value);
-    /** The value kept under key on the context into *out (valid until the next host call on ctx).
-     *  Returns 0, -1 no such key. (The context's thread.) */
+    /** The value kept under key (borrowed for the call, non-empty, compared byte for byte) on the
+     *  context into *out: the exact bytes given to ctx_value_set, followed by a NUL not counted in
+     *  len; host memory, valid until the next host call on ctx (copy it to keep it). Returns 0
+     *  found, -1 no such key (*out untouched), -2 bad arguments (NULL ctx or out, NULL or empty
+     *  key). (The context's thread.) */
     int (*ctx_value_get)(sy_ctx *ctx, sy_str key, sy_str *out);
     /* --- end of 1.14 --- */
 } sy_host_api;

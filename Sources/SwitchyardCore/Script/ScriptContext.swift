@@ -62,8 +62,9 @@ public final class ScriptContext: @unchecked Sendable {
     /// The transaction layer's per-message slot (host ctx_slot_set): a pointer and how to release it.
     var slot: UnsafeMutableRawPointer?
     /// Values modules keep for the current message (ABI 1.14 ctx_value_set: rr's "record-routed already"): not AVPs,
-    /// so the script never sees them and no snapshot copies them. A few at most: a list.
-    var moduleValues: [(key: String, value: String)] = []
+    /// so the script never sees them and no snapshot copies them. Raw bytes as given (binary values round-trip).
+    /// A few at most: a list.
+    var moduleValues: [(key: [UInt8], value: [UInt8])] = []
     var slotRelease: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
     /// The message a plugin's pseudo-variable context last lent as bytes, parsed once (nil: it does not parse), by
     /// the bytes' address and length: the plugin keeps them in the slot, so the memo goes with the slot.

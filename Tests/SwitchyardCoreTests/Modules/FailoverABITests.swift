@@ -29,16 +29,12 @@ final class FailoverABITests: XCTestCase {
         XCTAssertEqual(MemoryLayout<sy_sip_resolved>.offset(of: \.proto), 48)
     }
 
-    /// ABI 1.13's rt_sip_resolve_ex comes right after rt_sip_resolve, the last entry of the table.
+    /// ABI 1.13's rt_sip_resolve_ex comes right after rt_sip_resolve (1.14's entries follow it: MyselfABITests).
     func testSIPResolveExFollowsSIPResolve() throws {
         let ptr = MemoryLayout<UnsafeRawPointer>.size
         let resolve = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_resolve))
         let ex = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_resolve_ex))
         XCTAssertEqual(ex, resolve + ptr)
-        let myself = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.sip_is_myself))
-        XCTAssertEqual(myself, ex + ptr)
-        // 1.14: sip_is_myself, ctx_value_set, ctx_value_get, the last entries.
-        XCTAssertEqual(MemoryLayout<sy_host_api>.size, myself + 3 * ptr)
-        XCTAssertEqual(SY_ABI_MINOR, 14)
+        XCTAssertGreaterThanOrEqual(MemoryLayout<sy_host_api>.size, ex + ptr)
     }
 }
