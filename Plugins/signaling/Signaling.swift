@@ -114,7 +114,7 @@ final class SignalingModule: Sendable {
             return 1
         }
         // Stateless, as sl's: an ACK is not answered but the call succeeds (the core adds a 3xx's destination set).
-        if isACK(ctx) { return 1 }
+        if host.sipIsACK(ctx) { return 1 }
         switch host.sipReply(ctx, code: code, reason: reason) {
         case 1: return 1
         case -1:
@@ -124,14 +124,5 @@ final class SignalingModule: Sendable {
             host.log(.err, "send_reply: failed to send the stateless reply")
             return -1
         }
-    }
-
-    /// The request is an ACK (from the core's parsed request line).
-    func isACK(_ ctx: SYContext) -> Bool {
-        guard host.provides(\.sip_info), let f = host.raw.pointee.sip_info else { return false }
-        var info = sy_sip_info()
-        guard f(ctx.raw, &info) == 0, info.is_request != 0 else { return false }
-        let m = info.method.bytes
-        return m.count == 3 && m[0] == UInt8(ascii: "A") && m[1] == UInt8(ascii: "C") && m[2] == UInt8(ascii: "K")
     }
 }

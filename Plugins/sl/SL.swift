@@ -74,7 +74,7 @@ final class SLModule: Sendable {
             host.log(.err, "sl_send_reply: invalid code \(code)")
             return -1
         }
-        if isACK(call.context) { return 1 }
+        if host.sipIsACK(call.context) { return 1 }
         let rc = host.sipReply(call.context, code: code, reason: reason)
         if rc == 1, let s = stats.withLock({ $0 }) {
             host.statUpdate(s.sent)
@@ -90,14 +90,5 @@ final class SLModule: Sendable {
             host.log(.err, "sl_send_reply: the reply could not be sent")
             return -1
         }
-    }
-
-    /// The request is an ACK (read from the core's parsed request line, no string made).
-    func isACK(_ ctx: SYContext) -> Bool {
-        guard host.provides(\.sip_info), let f = host.raw.pointee.sip_info else { return false }
-        var info = sy_sip_info()
-        guard f(ctx.raw, &info) == 0, info.is_request != 0 else { return false }
-        let m = info.method.bytes
-        return m.count == 3 && m[0] == UInt8(ascii: "A") && m[1] == UInt8(ascii: "C") && m[2] == UInt8(ascii: "K")
     }
 }

@@ -121,6 +121,16 @@ extension PluginHost {
         return body(UnsafeRawBufferPointer(start: out.s, count: out.s == nil ? 0 : out.len))
     }
 
+    /// True when the context runs on a received ACK request (read from the core's parsed request line, no string
+    /// made): sl and signaling never answer one, as OpenSIPS.
+    public func sipIsACK(_ ctx: SYContext) -> Bool {
+        guard provides(\.sip_info), let f = raw.pointee.sip_info else { return false }
+        var info = sy_sip_info()
+        guard f(ctx.raw, &info) == 0, info.is_request != 0 else { return false }
+        let m = info.method.bytes
+        return m.count == 3 && m[0] == UInt8(ascii: "A") && m[1] == UInt8(ascii: "C") && m[2] == UInt8(ascii: "K")
+    }
+
     /// True when the context runs on a received SIP message.
     public func sipHasMessage(_ ctx: SYContext) -> Bool {
         guard provides(\.sip_header_get), let f = raw.pointee.sip_header_get else { return false }
