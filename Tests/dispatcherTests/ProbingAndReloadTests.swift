@@ -107,7 +107,9 @@ final class ProbingAndReloadTests: XCTestCase {
             forward();
             """)
         // While 400 calls run, the table changes and ds_reload runs every 20 ms.
-        let stop = DispatchSemaphore(value: 0)
+        // Two semaphores: with one, the test's own wait could take back its stop signal, and the thread would go on
+        // reloading into the next test.
+        let stop = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
         let reloads = ReloadCounter()
         let t = Thread {
             var on = false
@@ -117,12 +119,12 @@ final class ProbingAndReloadTests: XCTestCase {
                                               : "DELETE FROM dispatcher WHERE destination = 'sip:127.0.0.1:\(u2)';")
                 if h.mi("ds_reload")?["result"]?.stringValue == "OK" { reloads.add() }
             }
-            stop.signal()
+            done.signal()
         }
         t.start()
         let (status, out) = try Sipp.uac(proxy: port, calls: 400, rate: 200, cwd: work)
         stop.signal()
-        _ = stop.wait(timeout: .now() + 5)
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "the reloading thread did not stop")
         XCTAssertEqual(status, 0, "calls failed during reloads:\n\(out.suffix(2000))")
         XCTAssertGreaterThan(reloads.value, 10)
         print("\(reloads.value) reloads during 400 calls, none lost")
