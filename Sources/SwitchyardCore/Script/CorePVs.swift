@@ -178,7 +178,8 @@ final class URIPartPV: PVAccessor, @unchecked Sendable {
 
 /// `$dd $dp $dP`: parts of the destination URI (`$du`); null without one. A missing port reads as the scheme's
 /// default, a missing transport as "udp" ("tls" for sips:), as OpenSIPS's pv_get_dsturi_attr. `$dd`/`$dp` write
-/// the part back into `$du`.
+/// the part back into `$du`. @unchecked Sendable: its only state is the `let` part, and the message it reads and
+/// writes belongs to the calling context (one thread), as for the other accessors here.
 final class DestURIPartPV: PVAccessor, @unchecked Sendable {
     enum Part { case host, port, proto }
     let part: Part

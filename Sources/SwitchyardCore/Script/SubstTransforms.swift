@@ -9,7 +9,8 @@ import Foundation
 /// separator (escaped with a backslash inside the parts); flags `i` (ignore case), `g` (every match), `s` (newline
 /// aware); `\0`..`\9` in the replacement are the match and its groups. POSIX extended syntax.
 final class SubstExpression: @unchecked Sendable {
-    // The compiled regex is read-only after init; glibc's regexec is safe on one regex from several threads.
+    // @unchecked Sendable: the compiled regex is written only by init and read-only after it (regexec takes it
+    // const; glibc's regexec is safe on one regex from several threads); the other fields are `let`.
     private var re = regex_t()
     private let replacement: [Piece]
     private let global: Bool
