@@ -63,11 +63,15 @@ enum MoreMessagePVs {
                 return .str(u.param("transport") ?? "udp")
             }
         }
-        // `$Au`: the user to account a request to: "user@domain" of the From URI (no credentials authorized here:
-        // that needs the auth module).
+        // `$Au`: the user to account a request to: the credentials' user ($au) when the request has some, else
+        // "user@domain" of the From URI.
         add("Au") { _, _ in
             ComputedPV { ctx in
-                guard let f = ctx.message.sip?.fromURI, let u = SIPURI(f), !u.user.isEmpty else { return .null }
+                guard let m = ctx.message.sip else { return .null }
+                if let c = DigestCredentials.of(m), let user = c.params["username"] {
+                    return .str(user.firstIndex(of: "@").map { String(user[..<$0]) } ?? user)
+                }
+                guard let f = m.fromURI, let u = SIPURI(f) else { return .null }
                 return .str(u.user + "@" + u.host)
             }
         }

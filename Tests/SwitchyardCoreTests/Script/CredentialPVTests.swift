@@ -59,7 +59,7 @@ final class CredentialPVTests: XCTestCase {
         let h = ScriptHarness("""
         route {
             xlog("hn=$(<auth>hdr_name) all=[$(<auth>hdr_name[*])] last=$(<auth>hdr_name[-1]) out=[$(<auth>hdr_name[9])]\\n");
-            xlog("oP=$(<auth>oP) oP0=$(<none>oP) Au=$(<auth>Au) argv=$argv(who) missing=$argv(nope)\\n");
+            xlog("oP=$(<auth>oP) oP0=$(<none>oP) Au=$(<auth>Au) Au0=$(<none>Au) argv=$argv(who) missing=$argv(nope)\\n");
             xlog("mi=$(<auth>mi) again=$(<auth>mi) other=$(<none>mi) first=$(<auth>mi)\\n");
             $ru_q = 700;
             xlog("ruq=$ru_q\\n");
@@ -73,7 +73,7 @@ final class CredentialPVTests: XCTestCase {
         h.run()
         XCTAssertEqual(h.output, [
             "hn=Via all=[Via, From, To, Call-ID, CSeq, Authorization, Content-Length] last=Content-Length out=[<null>]",
-            "oP=tcp oP0=tcp Au=alice@a.example argv=world missing=<null>",
+            "oP=tcp oP0=tcp Au=alice Au0=alice@a.example argv=world missing=<null>",
             "mi=1 again=1 other=2 first=3",
             "ruq=700",
             "ruq=-1",
