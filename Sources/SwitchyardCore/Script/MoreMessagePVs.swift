@@ -2,7 +2,8 @@ import Foundation
 import SwitchyardSIP
 
 /// `$ru_q`: the request-URI branch's q value in thousandths, -1 when unset (OpenSIPS's Q_UNSPECIFIED); writable
-/// with an integer, NULL unsets it.
+/// with an integer, NULL unsets it. @unchecked Sendable: it has no state; the message it reads and writes belongs to
+/// the calling context (one thread).
 final class RURIQPV: PVAccessor, @unchecked Sendable {
     override var writable: Bool { true }
     override func get(_ ctx: ScriptContext) -> Value { .int(ctx.message.ruriQ ?? -1) }
@@ -21,7 +22,7 @@ final class RURIQPV: PVAccessor, @unchecked Sendable {
 }
 
 /// `$hdr_name`: the names of the message's headers in order, as written; `$(hdr_name[n])` the n-th (negative from
-/// the last), `[*]` all of them.
+/// the last), `[*]` all of them. @unchecked Sendable: it has no state (it only reads the calling context's message).
 final class HeaderNamePV: PVAccessor, @unchecked Sendable {
     override var supportsIndex: Bool { true }
     override func get(_ ctx: ScriptContext) -> Value { get(ctx, index: 0) }

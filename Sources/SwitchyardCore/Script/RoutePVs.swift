@@ -5,8 +5,9 @@
 /// `$route` names a route with its type, as it is declared: `route` (the main request route), `route[name]`,
 /// `failure_route[name]`, `startup_route`, `event_route[E_NAME]`, ...; `$route.name` is the bare name, null for an
 /// unnamed top route.
+///
+/// @unchecked Sendable: its only state is the `let` flag; the stack it reads belongs to the calling context.
 final class RouteStackPV: PVAccessor, @unchecked Sendable {
-    // Immutable after startup.
     let full: Bool
     init(full: Bool) { self.full = full }
 
