@@ -36,6 +36,9 @@ struct SwitchyardCommand: ParsableCommand {
     @Option(name: .short, help: "Number of script workers (overrides udp_workers).")
     var n: Int?
 
+    @Option(name: .short, help: "A script option 'name=value', read with $argv(name); may be repeated.")
+    var o: [String] = []
+
     mutating func run() throws {
         // One malloc arena (brk, grown 128 kB at a time) instead of one per thread: a thread's own arena grows its heap
         // a page per mprotect call, and tm's WAIT table (5 s of transactions) filling made ~0.6 mprotect per stateful
@@ -68,6 +71,7 @@ struct SwitchyardCommand: ParsableCommand {
             throw ExitCode(report.ok ? 0 : 1)
         }
         let server = Server(configPath: path)
+        server.engine.argv = Self.scriptOptions(o)
         do {
             try server.prepare(ast: ast, checkOnly: c, logLevelOverride: level, workersOverride: n, parseErrors: diagnostics.errors)
         } catch {
@@ -88,6 +92,29 @@ struct SwitchyardCommand: ParsableCommand {
         }
         server.waitForStop()
         server.stop()
+    }
+
+    /// `-o name=value` options: an option without '=' or without a name is reported and skipped, and a repeated
+    /// name keeps its first value, as OpenSIPS does.
+    static func scriptOptions(_ options: [String]) -> [String: String] {
+        var out: [String: String] = [:]
+        for opt in options {
+            guard let eq = opt.firstIndex(of: "=") else {
+                FileHandle.standardError.write(Data("ERROR: -o \(opt): invalid option format - '=' char cannot be found\n".utf8))
+                continue
+            }
+            let name = String(opt[..<eq])
+            guard !name.isEmpty else {
+                FileHandle.standardError.write(Data("ERROR: -o \(opt): no option name specified\n".utf8))
+                continue
+            }
+            if out[name] != nil {
+                FileHandle.standardError.write(Data("WARNING: -o \(opt): option \(name) already given; the first value is kept\n".utf8))
+                continue
+            }
+            out[name] = String(opt[opt.index(after: eq)...])
+        }
+        return out
     }
 
     static func report(_ diags: [Diagnostic]) {

@@ -111,7 +111,9 @@ extension ScriptEngine {
         ctx.routeType = .error
         ctx.flow = .normal
         ctx.depth += 1
+        ctx.routeStack.append(route)
         _ = route.body.exec(ctx)
+        ctx.routeStack.removeLast()
         ctx.depth -= 1
         ctx.flow = ctx.flow == .exitScript ? .exitScript : savedFlow
         ctx.routeType = savedType

@@ -63,4 +63,13 @@ enum IPTransforms {
         guard let a = NameResolver.lookup(host, port: 0), let b = pton(a.ip), let t = ntoa(b) else { return .null }
         return .str(t)
     }
+
+    /// ip.resolve4 / ip.resolve6: as ip.resolve, but only an address of that family counts (an address literal of
+    /// the other family, or a name without such an address, is null).
+    static func resolve(_ host: String, family: Int32) -> Value {
+        if let b = pton(host) { return b.count == (family == AF_INET ? 4 : 16) ? ntoa(b).map { .str($0) } ?? .null : .null }
+        guard let a = NameResolver.lookupAll(host, port: 0).first(where: { Int32($0.family) == family }),
+              let b = pton(a.ip), let t = ntoa(b) else { return .null }
+        return .str(t)
+    }
 }

@@ -57,7 +57,7 @@ public final class ResolvedPV: @unchecked Sendable {
             // Reading [*] as a value gives the values joined with OpenSIPS's PV_FIELD_DELIM (", "), as pv_get_avp,
             // pv_get_hdr and the branch variables print them.
             let all = accessor.all(ctx)
-            v = all.isEmpty ? .null : .str(all.map(\.printed).joined(separator: ", "))
+            v = all.isEmpty ? .null : .str(all.map(\.printed).joined(separator: accessor.allSeparator))
         case .append?: v = .null
         }
         for t in transforms {

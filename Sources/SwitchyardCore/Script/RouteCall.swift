@@ -59,10 +59,12 @@ final class RouteCallNode: CallNode, @unchecked Sendable {
             return -1
         }
         ctx.frames.append(values)
+        ctx.routeStack.append(box)
         ctx.depth += 1
         ctx.returnValues.removeAll(keepingCapacity: true)
         let r = box.body.exec(ctx)
         ctx.depth -= 1
+        ctx.routeStack.removeLast()
         ctx.frames.removeLast()
         switch ctx.flow {
         case .returnRoute:

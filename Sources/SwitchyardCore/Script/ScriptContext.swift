@@ -5,6 +5,9 @@ public final class WorkerState: @unchecked Sendable {
     // Confined to the worker's own thread.
     public let rank: Int
     public var vars: [Value]
+    /// `$mi`: the last message given a number on this worker, and that number (see MoreMessagePVs).
+    weak var numberedMessage: SIPMessage?
+    var messageNumber = 0
 
     public init(rank: Int, varCount: Int) {
         self.rank = rank
@@ -59,6 +62,8 @@ public final class ScriptContext: @unchecked Sendable {
     /// script_trace() in force for this run (nil: off).
     var trace: ScriptTrace?
     var depth = 0
+    /// The routes being run, outermost first ($route): the top route, then each route() call.
+    var routeStack: [RouteBox] = []
     /// The transaction layer's per-message slot (host ctx_slot_set): a pointer and how to release it.
     var slot: UnsafeMutableRawPointer?
     /// Values modules keep for the current message (ABI 1.14 ctx_value_set: rr's "record-routed already"): not AVPs,

@@ -61,13 +61,17 @@ public final class ScriptEngine: @unchecked Sendable {
     public var cacheDirectory: CacheDirectory?
 
     /// Where raise_event sends events; set by the runtime. Returns <0 when the queue is full.
+    /// `-o name=value` command-line options, read by `$argv(name)`; set before the routes are resolved.
+    public var argv: [String: String] = [:]
+
     public var eventSink: (@Sendable (String, [(name: String, value: Value)]) -> Int)?
 
     public init(log: CoreLog) {
         self.log = log
-        for c in CorePVs.classes() + MessagePVs.classes() + BranchFieldPV.classes() { pvClasses[c.name] = c }
+        for c in CorePVs.classes() + MessagePVs.classes() + BranchFieldPV.classes() + RoutePVs.classes() + AuthPVs.classes()
+                + MoreMessagePVs.classes() { pvClasses[c.name] = c }
         for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv, NameAddrTransforms.nameaddr,
-                  NameAddrTransforms.via, SubstTransforms.re, SubstTransforms.ip] {
+                  NameAddrTransforms.via, SubstTransforms.re, SubstTransforms.ip, SDPTransforms.cls] {
             transformClasses[t.name] = t
         }
         for f in CoreFunctions.all() + BranchFunctions.all() + MiscFunctions.all() + SerialBranches.all() + BlacklistFunctions.all(blacklists) {
@@ -179,6 +183,8 @@ public final class ScriptEngine: @unchecked Sendable {
     @discardableResult
     public func run(_ route: RouteBox, _ ctx: ScriptContext) -> Int {
         ctx.flow = .normal
+        ctx.routeStack.append(route)
+        defer { ctx.routeStack.removeLast() }
         var r = route.body.exec(ctx)
         if ctx.flow == .returnRoute { r = ctx.returnCode }
         if ctx.flow == .exitScript { r = 0 }

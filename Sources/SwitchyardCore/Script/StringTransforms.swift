@@ -258,7 +258,10 @@ enum StringTransforms {
                 }
                 return text(o)
             }
+        case "eval":
+            return EvalTransform.make()
         default:
+            if let t = try HMAC.transform(op.lowercased(), params) { return t }
             throw PVResolveError("unknown transformation s.\(op)")
         }
     }

@@ -204,6 +204,12 @@ enum SubstTransforms {
                 guard let s = v.stringForm, !s.isEmpty, s.utf8.count < 65536 else { return nil }
                 return IPTransforms.resolve(s)
             }
+        case "resolve4", "resolve6":
+            let family = op.lowercased() == "resolve4" ? AF_INET : AF_INET6
+            return Transform(name: op) { v, _ in
+                guard let s = v.stringForm, !s.isEmpty, s.utf8.count < 65536 else { return nil }
+                return IPTransforms.resolve(s, family: family)
+            }
         default:
             throw PVResolveError("unknown transformation ip.\(op)")
         }
