@@ -419,12 +419,6 @@ final class TM: @unchecked Sendable {
         }
     }
 
-    /// A stateless forward of an ACK for which no transaction exists (the end-to-end ACK of a 2xx).
-    func forwardStateless(_ ctx: SYContext) -> Int32 {
-        let rc = core.forwardStateless(ctx)
-        return rc == 0 ? 1 : rc
-    }
-
     // MARK: local replies
 
     /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
