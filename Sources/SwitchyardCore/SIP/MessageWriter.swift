@@ -285,9 +285,12 @@ enum MessageWriter {
     /// whose Via is its first header sends X, then Record-Route). Our Via, when it goes at field k, follows them all.
     private static func emitBoundary(_ out: inout ByteWriter, _ edits: HeaderEdits, _ lines: [AnchoredLine], at k: Int,
                                      fieldCount: Int, flush: (inout ByteWriter) -> Void) {
+        // Most places have nothing: found without building anything.
+        @inline(__always) func at(_ a: AnchoredLine) -> Bool { (a.after && a.field == k - 1) || (!a.after && a.field == k) }
+        if k != 0 && k != fieldCount && !lines.contains(where: at) { return }
         var here: [(seq: Int, line: String)] = []
         if k == 0 { here += edits.numberedTop }
-        for a in lines where (a.after && a.field == k - 1) || (!a.after && a.field == k) { here.append((a.seq, a.line)) }
+        for a in lines where at(a) { here.append((a.seq, a.line)) }
         if k == fieldCount { here += edits.numberedBottom }
         guard !here.isEmpty else { return }
         flush(&out)
