@@ -123,6 +123,10 @@
  *        (a per-context value, raw bytes, a module keeps for the message being processed, invisible
  *        to the script and not kept in snapshots: OpenSIPS's context_register_int/str, for rr's
  *        "record-routed already" and add_rr_param state). A 1.13 plugin loads unchanged.
+ *   1.15 appended sy_host_api.rt_sip_ctx_open_reply: a script context on reply bytes a plugin
+ *        built itself (rt_sip_ctx_open_request's twin for replies), so tm runs the route named by
+ *        its local_reply_route modparam on every reply it generates. A 1.14 plugin loads
+ *        unchanged.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -142,7 +146,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 14
+#define SY_ABI_MINOR 15
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -1188,6 +1192,20 @@ typedef struct sy_host_api {
      *  key). (The context's thread.) */
     int (*ctx_value_get)(sy_ctx *ctx, sy_str key, sy_str *out);
     /* --- end of 1.14 --- */
+
+    /* --- 1.15: local replies through a script route --- (check header.abi_minor >= 15 before use) */
+    /** A new context of route kind route_kind (enum sy_route_kind; tm: SY_ROUTE_REQUEST, for its
+     *  local_reply_route) on a reply the plugin built itself: buf, len bytes, copied and parsed.
+     *  $rs/$rr are its status and reason, $hdr(...) and the other message variables read its
+     *  headers and body; no $ru or $du, no source address ($si null), no AVPs or flags. Header
+     *  edits made on it stay in the context (nothing builds them back: what was built is what a
+     *  plugin sends). Its per-worker variables are parent's when parent is given (same thread),
+     *  else fresh ones. Close it with sip_ctx_close on the same thread (save_to NULL). NULL if rt
+     *  is NULL or stopped, route_kind is unknown, or the bytes are not a SIP reply (a request
+     *  included). (Any thread.) */
+    sy_ctx *(*rt_sip_ctx_open_reply)(sy_runtime *rt, const char *buf, size_t len, uint32_t route_kind,
+                                     sy_ctx *parent);
+    /* --- end of 1.15 --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -190,19 +190,19 @@ enum MessageWriter {
             finish(&out, msg, b, stream: stream)
             return
         }
-        for line in edits.top { out.append(text: line); out.appendCRLF() }
+        let anchoredLines = edits.anchored
+        let anchored = !anchoredLines.isEmpty
+        // Without anchored lines the top lines are alone before the first field; with them, see emitBoundary.
+        if !anchored { for e in edits.numberedTop { out.append(text: e.line); out.appendCRLF() } }
         // Unchanged lines that follow each other in the received message are copied as one run.
         var run = 0..<0
         func flush(_ out: inout ByteWriter) {
             if !run.isEmpty { out.append(contentsOf: bytes(run)) }
             run = 0..<0
         }
-        let anchoredLines = edits.anchored
-        let anchored = !anchoredLines.isEmpty
+        let fieldCount = msg.fields.count
         for (i, f) in msg.fields.enumerated() {
-            if anchored { emitAnchored(&out, anchoredLines, field: i, after: false, flush: flush) }
-            // Runs after the field (every path below, `continue` included): its lines added after it.
-            defer { if anchored { emitAnchored(&out, anchoredLines, field: i, after: true, flush: flush) } }
+            if anchored { emitBoundary(&out, edits, anchoredLines, at: i, fieldCount: fieldCount, flush: flush) }
             if i == topViaIndex, let ourVia {
                 flush(&out)
                 ourVia.write(to: &out)
@@ -226,7 +226,11 @@ enum MessageWriter {
             }
         }
         flush(&out)
-        for line in edits.bottom { out.append(text: line); out.appendCRLF() }
+        if anchored {
+            emitBoundary(&out, edits, anchoredLines, at: fieldCount, fieldCount: fieldCount, flush: flush)
+        } else {
+            for e in edits.numberedBottom { out.append(text: e.line); out.appendCRLF() }
+        }
         finish(&out, msg, b, stream: stream)
     }
 
@@ -274,12 +278,24 @@ enum MessageWriter {
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.bodyRange]))
     }
 
-    /// The lines sip_header_insert anchored before (or after) field i, in the order they were added.
-    private static func emitAnchored(_ out: inout ByteWriter, _ lines: [AnchoredLine], field i: Int, after: Bool,
-                                     flush: (inout ByteWriter) -> Void) {
-        for a in lines where a.field == i && a.after == after {
-            flush(&out)
-            out.append(text: a.line)
+    /// The lines added at the place before field k (k == fieldCount: after the last field): the top lines (k = 0),
+    /// those anchored after field k - 1 and before field k, the bottom lines (k = fieldCount), in the order of the
+    /// calls that added them. OpenSIPS anchors all of these at one offset of the received message, and its lumps at
+    /// one offset keep the order they were made in (`insert_hf("X: 1\r\n", "Via"); record_route();` on a request
+    /// whose Via is its first header sends X, then Record-Route). Our Via, when it goes at field k, follows them all.
+    private static func emitBoundary(_ out: inout ByteWriter, _ edits: HeaderEdits, _ lines: [AnchoredLine], at k: Int,
+                                     fieldCount: Int, flush: (inout ByteWriter) -> Void) {
+        // Most places have nothing: found without building anything.
+        @inline(__always) func at(_ a: AnchoredLine) -> Bool { (a.after && a.field == k - 1) || (!a.after && a.field == k) }
+        if k != 0 && k != fieldCount && !lines.contains(where: at) { return }
+        var here: [(seq: Int, line: String)] = []
+        if k == 0 { here += edits.numberedTop }
+        for a in lines where at(a) { here.append((a.seq, a.line)) }
+        if k == fieldCount { here += edits.numberedBottom }
+        guard !here.isEmpty else { return }
+        flush(&out)
+        for e in here.sorted(by: { $0.seq < $1.seq }) {
+            out.append(text: e.line)
             out.appendCRLF()
         }
     }

@@ -21,9 +21,12 @@ struct HeaderEdits {
         var replaced: [(field: Int, value: [UInt8])] = []
         /// Field indexes not sent on.
         var removed: [Int] = []
-        /// Whole lines (no CRLF) to send first after the first line / last before the empty line.
-        var top: [String] = []
-        var bottom: [String] = []
+        /// Whole lines (no CRLF) to send first after the first line / last before the empty line, with the number of
+        /// the call that added each (lines at one place go out in call order, as OpenSIPS's lumps at one offset).
+        var top: [(seq: Int, line: String)] = []
+        var bottom: [(seq: Int, line: String)] = []
+        /// The number the next added line gets.
+        var nextSeq = 0
         /// Whole lines sent right before or after a field of the received message (ABI 1.11 sip_header_insert).
         var anchored: [AnchoredLine] = []
         /// Whole lines for the replies the core builds for this request (ABI 1.11 sip_reply_header_add).
@@ -36,6 +39,7 @@ struct HeaderEdits {
             removed = o.removed
             top = o.top
             bottom = o.bottom
+            nextSeq = o.nextSeq
             anchored = o.anchored
             replyLines = o.replyLines
         }
@@ -115,8 +119,11 @@ struct HeaderEdits {
         if !b.removed.contains(i) { b.removed.append(i) }
     }
 
-    var top: [String] { box?.top ?? [] }
-    var bottom: [String] { box?.bottom ?? [] }
+    var top: [String] { box?.top.map(\.line) ?? [] }
+    var bottom: [String] { box?.bottom.map(\.line) ?? [] }
+    /// Top and bottom lines with the number of the call that added each (AnchoredLine.seq counts with them).
+    var numberedTop: [(seq: Int, line: String)] { box?.top ?? [] }
+    var numberedBottom: [(seq: Int, line: String)] { box?.bottom ?? [] }
     var anchored: [AnchoredLine] { box?.anchored ?? [] }
     var replyLines: [String] {
         get { box?.replyLines ?? [] }
@@ -126,9 +133,23 @@ struct HeaderEdits {
         }
     }
 
-    mutating func addTop(_ line: String) { owned().top.append(line) }
-    mutating func addBottom(_ line: String) { owned().bottom.append(line) }
-    mutating func addAnchored(_ a: AnchoredLine) { owned().anchored.append(a) }
+    mutating func addTop(_ line: String) {
+        let b = owned()
+        b.top.append((b.nextSeq, line))
+        b.nextSeq += 1
+    }
+    mutating func addBottom(_ line: String) {
+        let b = owned()
+        b.bottom.append((b.nextSeq, line))
+        b.nextSeq += 1
+    }
+    mutating func addAnchored(_ a: AnchoredLine) {
+        let b = owned()
+        var a = a
+        a.seq = b.nextSeq
+        b.nextSeq += 1
+        b.anchored.append(a)
+    }
     mutating func addReplyLine(_ line: String) { owned().replyLines.append(line) }
 }
 
@@ -137,4 +158,12 @@ struct AnchoredLine {
     let field: Int
     let after: Bool
     let line: String
+    /// The number of the call that added it, set by HeaderEdits.addAnchored.
+    var seq = 0
+
+    init(field: Int, after: Bool, line: String) {
+        self.field = field
+        self.after = after
+        self.line = line
+    }
 }
