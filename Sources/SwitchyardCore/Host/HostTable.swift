@@ -213,6 +213,7 @@ enum HostTable {
         installFailover(&h)
         installResolve(&h)
         installMyself(&h)
+        installRewrite(&h)
         return h
     }
 }
