@@ -36,7 +36,7 @@ extension SipMsgOps {
 
     /// The application/sdp body as it stands, or nil (logged at debug) when the message has none.
     func currentSDP(_ ctx: SYContext) -> String? {
-        guard let type = read(ctx, v.contentType), SipMsgOps.mediaType(type).0 == "application/sdp",
+        guard let type = currentType(ctx), SipMsgOps.mediaType(type).0 == "application/sdp",
               let body = host.sipBody(ctx), !body.isEmpty else { return nil }
         return String(decoding: body, as: UTF8.self)
     }

@@ -5,7 +5,7 @@
 //   list_hdr_has_option  append_time  sipmsg_validate  codec_exists  codec_exists_re  stream_exists  is_audio_on_hold
 //   list_hdr_add_option  list_hdr_remove_option
 //   codec_delete  codec_delete_re  codec_delete_except_re  codec_move_up  codec_move_up_re  codec_move_down
-//   codec_move_down_re  stream_delete  change_reply_status (ABI 1.16)
+//   codec_move_down_re  stream_delete  change_reply_status  remove_body_part  add_body_part (ABI 1.16)
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -72,6 +72,8 @@ final class SipMsgOps: Sendable {
         }
         m.function("stream_delete", params: [.str], routes: any, fixup: re) { [self] in streamDelete($0) }
         m.function("change_reply_status", params: [.int, .str], routes: [.onReply]) { [self] in changeReplyStatus($0) }
+        m.function("remove_body_part", params: [opt, opt], routes: any) { [self] in removeBodyPart($0) }
+        m.function("add_body_part", params: [.str, .str, opt], routes: any) { [self] in addBodyPart($0) }
         m.function("sipmsg_validate", params: [opt, [.var, .optional]], routes: [.request, .onReply, .failure, .branch]) {
             [self] in sipmsgValidate($0)
         }
