@@ -127,6 +127,11 @@
  *        built itself (rt_sip_ctx_open_request's twin for replies), so tm runs the route named by
  *        its local_reply_route modparam on every reply it generates. A 1.14 plugin loads
  *        unchanged.
+ *   1.16 message text rewriting (OpenSIPS's textops replace/subst and sipmsgops codec_* and
+ *        change_reply_status): appended sy_host_api.sip_text_replace (bytes of the received header
+ *        lines replaced in what is sent on), sip_body_get and sip_body_set (the body sent on, with
+ *        its Content-Length), sip_status_set (a relayed reply's status line). A 1.15 plugin loads
+ *        unchanged.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -146,7 +151,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 15
+#define SY_ABI_MINOR 16
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -1206,6 +1211,37 @@ typedef struct sy_host_api {
     sy_ctx *(*rt_sip_ctx_open_reply)(sy_runtime *rt, const char *buf, size_t len, uint32_t route_kind,
                                      sy_ctx *parent);
     /* --- end of 1.15 --- */
+
+    /* --- 1.16: message text rewriting --- (check header.abi_minor >= 16 before use) */
+    /** Replaces len bytes at offset of the context's received message (offsets into the message
+     *  as received, the bytes $mb reads) with text (copied; may be empty, may hold line breaks) in
+     *  what is sent on: forward(), tm's relay, a relayed reply. The range must lie within the
+     *  header lines (after the first line, before the empty line ending them; a range over several
+     *  header lines is fine), touch no Via line (the core owns Via) and overlap no range replaced
+     *  before on this message (edits never see each other: each names received bytes, as OpenSIPS's
+     *  lumps). len 0 inserts text at offset. A header line the script removed (remove_hf) or whose
+     *  value it set (sip_header_set) is sent as that says, its replaced bytes ignored. Kept with the
+     *  header edits: sip_msg_save / sip_msg_restore save and roll them back alike. Returns 0,
+     *  -1 range outside the header lines or overlapping an earlier one, -2 no SIP message, -3 the
+     *  range touches a Via line. (The context's thread.) */
+    int (*sip_text_replace)(sy_ctx *ctx, uint32_t offset, uint32_t len, sy_str text);
+    /** The body the context's message will be sent on with: the last sip_body_set's, else the
+     *  received body (empty when none), into *out; host memory, valid until the next host call on
+     *  ctx, not NUL-terminated. Returns 0, -2 no SIP message. (The context's thread.) */
+    int (*sip_body_get)(sy_ctx *ctx, sy_str *out);
+    /** Replaces the body sent on with body (copied as raw bytes; len 0 sends no body). The
+     *  Content-Length sent is the new body's length: the received Content-Length line's value is
+     *  replaced (the name kept as written), or, when the message had none, a Content-Length line
+     *  is added last. Content-Type is not touched (set it with sip_header_set when the kind of
+     *  body changes). Setting again replaces the earlier body. Saved and restored with the
+     *  header edits. Returns 0, -2 no SIP message, -3 body.s NULL. (The context's thread.) */
+    int (*sip_body_set)(sy_ctx *ctx, sy_str body);
+    /** Replaces the status line of the reply the context routes (an onreply_route) in what is
+     *  relayed: "SIP/2.0 <code> <reason>" (reason copied; line breaks become spaces). The core and
+     *  tm keep deciding on the received code. Returns 0, -1 not a reply, -2 no SIP message, -3 code
+     *  outside 100..699. (The context's thread.) */
+    int (*sip_status_set)(sy_ctx *ctx, int code, sy_str reason);
+    /* --- end of 1.16 --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

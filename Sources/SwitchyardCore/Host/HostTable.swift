@@ -214,6 +214,7 @@ enum HostTable {
         installResolve(&h)
         installMyself(&h)
         installLocalReply(&h)
+        installRewrite(&h)
         return h
     }
 }

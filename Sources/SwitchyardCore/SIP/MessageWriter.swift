@@ -187,7 +187,7 @@ enum MessageWriter {
                 from = f.line.upperBound
             }
             out.append(contentsOf: bytes(from..<last.line.upperBound))
-            finish(&out, msg, b, stream: stream)
+            finish(&out, msg, b, stream: stream, body: nil)
             return
         }
         let anchoredLines = edits.anchored
@@ -201,6 +201,8 @@ enum MessageWriter {
             run = 0..<0
         }
         let fieldCount = msg.fields.count
+        let textEdits = edits.textEdits
+        let newBody = edits.body
         for (i, f) in msg.fields.enumerated() {
             if anchored { emitBoundary(&out, edits, anchoredLines, at: i, fieldCount: fieldCount, flush: flush) }
             if i == topViaIndex, let ourVia {
@@ -208,6 +210,13 @@ enum MessageWriter {
                 ourVia.write(to: &out)
             }
             if edits.isRemoved(i) && i != topViaIndex { flush(&out); continue }
+            if let newBody, f.kind == .contentLength {
+                flush(&out)
+                out.append(contentsOf: bytes(f.name))
+                out.append(text: ": \(newBody.count)")
+                out.appendCRLF()
+                continue
+            }
             if i != topViaIndex, edits.isReplaced(i) {
                 flush(&out)
                 appendReplaced(&out, f, b, edits, i)
@@ -218,6 +227,7 @@ enum MessageWriter {
                 appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
                 continue
             }
+            if !textEdits.isEmpty, appendTextEdited(&out, msg, b, textEdits, i, flush: flush) { continue }
             if run.upperBound == f.line.lowerBound && !run.isEmpty {
                 run = run.lowerBound..<f.line.upperBound
             } else {
@@ -231,7 +241,32 @@ enum MessageWriter {
         } else {
             for e in edits.numberedBottom { out.append(text: e.line); out.appendCRLF() }
         }
-        finish(&out, msg, b, stream: stream)
+        finish(&out, msg, b, stream: stream, body: newBody)
+    }
+
+    /// Field i with the received bytes sip_text_replace replaced (a replacement's text goes out with the field its
+    /// range starts in; the bytes of a range running into later fields are left out of those); false when no
+    /// replacement touches the field.
+    private static func appendTextEdited(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
+                                         _ edits: [TextReplacement], _ i: Int, flush: (inout ByteWriter) -> Void) -> Bool {
+        let line = msg.fields[i].line
+        let isLast = i == msg.fields.count - 1
+        // An edit belongs to the field its start lies in (an insertion at the end of the header lines: the last).
+        func owns(_ e: TextReplacement) -> Bool {
+            line.contains(e.range.lowerBound) || (isLast && e.range.lowerBound == line.upperBound)
+        }
+        let touching = edits.filter { owns($0) || $0.range.overlaps(line) }
+        if touching.isEmpty { return false }
+        flush(&out)
+        var pos = line.lowerBound
+        for e in touching {
+            let lo = max(e.range.lowerBound, line.lowerBound)
+            if lo > pos { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[pos..<lo])) }
+            if owns(e) { e.text.withUnsafeBufferPointer { out.append(contentsOf: $0) } }
+            pos = max(pos, min(e.range.upperBound, line.upperBound))
+        }
+        if pos < line.upperBound { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[pos..<line.upperBound])) }
+        return true
     }
 
     /// A field with the value the script set: its name as received, then the new value.
@@ -269,8 +304,16 @@ enum MessageWriter {
         }
     }
 
-    /// Content-Length when the message had none and goes over a stream, the empty line and the body.
-    private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>, stream: Bool) {
+    /// Content-Length when the message had none and goes over a stream (or got a new body), the empty line and the
+    /// body (`body`: the one sip_body_set gave, whose length the loop wrote into a received Content-Length).
+    private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>, stream: Bool,
+                               body: [UInt8]?) {
+        if let body {
+            if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(body.count)\r\n") }
+            out.appendCRLF()
+            body.withUnsafeBufferPointer { out.append(contentsOf: $0) }
+            return
+        }
         // As OpenSIPS's adjust_clen: a datagram may go on without one, as it came; a stream hop needs it. One the script
         // removed is not put back (the received message had one).
         if stream, msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
@@ -312,10 +355,16 @@ enum MessageWriter {
     static func relayedReply(into out: inout ByteWriter, _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits, stream: Bool) {
         out.removeAll()
         out.reserveCapacity(msg.bytes.count)
-        msg.bytes.withUnsafeBufferPointer { b in
-            var start = 0
-            while start < msg.headersStart, b[start] == 13 || b[start] == 10 { start += 1 }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<msg.headersStart]))
+        if let status = edits.statusLine {
+            // change_reply_status (ABI 1.16 sip_status_set).
+            out.append(text: status)
+            out.appendCRLF()
+        } else {
+            msg.bytes.withUnsafeBufferPointer { b in
+                var start = 0
+                while start < msg.headersStart, b[start] == 13 || b[start] == 10 { start += 1 }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<msg.headersStart]))
+            }
         }
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: nil, dropTopVia: true, stream: stream)
     }

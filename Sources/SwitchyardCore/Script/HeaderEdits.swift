@@ -31,6 +31,11 @@ struct HeaderEdits {
         var anchored: [AnchoredLine] = []
         /// Whole lines for the replies the core builds for this request (ABI 1.11 sip_reply_header_add).
         var replyLines: [String] = []
+        /// Byte replacements in received header lines (ABI 1.16 sip_text_replace), sorted, non-overlapping.
+        var textEdits: [TextReplacement] = []
+        /// The body sent instead of the received one, and the status line a relayed reply gets (ABI 1.16).
+        var body: [UInt8]?
+        var statusLine: String?
 
         init() {}
 
@@ -42,10 +47,14 @@ struct HeaderEdits {
             nextSeq = o.nextSeq
             anchored = o.anchored
             replyLines = o.replyLines
+            textEdits = o.textEdits
+            body = o.body
+            statusLine = o.statusLine
         }
 
         var isEmpty: Bool {
             replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty && anchored.isEmpty && replyLines.isEmpty
+                && textEdits.isEmpty && body == nil && statusLine == nil
         }
     }
 
@@ -151,6 +160,37 @@ struct HeaderEdits {
         b.anchored.append(a)
     }
     mutating func addReplyLine(_ line: String) { owned().replyLines.append(line) }
+
+    var textEdits: [TextReplacement] { box?.textEdits ?? [] }
+    var body: [UInt8]? { box?.body }
+    var statusLine: String? { box?.statusLine }
+
+    /// Adds a replacement of received bytes; false when it overlaps one made before (an insertion, an empty range,
+    /// overlaps only a range strictly around its place).
+    mutating func addTextEdit(_ e: TextReplacement) -> Bool {
+        let overlaps = textEdits.contains { o in
+            if e.range.isEmpty || o.range.isEmpty {
+                return (o.range.lowerBound < e.range.lowerBound && e.range.lowerBound < o.range.upperBound)
+                    || (e.range.lowerBound < o.range.lowerBound && o.range.lowerBound < e.range.upperBound)
+            }
+            return o.range.overlaps(e.range)
+        }
+        if overlaps { return false }
+        let b = owned()
+        // After every edit at or before its place: two insertions at one offset are sent in the order made.
+        let at = b.textEdits.firstIndex { $0.range.lowerBound > e.range.lowerBound } ?? b.textEdits.endIndex
+        b.textEdits.insert(e, at: at)
+        return true
+    }
+
+    mutating func setBody(_ bytes: [UInt8]) { owned().body = bytes }
+    mutating func setStatusLine(_ line: String) { owned().statusLine = line }
+}
+
+/// Received bytes of the header lines sent as other text (ABI 1.16 sip_text_replace).
+struct TextReplacement {
+    let range: Range<Int>
+    let text: [UInt8]
 }
 
 /// A header line placed next to a field of the received message.

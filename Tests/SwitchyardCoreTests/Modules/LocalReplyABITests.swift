@@ -4,7 +4,7 @@ import SwitchyardABI
 @testable import SwitchyardCore
 import SwitchyardTestSupport
 
-/// ABI 1.15 rt_sip_ctx_open_reply: its place in the host table (right after 1.14's ctx_value_get, the last entry), a
+/// ABI 1.15 rt_sip_ctx_open_reply: its place in the host table (right after 1.14's ctx_value_get), a
 /// context on reply bytes a plugin built that a script route reads, requests and garbage refused, and a plugin built
 /// against the frozen 1.14 header still loading.
 final class LocalReplyABITests: XCTestCase {
@@ -12,8 +12,8 @@ final class LocalReplyABITests: XCTestCase {
         let ptr = MemoryLayout<UnsafeRawPointer>.size
         let get = try XCTUnwrap(MemoryLayout<sy_host_api>.offset(of: \.ctx_value_get))
         XCTAssertEqual(MemoryLayout<sy_host_api>.offset(of: \.rt_sip_ctx_open_reply), get + ptr)
-        XCTAssertEqual(MemoryLayout<sy_host_api>.size, get + 2 * ptr)
-        XCTAssertEqual(SY_ABI_MINOR, 15)
+        XCTAssertGreaterThanOrEqual(MemoryLayout<sy_host_api>.size, get + 2 * ptr)
+        XCTAssertGreaterThanOrEqual(SY_ABI_MINOR, 15)
     }
 
     func testRouteReadsTheReplyBytes() throws {
