@@ -36,17 +36,18 @@ public final class EventLane: @unchecked Sendable { // every var behind `cond`'s
 
     private var count: Int { items.count - head }
 
-    enum Added { case joined, needsJob, timedOut }
+    /// `.closed`: refused because shutdown began (the caller counts it as not run, EventBus.stoppedSummary).
+    enum Added { case joined, needsJob, timedOut, closed }
 
     /// Appends an event, waiting for room (backpressure: the producer stops reading its source) until `deadline`
-    /// (nil: no limit) or `closed()`. `.needsJob`: the lane had no job, the caller queues one (or calls `abandon`).
+    /// (nil: no limit) or `closed()` (`.closed`). `.needsJob`: the lane had no job, the caller queues one (or calls `abandon`).
     func append(_ route: RouteBox, _ event: ScriptEvent, deadline: Date?, closed: () -> Bool) -> Added {
         cond.lock()
         defer { cond.unlock() }
         // After shutdown began nothing joins: the worker holding the lane must be able to empty it and stop.
-        if closed() { return .timedOut }
+        if closed() { return .closed }
         while count >= capacity {
-            if closed() { return .timedOut }
+            if closed() { return .closed }
             // Looks again after 50 ms at most: the queue may close meanwhile.
             var until = Date().addingTimeInterval(0.05)
             if let deadline {
