@@ -103,6 +103,9 @@ public final class EventBus: Sendable {
 
     /// Like raise, but waits for room when the queue is full (backpressure for I/O threads):
     /// 0 queued, 1 nobody listens, -1 timed out or closed.
+    /// The shared queue, not the caller's lane, so the caller's order is not kept (ABI event_raise_wait): a route
+    /// raised here may wait for the raising thread (a pre-1.10 plugin's reader reading its reply), which other
+    /// workers draining the queue let go on; in a lane, that wait would hold the thread's only runner.
     public func raiseWaiting(_ name: String, _ params: [(name: String, value: Value)],
                              trees: [(index: Int, tree: ValueTree)] = [], timeout: TimeInterval?) -> Int {
         guard let route = routes.current.events[name] else { return 1 }

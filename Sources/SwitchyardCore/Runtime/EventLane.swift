@@ -12,7 +12,8 @@ import Foundation
 /// to another worker would start the box's next event before this one ended (the order is "one at a time"). The box's
 /// reader, stopped by the full lane, does not hold that reply up: a caller waiting for its reply reads the socket
 /// itself while the reader is in a callback (freeswitch module, Reader.swift), up to the box's own bound on unread
-/// events, and at worst the wait ends at esl_cmd_timeout.
+/// events (a larger one once the reader has been stuck in its callback: it may wait for this very worker), and at
+/// worst the wait ends at esl_cmd_timeout.
 /// Shutdown: once the worker queue is closed nothing joins (a producer waiting for room gives up within 50 ms); a
 /// lane's job still queued is handed out, and a worker whose turn ends cannot queue the lane again (push refused), so
 /// it runs the rest in place: every event that joined runs before the workers stop.
