@@ -15,12 +15,15 @@ final class FreeSwitchShutdownTests: XCTestCase {
         let h = ServerHarness("""
             mpath = "\(BinaryRunner.buildDirectory.path)"
             event_queue_size = 16
+            max_while_loops = 100000
             loadmodule "json.so"
             loadmodule "freeswitch.so"
             loadmodule "freeswitch_scripting.so"
             modparam("freeswitch_scripting", "fs_subscribe", "fs://:\(Self.password)@127.0.0.1:\(sim.port)/?DTMF")
             event_route[E_FREESWITCH] {
                 xlog("RAN $param(name)");
+                $var(i) = 0;
+                while ($var(i) < 3000) { $var(i) = $var(i) + 1; }
             }
             """)
         XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
@@ -35,6 +38,10 @@ final class FreeSwitchShutdownTests: XCTestCase {
         defer { flood.close() }
         func ran() -> Int { h.messages.filter { $0 == "RAN DTMF" }.count }
         XCTAssertTrue(waitUntil(timeout: 30) { ran() >= 300 }, "\(ran()) ran")
+        // The routes are slower than the flood: the box's lane is full and its reader waits for room in it when the
+        // stop begins, so it hands over at least that event after the workers stopped taking events (the module
+        // unsubscribes only once that callback returned).
+        XCTAssertTrue(waitUntil(timeout: 10) { h.server.bus?.laneDepth == 16 }, "the lane did not fill")
         let before = h.messages.count
         h.stop()
         stopped = true
