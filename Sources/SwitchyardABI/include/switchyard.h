@@ -795,7 +795,20 @@ typedef struct sy_host_api {
      *  it takes) for room instead of dropping: an I/O thread that calls it stops reading its socket
      *  while the workers catch up, so TCP backpressure reaches the sender and nothing is lost.
      *  Returns 0 queued, 1 nobody listens, <0 timed out or shutting down. Never call it from a
-     *  script worker (it could wait for itself). (Any other thread.) */
+     *  script worker (it could wait for itself). (Any other thread.)
+     *  Order: not kept. The events go to the one queue every worker takes from, so two workers may
+     *  run two events of one caller at once, and the later one may finish first. Per-caller order
+     *  is rt_event_raise_here's (1.10: a lane per thread, one event at a time), and this entry
+     *  cannot be served that way without breaking what its callers were built against: a route
+     *  run from here may wait for something only the raising thread does (e.g. read the reply to
+     *  a command the route sent, as the freeswitch module's reader alone did before its API 1.4).
+     *  With the shared queue, while one route waits the other workers drain the queue, so the
+     *  raising thread gets room, goes on reading, and the wait ends. In a lane the waiting route
+     *  holds the only worker that may run the thread's events: the thread stays blocked on its
+     *  full lane, and every such wait lasts until the route's own timeout. The core cannot tell
+     *  from the call whether a plugin's routes do that, so this entry keeps the shared queue; a
+     *  plugin that needs its events in order uses rt_event_raise_here, whose contract requires
+     *  that the route not wait for the raising thread. */
     int (*event_raise_wait)(const char *name, const sy_event_param *params, uint32_t nparams, uint32_t timeout_ms);
 
     /* --- 1.4: SIP --- */
@@ -979,7 +992,8 @@ typedef struct sy_host_api {
      *  returned (from init(), or a thread init() started) are kept and run when the workers start.
      *  (Any thread.) */
     int (*rt_event_raise)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams);
-    /** event_raise_wait on the core rt (never from a script worker). (Any other thread.) */
+    /** event_raise_wait on the core rt (never from a script worker); its order is not kept either,
+     *  for the same reason (see event_raise_wait). (Any other thread.) */
     int (*rt_event_raise_wait)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams,
                                uint32_t timeout_ms);
     /** sip_request_from on the core rt (an empty socket chooses as sip_request does). (Any thread.) */
