@@ -38,9 +38,10 @@ extension HostTable {
     /// SIPCore.sipInfo of the context's message, computed once per message on a context (the request hook and
     /// t_relay ask for the same message). The memo holds the message, so the pointers into its bytes stay valid.
     static func memoInfo(_ ctx: ScriptContext, _ msg: SIPMessage, base: UnsafePointer<UInt8>) -> sy_sip_info {
-        if let m = ctx.sipInfoMemo, m.message === msg { return m.info }
+        if ctx.sipInfoMemoMessage === msg { return ctx.sipInfoMemo }
         let info = SIPCore.sipInfo(msg, base: base)
-        ctx.sipInfoMemo = (msg, info)
+        ctx.sipInfoMemoMessage = msg
+        ctx.sipInfoMemo = info
         return info
     }
 
