@@ -72,9 +72,13 @@ public final class ScriptContext: @unchecked Sendable {
     /// Bytes handed to plugins by the sip_build_* entries, kept until the next host call on this context.
     let bytesKeeper = CBuffer()
     /// forward()'s last parsed destination URI and resolved numeric address (kept across messages: routes mostly
-    /// send to one `$du`; see SIPCore.target and lookup).
-    var targetMemo: (text: String, target: SIPTarget)?
-    var addressMemo: (host: String, port: Int, address: SocketAddress)?
+    /// send to one `$du`; see SIPCore.target and lookup). Separate fields, not optional tuples: reading a tuple copied
+    /// all of it (a retain and release per string) on every forward.
+    var targetMemoText: String?
+    var targetMemo: SIPTarget?
+    var addressMemoHost: String?
+    var addressMemoPort = 0
+    var addressMemo: SocketAddress?
     /// The transaction layer's view of the message (sy_sip_info) last computed on this context, with the message it
     /// points into (kept alive by this reference): tm's request hook and t_relay both ask for it. Two fields, not an
     /// optional tuple: clearing that went through a generic outlined destroy (~150 instructions) on every message.
