@@ -123,7 +123,7 @@ extension HostTable {
 
         h.sip_build_relayed = { ctxp, out in
             guard let ctx = HostTable.context(ctxp), let out, let msg = ctx.message.sip, !msg.isRequest,
-                  let vias = try? msg.vias(), let top = vias.first else { return -1 }
+                  let vias = try? msg.vias(), !vias.isEmpty else { return -1 }
             // Content-Length added for a stream hop, told by the second Via as OpenSIPS does (none: a datagram).
             let stream = vias.count > 1 && !vias[1].transportIs("UDP")
             // Unreachable without SIP: a context holding a SIP reply was made by the SIP core.
@@ -131,7 +131,7 @@ extension HostTable {
             // Built in the thread's output buffer and copied once into the context's: no array made and freed per
             // relayed reply (tm builds one for every reply it relays).
             sip.output.with { w in
-                SIPCore.relayedReply(into: &w, msg, topVia: top, edits: &ctx.message.edits, stream: stream)
+                SIPCore.relayedReply(into: &w, msg, topVia: vias[0], edits: &ctx.message.edits, stream: stream)
                 out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer(w.bytes))
             }
             return 0
