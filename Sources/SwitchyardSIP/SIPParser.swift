@@ -136,7 +136,7 @@ enum SIPParser {
             default: break
             }
             seen |= bit
-            fields.append(HeaderField(kind: kind, name: nameRange, value: value, line: i..<lineNext))
+            fields.append(HeaderField(parsed: kind, name: nameRange, value: value, line: i..<lineNext))
             i = lineNext
         }
         if headersEnd < 0 {
