@@ -28,8 +28,10 @@ struct DigestCredentials {
                 skipBlanks()
                 if b.first == 34 {
                     b.removeFirst()
+                    // A backslash pair is kept as written (OpenSIPS's digest parser does not unescape), but an escaped
+                    // quote does not end the value.
                     while let c = b.first, c != 34 {
-                        if c == 92, b.count > 1 { b.removeFirst() }
+                        if c == 92, b.count > 1 { value.append(b.removeFirst()) }
                         value.append(b.removeFirst())
                     }
                     guard b.first == 34 else { return nil }  // unterminated quoted value

@@ -38,12 +38,13 @@ final class CredentialPVTests: XCTestCase {
         let msgs: [(String, [UInt8])] = [
             ("auth", request(headers: ["Authorization: " + digest])),
             ("proxy", request(headers: ["Authorization: Digest username=\"www\", realm=\"w\"",
-                                        "Proxy-Authorization: Digest username=\"bob\",realm=\"p\",nonce=abc"])),
+                                        "Proxy-Authorization: Digest username=\"bob\",realm=\"p\\\"q\",nonce=abc"])),
             ("ack", request("ACK", headers: ["Authorization: " + digest])),
             ("basic", request(headers: ["Authorization: Basic YWxpY2U6c2VjcmV0"])),
             ("none", request(headers: [])),
             ("sips", request(uri: "sips:b@x", headers: [])),
             ("reply", reply),
+            ("nouser", request(headers: ["Authorization: Digest realm=\"r\", nonce=\"n\""])),
         ]
         for (n, (name, raw)) in msgs.enumerated() {
             let msg = try SIPMessage.parse(raw)
@@ -60,15 +61,15 @@ final class CredentialPVTests: XCTestCase {
             xlog("au=$(<auth>au) ad=$(<auth>ad) aU=$(<auth>aU) ar=$(<auth>ar) adu=$(<auth>adu) an=$(<auth>an)\\n");
             xlog("nonce=$(<auth>auth.nonce) resp=$(<auth>auth.resp) cnonce=$(<auth>auth.cnonce) opaque=$(<auth>auth.opaque) alg=$(<auth>auth.alg) qop=$(<auth>auth.qop) nc=$(<auth>auth.nc)\\n");
             xlog("proxy au=$(<proxy>au) ad=[$(<proxy>ad)] ar=$(<proxy>ar) an=$(<proxy>an) alg=[$(<proxy>auth.alg)]\\n");
-            xlog("none au=$(<none>au) ack=$(<ack>au) basic=$(<basic>aU) dummy=$au $ar reply=$(<reply>au) cnonce=[$(<proxy>auth.cnonce)]\\n");
+            xlog("none au=$(<none>au) ack=$(<ack>au) basic=$(<basic>aU) dummy=$au $ar reply=$(<reply>au) cnonce=[$(<proxy>auth.cnonce)] nouser=$(<nouser>au)/$(<nouser>ar)\\n");
         }
         """, setup: Self.register)
         h.run()
         XCTAssertEqual(h.output, [
             "au=alice ad=a.example aU=alice@a.example ar=a.example adu=sip:b@x an=n0nce",
             "nonce=n0nce resp=0123abcd cnonce=c opaque=op alg=MD5 qop=auth nc=00000001",
-            "proxy au=bob ad=[<null>] ar=p an=abc alg=[<null>]",
-            "none au=<null> ack=<null> basic=<null> dummy=<null> <null> reply=<null> cnonce=[<null>]",
+            "proxy au=bob ad=[<null>] ar=p\\\"q an=abc alg=[<null>]",
+            "none au=<null> ack=<null> basic=<null> dummy=<null> <null> reply=<null> cnonce=[<null>] nouser=<null>/r",
         ])
     }
 
