@@ -34,6 +34,10 @@ public final class SIPMessage: @unchecked Sendable {
     private let parsedLock = Mutex<Void>(())
     private var parsedBox: Parsed?
     private var viaCache: [SIPVia]?
+    /// `$mi`: the number the receiving worker gave this message (OpenSIPS's msg->id), kept by every copy a transaction
+    /// makes of it; 0 for a message not received (a module's own request). Written once by that worker before the
+    /// message is shared, read-only afterwards.
+    public var number: UInt32 = 0
 
     init(bytes: [UInt8], isRequest: Bool, methodRange: Range<Int>, uriRange: Range<Int>, versionRange: Range<Int>, statusCode: Int?,
          reasonRange: Range<Int>, headersStart: Int, headersEnd: Int, fields: [HeaderField], bodyRange: Range<Int>) {

@@ -109,7 +109,7 @@ struct SwitchyardCommand: ParsableCommand {
                 continue
             }
             if out[name] != nil {
-                FileHandle.standardError.write(Data("WARNING: -o \(opt): option \(name) already given; the first value is kept\n".utf8))
+                FileHandle.standardError.write(Data("ERROR: duplicate option name \(name)\nERROR: cannot add option \(opt)\n".utf8))
                 continue
             }
             out[name] = String(opt[opt.index(after: eq)...])

@@ -17,6 +17,10 @@ public enum RouteKind: UInt32, Sendable, CaseIterable {
         case .event: return "event_route"
         }
     }
+
+    /// The route type as `$route` prints the top route of a run (OpenSIPS's route type string): the main request
+    /// route is `request_route`, the other kinds are written as declared.
+    public var topKeyword: String { self == .request ? "request_route" : keyword }
 }
 
 public struct RouteDecl: Sendable {

@@ -197,7 +197,8 @@ enum HostTable {
         h.route_run = { ctxp, route in
             guard let ctx = HostTable.context(ctxp), let route else { return -1 }
             let box = Unmanaged<RouteBox>.fromOpaque(UnsafeRawPointer(route)).takeUnretainedValue()
-            return Int32(RouteCallNode.run(box, args: [], ctx: ctx, location: box.location))
+            // A module runs a route as a top route (tm's branch_route on the request's context): its own $route stack.
+            return Int32(ctx.asTopRun { RouteCallNode.run(box, args: [], ctx: ctx, location: box.location) })
         }
 
         h.log_enabled = { level in

@@ -98,24 +98,32 @@ enum MessagePVs {
         msgPV(["pr", "proto"]) { _, ctx in ctx.onDummyRequest ? .str("") : str(ctx.message.origin?.socket.proto.name) }
         msgPV(["rP"]) { _, ctx in
             guard let u = ctx.message.requestURI else { return .null }
-            return .str(u.param("transport") ?? "udp")
+            return .str(u.param("transport") ?? u.defaultTransport)
         }
-        // $socket_in(field): the socket the message came in on (OpenSIPS fields, plus via_host/via_port: the address
-        // this socket puts in Via and Record-Route — the advertised one, or for `*` a real address).
+        // `$oP`: the transport of the request-URI as received: its transport parameter as written, else the scheme's.
+        msgPV(["oP"]) { m, _ in
+            guard let u = m.requestURIText.flatMap({ SIPURI($0) }) else { return .null }
+            return .str(u.param("transport") ?? u.defaultTransport)
+        }
+        // `$mi`: the number the receiving worker gave the message (SIPMessage.number), the same in every route that
+        // handles it (a transaction's failure_route reads the request's); the dummy request of startup, timer and
+        // event routes is 0.
+        list.append(PVClass(name: "mi", needsInner: false) { _, _ in ComputedPV { ctx in .int(Int(ctx.message.sip?.number ?? 0)) } })
+        // $socket_in(field): the socket the message came in on (OpenSIPS's fields, plus name, via_host and via_port:
+        // the socket as `proto:ip:port` and the address it puts in Via and Record-Route — the advertised one, or for
+        // `*` a real address).
         list.append(PVClass(name: "socket_in", needsInner: true) { inner, _ throws(PVResolveError) in
             let field = inner!.trimmingCharacters(in: .whitespaces).lowercased()
             let get: @Sendable (SIPSocket) -> Value
             switch field {
-            case "ip": get = { .str($0.address.ip) }
-            case "port": get = { .int($0.address.port) }
-            case "proto": get = { .str($0.proto.name) }
             case "name": get = { .str($0.name) }
-            case "af": get = { .str($0.address.family == AF_INET6 ? "INET6" : "INET") }
-            case "advertised_ip": get = { s in s.spec.advertisedHost.map { .str($0) } ?? .null }
-            case "advertised_port": get = { s in s.spec.advertisedPort.map { .int($0) } ?? .null }
             case "via_host": get = { .str($0.viaHost) }
             case "via_port": get = { .int($0.viaPort) }
-            default: throw PVResolveError("$socket_in(\(field)): unknown field (ip, port, proto, name, af, advertised_ip, advertised_port, via_host, via_port)")
+            default:
+                guard let g = SocketFields.getter(field) else {
+                    throw PVResolveError("$socket_in(\(field)): unknown field (\(SocketFields.names.joined(separator: ", ")), name, via_host, via_port)")
+                }
+                get = g
             }
             return ComputedPV { ctx in ctx.message.origin.map { get($0.socket) } ?? .null }
         })

@@ -147,9 +147,12 @@ public final class SIPCore: @unchecked Sendable {
 
     /// One message from a transport, on a SIP worker thread.
     func receive(_ w: SIPWorker, conn: UInt64, source: SocketAddress, bytes: [UInt8]) -> Int32 {
+        // Every message received gets the worker's next number ($mi), a bad one too (the error_route reads it).
+        w.state.messageCount &+= 1
         let msg: SIPMessage
         do {
             msg = try SIPMessage.parse(bytes)
+            msg.number = w.state.messageCount
             // Every Via is needed to route the message or its replies: a bad one makes the message bad.
             _ = try msg.vias()
         } catch {

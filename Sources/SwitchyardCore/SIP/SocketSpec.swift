@@ -10,6 +10,9 @@ struct SocketSpec: Equatable {
     var advertisedHost: String?
     var advertisedPort: Int?
     var workers: Int?
+    /// `tag NAME` and `anycast`: read back by `$socket_in(tag)` / `$socket_out(anycast)`.
+    var tag: String?
+    var anycast = false
 
     static let knownProtos: Set<String> = ["udp", "tcp", "tls", "ws", "wss", "sctp", "hep_udp", "hep_tcp", "bin", "smpp", "msrp", "ipsec"]
 
@@ -33,9 +36,13 @@ struct SocketSpec: Equatable {
             case "use_workers":
                 guard let n = Int(try next()), n >= 1 else { throw SIPConfigError("use_workers needs a positive number in socket '\(text)'") }
                 spec.workers = n
-            case "anycast", "frag", "reuse_port", "accept_subdomain":
+            case "anycast":
+                spec.anycast = true
+            case "frag", "reuse_port", "accept_subdomain":
                 break
-            case "tag", "use_auto_scaling_profile", "tos":
+            case "tag":
+                spec.tag = try next()
+            case "use_auto_scaling_profile", "tos":
                 _ = try next()
             default:
                 throw SIPConfigError("unknown socket option '\(words[i])' in '\(text)'")

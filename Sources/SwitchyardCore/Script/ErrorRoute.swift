@@ -68,6 +68,7 @@ extension ScriptEngine {
     func runErrorRoute(afterParseFailure error: SIPParseError, bytes: [UInt8], origin: SIPOrigin, ctx: ScriptContext) -> Bool {
         guard let route = routes.error, let info = ErrorInfo.forReceiveFailure(error.reason),
               let msg = SIPMessage.salvageRequest(bytes, cut: error.offset) else { return false }
+        msg.number = ctx.worker.messageCount  // the number receive() gave these bytes
         ctx.reset(routeType: .error)
         ctx.message.load(sip: msg, origin: origin)
         ctx.errorInfo = info
@@ -111,9 +112,11 @@ extension ScriptEngine {
         ctx.routeType = .error
         ctx.flow = .normal
         ctx.depth += 1
-        ctx.routeStack.append(route)
-        _ = route.body.exec(ctx)
-        ctx.routeStack.removeLast()
+        ctx.asTopRun {
+            ctx.routeStack.append(route)
+            _ = route.body.exec(ctx)
+            ctx.routeStack.removeLast()
+        }
         ctx.depth -= 1
         ctx.flow = ctx.flow == .exitScript ? .exitScript : savedFlow
         ctx.routeType = savedType

@@ -58,8 +58,9 @@ public final class FormatString: @unchecked Sendable {
         }
     }
 
-    /// Splits text into literal runs and resolved variables.
-    static func parse(_ text: String, engine: ScriptEngine) throws(PVResolveError) -> FormatString {
+    /// Splits text into literal runs and resolved variables. `atRuntime`: parsed by a worker while serving (see
+    /// ScriptEngine.resolvePV).
+    static func parse(_ text: String, engine: ScriptEngine, atRuntime: Bool = false) throws(PVResolveError) -> FormatString {
         let chars = Array(text)
         var parts: [Part] = []
         var lit = ""
@@ -81,7 +82,7 @@ public final class FormatString: @unchecked Sendable {
                         throw PVResolveError(error.message)
                     }
                     if !lit.isEmpty { parts.append(.text(lit)); lit = "" }
-                    parts.append(.pv(try engine.resolvePV(syntax, text: String(chars[start..<i]))))
+                    parts.append(.pv(try engine.resolvePV(syntax, text: String(chars[start..<i]), atRuntime: atRuntime)))
                     continue
                 }
             }

@@ -23,7 +23,7 @@ enum HMAC {
 
 extension HMAC {
     /// `{s.<hash>_hmac,key}`: the key is a literal or a variable read at run time (a variable that does not read as
-    /// text fails the transformation); without a key the script does not start. There is no md5_hmac.
+    /// text, or reads as "", fails the transformation); without a key the script does not start. There is no md5_hmac.
     static func transform(_ op: String, _ params: [TParam]) throws(PVResolveError) -> Transform? {
         guard let (hash, block) = of(op) else { return nil }
         guard let key = params.first else { throw PVResolveError("transformation s.\(op) needs a key: {s.\(op),key}") }
@@ -32,7 +32,7 @@ extension HMAC {
             switch key {
             case .literal(let s): k = Array(s.utf8)
             case .pv(let p):
-                guard let s = p.get(ctx).stringForm else { return nil }
+                guard let s = p.get(ctx).stringForm, !s.isEmpty else { return nil }
                 k = Array(s.utf8)
             }
             return .str(Digests.hex(mac(Array((v.stringForm ?? "").utf8), key: k, hash: hash, block: block)))

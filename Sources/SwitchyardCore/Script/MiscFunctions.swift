@@ -115,7 +115,7 @@ enum MiscFunctions {
                     ctx.engine.log.error("script_trace: Missing 'pv_format_string' parameter")
                     return -6
                 }
-                guard let format = try? FormatString.parse(text, engine: ctx.engine) else {
+                guard let format = try? FormatString.parse(text, engine: ctx.engine, atRuntime: true) else {
                     ctx.engine.log.error("script_trace: bad format string \"\(text)\"")
                     return -6
                 }

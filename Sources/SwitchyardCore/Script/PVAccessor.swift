@@ -6,6 +6,8 @@ open class PVAccessor: @unchecked Sendable {
 
     open var writable: Bool { false }
     open var supportsIndex: Bool { false }
+    /// Whether `$(x[*])` may be used (given supportsIndex); false makes it a startup error.
+    open var supportsAllIndex: Bool { true }
     /// What joins the values when `$(x[*])` is read as one value (OpenSIPS's PV_FIELD_DELIM unless the class says).
     open var allSeparator: String { ", " }
 

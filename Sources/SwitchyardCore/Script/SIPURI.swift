@@ -157,6 +157,13 @@ public struct SIPURI: Sendable, Equatable {
         scheme.lowercased() == "sips" || param("transport")?.lowercased() == "tls" ? 5061 : 5060
     }
 
+    /// The transport of a URI without a transport parameter: tls for sips: and tels:, else udp (what `$rP` and `$oP`
+    /// read then).
+    public var defaultTransport: String {
+        let s = scheme.lowercased()
+        return s == "sips" || s == "tels" ? "tls" : "udp"
+    }
+
     /// Value of one `;name=value` parameter ("" for a flag parameter), nil if absent.
     public func param(_ name: String) -> String? {
         for p in params.split(separator: ";") {

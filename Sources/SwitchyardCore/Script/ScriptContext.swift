@@ -5,9 +5,8 @@ public final class WorkerState: @unchecked Sendable {
     // Confined to the worker's own thread.
     public let rank: Int
     public var vars: [Value]
-    /// `$mi`: the last message given a number on this worker, and that number (see MoreMessagePVs).
-    weak var numberedMessage: SIPMessage?
-    var messageNumber = 0
+    /// How many messages this worker received: the last one's `$mi` (SIPMessage.number).
+    var messageCount: UInt32 = 0
 
     public init(rank: Int, varCount: Int) {
         self.rank = rank
@@ -64,6 +63,18 @@ public final class ScriptContext: @unchecked Sendable {
     var depth = 0
     /// The routes being run, outermost first ($route): the top route, then each route() call.
     var routeStack: [RouteBox] = []
+    /// Where the current run's routes start in `routeStack`: a top route run while another runs (a branch_route by
+    /// tm, the error_route) sees only its own routes, as OpenSIPS's route_stack_start.
+    var routeStackStart = 0
+
+    /// Runs `body` as a new top route run: `$route` then starts at the next route pushed.
+    @inline(__always)
+    func asTopRun<T>(_ body: () -> T) -> T {
+        let saved = routeStackStart
+        routeStackStart = routeStack.count
+        defer { routeStackStart = saved }
+        return body()
+    }
     /// The transaction layer's per-message slot (host ctx_slot_set): a pointer and how to release it.
     var slot: UnsafeMutableRawPointer?
     /// Values modules keep for the current message (ABI 1.14 ctx_value_set: rr's "record-routed already"): not AVPs,

@@ -60,20 +60,27 @@ public final class ScriptEngine: @unchecked Sendable {
     /// Cache backends by id, for the cache_* functions; set by the server before fixups.
     public var cacheDirectory: CacheDirectory?
 
-    /// Where raise_event sends events; set by the runtime. Returns <0 when the queue is full.
+    /// The pseudo-variable and transformation classes of the core itself (modules add theirs later): the only ones
+    /// run-time resolution uses. Set in init, read-only after.
+    private var coreClassNames: Set<String> = []
+    private var coreTransformNames: Set<String> = []
+
     /// `-o name=value` command-line options, read by `$argv(name)`; set before the routes are resolved.
     public var argv: [String: String] = [:]
 
+    /// Where raise_event sends events; set by the runtime. Returns <0 when the queue is full.
     public var eventSink: (@Sendable (String, [(name: String, value: Value)]) -> Int)?
 
     public init(log: CoreLog) {
         self.log = log
         for c in CorePVs.classes() + MessagePVs.classes() + BranchFieldPV.classes() + RoutePVs.classes() + AuthPVs.classes()
-                + MoreMessagePVs.classes() { pvClasses[c.name] = c }
+                + [RURIQPV.cls, HeaderNamePV.cls, ArgvPV.cls, SocketOutPV.cls] { pvClasses[c.name] = c }
         for t in [StringTransforms.cls, URITransforms.uri, URITransforms.param, URITransforms.csv, NameAddrTransforms.nameaddr,
                   NameAddrTransforms.via, SubstTransforms.re, SubstTransforms.ip, SDPTransforms.cls] {
             transformClasses[t.name] = t
         }
+        coreClassNames = Set(pvClasses.keys)
+        coreTransformNames = Set(transformClasses.keys)
         for f in CoreFunctions.all() + BranchFunctions.all() + MiscFunctions.all() + SerialBranches.all() + BlacklistFunctions.all(blacklists) {
             functions[f.name] = f
         }
@@ -105,14 +112,18 @@ public final class ScriptEngine: @unchecked Sendable {
 
     // MARK: pseudo-variables
 
-    public func resolvePV(_ text: String) throws(PVResolveError) -> ResolvedPV {
+    public func resolvePV(_ text: String) throws(PVResolveError) -> ResolvedPV { try resolvePV(text, atRuntime: false) }
+
+    func resolvePV(_ text: String, atRuntime: Bool) throws(PVResolveError) -> ResolvedPV {
         let syntax: PVSyntax
         do { syntax = try PVSyntaxParser.parse(text) } catch { throw PVResolveError(error.message) }
-        return try resolvePV(syntax, text: text)
+        return try resolvePV(syntax, text: text, atRuntime: atRuntime)
     }
 
-    func resolvePV(_ syntax: PVSyntax, text: String) throws(PVResolveError) -> ResolvedPV {
-        if let name = syntax.context { return try resolveInContext(name, syntax, text: text) }
+    /// `atRuntime`: resolving while workers run (`{s.eval}`), on any worker's thread. Only the core's classes are used
+    /// then, and only names the startup resolution already gave a slot (see checkRuntime).
+    func resolvePV(_ syntax: PVSyntax, text: String, atRuntime: Bool = false) throws(PVResolveError) -> ResolvedPV {
+        if let name = syntax.context { return try resolveInContext(name, syntax, text: text, atRuntime: atRuntime) }
         if let suffix = syntax.indexSuffix {
             // `$(name[i/word])` reads the class's variant `name/word` (tm's `$tm.branch.uri[i/active]`: an index over
             // another set), which a module exports as a pseudo-variable of that name.
@@ -125,51 +136,82 @@ public final class ScriptEngine: @unchecked Sendable {
             var plain = syntax
             plain.name = syntax.name + "/" + suffix
             plain.indexSuffix = nil
-            return try resolvePV(plain, text: text)
+            return try resolvePV(plain, text: text, atRuntime: atRuntime)
         }
         guard let cls = pvClasses[syntax.name] else {
             throw PVResolveError("unknown pseudo-variable \(text) (maybe a loadmodule statement is missing?)")
         }
+        let unknownName = atRuntime ? try checkRuntime(cls, syntax) : false
         if cls.needsInner && (syntax.inner == nil || syntax.inner!.isEmpty) {
             throw PVResolveError("pseudo-variable $\(syntax.name) needs a name: $\(syntax.name)(...)")
         }
-        let accessor = try cls.make(syntax.inner, self)
+        // A $var/$avp name no one has used reads as null (what the unset variable would read), without a slot.
+        let accessor = unknownName ? PVAccessor() : try cls.make(syntax.inner, self)
         var index: ResolvedPV.Index? = nil
         if let idx = syntax.index {
             guard accessor.supportsIndex else { throw PVResolveError("pseudo-variable $\(syntax.name) does not take an index") }
             switch idx {
             case .int(let n): index = .fixed(.int(n))
-            case .all: index = .fixed(.all)
+            case .all:
+                guard accessor.supportsAllIndex else { throw PVResolveError("pseudo-variable $\(syntax.name): unsupported index: [*]") }
+                index = .fixed(.all)
             case .append: index = .fixed(.append)
-            case .pv(let p): index = .dynamic(try resolvePV(p))
+            case .pv(let p): index = .dynamic(try resolvePV(p, atRuntime: atRuntime))
             }
         }
-        return ResolvedPV(text: text, accessor: accessor, index: index, transforms: try resolveTransforms(syntax.transforms))
+        return ResolvedPV(text: text, accessor: accessor, index: index,
+                          transforms: try resolveTransforms(syntax.transforms, atRuntime: atRuntime))
+    }
+
+    /// What a run-time resolution may not do, as it runs on worker threads at once: call a module's parser (a plugin's
+    /// PV or transformation parse callback is only known to run at startup, on one thread), or add a name to a slot
+    /// table (each worker sized its variables by the table at startup, and names taken from message text would grow
+    /// it without bound). The slot tables are only looked up (under their lock): a `$var`/`$avp` name without a slot
+    /// holds no value, so it reads as null without one (true is returned); a module's variable, a branch flag name
+    /// not defined at startup, fail the evaluation.
+    private func checkRuntime(_ cls: PVClass, _ syntax: PVSyntax) throws(PVResolveError) -> Bool {
+        guard coreClassNames.contains(cls.name) else {
+            throw PVResolveError("$\(cls.name) belongs to a module: only the script text can use it, not evaluated text")
+        }
+        guard let inner = syntax.inner else { return false }
+        switch cls.name {
+        case "var": return varSlots.lookup(inner) == nil
+        case "avp": return avpSlots.lookup(inner) == nil
+        case "msg.branch.flag":
+            if branchFlagSlots.lookup(inner.trimmingCharacters(in: .whitespaces)) == nil {
+                throw PVResolveError("$msg.branch.flag(\(inner)): no such flag at startup")
+            }
+            return false
+        default: return false
+        }
     }
 
     /// `$(<name>pv...)`: the inner variable with its index and transformations, read against the context's message;
     /// with no message it is null, transformations not run (OpenSIPS's pv_get_spec_value).
-    private func resolveInContext(_ name: String, _ syntax: PVSyntax, text: String) throws(PVResolveError) -> ResolvedPV {
+    private func resolveInContext(_ name: String, _ syntax: PVSyntax, text: String, atRuntime: Bool) throws(PVResolveError) -> ResolvedPV {
         guard let context = pvContexts[name] else {
             throw PVResolveError("unknown pseudo-variable context <\(name)> in \(text) (maybe a loadmodule statement is missing?)")
         }
         var plain = syntax
         plain.context = nil
-        let inner = try resolvePV(plain, text: text)
+        let inner = try resolvePV(plain, text: text, atRuntime: atRuntime)
         return ResolvedPV(text: text, accessor: ContextPVAccessor(context: context, inner: inner), index: nil, transforms: [])
     }
 
-    private func resolveTransforms(_ list: [TransformSyntax]) throws(PVResolveError) -> [Transform] {
+    private func resolveTransforms(_ list: [TransformSyntax], atRuntime: Bool) throws(PVResolveError) -> [Transform] {
         var transforms: [Transform] = []
         for t in list {
             guard let tc = transformClasses[t.cls] ?? transformClasses[t.cls.lowercased()] else {
                 throw PVResolveError("unknown transformation class '\(t.cls)' in {\(t.cls).\(t.op)}")
             }
+            if atRuntime, !coreTransformNames.contains(tc.name) {
+                throw PVResolveError("{\(t.cls).\(t.op)} belongs to a module: only the script text can use it, not evaluated text")
+            }
             var params: [TParam] = []
             for p in t.params {
                 switch p {
                 case .literal(let s): params.append(.literal(s))
-                case .pv(let s): params.append(.pv(try resolvePV(s)))
+                case .pv(let s): params.append(.pv(try resolvePV(s, atRuntime: atRuntime)))
                 }
             }
             transforms.append(try tc.make(t.op, params))
@@ -183,8 +225,13 @@ public final class ScriptEngine: @unchecked Sendable {
     @discardableResult
     public func run(_ route: RouteBox, _ ctx: ScriptContext) -> Int {
         ctx.flow = .normal
+        let savedStart = ctx.routeStackStart
+        ctx.routeStackStart = ctx.routeStack.count
         ctx.routeStack.append(route)
-        defer { ctx.routeStack.removeLast() }
+        defer {
+            ctx.routeStack.removeLast()
+            ctx.routeStackStart = savedStart
+        }
         var r = route.body.exec(ctx)
         if ctx.flow == .returnRoute { r = ctx.returnCode }
         if ctx.flow == .exitScript { r = 0 }
