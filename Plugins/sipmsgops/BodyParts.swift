@@ -3,9 +3,10 @@
 // left them.
 import SwitchyardPluginKit
 
-/// One part of a body: its raw text (part headers, empty line, content) and its type ("" when it has none).
+/// One part of a body: its raw bytes (part headers, empty line, content; never decoded, so a binary part such as
+/// application/isup goes out as received) and its type ("" when it has none).
 struct BodyPart {
-    let raw: String
+    let raw: [UInt8]
     let type: String
 }
 
@@ -15,22 +16,55 @@ extension SipMsgOps {
 
     /// The current body as parts and the boundary (nil for a body that is not multipart: one part of its type).
     func currentParts(_ ctx: SYContext) -> (parts: [BodyPart], boundary: String?)? {
-        guard let bytes = host.sipBody(ctx), !bytes.isEmpty else { return nil }
-        let body = String(decoding: bytes, as: UTF8.self)
+        guard let body = host.sipBody(ctx), !body.isEmpty else { return nil }
         let (main, boundary) = SipMsgOps.mediaType(currentType(ctx) ?? "")
         guard main.hasPrefix("multipart/"), let boundary else { return ([BodyPart(raw: body, type: main)], nil) }
-        var parts: [BodyPart] = []
-        for chunk in body.components(separatedBy: "--" + boundary).dropFirst() {
-            if chunk.hasPrefix("--") { break }
-            // The line end after the delimiter, and the one before the next delimiter, belong to the delimiters ("\r\n"
-            // is one Character to Swift: one dropped either way).
-            var raw = Substring(chunk)
-            if raw.hasPrefix("\r\n") || raw.hasPrefix("\n") { raw = raw.dropFirst() }
-            if raw.hasSuffix("\r\n") || raw.hasSuffix("\n") { raw = raw.dropLast() }
-            let type = SipMsgOps.parts("\r\n--x\r\n" + raw + "\r\n--x--", boundary: "x").first?.type ?? "text/plain"
-            parts.append(BodyPart(raw: String(raw), type: type))
+        return (SipMsgOps.splitParts(body, boundary: boundary), boundary)
+    }
+
+    /// The parts of a multipart body, split on the `--boundary` bytes (the preamble and epilogue dropped).
+    static func splitParts(_ body: [UInt8], boundary: String) -> [BodyPart] {
+        let delim = Array(("--" + boundary).utf8)
+        var marks: [Range<Int>] = []
+        var i = 0
+        while i + delim.count <= body.count {
+            if body[i] == delim[0] && body[i..<(i + delim.count)].elementsEqual(delim) {
+                marks.append(i..<(i + delim.count))
+                i += delim.count
+            } else {
+                i += 1
+            }
         }
-        return (parts, boundary)
+        var parts: [BodyPart] = []
+        for (k, m) in marks.enumerated() {
+            var lo = m.upperBound
+            var hi = k + 1 < marks.count ? marks[k + 1].lowerBound : body.count
+            if body[lo..<hi].starts(with: [45, 45]) { break }  // the close delimiter
+            // The line end after the delimiter, and the one before the next delimiter, belong to the delimiters.
+            if body[lo..<hi].starts(with: [13, 10]) { lo += 2 } else if lo < hi && body[lo] == 10 { lo += 1 }
+            if hi - lo >= 2 && body[hi - 2] == 13 && body[hi - 1] == 10 { hi -= 2 } else if hi > lo && body[hi - 1] == 10 { hi -= 1 }
+            let raw = Array(body[lo..<hi])
+            parts.append(BodyPart(raw: raw, type: partType(raw)))
+        }
+        return parts
+    }
+
+    /// The Content-Type of a part (its header lines decoded as text; text/plain without one, RFC 2046 5.1).
+    static func partType(_ raw: [UInt8]) -> String {
+        var pos = 0
+        while pos < raw.count {
+            let end = raw[pos...].firstIndex(of: 10) ?? raw.count
+            var line = raw[pos..<end]
+            if line.last == 13 { line = line.dropLast() }
+            if line.isEmpty { break }  // the empty line ending the part headers
+            let text = String(decoding: line, as: UTF8.self)
+            if let colon = text.firstIndex(of: ":"),
+               Text.equalFold(Text.trim(text[..<colon]), "content-type") || Text.equalFold(Text.trim(text[..<colon]), "c") {
+                return mediaType(String(text[text.index(after: colon)...])).0
+            }
+            pos = end + 1
+        }
+        return "text/plain"
     }
 
     /// The Content-Type the message is sent with so far (earlier calls may have set it).
@@ -38,8 +72,11 @@ extension SipMsgOps {
 
     /// Sends `parts` as a multipart body with `boundary`.
     func setParts(_ ctx: SYContext, _ parts: [BodyPart], boundary: String, type: String) -> Bool {
-        let body = parts.map { "--\(boundary)\r\n\($0.raw)\r\n" }.joined() + "--\(boundary)--\r\n"
-        return host.sipBodySet(ctx, Array(body.utf8)) && host.sipHeaderSet(ctx, "Content-Type", type)
+        let delim = Array("--\(boundary)".utf8)
+        var body: [UInt8] = []
+        for p in parts { body += delim + [13, 10] + p.raw + [13, 10] }
+        body += delim + Array("--\r\n".utf8)
+        return host.sipBodySet(ctx, body) && host.sipHeaderSet(ctx, "Content-Type", type)
     }
 
     /// Sends no body (and no Content-Type).
@@ -83,14 +120,14 @@ extension SipMsgOps {
         guard let (parts, boundary) = currentParts(ctx) else {
             return host.sipBodySet(ctx, Array(content.utf8)) && host.sipHeaderSet(ctx, "Content-Type", mime) ? 1 : -1
         }
-        let part = BodyPart(raw: headers + "\r\n" + content, type: mime)
+        let part = BodyPart(raw: Array((headers + "\r\n" + content).utf8), type: mime)
         if let boundary {
             return setParts(ctx, parts + [part], boundary: boundary, type: currentType(ctx) ?? "") ? 1 : -1
         }
         // A single body becomes the first part, with its own type.
         let old = parts[0]
-        let first = BodyPart(raw: (old.type.isEmpty ? "" : "Content-Type: \(currentType(ctx) ?? old.type)\r\n") + "\r\n" + old.raw,
-                             type: old.type)
+        let head = (old.type.isEmpty ? "" : "Content-Type: \(currentType(ctx) ?? old.type)\r\n") + "\r\n"
+        let first = BodyPart(raw: Array(head.utf8) + old.raw, type: old.type)
         let b = SipMsgOps.partBoundary
         return setParts(ctx, [first, part], boundary: b, type: "multipart/mixed;boundary=\(b)") ? 1 : -1
     }

@@ -1,7 +1,7 @@
 // SDP rewrites: codec_delete, codec_delete_re, codec_delete_except_re, codec_move_up, codec_move_down (and their _re
 // forms), stream_delete. They work on an application/sdp body as the earlier functions left it and send the result
-// as the new body (the core fixes Content-Length). A change never leaves an m= line without a payload: deleting every
-// codec of a stream leaves that stream as it was (logged), where OpenSIPS would send an m= line with no format.
+// as the new body (the core fixes Content-Length). Deleting every codec of a stream disables it, as OpenSIPS: its port
+// becomes 0 and its m= line keeps no format (`m=audio 0 RTP/AVP`); later codec calls leave such a stream alone.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,10 +76,6 @@ extension SipMsgOps {
             let newFormats: [String]
             switch op {
             case .delete:
-                if rest.isEmpty {
-                    host.log(.notice, "\(fn): not removing the last codec of the \(m[0]) stream")
-                    continue
-                }
                 newFormats = rest
                 let gone = Set(hit)
                 for i in s {
@@ -91,6 +87,11 @@ extension SipMsgOps {
                 }
             case .moveUp: newFormats = hit + rest
             case .moveDown: newFormats = rest + hit
+            }
+            if newFormats.isEmpty {
+                // Every payload deleted: the stream is disabled with port 0 (OpenSIPS's stream_process).
+                sdp.lines[s.lowerBound] = Substring("m=\(m[0]) 0 \(m[2])")
+                continue
             }
             sdp.lines[s.lowerBound] = Substring("m=" + m[0..<3].joined(separator: " ") + " " + newFormats.joined(separator: " "))
         }

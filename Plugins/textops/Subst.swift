@@ -1,20 +1,20 @@
 // sed-like substitutions `/re/replacement/flags` (OpenSIPS's subst expressions, for subst, subst_uri, subst_user and
-// subst_body): the first character separates the parts (escaped with a backslash inside them); flags `i` (ignore
-// case), `g` (every match), `s` (newline-sensitive matching); `\0`..`\9` in the replacement are the match and its
-// groups, `\n` `\r` `\t` and `\\` the usual characters.
+// subst_body): the first character separates the parts (escaped with a backslash inside them). The expression is
+// extended and newline-sensitive by default (`^` and `$` match at each line, `.` does not cross a line end); flags
+// `i` (ignore case), `g` (every match), `s` (newline-insensitive: `.` crosses lines, `^` is only the text's start).
+// `\0`..`\9` in the replacement are the match and its groups, `\n` `\r` `\t` and `\\` the usual characters.
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct SubstExpr {
-    enum Piece: Equatable { case text([UInt8]), group(Int) }
+struct SubstExpr: Sendable {
+    enum Piece: Equatable, Sendable { case text([UInt8]), group(Int) }
 
-    let pattern: String
-    let flags: Int32
+    let regex: POSIXRegex
     let global: Bool
     let replacement: [Piece]
 
-    /// Parses an expression; nil with the reason when it is not one.
+    /// Parses and compiles an expression; the reason when it is not one.
     static func parse(_ spec: String) -> Result<SubstExpr, SubstError> {
         let b = Array(spec.utf8)
         guard let sep = b.first, b.count >= 4 else { return .failure(SubstError("too short")) }
@@ -28,13 +28,14 @@ struct SubstExpr {
             i += 1
         }
         guard parts.count == 3 else { return .failure(SubstError("needs three parts separated by '\(Character(Unicode.Scalar(sep)))'")) }
-        var flags = REG_EXTENDED
+        // As OpenSIPS's subst_parser: REG_NEWLINE unless `s` clears it.
+        var flags = REG_EXTENDED | REG_NEWLINE
         var global = false
         for f in parts[2] {
             switch f {
             case UInt8(ascii: "i"): flags |= REG_ICASE
             case UInt8(ascii: "g"): global = true
-            case UInt8(ascii: "s"): flags |= REG_NEWLINE
+            case UInt8(ascii: "s"): flags &= ~REG_NEWLINE
             default: return .failure(SubstError("unknown flag '\(Character(Unicode.Scalar(f)))'"))
             }
         }
@@ -60,40 +61,43 @@ struct SubstExpr {
         }
         if !lit.isEmpty { pieces.append(.text(lit)) }
         let pattern = String(decoding: parts[0], as: UTF8.self)
-        if let e = Regex.error(pattern, flags: flags) { return .failure(SubstError("bad regular expression: \(e)")) }
-        guard let re = Regex(pattern, flags: flags) else { return .failure(SubstError("bad regular expression")) }
-        if maxGroup > re.groups { return .failure(SubstError("\\\(maxGroup) names a group the expression does not have")) }
-        return .success(SubstExpr(pattern: pattern, flags: flags, global: global, replacement: pieces))
-    }
-
-    /// The edits the expression makes in `text` (byte offsets), none when it does not match. Empty matches advance
-    /// by one byte.
-    func edits(in text: [UInt8]) -> [TextEdit] {
-        guard let re = Regex(pattern, flags: flags) else { return [] }
-        let c = text.map { CChar(bitPattern: $0) } + [0]
-        var out: [TextEdit] = []
-        var pos = 0
-        while pos <= text.count, let m = re.firstMatch(c, from: pos, notBOL: pos > 0 && text[pos - 1] != 10 && text[pos - 1] != 13) {
-            guard let whole = m[0] else { break }
-            var repl: [UInt8] = []
-            for p in replacement {
-                switch p {
-                case .text(let t): repl += t
-                case .group(let n): if n < m.count, let r = m[n] { repl += text[r] }
-                }
-            }
-            out.append(TextEdit(range: whole, text: repl))
-            pos = whole.isEmpty ? whole.upperBound + 1 : whole.upperBound
-            if !global { break }
+        guard let re = POSIXRegex(pattern, flags: flags) else {
+            return .failure(SubstError("bad regular expression: \(POSIXRegex.error(pattern, flags: flags) ?? "?")"))
         }
-        return out
+        if maxGroup > re.groups { return .failure(SubstError("\\\(maxGroup) names a group the expression does not have")) }
+        return .success(SubstExpr(regex: re, global: global, replacement: pieces))
     }
 
-    /// `text` with the substitution applied; nil when nothing matched.
+    /// The edits the expression makes in `text` (byte offsets), none when it does not match; nil when it matches an
+    /// empty string (an error, as OpenSIPS's subst_run: nothing is replaced).
+    func edits(in text: UnsafeBufferPointer<UInt8>) -> [TextEdit]? {
+        POSIXRegex.withCString(text) { c -> [TextEdit]? in
+            var out: [TextEdit] = []
+            var pos = 0
+            while pos <= text.count,
+                  let m = regex.firstMatch(c, from: pos, notBOL: pos > 0 && text[pos - 1] != 10 && text[pos - 1] != 13) {
+                guard let whole = m[0] else { break }
+                if whole.isEmpty { return nil }
+                var repl: [UInt8] = []
+                for p in replacement {
+                    switch p {
+                    case .text(let t): repl += t
+                    case .group(let n): if n < m.count, let r = m[n] { repl += UnsafeBufferPointer(rebasing: text[r]) }
+                    }
+                }
+                out.append(TextEdit(range: whole, text: repl))
+                pos = whole.upperBound
+                if !global { break }
+            }
+            return out
+        }
+    }
+
+    /// `text` with the substitution applied; nil when nothing matched or on an empty match.
     func apply(_ text: String) -> String? {
         let b = Array(text.utf8)
-        let e = edits(in: b)
-        return e.isEmpty ? nil : String(decoding: b.applying(e), as: UTF8.self)
+        guard let e = b.withUnsafeBufferPointer({ edits(in: $0) }), !e.isEmpty else { return nil }
+        return String(decoding: b.applying(e), as: UTF8.self)
     }
 }
 

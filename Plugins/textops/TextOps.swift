@@ -27,6 +27,8 @@ struct TextVars: Sendable {
 final class TextOps: Sendable {
     let host: PluginHost
     let vars = Mutex<TextVars?>(nil)
+    /// Compiled expressions by text: literal arguments compiled at startup, variable ones on first use.
+    let cache = RegexCache()
     init(host: PluginHost) { self.host = host }
 
     static let anyMessage: RouteMask = [.request, .onReply, .failure, .branch, .local]
@@ -36,7 +38,7 @@ final class TextOps: Sendable {
     func build() -> ModuleExports {
         var m = ModuleExportsBuilder(host: host, name: "textops", version: "1.0.0", description: "regular-expression text operations")
         let any = TextOps.anyMessage
-        let re = TextOps.checkRegex, se = TextOps.checkSubst
+        let re = checkRegex, se = checkSubst
         m.function("search", params: [.str], routes: any, fixup: re) { [self] in search($0, body: false) }
         m.function("search_body", params: [.str], routes: any, fixup: re) { [self] in search($0, body: true) }
         m.function("subst_uri", params: [.str], routes: TextOps.uriRoutes, fixup: se) { [self] in substURI($0, userOnly: false) }
@@ -65,10 +67,10 @@ final class TextOps: Sendable {
         }
     }
 
-    /// Argument `i` compiled as a regex parameter; nil (logged) when it does not compile.
-    func regex(_ call: FunctionCall, _ i: Int, _ fn: String) -> Regex? {
+    /// Argument `i` as a compiled regex parameter (from the cache); nil (logged) when it does not compile.
+    func regex(_ call: FunctionCall, _ i: Int, _ fn: String) -> POSIXRegex? {
         let pattern = call.string(i)
-        guard let re = Regex(pattern) else {
+        guard let re = cache.regex(pattern) else {
             host.log(.err, "\(fn): bad regular expression '\(pattern)'")
             return nil
         }
@@ -77,7 +79,7 @@ final class TextOps: Sendable {
 
     /// Argument 0 parsed as a subst expression; nil (logged) when it is not one.
     func subst(_ call: FunctionCall, _ fn: String) -> SubstExpr? {
-        switch SubstExpr.parse(call.string(0)) {
+        switch cache.subst(call.string(0)) {
         case .success(let e): return e
         case .failure(let err):
             host.log(.err, "\(fn): bad subst expression '\(call.string(0))': \(err)")

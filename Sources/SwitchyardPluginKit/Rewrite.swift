@@ -6,14 +6,16 @@ extension PluginHost {
     public var canRewrite: Bool { provides(\.sip_text_replace) && provides(\.sip_body_set) && provides(\.sip_status_set) }
 
     /// Replaces `count` received bytes at `offset` (into the message as $mb reads it) with `text` in what is sent on.
-    /// 0, -1 outside the header lines or overlapping an earlier replacement, -2 no SIP message, -3 on a Via line,
-    /// -4 the core is older than 1.16.
+    /// 0, -1 outside the header lines (also a negative or oversized offset or count) or overlapping an earlier
+    /// replacement, -2 no SIP message, -3 on a Via or Content-Length line, -4 the core is older than 1.16, -5 a reply
+    /// built here (local_reply_route: sent as built).
     public func sipTextReplace(_ ctx: SYContext, offset: Int, count: Int, _ text: [UInt8]) -> Int32 {
         guard provides(\.sip_text_replace), let f = raw.pointee.sip_text_replace else { return -4 }
+        guard let o = UInt32(exactly: offset), let n = UInt32(exactly: count) else { return -1 }
         return text.withUnsafeBufferPointer { t in
             // An empty text is "" (never NULL).
             let s = t.isEmpty ? SYStr.make("") : SYStr.make(t)
-            return f(ctx.raw, UInt32(offset), UInt32(count), s)
+            return f(ctx.raw, o, n, s)
         }
     }
 
@@ -26,7 +28,8 @@ extension PluginHost {
         return Array(UnsafeRawBufferPointer(start: out.s, count: out.s == nil ? 0 : out.len))
     }
 
-    /// Sends `body` instead of the message's body (Content-Length follows). False without a message or on an older core.
+    /// Sends `body` instead of the message's body (Content-Length follows). False without a message, on an older core,
+    /// or on a reply built here (local_reply_route: sent as built).
     @discardableResult
     public func sipBodySet(_ ctx: SYContext, _ body: [UInt8]) -> Bool {
         guard provides(\.sip_body_set), let f = raw.pointee.sip_body_set else { return false }
@@ -34,10 +37,11 @@ extension PluginHost {
     }
 
     /// Relays the reply with the status line "SIP/2.0 code reason". 0, -1 not a reply, -2 no message, -3 bad code,
-    /// -4 the core is older than 1.16.
+    /// -4 the core is older than 1.16, -5 a reply built here.
     public func sipStatusSet(_ ctx: SYContext, code: Int, reason: String) -> Int32 {
         guard provides(\.sip_status_set), let f = raw.pointee.sip_status_set else { return -4 }
+        guard let c = Int32(exactly: code) else { return -3 }
         var r = reason
-        return r.withUTF8 { f(ctx.raw, Int32(code), SYStr.make($0)) }
+        return r.withUTF8 { f(ctx.raw, c, SYStr.make($0)) }
     }
 }

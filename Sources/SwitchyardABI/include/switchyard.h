@@ -1231,29 +1231,33 @@ typedef struct sy_host_api {
      *  as received, the bytes $mb reads) with text (copied; may be empty, may hold line breaks) in
      *  what is sent on: forward(), tm's relay, a relayed reply. The range must lie within the
      *  header lines (after the first line, before the empty line ending them; a range over several
-     *  header lines is fine), touch no Via line (the core owns Via) and overlap no range replaced
+     *  header lines is fine), touch no Via line (the core owns Via) nor Content-Length line (the core
+     *  writes the length of the body it sends, so a stream hop keeps its framing) and overlap no range replaced
      *  before on this message (edits never see each other: each names received bytes, as OpenSIPS's
      *  lumps). len 0 inserts text at offset. A header line the script removed (remove_hf) or whose
      *  value it set (sip_header_set) is sent as that says, its replaced bytes ignored. Kept with the
      *  header edits: sip_msg_save / sip_msg_restore save and roll them back alike. Returns 0,
      *  -1 range outside the header lines or overlapping an earlier one, -2 no SIP message, -3 the
-     *  range touches a Via line. (The context's thread.) */
+     *  range touches a Via or Content-Length line, -5 the message is a reply built here (a context of
+     *  rt_sip_ctx_open_reply, tm's local_reply_route: sent as built, so nothing is changed). (The
+     *  context's thread.) */
     int (*sip_text_replace)(sy_ctx *ctx, uint32_t offset, uint32_t len, sy_str text);
     /** The body the context's message will be sent on with: the last sip_body_set's, else the
      *  received body (empty when none), into *out; host memory, valid until the next host call on
-     *  ctx, not NUL-terminated. Returns 0, -2 no SIP message. (The context's thread.) */
+     *  ctx, not NUL-terminated. Returns 0, -2 no SIP message, -3 out NULL. (The context's thread.) */
     int (*sip_body_get)(sy_ctx *ctx, sy_str *out);
     /** Replaces the body sent on with body (copied as raw bytes; len 0 sends no body). The
      *  Content-Length sent is the new body's length: the received Content-Length line's value is
      *  replaced (the name kept as written), or, when the message had none, a Content-Length line
      *  is added last. Content-Type is not touched (set it with sip_header_set when the kind of
      *  body changes). Setting again replaces the earlier body. Saved and restored with the
-     *  header edits. Returns 0, -2 no SIP message, -3 body.s NULL. (The context's thread.) */
+     *  header edits. Returns 0, -2 no SIP message, -3 body.s NULL, -5 a reply built here (as
+     *  sip_text_replace). (The context's thread.) */
     int (*sip_body_set)(sy_ctx *ctx, sy_str body);
     /** Replaces the status line of the reply the context routes (an onreply_route) in what is
      *  relayed: "SIP/2.0 <code> <reason>" (reason copied; line breaks become spaces). The core and
      *  tm keep deciding on the received code. Returns 0, -1 not a reply, -2 no SIP message, -3 code
-     *  outside 100..699. (The context's thread.) */
+     *  outside 100..699, -5 a reply built here (as sip_text_replace). (The context's thread.) */
     int (*sip_status_set)(sy_ctx *ctx, int code, sy_str reason);
     /* --- end of 1.16 --- */
 } sy_host_api;

@@ -14,6 +14,7 @@ extension HostTable {
             let worker = HostTable.context(parent)?.worker ?? engine.makeWorkerState(rank: -100)
             let ctx = engine.makeContext(worker: worker, routeType: k)
             ctx.message = ScriptMessage(sip: msg, origin: nil)
+            ctx.builtReply = true
             return OpaquePointer(Unmanaged.passRetained(ctx).toOpaque())
         }
     }

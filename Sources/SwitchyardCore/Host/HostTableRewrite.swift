@@ -6,11 +6,13 @@ extension HostTable {
     static func installRewrite(_ h: inout sy_host_api) {
         h.sip_text_replace = { ctxp, offset, len, text in
             guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
+            guard !ctx.builtReply else { return -5 }
             let lo = Int(offset), hi = Int(offset) + Int(len)
             return Int32(HostTable.textReplace(&ctx.message.edits, msg, lo..<hi, HostTable.bytes(text)))
         }
         h.sip_body_get = { ctxp, out in
-            guard let ctx = HostTable.context(ctxp), let out, let msg = ctx.message.sip else { return -2 }
+            guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
+            guard let out else { return -3 }
             if let body = ctx.message.edits.body {
                 out.pointee = body.withUnsafeBufferPointer { ctx.keepCBytes($0) }
             } else {
@@ -21,25 +23,29 @@ extension HostTable {
         h.sip_body_set = { ctxp, body in
             guard let ctx = HostTable.context(ctxp), ctx.message.sip != nil else { return -2 }
             guard body.s != nil else { return -3 }
+            guard !ctx.builtReply else { return -5 }
             ctx.message.edits.setBody(HostTable.bytes(body))
             return 0
         }
         h.sip_status_set = { ctxp, code, reason in
             guard let ctx = HostTable.context(ctxp), let msg = ctx.message.sip else { return -2 }
             guard !msg.isRequest else { return -1 }
+            guard !ctx.builtReply else { return -5 }
             guard (100...699).contains(code) else { return -3 }
             ctx.message.edits.setStatusLine("SIP/2.0 \(code) \(HostTable.oneLineText(reason))")
             return 0
         }
     }
 
-    /// sip_text_replace's checks: the range within the header lines, on no Via line, overlapping no earlier one.
-    /// Returns 0 kept, -1 out of the header lines or overlapping, -3 on a Via line.
+    /// sip_text_replace's checks: the range within the header lines, on no Via or Content-Length line, overlapping no
+    /// earlier one. Returns 0 kept, -1 out of the header lines or overlapping, -3 on a Via or Content-Length line.
     static func textReplace(_ edits: inout HeaderEdits, _ msg: SIPMessage, _ range: Range<Int>, _ text: [UInt8]) -> Int {
         guard let first = msg.fields.first, let last = msg.fields.last,
               range.lowerBound >= first.line.lowerBound, range.upperBound <= last.line.upperBound else { return -1 }
-        for f in msg.fields where f.kind == .via {
-            // An insertion at a Via line's start belongs to that line too (it would go out inside the core's Via).
+        // The core owns Via, and Content-Length: an edit there would break the framing of a stream hop (the core writes
+        // the length of the body it sends into the received line, or adds one when there was none).
+        for f in msg.fields where f.kind == .via || f.kind == .contentLength {
+            // An insertion at a line's start belongs to that line too (it would go out inside the core's line).
             if f.line.overlaps(range) || (range.isEmpty && f.line.contains(range.lowerBound)) { return -3 }
         }
         return edits.addTextEdit(TextReplacement(range: range, text: text)) ? 0 : -1

@@ -53,6 +53,9 @@ public final class ScriptContext: @unchecked Sendable {
     public var flags: UInt64 = 0
     public var message = ScriptMessage.dummy
     public var dropped = false
+    /// A context on a reply a plugin built (ABI 1.15 rt_sip_ctx_open_reply, tm's local_reply_route): its message is
+    /// sent as built, so the 1.16 rewrites refuse it instead of reporting a change that is never sent.
+    var builtReply = false
     /// The transaction layer's copy of this request (RequestSnapshot), once made: append_to_reply lines added later
     /// are kept there too.
     var keptBy: RequestSnapshot?
@@ -167,6 +170,7 @@ public final class ScriptContext: @unchecked Sendable {
         if Self.runsOnDummy(routeType) { message.sip = dummyRequest }
         if sipInfoMemoMessage != nil { sipInfoMemoMessage = nil }
         dropped = false
+        builtReply = false
         if errorInfo.errorClass != 0 { errorInfo = ErrorInfo() }
         if keptBy != nil { keptBy = nil }
         if trace != nil { trace = nil }

@@ -47,9 +47,14 @@ final class TextRewriteWriterTests: XCTestCase {
         XCTAssertEqual(try forward(msg, e), Self.text([Self.requestLine, Self.ourVia, Self.lines[0], "From: <sip:a@example.com>;tag=9",
                                                         "To: <sip:c@example.com>", "Call-ID: c1", "CSeq: 1 INVITE", "X-Pre: 1", "X-Info: new value",
                                                         "Content-Length: 4"], body: "body"))
-        // Refused: a range overlapping an earlier one, on a Via line, on the first line, past the header lines.
+        // Refused: a range overlapping an earlier one, on a Via or Content-Length line (the core owns both: the
+        // length frames a stream hop), on the first line, past the header lines.
         XCTAssertEqual(HostTable.textReplace(&e, msg, try range(msg, "ol"), []), -1)
         XCTAssertEqual(HostTable.textReplace(&e, msg, try range(msg, "10.0.0.1"), []), -3)
+        XCTAssertEqual(HostTable.textReplace(&e, msg, try range(msg, "Length: 4"), Array("Length: 9".utf8)), -3)
+        XCTAssertEqual(HostTable.textReplace(&e, msg, try range(msg, "Content-Length: 4\r\n"), []), -3)
+        let cl = try range(msg, "Content-Length").lowerBound
+        XCTAssertEqual(HostTable.textReplace(&e, msg, cl..<cl, Array("X-Before: 1\r\n".utf8)), -3)
         XCTAssertEqual(HostTable.textReplace(&e, msg, try range(msg, "INVITE"), []), -1)
         XCTAssertEqual(HostTable.textReplace(&e, msg, try range(msg, "body"), []), -1)
     }
