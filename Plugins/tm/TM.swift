@@ -451,7 +451,7 @@ final class TM: @unchecked Sendable {
         if let ctx {
             built = core.buildReply(ctx, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body,
                                     printSet: printSet)
-        } else if let c = openStored(cell, kind: .failure, parent: nil) {
+        } else if let snap = cell.snapshot, let c = core.open(snap, kind: .failure, parent: nil) {
             built = core.buildReply(c, code: code, reason: reason, toTag: toTag ?? cell.localTag, extra: extra, body: body)
             core.close(c, saveTo: nil)
         }
