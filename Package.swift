@@ -41,6 +41,7 @@ let package = Package(
         .library(name: "dispatcher", type: .dynamic, targets: ["dispatcher"]),
         .library(name: "sipmsgops", type: .dynamic, targets: ["sipmsgops"]),
         .library(name: "signaling", type: .dynamic, targets: ["signaling"]),
+        .library(name: "textops", type: .dynamic, targets: ["textops"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -115,6 +116,8 @@ let package = Package(
         // Message tests and edits (is_method, append_hf ...), and send_reply (through tm when there is a transaction).
         .target(name: "sipmsgops", dependencies: ["SwitchyardPluginKit"], path: "Plugins/sipmsgops", exclude: ["README.md"]),
         .target(name: "signaling", dependencies: ["SwitchyardPluginKit"], path: "Plugins/signaling", exclude: ["README.md"]),
+        // Regular-expression searches and rewrites of the message (search, replace, subst ...).
+        .target(name: "textops", dependencies: ["SwitchyardPluginKit"], path: "Plugins/textops", exclude: ["README.md"]),
         // Server database drivers: the client libraries (Debian: libmariadb-dev, libpq-dev, libhiredis-dev), each linked
         // only into its plugin; SwitchyardSQL is what the two SQL drivers share (URLs, SQL text, pooling, the C table).
         .systemLibrary(name: "CMariaDB", path: "Sources/CMariaDB", providers: [.apt(["libmariadb-dev"])]),
@@ -187,6 +190,8 @@ let package = Package(
         // sipmsgops and signaling end to end: switchyard between sipp peers (scenarios in Tests/SIP/sipmsgops).
         .testTarget(name: "sipmsgopsTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/sipmsgopsTests"),
         .testTarget(name: "signalingTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/signalingTests"),
+        // textops (and sipmsgops's SDP and status rewrites) end to end: switchyard between sipp peers.
+        .testTarget(name: "textopsTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/textopsTests"),
         // proto_udp: the UDP workers' scheduling policy (the relay itself is covered by EndToEndTests' SIP suites).
         .testTarget(name: "proto_udpTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"], path: "Tests/proto_udpTests"),
     ]

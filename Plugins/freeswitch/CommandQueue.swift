@@ -109,14 +109,14 @@ extension Box {
                     return waiter.wait(untilMs: nil)
                 }
                 flush()
-                let waited = readForReply(mine, waitMs: Int32(min(untilMs - now, Self.replySliceMs)), pastBound: true)
+                let waited = readForReply(mine, waitMs: Int32(min(untilMs - now, Self.replySliceMs)), bound: BoxReader.heldHardMax)
                 if let r = waiter.wait(untilMs: waited ? now : min(untilMs, now + Self.replySliceMs)) { return r }
                 continue
             }
             if let r = waiter.wait(untilMs: min(untilMs, now + Self.replySliceMs)) { return r }
             if reader.inCallback.load(ordering: .acquiring) {
                 flush()
-                readForReply(mine, waitMs: Int32(Self.replySliceMs))
+                readForReply(mine, waitMs: Int32(Self.replySliceMs), bound: reader.readAheadBound)
             }
         }
     }

@@ -6,7 +6,9 @@
 // I/O thread is in a callback (awaitReply), because its reply may sit behind those events; the events it passes wait
 // in `held` for the I/O thread. `held` is bounded (BoxReader.heldMax): at the bound a caller stops reading (it waits
 // for its reply, at most esl_cmd_timeout), so TCP still pushes back on FreeSWITCH; and a caller stops parsing at its
-// own reply, leaving the rest in the parser for the I/O thread.
+// own reply, leaving the rest in the parser for the I/O thread. Once the I/O thread has been in one callback for
+// BoxReader.stuckMs, a caller reads on up to heldHardMax: the callback may wait for room in the box's lane that only
+// this caller drains (readAheadBound).
 // A callback may run the event's route on the I/O thread itself (freeswitch_scripting, when every worker sleeps): a
 // command that route sends to this box is read by the I/O thread (readForReply, past the bound: nobody else would
 // hand `held` over), while other callers waiting for replies read for themselves as during any callback.
@@ -69,6 +71,8 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`, but behindL
     var mayHaveMore = false
     /// True while the I/O thread runs an event callback (callers waiting for a reply then read themselves).
     let inCallback = Atomic<Bool>(false)
+    /// When (nowMs) the I/O thread's current callback began; stored before inCallback is set.
+    let callbackSince = Atomic<Int64>(0)
     /// Whether more of the stream waited behind the event delivered last (API 1.5 box_burst). Written by the I/O
     /// thread only (deliverHeld; attach clears it for a new connection), so the verdict lives with the stream it
     /// describes: a subscriber keeps no per-box table, and a box that goes away takes its state with it.
@@ -84,6 +88,18 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`, but behindL
     /// The I/O thread waiting for its own route's reply reads past heldMax, up to this many held events; beyond, that
     /// command fails as unreachable (a box streaming events without the reply must not grow `held` without end).
     static let heldHardMax = 16 * heldMax
+    /// A callback that has run this long may be waiting for the very caller that waits for its reply (ms).
+    static let stuckMs: Int64 = 100
+
+    /// How many items a caller waiting for its reply (not the I/O thread) may leave in `held`: heldMax, or
+    /// heldHardMax once the I/O thread has been in one event callback for stuckMs. That callback may wait for room
+    /// in the box's lane, which only this caller drains: a worker running the box's events one at a time (in order),
+    /// whose route waits for this box's reply. Nobody else would then read what the box sent before the reply, and
+    /// stopping at heldMax would leave the command waiting out esl_cmd_timeout while every event of the box waits.
+    var readAheadBound: Int {
+        guard inCallback.load(ordering: .acquiring) else { return Self.heldMax }
+        return nowMs() - callbackSince.load(ordering: .relaxed) >= Self.stuckMs ? Self.heldHardMax : Self.heldMax
+    }
 
     var heldCount: Int { held.count - heldHead }
 
@@ -301,10 +317,11 @@ extension Box {
     /// left in the parser, then reads what the socket has (waiting up to `waitMs` for it), unless another thread is
     /// reading, its reply is already there, or `held` is full. Stops parsing at its own reply. Returns whether it
     /// waited on the socket (if not, the caller waits on its reply instead).
-    /// `pastBound`: the I/O thread itself waits (a route it runs sent a command): nobody else delivers `held`, so it
-    /// reads on past heldMax up to its reply (what the box sent before that reply, then TCP pushes back again).
+    /// `bound`: how many items it may leave in `held` (BoxReader.readAheadBound). The I/O thread itself waiting (a
+    /// route it runs sent a command) passes heldHardMax: nobody else delivers `held`, so it reads on past heldMax up to
+    /// its reply (what the box sent before that reply, then TCP pushes back again).
     @discardableResult
-    func readForReply(_ mine: Pending, waitMs: Int32, pastBound: Bool = false) -> Bool {
+    func readForReply(_ mine: Pending, waitMs: Int32, bound: Int) -> Bool {
         guard reader.tryLock() else { return false }
         guard reader.fd >= 0, reader.failure == nil else { reader.unlock(); return false }
         var out = ReadOutcome()
@@ -313,7 +330,7 @@ extension Box {
             reader.unparsed = false
             parseFrames(until: mine, &out)
         }
-        if out.lastMatched !== mine && out.failure == nil && (pastBound || reader.heldCount < BoxReader.heldMax) {
+        if out.lastMatched !== mine && out.failure == nil && reader.heldCount < bound {
             var p = pollfd(fd: reader.fd, events: Int16(POLLIN), revents: 0)
             waited = true
             if poll(&p, 1, waitMs) > 0 {
@@ -474,7 +491,9 @@ extension Box {
     func deliverHeld() -> Int64 {
         var start: Int64 = 0
         while let item = reader.popHeld() {
-            if start == 0 { start = nowMs() }
+            let now = nowMs()
+            if start == 0 { start = now }
+            reader.callbackSince.store(now, ordering: .relaxed)
             reader.inCallback.store(true, ordering: .releasing)
             switch item {
             case .event(let e):

@@ -163,13 +163,15 @@ extension Box {
             }
             var out = ReadOutcome()
             var readable = false
-            if reader.heldCount < BoxReader.heldMax {
-                // At the bound, nothing more is read (TCP pushes back) until the I/O thread delivers `held`.
+            let bound = reader.readAheadBound
+            if reader.heldCount < bound {
+                // At the bound, nothing more is read (TCP pushes back) until the I/O thread delivers `held` (past
+                // heldMax once the I/O thread is stuck in a callback: it may wait for this caller, readAheadBound).
                 if reader.unparsed { reader.unparsed = false; parseFrames(until: nil, &out) }
                 if out.failure == nil, let f = receive() { out.failure = f }
                 if out.failure == nil { parseFrames(until: nil, &out) }
                 if let f = out.failure { reader.failure = f }
-                readable = out.failure == nil && reader.heldCount < BoxReader.heldMax
+                readable = out.failure == nil && reader.heldCount < bound
             }
             // Not read on (held is full) or not all read (the buffer filled): this caller may have taken the socket's
             // one wake-up, so the I/O thread reads on after it (Reader.swift, mayHaveMore).

@@ -208,14 +208,16 @@ final class ScriptingModule: @unchecked Sendable {
             return v
         }
         let params = [param("name", text(name)), param("sender", text(sender)), param("body", body)]
-        let rc = params.withUnsafeBufferPointer { p in
+        // No timeout (waitMS 0): a negative code only means the core is stopping (or its runtime is gone). The core
+        // counts such events and says so in one line when it stops; a warning per event here would flood the log
+        // of a normal shutdown while the box still streams.
+        _ = params.withUnsafeBufferPointer { p in
             if eventsHere, let api, let burst = api.pointee.box_burst {
                 return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: burst(box) != 0)
             }
             if eventsInLane { return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: true) }
             return host.raiseEvent(Self.event, params: p, waitMS: 0)
         }
-        if rc < 0 { host.log(.warn, "E_FREESWITCH \(name.string) from \(sender.string) not queued (\(rc))") }
     }
 
     static let onEvent: sy_fs_event_value_fn = { user, box, host, name, _, body in

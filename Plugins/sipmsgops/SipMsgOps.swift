@@ -4,6 +4,8 @@
 //   has_body  has_body_part  is_privacy  ruri_has_param  ruri_add_param  ruri_del_param  ruri_tel2sip  is_uri_user_e164
 //   list_hdr_has_option  append_time  sipmsg_validate  codec_exists  codec_exists_re  stream_exists  is_audio_on_hold
 //   list_hdr_add_option  list_hdr_remove_option
+//   codec_delete  codec_delete_re  codec_delete_except_re  codec_move_up  codec_move_up_re  codec_move_down
+//   codec_move_down_re  stream_delete  change_reply_status  remove_body_part  add_body_part (ABI 1.16)
 import SwitchyardABI
 import SwitchyardPluginKit
 import Synchronization
@@ -56,6 +58,22 @@ final class SipMsgOps: Sendable {
         m.function("codec_exists_re", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in codecExistsRegex($0) }
         m.function("stream_exists", params: [.str], routes: any, fixup: SipMsgOps.checkRegex) { [self] in streamExists($0) }
         m.function("is_audio_on_hold", params: [], routes: any) { [self] in isAudioOnHold($0) }
+        let re = SipMsgOps.checkRegex
+        m.function("codec_delete", params: [.str, opt], routes: any) { [self] in codecByName($0, "codec_delete", .delete) }
+        m.function("codec_delete_re", params: [.str], routes: any, fixup: re) { [self] in codecByRegex($0, "codec_delete_re", .delete) }
+        m.function("codec_delete_except_re", params: [.str], routes: any, fixup: re) {
+            [self] in codecByRegex($0, "codec_delete_except_re", .delete, except: true)
+        }
+        m.function("codec_move_up", params: [.str, opt], routes: any) { [self] in codecByName($0, "codec_move_up", .moveUp) }
+        m.function("codec_move_up_re", params: [.str], routes: any, fixup: re) { [self] in codecByRegex($0, "codec_move_up_re", .moveUp) }
+        m.function("codec_move_down", params: [.str, opt], routes: any) { [self] in codecByName($0, "codec_move_down", .moveDown) }
+        m.function("codec_move_down_re", params: [.str], routes: any, fixup: re) {
+            [self] in codecByRegex($0, "codec_move_down_re", .moveDown)
+        }
+        m.function("stream_delete", params: [.str], routes: any, fixup: re) { [self] in streamDelete($0) }
+        m.function("change_reply_status", params: [.int, .str], routes: [.onReply]) { [self] in changeReplyStatus($0) }
+        m.function("remove_body_part", params: [opt, opt], routes: any) { [self] in removeBodyPart($0) }
+        m.function("add_body_part", params: [.str, .str, opt], routes: any) { [self] in addBodyPart($0) }
         m.function("sipmsg_validate", params: [opt, [.var, .optional]], routes: [.request, .onReply, .failure, .branch]) {
             [self] in sipmsgValidate($0)
         }

@@ -21,6 +21,8 @@ struct TMConfig: Sendable {
     var auto100Trying = true
     /// local_request_route: a route[name] run (read-only) on every request tm generates, after local_route.
     var localRequestRoute = ""
+    /// local_reply_route: a route[name] run (read-only) on every reply tm generates itself (LocalReplyRoute.swift).
+    var localReplyRoute = ""
     /// tw_append, unix_tx_timeout and the variables t_write_* read (TWrite.swift).
     var twrite = TWriteSettings()
 

@@ -147,10 +147,11 @@ struct CoreLink: @unchecked Sendable {
 
     /// Builds the forwarded request (no new branch: the core's stateless one) and sends it from the core's buffer:
     /// nothing is kept, so nothing is copied (the end-to-end ACK of a 2xx). 0, the core's error code, or -6.
-    func forwardStateless(_ ctx: SYContext) -> Int32 {
+    /// `branch` empty: the core's stateless Via branch.
+    func forwardStateless(_ ctx: SYContext, branch: sy_str) -> Int32 {
         var out = sy_str()
         var t = sy_sip_target()
-        let rc = api.sip_build_request!(ctx.raw, sy_str(), sy_str(), sy_str(), &out, &t)
+        let rc = api.sip_build_request!(ctx.raw, sy_str(), sy_str(), branch, &out, &t)
         guard rc == 0 else { return rc }
         return api.sip_send!(&t, out.s, out.len) == 0 ? 0 : -6
     }

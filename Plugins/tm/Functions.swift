@@ -69,7 +69,7 @@ extension TM {
             // t_check_trans found it, else 0 as t_newtran's retransmission (the script stops). Any other ACK is end
             // to end (or matches nothing): forwarded statelessly.
             if isHopByHopAck(info) { return known?.ackMatched == true ? 1 : 0 }
-            return forwardStateless(ctx)
+            return forwardStateless(ctx, info)
         }
         let tx = known ?? txn(ctx)
         if tx.cell == nil && CoreLink.equals(info.method, literal: "CANCEL"),

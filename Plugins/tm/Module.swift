@@ -103,7 +103,10 @@ final class TMModule: @unchecked Sendable {
         m.param("local_request_route", [.str]) { [self] v in
             if case .string(let s) = v { config.localRequestRoute = s }
         }
-        for name in ["minor_branch_flag", "local_reply_route", "cluster_param"] {
+        m.param("local_reply_route", [.str]) { [self] v in
+            if case .string(let s) = v { config.localReplyRoute = s }
+        }
+        for name in ["minor_branch_flag", "cluster_param"] {
             m.param(name, [.str]) { _ in }
         }
     }

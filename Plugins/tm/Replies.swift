@@ -241,7 +241,7 @@ extension TM {
             }
         }
         if let winner { relayFinal(cell, winner) } else if let faked {
-            localReply(cell, ctx: nil, code: faked.code, reason: faked.reason)
+            localReply(cell, ctx: nil, code: faked.code, reason: faked.reason, faked: true)
         }
     }
 
@@ -262,7 +262,8 @@ extension TM {
             cell.uasStatus = b.finalCode
             finalSent(cell, code: b.finalCode, local: false)
         } else {
-            localReply(cell, ctx: nil, code: b.finalCode, reason: b.finalCode == 408 ? "Request Timeout" : b.finalReason)
+            localReply(cell, ctx: nil, code: b.finalCode, reason: b.finalCode == 408 ? "Request Timeout" : b.finalReason,
+                       faked: true)
         }
     }
 

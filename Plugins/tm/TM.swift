@@ -26,6 +26,9 @@ final class TM: @unchecked Sendable {
     let serving = Atomic<Bool>(false)
     /// local_route and local_request_route (LocalRoute.swift).
     let localRoutes: LocalRoutes
+    /// local_reply_route (LocalReplyRoute.swift).
+    let localReplyRoute: LocalReplyRoute
+    /// $fs and $ru_q, reset on the stored request (StoredRequest.swift).
     let storedVars: StoredRequestVars
 
     init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?)
@@ -39,6 +42,7 @@ final class TM: @unchecked Sendable {
         mbVar = try host.varParse("$mb")
         storedVars = try StoredRequestVars(host: host)
         localRoutes = try LocalRoutes(core: core, requestRouteName: cfg.localRequestRoute)
+        localReplyRoute = try LocalReplyRoute(core: core, name: cfg.localReplyRoute)
         wheel = TimerWheel { [unowned self] cell, at in self.timerFired(cell, at: at) }
     }
 
@@ -209,6 +213,7 @@ final class TM: @unchecked Sendable {
             }
         }
         if trying {
+            runLocalReplyRoute(tryingBytes, parent: ctx)
             core.send(upstream, tryingBytes)
             stat(stats?.localReplies)  // OpenSIPS sends it with t_reply: a local reply like any other
             cell.lastReply = tryingBytes
@@ -423,12 +428,6 @@ final class TM: @unchecked Sendable {
         }
     }
 
-    /// A stateless forward of an ACK for which no transaction exists (the end-to-end ACK of a 2xx).
-    func forwardStateless(_ ctx: SYContext) -> Int32 {
-        let rc = core.forwardStateless(ctx)
-        return rc == 0 ? 1 : rc
-    }
-
     // MARK: local replies
 
     /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
@@ -436,7 +435,7 @@ final class TM: @unchecked Sendable {
     /// t_reply and tm's own replies do not).
     @discardableResult
     func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
-                    toTag: String? = nil, scripted: Bool = false, printSet: Bool = false) -> Bool {
+                    toTag: String? = nil, scripted: Bool = false, printSet: Bool = false, faked: Bool = false) -> Bool {
         table.lock(cell.hashIndex)
         defer { table.unlock(cell.hashIndex) }
         if cell.completed && code >= 200 { return false }
@@ -456,6 +455,9 @@ final class TM: @unchecked Sendable {
             core.close(c, saveTo: nil)
         }
         guard let r = built else { return false }
+        // A reply faked for a branch (a timeout's 408, the end of a wait) is OpenSIPS's relay_reply path, which runs
+        // no local_reply_route; every other reply made here is its _reply_light path, which does.
+        if !faked { runLocalReplyRoute(r.bytes, parent: ctx) }
         core.send(cell.upstream, r.bytes)
         stat(stats?.localReplies)
         cell.lastReply = r.bytes

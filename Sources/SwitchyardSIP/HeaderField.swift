@@ -16,6 +16,15 @@ public struct HeaderField: Sendable {
         lineLo = Int32(line.lowerBound); lineHi = Int32(line.upperBound)
     }
 
+    /// The same from the parser, whose offsets are known to fit (it refuses a message of 2 GiB or more): no overflow
+    /// check per bound (six per header line).
+    init(parsed kind: HeaderKind, name: Range<Int>, value: Range<Int>, line: Range<Int>) {
+        self.kind = kind
+        nameLo = Int32(truncatingIfNeeded: name.lowerBound); nameHi = Int32(truncatingIfNeeded: name.upperBound)
+        valueLo = Int32(truncatingIfNeeded: value.lowerBound); valueHi = Int32(truncatingIfNeeded: value.upperBound)
+        lineLo = Int32(truncatingIfNeeded: line.lowerBound); lineHi = Int32(truncatingIfNeeded: line.upperBound)
+    }
+
     /// The name as written.
     public var name: Range<Int> { Int(nameLo)..<Int(nameHi) }
     /// The body without surrounding whitespace; may contain folding (CRLF + SP/HT) inside.

@@ -55,7 +55,13 @@ enum SIPParser {
             methodRange = i..<j
             j += 1
             let uStart = j
-            while j < firstEnd, b[j] != Byte.sp, b[j] != Byte.ht { j += 1 }
+            // The URI ends at the first SP or HT: memchr for each (a word at a time) instead of a byte loop.
+            if let base = b.baseAddress {
+                var stop = firstEnd
+                if let p = memchr(base + j, Int32(Byte.sp), firstEnd - j) { stop = base.distance(to: p.assumingMemoryBound(to: UInt8.self)) }
+                if stop > j, let p = memchr(base + j, Int32(Byte.ht), stop - j) { stop = base.distance(to: p.assumingMemoryBound(to: UInt8.self)) }
+                j = stop
+            }
             guard j > uStart, j < firstEnd else { throw SIPParseError("bad request-URI in the request line") }
             uriRange = uStart..<j
             // The URI needs a scheme: letters then ':'.
@@ -136,7 +142,7 @@ enum SIPParser {
             default: break
             }
             seen |= bit
-            fields.append(HeaderField(kind: kind, name: nameRange, value: value, line: i..<lineNext))
+            fields.append(HeaderField(parsed: kind, name: nameRange, value: value, line: i..<lineNext))
             i = lineNext
         }
         if headersEnd < 0 {

@@ -8,17 +8,46 @@ import Darwin
 /// ranges only; the text of a part is made when asked for (most relays need only a few parts).
 public struct SIPVia: Sendable {
     let bytes: [UInt8]
-    public let transportRange: Range<Int>
-    public let hostRange: Range<Int>
+    /// The ranges are kept as 32-bit offsets (a message is under 2 GiB, as HeaderField's) and an absent one as a lower
+    /// bound of -1: a Via is copied and destroyed about twenty times per relayed call, and with `Range<Int>?` fields
+    /// (tag bytes between them) each copy went through an outlined value-witness call instead of a few moves.
+    private let transportLo: Int32, transportHi: Int32, hostLo: Int32, hostHi: Int32
+    private let paramsLo: Int32, paramsHi: Int32, rangeLo: Int32, rangeHi: Int32
+    private let branchLo: Int32, branchHi: Int32, receivedLo: Int32, receivedHi: Int32, rportLo: Int32, rportHi: Int32
+    /// The port, -1 when the sent-by has none.
+    private let portValue: Int32
+    public var transportRange: Range<Int> { Int(transportLo)..<Int(transportHi) }
+    public var hostRange: Range<Int> { Int(hostLo)..<Int(hostHi) }
     typealias ParamRange = (name: Range<Int>, value: Range<Int>?)
     /// Where the parameters lie (from the first ';' to the last parameter's end): checked when the Via was parsed, and
     /// read again when one is asked for, instead of an array of their ranges kept per message (an allocation, and a
     /// reference to retain with each copy of a Via).
-    let paramsRange: Range<Int>
+    var paramsRange: Range<Int> { Int(paramsLo)..<Int(paramsHi) }
     /// The parameters every relay reads (the first of each name), found while the Via was parsed: their values, and a
     /// bit per name present (`Known`), so that looking one up scans nothing.
-    let branchValue: Range<Int>?, receivedValue: Range<Int>?, rportValue: Range<Int>?
+    var branchValue: Range<Int>? { branchLo < 0 ? nil : Int(branchLo)..<Int(branchHi) }
+    var receivedValue: Range<Int>? { receivedLo < 0 ? nil : Int(receivedLo)..<Int(receivedHi) }
+    var rportValue: Range<Int>? { rportLo < 0 ? nil : Int(rportLo)..<Int(rportHi) }
     let knownPresent: UInt8
+
+    /// `branch`, `received`, `rport`: a value's bounds, (-1, -1) when absent or without a value; `port` -1 when none.
+    init(bytes: [UInt8], transportRange: Range<Int>, hostRange: Range<Int>, paramsRange: Range<Int>,
+         branch: (Int32, Int32), received: (Int32, Int32), rport: (Int32, Int32), knownPresent: UInt8,
+         port: Int32, range: Range<Int>, isLastInField: Bool) {
+        self.bytes = bytes
+        transportLo = Int32(truncatingIfNeeded: transportRange.lowerBound)
+        transportHi = Int32(truncatingIfNeeded: transportRange.upperBound)
+        hostLo = Int32(truncatingIfNeeded: hostRange.lowerBound); hostHi = Int32(truncatingIfNeeded: hostRange.upperBound)
+        paramsLo = Int32(truncatingIfNeeded: paramsRange.lowerBound)
+        paramsHi = Int32(truncatingIfNeeded: paramsRange.upperBound)
+        rangeLo = Int32(truncatingIfNeeded: range.lowerBound); rangeHi = Int32(truncatingIfNeeded: range.upperBound)
+        (branchLo, branchHi) = branch
+        (receivedLo, receivedHi) = received
+        (rportLo, rportHi) = rport
+        portValue = port
+        self.knownPresent = knownPresent
+        self.isLastInField = isLastInField
+    }
 
     /// The parameter names kept at parse time, as bits of `knownPresent`.
     enum Known {
@@ -48,9 +77,9 @@ public struct SIPVia: Sendable {
             return out
         }
     }
-    public let port: Int?
+    public var port: Int? { portValue < 0 ? nil : Int(portValue) }
     /// The value's bytes in the message (for editing it in place).
-    public let range: Range<Int>
+    public var range: Range<Int> { Int(rangeLo)..<Int(rangeHi) }
     /// True when no other Via value follows in the same header field.
     public internal(set) var isLastInField: Bool
 
@@ -265,28 +294,31 @@ public struct SIPVia: Sendable {
         let host = hs..<i
         guard !host.isEmpty else { throw SIPParseError("Via without a host") }
         skipWS()
-        var port: Int? = nil
+        var port: Int32 = -1
         if i < end, b[i] == Byte.colon {
             i += 1; skipWS()
             var n = 0, digits = 0
             while i < end, b[i] >= 48, b[i] <= 57, digits < 6 { n = n * 10 + Int(b[i] - 48); i += 1; digits += 1 }
             guard digits > 0, n <= 65535 else { throw SIPParseError("bad Via port") }
-            port = n
+            port = Int32(n)
         }
         skipWS()
         let paramsStart = i
         var paramsEnd = i
-        var branch: Range<Int>? = nil, received: Range<Int>? = nil, rport: Range<Int>? = nil
+        // Offsets fit in 32 bits: the parser refuses a message of 2 GiB or more.
+        let none = (Int32(-1), Int32(-1))
+        var branch = none, received = none, rport = none
         var present: UInt8 = 0
         while let p = try scanParam(b, &i, end) {
             paramsEnd = (p.value ?? p.name).upperBound
             let bit = Known.bit(b, p.name)
             if bit != 0 && present & bit == 0 {
                 present |= bit
+                let v = p.value.map { (Int32(truncatingIfNeeded: $0.lowerBound), Int32(truncatingIfNeeded: $0.upperBound)) } ?? none
                 switch bit {
-                case Known.branch: branch = p.value
-                case Known.received: received = p.value
-                default: rport = p.value
+                case Known.branch: branch = v
+                case Known.received: received = v
+                default: rport = v
                 }
             }
         }
@@ -294,6 +326,6 @@ public struct SIPVia: Sendable {
         if i < end, b[i] == UInt8(ascii: "(") { i = end }
         guard i == end else { throw SIPParseError("bad Via value") }
         return SIPVia(bytes: bytes, transportRange: transport, hostRange: host, paramsRange: paramsStart..<paramsEnd,
-                      branchValue: branch, receivedValue: received, rportValue: rport, knownPresent: present, port: port, range: r, isLastInField: last)
+                      branch: branch, received: received, rport: rport, knownPresent: present, port: port, range: r, isLastInField: last)
     }
 }

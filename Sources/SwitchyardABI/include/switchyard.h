@@ -123,6 +123,15 @@
  *        (a per-context value, raw bytes, a module keeps for the message being processed, invisible
  *        to the script and not kept in snapshots: OpenSIPS's context_register_int/str, for rr's
  *        "record-routed already" and add_rr_param state). A 1.13 plugin loads unchanged.
+ *   1.15 appended sy_host_api.rt_sip_ctx_open_reply: a script context on reply bytes a plugin
+ *        built itself (rt_sip_ctx_open_request's twin for replies), so tm runs the route named by
+ *        its local_reply_route modparam on every reply it generates. A 1.14 plugin loads
+ *        unchanged.
+ *   1.16 message text rewriting (OpenSIPS's textops replace/subst and sipmsgops codec_* and
+ *        change_reply_status): appended sy_host_api.sip_text_replace (bytes of the received header
+ *        lines replaced in what is sent on), sip_body_get and sip_body_set (the body sent on, with
+ *        its Content-Length), sip_status_set (a relayed reply's status line). A 1.15 plugin loads
+ *        unchanged.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -142,7 +151,7 @@ extern "C" {
 /** Major version: a change here means old plugins cannot work and are refused. */
 #define SY_ABI_MAJOR 1
 /** Minor version: bumped each time something is appended; older minors keep loading. */
-#define SY_ABI_MINOR 14
+#define SY_ABI_MINOR 16
 
 /** Name of the single symbol a plugin exports (a function of type sy_entry_fn). */
 #define SY_ENTRY_SYMBOL "switchyard_plugin_entry"
@@ -786,7 +795,20 @@ typedef struct sy_host_api {
      *  it takes) for room instead of dropping: an I/O thread that calls it stops reading its socket
      *  while the workers catch up, so TCP backpressure reaches the sender and nothing is lost.
      *  Returns 0 queued, 1 nobody listens, <0 timed out or shutting down. Never call it from a
-     *  script worker (it could wait for itself). (Any other thread.) */
+     *  script worker (it could wait for itself). (Any other thread.)
+     *  Order: not kept. The events go to the one queue every worker takes from, so two workers may
+     *  run two events of one caller at once, and the later one may finish first. Per-caller order
+     *  is rt_event_raise_here's (1.10: a lane per thread, one event at a time), and this entry
+     *  cannot be served that way without breaking what its callers were built against: a route
+     *  run from here may wait for something only the raising thread does (e.g. read the reply to
+     *  a command the route sent, as the freeswitch module's reader alone did before its API 1.4).
+     *  With the shared queue, while one route waits the other workers drain the queue, so the
+     *  raising thread gets room, goes on reading, and the wait ends. In a lane the waiting route
+     *  holds the only worker that may run the thread's events: the thread stays blocked on its
+     *  full lane, and every such wait lasts until the route's own timeout. The core cannot tell
+     *  from the call whether a plugin's routes do that, so this entry keeps the shared queue; a
+     *  plugin that needs its events in order uses rt_event_raise_here, whose contract requires
+     *  that the route not wait for the raising thread. */
     int (*event_raise_wait)(const char *name, const sy_event_param *params, uint32_t nparams, uint32_t timeout_ms);
 
     /* --- 1.4: SIP --- */
@@ -970,7 +992,8 @@ typedef struct sy_host_api {
      *  returned (from init(), or a thread init() started) are kept and run when the workers start.
      *  (Any thread.) */
     int (*rt_event_raise)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams);
-    /** event_raise_wait on the core rt (never from a script worker). (Any other thread.) */
+    /** event_raise_wait on the core rt (never from a script worker); its order is not kept either,
+     *  for the same reason (see event_raise_wait). (Any other thread.) */
     int (*rt_event_raise_wait)(sy_runtime *rt, const char *name, const sy_event_param *params, uint32_t nparams,
                                uint32_t timeout_ms);
     /** sip_request_from on the core rt (an empty socket chooses as sip_request does). (Any thread.) */
@@ -998,8 +1021,8 @@ typedef struct sy_host_api {
     sy_msg_state *(*sip_msg_save)(sy_ctx *ctx);
     /** Puts a saved state back on the context's request (the copy stays valid: restore it again
      *  for the next branch). The reply lines (append_to_reply) of a request kept with sip_snapshot
-     *  are the snapshot's, those added since the save included. Returns 0, -1 state NULL, -2 no SIP request on ctx, or the state was
-     *  saved from another message. (The context's thread.) */
+     *  are the snapshot's, those added since the save included. Returns 0, -1 state NULL, -2 no
+     *  SIP request on ctx, or the state was saved from another message. (The context's thread.) */
     int (*sip_msg_restore)(sy_ctx *ctx, const sy_msg_state *state);
     /** Frees a saved state (any thread). NULL is ignored. */
     void (*sip_msg_state_free)(sy_msg_state *state);
@@ -1189,6 +1212,51 @@ typedef struct sy_host_api {
      *  key). (The context's thread.) */
     int (*ctx_value_get)(sy_ctx *ctx, sy_str key, sy_str *out);
     /* --- end of 1.14 --- */
+
+    /* --- 1.15: local replies through a script route --- (check header.abi_minor >= 15 before use) */
+    /** A new context of route kind route_kind (enum sy_route_kind; tm: SY_ROUTE_REQUEST, for its
+     *  local_reply_route) on a reply the plugin built itself: buf, len bytes, copied and parsed.
+     *  $rs/$rr are its status and reason, $hdr(...) and the other message variables read its
+     *  headers and body; no $ru or $du, no source address ($si null), no AVPs or flags. Header
+     *  edits made on it stay in the context (nothing builds them back: what was built is what a
+     *  plugin sends). Its per-worker variables are parent's when parent is given (same thread),
+     *  else fresh ones. Close it with sip_ctx_close on the same thread (save_to NULL). NULL if rt
+     *  is NULL or stopped, route_kind is unknown, or the bytes are not a SIP reply (a request
+     *  included). (Any thread.) */
+    sy_ctx *(*rt_sip_ctx_open_reply)(sy_runtime *rt, const char *buf, size_t len, uint32_t route_kind,
+                                     sy_ctx *parent);
+    /* --- end of 1.15 --- */
+
+    /* --- 1.16: message text rewriting --- (check header.abi_minor >= 16 before use) */
+    /** Replaces len bytes at offset of the context's received message (offsets into the message
+     *  as received, the bytes $mb reads) with text (copied; may be empty, may hold line breaks) in
+     *  what is sent on: forward(), tm's relay, a relayed reply. The range must lie within the
+     *  header lines (after the first line, before the empty line ending them; a range over several
+     *  header lines is fine), touch no Via line (the core owns Via) and overlap no range replaced
+     *  before on this message (edits never see each other: each names received bytes, as OpenSIPS's
+     *  lumps). len 0 inserts text at offset. A header line the script removed (remove_hf) or whose
+     *  value it set (sip_header_set) is sent as that says, its replaced bytes ignored. Kept with the
+     *  header edits: sip_msg_save / sip_msg_restore save and roll them back alike. Returns 0,
+     *  -1 range outside the header lines or overlapping an earlier one, -2 no SIP message, -3 the
+     *  range touches a Via line. (The context's thread.) */
+    int (*sip_text_replace)(sy_ctx *ctx, uint32_t offset, uint32_t len, sy_str text);
+    /** The body the context's message will be sent on with: the last sip_body_set's, else the
+     *  received body (empty when none), into *out; host memory, valid until the next host call on
+     *  ctx, not NUL-terminated. Returns 0, -2 no SIP message. (The context's thread.) */
+    int (*sip_body_get)(sy_ctx *ctx, sy_str *out);
+    /** Replaces the body sent on with body (copied as raw bytes; len 0 sends no body). The
+     *  Content-Length sent is the new body's length: the received Content-Length line's value is
+     *  replaced (the name kept as written), or, when the message had none, a Content-Length line
+     *  is added last. Content-Type is not touched (set it with sip_header_set when the kind of
+     *  body changes). Setting again replaces the earlier body. Saved and restored with the
+     *  header edits. Returns 0, -2 no SIP message, -3 body.s NULL. (The context's thread.) */
+    int (*sip_body_set)(sy_ctx *ctx, sy_str body);
+    /** Replaces the status line of the reply the context routes (an onreply_route) in what is
+     *  relayed: "SIP/2.0 <code> <reason>" (reason copied; line breaks become spaces). The core and
+     *  tm keep deciding on the received code. Returns 0, -1 not a reply, -2 no SIP message, -3 code
+     *  outside 100..699. (The context's thread.) */
+    int (*sip_status_set)(sy_ctx *ctx, int code, sy_str reason);
+    /* --- end of 1.16 --- */
 } sy_host_api;
 
 /** The plugin's entry function, exported as SY_ENTRY_SYMBOL. Called once, on the main thread,

@@ -213,6 +213,8 @@ enum HostTable {
         installFailover(&h)
         installResolve(&h)
         installMyself(&h)
+        installLocalReply(&h)
+        installRewrite(&h)
         return h
     }
 }

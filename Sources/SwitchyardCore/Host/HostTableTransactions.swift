@@ -38,9 +38,10 @@ extension HostTable {
     /// SIPCore.sipInfo of the context's message, computed once per message on a context (the request hook and
     /// t_relay ask for the same message). The memo holds the message, so the pointers into its bytes stay valid.
     static func memoInfo(_ ctx: ScriptContext, _ msg: SIPMessage, base: UnsafePointer<UInt8>) -> sy_sip_info {
-        if let m = ctx.sipInfoMemo, m.message === msg { return m.info }
+        if ctx.sipInfoMemoMessage === msg { return ctx.sipInfoMemo }
         let info = SIPCore.sipInfo(msg, base: base)
-        ctx.sipInfoMemo = (msg, info)
+        ctx.sipInfoMemoMessage = msg
+        ctx.sipInfoMemo = info
         return info
     }
 
@@ -122,7 +123,7 @@ extension HostTable {
 
         h.sip_build_relayed = { ctxp, out in
             guard let ctx = HostTable.context(ctxp), let out, let msg = ctx.message.sip, !msg.isRequest,
-                  let vias = try? msg.vias(), let top = vias.first else { return -1 }
+                  let vias = try? msg.vias(), !vias.isEmpty else { return -1 }
             // Content-Length added for a stream hop, told by the second Via as OpenSIPS does (none: a datagram).
             let stream = vias.count > 1 && !vias[1].transportIs("UDP")
             // Unreachable without SIP: a context holding a SIP reply was made by the SIP core.
@@ -130,7 +131,7 @@ extension HostTable {
             // Built in the thread's output buffer and copied once into the context's: no array made and freed per
             // relayed reply (tm builds one for every reply it relays).
             sip.output.with { w in
-                SIPCore.relayedReply(into: &w, msg, topVia: top, edits: &ctx.message.edits, stream: stream)
+                SIPCore.relayedReply(into: &w, msg, topVia: vias[0], edits: &ctx.message.edits, stream: stream)
                 out.pointee = ctx.bytesKeeper.keep(UnsafeRawBufferPointer(w.bytes))
             }
             return 0

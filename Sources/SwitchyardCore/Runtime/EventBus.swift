@@ -68,6 +68,10 @@ public final class EventBus: Sendable {
     /// workers. Found by the thread itself (ThreadLanes); listed here for the statistics, until the thread ended and
     /// the lane's last event ran.
     private let lanes = Mutex<[ObjectIdentifier: EventLane]>([:])
+    /// Events refused because shutdown had begun (the worker queue closed), by name: none of them ran. Reported in
+    /// one line when the server stops (stoppedSummary), never per event: while a box's reader still hands events over
+    /// during the stop, a line per event would fill the log with warnings about a normal shutdown.
+    private let refusedStopping = Mutex<[String: Int]>([:])
     /// Tells this bus from every other one of the process, also from a later bus at the same address (ThreadLanes).
     let id = EventBus.nextID.add(1, ordering: .relaxed).newValue
     /// The source of `id`: a counter only, no state shared between buses.
@@ -87,6 +91,7 @@ public final class EventBus: Sendable {
         raised.add(1, ordering: .relaxed)
         for t in trees { t.tree.bus = self }
         if queue.offer(.event(route, ScriptEvent(name: name, params: params, trees: trees))) { return 0 }
+        if queue.isClosed { return refusedWhileStopping(name) }
         let total = dropped.add(1, ordering: .relaxed).newValue
         let now = Int(Date().timeIntervalSince1970)
         let last = lastDropLog.load(ordering: .relaxed)
@@ -98,12 +103,16 @@ public final class EventBus: Sendable {
 
     /// Like raise, but waits for room when the queue is full (backpressure for I/O threads):
     /// 0 queued, 1 nobody listens, -1 timed out or closed.
+    /// The shared queue, not the caller's lane, so the caller's order is not kept (ABI event_raise_wait): a route
+    /// raised here may wait for the raising thread (a pre-1.10 plugin's reader reading its reply), which other
+    /// workers draining the queue let go on; in a lane, that wait would hold the thread's only runner.
     public func raiseWaiting(_ name: String, _ params: [(name: String, value: Value)],
                              trees: [(index: Int, tree: ValueTree)] = [], timeout: TimeInterval?) -> Int {
         guard let route = routes.current.events[name] else { return 1 }
         raised.add(1, ordering: .relaxed)
         for t in trees { t.tree.bus = self }
-        return queue.put(.event(route, ScriptEvent(name: name, params: params, trees: trees)), timeout: timeout) ? 0 : -1
+        if queue.put(.event(route, ScriptEvent(name: name, params: params, trees: trees)), timeout: timeout) { return 0 }
+        return queue.isClosed ? refusedWhileStopping(name) : -1
     }
 
     /// Like raiseWaiting, but when every worker sleeps with nothing queued the event_route runs on the calling thread
@@ -144,11 +153,28 @@ public final class EventBus: Sendable {
         switch lane.append(route, event, deadline: deadline, closed: { queue.isClosed }) {
         case .joined: return 0
         case .timedOut: return -1
+        case .closed: return refusedWhileStopping(event.name)
         case .needsJob:
             if queue.push(.lane(lane)) { return 0 }
             lane.abandon()
-            return -1
+            return refusedWhileStopping(event.name) // push fails only once the queue is closed
         }
+    }
+
+    /// Counts an event refused because the workers stopped taking events (stoppedSummary); -1.
+    private func refusedWhileStopping(_ name: String) -> Int {
+        refusedStopping.withLock { $0[name, default: 0] += 1 }
+        return -1
+    }
+
+    /// One line for the events refused since shutdown began, nil if none: how many, by event name. Taken once (the
+    /// count starts again from zero).
+    public func stoppedSummary() -> String? {
+        let counts = refusedStopping.withLock { c -> [String: Int] in defer { c = [:] }; return c }
+        guard !counts.isEmpty else { return nil }
+        let total = counts.values.reduce(0, +)
+        let names = counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        return "\(total) event\(total == 1 ? "" : "s") raised after the workers stopped taking events did not run (\(names))"
     }
 
     /// Events waiting in the producers' lanes.

@@ -12,7 +12,8 @@ import Foundation
 /// to another worker would start the box's next event before this one ended (the order is "one at a time"). The box's
 /// reader, stopped by the full lane, does not hold that reply up: a caller waiting for its reply reads the socket
 /// itself while the reader is in a callback (freeswitch module, Reader.swift), up to the box's own bound on unread
-/// events, and at worst the wait ends at esl_cmd_timeout.
+/// events (a larger one once the reader has been stuck in its callback: it may wait for this very worker), and at
+/// worst the wait ends at esl_cmd_timeout.
 /// Shutdown: once the worker queue is closed nothing joins (a producer waiting for room gives up within 50 ms); a
 /// lane's job still queued is handed out, and a worker whose turn ends cannot queue the lane again (push refused), so
 /// it runs the rest in place: every event that joined runs before the workers stop.
@@ -36,17 +37,18 @@ public final class EventLane: @unchecked Sendable { // every var behind `cond`'s
 
     private var count: Int { items.count - head }
 
-    enum Added { case joined, needsJob, timedOut }
+    /// `.closed`: refused because shutdown began (the caller counts it as not run, EventBus.stoppedSummary).
+    enum Added { case joined, needsJob, timedOut, closed }
 
     /// Appends an event, waiting for room (backpressure: the producer stops reading its source) until `deadline`
-    /// (nil: no limit) or `closed()`. `.needsJob`: the lane had no job, the caller queues one (or calls `abandon`).
+    /// (nil: no limit) or `closed()` (`.closed`). `.needsJob`: the lane had no job, the caller queues one (or calls `abandon`).
     func append(_ route: RouteBox, _ event: ScriptEvent, deadline: Date?, closed: () -> Bool) -> Added {
         cond.lock()
         defer { cond.unlock() }
         // After shutdown began nothing joins: the worker holding the lane must be able to empty it and stop.
-        if closed() { return .timedOut }
+        if closed() { return .closed }
         while count >= capacity {
-            if closed() { return .timedOut }
+            if closed() { return .closed }
             // Looks again after 50 ms at most: the queue may close meanwhile.
             var until = Date().addingTimeInterval(0.05)
             if let deadline {

@@ -307,6 +307,9 @@ public final class Server: HostServices, @unchecked Sendable {
         // are destroyed only once it is out (bounded, so a stuck callback cannot hold the stop).
         if !mi.pending.waitDelivered(ms: 500) { log.warning("stopping with an MI answer still being delivered") }
         modules.destroyAll()
+        // The modules' threads are joined: no event is raised any more. What their threads raised after the queue
+        // closed did not run; said once, with the count, instead of a warning per event from each raising module.
+        if let summary = bus?.stoppedSummary() { log.notice("stopping: \(summary)") }
         runtimeHandle?.clear()
         HostBridge.withdraw(self)
         stopSignal.signal()

@@ -79,9 +79,11 @@ extension SIPCore {
 
     /// A numeric IP's address (nil for a name), remembered on the worker.
     func lookupNumeric(_ ctx: ScriptContext, _ host: String, port: Int) -> SocketAddress? {
-        if let m = ctx.addressMemo, m.port == port, m.host == host { return m.address }
+        if ctx.addressMemoPort == port, ctx.addressMemoHost == host, let a = ctx.addressMemo { return a }
         guard let a = SocketAddress(ip: host, port: port) else { return nil }
-        ctx.addressMemo = (host, port, a)
+        ctx.addressMemoHost = host
+        ctx.addressMemoPort = port
+        ctx.addressMemo = a
         return a
     }
 
@@ -89,9 +91,12 @@ extension SIPCore {
     /// mostly send every request to the same `$du`.
     func target(_ ctx: ScriptContext, dest: String?) -> SIPTarget? {
         let key = (dest?.isEmpty ?? true) ? ctx.message.destinationURI : dest
-        if let k = key, !k.isEmpty, let m = ctx.targetMemo, m.text == k { return m.target }
+        if let k = key, !k.isEmpty, ctx.targetMemoText == k, let t = ctx.targetMemo { return t }
         let t = parseTarget(ctx, dest: dest)
-        if let k = key, !k.isEmpty, let t { ctx.targetMemo = (k, t) }
+        if let k = key, !k.isEmpty, let t {
+            ctx.targetMemoText = k
+            ctx.targetMemo = t
+        }
         return t
     }
 

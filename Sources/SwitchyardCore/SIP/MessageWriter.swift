@@ -187,27 +187,36 @@ enum MessageWriter {
                 from = f.line.upperBound
             }
             out.append(contentsOf: bytes(from..<last.line.upperBound))
-            finish(&out, msg, b, stream: stream)
+            finish(&out, msg, b, stream: stream, body: nil)
             return
         }
-        for line in edits.top { out.append(text: line); out.appendCRLF() }
+        let anchoredLines = edits.anchored
+        let anchored = !anchoredLines.isEmpty
+        // Without anchored lines the top lines are alone before the first field; with them, see emitBoundary.
+        if !anchored { for e in edits.numberedTop { out.append(text: e.line); out.appendCRLF() } }
         // Unchanged lines that follow each other in the received message are copied as one run.
         var run = 0..<0
         func flush(_ out: inout ByteWriter) {
             if !run.isEmpty { out.append(contentsOf: bytes(run)) }
             run = 0..<0
         }
-        let anchoredLines = edits.anchored
-        let anchored = !anchoredLines.isEmpty
+        let fieldCount = msg.fields.count
+        let textEdits = edits.textEdits
+        let newBody = edits.body
         for (i, f) in msg.fields.enumerated() {
-            if anchored { emitAnchored(&out, anchoredLines, field: i, after: false, flush: flush) }
-            // Runs after the field (every path below, `continue` included): its lines added after it.
-            defer { if anchored { emitAnchored(&out, anchoredLines, field: i, after: true, flush: flush) } }
+            if anchored { emitBoundary(&out, edits, anchoredLines, at: i, fieldCount: fieldCount, flush: flush) }
             if i == topViaIndex, let ourVia {
                 flush(&out)
                 ourVia.write(to: &out)
             }
             if edits.isRemoved(i) && i != topViaIndex { flush(&out); continue }
+            if let newBody, f.kind == .contentLength {
+                flush(&out)
+                out.append(contentsOf: bytes(f.name))
+                out.append(text: ": \(newBody.count)")
+                out.appendCRLF()
+                continue
+            }
             if i != topViaIndex, edits.isReplaced(i) {
                 flush(&out)
                 appendReplaced(&out, f, b, edits, i)
@@ -218,6 +227,7 @@ enum MessageWriter {
                 appendTopVia(&out, f, b, topVia: topVia, topViaText: topViaText, dropTopVia: dropTopVia)
                 continue
             }
+            if !textEdits.isEmpty, appendTextEdited(&out, msg, b, textEdits, i, flush: flush) { continue }
             if run.upperBound == f.line.lowerBound && !run.isEmpty {
                 run = run.lowerBound..<f.line.upperBound
             } else {
@@ -226,8 +236,37 @@ enum MessageWriter {
             }
         }
         flush(&out)
-        for line in edits.bottom { out.append(text: line); out.appendCRLF() }
-        finish(&out, msg, b, stream: stream)
+        if anchored {
+            emitBoundary(&out, edits, anchoredLines, at: fieldCount, fieldCount: fieldCount, flush: flush)
+        } else {
+            for e in edits.numberedBottom { out.append(text: e.line); out.appendCRLF() }
+        }
+        finish(&out, msg, b, stream: stream, body: newBody)
+    }
+
+    /// Field i with the received bytes sip_text_replace replaced (a replacement's text goes out with the field its
+    /// range starts in; the bytes of a range running into later fields are left out of those); false when no
+    /// replacement touches the field.
+    private static func appendTextEdited(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>,
+                                         _ edits: [TextReplacement], _ i: Int, flush: (inout ByteWriter) -> Void) -> Bool {
+        let line = msg.fields[i].line
+        let isLast = i == msg.fields.count - 1
+        // An edit belongs to the field its start lies in (an insertion at the end of the header lines: the last).
+        func owns(_ e: TextReplacement) -> Bool {
+            line.contains(e.range.lowerBound) || (isLast && e.range.lowerBound == line.upperBound)
+        }
+        let touching = edits.filter { owns($0) || $0.range.overlaps(line) }
+        if touching.isEmpty { return false }
+        flush(&out)
+        var pos = line.lowerBound
+        for e in touching {
+            let lo = max(e.range.lowerBound, line.lowerBound)
+            if lo > pos { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[pos..<lo])) }
+            if owns(e) { e.text.withUnsafeBufferPointer { out.append(contentsOf: $0) } }
+            pos = max(pos, min(e.range.upperBound, line.upperBound))
+        }
+        if pos < line.upperBound { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[pos..<line.upperBound])) }
+        return true
     }
 
     /// A field with the value the script set: its name as received, then the new value.
@@ -265,8 +304,16 @@ enum MessageWriter {
         }
     }
 
-    /// Content-Length when the message had none and goes over a stream, the empty line and the body.
-    private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>, stream: Bool) {
+    /// Content-Length when the message had none and goes over a stream (or got a new body), the empty line and the
+    /// body (`body`: the one sip_body_set gave, whose length the loop wrote into a received Content-Length).
+    private static func finish(_ out: inout ByteWriter, _ msg: SIPMessage, _ b: UnsafeBufferPointer<UInt8>, stream: Bool,
+                               body: [UInt8]?) {
+        if let body {
+            if msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(body.count)\r\n") }
+            out.appendCRLF()
+            body.withUnsafeBufferPointer { out.append(contentsOf: $0) }
+            return
+        }
         // As OpenSIPS's adjust_clen: a datagram may go on without one, as it came; a stream hop needs it. One the script
         // removed is not put back (the received message had one).
         if stream, msg.field(.contentLength) == nil { out.append(text: "Content-Length: \(msg.bodyRange.count)\r\n") }
@@ -274,12 +321,24 @@ enum MessageWriter {
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[msg.bodyRange]))
     }
 
-    /// The lines sip_header_insert anchored before (or after) field i, in the order they were added.
-    private static func emitAnchored(_ out: inout ByteWriter, _ lines: [AnchoredLine], field i: Int, after: Bool,
-                                     flush: (inout ByteWriter) -> Void) {
-        for a in lines where a.field == i && a.after == after {
-            flush(&out)
-            out.append(text: a.line)
+    /// The lines added at the place before field k (k == fieldCount: after the last field): the top lines (k = 0),
+    /// those anchored after field k - 1 and before field k, the bottom lines (k = fieldCount), in the order of the
+    /// calls that added them. OpenSIPS anchors all of these at one offset of the received message, and its lumps at
+    /// one offset keep the order they were made in (`insert_hf("X: 1\r\n", "Via"); record_route();` on a request
+    /// whose Via is its first header sends X, then Record-Route). Our Via, when it goes at field k, follows them all.
+    private static func emitBoundary(_ out: inout ByteWriter, _ edits: HeaderEdits, _ lines: [AnchoredLine], at k: Int,
+                                     fieldCount: Int, flush: (inout ByteWriter) -> Void) {
+        // Most places have nothing: found without building anything.
+        @inline(__always) func at(_ a: AnchoredLine) -> Bool { (a.after && a.field == k - 1) || (!a.after && a.field == k) }
+        if k != 0 && k != fieldCount && !lines.contains(where: at) { return }
+        var here: [(seq: Int, line: String)] = []
+        if k == 0 { here += edits.numberedTop }
+        for a in lines where at(a) { here.append((a.seq, a.line)) }
+        if k == fieldCount { here += edits.numberedBottom }
+        guard !here.isEmpty else { return }
+        flush(&out)
+        for e in here.sorted(by: { $0.seq < $1.seq }) {
+            out.append(text: e.line)
             out.appendCRLF()
         }
     }
@@ -296,10 +355,16 @@ enum MessageWriter {
     static func relayedReply(into out: inout ByteWriter, _ msg: SIPMessage, topVia: SIPVia, edits: HeaderEdits, stream: Bool) {
         out.removeAll()
         out.reserveCapacity(msg.bytes.count)
-        msg.bytes.withUnsafeBufferPointer { b in
-            var start = 0
-            while start < msg.headersStart, b[start] == 13 || b[start] == 10 { start += 1 }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<msg.headersStart]))
+        if let status = edits.statusLine {
+            // change_reply_status (ABI 1.16 sip_status_set).
+            out.append(text: status)
+            out.appendCRLF()
+        } else {
+            msg.bytes.withUnsafeBufferPointer { b in
+                var start = 0
+                while start < msg.headersStart, b[start] == 13 || b[start] == 10 { start += 1 }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<msg.headersStart]))
+            }
         }
         appendHeaders(&out, msg, edits: edits, topVia: topVia, topViaText: nil, dropTopVia: true, stream: stream)
     }

@@ -245,11 +245,18 @@ extension SIPCore {
     }
 
     /// The URI of a name-addr value: inside <...>, else up to the first ';'.
-    static func uriRange(_ b: [UInt8], _ r: Range<Int>) -> Range<Int> {
-        if let lt = b[r].firstIndex(of: 60), let gt = b[lt..<r.upperBound].firstIndex(of: 62) { return (lt + 1)..<gt }
-        let t = trimmed(b, r)
-        let semi = b[t].firstIndex(of: 59) ?? t.upperBound
-        return t.lowerBound..<semi
+    /// The bytes are searched with memchr through a buffer pointer (firstIndex on array slices cost ~160 instructions
+    /// per message the transaction layer sees).
+    static func uriRange(_ bytes: [UInt8], _ r: Range<Int>) -> Range<Int> {
+        bytes.withUnsafeBufferPointer { b -> Range<Int> in
+            func find(_ c: UInt8, _ lo: Int, _ hi: Int) -> Int? {
+                guard lo < hi, let base = b.baseAddress, let p = memchr(base + lo, Int32(c), hi - lo) else { return nil }
+                return base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+            }
+            if let lt = find(60, r.lowerBound, r.upperBound), let gt = find(62, lt, r.upperBound) { return (lt + 1)..<gt }
+            let t = trimmed(bytes, r)
+            return t.lowerBound..<(find(59, t.lowerBound, t.upperBound) ?? t.upperBound)
+        }
     }
 }
 

@@ -21,13 +21,21 @@ struct HeaderEdits {
         var replaced: [(field: Int, value: [UInt8])] = []
         /// Field indexes not sent on.
         var removed: [Int] = []
-        /// Whole lines (no CRLF) to send first after the first line / last before the empty line.
-        var top: [String] = []
-        var bottom: [String] = []
+        /// Whole lines (no CRLF) to send first after the first line / last before the empty line, with the number of
+        /// the call that added each (lines at one place go out in call order, as OpenSIPS's lumps at one offset).
+        var top: [(seq: Int, line: String)] = []
+        var bottom: [(seq: Int, line: String)] = []
+        /// The number the next added line gets.
+        var nextSeq = 0
         /// Whole lines sent right before or after a field of the received message (ABI 1.11 sip_header_insert).
         var anchored: [AnchoredLine] = []
         /// Whole lines for the replies the core builds for this request (ABI 1.11 sip_reply_header_add).
         var replyLines: [String] = []
+        /// Byte replacements in received header lines (ABI 1.16 sip_text_replace), sorted, non-overlapping.
+        var textEdits: [TextReplacement] = []
+        /// The body sent instead of the received one, and the status line a relayed reply gets (ABI 1.16).
+        var body: [UInt8]?
+        var statusLine: String?
 
         init() {}
 
@@ -36,12 +44,17 @@ struct HeaderEdits {
             removed = o.removed
             top = o.top
             bottom = o.bottom
+            nextSeq = o.nextSeq
             anchored = o.anchored
             replyLines = o.replyLines
+            textEdits = o.textEdits
+            body = o.body
+            statusLine = o.statusLine
         }
 
         var isEmpty: Bool {
             replaced.isEmpty && removed.isEmpty && top.isEmpty && bottom.isEmpty && anchored.isEmpty && replyLines.isEmpty
+                && textEdits.isEmpty && body == nil && statusLine == nil
         }
     }
 
@@ -115,8 +128,11 @@ struct HeaderEdits {
         if !b.removed.contains(i) { b.removed.append(i) }
     }
 
-    var top: [String] { box?.top ?? [] }
-    var bottom: [String] { box?.bottom ?? [] }
+    var top: [String] { box?.top.map(\.line) ?? [] }
+    var bottom: [String] { box?.bottom.map(\.line) ?? [] }
+    /// Top and bottom lines with the number of the call that added each (AnchoredLine.seq counts with them).
+    var numberedTop: [(seq: Int, line: String)] { box?.top ?? [] }
+    var numberedBottom: [(seq: Int, line: String)] { box?.bottom ?? [] }
     var anchored: [AnchoredLine] { box?.anchored ?? [] }
     var replyLines: [String] {
         get { box?.replyLines ?? [] }
@@ -126,10 +142,55 @@ struct HeaderEdits {
         }
     }
 
-    mutating func addTop(_ line: String) { owned().top.append(line) }
-    mutating func addBottom(_ line: String) { owned().bottom.append(line) }
-    mutating func addAnchored(_ a: AnchoredLine) { owned().anchored.append(a) }
+    mutating func addTop(_ line: String) {
+        let b = owned()
+        b.top.append((b.nextSeq, line))
+        b.nextSeq += 1
+    }
+    mutating func addBottom(_ line: String) {
+        let b = owned()
+        b.bottom.append((b.nextSeq, line))
+        b.nextSeq += 1
+    }
+    mutating func addAnchored(_ a: AnchoredLine) {
+        let b = owned()
+        var a = a
+        a.seq = b.nextSeq
+        b.nextSeq += 1
+        b.anchored.append(a)
+    }
     mutating func addReplyLine(_ line: String) { owned().replyLines.append(line) }
+
+    var textEdits: [TextReplacement] { box?.textEdits ?? [] }
+    var body: [UInt8]? { box?.body }
+    var statusLine: String? { box?.statusLine }
+
+    /// Adds a replacement of received bytes; false when it overlaps one made before (an insertion, an empty range,
+    /// overlaps only a range strictly around its place).
+    mutating func addTextEdit(_ e: TextReplacement) -> Bool {
+        let overlaps = textEdits.contains { o in
+            if e.range.isEmpty || o.range.isEmpty {
+                return (o.range.lowerBound < e.range.lowerBound && e.range.lowerBound < o.range.upperBound)
+                    || (e.range.lowerBound < o.range.lowerBound && o.range.lowerBound < e.range.upperBound)
+            }
+            return o.range.overlaps(e.range)
+        }
+        if overlaps { return false }
+        let b = owned()
+        // After every edit at or before its place: two insertions at one offset are sent in the order made.
+        let at = b.textEdits.firstIndex { $0.range.lowerBound > e.range.lowerBound } ?? b.textEdits.endIndex
+        b.textEdits.insert(e, at: at)
+        return true
+    }
+
+    mutating func setBody(_ bytes: [UInt8]) { owned().body = bytes }
+    mutating func setStatusLine(_ line: String) { owned().statusLine = line }
+}
+
+/// Received bytes of the header lines sent as other text (ABI 1.16 sip_text_replace).
+struct TextReplacement {
+    let range: Range<Int>
+    let text: [UInt8]
 }
 
 /// A header line placed next to a field of the received message.
@@ -137,4 +198,12 @@ struct AnchoredLine {
     let field: Int
     let after: Bool
     let line: String
+    /// The number of the call that added it, set by HeaderEdits.addAnchored.
+    var seq = 0
+
+    init(field: Int, after: Bool, line: String) {
+        self.field = field
+        self.after = after
+        self.line = line
+    }
 }

@@ -77,12 +77,18 @@ public final class ScriptContext: @unchecked Sendable {
     /// Bytes handed to plugins by the sip_build_* entries, kept until the next host call on this context.
     let bytesKeeper = CBuffer()
     /// forward()'s last parsed destination URI and resolved numeric address (kept across messages: routes mostly
-    /// send to one `$du`; see SIPCore.target and lookup).
-    var targetMemo: (text: String, target: SIPTarget)?
-    var addressMemo: (host: String, port: Int, address: SocketAddress)?
+    /// send to one `$du`; see SIPCore.target and lookup). Separate fields, not optional tuples: reading a tuple copied
+    /// all of it (a retain and release per string) on every forward.
+    var targetMemoText: String?
+    var targetMemo: SIPTarget?
+    var addressMemoHost: String?
+    var addressMemoPort = 0
+    var addressMemo: SocketAddress?
     /// The transaction layer's view of the message (sy_sip_info) last computed on this context, with the message it
-    /// points into (kept alive by this reference): tm's request hook and t_relay both ask for it.
-    var sipInfoMemo: (message: SIPMessage, info: sy_sip_info)?
+    /// points into (kept alive by this reference): tm's request hook and t_relay both ask for it. Two fields, not an
+    /// optional tuple: clearing that went through a generic outlined destroy (~150 instructions) on every message.
+    var sipInfoMemoMessage: SIPMessage?
+    var sipInfoMemo = sy_sip_info()
     /// Keeps strings handed to C plugins alive until the next host call on this context.
     let cStringKeeper = CBuffer(capacity: 64)
 
@@ -148,7 +154,7 @@ public final class ScriptContext: @unchecked Sendable {
         if !moduleValues.isEmpty { moduleValues.removeAll(keepingCapacity: true) }
         message.reset()
         if Self.runsOnDummy(routeType) { message.sip = dummyRequest }
-        if sipInfoMemo != nil { sipInfoMemo = nil }
+        if sipInfoMemoMessage != nil { sipInfoMemoMessage = nil }
         dropped = false
         if errorInfo.errorClass != 0 { errorInfo = ErrorInfo() }
         if keptBy != nil { keptBy = nil }

@@ -143,6 +143,25 @@ final class EventLaneReleaseTests: XCTestCase {
     }
 }
 
+/// Events raised once the workers stopped taking them (the server stopping) are counted, not dropped: no "queue full"
+/// line, no drop counted, one summary by event name for the line the server writes when it stops.
+final class EventsRaisedWhileStoppingTests: XCTestCase {
+    func testEventsRefusedAfterTheQueueClosedAreCountedForOneLine() throws {
+        let h = ServerHarness("event_route[E_LANE] { xlog(\"LANE $param(n)\"); }\nevent_route[E_OTHER] { xlog(\"OTHER\"); }\n")
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        h.stop()
+        let bus = try XCTUnwrap(h.server.bus)
+        let codes = (0..<3).map { bus.raiseHere("E_LANE", [(name: "n", value: .int($0))], timeout: nil, moreBehind: false) }
+            + [bus.raise("E_LANE", []), bus.raiseWaiting("E_OTHER", [], timeout: nil)]
+        XCTAssertEqual(codes, [-1, -1, -1, -1, -1])
+        XCTAssertEqual(bus.dropped.load(ordering: .relaxed), 0, "refused while stopping is not a full queue")
+        XCTAssertFalse(h.messages.contains { $0.contains("event queue full") }, h.messages.joined(separator: "\n"))
+        XCTAssertEqual(bus.stoppedSummary(), "5 events raised after the workers stopped taking events did not run (E_LANE: 4, E_OTHER: 1)")
+        XCTAssertNil(bus.stoppedSummary(), "taken once")
+    }
+}
+
 /// Jobs pushed outside the bound (a lane's) never wait, and keep their place among bounded ones as the ring grows.
 final class JobQueuePushTests: XCTestCase {
     func testPushedJobsGoPastTheBoundInOrder() {

@@ -1,0 +1,53 @@
+// local_reply_route: the route[name] the modparam names runs on every reply tm generates itself and sends through
+// OpenSIPS's _reply_light path (t_reply, t_reply_with_body, the 100 Trying, 200 canceling, the 487 and 47x of
+// t_relay, MI t_reply, t_reply_by_callid), just before it is first sent. Read-only: the reply goes out as built.
+// OpenSIPS 3.6.8 resolves the name among the onreply routes and runs the request route of that index; here the
+// name is a plain route[name] (what the documentation describes). Needs a 1.15 core (rt_sip_ctx_open_reply).
+import SwitchyardABI
+import SwitchyardPluginKit
+
+/// The route found once at startup (nil: no modparam).
+struct LocalReplyRoute: @unchecked Sendable {
+    // The route handle is owned by the core and immutable until the server stops.
+    var route: OpaquePointer?
+
+    init() {}
+
+    /// The route[name] of local_reply_route (a name the script lacks, or an older core, stops startup).
+    init(core: CoreLink, name: String) throws(PluginError) {
+        guard !name.isEmpty else { return }
+        guard core.host.provides(\.rt_sip_ctx_open_reply) else {
+            throw PluginError("local_reply_route needs a core with ABI 1.15")
+        }
+        guard let r = core.route(.request, name) else {
+            throw PluginError("local_reply_route: no route[\(name)] in the script")
+        }
+        route = r
+    }
+}
+
+extension CoreLink {
+    /// A context of `kind` on reply bytes built here (ABI 1.15); nil on an older core or bytes that do not parse.
+    func openReply(_ bytes: [UInt8], kind: RouteMask, parent: SYContext?) -> SYContext? {
+        guard host.provides(\.rt_sip_ctx_open_reply), let f = api.rt_sip_ctx_open_reply else { return nil }
+        return bytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { f(api.runtime, $0.baseAddress, $0.count, kind.rawValue, parent?.raw) }
+        }.map { SYContext($0) }
+    }
+}
+
+extension TM {
+    /// Runs local_reply_route on a reply about to be sent. The context has no transaction (tm's variables are null
+    /// there, its functions see no transaction) and nothing it changes is sent. `parent`: the script context on this
+    /// thread, if any (its per-worker variables are shared).
+    @inline(__always)
+    func runLocalReplyRoute(_ bytes: [UInt8], parent: SYContext?) {
+        guard let route = localReplyRoute.route else { return }
+        guard let ctx = core.openReply(bytes, kind: .request, parent: parent) else {
+            host.log(.err, "local_reply_route not run: the reply built here does not parse")
+            return
+        }
+        core.run(ctx, route)
+        core.close(ctx, saveTo: nil)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import XCTest
+@testable import SwitchyardCore
+import SwitchyardTestSupport
+
+/// Stopping the server while a box streams events: the box's reader still hands events over after the workers
+/// stopped taking them. None of that is a failure worth a warning per event; every event the core was handed is
+/// accounted for once: it ran, or it is counted in the one line the core writes when it stops.
+final class FreeSwitchShutdownTests: XCTestCase {
+    static let password = "Stop-ClueCon"
+
+    func testStoppingWhileEventsFlowLogsOneCountInsteadOfAWarningPerEvent() throws {
+        let sim = try SimulatorProcess(["--password", Self.password, "--heartbeat", "0"])
+        defer { sim.kill() }
+        let h = ServerHarness("""
+            mpath = "\(BinaryRunner.buildDirectory.path)"
+            event_queue_size = 16
+            max_while_loops = 100000
+            loadmodule "json.so"
+            loadmodule "freeswitch.so"
+            loadmodule "freeswitch_scripting.so"
+            modparam("freeswitch_scripting", "fs_subscribe", "fs://:\(Self.password)@127.0.0.1:\(sim.port)/?DTMF")
+            event_route[E_FREESWITCH] {
+                xlog("RAN $param(name)");
+                $var(i) = 0;
+                while ($var(i) < 3000) { $var(i) = $var(i) + 1; }
+            }
+            """)
+        XCTAssertEqual(h.prepare(workers: 2).map(\.description), [])
+        try h.start()
+        var stopped = false
+        defer { if !stopped { h.stop() } }
+        XCTAssertTrue(h.waitFor("connected and authenticated", timeout: 10), h.messages.joined(separator: "\n"))
+        XCTAssertTrue(sim.waitForCommand("event json DTMF"))
+
+        // A flood far longer than the test: events are still streaming when the stop begins.
+        let flood = try ControlLine(port: sim.controlPort, "flood 1000000")
+        defer { flood.close() }
+        func ran() -> Int { h.messages.filter { $0 == "RAN DTMF" }.count }
+        XCTAssertTrue(waitUntil(timeout: 30) { ran() >= 300 }, "\(ran()) ran")
+        // The routes are slower than the flood: the box's lane is full and its reader waits for room in it when the
+        // stop begins, so it hands over at least that event after the workers stopped taking events (the module
+        // unsubscribes only once that callback returned).
+        XCTAssertTrue(waitUntil(timeout: 10) { h.server.bus?.laneDepth == 16 }, "the lane did not fill")
+        let before = h.messages.count
+        h.stop()
+        stopped = true
+
+        let during = Array(h.messages[before...])
+        let complaints = during.filter { $0.hasPrefix("WARNING:") || $0.hasPrefix("ERROR:") || $0.contains("not queued") }
+        XCTAssertEqual(complaints, [], "the stop logged warnings")
+        let summaries = during.filter { $0.contains("did not run") }
+        XCTAssertEqual(summaries.count, 1, "one line for the events refused while stopping:\n" + during.suffix(20).joined(separator: "\n"))
+        let notRun = summaries.first.flatMap { s in
+            s.range(of: "stopping: ").flatMap { Int(s[$0.upperBound...].prefix { $0.isNumber }) }
+        } ?? -1
+        XCTAssertGreaterThan(notRun, 0, "events were still streaming, so some came after the workers stopped")
+        XCTAssertTrue(summaries.first?.hasSuffix("(E_FREESWITCH: \(notRun))") ?? false, summaries.first ?? "")
+        // Each event handed to the core either ran (an event queued before the stop runs before the workers end)
+        // or was counted as not run: none twice, none unaccounted.
+        XCTAssertEqual(ran() + notRun, h.server.bus?.raised.load(ordering: .relaxed), "ran \(ran()), not run \(notRun)")
+        XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+    }
+}
