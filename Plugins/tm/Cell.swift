@@ -125,6 +125,8 @@ final class Cell {
     var toURI: String { keys.text(.toURI) }
     /// The request kept by the core (for failure routes and replies built later); freed with the cell.
     var snapshot: OpaquePointer?
+    /// What the request route changed on that request at its first relay (StoredRequest.swift); freed with it.
+    var requestState: OpaquePointer?
     var upstream: sy_sip_target  // set again after REQUEST_IN callbacks (newTransaction)
     /// To tag of the replies this module generates (deterministic per request; made when first needed).
     lazy var localTag: String = TagMaker.tag(viaHost: viaHost, viaPort: viaPort, viaBranch: viaBranch, callID: callID,

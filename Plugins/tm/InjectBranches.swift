@@ -59,7 +59,7 @@ extension TM {
             host.log(.err, "t_inject_branches: no branch appended in the reply route to inject")
             return -1
         }
-        guard let snap = cell.snapshot, let req = core.open(snap, kind: .request, parent: ctx) else { return -1 }
+        guard let req = table.withBucket(cell.hashIndex, { openStored(cell, kind: .request, parent: ctx) }) else { return -1 }
         defer { core.close(req, saveTo: nil) }
         // Only once they go out: a −1 above leaves the route's appended branches as they were.
         core.clearBranches(ctx)

@@ -21,14 +21,18 @@ extension TM {
         defer { table.unlock(h) }
         guard let cell = table.bucket(h).first(where: { $0.label == label }), bi < cell.branches.count else { return 0 }
         let br = cell.branches[bi]
-        stat(stats?.receivedReplies)
-        if CoreLink.equals(info.cseq_method, literal: "CANCEL") {
+        // The reply to a CANCEL of ours on an INVITE branch; a CANCEL relayed on its own (no INVITE transaction
+        // here) is a cell like any other and matches its replies by method below.
+        if !cell.isCancel && CoreLink.equals(info.cseq_method, literal: "CANCEL") {
             guard cell.isInvite, br.cancel == .sent else { return 0 }
+            stat(stats?.receivedReplies)
             br.cancelRetrAt = 0
             br.cancelAnswered = true
             return 1
         }
         guard cell.keys.equals(.method, info.cseq_method) else { return 0 }
+        // Matched replies only (an unmatched one goes on statelessly).
+        stat(stats?.receivedReplies)
         // A reply to a request of ours goes to the requester as received.
         let raw: [UInt8]? = cell.isLocal ? rawMessage(ctx) : nil
         fire(cell.callbacks, TMCB.responseIn, cell, code: code, ctx: ctx, reply: raw)
@@ -204,9 +208,10 @@ extension TM {
             learnFailedBranch(cell, w)
         }
         fire(cell.callbacks, TMCB.onFailure, cell, code: code, ctx: nil)
-        if let route = cell.onFailure, let snap = cell.snapshot, !cell.isLocal {
+        if let route = cell.onFailure, cell.snapshot != nil, !cell.isLocal {
             cell.onFailure = nil  // one-shot: re-armed with t_on_failure inside the route
-            if let fctx = core.open(snap, kind: .failure, parent: parent) {
+            // The request with the request route's edits (not the failure route's of an earlier round).
+            if let fctx = openStored(cell, kind: .failure, parent: parent) {
                 let tx = txn(fctx)
                 tx.cell = cell
                 tx.kind = .failure
@@ -278,7 +283,7 @@ extension TM {
             cell.callbacks = []
             cell.branches = []
             cell.firstBranch = 0
-            if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
+            freeStoredRequest(cell)
             return
         }
         for b in cell.branches {

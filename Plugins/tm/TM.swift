@@ -28,6 +28,8 @@ final class TM: @unchecked Sendable {
     let localRoutes: LocalRoutes
     /// local_reply_route (LocalReplyRoute.swift).
     let localReplyRoute: LocalReplyRoute
+    /// $fs and $ru_q, reset on the stored request (StoredRequest.swift).
+    let storedVars: StoredRequestVars
 
     init(host: PluginHost, core: CoreLink, cfg: TMConfig, stats: TMStats?)
         throws(PluginError) {
@@ -38,6 +40,7 @@ final class TM: @unchecked Sendable {
         ruVar = try host.varParse("$ru")
         duVar = try host.varParse("$du")
         mbVar = try host.varParse("$mb")
+        storedVars = try StoredRequestVars(host: host)
         localRoutes = try LocalRoutes(core: core, requestRouteName: cfg.localRequestRoute)
         localReplyRoute = try LocalReplyRoute(core: core, name: cfg.localReplyRoute)
         wheel = TimerWheel { [unowned self] cell, at in self.timerFired(cell, at: at) }
@@ -237,7 +240,11 @@ final class TM: @unchecked Sendable {
         // by t_relay itself, which leaves its first entry to this).
         defer { reschedule(cell) }
         if cell.isInvite && cell.wasCancelled {
-            if !cell.completed { _ = localReply(cell, ctx: ctx, code: 487, reason: "Request Terminated") }
+            // The 487 is ours only while no branch went out (OpenSIPS: nr_of_outgoings 0); later (a failure route)
+            // the relay just fails and the winning reply goes upstream.
+            if !cell.completed && cell.branches.isEmpty && !cell.waiting {
+                _ = localReply(cell, ctx: ctx, code: 487, reason: "Request Terminated")
+            }
             return -3
         }
         if cell.noNewBranches || cell.completed { return -3 }
@@ -261,6 +268,8 @@ final class TM: @unchecked Sendable {
         }
         func attrs(_ i: Int) -> BranchAttrs { i == 0 ? BranchAttrs() : appendedAttrs[i - 1] }
         if !keepSet { cell.firstBranch = cell.branches.count }
+        // The request route's edits go with every later branch (a failure route's, an injected one).
+        if tx.kind == .request { keepRequestState(ctx, cell) }
         // Each branch route starts from the request as the request route left it; so does the script afterwards.
         let original = cell.onBranch != nil ? core.msgSave(ctx) : nil
         defer {
@@ -515,7 +524,7 @@ final class TM: @unchecked Sendable {
             b.finalReply = nil
             b.receivedFinal = nil
         }
-        if let s = cell.snapshot { core.snapshotFree(s); cell.snapshot = nil }
+        freeStoredRequest(cell)
     }
 
     /// Arms the cell's timer entry for its next deadline when that is earlier than the live entry. `later`: also

@@ -1020,8 +1020,9 @@ typedef struct sy_host_api {
      *  sip_msg_state_free. (The context's thread.) */
     sy_msg_state *(*sip_msg_save)(sy_ctx *ctx);
     /** Puts a saved state back on the context's request (the copy stays valid: restore it again
-     *  for the next branch). Returns 0, -1 state NULL, -2 no SIP request on ctx, or the state was
-     *  saved from another message. (The context's thread.) */
+     *  for the next branch). The reply lines (append_to_reply) of a request kept with sip_snapshot
+     *  are the snapshot's, those added since the save included. Returns 0, -1 state NULL, -2 no
+     *  SIP request on ctx, or the state was saved from another message. (The context's thread.) */
     int (*sip_msg_restore)(sy_ctx *ctx, const sy_msg_state *state);
     /** Frees a saved state (any thread). NULL is ignored. */
     void (*sip_msg_state_free)(sy_msg_state *state);

@@ -41,6 +41,9 @@ extension HostTable {
             let saved = Unmanaged<SavedMessage>.fromOpaque(UnsafeRawPointer(sp)).takeUnretainedValue().message
             guard saved.sip === msg else { return -2 }
             ctx.message = saved
+            // The reply lines kept with the transaction's request stay as they are now (those added since the save
+            // included): append_to_reply after t_relay, or in a failure route, still reaches tm's replies.
+            if let kept = ctx.keptBy?.replyLines, kept != ctx.message.edits.replyLines { ctx.message.edits.replyLines = kept }
             return 0
         }
 
