@@ -33,7 +33,7 @@ final class FreeSwitchLaneReplyTests: XCTestCase {
         let pad = 2000
         let frame = Self.frame(0, pad: pad).count
         let n = ReadAheadCap.eventsPast(smallestFrame: frame, margin: ReadAheadCap.socketBufferBytes / frame + 1000)
-        let (box, h) = try startBurstBeforeReplyOnAWorker(n, pad: pad, cmdTimeoutMS: 15000)
+        let (box, h) = try startBurstBeforeReplyOnAWorker(n, pad: pad, cmdTimeoutMS: 8000)
         defer { box.stop() }
         defer { h.stop() }
         let total = (0..<n).reduce(0) { $0 + Self.frame($1, pad: pad).count }

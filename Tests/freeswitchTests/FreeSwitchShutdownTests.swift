@@ -4,8 +4,9 @@ import XCTest
 import SwitchyardTestSupport
 
 /// Stopping the server while a box streams events: the box's reader still hands events over after the workers
-/// stopped taking them. None of that is a failure worth a warning per event; every event the core was handed is
-/// accounted for once: it ran, or it is counted in the one line the core writes when it stops.
+/// stopped taking them. None of that is a failure worth a warning per event; every event the core was handed here is
+/// accounted for once: it ran, or it is counted in the one line the core writes when it stops (the workers end in
+/// time here; lane events left by workers that do not are not counted, see the freeswitch_scripting README).
 final class FreeSwitchShutdownTests: XCTestCase {
     static let password = "Stop-ClueCon"
 
