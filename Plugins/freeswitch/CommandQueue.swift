@@ -97,13 +97,19 @@ extension Box {
     func awaitReply(_ waiter: Waiter, _ mine: Pending, untilMs: Int64) -> FSResult? {
         // Usually the caller reads its reply itself (ReplyPark.swift); another caller parked already: as below.
         if !reader.isCurrentThread, case .done(let r) = awaitParked(waiter, mine, untilMs: untilMs) { return r }
+        var watch = BoxReader.StallWatch()
         while true {
             let now = nowMs()
             if now >= untilMs { return waiter.wait(untilMs: now) }
             if reader.isCurrentThread {
                 // A callback running a command: nobody else reads this socket now. It reads past heldMax, but not
                 // without end: a box streaming events without the reply would grow `held` until esl_cmd_timeout.
+                // The reply first: a caller reading ahead parses whole reads, so it may have read this one already.
+                if let r = waiter.current { return r }
                 if reader.heldCount >= BoxReader.heldHardMax {
+                    // Matched by that caller (out of flight) but not finished yet (it finishes after unlocking): the
+                    // reply is on its way, not behind the events.
+                    if replyMatched(mine) { return waiter.wait(untilMs: untilMs) }
                     manager.host.log(.warn, "\(label): \(BoxReader.heldHardMax) events ahead of a command's reply; the command fails (unreachable)")
                     _ = mine.finish(.unreachable("\(BoxReader.heldHardMax) events ahead of the reply from \(label)"))
                     return waiter.wait(untilMs: nil)
@@ -116,9 +122,14 @@ extension Box {
             if let r = waiter.wait(untilMs: min(untilMs, now + Self.replySliceMs)) { return r }
             if reader.inCallback.load(ordering: .acquiring) {
                 flush()
-                readForReply(mine, waitMs: Int32(Self.replySliceMs), bound: reader.readAheadBound)
+                readForReply(mine, waitMs: Int32(Self.replySliceMs), bound: reader.readAheadBound(&watch, now: nowMs()))
             }
         }
+    }
+
+    /// Whether `mine`'s reply was read: no longer in flight nor waiting to be sent (a reader matched it).
+    func replyMatched(_ mine: Pending) -> Bool {
+        state.withLock { s in !s.inflight.contains { $0 === mine } && !s.unsent.contains { $0 === mine } }
     }
 
     /// How long a caller waits for its reply before it looks whether it must read the socket itself (ms).

@@ -4,11 +4,13 @@
 // one read brought in, and a callback that blocks (the script workers' queue is full) stops the reading — TCP pushes
 // back on FreeSWITCH, nothing is dropped. The exception: a caller waiting for a command's reply reads on while the
 // I/O thread is in a callback (awaitReply), because its reply may sit behind those events; the events it passes wait
-// in `held` for the I/O thread. `held` is bounded (BoxReader.heldMax): at the bound a caller stops reading (it waits
-// for its reply, at most esl_cmd_timeout), so TCP still pushes back on FreeSWITCH; and a caller stops parsing at its
-// own reply, leaving the rest in the parser for the I/O thread. Once the I/O thread has been in one callback for
-// BoxReader.stuckMs, a caller reads on up to heldHardMax: the callback may wait for room in the box's lane that only
-// this caller drains (readAheadBound).
+// in `held` for the I/O thread, in order, and a caller stops parsing at its own reply. How far it reads ahead: up to
+// BoxReader.heldMax (1024) items while the callback is young; once that caller has seen the I/O thread in one
+// callback for BoxReader.stuckMs, up to heldHardMax (16,384), plus at most one read (64 KiB). That applies to any
+// waiting caller, not only the worker draining the box's lane (readAheadBound), and in overload a callback blocks
+// that long, so 16,384 is the real bound per box. It counts events, not bytes: at ~2 KB per event about 32 MB per
+// box connected, besides the lane's event_queue_size events (an event may be up to ESLParser.maxBodyBytes). Beyond
+// it, callers stop reading and TCP pushes back.
 // A callback may run the event's route on the I/O thread itself (freeswitch_scripting, when every worker sleeps): a
 // command that route sends to this box is read by the I/O thread (readForReply, past the bound: nobody else would
 // hand `held` over), while other callers waiting for replies read for themselves as during any callback.
@@ -71,8 +73,9 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`, but behindL
     var mayHaveMore = false
     /// True while the I/O thread runs an event callback (callers waiting for a reply then read themselves).
     let inCallback = Atomic<Bool>(false)
-    /// When (nowMs) the I/O thread's current callback began; stored before inCallback is set.
-    let callbackSince = Atomic<Int64>(0)
+    /// Counts the I/O thread's callbacks, bumped (relaxed) before inCallback is set: a waiting caller that sees the
+    /// same count for stuckMs knows one callback ran that long, and the I/O thread reads no clock per event.
+    let callbackSeq = Atomic<UInt64>(0)
     /// Whether more of the stream waited behind the event delivered last (API 1.5 box_burst). Written by the I/O
     /// thread only (deliverHeld; attach clears it for a new connection), so the verdict lives with the stream it
     /// describes: a subscriber keeps no per-box table, and a box that goes away takes its state with it.
@@ -83,22 +86,34 @@ final class BoxReader: @unchecked Sendable { // vars behind `mutex`, but behindL
     private let thread = Mutex<pthread_t?>(nil)
 
     /// At most this many items wait in `held` before a caller reading for its reply stops reading (one read, at
-    /// most 64 KiB (FSConfig.readBufferBytes), may go past it). The events' memory per box stays bounded while the workers are busy.
+    /// most 64 KiB (FSConfig.readBufferBytes), may go past it), while the I/O thread's callback is younger than
+    /// stuckMs; past that, heldHardMax (readAheadBound).
     static let heldMax = 1024
     /// The I/O thread waiting for its own route's reply reads past heldMax, up to this many held events; beyond, that
     /// command fails as unreachable (a box streaming events without the reply must not grow `held` without end).
     static let heldHardMax = 16 * heldMax
-    /// A callback that has run this long may be waiting for the very caller that waits for its reply (ms).
+    /// A callback that has run this long may be waiting for the very caller that waits for its reply (ms). Equal to
+    /// Box.longDeliveryMs by choice of a round figure only; the two need not move together.
     static let stuckMs: Int64 = 100
 
+    /// A waiting caller's view of the I/O thread's current callback: its number, and when the caller first saw it.
+    struct StallWatch {
+        var seq: UInt64 = .max
+        var since: Int64 = 0
+    }
+
     /// How many items a caller waiting for its reply (not the I/O thread) may leave in `held`: heldMax, or
-    /// heldHardMax once the I/O thread has been in one event callback for stuckMs. That callback may wait for room
-    /// in the box's lane, which only this caller drains: a worker running the box's events one at a time (in order),
-    /// whose route waits for this box's reply. Nobody else would then read what the box sent before the reply, and
-    /// stopping at heldMax would leave the command waiting out esl_cmd_timeout while every event of the box waits.
-    var readAheadBound: Int {
-        guard inCallback.load(ordering: .acquiring) else { return Self.heldMax }
-        return nowMs() - callbackSince.load(ordering: .relaxed) >= Self.stuckMs ? Self.heldHardMax : Self.heldMax
+    /// heldHardMax once this caller has seen the I/O thread in one event callback for stuckMs (read before the lock:
+    /// `now` is the caller's clock). That callback may wait for room in the box's lane, which only this caller may
+    /// drain: a worker running the box's events one at a time (in order), whose route waits for this box's reply.
+    /// Nobody else would then read what the box sent before the reply, and stopping at heldMax would leave the command
+    /// waiting out esl_cmd_timeout while every event of the box waits. Any waiting caller reads on so (it cannot tell
+    /// whether it drains the lane); in overload that is the bound in force (header of this file).
+    func readAheadBound(_ w: inout StallWatch, now: Int64) -> Int {
+        guard inCallback.load(ordering: .acquiring) else { w.seq = .max; return Self.heldMax }
+        let seq = callbackSeq.load(ordering: .relaxed)
+        if seq != w.seq { w.seq = seq; w.since = now; return Self.heldMax }
+        return now - w.since >= Self.stuckMs ? Self.heldHardMax : Self.heldMax
     }
 
     var heldCount: Int { held.count - heldHead }
@@ -491,9 +506,8 @@ extension Box {
     func deliverHeld() -> Int64 {
         var start: Int64 = 0
         while let item = reader.popHeld() {
-            let now = nowMs()
-            if start == 0 { start = now }
-            reader.callbackSince.store(now, ordering: .relaxed)
+            if start == 0 { start = nowMs() } // the clock once per batch, not per event
+            reader.callbackSeq.wrappingAdd(1, ordering: .relaxed)
             reader.inCallback.store(true, ordering: .releasing)
             switch item {
             case .event(let e):

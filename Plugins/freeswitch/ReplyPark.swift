@@ -149,7 +149,10 @@ extension Box {
         // The command was just sent: its reply is not there yet (if it is, the socket is readable and this returns
         // at once), so sleep first, then read.
         sleep.parkWait(Int32(max(0, min(untilMs - nowMs(), Self.replySliceMs))), socket: true)
+        var watch = BoxReader.StallWatch()
         while true {
+            // Worked out before the lock: the clock is not read while the reader's lock is held.
+            let bound = reader.readAheadBound(&watch, now: nowMs())
             // The I/O thread holds the reader's lock only while it reads and parses (never during a callback).
             reader.lock()
             guard reader.fd >= 0, reader.failure == nil else {
@@ -163,7 +166,6 @@ extension Box {
             }
             var out = ReadOutcome()
             var readable = false
-            let bound = reader.readAheadBound
             if reader.heldCount < bound {
                 // At the bound, nothing more is read (TCP pushes back) until the I/O thread delivers `held` (past
                 // heldMax once the I/O thread is stuck in a callback: it may wait for this caller, readAheadBound).

@@ -208,9 +208,10 @@ final class ScriptingModule: @unchecked Sendable {
             return v
         }
         let params = [param("name", text(name)), param("sender", text(sender)), param("body", body)]
-        // No timeout (waitMS 0): a negative code only means the core is stopping (or its runtime is gone). The core
-        // counts such events and says so in one line when it stops; a warning per event here would flood the log
-        // of a normal shutdown while the box still streams.
+        // No timeout (waitMS 0): on a core with event_raise_wait a negative code only means the core is stopping (or
+        // its runtime is gone); it counts such events and says so in one line when it stops, and a warning per event
+        // here would flood the log of a normal shutdown while the box still streams. An older core (raiseEvent falls
+        // back to event_raise) drops on a full queue instead, and counts and logs its drops itself.
         _ = params.withUnsafeBufferPointer { p in
             if eventsHere, let api, let burst = api.pointee.box_burst {
                 return host.raiseEventHere(Self.event, params: p, waitMS: 0, moreBehind: burst(box) != 0)

@@ -356,11 +356,22 @@ final class PlainESLBox: @unchecked Sendable { // mutable state guarded by lock
     func sendBefore(_ prefix: String, _ bytes: [UInt8]) { lock.lock(); _before = (prefix, bytes); lock.unlock() }
     func release() { lock.lock(); _holdPrefix = nil; lock.unlock(); held.signal() }
 
+    private var _bytesSent = 0
+    /// Bytes the socket took so far: it stops growing while the client does not read (TCP pushes back).
+    var bytesSent: Int { lock.lock(); defer { lock.unlock() }; return _bytesSent }
+
     func send(_ bytes: [UInt8]) {
         lock.lock()
         let fd = client
         lock.unlock()
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        // In 64 KiB pieces, counted as the socket takes them.
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, min($0.count, 65536), Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { return }
+            off += n
+            lock.lock(); _bytesSent += n; lock.unlock()
+        }
     }
 
     func stop() {

@@ -298,14 +298,17 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
 
     /// A box that has `n` DTMF events ready to send before its reply to "api burst", and a server whose route sends that
     /// command when the "burst" event comes (any other event bumps stat fsev). Returns once that event is sent.
+    /// The box's i-th event before the reply.
+    private static func burstFrame(_ i: Int) -> [UInt8] {
+        let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
+                       ESLHeader("Caller-Destination-Number", "flood\(i)")]
+        return ESLEncoder.event(ESLEvent(headers: headers), format: .json)
+    }
+
     private func startBurstBeforeReply(_ n: Int, cmdTimeoutMS: Int) throws -> (PlainESLBox, ServerHarness) {
         let box = try PlainESLBox(password: Self.password)
         var events: [UInt8] = []
-        for i in 0..<n {
-            let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
-                           ESLHeader("Caller-Destination-Number", "flood\(i)")]
-            events += ESLEncoder.event(ESLEvent(headers: headers), format: .json)
-        }
+        for i in 0..<n { events += Self.burstFrame(i) }
         box.sendBefore("api burst", events)
         let h = ServerHarness(config([url(box.port)], extra: "event_queue_size = 16", route: """
                 $json(ev) := $param(body);
@@ -343,7 +346,7 @@ final class FreeSwitchInlineRouteTests: XCTestCase {
     /// The same with more events before the reply than the I/O thread holds (BoxReader.heldHardMax): the command
     /// fails as unreachable at once (not after esl_cmd_timeout), then every event runs.
     func testTheReaderStopsReadingPastTheHardCap() throws {
-        let n = 16 * 1024 + 500 // past BoxReader.heldHardMax (the plugin is not importable here)
+        let n = ReadAheadCap.eventsPast(smallestFrame: Self.burstFrame(0).count)
         let (box, h) = try startBurstBeforeReply(n, cmdTimeoutMS: 60000)
         defer { box.stop() }
         defer { h.stop() }

@@ -24,18 +24,48 @@ final class FreeSwitchLaneReplyTests: XCTestCase {
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
     }
 
-    /// More events before the reply than a caller may hold (BoxReader.heldHardMax, 16,384): the worker stops reading
-    /// there (memory stays bounded, TCP pushes back), its command fails at esl_cmd_timeout, and then every event runs,
-    /// in order.
+    /// More events before the reply than a caller may hold (BoxReader.heldHardMax, 16,384), and beyond them more
+    /// bytes than the kernel buffers: the worker stops reading at the cap, so the box's writes stall (TCP pushes back
+    /// while a worker reads for its reply, memory stays bounded); its command fails at esl_cmd_timeout, and then every
+    /// event runs, in order.
     func testAWorkerHoldingItsBoxsLaneStopsReadingAtTheHardCap() throws {
-        let n = 16 * 1024 + 500 // past BoxReader.heldHardMax (the plugin is not importable here)
-        let (box, h) = try startBurstBeforeReplyOnAWorker(n, cmdTimeoutMS: 3000)
+        // Events of ~2 KB (a channel event's size): the bytes past the cap outgrow the socket buffers in few events.
+        let pad = 2000
+        let frame = Self.frame(0, pad: pad).count
+        let n = ReadAheadCap.eventsPast(smallestFrame: frame, margin: ReadAheadCap.socketBufferBytes / frame + 1000)
+        let (box, h) = try startBurstBeforeReplyOnAWorker(n, pad: pad, cmdTimeoutMS: 8000)
         defer { box.stop() }
         defer { h.stop() }
+        let total = (0..<n).reduce(0) { $0 + Self.frame($1, pad: pad).count }
+        let stalled = stalledBytes(box)
+        XCTAssertNotNil(stalled, "the box kept writing")
+        XCTAssertLessThan(stalled ?? total, total, "the worker read every event: TCP did not push back")
+        XCTAssertFalse(h.messages.contains { $0.hasPrefix("BURST") }, "the stall came after the command ended")
         XCTAssertTrue(h.waitFor("BURST failed", timeout: 30), h.messages.suffix(5).joined(separator: "\n"))
         XCTAssertTrue(waitUntil(timeout: 120) { ran(h).count == n }, "ran \(ran(h).count) of \(n)")
         XCTAssertEqual(ran(h), (0..<n).map(String.init), "the box's events ran once each, in the order sent")
         XCTAssertEqual(h.server.bus?.dropped.load(ordering: .relaxed), 0)
+    }
+
+    /// The box's bytesSent once it stops moving (nil if it still moves after 20 s): two samples 300 ms apart equal.
+    private func stalledBytes(_ box: PlainESLBox) -> Int? {
+        var last = -1
+        let end = Date().addingTimeInterval(20)
+        while Date() < end {
+            usleep(300_000)
+            let sent = box.bytesSent
+            if sent == last { return sent }
+            last = sent
+        }
+        return nil
+    }
+
+    /// The box's i-th event, with `pad` bytes of filler in a header.
+    private static func frame(_ i: Int, pad: Int = 0) -> [UInt8] {
+        var headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
+                       ESLHeader("Caller-Destination-Number", "flood\(i)")]
+        if pad > 0 { headers.append(ESLHeader("variable_filler", String(repeating: "x", count: pad))) }
+        return ESLEncoder.event(ESLEvent(headers: headers), format: .json)
     }
 
     private func ran(_ h: ServerHarness) -> [String] {
@@ -45,14 +75,10 @@ final class FreeSwitchLaneReplyTests: XCTestCase {
     /// A box that sends `n` DTMF events before its reply to "api burst", and a server whose route sends that command
     /// when the "burst" event comes (every other event logs `EV <Unique-ID>`). The trigger is queued in the box's lane
     /// while both workers are held, then they are let go: a worker runs it. Returns once they are.
-    private func startBurstBeforeReplyOnAWorker(_ n: Int, cmdTimeoutMS: Int) throws -> (PlainESLBox, ServerHarness) {
+    private func startBurstBeforeReplyOnAWorker(_ n: Int, pad: Int = 0, cmdTimeoutMS: Int) throws -> (PlainESLBox, ServerHarness) {
         let box = try PlainESLBox(password: Self.password)
         var events: [UInt8] = []
-        for i in 0..<n {
-            let headers = [ESLHeader("Event-Name", "DTMF"), ESLHeader("Unique-ID", "u-\(i)"), ESLHeader("DTMF-Digit", "1"),
-                           ESLHeader("Caller-Destination-Number", "flood\(i)")]
-            events += ESLEncoder.event(ESLEvent(headers: headers), format: .json)
-        }
+        for i in 0..<n { events += Self.frame(i, pad: pad) }
         box.sendBefore("api burst", events)
         let h = ServerHarness("""
             mpath = "\(BinaryRunner.buildDirectory.path)"

@@ -84,7 +84,7 @@ public final class EventBus: Sendable {
         self.inline = inline
     }
 
-    /// 0 queued, 1 nobody listens, -1 queue full (dropped).
+    /// 0 queued, 1 nobody listens, -1 queue full (dropped) or refused while stopping (counted, not dropped).
     public func raise(_ name: String, _ params: [(name: String, value: Value)],
                       trees: [(index: Int, tree: ValueTree)] = []) -> Int {
         guard let route = routes.current.events[name] else { return 1 }
@@ -161,7 +161,8 @@ public final class EventBus: Sendable {
         }
     }
 
-    /// Counts an event refused because the workers stopped taking events (stoppedSummary); -1.
+    /// Counts an event refused because the workers stopped taking events (stoppedSummary); -1. An event refused for
+    /// a full queue or a timeout just as the queue closes is counted here too: it did not run either way, and once.
     private func refusedWhileStopping(_ name: String) -> Int {
         refusedStopping.withLock { $0[name, default: 0] += 1 }
         return -1
