@@ -27,6 +27,7 @@ final class TMProbingTests: XCTestCase {
     private func server(_ db: String, tm: Bool, frTimeout: Int = 2, params: [String]) throws -> Harness {
         let h = Harness("""
         mpath = "\(Repo.buildDirectory.path)"
+        log_level = 3
         socket = udp:127.0.0.1:\(Ports.udp())
         loadmodule "proto_udp.so"
         \(tm ? "loadmodule \"tm.so\"\nmodparam(\"tm\", \"fr_timeout\", \(frTimeout))" : "")
@@ -106,6 +107,8 @@ final class TMProbingTests: XCTestCase {
         let db = try SQLiteCLI.database("INSERT INTO dispatcher (setid, destination, state) VALUES (1, 'sip:127.0.0.1:\(box.port)', 0);")
         let h = try server(db, tm: true, frTimeout: 3, params: ["\"ds_ping_interval\", 1", "\"ds_probing_mode\", 1",
                                                                  "\"ds_probing_threshold\", 3"])
+        // tm (API 1.3) tells dispatcher its fr_timeout: at most 3 / 1 + 1 probes pending.
+        XCTAssertTrue(h.log.contains("probes are tm local requests (fr_timeout 3000 ms)"), h.log)
         let inactive = "EVENT sip:127.0.0.1:\(box.port) inactive negative probing reply"
         let active = "EVENT sip:127.0.0.1:\(box.port) active 200 OK probing reply"
         XCTAssertTrue(waitUntil(10) { !self.probes(box).isEmpty }, h.log)
