@@ -281,7 +281,7 @@ final class DispatcherModule: Sendable {
             }
         }
         let binding = TMBinding.bind(host)
-        host.log(.info, binding != nil ? "probes are tm local requests" : "tm not loaded: probes are stateless")
+        host.log(.info, binding.map { "probes are tm local requests (fr_timeout \($0.frTimeoutMS) ms)" } ?? "tm not loaded: probes are stateless")
         tm.withLock { $0 = binding }
         runtime.withLock { $0 = rt }
         try startTimers(rt)

@@ -4,16 +4,38 @@
 // sip_request (timeout ds_ping_timeout). From the destination's socket, else the partition's ping_sock, else
 // ds_probing_sock; Max-Forwards is ds_ping_maxfwd when >= 0. A 200 or an options_reply_codes code makes it active (failure counter reset); any other final
 // code (a local 408 timeout, 477 not sent) counts a failure when ds_probing_mode is 1 or the destination has
-// probe_mode 1, and ds_probing_threshold failures put it in probing. One probe per destination in flight.
+// probe_mode 1, and ds_probing_threshold failures put it in probing.
+// As OpenSIPS, a round probes whatever earlier probes are still pending (a dead box is seen after about
+// interval x threshold + timeout, not threshold x timeout); each probe's result counts on its own.
 import Synchronization
 import DispatcherSelection
 import SwitchyardPluginKit
 
-/// Destinations with a probe in flight (by identity).
+/// Probes in flight per destination. Each probe ends within its timeout, so at most ceil(timeout / interval) + 1 are
+/// pending at once (what OpenSIPS has); that is the cap, so a probe that outlived its timeout cannot pile up others.
+/// Keyed by identity: a destination with a probe in flight is kept alive by the probe's completion.
 final class InFlight: Sendable {
-    private let ids = Mutex<Set<ObjectIdentifier>>([])
-    func begin(_ d: Destination) -> Bool { ids.withLock { $0.insert(ObjectIdentifier(d)).inserted } }
-    func end(_ d: Destination) { _ = ids.withLock { $0.remove(ObjectIdentifier(d)) } }
+    private let counts = Mutex<[ObjectIdentifier: Int]>([:])
+
+    /// Counts a new probe of `d` unless `limit` are pending already.
+    func begin(_ d: Destination, limit: Int) -> Bool {
+        counts.withLock { c in
+            let n = c[ObjectIdentifier(d), default: 0]
+            guard n < limit else { return false }
+            c[ObjectIdentifier(d)] = n + 1
+            return true
+        }
+    }
+
+    func end(_ d: Destination) {
+        counts.withLock { c in
+            let id = ObjectIdentifier(d)
+            if let n = c[id] { c[id] = n > 1 ? n - 1 : nil }
+        }
+    }
+
+    /// Probes of `d` pending now.
+    func pending(_ d: Destination) -> Int { counts.withLock { $0[ObjectIdentifier(d), default: 0] } }
 }
 
 extension DispatcherModule {
@@ -38,8 +60,19 @@ extension DispatcherModule {
         }
     }
 
+    /// The most probes of one destination pending at once: ceil(timeout / ds_ping_interval) + 1, the timeout being
+    /// tm's fr_timeout, or the stateless probe's.
+    func probeLimit(_ cfg: DSConfig) -> Int {
+        let timeout = Int64(tmBinding?.frTimeoutMS ?? probeTimeout(cfg))
+        let interval = max(cfg.pingInterval, 1) * 1000
+        return Int((timeout + interval - 1) / interval) + 1
+    }
+
     private func probe(_ d: Destination, part: Partition, cfg: DSConfig) {
-        guard inFlight.begin(d) else { return }
+        guard inFlight.begin(d, limit: probeLimit(cfg)) else {
+            host.log(.dbg, "set \(d.setID) <\(DestURI.redacted(d.uri))>: \(inFlight.pending(d)) probes pending, none sent this round")
+            return
+        }
         let method = part.cfg.pingMethod ?? cfg.pingMethod
         let from = part.cfg.pingFrom ?? cfg.pingFrom
         var headers = "From: <\(from)>\r\n"

@@ -18,6 +18,14 @@ struct TMBinding: @unchecked Sendable {
         return TMBinding(api: api)
     }
 
+    /// tm's fr_timeout in ms (1.3's module_fr_timeout); an older tm: OpenSIPS's default, 30 s.
+    var frTimeoutMS: UInt32 {
+        let h = api.pointee.header
+        let size13 = MemoryLayout<sy_tm_api>.offset(of: \sy_tm_api.module_fr_timeout)! + MemoryLayout<OpaquePointer>.size
+        guard h.abi_minor >= 3, Int(h.struct_size) >= size13, let f = api.pointee.module_fr_timeout else { return 30_000 }
+        return f(api.pointee.module)
+    }
+
     /// tm's t_uac with `done` (exactly once when this returns 0; maybe before it returns). timeout 0: fr_timeout.
     /// Returns 0 queued, -2 bad arguments, -3 not one of our sockets.
     func uac(method: String, ruri: String, headers: String, socket: String, done: @escaping @Sendable (Int) -> Void) -> Int32 {

@@ -31,6 +31,7 @@ enum TMAPI {
         t.pointee.module_register_callback = { m, ctx, types, fn, param in TMAPI.register(TMAPI.instance(m), ctx, types, fn, param) }
         t.pointee.module_t_state = { m, ctx, out in TMAPI.state(TMAPI.instance(m), ctx, out) }
         t.pointee.module_t_reply = { m, ctx, code, reason in TMAPI.reply(TMAPI.instance(m), ctx, code, reason) }
+        t.pointee.module_fr_timeout = { m in UInt32(clamping: (TMAPI.instance(m)?.cfg.frTimeout ?? 0) * 1000) }
         return t
     }
 

@@ -154,6 +154,8 @@ final class Responder: @unchecked Sendable { // state in atomics / mutex
     let methods = Mutex<[String]>([])
     /// Source ports of the requests received.
     let sourcePorts = Mutex<[Int]>([])
+    /// Call-ID and arrival time of each request received (retransmissions too).
+    let arrivals = Mutex<[(callID: String, at: ContinuousClock.Instant)]>([])
     private let running = Atomic<Bool>(true)
     private let stopped = DispatchSemaphore(value: 0)
     var port: Int { udp.port }
@@ -169,6 +171,8 @@ final class Responder: @unchecked Sendable { // state in atomics / mutex
                 received.add(1, ordering: .relaxed)
                 methods.withLock { $0.append(String(first.prefix { $0 != " " })) }
                 sourcePorts.withLock { $0.append(Int(UInt16(bigEndian: from.sin_port))) }
+                let callID = lines.first { $0.lowercased().hasPrefix("call-id:") }.map { String($0.dropFirst(8)).trimmingCharacters(in: .whitespaces) } ?? ""
+                arrivals.withLock { $0.append((callID, ContinuousClock.now)) }
                 let c = code.load(ordering: .relaxed)
                 if c == 0 { continue }
                 var reply = "SIP/2.0 \(c) Answer\r\n"

@@ -34,6 +34,9 @@
  *   1.2  appended module_t_reply (a reply to the context's transaction, as the script's t_reply: the
  *        signaling module's send_reply answers statefully through it). Read it only when the bound
  *        table's header says minor >= 2.
+ *   1.3  appended module_fr_timeout (tm's fr_timeout in ms: how long a t_uac request may stay pending, so
+ *        a consumer sending one periodically, as dispatcher's pinger, knows how many can be in flight).
+ *        Read it only when the bound table's header says minor >= 3.
  */
 #ifndef SWITCHYARD_TM_H
 #define SWITCHYARD_TM_H
@@ -45,7 +48,7 @@ extern "C" {
 #endif
 
 #define SY_TM_MAJOR 1
-#define SY_TM_MINOR 2
+#define SY_TM_MINOR 3
 
 /** Name the table is published under. */
 #define SY_TM_API_NAME "tm"
@@ -150,6 +153,11 @@ typedef struct sy_tm_api {
      *  Returns 1 sent, -1 no transaction on ctx, a bad code, a final reply already sent, or not sent.
      *  (ctx's thread.) */
     int (*module_t_reply)(sy_tm_module *m, sy_ctx *ctx, int code, sy_str reason);
+
+    /* --- 1.3 --- (bind with min_size >= offsetof(sy_tm_api, module_fr_timeout) + its size) */
+    /** The fr_timeout modparam of the tm instance `m`, in milliseconds: the timeout a non-INVITE request
+     *  of t_uac / t_request given timeout_ms 0 gets (its 408 comes this long after it was sent). (Any thread.) */
+    uint32_t (*module_fr_timeout)(sy_tm_module *m);
 } sy_tm_api;
 
 #ifdef __cplusplus
