@@ -68,8 +68,9 @@ extension TM {
             // The ACK of our negative (or local 2xx) reply goes nowhere (absorbed before the script): 1 after
             // t_check_trans found it, else 0 as t_newtran's retransmission (the script stops). Any other ACK is end
             // to end (or matches nothing): forwarded statelessly.
-            if isHopByHopAck(info) { return known?.ackMatched == true ? 1 : 0 }
-            return forwardStateless(ctx, info)
+            let kind = ackKind(info)
+            if case .hopByHop = kind { return known?.ackMatched == true ? 1 : 0 }
+            return forwardStateless(ctx, kind)
         }
         let tx = known ?? txn(ctx)
         if tx.cell == nil && CoreLink.equals(info.method, literal: "CANCEL"),
@@ -129,8 +130,8 @@ extension TM {
 
     /// The ACK of one of our negative (or local 2xx) replies (see TM.hopByHopAck).
     func isHopByHopAck(_ info: sy_sip_info) -> Bool {
-        guard let b = TM.bucket(info) else { return false }
-        return table.withBucket(b) { hopByHopAck(info, bucket: b) != nil }
+        if case .hopByHop = ackKind(info) { return true }
+        return false
     }
 
     func tNewtran(_ call: FunctionCall) -> Int32 {

@@ -127,14 +127,7 @@ final class TM: @unchecked Sendable {
 
     /// The INVITE cell an ACK confirms hop by hop: one we answered negatively, or with a 2xx of our own (matched by
     /// dialog). Bucket lock held.
-    func hopByHopAck(_ info: sy_sip_info, bucket b: Int) -> Cell? {
-        if let c = match(info, bucket: b, isAck: true), c.uasStatus >= 300 { return c }
-        // Only a bucket holding a 2xx answered here can match by dialog: the keys are copied for it alone.
-        let local2xx = table.bucket(b).contains { c in
-            c.isInvite && !c.removed && c.lastReplyLocal && (200..<300).contains(c.uasStatus)
-        }
-        return local2xx ? matchLocal2xx(MessageKeys(info), bucket: b) : nil
-    }
+    func hopByHopAck(_ info: sy_sip_info, bucket b: Int) -> Cell? { ackMatch(info, bucket: b).hopByHop }
 
     func absorbAck(_ c: Cell) {
         c.replyRetrAt = 0
