@@ -109,13 +109,14 @@ extension TM {
     /// nil when no INVITE matches (it is then relayed like any request).
     func relayCancel(_ ctx: SYContext, tx: TxnContext, _ k: MessageKeys, passReason: Bool) -> Int32? {
         let b = TransactionTable.hash(callID: k.callID, cseq: k.cseq)
+        var pending: PendingReply?  // the 200 canceling, routed and sent once the bucket is unlocked
         table.lock(b)
-        defer { table.unlock(b) }
+        defer { table.unlock(b); deliver(pending) }
         guard let inv = match(k, bucket: b, method: "CANCEL", cancelLookup: true), inv.isInvite else { return nil }
         switch newTransaction(ctx, tx: tx) {
         case .retransmission: return 1
         case .failed(let e): return e
-        case .created(let cc): localReply(cc, ctx: ctx, code: 200, reason: "canceling")
+        case .created(let cc): _ = localReply(cc, ctx: ctx, code: 200, reason: "canceling", pending: &pending)
         }
         inv.wasCancelled = true
         fire(inv.callbacks, TMCB.cancelled, inv, code: 0, ctx: ctx)

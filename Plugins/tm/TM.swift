@@ -148,8 +148,10 @@ final class TM: @unchecked Sendable {
             host.log(.err, "t_newtran: too few headers (Call-ID, CSeq or Via missing)")
             return .failed(-2)
         }
+        // The 100's local_reply_route runs, and the 100 goes, once the bucket is unlocked.
+        var pending: PendingReply?
         table.lock(b)
-        defer { table.unlock(b) }
+        defer { table.unlock(b); deliver(pending) }
         if let c = match(info, bucket: b, isAck: CoreLink.equals(info.method, literal: "ACK")) {
             if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
             return .retransmission
@@ -203,8 +205,7 @@ final class TM: @unchecked Sendable {
             }
         }
         if trying {
-            runLocalReplyRoute(tryingBytes, parent: ctx)
-            core.send(upstream, tryingBytes)
+            sendLocal(tryingBytes, to: upstream, parent: ctx, pending: &pending)
             stat(stats?.localReplies)  // OpenSIPS sends it with t_reply: a local reply like any other
             cell.lastReply = tryingBytes
             cell.uasStatus = 100
@@ -222,15 +223,16 @@ final class TM: @unchecked Sendable {
     func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false,
                cancelFirst: Bool = false, noDNSFailover: Bool = false, proxy: String? = nil,
                then: (Int) -> Void = { _ in }) -> Int32 {
+        var pending: PendingReply?  // t_relay's own reply (487, 47x): routed and sent once the bucket is unlocked
         table.lock(cell.hashIndex)
-        defer { table.unlock(cell.hashIndex) }
+        defer { table.unlock(cell.hashIndex); deliver(pending) }
         // Sticky, as OpenSIPS's transaction flag: a later t_relay without the flag (a failure route) keeps it off.
         cell.noDNSFailover = cell.noDNSFailover || noDNSFailover
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
         // by t_relay itself, which leaves its first entry to this).
         defer { reschedule(cell) }
         if cell.isInvite && cell.wasCancelled {
-            if !cell.completed { _ = localReply(cell, ctx: ctx, code: 487, reason: "Request Terminated") }
+            if !cell.completed { _ = localReply(cell, ctx: ctx, code: 487, reason: "Request Terminated", pending: &pending) }
             return -3
         }
         if cell.noNewBranches || cell.completed { return -3 }
@@ -357,7 +359,7 @@ final class TM: @unchecked Sendable {
         if sent == 0 {
             if created && !noAuto477 && !cell.completed {
                 let (code, reason) = TM.errorReply(lastErr)
-                if localReply(cell, ctx: ctx, code: code, reason: reason) { return 1 }
+                if localReply(cell, ctx: ctx, code: code, reason: reason, pending: &pending) { return 1 }
             }
             return lastErr
         }
@@ -414,14 +416,24 @@ final class TM: @unchecked Sendable {
 
     // MARK: local replies
 
-    /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
+    /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside; the
+    /// local_reply_route runs, and the reply goes, after it is released (unless the caller holds it: a failure route).
     /// `printSet`: a 3xx carries the destination set (t_reply only, as OpenSIPS's _reply; t_reply_with_body, MI
     /// t_reply and tm's own replies do not).
     @discardableResult
     func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
                     toTag: String? = nil, scripted: Bool = false, printSet: Bool = false, faked: Bool = false) -> Bool {
+        var pending: PendingReply?
         table.lock(cell.hashIndex)
-        defer { table.unlock(cell.hashIndex) }
+        defer { table.unlock(cell.hashIndex); deliver(pending) }
+        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body, extra: extra, toTag: toTag,
+                          scripted: scripted, printSet: printSet, faked: faked, pending: &pending)
+    }
+
+    /// localReply with the bucket lock held by the caller, who delivers `pending` once it has released it.
+    func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
+                    toTag: String? = nil, scripted: Bool = false, printSet: Bool = false, faked: Bool = false,
+                    pending: inout PendingReply?) -> Bool {
         if cell.completed && code >= 200 { return false }
         if cell.replicated && !scripted {
             // A replica's automatic replies (477, 408, 487) go nowhere: the code is kept (t_check_status,
@@ -441,8 +453,7 @@ final class TM: @unchecked Sendable {
         guard let r = built else { return false }
         // A reply faked for a branch (a timeout's 408, the end of a wait) is OpenSIPS's relay_reply path, which runs
         // no local_reply_route; every other reply made here is its _reply_light path, which does.
-        if !faked { runLocalReplyRoute(r.bytes, parent: ctx) }
-        core.send(cell.upstream, r.bytes)
+        if faked { core.send(cell.upstream, r.bytes) } else { sendLocal(r.bytes, to: cell.upstream, parent: ctx, pending: &pending) }
         stat(stats?.localReplies)
         cell.lastReply = r.bytes
         cell.lastReplyLocal = true
