@@ -6,26 +6,52 @@ import SwitchyardABI
 import SwitchyardPluginKit
 
 extension TM {
-    /// The proxied INVITE a 2xx ACK confirms by dialog (Call-ID, CSeq number, From-tag: OpenSIPS's dlg_matching for
-    /// a relayed 2xx), and the branch number its ACK takes. Bucket lock taken inside.
-    func e2eAckBranch(_ info: sy_sip_info) -> (hash: Int, label: UInt32, branch: Int)? {
-        guard let b = TM.bucket(info) else { return nil }
+    /// What an ACK that starts no transaction confirms, found with one bucket lock.
+    enum AckKind {
+        /// One of our negative (or local 2xx) replies: absorbed, never relayed (see TM.hopByHopAck).
+        case hopByHop
+        /// A 2xx relayed for this INVITE: forwarded with the branch number `branch` of the INVITE's transaction.
+        case endToEnd(hash: Int, label: UInt32, branch: Int)
+        /// Nothing tm knows: forwarded with the core's stateless branch.
+        case unknown
+    }
+
+    /// The ACK's kind (bucket lock taken inside).
+    func ackKind(_ info: sy_sip_info) -> AckKind {
+        guard let b = TM.bucket(info) else { return .unknown }
         table.lock(b)
         defer { table.unlock(b) }
-        if table.isEmpty(b) { return nil }
-        let k = MessageKeys(info)
-        guard let c = table.bucket(b).first(where: { c in
-            c.isInvite && !c.isLocal && !c.removed && (200..<300).contains(c.uasStatus) && !c.lastReplyLocal
-                && c.cseq == k.cseq && c.callID == k.callID && c.fromTag == k.fromTag
-        }) else { return nil }
-        return (c.hashIndex, c.label, c.branches.count + 1)
+        if table.isEmpty(b) { return .unknown }
+        let m = ackMatch(info, bucket: b)
+        if m.hopByHop != nil { return .hopByHop }
+        guard let c = m.endToEnd else { return .unknown }
+        return .endToEnd(hash: c.hashIndex, label: c.label, branch: c.branches.count + 1)
+    }
+
+    /// The cells an ACK confirms (bucket lock held): hop by hop, one we answered negatively (matched as a
+    /// retransmission of its INVITE) or with a 2xx of our own (matched by dialog, its To-tag ours); else end to end,
+    /// the first proxied INVITE with a relayed 2xx and the ACK's Call-ID, CSeq number and From-tag (OpenSIPS's
+    /// ack_matching ignores the To-tag there, so the ACKs of forked 2xx share it). Bytes compared in place.
+    func ackMatch(_ info: sy_sip_info, bucket b: Int) -> (hopByHop: Cell?, endToEnd: Cell?) {
+        if let c = match(info, bucket: b, isAck: true), c.uasStatus >= 300 { return (c, nil) }
+        var e2e: Cell?
+        for c in table.bucket(b) where c.isInvite && !c.removed && (200..<300).contains(c.uasStatus) {
+            guard c.cseq == info.cseq, c.keys.equals(.callID, info.call_id), c.keys.equals(.fromTag, info.from_tag)
+            else { continue }
+            if c.lastReplyLocal {
+                if CoreLink.equals(info.to_tag, c.localTag) { return (c, nil) }
+            } else if e2e == nil && !c.isLocal {
+                e2e = c
+            }
+        }
+        return (nil, e2e)
     }
 
     /// A stateless forward of an ACK for which no transaction exists (the end-to-end ACK of a 2xx).
-    func forwardStateless(_ ctx: SYContext, _ info: sy_sip_info) -> Int32 {
+    func forwardStateless(_ ctx: SYContext, _ kind: AckKind) -> Int32 {
         let rc: Int32
-        if let e = e2eAckBranch(info) {
-            rc = TM.withBranchID(hash: e.hash, label: e.label, branch: e.branch) { core.forwardStateless(ctx, branch: $0) }
+        if case .endToEnd(let hash, let label, let branch) = kind {
+            rc = TM.withBranchID(hash: hash, label: label, branch: branch) { core.forwardStateless(ctx, branch: $0) }
         } else {
             rc = core.forwardStateless(ctx, branch: sy_str())
         }

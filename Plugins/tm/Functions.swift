@@ -68,8 +68,9 @@ extension TM {
             // The ACK of our negative (or local 2xx) reply goes nowhere (absorbed before the script): 1 after
             // t_check_trans found it, else 0 as t_newtran's retransmission (the script stops). Any other ACK is end
             // to end (or matches nothing): forwarded statelessly.
-            if isHopByHopAck(info) { return known?.ackMatched == true ? 1 : 0 }
-            return forwardStateless(ctx, info)
+            let kind = ackKind(info)
+            if case .hopByHop = kind { return known?.ackMatched == true ? 1 : 0 }
+            return forwardStateless(ctx, kind)
         }
         let tx = known ?? txn(ctx)
         if tx.cell == nil && CoreLink.equals(info.method, literal: "CANCEL"),
@@ -108,13 +109,14 @@ extension TM {
     /// nil when no INVITE matches (it is then relayed like any request).
     func relayCancel(_ ctx: SYContext, tx: TxnContext, _ k: MessageKeys, passReason: Bool) -> Int32? {
         let b = TransactionTable.hash(callID: k.callID, cseq: k.cseq)
+        var pending: PendingReply?  // the 200 canceling, routed and sent once the bucket is unlocked
         table.lock(b)
-        defer { table.unlock(b) }
+        defer { table.unlock(b); deliver(pending) }
         guard let inv = match(k, bucket: b, method: "CANCEL", cancelLookup: true), inv.isInvite else { return nil }
         switch newTransaction(ctx, tx: tx) {
         case .retransmission: return 1
         case .failed(let e): return e
-        case .created(let cc): localReply(cc, ctx: ctx, code: 200, reason: "canceling")
+        case .created(let cc): _ = localReply(cc, ctx: ctx, code: 200, reason: "canceling", pending: &pending)
         }
         inv.wasCancelled = true
         fire(inv.callbacks, TMCB.cancelled, inv, code: 0, ctx: ctx)
@@ -129,8 +131,8 @@ extension TM {
 
     /// The ACK of one of our negative (or local 2xx) replies (see TM.hopByHopAck).
     func isHopByHopAck(_ info: sy_sip_info) -> Bool {
-        guard let b = TM.bucket(info) else { return false }
-        return table.withBucket(b) { hopByHopAck(info, bucket: b) != nil }
+        if case .hopByHop = ackKind(info) { return true }
+        return false
     }
 
     func tNewtran(_ call: FunctionCall) -> Int32 {

@@ -1,6 +1,7 @@
 // local_reply_route: the route[name] the modparam names runs on every reply tm generates itself and sends through
 // OpenSIPS's _reply_light path (t_reply, t_reply_with_body, the 100 Trying, 200 canceling, the 487 and 47x of
-// t_relay, MI t_reply, t_reply_by_callid), just before it is first sent. Read-only: the reply goes out as built.
+// t_relay, MI t_reply, t_reply_by_callid), just before it is first sent, outside the bucket lock (PendingReply).
+// Read-only: the reply goes out as built.
 // OpenSIPS 3.6.8 resolves the name among the onreply routes and runs the request route of that index; here the
 // name is a plain route[name] (what the documentation describes). Needs a 1.15 core (rt_sip_ctx_open_reply).
 import SwitchyardABI
@@ -36,7 +37,35 @@ extension CoreLink {
     }
 }
 
+/// A local reply held back while the bucket lock is held: its local_reply_route runs, and it is sent, after the
+/// unlock (OpenSIPS's _reply_light runs the route after UNLOCK_REPLIES). The route may then block (a lookup) without
+/// stalling the bucket, and may take another bucket (t_reply_by_callid) without a lock-order inversion.
+struct PendingReply {
+    let bytes: [UInt8]
+    let target: sy_sip_target
+    let parent: SYContext?
+}
+
 extension TM {
+    /// Sends a local reply now when no local_reply_route is set, else leaves it in `pending` (lock held): the
+    /// transaction's state is updated meanwhile, so a retransmitted request gets this reply at once.
+    @inline(__always)
+    func sendLocal(_ bytes: [UInt8], to target: sy_sip_target, parent: SYContext?, pending: inout PendingReply?) {
+        if localReplyRoute.route == nil {
+            core.send(target, bytes)
+        } else {
+            pending = PendingReply(bytes: bytes, target: target, parent: parent)
+        }
+    }
+
+    /// Runs local_reply_route on a held-back reply and sends it (bucket lock released by this thread).
+    @inline(__always)
+    func deliver(_ pending: PendingReply?) {
+        guard let p = pending else { return }
+        runLocalReplyRoute(p.bytes, parent: p.parent)
+        core.send(p.target, p.bytes)
+    }
+
     /// Runs local_reply_route on a reply about to be sent. The context has no transaction (tm's variables are null
     /// there, its functions see no transaction) and nothing it changes is sent. `parent`: the script context on this
     /// thread, if any (its per-worker variables are shared).

@@ -26,7 +26,7 @@ extension TM {
             }
         }
         guard let info = core.info(ctx), info.is_request == 1 else { return -2 }
-        if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") { return forwardStateless(ctx, info) }
+        if known?.cell == nil && CoreLink.equals(info.method, literal: "ACK") { return forwardStateless(ctx, ackKind(info)) }
         let tx = known ?? txn(ctx)
         var created = false
         let cell: Cell

@@ -130,14 +130,7 @@ final class TM: @unchecked Sendable {
 
     /// The INVITE cell an ACK confirms hop by hop: one we answered negatively, or with a 2xx of our own (matched by
     /// dialog). Bucket lock held.
-    func hopByHopAck(_ info: sy_sip_info, bucket b: Int) -> Cell? {
-        if let c = match(info, bucket: b, isAck: true), c.uasStatus >= 300 { return c }
-        // Only a bucket holding a 2xx answered here can match by dialog: the keys are copied for it alone.
-        let local2xx = table.bucket(b).contains { c in
-            c.isInvite && !c.removed && c.lastReplyLocal && (200..<300).contains(c.uasStatus)
-        }
-        return local2xx ? matchLocal2xx(MessageKeys(info), bucket: b) : nil
-    }
+    func hopByHopAck(_ info: sy_sip_info, bucket b: Int) -> Cell? { ackMatch(info, bucket: b).hopByHop }
 
     func absorbAck(_ c: Cell) {
         c.replyRetrAt = 0
@@ -158,8 +151,10 @@ final class TM: @unchecked Sendable {
             host.log(.err, "t_newtran: too few headers (Call-ID, CSeq or Via missing)")
             return .failed(-2)
         }
+        // The 100's local_reply_route runs, and the 100 goes, once the bucket is unlocked.
+        var pending: PendingReply?
         table.lock(b)
-        defer { table.unlock(b) }
+        defer { table.unlock(b); deliver(pending) }
         if let c = match(info, bucket: b, isAck: CoreLink.equals(info.method, literal: "ACK")) {
             if !c.lastReply.isEmpty { core.send(c.upstream, c.lastReply) }
             return .retransmission
@@ -213,8 +208,7 @@ final class TM: @unchecked Sendable {
             }
         }
         if trying {
-            runLocalReplyRoute(tryingBytes, parent: ctx)
-            core.send(upstream, tryingBytes)
+            sendLocal(tryingBytes, to: upstream, parent: ctx, pending: &pending)
             stat(stats?.localReplies)  // OpenSIPS sends it with t_reply: a local reply like any other
             cell.lastReply = tryingBytes
             cell.uasStatus = 100
@@ -232,8 +226,9 @@ final class TM: @unchecked Sendable {
     func relay(_ ctx: SYContext, tx: TxnContext, cell: Cell, created: Bool, noAuto477: Bool, keepSet: Bool = false,
                cancelFirst: Bool = false, noDNSFailover: Bool = false, proxy: String? = nil,
                then: (Int) -> Void = { _ in }) -> Int32 {
+        var pending: PendingReply?  // t_relay's own reply (487, 47x): routed and sent once the bucket is unlocked
         table.lock(cell.hashIndex)
-        defer { table.unlock(cell.hashIndex) }
+        defer { table.unlock(cell.hashIndex); deliver(pending) }
         // Sticky, as OpenSIPS's transaction flag: a later t_relay without the flag (a failure route) keeps it off.
         cell.noDNSFailover = cell.noDNSFailover || noDNSFailover
         // Every way out arms the timer for what is due (the branches' timers, or the orphan deadline of a cell made
@@ -243,7 +238,7 @@ final class TM: @unchecked Sendable {
             // The 487 is ours only while no branch went out (OpenSIPS: nr_of_outgoings 0); later (a failure route)
             // the relay just fails and the winning reply goes upstream.
             if !cell.completed && cell.branches.isEmpty && !cell.waiting {
-                _ = localReply(cell, ctx: ctx, code: 487, reason: "Request Terminated")
+                _ = localReply(cell, ctx: ctx, code: 487, reason: "Request Terminated", pending: &pending)
             }
             return -3
         }
@@ -373,7 +368,7 @@ final class TM: @unchecked Sendable {
         if sent == 0 {
             if created && !noAuto477 && !cell.completed {
                 let (code, reason) = TM.errorReply(lastErr)
-                if localReply(cell, ctx: ctx, code: code, reason: reason) { return 1 }
+                if localReply(cell, ctx: ctx, code: code, reason: reason, pending: &pending) { return 1 }
             }
             return lastErr
         }
@@ -430,14 +425,24 @@ final class TM: @unchecked Sendable {
 
     // MARK: local replies
 
-    /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside.
+    /// Sends a reply built here to the cell's upstream (t_reply, 408, 487, 477...). Bucket lock taken inside; the
+    /// local_reply_route runs, and the reply goes, after it is released (unless the caller holds it: a failure route).
     /// `printSet`: a 3xx carries the destination set (t_reply only, as OpenSIPS's _reply; t_reply_with_body, MI
     /// t_reply and tm's own replies do not).
     @discardableResult
     func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
                     toTag: String? = nil, scripted: Bool = false, printSet: Bool = false, faked: Bool = false) -> Bool {
+        var pending: PendingReply?
         table.lock(cell.hashIndex)
-        defer { table.unlock(cell.hashIndex) }
+        defer { table.unlock(cell.hashIndex); deliver(pending) }
+        return localReply(cell, ctx: ctx, code: code, reason: reason, body: body, extra: extra, toTag: toTag,
+                          scripted: scripted, printSet: printSet, faked: faked, pending: &pending)
+    }
+
+    /// localReply with the bucket lock held by the caller, who delivers `pending` once it has released it.
+    func localReply(_ cell: Cell, ctx: SYContext?, code: Int, reason: String, body: String = "", extra: String = "",
+                    toTag: String? = nil, scripted: Bool = false, printSet: Bool = false, faked: Bool = false,
+                    pending: inout PendingReply?) -> Bool {
         if cell.completed && code >= 200 { return false }
         if cell.replicated && !scripted {
             // A replica's automatic replies (477, 408, 487) go nowhere: the code is kept (t_check_status,
@@ -457,8 +462,7 @@ final class TM: @unchecked Sendable {
         guard let r = built else { return false }
         // A reply faked for a branch (a timeout's 408, the end of a wait) is OpenSIPS's relay_reply path, which runs
         // no local_reply_route; every other reply made here is its _reply_light path, which does.
-        if !faked { runLocalReplyRoute(r.bytes, parent: ctx) }
-        core.send(cell.upstream, r.bytes)
+        if faked { core.send(cell.upstream, r.bytes) } else { sendLocal(r.bytes, to: cell.upstream, parent: ctx, pending: &pending) }
         stat(stats?.localReplies)
         cell.lastReply = r.bytes
         cell.lastReplyLocal = true

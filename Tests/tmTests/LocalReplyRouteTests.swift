@@ -28,7 +28,8 @@ final class LocalReplyRouteTests: TMTestCase {
         """, port: proxy)
         let uac = try RawSIP(port: caller)
         let uas = try RawSIP(port: callee)
-        _ = try RawSIP(port: silent)  // never answers
+        let silentPeer = try RawSIP(port: silent)  // never answers; kept bound so no other test takes the port
+        defer { withExtendedLifetime(silentPeer) {} }
         var seen: [String] = []
 
         // t_reply: the 100 Trying of the new INVITE transaction, then the 486, each read by the route before it goes.
