@@ -2,10 +2,11 @@ import Foundation
 import XCTest
 import SwitchyardTestSupport
 
-/// local_reply_route on the replies LocalReplyRouteTests does not cover: t_reply in a failure route, t_relay's own
-/// 487 (a cancelled INVITE relayed again) and 476 (a destination that does not resolve), MI t_reply; and the route
-/// runs after tm has released the transaction's bucket: while it waits on a FreeSWITCH box, a retransmitted INVITE is
-/// answered by the other worker with the 100 already recorded. Raw UDP peers, a FakeDNSServer, opensips-cli, a TCP listener.
+/// local_reply_route on the replies LocalReplyRouteTests does not cover: t_reply in a failure route, the "200
+/// canceling" (and no route for the relayed 487 of a cancelled INVITE relayed again), t_relay's own 476 (a
+/// destination that does not resolve), MI t_reply; and the route runs after tm has released the transaction's
+/// bucket: while it waits on a FreeSWITCH box, a retransmitted INVITE is answered by the other worker with the 100
+/// already recorded. Raw UDP peers, a FakeDNSServer, opensips-cli, a TCP listener.
 final class LocalReplyRouteCasesTests: TMTestCase {
     func testFailureRouteRelayAndMIRepliesRunTheRoute() throws {
         let ports = LocalPorts.freePorts(3)
@@ -45,7 +46,9 @@ final class LocalReplyRouteCasesTests: TMTestCase {
         XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 480 From Failure", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
         XCTAssertTrue(sy.waitFor("LR 480 From Failure ci=lrc-fail@test"), sy.output)
 
-        // A CANCEL, then the callee's 487: the failure route's t_relay answers the cancelled INVITE with tm's own 487.
+        // A CANCEL, then the callee's 487: the failure route's t_relay on the cancelled INVITE returns -3 and sends
+        // nothing of its own (branches went out), so the callee's 487 is relayed — not a local reply, the route does
+        // not run for it; the "200 canceling" tm made itself does run it.
         let invite = RawSIP.request("INVITE", ruri: "sip:bob@h", localPort: caller, branch: "z9hG4bK-lrc-cancel",
                                     callID: "lrc-cancel@test")
         uac.send(invite, to: proxy)
@@ -57,9 +60,10 @@ final class LocalReplyRouteCasesTests: TMTestCase {
         let cancel = try XCTUnwrap(uas.receive(startingWith: "CANCEL ", timeout: 5, seen: &seen), "\(seen)\n\(sy.output)")
         uas.send(BranchURITests.answer(cancel, "200 OK"), to: proxy)
         uas.send(BranchURITests.answer(relayed, "487 Callee Terminated"), to: proxy)
-        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 487 Request Terminated", timeout: 5, seen: &seen),
+        XCTAssertNotNil(uac.receive(startingWith: "SIP/2.0 487 Callee Terminated", timeout: 5, seen: &seen),
                         "\(seen)\n\(sy.output)")
-        XCTAssertTrue(sy.waitFor("LR 487 Request Terminated ci=lrc-cancel@test"), sy.output)
+        XCTAssertTrue(sy.waitFor("LR 200 canceling ci=lrc-cancel@test"), sy.output)
+        XCTAssertFalse(sy.lines.contains { $0.contains("LR 487") && $0.contains("lrc-cancel@test") }, sy.output)
 
         // t_relay's own 476: the destination does not resolve.
         uac.send(RawSIP.request("INVITE", ruri: "sip:nowhere@h", localPort: caller, branch: "z9hG4bK-lrc-476",
