@@ -26,7 +26,7 @@ extension SipMsgOps {
             // No such header: where the form without `hdr` puts it (OpenSIPS: insert before the first header,
             // append after the last).
             if rc == -1, host.sipHeaderAdd(call.context, String(line), atTop: atTop) { continue }
-            host.log(.err, "\(function): cannot add '\(line)' (not a 'Name: value' line, a Via, or no message)")
+            host.log(.err, "\(function): cannot add '\(line)' (not a 'Name: value' line, a Via, no message, or a reply built here)")
             return -1
         }
         return 1
@@ -42,7 +42,7 @@ extension SipMsgOps {
         // A block inserted first keeps its order: its lines are added first to last.
         for line in lines {
             guard host.sipHeaderAdd(ctx, String(line), atTop: atTop) else {
-                host.log(.err, "\(function): cannot add '\(line)' (not a 'Name: value' line, a Via, or no message)")
+                host.log(.err, "\(function): cannot add '\(line)' (not a 'Name: value' line, a Via, no message, or a reply built here)")
                 return -1
             }
         }

@@ -2,6 +2,8 @@
 // forms), stream_delete. They work on an application/sdp body as the earlier functions left it and send the result
 // as the new body (the core fixes Content-Length). Deleting every codec of a stream disables it, as OpenSIPS: its port
 // becomes 0 and its m= line keeps no format (`m=audio 0 RTP/AVP`); later codec calls leave such a stream alone.
+// The body is read as Latin-1 (one character per byte) and written back the same way, so the bytes of the lines not
+// edited go out exactly as received, UTF-8 or not (an `s=` line in Latin-1, binary junk), as OpenSIPS's lumps.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +26,14 @@ struct SDPLines {
 
     var text: String { lines.joined(separator: ending) + (trailing ? ending : "") }
 
+    /// The SDP's bytes: each character back to the byte it was read from (edits add only ASCII).
+    var bytes: [UInt8] { text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) } }
+
+    /// Bytes as Latin-1 text: one character per byte, none replaced.
+    static func latin1(_ bytes: some Collection<UInt8>) -> String {
+        String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+    }
+
     /// The line ranges of each m= section (its m= line up to the next one).
     var streams: [Range<Int>] {
         let starts = lines.indices.filter { lines[$0].hasPrefix("m=") }
@@ -34,11 +44,11 @@ struct SDPLines {
 extension SipMsgOps {
     enum CodecOp { case delete, moveUp, moveDown }
 
-    /// The application/sdp body as it stands, or nil (logged at debug) when the message has none.
+    /// The application/sdp body as it stands (as Latin-1, see SDPLines.bytes), or nil when the message has none.
     func currentSDP(_ ctx: SYContext) -> String? {
         guard let type = currentType(ctx), SipMsgOps.mediaType(type).0 == "application/sdp",
               let body = host.sipBody(ctx), !body.isEmpty else { return nil }
-        return String(decoding: body, as: UTF8.self)
+        return SDPLines.latin1(body)
     }
 
     /// Applies `op` to every payload whose codec (name, clock) `matches`, in every stream. 1 when a codec matched, -1
@@ -97,7 +107,7 @@ extension SipMsgOps {
         }
         guard found else { return -1 }
         sdp.lines = sdp.lines.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
-        return host.sipBodySet(call.context, Array(sdp.text.utf8)) ? 1 : -1
+        return host.sipBodySet(call.context, sdp.bytes) ? 1 : -1
     }
 
     /// codec_delete(name[, clock]) and the move functions by name: case-insensitive name, clock compared when given.
@@ -133,7 +143,7 @@ extension SipMsgOps {
             }
             if drop.isEmpty { return -1 }
             sdp.lines = sdp.lines.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
-            return host.sipBodySet(call.context, Array(sdp.text.utf8)) ? 1 : -1
+            return host.sipBodySet(call.context, sdp.bytes) ? 1 : -1
         }
     }
 

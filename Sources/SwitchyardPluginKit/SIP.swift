@@ -174,7 +174,7 @@ extension PluginHost {
 
     /// Adds a whole header line ("Name: value") right after (or before) the first header called `anchor` in what is
     /// sent on (ABI 1.11). Returns 0, -1 no header called `anchor`, -2 no SIP message, -3 refused (no "Name:", or a
-    /// Via), -4 the core is older than 1.11.
+    /// Via), -4 the core is older than 1.11, -5 a reply built here (local_reply_route).
     @discardableResult
     public func sipHeaderInsert(_ ctx: SYContext, _ line: String, anchor: String, after: Bool) -> Int32 {
         guard provides(\.sip_header_insert), let f = raw.pointee.sip_header_insert else { return -4 }

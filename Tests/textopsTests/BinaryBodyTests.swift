@@ -57,6 +57,61 @@ final class BinaryBodyTests: TextOpsTestCase {
         let expected = Array("--XX\r\nContent-Type: application/isup\r\n\r\n".utf8) + isup + Array("\r\n--XX--\r\n".utf8)
         XCTAssertEqual(got.body, expected, text)
     }
+
+
+    /// sipmsgops's SDP rewrites through t_relay keep the bytes they do not edit: a Latin-1 `s=` line and a line of
+    /// bytes that are not UTF-8 reach the callee exactly as sent (not as U+FFFD), the edited m= line and the dropped
+    /// lines as OpenSIPS makes them, and the Content-Length is the body's.
+    func testSDPRewritesKeepLatin1BytesThroughTRelay() throws {
+        let ports = LocalPorts.freePorts(3)
+        let (proxy, peerPort, caller) = (ports[0], ports[1], ports[2])
+        let peer = try TCPPeer(port: peerPort)
+        let sy = try startSwitchyard("""
+        log_level = 3
+        udp_workers = 2
+        socket = udp:127.0.0.1:\(proxy)
+        socket = tcp:127.0.0.1:\(proxy)
+        mpath = "\(BinaryRunner.buildDirectory.path)"
+        loadmodule "proto_udp.so"
+        loadmodule "proto_tcp.so"
+        loadmodule "tm.so"
+        loadmodule "sipmsgops.so"
+        route {
+            if (codec_delete("G729")) append_hf("X-Deleted: 1\\r\\n");
+            if (codec_move_up("PCMA")) append_hf("X-Moved: 1\\r\\n");
+            if (stream_delete("video")) append_hf("X-Stream: 1\\r\\n");
+            $du = "sip:127.0.0.1:\(peerPort);transport=tcp";
+            t_relay();
+        }
+        """, port: proxy)
+        func b(_ s: String) -> [UInt8] { Array(s.utf8) }
+        let latin1: [UInt8] = b("s=") + [0xe9, 0x74, 0xe9] + b("\r\n")  // "s=été" in Latin-1
+        let junk: [UInt8] = b("i=") + [0x80, 0xff, 0xc3] + b("\r\n")    // no text at all
+        let info: [UInt8] = b("i=caf") + [0xe9] + b("\r\n")              // a media title in Latin-1
+        let head = b("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n") + latin1 + junk + b("c=IN IP4 127.0.0.1\r\nt=0 0\r\n")
+        let body = head + b("m=audio 9 RTP/AVP 0 8 18\r\na=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\n")
+            + info + b("m=video 9 RTP/AVP 31\r\n")
+        let request = ["INVITE sip:bob@127.0.0.1:\(proxy) SIP/2.0",
+                       "Via: SIP/2.0/UDP 127.0.0.1:\(caller);branch=z9hG4bK-latin1",
+                       "From: <sip:alice@127.0.0.1:\(caller)>;tag=a1",
+                       "To: <sip:bob@127.0.0.1:\(proxy)>",
+                       "Call-ID: textops-latin1",
+                       "CSeq: 1 INVITE",
+                       "Max-Forwards: 70",
+                       "Content-Type: application/sdp",
+                       "Content-Length: \(body.count)", "", ""].joined(separator: "\r\n")
+        let socket = try UDPSocket(port: caller)
+        socket.send(bytes: Array(request.utf8) + body, to: proxy)
+
+        let got = try XCTUnwrap(peer.receiveMessage(timeout: 10), sy.output)
+        let text = String(decoding: got.head, as: UTF8.self)
+        let lines = text.components(separatedBy: "\r\n")
+        for line in ["X-Deleted: 1", "X-Moved: 1", "X-Stream: 1", "Content-Length: \(got.body.count)"] {
+            XCTAssertTrue(lines.contains(line), "\(line) in\n\(text)\n\(sy.output)")
+        }
+        let expected = head + b("m=audio 9 RTP/AVP 8 0\r\n") + info
+        XCTAssertEqual(got.body, expected, String(decoding: got.body, as: UTF8.self))
+    }
 }
 
 /// A TCP listener that takes one connection and reads one SIP message framed by its Content-Length (or `l:`).

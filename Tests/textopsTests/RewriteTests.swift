@@ -16,6 +16,9 @@ final class RewriteTests: TextOpsTestCase {
                 if (subst_uri("/^sip:1000@/sip:2000@/")) append_hf("X-Subst-Uri: 1\\r\\n");
                 if (!subst_uri("/^sip:9999@/sip:1@/")) append_hf("X-Subst-Uri-Not: 1\\r\\n");
                 if (subst_user("/^2(.*)$/3\\1/")) append_hf("X-Subst-User: $rU\\r\\n");
+                # A line break in the result would inject header lines: refused, the URI kept.
+                if (!subst_user("/^(.*)$/\\1\\r\\nX-Injected: 1/")) append_hf("X-User-CRLF-Refused: 1\\r\\n");
+                if (!subst_uri("/^(.*)$/\\1\\nX-Injected: 2/")) append_hf("X-Uri-LF-Refused: 1\\r\\n");
                 if (replace("alpha", "ALPHA")) append_hf("X-Replace: 1\\r\\n");
                 if (replace_all("beta|gamma", "B")) append_hf("X-Replace-All: 1\\r\\n");
                 if (!replace("^X-Nothing", "x")) append_hf("X-Replace-Not: 1\\r\\n");
@@ -71,13 +74,16 @@ final class RewriteTests: TextOpsTestCase {
                               ("X-Appended", "1"), ("X-Subst-Body", "1"), ("X-Replace-Body", "1"), ("X-Replace-Body-All", "1"),
                               ("X-Codec-Delete", "1"), ("X-Codec-Delete-Not", "1"), ("X-Move-Up", "1"), ("X-Move-Down", "1"),
                               ("X-Codec-Delete-Re", "1"), ("X-Stream-Delete", "1"), ("X-Subst-Body-Line", "1"),
-                              ("X-Subst-Body-S", "1"),
+                              ("X-Subst-Body-S", "1"), ("X-User-CRLF-Refused", "1"), ("X-Uri-LF-Refused", "1"),
                               // The rewritten header text.
                               ("X-Tag", "ALPHA B alpha"), ("X-Sub", "two-one"), ("Subject", "hello there world"),
                               ("X-Mark", "here")] {
             XCTAssertEqual(Self.header(inv, name), [value], "\(name) in\n\(text)")
         }
         XCTAssertEqual(Self.header(inv, "X-Drop"), [], text)
+        XCTAssertEqual(Self.header(inv, "X-Injected"), [], text)
+        XCTAssertTrue(sy.waitFor("subst_user: the result holds a CR, LF or NUL"), sy.output)
+        XCTAssertTrue(sy.waitFor("subst_uri: the result holds a CR, LF or NUL"), sy.output)
         // The SDP: PCMA deleted (m= and rtpmap), telephone-event first then PCMU last, G729 and its fmtp gone, the
         // video stream gone.
         // (sipp's media port varies: shown as P.)

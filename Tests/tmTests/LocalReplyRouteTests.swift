@@ -23,7 +23,8 @@ final class LocalReplyRouteTests: TMTestCase {
         }
         route[lr] {
             xlog("LR $rs $rr ci=$ci tt=$tt tid=$T_id rm=$rm\\n");
-            append_hf("X-Never: 1\\r\\n");
+            # Header edits are refused on a reply built here (it goes out as built): -1 and one log line.
+            if (append_hf("X-Never: 1\\r\\n")) xlog("LRHF kept\\n"); else xlog("LRHF refused\\n");
         }
         """, port: proxy)
         let uac = try RawSIP(port: caller)
@@ -84,6 +85,9 @@ final class LocalReplyRouteTests: TMTestCase {
         XCTAssertFalse(sy.output.contains("LR 487"), sy.output)
         XCTAssertFalse(sy.output.contains("LR 408"), sy.output)
         XCTAssertFalse(sy.output.contains("LR 180"), sy.output)
+        XCTAssertEqual(sy.output.components(separatedBy: "LRHF refused").count - 1, 6, sy.output)
+        XCTAssertFalse(sy.output.contains("LRHF kept"), sy.output)
+        XCTAssertEqual(sy.output.components(separatedBy: "append_hf: cannot add 'X-Never: 1'").count - 1, 6, sy.output)
     }
 
     /// local_reply_route naming a route the script lacks is a startup error.

@@ -131,7 +131,8 @@
  *        change_reply_status): appended sy_host_api.sip_text_replace (bytes of the received header
  *        lines replaced in what is sent on), sip_body_get and sip_body_set (the body sent on, with
  *        its Content-Length), sip_status_set (a relayed reply's status line). A 1.15 plugin loads
- *        unchanged.
+ *        unchanged. sip_header_set, sip_header_add and sip_header_insert return -5 on a reply built
+ *        here (they used to return 0 and change nothing: such a reply is sent as built).
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -830,11 +831,12 @@ typedef struct sy_host_api {
     /** Replaces the body of the first header called name in what is sent on (forward/relay);
      *  adds the header at the end if there is none; value.s == NULL removes the first such header
      *  instead. Line breaks in value become spaces. Returns 0, -1 nothing to remove, -2 no SIP
-     *  message, -3 refused (not a header name, or Via, which the core owns). (The context's thread.) */
+     *  message, -3 refused (not a header name, or Via, which the core owns), -5 a reply built here
+     *  (as sip_text_replace; since 1.16). (The context's thread.) */
     int (*sip_header_set)(sy_ctx *ctx, sy_str name, sy_str value);
     /** Adds a whole header line ("Name: value", no CRLF) to what is sent on: first after the
      *  request line if at_top, else last. Returns 0, -2 no SIP message, -3 refused (no "Name:",
-     *  or a Via). (The context's thread.) */
+     *  or a Via), -5 a reply built here (as sip_text_replace; since 1.16). (The context's thread.) */
     int (*sip_header_add)(sy_ctx *ctx, sy_str line, int at_top);
     /** Sends a new stateless request from the core (e.g. an OPTIONS probe) to ruri, or to dst_uri
      *  if not empty, with extra_hdrs (whole lines ending CRLF; a From line there replaces the
@@ -1119,7 +1121,8 @@ typedef struct sy_host_api {
      *  right after it (and after lines added after it before) if after != 0, right before it
      *  otherwise (OpenSIPS's append_hf(txt, hdr) and insert_hf(txt, hdr)). A header the script
      *  removed still anchors. Returns 0, -1 no header called anchor, -2 no SIP message, -3 refused
-     *  (no "Name:", or a Via). (The context's thread.) */
+     *  (no "Name:", or a Via), -5 a reply built here (as sip_text_replace; since 1.16). (The
+     *  context's thread.) */
     int (*sip_header_insert)(sy_ctx *ctx, sy_str line, sy_str anchor, int after);
     /** Keeps a whole header line ("Name: value", no CRLF) for every reply the core builds later for
      *  the context's request, in the order added, after the reply's own extra headers: sip_reply

@@ -145,6 +145,8 @@ extension HostTable {
             let kind = HostTable.kind(name)
             // Via belongs to the core (forwarding and relaying depend on it); a name must be a header name (not empty).
             guard HostTable.isHeaderName(name), kind != .via else { return -3 }
+            // A reply built here goes out as built (local_reply_route): refused, as sip_text_replace does.
+            guard !ctx.builtReply else { return -5 }
             // The name's text is made only when it is needed (a header the core does not classify, or a new line).
             let present = HostTable.fieldIndex(ctx, msg, kind, name, nth: 0)
             if value.s == nil {
@@ -171,6 +173,7 @@ extension HostTable {
             let l = HostTable.oneLine(HostTable.text(line))
             guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
                   HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
+            guard !ctx.builtReply else { return -5 }
             if atTop != 0 { ctx.message.edits.addTop(l) } else { ctx.message.edits.addBottom(l) }
             return 0
         }
@@ -180,6 +183,7 @@ extension HostTable {
             let l = HostTable.oneLine(HostTable.text(line))
             guard let colon = l.firstIndex(of: ":"), HostTable.isHeaderName(String(l[..<colon]).trimmingCharacters(in: .whitespaces)),
                   HeaderKind.named(String(l[..<colon]).trimmingCharacters(in: .whitespaces)) != .via else { return -3 }
+            guard !ctx.builtReply else { return -5 }
             // The first field of that name as received: one the script removed still anchors (its place stays).
             let n = HostTable.text(anchor).trimmingCharacters(in: .whitespaces)
             guard !n.isEmpty, let i = msg.fieldIndex(named: n) else { return -1 }
