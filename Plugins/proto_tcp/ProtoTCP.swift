@@ -108,6 +108,13 @@ final class TCPListener: SIPListener, @unchecked Sendable {
         epoll_ctl(epollFD, EPOLL_CTL_ADD, s, &ev)
     }
 
+    /// The listening socket and the epoll set go with the listener: once no serving thread holds it, nothing uses
+    /// them (a stopped core frees its port and descriptors, and a test process running many cores does not run out).
+    deinit {
+        close(epollFD)
+        close(listenFD)
+    }
+
     static func now() -> Int { Int(time(nil)) }
 
     func add(fd: Int32, peer: sockaddr_storage, length: socklen_t) -> TCPConnection {

@@ -29,6 +29,8 @@ public final class BinaryRunner: @unchecked Sendable {  // buffer guarded by loc
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
+            // EOF: a handler left set keeps its FileHandle (so the pipe's fd) open for the whole test run.
+            if d.isEmpty { h.readabilityHandler = nil }
             guard let self else { return }
             self.lock.lock()
             if d.isEmpty { self.outputClosed = true } else { self.buffer += String(decoding: d, as: UTF8.self) }

@@ -20,6 +20,8 @@ public final class SimulatorProcess: @unchecked Sendable { // buffer guarded by 
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
+            // EOF: a handler left set keeps its FileHandle (so the pipe's fd) open for the whole test run.
+            if d.isEmpty { h.readabilityHandler = nil }
             guard let self, !d.isEmpty else { return }
             self.lock.lock(); self.buffer += String(decoding: d, as: UTF8.self); self.lock.unlock()
         }
