@@ -8,8 +8,10 @@ import SwitchyardABI
 import SwitchyardPluginKit
 
 /// The route found once at startup (nil: no modparam).
+///
+/// @unchecked Sendable: its one field is set once at startup, before any worker runs, and only read after; the
+/// handle it holds points at core-owned route data that is immutable until the server stops.
 struct LocalReplyRoute: @unchecked Sendable {
-    // The route handle is owned by the core and immutable until the server stops.
     var route: OpaquePointer?
 
     init() {}

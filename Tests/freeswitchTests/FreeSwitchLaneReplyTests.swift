@@ -48,6 +48,7 @@ final class FreeSwitchLaneReplyTests: XCTestCase {
     }
 
     /// The box's bytesSent once it stops moving (nil if it still moves after 20 s): two samples 300 ms apart equal.
+    /// The pause is the condition itself: "the socket stopped taking bytes" has no event to wait on.
     private func stalledBytes(_ box: PlainESLBox) -> Int? {
         var last = -1
         let end = Date().addingTimeInterval(20)
