@@ -20,7 +20,7 @@ extension RRModule {
             if let (h, p) = RRModule.hostPort(route), let ours = host.sipIsMyself(ctx, host: h, port: p) { return ours }
             return RRModule.isMe(route, ip: me.ip, port: me.port) || RRModule.isMe(route, ip: me.viaHost, port: me.viaPort)
         }
-        if inDialog, let ruri = string(ctx, vars.ruri), mine("<\(ruri)>"), RRModule.param("gr", in: RRModule.uriParams(ruri) ?? "") == nil {
+        if inDialog, let ruri = host.varString(ctx, vars.ruri), mine("<\(ruri)>"), RRModule.param("gr", in: RRModule.uriParams(ruri) ?? "") == nil {
             return afterStrict(ctx, vars)
         }
         var remaining = routes
@@ -43,7 +43,7 @@ extension RRModule {
         guard let next = remaining.first ?? following, let uri = RRModule.uri(of: next) else { return 1 }
         if RRModule.isStrict(uri) {
             // Strict next hop: it gets the request-URI, and the request-URI is kept as the last Route.
-            guard let ruri = string(ctx, vars.ruri) else { return -1 }
+            guard let ruri = host.varString(ctx, vars.ruri) else { return -1 }
             var all = allRoutes(ctx)
             if let i = all.firstIndex(of: next) { all.remove(at: i) }
             rewriteRoutes(ctx, all + ["<\(ruri)>"])
@@ -70,7 +70,7 @@ extension RRModule {
             rewriteRoutes(ctx, all)
             host.varSet(ctx, vars.ruri, .string(RRModule.maddrURI(last)))
         }
-        if let ruri = string(ctx, vars.ruri), let params = RRModule.uriParams(ruri), !params.isEmpty {
+        if let ruri = host.varString(ctx, vars.ruri), let params = RRModule.uriParams(ruri), !params.isEmpty {
             host.contextValueSet(ctx, RRState.routeParams, params)
         }
         return 1

@@ -78,14 +78,6 @@ final class RRModule: Sendable {
     /// The resolved variables (set at init, before any route runs).
     var v: RRVars? { vars.withLock { $0 } }
 
-    /// A string variable's value; nil when NULL or unset.
-    func string(_ ctx: SYContext, _ variable: SYVar) -> String? {
-        switch host.varGet(ctx, variable) {
-        case .some(.string(let s)): return s
-        case .some(.int(let i)): return String(i)
-        default: return nil
-        }
-    }
 
     /// The receiving socket: its IP and port, the host and port it advertises (Via/Record-Route), its transport.
     func local(_ ctx: SYContext) -> (ip: String, port: Int64, viaHost: String, viaPort: Int64, proto: String)? {

@@ -7,13 +7,13 @@ extension RRModule {
     /// The `[user@]` part (add_username): the user of the request-URI as received, else of the current one.
     func userPart(_ ctx: SYContext, _ v: RRVars) -> String {
         guard addUsername.load(ordering: .relaxed) else { return "" }
-        let user = string(ctx, v.origUser).flatMap { $0.isEmpty ? nil : $0 } ?? string(ctx, v.ruriUser) ?? ""
+        let user = host.varString(ctx, v.origUser).flatMap { $0.isEmpty ? nil : $0 } ?? host.varString(ctx, v.ruriUser) ?? ""
         return user.isEmpty ? "" : user + "@"
     }
 
     /// `;ftag=TAG` when append_fromtag is on and the From has a tag.
     func fromTagParam(_ ctx: SYContext, _ v: RRVars) -> String {
-        guard appendFromTag.load(ordering: .relaxed), let tag = string(ctx, v.fromTag), !tag.isEmpty else { return "" }
+        guard appendFromTag.load(ordering: .relaxed), let tag = host.varString(ctx, v.fromTag), !tag.isEmpty else { return "" }
         return ";ftag=" + tag
     }
 

@@ -68,7 +68,7 @@ extension RRModule {
         }
         var actual = Direction.downstream
         if let v, let params = routeParams(call.context), let ftag = RRModule.param("ftag", in: params), !ftag.isEmpty,
-           let tag = string(call.context, v.fromTag), !tag.isEmpty, tag != ftag {
+           let tag = host.varString(call.context, v.fromTag), !tag.isEmpty, tag != ftag {
             actual = .upstream
         }
         return actual == wanted ? 1 : -1

@@ -7,10 +7,10 @@ extension SipMsgOps {
     /// compared with the message's own Content-Type only. A body without Content-Type has no typed part.
     func hasBody(_ call: FunctionCall) -> Int32 {
         let ctx = call.context
-        guard let body = read(ctx, v.body), !body.isEmpty else { return -1 }
+        guard let body = host.varString(ctx, v.body), !body.isEmpty else { return -1 }
         let mime = call.isPresent(0) ? SipMsgOps.mediaType(call.string(0)).0 : ""
         if mime.isEmpty { return 1 }
-        guard let type = read(ctx, v.contentType), !type.isEmpty else { return -1 }
+        guard let type = host.varString(ctx, v.contentType), !type.isEmpty else { return -1 }
         let (main, boundary) = SipMsgOps.mediaType(type)
         if mime.hasPrefix("multipart/") || !main.hasPrefix("multipart/") { return main == mime ? 1 : -1 }
         // A multipart body has the type when one of its parts has it.

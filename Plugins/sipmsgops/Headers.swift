@@ -97,7 +97,7 @@ extension SipMsgOps {
     func removeMatching(_ call: FunctionCall, regex: Bool) -> Int32 {
         let pattern = call.string(0)
         let fn = regex ? "remove_hf_re" : "remove_hf_glob"
-        guard let msg = read(call.context, v.message) else { return -1 }
+        guard let msg = host.varString(call.context, v.message) else { return -1 }
         let names = SipMsgOps.headerNames(msg)
         var matches: [String]
         if regex {

@@ -54,7 +54,7 @@ struct URIParts {
 
 extension SipMsgOps {
     func requestURI(_ call: FunctionCall, _ fn: String) -> (String, URIParts)? {
-        guard let ru = read(call.context, v.ruri), let parts = URIParts(ru) else {
+        guard let ru = host.varString(call.context, v.ruri), let parts = URIParts(ru) else {
             host.log(.err, "\(fn): the request-URI cannot be parsed")
             return nil
         }
@@ -105,9 +105,9 @@ extension SipMsgOps {
     /// ruri_tel2sip(): a tel: request-URI becomes sip:NUMBER@<From host>;user=phone. 1 converted or nothing to do,
     /// -1 error.
     func ruriTel2Sip(_ call: FunctionCall) -> Int32 {
-        guard let ru = read(call.context, v.ruri) else { return -1 }
+        guard let ru = host.varString(call.context, v.ruri) else { return -1 }
         guard ru.utf8.count >= 4, Text.equalFold(ru.prefix(4), "tel:") else { return 1 }
-        guard let host = read(call.context, v.fromHost), !host.isEmpty else {
+        guard let host = host.varString(call.context, v.fromHost), !host.isEmpty else {
             self.host.log(.err, "ruri_tel2sip: the From URI has no host")
             return -1
         }

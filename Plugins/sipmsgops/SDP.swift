@@ -28,7 +28,7 @@ extension SipMsgOps {
 
     /// The streams of every SDP of the message; nil when it has none.
     func sdpStreams(_ ctx: SYContext) -> [SDPStream]? {
-        guard let body = read(ctx, v.body), !body.isEmpty, let type = read(ctx, v.contentType) else { return nil }
+        guard let body = host.varString(ctx, v.body), !body.isEmpty, let type = host.varString(ctx, v.contentType) else { return nil }
         let (main, boundary) = SipMsgOps.mediaType(type)
         var sdps: [String] = []
         if main == "application/sdp" {

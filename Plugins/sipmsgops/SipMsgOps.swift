@@ -103,14 +103,6 @@ final class SipMsgOps: Sendable {
         return v
     }
 
-    /// A string variable's value; nil when NULL.
-    func read(_ ctx: SYContext, _ variable: SYVar) -> String? {
-        switch host.varGet(ctx, variable) {
-        case .some(.string(let s)): return s
-        case .some(.int(let i)): return String(i)
-        default: return nil
-        }
-    }
 
     /// The core's identifying fields of the message, lent to `body` (its strings point into the message, valid during
     /// the call only: is_method and has_totag run on most requests and make no string); nil when there is no message.

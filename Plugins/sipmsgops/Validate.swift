@@ -60,12 +60,12 @@ extension SipMsgOps {
         }) else { throw Invalid(code: -1, reason: "no message object") }
         func has(_ name: String) -> Bool { host.sipHeader(ctx, name) != nil }
         guard info.callID else { throw Invalid(code: -3, reason: "message doesn't have callid") }
-        let proto = read(ctx, v.proto) ?? "udp"
+        let proto = host.varString(ctx, v.proto) ?? "udp"
         if proto != "udp" && !has("Content-Length") {
             // OpenSIPS prints the number of msg->rcv.proto.
             throw Invalid(code: -4, reason: "message doesn't have Content Length header for proto \(SipMsgOps.protoNumber(proto))")
         }
-        let body = read(ctx, v.body) ?? ""
+        let body = host.varString(ctx, v.body) ?? ""
         let method = info.request ? info.method.uppercased() : info.cseqMethod.uppercased()
         // OpenSIPS skips the body checks for CANCEL requests only (a reply to a CANCEL is checked).
         if !(info.request && info.method.uppercased() == "CANCEL") {
@@ -78,7 +78,7 @@ extension SipMsgOps {
             if declared != actual {
                 throw Invalid(code: -5, reason: "invalid body - content length \(declared) different than actual body \(actual)")
             }
-            if !body.isEmpty, flags.contains(.sdp), let type = read(ctx, v.contentType),
+            if !body.isEmpty, flags.contains(.sdp), let type = host.varString(ctx, v.contentType),
                SipMsgOps.mediaType(type).0 == "application/sdp", !SipMsgOps.sdpParses(body) {
                 throw Invalid(code: -6, reason: "failed to parse SDP message")
             }

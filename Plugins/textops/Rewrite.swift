@@ -81,7 +81,7 @@ extension TextOps {
         }
         var changed = false
         if headers {
-            guard let mb = read(ctx, v.message) else { return -1 }
+            guard let mb = host.varString(ctx, v.message) else { return -1 }
             guard let msg = MessageText(mb) else {
                 host.log(.err, "\(fn): the first line or header lines are not UTF-8: not rewritten")
                 return -1

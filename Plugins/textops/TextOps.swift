@@ -58,14 +58,6 @@ final class TextOps: Sendable {
         return v
     }
 
-    /// A string variable's value; nil when NULL.
-    func read(_ ctx: SYContext, _ variable: SYVar) -> String? {
-        switch host.varGet(ctx, variable) {
-        case .some(.string(let s)): return s
-        case .some(.int(let i)): return String(i)
-        default: return nil
-        }
-    }
 
     /// Argument `i` as a compiled regex parameter (from the cache); nil (logged) when it does not compile.
     func regex(_ call: FunctionCall, _ i: Int, _ fn: String) -> POSIXRegex? {

@@ -10,7 +10,7 @@ extension TextOps {
     func substURI(_ call: FunctionCall, userOnly: Bool) -> Int32 {
         let fn = userOnly ? "subst_user" : "subst_uri"
         guard let expr = subst(call, fn) else { return -1 }
-        guard let ru = read(call.context, v.ruri), !ru.isEmpty else { return -1 }
+        guard let ru = host.varString(call.context, v.ruri), !ru.isEmpty else { return -1 }
         let input = userOnly ? TextOps.user(of: ru) : ru
         guard let result = expr.apply(input) else { return -1 }
         // A line break (or NUL) would end the request line early and inject header lines: refused, one line logged.

@@ -92,6 +92,16 @@ public struct PluginHost: @unchecked Sendable {
         return SYValue(out)
     }
 
+    /// A variable's value as text: a string as it is, an integer in decimal; nil when NULL, unset or on error.
+    /// (The context's thread.)
+    public func varString(_ ctx: SYContext, _ variable: SYVar) -> String? {
+        switch varGet(ctx, variable) {
+        case .some(.string(let s)): return s
+        case .some(.int(let i)): return String(i)
+        default: return nil
+        }
+    }
+
     /// Assigns a variable (operator `=`; `.null` assigns NULL). The core copies the value. Returns false if the
     /// variable is not writable or refuses the type. (The context's thread.)
     @discardableResult
