@@ -62,12 +62,17 @@ final class FreeSwitchShutdownTests: XCTestCase {
         let complaints = during.filter { $0.hasPrefix("WARNING:") || $0.hasPrefix("ERROR:") || $0.contains("not queued") }
         XCTAssertEqual(complaints, [], "the stop logged warnings")
         let summaries = during.filter { $0.contains("did not run") }
-        XCTAssertEqual(summaries.count, 1, "one line for the events refused while stopping:\n" + during.suffix(20).joined(separator: "\n"))
+        XCTAssertLessThanOrEqual(summaries.count, 1, "one line at most for the events refused while stopping:\n"
+                                 + during.suffix(20).joined(separator: "\n"))
+        // Whether the simulator's stream outlasts the workers is a race with the stop: when events were refused,
+        // the one line counts them; when none were, there is no line and every raised event ran.
         let notRun = summaries.first.flatMap { s in
             s.range(of: "stopping: ").flatMap { Int(s[$0.upperBound...].prefix { $0.isNumber }) }
-        } ?? -1
-        XCTAssertGreaterThan(notRun, 0, "events were still streaming, so some came after the workers stopped")
-        XCTAssertTrue(summaries.first?.hasSuffix("(E_FREESWITCH: \(notRun))") ?? false, summaries.first ?? "")
+        } ?? 0
+        if let line = summaries.first {
+            XCTAssertGreaterThan(notRun, 0, line)
+            XCTAssertTrue(line.hasSuffix("(E_FREESWITCH: \(notRun))"), line)
+        }
         // Each event handed to the core either ran (an event queued before the stop runs before the workers end)
         // or was counted as not run: none twice, none unaccounted.
         XCTAssertEqual(ran() + notRun, h.server.bus?.raised.load(ordering: .relaxed), "ran \(ran()), not run \(notRun)")
